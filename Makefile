@@ -1,0 +1,34 @@
+# The README's commands. CMake does the building; this file only carries
+# the commands a user types. Both first install what is missing.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+SEARCH ?= 0
+
+.PHONY: all deps build test test-sanitize demo bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DREEF_SANITIZE=ON >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	@cd build-sanitize && REEF_SANITIZE_RUN=1 ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	@examples/deepfish/run.sh $(BUILD) $(SEARCH)
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-sanitize

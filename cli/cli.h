@@ -1,0 +1,27 @@
+/* The reef command: one subcommand per pipeline stage. Each subcommand is a
+ * function `int cmd_<name>(int argc, char **argv)` (argv[0] is the
+ * subcommand's name) returning the process exit status; it parses its own
+ * options with getopt_long, and takes --help and --json. */
+#ifndef REEF_CLI_H
+#define REEF_CLI_H
+
+#include <stdio.h>
+
+typedef struct reef_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} reef_command;
+
+/* Prints "reef NAME: message" to stderr and returns 1 (an exit status). */
+int cli_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a positive integer option value; on error prints and returns -1. */
+int cli_parse_int(const char *name, const char *opt, const char *text, long min, long max, long *out);
+int cli_parse_double(const char *name, const char *opt, const char *text, double *out);
+
+/* The subcommands. Add one line here and one in reef.c's table. */
+int cmd_prep(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

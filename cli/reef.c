@@ -1,0 +1,73 @@
+/* reef: images -> dataset -> float model -> int8 model -> C -> firmware. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const reef_command commands[] = {
+};
+static const int command_count = (int)(sizeof commands / sizeof commands[0]);
+
+int cli_error(const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "reef %s: ", name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_parse_int(const char *name, const char *opt, const char *text, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        cli_error(name, "%s wants a whole number from %ld to %ld, not '%s'", opt, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *name, const char *opt, const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end) {
+        cli_error(name, "%s wants a number, not '%s'", opt, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: reef COMMAND [options]   (reef COMMAND --help for its options)\n\n"
+                "Turns a folder of images into a small int8 network running on a microcontroller.\n\n"
+                "commands:\n");
+    for (int i = 0; i < command_count; i++) fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 0; i < command_count; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "reef: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

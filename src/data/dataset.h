@@ -1,0 +1,49 @@
+/* The dataset file: what `reef prep` writes and training, calibration and
+ * evaluation read. Format: docs/formats/dataset.md. A loaded dataset is a
+ * read-only view of a memory mapping (or of malloc'd memory for one built
+ * in memory); pixels are uint8, NHWC. */
+#ifndef REEF_DATA_DATASET_H
+#define REEF_DATA_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define REEF_DATASET_MAGIC "REEFDS\r\n" /* 8 bytes */
+#define REEF_DATASET_VERSION 1
+
+typedef struct reef_dataset {
+    uint32_t count;       /* samples */
+    uint32_t height, width, channels;
+    uint32_t num_classes;
+    uint32_t num_groups;  /* e.g. DeepFish habitats; 1 when there are none */
+    const uint8_t *pixels;   /* (count, height, width, channels) */
+    const uint16_t *labels;  /* (count) class index < num_classes */
+    const uint16_t *groups;  /* (count) group index < num_groups */
+    const char **class_names; /* (num_classes) */
+    const char **group_names; /* (num_groups) */
+    const char **ids;         /* (count) source ID of each sample */
+    void *owner_;             /* mapping / allocations; private */
+} reef_dataset;
+
+/* Bytes of one sample's pixels. */
+static inline size_t reef_dataset_sample_size(const reef_dataset *ds)
+{
+    return (size_t)ds->height * ds->width * ds->channels;
+}
+static inline const uint8_t *reef_dataset_sample(const reef_dataset *ds, uint32_t i)
+{
+    return ds->pixels + (size_t)i * reef_dataset_sample_size(ds);
+}
+
+/* Maps and validates a dataset file (magic, version, sizes, CRC unless
+ * skip_crc). Errors name the file and what is wrong. */
+int reef_dataset_load(const char *path, reef_dataset *ds, reef_error *err);
+void reef_dataset_free(reef_dataset *ds);
+
+/* Writes ds to path atomically (temporary file, then rename). Works for any
+ * reef_dataset whose arrays are filled in, e.g. one built in memory. */
+int reef_dataset_save(const char *path, const reef_dataset *ds, reef_error *err);
+
+#endif

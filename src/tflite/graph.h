@@ -1,0 +1,141 @@
+/* reef's in-memory model graph: a TFLite subgraph, decoded. The .tflite
+ * reader produces it, `reef quantize` builds it, and the .tflite writer,
+ * the host interpreter and the C generator consume it. It mirrors the TFLite
+ * schema (tensor, operator, builtin options) so that nothing is lost on a
+ * round trip; layouts are TFLite's: activations NHWC, conv filters OHWI,
+ * depthwise filters 1HW(C*M), fully-connected weights (OUT, IN). */
+#ifndef REEF_TFLITE_GRAPH_H
+#define REEF_TFLITE_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+/* TFLite TensorType values (schema.fbs). */
+typedef enum reef_dtype {
+    REEF_FLOAT32 = 0,
+    REEF_FLOAT16 = 1,
+    REEF_INT32 = 2,
+    REEF_UINT8 = 3,
+    REEF_INT64 = 4,
+    REEF_BOOL = 6,
+    REEF_INT16 = 7,
+    REEF_INT8 = 9,
+} reef_dtype;
+
+/* TFLite BuiltinOperator values (schema.fbs) for the ops reef knows by
+ * name. Other codes are kept as they are and reported as unsupported. */
+typedef enum reef_builtin {
+    REEF_OP_ADD = 0,
+    REEF_OP_AVERAGE_POOL_2D = 1,
+    REEF_OP_CONCATENATION = 2,
+    REEF_OP_CONV_2D = 3,
+    REEF_OP_DEPTHWISE_CONV_2D = 4,
+    REEF_OP_DEQUANTIZE = 6,
+    REEF_OP_FULLY_CONNECTED = 9,
+    REEF_OP_LOGISTIC = 14,
+    REEF_OP_MAX_POOL_2D = 17,
+    REEF_OP_MUL = 18,
+    REEF_OP_RELU = 19,
+    REEF_OP_RELU6 = 21,
+    REEF_OP_RESHAPE = 22,
+    REEF_OP_SOFTMAX = 25,
+    REEF_OP_PAD = 34,
+    REEF_OP_MEAN = 40,
+    REEF_OP_SQUEEZE = 43,
+    REEF_OP_QUANTIZE = 114,
+} reef_builtin;
+
+/* TFLite Padding and ActivationFunctionType values. */
+typedef enum { REEF_PAD_SAME = 0, REEF_PAD_VALID = 1 } reef_padding;
+typedef enum {
+    REEF_ACT_NONE = 0,
+    REEF_ACT_RELU = 1,
+    REEF_ACT_RELU_N1_TO_1 = 2,
+    REEF_ACT_RELU6 = 3,
+} reef_fused_act;
+
+#define REEF_MAX_RANK 6
+#define REEF_MAX_OP_IO 8
+
+typedef struct reef_tensor {
+    char *name;
+    reef_dtype type;
+    int rank;
+    int32_t shape[REEF_MAX_RANK];
+    /* Quantization: real = scale * (q - zero_point). nquant is 0 (none),
+     * 1 (per tensor) or shape[quant_dim] (per channel). */
+    int nquant;
+    float *scale;        /* (nquant) */
+    int64_t *zero_point; /* (nquant) */
+    int quant_dim;
+    /* Constant data (weights, biases, shapes), little-endian as in the
+     * file, or NULL for activations. */
+    const uint8_t *data;
+    size_t data_size;
+} reef_tensor;
+
+typedef struct reef_op_options {
+    /* CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MAX_POOL_2D */
+    reef_padding padding;
+    int stride_w, stride_h;
+    int dilation_w, dilation_h;  /* conv only; 1 when absent */
+    int filter_w, filter_h;      /* pools only */
+    int depth_multiplier;        /* depthwise only */
+    /* every op with a fused activation */
+    reef_fused_act activation;
+    /* FULLY_CONNECTED */
+    int keep_num_dims;
+    /* SOFTMAX */
+    float beta;
+    /* RESHAPE (new_shape option, when given), SQUEEZE dims */
+    int nnew_shape;
+    int32_t new_shape[REEF_MAX_RANK];
+    /* MEAN */
+    int keep_dims;
+} reef_op_options;
+
+typedef struct reef_op {
+    int32_t builtin;          /* reef_builtin or another TFLite code */
+    int32_t version;
+    char *custom_code;        /* for CUSTOM ops, else NULL */
+    int ninputs, noutputs;
+    int32_t inputs[REEF_MAX_OP_IO];  /* tensor indices, -1 = optional absent */
+    int32_t outputs[REEF_MAX_OP_IO];
+    reef_op_options opt;
+} reef_op;
+
+typedef struct reef_graph {
+    char *name;               /* model name (used for generated C symbols) */
+    char *description;
+    int ntensors;
+    reef_tensor *tensors;
+    int nops;
+    reef_op *ops;
+    int ninputs, noutputs;
+    int32_t inputs[REEF_MAX_OP_IO];
+    int32_t outputs[REEF_MAX_OP_IO];
+    void *owner_;             /* file bytes / allocations; private */
+} reef_graph;
+
+/* Reads a .tflite file; every offset and index is validated, and an error
+ * names the file and what is wrong. */
+int reef_tflite_read(const char *path, reef_graph *g, reef_error *err);
+/* Same, from bytes in memory (copied; the caller keeps its buffer). */
+int reef_tflite_read_buffer(const uint8_t *data, size_t size, const char *name,
+                            reef_graph *g, reef_error *err);
+/* Writes g as a .tflite file (schema version 3), atomically. */
+int reef_tflite_write(const char *path, const reef_graph *g, reef_error *err);
+/* Serializes to a malloc'd buffer (caller frees). */
+int reef_tflite_serialize(const reef_graph *g, uint8_t **data, size_t *size, reef_error *err);
+void reef_graph_free(reef_graph *g);
+
+/* Helpers */
+const char *reef_builtin_name(int32_t builtin);   /* "CONV_2D", or "UNKNOWN" */
+const char *reef_dtype_name(reef_dtype t);
+int64_t reef_tensor_elements(const reef_tensor *t);
+/* Multiply-accumulates of one op (0 for ops without them). */
+int64_t reef_op_macs(const reef_graph *g, const reef_op *op);
+
+#endif

@@ -1,0 +1,140 @@
+#include "util/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int reef_read_file(const char *path, uint8_t **data, size_t *size, reef_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (fseek(fp, 0, SEEK_END) != 0) {
+        fclose(fp);
+        return reef_fail(err, "%s: cannot seek: %s", path, strerror(errno));
+    }
+    long len = ftell(fp);
+    if (len < 0) {
+        fclose(fp);
+        return reef_fail(err, "%s: cannot tell size: %s", path, strerror(errno));
+    }
+    rewind(fp);
+    uint8_t *buf = malloc(len > 0 ? (size_t)len : 1);
+    if (!buf) {
+        fclose(fp);
+        return reef_fail(err, "%s: out of memory reading %ld bytes", path, len);
+    }
+    if (len > 0 && fread(buf, 1, (size_t)len, fp) != (size_t)len) {
+        free(buf);
+        fclose(fp);
+        return reef_fail(err, "%s: short read", path);
+    }
+    fclose(fp);
+    *data = buf;
+    *size = (size_t)len;
+    return 0;
+}
+
+int reef_map_file(const char *path, reef_mapping *map, reef_error *err)
+{
+    map->data = NULL;
+    map->size = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return reef_fail(err, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    if (st.st_size == 0) { /* mmap refuses length 0; an empty map is valid */
+        close(fd);
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return reef_fail(err, "%s: cannot map: %s", path, strerror(errno));
+    map->data = p;
+    map->size = (size_t)st.st_size;
+    return 0;
+}
+
+void reef_unmap_file(reef_mapping *map)
+{
+    if (map->data) munmap((void *)map->data, map->size);
+    map->data = NULL;
+    map->size = 0;
+}
+
+int reef_atomic_open(reef_atomic_file *af, const char *path, reef_error *err)
+{
+    memset(af, 0, sizeof *af);
+    if (snprintf(af->path, sizeof af->path, "%s", path) >= (int)sizeof af->path ||
+        snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.XXXXXX", path) >= (int)sizeof af->tmp_path)
+        return reef_fail(err, "%s: path too long", path);
+    int fd = mkstemp(af->tmp_path);
+    if (fd < 0) return reef_fail(err, "%s: cannot create: %s", path, strerror(errno));
+    fchmod(fd, 0644);
+    af->fp = fdopen(fd, "wb");
+    if (!af->fp) {
+        close(fd);
+        unlink(af->tmp_path);
+        return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int reef_atomic_commit(reef_atomic_file *af, reef_error *err)
+{
+    int failed = ferror(af->fp);
+    if (fflush(af->fp) != 0) failed = 1;
+    if (fclose(af->fp) != 0) failed = 1;
+    af->fp = NULL;
+    if (failed) {
+        unlink(af->tmp_path);
+        return reef_fail(err, "%s: write failed: %s", af->path, strerror(errno));
+    }
+    if (rename(af->tmp_path, af->path) != 0) {
+        int e = errno;
+        unlink(af->tmp_path);
+        return reef_fail(err, "%s: cannot rename into place: %s", af->path, strerror(e));
+    }
+    return 0;
+}
+
+void reef_atomic_abort(reef_atomic_file *af)
+{
+    if (af->fp) fclose(af->fp);
+    af->fp = NULL;
+    if (af->tmp_path[0]) unlink(af->tmp_path);
+}
+
+int reef_fwrite_all(FILE *fp, const void *data, size_t size, const char *path, reef_error *err)
+{
+    if (size && fwrite(data, 1, size, fp) != size)
+        return reef_fail(err, "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+int reef_write_file(const char *path, const void *data, size_t size, reef_error *err)
+{
+    reef_atomic_file af;
+    if (reef_atomic_open(&af, path, err)) return -1;
+    if (reef_fwrite_all(af.fp, data, size, path, err)) {
+        reef_atomic_abort(&af);
+        return -1;
+    }
+    return reef_atomic_commit(&af, err);
+}
+
+double reef_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

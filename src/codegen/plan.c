@@ -1,0 +1,223 @@
+/* The arena memory planner (see plan.h). Buffers are placed one at a time;
+ * a placement is valid when it overlaps no already-placed buffer whose
+ * lifetime intersects. Candidate offsets are 0 and the aligned ends (or, for
+ * top placements, starts) of conflicting buffers, so each placement costs
+ * O(n^2) and a plan O(n^3): models have at most a few hundred buffers. */
+#include "codegen/plan.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t align_up(size_t v, size_t align) { return (v + align - 1) & ~(align - 1); }
+static size_t align_down(size_t v, size_t align) { return v & ~(align - 1); }
+
+static int lifetimes_meet(const reef_plan_buffer *a, const reef_plan_buffer *b)
+{
+    return a->first <= b->last && b->first <= a->last;
+}
+
+static int bytes_meet(size_t off_a, size_t size_a, size_t off_b, size_t size_b)
+{
+    if (size_a == 0 || size_b == 0) return 0;
+    return off_a < off_b + size_b && off_b < off_a + size_a;
+}
+
+size_t reef_plan_lower_bound(const reef_plan_buffer *bufs, int n)
+{
+    int steps = 0;
+    for (int i = 0; i < n; i++)
+        if (bufs[i].last + 1 > steps) steps = bufs[i].last + 1;
+    size_t best = 0;
+    for (int s = 0; s < steps; s++) {
+        size_t live = 0;
+        for (int i = 0; i < n; i++)
+            if (bufs[i].first <= s && s <= bufs[i].last) live += bufs[i].size;
+        if (live > best) best = live;
+    }
+    return best;
+}
+
+int reef_plan_check(const reef_plan_buffer *bufs, int n, size_t align, reef_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        if (bufs[i].offset % align)
+            return reef_fail(err, "plan: buffer %d at offset %zu is not %zu-byte aligned", i,
+                             bufs[i].offset, align);
+        for (int j = i + 1; j < n; j++)
+            if (lifetimes_meet(&bufs[i], &bufs[j]) &&
+                bytes_meet(bufs[i].offset, bufs[i].size, bufs[j].offset, bufs[j].size))
+                return reef_fail(err,
+                                 "plan: buffers %d [%zu,+%zu) steps %d..%d and %d [%zu,+%zu) "
+                                 "steps %d..%d overlap",
+                                 i, bufs[i].offset, bufs[i].size, bufs[i].first, bufs[i].last, j,
+                                 bufs[j].offset, bufs[j].size, bufs[j].first, bufs[j].last);
+    }
+    return 0;
+}
+
+/* ---- one placement run -------------------------------------------------- */
+
+typedef struct placer {
+    const reef_plan_buffer *bufs;
+    int n;
+    size_t align;
+    size_t *offset;   /* (n) offsets being assigned */
+    char *placed;     /* (n) 1 once placed */
+} placer;
+
+static int fits_at(const placer *p, int b, size_t off)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->placed[i] && lifetimes_meet(&p->bufs[i], &p->bufs[b]) &&
+            bytes_meet(p->offset[i], p->bufs[i].size, off, p->bufs[b].size))
+            return 0;
+    return 1;
+}
+
+/* The lowest aligned offset where buffer b fits. */
+static size_t lowest_fit(const placer *p, int b)
+{
+    size_t best = SIZE_MAX;
+    if (fits_at(p, b, 0)) return 0;
+    for (int i = 0; i < p->n; i++) {
+        if (!p->placed[i] || !lifetimes_meet(&p->bufs[i], &p->bufs[b])) continue;
+        size_t cand = align_up(p->offset[i] + p->bufs[i].size, p->align);
+        if (cand < best && fits_at(p, b, cand)) best = cand;
+    }
+    return best; /* always found: above every conflicting buffer is free */
+}
+
+/* Strategies: the order buffers are placed in, and whether to try the two
+ * ends of a target arena first. Placing each buffer at offset 0 or flush
+ * against the top of an arena of lower-bound size alternates the tensors of
+ * a chain between the two ends, which reaches the lower bound exactly;
+ * scratch buffers then fill the gap between. */
+typedef enum { ORDER_SIZE, ORDER_TIME } order_kind;
+
+typedef struct strategy {
+    const char *name;
+    order_kind order;
+    int two_ended;
+} strategy;
+
+static const strategy strategies[] = {
+    {"greedy-by-size", ORDER_SIZE, 0},
+    {"greedy-by-time", ORDER_TIME, 0},
+    {"two-ended-by-time", ORDER_TIME, 1},
+    {"two-ended-by-size", ORDER_SIZE, 1},
+};
+
+static int compare_size(const reef_plan_buffer *a, const reef_plan_buffer *b)
+{
+    if (a->size != b->size) return a->size > b->size ? -1 : 1;
+    int la = a->last - a->first, lb = b->last - b->first;
+    if (la != lb) return la > lb ? -1 : 1;
+    return (a->first > b->first) - (a->first < b->first);
+}
+
+static int compare_index(const reef_plan_buffer *bufs, order_kind order, int ia, int ib)
+{
+    const reef_plan_buffer *a = &bufs[ia], *b = &bufs[ib];
+    int c = 0;
+    /* By time: by first step, and among buffers born at one step the one
+     * that lives longest first, so a scratch buffer never takes an end of
+     * the arena before its step's output tensor does. */
+    if (order == ORDER_TIME) c = (a->first > b->first) - (a->first < b->first);
+    if (order == ORDER_TIME && !c) c = (a->last < b->last) - (a->last > b->last);
+    if (!c) c = compare_size(a, b);
+    if (!c) c = (ia > ib) - (ia < ib);
+    return c;
+}
+
+/* Insertion sort: qsort takes no context in C11, and n is small. */
+static void order_buffers(const reef_plan_buffer *bufs, int n, order_kind order, int *idx)
+{
+    for (int i = 0; i < n; i++) {
+        int j = i;
+        while (j > 0 && compare_index(bufs, order, idx[j - 1], i) > 0) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+}
+
+static size_t place_one(placer *p, int b, int two_ended, size_t target)
+{
+    if (two_ended) {
+        if (fits_at(p, b, 0)) return 0;
+        size_t size = align_up(p->bufs[b].size, p->align);
+        if (size <= target) {
+            size_t top = align_down(target - size, p->align);
+            if (fits_at(p, b, top)) return top;
+        }
+    }
+    return lowest_fit(p, b);
+}
+
+/* Runs one strategy, writing offsets; returns the arena size. */
+static size_t run_strategy(placer *p, const strategy *s, const int *idx, size_t target)
+{
+    memset(p->placed, 0, (size_t)p->n);
+    size_t arena = 0;
+    for (int k = 0; k < p->n; k++) {
+        int b = idx[k];
+        p->offset[b] = place_one(p, b, s->two_ended, target);
+        p->placed[b] = 1;
+        if (p->offset[b] + p->bufs[b].size > arena) arena = p->offset[b] + p->bufs[b].size;
+    }
+    return arena;
+}
+
+/* The lower bound with every size rounded up to the alignment: the arena
+ * the two-ended strategies aim for. */
+static size_t aligned_lower_bound(const reef_plan_buffer *bufs, int n, size_t align)
+{
+    reef_plan_buffer *copy = malloc((size_t)n * sizeof *copy);
+    if (!copy) return 0;
+    for (int i = 0; i < n; i++) {
+        copy[i] = bufs[i];
+        copy[i].size = align_up(bufs[i].size, align);
+    }
+    size_t lb = reef_plan_lower_bound(copy, n);
+    free(copy);
+    return lb;
+}
+
+int reef_plan(reef_plan_buffer *bufs, int n, size_t align, reef_plan_stats *stats, reef_error *err)
+{
+    if (n < 0 || align == 0 || (align & (align - 1)))
+        return reef_fail(err, "plan: bad arguments (n=%d, align=%zu)", n, align);
+    for (int i = 0; i < n; i++)
+        if (bufs[i].first < 0 || bufs[i].last < bufs[i].first)
+            return reef_fail(err, "plan: buffer %d has a bad lifetime %d..%d", i, bufs[i].first,
+                             bufs[i].last);
+    reef_plan_stats result = {0, reef_plan_lower_bound(bufs, n), "none"};
+    if (n == 0) {
+        if (stats) *stats = result;
+        return 0;
+    }
+    placer p = {bufs, n, align, calloc((size_t)n, sizeof(size_t)), calloc((size_t)n, 1)};
+    size_t *best = calloc((size_t)n, sizeof *best);
+    int *idx = calloc((size_t)n, sizeof *idx);
+    if (!p.offset || !p.placed || !best || !idx) {
+        free(p.offset), free(p.placed), free(best), free(idx);
+        return reef_fail(err, "plan: out of memory for %d buffers", n);
+    }
+    size_t target = aligned_lower_bound(bufs, n, align);
+    result.arena_size = SIZE_MAX;
+    for (size_t s = 0; s < sizeof strategies / sizeof strategies[0]; s++) {
+        order_buffers(bufs, n, strategies[s].order, idx);
+        size_t arena = run_strategy(&p, &strategies[s], idx, target);
+        if (arena < result.arena_size) {
+            result.arena_size = arena;
+            result.strategy = strategies[s].name;
+            memcpy(best, p.offset, (size_t)n * sizeof *best);
+        }
+    }
+    for (int i = 0; i < n; i++) bufs[i].offset = best[i];
+    free(p.offset), free(p.placed), free(best), free(idx);
+    if (stats) *stats = result;
+    return 0;
+}

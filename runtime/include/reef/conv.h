@@ -1,0 +1,62 @@
+/* reef runtime: int8 2-D convolution (TFLite CONV_2D, per-channel). */
+#ifndef REEF_RT_CONV_H
+#define REEF_RT_CONV_H
+
+#include "reef/types.h"
+
+/* Convolution parameters.
+ *   input_offset:  -input_zero_point, [-127, 128]
+ *   output_offset: output_zero_point, [-128, 127]
+ *   stride:        >= 1
+ *   padding:       zeros added before the first row/column (TFLite's
+ *                  padding offsets: top, left); the bottom/right padding
+ *                  follows from the output size. >= 0
+ *   dilation:      >= 1
+ *   activation:    output clamp, within [-128, 127] */
+typedef struct reef_conv_params {
+    int32_t input_offset;
+    int32_t output_offset;
+    reef_hw stride;
+    reef_hw padding;
+    reef_hw dilation;
+    reef_activation activation;
+} reef_conv_params;
+
+/* out[n, y, x, o] = clamp(requant_o(bias[o] + sum_{ky, kx, i}
+ *     filter[o, ky, kx, i] * (input[n, y*sh - ph + ky*dh, x*sw - pw + kx*dw, i]
+ *                              + input_offset)) + output_offset)
+ * where taps outside the input contribute nothing.
+ *
+ * ctx:         scratch of reef_conv_s8_get_buffer_size() bytes
+ * params:      see reef_conv_params
+ * quant:       per output channel multiplier and shift, (C_OUT) each
+ * input_dims:  (N, H_IN, W_IN, C_IN)
+ * input:       (N, H_IN, W_IN, C_IN)
+ * filter_dims: (C_OUT, KH, KW, C_IN)
+ * filter:      (C_OUT, KH, KW, C_IN), [-127, 127]
+ * bias:        (C_OUT) or NULL
+ * output_dims: (N, H_OUT, W_OUT, C_OUT)
+ * output:      (N, H_OUT, W_OUT, C_OUT); must not overlap input
+ * Returns REEF_ARG_ERROR on inconsistent shapes or a too small ctx. */
+reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params,
+                         const reef_per_channel_quant *quant,
+                         const reef_dims *input_dims, const int8_t *input,
+                         const reef_dims *filter_dims, const int8_t *filter,
+                         const int32_t *bias,
+                         const reef_dims *output_dims, int8_t *output);
+
+/* Scratch bytes reef_conv_s8 needs for these shapes (0 when none). */
+int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
+                                     const reef_dims *input_dims,
+                                     const reef_dims *filter_dims,
+                                     const reef_dims *output_dims);
+
+/* The portable scalar reference: same contract, needs no scratch. */
+reef_status reef_conv_s8_ref(const reef_context *ctx, const reef_conv_params *params,
+                             const reef_per_channel_quant *quant,
+                             const reef_dims *input_dims, const int8_t *input,
+                             const reef_dims *filter_dims, const int8_t *filter,
+                             const int32_t *bias,
+                             const reef_dims *output_dims, int8_t *output);
+
+#endif

@@ -1,0 +1,52 @@
+/* reef runtime: int8 depthwise convolution (TFLite DEPTHWISE_CONV_2D,
+ * per-channel, any depth multiplier). */
+#ifndef REEF_RT_DEPTHWISE_H
+#define REEF_RT_DEPTHWISE_H
+
+#include "reef/types.h"
+
+/* Depthwise parameters: as reef_conv_params, plus
+ *   depth_multiplier: output channels per input channel, >= 1;
+ *                     C_OUT = C_IN * depth_multiplier. */
+typedef struct reef_dw_conv_params {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t depth_multiplier;
+    reef_hw stride;
+    reef_hw padding;
+    reef_hw dilation;
+    reef_activation activation;
+} reef_dw_conv_params;
+
+/* out[n, y, x, i*M + m] = clamp(requant_o(bias[o] + sum_{ky, kx}
+ *     filter[0, ky, kx, o] * (input[n, y*sh - ph + ky*dh, x*sw - pw + kx*dw, i]
+ *                             + input_offset)) + output_offset),  o = i*M + m
+ *
+ * ctx:         scratch of reef_dw_conv_s8_get_buffer_size() bytes
+ * quant:       per output channel, (C_OUT) each
+ * input_dims:  (N, H_IN, W_IN, C_IN)
+ * filter_dims: (1, KH, KW, C_OUT)
+ * filter:      (1, KH, KW, C_OUT), [-127, 127]
+ * bias:        (C_OUT) or NULL
+ * output_dims: (N, H_OUT, W_OUT, C_OUT); output must not overlap input */
+reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *params,
+                            const reef_per_channel_quant *quant,
+                            const reef_dims *input_dims, const int8_t *input,
+                            const reef_dims *filter_dims, const int8_t *filter,
+                            const int32_t *bias,
+                            const reef_dims *output_dims, int8_t *output);
+
+int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
+                                        const reef_dims *input_dims,
+                                        const reef_dims *filter_dims,
+                                        const reef_dims *output_dims);
+
+/* The portable scalar reference: same contract, needs no scratch. */
+reef_status reef_dw_conv_s8_ref(const reef_context *ctx, const reef_dw_conv_params *params,
+                                const reef_per_channel_quant *quant,
+                                const reef_dims *input_dims, const int8_t *input,
+                                const reef_dims *filter_dims, const int8_t *filter,
+                                const int32_t *bias,
+                                const reef_dims *output_dims, int8_t *output);
+
+#endif

@@ -1,0 +1,16 @@
+/* reef runtime: everything (kernels, requantization, step table). */
+#ifndef REEF_RT_REEF_H
+#define REEF_RT_REEF_H
+
+#include "reef/types.h"
+#include "reef/requant.h"
+#include "reef/conv.h"
+#include "reef/depthwise.h"
+#include "reef/fully_connected.h"
+#include "reef/add.h"
+#include "reef/pool.h"
+#include "reef/softmax.h"
+#include "reef/reshape_pad.h"
+#include "reef/step.h"
+
+#endif

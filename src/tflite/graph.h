@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/err.h"
 
@@ -94,6 +95,8 @@ typedef struct reef_op_options {
     int32_t new_shape[REEF_MAX_RANK];
     /* MEAN */
     int keep_dims;
+    /* CONCATENATION */
+    int axis;
 } reef_op_options;
 
 typedef struct reef_op {
@@ -116,11 +119,17 @@ typedef struct reef_graph {
     int ninputs, noutputs;
     int32_t inputs[REEF_MAX_OP_IO];
     int32_t outputs[REEF_MAX_OP_IO];
+    int nsubgraphs;           /* in the file read; only subgraph 0 is read */
     void *owner_;             /* file bytes / allocations; private */
 } reef_graph;
 
 /* Reads a .tflite file; every offset and index is validated, and an error
- * names the file and what is wrong. */
+ * names the file and what is wrong. Constant data is 16-byte aligned and
+ * its size is checked against the tensor's shape and type; options of the
+ * ops reef knows are checked (strides, filter sizes and dilations >= 1).
+ * Operators reef does not know are kept by code (see
+ * reef_graph_unsupported_ops). On failure g is left empty (nothing to
+ * free, though reef_graph_free is harmless). */
 int reef_tflite_read(const char *path, reef_graph *g, reef_error *err);
 /* Same, from bytes in memory (copied; the caller keeps its buffer). */
 int reef_tflite_read_buffer(const uint8_t *data, size_t size, const char *name,
@@ -137,5 +146,51 @@ const char *reef_dtype_name(reef_dtype t);
 int64_t reef_tensor_elements(const reef_tensor *t);
 /* Multiply-accumulates of one op (0 for ops without them). */
 int64_t reef_op_macs(const reef_graph *g, const reef_op *op);
+
+/* Name and whether reef's runtime runs it (CONV_2D, DEPTHWISE_CONV_2D,
+ * FULLY_CONNECTED, ADD, AVERAGE_POOL_2D, MAX_POOL_2D, MEAN, SOFTMAX, RESHAPE,
+ * PAD, QUANTIZE, DEQUANTIZE). */
+int reef_builtin_supported(int32_t builtin);
+/* Number of ops of g the runtime cannot run (0 = all supported). When there
+ * are some, err lists every one at once: "3 unsupported operators: LOGISTIC
+ * (op 4), ...", so a command can refuse the model with that message. */
+int reef_graph_unsupported_ops(const reef_graph *g, reef_error *err);
+/* Total MACs and bytes of constant data. */
+int64_t reef_graph_macs(const reef_graph *g);
+size_t reef_graph_param_bytes(const reef_graph *g);
+/* Prints what `reef inspect` shows: ops, tensors, totals, unsupported ops;
+ * as text tables, or as one JSON object when json is nonzero. */
+void reef_graph_print(const reef_graph *g, FILE *fp, int json);
+
+/* ---- building a graph in code ------------------------------------------
+ *   reef_graph g; reef_graph_init(&g, "fish", &err);
+ *   int32_t shape[4] = {1, 32, 32, 1};
+ *   int in = reef_graph_add_tensor(&g, "input", REEF_INT8, 4, shape, &err);
+ *   reef_graph_set_quant(&g, in, 1, &scale, &zp, 0, &err);
+ *   ... reef_graph_set_data(&g, w, weights, bytes, &err);
+ *   reef_op_options o; reef_op_options_init(&o); o.stride_w = o.stride_h = 2;
+ *   int32_t ins[3] = {in, w, b}, outs[1] = {out};
+ *   reef_graph_add_op(&g, REEF_OP_CONV_2D, ins, 3, outs, 1, &o, &err);
+ *   reef_graph_set_io(&g, &in, 1, &probs, 1, &err);
+ *   reef_tflite_write("fish.tflite", &g, &err); reef_graph_free(&g);
+ * Everything given is copied. Functions return 0 (add_*: the new index) or
+ * -1 with err set; on failure the graph stays valid and freeable. */
+int reef_graph_init(reef_graph *g, const char *name, reef_error *err);
+int reef_graph_add_tensor(reef_graph *g, const char *name, reef_dtype type, int rank,
+                          const int32_t *shape, reef_error *err);
+/* nquant scales and zero points: 1 (per tensor) or shape[quant_dim]. */
+int reef_graph_set_quant(reef_graph *g, int tensor, int nquant, const float *scale,
+                         const int64_t *zero_point, int quant_dim, reef_error *err);
+/* Constant data, little-endian; size must be elements * type size. */
+int reef_graph_set_data(reef_graph *g, int tensor, const void *data, size_t size, reef_error *err);
+/* Defaults: SAME padding, strides/dilations/filter/depth multiplier 1,
+ * no activation, beta 1. */
+void reef_op_options_init(reef_op_options *opt);
+/* opt may be NULL (defaults); version 1. */
+int reef_graph_add_op(reef_graph *g, int32_t builtin, const int32_t *inputs, int ninputs,
+                      const int32_t *outputs, int noutputs, const reef_op_options *opt, reef_error *err);
+int reef_graph_set_io(reef_graph *g, const int32_t *inputs, int ninputs, const int32_t *outputs,
+                      int noutputs, reef_error *err);
+int reef_graph_set_description(reef_graph *g, const char *description, reef_error *err);
 
 #endif

@@ -24,4 +24,10 @@ int cli_parse_double(const char *name, const char *opt, const char *text, double
 int cmd_prep(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
+/* A dataset's per-class and per-group counts: tables on stdout, or the
+ * "classes" and "groups" arrays into j when j is not NULL (cmd_info.c). */
+struct reef_dataset;
+struct reef_json;
+int info_dataset_counts(const struct reef_dataset *ds, struct reef_json *j);
+
 #endif

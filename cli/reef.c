@@ -7,6 +7,8 @@
 #include "cli.h"
 
 static const reef_command commands[] = {
+    {"prep", cmd_prep, "images -> dataset file (DeepFish CSVs, class folders, IDX)"},
+    {"info", cmd_info, "check a dataset file and print its summary"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

@@ -46,4 +46,9 @@ void reef_dataset_free(reef_dataset *ds);
  * reef_dataset whose arrays are filled in, e.g. one built in memory. */
 int reef_dataset_save(const char *path, const reef_dataset *ds, reef_error *err);
 
+/* For a dataset built in memory: hands a malloc'd block (e.g. its pixels)
+ * to ds, so that reef_dataset_free frees it. Up to 8 blocks; on failure the
+ * block is freed. */
+int reef_dataset_own(reef_dataset *ds, void *block, reef_error *err);
+
 #endif

@@ -1,0 +1,197 @@
+/* reef prep: labelled images -> one dataset file (docs/formats/dataset.md). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "data/prep.h"
+#include "util/io.h"
+#include "util/json.h"
+#include "util/progress.h"
+#include "util/table.h"
+
+#define IDX_DEFAULT_ROOT "/usr/share/datasets/fashion-mnist"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: reef prep --format deepfish|folders|idx --root DIR [--split NAME]\n"
+            "                 [--size WxH] [--channels gray|r|g|b|rgb] -o FILE\n"
+            "                 [--skip-bad] [--threads N] [--json]\n\n"
+            "Decodes labelled images (JPEG, PNG) on all cores, resizes them by area averaging\n"
+            "and writes one dataset file (see docs/formats/dataset.md).\n\n"
+            "  --format deepfish  ROOT/Classification/SPLIT.csv (columns ID, labels; > 0 = fish),\n"
+            "                     images ROOT/Classification/ID.jpg, group = habitat (default split train)\n"
+            "  --format folders   ROOT[/SPLIT]/CLASS/*.jpg|jpeg|png, classes = folder names sorted\n"
+            "  --format idx       ROOT/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, --split train|test\n"
+            "                     (ROOT defaults to " IDX_DEFAULT_ROOT ")\n"
+            "  --size WxH         output size (default 32x32; aspect ratio is not kept)\n"
+            "  --channels C       gray (BT.601 luma, default), r, g, b, or rgb\n"
+            "  -o, --output FILE  dataset file to write (atomically: never half-written)\n"
+            "  --skip-bad         skip missing or corrupt images and list them, instead of failing\n"
+            "  --threads N        decoding threads (default: all cores)\n"
+            "  --json             print the summary as JSON (the sample count is \"count\")\n");
+}
+
+typedef struct prep_args {
+    reef_prep_options opt;
+    const char *output;
+    int json;
+} prep_args;
+
+static int parse_size(const char *text, uint32_t *w, uint32_t *h)
+{
+    unsigned a, b;
+    char tail;
+    if (sscanf(text, "%ux%u%c", &a, &b, &tail) != 2 || !a || !b || a > 4096 || b > 4096)
+        return cli_error("prep", "--size wants WxH with each side 1..4096, e.g. 32x32, not '%s'", text);
+    *w = a;
+    *h = b;
+    return 0;
+}
+
+/* Returns 0 to go on, or an exit status + 1: 1 after --help, 3 for a bad
+ * option (exit status 2). */
+static int parse_one(prep_args *a, int c, const char *arg)
+{
+    long n;
+    switch (c) {
+    case 'f':
+        if (reef_prep_format_parse(arg, &a->opt.format))
+            return 2 + cli_error("prep", "--format wants deepfish, folders or idx, not '%s'", arg);
+        return 0;
+    case 'r': a->opt.root = arg; return 0;
+    case 's': a->opt.split = arg; return 0;
+    case 'S': return parse_size(arg, &a->opt.width, &a->opt.height) ? 3 : 0;
+    case 'c':
+        if (reef_channels_parse(arg, &a->opt.channels))
+            return 2 + cli_error("prep", "--channels wants gray, r, g, b or rgb, not '%s'", arg);
+        return 0;
+    case 'o': a->output = arg; return 0;
+    case 'k': a->opt.skip_bad = 1; return 0;
+    case 't':
+        if (cli_parse_int("prep", "--threads", arg, 1, 64, &n)) return 3;
+        a->opt.threads = (int)n;
+        return 0;
+    case 'j': a->json = 1; return 0;
+    case 'h': usage(stdout); return 1;
+    default: usage(stderr); return 3;
+    }
+}
+
+static int parse_args(int argc, char **argv, prep_args *a)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},  {"root", required_argument, NULL, 'r'},
+        {"split", required_argument, NULL, 's'},   {"size", required_argument, NULL, 'S'},
+        {"channels", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
+        {"skip-bad", no_argument, NULL, 'k'},      {"threads", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c, have_format = 0;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        int rc = parse_one(a, c, optarg);
+        if (rc) return rc - 1;
+        have_format |= c == 'f';
+    }
+    if (optind != argc) return usage(stderr), 2;
+    if (!have_format) return cli_error("prep", "--format is required (deepfish, folders or idx)") + 1;
+    if (!a->opt.root && a->opt.format == REEF_PREP_IDX) a->opt.root = IDX_DEFAULT_ROOT;
+    if (!a->opt.root) return cli_error("prep", "--root DIR is required") + 1;
+    if (!a->output) return cli_error("prep", "-o FILE is required") + 1;
+    return -1; /* go on */
+}
+
+static void on_progress(void *ctx, uint32_t done, uint32_t total)
+{
+    reef_progress *bar = ctx;
+    bar->total = total; /* known only once the input is listed */
+    reef_progress_update(bar, done);
+}
+
+static void print_summary(const prep_args *a, const reef_dataset *ds, const reef_prep_report *rep,
+                          double write_seconds)
+{
+    double total = rep->seconds + write_seconds;
+    printf("%s: %u samples of %ux%ux%u (%s) from %s %s\n\n", a->output, ds->count, ds->height,
+           ds->width, ds->channels, reef_channels_name(a->opt.channels),
+           reef_prep_format_name(a->opt.format), a->opt.root);
+    info_dataset_counts(ds, NULL);
+    if (rep->skipped_count) {
+        printf("\nskipped %u bad image%s:\n", rep->skipped_count, rep->skipped_count > 1 ? "s" : "");
+        for (uint32_t i = 0; i < rep->skipped_count; i++) printf("  %s\n", rep->skipped[i]);
+    }
+    reef_table t;
+    reef_table_init(&t, "listed", ">kept", ">skipped", ">threads", ">decode s", ">write s",
+                    ">frames/s", NULL);
+    reef_table_cell(&t, "%u", rep->listed);
+    reef_table_cell(&t, "%u", ds->count);
+    reef_table_cell(&t, "%u", rep->skipped_count);
+    reef_table_cell(&t, "%d", rep->threads);
+    reef_table_cell(&t, "%.3f", rep->seconds);
+    reef_table_cell(&t, "%.3f", write_seconds);
+    reef_table_cell(&t, "%.0f", total > 0 ? rep->listed / total : 0.0);
+    putchar('\n');
+    reef_table_print(&t, stdout, NULL);
+}
+
+static void print_json(const prep_args *a, const reef_dataset *ds, const reef_prep_report *rep,
+                       double write_seconds)
+{
+    double total = rep->seconds + write_seconds;
+    reef_json j;
+    reef_json_begin(&j, stdout);
+    reef_json_object(&j);
+    reef_json_kv_string(&j, "output", a->output);
+    reef_json_kv_string(&j, "format", reef_prep_format_name(a->opt.format));
+    reef_json_kv_string(&j, "root", a->opt.root);
+    reef_json_kv_int(&j, "count", ds->count);
+    reef_json_kv_int(&j, "listed", rep->listed);
+    reef_json_kv_int(&j, "height", ds->height);
+    reef_json_kv_int(&j, "width", ds->width);
+    reef_json_kv_int(&j, "channels", ds->channels);
+    reef_json_kv_string(&j, "channel_mode", reef_channels_name(a->opt.channels));
+    info_dataset_counts(ds, &j);
+    reef_json_key(&j, "skipped");
+    reef_json_array(&j);
+    for (uint32_t i = 0; i < rep->skipped_count; i++) reef_json_string(&j, rep->skipped[i]);
+    reef_json_end(&j);
+    reef_json_kv_int(&j, "threads", rep->threads);
+    reef_json_kv_number(&j, "decode_seconds", rep->seconds);
+    reef_json_kv_number(&j, "write_seconds", write_seconds);
+    reef_json_kv_number(&j, "seconds", total);
+    reef_json_kv_number(&j, "frames_per_second", total > 0 ? rep->listed / total : 0.0);
+    reef_json_end(&j);
+    reef_json_finish(&j);
+}
+
+int cmd_prep(int argc, char **argv)
+{
+    prep_args a = {.opt = {.format = REEF_PREP_DEEPFISH}};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    reef_progress bar;
+    reef_progress_begin(&bar, "prep", "frames", 0, !a.json);
+    if (bar.enabled) {
+        a.opt.progress = on_progress;
+        a.opt.progress_ctx = &bar;
+    }
+    reef_dataset ds;
+    reef_prep_report rep;
+    reef_error err;
+    if (reef_prep_build(&a.opt, &ds, &rep, &err)) {
+        reef_prep_report_free(&rep);
+        if (bar.enabled) fputc('\n', stderr);
+        return cli_error("prep", "%s", err.msg);
+    }
+    reef_progress_end(&bar);
+    double t0 = reef_now();
+    rc = reef_dataset_save(a.output, &ds, &err);
+    double write_seconds = reef_now() - t0;
+    if (rc) rc = cli_error("prep", "%s", err.msg);
+    else if (a.json) print_json(&a, &ds, &rep, write_seconds);
+    else print_summary(&a, &ds, &rep, write_seconds);
+    reef_dataset_free(&ds);
+    reef_prep_report_free(&rep);
+    return rc;
+}

@@ -1,0 +1,308 @@
+#include "data/image.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <png.h>
+
+/* ---- channels ------------------------------------------------------------ */
+
+static const char *const channel_names[] = {"gray", "r", "g", "b", "rgb"};
+
+uint32_t reef_channels_count(reef_channels ch) { return ch == REEF_CHANNELS_RGB ? 3 : 1; }
+
+const char *reef_channels_name(reef_channels ch)
+{
+    return (unsigned)ch < 5 ? channel_names[ch] : "?";
+}
+
+int reef_channels_parse(const char *name, reef_channels *ch)
+{
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(name, channel_names[i])) {
+            *ch = (reef_channels)i;
+            return 0;
+        }
+    return -1;
+}
+
+void reef_image_scratch_free(reef_image_scratch *s)
+{
+    free(s->decoded);
+    free(s->planar);
+    free(s->rows);
+    memset(s, 0, sizeof *s);
+}
+
+/* Grows *buf to at least size bytes. */
+static int reserve(void **buf, size_t *cap, size_t size)
+{
+    if (*cap >= size) return 0;
+    void *p = realloc(*buf, size);
+    if (!p) return -1;
+    *buf = p;
+    *cap = size;
+    return 0;
+}
+
+/* ---- area-averaging resize ----------------------------------------------- */
+
+/* Source pixels i covering output pixel o, in units scaled by dst_n so that
+ * source pixel i spans [i*dst_n, (i+1)*dst_n) and output o spans
+ * [o*src_n, (o+1)*src_n). The weights of one output sum to src_n. */
+static inline uint32_t overlap(uint32_t i, uint32_t o, uint32_t src_n, uint32_t dst_n)
+{
+    uint64_t lo_i = (uint64_t)i * dst_n, hi_i = lo_i + dst_n;
+    uint64_t lo_o = (uint64_t)o * src_n, hi_o = lo_o + src_n;
+    uint64_t lo = lo_i > lo_o ? lo_i : lo_o, hi = hi_i < hi_o ? hi_i : hi_o;
+    return hi > lo ? (uint32_t)(hi - lo) : 0;
+}
+
+/* Horizontal pass of one source row: hrow (dw, c) = weighted sums. */
+static void resize_row(const uint8_t *row /* (sw, c) */, uint32_t sw, uint32_t c,
+                       uint64_t *hrow /* (dw, c) */, uint32_t dw)
+{
+    for (uint32_t o = 0; o < dw; o++) {
+        uint32_t first = (uint32_t)((uint64_t)o * sw / dw);
+        uint32_t last = (uint32_t)(((uint64_t)(o + 1) * sw - 1) / dw);
+        for (uint32_t k = 0; k < c; k++) hrow[o * c + k] = 0;
+        for (uint32_t i = first; i <= last; i++) {
+            uint32_t w = overlap(i, o, sw, dw);
+            for (uint32_t k = 0; k < c; k++) hrow[o * c + k] += (uint64_t)w * row[i * c + k];
+        }
+    }
+}
+
+void reef_resize_area(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c,
+                      uint8_t *dst, uint32_t dw, uint32_t dh, uint64_t *rows)
+{
+    uint64_t *acc = rows;                      // (dw, c)
+    uint64_t *hrow = rows + (size_t)dw * c;    // (dw, c)
+    uint64_t area = (uint64_t)sw * sh;         // sum of all weights of one output
+    size_t n = (size_t)dw * c;
+    for (uint32_t oy = 0; oy < dh; oy++) {
+        uint32_t first = (uint32_t)((uint64_t)oy * sh / dh);
+        uint32_t last = (uint32_t)(((uint64_t)(oy + 1) * sh - 1) / dh);
+        memset(acc, 0, n * sizeof *acc);
+        for (uint32_t j = first; j <= last; j++) {
+            uint32_t wy = overlap(j, oy, sh, dh);
+            resize_row(src + (size_t)j * sw * c, sw, c, hrow, dw);
+            for (size_t x = 0; x < n; x++) acc[x] += wy * hrow[x];
+        }
+        uint8_t *out = dst + (size_t)oy * n;
+        for (size_t x = 0; x < n; x++) out[x] = (uint8_t)((acc[x] + area / 2) / area);
+    }
+}
+
+/* ---- channel selection then resize --------------------------------------- */
+
+int reef_image_convert(const uint8_t *img, uint32_t w, uint32_t h, uint32_t dc,
+                       const reef_image_spec *spec, reef_image_scratch *s,
+                       uint8_t *out, const char *name, reef_error *err)
+{
+    uint32_t oc = reef_channels_count(spec->channels);
+    if (reserve((void **)&s->rows, &s->rows_cap, 2 * (size_t)spec->width * oc * sizeof(uint64_t)))
+        return reef_fail(err, "%s: out of memory", name);
+    const uint8_t *src = img;
+    int as_is = dc == oc && (oc == 3 || dc == 1);
+    if (!as_is) { /* gray from RGB, one colour of RGB, or RGB from gray */
+        size_t npix = (size_t)w * h;
+        if (reserve((void **)&s->planar, &s->planar_cap, npix * oc))
+            return reef_fail(err, "%s: out of memory", name);
+        uint8_t *sel = s->planar; // (h, w, oc)
+        if (dc == 1) {
+            for (size_t p = 0; p < npix; p++)
+                for (uint32_t k = 0; k < oc; k++) sel[p * oc + k] = img[p];
+        } else if (spec->channels == REEF_CHANNELS_GRAY) {
+            for (size_t p = 0; p < npix; p++) sel[p] = reef_luma(img[3 * p], img[3 * p + 1], img[3 * p + 2]);
+        } else {
+            uint32_t k = spec->channels - REEF_CHANNELS_R; /* 0, 1, 2 */
+            for (size_t p = 0; p < npix; p++) sel[p] = img[3 * p + k];
+        }
+        src = sel;
+    }
+    reef_resize_area(src, w, h, oc, out, spec->width, spec->height, s->rows);
+    return 0;
+}
+
+/* ---- JPEG ---------------------------------------------------------------- */
+
+typedef struct jpeg_fail {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_fail;
+
+static void jpeg_on_error(j_common_ptr cinfo)
+{
+    jpeg_fail *f = (jpeg_fail *)cinfo->err;
+    f->mgr.format_message(cinfo, f->msg);
+    longjmp(f->jump, 1);
+}
+
+/* libjpeg reports damaged data (e.g. a truncated file, which it would fill
+ * with gray) as a warning; reef treats any warning as an error. */
+static void jpeg_on_message(j_common_ptr cinfo, int level)
+{
+    if (level < 0) jpeg_on_error(cinfo);
+}
+
+/* Smallest M in 1..8 whose M/8 scale gives at least the target size. */
+static void choose_scale(struct jpeg_decompress_struct *ci, const reef_image_spec *spec)
+{
+    ci->scale_denom = 8;
+    for (unsigned m = 1; m <= 8; m++) {
+        ci->scale_num = m;
+        jpeg_calc_output_dimensions(ci);
+        if (ci->output_width >= spec->width && ci->output_height >= spec->height) return;
+    }
+}
+
+/* Decodes into s->decoded; the caller has set up the error jump. */
+static void jpeg_decode_rows(struct jpeg_decompress_struct *ci, reef_image_scratch *s)
+{
+    size_t stride = (size_t)ci->output_width * ci->output_components;
+    JSAMPROW rows[16];
+    while (ci->output_scanline < ci->output_height) {
+        int n = 0;
+        for (; n < 16 && ci->output_scanline + (unsigned)n < ci->output_height; n++)
+            rows[n] = s->decoded + (size_t)(ci->output_scanline + n) * stride;
+        jpeg_read_scanlines(ci, rows, (JDIMENSION)n);
+    }
+}
+
+static int decode_jpeg(const uint8_t *data, size_t size, const char *name,
+                       const reef_image_spec *spec, reef_image_scratch *s,
+                       uint8_t *out, reef_image_info *info, reef_error *err)
+{
+    struct jpeg_decompress_struct ci;
+    jpeg_fail fail;
+    ci.err = jpeg_std_error(&fail.mgr);
+    fail.mgr.error_exit = jpeg_on_error;
+    fail.mgr.emit_message = jpeg_on_message;
+    if (setjmp(fail.jump)) {
+        jpeg_destroy_decompress(&ci);
+        return reef_fail(err, "%s: corrupt JPEG: %s", name, fail.msg);
+    }
+    jpeg_create_decompress(&ci);
+    jpeg_mem_src(&ci, data, (unsigned long)size);
+    jpeg_read_header(&ci, TRUE);
+    if (ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK) {
+        jpeg_destroy_decompress(&ci);
+        return reef_fail(err, "%s: CMYK JPEG is not supported (convert it to RGB)", name);
+    }
+    int want_gray = spec->channels == REEF_CHANNELS_GRAY && !spec->full_decode;
+    ci.out_color_space = want_gray ? JCS_GRAYSCALE : JCS_RGB;
+    if (spec->full_decode) {
+        ci.scale_num = ci.scale_denom = 1;
+        ci.dct_method = JDCT_ISLOW;
+        ci.do_fancy_upsampling = TRUE;
+    } else {
+        choose_scale(&ci, spec);
+        ci.dct_method = JDCT_IFAST;
+        ci.do_fancy_upsampling = FALSE;
+    }
+    jpeg_start_decompress(&ci);
+    uint32_t w = ci.output_width, h = ci.output_height, dc = (uint32_t)ci.output_components;
+    if (reserve((void **)&s->decoded, &s->decoded_cap, (size_t)w * h * dc)) {
+        jpeg_destroy_decompress(&ci);
+        return reef_fail(err, "%s: out of memory for %ux%u pixels", name, w, h);
+    }
+    jpeg_decode_rows(&ci, s);
+    jpeg_finish_decompress(&ci);
+    if (info) *info = (reef_image_info){ci.image_width, ci.image_height, w, h};
+    jpeg_destroy_decompress(&ci);
+    return reef_image_convert(s->decoded, w, h, dc, spec, s, out, name, err);
+}
+
+/* ---- PNG ----------------------------------------------------------------- */
+
+typedef struct png_source {
+    const uint8_t *data;
+    size_t size, pos;
+    char msg[256];
+} png_source;
+
+static void png_read_mem(png_structp png, png_bytep out, size_t n)
+{
+    png_source *src = png_get_io_ptr(png);
+    if (n > src->size - src->pos) png_error(png, "file is truncated");
+    memcpy(out, src->data + src->pos, n);
+    src->pos += n;
+}
+
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+    png_source *src = png_get_io_ptr(png);
+    snprintf(src->msg, sizeof src->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png; /* benign (e.g. an odd colour profile) */
+    (void)msg;
+}
+
+/* Transforms to 8-bit gray or RGB, without alpha. */
+static void png_normalize(png_structp png, png_infop pi)
+{
+    png_byte type = png_get_color_type(png, pi);
+    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, pi) < 8) png_set_expand_gray_1_2_4_to_8(png);
+    png_set_scale_16(png);
+    png_set_strip_alpha(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, pi);
+}
+
+static int decode_png(const uint8_t *data, size_t size, const char *name,
+                      const reef_image_spec *spec, reef_image_scratch *s,
+                      uint8_t *out, reef_image_info *info, reef_error *err)
+{
+    png_source src = {data, size, 0, ""};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop pi = png ? png_create_info_struct(png) : NULL;
+    png_bytep *volatile rows = NULL;
+    if (!pi) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return reef_fail(err, "%s: out of memory", name);
+    }
+    png_set_read_fn(png, &src, png_read_mem);
+    png_set_error_fn(png, &src, png_on_error, png_on_warning);
+    if (setjmp(png_jmpbuf(png))) {
+        free(rows);
+        png_destroy_read_struct(&png, &pi, NULL);
+        return reef_fail(err, "%s: corrupt PNG: %s", name, src.msg);
+    }
+    png_read_info(png, pi);
+    png_normalize(png, pi);
+    uint32_t w = png_get_image_width(png, pi), h = png_get_image_height(png, pi);
+    uint32_t dc = png_get_channels(png, pi);
+    if (reserve((void **)&s->decoded, &s->decoded_cap, (size_t)w * h * dc) ||
+        !(rows = malloc(h * sizeof *rows)))
+        png_error(png, "out of memory");
+    for (uint32_t y = 0; y < h; y++) rows[y] = s->decoded + (size_t)y * w * dc;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    free(rows);
+    png_destroy_read_struct(&png, &pi, NULL);
+    if (info) *info = (reef_image_info){w, h, w, h};
+    return reef_image_convert(s->decoded, w, h, dc, spec, s, out, name, err);
+}
+
+int reef_image_decode(const uint8_t *data, size_t size, const char *name,
+                      const reef_image_spec *spec, reef_image_scratch *scratch,
+                      uint8_t *out, reef_image_info *info, reef_error *err)
+{
+    static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
+        return decode_jpeg(data, size, name, spec, scratch, out, info, err);
+    if (size >= 8 && !memcmp(data, png_magic, 8))
+        return decode_png(data, size, name, spec, scratch, out, info, err);
+    if (size == 0) return reef_fail(err, "%s: empty file", name);
+    return reef_fail(err, "%s: not a JPEG or PNG image", name);
+}

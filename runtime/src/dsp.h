@@ -1,0 +1,66 @@
+/* The Cortex-M4 DSP instructions the fast kernels use, as ACLE intrinsics
+ * on cores with the DSP extension and as portable C elsewhere (so the host
+ * tests run the very same kernel code). Internal to the runtime. */
+#ifndef REEF_RT_DSP_H
+#define REEF_RT_DSP_H
+
+#include <stdint.h>
+
+/* An unaligned 32-bit load (LDR allows it on the M4). */
+static inline uint32_t reef_load_u32(const int8_t *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+
+/* (b0, b2) of a word, sign-extended to two halfwords. */
+static inline int32_t reef_sxtb16(uint32_t x) { return (int32_t)__sxtb16((int32_t)x); }
+/* (b1, b3). GCC folds the rotate into SXTB16's ROR #8. */
+static inline int32_t reef_sxtb16_ror8(uint32_t x)
+{
+    return (int32_t)__sxtb16((int32_t)((x >> 8) | (x << 24)));
+}
+/* acc + lo(a) * lo(b) + hi(a) * hi(b). */
+static inline int32_t reef_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    return __smlad(a, b, acc);
+}
+/* Halfwise addition. */
+static inline int32_t reef_sadd16(int32_t a, int32_t b) { return __sadd16(a, b); }
+
+#else
+
+static inline int32_t reef_pack16(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
+}
+static inline int32_t reef_lo16(int32_t x) { return (int16_t)((uint32_t)x & 0xffffu); }
+static inline int32_t reef_hi16(int32_t x) { return (int16_t)((uint32_t)x >> 16); }
+
+static inline int32_t reef_sxtb16(uint32_t x)
+{
+    return reef_pack16((int8_t)(x & 0xffu), (int8_t)((x >> 16) & 0xffu));
+}
+static inline int32_t reef_sxtb16_ror8(uint32_t x) { return reef_sxtb16((x >> 8) | (x << 24)); }
+static inline int32_t reef_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    /* SMLAD wraps modulo 2^32; so does this (no signed overflow). */
+    return (int32_t)((uint32_t)acc + (uint32_t)(reef_lo16(a) * reef_lo16(b)) +
+                     (uint32_t)(reef_hi16(a) * reef_hi16(b)));
+}
+static inline int32_t reef_sadd16(int32_t a, int32_t b)
+{
+    return reef_pack16(reef_lo16(a) + reef_lo16(b), reef_hi16(a) + reef_hi16(b));
+}
+
+#endif
+
+/* Low and high signed halfwords of a packed pair. */
+static inline int32_t reef_half_lo(int32_t x) { return (int16_t)((uint32_t)x & 0xffffu); }
+static inline int32_t reef_half_hi(int32_t x) { return x >> 16; }
+
+#endif

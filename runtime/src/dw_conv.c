@@ -1,0 +1,145 @@
+/* reef_dw_conv_s8: depthwise convolution, four channels per word for a
+ * depth multiplier of 1 (the input offset added to the input halfwords by
+ * SADD16, products by 16x16 multiply-accumulates); other multipliers use
+ * the scalar reference. */
+#include "reef/depthwise.h"
+#include "reef/requant.h"
+
+#include "check.h"
+#include "dsp.h"
+
+int reef_dw_conv_args_valid(const reef_dw_conv_params *params,
+                            const reef_per_channel_quant *quant,
+                            const reef_dims *input_dims, const int8_t *input,
+                            const reef_dims *filter_dims, const int8_t *filter,
+                            const reef_dims *output_dims, const int8_t *output);
+
+int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
+                                        const reef_dims *input_dims,
+                                        const reef_dims *filter_dims,
+                                        const reef_dims *output_dims)
+{
+    (void)params;
+    (void)input_dims;
+    (void)filter_dims;
+    (void)output_dims;
+    return 0;
+}
+
+typedef struct dw_job {
+    const reef_dw_conv_params *params;
+    const reef_per_channel_quant *quant;
+    const reef_dims *input_dims;
+    const reef_dims *filter_dims;
+    const int8_t *input;   /* (N, H_IN, W_IN, C) */
+    const int8_t *filter;  /* (1, KH, KW, C) */
+    const int32_t *bias;   /* (C) or NULL */
+} dw_job;
+
+/* Sums of channels c..c+3 at one output pixel whose window starts at
+ * (y0, x0) of image b. */
+static void dw_sums4(const dw_job *job, int32_t b, int32_t y0, int32_t x0, int32_t c,
+                     int32_t sums[4])
+{
+    const reef_dims *in = job->input_dims, *f = job->filter_dims;
+    const int32_t off = job->params->input_offset;
+    const int32_t offsets = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, ky, kx;
+    for (ky = 0; ky < f->h; ky++) {
+        const int32_t y = y0 + ky * job->params->dilation.h;
+        if (y < 0 || y >= in->h) continue;
+        for (kx = 0; kx < f->w; kx++) {
+            const int32_t x = x0 + kx * job->params->dilation.w;
+            uint32_t xw, ww;
+            int32_t xe, xo, we, wo;
+            if (x < 0 || x >= in->w) continue;
+            xw = reef_load_u32(job->input + ((b * in->h + y) * in->w + x) * in->c + c);
+            ww = reef_load_u32(job->filter + (ky * f->w + kx) * in->c + c);
+            xe = reef_sadd16(reef_sxtb16(xw), offsets);
+            xo = reef_sadd16(reef_sxtb16_ror8(xw), offsets);
+            we = reef_sxtb16(ww);
+            wo = reef_sxtb16_ror8(ww);
+            s0 += reef_half_lo(xe) * reef_half_lo(we);
+            s1 += reef_half_lo(xo) * reef_half_lo(wo);
+            s2 += reef_half_hi(xe) * reef_half_hi(we);
+            s3 += reef_half_hi(xo) * reef_half_hi(wo);
+        }
+    }
+    sums[0] = s0;
+    sums[1] = s1;
+    sums[2] = s2;
+    sums[3] = s3;
+}
+
+/* Sum of one channel c (the tail that is not a multiple of 4). */
+static int32_t dw_sum1(const dw_job *job, int32_t b, int32_t y0, int32_t x0, int32_t c)
+{
+    const reef_dims *in = job->input_dims, *f = job->filter_dims;
+    int32_t s = 0, ky, kx;
+    for (ky = 0; ky < f->h; ky++) {
+        const int32_t y = y0 + ky * job->params->dilation.h;
+        if (y < 0 || y >= in->h) continue;
+        for (kx = 0; kx < f->w; kx++) {
+            const int32_t x = x0 + kx * job->params->dilation.w;
+            if (x < 0 || x >= in->w) continue;
+            s += job->filter[(ky * f->w + kx) * in->c + c] *
+                 (job->input[((b * in->h + y) * in->w + x) * in->c + c] +
+                  job->params->input_offset);
+        }
+    }
+    return s;
+}
+
+static int8_t dw_finish(const dw_job *job, int32_t c, int32_t sum)
+{
+    const reef_dw_conv_params *p = job->params;
+    return reef_requantize_s8(sum + (job->bias ? job->bias[c] : 0), job->quant->multiplier[c],
+                              job->quant->shift[c], p->output_offset, p->activation.min,
+                              p->activation.max);
+}
+
+static void dw_pixel(const dw_job *job, int32_t b, int32_t y, int32_t x, int8_t *out)
+{
+    const reef_dw_conv_params *p = job->params;
+    const int32_t y0 = y * p->stride.h - p->padding.h, x0 = x * p->stride.w - p->padding.w;
+    const int32_t channels = job->input_dims->c;
+    int32_t c = 0, sums[4];
+    for (; c + 4 <= channels; c += 4) {
+        dw_sums4(job, b, y0, x0, c, sums);
+        out[c] = dw_finish(job, c, sums[0]);
+        out[c + 1] = dw_finish(job, c + 1, sums[1]);
+        out[c + 2] = dw_finish(job, c + 2, sums[2]);
+        out[c + 3] = dw_finish(job, c + 3, sums[3]);
+    }
+    for (; c < channels; c++) out[c] = dw_finish(job, c, dw_sum1(job, b, y0, x0, c));
+}
+
+reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *params,
+                            const reef_per_channel_quant *quant,
+                            const reef_dims *input_dims, const int8_t *input,
+                            const reef_dims *filter_dims, const int8_t *filter,
+                            const int32_t *bias,
+                            const reef_dims *output_dims, int8_t *output)
+{
+    dw_job job;
+    int32_t b, y, x;
+    if (!reef_dw_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
+                                 output_dims, output))
+        return REEF_ARG_ERROR;
+    if (params->depth_multiplier != 1 || params->input_offset < -127 ||
+        params->input_offset > 128)
+        return reef_dw_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter,
+                                   bias, output_dims, output);
+    job.params = params;
+    job.quant = quant;
+    job.input_dims = input_dims;
+    job.filter_dims = filter_dims;
+    job.input = input;
+    job.filter = filter;
+    job.bias = bias;
+    for (b = 0; b < output_dims->n; b++)
+        for (y = 0; y < output_dims->h; y++)
+            for (x = 0; x < output_dims->w; x++, output += output_dims->c)
+                dw_pixel(&job, b, y, x, output);
+    return REEF_OK;
+}

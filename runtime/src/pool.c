@@ -1,0 +1,100 @@
+/* Pooling: TFLite's int8 AveragePool and MaxPool reference kernels. */
+#include "reef/pool.h"
+
+#include "check.h"
+
+static int pool_args_valid(const reef_pool_params *params, const reef_dims *input_dims,
+                           const int8_t *input, const reef_hw *filter,
+                           const reef_dims *output_dims, const int8_t *output)
+{
+    return params && input && filter && output && reef_dims_valid(input_dims) &&
+           reef_dims_valid(output_dims) && filter->h > 0 && filter->w > 0 &&
+           input_dims->n == output_dims->n && input_dims->c == output_dims->c &&
+           reef_window_valid(&params->stride, &params->padding) &&
+           reef_activation_valid(&params->activation);
+}
+
+/* The window of output (y, x) clipped to the input: rows [*y0, *y1),
+ * columns [*x0, *x1). */
+static void pool_window(const reef_pool_params *params, const reef_dims *input_dims,
+                        const reef_hw *filter, int32_t y, int32_t x, int32_t *y0,
+                        int32_t *y1, int32_t *x0, int32_t *x1)
+{
+    const int32_t oy = y * params->stride.h - params->padding.h;
+    const int32_t ox = x * params->stride.w - params->padding.w;
+    *y0 = oy < 0 ? 0 : oy;
+    *x0 = ox < 0 ? 0 : ox;
+    *y1 = oy + filter->h < input_dims->h ? oy + filter->h : input_dims->h;
+    *x1 = ox + filter->w < input_dims->w ? ox + filter->w : input_dims->w;
+}
+
+/* Rounds sum / count half away from zero, as TFLite's reference does. */
+static int32_t rounded_average(int32_t sum, int32_t count)
+{
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
+int32_t reef_avgpool_s8_get_buffer_size(const reef_dims *input_dims,
+                                        const reef_dims *output_dims)
+{
+    (void)input_dims;
+    (void)output_dims;
+    return 0;
+}
+
+reef_status reef_avgpool_s8(const reef_context *ctx, const reef_pool_params *params,
+                            const reef_dims *input_dims, const int8_t *input,
+                            const reef_hw *filter,
+                            const reef_dims *output_dims, int8_t *output)
+{
+    int32_t b, y, x, c, iy, ix, y0, y1, x0, x1;
+    (void)ctx;
+    if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
+        return REEF_ARG_ERROR;
+    for (b = 0; b < output_dims->n; b++)
+        for (y = 0; y < output_dims->h; y++)
+            for (x = 0; x < output_dims->w; x++) {
+                pool_window(params, input_dims, filter, y, x, &y0, &y1, &x0, &x1);
+                if (y1 <= y0 || x1 <= x0) return REEF_ARG_ERROR; /* empty window */
+                for (c = 0; c < output_dims->c; c++) {
+                    int32_t sum = 0;
+                    for (iy = y0; iy < y1; iy++)
+                        for (ix = x0; ix < x1; ix++)
+                            sum += input[((b * input_dims->h + iy) * input_dims->w + ix) *
+                                             input_dims->c + c];
+                    *output++ = (int8_t)reef_clamp(rounded_average(sum, (y1 - y0) * (x1 - x0)),
+                                                   params->activation.min,
+                                                   params->activation.max);
+                }
+            }
+    return REEF_OK;
+}
+
+reef_status reef_maxpool_s8(const reef_context *ctx, const reef_pool_params *params,
+                            const reef_dims *input_dims, const int8_t *input,
+                            const reef_hw *filter,
+                            const reef_dims *output_dims, int8_t *output)
+{
+    int32_t b, y, x, c, iy, ix, y0, y1, x0, x1;
+    (void)ctx;
+    if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
+        return REEF_ARG_ERROR;
+    for (b = 0; b < output_dims->n; b++)
+        for (y = 0; y < output_dims->h; y++)
+            for (x = 0; x < output_dims->w; x++) {
+                pool_window(params, input_dims, filter, y, x, &y0, &y1, &x0, &x1);
+                if (y1 <= y0 || x1 <= x0) return REEF_ARG_ERROR;
+                for (c = 0; c < output_dims->c; c++) {
+                    int32_t max = -128;
+                    for (iy = y0; iy < y1; iy++)
+                        for (ix = x0; ix < x1; ix++) {
+                            int32_t v = input[((b * input_dims->h + iy) * input_dims->w + ix) *
+                                                  input_dims->c + c];
+                            max = v > max ? v : max;
+                        }
+                    *output++ = (int8_t)reef_clamp(max, params->activation.min,
+                                                   params->activation.max);
+                }
+            }
+    return REEF_OK;
+}

@@ -50,46 +50,63 @@ static int reserve(void **buf, size_t *cap, size_t size)
 
 /* ---- area-averaging resize ----------------------------------------------- */
 
-/* Source pixels i covering output pixel o, in units scaled by dst_n so that
- * source pixel i spans [i*dst_n, (i+1)*dst_n) and output o spans
- * [o*src_n, (o+1)*src_n). The weights of one output sum to src_n. */
-static inline uint32_t overlap(uint32_t i, uint32_t o, uint32_t src_n, uint32_t dst_n)
+/* The resize works on a source whose pixels are `unit` long and which
+ * covers `ext` units (ext <= n * unit): a JPEG decoded at scale M/8 has
+ * ceil(W*M/8) pixels but covers only W*M eighths, its last pixel being
+ * partly padding. Multiplying by dst_n keeps everything integer: source
+ * pixel i spans [i*unit*dst_n, (i+1)*unit*dst_n), output o spans
+ * [o*ext, (o+1)*ext), and the weights of one output sum to ext. */
+typedef struct axis {
+    uint64_t unit, ext;  /* source pixel length and covered extent */
+    uint32_t dst_n;      /* output pixels */
+} axis;
+
+static inline uint64_t overlap(const axis *a, uint32_t i, uint32_t o)
 {
-    uint64_t lo_i = (uint64_t)i * dst_n, hi_i = lo_i + dst_n;
-    uint64_t lo_o = (uint64_t)o * src_n, hi_o = lo_o + src_n;
+    uint64_t lo_i = (uint64_t)i * a->unit * a->dst_n, hi_i = lo_i + a->unit * a->dst_n;
+    uint64_t lo_o = (uint64_t)o * a->ext, hi_o = lo_o + a->ext;
     uint64_t lo = lo_i > lo_o ? lo_i : lo_o, hi = hi_i < hi_o ? hi_i : hi_o;
-    return hi > lo ? (uint32_t)(hi - lo) : 0;
+    return hi > lo ? hi - lo : 0;
+}
+
+/* First and last source pixel that output o overlaps. */
+static inline void span(const axis *a, uint32_t o, uint32_t *first, uint32_t *last)
+{
+    uint64_t step = a->unit * a->dst_n;
+    *first = (uint32_t)((uint64_t)o * a->ext / step);
+    *last = (uint32_t)(((uint64_t)(o + 1) * a->ext - 1) / step);
 }
 
 /* Horizontal pass of one source row: hrow (dw, c) = weighted sums. */
-static void resize_row(const uint8_t *row /* (sw, c) */, uint32_t sw, uint32_t c,
-                       uint64_t *hrow /* (dw, c) */, uint32_t dw)
+static void resize_row(const uint8_t *row /* (sw, c) */, const axis *ax, uint32_t c,
+                       uint64_t *hrow /* (dw, c) */)
 {
-    for (uint32_t o = 0; o < dw; o++) {
-        uint32_t first = (uint32_t)((uint64_t)o * sw / dw);
-        uint32_t last = (uint32_t)(((uint64_t)(o + 1) * sw - 1) / dw);
+    for (uint32_t o = 0; o < ax->dst_n; o++) {
+        uint32_t first, last;
+        span(ax, o, &first, &last);
         for (uint32_t k = 0; k < c; k++) hrow[o * c + k] = 0;
         for (uint32_t i = first; i <= last; i++) {
-            uint32_t w = overlap(i, o, sw, dw);
-            for (uint32_t k = 0; k < c; k++) hrow[o * c + k] += (uint64_t)w * row[i * c + k];
+            uint64_t w = overlap(ax, i, o);
+            for (uint32_t k = 0; k < c; k++) hrow[o * c + k] += w * row[i * c + k];
         }
     }
 }
 
-void reef_resize_area(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c,
-                      uint8_t *dst, uint32_t dw, uint32_t dh, uint64_t *rows)
+/* Area resize of src (sh, sw, c) covering ax.ext x ay.ext units. */
+static void resize_covering(const uint8_t *src, uint32_t sw, uint32_t c, const axis *ax, const axis *ay,
+                            uint8_t *dst, uint64_t *rows)
 {
-    uint64_t *acc = rows;                      // (dw, c)
-    uint64_t *hrow = rows + (size_t)dw * c;    // (dw, c)
-    uint64_t area = (uint64_t)sw * sh;         // sum of all weights of one output
-    size_t n = (size_t)dw * c;
-    for (uint32_t oy = 0; oy < dh; oy++) {
-        uint32_t first = (uint32_t)((uint64_t)oy * sh / dh);
-        uint32_t last = (uint32_t)(((uint64_t)(oy + 1) * sh - 1) / dh);
+    uint64_t *acc = rows;                            // (dw, c)
+    uint64_t *hrow = rows + (size_t)ax->dst_n * c;   // (dw, c)
+    uint64_t area = ax->ext * ay->ext;               // sum of the weights of one output
+    size_t n = (size_t)ax->dst_n * c;
+    for (uint32_t oy = 0; oy < ay->dst_n; oy++) {
+        uint32_t first, last;
+        span(ay, oy, &first, &last);
         memset(acc, 0, n * sizeof *acc);
         for (uint32_t j = first; j <= last; j++) {
-            uint32_t wy = overlap(j, oy, sh, dh);
-            resize_row(src + (size_t)j * sw * c, sw, c, hrow, dw);
+            uint64_t wy = overlap(ay, j, oy);
+            resize_row(src + (size_t)j * sw * c, ax, c, hrow);
             for (size_t x = 0; x < n; x++) acc[x] += wy * hrow[x];
         }
         uint8_t *out = dst + (size_t)oy * n;
@@ -97,35 +114,58 @@ void reef_resize_area(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c,
     }
 }
 
+void reef_resize_area(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c,
+                      uint8_t *dst, uint32_t dw, uint32_t dh, uint64_t *rows)
+{
+    axis ax = {1, sw, dw}, ay = {1, sh, dh};
+    resize_covering(src, sw, c, &ax, &ay, dst, rows);
+}
+
 /* ---- channel selection then resize --------------------------------------- */
+
+/* The channels spec asks for, from a decoded (h, w, dc) image with dc = 1
+ * (gray) or 3 (RGB): img itself when it already is that, else s->planar. */
+static const uint8_t *select_channels(const uint8_t *img, uint32_t w, uint32_t h, uint32_t dc,
+                                      reef_channels channels, reef_image_scratch *s)
+{
+    uint32_t oc = reef_channels_count(channels);
+    if (dc == oc) return img; /* gray for any channel choice, or RGB for rgb */
+    size_t npix = (size_t)w * h;
+    if (reserve((void **)&s->planar, &s->planar_cap, npix * oc)) return NULL;
+    uint8_t *sel = s->planar; // (h, w, oc)
+    if (dc == 1) { /* RGB from gray */
+        for (size_t p = 0; p < npix; p++)
+            for (uint32_t k = 0; k < oc; k++) sel[p * oc + k] = img[p];
+    } else if (channels == REEF_CHANNELS_GRAY) {
+        for (size_t p = 0; p < npix; p++) sel[p] = reef_luma(img[3 * p], img[3 * p + 1], img[3 * p + 2]);
+    } else {
+        uint32_t k = channels - REEF_CHANNELS_R; /* 0, 1, 2 */
+        for (size_t p = 0; p < npix; p++) sel[p] = img[3 * p + k];
+    }
+    return sel;
+}
+
+/* Selects channels, then resizes a source covering ax.ext x ay.ext. */
+static int convert_covering(const uint8_t *img, uint32_t w, uint32_t h, uint32_t dc, axis ax, axis ay,
+                            const reef_image_spec *spec, reef_image_scratch *s, uint8_t *out,
+                            const char *name, reef_error *err)
+{
+    uint32_t oc = reef_channels_count(spec->channels);
+    const uint8_t *src = select_channels(img, w, h, dc, spec->channels, s);
+    if (!src || reserve((void **)&s->rows, &s->rows_cap, 2 * (size_t)spec->width * oc * sizeof(uint64_t)))
+        return reef_fail(err, "%s: out of memory", name);
+    ax.dst_n = spec->width;
+    ay.dst_n = spec->height;
+    resize_covering(src, w, oc, &ax, &ay, out, s->rows);
+    return 0;
+}
 
 int reef_image_convert(const uint8_t *img, uint32_t w, uint32_t h, uint32_t dc,
                        const reef_image_spec *spec, reef_image_scratch *s,
                        uint8_t *out, const char *name, reef_error *err)
 {
-    uint32_t oc = reef_channels_count(spec->channels);
-    if (reserve((void **)&s->rows, &s->rows_cap, 2 * (size_t)spec->width * oc * sizeof(uint64_t)))
-        return reef_fail(err, "%s: out of memory", name);
-    const uint8_t *src = img;
-    int as_is = dc == oc && (oc == 3 || dc == 1);
-    if (!as_is) { /* gray from RGB, one colour of RGB, or RGB from gray */
-        size_t npix = (size_t)w * h;
-        if (reserve((void **)&s->planar, &s->planar_cap, npix * oc))
-            return reef_fail(err, "%s: out of memory", name);
-        uint8_t *sel = s->planar; // (h, w, oc)
-        if (dc == 1) {
-            for (size_t p = 0; p < npix; p++)
-                for (uint32_t k = 0; k < oc; k++) sel[p * oc + k] = img[p];
-        } else if (spec->channels == REEF_CHANNELS_GRAY) {
-            for (size_t p = 0; p < npix; p++) sel[p] = reef_luma(img[3 * p], img[3 * p + 1], img[3 * p + 2]);
-        } else {
-            uint32_t k = spec->channels - REEF_CHANNELS_R; /* 0, 1, 2 */
-            for (size_t p = 0; p < npix; p++) sel[p] = img[3 * p + k];
-        }
-        src = sel;
-    }
-    reef_resize_area(src, w, h, oc, out, spec->width, spec->height, s->rows);
-    return 0;
+    axis ax = {1, w, 0}, ay = {1, h, 0};
+    return convert_covering(img, w, h, dc, ax, ay, spec, s, out, name, err);
 }
 
 /* ---- JPEG ---------------------------------------------------------------- */
@@ -202,8 +242,12 @@ static int decode_jpeg(const uint8_t *data, size_t size, const char *name,
         ci.do_fancy_upsampling = TRUE;
     } else {
         choose_scale(&ci, spec);
-        ci.dct_method = JDCT_IFAST;
-        ci.do_fancy_upsampling = FALSE;
+        /* The method only matters at scale 8/8 (scaled IDCTs have one), i.e.
+         * for images not larger than the target: there accuracy is cheap. */
+        ci.dct_method = ci.scale_num == 8 ? JDCT_ISLOW : JDCT_IFAST;
+        /* Chroma: box upsampling is enough for luma-only output (chroma is
+         * not inverse-transformed then); colour output gets the smoother one. */
+        ci.do_fancy_upsampling = want_gray ? FALSE : TRUE;
     }
     jpeg_start_decompress(&ci);
     uint32_t w = ci.output_width, h = ci.output_height, dc = (uint32_t)ci.output_components;
@@ -214,8 +258,12 @@ static int decode_jpeg(const uint8_t *data, size_t size, const char *name,
     jpeg_decode_rows(&ci, s);
     jpeg_finish_decompress(&ci);
     if (info) *info = (reef_image_info){ci.image_width, ci.image_height, w, h};
+    /* at scale M/8 the decoded pixels are 8/M source pixels and the last
+     * row and column may be partly padding: resize over the true extent */
+    axis ax = {ci.scale_denom, (uint64_t)ci.image_width * ci.scale_num, 0};
+    axis ay = {ci.scale_denom, (uint64_t)ci.image_height * ci.scale_num, 0};
     jpeg_destroy_decompress(&ci);
-    return reef_image_convert(s->decoded, w, h, dc, spec, s, out, name, err);
+    return convert_covering(s->decoded, w, h, dc, ax, ay, spec, s, out, name, err);
 }
 
 /* ---- PNG ----------------------------------------------------------------- */

@@ -16,6 +16,7 @@ packages=(
   qemu-system-arm            # emulated Cortex-M4 (mps2-an386)
   dpkg-dev                   # apt-get source: the QEMU plugin header
   clang libclang-rt-14-dev   # libFuzzer target for the .tflite reader
+  flatbuffers-compiler       # flatc: tests decode reef-written .tflite files with TFLite's schema
   dataset-fashion-mnist      # demo fallback when DeepFish is absent
 )
 if [[ "${1:-}" == "--bench" ]]; then

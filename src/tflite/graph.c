@@ -331,6 +331,9 @@ int reef_graph_add_op(reef_graph *g, int32_t builtin, const int32_t *inputs, int
         op->opt = *opt;
     else
         reef_op_options_init(&op->opt);
+    /* unused new_shape entries are zero, so equal graphs compare equal */
+    int used = op->opt.nnew_shape > 0 && op->opt.nnew_shape <= REEF_MAX_RANK ? op->opt.nnew_shape : 0;
+    for (int i = used; i < REEF_MAX_RANK; i++) op->opt.new_shape[i] = 0;
     return g->nops++;
 }
 

@@ -1,0 +1,411 @@
+/* The C emitter (see emit.h). Every args struct is printed field by field
+ * with designated initializers from the lowered model, so the generated
+ * table is the host interpreter's table, constant for constant. */
+#include "codegen/emit.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/io.h"
+
+int reef_c_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || !(isalpha((unsigned char)name[0]) || name[0] == '_')) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)name[i]) || name[i] == '_')) return 0;
+    return 1;
+}
+
+void reef_c_name_from_path(const char *path, char *buf, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = 0;
+    if (size == 0) return;
+    if (!isalpha((unsigned char)base[0]) && base[0] != '_' && size > 1) buf[n++] = 'm';
+    for (const char *p = base; *p && *p != '.' && n + 1 < size && n < 64; p++)
+        buf[n++] = isalnum((unsigned char)*p) ? *p : '_';
+    buf[n] = 0;
+    if (n == 0 && size > 5) strcpy(buf, "model");
+}
+
+/* ---- small printers ----------------------------------------------------- */
+
+typedef struct emitter {
+    FILE *fp;
+    const char *name;   /* lower-case symbol prefix */
+    char upper[72];     /* macro prefix */
+} emitter;
+
+/* An int32 as a C99 constant: INT32_MIN cannot be written as a literal. */
+static void put_i32(FILE *fp, int32_t v)
+{
+    if (v == INT32_MIN) fputs("(-2147483647 - 1)", fp);
+    else fprintf(fp, "%" PRId32, v);
+}
+
+/* A float literal that reads back as the same float. */
+static void put_float(FILE *fp, float v)
+{
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.9g", (double)v);
+    fputs(buf, fp);
+    if (!strpbrk(buf, ".eE")) fputs(".0", fp);
+    fputc('f', fp);
+}
+
+static void put_i8_array(emitter *e, const char *what, int k, const int8_t *v, size_t n)
+{
+    fprintf(e->fp, "static const int8_t %s_s%d_%s[%zu] REEF_WEIGHTS = {", e->name, k, what, n);
+    for (size_t i = 0; i < n; i++) fprintf(e->fp, "%s%d%s", i % 24 ? "" : "\n    ", v[i], i + 1 < n ? "," : "");
+    fputs("\n};\n", e->fp);
+}
+
+static void put_i32_array(emitter *e, const char *what, int k, const int32_t *v, size_t n)
+{
+    fprintf(e->fp, "static const int32_t %s_s%d_%s[%zu] REEF_WEIGHTS = {", e->name, k, what, n);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i % 8 ? " " : "\n    ", e->fp);
+        put_i32(e->fp, v[i]);
+        if (i + 1 < n) fputc(',', e->fp);
+    }
+    fputs("\n};\n", e->fp);
+}
+
+static void put_dims(FILE *fp, const char *field, const reef_dims *d)
+{
+    fprintf(fp, "    .%s = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "},\n", field, d->n, d->h, d->w, d->c);
+}
+
+static void put_hw(FILE *fp, const char *field, reef_hw v)
+{
+    fprintf(fp, ".%s = {%" PRId32 ", %" PRId32 "}", field, v.h, v.w);
+}
+
+static void put_act(FILE *fp, reef_activation a)
+{
+    fprintf(fp, ".activation = {%" PRId32 ", %" PRId32 "}", a.min, a.max);
+}
+
+/* "name_sK_what" when the step owns that array, else NULL. */
+static void put_ref(emitter *e, const char *field, int k, const char *what, const void *p)
+{
+    if (p) fprintf(e->fp, "    .%s = %s_s%d_%s,\n", field, e->name, k, what);
+    else fprintf(e->fp, "    .%s = 0,\n", field);
+}
+
+static void put_offsets(FILE *fp, uint32_t in, uint32_t out)
+{
+    fprintf(fp, "    .input_at = %" PRIu32 "u, .output_at = %" PRIu32 "u,\n", in, out);
+}
+
+static void put_scratch(FILE *fp, uint32_t at, uint32_t size)
+{
+    fprintf(fp, "    .scratch_at = %" PRIu32 "u, .scratch_size = %" PRIu32 "u,\n", at, size);
+}
+
+/* ---- one args struct per step kind -------------------------------------- */
+
+static void put_channel_quant(emitter *e, const char *field, int k, const reef_lowered_step *s)
+{
+    if (s->multiplier)
+        fprintf(e->fp, "    .%s = {%s_s%d_multiplier, %s_s%d_shift},\n", field, e->name, k, e->name, k);
+    else
+        fprintf(e->fp, "    .%s = {0, 0},\n", field);
+}
+
+static void put_conv(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_conv_step_args *a = &s->args.conv;
+    const reef_conv_params *p = &a->params;
+    fprintf(e->fp, "static const reef_conv_step_args %s_s%d_args = {\n", e->name, k);
+    fprintf(e->fp, "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", ", p->input_offset, p->output_offset);
+    put_hw(e->fp, "stride", p->stride), fputs(", ", e->fp);
+    put_hw(e->fp, "padding", p->padding), fputs(", ", e->fp);
+    put_hw(e->fp, "dilation", p->dilation), fputs(", ", e->fp);
+    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    put_channel_quant(e, "quant", k, s);
+    put_dims(e->fp, "input_dims", &a->input_dims);
+    put_dims(e->fp, "filter_dims", &a->filter_dims);
+    put_dims(e->fp, "output_dims", &a->output_dims);
+    put_ref(e, "filter", k, "filter", a->filter);
+    put_ref(e, "bias", k, "bias", a->bias);
+    put_offsets(e->fp, a->input_at, a->output_at);
+    put_scratch(e->fp, a->scratch_at, a->scratch_size);
+    fputs("};\n", e->fp);
+}
+
+static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_dw_conv_step_args *a = &s->args.dw;
+    const reef_dw_conv_params *p = &a->params;
+    fprintf(e->fp, "static const reef_dw_conv_step_args %s_s%d_args = {\n", e->name, k);
+    fprintf(e->fp,
+            "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", .depth_multiplier = %" PRId32 ", ",
+            p->input_offset, p->output_offset, p->depth_multiplier);
+    put_hw(e->fp, "stride", p->stride), fputs(", ", e->fp);
+    put_hw(e->fp, "padding", p->padding), fputs(", ", e->fp);
+    put_hw(e->fp, "dilation", p->dilation), fputs(", ", e->fp);
+    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    put_channel_quant(e, "quant", k, s);
+    put_dims(e->fp, "input_dims", &a->input_dims);
+    put_dims(e->fp, "filter_dims", &a->filter_dims);
+    put_dims(e->fp, "output_dims", &a->output_dims);
+    put_ref(e, "filter", k, "filter", a->filter);
+    put_ref(e, "bias", k, "bias", a->bias);
+    put_offsets(e->fp, a->input_at, a->output_at);
+    put_scratch(e->fp, a->scratch_at, a->scratch_size);
+    fputs("};\n", e->fp);
+}
+
+static void put_fc(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_fc_step_args *a = &s->args.fc;
+    const reef_fc_params *p = &a->params;
+    fprintf(e->fp, "static const reef_fc_step_args %s_s%d_args = {\n", e->name, k);
+    fprintf(e->fp,
+            "    .params = {.input_offset = %" PRId32 ", .filter_offset = %" PRId32 ", .output_offset = %" PRId32 ", ",
+            p->input_offset, p->filter_offset, p->output_offset);
+    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    fprintf(e->fp, "    .quant = {%" PRId32 ", %" PRId32 "},\n", a->quant.multiplier, a->quant.shift);
+    put_channel_quant(e, "channel_quant", k, s);
+    put_dims(e->fp, "input_dims", &a->input_dims);
+    put_dims(e->fp, "filter_dims", &a->filter_dims);
+    put_dims(e->fp, "output_dims", &a->output_dims);
+    put_ref(e, "filter", k, "filter", a->filter);
+    put_ref(e, "bias", k, "bias", a->bias);
+    put_offsets(e->fp, a->input_at, a->output_at);
+    put_scratch(e->fp, a->scratch_at, a->scratch_size);
+    fputs("};\n", e->fp);
+}
+
+static void put_add(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_add_step_args *a = &s->args.add;
+    const reef_add_params *p = &a->params;
+    fprintf(e->fp, "static const reef_add_step_args %s_s%d_args = {\n", e->name, k);
+    fprintf(e->fp,
+            "    .params = {.input1_offset = %" PRId32 ", .input1_multiplier = %" PRId32 ", .input1_shift = %" PRId32 ",\n"
+            "               .input2_offset = %" PRId32 ", .input2_multiplier = %" PRId32 ", .input2_shift = %" PRId32 ",\n"
+            "               .left_shift = %" PRId32 ", .output_offset = %" PRId32 ", .output_multiplier = %" PRId32
+            ", .output_shift = %" PRId32 ",\n               ",
+            p->input1_offset, p->input1_multiplier, p->input1_shift, p->input2_offset, p->input2_multiplier,
+            p->input2_shift, p->left_shift, p->output_offset, p->output_multiplier, p->output_shift);
+    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
+    fprintf(e->fp, "    .input1_at = %" PRIu32 "u, .input2_at = %" PRIu32 "u, .output_at = %" PRIu32 "u,\n",
+            a->input1_at, a->input2_at, a->output_at);
+    fputs("};\n", e->fp);
+}
+
+static void put_pool(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_pool_step_args *a = &s->args.pool;
+    fprintf(e->fp, "static const reef_pool_step_args %s_s%d_args = {\n    .params = {", e->name, k);
+    put_hw(e->fp, "stride", a->params.stride), fputs(", ", e->fp);
+    put_hw(e->fp, "padding", a->params.padding), fputs(", ", e->fp);
+    put_act(e->fp, a->params.activation), fputs("},\n    ", e->fp);
+    put_hw(e->fp, "filter", a->filter), fputs(",\n", e->fp);
+    put_dims(e->fp, "input_dims", &a->input_dims);
+    put_dims(e->fp, "output_dims", &a->output_dims);
+    put_offsets(e->fp, a->input_at, a->output_at);
+    put_scratch(e->fp, a->scratch_at, a->scratch_size);
+    fputs("};\n", e->fp);
+}
+
+static void put_mean(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_mean_step_args *a = &s->args.mean;
+    fprintf(e->fp,
+            "static const reef_mean_step_args %s_s%d_args = {\n"
+            "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", .multiplier = %" PRId32
+            ", .shift = %" PRId32 "},\n",
+            e->name, k, a->params.input_offset, a->params.output_offset, a->params.multiplier, a->params.shift);
+    put_dims(e->fp, "input_dims", &a->input_dims);
+    put_dims(e->fp, "output_dims", &a->output_dims);
+    put_offsets(e->fp, a->input_at, a->output_at);
+    fputs("};\n", e->fp);
+}
+
+static void put_softmax(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_softmax_step_args *a = &s->args.softmax;
+    fprintf(e->fp,
+            "static const reef_softmax_step_args %s_s%d_args = {\n"
+            "    .params = {.input_multiplier = %" PRId32 ", .input_left_shift = %" PRId32 ", .diff_min = ",
+            e->name, k, a->params.input_multiplier, a->params.input_left_shift);
+    put_i32(e->fp, a->params.diff_min);
+    fprintf(e->fp, "},\n    .rows = %" PRId32 ", .depth = %" PRId32 ",\n", a->rows, a->depth);
+    put_offsets(e->fp, a->input_at, a->output_at);
+    fputs("};\n", e->fp);
+}
+
+static void put_reshape(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_reshape_step_args *a = &s->args.reshape;
+    fprintf(e->fp, "static const reef_reshape_step_args %s_s%d_args = {\n    .count = %" PRId32 ",\n", e->name, k, a->count);
+    put_offsets(e->fp, a->input_at, a->output_at);
+    fputs("};\n", e->fp);
+}
+
+static void put_pad(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_pad_step_args *a = &s->args.pad;
+    const reef_dims *b = &a->params.before, *f = &a->params.after;
+    fprintf(e->fp,
+            "static const reef_pad_step_args %s_s%d_args = {\n"
+            "    .params = {.before = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "}, "
+            ".after = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "}, .pad_value = %" PRId32 "},\n",
+            e->name, k, b->n, b->h, b->w, b->c, f->n, f->h, f->w, f->c, a->params.pad_value);
+    put_dims(e->fp, "input_dims", &a->input_dims);
+    put_dims(e->fp, "output_dims", &a->output_dims);
+    put_offsets(e->fp, a->input_at, a->output_at);
+    fputs("};\n", e->fp);
+}
+
+static void put_step(emitter *e, int k, const reef_lowered_step *s)
+{
+    fprintf(e->fp, "\n/* step %d: op %d %s */\n", k, s->op, reef_builtin_name(s->builtin));
+    if (s->filter) put_i8_array(e, "filter", k, s->filter, s->filter_size);
+    if (s->bias) put_i32_array(e, "bias", k, s->bias, (size_t)s->nbias);
+    if (s->multiplier) put_i32_array(e, "multiplier", k, s->multiplier, (size_t)s->nchannels);
+    if (s->shift) put_i32_array(e, "shift", k, s->shift, (size_t)s->nchannels);
+    switch (s->kind) {
+    case REEF_STEP_CONV: put_conv(e, k, s); break;
+    case REEF_STEP_DW_CONV: put_dw_conv(e, k, s); break;
+    case REEF_STEP_FC: put_fc(e, k, s); break;
+    case REEF_STEP_ADD: put_add(e, k, s); break;
+    case REEF_STEP_AVGPOOL:
+    case REEF_STEP_MAXPOOL: put_pool(e, k, s); break;
+    case REEF_STEP_MEAN: put_mean(e, k, s); break;
+    case REEF_STEP_SOFTMAX: put_softmax(e, k, s); break;
+    case REEF_STEP_RESHAPE: put_reshape(e, k, s); break;
+    case REEF_STEP_PAD: put_pad(e, k, s); break;
+    }
+}
+
+/* The runtime's name for each step function, as the table prints it. */
+static const char *step_fn_name(reef_step_kind kind)
+{
+    static const char *const names[] = {
+        [REEF_STEP_CONV] = "reef_conv_step",       [REEF_STEP_DW_CONV] = "reef_dw_conv_step",
+        [REEF_STEP_FC] = "reef_fc_step",           [REEF_STEP_ADD] = "reef_add_step",
+        [REEF_STEP_AVGPOOL] = "reef_avgpool_step", [REEF_STEP_MAXPOOL] = "reef_maxpool_step",
+        [REEF_STEP_MEAN] = "reef_mean_step",       [REEF_STEP_SOFTMAX] = "reef_softmax_step",
+        [REEF_STEP_RESHAPE] = "reef_reshape_step", [REEF_STEP_PAD] = "reef_pad_step",
+    };
+    return names[kind];
+}
+
+/* ---- the two files ------------------------------------------------------ */
+
+static void put_shape(FILE *fp, const int32_t *shape, int rank)
+{
+    for (int i = 0; i < rank; i++) fprintf(fp, "%s%" PRId32, i ? "x" : "", shape[i]);
+}
+
+static void put_header(emitter *e, const reef_lowered_model *m, const char *source)
+{
+    FILE *fp = e->fp;
+    const char *u = e->upper;
+    fprintf(fp, "/* %s.h: generated by `reef gen`%s%s. Do not edit.\n", e->name, source ? " from " : "", source ? source : "");
+    fprintf(fp, " * Input ");
+    put_shape(fp, m->input_shape, m->input_rank);
+    fprintf(fp, " int8, output ");
+    put_shape(fp, m->output_shape, m->output_rank);
+    fprintf(fp, " int8; real = scale * (q - zero_point).\n"
+                " * %d steps, %lld MACs, %zu bytes of constants, arena %zu bytes\n"
+                " * (lower bound %zu). Link with the reef runtime (runtime/src/ *.c). */\n",
+            m->nsteps, (long long)m->macs, m->weights_bytes, m->arena_size, m->arena_lower_bound);
+    fprintf(fp, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n#include \"reef/step.h\"\n\n", u, u);
+    fprintf(fp, "#define %s_INPUT_SIZE %" PRId32 "\n#define %s_OUTPUT_SIZE %" PRId32 "\n", u, m->input_size, u, m->output_size);
+    fprintf(fp, "#define %s_ARENA_SIZE %zu\n#define %s_STEP_COUNT %d\n", u, m->arena_size, u, m->nsteps);
+    fprintf(fp, "#define %s_INPUT_SCALE ", u), put_float(fp, m->input_scale);
+    fprintf(fp, "\n#define %s_INPUT_ZERO_POINT (%" PRId32 ")\n", u, m->input_zero_point);
+    fprintf(fp, "#define %s_OUTPUT_SCALE ", u), put_float(fp, m->output_scale);
+    fprintf(fp, "\n#define %s_OUTPUT_ZERO_POINT (%" PRId32 ")\n\n", u, m->output_zero_point);
+    fprintf(fp,
+            "/* The step table and the arena, for callers that run steps themselves\n"
+            " * (reef_run_steps(%s_steps, k, %s_STEP_COUNT - k, %s_arena) resumes at\n"
+            " * step k). */\n"
+            "extern const reef_step %s_steps[];\nextern uint8_t %s_arena[];\n\n",
+            e->name, u, e->name, e->name, e->name);
+    fprintf(fp,
+            "/* The input and output tensors inside the arena: fill %s_input() before\n"
+            " * every run (later steps reuse its bytes), read %s_output() after. */\n"
+            "int8_t *%s_input(void);\nint8_t *%s_output(void);\n\n",
+            e->name, e->name, e->name, e->name);
+    fprintf(fp,
+            "/* Copies in (%s_INPUT_SIZE values) into the arena unless it is NULL or\n"
+            " * %s_input(), runs every step, and copies the result to out\n"
+            " * (%s_OUTPUT_SIZE values) unless it is NULL. Returns 0 (REEF_OK), or\n"
+            " * the failing kernel's status. Not reentrant: one static arena. */\n"
+            "int %s_invoke(const int8_t *in, int8_t *out);\n\n",
+            u, e->name, u, e->name);
+    fprintf(fp,
+            "/* Generic names for a firmware harness built with -include %s.h. */\n"
+            "#ifndef REEF_MODEL_INVOKE\n"
+            "#define REEF_MODEL_INPUT_SIZE %s_INPUT_SIZE\n#define REEF_MODEL_OUTPUT_SIZE %s_OUTPUT_SIZE\n"
+            "#define REEF_MODEL_ARENA_SIZE %s_ARENA_SIZE\n"
+            "#define REEF_MODEL_INVOKE(in, out) %s_invoke((in), (out))\n#endif\n\n#endif\n",
+            e->name, u, u, u, e->name);
+}
+
+static void put_source(emitter *e, const reef_lowered_model *m, const char *source)
+{
+    FILE *fp = e->fp;
+    fprintf(fp, "/* %s.c: generated by `reef gen`%s%s. Do not edit. */\n#include \"%s.h\"\n\n", e->name,
+            source ? " from " : "", source ? source : "", e->name);
+    fputs("/* Constants go to their own section so a memory report can count them;\n"
+          " * the arena must be word aligned (int32 scratch, word loads). */\n"
+          "#if defined(__GNUC__) && defined(__ELF__)\n"
+          "#define REEF_WEIGHTS __attribute__((section(\".rodata.reef_weights\")))\n#else\n#define REEF_WEIGHTS\n#endif\n"
+          "#if defined(__GNUC__)\n#define REEF_ARENA_ALIGN __attribute__((aligned(8)))\n#else\n#define REEF_ARENA_ALIGN\n#endif\n",
+          fp);
+    for (int k = 0; k < m->nsteps; k++) put_step(e, k, &m->steps[k]);
+    fprintf(fp, "\nconst reef_step %s_steps[] = {\n", e->name);
+    for (int k = 0; k < m->nsteps; k++)
+        fprintf(fp, "    {%s, &%s_s%d_args},\n", step_fn_name(m->steps[k].kind), e->name, k);
+    if (m->nsteps == 0) fputs("    {0, 0},\n", fp); /* C99 has no empty arrays */
+    fputs("};\n\n", fp);
+    fprintf(fp, "uint8_t %s_arena[%s_ARENA_SIZE > 0 ? %s_ARENA_SIZE : 4] REEF_ARENA_ALIGN;\n\n", e->name, e->upper, e->upper);
+    fprintf(fp, "int8_t *%s_input(void) { return (int8_t *)(%s_arena + %" PRIu32 "u); }\n", e->name, e->name, m->input_at);
+    fprintf(fp, "int8_t *%s_output(void) { return (int8_t *)(%s_arena + %" PRIu32 "u); }\n\n", e->name, e->name, m->output_at);
+    fprintf(fp,
+            "int %s_invoke(const int8_t *in, int8_t *out)\n{\n"
+            "    int8_t *x = %s_input(), *y = %s_output();\n"
+            "    int32_t i;\n"
+            "    reef_status status;\n"
+            "    if (in && in != x)\n        for (i = 0; i < %s_INPUT_SIZE; i++) x[i] = in[i];\n"
+            "    status = reef_run_steps(%s_steps, 0, %s_STEP_COUNT, %s_arena);\n"
+            "    if (status == REEF_OK && out && out != y)\n        for (i = 0; i < %s_OUTPUT_SIZE; i++) out[i] = y[i];\n"
+            "    return (int)status;\n}\n",
+            e->name, e->name, e->name, e->upper, e->name, e->upper, e->name, e->upper);
+}
+
+int reef_emit_c(const reef_lowered_model *m, const char *dir, const char *name, const char *source, reef_error *err)
+{
+    if (!reef_c_name_valid(name)) return reef_fail(err, "'%s' is not a C identifier (letters, digits, _)", name);
+    emitter e = {NULL, name, {0}};
+    for (size_t i = 0; name[i]; i++) e.upper[i] = (char)toupper((unsigned char)name[i]);
+    char hpath[4096], cpath[4096];
+    snprintf(hpath, sizeof hpath, "%s/%s.h", dir, name);
+    snprintf(cpath, sizeof cpath, "%s/%s.c", dir, name);
+    reef_atomic_file hf, cf;
+    if (reef_atomic_open(&hf, hpath, err)) return -1;
+    if (reef_atomic_open(&cf, cpath, err)) {
+        reef_atomic_abort(&hf);
+        return -1;
+    }
+    e.fp = hf.fp, put_header(&e, m, source);
+    e.fp = cf.fp, put_source(&e, m, source);
+    /* Both complete before either is renamed into place. */
+    if (reef_atomic_commit(&cf, err)) {
+        reef_atomic_abort(&hf);
+        return -1;
+    }
+    return reef_atomic_commit(&hf, err);
+}

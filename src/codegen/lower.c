@@ -1,0 +1,470 @@
+/* Lowering a reef_graph into runtime steps (see lower.h): per-op argument
+ * computation here, the whole-model pass, arena planning and the interpreter in
+ * lower_model.c. */
+#include "codegen/lower.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/lower_internal.h"
+#include "codegen/qparams.h"
+
+/* ---- tensor helpers ----------------------------------------------------- */
+
+static const reef_tensor *tensor_at_index(const reef_graph *g, int32_t t)
+{
+    return t >= 0 && t < g->ntensors ? &g->tensors[t] : NULL;
+}
+
+/* A non-constant int8 tensor with per-tensor quantization. */
+static int activation(const reef_graph *g, int32_t t, const reef_tensor **out, reef_error *err)
+{
+    const reef_tensor *x = tensor_at_index(g, t);
+    if (!x) return reef_fail(err, "tensor index %d is out of range", t);
+    if (x->data) return reef_fail(err, "tensor %d '%s' is constant where an activation is expected", t, x->name);
+    if (x->type != REEF_INT8)
+        return reef_fail(err, "tensor %d '%s' is %s, not INT8", t, x->name, reef_dtype_name(x->type));
+    if (x->nquant < 1 || !(x->scale[0] > 0))
+        return reef_fail(err, "tensor %d '%s' has no int8 quantization (scale, zero point)", t, x->name);
+    if (x->zero_point[0] < -128 || x->zero_point[0] > 127)
+        return reef_fail(err, "tensor %d '%s' has zero point %lld outside [-128, 127]", t, x->name,
+                         (long long)x->zero_point[0]);
+    *out = x;
+    return 0;
+}
+
+/* A constant tensor of the given type and element count. */
+static int constant(const reef_graph *g, int32_t t, reef_dtype type, const reef_tensor **out,
+                    reef_error *err)
+{
+    const reef_tensor *x = tensor_at_index(g, t);
+    if (!x) return reef_fail(err, "tensor index %d is out of range", t);
+    if (!x->data) return reef_fail(err, "tensor %d '%s' should be constant (weights) but has no data", t, x->name);
+    if (x->type != type)
+        return reef_fail(err, "tensor %d '%s' is %s, expected %s", t, x->name, reef_dtype_name(x->type),
+                         reef_dtype_name(type));
+    size_t elem = type == REEF_INT8 ? 1 : type == REEF_INT64 ? 8 : 4;
+    int64_t n = reef_tensor_elements(x);
+    if (n < 0 || x->data_size != (size_t)n * elem)
+        return reef_fail(err, "tensor %d '%s' holds %zu bytes for %lld elements", t, x->name,
+                         x->data_size, (long long)n);
+    *out = x;
+    return 0;
+}
+
+static int32_t zp(const reef_tensor *t) { return (int32_t)t->zero_point[0]; }
+
+/* NHWC dims of a tensor of rank <= 4, leading dimensions 1. */
+static int dims_of(const reef_tensor *t, reef_dims *d, reef_error *err)
+{
+    int32_t v[4] = {1, 1, 1, 1};
+    if (t->rank > 4) return reef_fail(err, "tensor '%s' has rank %d (at most 4)", t->name, t->rank);
+    for (int i = 0; i < t->rank; i++) v[4 - t->rank + i] = t->shape[i];
+    for (int i = 0; i < 4; i++)
+        if (v[i] <= 0) return reef_fail(err, "tensor '%s' has an empty or unknown dimension", t->name);
+    *d = (reef_dims){v[0], v[1], v[2], v[3]};
+    return 0;
+}
+
+static int dims4(const reef_tensor *t, reef_dims *d, reef_error *err)
+{
+    if (t->rank != 4) return reef_fail(err, "tensor '%s' has rank %d, expected 4 (NHWC)", t->name, t->rank);
+    return dims_of(t, d, err);
+}
+
+static int32_t read_i32(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+static int64_t read_i64(const uint8_t *p)
+{
+    return (int64_t)((uint64_t)(uint32_t)read_i32(p) | (uint64_t)(uint32_t)read_i32(p + 4) << 32);
+}
+
+/* ---- shared pieces of conv-like ops ------------------------------------- */
+
+/* TFLite's ComputeOutSize and ComputePaddingWithOffset: the top/left
+ * padding for an output size; checks the output tensor has that size. */
+static int window_padding(reef_padding padding, int32_t in, int32_t filter, int32_t stride,
+                          int32_t dilation, int32_t out, int32_t *pad, reef_error *err)
+{
+    if (stride < 1 || dilation < 1 || filter < 1)
+        return reef_fail(err, "stride %d, dilation %d, filter %d must be positive", stride, dilation, filter);
+    int32_t effective = (filter - 1) * dilation + 1;
+    int32_t expect = padding == REEF_PAD_SAME ? (in + stride - 1) / stride : (in + stride - effective) / stride;
+    if (expect != out)
+        return reef_fail(err, "output size %d does not match input %d, filter %d, stride %d, %s padding (%d)",
+                         out, in, filter, stride, padding == REEF_PAD_SAME ? "SAME" : "VALID", expect);
+    int32_t total = (out - 1) * stride + effective - in;
+    *pad = total > 0 ? total / 2 : 0;
+    return 0;
+}
+
+static int activation_clamp(int fused, const reef_tensor *out, reef_activation *act, reef_error *err)
+{
+    if (reef_activation_range(fused, out->scale[0], zp(out), &act->min, &act->max))
+        return reef_fail(err, "fused activation %d is not supported", fused);
+    return 0;
+}
+
+/* Copies int32 little-endian bias data. */
+static int copy_bias(reef_lowered_step *s, const reef_graph *g, int32_t t, int32_t nout, reef_error *err)
+{
+    if (t < 0) return 0; /* optional, absent */
+    const reef_tensor *b;
+    if (constant(g, t, REEF_INT32, &b, err)) return -1;
+    if (reef_tensor_elements(b) != nout)
+        return reef_fail(err, "bias '%s' has %lld values for %d output channels", b->name,
+                         (long long)reef_tensor_elements(b), nout);
+    s->bias = malloc((size_t)nout * sizeof(int32_t));
+    if (!s->bias) return reef_fail(err, "out of memory");
+    for (int32_t i = 0; i < nout; i++) s->bias[i] = read_i32(b->data + 4 * (size_t)i);
+    s->nbias = nout;
+    return 0;
+}
+
+static int copy_filter(reef_lowered_step *s, const reef_tensor *f, reef_error *err)
+{
+    s->filter = malloc(f->data_size ? f->data_size : 1);
+    if (!s->filter) return reef_fail(err, "out of memory");
+    memcpy(s->filter, f->data, f->data_size);
+    s->filter_size = f->data_size;
+    return 0;
+}
+
+/* Per-channel multipliers and shifts: input_scale * filter_scale[c] /
+ * output_scale in double, as TFLite's PopulateConvolutionQuantizationParams
+ * (a per-tensor filter scale is broadcast over the channels). */
+static int channel_quant(reef_lowered_step *s, const reef_tensor *in, const reef_tensor *f,
+                         const reef_tensor *out, int32_t nout, reef_error *err)
+{
+    if (f->nquant != 1 && f->nquant != nout)
+        return reef_fail(err, "filter '%s' has %d scales for %d output channels", f->name, f->nquant, nout);
+    s->multiplier = malloc((size_t)nout * sizeof(int32_t));
+    s->shift = malloc((size_t)nout * sizeof(int32_t));
+    if (!s->multiplier || !s->shift) return reef_fail(err, "out of memory");
+    for (int32_t c = 0; c < nout; c++) {
+        double fs = (double)f->scale[f->nquant == 1 ? 0 : c];
+        double m = (double)in->scale[0] * fs / (double)out->scale[0];
+        if (!(m >= 0) || !isfinite(m))
+            return reef_fail(err, "filter '%s' channel %d has a bad scale %g", f->name, c, fs);
+        reef_quantize_multiplier(m, &s->multiplier[c], &s->shift[c]);
+    }
+    s->nchannels = nout;
+    return 0;
+}
+
+/* ---- one function per op ------------------------------------------------ */
+
+/* The int8 operands every conv-like op has. */
+typedef struct conv_operands {
+    const reef_tensor *in, *filter, *out;
+    reef_dims in_dims, filter_dims, out_dims;
+} conv_operands;
+
+static int conv_operands_get(const reef_graph *g, const reef_op *op, conv_operands *c, reef_error *err)
+{
+    if (op->ninputs < 2 || op->noutputs < 1) return reef_fail(err, "needs an input, a filter and an output");
+    if (activation(g, op->inputs[0], &c->in, err) || constant(g, op->inputs[1], REEF_INT8, &c->filter, err) ||
+        activation(g, op->outputs[0], &c->out, err))
+        return -1;
+    if (dims4(c->in, &c->in_dims, err) || dims4(c->filter, &c->filter_dims, err) ||
+        dims4(c->out, &c->out_dims, err))
+        return -1;
+    if (c->in_dims.n != c->out_dims.n) return reef_fail(err, "input and output batch differ");
+    return 0;
+}
+
+static int conv_window(const reef_op *op, const conv_operands *c, reef_hw *padding, reef_error *err)
+{
+    const reef_op_options *o = &op->opt;
+    int dh = o->dilation_h ? o->dilation_h : 1, dw = o->dilation_w ? o->dilation_w : 1;
+    if (window_padding(o->padding, c->in_dims.h, c->filter_dims.h, o->stride_h, dh, c->out_dims.h, &padding->h, err) ||
+        window_padding(o->padding, c->in_dims.w, c->filter_dims.w, o->stride_w, dw, c->out_dims.w, &padding->w, err))
+        return -1;
+    return 0;
+}
+
+static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    conv_operands c;
+    if (conv_operands_get(g, op, &c, err)) return -1;
+    reef_conv_step_args *a = &s->args.conv;
+    if (c.filter_dims.c != c.in_dims.c || c.filter_dims.n != c.out_dims.c)
+        return reef_fail(err, "filter %dx%dx%dx%d does not fit input channels %d, output channels %d",
+                         c.filter_dims.n, c.filter_dims.h, c.filter_dims.w, c.filter_dims.c, c.in_dims.c, c.out_dims.c);
+    a->params.input_offset = -zp(c.in);
+    a->params.output_offset = zp(c.out);
+    a->params.stride = (reef_hw){op->opt.stride_h, op->opt.stride_w};
+    a->params.dilation = (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
+    if (conv_window(op, &c, &a->params.padding, err) || activation_clamp(op->opt.activation, c.out, &a->params.activation, err))
+        return -1;
+    a->input_dims = c.in_dims, a->filter_dims = c.filter_dims, a->output_dims = c.out_dims;
+    if (copy_filter(s, c.filter, err) || channel_quant(s, c.in, c.filter, c.out, c.out_dims.c, err) ||
+        copy_bias(s, g, op->ninputs > 2 ? op->inputs[2] : -1, c.out_dims.c, err))
+        return reef_fail_wrap(err, "conv");
+    a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
+    a->filter = s->filter, a->bias = s->bias;
+    s->scratch_size = reef_conv_s8_get_buffer_size(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
+    s->macs = (int64_t)reef_dims_count(&c.out_dims) * c.filter_dims.h * c.filter_dims.w * c.filter_dims.c;
+    return 0;
+}
+
+static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    conv_operands c;
+    if (conv_operands_get(g, op, &c, err)) return -1;
+    reef_dw_conv_step_args *a = &s->args.dw;
+    if (c.filter_dims.n != 1 || c.filter_dims.c != c.out_dims.c || c.out_dims.c % c.in_dims.c)
+        return reef_fail(err, "depthwise filter 1x%dx%dx%d does not fit input channels %d, output channels %d",
+                         c.filter_dims.h, c.filter_dims.w, c.filter_dims.c, c.in_dims.c, c.out_dims.c);
+    a->params.input_offset = -zp(c.in);
+    a->params.output_offset = zp(c.out);
+    /* From the shapes: some converters write depth_multiplier 1 or 0. */
+    a->params.depth_multiplier = c.out_dims.c / c.in_dims.c;
+    a->params.stride = (reef_hw){op->opt.stride_h, op->opt.stride_w};
+    a->params.dilation = (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
+    if (conv_window(op, &c, &a->params.padding, err) || activation_clamp(op->opt.activation, c.out, &a->params.activation, err))
+        return -1;
+    a->input_dims = c.in_dims, a->filter_dims = c.filter_dims, a->output_dims = c.out_dims;
+    if (copy_filter(s, c.filter, err) || channel_quant(s, c.in, c.filter, c.out, c.out_dims.c, err) ||
+        copy_bias(s, g, op->ninputs > 2 ? op->inputs[2] : -1, c.out_dims.c, err))
+        return reef_fail_wrap(err, "depthwise conv");
+    a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
+    a->filter = s->filter, a->bias = s->bias;
+    s->scratch_size = reef_dw_conv_s8_get_buffer_size(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
+    s->macs = (int64_t)reef_dims_count(&c.out_dims) * c.filter_dims.h * c.filter_dims.w;
+    return 0;
+}
+
+static int lower_fc(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *f, *out;
+    if (op->ninputs < 2 || op->noutputs < 1) return reef_fail(err, "needs an input, weights and an output");
+    if (activation(g, op->inputs[0], &in, err) || constant(g, op->inputs[1], REEF_INT8, &f, err) ||
+        activation(g, op->outputs[0], &out, err))
+        return -1;
+    if (f->rank != 2) return reef_fail(err, "weights '%s' have rank %d, expected 2 (OUT, IN)", f->name, f->rank);
+    int32_t nout = f->shape[0], nin = f->shape[1];
+    int64_t in_count = reef_tensor_elements(in);
+    if (nin <= 0 || nout <= 0 || in_count % nin)
+        return reef_fail(err, "input of %lld values does not split into rows of %d", (long long)in_count, nin);
+    int32_t rows = (int32_t)(in_count / nin);
+    if (reef_tensor_elements(out) != (int64_t)rows * nout)
+        return reef_fail(err, "output has %lld values, expected %d x %d", (long long)reef_tensor_elements(out), rows, nout);
+    reef_fc_step_args *a = &s->args.fc;
+    a->params.input_offset = -zp(in);
+    a->params.filter_offset = f->nquant ? -(int32_t)f->zero_point[0] : 0;
+    a->params.output_offset = zp(out);
+    if (activation_clamp(op->opt.activation, out, &a->params.activation, err)) return -1;
+    a->input_dims = (reef_dims){rows, 1, 1, nin};
+    a->filter_dims = (reef_dims){nout, 1, 1, nin};
+    a->output_dims = (reef_dims){rows, 1, 1, nout};
+    if (copy_filter(s, f, err) || copy_bias(s, g, op->ninputs > 2 ? op->inputs[2] : -1, nout, err))
+        return reef_fail_wrap(err, "fully connected");
+    a->filter = s->filter, a->bias = s->bias;
+    if (f->nquant > 1) {
+        if (channel_quant(s, in, f, out, nout, err)) return -1;
+        a->channel_quant = (reef_per_channel_quant){s->multiplier, s->shift};
+    } else {
+        if (f->nquant < 1) return reef_fail(err, "weights '%s' are not quantized", f->name);
+        /* GetQuantizedConvolutionMultipler: (input * filter) / output, double */
+        double m = (double)in->scale[0] * (double)f->scale[0] / (double)out->scale[0];
+        reef_quantize_multiplier(m, &a->quant.multiplier, &a->quant.shift);
+    }
+    s->scratch_size = reef_fc_s8_get_buffer_size(&a->filter_dims);
+    s->macs = (int64_t)rows * nout * nin;
+    return 0;
+}
+
+static int same_shape(const reef_tensor *a, const reef_tensor *b)
+{
+    if (a->rank != b->rank) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+static int lower_add(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *x, *y, *out;
+    if (op->ninputs != 2 || op->noutputs < 1) return reef_fail(err, "needs two inputs and an output");
+    if (activation(g, op->inputs[0], &x, err) || activation(g, op->inputs[1], &y, err) ||
+        activation(g, op->outputs[0], &out, err))
+        return -1;
+    if (!same_shape(x, y) || !same_shape(x, out))
+        return reef_fail(err, "broadcasting ADD (inputs of different shapes) is not supported");
+    reef_add_step_args *a = &s->args.add;
+    reef_add_quant q;
+    if (reef_add_quantize(x->scale[0], y->scale[0], out->scale[0], &q)) return reef_fail(err, "bad scales");
+    a->params = (reef_add_params){
+        .input1_offset = -zp(x), .input1_multiplier = q.input1_multiplier, .input1_shift = q.input1_shift,
+        .input2_offset = -zp(y), .input2_multiplier = q.input2_multiplier, .input2_shift = q.input2_shift,
+        .left_shift = q.left_shift, .output_offset = zp(out),
+        .output_multiplier = q.output_multiplier, .output_shift = q.output_shift,
+    };
+    if (activation_clamp(op->opt.activation, out, &a->params.activation, err)) return -1;
+    a->count = (int32_t)reef_tensor_elements(out);
+    return 0;
+}
+
+/* Pools: one input, one output, the same quantization (TFLite requires it). */
+static int lower_pool(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out;
+    if (op->ninputs < 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err)) return -1;
+    reef_pool_step_args *a = &s->args.pool;
+    if (dims4(in, &a->input_dims, err) || dims4(out, &a->output_dims, err)) return -1;
+    if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
+        return reef_fail(err, "input and output quantization differ (TFLite requires them equal)");
+    if (a->input_dims.c != a->output_dims.c || a->input_dims.n != a->output_dims.n)
+        return reef_fail(err, "input and output batch or channels differ");
+    const reef_op_options *o = &op->opt;
+    a->filter = (reef_hw){o->filter_h, o->filter_w};
+    a->params.stride = (reef_hw){o->stride_h, o->stride_w};
+    if (window_padding(o->padding, a->input_dims.h, o->filter_h, o->stride_h, 1, a->output_dims.h, &a->params.padding.h, err) ||
+        window_padding(o->padding, a->input_dims.w, o->filter_w, o->stride_w, 1, a->output_dims.w, &a->params.padding.w, err) ||
+        activation_clamp(o->activation, out, &a->params.activation, err))
+        return -1;
+    if (s->kind == REEF_STEP_AVGPOOL)
+        s->scratch_size = reef_avgpool_s8_get_buffer_size(&a->input_dims, &a->output_dims);
+    return 0;
+}
+
+/* MEAN over height and width of an NHWC tensor (global average pooling). */
+static int lower_mean(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *axis, *out;
+    if (op->ninputs < 2 || op->noutputs < 1) return reef_fail(err, "needs an input, axes and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
+        constant(g, op->inputs[1], REEF_INT32, &axis, err))
+        return -1;
+    int64_t naxis = reef_tensor_elements(axis);
+    int32_t a0 = naxis == 2 ? read_i32(axis->data) : -1, a1 = naxis == 2 ? read_i32(axis->data + 4) : -1;
+    if (in->rank != 4 || !((a0 == 1 && a1 == 2) || (a0 == 2 && a1 == 1)))
+        return reef_fail(err, "only MEAN over axes (1, 2) of a 4-D tensor is supported");
+    reef_mean_step_args *a = &s->args.mean;
+    if (dims4(in, &a->input_dims, err)) return -1;
+    a->output_dims = (reef_dims){a->input_dims.n, 1, 1, a->input_dims.c};
+    if (reef_tensor_elements(out) != reef_dims_count(&a->output_dims))
+        return reef_fail(err, "output has %lld values, expected %d", (long long)reef_tensor_elements(out),
+                         reef_dims_count(&a->output_dims));
+    a->params.input_offset = -zp(in);
+    a->params.output_offset = zp(out);
+    reef_quantize_multiplier((double)in->scale[0] / (double)out->scale[0], &a->params.multiplier, &a->params.shift);
+    return 0;
+}
+
+static int lower_softmax(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out;
+    if (op->ninputs < 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err)) return -1;
+    if (zp(out) != -128 || fabs((double)out->scale[0] - 1.0 / 256) > 1e-6)
+        return reef_fail(err, "int8 softmax output must have scale 1/256 and zero point -128 (has %g, %d)",
+                         (double)out->scale[0], zp(out));
+    if (in->rank < 1 || !same_shape(in, out)) return reef_fail(err, "input and output shapes differ");
+    reef_softmax_step_args *a = &s->args.softmax;
+    a->depth = in->shape[in->rank - 1];
+    if (a->depth <= 0) return reef_fail(err, "empty last dimension");
+    a->rows = (int32_t)(reef_tensor_elements(in) / a->depth);
+    double beta = op->opt.beta != 0 ? (double)op->opt.beta : 1.0;
+    reef_softmax_scaling(beta, (double)in->scale[0], &a->params.input_multiplier, &a->params.input_left_shift,
+                         &a->params.diff_min);
+    return 0;
+}
+
+static int lower_reshape(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out;
+    if (op->ninputs < 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err)) return -1;
+    if (reef_tensor_elements(in) != reef_tensor_elements(out))
+        return reef_fail(err, "input has %lld values, output %lld", (long long)reef_tensor_elements(in),
+                         (long long)reef_tensor_elements(out));
+    s->args.reshape.count = (int32_t)reef_tensor_elements(in);
+    return 0;
+}
+
+static int lower_pad(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *pads, *out;
+    if (op->ninputs != 2 || op->noutputs < 1) return reef_fail(err, "needs an input, paddings and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err)) return -1;
+    const reef_tensor *p = tensor_at_index(g, op->inputs[1]);
+    int is64 = p && p->type == REEF_INT64;
+    if (constant(g, op->inputs[1], is64 ? REEF_INT64 : REEF_INT32, &pads, err)) return -1;
+    if (pads->rank != 2 || pads->shape[0] != in->rank || pads->shape[1] != 2 || in->rank > 4)
+        return reef_fail(err, "paddings must be (%d, 2) for a tensor of rank %d <= 4", in->rank, in->rank);
+    reef_pad_step_args *a = &s->args.pad;
+    int32_t before[4] = {0, 0, 0, 0}, after[4] = {0, 0, 0, 0};
+    for (int i = 0; i < in->rank; i++) {
+        int64_t b = is64 ? read_i64(pads->data + 16 * (size_t)i) : read_i32(pads->data + 8 * (size_t)i);
+        int64_t e = is64 ? read_i64(pads->data + 16 * (size_t)i + 8) : read_i32(pads->data + 8 * (size_t)i + 4);
+        if (b < 0 || e < 0 || b > 65535 || e > 65535) return reef_fail(err, "padding out of range");
+        before[4 - in->rank + i] = (int32_t)b, after[4 - in->rank + i] = (int32_t)e;
+    }
+    a->params.before = (reef_dims){before[0], before[1], before[2], before[3]};
+    a->params.after = (reef_dims){after[0], after[1], after[2], after[3]};
+    a->params.pad_value = zp(out);
+    if (dims_of(in, &a->input_dims, err) || dims_of(out, &a->output_dims, err)) return -1;
+    const int32_t *di = &a->input_dims.n, *dout = &a->output_dims.n;
+    for (int i = 0; i < 4; i++)
+        if (dout[i] != di[i] + before[i] + after[i]) return reef_fail(err, "output shape does not match the paddings");
+    if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
+        return reef_fail(err, "input and output quantization differ");
+    return 0;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+typedef int (*lower_fn)(const reef_graph *, const reef_op *, reef_lowered_step *, reef_error *);
+
+static const struct {
+    int32_t builtin;
+    reef_step_kind kind;
+    lower_fn lower;
+} op_table[] = {
+    {REEF_OP_CONV_2D, REEF_STEP_CONV, lower_conv},
+    {REEF_OP_DEPTHWISE_CONV_2D, REEF_STEP_DW_CONV, lower_dw_conv},
+    {REEF_OP_FULLY_CONNECTED, REEF_STEP_FC, lower_fc},
+    {REEF_OP_ADD, REEF_STEP_ADD, lower_add},
+    {REEF_OP_AVERAGE_POOL_2D, REEF_STEP_AVGPOOL, lower_pool},
+    {REEF_OP_MAX_POOL_2D, REEF_STEP_MAXPOOL, lower_pool},
+    {REEF_OP_MEAN, REEF_STEP_MEAN, lower_mean},
+    {REEF_OP_SOFTMAX, REEF_STEP_SOFTMAX, lower_softmax},
+    {REEF_OP_RESHAPE, REEF_STEP_RESHAPE, lower_reshape},
+    {REEF_OP_SQUEEZE, REEF_STEP_RESHAPE, lower_reshape},
+    {REEF_OP_PAD, REEF_STEP_PAD, lower_pad},
+};
+
+int lower_one_op(const reef_graph *g, int index, reef_lowered_step *s, reef_error *err)
+{
+    const reef_op *op = &g->ops[index];
+    memset(s, 0, sizeof *s);
+    s->op = index;
+    s->builtin = op->builtin;
+    s->output_tensor = op->noutputs > 0 ? op->outputs[0] : -1;
+    s->input_tensors[0] = op->ninputs > 0 ? op->inputs[0] : -1;
+    s->input_tensors[1] = op->builtin == REEF_OP_ADD && op->ninputs > 1 ? op->inputs[1] : -1;
+    for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++)
+        if (op_table[i].builtin == op->builtin) {
+            s->kind = op_table[i].kind;
+            if (op->noutputs != 1) return reef_fail(err, "has %d outputs (1 supported)", op->noutputs);
+            return op_table[i].lower(g, op, s, err);
+        }
+    return reef_fail(err, "no int8 kernel in reef's runtime");
+}
+
+void lower_step_free(reef_lowered_step *s)
+{
+    free(s->filter);
+    free(s->bias);
+    free(s->multiplier);
+    free(s->shift);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,133 @@
+/* Lowering: a reef_graph (int8 TFLite model) -> the runtime's step table,
+ * with every kernel argument computed on the host (requantization
+ * multipliers, clamps, paddings, arena offsets from the memory planner).
+ *
+ * The host interpreter is reef_run_steps over these steps with a malloc'd
+ * arena, and the C emitter prints the very same args structs as const
+ * initializers, so host int8 results are, by construction, what the
+ * microcontroller computes.
+ *
+ *   reef_lowered_model m;
+ *   if (reef_lower(&graph, &m, &err)) ...;         // graph may be freed now
+ *   reef_lowered_invoke(&m, in, out);               // (input_size), (output_size)
+ *   reef_lowered_free(&m);
+ */
+#ifndef REEF_CODEGEN_LOWER_H
+#define REEF_CODEGEN_LOWER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reef/step.h"
+#include "tflite/graph.h"
+#include "util/err.h"
+
+typedef enum reef_step_kind {
+    REEF_STEP_CONV,
+    REEF_STEP_DW_CONV,
+    REEF_STEP_FC,
+    REEF_STEP_ADD,
+    REEF_STEP_AVGPOOL,
+    REEF_STEP_MAXPOOL,
+    REEF_STEP_MEAN,
+    REEF_STEP_SOFTMAX,
+    REEF_STEP_RESHAPE,
+    REEF_STEP_PAD,
+} reef_step_kind;
+
+typedef union reef_step_args {
+    reef_conv_step_args conv;
+    reef_dw_conv_step_args dw;
+    reef_fc_step_args fc;
+    reef_add_step_args add;
+    reef_pool_step_args pool;   /* avgpool and maxpool */
+    reef_mean_step_args mean;
+    reef_softmax_step_args softmax;
+    reef_reshape_step_args reshape;
+    reef_pad_step_args pad;
+} reef_step_args;
+
+/* One step. The const arrays its args point to are owned here (copied out
+ * of the graph, so the model outlives it and int32 data is aligned). */
+typedef struct reef_lowered_step {
+    reef_step_kind kind;
+    int op;                  /* index of the graph op it runs */
+    int32_t builtin;         /* that op's TFLite code */
+    int32_t output_tensor;   /* graph index of the tensor it writes */
+    int32_t input_tensors[2]; /* graph indices of the activations it reads, -1 = none */
+    uint32_t scratch_size;   /* bytes of kernel scratch in the arena */
+    reef_step_args args;
+    int8_t *filter;          /* (C_OUT, KH, KW, C_IN) or (C_OUT, C_IN), or NULL */
+    size_t filter_size;      /* bytes */
+    int32_t *bias;           /* (C_OUT) or NULL */
+    int32_t *multiplier;     /* (nchannels) per-channel quant, or NULL */
+    int32_t *shift;          /* (nchannels) */
+    int32_t nbias, nchannels;
+    int64_t macs;
+} reef_lowered_step;
+
+typedef struct reef_lowered_model {
+    int nsteps;
+    reef_lowered_step *steps;  /* (nsteps) */
+    reef_step *table;          /* (nsteps) {run, &steps[i].args} */
+    /* The arena: planned size, the lower bound no plan beats (largest sum
+     * of buffers live at one step), and which heuristic won. */
+    size_t arena_size;
+    size_t arena_lower_bound;
+    const char *plan_strategy;
+    /* Activation tensors: arena offset and bytes by graph tensor index
+     * (tensor_at[t] == REEF_LOWER_NO_OFFSET for constants and unused). */
+    int ntensors;
+    uint32_t *tensor_at;       /* (ntensors) */
+    uint32_t *tensor_bytes;    /* (ntensors) */
+    /* The single input and output. */
+    int32_t input_tensor, output_tensor;
+    uint32_t input_at, output_at;
+    int32_t input_size, output_size;   /* bytes = int8 elements */
+    float input_scale, output_scale;
+    int32_t input_zero_point, output_zero_point;
+    int32_t input_shape[REEF_MAX_RANK], output_shape[REEF_MAX_RANK];
+    int input_rank, output_rank;
+    /* Totals for reports. weights_bytes counts every const array the steps
+     * use: filters, biases, multipliers and shifts. */
+    int64_t macs;
+    size_t weights_bytes;
+    uint8_t *arena;            /* (arena_size) for reef_lowered_invoke */
+} reef_lowered_model;
+
+#define REEF_LOWER_NO_OFFSET UINT32_MAX
+
+/* Lowers g. Refuses a model with unsupported ops, listing all of them at
+ * once, and any tensor or parameter the kernels cannot take. On failure m
+ * is left empty (reef_lowered_free is safe on it). */
+int reef_lower(const reef_graph *g, reef_lowered_model *m, reef_error *err);
+
+typedef struct reef_lower_options {
+    /* Give every buffer bytes of its own (no reuse): every intermediate
+     * tensor survives the run, for debugging and for checking the planner. */
+    int no_reuse;
+} reef_lower_options;
+/* reef_lower with options (opt may be NULL: the defaults). */
+int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_lowered_model *m,
+                    reef_error *err);
+
+/* Runs one inference on the model's own arena: in (input_size) int8 values,
+ * out (output_size). Returns 0, or -1 when a kernel rejected its args
+ * (which lowering should have prevented). Not reentrant: threads use
+ * reef_lowered_invoke_arena with one arena each. */
+int reef_lowered_invoke(reef_lowered_model *m, const int8_t *in, int8_t *out);
+/* Same on a caller's arena of m->arena_size bytes, 4-byte aligned. */
+int reef_lowered_invoke_arena(const reef_lowered_model *m, uint8_t *arena, const int8_t *in,
+                              int8_t *out);
+
+/* Runs steps [first, first + count) on an arena (for step-by-step
+ * comparisons with a reference run). */
+int reef_lowered_run_steps(const reef_lowered_model *m, uint8_t *arena, int first, int count);
+
+/* The runtime function and name of a step kind ("conv", "dw_conv", ...). */
+reef_step_fn reef_step_kind_fn(reef_step_kind kind);
+const char *reef_step_kind_name(reef_step_kind kind);
+
+void reef_lowered_free(reef_lowered_model *m);
+
+#endif

@@ -1,0 +1,15 @@
+/* Private to src/codegen: lowering one op (lower.c) for the whole-model
+ * pass (lower_model.c). */
+#ifndef REEF_CODEGEN_LOWER_INTERNAL_H
+#define REEF_CODEGEN_LOWER_INTERNAL_H
+
+#include "codegen/lower.h"
+
+/* Fills s (zeroed first) for op `index` of g: kind, args without arena
+ * offsets, owned const arrays, scratch size, MACs. On failure err says why
+ * (without the op's name; the caller adds it) and s may hold arrays to
+ * free with lower_step_free. */
+int lower_one_op(const reef_graph *g, int index, reef_lowered_step *s, reef_error *err);
+void lower_step_free(reef_lowered_step *s);
+
+#endif

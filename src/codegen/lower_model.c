@@ -1,0 +1,343 @@
+/* The whole-model lowering pass: lower every op (listing all that cannot
+ * be), alias reshapes whose input dies there, plan the arena, fill arena
+ * offsets, and the host interpreter over the result. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/lower_internal.h"
+#include "codegen/plan.h"
+
+static const struct {
+    reef_step_fn fn;
+    const char *name;
+} kind_info[] = {
+    [REEF_STEP_CONV] = {reef_conv_step, "conv"},
+    [REEF_STEP_DW_CONV] = {reef_dw_conv_step, "dw_conv"},
+    [REEF_STEP_FC] = {reef_fc_step, "fc"},
+    [REEF_STEP_ADD] = {reef_add_step, "add"},
+    [REEF_STEP_AVGPOOL] = {reef_avgpool_step, "avgpool"},
+    [REEF_STEP_MAXPOOL] = {reef_maxpool_step, "maxpool"},
+    [REEF_STEP_MEAN] = {reef_mean_step, "mean"},
+    [REEF_STEP_SOFTMAX] = {reef_softmax_step, "softmax"},
+    [REEF_STEP_RESHAPE] = {reef_reshape_step, "reshape"},
+    [REEF_STEP_PAD] = {reef_pad_step, "pad"},
+};
+
+reef_step_fn reef_step_kind_fn(reef_step_kind kind) { return kind_info[kind].fn; }
+const char *reef_step_kind_name(reef_step_kind kind) { return kind_info[kind].name; }
+
+static const char *model_name(const reef_graph *g) { return g->name && *g->name ? g->name : "model"; }
+
+/* ---- inputs and outputs ------------------------------------------------- */
+
+static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_error *err)
+{
+    if (t < 0 || t >= g->ntensors) return reef_fail(err, "%s: %s tensor index %d is out of range", model_name(g), what, t);
+    const reef_tensor *x = &g->tensors[t];
+    if (x->type != REEF_INT8 || x->data || x->nquant < 1)
+        return reef_fail(err, "%s: the %s tensor '%s' is %s%s; reef runs int8 models with int8 %ss", model_name(g), what,
+                         x->name, reef_dtype_name(x->type), x->data ? " (constant)" : "", what);
+    return 0;
+}
+
+static int describe_io(const reef_graph *g, reef_lowered_model *m, reef_error *err)
+{
+    if (g->ninputs != 1 || g->noutputs != 1)
+        return reef_fail(err, "%s: has %d inputs and %d outputs; reef supports one of each", model_name(g),
+                         g->ninputs, g->noutputs);
+    if (io_tensor(g, g->inputs[0], "input", err) || io_tensor(g, g->outputs[0], "output", err)) return -1;
+    const reef_tensor *in = &g->tensors[g->inputs[0]], *out = &g->tensors[g->outputs[0]];
+    m->input_tensor = g->inputs[0], m->output_tensor = g->outputs[0];
+    m->input_size = (int32_t)reef_tensor_elements(in), m->output_size = (int32_t)reef_tensor_elements(out);
+    m->input_scale = in->scale[0], m->output_scale = out->scale[0];
+    m->input_zero_point = (int32_t)in->zero_point[0], m->output_zero_point = (int32_t)out->zero_point[0];
+    m->input_rank = in->rank, m->output_rank = out->rank;
+    memcpy(m->input_shape, in->shape, sizeof m->input_shape);
+    memcpy(m->output_shape, out->shape, sizeof m->output_shape);
+    return 0;
+}
+
+/* ---- lowering every op -------------------------------------------------- */
+
+static void append_problem(char *buf, size_t size, int op, const char *name, const char *why)
+{
+    size_t len = strlen(buf);
+    /* Truncation is fine: the message leads with the count of problems. */
+    if (len + 1 < size && snprintf(buf + len, size - len, " op %d %s: %s;", op, name, why) < 0) buf[len] = 0;
+}
+
+/* Lowers all ops into m->steps; when some cannot be, fails listing every
+ * one of them with its reason. */
+static int lower_all_ops(const reef_graph *g, reef_lowered_model *m, reef_error *err)
+{
+    m->steps = calloc((size_t)(g->nops ? g->nops : 1), sizeof *m->steps);
+    if (!m->steps) return reef_fail(err, "%s: out of memory", model_name(g));
+    char list[sizeof err->msg];
+    list[0] = 0;
+    int nbad = 0;
+    for (int i = 0; i < g->nops; i++) {
+        reef_error e = {{0}};
+        reef_lowered_step *s = &m->steps[m->nsteps];
+        if (lower_one_op(g, i, s, &e) == 0) {
+            m->nsteps++;
+            continue;
+        }
+        const char *custom = g->ops[i].custom_code;
+        append_problem(list, sizeof list, i, custom ? custom : reef_builtin_name(g->ops[i].builtin), e.msg);
+        nbad++;
+        lower_step_free(s);
+    }
+    if (nbad) {
+        size_t len = strlen(list);
+        if (len && list[len - 1] == ';') list[len - 1] = 0;
+        return reef_fail(err, "%s: %d of %d ops are not supported:%s", model_name(g), nbad, g->nops, list);
+    }
+    return 0;
+}
+
+/* ---- lifetimes, reshape aliasing, planning ------------------------------ */
+
+typedef struct lifetimes {
+    int32_t *root;   /* (ntensors) the tensor whose buffer it uses */
+    int *first;      /* (ntensors) by root: first step live, INT_MAX = no buffer */
+    int *last;       /* (ntensors) by root */
+    char *written;   /* (ntensors) */
+    int *readers;    /* (ntensors) number of steps reading it */
+} lifetimes;
+
+static int32_t find_root(const lifetimes *lt, int32_t t)
+{
+    while (lt->root[t] != t) t = lt->root[t];
+    return t;
+}
+
+/* A reshape whose input is read by nothing else and is not the model
+ * output needs no copy: its output takes over the input's buffer. */
+static int reshape_can_alias(const reef_lowered_step *s, const lifetimes *lt, int32_t graph_output)
+{
+    int32_t x = s->input_tensors[0];
+    return s->kind == REEF_STEP_RESHAPE && lt->readers[x] == 1 && x != graph_output;
+}
+
+static void count_readers(const reef_lowered_model *m, lifetimes *lt)
+{
+    for (int k = 0; k < m->nsteps; k++)
+        for (int j = 0; j < 2; j++)
+            if (m->steps[k].input_tensors[j] >= 0) lt->readers[m->steps[k].input_tensors[j]]++;
+}
+
+/* Walks the steps in order: checks every activation is written before it
+ * is read, drops aliased reshapes (compacting m->steps) and records each
+ * buffer's first and last step. */
+static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes *lt, reef_error *err)
+{
+    int kept = 0;
+    lt->written[m->input_tensor] = 1;
+    lt->first[m->input_tensor] = 0;
+    for (int k = 0; k < m->nsteps; k++) {
+        reef_lowered_step s = m->steps[k];
+        for (int j = 0; j < 2; j++) {
+            int32_t t = s.input_tensors[j];
+            if (t >= 0 && !lt->written[t])
+                return reef_fail(err, "%s: op %d reads tensor %d '%s' before any op writes it", model_name(g), s.op, t,
+                                 g->tensors[t].name);
+        }
+        if (lt->written[s.output_tensor])
+            return reef_fail(err, "%s: tensor %d '%s' is written twice (op %d)", model_name(g), s.output_tensor,
+                             g->tensors[s.output_tensor].name, s.op);
+        lt->written[s.output_tensor] = 1;
+        if (reshape_can_alias(&s, lt, m->output_tensor)) {
+            lt->root[s.output_tensor] = find_root(lt, s.input_tensors[0]);
+            lower_step_free(&m->steps[k]);
+            continue;
+        }
+        for (int j = 0; j < 2; j++)
+            if (s.input_tensors[j] >= 0) {
+                int32_t r = find_root(lt, s.input_tensors[j]);
+                if (lt->last[r] < kept) lt->last[r] = kept;
+            }
+        int32_t r = find_root(lt, s.output_tensor);
+        if (lt->first[r] == INT_MAX) lt->first[r] = kept;
+        /* Move, leaving no second owner of the step's arrays behind. */
+        m->steps[kept++] = s;
+        if (kept - 1 != k) memset(&m->steps[k], 0, sizeof m->steps[k]);
+    }
+    m->nsteps = kept;
+    int32_t r = find_root(lt, m->output_tensor);
+    if (!lt->written[m->output_tensor])
+        return reef_fail(err, "%s: no op writes the output tensor '%s'", model_name(g), g->tensors[m->output_tensor].name);
+    if (lt->last[r] < kept - 1) lt->last[r] = kept - 1;
+    for (int t = 0; t < g->ntensors; t++)
+        if (lt->first[t] != INT_MAX && lt->last[t] < lt->first[t]) lt->last[t] = lt->first[t];
+    return 0;
+}
+
+static void set_step_offsets(reef_lowered_step *s, const uint32_t *at, uint32_t scratch_at)
+{
+    uint32_t in = at[s->input_tensors[0]], out = at[s->output_tensor];
+    reef_step_args *a = &s->args;
+    switch (s->kind) {
+    case REEF_STEP_CONV:
+        a->conv.input_at = in, a->conv.output_at = out;
+        a->conv.scratch_at = scratch_at, a->conv.scratch_size = s->scratch_size;
+        break;
+    case REEF_STEP_DW_CONV:
+        a->dw.input_at = in, a->dw.output_at = out;
+        a->dw.scratch_at = scratch_at, a->dw.scratch_size = s->scratch_size;
+        break;
+    case REEF_STEP_FC:
+        a->fc.input_at = in, a->fc.output_at = out;
+        a->fc.scratch_at = scratch_at, a->fc.scratch_size = s->scratch_size;
+        break;
+    case REEF_STEP_ADD:
+        a->add.input1_at = in, a->add.input2_at = at[s->input_tensors[1]], a->add.output_at = out;
+        break;
+    case REEF_STEP_AVGPOOL:
+    case REEF_STEP_MAXPOOL:
+        a->pool.input_at = in, a->pool.output_at = out;
+        a->pool.scratch_at = scratch_at, a->pool.scratch_size = s->scratch_size;
+        break;
+    case REEF_STEP_MEAN: a->mean.input_at = in, a->mean.output_at = out; break;
+    case REEF_STEP_SOFTMAX: a->softmax.input_at = in, a->softmax.output_at = out; break;
+    case REEF_STEP_RESHAPE: a->reshape.input_at = in, a->reshape.output_at = out; break;
+    case REEF_STEP_PAD: a->pad.input_at = in, a->pad.output_at = out; break;
+    }
+}
+
+/* One planner buffer per root tensor, then one per step with scratch. */
+/* Every buffer after the previous one: the no-reuse layout. */
+static void plan_no_reuse(reef_plan_buffer *bufs, int n, reef_plan_stats *st)
+{
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        bufs[i].offset = at;
+        at = (at + bufs[i].size + REEF_PLAN_ALIGN - 1) & ~(size_t)(REEF_PLAN_ALIGN - 1);
+    }
+    *st = (reef_plan_stats){at, reef_plan_lower_bound(bufs, n), "no-reuse"};
+}
+
+static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetimes *lt, int no_reuse,
+                      reef_error *err)
+{
+    int n = 0, cap = g->ntensors + m->nsteps;
+    reef_plan_buffer *bufs = calloc((size_t)(cap ? cap : 1), sizeof *bufs);
+    int32_t *buf_of = malloc((size_t)(g->ntensors ? g->ntensors : 1) * sizeof *buf_of);
+    m->tensor_at = malloc((size_t)(g->ntensors ? g->ntensors : 1) * sizeof *m->tensor_at);
+    m->tensor_bytes = calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof *m->tensor_bytes);
+    if (!bufs || !buf_of || !m->tensor_at || !m->tensor_bytes) {
+        free(bufs), free(buf_of);
+        return reef_fail(err, "%s: out of memory", model_name(g));
+    }
+    for (int t = 0; t < g->ntensors; t++) {
+        buf_of[t] = -1;
+        if (lt->root[t] != t || lt->first[t] == INT_MAX) continue;
+        bufs[n] = (reef_plan_buffer){(size_t)reef_tensor_elements(&g->tensors[t]), lt->first[t], lt->last[t], 0};
+        buf_of[t] = n++;
+    }
+    int first_scratch = n;
+    for (int k = 0; k < m->nsteps; k++)
+        if (m->steps[k].scratch_size) bufs[n++] = (reef_plan_buffer){m->steps[k].scratch_size, k, k, 0};
+    reef_plan_stats st;
+    int rc = 0;
+    if (no_reuse) plan_no_reuse(bufs, n, &st);
+    else rc = reef_plan(bufs, n, REEF_PLAN_ALIGN, &st, err);
+    if (rc == 0) {
+        m->arena_size = st.arena_size, m->arena_lower_bound = st.lower_bound, m->plan_strategy = st.strategy;
+        for (int t = 0; t < g->ntensors; t++) {
+            int b = buf_of[find_root(lt, t)];
+            m->tensor_at[t] = b >= 0 && lt->written[t] ? (uint32_t)bufs[b].offset : REEF_LOWER_NO_OFFSET;
+            if (b >= 0 && lt->written[t]) m->tensor_bytes[t] = (uint32_t)reef_tensor_elements(&g->tensors[t]);
+        }
+        for (int k = 0, sb = first_scratch; k < m->nsteps; k++)
+            set_step_offsets(&m->steps[k], m->tensor_at, m->steps[k].scratch_size ? (uint32_t)bufs[sb++].offset : 0);
+    }
+    free(bufs), free(buf_of);
+    return rc;
+}
+
+static int plan_model(const reef_graph *g, reef_lowered_model *m, int no_reuse, reef_error *err)
+{
+    size_t n = (size_t)(g->ntensors ? g->ntensors : 1);
+    lifetimes lt = {malloc(n * sizeof(int32_t)), malloc(n * sizeof(int)), malloc(n * sizeof(int)), calloc(n, 1),
+                    calloc(n, sizeof(int))};
+    int rc = -1;
+    if (!lt.root || !lt.first || !lt.last || !lt.written || !lt.readers) {
+        reef_fail(err, "%s: out of memory", model_name(g));
+        goto done;
+    }
+    for (int t = 0; t < g->ntensors; t++) lt.root[t] = t, lt.first[t] = INT_MAX, lt.last[t] = -1;
+    count_readers(m, &lt);
+    if (trace_lifetimes(g, m, &lt, err) || plan_arena(g, m, &lt, no_reuse, err)) goto done;
+    rc = 0;
+done:
+    free(lt.root), free(lt.first), free(lt.last), free(lt.written), free(lt.readers);
+    return rc;
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+static int finish_model(const reef_graph *g, reef_lowered_model *m, reef_error *err)
+{
+    m->table = calloc((size_t)(m->nsteps ? m->nsteps : 1), sizeof *m->table);
+    m->arena = malloc(m->arena_size ? m->arena_size : 4);
+    if (!m->table || !m->arena) return reef_fail(err, "%s: out of memory", model_name(g));
+    for (int k = 0; k < m->nsteps; k++) {
+        reef_lowered_step *s = &m->steps[k];
+        m->table[k] = (reef_step){reef_step_kind_fn(s->kind), &s->args};
+        m->macs += s->macs;
+        m->weights_bytes += s->filter_size + (size_t)s->nbias * 4 + (size_t)s->nchannels * 8;
+    }
+    m->input_at = m->tensor_at[m->input_tensor];
+    m->output_at = m->tensor_at[m->output_tensor];
+    return 0;
+}
+
+int reef_lower(const reef_graph *g, reef_lowered_model *m, reef_error *err)
+{
+    return reef_lower_with(g, NULL, m, err);
+}
+
+int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_lowered_model *m, reef_error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->ntensors = g->ntensors;
+    int no_reuse = opt && opt->no_reuse;
+    if (describe_io(g, m, err) || lower_all_ops(g, m, err) || plan_model(g, m, no_reuse, err) ||
+        finish_model(g, m, err)) {
+        reef_lowered_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+int reef_lowered_run_steps(const reef_lowered_model *m, uint8_t *arena, int first, int count)
+{
+    if (first < 0 || count < 0 || first + count > m->nsteps) return -1;
+    return reef_run_steps(m->table, first, count, arena) == REEF_OK ? 0 : -1;
+}
+
+int reef_lowered_invoke_arena(const reef_lowered_model *m, uint8_t *arena, const int8_t *in, int8_t *out)
+{
+    memcpy(arena + m->input_at, in, (size_t)m->input_size);
+    if (reef_lowered_run_steps(m, arena, 0, m->nsteps)) return -1;
+    memcpy(out, arena + m->output_at, (size_t)m->output_size);
+    return 0;
+}
+
+int reef_lowered_invoke(reef_lowered_model *m, const int8_t *in, int8_t *out)
+{
+    return reef_lowered_invoke_arena(m, m->arena, in, out);
+}
+
+void reef_lowered_free(reef_lowered_model *m)
+{
+    for (int k = 0; m->steps && k < m->nsteps; k++) lower_step_free(&m->steps[k]);
+    free(m->steps);
+    free(m->table);
+    free(m->tensor_at);
+    free(m->tensor_bytes);
+    free(m->arena);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,147 @@
+/* Device profiles (see profile.h and docs/formats/device-profile.md). */
+#include "energy/profile.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/io.h"
+
+#ifndef REEF_SOURCE_DIR
+#define REEF_SOURCE_DIR "."
+#endif
+
+#define PROFILE_MAGIC "reef-profile 1"
+
+enum field_kind { TEXT, NUMBER, KBYTES, INTEGER };
+
+typedef struct field {
+    const char *key;
+    enum field_kind kind;
+    size_t offset;
+    double min, max;
+} field;
+
+#define F(key, kind, member, min, max) {key, kind, offsetof(reef_device_profile, member), min, max}
+static const field fields[] = {
+    F("name", TEXT, name, 0, 0),
+    F("datasheet", TEXT, datasheet, 0, 0),
+    F("clock_mhz", NUMBER, clock_mhz, 0.001, 10000),
+    F("supply_v", NUMBER, supply_v, 0.5, 6),
+    F("run_ua_per_mhz", NUMBER, run_ua_per_mhz, 0.01, 100000),
+    F("sleep_ua", NUMBER, sleep_ua, 0, 1e7),
+    F("stop_ua", NUMBER, stop_ua, 0, 1e7),
+    F("flash_kb", KBYTES, flash_bytes, 1, 4194304),
+    F("ram_kb", KBYTES, ram_bytes, 1, 4194304),
+    F("flash_wait_states", INTEGER, flash_wait_states, 0, 15),
+};
+#undef F
+enum { FIELD_COUNT = (int)(sizeof fields / sizeof fields[0]) };
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = '\0';
+    return s;
+}
+
+static int set_field(const field *f, const char *value, reef_device_profile *p, const char *path, int lineno,
+                     reef_error *err)
+{
+    char *base = (char *)p + f->offset;
+    if (f->kind == TEXT) {
+        size_t cap = f->offset == offsetof(reef_device_profile, name) ? sizeof p->name : sizeof p->datasheet;
+        if (!*value || strlen(value) >= cap) return reef_fail(err, "%s:%d: %s must be 1 to %zu characters", path, lineno, f->key, cap - 1);
+        memcpy(base, value, strlen(value) + 1);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (end == value || *end || errno || !isfinite(v) || v < f->min || v > f->max)
+        return reef_fail(err, "%s:%d: %s wants a number from %g to %g, not '%s'", path, lineno, f->key, f->min, f->max, value);
+    if (f->kind == NUMBER) *(double *)(void *)base = v;
+    else if (f->kind == KBYTES) *(uint32_t *)(void *)base = (uint32_t)(v * 1024.0);
+    else if (v != floor(v)) return reef_fail(err, "%s:%d: %s wants a whole number, not '%s'", path, lineno, f->key, value);
+    else *(int *)(void *)base = (int)v;
+    return 0;
+}
+
+static int parse_line(char *line, int lineno, const char *path, reef_device_profile *p, int *seen, reef_error *err)
+{
+    char *key = trim(line);
+    if (!*key || *key == '#') return 0;
+    size_t klen = strcspn(key, " \t");
+    char *value = key[klen] ? trim(key + klen + 1) : key + klen;
+    key[klen] = '\0';
+    for (int i = 0; i < FIELD_COUNT; i++) {
+        if (strcmp(key, fields[i].key)) continue;
+        if (seen[i]) return reef_fail(err, "%s:%d: %s given twice", path, lineno, key);
+        seen[i] = 1;
+        return set_field(&fields[i], value, p, path, lineno, err);
+    }
+    return reef_fail(err, "%s:%d: unknown key '%s'", path, lineno, key);
+}
+
+int reef_profile_parse(const char *text, const char *path, reef_device_profile *p, reef_error *err)
+{
+    memset(p, 0, sizeof *p);
+    int seen[FIELD_COUNT] = {0}, lineno = 0, magic = 0;
+    const char *at = text;
+    while (*at) {
+        size_t n = strcspn(at, "\n");
+        char line[512];
+        lineno++;
+        if (n >= sizeof line) return reef_fail(err, "%s:%d: line too long", path, lineno);
+        memcpy(line, at, n);
+        line[n] = '\0';
+        at += n + (at[n] == '\n');
+        char *t = trim(line);
+        if (!magic && *t && *t != '#') {
+            if (strcmp(t, PROFILE_MAGIC)) return reef_fail(err, "%s:%d: expected '" PROFILE_MAGIC "' first, not '%s'", path, lineno, t);
+            magic = 1;
+            continue;
+        }
+        if (parse_line(line, lineno, path, p, seen, err)) return -1;
+    }
+    if (!magic) return reef_fail(err, "%s: empty profile (no '" PROFILE_MAGIC "' line)", path);
+    for (int i = 0; i < FIELD_COUNT; i++)
+        if (!seen[i]) return reef_fail(err, "%s: missing %s", path, fields[i].key);
+    return 0;
+}
+
+int reef_profile_load(const char *name_or_path, reef_device_profile *p, reef_error *err)
+{
+    char path[4096];
+    size_t len = strlen(name_or_path);
+    if (strchr(name_or_path, '/') || (len > 8 && !strcmp(name_or_path + len - 8, ".profile"))) {
+        snprintf(path, sizeof path, "%s", name_or_path);
+    } else {
+        const char *src = getenv("REEF_SOURCE");
+        snprintf(path, sizeof path, "%s/profiles/%s.profile", src && *src ? src : REEF_SOURCE_DIR, name_or_path);
+    }
+    uint8_t *data;
+    size_t size;
+    if (reef_read_file(path, &data, &size, err))
+        return reef_fail_wrap(err, "device profile '%s'", name_or_path);
+    char *text = realloc(data, size + 1);
+    if (!text) {
+        free(data);
+        return reef_fail(err, "out of memory");
+    }
+    text[size] = '\0';
+    int rc = strlen(text) != size ? reef_fail(err, "%s: not a text file", path) : reef_profile_parse(text, path, p, err);
+    free(text);
+    return rc;
+}
+
+void reef_energy_estimate_cycles(const reef_device_profile *p, double cycles, reef_energy_estimate *e)
+{
+    e->time_s = cycles / (p->clock_mhz * 1e6);
+    e->power_mw = p->supply_v * p->run_ua_per_mhz * p->clock_mhz / 1000.0;
+    e->energy_uj = e->time_s * e->power_mw * 1000.0;
+}

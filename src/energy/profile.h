@@ -1,0 +1,43 @@
+/* Device profiles and the energy model. A profile is a small text file
+ * (docs/formats/device-profile.md) naming an MCU's clock, supply, currents
+ * and memories, with the datasheet they come from; profiles/<name>.profile
+ * in the source tree. Energy per inference = modeled time x run power,
+ * always labelled "modeled". */
+#ifndef REEF_ENERGY_PROFILE_H
+#define REEF_ENERGY_PROFILE_H
+
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef struct reef_device_profile {
+    char name[64];
+    char datasheet[256];      /* where the figures come from */
+    double clock_mhz;         /* core clock the figures are for */
+    double supply_v;          /* VDD */
+    double run_ua_per_mhz;    /* run-mode supply current per MHz at clock_mhz */
+    double sleep_ua;          /* sleep-mode current at clock_mhz */
+    double stop_ua;           /* stop-mode current (Stop 2) */
+    uint32_t flash_bytes;
+    uint32_t ram_bytes;
+    int flash_wait_states;    /* at clock_mhz */
+} reef_device_profile;
+
+/* Loads a profile by name ("stm32l4r5": $REEF_SOURCE/profiles/NAME.profile)
+ * or by path (anything with a '/' or ending in .profile). A malformed file
+ * is refused naming the line. */
+int reef_profile_load(const char *name_or_path, reef_device_profile *p, reef_error *err);
+
+/* Parses profile text; path is only used in messages. */
+int reef_profile_parse(const char *text, const char *path, reef_device_profile *p, reef_error *err);
+
+typedef struct reef_energy_estimate {
+    double time_s;            /* modeled: cycles / clock */
+    double power_mw;          /* run power: supply x run current */
+    double energy_uj;         /* modeled: time x power */
+} reef_energy_estimate;
+
+/* Modeled time and energy of `cycles` core cycles in run mode. */
+void reef_energy_estimate_cycles(const reef_device_profile *p, double cycles, reef_energy_estimate *e);
+
+#endif

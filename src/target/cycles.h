@@ -1,0 +1,48 @@
+/* The Cortex-M4 cycle model: executed instructions per class (exact, from
+ * the QEMU plugin) weighed by the Cortex-M4 TRM's timings (ARM DDI 0439),
+ * plus flash wait states on non-sequential fetches. The result is MODELED,
+ * not measured; docs/cycle-model.md gives every weight and its source. */
+#ifndef REEF_TARGET_CYCLES_H
+#define REEF_TARGET_CYCLES_H
+
+#include <stdint.h>
+
+#include "target/insn_class.h"
+
+typedef struct reef_cycle_model {
+    double alu;               /* 1 */
+    double load;              /* 2: LDR not pipelined */
+    double load_pipelined;    /* 1: LDR right after a load */
+    double store;             /* 1: STR through the write buffer */
+    double multiple_base;     /* 1: LDM/STM/PUSH/POP/LDRD/STRD are 1 + N */
+    double per_register;      /* 1: the N */
+    double mul;               /* 1 */
+    double mac_dsp;           /* 1 */
+    double div;               /* 2-12, data dependent: the model takes 12 */
+    double refill;            /* P, pipeline refill after a taken branch: 1-3, the model takes 2 */
+    double table_branch;      /* TBB/TBH before the refill: 2 (load) + 1 (add) */
+    double fpu;               /* 1 */
+    double fpu_mac;           /* 3 */
+    double fpu_div;           /* 14 */
+    double system;            /* 1 */
+    /* flash: each non-sequential fetch (taken branch, load to PC) that
+     * misses the ART instruction cache waits flash_wait_states cycles */
+    int flash_wait_states;    /* 5 on the STM32L4R5 at 120 MHz */
+    double icache_hit_rate;   /* 0.95: an assumption, see docs/cycle-model.md */
+} reef_cycle_model;
+
+typedef struct reef_cycle_estimate {
+    double core_cycles;       /* zero-wait-state cycles */
+    double flash_cycles;      /* wait-state cycles added by flash */
+    double cycles;            /* core + flash */
+    uint64_t taken_branches;  /* non-sequential fetches counted */
+} reef_cycle_estimate;
+
+/* The STM32L4R5 defaults above with the given flash wait states. */
+void reef_cycle_model_default(reef_cycle_model *m, int flash_wait_states);
+
+/* counts: indexed by enum reef_insn_class. */
+void reef_cycle_estimate_counts(const reef_cycle_model *m, const uint64_t counts[REEF_INSN_CLASS_COUNT],
+                                reef_cycle_estimate *out);
+
+#endif

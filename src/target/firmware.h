@@ -1,0 +1,65 @@
+/* Building and running reef firmware: the harness (targets/common) around
+ * a generated model, for the emulated Cortex-M4 (qemu-m4), the NUCLEO-
+ * L4R5ZI board (stm32l4r5, build only) or natively (host).
+ *
+ * Figures from a qemu-m4 run are EMULATED: exact executed-instruction
+ * counts from the QEMU plugin (src/target/plugin), deterministic run to
+ * run. Cycles and time are MODELED from them (cycles.h). */
+#ifndef REEF_TARGET_FIRMWARE_H
+#define REEF_TARGET_FIRMWARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "target/insn_class.h"
+#include "util/err.h"
+
+/* What to build. Paths may be relative to the current folder. */
+typedef struct reef_fw_spec {
+    const char *board;                  /* "qemu-m4", "stm32l4r5" or "host" */
+    const char *model_header;           /* force-included; defines REEF_MODEL_* */
+    const char *const *model_sources;   /* the generated model's .c files */
+    int model_source_count;
+    int profile_steps;                  /* -DREEF_PROFILE_STEPS: per-step counts */
+    int skip_runtime;                   /* 1: do not compile runtime/src (hand-written test models) */
+    const char *board_inputs;           /* stm32l4r5: raw int8 inputs compiled in (NULL: none) */
+    const char *output;                 /* the ELF (or host executable) to write */
+} reef_fw_spec;
+
+/* Compiles and links. Models that do not fit the STM32L4R5 are refused
+ * with figures ("needs 2.30 MB flash (2411724 bytes), the STM32L4R5 has
+ * 2 MB"). The runtime sources come from $REEF_SOURCE/runtime/src (the
+ * source tree CMake was configured from when REEF_SOURCE is unset). */
+int reef_m4_build(const reef_fw_spec *spec, reef_error *err);
+
+typedef struct reef_insn_counts {
+    uint64_t c[REEF_INSN_CLASS_COUNT]; /* indexed by enum reef_insn_class */
+} reef_insn_counts;
+
+/* What a run measured. Arrays are malloc'd; free with reef_run_counts_free. */
+typedef struct reef_run_counts {
+    int inferences;                  /* n */
+    int steps;                       /* regions between step markers per inference (0 if not profiled) */
+    reef_insn_counts *per_inference; /* (n): from entering reef_mark_inference_begin to entering _end */
+    reef_insn_counts *per_step;      /* (n, steps) */
+    reef_insn_counts whole_run;      /* start-up and I/O included */
+    uint32_t stack_high_water;       /* bytes of stack ever used; 0 when unknown (host) */
+} reef_run_counts;
+void reef_run_counts_free(reef_run_counts *counts);
+
+/* Runs firmware built for qemu-m4 on n inputs (n * input_size bytes),
+ * writes n * output_size bytes of outputs, and fills counts (may be NULL).
+ * A missing emulator, a firmware that faults (the message carries the
+ * CFSR, HFSR, MMFAR, BFAR and PC it printed) or runs past timeout_s
+ * seconds is an error; no figure is returned then. */
+int reef_m4_run(const char *elf, const int8_t *inputs, int n, size_t input_size, int8_t *outputs,
+                size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err);
+
+/* The same for a host build (board "host"): counts->inferences only. */
+int reef_host_run(const char *exe, const int8_t *inputs, int n, size_t input_size, int8_t *outputs,
+                  size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err);
+
+/* The source tree (REEF_SOURCE, else the configured one). */
+const char *reef_source_dir(void);
+
+#endif

@@ -1,0 +1,55 @@
+/* The memory report (see memory.h). Sections are classified by their ELF
+ * flags, not their names, so any section the compiler invents is counted:
+ * allocated + no bits = .bss (RAM), allocated + writable = .data (RAM and
+ * its load image in flash), executable = code, the rest = read-only data. */
+#include "target/memory.h"
+
+#include <string.h>
+
+#include "target/elf.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static void add_section(const reef_elf_section *sec, reef_memory_report *r, uint32_t *bss)
+{
+    if (!(sec->flags & REEF_SHF_ALLOC) || sec->size == 0) return;
+    if (sec->type == REEF_SHT_NOBITS) *bss += sec->size;
+    else if (sec->flags & REEF_SHF_WRITE) r->ram_data += sec->size;
+    else if ((sec->flags & REEF_SHF_EXECINSTR) || !strcmp(sec->name, ".isr_vector")) r->flash_code += sec->size;
+    else if (!strcmp(sec->name, ".reef_weights")) r->flash_weights += sec->size;
+    else r->flash_rodata += sec->size;
+}
+
+static int add_arena(const reef_elf_symbol *sym, void *ctx)
+{
+    if (sym->type == REEF_STT_OBJECT && ends_with(sym->name, "_arena")) *(uint32_t *)ctx += sym->size;
+    return 0;
+}
+
+int reef_memory_report_elf(const char *elf_path, uint32_t stack_high_water, reef_memory_report *r,
+                           reef_error *err)
+{
+    memset(r, 0, sizeof *r);
+    reef_elf elf;
+    if (reef_elf_open(elf_path, &elf, err)) return -1;
+    uint32_t bss = 0, arena = 0;
+    for (uint32_t i = 0; i < elf.shnum; i++) {
+        reef_elf_section sec;
+        if (reef_elf_section_at(&elf, i, &sec) == 0) add_section(&sec, r, &bss);
+    }
+    int rc = reef_elf_symbols(&elf, add_arena, &arena, err);
+    reef_elf_close(&elf);
+    if (rc) return -1;
+    if (arena > bss + r->ram_data) arena = bss + r->ram_data; /* a corrupt symbol cannot exceed RAM */
+    r->flash_data_init = r->ram_data;
+    r->flash_total = r->flash_code + r->flash_weights + r->flash_rodata + r->flash_data_init;
+    r->ram_activations = arena;
+    r->ram_bss_other = bss > arena ? bss - arena : 0;
+    r->ram_stack = stack_high_water;
+    r->ram_total = r->ram_data + bss + stack_high_water;
+    return 0;
+}

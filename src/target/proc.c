@@ -1,0 +1,106 @@
+/* Child processes with a time limit (see proc.h). */
+#include "target/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/io.h"
+
+/* Exit code the child uses when exec fails (as shells do). */
+#define EXEC_FAILED 127
+
+static void redirect(const char *path, int fd)
+{
+    int f = open(path ? path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (f < 0) _exit(EXEC_FAILED);
+    dup2(f, fd);
+    close(f);
+}
+
+static void run_child(char *const argv[], const char *cwd, const char *out_path, const char *err_path)
+{
+    setpgid(0, 0); /* its own group, so a kill reaches QEMU's threads and children */
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        close(devnull);
+    }
+    redirect(out_path, 1);
+    redirect(err_path, 2);
+    if (cwd && chdir(cwd) != 0) _exit(EXEC_FAILED);
+    execvp(argv[0], argv);
+    _exit(EXEC_FAILED);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits for pid until the deadline; kills its group when it passes. */
+static int wait_child(pid_t pid, double timeout_s, reef_proc_result *res)
+{
+    double deadline = reef_now() + timeout_s;
+    int status, pause_ms = 1;
+    for (;;) {
+        pid_t got = waitpid(pid, &status, timeout_s > 0 ? WNOHANG : 0);
+        if (got == pid) break;
+        if (got < 0 && errno != EINTR) return -1;
+        if (timeout_s > 0 && reef_now() > deadline && !res->timed_out) {
+            res->timed_out = 1;
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+        }
+        if (got == 0) {
+            sleep_ms(pause_ms);
+            if (pause_ms < 20) pause_ms *= 2;
+        }
+    }
+    res->exited = WIFEXITED(status);
+    res->status = res->exited ? WEXITSTATUS(status) : WIFSIGNALED(status) ? WTERMSIG(status) : -1;
+    return 0;
+}
+
+int reef_proc_run(char *const argv[], const char *cwd, const char *out_path, const char *err_path,
+                  double timeout_s, reef_proc_result *res, reef_error *err)
+{
+    memset(res, 0, sizeof *res);
+    pid_t pid = fork();
+    if (pid < 0) return reef_fail(err, "cannot start %s: %s", argv[0], strerror(errno));
+    if (pid == 0) run_child(argv, cwd, out_path, err_path);
+    setpgid(pid, pid); /* also here, so kill(-pid) works even before the child ran */
+    if (wait_child(pid, timeout_s, res)) return reef_fail(err, "waiting for %s: %s", argv[0], strerror(errno));
+    /* 127 with nothing said: execvp failed (program missing). */
+    if (res->exited && res->status == EXEC_FAILED) {
+        struct stat st;
+        if (!err_path || (stat(err_path, &st) == 0 && st.st_size == 0)) res->not_found = 1;
+    }
+    return 0;
+}
+
+void reef_proc_read_text(const char *path, char *buf, size_t max)
+{
+    buf[0] = '\0';
+    FILE *fp = fopen(path, "rb");
+    if (!fp || max == 0) {
+        if (fp) fclose(fp);
+        return;
+    }
+    if (fseek(fp, 0, SEEK_END) == 0) {
+        long size = ftell(fp);
+        long start = size > (long)(max - 1) ? size - (long)(max - 1) : 0;
+        fseek(fp, start, SEEK_SET);
+    }
+    size_t n = fread(buf, 1, max - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+}

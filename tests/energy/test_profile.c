@@ -1,0 +1,93 @@
+/* Device profiles: the shipped STM32L4R5 profile, the energy arithmetic,
+ * and malformed profiles refused naming the line. */
+#include "testing.h"
+
+#include "energy/profile.h"
+
+static void test_stm32l4r5_by_name(void **state)
+{
+    (void)state;
+    reef_device_profile p;
+    reef_error err = {{0}};
+    if (reef_profile_load("stm32l4r5", &p, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(p.name, "stm32l4r5");
+    assert_non_null(strstr(p.datasheet, "DS12023"));
+    assert_float_equal(p.clock_mhz, 120, 1e-9);
+    assert_int_equal(p.flash_bytes, 2048u * 1024u);
+    assert_int_equal(p.ram_bytes, 640u * 1024u);
+    assert_int_equal(p.flash_wait_states, 5);
+}
+
+static const char *good =
+    "# a test device\n"
+    "reef-profile 1\n"
+    "name testchip\n"
+    "datasheet Test DS0001 rev 1\n"
+    "clock_mhz 100\n"
+    "supply_v 2.0\n"
+    "run_ua_per_mhz 100\n"
+    "sleep_ua 1000\n"
+    "stop_ua 1.5\n"
+    "flash_kb 1024\n"
+    "ram_kb 256\n"
+    "flash_wait_states 4\n";
+
+static void test_energy_arithmetic(void **state)
+{
+    (void)state;
+    reef_device_profile p;
+    reef_error err = {{0}};
+    if (reef_profile_parse(good, "test.profile", &p, &err)) fail_msg("%s", err.msg);
+    reef_energy_estimate e;
+    reef_energy_estimate_cycles(&p, 1e6, &e); /* 1 M cycles at 100 MHz */
+    assert_float_equal(e.time_s, 0.01, 1e-12);
+    assert_float_equal(e.power_mw, 2.0 * 100 * 100 / 1000.0, 1e-9); /* 2 V x 10 mA = 20 mW */
+    assert_float_equal(e.energy_uj, 200, 1e-9);                       /* 20 mW x 10 ms */
+}
+
+/* Replaces line `lineno` (1-based) of good with `text` and checks that the
+ * parse fails with a message containing `want`. */
+static void expect_refused(int lineno, const char *text, const char *want)
+{
+    char buf[2048] = "", *at = buf;
+    const char *p = good;
+    for (int line = 1; *p; line++) {
+        size_t n = strcspn(p, "\n");
+        at += sprintf(at, "%s\n", line == lineno ? text : "");
+        if (line != lineno) {
+            at--;
+            at += sprintf(at, "%.*s\n", (int)n, p);
+        }
+        p += n + 1;
+    }
+    reef_device_profile prof;
+    reef_error err = {{0}};
+    assert_int_equal(reef_profile_parse(buf, "bad.profile", &prof, &err), -1);
+    if (!strstr(err.msg, want)) fail_msg("message '%s' lacks '%s'", err.msg, want);
+}
+
+static void test_malformed_refused_naming_the_line(void **state)
+{
+    (void)state;
+    expect_refused(5, "clock_mhz fast", "bad.profile:5: clock_mhz wants a number");
+    expect_refused(6, "supply_v -1", "bad.profile:6: supply_v");
+    expect_refused(7, "run_current 3", "bad.profile:7: unknown key 'run_current'");
+    expect_refused(12, "flash_wait_states 2.5", "bad.profile:12: flash_wait_states wants a whole number");
+    expect_refused(3, "name stm32l4r5\nname again", "bad.profile:4: name given twice");
+    expect_refused(11, "# ram_kb removed", "bad.profile: missing ram_kb");
+    expect_refused(2, "reef-profile 9", "bad.profile:2: expected 'reef-profile 1'");
+    reef_device_profile p;
+    reef_error err = {{0}};
+    assert_int_equal(reef_profile_load("no-such-device", &p, &err), -1);
+    assert_non_null(strstr(err.msg, "no-such-device"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stm32l4r5_by_name),
+        cmocka_unit_test(test_energy_arithmetic),
+        cmocka_unit_test(test_malformed_refused_naming_the_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -236,6 +236,10 @@ static void print_totals_text(const reef_graph *g, FILE *fp)
 {
     fprintf(fp, "model %s: %d operators, %d tensors", g->name ? g->name : "?", g->nops, g->ntensors);
     if (g->nsubgraphs > 1) fprintf(fp, " (subgraph 0 of %d read; the others are ignored)", g->nsubgraphs);
+    fprintf(fp, "\ninputs:");
+    for (int i = 0; i < g->ninputs; i++) fprintf(fp, " %d (%s)", g->inputs[i], g->tensors[g->inputs[i]].name);
+    fprintf(fp, "   outputs:");
+    for (int i = 0; i < g->noutputs; i++) fprintf(fp, " %d (%s)", g->outputs[i], g->tensors[g->outputs[i]].name);
     fprintf(fp, "\nMACs: %" PRId64 "   parameter bytes: %zu\nops:", reef_graph_macs(g),
             reef_graph_param_bytes(g));
     histogram h;
@@ -337,7 +341,9 @@ void reef_graph_print(const reef_graph *g, FILE *fp, int json)
 {
     if (!json) {
         print_ops_text(g, fp);
+        fputc('\n', fp);
         print_tensors_text(g, fp);
+        fputc('\n', fp);
         print_totals_text(g, fp);
         return;
     }

@@ -1,0 +1,51 @@
+/* reef inspect MODEL.tflite: operators, tensors, totals and unsupported ops
+ * of a .tflite model (exit 0 even when some ops are unsupported: they are
+ * listed; exit 1 when the file cannot be read). */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "tflite/graph.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: reef inspect MODEL.tflite [--json]\n\n"
+                "Reads a .tflite model (every offset and index checked) and prints its operators\n"
+                "(inputs, outputs, options, MACs), its tensors (type, shape, scales, zero points,\n"
+                "bytes, constant or activation), the totals (MACs, parameter bytes, op histogram)\n"
+                "and every operator reef's runtime does not support.\n\n"
+                "  --json   one JSON object instead of tables\n"
+                "  --help   this text\n");
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "jh", options, NULL)) != -1) {
+        if (c == 'j') {
+            json = 1;
+        } else if (c == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    reef_graph g;
+    reef_error err;
+    if (reef_tflite_read(argv[optind], &g, &err)) return cli_error("inspect", "%s", err.msg);
+    reef_graph_print(&g, stdout, json);
+    reef_graph_free(&g);
+    return 0;
+}

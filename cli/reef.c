@@ -9,6 +9,8 @@
 static const reef_command commands[] = {
     {"prep", cmd_prep, "images -> dataset file (DeepFish CSVs, class folders, IDX)"},
     {"info", cmd_info, "check a dataset file and print its summary"},
+    {"gen", cmd_gen, "int8 .tflite -> C: const weights, planned arena, step table"},
+    {"infer", cmd_infer, "run one raw int8 tensor through a model (host interpreter)"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

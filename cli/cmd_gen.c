@@ -1,0 +1,137 @@
+/* reef gen MODEL.tflite -o DIR: the int8 model as C (DIR/<name>.h, .c). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "codegen/emit.h"
+#include "codegen/lower.h"
+#include "tflite/graph.h"
+#include "util/json.h"
+#include "util/table.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: reef gen MODEL.tflite -o DIR [--name NAME] [--json]\n\n"
+                "Writes DIR/NAME.h and DIR/NAME.c: the int8 model as C99 for the reef runtime,\n"
+                "with const weights, one statically planned arena and a const step table.\n"
+                "Prints the ops, MACs, weight bytes, the arena and its lower bound.\n\n"
+                "  -o, --output DIR  folder for the two files (created if missing)\n"
+                "  --name NAME       C symbol prefix (default: the model file's name)\n"
+                "  --json            print the summary as JSON\n");
+}
+
+/* Op counts by TFLite name, in first-seen order. */
+typedef struct op_count {
+    const char *name;
+    int count;
+} op_count;
+
+static int count_ops(const reef_graph *g, op_count *counts)
+{
+    int n = 0;
+    for (int i = 0; i < g->nops; i++) {
+        const char *name = reef_builtin_name(g->ops[i].builtin);
+        int k = 0;
+        while (k < n && strcmp(counts[k].name, name)) k++;
+        if (k == n) counts[n++] = (op_count){name, 0};
+        counts[k].count++;
+    }
+    return n;
+}
+
+static void print_summary(const reef_graph *g, const reef_lowered_model *m, const char *h, const char *c, int json)
+{
+    op_count *counts = calloc((size_t)(g->nops ? g->nops : 1), sizeof *counts);
+    int n = counts ? count_ops(g, counts) : 0;
+    double ratio = m->arena_lower_bound ? (double)m->arena_size / (double)m->arena_lower_bound : 1.0;
+    if (json) {
+        reef_json j;
+        reef_json_begin(&j, stdout);
+        reef_json_object(&j);
+        reef_json_kv_string(&j, "header", h);
+        reef_json_kv_string(&j, "source", c);
+        reef_json_key(&j, "ops");
+        reef_json_object(&j);
+        for (int i = 0; i < n; i++) reef_json_kv_int(&j, counts[i].name, counts[i].count);
+        reef_json_end(&j);
+        reef_json_kv_int(&j, "steps", m->nsteps);
+        reef_json_kv_int(&j, "macs", m->macs);
+        reef_json_kv_int(&j, "weights_bytes", (int64_t)m->weights_bytes);
+        reef_json_kv_int(&j, "arena_bytes", (int64_t)m->arena_size);
+        reef_json_kv_int(&j, "arena_lower_bound_bytes", (int64_t)m->arena_lower_bound);
+        reef_json_kv_number(&j, "arena_ratio", ratio);
+        reef_json_end(&j);
+        reef_json_finish(&j);
+    } else {
+        printf("wrote %s and %s\n\n", h, c);
+        reef_table t;
+        reef_table_init(&t, "op", ">count", NULL);
+        for (int i = 0; i < n; i++) reef_table_cell(&t, "%s", counts[i].name), reef_table_cell(&t, "%d", counts[i].count);
+        reef_table_print(&t, stdout, NULL);
+        putchar('\n');
+        reef_table_init(&t, "total", ">value", NULL);
+        reef_table_cell(&t, "steps"), reef_table_cell(&t, "%d", m->nsteps);
+        reef_table_cell(&t, "MACs"), reef_table_cell(&t, "%lld", (long long)m->macs);
+        reef_table_cell(&t, "weights (bytes, flash)"), reef_table_cell(&t, "%zu", m->weights_bytes);
+        reef_table_cell(&t, "arena (bytes, RAM)"), reef_table_cell(&t, "%zu", m->arena_size);
+        reef_table_cell(&t, "arena lower bound (bytes)"), reef_table_cell(&t, "%zu", m->arena_lower_bound);
+        reef_table_cell(&t, "arena / lower bound"), reef_table_cell(&t, "%.3f", ratio);
+        reef_table_print(&t, stdout, NULL);
+    }
+    free(counts);
+}
+
+static int make_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) return S_ISDIR(st.st_mode) ? 0 : cli_error("gen", "%s is not a folder", dir);
+    if (mkdir(dir, 0777) != 0) return cli_error("gen", "cannot create %s: %s", dir, strerror(errno));
+    return 0;
+}
+
+int cmd_gen(int argc, char **argv)
+{
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dir = NULL, *name = NULL;
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        if (c == 'o') dir = optarg;
+        else if (c == 'n') name = optarg;
+        else if (c == 'j') json = 1;
+        else if (c == 'h') return usage(stdout), 0;
+        else return usage(stderr), 2;
+    }
+    if (optind != argc - 1 || !dir) return usage(stderr), 2;
+    const char *model = argv[optind];
+    char default_name[72];
+    reef_c_name_from_path(model, default_name, sizeof default_name);
+    if (!name) name = default_name;
+    if (!reef_c_name_valid(name)) return cli_error("gen", "--name '%s' is not a C identifier", name);
+
+    reef_graph g;
+    reef_lowered_model m;
+    reef_error err;
+    if (reef_tflite_read(model, &g, &err)) return cli_error("gen", "%s", err.msg);
+    if (reef_lower(&g, &m, &err)) {
+        reef_graph_free(&g);
+        return cli_error("gen", "%s: %s", model, err.msg);
+    }
+    int rc = make_dir(dir);
+    if (rc == 0 && reef_emit_c(&m, dir, name, model, &err)) rc = cli_error("gen", "%s", err.msg);
+    if (rc == 0) {
+        char h[4200], src[4200];
+        snprintf(h, sizeof h, "%s/%s.h", dir, name);
+        snprintf(src, sizeof src, "%s/%s.c", dir, name);
+        print_summary(&g, &m, h, src, json);
+    }
+    reef_lowered_free(&m);
+    reef_graph_free(&g);
+    return rc;
+}

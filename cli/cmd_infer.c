@@ -1,0 +1,177 @@
+/* reef infer --model M.tflite --target T --input IN.bin -o OUT.bin: one raw
+ * int8 tensor through the model on a target. Targets are a table: adding
+ * one (qemu-m4) means writing one run function. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "codegen/lower.h"
+#include "tflite/graph.h"
+#include "util/io.h"
+#include "util/json.h"
+
+/* What a target runs: the model, lowered, and one input. */
+typedef struct infer_job {
+    const char *model_path;
+    const reef_graph *graph;
+    const reef_lowered_model *lowered;
+    const int8_t *input;   /* (lowered->input_size) */
+    int8_t *output;        /* (lowered->output_size) */
+    double seconds;        /* out: wall time of the run, when meaningful */
+} infer_job;
+
+typedef struct infer_target {
+    const char *name;
+    const char *summary;
+    int (*run)(infer_job *job, reef_error *err);
+} infer_target;
+
+/* host: the interpreter, reef_run_steps over the lowered steps. */
+static int run_host(infer_job *job, reef_error *err)
+{
+    reef_lowered_model *m = (reef_lowered_model *)job->lowered; /* its own arena */
+    double t0 = reef_now();
+    if (reef_lowered_invoke(m, job->input, job->output))
+        return reef_fail(err, "%s: a kernel rejected its arguments", job->model_path);
+    job->seconds = reef_now() - t0;
+    return 0;
+}
+
+static const infer_target targets[] = {
+    {"host", "this machine, reef's interpreter (the same steps as the generated C)", run_host},
+};
+
+static const infer_target *find_target(const char *name)
+{
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        if (!strcmp(targets[i].name, name)) return &targets[i];
+    return NULL;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: reef infer --model M.tflite --input IN.bin -o OUT.bin [--target T] [--json]\n\n"
+                "Runs one raw int8 tensor (flat NHWC, no header) through an int8 model and\n"
+                "writes the raw int8 output.\n\n"
+                "  --model FILE     the .tflite model\n"
+                "  --input FILE     input bytes, exactly the input tensor's size\n"
+                "  -o, --output F   output bytes (written atomically)\n"
+                "  --target T       where to run it (default host):\n");
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        fprintf(fp, "                     %-6s %s\n", targets[i].name, targets[i].summary);
+    fprintf(fp, "  --json           print the result as JSON\n");
+}
+
+static int argmax(const int8_t *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+static void print_result(const infer_job *job, const char *target, const char *out_path, int json)
+{
+    const reef_lowered_model *m = job->lowered;
+    int best = argmax(job->output, m->output_size);
+    if (json) {
+        reef_json j;
+        reef_json_begin(&j, stdout);
+        reef_json_object(&j);
+        reef_json_kv_string(&j, "model", job->model_path);
+        reef_json_kv_string(&j, "target", target);
+        reef_json_kv_string(&j, "output_file", out_path);
+        reef_json_kv_int(&j, "output_size", m->output_size);
+        reef_json_kv_number(&j, "output_scale", m->output_scale);
+        reef_json_kv_int(&j, "output_zero_point", m->output_zero_point);
+        reef_json_key(&j, "output");
+        reef_json_array(&j);
+        for (int i = 0; i < m->output_size; i++) reef_json_int(&j, job->output[i]);
+        reef_json_end(&j);
+        reef_json_kv_int(&j, "argmax", best);
+        reef_json_kv_number(&j, "seconds", job->seconds);
+        reef_json_end(&j);
+        reef_json_finish(&j);
+        return;
+    }
+    printf("%s on %s: %d int8 outputs -> %s, argmax %d (%.4f), %.3f ms\n", job->model_path, target, m->output_size,
+           out_path, best, (double)m->output_scale * (job->output[best] - m->output_zero_point), 1e3 * job->seconds);
+    int shown = m->output_size < 32 ? m->output_size : 32;
+    for (int i = 0; i < shown; i++) printf("%s%d", i ? " " : "  ", job->output[i]);
+    printf("%s\n", m->output_size > shown ? " ..." : "");
+}
+
+typedef struct infer_args {
+    const char *model, *input, *output, *target;
+    int json;
+} infer_args;
+
+static int parse(int argc, char **argv, infer_args *a)
+{
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"input", required_argument, NULL, 'i'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"target", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    *a = (infer_args){NULL, NULL, NULL, "host", 0};
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        if (c == 'm') a->model = optarg;
+        else if (c == 'i') a->input = optarg;
+        else if (c == 'o') a->output = optarg;
+        else if (c == 't') a->target = optarg;
+        else if (c == 'j') a->json = 1;
+        else if (c == 'h') return usage(stdout), 0;
+        else return usage(stderr), 2;
+    }
+    if (optind != argc || !a->model || !a->input || !a->output) return usage(stderr), 2;
+    return -1; /* go on */
+}
+
+int cmd_infer(int argc, char **argv)
+{
+    infer_args a;
+    int rc = parse(argc, argv, &a);
+    if (rc >= 0) return rc;
+    const infer_target *target = find_target(a.target);
+    if (!target) return cli_error("infer", "unknown --target '%s' (reef infer --help lists them)", a.target);
+
+    reef_graph g;
+    reef_lowered_model m;
+    reef_error err;
+    uint8_t *in = NULL;
+    int8_t *out = NULL;
+    size_t in_size;
+    if (reef_tflite_read(a.model, &g, &err)) return cli_error("infer", "%s", err.msg);
+    rc = 1;
+    if (reef_lower(&g, &m, &err)) {
+        cli_error("infer", "%s: %s", a.model, err.msg);
+        goto free_graph;
+    }
+    if (reef_read_file(a.input, &in, &in_size, &err)) {
+        cli_error("infer", "%s", err.msg);
+        goto free_model;
+    }
+    if (in_size != (size_t)m.input_size) {
+        cli_error("infer", "%s has %zu bytes; the model's input is %d int8 values", a.input, in_size, m.input_size);
+        goto free_model;
+    }
+    out = malloc((size_t)m.output_size);
+    infer_job job = {a.model, &g, &m, (const int8_t *)in, out, 0};
+    if (!out) cli_error("infer", "out of memory");
+    else if (target->run(&job, &err) || reef_write_file(a.output, out, (size_t)m.output_size, &err))
+        cli_error("infer", "%s", err.msg);
+    else {
+        print_result(&job, target->name, a.output, a.json);
+        rc = 0;
+    }
+free_model:
+    free(in), free(out);
+    reef_lowered_free(&m);
+free_graph:
+    reef_graph_free(&g);
+    return rc;
+}

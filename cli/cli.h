@@ -23,6 +23,7 @@ int cli_parse_double(const char *name, const char *opt, const char *text, double
 /* The subcommands. Add one line here and one in reef.c's table. */
 int cmd_prep(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 

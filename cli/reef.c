@@ -9,6 +9,7 @@
 static const reef_command commands[] = {
     {"prep", cmd_prep, "images -> dataset file (DeepFish CSVs, class folders, IDX)"},
     {"info", cmd_info, "check a dataset file and print its summary"},
+    {"inspect", cmd_inspect, "show a .tflite model: ops, tensors, MACs, unsupported ops"},
     {"gen", cmd_gen, "int8 .tflite -> C: const weights, planned arena, step table"},
     {"infer", cmd_infer, "run one raw int8 tensor through a model (host interpreter)"},
 };

@@ -36,29 +36,43 @@ typedef struct dw_job {
     const int32_t *bias;   /* (C) or NULL */
 } dw_job;
 
-/* Sums of channels c..c+3 at one output pixel whose window starts at
- * (y0, x0) of image b. */
-static void dw_sums4(const dw_job *job, int32_t b, int32_t y0, int32_t x0, int32_t c,
-                     int32_t sums[4])
+/* The taps of one output pixel that fall inside the input: rows
+ * [ky0, ky1) and columns [kx0, kx1) of the filter, the window starting at
+ * (y0, x0) of image b. Computed once per pixel. */
+typedef struct dw_taps {
+    int32_t b, y0, x0, ky0, ky1, kx0, kx1;
+} dw_taps;
+
+/* First k >= 0 with start + k * step >= 0, and the end of k with
+ * start + k * step < size, clipped to [0, taps]. */
+static void clip_taps(int32_t start, int32_t step, int32_t size, int32_t taps, int32_t *k0,
+                      int32_t *k1)
+{
+    int32_t lo = start < 0 ? (-start + step - 1) / step : 0;
+    int32_t hi = start < size ? (size - 1 - start) / step + 1 : 0;
+    *k0 = lo;
+    *k1 = hi < taps ? hi : taps;
+}
+
+/* Sums of channels c..c+3 over the valid taps. */
+static void dw_sums4(const dw_job *job, const dw_taps *t, int32_t c, int32_t sums[4])
 {
     const reef_dims *in = job->input_dims, *f = job->filter_dims;
     const int32_t off = job->params->input_offset;
     const int32_t offsets = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
+    const int32_t in_step = job->params->dilation.w * in->c;  /* bytes between taps */
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, ky, kx;
-    for (ky = 0; ky < f->h; ky++) {
-        const int32_t y = y0 + ky * job->params->dilation.h;
-        if (y < 0 || y >= in->h) continue;
-        for (kx = 0; kx < f->w; kx++) {
-            const int32_t x = x0 + kx * job->params->dilation.w;
-            uint32_t xw, ww;
-            int32_t xe, xo, we, wo;
-            if (x < 0 || x >= in->w) continue;
-            xw = reef_load_u32(job->input + ((b * in->h + y) * in->w + x) * in->c + c);
-            ww = reef_load_u32(job->filter + (ky * f->w + kx) * in->c + c);
-            xe = reef_sadd16(reef_sxtb16(xw), offsets);
-            xo = reef_sadd16(reef_sxtb16_ror8(xw), offsets);
-            we = reef_sxtb16(ww);
-            wo = reef_sxtb16_ror8(ww);
+    for (ky = t->ky0; ky < t->ky1; ky++) {
+        const int32_t y = t->y0 + ky * job->params->dilation.h;
+        const int8_t *px = job->input +
+                           ((t->b * in->h + y) * in->w + t->x0 + t->kx0 * job->params->dilation.w) *
+                               in->c + c;
+        const int8_t *w = job->filter + (ky * f->w + t->kx0) * in->c + c;
+        for (kx = t->kx0; kx < t->kx1; kx++, px += in_step, w += in->c) {
+            const uint32_t xw = reef_load_u32(px), ww = reef_load_u32(w);
+            const int32_t xe = reef_sadd16(reef_sxtb16(xw), offsets);
+            const int32_t xo = reef_sadd16(reef_sxtb16_ror8(xw), offsets);
+            const int32_t we = reef_sxtb16(ww), wo = reef_sxtb16_ror8(ww);
             s0 += reef_half_lo(xe) * reef_half_lo(we);
             s1 += reef_half_lo(xo) * reef_half_lo(wo);
             s2 += reef_half_hi(xe) * reef_half_hi(we);
@@ -72,18 +86,16 @@ static void dw_sums4(const dw_job *job, int32_t b, int32_t y0, int32_t x0, int32
 }
 
 /* Sum of one channel c (the tail that is not a multiple of 4). */
-static int32_t dw_sum1(const dw_job *job, int32_t b, int32_t y0, int32_t x0, int32_t c)
+static int32_t dw_sum1(const dw_job *job, const dw_taps *t, int32_t c)
 {
     const reef_dims *in = job->input_dims, *f = job->filter_dims;
     int32_t s = 0, ky, kx;
-    for (ky = 0; ky < f->h; ky++) {
-        const int32_t y = y0 + ky * job->params->dilation.h;
-        if (y < 0 || y >= in->h) continue;
-        for (kx = 0; kx < f->w; kx++) {
-            const int32_t x = x0 + kx * job->params->dilation.w;
-            if (x < 0 || x >= in->w) continue;
+    for (ky = t->ky0; ky < t->ky1; ky++) {
+        const int32_t y = t->y0 + ky * job->params->dilation.h;
+        for (kx = t->kx0; kx < t->kx1; kx++) {
+            const int32_t x = t->x0 + kx * job->params->dilation.w;
             s += job->filter[(ky * f->w + kx) * in->c + c] *
-                 (job->input[((b * in->h + y) * in->w + x) * in->c + c] +
+                 (job->input[((t->b * in->h + y) * in->w + x) * in->c + c] +
                   job->params->input_offset);
         }
     }
@@ -101,17 +113,22 @@ static int8_t dw_finish(const dw_job *job, int32_t c, int32_t sum)
 static void dw_pixel(const dw_job *job, int32_t b, int32_t y, int32_t x, int8_t *out)
 {
     const reef_dw_conv_params *p = job->params;
-    const int32_t y0 = y * p->stride.h - p->padding.h, x0 = x * p->stride.w - p->padding.w;
     const int32_t channels = job->input_dims->c;
     int32_t c = 0, sums[4];
+    dw_taps t;
+    t.b = b;
+    t.y0 = y * p->stride.h - p->padding.h;
+    t.x0 = x * p->stride.w - p->padding.w;
+    clip_taps(t.y0, p->dilation.h, job->input_dims->h, job->filter_dims->h, &t.ky0, &t.ky1);
+    clip_taps(t.x0, p->dilation.w, job->input_dims->w, job->filter_dims->w, &t.kx0, &t.kx1);
     for (; c + 4 <= channels; c += 4) {
-        dw_sums4(job, b, y0, x0, c, sums);
+        dw_sums4(job, &t, c, sums);
         out[c] = dw_finish(job, c, sums[0]);
         out[c + 1] = dw_finish(job, c + 1, sums[1]);
         out[c + 2] = dw_finish(job, c + 2, sums[2]);
         out[c + 3] = dw_finish(job, c + 3, sums[3]);
     }
-    for (; c < channels; c++) out[c] = dw_finish(job, c, dw_sum1(job, b, y0, x0, c));
+    for (; c < channels; c++) out[c] = dw_finish(job, c, dw_sum1(job, &t, c));
 }
 
 reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *params,

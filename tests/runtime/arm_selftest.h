@@ -1,0 +1,102 @@
+/* A firmware "model" for the qemu-m4 harness that checks the fast kernels
+ * (which use the DSP instructions on the Cortex-M4) against the portable
+ * scalar references on random shapes, on the target itself. Output: the
+ * number of mismatching bytes (int32, little-endian); 0 means all equal.
+ * Build and run: see the end of tests/runtime/CMakeLists.txt. */
+#include <stdint.h>
+
+#include "reef/reef.h"
+
+#define REEF_MODEL_INPUT_SIZE 4
+#define REEF_MODEL_OUTPUT_SIZE 4
+#define REEF_MODEL_INVOKE(in, out) arm_selftest_run((in), (out))
+
+static uint32_t st_rng = 12345u;
+static uint32_t st_rnd(void) { st_rng = st_rng * 1664525u + 1013904223u; return st_rng >> 8; }
+static int st_in(int lo, int hi) { return lo + (int)(st_rnd() % (uint32_t)(hi - lo + 1)); }
+
+static int8_t st_input[2 * 12 * 12 * 24];
+static int8_t st_filter[24 * 5 * 5 * 24 * 2];
+static int32_t st_bias[72], st_mult[72], st_shift[72];
+static int8_t st_out_fast[2 * 12 * 12 * 72], st_out_ref[2 * 12 * 12 * 72];
+static uint32_t st_scratch[4096];
+
+static int32_t st_diff(int n)
+{
+    int32_t bad = 0;
+    for (int k = 0; k < n; k++) bad += st_out_fast[k] != st_out_ref[k];
+    return bad;
+}
+
+static void st_fill(int n_in, int n_f, int n_c, int k)
+{
+    for (int i = 0; i < n_in; i++) st_input[i] = (int8_t)st_in(-128, 127);
+    for (int i = 0; i < n_f; i++) st_filter[i] = (int8_t)st_in(-127, 127);
+    for (int i = 0; i < n_c; i++) {
+        st_bias[i] = st_in(-20000, 20000);
+        st_mult[i] = (int32_t)(0x40000000u | (st_rnd() << 6 >> 2));
+        st_shift[i] = -(7 + (k > 16 ? 2 : 0) + (k > 256 ? 2 : 0)) + st_in(-1, 1);
+    }
+}
+
+static int32_t st_conv(void)
+{
+    reef_dims in = {st_in(1, 2), st_in(1, 12), st_in(1, 12), st_in(1, 24)};
+    reef_dims f = {st_in(1, 24), st_in(1, 5), st_in(1, 5), in.c};
+    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {st_in(1, 2), st_in(1, 2)},
+                          {st_in(0, f.h - 1), st_in(0, f.w - 1)}, {1, 1}, {-128, 127}};
+    reef_dims out = {in.n, (in.h + 2 * p.padding.h - f.h) / p.stride.h + 1,
+                     (in.w + 2 * p.padding.w - f.w) / p.stride.w + 1, f.n};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    if (out.h < 1 || out.w < 1) return 0;
+    st_fill(in.n * in.h * in.w * in.c, f.n * f.h * f.w * f.c, f.n, f.h * f.w * f.c);
+    if (reef_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch) return 0;
+    if (reef_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
+static int32_t st_dw(void)
+{
+    reef_dims in = {st_in(1, 2), st_in(1, 12), st_in(1, 12), st_in(1, 24)};
+    reef_dims f = {1, st_in(1, 5), st_in(1, 5), in.c};
+    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {st_in(1, 2), st_in(1, 2)},
+                             {st_in(0, f.h - 1), st_in(0, f.w - 1)}, {1, 1}, {-128, 127}};
+    reef_dims out = {in.n, (in.h + 2 * p.padding.h - f.h) / p.stride.h + 1,
+                     (in.w + 2 * p.padding.w - f.w) / p.stride.w + 1, in.c};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    if (out.h < 1 || out.w < 1) return 0;
+    st_fill(in.n * in.h * in.w * in.c, f.h * f.w * f.c, f.c, f.h * f.w);
+    if (reef_dw_conv_s8(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
+static int32_t st_fc(void)
+{
+    reef_dims in = {st_in(1, 3), 1, 1, st_in(1, 200)};
+    reef_dims f = {st_in(1, 40), 1, 1, in.c};
+    reef_dims out = {in.n, 1, 1, f.n};
+    reef_fc_params p = {st_in(-127, 128), 0, st_in(-128, 127), {-128, 127}};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    st_fill(in.n * in.c, f.n * in.c, f.n, in.c);
+    if (reef_fc_per_channel_s8(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_fc_s8_ref(0, &p, &q, 1, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.c);
+}
+
+static int arm_selftest_run(const int8_t *in, int8_t *out)
+{
+    int32_t bad = 0;
+    (void)in;
+    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_fc();
+    out[0] = (int8_t)(bad & 0xff);
+    out[1] = (int8_t)((bad >> 8) & 0xff);
+    out[2] = (int8_t)((bad >> 16) & 0xff);
+    out[3] = (int8_t)((bad >> 24) & 0xff);
+    return 0;
+}

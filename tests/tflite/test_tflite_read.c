@@ -90,6 +90,7 @@ static void test_mlperf_models(void **state)
                g.ntensors, macs, m->anchor_macs, reef_graph_param_bytes(&g));
         /* the anchors are rounded figures: within half their last digit */
         assert_true(fabs(macs - m->anchor_macs) <= m->anchor_tol);
+        assert_int_equal(reef_graph_macs(&g), m->macs);
         reef_error err;
         assert_int_equal(reef_graph_unsupported_ops(&g, &err), 0);
         reef_graph_free(&g);

@@ -1,0 +1,112 @@
+/* `reef gen` and `reef infer`: their JSON, and bad input refused with a
+ * nonzero exit and no output left behind. */
+#include "testing.h"
+
+#include <sys/wait.h>
+
+/* Runs a shell command (stderr to stdout); returns its exit status. */
+static int run(const char *cmd, char *buf, size_t size)
+{
+    char full[4200];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t n = fread(buf, 1, size - 1, p);
+    buf[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static const char *reef_bin(void)
+{
+    const char *bin = getenv("REEF_BIN");
+    if (!bin || access(bin, X_OK) != 0) {
+        printf("[  SKIPPED ] the reef executable is not built\n");
+        return NULL;
+    }
+    return bin;
+}
+
+static char out[1 << 16];
+
+static void test_gen_json(void **state)
+{
+    (void)state;
+    const char *bin = reef_bin();
+    char model[512], dir[256], cmd[4096];
+    if (!bin || !testing_shared_path(model, sizeof model, "models/models/kws_ref_model.tflite")) skip();
+    testing_tmpdir(dir, sizeof dir, "cli-gen");
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --name kws --json", bin, model, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    printf("  %s", out);
+    assert_non_null(strstr(out, "\"ops\":{\"CONV_2D\":5,\"DEPTHWISE_CONV_2D\":4,"));
+    assert_non_null(strstr(out, "\"macs\":2656768"));
+    assert_non_null(strstr(out, "\"weights_bytes\":"));
+    assert_non_null(strstr(out, "\"arena_bytes\":"));
+    assert_non_null(strstr(out, "\"arena_lower_bound_bytes\":"));
+    snprintf(cmd, sizeof cmd, "%s/out", dir);
+    assert_int_equal(testing_count_files(cmd), 2);
+    /* Text output has the table. */
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --name kws", bin, model, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "arena lower bound (bytes)"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_gen_refuses(void **state)
+{
+    (void)state;
+    const char *bin = reef_bin();
+    char model[512], dir[256], cmd[4096];
+    if (!bin || !testing_shared_path(model, sizeof model, "models/models/kws_ref_model.tflite")) skip();
+    testing_tmpdir(dir, sizeof dir, "cli-bad");
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s --name 9lives", bin, model, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "not a C identifier"));
+    snprintf(cmd, sizeof cmd, "head -c 1000 %s > %s/cut.tflite && %s gen %s/cut.tflite -o %s", model, dir, bin, dir, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "cut.tflite"));
+    assert_int_equal(testing_count_files(dir), 1); /* only cut.tflite */
+    snprintf(cmd, sizeof cmd, "%s gen %s", bin, model); /* no -o */
+    assert_int_equal(run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_infer(void **state)
+{
+    (void)state;
+    const char *bin = reef_bin();
+    char model[512], in[512], ref[512], dir[256], cmd[4096];
+    if (!bin || !testing_shared_path(model, sizeof model, "models/models/ad01_int8.tflite") ||
+        !testing_shared_path(in, sizeof in, "models/vectors/ad/ad_sample0.in.bin") ||
+        !testing_shared_path(ref, sizeof ref, "models/vectors/ad/ad_sample0.out.bin"))
+        skip();
+    testing_tmpdir(dir, sizeof dir, "cli-infer");
+    snprintf(cmd, sizeof cmd, "%s infer --model %s --target host --input %s -o %s/out.bin --json && cmp %s/out.bin %s",
+             bin, model, in, dir, dir, ref);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"target\":\"host\""));
+    assert_non_null(strstr(out, "\"output_size\":640"));
+    /* A wrong-size input, an unknown target: exit 1, no output file. */
+    snprintf(cmd, sizeof cmd, "%s infer --model %s --input %s -o %s/bad.bin", bin, model, model, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "640 int8 values"));
+    snprintf(cmd, sizeof cmd, "%s infer --model %s --input %s -o %s/bad.bin --target pdp11", bin, model, in, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "unknown --target"));
+    assert_int_equal(testing_count_files(dir), 1); /* only out.bin */
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gen_json),
+        cmocka_unit_test(test_gen_refuses),
+        cmocka_unit_test(test_infer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -61,8 +61,13 @@ int reef_graph_unsupported_ops(const reef_graph *g, reef_error *err)
 
 int64_t reef_graph_macs(const reef_graph *g)
 {
+    /* one op has at most 2^62 MACs (2^31-element tensors); a hostile file
+     * can repeat such ops, so the sum saturates instead of overflowing */
     int64_t total = 0;
-    for (int i = 0; i < g->nops; i++) total += reef_op_macs(g, &g->ops[i]);
+    for (int i = 0; i < g->nops; i++) {
+        int64_t macs = reef_op_macs(g, &g->ops[i]);
+        total = macs > INT64_MAX - total ? INT64_MAX : total + macs;
+    }
     return total;
 }
 

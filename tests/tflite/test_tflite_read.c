@@ -124,9 +124,28 @@ static void test_kws_first_conv(void **state)
     reef_graph_free(&g);
 }
 
+/* MACs of ops on 2^31-element tensors: each op near 2^62, the total
+ * saturates rather than overflowing (a hostile file can do this). */
+static void test_macs_saturate(void **state)
+{
+    (void)state;
+    reef_graph g;
+    reef_error err;
+    assert_int_equal(reef_graph_init(&g, "huge", &err), 0);
+    int32_t big[2] = {1, INT32_MAX};
+    int x = reef_graph_add_tensor(&g, "x", REEF_INT8, 2, big, &err);
+    int w = reef_graph_add_tensor(&g, "w", REEF_INT8, 2, big, &err);
+    int32_t ins[2] = {x, w};
+    for (int i = 0; i < 3; i++) assert_int_equal(reef_graph_add_op(&g, REEF_OP_FULLY_CONNECTED, ins, 2, &x, 1, NULL, &err), i);
+    assert_int_equal(reef_op_macs(&g, &g.ops[0]), (int64_t)INT32_MAX * INT32_MAX);
+    assert_int_equal(reef_graph_macs(&g), INT64_MAX);
+    reef_graph_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_macs_saturate),
         cmocka_unit_test(test_mlperf_models),
         cmocka_unit_test(test_kws_first_conv),
     };

@@ -1,0 +1,25 @@
+"""What a user would otherwise write for `reef prep`: Pillow, one process.
+usage: /usr/bin/python3 pil_prep.py LISTFILE   (one image path per line)
+Per image: open, draft('L', (32, 32)) (DCT-domain downscale), convert('L'),
+resize((32, 32), Image.BOX); pixels collected in one bytearray.
+Prints: frames seconds frames_per_second (time of the loop only)."""
+import sys
+import time
+
+from PIL import Image
+
+
+def main():
+    paths = [p for p in open(sys.argv[1]).read().split("\n") if p]
+    out = bytearray(len(paths) * 32 * 32)
+    start = time.perf_counter()
+    for i, path in enumerate(paths):
+        with Image.open(path) as im:
+            im.draft("L", (32, 32))
+            small = im.convert("L").resize((32, 32), Image.BOX)
+            out[i * 1024:(i + 1) * 1024] = small.tobytes()
+    seconds = time.perf_counter() - start
+    print(f"{len(paths)} {seconds:.4f} {len(paths) / seconds:.1f}")
+
+
+main()

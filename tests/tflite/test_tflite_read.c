@@ -124,6 +124,113 @@ static void test_kws_first_conv(void **state)
     reef_graph_free(&g);
 }
 
+/* ---- ../shared/models/layers/<model>_lcg0: TFLite Micro's own view ---- */
+
+/* Splits line at commas from the right: the last n fields go to f[0..n),
+ * the rest (which may hold commas) is left in line. */
+static void split_right(char *line, char **f, int n)
+{
+    for (int k = n - 1; k >= 0; k--) {
+        char *comma = strrchr(line, ',');
+        assert_non_null(comma);
+        *comma = '\0';
+        f[k] = comma + 1;
+    }
+}
+
+static void check_index_list(const char *text, const int32_t *list, int n, int op)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", text);
+    int count = 0;
+    for (char *tok = strtok(copy, " "); tok; tok = strtok(NULL, " "), count++)
+        if (count >= n || atoi(tok) != list[count]) fail_msg("op %d: tensor list '%s' differs", op, text);
+    assert_int_equal(count, n);
+}
+
+static void check_layer_ops(const reef_graph *g, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char line[4096];
+    assert_non_null(fgets(line, sizeof line, fp)); /* header */
+    int rows = 0;
+    while (fgets(line, sizeof line, fp)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *f[3];
+        split_right(line, f, 3); /* op, inputs, outputs */
+        int i = atoi(line);
+        assert_true(i >= 0 && i < g->nops);
+        assert_string_equal(f[0], reef_builtin_name(g->ops[i].builtin));
+        check_index_list(f[1], g->ops[i].inputs, g->ops[i].ninputs, i);
+        check_index_list(f[2], g->ops[i].outputs, g->ops[i].noutputs, i);
+        rows++;
+    }
+    fclose(fp);
+    assert_int_equal(rows, g->nops);
+}
+
+static void check_layer_tensors(const reef_graph *g, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    static char line[1 << 16];
+    assert_non_null(fgets(line, sizeof line, fp));
+    int rows = 0;
+    while (fgets(line, sizeof line, fp)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *f[5];
+        split_right(line, f, 5); /* type, shape, scale, zero_point, file */
+        char *comma = strchr(line, ',');
+        assert_non_null(comma);
+        *comma = '\0';
+        int i = atoi(line);
+        assert_true(i >= 0 && i < g->ntensors);
+        const reef_tensor *t = &g->tensors[i];
+        assert_string_equal(comma + 1, t->name);
+        assert_string_equal(f[0], "INT8");
+        assert_int_equal(t->type, REEF_INT8);
+        char shape[64] = "";
+        for (int d = 0; d < t->rank; d++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), d ? "x%d" : "%d", t->shape[d]);
+        assert_string_equal(f[1], shape);
+        assert_int_equal(t->nquant, 1);
+        double scale = atof(f[2]);
+        assert_true(fabs(t->scale[0] - scale) <= 1e-7 * scale);
+        assert_int_equal(t->zero_point[0], atoi(f[3]));
+        assert_null(t->data);
+        rows++;
+    }
+    fclose(fp);
+    assert_true(rows > 0);
+}
+
+/* Every operator (code, inputs, outputs) and every activation tensor (name,
+ * type, shape, scale, zero point) as TFLite Micro reported them. */
+static void test_layers_match_tflm(void **state)
+{
+    (void)state;
+    for (int k = 0; k < MLPERF_NMODELS; k++) {
+        const mlperf_model *m = &mlperf_models[k];
+        char ops[1024], tensors[1024], rel[256];
+        snprintf(rel, sizeof rel, "models/layers/%s_lcg0/ops.csv", m->key);
+        if (!testing_shared_path(ops, sizeof ops, rel)) {
+            skip();
+            return;
+        }
+        snprintf(rel, sizeof rel, "models/layers/%s_lcg0/tensors.csv", m->key);
+        if (!testing_shared_path(tensors, sizeof tensors, rel)) {
+            skip();
+            return;
+        }
+        reef_graph g;
+        assert_int_equal(load(m, &g), 1);
+        check_layer_ops(&g, ops);
+        check_layer_tensors(&g, tensors);
+        reef_graph_free(&g);
+    }
+}
+
 /* MACs of ops on 2^31-element tensors: each op near 2^62, the total
  * saturates rather than overflowing (a hostile file can do this). */
 static void test_macs_saturate(void **state)
@@ -146,6 +253,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_macs_saturate),
+        cmocka_unit_test(test_layers_match_tflm),
         cmocka_unit_test(test_mlperf_models),
         cmocka_unit_test(test_kws_first_conv),
     };

@@ -42,7 +42,8 @@ static int count_ops(const reef_graph *g, op_count *counts)
     return n;
 }
 
-static void print_summary(const reef_graph *g, const reef_lowered_model *m, const char *h, const char *c, int json)
+static void print_summary(const reef_graph *g, const reef_lowered_model *m, const char *h, const char *c,
+                          int json)
 {
     op_count *counts = calloc((size_t)(g->nops ? g->nops : 1), sizeof *counts);
     int n = counts ? count_ops(g, counts) : 0;
@@ -69,7 +70,8 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, cons
         printf("wrote %s and %s\n\n", h, c);
         reef_table t;
         reef_table_init(&t, "op", ">count", NULL);
-        for (int i = 0; i < n; i++) reef_table_cell(&t, "%s", counts[i].name), reef_table_cell(&t, "%d", counts[i].count);
+        for (int i = 0; i < n; i++)
+            reef_table_cell(&t, "%s", counts[i].name), reef_table_cell(&t, "%d", counts[i].count);
         reef_table_print(&t, stdout, NULL);
         putchar('\n');
         reef_table_init(&t, "total", ">value", NULL);
@@ -102,11 +104,16 @@ int cmd_gen(int argc, char **argv)
     const char *dir = NULL, *name = NULL;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (c == 'o') dir = optarg;
-        else if (c == 'n') name = optarg;
-        else if (c == 'j') json = 1;
-        else if (c == 'h') return usage(stdout), 0;
-        else return usage(stderr), 2;
+        if (c == 'o')
+            dir = optarg;
+        else if (c == 'n')
+            name = optarg;
+        else if (c == 'j')
+            json = 1;
+        else if (c == 'h')
+            return usage(stdout), 0;
+        else
+            return usage(stderr), 2;
     }
     if (optind != argc - 1 || !dir) return usage(stderr), 2;
     const char *model = argv[optind];

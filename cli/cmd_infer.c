@@ -16,9 +16,9 @@ typedef struct infer_job {
     const char *model_path;
     const reef_graph *graph;
     const reef_lowered_model *lowered;
-    const int8_t *input;   /* (lowered->input_size) */
-    int8_t *output;        /* (lowered->output_size) */
-    double seconds;        /* out: wall time of the run, when meaningful */
+    const int8_t *input; /* (lowered->input_size) */
+    int8_t *output;      /* (lowered->output_size) */
+    double seconds;      /* out: wall time of the run, when meaningful */
 } infer_job;
 
 typedef struct infer_target {
@@ -95,8 +95,9 @@ static void print_result(const infer_job *job, const char *target, const char *o
         reef_json_finish(&j);
         return;
     }
-    printf("%s on %s: %d int8 outputs -> %s, argmax %d (%.4f), %.3f ms\n", job->model_path, target, m->output_size,
-           out_path, best, (double)m->output_scale * (job->output[best] - m->output_zero_point), 1e3 * job->seconds);
+    printf("%s on %s: %d int8 outputs -> %s, argmax %d (%.4f), %.3f ms\n", job->model_path, target,
+           m->output_size, out_path, best,
+           (double)m->output_scale * (job->output[best] - m->output_zero_point), 1e3 * job->seconds);
     int shown = m->output_size < 32 ? m->output_size : 32;
     for (int i = 0; i < shown; i++) printf("%s%d", i ? " " : "  ", job->output[i]);
     printf("%s\n", m->output_size > shown ? " ..." : "");
@@ -119,13 +120,20 @@ static int parse(int argc, char **argv, infer_args *a)
     int c;
     *a = (infer_args){NULL, NULL, NULL, "host", 0};
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (c == 'm') a->model = optarg;
-        else if (c == 'i') a->input = optarg;
-        else if (c == 'o') a->output = optarg;
-        else if (c == 't') a->target = optarg;
-        else if (c == 'j') a->json = 1;
-        else if (c == 'h') return usage(stdout), 0;
-        else return usage(stderr), 2;
+        if (c == 'm')
+            a->model = optarg;
+        else if (c == 'i')
+            a->input = optarg;
+        else if (c == 'o')
+            a->output = optarg;
+        else if (c == 't')
+            a->target = optarg;
+        else if (c == 'j')
+            a->json = 1;
+        else if (c == 'h')
+            return usage(stdout), 0;
+        else
+            return usage(stderr), 2;
     }
     if (optind != argc || !a->model || !a->input || !a->output) return usage(stderr), 2;
     return -1; /* go on */
@@ -156,12 +164,14 @@ int cmd_infer(int argc, char **argv)
         goto free_model;
     }
     if (in_size != (size_t)m.input_size) {
-        cli_error("infer", "%s has %zu bytes; the model's input is %d int8 values", a.input, in_size, m.input_size);
+        cli_error("infer", "%s has %zu bytes; the model's input is %d int8 values", a.input, in_size,
+                  m.input_size);
         goto free_model;
     }
     out = malloc((size_t)m.output_size);
     infer_job job = {a.model, &g, &m, (const int8_t *)in, out, 0};
-    if (!out) cli_error("infer", "out of memory");
+    if (!out)
+        cli_error("infer", "out of memory");
     else if (target->run(&job, &err) || reef_write_file(a.output, out, (size_t)m.output_size, &err))
         cli_error("infer", "%s", err.msg);
     else {

@@ -36,15 +36,17 @@ void reef_c_name_from_path(const char *path, char *buf, size_t size)
 
 typedef struct emitter {
     FILE *fp;
-    const char *name;   /* lower-case symbol prefix */
-    char upper[72];     /* macro prefix */
+    const char *name; /* lower-case symbol prefix */
+    char upper[72];   /* macro prefix */
 } emitter;
 
 /* An int32 as a C99 constant: INT32_MIN cannot be written as a literal. */
 static void put_i32(FILE *fp, int32_t v)
 {
-    if (v == INT32_MIN) fputs("(-2147483647 - 1)", fp);
-    else fprintf(fp, "%" PRId32, v);
+    if (v == INT32_MIN)
+        fputs("(-2147483647 - 1)", fp);
+    else
+        fprintf(fp, "%" PRId32, v);
 }
 
 /* A float literal that reads back as the same float. */
@@ -60,7 +62,8 @@ static void put_float(FILE *fp, float v)
 static void put_i8_array(emitter *e, const char *what, int k, const int8_t *v, size_t n)
 {
     fprintf(e->fp, "static const int8_t %s_s%d_%s[%zu] REEF_WEIGHTS = {", e->name, k, what, n);
-    for (size_t i = 0; i < n; i++) fprintf(e->fp, "%s%d%s", i % 24 ? "" : "\n    ", v[i], i + 1 < n ? "," : "");
+    for (size_t i = 0; i < n; i++)
+        fprintf(e->fp, "%s%d%s", i % 24 ? "" : "\n    ", v[i], i + 1 < n ? "," : "");
     fputs("\n};\n", e->fp);
 }
 
@@ -77,7 +80,8 @@ static void put_i32_array(emitter *e, const char *what, int k, const int32_t *v,
 
 static void put_dims(FILE *fp, const char *field, const reef_dims *d)
 {
-    fprintf(fp, "    .%s = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "},\n", field, d->n, d->h, d->w, d->c);
+    fprintf(fp, "    .%s = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "},\n", field, d->n, d->h, d->w,
+            d->c);
 }
 
 static void put_hw(FILE *fp, const char *field, reef_hw v)
@@ -93,8 +97,10 @@ static void put_act(FILE *fp, reef_activation a)
 /* "name_sK_what" when the step owns that array, else NULL. */
 static void put_ref(emitter *e, const char *field, int k, const char *what, const void *p)
 {
-    if (p) fprintf(e->fp, "    .%s = %s_s%d_%s,\n", field, e->name, k, what);
-    else fprintf(e->fp, "    .%s = 0,\n", field);
+    if (p)
+        fprintf(e->fp, "    .%s = %s_s%d_%s,\n", field, e->name, k, what);
+    else
+        fprintf(e->fp, "    .%s = 0,\n", field);
 }
 
 static void put_offsets(FILE *fp, uint32_t in, uint32_t out)
@@ -122,7 +128,8 @@ static void put_conv(emitter *e, int k, const reef_lowered_step *s)
     const reef_conv_step_args *a = &s->args.conv;
     const reef_conv_params *p = &a->params;
     fprintf(e->fp, "static const reef_conv_step_args %s_s%d_args = {\n", e->name, k);
-    fprintf(e->fp, "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", ", p->input_offset, p->output_offset);
+    fprintf(e->fp, "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", ",
+            p->input_offset, p->output_offset);
     put_hw(e->fp, "stride", p->stride), fputs(", ", e->fp);
     put_hw(e->fp, "padding", p->padding), fputs(", ", e->fp);
     put_hw(e->fp, "dilation", p->dilation), fputs(", ", e->fp);
@@ -144,7 +151,8 @@ static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s)
     const reef_dw_conv_params *p = &a->params;
     fprintf(e->fp, "static const reef_dw_conv_step_args %s_s%d_args = {\n", e->name, k);
     fprintf(e->fp,
-            "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", .depth_multiplier = %" PRId32 ", ",
+            "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32
+            ", .depth_multiplier = %" PRId32 ", ",
             p->input_offset, p->output_offset, p->depth_multiplier);
     put_hw(e->fp, "stride", p->stride), fputs(", ", e->fp);
     put_hw(e->fp, "padding", p->padding), fputs(", ", e->fp);
@@ -167,7 +175,8 @@ static void put_fc(emitter *e, int k, const reef_lowered_step *s)
     const reef_fc_params *p = &a->params;
     fprintf(e->fp, "static const reef_fc_step_args %s_s%d_args = {\n", e->name, k);
     fprintf(e->fp,
-            "    .params = {.input_offset = %" PRId32 ", .filter_offset = %" PRId32 ", .output_offset = %" PRId32 ", ",
+            "    .params = {.input_offset = %" PRId32 ", .filter_offset = %" PRId32
+            ", .output_offset = %" PRId32 ", ",
             p->input_offset, p->filter_offset, p->output_offset);
     put_act(e->fp, p->activation), fputs("},\n", e->fp);
     fprintf(e->fp, "    .quant = {%" PRId32 ", %" PRId32 "},\n", a->quant.multiplier, a->quant.shift);
@@ -188,10 +197,12 @@ static void put_add(emitter *e, int k, const reef_lowered_step *s)
     const reef_add_params *p = &a->params;
     fprintf(e->fp, "static const reef_add_step_args %s_s%d_args = {\n", e->name, k);
     fprintf(e->fp,
-            "    .params = {.input1_offset = %" PRId32 ", .input1_multiplier = %" PRId32 ", .input1_shift = %" PRId32 ",\n"
-            "               .input2_offset = %" PRId32 ", .input2_multiplier = %" PRId32 ", .input2_shift = %" PRId32 ",\n"
-            "               .left_shift = %" PRId32 ", .output_offset = %" PRId32 ", .output_multiplier = %" PRId32
-            ", .output_shift = %" PRId32 ",\n               ",
+            "    .params = {.input1_offset = %" PRId32 ", .input1_multiplier = %" PRId32
+            ", .input1_shift = %" PRId32 ",\n"
+            "               .input2_offset = %" PRId32 ", .input2_multiplier = %" PRId32
+            ", .input2_shift = %" PRId32 ",\n"
+            "               .left_shift = %" PRId32 ", .output_offset = %" PRId32
+            ", .output_multiplier = %" PRId32 ", .output_shift = %" PRId32 ",\n               ",
             p->input1_offset, p->input1_multiplier, p->input1_shift, p->input2_offset, p->input2_multiplier,
             p->input2_shift, p->left_shift, p->output_offset, p->output_multiplier, p->output_shift);
     put_act(e->fp, p->activation), fputs("},\n", e->fp);
@@ -223,7 +234,8 @@ static void put_mean(emitter *e, int k, const reef_lowered_step *s)
             "static const reef_mean_step_args %s_s%d_args = {\n"
             "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", .multiplier = %" PRId32
             ", .shift = %" PRId32 "},\n",
-            e->name, k, a->params.input_offset, a->params.output_offset, a->params.multiplier, a->params.shift);
+            e->name, k, a->params.input_offset, a->params.output_offset, a->params.multiplier,
+            a->params.shift);
     put_dims(e->fp, "input_dims", &a->input_dims);
     put_dims(e->fp, "output_dims", &a->output_dims);
     put_offsets(e->fp, a->input_at, a->output_at);
@@ -246,7 +258,8 @@ static void put_softmax(emitter *e, int k, const reef_lowered_step *s)
 static void put_reshape(emitter *e, int k, const reef_lowered_step *s)
 {
     const reef_reshape_step_args *a = &s->args.reshape;
-    fprintf(e->fp, "static const reef_reshape_step_args %s_s%d_args = {\n    .count = %" PRId32 ",\n", e->name, k, a->count);
+    fprintf(e->fp, "static const reef_reshape_step_args %s_s%d_args = {\n    .count = %" PRId32 ",\n",
+            e->name, k, a->count);
     put_offsets(e->fp, a->input_at, a->output_at);
     fputs("};\n", e->fp);
 }
@@ -311,17 +324,20 @@ static void put_header(emitter *e, const reef_lowered_model *m, const char *sour
 {
     FILE *fp = e->fp;
     const char *u = e->upper;
-    fprintf(fp, "/* %s.h: generated by `reef gen`%s%s. Do not edit.\n", e->name, source ? " from " : "", source ? source : "");
+    fprintf(fp, "/* %s.h: generated by `reef gen`%s%s. Do not edit.\n", e->name, source ? " from " : "",
+            source ? source : "");
     fprintf(fp, " * Input ");
     put_shape(fp, m->input_shape, m->input_rank);
     fprintf(fp, " int8, output ");
     put_shape(fp, m->output_shape, m->output_rank);
-    fprintf(fp, " int8; real = scale * (q - zero_point).\n"
-                " * %d steps, %lld MACs, %zu bytes of constants, arena %zu bytes\n"
-                " * (lower bound %zu). Link with the reef runtime (runtime/src/ *.c). */\n",
+    fprintf(fp,
+            " int8; real = scale * (q - zero_point).\n"
+            " * %d steps, %lld MACs, %zu bytes of constants, arena %zu bytes\n"
+            " * (lower bound %zu). Link with the reef runtime (runtime/src/ *.c). */\n",
             m->nsteps, (long long)m->macs, m->weights_bytes, m->arena_size, m->arena_lower_bound);
     fprintf(fp, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n#include \"reef/step.h\"\n\n", u, u);
-    fprintf(fp, "#define %s_INPUT_SIZE %" PRId32 "\n#define %s_OUTPUT_SIZE %" PRId32 "\n", u, m->input_size, u, m->output_size);
+    fprintf(fp, "#define %s_INPUT_SIZE %" PRId32 "\n#define %s_OUTPUT_SIZE %" PRId32 "\n", u, m->input_size,
+            u, m->output_size);
     fprintf(fp, "#define %s_ARENA_SIZE %zu\n#define %s_STEP_COUNT %d\n", u, m->arena_size, u, m->nsteps);
     fprintf(fp, "#define %s_INPUT_SCALE ", u), put_float(fp, m->input_scale);
     fprintf(fp, "\n#define %s_INPUT_ZERO_POINT (%" PRId32 ")\n", u, m->input_zero_point);
@@ -362,8 +378,10 @@ static void put_source(emitter *e, const reef_lowered_model *m, const char *sour
     fputs("/* Constants go to their own section so a memory report can count them;\n"
           " * the arena must be word aligned (int32 scratch, word loads). */\n"
           "#if defined(__GNUC__) && defined(__ELF__)\n"
-          "#define REEF_WEIGHTS __attribute__((section(\".rodata.reef_weights\")))\n#else\n#define REEF_WEIGHTS\n#endif\n"
-          "#if defined(__GNUC__)\n#define REEF_ARENA_ALIGN __attribute__((aligned(8)))\n#else\n#define REEF_ARENA_ALIGN\n#endif\n",
+          "#define REEF_WEIGHTS __attribute__((section(\".rodata.reef_weights\")))\n#else\n#define "
+          "REEF_WEIGHTS\n#endif\n"
+          "#if defined(__GNUC__)\n#define REEF_ARENA_ALIGN __attribute__((aligned(8)))\n#else\n#define "
+          "REEF_ARENA_ALIGN\n#endif\n",
           fp);
     for (int k = 0; k < m->nsteps; k++) put_step(e, k, &m->steps[k]);
     fprintf(fp, "\nconst reef_step %s_steps[] = {\n", e->name);
@@ -371,9 +389,12 @@ static void put_source(emitter *e, const reef_lowered_model *m, const char *sour
         fprintf(fp, "    {%s, &%s_s%d_args},\n", step_fn_name(m->steps[k].kind), e->name, k);
     if (m->nsteps == 0) fputs("    {0, 0},\n", fp); /* C99 has no empty arrays */
     fputs("};\n\n", fp);
-    fprintf(fp, "uint8_t %s_arena[%s_ARENA_SIZE > 0 ? %s_ARENA_SIZE : 4] REEF_ARENA_ALIGN;\n\n", e->name, e->upper, e->upper);
-    fprintf(fp, "int8_t *%s_input(void) { return (int8_t *)(%s_arena + %" PRIu32 "u); }\n", e->name, e->name, m->input_at);
-    fprintf(fp, "int8_t *%s_output(void) { return (int8_t *)(%s_arena + %" PRIu32 "u); }\n\n", e->name, e->name, m->output_at);
+    fprintf(fp, "uint8_t %s_arena[%s_ARENA_SIZE > 0 ? %s_ARENA_SIZE : 4] REEF_ARENA_ALIGN;\n\n", e->name,
+            e->upper, e->upper);
+    fprintf(fp, "int8_t *%s_input(void) { return (int8_t *)(%s_arena + %" PRIu32 "u); }\n", e->name, e->name,
+            m->input_at);
+    fprintf(fp, "int8_t *%s_output(void) { return (int8_t *)(%s_arena + %" PRIu32 "u); }\n\n", e->name,
+            e->name, m->output_at);
     fprintf(fp,
             "int %s_invoke(const int8_t *in, int8_t *out)\n{\n"
             "    int8_t *x = %s_input(), *y = %s_output();\n"
@@ -381,14 +402,17 @@ static void put_source(emitter *e, const reef_lowered_model *m, const char *sour
             "    reef_status status;\n"
             "    if (in && in != x)\n        for (i = 0; i < %s_INPUT_SIZE; i++) x[i] = in[i];\n"
             "    status = reef_run_steps(%s_steps, 0, %s_STEP_COUNT, %s_arena);\n"
-            "    if (status == REEF_OK && out && out != y)\n        for (i = 0; i < %s_OUTPUT_SIZE; i++) out[i] = y[i];\n"
+            "    if (status == REEF_OK && out && out != y)\n        for (i = 0; i < %s_OUTPUT_SIZE; i++) "
+            "out[i] = y[i];\n"
             "    return (int)status;\n}\n",
             e->name, e->name, e->name, e->upper, e->name, e->upper, e->name, e->upper);
 }
 
-int reef_emit_c(const reef_lowered_model *m, const char *dir, const char *name, const char *source, reef_error *err)
+int reef_emit_c(const reef_lowered_model *m, const char *dir, const char *name, const char *source,
+                reef_error *err)
 {
-    if (!reef_c_name_valid(name)) return reef_fail(err, "'%s' is not a C identifier (letters, digits, _)", name);
+    if (!reef_c_name_valid(name))
+        return reef_fail(err, "'%s' is not a C identifier (letters, digits, _)", name);
     emitter e = {NULL, name, {0}};
     for (size_t i = 0; name[i]; i++) e.upper[i] = (char)toupper((unsigned char)name[i]);
     char hpath[4096], cpath[4096];

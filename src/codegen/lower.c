@@ -23,7 +23,8 @@ static int activation(const reef_graph *g, int32_t t, const reef_tensor **out, r
 {
     const reef_tensor *x = tensor_at_index(g, t);
     if (!x) return reef_fail(err, "tensor index %d is out of range", t);
-    if (x->data) return reef_fail(err, "tensor %d '%s' is constant where an activation is expected", t, x->name);
+    if (x->data)
+        return reef_fail(err, "tensor %d '%s' is constant where an activation is expected", t, x->name);
     if (x->type != REEF_INT8)
         return reef_fail(err, "tensor %d '%s' is %s, not INT8", t, x->name, reef_dtype_name(x->type));
     if (x->nquant < 1 || !(x->scale[0] > 0))
@@ -36,25 +37,28 @@ static int activation(const reef_graph *g, int32_t t, const reef_tensor **out, r
 }
 
 /* A constant tensor of the given type and element count. */
-static int constant(const reef_graph *g, int32_t t, reef_dtype type, const reef_tensor **out,
-                    reef_error *err)
+static int constant(const reef_graph *g, int32_t t, reef_dtype type, const reef_tensor **out, reef_error *err)
 {
     const reef_tensor *x = tensor_at_index(g, t);
     if (!x) return reef_fail(err, "tensor index %d is out of range", t);
-    if (!x->data) return reef_fail(err, "tensor %d '%s' should be constant (weights) but has no data", t, x->name);
+    if (!x->data)
+        return reef_fail(err, "tensor %d '%s' should be constant (weights) but has no data", t, x->name);
     if (x->type != type)
         return reef_fail(err, "tensor %d '%s' is %s, expected %s", t, x->name, reef_dtype_name(x->type),
                          reef_dtype_name(type));
     size_t elem = type == REEF_INT8 ? 1 : type == REEF_INT64 ? 8 : 4;
     int64_t n = reef_tensor_elements(x);
     if (n < 0 || x->data_size != (size_t)n * elem)
-        return reef_fail(err, "tensor %d '%s' holds %zu bytes for %lld elements", t, x->name,
-                         x->data_size, (long long)n);
+        return reef_fail(err, "tensor %d '%s' holds %zu bytes for %lld elements", t, x->name, x->data_size,
+                         (long long)n);
     *out = x;
     return 0;
 }
 
-static int32_t zp(const reef_tensor *t) { return (int32_t)t->zero_point[0]; }
+static int32_t zp(const reef_tensor *t)
+{
+    return (int32_t)t->zero_point[0];
+}
 
 /* NHWC dims of a tensor of rank <= 4, leading dimensions 1. */
 static int dims_of(const reef_tensor *t, reef_dims *d, reef_error *err)
@@ -88,13 +92,14 @@ static int64_t read_i64(const uint8_t *p)
 
 /* TFLite's ComputeOutSize and ComputePaddingWithOffset: the top/left
  * padding for an output size; checks the output tensor has that size. */
-static int window_padding(reef_padding padding, int32_t in, int32_t filter, int32_t stride,
-                          int32_t dilation, int32_t out, int32_t *pad, reef_error *err)
+static int window_padding(reef_padding padding, int32_t in, int32_t filter, int32_t stride, int32_t dilation,
+                          int32_t out, int32_t *pad, reef_error *err)
 {
     if (stride < 1 || dilation < 1 || filter < 1)
         return reef_fail(err, "stride %d, dilation %d, filter %d must be positive", stride, dilation, filter);
     int32_t effective = (filter - 1) * dilation + 1;
-    int32_t expect = padding == REEF_PAD_SAME ? (in + stride - 1) / stride : (in + stride - effective) / stride;
+    int32_t expect =
+        padding == REEF_PAD_SAME ? (in + stride - 1) / stride : (in + stride - effective) / stride;
     if (expect != out)
         return reef_fail(err, "output size %d does not match input %d, filter %d, stride %d, %s padding (%d)",
                          out, in, filter, stride, padding == REEF_PAD_SAME ? "SAME" : "VALID", expect);
@@ -182,8 +187,10 @@ static int conv_window(const reef_op *op, const conv_operands *c, reef_hw *paddi
 {
     const reef_op_options *o = &op->opt;
     int dh = o->dilation_h ? o->dilation_h : 1, dw = o->dilation_w ? o->dilation_w : 1;
-    if (window_padding(o->padding, c->in_dims.h, c->filter_dims.h, o->stride_h, dh, c->out_dims.h, &padding->h, err) ||
-        window_padding(o->padding, c->in_dims.w, c->filter_dims.w, o->stride_w, dw, c->out_dims.w, &padding->w, err))
+    if (window_padding(o->padding, c->in_dims.h, c->filter_dims.h, o->stride_h, dh, c->out_dims.h,
+                       &padding->h, err) ||
+        window_padding(o->padding, c->in_dims.w, c->filter_dims.w, o->stride_w, dw, c->out_dims.w,
+                       &padding->w, err))
         return -1;
     return 0;
 }
@@ -195,12 +202,15 @@ static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step 
     reef_conv_step_args *a = &s->args.conv;
     if (c.filter_dims.c != c.in_dims.c || c.filter_dims.n != c.out_dims.c)
         return reef_fail(err, "filter %dx%dx%dx%d does not fit input channels %d, output channels %d",
-                         c.filter_dims.n, c.filter_dims.h, c.filter_dims.w, c.filter_dims.c, c.in_dims.c, c.out_dims.c);
+                         c.filter_dims.n, c.filter_dims.h, c.filter_dims.w, c.filter_dims.c, c.in_dims.c,
+                         c.out_dims.c);
     a->params.input_offset = -zp(c.in);
     a->params.output_offset = zp(c.out);
     a->params.stride = (reef_hw){op->opt.stride_h, op->opt.stride_w};
-    a->params.dilation = (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
-    if (conv_window(op, &c, &a->params.padding, err) || activation_clamp(op->opt.activation, c.out, &a->params.activation, err))
+    a->params.dilation =
+        (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
+    if (conv_window(op, &c, &a->params.padding, err) ||
+        activation_clamp(op->opt.activation, c.out, &a->params.activation, err))
         return -1;
     a->input_dims = c.in_dims, a->filter_dims = c.filter_dims, a->output_dims = c.out_dims;
     if (copy_filter(s, c.filter, err) || channel_quant(s, c.in, c.filter, c.out, c.out_dims.c, err) ||
@@ -208,7 +218,8 @@ static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step 
         return reef_fail_wrap(err, "conv");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
     a->filter = s->filter, a->bias = s->bias;
-    s->scratch_size = reef_conv_s8_get_buffer_size(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
+    s->scratch_size =
+        reef_conv_s8_get_buffer_size(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
     s->macs = (int64_t)reef_dims_count(&c.out_dims) * c.filter_dims.h * c.filter_dims.w * c.filter_dims.c;
     return 0;
 }
@@ -219,15 +230,18 @@ static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_st
     if (conv_operands_get(g, op, &c, err)) return -1;
     reef_dw_conv_step_args *a = &s->args.dw;
     if (c.filter_dims.n != 1 || c.filter_dims.c != c.out_dims.c || c.out_dims.c % c.in_dims.c)
-        return reef_fail(err, "depthwise filter 1x%dx%dx%d does not fit input channels %d, output channels %d",
+        return reef_fail(err,
+                         "depthwise filter 1x%dx%dx%d does not fit input channels %d, output channels %d",
                          c.filter_dims.h, c.filter_dims.w, c.filter_dims.c, c.in_dims.c, c.out_dims.c);
     a->params.input_offset = -zp(c.in);
     a->params.output_offset = zp(c.out);
     /* From the shapes: some converters write depth_multiplier 1 or 0. */
     a->params.depth_multiplier = c.out_dims.c / c.in_dims.c;
     a->params.stride = (reef_hw){op->opt.stride_h, op->opt.stride_w};
-    a->params.dilation = (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
-    if (conv_window(op, &c, &a->params.padding, err) || activation_clamp(op->opt.activation, c.out, &a->params.activation, err))
+    a->params.dilation =
+        (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
+    if (conv_window(op, &c, &a->params.padding, err) ||
+        activation_clamp(op->opt.activation, c.out, &a->params.activation, err))
         return -1;
     a->input_dims = c.in_dims, a->filter_dims = c.filter_dims, a->output_dims = c.out_dims;
     if (copy_filter(s, c.filter, err) || channel_quant(s, c.in, c.filter, c.out, c.out_dims.c, err) ||
@@ -235,7 +249,8 @@ static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_st
         return reef_fail_wrap(err, "depthwise conv");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
     a->filter = s->filter, a->bias = s->bias;
-    s->scratch_size = reef_dw_conv_s8_get_buffer_size(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
+    s->scratch_size =
+        reef_dw_conv_s8_get_buffer_size(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
     s->macs = (int64_t)reef_dims_count(&c.out_dims) * c.filter_dims.h * c.filter_dims.w;
     return 0;
 }
@@ -247,14 +262,17 @@ static int lower_fc(const reef_graph *g, const reef_op *op, reef_lowered_step *s
     if (activation(g, op->inputs[0], &in, err) || constant(g, op->inputs[1], REEF_INT8, &f, err) ||
         activation(g, op->outputs[0], &out, err))
         return -1;
-    if (f->rank != 2) return reef_fail(err, "weights '%s' have rank %d, expected 2 (OUT, IN)", f->name, f->rank);
+    if (f->rank != 2)
+        return reef_fail(err, "weights '%s' have rank %d, expected 2 (OUT, IN)", f->name, f->rank);
     int32_t nout = f->shape[0], nin = f->shape[1];
     int64_t in_count = reef_tensor_elements(in);
     if (nin <= 0 || nout <= 0 || in_count % nin)
-        return reef_fail(err, "input of %lld values does not split into rows of %d", (long long)in_count, nin);
+        return reef_fail(err, "input of %lld values does not split into rows of %d", (long long)in_count,
+                         nin);
     int32_t rows = (int32_t)(in_count / nin);
     if (reef_tensor_elements(out) != (int64_t)rows * nout)
-        return reef_fail(err, "output has %lld values, expected %d x %d", (long long)reef_tensor_elements(out), rows, nout);
+        return reef_fail(err, "output has %lld values, expected %d x %d",
+                         (long long)reef_tensor_elements(out), rows, nout);
     reef_fc_step_args *a = &s->args.fc;
     a->params.input_offset = -zp(in);
     a->params.filter_offset = f->nquant ? -(int32_t)f->zero_point[0] : 0;
@@ -301,10 +319,16 @@ static int lower_add(const reef_graph *g, const reef_op *op, reef_lowered_step *
     reef_add_quant q;
     if (reef_add_quantize(x->scale[0], y->scale[0], out->scale[0], &q)) return reef_fail(err, "bad scales");
     a->params = (reef_add_params){
-        .input1_offset = -zp(x), .input1_multiplier = q.input1_multiplier, .input1_shift = q.input1_shift,
-        .input2_offset = -zp(y), .input2_multiplier = q.input2_multiplier, .input2_shift = q.input2_shift,
-        .left_shift = q.left_shift, .output_offset = zp(out),
-        .output_multiplier = q.output_multiplier, .output_shift = q.output_shift,
+        .input1_offset = -zp(x),
+        .input1_multiplier = q.input1_multiplier,
+        .input1_shift = q.input1_shift,
+        .input2_offset = -zp(y),
+        .input2_multiplier = q.input2_multiplier,
+        .input2_shift = q.input2_shift,
+        .left_shift = q.left_shift,
+        .output_offset = zp(out),
+        .output_multiplier = q.output_multiplier,
+        .output_shift = q.output_shift,
     };
     if (activation_clamp(op->opt.activation, out, &a->params.activation, err)) return -1;
     a->count = (int32_t)reef_tensor_elements(out);
@@ -326,8 +350,10 @@ static int lower_pool(const reef_graph *g, const reef_op *op, reef_lowered_step 
     const reef_op_options *o = &op->opt;
     a->filter = (reef_hw){o->filter_h, o->filter_w};
     a->params.stride = (reef_hw){o->stride_h, o->stride_w};
-    if (window_padding(o->padding, a->input_dims.h, o->filter_h, o->stride_h, 1, a->output_dims.h, &a->params.padding.h, err) ||
-        window_padding(o->padding, a->input_dims.w, o->filter_w, o->stride_w, 1, a->output_dims.w, &a->params.padding.w, err) ||
+    if (window_padding(o->padding, a->input_dims.h, o->filter_h, o->stride_h, 1, a->output_dims.h,
+                       &a->params.padding.h, err) ||
+        window_padding(o->padding, a->input_dims.w, o->filter_w, o->stride_w, 1, a->output_dims.w,
+                       &a->params.padding.w, err) ||
         activation_clamp(o->activation, out, &a->params.activation, err))
         return -1;
     if (s->kind == REEF_STEP_AVGPOOL)
@@ -355,7 +381,8 @@ static int lower_mean(const reef_graph *g, const reef_op *op, reef_lowered_step 
                          reef_dims_count(&a->output_dims));
     a->params.input_offset = -zp(in);
     a->params.output_offset = zp(out);
-    reef_quantize_multiplier((double)in->scale[0] / (double)out->scale[0], &a->params.multiplier, &a->params.shift);
+    reef_quantize_multiplier((double)in->scale[0] / (double)out->scale[0], &a->params.multiplier,
+                             &a->params.shift);
     return 0;
 }
 
@@ -404,7 +431,8 @@ static int lower_pad(const reef_graph *g, const reef_op *op, reef_lowered_step *
     int32_t before[4] = {0, 0, 0, 0}, after[4] = {0, 0, 0, 0};
     for (int i = 0; i < in->rank; i++) {
         int64_t b = is64 ? read_i64(pads->data + 16 * (size_t)i) : read_i32(pads->data + 8 * (size_t)i);
-        int64_t e = is64 ? read_i64(pads->data + 16 * (size_t)i + 8) : read_i32(pads->data + 8 * (size_t)i + 4);
+        int64_t e =
+            is64 ? read_i64(pads->data + 16 * (size_t)i + 8) : read_i32(pads->data + 8 * (size_t)i + 4);
         if (b < 0 || e < 0 || b > 65535 || e > 65535) return reef_fail(err, "padding out of range");
         before[4 - in->rank + i] = (int32_t)b, after[4 - in->rank + i] = (int32_t)e;
     }
@@ -414,7 +442,8 @@ static int lower_pad(const reef_graph *g, const reef_op *op, reef_lowered_step *
     if (dims_of(in, &a->input_dims, err) || dims_of(out, &a->output_dims, err)) return -1;
     const int32_t *di = &a->input_dims.n, *dout = &a->output_dims.n;
     for (int i = 0; i < 4; i++)
-        if (dout[i] != di[i] + before[i] + after[i]) return reef_fail(err, "output shape does not match the paddings");
+        if (dout[i] != di[i] + before[i] + after[i])
+            return reef_fail(err, "output shape does not match the paddings");
     if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
         return reef_fail(err, "input and output quantization differ");
     return 0;

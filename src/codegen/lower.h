@@ -40,7 +40,7 @@ typedef union reef_step_args {
     reef_dw_conv_step_args dw;
     reef_fc_step_args fc;
     reef_add_step_args add;
-    reef_pool_step_args pool;   /* avgpool and maxpool */
+    reef_pool_step_args pool; /* avgpool and maxpool */
     reef_mean_step_args mean;
     reef_softmax_step_args softmax;
     reef_reshape_step_args reshape;
@@ -51,25 +51,25 @@ typedef union reef_step_args {
  * of the graph, so the model outlives it and int32 data is aligned). */
 typedef struct reef_lowered_step {
     reef_step_kind kind;
-    int op;                  /* index of the graph op it runs */
-    int32_t builtin;         /* that op's TFLite code */
-    int32_t output_tensor;   /* graph index of the tensor it writes */
+    int op;                   /* index of the graph op it runs */
+    int32_t builtin;          /* that op's TFLite code */
+    int32_t output_tensor;    /* graph index of the tensor it writes */
     int32_t input_tensors[2]; /* graph indices of the activations it reads, -1 = none */
-    uint32_t scratch_size;   /* bytes of kernel scratch in the arena */
+    uint32_t scratch_size;    /* bytes of kernel scratch in the arena */
     reef_step_args args;
-    int8_t *filter;          /* (C_OUT, KH, KW, C_IN) or (C_OUT, C_IN), or NULL */
-    size_t filter_size;      /* bytes */
-    int32_t *bias;           /* (C_OUT) or NULL */
-    int32_t *multiplier;     /* (nchannels) per-channel quant, or NULL */
-    int32_t *shift;          /* (nchannels) */
+    int8_t *filter;      /* (C_OUT, KH, KW, C_IN) or (C_OUT, C_IN), or NULL */
+    size_t filter_size;  /* bytes */
+    int32_t *bias;       /* (C_OUT) or NULL */
+    int32_t *multiplier; /* (nchannels) per-channel quant, or NULL */
+    int32_t *shift;      /* (nchannels) */
     int32_t nbias, nchannels;
     int64_t macs;
 } reef_lowered_step;
 
 typedef struct reef_lowered_model {
     int nsteps;
-    reef_lowered_step *steps;  /* (nsteps) */
-    reef_step *table;          /* (nsteps) {run, &steps[i].args} */
+    reef_lowered_step *steps; /* (nsteps) */
+    reef_step *table;         /* (nsteps) {run, &steps[i].args} */
     /* The arena: planned size, the lower bound no plan beats (largest sum
      * of buffers live at one step), and which heuristic won. */
     size_t arena_size;
@@ -78,12 +78,12 @@ typedef struct reef_lowered_model {
     /* Activation tensors: arena offset and bytes by graph tensor index
      * (tensor_at[t] == REEF_LOWER_NO_OFFSET for constants and unused). */
     int ntensors;
-    uint32_t *tensor_at;       /* (ntensors) */
-    uint32_t *tensor_bytes;    /* (ntensors) */
+    uint32_t *tensor_at;    /* (ntensors) */
+    uint32_t *tensor_bytes; /* (ntensors) */
     /* The single input and output. */
     int32_t input_tensor, output_tensor;
     uint32_t input_at, output_at;
-    int32_t input_size, output_size;   /* bytes = int8 elements */
+    int32_t input_size, output_size; /* bytes = int8 elements */
     float input_scale, output_scale;
     int32_t input_zero_point, output_zero_point;
     int32_t input_shape[REEF_MAX_RANK], output_shape[REEF_MAX_RANK];
@@ -92,7 +92,7 @@ typedef struct reef_lowered_model {
      * use: filters, biases, multipliers and shifts. */
     int64_t macs;
     size_t weights_bytes;
-    uint8_t *arena;            /* (arena_size) for reef_lowered_invoke */
+    uint8_t *arena; /* (arena_size) for reef_lowered_invoke */
 } reef_lowered_model;
 
 #define REEF_LOWER_NO_OFFSET UINT32_MAX
@@ -117,8 +117,7 @@ int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_low
  * reef_lowered_invoke_arena with one arena each. */
 int reef_lowered_invoke(reef_lowered_model *m, const int8_t *in, int8_t *out);
 /* Same on a caller's arena of m->arena_size bytes, 4-byte aligned. */
-int reef_lowered_invoke_arena(const reef_lowered_model *m, uint8_t *arena, const int8_t *in,
-                              int8_t *out);
+int reef_lowered_invoke_arena(const reef_lowered_model *m, uint8_t *arena, const int8_t *in, int8_t *out);
 
 /* Runs steps [first, first + count) on an arena (for step-by-step
  * comparisons with a reference run). */

@@ -25,20 +25,31 @@ static const struct {
     [REEF_STEP_PAD] = {reef_pad_step, "pad"},
 };
 
-reef_step_fn reef_step_kind_fn(reef_step_kind kind) { return kind_info[kind].fn; }
-const char *reef_step_kind_name(reef_step_kind kind) { return kind_info[kind].name; }
+reef_step_fn reef_step_kind_fn(reef_step_kind kind)
+{
+    return kind_info[kind].fn;
+}
+const char *reef_step_kind_name(reef_step_kind kind)
+{
+    return kind_info[kind].name;
+}
 
-static const char *model_name(const reef_graph *g) { return g->name && *g->name ? g->name : "model"; }
+static const char *model_name(const reef_graph *g)
+{
+    return g->name && *g->name ? g->name : "model";
+}
 
 /* ---- inputs and outputs ------------------------------------------------- */
 
 static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_error *err)
 {
-    if (t < 0 || t >= g->ntensors) return reef_fail(err, "%s: %s tensor index %d is out of range", model_name(g), what, t);
+    if (t < 0 || t >= g->ntensors)
+        return reef_fail(err, "%s: %s tensor index %d is out of range", model_name(g), what, t);
     const reef_tensor *x = &g->tensors[t];
     if (x->type != REEF_INT8 || x->data || x->nquant < 1)
-        return reef_fail(err, "%s: the %s tensor '%s' is %s%s; reef runs int8 models with int8 %ss", model_name(g), what,
-                         x->name, reef_dtype_name(x->type), x->data ? " (constant)" : "", what);
+        return reef_fail(err, "%s: the %s tensor '%s' is %s%s; reef runs int8 models with int8 %ss",
+                         model_name(g), what, x->name, reef_dtype_name(x->type), x->data ? " (constant)" : "",
+                         what);
     return 0;
 }
 
@@ -100,11 +111,11 @@ static int lower_all_ops(const reef_graph *g, reef_lowered_model *m, reef_error 
 /* ---- lifetimes, reshape aliasing, planning ------------------------------ */
 
 typedef struct lifetimes {
-    int32_t *root;   /* (ntensors) the tensor whose buffer it uses */
-    int *first;      /* (ntensors) by root: first step live, INT_MAX = no buffer */
-    int *last;       /* (ntensors) by root */
-    char *written;   /* (ntensors) */
-    int *readers;    /* (ntensors) number of steps reading it */
+    int32_t *root; /* (ntensors) the tensor whose buffer it uses */
+    int *first;    /* (ntensors) by root: first step live, INT_MAX = no buffer */
+    int *last;     /* (ntensors) by root */
+    char *written; /* (ntensors) */
+    int *readers;  /* (ntensors) number of steps reading it */
 } lifetimes;
 
 static int32_t find_root(const lifetimes *lt, int32_t t)
@@ -141,12 +152,12 @@ static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes
         for (int j = 0; j < 2; j++) {
             int32_t t = s.input_tensors[j];
             if (t >= 0 && !lt->written[t])
-                return reef_fail(err, "%s: op %d reads tensor %d '%s' before any op writes it", model_name(g), s.op, t,
-                                 g->tensors[t].name);
+                return reef_fail(err, "%s: op %d reads tensor %d '%s' before any op writes it", model_name(g),
+                                 s.op, t, g->tensors[t].name);
         }
         if (lt->written[s.output_tensor])
-            return reef_fail(err, "%s: tensor %d '%s' is written twice (op %d)", model_name(g), s.output_tensor,
-                             g->tensors[s.output_tensor].name, s.op);
+            return reef_fail(err, "%s: tensor %d '%s' is written twice (op %d)", model_name(g),
+                             s.output_tensor, g->tensors[s.output_tensor].name, s.op);
         lt->written[s.output_tensor] = 1;
         if (reshape_can_alias(&s, lt, m->output_tensor)) {
             lt->root[s.output_tensor] = find_root(lt, s.input_tensors[0]);
@@ -167,7 +178,8 @@ static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes
     m->nsteps = kept;
     int32_t r = find_root(lt, m->output_tensor);
     if (!lt->written[m->output_tensor])
-        return reef_fail(err, "%s: no op writes the output tensor '%s'", model_name(g), g->tensors[m->output_tensor].name);
+        return reef_fail(err, "%s: no op writes the output tensor '%s'", model_name(g),
+                         g->tensors[m->output_tensor].name);
     if (lt->last[r] < kept - 1) lt->last[r] = kept - 1;
     for (int t = 0; t < g->ntensors; t++)
         if (lt->first[t] != INT_MAX && lt->last[t] < lt->first[t]) lt->last[t] = lt->first[t];
@@ -233,7 +245,8 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
     for (int t = 0; t < g->ntensors; t++) {
         buf_of[t] = -1;
         if (lt->root[t] != t || lt->first[t] == INT_MAX) continue;
-        bufs[n] = (reef_plan_buffer){(size_t)reef_tensor_elements(&g->tensors[t]), lt->first[t], lt->last[t], 0};
+        bufs[n] =
+            (reef_plan_buffer){(size_t)reef_tensor_elements(&g->tensors[t]), lt->first[t], lt->last[t], 0};
         buf_of[t] = n++;
     }
     int first_scratch = n;
@@ -241,8 +254,10 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
         if (m->steps[k].scratch_size) bufs[n++] = (reef_plan_buffer){m->steps[k].scratch_size, k, k, 0};
     reef_plan_stats st;
     int rc = 0;
-    if (no_reuse) plan_no_reuse(bufs, n, &st);
-    else rc = reef_plan(bufs, n, REEF_PLAN_ALIGN, &st, err);
+    if (no_reuse)
+        plan_no_reuse(bufs, n, &st);
+    else
+        rc = reef_plan(bufs, n, REEF_PLAN_ALIGN, &st, err);
     if (rc == 0) {
         m->arena_size = st.arena_size, m->arena_lower_bound = st.lower_bound, m->plan_strategy = st.strategy;
         for (int t = 0; t < g->ntensors; t++) {
@@ -251,7 +266,8 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
             if (b >= 0 && lt->written[t]) m->tensor_bytes[t] = (uint32_t)reef_tensor_elements(&g->tensors[t]);
         }
         for (int k = 0, sb = first_scratch; k < m->nsteps; k++)
-            set_step_offsets(&m->steps[k], m->tensor_at, m->steps[k].scratch_size ? (uint32_t)bufs[sb++].offset : 0);
+            set_step_offsets(&m->steps[k], m->tensor_at,
+                             m->steps[k].scratch_size ? (uint32_t)bufs[sb++].offset : 0);
     }
     free(bufs), free(buf_of);
     return rc;
@@ -260,8 +276,8 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
 static int plan_model(const reef_graph *g, reef_lowered_model *m, int no_reuse, reef_error *err)
 {
     size_t n = (size_t)(g->ntensors ? g->ntensors : 1);
-    lifetimes lt = {malloc(n * sizeof(int32_t)), malloc(n * sizeof(int)), malloc(n * sizeof(int)), calloc(n, 1),
-                    calloc(n, sizeof(int))};
+    lifetimes lt = {malloc(n * sizeof(int32_t)), malloc(n * sizeof(int)), malloc(n * sizeof(int)),
+                    calloc(n, 1), calloc(n, sizeof(int))};
     int rc = -1;
     if (!lt.root || !lt.first || !lt.last || !lt.written || !lt.readers) {
         reef_fail(err, "%s: out of memory", model_name(g));
@@ -299,7 +315,8 @@ int reef_lower(const reef_graph *g, reef_lowered_model *m, reef_error *err)
     return reef_lower_with(g, NULL, m, err);
 }
 
-int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_lowered_model *m, reef_error *err)
+int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_lowered_model *m,
+                    reef_error *err)
 {
     memset(m, 0, sizeof *m);
     m->ntensors = g->ntensors;

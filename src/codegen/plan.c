@@ -9,8 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t align_up(size_t v, size_t align) { return (v + align - 1) & ~(align - 1); }
-static size_t align_down(size_t v, size_t align) { return v & ~(align - 1); }
+static size_t align_up(size_t v, size_t align)
+{
+    return (v + align - 1) & ~(align - 1);
+}
+static size_t align_down(size_t v, size_t align)
+{
+    return v & ~(align - 1);
+}
 
 static int lifetimes_meet(const reef_plan_buffer *a, const reef_plan_buffer *b)
 {
@@ -42,8 +48,8 @@ int reef_plan_check(const reef_plan_buffer *bufs, int n, size_t align, reef_erro
 {
     for (int i = 0; i < n; i++) {
         if (bufs[i].offset % align)
-            return reef_fail(err, "plan: buffer %d at offset %zu is not %zu-byte aligned", i,
-                             bufs[i].offset, align);
+            return reef_fail(err, "plan: buffer %d at offset %zu is not %zu-byte aligned", i, bufs[i].offset,
+                             align);
         for (int j = i + 1; j < n; j++)
             if (lifetimes_meet(&bufs[i], &bufs[j]) &&
                 bytes_meet(bufs[i].offset, bufs[i].size, bufs[j].offset, bufs[j].size))
@@ -62,8 +68,8 @@ typedef struct placer {
     const reef_plan_buffer *bufs;
     int n;
     size_t align;
-    size_t *offset;   /* (n) offsets being assigned */
-    char *placed;     /* (n) 1 once placed */
+    size_t *offset; /* (n) offsets being assigned */
+    char *placed;   /* (n) 1 once placed */
 } placer;
 
 static int fits_at(const placer *p, int b, size_t off)

@@ -23,15 +23,15 @@
 #define REEF_PLAN_ALIGN 4
 
 typedef struct reef_plan_buffer {
-    size_t size;    /* bytes; 0 is allowed and takes no room */
-    int first;      /* first step at which it is live */
-    int last;       /* last step at which it is live (>= first) */
-    size_t offset;  /* out: byte offset in the arena, a multiple of align */
+    size_t size;   /* bytes; 0 is allowed and takes no room */
+    int first;     /* first step at which it is live */
+    int last;      /* last step at which it is live (>= first) */
+    size_t offset; /* out: byte offset in the arena, a multiple of align */
 } reef_plan_buffer;
 
 typedef struct reef_plan_stats {
-    size_t arena_size;   /* bytes the plan needs (max offset + size) */
-    size_t lower_bound;  /* max over steps of the sum of live sizes */
+    size_t arena_size;    /* bytes the plan needs (max offset + size) */
+    size_t lower_bound;   /* max over steps of the sum of live sizes */
     const char *strategy; /* name of the heuristic that won */
 } reef_plan_stats;
 

@@ -31,17 +31,14 @@ void reef_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift)
     *shift = exp;
 }
 
-int reef_activation_range(int fused, float scale, int32_t zero_point, int32_t *act_min,
-                          int32_t *act_max)
+int reef_activation_range(int fused, float scale, int32_t zero_point, int32_t *act_min, int32_t *act_max)
 {
     const int32_t qmin = -128, qmax = 127;
     /* TFLite: zero_point + static_cast<int32_t>(TfLiteRound(f / scale)),
      * f and scale floats. */
 #define QUANTIZE(f) (zero_point + (int32_t)roundf((float)(f) / scale))
     switch (fused) {
-    case 0:
-        *act_min = qmin, *act_max = qmax;
-        return 0;
+    case 0: *act_min = qmin, *act_max = qmax; return 0;
     case 1: {
         int32_t lo = QUANTIZE(0.0f);
         *act_min = lo > qmin ? lo : qmin, *act_max = qmax;
@@ -57,8 +54,7 @@ int reef_activation_range(int fused, float scale, int32_t zero_point, int32_t *a
         *act_min = lo > qmin ? lo : qmin, *act_max = hi < qmax ? hi : qmax;
         return 0;
     }
-    default:
-        return -1;
+    default: return -1;
     }
 #undef QUANTIZE
 }
@@ -73,14 +69,12 @@ void reef_softmax_scaling(double beta, double input_scale, int32_t *input_multip
     if (real > max_real) real = max_real;
     reef_quantize_multiplier(real, input_multiplier, input_left_shift);
     /* CalculateInputRadius(5, left_shift, 31) */
-    double max_input_rescaled = 1.0 * ((1 << integer_bits) - 1) *
-                                (double)(1LL << (31 - integer_bits)) /
+    double max_input_rescaled = 1.0 * ((1 << integer_bits) - 1) * (double)(1LL << (31 - integer_bits)) /
                                 (double)(1LL << *input_left_shift);
     *diff_min = (int32_t)(-1.0 * floor(max_input_rescaled));
 }
 
-int reef_add_quantize(float input1_scale, float input2_scale, float output_scale,
-                      reef_add_quant *q)
+int reef_add_quantize(float input1_scale, float input2_scale, float output_scale, reef_add_quant *q)
 {
     if (!(input1_scale > 0) || !(input2_scale > 0) || !(output_scale > 0)) return -1;
     q->left_shift = 20;
@@ -88,8 +82,7 @@ int reef_add_quantize(float input1_scale, float input2_scale, float output_scale
     const double twice_max_input_scale = 2 * (double)max_scale;
     const double real_input1 = (double)input1_scale / twice_max_input_scale;
     const double real_input2 = (double)input2_scale / twice_max_input_scale;
-    const double real_output =
-        twice_max_input_scale / ((double)(1 << q->left_shift) * (double)output_scale);
+    const double real_output = twice_max_input_scale / ((double)(1 << q->left_shift) * (double)output_scale);
     reef_quantize_multiplier(real_input1, &q->input1_multiplier, &q->input1_shift);
     reef_quantize_multiplier(real_input2, &q->input2_multiplier, &q->input2_shift);
     reef_quantize_multiplier(real_output, &q->output_multiplier, &q->output_shift);

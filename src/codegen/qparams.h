@@ -18,8 +18,7 @@ void reef_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift);
  * activation (0 none, 1 ReLU, 2 ReLU-1..1, 3 ReLU6, as reef_fused_act),
  * computed as zero_point + (int32)round(f / scale) in float. Returns -1 for
  * an activation code it does not know. */
-int reef_activation_range(int fused, float scale, int32_t zero_point, int32_t *act_min,
-                          int32_t *act_max);
+int reef_activation_range(int fused, float scale, int32_t zero_point, int32_t *act_min, int32_t *act_max);
 
 /* tflite::PreprocessSoftmaxScaling(beta, input_scale, 5 integer bits) and
  * -CalculateInputRadius(5, left_shift): the int8 softmax parameters. */
@@ -34,7 +33,6 @@ typedef struct reef_add_quant {
     int32_t input2_multiplier, input2_shift;
     int32_t output_multiplier, output_shift;
 } reef_add_quant;
-int reef_add_quantize(float input1_scale, float input2_scale, float output_scale,
-                      reef_add_quant *q);
+int reef_add_quantize(float input1_scale, float input2_scale, float output_scale, reef_add_quant *q);
 
 #endif

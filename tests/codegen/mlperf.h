@@ -14,7 +14,7 @@ typedef struct mlperf_vector {
     char model_file[1024]; /* paths */
     char input_file[1024];
     char output_file[1024];
-    char name[64];         /* e.g. kws_lcg0 */
+    char name[64]; /* e.g. kws_lcg0 */
 } mlperf_vector;
 
 /* Reads manifest.csv; returns the number of vectors, 0 (after printing a

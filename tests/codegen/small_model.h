@@ -74,16 +74,19 @@ static void build_small(reef_graph *g, int with_unsupported)
     int32_t c1 = add_act(g, "conv1", 1, 8, 8, 4, 0.04f, -128);
     reef_op_options_init(&o), o.padding = REEF_PAD_VALID, o.activation = REEF_ACT_RELU;
     add_op(g, REEF_OP_CONV_2D,
-           (int32_t[]){padded, add_weights(g, "w1", 4, (int32_t[]){4, 3, 3, 2}, 0, &r), add_bias(g, "b1", 4, &r)}, 3,
-           c1, &o);
+           (int32_t[]){padded, add_weights(g, "w1", 4, (int32_t[]){4, 3, 3, 2}, 0, &r),
+                       add_bias(g, "b1", 4, &r)},
+           3, c1, &o);
     int32_t d = add_act(g, "dw", 1, 4, 4, 8, 0.03f, 2);
     reef_op_options_init(&o), o.stride_h = o.stride_w = 2, o.depth_multiplier = 2;
     add_op(g, REEF_OP_DEPTHWISE_CONV_2D,
-           (int32_t[]){c1, add_weights(g, "w2", 4, (int32_t[]){1, 3, 3, 8}, 3, &r), add_bias(g, "b2", 8, &r)}, 3, d, &o);
+           (int32_t[]){c1, add_weights(g, "w2", 4, (int32_t[]){1, 3, 3, 8}, 3, &r), add_bias(g, "b2", 8, &r)},
+           3, d, &o);
     int32_t p = add_act(g, "proj", 1, 4, 4, 8, 0.02f, -5);
     reef_op_options_init(&o), o.stride_h = o.stride_w = 2, o.activation = REEF_ACT_RELU6;
     add_op(g, REEF_OP_CONV_2D,
-           (int32_t[]){c1, add_weights(g, "w3", 4, (int32_t[]){8, 1, 1, 4}, 0, &r), add_bias(g, "b3", 8, &r)}, 3, p, &o);
+           (int32_t[]){c1, add_weights(g, "w3", 4, (int32_t[]){8, 1, 1, 4}, 0, &r), add_bias(g, "b3", 8, &r)},
+           3, p, &o);
     int32_t sum = add_act(g, "sum", 1, 4, 4, 8, 0.06f, 1);
     add_op(g, REEF_OP_ADD, (int32_t[]){d, p}, 2, sum, NULL);
     int32_t mp = add_act(g, "maxpool", 1, 2, 2, 8, 0.06f, 1);
@@ -99,8 +102,8 @@ static void build_small(reef_graph *g, int with_unsupported)
     add_op(g, REEF_OP_RESHAPE, (int32_t[]){mean}, 1, flat, NULL);
     int32_t logits = add_act(g, "logits", 1, 5, 0, 0, 0.1f, -3);
     add_op(g, REEF_OP_FULLY_CONNECTED,
-           (int32_t[]){flat, add_weights(g, "w4", 2, (int32_t[]){5, 8}, 0, &r), add_bias(g, "b4", 5, &r)}, 3, logits,
-           NULL);
+           (int32_t[]){flat, add_weights(g, "w4", 2, (int32_t[]){5, 8}, 0, &r), add_bias(g, "b4", 5, &r)}, 3,
+           logits, NULL);
     int32_t out = add_act(g, "probs", 1, 5, 0, 0, 1.0f / 256, -128);
     if (with_unsupported) { /* two ops reef has no kernel for, and a bad ADD */
         int32_t l = add_act(g, "logistic", 1, 5, 0, 0, 1.0f / 256, -128);

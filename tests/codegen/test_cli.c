@@ -64,10 +64,11 @@ static void test_gen_refuses(void **state)
     snprintf(cmd, sizeof cmd, "%s gen %s -o %s --name 9lives", bin, model, dir);
     assert_int_equal(run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "not a C identifier"));
-    snprintf(cmd, sizeof cmd, "head -c 1000 %s > %s/cut.tflite && %s gen %s/cut.tflite -o %s", model, dir, bin, dir, dir);
+    snprintf(cmd, sizeof cmd, "head -c 1000 %s > %s/cut.tflite && %s gen %s/cut.tflite -o %s", model, dir,
+             bin, dir, dir);
     assert_int_equal(run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "cut.tflite"));
-    assert_int_equal(testing_count_files(dir), 1); /* only cut.tflite */
+    assert_int_equal(testing_count_files(dir), 1);      /* only cut.tflite */
     snprintf(cmd, sizeof cmd, "%s gen %s", bin, model); /* no -o */
     assert_int_equal(run(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -84,8 +85,9 @@ static void test_infer(void **state)
         !testing_shared_path(ref, sizeof ref, "models/vectors/ad/ad_sample0.out.bin"))
         skip();
     testing_tmpdir(dir, sizeof dir, "cli-infer");
-    snprintf(cmd, sizeof cmd, "%s infer --model %s --target host --input %s -o %s/out.bin --json && cmp %s/out.bin %s",
-             bin, model, in, dir, dir, ref);
+    snprintf(cmd, sizeof cmd,
+             "%s infer --model %s --target host --input %s -o %s/out.bin --json && cmp %s/out.bin %s", bin,
+             model, in, dir, dir, ref);
     assert_int_equal(run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"target\":\"host\""));
     assert_non_null(strstr(out, "\"output_size\":640"));
@@ -93,7 +95,8 @@ static void test_infer(void **state)
     snprintf(cmd, sizeof cmd, "%s infer --model %s --input %s -o %s/bad.bin", bin, model, model, dir);
     assert_int_equal(run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "640 int8 values"));
-    snprintf(cmd, sizeof cmd, "%s infer --model %s --input %s -o %s/bad.bin --target pdp11", bin, model, in, dir);
+    snprintf(cmd, sizeof cmd, "%s infer --model %s --input %s -o %s/bad.bin --target pdp11", bin, model, in,
+             dir);
     assert_int_equal(run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "unknown --target"));
     assert_int_equal(testing_count_files(dir), 1); /* only out.bin */

@@ -69,12 +69,14 @@ static void check_generated(const reef_lowered_model *m, const char *name, const
     if (reef_emit_c(m, dir, name, "test", &err)) fail_msg("%s", err.msg);
     write_main(dir, name);
     snprintf(cmd, sizeof cmd,
-             "cc -std=c99 -Wall -Wextra -pedantic -Werror -O1 -I%s/runtime/include -I%s -o %s/prog %s/main.c %s/%s.c "
+             "cc -std=c99 -Wall -Wextra -pedantic -Werror -O1 -I%s/runtime/include -I%s -o %s/prog %s/main.c "
+             "%s/%s.c "
              "%s/runtime/src/*.c",
              src, dir, dir, dir, dir, name, src);
     if (run(cmd)) fail_msg("%s: the generated C does not compile: %s", name, cmd);
     int len = snprintf(cmd, sizeof cmd, "%s/prog", dir);
-    for (int i = 0; i < n; i++) len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s %s/out%d.bin", inputs[i], dir, i);
+    for (int i = 0; i < n; i++)
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s %s/out%d.bin", inputs[i], dir, i);
     assert_int_equal(run(cmd), 0);
 
     int8_t *want = malloc((size_t)m->output_size);
@@ -110,11 +112,13 @@ static void test_gen_mlperf(void **state)
         int end = start;
         while (end < n && !strcmp(v[end].model, v[start].model)) end++;
         const char *inputs[MLPERF_MAX_VECTORS], *refs[MLPERF_MAX_VECTORS];
-        for (int i = start; i < end; i++) inputs[i - start] = v[i].input_file, refs[i - start] = v[i].output_file;
+        for (int i = start; i < end; i++)
+            inputs[i - start] = v[i].input_file, refs[i - start] = v[i].output_file;
         reef_graph g;
         reef_lowered_model m;
         reef_error err;
-        if (reef_tflite_read(v[start].model_file, &g, &err) || reef_lower(&g, &m, &err)) fail_msg("%s", err.msg);
+        if (reef_tflite_read(v[start].model_file, &g, &err) || reef_lower(&g, &m, &err))
+            fail_msg("%s", err.msg);
         check_generated(&m, v[start].model, inputs, refs, testing_sanitizer_run() ? 1 : end - start);
         reef_lowered_free(&m);
         reef_graph_free(&g);

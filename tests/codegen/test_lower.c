@@ -57,8 +57,8 @@ static void test_activation_and_softmax(void **state)
     reef_add_quant q;
     assert_int_equal(reef_add_quantize(0.5f, 0.25f, 1.0f, &q), 0);
     assert_int_equal(q.left_shift, 20);
-    assert_int_equal(q.input1_multiplier, 1 << 30), assert_int_equal(q.input1_shift, 0);  /* 0.5 */
-    assert_int_equal(q.input2_multiplier, 1 << 30), assert_int_equal(q.input2_shift, -1); /* 0.25 */
+    assert_int_equal(q.input1_multiplier, 1 << 30), assert_int_equal(q.input1_shift, 0);   /* 0.5 */
+    assert_int_equal(q.input2_multiplier, 1 << 30), assert_int_equal(q.input2_shift, -1);  /* 0.25 */
     assert_int_equal(q.output_multiplier, 1 << 30), assert_int_equal(q.output_shift, -19); /* 2^-20 */
     assert_int_equal(reef_add_quantize(0.0f, 0.25f, 1.0f, &q), -1);
 }
@@ -80,8 +80,8 @@ static void test_small_model(void **state)
     assert_true(m.arena_size >= m.arena_lower_bound);
     assert_true(m.arena_size < plain.arena_size);
     assert_int_equal(m.macs, 8 * 8 * 4 * 9 * 2 + 4 * 4 * 8 * 9 + 4 * 4 * 8 * 4 + 8 * 5);
-    printf("  small model: arena %zu B, lower bound %zu B (%s), no-reuse %zu B\n", m.arena_size, m.arena_lower_bound,
-           m.plan_strategy, plain.arena_size);
+    printf("  small model: arena %zu B, lower bound %zu B (%s), no-reuse %zu B\n", m.arena_size,
+           m.arena_lower_bound, m.plan_strategy, plain.arena_size);
 
     /* The planned arena computes what the no-reuse layout computes, on
      * several inputs; the softmax output sums to about 256. */
@@ -241,12 +241,12 @@ static void test_mlperf_arena(void **state)
         {"models/models/ad01_int8.tflite", "ad", 3024},
     };
     char path[512];
-    printf("  %-4s %10s %12s %8s %12s %8s  %s\n", "", "arena B", "lower bnd B", "ratio", "TFLM-M4 B", "vs TFLM",
-           "plan");
+    printf("  %-4s %10s %12s %8s %12s %8s  %s\n", "", "arena B", "lower bnd B", "ratio", "TFLM-M4 B",
+           "vs TFLM", "plan");
     for (int i = 0; i < 4; i++) {
         if (!testing_shared_path(path, sizeof path, models[i].file)) skip();
         loaded l;
-    memset(&l, 0, sizeof l);
+        memset(&l, 0, sizeof l);
         load(&l, path);
         double ratio = (double)l.m.arena_size / (double)l.m.arena_lower_bound;
         printf("  %-4s %10zu %12zu %8.4f %12ld %7.1f%%  %s\n", models[i].name, l.m.arena_size,
@@ -262,12 +262,9 @@ static void test_mlperf_arena(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantize_multiplier),
-        cmocka_unit_test(test_activation_and_softmax),
-        cmocka_unit_test(test_small_model),
-        cmocka_unit_test(test_unsupported_listed),
-        cmocka_unit_test(test_mlperf_vectors),
-        cmocka_unit_test(test_mlperf_layers),
+        cmocka_unit_test(test_quantize_multiplier), cmocka_unit_test(test_activation_and_softmax),
+        cmocka_unit_test(test_small_model),         cmocka_unit_test(test_unsupported_listed),
+        cmocka_unit_test(test_mlperf_vectors),      cmocka_unit_test(test_mlperf_layers),
         cmocka_unit_test(test_mlperf_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

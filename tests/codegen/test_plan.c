@@ -68,12 +68,12 @@ static void check_random(int chain, int scratch, int aligned_sizes)
         assert_int_equal(st.lower_bound, reef_plan_lower_bound(bufs, n));
         assert_true(st.arena_size >= st.lower_bound);
         if (chain && aligned_sizes && st.arena_size != st.lower_bound)
-            fail_msg("seed %d: chain of %d buffers: arena %zu, lower bound %zu", seed, n,
-                     st.arena_size, st.lower_bound);
+            fail_msg("seed %d: chain of %d buffers: arena %zu, lower bound %zu", seed, n, st.arena_size,
+                     st.lower_bound);
         /* Unaligned sizes: each live buffer may waste up to 3 bytes. */
         if (chain && st.arena_size > st.lower_bound + 3 * 3)
-            fail_msg("seed %d: chain of %d buffers (unaligned): arena %zu, lower bound %zu", seed,
-                     n, st.arena_size, st.lower_bound);
+            fail_msg("seed %d: chain of %d buffers (unaligned): arena %zu, lower bound %zu", seed, n,
+                     st.arena_size, st.lower_bound);
     }
 }
 

@@ -29,7 +29,8 @@ void reef_cycle_estimate_counts(const reef_cycle_model *m, const uint64_t counts
                 + m->fpu * N(FPU) + m->fpu_mac * N(FPU_MAC) + m->fpu_div * N(FPU_DIV) + m->system * N(SYSTEM);
     uint64_t nonsequential = counts[REEF_INSN_BRANCH] + taken + counts[REEF_INSN_PC_LOAD] + counts[REEF_INSN_TABLE_BRANCH];
     out->core_cycles = core;
-    out->flash_cycles = (double)nonsequential * (1.0 - m->icache_hit_rate) * m->flash_wait_states;
+    out->flash_data_cycles = N(FLASH_MISSES) * m->flash_wait_states;
+    out->flash_cycles = (double)nonsequential * (1.0 - m->icache_hit_rate) * m->flash_wait_states + out->flash_data_cycles;
     out->cycles = out->core_cycles + out->flash_cycles;
     out->taken_branches = nonsequential;
 #undef N

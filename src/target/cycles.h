@@ -29,11 +29,14 @@ typedef struct reef_cycle_model {
      * misses the ART instruction cache waits flash_wait_states cycles */
     int flash_wait_states;    /* 5 on the STM32L4R5 at 120 MHz */
     double icache_hit_rate;   /* 0.95: an assumption, see docs/cycle-model.md */
+    /* each data read from flash that misses the (plugin-modeled) ART data
+     * cache waits flash_wait_states cycles too */
 } reef_cycle_model;
 
 typedef struct reef_cycle_estimate {
     double core_cycles;       /* zero-wait-state cycles */
-    double flash_cycles;      /* wait-state cycles added by flash */
+    double flash_cycles;      /* wait-state cycles added by flash: fetch + data */
+    double flash_data_cycles; /* of which data reads (weights, literals) */
     double cycles;            /* core + flash */
     uint64_t taken_branches;  /* non-sequential fetches counted */
 } reef_cycle_estimate;

@@ -2,8 +2,11 @@
  * model (docs/cycle-model.md). Shared by the plugin (which decodes Thumb
  * and Thumb-2 at translation time) and the host side. Each class counts
  * executed instructions, except the *_REGS entries (registers moved by the
- * multiple-transfer instructions) and BRANCH_TAKEN (conditional branches
- * that were taken, a subset of BRANCH_COND). */
+ * multiple-transfer instructions), BRANCH_TAKEN (conditional branches
+ * that were taken, a subset of BRANCH_COND) and the FLASH_* entries (data
+ * accesses, not instructions: reads whose address is in flash, and those
+ * of them that miss a modeled 8-line x 32-byte LRU cache, like the
+ * STM32L4's ART data cache; see docs/cycle-model.md). */
 #ifndef REEF_TARGET_INSN_CLASS_H
 #define REEF_TARGET_INSN_CLASS_H
 
@@ -28,7 +31,9 @@
     X(FPU, "fpu")                       /* VADD, VMUL, VCVT, VCMP, VMOV, VMRS... */ \
     X(FPU_MAC, "fpu_mac")               /* VMLA, VMLS, VFMA, VFMS, VNMLA... */      \
     X(FPU_DIV, "fpu_div")               /* VDIV, VSQRT */                           \
-    X(SYSTEM, "system")                 /* SVC, BKPT, MRS, MSR, CPS, barriers, WFI */
+    X(SYSTEM, "system")                 /* SVC, BKPT, MRS, MSR, CPS, barriers, WFI */\
+    X(FLASH_READS, "flash_data_reads")  /* data reads from flash (weights, literals) */\
+    X(FLASH_MISSES, "flash_data_misses")/* of which miss the modeled ART data cache */
 
 #define REEF_INSN_ENUM(name, text) REEF_INSN_##name,
 enum reef_insn_class { REEF_INSN_CLASSES(REEF_INSN_ENUM) REEF_INSN_CLASS_COUNT };

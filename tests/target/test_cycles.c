@@ -65,12 +65,30 @@ static void test_multiple_transfers(void **state)
     assert_float_equal(e.cycles, 10 * 6 + 10 * 6 + 10 * 2, 1e-9);
 }
 
+/* Data reads that miss the modeled flash data cache wait the wait states. */
+static void test_flash_data_misses(void **state)
+{
+    (void)state;
+    reef_cycle_model m;
+    reef_cycle_model_default(&m, 5);
+    uint64_t counts[REEF_INSN_CLASS_COUNT] = {0};
+    counts[REEF_INSN_LOAD] = 100;
+    counts[REEF_INSN_FLASH_READS] = 100;
+    counts[REEF_INSN_FLASH_MISSES] = 10;
+    reef_cycle_estimate e;
+    reef_cycle_estimate_counts(&m, counts, &e);
+    assert_float_equal(e.core_cycles, 200, 1e-9);
+    assert_float_equal(e.flash_data_cycles, 50, 1e-9);
+    assert_float_equal(e.cycles, 250, 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_class_weight),
         cmocka_unit_test(test_loop_mix_with_wait_states),
         cmocka_unit_test(test_multiple_transfers),
+        cmocka_unit_test(test_flash_data_misses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,6 +117,11 @@ static void test_outputs_and_counts_repeat(void **state)
             /* every step is the same 64-long dot product */
             assert_int_equal(st->c[REEF_INSN_TOTAL], a.per_step[0].c[REEF_INSN_TOTAL]);
             assert_int_equal(st->c[REEF_INSN_MAC_DSP] + st->c[REEF_INSN_MUL], 64);
+            /* 64 weight bytes from flash, each read once, at least 2 lines */
+            assert_true(st->c[REEF_INSN_FLASH_READS] >= 64 && st->c[REEF_INSN_FLASH_READS] <= 66);
+            assert_true(st->c[REEF_INSN_FLASH_MISSES] >= 2 && st->c[REEF_INSN_FLASH_MISSES] <= 4);
+            if (i == 0) printf("step %d: %llu flash reads, %llu misses\n", s, (unsigned long long)st->c[REEF_INSN_FLASH_READS],
+                               (unsigned long long)st->c[REEF_INSN_FLASH_MISSES]);
         }
         /* the steps cover the inference but for the input copy and the
          * calls around them, a few hundred instructions */
@@ -144,6 +149,7 @@ static void test_hand_counted_loop(void **state)
     assert_int_equal(s[REEF_INSN_BRANCH_COND], 1000);
     assert_int_equal(s[REEF_INSN_BRANCH_TAKEN], 999);
     assert_int_equal(s[REEF_INSN_BRANCH], 2);
+    assert_int_equal(s[REEF_INSN_FLASH_READS], 0); /* no loads in the loop */
     reef_run_counts_free(&c);
 }
 

@@ -21,7 +21,12 @@
  *   classes total alu load ...
  *   mark b|e|s COUNT COUNT ...     one line per marker entry, in order
  *   final COUNT COUNT ...
- * Single vCPU (mps2-an386), so the non-atomic inline adds are exact. */
+ * Single vCPU (mps2-an386), so the non-atomic inline adds are exact.
+ *
+ * Data reads from flash (flash=START:END, default the STM32L4R5's 2 MB at
+ * 0, where qemu-m4 links it) are counted by a memory callback on load
+ * instructions, and run through a small LRU cache model (8 lines of 32
+ * bytes, the ART data cache's shape) to count misses. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +58,36 @@ static uint64_t pending_fallthrough; /* 0: the previous TB ended unconditionally
 static uint64_t mark_addr[3];
 static const int mark_kind[3] = {MARK_BEGIN, MARK_END, MARK_STEP};
 static char *out_path;
+static uint64_t flash_start = 0, flash_end = 2u * 1024u * 1024u;
+
+/* The modeled flash data cache: 8 lines of 32 bytes, least recently used
+ * out. lines[0] is the most recent; UINT64_MAX marks an empty line. */
+enum { DCACHE_LINES = 8, DCACHE_LINE_SHIFT = 5 };
+static uint64_t dcache[DCACHE_LINES] = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
+                                        UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+
+static void on_load(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)vcpu;
+    (void)udata;
+    if (qemu_plugin_mem_is_store(info) || vaddr < flash_start || vaddr >= flash_end) return;
+    counters[REEF_INSN_FLASH_READS]++;
+    uint64_t line = vaddr >> DCACHE_LINE_SHIFT;
+    int hit = 0;
+    while (hit < DCACHE_LINES && dcache[hit] != line) hit++;
+    if (hit == DCACHE_LINES) {
+        counters[REEF_INSN_FLASH_MISSES]++;
+        hit = DCACHE_LINES - 1;
+    }
+    for (int i = hit; i > 0; i--) dcache[i] = dcache[i - 1];
+    dcache[0] = line;
+}
+
+static int reads_memory(int cls)
+{
+    return cls == REEF_INSN_LOAD || cls == REEF_INSN_LOAD_PIPELINED || cls == REEF_INSN_LDM ||
+           cls == REEF_INSN_TABLE_BRANCH;
+}
 static snapshot *snapshots;
 static size_t snapshot_count, snapshot_cap;
 
@@ -109,6 +144,10 @@ static void classify_tb(struct qemu_plugin_tb *tb, tb_info *info)
         if (t.pc_load) info->counts[REEF_INSN_PC_LOAD]++;
         if (t.it_count) it_left = t.it_count;
         prev_single_load = t.single_load;
+        if (reads_memory(cls) || t.pc_load)
+            /* QEMU 7.2 never calls callbacks registered for QEMU_PLUGIN_MEM_R
+             * alone (checked here), so take reads and writes and filter */
+            qemu_plugin_register_vcpu_mem_cb(insn, on_load, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, NULL);
         if (i == n - 1 && cls == REEF_INSN_BRANCH_COND)
             info->cond_fallthrough = qemu_plugin_insn_vaddr(insn) + (uint64_t)t.size;
     }
@@ -172,6 +211,13 @@ static void on_exit_write(qemu_plugin_id_t id, void *udata)
 static int parse_arg(const char *arg)
 {
     static const char *const keys[3] = {"begin=", "end=", "step="};
+    if (!strncmp(arg, "flash=", 6)) {
+        char *end;
+        flash_start = strtoull(arg + 6, &end, 0);
+        if (*end != ':') return -1;
+        flash_end = strtoull(end + 1, &end, 0);
+        return *end || flash_end <= flash_start ? -1 : 0;
+    }
     if (!strncmp(arg, "out=", 4)) {
         out_path = strdup(arg + 4);
         return out_path ? 0 : -1;
@@ -195,7 +241,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     }
     for (int i = 0; i < argc; i++) {
         if (parse_arg(argv[i])) {
-            fprintf(stderr, "reef-qemu-insn: bad argument '%s' (out=FILE, begin=, end=, step=ADDR)\n", argv[i]);
+            fprintf(stderr, "reef-qemu-insn: bad argument '%s' (out=FILE, begin=, end=, step=ADDR, flash=START:END)\n", argv[i]);
             return -1;
         }
     }

@@ -246,6 +246,7 @@ static int deepfish_rows(char *text, const char *csv, const char *base, prep_lis
 {
     csv_columns col = {0, 0, 0};
     int lineno = 1;
+    if (!strncmp(text, "\xEF\xBB\xBF", 3)) text += 3; /* a UTF-8 byte-order mark */
     for (char *line = text; *line; lineno++) {
         char *nl = strchr(line, '\n');
         if (nl) *nl = 0;

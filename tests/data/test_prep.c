@@ -9,7 +9,7 @@
 /* A DeepFish-like tree: two habitats, a valid (fish) and an empty frame
  * each, flat gray levels 40, 80, 120, 160, 360x202 like the shared frames. */
 static const char *const df_ids[4] = {"9908/valid/f0", "9908/empty/f1", "7117/valid/f2", "7117/empty/f3"};
-static const char df_csv[] = "ID,labels\n9908/valid/f0,2\n9908/empty/f1,0\n\n7117/valid/f2,1\n7117/empty/f3,0\n";
+static const char df_csv[] = "\xEF\xBB\xBFID,labels\n9908/valid/f0,2\n9908/empty/f1,0\n\n7117/valid/f2,1\n7117/empty/f3,0\n";
 
 static void make_deepfish(const char *root)
 {
@@ -228,7 +228,7 @@ static void malformed_csv(const char *root)
 }
 static void unknown_label(const char *root)
 {
-    const char csv[] = "ID,labels\n9908/valid/f0,1\n9908/empty/f1,fishy\n";
+    const char csv[] = "ID,labels\r\n\r\n9908/valid/f0,1\r\n9908/empty/f1,fishy\r\n"; /* CRLF, a blank line */
     spoil_path(root, "Classification/train.csv", csv, sizeof csv - 1);
 }
 static void no_labels_column(const char *root)
@@ -281,7 +281,7 @@ static const bad_case bad_cases[] = {
     {"garbage image", REEF_PREP_DEEPFISH, garbage_image, {"f1.jpg", "not a JPEG or PNG"}, 1},
     {"truncated image", REEF_PREP_DEEPFISH, truncated_image, {"f1.jpg", "corrupt JPEG"}, 1},
     {"malformed CSV line", REEF_PREP_DEEPFISH, malformed_csv, {"train.csv:3:", "malformed"}, 0},
-    {"unknown label", REEF_PREP_DEEPFISH, unknown_label, {"train.csv:3:", "unknown label 'fishy'"}, 0},
+    {"unknown label", REEF_PREP_DEEPFISH, unknown_label, {"train.csv:4:", "unknown label 'fishy'"}, 0},
     {"no labels column", REEF_PREP_DEEPFISH, no_labels_column, {"train.csv:1:", "labels"}, 0},
     {"IDX bad magic", REEF_PREP_IDX, idx_bad_magic, {"train-images-idx3-ubyte.gz", "not an IDX"}, 0},
     {"IDX truncated", REEF_PREP_IDX, idx_truncated, {"train-images-idx3-ubyte.gz", "read"}, 0},

@@ -60,7 +60,10 @@ static void usage(FILE *fp)
                 "  --target T       where to run it (default host):\n");
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
         fprintf(fp, "                     %-6s %s\n", targets[i].name, targets[i].summary);
-    fprintf(fp, "  --json           print the result as JSON\n");
+    fprintf(fp, "  --dump-tensors D host only: run without buffer reuse and write every\n"
+                "                   activation tensor to D/tNNN.bin (NNN = tensor index, as in\n"
+                "                   TFLite Micro layer dumps) to find the first op that differs\n"
+                "  --json           print the result as JSON\n");
 }
 
 static int argmax(const int8_t *v, int n)
@@ -104,7 +107,7 @@ static void print_result(const infer_job *job, const char *target, const char *o
 }
 
 typedef struct infer_args {
-    const char *model, *input, *output, *target;
+    const char *model, *input, *output, *target, *dump_dir;
     int json;
 } infer_args;
 
@@ -114,11 +117,12 @@ static int parse(int argc, char **argv, infer_args *a)
                                          {"input", required_argument, NULL, 'i'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"target", required_argument, NULL, 't'},
+                                         {"dump-tensors", required_argument, NULL, 'd'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
-    *a = (infer_args){NULL, NULL, NULL, "host", 0};
+    *a = (infer_args){NULL, NULL, NULL, "host", NULL, 0};
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         if (c == 'm')
             a->model = optarg;
@@ -128,6 +132,8 @@ static int parse(int argc, char **argv, infer_args *a)
             a->output = optarg;
         else if (c == 't')
             a->target = optarg;
+        else if (c == 'd')
+            a->dump_dir = optarg;
         else if (c == 'j')
             a->json = 1;
         else if (c == 'h')
@@ -139,6 +145,18 @@ static int parse(int argc, char **argv, infer_args *a)
     return -1; /* go on */
 }
 
+/* Every activation tensor of a no-reuse run, as DIR/tNNN.bin. */
+static int dump_tensors(const reef_lowered_model *m, const char *dir, reef_error *err)
+{
+    char path[4200];
+    for (int t = 0; t < m->ntensors; t++) {
+        if (m->tensor_at[t] == REEF_LOWER_NO_OFFSET) continue;
+        snprintf(path, sizeof path, "%s/t%03d.bin", dir, t);
+        if (reef_write_file(path, m->arena + m->tensor_at[t], m->tensor_bytes[t], err)) return -1;
+    }
+    return 0;
+}
+
 int cmd_infer(int argc, char **argv)
 {
     infer_args a;
@@ -146,6 +164,8 @@ int cmd_infer(int argc, char **argv)
     if (rc >= 0) return rc;
     const infer_target *target = find_target(a.target);
     if (!target) return cli_error("infer", "unknown --target '%s' (reef infer --help lists them)", a.target);
+    if (a.dump_dir && strcmp(target->name, "host"))
+        return cli_error("infer", "--dump-tensors works with --target host only");
 
     reef_graph g;
     reef_lowered_model m;
@@ -155,7 +175,8 @@ int cmd_infer(int argc, char **argv)
     size_t in_size;
     if (reef_tflite_read(a.model, &g, &err)) return cli_error("infer", "%s", err.msg);
     rc = 1;
-    if (reef_lower(&g, &m, &err)) {
+    reef_lower_options opt = {a.dump_dir != NULL}; /* dumps need every tensor kept */
+    if (reef_lower_with(&g, &opt, &m, &err)) {
         cli_error("infer", "%s: %s", a.model, err.msg);
         goto free_graph;
     }
@@ -172,7 +193,8 @@ int cmd_infer(int argc, char **argv)
     infer_job job = {a.model, &g, &m, (const int8_t *)in, out, 0};
     if (!out)
         cli_error("infer", "out of memory");
-    else if (target->run(&job, &err) || reef_write_file(a.output, out, (size_t)m.output_size, &err))
+    else if (target->run(&job, &err) || reef_write_file(a.output, out, (size_t)m.output_size, &err) ||
+             (a.dump_dir && dump_tensors(&m, a.dump_dir, &err)))
         cli_error("infer", "%s", err.msg);
     else {
         print_result(&job, target->name, a.output, a.json);

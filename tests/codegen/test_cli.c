@@ -104,12 +104,33 @@ static void test_infer(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* --dump-tensors writes every activation; each equals TFLite Micro's. */
+static void test_infer_dump(void **state)
+{
+    (void)state;
+    const char *bin = reef_bin();
+    char model[512], layers[512], dir[256], cmd[4096];
+    if (!bin || !testing_shared_path(model, sizeof model, "models/models/pretrainedResnet_quant.tflite") ||
+        !testing_shared_path(layers, sizeof layers, "models/layers/ic_lcg0"))
+        skip();
+    testing_tmpdir(dir, sizeof dir, "cli-dump");
+    snprintf(cmd, sizeof cmd,
+             "%s infer --model %s --input %s/t000.bin -o %s/out.bin --dump-tensors %s && "
+             "for f in %s/t*.bin; do cmp $f %s/$(basename $f) || exit 1; done",
+             bin, model, layers, dir, dir, layers, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_count_files(dir), 18); /* 17 activations + out.bin */
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gen_json),
         cmocka_unit_test(test_gen_refuses),
         cmocka_unit_test(test_infer),
+        cmocka_unit_test(test_infer_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

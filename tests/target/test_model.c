@@ -2,7 +2,8 @@
  * KWS and AD models, built with the real runtime and profiled per step.
  * Outputs must equal TFLite's reference bytes; the figures (executed
  * instructions per inference, next to TFLite Micro + CMSIS-NN measured
- * the same way, and modeled cycles) are printed. Skips without
+ * the same way, and modeled cycles) are printed. The same C built for the
+ * host target must give the same bytes. Skips without
  * ../shared/models or the reef binary. */
 #include "testing.h"
 
@@ -87,6 +88,18 @@ static void run_case(const model_case *mc, const char *shared, const char *tmp)
         assert_true(a > 0.9 * b && a < 1.1 * b);
     }
     reef_run_counts_free(&c);
+
+    /* the same generated C built natively gives the same bytes */
+    char exe[1024];
+    snprintf(exe, sizeof exe, "%s/%s-host", tmp, mc->name);
+    reef_fw_spec host = spec;
+    host.board = "host";
+    host.profile_steps = 0;
+    host.output = exe;
+    if (reef_m4_build(&host, &err)) fail_msg("%s", err.msg);
+    memset(out, 0, N * mc->output_size);
+    if (reef_host_run(exe, in, N, mc->input_size, out, mc->output_size, NULL, 60, &err)) fail_msg("%s", err.msg);
+    assert_memory_equal(out, want, N * mc->output_size);
     free(in);
     free(out);
     free(want);

@@ -77,48 +77,81 @@ static inline void span(const axis *a, uint32_t o, uint32_t *first, uint32_t *la
     *last = (uint32_t)(((uint64_t)(o + 1) * a->ext - 1) / step);
 }
 
-/* Horizontal pass of one source row: hrow (dw, c) = weighted sums. */
-static void resize_row(const uint8_t *row /* (sw, c) */, const axis *ax, uint32_t c,
-                       uint64_t *hrow /* (dw, c) */)
+/* The horizontal weights, computed once per image: output o takes
+ * xcount[o] source pixels from xfirst[o] on, with weights xw[xstart[o]..]. */
+typedef struct xtable {
+    uint32_t *xfirst, *xcount, *xstart; // (dw) each
+    uint32_t *xw;                       // (sw + dw) at most
+} xtable;
+
+static void build_xtable(const axis *ax, xtable *t)
 {
+    uint32_t at = 0;
     for (uint32_t o = 0; o < ax->dst_n; o++) {
         uint32_t first, last;
         span(ax, o, &first, &last);
-        for (uint32_t k = 0; k < c; k++) hrow[o * c + k] = 0;
-        for (uint32_t i = first; i <= last; i++) {
-            uint64_t w = overlap(ax, i, o);
-            for (uint32_t k = 0; k < c; k++) hrow[o * c + k] += w * row[i * c + k];
+        t->xfirst[o] = first;
+        t->xcount[o] = last - first + 1;
+        t->xstart[o] = at;
+        for (uint32_t i = first; i <= last; i++) t->xw[at++] = (uint32_t)overlap(ax, i, o);
+    }
+}
+
+/* Horizontal pass of one source row: hrow (dw, c) = weighted sums. */
+static void resize_row(const uint8_t *row /* (sw, c) */, const xtable *t, uint32_t dw, uint32_t c,
+                       uint64_t *hrow /* (dw, c) */)
+{
+    for (uint32_t o = 0; o < dw; o++) {
+        const uint8_t *px = row + (size_t)t->xfirst[o] * c;
+        const uint32_t *w = t->xw + t->xstart[o];
+        for (uint32_t k = 0; k < c; k++) {
+            uint64_t sum = 0;
+            for (uint32_t i = 0; i < t->xcount[o]; i++) sum += (uint64_t)w[i] * px[i * c + k];
+            hrow[o * c + k] = sum;
         }
     }
 }
 
-/* Area resize of src (sh, sw, c) covering ax.ext x ay.ext units. */
-static void resize_covering(const uint8_t *src, uint32_t sw, uint32_t c, const axis *ax, const axis *ay,
-                            uint8_t *dst, uint64_t *rows)
+size_t reef_resize_scratch_size(uint32_t sw, uint32_t c, uint32_t dw, uint32_t dh)
 {
-    uint64_t *acc = rows;                            // (dw, c)
-    uint64_t *hrow = rows + (size_t)ax->dst_n * c;   // (dw, c)
-    uint64_t area = ax->ext * ay->ext;               // sum of the weights of one output
-    size_t n = (size_t)ax->dst_n * c;
-    for (uint32_t oy = 0; oy < ay->dst_n; oy++) {
-        uint32_t first, last;
-        span(ay, oy, &first, &last);
-        memset(acc, 0, n * sizeof *acc);
-        for (uint32_t j = first; j <= last; j++) {
+    size_t table_u32 = 3 * (size_t)dw + sw + dw;
+    return ((size_t)dh + 1) * dw * c + (table_u32 + 1) / 2;
+}
+
+/* Area resize of src (sh, sw, c) covering ax.ext x ay.ext units. Each
+ * source row is summed horizontally once, then added to the (few) output
+ * rows it overlaps. */
+static void resize_covering(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c, const axis *ax,
+                            const axis *ay, uint8_t *dst, uint64_t *scratch)
+{
+    uint32_t dw = ax->dst_n, dh = ay->dst_n;
+    size_t n = (size_t)dw * c;
+    uint64_t *acc = scratch;                   // (dh, dw, c)
+    uint64_t *hrow = acc + (size_t)dh * n;     // (dw, c)
+    uint32_t *tab = (uint32_t *)(hrow + n);
+    xtable t = {tab, tab + dw, tab + 2 * (size_t)dw, tab + 3 * (size_t)dw};
+    build_xtable(ax, &t);
+    memset(acc, 0, (size_t)dh * n * sizeof *acc);
+    uint64_t step_y = ay->unit * dh;
+    for (uint32_t j = 0; j < sh; j++) {
+        uint64_t lo = (uint64_t)j * step_y; /* source row j spans [lo, lo + step_y) */
+        if (lo >= ay->ext * dh) break;      /* wholly padding */
+        resize_row(src + (size_t)j * sw * c, &t, dw, c, hrow);
+        for (uint32_t oy = (uint32_t)(lo / ay->ext); oy < dh && (uint64_t)oy * ay->ext < lo + step_y; oy++) {
             uint64_t wy = overlap(ay, j, oy);
-            resize_row(src + (size_t)j * sw * c, ax, c, hrow);
-            for (size_t x = 0; x < n; x++) acc[x] += wy * hrow[x];
+            uint64_t *row = acc + (size_t)oy * n;
+            for (size_t x = 0; x < n; x++) row[x] += wy * hrow[x];
         }
-        uint8_t *out = dst + (size_t)oy * n;
-        for (size_t x = 0; x < n; x++) out[x] = (uint8_t)((acc[x] + area / 2) / area);
     }
+    uint64_t area = ax->ext * ay->ext; /* sum of the weights of one output */
+    for (size_t x = 0; x < (size_t)dh * n; x++) dst[x] = (uint8_t)((acc[x] + area / 2) / area);
 }
 
 void reef_resize_area(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c,
-                      uint8_t *dst, uint32_t dw, uint32_t dh, uint64_t *rows)
+                      uint8_t *dst, uint32_t dw, uint32_t dh, uint64_t *scratch)
 {
     axis ax = {1, sw, dw}, ay = {1, sh, dh};
-    resize_covering(src, sw, c, &ax, &ay, dst, rows);
+    resize_covering(src, sw, sh, c, &ax, &ay, dst, scratch);
 }
 
 /* ---- channel selection then resize --------------------------------------- */
@@ -152,11 +185,12 @@ static int convert_covering(const uint8_t *img, uint32_t w, uint32_t h, uint32_t
 {
     uint32_t oc = reef_channels_count(spec->channels);
     const uint8_t *src = select_channels(img, w, h, dc, spec->channels, s);
-    if (!src || reserve((void **)&s->rows, &s->rows_cap, 2 * (size_t)spec->width * oc * sizeof(uint64_t)))
+    size_t need = reef_resize_scratch_size(w, oc, spec->width, spec->height) * sizeof(uint64_t);
+    if (!src || reserve((void **)&s->rows, &s->rows_cap, need))
         return reef_fail(err, "%s: out of memory", name);
     ax.dst_n = spec->width;
     ay.dst_n = spec->height;
-    resize_covering(src, w, oc, &ax, &ay, out, s->rows);
+    resize_covering(src, w, h, oc, &ax, &ay, out, s->rows);
     return 0;
 }
 

@@ -44,7 +44,7 @@ typedef struct reef_image_scratch {
     size_t decoded_cap;
     uint8_t *planar;    /* (decoded_h, decoded_w, C): selected channels */
     size_t planar_cap;
-    uint64_t *rows;     /* (2, out_w * C) accumulators of the resize */
+    uint64_t *rows;     /* resize scratch: reef_resize_scratch_size() */
     size_t rows_cap;
 } reef_image_scratch;
 void reef_image_scratch_free(reef_image_scratch *s);
@@ -72,8 +72,10 @@ static inline uint8_t reef_luma(uint8_t r, uint8_t g, uint8_t b)
 /* Area-averaging resize of src (sh, sw, c) to dst (dh, dw, c): each output
  * pixel is the mean of the source rectangle it covers, each source pixel
  * weighted by its overlap, rounded half up; exact integer arithmetic. Works
- * for upscaling too. rows: (2 * dw * c) scratch accumulators. */
+ * for upscaling too. scratch: reef_resize_scratch_size(sw, c, dw, dh)
+ * elements. */
 void reef_resize_area(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c,
-                      uint8_t *dst, uint32_t dw, uint32_t dh, uint64_t *rows);
+                      uint8_t *dst, uint32_t dw, uint32_t dh, uint64_t *scratch);
+size_t reef_resize_scratch_size(uint32_t sw, uint32_t c, uint32_t dw, uint32_t dh);
 
 #endif

@@ -41,11 +41,12 @@ static const resize_case resize_cases[] = {
 static void test_resize_by_hand(void **state)
 {
     (void)state;
-    uint64_t rows[64];
     for (size_t k = 0; k < sizeof resize_cases / sizeof resize_cases[0]; k++) {
         const resize_case *t = &resize_cases[k];
         uint8_t out[16] = {0};
-        reef_resize_area(t->src, t->sw, t->sh, t->c, out, t->dw, t->dh, rows);
+        uint64_t *scratch = malloc(reef_resize_scratch_size(t->sw, t->c, t->dw, t->dh) * sizeof *scratch);
+        reef_resize_area(t->src, t->sw, t->sh, t->c, out, t->dw, t->dh, scratch);
+        free(scratch);
         for (uint32_t i = 0; i < t->dw * t->dh * t->c; i++)
             if (out[i] != t->want[i]) fail_msg("%s: out[%u] = %u, want %u", t->name, i, out[i], t->want[i]);
     }

@@ -11,6 +11,7 @@
 #include "codegen/emit.h"
 #include "codegen/lower.h"
 #include "small_model.h"
+#include "target/firmware.h"
 
 /* Runs a shell command; returns its exit status. */
 static int run(const char *cmd)
@@ -196,12 +197,72 @@ static void test_gen_sections(void **state)
     reef_graph_free(&g);
 }
 
+/* The generated C on the emulated Cortex-M4 (qemu-system-arm mps2-an386,
+ * through src/target's harness): outputs equal TFLite Micro's. */
+static void test_gen_qemu_m4(void **state)
+{
+    (void)state;
+    static mlperf_vector v[MLPERF_MAX_VECTORS];
+    int n = mlperf_vectors(v, MLPERF_MAX_VECTORS);
+    if (!n) skip();
+    if (system(
+            "command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1")) {
+        printf("[  SKIPPED ] arm-none-eabi-gcc or qemu-system-arm is not installed\n");
+        skip();
+    }
+    char dir[256], h[300], c[300], elf[300];
+    testing_tmpdir(dir, sizeof dir, "gen-m4");
+    for (int start = 0; start < n;) {
+        int end = start;
+        while (end < n && !strcmp(v[end].model, v[start].model)) end++;
+        int count = testing_sanitizer_run() || !strcmp(v[start].model, "vww") ? 1 : end - start;
+        reef_graph g;
+        reef_lowered_model m;
+        reef_error err;
+        if (reef_tflite_read(v[start].model_file, &g, &err) || reef_lower(&g, &m, &err))
+            fail_msg("%s", err.msg);
+        if (reef_emit_c(&m, dir, v[start].model, NULL, &err)) fail_msg("%s", err.msg);
+        snprintf(h, sizeof h, "%s/%s.h", dir, v[start].model);
+        snprintf(c, sizeof c, "%s/%s.c", dir, v[start].model);
+        snprintf(elf, sizeof elf, "%s/%s.elf", dir, v[start].model);
+        const char *sources[1] = {c};
+        reef_fw_spec spec = {"qemu-m4", h, sources, 1, 0, 0, NULL, elf};
+        if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+        int8_t *in = malloc((size_t)count * (size_t)m.input_size);
+        int8_t *out = malloc((size_t)count * (size_t)m.output_size);
+        for (int i = 0; i < count; i++) {
+            uint8_t *x = mlperf_read(v[start + i].input_file, (size_t)m.input_size);
+            memcpy(in + (size_t)i * (size_t)m.input_size, x, (size_t)m.input_size);
+            free(x);
+        }
+        if (reef_m4_run(elf, in, count, (size_t)m.input_size, out, (size_t)m.output_size, NULL, 120, &err))
+            fail_msg("%s", err.msg);
+        int bad = 0;
+        for (int i = 0; i < count; i++) {
+            int8_t *want = (int8_t *)mlperf_read(v[start + i].output_file, (size_t)m.output_size);
+            bad += mlperf_compare(v[start + i].name, out + (size_t)i * (size_t)m.output_size, want,
+                                  (size_t)m.output_size) != 0;
+            free(want);
+        }
+        printf("  %-4s on qemu-m4: %d inputs, %s\n", v[start].model, count,
+               bad ? "DIFFERS" : "identical to TFLite Micro");
+        assert_int_equal(bad, 0);
+        free(in), free(out);
+        reef_lowered_free(&m);
+        reef_graph_free(&g);
+        start = end;
+    }
+    snprintf(c, sizeof c, "rm -rf %s", dir);
+    assert_int_equal(run(c), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gen_small),
         cmocka_unit_test(test_gen_mlperf),
         cmocka_unit_test(test_gen_sections),
+        cmocka_unit_test(test_gen_qemu_m4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

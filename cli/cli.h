@@ -26,6 +26,8 @@ int cmd_info(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* A dataset's per-class and per-group counts: tables on stdout, or the
  * "classes" and "groups" arrays into j when j is not NULL (cmd_info.c). */

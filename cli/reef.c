@@ -12,6 +12,8 @@ static const reef_command commands[] = {
     {"inspect", cmd_inspect, "show a .tflite model: ops, tensors, MACs, unsupported ops"},
     {"gen", cmd_gen, "int8 .tflite -> C: const weights, planned arena, step table"},
     {"infer", cmd_infer, "run one raw int8 tensor through a model (host interpreter)"},
+    {"train", cmd_train, "dataset -> float model checkpoint (fish-s, fish-m or a spec)"},
+    {"eval", cmd_eval, "accuracy, confusion matrix and per-group accuracy of a model"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,6 +1,7 @@
 /* Float layer kernels: see layers.h. Hot loops run over the channel axis,
  * which is contiguous in NHWC, so the compiler can vectorize them. */
 #include "nn/layers.h"
+#include "nn/hot.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -48,6 +49,7 @@ size_t reef_conv2d_scratch_floats(const reef_conv_dims *d)
 
 /* col (N*OH*OW, KH*KW*C): row = output pixel, columns in the order of a
  * filter's (KH, KW, C), zeros where the window hangs over the padding. */
+REEF_HOT
 static void im2col(float *col, const float *inp, const reef_conv_dims *d)
 {
     const size_t krow = (size_t)d->kw * d->c;
@@ -73,6 +75,7 @@ static void im2col(float *col, const float *inp, const reef_conv_dims *d)
 }
 
 /* dinp += the columns of dcol scattered back to the pixels they came from */
+REEF_HOT
 static void col2im_add(float *dinp, const float *dcol, const reef_conv_dims *d)
 {
     for (int n = 0; n < d->n; n++)
@@ -150,6 +153,7 @@ void reef_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
 
 /* ---- depthwise convolution --------------------------------------------- */
 
+REEF_HOT
 void reef_dwconv2d_forward(float *out, const float *inp, const float *w, const float *b,
                            const reef_conv_dims *d)
 {
@@ -177,6 +181,7 @@ void reef_dwconv2d_forward(float *out, const float *inp, const float *w, const f
             }
 }
 
+REEF_HOT
 void reef_dwconv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, const reef_conv_dims *d)
 {
@@ -242,6 +247,7 @@ void reef_fc_backward(float *dinp, float *dw, float *db, const float *dout,
 
 /* ---- batch norm ------------------------------------------------------------ */
 
+REEF_HOT
 void reef_bn_partial_stats(double *sum, double *sumsq, const float *x, int rows, int c)
 {
     for (int r = 0; r < rows; r++) {
@@ -267,6 +273,7 @@ void reef_bn_finish_stats(float *mean, float *rstd, float *var_unbiased,
     }
 }
 
+REEF_HOT
 void reef_bn_apply(float *out, const float *x, const float *mean, const float *rstd,
                    const float *gamma, const float *beta, int rows, int c)
 {
@@ -311,6 +318,7 @@ void reef_bn_forward_infer(float *out, const float *x, const float *gamma, const
     reef_bn_apply(out, x, run_mean, rstd, gamma, beta, rows, c);
 }
 
+REEF_HOT
 void reef_bn_partial_grads(double *sdy, double *sdyx, const float *dout, const float *x,
                            const float *mean, const float *rstd, int rows, int c)
 {
@@ -325,6 +333,7 @@ void reef_bn_partial_grads(double *sdy, double *sdyx, const float *dout, const f
     }
 }
 
+REEF_HOT
 void reef_bn_apply_backward(float *dinp, const float *dout, const float *x, const float *mean,
                             const float *rstd, const float *gamma, const double *sdy,
                             const double *sdyx, double count, int rows, int c)
@@ -362,16 +371,19 @@ void reef_bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dou
 
 /* ---- activations -------------------------------------------------------- */
 
+REEF_HOT
 void reef_relu_forward(float *out, const float *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
+REEF_HOT
 void reef_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
+REEF_HOT
 void reef_relu6_forward(float *out, const float *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -380,6 +392,7 @@ void reef_relu6_forward(float *out, const float *inp, size_t n)
     }
 }
 
+REEF_HOT
 void reef_relu6_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) dinp[i] += (out[i] > 0.0f && out[i] < 6.0f) ? dout[i] : 0.0f;
@@ -397,6 +410,7 @@ static void pool_window(const reef_conv_dims *d, int oy, int ox, int *y0, int *y
     *x1 = tx + d->kw > d->w ? d->w : tx + d->kw;
 }
 
+REEF_HOT
 void reef_avgpool_forward(float *out, const float *inp, const reef_conv_dims *d)
 {
     const int c = d->c;
@@ -417,6 +431,7 @@ void reef_avgpool_forward(float *out, const float *inp, const reef_conv_dims *d)
             }
 }
 
+REEF_HOT
 void reef_avgpool_backward(float *dinp, const float *dout, const reef_conv_dims *d)
 {
     const int c = d->c;
@@ -475,6 +490,7 @@ void reef_maxpool_backward(float *dinp, const float *dout, const float *inp, con
             }
 }
 
+REEF_HOT
 void reef_gap_forward(float *out, const float *inp, int n, int hw, int c)
 {
     const float inv = 1.0f / (float)hw;
@@ -489,6 +505,7 @@ void reef_gap_forward(float *out, const float *inp, int n, int hw, int c)
     }
 }
 
+REEF_HOT
 void reef_gap_backward(float *dinp, const float *dout, int n, int hw, int c)
 {
     const float inv = 1.0f / (float)hw;
@@ -503,11 +520,13 @@ void reef_gap_backward(float *dinp, const float *dout, int n, int hw, int c)
 
 /* ---- residual add, dropout ------------------------------------------------ */
 
+REEF_HOT
 void reef_add_forward(float *out, const float *a, const float *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+REEF_HOT
 void reef_add_backward(float *da, float *db, const float *dout, size_t n)
 {
     if (da)

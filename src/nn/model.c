@@ -1,6 +1,7 @@
 /* Building a network from its spec, and its threaded forward and backward
  * passes: see model.h. */
 #include "nn/model.h"
+#include "nn/hot.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -356,6 +357,7 @@ int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error 
     return 0;
 }
 
+REEF_HOT
 void reef_model_normalize(const reef_model *m, const uint8_t *pixels, int n)
 {
     const int c = m->in_c;
@@ -435,6 +437,7 @@ static void act_forward(float *y, const float *x, size_t n, reef_nn_act act)
 }
 
 /* dy *= act'(y), in place */
+REEF_HOT
 static void act_mask(float *dy, const float *y, size_t n, reef_nn_act act)
 {
     if (act == REEF_NN_ACT_RELU)

@@ -1,0 +1,452 @@
+/* reef train: dataset file(s) -> float model checkpoint. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "data/dataset.h"
+#include "nn/arch.h"
+#include "nn/checkpoint.h"
+#include "nn/model.h"
+#include "nn/train.h"
+#include "util/io.h"
+#include "util/json.h"
+#include "util/progress.h"
+
+static const char *NAME = "train";
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: reef train --train FILE [--val FILE] -o MODEL.ckpt [options]\n\n"
+            "Trains a float network on a dataset file from `reef prep`. After every epoch it\n"
+            "prints a table row, appends the CSV log and saves the checkpoint (atomically:\n"
+            "Ctrl-C leaves the last complete epoch's checkpoint intact).\n\n"
+            "  --arch A            fish-s (default), fish-m, a spec file, or spec text with ';'\n"
+            "  --train FILE        training dataset\n"
+            "  --val FILE          validation dataset (accuracy per epoch)\n"
+            "  -o, --output FILE   checkpoint to write\n"
+            "  --epochs N          epochs (default 20)\n"
+            "  --batch N           batch size (default 64)\n"
+            "  --threads N         threads (default 2; results are bit-identical for a given\n"
+            "                      seed and thread count)\n"
+            "  --seed N            random seed (default 1)\n"
+            "  --optimizer NAME    adamw (default) or sgd (Nesterov momentum)\n"
+            "  --lr X              peak learning rate (default 3e-3 for adamw, 0.05 for sgd)\n"
+            "  --momentum X        sgd momentum (default 0.9)\n"
+            "  --weight-decay X    default 1e-4 (conv/fc weights only)\n"
+            "  --schedule NAME     cosine (warm-up then cosine, default), onecycle, constant\n"
+            "  --clip X            clip the gradient norm to X (default 5, 0 = off)\n"
+            "  --label-smoothing X default 0.05\n"
+            "  --balance           weight classes by inverse frequency in the loss\n"
+            "  --augment LIST      comma list of flip, shift, jitter (brightness/contrast)\n"
+            "                      or none (default: flip)\n"
+            "  --resume CKPT       continue from a checkpoint written by reef train\n"
+            "  --log FILE          CSV log (default: OUTPUT with .csv)\n"
+            "  --plot FILE         curves through gnuplot, .svg or .png (default: OUTPUT .svg)\n"
+            "  --json              print the summary as JSON (no table, no progress bar)\n");
+}
+
+typedef struct train_args {
+    const char *arch, *train, *val, *output, *resume, *log, *plot;
+    reef_train_cfg cfg;
+    int lr_given, json;
+    int epochs_given;
+} train_args;
+
+static int parse_augment(const char *text, reef_augment *aug)
+{
+    memset(aug, 0, sizeof *aug);
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!strcmp(tok, "flip")) aug->flip = 1;
+        else if (!strcmp(tok, "shift")) aug->shift = 2;
+        else if (!strcmp(tok, "jitter")) aug->brightness = aug->contrast = 0.1f;
+        else if (strcmp(tok, "none")) return cli_error(NAME, "--augment: unknown '%s' (flip, shift, jitter, none)", tok);
+    }
+    return 0;
+}
+
+static int parse_float_opt(const char *opt, const char *text, float lo, float hi, float *out)
+{
+    double v;
+    if (cli_parse_double(NAME, opt, text, &v)) return 1;
+    if (!(v >= lo && v <= hi)) return cli_error(NAME, "%s must be from %g to %g, not %s", opt, lo, hi, text);
+    *out = (float)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, train_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->arch = "fish-s";
+    reef_train_cfg_default(&a->cfg);
+    enum { O_ARCH = 256, O_TRAIN, O_VAL, O_EPOCHS, O_BATCH, O_THREADS, O_SEED, O_OPT, O_LR, O_MOM, O_WD,
+           O_SCHED, O_CLIP, O_LS, O_BAL, O_AUG, O_RESUME, O_LOG, O_PLOT, O_JSON, O_HELP };
+    static const struct option opts[] = {
+        {"arch", required_argument, NULL, O_ARCH}, {"train", required_argument, NULL, O_TRAIN},
+        {"val", required_argument, NULL, O_VAL}, {"output", required_argument, NULL, 'o'},
+        {"epochs", required_argument, NULL, O_EPOCHS}, {"batch", required_argument, NULL, O_BATCH},
+        {"threads", required_argument, NULL, O_THREADS}, {"seed", required_argument, NULL, O_SEED},
+        {"optimizer", required_argument, NULL, O_OPT}, {"lr", required_argument, NULL, O_LR},
+        {"momentum", required_argument, NULL, O_MOM}, {"weight-decay", required_argument, NULL, O_WD},
+        {"schedule", required_argument, NULL, O_SCHED}, {"clip", required_argument, NULL, O_CLIP},
+        {"label-smoothing", required_argument, NULL, O_LS}, {"balance", no_argument, NULL, O_BAL},
+        {"augment", required_argument, NULL, O_AUG}, {"resume", required_argument, NULL, O_RESUME},
+        {"log", required_argument, NULL, O_LOG}, {"plot", required_argument, NULL, O_PLOT},
+        {"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0}};
+    int c;
+    long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        reef_train_cfg *cfg = &a->cfg;
+        switch (c) {
+        case O_ARCH: a->arch = optarg; break;
+        case O_TRAIN: a->train = optarg; break;
+        case O_VAL: a->val = optarg; break;
+        case 'o': a->output = optarg; break;
+        case O_EPOCHS:
+            if (cli_parse_int(NAME, "--epochs", optarg, 1, 100000, &v)) return 2;
+            cfg->epochs = (int)v, a->epochs_given = 1;
+            break;
+        case O_BATCH:
+            if (cli_parse_int(NAME, "--batch", optarg, 1, 65536, &v)) return 2;
+            cfg->batch = (int)v;
+            break;
+        case O_THREADS:
+            if (cli_parse_int(NAME, "--threads", optarg, 1, REEF_MAX_THREADS, &v)) return 2;
+            cfg->threads = (int)v;
+            break;
+        case O_SEED:
+            if (cli_parse_int(NAME, "--seed", optarg, 0, 2147483647L, &v)) return 2;
+            cfg->seed = (uint64_t)v;
+            break;
+        case O_OPT:
+            if (!strcmp(optarg, "adamw")) cfg->opt.kind = REEF_OPT_ADAMW;
+            else if (!strcmp(optarg, "sgd")) cfg->opt.kind = REEF_OPT_SGD;
+            else return cli_error(NAME, "--optimizer: adamw or sgd, not '%s'", optarg) + 1;
+            break;
+        case O_LR:
+            if (parse_float_opt("--lr", optarg, 1e-7f, 10.0f, &cfg->opt.lr)) return 2;
+            a->lr_given = 1;
+            break;
+        case O_MOM:
+            if (parse_float_opt("--momentum", optarg, 0.0f, 0.999f, &cfg->opt.momentum)) return 2;
+            break;
+        case O_WD:
+            if (parse_float_opt("--weight-decay", optarg, 0.0f, 1.0f, &cfg->opt.weight_decay)) return 2;
+            break;
+        case O_SCHED:
+            if (!strcmp(optarg, "cosine")) cfg->opt.sched = REEF_SCHED_COSINE;
+            else if (!strcmp(optarg, "onecycle")) cfg->opt.sched = REEF_SCHED_ONECYCLE;
+            else if (!strcmp(optarg, "constant")) cfg->opt.sched = REEF_SCHED_CONSTANT;
+            else return cli_error(NAME, "--schedule: cosine, onecycle or constant, not '%s'", optarg) + 1;
+            break;
+        case O_CLIP:
+            if (parse_float_opt("--clip", optarg, 0.0f, 1e6f, &cfg->opt.clip_norm)) return 2;
+            break;
+        case O_LS:
+            if (parse_float_opt("--label-smoothing", optarg, 0.0f, 0.5f, &cfg->label_smoothing)) return 2;
+            break;
+        case O_BAL: cfg->balance_classes = 1; break;
+        case O_AUG:
+            if (parse_augment(optarg, &cfg->aug)) return 2;
+            break;
+        case O_RESUME: a->resume = optarg; break;
+        case O_LOG: a->log = optarg; break;
+        case O_PLOT: a->plot = optarg; break;
+        case O_JSON: a->json = 1; break;
+        case 'h':
+        case O_HELP: usage(stdout); return -1;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) return cli_error(NAME, "unexpected argument '%s'", argv[optind]) + 1;
+    if (!a->train) return cli_error(NAME, "--train FILE is required") + 1;
+    if (!a->output) return cli_error(NAME, "-o MODEL.ckpt is required") + 1;
+    if (a->cfg.opt.kind == REEF_OPT_SGD && !a->lr_given) a->cfg.opt.lr = 0.05f;
+    return 0;
+}
+
+/* ---- Ctrl-C: finish the current step, keep the last checkpoint -------------- */
+
+static volatile sig_atomic_t stop_flag;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+/* ---- the log ------------------------------------------------------------------ */
+
+typedef struct epoch_row {
+    reef_epoch_stats st;
+    double val_acc, val_loss;  /* -1 without --val */
+} epoch_row;
+
+static void derive_path(char *buf, size_t size, const char *output, const char *ext)
+{
+    snprintf(buf, size, "%s", output);
+    char *dot = strrchr(buf, '.'), *slash = strrchr(buf, '/');
+    if (dot && (!slash || dot > slash)) *dot = 0;
+    size_t len = strlen(buf);
+    snprintf(buf + len, size - len, "%s", ext);
+}
+
+static int write_csv(const char *path, const epoch_row *rows, int n, reef_error *err)
+{
+    size_t cap = 128 + (size_t)n * 160, len = 0;
+    char *text = malloc(cap);
+    if (!text) return reef_fail(err, "out of memory");
+    len += (size_t)snprintf(text + len, cap - len, "epoch,loss,train_acc,val_loss,val_acc,lr,seconds,images_per_s\n");
+    for (int i = 0; i < n; i++) {
+        const epoch_row *r = &rows[i];
+        len += (size_t)snprintf(text + len, cap - len, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f\n", r->st.epoch, r->st.loss,
+                                r->st.train_acc, r->val_loss, r->val_acc, r->st.lr, r->st.seconds, r->st.images_per_s);
+    }
+    int rc = reef_write_file(path, text, len, err);
+    free(text);
+    return rc;
+}
+
+/* Rows of an earlier run's log, for --resume (up to `upto` epochs). */
+static int read_csv(const char *path, epoch_row *rows, int upto)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) return 0;
+    char line[512];
+    int n = 0;
+    while (n < upto && fgets(line, sizeof line, fp)) {
+        epoch_row r;
+        memset(&r, 0, sizeof r);
+        if (sscanf(line, "%d,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.st.epoch, &r.st.loss, &r.st.train_acc, &r.val_loss,
+                   &r.val_acc, &r.st.lr, &r.st.seconds, &r.st.images_per_s) == 8 && r.st.epoch == n + 1)
+            rows[n++] = r;
+    }
+    fclose(fp);
+    return n;
+}
+
+/* Renders the CSV with gnuplot: loss on the left, accuracies on the right. */
+static void plot_curves(const char *csv, const char *out, int has_val, int quiet)
+{
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        if (!quiet) fprintf(stderr, "reef train: gnuplot is not installed; no plot (the CSV log is %s)\n", csv);
+        return;
+    }
+    const char *ext = strrchr(out, '.');
+    int png = ext && !strcmp(ext, ".png");
+    char script[] = "/tmp/reef-plot-XXXXXX";
+    int fd = mkstemp(script);
+    if (fd < 0) return;
+    FILE *fp = fdopen(fd, "w");
+    if (!fp) {
+        close(fd);
+        unlink(script);
+        return;
+    }
+    fprintf(fp, "set terminal %s size 900,360\n", png ? "png" : "svg");
+    fprintf(fp, "set output '%s'\nset datafile separator ','\nset key autotitle columnhead\n", out);
+    fprintf(fp, "set multiplot layout 1,2\nset xlabel 'epoch'\nset grid\n");
+    fprintf(fp, "set title 'loss'\nplot '%s' using 1:2 with lines lw 2 title 'train'%s\n", csv,
+            has_val ? ", '' using 1:4 with lines lw 2 title 'val'" : "");
+    fprintf(fp, "set title 'accuracy'\nset yrange [*:1]\nplot '%s' using 1:3 with lines lw 2 title 'train'%s\n", csv,
+            has_val ? ", '' using 1:5 with lines lw 2 title 'val'" : "");
+    fprintf(fp, "unset multiplot\n");
+    fclose(fp);
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>/dev/null", script);
+    int rc = system(cmd);
+    unlink(script);
+    if (rc != 0 && !quiet) fprintf(stderr, "reef train: gnuplot failed; no plot (the CSV log is %s)\n", csv);
+}
+
+/* ---- the run ------------------------------------------------------------------- */
+
+static void on_progress(void *ctx, int64_t done) { reef_progress_update(ctx, done); }
+
+typedef struct run_state {
+    train_args *a;
+    reef_dataset train, val;
+    int has_val;
+    reef_model m;
+    reef_trainer t;
+    epoch_row *rows;
+    char log[4096], plot[4096];
+} run_state;
+
+static int setup_model(run_state *s, reef_error *err)
+{
+    train_args *a = s->a;
+    if (a->resume) {
+        reef_ckpt_train ct;
+        if (reef_ckpt_load(a->resume, &s->m, &ct, err)) return -1;
+        if (!ct.has_train || !ct.opt.m) {
+            reef_optim_free(&ct.opt);
+            return reef_fail(err, "%s: has no training state to resume from", a->resume);
+        }
+        if (a->epochs_given) ct.cfg.epochs = a->cfg.epochs;
+        a->cfg = ct.cfg;
+        if (reef_check_dataset_fits(&s->m, &s->train, a->train, err) ||
+            reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err) ||
+            reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err)) {
+            reef_optim_free(&ct.opt);
+            return -1;
+        }
+        reef_optim_free(&s->t.opt);
+        s->t.opt = ct.opt;
+        s->t.epochs_done = ct.epochs_done;
+        return 0;
+    }
+    reef_arch arch;
+    if (reef_arch_resolve(a->arch, &arch, err)) return -1;
+    if (reef_model_build(&s->m, &arch, (int)s->train.height, (int)s->train.width, (int)s->train.channels,
+                         (int)s->train.num_classes, a->cfg.seed, err))
+        return reef_fail_wrap(err, "%s", a->train);
+    reef_norm_from_dataset(&s->m.norm, &s->train);
+    if (reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err)) return -1;
+    return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err);
+}
+
+static void print_header(const run_state *s)
+{
+    const reef_model *m = &s->m;
+    printf("%s: %zu parameters, %.2f M MACs per image, %dx%dx%d -> %d classes; %u training images%s\n",
+           m->arch.name, m->nparams, reef_model_macs(m) / 1e6, m->in_h, m->in_w, m->in_c, m->num_classes,
+           s->train.count, s->has_val ? "" : " (no --val)");
+    printf("%5s %8s %9s %8s %9s %9s %8s %7s\n", "epoch", "loss", "train acc", "val loss", "val acc", "lr",
+           "img/s", "time s");
+}
+
+static void print_row(const epoch_row *r)
+{
+    char va[16] = "-", vl[16] = "-";
+    if (r->val_acc >= 0) snprintf(va, sizeof va, "%.2f%%", 100 * r->val_acc), snprintf(vl, sizeof vl, "%.4f", r->val_loss);
+    printf("%5d %8.4f %8.2f%% %8s %9s %9.2e %8.0f %7.1f\n", r->st.epoch, r->st.loss, 100 * r->st.train_acc, vl, va,
+           r->st.lr, r->st.images_per_s, r->st.seconds);
+    fflush(stdout);
+}
+
+static void print_json(const run_state *s, int nrows, double seconds, int interrupted)
+{
+    const reef_model *m = &s->m;
+    reef_json j;
+    reef_json_begin(&j, stdout);
+    reef_json_object(&j);
+    reef_json_kv_string(&j, "output", s->a->output);
+    reef_json_kv_string(&j, "arch", m->arch.name);
+    reef_json_kv_int(&j, "params", (int64_t)m->nparams);
+    reef_json_kv_int(&j, "macs", reef_model_macs(m));
+    reef_json_kv_int(&j, "epochs", nrows);
+    reef_json_kv_bool(&j, "interrupted", interrupted);
+    reef_json_kv_number(&j, "seconds", seconds);
+    if (nrows) {
+        const epoch_row *r = &s->rows[nrows - 1];
+        reef_json_kv_number(&j, "loss", r->st.loss);
+        reef_json_kv_number(&j, "train_accuracy", r->st.train_acc);
+        if (r->val_acc >= 0) reef_json_kv_number(&j, "val_accuracy", r->val_acc);
+        reef_json_kv_number(&j, "images_per_s", r->st.images_per_s);
+    }
+    reef_json_key(&j, "history");
+    reef_json_array(&j);
+    for (int i = 0; i < nrows; i++) {
+        const epoch_row *r = &s->rows[i];
+        reef_json_object(&j);
+        reef_json_kv_int(&j, "epoch", r->st.epoch);
+        reef_json_kv_number(&j, "loss", r->st.loss);
+        reef_json_kv_number(&j, "train_accuracy", r->st.train_acc);
+        if (r->val_acc >= 0) reef_json_kv_number(&j, "val_accuracy", r->val_acc);
+        reef_json_kv_number(&j, "images_per_s", r->st.images_per_s);
+        reef_json_end(&j);
+    }
+    reef_json_end(&j);
+    reef_json_kv_string(&j, "log", s->log);
+    reef_json_end(&j);
+    reef_json_finish(&j);
+}
+
+/* Trains the remaining epochs; returns an exit status. */
+static int run_epochs(run_state *s)
+{
+    train_args *a = s->a;
+    reef_error err;
+    int nrows = read_csv(s->log, s->rows, s->t.epochs_done);
+    if (nrows != s->t.epochs_done) nrows = 0;  // no usable earlier log: start a new one
+    if (!a->json) {
+        print_header(s);
+        for (int i = 0; i < nrows; i++) print_row(&s->rows[i]);
+    }
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    double t0 = reef_now();
+    int interrupted = 0, status = 0;
+    while (s->t.epochs_done < a->cfg.epochs) {
+        reef_progress bar;
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d", s->t.epochs_done + 1);
+        reef_progress_begin(&bar, label, "img", s->train.count, !a->json);
+        epoch_row r;
+        interrupted = reef_trainer_epoch(&s->t, &r.st, &stop_flag, on_progress, &bar);
+        reef_progress_end(&bar);
+        if (interrupted) break;
+        r.val_acc = r.val_loss = -1;
+        if (s->has_val) r.val_acc = reef_evaluate(&s->m, &s->val, NULL, &r.val_loss);
+        s->rows[nrows++] = r;
+        if (reef_ckpt_save(a->output, &s->m, &s->t.cfg, &s->t.opt, s->t.epochs_done, r.val_acc, &err) ||
+            write_csv(s->log, s->rows, nrows, &err)) {
+            status = cli_error(NAME, "%s", err.msg);
+            break;
+        }
+        if (!a->json) print_row(&r);
+    }
+    sigaction(SIGINT, &old, NULL);
+    if (nrows) plot_curves(s->log, s->plot, s->has_val, a->json);
+    if (interrupted)
+        fprintf(stderr, "reef train: interrupted; %s holds the last complete epoch (%d)\n", a->output, s->t.epochs_done);
+    if (a->json) print_json(s, nrows, reef_now() - t0, interrupted);
+    else if (!status && !interrupted)
+        printf("saved %s (log %s, plot %s)\n", a->output, s->log, s->plot);
+    return status ? status : interrupted ? 130 : 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    run_state s;
+    memset(&s, 0, sizeof s);
+    s.a = &a;
+    reef_error err;
+    if (reef_dataset_load(a.train, &s.train, &err)) return cli_error(NAME, "%s", err.msg);
+    if (a.val) {
+        if (reef_dataset_load(a.val, &s.val, &err)) {
+            reef_dataset_free(&s.train);
+            return cli_error(NAME, "%s", err.msg);
+        }
+        s.has_val = 1;
+    }
+    derive_path(s.log, sizeof s.log, a.output, ".csv");
+    derive_path(s.plot, sizeof s.plot, a.output, ".svg");
+    if (a.log) snprintf(s.log, sizeof s.log, "%s", a.log);
+    if (a.plot) snprintf(s.plot, sizeof s.plot, "%s", a.plot);
+    int status;
+    if (setup_model(&s, &err) || (s.has_val && reef_check_dataset_fits(&s.m, &s.val, a.val, &err))) {
+        status = cli_error(NAME, "%s", err.msg);
+    } else if (!(s.rows = calloc((size_t)a.cfg.epochs + 1, sizeof *s.rows))) {
+        status = cli_error(NAME, "out of memory");
+    } else {
+        status = run_epochs(&s);
+    }
+    free(s.rows);
+    reef_trainer_free(&s.t);
+    reef_model_free(&s.m);
+    reef_dataset_free(&s.train);
+    if (s.has_val) reef_dataset_free(&s.val);
+    return status;
+}

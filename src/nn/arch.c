@@ -183,7 +183,8 @@ static int parse_attr(parser *p, reef_block_spec *b, const token *t)
         snprintf(msg, sizeof msg, "unknown attribute '%s' for %s", word, kn);
         return token_error(p, t, "%s", msg);
     }
-    if (token_int(t, 1, &v)) return token_error(p, t, "expected a whole number after '%c'", (char[]){a, 0});
+    const char attr_name[2] = {a, 0};
+    if (token_int(t, 1, &v)) return token_error(p, t, "expected a whole number after '%s'", attr_name);
     static const int lo[] = {['k' - 'a'] = 1, ['s' - 'a'] = 1, ['c' - 'a'] = 1, ['e' - 'a'] = 1};
     static const int hi[] = {['k' - 'a'] = 15, ['s' - 'a'] = 4, ['c' - 'a'] = 4096, ['e' - 'a'] = 16};
     if (v < lo[a - 'a'] || v > hi[a - 'a']) {

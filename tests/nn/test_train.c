@@ -1,0 +1,349 @@
+/* Trainer, architecture specs, checkpoints: overfitting a tiny set,
+ * bit-identical reruns, resume = uninterrupted run, checkpoint round trip
+ * and corruption, and the error messages for bad specs and data. */
+#include "testing.h"
+
+#include <math.h>
+
+#include "nn/arch.h"
+#include "nn/checkpoint.h"
+#include "nn/metrics.h"
+#include "nn/model.h"
+#include "nn/train.h"
+#include "util/io.h"
+
+/* ---- a dataset built in memory --------------------------------------------- */
+
+typedef struct mem_ds {
+    reef_dataset ds;
+    uint8_t *pixels;
+    uint16_t *labels, *groups;
+} mem_ds;
+
+static const char *class_names[] = {"a", "b", "c", "d"};
+static const char *group_names[] = {"g0", "g1"};
+
+/* count random images h x w x 1 with random labels from k classes. */
+static void mem_ds_make(mem_ds *d, uint32_t count, int h, int w, int k, uint64_t seed)
+{
+    reef_rng rng;
+    reef_rng_seed(&rng, seed);
+    d->pixels = malloc((size_t)count * h * w);
+    d->labels = malloc(count * sizeof *d->labels);
+    d->groups = malloc(count * sizeof *d->groups);
+    for (size_t i = 0; i < (size_t)count * h * w; i++) d->pixels[i] = (uint8_t)reef_rng_below(&rng, 256);
+    for (uint32_t i = 0; i < count; i++) d->labels[i] = (uint16_t)(i % k), d->groups[i] = (uint16_t)(i % 2);
+    memset(&d->ds, 0, sizeof d->ds);
+    d->ds.count = count, d->ds.height = h, d->ds.width = w, d->ds.channels = 1;
+    d->ds.num_classes = k, d->ds.num_groups = 2;
+    d->ds.pixels = d->pixels, d->ds.labels = d->labels, d->ds.groups = d->groups;
+    d->ds.class_names = class_names, d->ds.group_names = group_names;
+}
+
+static void mem_ds_free(mem_ds *d)
+{
+    free(d->pixels);
+    free(d->labels);
+    free(d->groups);
+}
+
+static const char *tiny_spec = "name tiny; input 8x8x1; stem k3 s1 c8; mbconv k3 e2 c8 s1; mbconv k3 e2 c12 s2; gap; fc";
+
+static void tiny_cfg(reef_train_cfg *cfg, int epochs, int threads)
+{
+    reef_train_cfg_default(cfg);
+    cfg->epochs = epochs, cfg->batch = 8, cfg->threads = threads;
+    cfg->opt.lr = 1e-2f;
+    cfg->label_smoothing = 0;
+    cfg->aug = (reef_augment){0};
+}
+
+static void build_tiny(reef_model *m, const reef_train_cfg *cfg, const reef_dataset *ds)
+{
+    reef_arch a;
+    reef_error err;
+    if (reef_arch_parse(tiny_spec, "tiny", &a, &err)) fail_msg("%s", err.msg);
+    if (reef_model_build(m, &a, 8, 8, 1, (int)ds->num_classes, cfg->seed, &err)) fail_msg("%s", err.msg);
+    reef_norm_from_dataset(&m->norm, ds);
+    assert_int_equal(reef_model_set_batch(m, cfg->batch, cfg->threads, &err), 0);
+}
+
+/* Trains `epochs` more epochs of t. */
+static void run_epochs(reef_trainer *t, int epochs)
+{
+    for (int e = 0; e < epochs; e++) {
+        reef_epoch_stats st;
+        assert_int_equal(reef_trainer_epoch(t, &st, NULL, NULL, NULL), 0);
+    }
+}
+
+/* ---- tests --------------------------------------------------------------------- */
+
+static void test_overfit_tiny_set(void **state)
+{
+    (void)state;
+    mem_ds d;
+    mem_ds_make(&d, 24, 8, 8, 4, 11);  // random pixels, so only memorizing works
+    reef_train_cfg cfg;
+    tiny_cfg(&cfg, 80, 2);
+    reef_model m;
+    build_tiny(&m, &cfg, &d.ds);
+    reef_trainer t;
+    reef_error err;
+    assert_int_equal(reef_trainer_init(&t, &m, &d.ds, &cfg, &err), 0);
+    double before = reef_evaluate(&m, &d.ds, NULL, NULL);
+    run_epochs(&t, cfg.epochs);
+    double loss, after = reef_evaluate(&m, &d.ds, NULL, &loss);
+    printf("  tiny set: accuracy %.3f -> %.3f, loss %.4f\n", before, after, loss);
+    assert_true(after == 1.0);
+    assert_true(loss < 0.1);
+    reef_trainer_free(&t);
+    reef_model_free(&m);
+    mem_ds_free(&d);
+}
+
+/* Trains the tiny model for `epochs` and returns a copy of its weights. */
+static float *train_copy(const reef_dataset *ds, int epochs, int threads, uint64_t seed, size_t *n)
+{
+    reef_train_cfg cfg;
+    tiny_cfg(&cfg, epochs, threads);
+    cfg.seed = seed;
+    cfg.aug = (reef_augment){.flip = 1, .shift = 1, .brightness = 0.1f, .contrast = 0.1f};
+    reef_model m;
+    build_tiny(&m, &cfg, ds);
+    reef_trainer t;
+    reef_error err;
+    assert_int_equal(reef_trainer_init(&t, &m, ds, &cfg, &err), 0);
+    run_epochs(&t, epochs);
+    float *w = malloc((m.nparams + m.nstats) * sizeof *w);
+    memcpy(w, m.params, m.nparams * sizeof *w);
+    memcpy(w + m.nparams, m.stats, m.nstats * sizeof *w);
+    *n = m.nparams + m.nstats;
+    reef_trainer_free(&t);
+    reef_model_free(&m);
+    return w;
+}
+
+static void test_same_seed_same_weights(void **state)
+{
+    (void)state;
+    mem_ds d;
+    mem_ds_make(&d, 37, 8, 8, 3, 5);  // 37: the last batch is short
+    size_t n1, n2, n3;
+    float *a = train_copy(&d.ds, 3, 2, 9, &n1), *b = train_copy(&d.ds, 3, 2, 9, &n2);
+    float *c = train_copy(&d.ds, 3, 2, 10, &n3);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1 * sizeof *a);            // bit-identical
+    assert_memory_not_equal(a, c, n1 * sizeof *a);        // and the seed matters
+    free(a), free(b), free(c);
+    mem_ds_free(&d);
+}
+
+static void test_checkpoint_round_trip_and_resume(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    testing_tmpdir(dir, sizeof dir, "nn-ckpt");
+    snprintf(path, sizeof path, "%s/m.ckpt", dir);
+    mem_ds d;
+    mem_ds_make(&d, 30, 8, 8, 3, 6);
+    reef_train_cfg cfg;
+    tiny_cfg(&cfg, 4, 2);
+    reef_model m;
+    build_tiny(&m, &cfg, &d.ds);
+    reef_trainer t;
+    reef_error err;
+    assert_int_equal(reef_trainer_init(&t, &m, &d.ds, &cfg, &err), 0);
+    run_epochs(&t, 2);
+    if (reef_ckpt_save(path, &m, &t.cfg, &t.opt, t.epochs_done, 0.5, &err)) fail_msg("%s", err.msg);
+    // Round trip: same spec, weights, statistics, normalization, predictions.
+    reef_model r;
+    reef_ckpt_train ct;
+    if (reef_ckpt_load(path, &r, &ct, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.nparams, m.nparams);
+    assert_memory_equal(r.params, m.params, m.nparams * sizeof(float));
+    assert_memory_equal(r.stats, m.stats, m.nstats * sizeof(float));
+    assert_memory_equal(&r.norm, &m.norm, sizeof m.norm);
+    assert_string_equal(r.arch.name, "tiny");
+    assert_true(ct.has_train);
+    assert_int_equal(ct.epochs_done, 2);
+    assert_int_equal(ct.cfg.batch, 8);
+    assert_int_equal(ct.opt.step, t.opt.step);
+    assert_memory_equal(ct.opt.v, t.opt.v, m.nparams * sizeof(float));
+    assert_int_equal(reef_model_set_batch(&r, 8, 1, &err), 0);
+    uint16_t p1[30], p2[30];
+    reef_evaluate(&m, &d.ds, p1, NULL);
+    reef_evaluate(&r, &d.ds, p2, NULL);
+    assert_memory_equal(p1, p2, sizeof p1);
+    // Resume: 2 + 2 epochs equal 4 straight.
+    run_epochs(&t, 2);
+    assert_int_equal(reef_model_set_batch(&r, 8, 2, &err), 0);
+    reef_trainer rt;
+    assert_int_equal(reef_trainer_init(&rt, &r, &d.ds, &ct.cfg, &err), 0);
+    reef_optim_free(&rt.opt);
+    rt.opt = ct.opt;
+    rt.epochs_done = ct.epochs_done;
+    run_epochs(&rt, 2);
+    assert_memory_equal(r.params, m.params, m.nparams * sizeof(float));
+    reef_trainer_free(&rt);
+    reef_trainer_free(&t);
+    reef_model_free(&r);
+    reef_model_free(&m);
+    mem_ds_free(&d);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void expect_load_error(const uint8_t *data, size_t size, const char *want)
+{
+    reef_model m;
+    reef_error err;
+    assert_int_equal(reef_ckpt_load_buffer(data, size, "x.ckpt", &m, NULL, &err), -1);
+    if (!strstr(err.msg, want)) fail_msg("expected '%s' in: %s", want, err.msg);
+}
+
+static void test_checkpoint_corruption(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    testing_tmpdir(dir, sizeof dir, "nn-corrupt");
+    snprintf(path, sizeof path, "%s/m.ckpt", dir);
+    mem_ds d;
+    mem_ds_make(&d, 8, 8, 8, 2, 6);
+    reef_train_cfg cfg;
+    tiny_cfg(&cfg, 1, 1);
+    reef_model m;
+    build_tiny(&m, &cfg, &d.ds);
+    reef_error err;
+    assert_int_equal(reef_ckpt_save(path, &m, NULL, NULL, 0, -1, &err), 0);
+    uint8_t *data;
+    size_t size;
+    assert_int_equal(reef_read_file(path, &data, &size, &err), 0);
+    reef_model ok;
+    assert_int_equal(reef_ckpt_load_buffer(data, size, "x.ckpt", &ok, NULL, &err), 0);
+    reef_model_free(&ok);
+    // Every single flipped byte (header or payload) is caught.
+    for (size_t i = 0; i < size; i += 1 + size / 300) {
+        data[i] ^= 0x20;
+        reef_model bad;
+        if (reef_ckpt_load_buffer(data, size, "x.ckpt", &bad, NULL, &err) == 0)
+            fail_msg("flipped byte %zu of %zu was not detected", i, size);
+        data[i] ^= 0x20;
+    }
+    expect_load_error(data, size / 2, "truncated");
+    expect_load_error(data, 20, "truncated");
+    expect_load_error(data + 1, size - 1, "not a reef checkpoint");
+    data[size - 5] ^= 1;
+    expect_load_error(data, size, "corrupt");
+    free(data);
+    reef_model_free(&m);
+    mem_ds_free(&d);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void expect_parse_error(const char *spec, const char *want1, const char *want2)
+{
+    reef_arch a;
+    reef_error err;
+    assert_int_equal(reef_arch_parse(spec, "net.arch", &a, &err), -1);
+    if (!strstr(err.msg, want1) || (want2 && !strstr(err.msg, want2))) fail_msg("expected '%s' in:\n%s", want1, err.msg);
+}
+
+static void test_arch_specs(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_arch a, b;
+    const char *names[] = {"fish-s", "fish-m"};
+    size_t params[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(reef_arch_resolve(names[i], &a, &err), 0);
+        reef_model m;
+        assert_int_equal(reef_model_build(&m, &a, 32, 32, 1, 2, 1, &err), 0);
+        params[i] = m.nparams;
+        printf("  %s: %zu parameters, %.3f M MACs, peak activation %lld floats\n", names[i], m.nparams,
+               reef_model_macs(&m) / 1e6, (long long)reef_model_peak_activation(&m));
+        // Canonical text round-trips.
+        char text[4096];
+        reef_arch_format(&m.arch, text, sizeof text);
+        assert_int_equal(reef_arch_parse(text, "formatted", &b, &err), 0);
+        assert_int_equal(b.nblocks, m.arch.nblocks);
+        for (int k = 0; k < b.nblocks; k++) {
+            assert_int_equal(b.blocks[k].kind, m.arch.blocks[k].kind);
+            assert_int_equal(b.blocks[k].kernel, m.arch.blocks[k].kernel);
+            assert_int_equal(b.blocks[k].out_c, m.arch.blocks[k].out_c);
+            assert_int_equal(b.blocks[k].skip, m.arch.blocks[k].skip);
+        }
+        reef_model_free(&m);
+    }
+    assert_true(params[0] <= 25000);
+    assert_true(params[1] > 2 * params[0]);
+    // Errors point at the offending token.
+    expect_parse_error("stem k3 s2 c16\nmbconv k3 q5 c16\nfc", "net.arch:2:11: unknown attribute 'q5' for mbconv",
+                       "\n  mbconv k3 q5 c16\n            ^^");
+    expect_parse_error("stem k3 s2 c16\nmbconv kx c16\nfc", "net.arch:2:8: expected a whole number after 'k'", "^^");
+    expect_parse_error("stem k3 c16\nconvv k3 c8\nfc", "net.arch:2:1: unknown statement 'convv'", NULL);
+    expect_parse_error("input 32x32\nstem c8\nfc", "net.arch:1:7: input wants HxWxC", NULL);
+    expect_parse_error("stem k3 c16\ndropout 1.5\nfc", "net.arch:2:9: dropout wants a probability", NULL);
+    expect_parse_error("stem k3 c16\nmbconv k3 e6\nfc", "net.arch:2:1: mbconv needs an output channel count", NULL);
+    expect_parse_error("stem k3 c16; gap", "the last layer must be the fc classifier", NULL);
+    // A skip that cannot be.
+    assert_int_equal(reef_arch_parse("stem c8; mbconv k3 c16 skip; gap; fc", "x", &a, &err), 0);
+    reef_model m;
+    assert_int_equal(reef_model_build(&m, &a, 8, 8, 1, 2, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "skip needs stride 1"));
+}
+
+static void test_data_must_fit(void **state)
+{
+    (void)state;
+    reef_arch a;
+    reef_error err;
+    reef_model m;
+    assert_int_equal(reef_arch_resolve("fish-s", &a, &err), 0);
+    assert_int_equal(reef_model_build(&m, &a, 28, 28, 1, 10, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "28x28x1"));
+    assert_non_null(strstr(err.msg, "32x32x1"));
+    // A model built for 2 classes refuses 3-class data, naming both.
+    assert_int_equal(reef_model_build(&m, &a, 32, 32, 1, 2, 1, &err), 0);
+    mem_ds d;
+    mem_ds_make(&d, 6, 32, 32, 3, 1);
+    assert_int_equal(reef_check_dataset_fits(&m, &d.ds, "val.ds", &err), -1);
+    assert_non_null(strstr(err.msg, "val.ds: 3 classes but the network 'fish-s' has 2 outputs"));
+    reef_model_free(&m);
+    mem_ds_free(&d);
+}
+
+static void test_metrics(void **state)
+{
+    (void)state;
+    mem_ds d;
+    mem_ds_make(&d, 6, 2, 2, 3, 1);  // labels 0 1 2 0 1 2, groups 0 1 0 1 0 1
+    const uint16_t pred[6] = {0, 1, 1, 0, 2, 2};
+    reef_metrics mt;
+    reef_error err;
+    assert_int_equal(reef_metrics_compute(&mt, &d.ds, pred, &err), 0);
+    assert_int_equal(mt.correct, 4);
+    assert_float_equal(mt.accuracy, 4.0 / 6.0, 1e-12);
+    assert_int_equal(mt.confusion[1 * 3 + 2], 1);  // true 1 predicted 2
+    assert_int_equal(mt.confusion[2 * 3 + 1], 1);
+    assert_int_equal(mt.group_correct[0], 1);       // samples 0, 2, 4: right, wrong, wrong
+    assert_int_equal(mt.group_correct[1], 3);       // samples 1, 3, 5: all right
+    reef_metrics_free(&mt);
+    mem_ds_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arch_specs),
+        cmocka_unit_test(test_data_must_fit),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_overfit_tiny_set),
+        cmocka_unit_test(test_same_seed_same_weights),
+        cmocka_unit_test(test_checkpoint_round_trip_and_resume),
+        cmocka_unit_test(test_checkpoint_corruption),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -28,6 +28,10 @@ int cmd_gen(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_profile_ops(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 
 /* A dataset's per-class and per-group counts: tables on stdout, or the
  * "classes" and "groups" arrays into j when j is not NULL (cmd_info.c). */

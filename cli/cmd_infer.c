@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "codegen/emit.h"
 #include "codegen/lower.h"
+#include "target/pipeline.h"
 #include "tflite/graph.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -19,6 +21,7 @@ typedef struct infer_job {
     const int8_t *input; /* (lowered->input_size) */
     int8_t *output;      /* (lowered->output_size) */
     double seconds;      /* out: wall time of the run, when meaningful */
+    uint64_t instructions; /* out: emulated instructions of the inference (0: not emulated) */
 } infer_job;
 
 typedef struct infer_target {
@@ -38,8 +41,23 @@ static int run_host(infer_job *job, reef_error *err)
     return 0;
 }
 
+/* qemu-m4: the generated C built for the emulated Cortex-M4 and run once
+ * (src/target/pipeline.h), with the exact instruction count. */
+static int run_qemu(infer_job *job, reef_error *err)
+{
+    char name[72];
+    reef_c_name_from_path(job->model_path, name, sizeof name);
+    reef_pipeline_opts o = {.target = "qemu-m4", .name = name, .source = job->model_path};
+    reef_target_figures fig;
+    if (reef_pipeline_run_int8(job->lowered, job->input, 1, job->output, &o, &fig, NULL, err)) return -1;
+    job->seconds = fig.wall_seconds;
+    job->instructions = fig.insn_max;
+    return 0;
+}
+
 static const infer_target targets[] = {
     {"host", "this machine, reef's interpreter (the same steps as the generated C)", run_host},
+    {"qemu-m4", "the generated C on the emulated Cortex-M4 (QEMU), instructions counted", run_qemu},
 };
 
 static const infer_target *find_target(const char *name)
@@ -94,6 +112,7 @@ static void print_result(const infer_job *job, const char *target, const char *o
         reef_json_end(&j);
         reef_json_kv_int(&j, "argmax", best);
         reef_json_kv_number(&j, "seconds", job->seconds);
+        if (job->instructions) reef_json_kv_int(&j, "instructions", (int64_t)job->instructions);
         reef_json_end(&j);
         reef_json_finish(&j);
         return;
@@ -104,6 +123,8 @@ static void print_result(const infer_job *job, const char *target, const char *o
     int shown = m->output_size < 32 ? m->output_size : 32;
     for (int i = 0; i < shown; i++) printf("%s%d", i ? " " : "  ", job->output[i]);
     printf("%s\n", m->output_size > shown ? " ..." : "");
+    if (job->instructions)
+        printf("  %llu instructions executed (emulated Cortex-M4, exact)\n", (unsigned long long)job->instructions);
 }
 
 typedef struct infer_args {
@@ -190,7 +211,7 @@ int cmd_infer(int argc, char **argv)
         goto free_model;
     }
     out = malloc((size_t)m.output_size);
-    infer_job job = {a.model, &g, &m, (const int8_t *)in, out, 0};
+    infer_job job = {a.model, &g, &m, (const int8_t *)in, out, 0, 0};
     if (!out)
         cli_error("infer", "out of memory");
     else if (target->run(&job, &err) || reef_write_file(a.output, out, (size_t)m.output_size, &err) ||

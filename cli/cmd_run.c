@@ -1,0 +1,243 @@
+/* reef run --target host|qemu-m4 --model M.tflite --data D.ds: every sample
+ * through the generated C on a target, in one run; accuracy, and on
+ * qemu-m4 the emulated instruction counts, modeled cycles, time and energy,
+ * and flash and RAM from the firmware. The outputs are checked byte for
+ * byte against reef's host interpreter. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "codegen/emit.h"
+#include "codegen/lower.h"
+#include "data/dataset.h"
+#include "energy/profile.h"
+#include "nn/metrics.h"
+#include "target/pipeline.h"
+#include "tflite/graph.h"
+#include "util/io.h"
+#include "util/json.h"
+#include "util/table.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: reef run --model M.tflite --data D.ds [--target host|qemu-m4] [options]\n\n"
+            "Runs every sample of a dataset through the model's generated C on a target\n"
+            "(one build, one run) and prints the accuracy. On qemu-m4 (the emulated\n"
+            "Cortex-M4) also: executed instructions per inference (exact, emulated),\n"
+            "cycles, time and energy per inference (modeled, device profile), flash and\n"
+            "RAM (from the firmware). Outputs must equal reef's host interpreter's.\n\n"
+            "  --model FILE     int8 .tflite (reef's own or e.g. MLPerf Tiny's)\n"
+            "  --data FILE      dataset file (reef prep); its images must fit the input\n"
+            "  --target T       host or qemu-m4 (default qemu-m4)\n"
+            "  --profile P      device profile for the modeled figures (default stm32l4r5)\n"
+            "  --limit N        only the first N samples\n"
+            "  --work DIR       keep the generated C and the firmware in DIR\n"
+            "  --timeout S      time limit of the run in seconds (default from the MACs)\n"
+            "  --steps          also count instructions per step (slower build, same run)\n"
+            "  --json           print the result as JSON\n");
+}
+
+typedef struct run_args {
+    const char *model, *data, *target, *profile, *work;
+    long limit;
+    double timeout;
+    int steps, json;
+} run_args;
+
+static int parse(int argc, char **argv, run_args *a)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"data", required_argument, NULL, 'd'},
+        {"target", required_argument, NULL, 't'}, {"profile", required_argument, NULL, 'p'},
+        {"limit", required_argument, NULL, 'n'}, {"work", required_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 'T'}, {"steps", no_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, 0, 0, 0, 0};
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'm') a->model = optarg;
+        else if (c == 'd') a->data = optarg;
+        else if (c == 't') a->target = optarg;
+        else if (c == 'p') a->profile = optarg;
+        else if (c == 'w') a->work = optarg;
+        else if (c == 's') a->steps = 1;
+        else if (c == 'j') a->json = 1;
+        else if (c == 'n') {
+            if (cli_parse_int("run", "--limit", optarg, 1, 100000000, &a->limit)) return 2;
+        } else if (c == 'T') {
+            if (cli_parse_double("run", "--timeout", optarg, &a->timeout) || a->timeout <= 0)
+                return cli_error("run", "--timeout wants a positive number of seconds"), 2;
+        } else if (c == 'h') return usage(stdout), 0;
+        else return usage(stderr), 2;
+    }
+    if (optind != argc || !a->model || !a->data) return usage(stderr), 2;
+    if (strcmp(a->target, "host") && strcmp(a->target, "qemu-m4"))
+        return cli_error("run", "unknown --target '%s' (host or qemu-m4)", a->target), 2;
+    return -1;
+}
+
+/* Everything one run holds. */
+typedef struct run_state {
+    reef_graph g;
+    reef_lowered_model m;
+    reef_dataset ds;
+    reef_device_profile profile;
+    int n;                 /* samples run */
+    int8_t *inputs;        /* (n, input_size) */
+    int8_t *outputs;       /* (n, output_size) from the target */
+    int8_t *expected;      /* (n, output_size) from the host interpreter */
+    uint16_t *pred;        /* (n) */
+    reef_target_figures fig;
+    reef_metrics metrics;
+    int first_mismatch;    /* sample index, -1 when all outputs match */
+} run_state;
+
+static int interpreter_outputs(run_state *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (reef_lowered_invoke(&s->m, s->inputs + (size_t)i * s->m.input_size,
+                                s->expected + (size_t)i * s->m.output_size))
+            return -1;
+    s->first_mismatch = -1;
+    for (int i = 0; i < s->n && s->first_mismatch < 0; i++)
+        if (memcmp(s->outputs + (size_t)i * s->m.output_size, s->expected + (size_t)i * s->m.output_size,
+                   (size_t)s->m.output_size))
+            s->first_mismatch = i;
+    return 0;
+}
+
+/* The dataset restricted to the samples run (a view: same arrays). */
+static reef_dataset first_samples(const reef_dataset *ds, int n)
+{
+    reef_dataset v = *ds;
+    v.count = (uint32_t)n;
+    return v;
+}
+
+static void print_json(const run_args *a, const run_state *s)
+{
+    const reef_target_figures *f = &s->fig;
+    reef_json j;
+    reef_json_begin(&j, stdout);
+    reef_json_object(&j);
+    reef_json_kv_string(&j, "model", a->model);
+    reef_json_kv_string(&j, "data", a->data);
+    reef_json_kv_string(&j, "target", a->target);
+    reef_json_kv_int(&j, "samples", s->n);
+    reef_json_kv_number(&j, "accuracy", s->metrics.accuracy);
+    reef_json_kv_int(&j, "correct", s->metrics.correct);
+    reef_json_kv_bool(&j, "outputs_match_host", s->first_mismatch < 0);
+    reef_json_kv_int(&j, "macs", s->m.macs);
+#define KV_EMULATED(key, value) (f->emulated ? reef_json_kv_number(&j, key, value) : (reef_json_key(&j, key), reef_json_null(&j)))
+    KV_EMULATED("instructions", f->insn_mean);
+    KV_EMULATED("instructions_min", (double)f->insn_min);
+    KV_EMULATED("instructions_max", (double)f->insn_max);
+    KV_EMULATED("cycles_modeled", f->cycles);
+    KV_EMULATED("time_ms_modeled", f->time_ms);
+    KV_EMULATED("power_mw_modeled", f->power_mw);
+    KV_EMULATED("energy_mj_modeled", f->energy_mj);
+    KV_EMULATED("clock_mhz", f->clock_mhz);
+    KV_EMULATED("flash_bytes", f->mem.flash_total);
+    KV_EMULATED("ram_bytes", f->mem.ram_total);
+    KV_EMULATED("flash_weights_bytes", f->mem.flash_weights);
+    KV_EMULATED("flash_code_bytes", f->mem.flash_code);
+    KV_EMULATED("ram_activations_bytes", f->mem.ram_activations);
+    KV_EMULATED("ram_stack_bytes", f->mem.ram_stack);
+#undef KV_EMULATED
+    reef_json_kv_number(&j, "run_seconds", f->wall_seconds);
+    reef_json_kv_number(&j, "build_seconds", f->build_seconds);
+    reef_json_end(&j);
+    reef_json_finish(&j);
+}
+
+static void print_text(const run_args *a, const run_state *s)
+{
+    const reef_target_figures *f = &s->fig;
+    printf("%s on %s: %d samples of %s, accuracy %.2f%% (%lld correct); outputs %s the host interpreter's\n",
+           a->model, a->target, s->n, a->data, 100.0 * s->metrics.accuracy, (long long)s->metrics.correct,
+           s->first_mismatch < 0 ? "identical to" : "DIFFER from");
+    if (!f->emulated) {
+        printf("run took %.2f s (build %.1f s); instruction counts need --target qemu-m4\n", f->wall_seconds,
+               f->build_seconds);
+        return;
+    }
+    reef_table t;
+    reef_table_init(&t, "per inference", ">value", "how", NULL);
+    reef_table_cell(&t, "instructions"), reef_table_cell(&t, "%.0f", f->insn_mean);
+    reef_table_cell(&t, f->insn_all_equal ? "emulated, exact (every sample the same)" : "emulated, exact (mean; %llu-%llu)",
+                    (unsigned long long)f->insn_min, (unsigned long long)f->insn_max);
+    reef_table_cell(&t, "MACs / instruction"), reef_table_cell(&t, "%.3f", f->insn_mean > 0 ? (double)s->m.macs / f->insn_mean : 0);
+    reef_table_cell(&t, "%lld MACs", (long long)s->m.macs);
+    reef_table_cell(&t, "cycles"), reef_table_cell(&t, "%.0f", f->cycles);
+    reef_table_cell(&t, "modeled (core %.0f + flash wait %.0f)", f->core_cycles, f->flash_cycles);
+    reef_table_cell(&t, "time"), reef_table_cell(&t, "%.3f ms", f->time_ms), reef_table_cell(&t, "modeled, at %.0f MHz", f->clock_mhz);
+    reef_table_cell(&t, "power"), reef_table_cell(&t, "%.2f mW", f->power_mw), reef_table_cell(&t, "modeled, run mode (%s)", s->profile.name);
+    reef_table_cell(&t, "energy"), reef_table_cell(&t, "%.4f mJ", f->energy_mj), reef_table_cell(&t, "modeled, time x power");
+    reef_table_cell(&t, "flash"), reef_table_cell(&t, "%.2f KB", f->mem.flash_total / 1024.0);
+    reef_table_cell(&t, "firmware ELF: code %u, weights %u, other %u B", f->mem.flash_code, f->mem.flash_weights,
+                    f->mem.flash_rodata + f->mem.flash_data_init);
+    reef_table_cell(&t, "RAM"), reef_table_cell(&t, "%.2f KB", f->mem.ram_total / 1024.0);
+    reef_table_cell(&t, "firmware ELF + run: arena %u, stack %u, other %u B", f->mem.ram_activations, f->mem.ram_stack,
+                    f->mem.ram_total - f->mem.ram_activations - f->mem.ram_stack);
+    reef_table_print(&t, stdout, NULL);
+    printf("emulated run of %d inferences: %.2f s (build %.1f s)\n", s->n, f->wall_seconds, f->build_seconds);
+}
+
+static int prepare(const run_args *a, run_state *s, reef_error *err)
+{
+    if (reef_profile_load(a->profile, &s->profile, err)) return -1;
+    if (reef_tflite_read(a->model, &s->g, err)) return -1;
+    if (reef_lower(&s->g, &s->m, err)) return reef_fail_wrap(err, "%s", a->model);
+    if (reef_dataset_load(a->data, &s->ds, err)) return -1;
+    if (reef_pipeline_int8_inputs(&s->g, &s->m, &s->ds, a->data, &s->inputs, err)) return -1;
+    s->n = (int)s->ds.count;
+    if (a->limit && a->limit < s->n) s->n = (int)a->limit;
+    if (s->n == 0) return reef_fail(err, "%s has no samples", a->data);
+    s->outputs = malloc((size_t)s->n * s->m.output_size);
+    s->expected = malloc((size_t)s->n * s->m.output_size);
+    s->pred = malloc((size_t)s->n * sizeof *s->pred);
+    if (!s->outputs || !s->expected || !s->pred) return reef_fail(err, "out of memory");
+    return 0;
+}
+
+static int execute(const run_args *a, run_state *s, reef_error *err)
+{
+    char name[72];
+    reef_c_name_from_path(a->model, name, sizeof name);
+    reef_pipeline_opts o = {.target = a->target, .work_dir = a->work, .name = name, .source = a->model,
+                            .profile = &s->profile, .timeout_s = a->timeout, .profile_steps = a->steps};
+    if (!a->json) fprintf(stderr, "reef run: building %s for %s, running %d samples...\n", a->model, a->target, s->n);
+    if (reef_pipeline_run_int8(&s->m, s->inputs, s->n, s->outputs, &o, &s->fig, NULL, err)) return -1;
+    if (interpreter_outputs(s)) return reef_fail(err, "%s: the host interpreter refused the model", a->model);
+    for (int i = 0; i < s->n; i++)
+        s->pred[i] = (uint16_t)reef_argmax_i8(s->outputs + (size_t)i * s->m.output_size, s->m.output_size);
+    reef_dataset view = first_samples(&s->ds, s->n);
+    return reef_metrics_compute(&s->metrics, &view, s->pred, err);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_args a;
+    int rc = parse(argc, argv, &a);
+    if (rc >= 0) return rc;
+    run_state s;
+    memset(&s, 0, sizeof s);
+    reef_error err = {{0}};
+    rc = prepare(&a, &s, &err) || execute(&a, &s, &err) ? cli_error("run", "%s", err.msg) : 0;
+    if (!rc && s.first_mismatch >= 0) {
+        rc = cli_error("run", "%s on %s: sample %d's output differs from the host interpreter's (the generated code "
+                              "or the target is wrong; no figure is trustworthy)",
+                       a.model, a.target, s.first_mismatch);
+    } else if (!rc) {
+        if (a.json) print_json(&a, &s);
+        else print_text(&a, &s);
+    }
+    reef_metrics_free(&s.metrics);
+    free(s.inputs), free(s.outputs), free(s.expected), free(s.pred);
+    reef_dataset_free(&s.ds);
+    reef_lowered_free(&s.m);
+    reef_graph_free(&s.g);
+    return rc;
+}

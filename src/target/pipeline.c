@@ -1,0 +1,231 @@
+/* The run pipeline (see pipeline.h): generate C, build for a target, run
+ * every input in one emulator run, turn the counts into figures. */
+#include "target/pipeline.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codegen/emit.h"
+#include "quant/quant.h"
+#include "util/io.h"
+
+double reef_pipeline_timeout(int64_t macs_per_inference, int n)
+{
+    double per = (double)(macs_per_inference > 0 ? macs_per_inference : 1) * 20.0 / 50e6;
+    return 30.0 + (per > 0.01 ? per : 0.01) * (double)(n > 0 ? n : 1);
+}
+
+int reef_argmax_i8(const int8_t *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+int reef_argmax_f32(const float *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* ---- the work folder ------------------------------------------------------ */
+
+typedef struct workdir {
+    char dir[4096];
+    int temporary;
+    char header[4200], source[4200], firmware[4200];
+} workdir;
+
+static int make_dirs(const char *path, reef_error *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) return reef_fail(err, "cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return reef_fail(err, "cannot create %s: %s", buf, strerror(errno));
+    return 0;
+}
+
+static int workdir_open(workdir *w, const reef_pipeline_opts *o, reef_error *err)
+{
+    memset(w, 0, sizeof *w);
+    if (o->work_dir) {
+        snprintf(w->dir, sizeof w->dir, "%s", o->work_dir);
+        if (make_dirs(w->dir, err)) return -1;
+    } else {
+        snprintf(w->dir, sizeof w->dir, "/tmp/reef-run-XXXXXX");
+        if (!mkdtemp(w->dir)) return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
+        w->temporary = 1;
+    }
+    int host = !strcmp(o->target, "host");
+    snprintf(w->header, sizeof w->header, "%s/%s.h", w->dir, o->name);
+    snprintf(w->source, sizeof w->source, "%s/%s.c", w->dir, o->name);
+    snprintf(w->firmware, sizeof w->firmware, "%s/%s%s", w->dir, o->name, host ? "-host" : ".elf");
+    return 0;
+}
+
+static void workdir_close(workdir *w)
+{
+    if (!w->temporary) return;
+    remove(w->header), remove(w->source), remove(w->firmware);
+    rmdir(w->dir);
+}
+
+static int check_opts(const reef_pipeline_opts *o, reef_error *err)
+{
+    if (!o->target || (strcmp(o->target, "host") && strcmp(o->target, "qemu-m4")))
+        return reef_fail(err, "unknown target '%s' (host or qemu-m4)", o->target ? o->target : "");
+    if (!o->name || !reef_c_name_valid(o->name)) return reef_fail(err, "'%s' is not a C identifier", o->name ? o->name : "");
+    return 0;
+}
+
+/* ---- figures -------------------------------------------------------------- */
+
+static void count_figures(const reef_run_counts *c, const reef_pipeline_opts *o, reef_target_figures *f)
+{
+    reef_cycle_model cm;
+    reef_cycle_model_default(&cm, o->profile ? o->profile->flash_wait_states : 5);
+    double insn = 0, cycles = 0, core = 0, flash = 0;
+    f->insn_all_equal = 1;
+    for (int i = 0; i < c->inferences; i++) {
+        uint64_t n = c->per_inference[i].c[REEF_INSN_TOTAL];
+        reef_cycle_estimate e;
+        reef_cycle_estimate_counts(&cm, c->per_inference[i].c, &e);
+        insn += (double)n, cycles += e.cycles, core += e.core_cycles, flash += e.flash_cycles;
+        if (i == 0 || n < f->insn_min) f->insn_min = n;
+        if (i == 0 || n > f->insn_max) f->insn_max = n;
+    }
+    f->insn_all_equal = f->insn_min == f->insn_max;
+    double k = c->inferences > 0 ? 1.0 / c->inferences : 0.0;
+    f->insn_mean = insn * k, f->cycles = cycles * k, f->core_cycles = core * k, f->flash_cycles = flash * k;
+    if (o->profile) {
+        reef_energy_estimate e;
+        reef_energy_estimate_cycles(o->profile, f->cycles, &e);
+        f->clock_mhz = o->profile->clock_mhz;
+        f->time_ms = e.time_s * 1e3, f->power_mw = e.power_mw, f->energy_mj = e.energy_uj * 1e-3;
+    }
+}
+
+/* ---- build and run -------------------------------------------------------- */
+
+static int build_firmware(const workdir *w, const reef_pipeline_opts *o, reef_target_figures *fig, reef_error *err)
+{
+    const char *sources[1] = {w->source};
+    reef_fw_spec spec = {.board = o->target, .model_header = w->header, .model_sources = sources,
+                         .model_source_count = 1, .profile_steps = o->profile_steps, .output = w->firmware};
+    double t0 = reef_now();
+    if (reef_m4_build(&spec, err)) return -1;
+    fig->build_seconds = reef_now() - t0;
+    return 0;
+}
+
+/* Runs the built firmware over raw input bytes; fills fig (and counts). */
+static int run_firmware(const workdir *w, const reef_pipeline_opts *o, const int8_t *in, int n, size_t in_size,
+                        int8_t *out, size_t out_size, double timeout, reef_target_figures *fig,
+                        reef_run_counts *counts, reef_error *err)
+{
+    reef_run_counts local = {0};
+    reef_run_counts *c = counts ? counts : &local;
+    double t0 = reef_now();
+    fig->inferences = n;
+    if (!strcmp(o->target, "host")) {
+        int rc = reef_host_run(w->firmware, in, n, in_size, out, out_size, c, timeout, err);
+        fig->wall_seconds = reef_now() - t0;
+        return rc;
+    }
+    if (reef_m4_run(w->firmware, in, n, in_size, out, out_size, c, timeout, err)) return -1;
+    fig->wall_seconds = reef_now() - t0;
+    fig->emulated = 1;
+    count_figures(c, o, fig);
+    int rc = reef_memory_report_elf(w->firmware, c->stack_high_water, &fig->mem, err);
+    if (!counts) reef_run_counts_free(&local);
+    return rc;
+}
+
+int reef_pipeline_run_int8(const reef_lowered_model *m, const int8_t *inputs, int n, int8_t *outputs,
+                           const reef_pipeline_opts *opts, reef_target_figures *fig, reef_run_counts *counts,
+                           reef_error *err)
+{
+    memset(fig, 0, sizeof *fig);
+    if (counts) memset(counts, 0, sizeof *counts);
+    workdir w;
+    if (check_opts(opts, err) || workdir_open(&w, opts, err)) return -1;
+    double timeout = opts->timeout_s > 0 ? opts->timeout_s : reef_pipeline_timeout(m->macs, n);
+    int rc = reef_emit_c(m, w.dir, opts->name, opts->source, err);
+    if (!rc) rc = build_firmware(&w, opts, fig, err);
+    if (!rc)
+        rc = run_firmware(&w, opts, inputs, n, (size_t)m->input_size, outputs, (size_t)m->output_size, timeout, fig,
+                          counts, err);
+    workdir_close(&w);
+    return rc;
+}
+
+int reef_pipeline_run_float(const reef_float_model *m, const float *inputs, int n, float *outputs,
+                            const reef_pipeline_opts *opts, reef_target_figures *fig, reef_error *err)
+{
+    memset(fig, 0, sizeof *fig);
+    workdir w;
+    if (check_opts(opts, err) || workdir_open(&w, opts, err)) return -1;
+    /* float kernels cost more instructions per MAC than int8 ones */
+    double timeout = opts->timeout_s > 0 ? opts->timeout_s : reef_pipeline_timeout(m->macs * 2, n);
+    int rc = reef_emit_float_c(m, w.dir, opts->name, opts->source, err);
+    if (!rc) rc = build_firmware(&w, opts, fig, err);
+    /* Floats cross as their little-endian bytes (both ends are little-endian). */
+    if (!rc)
+        rc = run_firmware(&w, opts, (const int8_t *)(const void *)inputs, n, (size_t)m->input_count * sizeof(float),
+                          (int8_t *)(void *)outputs, (size_t)m->output_count * sizeof(float), timeout, fig, NULL, err);
+    workdir_close(&w);
+    return rc;
+}
+
+/* ---- dataset -> int8 inputs ----------------------------------------------- */
+
+static void shape_text(const int32_t *shape, int rank, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < rank && n < size; i++) n += (size_t)snprintf(buf + n, size - n, "%s%d", i ? "x" : "", shape[i]);
+}
+
+static int check_fits(const reef_lowered_model *m, const reef_dataset *ds, const char *data_path, reef_error *err)
+{
+    char model_shape[96];
+    shape_text(m->input_shape, m->input_rank, model_shape, sizeof model_shape);
+    size_t sample = reef_dataset_sample_size(ds);
+    int fits = sample == (size_t)m->input_size;
+    if (m->input_rank == 4)
+        fits = fits && m->input_shape[1] == (int32_t)ds->height && m->input_shape[2] == (int32_t)ds->width &&
+               m->input_shape[3] == (int32_t)ds->channels;
+    if (!fits)
+        return reef_fail(err, "%s has %ux%ux%u images; the model's input is %s (%d values)", data_path, ds->height,
+                         ds->width, ds->channels, model_shape, m->input_size);
+    if ((uint32_t)m->output_size != ds->num_classes)
+        return reef_fail(err, "%s has %u classes; the model has %d outputs", data_path, ds->num_classes, m->output_size);
+    return 0;
+}
+
+int reef_pipeline_int8_inputs(const reef_graph *g, const reef_lowered_model *m, const reef_dataset *ds,
+                              const char *data_path, int8_t **inputs, reef_error *err)
+{
+    *inputs = NULL;
+    if (check_fits(m, ds, data_path, err)) return -1;
+    reef_input_map map;
+    if (reef_input_map_from_graph(g, &map, err)) return -1;
+    size_t sample = reef_dataset_sample_size(ds);
+    int8_t *in = malloc(ds->count ? (size_t)ds->count * sample : 1);
+    if (!in) return reef_fail(err, "out of memory (%u samples)", ds->count);
+    for (uint32_t i = 0; i < ds->count; i++) reef_input_map_apply(&map, reef_dataset_sample(ds, i), sample, in + i * sample);
+    *inputs = in;
+    return 0;
+}

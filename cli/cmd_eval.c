@@ -11,6 +11,7 @@
 #include "nn/metrics.h"
 #include "nn/model.h"
 #include "nn/train.h"
+#include "quant/quant.h"
 #include "util/io.h"
 #include "util/json.h"
 
@@ -21,7 +22,7 @@ static void usage(FILE *fp)
     fprintf(fp, "usage: reef eval --model MODEL --data FILE [--threads N] [--batch N] [--json]\n\n"
                 "Evaluates a model on a dataset file from `reef prep`: accuracy, confusion\n"
                 "matrix and accuracy per group (habitat).\n\n"
-                "  --model MODEL   a float checkpoint from reef train\n"
+                "  --model MODEL   a float checkpoint from reef train, or an int8 .tflite\n"
                 "  --data FILE     dataset file\n"
                 "  --threads N     threads (default 2)\n"
                 "  --batch N       samples per forward pass (default 256)\n"
@@ -86,8 +87,9 @@ int cmd_eval(int argc, char **argv)
     uint8_t head[8];
     size_t got = 0;
     if (sniff(model, head, sizeof head, &got, &err)) return cli_error(NAME, "%s", err.msg);
-    if (!reef_ckpt_is(head, got))
-        return cli_error(NAME, "%s: not a reef checkpoint (only float checkpoints from reef train can be evaluated for now)", model);
+    const int int8 = reef_is_tflite(head, got);  // an int8 .tflite: the host interpreter (src/quant)
+    if (!reef_ckpt_is(head, got) && !int8)
+        return cli_error(NAME, "%s: neither a reef checkpoint nor a .tflite model", model);
     reef_dataset ds;
     if (reef_dataset_load(data, &ds, &err)) return cli_error(NAME, "%s", err.msg);
     uint16_t *pred = malloc((ds.count + 1) * sizeof *pred);
@@ -95,7 +97,8 @@ int cmd_eval(int argc, char **argv)
     int status = 0;
     reef_metrics mt;
     if (!pred) status = cli_error(NAME, "out of memory");
-    else if (predict_float(model, &ds, (int)threads, (int)batch, pred, arch_name, sizeof arch_name, &err) ||
+    else if ((int8 ? reef_int8_predict_file(model, &ds, pred, arch_name, sizeof arch_name, &err)
+                   : predict_float(model, &ds, (int)threads, (int)batch, pred, arch_name, sizeof arch_name, &err)) ||
              reef_metrics_compute(&mt, &ds, pred, &err))
         status = cli_error(NAME, "%s: %s", model, err.msg);
     if (!status) {
@@ -104,14 +107,14 @@ int cmd_eval(int argc, char **argv)
             reef_json_begin(&j, stdout);
             reef_json_object(&j);
             reef_json_kv_string(&j, "model", model);
-            reef_json_kv_string(&j, "format", "float");
+            reef_json_kv_string(&j, "format", int8 ? "int8" : "float");
             reef_json_kv_string(&j, "arch", arch_name);
             reef_json_kv_string(&j, "data", data);
             reef_metrics_json(&mt, &j);
             reef_json_end(&j);
             reef_json_finish(&j);
         } else {
-            printf("%s (float %s) on %s\n", model, arch_name, data);
+            printf("%s (%s %s) on %s\n", model, int8 ? "int8" : "float", arch_name, data);
             reef_metrics_print(&mt, stdout);
         }
         reef_metrics_free(&mt);

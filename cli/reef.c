@@ -15,7 +15,6 @@ static const reef_command commands[] = {
     {"train", cmd_train, "dataset -> float model checkpoint (fish-s, fish-m or a spec)"},
     {"eval", cmd_eval, "accuracy, confusion matrix and per-group accuracy of a model"},
     {"quantize", cmd_quantize, "float checkpoint -> int8 .tflite (static post-training quantization)"},
-    {"quantize", cmd_quantize, "float checkpoint -> int8 .tflite (static post-training quantization)"},
     {"run", cmd_run, "every sample of a dataset through the generated C on host or qemu-m4: accuracy, cost"},
     {"profile-ops", cmd_profile_ops, "the search's cost table: ops of the search space timed on the emulated Cortex-M4"},
 };

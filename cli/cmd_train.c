@@ -306,7 +306,7 @@ static int setup_model(run_state *s, reef_error *err)
     if (reef_arch_resolve(a->arch, &arch, err)) return -1;
     if (reef_model_build(&s->m, &arch, (int)s->train.height, (int)s->train.width, (int)s->train.channels,
                          (int)s->train.num_classes, a->cfg.seed, err))
-        return reef_fail_wrap(err, "%s", a->train);
+        return -1;
     reef_norm_from_dataset(&s->m.norm, &s->train);
     if (reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err)) return -1;
     return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err);

@@ -30,6 +30,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_profile_ops(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 

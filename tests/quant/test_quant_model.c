@@ -22,9 +22,9 @@ static int setup(void **state)
 {
     (void)state;
     const int big = !testing_sanitizer_run();
-    fixture_dataset(&train_set, big ? 768 : 256, 21);
+    fixture_dataset(&train_set, big ? 768 : 512, 21);
     fixture_dataset(&test_set, big ? 512 : 128, 22);
-    fixture_model(&trained, &train_set, big ? 6 : 2);
+    fixture_model(&trained, &train_set, big ? 6 : 4);
     return 0;
 }
 

@@ -31,7 +31,8 @@ static const char *fixture_groups[] = {"dark", "light"};
 static const char *fixture_id = "synthetic";
 
 /* count 16x16 gray images: noise on a background of level 60 (group 0) or
- * 120 (group 1); class 1 adds a bright 5x5 square somewhere. */
+ * 120 (group 1); class 1 adds a faint 4x4 square somewhere (hard
+ * enough that the network is not perfect). */
 static inline void fixture_dataset(reef_dataset *ds, uint32_t count, uint64_t seed)
 {
     reef_error err;
@@ -52,9 +53,9 @@ static inline void fixture_dataset(reef_dataset *ds, uint32_t count, uint64_t se
         const int bg = groups[i] ? 120 : 60;
         for (int k = 0; k < FIX_SIZE * FIX_SIZE; k++) img[k] = (uint8_t)(bg + (int)reef_rng_below(&r, 40));
         if (labels[i]) {
-            const int y0 = (int)reef_rng_below(&r, FIX_SIZE - 5), x0 = (int)reef_rng_below(&r, FIX_SIZE - 5);
-            for (int y = y0; y < y0 + 5; y++)
-                for (int x = x0; x < x0 + 5; x++) img[y * FIX_SIZE + x] = (uint8_t)(200 + reef_rng_below(&r, 55));
+            const int y0 = (int)reef_rng_below(&r, FIX_SIZE - 4), x0 = (int)reef_rng_below(&r, FIX_SIZE - 4);
+            for (int y = y0; y < y0 + 4; y++)
+                for (int x = x0; x < x0 + 4; x++) img[y * FIX_SIZE + x] = (uint8_t)(bg + 30 + reef_rng_below(&r, 40));
         }
     }
     ds->pixels = px, ds->labels = labels, ds->groups = groups, ds->ids = ids;

@@ -47,7 +47,7 @@ static int setup(void **state)
     testing_tmpdir(dir, sizeof dir, "quant-cli");
     fixture_dataset(&train, 512, 31);
     fixture_dataset(&test, 200, 32);
-    fixture_model(&m, &train, testing_sanitizer_run() ? 2 : 4);
+    fixture_model(&m, &train, 4);
     snprintf(path, sizeof path, "%s/train.ds", dir);
     if (reef_dataset_save(path, &train, &err)) fail_msg("%s", err.msg);
     snprintf(path, sizeof path, "%s/test.ds", dir);
@@ -122,7 +122,7 @@ static void test_quantize_eval(void **state)
     snprintf(cmd, sizeof cmd, "%s eval --model %s/tiny.ckpt --data %s/test.ds --json", bin, dir, dir);
     assert_int_equal(run(cmd, out, sizeof out), 0);
     printf("  float %.3f, int8 %.3f (eval --json)\n", json_accuracy(out), cli_acc);
-    if (!testing_sanitizer_run()) assert_true(json_accuracy(out) > 0.8 && fabs(json_accuracy(out) - cli_acc) < 0.03);
+    assert_true(json_accuracy(out) > 0.75 && fabs(json_accuracy(out) - cli_acc) < 0.03);
     assert_non_null(strstr(out, "\"format\":\"float\""));
     // text report
     snprintf(cmd, sizeof cmd, "%s eval --model %s/tiny.tflite --data %s/test.ds", bin, dir, dir);

@@ -1,0 +1,247 @@
+/* reef profile-ops: the search's cost table, from emulated Cortex-M4 runs
+ * of the search space's networks (src/nas/profile.h). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "energy/profile.h"
+#include "nas/cost.h"
+#include "nas/profile.h"
+#include "nas/space.h"
+#include "util/io.h"
+#include "util/json.h"
+#include "util/progress.h"
+#include "util/rng.h"
+#include "util/table.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: reef profile-ops [-o TABLE] [--profile NAME] [--input HxWxC] [--classes N]\n"
+            "                        [--analytic] [--check N] [--work-dir DIR] [--json]\n\n"
+            "Builds the cost table `reef search` uses: for each op of the search space at\n"
+            "each of its shapes (docs/search-space.md), modeled Cortex-M4 cycles from exact\n"
+            "emulated instruction counts (qemu-m4, per-step profiling), weight bytes and\n"
+            "arena bytes. Six networks per space (36 firmware builds) cover every op.\n\n"
+            "  -o, --output TABLE  where to write it (default reef-costs-PROFILE.table)\n"
+            "  --profile NAME      device profile (default stm32l4r5): wait states, clock\n"
+            "  --input HxWxC       image shape (default 32x32x1)\n"
+            "  --classes N         classes (default 2)\n"
+            "  --analytic          no emulator: costs from MACs (for trying things out)\n"
+            "  --check N           then measure N random networks of the space on the\n"
+            "                      emulator and compare with the table's predictions\n"
+            "  --work-dir DIR      keep generated C and firmware there\n"
+            "  --json              one JSON object on stdout\n");
+}
+
+typedef struct po_args {
+    const char *output, *profile, *work_dir;
+    int h, w, c, classes, analytic, check, json;
+} po_args;
+
+static int parse_shape(const char *text, int *h, int *w, int *c)
+{
+    char tail;
+    return sscanf(text, "%dx%dx%d%c", h, w, c, &tail) == 3 && *h > 0 && *w > 0 && *c > 0 && *c <= 4 ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, po_args *a)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"profile", required_argument, 0, 'p'},
+        {"input", required_argument, 0, 'i'},  {"classes", required_argument, 0, 'n'},
+        {"analytic", no_argument, 0, 'a'},     {"check", required_argument, 0, 'k'},
+        {"work-dir", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    *a = (po_args){.profile = "stm32l4r5", .h = 32, .w = 32, .c = 1, .classes = 2};
+    long v;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': a->output = optarg; break;
+        case 'p': a->profile = optarg; break;
+        case 'i':
+            if (parse_shape(optarg, &a->h, &a->w, &a->c))
+                return cli_error("profile-ops", "--input wants HxWxC (e.g. 32x32x1), not '%s'", optarg), -1;
+            break;
+        case 'n':
+            if (cli_parse_int("profile-ops", "--classes", optarg, 2, 8, &v)) return -1;
+            a->classes = (int)v;
+            break;
+        case 'a': a->analytic = 1; break;
+        case 'k':
+            if (cli_parse_int("profile-ops", "--check", optarg, 0, 100, &v)) return -1;
+            a->check = (int)v;
+            break;
+        case 'd': a->work_dir = optarg; break;
+        case 'j': a->json = 1; break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind < argc) return cli_error("profile-ops", "unexpected argument '%s'", argv[optind]), -1;
+    return 0;
+}
+
+typedef struct po_progress {
+    reef_progress bar;
+    int base;
+} po_progress;
+
+static void on_network(void *ctx, int done, int total)
+{
+    (void)total;
+    po_progress *p = ctx;
+    reef_progress_update(&p->bar, p->base + done);
+}
+
+static int profile_all(reef_nas_table *t, const po_args *a, const reef_device_profile *prof, reef_error *err)
+{
+    po_progress p = {.base = 0};
+    reef_progress_begin(&p.bar, "profile-ops", "networks", REEF_NAS_NWIDTHS * REEF_NAS_NDOWNS * REEF_NAS_ZERO,
+                        !a->json);
+    for (int wi = 0; wi < REEF_NAS_NWIDTHS; wi++)
+        for (int di = 0; di < REEF_NAS_NDOWNS; di++) {
+            reef_nas_space s;
+            if (reef_nas_space_init(&s, a->h, a->w, a->c, a->classes, reef_nas_widths[wi], reef_nas_downs[di], err) ||
+                reef_nas_profile_space(t, &s, prof, a->work_dir, on_network, &p, err)) {
+                reef_progress_end(&p.bar);
+                return -1;
+            }
+            p.base += REEF_NAS_ZERO;
+        }
+    reef_progress_end(&p.bar);
+    reef_nas_table_stamp(t, prof);
+    return 0;
+}
+
+typedef struct check_row {
+    char space[32], choice[64];
+    reef_nas_estimate est;
+    reef_nas_measure ms;
+} check_row;
+
+static double rel(double predicted, double measured) { return measured ? (predicted - measured) / measured : 0; }
+
+static int check_random(const reef_nas_table *t, const po_args *a, const reef_device_profile *prof, check_row *rows,
+                        reef_error *err)
+{
+    reef_rng rng;
+    reef_rng_seed(&rng, 2024);
+    reef_nas_targets tg = {.clock_mhz = prof->clock_mhz,
+                           .power_mw = prof->supply_v * prof->run_ua_per_mhz * prof->clock_mhz * 1e-3};
+    for (int i = 0; i < a->check; i++) {
+        reef_nas_space s;
+        reef_nas_space_costs sc;
+        int choice[REEF_NAS_MAX_BLOCKS];
+        if (reef_nas_space_init(&s, a->h, a->w, a->c, a->classes, reef_nas_widths[reef_rng_below(&rng, REEF_NAS_NWIDTHS)],
+                                reef_nas_downs[reef_rng_below(&rng, REEF_NAS_NDOWNS)], err) ||
+            reef_nas_space_costs_get(t, &s, &sc, err))
+            return -1;
+        reef_nas_random_choice(&s, &rng, choice);
+        reef_nas_estimate_choice(&sc, &s, choice, &tg, &rows[i].est);
+        reef_nas_space_text(&s, rows[i].space, sizeof rows[i].space);
+        reef_nas_choice_text(&s, choice, rows[i].choice, sizeof rows[i].choice);
+        reef_arch arch;
+        reef_nas_space_arch(&s, choice, "nas-check", &arch);
+        if (reef_nas_measure_arch(&arch, a->h, a->w, a->c, a->classes, prof, a->work_dir, 77 + (uint64_t)i,
+                                  &rows[i].ms, err))
+            return -1;
+    }
+    return 0;
+}
+
+static void print_check(const check_row *rows, int n)
+{
+    reef_table t;
+    reef_table_init(&t, "space", "blocks", ">cycles pred", ">cycles emu", ">err", ">flash pred", ">flash ELF",
+                    ">RAM pred", ">RAM ELF", NULL);
+    for (int i = 0; i < n; i++) {
+        const check_row *r = &rows[i];
+        reef_table_cell(&t, "%s", r->space);
+        reef_table_cell(&t, "%s", r->choice);
+        reef_table_cell(&t, "%.0f", r->est.cycles);
+        reef_table_cell(&t, "%.0f", r->ms.cycles);
+        reef_table_cell(&t, "%+.2f%%", 100 * rel(r->est.cycles, r->ms.cycles));
+        reef_table_cell(&t, "%lld", (long long)r->est.flash);
+        reef_table_cell(&t, "%u", r->ms.mem.flash_total);
+        reef_table_cell(&t, "%lld", (long long)r->est.ram);
+        reef_table_cell(&t, "%u", r->ms.mem.ram_total);
+    }
+    reef_table_print(&t, stdout, "predicted (cost table) vs emulated (qemu-m4; cycles modeled from exact counts)");
+    reef_table_free(&t);
+}
+
+static void json_check(reef_json *j, const check_row *rows, int n)
+{
+    reef_json_key(j, "check");
+    reef_json_array(j);
+    for (int i = 0; i < n; i++) {
+        const check_row *r = &rows[i];
+        reef_json_object(j);
+        reef_json_kv_string(j, "space", r->space);
+        reef_json_kv_string(j, "blocks", r->choice);
+        reef_json_kv_number(j, "cycles_predicted", r->est.cycles);
+        reef_json_kv_number(j, "cycles_emulated", r->ms.cycles);
+        reef_json_kv_number(j, "cycles_error", rel(r->est.cycles, r->ms.cycles));
+        reef_json_kv_int(j, "flash_predicted", r->est.flash);
+        reef_json_kv_int(j, "flash_elf", r->ms.mem.flash_total);
+        reef_json_kv_int(j, "ram_predicted", r->est.ram);
+        reef_json_kv_int(j, "ram_elf", r->ms.mem.ram_total);
+        reef_json_end(j);
+    }
+    reef_json_end(j);
+}
+
+int cmd_profile_ops(int argc, char **argv)
+{
+    po_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc > 0 ? 0 : 2;
+    reef_error err;
+    reef_device_profile prof;
+    if (reef_profile_load(a.profile, &prof, &err)) return cli_error("profile-ops", "%s", err.msg);
+    char default_out[256];
+    snprintf(default_out, sizeof default_out, "reef-costs-%s.table", prof.name);
+    const char *out = a.output ? a.output : default_out;
+    reef_nas_table t;
+    reef_nas_table_init(&t);
+    double t0 = reef_now();
+    rc = a.analytic ? reef_nas_table_analytic(&t, a.h, a.w, a.c, a.classes, &err) : profile_all(&t, &a, &prof, &err);
+    if (!rc) rc = reef_nas_table_save(&t, out, &err);
+    double seconds = reef_now() - t0;
+    check_row *rows = a.check ? calloc((size_t)a.check, sizeof *rows) : NULL;
+    if (!rc && a.check && !rows) rc = reef_fail(&err, "out of memory");
+    if (!rc && a.check) rc = check_random(&t, &a, &prof, rows, &err);
+    if (rc) {
+        free(rows);
+        reef_nas_table_free(&t);
+        return cli_error("profile-ops", "%s", err.msg);
+    }
+    if (a.json) {
+        reef_json j;
+        reef_json_begin(&j, stdout);
+        reef_json_object(&j);
+        reef_json_kv_string(&j, "table", out);
+        reef_json_kv_string(&j, "source", t.source);
+        reef_json_kv_int(&j, "ops", t.n);
+        reef_json_kv_number(&j, "overhead_cycles", t.overhead_cycles);
+        reef_json_kv_int(&j, "flash_fixed", t.flash_fixed);
+        reef_json_kv_int(&j, "ram_fixed", t.ram_fixed);
+        reef_json_kv_number(&j, "seconds", seconds);
+        if (a.check) json_check(&j, rows, a.check);
+        reef_json_end(&j);
+        reef_json_finish(&j);
+    } else {
+        printf("%s: %d ops (%s, %s, runtime crc %08x), %.0f s\n", out, t.n, t.source, t.toolchain, t.runtime_crc,
+               seconds);
+        printf("fixed parts: %.0f cycles per inference, %lld B flash besides weights, %lld B RAM besides the arena\n",
+               t.overhead_cycles, (long long)t.flash_fixed, (long long)t.ram_fixed);
+        if (a.check) print_check(rows, a.check);
+    }
+    free(rows);
+    reef_nas_table_free(&t);
+    return 0;
+}

@@ -1,0 +1,488 @@
+/* The search: space, gate sampling (statistical, fixed seeds), the
+ * two-path gate gradient, supernet gradients (finite differences), the
+ * cost table file, the space selection and the derive step's hard check.
+ * All analytic or on tiny networks: no shared data, a few seconds. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testing.h"
+
+#include "nas/cost.h"
+#include "nas/search.h"
+#include "nas/space.h"
+#include "nas/supernet.h"
+#include "nn/arch.h"
+#include "nn/model.h"
+#include "util/rng.h"
+
+/* ---- space ---------------------------------------------------------------------------- */
+
+static void test_space_layout(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_nas_space s;
+    assert_int_equal(reef_nas_space_init(&s, 32, 32, 1, 2, 0.5f, 1, &err), 0);
+    assert_int_equal(s.stem_c, 8);
+    assert_int_equal(s.blocks[0].in_h, 16);
+    assert_int_equal(s.feat_h, 4);
+    // zero only where a block keeps its shape: blocks 0 (8 -> 8), 2, 4, 5
+    int zero_ok[REEF_NAS_MAX_BLOCKS] = {1, 0, 1, 0, 1, 1};
+    for (int b = 0; b < s.nblocks; b++) {
+        assert_int_equal(s.blocks[b].zero_ok, zero_ok[b]);
+        assert_int_equal(reef_nas_cand_allowed(&s, b, REEF_NAS_ZERO), zero_ok[b]);
+    }
+    assert_true(fabs(reef_nas_space_size(&s) - pow(7, 4) * pow(6, 2)) < 0.5);
+    assert_int_equal(reef_nas_space_init(&s, 32, 32, 1, 2, 0.5f, 2, &err), 0);
+    assert_int_equal(s.res_h, 16);
+    assert_int_equal(s.feat_h, 2);
+    assert_int_equal(reef_nas_space_init(&s, 32, 32, 1, 2, 3.0f, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "width"));
+    assert_int_equal(reef_nas_space_init(&s, 32, 32, 1, 2, 1.0f, 3, &err), -1);
+}
+
+/* Every network of the space is a spec reef train takes: formats, parses
+ * back to the same text, and builds with the expected MACs. */
+static void test_space_specs_build(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_rng rng;
+    reef_rng_seed(&rng, 5);
+    reef_nas_table t;
+    reef_nas_table_init(&t);
+    assert_int_equal(reef_nas_table_analytic(&t, 32, 32, 1, 2, &err), 0);
+    for (int i = 0; i < 12; i++) {
+        reef_nas_space s;
+        assert_int_equal(reef_nas_space_init(&s, 32, 32, 1, 2, reef_nas_widths[i % 3], reef_nas_downs[i % 2], &err), 0);
+        int choice[REEF_NAS_MAX_BLOCKS];
+        reef_nas_random_choice(&s, &rng, choice);
+        reef_arch a, back;
+        reef_nas_space_arch(&s, choice, "probe", &a);
+        char text[4096], text2[4096];
+        reef_arch_format(&a, text, sizeof text);
+        if (reef_arch_parse(text, "probe", &back, &err)) fail_msg("%s\n%s", err.msg, text);
+        reef_arch_format(&back, text2, sizeof text2);
+        assert_string_equal(text, text2);
+        reef_model m;
+        if (reef_model_build(&m, &back, 32, 32, 1, 2, 1, &err)) fail_msg("%s\n%s", err.msg, text);
+        reef_nas_space_costs sc;
+        assert_int_equal(reef_nas_space_costs_get(&t, &s, &sc, &err), 0);
+        reef_nas_targets tg = {.clock_mhz = 120, .power_mw = 25};
+        reef_nas_estimate e;
+        reef_nas_estimate_choice(&sc, &s, choice, &tg, &e);
+        assert_int_equal(e.macs, reef_model_macs(&m));  // analytic MACs = the float model's
+        reef_model_free(&m);
+    }
+    reef_nas_table_free(&t);
+}
+
+/* ---- gates ------------------------------------------------------------------------------ */
+
+static double chi_square(const long *count, const double *p, int n, long draws)
+{
+    double chi = 0;
+    for (int j = 0; j < n; j++)
+        if (p[j] > 0) chi += pow((double)count[j] - draws * p[j], 2) / (draws * p[j]);
+        else assert_int_equal(count[j], 0);  // a disallowed candidate is never drawn
+    return chi;
+}
+
+/* One path per step: candidate frequencies match softmax(alpha). */
+static void test_gate_sampling_matches_probs(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_nas_space s;
+    assert_int_equal(reef_nas_space_init(&s, 32, 32, 1, 2, 0.5f, 1, &err), 0);
+    reef_nas_supernet sn;
+    memset(&sn, 0, sizeof sn);
+    sn.space = s;
+    const float alpha[REEF_NAS_NCAND] = {0.3f, -1.2f, 1.5f, 0.0f, -0.4f, 0.9f, -2.0f};
+    reef_rng rng;
+    reef_rng_seed(&rng, 12345);
+    const long draws = 60000;
+    for (int b = 0; b < 2; b++) {  // block 0 allows zero, block 1 does not
+        memcpy(sn.alpha[b], alpha, sizeof alpha);
+        double p[REEF_NAS_NCAND], sum = 0;
+        reef_nas_probs(&sn, b, p);
+        for (int j = 0; j < REEF_NAS_NCAND; j++) sum += p[j];
+        assert_true(fabs(sum - 1) < 1e-12);
+        assert_true(b == 0 ? p[REEF_NAS_ZERO] > 0 : p[REEF_NAS_ZERO] == 0);
+        long count[REEF_NAS_NCAND] = {0};
+        for (long i = 0; i < draws; i++) count[reef_nas_sample(p, REEF_NAS_NCAND, &rng)]++;
+        double chi = chi_square(count, p, REEF_NAS_NCAND, draws);
+        printf("block %d: chi-square %.2f (%d dof)\n", b, chi, b == 0 ? 6 : 5);
+        assert_true(chi < 22.46);  // 99.9% quantile for 6 dof
+    }
+    // a skewed distribution is no different: p = (0.98, 0.02)
+    double p2[REEF_NAS_NCAND] = {0.98, 0.02, 0, 0, 0, 0, 0};
+    long c2[REEF_NAS_NCAND] = {0};
+    for (long i = 0; i < draws; i++) c2[reef_nas_sample(p2, REEF_NAS_NCAND, &rng)]++;
+    assert_true(chi_square(c2, p2, REEF_NAS_NCAND, draws) < 10.83);
+}
+
+/* Two paths: the pair drawn without replacement by p, the active one of
+ * the two by the softmax of their alphas. Active frequencies match the
+ * exact distribution that implies. */
+static void test_two_path_sampling(void **state)
+{
+    (void)state;
+    const int n = REEF_NAS_NCAND;
+    const float alpha[REEF_NAS_NCAND] = {0.5f, -0.5f, 1.0f, 0.2f, -1.0f, 0.0f, 0.7f};
+    double p[REEF_NAS_NCAND], z = 0;
+    for (int j = 0; j < n; j++) z += exp(alpha[j]);
+    for (int j = 0; j < n; j++) p[j] = exp(alpha[j]) / z;
+    double exact[REEF_NAS_NCAND] = {0};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (i == j) continue;
+            double pair = p[i] * p[j] / (1 - p[i]);  // first i, then j
+            double qi = 1 / (1 + exp((double)alpha[j] - alpha[i]));
+            exact[i] += pair * qi, exact[j] += pair * (1 - qi);
+        }
+    reef_rng rng;
+    reef_rng_seed(&rng, 99);
+    long count[REEF_NAS_NCAND] = {0}, draws = 60000;
+    for (long k = 0; k < draws; k++) {
+        int a, o;
+        reef_nas_sample_two(alpha, p, n, &rng, &a, &o);
+        assert_int_not_equal(a, o);
+        assert_true(o >= 0);
+        count[a]++;
+    }
+    double chi = chi_square(count, exact, n, draws);
+    printf("two-path active: chi-square %.2f (6 dof)\n", chi);
+    assert_true(chi < 22.46);
+}
+
+/* ProxylessNAS's estimate is the exact gradient of sum_j dg_j q_j(alpha)
+ * over the two sampled candidates: compare with finite differences. */
+static void test_gate_alpha_grad(void **state)
+{
+    (void)state;
+    float alpha[REEF_NAS_NCAND] = {0.1f, 0.7f, -0.3f, 0.0f, 0.4f, -0.8f, 0.2f};
+    const int idx[2] = {4, 1};
+    double dg[REEF_NAS_NCAND] = {0};
+    dg[4] = 0.37, dg[1] = -1.21;
+    double grad[REEF_NAS_NCAND] = {0};
+    reef_nas_gate_alpha_grad(alpha, idx, dg, grad);
+    for (int j = 0; j < REEF_NAS_NCAND; j++) {
+        if (j == 4 || j == 1) continue;
+        assert_true(grad[j] == 0);  // only the two sampled alphas move
+    }
+    for (int k = 0; k < 2; k++) {
+        const int i = idx[k];
+        const double h = 1e-3;
+        double f[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            float a[REEF_NAS_NCAND];
+            memcpy(a, alpha, sizeof a);
+            a[i] += (float)(sgn ? h : -h);
+            double q0 = 1 / (1 + exp((double)a[idx[1]] - a[idx[0]]));
+            f[sgn] = dg[idx[0]] * q0 + dg[idx[1]] * (1 - q0);
+        }
+        double numeric = (f[1] - f[0]) / (2 * h);
+        printf("alpha[%d]: analytic %.6f numeric %.6f\n", i, grad[i], numeric);
+        assert_true(fabs(grad[i] - numeric) < 1e-4);
+    }
+}
+
+/* ---- supernet gradients ------------------------------------------------------------------- */
+
+static double path_loss(reef_nas_supernet *sn, const int *path, const uint16_t *labels, int n)
+{
+    reef_nas_supernet_forward(sn, path, NULL, n, REEF_MODE_TRAIN, 0);
+    return reef_nas_supernet_loss(sn, labels, n);
+}
+
+/* The supernet on one path is the nn engine's model of that path's spec:
+ * copy the path's parameters into a reef_model built from the spec (both
+ * walk layers in the same order: w, [b], gamma, beta), then compare logits,
+ * loss and every gradient (training mode, batch statistics). */
+static void test_supernet_matches_model(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_nas_space s;
+    assert_int_equal(reef_nas_space_init(&s, 16, 16, 1, 3, 0.5f, 1, &err), 0);
+    reef_nas_supernet sn;
+    const int n = 5;
+    assert_int_equal(reef_nas_supernet_build(&sn, &s, n, 7, &err), 0);
+    reef_rng rng;
+    reef_rng_seed(&rng, 3);
+    uint8_t pixels[5 * 16 * 16];
+    for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)reef_rng_below(&rng, 256);
+    sn.norm.mean[0] = 0.5f, sn.norm.std[0] = 0.25f;
+    for (size_t i = 0; i < sn.nparams; i++) sn.params[i] += 0.05f * reef_rng_normal(&rng);  // not just init values
+    reef_nas_supernet_load(&sn, pixels, n, NULL);
+    const uint16_t labels[5] = {0, 2, 1, 1, 0};
+    const int path[REEF_NAS_MAX_BLOCKS] = {REEF_NAS_ZERO, 3, 4, 1, 0, 5};
+    double loss = path_loss(&sn, path, labels, n);
+    reef_nas_supernet_backward(&sn, labels, n);
+
+    reef_arch a;
+    reef_nas_space_arch(&s, path, "path", &a);
+    for (int i = 0; i < a.nblocks; i++) a.blocks[i].dropout = 0;
+    reef_model m;
+    assert_int_equal(reef_model_build(&m, &a, 16, 16, 1, 3, 1, &err), 0);
+    assert_int_equal(reef_model_set_batch(&m, n, 1, &err), 0);
+    m.norm = sn.norm;
+    // the path's tensors, in the supernet's order, are the model's tensors
+    int mt = 0;
+    for (int t = 0; t < sn.nparam_tensors; t++) {
+        const reef_param *pt = &sn.param_tensors[t];
+        int b;
+        char cand[8];
+        if (sscanf(pt->name, "b%d.%4s", &b, cand) == 2 && strcmp(cand, reef_nas_cands[path[b]].name)) {
+            for (size_t i = 0; i < pt->n; i++) assert_true(sn.grads[(pt->p - sn.params) + i] == 0.0f);  // off the path
+            continue;
+        }
+        assert_true(mt < m.nparam_tensors);
+        assert_int_equal(m.param_tensors[mt].n, pt->n);
+        memcpy(m.param_tensors[mt].p, pt->p, pt->n * sizeof *pt->p);
+        mt++;
+    }
+    assert_int_equal(mt, m.nparam_tensors);
+    reef_model_normalize(&m, pixels, n);
+    reef_model_forward(&m, n, REEF_MODE_TRAIN, 1);
+    double mloss = reef_model_loss(&m, labels, n, NULL);
+    reef_model_backward(&m, labels, n, NULL);
+    double worst_logit = 0;
+    for (int i = 0; i < n * 3; i++) worst_logit = fmax(worst_logit, fabs(m.logits[i] - sn.logits[i]));
+    printf("loss: supernet %.6f model %.6f; logits maxdiff %.2e\n", loss, mloss, worst_logit);
+    assert_true(fabs(loss - mloss) < 1e-4);
+    assert_true(worst_logit < 1e-4);
+    double worst = 0;
+    mt = 0;
+    for (int t = 0; t < sn.nparam_tensors; t++) {
+        const reef_param *pt = &sn.param_tensors[t];
+        int b;
+        char cand[8];
+        if (sscanf(pt->name, "b%d.%4s", &b, cand) == 2 && strcmp(cand, reef_nas_cands[path[b]].name)) continue;
+        const float *g = sn.grads + (pt->p - sn.params), *mg = m.grads + (m.param_tensors[mt].p - m.params);
+        double scale = 1e-6, diff = 0;
+        for (size_t i = 0; i < pt->n; i++) scale = fmax(scale, fabs(mg[i])), diff = fmax(diff, fabs(g[i] - mg[i]));
+        if (diff / scale > worst) worst = diff / scale;
+        if (diff / scale > 1e-3) printf("%s vs %s: maxdiff %.3g of %.3g\n", pt->name, m.param_tensors[mt].name, diff, scale);
+        mt++;
+    }
+    printf("gradients of %d tensors: worst maxdiff / max|g| = %.2e\n", mt, worst);
+    assert_true(worst < 1e-3);
+    reef_model_free(&m);
+    reef_nas_supernet_free(&sn);
+}
+
+/* dL/dg of a block's active candidate equals the loss's derivative along
+ * a scaling of that candidate's output: check it by finite differences
+ * on the projection's BN (gamma and beta scaled by 1 + h, so o -> (1+h) o). */
+static void test_gate_gradient_numeric(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_nas_space s;
+    assert_int_equal(reef_nas_space_init(&s, 16, 16, 1, 2, 0.5f, 1, &err), 0);
+    reef_nas_supernet sn;
+    const int n = 4;
+    assert_int_equal(reef_nas_supernet_build(&sn, &s, n, 11, &err), 0);
+    reef_rng rng;
+    reef_rng_seed(&rng, 8);
+    uint8_t pixels[4 * 16 * 16];
+    for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)reef_rng_below(&rng, 256);
+    reef_nas_supernet_load(&sn, pixels, n, NULL);
+    const uint16_t labels[4] = {0, 1, 1, 0};
+    const int path[REEF_NAS_MAX_BLOCKS] = {2, 0, 1, 3, 4, 5}, alt[REEF_NAS_MAX_BLOCKS] = {1, 2, 3, 4, 5, 0};
+    for (int b = 0; b < s.nblocks; b++) {
+        reef_nas_supernet_forward(&sn, path, alt, n, REEF_MODE_TRAIN, 0);
+        reef_nas_supernet_loss(&sn, labels, n);
+        reef_nas_supernet_backward(&sn, labels, n);
+        double g = sn.gate_grad[b][path[b]];
+        reef_nas_layer *proj = &sn.blocks[b].layers[path[b]][2];
+        const int oc = proj->dims.oc;
+        float gamma[64], beta[64];
+        memcpy(gamma, proj->gamma, oc * sizeof *gamma);
+        memcpy(beta, proj->beta, oc * sizeof *beta);
+        double f[2];
+        const double h = 1e-4;
+        for (int sgn = 0; sgn < 2; sgn++) {
+            for (int c = 0; c < oc; c++)
+                proj->gamma[c] = gamma[c] * (float)(1 + (sgn ? h : -h)), proj->beta[c] = beta[c] * (float)(1 + (sgn ? h : -h));
+            f[sgn] = path_loss(&sn, path, labels, n);
+        }
+        memcpy(proj->gamma, gamma, oc * sizeof *gamma);
+        memcpy(proj->beta, beta, oc * sizeof *beta);
+        double numeric = (f[1] - f[0]) / (2 * h);
+        printf("block %d: dL/dg analytic %.6g numeric %.6g, inactive %.6g\n", b, g, numeric, sn.gate_grad[b][alt[b]]);
+        assert_true(fabs(g - numeric) < 0.03 * fabs(numeric) + 1e-5);
+    }
+    reef_nas_supernet_free(&sn);
+}
+
+/* ---- the cost table ----------------------------------------------------------------------- */
+
+static void test_table_file(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_nas_table t, back;
+    reef_nas_table_init(&t);
+    assert_int_equal(reef_nas_table_analytic(&t, 32, 32, 1, 2, &err), 0);
+    t.runtime_crc = 0xdeadbeef;
+    char dir[256], path[512], bad[600];
+    testing_tmpdir(dir, sizeof dir, "nas");
+    snprintf(path, sizeof path, "%s/costs.table", dir);
+    assert_int_equal(reef_nas_table_save(&t, path, &err), 0);
+    assert_int_equal(reef_nas_table_load(&back, path, &err), 0);
+    assert_int_equal(back.n, t.n);
+    assert_int_equal(back.runtime_crc, 0xdeadbeef);
+    assert_string_equal(back.source, "analytic");
+    for (int i = 0; i < t.n; i++) {
+        int j = reef_nas_table_find(&back, &t.ops[i]);
+        assert_int_equal(j, i);
+        assert_true(fabs(back.costs[j].cycles - t.costs[i].cycles) < 0.06);
+        assert_int_equal(back.costs[j].weights, t.costs[i].weights);
+        assert_int_equal(back.costs[j].arena, t.costs[i].arena);
+    }
+    reef_nas_table_free(&back);
+    // damaged files are refused naming the file and line
+    snprintf(bad, sizeof bad, "%s/bad.table", dir);
+    const char *cases[][2] = {{"reef-cost-table 2\n", "version 2"},
+                              {"something else\n", "not a reef cost table"},
+                              {"reef-cost-table 1\nop mbconv 8 8 x\n", ":2: malformed op line"},
+                              {"reef-cost-table 1\nwhatever 3\n", ":2: cannot read"},
+                              {"", "empty"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        FILE *fp = fopen(bad, "w");
+        fputs(cases[k][0], fp);
+        fclose(fp);
+        assert_int_equal(reef_nas_table_load(&back, bad, &err), -1);
+        if (!strstr(err.msg, cases[k][1]) || !strstr(err.msg, "bad.table")) fail_msg("case %zu: %s", k, err.msg);
+    }
+    remove(bad), remove(path), rmdir(dir);
+    reef_nas_table_free(&t);
+}
+
+/* ---- selection and derive ------------------------------------------------------------------- */
+
+static void test_select_space(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_nas_table t;
+    reef_nas_table_init(&t);
+    assert_int_equal(reef_nas_table_analytic(&t, 32, 32, 1, 2, &err), 0);
+    reef_nas_search_cfg cfg;
+    reef_nas_search_cfg_default(&cfg);
+    cfg.space_samples = 300;
+    reef_nas_space_pick picks[REEF_NAS_NWIDTHS * REEF_NAS_NDOWNS];
+    int best;
+    // no targets: everything fits, the space with the most MACs wins (w1.0 r32)
+    reef_nas_targets none = {.clock_mhz = 120, .power_mw = 25};
+    assert_int_equal(reef_nas_select_space(&t, 32, 32, 1, 2, &none, &cfg, picks, &best, &err), 0);
+    assert_true(picks[best].space.width == 1.0f && picks[best].space.downsample == 1);
+    assert_true(picks[best].fit == 1.0);
+    // tight targets move it to a smaller space
+    reef_nas_targets tight = {.max_latency_ms = 4, .max_ram_kb = 20, .clock_mhz = 120, .power_mw = 25};
+    assert_int_equal(reef_nas_select_space(&t, 32, 32, 1, 2, &tight, &cfg, picks, &best, &err), 0);
+    assert_true(picks[best].space.width < 1.0f || picks[best].space.downsample == 2);
+    assert_true(picks[best].fit >= cfg.min_fit);
+    // a missing op names the op and the fix
+    reef_nas_table empty;
+    reef_nas_table_init(&empty);
+    assert_int_equal(reef_nas_select_space(&empty, 32, 32, 1, 2, &tight, &cfg, picks, &best, &err), -1);
+    assert_non_null(strstr(err.msg, "reef profile-ops"));
+    reef_nas_table_free(&t);
+}
+
+/* Derived networks obey the hard targets, whatever the gates say; and an
+ * impossible target is named with its figure. */
+static void test_derive_hard_targets(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_nas_table t;
+    reef_nas_table_init(&t);
+    assert_int_equal(reef_nas_table_analytic(&t, 32, 32, 1, 2, &err), 0);
+    reef_nas_space s;
+    assert_int_equal(reef_nas_space_init(&s, 32, 32, 1, 2, 0.75f, 1, &err), 0);
+    reef_nas_space_costs sc;
+    assert_int_equal(reef_nas_space_costs_get(&t, &s, &sc, &err), 0);
+    // targets a quarter above the cheapest network of the space
+    int cheap[REEF_NAS_MAX_BLOCKS];
+    for (int b = 0; b < s.nblocks; b++) cheap[b] = s.blocks[b].zero_ok ? REEF_NAS_ZERO : 0;
+    reef_nas_targets tg = {.clock_mhz = 120, .power_mw = 25};
+    reef_nas_estimate low;
+    reef_nas_estimate_choice(&sc, &s, cheap, &tg, &low);
+    tg.max_flash_kb = 1.25 * (double)low.flash / 1024, tg.max_ram_kb = 1.25 * (double)low.ram / 1024;
+    tg.max_latency_ms = 1.25 * low.latency_ms, tg.max_energy_mj = 1.25 * low.energy_mj;
+    printf("targets: %.1f KB flash, %.1f KB RAM, %.2f ms, %.4f mJ\n", tg.max_flash_kb, tg.max_ram_kb,
+           tg.max_latency_ms, tg.max_energy_mj);
+    reef_rng rng;
+    reef_rng_seed(&rng, 77);
+    int met = 0, repaired = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        float alpha[REEF_NAS_MAX_BLOCKS][REEF_NAS_NCAND];
+        for (int b = 0; b < REEF_NAS_MAX_BLOCKS; b++)
+            for (int j = 0; j < REEF_NAS_NCAND; j++) alpha[b][j] = 3 * reef_rng_normal(&rng);
+        // bias towards the largest candidates so the argmax usually misses
+        for (int b = 0; b < REEF_NAS_MAX_BLOCKS; b++) alpha[b][5] += trial % 2 ? 4 : 0;
+        int choice[REEF_NAS_MAX_BLOCKS];
+        reef_nas_estimate e;
+        char missed[256];
+        int rc = reef_nas_derive(&s, &sc, (const float(*)[REEF_NAS_NCAND])alpha, &tg, choice, &e, missed, sizeof missed);
+        if (rc) fail_msg("trial %d: %s", trial, missed);
+        assert_int_equal(reef_nas_targets_missed(&tg, &e, NULL, 0), 0);
+        assert_true(e.flash <= tg.max_flash_kb * 1024 && e.ram <= tg.max_ram_kb * 1024 && e.latency_ms <= tg.max_latency_ms &&
+                    e.energy_mj <= tg.max_energy_mj);
+        for (int b = 0; b < s.nblocks; b++) assert_true(reef_nas_cand_allowed(&s, b, choice[b]));
+        // the argmax alone: did the repair have to act?
+        int argmax[REEF_NAS_MAX_BLOCKS];
+        for (int b = 0; b < s.nblocks; b++) {
+            argmax[b] = -1;
+            for (int j = 0; j < REEF_NAS_NCAND; j++)
+                if (reef_nas_cand_allowed(&s, b, j) && (argmax[b] < 0 || alpha[b][j] > alpha[b][argmax[b]])) argmax[b] = j;
+        }
+        reef_nas_estimate ea;
+        reef_nas_estimate_choice(&sc, &s, argmax, &tg, &ea);
+        repaired += reef_nas_targets_missed(&tg, &ea, NULL, 0) != 0;
+        met++;
+    }
+    printf("derive: %d of 200 met every target; %d needed repair\n", met, repaired);
+    assert_true(repaired > 50);  // the check was exercised
+    // impossible: less RAM than the stem alone needs
+    reef_nas_targets tiny = tg;
+    tiny.max_ram_kb = 2;
+    float zero[REEF_NAS_MAX_BLOCKS][REEF_NAS_NCAND] = {{0}};
+    int choice[REEF_NAS_MAX_BLOCKS];
+    reef_nas_estimate e;
+    char missed[256];
+    assert_int_equal(reef_nas_derive(&s, &sc, (const float(*)[REEF_NAS_NCAND])zero, &tiny, choice, &e, missed, sizeof missed), 1);
+    printf("impossible: %s\n", missed);
+    assert_non_null(strstr(missed, "RAM"));
+    assert_non_null(strstr(missed, "> 2 KB"));
+    reef_nas_table_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_space_layout),
+        cmocka_unit_test(test_space_specs_build),
+        cmocka_unit_test(test_gate_sampling_matches_probs),
+        cmocka_unit_test(test_two_path_sampling),
+        cmocka_unit_test(test_gate_alpha_grad),
+        cmocka_unit_test(test_supernet_matches_model),
+        cmocka_unit_test(test_gate_gradient_numeric),
+        cmocka_unit_test(test_table_file),
+        cmocka_unit_test(test_select_space),
+        cmocka_unit_test(test_derive_hard_targets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

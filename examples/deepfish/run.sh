@@ -1,0 +1,117 @@
+#!/bin/sh
+# make demo: the whole reef pipeline on DeepFish, ending with the paper's
+# Table 1 for the model it made.
+#   prep -> [search] -> train fish-s -> quantize -> gen -> emulated Cortex-M4 run -> report
+#
+# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR]
+#   BUILD   the CMake build folder holding `reef` (default build)
+#   SEARCH  1: run `reef search` first and train what it finds (default 0)
+#   --root  a DeepFish download (the folder holding Classification/); else
+#           $DEEPFISH_ROOT, else ../shared/data/deepfish next to the repository;
+#           when none is there, Fashion-MNIST from /usr/share/datasets (Debian).
+# Everything goes to out/deepfish/ (git-ignored). Budget: 15 minutes on 2 cores.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=build
+search=0
+root=""
+positional=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --root) root=${2:?--root needs a folder}; shift 2 ;;
+    --root=*) root=${1#--root=}; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *)
+        if [ $positional -eq 0 ]; then build=$1; else search=$1; fi
+        positional=$((positional + 1)); shift ;;
+    esac
+done
+
+case "$build" in /*) ;; *) build="$repo/$build" ;; esac
+reef="$build/reef"
+[ -x "$reef" ] || { echo "run.sh: $reef is not built (make build)" >&2; exit 1; }
+out="$repo/out/deepfish"
+mkdir -p "$out"
+start=$(date +%s)
+
+step=0
+stage() {
+    step=$((step + 1))
+    printf '\n== [%d] %s  (%ds so far)\n' "$step" "$1" $(( $(date +%s) - start ))
+}
+
+# ---- the data ----------------------------------------------------------------
+if [ -z "$root" ] && [ -n "${DEEPFISH_ROOT:-}" ]; then root=$DEEPFISH_ROOT; fi
+if [ -z "$root" ] && [ -d "$repo/../shared/data/deepfish" ]; then root="$repo/../shared/data/deepfish"; fi
+epochs=""
+limit=""
+if [ -n "$root" ] && [ -f "$root/Classification/train.csv" ]; then
+    kind=deepfish
+    echo "run.sh: DeepFish from $root"
+elif [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    kind=fashion-mnist
+    [ -n "$root" ] && echo "run.sh: $root has no Classification/train.csv (not a DeepFish download)"
+    echo "run.sh: no DeepFish data found (use --root DIR or DEEPFISH_ROOT); falling back to Fashion-MNIST"
+    echo "        (/usr/share/datasets/fashion-mnist): 2 training epochs, the first 2000 test images on the M4"
+    epochs="--epochs 2"
+    limit="--limit 2000"
+else
+    echo "run.sh: no data: no DeepFish folder (--root DIR, DEEPFISH_ROOT or ../shared/data/deepfish)" >&2
+    echo "        and no Fashion-MNIST (scripts/deps.sh installs it)" >&2
+    exit 1
+fi
+
+stage "prep: images -> dataset files ($kind)"
+for split in train val test; do
+    if [ $kind = deepfish ]; then
+        "$reef" prep --format deepfish --root "$root" --split $split -o "$out/$split.ds"
+    elif [ $split != val ]; then
+        idx_split=$split
+        "$reef" prep --format idx --split $idx_split -o "$out/$split.ds"
+    fi
+done
+valopt="--val $out/val.ds"
+[ $kind = deepfish ] || valopt=""  # Fashion-MNIST has no validation split
+
+arch=fish-s
+if [ "$search" = 1 ]; then
+    stage "search: ProxylessNAS on the emulated Cortex-M4's costs"
+    if "$reef" --help | grep -q '^  search '; then
+        # shellcheck disable=SC2086
+        if "$reef" search --train "$out/train.ds" $valopt --max-flash 64 --max-ram 32 \
+            --max-latency-ms 15 --clock 120 --profile stm32l4r5 -o "$out/search.arch"; then
+            arch="$out/search.arch"
+        else
+            echo "run.sh: reef search failed; continuing with the shipped fish-s"
+        fi
+    else
+        echo "run.sh: this reef has no 'search' command yet; continuing with the shipped fish-s"
+    fi
+fi
+
+stage "train: $arch (float, plain C)"
+# shellcheck disable=SC2086
+"$reef" train --arch "$arch" --train "$out/train.ds" $valopt $epochs -o "$out/model.ckpt"
+
+stage "quantize: static int8 post-training quantization"
+"$reef" quantize --model "$out/model.ckpt" --calib "$out/train.ds" -o "$out/model.tflite"
+
+stage "gen: int8 model -> C"
+"$reef" gen "$out/model.tflite" -o "$out/gen" --name fish
+
+stage "run: the generated C on the emulated Cortex-M4 (every test image, one QEMU run)"
+# shellcheck disable=SC2086
+"$reef" run --target qemu-m4 --model "$out/model.tflite" --data "$out/test.ds" --work "$out/fw" $limit \
+    > "$out/run.txt"
+cat "$out/run.txt"
+
+stage "report: the paper's Table 1 for this model"
+# shellcheck disable=SC2086
+"$reef" report --float "$out/model.ckpt" --int8 "$out/model.tflite" --data "$out/test.ds" \
+    --profile stm32l4r5 --work "$out/report" $limit > "$out/report.md"
+printf '\n'
+cat "$out/report.md"
+printf '\nrun.sh: done in %ds; everything is in %s (report.md, model.ckpt, model.tflite, gen/)\n' \
+    $(( $(date +%s) - start )) "$out"

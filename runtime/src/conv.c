@@ -1,18 +1,27 @@
-/* reef_conv_s8: convolution as a matrix product. Each output position's
- * receptive field is a column of K = KH*KW*C_IN int8 values (taken in place
- * for 1x1 convolutions without padding, else copied by im2col into the
- * scratch, padded taps holding the input zero point), multiplied by the
- * (C_OUT, K) filter two rows by two columns at a time.
+/* reef_conv_s8: convolution as a matrix product, two output positions by
+ * two output channels at a time.
  *
- * The input offset is folded into the bias: sum w*(x + off) equals
- * sum w*x + off * sum w, and a padded tap x = -off contributes 0 either way,
- * which matches TFLite skipping it. Scratch: (C_OUT) int32 biases, then two
- * im2col columns. */
+ * Each output position's receptive field (K = KH*KW*C_IN int8 values, read
+ * in place for 1x1 convolutions without padding, else gathered with padded
+ * taps holding -input_offset) is widened once to int16 with the input
+ * offset added (a padded tap becomes 0, which matches TFLite skipping it),
+ * and stored in the order SXTB16 unpacks the filter: per 4 values, the
+ * halfword pairs (x0, x2) and (x1, x3). The two columns of a pair are
+ * interleaved, so the inner loop reads 16 bytes of columns and one word of
+ * each of two filter rows per 4 steps of K: 8 SMLADs for 16 MACs, the
+ * widening amortized over every output channel.
+ *
+ * Scratch: (C_OUT) requantization constants, (K4 / 4, 2 columns, 2 words)
+ * widened columns, then (K4) bytes of gathered column (K4 = K rounded up to
+ * 4). Channels the fast requantization cannot take (rq.h) make the whole
+ * call use the scalar reference. */
 #include "reef/conv.h"
 #include "reef/requant.h"
 
 #include "check.h"
-#include "dot.h"
+#include "dsp.h"
+#include "rq.h"
+#include "widen.h"
 
 int reef_conv_args_valid(const reef_conv_params *params, const reef_per_channel_quant *quant,
                          const reef_dims *input_dims, const int8_t *input,
@@ -25,6 +34,8 @@ typedef struct conv_job {
     const reef_dims *filter_dims;
     const reef_dims *output_dims;
     const int8_t *input;  /* (N, H_IN, W_IN, C_IN) */
+    const int8_t *filter; /* (C_OUT, K) */
+    const reef_rq *rq;    /* (C_OUT) */
     int32_t k;            /* KH * KW * C_IN */
     int direct;           /* columns read in place (1x1, no padding) */
 } conv_job;
@@ -36,20 +47,21 @@ static int conv_is_direct(const reef_conv_params *p, const reef_dims *in,
            (out->h - 1) * p->stride.h < in->h && (out->w - 1) * p->stride.w < in->w;
 }
 
+static int32_t round4(int32_t v) { return (v + 3) & ~3; }
+
 int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
                                      const reef_dims *input_dims,
                                      const reef_dims *filter_dims,
                                      const reef_dims *output_dims)
 {
-    const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
-    int32_t size = 4 * filter_dims->n;
-    if (!conv_is_direct(params, input_dims, filter_dims, output_dims))
-        size += 2 * ((k + 3) & ~3);
+    const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
+    int32_t size = (int32_t)sizeof(reef_rq) * filter_dims->n + 4 * k4;
+    if (!conv_is_direct(params, input_dims, filter_dims, output_dims)) size += k4;
     return size;
 }
 
-/* The column of output position p (flat over N, H_OUT, W_OUT), in place or
- * gathered into buf. */
+/* The int8 column of output position p (flat over N, H_OUT, W_OUT), in
+ * place or gathered into buf. */
 static const int8_t *conv_column(const conv_job *job, int32_t p, int8_t *buf)
 {
     const reef_conv_params *prm = job->params;
@@ -60,32 +72,170 @@ static const int8_t *conv_column(const conv_job *job, int32_t p, int8_t *buf)
     const int32_t y0 = out_y * prm->stride.h - prm->padding.h;
     const int32_t x0 = out_x * prm->stride.w - prm->padding.w;
     const int8_t pad = (int8_t)(-prm->input_offset);
-    int32_t ky, kx, i;
+    int32_t ky, kx;
     int8_t *dst = buf;
     if (job->direct) return job->input + ((b * in->h + y0) * in->w + x0) * in->c;
     for (ky = 0; ky < f->h; ky++) {
         const int32_t y = y0 + ky * prm->dilation.h;
+        if (prm->dilation.w == 1 && y >= 0 && y < in->h && x0 >= 0 && x0 + f->w <= in->w) {
+            /* the whole filter row is inside: one contiguous run */
+            const int32_t run = f->w * in->c;
+            reef_copy_s8(dst, job->input + ((b * in->h + y) * in->w + x0) * in->c, run);
+            dst += run;
+            continue;
+        }
         for (kx = 0; kx < f->w; kx++, dst += in->c) {
             const int32_t x = x0 + kx * prm->dilation.w;
-            const int8_t *src;
-            if (y < 0 || y >= in->h || x < 0 || x >= in->w) {
-                for (i = 0; i < in->c; i++) dst[i] = pad;
-                continue;
-            }
-            src = job->input + ((b * in->h + y) * in->w + x) * in->c;
-            for (i = 0; i < in->c; i++) dst[i] = src[i];
+            if (y < 0 || y >= in->h || x < 0 || x >= in->w)
+                reef_fill_s8(dst, pad, in->c);
+            else
+                reef_copy_s8(dst, job->input + ((b * in->h + y) * in->w + x) * in->c, in->c);
         }
     }
     return buf;
 }
 
-/* Folded biases: bias[o] + input_offset * sum_k filter[o, k]. */
-static void fold_bias(const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t k,
-                      int32_t input_offset, int32_t *folded)
+#if defined(__ARM_FEATURE_DSP)
+/* The main loop of conv_dot_2x2 on the M4: 18 instructions per 16 MACs
+ * (two LDRDs of columns, a word of each filter row split by SXTB16, eight
+ * SMLADs), all fourteen registers busy. n: groups of 4 along K, > 0. */
+static inline void conv_dot_2x2_main(const int8_t **row0, const int8_t **row1, const int32_t **cols,
+                                     int32_t n, int32_t s[4])
+{
+    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3], c0e, c0o, c1e, c1o, w, t;
+    const int8_t *r0 = *row0, *r1 = *row1;
+    const int32_t *c = *cols;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd %[c0e], %[c0o], [%[c]], #8\n\t"
+        "ldrd %[c1e], %[c1o], [%[c]], #8\n\t"
+        "ldr %[w], [%[r0]], #4\n\t"
+        "sxtb16 %[t], %[w]\n\t"
+        "sxtb16 %[w], %[w], ror #8\n\t"
+        "smlad %[s00], %[t], %[c0e], %[s00]\n\t"
+        "smlad %[s00], %[w], %[c0o], %[s00]\n\t"
+        "smlad %[s01], %[t], %[c1e], %[s01]\n\t"
+        "smlad %[s01], %[w], %[c1o], %[s01]\n\t"
+        "ldr %[w], [%[r1]], #4\n\t"
+        "sxtb16 %[t], %[w]\n\t"
+        "sxtb16 %[w], %[w], ror #8\n\t"
+        "smlad %[s10], %[t], %[c0e], %[s10]\n\t"
+        "smlad %[s10], %[w], %[c0o], %[s10]\n\t"
+        "smlad %[s11], %[t], %[c1e], %[s11]\n\t"
+        "smlad %[s11], %[w], %[c1o], %[s11]\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [r0] "+r"(r0),
+          [r1] "+r"(r1), [c] "+r"(c), [n] "+r"(n), [c0e] "=&r"(c0e), [c0o] "=&r"(c0o),
+          [c1e] "=&r"(c1e), [c1o] "=&r"(c1o), [w] "=&r"(w), [t] "=&r"(t)
+        :
+        : "cc", "memory");
+    s[0] = s00, s[1] = s01, s[2] = s10, s[3] = s11;
+    *row0 = r0, *row1 = r1, *cols = c;
+}
+#else
+static inline void conv_dot_2x2_main(const int8_t **row0, const int8_t **row1, const int32_t **cols,
+                                     int32_t n, int32_t s[4])
+{
+    const int8_t *r0 = *row0, *r1 = *row1;
+    const int32_t *c = *cols;
+    for (; n > 0; n--, r0 += 4, r1 += 4, c += 4) {
+        uint32_t w = reef_load_u32(r0);
+        int32_t we = reef_sxtb16(w), wo = reef_sxtb16_ror8(w);
+        s[0] = reef_smlad(wo, c[1], reef_smlad(we, c[0], s[0]));
+        s[1] = reef_smlad(wo, c[3], reef_smlad(we, c[2], s[1]));
+        w = reef_load_u32(r1);
+        we = reef_sxtb16(w);
+        wo = reef_sxtb16_ror8(w);
+        s[2] = reef_smlad(wo, c[1], reef_smlad(we, c[0], s[2]));
+        s[3] = reef_smlad(wo, c[3], reef_smlad(we, c[2], s[3]));
+    }
+    *row0 = r0, *row1 = r1, *cols = c;
+}
+#endif
+
+/* sums[2*r + c] = row_r . col_c over K, the columns widened and
+ * interleaved (widen.h); rows are int8 of length k. */
+static inline __attribute__((always_inline)) void conv_dot_2x2(const int8_t *row0, const int8_t *row1, const int32_t *cols,
+                         int32_t k, int32_t sums[4])
+{
+    sums[0] = sums[1] = sums[2] = sums[3] = 0;
+    if (k >> 2) conv_dot_2x2_main(&row0, &row1, &cols, k >> 2, sums);
+    if (k & 3) {
+        /* the last 1-3 values: the column words hold zeros past K */
+        const int32_t we0 = reef_tail_even(row0, k & 3), wo0 = reef_tail_odd(row0, k & 3);
+        const int32_t we1 = reef_tail_even(row1, k & 3), wo1 = reef_tail_odd(row1, k & 3);
+        sums[0] = reef_smlad(wo0, cols[1], reef_smlad(we0, cols[0], sums[0]));
+        sums[1] = reef_smlad(wo0, cols[3], reef_smlad(we0, cols[2], sums[1]));
+        sums[2] = reef_smlad(wo1, cols[1], reef_smlad(we1, cols[0], sums[2]));
+        sums[3] = reef_smlad(wo1, cols[3], reef_smlad(we1, cols[2], sums[3]));
+    }
+}
+
+/* Requantization constants of every channel; 0 when one needs the
+ * reference kernel. */
+static int conv_prepare(const reef_per_channel_quant *quant, const int32_t *bias, int32_t c_out,
+                        reef_rq *rq)
 {
     int32_t o;
+    int fast = 1;
     for (o = 0; o < c_out; o++)
-        folded[o] = (bias ? bias[o] : 0) + input_offset * reef_sum_s8(filter + o * k, k);
+        fast &= reef_rq_init(&rq[o], bias ? bias[o] : 0, quant->multiplier[o], quant->shift[o]);
+    return fast;
+}
+
+/* Output positions p and p + 1 (two = 0: p alone), every channel. A lone
+ * position or channel is paired with itself: the copy computes the same
+ * bytes and stores them at the same place. plain: the activation range is
+ * [-128, 127] (a constant after inlining, so each case gets its own loop). */
+static inline __attribute__((always_inline)) void conv_pair(const conv_job *job, int32_t p, int two,
+                                                            int32_t *cols, int8_t *gather,
+                                                            int8_t *out0, const int plain)
+{
+    const reef_conv_params *prm = job->params;
+    const int32_t c_out = job->filter_dims->n, k = job->k, off = prm->input_offset;
+    const int32_t zp = prm->output_offset, lo = prm->activation.min, hi = prm->activation.max;
+    int8_t *out1 = two ? out0 + c_out : out0;
+    const int8_t *row = job->filter;
+    const reef_rq *rq = job->rq;
+    int32_t o, sums[4];
+    reef_widen_s8(conv_column(job, p, gather), k, off, cols);
+    reef_widen_s8(two ? conv_column(job, p + 1, gather) : conv_column(job, p, gather), k, off,
+                  cols + 2);
+    for (o = 0; o < c_out; o += 2, row += 2 * k, rq += 2) {
+        const int32_t step = o + 1 < c_out; /* 0: a lone last channel */
+        int8_t v[4];
+        conv_dot_2x2(row, row + step * k, cols, k, sums);
+        /* all four computed before any store: int8 stores may alias the
+         * constants, which would be read again after each */
+        if (plain) {
+            reef_rq_s8_plain2(sums[0], sums[1], rq, zp, v);
+            reef_rq_s8_plain2(sums[2], sums[3], rq + step, zp, v + 2);
+        } else {
+            reef_rq_s8_clamp2(sums[0], sums[1], rq, zp, lo, hi, v);
+            reef_rq_s8_clamp2(sums[2], sums[3], rq + step, zp, lo, hi, v + 2);
+        }
+        out0[o] = v[0];
+        out1[o] = v[1];
+        out0[o + step] = v[2];
+        out1[o + step] = v[3];
+    }
+}
+
+static void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *cols, int8_t *gather,
+                             int8_t *output)
+{
+    int32_t p;
+    for (p = 0; p < positions; p += 2)
+        conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 1);
+}
+
+static void conv_pairs_clamped(const conv_job *job, int32_t positions, int32_t *cols,
+                               int8_t *gather, int8_t *output)
+{
+    int32_t p;
+    for (p = 0; p < positions; p += 2)
+        conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 0);
 }
 
 reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params,
@@ -96,9 +246,10 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
                          const reef_dims *output_dims, int8_t *output)
 {
     conv_job job;
-    int32_t *folded;       /* (C_OUT) */
-    int8_t *cols;          /* (2, K rounded up to 4) */
-    int32_t positions, c_out, p, o, sums[4];
+    reef_rq *rq;        /* (C_OUT) */
+    int32_t *cols;      /* (K4 / 4, 2, 2) widened column pair */
+    int8_t *gather;     /* (K4) */
+    int32_t positions, k4;
     if (!reef_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
                               output_dims, output) || !ctx || !ctx->buf ||
         ctx->size < reef_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims))
@@ -108,38 +259,22 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     job.filter_dims = filter_dims;
     job.output_dims = output_dims;
     job.input = input;
+    job.filter = filter;
     job.k = filter_dims->h * filter_dims->w * filter_dims->c;
     job.direct = conv_is_direct(params, input_dims, filter_dims, output_dims);
-    c_out = filter_dims->n;
-    folded = (int32_t *)ctx->buf;
-    cols = (int8_t *)(folded + c_out);
-    fold_bias(filter, bias, c_out, job.k, params->input_offset, folded);
+    k4 = round4(job.k);
+    rq = (reef_rq *)ctx->buf;
+    cols = (int32_t *)(rq + filter_dims->n);
+    gather = (int8_t *)(cols + k4);
+    job.rq = rq;
+    if (params->input_offset < -127 || params->input_offset > 128 ||
+        !conv_prepare(quant, bias, filter_dims->n, rq))
+        return reef_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter, bias,
+                                output_dims, output);
     positions = output_dims->n * output_dims->h * output_dims->w;
-    for (p = 0; p < positions; p += 2) {
-        /* A lone last position is paired with itself; its copy is dropped. */
-        const int two = p + 1 < positions;
-        const int8_t *col0 = conv_column(&job, p, cols);
-        const int8_t *col1 = two ? conv_column(&job, p + 1, cols + ((job.k + 3) & ~3)) : col0;
-        int8_t *out0 = output + p * c_out, *out1 = out0 + c_out;
-        for (o = 0; o < c_out; o += 2) {
-            const int32_t o1 = o + 1 < c_out ? o + 1 : o;
-            reef_dot_2x2(filter + o * job.k, filter + o1 * job.k, col0, col1, job.k, sums);
-            out0[o] = reef_requantize_s8(sums[0] + folded[o], quant->multiplier[o],
-                                         quant->shift[o], params->output_offset,
-                                         params->activation.min, params->activation.max);
-            if (two)
-                out1[o] = reef_requantize_s8(sums[1] + folded[o], quant->multiplier[o],
-                                             quant->shift[o], params->output_offset,
-                                             params->activation.min, params->activation.max);
-            if (o1 == o) break;
-            out0[o1] = reef_requantize_s8(sums[2] + folded[o1], quant->multiplier[o1],
-                                          quant->shift[o1], params->output_offset,
-                                          params->activation.min, params->activation.max);
-            if (two)
-                out1[o1] = reef_requantize_s8(sums[3] + folded[o1], quant->multiplier[o1],
-                                              quant->shift[o1], params->output_offset,
-                                              params->activation.min, params->activation.max);
-        }
-    }
+    if (params->activation.min == -128 && params->activation.max == 127)
+        conv_pairs_plain(&job, positions, cols, gather, output);
+    else
+        conv_pairs_clamped(&job, positions, cols, gather, output);
     return REEF_OK;
 }

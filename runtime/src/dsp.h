@@ -34,6 +34,8 @@ static inline int32_t reef_smlad(int32_t a, int32_t b, int32_t acc)
 }
 /* Halfwise addition. */
 static inline int32_t reef_sadd16(int32_t a, int32_t b) { return __sadd16(a, b); }
+/* x clamped to [-128, 127] (SSAT). */
+static inline int32_t reef_ssat8(int32_t x) { return __ssat(x, 8); }
 
 #else
 
@@ -59,6 +61,7 @@ static inline int32_t reef_sadd16(int32_t a, int32_t b)
 {
     return reef_pack16(reef_lo16(a) + reef_lo16(b), reef_hi16(a) + reef_hi16(b));
 }
+static inline int32_t reef_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 
 #endif
 

@@ -1,0 +1,59 @@
+/* Column helpers of the fast kernels (internal): word-wise copies and the
+ * int8 -> int16 widening with the input offset added, in SXTB16 order. */
+#ifndef REEF_RT_WIDEN_H
+#define REEF_RT_WIDEN_H
+
+#include <stdint.h>
+
+#include "dsp.h"
+
+static inline void reef_store_u32(int8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+
+/* dst[0..n) = src[0..n), a word at a time (LDR/STR allow unaligned
+ * addresses on the M4). */
+static inline void reef_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4, src += 4, dst += 4) reef_store_u32(dst, reef_load_u32(src));
+    for (; n > 0; n--) *dst++ = *src++;
+}
+
+static inline void reef_fill_s8(int8_t *dst, int8_t v, int32_t n)
+{
+    const uint32_t word = 0x01010101u * (uint8_t)v;
+    for (; n >= 4; n -= 4, dst += 4) reef_store_u32(dst, word);
+    for (; n > 0; n--) *dst++ = v;
+}
+
+/* The halfword pairs SXTB16 makes of the last n (1-3) values of a row,
+ * zeros past them: (v0, v2) and (v1, v3). Reads only n bytes. */
+static inline int32_t reef_tail_even(const int8_t *v, int32_t n)
+{
+    return (int32_t)(((uint32_t)v[0] & 0xffffu) | ((uint32_t)(n > 2 ? v[2] : 0) << 16));
+}
+static inline int32_t reef_tail_odd(const int8_t *v, int32_t n)
+{
+    return n > 1 ? (int32_t)((uint32_t)v[1] & 0xffffu) : 0;
+}
+
+/* Widens k int8 values plus offset (in [-127, 128], so sums fit int16)
+ * into dst: per 4 values the words (x0, x2) and (x1, x3), the next 4 values
+ * 4 words further (two columns interleave). The last group is padded with
+ * zeros; reads exactly k bytes. */
+static inline void reef_widen_s8(const int8_t *src, int32_t k, int32_t offset, int32_t *dst)
+{
+    const int32_t offsets = (int32_t)(((uint32_t)offset & 0xffffu) | ((uint32_t)offset << 16));
+    int32_t n;
+    for (n = k >> 2; n > 0; n--, src += 4, dst += 4) {
+        const uint32_t v = reef_load_u32(src);
+        dst[0] = reef_sadd16(reef_sxtb16(v), offsets);
+        dst[1] = reef_sadd16(reef_sxtb16_ror8(v), offsets);
+    }
+    if (k & 3) {
+        const int32_t e = reef_tail_even(src, k & 3), o = reef_tail_odd(src, k & 3);
+        /* offsets only on the halfwords that hold values */
+        dst[0] = reef_sadd16(e, (k & 3) > 2 ? offsets : (offset & 0xffff));
+        dst[1] = reef_sadd16(o, (k & 3) > 1 ? (offset & 0xffff) : 0);
+    }
+}
+
+#endif

@@ -1,0 +1,41 @@
+/* The fast kernels' DSP paths on the emulated Cortex-M4: builds
+ * arm_selftest.h (random shapes, fast kernels vs the scalar references, on
+ * the target) as qemu-m4 firmware and requires zero mismatching bytes.
+ * Skips without arm-none-eabi-gcc or qemu-system-arm. */
+#include "testing.h"
+
+#include "target/firmware.h"
+
+static void test_fast_kernels_on_m4(void **state)
+{
+    (void)state;
+    if (system("command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null") != 0) {
+        printf("[  SKIPPED ] arm-none-eabi-gcc or qemu-system-arm missing (scripts/deps.sh)\n");
+        skip();
+    }
+    char tmp[256], header[1024], elf[1024];
+    testing_tmpdir(tmp, sizeof tmp, "arm-selftest");
+    snprintf(header, sizeof header, "%s/tests/runtime/arm_selftest.h", reef_source_dir());
+    snprintf(elf, sizeof elf, "%s/selftest.elf", tmp);
+    reef_fw_spec spec = {.board = "qemu-m4", .model_header = header, .output = elf};
+    reef_error err = {{0}};
+    if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+    int8_t in[4] = {0}, out[4] = {1, 1, 1, 1};
+    reef_run_counts c;
+    if (reef_m4_run(elf, in, 1, 4, out, 4, &c, 120, &err)) fail_msg("%s", err.msg);
+    int32_t bad = (int32_t)((uint32_t)(uint8_t)out[0] | (uint32_t)(uint8_t)out[1] << 8 |
+                            (uint32_t)(uint8_t)out[2] << 16 | (uint32_t)(uint8_t)out[3] << 24);
+    printf("arm self-test: %d mismatching bytes, %llu instructions\n", bad,
+           (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL]);
+    assert_int_equal(bad, 0);
+    reef_run_counts_free(&c);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fast_kernels_on_m4)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

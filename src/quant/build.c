@@ -196,6 +196,29 @@ static int report_row(gbuild *gb, int t, const qpoint *pt, const float *wscale, 
     return 0;
 }
 
+/* Adds an op with the version TFLite's converter gives its int8 form (as in
+ * the MLPerf Tiny models: CONV_2D 3, DEPTHWISE_CONV_2D 3, FULLY_CONNECTED 4,
+ * ADD / pools / SOFTMAX 2, RESHAPE 1). */
+static int add_op(gbuild *gb, int32_t builtin, const int32_t *ins, int nin, int32_t out, const reef_op_options *o)
+{
+    int32_t outs[1] = {out};
+    int op = reef_graph_add_op(gb->g, builtin, ins, nin, outs, 1, o, gb->err);
+    if (op < 0) return -1;
+    int version = 1;
+    switch (builtin) {
+    case REEF_OP_CONV_2D:
+    case REEF_OP_DEPTHWISE_CONV_2D: version = 3; break;
+    case REEF_OP_FULLY_CONNECTED: version = 4; break;
+    case REEF_OP_ADD:
+    case REEF_OP_AVERAGE_POOL_2D:
+    case REEF_OP_MAX_POOL_2D:
+    case REEF_OP_SOFTMAX: version = 2; break;
+    default: break;
+    }
+    gb->g->ops[op].version = version;
+    return 0;
+}
+
 static reef_fused_act fused(reef_nn_act a)
 {
     return a == REEF_NN_ACT_RELU ? REEF_ACT_RELU : a == REEF_NN_ACT_RELU6 ? REEF_ACT_RELU6 : REEF_ACT_NONE;
@@ -316,8 +339,8 @@ static int add_weighted_layer(gbuild *gb, const reef_layer *L, int bi, int li)
     o.stride_w = o.stride_h = d->stride;
     int32_t builtin = is_fc ? REEF_OP_FULLY_CONNECTED
                       : L->kind == REEF_LAYER_CONV ? REEF_OP_CONV_2D : REEF_OP_DEPTHWISE_CONV_2D;
-    int32_t ins[3] = {gb->cur, wt, bt}, outs[1] = {out};
-    if (reef_graph_add_op(gb->g, builtin, ins, 3, outs, 1, &o, gb->err) < 0) goto done;
+    int32_t ins[3] = {gb->cur, wt, bt};
+    if (add_op(gb, builtin, ins, 3, out, &o)) goto done;
     gb->cur = out;
     rc = report_row(gb, out, pt, qw.wscale, qw.nch, (int64_t)qw.count + 4 * (int64_t)d->oc);
 done:
@@ -345,8 +368,8 @@ static int add_pool(gbuild *gb, const reef_layer *L, int bi, int li)
         o.filter_h = d->kh, o.filter_w = d->kw, o.stride_h = o.stride_w = d->stride;
     }
     int32_t builtin = L->kind == REEF_LAYER_MAXPOOL ? REEF_OP_MAX_POOL_2D : REEF_OP_AVERAGE_POOL_2D;
-    int32_t ins[1] = {gb->cur}, outs[1] = {out};
-    if (reef_graph_add_op(gb->g, builtin, ins, 1, outs, 1, &o, gb->err) < 0) return -1;
+    int32_t ins[1] = {gb->cur};
+    if (add_op(gb, builtin, ins, 1, out, &o)) return -1;
     gb->cur = out;
     return report_row(gb, out, NULL, NULL, 0, 0);
 }
@@ -359,8 +382,8 @@ static int add_residual(gbuild *gb, const reef_block *b, int bi, int block_in)
     qpoint *pt = &gb->plan->pts[gb->next_point++];
     int out = add_act(gb, name, 4, b->out_h, b->out_w, b->out_c, pt->scale, pt->zero_point);
     if (out < 0) return -1;
-    int32_t ins[2] = {gb->cur, block_in}, outs[1] = {out};
-    if (reef_graph_add_op(gb->g, REEF_OP_ADD, ins, 2, outs, 1, NULL, gb->err) < 0) return -1;
+    int32_t ins[2] = {gb->cur, block_in};
+    if (add_op(gb, REEF_OP_ADD, ins, 2, out, NULL)) return -1;
     gb->cur = out;
     return report_row(gb, out, pt, NULL, 0, 0);
 }
@@ -382,14 +405,14 @@ static int add_classifier_tail(gbuild *gb, int classes)
         reef_op_options o;
         reef_op_options_init(&o);
         o.nnew_shape = 2, o.new_shape[0] = 1, o.new_shape[1] = classes;
-        int32_t ins[2] = {gb->cur, st}, outs[1] = {out};
-        if (reef_graph_add_op(gb->g, REEF_OP_RESHAPE, ins, 2, outs, 1, &o, gb->err) < 0) return -1;
+        int32_t ins[2] = {gb->cur, st};
+        if (add_op(gb, REEF_OP_RESHAPE, ins, 2, out, &o)) return -1;
         gb->cur = out;
     }
     int out = add_act(gb, "probs", 2, 1, 1, classes, 1.0f / 256.0f, -128);
     if (out < 0) return -1;
-    int32_t ins[1] = {gb->cur}, outs[1] = {out};
-    if (reef_graph_add_op(gb->g, REEF_OP_SOFTMAX, ins, 1, outs, 1, NULL, gb->err) < 0) return -1;
+    int32_t ins[1] = {gb->cur};
+    if (add_op(gb, REEF_OP_SOFTMAX, ins, 1, out, NULL)) return -1;
     gb->cur = out;
     return report_row(gb, out, NULL, NULL, 0, 0);
 }

@@ -175,6 +175,12 @@ static void test_graph_contents(void **state)
     assert_int_equal(back.nops, g.nops);
     assert_int_equal(back.ntensors, g.ntensors);
     assert_string_equal(back.description, g.description);
+    // the converter's int8 op versions survive the file
+    assert_int_equal(back.ops[0].version, 3);   // CONV_2D
+    assert_int_equal(back.ops[2].version, 3);   // DEPTHWISE_CONV_2D
+    assert_int_equal(back.ops[4].version, 2);   // ADD
+    assert_int_equal(back.ops[11].version, 4);  // FULLY_CONNECTED
+    assert_int_equal(back.ops[12].version, 2);  // SOFTMAX
     uint16_t *p1 = malloc(test_set.count * 2), *p2 = malloc(test_set.count * 2);
     if (reef_int8_predict(&g, &test_set, NULL, 0, p1, &err) || reef_int8_predict(&back, &test_set, NULL, 0, p2, &err))
         fail_msg("%s", err.msg);

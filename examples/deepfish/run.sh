@@ -81,7 +81,8 @@ if [ "$search" = 1 ]; then
     if "$reef" --help | grep -q '^  search '; then
         # shellcheck disable=SC2086
         if "$reef" search --train "$out/train.ds" $valopt --max-flash 64 --max-ram 32 \
-            --max-latency-ms 15 --clock 120 --profile stm32l4r5 -o "$out/search.arch"; then
+            --max-latency-ms 15 --clock 120 --profile stm32l4r5 --costs "$out/reef-costs-stm32l4r5.table" \
+            -o "$out/search.arch"; then
             arch="$out/search.arch"
         else
             echo "run.sh: reef search failed; continuing with the shipped fish-s"

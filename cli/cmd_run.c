@@ -90,6 +90,7 @@ typedef struct run_state {
     int8_t *expected;      /* (n, output_size) from the host interpreter */
     uint16_t *pred;        /* (n) */
     reef_target_figures fig;
+    reef_run_counts counts;  /* with --steps on qemu-m4: per-step counts */
     reef_metrics metrics;
     int first_mismatch;    /* sample index, -1 when all outputs match */
 } run_state;
@@ -114,6 +115,50 @@ static reef_dataset first_samples(const reef_dataset *ds, int n)
     reef_dataset v = *ds;
     v.count = (uint32_t)n;
     return v;
+}
+
+/* Mean instructions of step k over the inferences (per_step is (n, steps)). */
+static double step_mean(const reef_run_counts *c, int k)
+{
+    double sum = 0;
+    for (int i = 0; i < c->inferences; i++) sum += (double)c->per_step[(size_t)i * c->steps + k].c[REEF_INSN_TOTAL];
+    return c->inferences ? sum / c->inferences : 0;
+}
+
+static int profiled_steps(const run_state *s)
+{
+    return s->counts.per_step && s->counts.steps == s->m.nsteps ? s->m.nsteps : 0;
+}
+
+static void json_steps(reef_json *j, const run_state *s)
+{
+    reef_json_key(j, "steps");
+    reef_json_array(j);
+    for (int k = 0; k < profiled_steps(s); k++) {
+        reef_json_object(j);
+        reef_json_kv_string(j, "kind", reef_step_kind_name(s->m.steps[k].kind));
+        reef_json_kv_string(j, "op", reef_builtin_name(s->m.steps[k].builtin));
+        reef_json_kv_int(j, "macs", s->m.steps[k].macs);
+        reef_json_kv_number(j, "instructions", step_mean(&s->counts, k));
+        reef_json_end(j);
+    }
+    reef_json_end(j);
+}
+
+static void print_steps(const run_state *s)
+{
+    if (!profiled_steps(s)) return;
+    reef_table t;
+    reef_table_init(&t, ">step", "kernel", ">MACs", ">instructions", ">share", ">MACs/instr", NULL);
+    for (int k = 0; k < s->m.nsteps; k++) {
+        double insn = step_mean(&s->counts, k);
+        reef_table_cell(&t, "%d", k), reef_table_cell(&t, "%s", reef_step_kind_name(s->m.steps[k].kind));
+        reef_table_cell(&t, "%lld", (long long)s->m.steps[k].macs), reef_table_cell(&t, "%.0f", insn);
+        reef_table_cell(&t, "%.1f%%", s->fig.insn_mean > 0 ? 100.0 * insn / s->fig.insn_mean : 0);
+        reef_table_cell(&t, "%.3f", insn > 0 ? (double)s->m.steps[k].macs / insn : 0);
+    }
+    putchar('\n');
+    reef_table_print(&t, stdout, "per step (emulated instructions, mean per inference):");
 }
 
 static void print_json(const run_args *a, const run_state *s)
@@ -146,6 +191,7 @@ static void print_json(const run_args *a, const run_state *s)
     KV_EMULATED("ram_activations_bytes", f->mem.ram_activations);
     KV_EMULATED("ram_stack_bytes", f->mem.ram_stack);
 #undef KV_EMULATED
+    if (profiled_steps(s)) json_steps(&j, s);
     reef_json_kv_number(&j, "run_seconds", f->wall_seconds);
     reef_json_kv_number(&j, "build_seconds", f->build_seconds);
     reef_json_end(&j);
@@ -182,6 +228,7 @@ static void print_text(const run_args *a, const run_state *s)
     reef_table_cell(&t, "firmware ELF + run: arena %u, stack %u, other %u B", f->mem.ram_activations, f->mem.ram_stack,
                     f->mem.ram_total - f->mem.ram_activations - f->mem.ram_stack);
     reef_table_print(&t, stdout, NULL);
+    print_steps(s);
     printf("emulated run of %d inferences: %.2f s (build %.1f s)\n", s->n, f->wall_seconds, f->build_seconds);
 }
 
@@ -209,7 +256,8 @@ static int execute(const run_args *a, run_state *s, reef_error *err)
     reef_pipeline_opts o = {.target = a->target, .work_dir = a->work, .name = name, .source = a->model,
                             .profile = &s->profile, .timeout_s = a->timeout, .profile_steps = a->steps};
     if (!a->json) fprintf(stderr, "reef run: building %s for %s, running %d samples...\n", a->model, a->target, s->n);
-    if (reef_pipeline_run_int8(&s->m, s->inputs, s->n, s->outputs, &o, &s->fig, NULL, err)) return -1;
+    if (reef_pipeline_run_int8(&s->m, s->inputs, s->n, s->outputs, &o, &s->fig, a->steps ? &s->counts : NULL, err))
+        return -1;
     if (interpreter_outputs(s)) return reef_fail(err, "%s: the host interpreter refused the model", a->model);
     for (int i = 0; i < s->n; i++)
         s->pred[i] = (uint16_t)reef_argmax_i8(s->outputs + (size_t)i * s->m.output_size, s->m.output_size);
@@ -235,6 +283,7 @@ int cmd_run(int argc, char **argv)
         else print_text(&a, &s);
     }
     reef_metrics_free(&s.metrics);
+    reef_run_counts_free(&s.counts);
     free(s.inputs), free(s.outputs), free(s.expected), free(s.pred);
     reef_dataset_free(&s.ds);
     reef_lowered_free(&s.m);

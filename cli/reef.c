@@ -11,7 +11,7 @@ static const reef_command commands[] = {
     {"info", cmd_info, "check a dataset file and print its summary"},
     {"inspect", cmd_inspect, "show a .tflite model: ops, tensors, MACs, unsupported ops"},
     {"gen", cmd_gen, "int8 .tflite -> C: const weights, planned arena, step table"},
-    {"infer", cmd_infer, "run one raw int8 tensor through a model (host interpreter)"},
+    {"infer", cmd_infer, "run one raw int8 tensor through a model (host interpreter or qemu-m4)"},
     {"train", cmd_train, "dataset -> float model checkpoint (fish-s, fish-m or a spec)"},
     {"eval", cmd_eval, "accuracy, confusion matrix and per-group accuracy of a model"},
     {"quantize", cmd_quantize, "float checkpoint -> int8 .tflite (static post-training quantization)"},

@@ -278,8 +278,8 @@ static void print_markdown(const report_args *a, const report_state *s)
                (double)fr->fig.mem.flash_total / ir->fig.mem.flash_total, (double)fr->fig.mem.ram_total / ir->fig.mem.ram_total,
                fr->fig.time_ms / ir->fig.time_ms, fr->fig.energy_mj / ir->fig.energy_mj);
     }
-    printf("- paper: Huang & Haddadi, MobiSys 2023, Table 1: ProxylessNAS model, X-CUBE-AI on an STM32L4R5 at 1.9 V, "
-           "measured on hardware with a Monsoon power monitor.\n");
+    printf("- paper: Huang & Haddadi, MobiSys 2023, Table 1: DeepFish fish / no fish (32x32 grey), ProxylessNAS model, "
+           "X-CUBE-AI on an STM32L4R5 at 1.9 V, measured on hardware with a Monsoon power monitor.\n");
 }
 
 static void json_row(reef_json *j, const char *key, const table_row *r)

@@ -73,7 +73,10 @@ for split in train val test; do
     fi
 done
 valopt="--val $out/val.ds"
-[ $kind = deepfish ] || valopt=""  # Fashion-MNIST has no validation split
+if [ $kind != deepfish ]; then
+    valopt=""  # Fashion-MNIST has no validation split
+    rm -f "$out/val.ds"
+fi
 
 arch=fish-s
 if [ "$search" = 1 ]; then

@@ -34,6 +34,12 @@ static inline int32_t reef_smlad(int32_t a, int32_t b, int32_t acc)
 }
 /* Halfwise addition. */
 static inline int32_t reef_sadd16(int32_t a, int32_t b) { return __sadd16(a, b); }
+/* acc + lo(a) * lo(b), acc + lo(a) * hi(b). */
+static inline int32_t reef_smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
+static inline int32_t reef_smlabt(int32_t a, int32_t b, int32_t acc) { return __smlabt(a, b, acc); }
+/* acc + hi(a) * lo(b), acc + hi(a) * hi(b). */
+static inline int32_t reef_smlatb(int32_t a, int32_t b, int32_t acc) { return __smlatb(a, b, acc); }
+static inline int32_t reef_smlatt(int32_t a, int32_t b, int32_t acc) { return __smlatt(a, b, acc); }
 /* x clamped to [-128, 127] (SSAT). */
 static inline int32_t reef_ssat8(int32_t x) { return __ssat(x, 8); }
 
@@ -62,6 +68,22 @@ static inline int32_t reef_sadd16(int32_t a, int32_t b)
     return reef_pack16(reef_lo16(a) + reef_lo16(b), reef_hi16(a) + reef_hi16(b));
 }
 static inline int32_t reef_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+static inline int32_t reef_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(reef_lo16(a) * reef_lo16(b)));
+}
+static inline int32_t reef_smlabt(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(reef_lo16(a) * reef_hi16(b)));
+}
+static inline int32_t reef_smlatb(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(reef_hi16(a) * reef_lo16(b)));
+}
+static inline int32_t reef_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(reef_hi16(a) * reef_hi16(b)));
+}
 
 #endif
 

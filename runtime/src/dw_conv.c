@@ -1,12 +1,14 @@
-/* reef_dw_conv_s8: depthwise convolution, four channels per word for a
- * depth multiplier of 1 (the input offset added to the input halfwords by
- * SADD16, products by 16x16 multiply-accumulates); other multipliers use
- * the scalar reference. */
+/* reef_dw_conv_s8: depthwise convolution. 3x3 filters with stride 1 or 2
+ * take the sliding-window path of dw3x3.c (given its scratch); other
+ * shapes with a depth multiplier of 1 go four channels per word (the input
+ * offset added to the input halfwords by SADD16, products by 16x16
+ * multiply-accumulates); other multipliers use the scalar reference. */
 #include "reef/depthwise.h"
 #include "reef/requant.h"
 
 #include "check.h"
 #include "dsp.h"
+#include "dw3x3.h"
 
 int reef_dw_conv_args_valid(const reef_dw_conv_params *params,
                             const reef_per_channel_quant *quant,
@@ -19,10 +21,8 @@ int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
                                         const reef_dims *filter_dims,
                                         const reef_dims *output_dims)
 {
-    (void)params;
-    (void)input_dims;
-    (void)filter_dims;
-    (void)output_dims;
+    if (reef_dw3x3_applies(params, input_dims, filter_dims, output_dims))
+        return reef_dw3x3_buffer_size(params, input_dims, output_dims);
     return 0;
 }
 
@@ -143,6 +143,13 @@ reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *
     if (!reef_dw_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
                                  output_dims, output))
         return REEF_ARG_ERROR;
+    if (reef_dw3x3_applies(params, input_dims, filter_dims, output_dims) && ctx && ctx->buf &&
+        ctx->size >= reef_dw3x3_buffer_size(params, input_dims, output_dims)) {
+        if (reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
+            return REEF_OK;
+        return reef_dw_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter,
+                                   bias, output_dims, output);
+    }
     if (params->depth_multiplier != 1 || params->input_offset < -127 ||
         params->input_offset > 128)
         return reef_dw_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter,

@@ -37,13 +37,14 @@ static inline int32_t reef_tail_odd(const int8_t *v, int32_t n)
 
 /* Widens k int8 values plus offset (in [-127, 128], so sums fit int16)
  * into dst: per 4 values the words (x0, x2) and (x1, x3), the next 4 values
- * 4 words further (two columns interleave). The last group is padded with
- * zeros; reads exactly k bytes. */
-static inline void reef_widen_s8(const int8_t *src, int32_t k, int32_t offset, int32_t *dst)
+ * step words further (step 4: two columns interleave; 2: one column). The
+ * last group is padded with zeros; reads exactly k bytes. */
+static inline void reef_widen_s8_step(const int8_t *src, int32_t k, int32_t offset, int32_t *dst,
+                                      int32_t step)
 {
     const int32_t offsets = (int32_t)(((uint32_t)offset & 0xffffu) | ((uint32_t)offset << 16));
     int32_t n;
-    for (n = k >> 2; n > 0; n--, src += 4, dst += 4) {
+    for (n = k >> 2; n > 0; n--, src += 4, dst += step) {
         const uint32_t v = reef_load_u32(src);
         dst[0] = reef_sadd16(reef_sxtb16(v), offsets);
         dst[1] = reef_sadd16(reef_sxtb16_ror8(v), offsets);
@@ -54,6 +55,12 @@ static inline void reef_widen_s8(const int8_t *src, int32_t k, int32_t offset, i
         dst[0] = reef_sadd16(e, (k & 3) > 2 ? offsets : (offset & 0xffff));
         dst[1] = reef_sadd16(o, (k & 3) > 1 ? (offset & 0xffff) : 0);
     }
+}
+
+/* Two interleaved columns (conv). */
+static inline void reef_widen_s8(const int8_t *src, int32_t k, int32_t offset, int32_t *dst)
+{
+    reef_widen_s8_step(src, k, offset, dst, 4);
 }
 
 #endif

@@ -75,6 +75,28 @@ static int32_t st_dw(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
+/* 3x3 depthwise with scratch (the sliding-window path), random activation
+ * ranges and channel counts that are not multiples of 4. */
+static int32_t st_dw3(void)
+{
+    reef_dims in = {st_in(1, 2), st_in(1, 12), st_in(1, 12), st_in(1, 24)};
+    reef_dims f = {1, 3, 3, in.c};
+    int s = st_in(1, 2);
+    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {s, s},
+                             {st_in(0, 2), st_in(0, 2)}, {1, 1}, {-128, 127}};
+    if (st_in(0, 2) == 0) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
+    reef_dims out = {in.n, (in.h + 2 * p.padding.h - 3) / s + 1, (in.w + 2 * p.padding.w - 3) / s + 1, in.c};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    if (out.h < 1 || out.w < 1) return 0;
+    st_fill(in.n * in.h * in.w * in.c, 9 * f.c, f.c, 9);
+    if (reef_dw_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch) return 0;
+    if (reef_dw_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
 static int32_t st_fc(void)
 {
     reef_dims in = {st_in(1, 3), 1, 1, st_in(1, 200)};
@@ -86,14 +108,19 @@ static int32_t st_fc(void)
     if (reef_fc_per_channel_s8(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
         reef_fc_s8_ref(0, &p, &q, 1, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
         return 1000000;
-    return st_diff(out.n * out.c);
+    int32_t bad = st_diff(out.n * out.c);
+    /* with scratch: the widened-input path */
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    if (reef_fc_per_channel_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast))
+        return 1000000;
+    return bad + st_diff(out.n * out.c);
 }
 
 static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
-    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_fc();
+    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_fc();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);
     out[2] = (int8_t)((bad >> 16) & 0xff);

@@ -1,0 +1,271 @@
+/* 3x3 depthwise convolution, stride 1 or 2, one channel at a time along
+ * an output row (a sliding window), on input rows widened to int16.
+ *
+ * Channels go four at a time: each input row they need is widened once
+ * (input offset added, so padding is plain 0) into a ring of three row
+ * slots per channel; rows above and below the input read a row of zeros.
+ * Slot row j holds input column j - pad_left. Two outputs of a row take
+ * per filter row three word loads and four 16-bit MACs:
+ *
+ *   stride 1: out[x]   += w0 a0 + w1 a1 (SMLAD) + w2 a2 (SMLABB)
+ *             out[x+1] += w0 a1 + w1 a2 (SMLAD) + w2 a3 (SMLABT)
+ *   stride 2: out[x]   += w0 a0 + w1 a1 + w2 a2, out[x+1] += w0 a2 + w1 a3 + w2 a4
+ *
+ * with (a0, a1), (a1, a2), (a2, a3) or (a0, a1), (a2, a3), (a4, a5) one
+ * word each, each used as soon as loaded (few live registers). The raw
+ * sums of a row go to a small int32 buffer, then a second loop, with the
+ * channel's constants in registers, requantizes them into the NHWC output.
+ *
+ * Scratch: (C) requantization constants, (C, 5) packed filters, (4, 3,
+ * ROW) slots, one (ROW) zero row and (W_OUT rounded up to even) sums,
+ * ROW = stride * (W_OUT + 1) + 3 rounded up to even. */
+#include "dw3x3.h"
+
+#include "dsp.h"
+#include "rq.h"
+
+enum { DW3_SLOTS = 3, DW3_GROUP = 4 };
+
+typedef struct dw3_job {
+    const reef_dw_conv_params *params;
+    const reef_dims *in, *out;
+    const int8_t *filter;  /* (1, 3, 3, C) */
+    const reef_rq *rq;     /* (C) */
+    const int32_t *taps;   /* (C, 5) packed filters: dw3_pack_taps */
+    int16_t *slots;        /* (GROUP, SLOTS, row) */
+    const int16_t *zeros;  /* (row) */
+    int32_t *sums;         /* (W_OUT rounded up to even) */
+    int32_t row;           /* slot length, int16 values */
+    int32_t stride;
+} dw3_job;
+
+static int32_t dw3_row_len(int32_t stride, int32_t w_out)
+{
+    return (stride * (w_out + 1) + 3 + 1) & ~1;
+}
+
+int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
+                       const reef_dims *filter_dims, const reef_dims *output_dims)
+{
+    (void)input_dims;
+    (void)output_dims;
+    return params->depth_multiplier == 1 && filter_dims->h == 3 && filter_dims->w == 3 &&
+           params->dilation.h == 1 && params->dilation.w == 1 &&
+           params->stride.h == params->stride.w && (params->stride.h == 1 || params->stride.h == 2) &&
+           params->input_offset >= -127 && params->input_offset <= 128;
+}
+
+int32_t reef_dw3x3_buffer_size(const reef_dw_conv_params *params, const reef_dims *input_dims,
+                               const reef_dims *output_dims)
+{
+    const int32_t row = dw3_row_len(params->stride.w, output_dims->w);
+    return ((int32_t)sizeof(reef_rq) + 20) * input_dims->c + 2 * row * (DW3_GROUP * DW3_SLOTS + 1) +
+           4 * ((output_dims->w + 1) & ~1);
+}
+
+/* Widens input row y of image b, channels c..c+n-1 (n <= 4), into slot s
+ * of each channel. */
+static void dw3_widen(const dw3_job *job, const int8_t *input, int32_t b, int32_t y, int32_t c,
+                      int32_t n, int32_t s)
+{
+    const reef_dims *in = job->in;
+    const int32_t off = job->params->input_offset, pad = job->params->padding.w;
+    const int32_t offsets = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
+    const int32_t x_end = job->row - pad < in->w ? job->row - pad : in->w;
+    const int32_t gap = DW3_SLOTS * job->row; /* between two channels' slots */
+    const int8_t *src = input + ((b * in->h + y) * in->w) * in->c + c;
+    int16_t *dst = job->slots + s * job->row + pad;
+    int32_t x = pad < 0 ? -pad : 0, i;
+    if (n == DW3_GROUP) {
+        for (; x < x_end; x++) {
+            const uint32_t v = reef_load_u32(src + x * in->c);
+            const int32_t e = reef_sadd16(reef_sxtb16(v), offsets);     /* (c, c+2) */
+            const int32_t o = reef_sadd16(reef_sxtb16_ror8(v), offsets); /* (c+1, c+3) */
+            dst[x] = (int16_t)reef_half_lo(e);
+            dst[x + gap] = (int16_t)reef_half_lo(o);
+            dst[x + 2 * gap] = (int16_t)reef_half_hi(e);
+            dst[x + 3 * gap] = (int16_t)reef_half_hi(o);
+        }
+        return;
+    }
+    for (; x < x_end; x++)
+        for (i = 0; i < n; i++) dst[x + i * gap] = (int16_t)(src[x * in->c + i] + off);
+}
+
+/* Packs (lo, hi) int8 weights into halfwords. */
+static int32_t dw3_pack(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
+}
+
+/* Channel c's 3x3 filter (taps C apart) as five words: (w00, w01),
+ * (w10, w11), (w20, w21), (w02, w12), (w22, 0). */
+static void dw3_pack_taps(const int8_t *f, int32_t C, int32_t t[5])
+{
+    t[0] = dw3_pack(f[0], f[C]);
+    t[1] = dw3_pack(f[3 * C], f[4 * C]);
+    t[2] = dw3_pack(f[6 * C], f[7 * C]);
+    t[3] = dw3_pack(f[2 * C], f[5 * C]);
+    t[4] = dw3_pack(f[8 * C], 0);
+}
+
+static int32_t dw3_ld(const int16_t *p)
+{
+    int32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+/* Raw sums of an output row (pairs * 2 outputs) from the three input rows
+ * r0..r2, stride 1. */
+static void dw3_sums_s1(const int16_t *r0, const int16_t *r1, const int16_t *r2, const int32_t t[5],
+                        int32_t pairs, int32_t *sums)
+{
+    const int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4];
+    for (; pairs > 0; pairs--, r0 += 2, r1 += 2, r2 += 2, sums += 2) {
+        int32_t a0, a1, v;
+        v = dw3_ld(r0), a0 = reef_smlad(w0, v, 0);
+        v = dw3_ld(r0 + 1), a1 = reef_smlad(w0, v, 0);
+        v = dw3_ld(r0 + 2), a0 = reef_smlabb(w3, v, a0), a1 = reef_smlabt(w3, v, a1);
+        v = dw3_ld(r1), a0 = reef_smlad(w1, v, a0);
+        v = dw3_ld(r1 + 1), a1 = reef_smlad(w1, v, a1);
+        v = dw3_ld(r1 + 2), a0 = reef_smlatb(w3, v, a0), a1 = reef_smlatt(w3, v, a1);
+        v = dw3_ld(r2), a0 = reef_smlad(w2, v, a0);
+        v = dw3_ld(r2 + 1), a1 = reef_smlad(w2, v, a1);
+        v = dw3_ld(r2 + 2), a0 = reef_smlabb(w4, v, a0), a1 = reef_smlabt(w4, v, a1);
+        sums[0] = a0;
+        sums[1] = a1;
+    }
+}
+
+/* The same for stride 2. */
+static void dw3_sums_s2(const int16_t *r0, const int16_t *r1, const int16_t *r2, const int32_t t[5],
+                        int32_t pairs, int32_t *sums)
+{
+    const int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4];
+    for (; pairs > 0; pairs--, r0 += 4, r1 += 4, r2 += 4, sums += 2) {
+        int32_t a0, a1, v;
+        v = dw3_ld(r0), a0 = reef_smlad(w0, v, 0);
+        v = dw3_ld(r0 + 2), a0 = reef_smlabb(w3, v, a0), a1 = reef_smlad(w0, v, 0);
+        v = dw3_ld(r0 + 4), a1 = reef_smlabb(w3, v, a1);
+        v = dw3_ld(r1), a0 = reef_smlad(w1, v, a0);
+        v = dw3_ld(r1 + 2), a0 = reef_smlatb(w3, v, a0), a1 = reef_smlad(w1, v, a1);
+        v = dw3_ld(r1 + 4), a1 = reef_smlatb(w3, v, a1);
+        v = dw3_ld(r2), a0 = reef_smlad(w2, v, a0);
+        v = dw3_ld(r2 + 2), a0 = reef_smlabb(w4, v, a0), a1 = reef_smlad(w2, v, a1);
+        v = dw3_ld(r2 + 4), a1 = reef_smlabb(w4, v, a1);
+        sums[0] = a0;
+        sums[1] = a1;
+    }
+}
+
+/* Requantizes n sums of channel q into out, C bytes apart. */
+static void dw3_out_plain(const int32_t *sums, int32_t n, const reef_rq *q, int32_t zp, int32_t C,
+                          int8_t *out)
+{
+    const reef_rq c = *q;
+    for (; n > 0; n--, out += C) *out = (int8_t)reef_ssat8(reef_rq_apply(*sums++, &c) + zp);
+}
+
+static void dw3_out_clamped(const int32_t *sums, int32_t n, const reef_rq *q, int32_t zp,
+                            int32_t lo, int32_t hi, int32_t C, int8_t *out)
+{
+    const reef_rq c = *q;
+    for (; n > 0; n--, out += C) {
+        int32_t v = reef_rq_apply(*sums++, &c) + zp;
+        v = v < lo ? lo : v;
+        *out = (int8_t)(v > hi ? hi : v);
+    }
+}
+
+/* Output row y of channels c..c+n-1: row k of channel i is
+ * rows[k] + i * steps[k] (steps 0 for the zero row). */
+static void dw3_output_row(const dw3_job *job, const int16_t *const rows[3], const int32_t steps[3],
+                           int32_t c, int32_t n, int8_t *out)
+{
+    const reef_dw_conv_params *p = job->params;
+    const int32_t w_out = job->out->w, pairs = (w_out + 1) >> 1, C = job->in->c;
+    const int plain = p->activation.min == -128 && p->activation.max == 127;
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        const int16_t *r0 = rows[0] + i * steps[0], *r1 = rows[1] + i * steps[1];
+        const int16_t *r2 = rows[2] + i * steps[2];
+        if (job->stride == 1)
+            dw3_sums_s1(r0, r1, r2, job->taps + 5 * (c + i), pairs, job->sums);
+        else
+            dw3_sums_s2(r0, r1, r2, job->taps + 5 * (c + i), pairs, job->sums);
+        if (plain)
+            dw3_out_plain(job->sums, w_out, &job->rq[c + i], p->output_offset, C, out + i);
+        else
+            dw3_out_clamped(job->sums, w_out, &job->rq[c + i], p->output_offset, p->activation.min,
+                            p->activation.max, C, out + i);
+    }
+}
+
+/* Channels c..c+n-1 of image b: every output row. Padded input row j
+ * (input row j - pad_top) lives in slot j % 3; slot_of[s] is the input
+ * row slot s holds (-1: none). */
+static void dw3_group(const dw3_job *job, const int8_t *input, int32_t b, int32_t c, int32_t n,
+                      int8_t *output)
+{
+    const reef_dims *in = job->in, *out = job->out;
+    const int32_t pad_top = job->params->padding.h, slot_step = DW3_SLOTS * job->row;
+    int32_t slot_of[DW3_SLOTS] = {-1, -1, -1}, y, k;
+    int8_t *out_row = output + (b * out->h * out->w) * out->c + c;
+    for (y = 0; y < out->h; y++, out_row += out->w * out->c) {
+        const int16_t *rows[3];
+        int32_t steps[3];
+        int32_t j = y * job->stride, s = j % DW3_SLOTS;
+        for (k = 0; k < 3; k++, j++, s = s == DW3_SLOTS - 1 ? 0 : s + 1) {
+            const int32_t y_in = j - pad_top;
+            if (y_in < 0 || y_in >= in->h) {
+                rows[k] = job->zeros;
+                steps[k] = 0;
+                continue;
+            }
+            if (slot_of[s] != y_in) {
+                dw3_widen(job, input, b, y_in, c, n, s);
+                slot_of[s] = y_in;
+            }
+            rows[k] = job->slots + s * job->row;
+            steps[k] = slot_step;
+        }
+        dw3_output_row(job, rows, steps, c, n, out_row);
+    }
+}
+
+int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
+                   const reef_per_channel_quant *quant, const reef_dims *input_dims,
+                   const int8_t *input, const int8_t *filter, const int32_t *bias,
+                   const reef_dims *output_dims, int8_t *output)
+{
+    dw3_job job;
+    const int32_t C = input_dims->c;
+    reef_rq *rq = (reef_rq *)ctx->buf; /* (C) */
+    int32_t *taps = (int32_t *)(rq + C); /* (C, 5) */
+    int16_t *slots;
+    int32_t c, b, i, fast = 1;
+    for (c = 0; c < C; c++)
+        fast &= reef_rq_init(&rq[c], bias ? bias[c] : 0, quant->multiplier[c], quant->shift[c]);
+    if (!fast) return 0;
+    for (c = 0; c < C; c++) dw3_pack_taps(filter + c, C, taps + 5 * c);
+    job.params = params;
+    job.in = input_dims;
+    job.out = output_dims;
+    job.filter = filter;
+    job.rq = rq;
+    job.taps = taps;
+    job.stride = params->stride.w;
+    job.row = dw3_row_len(job.stride, output_dims->w);
+    slots = (int16_t *)(taps + 5 * C);
+    job.slots = slots;
+    job.zeros = slots + DW3_GROUP * DW3_SLOTS * job.row;
+    job.sums = (int32_t *)(slots + (DW3_GROUP * DW3_SLOTS + 1) * job.row);
+    /* pads (and the zero row) stay 0: widening writes only input columns */
+    for (i = 0; i < (DW3_GROUP * DW3_SLOTS + 1) * job.row; i++) slots[i] = 0;
+    for (b = 0; b < input_dims->n; b++)
+        for (c = 0; c < input_dims->c; c += DW3_GROUP)
+            dw3_group(&job, input, b, c, input_dims->c - c < DW3_GROUP ? input_dims->c - c : DW3_GROUP,
+                      output);
+    return 1;
+}

@@ -1,0 +1,23 @@
+/* The 3x3 depthwise fast path (internal; dw_conv.c dispatches to it). */
+#ifndef REEF_RT_DW3X3_H
+#define REEF_RT_DW3X3_H
+
+#include "reef/depthwise.h"
+
+/* 1 when the shapes suit it: depth multiplier 1, a 3x3 filter, dilation 1,
+ * equal strides of 1 or 2, input offset in [-127, 128]. */
+int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
+                       const reef_dims *filter_dims, const reef_dims *output_dims);
+
+/* Scratch bytes it needs (when it applies). */
+int32_t reef_dw3x3_buffer_size(const reef_dw_conv_params *params, const reef_dims *input_dims,
+                               const reef_dims *output_dims);
+
+/* Runs it; returns 0 without writing anything when a channel's
+ * requantization needs the reference kernel. ctx is large enough. */
+int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
+                   const reef_per_channel_quant *quant, const reef_dims *input_dims,
+                   const int8_t *input, const int8_t *filter, const int32_t *bias,
+                   const reef_dims *output_dims, int8_t *output);
+
+#endif

@@ -125,6 +125,21 @@ static void attribute_steps(const reef_graph *g, const reef_lowered_model *lm, c
     }
 }
 
+/* Runs the steps on the host first: a step whose kernel rejects its
+ * arguments is named here rather than as a bare failure on the target. */
+static int host_check(const reef_graph *g, reef_lowered_model *lm, const int8_t *in, reef_error *err)
+{
+    memcpy(lm->arena + lm->input_at, in, (size_t)lm->input_size);
+    for (int s = 0; s < lm->nsteps; s++)
+        if (reef_lowered_run_steps(lm, lm->arena, s, 1)) {
+            const reef_lowered_step *st = &lm->steps[s];
+            return reef_fail(err, "step %d (%s writing %s) rejected its arguments on the host", s,
+                             reef_step_kind_name(st->kind),
+                             st->output_tensor >= 0 ? g->tensors[st->output_tensor].name : "?");
+        }
+    return 0;
+}
+
 static int run_lowered(const reef_graph *g, const reef_lowered_model *lm, const reef_device_profile *p,
                        const char *work_dir, uint64_t seed, reef_nas_measure *out, reef_error *err)
 {
@@ -139,6 +154,7 @@ static int run_lowered(const reef_graph *g, const reef_lowered_model *lm, const 
     reef_rng rng;
     reef_rng_seed(&rng, seed);
     for (int i = 0; i < lm->input_size; i++) in[i] = (int8_t)((int)reef_rng_below(&rng, 256) - 128);
+    if (host_check(g, (reef_lowered_model *)lm, in, err)) goto done;
     reef_pipeline_opts po = {.target = "qemu-m4", .work_dir = work_dir, .name = "nas_probe",
                              .source = "reef profile-ops", .profile = p, .profile_steps = 1};
     reef_target_figures fig;

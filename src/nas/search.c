@@ -146,7 +146,9 @@ typedef struct search_state {
     const reef_dataset *train, *val;
     reef_nas_supernet sn;
     reef_optim opt;
-    reef_model view;
+    reef_model view;          /* the parameters of this step's path only */
+    reef_param *path_tensors; /* (sn.nparam_tensors) storage for view.param_tensors */
+    uint8_t *keep;            /* (sn.nparam_tensors) tensors this step updates */
     reef_rng rng;
     uint32_t *order, *val_order;
     uint32_t val_at;
@@ -332,6 +334,13 @@ static double weight_step(search_state *st, const uint32_t *idx, int n, int unif
     *correct = correct_count(sn, st->labels, n);
     reef_nas_supernet_backward(sn, st->labels, n);
     reef_clip_grad_norm(sn->grads, sn->nparams, st->opt.cfg.clip_norm);
+    // Only the path's tensors move: off-path weights keep their values and
+    // optimizer state (as PyTorch skips parameters without a gradient).
+    int nt = 0;
+    reef_nas_supernet_path_tensors(sn, path, st->keep);
+    for (int t = 0; t < sn->nparam_tensors; t++)
+        if (st->keep[t]) st->path_tensors[nt++] = sn->param_tensors[t];
+    st->view.param_tensors = st->path_tensors, st->view.nparam_tensors = nt;
     reef_optim_step(&st->opt, &st->view, reef_schedule_lr(&st->opt.cfg, step, total));
     return loss;
 }
@@ -417,6 +426,10 @@ static int state_init(search_state *st, const reef_nas_space *s, reef_error *err
     oc.lr = cfg->lr;
     if (reef_optim_init(&st->opt, &oc, st->sn.nparams, err)) return -1;
     reef_nas_supernet_param_view(&st->sn, &st->view);
+    const int nt = st->sn.nparam_tensors;
+    st->path_tensors = malloc((size_t)nt * sizeof *st->path_tensors);
+    st->keep = malloc((size_t)nt);
+    if (!st->path_tensors || !st->keep) return reef_fail(err, "out of memory");
     reef_rng_seed(&st->rng, cfg->seed * 0x9E3779B97F4A7C15ull + 17);
     size_t codes = 1;
     for (int b = 0; b < s->nblocks; b++) codes *= REEF_NAS_NCAND;
@@ -440,6 +453,7 @@ static void state_free(search_state *st)
 {
     reef_nas_supernet_free(&st->sn);
     reef_optim_free(&st->opt);
+    free(st->path_tensors), free(st->keep);
     free(st->order), free(st->val_order), free(st->pixels), free(st->flip), free(st->labels), free(st->seen_at);
 }
 

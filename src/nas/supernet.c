@@ -61,12 +61,18 @@ static int all_layers(reef_nas_supernet *sn, layer_ref *refs)
                 snprintf(refs[n].name, sizeof refs[n].name, "b%d.%s.l%d", b, reef_nas_cands[j].name, l);
                 n++;
             }
+    for (int b = 0; b < sn->space.nblocks; b++)
+        for (int l = 0; l < REEF_NAS_MAX_LAYERS; l++) {
+            refs[n].L = &sn->blocks[b].super[l];
+            snprintf(refs[n].name, sizeof refs[n].name, "b%d.super.l%d", b, l);
+            n++;
+        }
     refs[n++] = (layer_ref){&sn->head, "head"};
     refs[n++] = (layer_ref){&sn->fc, "fc"};
     return n;
 }
 
-#define MAX_LAYER_REFS (3 + REEF_NAS_MAX_BLOCKS * REEF_NAS_NCAND * REEF_NAS_MAX_LAYERS)
+#define MAX_LAYER_REFS (3 + REEF_NAS_MAX_BLOCKS * (REEF_NAS_NCAND + 1) * REEF_NAS_MAX_LAYERS)
 
 /* Walks every parameter; with params == NULL only counts. */
 static void assign_params(reef_nas_supernet *sn, float *params, float *stats)
@@ -82,7 +88,8 @@ static void assign_params(reef_nas_supernet *sn, float *params, float *stats)
             size_t n;
             const char *tag;
             int decay;
-        } t[3] = {{&L->w, weight_count(L), "w", 1}, {L->has_bn ? &L->gamma : &L->b, oc, L->has_bn ? "gamma" : "b", 0},
+        } t[3] = {{&L->w, weight_count(L), "w", 1},
+                  {L->has_bn ? &L->gamma : &L->b, L->weights_only ? 0 : oc, L->has_bn ? "gamma" : "b", 0},
                   {&L->beta, L->has_bn ? oc : 0, "beta", 0}};
         for (int k = 0; k < 3; k++) {
             if (!t[k].n) continue;
@@ -120,6 +127,68 @@ static void init_params(reef_nas_supernet *sn, uint64_t seed)
         if (L->b) memset(L->b, 0, (size_t)d->oc * sizeof *L->b);
         if (L->has_bn)
             for (int c = 0; c < d->oc; c++) L->gamma[c] = 1, L->beta[c] = 0, L->run_mean[c] = 0, L->run_var[c] = 1;
+    }
+    // Residual candidates start as the identity (zero-gamma on the
+    // projection's BN): switching paths then adds no noise downstream.
+    for (int b = 0; b < sn->space.nblocks; b++)
+        for (int j = 0; j < REEF_NAS_NCAND; j++)
+            if (sn->blocks[b].shape.zero_ok && sn->blocks[b].nlayers[j]) {
+                reef_nas_layer *P = &sn->blocks[b].layers[j][sn->blocks[b].nlayers[j] - 1];
+                memset(P->gamma, 0, (size_t)P->dims.oc * sizeof *P->gamma);
+            }
+}
+
+/* ---- weight sharing ------------------------------------------------------------------- */
+
+/* Walks candidate j's conv weights against the superkernel: dir 0 copies
+ * super -> candidate (w), dir 1 adds the candidate's gradient into the
+ * superkernel's. Layers: expand (HC,1,1,C) first hc rows; depthwise
+ * (1,7,7,HC) centre kxk, first hc channels; project (OC,1,1,HC) first hc
+ * inputs. */
+static void share(reef_nas_supernet *sn, int b, int j, int dir)
+{
+    reef_nas_sblock *B = &sn->blocks[b];
+    if (!B->nlayers[j]) return;
+    for (int l = 0; l < REEF_NAS_MAX_LAYERS; l++) {
+        const reef_nas_layer *L = &B->layers[j][l], *S = &B->super[l];
+        float *dst = dir ? sn->grads + (S->w - sn->params) : L->w;
+        const float *src = dir ? sn->grads + (L->w - sn->params) : S->w;
+        const reef_conv_dims *d = &L->dims, *sd = &S->dims;
+        if (L->kind == REEF_LAYER_DWCONV) {
+            const int off = (sd->kh - d->kh) / 2;
+            for (int y = 0; y < d->kh; y++)
+                for (int x = 0; x < d->kw; x++)
+                    for (int c = 0; c < d->oc; c++) {
+                        size_t at = ((size_t)y * d->kw + x) * d->oc + c;
+                        size_t sat = ((size_t)(y + off) * sd->kw + x + off) * sd->oc + c;
+                        if (dir) dst[sat] += src[at];
+                        else dst[at] = src[sat];
+                    }
+        } else {
+            for (int o = 0; o < d->oc; o++)
+                for (int c = 0; c < d->c; c++) {
+                    size_t at = (size_t)o * d->c + c, sat = (size_t)o * sd->c + c;
+                    if (dir) dst[sat] += src[at];
+                    else dst[at] = src[sat];
+                }
+        }
+    }
+}
+
+void reef_nas_supernet_path_tensors(const reef_nas_supernet *sn, const int *path, uint8_t *keep)
+{
+    for (int t = 0; t < sn->nparam_tensors; t++) {
+        const char *name = sn->param_tensors[t].name;
+        int b;
+        char what[8];
+        keep[t] = 1;
+        if (sscanf(name, "b%d.%5[^.]", &b, what) != 2) continue;  // stem, head, fc
+        if (!strcmp(what, "super")) {
+            keep[t] = path[b] != REEF_NAS_ZERO;
+            continue;
+        }
+        const size_t len = strlen(name);
+        keep[t] = !strcmp(what, reef_nas_cands[path[b]].name) && !(len > 2 && !strcmp(name + len - 2, ".w"));
     }
 }
 
@@ -221,6 +290,9 @@ int reef_nas_supernet_build(reef_nas_supernet *sn, const reef_nas_space *s, int 
         reef_nas_sblock *B = &sn->blocks[b];
         B->shape = s->blocks[b];
         for (int j = 0; j < REEF_NAS_NCAND; j++) B->nlayers[j] = candidate_setup(B->layers[j], &B->shape, j);
+        candidate_setup(B->super, &B->shape, 5);  // k7e6
+        for (int l = 0; l < REEF_NAS_MAX_LAYERS; l++)
+            B->super[l].has_bn = 0, B->super[l].act = REEF_NN_ACT_NONE, B->super[l].weights_only = 1;
     }
     layer_setup(&sn->head, REEF_LAYER_CONV, s->feat_h, s->feat_w, s->blocks[s->nblocks - 1].out_c, s->head_c, 1, 1, 1,
                 REEF_NN_ACT_RELU6);
@@ -326,6 +398,7 @@ static const float *candidate_forward(reef_nas_supernet *sn, int b, int j, const
 {
     reef_nas_sblock *B = &sn->blocks[b];
     const float *in = x;
+    share(sn, b, j, 0);
     for (int l = 0; l < B->nlayers[j]; l++) {
         reef_nas_bufs *S = &slots[slot_of(B, j, l)];
         layer_forward(sn, &B->layers[j][l], S, in, n, mode, update);
@@ -451,6 +524,7 @@ static void block_backward(reef_nas_supernet *sn, int b, const float *x, float *
         if (P) memset(P->dy, 0, (size_t)n * B->layers[j][l - 1].out_size * sizeof *P->dy);
         layer_backward(sn, &B->layers[j][l], S, P ? P->y : x, P ? P->dy : dx, n);
     }
+    share(sn, b, j, 1);
 }
 
 void reef_nas_supernet_backward(reef_nas_supernet *sn, const uint16_t *labels, int n)

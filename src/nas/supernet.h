@@ -13,7 +13,17 @@
  * with q the softmax over the two alphas (reef_nas_gate_alpha_grad).
  *
  * Blocks that keep their shape are residual: out = x + o(x), and zero
- * (o = 0) skips the block. Single-threaded; OpenBLAS does the GEMMs. */
+ * (o = 0) skips the block. Single-threaded; OpenBLAS does the GEMMs.
+ *
+ * Weight sharing (a departure from ProxylessNAS, as Single-Path NAS and
+ * OFA do): a block's candidates take their conv weights from one k7e6
+ * "superkernel" (tensors b<B>.super.l<L>.w): a kxk depthwise filter is the
+ * centre of the 7x7 one, e3's hidden channels are the first half of e6's.
+ * Each candidate's own w tensors are copies gathered before it runs, and
+ * their gradients are added back into the superkernel's after backward;
+ * batch norm stays per candidate. With independent weights the supernet
+ * does not train on DeepFish in the time the search has (the loss stays
+ * at the class prior for 10 epochs; docs/search-space.md). */
 #ifndef REEF_NAS_SUPERNET_H
 #define REEF_NAS_SUPERNET_H
 
@@ -34,6 +44,7 @@ typedef struct reef_nas_layer {
     int in_size, out_size;      /* floats per sample */
     int has_bn;
     reef_nn_act act;
+    int weights_only;           /* a superkernel: w and nothing else */
     float *w;                   /* conv (OC,KH,KW,C), dw (1,KH,KW,C), fc (OUT,IN); in params */
     float *b;                   /* (OC) fc only */
     float *gamma, *beta;        /* (OC) batch norm */
@@ -51,6 +62,7 @@ typedef struct reef_nas_sblock {
     reef_nas_block shape;
     int nlayers[REEF_NAS_NCAND];                            /* 0 for zero */
     reef_nas_layer layers[REEF_NAS_NCAND][REEF_NAS_MAX_LAYERS];
+    reef_nas_layer super[REEF_NAS_MAX_LAYERS];               /* k7e6: the shared weights (w only) */
     reef_nas_bufs slot[REEF_NAS_MAX_LAYERS];                /* the active path's */
     float *out, *dout;          /* (N, OH, OW, OC) block output and its gradient */
     float *alt_out;             /* (N, OH, OW, OC) the inactive candidate's o(x) */
@@ -118,6 +130,11 @@ void reef_nas_sample_two(const float *alpha, const double *p, int n, reef_rng *r
 /* ProxylessNAS's estimate: dalpha[i] += sum_j dg[j] * q_j * (delta_ij - q_i)
  * over the two candidates idx[0], idx[1] (q = softmax of their alphas). */
 void reef_nas_gate_alpha_grad(const float *alpha, const int idx[2], const double *dg, double *dalpha);
+
+/* Parameter tensors the optimizer steps for a path: the fixed parts, and
+ * per block the superkernel and the active candidate's batch norm (not the
+ * candidate's gathered w copies). keep: (nparam_tensors), 1 = step it. */
+void reef_nas_supernet_path_tensors(const reef_nas_supernet *sn, const int *path, uint8_t *keep);
 
 /* A view of the supernet's parameters as a reef_model, for
  * reef_optim_step (it reads params, grads and param_tensors only). */

@@ -241,6 +241,7 @@ static void test_supernet_matches_model(void **state)
         const reef_param *pt = &sn.param_tensors[t];
         int b;
         char cand[8];
+        if (strstr(pt->name, ".super.")) continue;  // the shared superkernels: test_weight_sharing
         if (sscanf(pt->name, "b%d.%4s", &b, cand) == 2 && strcmp(cand, reef_nas_cands[path[b]].name)) {
             for (size_t i = 0; i < pt->n; i++) assert_true(sn.grads[(pt->p - sn.params) + i] == 0.0f);  // off the path
             continue;
@@ -266,9 +267,10 @@ static void test_supernet_matches_model(void **state)
         const reef_param *pt = &sn.param_tensors[t];
         int b;
         char cand[8];
+        if (strstr(pt->name, ".super.")) continue;
         if (sscanf(pt->name, "b%d.%4s", &b, cand) == 2 && strcmp(cand, reef_nas_cands[path[b]].name)) continue;
         const float *g = sn.grads + (pt->p - sn.params), *mg = m.grads + (m.param_tensors[mt].p - m.params);
-        double scale = 1e-6, diff = 0;
+        double scale = 1e-4, diff = 0;  // absolute floor: some BN betas have exactly zero gradient
         for (size_t i = 0; i < pt->n; i++) scale = fmax(scale, fabs(mg[i])), diff = fmax(diff, fabs(g[i] - mg[i]));
         if (diff / scale > worst) worst = diff / scale;
         if (diff / scale > 1e-3) printf("%s vs %s: maxdiff %.3g of %.3g\n", pt->name, m.param_tensors[mt].name, diff, scale);
@@ -277,6 +279,55 @@ static void test_supernet_matches_model(void **state)
     printf("gradients of %d tensors: worst maxdiff / max|g| = %.2e\n", mt, worst);
     assert_true(worst < 1e-3);
     reef_model_free(&m);
+    reef_nas_supernet_free(&sn);
+}
+
+/* Candidates take their conv weights from the block's k7e6 superkernel
+ * (centre kxk, first hidden channels) and give their gradients back. */
+static void test_weight_sharing(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_nas_space s;
+    assert_int_equal(reef_nas_space_init(&s, 16, 16, 1, 2, 0.5f, 1, &err), 0);
+    reef_nas_supernet sn;
+    assert_int_equal(reef_nas_supernet_build(&sn, &s, 2, 5, &err), 0);
+    uint8_t pixels[2 * 16 * 16];
+    for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)(i * 37 % 251);
+    reef_nas_supernet_load(&sn, pixels, 2, NULL);
+    const uint16_t labels[2] = {0, 1};
+    const int b = 1, j = 2;  // block 1, k5e3
+    int path[REEF_NAS_MAX_BLOCKS] = {0, j, 0, 0, 0, 0};
+    reef_nas_supernet_forward(&sn, path, NULL, 2, REEF_MODE_TRAIN, 0);
+    reef_nas_supernet_loss(&sn, labels, 2);
+    reef_nas_supernet_backward(&sn, labels, 2);
+    const reef_nas_sblock *B = &sn.blocks[b];
+    const reef_nas_layer *dw = &B->layers[j][1], *sdw = &B->super[1];
+    const int hc = dw->dims.oc, HC = sdw->dims.oc;
+    assert_int_equal(HC, 2 * hc);
+    assert_int_equal(dw->dims.kh, 5);
+    double worst = 0;
+    for (int y = 0; y < 5; y++)
+        for (int x = 0; x < 5; x++)
+            for (int c = 0; c < hc; c++) {
+                size_t at = ((size_t)y * 5 + x) * hc + c, sat = ((size_t)(y + 1) * 7 + x + 1) * HC + c;
+                assert_true(dw->w[at] == sdw->w[sat]);
+                worst = fmax(worst, fabs(sn.grads[dw->w - sn.params + at] - sn.grads[sdw->w - sn.params + sat]));
+            }
+    // the corner taps and the second half of the channels got nothing
+    assert_true(sn.grads[sdw->w - sn.params] == 0.0f);
+    assert_true(sn.grads[sdw->w - sn.params + ((size_t)3 * 7 + 3) * HC + hc] == 0.0f);
+    assert_true(worst == 0);
+    // the optimizer steps the superkernel and the path's BN, not the copies
+    uint8_t keep[512];
+    assert_true(sn.nparam_tensors <= 512);
+    reef_nas_supernet_path_tensors(&sn, path, keep);
+    for (int t = 0; t < sn.nparam_tensors; t++) {
+        const char *name = sn.param_tensors[t].name;
+        if (!strcmp(name, "b1.super.l1.w") || !strcmp(name, "b1.k5e3.l1.gamma") || !strcmp(name, "head.w"))
+            assert_int_equal(keep[t], 1);
+        if (!strcmp(name, "b1.k5e3.l1.w") || !strcmp(name, "b1.k3e3.l1.gamma")) assert_int_equal(keep[t], 0);
+    }
     reef_nas_supernet_free(&sn);
 }
 
@@ -479,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_two_path_sampling),
         cmocka_unit_test(test_gate_alpha_grad),
         cmocka_unit_test(test_supernet_matches_model),
+        cmocka_unit_test(test_weight_sharing),
         cmocka_unit_test(test_gate_gradient_numeric),
         cmocka_unit_test(test_table_file),
         cmocka_unit_test(test_select_space),

@@ -6,6 +6,9 @@
 #include <stdint.h>
 
 #include "reef/reef.h"
+#include "reef/requant.h"
+
+#include "../../runtime/src/rq.h"
 
 #define REEF_MODEL_INPUT_SIZE 4
 #define REEF_MODEL_OUTPUT_SIZE 4
@@ -116,11 +119,29 @@ static int32_t st_fc(void)
     return bad + st_diff(out.n * out.c);
 }
 
+/* The SMLAL requantization (rq.h, assembly on the M4) against TFLite's
+ * arithmetic: random accumulators over all of int32, ties included. */
+static int32_t st_rq(void)
+{
+    int32_t bad = 0;
+    for (int i = 0; i < 2000; i++) {
+        int32_t shift = -st_in(1, 31), mult = (int32_t)(0x40000000u | (st_rnd() << 6 >> 2));
+        if (i % 7 == 0) mult = 1 << 30;
+        if (i % 50 == 0) mult = 0, shift = st_in(-31, 3);
+        int32_t acc = (int32_t)(st_rnd() << 8 ^ st_rnd()), bias = (int32_t)(st_rnd() << 8) >> st_in(0, 31);
+        if (i % 3 == 0) acc >>= st_in(0, 31);
+        reef_rq q;
+        if (!reef_rq_init(&q, bias, mult, shift)) return 1000000;
+        bad += reef_rq_apply((int32_t)((uint32_t)acc - (uint32_t)bias), &q) != reef_requantize(acc, mult, shift);
+    }
+    return bad;
+}
+
 static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
-    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_fc();
+    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_fc() + st_rq();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);
     out[2] = (int8_t)((bad >> 16) & 0xff);

@@ -1,0 +1,203 @@
+/* The fast kernels' special paths against TFLite's arithmetic and the
+ * scalar references: the two-SMLAL requantization (rq.h) over the whole
+ * int32 range, layers with biases near 2^30 and left shifts (which must
+ * fall back), the widened-input fully-connected path, and the 3x3
+ * depthwise sliding window with every padding, stride, batch, odd channel
+ * count and activation range. */
+#include "testing.h"
+
+#include <math.h>
+
+#include "../../runtime/src/rq.h"
+#include "reef/reef.h"
+#include "reef/requant.h"
+
+static uint64_t rng = 88172645463325252ull;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+static int rnd_in(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+
+static int32_t random_acc(void)
+{
+    switch (rnd() % 4) {
+    case 0: return (int32_t)rnd() ^ (int32_t)(rnd() << 16);         /* anywhere */
+    case 1: return rnd_in(-100000, 100000);                        /* typical */
+    case 2: return (int32_t)((uint32_t)(rnd() % 2 ? INT32_MAX : INT32_MIN) + (uint32_t)rnd_in(-3, 3)); /* wraps */
+    default: return (int32_t)((rnd() % 2 ? 1 : -1) * ((1 << rnd_in(0, 20)) + rnd_in(-1, 1)));
+    }
+}
+
+/* Ties sit at acc * M = k * 2^(31 + r) -/+ 2^(30 + r): pick accumulators
+ * near them for small multipliers so both rounding steps are exercised. */
+static void test_rq_matches_tflite(void **state)
+{
+    (void)state;
+    int64_t checked = 0;
+    for (int i = 0; i < 2000000; i++) {
+        int32_t shift = rnd_in(-31, -1), mult = (int32_t)(0x40000000u | (rnd() >> 2));
+        if (i % 7 == 0) mult = 1 << 30; /* exact powers of two: many ties */
+        if (i % 50 == 0) mult = 0, shift = rnd_in(-31, 5);
+        int32_t acc = random_acc(), bias = (int32_t)rnd() >> rnd_in(0, 31);
+        reef_rq q;
+        assert_true(reef_rq_init(&q, bias, mult, shift));
+        int32_t sum = (int32_t)((uint32_t)acc - (uint32_t)bias);
+        int32_t want = reef_requantize(acc, mult, shift), got = reef_rq_apply(sum, &q);
+        if (got != want) fail_msg("acc %d M %d shift %d: got %d, want %d", acc, mult, shift, got, want);
+        checked++;
+    }
+    reef_rq q;
+    assert_false(reef_rq_init(&q, 0, 1 << 30, 0));
+    assert_false(reef_rq_init(&q, 0, 1 << 30, 3));
+    printf("requantization: %lld cases identical to TFLite's\n", (long long)checked);
+}
+
+static int count_diff(const int8_t *a, const int8_t *b, int n)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) bad += a[i] != b[i];
+    return bad;
+}
+
+static void fill(int8_t *v, int n)
+{
+    for (int i = 0; i < n; i++) v[i] = (int8_t)rnd_in(-128, 127);
+}
+
+static void quant(int32_t *mult, int32_t *shift, int32_t *bias, int n, int k, int extreme)
+{
+    int base = -(int)(7.5 + 0.5 * log2((double)k));
+    for (int i = 0; i < n; i++) {
+        mult[i] = (int32_t)(0x40000000u | (rnd() >> 2));
+        shift[i] = base + rnd_in(-2, 2);
+        bias[i] = rnd_in(-20000, 20000);
+        if (extreme && rnd() % 3 == 0) bias[i] = (rnd() % 2 ? 1 : -1) * ((1 << 30) + rnd_in(0, 1000));
+        if (extreme && rnd() % 5 == 0) shift[i] = -rnd_in(24, 31);
+        if (extreme && rnd() % 7 == 0) mult[i] = 0, shift[i] = 0;
+    }
+}
+
+static reef_activation activation(int32_t zp)
+{
+    reef_activation a = {-128, 127};
+    if (rnd() % 3 == 1) a.min = zp;
+    if (rnd() % 3 == 2) a.min = zp, a.max = zp + 40 > 127 ? 127 : zp + 40;
+    return a;
+}
+
+/* Biases near 2^30, shifts down to -31, zero multipliers; and a left shift
+ * in one channel, which must send the layer to the reference. */
+static void test_conv_extremes(void **state)
+{
+    (void)state;
+    /* outputs grow with padding: at most (9 + 2 * 2 - 1) squared positions */
+    static int8_t in[2 * 9 * 9 * 12], f[20 * 3 * 3 * 12], got[2 * 12 * 12 * 20], want[2 * 12 * 12 * 20];
+    static int32_t mult[20], shift[20], bias[20], scratch[8192];
+    int bad = 0;
+    for (int t = 0; t < 300; t++) {
+        reef_dims id = {rnd_in(1, 2), rnd_in(1, 9), rnd_in(1, 9), rnd_in(1, 12)};
+        int kh = rnd_in(1, 3), kw = rnd_in(1, 3), s = rnd_in(1, 2);
+        reef_dims fd = {rnd_in(1, 20), kh, kw, id.c};
+        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {s, s}, {rnd_in(0, kh - 1), rnd_in(0, kw - 1)},
+                              {1, 1}, {-128, 127}};
+        p.activation = activation(p.output_offset);
+        reef_dims od = {id.n, (id.h + 2 * p.padding.h - kh) / s + 1, (id.w + 2 * p.padding.w - kw) / s + 1, fd.n};
+        if (od.h < 1 || od.w < 1) continue;
+        assert_true(reef_dims_count(&od) <= (int)sizeof got);
+        fill(in, reef_dims_count(&id));
+        fill(f, reef_dims_count(&fd));
+        quant(mult, shift, bias, fd.n, kh * kw * id.c, 1);
+        if (t % 10 == 0) shift[rnd_in(0, fd.n - 1)] = rnd_in(0, 2), mult[0] |= 1 << 30;
+        reef_per_channel_quant q = {mult, shift};
+        reef_context ctx = {scratch, sizeof scratch};
+        assert_true(reef_conv_s8_get_buffer_size(&p, &id, &fd, &od) <= (int32_t)sizeof scratch);
+        assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, bias, &od, got), REEF_OK);
+        assert_int_equal(reef_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, bias, &od, want), REEF_OK);
+        int d = count_diff(got, want, reef_dims_count(&od));
+        if (d) printf("conv case %d: %d bytes differ\n", t, d);
+        bad += d;
+    }
+    assert_int_equal(bad, 0);
+}
+
+static void test_fc_widened(void **state)
+{
+    (void)state;
+    static int8_t in[3 * 300], f[40 * 300], got[3 * 40], want[3 * 40];
+    static int32_t mult[40], shift[40], bias[40], scratch[256];
+    int bad = 0;
+    for (int t = 0; t < 600; t++) {
+        reef_dims id = {rnd_in(1, 3), 1, 1, rnd_in(1, 300)}, fd = {rnd_in(1, 40), 1, 1, id.c};
+        reef_dims od = {id.n, 1, 1, fd.n};
+        reef_fc_params p = {rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}};
+        p.activation = activation(p.output_offset);
+        fill(in, id.n * id.c);
+        fill(f, fd.n * id.c);
+        quant(mult, shift, bias, fd.n, id.c, t % 2);
+        if (t % 17 == 0) shift[0] = rnd_in(0, 3);
+        int per_channel = t % 3 != 0;
+        reef_per_channel_quant q = {mult, shift};
+        reef_per_tensor_quant qt = {mult[0], shift[0]};
+        reef_context ctx = {scratch, sizeof scratch};
+        assert_true(reef_fc_s8_get_buffer_size(&fd) <= (int32_t)sizeof scratch);
+        const int32_t *b = t % 5 ? bias : NULL;
+        if (per_channel)
+            assert_int_equal(reef_fc_per_channel_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
+        else
+            assert_int_equal(reef_fc_s8(&ctx, &p, &qt, &id, in, &fd, f, b, &od, got), REEF_OK);
+        assert_int_equal(reef_fc_s8_ref(NULL, &p, &q, per_channel, &id, in, &fd, f, b, &od, want), REEF_OK);
+        bad += count_diff(got, want, id.n * fd.n);
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* With its scratch (sliding window) and without (the per-pixel path). */
+static void test_dw3x3(void **state)
+{
+    (void)state;
+    static int8_t in[2 * 14 * 14 * 19], f[9 * 19], got[2 * 16 * 16 * 19], want[2 * 16 * 16 * 19];
+    static int32_t mult[19], shift[19], bias[19], scratch[4096];
+    int bad = 0, fast = 0;
+    for (int t = 0; t < 600; t++) {
+        reef_dims id = {rnd_in(1, 2), rnd_in(1, 14), rnd_in(1, 14), rnd_in(1, 19)};
+        int s = rnd_in(1, 2);
+        reef_dims fd = {1, 3, 3, id.c};
+        reef_dw_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), 1, {s, s}, {rnd_in(0, 2), rnd_in(0, 2)},
+                                 {1, 1}, {-128, 127}};
+        p.activation = activation(p.output_offset);
+        reef_dims od = {id.n, (id.h + 2 * p.padding.h - 3) / s + 1, (id.w + 2 * p.padding.w - 3) / s + 1, id.c};
+        if (od.h < 1 || od.w < 1) continue;
+        assert_true(reef_dims_count(&od) <= (int)sizeof got);
+        fill(in, reef_dims_count(&id));
+        fill(f, 9 * id.c);
+        quant(mult, shift, bias, id.c, 9, t % 2);
+        reef_per_channel_quant q = {mult, shift};
+        int32_t need = reef_dw_conv_s8_get_buffer_size(&p, &id, &fd, &od);
+        assert_true(need > 0 && need <= (int32_t)sizeof scratch);
+        reef_context ctx = {scratch, t % 4 ? need : 0};
+        fast += t % 4 != 0;
+        const int32_t *b = t % 5 ? bias : NULL;
+        assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
+        assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
+        int d = count_diff(got, want, reef_dims_count(&od));
+        if (d)
+            printf("dw case %d: in %dx%dx%dx%d stride %d pad %d,%d act [%d,%d] scratch %d: %d bytes differ\n", t, id.n,
+                   id.h, id.w, id.c, s, p.padding.h, p.padding.w, p.activation.min, p.activation.max, (int)ctx.size, d);
+        bad += d;
+    }
+    printf("dw 3x3: %d cases on the sliding-window path\n", fast);
+    assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rq_matches_tflite),
+        cmocka_unit_test(test_conv_extremes),
+        cmocka_unit_test(test_fc_widened),
+        cmocka_unit_test(test_dw3x3),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

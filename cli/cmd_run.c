@@ -204,6 +204,9 @@ static void print_text(const run_args *a, const run_state *s)
     printf("%s on %s: %d samples of %s, accuracy %.2f%% (%lld correct); outputs %s the host interpreter's\n",
            a->model, a->target, s->n, a->data, 100.0 * s->metrics.accuracy, (long long)s->metrics.correct,
            s->first_mismatch < 0 ? "identical to" : "DIFFER from");
+    putchar('\n');
+    reef_metrics_print(&s->metrics, stdout);
+    putchar('\n');
     if (!f->emulated) {
         printf("run took %.2f s (build %.1f s); instruction counts need --target qemu-m4\n", f->wall_seconds,
                f->build_seconds);

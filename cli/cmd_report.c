@@ -102,6 +102,10 @@ typedef struct report_state {
     int n;
     reef_model model;
     int model_built;
+    reef_float_model fm;      /* the float32 build */
+    reef_graph g8;            /* the int8 model */
+    int g8_read;
+    reef_lowered_model m8;
     table_row rows[2];        /* float, int8 */
 } report_state;
 
@@ -161,23 +165,27 @@ static int run_float_on_target(const report_args *a, report_state *s, reef_float
     return rc;
 }
 
-static int float_row(const report_args *a, report_state *s, reef_error *err)
+/* Loads the checkpoint and lowers its float32 graph into s->fm. */
+static int float_prepare(const report_args *a, report_state *s, reef_error *err)
 {
-    table_row *r = &s->rows[0];
-    r->label = "float32";
     if (reef_ckpt_load(a->ckpt, &s->model, NULL, err)) return -1;
     s->model_built = 1;
     if (reef_check_dataset_fits(&s->model, &s->ds, a->data, err)) return -1;
     reef_graph g;
-    reef_float_model fm;
     if (reef_float_graph_from_model(&s->model, &g, err)) return reef_fail_wrap(err, "%s", a->ckpt);
-    int rc = reef_lower_float(&g, &fm, err);
+    int rc = reef_lower_float(&g, &s->fm, err);
     reef_graph_free(&g);
     if (rc) return reef_fail_wrap(err, "%s", a->ckpt);
-    r->macs = fm.macs;
+    s->rows[0].label = "float32";
+    s->rows[0].macs = s->fm.macs;
+    return 0;
+}
+
+static int float_run(const report_args *a, report_state *s, reef_error *err)
+{
+    table_row *r = &s->rows[0];
     stage(a, "float32 build: running every sample...");
-    rc = run_float_on_target(a, s, &fm, err);
-    reef_float_model_free(&fm);
+    int rc = run_float_on_target(a, s, &s->fm, err);
     r->check_how = "training engine's forward on the host";
     if (!rc) rc = host_float_accuracy(s, &r->accuracy_check, err);
     return rc;
@@ -185,43 +193,54 @@ static int float_row(const report_args *a, report_state *s, reef_error *err)
 
 /* ---- the int8 model ------------------------------------------------------- */
 
-static int int8_row(const report_args *a, report_state *s, reef_error *err)
+static int int8_prepare(const report_args *a, report_state *s, reef_error *err)
+{
+    if (reef_tflite_read(a->tflite, &s->g8, err)) return -1;
+    s->g8_read = 1;
+    if (reef_lower(&s->g8, &s->m8, err)) return reef_fail_wrap(err, "%s", a->tflite);
+    s->rows[1].label = "int8";
+    s->rows[1].accuracy_check = -1;
+    s->rows[1].macs = s->m8.macs;
+    return 0;
+}
+
+static int int8_run(const report_args *a, report_state *s, reef_error *err)
 {
     table_row *r = &s->rows[1];
-    r->label = "int8";
-    r->accuracy_check = -1;
-    reef_graph g;
-    reef_lowered_model m;
-    if (reef_tflite_read(a->tflite, &g, err)) return -1;
-    if (reef_lower(&g, &m, err)) {
-        reef_graph_free(&g);
-        return reef_fail_wrap(err, "%s", a->tflite);
-    }
-    r->macs = m.macs;
-    int8_t *in = NULL, *out = malloc((size_t)s->n * m.output_size), *host = malloc((size_t)m.output_size);
+    const reef_lowered_model *m = &s->m8;
+    int8_t *in = NULL, *out = malloc((size_t)s->n * m->output_size), *host = malloc((size_t)m->output_size);
     uint16_t *pred = malloc((size_t)s->n * sizeof *pred);
     char dir[4096];
     work_sub(a, "int8", dir, sizeof dir);
     reef_pipeline_opts o = {.target = a->target, .work_dir = a->work ? dir : NULL, .name = "reef_int8_model",
                             .source = a->tflite, .profile = &s->profile, .timeout_s = a->timeout};
     int rc = (!out || !host || !pred) ? reef_fail(err, "out of memory") : 0;
-    if (!rc) rc = reef_pipeline_int8_inputs(&g, &m, &s->ds, a->data, &in, err);
+    if (!rc) rc = reef_pipeline_int8_inputs(&s->g8, m, &s->ds, a->data, &in, err);
     if (!rc) stage(a, "int8 build: running every sample...");
-    if (!rc) rc = reef_pipeline_run_int8(&m, in, s->n, out, &o, &r->fig, NULL, err);
+    if (!rc) rc = reef_pipeline_run_int8(m, in, s->n, out, &o, &r->fig, NULL, err);
     r->outputs_identical = 1;
     for (int i = 0; !rc && i < s->n; i++) {
-        if (reef_lowered_invoke(&m, in + (size_t)i * m.input_size, host)) rc = reef_fail(err, "the host interpreter refused the model");
-        if (memcmp(host, out + (size_t)i * m.output_size, (size_t)m.output_size)) r->outputs_identical = 0;
-        pred[i] = (uint16_t)reef_argmax_i8(out + (size_t)i * m.output_size, m.output_size);
+        if (reef_lowered_invoke(&s->m8, in + (size_t)i * m->input_size, host))
+            rc = reef_fail(err, "the host interpreter refused the model");
+        if (memcmp(host, out + (size_t)i * m->output_size, (size_t)m->output_size)) r->outputs_identical = 0;
+        pred[i] = (uint16_t)reef_argmax_i8(out + (size_t)i * m->output_size, m->output_size);
     }
     reef_metrics mt = {0};
     if (!rc) rc = reef_metrics_compute(&mt, &s->view, pred, err);
     r->accuracy = mt.accuracy;
     reef_metrics_free(&mt);
     free(in), free(out), free(host), free(pred);
-    reef_lowered_free(&m);
-    reef_graph_free(&g);
     return rc;
+}
+
+/* Both models, checked to be the same network before anything runs. */
+static int run_both(const report_args *a, report_state *s, reef_error *err)
+{
+    if (float_prepare(a, s, err) || int8_prepare(a, s, err)) return -1;
+    if (s->fm.macs != s->m8.macs)
+        return reef_fail(err, "%s (%lld MACs) and %s (%lld MACs) are not the same network", a->ckpt,
+                         (long long)s->fm.macs, a->tflite, (long long)s->m8.macs);
+    return float_run(a, s, err) || int8_run(a, s, err) ? -1 : 0;
 }
 
 /* ---- printing --------------------------------------------------------------- */
@@ -350,7 +369,7 @@ int cmd_report(int argc, char **argv)
         s.view = s.ds, s.view.count = (uint32_t)s.n;
         if (s.n == 0) rc = reef_fail(&err, "%s has no samples", a.data);
     }
-    if (!rc) rc = float_row(&a, &s, &err) || int8_row(&a, &s, &err);
+    if (!rc) rc = run_both(&a, &s, &err);
     if (rc) rc = cli_error("report", "%s", err.msg);
     else if (!s.rows[1].outputs_identical)
         rc = cli_error("report", "%s: the int8 outputs on %s differ from the host interpreter's; no figure is trustworthy",
@@ -358,6 +377,9 @@ int cmd_report(int argc, char **argv)
     else if (a.json) print_json(&a, &s);
     else print_markdown(&a, &s);
     if (s.model_built) reef_model_free(&s.model);
+    reef_float_model_free(&s.fm);
+    reef_lowered_free(&s.m8);
+    if (s.g8_read) reef_graph_free(&s.g8);
     reef_dataset_free(&s.ds);
     return rc;
 }

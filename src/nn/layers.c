@@ -200,18 +200,8 @@ void reef_dwconv2d_backward(float *dinp, float *dw, float *db, const float *dout
                         if (ix < 0 || ix >= d->w) continue;
                         size_t at = (((size_t)n * d->h + iy) * d->w + ix) * d->c;
                         size_t kat = ((size_t)ky * d->kw + kx) * oc;
-                        const float *x = inp + at;
-                        if (mult == 1) {
-                            if (dw)
-                                for (int c = 0; c < oc; c++) dw[kat + c] += g[c] * x[c];
-                            if (dinp)
-                                for (int c = 0; c < oc; c++) dinp[at + c] += g[c] * w[kat + c];
-                        } else {
-                            for (int c = 0; c < oc; c++) {
-                                if (dw) dw[kat + c] += g[c] * x[c / mult];
-                                if (dinp) dinp[at + c / mult] += g[c] * w[kat + c];
-                            }
-                        }
+                        for (int c = 0; dw && c < oc; c++) dw[kat + c] += g[c] * inp[at + c / mult];
+                        for (int c = 0; dinp && c < oc; c++) dinp[at + c / mult] += g[c] * w[kat + c];
                     }
                 }
             }

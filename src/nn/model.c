@@ -2,6 +2,7 @@
  * passes: see model.h. */
 #include "nn/model.h"
 #include "nn/hot.h"
+#include "nn/kernels.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -12,19 +13,12 @@
 #include "util/rng.h"
 
 /* Private batch state behind reef_model.batch_. */
-typedef struct grad_buf {
-    float *p;          /* (batch_cap, size) */
-    int size;
-} grad_buf;
-
 typedef struct batch_state {
     float *mem;                            /* every batch buffer, one allocation */
     float *tgrads[REEF_MAX_THREADS];       /* per-thread gradients; [0] = model->grads */
-    float *scratch[REEF_MAX_THREADS];      /* per-thread conv im2col scratch */
+    float *scratch[REEF_MAX_THREADS];      /* per-thread conv im2col / depthwise padding scratch */
     double *partial;                       /* (2, nthreads, 2, max_c) BN partial sums */
     int max_c;
-    int ngrad_bufs;
-    grad_buf *grad_bufs;                   /* activation gradients zeroed each backward */
     pthread_barrier_t barrier;
 } batch_state;
 
@@ -243,7 +237,6 @@ static void free_batch(reef_model *m)
     for (int t = 1; t < REEF_MAX_THREADS; t++) free(bs->tgrads[t]);
     for (int t = 0; t < REEF_MAX_THREADS; t++) free(bs->scratch[t]);
     free(bs->partial);
-    free(bs->grad_bufs);
     free(bs);
     m->batch_ = NULL;
 }
@@ -260,23 +253,16 @@ void reef_model_free(reef_model *m)
 }
 
 /* Walks every batch buffer; with mem == NULL only counts floats. */
-static size_t assign_batch(reef_model *m, batch_state *bs, float *mem)
+static size_t assign_batch(reef_model *m, float *mem)
 {
     float *cur = mem;
     size_t total = 0;
     const size_t cap = (size_t)m->batch_cap;
-    int ng = 0;
 #define BUF(dst, count)                         \
     do {                                        \
         size_t cnt_ = (count);                  \
         if (mem) dst = take(&cur, cnt_);        \
         total += cnt_;                          \
-    } while (0)
-#define GRAD(dst, size)                                                   \
-    do {                                                                  \
-        BUF(dst, cap * (size));                                           \
-        if (mem) bs->grad_bufs[ng] = (grad_buf){dst, (int)(size)};        \
-        ng++;                                                             \
     } while (0)
     BUF(m->input, cap * m->in_h * m->in_w * m->in_c);
     BUF(m->probs, cap * m->num_classes);
@@ -286,11 +272,11 @@ static size_t assign_batch(reef_model *m, batch_state *bs, float *mem)
         for (int li = 0; li < b->nlayers; li++) {
             reef_layer *L = &b->layers[li];
             size_t os = (size_t)L->out_size;
-            GRAD(L->dy, os);
+            BUF(L->dy, cap * os);
             BUF(L->y, cap * os);
             if (L->has_bn) {
                 BUF(L->z, cap * os);
-                GRAD(L->dz, os);
+                BUF(L->dz, cap * os);
                 BUF(L->bn_mean, (size_t)L->dims.oc);
                 BUF(L->bn_rstd, (size_t)L->dims.oc);
             } else if (L->act != REEF_NN_ACT_NONE) {
@@ -307,8 +293,6 @@ static size_t assign_batch(reef_model *m, batch_state *bs, float *mem)
         if (mem) b->dout = last->dy;
     }
     if (mem) m->logits = m->blocks[m->nblocks - 1].out;
-    bs->ngrad_bufs = ng;
-#undef GRAD
 #undef BUF
     return total;
 }
@@ -323,10 +307,9 @@ int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error 
     if (!bs) return reef_fail(err, "out of memory");
     m->batch_ = bs;
     m->batch_cap = batch_cap, m->nthreads = nthreads;
-    size_t total = assign_batch(m, bs, NULL);
+    size_t total = assign_batch(m, NULL);
     bs->mem = calloc(total, sizeof *bs->mem);
-    bs->grad_bufs = calloc(bs->ngrad_bufs, sizeof *bs->grad_bufs);
-    int ok = bs->mem && bs->grad_bufs;
+    int ok = bs->mem != NULL;
     // Per-thread scratch for the largest convolution over the largest slice.
     int slice = (batch_cap + nthreads - 1) / nthreads;
     size_t scratch = 1;
@@ -338,6 +321,8 @@ int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error 
             d.n = slice;
             if (L->kind == REEF_LAYER_CONV && reef_conv2d_scratch_floats(&d) > scratch)
                 scratch = reef_conv2d_scratch_floats(&d);
+            if (L->kind == REEF_LAYER_DWCONV && reef_k_dw_scratch_floats(&d) > scratch)
+                scratch = reef_k_dw_scratch_floats(&d);
             if (L->dims.oc > bs->max_c) bs->max_c = L->dims.oc;
         }
     for (int t = 0; ok && t < nthreads; t++) {
@@ -350,7 +335,7 @@ int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error 
         free_batch(m);
         return reef_fail(err, "out of memory for a batch of %d", batch_cap);
     }
-    assign_batch(m, bs, bs->mem);
+    assign_batch(m, bs->mem);
     // Each slice calls BLAS on its own; OpenBLAS's threads would only
     // contend with ours (and make sums depend on scheduling).
     openblas_set_num_threads(1);
@@ -415,19 +400,31 @@ static void bn_forward_train(slice_job *j, reef_layer *L, const float *z, float 
     const int parity = j->bn_count++ & 1;
     double *mine = partial_slot(j, parity, j->t);
     memset(mine, 0, 2 * max_c * sizeof *mine);
-    reef_bn_partial_stats(mine, mine + max_c, z, rows, c);
+    // Sums around the running mean, read before the barrier (thread 0
+    // updates it after), so every thread uses the same reference.
+    float ref[c];
+    memcpy(ref, L->run_mean, sizeof ref);
+    reef_k_bn_stats(mine, mine + max_c, z, ref, rows, c);
     team_wait(j);
     double sum[c], sumsq[c];
     team_sum(j, parity, sum, sumsq, c);
     float mean[c], rstd[c], var[c];
     const double count = (double)j->n * L->dims.oh * L->dims.ow;
-    reef_bn_finish_stats(mean, rstd, var, sum, sumsq, count, c);
+    reef_k_bn_finish(mean, rstd, var, sum, sumsq, ref, count, c);
     if (j->t == 0) {
         memcpy(L->bn_mean, mean, sizeof mean);
         memcpy(L->bn_rstd, rstd, sizeof rstd);
         reef_bn_update_running(L->run_mean, L->run_var, mean, var, j->m->bn_momentum, c);
     }
-    reef_bn_apply(y, z, mean, rstd, L->gamma, L->beta, rows, c);
+    reef_k_bn_act_forward(y, z, mean, rstd, L->gamma, L->beta, rows, c, L->act);
+}
+
+static void bn_forward_infer(const reef_layer *L, const float *z, float *y, int rows)
+{
+    const int c = L->dims.oc;
+    float rstd[c];
+    for (int k = 0; k < c; k++) rstd[k] = 1.0f / sqrtf(L->run_var[k] + REEF_BN_EPS);
+    reef_k_bn_act_forward(y, z, L->run_mean, rstd, L->gamma, L->beta, rows, c, L->act);
 }
 
 static void act_forward(float *y, const float *x, size_t n, reef_nn_act act)
@@ -476,7 +473,10 @@ static void layer_forward(slice_job *j, reef_layer *L, int layer_uid, const floa
     d.n = ns;
     switch (L->kind) {
     case REEF_LAYER_CONV: reef_conv2d_forward(z, x, L->w, L->b, &d, bs->scratch[j->t]); break;
-    case REEF_LAYER_DWCONV: reef_dwconv2d_forward(z, x, L->w, L->b, &d); break;
+    case REEF_LAYER_DWCONV:
+        if (reef_k_dw_fast(&d)) reef_k_dw_forward(z, x, L->w, L->b, &d, bs->scratch[j->t]);
+        else reef_dwconv2d_forward(z, x, L->w, L->b, &d);
+        break;
     case REEF_LAYER_FC: reef_fc_forward(z, x, L->w, L->b, ns, L->in_size, L->out_size); break;
     case REEF_LAYER_AVGPOOL: reef_avgpool_forward(z, x, &d); break;
     case REEF_LAYER_MAXPOOL: reef_maxpool_forward(z, x, &d); break;
@@ -487,8 +487,7 @@ static void layer_forward(slice_job *j, reef_layer *L, int layer_uid, const floa
     const int rows = ns * d.oh * d.ow;
     if (L->has_bn) {
         if (j->mode == REEF_MODE_TRAIN) bn_forward_train(j, L, z, y, rows);
-        else reef_bn_forward_infer(y, z, L->gamma, L->beta, L->run_mean, L->run_var, rows, d.oc);
-        act_forward(y, y, count, L->act);
+        else bn_forward_infer(L, z, y, rows);
     } else if (L->act != REEF_NN_ACT_NONE) {
         act_forward(y, z, count, L->act);
     }
@@ -517,14 +516,16 @@ static void *forward_slice(void *arg)
     return NULL;
 }
 
-static void bn_backward(slice_job *j, reef_layer *L, float *dz, const float *dy, const float *z, int rows)
+/* dz from dy through the activation and batch norm (dy is left as is). */
+static void bn_backward(slice_job *j, reef_layer *L, float *dz, const float *dy, const float *y,
+                        const float *z, int rows)
 {
     batch_state *bs = j->m->batch_;
     const int c = L->dims.oc, max_c = bs->max_c;
     const int parity = j->bn_count++ & 1;
     double *mine = partial_slot(j, parity, j->t);
     memset(mine, 0, 2 * max_c * sizeof *mine);
-    reef_bn_partial_grads(mine, mine + max_c, dy, z, L->bn_mean, L->bn_rstd, rows, c);
+    reef_k_bn_act_grads(mine, mine + max_c, dy, y, z, L->bn_mean, L->bn_rstd, rows, c, L->act);
     team_wait(j);
     double sdy[c], sdyx[c];
     team_sum(j, parity, sdy, sdyx, c);
@@ -534,11 +535,25 @@ static void bn_backward(slice_job *j, reef_layer *L, float *dz, const float *dy,
         for (int k = 0; k < c; k++) dgamma[k] += (float)sdyx[k], dbeta[k] += (float)sdy[k];
     }
     const double count = (double)j->n * L->dims.oh * L->dims.ow;
-    reef_bn_apply_backward(dz, dy, z, L->bn_mean, L->bn_rstd, L->gamma, sdy, sdyx, count, rows, c);
+    reef_k_bn_act_backward(dz, dy, y, z, L->bn_mean, L->bn_rstd, L->gamma, sdy, sdyx, count, rows, c, L->act);
 }
 
-/* din_base may be NULL (the network's input needs no gradient). */
-static void layer_backward(slice_job *j, reef_layer *L, const float *in_base, float *din_base)
+static void dw_backward(float *dx, float *dw, float *db, const float *dz, const float *x, const float *w,
+                        const reef_conv_dims *d, float *scratch, reef_grad_mode mode)
+{
+    if (!reef_k_dw_fast(d)) {
+        if (dx && mode == REEF_GRAD_SET) memset(dx, 0, (size_t)d->n * d->h * d->w * d->c * sizeof *dx);
+        reef_dwconv2d_backward(dx, dw, db, dz, x, w, d);
+        return;
+    }
+    reef_k_dw_backward_weights(dw, db, dz, x, d, scratch);
+    if (dx) reef_k_dw_backward_input(dx, dz, w, d, mode, scratch);
+}
+
+/* din_base may be NULL (the network's input needs no gradient); mode says
+ * whether the input gradient is written or added to. */
+static void layer_backward(slice_job *j, reef_layer *L, const float *in_base, float *din_base,
+                           reef_grad_mode mode)
 {
     batch_state *bs = j->m->batch_;
     float *g = bs->tgrads[j->t];
@@ -550,14 +565,16 @@ static void layer_backward(slice_job *j, reef_layer *L, const float *in_base, fl
     reef_conv_dims d = L->dims;
     d.n = ns;
     const size_t count = (size_t)ns * L->out_size;
-    act_mask(dy, L->y + off, count, L->act);
-    if (L->has_bn) bn_backward(j, L, dz, dy, L->z + off, ns * d.oh * d.ow);
+    if (L->has_bn) bn_backward(j, L, dz, dy, L->y + off, L->z + off, ns * d.oh * d.ow);
+    else act_mask(dy, L->y + off, count, L->act);  // dz == dy
     float *dw = L->w ? g + (L->w - j->m->params) : NULL;
     float *db = L->b ? g + (L->b - j->m->params) : NULL;
+    if (dx && mode == REEF_GRAD_SET && (L->kind == REEF_LAYER_AVGPOOL || L->kind == REEF_LAYER_MAXPOOL))
+        memset(dx, 0, (size_t)ns * L->in_size * sizeof *dx);  // pools scatter-add
     switch (L->kind) {
-    case REEF_LAYER_CONV: reef_conv2d_backward(dx, dw, db, dz, x, L->w, &d, bs->scratch[j->t]); break;
-    case REEF_LAYER_DWCONV: reef_dwconv2d_backward(dx, dw, db, dz, x, L->w, &d); break;
-    case REEF_LAYER_FC: reef_fc_backward(dx, dw, db, dz, x, L->w, ns, L->in_size, L->out_size); break;
+    case REEF_LAYER_CONV: reef_k_conv2d_backward(dx, dw, db, dz, x, L->w, &d, bs->scratch[j->t], mode); break;
+    case REEF_LAYER_DWCONV: dw_backward(dx, dw, db, dz, x, L->w, &d, bs->scratch[j->t], mode); break;
+    case REEF_LAYER_FC: reef_k_fc_backward(dx, dw, db, dz, x, L->w, ns, L->in_size, L->out_size, mode); break;
     case REEF_LAYER_AVGPOOL:
         if (dx) reef_avgpool_backward(dx, dz, &d);
         break;
@@ -565,10 +582,10 @@ static void layer_backward(slice_job *j, reef_layer *L, const float *in_base, fl
         if (dx) reef_maxpool_backward(dx, dz, x, &d);
         break;
     case REEF_LAYER_GAP:
-        if (dx) reef_gap_backward(dx, dz, ns, d.h * d.w, d.c);
+        if (dx) reef_k_gap_backward(dx, dz, ns, d.h * d.w, d.c, mode);
         break;
     case REEF_LAYER_DROPOUT:
-        if (dx) reef_dropout_backward(dx, dz, L->mask + off, count);
+        if (dx) reef_k_dropout_backward(dx, dz, L->mask + off, count, mode);
         break;
     }
 }
@@ -580,10 +597,11 @@ static void *backward_slice(void *arg)
     batch_state *bs = m->batch_;
     const int ns = j->n1 - j->n0;
     memset(bs->tgrads[j->t], 0, m->nparams * sizeof(float));
-    for (int i = 0; i < bs->ngrad_bufs; i++)
-        memset(bs->grad_bufs[i].p + (size_t)j->n0 * bs->grad_bufs[i].size, 0,
-               (size_t)ns * bs->grad_bufs[i].size * sizeof(float));
+    // Every activation gradient is written (not added to) by the layer
+    // after it, so only the logits' gradient, which the loss adds to,
+    // starts from zero.
     const int k = m->num_classes;
+    memset(m->blocks[m->nblocks - 1].dout + (size_t)j->n0 * k, 0, (size_t)ns * k * sizeof(float));
     reef_softmax_xent_backward(m->blocks[m->nblocks - 1].dout + (size_t)j->n0 * k, m->probs + (size_t)j->n0 * k,
                                j->labels + j->n0, j->cfg ? j->cfg->class_weights : NULL,
                                j->cfg ? j->cfg->label_smoothing : 0.0f, j->loss_scale, ns, k);
@@ -591,12 +609,17 @@ static void *backward_slice(void *arg)
         reef_block *b = &m->blocks[bi];
         const float *in = block_input(m, bi);
         float *din = bi ? m->blocks[bi - 1].dout : NULL;
+        // The skip's share of din first, copied from dout before the last
+        // layer's backward can mask dout in place; the first layer adds.
+        reef_grad_mode first_mode = REEF_GRAD_SET;
         if (b->residual && din) {
             size_t size = (size_t)b->layers[b->nlayers - 1].out_size, off = (size_t)j->n0 * size;
-            reef_add_backward(din + off, NULL, b->dout + off, (size_t)ns * size);
+            memcpy(din + off, b->dout + off, (size_t)ns * size * sizeof *din);
+            first_mode = REEF_GRAD_ADD;
         }
         for (int li = b->nlayers - 1; li >= 0; li--)
-            layer_backward(j, &b->layers[li], li ? b->layers[li - 1].y : in, li ? b->layers[li - 1].dy : din);
+            layer_backward(j, &b->layers[li], li ? b->layers[li - 1].y : in, li ? b->layers[li - 1].dy : din,
+                           li ? REEF_GRAD_SET : first_mode);
     }
     // Sum the threads' weight gradients in thread order, each thread one range.
     team_wait(j);

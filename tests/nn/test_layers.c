@@ -215,6 +215,8 @@ static void test_layer_gradients(void **state)
     cases[n++] = dw_case("dwconv 3x3 s2 same", 2, 7, 7, 3, 1, 3, 2);
     cases[n++] = dw_case("dwconv 5x5 s2 same", 2, 8, 8, 3, 1, 5, 2);
     cases[n++] = dw_case("dwconv 3x3 s2 mult 2", 1, 6, 5, 2, 2, 3, 2);
+    cases[n++] = dw_case("dwconv 3x3 s1 (vector, 40 ch)", 2, 5, 6, 40, 1, 3, 1);
+    cases[n++] = dw_case("dwconv 5x5 s2 (vector, 16 ch)", 1, 8, 7, 16, 1, 5, 2);
     gcase fc = {.name = "fully connected", .nt = 3, .lo = -1, .hi = 1, .fwd = fc_fwd, .bwd = fc_bwd, .ia = 3};
     fc.d.c = 7, fc.d.oc = 4, fc.size[0] = 21, fc.size[1] = 28, fc.size[2] = 4, fc.nout = 12;
     cases[n++] = fc;

@@ -1,0 +1,457 @@
+/* Internal training kernels: see kernels.h. The vector paths work on eight
+ * channels at a time (v8f, hot.h); NHWC keeps those eight contiguous. */
+#include "nn/kernels.h"
+#include "nn/hot.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Rows of a batch-norm pass summed in float before being added in double:
+ * few enough that float loses nothing that matters, many enough that the
+ * double adds cost nothing. */
+#define BN_CHUNK 32
+
+/* Activation as a clamp to [lo, hi]: none (-inf, inf), relu (0, inf),
+ * relu6 (0, 6). Its gradient passes where lo < y < hi. */
+static void act_bounds(reef_nn_act act, float *lo, float *hi)
+{
+    *lo = act == REEF_NN_ACT_NONE ? -INFINITY : 0.0f;
+    *hi = act == REEF_NN_ACT_RELU6 ? 6.0f : INFINITY;
+}
+
+/* ---- depthwise ----------------------------------------------------------
+ * The vector path first copies its input into a zero-padded scratch image
+ * P, so every output pixel sees all KxK taps and the loops have no bounds
+ * tests; the tap count K is a compile-time constant (3, 5 or 7) so that a
+ * channel block's KxK weights or weight-gradient sums stay in registers.
+ *   forward:      out[oy][ox] = sum P[oy*s + ky][ox*s + kx] * w[ky][kx],
+ *                 P = the input padded by (pad_top, pad_left) and zeros;
+ *   weights:      dw[ky][kx] += sum g[oy][ox] * P[oy*s + ky][ox*s + kx];
+ *   input grad:   dinp[iy][ix] = sum Q[iy + u][ix + v] * w[K-1-u][K-1-v],
+ *                 Q = dout spread out by the stride (zeros between) and
+ *                 shifted so that Q[a][b] = dout[(a + pad_top - K + 1) / s]... */
+
+int reef_k_dw_fast(const reef_conv_dims *d)
+{
+    return d->oc == d->c && d->c % 8 == 0 && d->kh == d->kw &&
+           (d->kh == 3 || d->kh == 5 || d->kh == 7);
+}
+
+/* Padded forward input: rows (OH-1)*s + K, columns (OW-1)*s + K. */
+static int pad_rows(const reef_conv_dims *d) { return (d->oh - 1) * d->stride + d->kh; }
+static int pad_cols(const reef_conv_dims *d) { return (d->ow - 1) * d->stride + d->kw; }
+
+size_t reef_k_dw_scratch_floats(const reef_conv_dims *d)
+{
+    if (!reef_k_dw_fast(d)) return 0;
+    size_t fwd = (size_t)pad_rows(d) * pad_cols(d);
+    size_t bwd = (size_t)(d->h + d->kh - 1) * (d->w + d->kw - 1);
+    return (size_t)d->n * (fwd > bwd ? fwd : bwd) * d->c;
+}
+
+/* P (N, PH, PW, C) = inp placed at (pad_top, pad_left), zeros around. */
+static void pad_input(float *P, const float *inp, const reef_conv_dims *d)
+{
+    const int ph = pad_rows(d), pw = pad_cols(d), c = d->c;
+    memset(P, 0, (size_t)d->n * ph * pw * c * sizeof *P);
+    for (int n = 0; n < d->n; n++)
+        for (int y = 0; y < d->h; y++) {
+            int py = y + d->pad_top, cols = d->w;
+            if (py >= ph) break;
+            if (d->pad_left + cols > pw) cols = pw - d->pad_left;
+            memcpy(P + (((size_t)n * ph + py) * pw + d->pad_left) * c,
+                   inp + ((size_t)n * d->h + y) * d->w * c, (size_t)cols * c * sizeof *P);
+        }
+}
+
+/* Q (N, H+K-1, W+K-1, C): Q[a][b] = dout[oy][ox] where
+ * a = oy*s - pad_top + K - 1 and b likewise, zeros elsewhere. */
+static void spread_grad(float *Q, const float *dout, const reef_conv_dims *d)
+{
+    const int k = d->kh, qh = d->h + k - 1, qw = d->w + k - 1, c = d->c, s = d->stride;
+    memset(Q, 0, (size_t)d->n * qh * qw * c * sizeof *Q);
+    for (int n = 0; n < d->n; n++)
+        for (int oy = 0; oy < d->oh; oy++) {
+            int a = oy * s - d->pad_top + k - 1;
+            if (a < 0 || a >= qh) continue;
+            for (int ox = 0; ox < d->ow; ox++) {
+                int b = ox * s - d->pad_left + k - 1;
+                if (b < 0 || b >= qw) continue;
+                memcpy(Q + (((size_t)n * qh + a) * qw + b) * c,
+                       dout + (((size_t)n * d->oh + oy) * d->ow + ox) * c, (size_t)c * sizeof *Q);
+            }
+        }
+}
+
+/* out (N, OH, OW, C) = init + sum over the KxK taps of P (N, PH, PW, C)
+ * times wk (K, K, C), windows s apart. init: 0 (NULL init, add 0), bias
+ * (C) or out itself (add 1). Four output pixels at a time for four
+ * independent FMA chains. */
+REEF_INLINE void dw_corr(float *restrict out, const float *restrict P, const float *restrict wk,
+                           const float *bias, int add, int N, int PH, int PW, int OH, int OW,
+                           int C, int s, const int K)
+{
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < C; j += 8) {
+            v8f w[K * K];
+            for (int t = 0; t < K * K; t++) w[t] = ld8(wk + (size_t)t * C + j);
+            const v8f b0 = bias ? ld8(bias + j) : splat8(0);
+            for (int oy = 0; oy < OH; oy++) {
+                const float *prow = P + (((size_t)n * PH + oy * s) * PW) * C + j;
+                float *orow = out + (((size_t)n * OH + oy) * OW) * C + j;
+                int ox = 0;
+                for (; ox + 4 <= OW; ox += 4) {
+                    v8f a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+                    if (add) a0 = ld8(orow + (size_t)ox * C), a1 = ld8(orow + (size_t)(ox + 1) * C),
+                             a2 = ld8(orow + (size_t)(ox + 2) * C), a3 = ld8(orow + (size_t)(ox + 3) * C);
+                    for (int ky = 0; ky < K; ky++)
+                        for (int kx = 0; kx < K; kx++) {
+                            const float *p = prow + ((size_t)ky * PW + (size_t)ox * s + kx) * C;
+                            const v8f wt = w[ky * K + kx];
+                            a0 += ld8(p) * wt;
+                            a1 += ld8(p + (size_t)s * C) * wt;
+                            a2 += ld8(p + (size_t)2 * s * C) * wt;
+                            a3 += ld8(p + (size_t)3 * s * C) * wt;
+                        }
+                    st8(orow + (size_t)ox * C, a0), st8(orow + (size_t)(ox + 1) * C, a1);
+                    st8(orow + (size_t)(ox + 2) * C, a2), st8(orow + (size_t)(ox + 3) * C, a3);
+                }
+                for (; ox < OW; ox++) {
+                    v8f a = add ? ld8(orow + (size_t)ox * C) : b0;
+                    for (int ky = 0; ky < K; ky++)
+                        for (int kx = 0; kx < K; kx++)
+                            a += ld8(prow + ((size_t)ky * PW + (size_t)ox * s + kx) * C) * w[ky * K + kx];
+                    st8(orow + (size_t)ox * C, a);
+                }
+            }
+    }
+}
+
+/* dwk (K, K, C) += sum over output pixels of g (N, OH, OW, C) times the
+ * window of P (N, PH, PW, C) under it; db (C, may be NULL) += sum g. */
+REEF_INLINE void dw_corr_grad(float *restrict dwk, float *restrict db, const float *restrict g,
+                                const float *restrict P, int N, int PH, int PW, int OH, int OW,
+                                int C, int s, const int K)
+{
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < C; j += 8) {
+            v8f acc[K * K], bacc = splat8(0);
+            for (int t = 0; t < K * K; t++) acc[t] = splat8(0);
+            for (int oy = 0; oy < OH; oy++) {
+                const float *prow = P + (((size_t)n * PH + oy * s) * PW) * C + j;
+                const float *grow = g + (((size_t)n * OH + oy) * OW) * C + j;
+                for (int ox = 0; ox < OW; ox++) {
+                    const v8f gv = ld8(grow + (size_t)ox * C);
+                    bacc += gv;
+                    for (int ky = 0; ky < K; ky++)
+                        for (int kx = 0; kx < K; kx++)
+                            acc[ky * K + kx] += gv * ld8(prow + ((size_t)ky * PW + (size_t)ox * s + kx) * C);
+                }
+            }
+        if (dwk)
+            for (int t = 0; t < K * K; t++) st8(dwk + (size_t)t * C + j, ld8(dwk + (size_t)t * C + j) + acc[t]);
+        if (db) st8(db + j, ld8(db + j) + bacc);
+    }
+}
+
+#define DW_DISPATCH(K, call) \
+    switch (K) {             \
+    case 3: call(3); break;  \
+    case 5: call(5); break;  \
+    default: call(7); break; \
+    }
+
+REEF_HOT
+void reef_k_dw_forward(float *out, const float *inp, const float *w, const float *b,
+                       const reef_conv_dims *d, float *scratch)
+{
+    pad_input(scratch, inp, d);
+#define CALL(K) dw_corr(out, scratch, w, b, 0, d->n, pad_rows(d), pad_cols(d), d->oh, d->ow, d->c, d->stride, K)
+    DW_DISPATCH(d->kh, CALL)
+#undef CALL
+}
+
+REEF_HOT
+void reef_k_dw_backward_weights(float *dw, float *db, const float *dout, const float *inp,
+                                const reef_conv_dims *d, float *scratch)
+{
+    pad_input(scratch, inp, d);
+#define CALL(K) dw_corr_grad(dw, db, dout, scratch, d->n, pad_rows(d), pad_cols(d), d->oh, d->ow, d->c, d->stride, K)
+    DW_DISPATCH(d->kh, CALL)
+#undef CALL
+}
+
+REEF_HOT
+void reef_k_dw_backward_input(float *dinp, const float *dout, const float *w,
+                              const reef_conv_dims *d, reef_grad_mode mode, float *scratch)
+{
+    const int k = d->kh, c = d->c;
+    spread_grad(scratch, dout, d);
+    float wf[k * k * c];  // w flipped in both directions
+    for (int t = 0; t < k * k; t++) memcpy(wf + (size_t)t * c, w + (size_t)(k * k - 1 - t) * c, c * sizeof *wf);
+#define CALL(K) dw_corr(dinp, scratch, wf, NULL, mode == REEF_GRAD_ADD, d->n, d->h + K - 1, d->w + K - 1, d->h, d->w, c, 1, K)
+    DW_DISPATCH(k, CALL)
+#undef CALL
+}
+
+/* ---- convolution, fully connected, pools, dropout ---------------------------- */
+
+void reef_k_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, const reef_conv_dims *d,
+                            float *scratch, reef_grad_mode mode)
+{
+    const int pointwise = reef_conv2d_scratch_floats(d) == 0;
+    if (dinp && mode == REEF_GRAD_SET && pointwise) {
+        // dinp (rows, C) = dout (rows, OC) * w (OC, C)
+        const int rows = d->n * d->oh * d->ow;
+        reef_conv2d_backward(NULL, dw, db, dout, inp, w, d, scratch);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d->c, d->oc, 1.0f, dout, d->oc, w,
+                    d->c, 0.0f, dinp, d->c);
+        return;
+    }
+    if (dinp && mode == REEF_GRAD_SET) memset(dinp, 0, (size_t)d->n * d->h * d->w * d->c * sizeof *dinp);
+    reef_conv2d_backward(dinp, dw, db, dout, inp, w, d, scratch);
+}
+
+void reef_k_fc_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int n, int in, int outc, reef_grad_mode mode)
+{
+    reef_fc_backward(NULL, dw, db, dout, inp, w, n, in, outc);
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, outc, 1.0f, dout, outc, w, in,
+                    mode == REEF_GRAD_ADD ? 1.0f : 0.0f, dinp, in);
+}
+
+REEF_HOT
+void reef_k_gap_backward(float *dinp, const float *dout, int n, int hw, int c, reef_grad_mode mode)
+{
+    const float inv = 1.0f / (float)hw;
+    for (int i = 0; i < n; i++) {
+        const float *g = dout + (size_t)i * c;
+        for (int p = 0; p < hw; p++) {
+            float *dv = dinp + ((size_t)i * hw + p) * c;
+            if (mode == REEF_GRAD_ADD)
+                for (int j = 0; j < c; j++) dv[j] += g[j] * inv;
+            else
+                for (int j = 0; j < c; j++) dv[j] = g[j] * inv;
+        }
+    }
+}
+
+void reef_k_dropout_backward(float *dinp, const float *dout, const float *mask, size_t n,
+                             reef_grad_mode mode)
+{
+    if (mode == REEF_GRAD_ADD) reef_dropout_backward(dinp, dout, mask, n);
+    else
+        for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * mask[i];
+}
+
+/* ---- batch norm + activation ----------------------------------------------- */
+
+/* Vector paths of the batch-norm passes (C % 8 == 0). Reductions go
+ * channel block by channel block through a chunk of rows (which stays in
+ * L1), two rows at a time for two independent add chains. */
+REEF_INLINE v8f act_mask8(v8f g, v8f y, v8f lo, v8f hi)
+{
+    return (v8f)((v8i)g & ((y > lo) & (y < hi)));
+}
+
+/* v clamped to [lo, hi] as the scalar code does: v > lo ? v : lo, then < hi */
+REEF_INLINE v8f clamp8(v8f v, v8f lo, v8f hi)
+{
+    v8i above = v > lo;
+    v = (v8f)(((v8i)v & above) | ((v8i)lo & ~above));
+    v8i below = v < hi;
+    return (v8f)(((v8i)v & below) | ((v8i)hi & ~below));
+}
+
+REEF_INLINE void add8_double(double *dst, v8f v)
+{
+    for (int k = 0; k < 8; k++) dst[k] += v[k];
+}
+
+REEF_INLINE void bn_stats8(double *sum, double *sumsq, const float *x, const float *ref, int rows, int c)
+{
+    for (int r0 = 0; r0 < rows; r0 += BN_CHUNK) {
+        const int r1 = r0 + BN_CHUNK < rows ? r0 + BN_CHUNK : rows;
+        for (int j = 0; j < c; j += 8) {
+            const v8f m = ld8(ref + j);
+            v8f s0 = splat8(0), s1 = s0, q0 = s0, q1 = s0;
+            int r = r0;
+            for (; r + 2 <= r1; r += 2) {
+                v8f a = ld8(x + (size_t)r * c + j) - m, b = ld8(x + (size_t)(r + 1) * c + j) - m;
+                s0 += a, q0 += a * a, s1 += b, q1 += b * b;
+            }
+            if (r < r1) {
+                v8f a = ld8(x + (size_t)r * c + j) - m;
+                s0 += a, q0 += a * a;
+            }
+            add8_double(sum + j, s0 + s1);
+            add8_double(sumsq + j, q0 + q1);
+        }
+    }
+}
+
+REEF_INLINE void bn_grads8(double *sdy, double *sdyx, const float *dy, const float *y, const float *z,
+                      const float *mean, const float *rstd, int rows, int c, float lo, float hi)
+{
+    const v8f vlo = splat8(lo), vhi = splat8(hi);
+    for (int r0 = 0; r0 < rows; r0 += BN_CHUNK) {
+        const int r1 = r0 + BN_CHUNK < rows ? r0 + BN_CHUNK : rows;
+        for (int j = 0; j < c; j += 8) {
+            const v8f m = ld8(mean + j), rs = ld8(rstd + j);
+            v8f s0 = splat8(0), s1 = s0, x0 = s0, x1 = s0;
+            int r = r0;
+            for (; r + 2 <= r1; r += 2) {
+                const size_t a = (size_t)r * c + j, b = a + c;
+                v8f ga = act_mask8(ld8(dy + a), ld8(y + a), vlo, vhi);
+                v8f gb = act_mask8(ld8(dy + b), ld8(y + b), vlo, vhi);
+                s0 += ga, x0 += ga * ((ld8(z + a) - m) * rs);
+                s1 += gb, x1 += gb * ((ld8(z + b) - m) * rs);
+            }
+            if (r < r1) {
+                const size_t a = (size_t)r * c + j;
+                v8f ga = act_mask8(ld8(dy + a), ld8(y + a), vlo, vhi);
+                s0 += ga, x0 += ga * ((ld8(z + a) - m) * rs);
+            }
+            add8_double(sdy + j, s0 + s1);
+            add8_double(sdyx + j, x0 + x1);
+        }
+    }
+}
+
+REEF_HOT
+void reef_k_bn_stats(double *sum, double *sumsq, const float *x, const float *ref, int rows, int c)
+{
+    if (c % 8 == 0) {
+        bn_stats8(sum, sumsq, x, ref, rows, c);
+        return;
+    }
+    float s[c], q[c];
+    for (int r0 = 0; r0 < rows; r0 += BN_CHUNK) {
+        const int r1 = r0 + BN_CHUNK < rows ? r0 + BN_CHUNK : rows;
+        memset(s, 0, sizeof s);
+        memset(q, 0, sizeof q);
+        for (int r = r0; r < r1; r++) {
+            const float *xr = x + (size_t)r * c;
+            for (int j = 0; j < c; j++) {
+                float v = xr[j] - ref[j];
+                s[j] += v;
+                q[j] += v * v;
+            }
+        }
+        for (int j = 0; j < c; j++) sum[j] += s[j], sumsq[j] += q[j];
+    }
+}
+
+void reef_k_bn_finish(float *mean, float *rstd, float *var_unbiased, const double *sum,
+                      const double *sumsq, const float *ref, double count, int c)
+{
+    for (int j = 0; j < c; j++) {
+        double m = sum[j] / count;
+        double var = sumsq[j] / count - m * m;
+        if (var < 0) var = 0;
+        mean[j] = (float)(ref[j] + m);
+        rstd[j] = (float)(1.0 / sqrt(var + REEF_BN_EPS));
+        if (var_unbiased) var_unbiased[j] = (float)(count > 1 ? var * count / (count - 1) : var);
+    }
+}
+
+REEF_HOT
+void reef_k_bn_act_forward(float *y, const float *z, const float *mean, const float *rstd,
+                           const float *gamma, const float *beta, int rows, int c, reef_nn_act act)
+{
+    float lo, hi;
+    act_bounds(act, &lo, &hi);
+    // y = clamp(z * scale + shift, lo, hi), scale = gamma * rstd, shift = beta - mean * scale
+    float scale[c], shift[c];
+    for (int j = 0; j < c; j++) {
+        scale[j] = gamma[j] * rstd[j];
+        shift[j] = beta[j] - mean[j] * scale[j];
+    }
+    if (c % 8 == 0) {
+        const v8f vlo = splat8(lo), vhi = splat8(hi);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < c; j += 8) {
+                const size_t at = (size_t)r * c + j;
+                v8f v = ld8(z + at) * ld8(scale + j) + ld8(shift + j);
+                st8(y + at, clamp8(v, vlo, vhi));
+            }
+        return;
+    }
+    for (int r = 0; r < rows; r++) {
+        const float *zr = z + (size_t)r * c;
+        float *yr = y + (size_t)r * c;
+        for (int j = 0; j < c; j++) {
+            float v = zr[j] * scale[j] + shift[j];
+            v = v > lo ? v : lo;
+            yr[j] = v < hi ? v : hi;
+        }
+    }
+}
+
+REEF_HOT
+void reef_k_bn_act_grads(double *sdy, double *sdyx, const float *dy, const float *y,
+                         const float *z, const float *mean, const float *rstd, int rows, int c,
+                         reef_nn_act act)
+{
+    float lo, hi;
+    act_bounds(act, &lo, &hi);
+    if (c % 8 == 0) {
+        bn_grads8(sdy, sdyx, dy, y, z, mean, rstd, rows, c, lo, hi);
+        return;
+    }
+    float s[c], sx[c];
+    for (int r0 = 0; r0 < rows; r0 += BN_CHUNK) {
+        const int r1 = r0 + BN_CHUNK < rows ? r0 + BN_CHUNK : rows;
+        memset(s, 0, sizeof s);
+        memset(sx, 0, sizeof sx);
+        for (int r = r0; r < r1; r++) {
+            const size_t at = (size_t)r * c;
+            for (int j = 0; j < c; j++) {
+                float g = (y[at + j] > lo && y[at + j] < hi) ? dy[at + j] : 0.0f;
+                float xhat = (z[at + j] - mean[j]) * rstd[j];
+                s[j] += g;
+                sx[j] += g * xhat;
+            }
+        }
+        for (int j = 0; j < c; j++) sdy[j] += s[j], sdyx[j] += sx[j];
+    }
+}
+
+REEF_HOT
+void reef_k_bn_act_backward(float *dz, const float *dy, const float *y, const float *z,
+                            const float *mean, const float *rstd, const float *gamma,
+                            const double *sdy, const double *sdyx, double count, int rows, int c,
+                            reef_nn_act act)
+{
+    float lo, hi;
+    act_bounds(act, &lo, &hi);
+    // dz = k * (g - mdy - (z - mean) * rstd * mdyx) = g * k + ((z - mean) * a + b)
+    // with k = gamma * rstd, a = -k * rstd * mdyx, b = -k * mdy
+    float k[c], a[c], b[c];
+    for (int j = 0; j < c; j++) {
+        float mdy = (float)(sdy[j] / count), mdyx = (float)(sdyx[j] / count);
+        k[j] = gamma[j] * rstd[j];
+        a[j] = -k[j] * rstd[j] * mdyx;
+        b[j] = -k[j] * mdy;
+    }
+    if (c % 8 == 0) {
+        const v8f vlo = splat8(lo), vhi = splat8(hi);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < c; j += 8) {
+                const size_t at = (size_t)r * c + j;
+                v8f g = act_mask8(ld8(dy + at), ld8(y + at), vlo, vhi);
+                st8(dz + at, g * ld8(k + j) + ((ld8(z + at) - ld8(mean + j)) * ld8(a + j) + ld8(b + j)));
+            }
+        return;
+    }
+    for (int r = 0; r < rows; r++) {
+        const size_t at = (size_t)r * c;
+        for (int j = 0; j < c; j++) {
+            float g = (y[at + j] > lo && y[at + j] < hi) ? dy[at + j] : 0.0f;
+            dz[at + j] = g * k[j] + ((z[at + j] - mean[j]) * a[j] + b[j]);
+        }
+    }
+}

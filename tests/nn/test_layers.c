@@ -343,6 +343,9 @@ static void test_model_gradients(void **state)
     check_model_gradients(tiny_spec, 2);
     check_model_gradients("stem k3 s1 c4\ndwconv k3 s2\navgpool k2\ndropout 0.2\nfc c5 relu\nfc", 2);
     check_model_gradients("conv k3 s1 c3 linear\navgpool k2 s2\ngap\nfc", 3);
+    // depthwise vector paths (channels a multiple of 8): 5x5 stride 2, and a
+    // residual block whose first layer adds to the skip's gradient
+    check_model_gradients("stem k3 s1 c8 relu6\nmbconv k5 e2 c8 s2\nmbconv k3 e1 c8 s1 skip\ngap\nfc", 2);
 }
 
 /* Two threads and one give the same forward (up to summation order). */

@@ -47,7 +47,7 @@ static size_t weight_count(const reef_nas_layer *L)
 /* Every layer with its name, in a fixed order. */
 typedef struct layer_ref {
     reef_nas_layer *L;
-    char name[24];
+    char name[48];
 } layer_ref;
 
 static int all_layers(reef_nas_supernet *sn, layer_ref *refs)

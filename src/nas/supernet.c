@@ -96,7 +96,7 @@ static void assign_params(reef_nas_supernet *sn, float *params, float *stats)
             if (params) {
                 *t[k].field = params + np;
                 reef_param *pt = &sn->param_tensors[nt];
-                snprintf(pt->name, sizeof pt->name, "%s.%s", refs[i].name, t[k].tag);
+                snprintf(pt->name, sizeof pt->name, "%.24s.%.6s", refs[i].name, t[k].tag);
                 pt->p = params + np, pt->n = t[k].n, pt->decay = t[k].decay;
             }
             np += t[k].n, nt++;

@@ -242,9 +242,12 @@ static int plot(const char *csv, const char *svg, const reef_nas_result *r, cons
     fprintf(gp, "set xlabel 'modeled latency on Cortex-M4, ms (cost table)'\nset ylabel 'validation accuracy, %%'\n");
     fprintf(gp, "set key bottom right\nset grid\n");
     if (tg->max_latency_ms > 0) fprintf(gp, "set arrow from %g, graph 0 to %g, graph 1 nohead dt 2\n", tg->max_latency_ms, tg->max_latency_ms);
-    fprintf(gp, "plot '%s' every ::1 using 4:(100*$3):(sqrt($2)/2) with points pt 7 ps variable lc rgb '#4682b4' title 'sampled (size ~ batches)', "
-                "'-' using 1:2 with points pt 9 ps 2.5 lc rgb '#d62728' title 'derived'\n%g %g\ne\n",
-            csv, r->est.latency_ms, 100 * r->val_acc);
+    fprintf(gp, "plot ");
+    if (r->nseen)  // the CSV's rows, after its header line
+        fprintf(gp, "'%s' every ::1 using 4:(100*$3):(sqrt($2)/2) with points pt 7 ps variable lc rgb '#4682b4' "
+                    "title 'sampled (size ~ batches)', ", csv);
+    fprintf(gp, "'-' using 1:2 with points pt 9 ps 2.5 lc rgb '#d62728' title 'derived'\n%g %g\ne\n", r->est.latency_ms,
+            100 * r->val_acc);
     int rc = pclose(gp);
     if (rc != 0) {
         remove(tmp);

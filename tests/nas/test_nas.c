@@ -521,6 +521,30 @@ static void test_derive_hard_targets(void **state)
     reef_nas_table_free(&t);
 }
 
+/* The shipped fish-nas: built in, the same spec as archs/fish-nas.arch, and
+ * a network of the search space (w0.75, 16x16). */
+static void test_fish_nas_shipped(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_arch a, f;
+    assert_int_equal(reef_arch_resolve("fish-nas", &a, &err), 0);
+    char path[4096], t1[4096], t2[4096];
+    const char *src = getenv("REEF_SOURCE");
+    snprintf(path, sizeof path, "%s/archs/fish-nas.arch", src ? src : "..");
+    if (reef_arch_resolve(path, &f, &err)) fail_msg("%s", err.msg);
+    reef_arch_format(&a, t1, sizeof t1);
+    reef_arch_format(&f, t2, sizeof t2);
+    assert_string_equal(t1, t2);
+    reef_nas_space s;
+    assert_int_equal(reef_nas_space_init(&s, 32, 32, 1, 2, 0.75f, 2, &err), 0);
+    const int choice[REEF_NAS_MAX_BLOCKS] = {REEF_NAS_ZERO, 5, 0, 4, 0, REEF_NAS_ZERO};
+    reef_arch d;
+    reef_nas_space_arch(&s, choice, "fish-nas", &d);
+    reef_arch_format(&d, t2, sizeof t2);
+    assert_string_equal(t1, t2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_table_file),
         cmocka_unit_test(test_select_space),
         cmocka_unit_test(test_derive_hard_targets),
+        cmocka_unit_test(test_fish_nas_shipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 
 void reef_nas_search_cfg_default(reef_nas_search_cfg *cfg)
 {
-    *cfg = (reef_nas_search_cfg){.warmup_epochs = 3, .search_epochs = 10, .batch = 64, .lr = 3e-3f,
+    *cfg = (reef_nas_search_cfg){.warmup_epochs = 20, .search_epochs = 40, .batch = 64, .lr = 3e-3f,
                                  .arch_lr = 0.01f, .arch_every = 1, .lambda = 1.0f, .margin = 0.9f,
                                  .space_samples = 2000, .min_fit = 0.05f, .recal_batches = 20, .seed = 1};
 }

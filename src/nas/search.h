@@ -17,8 +17,8 @@
 #include "util/err.h"
 
 typedef struct reef_nas_search_cfg {
-    int warmup_epochs;       /* weight-only epochs, paths uniform (3) */
-    int search_epochs;       /* alternating epochs (10) */
+    int warmup_epochs;       /* weight-only epochs, paths uniform (20) */
+    int search_epochs;       /* alternating epochs (40) */
     int batch;               /* 64 */
     float lr;                /* weights: AdamW peak lr, cosine (3e-3) */
     float arch_lr;           /* alphas: Adam with beta1 0 as ProxylessNAS (0.01) */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The shared data folder (REEF_SHARED, set by CTest), or NULL. */
@@ -55,6 +56,77 @@ static inline int testing_count_files(const char *dir)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
     closedir(d);
     return n;
+}
+
+/* Runs a shell command; returns its exit status (-1 when it did not exit). */
+static inline int testing_system(const char *cmd)
+{
+    int rc = system(cmd);
+    return rc == -1 ? -1 : WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Runs a shell command with its stdout and stderr read into buf (truncated
+ * to size - 1 bytes, NUL-terminated); returns its exit status. */
+static inline int testing_run(const char *cmd, char *buf, size_t size)
+{
+    char full[4200];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t n = fread(buf, 1, size - 1, p);
+    buf[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The built reef executable (REEF_BIN, set by CTest), or NULL after a
+ * SKIPPED line. */
+static inline const char *testing_reef_bin(void)
+{
+    const char *bin = getenv("REEF_BIN");
+    if (!bin || access(bin, X_OK) != 0) {
+        printf("[  SKIPPED ] the reef executable is not built\n");
+        return NULL;
+    }
+    return bin;
+}
+
+/* The source tree (REEF_SOURCE, set by CTest), or NULL after a SKIPPED line. */
+static inline const char *testing_source_dir(void)
+{
+    const char *src = getenv("REEF_SOURCE");
+    if (!src) printf("[  SKIPPED ] REEF_SOURCE (the source tree) is not set\n");
+    return src;
+}
+
+/* 1 when arm-none-eabi-gcc and qemu-system-arm are installed; otherwise
+ * prints a SKIPPED line and returns 0. */
+static inline int testing_have_arm_tools(void)
+{
+    if (system("command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1") == 0)
+        return 1;
+    printf("[  SKIPPED ] arm-none-eabi-gcc or qemu-system-arm missing (scripts/deps.sh)\n");
+    return 0;
+}
+
+/* Compiles generated C (dir/main.c + dir/<name>.c) with the runtime of the
+ * source tree src into dir/prog, with the host cc as strict ISO C99. The
+ * command is left in cmd (for a failure message); returns its exit status. */
+static inline int testing_cc_generated(const char *src, const char *dir, const char *name, char *cmd, size_t size)
+{
+    snprintf(cmd, size,
+             "cc -std=c99 -Wall -Wextra -pedantic -Werror -O1 -I%s/runtime/include -I%s -o %s/prog %s/main.c %s/%s.c "
+             "%s/runtime/src/*.c",
+             src, dir, dir, dir, dir, name, src);
+    return testing_system(cmd);
+}
+
+/* Removes a test's temporary folder and everything in it; 0 or -1. */
+static inline int testing_rm_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 #endif

@@ -2,42 +2,17 @@
  * nonzero exit and no output left behind. */
 #include "testing.h"
 
-#include <sys/wait.h>
-
-/* Runs a shell command (stderr to stdout); returns its exit status. */
-static int run(const char *cmd, char *buf, size_t size)
-{
-    char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(buf, 1, size - 1, p);
-    buf[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static const char *reef_bin(void)
-{
-    const char *bin = getenv("REEF_BIN");
-    if (!bin || access(bin, X_OK) != 0) {
-        printf("[  SKIPPED ] the reef executable is not built\n");
-        return NULL;
-    }
-    return bin;
-}
-
 static char out[1 << 16];
 
 static void test_gen_json(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     char model[512], dir[256], cmd[4096];
     if (!bin || !testing_shared_path(model, sizeof model, "models/models/kws_ref_model.tflite")) skip();
     testing_tmpdir(dir, sizeof dir, "cli-gen");
     snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --name kws --json", bin, model, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %s", out);
     assert_non_null(strstr(out, "\"ops\":{\"CONV_2D\":5,\"DEPTHWISE_CONV_2D\":4,"));
     assert_non_null(strstr(out, "\"macs\":2656768"));
@@ -48,37 +23,35 @@ static void test_gen_json(void **state)
     assert_int_equal(testing_count_files(cmd), 2);
     /* Text output has the table. */
     snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --name kws", bin, model, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "arena lower bound (bytes)"));
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(testing_rm_tree(dir), 0);
 }
 
 static void test_gen_refuses(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     char model[512], dir[256], cmd[4096];
     if (!bin || !testing_shared_path(model, sizeof model, "models/models/kws_ref_model.tflite")) skip();
     testing_tmpdir(dir, sizeof dir, "cli-bad");
     snprintf(cmd, sizeof cmd, "%s gen %s -o %s --name 9lives", bin, model, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "not a C identifier"));
     snprintf(cmd, sizeof cmd, "head -c 1000 %s > %s/cut.tflite && %s gen %s/cut.tflite -o %s", model, dir,
              bin, dir, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "cut.tflite"));
     assert_int_equal(testing_count_files(dir), 1);      /* only cut.tflite */
     snprintf(cmd, sizeof cmd, "%s gen %s", bin, model); /* no -o */
-    assert_int_equal(run(cmd, out, sizeof out), 2);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_int_equal(testing_rm_tree(dir), 0);
 }
 
 static void test_infer(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     char model[512], in[512], ref[512], dir[256], cmd[4096];
     if (!bin || !testing_shared_path(model, sizeof model, "models/models/ad01_int8.tflite") ||
         !testing_shared_path(in, sizeof in, "models/vectors/ad/ad_sample0.in.bin") ||
@@ -88,27 +61,26 @@ static void test_infer(void **state)
     snprintf(cmd, sizeof cmd,
              "%s infer --model %s --target host --input %s -o %s/out.bin --json && cmp %s/out.bin %s", bin,
              model, in, dir, dir, ref);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"target\":\"host\""));
     assert_non_null(strstr(out, "\"output_size\":640"));
     /* A wrong-size input, an unknown target: exit 1, no output file. */
     snprintf(cmd, sizeof cmd, "%s infer --model %s --input %s -o %s/bad.bin", bin, model, model, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "640 int8 values"));
     snprintf(cmd, sizeof cmd, "%s infer --model %s --input %s -o %s/bad.bin --target pdp11", bin, model, in,
              dir);
-    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "unknown --target"));
     assert_int_equal(testing_count_files(dir), 1); /* only out.bin */
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(testing_rm_tree(dir), 0);
 }
 
 /* --dump-tensors writes every activation; each equals TFLite Micro's. */
 static void test_infer_dump(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     char model[512], layers[512], dir[256], cmd[4096];
     if (!bin || !testing_shared_path(model, sizeof model, "models/models/pretrainedResnet_quant.tflite") ||
         !testing_shared_path(layers, sizeof layers, "models/layers/ic_lcg0"))
@@ -118,10 +90,9 @@ static void test_infer_dump(void **state)
              "%s infer --model %s --input %s/t000.bin -o %s/out.bin --dump-tensors %s && "
              "for f in %s/t*.bin; do cmp $f %s/$(basename $f) || exit 1; done",
              bin, model, layers, dir, dir, layers, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_int_equal(testing_count_files(dir), 18); /* 17 activations + out.bin */
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(testing_rm_tree(dir), 0);
 }
 
 int main(void)

@@ -6,19 +6,10 @@
  * for the Cortex-M4 when arm-none-eabi-gcc is installed. */
 #include "mlperf.h"
 
-#include <sys/wait.h>
-
 #include "codegen/emit.h"
 #include "codegen/lower.h"
 #include "small_model.h"
 #include "target/firmware.h"
-
-/* Runs a shell command; returns its exit status. */
-static int run(const char *cmd)
-{
-    int rc = system(cmd);
-    return rc == -1 ? -1 : WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* The harness: reads each input file, runs the model through the generic
  * REEF_MODEL_INVOKE (or, for the second file onward, by filling <name>_input()
@@ -59,26 +50,18 @@ static void write_main(const char *dir, const char *name)
 static void check_generated(const reef_lowered_model *m, const char *name, const char **inputs,
                             const char **refs, int n)
 {
-    const char *src = getenv("REEF_SOURCE");
+    const char *src = testing_source_dir();
     char dir[256], cmd[8192], path[600];
     reef_error err;
-    if (!src) {
-        printf("[  SKIPPED ] REEF_SOURCE (the source tree) is not set\n");
-        skip();
-    }
+    if (!src) skip();
     testing_tmpdir(dir, sizeof dir, "gen");
     if (reef_emit_c(m, dir, name, "test", &err)) fail_msg("%s", err.msg);
     write_main(dir, name);
-    snprintf(cmd, sizeof cmd,
-             "cc -std=c99 -Wall -Wextra -pedantic -Werror -O1 -I%s/runtime/include -I%s -o %s/prog %s/main.c "
-             "%s/%s.c "
-             "%s/runtime/src/*.c",
-             src, dir, dir, dir, dir, name, src);
-    if (run(cmd)) fail_msg("%s: the generated C does not compile: %s", name, cmd);
+    if (testing_cc_generated(src, dir, name, cmd, sizeof cmd)) fail_msg("%s: the generated C does not compile: %s", name, cmd);
     int len = snprintf(cmd, sizeof cmd, "%s/prog", dir);
     for (int i = 0; i < n; i++)
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s %s/out%d.bin", inputs[i], dir, i);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_system(cmd), 0);
 
     int8_t *want = malloc((size_t)m->output_size);
     int bad = 0;
@@ -98,8 +81,7 @@ static void check_generated(const reef_lowered_model *m, const char *name, const
     }
     printf("  %-6s generated C: %d inputs, %s\n", name, n, bad ? "DIFFERS" : "identical");
     free(want);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_rm_tree(dir), 0);
     assert_int_equal(bad, 0);
 }
 
@@ -160,8 +142,8 @@ static void test_gen_sections(void **state)
 {
     (void)state;
     char model[512], dir[256], cmd[2048];
-    const char *src = getenv("REEF_SOURCE");
     if (!testing_shared_path(model, sizeof model, "models/models/kws_ref_model.tflite")) skip();
+    const char *src = testing_source_dir();
     if (!src) skip();
     reef_graph g;
     reef_lowered_model m;
@@ -173,7 +155,7 @@ static void test_gen_sections(void **state)
              "cc -std=c99 -pedantic -Wall -Wextra -Werror -c -I%s/runtime/include -o %s/kws.o %s/kws.c && "
              "objdump -h %s/kws.o | awk '$2 == \".rodata.reef_weights\" {print $3}' > %s/size.txt",
              src, dir, dir, dir, dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_system(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s/size.txt", dir);
     FILE *fp = fopen(cmd, "r");
     unsigned long size = 0;
@@ -183,16 +165,15 @@ static void test_gen_sections(void **state)
     printf("  kws: .rodata.reef_weights %lu bytes, model constants %zu bytes\n", size, m.weights_bytes);
     /* Equal up to alignment padding between arrays. */
     assert_true(size >= m.weights_bytes && size < m.weights_bytes + 4u * 4u * (unsigned)m.nsteps);
-    if (run("command -v arm-none-eabi-gcc >/dev/null 2>&1") == 0) {
+    if (testing_system("command -v arm-none-eabi-gcc >/dev/null 2>&1") == 0) {
         snprintf(cmd, sizeof cmd,
                  "arm-none-eabi-gcc -std=c99 -pedantic -Wall -Wextra -Werror -O2 -mcpu=cortex-m4 -mthumb "
                  "-mfpu=fpv4-sp-d16 -mfloat-abi=hard -c -I%s/runtime/include -o %s/kws_m4.o %s/kws.c",
                  src, dir, dir);
-        assert_int_equal(run(cmd), 0);
+        assert_int_equal(testing_system(cmd), 0);
         printf("  kws: compiles for the Cortex-M4 (arm-none-eabi-gcc)\n");
     }
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_rm_tree(dir), 0);
     reef_lowered_free(&m);
     reef_graph_free(&g);
 }
@@ -205,11 +186,7 @@ static void test_gen_qemu_m4(void **state)
     static mlperf_vector v[MLPERF_MAX_VECTORS];
     int n = mlperf_vectors(v, MLPERF_MAX_VECTORS);
     if (!n) skip();
-    if (system(
-            "command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1")) {
-        printf("[  SKIPPED ] arm-none-eabi-gcc or qemu-system-arm is not installed\n");
-        skip();
-    }
+    if (!testing_have_arm_tools()) skip();
     char dir[256], h[300], c[300], elf[300];
     testing_tmpdir(dir, sizeof dir, "gen-m4");
     for (int start = 0; start < n;) {
@@ -252,8 +229,7 @@ static void test_gen_qemu_m4(void **state)
         reef_graph_free(&g);
         start = end;
     }
-    snprintf(c, sizeof c, "rm -rf %s", dir);
-    assert_int_equal(run(c), 0);
+    assert_int_equal(testing_rm_tree(dir), 0);
 }
 
 int main(void)

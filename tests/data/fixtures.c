@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testing.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -154,8 +156,6 @@ uint8_t *fx_read(const char *path, size_t *size)
 
 void fx_rm_rf(const char *dir)
 {
-    char cmd[4200];
     if (strncmp(dir, "/tmp/reef-test-", 15)) return; /* only our own temporaries */
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(testing_rm_tree(dir), 0);
 }

@@ -3,17 +3,7 @@
  * detected by info. */
 #include "testing.h"
 
-#include <sys/wait.h>
-
 #include "fixtures.h"
-
-static const char *reef_bin(void)
-{
-    const char *bin = getenv("REEF_BIN");
-    struct stat st;
-    if (!bin || stat(bin, &st) != 0) return NULL;
-    return bin;
-}
 
 /* Runs `reef ARGS` with stdout and stderr to files in dir; returns the exit
  * status and the outputs (malloc'd, NUL-terminated). */
@@ -22,8 +12,8 @@ static int run(const char *dir, const char *args, char **out, char **errs)
     char cmd[4096], o[512], e[512];
     snprintf(o, sizeof o, "%s/stdout.txt", dir);
     snprintf(e, sizeof e, "%s/stderr.txt", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >'%s' 2>'%s'", reef_bin(), args, o, e);
-    int status = system(cmd);
+    snprintf(cmd, sizeof cmd, "%s %s >'%s' 2>'%s'", testing_reef_bin(), args, o, e);
+    const int status = testing_system(cmd);
     size_t n;
     uint8_t *a = fx_read(o, &n);
     *out = realloc(a, n + 1);
@@ -33,7 +23,7 @@ static int run(const char *dir, const char *args, char **out, char **errs)
     (*errs)[n] = 0;
     unlink(o);
     unlink(e);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return status;
 }
 
 static void make_folders(const char *root)
@@ -51,10 +41,7 @@ static void make_folders(const char *root)
 static void test_prep_and_info(void **state)
 {
     (void)state;
-    if (!reef_bin()) {
-        printf("[  SKIPPED ] REEF_BIN is not set or not built\n");
-        skip();
-    }
+    if (!testing_reef_bin()) skip();
     char dir[256], args[2048];
     testing_tmpdir(dir, sizeof dir, "cli");
     char in[512], out[512];
@@ -96,10 +83,7 @@ static void test_prep_and_info(void **state)
 static void test_bad_input_leaves_no_file(void **state)
 {
     (void)state;
-    if (!reef_bin()) {
-        printf("[  SKIPPED ] REEF_BIN is not set or not built\n");
-        skip();
-    }
+    if (!testing_reef_bin()) skip();
     char dir[256], args[2048], in[512], out[512], path[1024];
     testing_tmpdir(dir, sizeof dir, "cli");
     snprintf(in, sizeof in, "%s/in", dir);

@@ -5,33 +5,10 @@
 #include "fixture.h"
 
 #include <math.h>
-#include <sys/wait.h>
 
 #include "nn/checkpoint.h"
 #include "quant/quant.h"
 #include "util/io.h"
-
-static int run(const char *cmd, char *buf, size_t size)
-{
-    char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(buf, 1, size - 1, p);
-    buf[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static const char *reef_bin(void)
-{
-    const char *bin = getenv("REEF_BIN");
-    if (!bin || access(bin, X_OK) != 0) {
-        printf("[  SKIPPED ] the reef executable is not built\n");
-        return NULL;
-    }
-    return bin;
-}
 
 static char out[1 << 17];
 static char dir[256];
@@ -63,9 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return testing_rm_tree(dir);
 }
 
 /* The "accuracy" number of a JSON report. */
@@ -79,12 +54,12 @@ static double json_accuracy(const char *text)
 static void test_quantize_eval(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     if (!bin) skip();
     char cmd[4096], path[400];
     snprintf(cmd, sizeof cmd, "%s quantize --model %s/tiny.ckpt --calib %s/train.ds -n 100 --method mse -o %s/tiny.tflite --json",
              bin, dir, dir, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %.300s...\n", out);
     assert_non_null(strstr(out, "\"method\":\"mse\""));
     assert_non_null(strstr(out, "\"samples\":100"));
@@ -94,13 +69,13 @@ static void test_quantize_eval(void **state)
     // the table form
     snprintf(cmd, sizeof cmd, "%s quantize --model %s/tiny.ckpt --calib %s/train.ds -n 100 -o %s/tiny2.tflite", bin, dir,
              dir, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "calibration: minmax, 100 samples"));
     assert_non_null(strstr(out, "weight scales"));
 
     // reef eval on the .tflite: the library's int8 accuracy, same report keys
     snprintf(cmd, sizeof cmd, "%s eval --model %s/tiny.tflite --data %s/test.ds --json", bin, dir, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %.300s...\n", out);
     assert_non_null(strstr(out, "\"format\":\"int8\""));
     assert_non_null(strstr(out, "\"confusion\":"));
@@ -120,17 +95,17 @@ static void test_quantize_eval(void **state)
     assert_float_equal(cli_acc, (double)ok / test.count, 1e-9);
     // ... and the float checkpoint's report has the same keys
     snprintf(cmd, sizeof cmd, "%s eval --model %s/tiny.ckpt --data %s/test.ds --json", bin, dir, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  float %.3f, int8 %.3f (eval --json)\n", json_accuracy(out), cli_acc);
     assert_true(json_accuracy(out) > 0.75 && fabs(json_accuracy(out) - cli_acc) < 0.03);
     assert_non_null(strstr(out, "\"format\":\"float\""));
     // text report
     snprintf(cmd, sizeof cmd, "%s eval --model %s/tiny.tflite --data %s/test.ds", bin, dir, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "(int8 tiny) on"));
     // reef gen takes it
     snprintf(cmd, sizeof cmd, "%s gen %s/tiny.tflite -o %s/c", bin, dir, dir);
-    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     snprintf(path, sizeof path, "%s/c", dir);
     assert_int_equal(testing_count_files(path), 2);
     reef_graph_free(&g);
@@ -143,7 +118,7 @@ static void refused(const char *cmd, int want_status, const char *want_msg)
     char path[400];
     snprintf(path, sizeof path, "%s/bad.tflite", dir);
     unlink(path);
-    int rc = run(cmd, out, sizeof out);
+    int rc = testing_run(cmd, out, sizeof out);
     printf("  exit %d: %s", rc, out);
     assert_int_equal(rc, want_status);
     assert_non_null(strstr(out, want_msg));
@@ -153,7 +128,7 @@ static void refused(const char *cmd, int want_status, const char *want_msg)
 static void test_bad_input(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     if (!bin) skip();
     char cmd[4096], path[400];
     uint8_t *ck;

@@ -6,7 +6,6 @@
 #include "fixture.h"
 
 #include <math.h>
-#include <sys/wait.h>
 
 #include "codegen/emit.h"
 #include "codegen/lower.h"
@@ -37,12 +36,6 @@ static int teardown(void **state)
     reef_dataset_free(&train_set);
     reef_dataset_free(&test_set);
     return 0;
-}
-
-static int run(const char *cmd)
-{
-    int rc = system(cmd);
-    return rc == -1 ? -1 : WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 static double accuracy(const uint16_t *pred, const reef_dataset *ds)
@@ -259,11 +252,8 @@ static void write_main(const char *dir, const char *name)
  * byte with the host interpreter's. */
 static void check_generated_c(const reef_graph *g, const reef_dataset *ds, uint32_t count, const char *what)
 {
-    const char *src = getenv("REEF_SOURCE");
-    if (!src) {
-        printf("[  SKIPPED ] REEF_SOURCE (the source tree) is not set\n");
-        return;
-    }
+    const char *src = testing_source_dir();
+    if (!src) return;
     reef_lowered_model lm;
     reef_input_map map;
     reef_error err;
@@ -280,11 +270,10 @@ static void check_generated_c(const reef_graph *g, const reef_dataset *ds, uint3
     }
     snprintf(path, sizeof path, "%s/inputs.bin", dir);
     if (reef_write_file(path, inputs, count * ss, &err)) fail_msg("%s", err.msg);
-    snprintf(cmd, sizeof cmd,
-             "cc -std=c99 -Wall -Wextra -pedantic -Werror -O1 -I%s/runtime/include -I%s -o %s/prog %s/main.c %s/%s.c "
-             "%s/runtime/src/*.c && %s/prog %s/inputs.bin %s/outputs.bin",
-             src, dir, dir, dir, dir, g->name, src, dir, dir, dir);
-    if (run(cmd)) fail_msg("%s: the generated C does not build or run: %s", what, cmd);
+    if (testing_cc_generated(src, dir, g->name, cmd, sizeof cmd))
+        fail_msg("%s: the generated C does not build: %s", what, cmd);
+    snprintf(cmd, sizeof cmd, "%s/prog %s/inputs.bin %s/outputs.bin", dir, dir, dir);
+    if (testing_system(cmd)) fail_msg("%s: the generated C does not run: %s", what, cmd);
     snprintf(path, sizeof path, "%s/outputs.bin", dir);
     uint8_t *got;
     size_t got_size;
@@ -299,8 +288,7 @@ static void check_generated_c(const reef_graph *g, const reef_dataset *ds, uint3
            bad ? "DIFFERENT" : "identical");
     assert_int_equal(bad, 0);
     free(inputs), free(want), free(got);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_rm_tree(dir), 0);
     reef_lowered_free(&lm);
 }
 

@@ -48,15 +48,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     run_fixture *f = *state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     free(f->inputs);
     reef_lowered_free(&f->m);
     reef_graph_free(&f->g);
     reef_model_free(&f->model);
     reef_dataset_free(&f->ds);
+    const int rc = testing_rm_tree(f->dir);
     free(f);
-    return system(cmd) == 0 ? 0 : -1;
+    return rc;
 }
 
 static reef_pipeline_opts opts_for(run_fixture *f, const char *target, const char *sub, char *dir, size_t size)

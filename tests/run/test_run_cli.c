@@ -5,7 +5,6 @@
 #include "fixture_run.h"
 
 #include <math.h>
-#include <sys/wait.h>
 
 #include "nn/checkpoint.h"
 #include "nn/metrics.h"
@@ -14,24 +13,6 @@
 static char dir[256];
 static char out[1 << 16];
 static double int8_accuracy; /* of the quantizer's host predictions on test.ds */
-
-static int run(const char *cmd)
-{
-    char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static const char *reef_bin(void)
-{
-    const char *bin = getenv("REEF_BIN");
-    return bin && access(bin, X_OK) == 0 ? bin : NULL;
-}
 
 /* The number after "key": in a JSON text (NAN when absent or null). */
 static double json_number(const char *text, const char *key)
@@ -86,26 +67,24 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return testing_rm_tree(dir);
 }
 
 static void test_run_host_and_qemu(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     if (!bin) skip();
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' run --target host --model %s/tiny.tflite --data %s/test.ds --json", bin, dir, dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_true(fabs(json_number(out, "accuracy") - int8_accuracy) < 1e-9);
     assert_true(isnan(json_number(out, "instructions")));
     assert_non_null(strstr(out, "\"outputs_match_host\":true"));
 
     snprintf(cmd, sizeof cmd, "'%s' run --target qemu-m4 --model %s/tiny.tflite --data %s/test.ds --json --work %s/w",
              bin, dir, dir, dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("%s", out);
     assert_true(fabs(json_number(out, "accuracy") - int8_accuracy) < 1e-9);
     static const char *keys[] = {"instructions", "cycles_modeled", "time_ms_modeled", "energy_mj_modeled",
@@ -120,27 +99,27 @@ static void test_run_host_and_qemu(void **state)
 static void test_run_refuses_bad_input(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     if (!bin) skip();
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' run --target host --model %s/tiny.tflite --data %s/wide.ds", bin, dir, dir);
-    assert_int_equal(run(cmd), 1);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "wide.ds has 4x16x1 images; the model's input is 1x8x8x1"));
     snprintf(cmd, sizeof cmd, "'%s' run --target qemu-m4 --model %s/test.ds --data %s/test.ds", bin, dir, dir);
-    assert_int_equal(run(cmd), 1);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     snprintf(cmd, sizeof cmd, "'%s' run --target mars --model %s/tiny.tflite --data %s/test.ds", bin, dir, dir);
-    assert_int_equal(run(cmd), 2);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "unknown --target 'mars'"));
     snprintf(cmd, sizeof cmd, "'%s' report --float %s/missing.ckpt --int8 %s/tiny.tflite --data %s/test.ds", bin, dir,
              dir, dir);
-    assert_int_equal(run(cmd), 1);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "missing.ckpt"));
 }
 
 static void test_infer_qemu_equals_host(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     if (!bin) skip();
     char cmd[4096], path[400];
     int8_t in[FIX_H * FIX_W];
@@ -152,19 +131,19 @@ static void test_infer_qemu_equals_host(void **state)
                               "'%s' infer --model %s/tiny.tflite --target qemu-m4 --input %s -o %s/m4.bin --json && "
                               "cmp %s/host.bin %s/m4.bin",
              bin, dir, path, dir, bin, dir, path, dir, dir, dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_true(json_number(out, "instructions") > 0);
 }
 
 static void test_report(void **state)
 {
     (void)state;
-    const char *bin = reef_bin();
+    const char *bin = testing_reef_bin();
     if (!bin) skip();
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' report --float %s/tiny.ckpt --int8 %s/tiny.tflite --data %s/test.ds --json", bin,
              dir, dir, dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("%s", out);
     const char *f = strstr(out, "\"float\":{"), *q = strstr(out, "\"int8\":{"), *p = strstr(out, "\"paper\":{");
     assert_true(f && q && p && f < q && q < p);
@@ -177,7 +156,7 @@ static void test_report(void **state)
     assert_true(fabs(json_number(p, "time_ms") - 248) < 1e-9);
     snprintf(cmd, sizeof cmd, "'%s' report --float %s/tiny.ckpt --int8 %s/tiny.tflite --data %s/test.ds --target host",
              bin, dir, dir, dir);
-    assert_int_equal(run(cmd), 0);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "| reef int8 |"));
     assert_non_null(strstr(out, "| int8 (paper) | 97.78% | 483.82 | 70.32 | 4.83 | 118 | 0.57 | - |"));
 }

@@ -9,10 +9,7 @@
 static void test_fast_kernels_on_m4(void **state)
 {
     (void)state;
-    if (system("command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null") != 0) {
-        printf("[  SKIPPED ] arm-none-eabi-gcc or qemu-system-arm missing (scripts/deps.sh)\n");
-        skip();
-    }
+    if (!testing_have_arm_tools()) skip();
     char tmp[256], header[1024], elf[1024];
     testing_tmpdir(tmp, sizeof tmp, "arm-selftest");
     snprintf(header, sizeof header, "%s/tests/runtime/arm_selftest.h", reef_source_dir());
@@ -29,9 +26,7 @@ static void test_fast_kernels_on_m4(void **state)
            (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL]);
     assert_int_equal(bad, 0);
     reef_run_counts_free(&c);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(testing_rm_tree(tmp), 0);
 }
 
 int main(void)

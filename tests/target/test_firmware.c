@@ -72,10 +72,7 @@ static void dot_reference(const int8_t *in, int8_t *out)
 static int setup(void **state)
 {
     (void)state;
-    if (system("command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null") != 0) {
-        printf("[  SKIPPED ] arm-none-eabi-gcc or qemu-system-arm missing (scripts/deps.sh)\n");
-        exit(77);
-    }
+    if (!testing_have_arm_tools()) exit(77);
     testing_tmpdir(tmp, sizeof tmp, "target");
     return 0;
 }
@@ -83,9 +80,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    return testing_rm_tree(tmp);
 }
 
 static void test_outputs_and_counts_repeat(void **state)

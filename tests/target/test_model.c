@@ -116,15 +116,11 @@ static void test_generated_models(void **state)
         printf("[  SKIPPED ] the reef command is not built (REEF_BIN)\n");
         skip();
     }
-    if (system("command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null") != 0) {
-        printf("[  SKIPPED ] arm-none-eabi-gcc or qemu-system-arm missing (scripts/deps.sh)\n");
-        skip();
-    }
+    if (!testing_have_arm_tools()) skip();
     char tmp[256];
     testing_tmpdir(tmp, sizeof tmp, "target-model");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], shared, tmp);
-    snprintf(shared, sizeof shared, "rm -rf %s", tmp);
-    assert_int_equal(system(shared), 0);
+    assert_int_equal(testing_rm_tree(tmp), 0);
 }
 
 int main(void)

@@ -171,6 +171,32 @@ static int run_step(reef_step_fn fn, const void *args, arena *a, int in_bytes, i
     return ok ? 0 : 1;
 }
 
+/* A filter kernel's random constants, drawn in this order: filter (f_n
+ * values), bias (n_out, within +-bias_range), per-channel multiplier and
+ * shift for sums of k products, then whether the bias is used (4 times in 5);
+ * and the expected and reference outputs (out_n). */
+typedef struct filter_consts {
+    int8_t *filter, *want, *got_ref;
+    int32_t *bias, *mult, *shift;
+    const int32_t *bias_used; /* bias or NULL */
+} filter_consts;
+
+static filter_consts filter_consts_make(int f_n, int n_out, int32_t bias_range, int k, int out_n)
+{
+    filter_consts f = {malloc(f_n), malloc(out_n), malloc(out_n), malloc(4 * n_out), malloc(4 * n_out),
+                       malloc(4 * n_out), NULL};
+    fill_s8(f.filter, f_n, -127, 127);
+    for (int o = 0; o < n_out; o++) f.bias[o] = rnd_in(-bias_range, bias_range);
+    random_quant(f.mult, f.shift, n_out, k);
+    f.bias_used = (rnd() % 5) ? f.bias : NULL;
+    return f;
+}
+
+static void filter_consts_free(filter_consts *f)
+{
+    free(f->filter); free(f->want); free(f->got_ref); free(f->bias); free(f->mult); free(f->shift);
+}
+
 /* ---- one case per kind ------------------------------------------------- */
 
 static int check_conv(const kcase *c)
@@ -185,14 +211,12 @@ static int check_conv(const kcase *c)
                                   {c->ph, c->pw}, {c->dh, c->dw}, {-128, 127}};
     s.params.activation = random_activation(s.params.output_offset);
     int in_n = reef_dims_count(&s.input_dims), out_n = reef_dims_count(&s.output_dims);
-    int f_n = reef_dims_count(&s.filter_dims), k = c->kh * c->kw * c->c;
-    int8_t *filter = malloc(f_n), *want = malloc(out_n), *got_ref = malloc(out_n);
-    int32_t *bias = malloc(4 * c->out_c), *mult = malloc(4 * c->out_c), *shift = malloc(4 * c->out_c);
-    fill_s8(filter, f_n, -127, 127);
-    for (int o = 0; o < c->out_c; o++) bias[o] = rnd_in(-20000, 20000);
-    random_quant(mult, shift, c->out_c, k);
+    filter_consts f = filter_consts_make(reef_dims_count(&s.filter_dims), c->out_c, 20000, c->kh * c->kw * c->c,
+                                         out_n);
+    int8_t *filter = f.filter, *want = f.want, *got_ref = f.got_ref;
+    int32_t *mult = f.mult, *shift = f.shift;
     s.filter = filter;
-    s.bias = (rnd() % 5) ? bias : NULL;
+    s.bias = f.bias_used;
     s.quant = (reef_per_channel_quant){mult, shift};
     int scratch = reef_conv_s8_get_buffer_size(&s.params, &s.input_dims, &s.filter_dims,
                                                &s.output_dims);
@@ -212,7 +236,8 @@ static int check_conv(const kcase *c)
                                       &s.filter_dims, filter, s.bias, &s.output_dims, got_ref),
                      REEF_OK);
     bad += compare("reef_conv_s8_ref", c->name, &s.output_dims, got_ref, want);
-    free(filter); free(want); free(got_ref); free(bias); free(mult); free(shift); free(a.mem);
+    filter_consts_free(&f);
+    free(a.mem);
     return bad;
 }
 
@@ -229,14 +254,11 @@ static int check_dw(const kcase *c)
                                      {c->sh, c->sw}, {c->ph, c->pw}, {c->dh, c->dw}, {-128, 127}};
     s.params.activation = random_activation(s.params.output_offset);
     int in_n = reef_dims_count(&s.input_dims), out_n = reef_dims_count(&s.output_dims);
-    int f_n = reef_dims_count(&s.filter_dims);
-    int8_t *filter = malloc(f_n), *want = malloc(out_n), *got_ref = malloc(out_n);
-    int32_t *bias = malloc(4 * c_out), *mult = malloc(4 * c_out), *shift = malloc(4 * c_out);
-    fill_s8(filter, f_n, -127, 127);
-    for (int o = 0; o < c_out; o++) bias[o] = rnd_in(-5000, 5000);
-    random_quant(mult, shift, c_out, c->kh * c->kw);
+    filter_consts f = filter_consts_make(reef_dims_count(&s.filter_dims), c_out, 5000, c->kh * c->kw, out_n);
+    int8_t *filter = f.filter, *want = f.want, *got_ref = f.got_ref;
+    int32_t *mult = f.mult, *shift = f.shift;
     s.filter = filter;
-    s.bias = (rnd() % 5) ? bias : NULL;
+    s.bias = f.bias_used;
     s.quant = (reef_per_channel_quant){mult, shift};
     int scratch = reef_dw_conv_s8_get_buffer_size(&s.params, &s.input_dims, &s.filter_dims,
                                                   &s.output_dims);
@@ -256,7 +278,8 @@ static int check_dw(const kcase *c)
                                          &s.filter_dims, filter, s.bias, &s.output_dims, got_ref),
                      REEF_OK);
     bad += compare("reef_dw_conv_s8_ref", c->name, &s.output_dims, got_ref, want);
-    free(filter); free(want); free(got_ref); free(bias); free(mult); free(shift); free(a.mem);
+    filter_consts_free(&f);
+    free(a.mem);
     return bad;
 }
 
@@ -270,14 +293,12 @@ static int check_fc(const kcase *c)
     s.output_dims = (reef_dims){c->n, 1, 1, c->out_c};
     s.params = (reef_fc_params){rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}};
     s.params.activation = random_activation(s.params.output_offset);
-    int in_n = c->n * c->c, out_n = c->n * c->out_c, f_n = c->out_c * c->c;
-    int8_t *filter = malloc(f_n), *want = malloc(out_n), *got_ref = malloc(out_n);
-    int32_t *bias = malloc(4 * c->out_c), *mult = malloc(4 * c->out_c), *shift = malloc(4 * c->out_c);
-    fill_s8(filter, f_n, -127, 127);
-    for (int o = 0; o < c->out_c; o++) bias[o] = rnd_in(-20000, 20000);
-    random_quant(mult, shift, c->out_c, c->c);
+    int in_n = c->n * c->c, out_n = c->n * c->out_c;
+    filter_consts f = filter_consts_make(c->out_c * c->c, c->out_c, 20000, c->c, out_n);
+    int8_t *filter = f.filter, *want = f.want, *got_ref = f.got_ref;
+    int32_t *mult = f.mult, *shift = f.shift;
     s.filter = filter;
-    s.bias = (rnd() % 5) ? bias : NULL;
+    s.bias = f.bias_used;
     s.quant = (reef_per_tensor_quant){mult[0], shift[0]};
     if (per_channel) s.channel_quant = (reef_per_channel_quant){mult, shift};
     arena a = arena_make(in_n, out_n, 0);
@@ -295,7 +316,8 @@ static int check_fc(const kcase *c)
                                     &s.filter_dims, filter, s.bias, &s.output_dims, got_ref),
                      REEF_OK);
     bad += compare("reef_fc_s8_ref", c->name, &s.output_dims, got_ref, want);
-    free(filter); free(want); free(got_ref); free(bias); free(mult); free(shift); free(a.mem);
+    filter_consts_free(&f);
+    free(a.mem);
     return bad;
 }
 

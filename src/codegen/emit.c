@@ -2,13 +2,13 @@
  * with designated initializers from the lowered model, so the generated
  * table is the host interpreter's table, constant for constant. */
 #include "codegen/emit.h"
+#include "codegen/emit_internal.h"
 
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "util/io.h"
 
 int reef_c_name_valid(const char *name)
 {
@@ -34,12 +34,6 @@ void reef_c_name_from_path(const char *path, char *buf, size_t size)
 
 /* ---- small printers ----------------------------------------------------- */
 
-typedef struct emitter {
-    FILE *fp;
-    const char *name; /* lower-case symbol prefix */
-    char upper[72];   /* macro prefix */
-} emitter;
-
 /* An int32 as a C99 constant: INT32_MIN cannot be written as a literal. */
 static void put_i32(FILE *fp, int32_t v)
 {
@@ -47,16 +41,6 @@ static void put_i32(FILE *fp, int32_t v)
         fputs("(-2147483647 - 1)", fp);
     else
         fprintf(fp, "%" PRId32, v);
-}
-
-/* A float literal that reads back as the same float. */
-static void put_float(FILE *fp, float v)
-{
-    char buf[48];
-    snprintf(buf, sizeof buf, "%.9g", (double)v);
-    fputs(buf, fp);
-    if (!strpbrk(buf, ".eE")) fputs(".0", fp);
-    fputc('f', fp);
 }
 
 static void put_i8_array(emitter *e, const char *what, int k, const int8_t *v, size_t n)
@@ -78,12 +62,6 @@ static void put_i32_array(emitter *e, const char *what, int k, const int32_t *v,
     fputs("\n};\n", e->fp);
 }
 
-static void put_dims(FILE *fp, const char *field, const reef_dims *d)
-{
-    fprintf(fp, "    .%s = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "},\n", field, d->n, d->h, d->w,
-            d->c);
-}
-
 static void put_hw(FILE *fp, const char *field, reef_hw v)
 {
     fprintf(fp, ".%s = {%" PRId32 ", %" PRId32 "}", field, v.h, v.w);
@@ -92,20 +70,6 @@ static void put_hw(FILE *fp, const char *field, reef_hw v)
 static void put_act(FILE *fp, reef_activation a)
 {
     fprintf(fp, ".activation = {%" PRId32 ", %" PRId32 "}", a.min, a.max);
-}
-
-/* "name_sK_what" when the step owns that array, else NULL. */
-static void put_ref(emitter *e, const char *field, int k, const char *what, const void *p)
-{
-    if (p)
-        fprintf(e->fp, "    .%s = %s_s%d_%s,\n", field, e->name, k, what);
-    else
-        fprintf(e->fp, "    .%s = 0,\n", field);
-}
-
-static void put_offsets(FILE *fp, uint32_t in, uint32_t out)
-{
-    fprintf(fp, "    .input_at = %" PRIu32 "u, .output_at = %" PRIu32 "u,\n", in, out);
 }
 
 static void put_scratch(FILE *fp, uint32_t at, uint32_t size)
@@ -123,6 +87,30 @@ static void put_channel_quant(emitter *e, const char *field, int k, const reef_l
         fprintf(e->fp, "    .%s = {0, 0},\n", field);
 }
 
+/* The rest of a conv, depthwise or fc params initializer: "stride, padding,
+ * dilation, activation},\n". */
+static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilation, reef_activation act)
+{
+    put_hw(fp, "stride", stride), fputs(", ", fp);
+    put_hw(fp, "padding", padding), fputs(", ", fp);
+    put_hw(fp, "dilation", dilation), fputs(", ", fp);
+    put_act(fp, act), fputs("},\n", fp);
+}
+
+/* The fields the conv, depthwise and fc args structs share, from input_dims
+ * to the end (a macro: three struct types with the same field names). */
+#define PUT_FILTER_STEP_TAIL(e, k, a)                                  \
+    do {                                                               \
+        emit_dims((e)->fp, "input_dims", &(a)->input_dims);            \
+        emit_dims((e)->fp, "filter_dims", &(a)->filter_dims);          \
+        emit_dims((e)->fp, "output_dims", &(a)->output_dims);          \
+        emit_ref((e), "filter", (k), "filter", (a)->filter);           \
+        emit_ref((e), "bias", (k), "bias", (a)->bias);                 \
+        emit_offsets((e)->fp, (a)->input_at, (a)->output_at);          \
+        put_scratch((e)->fp, (a)->scratch_at, (a)->scratch_size);      \
+        fputs("};\n", (e)->fp);                                        \
+    } while (0)
+
 static void put_conv(emitter *e, int k, const reef_lowered_step *s)
 {
     const reef_conv_step_args *a = &s->args.conv;
@@ -130,19 +118,9 @@ static void put_conv(emitter *e, int k, const reef_lowered_step *s)
     fprintf(e->fp, "static const reef_conv_step_args %s_s%d_args = {\n", e->name, k);
     fprintf(e->fp, "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", ",
             p->input_offset, p->output_offset);
-    put_hw(e->fp, "stride", p->stride), fputs(", ", e->fp);
-    put_hw(e->fp, "padding", p->padding), fputs(", ", e->fp);
-    put_hw(e->fp, "dilation", p->dilation), fputs(", ", e->fp);
-    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
     put_channel_quant(e, "quant", k, s);
-    put_dims(e->fp, "input_dims", &a->input_dims);
-    put_dims(e->fp, "filter_dims", &a->filter_dims);
-    put_dims(e->fp, "output_dims", &a->output_dims);
-    put_ref(e, "filter", k, "filter", a->filter);
-    put_ref(e, "bias", k, "bias", a->bias);
-    put_offsets(e->fp, a->input_at, a->output_at);
-    put_scratch(e->fp, a->scratch_at, a->scratch_size);
-    fputs("};\n", e->fp);
+    PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
 static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s)
@@ -154,19 +132,9 @@ static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s)
             "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32
             ", .depth_multiplier = %" PRId32 ", ",
             p->input_offset, p->output_offset, p->depth_multiplier);
-    put_hw(e->fp, "stride", p->stride), fputs(", ", e->fp);
-    put_hw(e->fp, "padding", p->padding), fputs(", ", e->fp);
-    put_hw(e->fp, "dilation", p->dilation), fputs(", ", e->fp);
-    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
     put_channel_quant(e, "quant", k, s);
-    put_dims(e->fp, "input_dims", &a->input_dims);
-    put_dims(e->fp, "filter_dims", &a->filter_dims);
-    put_dims(e->fp, "output_dims", &a->output_dims);
-    put_ref(e, "filter", k, "filter", a->filter);
-    put_ref(e, "bias", k, "bias", a->bias);
-    put_offsets(e->fp, a->input_at, a->output_at);
-    put_scratch(e->fp, a->scratch_at, a->scratch_size);
-    fputs("};\n", e->fp);
+    PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
 static void put_fc(emitter *e, int k, const reef_lowered_step *s)
@@ -181,14 +149,7 @@ static void put_fc(emitter *e, int k, const reef_lowered_step *s)
     put_act(e->fp, p->activation), fputs("},\n", e->fp);
     fprintf(e->fp, "    .quant = {%" PRId32 ", %" PRId32 "},\n", a->quant.multiplier, a->quant.shift);
     put_channel_quant(e, "channel_quant", k, s);
-    put_dims(e->fp, "input_dims", &a->input_dims);
-    put_dims(e->fp, "filter_dims", &a->filter_dims);
-    put_dims(e->fp, "output_dims", &a->output_dims);
-    put_ref(e, "filter", k, "filter", a->filter);
-    put_ref(e, "bias", k, "bias", a->bias);
-    put_offsets(e->fp, a->input_at, a->output_at);
-    put_scratch(e->fp, a->scratch_at, a->scratch_size);
-    fputs("};\n", e->fp);
+    PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
 static void put_add(emitter *e, int k, const reef_lowered_step *s)
@@ -220,9 +181,9 @@ static void put_pool(emitter *e, int k, const reef_lowered_step *s)
     put_hw(e->fp, "padding", a->params.padding), fputs(", ", e->fp);
     put_act(e->fp, a->params.activation), fputs("},\n    ", e->fp);
     put_hw(e->fp, "filter", a->filter), fputs(",\n", e->fp);
-    put_dims(e->fp, "input_dims", &a->input_dims);
-    put_dims(e->fp, "output_dims", &a->output_dims);
-    put_offsets(e->fp, a->input_at, a->output_at);
+    emit_dims(e->fp, "input_dims", &a->input_dims);
+    emit_dims(e->fp, "output_dims", &a->output_dims);
+    emit_offsets(e->fp, a->input_at, a->output_at);
     put_scratch(e->fp, a->scratch_at, a->scratch_size);
     fputs("};\n", e->fp);
 }
@@ -236,9 +197,9 @@ static void put_mean(emitter *e, int k, const reef_lowered_step *s)
             ", .shift = %" PRId32 "},\n",
             e->name, k, a->params.input_offset, a->params.output_offset, a->params.multiplier,
             a->params.shift);
-    put_dims(e->fp, "input_dims", &a->input_dims);
-    put_dims(e->fp, "output_dims", &a->output_dims);
-    put_offsets(e->fp, a->input_at, a->output_at);
+    emit_dims(e->fp, "input_dims", &a->input_dims);
+    emit_dims(e->fp, "output_dims", &a->output_dims);
+    emit_offsets(e->fp, a->input_at, a->output_at);
     fputs("};\n", e->fp);
 }
 
@@ -251,7 +212,7 @@ static void put_softmax(emitter *e, int k, const reef_lowered_step *s)
             e->name, k, a->params.input_multiplier, a->params.input_left_shift);
     put_i32(e->fp, a->params.diff_min);
     fprintf(e->fp, "},\n    .rows = %" PRId32 ", .depth = %" PRId32 ",\n", a->rows, a->depth);
-    put_offsets(e->fp, a->input_at, a->output_at);
+    emit_offsets(e->fp, a->input_at, a->output_at);
     fputs("};\n", e->fp);
 }
 
@@ -260,7 +221,7 @@ static void put_reshape(emitter *e, int k, const reef_lowered_step *s)
     const reef_reshape_step_args *a = &s->args.reshape;
     fprintf(e->fp, "static const reef_reshape_step_args %s_s%d_args = {\n    .count = %" PRId32 ",\n",
             e->name, k, a->count);
-    put_offsets(e->fp, a->input_at, a->output_at);
+    emit_offsets(e->fp, a->input_at, a->output_at);
     fputs("};\n", e->fp);
 }
 
@@ -273,9 +234,9 @@ static void put_pad(emitter *e, int k, const reef_lowered_step *s)
             "    .params = {.before = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "}, "
             ".after = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "}, .pad_value = %" PRId32 "},\n",
             e->name, k, b->n, b->h, b->w, b->c, f->n, f->h, f->w, f->c, a->params.pad_value);
-    put_dims(e->fp, "input_dims", &a->input_dims);
-    put_dims(e->fp, "output_dims", &a->output_dims);
-    put_offsets(e->fp, a->input_at, a->output_at);
+    emit_dims(e->fp, "input_dims", &a->input_dims);
+    emit_dims(e->fp, "output_dims", &a->output_dims);
+    emit_offsets(e->fp, a->input_at, a->output_at);
     fputs("};\n", e->fp);
 }
 
@@ -315,21 +276,17 @@ static const char *step_fn_name(reef_step_kind kind)
 
 /* ---- the two files ------------------------------------------------------ */
 
-static void put_shape(FILE *fp, const int32_t *shape, int rank)
+static void put_header(emitter *e, const void *model, const char *source)
 {
-    for (int i = 0; i < rank; i++) fprintf(fp, "%s%" PRId32, i ? "x" : "", shape[i]);
-}
-
-static void put_header(emitter *e, const reef_lowered_model *m, const char *source)
-{
+    const reef_lowered_model *m = model;
     FILE *fp = e->fp;
     const char *u = e->upper;
     fprintf(fp, "/* %s.h: generated by `reef gen`%s%s. Do not edit.\n", e->name, source ? " from " : "",
             source ? source : "");
     fprintf(fp, " * Input ");
-    put_shape(fp, m->input_shape, m->input_rank);
+    emit_shape(fp, m->input_shape, m->input_rank);
     fprintf(fp, " int8, output ");
-    put_shape(fp, m->output_shape, m->output_rank);
+    emit_shape(fp, m->output_shape, m->output_rank);
     fprintf(fp,
             " int8; real = scale * (q - zero_point).\n"
             " * %d steps, %lld MACs, %zu bytes of constants, arena %zu bytes\n"
@@ -339,9 +296,9 @@ static void put_header(emitter *e, const reef_lowered_model *m, const char *sour
     fprintf(fp, "#define %s_INPUT_SIZE %" PRId32 "\n#define %s_OUTPUT_SIZE %" PRId32 "\n", u, m->input_size,
             u, m->output_size);
     fprintf(fp, "#define %s_ARENA_SIZE %zu\n#define %s_STEP_COUNT %d\n", u, m->arena_size, u, m->nsteps);
-    fprintf(fp, "#define %s_INPUT_SCALE ", u), put_float(fp, m->input_scale);
+    fprintf(fp, "#define %s_INPUT_SCALE ", u), emit_float(fp, m->input_scale);
     fprintf(fp, "\n#define %s_INPUT_ZERO_POINT (%" PRId32 ")\n", u, m->input_zero_point);
-    fprintf(fp, "#define %s_OUTPUT_SCALE ", u), put_float(fp, m->output_scale);
+    fprintf(fp, "#define %s_OUTPUT_SCALE ", u), emit_float(fp, m->output_scale);
     fprintf(fp, "\n#define %s_OUTPUT_ZERO_POINT (%" PRId32 ")\n\n", u, m->output_zero_point);
     fprintf(fp,
             "/* The step table and the arena, for callers that run steps themselves\n"
@@ -370,19 +327,16 @@ static void put_header(emitter *e, const reef_lowered_model *m, const char *sour
             e->name, u, u, u, e->name);
 }
 
-static void put_source(emitter *e, const reef_lowered_model *m, const char *source)
+static void put_source(emitter *e, const void *model, const char *source)
 {
+    const reef_lowered_model *m = model;
     FILE *fp = e->fp;
     fprintf(fp, "/* %s.c: generated by `reef gen`%s%s. Do not edit. */\n#include \"%s.h\"\n\n", e->name,
             source ? " from " : "", source ? source : "", e->name);
     fputs("/* Constants go to their own section so a memory report can count them;\n"
-          " * the arena must be word aligned (int32 scratch, word loads). */\n"
-          "#if defined(__GNUC__) && defined(__ELF__)\n"
-          "#define REEF_WEIGHTS __attribute__((section(\".rodata.reef_weights\")))\n#else\n#define "
-          "REEF_WEIGHTS\n#endif\n"
-          "#if defined(__GNUC__)\n#define REEF_ARENA_ALIGN __attribute__((aligned(8)))\n#else\n#define "
-          "REEF_ARENA_ALIGN\n#endif\n",
+          " * the arena must be word aligned (int32 scratch, word loads). */\n",
           fp);
+    emit_section_macros(fp);
     for (int k = 0; k < m->nsteps; k++) put_step(e, k, &m->steps[k]);
     fprintf(fp, "\nconst reef_step %s_steps[] = {\n", e->name);
     for (int k = 0; k < m->nsteps; k++)
@@ -411,25 +365,5 @@ static void put_source(emitter *e, const reef_lowered_model *m, const char *sour
 int reef_emit_c(const reef_lowered_model *m, const char *dir, const char *name, const char *source,
                 reef_error *err)
 {
-    if (!reef_c_name_valid(name))
-        return reef_fail(err, "'%s' is not a C identifier (letters, digits, _)", name);
-    emitter e = {NULL, name, {0}};
-    for (size_t i = 0; name[i]; i++) e.upper[i] = (char)toupper((unsigned char)name[i]);
-    char hpath[4096], cpath[4096];
-    snprintf(hpath, sizeof hpath, "%s/%s.h", dir, name);
-    snprintf(cpath, sizeof cpath, "%s/%s.c", dir, name);
-    reef_atomic_file hf, cf;
-    if (reef_atomic_open(&hf, hpath, err)) return -1;
-    if (reef_atomic_open(&cf, cpath, err)) {
-        reef_atomic_abort(&hf);
-        return -1;
-    }
-    e.fp = hf.fp, put_header(&e, m, source);
-    e.fp = cf.fp, put_source(&e, m, source);
-    /* Both complete before either is renamed into place. */
-    if (reef_atomic_commit(&cf, err)) {
-        reef_atomic_abort(&hf);
-        return -1;
-    }
-    return reef_atomic_commit(&hf, err);
+    return emit_files(dir, name, put_header, put_source, m, source, err);
 }

@@ -195,6 +195,27 @@ static int conv_window(const reef_op *op, const conv_operands *c, reef_hw *paddi
     return 0;
 }
 
+/* Stride, dilation (0 read as 1), padding and activation clamp of a conv or
+ * depthwise op. */
+static int conv_geometry(const reef_op *op, const conv_operands *c, reef_hw *stride, reef_hw *padding,
+                         reef_hw *dilation, reef_activation *activation, reef_error *err)
+{
+    *stride = (reef_hw){op->opt.stride_h, op->opt.stride_w};
+    *dilation = (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
+    return conv_window(op, c, padding, err) || activation_clamp(op->opt.activation, c->out, activation, err) ? -1 : 0;
+}
+
+/* The step's own copies of a conv or depthwise op's filter, per-channel
+ * requantization and bias (the third input, when there is one). */
+static int conv_constants(const reef_graph *g, const reef_op *op, const conv_operands *c, reef_lowered_step *s,
+                          reef_error *err)
+{
+    return copy_filter(s, c->filter, err) || channel_quant(s, c->in, c->filter, c->out, c->out_dims.c, err) ||
+                   copy_bias(s, g, op->ninputs > 2 ? op->inputs[2] : -1, c->out_dims.c, err)
+               ? -1
+               : 0;
+}
+
 static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     conv_operands c;
@@ -206,16 +227,11 @@ static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step 
                          c.out_dims.c);
     a->params.input_offset = -zp(c.in);
     a->params.output_offset = zp(c.out);
-    a->params.stride = (reef_hw){op->opt.stride_h, op->opt.stride_w};
-    a->params.dilation =
-        (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
-    if (conv_window(op, &c, &a->params.padding, err) ||
-        activation_clamp(op->opt.activation, c.out, &a->params.activation, err))
+    if (conv_geometry(op, &c, &a->params.stride, &a->params.padding, &a->params.dilation,
+                      &a->params.activation, err))
         return -1;
     a->input_dims = c.in_dims, a->filter_dims = c.filter_dims, a->output_dims = c.out_dims;
-    if (copy_filter(s, c.filter, err) || channel_quant(s, c.in, c.filter, c.out, c.out_dims.c, err) ||
-        copy_bias(s, g, op->ninputs > 2 ? op->inputs[2] : -1, c.out_dims.c, err))
-        return reef_fail_wrap(err, "conv");
+    if (conv_constants(g, op, &c, s, err)) return reef_fail_wrap(err, "conv");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
     a->filter = s->filter, a->bias = s->bias;
     s->scratch_size =
@@ -237,16 +253,11 @@ static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_st
     a->params.output_offset = zp(c.out);
     /* From the shapes: some converters write depth_multiplier 1 or 0. */
     a->params.depth_multiplier = c.out_dims.c / c.in_dims.c;
-    a->params.stride = (reef_hw){op->opt.stride_h, op->opt.stride_w};
-    a->params.dilation =
-        (reef_hw){op->opt.dilation_h ? op->opt.dilation_h : 1, op->opt.dilation_w ? op->opt.dilation_w : 1};
-    if (conv_window(op, &c, &a->params.padding, err) ||
-        activation_clamp(op->opt.activation, c.out, &a->params.activation, err))
+    if (conv_geometry(op, &c, &a->params.stride, &a->params.padding, &a->params.dilation,
+                      &a->params.activation, err))
         return -1;
     a->input_dims = c.in_dims, a->filter_dims = c.filter_dims, a->output_dims = c.out_dims;
-    if (copy_filter(s, c.filter, err) || channel_quant(s, c.in, c.filter, c.out, c.out_dims.c, err) ||
-        copy_bias(s, g, op->ninputs > 2 ? op->inputs[2] : -1, c.out_dims.c, err))
-        return reef_fail_wrap(err, "depthwise conv");
+    if (conv_constants(g, op, &c, s, err)) return reef_fail_wrap(err, "depthwise conv");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
     a->filter = s->filter, a->bias = s->bias;
     s->scratch_size =

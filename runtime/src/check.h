@@ -2,6 +2,10 @@
 #ifndef REEF_RT_CHECK_H
 #define REEF_RT_CHECK_H
 
+#include "reef/conv.h"
+#include "reef/depthwise.h"
+#include "reef/float_ops.h"
+#include "reef/fully_connected.h"
 #include "reef/types.h"
 
 static inline int reef_dims_valid(const reef_dims *d)
@@ -19,9 +23,49 @@ static inline int reef_activation_valid(const reef_activation *a)
     return a->min >= -128 && a->max <= 127 && a->min <= a->max;
 }
 
+/* The tensors of a kernel with a filter (conv, depthwise, fc) are given and
+ * their shapes are positive. */
+static inline int reef_filter_args_present(const int8_t *input, const int8_t *filter, const int8_t *output,
+                                           const reef_dims *input_dims, const reef_dims *filter_dims,
+                                           const reef_dims *output_dims)
+{
+    return input && filter && output && reef_dims_valid(input_dims) && reef_dims_valid(filter_dims) &&
+           reef_dims_valid(output_dims);
+}
+
+/* A convolution window (conv, depthwise): stride, padding, dilation and
+ * activation in range. */
+static inline int reef_conv_window_valid(const reef_hw *stride, const reef_hw *padding, const reef_hw *dilation,
+                                         const reef_activation *activation)
+{
+    return dilation->h > 0 && dilation->w > 0 && reef_window_valid(stride, padding) &&
+           reef_activation_valid(activation);
+}
+
 static inline int32_t reef_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
 }
+
+static inline float reef_clampf(float v, reef_float_act act)
+{
+    return v < act.min ? act.min : (v > act.max ? act.max : v);
+}
+
+/* Argument checks shared by each fast kernel and its scalar reference
+ * (defined in the *_ref.c files). */
+int reef_conv_args_valid(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                         const reef_dims *input_dims, const int8_t *input,
+                         const reef_dims *filter_dims, const int8_t *filter,
+                         const reef_dims *output_dims, const int8_t *output);
+int reef_dw_conv_args_valid(const reef_dw_conv_params *params,
+                            const reef_per_channel_quant *quant,
+                            const reef_dims *input_dims, const int8_t *input,
+                            const reef_dims *filter_dims, const int8_t *filter,
+                            const reef_dims *output_dims, const int8_t *output);
+int reef_fc_args_valid(const reef_fc_params *params, const reef_dims *input_dims,
+                       const int8_t *input, const reef_dims *filter_dims,
+                       const int8_t *filter, const reef_dims *output_dims,
+                       const int8_t *output);
 
 #endif

@@ -10,12 +10,6 @@
 #include "dsp.h"
 #include "dw3x3.h"
 
-int reef_dw_conv_args_valid(const reef_dw_conv_params *params,
-                            const reef_per_channel_quant *quant,
-                            const reef_dims *input_dims, const int8_t *input,
-                            const reef_dims *filter_dims, const int8_t *filter,
-                            const reef_dims *output_dims, const int8_t *output);
-
 int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
                                         const reef_dims *input_dims,
                                         const reef_dims *filter_dims,

@@ -10,17 +10,14 @@ int reef_dw_conv_args_valid(const reef_dw_conv_params *params,
                             const reef_dims *filter_dims, const int8_t *filter,
                             const reef_dims *output_dims, const int8_t *output)
 {
-    if (!params || !quant || !quant->multiplier || !quant->shift || !input || !filter ||
-        !output)
-        return 0;
-    if (!reef_dims_valid(input_dims) || !reef_dims_valid(filter_dims) ||
-        !reef_dims_valid(output_dims) || params->depth_multiplier < 1)
+    if (!params || !quant || !quant->multiplier || !quant->shift ||
+        !reef_filter_args_present(input, filter, output, input_dims, filter_dims, output_dims) ||
+        params->depth_multiplier < 1)
         return 0;
     return filter_dims->n == 1 && filter_dims->c == output_dims->c &&
            output_dims->c == input_dims->c * params->depth_multiplier &&
-           output_dims->n == input_dims->n && params->dilation.h > 0 &&
-           params->dilation.w > 0 && reef_window_valid(&params->stride, &params->padding) &&
-           reef_activation_valid(&params->activation);
+           output_dims->n == input_dims->n &&
+           reef_conv_window_valid(&params->stride, &params->padding, &params->dilation, &params->activation);
 }
 
 /* One output value at (b, out_y, out_x, o), o = i * M + m. */

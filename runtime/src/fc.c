@@ -12,11 +12,6 @@
 #include "rq.h"
 #include "widen.h"
 
-int reef_fc_args_valid(const reef_fc_params *params, const reef_dims *input_dims,
-                       const int8_t *input, const reef_dims *filter_dims,
-                       const int8_t *filter, const reef_dims *output_dims,
-                       const int8_t *output);
-
 int32_t reef_fc_s8_get_buffer_size(const reef_dims *filter_dims)
 {
     /* the widened input row: (K4 / 4, 2) words */

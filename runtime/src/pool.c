@@ -42,32 +42,62 @@ int32_t reef_avgpool_s8_get_buffer_size(const reef_dims *input_dims,
     return 0;
 }
 
+/* The sum and the maximum of one channel over a window: h rows of w pixels,
+ * from the pixel at `at`; rows are row_stride values apart, pixels c. */
+static int32_t window_sum(const int8_t *at, int32_t h, int32_t w, int32_t row_stride, int32_t c)
+{
+    int32_t sum = 0, iy, ix;
+    for (iy = 0; iy < h; iy++)
+        for (ix = 0; ix < w; ix++) sum += at[iy * row_stride + ix * c];
+    return sum;
+}
+
+static int32_t window_max(const int8_t *at, int32_t h, int32_t w, int32_t row_stride, int32_t c)
+{
+    int32_t max = -128, iy, ix;
+    for (iy = 0; iy < h; iy++)
+        for (ix = 0; ix < w; ix++) {
+            const int32_t v = at[iy * row_stride + ix * c];
+            max = v > max ? v : max;
+        }
+    return max;
+}
+
+/* Both pools: each output is the rounded average (is_max 0) or the maximum
+ * (is_max 1) of its window clipped to the input, then clamped. */
+static reef_status pool_s8(int is_max, const reef_pool_params *params, const reef_dims *input_dims,
+                           const int8_t *input, const reef_hw *filter, const reef_dims *output_dims,
+                           int8_t *output)
+{
+    const int32_t c_in = input_dims->c, row_stride = input_dims->w * c_in;
+    int32_t b, y, x, c, y0, y1, x0, x1;
+    for (b = 0; b < output_dims->n; b++)
+        for (y = 0; y < output_dims->h; y++)
+            for (x = 0; x < output_dims->w; x++) {
+                const int8_t *corner;
+                pool_window(params, input_dims, filter, y, x, &y0, &y1, &x0, &x1);
+                if (y1 <= y0 || x1 <= x0) return REEF_ARG_ERROR; /* empty window */
+                corner = input + ((b * input_dims->h + y0) * input_dims->w + x0) * c_in;
+                for (c = 0; c < output_dims->c; c++) {
+                    const int32_t v = is_max ? window_max(corner + c, y1 - y0, x1 - x0, row_stride, c_in)
+                                             : rounded_average(window_sum(corner + c, y1 - y0, x1 - x0,
+                                                                          row_stride, c_in),
+                                                               (y1 - y0) * (x1 - x0));
+                    *output++ = (int8_t)reef_clamp(v, params->activation.min, params->activation.max);
+                }
+            }
+    return REEF_OK;
+}
+
 reef_status reef_avgpool_s8(const reef_context *ctx, const reef_pool_params *params,
                             const reef_dims *input_dims, const int8_t *input,
                             const reef_hw *filter,
                             const reef_dims *output_dims, int8_t *output)
 {
-    int32_t b, y, x, c, iy, ix, y0, y1, x0, x1;
     (void)ctx;
     if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
         return REEF_ARG_ERROR;
-    for (b = 0; b < output_dims->n; b++)
-        for (y = 0; y < output_dims->h; y++)
-            for (x = 0; x < output_dims->w; x++) {
-                pool_window(params, input_dims, filter, y, x, &y0, &y1, &x0, &x1);
-                if (y1 <= y0 || x1 <= x0) return REEF_ARG_ERROR; /* empty window */
-                for (c = 0; c < output_dims->c; c++) {
-                    int32_t sum = 0;
-                    for (iy = y0; iy < y1; iy++)
-                        for (ix = x0; ix < x1; ix++)
-                            sum += input[((b * input_dims->h + iy) * input_dims->w + ix) *
-                                             input_dims->c + c];
-                    *output++ = (int8_t)reef_clamp(rounded_average(sum, (y1 - y0) * (x1 - x0)),
-                                                   params->activation.min,
-                                                   params->activation.max);
-                }
-            }
-    return REEF_OK;
+    return pool_s8(0, params, input_dims, input, filter, output_dims, output);
 }
 
 reef_status reef_maxpool_s8(const reef_context *ctx, const reef_pool_params *params,
@@ -75,26 +105,8 @@ reef_status reef_maxpool_s8(const reef_context *ctx, const reef_pool_params *par
                             const reef_hw *filter,
                             const reef_dims *output_dims, int8_t *output)
 {
-    int32_t b, y, x, c, iy, ix, y0, y1, x0, x1;
     (void)ctx;
     if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
         return REEF_ARG_ERROR;
-    for (b = 0; b < output_dims->n; b++)
-        for (y = 0; y < output_dims->h; y++)
-            for (x = 0; x < output_dims->w; x++) {
-                pool_window(params, input_dims, filter, y, x, &y0, &y1, &x0, &x1);
-                if (y1 <= y0 || x1 <= x0) return REEF_ARG_ERROR;
-                for (c = 0; c < output_dims->c; c++) {
-                    int32_t max = -128;
-                    for (iy = y0; iy < y1; iy++)
-                        for (ix = x0; ix < x1; ix++) {
-                            int32_t v = input[((b * input_dims->h + iy) * input_dims->w + ix) *
-                                                  input_dims->c + c];
-                            max = v > max ? v : max;
-                        }
-                    *output++ = (int8_t)reef_clamp(max, params->activation.min,
-                                                   params->activation.max);
-                }
-            }
-    return REEF_OK;
+    return pool_s8(1, params, input_dims, input, filter, output_dims, output);
 }

@@ -4,11 +4,6 @@
 
 #include "check.h"
 
-static float clampf(float v, reef_float_act act)
-{
-    return v < act.min ? act.min : (v > act.max ? act.max : v);
-}
-
 reef_status reef_float_fc(const reef_float_fc_args *a, const float *input, float *output)
 {
     int32_t b, o, i;
@@ -20,7 +15,7 @@ reef_status reef_float_fc(const reef_float_fc_args *a, const float *input, float
             const float *w = a->filter + o * a->in_features; /* (C_IN) */
             float acc = a->bias ? a->bias[o] : 0.0f;
             for (i = 0; i < a->in_features; i++) acc += x[i] * w[i];
-            output[b * a->out_features + o] = clampf(acc, a->act);
+            output[b * a->out_features + o] = reef_clampf(acc, a->act);
         }
     }
     return REEF_OK;
@@ -47,7 +42,7 @@ static void pool_pixel(const reef_float_pool_args *a, int is_max, const float *i
                     acc += v;
             }
         if (!is_max) acc = cells > 0 ? acc / (float)cells : 0.0f;
-        out[c] = clampf(acc, a->act);
+        out[c] = reef_clampf(acc, a->act);
     }
 }
 
@@ -98,7 +93,7 @@ reef_status reef_float_add_step(const void *args, uint8_t *arena)
     float *out = out_at(arena, a->output_at);
     int32_t i;
     if (a->count < 0) return REEF_ARG_ERROR;
-    for (i = 0; i < a->count; i++) out[i] = clampf(x[i] + y[i], a->act);
+    for (i = 0; i < a->count; i++) out[i] = reef_clampf(x[i] + y[i], a->act);
     return REEF_OK;
 }
 

@@ -5,47 +5,6 @@
 #include "dot.h"
 #include "dsp.h"
 
-void reef_dot_2x2(const int8_t *row0, const int8_t *row1, const int8_t *col0,
-                  const int8_t *col1, int32_t k, int32_t sums[4])
-{
-    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, n;
-    /* Pointers step on (no indexed addressing), so the loop keeps its
-     * four pointers and four sums in registers. */
-    for (n = k >> 2; n > 0; n--) {
-        const uint32_t c0 = reef_load_u32(col0), c1 = reef_load_u32(col1);
-        const int32_t c0e = reef_sxtb16(c0), c0o = reef_sxtb16_ror8(c0);
-        const int32_t c1e = reef_sxtb16(c1), c1o = reef_sxtb16_ror8(c1);
-        uint32_t w = reef_load_u32(row0);
-        int32_t we = reef_sxtb16(w), wo = reef_sxtb16_ror8(w);
-        s00 = reef_smlad(we, c0e, s00);
-        s00 = reef_smlad(wo, c0o, s00);
-        s01 = reef_smlad(we, c1e, s01);
-        s01 = reef_smlad(wo, c1o, s01);
-        w = reef_load_u32(row1);
-        we = reef_sxtb16(w);
-        wo = reef_sxtb16_ror8(w);
-        s10 = reef_smlad(we, c0e, s10);
-        s10 = reef_smlad(wo, c0o, s10);
-        s11 = reef_smlad(we, c1e, s11);
-        s11 = reef_smlad(wo, c1o, s11);
-        row0 += 4;
-        row1 += 4;
-        col0 += 4;
-        col1 += 4;
-    }
-    for (n = k & 3; n > 0; n--) {
-        const int32_t w0 = *row0++, w1 = *row1++, x0 = *col0++, x1 = *col1++;
-        s00 += w0 * x0;
-        s01 += w0 * x1;
-        s10 += w1 * x0;
-        s11 += w1 * x1;
-    }
-    sums[0] = s00;
-    sums[1] = s01;
-    sums[2] = s10;
-    sums[3] = s11;
-}
-
 void reef_dot_4x1(const int8_t *rows, const int8_t *col, int32_t k, int32_t col_offset,
                   int32_t sums[4])
 {
@@ -92,12 +51,5 @@ int32_t reef_dot_1x1(const int8_t *row, const int8_t *col, int32_t k, int32_t co
         s = reef_smlad(reef_sxtb16_ror8(w), reef_sadd16(reef_sxtb16_ror8(c), offsets), s);
     }
     for (; i < k; i++) s += row[i] * (col[i] + col_offset);
-    return s;
-}
-
-int32_t reef_sum_s8(const int8_t *v, int32_t k)
-{
-    int32_t s = 0, i;
-    for (i = 0; i < k; i++) s += v[i];
     return s;
 }

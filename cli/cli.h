@@ -19,6 +19,11 @@ int cli_error(const char *name, const char *fmt, ...) __attribute__((format(prin
 /* Parses a positive integer option value; on error prints and returns -1. */
 int cli_parse_int(const char *name, const char *opt, const char *text, long min, long max, long *out);
 int cli_parse_double(const char *name, const char *opt, const char *text, double *out);
+/* Parses --timeout (seconds, > 0); on error prints and returns -1. */
+int cli_parse_timeout(const char *name, const char *text, double *out);
+/* 0 when target names an emulated-run target (host or qemu-m4); otherwise
+ * prints and returns -1. */
+int cli_check_run_target(const char *name, const char *target);
 
 /* The subcommands. Add one line here and one in reef.c's table. */
 int cmd_prep(int argc, char **argv);

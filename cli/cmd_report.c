@@ -73,14 +73,12 @@ static int parse(int argc, char **argv, report_args *a)
         else if (c == 'n') {
             if (cli_parse_int("report", "--limit", optarg, 1, 100000000, &a->limit)) return 2;
         } else if (c == 'T') {
-            if (cli_parse_double("report", "--timeout", optarg, &a->timeout) || a->timeout <= 0)
-                return cli_error("report", "--timeout wants a positive number of seconds"), 2;
+            if (cli_parse_timeout("report", optarg, &a->timeout)) return 2;
         } else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
     }
     if (optind != argc || !a->ckpt || !a->tflite || !a->data) return usage(stderr), 2;
-    if (strcmp(a->target, "host") && strcmp(a->target, "qemu-m4"))
-        return cli_error("report", "unknown --target '%s' (host or qemu-m4)", a->target), 2;
+    if (cli_check_run_target("report", a->target)) return 2;
     return -1;
 }
 
@@ -114,9 +112,25 @@ static void stage(const report_args *a, const char *what)
     if (!a->json) fprintf(stderr, "reef report: %s\n", what);
 }
 
-static void work_sub(const report_args *a, const char *sub, char *buf, size_t size)
+/* The pipeline options of one build: work files in dir (a->work/sub) when
+ * --work was given. */
+static reef_pipeline_opts build_opts(const report_args *a, report_state *s, const char *sub, const char *name,
+                                     const char *source, char *dir, size_t size)
 {
-    if (a->work) snprintf(buf, size, "%s/%s", a->work, sub);
+    if (a->work) snprintf(dir, size, "%s/%s", a->work, sub);
+    reef_pipeline_opts o = {.target = a->target, .work_dir = a->work ? dir : NULL, .name = name,
+                            .source = source, .profile = &s->profile, .timeout_s = a->timeout};
+    return o;
+}
+
+/* r->accuracy from every sample's predicted class (unless rc already failed). */
+static int row_accuracy(report_state *s, table_row *r, const uint16_t *pred, int rc, reef_error *err)
+{
+    reef_metrics mt = {0};
+    if (!rc) rc = reef_metrics_compute(&mt, &s->view, pred, err);
+    r->accuracy = mt.accuracy;
+    reef_metrics_free(&mt);
+    return rc;
 }
 
 /* ---- the float model ------------------------------------------------------ */
@@ -140,9 +154,7 @@ static int run_float_on_target(const report_args *a, report_state *s, reef_float
     float *host = malloc(out_count * sizeof *host);
     uint16_t *pred = malloc((size_t)s->n * sizeof *pred);
     char dir[4096];
-    work_sub(a, "float", dir, sizeof dir);
-    reef_pipeline_opts o = {.target = a->target, .work_dir = a->work ? dir : NULL, .name = "reef_float_model",
-                            .source = a->ckpt, .profile = &s->profile, .timeout_s = a->timeout};
+    reef_pipeline_opts o = build_opts(a, s, "float", "reef_float_model", a->ckpt, dir, sizeof dir);
     int rc = (!in || !out || !host || !pred) ? reef_fail(err, "out of memory") : 0;
     for (int i = 0; !rc && i < s->n; i++)
         reef_float_input(&s->model.norm, reef_dataset_sample(&s->ds, (uint32_t)i), in_count, in + i * in_count);
@@ -157,10 +169,7 @@ static int run_float_on_target(const report_args *a, report_state *s, reef_float
         }
         pred[i] = (uint16_t)reef_argmax_f32(out + i * out_count, (int)out_count);
     }
-    reef_metrics mt = {0};
-    if (!rc) rc = reef_metrics_compute(&mt, &s->view, pred, err);
-    r->accuracy = mt.accuracy;
-    reef_metrics_free(&mt);
+    rc = row_accuracy(s, r, pred, rc, err);
     free(in), free(out), free(host), free(pred);
     return rc;
 }
@@ -211,9 +220,7 @@ static int int8_run(const report_args *a, report_state *s, reef_error *err)
     int8_t *in = NULL, *out = malloc((size_t)s->n * m->output_size), *host = malloc((size_t)m->output_size);
     uint16_t *pred = malloc((size_t)s->n * sizeof *pred);
     char dir[4096];
-    work_sub(a, "int8", dir, sizeof dir);
-    reef_pipeline_opts o = {.target = a->target, .work_dir = a->work ? dir : NULL, .name = "reef_int8_model",
-                            .source = a->tflite, .profile = &s->profile, .timeout_s = a->timeout};
+    reef_pipeline_opts o = build_opts(a, s, "int8", "reef_int8_model", a->tflite, dir, sizeof dir);
     int rc = (!out || !host || !pred) ? reef_fail(err, "out of memory") : 0;
     if (!rc) rc = reef_pipeline_int8_inputs(&s->g8, m, &s->ds, a->data, &in, err);
     if (!rc) stage(a, "int8 build: running every sample...");
@@ -225,10 +232,7 @@ static int int8_run(const report_args *a, report_state *s, reef_error *err)
         if (memcmp(host, out + (size_t)i * m->output_size, (size_t)m->output_size)) r->outputs_identical = 0;
         pred[i] = (uint16_t)reef_argmax_i8(out + (size_t)i * m->output_size, m->output_size);
     }
-    reef_metrics mt = {0};
-    if (!rc) rc = reef_metrics_compute(&mt, &s->view, pred, err);
-    r->accuracy = mt.accuracy;
-    reef_metrics_free(&mt);
+    rc = row_accuracy(s, r, pred, rc, err);
     free(in), free(out), free(host), free(pred);
     return rc;
 }

@@ -67,14 +67,12 @@ static int parse(int argc, char **argv, run_args *a)
         else if (c == 'n') {
             if (cli_parse_int("run", "--limit", optarg, 1, 100000000, &a->limit)) return 2;
         } else if (c == 'T') {
-            if (cli_parse_double("run", "--timeout", optarg, &a->timeout) || a->timeout <= 0)
-                return cli_error("run", "--timeout wants a positive number of seconds"), 2;
+            if (cli_parse_timeout("run", optarg, &a->timeout)) return 2;
         } else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
     }
     if (optind != argc || !a->model || !a->data) return usage(stderr), 2;
-    if (strcmp(a->target, "host") && strcmp(a->target, "qemu-m4"))
-        return cli_error("run", "unknown --target '%s' (host or qemu-m4)", a->target), 2;
+    if (cli_check_run_target("run", a->target)) return 2;
     return -1;
 }
 

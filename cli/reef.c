@@ -59,6 +59,24 @@ int cli_parse_double(const char *name, const char *opt, const char *text, double
     return 0;
 }
 
+int cli_parse_timeout(const char *name, const char *text, double *out)
+{
+    if (cli_parse_double(name, "--timeout", text, out) || *out <= 0) {
+        cli_error(name, "--timeout wants a positive number of seconds");
+        return -1;
+    }
+    return 0;
+}
+
+int cli_check_run_target(const char *name, const char *target)
+{
+    if (strcmp(target, "host") && strcmp(target, "qemu-m4")) {
+        cli_error(name, "unknown --target '%s' (host or qemu-m4)", target);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: reef COMMAND [options]   (reef COMMAND --help for its options)\n\n"

@@ -69,8 +69,11 @@ static reef_status pool_s8(int is_max, const reef_pool_params *params, const ree
                            const int8_t *input, const reef_hw *filter, const reef_dims *output_dims,
                            int8_t *output)
 {
-    const int32_t c_in = input_dims->c, row_stride = input_dims->w * c_in;
-    int32_t b, y, x, c, y0, y1, x0, x1;
+    int32_t c_in, row_stride, b, y, x, c, y0, y1, x0, x1;
+    if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
+        return REEF_ARG_ERROR;
+    c_in = input_dims->c;
+    row_stride = input_dims->w * c_in;
     for (b = 0; b < output_dims->n; b++)
         for (y = 0; y < output_dims->h; y++)
             for (x = 0; x < output_dims->w; x++) {
@@ -95,8 +98,6 @@ reef_status reef_avgpool_s8(const reef_context *ctx, const reef_pool_params *par
                             const reef_dims *output_dims, int8_t *output)
 {
     (void)ctx;
-    if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
-        return REEF_ARG_ERROR;
     return pool_s8(0, params, input_dims, input, filter, output_dims, output);
 }
 
@@ -106,7 +107,5 @@ reef_status reef_maxpool_s8(const reef_context *ctx, const reef_pool_params *par
                             const reef_dims *output_dims, int8_t *output)
 {
     (void)ctx;
-    if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
-        return REEF_ARG_ERROR;
     return pool_s8(1, params, input_dims, input, filter, output_dims, output);
 }

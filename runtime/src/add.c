@@ -1,8 +1,17 @@
-/* reef_add_s8: TFLite's int8 elementwise ADD. */
+/* reef_add_s8: TFLite's int8 elementwise ADD.
+ *
+ * Each input is offset, shifted left and requantized to the common scale,
+ * the sum requantized to the output. The fast path computes each input's
+ * requantization exactly with one SMLAL on the doubled value (add_in); the
+ * larger input's multiplier is 1/2 (shift 0), which rq.h cannot take. The
+ * output uses rq.h. When the shifted inputs could overflow on doubling or
+ * the output shift is not a right shift, every element takes the scalar
+ * reference arithmetic. */
 #include "reef/add.h"
 #include "reef/requant.h"
 
 #include "check.h"
+#include "rq.h"
 
 static int8_t add_one(const reef_add_params *p, int32_t a, int32_t b)
 {
@@ -15,14 +24,126 @@ static int8_t add_one(const reef_add_params *p, int32_t a, int32_t b)
     return (int8_t)reef_clamp(out, p->activation.min, p->activation.max);
 }
 
+static void add_scalar(const reef_add_params *p, const int8_t *input1, const int8_t *input2,
+                       int32_t count, int8_t *output)
+{
+    int32_t k;
+    for (k = 0; k < count; k++) output[k] = add_one(p, input1[k], input2[k]);
+}
+
+/* One input's requantization, SaturatingRoundingDoublingHighMul(acc, M)
+ * then RoundingDivideByPOT by r = -shift >= 0, for acc = (v + off) << s
+ * with |v + off| <= 256 and s <= 21 (so 2 * acc fits 30 bits) and M in
+ * [0, 2^31) (no saturation). With y = 2 * acc * M it equals
+ * floor((y + 2^31) / 2^32) for r = 0 and, for r >= 1 (rq.h's formula with
+ * numerator and denominator doubled),
+ * (floor((y + 2^31 + 2^(31+r)) / 2^32) - [acc < 0]) >> r.
+ * y = (v << (s+1)) * M + (off << (s+1)) * M: the second term and the
+ * rounding constants fold into one 64-bit start value c. */
+typedef struct add_in {
+    int64_t c;
+    int32_t mult;
+    int32_t neg;     /* -1 when r >= 1 (apply the [acc < 0] term), else 0 */
+    int32_t r;
+} add_in;
+
+static void add_in_init(add_in *q, int32_t offset, int32_t mult, int32_t shift, int32_t left_shift)
+{
+    const int32_t off2 = (int32_t)((uint32_t)offset << (left_shift + 1));
+    const int64_t c_hi = shift < 0 ? (int64_t)1 << (-shift - 1) : 0;
+    q->c = (int64_t)off2 * mult + ((int64_t)1 << 31) + c_hi * ((int64_t)1 << 32);
+    q->mult = mult;
+    q->r = -shift;
+    q->neg = shift < 0 ? -1 : 0;
+}
+
+/* v2 = v << (left_shift + 1), acc_sign = v + offset */
+static inline int32_t add_in_apply(int32_t v2, int32_t acc_sign, int64_t c, int32_t mult,
+                                   int32_t neg, int32_t r)
+{
+    const int64_t y = c + (int64_t)v2 * mult;
+    const int32_t hi = (int32_t)(y >> 32) + ((acc_sign >> 31) & neg);
+    return hi >> r;
+}
+
+/* The same with rq.h's output requantization; big is the input whose
+ * shift is 0 (the larger scale: multiplier 1/2), which needs no sign term.
+ * The constants live in locals so that the int8 stores cannot make the
+ * compiler reload them. plain: the activation range is [-128, 127] (a
+ * constant after inlining: each case gets its own loop). */
+static inline __attribute__((always_inline)) void
+add_fast(const reef_add_params *p, const add_in *big, const add_in *other, int32_t other_offset,
+         const reef_rq *out_rq, const int8_t *input_big, const int8_t *input_other, int32_t count,
+         int8_t *output, const int plain)
+{
+    const int64_t c1 = big->c, c2 = other->c;
+    const int32_t m1 = big->mult, m2 = other->mult, neg2 = other->neg, r2 = other->r;
+    const reef_rq rq_out = *out_rq;
+    const int32_t shift = p->left_shift + 1, off2 = other_offset;
+    const int32_t zp = p->output_offset, lo = p->activation.min, hi = p->activation.max;
+    int32_t k;
+    for (k = 0; k < count; k++) {
+        const int32_t v1 = input_big[k], v2 = input_other[k];
+        const int32_t scaled1 = (int32_t)((c1 + (int64_t)reef_shift_left(v1, shift) * m1) >> 32);
+        const int32_t scaled2 = add_in_apply(reef_shift_left(v2, shift), v2 + off2, c2, m2, neg2, r2);
+        output[k] = plain ? reef_rq_s8_plain(scaled1 + scaled2, &rq_out, zp)
+                          : reef_rq_s8(scaled1 + scaled2, &rq_out, zp, lo, hi);
+    }
+}
+
+static void add_fast_plain(const reef_add_params *p, const add_in *big, const add_in *other,
+                           int32_t other_offset, const reef_rq *out_rq, const int8_t *input_big,
+                           const int8_t *input_other, int32_t count, int8_t *output)
+{
+    add_fast(p, big, other, other_offset, out_rq, input_big, input_other, count, output, 1);
+}
+
+static void add_fast_clamped(const reef_add_params *p, const add_in *big, const add_in *other,
+                             int32_t other_offset, const reef_rq *out_rq, const int8_t *input_big,
+                             const int8_t *input_other, int32_t count, int8_t *output)
+{
+    add_fast(p, big, other, other_offset, out_rq, input_big, input_other, count, output, 0);
+}
+
+/* Either loop, the input with shift 0 first (ADD commutes). */
+static void add_fast_any(const reef_add_params *p, const add_in in[2], const reef_rq *out_rq,
+                         const int8_t *input1, const int8_t *input2, int32_t count,
+                         int8_t *output)
+{
+    const int swap = p->input1_shift != 0;
+    const add_in *big = &in[swap], *other = &in[!swap];
+    const int32_t other_offset = swap ? p->input1_offset : p->input2_offset;
+    const int8_t *input_big = swap ? input2 : input1, *input_other = swap ? input1 : input2;
+    if (p->activation.min == -128 && p->activation.max == 127)
+        add_fast_plain(p, big, other, other_offset, out_rq, input_big, input_other, count, output);
+    else
+        add_fast_clamped(p, big, other, other_offset, out_rq, input_big, input_other, count,
+                         output);
+}
+
+static int add_offsets_small(const reef_add_params *p)
+{
+    return p->input1_offset >= -128 && p->input1_offset <= 128 && p->input2_offset >= -128 &&
+           p->input2_offset <= 128;
+}
+
 reef_status reef_add_s8(const reef_add_params *params, const int8_t *input1,
                         const int8_t *input2, int32_t count, int8_t *output)
 {
-    int32_t k;
+    const reef_add_params *p = params;
+    add_in in[2];
+    reef_rq out_rq;
     if (!params || !input1 || !input2 || !output || count < 0 ||
         params->left_shift < 0 || params->left_shift > 30 || params->input1_shift > 0 ||
         params->input2_shift > 0 || !reef_activation_valid(&params->activation))
         return REEF_ARG_ERROR;
-    for (k = 0; k < count; k++) output[k] = add_one(params, input1[k], input2[k]);
+    add_in_init(&in[0], p->input1_offset, p->input1_multiplier, p->input1_shift, p->left_shift);
+    add_in_init(&in[1], p->input2_offset, p->input2_multiplier, p->input2_shift, p->left_shift);
+    if (add_offsets_small(p) && p->left_shift <= 21 && p->input1_shift >= -31 &&
+        p->input2_shift >= -31 && (p->input1_shift == 0 || p->input2_shift == 0) &&
+        reef_rq_init(&out_rq, 0, p->output_multiplier, p->output_shift))
+        add_fast_any(p, in, &out_rq, input1, input2, count, output);
+    else
+        add_scalar(p, input1, input2, count, output);
     return REEF_OK;
 }

@@ -217,6 +217,95 @@ static inline __attribute__((always_inline)) void conv_pair(const conv_job *job,
     }
 }
 
+/* 1x1 convolutions with few input channels (K = C_IN in {4, 8, 12, 16},
+ * stride 1, no padding, the output as large as the input, so position p's
+ * column is input + p * K): channel by channel, the channel's filter row
+ * widened once into registers and its constants read once, then every
+ * position: K / 4 words of column, two SXTB16 and two SMLADs each, the
+ * requantization and one store. The input offset is folded into the bias
+ * (sum (x + off) * w = sum x * w + off * sum w, exact modulo 2^32 like the
+ * reference's int32 accumulator). Here the per-output work (requantization,
+ * setup) of the 2x2 GEMM would dominate. */
+static int conv_is_small_1x1(const conv_job *job)
+{
+    const reef_conv_params *p = job->params;
+    return job->direct && (job->k == 4 || job->k == 8 || job->k == 12 || job->k == 16) &&
+           p->stride.h == 1 && p->stride.w == 1 && job->output_dims->h == job->input_dims->h &&
+           job->output_dims->w == job->input_dims->w;
+}
+
+/* Word i of a filter row, split by SXTB16 (zeros past K). */
+#define SMALL_WORD(i)                                                         \
+    const uint32_t w##i = k > 4 * (i) ? reef_load_u32(row + 4 * (i)) : 0;    \
+    const int32_t we##i = reef_sxtb16(w##i), wo##i = reef_sxtb16_ror8(w##i)
+/* Word i of a column into the sum. */
+#define SMALL_MAC(i)                                                          \
+    if (k > 4 * (i)) {                                                        \
+        const uint32_t x = reef_load_u32(col + 4 * (i));                      \
+        sum = reef_smlad(we##i, reef_sxtb16(x), sum);                         \
+        sum = reef_smlad(wo##i, reef_sxtb16_ror8(x), sum);                    \
+    }
+
+static inline __attribute__((always_inline)) void
+conv_small_channel(const conv_job *job, int32_t o, int32_t positions, int8_t *out, const int k,
+                   const int plain)
+{
+    const reef_conv_params *prm = job->params;
+    const int32_t c_out = job->filter_dims->n, zp = prm->output_offset;
+    const int32_t lo = prm->activation.min, hi = prm->activation.max;
+    const int8_t *row = job->filter + o * k; /* (K) */
+    const int8_t *col = job->input;          /* (positions, K) */
+    const int8_t *end = col + positions * k;
+    uint32_t weight_sum = 0;
+    int32_t i;
+    reef_rq q = job->rq[o];
+    SMALL_WORD(0);
+    SMALL_WORD(1);
+    SMALL_WORD(2);
+    SMALL_WORD(3);
+    for (i = 0; i < k; i++) weight_sum += (uint32_t)row[i];
+    /* the sum starts at the bias with the offset folded in */
+    const int32_t start = (int32_t)((uint32_t)q.bias + weight_sum * (uint32_t)prm->input_offset);
+    q.bias = 0;
+    for (; col < end; col += k, out += c_out) {
+        int32_t sum = start;
+        SMALL_MAC(0)
+        SMALL_MAC(1)
+        SMALL_MAC(2)
+        SMALL_MAC(3)
+        *out = plain ? reef_rq_s8_plain(sum, &q, zp) : reef_rq_s8(sum, &q, zp, lo, hi);
+    }
+}
+
+/* Every channel, K a constant after inlining. */
+static inline __attribute__((always_inline)) void
+conv_small_k(const conv_job *job, int32_t positions, int8_t *output, const int k, const int plain)
+{
+    int32_t o;
+    for (o = 0; o < job->filter_dims->n; o++)
+        conv_small_channel(job, o, positions, output + o, k, plain);
+}
+
+static void conv_small_plain(const conv_job *job, int32_t positions, int8_t *output)
+{
+    switch (job->k) {
+    case 4: conv_small_k(job, positions, output, 4, 1); break;
+    case 8: conv_small_k(job, positions, output, 8, 1); break;
+    case 12: conv_small_k(job, positions, output, 12, 1); break;
+    default: conv_small_k(job, positions, output, 16, 1); break;
+    }
+}
+
+static void conv_small_clamped(const conv_job *job, int32_t positions, int8_t *output)
+{
+    switch (job->k) {
+    case 4: conv_small_k(job, positions, output, 4, 0); break;
+    case 8: conv_small_k(job, positions, output, 8, 0); break;
+    case 12: conv_small_k(job, positions, output, 12, 0); break;
+    default: conv_small_k(job, positions, output, 16, 0); break;
+    }
+}
+
 static void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *cols, int8_t *gather,
                              int8_t *output)
 {
@@ -267,6 +356,13 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
         return reef_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter, bias,
                                 output_dims, output);
     positions = output_dims->n * output_dims->h * output_dims->w;
+    if (conv_is_small_1x1(&job)) {
+        if (params->activation.min == -128 && params->activation.max == 127)
+            conv_small_plain(&job, positions, output);
+        else
+            conv_small_clamped(&job, positions, output);
+        return REEF_OK;
+    }
     if (params->activation.min == -128 && params->activation.max == 127)
         conv_pairs_plain(&job, positions, cols, gather, output);
     else

@@ -35,6 +35,10 @@ typedef struct dw_job {
  * (y0, x0) of image b. Computed once per pixel. */
 typedef struct dw_taps {
     int32_t b, y0, x0, ky0, ky1, kx0, kx1;
+    const int8_t *px;   /* input at the first valid tap, channel 0 */
+    const int8_t *w;    /* filter at the first valid tap, channel 0 */
+    int32_t px_row, w_row;   /* bytes between filter rows in input and filter */
+    int32_t px_step, w_step; /* bytes between taps of a row */
 } dw_taps;
 
 /* First k >= 0 with start + k * step >= 0, and the end of k with
@@ -48,31 +52,79 @@ static void clip_taps(int32_t start, int32_t step, int32_t size, int32_t taps, i
     *k1 = hi < taps ? hi : taps;
 }
 
+/* One filter row's n valid taps of four channels into s0..s3 (channels
+ * c, c+1, c+2, c+3): per tap a word of input (offset added halfwise) and a
+ * word of filter, four 16x16 multiply-accumulates. */
+static inline void dw_taps4_c(const int8_t *px, const int8_t *w, int32_t px_step, int32_t w_step,
+                              int32_t n, int32_t offsets, int32_t *s0, int32_t *s1, int32_t *s2,
+                              int32_t *s3)
+{
+    for (; n > 0; n--, px += px_step, w += w_step) {
+        const uint32_t xw = reef_load_u32(px), ww = reef_load_u32(w);
+        const int32_t xe = reef_sadd16(reef_sxtb16(xw), offsets);
+        const int32_t xo = reef_sadd16(reef_sxtb16_ror8(xw), offsets);
+        const int32_t we = reef_sxtb16(ww), wo = reef_sxtb16_ror8(ww);
+        *s0 += reef_half_lo(xe) * reef_half_lo(we);
+        *s1 += reef_half_lo(xo) * reef_half_lo(wo);
+        *s2 += reef_half_hi(xe) * reef_half_hi(we);
+        *s3 += reef_half_hi(xo) * reef_half_hi(wo);
+    }
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* The same on the M4 when input and filter step alike (no dilation):
+ * 14 instructions per tap. */
+static inline void dw_taps4(const int8_t *px, const int8_t *w, int32_t px_step, int32_t w_step,
+                            int32_t n, int32_t offsets, int32_t *s0, int32_t *s1, int32_t *s2,
+                            int32_t *s3)
+{
+    int32_t a0 = *s0, a1 = *s1, a2 = *s2, a3 = *s3, xe, xo, we, wo;
+    if (px_step != w_step) {
+        dw_taps4_c(px, w, px_step, w_step, n, offsets, s0, s1, s2, s3);
+        return;
+    }
+    int32_t i = (n - 1) * px_step; /* taps last to first: integer sums, any order */
+    if (n <= 0) return;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[xo], [%[px], %[i]]\n\t"
+        "ldr %[wo], [%[w], %[i]]\n\t"
+        "sxtb16 %[xe], %[xo]\n\t"
+        "sxtb16 %[xo], %[xo], ror #8\n\t"
+        "sadd16 %[xe], %[xe], %[off]\n\t"
+        "sadd16 %[xo], %[xo], %[off]\n\t"
+        "sxtb16 %[we], %[wo]\n\t"
+        "sxtb16 %[wo], %[wo], ror #8\n\t"
+        "smlabb %[a0], %[xe], %[we], %[a0]\n\t"
+        "smlabb %[a1], %[xo], %[wo], %[a1]\n\t"
+        "smlatt %[a2], %[xe], %[we], %[a2]\n\t"
+        "smlatt %[a3], %[xo], %[wo], %[a3]\n\t"
+        "subs %[i], %[i], %[step]\n\t"
+        "bpl 1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [i] "+r"(i),
+          [xe] "=&r"(xe), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
+        : [px] "r"(px), [w] "r"(w), [step] "r"(px_step), [off] "r"(offsets)
+        : "cc", "memory");
+    *s0 = a0, *s1 = a1, *s2 = a2, *s3 = a3;
+}
+#else
+static inline void dw_taps4(const int8_t *px, const int8_t *w, int32_t px_step, int32_t w_step,
+                            int32_t n, int32_t offsets, int32_t *s0, int32_t *s1, int32_t *s2,
+                            int32_t *s3)
+{
+    dw_taps4_c(px, w, px_step, w_step, n, offsets, s0, s1, s2, s3);
+}
+#endif
+
 /* Sums of channels c..c+3 over the valid taps. */
 static void dw_sums4(const dw_job *job, const dw_taps *t, int32_t c, int32_t sums[4])
 {
-    const reef_dims *in = job->input_dims, *f = job->filter_dims;
     const int32_t off = job->params->input_offset;
     const int32_t offsets = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
-    const int32_t in_step = job->params->dilation.w * in->c;  /* bytes between taps */
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, ky, kx;
-    for (ky = t->ky0; ky < t->ky1; ky++) {
-        const int32_t y = t->y0 + ky * job->params->dilation.h;
-        const int8_t *px = job->input +
-                           ((t->b * in->h + y) * in->w + t->x0 + t->kx0 * job->params->dilation.w) *
-                               in->c + c;
-        const int8_t *w = job->filter + (ky * f->w + t->kx0) * in->c + c;
-        for (kx = t->kx0; kx < t->kx1; kx++, px += in_step, w += in->c) {
-            const uint32_t xw = reef_load_u32(px), ww = reef_load_u32(w);
-            const int32_t xe = reef_sadd16(reef_sxtb16(xw), offsets);
-            const int32_t xo = reef_sadd16(reef_sxtb16_ror8(xw), offsets);
-            const int32_t we = reef_sxtb16(ww), wo = reef_sxtb16_ror8(ww);
-            s0 += reef_half_lo(xe) * reef_half_lo(we);
-            s1 += reef_half_lo(xo) * reef_half_lo(wo);
-            s2 += reef_half_hi(xe) * reef_half_hi(we);
-            s3 += reef_half_hi(xo) * reef_half_hi(wo);
-        }
-    }
+    const int8_t *px = t->px + c, *w = t->w + c;
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, ky;
+    for (ky = t->ky0; ky < t->ky1; ky++, px += t->px_row, w += t->w_row)
+        dw_taps4(px, w, t->px_step, t->w_step, t->kx1 - t->kx0, offsets, &s0, &s1, &s2, &s3);
     sums[0] = s0;
     sums[1] = s1;
     sums[2] = s2;
@@ -104,6 +156,19 @@ static int8_t dw_finish(const dw_job *job, int32_t c, int32_t sum)
                               p->activation.max);
 }
 
+static void dw_tap_pointers(const dw_job *job, dw_taps *t)
+{
+    const reef_dims *in = job->input_dims, *f = job->filter_dims;
+    const reef_dw_conv_params *p = job->params;
+    const int32_t y = t->y0 + t->ky0 * p->dilation.h, x = t->x0 + t->kx0 * p->dilation.w;
+    t->px = job->input + ((t->b * in->h + y) * in->w + x) * in->c;
+    t->w = job->filter + (t->ky0 * f->w + t->kx0) * in->c;
+    t->px_row = p->dilation.h * in->w * in->c;
+    t->w_row = f->w * in->c;
+    t->px_step = p->dilation.w * in->c;
+    t->w_step = in->c;
+}
+
 static void dw_pixel(const dw_job *job, int32_t b, int32_t y, int32_t x, int8_t *out)
 {
     const reef_dw_conv_params *p = job->params;
@@ -115,6 +180,7 @@ static void dw_pixel(const dw_job *job, int32_t b, int32_t y, int32_t x, int8_t 
     t.x0 = x * p->stride.w - p->padding.w;
     clip_taps(t.y0, p->dilation.h, job->input_dims->h, job->filter_dims->h, &t.ky0, &t.ky1);
     clip_taps(t.x0, p->dilation.w, job->input_dims->w, job->filter_dims->w, &t.kx0, &t.kx1);
+    dw_tap_pointers(job, &t);
     for (; c + 4 <= channels; c += 4) {
         dw_sums4(job, &t, c, sums);
         out[c] = dw_finish(job, c, sums[0]);

@@ -42,6 +42,15 @@ static int conv_is_direct(const reef_conv_params *p, const reef_dims *in,
            (out->h - 1) * p->stride.h < in->h && (out->w - 1) * p->stride.w < in->w;
 }
 
+/* Columns gathered at a time by the short-K path (below). */
+enum { SMALL_BLOCK = 16 };
+
+static int conv_is_small_gathered(const reef_conv_params *p, const reef_dims *in,
+                                  const reef_dims *f, const reef_dims *out)
+{
+    return !conv_is_direct(p, in, f, out) && f->h * f->w * f->c <= 16;
+}
+
 static int32_t round4(int32_t v) { return (v + 3) & ~3; }
 
 int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
@@ -52,6 +61,8 @@ int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
     int32_t size = (int32_t)sizeof(reef_rq) * filter_dims->n + 4 * k4;
     if (!conv_is_direct(params, input_dims, filter_dims, output_dims)) size += k4;
+    if (conv_is_small_gathered(params, input_dims, filter_dims, output_dims))
+        size += SMALL_BLOCK * k4;
     return size;
 }
 
@@ -217,57 +228,72 @@ static inline __attribute__((always_inline)) void conv_pair(const conv_job *job,
     }
 }
 
-/* 1x1 convolutions with few input channels (K = C_IN in {4, 8, 12, 16},
- * stride 1, no padding, the output as large as the input, so position p's
- * column is input + p * K): channel by channel, the channel's filter row
- * widened once into registers and its constants read once, then every
- * position: K / 4 words of column, two SXTB16 and two SMLADs each, the
- * requantization and one store. The input offset is folded into the bias
- * (sum (x + off) * w = sum x * w + off * sum w, exact modulo 2^32 like the
- * reference's int32 accumulator). Here the per-output work (requantization,
- * setup) of the 2x2 GEMM would dominate. */
-static int conv_is_small_1x1(const conv_job *job)
+/* Convolutions with a short K (at most 16: 1x1 with few input channels,
+ * first layers with one input channel), where the per-output work
+ * (requantization, setup) of the 2x2 GEMM would dominate: channel by
+ * channel, the channel's filter row widened once into registers and its
+ * constants read once, then every position of a run of columns: K4 / 4
+ * words of column, two SXTB16 and two SMLADs each, the requantization and
+ * one store. The input offset is folded into the bias (sum (x + off) * w =
+ * sum x * w + off * sum w, exact modulo 2^32 like the reference's int32
+ * accumulator; a padded tap holds -off and still adds 0). Columns are read
+ * in place for 1x1 convolutions with stride 1 and no padding (position p's
+ * column is input + p * K, K a multiple of 4); otherwise SMALL_BLOCK
+ * columns at a time are gathered into scratch, K4 bytes apart, the bytes
+ * past K meeting zero filter halfwords. */
+static int conv_is_small_direct(const conv_job *job)
 {
     const reef_conv_params *p = job->params;
-    return job->direct && (job->k == 4 || job->k == 8 || job->k == 12 || job->k == 16) &&
-           p->stride.h == 1 && p->stride.w == 1 && job->output_dims->h == job->input_dims->h &&
+    return job->direct && (job->k & 3) == 0 && job->k <= 16 && p->stride.h == 1 &&
+           p->stride.w == 1 && job->output_dims->h == job->input_dims->h &&
            job->output_dims->w == job->input_dims->w;
 }
 
-/* Word i of a filter row, split by SXTB16 (zeros past K). */
-#define SMALL_WORD(i)                                                         \
-    const uint32_t w##i = k > 4 * (i) ? reef_load_u32(row + 4 * (i)) : 0;    \
-    const int32_t we##i = reef_sxtb16(w##i), wo##i = reef_sxtb16_ror8(w##i)
+/* Word i of a filter row of k values, split by SXTB16 (zeros past k; reads
+ * only k bytes). */
+#define SMALL_WORD(i)                                                          \
+    int32_t we##i = 0, wo##i = 0;                                              \
+    if (k4 > 4 * (i)) {                                                        \
+        if (k >= 4 * (i) + 4) {                                                \
+            const uint32_t w = reef_load_u32(row + 4 * (i));                   \
+            we##i = reef_sxtb16(w), wo##i = reef_sxtb16_ror8(w);               \
+        } else {                                                               \
+            we##i = reef_tail_even(row + 4 * (i), k - 4 * (i));                \
+            wo##i = reef_tail_odd(row + 4 * (i), k - 4 * (i));                 \
+        }                                                                      \
+    }
 /* Word i of a column into the sum. */
-#define SMALL_MAC(i)                                                          \
-    if (k > 4 * (i)) {                                                        \
-        const uint32_t x = reef_load_u32(col + 4 * (i));                      \
-        sum = reef_smlad(we##i, reef_sxtb16(x), sum);                         \
-        sum = reef_smlad(wo##i, reef_sxtb16_ror8(x), sum);                    \
+#define SMALL_MAC(i)                                                           \
+    if (k4 > 4 * (i)) {                                                        \
+        const uint32_t x = reef_load_u32(col + 4 * (i));                       \
+        sum = reef_smlad(we##i, reef_sxtb16(x), sum);                          \
+        sum = reef_smlad(wo##i, reef_sxtb16_ror8(x), sum);                     \
     }
 
+/* Channel o at count positions: columns col_step bytes apart, outputs
+ * C_OUT apart. k4: K rounded up to 4, a constant after inlining; exact:
+ * K = k4 (then K is a constant too). */
 static inline __attribute__((always_inline)) void
-conv_small_channel(const conv_job *job, int32_t o, int32_t positions, int8_t *out, const int k,
-                   const int plain)
+conv_small_channel(const conv_job *job, int32_t o, const int8_t *col, int32_t col_step,
+                   int32_t count, int8_t *out, const int k4, const int exact, const int plain)
 {
     const reef_conv_params *prm = job->params;
-    const int32_t c_out = job->filter_dims->n, zp = prm->output_offset;
+    const int32_t c_out = job->filter_dims->n, zp = prm->output_offset, k = exact ? k4 : job->k;
     const int32_t lo = prm->activation.min, hi = prm->activation.max;
     const int8_t *row = job->filter + o * k; /* (K) */
-    const int8_t *col = job->input;          /* (positions, K) */
-    const int8_t *end = col + positions * k;
+    const int8_t *end = col + count * col_step;
     uint32_t weight_sum = 0;
     int32_t i;
     reef_rq q = job->rq[o];
-    SMALL_WORD(0);
-    SMALL_WORD(1);
-    SMALL_WORD(2);
-    SMALL_WORD(3);
+    SMALL_WORD(0)
+    SMALL_WORD(1)
+    SMALL_WORD(2)
+    SMALL_WORD(3)
     for (i = 0; i < k; i++) weight_sum += (uint32_t)row[i];
     /* the sum starts at the bias with the offset folded in */
     const int32_t start = (int32_t)((uint32_t)q.bias + weight_sum * (uint32_t)prm->input_offset);
     q.bias = 0;
-    for (; col < end; col += k, out += c_out) {
+    for (; col < end; col += col_step, out += c_out) {
         int32_t sum = start;
         SMALL_MAC(0)
         SMALL_MAC(1)
@@ -277,32 +303,53 @@ conv_small_channel(const conv_job *job, int32_t o, int32_t positions, int8_t *ou
     }
 }
 
-/* Every channel, K a constant after inlining. */
+/* Every channel at count positions, the columns col_step bytes apart. */
 static inline __attribute__((always_inline)) void
-conv_small_k(const conv_job *job, int32_t positions, int8_t *output, const int k, const int plain)
+conv_small_run(const conv_job *job, const int8_t *col, int32_t col_step, int32_t count,
+               int8_t *output, const int k4, const int exact, const int plain)
 {
     int32_t o;
     for (o = 0; o < job->filter_dims->n; o++)
-        conv_small_channel(job, o, positions, output + o, k, plain);
+        conv_small_channel(job, o, col, col_step, count, output + o, k4, exact, plain);
 }
 
-static void conv_small_plain(const conv_job *job, int32_t positions, int8_t *output)
+static inline __attribute__((always_inline)) void
+conv_small_k4(const conv_job *job, int32_t positions, int8_t *block, int8_t *output,
+              const int k4, const int plain)
 {
-    switch (job->k) {
-    case 4: conv_small_k(job, positions, output, 4, 1); break;
-    case 8: conv_small_k(job, positions, output, 8, 1); break;
-    case 12: conv_small_k(job, positions, output, 12, 1); break;
-    default: conv_small_k(job, positions, output, 16, 1); break;
+    const int32_t c_out = job->filter_dims->n;
+    int32_t p0, i;
+    if (job->direct) {
+        conv_small_run(job, job->input, k4, positions, output, k4, 1, plain);
+        return;
+    }
+    for (i = 0; i < SMALL_BLOCK * k4; i++) block[i] = 0; /* the bytes past K */
+    for (p0 = 0; p0 < positions; p0 += SMALL_BLOCK) {
+        const int32_t n = positions - p0 < SMALL_BLOCK ? positions - p0 : SMALL_BLOCK;
+        for (i = 0; i < n; i++) conv_column(job, p0 + i, block + i * k4);
+        conv_small_run(job, block, k4, n, output + p0 * c_out, k4, 0, plain);
     }
 }
 
-static void conv_small_clamped(const conv_job *job, int32_t positions, int8_t *output)
+static void conv_small_plain(const conv_job *job, int32_t positions, int8_t *block,
+                             int8_t *output)
 {
-    switch (job->k) {
-    case 4: conv_small_k(job, positions, output, 4, 0); break;
-    case 8: conv_small_k(job, positions, output, 8, 0); break;
-    case 12: conv_small_k(job, positions, output, 12, 0); break;
-    default: conv_small_k(job, positions, output, 16, 0); break;
+    switch (round4(job->k)) {
+    case 4: conv_small_k4(job, positions, block, output, 4, 1); break;
+    case 8: conv_small_k4(job, positions, block, output, 8, 1); break;
+    case 12: conv_small_k4(job, positions, block, output, 12, 1); break;
+    default: conv_small_k4(job, positions, block, output, 16, 1); break;
+    }
+}
+
+static void conv_small_clamped(const conv_job *job, int32_t positions, int8_t *block,
+                               int8_t *output)
+{
+    switch (round4(job->k)) {
+    case 4: conv_small_k4(job, positions, block, output, 4, 0); break;
+    case 8: conv_small_k4(job, positions, block, output, 8, 0); break;
+    case 12: conv_small_k4(job, positions, block, output, 12, 0); break;
+    default: conv_small_k4(job, positions, block, output, 16, 0); break;
     }
 }
 
@@ -356,11 +403,13 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
         return reef_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter, bias,
                                 output_dims, output);
     positions = output_dims->n * output_dims->h * output_dims->w;
-    if (conv_is_small_1x1(&job)) {
+    if (conv_is_small_direct(&job) ||
+        conv_is_small_gathered(params, input_dims, filter_dims, output_dims)) {
+        int8_t *block = gather + k4; /* (SMALL_BLOCK, K4), when gathered */
         if (params->activation.min == -128 && params->activation.max == 127)
-            conv_small_plain(&job, positions, output);
+            conv_small_plain(&job, positions, block, output);
         else
-            conv_small_clamped(&job, positions, output);
+            conv_small_clamped(&job, positions, block, output);
         return REEF_OK;
     }
     if (params->activation.min == -128 && params->activation.max == 127)

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "dsp.h"
 #include "dw3x3.h"
+#include "rq.h"
 
 int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
                                         const reef_dims *input_dims,
@@ -151,6 +152,13 @@ static int32_t dw_sum1(const dw_job *job, const dw_taps *t, int32_t c)
 static int8_t dw_finish(const dw_job *job, int32_t c, int32_t sum)
 {
     const reef_dw_conv_params *p = job->params;
+    const int32_t mult = job->quant->multiplier[c], shift = job->quant->shift[c];
+    if (shift < 0 && shift >= -31) {
+        /* rq.h's exact form (constants made per output: there is no scratch) */
+        reef_rq q;
+        reef_rq_init(&q, job->bias ? job->bias[c] : 0, mult, shift);
+        return reef_rq_s8(sum, &q, p->output_offset, p->activation.min, p->activation.max);
+    }
     return reef_requantize_s8(sum + (job->bias ? job->bias[c] : 0), job->quant->multiplier[c],
                               job->quant->shift[c], p->output_offset, p->activation.min,
                               p->activation.max);

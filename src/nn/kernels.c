@@ -201,6 +201,10 @@ void reef_k_conv2d_backward(float *dinp, float *dw, float *db, const float *dout
                             const float *inp, const float *w, const reef_conv_dims *d,
                             float *scratch, reef_grad_mode mode)
 {
+    if (reef_k_pw_fast(d)) {
+        reef_k_pw_backward(dinp, dw, db, dout, inp, w, d, mode);
+        return;
+    }
     const int pointwise = reef_conv2d_scratch_floats(d) == 0;
     if (dinp && mode == REEF_GRAD_SET && pointwise) {
         // dinp (rows, C) = dout (rows, OC) * w (OC, C)
@@ -454,4 +458,148 @@ void reef_k_bn_act_backward(float *dz, const float *dy, const float *y, const fl
             dz[at + j] = g * k[j] + ((z[at + j] - mean[j]) * a[j] + b[j]);
         }
     }
+}
+
+/* ---- pointwise (1x1, stride 1) convolution: own small GEMMs in NHWC ------- */
+
+int reef_k_pw_fast(const reef_conv_dims *d)
+{
+    return reef_conv2d_scratch_floats(d) == 0 && d->c % 8 == 0 && d->oc % 8 == 0;
+}
+
+size_t reef_k_pw_scratch_floats(const reef_conv_dims *d)
+{
+    return reef_k_pw_fast(d) ? (size_t)d->c * d->oc : 0;
+}
+
+/* out (rows, N) = or += a (rows, K) * b (K, N) (+ bias (N) when not NULL),
+ * N % 8 == 0. Tiles of 4 rows by NV*8 columns live in registers; b is
+ * small and stays in L1. Each output sums over K in order. */
+REEF_INLINE v8f bcast8(float x)
+{
+    const v8f v = {x};
+    return __builtin_shuffle(v, (v8i){0, 0, 0, 0, 0, 0, 0, 0});
+}
+
+REEF_INLINE void gemm_tile(float *out, const float *a, const float *b, const float *bias, int r0,
+                           int nr, int j, int nv, int k, int n, int add)
+{
+    v8f c00 = splat8(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    float *o = out + (size_t)r0 * n + j;
+    if (add || bias) {
+        const float *src0 = add ? o : bias + j, *src1 = add ? o + n : src0, *src2 = add ? o + 2 * n : src0,
+                    *src3 = add ? o + 3 * n : src0;
+        c00 = ld8(src0);
+        if (nv == 2) c01 = ld8(src0 + 8);
+        if (nr == 4) {
+            c10 = ld8(src1), c20 = ld8(src2), c30 = ld8(src3);
+            if (nv == 2) c11 = ld8(src1 + 8), c21 = ld8(src2 + 8), c31 = ld8(src3 + 8);
+        }
+    }
+    const float *a0 = a + (size_t)r0 * k;
+    for (int kk = 0; kk < k; kk++) {
+        const v8f b0 = ld8(b + (size_t)kk * n + j);
+        const v8f b1 = nv == 2 ? ld8(b + (size_t)kk * n + j + 8) : b0;
+        v8f x = bcast8(a0[kk]);
+        c00 += x * b0;
+        if (nv == 2) c01 += x * b1;
+        if (nr == 4) {
+            x = bcast8(a0[k + kk]);
+            c10 += x * b0;
+            if (nv == 2) c11 += x * b1;
+            x = bcast8(a0[2 * k + kk]);
+            c20 += x * b0;
+            if (nv == 2) c21 += x * b1;
+            x = bcast8(a0[3 * k + kk]);
+            c30 += x * b0;
+            if (nv == 2) c31 += x * b1;
+        }
+    }
+    st8(o, c00);
+    if (nv == 2) st8(o + 8, c01);
+    if (nr == 4) {
+        st8(o + n, c10), st8(o + 2 * n, c20), st8(o + 3 * n, c30);
+        if (nv == 2) st8(o + n + 8, c11), st8(o + 2 * n + 8, c21), st8(o + 3 * n + 8, c31);
+    }
+}
+
+/* Fused multiply-adds here (ISO C mode turns contraction off): these sums
+ * are new, no other code must match them bit for bit. */
+#define PW_FMA __attribute__((optimize("fp-contract=fast")))
+REEF_HOT PW_FMA
+static void gemm_rows(float *out, const float *a, const float *b, const float *bias, int rows, int k,
+                      int n, int add)
+{
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        int j = 0;
+        for (; j + 16 <= n; j += 16) gemm_tile(out, a, b, bias, r, 4, j, 2, k, n, add);
+        if (j < n) gemm_tile(out, a, b, bias, r, 4, j, 1, k, n, add);
+    }
+    for (; r < rows; r++) {
+        int j = 0;
+        for (; j + 16 <= n; j += 16) gemm_tile(out, a, b, bias, r, 1, j, 2, k, n, add);
+        if (j < n) gemm_tile(out, a, b, bias, r, 1, j, 1, k, n, add);
+    }
+}
+
+void reef_k_pw_forward(float *out, const float *inp, const float *w, const float *b,
+                       const reef_conv_dims *d, float *scratch)
+{
+    const int rows = d->n * d->oh * d->ow, c = d->c, oc = d->oc;
+    // wt (C, OC) = w (OC, C) transposed, so output channels are contiguous
+    float *wt = scratch;
+    for (int o = 0; o < oc; o++)
+        for (int k = 0; k < c; k++) wt[(size_t)k * oc + o] = w[(size_t)o * c + k];
+    gemm_rows(out, inp, wt, b, rows, c, oc, 0);
+}
+
+/* dw (OC, C) += dout (rows, OC)^T * inp (rows, C): tiles of 4 output
+ * channels by 16 input channels summed over a chunk of rows in registers,
+ * chunks added in row order. */
+#define PW_ROW_CHUNK 256
+REEF_INLINE void weight_tile(float *dw, const float *dout, const float *inp, int r0, int r1, int o,
+                             int k, int nv, int c, int oc)
+{
+    v8f acc[4][2];
+    for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = splat8(0.0f);
+    for (int r = r0; r < r1; r++) {
+        const float *g = dout + (size_t)r * oc + o;
+        v8f x[2];
+        for (int v = 0; v < nv; v++) x[v] = ld8(inp + (size_t)r * c + k + 8 * v);
+        for (int i = 0; i < 4; i++) {
+            const v8f gi = bcast8(g[i]);
+            for (int v = 0; v < nv; v++) acc[i][v] += gi * x[v];
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int v = 0; v < nv; v++) {
+            float *p = dw + (size_t)(o + i) * c + k + 8 * v;
+            st8(p, ld8(p) + acc[i][v]);
+        }
+}
+
+REEF_HOT PW_FMA
+static void pw_weight_grads(float *dw, const float *dout, const float *inp, int rows, int c, int oc)
+{
+    for (int r0 = 0; r0 < rows; r0 += PW_ROW_CHUNK) {
+        const int r1 = r0 + PW_ROW_CHUNK < rows ? r0 + PW_ROW_CHUNK : rows;
+        for (int o = 0; o < oc; o += 4) {
+            int k = 0;
+            for (; k + 16 <= c; k += 16) weight_tile(dw, dout, inp, r0, r1, o, k, 2, c, oc);
+            if (k < c) weight_tile(dw, dout, inp, r0, r1, o, k, 1, c, oc);
+        }
+    }
+}
+
+void reef_k_pw_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const reef_conv_dims *d, reef_grad_mode mode)
+{
+    const int rows = d->n * d->oh * d->ow, c = d->c, oc = d->oc;
+    if (db)
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < oc; o++) db[o] += dout[(size_t)r * oc + o];
+    if (dw) pw_weight_grads(dw, dout, inp, rows, c, oc);
+    // dinp (rows, C) = or += dout (rows, OC) * w (OC, C)
+    if (dinp) gemm_rows(dinp, dout, w, NULL, rows, oc, c, mode == REEF_GRAD_ADD);
 }

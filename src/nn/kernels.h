@@ -33,6 +33,19 @@ void reef_k_dw_backward_input(float *dinp, const float *dout, const float *w,
 void reef_k_dw_backward_weights(float *dw, float *db, const float *dout, const float *inp,
                                 const reef_conv_dims *d, float *scratch);
 
+/* ---- pointwise convolution (1x1, stride 1, C and OC multiples of 8) ----
+ * Own small GEMMs in NHWC instead of OpenBLAS and its packing copies. */
+/* Whether d takes this path; the functions below need it. */
+int reef_k_pw_fast(const reef_conv_dims *d);
+/* Floats of scratch reef_k_pw_forward needs for d (0 when not fast). */
+size_t reef_k_pw_scratch_floats(const reef_conv_dims *d);
+/* out (N,H,W,OC) = inp (N,H,W,C) * w (OC,C)^T + b (OC, may be NULL) */
+void reef_k_pw_forward(float *out, const float *inp, const float *w, const float *b,
+                       const reef_conv_dims *d, float *scratch);
+/* dinp (N,H,W,C, may be NULL) = or += input gradient; dw (OC,C), db (OC) += (may be NULL) */
+void reef_k_pw_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const reef_conv_dims *d, reef_grad_mode mode);
+
 /* ---- convolution, fully connected, pools, dropout: as layers.h, with mode */
 void reef_k_conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, const reef_conv_dims *d,

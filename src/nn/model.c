@@ -321,6 +321,8 @@ int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error 
             d.n = slice;
             if (L->kind == REEF_LAYER_CONV && reef_conv2d_scratch_floats(&d) > scratch)
                 scratch = reef_conv2d_scratch_floats(&d);
+            if (L->kind == REEF_LAYER_CONV && reef_k_pw_scratch_floats(&d) > scratch)
+                scratch = reef_k_pw_scratch_floats(&d);
             if (L->kind == REEF_LAYER_DWCONV && reef_k_dw_scratch_floats(&d) > scratch)
                 scratch = reef_k_dw_scratch_floats(&d);
             if (L->dims.oc > bs->max_c) bs->max_c = L->dims.oc;
@@ -472,7 +474,10 @@ static void layer_forward(slice_job *j, reef_layer *L, int layer_uid, const floa
     reef_conv_dims d = L->dims;
     d.n = ns;
     switch (L->kind) {
-    case REEF_LAYER_CONV: reef_conv2d_forward(z, x, L->w, L->b, &d, bs->scratch[j->t]); break;
+    case REEF_LAYER_CONV:
+        if (reef_k_pw_fast(&d)) reef_k_pw_forward(z, x, L->w, L->b, &d, bs->scratch[j->t]);
+        else reef_conv2d_forward(z, x, L->w, L->b, &d, bs->scratch[j->t]);
+        break;
     case REEF_LAYER_DWCONV:
         if (reef_k_dw_fast(&d)) reef_k_dw_forward(z, x, L->w, L->b, &d, bs->scratch[j->t]);
         else reef_dwconv2d_forward(z, x, L->w, L->b, &d);

@@ -91,6 +91,98 @@ add_fast(const reef_add_params *p, const add_in *big, const add_in *other, int32
     }
 }
 
+/* TFLite's left shift 20 (what every converter and reef's lowering
+ * use), one input with shift 0 and an output right shift r of 1..22: the
+ * same arithmetic in SMMLARs, the shift an immediate. With a = (v + off)
+ * << 21 (twice acc, |a| <= 2^29) the shift-0 input is SMMLAR(a, M, 0);
+ * the other, with r >= 1, (SMMLAR(a, M, 2^(r-1)) - [a < 0]) >> r (add_in's
+ * formula). The output takes t = 2 * (x1 + x2) (|t| < 2^30) and, rq.h's
+ * formula doubled with the output offset folded in (it is a multiple of
+ * 2^r), (SMMLAR(t, M, 2^(r-1) + zp * 2^r) - [t < 0]) >> r. */
+typedef struct add_smm {
+    int32_t off_big, off_other; /* offsets << 21 */
+    int32_t m_big, m_other, c_other, r_other;
+    int32_t m_out, c_out, r_out;
+} add_smm;
+
+static int add_smm_init(const reef_add_params *p, add_smm *a)
+{
+    const int swap = p->input1_shift != 0;
+    const int32_t other_shift = swap ? p->input1_shift : p->input2_shift;
+    const int32_t r_out = -p->output_shift;
+    if (p->left_shift != 20 || (p->input1_shift != 0 && p->input2_shift != 0) || r_out < 1 ||
+        r_out > 22 || other_shift < -31 || p->output_offset < -128 || p->output_offset > 127)
+        return 0;
+    a->off_big = (int32_t)((uint32_t)(swap ? p->input2_offset : p->input1_offset) << 21);
+    a->off_other = (int32_t)((uint32_t)(swap ? p->input1_offset : p->input2_offset) << 21);
+    a->m_big = swap ? p->input2_multiplier : p->input1_multiplier;
+    a->m_other = swap ? p->input1_multiplier : p->input2_multiplier;
+    a->r_other = -other_shift;
+    a->c_other = other_shift < 0 ? (int32_t)(1u << (-other_shift - 1)) : 0;
+    a->m_out = p->output_multiplier;
+    a->r_out = r_out;
+    a->c_out = (int32_t)((1u << (r_out - 1)) + ((uint32_t)p->output_offset << r_out));
+    return 1;
+}
+
+/* other_shifts: the other input's shift is not 0 (a constant after
+ * inlining, as is plain). */
+static inline __attribute__((always_inline)) void
+add_smm_run(const add_smm *s, const int8_t *input_big, const int8_t *input_other, int32_t count,
+            int32_t lo, int32_t hi, int8_t *output, const int other_shifts, const int plain)
+{
+    const add_smm c = *s;
+    int32_t k;
+    for (k = 0; k < count; k++) {
+        const int32_t a1 = (int32_t)(((uint32_t)input_big[k] << 21) + (uint32_t)c.off_big);
+        const int32_t a2 = (int32_t)(((uint32_t)input_other[k] << 21) + (uint32_t)c.off_other);
+        const int32_t x1 = reef_smmlar(a1, c.m_big, 0);
+        int32_t x2 = reef_smmlar(a2, c.m_other, c.c_other);
+        int32_t t, v;
+        if (other_shifts) x2 = (x2 + (a2 >> 31)) >> c.r_other;
+        t = 2 * (x1 + x2);
+        v = (reef_smmlar(t, c.m_out, c.c_out) + (t >> 31)) >> c.r_out;
+        if (plain)
+            v = reef_ssat8(v);
+        else
+            v = v < lo ? lo : (v > hi ? hi : v);
+        output[k] = (int8_t)v;
+    }
+}
+
+static void add_smm_plain(const add_smm *s, const int8_t *input_big, const int8_t *input_other,
+                          int32_t count, int8_t *output)
+{
+    add_smm_run(s, input_big, input_other, count, -128, 127, output, 1, 1);
+}
+
+static void add_smm_clamped(const add_smm *s, const int8_t *input_big, const int8_t *input_other,
+                            int32_t count, int32_t lo, int32_t hi, int8_t *output)
+{
+    add_smm_run(s, input_big, input_other, count, lo, hi, output, 1, 0);
+}
+
+/* Equal input scales: no sign term or shift on either input. */
+static void add_smm_equal(const add_smm *s, const int8_t *input_big, const int8_t *input_other,
+                          int32_t count, int32_t lo, int32_t hi, int8_t *output)
+{
+    add_smm_run(s, input_big, input_other, count, lo, hi, output, 0, 0);
+}
+
+static void add_smm_any(const reef_add_params *p, const add_smm *s, const int8_t *input1,
+                        const int8_t *input2, int32_t count, int8_t *output)
+{
+    const int swap = p->input1_shift != 0;
+    const int8_t *input_big = swap ? input2 : input1, *input_other = swap ? input1 : input2;
+    const int32_t lo = p->activation.min, hi = p->activation.max;
+    if (s->r_other == 0)
+        add_smm_equal(s, input_big, input_other, count, lo, hi, output);
+    else if (lo == -128 && hi == 127)
+        add_smm_plain(s, input_big, input_other, count, output);
+    else
+        add_smm_clamped(s, input_big, input_other, count, lo, hi, output);
+}
+
 static void add_fast_plain(const reef_add_params *p, const add_in *big, const add_in *other,
                            int32_t other_offset, const reef_rq *out_rq, const int8_t *input_big,
                            const int8_t *input_other, int32_t count, int8_t *output)
@@ -132,11 +224,16 @@ reef_status reef_add_s8(const reef_add_params *params, const int8_t *input1,
 {
     const reef_add_params *p = params;
     add_in in[2];
+    add_smm smm;
     reef_rq out_rq;
     if (!params || !input1 || !input2 || !output || count < 0 ||
         params->left_shift < 0 || params->left_shift > 30 || params->input1_shift > 0 ||
         params->input2_shift > 0 || !reef_activation_valid(&params->activation))
         return REEF_ARG_ERROR;
+    if (add_offsets_small(p) && add_smm_init(p, &smm)) {
+        add_smm_any(p, &smm, input1, input2, count, output);
+        return REEF_OK;
+    }
     add_in_init(&in[0], p->input1_offset, p->input1_multiplier, p->input1_shift, p->left_shift);
     add_in_init(&in[1], p->input2_offset, p->input2_multiplier, p->input2_shift, p->left_shift);
     if (add_offsets_small(p) && p->left_shift <= 21 && p->input1_shift >= -31 &&

@@ -42,6 +42,13 @@ static inline int32_t reef_smlatb(int32_t a, int32_t b, int32_t acc) { return __
 static inline int32_t reef_smlatt(int32_t a, int32_t b, int32_t acc) { return __smlatt(a, b, acc); }
 /* x clamped to [-128, 127] (SSAT). */
 static inline int32_t reef_ssat8(int32_t x) { return __ssat(x, 8); }
+/* SMMLAR: the high word of acc * 2^32 + a * b + 2^31. */
+static inline int32_t reef_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
 
 #else
 
@@ -68,6 +75,11 @@ static inline int32_t reef_sadd16(int32_t a, int32_t b)
     return reef_pack16(reef_lo16(a) + reef_lo16(b), reef_hi16(a) + reef_hi16(b));
 }
 static inline int32_t reef_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+/* Callers keep acc * 2^32 + a * b within int64. */
+static inline int32_t reef_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    return (int32_t)((acc * 4294967296LL + (int64_t)a * b + 2147483648LL) >> 32);
+}
 static inline int32_t reef_smlabb(int32_t a, int32_t b, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(reef_lo16(a) * reef_lo16(b)));

@@ -1,5 +1,6 @@
 /* reef infer --model M.tflite --target T --input IN.bin -o OUT.bin: one raw
- * int8 tensor through the model on a target. Targets are a table: adding
+ * tensor (int8, or little-endian float32 when the model's input is float32
+ * around a QUANTIZE) through the model on a target. Targets are a table: adding
  * one (qemu-m4) means writing one run function. */
 #include <getopt.h>
 #include <stdlib.h>
@@ -18,8 +19,8 @@ typedef struct infer_job {
     const char *model_path;
     const reef_graph *graph;
     const reef_lowered_model *lowered;
-    const int8_t *input; /* (lowered->input_size) */
-    int8_t *output;      /* (lowered->output_size) */
+    const void *input; /* (lowered->input_bytes): int8 or float32 values */
+    void *output;      /* (lowered->output_bytes) */
     double seconds;      /* out: wall time of the run, when meaningful */
     uint64_t instructions; /* out: emulated instructions of the inference (0: not emulated) */
 } infer_job;
@@ -35,7 +36,7 @@ static int run_host(infer_job *job, reef_error *err)
 {
     reef_lowered_model *m = (reef_lowered_model *)job->lowered; /* its own arena */
     double t0 = reef_now();
-    if (reef_lowered_invoke(m, job->input, job->output))
+    if (reef_lowered_invoke_bytes(m, m->arena, job->input, job->output))
         return reef_fail(err, "%s: a kernel rejected its arguments", job->model_path);
     job->seconds = reef_now() - t0;
     return 0;
@@ -47,6 +48,9 @@ static int run_qemu(infer_job *job, reef_error *err)
 {
     char name[72];
     reef_c_name_from_path(job->model_path, name, sizeof name);
+    if (job->lowered->input_type != REEF_INT8 || job->lowered->output_type != REEF_INT8)
+        return reef_fail(err, "%s: --target qemu-m4 runs models with int8 input and output only (this one has "
+                              "float32 I/O; use --target host)", job->model_path);
     reef_pipeline_opts o = {.target = "qemu-m4", .name = name, .source = job->model_path};
     reef_target_figures fig;
     if (reef_pipeline_run_int8(job->lowered, job->input, 1, job->output, &o, &fig, NULL, err)) return -1;
@@ -71,7 +75,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp, "usage: reef infer --model M.tflite --input IN.bin -o OUT.bin [--target T] [--json]\n\n"
                 "Runs one raw int8 tensor (flat NHWC, no header) through an int8 model and\n"
-                "writes the raw int8 output.\n\n"
+                "writes the raw int8 output. A model whose input or output is float32 (around\n"
+                "QUANTIZE / DEQUANTIZE) takes or gives raw little-endian float32 there.\n\n"
                 "  --model FILE     the .tflite model\n"
                 "  --input FILE     input bytes, exactly the input tensor's size\n"
                 "  -o, --output F   output bytes (written atomically)\n"
@@ -84,18 +89,39 @@ static void usage(FILE *fp)
                 "  --json           print the result as JSON\n");
 }
 
-static int argmax(const int8_t *v, int n)
+/* Output element i as a real value (float32 as is, int8 dequantized). */
+static double output_real(const reef_lowered_model *m, const void *out, int i)
+{
+    if (m->output_type == REEF_FLOAT32) {
+        float v;
+        memcpy(&v, (const uint8_t *)out + 4 * (size_t)i, 4);
+        return v;
+    }
+    return (double)m->output_scale * (((const int8_t *)out)[i] - m->output_zero_point);
+}
+
+static int argmax(const reef_lowered_model *m, const void *out)
 {
     int best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
+    for (int i = 1; i < m->output_size; i++)
+        if (output_real(m, out, i) > output_real(m, out, best)) best = i;
     return best;
+}
+
+/* Output element i as printed: the int8 value, or the float. */
+static void put_output_value(const reef_lowered_model *m, const void *out, int i, FILE *fp)
+{
+    if (m->output_type == REEF_FLOAT32)
+        fprintf(fp, "%.9g", output_real(m, out, i));
+    else
+        fprintf(fp, "%d", ((const int8_t *)out)[i]);
 }
 
 static void print_result(const infer_job *job, const char *target, const char *out_path, int json)
 {
     const reef_lowered_model *m = job->lowered;
-    int best = argmax(job->output, m->output_size);
+    int best = argmax(m, job->output);
+    int is_float = m->output_type == REEF_FLOAT32;
     if (json) {
         reef_json j;
         reef_json_begin(&j, stdout);
@@ -104,11 +130,16 @@ static void print_result(const infer_job *job, const char *target, const char *o
         reef_json_kv_string(&j, "target", target);
         reef_json_kv_string(&j, "output_file", out_path);
         reef_json_kv_int(&j, "output_size", m->output_size);
+        reef_json_kv_string(&j, "output_type", is_float ? "float32" : "int8");
         reef_json_kv_number(&j, "output_scale", m->output_scale);
         reef_json_kv_int(&j, "output_zero_point", m->output_zero_point);
         reef_json_key(&j, "output");
         reef_json_array(&j);
-        for (int i = 0; i < m->output_size; i++) reef_json_int(&j, job->output[i]);
+        for (int i = 0; i < m->output_size; i++)
+            if (is_float)
+                reef_json_number(&j, output_real(m, job->output, i));
+            else
+                reef_json_int(&j, ((const int8_t *)job->output)[i]);
         reef_json_end(&j);
         reef_json_kv_int(&j, "argmax", best);
         reef_json_kv_number(&j, "seconds", job->seconds);
@@ -117,11 +148,11 @@ static void print_result(const infer_job *job, const char *target, const char *o
         reef_json_finish(&j);
         return;
     }
-    printf("%s on %s: %d int8 outputs -> %s, argmax %d (%.4f), %.3f ms\n", job->model_path, target,
-           m->output_size, out_path, best,
-           (double)m->output_scale * (job->output[best] - m->output_zero_point), 1e3 * job->seconds);
+    printf("%s on %s: %d %s outputs -> %s, argmax %d (%.4f), %.3f ms\n", job->model_path, target,
+           m->output_size, is_float ? "float32" : "int8", out_path, best, output_real(m, job->output, best),
+           1e3 * job->seconds);
     int shown = m->output_size < 32 ? m->output_size : 32;
-    for (int i = 0; i < shown; i++) printf("%s%d", i ? " " : "  ", job->output[i]);
+    for (int i = 0; i < shown; i++) fputs(i ? " " : "  ", stdout), put_output_value(m, job->output, i, stdout);
     printf("%s\n", m->output_size > shown ? " ..." : "");
     if (job->instructions)
         printf("  %llu instructions executed (emulated Cortex-M4, exact)\n", (unsigned long long)job->instructions);
@@ -192,7 +223,7 @@ int cmd_infer(int argc, char **argv)
     reef_lowered_model m;
     reef_error err;
     uint8_t *in = NULL;
-    int8_t *out = NULL;
+    uint8_t *out = NULL;
     size_t in_size;
     if (reef_tflite_read(a.model, &g, &err)) return cli_error("infer", "%s", err.msg);
     rc = 1;
@@ -205,16 +236,16 @@ int cmd_infer(int argc, char **argv)
         cli_error("infer", "%s", err.msg);
         goto free_model;
     }
-    if (in_size != (size_t)m.input_size) {
-        cli_error("infer", "%s has %zu bytes; the model's input is %d int8 values", a.input, in_size,
-                  m.input_size);
+    if (in_size != (size_t)m.input_bytes) {
+        cli_error("infer", "%s has %zu bytes; the model's input is %d %s values (%d bytes)", a.input, in_size,
+                  m.input_size, m.input_type == REEF_FLOAT32 ? "float32" : "int8", m.input_bytes);
         goto free_model;
     }
-    out = malloc((size_t)m.output_size);
-    infer_job job = {a.model, &g, &m, (const int8_t *)in, out, 0, 0};
+    out = malloc((size_t)m.output_bytes);
+    infer_job job = {a.model, &g, &m, in, out, 0, 0};
     if (!out)
         cli_error("infer", "out of memory");
-    else if (target->run(&job, &err) || reef_write_file(a.output, out, (size_t)m.output_size, &err) ||
+    else if (target->run(&job, &err) || reef_write_file(a.output, out, (size_t)m.output_bytes, &err) ||
              (a.dump_dir && dump_tensors(&m, a.dump_dir, &err)))
         cli_error("infer", "%s", err.msg);
     else {

@@ -240,6 +240,28 @@ static void put_pad(emitter *e, int k, const reef_lowered_step *s)
     fputs("};\n", e->fp);
 }
 
+static void put_quantize(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_quantize_step_args *a = &s->args.quantize;
+    fprintf(e->fp, "static const reef_quantize_step_args %s_s%d_args = {\n    .scale = ", e->name, k);
+    emit_float(e->fp, a->scale);
+    fprintf(e->fp, ", .zero_point = %" PRId32 ", .count = %" PRId32 ",\n", a->zero_point, a->count);
+    emit_offsets(e->fp, a->input_at, a->output_at);
+    fputs("};\n", e->fp);
+}
+
+static void put_requantize(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_requantize_step_args *a = &s->args.requantize;
+    fprintf(e->fp,
+            "static const reef_requantize_step_args %s_s%d_args = {\n"
+            "    .input_offset = %" PRId32 ", .multiplier = %" PRId32 ", .shift = %" PRId32
+            ", .output_offset = %" PRId32 ", .count = %" PRId32 ",\n",
+            e->name, k, a->input_offset, a->multiplier, a->shift, a->output_offset, a->count);
+    emit_offsets(e->fp, a->input_at, a->output_at);
+    fputs("};\n", e->fp);
+}
+
 static void put_step(emitter *e, int k, const reef_lowered_step *s)
 {
     fprintf(e->fp, "\n/* step %d: op %d %s */\n", k, s->op, reef_builtin_name(s->builtin));
@@ -258,6 +280,9 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
     case REEF_STEP_SOFTMAX: put_softmax(e, k, s); break;
     case REEF_STEP_RESHAPE: put_reshape(e, k, s); break;
     case REEF_STEP_PAD: put_pad(e, k, s); break;
+    case REEF_STEP_QUANTIZE:
+    case REEF_STEP_DEQUANTIZE: put_quantize(e, k, s); break;
+    case REEF_STEP_REQUANTIZE: put_requantize(e, k, s); break;
     }
 }
 
@@ -270,11 +295,50 @@ static const char *step_fn_name(reef_step_kind kind)
         [REEF_STEP_AVGPOOL] = "reef_avgpool_step", [REEF_STEP_MAXPOOL] = "reef_maxpool_step",
         [REEF_STEP_MEAN] = "reef_mean_step",       [REEF_STEP_SOFTMAX] = "reef_softmax_step",
         [REEF_STEP_RESHAPE] = "reef_reshape_step", [REEF_STEP_PAD] = "reef_pad_step",
+        [REEF_STEP_QUANTIZE] = "reef_quantize_step", [REEF_STEP_DEQUANTIZE] = "reef_dequantize_step",
+        [REEF_STEP_REQUANTIZE] = "reef_requantize_step",
     };
     return names[kind];
 }
 
 /* ---- the two files ------------------------------------------------------ */
+
+/* The C type of the model's input or output ("int8_t" or "float"), and
+ * its name in the header comment. */
+static const char *c_type(reef_dtype t)
+{
+    return t == REEF_FLOAT32 ? "float" : "int8_t";
+}
+static const char *type_word(reef_dtype t)
+{
+    return t == REEF_FLOAT32 ? "float32" : "int8";
+}
+
+static int has_float_io(const reef_lowered_model *m)
+{
+    return m->input_type == REEF_FLOAT32 || m->output_type == REEF_FLOAT32;
+}
+
+static int uses_quantize_ops(const reef_lowered_model *m)
+{
+    for (int k = 0; k < m->nsteps; k++)
+        if (m->steps[k].kind == REEF_STEP_QUANTIZE || m->steps[k].kind == REEF_STEP_DEQUANTIZE ||
+            m->steps[k].kind == REEF_STEP_REQUANTIZE)
+            return 1;
+    return 0;
+}
+
+/* Float I/O only: the element types, so callers can size their buffers
+ * (int8 models keep the header they always had). */
+static void put_io_types(emitter *e, const reef_lowered_model *m)
+{
+    if (!has_float_io(m)) return;
+    fprintf(e->fp,
+            "/* Element types of the input and output: float32 values are quantized by\n"
+            " * the model's own QUANTIZE / DEQUANTIZE steps (TFLite's arithmetic). */\n"
+            "#define %s_INPUT_TYPE %s\n#define %s_OUTPUT_TYPE %s\n\n",
+            e->upper, c_type(m->input_type), e->upper, c_type(m->output_type));
+}
 
 static void put_header(emitter *e, const void *model, const char *source)
 {
@@ -285,14 +349,17 @@ static void put_header(emitter *e, const void *model, const char *source)
             source ? source : "");
     fprintf(fp, " * Input ");
     emit_shape(fp, m->input_shape, m->input_rank);
-    fprintf(fp, " int8, output ");
+    fprintf(fp, " %s, output ", type_word(m->input_type));
     emit_shape(fp, m->output_shape, m->output_rank);
     fprintf(fp,
-            " int8; real = scale * (q - zero_point).\n"
+            " %s; real = scale * (q - zero_point).\n"
             " * %d steps, %lld MACs, %zu bytes of constants, arena %zu bytes\n"
             " * (lower bound %zu). Link with the reef runtime (runtime/src/ *.c). */\n",
-            m->nsteps, (long long)m->macs, m->weights_bytes, m->arena_size, m->arena_lower_bound);
-    fprintf(fp, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n#include \"reef/step.h\"\n\n", u, u);
+            type_word(m->output_type), m->nsteps, (long long)m->macs, m->weights_bytes, m->arena_size,
+            m->arena_lower_bound);
+    fprintf(fp, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n", u, u);
+    if (uses_quantize_ops(m)) fputs("#include \"reef/quantize.h\"\n", fp);
+    fputs("#include \"reef/step.h\"\n\n", fp);
     fprintf(fp, "#define %s_INPUT_SIZE %" PRId32 "\n#define %s_OUTPUT_SIZE %" PRId32 "\n", u, m->input_size,
             u, m->output_size);
     fprintf(fp, "#define %s_ARENA_SIZE %zu\n#define %s_STEP_COUNT %d\n", u, m->arena_size, u, m->nsteps);
@@ -300,6 +367,7 @@ static void put_header(emitter *e, const void *model, const char *source)
     fprintf(fp, "\n#define %s_INPUT_ZERO_POINT (%" PRId32 ")\n", u, m->input_zero_point);
     fprintf(fp, "#define %s_OUTPUT_SCALE ", u), emit_float(fp, m->output_scale);
     fprintf(fp, "\n#define %s_OUTPUT_ZERO_POINT (%" PRId32 ")\n\n", u, m->output_zero_point);
+    put_io_types(e, m);
     fprintf(fp,
             "/* The step table and the arena, for callers that run steps themselves\n"
             " * (reef_run_steps(%s_steps, k, %s_STEP_COUNT - k, %s_arena) resumes at\n"
@@ -309,15 +377,15 @@ static void put_header(emitter *e, const void *model, const char *source)
     fprintf(fp,
             "/* The input and output tensors inside the arena: fill %s_input() before\n"
             " * every run (later steps reuse its bytes), read %s_output() after. */\n"
-            "int8_t *%s_input(void);\nint8_t *%s_output(void);\n\n",
-            e->name, e->name, e->name, e->name);
+            "%s *%s_input(void);\n%s *%s_output(void);\n\n",
+            e->name, e->name, c_type(m->input_type), e->name, c_type(m->output_type), e->name);
     fprintf(fp,
             "/* Copies in (%s_INPUT_SIZE values) into the arena unless it is NULL or\n"
             " * %s_input(), runs every step, and copies the result to out\n"
             " * (%s_OUTPUT_SIZE values) unless it is NULL. Returns 0 (REEF_OK), or\n"
             " * the failing kernel's status. Not reentrant: one static arena. */\n"
-            "int %s_invoke(const int8_t *in, int8_t *out);\n\n",
-            u, e->name, u, e->name);
+            "int %s_invoke(const %s *in, %s *out);\n\n",
+            u, e->name, u, e->name, c_type(m->input_type), c_type(m->output_type));
     fprintf(fp,
             "/* Generic names for a firmware harness built with -include %s.h. */\n"
             "#ifndef REEF_MODEL_INVOKE\n"
@@ -345,13 +413,19 @@ static void put_source(emitter *e, const void *model, const char *source)
     fputs("};\n\n", fp);
     fprintf(fp, "uint8_t %s_arena[%s_ARENA_SIZE > 0 ? %s_ARENA_SIZE : 4] REEF_ARENA_ALIGN;\n\n", e->name,
             e->upper, e->upper);
-    fprintf(fp, "int8_t *%s_input(void) { return (int8_t *)(%s_arena + %" PRIu32 "u); }\n", e->name, e->name,
-            m->input_at);
-    fprintf(fp, "int8_t *%s_output(void) { return (int8_t *)(%s_arena + %" PRIu32 "u); }\n\n", e->name,
-            e->name, m->output_at);
+    const char *in_t = c_type(m->input_type), *out_t = c_type(m->output_type);
+    /* Through void *: float tensors sit at multiples of 4 in the aligned arena. */
+    const char *via = has_float_io(m) ? "(void *)" : "";
+    fprintf(fp, "%s *%s_input(void) { return (%s *)%s(%s_arena + %" PRIu32 "u); }\n", in_t, e->name, in_t, via,
+            e->name, m->input_at);
+    fprintf(fp, "%s *%s_output(void) { return (%s *)%s(%s_arena + %" PRIu32 "u); }\n\n", out_t, e->name, out_t,
+            via, e->name, m->output_at);
+    fprintf(fp, "int %s_invoke(const %s *in, %s *out)\n{\n", e->name, in_t, out_t);
+    if (strcmp(in_t, out_t))
+        fprintf(fp, "    %s *x = %s_input();\n    %s *y = %s_output();\n", in_t, e->name, out_t, e->name);
+    else
+        fprintf(fp, "    %s *x = %s_input(), *y = %s_output();\n", in_t, e->name, e->name);
     fprintf(fp,
-            "int %s_invoke(const int8_t *in, int8_t *out)\n{\n"
-            "    int8_t *x = %s_input(), *y = %s_output();\n"
             "    int32_t i;\n"
             "    reef_status status;\n"
             "    if (in && in != x)\n        for (i = 0; i < %s_INPUT_SIZE; i++) x[i] = in[i];\n"
@@ -359,7 +433,7 @@ static void put_source(emitter *e, const void *model, const char *source)
             "    if (status == REEF_OK && out && out != y)\n        for (i = 0; i < %s_OUTPUT_SIZE; i++) "
             "out[i] = y[i];\n"
             "    return (int)status;\n}\n",
-            e->name, e->name, e->name, e->upper, e->name, e->upper, e->name, e->upper);
+            e->upper, e->name, e->upper, e->name, e->upper);
 }
 
 int reef_emit_c(const reef_lowered_model *m, const char *dir, const char *name, const char *source,

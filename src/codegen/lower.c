@@ -4,6 +4,7 @@
 #include "codegen/lower.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,6 +461,72 @@ static int lower_pad(const reef_graph *g, const reef_op *op, reef_lowered_step *
     return 0;
 }
 
+/* ---- float boundaries: QUANTIZE and DEQUANTIZE -------------------------- */
+
+/* A non-constant float32 tensor (a model's float input or output). */
+static int float_activation(const reef_graph *g, int32_t t, const reef_tensor **out, reef_error *err)
+{
+    const reef_tensor *x = tensor_at_index(g, t);
+    if (!x) return reef_fail(err, "tensor index %d is out of range", t);
+    if (x->data)
+        return reef_fail(err, "tensor %d '%s' is constant where an activation is expected", t, x->name);
+    if (x->type != REEF_FLOAT32)
+        return reef_fail(err, "tensor %d '%s' is %s, not FLOAT32", t, x->name, reef_dtype_name(x->type));
+    *out = x;
+    return 0;
+}
+
+static int same_count(const reef_tensor *in, const reef_tensor *out, reef_error *err)
+{
+    if (reef_tensor_elements(in) != reef_tensor_elements(out) || reef_tensor_elements(in) > INT32_MAX)
+        return reef_fail(err, "input has %lld values, output %lld", (long long)reef_tensor_elements(in),
+                         (long long)reef_tensor_elements(out));
+    return 0;
+}
+
+/* QUANTIZE int8 -> int8: TFLite's Requantize, multiplier in / out scale. */
+static int lower_requantize(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out;
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
+        same_count(in, out, err))
+        return -1;
+    reef_requantize_step_args *a = &s->args.requantize;
+    s->kind = REEF_STEP_REQUANTIZE;
+    a->input_offset = -zp(in), a->output_offset = zp(out);
+    a->count = (int32_t)reef_tensor_elements(in);
+    reef_quantize_multiplier((double)in->scale[0] / (double)out->scale[0], &a->multiplier, &a->shift);
+    return 0;
+}
+
+/* QUANTIZE float32 -> int8, or int8 -> int8. */
+static int lower_quantize(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out;
+    if (op->ninputs != 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
+    const reef_tensor *x = tensor_at_index(g, op->inputs[0]);
+    if (x && x->type == REEF_INT8) return lower_requantize(g, op, s, err);
+    if (float_activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
+        same_count(in, out, err))
+        return -1;
+    if (out->nquant != 1) return reef_fail(err, "per-channel QUANTIZE output is not supported");
+    s->args.quantize = (reef_quantize_step_args){out->scale[0], zp(out), (int32_t)reef_tensor_elements(in), 0, 0};
+    return 0;
+}
+
+/* DEQUANTIZE int8 -> float32. */
+static int lower_dequantize(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out;
+    if (op->ninputs != 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
+    if (activation(g, op->inputs[0], &in, err) || float_activation(g, op->outputs[0], &out, err) ||
+        same_count(in, out, err))
+        return -1;
+    if (in->nquant != 1) return reef_fail(err, "per-channel DEQUANTIZE input is not supported");
+    s->args.quantize = (reef_quantize_step_args){in->scale[0], zp(in), (int32_t)reef_tensor_elements(in), 0, 0};
+    return 0;
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 typedef int (*lower_fn)(const reef_graph *, const reef_op *, reef_lowered_step *, reef_error *);
@@ -480,6 +547,8 @@ static const struct {
     {REEF_OP_RESHAPE, REEF_STEP_RESHAPE, lower_reshape},
     {REEF_OP_SQUEEZE, REEF_STEP_RESHAPE, lower_reshape},
     {REEF_OP_PAD, REEF_STEP_PAD, lower_pad},
+    {REEF_OP_QUANTIZE, REEF_STEP_QUANTIZE, lower_quantize},
+    {REEF_OP_DEQUANTIZE, REEF_STEP_DEQUANTIZE, lower_dequantize},
 };
 
 int lower_one_op(const reef_graph *g, int index, reef_lowered_step *s, reef_error *err)

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "reef/quantize.h"
 #include "reef/step.h"
 #include "tflite/graph.h"
 #include "util/err.h"
@@ -33,6 +34,9 @@ typedef enum reef_step_kind {
     REEF_STEP_SOFTMAX,
     REEF_STEP_RESHAPE,
     REEF_STEP_PAD,
+    REEF_STEP_QUANTIZE,   /* float32 -> int8 (reef/quantize.h) */
+    REEF_STEP_DEQUANTIZE, /* int8 -> float32 */
+    REEF_STEP_REQUANTIZE, /* QUANTIZE int8 -> int8 */
 } reef_step_kind;
 
 typedef union reef_step_args {
@@ -45,6 +49,8 @@ typedef union reef_step_args {
     reef_softmax_step_args softmax;
     reef_reshape_step_args reshape;
     reef_pad_step_args pad;
+    reef_quantize_step_args quantize; /* quantize and dequantize */
+    reef_requantize_step_args requantize;
 } reef_step_args;
 
 /* One step. The const arrays its args point to are owned here (copied out
@@ -83,11 +89,15 @@ typedef struct reef_lowered_model {
     /* The single input and output. */
     int32_t input_tensor, output_tensor;
     uint32_t input_at, output_at;
-    int32_t input_size, output_size; /* bytes = int8 elements */
+    int32_t input_size, output_size; /* elements (= bytes when int8) */
     float input_scale, output_scale;
     int32_t input_zero_point, output_zero_point;
     int32_t input_shape[REEF_MAX_RANK], output_shape[REEF_MAX_RANK];
     int input_rank, output_rank;
+    /* REEF_INT8, or REEF_FLOAT32 around a QUANTIZE / DEQUANTIZE (then the
+     * scale and zero point above are 0 and 0); bytes = size * 1 or 4. */
+    reef_dtype input_type, output_type;
+    int32_t input_bytes, output_bytes;
     /* Totals for reports. weights_bytes counts every const array the steps
      * use: filters, biases, multipliers and shifts. */
     int64_t macs;
@@ -113,11 +123,21 @@ int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_low
 
 /* Runs one inference on the model's own arena: in (input_size) int8 values,
  * out (output_size). Returns 0, or -1 when a kernel rejected its args
- * (which lowering should have prevented). Not reentrant: threads use
+ * (which lowering should have prevented) or when the input or output is
+ * not int8 (use reef_lowered_invoke_bytes). Not reentrant: threads use
  * reef_lowered_invoke_arena with one arena each. */
 int reef_lowered_invoke(reef_lowered_model *m, const int8_t *in, int8_t *out);
 /* Same on a caller's arena of m->arena_size bytes, 4-byte aligned. */
 int reef_lowered_invoke_arena(const reef_lowered_model *m, uint8_t *arena, const int8_t *in, int8_t *out);
+
+/* Any input and output type: in (input_bytes: int8 or little-endian
+ * float32 values, m->input_type), out (output_bytes). arena: m->arena or a
+ * caller's as above. */
+int reef_lowered_invoke_bytes(const reef_lowered_model *m, uint8_t *arena, const void *in, void *out);
+
+/* Bytes of one element of an activation of this type (1 or 4), 0 when
+ * reef has no activations of that type. */
+int reef_lower_elem_size(reef_dtype type);
 
 /* Runs steps [first, first + count) on an arena (for step-by-step
  * comparisons with a reference run). */

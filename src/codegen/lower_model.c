@@ -23,6 +23,9 @@ static const struct {
     [REEF_STEP_SOFTMAX] = {reef_softmax_step, "softmax"},
     [REEF_STEP_RESHAPE] = {reef_reshape_step, "reshape"},
     [REEF_STEP_PAD] = {reef_pad_step, "pad"},
+    [REEF_STEP_QUANTIZE] = {reef_quantize_step, "quantize"},
+    [REEF_STEP_DEQUANTIZE] = {reef_dequantize_step, "dequantize"},
+    [REEF_STEP_REQUANTIZE] = {reef_requantize_step, "requantize"},
 };
 
 reef_step_fn reef_step_kind_fn(reef_step_kind kind)
@@ -46,11 +49,26 @@ static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_erro
     if (t < 0 || t >= g->ntensors)
         return reef_fail(err, "%s: %s tensor index %d is out of range", model_name(g), what, t);
     const reef_tensor *x = &g->tensors[t];
-    if (x->type != REEF_INT8 || x->data || x->nquant < 1)
-        return reef_fail(err, "%s: the %s tensor '%s' is %s%s; reef runs int8 models with int8 %ss",
+    int is_int8 = x->type == REEF_INT8 && x->nquant >= 1;
+    if (!(is_int8 || x->type == REEF_FLOAT32) || x->data)
+        return reef_fail(err,
+                         "%s: the %s tensor '%s' is %s%s; reef runs int8 models with int8 %ss "
+                         "(or float32 ones around QUANTIZE / DEQUANTIZE)",
                          model_name(g), what, x->name, reef_dtype_name(x->type), x->data ? " (constant)" : "",
                          what);
     return 0;
+}
+
+int reef_lower_elem_size(reef_dtype type)
+{
+    return type == REEF_INT8 ? 1 : type == REEF_FLOAT32 ? 4 : 0;
+}
+
+/* Bytes of an activation tensor in the arena. */
+static size_t tensor_size(const reef_tensor *t)
+{
+    int elem = reef_lower_elem_size(t->type);
+    return (size_t)reef_tensor_elements(t) * (size_t)(elem ? elem : 1);
 }
 
 static int describe_io(const reef_graph *g, reef_lowered_model *m, reef_error *err)
@@ -62,8 +80,11 @@ static int describe_io(const reef_graph *g, reef_lowered_model *m, reef_error *e
     const reef_tensor *in = &g->tensors[g->inputs[0]], *out = &g->tensors[g->outputs[0]];
     m->input_tensor = g->inputs[0], m->output_tensor = g->outputs[0];
     m->input_size = (int32_t)reef_tensor_elements(in), m->output_size = (int32_t)reef_tensor_elements(out);
-    m->input_scale = in->scale[0], m->output_scale = out->scale[0];
-    m->input_zero_point = (int32_t)in->zero_point[0], m->output_zero_point = (int32_t)out->zero_point[0];
+    m->input_type = in->type, m->output_type = out->type;
+    m->input_bytes = (int32_t)tensor_size(in), m->output_bytes = (int32_t)tensor_size(out);
+    if (in->type == REEF_INT8) m->input_scale = in->scale[0], m->input_zero_point = (int32_t)in->zero_point[0];
+    if (out->type == REEF_INT8)
+        m->output_scale = out->scale[0], m->output_zero_point = (int32_t)out->zero_point[0];
     m->input_rank = in->rank, m->output_rank = out->rank;
     memcpy(m->input_shape, in->shape, sizeof m->input_shape);
     memcpy(m->output_shape, out->shape, sizeof m->output_shape);
@@ -215,6 +236,9 @@ static void set_step_offsets(reef_lowered_step *s, const uint32_t *at, uint32_t 
     case REEF_STEP_SOFTMAX: a->softmax.input_at = in, a->softmax.output_at = out; break;
     case REEF_STEP_RESHAPE: a->reshape.input_at = in, a->reshape.output_at = out; break;
     case REEF_STEP_PAD: a->pad.input_at = in, a->pad.output_at = out; break;
+    case REEF_STEP_QUANTIZE:
+    case REEF_STEP_DEQUANTIZE: a->quantize.input_at = in, a->quantize.output_at = out; break;
+    case REEF_STEP_REQUANTIZE: a->requantize.input_at = in, a->requantize.output_at = out; break;
     }
 }
 
@@ -245,8 +269,7 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
     for (int t = 0; t < g->ntensors; t++) {
         buf_of[t] = -1;
         if (lt->root[t] != t || lt->first[t] == INT_MAX) continue;
-        bufs[n] =
-            (reef_plan_buffer){(size_t)reef_tensor_elements(&g->tensors[t]), lt->first[t], lt->last[t], 0};
+        bufs[n] = (reef_plan_buffer){tensor_size(&g->tensors[t]), lt->first[t], lt->last[t], 0};
         buf_of[t] = n++;
     }
     int first_scratch = n;
@@ -263,7 +286,7 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
         for (int t = 0; t < g->ntensors; t++) {
             int b = buf_of[find_root(lt, t)];
             m->tensor_at[t] = b >= 0 && lt->written[t] ? (uint32_t)bufs[b].offset : REEF_LOWER_NO_OFFSET;
-            if (b >= 0 && lt->written[t]) m->tensor_bytes[t] = (uint32_t)reef_tensor_elements(&g->tensors[t]);
+            if (b >= 0 && lt->written[t]) m->tensor_bytes[t] = (uint32_t)tensor_size(&g->tensors[t]);
         }
         for (int k = 0, sb = first_scratch; k < m->nsteps; k++)
             set_step_offsets(&m->steps[k], m->tensor_at,
@@ -335,12 +358,19 @@ int reef_lowered_run_steps(const reef_lowered_model *m, uint8_t *arena, int firs
     return reef_run_steps(m->table, first, count, arena) == REEF_OK ? 0 : -1;
 }
 
+int reef_lowered_invoke_bytes(const reef_lowered_model *m, uint8_t *arena, const void *in, void *out)
+{
+    memcpy(arena + m->input_at, in, (size_t)m->input_bytes);
+    if (reef_lowered_run_steps(m, arena, 0, m->nsteps)) return -1;
+    memcpy(out, arena + m->output_at, (size_t)m->output_bytes);
+    return 0;
+}
+
 int reef_lowered_invoke_arena(const reef_lowered_model *m, uint8_t *arena, const int8_t *in, int8_t *out)
 {
-    memcpy(arena + m->input_at, in, (size_t)m->input_size);
-    if (reef_lowered_run_steps(m, arena, 0, m->nsteps)) return -1;
-    memcpy(out, arena + m->output_at, (size_t)m->output_size);
-    return 0;
+    /* int8 buffers of input_size / output_size: a float model would overrun them */
+    if (m->input_type != REEF_INT8 || m->output_type != REEF_INT8) return -1;
+    return reef_lowered_invoke_bytes(m, arena, in, out);
 }
 
 int reef_lowered_invoke(reef_lowered_model *m, const int8_t *in, int8_t *out)

@@ -282,14 +282,25 @@ conv_small_channel(const conv_job *job, int32_t o, const int8_t *col, int32_t co
     const int32_t lo = prm->activation.min, hi = prm->activation.max;
     const int8_t *row = job->filter + o * k; /* (K) */
     const int8_t *end = col + count * col_step;
-    uint32_t weight_sum = 0;
+    uint32_t weight_sum;
     int32_t i;
     reef_rq q = job->rq[o];
     SMALL_WORD(0)
     SMALL_WORD(1)
     SMALL_WORD(2)
     SMALL_WORD(3)
-    for (i = 0; i < k; i++) weight_sum += (uint32_t)row[i];
+    if (exact) {
+        /* once per channel and layer: the plainest code */
+        for (i = 0, weight_sum = 0; i < k; i++) weight_sum += (uint32_t)row[i];
+    } else {
+        /* once per block of columns: from the halfwords (16 int8 values
+         * fit int16; the halfwords past K are 0) */
+        int32_t halves = reef_sadd16(we0, wo0);
+        if (k4 > 4) halves = reef_sadd16(halves, reef_sadd16(we1, wo1));
+        if (k4 > 8) halves = reef_sadd16(halves, reef_sadd16(we2, wo2));
+        if (k4 > 12) halves = reef_sadd16(halves, reef_sadd16(we3, wo3));
+        weight_sum = (uint32_t)(reef_half_lo(halves) + reef_half_hi(halves));
+    }
     /* the sum starts at the bias with the offset folded in */
     const int32_t start = (int32_t)((uint32_t)q.bias + weight_sum * (uint32_t)prm->input_offset);
     q.bias = 0;

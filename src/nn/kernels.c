@@ -54,15 +54,26 @@ size_t reef_k_dw_scratch_floats(const reef_conv_dims *d)
 static void pad_input(float *P, const float *inp, const reef_conv_dims *d)
 {
     const int ph = pad_rows(d), pw = pad_cols(d), c = d->c;
-    memset(P, 0, (size_t)d->n * ph * pw * c * sizeof *P);
-    for (int n = 0; n < d->n; n++)
-        for (int y = 0; y < d->h; y++) {
-            int py = y + d->pad_top, cols = d->w;
-            if (py >= ph) break;
-            if (d->pad_left + cols > pw) cols = pw - d->pad_left;
-            memcpy(P + (((size_t)n * ph + py) * pw + d->pad_left) * c,
-                   inp + ((size_t)n * d->h + y) * d->w * c, (size_t)cols * c * sizeof *P);
+    const size_t prow = (size_t)pw * c;
+    int cols = d->w;
+    if (d->pad_left + cols > pw) cols = pw - d->pad_left;
+    const int right = pw - d->pad_left - cols;
+    // Only the border is zeroed: the image is written once.
+    for (int n = 0; n < d->n; n++) {
+        float *img = P + (size_t)n * ph * prow;
+        for (int py = 0; py < ph; py++) {
+            float *row = img + (size_t)py * prow;
+            int y = py - d->pad_top;
+            if (y < 0 || y >= d->h) {
+                memset(row, 0, prow * sizeof *row);
+                continue;
+            }
+            memset(row, 0, (size_t)d->pad_left * c * sizeof *row);
+            memcpy(row + (size_t)d->pad_left * c, inp + ((size_t)n * d->h + y) * d->w * c,
+                   (size_t)cols * c * sizeof *row);
+            memset(row + (size_t)(d->pad_left + cols) * c, 0, (size_t)right * c * sizeof *row);
         }
+    }
 }
 
 /* Q (N, H+K-1, W+K-1, C): Q[a][b] = dout[oy][ox] where
@@ -75,11 +86,20 @@ static void spread_grad(float *Q, const float *dout, const reef_conv_dims *d)
         for (int oy = 0; oy < d->oh; oy++) {
             int a = oy * s - d->pad_top + k - 1;
             if (a < 0 || a >= qh) continue;
-            for (int ox = 0; ox < d->ow; ox++) {
+            const float *src = dout + ((size_t)n * d->oh + oy) * d->ow * c;
+            float *dst = Q + ((size_t)n * qh + a) * qw * c;
+            int ox = 0;
+            if (s == 1) {  // one row copy: b = ox + k - 1 - pad_left runs over [0, qw)
+                int b0 = k - 1 - d->pad_left, ox1 = d->ow;
+                if (b0 < 0) ox = -b0;
+                if (b0 + ox1 > qw) ox1 = qw - b0;
+                if (ox1 > ox) memcpy(dst + (size_t)(b0 + ox) * c, src + (size_t)ox * c, (size_t)(ox1 - ox) * c * sizeof *Q);
+                continue;
+            }
+            for (; ox < d->ow; ox++) {  // c % 8 == 0 on this path: vector copies, no call per pixel
                 int b = ox * s - d->pad_left + k - 1;
                 if (b < 0 || b >= qw) continue;
-                memcpy(Q + (((size_t)n * qh + a) * qw + b) * c,
-                       dout + (((size_t)n * d->oh + oy) * d->ow + ox) * c, (size_t)c * sizeof *Q);
+                for (int j = 0; j < c; j += 8) st8(dst + (size_t)b * c + j, ld8(src + (size_t)ox * c + j));
             }
         }
 }
@@ -297,27 +317,36 @@ REEF_INLINE void bn_stats8(double *sum, double *sumsq, const float *x, const flo
     }
 }
 
-REEF_INLINE void bn_grads8(double *sdy, double *sdyx, const float *dy, const float *y, const float *z,
-                      const float *mean, const float *rstd, int rows, int c, float lo, float hi)
+/* g = dy where lo < z * scale + shift < hi, else 0 (the activation's gradient) */
+REEF_INLINE v8f pre_mask8(v8f dy, v8f z, v8f scale, v8f shift, v8f lo, v8f hi)
+{
+    return act_mask8(dy, z * scale + shift, lo, hi);
+}
+
+REEF_INLINE void bn_grads8(double *sdy, double *sdyx, const float *dy, const float *z,
+                           const float *mean, const float *rstd, const float *scale,
+                           const float *shift, int rows, int c, float lo, float hi)
 {
     const v8f vlo = splat8(lo), vhi = splat8(hi);
     for (int r0 = 0; r0 < rows; r0 += BN_CHUNK) {
         const int r1 = r0 + BN_CHUNK < rows ? r0 + BN_CHUNK : rows;
         for (int j = 0; j < c; j += 8) {
-            const v8f m = ld8(mean + j), rs = ld8(rstd + j);
+            const v8f m = ld8(mean + j), rs = ld8(rstd + j), sc = ld8(scale + j), sh = ld8(shift + j);
             v8f s0 = splat8(0), s1 = s0, x0 = s0, x1 = s0;
             int r = r0;
             for (; r + 2 <= r1; r += 2) {
                 const size_t a = (size_t)r * c + j, b = a + c;
-                v8f ga = act_mask8(ld8(dy + a), ld8(y + a), vlo, vhi);
-                v8f gb = act_mask8(ld8(dy + b), ld8(y + b), vlo, vhi);
-                s0 += ga, x0 += ga * ((ld8(z + a) - m) * rs);
-                s1 += gb, x1 += gb * ((ld8(z + b) - m) * rs);
+                const v8f za = ld8(z + a), zb = ld8(z + b);
+                v8f ga = pre_mask8(ld8(dy + a), za, sc, sh, vlo, vhi);
+                v8f gb = pre_mask8(ld8(dy + b), zb, sc, sh, vlo, vhi);
+                s0 += ga, x0 += ga * ((za - m) * rs);
+                s1 += gb, x1 += gb * ((zb - m) * rs);
             }
             if (r < r1) {
                 const size_t a = (size_t)r * c + j;
-                v8f ga = act_mask8(ld8(dy + a), ld8(y + a), vlo, vhi);
-                s0 += ga, x0 += ga * ((ld8(z + a) - m) * rs);
+                const v8f za = ld8(z + a);
+                v8f ga = pre_mask8(ld8(dy + a), za, sc, sh, vlo, vhi);
+                s0 += ga, x0 += ga * ((za - m) * rs);
             }
             add8_double(sdy + j, s0 + s1);
             add8_double(sdyx + j, x0 + x1);
@@ -362,6 +391,18 @@ void reef_k_bn_finish(float *mean, float *rstd, float *var_unbiased, const doubl
     }
 }
 
+/* scale, shift (C) of y = act(z * scale + shift); the backward passes
+ * recompute the pre-activation from z with these same values, so their
+ * gradient mask matches the forward's clamp exactly. */
+static void bn_scale_shift(float *scale, float *shift, const float *mean, const float *rstd,
+                           const float *gamma, const float *beta, int c)
+{
+    for (int j = 0; j < c; j++) {
+        scale[j] = gamma[j] * rstd[j];
+        shift[j] = beta[j] - mean[j] * scale[j];
+    }
+}
+
 REEF_HOT
 void reef_k_bn_act_forward(float *y, const float *z, const float *mean, const float *rstd,
                            const float *gamma, const float *beta, int rows, int c, reef_nn_act act)
@@ -370,10 +411,7 @@ void reef_k_bn_act_forward(float *y, const float *z, const float *mean, const fl
     act_bounds(act, &lo, &hi);
     // y = clamp(z * scale + shift, lo, hi), scale = gamma * rstd, shift = beta - mean * scale
     float scale[c], shift[c];
-    for (int j = 0; j < c; j++) {
-        scale[j] = gamma[j] * rstd[j];
-        shift[j] = beta[j] - mean[j] * scale[j];
-    }
+    bn_scale_shift(scale, shift, mean, rstd, gamma, beta, c);
     if (c % 8 == 0) {
         const v8f vlo = splat8(lo), vhi = splat8(hi);
         for (int r = 0; r < rows; r++)
@@ -396,14 +434,16 @@ void reef_k_bn_act_forward(float *y, const float *z, const float *mean, const fl
 }
 
 REEF_HOT
-void reef_k_bn_act_grads(double *sdy, double *sdyx, const float *dy, const float *y,
-                         const float *z, const float *mean, const float *rstd, int rows, int c,
-                         reef_nn_act act)
+void reef_k_bn_act_grads(double *sdy, double *sdyx, const float *dy, const float *z,
+                         const float *mean, const float *rstd, const float *gamma,
+                         const float *beta, int rows, int c, reef_nn_act act)
 {
     float lo, hi;
     act_bounds(act, &lo, &hi);
+    float scale[c], shift[c];
+    bn_scale_shift(scale, shift, mean, rstd, gamma, beta, c);
     if (c % 8 == 0) {
-        bn_grads8(sdy, sdyx, dy, y, z, mean, rstd, rows, c, lo, hi);
+        bn_grads8(sdy, sdyx, dy, z, mean, rstd, scale, shift, rows, c, lo, hi);
         return;
     }
     float s[c], sx[c];
@@ -414,7 +454,8 @@ void reef_k_bn_act_grads(double *sdy, double *sdyx, const float *dy, const float
         for (int r = r0; r < r1; r++) {
             const size_t at = (size_t)r * c;
             for (int j = 0; j < c; j++) {
-                float g = (y[at + j] > lo && y[at + j] < hi) ? dy[at + j] : 0.0f;
+                float v = z[at + j] * scale[j] + shift[j];
+                float g = (v > lo && v < hi) ? dy[at + j] : 0.0f;
                 float xhat = (z[at + j] - mean[j]) * rstd[j];
                 s[j] += g;
                 sx[j] += g * xhat;
@@ -425,13 +466,15 @@ void reef_k_bn_act_grads(double *sdy, double *sdyx, const float *dy, const float
 }
 
 REEF_HOT
-void reef_k_bn_act_backward(float *dz, const float *dy, const float *y, const float *z,
-                            const float *mean, const float *rstd, const float *gamma,
+void reef_k_bn_act_backward(float *dz, const float *dy, const float *z, const float *mean,
+                            const float *rstd, const float *gamma, const float *beta,
                             const double *sdy, const double *sdyx, double count, int rows, int c,
                             reef_nn_act act)
 {
     float lo, hi;
     act_bounds(act, &lo, &hi);
+    float scale[c], shift[c];
+    bn_scale_shift(scale, shift, mean, rstd, gamma, beta, c);
     // dz = k * (g - mdy - (z - mean) * rstd * mdyx) = g * k + ((z - mean) * a + b)
     // with k = gamma * rstd, a = -k * rstd * mdyx, b = -k * mdy
     float k[c], a[c], b[c];
@@ -446,15 +489,17 @@ void reef_k_bn_act_backward(float *dz, const float *dy, const float *y, const fl
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < c; j += 8) {
                 const size_t at = (size_t)r * c + j;
-                v8f g = act_mask8(ld8(dy + at), ld8(y + at), vlo, vhi);
-                st8(dz + at, g * ld8(k + j) + ((ld8(z + at) - ld8(mean + j)) * ld8(a + j) + ld8(b + j)));
+                const v8f zv = ld8(z + at);
+                v8f g = pre_mask8(ld8(dy + at), zv, ld8(scale + j), ld8(shift + j), vlo, vhi);
+                st8(dz + at, g * ld8(k + j) + ((zv - ld8(mean + j)) * ld8(a + j) + ld8(b + j)));
             }
         return;
     }
     for (int r = 0; r < rows; r++) {
         const size_t at = (size_t)r * c;
         for (int j = 0; j < c; j++) {
-            float g = (y[at + j] > lo && y[at + j] < hi) ? dy[at + j] : 0.0f;
+            float v = z[at + j] * scale[j] + shift[j];
+            float g = (v > lo && v < hi) ? dy[at + j] : 0.0f;
             dz[at + j] = g * k[j] + ((z[at + j] - mean[j]) * a[j] + b[j]);
         }
     }

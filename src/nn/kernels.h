@@ -5,7 +5,7 @@
  *    activation gradient before each backward pass;
  *  - batch norm comes fused with the activation after it: one pass forward
  *    (y = act(z * scale + shift)), two passes backward, the activation's
- *    gradient mask recomputed from y instead of written out.
+ *    gradient mask recomputed from z (not y) instead of written out.
  * Depthwise layers with channel counts that are multiples of 8 take
  * vector paths (reef_k_dw_fast); model.c uses layers.c for the others. */
 #ifndef REEF_NN_KERNELS_H
@@ -68,13 +68,16 @@ void reef_k_bn_finish(float *mean, float *rstd, float *var_unbiased, const doubl
 /* y (rows,C) = act(gamma * (z - mean) * rstd + beta) */
 void reef_k_bn_act_forward(float *y, const float *z, const float *mean, const float *rstd,
                            const float *gamma, const float *beta, int rows, int c, reef_nn_act act);
-/* With g = dy * act'(y): sdy[c] += sum g, sdyx[c] += sum g * xhat */
-void reef_k_bn_act_grads(double *sdy, double *sdyx, const float *dy, const float *y,
-                         const float *z, const float *mean, const float *rstd, int rows, int c,
-                         reef_nn_act act);
+/* The backward passes take the activation's gradient mask from the
+ * pre-activation z * gamma * rstd + shift, recomputed from z exactly as the
+ * forward computed it, instead of reading y back.
+ * With g = dy * act'(pre): sdy[c] += sum g, sdyx[c] += sum g * xhat */
+void reef_k_bn_act_grads(double *sdy, double *sdyx, const float *dy, const float *z,
+                         const float *mean, const float *rstd, const float *gamma,
+                         const float *beta, int rows, int c, reef_nn_act act);
 /* dz (rows,C) = gamma * rstd * (g - sdy/count - xhat * sdyx/count) (overwrites) */
-void reef_k_bn_act_backward(float *dz, const float *dy, const float *y, const float *z,
-                            const float *mean, const float *rstd, const float *gamma,
+void reef_k_bn_act_backward(float *dz, const float *dy, const float *z, const float *mean,
+                            const float *rstd, const float *gamma, const float *beta,
                             const double *sdy, const double *sdyx, double count, int rows, int c,
                             reef_nn_act act);
 

@@ -66,7 +66,9 @@ static void im2col(float *col, const float *inp, const reef_conv_dims *d)
                     const float *row = inp + ((size_t)n * d->h + iy) * d->w * d->c;
                     for (int kx = 0; kx < d->kw; kx++) {
                         int ix = ox * d->stride - d->pad_left + kx;
-                        if (ix < 0 || ix >= d->w) memset(dst + kx * d->c, 0, d->c * sizeof *dst);
+                        const int in = ix >= 0 && ix < d->w;
+                        if (d->c == 1) dst[kx] = in ? row[ix] : 0.0f;  // e.g. a grayscale stem: no call per float
+                        else if (!in) memset(dst + kx * d->c, 0, d->c * sizeof *dst);
                         else memcpy(dst + kx * d->c, row + (size_t)ix * d->c, d->c * sizeof *dst);
                     }
                 }

@@ -522,15 +522,15 @@ static void *forward_slice(void *arg)
 }
 
 /* dz from dy through the activation and batch norm (dy is left as is). */
-static void bn_backward(slice_job *j, reef_layer *L, float *dz, const float *dy, const float *y,
-                        const float *z, int rows)
+static void bn_backward(slice_job *j, reef_layer *L, float *dz, const float *dy, const float *z,
+                        int rows)
 {
     batch_state *bs = j->m->batch_;
     const int c = L->dims.oc, max_c = bs->max_c;
     const int parity = j->bn_count++ & 1;
     double *mine = partial_slot(j, parity, j->t);
     memset(mine, 0, 2 * max_c * sizeof *mine);
-    reef_k_bn_act_grads(mine, mine + max_c, dy, y, z, L->bn_mean, L->bn_rstd, rows, c, L->act);
+    reef_k_bn_act_grads(mine, mine + max_c, dy, z, L->bn_mean, L->bn_rstd, L->gamma, L->beta, rows, c, L->act);
     team_wait(j);
     double sdy[c], sdyx[c];
     team_sum(j, parity, sdy, sdyx, c);
@@ -540,7 +540,7 @@ static void bn_backward(slice_job *j, reef_layer *L, float *dz, const float *dy,
         for (int k = 0; k < c; k++) dgamma[k] += (float)sdyx[k], dbeta[k] += (float)sdy[k];
     }
     const double count = (double)j->n * L->dims.oh * L->dims.ow;
-    reef_k_bn_act_backward(dz, dy, y, z, L->bn_mean, L->bn_rstd, L->gamma, sdy, sdyx, count, rows, c, L->act);
+    reef_k_bn_act_backward(dz, dy, z, L->bn_mean, L->bn_rstd, L->gamma, L->beta, sdy, sdyx, count, rows, c, L->act);
 }
 
 static void dw_backward(float *dx, float *dw, float *db, const float *dz, const float *x, const float *w,
@@ -570,7 +570,7 @@ static void layer_backward(slice_job *j, reef_layer *L, const float *in_base, fl
     reef_conv_dims d = L->dims;
     d.n = ns;
     const size_t count = (size_t)ns * L->out_size;
-    if (L->has_bn) bn_backward(j, L, dz, dy, L->y + off, L->z + off, ns * d.oh * d.ow);
+    if (L->has_bn) bn_backward(j, L, dz, dy, L->z + off, ns * d.oh * d.ow);
     else act_mask(dy, L->y + off, count, L->act);  // dz == dy
     float *dw = L->w ? g + (L->w - j->m->params) : NULL;
     float *db = L->b ? g + (L->b - j->m->params) : NULL;

@@ -31,12 +31,18 @@ static void usage(FILE *fp)
             "  --analytic          no emulator: costs from MACs (for trying things out)\n"
             "  --check N           then measure N random networks of the space on the\n"
             "                      emulator and compare with the table's predictions\n"
+            "  --costs TABLE       check against this table instead of profiling anew\n"
+            "  --check-choice \"wW rR B1 B2 ...\"\n"
+            "                      also measure this network (as the check prints it,\n"
+            "                      e.g. fish-nas: \"w0.75 r16 zero k7e6 k3e3 k7e3 k3e3 zero\")\n"
             "  --work-dir DIR      keep generated C and firmware there\n"
             "  --json              one JSON object on stdout\n");
 }
 
 typedef struct po_args {
     const char *output, *profile, *work_dir;
+    const char *costs;        /* reuse this table instead of profiling */
+    const char *check_choice; /* "w0.75 r16 zero k7e6 ...": one network to check */
     int h, w, c, classes, analytic, check, json;
 } po_args;
 
@@ -53,6 +59,7 @@ static int parse_args(int argc, char **argv, po_args *a)
         {"input", required_argument, 0, 'i'},  {"classes", required_argument, 0, 'n'},
         {"analytic", no_argument, 0, 'a'},     {"check", required_argument, 0, 'k'},
         {"work-dir", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'},
+        {"costs", required_argument, 0, 'c'},  {"check-choice", required_argument, 0, 'x'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     *a = (po_args){.profile = "stm32l4r5", .h = 32, .w = 32, .c = 1, .classes = 2};
     long v;
@@ -76,6 +83,8 @@ static int parse_args(int argc, char **argv, po_args *a)
             a->check = (int)v;
             break;
         case 'd': a->work_dir = optarg; break;
+        case 'c': a->costs = optarg; break;
+        case 'x': a->check_choice = optarg; break;
         case 'j': a->json = 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
@@ -125,32 +134,65 @@ typedef struct check_row {
 
 static double rel(double predicted, double measured) { return measured ? (predicted - measured) / measured : 0; }
 
+/* Predicts one network of space s from the table and measures it. */
+static int check_one(const reef_nas_table *t, const po_args *a, const reef_device_profile *prof,
+                     const reef_nas_space *s, const int *choice, uint64_t seed, check_row *row, reef_error *err)
+{
+    reef_nas_targets tg = {.clock_mhz = prof->clock_mhz,
+                           .power_mw = prof->supply_v * prof->run_ua_per_mhz * prof->clock_mhz * 1e-3};
+    reef_nas_space_costs sc;
+    if (reef_nas_space_costs_get(t, s, &sc, err)) return -1;
+    reef_nas_estimate_choice(&sc, s, choice, &tg, &row->est);
+    reef_nas_space_text(s, row->space, sizeof row->space);
+    reef_nas_choice_text(s, choice, row->choice, sizeof row->choice);
+    reef_arch arch;
+    reef_nas_space_arch(s, choice, "nas-check", &arch);
+    return reef_nas_measure_arch(&arch, a->h, a->w, a->c, a->classes, prof, a->work_dir, seed, &row->ms, err);
+}
+
 static int check_random(const reef_nas_table *t, const po_args *a, const reef_device_profile *prof, check_row *rows,
                         reef_error *err)
 {
     reef_rng rng;
     reef_rng_seed(&rng, 2024);
-    reef_nas_targets tg = {.clock_mhz = prof->clock_mhz,
-                           .power_mw = prof->supply_v * prof->run_ua_per_mhz * prof->clock_mhz * 1e-3};
     for (int i = 0; i < a->check; i++) {
         reef_nas_space s;
-        reef_nas_space_costs sc;
         int choice[REEF_NAS_MAX_BLOCKS];
         if (reef_nas_space_init(&s, a->h, a->w, a->c, a->classes, reef_nas_widths[reef_rng_below(&rng, REEF_NAS_NWIDTHS)],
-                                reef_nas_downs[reef_rng_below(&rng, REEF_NAS_NDOWNS)], err) ||
-            reef_nas_space_costs_get(t, &s, &sc, err))
+                                reef_nas_downs[reef_rng_below(&rng, REEF_NAS_NDOWNS)], err))
             return -1;
         reef_nas_random_choice(&s, &rng, choice);
-        reef_nas_estimate_choice(&sc, &s, choice, &tg, &rows[i].est);
-        reef_nas_space_text(&s, rows[i].space, sizeof rows[i].space);
-        reef_nas_choice_text(&s, choice, rows[i].choice, sizeof rows[i].choice);
-        reef_arch arch;
-        reef_nas_space_arch(&s, choice, "nas-check", &arch);
-        if (reef_nas_measure_arch(&arch, a->h, a->w, a->c, a->classes, prof, a->work_dir, 77 + (uint64_t)i,
-                                  &rows[i].ms, err))
-            return -1;
+        if (check_one(t, a, prof, &s, choice, 77 + (uint64_t)i, &rows[i], err)) return -1;
     }
     return 0;
+}
+
+/* --check-choice "w0.75 r16 zero k7e6 ...": the space and the candidate of
+ * each block, in the form the check table prints. */
+static int check_named(const reef_nas_table *t, const po_args *a, const reef_device_profile *prof, check_row *row,
+                       reef_error *err)
+{
+    char text[256];
+    snprintf(text, sizeof text, "%s", a->check_choice);
+    float width;
+    int res;
+    char *save, *tok = strtok_r(text, " ", &save);
+    if (!tok || sscanf(tok, "w%f", &width) != 1 || !(tok = strtok_r(NULL, " ", &save)) || sscanf(tok, "r%d", &res) != 1 ||
+        res <= 0 || a->h % res)
+        return reef_fail(err, "--check-choice '%s': want \"wW rR B1 B2 ...\" (e.g. w0.75 r16 zero k7e6)",
+                         a->check_choice);
+    reef_nas_space s;
+    if (reef_nas_space_init(&s, a->h, a->w, a->c, a->classes, width, a->h / res, err)) return -1;
+    int choice[REEF_NAS_MAX_BLOCKS], n = 0;
+    while ((tok = strtok_r(NULL, " ", &save))) {
+        int j = 0;
+        while (j < REEF_NAS_NCAND && strcmp(reef_nas_cands[j].name, tok)) j++;
+        if (j == REEF_NAS_NCAND || n == s.nblocks)
+            return reef_fail(err, "--check-choice: '%s' is not a candidate, or more than %d blocks", tok, s.nblocks);
+        choice[n++] = j;
+    }
+    if (n != s.nblocks) return reef_fail(err, "--check-choice: %d blocks given, the space has %d", n, s.nblocks);
+    return check_one(t, a, prof, &s, choice, 99, row, err);
 }
 
 static void print_check(const check_row *rows, int n)
@@ -209,12 +251,19 @@ int cmd_profile_ops(int argc, char **argv)
     reef_nas_table t;
     reef_nas_table_init(&t);
     double t0 = reef_now();
-    rc = a.analytic ? reef_nas_table_analytic(&t, a.h, a.w, a.c, a.classes, &err) : profile_all(&t, &a, &prof, &err);
-    if (!rc) rc = reef_nas_table_save(&t, out, &err);
+    if (a.costs) {
+        rc = reef_nas_table_load(&t, a.costs, &err);
+        out = a.costs;
+    } else {
+        rc = a.analytic ? reef_nas_table_analytic(&t, a.h, a.w, a.c, a.classes, &err) : profile_all(&t, &a, &prof, &err);
+        if (!rc) rc = reef_nas_table_save(&t, out, &err);
+    }
     double seconds = reef_now() - t0;
-    check_row *rows = a.check ? calloc((size_t)a.check, sizeof *rows) : NULL;
-    if (!rc && a.check && !rows) rc = reef_fail(&err, "out of memory");
+    int nrows = a.check + (a.check_choice != NULL);
+    check_row *rows = nrows ? calloc((size_t)nrows, sizeof *rows) : NULL;
+    if (!rc && nrows && !rows) rc = reef_fail(&err, "out of memory");
     if (!rc && a.check) rc = check_random(&t, &a, &prof, rows, &err);
+    if (!rc && a.check_choice) rc = check_named(&t, &a, &prof, &rows[a.check], &err);
     if (rc) {
         free(rows);
         reef_nas_table_free(&t);
@@ -231,7 +280,7 @@ int cmd_profile_ops(int argc, char **argv)
         reef_json_kv_int(&j, "flash_fixed", t.flash_fixed);
         reef_json_kv_int(&j, "ram_fixed", t.ram_fixed);
         reef_json_kv_number(&j, "seconds", seconds);
-        if (a.check) json_check(&j, rows, a.check);
+        if (nrows) json_check(&j, rows, nrows);
         reef_json_end(&j);
         reef_json_finish(&j);
     } else {
@@ -239,7 +288,7 @@ int cmd_profile_ops(int argc, char **argv)
                seconds);
         printf("fixed parts: %.0f cycles per inference, %lld B flash besides weights, %lld B RAM besides the arena\n",
                t.overhead_cycles, (long long)t.flash_fixed, (long long)t.ram_fixed);
-        if (a.check) print_check(rows, a.check);
+        if (nrows) print_check(rows, nrows);
     }
     free(rows);
     reef_nas_table_free(&t);

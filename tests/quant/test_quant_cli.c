@@ -24,7 +24,7 @@ static int setup(void **state)
     testing_tmpdir(dir, sizeof dir, "quant-cli");
     fixture_dataset(&train, 512, 31);
     fixture_dataset(&test, 200, 32);
-    fixture_model(&m, &train, 4);
+    fixture_model(&m, &train, 8);
     snprintf(path, sizeof path, "%s/train.ds", dir);
     if (reef_dataset_save(path, &train, &err)) fail_msg("%s", err.msg);
     snprintf(path, sizeof path, "%s/test.ds", dir);

@@ -51,15 +51,14 @@ static void put_i8_array(emitter *e, const char *what, int k, const int8_t *v, s
     fputs("\n};\n", e->fp);
 }
 
+static void put_i32_at(FILE *fp, const void *values, size_t i)
+{
+    put_i32(fp, ((const int32_t *)values)[i]);
+}
+
 static void put_i32_array(emitter *e, const char *what, int k, const int32_t *v, size_t n)
 {
-    fprintf(e->fp, "static const int32_t %s_s%d_%s[%zu] REEF_WEIGHTS = {", e->name, k, what, n);
-    for (size_t i = 0; i < n; i++) {
-        fputs(i % 8 ? " " : "\n    ", e->fp);
-        put_i32(e->fp, v[i]);
-        if (i + 1 < n) fputc(',', e->fp);
-    }
-    fputs("\n};\n", e->fp);
+    emit_array(e, "int32_t", what, k, v, n, put_i32_at);
 }
 
 static void put_hw(FILE *fp, const char *field, reef_hw v)

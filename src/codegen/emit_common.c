@@ -37,6 +37,18 @@ void emit_offsets(FILE *fp, uint32_t in, uint32_t out)
     fprintf(fp, "    .input_at = %" PRIu32 "u, .output_at = %" PRIu32 "u,\n", in, out);
 }
 
+void emit_array(const emitter *e, const char *ctype, const char *what, int k, const void *values, size_t n,
+                emit_value_fn put_value)
+{
+    fprintf(e->fp, "static const %s %s_s%d_%s[%zu] REEF_WEIGHTS = {", ctype, e->name, k, what, n);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i % 8 ? " " : "\n    ", e->fp);
+        put_value(e->fp, values, i);
+        if (i + 1 < n) fputc(',', e->fp);
+    }
+    fputs("\n};\n", e->fp);
+}
+
 void emit_shape(FILE *fp, const int32_t *shape, int rank)
 {
     for (int i = 0; i < rank; i++) fprintf(fp, "%s%" PRId32, i ? "x" : "", shape[i]);

@@ -9,15 +9,14 @@
 #include "codegen/emit_internal.h"
 #include "codegen/lower_float.h"
 
+static void put_float_at(FILE *fp, const void *values, size_t i)
+{
+    emit_float(fp, ((const float *)values)[i]);
+}
+
 static void put_float_array(emitter *e, const char *what, int k, const float *v, size_t n)
 {
-    fprintf(e->fp, "static const float %s_s%d_%s[%zu] REEF_WEIGHTS = {", e->name, k, what, n);
-    for (size_t i = 0; i < n; i++) {
-        fputs(i % 8 ? " " : "\n    ", e->fp);
-        emit_float(e->fp, v[i]);
-        if (i + 1 < n) fputc(',', e->fp);
-    }
-    fputs("\n};\n", e->fp);
+    emit_array(e, "float", what, k, v, n, put_float_at);
 }
 
 static void put_hw(FILE *fp, const char *field, reef_hw v)

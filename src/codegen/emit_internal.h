@@ -23,6 +23,11 @@ void emit_dims(FILE *fp, const char *field, const reef_dims *d);
 void emit_ref(const emitter *e, const char *field, int k, const char *what, const void *p);
 /* "    .input_at = Iu, .output_at = Ou,\n" */
 void emit_offsets(FILE *fp, uint32_t in, uint32_t out);
+/* "static const <ctype> name_sK_what[n] REEF_WEIGHTS = {" then the n values,
+ * 8 a line, each printed by put_value(fp, values, i), then "\n};\n". */
+typedef void (*emit_value_fn)(FILE *fp, const void *values, size_t i);
+void emit_array(const emitter *e, const char *ctype, const char *what, int k, const void *values, size_t n,
+                emit_value_fn put_value);
 /* A tensor shape as "1x32x32x1". */
 void emit_shape(FILE *fp, const int32_t *shape, int rank);
 /* The REEF_WEIGHTS (section) and REEF_ARENA_ALIGN macros of a source file. */

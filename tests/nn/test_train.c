@@ -139,59 +139,75 @@ static void test_same_seed_same_weights(void **state)
     mem_ds_free(&d);
 }
 
+/* A checkpoint test's setup: a temporary folder with m.ckpt in it, count
+ * random 8x8 images from k classes and the tiny model built for them. */
+typedef struct ckpt_case {
+    char dir[256], path[300];
+    mem_ds d;
+    reef_train_cfg cfg;
+    reef_model m;
+} ckpt_case;
+
+static void ckpt_case_make(ckpt_case *c, const char *tmp_name, uint32_t count, int k, int epochs, int threads)
+{
+    testing_tmpdir(c->dir, sizeof c->dir, tmp_name);
+    snprintf(c->path, sizeof c->path, "%s/m.ckpt", c->dir);
+    mem_ds_make(&c->d, count, 8, 8, k, 6);
+    tiny_cfg(&c->cfg, epochs, threads);
+    build_tiny(&c->m, &c->cfg, &c->d.ds);
+}
+
+static void ckpt_case_free(ckpt_case *c)
+{
+    reef_model_free(&c->m);
+    mem_ds_free(&c->d);
+    unlink(c->path);
+    rmdir(c->dir);
+}
+
 static void test_checkpoint_round_trip_and_resume(void **state)
 {
     (void)state;
-    char dir[256], path[300];
-    testing_tmpdir(dir, sizeof dir, "nn-ckpt");
-    snprintf(path, sizeof path, "%s/m.ckpt", dir);
-    mem_ds d;
-    mem_ds_make(&d, 30, 8, 8, 3, 6);
-    reef_train_cfg cfg;
-    tiny_cfg(&cfg, 4, 2);
-    reef_model m;
-    build_tiny(&m, &cfg, &d.ds);
+    ckpt_case c;
+    ckpt_case_make(&c, "nn-ckpt", 30, 3, 4, 2);
     reef_trainer t;
     reef_error err;
-    assert_int_equal(reef_trainer_init(&t, &m, &d.ds, &cfg, &err), 0);
+    assert_int_equal(reef_trainer_init(&t, &c.m, &c.d.ds, &c.cfg, &err), 0);
     run_epochs(&t, 2);
-    if (reef_ckpt_save(path, &m, &t.cfg, &t.opt, t.epochs_done, 0.5, &err)) fail_msg("%s", err.msg);
+    if (reef_ckpt_save(c.path, &c.m, &t.cfg, &t.opt, t.epochs_done, 0.5, &err)) fail_msg("%s", err.msg);
     // Round trip: same spec, weights, statistics, normalization, predictions.
     reef_model r;
     reef_ckpt_train ct;
-    if (reef_ckpt_load(path, &r, &ct, &err)) fail_msg("%s", err.msg);
-    assert_int_equal(r.nparams, m.nparams);
-    assert_memory_equal(r.params, m.params, m.nparams * sizeof(float));
-    assert_memory_equal(r.stats, m.stats, m.nstats * sizeof(float));
-    assert_memory_equal(&r.norm, &m.norm, sizeof m.norm);
+    if (reef_ckpt_load(c.path, &r, &ct, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.nparams, c.m.nparams);
+    assert_memory_equal(r.params, c.m.params, c.m.nparams * sizeof(float));
+    assert_memory_equal(r.stats, c.m.stats, c.m.nstats * sizeof(float));
+    assert_memory_equal(&r.norm, &c.m.norm, sizeof c.m.norm);
     assert_string_equal(r.arch.name, "tiny");
     assert_true(ct.has_train);
     assert_int_equal(ct.epochs_done, 2);
     assert_int_equal(ct.cfg.batch, 8);
     assert_int_equal(ct.opt.step, t.opt.step);
-    assert_memory_equal(ct.opt.v, t.opt.v, m.nparams * sizeof(float));
+    assert_memory_equal(ct.opt.v, t.opt.v, c.m.nparams * sizeof(float));
     assert_int_equal(reef_model_set_batch(&r, 8, 1, &err), 0);
     uint16_t p1[30], p2[30];
-    reef_evaluate(&m, &d.ds, p1, NULL);
-    reef_evaluate(&r, &d.ds, p2, NULL);
+    reef_evaluate(&c.m, &c.d.ds, p1, NULL);
+    reef_evaluate(&r, &c.d.ds, p2, NULL);
     assert_memory_equal(p1, p2, sizeof p1);
     // Resume: 2 + 2 epochs equal 4 straight.
     run_epochs(&t, 2);
     assert_int_equal(reef_model_set_batch(&r, 8, 2, &err), 0);
     reef_trainer rt;
-    assert_int_equal(reef_trainer_init(&rt, &r, &d.ds, &ct.cfg, &err), 0);
+    assert_int_equal(reef_trainer_init(&rt, &r, &c.d.ds, &ct.cfg, &err), 0);
     reef_optim_free(&rt.opt);
     rt.opt = ct.opt;
     rt.epochs_done = ct.epochs_done;
     run_epochs(&rt, 2);
-    assert_memory_equal(r.params, m.params, m.nparams * sizeof(float));
+    assert_memory_equal(r.params, c.m.params, c.m.nparams * sizeof(float));
     reef_trainer_free(&rt);
     reef_trainer_free(&t);
     reef_model_free(&r);
-    reef_model_free(&m);
-    mem_ds_free(&d);
-    unlink(path);
-    rmdir(dir);
+    ckpt_case_free(&c);
 }
 
 static void expect_load_error(const uint8_t *data, size_t size, const char *want)
@@ -205,20 +221,13 @@ static void expect_load_error(const uint8_t *data, size_t size, const char *want
 static void test_checkpoint_corruption(void **state)
 {
     (void)state;
-    char dir[256], path[300];
-    testing_tmpdir(dir, sizeof dir, "nn-corrupt");
-    snprintf(path, sizeof path, "%s/m.ckpt", dir);
-    mem_ds d;
-    mem_ds_make(&d, 8, 8, 8, 2, 6);
-    reef_train_cfg cfg;
-    tiny_cfg(&cfg, 1, 1);
-    reef_model m;
-    build_tiny(&m, &cfg, &d.ds);
+    ckpt_case c;
+    ckpt_case_make(&c, "nn-corrupt", 8, 2, 1, 1);
     reef_error err;
-    assert_int_equal(reef_ckpt_save(path, &m, NULL, NULL, 0, -1, &err), 0);
+    assert_int_equal(reef_ckpt_save(c.path, &c.m, NULL, NULL, 0, -1, &err), 0);
     uint8_t *data;
     size_t size;
-    assert_int_equal(reef_read_file(path, &data, &size, &err), 0);
+    assert_int_equal(reef_read_file(c.path, &data, &size, &err), 0);
     reef_model ok;
     assert_int_equal(reef_ckpt_load_buffer(data, size, "x.ckpt", &ok, NULL, &err), 0);
     reef_model_free(&ok);
@@ -236,10 +245,7 @@ static void test_checkpoint_corruption(void **state)
     data[size - 5] ^= 1;
     expect_load_error(data, size, "corrupt");
     free(data);
-    reef_model_free(&m);
-    mem_ds_free(&d);
-    unlink(path);
-    rmdir(dir);
+    ckpt_case_free(&c);
 }
 
 static void expect_parse_error(const char *spec, const char *want1, const char *want2)

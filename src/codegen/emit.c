@@ -86,6 +86,15 @@ static void put_channel_quant(emitter *e, const char *field, int k, const reef_l
         fprintf(e->fp, "    .%s = {0, 0},\n", field);
 }
 
+/* The start of a conv or depthwise args initializer, up to and including
+ * "    .params = {.input_offset = I, .output_offset = O, ". */
+static void put_window_head(emitter *e, int k, const char *type, int32_t input_offset, int32_t output_offset)
+{
+    fprintf(e->fp, "static const %s %s_s%d_args = {\n", type, e->name, k);
+    fprintf(e->fp, "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", ", input_offset,
+            output_offset);
+}
+
 /* The rest of a conv, depthwise or fc params initializer: "stride, padding,
  * dilation, activation},\n". */
 static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilation, reef_activation act)
@@ -114,9 +123,7 @@ static void put_conv(emitter *e, int k, const reef_lowered_step *s)
 {
     const reef_conv_step_args *a = &s->args.conv;
     const reef_conv_params *p = &a->params;
-    fprintf(e->fp, "static const reef_conv_step_args %s_s%d_args = {\n", e->name, k);
-    fprintf(e->fp, "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", ",
-            p->input_offset, p->output_offset);
+    put_window_head(e, k, "reef_conv_step_args", p->input_offset, p->output_offset);
     put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
@@ -126,11 +133,8 @@ static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s)
 {
     const reef_dw_conv_step_args *a = &s->args.dw;
     const reef_dw_conv_params *p = &a->params;
-    fprintf(e->fp, "static const reef_dw_conv_step_args %s_s%d_args = {\n", e->name, k);
-    fprintf(e->fp,
-            "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32
-            ", .depth_multiplier = %" PRId32 ", ",
-            p->input_offset, p->output_offset, p->depth_multiplier);
+    put_window_head(e, k, "reef_dw_conv_step_args", p->input_offset, p->output_offset);
+    fprintf(e->fp, ".depth_multiplier = %" PRId32 ", ", p->depth_multiplier);
     put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);

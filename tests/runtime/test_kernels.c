@@ -149,6 +149,15 @@ static arena arena_make(int in_bytes, int out_bytes, int scratch_bytes)
     return a;
 }
 
+/* arena_make's arena with its input bytes drawn at random; returns the input. */
+static int8_t *arena_with_input(arena *a, int in_bytes, int out_bytes, int scratch_bytes)
+{
+    *a = arena_make(in_bytes, out_bytes, scratch_bytes);
+    int8_t *input = (int8_t *)a->mem + a->in_at;
+    fill_s8(input, in_bytes, -128, 127);
+    return input;
+}
+
 /* Bytes outside the regions a step may write must be untouched. */
 static int arena_guards_ok(const arena *a, int in_bytes, int out_bytes, int scratch_bytes)
 {
@@ -220,9 +229,8 @@ static int check_conv(const kcase *c)
     s.quant = (reef_per_channel_quant){mult, shift};
     int scratch = reef_conv_s8_get_buffer_size(&s.params, &s.input_dims, &s.filter_dims,
                                                &s.output_dims);
-    arena a = arena_make(in_n, out_n, scratch);
-    int8_t *input = (int8_t *)a.mem + a.in_at;
-    fill_s8(input, in_n, -128, 127);
+    arena a;
+    int8_t *input = arena_with_input(&a, in_n, out_n, scratch);
     s.input_at = a.in_at;
     s.output_at = a.out_at;
     s.scratch_at = a.scratch_at;
@@ -262,9 +270,8 @@ static int check_dw(const kcase *c)
     s.quant = (reef_per_channel_quant){mult, shift};
     int scratch = reef_dw_conv_s8_get_buffer_size(&s.params, &s.input_dims, &s.filter_dims,
                                                   &s.output_dims);
-    arena a = arena_make(in_n, out_n, scratch);
-    int8_t *input = (int8_t *)a.mem + a.in_at;
-    fill_s8(input, in_n, -128, 127);
+    arena a;
+    int8_t *input = arena_with_input(&a, in_n, out_n, scratch);
     s.input_at = a.in_at;
     s.output_at = a.out_at;
     s.scratch_at = a.scratch_at;
@@ -301,9 +308,8 @@ static int check_fc(const kcase *c)
     s.bias = f.bias_used;
     s.quant = (reef_per_tensor_quant){mult[0], shift[0]};
     if (per_channel) s.channel_quant = (reef_per_channel_quant){mult, shift};
-    arena a = arena_make(in_n, out_n, 0);
-    int8_t *input = (int8_t *)a.mem + a.in_at;
-    fill_s8(input, in_n, -128, 127);
+    arena a;
+    int8_t *input = arena_with_input(&a, in_n, out_n, 0);
     s.input_at = a.in_at;
     s.output_at = a.out_at;
     s.scratch_at = a.scratch_at;
@@ -372,9 +378,8 @@ static int check_pool(const kcase *c)
     if ((s.output_dims.w - 1) * c->sw - c->pw >= c->w) s.output_dims.w--;
     int in_n = reef_dims_count(&s.input_dims), out_n = reef_dims_count(&s.output_dims);
     int scratch = reef_avgpool_s8_get_buffer_size(&s.input_dims, &s.output_dims);
-    arena a = arena_make(in_n, out_n, scratch);
-    int8_t *input = (int8_t *)a.mem, *want = malloc(out_n);
-    fill_s8(input, in_n, -128, 127);
+    arena a;
+    int8_t *input = arena_with_input(&a, in_n, out_n, scratch), *want = malloc(out_n);
     s.output_at = a.out_at;
     s.scratch_at = a.scratch_at;
     s.scratch_size = scratch;
@@ -398,9 +403,8 @@ static int check_mean(const kcase *c)
     s.params.multiplier = (int32_t)((1u << 30) | (rnd() >> 2));
     s.params.shift = rnd_in(-2, 1);
     int in_n = reef_dims_count(&s.input_dims), out_n = c->n * c->c;
-    arena a = arena_make(in_n, out_n, 0);
-    int8_t *input = (int8_t *)a.mem, *want = malloc(out_n);
-    fill_s8(input, in_n, -128, 127);
+    arena a;
+    int8_t *input = arena_with_input(&a, in_n, out_n, 0), *want = malloc(out_n);
     s.output_at = a.out_at;
     ref_mean(&s.params, &s.input_dims, input, want);
     int bad = run_step(reef_mean_step, &s, &a, in_n, out_n, 0);
@@ -452,9 +456,8 @@ static int check_pad(const kcase *c)
                                 c->w + s.params.before.w + s.params.after.w,
                                 c->c + s.params.before.c + s.params.after.c};
     int in_n = reef_dims_count(&s.input_dims), out_n = reef_dims_count(&s.output_dims);
-    arena a = arena_make(in_n, out_n, 0);
-    int8_t *input = (int8_t *)a.mem, *want = malloc(out_n);
-    fill_s8(input, in_n, -128, 127);
+    arena a;
+    int8_t *input = arena_with_input(&a, in_n, out_n, 0), *want = malloc(out_n);
     s.output_at = a.out_at;
     ref_pad(&s.params, &s.input_dims, input, &s.output_dims, want);
     int bad = run_step(reef_pad_step, &s, &a, in_n, out_n, 0);

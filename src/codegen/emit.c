@@ -56,11 +56,6 @@ static void put_i32_at(FILE *fp, const void *values, size_t i)
     put_i32(fp, ((const int32_t *)values)[i]);
 }
 
-static void put_i32_array(emitter *e, const char *what, int k, const int32_t *v, size_t n)
-{
-    emit_array(e, "int32_t", what, k, v, n, put_i32_at);
-}
-
 static void put_hw(FILE *fp, const char *field, reef_hw v)
 {
     fprintf(fp, ".%s = {%" PRId32 ", %" PRId32 "}", field, v.h, v.w);
@@ -269,9 +264,9 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
 {
     fprintf(e->fp, "\n/* step %d: op %d %s */\n", k, s->op, reef_builtin_name(s->builtin));
     if (s->filter) put_i8_array(e, "filter", k, s->filter, s->filter_size);
-    if (s->bias) put_i32_array(e, "bias", k, s->bias, (size_t)s->nbias);
-    if (s->multiplier) put_i32_array(e, "multiplier", k, s->multiplier, (size_t)s->nchannels);
-    if (s->shift) put_i32_array(e, "shift", k, s->shift, (size_t)s->nchannels);
+    if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
+    if (s->multiplier) emit_array(e, "int32_t", "multiplier", k, s->multiplier, (size_t)s->nchannels, put_i32_at);
+    if (s->shift) emit_array(e, "int32_t", "shift", k, s->shift, (size_t)s->nchannels, put_i32_at);
     switch (s->kind) {
     case REEF_STEP_CONV: put_conv(e, k, s); break;
     case REEF_STEP_DW_CONV: put_dw_conv(e, k, s); break;

@@ -14,11 +14,6 @@ static void put_float_at(FILE *fp, const void *values, size_t i)
     emit_float(fp, ((const float *)values)[i]);
 }
 
-static void put_float_array(emitter *e, const char *what, int k, const float *v, size_t n)
-{
-    emit_array(e, "float", what, k, v, n, put_float_at);
-}
-
 static void put_hw(FILE *fp, const char *field, reef_hw v)
 {
     fprintf(fp, "    .%s = {%" PRId32 ", %" PRId32 "},\n", field, v.h, v.w);
@@ -94,8 +89,8 @@ static const char *fstep_fn_name(reef_float_step_kind kind)
 static void put_step(emitter *e, int k, const reef_float_step *s)
 {
     fprintf(e->fp, "\n/* step %d: op %d %s */\n", k, s->op, reef_builtin_name(s->builtin));
-    if (s->filter) put_float_array(e, "filter", k, s->filter, s->filter_count);
-    if (s->bias) put_float_array(e, "bias", k, s->bias, (size_t)s->nbias);
+    if (s->filter) emit_array(e, "float", "filter", k, s->filter, s->filter_count, put_float_at);
+    if (s->bias) emit_array(e, "float", "bias", k, s->bias, (size_t)s->nbias, put_float_at);
     switch (s->kind) {
     case REEF_FSTEP_CONV:
     case REEF_FSTEP_DW_CONV: put_conv(e, k, &s->args.conv); break;

@@ -208,6 +208,22 @@ static void filter_consts_free(filter_consts *f)
 
 /* ---- one case per kind ------------------------------------------------- */
 
+/* The end of a filter kernel's case: the step's output (after `bad` from
+ * run_step) and the reference kernel's (returned ref_status, wrote
+ * f->got_ref) against f->want; frees f and the arena. */
+static int filter_case_end(const char *kernel, const kcase *c, const reef_dims *out, arena *a, filter_consts *f,
+                           int bad, int ref_status)
+{
+    char ref_name[64];
+    snprintf(ref_name, sizeof ref_name, "%s_ref", kernel);
+    bad += compare(kernel, c->name, out, (int8_t *)a->mem + a->out_at, f->want);
+    assert_int_equal(ref_status, REEF_OK);
+    bad += compare(ref_name, c->name, out, f->got_ref, f->want);
+    filter_consts_free(f);
+    free(a->mem);
+    return bad;
+}
+
 static int check_conv(const kcase *c)
 {
     reef_conv_step_args s;
@@ -239,14 +255,9 @@ static int check_conv(const kcase *c)
     ref_conv(&s.params, mult, shift, &s.input_dims, input, &s.filter_dims, filter, s.bias,
              &s.output_dims, want);
     int bad = run_step(reef_conv_step, &s, &a, in_n, out_n, scratch);
-    bad += compare("reef_conv_s8", c->name, &s.output_dims, (int8_t *)a.mem + a.out_at, want);
-    assert_int_equal(reef_conv_s8_ref(NULL, &s.params, &s.quant, &s.input_dims, input,
-                                      &s.filter_dims, filter, s.bias, &s.output_dims, got_ref),
-                     REEF_OK);
-    bad += compare("reef_conv_s8_ref", c->name, &s.output_dims, got_ref, want);
-    filter_consts_free(&f);
-    free(a.mem);
-    return bad;
+    int ref_status = reef_conv_s8_ref(NULL, &s.params, &s.quant, &s.input_dims, input,
+                                      &s.filter_dims, filter, s.bias, &s.output_dims, got_ref);
+    return filter_case_end("reef_conv_s8", c, &s.output_dims, &a, &f, bad, ref_status);
 }
 
 static int check_dw(const kcase *c)
@@ -280,14 +291,9 @@ static int check_dw(const kcase *c)
     ref_dw_conv(&s.params, mult, shift, &s.input_dims, input, &s.filter_dims, filter, s.bias,
                 &s.output_dims, want);
     int bad = run_step(reef_dw_conv_step, &s, &a, in_n, out_n, scratch);
-    bad += compare("reef_dw_conv_s8", c->name, &s.output_dims, (int8_t *)a.mem + a.out_at, want);
-    assert_int_equal(reef_dw_conv_s8_ref(NULL, &s.params, &s.quant, &s.input_dims, input,
-                                         &s.filter_dims, filter, s.bias, &s.output_dims, got_ref),
-                     REEF_OK);
-    bad += compare("reef_dw_conv_s8_ref", c->name, &s.output_dims, got_ref, want);
-    filter_consts_free(&f);
-    free(a.mem);
-    return bad;
+    int ref_status = reef_dw_conv_s8_ref(NULL, &s.params, &s.quant, &s.input_dims, input,
+                                         &s.filter_dims, filter, s.bias, &s.output_dims, got_ref);
+    return filter_case_end("reef_dw_conv_s8", c, &s.output_dims, &a, &f, bad, ref_status);
 }
 
 static int check_fc(const kcase *c)
@@ -316,15 +322,10 @@ static int check_fc(const kcase *c)
 
     ref_fc(&s.params, mult, shift, per_channel, c->n, c->c, c->out_c, input, filter, s.bias, want);
     int bad = run_step(reef_fc_step, &s, &a, in_n, out_n, 0);
-    bad += compare("reef_fc_s8", c->name, &s.output_dims, (int8_t *)a.mem + a.out_at, want);
     reef_per_channel_quant q = {mult, shift};
-    assert_int_equal(reef_fc_s8_ref(NULL, &s.params, &q, per_channel, &s.input_dims, input,
-                                    &s.filter_dims, filter, s.bias, &s.output_dims, got_ref),
-                     REEF_OK);
-    bad += compare("reef_fc_s8_ref", c->name, &s.output_dims, got_ref, want);
-    filter_consts_free(&f);
-    free(a.mem);
-    return bad;
+    int ref_status = reef_fc_s8_ref(NULL, &s.params, &q, per_channel, &s.input_dims, input,
+                                    &s.filter_dims, filter, s.bias, &s.output_dims, got_ref);
+    return filter_case_end("reef_fc_s8", c, &s.output_dims, &a, &f, bad, ref_status);
 }
 
 static int check_add(const kcase *c)

@@ -101,7 +101,7 @@ static const int8_t *conv_column(const conv_job *job, int32_t p, int8_t *buf)
     return buf;
 }
 
-#if defined(__ARM_FEATURE_DSP)
+#if defined(REEF_ASM_LOOPS)
 /* The main loop of conv_dot_2x2 on the M4: 18 instructions per 16 MACs
  * (two LDRDs of columns, a word of each filter row split by SXTB16, eight
  * SMLADs), all fourteen registers busy. n: groups of 4 along K, > 0. */

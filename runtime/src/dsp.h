@@ -14,6 +14,14 @@ static inline uint32_t reef_load_u32(const int8_t *p)
     return v;
 }
 
+/* The hand-scheduled assembly loops of conv.c, dw_conv.c and fc.c hold up
+ * to 14 values in registers. Without optimization r7 is the frame pointer
+ * and they cannot be allocated, so unoptimized builds take the portable
+ * loops (same results, bit for bit). */
+#if defined(__ARM_FEATURE_DSP) && defined(__OPTIMIZE__)
+#define REEF_ASM_LOOPS 1
+#endif
+
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 

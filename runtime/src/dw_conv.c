@@ -72,7 +72,7 @@ static inline void dw_taps4_c(const int8_t *px, const int8_t *w, int32_t px_step
     }
 }
 
-#if defined(__ARM_FEATURE_DSP)
+#if defined(REEF_ASM_LOOPS)
 /* The same on the M4 when input and filter step alike (no dilation):
  * 14 instructions per tap. */
 static inline void dw_taps4(const int8_t *px, const int8_t *w, int32_t px_step, int32_t w_step,

@@ -18,10 +18,12 @@ int32_t reef_fc_s8_get_buffer_size(const reef_dims *filter_dims)
     return 2 * ((filter_dims->h * filter_dims->w * filter_dims->c + 3) & ~3);
 }
 
-#if defined(__ARM_FEATURE_DSP)
+#if defined(REEF_ASM_LOOPS)
 /* sums[r] += row r . x over n groups of 4 (n > 0); rows are int8, x the
- * widened input; advances the pointers. 14 registers. */
-static inline void fc_dot_4_main(const int8_t *rows[4], const int32_t **x, int32_t n, int32_t s[4])
+ * widened input; advances the pointers. 14 registers: not inlined, so that
+ * the caller's live values never compete with the loop for them (inlined,
+ * -O1, -Os or -fno-builtin builds ran out of registers). */
+static __attribute__((noinline)) void fc_dot_4_main(const int8_t *rows[4], const int32_t **x, int32_t n, int32_t s[4])
 {
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], xe, xo, w, t;
     const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];

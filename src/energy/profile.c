@@ -23,9 +23,11 @@ typedef struct field {
     enum field_kind kind;
     size_t offset;
     double min, max;
+    int optional;
 } field;
 
-#define F(key, kind, member, min, max) {key, kind, offsetof(reef_device_profile, member), min, max}
+#define F(key, kind, member, min, max) {key, kind, offsetof(reef_device_profile, member), min, max, 0}
+#define OPT(key, kind, member, min, max) {key, kind, offsetof(reef_device_profile, member), min, max, 1}
 static const field fields[] = {
     F("name", TEXT, name, 0, 0),
     F("datasheet", TEXT, datasheet, 0, 0),
@@ -37,8 +39,13 @@ static const field fields[] = {
     F("flash_kb", KBYTES, flash_bytes, 1, 4194304),
     F("ram_kb", KBYTES, ram_bytes, 1, 4194304),
     F("flash_wait_states", INTEGER, flash_wait_states, 0, 15),
+    OPT("run_ua_per_mhz_board", NUMBER, run_ua_per_mhz_board, 0.01, 100000),
+    OPT("board_source", TEXT, board_source, 0, 0),
+    OPT("board_points", INTEGER, board_points, 1, 100000),
+    OPT("board_energy_error_pct", NUMBER, board_energy_error_pct, 0, 1000),
 };
 #undef F
+#undef OPT
 enum { FIELD_COUNT = (int)(sizeof fields / sizeof fields[0]) };
 
 static char *trim(char *s)
@@ -54,7 +61,8 @@ static int set_field(const field *f, const char *value, reef_device_profile *p, 
 {
     char *base = (char *)p + f->offset;
     if (f->kind == TEXT) {
-        size_t cap = f->offset == offsetof(reef_device_profile, name) ? sizeof p->name : sizeof p->datasheet;
+        size_t cap = f->offset == offsetof(reef_device_profile, name) ? sizeof p->name
+                   : f->offset == offsetof(reef_device_profile, board_source) ? sizeof p->board_source : sizeof p->datasheet;
         if (!*value || strlen(value) >= cap) return reef_fail(err, "%s:%d: %s must be 1 to %zu characters", path, lineno, f->key, cap - 1);
         memcpy(base, value, strlen(value) + 1);
         return 0;
@@ -110,7 +118,12 @@ int reef_profile_parse(const char *text, const char *path, reef_device_profile *
     }
     if (!magic) return reef_fail(err, "%s: empty profile (no '" PROFILE_MAGIC "' line)", path);
     for (int i = 0; i < FIELD_COUNT; i++)
-        if (!seen[i]) return reef_fail(err, "%s: missing %s", path, fields[i].key);
+        if (!seen[i] && !fields[i].optional) return reef_fail(err, "%s: missing %s", path, fields[i].key);
+    /* the board calibration comes whole or not at all */
+    int optional = 0, optional_seen = 0;
+    for (int i = 0; i < FIELD_COUNT; i++) optional += fields[i].optional, optional_seen += fields[i].optional && seen[i];
+    if (optional_seen && optional_seen < optional)
+        return reef_fail(err, "%s: run_ua_per_mhz_board, board_source, board_points and board_energy_error_pct go together", path);
     return 0;
 }
 
@@ -142,6 +155,8 @@ int reef_profile_load(const char *name_or_path, reef_device_profile *p, reef_err
 void reef_energy_estimate_cycles(const reef_device_profile *p, double cycles, reef_energy_estimate *e)
 {
     e->time_s = cycles / (p->clock_mhz * 1e6);
-    e->power_mw = p->supply_v * p->run_ua_per_mhz * p->clock_mhz / 1000.0;
+    e->power_datasheet_mw = p->supply_v * p->run_ua_per_mhz * p->clock_mhz / 1000.0;
+    e->power_from_board = p->run_ua_per_mhz_board > 0;
+    e->power_mw = e->power_from_board ? p->supply_v * p->run_ua_per_mhz_board * p->clock_mhz / 1000.0 : e->power_datasheet_mw;
     e->energy_uj = e->time_s * e->power_mw * 1000.0;
 }

@@ -15,7 +15,15 @@ typedef struct reef_device_profile {
     char datasheet[256];      /* where the figures come from */
     double clock_mhz;         /* core clock the figures are for */
     double supply_v;          /* VDD */
-    double run_ua_per_mhz;    /* run-mode supply current per MHz at clock_mhz */
+    double run_ua_per_mhz;    /* run-mode supply current per MHz at clock_mhz: the datasheet's */
+    /* Optional: run current implied by board measurements (measured energy /
+     * measured time / supply, fitted over board_points runs), where they came
+     * from, and the energy model's worst leave-one-out error against them.
+     * 0 / "" when the profile has none: the datasheet current is used. */
+    double run_ua_per_mhz_board;
+    char board_source[256];
+    int board_points;
+    double board_energy_error_pct;
     double sleep_ua;          /* sleep-mode current at clock_mhz */
     double stop_ua;           /* stop-mode current (Stop 2) */
     uint32_t flash_bytes;
@@ -33,7 +41,9 @@ int reef_profile_parse(const char *text, const char *path, reef_device_profile *
 
 typedef struct reef_energy_estimate {
     double time_s;            /* modeled: cycles / clock */
-    double power_mw;          /* run power: supply x run current */
+    double power_mw;          /* run power: supply x run current (board-fitted if the profile has it) */
+    double power_datasheet_mw;/* supply x the datasheet's run current, for comparison */
+    int power_from_board;     /* 1: power_mw uses run_ua_per_mhz_board */
     double energy_uj;         /* modeled: time x power */
 } reef_energy_estimate;
 

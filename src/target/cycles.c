@@ -8,6 +8,9 @@ void reef_cycle_model_default(reef_cycle_model *m, int flash_wait_states)
         .mul = 1, .mac_dsp = 1, .div = 12, .refill = 2, .table_branch = 3,
         .fpu = 1, .fpu_mac = 3, .fpu_div = 14, .system = 1,
         .flash_wait_states = flash_wait_states, .icache_hit_rate = 0.95,
+        /* fitted at 5 wait states (docs/cycle-model.md, Calibration); with
+         * zero wait states flash keeps up with the core: no charge */
+        .flash_data_read = flash_wait_states > 0 ? 2.15 : 0.0,
     };
 }
 
@@ -29,7 +32,7 @@ void reef_cycle_estimate_counts(const reef_cycle_model *m, const uint64_t counts
                 + m->fpu * N(FPU) + m->fpu_mac * N(FPU_MAC) + m->fpu_div * N(FPU_DIV) + m->system * N(SYSTEM);
     uint64_t nonsequential = counts[REEF_INSN_BRANCH] + taken + counts[REEF_INSN_PC_LOAD] + counts[REEF_INSN_TABLE_BRANCH];
     out->core_cycles = core;
-    out->flash_data_cycles = N(FLASH_MISSES) * m->flash_wait_states;
+    out->flash_data_cycles = N(FLASH_MISSES) * m->flash_wait_states + N(FLASH_READS) * m->flash_data_read;
     out->flash_cycles = (double)nonsequential * (1.0 - m->icache_hit_rate) * m->flash_wait_states + out->flash_data_cycles;
     out->cycles = out->core_cycles + out->flash_cycles;
     out->taken_branches = nonsequential;

@@ -16,6 +16,11 @@ static void test_stm32l4r5_by_name(void **state)
     assert_int_equal(p.flash_bytes, 2048u * 1024u);
     assert_int_equal(p.ram_bytes, 640u * 1024u);
     assert_int_equal(p.flash_wait_states, 5);
+    /* both run currents, each named: the datasheet's and the board-fitted */
+    assert_float_equal(p.run_ua_per_mhz, 110, 1e-9);
+    assert_float_equal(p.run_ua_per_mhz_board, 243.8, 1e-9);
+    assert_int_equal(p.board_points, 8);
+    assert_non_null(strstr(p.board_source, "MLPerf Tiny"));
 }
 
 static const char *good =
@@ -43,6 +48,31 @@ static void test_energy_arithmetic(void **state)
     assert_float_equal(e.time_s, 0.01, 1e-12);
     assert_float_equal(e.power_mw, 2.0 * 100 * 100 / 1000.0, 1e-9); /* 2 V x 10 mA = 20 mW */
     assert_float_equal(e.energy_uj, 200, 1e-9);                       /* 20 mW x 10 ms */
+    assert_int_equal(e.power_from_board, 0);
+    assert_float_equal(e.power_datasheet_mw, 20, 1e-9);
+}
+
+/* With a board calibration the board current sets the power; the
+ * datasheet's stays beside it. */
+static void test_energy_from_board_current(void **state)
+{
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof text, "%srun_ua_per_mhz_board 250\nboard_source bench rig\nboard_points 3\n"
+             "board_energy_error_pct 5\n", good);
+    reef_device_profile p;
+    reef_error err = {{0}};
+    if (reef_profile_parse(text, "board.profile", &p, &err)) fail_msg("%s", err.msg);
+    reef_energy_estimate e;
+    reef_energy_estimate_cycles(&p, 1e6, &e);
+    assert_int_equal(e.power_from_board, 1);
+    assert_float_equal(e.power_mw, 2.0 * 250 * 100 / 1000.0, 1e-9);  /* 50 mW */
+    assert_float_equal(e.power_datasheet_mw, 20, 1e-9);
+    assert_float_equal(e.energy_uj, 500, 1e-9);                       /* 50 mW x 10 ms */
+    /* half a calibration is refused */
+    snprintf(text, sizeof text, "%srun_ua_per_mhz_board 250\n", good);
+    assert_int_equal(reef_profile_parse(text, "half.profile", &p, &err), -1);
+    assert_non_null(strstr(err.msg, "half.profile: run_ua_per_mhz_board, board_source"));
 }
 
 /* Replaces line `lineno` (1-based) of good with `text` and checks that the
@@ -87,6 +117,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stm32l4r5_by_name),
         cmocka_unit_test(test_energy_arithmetic),
+        cmocka_unit_test(test_energy_from_board_current),
         cmocka_unit_test(test_malformed_refused_naming_the_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

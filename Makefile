@@ -15,14 +15,16 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Prints how many tests skipped (data or tool missing); REEF_FORBID_SKIPS=1
+# makes a skip fail the run (.ci/run sets it when CI=true).
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@scripts/run-tests.sh $(BUILD) $(JOBS)
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: deps
 	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DREEF_SANITIZE=ON >/dev/null
 	@cmake --build build-sanitize -j $(JOBS)
-	@cd build-sanitize && REEF_SANITIZE_RUN=1 ctest --output-on-failure -j $(JOBS)
+	@REEF_SANITIZE_RUN=1 scripts/run-tests.sh build-sanitize $(JOBS)
 
 demo: build
 	@examples/deepfish/run.sh $(BUILD) $(SEARCH)

@@ -1,46 +1,74 @@
-/* A generated model on the emulated Cortex-M4: `reef gen` on the MLPerf
- * KWS and AD models, built with the real runtime and profiled per step.
- * Outputs must equal TFLite's reference bytes; the figures (executed
- * instructions per inference, next to TFLite Micro + CMSIS-NN measured
- * the same way, and modeled cycles) are printed. The same C built for the
- * host target must give the same bytes. Skips without
- * ../shared/models or the reef binary. */
+/* Generated models on the emulated Cortex-M4: `reef gen` on every MLPerf
+ * Tiny model of ../shared/models, built with the real runtime and profiled
+ * per step, run on every reference vector of manifest.csv. Outputs must
+ * equal TFLite's reference bytes; the figures (executed instructions per
+ * inference, next to TFLite Micro + CMSIS-NN measured the same way, and
+ * modeled cycles) are printed. The same C built for the host target must
+ * give the same bytes. Skips without ../shared/models, the reef binary or
+ * the ARM tools. */
 #include "testing.h"
 
 #include <sys/wait.h>
 
+#include "codegen/mlperf.h"
 #include "target/cycles.h"
 #include "target/firmware.h"
 #include "target/memory.h"
 #include "util/io.h"
 
 typedef struct model_case {
-    const char *name, *tflite;
-    size_t input_size, output_size;
-    double tflm_insns; /* TFLite Micro + CMSIS-NN Invoke(), tflm-cortex-m4/results.csv */
+    const char *name;
+    double tflm_insns; /* TFLite Micro + CMSIS-NN Invoke(), tflm-cortex-m4/results.csv (min, per-model resolver) */
 } model_case;
 
 static const model_case cases[] = {
-    {"kws", "kws_ref_model.tflite", 490, 12, 7.70e6},
-    {"ad", "ad01_int8.tflite", 640, 640, 0.583e6},
+    {"kws", 7.70e6},
+    {"vww", 24.10e6},
+    {"ic", 29.86e6},
+    {"ad", 0.583e6},
 };
 
-static void read_exact(const char *path, int8_t *buf, size_t size)
+/* The vectors of one model, read: n inputs and outputs, concatenated. */
+typedef struct model_vectors {
+    const char *tflite;
+    int n;
+    size_t input_size, output_size;
+    int8_t *in, *want;
+} model_vectors;
+
+static void append_file(const char *path, int8_t **buf, size_t *size, int n)
 {
     uint8_t *data;
     size_t got;
     reef_error err;
     if (reef_read_file(path, &data, &got, &err)) fail_msg("%s", err.msg);
-    assert_int_equal(got, size);
-    memcpy(buf, data, size);
+    if (n == 0) *size = got;
+    if (got != *size) fail_msg("%s: %zu bytes, the model's other vectors have %zu", path, got, *size);
+    *buf = realloc(*buf, (size_t)(n + 1) * got);
+    assert_non_null(*buf);
+    memcpy(*buf + (size_t)n * got, data, got);
     free(data);
 }
 
-static void run_case(const model_case *mc, const char *shared, const char *tmp)
+/* Collects every vector of the manifest that belongs to model `name`. */
+static void collect_vectors(const mlperf_vector *v, int nv, const char *name, model_vectors *mv)
 {
-    char cmd[2048], header[1024], source[1024], elf[1024], path[1024];
-    snprintf(cmd, sizeof cmd, "'%s' gen '%s/models/models/%s' -o '%s' --name %s > /dev/null", getenv("REEF_BIN"),
-             shared, mc->tflite, tmp, mc->name);
+    memset(mv, 0, sizeof *mv);
+    for (int i = 0; i < nv; i++) {
+        if (strcmp(v[i].model, name)) continue;
+        mv->tflite = v[i].model_file;
+        append_file(v[i].input_file, &mv->in, &mv->input_size, mv->n);
+        append_file(v[i].output_file, &mv->want, &mv->output_size, mv->n);
+        mv->n++;
+    }
+    if (!mv->n) fail_msg("manifest.csv has no vector of %s", name);
+}
+
+static void run_case(const model_case *mc, const model_vectors *mv, const char *tmp)
+{
+    char cmd[2048], header[1024], source[1024], elf[1024];
+    snprintf(cmd, sizeof cmd, "'%s' gen '%s' -o '%s' --name %s > /dev/null", getenv("REEF_BIN"), mv->tflite, tmp,
+             mc->name);
     assert_int_equal(system(cmd), 0);
     snprintf(header, sizeof header, "%s/%s.h", tmp, mc->name);
     snprintf(source, sizeof source, "%s/%s.c", tmp, mc->name);
@@ -51,19 +79,14 @@ static void run_case(const model_case *mc, const char *shared, const char *tmp)
     reef_error err = {{0}};
     if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
 
-    enum { N = 5 };
-    int8_t *in = malloc(N * mc->input_size), *out = malloc(N * mc->output_size), *want = malloc(N * mc->output_size);
-    for (int k = 0; k < N; k++) {
-        snprintf(path, sizeof path, "%s/models/vectors/%s/%s_lcg%d.in.bin", shared, mc->name, mc->name, k);
-        read_exact(path, in + k * mc->input_size, mc->input_size);
-        snprintf(path, sizeof path, "%s/models/vectors/%s/%s_lcg%d.out.bin", shared, mc->name, mc->name, k);
-        read_exact(path, want + k * mc->output_size, mc->output_size);
-    }
+    const int N = mv->n;
+    const int8_t *in = mv->in, *want = mv->want;
+    int8_t *out = malloc((size_t)N * mv->output_size);
     reef_run_counts c;
     double t0 = reef_now();
-    if (reef_m4_run(elf, in, N, mc->input_size, out, mc->output_size, &c, 60, &err)) fail_msg("%s", err.msg);
+    if (reef_m4_run(elf, in, N, mv->input_size, out, mv->output_size, &c, 120, &err)) fail_msg("%s", err.msg);
     double took = reef_now() - t0;
-    assert_memory_equal(out, want, N * mc->output_size);
+    assert_int_equal(mlperf_compare(mc->name, out, want, (size_t)N * mv->output_size), 0);
 
     reef_cycle_model model;
     reef_cycle_model_default(&model, 5);
@@ -73,10 +96,10 @@ static void run_case(const model_case *mc, const char *shared, const char *tmp)
     if (reef_memory_report_elf(elf, c.stack_high_water, &mem, &err)) fail_msg("%s", err.msg);
     uint64_t steps_sum = 0;
     for (int s = 0; s < c.steps; s++) steps_sum += c.per_step[s].c[REEF_INSN_TOTAL];
-    printf("%s: %d steps, %llu instructions/inference (TFLM+CMSIS-NN %.3g, ratio %.2f), steps sum %llu; "
+    printf("%s: %d vectors byte-exact; %d steps, %llu instructions/inference (TFLM+CMSIS-NN %.3g, ratio %.2f), steps sum %llu; "
            "modeled %.0f cycles (%.0f flash) = %.2f ms at 120 MHz; flash %u (weights %u), RAM %u (arena %u, stack %u); "
            "%llu instructions emulated in %.2f s\n",
-           mc->name, c.steps, (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL], mc->tflm_insns,
+           mc->name, N, c.steps, (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL], mc->tflm_insns,
            (double)c.per_inference[0].c[REEF_INSN_TOTAL] / mc->tflm_insns, (unsigned long long)steps_sum,
            est.cycles, est.flash_cycles, est.cycles / 120e3, mem.flash_total, mem.flash_weights, mem.ram_total,
            mem.ram_activations, mem.ram_stack, (unsigned long long)c.whole_run.c[REEF_INSN_TOTAL], took);
@@ -97,29 +120,32 @@ static void run_case(const model_case *mc, const char *shared, const char *tmp)
     host.profile_steps = 0;
     host.output = exe;
     if (reef_m4_build(&host, &err)) fail_msg("%s", err.msg);
-    memset(out, 0, N * mc->output_size);
-    if (reef_host_run(exe, in, N, mc->input_size, out, mc->output_size, NULL, 60, &err)) fail_msg("%s", err.msg);
-    assert_memory_equal(out, want, N * mc->output_size);
-    free(in);
+    memset(out, 0, (size_t)N * mv->output_size);
+    if (reef_host_run(exe, in, N, mv->input_size, out, mv->output_size, NULL, 60, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(mlperf_compare(mc->name, out, want, (size_t)N * mv->output_size), 0);
     free(out);
-    free(want);
 }
 
 static void test_generated_models(void **state)
 {
     (void)state;
-    char shared[1024];
-    if (!testing_shared_path(shared, sizeof shared, "models")) skip();
-    shared[strlen(shared) - strlen("/models")] = '\0';
-    const char *bin = getenv("REEF_BIN");
-    if (!bin || access(bin, X_OK)) {
-        printf("[  SKIPPED ] the reef command is not built (REEF_BIN)\n");
-        skip();
-    }
-    if (!testing_have_arm_tools()) skip();
+    static mlperf_vector v[MLPERF_MAX_VECTORS];
+    int nv = mlperf_vectors(v, MLPERF_MAX_VECTORS);
+    if (!nv) skip();
+    if (!testing_reef_bin() || !testing_have_arm_tools()) skip();
     char tmp[256];
     testing_tmpdir(tmp, sizeof tmp, "target-model");
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], shared, tmp);
+    int total = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        model_vectors mv;
+        collect_vectors(v, nv, cases[i].name, &mv);
+        run_case(&cases[i], &mv, tmp);
+        total += mv.n;
+        free(mv.in);
+        free(mv.want);
+    }
+    /* every vector of the manifest belongs to one of the models run */
+    assert_int_equal(total, nv);
     assert_int_equal(testing_rm_tree(tmp), 0);
 }
 

@@ -132,17 +132,15 @@ static void read_exact(const char *path, int8_t *buf, size_t size)
 /* "conv 3x3 s2", "dw 3x3", "fc", ... */
 static void step_label(const reef_lowered_step *s, char *buf, size_t size)
 {
-    static const char *const kinds[] = {"conv", "dw", "fc", "add", "avgpool", "maxpool", "mean", "softmax",
-                                        "reshape", "pad"};
     const reef_conv_step_args *c = &s->args.conv;
-    const reef_dw_conv_step_args *d = &s->args.dw;
+    const reef_dw_conv_step_args *d = &s->args.dw_conv;
     if (s->kind == REEF_STEP_CONV)
         snprintf(buf, size, "conv %dx%d%s%s", c->filter_dims.h, c->filter_dims.w,
                  c->params.stride.h > 1 ? " s2" : "", c->input_dims.c == 1 ? " c1" : "");
     else if (s->kind == REEF_STEP_DW_CONV)
         snprintf(buf, size, "dw %dx%d%s", d->filter_dims.h, d->filter_dims.w, d->params.stride.h > 1 ? " s2" : "");
     else
-        snprintf(buf, size, "%s", kinds[s->kind]);
+        snprintf(buf, size, "%s", reef_step_kind_name(s->kind));
 }
 
 static void add_to_group(model_result *r, const char *label, int64_t macs, double insns)

@@ -71,26 +71,26 @@ static float *out_at(uint8_t *arena, uint32_t at) { return (float *)(void *)(are
 reef_status reef_float_conv_step(const void *args, uint8_t *arena)
 {
     const reef_float_conv_args *a = (const reef_float_conv_args *)args;
-    return reef_float_conv(a, in_at(arena, a->input_at), out_at(arena, a->output_at));
+    return reef_float_conv(a, in_at(arena, a->io.input_at), out_at(arena, a->io.output_at));
 }
 
 reef_status reef_float_dw_conv_step(const void *args, uint8_t *arena)
 {
     const reef_float_conv_args *a = (const reef_float_conv_args *)args;
-    return reef_float_dw_conv(a, in_at(arena, a->input_at), out_at(arena, a->output_at));
+    return reef_float_dw_conv(a, in_at(arena, a->io.input_at), out_at(arena, a->io.output_at));
 }
 
 reef_status reef_float_fc_step(const void *args, uint8_t *arena)
 {
     const reef_float_fc_args *a = (const reef_float_fc_args *)args;
-    return reef_float_fc(a, in_at(arena, a->input_at), out_at(arena, a->output_at));
+    return reef_float_fc(a, in_at(arena, a->io.input_at), out_at(arena, a->io.output_at));
 }
 
 reef_status reef_float_add_step(const void *args, uint8_t *arena)
 {
     const reef_float_add_args *a = (const reef_float_add_args *)args;
-    const float *x = in_at(arena, a->input1_at), *y = in_at(arena, a->input2_at);
-    float *out = out_at(arena, a->output_at);
+    const float *x = in_at(arena, a->io.input_at), *y = in_at(arena, a->io.input2_at);
+    float *out = out_at(arena, a->io.output_at);
     int32_t i;
     if (a->count < 0) return REEF_ARG_ERROR;
     for (i = 0; i < a->count; i++) out[i] = reef_clampf(x[i] + y[i], a->act);
@@ -100,20 +100,20 @@ reef_status reef_float_add_step(const void *args, uint8_t *arena)
 reef_status reef_float_avgpool_step(const void *args, uint8_t *arena)
 {
     const reef_float_pool_args *a = (const reef_float_pool_args *)args;
-    return reef_float_pool(a, 0, in_at(arena, a->input_at), out_at(arena, a->output_at));
+    return reef_float_pool(a, 0, in_at(arena, a->io.input_at), out_at(arena, a->io.output_at));
 }
 
 reef_status reef_float_maxpool_step(const void *args, uint8_t *arena)
 {
     const reef_float_pool_args *a = (const reef_float_pool_args *)args;
-    return reef_float_pool(a, 1, in_at(arena, a->input_at), out_at(arena, a->output_at));
+    return reef_float_pool(a, 1, in_at(arena, a->io.input_at), out_at(arena, a->io.output_at));
 }
 
 reef_status reef_float_copy_step(const void *args, uint8_t *arena)
 {
     const reef_float_copy_args *a = (const reef_float_copy_args *)args;
-    const float *in = in_at(arena, a->input_at);
-    float *out = out_at(arena, a->output_at);
+    const float *in = in_at(arena, a->io.input_at);
+    float *out = out_at(arena, a->io.output_at);
     int32_t i;
     if (a->count < 0) return REEF_ARG_ERROR;
     if (in != out)

@@ -61,20 +61,20 @@ reef_status reef_requantize_tensor_s8(const int8_t *in, int32_t count, int32_t i
 reef_status reef_quantize_step(const void *args, uint8_t *arena)
 {
     const reef_quantize_step_args *a = (const reef_quantize_step_args *)args;
-    return reef_quantize_f32_s8((const float *)(const void *)(arena + a->input_at), a->count, a->scale,
-                                a->zero_point, (int8_t *)(arena + a->output_at));
+    return reef_quantize_f32_s8((const float *)(const void *)(arena + a->io.input_at), a->count, a->scale,
+                                a->zero_point, (int8_t *)(arena + a->io.output_at));
 }
 
 reef_status reef_dequantize_step(const void *args, uint8_t *arena)
 {
     const reef_quantize_step_args *a = (const reef_quantize_step_args *)args;
-    return reef_dequantize_s8_f32((const int8_t *)(arena + a->input_at), a->count, a->scale, a->zero_point,
-                                  (float *)(void *)(arena + a->output_at));
+    return reef_dequantize_s8_f32((const int8_t *)(arena + a->io.input_at), a->count, a->scale, a->zero_point,
+                                  (float *)(void *)(arena + a->io.output_at));
 }
 
 reef_status reef_requantize_step(const void *args, uint8_t *arena)
 {
     const reef_requantize_step_args *a = (const reef_requantize_step_args *)args;
-    return reef_requantize_tensor_s8((const int8_t *)(arena + a->input_at), a->count, a->input_offset,
-                                     a->multiplier, a->shift, a->output_offset, (int8_t *)(arena + a->output_at));
+    return reef_requantize_tensor_s8((const int8_t *)(arena + a->io.input_at), a->count, a->input_offset,
+                                     a->multiplier, a->shift, a->output_offset, (int8_t *)(arena + a->io.output_at));
 }

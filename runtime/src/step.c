@@ -20,36 +20,44 @@ reef_status reef_run_steps(const reef_step *steps, int first, int count, uint8_t
     return REEF_OK;
 }
 
+/* The arena bytes at an operand's offset. */
+#define AT(arena, offset) ((arena) + (offset))
+#define INPUT(a, arena) ((const int8_t *)AT(arena, (a)->io.input_at))
+#define INPUT2(a, arena) ((const int8_t *)AT(arena, (a)->io.input2_at))
+#define OUTPUT(a, arena) ((int8_t *)AT(arena, (a)->io.output_at))
+
+static reef_context scratch_of(const reef_step_io *io, uint8_t *arena)
+{
+    reef_context ctx;
+    ctx.buf = arena + io->scratch_at;
+    ctx.size = (int32_t)io->scratch_size;
+    return ctx;
+}
+
 reef_status reef_conv_step(const void *args, uint8_t *arena)
 {
     const reef_conv_step_args *a = (const reef_conv_step_args *)args;
-    reef_context ctx;
-    ctx.buf = arena + a->scratch_at;
-    ctx.size = (int32_t)a->scratch_size;
+    reef_context ctx = scratch_of(&a->io, arena);
     return reef_conv_s8(&ctx, &a->params, &a->quant, &a->input_dims,
-                        (const int8_t *)(arena + a->input_at), &a->filter_dims, a->filter,
-                        a->bias, &a->output_dims, (int8_t *)(arena + a->output_at));
+                        INPUT(a, arena), &a->filter_dims, a->filter,
+                        a->bias, &a->output_dims, OUTPUT(a, arena));
 }
 
 reef_status reef_dw_conv_step(const void *args, uint8_t *arena)
 {
     const reef_dw_conv_step_args *a = (const reef_dw_conv_step_args *)args;
-    reef_context ctx;
-    ctx.buf = arena + a->scratch_at;
-    ctx.size = (int32_t)a->scratch_size;
+    reef_context ctx = scratch_of(&a->io, arena);
     return reef_dw_conv_s8(&ctx, &a->params, &a->quant, &a->input_dims,
-                           (const int8_t *)(arena + a->input_at), &a->filter_dims, a->filter,
-                           a->bias, &a->output_dims, (int8_t *)(arena + a->output_at));
+                           INPUT(a, arena), &a->filter_dims, a->filter,
+                           a->bias, &a->output_dims, OUTPUT(a, arena));
 }
 
 reef_status reef_fc_step(const void *args, uint8_t *arena)
 {
     const reef_fc_step_args *a = (const reef_fc_step_args *)args;
-    const int8_t *input = (const int8_t *)(arena + a->input_at);
-    int8_t *output = (int8_t *)(arena + a->output_at);
-    reef_context ctx;
-    ctx.buf = arena + a->scratch_at;
-    ctx.size = (int32_t)a->scratch_size;
+    const int8_t *input = INPUT(a, arena);
+    int8_t *output = OUTPUT(a, arena);
+    reef_context ctx = scratch_of(&a->io, arena);
     if (a->channel_quant.multiplier)
         return reef_fc_per_channel_s8(&ctx, &a->params, &a->channel_quant, &a->input_dims,
                                       input, &a->filter_dims, a->filter, a->bias,
@@ -61,57 +69,53 @@ reef_status reef_fc_step(const void *args, uint8_t *arena)
 reef_status reef_add_step(const void *args, uint8_t *arena)
 {
     const reef_add_step_args *a = (const reef_add_step_args *)args;
-    return reef_add_s8(&a->params, (const int8_t *)(arena + a->input1_at),
-                       (const int8_t *)(arena + a->input2_at), a->count,
-                       (int8_t *)(arena + a->output_at));
+    return reef_add_s8(&a->params, INPUT(a, arena),
+                       INPUT2(a, arena), a->count,
+                       OUTPUT(a, arena));
 }
 
 reef_status reef_avgpool_step(const void *args, uint8_t *arena)
 {
     const reef_pool_step_args *a = (const reef_pool_step_args *)args;
-    reef_context ctx;
-    ctx.buf = arena + a->scratch_at;
-    ctx.size = (int32_t)a->scratch_size;
+    reef_context ctx = scratch_of(&a->io, arena);
     return reef_avgpool_s8(&ctx, &a->params, &a->input_dims,
-                           (const int8_t *)(arena + a->input_at), &a->filter, &a->output_dims,
-                           (int8_t *)(arena + a->output_at));
+                           INPUT(a, arena), &a->filter, &a->output_dims,
+                           OUTPUT(a, arena));
 }
 
 reef_status reef_maxpool_step(const void *args, uint8_t *arena)
 {
     const reef_pool_step_args *a = (const reef_pool_step_args *)args;
-    reef_context ctx;
-    ctx.buf = arena + a->scratch_at;
-    ctx.size = (int32_t)a->scratch_size;
+    reef_context ctx = scratch_of(&a->io, arena);
     return reef_maxpool_s8(&ctx, &a->params, &a->input_dims,
-                           (const int8_t *)(arena + a->input_at), &a->filter, &a->output_dims,
-                           (int8_t *)(arena + a->output_at));
+                           INPUT(a, arena), &a->filter, &a->output_dims,
+                           OUTPUT(a, arena));
 }
 
 reef_status reef_mean_step(const void *args, uint8_t *arena)
 {
     const reef_mean_step_args *a = (const reef_mean_step_args *)args;
-    return reef_mean_hw_s8(&a->params, &a->input_dims, (const int8_t *)(arena + a->input_at),
-                           &a->output_dims, (int8_t *)(arena + a->output_at));
+    return reef_mean_hw_s8(&a->params, &a->input_dims, INPUT(a, arena),
+                           &a->output_dims, OUTPUT(a, arena));
 }
 
 reef_status reef_softmax_step(const void *args, uint8_t *arena)
 {
     const reef_softmax_step_args *a = (const reef_softmax_step_args *)args;
-    return reef_softmax_s8(&a->params, a->rows, a->depth, (const int8_t *)(arena + a->input_at),
-                           (int8_t *)(arena + a->output_at));
+    return reef_softmax_s8(&a->params, a->rows, a->depth, INPUT(a, arena),
+                           OUTPUT(a, arena));
 }
 
 reef_status reef_reshape_step(const void *args, uint8_t *arena)
 {
     const reef_reshape_step_args *a = (const reef_reshape_step_args *)args;
-    return reef_reshape_s8((const int8_t *)(arena + a->input_at), a->count,
-                           (int8_t *)(arena + a->output_at));
+    return reef_reshape_s8(INPUT(a, arena), a->count,
+                           OUTPUT(a, arena));
 }
 
 reef_status reef_pad_step(const void *args, uint8_t *arena)
 {
     const reef_pad_step_args *a = (const reef_pad_step_args *)args;
-    return reef_pad_s8(&a->params, &a->input_dims, (const int8_t *)(arena + a->input_at),
-                       &a->output_dims, (int8_t *)(arena + a->output_at));
+    return reef_pad_s8(&a->params, &a->input_dims, INPUT(a, arena),
+                       &a->output_dims, OUTPUT(a, arena));
 }

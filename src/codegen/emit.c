@@ -66,12 +66,9 @@ static void put_act(FILE *fp, reef_activation a)
     fprintf(fp, ".activation = {%" PRId32 ", %" PRId32 "}", a.min, a.max);
 }
 
-static void put_scratch(FILE *fp, uint32_t at, uint32_t size)
-{
-    fprintf(fp, "    .scratch_at = %" PRIu32 "u, .scratch_size = %" PRIu32 "u,\n", at, size);
-}
-
-/* ---- one args struct per step kind -------------------------------------- */
+/* ---- one printer per args type ------------------------------------------
+ * Each prints its struct's fields after the io, one initializer line per
+ * group; put_step prints the declaration, the io and the closing brace. */
 
 static void put_channel_quant(emitter *e, const char *field, int k, const reef_lowered_step *s)
 {
@@ -81,12 +78,11 @@ static void put_channel_quant(emitter *e, const char *field, int k, const reef_l
         fprintf(e->fp, "    .%s = {0, 0},\n", field);
 }
 
-/* The start of a conv or depthwise args initializer, up to and including
- * "    .params = {.input_offset = I, .output_offset = O, ". */
-static void put_window_head(emitter *e, int k, const char *type, int32_t input_offset, int32_t output_offset)
+/* "    .params = {.input_offset = I, .output_offset = O, " of conv and
+ * depthwise. */
+static void put_window_head(FILE *fp, int32_t input_offset, int32_t output_offset)
 {
-    fprintf(e->fp, "static const %s %s_s%d_args = {\n", type, e->name, k);
-    fprintf(e->fp, "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", ", input_offset,
+    fprintf(fp, "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", ", input_offset,
             output_offset);
 }
 
@@ -109,37 +105,33 @@ static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilati
         emit_dims((e)->fp, "output_dims", &(a)->output_dims);          \
         emit_ref((e), "filter", (k), "filter", (a)->filter);           \
         emit_ref((e), "bias", (k), "bias", (a)->bias);                 \
-        emit_offsets((e)->fp, (a)->input_at, (a)->output_at);          \
-        put_scratch((e)->fp, (a)->scratch_at, (a)->scratch_size);      \
-        fputs("};\n", (e)->fp);                                        \
     } while (0)
 
-static void put_conv(emitter *e, int k, const reef_lowered_step *s)
+static void put_conv(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_conv_step_args *a = &s->args.conv;
+    const reef_conv_step_args *a = args;
     const reef_conv_params *p = &a->params;
-    put_window_head(e, k, "reef_conv_step_args", p->input_offset, p->output_offset);
+    put_window_head(e->fp, p->input_offset, p->output_offset);
     put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
-static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s)
+static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_dw_conv_step_args *a = &s->args.dw;
+    const reef_dw_conv_step_args *a = args;
     const reef_dw_conv_params *p = &a->params;
-    put_window_head(e, k, "reef_dw_conv_step_args", p->input_offset, p->output_offset);
+    put_window_head(e->fp, p->input_offset, p->output_offset);
     fprintf(e->fp, ".depth_multiplier = %" PRId32 ", ", p->depth_multiplier);
     put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
-static void put_fc(emitter *e, int k, const reef_lowered_step *s)
+static void put_fc(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_fc_step_args *a = &s->args.fc;
+    const reef_fc_step_args *a = args;
     const reef_fc_params *p = &a->params;
-    fprintf(e->fp, "static const reef_fc_step_args %s_s%d_args = {\n", e->name, k);
     fprintf(e->fp,
             "    .params = {.input_offset = %" PRId32 ", .filter_offset = %" PRId32
             ", .output_offset = %" PRId32 ", ",
@@ -150,11 +142,11 @@ static void put_fc(emitter *e, int k, const reef_lowered_step *s)
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
-static void put_add(emitter *e, int k, const reef_lowered_step *s)
+static void put_add(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_add_step_args *a = &s->args.add;
+    const reef_add_step_args *a = args;
     const reef_add_params *p = &a->params;
-    fprintf(e->fp, "static const reef_add_step_args %s_s%d_args = {\n", e->name, k);
+    (void)k, (void)s;
     fprintf(e->fp,
             "    .params = {.input1_offset = %" PRId32 ", .input1_multiplier = %" PRId32
             ", .input1_shift = %" PRId32 ",\n"
@@ -166,99 +158,94 @@ static void put_add(emitter *e, int k, const reef_lowered_step *s)
             p->input2_shift, p->left_shift, p->output_offset, p->output_multiplier, p->output_shift);
     put_act(e->fp, p->activation), fputs("},\n", e->fp);
     fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
-    fprintf(e->fp, "    .input1_at = %" PRIu32 "u, .input2_at = %" PRIu32 "u, .output_at = %" PRIu32 "u,\n",
-            a->input1_at, a->input2_at, a->output_at);
-    fputs("};\n", e->fp);
 }
 
-static void put_pool(emitter *e, int k, const reef_lowered_step *s)
+static void put_pool(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_pool_step_args *a = &s->args.pool;
-    fprintf(e->fp, "static const reef_pool_step_args %s_s%d_args = {\n    .params = {", e->name, k);
+    const reef_pool_step_args *a = args;
+    (void)k, (void)s;
+    fputs("    .params = {", e->fp);
     put_hw(e->fp, "stride", a->params.stride), fputs(", ", e->fp);
     put_hw(e->fp, "padding", a->params.padding), fputs(", ", e->fp);
     put_act(e->fp, a->params.activation), fputs("},\n    ", e->fp);
     put_hw(e->fp, "filter", a->filter), fputs(",\n", e->fp);
     emit_dims(e->fp, "input_dims", &a->input_dims);
     emit_dims(e->fp, "output_dims", &a->output_dims);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    put_scratch(e->fp, a->scratch_at, a->scratch_size);
-    fputs("};\n", e->fp);
 }
 
-static void put_mean(emitter *e, int k, const reef_lowered_step *s)
+static void put_mean(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_mean_step_args *a = &s->args.mean;
+    const reef_mean_step_args *a = args;
+    (void)k, (void)s;
     fprintf(e->fp,
-            "static const reef_mean_step_args %s_s%d_args = {\n"
             "    .params = {.input_offset = %" PRId32 ", .output_offset = %" PRId32 ", .multiplier = %" PRId32
             ", .shift = %" PRId32 "},\n",
-            e->name, k, a->params.input_offset, a->params.output_offset, a->params.multiplier,
-            a->params.shift);
+            a->params.input_offset, a->params.output_offset, a->params.multiplier, a->params.shift);
     emit_dims(e->fp, "input_dims", &a->input_dims);
     emit_dims(e->fp, "output_dims", &a->output_dims);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
 }
 
-static void put_softmax(emitter *e, int k, const reef_lowered_step *s)
+static void put_softmax(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_softmax_step_args *a = &s->args.softmax;
-    fprintf(e->fp,
-            "static const reef_softmax_step_args %s_s%d_args = {\n"
-            "    .params = {.input_multiplier = %" PRId32 ", .input_left_shift = %" PRId32 ", .diff_min = ",
-            e->name, k, a->params.input_multiplier, a->params.input_left_shift);
+    const reef_softmax_step_args *a = args;
+    (void)k, (void)s;
+    fprintf(e->fp, "    .params = {.input_multiplier = %" PRId32 ", .input_left_shift = %" PRId32 ", .diff_min = ",
+            a->params.input_multiplier, a->params.input_left_shift);
     put_i32(e->fp, a->params.diff_min);
     fprintf(e->fp, "},\n    .rows = %" PRId32 ", .depth = %" PRId32 ",\n", a->rows, a->depth);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
 }
 
-static void put_reshape(emitter *e, int k, const reef_lowered_step *s)
+static void put_reshape(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_reshape_step_args *a = &s->args.reshape;
-    fprintf(e->fp, "static const reef_reshape_step_args %s_s%d_args = {\n    .count = %" PRId32 ",\n",
-            e->name, k, a->count);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
+    const reef_reshape_step_args *a = args;
+    (void)k, (void)s;
+    fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
 }
 
-static void put_pad(emitter *e, int k, const reef_lowered_step *s)
+static void put_pad(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_pad_step_args *a = &s->args.pad;
+    const reef_pad_step_args *a = args;
     const reef_dims *b = &a->params.before, *f = &a->params.after;
+    (void)k, (void)s;
     fprintf(e->fp,
-            "static const reef_pad_step_args %s_s%d_args = {\n"
             "    .params = {.before = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "}, "
             ".after = {%" PRId32 ", %" PRId32 ", %" PRId32 ", %" PRId32 "}, .pad_value = %" PRId32 "},\n",
-            e->name, k, b->n, b->h, b->w, b->c, f->n, f->h, f->w, f->c, a->params.pad_value);
+            b->n, b->h, b->w, b->c, f->n, f->h, f->w, f->c, a->params.pad_value);
     emit_dims(e->fp, "input_dims", &a->input_dims);
     emit_dims(e->fp, "output_dims", &a->output_dims);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
 }
 
-static void put_quantize(emitter *e, int k, const reef_lowered_step *s)
+static void put_quantize(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_quantize_step_args *a = &s->args.quantize;
-    fprintf(e->fp, "static const reef_quantize_step_args %s_s%d_args = {\n    .scale = ", e->name, k);
+    const reef_quantize_step_args *a = args;
+    (void)k, (void)s;
+    fputs("    .scale = ", e->fp);
     emit_float(e->fp, a->scale);
     fprintf(e->fp, ", .zero_point = %" PRId32 ", .count = %" PRId32 ",\n", a->zero_point, a->count);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
 }
 
-static void put_requantize(emitter *e, int k, const reef_lowered_step *s)
+static void put_requantize(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
-    const reef_requantize_step_args *a = &s->args.requantize;
+    const reef_requantize_step_args *a = args;
+    (void)k, (void)s;
     fprintf(e->fp,
-            "static const reef_requantize_step_args %s_s%d_args = {\n"
             "    .input_offset = %" PRId32 ", .multiplier = %" PRId32 ", .shift = %" PRId32
             ", .output_offset = %" PRId32 ", .count = %" PRId32 ",\n",
-            e->name, k, a->input_offset, a->multiplier, a->shift, a->output_offset, a->count);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
+            a->input_offset, a->multiplier, a->shift, a->output_offset, a->count);
 }
+
+/* Per kind (reef/step_kinds.h): the names the generated C uses and the
+ * printer of its args. */
+typedef void (*put_args_fn)(emitter *e, int k, const reef_lowered_step *s, const void *args);
+static const struct {
+    const char *run;       /* the step function */
+    const char *args_type; /* its args struct */
+    put_args_fn put_args;
+} kind_c[] = {
+#define REEF_X(KIND, name, run, args_type, printer) [REEF_STEP_##KIND] = {#run, #args_type, put_##printer},
+    REEF_STEP_KINDS(REEF_X)
+#undef REEF_X
+};
 
 static void put_step(emitter *e, int k, const reef_lowered_step *s)
 {
@@ -267,36 +254,10 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
     if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
     if (s->multiplier) emit_array(e, "int32_t", "multiplier", k, s->multiplier, (size_t)s->nchannels, put_i32_at);
     if (s->shift) emit_array(e, "int32_t", "shift", k, s->shift, (size_t)s->nchannels, put_i32_at);
-    switch (s->kind) {
-    case REEF_STEP_CONV: put_conv(e, k, s); break;
-    case REEF_STEP_DW_CONV: put_dw_conv(e, k, s); break;
-    case REEF_STEP_FC: put_fc(e, k, s); break;
-    case REEF_STEP_ADD: put_add(e, k, s); break;
-    case REEF_STEP_AVGPOOL:
-    case REEF_STEP_MAXPOOL: put_pool(e, k, s); break;
-    case REEF_STEP_MEAN: put_mean(e, k, s); break;
-    case REEF_STEP_SOFTMAX: put_softmax(e, k, s); break;
-    case REEF_STEP_RESHAPE: put_reshape(e, k, s); break;
-    case REEF_STEP_PAD: put_pad(e, k, s); break;
-    case REEF_STEP_QUANTIZE:
-    case REEF_STEP_DEQUANTIZE: put_quantize(e, k, s); break;
-    case REEF_STEP_REQUANTIZE: put_requantize(e, k, s); break;
-    }
-}
-
-/* The runtime's name for each step function, as the table prints it. */
-static const char *step_fn_name(reef_step_kind kind)
-{
-    static const char *const names[] = {
-        [REEF_STEP_CONV] = "reef_conv_step",       [REEF_STEP_DW_CONV] = "reef_dw_conv_step",
-        [REEF_STEP_FC] = "reef_fc_step",           [REEF_STEP_ADD] = "reef_add_step",
-        [REEF_STEP_AVGPOOL] = "reef_avgpool_step", [REEF_STEP_MAXPOOL] = "reef_maxpool_step",
-        [REEF_STEP_MEAN] = "reef_mean_step",       [REEF_STEP_SOFTMAX] = "reef_softmax_step",
-        [REEF_STEP_RESHAPE] = "reef_reshape_step", [REEF_STEP_PAD] = "reef_pad_step",
-        [REEF_STEP_QUANTIZE] = "reef_quantize_step", [REEF_STEP_DEQUANTIZE] = "reef_dequantize_step",
-        [REEF_STEP_REQUANTIZE] = "reef_requantize_step",
-    };
-    return names[kind];
+    fprintf(e->fp, "static const %s %s_s%d_args = {\n", kind_c[s->kind].args_type, e->name, k);
+    emit_io(e->fp, reef_lowered_step_io(s));
+    kind_c[s->kind].put_args(e, k, s, &s->args);
+    fputs("};\n", e->fp);
 }
 
 /* ---- the two files ------------------------------------------------------ */
@@ -406,7 +367,7 @@ static void put_source(emitter *e, const void *model, const char *source)
     for (int k = 0; k < m->nsteps; k++) put_step(e, k, &m->steps[k]);
     fprintf(fp, "\nconst reef_step %s_steps[] = {\n", e->name);
     for (int k = 0; k < m->nsteps; k++)
-        fprintf(fp, "    {%s, &%s_s%d_args},\n", step_fn_name(m->steps[k].kind), e->name, k);
+        fprintf(fp, "    {%s, &%s_s%d_args},\n", kind_c[m->steps[k].kind].run, e->name, k);
     if (m->nsteps == 0) fputs("    {0, 0},\n", fp); /* C99 has no empty arrays */
     fputs("};\n\n", fp);
     fprintf(fp, "uint8_t %s_arena[%s_ARENA_SIZE > 0 ? %s_ARENA_SIZE : 4] REEF_ARENA_ALIGN;\n\n", e->name,

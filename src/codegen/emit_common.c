@@ -32,9 +32,12 @@ void emit_ref(const emitter *e, const char *field, int k, const char *what, cons
         fprintf(e->fp, "    .%s = 0,\n", field);
 }
 
-void emit_offsets(FILE *fp, uint32_t in, uint32_t out)
+void emit_io(FILE *fp, const reef_step_io *io)
 {
-    fprintf(fp, "    .input_at = %" PRIu32 "u, .output_at = %" PRIu32 "u,\n", in, out);
+    fprintf(fp,
+            "    .io = {.input_at = %" PRIu32 "u, .output_at = %" PRIu32 "u, .scratch_at = %" PRIu32
+            "u, .scratch_size = %" PRIu32 "u, .input2_at = %" PRIu32 "u},\n",
+            io->input_at, io->output_at, io->scratch_at, io->scratch_size, io->input2_at);
 }
 
 void emit_array(const emitter *e, const char *ctype, const char *what, int k, const void *values, size_t n,

@@ -24,82 +24,73 @@ static void put_act(FILE *fp, reef_float_act a)
     fputs("    .act = {", fp), emit_float(fp, a.min), fputs(", ", fp), emit_float(fp, a.max), fputs("},\n", fp);
 }
 
-static void put_conv(emitter *e, int k, const reef_float_conv_args *a)
+/* One printer per args type: the fields after the io (put_step prints the
+ * declaration, the io and the closing brace). */
+static void put_conv(emitter *e, int k, const void *args)
 {
-    fprintf(e->fp, "static const reef_float_conv_args %s_s%d_args = {\n", e->name, k);
+    const reef_float_conv_args *a = args;
     put_hw(e->fp, "stride", a->stride), put_hw(e->fp, "padding", a->padding);
     fprintf(e->fp, "    .depth_multiplier = %" PRId32 ",\n", a->depth_multiplier);
     put_act(e->fp, a->act);
     emit_dims(e->fp, "input_dims", &a->input_dims), emit_dims(e->fp, "filter_dims", &a->filter_dims);
     emit_dims(e->fp, "output_dims", &a->output_dims);
     emit_ref(e, "filter", k, "filter", a->filter), emit_ref(e, "bias", k, "bias", a->bias);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
 }
 
-static void put_fc(emitter *e, int k, const reef_float_fc_args *a)
+static void put_fc(emitter *e, int k, const void *args)
 {
-    fprintf(e->fp, "static const reef_float_fc_args %s_s%d_args = {\n", e->name, k);
+    const reef_float_fc_args *a = args;
     put_act(e->fp, a->act);
     fprintf(e->fp, "    .batches = %" PRId32 ", .in_features = %" PRId32 ", .out_features = %" PRId32 ",\n", a->batches,
             a->in_features, a->out_features);
     emit_ref(e, "filter", k, "filter", a->filter), emit_ref(e, "bias", k, "bias", a->bias);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
 }
 
-static void put_add(emitter *e, int k, const reef_float_add_args *a)
+static void put_add(emitter *e, int k, const void *args)
 {
-    fprintf(e->fp, "static const reef_float_add_args %s_s%d_args = {\n", e->name, k);
+    const reef_float_add_args *a = args;
+    (void)k;
     put_act(e->fp, a->act);
-    fprintf(e->fp,
-            "    .count = %" PRId32 ",\n    .input1_at = %" PRIu32 "u, .input2_at = %" PRIu32 "u, .output_at = %" PRIu32
-            "u,\n};\n",
-            a->count, a->input1_at, a->input2_at, a->output_at);
+    fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
 }
 
-static void put_pool(emitter *e, int k, const reef_float_pool_args *a)
+static void put_pool(emitter *e, int k, const void *args)
 {
-    fprintf(e->fp, "static const reef_float_pool_args %s_s%d_args = {\n", e->name, k);
+    const reef_float_pool_args *a = args;
+    (void)k;
     put_hw(e->fp, "stride", a->stride), put_hw(e->fp, "padding", a->padding), put_hw(e->fp, "filter", a->filter);
     put_act(e->fp, a->act);
     emit_dims(e->fp, "input_dims", &a->input_dims), emit_dims(e->fp, "output_dims", &a->output_dims);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
 }
 
-static void put_copy(emitter *e, int k, const reef_float_copy_args *a)
+static void put_copy(emitter *e, int k, const void *args)
 {
-    fprintf(e->fp, "static const reef_float_copy_args %s_s%d_args = {\n    .count = %" PRId32 ",\n", e->name, k, a->count);
-    emit_offsets(e->fp, a->input_at, a->output_at);
-    fputs("};\n", e->fp);
+    const reef_float_copy_args *a = args;
+    (void)k;
+    fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
 }
 
-static const char *fstep_fn_name(reef_float_step_kind kind)
-{
-    static const char *const names[] = {
-        [REEF_FSTEP_CONV] = "reef_float_conv_step",       [REEF_FSTEP_DW_CONV] = "reef_float_dw_conv_step",
-        [REEF_FSTEP_FC] = "reef_float_fc_step",           [REEF_FSTEP_ADD] = "reef_float_add_step",
-        [REEF_FSTEP_AVGPOOL] = "reef_float_avgpool_step", [REEF_FSTEP_MAXPOOL] = "reef_float_maxpool_step",
-        [REEF_FSTEP_COPY] = "reef_float_copy_step",
-    };
-    return names[kind];
-}
+/* Per kind (reef/step_kinds.h): the names the generated C uses and the
+ * printer of its args. */
+static const struct {
+    const char *run;
+    const char *args_type;
+    void (*put_args)(emitter *e, int k, const void *args);
+} fkind_c[] = {
+#define REEF_X(KIND, name, run, args_type, printer) [REEF_FSTEP_##KIND] = {#run, #args_type, put_##printer},
+    REEF_FLOAT_STEP_KINDS(REEF_X)
+#undef REEF_X
+};
 
 static void put_step(emitter *e, int k, const reef_float_step *s)
 {
     fprintf(e->fp, "\n/* step %d: op %d %s */\n", k, s->op, reef_builtin_name(s->builtin));
     if (s->filter) emit_array(e, "float", "filter", k, s->filter, s->filter_count, put_float_at);
     if (s->bias) emit_array(e, "float", "bias", k, s->bias, (size_t)s->nbias, put_float_at);
-    switch (s->kind) {
-    case REEF_FSTEP_CONV:
-    case REEF_FSTEP_DW_CONV: put_conv(e, k, &s->args.conv); break;
-    case REEF_FSTEP_FC: put_fc(e, k, &s->args.fc); break;
-    case REEF_FSTEP_ADD: put_add(e, k, &s->args.add); break;
-    case REEF_FSTEP_AVGPOOL:
-    case REEF_FSTEP_MAXPOOL: put_pool(e, k, &s->args.pool); break;
-    case REEF_FSTEP_COPY: put_copy(e, k, &s->args.copy); break;
-    }
+    fprintf(e->fp, "static const %s %s_s%d_args = {\n", fkind_c[s->kind].args_type, e->name, k);
+    emit_io(e->fp, (const reef_step_io *)(const void *)&s->args);
+    fkind_c[s->kind].put_args(e, k, &s->args);
+    fputs("};\n", e->fp);
 }
 
 static void put_header(emitter *e, const void *model, const char *source)
@@ -147,7 +138,7 @@ static void put_source(emitter *e, const void *model, const char *source)
     emit_section_macros(fp);
     for (int k = 0; k < m->nsteps; k++) put_step(e, k, &m->steps[k]);
     fprintf(fp, "\nconst reef_step %s_steps[] = {\n", n);
-    for (int k = 0; k < m->nsteps; k++) fprintf(fp, "    {%s, &%s_s%d_args},\n", fstep_fn_name(m->steps[k].kind), n, k);
+    for (int k = 0; k < m->nsteps; k++) fprintf(fp, "    {%s, &%s_s%d_args},\n", fkind_c[m->steps[k].kind].run, n, k);
     fputs("};\n\n", fp);
     fprintf(fp, "uint8_t %s_arena[%s_ARENA_SIZE] REEF_ARENA_ALIGN;\n\n", n, u);
     fprintf(fp,

@@ -21,8 +21,10 @@ void emit_float(FILE *fp, float v);
 void emit_dims(FILE *fp, const char *field, const reef_dims *d);
 /* "    .field = name_sK_what,\n" when the step owns that array, else 0. */
 void emit_ref(const emitter *e, const char *field, int k, const char *what, const void *p);
-/* "    .input_at = Iu, .output_at = Ou,\n" */
-void emit_offsets(FILE *fp, uint32_t in, uint32_t out);
+/* "    .io = {.input_at = Iu, .output_at = Ou, .scratch_at = Su,
+ * .scratch_size = Nu, .input2_at = Ju},\n": the operands every args
+ * struct starts with. */
+void emit_io(FILE *fp, const reef_step_io *io);
 /* "static const <ctype> name_sK_what[n] REEF_WEIGHTS = {" then the n values,
  * 8 a line, each printed by put_value(fp, values, i), then "\n};\n". */
 typedef void (*emit_value_fn)(FILE *fp, const void *values, size_t i);

@@ -222,6 +222,7 @@ static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step 
     conv_operands c;
     if (conv_operands_get(g, op, &c, err)) return -1;
     reef_conv_step_args *a = &s->args.conv;
+    s->kind = REEF_STEP_CONV;
     if (c.filter_dims.c != c.in_dims.c || c.filter_dims.n != c.out_dims.c)
         return reef_fail(err, "filter %dx%dx%dx%d does not fit input channels %d, output channels %d",
                          c.filter_dims.n, c.filter_dims.h, c.filter_dims.w, c.filter_dims.c, c.in_dims.c,
@@ -235,7 +236,7 @@ static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step 
     if (conv_constants(g, op, &c, s, err)) return reef_fail_wrap(err, "conv");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
     a->filter = s->filter, a->bias = s->bias;
-    s->scratch_size =
+    a->io.scratch_size =
         reef_conv_s8_get_buffer_size(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
     s->macs = (int64_t)reef_dims_count(&c.out_dims) * c.filter_dims.h * c.filter_dims.w * c.filter_dims.c;
     return 0;
@@ -245,7 +246,8 @@ static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_st
 {
     conv_operands c;
     if (conv_operands_get(g, op, &c, err)) return -1;
-    reef_dw_conv_step_args *a = &s->args.dw;
+    reef_dw_conv_step_args *a = &s->args.dw_conv;
+    s->kind = REEF_STEP_DW_CONV;
     if (c.filter_dims.n != 1 || c.filter_dims.c != c.out_dims.c || c.out_dims.c % c.in_dims.c)
         return reef_fail(err,
                          "depthwise filter 1x%dx%dx%d does not fit input channels %d, output channels %d",
@@ -261,7 +263,7 @@ static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_st
     if (conv_constants(g, op, &c, s, err)) return reef_fail_wrap(err, "depthwise conv");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
     a->filter = s->filter, a->bias = s->bias;
-    s->scratch_size =
+    a->io.scratch_size =
         reef_dw_conv_s8_get_buffer_size(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
     s->macs = (int64_t)reef_dims_count(&c.out_dims) * c.filter_dims.h * c.filter_dims.w;
     return 0;
@@ -286,6 +288,7 @@ static int lower_fc(const reef_graph *g, const reef_op *op, reef_lowered_step *s
         return reef_fail(err, "output has %lld values, expected %d x %d",
                          (long long)reef_tensor_elements(out), rows, nout);
     reef_fc_step_args *a = &s->args.fc;
+    s->kind = REEF_STEP_FC;
     a->params.input_offset = -zp(in);
     a->params.filter_offset = f->nquant ? -(int32_t)f->zero_point[0] : 0;
     a->params.output_offset = zp(out);
@@ -305,7 +308,7 @@ static int lower_fc(const reef_graph *g, const reef_op *op, reef_lowered_step *s
         double m = (double)in->scale[0] * (double)f->scale[0] / (double)out->scale[0];
         reef_quantize_multiplier(m, &a->quant.multiplier, &a->quant.shift);
     }
-    s->scratch_size = reef_fc_s8_get_buffer_size(&a->filter_dims);
+    a->io.scratch_size = reef_fc_s8_get_buffer_size(&a->filter_dims);
     s->macs = (int64_t)rows * nout * nin;
     return 0;
 }
@@ -328,6 +331,7 @@ static int lower_add(const reef_graph *g, const reef_op *op, reef_lowered_step *
     if (!same_shape(x, y) || !same_shape(x, out))
         return reef_fail(err, "broadcasting ADD (inputs of different shapes) is not supported");
     reef_add_step_args *a = &s->args.add;
+    s->kind = REEF_STEP_ADD;
     reef_add_quant q;
     if (reef_add_quantize(x->scale[0], y->scale[0], out->scale[0], &q)) return reef_fail(err, "bad scales");
     a->params = (reef_add_params){
@@ -353,7 +357,9 @@ static int lower_pool(const reef_graph *g, const reef_op *op, reef_lowered_step 
     const reef_tensor *in, *out;
     if (op->ninputs < 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
     if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err)) return -1;
-    reef_pool_step_args *a = &s->args.pool;
+    /* avgpool and maxpool share one args type */
+    reef_pool_step_args *a = STEP_ARGS(s, reef_pool_step_args);
+    s->kind = op->builtin == REEF_OP_MAX_POOL_2D ? REEF_STEP_MAXPOOL : REEF_STEP_AVGPOOL;
     if (dims4(in, &a->input_dims, err) || dims4(out, &a->output_dims, err)) return -1;
     if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
         return reef_fail(err, "input and output quantization differ (TFLite requires them equal)");
@@ -369,7 +375,7 @@ static int lower_pool(const reef_graph *g, const reef_op *op, reef_lowered_step 
         activation_clamp(o->activation, out, &a->params.activation, err))
         return -1;
     if (s->kind == REEF_STEP_AVGPOOL)
-        s->scratch_size = reef_avgpool_s8_get_buffer_size(&a->input_dims, &a->output_dims);
+        a->io.scratch_size = reef_avgpool_s8_get_buffer_size(&a->input_dims, &a->output_dims);
     return 0;
 }
 
@@ -386,6 +392,7 @@ static int lower_mean(const reef_graph *g, const reef_op *op, reef_lowered_step 
     if (in->rank != 4 || !((a0 == 1 && a1 == 2) || (a0 == 2 && a1 == 1)))
         return reef_fail(err, "only MEAN over axes (1, 2) of a 4-D tensor is supported");
     reef_mean_step_args *a = &s->args.mean;
+    s->kind = REEF_STEP_MEAN;
     if (dims4(in, &a->input_dims, err)) return -1;
     a->output_dims = (reef_dims){a->input_dims.n, 1, 1, a->input_dims.c};
     if (reef_tensor_elements(out) != reef_dims_count(&a->output_dims))
@@ -408,6 +415,7 @@ static int lower_softmax(const reef_graph *g, const reef_op *op, reef_lowered_st
                          (double)out->scale[0], zp(out));
     if (in->rank < 1 || !same_shape(in, out)) return reef_fail(err, "input and output shapes differ");
     reef_softmax_step_args *a = &s->args.softmax;
+    s->kind = REEF_STEP_SOFTMAX;
     a->depth = in->shape[in->rank - 1];
     if (a->depth <= 0) return reef_fail(err, "empty last dimension");
     a->rows = (int32_t)(reef_tensor_elements(in) / a->depth);
@@ -425,6 +433,7 @@ static int lower_reshape(const reef_graph *g, const reef_op *op, reef_lowered_st
     if (reef_tensor_elements(in) != reef_tensor_elements(out))
         return reef_fail(err, "input has %lld values, output %lld", (long long)reef_tensor_elements(in),
                          (long long)reef_tensor_elements(out));
+    s->kind = REEF_STEP_RESHAPE;
     s->args.reshape.count = (int32_t)reef_tensor_elements(in);
     return 0;
 }
@@ -440,6 +449,7 @@ static int lower_pad(const reef_graph *g, const reef_op *op, reef_lowered_step *
     if (pads->rank != 2 || pads->shape[0] != in->rank || pads->shape[1] != 2 || in->rank > 4)
         return reef_fail(err, "paddings must be (%d, 2) for a tensor of rank %d <= 4", in->rank, in->rank);
     reef_pad_step_args *a = &s->args.pad;
+    s->kind = REEF_STEP_PAD;
     int32_t before[4] = {0, 0, 0, 0}, after[4] = {0, 0, 0, 0};
     for (int i = 0; i < in->rank; i++) {
         int64_t b = is64 ? read_i64(pads->data + 16 * (size_t)i) : read_i32(pads->data + 8 * (size_t)i);
@@ -510,7 +520,9 @@ static int lower_quantize(const reef_graph *g, const reef_op *op, reef_lowered_s
         same_count(in, out, err))
         return -1;
     if (out->nquant != 1) return reef_fail(err, "per-channel QUANTIZE output is not supported");
-    s->args.quantize = (reef_quantize_step_args){out->scale[0], zp(out), (int32_t)reef_tensor_elements(in), 0, 0};
+    reef_quantize_step_args *a = &s->args.quantize;
+    s->kind = REEF_STEP_QUANTIZE;
+    a->scale = out->scale[0], a->zero_point = zp(out), a->count = (int32_t)reef_tensor_elements(in);
     return 0;
 }
 
@@ -523,7 +535,9 @@ static int lower_dequantize(const reef_graph *g, const reef_op *op, reef_lowered
         same_count(in, out, err))
         return -1;
     if (in->nquant != 1) return reef_fail(err, "per-channel DEQUANTIZE input is not supported");
-    s->args.quantize = (reef_quantize_step_args){in->scale[0], zp(in), (int32_t)reef_tensor_elements(in), 0, 0};
+    reef_quantize_step_args *a = &s->args.dequantize;
+    s->kind = REEF_STEP_DEQUANTIZE;
+    a->scale = in->scale[0], a->zero_point = zp(in), a->count = (int32_t)reef_tensor_elements(in);
     return 0;
 }
 
@@ -531,24 +545,26 @@ static int lower_dequantize(const reef_graph *g, const reef_op *op, reef_lowered
 
 typedef int (*lower_fn)(const reef_graph *, const reef_op *, reef_lowered_step *, reef_error *);
 
+/* TFLite operator -> its lowering, which picks the step kind (QUANTIZE of
+ * an int8 tensor is a REQUANTIZE step; SQUEEZE is a RESHAPE). Keyed by
+ * operator, not by step kind: the kinds are listed in reef/step_kinds.h. */
 static const struct {
     int32_t builtin;
-    reef_step_kind kind;
     lower_fn lower;
 } op_table[] = {
-    {REEF_OP_CONV_2D, REEF_STEP_CONV, lower_conv},
-    {REEF_OP_DEPTHWISE_CONV_2D, REEF_STEP_DW_CONV, lower_dw_conv},
-    {REEF_OP_FULLY_CONNECTED, REEF_STEP_FC, lower_fc},
-    {REEF_OP_ADD, REEF_STEP_ADD, lower_add},
-    {REEF_OP_AVERAGE_POOL_2D, REEF_STEP_AVGPOOL, lower_pool},
-    {REEF_OP_MAX_POOL_2D, REEF_STEP_MAXPOOL, lower_pool},
-    {REEF_OP_MEAN, REEF_STEP_MEAN, lower_mean},
-    {REEF_OP_SOFTMAX, REEF_STEP_SOFTMAX, lower_softmax},
-    {REEF_OP_RESHAPE, REEF_STEP_RESHAPE, lower_reshape},
-    {REEF_OP_SQUEEZE, REEF_STEP_RESHAPE, lower_reshape},
-    {REEF_OP_PAD, REEF_STEP_PAD, lower_pad},
-    {REEF_OP_QUANTIZE, REEF_STEP_QUANTIZE, lower_quantize},
-    {REEF_OP_DEQUANTIZE, REEF_STEP_DEQUANTIZE, lower_dequantize},
+    {REEF_OP_CONV_2D, lower_conv},
+    {REEF_OP_DEPTHWISE_CONV_2D, lower_dw_conv},
+    {REEF_OP_FULLY_CONNECTED, lower_fc},
+    {REEF_OP_ADD, lower_add},
+    {REEF_OP_AVERAGE_POOL_2D, lower_pool},
+    {REEF_OP_MAX_POOL_2D, lower_pool},
+    {REEF_OP_MEAN, lower_mean},
+    {REEF_OP_SOFTMAX, lower_softmax},
+    {REEF_OP_RESHAPE, lower_reshape},
+    {REEF_OP_SQUEEZE, lower_reshape},
+    {REEF_OP_PAD, lower_pad},
+    {REEF_OP_QUANTIZE, lower_quantize},
+    {REEF_OP_DEQUANTIZE, lower_dequantize},
 };
 
 int lower_one_op(const reef_graph *g, int index, reef_lowered_step *s, reef_error *err)
@@ -562,7 +578,6 @@ int lower_one_op(const reef_graph *g, int index, reef_lowered_step *s, reef_erro
     s->input_tensors[1] = op->builtin == REEF_OP_ADD && op->ninputs > 1 ? op->inputs[1] : -1;
     for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++)
         if (op_table[i].builtin == op->builtin) {
-            s->kind = op_table[i].kind;
             if (op->noutputs != 1) return reef_fail(err, "has %d outputs (1 supported)", op->noutputs);
             return op_table[i].lower(g, op, s, err);
         }

@@ -23,34 +23,22 @@
 #include "tflite/graph.h"
 #include "util/err.h"
 
+/* One enum constant and one args union member per kind of
+ * reef/step_kinds.h (QUANTIZE: float32 -> int8, DEQUANTIZE: int8 ->
+ * float32, REQUANTIZE: QUANTIZE int8 -> int8). */
 typedef enum reef_step_kind {
-    REEF_STEP_CONV,
-    REEF_STEP_DW_CONV,
-    REEF_STEP_FC,
-    REEF_STEP_ADD,
-    REEF_STEP_AVGPOOL,
-    REEF_STEP_MAXPOOL,
-    REEF_STEP_MEAN,
-    REEF_STEP_SOFTMAX,
-    REEF_STEP_RESHAPE,
-    REEF_STEP_PAD,
-    REEF_STEP_QUANTIZE,   /* float32 -> int8 (reef/quantize.h) */
-    REEF_STEP_DEQUANTIZE, /* int8 -> float32 */
-    REEF_STEP_REQUANTIZE, /* QUANTIZE int8 -> int8 */
+#define REEF_X(KIND, name, run, args_type, printer) REEF_STEP_##KIND,
+    REEF_STEP_KINDS(REEF_X)
+#undef REEF_X
+    REEF_STEP_KIND_COUNT
 } reef_step_kind;
 
+/* Every member starts with the same reef_step_io; reef_lowered_step_io
+ * reaches it whatever the kind. */
 typedef union reef_step_args {
-    reef_conv_step_args conv;
-    reef_dw_conv_step_args dw;
-    reef_fc_step_args fc;
-    reef_add_step_args add;
-    reef_pool_step_args pool; /* avgpool and maxpool */
-    reef_mean_step_args mean;
-    reef_softmax_step_args softmax;
-    reef_reshape_step_args reshape;
-    reef_pad_step_args pad;
-    reef_quantize_step_args quantize; /* quantize and dequantize */
-    reef_requantize_step_args requantize;
+#define REEF_X(KIND, name, run, args_type, printer) args_type name;
+    REEF_STEP_KINDS(REEF_X)
+#undef REEF_X
 } reef_step_args;
 
 /* One step. The const arrays its args point to are owned here (copied out
@@ -60,8 +48,7 @@ typedef struct reef_lowered_step {
     int op;                   /* index of the graph op it runs */
     int32_t builtin;          /* that op's TFLite code */
     int32_t output_tensor;    /* graph index of the tensor it writes */
-    int32_t input_tensors[2]; /* graph indices of the activations it reads, -1 = none */
-    uint32_t scratch_size;    /* bytes of kernel scratch in the arena */
+    int32_t input_tensors[2]; /* graph indices of the activations it reads (io.input_at, io.input2_at), -1 = none */
     reef_step_args args;
     int8_t *filter;      /* (C_OUT, KH, KW, C_IN) or (C_OUT, C_IN), or NULL */
     size_t filter_size;  /* bytes */
@@ -142,6 +129,13 @@ int reef_lower_elem_size(reef_dtype type);
 /* Runs steps [first, first + count) on an arena (for step-by-step
  * comparisons with a reference run). */
 int reef_lowered_run_steps(const reef_lowered_model *m, uint8_t *arena, int first, int count);
+
+/* The operands a step's args start with: arena offsets and scratch
+ * (every member of reef_step_args begins with this reef_step_io). */
+static inline const reef_step_io *reef_lowered_step_io(const reef_lowered_step *s)
+{
+    return (const reef_step_io *)(const void *)&s->args;
+}
 
 /* The runtime function and name of a step kind ("conv", "dw_conv", ...). */
 reef_step_fn reef_step_kind_fn(reef_step_kind kind);

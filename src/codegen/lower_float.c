@@ -10,11 +10,14 @@
 #include "codegen/plan.h"
 
 static const reef_step_fn fstep_fn[] = {
-    [REEF_FSTEP_CONV] = reef_float_conv_step,       [REEF_FSTEP_DW_CONV] = reef_float_dw_conv_step,
-    [REEF_FSTEP_FC] = reef_float_fc_step,           [REEF_FSTEP_ADD] = reef_float_add_step,
-    [REEF_FSTEP_AVGPOOL] = reef_float_avgpool_step, [REEF_FSTEP_MAXPOOL] = reef_float_maxpool_step,
-    [REEF_FSTEP_COPY] = reef_float_copy_step,
+#define REEF_X(KIND, name, run, args_type, printer) [REEF_FSTEP_##KIND] = run,
+    REEF_FLOAT_STEP_KINDS(REEF_X)
+#undef REEF_X
 };
+
+/* The args of a step as its kind's struct (kinds sharing a type share the
+ * union's storage). */
+#define FSTEP_ARGS(s, type) ((type *)(void *)&(s)->args)
 
 static const char *graph_name(const reef_graph *g) { return g->name && *g->name ? g->name : "model"; }
 
@@ -74,7 +77,7 @@ static int32_t pad_before(reef_padding p, int32_t in, int32_t out, int32_t strid
 
 static const char *lower_conv(const reef_graph *g, const reef_op *op, reef_float_step *s, int depthwise)
 {
-    reef_float_conv_args *a = &s->args.conv;
+    reef_float_conv_args *a = FSTEP_ARGS(s, reef_float_conv_args); /* conv and depthwise */
     const reef_tensor *w = operand(g, op, 1), *b = operand(g, op, 2);
     const char *why = NULL;
     if (dims_of(operand(g, op, 0), &a->input_dims) || dims_of(result(g, op), &a->output_dims))
@@ -126,7 +129,7 @@ static const char *lower_fc(const reef_graph *g, const reef_op *op, reef_float_s
 
 static const char *lower_pool(const reef_graph *g, const reef_op *op, reef_float_step *s, int is_max)
 {
-    reef_float_pool_args *a = &s->args.pool;
+    reef_float_pool_args *a = FSTEP_ARGS(s, reef_float_pool_args); /* avgpool and maxpool */
     const char *why = NULL;
     if (dims_of(operand(g, op, 0), &a->input_dims) || dims_of(result(g, op), &a->output_dims))
         return "input and output must be float32 tensors of rank <= 4";
@@ -142,7 +145,7 @@ static const char *lower_pool(const reef_graph *g, const reef_op *op, reef_float
 /* MEAN over axes 1 and 2 of an NHWC tensor = an average pool over all of it. */
 static const char *lower_mean(const reef_graph *g, const reef_op *op, reef_float_step *s)
 {
-    reef_float_pool_args *a = &s->args.pool;
+    reef_float_pool_args *a = &s->args.avgpool;
     const reef_tensor *axes = operand(g, op, 1), *in = operand(g, op, 0);
     if (!in || in->rank != 4 || dims_of(in, &a->input_dims)) return "MEAN needs a float32 NHWC input";
     if (!axes || !axes->data || axes->type != REEF_INT32 || axes->data_size != 8) return "MEAN must reduce axes 1 and 2";
@@ -226,26 +229,24 @@ static int plan_arena(const reef_graph *g, reef_float_model *m, uint32_t *at, re
     return rc;
 }
 
-static void set_offsets(reef_float_step *s, const reef_op *op, const uint32_t *at)
+/* The same for every kind: the op's activation inputs (the tensors without
+ * data, in order) and its output, in the io its args start with. */
+static void set_offsets(reef_float_step *s, const reef_graph *g, const reef_op *op, const uint32_t *at)
 {
-    uint32_t in = at[op->inputs[0]], out = at[op->outputs[0]];
-    switch (s->kind) {
-    case REEF_FSTEP_CONV:
-    case REEF_FSTEP_DW_CONV: s->args.conv.input_at = in, s->args.conv.output_at = out; break;
-    case REEF_FSTEP_FC: s->args.fc.input_at = in, s->args.fc.output_at = out; break;
-    case REEF_FSTEP_AVGPOOL:
-    case REEF_FSTEP_MAXPOOL: s->args.pool.input_at = in, s->args.pool.output_at = out; break;
-    case REEF_FSTEP_COPY: s->args.copy.input_at = in, s->args.copy.output_at = out; break;
-    case REEF_FSTEP_ADD:
-        s->args.add.input1_at = in, s->args.add.input2_at = at[op->inputs[1]], s->args.add.output_at = out;
-        break;
+    reef_step_io *io = FSTEP_ARGS(s, reef_step_io);
+    uint32_t *inputs[] = {&io->input_at, &io->input2_at};
+    int n = 0;
+    for (int j = 0; j < op->ninputs && n < 2; j++) {
+        int32_t t = op->inputs[j];
+        if (t >= 0 && t < g->ntensors && !g->tensors[t].data) *inputs[n++] = at[t];
     }
+    io->output_at = at[op->outputs[0]];
 }
 
 static void set_pointers(reef_float_step *s)
 {
     if (s->kind == REEF_FSTEP_CONV || s->kind == REEF_FSTEP_DW_CONV)
-        s->args.conv.filter = s->filter, s->args.conv.bias = s->bias;
+        FSTEP_ARGS(s, reef_float_conv_args)->filter = s->filter, FSTEP_ARGS(s, reef_float_conv_args)->bias = s->bias;
     else if (s->kind == REEF_FSTEP_FC)
         s->args.fc.filter = s->filter, s->args.fc.bias = s->bias;
 }
@@ -302,7 +303,7 @@ int reef_lower_float(const reef_graph *g, reef_float_model *m, reef_error *err)
     if (!rc && !(m->arena = calloc(m->arena_size ? m->arena_size : 4, 1))) rc = reef_fail(err, "out of memory");
     for (int i = 0; !rc && i < m->nsteps; i++) {
         reef_float_step *s = &m->steps[i];
-        set_offsets(s, &g->ops[i], at);
+        set_offsets(s, g, &g->ops[i], at);
         set_pointers(s);
         m->table[i] = (reef_step){fstep_fn[s->kind], &s->args};
         m->macs += s->macs;

@@ -25,22 +25,20 @@
 #include "tflite/graph.h"
 #include "util/err.h"
 
+/* One enum constant and one args union member per kind of
+ * reef/step_kinds.h's REEF_FLOAT_STEP_KINDS (MEAN is an AVGPOOL step). */
 typedef enum reef_float_step_kind {
-    REEF_FSTEP_CONV,
-    REEF_FSTEP_DW_CONV,
-    REEF_FSTEP_FC,
-    REEF_FSTEP_ADD,
-    REEF_FSTEP_AVGPOOL,
-    REEF_FSTEP_MAXPOOL,
-    REEF_FSTEP_COPY,
+#define REEF_X(KIND, name, run, args_type, printer) REEF_FSTEP_##KIND,
+    REEF_FLOAT_STEP_KINDS(REEF_X)
+#undef REEF_X
+    REEF_FSTEP_KIND_COUNT
 } reef_float_step_kind;
 
+/* Every member starts with the same reef_step_io. */
 typedef union reef_float_step_args {
-    reef_float_conv_args conv;   /* conv and depthwise */
-    reef_float_fc_args fc;
-    reef_float_add_args add;
-    reef_float_pool_args pool;   /* avgpool, maxpool, mean */
-    reef_float_copy_args copy;
+#define REEF_X(KIND, name, run, args_type, printer) args_type name;
+    REEF_FLOAT_STEP_KINDS(REEF_X)
+#undef REEF_X
 } reef_float_step_args;
 
 typedef struct reef_float_step {

@@ -12,4 +12,12 @@
 int lower_one_op(const reef_graph *g, int index, reef_lowered_step *s, reef_error *err);
 void lower_step_free(reef_lowered_step *s);
 
+/* The args of a step as its kind's struct (every union member starts at
+ * the union's address), and their operands, for filling them. */
+#define STEP_ARGS(s, type) ((type *)(void *)&(s)->args)
+static inline reef_step_io *step_io(reef_lowered_step *s)
+{
+    return STEP_ARGS(s, reef_step_io);
+}
+
 #endif

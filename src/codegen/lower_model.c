@@ -13,19 +13,9 @@ static const struct {
     reef_step_fn fn;
     const char *name;
 } kind_info[] = {
-    [REEF_STEP_CONV] = {reef_conv_step, "conv"},
-    [REEF_STEP_DW_CONV] = {reef_dw_conv_step, "dw_conv"},
-    [REEF_STEP_FC] = {reef_fc_step, "fc"},
-    [REEF_STEP_ADD] = {reef_add_step, "add"},
-    [REEF_STEP_AVGPOOL] = {reef_avgpool_step, "avgpool"},
-    [REEF_STEP_MAXPOOL] = {reef_maxpool_step, "maxpool"},
-    [REEF_STEP_MEAN] = {reef_mean_step, "mean"},
-    [REEF_STEP_SOFTMAX] = {reef_softmax_step, "softmax"},
-    [REEF_STEP_RESHAPE] = {reef_reshape_step, "reshape"},
-    [REEF_STEP_PAD] = {reef_pad_step, "pad"},
-    [REEF_STEP_QUANTIZE] = {reef_quantize_step, "quantize"},
-    [REEF_STEP_DEQUANTIZE] = {reef_dequantize_step, "dequantize"},
-    [REEF_STEP_REQUANTIZE] = {reef_requantize_step, "requantize"},
+#define REEF_X(KIND, name, run, args_type, printer) [REEF_STEP_##KIND] = {run, #name},
+    REEF_STEP_KINDS(REEF_X)
+#undef REEF_X
 };
 
 reef_step_fn reef_step_kind_fn(reef_step_kind kind)
@@ -207,39 +197,14 @@ static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes
     return 0;
 }
 
+/* The same for every kind: the operands are the io its args start with. */
 static void set_step_offsets(reef_lowered_step *s, const uint32_t *at, uint32_t scratch_at)
 {
-    uint32_t in = at[s->input_tensors[0]], out = at[s->output_tensor];
-    reef_step_args *a = &s->args;
-    switch (s->kind) {
-    case REEF_STEP_CONV:
-        a->conv.input_at = in, a->conv.output_at = out;
-        a->conv.scratch_at = scratch_at, a->conv.scratch_size = s->scratch_size;
-        break;
-    case REEF_STEP_DW_CONV:
-        a->dw.input_at = in, a->dw.output_at = out;
-        a->dw.scratch_at = scratch_at, a->dw.scratch_size = s->scratch_size;
-        break;
-    case REEF_STEP_FC:
-        a->fc.input_at = in, a->fc.output_at = out;
-        a->fc.scratch_at = scratch_at, a->fc.scratch_size = s->scratch_size;
-        break;
-    case REEF_STEP_ADD:
-        a->add.input1_at = in, a->add.input2_at = at[s->input_tensors[1]], a->add.output_at = out;
-        break;
-    case REEF_STEP_AVGPOOL:
-    case REEF_STEP_MAXPOOL:
-        a->pool.input_at = in, a->pool.output_at = out;
-        a->pool.scratch_at = scratch_at, a->pool.scratch_size = s->scratch_size;
-        break;
-    case REEF_STEP_MEAN: a->mean.input_at = in, a->mean.output_at = out; break;
-    case REEF_STEP_SOFTMAX: a->softmax.input_at = in, a->softmax.output_at = out; break;
-    case REEF_STEP_RESHAPE: a->reshape.input_at = in, a->reshape.output_at = out; break;
-    case REEF_STEP_PAD: a->pad.input_at = in, a->pad.output_at = out; break;
-    case REEF_STEP_QUANTIZE:
-    case REEF_STEP_DEQUANTIZE: a->quantize.input_at = in, a->quantize.output_at = out; break;
-    case REEF_STEP_REQUANTIZE: a->requantize.input_at = in, a->requantize.output_at = out; break;
-    }
+    reef_step_io *io = step_io(s);
+    io->input_at = s->input_tensors[0] >= 0 ? at[s->input_tensors[0]] : 0;
+    io->input2_at = s->input_tensors[1] >= 0 ? at[s->input_tensors[1]] : 0;
+    io->output_at = at[s->output_tensor];
+    io->scratch_at = io->scratch_size ? scratch_at : 0;
 }
 
 /* One planner buffer per root tensor, then one per step with scratch. */
@@ -273,8 +238,10 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
         buf_of[t] = n++;
     }
     int first_scratch = n;
-    for (int k = 0; k < m->nsteps; k++)
-        if (m->steps[k].scratch_size) bufs[n++] = (reef_plan_buffer){m->steps[k].scratch_size, k, k, 0};
+    for (int k = 0; k < m->nsteps; k++) {
+        uint32_t scratch = reef_lowered_step_io(&m->steps[k])->scratch_size;
+        if (scratch) bufs[n++] = (reef_plan_buffer){scratch, k, k, 0};
+    }
     reef_plan_stats st;
     int rc = 0;
     if (no_reuse)
@@ -290,7 +257,7 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
         }
         for (int k = 0, sb = first_scratch; k < m->nsteps; k++)
             set_step_offsets(&m->steps[k], m->tensor_at,
-                             m->steps[k].scratch_size ? (uint32_t)bufs[sb++].offset : 0);
+                             reef_lowered_step_io(&m->steps[k])->scratch_size ? (uint32_t)bufs[sb++].offset : 0);
     }
     free(bufs), free(buf_of);
     return rc;

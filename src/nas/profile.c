@@ -64,7 +64,7 @@ static int step_block(const reef_graph *g, const reef_lowered_step *st, int nblo
  * (aliased tensors, e.g. a reshape's, count once), plus the step's scratch. */
 static int64_t live_bytes(const reef_lowered_model *m, const int *first, const int *last, int s)
 {
-    int64_t total = m->steps[s].scratch_size;
+    int64_t total = reef_lowered_step_io(&m->steps[s])->scratch_size;
     uint32_t lo[256], hi[256];
     int n = 0;
     for (int t = 0; t < m->ntensors && n < 256; t++)

@@ -152,8 +152,8 @@ static void test_float_ops_vs_reference(void **state)
     if (reef_lower_float(&g, &m, &err)) fail_msg("%s", err.msg);
     reef_graph_free(&g);
     assert_int_equal(m.nsteps, 5);
-    assert_int_equal(m.steps[2].args.pool.padding.h, 0);
-    assert_int_equal(m.steps[0].args.conv.padding.h, 1);
+    assert_int_equal(m.steps[2].args.maxpool.padding.h, 0);
+    assert_int_equal(m.steps[0].args.dw_conv.padding.h, 1);
     assert_int_equal(reef_float_invoke(&m, d.in, got), 0);
     reference(&d, want);
     for (int o = 0; o < NOUT; o++) maxdiff = fmax(maxdiff, fabs(got[o] - want[o]));

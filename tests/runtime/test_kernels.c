@@ -247,10 +247,10 @@ static int check_conv(const kcase *c)
                                                &s.output_dims);
     arena a;
     int8_t *input = arena_with_input(&a, in_n, out_n, scratch);
-    s.input_at = a.in_at;
-    s.output_at = a.out_at;
-    s.scratch_at = a.scratch_at;
-    s.scratch_size = scratch;
+    s.io.input_at = a.in_at;
+    s.io.output_at = a.out_at;
+    s.io.scratch_at = a.scratch_at;
+    s.io.scratch_size = scratch;
 
     ref_conv(&s.params, mult, shift, &s.input_dims, input, &s.filter_dims, filter, s.bias,
              &s.output_dims, want);
@@ -283,10 +283,10 @@ static int check_dw(const kcase *c)
                                                   &s.output_dims);
     arena a;
     int8_t *input = arena_with_input(&a, in_n, out_n, scratch);
-    s.input_at = a.in_at;
-    s.output_at = a.out_at;
-    s.scratch_at = a.scratch_at;
-    s.scratch_size = scratch;
+    s.io.input_at = a.in_at;
+    s.io.output_at = a.out_at;
+    s.io.scratch_at = a.scratch_at;
+    s.io.scratch_size = scratch;
 
     ref_dw_conv(&s.params, mult, shift, &s.input_dims, input, &s.filter_dims, filter, s.bias,
                 &s.output_dims, want);
@@ -316,9 +316,9 @@ static int check_fc(const kcase *c)
     if (per_channel) s.channel_quant = (reef_per_channel_quant){mult, shift};
     arena a;
     int8_t *input = arena_with_input(&a, in_n, out_n, 0);
-    s.input_at = a.in_at;
-    s.output_at = a.out_at;
-    s.scratch_at = a.scratch_at;
+    s.io.input_at = a.in_at;
+    s.io.output_at = a.out_at;
+    s.io.scratch_at = a.scratch_at;
 
     ref_fc(&s.params, mult, shift, per_channel, c->n, c->c, c->out_c, input, filter, s.bias, want);
     int bad = run_step(reef_fc_step, &s, &a, in_n, out_n, 0);
@@ -349,9 +349,9 @@ static int check_add(const kcase *c)
     arena a = arena_make(2 * n, n, 0);
     int8_t *in1 = (int8_t *)a.mem, *in2 = in1 + n, *want = malloc(n);
     fill_s8(in1, 2 * n, -128, 127);
-    s.input1_at = 0;
-    s.input2_at = n;
-    s.output_at = a.out_at;
+    s.io.input_at = 0;
+    s.io.input2_at = n;
+    s.io.output_at = a.out_at;
     ref_add(&s.params, in1, in2, n, want);
     reef_dims d = {1, 1, 1, n};
     int bad = run_step(reef_add_step, &s, &a, 2 * n, n, 0);
@@ -381,9 +381,9 @@ static int check_pool(const kcase *c)
     int scratch = reef_avgpool_s8_get_buffer_size(&s.input_dims, &s.output_dims);
     arena a;
     int8_t *input = arena_with_input(&a, in_n, out_n, scratch), *want = malloc(out_n);
-    s.output_at = a.out_at;
-    s.scratch_at = a.scratch_at;
-    s.scratch_size = scratch;
+    s.io.output_at = a.out_at;
+    s.io.scratch_at = a.scratch_at;
+    s.io.scratch_size = scratch;
     ref_pool(is_max, &s.params, &s.input_dims, input, s.filter, &s.output_dims, want);
     int bad = run_step(is_max ? reef_maxpool_step : reef_avgpool_step, &s, &a, in_n, out_n,
                        scratch);
@@ -406,7 +406,7 @@ static int check_mean(const kcase *c)
     int in_n = reef_dims_count(&s.input_dims), out_n = c->n * c->c;
     arena a;
     int8_t *input = arena_with_input(&a, in_n, out_n, 0), *want = malloc(out_n);
-    s.output_at = a.out_at;
+    s.io.output_at = a.out_at;
     ref_mean(&s.params, &s.input_dims, input, want);
     int bad = run_step(reef_mean_step, &s, &a, in_n, out_n, 0);
     bad += compare("reef_mean_hw_s8", c->name, &s.output_dims, (int8_t *)a.mem + a.out_at, want);
@@ -435,7 +435,7 @@ static int check_softmax(const kcase *c)
         int v = lo + rnd_in(0, spread);
         input[k] = (int8_t)(v > 127 ? 127 : v);
     }
-    s.output_at = a.out_at;
+    s.io.output_at = a.out_at;
     ref_softmax(&s.params, s.rows, s.depth, input, want);
     reef_dims d = {1, 1, s.rows, s.depth};
     int bad = run_step(reef_softmax_step, &s, &a, n, n, 0);
@@ -459,7 +459,7 @@ static int check_pad(const kcase *c)
     int in_n = reef_dims_count(&s.input_dims), out_n = reef_dims_count(&s.output_dims);
     arena a;
     int8_t *input = arena_with_input(&a, in_n, out_n, 0), *want = malloc(out_n);
-    s.output_at = a.out_at;
+    s.io.output_at = a.out_at;
     ref_pad(&s.params, &s.input_dims, input, &s.output_dims, want);
     int bad = run_step(reef_pad_step, &s, &a, in_n, out_n, 0);
     bad += compare("reef_pad_s8", c->name, &s.output_dims, (int8_t *)a.mem + a.out_at, want);
@@ -591,7 +591,7 @@ static void test_run_steps(void **state)
 
     /* A reshape step: a copy, or nothing in place. */
     uint8_t buf[16] = {1, 2, 3, 4, 5, 6, 7, 8};
-    const reef_reshape_step_args copy = {8, 0, 8}, same = {8, 0, 0};
+    const reef_reshape_step_args copy = {{0, 8, 0, 0, 0}, 8}, same = {{0, 0, 0, 0, 0}, 8};
     const reef_step reshape[2] = {{reef_reshape_step, &copy}, {reef_reshape_step, &same}};
     assert_int_equal(reef_run_steps(reshape, 0, 2, buf), REEF_OK);
     assert_memory_equal(buf, buf + 8, 8);

@@ -13,8 +13,9 @@
  *
  * Every args struct follows step.h's rule: plain numbers, const pointers
  * to const arrays and nested structs, so the C emitter prints it as a
- * const initializer. Tensor operands are arena byte offsets (multiples of
- * 4, so float loads are aligned).
+ * const initializer. Tensor operands are the reef_step_io every args
+ * struct starts with: arena byte offsets (multiples of 4, so float loads
+ * are aligned).
  */
 #ifndef REEF_RT_FLOAT_OPS_H
 #define REEF_RT_FLOAT_OPS_H
@@ -28,6 +29,7 @@ typedef struct reef_float_act {
 
 /* CONV_2D and DEPTHWISE_CONV_2D (depth_multiplier used by depthwise only). */
 typedef struct reef_float_conv_args {
+    reef_step_io io;
     reef_hw stride;
     reef_hw padding;         /* top, left */
     int32_t depth_multiplier;
@@ -37,8 +39,6 @@ typedef struct reef_float_conv_args {
     reef_dims output_dims;   /* (N, H_OUT, W_OUT, C_OUT) */
     const float *filter;     /* layout of filter_dims */
     const float *bias;       /* (C_OUT) or NULL */
-    uint32_t input_at;
-    uint32_t output_at;
 } reef_float_conv_args;
 
 reef_status reef_float_conv_step(const void *args, uint8_t *arena);
@@ -46,25 +46,22 @@ reef_status reef_float_dw_conv_step(const void *args, uint8_t *arena);
 
 /* FULLY_CONNECTED: output (N, C_OUT) = input (N, C_IN) x filter^T + bias. */
 typedef struct reef_float_fc_args {
+    reef_step_io io;
     reef_float_act act;
     int32_t batches;
     int32_t in_features;
     int32_t out_features;
     const float *filter;     /* (C_OUT, C_IN) */
     const float *bias;       /* (C_OUT) or NULL */
-    uint32_t input_at;
-    uint32_t output_at;
 } reef_float_fc_args;
 
 reef_status reef_float_fc_step(const void *args, uint8_t *arena);
 
 /* ADD of two same-shaped tensors of count elements. */
 typedef struct reef_float_add_args {
+    reef_step_io io;
     reef_float_act act;
     int32_t count;
-    uint32_t input1_at;
-    uint32_t input2_at;
-    uint32_t output_at;
 } reef_float_add_args;
 
 reef_status reef_float_add_step(const void *args, uint8_t *arena);
@@ -73,24 +70,22 @@ reef_status reef_float_add_step(const void *args, uint8_t *arena);
  * cells inside the input, as TFLite does. MEAN over H and W is an average
  * pool whose window is the whole input. */
 typedef struct reef_float_pool_args {
+    reef_step_io io;
     reef_hw stride;
     reef_hw padding;         /* top, left */
     reef_hw filter;          /* (KH, KW) */
     reef_float_act act;
     reef_dims input_dims;    /* (N, H_IN, W_IN, C) */
     reef_dims output_dims;   /* (N, H_OUT, W_OUT, C) */
-    uint32_t input_at;
-    uint32_t output_at;
 } reef_float_pool_args;
 
 reef_status reef_float_avgpool_step(const void *args, uint8_t *arena);
 reef_status reef_float_maxpool_step(const void *args, uint8_t *arena);
 
-/* RESHAPE: a copy of count floats unless input_at == output_at. */
+/* RESHAPE: a copy of count floats unless io.input_at == io.output_at. */
 typedef struct reef_float_copy_args {
+    reef_step_io io;
     int32_t count;
-    uint32_t input_at;
-    uint32_t output_at;
 } reef_float_copy_args;
 
 reef_status reef_float_copy_step(const void *args, uint8_t *arena);

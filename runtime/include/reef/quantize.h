@@ -19,8 +19,9 @@
  * outputs never links them. NaN quantizes to the zero point (TFLite leaves
  * it undefined); +-inf and huge values saturate.
  *
- * The step args follow step.h's rule (plain numbers only); tensor operands
- * are arena byte offsets, float tensors at multiples of 4.
+ * The step args follow step.h's rule (plain numbers only) and start with a
+ * reef_step_io: tensor operands are arena byte offsets, float tensors at
+ * multiples of 4.
  */
 #ifndef REEF_RT_QUANTIZE_H
 #define REEF_RT_QUANTIZE_H
@@ -41,24 +42,22 @@ reef_status reef_requantize_tensor_s8(const int8_t *in, int32_t count, int32_t i
 /* QUANTIZE float32 -> int8 (reef_quantize_step) and DEQUANTIZE int8 ->
  * float32 (reef_dequantize_step). */
 typedef struct reef_quantize_step_args {
+    reef_step_io io;    /* input (count) float32 or int8, output int8 or float32 */
     float scale;
     int32_t zero_point;
     int32_t count;      /* elements */
-    uint32_t input_at;  /* (count) float32 or int8 */
-    uint32_t output_at; /* (count) int8 or float32 */
 } reef_quantize_step_args;
 reef_status reef_quantize_step(const void *args, uint8_t *arena);
 reef_status reef_dequantize_step(const void *args, uint8_t *arena);
 
 /* QUANTIZE int8 -> int8. */
 typedef struct reef_requantize_step_args {
+    reef_step_io io;
     int32_t input_offset;  /* -input zero point */
     int32_t multiplier;
     int32_t shift;
     int32_t output_offset; /* output zero point */
     int32_t count;
-    uint32_t input_at;
-    uint32_t output_at;
 } reef_requantize_step_args;
 reef_status reef_requantize_step(const void *args, uint8_t *arena);
 

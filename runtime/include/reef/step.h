@@ -9,8 +9,10 @@
  * execution at step k after a power failure: reef_run_steps(steps, k, ...).
  *
  * Activations live in one arena (uint8_t *, 4-byte aligned) planned
- * offline: every tensor operand is an arena byte offset (*_at fields);
- * constants (weights, biases, multipliers, shifts) are const pointers.
+ * offline: every args struct starts with a reef_step_io (reef/types.h),
+ * its tensor operands as arena byte offsets; constants (weights, biases,
+ * multipliers, shifts) are const pointers. The kinds are listed once, in
+ * reef/step_kinds.h.
  *
  * RULE for every args struct here: it must be printable as a C99 const
  * initializer, i.e. made only of plain integers, const pointers to const
@@ -27,6 +29,7 @@
 #include "reef/pool.h"
 #include "reef/reshape_pad.h"
 #include "reef/softmax.h"
+#include "reef/step_kinds.h"
 #include "reef/types.h"
 
 typedef reef_status (*reef_step_fn)(const void *args, uint8_t *arena);
@@ -47,11 +50,13 @@ reef_status reef_run_steps(const reef_step *steps, int first, int count, uint8_t
 extern void reef_mark_step(void);
 #endif
 
-/* ---- args structs and step functions, one per op -------------------- */
+/* ---- args structs and step functions, one per op --------------------
+ * Tensor operands: io.input_at (and [1]) in, io.output_at out. */
 
-/* CONV_2D. Scratch: scratch_size bytes at scratch_at, at least
+/* CONV_2D. Scratch: io.scratch_size bytes at io.scratch_at, at least
  * reef_conv_s8_get_buffer_size(). */
 typedef struct reef_conv_step_args {
+    reef_step_io io;
     reef_conv_params params;
     reef_per_channel_quant quant;
     reef_dims input_dims;   /* (N, H_IN, W_IN, C_IN) */
@@ -59,15 +64,12 @@ typedef struct reef_conv_step_args {
     reef_dims output_dims;  /* (N, H_OUT, W_OUT, C_OUT) */
     const int8_t *filter;   /* (C_OUT, KH, KW, C_IN) */
     const int32_t *bias;    /* (C_OUT) or NULL */
-    uint32_t input_at;      /* arena byte offsets */
-    uint32_t output_at;
-    uint32_t scratch_at;
-    uint32_t scratch_size;
 } reef_conv_step_args;
 reef_status reef_conv_step(const void *args, uint8_t *arena);
 
 /* DEPTHWISE_CONV_2D. */
 typedef struct reef_dw_conv_step_args {
+    reef_step_io io;
     reef_dw_conv_params params;
     reef_per_channel_quant quant;
     reef_dims input_dims;   /* (N, H_IN, W_IN, C_IN) */
@@ -75,16 +77,13 @@ typedef struct reef_dw_conv_step_args {
     reef_dims output_dims;  /* (N, H_OUT, W_OUT, C_OUT) */
     const int8_t *filter;   /* (1, KH, KW, C_OUT) */
     const int32_t *bias;    /* (C_OUT) or NULL */
-    uint32_t input_at;
-    uint32_t output_at;
-    uint32_t scratch_at;
-    uint32_t scratch_size;
 } reef_dw_conv_step_args;
 reef_status reef_dw_conv_step(const void *args, uint8_t *arena);
 
 /* FULLY_CONNECTED. Per tensor (quant) unless channel_quant.multiplier is
  * not NULL, then per output channel (channel_quant). */
 typedef struct reef_fc_step_args {
+    reef_step_io io;
     reef_fc_params params;
     reef_per_tensor_quant quant;
     reef_per_channel_quant channel_quant;
@@ -93,72 +92,60 @@ typedef struct reef_fc_step_args {
     reef_dims output_dims;  /* (N, 1, 1, C_OUT) */
     const int8_t *filter;   /* (C_OUT, C_IN) */
     const int32_t *bias;    /* (C_OUT) or NULL */
-    uint32_t input_at;
-    uint32_t output_at;
-    uint32_t scratch_at;
-    uint32_t scratch_size;
 } reef_fc_step_args;
 reef_status reef_fc_step(const void *args, uint8_t *arena);
 
-/* ADD of two same-shaped tensors of count elements. */
+/* ADD of two same-shaped tensors of count elements (io.input_at and
+ * io.input2_at). */
 typedef struct reef_add_step_args {
+    reef_step_io io;
     reef_add_params params;
     int32_t count;
-    uint32_t input1_at;
-    uint32_t input2_at;
-    uint32_t output_at;
 } reef_add_step_args;
 reef_status reef_add_step(const void *args, uint8_t *arena);
 
 /* AVERAGE_POOL_2D (reef_avgpool_step) and MAX_POOL_2D (reef_maxpool_step). */
 typedef struct reef_pool_step_args {
+    reef_step_io io;
     reef_pool_params params;
     reef_hw filter;         /* window (KH, KW) */
     reef_dims input_dims;   /* (N, H_IN, W_IN, C) */
     reef_dims output_dims;  /* (N, H_OUT, W_OUT, C) */
-    uint32_t input_at;
-    uint32_t output_at;
-    uint32_t scratch_at;
-    uint32_t scratch_size;
 } reef_pool_step_args;
 reef_status reef_avgpool_step(const void *args, uint8_t *arena);
 reef_status reef_maxpool_step(const void *args, uint8_t *arena);
 
 /* MEAN over H and W. */
 typedef struct reef_mean_step_args {
+    reef_step_io io;
     reef_mean_params params;
     reef_dims input_dims;   /* (N, H, W, C) */
     reef_dims output_dims;  /* (N, 1, 1, C) */
-    uint32_t input_at;
-    uint32_t output_at;
 } reef_mean_step_args;
 reef_status reef_mean_step(const void *args, uint8_t *arena);
 
-/* SOFTMAX over the last dimension. */
+/* SOFTMAX over the last dimension: input and output (rows, depth). */
 typedef struct reef_softmax_step_args {
+    reef_step_io io;
     reef_softmax_params params;
     int32_t rows;
     int32_t depth;
-    uint32_t input_at;      /* (rows, depth) */
-    uint32_t output_at;     /* (rows, depth) */
 } reef_softmax_step_args;
 reef_status reef_softmax_step(const void *args, uint8_t *arena);
 
-/* RESHAPE (and SQUEEZE): a copy unless input_at == output_at. */
+/* RESHAPE (and SQUEEZE): a copy unless io.input_at == io.output_at. */
 typedef struct reef_reshape_step_args {
+    reef_step_io io;
     int32_t count;
-    uint32_t input_at;
-    uint32_t output_at;
 } reef_reshape_step_args;
 reef_status reef_reshape_step(const void *args, uint8_t *arena);
 
 /* PAD. */
 typedef struct reef_pad_step_args {
+    reef_step_io io;
     reef_pad_params params;
     reef_dims input_dims;
     reef_dims output_dims;
-    uint32_t input_at;
-    uint32_t output_at;
 } reef_pad_step_args;
 reef_status reef_pad_step(const void *args, uint8_t *arena);
 

@@ -63,6 +63,19 @@ typedef struct reef_per_tensor_quant {
     int32_t shift;      /* in [-31, 30]; > 0 = left shift */
 } reef_per_tensor_quant;
 
+/* The tensor operands of a step, as arena byte offsets: the first member
+ * of every step args struct (as TinyMaix's layer head), so the planner
+ * fills them for every kind alike and each step finds them in one place.
+ * A second input (ADD) and scratch are 0 when a kind has none. The order
+ * keeps input, output and scratch adjacent, as the kernels load them. */
+typedef struct reef_step_io {
+    uint32_t input_at;
+    uint32_t output_at;
+    uint32_t scratch_at;   /* kernel scratch: scratch_size bytes */
+    uint32_t scratch_size;
+    uint32_t input2_at;
+} reef_step_io;
+
 /* Number of elements of a shape. */
 static inline int32_t reef_dims_count(const reef_dims *d)
 {

@@ -1,0 +1,60 @@
+/* reef runtime: every step kind, declared once.
+ *
+ * REEF_STEP_KINDS(X) expands X(KIND, name, run, args_type, printer) once
+ * per int8 step kind, REEF_FLOAT_STEP_KINDS(X) once per kind of the float
+ * build (reef/float_ops.h):
+ *
+ *   KIND       the enum constant's suffix: REEF_STEP_<KIND> or
+ *              REEF_FSTEP_<KIND> (src/codegen/lower.h, lower_float.h)
+ *   name       lower case: the kind's member of the lowering's args union
+ *              and the name reports print (`reef run --steps`, profile-ops)
+ *   run        the runtime step function (a reef_step_fn)
+ *   args_type  its args struct, which starts with a reef_step_io
+ *              (reef/types.h): the arena offsets of its tensor operands
+ *   printer    the C emitter prints the args fields after the io with
+ *              put_<printer> (src/codegen/emit.c, emit_float.c); kinds
+ *              that share an args type share it
+ *
+ * Everything a kind-generic pass needs comes from here: the enum, the args
+ * union, the function table of the host interpreter, the function and type
+ * names the emitter prints, the names reports print. The planner fills
+ * every kind's reef_step_io alike, and reef_run_steps only calls run.
+ *
+ * Adding a step kind: write the kernel and its step function (runtime),
+ * its args struct starting with `reef_step_io io;`, one line here, its
+ * lowering (src/codegen/lower.c) and, for a new args type, its printer
+ * (src/codegen/emit.c). docs/architecture.md has the details.
+ *
+ * This header only defines the two lists; it includes nothing and declares
+ * nothing, so the runtime, the lowering and the emitter can all expand it.
+ */
+#ifndef REEF_RT_STEP_KINDS_H
+#define REEF_RT_STEP_KINDS_H
+
+/* clang-format off */
+#define REEF_STEP_KINDS(X)                                                             \
+    X(CONV,       conv,       reef_conv_step,       reef_conv_step_args,       conv)       \
+    X(DW_CONV,    dw_conv,    reef_dw_conv_step,    reef_dw_conv_step_args,    dw_conv)    \
+    X(FC,         fc,         reef_fc_step,         reef_fc_step_args,         fc)         \
+    X(ADD,        add,        reef_add_step,        reef_add_step_args,        add)        \
+    X(AVGPOOL,    avgpool,    reef_avgpool_step,    reef_pool_step_args,       pool)       \
+    X(MAXPOOL,    maxpool,    reef_maxpool_step,    reef_pool_step_args,       pool)       \
+    X(MEAN,       mean,       reef_mean_step,       reef_mean_step_args,       mean)       \
+    X(SOFTMAX,    softmax,    reef_softmax_step,    reef_softmax_step_args,    softmax)    \
+    X(RESHAPE,    reshape,    reef_reshape_step,    reef_reshape_step_args,    reshape)    \
+    X(PAD,        pad,        reef_pad_step,        reef_pad_step_args,        pad)        \
+    X(QUANTIZE,   quantize,   reef_quantize_step,   reef_quantize_step_args,   quantize)   \
+    X(DEQUANTIZE, dequantize, reef_dequantize_step, reef_quantize_step_args,   quantize)   \
+    X(REQUANTIZE, requantize, reef_requantize_step, reef_requantize_step_args, requantize)
+
+#define REEF_FLOAT_STEP_KINDS(X)                                                        \
+    X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \
+    X(DW_CONV, dw_conv, reef_float_dw_conv_step, reef_float_conv_args, conv)               \
+    X(FC,      fc,      reef_float_fc_step,      reef_float_fc_args,   fc)                 \
+    X(ADD,     add,     reef_float_add_step,     reef_float_add_args,  add)                \
+    X(AVGPOOL, avgpool, reef_float_avgpool_step, reef_float_pool_args, pool)               \
+    X(MAXPOOL, maxpool, reef_float_maxpool_step, reef_float_pool_args, pool)               \
+    X(COPY,    copy,    reef_float_copy_step,    reef_float_copy_args, copy)
+/* clang-format on */
+
+#endif

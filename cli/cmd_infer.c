@@ -143,14 +143,17 @@ static void print_result(const infer_job *job, const char *target, const char *o
         reef_json_end(&j);
         reef_json_kv_int(&j, "argmax", best);
         reef_json_kv_number(&j, "seconds", job->seconds);
+        /* what the seconds are: never the MCU's time (that is `reef run`'s modeled time) */
+        reef_json_kv_string(&j, "seconds_measure", job->instructions ? "emulator wall time on this host" : "host wall time");
         if (job->instructions) reef_json_kv_int(&j, "instructions", (int64_t)job->instructions);
         reef_json_end(&j);
         reef_json_finish(&j);
         return;
     }
-    printf("%s on %s: %d %s outputs -> %s, argmax %d (%.4f), %.3f ms\n", job->model_path, target,
+    printf("%s on %s: %d %s outputs -> %s, argmax %d (%.4f), %.3f ms %s\n", job->model_path, target,
            m->output_size, is_float ? "float32" : "int8", out_path, best, output_real(m, job->output, best),
-           1e3 * job->seconds);
+           1e3 * job->seconds,
+           job->instructions ? "emulator wall time (QEMU on this host, not the MCU's time: see reef run)" : "host wall time");
     int shown = m->output_size < 32 ? m->output_size : 32;
     for (int i = 0; i < shown; i++) fputs(i ? " " : "  ", stdout), put_output_value(m, job->output, i, stdout);
     printf("%s\n", m->output_size > shown ? " ..." : "");

@@ -139,7 +139,7 @@ static int check_one(const reef_nas_table *t, const po_args *a, const reef_devic
                      const reef_nas_space *s, const int *choice, uint64_t seed, check_row *row, reef_error *err)
 {
     reef_nas_targets tg = {.clock_mhz = prof->clock_mhz,
-                           .power_mw = prof->supply_v * prof->run_ua_per_mhz * prof->clock_mhz * 1e-3};
+                           .power_mw = reef_profile_run_power_mw(prof)};
     reef_nas_space_costs sc;
     if (reef_nas_space_costs_get(t, s, &sc, err)) return -1;
     reef_nas_estimate_choice(&sc, s, choice, &tg, &row->est);

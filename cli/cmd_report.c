@@ -20,6 +20,7 @@
 #include "nn/checkpoint.h"
 #include "nn/metrics.h"
 #include "nn/train.h"
+#include "target/cycles.h"
 #include "target/float_graph.h"
 #include "target/pipeline.h"
 #include "tflite/graph.h"
@@ -264,6 +265,10 @@ static void print_markdown(const report_args *a, const report_state *s)
 {
     const int emu = s->rows[1].fig.emulated;
     printf("## %s: float32 vs int8 on the %s (%d samples of %s)\n\n", s->model.arch.name, s->profile.name, s->n, a->data);
+    /* every cell says what it is: reef's time and energy are modeled (with
+     * the model's error against board measurements), the paper's measured */
+    const int calibrated = s->profile.board_points > 0;
+    const double time_err = REEF_CALIBRATION_TIME_WORST_PCT, energy_err = s->profile.board_energy_error_pct;
     printf("| model | accuracy | flash KB | RAM KB | power mW | time ms | energy mJ | instructions |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < 2; k++) {
@@ -271,14 +276,17 @@ static void print_markdown(const report_args *a, const report_state *s)
         const reef_target_figures *f = &r->fig;
         printf("| reef %s | %.2f%% (%s) ", r->label, 100.0 * r->accuracy, emu ? "emulated" : "host build");
         if (emu)
-            printf("| %.2f (measured) | %.2f (emulated) | %.2f (modeled) | %.2f (modeled) | %.4f (modeled) | %.0f (emulated) |\n",
-                   f->mem.flash_total / 1024.0, f->mem.ram_total / 1024.0, f->power_mw, f->time_ms, f->energy_mj,
+            printf("| %.2f (measured, ELF) | %.2f (emulated) | %.2f (modeled, %s) | %.2f (modeled, +-%.0f%%%s) | %.4f (modeled, +-%.0f%%%s) | %.0f (emulated) |\n",
+                   f->mem.flash_total / 1024.0, f->mem.ram_total / 1024.0, f->power_mw,
+                   s->profile.run_ua_per_mhz_board > 0 ? "board-fitted" : "datasheet", f->time_ms, time_err,
+                   calibrated ? "" : ", uncalibrated", f->energy_mj, energy_err, calibrated ? "" : ", uncalibrated",
                    f->insn_mean);
         else
             printf("| - | - | - | - | - | - |\n");
     }
     for (int k = 0; k < 2; k++)
-        printf("| %s | %.2f%% | %.2f | %.2f | %.2f | %.0f | %.2f | - |\n", paper[k].label, 100 * paper[k].accuracy,
+        printf("| %s | %.2f%% (measured) | %.2f (measured) | %.2f (measured) | %.2f (measured) | %.0f (measured) | %.2f (measured) | - |\n",
+               paper[k].label, 100 * paper[k].accuracy,
                paper[k].flash_kb, paper[k].ram_kb, paper[k].power_mw, paper[k].time_ms, paper[k].energy_mj);
     printf("\n");
     const table_row *fr = &s->rows[0], *ir = &s->rows[1];
@@ -290,11 +298,24 @@ static void print_markdown(const report_args *a, const report_state *s)
     if (emu) {
         printf("- instructions: exact executed Cortex-M4 instructions per inference (QEMU mps2-an386 + reef's plugin), "
                "mean over the samples; MACs float %lld, int8 %lld.\n", (long long)fr->macs, (long long)ir->macs);
-        printf("- time: modeled cycles (Cortex-M4 TRM timings on the emulated instruction mix, %d flash wait states; "
-               "docs/cycle-model.md) at %.0f MHz: float %.0f, int8 %.0f cycles.\n",
-               s->profile.flash_wait_states, s->profile.clock_mhz, fr->fig.cycles, ir->fig.cycles);
-        printf("- power: modeled run-mode power of the profile (%.1f V x %.0f uA/MHz x %.0f MHz; %s); energy = time x power, modeled.\n",
-               s->profile.supply_v, s->profile.run_ua_per_mhz, s->profile.clock_mhz, s->profile.datasheet);
+        char time_note[128], energy_note[128];
+        reef_cycle_error_note(&s->profile, time_note, sizeof time_note);
+        reef_profile_energy_error_note(&s->profile, energy_note, sizeof energy_note);
+        printf("- time: modeled cycles (Cortex-M4 TRM timings on the emulated instruction mix, %d flash wait states, "
+               "flash data reads fitted to board measurements; docs/cycle-model.md) at %.0f MHz: float %.0f, int8 %.0f "
+               "cycles; expected error %s (leave-one-out, MLPerf Tiny on a NUCLEO-L4R5ZI).\n",
+               s->profile.flash_wait_states, s->profile.clock_mhz, fr->fig.cycles, ir->fig.cycles, time_note);
+        if (calibrated)
+            printf("- power: modeled run-mode power %.1f V x %.1f uA/MHz x %.0f MHz (run current fitted to %d board "
+                   "measurements: %s); the datasheet's %.0f uA/MHz (%s) would give %.2f mW. Energy = time x power, "
+                   "modeled, expected error %s.\n",
+                   s->profile.supply_v, s->profile.run_ua_per_mhz_board, s->profile.clock_mhz, s->profile.board_points,
+                   s->profile.board_source, s->profile.run_ua_per_mhz, s->profile.datasheet,
+                   s->profile.supply_v * s->profile.run_ua_per_mhz * s->profile.clock_mhz * 1e-3, energy_note);
+        else
+            printf("- power: modeled run-mode power of the profile (%.1f V x %.0f uA/MHz x %.0f MHz; %s); energy = time x "
+                   "power, modeled, %s.\n",
+                   s->profile.supply_v, s->profile.run_ua_per_mhz, s->profile.clock_mhz, s->profile.datasheet, energy_note);
         printf("- flash and RAM: the firmware ELF (the whole program: code, weights, runtime, harness, start-up); "
                "RAM adds the stack high-water measured in the emulated run.\n");
         printf("- int8 vs float32 (reef): %.2fx less flash, %.2fx less RAM, %.2fx faster, %.2fx less energy.\n",
@@ -305,7 +326,7 @@ static void print_markdown(const report_args *a, const report_state *s)
            "X-CUBE-AI on an STM32L4R5 at 1.9 V, measured on hardware with a Monsoon power monitor.\n");
 }
 
-static void json_row(reef_json *j, const char *key, const table_row *r)
+static void json_row(reef_json *j, const char *key, const table_row *r, const reef_device_profile *prof)
 {
     const reef_target_figures *f = &r->fig;
     reef_json_key(j, key);
@@ -320,6 +341,11 @@ static void json_row(reef_json *j, const char *key, const table_row *r)
         reef_json_kv_number(j, "time_ms_modeled", f->time_ms);
         reef_json_kv_number(j, "power_mw_modeled", f->power_mw);
         reef_json_kv_number(j, "energy_mj_modeled", f->energy_mj);
+        char note[128];
+        reef_cycle_error_note(prof, note, sizeof note);
+        reef_json_kv_string(j, "time_modeled_error", note);
+        reef_profile_energy_error_note(prof, note, sizeof note);
+        reef_json_kv_string(j, "energy_modeled_error", note);
         reef_json_kv_int(j, "flash_bytes", f->mem.flash_total);
         reef_json_kv_int(j, "ram_bytes", f->mem.ram_total);
         reef_json_kv_int(j, "flash_weights_bytes", f->mem.flash_weights);
@@ -339,8 +365,8 @@ static void print_json(const report_args *a, const report_state *s)
     reef_json_kv_string(&j, "target", a->target);
     reef_json_kv_string(&j, "profile", s->profile.name);
     reef_json_kv_int(&j, "samples", s->n);
-    json_row(&j, "float", &s->rows[0]);
-    json_row(&j, "int8", &s->rows[1]);
+    json_row(&j, "float", &s->rows[0], &s->profile);
+    json_row(&j, "int8", &s->rows[1], &s->profile);
     reef_json_key(&j, "paper");
     reef_json_object(&j);
     for (int k = 0; k < 2; k++) {
@@ -352,6 +378,7 @@ static void print_json(const report_args *a, const report_state *s)
         reef_json_kv_number(&j, "power_mw", paper[k].power_mw);
         reef_json_kv_number(&j, "time_ms", paper[k].time_ms);
         reef_json_kv_number(&j, "energy_mj", paper[k].energy_mj);
+        reef_json_kv_string(&j, "kind", "measured (STM32L4R5, X-CUBE-AI, Monsoon at 1.9 V)");
         reef_json_end(&j);
     }
     reef_json_end(&j);

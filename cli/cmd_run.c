@@ -13,6 +13,7 @@
 #include "data/dataset.h"
 #include "energy/profile.h"
 #include "nn/metrics.h"
+#include "target/cycles.h"
 #include "target/pipeline.h"
 #include "tflite/graph.h"
 #include "util/io.h"
@@ -181,6 +182,15 @@ static void print_json(const run_args *a, const run_state *s)
     KV_EMULATED("time_ms_modeled", f->time_ms);
     KV_EMULATED("power_mw_modeled", f->power_mw);
     KV_EMULATED("energy_mj_modeled", f->energy_mj);
+    if (f->emulated) {
+        char note[128];
+        reef_cycle_error_note(&s->profile, note, sizeof note);
+        reef_json_kv_string(&j, "time_modeled_error", note);
+        reef_profile_energy_error_note(&s->profile, note, sizeof note);
+        reef_json_kv_string(&j, "energy_modeled_error", note);
+        reef_json_kv_number(&j, "power_mw_datasheet",
+                            s->profile.supply_v * s->profile.run_ua_per_mhz * s->profile.clock_mhz * 1e-3);
+    }
     KV_EMULATED("clock_mhz", f->clock_mhz);
     KV_EMULATED("flash_bytes", f->mem.flash_total);
     KV_EMULATED("ram_bytes", f->mem.ram_total);
@@ -219,9 +229,20 @@ static void print_text(const run_args *a, const run_state *s)
     reef_table_cell(&t, "%lld MACs", (long long)s->m.macs);
     reef_table_cell(&t, "cycles"), reef_table_cell(&t, "%.0f", f->cycles);
     reef_table_cell(&t, "modeled (core %.0f + flash wait %.0f)", f->core_cycles, f->flash_cycles);
-    reef_table_cell(&t, "time"), reef_table_cell(&t, "%.3f ms", f->time_ms), reef_table_cell(&t, "modeled, at %.0f MHz", f->clock_mhz);
-    reef_table_cell(&t, "power"), reef_table_cell(&t, "%.2f mW", f->power_mw), reef_table_cell(&t, "modeled, run mode (%s)", s->profile.name);
-    reef_table_cell(&t, "energy"), reef_table_cell(&t, "%.4f mJ", f->energy_mj), reef_table_cell(&t, "modeled, time x power");
+    char time_note[128], energy_note[128];
+    reef_cycle_error_note(&s->profile, time_note, sizeof time_note);
+    reef_profile_energy_error_note(&s->profile, energy_note, sizeof energy_note);
+    reef_table_cell(&t, "time"), reef_table_cell(&t, "%.3f ms", f->time_ms);
+    reef_table_cell(&t, "modeled at %.0f MHz, %s", f->clock_mhz, time_note);
+    reef_table_cell(&t, "power"), reef_table_cell(&t, "%.2f mW", f->power_mw);
+    if (s->profile.run_ua_per_mhz_board > 0)
+        reef_table_cell(&t, "modeled, run mode (%s): board-fitted %.1f uA/MHz; datasheet %.0f uA/MHz gives %.2f mW",
+                        s->profile.name, s->profile.run_ua_per_mhz_board, s->profile.run_ua_per_mhz,
+                        s->profile.supply_v * s->profile.run_ua_per_mhz * s->profile.clock_mhz * 1e-3);
+    else
+        reef_table_cell(&t, "modeled, run mode (%s): datasheet %.0f uA/MHz", s->profile.name, s->profile.run_ua_per_mhz);
+    reef_table_cell(&t, "energy"), reef_table_cell(&t, "%.4f mJ", f->energy_mj);
+    reef_table_cell(&t, "modeled, time x power, %s", energy_note);
     reef_table_cell(&t, "flash"), reef_table_cell(&t, "%.2f KB", f->mem.flash_total / 1024.0);
     reef_table_cell(&t, "firmware ELF: code %u, weights %u, other %u B", f->mem.flash_code, f->mem.flash_weights,
                     f->mem.flash_rodata + f->mem.flash_data_init);
@@ -230,7 +251,8 @@ static void print_text(const run_args *a, const run_state *s)
                     f->mem.ram_total - f->mem.ram_activations - f->mem.ram_stack);
     reef_table_print(&t, stdout, NULL);
     print_steps(s);
-    printf("emulated run of %d inferences: %.2f s (build %.1f s)\n", s->n, f->wall_seconds, f->build_seconds);
+    printf("emulator wall time (QEMU on this host, not the MCU's time) for %d inferences: %.2f s (build %.1f s)\n", s->n,
+           f->wall_seconds, f->build_seconds);
 }
 
 static int prepare(const run_args *a, run_state *s, reef_error *err)

@@ -414,7 +414,7 @@ int cmd_search(int argc, char **argv)
     if (reef_profile_load(a.profile, &prof, &err)) return cli_error("search", "%s", err.msg);
     if (a.clock > 0) prof.clock_mhz = a.clock;
     a.tg.clock_mhz = prof.clock_mhz;
-    a.tg.power_mw = prof.supply_v * prof.run_ua_per_mhz * prof.clock_mhz * 1e-3;
+    a.tg.power_mw = reef_profile_run_power_mw(&prof);
     reef_dataset train, val;
     if (reef_dataset_load(a.train, &train, &err)) return cli_error("search", "%s", err.msg);
     if (reef_dataset_load(a.val, &val, &err)) {

@@ -152,11 +152,25 @@ int reef_profile_load(const char *name_or_path, reef_device_profile *p, reef_err
     return rc;
 }
 
+double reef_profile_run_power_mw(const reef_device_profile *p)
+{
+    double ua_per_mhz = p->run_ua_per_mhz_board > 0 ? p->run_ua_per_mhz_board : p->run_ua_per_mhz;
+    return p->supply_v * ua_per_mhz * p->clock_mhz / 1000.0;
+}
+
+void reef_profile_energy_error_note(const reef_device_profile *p, char *buf, size_t size)
+{
+    if (p->board_points > 0)
+        snprintf(buf, size, "+-%.1f%% against %d board measurements", p->board_energy_error_pct, p->board_points);
+    else
+        snprintf(buf, size, "uncalibrated (datasheet current, no board measurements)");
+}
+
 void reef_energy_estimate_cycles(const reef_device_profile *p, double cycles, reef_energy_estimate *e)
 {
     e->time_s = cycles / (p->clock_mhz * 1e6);
     e->power_datasheet_mw = p->supply_v * p->run_ua_per_mhz * p->clock_mhz / 1000.0;
     e->power_from_board = p->run_ua_per_mhz_board > 0;
-    e->power_mw = e->power_from_board ? p->supply_v * p->run_ua_per_mhz_board * p->clock_mhz / 1000.0 : e->power_datasheet_mw;
+    e->power_mw = reef_profile_run_power_mw(p);
     e->energy_uj = e->time_s * e->power_mw * 1000.0;
 }

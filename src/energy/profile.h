@@ -6,6 +6,7 @@
 #ifndef REEF_ENERGY_PROFILE_H
 #define REEF_ENERGY_PROFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -46,6 +47,14 @@ typedef struct reef_energy_estimate {
     int power_from_board;     /* 1: power_mw uses run_ua_per_mhz_board */
     double energy_uj;         /* modeled: time x power */
 } reef_energy_estimate;
+
+/* Run-mode power, mW: supply x the board-fitted run current if the profile
+ * has one, else the datasheet's. */
+double reef_profile_run_power_mw(const reef_device_profile *p);
+
+/* The modeled energy's expected error, for a figure's label: "+-8.5% against
+ * 8 board measurements" or "uncalibrated (datasheet current)". */
+void reef_profile_energy_error_note(const reef_device_profile *p, char *buf, size_t size);
 
 /* Modeled time and energy of `cycles` core cycles in run mode. */
 void reef_energy_estimate_cycles(const reef_device_profile *p, double cycles, reef_energy_estimate *e);

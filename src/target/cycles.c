@@ -1,6 +1,10 @@
 /* The cycle model (see cycles.h and docs/cycle-model.md). */
 #include "target/cycles.h"
 
+#include <stdio.h>
+
+#include "energy/profile.h"
+
 void reef_cycle_model_default(reef_cycle_model *m, int flash_wait_states)
 {
     *m = (reef_cycle_model){
@@ -37,4 +41,15 @@ void reef_cycle_estimate_counts(const reef_cycle_model *m, const uint64_t counts
     out->cycles = out->core_cycles + out->flash_cycles;
     out->taken_branches = nonsequential;
 #undef N
+}
+
+void reef_cycle_error_note(const reef_device_profile *p, char *buf, size_t size)
+{
+    /* the calibration holds for the device it was measured on: the
+     * profile that carries board measurements */
+    if (p && p->board_points > 0)
+        snprintf(buf, size, "+-%.1f%% against %d board measurements", REEF_CALIBRATION_TIME_WORST_PCT,
+                 REEF_CALIBRATION_POINTS);
+    else
+        snprintf(buf, size, "uncalibrated (no board measurements for this device)");
 }

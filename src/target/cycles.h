@@ -5,6 +5,7 @@
 #ifndef REEF_TARGET_CYCLES_H
 #define REEF_TARGET_CYCLES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "target/insn_class.h"
@@ -52,6 +53,12 @@ typedef struct reef_cycle_estimate {
     double cycles;            /* core + flash */
     uint64_t taken_branches;  /* non-sequential fetches counted */
 } reef_cycle_estimate;
+
+/* The modeled time's expected error, for a figure's label: "+-9.8% against
+ * 8 board measurements" when the profile is the calibrated device (it has
+ * board measurements), else "uncalibrated". */
+struct reef_device_profile;
+void reef_cycle_error_note(const struct reef_device_profile *p, char *buf, size_t size);
 
 /* The STM32L4R5 defaults above with the given flash wait states. */
 void reef_cycle_model_default(reef_cycle_model *m, int flash_wait_states);

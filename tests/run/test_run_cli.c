@@ -133,6 +133,8 @@ static void test_infer_qemu_equals_host(void **state)
              bin, dir, path, dir, bin, dir, path, dir, dir, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_true(json_number(out, "instructions") > 0);
+    /* the seconds are the emulator's wall time, and say so */
+    assert_non_null(strstr(out, "\"seconds_measure\":\"emulator wall time on this host\""));
 }
 
 static void test_report(void **state)
@@ -154,11 +156,16 @@ static void test_report(void **state)
     assert_true(json_number(f, "accuracy") > 0.9 && json_number(q, "accuracy") > 0.9); /* an easy task */
     assert_true(json_number(f, "energy_mj_modeled") > 0 && json_number(q, "energy_mj_modeled") > 0);
     assert_true(fabs(json_number(p, "time_ms") - 248) < 1e-9);
+    /* modeled figures carry their expected error; the paper's are measured */
+    assert_non_null(strstr(q, "\"time_modeled_error\":\"+-9.8% against 8 board measurements\""));
+    assert_non_null(strstr(q, "\"energy_modeled_error\":\"+-8.5% against 8 board measurements\""));
+    assert_non_null(strstr(p, "\"kind\":\"measured"));
     snprintf(cmd, sizeof cmd, "'%s' report --float %s/tiny.ckpt --int8 %s/tiny.tflite --data %s/test.ds --target host",
              bin, dir, dir, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "| reef int8 |"));
-    assert_non_null(strstr(out, "| int8 (paper) | 97.78% | 483.82 | 70.32 | 4.83 | 118 | 0.57 | - |"));
+    assert_non_null(strstr(out, "| int8 (paper) | 97.78% (measured) | 483.82 (measured) | 70.32 (measured) | 4.83 (measured) "
+                                "| 118 (measured) | 0.57 (measured) | - |"));
 }
 
 int main(void)

@@ -178,7 +178,17 @@ static int check_header(const char *path, const ds_header *h, size_t file_size, 
         h->num_groups > 65536)
         return reef_fail(err, "%s: implausible shape %ux%ux%u, %u classes, %u groups", path,
                          h->height, h->width, h->channels, h->num_classes, h->num_groups);
-    uint64_t pixels = (uint64_t)h->count * h->height * h->width * h->channels;
+    /* every product and sum below stays far from 2^64: the sample size is
+     * at most 2^34, the count is checked against the file by division and
+     * every offset is at most the file size before anything is added */
+    uint64_t sample = (uint64_t)h->height * h->width * h->channels;
+    if (h->count > file_size / sample)
+        return reef_fail(err, "%s: its header promises %u samples of %ux%ux%u, more than the file's %zu bytes hold",
+                         path, h->count, h->height, h->width, h->channels, file_size);
+    uint64_t pixels = h->count * sample;
+    if (h->pixels_offset > file_size || h->labels_offset > file_size || h->groups_offset > file_size ||
+        h->strings_offset > file_size)
+        return reef_fail(err, "%s: section offsets are inconsistent", path);
     if (h->pixels_offset < HEADER_SIZE || h->pixels_offset % SECTION_ALIGN ||
         h->labels_offset < h->pixels_offset + pixels || h->labels_offset % 2 ||
         h->groups_offset < h->labels_offset + 2ull * h->count || h->groups_offset % 2 ||

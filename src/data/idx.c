@@ -55,21 +55,32 @@ static uint32_t be32(const uint8_t *p)
 }
 
 /* Checks the header (ubyte, ndim dimensions) and that the size matches;
- * dims gets the dimensions. */
+ * dims gets the dimensions. The item count is a product of up to three
+ * 32-bit header fields: it is checked against the bytes present before
+ * each multiplication, so a crafted header cannot wrap it around. */
 static int idx_check(const char *path, const uint8_t *d, size_t size, int ndim, uint32_t *dims,
                      reef_error *err)
 {
     if (size < 4 + 4u * (unsigned)ndim || d[0] || d[1] || d[2] != 0x08 || d[3] != ndim)
         return reef_fail(err, "%s: not an IDX file of unsigned bytes with %d dimensions", path, ndim);
-    uint64_t expect = 4 + 4u * (unsigned)ndim;
+    uint64_t expect = 4 + 4u * (unsigned)ndim, present = size - expect;
     uint64_t items = 1;
+    int too_many = 0;
     for (int i = 0; i < ndim; i++) {
         dims[i] = be32(d + 4 + 4 * i);
-        items *= dims[i];
+        if (dims[i] && items > present / dims[i]) too_many = 1;
+        else items *= dims[i];
     }
-    if (expect + items != size)
-        return reef_fail(err, "%s: %zu bytes, but its header promises %llu (truncated?)", path, size,
-                         (unsigned long long)(expect + items));
+    if (too_many || items > present) {
+        char shape[64];
+        int at = 0;
+        for (int i = 0; i < ndim; i++) at += snprintf(shape + at, sizeof shape - at, "%s%u", i ? "x" : "", dims[i]);
+        return reef_fail(err, "%s: truncated: its header promises %s bytes of data, the file has %llu", path,
+                         shape, (unsigned long long)present);
+    }
+    if (items < present)
+        return reef_fail(err, "%s: %llu bytes after the %llu its header promises", path,
+                         (unsigned long long)(present - items), (unsigned long long)(expect + items));
     return 0;
 }
 

@@ -94,7 +94,8 @@ static void put_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-void fx_write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_t *data)
+/* data NULL: the header alone (a size its dimensions do not have). */
+static void write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_t *data)
 {
     uint8_t head[4 + 4 * 4] = {0, 0, 0x08, (uint8_t)ndim};
     size_t n = 1;
@@ -102,6 +103,7 @@ void fx_write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_
         put_be32(head + 4 + 4 * i, dims[i]);
         n *= dims[i];
     }
+    if (!data) n = 0;
     size_t len = strlen(path);
     if (len > 3 && !strcmp(path + len - 3, ".gz")) {
         gzFile gz = gzopen(path, "wb");
@@ -116,6 +118,17 @@ void fx_write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_
         if (n) assert_int_equal(fwrite(data, 1, n, fp), n);
         assert_int_equal(fclose(fp), 0);
     }
+}
+
+void fx_write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_t *data)
+{
+    assert_non_null(data);
+    write_idx(path, ndim, dims, data);
+}
+
+void fx_write_idx_header(const char *path, int ndim, const uint32_t *dims)
+{
+    write_idx(path, ndim, dims, NULL);
 }
 
 void fx_write_text(const char *path, const char *text)

@@ -17,6 +17,8 @@ void fx_write_png(const char *path, const uint8_t *img, int w, int h, int c);
 void fx_write_flat_jpeg(const char *path, int w, int h, int c, uint8_t v);
 /* IDX (gzip'd when the path ends in .gz): ubyte, ndim dims, then data. */
 void fx_write_idx(const char *path, int ndim, const uint32_t *dims, const uint8_t *data);
+/* An IDX header alone (ubyte, dims), gzip'd when path ends in .gz. */
+void fx_write_idx_header(const char *path, int ndim, const uint32_t *dims);
 void fx_write_text(const char *path, const char *text);
 /* mkdir -p of the folder part of path/... joined from a format. */
 void fx_mkdirs(const char *dir);

@@ -2,6 +2,8 @@
  * truncation refused; failed saves leave no file. */
 #include "testing.h"
 
+#include <zlib.h>
+
 #include "data/dataset.h"
 #include "fixtures.h"
 
@@ -92,6 +94,36 @@ static void test_every_flipped_byte_is_refused(void **state)
     fx_rm_rf(dir);
 }
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A header with a valid CRC whose count x height x width x channels is
+ * 2^31 x 65536 x 65536 x 4 = 2^65: in 64 bits it wrapped to 0 and the
+ * section checks passed on it. Refused by the sizes, naming the file. */
+static void test_size_product_overflow_is_refused(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    testing_tmpdir(dir, sizeof dir, "dataset");
+    snprintf(path, sizeof path, "%s/small.ds", dir);
+    save_small(path);
+    size_t size;
+    uint8_t *data = fx_read(path, &size);
+    put_le32(data + 16, 1u << 31); /* count */
+    put_le32(data + 20, 65536);    /* height */
+    put_le32(data + 24, 65536);    /* width */
+    put_le32(data + 28, 4);        /* channels */
+    put_le32(data + 124, (uint32_t)crc32(crc32(0, NULL, 0), data, 124));
+    FILE *fp = fopen(path, "wb");
+    assert_int_equal(fwrite(data, 1, size, fp), size);
+    assert_int_equal(fclose(fp), 0);
+    expect_load_error(path, "promises 2147483648 samples of 65536x65536x4");
+    free(data);
+    fx_rm_rf(dir);
+}
+
 static void test_every_truncation_is_refused(void **state)
 {
     (void)state;
@@ -138,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_every_flipped_byte_is_refused),
         cmocka_unit_test(test_every_truncation_is_refused),
+        cmocka_unit_test(test_size_product_overflow_is_refused),
         cmocka_unit_test(test_failed_save_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

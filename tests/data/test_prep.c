@@ -276,7 +276,35 @@ static void idx_count_mismatch(const char *root)
     fx_write_idx(path, 1, dims, lab);
 }
 
+/* A header whose dimensions multiply to 2^64 (4 x 2^31 x 2^31): the
+ * product wrapped to 0 and passed the size check of a header-only file,
+ * then the resize read far past the buffer (exit 139). */
+static void idx_size_overflow(const char *root)
+{
+    uint32_t idims[3] = {4, 1u << 31, 1u << 31}, ldims[1] = {4};
+    uint8_t lab[4] = {1, 2, 3, 4};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", root);
+    fx_write_idx_header(path, 3, idims);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", root);
+    fx_write_idx(path, 1, ldims, lab);
+}
+static void idx_trailing_bytes(const char *root)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", root);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", root); /* plain: 3 labels and one byte more */
+    const uint8_t raw[12] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3, 4};
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(raw, 1, sizeof raw, fp), sizeof raw);
+    assert_int_equal(fclose(fp), 0);
+}
+
 static const bad_case bad_cases[] = {
+    {"IDX size overflow", REEF_PREP_IDX, idx_size_overflow, {"train-images-idx3-ubyte.gz", "truncated: its header promises 4x2147483648x2147483648"}, 0},
+    {"IDX trailing bytes", REEF_PREP_IDX, idx_trailing_bytes, {"train-labels-idx1-ubyte", "1 bytes after the 11"}, 0},
     {"missing image", REEF_PREP_DEEPFISH, missing_image, {"f2.jpg", "cannot open"}, 1},
     {"garbage image", REEF_PREP_DEEPFISH, garbage_image, {"f1.jpg", "not a JPEG or PNG"}, 1},
     {"truncated image", REEF_PREP_DEEPFISH, truncated_image, {"f1.jpg", "corrupt JPEG"}, 1},

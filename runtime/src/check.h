@@ -3,9 +3,9 @@
 #define REEF_RT_CHECK_H
 
 #include "reef/conv.h"
-#include "reef/depthwise.h"
+#include "reef/dw_conv.h"
 #include "reef/float_ops.h"
-#include "reef/fully_connected.h"
+#include "reef/fc.h"
 #include "reef/types.h"
 
 static inline int reef_dims_valid(const reef_dims *d)

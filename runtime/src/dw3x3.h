@@ -2,7 +2,7 @@
 #ifndef REEF_RT_DW3X3_H
 #define REEF_RT_DW3X3_H
 
-#include "reef/depthwise.h"
+#include "reef/dw_conv.h"
 
 /* 1 when the shapes suit it: depth multiplier 1, a 3x3 filter, dilation 1,
  * equal strides of 1 or 2, input offset in [-127, 128]. */

@@ -3,7 +3,7 @@
  * shapes with a depth multiplier of 1 go four channels per word (the input
  * offset added to the input halfwords by SADD16, products by 16x16
  * multiply-accumulates); other multipliers use the scalar reference. */
-#include "reef/depthwise.h"
+#include "reef/dw_conv.h"
 #include "reef/requant.h"
 
 #include "check.h"

@@ -1,5 +1,5 @@
 /* Scalar reference of reef_dw_conv_s8: TFLite's DepthwiseConvPerChannel. */
-#include "reef/depthwise.h"
+#include "reef/dw_conv.h"
 #include "reef/requant.h"
 
 #include "check.h"

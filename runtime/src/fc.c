@@ -4,7 +4,7 @@
  * run through an assembly loop: 23 instructions per 16 MACs. Without it,
  * the input offset is added to the input halfwords once per word (SADD16)
  * and shared by the four rows. */
-#include "reef/fully_connected.h"
+#include "reef/fc.h"
 #include "reef/requant.h"
 
 #include "check.h"

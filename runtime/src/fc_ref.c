@@ -1,5 +1,5 @@
 /* Scalar reference of the fully-connected kernels: TFLite's FullyConnected. */
-#include "reef/fully_connected.h"
+#include "reef/fc.h"
 #include "reef/requant.h"
 
 #include "check.h"

@@ -1,6 +1,6 @@
 /* reef_mean_hw_s8: TFLite's int8 MEAN over height and width
  * (reference_integer_ops::Mean). */
-#include "reef/pool.h"
+#include "reef/mean.h"
 #include "reef/requant.h"
 
 #include "check.h"

@@ -1,5 +1,5 @@
-/* reef runtime: int8 pooling (TFLite AVERAGE_POOL_2D, MAX_POOL_2D, and
- * MEAN over height and width). */
+/* reef runtime: int8 pooling (TFLite AVERAGE_POOL_2D, MAX_POOL_2D). MEAN
+ * over height and width is in reef/mean.h. */
 #ifndef REEF_RT_POOL_H
 #define REEF_RT_POOL_H
 
@@ -32,24 +32,6 @@ int32_t reef_avgpool_s8_get_buffer_size(const reef_dims *input_dims,
 reef_status reef_maxpool_s8(const reef_context *ctx, const reef_pool_params *params,
                             const reef_dims *input_dims, const int8_t *input,
                             const reef_hw *filter,
-                            const reef_dims *output_dims, int8_t *output);
-
-/* MEAN over H and W (TFLite's int8 reference, reference_integer_ops::Mean):
- *   acc = sum_{y, x} (in[n, y, x, c] + input_offset)
- *   acc = requant(acc, multiplier, shift)      (input_scale / output_scale)
- *   acc = round(acc / (H * W)), half away from zero
- *   out[n, 0, 0, c] = clamp(acc + output_offset, -128, 127)
- *   input_offset: -input zero point; output_offset: output zero point */
-typedef struct reef_mean_params {
-    int32_t input_offset;
-    int32_t output_offset;
-    int32_t multiplier;
-    int32_t shift;
-} reef_mean_params;
-
-/* input_dims: (N, H, W, C); output_dims: (N, 1, 1, C). */
-reef_status reef_mean_hw_s8(const reef_mean_params *params,
-                            const reef_dims *input_dims, const int8_t *input,
                             const reef_dims *output_dims, int8_t *output);
 
 #endif

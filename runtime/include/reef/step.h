@@ -24,8 +24,9 @@
 
 #include "reef/add.h"
 #include "reef/conv.h"
-#include "reef/depthwise.h"
-#include "reef/fully_connected.h"
+#include "reef/dw_conv.h"
+#include "reef/fc.h"
+#include "reef/mean.h"
 #include "reef/pool.h"
 #include "reef/reshape_pad.h"
 #include "reef/softmax.h"

@@ -1,7 +1,7 @@
 /* reef runtime: int8 depthwise convolution (TFLite DEPTHWISE_CONV_2D,
  * per-channel, any depth multiplier). */
-#ifndef REEF_RT_DEPTHWISE_H
-#define REEF_RT_DEPTHWISE_H
+#ifndef REEF_RT_DW_CONV_H
+#define REEF_RT_DW_CONV_H
 
 #include "reef/types.h"
 

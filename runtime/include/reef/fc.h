@@ -1,6 +1,6 @@
 /* reef runtime: int8 fully connected (TFLite FULLY_CONNECTED). */
-#ifndef REEF_RT_FULLY_CONNECTED_H
-#define REEF_RT_FULLY_CONNECTED_H
+#ifndef REEF_RT_FC_H
+#define REEF_RT_FC_H
 
 #include "reef/types.h"
 

@@ -3,6 +3,7 @@
  * All integers little-endian. */
 #include "data/dataset.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,5 +302,35 @@ int reef_dataset_own(reef_dataset *ds, void *block, reef_error *err)
         return reef_fail(err, "dataset owns too many blocks");
     }
     own->blocks[own->nblocks++] = block;
+    return 0;
+}
+
+static void shape_text(const int32_t *shape, int rank, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < rank && n < size; i++) n += (size_t)snprintf(buf + n, size - n, "%s%d", i ? "x" : "", shape[i]);
+}
+
+int reef_dataset_check_fits(const reef_dataset *ds, const char *data_name, const int32_t *input_shape,
+                            int input_rank, int64_t outputs, const char *model_name, reef_error *err)
+{
+    int64_t values = 1;
+    for (int i = 0; i < input_rank; i++) values *= input_shape[i];
+    int fits = values == (int64_t)reef_dataset_sample_size(ds);
+    if (input_rank >= 3) {
+        const int32_t *hwc = input_shape + input_rank - 3;
+        fits = fits && hwc[0] == (int32_t)ds->height && hwc[1] == (int32_t)ds->width && hwc[2] == (int32_t)ds->channels;
+    }
+    if (!fits) {
+        char shape[96];
+        shape_text(input_shape, input_rank, shape, sizeof shape);
+        return reef_fail(err, "%s: images are %ux%ux%u but the model '%s' takes %s (%lld values)", data_name,
+                         ds->height, ds->width, ds->channels, model_name, shape, (long long)values);
+    }
+    if (outputs != (int64_t)ds->num_classes)
+        return reef_fail(err, "%s: %u classes but the model '%s' has %lld outputs", data_name, ds->num_classes,
+                         model_name, (long long)outputs);
+    if (ds->count == 0) return reef_fail(err, "%s: no samples", data_name);
     return 0;
 }

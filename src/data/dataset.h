@@ -37,6 +37,14 @@ static inline const uint8_t *reef_dataset_sample(const reef_dataset *ds, uint32_
     return ds->pixels + (size_t)i * reef_dataset_sample_size(ds);
 }
 
+/* The one check that a dataset fits a model, for the float network, the
+ * int8 model and the firmware alike: the model's input holds one image
+ * (H*W*C values; when its rank is 3 or more, its last three dimensions are
+ * H, W, C), it has one output per class, and the data is not empty. The
+ * error names data_name (the file, or its role) and model_name. */
+int reef_dataset_check_fits(const reef_dataset *ds, const char *data_name, const int32_t *input_shape,
+                            int input_rank, int64_t outputs, const char *model_name, reef_error *err);
+
 /* Maps and validates a dataset file (magic, version, sizes, CRC unless
  * skip_crc). Errors name the file and what is wrong. */
 int reef_dataset_load(const char *path, reef_dataset *ds, reef_error *err);

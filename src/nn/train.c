@@ -128,14 +128,8 @@ void reef_norm_from_dataset(reef_norm *norm, const reef_dataset *ds)
 
 int reef_check_dataset_fits(const reef_model *m, const reef_dataset *ds, const char *what, reef_error *err)
 {
-    if ((int)ds->height != m->in_h || (int)ds->width != m->in_w || (int)ds->channels != m->in_c)
-        return reef_fail(err, "%s: images are %ux%ux%u but the network '%s' takes %dx%dx%d", what, ds->height,
-                         ds->width, ds->channels, m->arch.name, m->in_h, m->in_w, m->in_c);
-    if ((int)ds->num_classes != m->num_classes)
-        return reef_fail(err, "%s: %u classes but the network '%s' has %d outputs", what, ds->num_classes,
-                         m->arch.name, m->num_classes);
-    if (ds->count == 0) return reef_fail(err, "%s: no samples", what);
-    return 0;
+    const int32_t input[4] = {1, m->in_h, m->in_w, m->in_c};
+    return reef_dataset_check_fits(ds, what, input, 4, m->num_classes, m->arch.name, err);
 }
 
 /* Writes sample `src` of ds into m->input row `row`, augmented with rng

@@ -39,7 +39,7 @@ int reef_train_cfg_parse(reef_train_cfg *cfg, const char *text, reef_error *err)
 /* Per-channel mean and standard deviation of pixel/255 over a dataset. */
 void reef_norm_from_dataset(reef_norm *norm, const reef_dataset *ds);
 /* Refuses a dataset whose image shape or class count does not fit m,
- * naming both. */
+ * naming both: reef_dataset_check_fits (data/dataset.h) on m's input. */
 int reef_check_dataset_fits(const reef_model *m, const reef_dataset *ds, const char *what, reef_error *err);
 
 typedef struct reef_trainer {

@@ -47,19 +47,6 @@ static void *predict_slice(void *arg)
     return NULL;
 }
 
-static int check_fits(const reef_lowered_model *lm, const reef_graph *g, const reef_dataset *ds, reef_error *err)
-{
-    const int32_t *s = lm->input_shape;
-    if (lm->input_rank != 4 || s[0] != 1 || (uint32_t)s[1] != ds->height || (uint32_t)s[2] != ds->width ||
-        (uint32_t)s[3] != ds->channels)
-        return reef_fail(err, "the data's images are %ux%ux%u but model '%s' takes %dx%dx%d", ds->height, ds->width,
-                         ds->channels, g->name ? g->name : "?", lm->input_rank == 4 ? s[1] : 0,
-                         lm->input_rank == 4 ? s[2] : 0, lm->input_rank == 4 ? s[3] : 0);
-    if ((uint32_t)lm->output_size != ds->num_classes)
-        return reef_fail(err, "the data has %u classes but model '%s' has %d outputs", ds->num_classes,
-                         g->name ? g->name : "?", lm->output_size);
-    return 0;
-}
 
 int reef_int8_predict(const reef_graph *g, const reef_dataset *ds, const uint32_t *idx, int n, uint16_t *pred,
                       reef_error *err)
@@ -67,7 +54,8 @@ int reef_int8_predict(const reef_graph *g, const reef_dataset *ds, const uint32_
     reef_lowered_model lm;
     reef_input_map map;
     if (reef_lower(g, &lm, err)) return -1;
-    if (check_fits(&lm, g, ds, err) || reef_input_map_from_graph(g, &map, err)) {
+    if (reef_dataset_check_fits(ds, "the data", lm.input_shape, lm.input_rank, lm.output_size,
+                                g->name ? g->name : "?", err) || reef_input_map_from_graph(g, &map, err)) {
         reef_lowered_free(&lm);
         return -1;
     }

@@ -191,35 +191,15 @@ int reef_pipeline_run_float(const reef_float_model *m, const float *inputs, int 
 
 /* ---- dataset -> int8 inputs ----------------------------------------------- */
 
-static void shape_text(const int32_t *shape, int rank, char *buf, size_t size)
-{
-    size_t n = 0;
-    buf[0] = 0;
-    for (int i = 0; i < rank && n < size; i++) n += (size_t)snprintf(buf + n, size - n, "%s%d", i ? "x" : "", shape[i]);
-}
 
-static int check_fits(const reef_lowered_model *m, const reef_dataset *ds, const char *data_path, reef_error *err)
-{
-    char model_shape[96];
-    shape_text(m->input_shape, m->input_rank, model_shape, sizeof model_shape);
-    size_t sample = reef_dataset_sample_size(ds);
-    int fits = sample == (size_t)m->input_size;
-    if (m->input_rank == 4)
-        fits = fits && m->input_shape[1] == (int32_t)ds->height && m->input_shape[2] == (int32_t)ds->width &&
-               m->input_shape[3] == (int32_t)ds->channels;
-    if (!fits)
-        return reef_fail(err, "%s has %ux%ux%u images; the model's input is %s (%d values)", data_path, ds->height,
-                         ds->width, ds->channels, model_shape, m->input_size);
-    if ((uint32_t)m->output_size != ds->num_classes)
-        return reef_fail(err, "%s has %u classes; the model has %d outputs", data_path, ds->num_classes, m->output_size);
-    return 0;
-}
 
 int reef_pipeline_int8_inputs(const reef_graph *g, const reef_lowered_model *m, const reef_dataset *ds,
                               const char *data_path, int8_t **inputs, reef_error *err)
 {
     *inputs = NULL;
-    if (check_fits(m, ds, data_path, err)) return -1;
+    if (reef_dataset_check_fits(ds, data_path, m->input_shape, m->input_rank, m->output_size,
+                                g->name ? g->name : "model", err))
+        return -1;
     reef_input_map map;
     if (reef_input_map_from_graph(g, &map, err)) return -1;
     size_t sample = reef_dataset_sample_size(ds);

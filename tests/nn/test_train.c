@@ -316,7 +316,17 @@ static void test_data_must_fit(void **state)
     mem_ds d;
     mem_ds_make(&d, 6, 32, 32, 3, 1);
     assert_int_equal(reef_check_dataset_fits(&m, &d.ds, "val.ds", &err), -1);
-    assert_non_null(strstr(err.msg, "val.ds: 3 classes but the network 'fish-s' has 2 outputs"));
+    assert_non_null(strstr(err.msg, "val.ds: 3 classes but the model 'fish-s' has 2 outputs"));
+    // The same check serves int8 models (any input rank) and refuses
+    // empty data: d is 32x32x1, 6 samples, 3 classes.
+    const int32_t nhwc[4] = {1, 32, 32, 1}, flat[2] = {1, 1024}, hw_swapped[4] = {1, 16, 64, 1};
+    assert_int_equal(reef_dataset_check_fits(&d.ds, "d.ds", nhwc, 4, 3, "q", &err), 0);
+    assert_int_equal(reef_dataset_check_fits(&d.ds, "d.ds", flat, 2, 3, "q", &err), 0);
+    assert_int_equal(reef_dataset_check_fits(&d.ds, "d.ds", hw_swapped, 4, 3, "q", &err), -1);
+    assert_non_null(strstr(err.msg, "d.ds: images are 32x32x1 but the model 'q' takes 1x16x64x1 (1024 values)"));
+    d.ds.count = 0;
+    assert_int_equal(reef_dataset_check_fits(&d.ds, "d.ds", nhwc, 4, 3, "q", &err), -1);
+    assert_non_null(strstr(err.msg, "d.ds: no samples"));
     reef_model_free(&m);
     mem_ds_free(&d);
 }

@@ -16,7 +16,7 @@
 enum { MAX_POINTS = 32 };
 
 typedef struct point {
-    char name[64];
+    char name[64], engine[32], model[32];
     uint64_t counts[REEF_INSN_CLASS_COUNT];
     double measured_ms, measured_uj;
 } point;
@@ -56,6 +56,8 @@ static int load_points(point *pts)
         point *p = &pts[n++];
         memset(p, 0, sizeof *p);
         snprintf(p->name, sizeof p->name, "%s/%s", cols[0], cols[1]);
+        snprintf(p->engine, sizeof p->engine, "%s", cols[0]);
+        snprintf(p->model, sizeof p->model, "%s", cols[1]);
         for (int c = 0; c < k; c++) {
             if (column_class[c] == 1000) p->measured_ms = atof(cols[c]);
             else if (column_class[c] == 1001) p->measured_uj = atof(cols[c]);
@@ -77,28 +79,29 @@ static double modeled_ms(const point *p, double flash_data_read)
     return e.cycles / 120e3;
 }
 
-/* flash_data_read minimising the squared log error over the points but
- * `skip` (grid of 0.01 cycles; the loss is convex in it). */
-static double fit_flash_read(const point *pts, int n, int skip)
+/* flash_data_read minimising the squared log error over the points not
+ * held out (held[i] != 0; NULL: none) on a grid of 0.01 cycles (the loss
+ * is convex in it). */
+static double fit_flash_read(const point *pts, int n, const int *held)
 {
     double best = 0, best_loss = INFINITY;
     for (int g = 0; g <= 600; g++) {
         double loss = 0;
         for (int i = 0; i < n; i++)
-            if (i != skip) loss += pow(log(modeled_ms(&pts[i], g * 0.01) / pts[i].measured_ms), 2);
+            if (!held || !held[i]) loss += pow(log(modeled_ms(&pts[i], g * 0.01) / pts[i].measured_ms), 2);
         if (loss < best_loss) best_loss = loss, best = g * 0.01;
     }
     return best;
 }
 
 /* Board power (mW at the measured 1.8 V): geometric mean of measured
- * energy / modeled time over the points but `skip`. */
-static double fit_power_mw(const point *pts, int n, int skip, double flash_data_read)
+ * energy / modeled time over the points not held out. */
+static double fit_power_mw(const point *pts, int n, const int *held, double flash_data_read)
 {
     double sum = 0;
     int k = 0;
     for (int i = 0; i < n; i++)
-        if (i != skip) sum += log(pts[i].measured_uj / modeled_ms(&pts[i], flash_data_read)), k++;
+        if (!held || !held[i]) sum += log(pts[i].measured_uj / modeled_ms(&pts[i], flash_data_read)), k++;
     return exp(sum / k);
 }
 
@@ -122,7 +125,9 @@ static void test_leave_one_out(void **state)
     assert_true(n >= 4);
     double time_err[MAX_POINTS], energy_err[MAX_POINTS], worst_t = 0, worst_e = 0;
     for (int i = 0; i < n; i++) {
-        double fr = fit_flash_read(pts, n, i), mw = fit_power_mw(pts, n, i, fr);
+        int held[MAX_POINTS] = {0};
+        held[i] = 1;
+        double fr = fit_flash_read(pts, n, held), mw = fit_power_mw(pts, n, held, fr);
         double ms = modeled_ms(&pts[i], fr);
         time_err[i] = fabs(ms / pts[i].measured_ms - 1) * 100;
         energy_err[i] = fabs(ms * mw / pts[i].measured_uj - 1) * 100;
@@ -147,13 +152,54 @@ static void test_leave_one_out(void **state)
     assert_float_equal(prof.board_energy_error_pct, worst_e, 0.05);
 }
 
+/* Held-out errors when a whole group is left out at once: each engine (fit
+ * on the other engine's code only) and each model (fit on the other
+ * models). Both must meet the targets too. */
+static void leave_group_out(const point *pts, int n, int by_engine, double *med_t, double *worst_t, double *worst_e)
+{
+    double terr[MAX_POINTS], eerr[MAX_POINTS];
+    *worst_t = *worst_e = 0;
+    for (int g = 0; g < n; g++) {
+        const char *key = by_engine ? pts[g].engine : pts[g].model;
+        int held[MAX_POINTS] = {0}, first = 1;
+        for (int i = 0; i < n; i++) {
+            held[i] = !strcmp(by_engine ? pts[i].engine : pts[i].model, key);
+            if (held[i] && i < g) first = 0;
+        }
+        if (!first) continue; /* each group once, at its first point */
+        double fr = fit_flash_read(pts, n, held), mw = fit_power_mw(pts, n, held, fr);
+        for (int i = 0; i < n; i++) {
+            if (!held[i]) continue;
+            double ms = modeled_ms(&pts[i], fr);
+            terr[i] = fabs(ms / pts[i].measured_ms - 1) * 100;
+            eerr[i] = fabs(ms * mw / pts[i].measured_uj - 1) * 100;
+            *worst_t = fmax(*worst_t, terr[i]), *worst_e = fmax(*worst_e, eerr[i]);
+        }
+    }
+    *med_t = median(terr, n);
+}
+
+static void test_leave_engine_and_model_out(void **state)
+{
+    (void)state;
+    point pts[MAX_POINTS];
+    int n = load_points(pts);
+    for (int by_engine = 0; by_engine < 2; by_engine++) {
+        double med_t, worst_t, worst_e;
+        leave_group_out(pts, n, by_engine, &med_t, &worst_t, &worst_e);
+        printf("  leave one %s out: time median %.1f%% worst %.1f%%, energy worst %.1f%%\n",
+               by_engine ? "engine" : "model", med_t, worst_t, worst_e);
+        assert_true(med_t <= 10 && worst_t <= 20 && worst_e <= 20);
+    }
+}
+
 /* Fitted on all points, the constants are the ones the model ships. */
 static void test_shipped_constants_are_the_fit(void **state)
 {
     (void)state;
     point pts[MAX_POINTS];
     int n = load_points(pts);
-    double fr = fit_flash_read(pts, n, -1), mw = fit_power_mw(pts, n, -1, fr);
+    double fr = fit_flash_read(pts, n, NULL), mw = fit_power_mw(pts, n, NULL, fr);
     reef_cycle_model m;
     reef_cycle_model_default(&m, 5);
     assert_float_equal(m.flash_data_read, fr, 0.005);
@@ -168,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leave_one_out),
+        cmocka_unit_test(test_leave_engine_and_model_out),
         cmocka_unit_test(test_shipped_constants_are_the_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* reef: images -> dataset -> float model -> int8 model -> C -> firmware. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +56,18 @@ int cli_parse_double(const char *name, const char *opt, const char *text, double
         cli_error(name, "%s wants a number, not '%s'", opt, text);
         return -1;
     }
+    if (!isfinite(v)) { /* strtod takes "nan" and "inf": no option means them */
+        cli_error(name, "%s wants a finite number, not '%s'", opt, text);
+        return -1;
+    }
     *out = v;
     return 0;
 }
 
 int cli_parse_timeout(const char *name, const char *text, double *out)
 {
-    if (cli_parse_double(name, "--timeout", text, out) || *out <= 0) {
+    if (cli_parse_double(name, "--timeout", text, out)) return -1;
+    if (*out <= 0) {
         cli_error(name, "--timeout wants a positive number of seconds");
         return -1;
     }

@@ -248,6 +248,28 @@ static void test_checkpoint_corruption(void **state)
     ckpt_case_free(&c);
 }
 
+/* A checkpoint whose weights hold a NaN or an infinity (a diverged run,
+ * or a crafted file with a valid CRC) is refused naming the value. */
+static void test_checkpoint_nonfinite_weights(void **state)
+{
+    (void)state;
+    ckpt_case c;
+    ckpt_case_make(&c, "nn-nan", 8, 2, 1, 1);
+    reef_error err;
+    const float bad[2] = {NAN, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        float keep = c.m.params[5];
+        c.m.params[5] = bad[k];
+        assert_int_equal(reef_ckpt_save(c.path, &c.m, NULL, NULL, 0, -1, &err), 0);
+        c.m.params[5] = keep;
+        reef_model m;
+        assert_int_equal(reef_ckpt_load(c.path, &m, NULL, &err), -1);
+        if (!strstr(err.msg, "m.ckpt") || !strstr(err.msg, "parameter 5 is not a finite number"))
+            fail_msg("%s", err.msg);
+    }
+    ckpt_case_free(&c);
+}
+
 static void expect_parse_error(const char *spec, const char *want1, const char *want2)
 {
     reef_arch a;
@@ -350,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_weights),
         cmocka_unit_test(test_checkpoint_round_trip_and_resume),
         cmocka_unit_test(test_checkpoint_corruption),
+        cmocka_unit_test(test_checkpoint_nonfinite_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,13 +188,33 @@ typedef struct epoch_row {
     double val_acc, val_loss;  /* -1 without --val */
 } epoch_row;
 
-static void derive_path(char *buf, size_t size, const char *output, const char *ext)
+/* OUTPUT with its extension replaced by ext (m.ckpt -> m.csv); when that
+ * is the output itself or one of the inputs (-o m.csv), OUTPUT.<what><ext>
+ * (m.csv.log.csv) instead: a derived path never overwrites the model or
+ * an input. */
+static void derive_path(char *buf, size_t size, const train_args *a, const char *what, const char *ext)
 {
-    snprintf(buf, size, "%s", output);
+    snprintf(buf, size, "%s", a->output);
     char *dot = strrchr(buf, '.'), *slash = strrchr(buf, '/');
     if (dot && (!slash || dot > slash)) *dot = 0;
     size_t len = strlen(buf);
     snprintf(buf + len, size - len, "%s", ext);
+    if (reef_same_file(buf, a->output) || reef_same_file(buf, a->train) || reef_same_file(buf, a->val) ||
+        reef_same_file(buf, a->resume))
+        snprintf(buf, size, "%s.%s%s", a->output, what, ext);
+}
+
+/* Every file train writes is checked before the first epoch: none is an
+ * input (by inode) or another output, and each folder is writable. */
+static int check_outputs(const train_args *a, const char *log, const char *plot)
+{
+    if (cli_check_output(NAME, "-o", a->output, "--train", a->train, "--val", a->val, NULL) ||
+        cli_check_output(NAME, "--log", log, "--train", a->train, "--val", a->val, "--resume", a->resume, "-o",
+                         a->output, NULL) ||
+        cli_check_output(NAME, "--plot", plot, "--train", a->train, "--val", a->val, "--resume", a->resume, "-o",
+                         a->output, "--log", log, NULL))
+        return 1;
+    return 0;
 }
 
 static int write_csv(const char *path, const epoch_row *rows, int n, reef_error *err)
@@ -431,12 +451,14 @@ int cmd_train(int argc, char **argv)
         }
         s.has_val = 1;
     }
-    derive_path(s.log, sizeof s.log, a.output, ".csv");
-    derive_path(s.plot, sizeof s.plot, a.output, ".svg");
+    derive_path(s.log, sizeof s.log, &a, "log", ".csv");
+    derive_path(s.plot, sizeof s.plot, &a, "plot", ".svg");
     if (a.log) snprintf(s.log, sizeof s.log, "%s", a.log);
     if (a.plot) snprintf(s.plot, sizeof s.plot, "%s", a.plot);
     int status;
-    if (setup_model(&s, &err) || (s.has_val && reef_check_dataset_fits(&s.m, &s.val, a.val, &err))) {
+    if (check_outputs(&a, s.log, s.plot)) {
+        status = 1;
+    } else if (setup_model(&s, &err) || (s.has_val && reef_check_dataset_fits(&s.m, &s.val, a.val, &err))) {
         status = cli_error(NAME, "%s", err.msg);
     } else if (!(s.rows = calloc((size_t)a.cfg.epochs + 1, sizeof *s.rows))) {
         status = cli_error(NAME, "out of memory");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util/io.h"
 
 static const reef_command commands[] = {
     {"prep", cmd_prep, "images -> dataset file (DeepFish CSVs, class folders, IDX)"},
@@ -81,6 +82,25 @@ int cli_check_run_target(const char *name, const char *target)
         return -1;
     }
     return 0;
+}
+
+int cli_check_output(const char *name, const char *out_opt, const char *out, ...)
+{
+    if (!out) return 0;
+    va_list ap;
+    va_start(ap, out);
+    const char *in_opt;
+    int status = 0;
+    while (!status && (in_opt = va_arg(ap, const char *))) {
+        const char *in = va_arg(ap, const char *);
+        if (reef_same_file(out, in))
+            status = cli_error(name, "%s %s is the same file as %s %s: refusing to overwrite an input", out_opt, out,
+                               in_opt, in);
+    }
+    va_end(ap);
+    reef_error err;
+    if (!status && reef_check_output_path(out, &err)) status = cli_error(name, "%s %s", out_opt, err.msg);
+    return status;
 }
 
 static void usage(FILE *fp)

@@ -55,6 +55,7 @@ typedef struct train_args {
     reef_train_cfg cfg;
     int lr_given, json;
     int epochs_given;
+    char recipe_given[256]; /* recipe options given, which --resume would ignore */
 } train_args;
 
 static int parse_augment(const char *text, reef_augment *aug)
@@ -99,11 +100,16 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"augment", required_argument, NULL, O_AUG}, {"resume", required_argument, NULL, O_RESUME},
         {"log", required_argument, NULL, O_LOG}, {"plot", required_argument, NULL, O_PLOT},
         {"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0}};
-    int c;
+    int c, li;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((li = -1, c = getopt_long(argc, argv, "o:h", opts, &li)) != -1) {
         reef_train_cfg *cfg = &a->cfg;
+        if (li >= 0 && c != O_TRAIN && c != O_VAL && c != 'o' && c != O_EPOCHS && c != O_RESUME &&
+            c != O_LOG && c != O_PLOT && c != O_JSON && c != O_HELP) {
+            size_t n = strlen(a->recipe_given);
+            snprintf(a->recipe_given + n, sizeof a->recipe_given - n, "%s--%s", n ? ", " : "", opts[li].name);
+        }
         switch (c) {
         case O_ARCH: a->arch = optarg; break;
         case O_TRAIN: a->train = optarg; break;
@@ -169,6 +175,9 @@ static int parse_args(int argc, char **argv, train_args *a)
     if (!a->train) return cli_error(NAME, "--train FILE is required") + 1;
     if (!a->output) return cli_error(NAME, "-o MODEL.ckpt is required") + 1;
     if (a->cfg.opt.kind == REEF_OPT_SGD && !a->lr_given) a->cfg.opt.lr = 0.05f;
+    if (a->resume && a->recipe_given[0])
+        return cli_error(NAME, "--resume continues the checkpoint's own recipe: %s would be ignored (drop it, or "
+                               "start a new run without --resume)", a->recipe_given) + 1;
     return 0;
 }
 
@@ -308,6 +317,22 @@ static int setup_model(run_state *s, reef_error *err)
         if (!ct.has_train || !ct.opt.m) {
             reef_optim_free(&ct.opt);
             return reef_fail(err, "%s: has no training state to resume from", a->resume);
+        }
+        if (a->epochs_given && a->cfg.epochs <= ct.epochs_done) {
+            reef_optim_free(&ct.opt);
+            return reef_fail(err, "--epochs %d: %s has done %d epochs already; ask for more to train on", a->cfg.epochs,
+                             a->resume, ct.epochs_done);
+        }
+        /* the schedule is laid over the steps of the checkpoint's dataset:
+         * another dataset (another count of steps per epoch) would run off
+         * its end, at learning rate 0 */
+        const int64_t per_epoch = ((int64_t)s->train.count + ct.cfg.batch - 1) / ct.cfg.batch;
+        if (ct.opt.step != per_epoch * ct.epochs_done) {
+            reef_optim_free(&ct.opt);
+            return reef_fail(err, "--resume %s: its %d epochs took %lld steps of batch %d, but %s gives %lld steps "
+                                  "per epoch: resume on the dataset it was trained on",
+                             a->resume, ct.epochs_done, (long long)ct.opt.step, ct.cfg.batch, a->train,
+                             (long long)per_epoch);
         }
         if (a->epochs_given) ct.cfg.epochs = a->cfg.epochs;
         a->cfg = ct.cfg;

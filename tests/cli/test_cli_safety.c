@@ -2,7 +2,8 @@
  * is one of the inputs (by any spelling or a hard link) is refused and the
  * input is left byte for byte as it was; derived paths never replace the
  * model; NaN and infinity are refused as option values; missing output
- * folders are found before the work. Everything runs the built `reef` on a tiny dataset
+ * folders are found before the work; --resume refuses what it would
+ * silently get wrong. Everything runs the built `reef` on a tiny dataset
  * made here (12 PNG pictures of two classes, 8x8 gray). */
 #include "testing.h"
 
@@ -213,6 +214,27 @@ static void test_missing_folders_fail_before_work(void **state)
     assert_int_equal(testing_count_files(o), 2);
 }
 
+/* Defect 5: --resume refuses another dataset, recipe options it would
+ * ignore, and --epochs at or below the epochs done. */
+static void test_resume_misuse_is_refused(void **state)
+{
+    FIXTURE(f);
+    char r[400];
+    snprintf(r, sizeof r, "%s/r.ckpt", f->dir);
+    snapshot ckpt = take(f->ckpt);
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 3 -o '%s'", f->ckpt, f->small_ds, r), out,
+           1, "resume on the dataset it was trained on");
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 3 --optimizer sgd --arch fish-m -o '%s'",
+                f->ckpt, f->ds, r), out, 2, "--optimizer, --arch would be ignored");
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 1 -o '%s'", f->ckpt, f->ds, r), out, 1,
+           "has done 1 epochs already");
+    assert_int_equal(access(r, F_OK), -1);
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 2 -o '%s' --json", f->ckpt, f->ds, r), out,
+           0, "\"epochs\":");
+    assert_unchanged(f->ckpt, &ckpt);
+    unlink(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_derived_paths_never_replace_the_model),
         cmocka_unit_test(test_nonfinite_options_are_refused),
         cmocka_unit_test(test_missing_folders_fail_before_work),
+        cmocka_unit_test(test_resume_misuse_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,6 +21,15 @@ int cli_parse_int(const char *name, const char *opt, const char *text, long min,
 int cli_parse_double(const char *name, const char *opt, const char *text, double *out);
 /* Parses --timeout (seconds, > 0); on error prints and returns -1. */
 int cli_parse_timeout(const char *name, const char *text, double *out);
+/* Checks an output path before any work: it must not be one of the
+ * command's inputs (compared by device and inode, not spelling: see
+ * reef_same_file), and its folder must exist and be writable. After out
+ * come (option, path) pairs naming the inputs, ended by NULL; NULL paths
+ * are skipped. Returns 0, or 1 (an exit status) after a message like
+ * "reef train: -o a.ds is the same file as --train a.ds: refusing to
+ * overwrite an input". */
+int cli_check_output(const char *name, const char *out_opt, const char *out, ...) __attribute__((sentinel));
+
 /* 0 when target names an emulated-run target (host or qemu-m4); otherwise
  * prints and returns -1. */
 int cli_check_run_target(const char *name, const char *target);

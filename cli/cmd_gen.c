@@ -9,6 +9,7 @@
 #include "codegen/emit.h"
 #include "codegen/lower.h"
 #include "tflite/graph.h"
+#include "util/io.h"
 #include "util/json.h"
 #include "util/table.h"
 
@@ -86,11 +87,22 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, cons
     free(counts);
 }
 
+/* Creates dir and any missing parents (mkdir -p). */
 static int make_dir(const char *dir)
 {
     struct stat st;
-    if (stat(dir, &st) == 0) return S_ISDIR(st.st_mode) ? 0 : cli_error("gen", "%s is not a folder", dir);
-    if (mkdir(dir, 0777) != 0) return cli_error("gen", "cannot create %s: %s", dir, strerror(errno));
+    if (stat(dir, &st) == 0) return S_ISDIR(st.st_mode) ? 0 : cli_error("gen", "-o %s is not a folder", dir);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return cli_error("gen", "-o %s: path too long", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (stat(path, &st) != 0 && mkdir(path, 0777) != 0)
+            return cli_error("gen", "-o %s: cannot create %s: %s", dir, path, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return cli_error("gen", "-o %s: cannot create it: %s", dir, strerror(errno));
     return 0;
 }
 
@@ -121,6 +133,13 @@ int cmd_gen(int argc, char **argv)
     reef_c_name_from_path(model, default_name, sizeof default_name);
     if (!name) name = default_name;
     if (!reef_c_name_valid(name)) return cli_error("gen", "--name '%s' is not a C identifier", name);
+
+    char hpath[4200], cpath[4200];
+    snprintf(hpath, sizeof hpath, "%s/%s.h", dir, name);
+    snprintf(cpath, sizeof cpath, "%s/%s.c", dir, name);
+    if (reef_same_file(hpath, model) || reef_same_file(cpath, model))
+        return cli_error("gen", "%s is the model itself: refusing to overwrite an input (choose -o or --name)",
+                         reef_same_file(hpath, model) ? hpath : cpath);
 
     reef_graph g;
     reef_lowered_model m;

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "codegen/emit.h"
@@ -212,6 +213,20 @@ static int dump_tensors(const reef_lowered_model *m, const char *dir, reef_error
     return 0;
 }
 
+/* The --dump-tensors folder must exist and be writable before the run, so
+ * that a failure there leaves neither dumps nor -o behind. */
+static int check_dump_dir(const char *dir)
+{
+    char probe[4200];
+    reef_error err;
+    snprintf(probe, sizeof probe, "%s/t000.bin", dir);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error("infer", "--dump-tensors %s: not an existing folder", dir);
+    if (reef_check_output_path(probe, &err)) return cli_error("infer", "--dump-tensors %s", err.msg);
+    return 0;
+}
+
 int cmd_infer(int argc, char **argv)
 {
     infer_args a;
@@ -221,6 +236,9 @@ int cmd_infer(int argc, char **argv)
     if (!target) return cli_error("infer", "unknown --target '%s' (reef infer --help lists them)", a.target);
     if (a.dump_dir && strcmp(target->name, "host"))
         return cli_error("infer", "--dump-tensors works with --target host only");
+    if (cli_check_output("infer", "-o", a.output, "--model", a.model, "--input", a.input, NULL) ||
+        (a.dump_dir && check_dump_dir(a.dump_dir)))
+        return 1;
 
     reef_graph g;
     reef_lowered_model m;
@@ -248,8 +266,8 @@ int cmd_infer(int argc, char **argv)
     infer_job job = {a.model, &g, &m, in, out, 0, 0};
     if (!out)
         cli_error("infer", "out of memory");
-    else if (target->run(&job, &err) || reef_write_file(a.output, out, (size_t)m.output_bytes, &err) ||
-             (a.dump_dir && dump_tensors(&m, a.dump_dir, &err)))
+    else if (target->run(&job, &err) || (a.dump_dir && dump_tensors(&m, a.dump_dir, &err)) ||
+             reef_write_file(a.output, out, (size_t)m.output_bytes, &err))
         cli_error("infer", "%s", err.msg);
     else {
         print_result(&job, target->name, a.output, a.json);

@@ -170,6 +170,8 @@ int cmd_prep(int argc, char **argv)
     prep_args a = {.opt = {.format = REEF_PREP_DEEPFISH}};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    reef_error err;
+    if (reef_prep_check_output(&a.opt, a.output, &err)) return cli_error("prep", "-o %s", err.msg);
     reef_progress bar;
     reef_progress_begin(&bar, "prep", "frames", 0, !a.json);
     if (bar.enabled) {
@@ -178,7 +180,6 @@ int cmd_prep(int argc, char **argv)
     }
     reef_dataset ds;
     reef_prep_report rep;
-    reef_error err;
     if (reef_prep_build(&a.opt, &ds, &rep, &err)) {
         reef_prep_report_free(&rep);
         if (bar.enabled) fputc('\n', stderr);

@@ -200,6 +200,7 @@ int cmd_quantize(int argc, char **argv)
     if (rc) return rc == 1 ? 0 : 2;
     reef_error err;
     reef_model m;
+    if (cli_check_output(NAME, "-o", a.output, "--model", a.model, "--calib", a.calib, NULL)) return 1;
     if (reef_ckpt_load(a.model, &m, NULL, &err)) return cli_error(NAME, "%s", err.msg);
     reef_dataset ds;
     if (reef_dataset_load(a.calib, &ds, &err)) {

@@ -392,16 +392,36 @@ static int run(const search_args *a, const reef_dataset *train,
     reef_nas_space_costs sc;
     if (reef_nas_space_costs_get(table, s, &sc, err)) return -1;
     run_ctx rc = {.space = s, .json = a->json};
-    rc.log = fopen(o->log_path, "w");
-    if (!rc.log) return reef_fail(err, "cannot write %s", o->log_path);
+    /* the log is a temporary beside ARCH.log.csv until the search ends well:
+     * a failed or interrupted search leaves no partial log */
+    reef_atomic_file log;
+    if (reef_atomic_open(&log, o->log_path, err)) return -1;
+    rc.log = log.fp;
     fprintf(rc.log, "epoch,phase,loss,train_acc,val_acc_paths,exp_latency_ms,exp_flash_kb,exp_ram_kb,argmax,seconds\n");
     int64_t total = (int64_t)(cfg.warmup_epochs + cfg.search_epochs) * (train->count / (uint32_t)cfg.batch);
     reef_progress_begin(&rc.bar, "search", "steps", total, !a->json);
     reef_nas_hooks hooks = {.step = on_step, .epoch = on_epoch, .stop = &stop_flag, .ctx = &rc};
     int ret = reef_nas_search_run(s, &sc, &a->tg, &cfg, train, val, &hooks, &o->res, err);
     reef_progress_end(&rc.bar);
-    fclose(rc.log);
+    if (ret) reef_atomic_abort(&log);
+    else ret = reef_atomic_commit(&log, err);
     return ret;
+}
+
+/* -o and the files derived from it (ARCH.log.csv, ARCH.candidates.csv,
+ * ARCH.svg) are none of the inputs, and their folder is writable: checked
+ * before the datasets load. */
+static int check_outputs(const search_args *a)
+{
+    static const char *const ext[] = {"", ".log.csv", ".candidates.csv", ".svg"};
+    for (int i = 0; i < 4; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s%s", a->out, ext[i]);
+        if (cli_check_output("search", i ? "the derived" : "-o", path, "--train", a->train, "--val", a->val, "--costs",
+                             a->costs, "--profile", a->profile, NULL))
+            return 1;
+    }
+    return 0;
 }
 
 int cmd_search(int argc, char **argv)
@@ -410,6 +430,7 @@ int cmd_search(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc > 0 ? 0 : 2;
     reef_error err;
+    if (check_outputs(&a)) return 1;
     reef_device_profile prof;
     if (reef_profile_load(a.profile, &prof, &err)) return cli_error("search", "%s", err.msg);
     if (a.clock > 0) prof.clock_mhz = a.clock;

@@ -55,6 +55,7 @@ typedef struct train_args {
     reef_train_cfg cfg;
     int lr_given, json;
     int epochs_given;
+    char recipe_given[256]; /* recipe options given, which --resume would ignore */
 } train_args;
 
 static int parse_augment(const char *text, reef_augment *aug)
@@ -99,11 +100,16 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"augment", required_argument, NULL, O_AUG}, {"resume", required_argument, NULL, O_RESUME},
         {"log", required_argument, NULL, O_LOG}, {"plot", required_argument, NULL, O_PLOT},
         {"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0}};
-    int c;
+    int c, li;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((li = -1, c = getopt_long(argc, argv, "o:h", opts, &li)) != -1) {
         reef_train_cfg *cfg = &a->cfg;
+        if (li >= 0 && c != O_TRAIN && c != O_VAL && c != 'o' && c != O_EPOCHS && c != O_RESUME &&
+            c != O_LOG && c != O_PLOT && c != O_JSON && c != O_HELP) {
+            size_t n = strlen(a->recipe_given);
+            snprintf(a->recipe_given + n, sizeof a->recipe_given - n, "%s--%s", n ? ", " : "", opts[li].name);
+        }
         switch (c) {
         case O_ARCH: a->arch = optarg; break;
         case O_TRAIN: a->train = optarg; break;
@@ -169,6 +175,9 @@ static int parse_args(int argc, char **argv, train_args *a)
     if (!a->train) return cli_error(NAME, "--train FILE is required") + 1;
     if (!a->output) return cli_error(NAME, "-o MODEL.ckpt is required") + 1;
     if (a->cfg.opt.kind == REEF_OPT_SGD && !a->lr_given) a->cfg.opt.lr = 0.05f;
+    if (a->resume && a->recipe_given[0])
+        return cli_error(NAME, "--resume continues the checkpoint's own recipe: %s would be ignored (drop it, or "
+                               "start a new run without --resume)", a->recipe_given) + 1;
     return 0;
 }
 
@@ -188,13 +197,33 @@ typedef struct epoch_row {
     double val_acc, val_loss;  /* -1 without --val */
 } epoch_row;
 
-static void derive_path(char *buf, size_t size, const char *output, const char *ext)
+/* OUTPUT with its extension replaced by ext (m.ckpt -> m.csv); when that
+ * is the output itself or one of the inputs (-o m.csv), OUTPUT.<what><ext>
+ * (m.csv.log.csv) instead: a derived path never overwrites the model or
+ * an input. */
+static void derive_path(char *buf, size_t size, const train_args *a, const char *what, const char *ext)
 {
-    snprintf(buf, size, "%s", output);
+    snprintf(buf, size, "%s", a->output);
     char *dot = strrchr(buf, '.'), *slash = strrchr(buf, '/');
     if (dot && (!slash || dot > slash)) *dot = 0;
     size_t len = strlen(buf);
     snprintf(buf + len, size - len, "%s", ext);
+    if (reef_same_file(buf, a->output) || reef_same_file(buf, a->train) || reef_same_file(buf, a->val) ||
+        reef_same_file(buf, a->resume))
+        snprintf(buf, size, "%s.%s%s", a->output, what, ext);
+}
+
+/* Every file train writes is checked before the first epoch: none is an
+ * input (by inode) or another output, and each folder is writable. */
+static int check_outputs(const train_args *a, const char *log, const char *plot)
+{
+    if (cli_check_output(NAME, "-o", a->output, "--train", a->train, "--val", a->val, NULL) ||
+        cli_check_output(NAME, "--log", log, "--train", a->train, "--val", a->val, "--resume", a->resume, "-o",
+                         a->output, NULL) ||
+        cli_check_output(NAME, "--plot", plot, "--train", a->train, "--val", a->val, "--resume", a->resume, "-o",
+                         a->output, "--log", log, NULL))
+        return 1;
+    return 0;
 }
 
 static int write_csv(const char *path, const epoch_row *rows, int n, reef_error *err)
@@ -288,6 +317,22 @@ static int setup_model(run_state *s, reef_error *err)
         if (!ct.has_train || !ct.opt.m) {
             reef_optim_free(&ct.opt);
             return reef_fail(err, "%s: has no training state to resume from", a->resume);
+        }
+        if (a->epochs_given && a->cfg.epochs <= ct.epochs_done) {
+            reef_optim_free(&ct.opt);
+            return reef_fail(err, "--epochs %d: %s has done %d epochs already; ask for more to train on", a->cfg.epochs,
+                             a->resume, ct.epochs_done);
+        }
+        /* the schedule is laid over the steps of the checkpoint's dataset:
+         * another dataset (another count of steps per epoch) would run off
+         * its end, at learning rate 0 */
+        const int64_t per_epoch = ((int64_t)s->train.count + ct.cfg.batch - 1) / ct.cfg.batch;
+        if (ct.opt.step != per_epoch * ct.epochs_done) {
+            reef_optim_free(&ct.opt);
+            return reef_fail(err, "--resume %s: its %d epochs took %lld steps of batch %d, but %s gives %lld steps "
+                                  "per epoch: resume on the dataset it was trained on",
+                             a->resume, ct.epochs_done, (long long)ct.opt.step, ct.cfg.batch, a->train,
+                             (long long)per_epoch);
         }
         if (a->epochs_given) ct.cfg.epochs = a->cfg.epochs;
         a->cfg = ct.cfg;
@@ -431,12 +476,14 @@ int cmd_train(int argc, char **argv)
         }
         s.has_val = 1;
     }
-    derive_path(s.log, sizeof s.log, a.output, ".csv");
-    derive_path(s.plot, sizeof s.plot, a.output, ".svg");
+    derive_path(s.log, sizeof s.log, &a, "log", ".csv");
+    derive_path(s.plot, sizeof s.plot, &a, "plot", ".svg");
     if (a.log) snprintf(s.log, sizeof s.log, "%s", a.log);
     if (a.plot) snprintf(s.plot, sizeof s.plot, "%s", a.plot);
     int status;
-    if (setup_model(&s, &err) || (s.has_val && reef_check_dataset_fits(&s.m, &s.val, a.val, &err))) {
+    if (check_outputs(&a, s.log, s.plot)) {
+        status = 1;
+    } else if (setup_model(&s, &err) || (s.has_val && reef_check_dataset_fits(&s.m, &s.val, a.val, &err))) {
         status = cli_error(NAME, "%s", err.msg);
     } else if (!(s.rows = calloc((size_t)a.cfg.epochs + 1, sizeof *s.rows))) {
         status = cli_error(NAME, "out of memory");

@@ -1,10 +1,12 @@
 /* reef: images -> dataset -> float model -> int8 model -> C -> firmware. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "util/io.h"
 
 static const reef_command commands[] = {
     {"prep", cmd_prep, "images -> dataset file (DeepFish CSVs, class folders, IDX)"},
@@ -55,13 +57,18 @@ int cli_parse_double(const char *name, const char *opt, const char *text, double
         cli_error(name, "%s wants a number, not '%s'", opt, text);
         return -1;
     }
+    if (!isfinite(v)) { /* strtod takes "nan" and "inf": no option means them */
+        cli_error(name, "%s wants a finite number, not '%s'", opt, text);
+        return -1;
+    }
     *out = v;
     return 0;
 }
 
 int cli_parse_timeout(const char *name, const char *text, double *out)
 {
-    if (cli_parse_double(name, "--timeout", text, out) || *out <= 0) {
+    if (cli_parse_double(name, "--timeout", text, out)) return -1;
+    if (*out <= 0) {
         cli_error(name, "--timeout wants a positive number of seconds");
         return -1;
     }
@@ -75,6 +82,25 @@ int cli_check_run_target(const char *name, const char *target)
         return -1;
     }
     return 0;
+}
+
+int cli_check_output(const char *name, const char *out_opt, const char *out, ...)
+{
+    if (!out) return 0;
+    va_list ap;
+    va_start(ap, out);
+    const char *in_opt;
+    int status = 0;
+    while (!status && (in_opt = va_arg(ap, const char *))) {
+        const char *in = va_arg(ap, const char *);
+        if (reef_same_file(out, in))
+            status = cli_error(name, "%s %s is the same file as %s %s: refusing to overwrite an input", out_opt, out,
+                               in_opt, in);
+    }
+    va_end(ap);
+    reef_error err;
+    if (!status && reef_check_output_path(out, &err)) status = cli_error(name, "%s %s", out_opt, err.msg);
+    return status;
 }
 
 static void usage(FILE *fp)

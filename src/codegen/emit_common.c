@@ -83,7 +83,14 @@ int emit_files(const char *dir, const char *name, emit_file_fn put_header, emit_
     }
     e.fp = hf.fp, put_header(&e, model, source);
     e.fp = cf.fp, put_source(&e, model, source);
-    /* Both complete before either is renamed into place. */
+    /* Both written, flushed and closed before either is renamed into place:
+     * a failure (a full disk) leaves the old pair, never a new .c beside an
+     * old .h. Only a failed rename between the two could split them. */
+    if (reef_atomic_finish(&cf, err) || reef_atomic_finish(&hf, err)) {
+        reef_atomic_abort(&cf);
+        reef_atomic_abort(&hf);
+        return -1;
+    }
     if (reef_atomic_commit(&cf, err)) {
         reef_atomic_abort(&hf);
         return -1;

@@ -312,10 +312,46 @@ int reef_prep_build(const reef_prep_options *opt, reef_dataset *ds, reef_prep_re
     return rc;
 }
 
+/* An output that already exists must be none of the inputs (by inode):
+ * the list file (DeepFish CSV, IDX files) or any listed image. Only an
+ * existing output can be an input, so the inputs are listed only then. */
+int reef_prep_check_output(const reef_prep_options *opt, const char *out_path, reef_error *err)
+{
+    struct stat st;
+    if (reef_check_output_path(out_path, err)) return -1;
+    if (stat(out_path, &st) != 0 || !opt->root) return 0;
+    const char *split = opt->split ? opt->split : "train";
+    char path[4200];
+    static const char *const lists[] = {"%s/Classification/%s.csv", "%s/%s.csv"};
+    for (int k = 0; opt->format == REEF_PREP_DEEPFISH && k < 2; k++) {
+        snprintf(path, sizeof path, lists[k], opt->root, split);
+        if (reef_same_file(out_path, path))
+            return reef_fail(err, "%s is the list of images (%s): refusing to overwrite an input", out_path, path);
+    }
+    static const char *const idx[] = {"images-idx3", "labels-idx1"};
+    const char *prefix = !strcmp(split, "test") ? "t10k" : "train";
+    for (int k = 0; opt->format == REEF_PREP_IDX && k < 4; k++) {
+        snprintf(path, sizeof path, "%s/%s-%s-ubyte%s", opt->root, prefix, idx[k / 2], k % 2 ? ".gz" : "");
+        if (reef_same_file(out_path, path))
+            return reef_fail(err, "%s is an input IDX file: refusing to overwrite it", out_path);
+    }
+    if (opt->format == REEF_PREP_IDX) return 0;
+    prep_list l;
+    if (list_inputs(opt, &l, err)) return -1;
+    int rc = 0;
+    for (uint32_t i = 0; i < l.count && !rc; i++)
+        if (l.paths && l.paths[i] && reef_same_file(out_path, l.paths[i]))
+            rc = reef_fail(err, "%s is an input image (sample %s): refusing to overwrite it", out_path, l.ids[i]);
+    prep_list_free(&l);
+    return rc;
+}
+
 int reef_prep_file(const reef_prep_options *opt, const char *out_path, reef_prep_report *rep,
                    reef_error *err)
 {
     reef_dataset ds;
+    memset(rep, 0, sizeof *rep);
+    if (reef_prep_check_output(opt, out_path, err)) return -1;
     if (reef_prep_build(opt, &ds, rep, err)) return -1;
     int rc = reef_dataset_save(out_path, &ds, err);
     reef_dataset_free(&ds);

@@ -49,6 +49,10 @@ int reef_prep_build(const reef_prep_options *opt, reef_dataset *ds, reef_prep_re
 int reef_prep_file(const reef_prep_options *opt, const char *out_path, reef_prep_report *rep,
                    reef_error *err);
 void reef_prep_report_free(reef_prep_report *rep);
+/* 0 when out_path can be written: its folder exists, and it is none of
+ * the inputs (the DeepFish CSV, the IDX files, a listed image; compared by
+ * inode). Otherwise -1 with err saying which input it is. */
+int reef_prep_check_output(const reef_prep_options *opt, const char *out_path, reef_error *err);
 
 /* Samples per class (counts: num_classes) and per group (num_groups). */
 void reef_dataset_count(const reef_dataset *ds, uint32_t *per_class, uint32_t *per_group);

@@ -1,6 +1,7 @@
 /* The cost table and network cost estimates: see cost.h. */
 #include "nas/cost.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +112,11 @@ static int parse_line(reef_nas_table *t, char *line, const char *path, int linen
         memset(&o, 0, sizeof o);
         if (sscanf(line, "op %31s %d %d %d %d %d %d %d %d %lf %lf %lld %lld %lld", kind, &o.h, &o.w, &o.c, &o.oc, &o.k,
                    &o.e, &o.s, &o.res, &c.cycles, &c.insns, &w, &ar, &m) != 14 ||
-            (o.kind = kind_from_name(kind)) < 0 || o.h < 1 || o.w < 1 || o.c < 1 || c.cycles < 0 || w < 0 || ar < 0)
+            (o.kind = kind_from_name(kind)) < 0 || o.h < 1 || o.w < 1 || o.c < 1 || w < 0 || ar < 0)
             return reef_fail(err, "%s:%d: malformed op line", path, lineno);
+        if (!isfinite(c.cycles) || !isfinite(c.insns) || c.cycles < 0 || c.insns < 0)
+            return reef_fail(err, "%s:%d: op line: cycles and instructions want finite numbers >= 0, not %g and %g",
+                             path, lineno, c.cycles, c.insns);
         c.weights = w, c.arena = ar, c.macs = m;
         return reef_nas_table_put(t, &o, &c, err);
     }
@@ -120,7 +124,7 @@ static int parse_line(reef_nas_table *t, char *line, const char *path, int linen
     if (!strcmp(key, "toolchain") && sscanf(line, "toolchain %63s", t->toolchain) == 1) return 0;
     if (!strcmp(key, "runtime_crc") && sscanf(line, "runtime_crc %x", &t->runtime_crc) == 1) return 0;
     if (!strcmp(key, "flash_wait_states") && sscanf(line, "flash_wait_states %d", &t->flash_wait_states) == 1) return 0;
-    if (!strcmp(key, "overhead_cycles") && sscanf(line, "overhead_cycles %lf", &d) == 1 && d >= 0) {
+    if (!strcmp(key, "overhead_cycles") && sscanf(line, "overhead_cycles %lf", &d) == 1 && isfinite(d) && d >= 0) {
         t->overhead_cycles = d;
         return 0;
     }

@@ -2,6 +2,7 @@
  * docs/formats/checkpoint.md. All integers and floats little-endian. */
 #include "nn/checkpoint.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -96,6 +97,14 @@ static void get_floats(float *dst, const uint8_t *src, size_t n)
         uint32_t bits = get_u32(src + 4 * i);
         memcpy(&dst[i], &bits, 4);
     }
+}
+
+/* The index of the first NaN or infinity of v, or n when there is none. */
+static size_t first_nonfinite(const float *v, size_t n)
+{
+    size_t i = 0;
+    while (i < n && isfinite(v[i])) i++;
+    return i;
 }
 
 int reef_ckpt_save(const char *path, const reef_model *m, const reef_train_cfg *cfg,
@@ -266,6 +275,17 @@ int reef_ckpt_load_buffer(const uint8_t *data, size_t size, const char *name, re
     float norm[2 * REEF_MAX_CHANNELS];
     get_floats(norm, s.norm, 2 * (size_t)m->in_c);
     for (int c = 0; c < m->in_c; c++) m->norm.mean[c] = norm[2 * c], m->norm.std[c] = norm[2 * c + 1];
+    /* a NaN weight would make every prediction NaN and argmax class 0 */
+    size_t bad_param = first_nonfinite(m->params, m->nparams), bad_stat = first_nonfinite(m->stats, m->nstats);
+    size_t bad_norm = first_nonfinite(norm, 2 * (size_t)m->in_c);
+    if (bad_param < m->nparams || bad_stat < m->nstats || bad_norm < 2 * (size_t)m->in_c) {
+        const char *what = bad_param < m->nparams ? "parameter" : bad_stat < m->nstats ? "batch-norm statistic"
+                                                                                       : "input normalization value";
+        size_t at = bad_param < m->nparams ? bad_param : bad_stat < m->nstats ? bad_stat : bad_norm;
+        reef_model_free(m);
+        return reef_fail(err, "%s: %s %zu is not a finite number (NaN or infinity): the model is unusable", name,
+                         what, at);
+    }
     if (train && load_train(&s, name, m, train, err)) {
         reef_model_free(m);
         return -1;

@@ -62,8 +62,11 @@ float reef_schedule_lr(const reef_optim_cfg *cfg, int64_t step, int64_t total_st
     }
     case REEF_SCHED_COSINE:
     default: {
+        /* linear warm-up over w * total steps, capped at the peak: on a run
+         * shorter than 1 / w steps that is less than one step, and the
+         * uncapped ramp (step + 1) / (w * total) reached 20x the peak */
         double w = cfg->warmup;
-        if (t < w) return (float)(cfg->lr * (step + 1) / (w * total_steps));
+        if (t < w) return (float)(cfg->lr * fmin(1.0, (double)(step + 1) / (w * (double)total_steps)));
         return (float)cosine(cfg->lr, cfg->lr * cfg->final_frac, (t - w) / (1 - w));
     }
     }

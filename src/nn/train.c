@@ -101,7 +101,8 @@ int reef_train_cfg_parse(reef_train_cfg *cfg, const char *text, reef_error *err)
         char *p = (char *)cfg + fields[i].offset;
         if (fields[i].type == F_INT) *(int *)p = atoi(eq + 1);
         else if (fields[i].type == F_U64) *(uint64_t *)p = strtoull(eq + 1, NULL, 10);
-        else *(float *)p = strtof(eq + 1, NULL);
+        else if (!isfinite(*(float *)p = strtof(eq + 1, NULL)))
+            return reef_fail(err, "training configuration: %s=%s is not a finite number", line, eq + 1);
     }
     return 0;
 }

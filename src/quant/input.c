@@ -62,7 +62,7 @@ static int parse_list(const char *text, const char *key, float *v, int max)
     while (n < max) {
         char *end;
         double x = strtod(p, &end);
-        if (end == p) break;
+        if (end == p || !isfinite(x)) break; /* a NaN mean or std is no normalization */
         v[n++] = (float)x;
         if (*end != ',') break;
         p = end + 1;

@@ -71,6 +71,32 @@ void reef_unmap_file(reef_mapping *map)
     map->size = 0;
 }
 
+int reef_same_file(const char *a, const char *b)
+{
+    if (!a || !b) return 0;
+    if (!strcmp(a, b)) return 1;
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int reef_check_output_path(const char *path, reef_error *err)
+{
+    struct stat st;
+    if (!*path) return reef_fail(err, "an empty output path");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return reef_fail(err, "%s: is a folder, not a file (name the file to write)", path);
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0) return reef_fail(err, "%s: cannot write there: folder %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return reef_fail(err, "%s: cannot write there: %s is not a folder", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return reef_fail(err, "%s: cannot write there: folder %s: %s", path, dir, strerror(errno));
+    return 0;
+}
+
 int reef_atomic_open(reef_atomic_file *af, const char *path, reef_error *err)
 {
     memset(af, 0, sizeof *af);
@@ -89,7 +115,7 @@ int reef_atomic_open(reef_atomic_file *af, const char *path, reef_error *err)
     return 0;
 }
 
-int reef_atomic_commit(reef_atomic_file *af, reef_error *err)
+int reef_atomic_finish(reef_atomic_file *af, reef_error *err)
 {
     int failed = ferror(af->fp);
     if (fflush(af->fp) != 0) failed = 1;
@@ -97,13 +123,22 @@ int reef_atomic_commit(reef_atomic_file *af, reef_error *err)
     af->fp = NULL;
     if (failed) {
         unlink(af->tmp_path);
+        af->tmp_path[0] = 0;
         return reef_fail(err, "%s: write failed: %s", af->path, strerror(errno));
     }
+    return 0;
+}
+
+int reef_atomic_commit(reef_atomic_file *af, reef_error *err)
+{
+    if (af->fp && reef_atomic_finish(af, err)) return -1;
     if (rename(af->tmp_path, af->path) != 0) {
         int e = errno;
         unlink(af->tmp_path);
+        af->tmp_path[0] = 0;
         return reef_fail(err, "%s: cannot rename into place: %s", af->path, strerror(e));
     }
+    af->tmp_path[0] = 0; /* renamed: nothing left for abort to remove */
     return 0;
 }
 

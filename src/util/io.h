@@ -32,11 +32,26 @@ int reef_atomic_open(reef_atomic_file *af, const char *path, reef_error *err);
 /* Flushes, closes and renames into place; on any failure removes the
  * temporary and returns -1. */
 int reef_atomic_commit(reef_atomic_file *af, reef_error *err);
+/* Flushes and closes the temporary without renaming it (commit renames):
+ * files written together are all finished before any is renamed. On
+ * failure removes the temporary and returns -1. */
+int reef_atomic_finish(reef_atomic_file *af, reef_error *err);
 /* Closes and removes the temporary (safe to call after a failed commit). */
 void reef_atomic_abort(reef_atomic_file *af);
 
 /* Writes a whole buffer to path atomically. */
 int reef_write_file(const char *path, const void *data, size_t size, reef_error *err);
+
+/* 1 when a and b name the same file: the same spelling, or both exist and
+ * have the same device and inode (a hard link, a symlink, "./x" for "x");
+ * 0 otherwise. An output that is one of the inputs would destroy it. */
+int reef_same_file(const char *a, const char *b);
+
+/* 0 when the folder that will hold the output path exists and is
+ * writable, and path is not itself a folder; otherwise -1 with err naming
+ * the path and the reason. Called before long work starts, so that it
+ * does not fail at the end. */
+int reef_check_output_path(const char *path, reef_error *err);
 
 /* Checked fwrite/fread for a path being processed: fail with the path. */
 int reef_fwrite_all(FILE *fp, const void *data, size_t size, const char *path, reef_error *err);

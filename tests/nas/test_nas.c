@@ -409,6 +409,10 @@ static void test_table_file(void **state)
                               {"something else\n", "not a reef cost table"},
                               {"reef-cost-table 1\nop mbconv 8 8 x\n", ":2: malformed op line"},
                               {"reef-cost-table 1\nwhatever 3\n", ":2: cannot read"},
+                              /* NaN or infinite costs: a 1 ms target was "met" with latency nan */
+                              {"reef-cost-table 1\nop mbconv 8 8 8 8 3 2 1 32 nan 100 10 10 10\n", ":2: op line: cycles"},
+                              {"reef-cost-table 1\nop mbconv 8 8 8 8 3 2 1 32 100 inf 10 10 10\n", ":2: op line: cycles"},
+                              {"reef-cost-table 1\noverhead_cycles nan\n", ":2: cannot read"},
                               {"", "empty"}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         FILE *fp = fopen(bad, "w");

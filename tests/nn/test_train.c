@@ -248,6 +248,52 @@ static void test_checkpoint_corruption(void **state)
     ckpt_case_free(&c);
 }
 
+/* The learning rate never exceeds the peak, on runs of every length from
+ * 1 to 400 steps (tiny runs logged 20x the peak during warm-up), and the
+ * warm-up still ramps on a long run. */
+static void test_schedule_never_overshoots(void **state)
+{
+    (void)state;
+    reef_optim_cfg cfg;
+    reef_optim_cfg_default(&cfg);
+    const reef_sched_kind scheds[3] = {REEF_SCHED_COSINE, REEF_SCHED_ONECYCLE, REEF_SCHED_CONSTANT};
+    for (int s = 0; s < 3; s++) {
+        cfg.sched = scheds[s];
+        for (int64_t total = 1; total <= 400; total++)
+            for (int64_t step = 0; step < total; step++) {
+                float lr = reef_schedule_lr(&cfg, step, total);
+                if (!(lr >= 0 && lr <= cfg.lr * (1 + 1e-6f)))
+                    fail_msg("schedule %d, step %lld of %lld: lr %g, peak %g", s, (long long)step, (long long)total,
+                             (double)lr, (double)cfg.lr);
+            }
+    }
+    cfg.sched = REEF_SCHED_COSINE;
+    assert_true(reef_schedule_lr(&cfg, 0, 1000) < 0.05f * cfg.lr); /* ramps over 50 steps */
+    assert_true(fabsf(reef_schedule_lr(&cfg, 49, 1000) - cfg.lr) < 1e-6f * cfg.lr);
+}
+
+/* A checkpoint whose weights hold a NaN or an infinity (a diverged run,
+ * or a crafted file with a valid CRC) is refused naming the value. */
+static void test_checkpoint_nonfinite_weights(void **state)
+{
+    (void)state;
+    ckpt_case c;
+    ckpt_case_make(&c, "nn-nan", 8, 2, 1, 1);
+    reef_error err;
+    const float bad[2] = {NAN, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        float keep = c.m.params[5];
+        c.m.params[5] = bad[k];
+        assert_int_equal(reef_ckpt_save(c.path, &c.m, NULL, NULL, 0, -1, &err), 0);
+        c.m.params[5] = keep;
+        reef_model m;
+        assert_int_equal(reef_ckpt_load(c.path, &m, NULL, &err), -1);
+        if (!strstr(err.msg, "m.ckpt") || !strstr(err.msg, "parameter 5 is not a finite number"))
+            fail_msg("%s", err.msg);
+    }
+    ckpt_case_free(&c);
+}
+
 static void expect_parse_error(const char *spec, const char *want1, const char *want2)
 {
     reef_arch a;
@@ -360,6 +406,8 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_weights),
         cmocka_unit_test(test_checkpoint_round_trip_and_resume),
         cmocka_unit_test(test_checkpoint_corruption),
+        cmocka_unit_test(test_checkpoint_nonfinite_weights),
+        cmocka_unit_test(test_schedule_never_overshoots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,248 @@
+/* The reef command against a user's own files (issue 17): an output that
+ * is one of the inputs (by any spelling or a hard link) is refused and the
+ * input is left byte for byte as it was; derived paths never replace the
+ * model; NaN and infinity are refused as option values; missing output
+ * folders are found before the work; --resume refuses what it would
+ * silently get wrong. Everything runs the built `reef` on a tiny dataset
+ * made here (12 PNG pictures of two classes, 8x8 gray). */
+#include "testing.h"
+
+#include "fixtures.h"
+
+static const char tiny_arch[] = "stem k3 s2 c4 relu6; gap; fc";
+
+typedef struct fixture {
+    char dir[256];
+    char images[300], ds[300], small_ds[300], ckpt[300], tflite[300], input[300];
+} fixture;
+
+/* Runs `reef ARGS` (2>&1 into out); returns the exit status. */
+static int reef(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int reef(char *out, size_t size, const char *fmt, ...)
+{
+    char args[3000], cmd[3400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s", getenv("REEF_BIN"), args);
+    return testing_run(cmd, out, size);
+}
+
+/* The bytes of a file, to prove it unchanged. */
+typedef struct snapshot {
+    uint8_t *data;
+    size_t size;
+} snapshot;
+
+static snapshot take(const char *path)
+{
+    snapshot s;
+    s.data = fx_read(path, &s.size);
+    return s;
+}
+
+static void assert_unchanged(const char *path, snapshot *s)
+{
+    size_t size;
+    uint8_t *now = fx_read(path, &size);
+    if (size != s->size || memcmp(now, s->data, size)) fail_msg("%s was changed (%zu bytes, was %zu)", path, size, s->size);
+    free(now);
+    free(s->data);
+}
+
+static void expect(int status, const char *out, int want_status, const char *want)
+{
+    if (status != want_status || !strstr(out, want))
+        fail_msg("exit %d (want %d), output lacks '%s':\n%s", status, want_status, want, out);
+}
+
+static int setup(void **state)
+{
+    if (!testing_reef_bin()) return 0; /* each test skips */
+    fixture *f = calloc(1, sizeof *f);
+    testing_tmpdir(f->dir, sizeof f->dir, "cli-safety");
+    snprintf(f->images, sizeof f->images, "%s/images", f->dir);
+    snprintf(f->ds, sizeof f->ds, "%s/a.ds", f->dir);
+    snprintf(f->small_ds, sizeof f->small_ds, "%s/small.ds", f->dir);
+    snprintf(f->ckpt, sizeof f->ckpt, "%s/m.ckpt", f->dir);
+    snprintf(f->tflite, sizeof f->tflite, "%s/m.tflite", f->dir);
+    snprintf(f->input, sizeof f->input, "%s/in.bin", f->dir);
+    char path[600], out[8192];
+    uint8_t img[16 * 16];
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 6; i++) {
+            snprintf(path, sizeof path, "%s/%s", f->images, c ? "fish" : "nofish");
+            fx_mkdirs(path);
+            snprintf(path, sizeof path, "%s/%s/%d.png", f->images, c ? "fish" : "nofish", i);
+            for (int k = 0; k < 16 * 16; k++) img[k] = (uint8_t)(c ? (k % 16 < 8 ? 200 : 40) : 90 + 3 * i);
+            fx_write_png(path, img, 16, 16, 1);
+        }
+    int rc = reef(out, sizeof out, "prep --format folders --root '%s' --size 8x8 -o '%s'", f->images, f->ds);
+    if (rc) fail_msg("prep: %s", out);
+    /* a dataset of another size: 8 of the 12 images (2 batches of 4, not 3) */
+    for (int k = 0; k < 4; k++) {
+        char moved[600];
+        snprintf(path, sizeof path, "%s/%s/%d.png", f->images, k % 2 ? "fish" : "nofish", 4 + k / 2);
+        snprintf(moved, sizeof moved, "%s/moved%d.png", f->dir, k);
+        assert_int_equal(rename(path, moved), 0);
+    }
+    rc = reef(out, sizeof out, "prep --format folders --root '%s' --size 8x8 -o '%s'", f->images, f->small_ds);
+    if (rc) fail_msg("prep: %s", out);
+    rc = reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 1 --batch 4 -o '%s' --json", tiny_arch, f->ds,
+              f->ckpt);
+    if (rc) fail_msg("train: %s", out);
+    rc = reef(out, sizeof out, "quantize --model '%s' --calib '%s' -o '%s'", f->ckpt, f->ds, f->tflite);
+    if (rc) fail_msg("quantize: %s", out);
+    uint8_t in[64] = {0};
+    FILE *fp = fopen(f->input, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(in, 1, sizeof in, fp), sizeof in);
+    assert_int_equal(fclose(fp), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f) {
+        fx_rm_rf(f->dir);
+        free(f);
+    }
+    return 0;
+}
+
+#define FIXTURE(f)                      \
+    fixture *f = *state;                \
+    if (!f) skip();                     \
+    char out[16384];                    \
+    (void)out
+
+/* Defect 2: every command refuses an output that is one of its inputs,
+ * by any spelling (./, a hard link), and leaves the input as it was. */
+static void test_output_equal_to_input_is_refused(void **state)
+{
+    FIXTURE(f);
+    char hard[400], respelled[400], image[400];
+    snprintf(hard, sizeof hard, "%s/hardlink.ds", f->dir);
+    assert_int_equal(link(f->ds, hard), 0);
+    snprintf(respelled, sizeof respelled, "%s/./images/../a.ds", f->dir);
+    snprintf(image, sizeof image, "%s/fish/0.png", f->images);
+    snapshot ds = take(f->ds), ckpt = take(f->ckpt), tfl = take(f->tflite), in = take(f->input), png = take(image);
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' -o '%s'", tiny_arch, f->ds, respelled), out, 1,
+           "same file as --train");
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' -o '%s'", tiny_arch, f->ds, hard), out, 1,
+           "same file as --train");
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' --val '%s' --epochs 1 -o %s/x.ckpt", tiny_arch,
+                f->small_ds, f->ds, f->dir), out, 0, "");
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' --val '%s' -o '%s'", tiny_arch, f->small_ds, f->ds,
+                hard), out, 1, "same file as --val");
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' -o %s/y.ckpt --log '%s'", tiny_arch, f->ds, f->dir,
+                hard), out, 1, "--log");
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' --val '%s' -o %s/y.ckpt --plot '%s'", tiny_arch,
+                f->small_ds, f->ds, f->dir, f->ds), out, 1, "--plot");
+    expect(reef(out, sizeof out, "quantize --model '%s' --calib '%s' -o '%s'", f->ckpt, f->ds, f->ckpt), out, 1,
+           "same file as --model");
+    expect(reef(out, sizeof out, "quantize --model '%s' --calib '%s' -o '%s'", f->ckpt, f->ds, hard), out, 1,
+           "same file as --calib");
+    expect(reef(out, sizeof out, "infer --model '%s' --input '%s' -o '%s'", f->tflite, f->input, f->tflite), out, 1,
+           "same file as --model");
+    expect(reef(out, sizeof out, "infer --model '%s' --input '%s' -o '%s'", f->tflite, f->input, f->input), out, 1,
+           "same file as --input");
+    expect(reef(out, sizeof out, "prep --format folders --root '%s' --size 8x8 -o '%s'", f->images, image), out, 1,
+           "is an input image");
+    assert_unchanged(f->ds, &ds);
+    assert_unchanged(f->ckpt, &ckpt);
+    assert_unchanged(f->tflite, &tfl);
+    assert_unchanged(f->input, &in);
+    assert_unchanged(image, &png);
+    unlink(hard);
+}
+
+/* Defect 3: -o m.csv (or .svg): the log and plot go beside it, never over it. */
+static void test_derived_paths_never_replace_the_model(void **state)
+{
+    FIXTURE(f);
+    char model[400], log[450];
+    snprintf(model, sizeof model, "%s/m.csv", f->dir);
+    snprintf(log, sizeof log, "%s/m.csv.log.csv", f->dir);
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 1 -o '%s'", tiny_arch, f->ds, model), out, 0,
+           "log ");
+    assert_int_equal(access(log, R_OK), 0);
+    expect(reef(out, sizeof out, "eval --model '%s' --data '%s'", model, f->ds), out, 0, "");
+    unlink(model), unlink(log);
+    snprintf(log, sizeof log, "%s/m.csv.plot.svg", f->dir);
+    unlink(log);
+}
+
+/* Defect 7: NaN and infinity are no option values. */
+static void test_nonfinite_options_are_refused(void **state)
+{
+    FIXTURE(f);
+    static const char *const cases[] = {"--lambda nan", "--max-flash nan", "--clock inf", "--max-latency-ms -inf"};
+    for (int i = 0; i < 4; i++)
+        expect(reef(out, sizeof out, "search --train '%s' --val '%s' -o %s/s.arch %s", f->ds, f->ds, f->dir, cases[i]),
+               out, 2, "finite");
+    expect(reef(out, sizeof out, "run --model '%s' --data '%s' --timeout nan", f->tflite, f->ds), out, 2, "");
+    expect(reef(out, sizeof out, "train --train '%s' -o %s/n.ckpt --lr nan", f->ds, f->dir), out, 2, "finite");
+    char path[400];
+    snprintf(path, sizeof path, "%s/s.arch.log.csv", f->dir);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+/* Defect 8: a missing output folder is found before the work, and a
+ * failure leaves no partial output. */
+static void test_missing_folders_fail_before_work(void **state)
+{
+    FIXTURE(f);
+    char o[400];
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 50 -o %s/nodir/m.ckpt", tiny_arch, f->ds,
+                f->dir), out, 1, "nodir");
+    if (strstr(out, "epoch 1") || strstr(out, "    1 ")) fail_msg("trained before failing:\n%s", out);
+    snprintf(o, sizeof o, "%s/out.bin", f->dir);
+    expect(reef(out, sizeof out, "infer --model '%s' --input '%s' -o '%s' --dump-tensors %s/nodir", f->tflite,
+                f->input, o, f->dir), out, 1, "nodir");
+    assert_int_equal(access(o, F_OK), -1);
+    expect(reef(out, sizeof out, "quantize --model '%s' --calib '%s' -o %s/nodir/m.tflite", f->ckpt, f->ds, f->dir),
+           out, 1, "nodir");
+    expect(reef(out, sizeof out, "prep --format folders --root '%s' -o %s/nodir/x.ds", f->images, f->dir), out, 1,
+           "nodir");
+    /* gen -o creates every missing level */
+    expect(reef(out, sizeof out, "gen '%s' -o %s/g/h/i", f->tflite, f->dir), out, 0, "wrote");
+    snprintf(o, sizeof o, "%s/g/h/i", f->dir);
+    assert_int_equal(testing_count_files(o), 2);
+}
+
+/* Defect 5: --resume refuses another dataset, recipe options it would
+ * ignore, and --epochs at or below the epochs done. */
+static void test_resume_misuse_is_refused(void **state)
+{
+    FIXTURE(f);
+    char r[400];
+    snprintf(r, sizeof r, "%s/r.ckpt", f->dir);
+    snapshot ckpt = take(f->ckpt);
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 3 -o '%s'", f->ckpt, f->small_ds, r), out,
+           1, "resume on the dataset it was trained on");
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 3 --optimizer sgd --arch fish-m -o '%s'",
+                f->ckpt, f->ds, r), out, 2, "--optimizer, --arch would be ignored");
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 1 -o '%s'", f->ckpt, f->ds, r), out, 1,
+           "has done 1 epochs already");
+    assert_int_equal(access(r, F_OK), -1);
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 2 -o '%s' --json", f->ckpt, f->ds, r), out,
+           0, "\"epochs\":");
+    assert_unchanged(f->ckpt, &ckpt);
+    unlink(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_output_equal_to_input_is_refused),
+        cmocka_unit_test(test_derived_paths_never_replace_the_model),
+        cmocka_unit_test(test_nonfinite_options_are_refused),
+        cmocka_unit_test(test_missing_folders_fail_before_work),
+        cmocka_unit_test(test_resume_misuse_is_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -241,12 +241,12 @@ static inline __attribute__((always_inline)) void conv_pair(const conv_job *job,
  * column is input + p * K, K a multiple of 4); otherwise SMALL_BLOCK
  * columns at a time are gathered into scratch, K4 bytes apart, the bytes
  * past K meeting zero filter halfwords. */
-static int conv_is_small_direct(const conv_job *job)
+static int conv_is_small_direct(const reef_conv_params *p, const reef_dims *in,
+                                const reef_dims *f, const reef_dims *out)
 {
-    const reef_conv_params *p = job->params;
-    return job->direct && (job->k & 3) == 0 && job->k <= 16 && p->stride.h == 1 &&
-           p->stride.w == 1 && job->output_dims->h == job->input_dims->h &&
-           job->output_dims->w == job->input_dims->w;
+    const int32_t k = f->h * f->w * f->c;
+    return conv_is_direct(p, in, f, out) && (k & 3) == 0 && k <= 16 && p->stride.h == 1 &&
+           p->stride.w == 1 && out->h == in->h && out->w == in->w;
 }
 
 /* Word i of a filter row of k values, split by SXTB16 (zeros past k; reads
@@ -326,11 +326,11 @@ conv_small_run(const conv_job *job, const int8_t *col, int32_t col_step, int32_t
 
 static inline __attribute__((always_inline)) void
 conv_small_k4(const conv_job *job, int32_t positions, int8_t *block, int8_t *output,
-              const int k4, const int plain)
+              const int k4, const int plain, const int gathered)
 {
     const int32_t c_out = job->filter_dims->n;
     int32_t p0, i;
-    if (job->direct) {
+    if (!gathered) {
         conv_small_run(job, job->input, k4, positions, output, k4, 1, plain);
         return;
     }
@@ -342,29 +342,49 @@ conv_small_k4(const conv_job *job, int32_t positions, int8_t *block, int8_t *out
     }
 }
 
-static void conv_small_plain(const conv_job *job, int32_t positions, int8_t *block,
-                             int8_t *output)
+/* The path bits of REEF_CONV_PATHS (conv.h): the 2x2 GEMM plain or
+ * clamped, then the short-K loop per (K4, clamped, gathered). A firmware
+ * whose model header lists its paths compiles only those loops. */
+enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_COUNT = 18 };
+#ifndef REEF_CONV_PATHS
+#define REEF_CONV_PATHS ((1u << CONV_PATH_COUNT) - 1u)
+#endif
+#define CONV_HAS(path) ((REEF_CONV_PATHS >> (path)) & 1u)
+
+int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
+                      const reef_dims *filter_dims, const reef_dims *output_dims)
 {
-    switch (round4(job->k)) {
-    case 4: conv_small_k4(job, positions, block, output, 4, 1); break;
-    case 8: conv_small_k4(job, positions, block, output, 8, 1); break;
-    case 12: conv_small_k4(job, positions, block, output, 12, 1); break;
-    default: conv_small_k4(job, positions, block, output, 16, 1); break;
+    const int clamped = !(params->activation.min == -128 && params->activation.max == 127);
+    const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
+    if (conv_is_small_direct(params, input_dims, filter_dims, output_dims))
+        return CONV_PATH_SMALL + (((k4 >> 2) - 1) * 2 + clamped) * 2;
+    if (conv_is_small_gathered(params, input_dims, filter_dims, output_dims))
+        return CONV_PATH_SMALL + (((k4 >> 2) - 1) * 2 + clamped) * 2 + 1;
+    return clamped ? CONV_PATH_PAIRS_CLAMPED : CONV_PATH_PAIRS;
+}
+
+/* Short-K path i = path - CONV_PATH_SMALL: K4 = 4 * (i / 4 + 1), clamped
+ * (i / 2) % 2, gathered i % 2; each loop exists only if its bit is set. */
+#define CONV_SMALL_CASE(i)                                                                \
+    case i:                                                                               \
+        if (CONV_HAS(CONV_PATH_SMALL + (i)))                                              \
+            conv_small_k4(job, positions, block, output, 4 * ((i) / 4 + 1), !(((i) >> 1) & 1), \
+                          (i) & 1);                                                       \
+        break;
+
+static __attribute__((noinline)) void conv_small(const conv_job *job, int path, int32_t positions, int8_t *block,
+                       int8_t *output)
+{
+    switch (path - CONV_PATH_SMALL) {
+        CONV_SMALL_CASE(0) CONV_SMALL_CASE(1) CONV_SMALL_CASE(2) CONV_SMALL_CASE(3)
+        CONV_SMALL_CASE(4) CONV_SMALL_CASE(5) CONV_SMALL_CASE(6) CONV_SMALL_CASE(7)
+        CONV_SMALL_CASE(8) CONV_SMALL_CASE(9) CONV_SMALL_CASE(10) CONV_SMALL_CASE(11)
+        CONV_SMALL_CASE(12) CONV_SMALL_CASE(13) CONV_SMALL_CASE(14) CONV_SMALL_CASE(15)
+    default: break;
     }
 }
 
-static void conv_small_clamped(const conv_job *job, int32_t positions, int8_t *block,
-                               int8_t *output)
-{
-    switch (round4(job->k)) {
-    case 4: conv_small_k4(job, positions, block, output, 4, 0); break;
-    case 8: conv_small_k4(job, positions, block, output, 8, 0); break;
-    case 12: conv_small_k4(job, positions, block, output, 12, 0); break;
-    default: conv_small_k4(job, positions, block, output, 16, 0); break;
-    }
-}
-
-static void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *cols, int8_t *gather,
+static __attribute__((noinline)) void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *cols, int8_t *gather,
                              int8_t *output)
 {
     int32_t p;
@@ -372,12 +392,22 @@ static void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *co
         conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 1);
 }
 
-static void conv_pairs_clamped(const conv_job *job, int32_t positions, int32_t *cols,
+static __attribute__((noinline)) void conv_pairs_clamped(const conv_job *job, int32_t positions, int32_t *cols,
                                int8_t *gather, int8_t *output)
 {
     int32_t p;
     for (p = 0; p < positions; p += 2)
         conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 0);
+}
+
+int reef_conv_s8_needs_reference(const reef_conv_params *params,
+                                 const reef_per_channel_quant *quant, const reef_dims *filter_dims)
+{
+    int32_t o;
+    if (params->input_offset < -127 || params->input_offset > 128) return 1;
+    for (o = 0; o < filter_dims->n; o++)
+        if (quant->multiplier[o] != 0 && (quant->shift[o] >= 0 || quant->shift[o] < -31)) return 1;
+    return 0;
 }
 
 reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params,
@@ -392,6 +422,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     int32_t *cols;      /* (K4 / 4, 2, 2) widened column pair */
     int8_t *gather;     /* (K4) */
     int32_t positions, k4;
+    int path;
     if (!reef_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
                               output_dims, output) || !ctx || !ctx->buf ||
         ctx->size < reef_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims))
@@ -411,21 +442,20 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     job.rq = rq;
     if (params->input_offset < -127 || params->input_offset > 128 ||
         !conv_prepare(quant, bias, filter_dims->n, rq))
+#if defined(REEF_NO_REFERENCE_KERNELS)
+        return REEF_UNSUPPORTED;
+#else
         return reef_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter, bias,
                                 output_dims, output);
+#endif
     positions = output_dims->n * output_dims->h * output_dims->w;
-    if (conv_is_small_direct(&job) ||
-        conv_is_small_gathered(params, input_dims, filter_dims, output_dims)) {
-        int8_t *block = gather + k4; /* (SMALL_BLOCK, K4), when gathered */
-        if (params->activation.min == -128 && params->activation.max == 127)
-            conv_small_plain(&job, positions, block, output);
-        else
-            conv_small_clamped(&job, positions, block, output);
-        return REEF_OK;
-    }
-    if (params->activation.min == -128 && params->activation.max == 127)
-        conv_pairs_plain(&job, positions, cols, gather, output);
-    else
+    path = reef_conv_s8_path(params, input_dims, filter_dims, output_dims);
+    if (!CONV_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build */
+    if (path >= CONV_PATH_SMALL)
+        conv_small(&job, path, positions, gather + k4 /* (SMALL_BLOCK, K4), when gathered */, output);
+    else if (path == CONV_PATH_PAIRS) {
+        if (CONV_HAS(CONV_PATH_PAIRS)) conv_pairs_plain(&job, positions, cols, gather, output);
+    } else if (CONV_HAS(CONV_PATH_PAIRS_CLAMPED))
         conv_pairs_clamped(&job, positions, cols, gather, output);
     return REEF_OK;
 }

@@ -1,5 +1,7 @@
 /* 3x3 depthwise convolution, stride 1 or 2, one channel at a time along
- * an output row (a sliding window), on input rows widened to int16.
+ * an output row (a sliding window), on input rows widened to int16. When
+ * the output is taller than wide the same code slides down columns
+ * (dw3_axes): "row" below then reads "column".
  *
  * Channels go four at a time: each input row they need is widened once
  * (input offset added, so padding is plain 0) into a ring of three row
@@ -26,9 +28,23 @@
 
 enum { DW3_SLOTS = 3, DW3_GROUP = 4 };
 
+/* The window slides along lines: rows, or columns when the output is
+ * taller than wide (KWS's 25x5 maps: 5 lines of 25 instead of 25 of 5, so
+ * the per-line work is spread over five times more outputs). Steps are in
+ * elements of the NHWC tensors; "across" is the other spatial axis. */
+typedef struct dw3_axes {
+    int32_t in_len, in_lines;     /* input line length, line count */
+    int32_t in_step, in_line;     /* between neighbours along / across a line */
+    int32_t out_len, out_lines;
+    int32_t out_step, out_line;
+    int32_t pad_along, pad_across;
+    int32_t f_along, f_across;    /* filter taps along / across, in bytes */
+} dw3_axes;
+
 typedef struct dw3_job {
     const reef_dw_conv_params *params;
     const reef_dims *in, *out;
+    dw3_axes ax;
     const int8_t *filter;  /* (1, 3, 3, C) */
     const reef_rq *rq;     /* (C) */
     const int32_t *taps;   /* (C, 5) packed filters: dw3_pack_taps */
@@ -44,6 +60,24 @@ static int32_t dw3_row_len(int32_t stride, int32_t w_out)
     return (stride * (w_out + 1) + 3 + 1) & ~1;
 }
 
+/* Columns when the output is taller than wide, else rows. */
+static int dw3_by_columns(const reef_dims *out) { return out->h > out->w; }
+
+static void dw3_axes_of(const reef_dw_conv_params *p, const reef_dims *in, const reef_dims *out,
+                        dw3_axes *ax)
+{
+    const int32_t C = in->c;
+    if (dw3_by_columns(out)) {
+        *ax = (dw3_axes){in->h, in->w, in->w * C, C, out->h, out->w, out->w * C, C,
+                         p->padding.h, p->padding.w, 3 * C, C};
+        return;
+    }
+    *ax = (dw3_axes){in->w, in->h, C, in->w * C, out->w, out->h, C, out->w * C,
+                     p->padding.w, p->padding.h, C, 3 * C};
+}
+
+static int32_t dw3_out_len(const reef_dims *out) { return dw3_by_columns(out) ? out->h : out->w; }
+
 int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
                        const reef_dims *filter_dims, const reef_dims *output_dims)
 {
@@ -58,27 +92,27 @@ int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input
 int32_t reef_dw3x3_buffer_size(const reef_dw_conv_params *params, const reef_dims *input_dims,
                                const reef_dims *output_dims)
 {
-    const int32_t row = dw3_row_len(params->stride.w, output_dims->w);
+    const int32_t row = dw3_row_len(params->stride.w, dw3_out_len(output_dims));
     return ((int32_t)sizeof(reef_rq) + 20) * input_dims->c + 2 * row * (DW3_GROUP * DW3_SLOTS + 1) +
-           4 * ((output_dims->w + 1) & ~1);
+           4 * ((dw3_out_len(output_dims) + 1) & ~1);
 }
 
-/* Widens input row y of image b, channels c..c+n-1 (n <= 4), into slot s
+/* Widens input line y of image b, channels c..c+n-1 (n <= 4), into slot s
  * of each channel. */
 static void dw3_widen(const dw3_job *job, const int8_t *input, int32_t b, int32_t y, int32_t c,
                       int32_t n, int32_t s)
 {
-    const reef_dims *in = job->in;
-    const int32_t off = job->params->input_offset, pad = job->params->padding.w;
+    const dw3_axes *ax = &job->ax;
+    const int32_t off = job->params->input_offset, pad = ax->pad_along, step = ax->in_step;
     const int32_t offsets = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
-    const int32_t x_end = job->row - pad < in->w ? job->row - pad : in->w;
+    const int32_t x_end = job->row - pad < ax->in_len ? job->row - pad : ax->in_len;
     const int32_t gap = DW3_SLOTS * job->row; /* between two channels' slots */
-    const int8_t *src = input + ((b * in->h + y) * in->w) * in->c + c;
+    const int8_t *src = input + b * job->in->h * job->in->w * job->in->c + y * ax->in_line + c;
     int16_t *dst = job->slots + s * job->row + pad;
     int32_t x = pad < 0 ? -pad : 0, i;
     if (n == DW3_GROUP) {
         for (; x < x_end; x++) {
-            const uint32_t v = reef_load_u32(src + x * in->c);
+            const uint32_t v = reef_load_u32(src + x * step);
             const int32_t e = reef_sadd16(reef_sxtb16(v), offsets);     /* (c, c+2) */
             const int32_t o = reef_sadd16(reef_sxtb16_ror8(v), offsets); /* (c+1, c+3) */
             dst[x] = (int16_t)reef_half_lo(e);
@@ -89,7 +123,7 @@ static void dw3_widen(const dw3_job *job, const int8_t *input, int32_t b, int32_
         return;
     }
     for (; x < x_end; x++)
-        for (i = 0; i < n; i++) dst[x + i * gap] = (int16_t)(src[x * in->c + i] + off);
+        for (i = 0; i < n; i++) dst[x + i * gap] = (int16_t)(src[x * step + i] + off);
 }
 
 /* Packs (lo, hi) int8 weights into halfwords. */
@@ -98,15 +132,16 @@ static int32_t dw3_pack(int32_t lo, int32_t hi)
     return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
 }
 
-/* Channel c's 3x3 filter (taps C apart) as five words: (w00, w01),
- * (w10, w11), (w20, w21), (w02, w12), (w22, 0). */
-static void dw3_pack_taps(const int8_t *f, int32_t C, int32_t t[5])
+/* Channel c's 3x3 filter as five words, wij = tap i across, j along the
+ * line (a = along, x = across, in bytes): (w00, w01), (w10, w11),
+ * (w20, w21), (w02, w12), (w22, 0). */
+static void dw3_pack_taps(const int8_t *f, int32_t a, int32_t x, int32_t t[5])
 {
-    t[0] = dw3_pack(f[0], f[C]);
-    t[1] = dw3_pack(f[3 * C], f[4 * C]);
-    t[2] = dw3_pack(f[6 * C], f[7 * C]);
-    t[3] = dw3_pack(f[2 * C], f[5 * C]);
-    t[4] = dw3_pack(f[8 * C], 0);
+    t[0] = dw3_pack(f[0], f[a]);
+    t[1] = dw3_pack(f[x], f[x + a]);
+    t[2] = dw3_pack(f[2 * x], f[2 * x + a]);
+    t[3] = dw3_pack(f[2 * a], f[x + 2 * a]);
+    t[4] = dw3_pack(f[2 * x + 2 * a], 0);
 }
 
 static int32_t dw3_ld(const int16_t *p)
@@ -178,13 +213,13 @@ static void dw3_out_clamped(const int32_t *sums, int32_t n, const reef_rq *q, in
     }
 }
 
-/* Output row y of channels c..c+n-1: row k of channel i is
+/* Output line y of channels c..c+n-1: line k of channel i is
  * rows[k] + i * steps[k] (steps 0 for the zero row). */
 static void dw3_output_row(const dw3_job *job, const int16_t *const rows[3], const int32_t steps[3],
                            int32_t c, int32_t n, int8_t *out)
 {
     const reef_dw_conv_params *p = job->params;
-    const int32_t w_out = job->out->w, pairs = (w_out + 1) >> 1, C = job->in->c;
+    const int32_t w_out = job->ax.out_len, pairs = (w_out + 1) >> 1, C = job->ax.out_step;
     const int plain = p->activation.min == -128 && p->activation.max == 127;
     int32_t i;
     for (i = 0; i < n; i++) {
@@ -208,17 +243,18 @@ static void dw3_output_row(const dw3_job *job, const int16_t *const rows[3], con
 static void dw3_group(const dw3_job *job, const int8_t *input, int32_t b, int32_t c, int32_t n,
                       int8_t *output)
 {
-    const reef_dims *in = job->in, *out = job->out;
-    const int32_t pad_top = job->params->padding.h, slot_step = DW3_SLOTS * job->row;
+    const dw3_axes *ax = &job->ax;
+    const reef_dims *out = job->out;
+    const int32_t pad_top = ax->pad_across, slot_step = DW3_SLOTS * job->row;
     int32_t slot_of[DW3_SLOTS] = {-1, -1, -1}, y, k;
     int8_t *out_row = output + (b * out->h * out->w) * out->c + c;
-    for (y = 0; y < out->h; y++, out_row += out->w * out->c) {
+    for (y = 0; y < ax->out_lines; y++, out_row += ax->out_line) {
         const int16_t *rows[3];
         int32_t steps[3];
         int32_t j = y * job->stride, s = j % DW3_SLOTS;
         for (k = 0; k < 3; k++, j++, s = s == DW3_SLOTS - 1 ? 0 : s + 1) {
             const int32_t y_in = j - pad_top;
-            if (y_in < 0 || y_in >= in->h) {
+            if (y_in < 0 || y_in >= ax->in_lines) {
                 rows[k] = job->zeros;
                 steps[k] = 0;
                 continue;
@@ -248,7 +284,8 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     for (c = 0; c < C; c++)
         fast &= reef_rq_init(&rq[c], bias ? bias[c] : 0, quant->multiplier[c], quant->shift[c]);
     if (!fast) return 0;
-    for (c = 0; c < C; c++) dw3_pack_taps(filter + c, C, taps + 5 * c);
+    dw3_axes_of(params, input_dims, output_dims, &job.ax);
+    for (c = 0; c < C; c++) dw3_pack_taps(filter + c, job.ax.f_along, job.ax.f_across, taps + 5 * c);
     job.params = params;
     job.in = input_dims;
     job.out = output_dims;
@@ -256,7 +293,7 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     job.rq = rq;
     job.taps = taps;
     job.stride = params->stride.w;
-    job.row = dw3_row_len(job.stride, output_dims->w);
+    job.row = dw3_row_len(job.stride, job.ax.out_len);
     slots = (int16_t *)(taps + 5 * C);
     job.slots = slots;
     job.zeros = slots + DW3_GROUP * DW3_SLOTS * job.row;

@@ -199,6 +199,12 @@ static void dw_pixel(const dw_job *job, int32_t b, int32_t y, int32_t x, int8_t 
     for (; c < channels; c++) out[c] = dw_finish(job, c, dw_sum1(job, &t, c));
 }
 
+int reef_dw_conv_s8_needs_reference(const reef_dw_conv_params *params)
+{
+    return params->depth_multiplier != 1 || params->input_offset < -127 ||
+           params->input_offset > 128;
+}
+
 reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *params,
                             const reef_per_channel_quant *quant,
                             const reef_dims *input_dims, const int8_t *input,
@@ -211,17 +217,19 @@ reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *
     if (!reef_dw_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
                                  output_dims, output))
         return REEF_ARG_ERROR;
+    /* a channel the sliding window cannot requantize (a left shift) sends
+     * the layer to the per-pixel path below, which takes any shift */
     if (reef_dw3x3_applies(params, input_dims, filter_dims, output_dims) && ctx && ctx->buf &&
-        ctx->size >= reef_dw3x3_buffer_size(params, input_dims, output_dims)) {
-        if (reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
-            return REEF_OK;
+        ctx->size >= reef_dw3x3_buffer_size(params, input_dims, output_dims) &&
+        reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
+        return REEF_OK;
+    if (reef_dw_conv_s8_needs_reference(params))
+#if defined(REEF_NO_REFERENCE_KERNELS)
+        return REEF_UNSUPPORTED;
+#else
         return reef_dw_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter,
                                    bias, output_dims, output);
-    }
-    if (params->depth_multiplier != 1 || params->input_offset < -127 ||
-        params->input_offset > 128)
-        return reef_dw_conv_s8_ref(ctx, params, quant, input_dims, input, filter_dims, filter,
-                                   bias, output_dims, output);
+#endif
     job.params = params;
     job.quant = quant;
     job.input_dims = input_dims;

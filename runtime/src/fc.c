@@ -146,6 +146,11 @@ static void fc_rows(const reef_fc_params *params, const int32_t *multiplier,
     }
 }
 
+int reef_fc_s8_needs_reference(const reef_fc_params *params)
+{
+    return params->filter_offset != 0 || params->input_offset < -127 || params->input_offset > 128;
+}
+
 static reef_status fc_run(const reef_context *ctx, const reef_fc_params *params,
                           const int32_t *multiplier, const int32_t *shift, int per_channel,
                           const reef_dims *input_dims, const int8_t *input,
@@ -157,14 +162,17 @@ static reef_status fc_run(const reef_context *ctx, const reef_fc_params *params,
         !reef_fc_args_valid(params, input_dims, input, filter_dims, filter, output_dims,
                             output))
         return REEF_ARG_ERROR;
-    if (params->filter_offset != 0 || params->input_offset < -127 ||
-        params->input_offset > 128) {
+    if (reef_fc_s8_needs_reference(params)) {
         /* Not TFLite's int8 scheme: the plain loop handles it. */
+#if defined(REEF_NO_REFERENCE_KERNELS)
+        return REEF_UNSUPPORTED;
+#else
         reef_per_channel_quant q;
         q.multiplier = multiplier;
         q.shift = shift;
         return reef_fc_s8_ref(ctx, params, &q, per_channel, input_dims, input, filter_dims,
                               filter, bias, output_dims, output);
+#endif
     }
     c_in = filter_dims->h * filter_dims->w * filter_dims->c;
     c_out = filter_dims->n;

@@ -287,6 +287,49 @@ static int uses_quantize_ops(const reef_lowered_model *m)
     return 0;
 }
 
+/* 1 when a step hands its layer to a scalar reference kernel (the fast
+ * kernels' *_needs_reference predicates); else the header tells the
+ * runtime to leave them out of the firmware. */
+static int needs_reference_kernels(const reef_lowered_model *m)
+{
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_lowered_step *s = &m->steps[k];
+        if (s->kind == REEF_STEP_CONV &&
+            reef_conv_s8_needs_reference(&s->args.conv.params, &s->args.conv.quant, &s->args.conv.filter_dims))
+            return 1;
+        if (s->kind == REEF_STEP_DW_CONV && reef_dw_conv_s8_needs_reference(&s->args.dw_conv.params)) return 1;
+        if (s->kind == REEF_STEP_FC && reef_fc_s8_needs_reference(&s->args.fc.params)) return 1;
+    }
+    return 0;
+}
+
+/* The OR of 1 << reef_conv_s8_path over the conv steps. */
+static unsigned conv_paths(const reef_lowered_model *m)
+{
+    unsigned paths = 0;
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_conv_step_args *a = &m->steps[k].args.conv;
+        if (m->steps[k].kind == REEF_STEP_CONV)
+            paths |= 1u << reef_conv_s8_path(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
+    }
+    return paths;
+}
+
+/* What a firmware built with -include of the header may leave out. */
+static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
+{
+    fprintf(e->fp,
+            "/* The conv loops this model runs (reef/conv.h): built with -include of\n"
+            " * this header, the runtime compiles no other. */\n"
+            "#ifndef REEF_CONV_PATHS\n#define REEF_CONV_PATHS 0x%xu\n#endif\n\n",
+            conv_paths(m));
+    if (needs_reference_kernels(m)) return;
+    fputs("/* Every conv, depthwise and fully-connected step takes a fast path: built\n"
+          " * with -include of this header, the runtime links no scalar reference. */\n"
+          "#ifndef REEF_NO_REFERENCE_KERNELS\n#define REEF_NO_REFERENCE_KERNELS 1\n#endif\n\n",
+          e->fp);
+}
+
 /* Float I/O only: the element types, so callers can size their buffers
  * (int8 models keep the header they always had). */
 static void put_io_types(emitter *e, const reef_lowered_model *m)
@@ -319,6 +362,7 @@ static void put_header(emitter *e, const void *model, const char *source)
     fprintf(fp, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n", u, u);
     if (uses_quantize_ops(m)) fputs("#include \"reef/quantize.h\"\n", fp);
     fputs("#include \"reef/step.h\"\n\n", fp);
+    put_kernel_paths(e, m);
     fprintf(fp, "#define %s_INPUT_SIZE %" PRId32 "\n#define %s_OUTPUT_SIZE %" PRId32 "\n", u, m->input_size,
             u, m->output_size);
     fprintf(fp, "#define %s_ARENA_SIZE %zu\n#define %s_STEP_COUNT %d\n", u, m->arena_size, u, m->nsteps);

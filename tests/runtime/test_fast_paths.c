@@ -159,7 +159,7 @@ static void test_dw3x3(void **state)
     (void)state;
     static int8_t in[2 * 14 * 14 * 19], f[9 * 19], got[2 * 16 * 16 * 19], want[2 * 16 * 16 * 19];
     static int32_t mult[19], shift[19], bias[19], scratch[4096];
-    int bad = 0, fast = 0;
+    int bad = 0, fast = 0, columns = 0, left = 0;
     for (int t = 0; t < 600; t++) {
         reef_dims id = {rnd_in(1, 2), rnd_in(1, 14), rnd_in(1, 14), rnd_in(1, 19)};
         int s = rnd_in(1, 2);
@@ -173,11 +173,14 @@ static void test_dw3x3(void **state)
         fill(in, reef_dims_count(&id));
         fill(f, 9 * id.c);
         quant(mult, shift, bias, id.c, 9, t % 2);
+        if (t % 10 == 3) shift[rnd_in(0, id.c - 1)] = rnd_in(0, 2); /* the per-pixel path takes the layer */
         reef_per_channel_quant q = {mult, shift};
         int32_t need = reef_dw_conv_s8_get_buffer_size(&p, &id, &fd, &od);
         assert_true(need > 0 && need <= (int32_t)sizeof scratch);
         reef_context ctx = {scratch, t % 4 ? need : 0};
-        fast += t % 4 != 0;
+        fast += t % 4 != 0 && t % 10 != 3;
+        columns += t % 4 != 0 && t % 10 != 3 && od.h > od.w; /* it slides down columns */
+        left += t % 10 == 3;
         const int32_t *b = t % 5 ? bias : NULL;
         assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
         assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
@@ -187,7 +190,9 @@ static void test_dw3x3(void **state)
                    id.h, id.w, id.c, s, p.padding.h, p.padding.w, p.activation.min, p.activation.max, (int)ctx.size, d);
         bad += d;
     }
-    printf("dw 3x3: %d cases on the sliding-window path\n", fast);
+    printf("dw 3x3: %d cases on the sliding-window path, %d of them by columns; %d with a left shift\n", fast,
+           columns, left);
+    assert_true(columns > 50 && fast - columns > 50);
     assert_int_equal(bad, 0);
 }
 

@@ -12,6 +12,7 @@
 
 #include "codegen/mlperf.h"
 #include "target/cycles.h"
+#include "target/elf.h"
 #include "target/firmware.h"
 #include "target/memory.h"
 #include "util/io.h"
@@ -50,6 +51,31 @@ static void append_file(const char *path, int8_t **buf, size_t *size, int n)
     free(data);
 }
 
+/* Every step of these models takes a fast path: the header says so and the
+ * firmware links none of the scalar references. */
+static void assert_no_reference_kernels(const char *header, const char *elf_path)
+{
+    static const char *const refs[] = {"reef_conv_s8_ref", "reef_dw_conv_s8_ref", "reef_fc_s8_ref"};
+    uint8_t *text;
+    size_t size;
+    reef_error err = {{0}};
+    if (reef_read_file(header, &text, &size, &err)) fail_msg("%s", err.msg);
+    const char *want = "#define REEF_NO_REFERENCE_KERNELS 1";
+    const size_t n = strlen(want);
+    int found = 0;
+    for (size_t i = 0; i + n <= size && !found; i++) found = memcmp(text + i, want, n) == 0;
+    assert_true(found);
+    free(text);
+    reef_elf elf;
+    if (reef_elf_open(elf_path, &elf, &err)) fail_msg("%s", err.msg);
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+        uint32_t at;
+        reef_error miss = {{0}};
+        if (reef_elf_symbol_value(&elf, refs[i], &at, &miss) == 0) fail_msg("%s is linked into %s", refs[i], elf_path);
+    }
+    reef_elf_close(&elf);
+}
+
 /* Collects every vector of the manifest that belongs to model `name`. */
 static void collect_vectors(const mlperf_vector *v, int nv, const char *name, model_vectors *mv)
 {
@@ -78,6 +104,7 @@ static void run_case(const model_case *mc, const model_vectors *mv, const char *
                          .model_source_count = 1, .profile_steps = 1, .output = elf};
     reef_error err = {{0}};
     if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+    assert_no_reference_kernels(header, elf);
 
     const int N = mv->n;
     const int8_t *in = mv->in, *want = mv->want;

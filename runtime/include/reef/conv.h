@@ -51,6 +51,22 @@ int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
                                      const reef_dims *filter_dims,
                                      const reef_dims *output_dims);
 
+/* 1 when reef_conv_s8 hands these parameters to reef_conv_s8_ref: an
+ * input offset outside [-127, 128] or a channel whose requantization
+ * shifts left (shift >= 0 with a nonzero multiplier). */
+int reef_conv_s8_needs_reference(const reef_conv_params *params,
+                                 const reef_per_channel_quant *quant,
+                                 const reef_dims *filter_dims);
+
+/* The loop reef_conv_s8 runs these shapes with, in [0, 18): 0 and 1 the
+ * 2x2 GEMM (activation range [-128, 127] or clamped), 2 + i the short-K
+ * loop i (per K rounded up to 4, clamped, gathered). A build that defines
+ * REEF_CONV_PATHS (a generated model header does: the OR of 1 << path over
+ * its conv steps) compiles only those loops; a layer needing another one
+ * then gets REEF_UNSUPPORTED. */
+int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
+                      const reef_dims *filter_dims, const reef_dims *output_dims);
+
 /* The portable scalar reference: same contract, needs no scratch. */
 reef_status reef_conv_s8_ref(const reef_context *ctx, const reef_conv_params *params,
                              const reef_per_channel_quant *quant,

@@ -41,6 +41,10 @@ int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
                                         const reef_dims *filter_dims,
                                         const reef_dims *output_dims);
 
+/* 1 when reef_dw_conv_s8 hands these parameters to reef_dw_conv_s8_ref:
+ * a depth multiplier other than 1 or an input offset outside [-127, 128]. */
+int reef_dw_conv_s8_needs_reference(const reef_dw_conv_params *params);
+
 /* The portable scalar reference: same contract, needs no scratch. */
 reef_status reef_dw_conv_s8_ref(const reef_context *ctx, const reef_dw_conv_params *params,
                                 const reef_per_channel_quant *quant,

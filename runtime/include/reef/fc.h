@@ -44,6 +44,10 @@ reef_status reef_fc_per_channel_s8(const reef_context *ctx, const reef_fc_params
 
 int32_t reef_fc_s8_get_buffer_size(const reef_dims *filter_dims);
 
+/* 1 when reef_fc_s8 / reef_fc_per_channel_s8 hand these parameters to
+ * reef_fc_s8_ref: a filter offset or an input offset outside [-127, 128]. */
+int reef_fc_s8_needs_reference(const reef_fc_params *params);
+
 /* The portable scalar reference: same contract as reef_fc_per_channel_s8
  * (a per-tensor quant is one channel's values repeated). */
 reef_status reef_fc_s8_ref(const reef_context *ctx, const reef_fc_params *params,

@@ -16,11 +16,19 @@
 #ifndef REEF_RT_TYPES_H
 #define REEF_RT_TYPES_H
 
+/* REEF_NO_REFERENCE_KERNELS: defined by a generated model header when no
+ * step of the model needs the scalar references (reef_conv_s8_ref,
+ * reef_dw_conv_s8_ref, reef_fc_s8_ref; see the *_needs_reference
+ * predicates), so a firmware built with it links none of them; the fast
+ * kernels then return REEF_UNSUPPORTED where they would have called one. */
+
 #include <stdint.h>
 
 typedef enum reef_status {
     REEF_OK = 0,
     REEF_ARG_ERROR = -1, /* a shape, parameter or buffer is invalid */
+    REEF_UNSUPPORTED = -2, /* needs a scalar reference kernel this build left out
+                            * (REEF_NO_REFERENCE_KERNELS, below) */
 } reef_status;
 
 /* A 4-D shape. Unused leading dimensions are 1. */

@@ -1,0 +1,76 @@
+/* The runtime built with REEF_NO_REFERENCE_KERNELS (what a generated model
+ * header asks for when no step needs a scalar reference): the layers the
+ * *_needs_reference predicates name return REEF_UNSUPPORTED instead of
+ * reaching a reference, and every other layer still runs its fast path.
+ * This executable compiles the runtime sources itself with the macro. */
+#include "testing.h"
+
+#include "reef/reef.h"
+
+#ifndef REEF_NO_REFERENCE_KERNELS
+#error "build with -DREEF_NO_REFERENCE_KERNELS"
+#endif
+
+static int32_t scratch[1024];
+
+static void test_conv(void **state)
+{
+    (void)state;
+    int8_t in[4 * 4 * 2] = {1, 2, 3, 4, 5, 6, 7, 8}, f[2 * 2] = {1, -1, 2, 3}, out[4 * 4 * 2];
+    int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {-3, -2};
+    reef_dims id = {1, 4, 4, 2}, fd = {2, 1, 1, 2}, od = {1, 4, 4, 2};
+    reef_conv_params p = {5, -3, {1, 1}, {0, 0}, {1, 1}, {-128, 127}};
+    reef_per_channel_quant q = {mult, shift};
+    reef_context ctx = {scratch, sizeof scratch};
+    assert_false(reef_conv_s8_needs_reference(&p, &q, &fd));
+    assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    shift[1] = 1; /* a left shift */
+    assert_true(reef_conv_s8_needs_reference(&p, &q, &fd));
+    assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+    shift[1] = -2, p.input_offset = 200; /* not an int8 zero point */
+    assert_true(reef_conv_s8_needs_reference(&p, &q, &fd));
+    assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+}
+
+static void test_dw(void **state)
+{
+    (void)state;
+    int8_t in[5 * 5 * 2] = {3, -4, 5}, f[3 * 3 * 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, out[5 * 5 * 4];
+    int32_t mult[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30}, shift[4] = {-2, 1, -2, -2};
+    reef_dims id = {1, 5, 5, 2}, fd = {1, 3, 3, 2}, od = {1, 5, 5, 2};
+    reef_dw_conv_params p = {1, 2, 1, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
+    reef_per_channel_quant q = {mult, shift};
+    reef_context ctx = {scratch, sizeof scratch};
+    /* a left shift: the per-pixel path, no reference */
+    assert_false(reef_dw_conv_s8_needs_reference(&p));
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    p.depth_multiplier = 2, fd.c = 4, od.c = 4;
+    int8_t f2[3 * 3 * 4] = {1};
+    assert_true(reef_dw_conv_s8_needs_reference(&p));
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f2, NULL, &od, out), REEF_UNSUPPORTED);
+}
+
+static void test_fc(void **state)
+{
+    (void)state;
+    int8_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, f[3 * 8] = {1, 2, 3}, out[3];
+    reef_dims id = {1, 1, 1, 8}, fd = {3, 1, 1, 8}, od = {1, 1, 1, 3};
+    reef_fc_params p = {3, 0, -1, {-128, 127}};
+    reef_per_tensor_quant q = {1 << 30, 2}; /* a left shift is fine here */
+    reef_context ctx = {scratch, sizeof scratch};
+    assert_false(reef_fc_s8_needs_reference(&p));
+    assert_int_equal(reef_fc_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    p.filter_offset = 1;
+    assert_true(reef_fc_s8_needs_reference(&p));
+    assert_int_equal(reef_fc_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_dw),
+        cmocka_unit_test(test_fc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -190,7 +190,7 @@ static void test_dataset_must_fit(void **state)
     assert_int_equal(reef_pipeline_int8_inputs(&f->g, &f->m, &other, "other.ds", &in, &err), -1);
     assert_null(in);
     printf("refused: %s\n", err.msg);
-    assert_non_null(strstr(err.msg, "other.ds has 4x16x1 images"));
+    assert_non_null(strstr(err.msg, "other.ds: images are 4x16x1"));
     assert_non_null(strstr(err.msg, "1x8x8x1"));
     other = f->ds, other.num_classes = 3;
     assert_int_equal(reef_pipeline_int8_inputs(&f->g, &f->m, &other, "other.ds", &in, &err), -1);

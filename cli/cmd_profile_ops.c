@@ -1,5 +1,5 @@
 /* reef profile-ops: the search's cost table, from emulated Cortex-M4 runs
- * of the search space's networks (src/nas/profile.h). */
+ * of the search space's networks (src/profile/profile_ops.h). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "energy/profile.h"
 #include "nas/cost.h"
-#include "nas/profile.h"
+#include "profile/profile_ops.h"
 #include "nas/space.h"
 #include "util/io.h"
 #include "util/json.h"

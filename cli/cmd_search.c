@@ -10,7 +10,7 @@
 #include "data/dataset.h"
 #include "energy/profile.h"
 #include "nas/cost.h"
-#include "nas/profile.h"
+#include "profile/profile_ops.h"
 #include "nas/search.h"
 #include "util/io.h"
 #include "util/json.h"

@@ -1,5 +1,5 @@
-/* Emulated measurements of search-space networks: see profile.h. */
-#include "nas/profile.h"
+/* Emulated measurements of search-space networks: see profile_ops.h. */
+#include "profile/profile_ops.h"
 
 #include <dirent.h>
 #include <stdio.h>

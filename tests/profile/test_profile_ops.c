@@ -16,7 +16,7 @@
 
 #include "energy/profile.h"
 #include "nas/cost.h"
-#include "nas/profile.h"
+#include "profile/profile_ops.h"
 #include "nas/space.h"
 
 static int tools_present(void)

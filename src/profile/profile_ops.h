@@ -1,5 +1,7 @@
-/* Measuring networks of the search space on the emulated Cortex-M4, and
- * filling the cost table from those runs (`reef profile-ops`).
+/* The op profiler, its own stage: measures networks of the search space on
+ * the emulated Cortex-M4 and fills the cost table from those runs (`reef
+ * profile-ops`). The search (src/nas) only reads that table (nas/cost.h);
+ * it never builds or runs firmware, so it does not depend on this stage.
  *
  * A network is measured the way it ships: the float model of its spec
  * (random weights) is quantized by src/quant on a few random images,
@@ -10,8 +12,8 @@
  * "logits"/"probs" to the classifier). The table is filled from six
  * "column" networks per space, network j using candidate j in every
  * block, so 36 firmware builds cover the 6 spaces of the selection grid. */
-#ifndef REEF_NAS_PROFILE_H
-#define REEF_NAS_PROFILE_H
+#ifndef REEF_PROFILE_PROFILE_OPS_H
+#define REEF_PROFILE_PROFILE_OPS_H
 
 #include <stdint.h>
 

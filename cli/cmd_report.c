@@ -268,7 +268,11 @@ static void print_markdown(const report_args *a, const report_state *s)
     /* every cell says what it is: reef's time and energy are modeled (with
      * the model's error against board measurements), the paper's measured */
     const int calibrated = s->profile.board_points > 0;
-    const double time_err = REEF_CALIBRATION_TIME_WORST_PCT, energy_err = s->profile.board_energy_error_pct;
+    char time_label[64] = "modeled, uncalibrated", energy_label[64] = "modeled, uncalibrated";
+    if (calibrated) {
+        snprintf(time_label, sizeof time_label, "modeled, +-%.1f%%", REEF_CALIBRATION_TIME_WORST_PCT);
+        snprintf(energy_label, sizeof energy_label, "modeled, +-%.1f%%", s->profile.board_energy_error_pct);
+    }
     printf("| model | accuracy | flash KB | RAM KB | power mW | time ms | energy mJ | instructions |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < 2; k++) {
@@ -276,11 +280,10 @@ static void print_markdown(const report_args *a, const report_state *s)
         const reef_target_figures *f = &r->fig;
         printf("| reef %s | %.2f%% (%s) ", r->label, 100.0 * r->accuracy, emu ? "emulated" : "host build");
         if (emu)
-            printf("| %.2f (measured, ELF) | %.2f (emulated) | %.2f (modeled, %s) | %.2f (modeled, +-%.0f%%%s) | %.4f (modeled, +-%.0f%%%s) | %.0f (emulated) |\n",
+            printf("| %.2f (measured, ELF) | %.2f (emulated) | %.2f (modeled, %s) | %.2f (%s) | %.4f (%s) | %.0f (emulated) |\n",
                    f->mem.flash_total / 1024.0, f->mem.ram_total / 1024.0, f->power_mw,
-                   s->profile.run_ua_per_mhz_board > 0 ? "board-fitted" : "datasheet", f->time_ms, time_err,
-                   calibrated ? "" : ", uncalibrated", f->energy_mj, energy_err, calibrated ? "" : ", uncalibrated",
-                   f->insn_mean);
+                   s->profile.run_ua_per_mhz_board > 0 ? "board-fitted" : "datasheet", f->time_ms, time_label,
+                   f->energy_mj, energy_label, f->insn_mean);
         else
             printf("| - | - | - | - | - | - |\n");
     }

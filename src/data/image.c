@@ -118,33 +118,61 @@ size_t reef_resize_scratch_size(uint32_t sw, uint32_t c, uint32_t dw, uint32_t d
     return ((size_t)dh + 1) * dw * c + (table_u32 + 1) / 2;
 }
 
-/* Area resize of src (sh, sw, c) covering ax.ext x ay.ext units. Each
- * source row is summed horizontally once, then added to the (few) output
- * rows it overlaps. */
+/* An area resize fed one source row at a time (top to bottom), so that
+ * a source never has to be whole in memory: a large PNG is decoded row by
+ * row into it. Each source row is summed horizontally once, then added to
+ * the (few) output rows it overlaps. */
+typedef struct area_resize {
+    axis ax, ay;
+    uint32_t c;
+    size_t n;            /* dw * c */
+    uint64_t *acc, *hrow; /* (dh, dw, c) sums; (dw, c) one row's */
+    xtable t;
+    uint32_t j;          /* the next source row */
+} area_resize;
+
+/* scratch: reef_resize_scratch_size(sw, c, dw, dh) elements. */
+static void area_begin(area_resize *r, const axis *ax, const axis *ay, uint32_t c, uint64_t *scratch)
+{
+    uint32_t dw = ax->dst_n, dh = ay->dst_n;
+    r->ax = *ax, r->ay = *ay, r->c = c, r->j = 0;
+    r->n = (size_t)dw * c;
+    r->acc = scratch;
+    r->hrow = r->acc + (size_t)dh * r->n;
+    uint32_t *tab = (uint32_t *)(r->hrow + r->n);
+    r->t = (xtable){tab, tab + dw, tab + 2 * (size_t)dw, tab + 3 * (size_t)dw};
+    build_xtable(ax, &r->t);
+    memset(r->acc, 0, (size_t)dh * r->n * sizeof *r->acc);
+}
+
+static void area_add_row(area_resize *r, const uint8_t *src_row /* (sw, c) */)
+{
+    const uint32_t dh = r->ay.dst_n, j = r->j++;
+    const uint64_t step_y = r->ay.unit * dh;
+    const uint64_t lo = (uint64_t)j * step_y; /* source row j spans [lo, lo + step_y) */
+    if (lo >= r->ay.ext * dh) return;         /* wholly padding */
+    resize_row(src_row, &r->t, r->ax.dst_n, r->c, r->hrow);
+    for (uint32_t oy = (uint32_t)(lo / r->ay.ext); oy < dh && (uint64_t)oy * r->ay.ext < lo + step_y; oy++) {
+        uint64_t wy = overlap(&r->ay, j, oy);
+        uint64_t *row = r->acc + (size_t)oy * r->n;
+        for (size_t x = 0; x < r->n; x++) row[x] += wy * r->hrow[x];
+    }
+}
+
+static void area_end(const area_resize *r, uint8_t *dst)
+{
+    uint64_t area = r->ax.ext * r->ay.ext; /* sum of the weights of one output */
+    for (size_t x = 0; x < (size_t)r->ay.dst_n * r->n; x++) dst[x] = (uint8_t)((r->acc[x] + area / 2) / area);
+}
+
+/* Area resize of src (sh, sw, c) covering ax.ext x ay.ext units. */
 static void resize_covering(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c, const axis *ax,
                             const axis *ay, uint8_t *dst, uint64_t *scratch)
 {
-    uint32_t dw = ax->dst_n, dh = ay->dst_n;
-    size_t n = (size_t)dw * c;
-    uint64_t *acc = scratch;                   // (dh, dw, c)
-    uint64_t *hrow = acc + (size_t)dh * n;     // (dw, c)
-    uint32_t *tab = (uint32_t *)(hrow + n);
-    xtable t = {tab, tab + dw, tab + 2 * (size_t)dw, tab + 3 * (size_t)dw};
-    build_xtable(ax, &t);
-    memset(acc, 0, (size_t)dh * n * sizeof *acc);
-    uint64_t step_y = ay->unit * dh;
-    for (uint32_t j = 0; j < sh; j++) {
-        uint64_t lo = (uint64_t)j * step_y; /* source row j spans [lo, lo + step_y) */
-        if (lo >= ay->ext * dh) break;      /* wholly padding */
-        resize_row(src + (size_t)j * sw * c, &t, dw, c, hrow);
-        for (uint32_t oy = (uint32_t)(lo / ay->ext); oy < dh && (uint64_t)oy * ay->ext < lo + step_y; oy++) {
-            uint64_t wy = overlap(ay, j, oy);
-            uint64_t *row = acc + (size_t)oy * n;
-            for (size_t x = 0; x < n; x++) row[x] += wy * hrow[x];
-        }
-    }
-    uint64_t area = ax->ext * ay->ext; /* sum of the weights of one output */
-    for (size_t x = 0; x < (size_t)dh * n; x++) dst[x] = (uint8_t)((acc[x] + area / 2) / area);
+    area_resize r;
+    area_begin(&r, ax, ay, c, scratch);
+    for (uint32_t j = 0; j < sh; j++) area_add_row(&r, src + (size_t)j * sw * c);
+    area_end(&r, dst);
 }
 
 void reef_resize_area(const uint8_t *src, uint32_t sw, uint32_t sh, uint32_t c,
@@ -341,6 +369,30 @@ static void png_normalize(png_structp png, png_infop pi)
     png_read_update_info(png, pi);
 }
 
+/* A non-interlaced PNG, row by row into the area resize: memory is a few
+ * rows whatever the picture's size (a 389 KB file can promise 20000x20000
+ * pixels; decoded whole it took 397 MB). */
+static int png_stream_rows(png_structp png, uint32_t w, uint32_t h, uint32_t dc, const reef_image_spec *spec,
+                           reef_image_scratch *s, uint8_t *out)
+{
+    uint32_t oc = reef_channels_count(spec->channels);
+    size_t need = reef_resize_scratch_size(w, oc, spec->width, spec->height) * sizeof(uint64_t);
+    if (reserve((void **)&s->decoded, &s->decoded_cap, (size_t)w * dc) ||
+        reserve((void **)&s->rows, &s->rows_cap, need))
+        return -1;
+    axis ax = {1, w, spec->width}, ay = {1, h, spec->height};
+    area_resize r;
+    area_begin(&r, &ax, &ay, oc, s->rows);
+    for (uint32_t y = 0; y < h; y++) {
+        png_read_row(png, s->decoded, NULL);
+        const uint8_t *row = select_channels(s->decoded, w, 1, dc, spec->channels, s);
+        if (!row) return -1;
+        area_add_row(&r, row);
+    }
+    area_end(&r, out);
+    return 0;
+}
+
 static int decode_png(const uint8_t *data, size_t size, const char *name,
                       const reef_image_spec *spec, reef_image_scratch *s,
                       uint8_t *out, reef_image_info *info, reef_error *err)
@@ -358,12 +410,27 @@ static int decode_png(const uint8_t *data, size_t size, const char *name,
     if (setjmp(png_jmpbuf(png))) {
         free(rows);
         png_destroy_read_struct(&png, &pi, NULL);
+        if (!strcmp(src.msg, "out of memory")) return reef_fail(err, "%s: out of memory decoding the PNG", name);
         return reef_fail(err, "%s: corrupt PNG: %s", name, src.msg);
     }
     png_read_info(png, pi);
     png_normalize(png, pi);
     uint32_t w = png_get_image_width(png, pi), h = png_get_image_height(png, pi);
     uint32_t dc = png_get_channels(png, pi);
+    if (png_get_interlace_type(png, pi) == PNG_INTERLACE_NONE) {
+        if (png_stream_rows(png, w, h, dc, spec, s, out)) png_error(png, "out of memory");
+        png_read_end(png, NULL);
+        png_destroy_read_struct(&png, &pi, NULL);
+        if (info) *info = (reef_image_info){w, h, w, h};
+        return 0;
+    }
+    /* interlaced: the passes need the whole picture, so it is bounded */
+    if ((uint64_t)w * h > REEF_PNG_INTERLACED_MAX_PIXELS) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        return reef_fail(err, "%s: interlaced PNG of %ux%u pixels: reef decodes interlaced PNGs of at most %u "
+                              "megapixels (save it non-interlaced: those have no size limit)",
+                         name, w, h, REEF_PNG_INTERLACED_MAX_PIXELS >> 20);
+    }
     if (reserve((void **)&s->decoded, &s->decoded_cap, (size_t)w * h * dc) ||
         !(rows = malloc(h * sizeof *rows)))
         png_error(png, "out of memory");

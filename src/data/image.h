@@ -39,6 +39,11 @@ typedef struct reef_image_info {
 } reef_image_info;
 
 /* Per-thread reusable buffers; zero-initialise, free with _free. */
+/* Non-interlaced PNGs are decoded row by row (memory: a few rows, any
+ * size); interlaced ones whole, so they are refused above this many pixels
+ * (64 Mi: 192 MB as RGB). JPEGs are decoded with DCT scaling. */
+#define REEF_PNG_INTERLACED_MAX_PIXELS (64u << 20)
+
 typedef struct reef_image_scratch {
     uint8_t *decoded;   /* (decoded_h, decoded_w, decoded_c) */
     size_t decoded_cap;

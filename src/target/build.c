@@ -10,6 +10,7 @@
 
 #include "target/firmware.h"
 #include "target/proc.h"
+#include "util/cleanup.h"
 #include "util/io.h"
 
 #ifndef REEF_SOURCE_DIR
@@ -214,13 +215,15 @@ static void remove_dir(const char *dir)
         remove(path);
     }
     rmdir(dir);
+    reef_cleanup_forget_dir(dir);
 }
 
 int reef_m4_build(const reef_fw_spec *spec, reef_error *err)
 {
     if (check_spec(spec, err)) return -1;
-    char dir[] = "/tmp/reef-build-XXXXXX";
-    if (!mkdtemp(dir)) return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
+    char dir[512];
+    if (reef_scratch_dir_make(dir, sizeof dir, "reef-build-"))
+        return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
     char inputs_c[4096], tmp_out[4200];
     snprintf(tmp_out, sizeof tmp_out, "%s.tmp.%ld", spec->output, (long)getpid());
     const char *src = reef_source_dir();

@@ -11,6 +11,7 @@
 
 #include "codegen/emit.h"
 #include "quant/quant.h"
+#include "util/cleanup.h"
 #include "util/io.h"
 
 double reef_pipeline_timeout(int64_t macs_per_inference, int n)
@@ -64,8 +65,8 @@ static int workdir_open(workdir *w, const reef_pipeline_opts *o, reef_error *err
         snprintf(w->dir, sizeof w->dir, "%s", o->work_dir);
         if (make_dirs(w->dir, err)) return -1;
     } else {
-        snprintf(w->dir, sizeof w->dir, "/tmp/reef-run-XXXXXX");
-        if (!mkdtemp(w->dir)) return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
+        if (reef_scratch_dir_make(w->dir, sizeof w->dir, "reef-run-"))
+            return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
         w->temporary = 1;
     }
     int host = !strcmp(o->target, "host");
@@ -80,6 +81,7 @@ static void workdir_close(workdir *w)
     if (!w->temporary) return;
     remove(w->header), remove(w->source), remove(w->firmware);
     rmdir(w->dir);
+    reef_cleanup_forget_dir(w->dir);
 }
 
 static int check_opts(const reef_pipeline_opts *o, reef_error *err)

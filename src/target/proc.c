@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/cleanup.h"
 #include "util/io.h"
 
 /* Exit code the child uses when exec fails (as shells do). */
@@ -25,9 +26,13 @@ static void redirect(const char *path, int fd)
     close(f);
 }
 
-static void run_child(char *const argv[], const char *cwd, const char *out_path, const char *err_path)
+static void run_child(char *const argv[], const char *cwd, const char *out_path, const char *err_path,
+                      const sigset_t *mask)
 {
     setpgid(0, 0); /* its own group, so a kill reaches QEMU's threads and children */
+    signal(SIGINT, SIG_DFL); /* not the parent's cleanup handler */
+    signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) {
         dup2(devnull, 0);
@@ -74,11 +79,26 @@ int reef_proc_run(char *const argv[], const char *cwd, const char *out_path, con
                   double timeout_s, reef_proc_result *res, reef_error *err)
 {
     memset(res, 0, sizeof *res);
+    /* SIGINT/SIGTERM wait until the child's group is registered, so the
+     * cleanup handler (util/cleanup.h) kills it: no orphaned compiler */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop, &old);
     pid_t pid = fork();
-    if (pid < 0) return reef_fail(err, "cannot start %s: %s", argv[0], strerror(errno));
-    if (pid == 0) run_child(argv, cwd, out_path, err_path);
+    if (pid == 0) run_child(argv, cwd, out_path, err_path, &old);
+    if (pid < 0) {
+        int e = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return reef_fail(err, "cannot start %s: %s", argv[0], strerror(e));
+    }
     setpgid(pid, pid); /* also here, so kill(-pid) works even before the child ran */
-    if (wait_child(pid, timeout_s, res)) return reef_fail(err, "waiting for %s: %s", argv[0], strerror(errno));
+    reef_cleanup_set_child(pid);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    int waited = wait_child(pid, timeout_s, res);
+    reef_cleanup_set_child(0);
+    if (waited) return reef_fail(err, "waiting for %s: %s", argv[0], strerror(errno));
     /* 127 with nothing said: execvp failed (program missing). */
     if (res->exited && res->status == EXEC_FAILED) {
         struct stat st;

@@ -11,6 +11,7 @@
 #include "target/elf.h"
 #include "target/firmware.h"
 #include "target/proc.h"
+#include "util/cleanup.h"
 #include "util/io.h"
 
 #ifndef REEF_QEMU_PLUGIN_PATH
@@ -21,7 +22,7 @@ static const char *const scratch_files[] = {"reef-in.bin", "reef-out.bin", "stdo
                                             "counts.txt.part"};
 
 typedef struct scratch {
-    char dir[64];
+    char dir[512];
 } scratch;
 
 static void scratch_path(const scratch *s, const char *name, char *buf, size_t size)
@@ -31,19 +32,20 @@ static void scratch_path(const scratch *s, const char *name, char *buf, size_t s
 
 static void scratch_remove(scratch *s)
 {
-    char path[256];
+    char path[600];
     for (size_t i = 0; i < sizeof scratch_files / sizeof scratch_files[0]; i++) {
         scratch_path(s, scratch_files[i], path, sizeof path);
         remove(path);
     }
     rmdir(s->dir);
+    reef_cleanup_forget_dir(s->dir);
 }
 
 static int scratch_make(scratch *s, const int8_t *inputs, size_t bytes, reef_error *err)
 {
-    snprintf(s->dir, sizeof s->dir, "/tmp/reef-run-XXXXXX");
-    if (!mkdtemp(s->dir)) return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
-    char path[256];
+    if (reef_scratch_dir_make(s->dir, sizeof s->dir, "reef-run-"))
+        return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
+    char path[600];
     scratch_path(s, "reef-in.bin", path, sizeof path);
     if (reef_write_file(path, inputs, bytes, err)) {
         scratch_remove(s);
@@ -93,7 +95,7 @@ static int explain_failure(const char *what, const char *fw, const reef_proc_res
 
 static int read_outputs(const scratch *s, const char *fw, int8_t *outputs, size_t bytes, reef_error *err)
 {
-    char path[256];
+    char path[600];
     scratch_path(s, "reef-out.bin", path, sizeof path);
     uint8_t *data;
     size_t size;
@@ -203,7 +205,7 @@ static int fill_regions(const mark *m, int count, int n, reef_run_counts *rc, co
 
 static int collect_counts(const scratch *s, const char *fw, int n, reef_run_counts *rc, reef_error *err)
 {
-    char path[256];
+    char path[600];
     scratch_path(s, "counts.txt", path, sizeof path);
     mark *marks = NULL;
     int count = 0;
@@ -278,7 +280,7 @@ typedef struct run_request {
 static int run_in_scratch(const run_request *rq, char *const argv[], const char *what, scratch *s,
                           char *out, size_t out_size, reef_error *err)
 {
-    char out_path[256], err_path[256], errtext[2048];
+    char out_path[600], err_path[600], errtext[2048];
     scratch_path(s, "stdout.txt", out_path, sizeof out_path);
     scratch_path(s, "stderr.txt", err_path, sizeof err_path);
     reef_proc_result res;
@@ -309,7 +311,7 @@ int reef_m4_run(const char *elf, const int8_t *inputs, int n, size_t input_size,
     reef_run_counts local = {0};
     reef_run_counts *rc = counts ? counts : &local;
     memset(rc, 0, sizeof *rc);
-    char elf_abs[4096], kernel[4200], plugin[4600], counts_path[256], out[16384];
+    char elf_abs[4096], kernel[4200], plugin[4600], counts_path[600], out[16384];
     if (check_request(&rq, err) || absolute_path(elf, elf_abs, sizeof elf_abs, err)) return -1;
     scratch s;
     if (scratch_make(&s, inputs, (size_t)n * input_size, err)) return -1;

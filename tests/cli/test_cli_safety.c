@@ -7,6 +7,9 @@
  * made here (12 PNG pictures of two classes, 8x8 gray). */
 #include "testing.h"
 
+#include <fcntl.h>
+#include <signal.h>
+
 #include "fixtures.h"
 
 static const char tiny_arch[] = "stem k3 s2 c4 relu6; gap; fc";
@@ -235,6 +238,79 @@ static void test_resume_misuse_is_refused(void **state)
     unlink(r);
 }
 
+/* 1 when a process's command line mentions text (a leftover child). */
+static int process_mentions(const char *text)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int found = 0;
+    while (d && !found && (e = readdir(d))) {
+        char path[300], cmd[4096];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *fp = fopen(path, "rb");
+        if (!fp) continue;
+        size_t n = fread(cmd, 1, sizeof cmd - 1, fp);
+        fclose(fp);
+        for (size_t i = 0; i < n; i++)
+            if (!cmd[i]) cmd[i] = ' ';
+        cmd[n] = 0;
+        found = strstr(cmd, text) != NULL;
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+/* Defect 9: SIGINT or SIGTERM while `reef run --target host` builds its
+ * firmware leaves no reef-build-* / reef-run-* folder and no compiler
+ * behind, and reef dies of the signal. TMPDIR points at a folder of the
+ * test's own, so other runs on the machine do not interfere. */
+static void test_interrupt_cleans_up(void **state)
+{
+    FIXTURE(f);
+    const int sigs[2] = {SIGINT, SIGTERM};
+    for (int k = 0; k < 2; k++) {
+        char tmp[400];
+        snprintf(tmp, sizeof tmp, "%s/tmp%d", f->dir, k);
+        assert_int_equal(mkdir(tmp, 0755), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            setenv("TMPDIR", tmp, 1);
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, 1), dup2(null, 2);
+            execl(getenv("REEF_BIN"), "reef", "run", "--model", f->tflite, "--data", f->ds, "--target", "host",
+                  (char *)NULL);
+            _exit(127);
+        }
+        /* wait for its scratch folder, then for the compiler to start */
+        int seen = 0;
+        for (int ms = 0; ms < 60000 && !seen; ms += 5) {
+            seen = testing_count_files(tmp) > 0 && process_mentions(tmp);
+            if (!seen) usleep(5000);
+        }
+        int status;
+        if (!seen) {
+            waitpid(pid, &status, 0);
+            fail_msg("reef run never showed a scratch folder with a child working in it");
+        }
+        kill(pid, sigs[k]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != sigs[k])
+            fail_msg("reef did not die of signal %d (status 0x%x)", sigs[k], status);
+        usleep(200000);
+        if (testing_count_files(tmp)) {
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "ls -la %s", tmp);
+            testing_system(cmd);
+            fail_msg("%s: scratch folders left after signal %d", tmp, sigs[k]);
+        }
+        if (process_mentions(tmp)) fail_msg("a child working in %s outlived reef (signal %d)", tmp, sigs[k]);
+        printf("  signal %d: reef died of it, %s empty, no child left\n", sigs[k], tmp);
+        rmdir(tmp);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_nonfinite_options_are_refused),
         cmocka_unit_test(test_missing_folders_fail_before_work),
         cmocka_unit_test(test_resume_misuse_is_refused),
+        cmocka_unit_test(test_interrupt_cleans_up),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,10 @@
  * computed by hand or by a full-resolution reference decode. */
 #include "testing.h"
 
+#include <png.h>
+#include <sys/resource.h>
+#include <zlib.h>
+
 #include "data/image.h"
 #include "fixtures.h"
 
@@ -182,6 +186,84 @@ static void test_png_exact(void **state)
     fx_rm_rf(dir);
 }
 
+/* ---- PNG bombs ------------------------------------------------------------- */
+
+/* A w x h gray PNG written row by row (the test never holds the picture):
+ * the left half 200, the right half 40, compressed to a few hundred KB. */
+static void write_big_png(const char *path, uint32_t w, uint32_t h)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_non_null(info);
+    if (setjmp(png_jmpbuf(png))) fail_msg("libpng could not write %s", path);
+    png_init_io(png, fp);
+    png_set_compression_level(png, 9);
+    png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    uint8_t *row = malloc(w);
+    for (uint32_t x = 0; x < w; x++) row[x] = x < w / 2 ? 200 : 40;
+    for (uint32_t y = 0; y < h; y++) png_write_row(png, row);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(row);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* A 12000x12000 PNG (144 MB of pixels from a small file) decodes in a few
+ * rows of memory, to the right values; an interlaced one (which must be
+ * whole) above the documented limit is refused with a true message. */
+static void test_png_bomb_bounded_memory(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    testing_tmpdir(dir, sizeof dir, "image");
+    snprintf(path, sizeof path, "%s/big.png", dir);
+    const uint32_t side = 12000;
+    write_big_png(path, side, side);
+    size_t size;
+    uint8_t *data = fx_read(path, &size);
+    reef_image_spec spec = {32, 32, REEF_CHANNELS_GRAY, 0};
+    reef_image_scratch s = {0};
+    uint8_t out[32 * 32];
+    reef_error err;
+    long before = peak_rss_kb();
+    if (reef_image_decode(data, size, path, &spec, &s, out, NULL, &err)) fail_msg("%s", err.msg);
+    long grew = peak_rss_kb() - before;
+    printf("  %ux%u PNG of %zu bytes: peak memory grew %ld KB (the picture is %u KB)\n", side, side, size, grew,
+           side * side / 1024);
+    assert_true(grew < 16 * 1024);
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++) assert_int_equal(out[y * 32 + x], x < 16 ? 200 : 40);
+    reef_image_scratch_free(&s);
+    free(data);
+
+    /* interlaced, 9000x8000 (72 Mi pixels > 64 Mi): the header alone decides */
+    uint8_t png[8 + 25 + 12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+    const uint32_t w = 9000, h = 8000;
+    uint8_t *ihdr = png + 16;
+    for (int i = 0; i < 4; i++) ihdr[i] = (uint8_t)(w >> (24 - 8 * i)), ihdr[4 + i] = (uint8_t)(h >> (24 - 8 * i));
+    ihdr[8] = 8, ihdr[9] = 0, ihdr[10] = 0, ihdr[11] = 0, ihdr[12] = 1; /* 8-bit gray, Adam7 */
+    uint32_t crc = (uint32_t)crc32(crc32(0, NULL, 0), png + 12, 17);
+    for (int i = 0; i < 4; i++) png[29 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    memcpy(png + 33, "\0\0\0\0IDAT\x35\xaf\x06\x1e", 12); /* an empty IDAT with its CRC */
+    assert_int_equal(reef_image_decode(png, sizeof png, "inter.png", &spec, &s, out, NULL, &err), -1);
+    if (!strstr(err.msg, "inter.png") || !strstr(err.msg, "interlaced PNG of 9000x8000") ||
+        !strstr(err.msg, "at most 64 megapixels"))
+        fail_msg("%s", err.msg);
+    reef_image_scratch_free(&s);
+    fx_rm_rf(dir);
+}
+
 /* ---- damaged data ---------------------------------------------------------- */
 
 static void expect_decode_error(const uint8_t *data, size_t size, const char *want)
@@ -231,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_flat_jpeg_is_flat),
         cmocka_unit_test(test_png_exact),
         cmocka_unit_test(test_damaged_images),
+        cmocka_unit_test(test_png_bomb_bounded_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

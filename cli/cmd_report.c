@@ -321,6 +321,15 @@ static void print_markdown(const report_args *a, const report_state *s)
                    s->profile.supply_v, s->profile.run_ua_per_mhz, s->profile.clock_mhz, s->profile.datasheet, energy_note);
         printf("- flash and RAM: the firmware ELF (the whole program: code, weights, runtime, harness, start-up); "
                "RAM adds the stack high-water measured in the emulated run.\n");
+        for (int k = 0; k < 2; k++) {
+            const reef_flash_origin *o = &s->rows[k].fig.mem.origin;
+            if (!o->known) continue;
+            printf("- flash of the %s firmware by origin (ELF symbols and their source files): runtime code %u B "
+                   "(+ %u B of tables), model constants %u B, model code %u B, harness and start-up %u B, "
+                   "C library %u B, other %u B.\n",
+                   s->rows[k].label, o->runtime_code, o->runtime_data, o->model_constants, o->model_code,
+                   o->harness, o->libc, o->other);
+        }
         printf("- int8 vs float32 (reef): %.2fx less flash, %.2fx less RAM, %.2fx faster, %.2fx less energy.\n",
                (double)fr->fig.mem.flash_total / ir->fig.mem.flash_total, (double)fr->fig.mem.ram_total / ir->fig.mem.ram_total,
                fr->fig.time_ms / ir->fig.time_ms, fr->fig.energy_mj / ir->fig.energy_mj);
@@ -352,6 +361,15 @@ static void json_row(reef_json *j, const char *key, const table_row *r, const re
         reef_json_kv_int(j, "flash_bytes", f->mem.flash_total);
         reef_json_kv_int(j, "ram_bytes", f->mem.ram_total);
         reef_json_kv_int(j, "flash_weights_bytes", f->mem.flash_weights);
+        if (f->mem.origin.known) {
+            reef_json_kv_int(j, "flash_runtime_code_bytes", f->mem.origin.runtime_code);
+            reef_json_kv_int(j, "flash_runtime_data_bytes", f->mem.origin.runtime_data);
+            reef_json_kv_int(j, "flash_model_constants_bytes", f->mem.origin.model_constants);
+            reef_json_kv_int(j, "flash_model_code_bytes", f->mem.origin.model_code);
+            reef_json_kv_int(j, "flash_harness_bytes", f->mem.origin.harness);
+            reef_json_kv_int(j, "flash_libc_bytes", f->mem.origin.libc);
+            reef_json_kv_int(j, "flash_other_bytes", f->mem.origin.other);
+        }
         reef_json_kv_int(j, "ram_activations_bytes", f->mem.ram_activations);
         reef_json_kv_int(j, "ram_stack_bytes", f->mem.ram_stack);
     }

@@ -196,6 +196,15 @@ static void print_json(const run_args *a, const run_state *s)
     KV_EMULATED("ram_bytes", f->mem.ram_total);
     KV_EMULATED("flash_weights_bytes", f->mem.flash_weights);
     KV_EMULATED("flash_code_bytes", f->mem.flash_code);
+    if (f->mem.origin.known) {
+        KV_EMULATED("flash_runtime_code_bytes", f->mem.origin.runtime_code);
+        KV_EMULATED("flash_runtime_data_bytes", f->mem.origin.runtime_data);
+        KV_EMULATED("flash_model_constants_bytes", f->mem.origin.model_constants);
+        KV_EMULATED("flash_model_code_bytes", f->mem.origin.model_code);
+        KV_EMULATED("flash_harness_bytes", f->mem.origin.harness);
+        KV_EMULATED("flash_libc_bytes", f->mem.origin.libc);
+        KV_EMULATED("flash_other_bytes", f->mem.origin.other);
+    }
     KV_EMULATED("ram_activations_bytes", f->mem.ram_activations);
     KV_EMULATED("ram_stack_bytes", f->mem.ram_stack);
 #undef KV_EMULATED
@@ -246,6 +255,13 @@ static void print_text(const run_args *a, const run_state *s)
     reef_table_cell(&t, "flash"), reef_table_cell(&t, "%.2f KB", f->mem.flash_total / 1024.0);
     reef_table_cell(&t, "firmware ELF: code %u, weights %u, other %u B", f->mem.flash_code, f->mem.flash_weights,
                     f->mem.flash_rodata + f->mem.flash_data_init);
+    if (f->mem.origin.known) {
+        const reef_flash_origin *o = &f->mem.origin;
+        reef_table_cell(&t, "flash by origin"), reef_table_cell(&t, "runtime %u B", o->runtime_code + o->runtime_data);
+        reef_table_cell(&t, "runtime code %u + tables %u, model constants %u + code %u, harness %u, C library %u, "
+                        "other %u B", o->runtime_code, o->runtime_data, o->model_constants, o->model_code, o->harness,
+                        o->libc, o->other);
+    }
     reef_table_cell(&t, "RAM"), reef_table_cell(&t, "%.2f KB", f->mem.ram_total / 1024.0);
     reef_table_cell(&t, "firmware ELF + run: arena %u, stack %u, other %u B", f->mem.ram_activations, f->mem.ram_stack,
                     f->mem.ram_total - f->mem.ram_activations - f->mem.ram_stack);

@@ -4,9 +4,12 @@
  * its load image in flash), executable = code, the rest = read-only data. */
 #include "target/memory.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "target/elf.h"
+#include "target/proc.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -51,5 +54,47 @@ int reef_memory_report_elf(const char *elf_path, uint32_t stack_high_water, reef
     r->ram_bss_other = bss > arena ? bss - arena : 0;
     r->ram_stack = stack_high_water;
     r->ram_total = r->ram_data + bss + stack_high_water;
+    return 0;
+}
+
+/* One line of `nm -l -S --defined-only`: "addr size type name[\tfile:line]". */
+static void add_origin(const char *line, reef_flash_origin *o, uint32_t *covered)
+{
+    unsigned long addr, size;
+    char type, name[256];
+    if (sscanf(line, "%lx %lx %c %255s", &addr, &size, &type, name) != 4) return; /* no size */
+    const int code = strchr("tTwW", type) != NULL, rodata = strchr("rR", type) != NULL;
+    if (!code && !rodata && !strchr("dD", type)) return; /* RAM only, absolute, debug */
+    const char *file = strchr(line, '\t');
+    uint32_t n = (uint32_t)size;
+    if (!file || strstr(file, "newlib") || strstr(file, "libgcc") || strstr(file, "/gcc/")) o->libc += n;
+    else if (strstr(file, "/runtime/src/")) *(code ? &o->runtime_code : &o->runtime_data) += n;
+    else if (strstr(file, "/targets/")) o->harness += n;
+    else *(code ? &o->model_code : &o->model_constants) += n;
+    *covered += n;
+}
+
+int reef_memory_flash_origin(const char *elf_path, reef_memory_report *r, reef_error *err)
+{
+    char out[4096];
+    memset(&r->origin, 0, sizeof r->origin);
+    if (snprintf(out, sizeof out, "%s.syms", elf_path) >= (int)sizeof out) return reef_fail(err, "path too long: %s", elf_path);
+    char *argv[] = {"arm-none-eabi-nm", "-l", "-S", "--defined-only", (char *)elf_path, NULL};
+    reef_proc_result res;
+    if (reef_proc_run(argv, NULL, out, NULL, 60, &res, err)) return -1;
+    if (res.not_found || !res.exited || res.status) {
+        remove(out);
+        return reef_fail(err, "arm-none-eabi-nm could not list the symbols of %s", elf_path);
+    }
+    FILE *fp = fopen(out, "r");
+    if (!fp) return reef_fail(err, "cannot read %s", out);
+    char line[2048];
+    uint32_t covered = 0;
+    while (fgets(line, sizeof line, fp)) add_origin(line, &r->origin, &covered);
+    fclose(fp);
+    remove(out);
+    if (!covered) return reef_fail(err, "no sized symbols in %s (stripped?)", elf_path);
+    r->origin.other = r->flash_total > covered ? r->flash_total - covered : 0;
+    r->origin.known = 1;
     return 0;
 }

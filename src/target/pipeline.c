@@ -151,6 +151,10 @@ static int run_firmware(const workdir *w, const reef_pipeline_opts *o, const int
     fig->emulated = 1;
     count_figures(c, o, fig);
     int rc = reef_memory_report_elf(w->firmware, c->stack_high_water, &fig->mem, err);
+    if (!rc) {
+        reef_error ignored; /* without nm the breakdown is left out (origin.known 0) */
+        reef_memory_flash_origin(w->firmware, &fig->mem, &ignored);
+    }
     if (!counts) reef_run_counts_free(&local);
     return rc;
 }

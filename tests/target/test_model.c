@@ -76,6 +76,25 @@ static void assert_no_reference_kernels(const char *header, const char *elf_path
     reef_elf_close(&elf);
 }
 
+/* Flash by origin: every part present, the weights inside the model's
+ * constants, and the parts adding up to the ELF's flash total. */
+static void check_flash_origin(const char *elf, reef_memory_report *mem)
+{
+    reef_error err = {{0}};
+    if (reef_memory_flash_origin(elf, mem, &err)) fail_msg("%s", err.msg);
+    const reef_flash_origin *o = &mem->origin;
+    printf("flash by origin: runtime code %u + tables %u, model constants %u (weights %u) + code %u, harness %u, "
+           "C library %u, other %u of %u B\n", o->runtime_code, o->runtime_data, o->model_constants,
+           mem->flash_weights, o->model_code, o->harness, o->libc, o->other, mem->flash_total);
+    assert_true(o->known);
+    assert_true(o->runtime_code > 1000 && o->harness > 100 && o->libc > 100 && o->model_code > 0);
+    assert_true(o->model_constants >= mem->flash_weights);
+    uint32_t sum = o->runtime_code + o->runtime_data + o->model_constants + o->model_code + o->harness + o->libc;
+    assert_true(sum <= mem->flash_total);
+    assert_int_equal(sum + o->other, mem->flash_total);
+    assert_true(o->other < 1024); /* padding and the vector table, not whole functions */
+}
+
 /* Collects every vector of the manifest that belongs to model `name`. */
 static void collect_vectors(const mlperf_vector *v, int nv, const char *name, model_vectors *mv)
 {
@@ -121,6 +140,7 @@ static void run_case(const model_case *mc, const model_vectors *mv, const char *
     reef_cycle_estimate_counts(&model, c.per_inference[0].c, &est);
     reef_memory_report mem;
     if (reef_memory_report_elf(elf, c.stack_high_water, &mem, &err)) fail_msg("%s", err.msg);
+    check_flash_origin(elf, &mem);
     uint64_t steps_sum = 0;
     for (int s = 0; s < c.steps; s++) steps_sum += c.per_step[s].c[REEF_INSN_TOTAL];
     printf("%s: %d vectors byte-exact; %d steps, %llu instructions/inference (TFLM+CMSIS-NN %.3g, ratio %.2f), steps sum %llu; "

@@ -1,0 +1,293 @@
+/* reef personalize: on-device personalization (docs/personalization.md).
+ *   reef personalize plan --model M.tflite --ram 64K [--flash N] -o PLAN
+ *   reef personalize split --data ALL.ds --groups G1,G2 [--exclude] -o OUT.ds
+ *   reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled 50
+ *                    --source TRAIN.ds [--test TEST.ds] --target host|qemu-m4 [--json]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "personal/personal.h"
+#include "personal/run.h"
+#include "quant/quant.h"
+#include "util/json.h"
+#include "util/table.h"
+
+static const char *NAME = "personalize";
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: reef personalize plan --model M.tflite --ram BYTES [--flash BYTES] -o PLAN [--json]\n"
+            "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
+            "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
+            "                        --source TRAIN.ds [--test TEST.ds] [--draw-seed N]\n"
+            "                        [--target host|qemu-m4] [--work DIR] [--params-out FILE] [--json]\n\n"
+            "On-device personalization: the deployed int8 model learns a new site from N\n"
+            "labelled frames. The int8 body stays frozen and bit-exact with inference; the\n"
+            "float32 tail after the plan's cut is trained by SGD on the device, mixing\n"
+            "replay samples (the source data's activations at the cut, kept in flash)\n"
+            "into every update step.\n\n"
+            "  plan        the deepest cut whose update fits --ram (and --flash): e.g. 64K\n"
+            "  split       the samples of the given groups (habitats), or all others\n"
+            "  --site      the site's frames; N of them (drawn by --draw-seed) are the\n"
+            "              labelled ones, the others measure the result\n"
+            "  --source    the source training data the replay samples come from\n"
+            "  --test      the original test split (accuracy before and after)\n"
+            "  --target    host (the device's C in-process) or qemu-m4 (the emulated\n"
+            "              Cortex-M4: instructions per update step, bit-identical check)\n"
+            "  --json      the report as JSON\n");
+}
+
+static int parse_bytes(const char *opt, const char *text, uint32_t *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || v <= 0) return cli_error(NAME, "%s wants a size like 64K or 65536, not '%s'", opt, text);
+    if (*end == 'K' || *end == 'k') v *= 1024, end++;
+    else if (*end == 'M' || *end == 'm') v *= 1024 * 1024, end++;
+    if (*end || v > 4294967295.0) return cli_error(NAME, "%s wants a size like 64K or 65536, not '%s'", opt, text);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int load_model(const char *path, reef_graph *g, reef_lowered_model *m)
+{
+    reef_error err;
+    if (reef_tflite_read(path, g, &err)) return cli_error(NAME, "%s", err.msg);
+    if (reef_lower(g, m, &err)) {
+        reef_graph_free(g);
+        return cli_error(NAME, "%s: %s", path, err.msg);
+    }
+    return 0;
+}
+
+/* ---- plan ---------------------------------------------------------------- */
+
+static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowered_model *m, int json,
+                       const char *out)
+{
+    if (json) {
+        reef_json j;
+        reef_json_begin(&j, stdout);
+        reef_json_object(&j);
+        reef_json_kv_string(&j, "plan", out);
+        reef_json_kv_int(&j, "boundary_step", p->boundary_step);
+        reef_json_kv_int(&j, "tail_layers", t->tail.nlayers);
+        reef_json_kv_int(&j, "boundary_elements", t->tail.in_count);
+        reef_json_kv_int(&j, "trainable_params", reef_ptail_trainable(t));
+        reef_json_kv_int(&j, "ram_update_bytes", p->ram_update);
+        reef_json_kv_int(&j, "flash_update_bytes", p->flash_update);
+        reef_json_kv_int(&j, "inference_arena_bytes", (int64_t)m->arena_size);
+        reef_json_end(&j);
+        reef_json_finish(&j);
+        return;
+    }
+    printf("wrote %s: train the float32 tail from step %d (%d layers, %u trainable parameters)\n", out,
+           p->boundary_step, t->tail.nlayers, reef_ptail_trainable(t));
+    reef_table tb;
+    reef_table_init(&tb, "figure", ">value", NULL);
+    reef_table_cell(&tb, "boundary tensor (int8 elements)"), reef_table_cell(&tb, "%d", t->tail.in_count);
+    reef_table_cell(&tb, "update RAM (bytes, planned)"), reef_table_cell(&tb, "%u", p->ram_update);
+    reef_table_cell(&tb, "update flash: weights + replay (bytes)"), reef_table_cell(&tb, "%u", p->flash_update);
+    reef_table_cell(&tb, "inference arena (bytes)"), reef_table_cell(&tb, "%zu", m->arena_size);
+    reef_table_print(&tb, stdout, NULL);
+}
+
+static int personalize_plan(int argc, char **argv)
+{
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"ram", required_argument, NULL, 'r'},
+                                         {"flash", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *model = NULL, *out = NULL;
+    uint32_t ram = 0, flash = 0;
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
+        if (c == 'm') model = optarg;
+        else if (c == 'r') { if (parse_bytes("--ram", optarg, &ram)) return 2; }
+        else if (c == 'f') { if (parse_bytes("--flash", optarg, &flash)) return 2; }
+        else if (c == 'o') out = optarg;
+        else if (c == 'j') json = 1;
+        else if (c == 'h') return usage(stdout), 0;
+        else return usage(stderr), 2;
+    }
+    if (!model || !out || !ram) return cli_error(NAME, "plan needs --model, --ram and -o"), 2;
+    reef_graph g;
+    reef_lowered_model m;
+    if (load_model(model, &g, &m)) return 1;
+    reef_pplan p;
+    reef_ptail t;
+    reef_error err;
+    reef_pplan_default(&p);
+    int rc = 0;
+    if (reef_pplan_choose(&g, &m, ram, flash, &p, &err)) rc = cli_error(NAME, "%s: %s", model, err.msg);
+    else if (reef_ptail_build(&g, &m, p.boundary_step, p.train, p.ntrain, &t, &err)) rc = cli_error(NAME, "%s", err.msg);
+    else {
+        if (reef_pplan_save(out, &p, model, &err)) rc = cli_error(NAME, "%s", err.msg);
+        else print_plan(&p, &t, &m, json, out);
+        reef_ptail_free(&t);
+    }
+    reef_lowered_free(&m);
+    reef_graph_free(&g);
+    return rc;
+}
+
+/* ---- split --------------------------------------------------------------- */
+
+static int personalize_split(int argc, char **argv)
+{
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'}, {"groups", required_argument, NULL, 'g'},
+                                         {"exclude", no_argument, NULL, 'x'},     {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    const char *data = NULL, *groups = NULL, *out = NULL;
+    int exclude = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:g:o:h", opts, NULL)) != -1) {
+        if (c == 'd') data = optarg;
+        else if (c == 'g') groups = optarg;
+        else if (c == 'x') exclude = 1;
+        else if (c == 'o') out = optarg;
+        else if (c == 'h') return usage(stdout), 0;
+        else return usage(stderr), 2;
+    }
+    if (!data || !groups || !out) return cli_error(NAME, "split needs --data, --groups and -o"), 2;
+    reef_dataset src, sub;
+    reef_error err;
+    if (reef_dataset_load(data, &src, &err)) return cli_error(NAME, "%s", err.msg);
+    int rc = 0;
+    if (reef_dataset_by_groups(&src, data, groups, exclude, &sub, &err)) rc = cli_error(NAME, "%s", err.msg);
+    else {
+        if (reef_dataset_save(out, &sub, &err)) rc = cli_error(NAME, "%s", err.msg);
+        else printf("wrote %s: %u of %u samples (%s groups %s)\n", out, sub.count, src.count,
+                    exclude ? "outside" : "in", groups);
+        reef_dataset_free(&sub);
+    }
+    reef_dataset_free(&src);
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------- */
+
+typedef struct run_args {
+    const char *model, *plan, *site, *source, *test, *target, *work, *params_out;
+    int labelled, json;
+    uint32_t draw_seed;
+} run_args;
+
+static int parse_run(int argc, char **argv, run_args *a)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},  {"plan", required_argument, NULL, 'p'},
+        {"site", required_argument, NULL, 's'},   {"source", required_argument, NULL, 'S'},
+        {"test", required_argument, NULL, 'T'},   {"labelled", required_argument, NULL, 'n'},
+        {"draw-seed", required_argument, NULL, 'd'}, {"target", required_argument, NULL, 't'},
+        {"work", required_argument, NULL, 'w'},   {"params-out", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    memset(a, 0, sizeof *a);
+    a->target = "host";
+    a->labelled = 50;
+    a->draw_seed = 1;
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:p:s:n:t:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': a->model = optarg; break;
+        case 'p': a->plan = optarg; break;
+        case 's': a->site = optarg; break;
+        case 'S': a->source = optarg; break;
+        case 'T': a->test = optarg; break;
+        case 'n':
+            if (cli_parse_int(NAME, "--labelled", optarg, 1, 65535, &v)) return 2;
+            a->labelled = (int)v;
+            break;
+        case 'd':
+            if (cli_parse_int(NAME, "--draw-seed", optarg, 0, 2147483647L, &v)) return 2;
+            a->draw_seed = (uint32_t)v;
+            break;
+        case 't': a->target = optarg; break;
+        case 'w': a->work = optarg; break;
+        case 'o': a->params_out = optarg; break;
+        case 'j': a->json = 1; break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!a->model || !a->plan || !a->site) return cli_error(NAME, "needs --model, --plan and --site (see --help)"), 2;
+    if (cli_check_run_target(NAME, a->target)) return 2;
+    return 0;
+}
+
+static double pct(int correct, int count) { return count ? 100.0 * correct / count : 0.0; }
+
+static void print_report(const run_args *a, const reef_prun_report *r)
+{
+    if (a->json) {
+        reef_prun_report_json(r, stdout);
+        return;
+    }
+    printf("site %s: %d labelled frames (draw %u), %d frames measured; target %s\n", a->site, a->labelled,
+           a->draw_seed, r->site.count, a->target);
+    reef_table t;
+    reef_table_init(&t, "accuracy (%)", ">int8 deployed", ">before (tail)", ">after", NULL);
+    reef_table_cell(&t, "site (unused frames)"), reef_table_cell(&t, "%.2f", pct(r->site.int8_correct, r->site.count)),
+        reef_table_cell(&t, "%.2f", pct(r->site.before_correct, r->site.count)),
+        reef_table_cell(&t, "%.2f", pct(r->site.after_correct, r->site.count));
+    if (r->test.count)
+        reef_table_cell(&t, "original test split"), reef_table_cell(&t, "%.2f", pct(r->test.int8_correct, r->test.count)),
+            reef_table_cell(&t, "%.2f", pct(r->test.before_correct, r->test.count)),
+            reef_table_cell(&t, "%.2f", pct(r->test.after_correct, r->test.count));
+    reef_table_print(&t, stdout, NULL);
+    reef_prun_report_print_cost(r, stdout);
+}
+
+static int load_optional(const char *path, reef_dataset *ds)
+{
+    reef_error err;
+    memset(ds, 0, sizeof *ds);
+    if (!path) return 0;
+    if (reef_dataset_load(path, ds, &err)) return cli_error(NAME, "%s", err.msg);
+    return 0;
+}
+
+static int personalize_run(int argc, char **argv)
+{
+    run_args a;
+    int rc = parse_run(argc, argv, &a);
+    if (rc) return rc == 1 ? 0 : rc;
+    reef_graph g;
+    reef_lowered_model m;
+    reef_dataset site, source, test;
+    reef_pplan plan;
+    reef_error err;
+    if (reef_pplan_load(a.plan, &plan, &err)) return cli_error(NAME, "%s", err.msg);
+    if (load_model(a.model, &g, &m)) return 1;
+    rc = load_optional(a.site, &site) || load_optional(a.source, &source) || load_optional(a.test, &test);
+    reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .labelled = a.labelled,
+                           .draw_seed = a.draw_seed, .site_path = a.site, .source = a.source ? &source : NULL,
+                           .test = a.test ? &test : NULL, .params_out = a.params_out};
+    reef_prun_report r;
+    memset(&r, 0, sizeof r);
+    if (!rc && reef_prun(&g, &m, &plan, &site, &o, &r, &err)) rc = cli_error(NAME, "%s", err.msg);
+    if (!rc) print_report(&a, &r);
+    reef_prun_report_free(&r);
+    reef_dataset_free(&site);
+    reef_dataset_free(&source);
+    reef_dataset_free(&test);
+    reef_lowered_free(&m);
+    reef_graph_free(&g);
+    return rc;
+}
+
+int cmd_personalize(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "plan")) return personalize_plan(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "split")) return personalize_split(argc - 1, argv + 1);
+    return personalize_run(argc, argv);
+}

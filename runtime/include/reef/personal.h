@@ -1,0 +1,88 @@
+/* reef runtime: the personalization session, what the device does with each
+ * record it receives (docs/personalization.md).
+ *
+ * The device gets records one at a time (a host file over semihosting on
+ * the emulated M4, LPUART1 on the NUCLEO board); each is a 4-byte header
+ * {command, label, 0, 0} followed by one int8 input tensor of the deployed
+ * model (the frame, zero bytes for commands without one):
+ *
+ *   ADD    run the int8 body on the frame (the inference steps, unchanged)
+ *          and keep its boundary tensor with the label (site buffer, RAM)
+ *   STEP   one update step: the next batch_site site samples (shuffled per
+ *          epoch) plus batch_replay replay samples (flash), forward,
+ *          backward, SGD; out: the mean loss (float)
+ *   EVAL   run body and tail with the trained weights; out[0] = class
+ *   BEFORE the same with the deployed weights (params0)
+ *   SAVE   out: the trained parameters (param_count floats, little-endian)
+ *   RESET  back to the deployed weights, site buffer emptied
+ *
+ * Everything is caller-owned and sized by the generator. arena is shared:
+ * the body's activations during ADD and EVAL, the update's transient
+ * buffers (acts, deltas, grads) during STEP.
+ */
+#ifndef REEF_RT_PERSONAL_H
+#define REEF_RT_PERSONAL_H
+
+#include <stdint.h>
+
+#include "reef/step.h"
+#include "reef/train.h"
+
+enum {
+    REEF_PERSONAL_ADD = 1,
+    REEF_PERSONAL_STEP = 2,
+    REEF_PERSONAL_EVAL = 3,
+    REEF_PERSONAL_BEFORE = 4,
+    REEF_PERSONAL_SAVE = 5,
+    REEF_PERSONAL_RESET = 6,
+};
+#define REEF_PERSONAL_HEADER 4   /* bytes before the frame in a record */
+#define REEF_PERSONAL_MAX_BATCH 64
+
+typedef struct reef_personal {
+    /* the frozen int8 body: steps [0, body_steps) of the inference table */
+    const reef_step *steps;
+    int32_t body_steps;
+    uint8_t *arena;            /* (arena_size), 8-byte aligned */
+    uint32_t arena_size;
+    uint32_t input_at;         /* the model's int8 input in the arena */
+    int32_t input_size;
+    uint32_t boundary_at;      /* the boundary tensor (tail->in_count int8) */
+    const reef_tail *tail;
+    reef_tail_hparams hp;
+    /* persistent buffers */
+    float *params;             /* (param_count) RAM */
+    const float *params0;      /* (param_count) flash */
+    float *velocity;           /* (param_count), NULL when hp.momentum == 0 */
+    int8_t *site;              /* (site_cap, in_count) boundary tensors */
+    uint8_t *site_labels;      /* (site_cap) */
+    uint16_t *order;           /* (site_cap) shuffled site indices */
+    int8_t *boundary;          /* (in_count) EVAL's copy out of the arena */
+    int32_t site_cap;
+    const int8_t *replay;      /* (replay_count, in_count) flash */
+    const uint8_t *replay_labels; /* (replay_count) */
+    int32_t replay_count;
+    /* transient buffers, float offsets into arena (4-byte aligned) */
+    uint32_t grads_at, acts_at, delta_a_at, delta_b_at;
+    /* run state */
+    int32_t site_count;
+    int32_t step;
+    int32_t replay_next;
+} reef_personal;
+
+/* Bytes the arena needs for the update's transient buffers (grads, acts,
+ * two deltas), laid out from offset 0; reef_personal_layout sets the
+ * *_at fields. */
+uint32_t reef_personal_transient_bytes(const reef_tail *t);
+void reef_personal_layout(reef_personal *p);
+
+/* Update steps in one epoch (ceil(site_count / batch_site)). */
+int32_t reef_personal_steps_per_epoch(const reef_personal *p);
+
+/* Handles one record (REEF_PERSONAL_HEADER + input_size bytes); out gets
+ * out_size bytes (at least 4; SAVE needs param_count * 4). Returns 0, or a
+ * nonzero code: 1 bad command or label, 2 site buffer full or empty, 3 a
+ * body step failed, 4 out too small. */
+int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size);
+
+#endif

@@ -1,0 +1,133 @@
+/* reef runtime: on-device training of a float32 tail on the frozen int8 body
+ * (personalization scheme "b", docs/personalization.md).
+ *
+ * The deployed int8 model is cut at a boundary tensor. Everything before it
+ * (the body) stays int8 and runs the inference step table unchanged, so the
+ * forward pass is bit-exact with inference. Everything after it (the tail:
+ * conv, depthwise conv, global average pool, fully connected, in a chain)
+ * runs in float32 on the Cortex-M4F's FPU from weights dequantized from the
+ * int8 model, and is trained by SGD with momentum on a cross-entropy loss.
+ * The int8 inference path never includes this header.
+ *
+ * llm.c style: forward/backward pairs over explicit buffers, outputs first,
+ * backward ACCUMULATES (+=) into gradients. Layouts NHWC, conv weights
+ * OHWI, depthwise (1, KH, KW, C), fully connected (OUT, IN), as TFLite.
+ *
+ * Determinism: everything here is float arithmetic in a fixed order, with no
+ * libm (reef_train_expf is ours), compiled as ISO C99 (so GCC does not
+ * contract a*b+c into a fused multiply-add): the host and the Cortex-M4
+ * compute bit-identical weights.
+ */
+#ifndef REEF_RT_TRAIN_H
+#define REEF_RT_TRAIN_H
+
+#include <stdint.h>
+
+#include "reef/types.h"
+
+typedef enum reef_tail_kind {
+    REEF_TAIL_CONV = 0,    /* w (OC, KH, KW, C), b (OC) */
+    REEF_TAIL_DW_CONV = 1, /* w (1, KH, KW, C), b (C), multiplier 1 */
+    REEF_TAIL_GAP = 2,     /* (H, W, C) -> (C): mean over H*W */
+    REEF_TAIL_FC = 3,      /* w (OUT, IN), b (OUT), input flattened */
+} reef_tail_kind;
+
+/* Which parameters of a layer the update changes (bit set). */
+enum { REEF_TRAIN_WEIGHTS = 1, REEF_TRAIN_BIAS = 2 };
+
+/* One tail layer, one sample (batch 1); every field a plain number so the
+ * generator prints it as a const initializer. */
+typedef struct reef_tail_layer {
+    int32_t kind;              /* reef_tail_kind */
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t kh, kw, stride, pad_top, pad_left; /* conv and depthwise */
+    float act_min, act_max;    /* fused clamp: ReLU6 [0, 6], none +-3e38 */
+    uint32_t w_at, b_at;       /* float index of the weights and bias in params */
+    uint32_t in_at, out_at;    /* float index of input and output in acts */
+    int32_t train;             /* REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS, or 0 */
+} reef_tail_layer;
+
+/* The tail: its layers and the sizes of the buffers it needs. */
+typedef struct reef_tail {
+    int32_t nlayers;
+    const reef_tail_layer *layers; /* (nlayers) */
+    int32_t in_count;          /* elements of the boundary tensor */
+    float in_scale;            /* the boundary's int8 quantization */
+    int32_t in_zero_point;
+    int32_t nclasses;          /* outputs of the last layer (logits) */
+    uint32_t param_count;      /* floats of params (weights and biases) */
+    uint32_t act_count;        /* floats of one sample's acts: input + every output */
+    uint32_t delta_count;      /* floats of one delta buffer: largest layer in or out */
+} reef_tail;
+
+/* The update's settings. */
+typedef struct reef_tail_hparams {
+    float lr;                  /* SGD step */
+    float momentum;            /* 0: no velocity buffer needed */
+    float anchor;              /* L2 pull towards the deployed weights (L2-SP); 0 = off */
+    int32_t epochs;            /* passes over the labelled site samples */
+    int32_t batch_site;        /* site samples per update step */
+    int32_t batch_replay;      /* replay samples mixed into every update step */
+    uint32_t seed;             /* shuffling */
+} reef_tail_hparams;
+
+/* The buffers of an update; all sized by the generator (no malloc). */
+typedef struct reef_tail_state {
+    float *params;             /* (param_count) RAM: the copy being trained */
+    const float *params0;      /* (param_count) flash: the deployed values */
+    float *grads;              /* (param_count) */
+    float *velocity;           /* (param_count), NULL when momentum is 0 */
+    float *acts;               /* (act_count) */
+    float *delta_a, *delta_b;  /* (delta_count) each */
+} reef_tail_state;
+
+/* ---- layer kernels (one sample) ------------------------------------------ */
+/* out (OH, OW, OC) = clamp(conv(inp (H, W, C), w) + b) */
+void reef_tail_conv_forward(float *out, const float *inp, const float *w, const float *b,
+                            const reef_tail_layer *L);
+/* dout is the gradient at the clamp's output; dz is the clamp's mask
+ * applied in place (dout is modified). dinp (H, W, C) may be NULL. */
+void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
+                             const float *inp, const float *w, const reef_tail_layer *L);
+void reef_tail_dw_forward(float *out, const float *inp, const float *w, const float *b,
+                          const reef_tail_layer *L);
+void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
+                           const float *inp, const float *w, const reef_tail_layer *L);
+void reef_tail_gap_forward(float *out, const float *inp, const reef_tail_layer *L);
+void reef_tail_gap_backward(float *dinp, const float *dout, const reef_tail_layer *L);
+void reef_tail_fc_forward(float *out, const float *inp, const float *w, const float *b,
+                          const reef_tail_layer *L);
+void reef_tail_fc_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
+                           const float *inp, const float *w, const reef_tail_layer *L);
+
+/* e^x in float, deterministic (no libm): relative error below 2e-7. */
+float reef_train_expf(float x);
+/* Softmax of logits (n) into probs (n); returns -log(probs[label]). */
+float reef_train_softmax_xent(float *probs, const float *logits, int32_t n, int32_t label);
+
+/* ---- the tail ------------------------------------------------------------- */
+/* Forward of one boundary tensor (in_count int8 values) through the tail;
+ * returns the logits (nclasses floats inside acts). */
+const float *reef_tail_forward(const reef_tail *t, const float *params, const int8_t *boundary,
+                               float *acts);
+/* Predicted class of one boundary tensor. */
+int32_t reef_tail_predict(const reef_tail *t, const float *params, const int8_t *boundary,
+                          float *acts);
+/* Backward of the sample whose forward is in acts: adds scale * d(loss)/d
+ * param to grads for trainable parameters. Returns the sample's loss. */
+float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t label, float scale);
+/* One SGD step from grads: v = momentum * v + g + anchor * (p - p0);
+ * p -= lr * v. Zeroes grads. Only trainable parameters move. */
+void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail_hparams *hp);
+/* Zeroes grads (and the velocity) and copies params0 into params. */
+void reef_tail_reset(const reef_tail *t, const reef_tail_state *s);
+
+/* One update step on a batch: forward and backward of every sample
+ * (boundaries[i]: in_count int8 values, labels[i]), then SGD. Returns the
+ * mean loss, or a negative value for bad arguments. */
+float reef_tail_train_batch(const reef_tail *t, const reef_tail_state *s,
+                            const reef_tail_hparams *hp, const int8_t *const *boundaries,
+                            const uint8_t *labels, int32_t n);
+
+#endif

@@ -1,0 +1,159 @@
+/* The personalization session (reef/personal.h): one record at a time. */
+#include "reef/personal.h"
+
+static void copy_bytes(void *dst, const void *src, uint32_t n)
+{
+    uint8_t *d = (uint8_t *)dst;
+    const uint8_t *s = (const uint8_t *)src;
+    uint32_t i;
+    for (i = 0; i < n; i++) d[i] = s[i];
+}
+
+static uint32_t align16(uint32_t n) { return (n + 15u) & ~15u; }
+
+uint32_t reef_personal_transient_bytes(const reef_tail *t)
+{
+    return align16(t->param_count * 4u) + align16(t->act_count * 4u) + 2u * align16(t->delta_count * 4u);
+}
+
+void reef_personal_layout(reef_personal *p)
+{
+    const reef_tail *t = p->tail;
+    p->grads_at = 0;
+    p->acts_at = p->grads_at + align16(t->param_count * 4u);
+    p->delta_a_at = p->acts_at + align16(t->act_count * 4u);
+    p->delta_b_at = p->delta_a_at + align16(t->delta_count * 4u);
+}
+
+int32_t reef_personal_steps_per_epoch(const reef_personal *p)
+{
+    if (p->site_count <= 0 || p->hp.batch_site <= 0) return 0;
+    return (p->site_count + p->hp.batch_site - 1) / p->hp.batch_site;
+}
+
+static reef_tail_state state_of(const reef_personal *p)
+{
+    reef_tail_state s;
+    s.params = p->params;
+    s.params0 = p->params0;
+    s.grads = (float *)(void *)(p->arena + p->grads_at);
+    s.velocity = p->velocity;
+    s.acts = (float *)(void *)(p->arena + p->acts_at);
+    s.delta_a = (float *)(void *)(p->arena + p->delta_a_at);
+    s.delta_b = (float *)(void *)(p->arena + p->delta_b_at);
+    return s;
+}
+
+/* Runs the int8 body on frame; the boundary tensor is then at boundary_at. */
+static int run_body(reef_personal *p, const int8_t *frame)
+{
+    copy_bytes(p->arena + p->input_at, frame, (uint32_t)p->input_size);
+    return reef_run_steps(p->steps, 0, p->body_steps, p->arena) == REEF_OK ? 0 : 3;
+}
+
+/* A small deterministic generator (xorshift32) for the per-epoch shuffle. */
+static uint32_t next_random(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+static void shuffle(reef_personal *p, int32_t epoch)
+{
+    uint32_t x = p->hp.seed * 2654435761u + (uint32_t)epoch * 40503u + 1u;
+    int32_t i;
+    for (i = 0; i < p->site_count; i++) p->order[i] = (uint16_t)i;
+    for (i = p->site_count - 1; i > 0; i--) {
+        int32_t j = (int32_t)(next_random(&x) % (uint32_t)(i + 1));
+        uint16_t tmp = p->order[i];
+        p->order[i] = p->order[j];
+        p->order[j] = tmp;
+    }
+}
+
+static int do_add(reef_personal *p, const int8_t *frame, uint8_t label)
+{
+    int32_t n = p->tail->in_count;
+    int status;
+    if (label >= p->tail->nclasses) return 1;
+    if (p->site_count >= p->site_cap) return 2;
+    if ((status = run_body(p, frame))) return status;
+    copy_bytes(p->site + p->site_count * n, p->arena + p->boundary_at, (uint32_t)n);
+    p->site_labels[p->site_count++] = label;
+    return 0;
+}
+
+static int do_step(reef_personal *p, float *loss)
+{
+    const int8_t *batch[REEF_PERSONAL_MAX_BATCH];
+    uint8_t labels[REEF_PERSONAL_MAX_BATCH];
+    int32_t spe = reef_personal_steps_per_epoch(p), n = 0, i, pos, in_count = p->tail->in_count;
+    reef_tail_state s = state_of(p);
+    uint32_t k;
+    if (spe == 0) return 2;
+    if (p->hp.batch_site + p->hp.batch_replay > REEF_PERSONAL_MAX_BATCH) return 1;
+    pos = (p->step % spe) * p->hp.batch_site;
+    if (pos == 0) shuffle(p, p->step / spe);
+    for (i = pos; i < pos + p->hp.batch_site && i < p->site_count; i++) {
+        batch[n] = p->site + p->order[i] * in_count;
+        labels[n++] = p->site_labels[p->order[i]];
+    }
+    for (i = 0; i < p->hp.batch_replay && p->replay_count > 0; i++) {
+        batch[n] = p->replay + p->replay_next * in_count;
+        labels[n++] = p->replay_labels[p->replay_next];
+        p->replay_next = (p->replay_next + 1) % p->replay_count;
+    }
+    for (k = 0; k < p->tail->param_count; k++) s.grads[k] = 0.0f; /* the arena held the body */
+    *loss = reef_tail_train_batch(p->tail, &s, &p->hp, batch, labels, n);
+    p->step++;
+    return *loss < 0.0f ? 1 : 0;
+}
+
+static int do_eval(reef_personal *p, const int8_t *frame, const float *params, int8_t *out)
+{
+    reef_tail_state s = state_of(p);
+    int status = run_body(p, frame);
+    if (status) return status;
+    copy_bytes(p->boundary, p->arena + p->boundary_at, (uint32_t)p->tail->in_count);
+    out[0] = (int8_t)reef_tail_predict(p->tail, params, p->boundary, s.acts);
+    return 0;
+}
+
+static void do_reset(reef_personal *p)
+{
+    uint32_t k;
+    for (k = 0; k < p->tail->param_count; k++) {
+        p->params[k] = p->params0[k];
+        if (p->velocity) p->velocity[k] = 0.0f;
+    }
+    p->site_count = 0;
+    p->step = 0;
+    p->replay_next = 0;
+}
+
+int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size)
+{
+    uint8_t command = (uint8_t)record[0], label = (uint8_t)record[1];
+    const int8_t *frame = record + REEF_PERSONAL_HEADER;
+    float loss = 0.0f;
+    int status;
+    if (out_size < 4) return 4;
+    out[0] = out[1] = out[2] = out[3] = 0;
+    switch (command) {
+    case REEF_PERSONAL_ADD: return do_add(p, frame, label);
+    case REEF_PERSONAL_STEP:
+        status = do_step(p, &loss);
+        copy_bytes(out, &loss, 4);
+        return status;
+    case REEF_PERSONAL_EVAL: return do_eval(p, frame, p->params, out);
+    case REEF_PERSONAL_BEFORE: return do_eval(p, frame, p->params0, out);
+    case REEF_PERSONAL_SAVE:
+        if (out_size < p->tail->param_count * 4u) return 4;
+        copy_bytes(out, p->params, p->tail->param_count * 4u);
+        return 0;
+    case REEF_PERSONAL_RESET: do_reset(p); return 0;
+    default: return 1;
+    }
+}

@@ -1,0 +1,386 @@
+/* On-device training of the float32 tail (reef/train.h): layer forward and
+ * backward kernels for one sample, softmax cross-entropy, SGD, and one
+ * update step over a batch. No libm, no malloc: the caller's buffers. */
+#include "reef/train.h"
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+static void zero(float *x, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) x[i] = 0.0f;
+}
+
+/* The clamp's backward in place: the gradient passes where the output is
+ * strictly inside (act_min, act_max), as src/nn's relu6_backward. */
+static void clamp_backward(float *dout, const float *out, int32_t n, const reef_tail_layer *L)
+{
+    int32_t i;
+    for (i = 0; i < n; i++)
+        if (!(out[i] > L->act_min && out[i] < L->act_max)) dout[i] = 0.0f;
+}
+
+static int32_t out_count(const reef_tail_layer *L) { return L->out_h * L->out_w * L->out_c; }
+static int32_t in_count(const reef_tail_layer *L) { return L->in_h * L->in_w * L->in_c; }
+
+/* ---- convolution ------------------------------------------------------------ */
+
+void reef_tail_conv_forward(float *out, const float *inp, const float *w, const float *b,
+                            const reef_tail_layer *L)
+{
+    int32_t oy, ox, oc, ky, kx, c;
+    for (oy = 0; oy < L->out_h; oy++)
+        for (ox = 0; ox < L->out_w; ox++)
+            for (oc = 0; oc < L->out_c; oc++) {
+                float sum = b ? b[oc] : 0.0f;
+                for (ky = 0; ky < L->kh; ky++) {
+                    int32_t iy = oy * L->stride - L->pad_top + ky;
+                    if (iy < 0 || iy >= L->in_h) continue;
+                    for (kx = 0; kx < L->kw; kx++) {
+                        int32_t ix = ox * L->stride - L->pad_left + kx;
+                        const float *x, *k;
+                        if (ix < 0 || ix >= L->in_w) continue;
+                        x = inp + (iy * L->in_w + ix) * L->in_c;
+                        k = w + ((oc * L->kh + ky) * L->kw + kx) * L->in_c;
+                        for (c = 0; c < L->in_c; c++) sum += x[c] * k[c];
+                    }
+                }
+                out[(oy * L->out_w + ox) * L->out_c + oc] = clampf(sum, L->act_min, L->act_max);
+            }
+}
+
+void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
+                             const float *inp, const float *w, const reef_tail_layer *L)
+{
+    int32_t oy, ox, oc, ky, kx, c;
+    clamp_backward(dout, out, out_count(L), L);
+    for (oy = 0; oy < L->out_h; oy++)
+        for (ox = 0; ox < L->out_w; ox++)
+            for (oc = 0; oc < L->out_c; oc++) {
+                float g = dout[(oy * L->out_w + ox) * L->out_c + oc];
+                if (g == 0.0f) continue;
+                if (db) db[oc] += g;
+                for (ky = 0; ky < L->kh; ky++) {
+                    int32_t iy = oy * L->stride - L->pad_top + ky;
+                    if (iy < 0 || iy >= L->in_h) continue;
+                    for (kx = 0; kx < L->kw; kx++) {
+                        int32_t ix = ox * L->stride - L->pad_left + kx;
+                        int32_t at, kat;
+                        if (ix < 0 || ix >= L->in_w) continue;
+                        at = (iy * L->in_w + ix) * L->in_c;
+                        kat = ((oc * L->kh + ky) * L->kw + kx) * L->in_c;
+                        if (dw)
+                            for (c = 0; c < L->in_c; c++) dw[kat + c] += g * inp[at + c];
+                        if (dinp)
+                            for (c = 0; c < L->in_c; c++) dinp[at + c] += g * w[kat + c];
+                    }
+                }
+            }
+}
+
+/* ---- depthwise convolution (multiplier 1) ----------------------------------- */
+
+void reef_tail_dw_forward(float *out, const float *inp, const float *w, const float *b,
+                          const reef_tail_layer *L)
+{
+    int32_t oy, ox, c, ky, kx;
+    for (oy = 0; oy < L->out_h; oy++)
+        for (ox = 0; ox < L->out_w; ox++)
+            for (c = 0; c < L->out_c; c++) {
+                float sum = b ? b[c] : 0.0f;
+                for (ky = 0; ky < L->kh; ky++) {
+                    int32_t iy = oy * L->stride - L->pad_top + ky;
+                    if (iy < 0 || iy >= L->in_h) continue;
+                    for (kx = 0; kx < L->kw; kx++) {
+                        int32_t ix = ox * L->stride - L->pad_left + kx;
+                        if (ix < 0 || ix >= L->in_w) continue;
+                        sum += inp[(iy * L->in_w + ix) * L->in_c + c] * w[(ky * L->kw + kx) * L->out_c + c];
+                    }
+                }
+                out[(oy * L->out_w + ox) * L->out_c + c] = clampf(sum, L->act_min, L->act_max);
+            }
+}
+
+void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
+                           const float *inp, const float *w, const reef_tail_layer *L)
+{
+    int32_t oy, ox, c, ky, kx;
+    clamp_backward(dout, out, out_count(L), L);
+    for (oy = 0; oy < L->out_h; oy++)
+        for (ox = 0; ox < L->out_w; ox++)
+            for (c = 0; c < L->out_c; c++) {
+                float g = dout[(oy * L->out_w + ox) * L->out_c + c];
+                if (g == 0.0f) continue;
+                if (db) db[c] += g;
+                for (ky = 0; ky < L->kh; ky++) {
+                    int32_t iy = oy * L->stride - L->pad_top + ky;
+                    if (iy < 0 || iy >= L->in_h) continue;
+                    for (kx = 0; kx < L->kw; kx++) {
+                        int32_t ix = ox * L->stride - L->pad_left + kx;
+                        int32_t at, kat;
+                        if (ix < 0 || ix >= L->in_w) continue;
+                        at = (iy * L->in_w + ix) * L->in_c + c;
+                        kat = (ky * L->kw + kx) * L->out_c + c;
+                        if (dw) dw[kat] += g * inp[at];
+                        if (dinp) dinp[at] += g * w[kat];
+                    }
+                }
+            }
+}
+
+/* ---- global average pooling -------------------------------------------------- */
+
+void reef_tail_gap_forward(float *out, const float *inp, const reef_tail_layer *L)
+{
+    int32_t p, c, hw = L->in_h * L->in_w;
+    float inv = 1.0f / (float)hw;
+    for (c = 0; c < L->in_c; c++) {
+        float sum = 0.0f;
+        for (p = 0; p < hw; p++) sum += inp[p * L->in_c + c];
+        out[c] = sum * inv;
+    }
+}
+
+void reef_tail_gap_backward(float *dinp, const float *dout, const reef_tail_layer *L)
+{
+    int32_t p, c, hw = L->in_h * L->in_w;
+    float inv = 1.0f / (float)hw;
+    for (p = 0; p < hw; p++)
+        for (c = 0; c < L->in_c; c++) dinp[p * L->in_c + c] += dout[c] * inv;
+}
+
+/* ---- fully connected ------------------------------------------------------- */
+
+void reef_tail_fc_forward(float *out, const float *inp, const float *w, const float *b,
+                          const reef_tail_layer *L)
+{
+    int32_t o, i, n = in_count(L);
+    for (o = 0; o < L->out_c; o++) {
+        float sum = b ? b[o] : 0.0f;
+        const float *row = w + o * n;
+        for (i = 0; i < n; i++) sum += inp[i] * row[i];
+        out[o] = clampf(sum, L->act_min, L->act_max);
+    }
+}
+
+void reef_tail_fc_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
+                           const float *inp, const float *w, const reef_tail_layer *L)
+{
+    int32_t o, i, n = in_count(L);
+    clamp_backward(dout, out, L->out_c, L);
+    for (o = 0; o < L->out_c; o++) {
+        float g = dout[o];
+        if (db) db[o] += g;
+        if (dw)
+            for (i = 0; i < n; i++) dw[o * n + i] += g * inp[i];
+        if (dinp)
+            for (i = 0; i < n; i++) dinp[i] += g * w[o * n + i];
+    }
+}
+
+/* ---- softmax cross-entropy ---------------------------------------------------- */
+
+float reef_train_expf(float x)
+{
+    /* e^x = 2^k e^r with k = round(x / ln 2), |r| <= ln2 / 2; e^r by its
+     * Taylor series to r^7 (truncation below 3e-8 relative); 2^k by the
+     * exponent bits. ln 2 in two parts keeps r exact. */
+    union {
+        float f;
+        uint32_t u;
+    } scale;
+    float t, r, p;
+    int32_t k;
+    if (x > 88.0f) x = 88.0f;
+    if (x < -87.0f) x = -87.0f;
+    t = x * 1.44269504f;
+    k = (int32_t)(t < 0.0f ? t - 0.5f : t + 0.5f);
+    r = x - (float)k * 0.693145752f;
+    r = r - (float)k * 1.42860677e-6f;
+    p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f + r * (0.00138888892f + r * 0.000198412701f))))));
+    scale.u = (uint32_t)(k + 127) << 23;
+    return p * scale.f;
+}
+
+/* ln x for x > 0, deterministic: x = 2^e m with m in [sqrt(1/2), sqrt(2)),
+ * ln m = 2 atanh((m-1)/(m+1)) by its series. Only used for the reported loss. */
+static float train_logf(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    int32_t e;
+    float m, s, s2, sum;
+    if (!(x > 1e-30f)) x = 1e-30f;
+    v.f = x;
+    e = (int32_t)((v.u >> 23) & 0xffu) - 127;
+    v.u = (v.u & 0x007fffffu) | 0x3f800000u;
+    m = v.f;
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        e++;
+    }
+    s = (m - 1.0f) / (m + 1.0f);
+    s2 = s * s;
+    sum = s * (2.0f + s2 * (0.666666687f + s2 * (0.4f + s2 * (0.285714298f + s2 * 0.222222224f))));
+    return sum + (float)e * 0.693147182f;
+}
+
+float reef_train_softmax_xent(float *probs, const float *logits, int32_t n, int32_t label)
+{
+    int32_t k;
+    float max = logits[0], sum = 0.0f;
+    for (k = 1; k < n; k++)
+        if (logits[k] > max) max = logits[k];
+    for (k = 0; k < n; k++) {
+        probs[k] = reef_train_expf(logits[k] - max);
+        sum += probs[k];
+    }
+    for (k = 0; k < n; k++) probs[k] /= sum;
+    return -train_logf(probs[label]);
+}
+
+/* ---- the tail --------------------------------------------------------------------- */
+
+static void layer_forward(const reef_tail_layer *L, const float *params, float *acts)
+{
+    const float *inp = acts + L->in_at, *w = params + L->w_at, *b = params + L->b_at;
+    float *out = acts + L->out_at;
+    switch (L->kind) {
+    case REEF_TAIL_CONV: reef_tail_conv_forward(out, inp, w, b, L); break;
+    case REEF_TAIL_DW_CONV: reef_tail_dw_forward(out, inp, w, b, L); break;
+    case REEF_TAIL_GAP: reef_tail_gap_forward(out, inp, L); break;
+    default: reef_tail_fc_forward(out, inp, w, b, L); break;
+    }
+}
+
+const float *reef_tail_forward(const reef_tail *t, const float *params, const int8_t *boundary,
+                               float *acts)
+{
+    int32_t i;
+    float *x = acts + t->layers[0].in_at;
+    for (i = 0; i < t->in_count; i++)
+        x[i] = t->in_scale * (float)((int32_t)boundary[i] - t->in_zero_point);
+    for (i = 0; i < t->nlayers; i++) layer_forward(&t->layers[i], params, acts);
+    return acts + t->layers[t->nlayers - 1].out_at;
+}
+
+int32_t reef_tail_predict(const reef_tail *t, const float *params, const int8_t *boundary,
+                          float *acts)
+{
+    const float *logits = reef_tail_forward(t, params, boundary, acts);
+    int32_t k, best = 0;
+    for (k = 1; k < t->nclasses; k++)
+        if (logits[k] > logits[best]) best = k;
+    return best;
+}
+
+/* The first layer whose input gradient is needed: backward stops at the
+ * earliest trainable layer. */
+static int32_t first_trained(const reef_tail *t)
+{
+    int32_t i;
+    for (i = 0; i < t->nlayers; i++)
+        if (t->layers[i].train) return i;
+    return t->nlayers;
+}
+
+static void layer_backward(const reef_tail_layer *L, const reef_tail_state *s, float *dinp, float *dout)
+{
+    const float *inp = s->acts + L->in_at, *out = s->acts + L->out_at, *w = s->params + L->w_at;
+    float *dw = (L->train & REEF_TRAIN_WEIGHTS) ? s->grads + L->w_at : 0;
+    float *db = (L->train & REEF_TRAIN_BIAS) ? s->grads + L->b_at : 0;
+    switch (L->kind) {
+    case REEF_TAIL_CONV: reef_tail_conv_backward(dinp, dw, db, dout, out, inp, w, L); break;
+    case REEF_TAIL_DW_CONV: reef_tail_dw_backward(dinp, dw, db, dout, out, inp, w, L); break;
+    case REEF_TAIL_GAP:
+        if (dinp) reef_tail_gap_backward(dinp, dout, L);
+        break;
+    default: reef_tail_fc_backward(dinp, dw, db, dout, out, inp, w, L); break;
+    }
+}
+
+float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t label, float scale)
+{
+    int32_t i, k, stop = first_trained(t);
+    const float *logits = s->acts + t->layers[t->nlayers - 1].out_at;
+    float *dout = s->delta_a, *dinp = s->delta_b;
+    float loss = reef_train_softmax_xent(dout, logits, t->nclasses, label);
+    for (k = 0; k < t->nclasses; k++) dout[k] = scale * (dout[k] - (k == label ? 1.0f : 0.0f));
+    for (i = t->nlayers - 1; i >= stop; i--) {
+        const reef_tail_layer *L = &t->layers[i];
+        float *swap;
+        int32_t need_dinp = i > stop;
+        if (need_dinp) zero(dinp, (uint32_t)in_count(L));
+        layer_backward(L, s, need_dinp ? dinp : 0, dout);
+        swap = dout;
+        dout = dinp;
+        dinp = swap;
+    }
+    return loss;
+}
+
+static void sgd_range(const reef_tail_state *s, const reef_tail_hparams *hp, uint32_t at, uint32_t n)
+{
+    uint32_t i;
+    for (i = at; i < at + n; i++) {
+        float g = s->grads[i] + hp->anchor * (s->params[i] - s->params0[i]);
+        if (s->velocity) {
+            s->velocity[i] = hp->momentum * s->velocity[i] + g;
+            g = s->velocity[i];
+        }
+        s->params[i] -= hp->lr * g;
+        s->grads[i] = 0.0f;
+    }
+}
+
+static uint32_t weight_count(const reef_tail_layer *L)
+{
+    switch (L->kind) {
+    case REEF_TAIL_CONV: return (uint32_t)(L->out_c * L->kh * L->kw * L->in_c);
+    case REEF_TAIL_DW_CONV: return (uint32_t)(L->kh * L->kw * L->out_c);
+    case REEF_TAIL_FC: return (uint32_t)(L->out_c * in_count(L));
+    default: return 0;
+    }
+}
+
+void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail_hparams *hp)
+{
+    int32_t i;
+    for (i = 0; i < t->nlayers; i++) {
+        const reef_tail_layer *L = &t->layers[i];
+        if (L->kind == REEF_TAIL_GAP) continue;
+        if (L->train & REEF_TRAIN_WEIGHTS) sgd_range(s, hp, L->w_at, weight_count(L));
+        if (L->train & REEF_TRAIN_BIAS) sgd_range(s, hp, L->b_at, (uint32_t)L->out_c);
+    }
+}
+
+void reef_tail_reset(const reef_tail *t, const reef_tail_state *s)
+{
+    uint32_t i;
+    for (i = 0; i < t->param_count; i++) {
+        s->params[i] = s->params0[i];
+        s->grads[i] = 0.0f;
+        if (s->velocity) s->velocity[i] = 0.0f;
+    }
+}
+
+float reef_tail_train_batch(const reef_tail *t, const reef_tail_state *s,
+                            const reef_tail_hparams *hp, const int8_t *const *boundaries,
+                            const uint8_t *labels, int32_t n)
+{
+    int32_t i;
+    float loss = 0.0f, scale;
+    if (!t || !s || !hp || !boundaries || !labels || n <= 0) return -1.0f;
+    scale = 1.0f / (float)n;
+    for (i = 0; i < n; i++) {
+        if (labels[i] >= t->nclasses) return -1.0f;
+        reef_tail_forward(t, s->params, boundaries[i], s->acts);
+        loss += reef_tail_backward(t, s, labels[i], scale);
+    }
+    reef_tail_sgd(t, s, hp);
+    return loss * scale;
+}

@@ -1,0 +1,14 @@
+/* `reef gen --trainable`: the generated C of the on-device update. */
+#ifndef REEF_PERSONAL_EMIT_H
+#define REEF_PERSONAL_EMIT_H
+
+#include "personal/personal.h"
+
+/* Writes DIR/NAME.{c,h} (the inference model) and DIR/NAME_personal.{c,h}
+ * (the update: tail, deployed weights, replay, buffers, session). replay
+ * may be NULL (no replay). */
+int reef_pemit(const char *dir, const char *name, const char *source, const reef_lowered_model *m,
+               const reef_ptail *t, const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels,
+               reef_error *err);
+
+#endif

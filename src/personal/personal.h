@@ -1,0 +1,109 @@
+/* On-device personalization, the host side (docs/personalization.md):
+ * cut an int8 model into a frozen int8 body and a float32 tail, plan what
+ * to train under RAM and flash budgets, build the device session the
+ * runtime runs (runtime/include/reef/personal.h), and run a whole update
+ * (host in-process or emulated Cortex-M4) with its accuracy and cost.
+ *
+ *   reef_ptail t;  reef_ptail_build(&graph, &lowered, boundary_step, train, &t, &err);
+ *   reef_psession s; reef_psession_init(&s, &lowered, &t, &plan, replay, nreplay, &err);
+ *   reef_personal_record(&s.p, record, out, out_size);   // the device's code
+ */
+#ifndef REEF_PERSONAL_PERSONAL_H
+#define REEF_PERSONAL_PERSONAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codegen/lower.h"
+#include "data/dataset.h"
+#include "reef/personal.h"
+#include "reef/train.h"
+#include "tflite/graph.h"
+#include "util/err.h"
+
+#define REEF_TAIL_MAX_LAYERS 16
+
+/* ---- datasets by habitat ------------------------------------------------- */
+/* out = the samples of src whose group is (exclude = 0) or is not
+ * (exclude = 1) in groups ("7398,7623"). out's strings point into src:
+ * keep src alive while out is used. */
+int reef_dataset_by_groups(const reef_dataset *src, const char *src_path, const char *groups,
+                           int exclude, reef_dataset *out, reef_error *err);
+
+/* ---- the tail ------------------------------------------------------------ */
+/* The float32 tail of a lowered int8 model from step boundary_step on. */
+typedef struct reef_ptail {
+    reef_tail tail;                           /* layers points into layers[] */
+    reef_tail_layer layers[REEF_TAIL_MAX_LAYERS];
+    int steps[REEF_TAIL_MAX_LAYERS];          /* lowered step of each layer */
+    float *params0;                           /* (param_count) dequantized weights */
+    int boundary_step;                        /* body = steps [0, boundary_step) */
+    int32_t boundary_tensor;                  /* graph tensor at the cut */
+    uint32_t boundary_at;                     /* its arena offset */
+} reef_ptail;
+
+/* Steps at which a tail can start: every later step is a chain of conv,
+ * depthwise conv, global average pool, fully connected, reshape and a
+ * final softmax. cuts gets up to max step indices, latest first; returns
+ * how many. */
+int reef_ptail_cuts(const reef_lowered_model *m, int *cuts, int max);
+
+/* Builds the tail from boundary_step. train: per tail layer
+ * REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS bits (ntrain entries), or NULL for
+ * everything. */
+int reef_ptail_build(const reef_graph *g, const reef_lowered_model *m, int boundary_step,
+                     const int32_t *train, int ntrain, reef_ptail *t, reef_error *err);
+void reef_ptail_free(reef_ptail *t);
+/* Trainable floats of the tail. */
+uint32_t reef_ptail_trainable(const reef_ptail *t);
+
+/* ---- the plan ----------------------------------------------------------- */
+typedef struct reef_pplan {
+    int boundary_step;
+    int ntrain;
+    int32_t train[REEF_TAIL_MAX_LAYERS];  /* per tail layer */
+    reef_tail_hparams hp;
+    int32_t site_cap;                      /* labelled frames the device keeps */
+    int32_t replay_count;                  /* source samples kept in flash */
+    /* budget figures (bytes), computed by reef_pplan_cost */
+    uint32_t ram_update;                   /* persistent + transient + arena */
+    uint32_t flash_update;                 /* params0 + replay */
+} reef_pplan;
+
+void reef_pplan_default(reef_pplan *p);
+/* Fills ram_update and flash_update for plan p on model m with tail t. */
+void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t);
+/* Chooses the deepest cut whose update fits ram_bytes and flash_bytes
+ * (0: no limit), training everything after it. Fails, saying by how much,
+ * when not even the last layer fits. */
+int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, uint32_t ram_bytes,
+                      uint32_t flash_bytes, reef_pplan *p, reef_error *err);
+/* The plan file (docs/formats/personalize-plan.md): text, atomic write. */
+int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, reef_error *err);
+int reef_pplan_load(const char *path, reef_pplan *p, reef_error *err);
+
+/* ---- the device session on the host --------------------------------------- */
+typedef struct reef_psession {
+    reef_personal p;     /* what the runtime runs */
+    void *blocks[8];     /* malloc'd buffers */
+    int8_t *replay;      /* (replay_count, in_count) */
+    uint8_t *replay_labels;
+} reef_psession;
+
+/* Replay samples: the boundary tensors of replay_count samples of src
+ * (class-balanced, in a fixed order from seed), computed by the int8 body.
+ * replay (replay_count * in_count), labels (replay_count). */
+int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const reef_ptail *t, const reef_dataset *src,
+                      int32_t replay_count, uint32_t seed, int8_t *replay, uint8_t *labels,
+                      reef_error *err);
+
+int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef_ptail *t,
+                       const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels,
+                       reef_error *err);
+void reef_psession_free(reef_psession *s);
+
+/* Bytes of one record for model m, and of the device's output per record. */
+size_t reef_precord_size(const reef_lowered_model *m);
+size_t reef_pout_size(const reef_ptail *t);
+
+#endif

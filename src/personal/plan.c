@@ -1,0 +1,180 @@
+/* The personalization plan: where to cut the model and how to update it,
+ * chosen under RAM and flash budgets; its text file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "personal/personal.h"
+#include "util/io.h"
+
+#define PLAN_MAGIC "reef-personalize-plan"
+#define PLAN_VERSION 1
+
+void reef_pplan_default(reef_pplan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->boundary_step = -1;
+    p->hp.lr = 0.01f;
+    p->hp.momentum = 0.9f;
+    p->hp.anchor = 0.0f;
+    p->hp.epochs = 20;
+    p->hp.batch_site = 10;
+    p->hp.batch_replay = 10;
+    p->hp.seed = 1;
+    p->site_cap = 50;
+    p->replay_count = 100;
+}
+
+static uint32_t align16(uint32_t n) { return (n + 15u) & ~15u; }
+
+void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t)
+{
+    uint32_t nparam = t->tail.param_count, in = (uint32_t)t->tail.in_count;
+    uint32_t transient = reef_personal_transient_bytes(&t->tail);
+    uint32_t arena = (uint32_t)m->arena_size > transient ? (uint32_t)m->arena_size : transient;
+    uint32_t persistent = align16(nparam * 4) + (p->hp.momentum != 0.0f ? align16(nparam * 4) : 0) +
+                          align16((uint32_t)p->site_cap * (in + 3)) + align16(in);
+    p->ram_update = arena + persistent;
+    p->flash_update = align16(nparam * 4) + (uint32_t)p->replay_count * (in + 1);
+}
+
+int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, uint32_t ram_bytes,
+                      uint32_t flash_bytes, reef_pplan *p, reef_error *err)
+{
+    int cuts[64];
+    int n = reef_ptail_cuts(m, cuts, 64);
+    if (!n) return reef_fail(err, "the model has no trainable tail (it must end in conv/depthwise/pool/fully-connected steps)");
+    int best = -1;
+    uint32_t smallest = 0;
+    reef_pplan trial = *p;
+    for (int i = 0; i < n; i++) {
+        reef_ptail t;
+        if (reef_ptail_build(g, m, cuts[i], NULL, 0, &t, err)) return -1;
+        trial.boundary_step = cuts[i];
+        reef_pplan_cost(&trial, m, &t);
+        int fits = (!ram_bytes || trial.ram_update <= ram_bytes) && (!flash_bytes || trial.flash_update <= flash_bytes);
+        if (i == 0) smallest = trial.ram_update;
+        if (fits) {
+            best = i;
+            *p = trial;
+            p->ntrain = t.tail.nlayers;
+            for (int k = 0; k < t.tail.nlayers; k++) p->train[k] = t.layers[k].train;
+        }
+        reef_ptail_free(&t);
+    }
+    if (best < 0)
+        return reef_fail(err, "no plan fits %u bytes of RAM%s: training only the last layer needs %u bytes (%u more)",
+                         ram_bytes, flash_bytes ? " and the flash budget" : "", smallest,
+                         smallest > ram_bytes ? smallest - ram_bytes : 0);
+    return 0;
+}
+
+int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, reef_error *err)
+{
+    char text[4096];
+    int n = snprintf(text, sizeof text,
+                     "%s %d\n# written by reef personalize plan; docs/formats/personalize-plan.md\n"
+                     "model %s\nboundary_step %d\ntrain",
+                     PLAN_MAGIC, PLAN_VERSION, model ? model : "-", p->boundary_step);
+    for (int i = 0; i < p->ntrain; i++) n += snprintf(text + n, sizeof text - (size_t)n, "%s%d", i ? "," : " ", p->train[i]);
+    n += snprintf(text + n, sizeof text - (size_t)n,
+                  "\nlr %.9g\nmomentum %.9g\nanchor %.9g\nepochs %d\nbatch_site %d\nbatch_replay %d\nseed %u\n"
+                  "site_cap %d\nreplay %d\nram_update %u\nflash_update %u\n",
+                  (double)p->hp.lr, (double)p->hp.momentum, (double)p->hp.anchor, p->hp.epochs, p->hp.batch_site,
+                  p->hp.batch_replay, p->hp.seed, p->site_cap, p->replay_count, p->ram_update, p->flash_update);
+    return reef_write_file(path, text, (size_t)n, err);
+}
+
+static int parse_train(const char *value, reef_pplan *p)
+{
+    const char *s = value;
+    p->ntrain = 0;
+    while (*s && p->ntrain < REEF_TAIL_MAX_LAYERS) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > 3) return -1;
+        p->train[p->ntrain++] = (int32_t)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return p->ntrain ? 0 : -1;
+}
+
+/* One "key value" line into p; -1 for an unknown key or a bad value. */
+static int parse_line(const char *key, const char *value, reef_pplan *p)
+{
+    char *end;
+    double v = strtod(value, &end);
+    int is_num = end != value && (*end == '\0' || *end == '\n');
+    if (!strcmp(key, "model")) return 0;
+    if (!strcmp(key, "train")) return parse_train(value, p);
+    if (!is_num) return -1;
+    if (!strcmp(key, "boundary_step")) p->boundary_step = (int)v;
+    else if (!strcmp(key, "lr")) p->hp.lr = (float)v;
+    else if (!strcmp(key, "momentum")) p->hp.momentum = (float)v;
+    else if (!strcmp(key, "anchor")) p->hp.anchor = (float)v;
+    else if (!strcmp(key, "epochs")) p->hp.epochs = (int32_t)v;
+    else if (!strcmp(key, "batch_site")) p->hp.batch_site = (int32_t)v;
+    else if (!strcmp(key, "batch_replay")) p->hp.batch_replay = (int32_t)v;
+    else if (!strcmp(key, "seed")) p->hp.seed = (uint32_t)v;
+    else if (!strcmp(key, "site_cap")) p->site_cap = (int32_t)v;
+    else if (!strcmp(key, "replay")) p->replay_count = (int32_t)v;
+    else if (!strcmp(key, "ram_update")) p->ram_update = (uint32_t)v;
+    else if (!strcmp(key, "flash_update")) p->flash_update = (uint32_t)v;
+    else return -1;
+    return 0;
+}
+
+static int check_plan(const char *path, const reef_pplan *p, reef_error *err)
+{
+    if (p->boundary_step < 0) return reef_fail(err, "%s: no boundary_step", path);
+    if (!p->ntrain) return reef_fail(err, "%s: no train line", path);
+    if (!(p->hp.lr > 0.0f) || p->hp.momentum < 0.0f || p->hp.momentum >= 1.0f || p->hp.anchor < 0.0f)
+        return reef_fail(err, "%s: lr must be > 0, momentum in [0, 1), anchor >= 0", path);
+    if (p->hp.epochs < 1 || p->hp.batch_site < 1 || p->hp.batch_replay < 0 ||
+        p->hp.batch_site + p->hp.batch_replay > REEF_PERSONAL_MAX_BATCH)
+        return reef_fail(err, "%s: epochs >= 1, batch_site >= 1, batch_site + batch_replay <= %d", path,
+                         REEF_PERSONAL_MAX_BATCH);
+    if (p->site_cap < 1 || p->site_cap > 65535 || p->replay_count < 0 || (p->replay_count == 0 && p->hp.batch_replay))
+        return reef_fail(err, "%s: site_cap 1..65535, replay >= 0 (and > 0 when batch_replay is)", path);
+    return 0;
+}
+
+int reef_pplan_load(const char *path, reef_pplan *p, reef_error *err)
+{
+    uint8_t *data;
+    size_t size;
+    if (reef_read_file(path, &data, &size, err)) return -1;
+    reef_pplan_default(p);
+    p->ntrain = 0;
+    char *text = (char *)data, *save = NULL;
+    int lineno = 0, rc = 0, version = 0;
+    char *copy = malloc(size + 1);
+    if (!copy) {
+        free(data);
+        return reef_fail(err, "out of memory");
+    }
+    memcpy(copy, text, size);
+    copy[size] = '\0';
+    for (char *line = strtok_r(copy, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        if (line[0] == '#' || line[0] == '\0') continue;
+        char key[64], value[1024];
+        if (sscanf(line, "%63s %1023[^\n]", key, value) != 2) {
+            rc = reef_fail(err, "%s:%d: expected 'key value'", path, lineno);
+        } else if (lineno == 1) {
+            if (strcmp(key, PLAN_MAGIC) || sscanf(value, "%d", &version) != 1)
+                rc = reef_fail(err, "%s: not a personalization plan (first line '%s %d' expected)", path, PLAN_MAGIC,
+                               PLAN_VERSION);
+            else if (version != PLAN_VERSION)
+                rc = reef_fail(err, "%s: plan version %d, this reef reads %d", path, version, PLAN_VERSION);
+        } else if (parse_line(key, value, p)) {
+            rc = reef_fail(err, "%s:%d: bad line '%s'", path, lineno, line);
+        }
+    }
+    if (!rc && !version) rc = reef_fail(err, "%s: empty plan", path);
+    free(copy);
+    free(data);
+    return rc ? rc : check_plan(path, p, err);
+}

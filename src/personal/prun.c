@@ -1,0 +1,311 @@
+/* reef personalize: one whole run. The update runs on the host in-process
+ * (the device's C); with target qemu-m4 it also runs on the emulated
+ * Cortex-M4 from generated C, whose trained weights must equal the host's
+ * bit for bit, and whose instruction counts give the cost. Accuracy is
+ * measured with those (identical) weights through the same C on the host. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "energy/profile.h"
+#include "personal/emit.h"
+#include "personal/run.h"
+#include "target/cycles.h"
+#include "target/elf.h"
+#include "target/firmware.h"
+#include "target/memory.h"
+#include "util/io.h"
+#include "util/json.h"
+
+static int check_inputs(const reef_lowered_model *m, const reef_ptail *t, const reef_pplan *plan,
+                        const reef_dataset *site, const reef_prun_options *o, reef_error *err)
+{
+    const char *path = o->site_path ? o->site_path : "the site";
+    int32_t h = m->input_rank == 4 ? m->input_shape[1] : -1, w = m->input_rank == 4 ? m->input_shape[2] : -1;
+    int32_t c = m->input_rank == 4 ? m->input_shape[3] : -1;
+    if ((int32_t)site->height != h || (int32_t)site->width != w || (int32_t)site->channels != c)
+        return reef_fail(err, "%s: frames are %ux%ux%u (HxWxC), the model %s takes %dx%dx%d", path, site->height,
+                         site->width, site->channels, o->model_path, h, w, c);
+    if ((int32_t)site->num_classes != t->tail.nclasses)
+        return reef_fail(err, "%s: %u classes, the model %s has %d", path, site->num_classes, o->model_path,
+                         t->tail.nclasses);
+    if ((uint32_t)o->labelled >= site->count)
+        return reef_fail(err, "%s: --labelled %d but the site has only %u frames (some must be left to measure on)",
+                         path, o->labelled, site->count);
+    if (o->labelled > plan->site_cap)
+        return reef_fail(err, "--labelled %d is more than the plan's site buffer holds (site_cap %d)", o->labelled,
+                         plan->site_cap);
+    if (plan->hp.batch_replay > 0 && !o->source)
+        return reef_fail(err, "the plan mixes %d replay samples into every step: give --source (the training data)",
+                         plan->hp.batch_replay);
+    if (o->test && (o->test->height != site->height || o->test->width != site->width ||
+                    o->test->channels != site->channels || o->test->num_classes != site->num_classes))
+        return reef_fail(err, "--test: its frames or classes differ from the site's");
+    return 0;
+}
+
+static int make_dir(const char *dir, reef_error *err)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) return S_ISDIR(st.st_mode) ? 0 : reef_fail(err, "%s is not a folder", dir);
+    if (mkdir(dir, 0777)) return reef_fail(err, "cannot create %s: %s", dir, strerror(errno));
+    return 0;
+}
+
+/* Flash of the update beyond inference: deployed tail weights and replay. */
+static void fill_memory(reef_prun_report *r, const char *elf, uint32_t stack, const reef_ptail *t,
+                        const reef_pplan *plan, const reef_lowered_model *m, reef_error *err)
+{
+    reef_memory_report mr;
+    if (reef_memory_report_elf(elf, stack, &mr, err)) return;
+    r->flash_total = mr.flash_total;
+    r->flash_code = mr.flash_code;
+    r->flash_params0 = t->tail.param_count * 4;
+    r->flash_replay = r->replay_count * (uint32_t)(t->tail.in_count + 1);
+    r->flash_weights_model = mr.flash_weights - r->flash_params0 - r->flash_replay;
+    r->ram_total = mr.ram_total;
+    r->ram_stack = mr.ram_stack;
+    r->ram_update_buffers = plan->ram_update - (uint32_t)m->arena_size;
+}
+
+static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8_t *records, size_t rs,
+                      const reef_device_profile *prof)
+{
+    reef_cycle_model cm;
+    reef_cycle_model_default(&cm, prof->flash_wait_states);
+    r->clock_mhz = prof->clock_mhz;
+    r->power_mw = prof->supply_v * prof->run_ua_per_mhz * prof->clock_mhz / 1000.0;
+    for (int k = 0; k < r->nrecords; k++) {
+        reef_cycle_estimate e;
+        reef_cycle_estimate_counts(&cm, c->per_inference[k].c, &e);
+        reef_prun_record_cost *rc = &r->records[k];
+        rc->command = records[(size_t)k * rs];
+        rc->insns = c->per_inference[k].c[REEF_INSN_TOTAL];
+        rc->cycles = e.cycles;
+        r->total_insns += rc->insns;
+        r->total_cycles += rc->cycles;
+        if (rc->command == REEF_PERSONAL_ADD) r->intake_insns += rc->insns, r->intake_cycles += rc->cycles;
+        if (rc->command == REEF_PERSONAL_STEP) {
+            r->update_insns += rc->insns, r->update_cycles += rc->cycles;
+            if (rc->insns > r->step_insns_max) r->step_insns_max = rc->insns;
+            double s = rc->cycles / (prof->clock_mhz * 1e6);
+            if (s > r->step_time_s_max) r->step_time_s_max = s;
+        }
+    }
+    reef_energy_estimate e;
+    reef_energy_estimate_cycles(prof, r->total_cycles, &e);
+    r->total_time_s = e.time_s;
+    r->total_energy_j = e.energy_uj * 1e-6;
+}
+
+static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef_pplan *plan, const int8_t *replay,
+                    const uint8_t *replay_labels, const uint8_t *records, int count, const float *host_params,
+                    const reef_prun_options *o, reef_prun_report *r, reef_error *err)
+{
+    char dir[4096], header[4200], src1[4200], src2[4200], elf[4200];
+    if (o->work) {
+        snprintf(dir, sizeof dir, "%s", o->work);
+        if (make_dir(dir, err)) return -1;
+    } else {
+        snprintf(dir, sizeof dir, "/tmp/reef-personal-XXXXXX");
+        if (!mkdtemp(dir)) return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
+    }
+    snprintf(header, sizeof header, "%s/fish_personal.h", dir);
+    snprintf(src1, sizeof src1, "%s/fish.c", dir);
+    snprintf(src2, sizeof src2, "%s/fish_personal.c", dir);
+    snprintf(elf, sizeof elf, "%s/personal.elf", dir);
+    if (reef_pemit(dir, "fish", o->model_path, m, t, plan, replay, replay_labels, err)) return -1;
+    const char *sources[2] = {src1, src2};
+    reef_fw_spec spec = {.board = "qemu-m4", .model_header = header, .model_sources = sources,
+                         .model_source_count = 2, .output = elf};
+    if (reef_m4_build(&spec, err)) return -1;
+    size_t rs = reef_precord_size(m), os = reef_pout_size(t);
+    int8_t *outs = malloc((size_t)count * os);
+    if (!outs) return reef_fail(err, "out of memory");
+    reef_run_counts c;
+    memset(&c, 0, sizeof c);
+    int rc = reef_m4_run(elf, (const int8_t *)records, count, rs, outs, os, &c, 900.0, err);
+    if (!rc) {
+        r->emulated = 1;
+        r->bit_identical = !memcmp(outs + (size_t)(count - 1) * os, host_params, (size_t)t->tail.param_count * 4);
+        r->nrecords = count;
+        r->records = calloc((size_t)count, sizeof *r->records);
+        reef_device_profile prof;
+        if (!r->records) rc = reef_fail(err, "out of memory");
+        else if (!(rc = reef_profile_load(o->profile ? o->profile : "stm32l4r5", &prof, err))) {
+            add_costs(r, &c, records, rs, &prof);
+            fill_memory(r, elf, c.stack_high_water, t, plan, m, err);
+        }
+    }
+    reef_run_counts_free(&c);
+    free(outs);
+    return rc;
+}
+
+static int build_replay(const reef_graph *g, const reef_lowered_model *m, const reef_ptail *t,
+                        const reef_pplan *plan, const reef_prun_options *o, int8_t **replay, uint8_t **labels,
+                        reef_error *err)
+{
+    *replay = NULL;
+    *labels = NULL;
+    if (!o->source || plan->replay_count <= 0) return 0;
+    *replay = malloc((size_t)plan->replay_count * (size_t)t->tail.in_count);
+    *labels = malloc((size_t)plan->replay_count);
+    if (!*replay || !*labels) return reef_fail(err, "out of memory");
+    return reef_replay_build(g, m, t, o->source, plan->replay_count, plan->hp.seed, *replay, *labels, err);
+}
+
+static int save_params(const char *path, const float *params, uint32_t n, reef_error *err)
+{
+    return reef_write_file(path, params, (size_t)n * sizeof(float), err);
+}
+
+int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan *plan,
+              const reef_dataset *site, const reef_prun_options *o, reef_prun_report *r, reef_error *err)
+{
+    memset(r, 0, sizeof *r);
+    reef_ptail t;
+    if (reef_ptail_build(g, m, plan->boundary_step, plan->train, plan->ntrain, &t, err)) return -1;
+    reef_input_map map;
+    int8_t *replay = NULL;
+    uint8_t *replay_labels = NULL, *is_labelled = NULL, *records = NULL;
+    float *params = NULL, *losses = NULL;
+    reef_psession s;
+    memset(&s, 0, sizeof s);
+    int count = 0, nsteps = reef_psteps_total(plan, o->labelled);
+    int rc = check_inputs(m, &t, plan, site, o, err);
+    if (!rc) rc = reef_input_map_from_graph(g, &map, err);
+    if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
+    if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
+    if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, is_labelled, err);
+    if (!rc && !(records = reef_precords(m, &map, site, is_labelled, nsteps, &count))) rc = reef_fail(err, "out of memory");
+    params = malloc((size_t)t.tail.param_count * sizeof(float) + 4);
+    losses = malloc((size_t)(nsteps + 1) * sizeof(float));
+    if (!rc && (!params || !losses)) rc = reef_fail(err, "out of memory");
+    if (!rc) rc = reef_psession_init(&s, m, &t, plan, replay, replay_labels, err);
+    if (!rc) rc = reef_prun_host(&s, records, count, reef_precord_size(m), params, losses, err);
+    if (!rc) {
+        r->labelled = o->labelled;
+        r->steps = nsteps;
+        r->boundary_step = t.boundary_step;
+        r->tail_layers = t.tail.nlayers;
+        r->param_count = t.tail.param_count;
+        r->trainable = reef_ptail_trainable(&t);
+        r->replay_count = replay ? (uint32_t)plan->replay_count : 0;
+        r->first_loss = nsteps ? losses[0] : 0.0f;
+        r->last_loss = nsteps ? losses[nsteps - 1] : 0.0f;
+        r->planned_ram = plan->ram_update;
+    }
+    if (!rc && !strcmp(o->target, "qemu-m4"))
+        rc = run_qemu(m, &t, plan, replay, replay_labels, records, count, params, o, r, err);
+    if (!rc && r->emulated && !r->bit_identical)
+        rc = reef_fail(err, "the weights trained on qemu-m4 differ from the host's: the update is not bit-identical");
+    if (!rc) rc = reef_peval(m, &t, &map, site, is_labelled, params, &r->site, err);
+    if (!rc && o->test) rc = reef_peval(m, &t, &map, o->test, NULL, params, &r->test, err);
+    if (!rc && o->params_out) rc = save_params(o->params_out, params, t.tail.param_count, err);
+    reef_psession_free(&s);
+    free(replay), free(replay_labels), free(is_labelled), free(records), free(params), free(losses);
+    reef_ptail_free(&t);
+    return rc;
+}
+
+void reef_prun_report_free(reef_prun_report *r)
+{
+    free(r->records);
+    memset(r, 0, sizeof *r);
+}
+
+static double pct(int correct, int count) { return count ? 100.0 * correct / count : 0.0; }
+
+static void json_eval(reef_json *j, const char *key, const reef_peval_result *e)
+{
+    reef_json_key(j, key);
+    reef_json_object(j);
+    reef_json_kv_int(j, "count", e->count);
+    reef_json_kv_number(j, "int8_deployed", pct(e->int8_correct, e->count));
+    reef_json_kv_number(j, "before_tail", pct(e->before_correct, e->count));
+    reef_json_kv_number(j, "after", pct(e->after_correct, e->count));
+    reef_json_end(j);
+}
+
+void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
+{
+    reef_json j;
+    reef_json_begin(&j, fp);
+    reef_json_object(&j);
+    reef_json_kv_int(&j, "labelled", r->labelled);
+    reef_json_kv_int(&j, "update_steps", r->steps);
+    reef_json_kv_int(&j, "boundary_step", r->boundary_step);
+    reef_json_kv_int(&j, "tail_layers", r->tail_layers);
+    reef_json_kv_int(&j, "tail_params", r->param_count);
+    reef_json_kv_int(&j, "trainable_params", r->trainable);
+    reef_json_kv_int(&j, "replay_samples", r->replay_count);
+    reef_json_kv_number(&j, "first_step_loss", r->first_loss);
+    reef_json_kv_number(&j, "last_step_loss", r->last_loss);
+    json_eval(&j, "site_accuracy_pct", &r->site);
+    if (r->test.count) json_eval(&j, "test_accuracy_pct", &r->test);
+    reef_json_kv_int(&j, "planned_update_ram_bytes", r->planned_ram);
+    if (r->emulated) {
+        reef_json_kv_bool(&j, "bit_identical_to_host", r->bit_identical);
+        reef_json_key(&j, "emulated_instructions");
+        reef_json_object(&j);
+        reef_json_kv_int(&j, "intake", (int64_t)r->intake_insns);
+        reef_json_kv_int(&j, "update_steps", (int64_t)r->update_insns);
+        reef_json_kv_int(&j, "step_max", (int64_t)r->step_insns_max);
+        reef_json_kv_int(&j, "total", (int64_t)r->total_insns);
+        reef_json_key(&j, "per_step");
+        reef_json_array(&j);
+        for (int k = 0; k < r->nrecords; k++)
+            if (r->records[k].command == REEF_PERSONAL_STEP) reef_json_int(&j, (int64_t)r->records[k].insns);
+        reef_json_end(&j);
+        reef_json_end(&j);
+        reef_json_key(&j, "modeled");
+        reef_json_object(&j);
+        reef_json_kv_number(&j, "clock_mhz", r->clock_mhz);
+        reef_json_kv_number(&j, "cycles_total", r->total_cycles);
+        reef_json_kv_number(&j, "time_s_total", r->total_time_s);
+        reef_json_kv_number(&j, "time_s_intake", r->intake_cycles / (r->clock_mhz * 1e6));
+        reef_json_kv_number(&j, "time_s_update_steps", r->update_cycles / (r->clock_mhz * 1e6));
+        reef_json_kv_number(&j, "time_s_step_max", r->step_time_s_max);
+        reef_json_kv_number(&j, "energy_j_total", r->total_energy_j);
+        reef_json_kv_number(&j, "energy_j_step_max", r->step_time_s_max * r->power_mw * 1e-3);
+        reef_json_end(&j);
+        reef_json_key(&j, "memory_bytes");
+        reef_json_object(&j);
+        reef_json_kv_int(&j, "flash_total", r->flash_total);
+        reef_json_kv_int(&j, "flash_code", r->flash_code);
+        reef_json_kv_int(&j, "flash_int8_model_weights", r->flash_weights_model);
+        reef_json_kv_int(&j, "flash_tail_weights_copy", r->flash_params0);
+        reef_json_kv_int(&j, "flash_replay", r->flash_replay);
+        reef_json_kv_int(&j, "ram_total_peak", r->ram_total);
+        reef_json_kv_int(&j, "ram_stack", r->ram_stack);
+        reef_json_end(&j);
+    }
+    reef_json_end(&j);
+    reef_json_finish(&j);
+}
+
+void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
+{
+    fprintf(fp, "\nupdate: cut at step %d, %d tail layers, %u of %u parameters trained, %u replay samples, %d steps;"
+                " loss %.4f -> %.4f\n",
+            r->boundary_step, r->tail_layers, r->trainable, r->param_count, r->replay_count, r->steps,
+            (double)r->first_loss, (double)r->last_loss);
+    if (!r->emulated) {
+        fprintf(fp, "(instructions, time, energy and memory: --target qemu-m4)\n");
+        return;
+    }
+    fprintf(fp, "qemu-m4 weights bit-identical to the host's: %s\n", r->bit_identical ? "yes" : "NO");
+    fprintf(fp, "emulated instructions: intake %llu (labelled frames through the int8 body), update steps %llu"
+                " (max %llu per step), total %llu\n",
+            (unsigned long long)r->intake_insns, (unsigned long long)r->update_insns,
+            (unsigned long long)r->step_insns_max, (unsigned long long)r->total_insns);
+    fprintf(fp, "modeled at %.0f MHz: %.3f s total (update steps %.3f s, max %.4f s per step), %.4f J\n", r->clock_mhz,
+            r->total_time_s, r->update_cycles / (r->clock_mhz * 1e6), r->step_time_s_max, r->total_energy_j);
+    fprintf(fp, "memory: flash %u bytes (code %u, int8 weights %u, tail weights copy %u, replay %u); RAM peak %u bytes"
+                " (stack %u)\n",
+            r->flash_total, r->flash_code, r->flash_weights_model, r->flash_params0, r->flash_replay, r->ram_total,
+            r->ram_stack);
+}

@@ -1,0 +1,121 @@
+/* A whole personalization run on the host: the records the device gets,
+ * the update through the runtime's session code, and accuracy before and
+ * after at the site and on the original test split. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "personal/run.h"
+#include "quant/quant.h"
+#include "util/rng.h"
+
+int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, uint8_t *is_labelled,
+               reef_error *err)
+{
+    if (labelled < 1) return reef_fail(err, "--labelled must be at least 1");
+    if ((uint32_t)labelled >= site->count)
+        return reef_fail(err, "--labelled %d: the site has only %u frames (some must be left to measure on)",
+                         labelled, site->count);
+    memset(is_labelled, 0, site->count);
+    reef_rng rng;
+    reef_rng_seed(&rng, seed);
+    for (int k = 0; k < labelled;) {
+        uint32_t i = reef_rng_below(&rng, site->count);
+        if (!is_labelled[i]) {
+            is_labelled[i] = 1;
+            k++;
+        }
+    }
+    return 0;
+}
+
+uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
+                       const uint8_t *is_labelled, int nsteps, int *count)
+{
+    size_t rs = reef_precord_size(m);
+    int n = 0;
+    for (uint32_t i = 0; i < site->count; i++) n += is_labelled[i];
+    n += nsteps + 1;
+    uint8_t *rec = calloc((size_t)n, rs);
+    if (!rec) return NULL;
+    int k = 0;
+    for (uint32_t i = 0; i < site->count; i++) {
+        if (!is_labelled[i]) continue;
+        uint8_t *r = rec + (size_t)k++ * rs;
+        r[0] = REEF_PERSONAL_ADD;
+        r[1] = (uint8_t)site->labels[i];
+        reef_input_map_apply(map, reef_dataset_sample(site, i), (size_t)m->input_size, (int8_t *)(r + REEF_PERSONAL_HEADER));
+    }
+    for (int s = 0; s < nsteps; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
+    rec[(size_t)k++ * rs] = REEF_PERSONAL_SAVE;
+    *count = k;
+    return rec;
+}
+
+int reef_psteps_total(const reef_pplan *plan, int labelled)
+{
+    int per_epoch = (labelled + plan->hp.batch_site - 1) / plan->hp.batch_site;
+    return per_epoch * plan->hp.epochs;
+}
+
+int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
+                   float *losses, reef_error *err)
+{
+    size_t out_size = (size_t)s->p.tail->param_count * 4 + 16;
+    int8_t *out = malloc(out_size);
+    if (!out) return reef_fail(err, "out of memory");
+    int step = 0;
+    for (int k = 0; k < count; k++) {
+        const int8_t *r = (const int8_t *)records + (size_t)k * record_size;
+        int status = reef_personal_record(&s->p, r, out, (uint32_t)out_size);
+        if (status) {
+            free(out);
+            return reef_fail(err, "the device session refused record %d (command %d): status %d", k, r[0], status);
+        }
+        if (r[0] == REEF_PERSONAL_STEP && losses) memcpy(&losses[step++], out, 4);
+        if (r[0] == REEF_PERSONAL_SAVE) memcpy(params_out, out, (size_t)s->p.tail->param_count * 4);
+    }
+    free(out);
+    return 0;
+}
+
+/* Accuracy of: the whole int8 model (deployed), the body + tail with
+ * params. Only samples with use[i] (NULL: all) count. */
+int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
+               const reef_dataset *ds, const uint8_t *skip, const float *params, reef_peval_result *r,
+               reef_error *err)
+{
+    memset(r, 0, sizeof *r);
+    uint8_t *arena = malloc(m->arena_size);
+    int8_t *out = malloc((size_t)m->output_size), *boundary = malloc((size_t)t->tail.in_count);
+    float *acts = malloc((size_t)t->tail.act_count * sizeof(float));
+    if (!arena || !out || !boundary || !acts) {
+        free(arena), free(out), free(boundary), free(acts);
+        return reef_fail(err, "out of memory");
+    }
+    int rc = 0;
+    for (uint32_t i = 0; i < ds->count && !rc; i++) {
+        if (skip && skip[i]) continue;
+        int8_t *in = (int8_t *)(arena + m->input_at);
+        reef_input_map_apply(map, reef_dataset_sample(ds, i), (size_t)m->input_size, in);
+        if (reef_lowered_run_steps(m, arena, 0, t->boundary_step)) {
+            rc = reef_fail(err, "the int8 body failed");
+            break;
+        }
+        memcpy(boundary, arena + t->boundary_at, (size_t)t->tail.in_count);
+        if (reef_lowered_run_steps(m, arena, t->boundary_step, m->nsteps - t->boundary_step)) {
+            rc = reef_fail(err, "the int8 model failed");
+            break;
+        }
+        memcpy(out, arena + m->output_at, (size_t)m->output_size);
+        int best = 0;
+        for (int k = 1; k < m->output_size; k++)
+            if (out[k] > out[best]) best = k;
+        int label = ds->labels[i];
+        r->count++;
+        r->int8_correct += best == label;
+        r->before_correct += reef_tail_predict(&t->tail, t->params0, boundary, acts) == label;
+        if (params) r->after_correct += reef_tail_predict(&t->tail, params, boundary, acts) == label;
+    }
+    free(arena), free(out), free(boundary), free(acts);
+    return rc;
+}

@@ -1,0 +1,88 @@
+/* A personalization run: which site frames are labelled, the records sent
+ * to the device, the update (host in-process), and the evaluation. */
+#ifndef REEF_PERSONAL_RUN_H
+#define REEF_PERSONAL_RUN_H
+
+#include "personal/personal.h"
+#include "quant/quant.h"
+
+/* Marks `labelled` distinct frames of site (is_labelled: count bytes),
+ * drawn from seed. Fails when the site has no frame left to measure on. */
+int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, uint8_t *is_labelled,
+               reef_error *err);
+
+/* Update steps of the plan for `labelled` frames. */
+int reef_psteps_total(const reef_pplan *plan, int labelled);
+
+/* The records: ADD per labelled frame, nsteps STEP, one SAVE (malloc'd,
+ * count * reef_precord_size(m) bytes; NULL when out of memory). */
+uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
+                       const uint8_t *is_labelled, int nsteps, int *count);
+
+/* Feeds the records to the session in-process (the device's code on the
+ * host); params_out (param_count) gets what SAVE returns, losses (one per
+ * STEP, may be NULL) the step losses. */
+int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
+                   float *losses, reef_error *err);
+
+typedef struct reef_peval_result {
+    int count;
+    int int8_correct;   /* the deployed int8 model */
+    int before_correct; /* int8 body + float tail, deployed weights */
+    int after_correct;  /* int8 body + float tail, trained weights */
+} reef_peval_result;
+
+/* Evaluates every sample of ds not marked in skip (may be NULL). */
+int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
+               const reef_dataset *ds, const uint8_t *skip, const float *params, reef_peval_result *r,
+               reef_error *err);
+
+/* ---- a whole run (reef personalize) ---------------------------------------- */
+#include <stdio.h>
+
+typedef struct reef_prun_options {
+    const char *model_path;      /* for messages and the generated C */
+    const char *site_path;
+    const char *target;          /* "host" or "qemu-m4" */
+    const char *work;            /* qemu-m4: folder for the generated C and firmware (NULL: a temporary) */
+    const char *params_out;      /* write the trained tail weights here (NULL: no) */
+    const char *profile;         /* device profile (NULL: stm32l4r5) */
+    int labelled;
+    uint32_t draw_seed;
+    const reef_dataset *source;  /* replay samples come from here (NULL: no replay) */
+    const reef_dataset *test;    /* original test split (NULL: not measured) */
+} reef_prun_options;
+
+typedef struct reef_prun_record_cost {
+    int command;
+    uint64_t insns;              /* emulated */
+    double cycles;               /* modeled */
+} reef_prun_record_cost;
+
+typedef struct reef_prun_report {
+    int labelled, steps, boundary_step, tail_layers;
+    uint32_t param_count, trainable, replay_count;
+    float first_loss, last_loss;
+    reef_peval_result site, test;
+    /* qemu-m4 only */
+    int emulated;
+    int bit_identical;           /* trained weights equal the host's, bit for bit */
+    int nrecords;
+    reef_prun_record_cost *records; /* (nrecords) */
+    uint64_t intake_insns, update_insns, total_insns; /* ADD records, STEP records, all */
+    double intake_cycles, update_cycles, total_cycles;
+    uint64_t step_insns_max;
+    double clock_mhz, power_mw;  /* the profile's */
+    double total_time_s, total_energy_j, step_time_s_max; /* modeled */
+    uint32_t flash_total, flash_code, flash_weights_model, flash_params0, flash_replay;
+    uint32_t ram_total, ram_stack, ram_update_buffers;
+    uint32_t planned_ram;
+} reef_prun_report;
+
+int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan *plan,
+              const reef_dataset *site, const reef_prun_options *o, reef_prun_report *r, reef_error *err);
+void reef_prun_report_json(const reef_prun_report *r, FILE *fp);
+void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp);
+void reef_prun_report_free(reef_prun_report *r);
+
+#endif

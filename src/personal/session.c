@@ -1,0 +1,124 @@
+/* The device's personalization session built on the host: the same
+ * reef_personal the generated firmware declares statically, here with
+ * malloc'd buffers; and the replay samples. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "personal/personal.h"
+#include "quant/quant.h"
+#include "util/rng.h"
+
+size_t reef_precord_size(const reef_lowered_model *m) { return REEF_PERSONAL_HEADER + (size_t)m->input_size; }
+
+size_t reef_pout_size(const reef_ptail *t)
+{
+    size_t n = (size_t)t->tail.param_count * 4;
+    return n < 16 ? 16 : n;
+}
+
+/* Runs the body on one sample's pixels; the boundary is then in arena. */
+static int body_on_pixels(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
+                          const uint8_t *pixels, uint8_t *arena, int8_t *boundary)
+{
+    reef_input_map_apply(map, pixels, (size_t)m->input_size, (int8_t *)(arena + m->input_at));
+    if (reef_lowered_run_steps(m, arena, 0, t->boundary_step)) return -1;
+    memcpy(boundary, arena + t->boundary_at, (size_t)t->tail.in_count);
+    return 0;
+}
+
+int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const reef_ptail *t, const reef_dataset *src,
+                      int32_t replay_count, uint32_t seed, int8_t *replay, uint8_t *labels,
+                      reef_error *err)
+{
+    if (replay_count <= 0) return 0;
+    if (src->count < (uint32_t)replay_count)
+        return reef_fail(err, "the replay source has %u samples, fewer than the %d asked for", src->count, replay_count);
+    reef_input_map map;
+    uint32_t *order = malloc(src->count * sizeof *order);
+    uint8_t *arena = malloc(m->arena_size);
+    int rc = !order || !arena ? reef_fail(err, "out of memory") : 0;
+    /* a fixed shuffle, then the classes taken in turn (class-balanced) */
+    reef_rng rng;
+    reef_rng_seed(&rng, seed);
+    for (uint32_t i = 0; !rc && i < src->count; i++) order[i] = i;
+    for (uint32_t i = src->count - 1; !rc && i > 0; i--) {
+        uint32_t j = reef_rng_below(&rng, i + 1);
+        uint32_t tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    if (!rc) rc = reef_input_map_from_graph(g, &map, err);
+    uint32_t *next = calloc(src->num_classes, sizeof *next);
+    if (!rc && !next) rc = reef_fail(err, "out of memory");
+    for (int32_t k = 0; !rc && k < replay_count; k++) {
+        uint32_t want = (uint32_t)k % src->num_classes, i;
+        for (i = next[want]; i < src->count && src->labels[order[i]] != want; i++) {}
+        if (i == src->count) { /* class exhausted: take the next of any class */
+            want = (want + 1) % src->num_classes;
+            for (i = next[want]; i < src->count && src->labels[order[i]] != want; i++) {}
+            if (i == src->count) {
+                rc = reef_fail(err, "the replay source has too few samples per class");
+                break;
+            }
+        }
+        next[want] = i + 1;
+        labels[k] = (uint8_t)src->labels[order[i]];
+        if (body_on_pixels(m, t, &map, reef_dataset_sample(src, order[i]), arena, replay + (size_t)k * t->tail.in_count))
+            rc = reef_fail(err, "the int8 body failed on a replay sample");
+    }
+    free(next);
+    free(order);
+    free(arena);
+    return rc;
+}
+
+static void *own(reef_psession *s, size_t bytes)
+{
+    for (int i = 0; i < 8; i++)
+        if (!s->blocks[i]) return s->blocks[i] = calloc(1, bytes ? bytes : 1);
+    return NULL;
+}
+
+void reef_psession_free(reef_psession *s)
+{
+    for (int i = 0; i < 8; i++) free(s->blocks[i]);
+    memset(s, 0, sizeof *s);
+}
+
+int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef_ptail *t,
+                       const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels,
+                       reef_error *err)
+{
+    memset(s, 0, sizeof *s);
+    reef_personal *p = &s->p;
+    uint32_t transient = reef_personal_transient_bytes(&t->tail);
+    p->arena_size = (uint32_t)(m->arena_size > transient ? m->arena_size : transient);
+    p->steps = m->table;
+    p->body_steps = t->boundary_step;
+    p->input_at = m->input_at;
+    p->input_size = m->input_size;
+    p->boundary_at = t->boundary_at;
+    p->tail = &t->tail;
+    p->hp = plan->hp;
+    p->params0 = t->params0;
+    p->site_cap = plan->site_cap;
+    p->replay = replay;
+    p->replay_labels = replay_labels;
+    p->replay_count = replay ? plan->replay_count : 0;
+    size_t nparam = t->tail.param_count, in = (size_t)t->tail.in_count;
+    p->arena = own(s, p->arena_size);
+    p->params = own(s, nparam * sizeof(float));
+    p->velocity = plan->hp.momentum != 0.0f ? own(s, nparam * sizeof(float)) : NULL;
+    p->site = own(s, (size_t)plan->site_cap * in);
+    p->site_labels = own(s, (size_t)plan->site_cap);
+    p->order = own(s, (size_t)plan->site_cap * sizeof(uint16_t));
+    p->boundary = own(s, in);
+    if (!p->arena || !p->params || (plan->hp.momentum != 0.0f && !p->velocity) || !p->site || !p->site_labels ||
+        !p->order || !p->boundary) {
+        reef_psession_free(s);
+        return reef_fail(err, "out of memory");
+    }
+    reef_personal_layout(p);
+    memcpy(p->params, t->params0, nparam * sizeof(float));
+    return 0;
+}

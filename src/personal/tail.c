@@ -1,0 +1,266 @@
+/* The float32 tail of an int8 model: where it can start, and its layers and
+ * weights dequantized from the int8 model's (the host side of
+ * runtime/include/reef/train.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "personal/personal.h"
+
+#define NO_CLAMP 3.0e38f
+
+static int is_param_kind(reef_step_kind k)
+{
+    return k == REEF_STEP_CONV || k == REEF_STEP_DW_CONV || k == REEF_STEP_FC;
+}
+
+static int is_tail_kind(reef_step_kind k)
+{
+    return is_param_kind(k) || k == REEF_STEP_AVGPOOL || k == REEF_STEP_MEAN || k == REEF_STEP_RESHAPE ||
+           k == REEF_STEP_SOFTMAX;
+}
+
+/* Does step j read exactly what step j - 1 wrote (and nothing else)? */
+static int follows(const reef_lowered_model *m, int j)
+{
+    const reef_lowered_step *s = &m->steps[j], *prev = &m->steps[j - 1];
+    if (s->input_tensors[0] < 0 || s->input_tensors[1] >= 0) return 0;
+    return m->tensor_at[s->input_tensors[0]] == m->tensor_at[prev->output_tensor];
+}
+
+static int chain_from(const reef_lowered_model *m, int k)
+{
+    int params = 0;
+    for (int j = k; j < m->nsteps; j++) {
+        reef_step_kind kind = m->steps[j].kind;
+        if (!is_tail_kind(kind)) return 0;
+        if (kind == REEF_STEP_SOFTMAX && j != m->nsteps - 1) return 0;
+        if (j > k && !follows(m, j)) return 0;
+        params += is_param_kind(kind);
+    }
+    return params > 0 && m->steps[k].input_tensors[0] >= 0 && m->steps[k].input_tensors[1] < 0;
+}
+
+int reef_ptail_cuts(const reef_lowered_model *m, int *cuts, int max)
+{
+    int n = 0;
+    for (int k = m->nsteps - 1; k >= 0 && n < max; k--) {
+        if (!is_tail_kind(m->steps[k].kind)) break;
+        if (chain_from(m, k) && is_param_kind(m->steps[k].kind)) cuts[n++] = k;
+    }
+    return n;
+}
+
+static float tensor_scale(const reef_graph *g, int32_t t, int c)
+{
+    const reef_tensor *x = &g->tensors[t];
+    if (x->nquant <= 0) return 1.0f;
+    return x->scale[x->nquant == 1 ? 0 : c];
+}
+
+/* The float clamp equal to the int8 step's: activation limits (output
+ * units) mapped back through the output quantization. */
+static void float_clamp(const reef_graph *g, int32_t out_t, reef_activation act, int32_t out_zp,
+                        reef_tail_layer *L)
+{
+    float s = tensor_scale(g, out_t, 0);
+    L->act_min = s * (float)(act.min - out_zp);
+    L->act_max = s * (float)(act.max - out_zp);
+}
+
+/* Dequantizes a step's filter and bias into w (count) and b (nout):
+ * w = scale[c] * q, b = bias * input_scale * scale[c]. inner: elements of
+ * one output channel in the layout, chan_last: depthwise (channel = last). */
+static void dequant_weights(const reef_graph *g, const reef_lowered_step *s, int32_t filter_t, int nout,
+                            int chan_last, float *w, float *b)
+{
+    size_t count = s->filter_size;
+    size_t inner = count / (size_t)nout;
+    float in_scale = tensor_scale(g, s->input_tensors[0], 0);
+    for (size_t i = 0; i < count; i++) {
+        int c = chan_last ? (int)(i % (size_t)nout) : (int)(i / inner);
+        w[i] = tensor_scale(g, filter_t, c) * (float)s->filter[i];
+    }
+    for (int c = 0; c < nout; c++)
+        b[c] = s->bias ? (float)s->bias[c] * (in_scale * tensor_scale(g, filter_t, c)) : 0.0f;
+}
+
+static int32_t filter_tensor(const reef_graph *g, const reef_lowered_step *s)
+{
+    return g->ops[s->op].inputs[1];
+}
+
+static void set_shape(reef_tail_layer *L, reef_dims in, reef_dims out)
+{
+    L->in_h = in.h;
+    L->in_w = in.w;
+    L->in_c = in.c;
+    L->out_h = out.h;
+    L->out_w = out.w;
+    L->out_c = out.c;
+}
+
+/* Fills L from step s; returns floats of parameters it needs, or -1. */
+static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef_tail_layer *L,
+                           reef_error *err)
+{
+    memset(L, 0, sizeof *L);
+    L->kh = L->kw = L->stride = 1;
+    L->act_min = -NO_CLAMP;
+    L->act_max = NO_CLAMP;
+    switch (s->kind) {
+    case REEF_STEP_CONV: {
+        const reef_conv_step_args *a = &s->args.conv;
+        if (a->params.dilation.h != 1 || a->params.dilation.w != 1 || a->params.stride.h != a->params.stride.w)
+            return reef_fail(err, "tail conv (op %d): dilation or unequal strides are not trainable", s->op);
+        L->kind = REEF_TAIL_CONV;
+        set_shape(L, a->input_dims, a->output_dims);
+        L->kh = a->filter_dims.h;
+        L->kw = a->filter_dims.w;
+        L->stride = a->params.stride.h;
+        L->pad_top = a->params.padding.h;
+        L->pad_left = a->params.padding.w;
+        float_clamp(g, s->output_tensor, a->params.activation, a->params.output_offset, L);
+        return (int)s->filter_size + a->output_dims.c;
+    }
+    case REEF_STEP_DW_CONV: {
+        const reef_dw_conv_step_args *a = &s->args.dw;
+        if (a->params.depth_multiplier != 1 || a->params.dilation.h != 1 || a->params.dilation.w != 1 ||
+            a->params.stride.h != a->params.stride.w)
+            return reef_fail(err, "tail depthwise conv (op %d): multiplier, dilation or strides not trainable", s->op);
+        L->kind = REEF_TAIL_DW_CONV;
+        set_shape(L, a->input_dims, a->output_dims);
+        L->kh = a->filter_dims.h;
+        L->kw = a->filter_dims.w;
+        L->stride = a->params.stride.h;
+        L->pad_top = a->params.padding.h;
+        L->pad_left = a->params.padding.w;
+        float_clamp(g, s->output_tensor, a->params.activation, a->params.output_offset, L);
+        return (int)s->filter_size + a->output_dims.c;
+    }
+    case REEF_STEP_FC: {
+        const reef_fc_step_args *a = &s->args.fc;
+        int32_t in = reef_dims_count(&a->input_dims) / a->input_dims.n;
+        L->kind = REEF_TAIL_FC;
+        L->in_h = L->in_w = L->out_h = L->out_w = 1;
+        L->in_c = in;
+        L->out_c = a->output_dims.c;
+        float_clamp(g, s->output_tensor, a->params.activation, a->params.output_offset, L);
+        return (int)s->filter_size + L->out_c;
+    }
+    case REEF_STEP_AVGPOOL: {
+        const reef_pool_step_args *a = &s->args.pool;
+        if (a->filter.h != a->input_dims.h || a->filter.w != a->input_dims.w || a->output_dims.h != 1 ||
+            a->output_dims.w != 1)
+            return reef_fail(err, "tail average pool (op %d) is not global; only global pooling is trainable", s->op);
+        L->kind = REEF_TAIL_GAP;
+        set_shape(L, a->input_dims, a->output_dims);
+        return 0;
+    }
+    case REEF_STEP_MEAN:
+        L->kind = REEF_TAIL_GAP;
+        set_shape(L, s->args.mean.input_dims, s->args.mean.output_dims);
+        return 0;
+    default: return reef_fail(err, "op %d (%s) cannot be in a trainable tail", s->op, reef_step_kind_name(s->kind));
+    }
+}
+
+void reef_ptail_free(reef_ptail *t)
+{
+    free(t->params0);
+    memset(t, 0, sizeof *t);
+}
+
+static int count_layers(const reef_lowered_model *m, int k)
+{
+    int n = 0;
+    for (int j = k; j < m->nsteps; j++)
+        n += m->steps[j].kind != REEF_STEP_RESHAPE && m->steps[j].kind != REEF_STEP_SOFTMAX;
+    return n;
+}
+
+/* Lays out params and acts and dequantizes the weights. */
+static int fill_tail(const reef_graph *g, const reef_lowered_model *m, reef_ptail *t, reef_error *err)
+{
+    uint32_t p = 0, a = (uint32_t)t->tail.in_count, delta = (uint32_t)t->tail.in_count;
+    for (int i = 0; i < t->tail.nlayers; i++) {
+        reef_tail_layer *L = &t->layers[i];
+        int need = layer_from_step(g, &m->steps[t->steps[i]], L, err);
+        if (need < 0) return -1;
+        uint32_t out = (uint32_t)(L->out_h * L->out_w * L->out_c);
+        L->in_at = i ? t->layers[i - 1].out_at : 0;
+        L->out_at = a;
+        a += out;
+        if (out > delta) delta = out;
+        if (L->kind != REEF_TAIL_GAP) {
+            L->w_at = p;
+            L->b_at = p + (uint32_t)m->steps[t->steps[i]].filter_size;
+        }
+        p += (uint32_t)need;
+    }
+    /* logits unclamped: a saturated logit would stop learning */
+    t->layers[t->tail.nlayers - 1].act_min = -NO_CLAMP;
+    t->layers[t->tail.nlayers - 1].act_max = NO_CLAMP;
+    t->tail.param_count = p;
+    t->tail.act_count = a;
+    t->tail.delta_count = delta;
+    t->tail.nclasses = t->layers[t->tail.nlayers - 1].out_c;
+    if (!(t->params0 = calloc(p ? p : 1, sizeof(float)))) return reef_fail(err, "out of memory");
+    for (int i = 0; i < t->tail.nlayers; i++) {
+        const reef_lowered_step *s = &m->steps[t->steps[i]];
+        reef_tail_layer *L = &t->layers[i];
+        if (L->kind == REEF_TAIL_GAP) continue;
+        dequant_weights(g, s, filter_tensor(g, s), L->out_c, L->kind == REEF_TAIL_DW_CONV, t->params0 + L->w_at,
+                        t->params0 + L->b_at);
+    }
+    return 0;
+}
+
+int reef_ptail_build(const reef_graph *g, const reef_lowered_model *m, int boundary_step,
+                     const int32_t *train, int ntrain, reef_ptail *t, reef_error *err)
+{
+    memset(t, 0, sizeof *t);
+    if (boundary_step < 0 || boundary_step >= m->nsteps || !chain_from(m, boundary_step) ||
+        !is_param_kind(m->steps[boundary_step].kind))
+        return reef_fail(err, "step %d cannot start a trainable tail (see `reef personalize plan` for the cuts)",
+                         boundary_step);
+    int n = count_layers(m, boundary_step);
+    if (n > REEF_TAIL_MAX_LAYERS) return reef_fail(err, "a tail of %d layers is longer than %d", n, REEF_TAIL_MAX_LAYERS);
+    if (train && ntrain != n) return reef_fail(err, "the plan trains %d tail layers, the tail from step %d has %d", ntrain, boundary_step, n);
+    const reef_lowered_step *first = &m->steps[boundary_step];
+    int32_t bt = first->input_tensors[0];
+    const reef_tensor *bx = &g->tensors[bt];
+    if (bx->type != REEF_INT8 || bx->nquant < 1) return reef_fail(err, "the tensor at step %d is not int8", boundary_step);
+    t->boundary_step = boundary_step;
+    t->boundary_tensor = bt;
+    t->boundary_at = m->tensor_at[bt];
+    t->tail.in_count = (int32_t)m->tensor_bytes[bt];
+    t->tail.in_scale = bx->scale[0];
+    t->tail.in_zero_point = (int32_t)bx->zero_point[0];
+    t->tail.layers = t->layers;
+    int i = 0;
+    for (int j = boundary_step; j < m->nsteps; j++)
+        if (m->steps[j].kind != REEF_STEP_RESHAPE && m->steps[j].kind != REEF_STEP_SOFTMAX) t->steps[i++] = j;
+    t->tail.nlayers = n;
+    if (fill_tail(g, m, t, err)) {
+        reef_ptail_free(t);
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        t->layers[i].train = t->layers[i].kind == REEF_TAIL_GAP ? 0
+                             : train                            ? train[i]
+                                                                : (REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS);
+    return 0;
+}
+
+uint32_t reef_ptail_trainable(const reef_ptail *t)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < t->tail.nlayers; i++) {
+        const reef_tail_layer *L = &t->layers[i];
+        uint32_t nb = L->kind == REEF_TAIL_GAP ? 0 : (uint32_t)L->out_c;
+        uint32_t nw = L->kind == REEF_TAIL_GAP ? 0 : L->b_at - L->w_at;
+        if (L->train & REEF_TRAIN_WEIGHTS) n += nw;
+        if (L->train & REEF_TRAIN_BIAS) n += nb;
+    }
+    return n;
+}

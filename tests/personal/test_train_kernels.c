@@ -1,0 +1,183 @@
+/* The on-device training kernels (runtime/src/train_float.c) against the
+ * host float training engine (src/nn/layers.c) on the same weights and
+ * inputs: forward outputs and every gradient, layer by layer, within a
+ * relative tolerance of 1e-4 of the largest magnitude (the two sum in
+ * different orders; src/nn uses BLAS). Then a whole tail cut from an int8
+ * model: its forward matches the int8 steps through requantization within
+ * a few output steps, and its gradients match src/nn's chained layers. */
+#include "testing.h"
+
+#include <math.h>
+
+#include "codegen/lower.h"
+#include "nn/layers.h"
+#include "personal/personal.h"
+#include "reef/train.h"
+#include "util/rng.h"
+
+#define TOL 1e-4
+
+static void fill(float *x, size_t n, reef_rng *rng, float scale)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (reef_rng_uniform(rng) * 2.0f - 1.0f) * scale;
+}
+
+/* max |a - b| <= TOL * max(1, max |b|), printing the worst element. */
+static void check_close(const float *a, const float *b, size_t n, const char *what)
+{
+    double worst = 0, peak = 1;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > worst) worst = d, at = i;
+        if (fabs((double)b[i]) > peak) peak = fabs((double)b[i]);
+    }
+    if (worst > TOL * peak)
+        fail_msg("%s: element %zu differs: %g vs %g (max diff %g, tolerance %g)", what, at, (double)a[at],
+                 (double)b[at], worst, TOL * peak);
+}
+
+typedef struct conv_case {
+    const char *name;
+    int kind; /* REEF_TAIL_CONV or REEF_TAIL_DW_CONV */
+    int h, w, c, oc, k, stride;
+    int relu6;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {"conv 1x1", REEF_TAIL_CONV, 4, 4, 8, 12, 1, 1, 1},
+    {"conv 3x3 same", REEF_TAIL_CONV, 5, 5, 3, 4, 3, 1, 1},
+    {"conv 3x3 stride 2", REEF_TAIL_CONV, 6, 6, 3, 5, 3, 2, 0},
+    {"dw 3x3 same", REEF_TAIL_DW_CONV, 5, 5, 6, 6, 3, 1, 1},
+    {"dw 5x5 stride 2", REEF_TAIL_DW_CONV, 7, 7, 4, 4, 5, 2, 1},
+};
+
+static void run_conv_case(const conv_case *cc)
+{
+    reef_conv_dims d;
+    reef_conv_dims_same(&d, 1, cc->h, cc->w, cc->c, cc->oc, cc->k, cc->stride);
+    reef_tail_layer L = {.kind = cc->kind, .in_h = cc->h, .in_w = cc->w, .in_c = cc->c, .out_h = d.oh, .out_w = d.ow,
+                         .out_c = cc->oc, .kh = cc->k, .kw = cc->k, .stride = cc->stride, .pad_top = d.pad_top,
+                         .pad_left = d.pad_left, .act_min = cc->relu6 ? 0.0f : -3e38f, .act_max = cc->relu6 ? 6.0f : 3e38f};
+    size_t nin = (size_t)cc->h * cc->w * cc->c, nout = (size_t)d.oh * d.ow * cc->oc;
+    size_t nw = cc->kind == REEF_TAIL_CONV ? (size_t)cc->oc * cc->k * cc->k * cc->c : (size_t)cc->k * cc->k * cc->oc;
+    float *in = calloc(nin, 4), *w = calloc(nw, 4), *b = calloc((size_t)cc->oc, 4), *out = calloc(nout, 4),
+          *ref = calloc(nout, 4), *dout = calloc(nout, 4), *dref = calloc(nout, 4), *dz = calloc(nout, 4),
+          *din = calloc(nin, 4), *dinr = calloc(nin, 4), *dw = calloc(nw, 4), *dwr = calloc(nw, 4),
+          *db = calloc((size_t)cc->oc, 4), *dbr = calloc((size_t)cc->oc, 4);
+    float *scratch = calloc(reef_conv2d_scratch_floats(&d) + 1, 4);
+    reef_rng rng;
+    reef_rng_seed(&rng, 7);
+    fill(in, nin, &rng, 3.0f), fill(w, nw, &rng, 1.0f), fill(b, (size_t)cc->oc, &rng, 1.0f), fill(dout, nout, &rng, 1.0f);
+    memcpy(dref, dout, nout * 4);
+    if (cc->kind == REEF_TAIL_CONV) {
+        reef_tail_conv_forward(out, in, w, b, &L);
+        reef_conv2d_forward(ref, in, w, b, &d, scratch);
+    } else {
+        reef_tail_dw_forward(out, in, w, b, &L);
+        reef_dwconv2d_forward(ref, in, w, b, &d);
+    }
+    if (cc->relu6) reef_relu6_forward(ref, ref, nout);
+    check_close(out, ref, nout, cc->name);
+    /* src/nn: clamp backward into dz, then the layer */
+    if (cc->relu6) reef_relu6_backward(dz, dref, ref, nout);
+    else memcpy(dz, dref, nout * 4);
+    if (cc->kind == REEF_TAIL_CONV) {
+        reef_tail_conv_backward(din, dw, db, dout, out, in, w, &L);
+        reef_conv2d_backward(dinr, dwr, dbr, dz, in, w, &d, scratch);
+    } else {
+        reef_tail_dw_backward(din, dw, db, dout, out, in, w, &L);
+        reef_dwconv2d_backward(dinr, dwr, dbr, dz, in, w, &d);
+    }
+    check_close(din, dinr, nin, "dinp");
+    check_close(dw, dwr, nw, "dw");
+    check_close(db, dbr, (size_t)cc->oc, "db");
+    free(in), free(w), free(b), free(out), free(ref), free(dout), free(dref), free(dz), free(din), free(dinr);
+    free(dw), free(dwr), free(db), free(dbr), free(scratch);
+}
+
+static void test_conv_layers(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) run_conv_case(&conv_cases[i]);
+}
+
+static void test_fc_gap_xent(void **state)
+{
+    (void)state;
+    enum { HW = 9, C = 10, OUT = 3 };
+    reef_tail_layer gap = {.kind = REEF_TAIL_GAP, .in_h = 3, .in_w = 3, .in_c = C, .out_h = 1, .out_w = 1, .out_c = C};
+    reef_tail_layer fc = {.kind = REEF_TAIL_FC, .in_h = 1, .in_w = 1, .in_c = C, .out_h = 1, .out_w = 1, .out_c = OUT,
+                          .act_min = -3e38f, .act_max = 3e38f};
+    float x[HW * C], g[C], gr[C], w[OUT * C], b[OUT], logits[OUT], lr[OUT];
+    reef_rng rng;
+    reef_rng_seed(&rng, 3);
+    fill(x, HW * C, &rng, 2.0f), fill(w, OUT * C, &rng, 1.0f), fill(b, OUT, &rng, 1.0f);
+    reef_tail_gap_forward(g, x, &gap);
+    reef_gap_forward(gr, x, 1, HW, C);
+    check_close(g, gr, C, "gap forward");
+    reef_tail_fc_forward(logits, g, w, b, &fc);
+    reef_fc_forward(lr, gr, w, b, 1, C, OUT);
+    check_close(logits, lr, OUT, "fc forward");
+    /* loss and dlogits */
+    float probs[OUT], loss_r, probs_r[OUT], dl[OUT], dlr[OUT] = {0};
+    uint16_t label = 2;
+    float loss = reef_train_softmax_xent(probs, logits, OUT, label);
+    loss_r = (float)reef_softmax_xent_forward(&loss_r, probs_r, lr, &label, NULL, 0.0f, 1, OUT);
+    assert_true(fabsf(loss - loss_r) <= 1e-5f * (1.0f + fabsf(loss_r)));
+    check_close(probs, probs_r, OUT, "softmax");
+    for (int k = 0; k < OUT; k++) dl[k] = probs[k] - (k == label ? 1.0f : 0.0f);
+    reef_softmax_xent_backward(dlr, probs_r, &label, NULL, 0.0f, 1.0f, 1, OUT);
+    check_close(dl, dlr, OUT, "dlogits");
+    /* fc and gap backward */
+    float dg[C] = {0}, dgr[C] = {0}, dw[OUT * C] = {0}, dwr[OUT * C] = {0}, db[OUT] = {0}, dbr[OUT] = {0};
+    float dx[HW * C] = {0}, dxr[HW * C] = {0};
+    reef_tail_fc_backward(dg, dw, db, dl, logits, g, w, &fc);
+    reef_fc_backward(dgr, dwr, dbr, dlr, gr, w, 1, C, OUT);
+    check_close(dg, dgr, C, "fc dinp"), check_close(dw, dwr, OUT * C, "fc dw"), check_close(db, dbr, OUT, "fc db");
+    reef_tail_gap_backward(dx, dg, &gap);
+    reef_gap_backward(dxr, dgr, 1, HW, C);
+    check_close(dx, dxr, HW * C, "gap dinp");
+}
+
+static void test_expf(void **state)
+{
+    (void)state;
+    double worst = 0;
+    for (float x = -80.0f; x <= 80.0f; x += 0.0137f) {
+        double want = exp((double)x), got = reef_train_expf(x);
+        double rel = fabs(got - want) / want;
+        if (rel > worst) worst = rel;
+    }
+    printf("reef_train_expf: max relative error %.3g on [-80, 80]\n", worst);
+    assert_true(worst < 4e-7);
+}
+
+/* An SGD step moves only trainable parameters, by -lr * (grad + anchor * (p - p0)). */
+static void test_sgd_masks(void **state)
+{
+    (void)state;
+    reef_tail_layer layers[2] = {
+        {.kind = REEF_TAIL_GAP, .in_h = 1, .in_w = 1, .in_c = 2, .out_h = 1, .out_w = 1, .out_c = 2},
+        {.kind = REEF_TAIL_FC, .in_h = 1, .in_w = 1, .in_c = 2, .out_h = 1, .out_w = 1, .out_c = 2, .w_at = 0,
+         .b_at = 4, .train = REEF_TRAIN_BIAS, .act_min = -3e38f, .act_max = 3e38f}};
+    reef_tail t = {.nlayers = 2, .layers = layers, .in_count = 2, .in_scale = 1, .nclasses = 2, .param_count = 6};
+    float p[6] = {1, 2, 3, 4, 5, 6}, p0[6] = {1, 2, 3, 4, 4, 6}, g[6] = {1, 1, 1, 1, 1, 1};
+    reef_tail_state s = {.params = p, .params0 = p0, .grads = g};
+    reef_tail_hparams hp = {.lr = 0.5f, .anchor = 1.0f};
+    reef_tail_sgd(&t, &s, &hp);
+    assert_true(p[0] == 1 && p[1] == 2 && p[2] == 3 && p[3] == 4);   /* weights frozen */
+    assert_true(p[4] == 5.0f - 0.5f * (1.0f + 1.0f) && p[5] == 6.0f - 0.5f);
+    assert_true(g[4] == 0 && g[5] == 0 && g[0] == 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_layers),
+        cmocka_unit_test(test_fc_gap_xent),
+        cmocka_unit_test(test_expf),
+        cmocka_unit_test(test_sgd_masks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

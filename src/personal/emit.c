@@ -13,9 +13,21 @@
 #include "personal/emit.h"
 #include "util/io.h"
 
+/* A float literal that reads back to exactly x: "%.9g" round-trips a
+ * float; ".0" where it printed an integer, then the f suffix. */
+static const char *float_literal(char *buf, size_t size, float x)
+{
+    int n = snprintf(buf, size, "%.9g", (double)x);
+    if (!strpbrk(buf, ".e")) n += snprintf(buf + n, size - (size_t)n, ".0");
+    snprintf(buf + n, size - (size_t)n, "f");
+    return buf;
+}
+
 static void put_floats(FILE *fp, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) fprintf(fp, "%s%.9gf", i == 0 ? "\n    " : i % 8 ? ", " : ",\n    ", (double)x[i]);
+    char lit[48];
+    for (size_t i = 0; i < n; i++)
+        fprintf(fp, "%s%s", i == 0 ? "\n    " : i % 8 ? ", " : ",\n    ", float_literal(lit, sizeof lit, x[i]));
     fprintf(fp, "\n");
 }
 
@@ -28,12 +40,13 @@ static void put_bytes(FILE *fp, const int8_t *x, size_t n, int is_unsigned)
 
 static void put_layer(FILE *fp, const reef_tail_layer *L)
 {
+    char lo[48], hi[48];
     fprintf(fp,
             "    {.kind = %d, .in_h = %d, .in_w = %d, .in_c = %d, .out_h = %d, .out_w = %d, .out_c = %d,\n"
-            "     .kh = %d, .kw = %d, .stride = %d, .pad_top = %d, .pad_left = %d, .act_min = %.9gf, .act_max = %.9gf,\n"
+            "     .kh = %d, .kw = %d, .stride = %d, .pad_top = %d, .pad_left = %d, .act_min = %s, .act_max = %s,\n"
             "     .w_at = %u, .b_at = %u, .in_at = %u, .out_at = %u, .train = %d},\n",
             L->kind, L->in_h, L->in_w, L->in_c, L->out_h, L->out_w, L->out_c, L->kh, L->kw, L->stride, L->pad_top,
-            L->pad_left, (double)L->act_min, (double)L->act_max, L->w_at, L->b_at, L->in_at, L->out_at, L->train);
+            L->pad_left, float_literal(lo, sizeof lo, L->act_min), float_literal(hi, sizeof hi, L->act_max), L->w_at, L->b_at, L->in_at, L->out_at, L->train);
 }
 
 static int write_header(const char *dir, const char *name, const reef_lowered_model *m, const reef_ptail *t,
@@ -68,6 +81,7 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
     if (reef_atomic_open(&af, path, err)) return -1;
     FILE *fp = af.fp;
     uint32_t in = (uint32_t)t->tail.in_count, np = t->tail.param_count;
+    char l1[48], l2[48], l3[48];
     uint32_t transient = reef_personal_transient_bytes(&t->tail);
     uint32_t work = (uint32_t)m->arena_size > transient ? (uint32_t)m->arena_size : transient;
     int nreplay = replay ? plan->replay_count : 0;
@@ -78,8 +92,8 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             t->boundary_step, t->tail.nlayers, np, name);
     fprintf(fp, "static const reef_tail_layer %s_tail_layers[%d] = {\n", name, t->tail.nlayers);
     for (int i = 0; i < t->tail.nlayers; i++) put_layer(fp, &t->layers[i]);
-    fprintf(fp, "};\n\nstatic const reef_tail %s_tail = {%d, %s_tail_layers, %d, %.9gf, %d, %d, %u, %u, %u};\n\n", name,
-            t->tail.nlayers, name, t->tail.in_count, (double)t->tail.in_scale, t->tail.in_zero_point, t->tail.nclasses,
+    fprintf(fp, "};\n\nstatic const reef_tail %s_tail = {%d, %s_tail_layers, %d, %s, %d, %d, %u, %u, %u};\n\n", name,
+            t->tail.nlayers, name, t->tail.in_count, float_literal(l1, sizeof l1, t->tail.in_scale), t->tail.in_zero_point, t->tail.nclasses,
             np, t->tail.act_count, t->tail.delta_count);
     fprintf(fp, "/* (%u) the deployed tail weights, dequantized from the int8 model */\n"
                 "static const float %s_params0[%u] REEF_FLASH = {", np, name, np);
@@ -113,12 +127,13 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             "static reef_personal %s_session = {\n"
             "    .steps = %s_steps, .body_steps = %d, .arena = %s_work, .arena_size = %u,\n"
             "    .input_at = %u, .input_size = %d, .boundary_at = %u, .tail = &%s_tail,\n"
-            "    .hp = {%.9gf, %.9gf, %.9gf, %d, %d, %d, %uu},\n"
+            "    .hp = {%s, %s, %s, %d, %d, %d, %uu},\n"
             "    .params = %s_params, .params0 = %s_params0, .velocity = %s,\n"
             "    .site = %s_site, .site_labels = %s_site_labels, .order = %s_order, .boundary = %s_boundary,\n"
             "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d};\n\n",
             name, name, t->boundary_step, name, work, m->input_at, m->input_size, t->boundary_at, name,
-            (double)plan->hp.lr, (double)plan->hp.momentum, (double)plan->hp.anchor, plan->hp.epochs, plan->hp.batch_site,
+            float_literal(l1, sizeof l1, plan->hp.lr), float_literal(l2, sizeof l2, plan->hp.momentum),
+            float_literal(l3, sizeof l3, plan->hp.anchor), plan->hp.epochs, plan->hp.batch_site,
             plan->hp.batch_replay, plan->hp.seed, name, name, velocity, name, name, name, name, plan->site_cap,
             replay_name, replay_labels_name, nreplay);
     fprintf(fp,

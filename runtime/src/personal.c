@@ -13,14 +13,14 @@ static uint32_t align16(uint32_t n) { return (n + 15u) & ~15u; }
 
 uint32_t reef_personal_transient_bytes(const reef_tail *t)
 {
-    return align16(t->param_count * 4u) + align16(t->act_count * 4u) + 2u * align16(t->delta_count * 4u);
+    return align16(t->train_count * 4u) + align16(t->act_count * 4u) + 2u * align16(t->delta_count * 4u);
 }
 
 void reef_personal_layout(reef_personal *p)
 {
     const reef_tail *t = p->tail;
     p->grads_at = 0;
-    p->acts_at = p->grads_at + align16(t->param_count * 4u);
+    p->acts_at = p->grads_at + align16(t->train_count * 4u);
     p->delta_a_at = p->acts_at + align16(t->act_count * 4u);
     p->delta_b_at = p->delta_a_at + align16(t->delta_count * 4u);
 }
@@ -105,7 +105,7 @@ static int do_step(reef_personal *p, float *loss)
         labels[n++] = p->replay_labels[p->replay_next];
         p->replay_next = (p->replay_next + 1) % p->replay_count;
     }
-    for (k = 0; k < p->tail->param_count; k++) s.grads[k] = 0.0f; /* the arena held the body */
+    for (k = 0; k < p->tail->train_count; k++) s.grads[k] = 0.0f; /* the arena held the body */
     *loss = reef_tail_train_batch(p->tail, &s, &p->hp, batch, labels, n);
     p->step++;
     return *loss < 0.0f ? 1 : 0;
@@ -117,20 +117,36 @@ static int do_eval(reef_personal *p, const int8_t *frame, const float *params, i
     int status = run_body(p, frame);
     if (status) return status;
     copy_bytes(p->boundary, p->arena + p->boundary_at, (uint32_t)p->tail->in_count);
-    out[0] = (int8_t)reef_tail_predict(p->tail, params, p->boundary, s.acts);
+    out[0] = (int8_t)reef_tail_predict(p->tail, params, p->params0, p->boundary, s.acts);
     return 0;
 }
 
 static void do_reset(reef_personal *p)
 {
-    uint32_t k;
-    for (k = 0; k < p->tail->param_count; k++) {
-        p->params[k] = p->params0[k];
-        if (p->velocity) p->velocity[k] = 0.0f;
-    }
+    reef_tail_state s = state_of(p);
+    reef_tail_reset(p->tail, &s);
     p->site_count = 0;
     p->step = 0;
     p->replay_next = 0;
+}
+
+void reef_personal_init(reef_personal *p)
+{
+    reef_personal_layout(p);
+    do_reset(p);
+}
+
+reef_nvm_status reef_personal_persist(const reef_personal *p, reef_nvm_record *rec)
+{
+    return reef_nvm_record_commit(rec, p->params, p->tail->train_count * 4u);
+}
+
+reef_nvm_status reef_personal_restore(reef_personal *p, const reef_nvm_record *rec)
+{
+    uint32_t length = 0;
+    if (!rec || rec->newest < 0) return REEF_NVM_EMPTY;
+    if (rec->newest_length != p->tail->train_count * 4u) return REEF_NVM_ARG_ERROR;
+    return reef_nvm_record_load(rec, p->params, p->tail->train_count * 4u, &length, 0);
 }
 
 int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size)
@@ -148,10 +164,11 @@ int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, ui
         copy_bytes(out, &loss, 4);
         return status;
     case REEF_PERSONAL_EVAL: return do_eval(p, frame, p->params, out);
-    case REEF_PERSONAL_BEFORE: return do_eval(p, frame, p->params0, out);
+    case REEF_PERSONAL_BEFORE: return do_eval(p, frame, 0, out);
     case REEF_PERSONAL_SAVE:
-        if (out_size < p->tail->param_count * 4u) return 4;
-        copy_bytes(out, p->params, p->tail->param_count * 4u);
+        if (out_size < p->tail->train_count * 4u) return 4;
+        if (p->store && reef_personal_persist(p, p->store) != REEF_NVM_OK) return 5;
+        copy_bytes(out, p->params, p->tail->train_count * 4u);
         return 0;
     case REEF_PERSONAL_RESET: do_reset(p); return 0;
     default: return 1;

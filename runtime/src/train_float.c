@@ -245,9 +245,19 @@ float reef_train_softmax_xent(float *probs, const float *logits, int32_t n, int3
 
 /* ---- the tail --------------------------------------------------------------------- */
 
-static void layer_forward(const reef_tail_layer *L, const float *params, float *acts)
+/* A layer's weights and bias: the trained copy or the deployed one. */
+static const float *weights_of(const reef_tail_layer *L, const float *params, const float *params0)
 {
-    const float *inp = acts + L->in_at, *w = params + L->w_at, *b = params + L->b_at;
+    return params && (L->train & REEF_TRAIN_WEIGHTS) ? params + L->tw_at : params0 + L->w_at;
+}
+static const float *bias_of(const reef_tail_layer *L, const float *params, const float *params0)
+{
+    return params && (L->train & REEF_TRAIN_BIAS) ? params + L->tb_at : params0 + L->b_at;
+}
+
+static void layer_forward(const reef_tail_layer *L, const float *params, const float *params0, float *acts)
+{
+    const float *inp = acts + L->in_at, *w = weights_of(L, params, params0), *b = bias_of(L, params, params0);
     float *out = acts + L->out_at;
     switch (L->kind) {
     case REEF_TAIL_CONV: reef_tail_conv_forward(out, inp, w, b, L); break;
@@ -257,21 +267,21 @@ static void layer_forward(const reef_tail_layer *L, const float *params, float *
     }
 }
 
-const float *reef_tail_forward(const reef_tail *t, const float *params, const int8_t *boundary,
-                               float *acts)
+const float *reef_tail_forward(const reef_tail *t, const float *params, const float *params0,
+                               const int8_t *boundary, float *acts)
 {
     int32_t i;
     float *x = acts + t->layers[0].in_at;
     for (i = 0; i < t->in_count; i++)
         x[i] = t->in_scale * (float)((int32_t)boundary[i] - t->in_zero_point);
-    for (i = 0; i < t->nlayers; i++) layer_forward(&t->layers[i], params, acts);
+    for (i = 0; i < t->nlayers; i++) layer_forward(&t->layers[i], params, params0, acts);
     return acts + t->layers[t->nlayers - 1].out_at;
 }
 
-int32_t reef_tail_predict(const reef_tail *t, const float *params, const int8_t *boundary,
-                          float *acts)
+int32_t reef_tail_predict(const reef_tail *t, const float *params, const float *params0,
+                          const int8_t *boundary, float *acts)
 {
-    const float *logits = reef_tail_forward(t, params, boundary, acts);
+    const float *logits = reef_tail_forward(t, params, params0, boundary, acts);
     int32_t k, best = 0;
     for (k = 1; k < t->nclasses; k++)
         if (logits[k] > logits[best]) best = k;
@@ -290,9 +300,10 @@ static int32_t first_trained(const reef_tail *t)
 
 static void layer_backward(const reef_tail_layer *L, const reef_tail_state *s, float *dinp, float *dout)
 {
-    const float *inp = s->acts + L->in_at, *out = s->acts + L->out_at, *w = s->params + L->w_at;
-    float *dw = (L->train & REEF_TRAIN_WEIGHTS) ? s->grads + L->w_at : 0;
-    float *db = (L->train & REEF_TRAIN_BIAS) ? s->grads + L->b_at : 0;
+    const float *inp = s->acts + L->in_at, *out = s->acts + L->out_at;
+    const float *w = weights_of(L, s->params, s->params0);
+    float *dw = (L->train & REEF_TRAIN_WEIGHTS) ? s->grads + L->tw_at : 0;
+    float *db = (L->train & REEF_TRAIN_BIAS) ? s->grads + L->tb_at : 0;
     switch (L->kind) {
     case REEF_TAIL_CONV: reef_tail_conv_backward(dinp, dw, db, dout, out, inp, w, L); break;
     case REEF_TAIL_DW_CONV: reef_tail_dw_backward(dinp, dw, db, dout, out, inp, w, L); break;
@@ -323,11 +334,12 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
     return loss;
 }
 
-static void sgd_range(const reef_tail_state *s, const reef_tail_hparams *hp, uint32_t at, uint32_t n)
+/* n trained floats at at (trainable arrays), deployed at at0 (params0). */
+static void sgd_range(const reef_tail_state *s, const reef_tail_hparams *hp, uint32_t at, uint32_t at0, uint32_t n)
 {
     uint32_t i;
     for (i = at; i < at + n; i++) {
-        float g = s->grads[i] + hp->anchor * (s->params[i] - s->params0[i]);
+        float g = s->grads[i] + hp->anchor * (s->params[i] - s->params0[at0 + (i - at)]);
         if (s->velocity) {
             s->velocity[i] = hp->momentum * s->velocity[i] + g;
             g = s->velocity[i];
@@ -353,16 +365,23 @@ void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
         if (L->kind == REEF_TAIL_GAP) continue;
-        if (L->train & REEF_TRAIN_WEIGHTS) sgd_range(s, hp, L->w_at, weight_count(L));
-        if (L->train & REEF_TRAIN_BIAS) sgd_range(s, hp, L->b_at, (uint32_t)L->out_c);
+        if (L->train & REEF_TRAIN_WEIGHTS) sgd_range(s, hp, L->tw_at, L->w_at, weight_count(L));
+        if (L->train & REEF_TRAIN_BIAS) sgd_range(s, hp, L->tb_at, L->b_at, (uint32_t)L->out_c);
     }
 }
 
 void reef_tail_reset(const reef_tail *t, const reef_tail_state *s)
 {
+    int32_t l;
     uint32_t i;
-    for (i = 0; i < t->param_count; i++) {
-        s->params[i] = s->params0[i];
+    for (l = 0; l < t->nlayers; l++) {
+        const reef_tail_layer *L = &t->layers[l];
+        if (L->train & REEF_TRAIN_WEIGHTS)
+            for (i = 0; i < weight_count(L); i++) s->params[L->tw_at + i] = s->params0[L->w_at + i];
+        if (L->train & REEF_TRAIN_BIAS)
+            for (i = 0; i < (uint32_t)L->out_c; i++) s->params[L->tb_at + i] = s->params0[L->b_at + i];
+    }
+    for (i = 0; i < t->train_count; i++) {
         s->grads[i] = 0.0f;
         if (s->velocity) s->velocity[i] = 0.0f;
     }
@@ -378,7 +397,7 @@ float reef_tail_train_batch(const reef_tail *t, const reef_tail_state *s,
     scale = 1.0f / (float)n;
     for (i = 0; i < n; i++) {
         if (labels[i] >= t->nclasses) return -1.0f;
-        reef_tail_forward(t, s->params, boundaries[i], s->acts);
+        reef_tail_forward(t, s->params, s->params0, boundaries[i], s->acts);
         loss += reef_tail_backward(t, s, labels[i], scale);
     }
     reef_tail_sgd(t, s, hp);

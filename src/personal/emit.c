@@ -62,12 +62,12 @@ static int write_header(const char *dir, const char *name, const reef_lowered_mo
             " * Force-include this header in a firmware harness: one REEF_MODEL_INVOKE\n"
             " * handles one record (runtime/include/reef/personal.h). */\n"
             "#ifndef %s_PERSONAL_H\n#define %s_PERSONAL_H\n#include <stdint.h>\n\n"
-            "#define %s_RECORD_SIZE %zu\n#define %s_PARAM_COUNT %u\n"
+            "#define %s_RECORD_SIZE %zu\n#define %s_TRAIN_COUNT %u\n"
             "#define REEF_MODEL_INPUT_SIZE %zu\n#define REEF_MODEL_OUTPUT_SIZE %zu\n"
             "#define REEF_MODEL_INVOKE(in, out) %s_personal_record((in), (out))\n"
             "int %s_personal_record(const int8_t *record, int8_t *out);\n"
             "#include \"%s.h\"\n#endif\n",
-            name, name, name, name, reef_precord_size(m), name, t->tail.param_count, reef_precord_size(m),
+            name, name, name, name, reef_precord_size(m), name, t->tail.train_count, reef_precord_size(m),
             reef_pout_size(t), name, name, name);
     return reef_atomic_commit(&af, err);
 }
@@ -80,7 +80,7 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
     reef_atomic_file af;
     if (reef_atomic_open(&af, path, err)) return -1;
     FILE *fp = af.fp;
-    uint32_t in = (uint32_t)t->tail.in_count, np = t->tail.param_count;
+    uint32_t in = (uint32_t)t->tail.in_count, np = t->tail.param_count, nt = t->tail.train_count;
     char l1[48], l2[48], l3[48];
     uint32_t transient = reef_personal_transient_bytes(&t->tail);
     uint32_t work = (uint32_t)m->arena_size > transient ? (uint32_t)m->arena_size : transient;
@@ -92,9 +92,9 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             t->boundary_step, t->tail.nlayers, np, name);
     fprintf(fp, "static const reef_tail_layer %s_tail_layers[%d] = {\n", name, t->tail.nlayers);
     for (int i = 0; i < t->tail.nlayers; i++) put_layer(fp, &t->layers[i]);
-    fprintf(fp, "};\n\nstatic const reef_tail %s_tail = {%d, %s_tail_layers, %d, %s, %d, %d, %u, %u, %u};\n\n", name,
+    fprintf(fp, "};\n\nstatic const reef_tail %s_tail = {%d, %s_tail_layers, %d, %s, %d, %d, %u, %u, %u, %u};\n\n", name,
             t->tail.nlayers, name, t->tail.in_count, float_literal(l1, sizeof l1, t->tail.in_scale), t->tail.in_zero_point, t->tail.nclasses,
-            np, t->tail.act_count, t->tail.delta_count);
+            np, t->tail.train_count, t->tail.act_count, t->tail.delta_count);
     fprintf(fp, "/* (%u) the deployed tail weights, dequantized from the int8 model */\n"
                 "static const float %s_params0[%u] REEF_FLASH = {", np, name, np);
     put_floats(fp, t->params0, np);
@@ -108,15 +108,15 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
         fprintf(fp, "};\n\n");
     }
     fprintf(fp,
-            "static float %s_params[%u];\n%s"
+            "static float %s_params[%u];  /* the trained parameters */\n%s"
             "static int8_t %s_site[%u];  /* (%d, %u) labelled frames' activations at the cut */\n"
             "static uint8_t %s_site_labels[%d];\nstatic uint16_t %s_order[%d];\nstatic int8_t %s_boundary[%u];\n"
             "/* the inference arena, and during an update step grads, acts and deltas */\n"
             "static uint8_t %s_work[%u] __attribute__((aligned(8)));\n\n",
-            name, np, plan->hp.momentum != 0.0f ? "" : "/* no velocity: momentum 0 */\n", name,
+            name, nt, plan->hp.momentum != 0.0f ? "" : "/* no velocity: momentum 0 */\n", name,
             (uint32_t)plan->site_cap * in, plan->site_cap, in, name, plan->site_cap, name, plan->site_cap, name, in, name,
             work);
-    if (plan->hp.momentum != 0.0f) fprintf(fp, "static float %s_velocity[%u];\n\n", name, np);
+    if (plan->hp.momentum != 0.0f) fprintf(fp, "static float %s_velocity[%u];\n\n", name, nt);
     char velocity[96] = "0", replay_name[96] = "0", replay_labels_name[96] = "0";
     if (plan->hp.momentum != 0.0f) snprintf(velocity, sizeof velocity, "%s_velocity", name);
     if (nreplay) {
@@ -138,11 +138,9 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             replay_name, replay_labels_name, nreplay);
     fprintf(fp,
             "int %s_personal_record(const int8_t *record, int8_t *out)\n{\n"
-            "    static int ready;\n    if (!ready) {\n        uint32_t k;\n"
-            "        for (k = 0; k < %u; k++) %s_params[k] = %s_params0[k];\n"
-            "        reef_personal_layout(&%s_session);\n        ready = 1;\n    }\n"
+            "    static int ready;\n    if (!ready) {\n        reef_personal_init(&%s_session);\n        ready = 1;\n    }\n"
             "    return reef_personal_record(&%s_session, record, out, REEF_MODEL_OUTPUT_SIZE);\n}\n",
-            name, np, name, name, name, name);
+            name, name, name);
     return reef_atomic_commit(&af, err);
 }
 

@@ -30,10 +30,10 @@ static uint32_t align16(uint32_t n) { return (n + 15u) & ~15u; }
 
 void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t)
 {
-    uint32_t nparam = t->tail.param_count, in = (uint32_t)t->tail.in_count;
+    uint32_t nparam = t->tail.param_count, ntrain = t->tail.train_count, in = (uint32_t)t->tail.in_count;
     uint32_t transient = reef_personal_transient_bytes(&t->tail);
     uint32_t arena = (uint32_t)m->arena_size > transient ? (uint32_t)m->arena_size : transient;
-    uint32_t persistent = align16(nparam * 4) + (p->hp.momentum != 0.0f ? align16(nparam * 4) : 0) +
+    uint32_t persistent = align16(ntrain * 4) + (p->hp.momentum != 0.0f ? align16(ntrain * 4) : 0) +
                           align16((uint32_t)p->site_cap * (in + 3)) + align16(in);
     p->ram_update = arena + persistent;
     p->flash_update = align16(nparam * 4) + (uint32_t)p->replay_count * (in + 1);

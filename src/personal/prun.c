@@ -129,7 +129,7 @@ static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef
     int rc = reef_m4_run(elf, (const int8_t *)records, count, rs, outs, os, &c, 900.0, err);
     if (!rc) {
         r->emulated = 1;
-        r->bit_identical = !memcmp(outs + (size_t)(count - 1) * os, host_params, (size_t)t->tail.param_count * 4);
+        r->bit_identical = !memcmp(outs + (size_t)(count - 1) * os, host_params, (size_t)t->tail.train_count * 4);
         r->nrecords = count;
         r->records = calloc((size_t)count, sizeof *r->records);
         reef_device_profile prof;
@@ -181,7 +181,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, is_labelled, err);
     if (!rc && !(records = reef_precords(m, &map, site, is_labelled, nsteps, &count))) rc = reef_fail(err, "out of memory");
-    params = malloc((size_t)t.tail.param_count * sizeof(float) + 4);
+    params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + 1) * sizeof(float));
     if (!rc && (!params || !losses)) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_psession_init(&s, m, &t, plan, replay, replay_labels, err);
@@ -204,7 +204,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         rc = reef_fail(err, "the weights trained on qemu-m4 differ from the host's: the update is not bit-identical");
     if (!rc) rc = reef_peval(m, &t, &map, site, is_labelled, params, &r->site, err);
     if (!rc && o->test) rc = reef_peval(m, &t, &map, o->test, NULL, params, &r->test, err);
-    if (!rc && o->params_out) rc = save_params(o->params_out, params, t.tail.param_count, err);
+    if (!rc && o->params_out) rc = save_params(o->params_out, params, t.tail.train_count, err);
     reef_psession_free(&s);
     free(replay), free(replay_labels), free(is_labelled), free(records), free(params), free(losses);
     reef_ptail_free(&t);

@@ -60,7 +60,7 @@ int reef_psteps_total(const reef_pplan *plan, int labelled)
 int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
                    float *losses, reef_error *err)
 {
-    size_t out_size = (size_t)s->p.tail->param_count * 4 + 16;
+    size_t out_size = (size_t)s->p.tail->train_count * 4 + 16;
     int8_t *out = malloc(out_size);
     if (!out) return reef_fail(err, "out of memory");
     int step = 0;
@@ -72,7 +72,7 @@ int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t r
             return reef_fail(err, "the device session refused record %d (command %d): status %d", k, r[0], status);
         }
         if (r[0] == REEF_PERSONAL_STEP && losses) memcpy(&losses[step++], out, 4);
-        if (r[0] == REEF_PERSONAL_SAVE) memcpy(params_out, out, (size_t)s->p.tail->param_count * 4);
+        if (r[0] == REEF_PERSONAL_SAVE) memcpy(params_out, out, (size_t)s->p.tail->train_count * 4);
     }
     free(out);
     return 0;
@@ -113,8 +113,8 @@ int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_inpu
         int label = ds->labels[i];
         r->count++;
         r->int8_correct += best == label;
-        r->before_correct += reef_tail_predict(&t->tail, t->params0, boundary, acts) == label;
-        if (params) r->after_correct += reef_tail_predict(&t->tail, params, boundary, acts) == label;
+        r->before_correct += reef_tail_predict(&t->tail, NULL, t->params0, boundary, acts) == label;
+        if (params) r->after_correct += reef_tail_predict(&t->tail, params, t->params0, boundary, acts) == label;
     }
     free(arena), free(out), free(boundary), free(acts);
     return rc;

@@ -12,7 +12,7 @@ size_t reef_precord_size(const reef_lowered_model *m) { return REEF_PERSONAL_HEA
 
 size_t reef_pout_size(const reef_ptail *t)
 {
-    size_t n = (size_t)t->tail.param_count * 4;
+    size_t n = (size_t)t->tail.train_count * 4;
     return n < 16 ? 16 : n;
 }
 
@@ -105,7 +105,7 @@ int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef
     p->replay = replay;
     p->replay_labels = replay_labels;
     p->replay_count = replay ? plan->replay_count : 0;
-    size_t nparam = t->tail.param_count, in = (size_t)t->tail.in_count;
+    size_t nparam = t->tail.train_count, in = (size_t)t->tail.in_count;
     p->arena = own(s, p->arena_size);
     p->params = own(s, nparam * sizeof(float));
     p->velocity = plan->hp.momentum != 0.0f ? own(s, nparam * sizeof(float)) : NULL;
@@ -118,7 +118,6 @@ int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef
         reef_psession_free(s);
         return reef_fail(err, "out of memory");
     }
-    reef_personal_layout(p);
-    memcpy(p->params, t->params0, nparam * sizeof(float));
+    reef_personal_init(p);
     return 0;
 }

@@ -249,18 +249,16 @@ int reef_ptail_build(const reef_graph *g, const reef_lowered_model *m, int bound
         t->layers[i].train = t->layers[i].kind == REEF_TAIL_GAP ? 0
                              : train                            ? train[i]
                                                                 : (REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS);
+    /* the trained parameters, packed: only they take RAM */
+    uint32_t at = 0;
+    for (i = 0; i < n; i++) {
+        reef_tail_layer *L = &t->layers[i];
+        if (L->kind == REEF_TAIL_GAP) continue;
+        if (L->train & REEF_TRAIN_WEIGHTS) L->tw_at = at, at += L->b_at - L->w_at;
+        if (L->train & REEF_TRAIN_BIAS) L->tb_at = at, at += (uint32_t)L->out_c;
+    }
+    t->tail.train_count = at;
     return 0;
 }
 
-uint32_t reef_ptail_trainable(const reef_ptail *t)
-{
-    uint32_t n = 0;
-    for (int i = 0; i < t->tail.nlayers; i++) {
-        const reef_tail_layer *L = &t->layers[i];
-        uint32_t nb = L->kind == REEF_TAIL_GAP ? 0 : (uint32_t)L->out_c;
-        uint32_t nw = L->kind == REEF_TAIL_GAP ? 0 : L->b_at - L->w_at;
-        if (L->train & REEF_TRAIN_WEIGHTS) n += nw;
-        if (L->train & REEF_TRAIN_BIAS) n += nb;
-    }
-    return n;
-}
+uint32_t reef_ptail_trainable(const reef_ptail *t) { return t->tail.train_count; }

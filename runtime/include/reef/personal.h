@@ -13,7 +13,8 @@
  *          backward, SGD; out: the mean loss (float)
  *   EVAL   run body and tail with the trained weights; out[0] = class
  *   BEFORE the same with the deployed weights (params0)
- *   SAVE   out: the trained parameters (param_count floats, little-endian)
+ *   SAVE   commit the trained parameters to NVM (store, when set) and
+ *          out: them (train_count floats, little-endian)
  *   RESET  back to the deployed weights, site buffer emptied
  *
  * Everything is caller-owned and sized by the generator. arena is shared:
@@ -25,6 +26,7 @@
 
 #include <stdint.h>
 
+#include "reef/nvm.h"
 #include "reef/step.h"
 #include "reef/train.h"
 
@@ -51,9 +53,9 @@ typedef struct reef_personal {
     const reef_tail *tail;
     reef_tail_hparams hp;
     /* persistent buffers */
-    float *params;             /* (param_count) RAM */
-    const float *params0;      /* (param_count) flash */
-    float *velocity;           /* (param_count), NULL when hp.momentum == 0 */
+    float *params;             /* (train_count) RAM: the trained parameters */
+    const float *params0;      /* (param_count) flash: every deployed weight */
+    float *velocity;           /* (train_count), NULL when hp.momentum == 0 */
     int8_t *site;              /* (site_cap, in_count) boundary tensors */
     uint8_t *site_labels;      /* (site_cap) */
     uint16_t *order;           /* (site_cap) shuffled site indices */
@@ -64,6 +66,8 @@ typedef struct reef_personal {
     int32_t replay_count;
     /* transient buffers, float offsets into arena (4-byte aligned) */
     uint32_t grads_at, acts_at, delta_a_at, delta_b_at;
+    /* where SAVE persists the trained parameters (NULL: nowhere) */
+    reef_nvm_record *store;
     /* run state */
     int32_t site_count;
     int32_t step;
@@ -76,13 +80,29 @@ typedef struct reef_personal {
 uint32_t reef_personal_transient_bytes(const reef_tail *t);
 void reef_personal_layout(reef_personal *p);
 
+/* Ready for the first record: lays out the arena, copies the deployed
+ * values of the trained parameters into params, zeroes the velocity and
+ * the counters. */
+void reef_personal_init(reef_personal *p);
+
+/* Persisting the trained parameters. The payload of the NVM record
+ * (reef/nvm.h: two slots, sequence number, CRC, commit word last) is the
+ * train_count floats, so a power failure at any byte of a commit leaves
+ * the old or the new parameters, and a copy that fails its CRC is never
+ * loaded. restore loads the newest valid copy into params; a record of
+ * another length (another tail or plan) is refused with
+ * REEF_NVM_ARG_ERROR and params stay as they are; REEF_NVM_EMPTY when
+ * nothing was ever saved (params stay the deployed ones). */
+reef_nvm_status reef_personal_persist(const reef_personal *p, reef_nvm_record *rec);
+reef_nvm_status reef_personal_restore(reef_personal *p, const reef_nvm_record *rec);
+
 /* Update steps in one epoch (ceil(site_count / batch_site)). */
 int32_t reef_personal_steps_per_epoch(const reef_personal *p);
 
 /* Handles one record (REEF_PERSONAL_HEADER + input_size bytes); out gets
- * out_size bytes (at least 4; SAVE needs param_count * 4). Returns 0, or a
+ * out_size bytes (at least 4; SAVE needs train_count * 4). Returns 0, or a
  * nonzero code: 1 bad command or label, 2 site buffer full or empty, 3 a
- * body step failed, 4 out too small. */
+ * body step failed, 4 out too small, 5 the NVM commit failed. */
 int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size);
 
 #endif

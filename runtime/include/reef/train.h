@@ -43,7 +43,9 @@ typedef struct reef_tail_layer {
     int32_t out_h, out_w, out_c;
     int32_t kh, kw, stride, pad_top, pad_left; /* conv and depthwise */
     float act_min, act_max;    /* fused clamp: ReLU6 [0, 6], none +-3e38 */
-    uint32_t w_at, b_at;       /* float index of the weights and bias in params */
+    uint32_t w_at, b_at;       /* float index of the weights and bias in params0 */
+    uint32_t tw_at, tb_at;     /* ... and in the trainable arrays (params, grads,
+                                  velocity) when trained */
     uint32_t in_at, out_at;    /* float index of input and output in acts */
     int32_t train;             /* REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS, or 0 */
 } reef_tail_layer;
@@ -56,7 +58,8 @@ typedef struct reef_tail {
     float in_scale;            /* the boundary's int8 quantization */
     int32_t in_zero_point;
     int32_t nclasses;          /* outputs of the last layer (logits) */
-    uint32_t param_count;      /* floats of params (weights and biases) */
+    uint32_t param_count;      /* floats of params0 (every weight and bias) */
+    uint32_t train_count;      /* floats trained: params, grads, velocity */
     uint32_t act_count;        /* floats of one sample's acts: input + every output */
     uint32_t delta_count;      /* floats of one delta buffer: largest layer in or out */
 } reef_tail;
@@ -74,10 +77,11 @@ typedef struct reef_tail_hparams {
 
 /* The buffers of an update; all sized by the generator (no malloc). */
 typedef struct reef_tail_state {
-    float *params;             /* (param_count) RAM: the copy being trained */
-    const float *params0;      /* (param_count) flash: the deployed values */
-    float *grads;              /* (param_count) */
-    float *velocity;           /* (param_count), NULL when momentum is 0 */
+    float *params;             /* (train_count) RAM: the trained parameters */
+    const float *params0;      /* (param_count) flash: the deployed values; frozen
+                                  parameters are read from here */
+    float *grads;              /* (train_count) */
+    float *velocity;           /* (train_count), NULL when momentum is 0 */
     float *acts;               /* (act_count) */
     float *delta_a, *delta_b;  /* (delta_count) each */
 } reef_tail_state;
@@ -107,20 +111,22 @@ float reef_train_expf(float x);
 float reef_train_softmax_xent(float *probs, const float *logits, int32_t n, int32_t label);
 
 /* ---- the tail ------------------------------------------------------------- */
-/* Forward of one boundary tensor (in_count int8 values) through the tail;
- * returns the logits (nclasses floats inside acts). */
-const float *reef_tail_forward(const reef_tail *t, const float *params, const int8_t *boundary,
-                               float *acts);
+/* Forward of one boundary tensor (in_count int8 values) through the tail
+ * with the trained params (train_count; NULL: the deployed weights) and
+ * params0; returns the logits (nclasses floats inside acts). */
+const float *reef_tail_forward(const reef_tail *t, const float *params, const float *params0,
+                               const int8_t *boundary, float *acts);
 /* Predicted class of one boundary tensor. */
-int32_t reef_tail_predict(const reef_tail *t, const float *params, const int8_t *boundary,
-                          float *acts);
+int32_t reef_tail_predict(const reef_tail *t, const float *params, const float *params0,
+                          const int8_t *boundary, float *acts);
 /* Backward of the sample whose forward is in acts: adds scale * d(loss)/d
  * param to grads for trainable parameters. Returns the sample's loss. */
 float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t label, float scale);
 /* One SGD step from grads: v = momentum * v + g + anchor * (p - p0);
  * p -= lr * v. Zeroes grads. Only trainable parameters move. */
 void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail_hparams *hp);
-/* Zeroes grads (and the velocity) and copies params0 into params. */
+/* Zeroes grads (and the velocity) and copies the deployed values of the
+ * trained parameters from params0 into params. */
 void reef_tail_reset(const reef_tail *t, const reef_tail_state *s);
 
 /* One update step on a batch: forward and backward of every sample

@@ -155,7 +155,7 @@ int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, ui
     const int8_t *frame = record + REEF_PERSONAL_HEADER;
     float loss = 0.0f;
     int status;
-    if (out_size < 4) return 4;
+    if (out_size < 8) return 4;
     out[0] = out[1] = out[2] = out[3] = 0;
     switch (command) {
     case REEF_PERSONAL_ADD: return do_add(p, frame, label);
@@ -165,11 +165,19 @@ int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, ui
         return status;
     case REEF_PERSONAL_EVAL: return do_eval(p, frame, p->params, out);
     case REEF_PERSONAL_BEFORE: return do_eval(p, frame, 0, out);
-    case REEF_PERSONAL_SAVE:
-        if (out_size < p->tail->train_count * 4u) return 4;
+    case REEF_PERSONAL_SAVE: {
+        uint32_t crc = reef_crc32(0, p->params, p->tail->train_count * 4u), n = p->tail->train_count;
         if (p->store && reef_personal_persist(p, p->store) != REEF_NVM_OK) return 5;
-        copy_bytes(out, p->params, p->tail->train_count * 4u);
+        copy_bytes(out, &crc, 4);
+        copy_bytes(out + 4, &n, 4);
         return 0;
+    }
+    case REEF_PERSONAL_READ: {
+        uint32_t at = ((uint32_t)(uint8_t)record[2] | (uint32_t)(uint8_t)record[3] << 8) * out_size;
+        uint32_t total = p->tail->train_count * 4u, k;
+        for (k = 0; k < out_size; k++) out[k] = at + k < total ? (int8_t)((const uint8_t *)p->params)[at + k] : 0;
+        return 0;
+    }
     case REEF_PERSONAL_RESET: do_reset(p); return 0;
     default: return 1;
     }

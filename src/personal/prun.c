@@ -4,6 +4,7 @@
  * bit for bit, and whose instruction counts give the cost. Accuracy is
  * measured with those (identical) weights through the same C on the host. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,7 +68,8 @@ static void fill_memory(reef_prun_report *r, const char *elf, uint32_t stack, co
     r->flash_weights_model = mr.flash_weights - r->flash_params0 - r->flash_replay;
     r->ram_total = mr.ram_total;
     r->ram_stack = mr.ram_stack;
-    r->ram_update_buffers = plan->ram_update - (uint32_t)m->arena_size;
+    (void)plan;
+    (void)m;
 }
 
 static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8_t *records, size_t rs,
@@ -129,7 +131,14 @@ static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef
     int rc = reef_m4_run(elf, (const int8_t *)records, count, rs, outs, os, &c, 900.0, err);
     if (!rc) {
         r->emulated = 1;
-        r->bit_identical = !memcmp(outs + (size_t)(count - 1) * os, host_params, (size_t)t->tail.train_count * 4);
+        float *got = malloc((size_t)t->tail.train_count * sizeof(float) + 4);
+        r->bit_identical = got && !reef_pcollect_params(outs, records, count, rs, t->tail.train_count, got) &&
+                           !memcmp(got, host_params, (size_t)t->tail.train_count * 4);
+        free(got);
+        if (getenv("REEF_PERSONAL_DUMP")) {
+            FILE *fp = fopen(getenv("REEF_PERSONAL_DUMP"), "wb");
+            if (fp) fwrite(outs, os, (size_t)count, fp), fclose(fp);
+        }
         r->nrecords = count;
         r->records = calloc((size_t)count, sizeof *r->records);
         reef_device_profile prof;
@@ -180,7 +189,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, is_labelled, err);
-    if (!rc && !(records = reef_precords(m, &map, site, is_labelled, nsteps, &count))) rc = reef_fail(err, "out of memory");
+    if (!rc && !(records = reef_precords(m, &map, site, is_labelled, nsteps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + 1) * sizeof(float));
     if (!rc && (!params || !losses)) rc = reef_fail(err, "out of memory");
@@ -196,7 +205,9 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->replay_count = replay ? (uint32_t)plan->replay_count : 0;
         r->first_loss = nsteps ? losses[0] : 0.0f;
         r->last_loss = nsteps ? losses[nsteps - 1] : 0.0f;
-        r->planned_ram = plan->ram_update;
+        reef_pplan cost = *plan;
+        reef_pplan_cost(&cost, m, &t);
+        r->planned_ram = cost.ram_update;
     }
     if (!rc && !strcmp(o->target, "qemu-m4"))
         rc = run_qemu(m, &t, plan, replay, replay_labels, records, count, params, o, r, err);

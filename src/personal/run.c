@@ -28,13 +28,18 @@ int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, uint8_t *i
     return 0;
 }
 
+int reef_pread_records(uint32_t train_count)
+{
+    return (int)((train_count * 4u + REEF_PERSONAL_OUT - 1) / REEF_PERSONAL_OUT);
+}
+
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                       const uint8_t *is_labelled, int nsteps, int *count)
+                       const uint8_t *is_labelled, int nsteps, uint32_t train_count, int *count)
 {
     size_t rs = reef_precord_size(m);
-    int n = 0;
+    int n = 0, nread = reef_pread_records(train_count);
     for (uint32_t i = 0; i < site->count; i++) n += is_labelled[i];
-    n += nsteps + 1;
+    n += nsteps + 1 + nread;
     uint8_t *rec = calloc((size_t)n, rs);
     if (!rec) return NULL;
     int k = 0;
@@ -47,6 +52,12 @@ uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, c
     }
     for (int s = 0; s < nsteps; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
     rec[(size_t)k++ * rs] = REEF_PERSONAL_SAVE;
+    for (int c = 0; c < nread; c++) {
+        uint8_t *r = rec + (size_t)k++ * rs;
+        r[0] = REEF_PERSONAL_READ;
+        r[2] = (uint8_t)(c & 0xff);
+        r[3] = (uint8_t)(c >> 8);
+    }
     *count = k;
     return rec;
 }
@@ -57,25 +68,41 @@ int reef_psteps_total(const reef_pplan *plan, int labelled)
     return per_epoch * plan->hp.epochs;
 }
 
+int reef_pcollect_params(const int8_t *outs, const uint8_t *records, int count, size_t record_size,
+                         uint32_t train_count, float *params)
+{
+    size_t total = (size_t)train_count * 4, got = 0;
+    for (int k = 0; k < count; k++) {
+        const uint8_t *r = records + (size_t)k * record_size;
+        if (r[0] != REEF_PERSONAL_READ) continue;
+        size_t at = ((size_t)r[2] | (size_t)r[3] << 8) * REEF_PERSONAL_OUT;
+        size_t n = at >= total ? 0 : total - at < REEF_PERSONAL_OUT ? total - at : REEF_PERSONAL_OUT;
+        memcpy((uint8_t *)params + at, outs + (size_t)k * REEF_PERSONAL_OUT, n);
+        got += n;
+    }
+    return got == total ? 0 : -1;
+}
+
 int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
                    float *losses, reef_error *err)
 {
-    size_t out_size = (size_t)s->p.tail->train_count * 4 + 16;
-    int8_t *out = malloc(out_size);
+    size_t out_size = REEF_PERSONAL_OUT;
+    int8_t *out = malloc((size_t)count * out_size);
     if (!out) return reef_fail(err, "out of memory");
     int step = 0;
     for (int k = 0; k < count; k++) {
         const int8_t *r = (const int8_t *)records + (size_t)k * record_size;
-        int status = reef_personal_record(&s->p, r, out, (uint32_t)out_size);
+        int8_t *o = out + (size_t)k * out_size;
+        int status = reef_personal_record(&s->p, r, o, (uint32_t)out_size);
         if (status) {
             free(out);
             return reef_fail(err, "the device session refused record %d (command %d): status %d", k, r[0], status);
         }
-        if (r[0] == REEF_PERSONAL_STEP && losses) memcpy(&losses[step++], out, 4);
-        if (r[0] == REEF_PERSONAL_SAVE) memcpy(params_out, out, (size_t)s->p.tail->train_count * 4);
+        if (r[0] == REEF_PERSONAL_STEP && losses) memcpy(&losses[step++], o, 4);
     }
+    int rc = reef_pcollect_params(out, records, count, record_size, s->p.tail->train_count, params_out);
     free(out);
-    return 0;
+    return rc ? reef_fail(err, "the records do not read back every trained parameter") : 0;
 }
 
 /* Accuracy of: the whole int8 model (deployed), the body + tail with

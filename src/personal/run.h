@@ -14,10 +14,16 @@ int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, uint8_t *i
 /* Update steps of the plan for `labelled` frames. */
 int reef_psteps_total(const reef_pplan *plan, int labelled);
 
-/* The records: ADD per labelled frame, nsteps STEP, one SAVE (malloc'd,
- * count * reef_precord_size(m) bytes; NULL when out of memory). */
+/* The records: ADD per labelled frame, nsteps STEP, one SAVE, then the
+ * READs of train_count floats (malloc'd, count * reef_precord_size(m)
+ * bytes; NULL when out of memory). */
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                       const uint8_t *is_labelled, int nsteps, int *count);
+                       const uint8_t *is_labelled, int nsteps, uint32_t train_count, int *count);
+int reef_pread_records(uint32_t train_count);
+/* The trained parameters from the READ records' outputs (REEF_PERSONAL_OUT
+ * bytes each); -1 when some are missing. */
+int reef_pcollect_params(const int8_t *outs, const uint8_t *records, int count, size_t record_size,
+                         uint32_t train_count, float *params);
 
 /* Feeds the records to the session in-process (the device's code on the
  * host); params_out (param_count) gets what SAVE returns, losses (one per

@@ -13,8 +13,11 @@
  *          backward, SGD; out: the mean loss (float)
  *   EVAL   run body and tail with the trained weights; out[0] = class
  *   BEFORE the same with the deployed weights (params0)
- *   SAVE   commit the trained parameters to NVM (store, when set) and
- *          out: them (train_count floats, little-endian)
+ *   SAVE   commit the trained parameters to NVM (store, when set);
+ *          out: their CRC-32 and train_count (two uint32)
+ *   READ   out: bytes [k * out_size, (k + 1) * out_size) of the trained
+ *          parameters (train_count little-endian floats, zero-padded),
+ *          k = header bytes 2 and 3 (little-endian): how they leave
  *   RESET  back to the deployed weights, site buffer emptied
  *
  * Everything is caller-owned and sized by the generator. arena is shared:
@@ -37,7 +40,9 @@ enum {
     REEF_PERSONAL_BEFORE = 4,
     REEF_PERSONAL_SAVE = 5,
     REEF_PERSONAL_RESET = 6,
+    REEF_PERSONAL_READ = 7,
 };
+#define REEF_PERSONAL_OUT 256    /* bytes the device answers per record */
 #define REEF_PERSONAL_HEADER 4   /* bytes before the frame in a record */
 #define REEF_PERSONAL_MAX_BATCH 64
 
@@ -100,7 +105,7 @@ reef_nvm_status reef_personal_restore(reef_personal *p, const reef_nvm_record *r
 int32_t reef_personal_steps_per_epoch(const reef_personal *p);
 
 /* Handles one record (REEF_PERSONAL_HEADER + input_size bytes); out gets
- * out_size bytes (at least 4; SAVE needs train_count * 4). Returns 0, or a
+ * out_size bytes (at least 8). Returns 0, or a
  * nonzero code: 1 bad command or label, 2 site buffer full or empty, 3 a
  * body step failed, 4 out too small, 5 the NVM commit failed. */
 int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size);

@@ -1,0 +1,223 @@
+/* A whole personalization on the tiny fixture model (tests/run/fixture_run.h):
+ *  - the tail cut from the int8 model computes what the int8 steps compute,
+ *    through requantization, within a few output quantization steps;
+ *  - the update (a sparse mask) trains: the loss falls;
+ *  - the update on qemu-m4, from generated C, gives weights bit-identical
+ *    to the host's (SKIPPED without the Arm tools);
+ *  - bad input: a site of another shape, more labelled frames than the site
+ *    has or than the plan keeps, a RAM budget no plan fits: clear errors,
+ *    and no file written. */
+#include "testing.h"
+
+#include <math.h>
+
+#include "../run/fixture_run.h"
+#include "codegen/lower.h"
+#include "personal/personal.h"
+#include "personal/run.h"
+
+typedef struct fixture {
+    reef_dataset train, site;
+    reef_graph g;
+    reef_lowered_model m;
+} fixture;
+
+static fixture fx;
+static int skipped; /* a test could not run: exit 77, CTest says SKIPPED */
+#define SKIP() do { skipped = 1; skip(); } while (0)
+
+static int setup(void **state)
+{
+    (void)state;
+    reef_model model;
+    reef_error err;
+    fixture_run_dataset(&fx.train, 96, 11);
+    fixture_run_dataset(&fx.site, 40, 12);
+    /* the site looks different: darker */
+    uint8_t *px = (uint8_t *)fx.site.pixels;
+    for (size_t i = 0; i < (size_t)fx.site.count * FIX_H * FIX_W; i++) px[i] = (uint8_t)(px[i] / 2);
+    fixture_run_model(&model);
+    fixture_run_train(&model, &fx.train, 3);
+    fixture_run_quantize(&model, &fx.train, &fx.g);
+    reef_model_free(&model);
+    if (reef_lower(&fx.g, &fx.m, &err)) fail_msg("%s", err.msg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    reef_lowered_free(&fx.m);
+    reef_graph_free(&fx.g);
+    reef_dataset_free(&fx.train);
+    reef_dataset_free(&fx.site);
+    return 0;
+}
+
+static void plan_for(reef_pplan *p)
+{
+    reef_error err;
+    reef_pplan_default(p);
+    p->hp.epochs = 3;
+    p->hp.batch_site = 4;
+    p->hp.batch_replay = 4;
+    p->hp.lr = 0.05f;
+    p->site_cap = 16;
+    p->replay_count = 8;
+    if (reef_pplan_choose(&fx.g, &fx.m, 0, 0, p, &err)) fail_msg("%s", err.msg);
+}
+
+/* The float tail with the deployed weights against the int8 steps: the
+ * logits agree within 3 output quantization steps (requantization rounds
+ * once per layer). */
+static void test_tail_matches_int8(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_ptail t;
+    reef_error err;
+    plan_for(&p);
+    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, NULL, 0, &t, &err)) fail_msg("%s", err.msg);
+    reef_input_map map;
+    assert_int_equal(reef_input_map_from_graph(&fx.g, &map, &err), 0);
+    /* the logits tensor: the fully connected step's output */
+    const reef_lowered_step *fc = &fx.m.steps[t.steps[t.tail.nlayers - 1]];
+    const reef_tensor *lt = &fx.g.tensors[fc->output_tensor];
+    float scale = lt->scale[0];
+    int32_t zp = (int32_t)lt->zero_point[0];
+    uint8_t *arena = malloc(fx.m.arena_size);
+    float *acts = malloc(t.tail.act_count * sizeof(float));
+    int8_t boundary[4096];
+    double worst = 0;
+    for (uint32_t i = 0; i < fx.site.count; i++) {
+        reef_input_map_apply(&map, reef_dataset_sample(&fx.site, i), (size_t)fx.m.input_size, (int8_t *)(arena + fx.m.input_at));
+        assert_int_equal(reef_lowered_run_steps(&fx.m, arena, 0, t.boundary_step), 0);
+        memcpy(boundary, arena + t.boundary_at, (size_t)t.tail.in_count);
+        assert_int_equal(reef_lowered_run_steps(&fx.m, arena, t.boundary_step, fc - fx.m.steps - t.boundary_step + 1), 0);
+        const float *logits = reef_tail_forward(&t.tail, NULL, t.params0, boundary, acts);
+        const int8_t *q = (const int8_t *)(arena + fx.m.tensor_at[fc->output_tensor]);
+        for (int k = 0; k < t.tail.nclasses; k++) {
+            double steps = fabs((double)logits[k] / scale - (double)(q[k] - zp));
+            if (steps > worst) worst = steps;
+        }
+    }
+    printf("float tail vs int8 steps: max %.2f output steps apart\n", worst);
+    assert_true(worst <= 3.0);
+    free(arena);
+    free(acts);
+    reef_ptail_free(&t);
+}
+
+static void run_case(const char *target, reef_prun_report *r, int expect_ok)
+{
+    reef_pplan p;
+    reef_error err;
+    plan_for(&p);
+    /* sparse: every bias and the classifier's weights */
+    for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
+    p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
+    reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = target, .labelled = 12,
+                           .draw_seed = 3, .source = &fx.train, .test = &fx.train};
+    int rc = reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, r, &err);
+    if (expect_ok && rc) fail_msg("%s", err.msg);
+}
+
+static void test_update_on_host(void **state)
+{
+    (void)state;
+    reef_prun_report r;
+    run_case("host", &r, 1);
+    printf("host: loss %.4f -> %.4f, site %d/%d -> %d/%d\n", (double)r.first_loss, (double)r.last_loss,
+           r.site.int8_correct, r.site.count, r.site.after_correct, r.site.count);
+    assert_true(r.last_loss < r.first_loss);
+    assert_true(r.trainable < r.param_count); /* sparse */
+    reef_prun_report_free(&r);
+}
+
+static void test_qemu_bit_identical(void **state)
+{
+    (void)state;
+    if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
+    reef_prun_report r;
+    run_case("qemu-m4", &r, 1); /* reef_prun fails unless the weights are bit-identical */
+    assert_true(r.emulated && r.bit_identical);
+    assert_true(r.update_insns > 0 && r.total_energy_j > 0 && r.ram_total > 0);
+    reef_prun_report_free(&r);
+}
+
+/* ---- bad input through the CLI: clear errors, nothing written ----------- */
+
+static void run_cli_expect_error(const char *args, const char *needle, const char *must_not_exist)
+{
+    const char *bin = getenv("REEF_BIN");
+    if (!bin) SKIP();
+    char cmd[8192], out[8192] = "";
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
+    FILE *fp = popen(cmd, "r");
+    assert_non_null(fp);
+    size_t n = fread(out, 1, sizeof out - 1, fp);
+    out[n] = '\0';
+    int status = pclose(fp);
+    if (status == 0) fail_msg("'%s' succeeded; expected an error", args);
+    if (!strstr(out, needle)) fail_msg("'%s': expected '%s' in:\n%s", args, needle, out);
+    if (must_not_exist && access(must_not_exist, F_OK) == 0) fail_msg("'%s' wrote %s", args, must_not_exist);
+}
+
+static void test_cli_bad_input(void **state)
+{
+    (void)state;
+    char dir[256], model[300], plan[300], site[300], other[300], train[300], args[4096], nothing[300], cmd[5000];
+    if (!getenv("REEF_BIN")) {
+        printf("[  SKIPPED ] REEF_BIN (the reef command) is not set\n");
+        SKIP();
+    }
+    reef_error err;
+    testing_tmpdir(dir, sizeof dir, "personal");
+    snprintf(model, sizeof model, "%s/m.tflite", dir);
+    snprintf(plan, sizeof plan, "%s/p.plan", dir);
+    snprintf(site, sizeof site, "%s/site.ds", dir);
+    snprintf(other, sizeof other, "%s/other.ds", dir);
+    snprintf(train, sizeof train, "%s/train.ds", dir);
+    snprintf(nothing, sizeof nothing, "%s/out.bin", dir);
+    assert_int_equal(reef_tflite_write(model, &fx.g, &err), 0);
+    assert_int_equal(reef_dataset_save(site, &fx.site, &err), 0);
+    assert_int_equal(reef_dataset_save(train, &fx.train, &err), 0);
+    /* a dataset of another shape: 8x4 frames */
+    reef_dataset small = fx.site;
+    small.width = FIX_W / 2;
+    small.count = fx.site.count / 2;
+    small.owner_ = NULL;
+    assert_int_equal(reef_dataset_save(other, &small, &err), 0);
+    /* a RAM budget no plan fits */
+    snprintf(args, sizeof args, "personalize plan --model %s --ram 100 -o %s", model, plan);
+    run_cli_expect_error(args, "no plan fits 100 bytes of RAM", plan);
+    snprintf(args, sizeof args, "personalize plan --model %s --ram 1M -o %s", model, plan);
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null", getenv("REEF_BIN"), args);
+    assert_int_equal(system(cmd), 0);
+    FILE *pf = fopen(plan, "a"); /* a smaller site buffer and replay set */
+    assert_non_null(pf);
+    fputs("site_cap 16\nreplay 8\n", pf);
+    fclose(pf);
+    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 5 --source %s --params-out %s", model,
+             plan, other, train, nothing);
+    run_cli_expect_error(args, "frames are 8x4x1", nothing);
+    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 40 --source %s --params-out %s", model,
+             plan, site, train, nothing);
+    run_cli_expect_error(args, "the site has only 40 frames", nothing);
+    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 20 --source %s --params-out %s", model,
+             plan, site, train, nothing);
+    run_cli_expect_error(args, "site buffer holds", nothing);
+    testing_rm_tree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tail_matches_int8),
+        cmocka_unit_test(test_update_on_host),
+        cmocka_unit_test(test_qemu_bit_identical),
+        cmocka_unit_test(test_cli_bad_input),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    return rc ? rc : skipped ? 77 : 0;
+}

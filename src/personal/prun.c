@@ -78,7 +78,6 @@ static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8
     reef_cycle_model cm;
     reef_cycle_model_default(&cm, prof->flash_wait_states);
     r->clock_mhz = prof->clock_mhz;
-    r->power_mw = prof->supply_v * prof->run_ua_per_mhz * prof->clock_mhz / 1000.0;
     for (int k = 0; k < r->nrecords; k++) {
         reef_cycle_estimate e;
         reef_cycle_estimate_counts(&cm, c->per_inference[k].c, &e);
@@ -100,6 +99,8 @@ static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8
     reef_energy_estimate_cycles(prof, r->total_cycles, &e);
     r->total_time_s = e.time_s;
     r->total_energy_j = e.energy_uj * 1e-6;
+    r->power_mw = e.power_mw;
+    r->energy_j_datasheet = e.time_s * e.power_datasheet_mw * 1e-3;
 }
 
 static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef_pplan *plan, const int8_t *replay,
@@ -281,6 +282,8 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
         reef_json_kv_number(&j, "time_s_update_steps", r->update_cycles / (r->clock_mhz * 1e6));
         reef_json_kv_number(&j, "time_s_step_max", r->step_time_s_max);
         reef_json_kv_number(&j, "energy_j_total", r->total_energy_j);
+        reef_json_kv_number(&j, "energy_j_total_datasheet_current", r->energy_j_datasheet);
+        reef_json_kv_number(&j, "run_power_mw", r->power_mw);
         reef_json_kv_number(&j, "energy_j_step_max", r->step_time_s_max * r->power_mw * 1e-3);
         reef_json_end(&j);
         reef_json_key(&j, "memory_bytes");
@@ -313,8 +316,10 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
                 " (max %llu per step), total %llu\n",
             (unsigned long long)r->intake_insns, (unsigned long long)r->update_insns,
             (unsigned long long)r->step_insns_max, (unsigned long long)r->total_insns);
-    fprintf(fp, "modeled at %.0f MHz: %.3f s total (update steps %.3f s, max %.4f s per step), %.4f J\n", r->clock_mhz,
-            r->total_time_s, r->update_cycles / (r->clock_mhz * 1e6), r->step_time_s_max, r->total_energy_j);
+    fprintf(fp, "modeled at %.0f MHz: %.3f s total (update steps %.3f s, max %.4f s per step), %.4f J at %.1f mW"
+                " (%.4f J with the datasheet's run current)\n",
+            r->clock_mhz, r->total_time_s, r->update_cycles / (r->clock_mhz * 1e6), r->step_time_s_max,
+            r->total_energy_j, r->power_mw, r->energy_j_datasheet);
     fprintf(fp, "memory: flash %u bytes (code %u, int8 weights %u, tail weights copy %u, replay %u); RAM peak %u bytes"
                 " (stack %u)\n",
             r->flash_total, r->flash_code, r->flash_weights_model, r->flash_params0, r->flash_replay, r->ram_total,

@@ -80,6 +80,7 @@ typedef struct reef_prun_report {
     uint64_t step_insns_max;
     double clock_mhz, power_mw;  /* the profile's */
     double total_time_s, total_energy_j, step_time_s_max; /* modeled */
+    double energy_j_datasheet;   /* the same time at the datasheet's run current */
     uint32_t flash_total, flash_code, flash_weights_model, flash_params0, flash_replay;
     uint32_t ram_total, ram_stack, ram_update_buffers;
     uint32_t planned_ram;

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "codegen/emit.h"
 #include "codegen/lower.h"
+#include "personal/emit.h"
 #include "tflite/graph.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -15,12 +16,16 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: reef gen MODEL.tflite -o DIR [--name NAME] [--json]\n\n"
+    fprintf(fp, "usage: reef gen MODEL.tflite -o DIR [--name NAME] [--trainable PLAN [--replay DATA]] [--json]\n\n"
                 "Writes DIR/NAME.h and DIR/NAME.c: the int8 model as C99 for the reef runtime,\n"
                 "with const weights, one statically planned arena and a const step table.\n"
                 "Prints the ops, MACs, weight bytes, the arena and its lower bound.\n\n"
                 "  -o, --output DIR  folder for the two files (created if missing)\n"
                 "  --name NAME       C symbol prefix (default: the model file's name)\n"
+                "  --trainable PLAN  also write DIR/NAME_personal.{h,c}: the on-device update of\n"
+                "                    `reef personalize plan` (tail table, deployed tail weights and\n"
+                "                    replay in flash, every RAM buffer static; docs/personalization.md)\n"
+                "  --replay DATA     the training data the plan's replay samples come from\n"
                 "  --json            print the summary as JSON\n");
 }
 
@@ -111,9 +116,11 @@ int cmd_gen(int argc, char **argv)
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"name", required_argument, NULL, 'n'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"trainable", required_argument, NULL, 't'},
+                                         {"replay", required_argument, NULL, 'r'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *dir = NULL, *name = NULL;
+    const char *dir = NULL, *name = NULL, *trainable = NULL, *replay = NULL;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         if (c == 'o')
@@ -122,6 +129,10 @@ int cmd_gen(int argc, char **argv)
             name = optarg;
         else if (c == 'j')
             json = 1;
+        else if (c == 't')
+            trainable = optarg;
+        else if (c == 'r')
+            replay = optarg;
         else if (c == 'h')
             return usage(stdout), 0;
         else
@@ -150,7 +161,9 @@ int cmd_gen(int argc, char **argv)
         return cli_error("gen", "%s: %s", model, err.msg);
     }
     int rc = make_dir(dir);
-    if (rc == 0 && reef_emit_c(&m, dir, name, model, &err)) rc = cli_error("gen", "%s", err.msg);
+    if (rc == 0 && !trainable && reef_emit_c(&m, dir, name, model, &err)) rc = cli_error("gen", "%s", err.msg);
+    if (rc == 0 && trainable && reef_pgen(dir, name, model, &g, &m, trainable, replay, &err))
+        rc = cli_error("gen", "%s", err.msg);
     if (rc == 0) {
         char h[4200], src[4200];
         snprintf(h, sizeof h, "%s/%s.h", dir, name);

@@ -7,6 +7,7 @@
  * handles one record (runtime/include/reef/personal.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codegen/emit.h"
@@ -152,4 +153,33 @@ int reef_pemit(const char *dir, const char *name, const char *source, const reef
     if (reef_emit_c(m, dir, name, source, err)) return -1;
     if (write_header(dir, name, m, t, err)) return -1;
     return write_source(dir, name, m, t, plan, replay, replay_labels, err);
+}
+
+int reef_pgen(const char *dir, const char *name, const char *model_path, const reef_graph *g,
+              const reef_lowered_model *m, const char *plan_path, const char *replay_path, reef_error *err)
+{
+    reef_pplan plan;
+    reef_ptail t;
+    if (reef_pplan_load(plan_path, &plan, err)) return -1;
+    if (plan.replay_count > 0 && plan.hp.batch_replay > 0 && !replay_path)
+        return reef_fail(err, "%s mixes replay samples into every step: give --replay DATA (the training data)", plan_path);
+    if (reef_ptail_build(g, m, plan.boundary_step, plan.train, plan.ntrain, &t, err)) return -1;
+    reef_dataset src;
+    memset(&src, 0, sizeof src);
+    int8_t *replay = NULL;
+    uint8_t *labels = NULL;
+    int rc = 0;
+    if (replay_path && plan.replay_count > 0) {
+        replay = malloc((size_t)plan.replay_count * (size_t)t.tail.in_count);
+        labels = malloc((size_t)plan.replay_count);
+        if (!replay || !labels) rc = reef_fail(err, "out of memory");
+        if (!rc) rc = reef_dataset_load(replay_path, &src, err);
+        if (!rc) rc = reef_replay_build(g, m, &t, &src, plan.replay_count, plan.hp.seed, replay, labels, err);
+    }
+    if (!rc) rc = reef_pemit(dir, name, model_path, m, &t, &plan, replay, labels, err);
+    free(replay);
+    free(labels);
+    reef_dataset_free(&src);
+    reef_ptail_free(&t);
+    return rc;
 }

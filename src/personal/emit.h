@@ -11,4 +11,9 @@ int reef_pemit(const char *dir, const char *name, const char *source, const reef
                const reef_ptail *t, const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels,
                reef_error *err);
 
+/* `reef gen --trainable PLAN [--replay DATA]`: loads the plan, cuts the
+ * tail, computes the replay samples from DATA, and writes the four files. */
+int reef_pgen(const char *dir, const char *name, const char *model_path, const reef_graph *g,
+              const reef_lowered_model *m, const char *plan_path, const char *replay_path, reef_error *err);
+
 #endif

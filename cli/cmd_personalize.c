@@ -25,7 +25,8 @@ static void usage(FILE *fp)
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
             "                        --source TRAIN.ds [--test TEST.ds] [--draw-seed N]\n"
-            "                        [--target host|qemu-m4] [--work DIR] [--params-out FILE] [--json]\n\n"
+            "                        [--target host|qemu-m4|stm32l4r5 [--port DEV]] [--work DIR]\n"
+            "                        [--params-out FILE] [--json]\n\n"
             "On-device personalization: the deployed int8 model learns a new site from N\n"
             "labelled frames. The int8 body stays frozen and bit-exact with inference; the\n"
             "float32 tail after the plan's cut is trained by SGD on the device, mixing\n"
@@ -38,7 +39,9 @@ static void usage(FILE *fp)
             "  --source    the source training data the replay samples come from\n"
             "  --test      the original test split (accuracy before and after)\n"
             "  --target    host (the device's C in-process) or qemu-m4 (the emulated\n"
-            "              Cortex-M4: instructions per update step, bit-identical check)\n"
+            "              Cortex-M4: instructions per update step, bit-identical check) or\n"
+            "              stm32l4r5 (the NUCLEO-L4R5ZI: builds the firmware; with --port DEV\n"
+            "              sends the records over its ST-LINK serial port, LPUART1 115200 8N1)\n"
             "  --json      the report as JSON\n");
 }
 
@@ -174,7 +177,7 @@ static int personalize_split(int argc, char **argv)
 /* ---- the run ------------------------------------------------------------- */
 
 typedef struct run_args {
-    const char *model, *plan, *site, *source, *test, *target, *work, *params_out;
+    const char *model, *plan, *site, *source, *test, *target, *work, *params_out, *port;
     int labelled, json;
     uint32_t draw_seed;
 } run_args;
@@ -188,7 +191,7 @@ static int parse_run(int argc, char **argv, run_args *a)
         {"draw-seed", required_argument, NULL, 'd'}, {"target", required_argument, NULL, 't'},
         {"work", required_argument, NULL, 'w'},   {"params-out", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"port", required_argument, NULL, 'P'},   {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->target = "host";
     a->labelled = 50;
@@ -215,12 +218,14 @@ static int parse_run(int argc, char **argv, run_args *a)
         case 'w': a->work = optarg; break;
         case 'o': a->params_out = optarg; break;
         case 'j': a->json = 1; break;
+        case 'P': a->port = optarg; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
     }
     if (!a->model || !a->plan || !a->site) return cli_error(NAME, "needs --model, --plan and --site (see --help)"), 2;
-    if (cli_check_run_target(NAME, a->target)) return 2;
+    if (strcmp(a->target, "stm32l4r5") && cli_check_run_target(NAME, a->target)) return 2;
+    if (a->port && strcmp(a->target, "stm32l4r5")) return cli_error(NAME, "--port goes with --target stm32l4r5"), 2;
     return 0;
 }
 
@@ -269,7 +274,7 @@ static int personalize_run(int argc, char **argv)
     if (reef_pplan_load(a.plan, &plan, &err)) return cli_error(NAME, "%s", err.msg);
     if (load_model(a.model, &g, &m)) return 1;
     rc = load_optional(a.site, &site) || load_optional(a.source, &source) || load_optional(a.test, &test);
-    reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .labelled = a.labelled,
+    reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .port = a.port, .labelled = a.labelled,
                            .draw_seed = a.draw_seed, .site_path = a.site, .source = a.source ? &source : NULL,
                            .test = a.test ? &test : NULL, .params_out = a.params_out};
     reef_prun_report r;

@@ -13,6 +13,7 @@
 #include "energy/profile.h"
 #include "personal/emit.h"
 #include "personal/run.h"
+#include "personal/serial.h"
 #include "target/cycles.h"
 #include "target/elf.h"
 #include "target/firmware.h"
@@ -154,6 +155,43 @@ static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef
     return rc;
 }
 
+/* The NUCLEO-L4R5ZI: the same generated C, inputs on LPUART1. Without a
+ * port only the firmware is built (flash it, then run again with --port). */
+static int run_board(const reef_lowered_model *m, const reef_ptail *t, const reef_pplan *plan, const int8_t *replay,
+                     const uint8_t *replay_labels, const uint8_t *records, int count, const float *host_params,
+                     const reef_prun_options *o, reef_prun_report *r, reef_error *err)
+{
+    char dir[4096], header[4200], src1[4200], src2[4200];
+    snprintf(dir, sizeof dir, "%s", o->work ? o->work : "personal-stm32l4r5");
+    if (make_dir(dir, err)) return -1;
+    snprintf(header, sizeof header, "%s/fish_personal.h", dir);
+    snprintf(src1, sizeof src1, "%s/fish.c", dir);
+    snprintf(src2, sizeof src2, "%s/fish_personal.c", dir);
+    snprintf(r->board_elf, sizeof r->board_elf, "%s/personal-stm32l4r5.elf", dir);
+    if (reef_pemit(dir, "fish", o->model_path, m, t, plan, replay, replay_labels, err)) return -1;
+    const char *sources[2] = {src1, src2};
+    reef_fw_spec spec = {.board = "stm32l4r5", .model_header = header, .model_sources = sources,
+                         .model_source_count = 2, .board_inputs = REEF_FW_INPUTS_UART, .output = r->board_elf};
+    if (reef_m4_build(&spec, err)) return -1;
+    r->board_built = 1;
+    if (!o->port) return 0;
+    size_t rs = reef_precord_size(m), os = reef_pout_size(t);
+    int8_t *outs = calloc((size_t)count, os);
+    uint32_t *cycles = calloc((size_t)count, sizeof *cycles);
+    float *got = malloc((size_t)t->tail.train_count * sizeof(float) + 4);
+    int rc = !outs || !cycles || !got ? reef_fail(err, "out of memory") : 0;
+    if (!rc) rc = reef_serial_run(o->port, records, count, rs, outs, os, cycles, 600.0, err);
+    if (!rc) {
+        r->board_ran = 1;
+        r->bit_identical = !reef_pcollect_params(outs, records, count, rs, t->tail.train_count, got) &&
+                           !memcmp(got, host_params, (size_t)t->tail.train_count * 4);
+        for (int k = 0; k < count; k++) r->board_cycles_total += cycles[k];
+        if (!r->bit_identical) rc = reef_fail(err, "the weights trained on the board differ from the host's");
+    }
+    free(outs), free(cycles), free(got);
+    return rc;
+}
+
 static int build_replay(const reef_graph *g, const reef_lowered_model *m, const reef_ptail *t,
                         const reef_pplan *plan, const reef_prun_options *o, int8_t **replay, uint8_t **labels,
                         reef_error *err)
@@ -212,6 +250,8 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     }
     if (!rc && !strcmp(o->target, "qemu-m4"))
         rc = run_qemu(m, &t, plan, replay, replay_labels, records, count, params, o, r, err);
+    if (!rc && !strcmp(o->target, "stm32l4r5"))
+        rc = run_board(m, &t, plan, replay, replay_labels, records, count, params, o, r, err);
     if (!rc && r->emulated && !r->bit_identical)
         rc = reef_fail(err, "the weights trained on qemu-m4 differ from the host's: the update is not bit-identical");
     if (!rc) rc = reef_peval(m, &t, &map, site, is_labelled, params, &r->site, err);
@@ -307,6 +347,12 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
                 " loss %.4f -> %.4f\n",
             r->boundary_step, r->tail_layers, r->trainable, r->param_count, r->replay_count, r->steps,
             (double)r->first_loss, (double)r->last_loss);
+    if (r->board_built)
+        fprintf(fp, "NUCLEO-L4R5ZI firmware (records on LPUART1): %s%s\n", r->board_elf,
+                r->board_ran ? "" : " (not run: flash it, reset the board, and run again with --port DEV)");
+    if (r->board_ran)
+        fprintf(fp, "board: weights bit-identical to the host's: %s; %.0f cycles measured (DWT), %.3f s at 120 MHz\n",
+                r->bit_identical ? "yes" : "NO", r->board_cycles_total, r->board_cycles_total / 120e6);
     if (!r->emulated) {
         fprintf(fp, "(instructions, time, energy and memory: --target qemu-m4)\n");
         return;

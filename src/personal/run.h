@@ -49,7 +49,8 @@ int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_inpu
 typedef struct reef_prun_options {
     const char *model_path;      /* for messages and the generated C */
     const char *site_path;
-    const char *target;          /* "host" or "qemu-m4" */
+    const char *target;          /* "host", "qemu-m4" or "stm32l4r5" */
+    const char *port;            /* stm32l4r5: the board's serial port (NULL: build the firmware only) */
     const char *work;            /* qemu-m4: folder for the generated C and firmware (NULL: a temporary) */
     const char *params_out;      /* write the trained tail weights here (NULL: no) */
     const char *profile;         /* device profile (NULL: stm32l4r5) */
@@ -70,6 +71,10 @@ typedef struct reef_prun_report {
     uint32_t param_count, trainable, replay_count;
     float first_loss, last_loss;
     reef_peval_result site, test;
+    /* stm32l4r5 */
+    int board_built, board_ran;  /* firmware built; run on the board through port */
+    char board_elf[4200];
+    double board_cycles_total;   /* measured (DWT), when board_ran */
     /* qemu-m4 only */
     int emulated;
     int bit_identical;           /* trained weights equal the host's, bit for bit */

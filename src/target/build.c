@@ -126,6 +126,8 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
     if (!rc) rc = arg_add(a, "-include");
     if (!rc) rc = arg_add(a, spec->model_header);
     if (!rc && spec->profile_steps) rc = arg_add(a, "-DREEF_PROFILE_STEPS");
+    if (!rc && spec->board_inputs && !strcmp(spec->board_inputs, REEF_FW_INPUTS_UART))
+        rc = arg_add(a, "-DREEF_INPUTS_UART");
     return rc;
 }
 
@@ -227,7 +229,8 @@ int reef_m4_build(const reef_fw_spec *spec, reef_error *err)
     char inputs_c[4096], tmp_out[4200];
     snprintf(tmp_out, sizeof tmp_out, "%s.tmp.%ld", spec->output, (long)getpid());
     const char *src = reef_source_dir();
-    int with_inputs = !strcmp(spec->board, "stm32l4r5");
+    int with_inputs = !strcmp(spec->board, "stm32l4r5") &&
+                      !(spec->board_inputs && !strcmp(spec->board_inputs, REEF_FW_INPUTS_UART));
     arg_list a = {0};
     int rc = with_inputs ? write_board_inputs(dir, spec->board_inputs, inputs_c, sizeof inputs_c, err) : 0;
     if (!rc && add_flags(&a, spec, src)) rc = reef_fail(err, "out of memory");

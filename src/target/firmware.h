@@ -22,9 +22,14 @@ typedef struct reef_fw_spec {
     int model_source_count;
     int profile_steps;                  /* -DREEF_PROFILE_STEPS: per-step counts */
     int skip_runtime;                   /* 1: do not compile runtime/src (hand-written test models) */
-    const char *board_inputs;           /* stm32l4r5: raw int8 inputs compiled in (NULL: none) */
+    const char *board_inputs;           /* stm32l4r5: raw int8 inputs compiled in (NULL: none), or
+                                           REEF_FW_INPUTS_UART: received on LPUART1 at run time */
     const char *output;                 /* the ELF (or host executable) to write */
 } reef_fw_spec;
+
+/* board_inputs value: the stm32l4r5 firmware receives its inputs on
+ * LPUART1 (-DREEF_INPUTS_UART, targets/stm32l4r5/platform.c). */
+#define REEF_FW_INPUTS_UART "<lpuart1>"
 
 /* Compiles and links. Models that do not fit the STM32L4R5 are refused
  * with figures ("needs 2.30 MB flash (2411724 bytes), the STM32L4R5 has

@@ -3,8 +3,11 @@
  * wait states, ART prefetch and caches on; LPUART1 on PG7 (TX) / PG8 (RX),
  * AF8, wired to the ST-LINK virtual COM port (UM2179), 115200 8N1; the DWT
  * cycle counter around each inference. Inputs are compiled in
- * (reef_board_inputs, written by reef_m4_build); outputs are printed as
- * hex lines. Register addresses and bits: RM0432. */
+ * (reef_board_inputs, written by reef_m4_build), or with -DREEF_INPUTS_UART
+ * received on LPUART1 (a little-endian uint32 count, then the inputs, after
+ * the board prints "reef-harness: ready"; how `reef personalize --port`
+ * sends labelled frames); outputs are printed as hex lines. Register
+ * addresses and bits: RM0432. */
 #include <stdint.h>
 
 #include "harness.h"
@@ -33,7 +36,9 @@
 #define LPUART1_CR1 REG(LPUART1 + 0x00u)
 #define LPUART1_BRR REG(LPUART1 + 0x0Cu)
 #define LPUART1_ISR REG(LPUART1 + 0x1Cu)
+#define LPUART1_RDR REG(LPUART1 + 0x24u)
 #define LPUART1_TDR REG(LPUART1 + 0x28u)
+#define LPUART1_ICR REG(LPUART1 + 0x20u)
 #define DEMCR REG(0xE000EDFCu)
 #define DWT_CTRL REG(0xE0001000u)
 #define DWT_CYCCNT REG(0xE0001004u)
@@ -42,9 +47,11 @@
 #define HSI_HZ 16000000u
 #define BAUD 115200u
 
+#ifndef REEF_INPUTS_UART
 extern const int8_t reef_board_inputs[];
 extern const uint32_t reef_board_inputs_size;
 static uint32_t input_at;
+#endif
 static uint32_t output_index;
 
 static void wait_set(volatile uint32_t *reg, uint32_t mask) { while (!(*reg & mask)) {} }
@@ -82,7 +89,11 @@ static void uart_init(void)
     GPIOG_AFRL = (GPIOG_AFRL & ~(0xFu << 28)) | (8u << 28);     /* PG7 AF8 */
     GPIOG_AFRH = (GPIOG_AFRH & ~0xFu) | 8u;                     /* PG8 AF8 */
     LPUART1_BRR = (uint32_t)(((uint64_t)HSI_HZ * 256u + BAUD / 2u) / BAUD);
+#ifdef REEF_INPUTS_UART
+    LPUART1_CR1 = (1u << 3) | (1u << 2) | 1u;           /* TE, RE, UE */
+#else
     LPUART1_CR1 = (1u << 3) | 1u;                       /* TE, UE */
+#endif
 }
 
 void reef_platform_init(void)
@@ -108,6 +119,51 @@ void reef_platform_print(const char *text)
     wait_set(&LPUART1_ISR, 1u << 6);                    /* TC */
 }
 
+#ifdef REEF_INPUTS_UART
+/* One received byte; an overrun (the host sent faster than we read) is
+ * cleared and reported by the harness as a read error through the caller. */
+static int uart_byte(uint8_t *b)
+{
+    for (;;) {
+        uint32_t isr = LPUART1_ISR;
+        if (isr & (1u << 3)) {                          /* ORE */
+            LPUART1_ICR = 1u << 3;
+            return -1;
+        }
+        if (isr & (1u << 5)) {                          /* RXNE */
+            *b = (uint8_t)LPUART1_RDR;
+            return 0;
+        }
+    }
+}
+
+int reef_platform_inputs_open(uint32_t input_size, uint32_t *count)
+{
+    uint8_t b[4];
+    (void)input_size;
+    reef_platform_print("reef-harness: ready\n");
+    for (int i = 0; i < 4; i++)
+        if (uart_byte(&b[i])) return -1;
+    *count = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return 0;
+}
+
+/* Flow control by request: "reef-harness: next" before each input, so the
+ * host never sends more than one input ahead of the board. */
+int reef_platform_input_read(int8_t *in, uint32_t size)
+{
+    reef_platform_print("reef-harness: next\n");
+    for (uint32_t i = 0; i < size; i++) {
+        uint8_t b;
+        if (uart_byte(&b)) {
+            reef_platform_print("reef-harness: error LPUART1 overrun\n");
+            return -1;
+        }
+        in[i] = (int8_t)b;
+    }
+    return 0;
+}
+#else
 int reef_platform_inputs_open(uint32_t input_size, uint32_t *count)
 {
     if (reef_board_inputs_size % input_size) {
@@ -124,6 +180,7 @@ int reef_platform_input_read(int8_t *in, uint32_t size)
     input_at += size;
     return 0;
 }
+#endif
 
 int reef_platform_outputs_open(void) { return 0; }
 

@@ -4,6 +4,7 @@
  *  - the update (a sparse mask) trains: the loss falls;
  *  - the update on qemu-m4, from generated C, gives weights bit-identical
  *    to the host's (SKIPPED without the Arm tools);
+ *  - the NUCLEO-L4R5ZI firmware taking records on LPUART1 links;
  *  - bad input: a site of another shape, more labelled frames than the site
  *    has or than the plan keeps, a RAM budget no plan fits: clear errors,
  *    and no file written. */
@@ -145,6 +146,27 @@ static void test_qemu_bit_identical(void **state)
     reef_prun_report_free(&r);
 }
 
+/* The NUCLEO-L4R5ZI firmware that takes its records on LPUART1 builds and
+ * links for the chip (no board needed; running it needs one). */
+static void test_board_firmware_builds(void **state)
+{
+    (void)state;
+    if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
+    char dir[256];
+    testing_tmpdir(dir, sizeof dir, "personal-board");
+    reef_pplan p;
+    reef_error err;
+    reef_prun_report r;
+    plan_for(&p);
+    reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = "stm32l4r5", .work = dir,
+                           .labelled = 12, .draw_seed = 3, .source = &fx.train};
+    if (reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, &r, &err)) fail_msg("%s", err.msg);
+    assert_true(r.board_built && !r.board_ran);
+    assert_int_equal(access(r.board_elf, R_OK), 0);
+    reef_prun_report_free(&r);
+    testing_rm_tree(dir);
+}
+
 /* ---- bad input through the CLI: clear errors, nothing written ----------- */
 
 static void run_cli_expect_error(const char *args, const char *needle, const char *must_not_exist)
@@ -216,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_tail_matches_int8),
         cmocka_unit_test(test_update_on_host),
         cmocka_unit_test(test_qemu_bit_identical),
+        cmocka_unit_test(test_board_firmware_builds),
         cmocka_unit_test(test_cli_bad_input),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -13,7 +13,7 @@ static uint32_t align16(uint32_t n) { return (n + 15u) & ~15u; }
 
 uint32_t reef_personal_transient_bytes(const reef_tail *t)
 {
-    return align16(t->train_count * 4u) + align16(t->act_count * 4u) + 2u * align16(t->delta_count * 4u);
+    return align16(t->train_count * 4u) + align16(t->act_count * 4u);
 }
 
 void reef_personal_layout(reef_personal *p)
@@ -21,8 +21,8 @@ void reef_personal_layout(reef_personal *p)
     const reef_tail *t = p->tail;
     p->grads_at = 0;
     p->acts_at = p->grads_at + align16(t->train_count * 4u);
-    p->delta_a_at = p->acts_at + align16(t->act_count * 4u);
-    p->delta_b_at = p->delta_a_at + align16(t->delta_count * 4u);
+    p->delta_a_at = p->acts_at + t->ping_at * 4u;
+    p->delta_b_at = p->delta_a_at + t->delta_count * 4u;
 }
 
 int32_t reef_personal_steps_per_epoch(const reef_personal *p)

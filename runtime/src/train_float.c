@@ -85,7 +85,7 @@ void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, con
                              const float *inp, const float *w, const reef_tail_layer *L)
 {
     int32_t oy, ox, oc, ky, kx;
-    clamp_backward(dout, out, out_count(L), L);
+    if (out) clamp_backward(dout, out, out_count(L), L);
     for (oy = 0; oy < L->out_h; oy++)
         for (ox = 0; ox < L->out_w; ox++)
             for (oc = 0; oc < L->out_c; oc++) {
@@ -135,7 +135,7 @@ void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const
                            const float *inp, const float *w, const reef_tail_layer *L)
 {
     int32_t oy, ox, c, ky, kx;
-    clamp_backward(dout, out, out_count(L), L);
+    if (out) clamp_backward(dout, out, out_count(L), L);
     for (oy = 0; oy < L->out_h; oy++)
         for (ox = 0; ox < L->out_w; ox++)
             for (c = 0; c < L->out_c; c++) {
@@ -196,7 +196,7 @@ void reef_tail_fc_backward(float *dinp, float *dw, float *db, float *dout, const
                            const float *inp, const float *w, const reef_tail_layer *L)
 {
     int32_t o, n = in_count(L);
-    clamp_backward(dout, out, L->out_c, L);
+    if (out) clamp_backward(dout, out, L->out_c, L);
     for (o = 0; o < L->out_c; o++) {
         float g = dout[o];
         if (db) db[o] += g;
@@ -280,10 +280,10 @@ static const float *bias_of(const reef_tail_layer *L, const float *params, const
     return params && (L->train & REEF_TRAIN_BIAS) ? params + L->tb_at : params0 + L->b_at;
 }
 
-static void layer_forward(const reef_tail_layer *L, const float *params, const float *params0, float *acts)
+static void layer_forward(const reef_tail_layer *L, const float *params, const float *params0, const float *inp,
+                          float *out)
 {
-    const float *inp = acts + L->in_at, *w = weights_of(L, params, params0), *b = bias_of(L, params, params0);
-    float *out = acts + L->out_at;
+    const float *w = weights_of(L, params, params0), *b = bias_of(L, params, params0);
     switch (L->kind) {
     case REEF_TAIL_CONV: reef_tail_conv_forward(out, inp, w, b, L); break;
     case REEF_TAIL_DW_CONV: reef_tail_dw_forward(out, inp, w, b, L); break;
@@ -292,15 +292,48 @@ static void layer_forward(const reef_tail_layer *L, const float *params, const f
     }
 }
 
+static void copy_floats(float *dst, const float *src, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) dst[i] = src[i];
+}
+
+/* One bit per output: 1 where the clamp lets the gradient through. */
+static void store_mask(uint32_t *mask, const float *out, int32_t n, const reef_tail_layer *L)
+{
+    int32_t i;
+    for (i = 0; i < (n + 31) / 32; i++) mask[i] = 0;
+    for (i = 0; i < n; i++)
+        if (out[i] > L->act_min && out[i] < L->act_max) mask[i >> 5] |= 1u << (i & 31);
+}
+
+static void apply_mask(float *dout, const uint32_t *mask, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++)
+        if (!(mask[i >> 5] >> (i & 31) & 1u)) dout[i] = 0.0f;
+}
+
+static uint32_t *mask_of(float *acts, const reef_tail_layer *L) { return (uint32_t *)(void *)(acts + L->mask_at); }
+
 const float *reef_tail_forward(const reef_tail *t, const float *params, const float *params0,
                                const int8_t *boundary, float *acts)
 {
     int32_t i;
-    float *x = acts + t->layers[0].in_at;
+    float *x = acts + t->ping_at, *y = x + t->delta_count, *swap;
     for (i = 0; i < t->in_count; i++)
         x[i] = t->in_scale * (float)((int32_t)boundary[i] - t->in_zero_point);
-    for (i = 0; i < t->nlayers; i++) layer_forward(&t->layers[i], params, params0, acts);
-    return acts + t->layers[t->nlayers - 1].out_at;
+    for (i = 0; i < t->nlayers; i++) {
+        const reef_tail_layer *L = &t->layers[i];
+        if (L->train & REEF_TRAIN_WEIGHTS) copy_floats(acts + L->save_at, x, in_count(L));
+        layer_forward(L, params, params0, x, y);
+        if (L->kind != REEF_TAIL_GAP) store_mask(mask_of(acts, L), y, out_count(L), L);
+        swap = x;
+        x = y;
+        y = swap;
+    }
+    copy_floats(acts + t->logits_at, x, t->nclasses);
+    return acts + t->logits_at;
 }
 
 int32_t reef_tail_predict(const reef_tail *t, const float *params, const float *params0,
@@ -325,24 +358,25 @@ static int32_t first_trained(const reef_tail *t)
 
 static void layer_backward(const reef_tail_layer *L, const reef_tail_state *s, float *dinp, float *dout)
 {
-    const float *inp = s->acts + L->in_at, *out = s->acts + L->out_at;
+    const float *inp = (L->train & REEF_TRAIN_WEIGHTS) ? s->acts + L->save_at : 0;
     const float *w = weights_of(L, s->params, s->params0);
     float *dw = (L->train & REEF_TRAIN_WEIGHTS) ? s->grads + L->tw_at : 0;
     float *db = (L->train & REEF_TRAIN_BIAS) ? s->grads + L->tb_at : 0;
+    if (L->kind != REEF_TAIL_GAP) apply_mask(dout, mask_of(s->acts, L), out_count(L));
     switch (L->kind) {
-    case REEF_TAIL_CONV: reef_tail_conv_backward(dinp, dw, db, dout, out, inp, w, L); break;
-    case REEF_TAIL_DW_CONV: reef_tail_dw_backward(dinp, dw, db, dout, out, inp, w, L); break;
+    case REEF_TAIL_CONV: reef_tail_conv_backward(dinp, dw, db, dout, 0, inp, w, L); break;
+    case REEF_TAIL_DW_CONV: reef_tail_dw_backward(dinp, dw, db, dout, 0, inp, w, L); break;
     case REEF_TAIL_GAP:
         if (dinp) reef_tail_gap_backward(dinp, dout, L);
         break;
-    default: reef_tail_fc_backward(dinp, dw, db, dout, out, inp, w, L); break;
+    default: reef_tail_fc_backward(dinp, dw, db, dout, 0, inp, w, L); break;
     }
 }
 
 float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t label, float scale)
 {
     int32_t i, k, stop = first_trained(t);
-    const float *logits = s->acts + t->layers[t->nlayers - 1].out_at;
+    const float *logits = s->acts + t->logits_at;
     float *dout = s->delta_a, *dinp = s->delta_b;
     float loss = reef_train_softmax_xent(dout, logits, t->nclasses, label);
     for (k = 0; k < t->nclasses; k++) dout[k] = scale * (dout[k] - (k == label ? 1.0f : 0.0f));

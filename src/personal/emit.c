@@ -45,10 +45,10 @@ static void put_layer(FILE *fp, const reef_tail_layer *L)
     fprintf(fp,
             "    {.kind = %d, .in_h = %d, .in_w = %d, .in_c = %d, .out_h = %d, .out_w = %d, .out_c = %d,\n"
             "     .kh = %d, .kw = %d, .stride = %d, .pad_top = %d, .pad_left = %d, .act_min = %s, .act_max = %s,\n"
-            "     .w_at = %u, .b_at = %u, .tw_at = %u, .tb_at = %u, .in_at = %u, .out_at = %u, .train = %d},\n",
+            "     .w_at = %u, .b_at = %u, .tw_at = %u, .tb_at = %u, .save_at = %u, .mask_at = %u, .train = %d},\n",
             L->kind, L->in_h, L->in_w, L->in_c, L->out_h, L->out_w, L->out_c, L->kh, L->kw, L->stride, L->pad_top,
-            L->pad_left, float_literal(lo, sizeof lo, L->act_min), float_literal(hi, sizeof hi, L->act_max), L->w_at, L->b_at, L->tw_at, L->tb_at, L->in_at,
-            L->out_at, L->train);
+            L->pad_left, float_literal(lo, sizeof lo, L->act_min), float_literal(hi, sizeof hi, L->act_max), L->w_at, L->b_at, L->tw_at, L->tb_at, L->save_at,
+            L->mask_at, L->train);
 }
 
 static int write_header(const char *dir, const char *name, const reef_lowered_model *m, const reef_ptail *t,
@@ -94,9 +94,9 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             t->boundary_step, t->tail.nlayers, np, name);
     fprintf(fp, "static const reef_tail_layer %s_tail_layers[%d] = {\n", name, t->tail.nlayers);
     for (int i = 0; i < t->tail.nlayers; i++) put_layer(fp, &t->layers[i]);
-    fprintf(fp, "};\n\nstatic const reef_tail %s_tail = {%d, %s_tail_layers, %d, %s, %d, %d, %u, %u, %u, %u};\n\n", name,
+    fprintf(fp, "};\n\nstatic const reef_tail %s_tail = {%d, %s_tail_layers, %d, %s, %d, %d, %u, %u, %u, %u, %u, %u};\n\n", name,
             t->tail.nlayers, name, t->tail.in_count, float_literal(l1, sizeof l1, t->tail.in_scale), t->tail.in_zero_point, t->tail.nclasses,
-            np, t->tail.train_count, t->tail.act_count, t->tail.delta_count);
+            np, t->tail.train_count, t->tail.act_count, t->tail.delta_count, t->tail.logits_at, t->tail.ping_at);
     fprintf(fp, "/* (%u) the deployed tail weights, dequantized from the int8 model */\n"
                 "static const float %s_params0[%u] REEF_FLASH = {", np, name, np);
     put_floats(fp, t->params0, np);

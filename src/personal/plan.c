@@ -21,7 +21,7 @@ void reef_pplan_default(reef_pplan *p)
     p->hp.anchor = 0.0f;
     p->hp.epochs = 20;
     p->hp.batch_site = 10;
-    p->hp.batch_replay = 10;
+    p->hp.batch_replay = 5;
     p->hp.seed = 1;
     p->site_cap = 50;
     p->replay_count = 100;

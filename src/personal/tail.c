@@ -181,15 +181,12 @@ static int count_layers(const reef_lowered_model *m, int k)
 /* Lays out params and acts and dequantizes the weights. */
 static int fill_tail(const reef_graph *g, const reef_lowered_model *m, reef_ptail *t, reef_error *err)
 {
-    uint32_t p = 0, a = (uint32_t)t->tail.in_count, delta = (uint32_t)t->tail.in_count;
+    uint32_t p = 0, delta = (uint32_t)t->tail.in_count;
     for (int i = 0; i < t->tail.nlayers; i++) {
         reef_tail_layer *L = &t->layers[i];
         int need = layer_from_step(g, &m->steps[t->steps[i]], L, err);
         if (need < 0) return -1;
         uint32_t out = (uint32_t)(L->out_h * L->out_w * L->out_c);
-        L->in_at = i ? t->layers[i - 1].out_at : 0;
-        L->out_at = a;
-        a += out;
         if (out > delta) delta = out;
         if (L->kind != REEF_TAIL_GAP) {
             L->w_at = p;
@@ -201,7 +198,6 @@ static int fill_tail(const reef_graph *g, const reef_lowered_model *m, reef_ptai
     t->layers[t->tail.nlayers - 1].act_min = -NO_CLAMP;
     t->layers[t->tail.nlayers - 1].act_max = NO_CLAMP;
     t->tail.param_count = p;
-    t->tail.act_count = a;
     t->tail.delta_count = delta;
     t->tail.nclasses = t->layers[t->tail.nlayers - 1].out_c;
     if (!(t->params0 = calloc(p ? p : 1, sizeof(float)))) return reef_fail(err, "out of memory");
@@ -258,6 +254,20 @@ int reef_ptail_build(const reef_graph *g, const reef_lowered_model *m, int bound
         if (L->train & REEF_TRAIN_BIAS) L->tb_at = at, at += (uint32_t)L->out_c;
     }
     t->tail.train_count = at;
+    /* acts: inputs kept for weight gradients, logits, masks, two buffers */
+    uint32_t a = 0;
+    for (i = 0; i < n; i++) {
+        reef_tail_layer *L = &t->layers[i];
+        if (L->train & REEF_TRAIN_WEIGHTS) L->save_at = a, a += (uint32_t)(L->in_h * L->in_w * L->in_c);
+    }
+    t->tail.logits_at = a;
+    a += (uint32_t)t->tail.nclasses;
+    for (i = 0; i < n; i++) {
+        reef_tail_layer *L = &t->layers[i];
+        if (L->kind != REEF_TAIL_GAP) L->mask_at = a, a += (uint32_t)(L->out_h * L->out_w * L->out_c + 31) / 32;
+    }
+    t->tail.ping_at = a;
+    t->tail.act_count = a + 2 * t->tail.delta_count;
     return 0;
 }
 

@@ -46,7 +46,10 @@ typedef struct reef_tail_layer {
     uint32_t w_at, b_at;       /* float index of the weights and bias in params0 */
     uint32_t tw_at, tb_at;     /* ... and in the trainable arrays (params, grads,
                                   velocity) when trained */
-    uint32_t in_at, out_at;    /* float index of input and output in acts */
+    uint32_t save_at;          /* float index in acts of this layer's input, kept for
+                                  the weight gradient (when its weights are trained) */
+    uint32_t mask_at;          /* float index in acts of its clamp mask: one bit per
+                                  output, 1 where the gradient passes (uint32 words) */
     int32_t train;             /* REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS, or 0 */
 } reef_tail_layer;
 
@@ -60,8 +63,11 @@ typedef struct reef_tail {
     int32_t nclasses;          /* outputs of the last layer (logits) */
     uint32_t param_count;      /* floats of params0 (every weight and bias) */
     uint32_t train_count;      /* floats trained: params, grads, velocity */
-    uint32_t act_count;        /* floats of one sample's acts: input + every output */
-    uint32_t delta_count;      /* floats of one delta buffer: largest layer in or out */
+    uint32_t act_count;        /* floats of acts: saved inputs, logits, masks, and the
+                                  two buffers forward and backward alternate between */
+    uint32_t delta_count;      /* floats of each of those two: largest layer in or out */
+    uint32_t logits_at;        /* float index of the logits in acts */
+    uint32_t ping_at;          /* float index of the two buffers in acts */
 } reef_tail;
 
 /* The update's settings. */
@@ -83,15 +89,17 @@ typedef struct reef_tail_state {
     float *grads;              /* (train_count) */
     float *velocity;           /* (train_count), NULL when momentum is 0 */
     float *acts;               /* (act_count) */
-    float *delta_a, *delta_b;  /* (delta_count) each */
+    float *delta_a, *delta_b;  /* acts + ping_at and acts + ping_at + delta_count */
 } reef_tail_state;
 
 /* ---- layer kernels (one sample) ------------------------------------------ */
 /* out (OH, OW, OC) = clamp(conv(inp (H, W, C), w) + b) */
 void reef_tail_conv_forward(float *out, const float *inp, const float *w, const float *b,
                             const reef_tail_layer *L);
-/* dout is the gradient at the clamp's output; dz is the clamp's mask
- * applied in place (dout is modified). dinp (H, W, C) may be NULL. */
+/* dout is the gradient at the clamp's output; the clamp's backward (pass
+ * where act_min < out < act_max) is applied to it in place, unless out is
+ * NULL (the caller applied a mask already). dinp (H, W, C) may be NULL;
+ * inp is read only for dw. */
 void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
                              const float *inp, const float *w, const reef_tail_layer *L);
 void reef_tail_dw_forward(float *out, const float *inp, const float *w, const float *b,
@@ -113,7 +121,10 @@ float reef_train_softmax_xent(float *probs, const float *logits, int32_t n, int3
 /* ---- the tail ------------------------------------------------------------- */
 /* Forward of one boundary tensor (in_count int8 values) through the tail
  * with the trained params (train_count; NULL: the deployed weights) and
- * params0; returns the logits (nclasses floats inside acts). */
+ * params0; keeps in acts what the backward needs (inputs of layers whose
+ * weights train, one mask bit per clamped output); returns the logits
+ * (nclasses floats inside acts). Only the largest layer takes float
+ * buffers twice: activations are not kept as floats. */
 const float *reef_tail_forward(const reef_tail *t, const float *params, const float *params0,
                                const int8_t *boundary, float *acts);
 /* Predicted class of one boundary tensor. */

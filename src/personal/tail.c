@@ -123,7 +123,7 @@ static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef
         return (int)s->filter_size + a->output_dims.c;
     }
     case REEF_STEP_DW_CONV: {
-        const reef_dw_conv_step_args *a = &s->args.dw;
+        const reef_dw_conv_step_args *a = &s->args.dw_conv;
         if (a->params.depth_multiplier != 1 || a->params.dilation.h != 1 || a->params.dilation.w != 1 ||
             a->params.stride.h != a->params.stride.w)
             return reef_fail(err, "tail depthwise conv (op %d): multiplier, dilation or strides not trainable", s->op);
@@ -148,7 +148,7 @@ static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef
         return (int)s->filter_size + L->out_c;
     }
     case REEF_STEP_AVGPOOL: {
-        const reef_pool_step_args *a = &s->args.pool;
+        const reef_pool_step_args *a = &s->args.avgpool;
         if (a->filter.h != a->input_dims.h || a->filter.w != a->input_dims.w || a->output_dims.h != 1 ||
             a->output_dims.w != 1)
             return reef_fail(err, "tail average pool (op %d) is not global; only global pooling is trainable", s->op);

@@ -151,16 +151,18 @@ static int32_t dw3_ld(const int16_t *p)
     return v;
 }
 
-/* Raw sums of an output row (pairs * 2 outputs) from the three input rows
- * r0..r2, stride 1. */
+/* Sums plus the bias of an output row (pairs * 2 outputs) from the three
+ * input rows r0..r2, stride 1 (int32 wrap-around, as the reference's
+ * accumulator). */
 static void dw3_sums_s1(const int16_t *r0, const int16_t *r1, const int16_t *r2, const int32_t t[5],
-                        int32_t pairs, int32_t *sums)
+                        int32_t bias, int32_t pairs, int32_t *sums)
 {
     const int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4];
-    for (; pairs > 0; pairs--, r0 += 2, r1 += 2, r2 += 2, sums += 2) {
+    const int32_t *end = sums + 2 * pairs; /* no counter: one register fewer */
+    for (; sums < end; r0 += 2, r1 += 2, r2 += 2, sums += 2) {
         int32_t a0, a1, v;
-        v = dw3_ld(r0), a0 = reef_smlad(w0, v, 0);
-        v = dw3_ld(r0 + 1), a1 = reef_smlad(w0, v, 0);
+        v = dw3_ld(r0), a0 = reef_smlad(w0, v, bias);
+        v = dw3_ld(r0 + 1), a1 = reef_smlad(w0, v, bias);
         v = dw3_ld(r0 + 2), a0 = reef_smlabb(w3, v, a0), a1 = reef_smlabt(w3, v, a1);
         v = dw3_ld(r1), a0 = reef_smlad(w1, v, a0);
         v = dw3_ld(r1 + 1), a1 = reef_smlad(w1, v, a1);
@@ -175,13 +177,14 @@ static void dw3_sums_s1(const int16_t *r0, const int16_t *r1, const int16_t *r2,
 
 /* The same for stride 2. */
 static void dw3_sums_s2(const int16_t *r0, const int16_t *r1, const int16_t *r2, const int32_t t[5],
-                        int32_t pairs, int32_t *sums)
+                        int32_t bias, int32_t pairs, int32_t *sums)
 {
     const int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4];
-    for (; pairs > 0; pairs--, r0 += 4, r1 += 4, r2 += 4, sums += 2) {
+    const int32_t *end = sums + 2 * pairs;
+    for (; sums < end; r0 += 4, r1 += 4, r2 += 4, sums += 2) {
         int32_t a0, a1, v;
-        v = dw3_ld(r0), a0 = reef_smlad(w0, v, 0);
-        v = dw3_ld(r0 + 2), a0 = reef_smlabb(w3, v, a0), a1 = reef_smlad(w0, v, 0);
+        v = dw3_ld(r0), a0 = reef_smlad(w0, v, bias);
+        v = dw3_ld(r0 + 2), a0 = reef_smlabb(w3, v, a0), a1 = reef_smlad(w0, v, bias);
         v = dw3_ld(r0 + 4), a1 = reef_smlabb(w3, v, a1);
         v = dw3_ld(r1), a0 = reef_smlad(w1, v, a0);
         v = dw3_ld(r1 + 2), a0 = reef_smlatb(w3, v, a0), a1 = reef_smlad(w1, v, a1);
@@ -194,18 +197,22 @@ static void dw3_sums_s2(const int16_t *r0, const int16_t *r1, const int16_t *r2,
     }
 }
 
-/* Requantizes n sums of channel q into out, C bytes apart. */
+/* Requantizes n sums (the bias already in) of channel q into out, C bytes
+ * apart. */
 static void dw3_out_plain(const int32_t *sums, int32_t n, const reef_rq *q, int32_t zp, int32_t C,
                           int8_t *out)
 {
-    const reef_rq c = *q;
-    for (; n > 0; n--, out += C) *out = (int8_t)reef_ssat8(reef_rq_apply(*sums++, &c) + zp);
+    reef_rq c = *q;
+    const int32_t *end = sums + n;
+    c.bias = 0;
+    for (; sums < end; out += C) *out = (int8_t)reef_ssat8(reef_rq_apply(*sums++, &c) + zp);
 }
 
 static void dw3_out_clamped(const int32_t *sums, int32_t n, const reef_rq *q, int32_t zp,
                             int32_t lo, int32_t hi, int32_t C, int8_t *out)
 {
-    const reef_rq c = *q;
+    reef_rq c = *q;
+    c.bias = 0;
     for (; n > 0; n--, out += C) {
         int32_t v = reef_rq_apply(*sums++, &c) + zp;
         v = v < lo ? lo : v;
@@ -225,10 +232,11 @@ static void dw3_output_row(const dw3_job *job, const int16_t *const rows[3], con
     for (i = 0; i < n; i++) {
         const int16_t *r0 = rows[0] + i * steps[0], *r1 = rows[1] + i * steps[1];
         const int16_t *r2 = rows[2] + i * steps[2];
+        const int32_t bias = job->rq[c + i].bias;
         if (job->stride == 1)
-            dw3_sums_s1(r0, r1, r2, job->taps + 5 * (c + i), pairs, job->sums);
+            dw3_sums_s1(r0, r1, r2, job->taps + 5 * (c + i), bias, pairs, job->sums);
         else
-            dw3_sums_s2(r0, r1, r2, job->taps + 5 * (c + i), pairs, job->sums);
+            dw3_sums_s2(r0, r1, r2, job->taps + 5 * (c + i), bias, pairs, job->sums);
         if (plain)
             dw3_out_plain(job->sums, w_out, &job->rq[c + i], p->output_offset, C, out + i);
         else

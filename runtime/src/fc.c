@@ -112,13 +112,18 @@ static void fc_rows_widened(const reef_fc_params *params, const int32_t *multipl
                             int32_t c_out, int32_t *x, int8_t *out)
 {
     int32_t o, r, sums[4];
+    reef_rq layer; /* per tensor: the constants once, the bias added to the sum */
+    const int shared = reef_rq_init(&layer, 0, multiplier[0], shift[0]) && !quant_step;
     reef_widen_s8_step(in, c_in, params->input_offset, x, 2);
     for (o = 0; o < c_out; o += 4) {
         const int32_t n = c_out - o < 4 ? c_out - o : 4;
         fc_dot_rows(filter + o * c_in, n, c_in, x, sums);
         for (r = 0; r < n; r++) {
-            const int32_t q = (o + r) * quant_step;
-            out[o + r] = fc_output(params, sums[r], bias ? bias[o + r] : 0, multiplier[q], shift[q]);
+            const int32_t q = (o + r) * quant_step, b = bias ? bias[o + r] : 0;
+            out[o + r] = shared ? reef_rq_s8((int32_t)((uint32_t)sums[r] + (uint32_t)b), &layer,
+                                             params->output_offset, params->activation.min,
+                                             params->activation.max)
+                                : fc_output(params, sums[r], b, multiplier[q], shift[q]);
         }
     }
 }

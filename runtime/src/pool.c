@@ -2,6 +2,7 @@
 #include "reef/pool.h"
 
 #include "check.h"
+#include "dsp.h"
 
 static int pool_args_valid(const reef_pool_params *params, const reef_dims *input_dims,
                            const int8_t *input, const reef_hw *filter,
@@ -52,6 +53,29 @@ static int32_t window_sum(const int8_t *at, int32_t h, int32_t w, int32_t row_st
     return sum;
 }
 
+/* Sums of channels c..c+3 of a window (every pointer at channel c): two
+ * halfword lanes per word, (c, c+2) and (c+1, c+3), one load, two SXTB16
+ * and two SADD16 per pixel. Exact while the window has at most
+ * POOL_LANE_MAX pixels: |sum| <= 128 * 256 fits an int16 lane. */
+enum { POOL_LANE_MAX = 256 };
+static void window_sum4(const int8_t *at, int32_t h, int32_t w, int32_t row_stride, int32_t c,
+                        int32_t sums[4])
+{
+    int32_t even = 0, odd = 0, iy, ix;
+    for (iy = 0; iy < h; iy++) {
+        const int8_t *p = at + iy * row_stride;
+        for (ix = 0; ix < w; ix++, p += c) {
+            const uint32_t v = reef_load_u32(p);
+            even = reef_sadd16(even, reef_sxtb16(v));
+            odd = reef_sadd16(odd, reef_sxtb16_ror8(v));
+        }
+    }
+    sums[0] = reef_half_lo(even);
+    sums[1] = reef_half_lo(odd);
+    sums[2] = reef_half_hi(even);
+    sums[3] = reef_half_hi(odd);
+}
+
 static int32_t window_max(const int8_t *at, int32_t h, int32_t w, int32_t row_stride, int32_t c)
 {
     int32_t max = -128, iy, ix;
@@ -81,7 +105,18 @@ static reef_status pool_s8(int is_max, const reef_pool_params *params, const ree
                 pool_window(params, input_dims, filter, y, x, &y0, &y1, &x0, &x1);
                 if (y1 <= y0 || x1 <= x0) return REEF_ARG_ERROR; /* empty window */
                 corner = input + ((b * input_dims->h + y0) * input_dims->w + x0) * c_in;
-                for (c = 0; c < output_dims->c; c++) {
+                c = 0;
+                if (!is_max && (y1 - y0) * (x1 - x0) <= POOL_LANE_MAX)
+                    for (; c + 4 <= c_in; c += 4) {
+                        const int32_t count = (y1 - y0) * (x1 - x0);
+                        int32_t sums[4], i;
+                        window_sum4(corner + c, y1 - y0, x1 - x0, row_stride, c_in, sums);
+                        for (i = 0; i < 4; i++)
+                            *output++ = (int8_t)reef_clamp(rounded_average(sums[i], count),
+                                                           params->activation.min,
+                                                           params->activation.max);
+                    }
+                for (; c < output_dims->c; c++) {
                     const int32_t v = is_max ? window_max(corner + c, y1 - y0, x1 - x0, row_stride, c_in)
                                              : rounded_average(window_sum(corner + c, y1 - y0, x1 - x0,
                                                                           row_stride, c_in),

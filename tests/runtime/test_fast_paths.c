@@ -196,6 +196,47 @@ static void test_dw3x3(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Average pooling four channels at a time in int16 lanes (pool.c), on
+ * windows up to and past its 256-pixel limit, with random and saturated
+ * inputs (all -128 or all 127: the largest lane sums), against the scalar
+ * definition: the rounded (half away from zero) mean of the clipped
+ * window, clamped. */
+static void test_avgpool_lanes(void **state)
+{
+    (void)state;
+    static int8_t in[20 * 20 * 11], got[20 * 20 * 11], want[20 * 20 * 11];
+    int bad = 0, lanes = 0;
+    for (int t = 0; t < 400; t++) {
+        reef_dims id = {1, rnd_in(1, 20), rnd_in(1, 20), rnd_in(1, 11)};
+        reef_hw f = {rnd_in(1, id.h), rnd_in(1, id.w)};
+        if (t % 4 == 0) f = (reef_hw){id.h, id.w}; /* global, up to 400 pixels */
+        reef_pool_params p = {{rnd_in(1, 3), rnd_in(1, 3)}, {0, 0}, {-128, 127}};
+        p.activation = activation(rnd_in(-128, 100));
+        reef_dims od = {1, (id.h - f.h) / p.stride.h + 1, (id.w - f.w) / p.stride.w + 1, id.c};
+        int n = reef_dims_count(&id);
+        if (t % 5 == 1) memset(in, 0x80, (size_t)n);
+        else if (t % 5 == 2) memset(in, 0x7f, (size_t)n);
+        else fill(in, n);
+        assert_int_equal(reef_avgpool_s8(NULL, &p, &id, in, &f, &od, got), REEF_OK);
+        for (int y = 0; y < od.h; y++)
+            for (int x = 0; x < od.w; x++)
+                for (int c = 0; c < id.c; c++) {
+                    int32_t sum = 0, count = f.h * f.w;
+                    for (int ky = 0; ky < f.h; ky++)
+                        for (int kx = 0; kx < f.w; kx++)
+                            sum += in[((y * p.stride.h + ky) * id.w + x * p.stride.w + kx) * id.c + c];
+                    int32_t v = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+                    v = v < p.activation.min ? p.activation.min : (v > p.activation.max ? p.activation.max : v);
+                    want[(y * od.w + x) * id.c + c] = (int8_t)v;
+                }
+        lanes += id.c >= 4 && f.h * f.w <= 256;
+        bad += count_diff(got, want, reef_dims_count(&od));
+    }
+    printf("avgpool: %d of 400 random cases on the four-channel lane path\n", lanes);
+    assert_true(lanes > 150);
+    assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_conv_extremes),
         cmocka_unit_test(test_fc_widened),
         cmocka_unit_test(test_dw3x3),
+        cmocka_unit_test(test_avgpool_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

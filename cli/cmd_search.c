@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "data/dataset.h"
@@ -208,7 +209,7 @@ static void on_epoch(void *ctx, const reef_nas_epoch *e)
                 e->loss, e->train_acc, e->val_acc, e->exp_latency_ms, e->exp_flash_kb, e->exp_ram_kb, argmax,
                 e->seconds);
     if (r->json) return;
-    fprintf(stderr, "\r\033[K");
+    if (isatty(STDERR_FILENO)) fprintf(stderr, "\r\033[K"); /* the progress bar's line; no codes into a file */
     printf("epoch %3d %-6s loss %.4f train %.2f%% val(paths) %5.2f%%  E[lat] %6.2f ms E[flash] %5.1f KB E[RAM] %5.1f KB  %s  %.0f s\n",
            e->epoch, e->search ? "search" : "warmup", e->loss, 100 * e->train_acc, 100 * e->val_acc, e->exp_latency_ms,
            e->exp_flash_kb, e->exp_ram_kb, argmax, e->seconds);

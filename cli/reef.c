@@ -106,7 +106,7 @@ int cli_check_output(const char *name, const char *out_opt, const char *out, ...
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: reef COMMAND [options]   (reef COMMAND --help for its options)\n\n"
+    fprintf(fp, "usage: reef COMMAND [options]   (reef COMMAND --help for its options; reef --version)\n\n"
                 "Turns a folder of images into a small int8 network running on a microcontroller.\n\n"
                 "commands:\n");
     for (int i = 0; i < command_count; i++) fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -122,8 +122,18 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("reef %s (commit %s)\n", REEF_VERSION, REEF_COMMIT);
+        return 0;
+    }
     for (int i = 0; i < command_count; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            /* getopt names argv[0] in its messages: "reef train: unrecognized option '--x'" */
+            char name[64];
+            snprintf(name, sizeof name, "reef %s", commands[i].name);
+            argv[1] = name;
+            return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "reef: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

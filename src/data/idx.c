@@ -1,6 +1,7 @@
 /* IDX files (the MNIST / Fashion-MNIST format), gzip'd or not: a big-endian
  * header (0, 0, type 0x08 = ubyte, number of dimensions, then one uint32 per
  * dimension) followed by the bytes. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,11 @@ static const char *const digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "
 /* Reads a whole (possibly gzip'd) file; gzread passes plain files through. */
 static int gz_slurp(const char *path, uint8_t **data, size_t *size, reef_error *err)
 {
+    struct stat st;
+    if (stat(path, &st) != 0) return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return reef_fail(err, "%s: is a folder, not a file", path);
     gzFile gz = gzopen(path, "rb");
-    if (!gz) return reef_fail(err, "%s: cannot open", path);
+    if (!gz) return reef_fail(err, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
     size_t cap = 1 << 20, n = 0;
     uint8_t *buf = malloc(cap);
     int got = 0;

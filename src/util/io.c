@@ -15,6 +15,11 @@ int reef_read_file(const char *path, uint8_t **data, size_t *size, reef_error *e
     *size = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp) return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && !S_ISREG(st.st_mode)) { /* a folder "opens" and reads as 2^63 bytes */
+        fclose(fp);
+        return reef_fail(err, "%s: %s, not a file", path, S_ISDIR(st.st_mode) ? "is a folder" : "is a device or pipe");
+    }
     if (fseek(fp, 0, SEEK_END) != 0) {
         fclose(fp);
         return reef_fail(err, "%s: cannot seek: %s", path, strerror(errno));
@@ -51,6 +56,10 @@ int reef_map_file(const char *path, reef_mapping *map, reef_error *err)
     if (fstat(fd, &st) != 0) {
         close(fd);
         return reef_fail(err, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) { /* mmap of a folder fails with "No such device" */
+        close(fd);
+        return reef_fail(err, "%s: %s, not a file", path, S_ISDIR(st.st_mode) ? "is a folder" : "is a device or pipe");
     }
     if (st.st_size == 0) { /* mmap refuses length 0; an empty map is valid */
         close(fd);

@@ -238,6 +238,24 @@ static void test_resume_misuse_is_refused(void **state)
     unlink(r);
 }
 
+/* Defects 11 and 12 (in part): reef --version; getopt's messages carry
+ * "reef <cmd>:"; a folder given for a file says so; nothing written to a
+ * pipe carries terminal control codes. */
+static void test_messages(void **state)
+{
+    FIXTURE(f);
+    expect(reef(out, sizeof out, "--version"), out, 0, "reef 0.1 (commit ");
+    expect(reef(out, sizeof out, "train --bogus"), out, 2, "reef train: unrecognized option '--bogus'");
+    expect(reef(out, sizeof out, "info '%s'", f->dir), out, 1, "is a folder, not a file");
+    expect(reef(out, sizeof out, "quantize --model '%s' --calib '%s' -o %s/q.tflite", f->dir, f->ds, f->dir), out, 1,
+           "is a folder, not a file");
+    expect(reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 2 -o %s/p.ckpt", tiny_arch, f->ds, f->dir),
+           out, 0, "saved");
+    expect(reef(out, sizeof out, "prep --format folders --root '%s' --size 8x8 -o %s/p.ds", f->images, f->dir), out, 0,
+           "");
+    if (strchr(out, '\033') || strchr(out, '\r')) fail_msg("terminal control codes written to a pipe:\n%s", out);
+}
+
 /* 1 when a process's command line mentions text (a leftover child). */
 static int process_mentions(const char *text)
 {
@@ -320,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_missing_folders_fail_before_work),
         cmocka_unit_test(test_resume_misuse_is_refused),
         cmocka_unit_test(test_interrupt_cleans_up),
+        cmocka_unit_test(test_messages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

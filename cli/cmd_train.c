@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "recipe.h"
 #include "data/dataset.h"
 #include "nn/arch.h"
 #include "nn/checkpoint.h"
@@ -25,143 +26,47 @@ static void usage(FILE *fp)
             "Trains a float network on a dataset file from `reef prep`. After every epoch it\n"
             "prints a table row, appends the CSV log and saves the checkpoint (atomically:\n"
             "Ctrl-C leaves the last complete epoch's checkpoint intact).\n\n"
-            "  --arch A            fish-s (default), fish-m, a spec file, or spec text with ';'\n"
+            "  --arch A            fish-s (default), fish-m, fish-nas, a spec file, or spec\n"
+            "                      text with ';'\n"
             "  --train FILE        training dataset\n"
             "  --val FILE          validation dataset (accuracy per epoch)\n"
             "  -o, --output FILE   checkpoint to write\n"
-            "  --epochs N          epochs (default 20)\n"
-            "  --batch N           batch size (default 64)\n"
-            "  --threads N         threads (default 2; results are bit-identical for a given\n"
-            "                      seed and thread count)\n"
-            "  --seed N            random seed (default 1)\n"
-            "  --optimizer NAME    adamw (default) or sgd (Nesterov momentum)\n"
-            "  --lr X              peak learning rate (default 3e-3 for adamw, 0.05 for sgd)\n"
-            "  --momentum X        sgd momentum (default 0.9)\n"
-            "  --weight-decay X    default 1e-4 (conv/fc weights only)\n"
-            "  --schedule NAME     cosine (warm-up then cosine, default), onecycle, constant\n"
-            "  --clip X            clip the gradient norm to X (default 5, 0 = off)\n"
-            "  --label-smoothing X default 0.05\n"
-            "  --balance           weight classes by inverse frequency in the loss\n"
-            "  --augment LIST      comma list of flip, shift, jitter (brightness/contrast)\n"
-            "                      or none (default: flip)\n"
             "  --resume CKPT       continue from a checkpoint written by reef train\n"
             "  --log FILE          CSV log (default: OUTPUT with .csv)\n"
             "  --plot FILE         curves through gnuplot, .svg or .png (default: OUTPUT .svg)\n"
             "  --json              print the summary as JSON (no table, no progress bar)\n");
+    cli_recipe_usage(fp, 2);
 }
 
 typedef struct train_args {
     const char *arch, *train, *val, *output, *resume, *log, *plot;
-    reef_train_cfg cfg;
-    int lr_given, json;
-    int epochs_given;
-    char recipe_given[256]; /* recipe options given, which --resume would ignore */
+    cli_recipe recipe;
+    reef_train_cfg cfg;  /* resolved in setup_model (it needs the spec) */
+    int json;
 } train_args;
-
-static int parse_augment(const char *text, reef_augment *aug)
-{
-    memset(aug, 0, sizeof *aug);
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (!strcmp(tok, "flip")) aug->flip = 1;
-        else if (!strcmp(tok, "shift")) aug->shift = 2;
-        else if (!strcmp(tok, "jitter")) aug->brightness = aug->contrast = 0.1f;
-        else if (strcmp(tok, "none")) return cli_error(NAME, "--augment: unknown '%s' (flip, shift, jitter, none)", tok);
-    }
-    return 0;
-}
-
-static int parse_float_opt(const char *opt, const char *text, float lo, float hi, float *out)
-{
-    double v;
-    if (cli_parse_double(NAME, opt, text, &v)) return 1;
-    if (!(v >= lo && v <= hi)) return cli_error(NAME, "%s must be from %g to %g, not %s", opt, lo, hi, text);
-    *out = (float)v;
-    return 0;
-}
 
 static int parse_args(int argc, char **argv, train_args *a)
 {
     memset(a, 0, sizeof *a);
     a->arch = "fish-s";
-    reef_train_cfg_default(&a->cfg);
-    enum { O_ARCH = 256, O_TRAIN, O_VAL, O_EPOCHS, O_BATCH, O_THREADS, O_SEED, O_OPT, O_LR, O_MOM, O_WD,
-           O_SCHED, O_CLIP, O_LS, O_BAL, O_AUG, O_RESUME, O_LOG, O_PLOT, O_JSON, O_HELP };
+    enum { O_ARCH = 256, O_TRAIN, O_VAL, O_RESUME, O_LOG, O_PLOT, O_JSON, O_HELP };
     static const struct option opts[] = {
         {"arch", required_argument, NULL, O_ARCH}, {"train", required_argument, NULL, O_TRAIN},
         {"val", required_argument, NULL, O_VAL}, {"output", required_argument, NULL, 'o'},
-        {"epochs", required_argument, NULL, O_EPOCHS}, {"batch", required_argument, NULL, O_BATCH},
-        {"threads", required_argument, NULL, O_THREADS}, {"seed", required_argument, NULL, O_SEED},
-        {"optimizer", required_argument, NULL, O_OPT}, {"lr", required_argument, NULL, O_LR},
-        {"momentum", required_argument, NULL, O_MOM}, {"weight-decay", required_argument, NULL, O_WD},
-        {"schedule", required_argument, NULL, O_SCHED}, {"clip", required_argument, NULL, O_CLIP},
-        {"label-smoothing", required_argument, NULL, O_LS}, {"balance", no_argument, NULL, O_BAL},
-        {"augment", required_argument, NULL, O_AUG}, {"resume", required_argument, NULL, O_RESUME},
-        {"log", required_argument, NULL, O_LOG}, {"plot", required_argument, NULL, O_PLOT},
-        {"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0}};
-    int c, li;
-    long v;
+        {"resume", required_argument, NULL, O_RESUME}, {"log", required_argument, NULL, O_LOG},
+        {"plot", required_argument, NULL, O_PLOT}, {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, O_HELP}, CLI_RECIPE_OPTIONS, {NULL, 0, NULL, 0}};
+    int c;
     optind = 1;
-    while ((li = -1, c = getopt_long(argc, argv, "o:h", opts, &li)) != -1) {
-        reef_train_cfg *cfg = &a->cfg;
-        if (li >= 0 && c != O_TRAIN && c != O_VAL && c != 'o' && c != O_EPOCHS && c != O_RESUME &&
-            c != O_LOG && c != O_PLOT && c != O_JSON && c != O_HELP) {
-            size_t n = strlen(a->recipe_given);
-            snprintf(a->recipe_given + n, sizeof a->recipe_given - n, "%s--%s", n ? ", " : "", opts[li].name);
-        }
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        int rc = cli_recipe_option(NAME, &a->recipe, c, optarg);
+        if (rc == 0) continue;
+        if (rc == 2) return 2;
         switch (c) {
         case O_ARCH: a->arch = optarg; break;
         case O_TRAIN: a->train = optarg; break;
         case O_VAL: a->val = optarg; break;
         case 'o': a->output = optarg; break;
-        case O_EPOCHS:
-            if (cli_parse_int(NAME, "--epochs", optarg, 1, 100000, &v)) return 2;
-            cfg->epochs = (int)v, a->epochs_given = 1;
-            break;
-        case O_BATCH:
-            if (cli_parse_int(NAME, "--batch", optarg, 1, 65536, &v)) return 2;
-            cfg->batch = (int)v;
-            break;
-        case O_THREADS:
-            if (cli_parse_int(NAME, "--threads", optarg, 1, REEF_MAX_THREADS, &v)) return 2;
-            cfg->threads = (int)v;
-            break;
-        case O_SEED:
-            if (cli_parse_int(NAME, "--seed", optarg, 0, 2147483647L, &v)) return 2;
-            cfg->seed = (uint64_t)v;
-            break;
-        case O_OPT:
-            if (!strcmp(optarg, "adamw")) cfg->opt.kind = REEF_OPT_ADAMW;
-            else if (!strcmp(optarg, "sgd")) cfg->opt.kind = REEF_OPT_SGD;
-            else return cli_error(NAME, "--optimizer: adamw or sgd, not '%s'", optarg) + 1;
-            break;
-        case O_LR:
-            if (parse_float_opt("--lr", optarg, 1e-7f, 10.0f, &cfg->opt.lr)) return 2;
-            a->lr_given = 1;
-            break;
-        case O_MOM:
-            if (parse_float_opt("--momentum", optarg, 0.0f, 0.999f, &cfg->opt.momentum)) return 2;
-            break;
-        case O_WD:
-            if (parse_float_opt("--weight-decay", optarg, 0.0f, 1.0f, &cfg->opt.weight_decay)) return 2;
-            break;
-        case O_SCHED:
-            if (!strcmp(optarg, "cosine")) cfg->opt.sched = REEF_SCHED_COSINE;
-            else if (!strcmp(optarg, "onecycle")) cfg->opt.sched = REEF_SCHED_ONECYCLE;
-            else if (!strcmp(optarg, "constant")) cfg->opt.sched = REEF_SCHED_CONSTANT;
-            else return cli_error(NAME, "--schedule: cosine, onecycle or constant, not '%s'", optarg) + 1;
-            break;
-        case O_CLIP:
-            if (parse_float_opt("--clip", optarg, 0.0f, 1e6f, &cfg->opt.clip_norm)) return 2;
-            break;
-        case O_LS:
-            if (parse_float_opt("--label-smoothing", optarg, 0.0f, 0.5f, &cfg->label_smoothing)) return 2;
-            break;
-        case O_BAL: cfg->balance_classes = 1; break;
-        case O_AUG:
-            if (parse_augment(optarg, &cfg->aug)) return 2;
-            break;
         case O_RESUME: a->resume = optarg; break;
         case O_LOG: a->log = optarg; break;
         case O_PLOT: a->plot = optarg; break;
@@ -174,10 +79,18 @@ static int parse_args(int argc, char **argv, train_args *a)
     if (optind < argc) return cli_error(NAME, "unexpected argument '%s'", argv[optind]) + 1;
     if (!a->train) return cli_error(NAME, "--train FILE is required") + 1;
     if (!a->output) return cli_error(NAME, "-o MODEL.ckpt is required") + 1;
-    if (a->cfg.opt.kind == REEF_OPT_SGD && !a->lr_given) a->cfg.opt.lr = 0.05f;
-    if (a->resume && a->recipe_given[0])
-        return cli_error(NAME, "--resume continues the checkpoint's own recipe: %s would be ignored (drop it, or "
-                               "start a new run without --resume)", a->recipe_given) + 1;
+    cli_recipe_resolve(&a->recipe, NULL, &a->cfg);
+    if (a->resume) {
+        char given[256] = "";
+        for (int i = 0; i < a->recipe.n; i++) {
+            size_t n = strlen(given);
+            if (strcmp(a->recipe.key[i], "epochs") && !strstr(given, a->recipe.key[i]))
+                snprintf(given + n, sizeof given - n, "%s--%s", n ? ", " : "", a->recipe.key[i]);
+        }
+        if (given[0])
+            return cli_error(NAME, "--resume continues the checkpoint's own recipe: %s would be ignored (drop it, or "
+                                   "start a new run without --resume)", given) + 1;
+    }
     return 0;
 }
 
@@ -318,7 +231,7 @@ static int setup_model(run_state *s, reef_error *err)
             reef_optim_free(&ct.opt);
             return reef_fail(err, "%s: has no training state to resume from", a->resume);
         }
-        if (a->epochs_given && a->cfg.epochs <= ct.epochs_done) {
+        if (cli_recipe_has(&a->recipe, "epochs") && a->cfg.epochs <= ct.epochs_done) {
             reef_optim_free(&ct.opt);
             return reef_fail(err, "--epochs %d: %s has done %d epochs already; ask for more to train on", a->cfg.epochs,
                              a->resume, ct.epochs_done);
@@ -334,7 +247,7 @@ static int setup_model(run_state *s, reef_error *err)
                              a->resume, ct.epochs_done, (long long)ct.opt.step, ct.cfg.batch, a->train,
                              (long long)per_epoch);
         }
-        if (a->epochs_given) ct.cfg.epochs = a->cfg.epochs;
+        if (cli_recipe_has(&a->recipe, "epochs")) ct.cfg.epochs = a->cfg.epochs;
         a->cfg = ct.cfg;
         if (reef_check_dataset_fits(&s->m, &s->train, a->train, err) ||
             reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err) ||

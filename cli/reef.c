@@ -15,6 +15,7 @@ static const reef_command commands[] = {
     {"gen", cmd_gen, "int8 .tflite -> C: const weights, planned arena, step table"},
     {"infer", cmd_infer, "run one raw int8 tensor through a model (host interpreter or qemu-m4)"},
     {"train", cmd_train, "dataset -> float model checkpoint (fish-s, fish-m or a spec)"},
+    {"cv", cmd_cv, "cross-validation over groups: leave-one-habitat-out accuracy, float and int8"},
     {"eval", cmd_eval, "accuracy, confusion matrix and per-group accuracy of a model"},
     {"quantize", cmd_quantize, "float checkpoint -> int8 .tflite (static post-training quantization)"},
     {"run", cmd_run, "every sample of a dataset through the generated C on host or qemu-m4: accuracy, cost"},

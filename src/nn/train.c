@@ -25,6 +25,149 @@ void reef_train_cfg_default(reef_train_cfg *cfg)
     cfg->aug = (reef_augment){.flip = 1};
 }
 
+/* ---- recipe settings by name ---------------------------------------------------- */
+
+static int why_fail(char *why, size_t size, const char *fmt, const char *a, const char *b)
+{
+    if (why && size) snprintf(why, size, fmt, a, b);
+    return -1;
+}
+
+/* "name" or "name=value": the value (or dflt) into *out, within [lo, hi]. */
+static int aug_value(const char *tok, const char *name, double dflt, double lo, double hi, double *out)
+{
+    size_t n = strlen(name);
+    if (strncmp(tok, name, n) || (tok[n] && tok[n] != '=')) return 1;
+    *out = dflt;
+    if (!tok[n]) return 0;
+    char *end;
+    double v = strtod(tok + n + 1, &end);
+    if (end == tok + n + 1 || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t why_size)
+{
+    static const struct {
+        const char *name;
+        double dflt, lo, hi;
+    } items[] = {{"flip", 1, 0, 1},         {"shift", 2, 0, 8},     {"jitter", 0.1, 0, 1},
+                 {"bright", 0.2, 0, 1},     {"contrast", 0.3, 0, 1}, {"gamma", 0.4, 0, 2},
+                 {"noise", 0.03, 0, 0.5},   {"blur", 1, 0, 1},      {"cutout", 8, 0, 64}};
+    memset(aug, 0, sizeof *aug);
+    char buf[256];
+    if (strlen(text) >= sizeof buf) return why_fail(why, why_size, "augmentation list too long%s%s", "", "");
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "none")) continue;
+        int i = 0, rc = 1;
+        double v = 0;
+        for (; i < (int)(sizeof items / sizeof items[0]); i++)
+            if ((rc = aug_value(tok, items[i].name, items[i].dflt, items[i].lo, items[i].hi, &v)) != 1) break;
+        if (rc == 1)
+            return why_fail(why, why_size,
+                            "unknown augmentation '%s' (flip, shift[=N], jitter, bright[=B], contrast[=C], "
+                            "gamma[=G], noise[=S], blur, cutout[=N], none)%s", tok, "");
+        if (rc < 0) return why_fail(why, why_size, "bad value in '%s'%s", tok, "");
+        switch (i) {
+        case 0: aug->flip = v > 0; break;
+        case 1: aug->shift = (int)v; break;
+        case 2: aug->brightness = aug->contrast = (float)v; break;
+        case 3: aug->brightness = (float)v; break;
+        case 4: aug->contrast = (float)v; break;
+        case 5: aug->gamma = (float)v; break;
+        case 6: aug->noise = (float)v; break;
+        case 7: aug->blur = v > 0; break;
+        default: aug->cutout = (int)v; break;
+        }
+    }
+    return 0;
+}
+
+const char *reef_train_cfg_keys(void)
+{
+    return "epochs batch threads seed optimizer lr momentum weight-decay schedule clip label-smoothing balance "
+           "balance-groups augment";
+}
+
+static int set_int(const char *value, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (end == value || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_float(const char *value, double lo, double hi, float *out)
+{
+    char *end;
+    double v = strtod(value, &end);
+    if (end == value || *end || !(v >= lo && v <= hi)) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+static int set_onoff(const char *value, int *out)
+{
+    if (!strcmp(value, "on") || !strcmp(value, "1")) *out = 1;
+    else if (!strcmp(value, "off") || !strcmp(value, "0")) *out = 0;
+    else return -1;
+    return 0;
+}
+
+int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, char *why, size_t why_size)
+{
+    long v;
+    int rc = 0;
+    if (!strcmp(key, "epochs")) {
+        if (!(rc = set_int(value, 1, 100000, &v))) cfg->epochs = (int)v;
+        else return why_fail(why, why_size, "epochs wants a whole number from 1 to 100000, not '%s'%s", value, "");
+    } else if (!strcmp(key, "batch")) {
+        if (!(rc = set_int(value, 1, 65536, &v))) cfg->batch = (int)v;
+        else return why_fail(why, why_size, "batch wants a whole number from 1 to 65536, not '%s'%s", value, "");
+    } else if (!strcmp(key, "threads")) {
+        if (!(rc = set_int(value, 1, REEF_MAX_THREADS, &v))) cfg->threads = (int)v;
+        else return why_fail(why, why_size, "threads wants a whole number from 1 to 16, not '%s'%s", value, "");
+    } else if (!strcmp(key, "seed")) {
+        if (!(rc = set_int(value, 0, 2147483647L, &v))) cfg->seed = (uint64_t)v;
+        else return why_fail(why, why_size, "seed wants a whole number from 0 to 2147483647, not '%s'%s", value, "");
+    } else if (!strcmp(key, "optimizer")) {
+        reef_optim_cfg d;
+        reef_optim_cfg_default(&d);
+        if (!strcmp(value, "adamw")) cfg->opt.kind = REEF_OPT_ADAMW, cfg->opt.lr = d.lr;
+        else if (!strcmp(value, "sgd")) cfg->opt.kind = REEF_OPT_SGD, cfg->opt.lr = 0.05f;
+        else return why_fail(why, why_size, "optimizer is adamw or sgd, not '%s'%s", value, "");
+    } else if (!strcmp(key, "lr")) {
+        if (set_float(value, 1e-7, 10, &cfg->opt.lr)) return why_fail(why, why_size, "lr must be from 1e-07 to 10, not '%s'%s", value, "");
+    } else if (!strcmp(key, "momentum")) {
+        if (set_float(value, 0, 0.999, &cfg->opt.momentum)) return why_fail(why, why_size, "momentum must be from 0 to 0.999, not '%s'%s", value, "");
+    } else if (!strcmp(key, "weight-decay")) {
+        if (set_float(value, 0, 1, &cfg->opt.weight_decay)) return why_fail(why, why_size, "weight-decay must be from 0 to 1, not '%s'%s", value, "");
+    } else if (!strcmp(key, "schedule")) {
+        if (!strcmp(value, "cosine")) cfg->opt.sched = REEF_SCHED_COSINE;
+        else if (!strcmp(value, "onecycle")) cfg->opt.sched = REEF_SCHED_ONECYCLE;
+        else if (!strcmp(value, "constant")) cfg->opt.sched = REEF_SCHED_CONSTANT;
+        else return why_fail(why, why_size, "schedule is cosine, onecycle or constant, not '%s'%s", value, "");
+    } else if (!strcmp(key, "clip")) {
+        if (set_float(value, 0, 1e6, &cfg->opt.clip_norm)) return why_fail(why, why_size, "clip must be from 0 to 1e+06, not '%s'%s", value, "");
+    } else if (!strcmp(key, "label-smoothing")) {
+        if (set_float(value, 0, 0.5, &cfg->label_smoothing)) return why_fail(why, why_size, "label-smoothing must be from 0 to 0.5, not '%s'%s", value, "");
+    } else if (!strcmp(key, "balance")) {
+        if (set_onoff(value, &cfg->balance_classes)) return why_fail(why, why_size, "balance is on or off, not '%s'%s", value, "");
+    } else if (!strcmp(key, "balance-groups")) {
+        if (set_onoff(value, &cfg->balance_groups)) return why_fail(why, why_size, "balance-groups is on or off, not '%s'%s", value, "");
+    } else if (!strcmp(key, "augment")) {
+        return reef_augment_parse(value, &cfg->aug, why, why_size);
+    } else {
+        why_fail(why, why_size, "unknown recipe setting '%s' (%s)", key, reef_train_cfg_keys());
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- the configuration as text ----------------------------------------------- */
 
 typedef enum { F_INT, F_U64, F_FLOAT } field_type;
@@ -59,6 +202,11 @@ static const cfg_field fields[] = {
     FIELD("aug_shift", F_INT, aug.shift),
     FIELD("aug_brightness", F_FLOAT, aug.brightness),
     FIELD("aug_contrast", F_FLOAT, aug.contrast),
+    FIELD("aug_gamma", F_FLOAT, aug.gamma),
+    FIELD("aug_noise", F_FLOAT, aug.noise),
+    FIELD("aug_blur", F_INT, aug.blur),
+    FIELD("aug_cutout", F_INT, aug.cutout),
+    FIELD("balance_groups", F_INT, balance_groups),
 };
 #undef FIELD
 static const int nfields = (int)(sizeof fields / sizeof fields[0]);
@@ -133,8 +281,24 @@ int reef_check_dataset_fits(const reef_model *m, const reef_dataset *ds, const c
     return reef_dataset_check_fits(ds, what, input, 4, m->num_classes, m->arch.name, err);
 }
 
+/* The mean of the 3x3 window around (y, x) of channel j (edges repeat). */
+static int box3(const uint8_t *px, int h, int w, int c, int y, int x, int j)
+{
+    int sum = 0;
+    for (int dy = -1; dy <= 1; dy++) {
+        int yy = y + dy < 0 ? 0 : y + dy >= h ? h - 1 : y + dy;
+        for (int dx = -1; dx <= 1; dx++) {
+            int xx = x + dx < 0 ? 0 : x + dx >= w ? w - 1 : x + dx;
+            sum += px[((size_t)yy * w + xx) * c + j];
+        }
+    }
+    return (sum + 4) / 9;
+}
+
 /* Writes sample `src` of ds into m->input row `row`, augmented with rng
- * (rng NULL: plain), normalized as model.h says. */
+ * (rng NULL: plain), normalized as model.h says. The draws of flip, shift,
+ * contrast and brightness come first and always in that order, so recipes
+ * without the later augmentations draw what they always drew. */
 REEF_HOT
 static void load_sample(reef_model *m, const reef_dataset *ds, uint32_t src, int row,
                         const reef_augment *aug, reef_rng *rng)
@@ -142,8 +306,8 @@ static void load_sample(reef_model *m, const reef_dataset *ds, uint32_t src, int
     const int h = m->in_h, w = m->in_w, c = m->in_c;
     const uint8_t *px = reef_dataset_sample(ds, src);
     float *dst = m->input + (size_t)row * h * w * c;
-    int flip = 0, dx = 0, dy = 0;
-    float gain = 1.0f, bias = 0.0f;
+    int flip = 0, dx = 0, dy = 0, blur = 0, cut = 0, cx = 0, cy = 0;
+    float gain = 1.0f, bias = 0.0f, gexp = 1.0f, noise = 0.0f;
     if (rng) {
         flip = aug->flip && (reef_rng_u32(rng) & 1);
         if (aug->shift > 0) {
@@ -152,12 +316,23 @@ static void load_sample(reef_model *m, const reef_dataset *ds, uint32_t src, int
         }
         gain = 1.0f + aug->contrast * (2.0f * reef_rng_uniform(rng) - 1.0f);
         bias = aug->brightness * (2.0f * reef_rng_uniform(rng) - 1.0f);
+        if (aug->gamma > 0) gexp = expf(aug->gamma * (2.0f * reef_rng_uniform(rng) - 1.0f));
+        if (aug->blur) blur = reef_rng_u32(rng) & 1;
+        if (aug->cutout > 0 && (reef_rng_u32(rng) & 1)) {
+            cut = aug->cutout;
+            cx = (int)reef_rng_below(rng, (uint32_t)w) - cut / 2;
+            cy = (int)reef_rng_below(rng, (uint32_t)h) - cut / 2;
+        }
+        noise = aug->noise;
     }
-    // v = (p/255 - 0.5) * gain + 0.5 + bias, then x = (v - mean) / std
-    float scale[REEF_MAX_CHANNELS], shift[REEF_MAX_CHANNELS];
+    // v = ((p/255)^gexp - 0.5) * gain + 0.5 + bias, then x = (v - mean) / std
+    float lut[REEF_MAX_CHANNELS][256], noise_scale[REEF_MAX_CHANNELS];
     for (int j = 0; j < c; j++) {
-        scale[j] = gain / (255.0f * m->norm.std[j]);
-        shift[j] = (0.5f - 0.5f * gain + bias - m->norm.mean[j]) / m->norm.std[j];
+        const float scale = gain / (255.0f * m->norm.std[j]);
+        const float shift = (0.5f - 0.5f * gain + bias - m->norm.mean[j]) / m->norm.std[j];
+        for (int p = 0; p < 256; p++)
+            lut[j][p] = gexp == 1.0f ? p * scale + shift : 255.0f * powf(p / 255.0f, gexp) * scale + shift;
+        noise_scale[j] = noise / m->norm.std[j];
     }
     for (int y = 0; y < h; y++) {
         int sy = y + dy;
@@ -166,7 +341,12 @@ static void load_sample(reef_model *m, const reef_dataset *ds, uint32_t src, int
             int sx = (flip ? w - 1 - x : x) + dx;
             sx = sx < 0 ? 0 : sx >= w ? w - 1 : sx;
             const uint8_t *p = px + ((size_t)sy * w + sx) * c;
-            for (int j = 0; j < c; j++) *dst++ = p[j] * scale[j] + shift[j];
+            const int in_cut = cut && y >= cy && y < cy + cut && x >= cx && x < cx + cut;
+            for (int j = 0; j < c; j++) {
+                float v = lut[j][blur ? box3(px, h, w, c, sy, sx, j) : p[j]];
+                if (noise > 0) v += noise_scale[j] * reef_rng_normal(rng);
+                *dst++ = in_cut ? 0.0f : v;
+            }
         }
     }
 }
@@ -187,6 +367,30 @@ int reef_trainer_init(reef_trainer *t, reef_model *m, const reef_dataset *train,
     if (!t->order || !t->labels) {
         reef_trainer_free(t);
         return reef_fail(err, "out of memory");
+    }
+    if (cfg->balance_groups && train->num_groups > 0) {
+        t->group_start = calloc((size_t)train->num_groups + 1, sizeof *t->group_start);
+        t->group_samples = malloc((size_t)train->count * sizeof *t->group_samples);
+        if (!t->group_start || !t->group_samples) {
+            reef_trainer_free(t);
+            return reef_fail(err, "out of memory");
+        }
+        for (uint32_t i = 0; i < train->count; i++) t->group_start[train->groups[i] + 1]++;
+        for (uint32_t g = 0; g < train->num_groups; g++) t->group_start[g + 1] += t->group_start[g];
+        uint32_t *fill = malloc((size_t)train->num_groups * sizeof *fill);  // a cursor per group
+        if (!fill) {
+            reef_trainer_free(t);
+            return reef_fail(err, "out of memory");
+        }
+        memcpy(fill, t->group_start, (size_t)train->num_groups * sizeof *fill);
+        for (uint32_t i = 0; i < train->count; i++) t->group_samples[fill[train->groups[i]]++] = i;
+        free(fill);
+        // keep only the groups that have samples: start offsets of those, then the end
+        uint32_t k = 0;
+        for (uint32_t g = 0; g < train->num_groups; g++)
+            if (t->group_start[g + 1] > t->group_start[g]) t->group_start[k++] = t->group_start[g];
+        t->group_start[k] = train->count;
+        t->ngroups = k;
     }
     const int64_t per_epoch = (train->count + cfg->batch - 1) / cfg->batch;
     t->total_steps = per_epoch * cfg->epochs;
@@ -211,6 +415,8 @@ void reef_trainer_free(reef_trainer *t)
     free(t->order);
     free(t->labels);
     free(t->class_weights);
+    free(t->group_start);
+    free(t->group_samples);
     memset(t, 0, sizeof *t);
 }
 
@@ -232,6 +438,20 @@ static void shuffle(uint32_t *order, uint32_t n, uint64_t seed)
     }
 }
 
+/* balance_groups: count draws of a uniform non-empty group, then a uniform
+ * sample of that group. */
+static void draw_group_balanced(const reef_trainer *t, uint64_t seed)
+{
+    const reef_dataset *ds = t->train;
+    reef_rng rng;
+    reef_rng_seed(&rng, seed);
+    for (uint32_t i = 0; i < ds->count; i++) {
+        uint32_t g = reef_rng_below(&rng, t->ngroups);
+        uint32_t n = t->group_start[g + 1] - t->group_start[g];
+        t->order[i] = t->group_samples[t->group_start[g] + reef_rng_below(&rng, n)];
+    }
+}
+
 int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomic_t *stop,
                        void (*progress)(void *ctx, int64_t done), void *ctx)
 {
@@ -240,7 +460,8 @@ int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomi
     const int epoch = t->epochs_done;
     const int bs = t->cfg.batch;
     const reef_loss_cfg loss_cfg = {t->cfg.label_smoothing, t->class_weights};
-    shuffle(t->order, ds->count, derive_seed(t->cfg.seed, epoch, 1));
+    if (t->group_samples) draw_group_balanced(t, derive_seed(t->cfg.seed, epoch, 1));
+    else shuffle(t->order, ds->count, derive_seed(t->cfg.seed, epoch, 1));
     double loss_sum = 0, t0 = reef_now();
     int64_t correct = 0, seen = 0;
     float lr = 0;

@@ -17,6 +17,10 @@ typedef struct reef_augment {
     int shift;           /* random translation by up to this many pixels (edges repeat) */
     float brightness;    /* add U(-b, b) to pixel/255 */
     float contrast;      /* scale (pixel/255 - 0.5) by U(1 - c, 1 + c) */
+    float gamma;         /* raise pixel/255 to exp(U(-g, g)) (before contrast and brightness) */
+    float noise;         /* add N(0, noise) to every pixel/255 */
+    int blur;            /* with probability 1/2, a 3x3 box blur */
+    int cutout;          /* with probability 1/2, a cutout x cutout square set to the mean */
 } reef_augment;
 
 typedef struct reef_train_cfg {
@@ -27,11 +31,27 @@ typedef struct reef_train_cfg {
     reef_optim_cfg opt;
     float label_smoothing;
     int balance_classes;  /* weight classes by inverse frequency in the loss */
+    int balance_groups;   /* draw every group (habitat) equally often: an epoch is
+                             count draws of a uniform group, then a uniform sample of it */
     reef_augment aug;
 } reef_train_cfg;
 
 /* The default recipe (the one fish-s is tuned for). */
 void reef_train_cfg_default(reef_train_cfg *cfg);
+/* Sets one recipe setting by the name `reef train` gives its option
+ * (without "--") and the architecture spec's `recipe` lines use: epochs,
+ * batch, threads, seed, optimizer (adamw|sgd; also sets that optimizer's
+ * default lr), lr, momentum, weight-decay, schedule, clip, label-smoothing,
+ * balance (on|off), balance-groups (on|off), augment (a comma list: see
+ * reef_augment_parse). Returns 0; 1 for an unknown key; -1 for a bad value.
+ * why (may be NULL) gets what is wrong. */
+int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, char *why, size_t why_size);
+/* The recipe keys reef_train_cfg_set knows, space-separated (for messages). */
+const char *reef_train_cfg_keys(void);
+/* An augmentation list: comma-separated flip, shift[=N], jitter, bright[=B],
+ * contrast[=C], gamma[=G], noise[=S], blur, cutout[=N], or none. Replaces
+ * *aug. Returns -1 with why on an unknown item or value. */
+int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t why_size);
 /* "key=value" lines of every setting, for the checkpoint; and back. */
 int reef_train_cfg_format(const reef_train_cfg *cfg, char *buf, size_t size);
 int reef_train_cfg_parse(reef_train_cfg *cfg, const char *text, reef_error *err);
@@ -52,6 +72,9 @@ typedef struct reef_trainer {
     uint32_t *order;      /* (train->count) this epoch's sample order */
     uint16_t *labels;     /* (batch) labels of the current batch */
     float *class_weights; /* (num_classes) or NULL */
+    uint32_t ngroups;        /* balance_groups: groups that have samples */
+    uint32_t *group_start;   /* balance_groups: (ngroups + 1) offsets into group_samples */
+    uint32_t *group_samples; /* (count) sample indices ordered by group */
 } reef_trainer;
 
 typedef struct reef_epoch_stats {

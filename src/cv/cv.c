@@ -1,0 +1,408 @@
+/* Cross-validation over groups: see cv.h. */
+#include "cv/cv.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/checkpoint.h"
+#include "nn/model.h"
+#include "quant/quant.h"
+#include "tflite/graph.h"
+#include "util/io.h"
+#include "util/rng.h"
+
+/* ---- the plan ---------------------------------------------------------------- */
+
+/* Which groups have samples: counts (num_groups). */
+static int64_t *group_counts(const reef_dataset *ds)
+{
+    int64_t *n = calloc(ds->num_groups ? ds->num_groups : 1, sizeof *n);
+    if (n)
+        for (uint32_t i = 0; i < ds->count; i++) n[ds->groups[i]]++;
+    return n;
+}
+
+static int plan_alloc(reef_cv_plan *p, int nfolds, int num_groups, reef_error *err)
+{
+    p->nfolds = nfolds, p->num_groups = num_groups;
+    p->held = calloc((size_t)nfolds * num_groups + 1, 1);
+    return p->held ? 0 : reef_fail(err, "out of memory");
+}
+
+int reef_cv_plan_groups(reef_cv_plan *p, const reef_dataset *ds, reef_error *err)
+{
+    memset(p, 0, sizeof *p);
+    int64_t *n = group_counts(ds);
+    if (!n) return reef_fail(err, "out of memory");
+    int used = 0;
+    for (uint32_t g = 0; g < ds->num_groups; g++) used += n[g] > 0;
+    if (used < 2) {
+        free(n);
+        return reef_fail(err, "cross-validation over groups needs at least 2 groups with samples; the dataset has %d",
+                         used);
+    }
+    if (plan_alloc(p, used, (int)ds->num_groups, err)) {
+        free(n);
+        return -1;
+    }
+    int f = 0;
+    for (uint32_t g = 0; g < ds->num_groups; g++)
+        if (n[g] > 0) p->held[(size_t)f++ * p->num_groups + g] = 1;
+    free(n);
+    return 0;
+}
+
+int reef_cv_plan_random(reef_cv_plan *p, const reef_dataset *ds, int k, int repeat, uint64_t seed,
+                        reef_error *err)
+{
+    memset(p, 0, sizeof *p);
+    int64_t *n = group_counts(ds);
+    uint32_t *used = malloc((ds->num_groups + 1) * sizeof *used);
+    if (!n || !used) {
+        free(n), free(used);
+        return reef_fail(err, "out of memory");
+    }
+    uint32_t nused = 0;
+    for (uint32_t g = 0; g < ds->num_groups; g++)
+        if (n[g] > 0) used[nused++] = g;
+    free(n);
+    if (k < 1 || (uint32_t)k >= nused || repeat < 1) {
+        free(used);
+        return reef_fail(err, "--folds %d: hold out from 1 to %u groups per fold (the dataset has %u with samples)", k,
+                         nused > 0 ? nused - 1 : 0, nused);
+    }
+    if (plan_alloc(p, repeat, (int)ds->num_groups, err)) {
+        free(used);
+        return -1;
+    }
+    reef_rng rng;
+    reef_rng_seed(&rng, seed * 0x9E3779B97F4A7C15ull ^ 0xC5);
+    for (int f = 0; f < repeat; f++) {
+        // a partial Fisher-Yates shuffle: the first k of used[] are the fold's
+        for (uint32_t i = 0; i < (uint32_t)k; i++) {
+            uint32_t j = i + reef_rng_below(&rng, nused - i), tmp = used[i];
+            used[i] = used[j], used[j] = tmp;
+            p->held[(size_t)f * p->num_groups + used[i]] = 1;
+        }
+    }
+    free(used);
+    return 0;
+}
+
+void reef_cv_plan_free(reef_cv_plan *p)
+{
+    free(p->held);
+    memset(p, 0, sizeof *p);
+}
+
+void reef_cv_fold_name(const reef_cv_plan *p, int fold, const reef_dataset *ds, char *buf, size_t size)
+{
+    size_t len = 0;
+    if (size) buf[0] = 0;
+    for (int g = 0; g < p->num_groups; g++)
+        if (p->held[(size_t)fold * p->num_groups + g] && len < size)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "+" : "", ds->group_names[g]);
+}
+
+void reef_cv_split(const reef_cv_plan *p, int f, const reef_dataset *ds, uint32_t *train, uint32_t *ntrain,
+                   uint32_t *test, uint32_t *ntest)
+{
+    const uint8_t *held = p->held + (size_t)f * p->num_groups;
+    uint32_t a = 0, b = 0;
+    for (uint32_t i = 0; i < ds->count; i++) {
+        if (held[ds->groups[i]]) {
+            if (test) test[b] = i;
+            b++;
+        } else {
+            if (train) train[a] = i;
+            a++;
+        }
+    }
+    *ntrain = a, *ntest = b;
+}
+
+int reef_dataset_subset(const reef_dataset *src, const uint32_t *idx, uint32_t n, reef_dataset *out,
+                        reef_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const size_t sample = reef_dataset_sample_size(src);
+    uint8_t *pixels = malloc(n * sample + 1);
+    uint16_t *labels = malloc((n + 1) * sizeof *labels), *groups = malloc((n + 1) * sizeof *groups);
+    const char **ids = malloc((n + 1) * sizeof *ids);
+    if (!pixels || !labels || !groups || !ids) {
+        free(pixels), free(labels), free(groups), free(ids);
+        return reef_fail(err, "out of memory");
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(pixels + i * sample, reef_dataset_sample(src, idx[i]), sample);
+        labels[i] = src->labels[idx[i]], groups[i] = src->groups[idx[i]];
+        ids[i] = src->ids ? src->ids[idx[i]] : "";
+    }
+    *out = *src;
+    out->owner_ = NULL;
+    out->count = n, out->pixels = pixels, out->labels = labels, out->groups = groups, out->ids = ids;
+    if (reef_dataset_own(out, pixels, err)) {
+        free(labels), free(groups), free(ids);
+        return -1;
+    }
+    if (reef_dataset_own(out, labels, err)) {
+        free(groups), free(ids);
+        reef_dataset_free(out);
+        return -1;
+    }
+    if (reef_dataset_own(out, groups, err) || reef_dataset_own(out, (void *)ids, err)) {
+        reef_dataset_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the run ----------------------------------------------------------------- */
+
+void reef_cv_options_default(reef_cv_options *o)
+{
+    memset(o, 0, sizeof *o);
+    reef_train_cfg_default(&o->cfg);
+    o->cfg.threads = 1;
+    o->calib_samples = 500;
+    o->jobs = 1;
+}
+
+typedef struct cv_shared {
+    const reef_dataset *ds;
+    const reef_cv_plan *p;
+    const reef_cv_options *opt;
+    reef_cv_result *r;
+    pthread_mutex_t lock;
+    int next_fold, failed;
+    int64_t epochs_done;
+    reef_error err;
+} cv_shared;
+
+static int64_t *confusion_at(const reef_cv_result *r, int int8, int fold, int group)
+{
+    return r->confusion[int8] + (((size_t)fold * r->num_groups + group) * r->num_classes) * r->num_classes;
+}
+
+static void count_predictions(reef_cv_result *r, int int8, int fold, const reef_dataset *test, const uint16_t *pred)
+{
+    for (uint32_t i = 0; i < test->count; i++)
+        confusion_at(r, int8, fold, test->groups[i])[test->labels[i] * r->num_classes + pred[i]]++;
+}
+
+/* DIR/fold-NN.txt: the held-out groups, then "train ID" / "test ID" lines. */
+static int write_fold_ids(const char *path, const char *held, const reef_dataset *train, const reef_dataset *test,
+                          reef_error *err)
+{
+    size_t cap = 256, len = 0;
+    for (uint32_t i = 0; i < train->count; i++) cap += strlen(train->ids[i]) + 8;
+    for (uint32_t i = 0; i < test->count; i++) cap += strlen(test->ids[i]) + 8;
+    char *text = malloc(cap);
+    if (!text) return reef_fail(err, "out of memory");
+    len += (size_t)snprintf(text, cap, "held_out %s\n", held);
+    for (uint32_t i = 0; i < train->count; i++) len += (size_t)snprintf(text + len, cap - len, "train %s\n", train->ids[i]);
+    for (uint32_t i = 0; i < test->count; i++) len += (size_t)snprintf(text + len, cap - len, "test %s\n", test->ids[i]);
+    int rc = reef_write_file(path, text, len, err);
+    free(text);
+    return rc;
+}
+
+static int train_fold(cv_shared *s, reef_model *m, const reef_dataset *train, reef_error *err)
+{
+    const reef_cv_options *opt = s->opt;
+    if (reef_model_build(m, &opt->arch, (int)train->height, (int)train->width, (int)train->channels,
+                         (int)train->num_classes, opt->cfg.seed, err))
+        return -1;
+    reef_norm_from_dataset(&m->norm, train);
+    reef_trainer t;
+    if (reef_model_set_batch(m, opt->cfg.batch, opt->cfg.threads, err) ||
+        reef_trainer_init(&t, m, train, &opt->cfg, err))
+        return -1;
+    int rc = 0;
+    while (t.epochs_done < opt->cfg.epochs) {
+        reef_epoch_stats st;
+        if (reef_trainer_epoch(&t, &st, opt->stop, NULL, NULL)) {
+            rc = reef_fail(err, "interrupted");
+            break;
+        }
+        pthread_mutex_lock(&s->lock);
+        s->epochs_done++;
+        if (opt->progress) opt->progress(opt->progress_ctx, s->epochs_done);
+        pthread_mutex_unlock(&s->lock);
+    }
+    reef_trainer_free(&t);
+    return rc;
+}
+
+static int score_int8(cv_shared *s, int f, reef_model *m, const reef_dataset *train, const reef_dataset *test,
+                      uint16_t *pred, const char *keep, reef_error *err)
+{
+    reef_quant_options q;
+    reef_quant_options_default(&q);
+    q.samples = s->opt->calib_samples, q.seed = s->opt->cfg.seed, q.threads = 1, q.agreement = 0;
+    reef_graph g;
+    if (reef_quantize(m, train, &q, &g, NULL, err)) return -1;
+    int rc = reef_int8_predict(&g, test, NULL, (int)test->count, pred, err);
+    if (!rc) count_predictions(s->r, 1, f, test, pred);
+    if (!rc && keep) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s.tflite", keep);
+        rc = reef_tflite_write(path, &g, err);
+    }
+    reef_graph_free(&g);
+    return rc;
+}
+
+static int run_fold(cv_shared *s, int f, reef_error *err)
+{
+    const reef_dataset *ds = s->ds;
+    uint32_t *idx = malloc((ds->count + 1) * sizeof *idx), ntrain, ntest;
+    uint16_t *pred = malloc((ds->count + 1) * sizeof *pred);
+    reef_dataset train = {0}, test = {0};
+    reef_model m;
+    memset(&m, 0, sizeof m);
+    int rc = -1;
+    double t0 = reef_now();
+    if (!idx || !pred) {
+        reef_fail(err, "out of memory");
+        goto done;
+    }
+    reef_cv_split(s->p, f, ds, idx, &ntrain, NULL, &ntest);
+    if (reef_dataset_subset(ds, idx, ntrain, &train, err)) goto done;
+    reef_cv_split(s->p, f, ds, NULL, &ntrain, idx, &ntest);
+    if (reef_dataset_subset(ds, idx, ntest, &test, err)) goto done;
+    char held[1024], keep[4096];
+    reef_cv_fold_name(s->p, f, ds, held, sizeof held);
+    if (s->opt->keep_dir) snprintf(keep, sizeof keep, "%s/fold-%02d", s->opt->keep_dir, f);
+    if (train_fold(s, &m, &train, err)) goto done;
+    reef_evaluate(&m, &test, pred, NULL);
+    count_predictions(s->r, 0, f, &test, pred);
+    if (s->opt->int8 && score_int8(s, f, &m, &train, &test, pred, s->opt->keep_dir ? keep : NULL, err)) goto done;
+    if (s->opt->keep_dir) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s.ckpt", keep);
+        if (reef_ckpt_save(path, &m, &s->opt->cfg, NULL, s->opt->cfg.epochs, -1, err)) goto done;
+        snprintf(path, sizeof path, "%s.txt", keep);
+        if (write_fold_ids(path, held, &train, &test, err)) goto done;
+    }
+    s->r->ntrain[f] = ntrain;
+    s->r->seconds[f] = reef_now() - t0;
+    rc = 0;
+done:
+    if (rc) reef_fail_wrap(err, "fold %d", f);
+    reef_model_free(&m);
+    reef_dataset_free(&train);
+    reef_dataset_free(&test);
+    free(idx);
+    free(pred);
+    return rc;
+}
+
+static void *worker(void *arg)
+{
+    cv_shared *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        int f = s->failed ? s->p->nfolds : s->next_fold++;
+        pthread_mutex_unlock(&s->lock);
+        if (f >= s->p->nfolds) return NULL;
+        reef_error err;
+        if (run_fold(s, f, &err)) {
+            pthread_mutex_lock(&s->lock);
+            if (!s->failed) s->failed = 1, s->err = err;
+            pthread_mutex_unlock(&s->lock);
+        }
+    }
+}
+
+int reef_cv_run(const reef_dataset *ds, const reef_cv_plan *p, const reef_cv_options *opt, reef_cv_result *r,
+                reef_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->nfolds = p->nfolds, r->num_groups = p->num_groups, r->num_classes = (int)ds->num_classes;
+    r->has_int8 = opt->int8;
+    const size_t cells = (size_t)r->nfolds * r->num_groups * r->num_classes * r->num_classes;
+    r->confusion[0] = calloc(cells + 1, sizeof(int64_t));
+    r->confusion[1] = calloc(cells + 1, sizeof(int64_t));
+    r->seconds = calloc((size_t)r->nfolds + 1, sizeof *r->seconds);
+    r->ntrain = calloc((size_t)r->nfolds + 1, sizeof *r->ntrain);
+    if (!r->confusion[0] || !r->confusion[1] || !r->seconds || !r->ntrain) {
+        reef_cv_result_free(r);
+        return reef_fail(err, "out of memory");
+    }
+    cv_shared s = {.ds = ds, .p = p, .opt = opt, .r = r};
+    pthread_mutex_init(&s.lock, NULL);
+    int jobs = opt->jobs < 1 ? 1 : opt->jobs > p->nfolds ? p->nfolds : opt->jobs;
+    pthread_t th[64];
+    if (jobs > 64) jobs = 64;
+    int started = 0;
+    for (; started < jobs - 1; started++)
+        if (pthread_create(&th[started], NULL, worker, &s)) break;
+    worker(&s);  // the calling thread is a worker too
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&s.lock);
+    if (s.failed) {
+        *err = s.err;
+        reef_cv_result_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+void reef_cv_result_free(reef_cv_result *r)
+{
+    free(r->confusion[0]);
+    free(r->confusion[1]);
+    free(r->seconds);
+    free(r->ntrain);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- scores ------------------------------------------------------------------ */
+
+reef_cv_score reef_cv_score_of(const reef_cv_result *r, int int8, int fold, int group, double *recall)
+{
+    const int k = r->num_classes;
+    int64_t *conf = calloc((size_t)k * k, sizeof *conf);
+    reef_cv_score sc = {0};
+    if (!conf) return sc;
+    for (int f = 0; f < r->nfolds; f++) {
+        if (fold >= 0 && f != fold) continue;
+        for (int g = 0; g < r->num_groups; g++) {
+            if (group >= 0 && g != group) continue;
+            const int64_t *c = confusion_at(r, int8, f, g);
+            for (int i = 0; i < k * k; i++) conf[i] += c[i];
+        }
+    }
+    double recall_sum = 0;
+    int present = 0;
+    for (int t = 0; t < k; t++) {
+        int64_t row = 0;
+        for (int q = 0; q < k; q++) row += conf[t * k + q];
+        sc.count += row, sc.correct += conf[t * k + t];
+        double rc = row ? (double)conf[t * k + t] / (double)row : -1;
+        if (row) recall_sum += rc, present++;
+        if (recall) recall[t] = rc;
+    }
+    sc.accuracy = sc.count ? (double)sc.correct / (double)sc.count : 0;
+    sc.balanced = present ? recall_sum / present : 0;
+    free(conf);
+    return sc;
+}
+
+void reef_cv_mean_std(const reef_cv_result *r, int int8, int which, double *mean, double *std)
+{
+    double sum = 0, sumsq = 0;
+    for (int f = 0; f < r->nfolds; f++) {
+        reef_cv_score sc = reef_cv_score_of(r, int8, f, -1, NULL);
+        double v = which ? sc.balanced : sc.accuracy;
+        sum += v, sumsq += v * v;
+    }
+    const int n = r->nfolds;
+    *mean = n ? sum / n : 0;
+    double var = n > 1 ? (sumsq - n * *mean * *mean) / (n - 1) : 0;
+    *std = var > 0 ? sqrt(var) : 0;
+}

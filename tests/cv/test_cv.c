@@ -1,0 +1,335 @@
+/* reef cv's library: fold plans, splits without leakage (by sample ID),
+ * fold accuracies that a hand computation predicts, results independent of
+ * the number of workers, and the int8 path. The data: 8x8 images in four
+ * groups (habitats) that differ by a brightness shift the label does not
+ * depend on. */
+#include "testing.h"
+
+#include <math.h>
+
+#include "cv/cv.h"
+#include "nn/model.h"
+#include "util/rng.h"
+
+/* |a - b| <= tol */
+#define assert_near(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
+
+enum { H = 8, W = 8, PER_GROUP = 40, NGROUPS = 4 };
+
+typedef struct syn_ds {
+    reef_dataset ds;
+    uint8_t *pixels;
+    uint16_t *labels, *groups;
+    char (*idbuf)[32];
+    const char **ids;
+} syn_ds;
+
+static const char *class_names[] = {"no_fish", "fish"};
+static const char *group_names[] = {"g0", "g1", "g2", "g3"};
+
+/* Class 1: left half brighter than the right by 80; class 0: the reverse.
+ * Group g adds 30 * g - 45 to every pixel; noise +-10. fish(g, i) decides
+ * the label of sample i of group g. */
+static void syn_make(syn_ds *d, int (*fish)(int g, int i))
+{
+    const uint32_t n = PER_GROUP * NGROUPS;
+    reef_rng rng;
+    reef_rng_seed(&rng, 7);
+    d->pixels = malloc((size_t)n * H * W);
+    d->labels = malloc(n * sizeof *d->labels);
+    d->groups = malloc(n * sizeof *d->groups);
+    d->idbuf = malloc(n * sizeof *d->idbuf);
+    d->ids = malloc(n * sizeof *d->ids);
+    for (uint32_t s = 0; s < n; s++) {
+        int g = (int)(s % NGROUPS), i = (int)(s / NGROUPS), y = fish(g, i);
+        d->labels[s] = (uint16_t)y, d->groups[s] = (uint16_t)g;
+        snprintf(d->idbuf[s], sizeof d->idbuf[s], "%s/%03d", group_names[g], i);
+        d->ids[s] = d->idbuf[s];
+        for (int p = 0; p < H * W; p++) {
+            int left = p % W < W / 2;
+            int v = 128 + 30 * g - 45 + ((left == y) ? 40 : -40) + (int)reef_rng_below(&rng, 21) - 10;
+            d->pixels[(size_t)s * H * W + p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+    memset(&d->ds, 0, sizeof d->ds);
+    d->ds.count = n, d->ds.height = H, d->ds.width = W, d->ds.channels = 1;
+    d->ds.num_classes = 2, d->ds.num_groups = NGROUPS;
+    d->ds.pixels = d->pixels, d->ds.labels = d->labels, d->ds.groups = d->groups;
+    d->ds.class_names = class_names, d->ds.group_names = group_names, d->ds.ids = d->ids;
+}
+
+static void syn_free(syn_ds *d)
+{
+    free(d->pixels), free(d->labels), free(d->groups), free(d->idbuf), free(d->ids);
+}
+
+static int half_fish(int g, int i) { (void)g; return i % 2; }
+/* Groups 0-2 are all fish; in group 3 the first 15 of 40 are. */
+static int fish_but_g3(int g, int i) { return g < 3 || i < 15; }
+
+static void tiny_options(reef_cv_options *o, int epochs)
+{
+    reef_error err;
+    reef_cv_options_default(o);
+    if (reef_arch_parse("name tiny; input 8x8x1; stem k3 s1 c8; mbconv k3 e2 c8 s2; gap; fc", "tiny", &o->arch, &err))
+        fail_msg("%s", err.msg);
+    o->cfg.epochs = epochs, o->cfg.batch = 16, o->cfg.opt.lr = 1e-2f;
+    o->cfg.aug = (reef_augment){0};
+    o->calib_samples = 64;
+}
+
+static void test_plans(void **state)
+{
+    (void)state;
+    syn_ds d;
+    syn_make(&d, half_fish);
+    reef_error err;
+    reef_cv_plan p, q;
+    assert_int_equal(reef_cv_plan_groups(&p, &d.ds, &err), 0);
+    assert_int_equal(p.nfolds, NGROUPS);
+    for (int f = 0; f < p.nfolds; f++)
+        for (int g = 0; g < NGROUPS; g++) assert_int_equal(p.held[f * NGROUPS + g], f == g);
+    reef_cv_plan_free(&p);
+    // random: k distinct groups per fold, the same for the same seed
+    assert_int_equal(reef_cv_plan_random(&p, &d.ds, 2, 6, 3, &err), 0);
+    assert_int_equal(reef_cv_plan_random(&q, &d.ds, 2, 6, 3, &err), 0);
+    assert_int_equal(p.nfolds, 6);
+    assert_memory_equal(p.held, q.held, 6 * NGROUPS);
+    for (int f = 0; f < 6; f++) {
+        int held = 0;
+        for (int g = 0; g < NGROUPS; g++) held += p.held[f * NGROUPS + g];
+        assert_int_equal(held, 2);
+    }
+    reef_cv_plan_free(&p);
+    reef_cv_plan_free(&q);
+    // holding out every group leaves nothing to train on
+    assert_int_equal(reef_cv_plan_random(&p, &d.ds, NGROUPS, 1, 3, &err), -1);
+    assert_non_null(strstr(err.msg, "from 1 to 3 groups"));
+    syn_free(&d);
+}
+
+/* Every fold: no training sample ID belongs to a held-out group, and train
+ * and test together are the whole dataset, each ID once. */
+static void test_no_leakage_by_id(void **state)
+{
+    (void)state;
+    syn_ds d;
+    syn_make(&d, half_fish);
+    reef_error err;
+    reef_cv_plan p;
+    assert_int_equal(reef_cv_plan_random(&p, &d.ds, 2, 4, 9, &err), 0);
+    uint32_t idx[PER_GROUP * NGROUPS], ntrain, ntest;
+    for (int f = 0; f < p.nfolds; f++) {
+        reef_dataset train, test;
+        reef_cv_split(&p, f, &d.ds, idx, &ntrain, NULL, &ntest);
+        assert_int_equal(reef_dataset_subset(&d.ds, idx, ntrain, &train, &err), 0);
+        reef_cv_split(&p, f, &d.ds, NULL, &ntrain, idx, &ntest);
+        assert_int_equal(reef_dataset_subset(&d.ds, idx, ntest, &test, &err), 0);
+        assert_int_equal(train.count + test.count, d.ds.count);
+        assert_int_equal(test.count, 2 * PER_GROUP);
+        for (uint32_t i = 0; i < train.count; i++) {
+            char group[8];
+            snprintf(group, sizeof group, "%.2s", train.ids[i]);  // "gN/..." names its group
+            for (int g = 0; g < NGROUPS; g++)
+                if (p.held[f * NGROUPS + g]) assert_string_not_equal(group, group_names[g]);
+            for (uint32_t j = 0; j < test.count; j++) assert_string_not_equal(train.ids[i], test.ids[j]);
+        }
+        for (uint32_t j = 0; j < test.count; j++) assert_int_equal(p.held[f * NGROUPS + test.groups[j]], 1);
+        // the subset's pixels are its samples' pixels
+        assert_memory_equal(reef_dataset_sample(&test, 0), reef_dataset_sample(&d.ds, idx[0]), H * W);
+        reef_dataset_free(&train);
+        reef_dataset_free(&test);
+    }
+    reef_cv_plan_free(&p);
+    syn_free(&d);
+}
+
+/* Trained only on fish, a net answers "fish" for everything: the fold that
+ * holds out g3 (15 fish of 40) scores 15/40 = 37.5% accuracy, balanced
+ * accuracy (100% + 0%) / 2 = 50%, fish recall 1, no-fish recall 0. */
+static void test_fold_accuracy_by_hand(void **state)
+{
+    (void)state;
+    syn_ds d;
+    syn_make(&d, fish_but_g3);
+    reef_cv_options o;
+    tiny_options(&o, 3);
+    reef_error err;
+    reef_cv_plan p;
+    assert_int_equal(reef_cv_plan_groups(&p, &d.ds, &err), 0);
+    reef_cv_result r;
+    if (reef_cv_run(&d.ds, &p, &o, &r, &err)) fail_msg("%s", err.msg);
+    double recall[2];
+    reef_cv_score sc = reef_cv_score_of(&r, 0, 3, -1, recall);
+    assert_int_equal(sc.count, PER_GROUP);
+    assert_int_equal(sc.correct, 15);
+    assert_near(sc.accuracy, 15.0 / 40, 1e-12);
+    assert_near(sc.balanced, 0.5, 1e-12);
+    assert_near(recall[1], 1.0, 1e-12);
+    assert_near(recall[0], 0.0, 1e-12);
+    // folds 0-2 hold out all-fish groups: every answer right, no-fish recall undefined
+    for (int f = 0; f < 3; f++) {
+        sc = reef_cv_score_of(&r, 0, f, -1, recall);
+        assert_int_equal(sc.correct, PER_GROUP);
+        assert_near(recall[0], -1, 0);
+        assert_int_equal(r.ntrain[f], 3 * PER_GROUP);
+    }
+    reef_cv_result_free(&r);
+    reef_cv_plan_free(&p);
+    syn_free(&d);
+}
+
+/* The label does not depend on the brightness shift: a net trained on three
+ * groups recognises the pattern in the fourth, brightest or darkest. The
+ * fold's figures equal a training run done by hand on the same split; and
+ * 1 or 3 workers give the same confusion counts, float and int8. */
+static void test_learnable_and_thread_independent(void **state)
+{
+    (void)state;
+    syn_ds d;
+    syn_make(&d, half_fish);
+    reef_cv_options o;
+    tiny_options(&o, testing_sanitizer_run() ? 6 : 12);
+    o.int8 = 1;
+    reef_error err;
+    reef_cv_plan p;
+    assert_int_equal(reef_cv_plan_groups(&p, &d.ds, &err), 0);
+    reef_cv_result r1, r3;
+    o.jobs = 1;
+    if (reef_cv_run(&d.ds, &p, &o, &r1, &err)) fail_msg("%s", err.msg);
+    o.jobs = 3;
+    if (reef_cv_run(&d.ds, &p, &o, &r3, &err)) fail_msg("%s", err.msg);
+    const size_t cells = (size_t)NGROUPS * NGROUPS * 2 * 2;
+    assert_memory_equal(r1.confusion[0], r3.confusion[0], cells * sizeof(int64_t));
+    assert_memory_equal(r1.confusion[1], r3.confusion[1], cells * sizeof(int64_t));
+    for (int f = 0; f < NGROUPS; f++) {
+        reef_cv_score fl = reef_cv_score_of(&r1, 0, f, -1, NULL), q8 = reef_cv_score_of(&r1, 1, f, -1, NULL);
+        assert_true(fl.accuracy >= 0.9);
+        assert_true(q8.accuracy >= 0.85);
+    }
+    // by hand: fold 0 (hold out g0) trained with the same recipe and seed
+    uint32_t idx[PER_GROUP * NGROUPS], ntrain, ntest;
+    reef_dataset train, test;
+    reef_cv_split(&p, 0, &d.ds, idx, &ntrain, NULL, &ntest);
+    assert_int_equal(reef_dataset_subset(&d.ds, idx, ntrain, &train, &err), 0);
+    reef_cv_split(&p, 0, &d.ds, NULL, &ntrain, idx, &ntest);
+    assert_int_equal(reef_dataset_subset(&d.ds, idx, ntest, &test, &err), 0);
+    reef_model m;
+    reef_trainer t;
+    assert_int_equal(reef_model_build(&m, &o.arch, H, W, 1, 2, o.cfg.seed, &err), 0);
+    reef_norm_from_dataset(&m.norm, &train);
+    assert_int_equal(reef_model_set_batch(&m, o.cfg.batch, o.cfg.threads, &err), 0);
+    assert_int_equal(reef_trainer_init(&t, &m, &train, &o.cfg, &err), 0);
+    for (int e = 0; e < o.cfg.epochs; e++) {
+        reef_epoch_stats st;
+        assert_int_equal(reef_trainer_epoch(&t, &st, NULL, NULL, NULL), 0);
+    }
+    uint16_t pred[PER_GROUP * NGROUPS];
+    double acc = reef_evaluate(&m, &test, pred, NULL);
+    assert_near(reef_cv_score_of(&r1, 0, 0, -1, NULL).accuracy, acc, 1e-12);
+    reef_trainer_free(&t);
+    reef_model_free(&m);
+    reef_dataset_free(&train);
+    reef_dataset_free(&test);
+    double mean, std;
+    reef_cv_mean_std(&r1, 0, 0, &mean, &std);
+    double sum = 0, sumsq = 0;
+    for (int f = 0; f < NGROUPS; f++) {
+        double a = reef_cv_score_of(&r1, 0, f, -1, NULL).accuracy;
+        sum += a, sumsq += a * a;
+    }
+    assert_near(mean, sum / NGROUPS, 1e-12);
+    double var = (sumsq - NGROUPS * mean * mean) / (NGROUPS - 1);
+    assert_near(std, var > 0 ? sqrt(var) : 0, 1e-9);
+    reef_cv_result_free(&r1);
+    reef_cv_result_free(&r3);
+    reef_cv_plan_free(&p);
+    syn_free(&d);
+}
+
+/* The JSON without its timing. */
+static void drop_seconds(char *out)
+{
+    char *s = strstr(out, ",\"seconds\":");
+    if (s) *s = 0;
+}
+
+/* reef cv end to end on a dataset file: JSON for --jobs 1 and 2 alike, the
+ * table, --keep's ID lists, and errors. */
+static void test_cli(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    if (!bin) skip();
+    char dir[128], cmd[4096], path[400];
+    static char out1[65536], out2[65536];
+    testing_tmpdir(dir, sizeof dir, "cv");
+    syn_ds d;
+    syn_make(&d, half_fish);
+    reef_error err;
+    snprintf(path, sizeof path, "%s/syn.ds", dir);
+    assert_int_equal(reef_dataset_save(path, &d.ds, &err), 0);
+    const char *arch = "'name tiny; input 8x8x1; stem k3 s1 c8; mbconv k3 e2 c8 s2; gap; fc'";
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --arch %s --epochs 3 --batch 16 --augment none --int8 --calib 32 --json --jobs 1",
+             bin, path, arch);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 0);
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --arch %s --epochs 3 --batch 16 --augment none --int8 --calib 32 --json --jobs 2",
+             bin, path, arch);
+    assert_int_equal(testing_run(cmd, out2, sizeof out2), 0);
+    assert_non_null(strstr(out1, "\"nfolds\":4"));
+    assert_non_null(strstr(out1, "\"int8\":{\"mean_accuracy\":"));
+    assert_non_null(strstr(out1, "\"held_out\":\"g3\""));
+    drop_seconds(out1), drop_seconds(out2);
+    assert_string_equal(out1, out2);
+    // the table, random folds, and --keep
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --arch %s --epochs 1 --batch 16 --folds 2 --repeat 2 --keep %s/k", bin,
+             path, arch, dir);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 0);
+    assert_non_null(strstr(out1, "fish recall"));
+    assert_non_null(strstr(out1, "balanced accuracy"));
+    assert_non_null(strstr(out1, "held out"));
+    snprintf(path, sizeof path, "%s/k/fold-01.txt", dir);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char line[256], held[256] = "";
+    int ntrain = 0, ntest = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (!strncmp(line, "held_out ", 9)) snprintf(held, sizeof held, "%s", line + 9);
+        else if (!strncmp(line, "train ", 6)) {
+            ntrain++;
+            assert_null(strstr(held, (char[3]){line[6], line[7], 0}));  // a held-out group's sample in training
+        } else if (!strncmp(line, "test ", 5)) {
+            ntest++;
+            assert_non_null(strstr(held, (char[3]){line[5], line[6], 0}));
+        }
+    }
+    fclose(fp);
+    assert_int_equal(ntrain, 2 * PER_GROUP);
+    assert_int_equal(ntest, 2 * PER_GROUP);
+    // errors
+    snprintf(path, sizeof path, "%s/syn.ds", dir);
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --folds 4", bin, path);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 1);
+    assert_non_null(strstr(out1, "from 1 to 3 groups"));
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --augment sparkle", bin, path);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 2);
+    assert_non_null(strstr(out1, "unknown augmentation 'sparkle'"));
+    snprintf(cmd, sizeof cmd, "%s cv --data %s/missing.ds", bin, dir);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 1);
+    assert_non_null(strstr(out1, "missing.ds"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    syn_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plans),
+        cmocka_unit_test(test_no_leakage_by_id),
+        cmocka_unit_test(test_fold_accuracy_by_hand),
+        cmocka_unit_test(test_learnable_and_thread_independent),
+        cmocka_unit_test(test_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

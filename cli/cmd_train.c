@@ -79,7 +79,7 @@ static int parse_args(int argc, char **argv, train_args *a)
     if (optind < argc) return cli_error(NAME, "unexpected argument '%s'", argv[optind]) + 1;
     if (!a->train) return cli_error(NAME, "--train FILE is required") + 1;
     if (!a->output) return cli_error(NAME, "-o MODEL.ckpt is required") + 1;
-    cli_recipe_resolve(&a->recipe, NULL, &a->cfg);
+    cli_recipe_resolve(&a->recipe, NULL, &a->cfg);  // --resume keeps the checkpoint's recipe
     if (a->resume) {
         char given[256] = "";
         for (int i = 0; i < a->recipe.n; i++) {
@@ -262,6 +262,7 @@ static int setup_model(run_state *s, reef_error *err)
     }
     reef_arch arch;
     if (reef_arch_resolve(a->arch, &arch, err)) return -1;
+    cli_recipe_resolve(&a->recipe, &arch, &a->cfg);  // defaults < the spec's recipe < flags
     if (reef_model_build(&s->m, &arch, (int)s->train.height, (int)s->train.width, (int)s->train.channels,
                          (int)s->train.num_classes, a->cfg.seed, err))
         return -1;

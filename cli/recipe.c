@@ -47,9 +47,15 @@ static void apply(reef_train_cfg *cfg, int n, const char *const *key, const char
 
 void cli_recipe_resolve(const cli_recipe *r, const reef_arch *arch, reef_train_cfg *cfg)
 {
-    (void)arch;
     reef_train_cfg_default(cfg);
-    for (int pass = 0; pass < 2; pass++) apply(cfg, r->n, r->key, r->value, pass);
+    for (int pass = 0; pass < 2; pass++) {
+        if (arch) {
+            const char *k[REEF_ARCH_MAX_RECIPE], *v[REEF_ARCH_MAX_RECIPE];
+            for (int i = 0; i < arch->nrecipe; i++) k[i] = arch->recipe[i].key, v[i] = arch->recipe[i].value;
+            apply(cfg, arch->nrecipe, k, v, pass);
+        }
+        apply(cfg, r->n, r->key, r->value, pass);
+    }
 }
 
 void cli_recipe_usage(FILE *fp, int default_threads)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nn/train.h"
 #include "util/io.h"
 
 /* fish-s: ~24k parameters, ~0.8 M MACs per 32x32x1 frame. A stride-2 stem
@@ -59,7 +60,8 @@ static const char fish_nas_text[] =
     "head k1 c72 relu6\n"
     "gap\n"
     "dropout 0.1\n"
-    "fc\n";
+    "fc\n"
+    "recipe epochs 60\n";
 
 const char *reef_arch_builtin_text(const char *name)
 {
@@ -229,9 +231,32 @@ static int parse_input(parser *p, reef_arch *a, const token *t)
     return 0;
 }
 
+/* recipe KEY VALUE: checked now against the training settings. */
+static int parse_recipe(parser *p, reef_arch *a, const token *tok, int ntok)
+{
+    if (ntok != 3)
+        return token_error(p, &tok[ntok > 3 ? 3 : 0], "recipe wants a setting and one value, e.g. '%s'",
+                           "recipe epochs 60");
+    if (a->nrecipe == REEF_ARCH_MAX_RECIPE) return token_error(p, &tok[0], "too many recipe lines (at most %s)", "16");
+    reef_recipe_line *r = &a->recipe[a->nrecipe];
+    if (tok[1].len >= (int)sizeof r->key) return token_error(p, &tok[1], "unknown recipe setting%s", "");
+    if (tok[2].len >= (int)sizeof r->value) return token_error(p, &tok[2], "recipe value too long%s", "");
+    snprintf(r->key, sizeof r->key, "%.*s", tok[1].len, tok[1].s);
+    snprintf(r->value, sizeof r->value, "%.*s", tok[2].len, tok[2].s);
+    r->line = tok[0].line;
+    reef_train_cfg scratch;
+    reef_train_cfg_default(&scratch);
+    char why[256];
+    int rc = reef_train_cfg_set(&scratch, r->key, r->value, why, sizeof why);
+    if (rc) return token_error(p, &tok[rc == 1 ? 1 : 2], "%s", why);
+    a->nrecipe++;
+    return 0;
+}
+
 /* One statement: tokens[0] is its keyword. */
 static int parse_statement(parser *p, reef_arch *a, token *tok, int ntok)
 {
+    if (token_is(&tok[0], "recipe")) return parse_recipe(p, a, tok, ntok);
     if (token_is(&tok[0], "name") || token_is(&tok[0], "input")) {
         if (ntok != 2) return token_error(p, &tok[ntok > 2 ? 2 : 0], "%s takes exactly one value", token_is(&tok[0], "name") ? "name" : "input");
         if (token_is(&tok[0], "input")) return parse_input(p, a, &tok[1]);
@@ -242,7 +267,7 @@ static int parse_statement(parser *p, reef_arch *a, token *tok, int ntok)
     if (kind_of(&tok[0], &k)) {
         char word[48];
         snprintf(word, sizeof word, "%.*s", tok[0].len < 40 ? tok[0].len : 40, tok[0].s);
-        return token_error(p, &tok[0], "unknown statement '%s' (expected name, input, stem, conv, dwconv, mbconv, head, avgpool, maxpool, gap, dropout or fc)", word);
+        return token_error(p, &tok[0], "unknown statement '%s' (expected name, input, stem, conv, dwconv, mbconv, head, avgpool, maxpool, gap, dropout, fc or recipe)", word);
     }
     if (a->nblocks == REEF_ARCH_MAX_BLOCKS) return token_error(p, &tok[0], "too many blocks (at most %s)", "64");
     reef_block_spec *b = &a->blocks[a->nblocks];

@@ -11,6 +11,8 @@
  *   gap
  *   dropout 0.1
  *   fc                        # classifier: as many outputs as classes
+ *   recipe epochs 60          # how to train it: `reef train` applies these,
+ *   recipe augment flip,shift #   explicit flags override them
  *
  * `reef search` emits this; `reef train --arch` reads it. */
 #ifndef REEF_NN_ARCH_H
@@ -50,11 +52,23 @@ typedef struct reef_block_spec {
     int line;          /* source line, for messages */
 } reef_block_spec;
 
+#define REEF_ARCH_MAX_RECIPE 16
+
+/* A `recipe KEY VALUE` line: how the network is meant to be trained
+ * (reef_train_cfg_set's keys, e.g. "recipe epochs 60"). */
+typedef struct reef_recipe_line {
+    char key[32];
+    char value[96];
+    int line;
+} reef_recipe_line;
+
 typedef struct reef_arch {
     char name[64];
     int in_h, in_w, in_c;  /* 0 when the spec has no input line */
     int nblocks;
     reef_block_spec blocks[REEF_ARCH_MAX_BLOCKS];
+    int nrecipe;           /* recipe lines, in order (checked when parsed) */
+    reef_recipe_line recipe[REEF_ARCH_MAX_RECIPE];
 } reef_arch;
 
 /* Parses spec text. source names it in messages ("fish.arch", "--arch").
@@ -67,8 +81,9 @@ const char *reef_arch_builtin_text(const char *name);
 /* --arch's argument: a built-in name, else a file if one exists by that
  * name, else spec text itself (';' separates statements). */
 int reef_arch_resolve(const char *arg, reef_arch *a, reef_error *err);
-/* Canonical text of a (round-trips through reef_arch_parse); returns the
- * length it needed, like snprintf. */
+/* Canonical text of a's network (round-trips through reef_arch_parse;
+ * recipe lines are not part of it: a checkpoint keeps the resolved recipe
+ * itself); returns the length it needed, like snprintf. */
 int reef_arch_format(const reef_arch *a, char *buf, size_t size);
 const char *reef_block_kind_name(reef_block_kind k);
 

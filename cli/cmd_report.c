@@ -43,7 +43,9 @@ static void usage(FILE *fp)
             "  --limit N        only the first N samples\n"
             "  --work DIR       keep generated C and firmware in DIR/float, DIR/int8\n"
             "  --timeout S      time limit of each emulated run (default from the MACs)\n"
-            "  --json           print the result as JSON\n");
+            "  --json           print the result as JSON\n\n"
+            "reef report --repeat N --train T.ds --data TEST.ds [...]: N trainings, float and\n"
+            "int8 accuracy mean ± std and the int8 drop (reef report --repeat 1 --help).\n");
 }
 
 typedef struct report_args {
@@ -409,6 +411,8 @@ static void print_json(const report_args *a, const report_state *s)
 
 int cmd_report(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)  // the repeated-trainings protocol: report_repeat.c
+        if (!strcmp(argv[i], "--repeat") || !strncmp(argv[i], "--repeat=", 9)) return cmd_report_repeat(argc, argv);
     report_args a;
     int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;

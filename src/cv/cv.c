@@ -361,6 +361,42 @@ void reef_cv_result_free(reef_cv_result *r)
     memset(r, 0, sizeof *r);
 }
 
+int reef_train_and_score(const reef_arch *arch, const reef_train_cfg *cfg, const reef_dataset *train,
+                         const reef_dataset *test, int calib_samples, double *acc_float, double *acc_int8,
+                         reef_error *err)
+{
+    reef_cv_options opt;
+    reef_cv_options_default(&opt);
+    opt.arch = *arch, opt.cfg = *cfg;
+    cv_shared s = {.opt = &opt};
+    pthread_mutex_init(&s.lock, NULL);
+    reef_model m;
+    memset(&m, 0, sizeof m);
+    uint16_t *pred = malloc((test->count + 1) * sizeof *pred);
+    int rc = pred ? 0 : reef_fail(err, "out of memory");
+    if (!rc) rc = train_fold(&s, &m, train, err);
+    if (!rc && reef_check_dataset_fits(&m, test, "the test data", err)) rc = -1;
+    if (!rc) *acc_float = reef_evaluate(&m, test, pred, NULL);
+    if (!rc && calib_samples > 0) {
+        reef_quant_options q;
+        reef_quant_options_default(&q);
+        q.samples = calib_samples, q.seed = cfg->seed, q.threads = 1, q.agreement = 0;
+        reef_graph g;
+        rc = reef_quantize(&m, train, &q, &g, NULL, err);
+        if (!rc) {
+            rc = reef_int8_predict(&g, test, NULL, (int)test->count, pred, err);
+            int64_t correct = 0;
+            for (uint32_t i = 0; !rc && i < test->count; i++) correct += pred[i] == test->labels[i];
+            if (!rc) *acc_int8 = test->count ? (double)correct / test->count : 0;
+            reef_graph_free(&g);
+        }
+    }
+    pthread_mutex_destroy(&s.lock);
+    reef_model_free(&m);
+    free(pred);
+    return rc;
+}
+
 /* ---- scores ------------------------------------------------------------------ */
 
 reef_cv_score reef_cv_score_of(const reef_cv_result *r, int int8, int fold, int group, double *recall)

@@ -79,6 +79,15 @@ int reef_cv_run(const reef_dataset *ds, const reef_cv_plan *p, const reef_cv_opt
                 reef_error *err);
 void reef_cv_result_free(reef_cv_result *r);
 
+/* One training run and its scores: builds arch for train's shape, trains
+ * cfg on train (normalization from train), scores test float (*acc_float)
+ * and, when calib_samples > 0, quantized (calibrated on calib_samples
+ * training samples, seed cfg->seed) through the int8 path (*acc_int8).
+ * reef report --repeat runs it once per seed. */
+int reef_train_and_score(const reef_arch *arch, const reef_train_cfg *cfg, const reef_dataset *train,
+                         const reef_dataset *test, int calib_samples, double *acc_float, double *acc_int8,
+                         reef_error *err);
+
 /* Scores of fold f (group -1: all its held-out samples) or of group g
  * summed over every fold that held it out (fold -1); int8 0 or 1. recall
  * (may be NULL): (num_classes), -1 for a class with no samples. */

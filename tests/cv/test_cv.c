@@ -322,6 +322,83 @@ static void test_cli(void **state)
     syn_free(&d);
 }
 
+/* The n numbers after each "key": from p on. */
+static int json_numbers(const char *p, const char *key, double *v, int n)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    int got = 0;
+    while (got < n && (p = strstr(p, k))) v[got++] = strtod(p += strlen(k), NULL);
+    return got;
+}
+
+/* reef report --repeat 3: the mean ± std it prints are those of its
+ * per-seed figures, which differ from seed to seed (3 real trainings). */
+static void test_report_repeat(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    if (!bin) skip();
+    char dir[128], cmd[4096], train[256], test[256];
+    static char out[65536];
+    testing_tmpdir(dir, sizeof dir, "repeat");
+    syn_ds d;
+    syn_make(&d, half_fish);
+    reef_error err;
+    // groups 0-2 train, group 3 test
+    uint32_t idx[PER_GROUP * NGROUPS], n = 0, m = 0;
+    reef_dataset a, b;
+    for (uint32_t i = 0; i < d.ds.count; i++) if (d.groups[i] < 3) idx[n++] = i;
+    assert_int_equal(reef_dataset_subset(&d.ds, idx, n, &a, &err), 0);
+    for (uint32_t i = 0; i < d.ds.count; i++) if (d.groups[i] == 3) idx[m++] = i;
+    assert_int_equal(reef_dataset_subset(&d.ds, idx, m, &b, &err), 0);
+    snprintf(train, sizeof train, "%s/train.ds", dir);
+    snprintf(test, sizeof test, "%s/test.ds", dir);
+    assert_int_equal(reef_dataset_save(train, &a, &err), 0);
+    assert_int_equal(reef_dataset_save(test, &b, &err), 0);
+    const char *arch = "'name tiny; input 8x8x1; stem k3 s1 c8; mbconv k3 e2 c8 s2; gap; fc'";
+    snprintf(cmd, sizeof cmd, "%s report --repeat 3 --train %s --data %s --arch %s --epochs 2 --batch 16 --calib 32 --json",
+             bin, train, test, arch);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    printf("  %.400s\n", out);
+    const char *per = strstr(out, "\"per_seed\"");
+    assert_non_null(per);
+    double f[3], q[3], fm = 0, fs = 0, qm = 0, qs = 0, dm = 0, ds = 0;
+    assert_int_equal(json_numbers(per, "float", f, 3), 3);
+    assert_int_equal(json_numbers(per, "int8", q, 3), 3);
+    assert_int_equal(json_numbers(out, "float_mean", &fm, 1), 1);
+    assert_int_equal(json_numbers(out, "float_std", &fs, 1), 1);
+    assert_int_equal(json_numbers(out, "int8_mean", &qm, 1), 1);
+    assert_int_equal(json_numbers(out, "int8_std", &qs, 1), 1);
+    assert_int_equal(json_numbers(out, "drop_mean", &dm, 1), 1);
+    assert_int_equal(json_numbers(out, "drop_std", &ds, 1), 1);
+    const double mf = (f[0] + f[1] + f[2]) / 3, mq = (q[0] + q[1] + q[2]) / 3;
+    double vf = 0, vq = 0, vd = 0;
+    for (int i = 0; i < 3; i++)
+        vf += (f[i] - mf) * (f[i] - mf), vq += (q[i] - mq) * (q[i] - mq),
+            vd += ((f[i] - q[i]) - (mf - mq)) * ((f[i] - q[i]) - (mf - mq));
+    assert_near(fm, mf, 1e-9);
+    assert_near(qm, mq, 1e-9);
+    assert_near(dm, mf - mq, 1e-9);
+    assert_near(fs, sqrt(vf / 2), 1e-9);
+    assert_near(qs, sqrt(vq / 2), 1e-9);
+    assert_near(ds, sqrt(vd / 2), 1e-9);
+    assert_true(f[0] != f[1] || f[1] != f[2]);  // three different trainings
+    // the table marks the protocol
+    snprintf(cmd, sizeof cmd, "%s report --repeat 2 --train %s --data %s --arch %s --epochs 1 --batch 16 --calib 32", bin,
+             train, test, arch);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "| frame-random (test split) | accuracy, mean ± std over 2 seeds |"));
+    snprintf(cmd, sizeof cmd, "%s report --repeat 2 --data %s", bin, test);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--repeat needs --train FILE"));
+    reef_dataset_free(&a);
+    reef_dataset_free(&b);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    syn_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_fold_accuracy_by_hand),
         cmocka_unit_test(test_learnable_and_thread_independent),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_report_repeat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "data/background.h"
 #include "data/prep.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -29,12 +30,16 @@ static void usage(FILE *fp)
             "  --channels C       gray (BT.601 luma, default), r, g, b, or rgb\n"
             "  -o, --output FILE  dataset file to write (atomically: never half-written)\n"
             "  --skip-bad         skip missing or corrupt images and list them, instead of failing\n"
+            "  --background M     add a second channel: 128 + 2 x (frame - background of its clip),\n"
+            "                     M = median (the clip's median frame) or running (causal running\n"
+            "                     mean of the clip's earlier frames); gray only, IDs ..._f<N>\n"
             "  --threads N        decoding threads (default: all cores)\n"
             "  --json             print the summary as JSON (the sample count is \"count\")\n");
 }
 
 typedef struct prep_args {
     reef_prep_options opt;
+    const char *background;
     const char *output;
     int json;
 } prep_args;
@@ -74,6 +79,12 @@ static int parse_one(prep_args *a, int c, const char *arg)
         a->opt.threads = (int)n;
         return 0;
     case 'j': a->json = 1; return 0;
+    case 'B': {
+        reef_bg_mode mode;
+        if (reef_bg_mode_parse(arg, &mode)) return 2 + cli_error("prep", "--background wants median or running, not '%s'", arg);
+        a->background = arg;
+        return 0;
+    }
     case 'h': usage(stdout); return 1;
     default: usage(stderr); return 3;
     }
@@ -87,7 +98,7 @@ static int parse_args(int argc, char **argv, prep_args *a)
         {"channels", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
         {"skip-bad", no_argument, NULL, 'k'},      {"threads", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"background", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0}};
     int c, have_format = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         int rc = parse_one(a, c, optarg);
@@ -187,11 +198,20 @@ int cmd_prep(int argc, char **argv)
     }
     reef_progress_end(&bar);
     double t0 = reef_now();
-    rc = reef_dataset_save(a.output, &ds, &err);
+    reef_dataset with_bg;  // borrows labels, groups, names and IDs from ds
+    reef_bg_mode mode;
+    int has_bg = a.background && !reef_bg_mode_parse(a.background, &mode);
+    if (has_bg && reef_dataset_with_background(&ds, mode, &with_bg, &err)) {
+        reef_dataset_free(&ds);
+        reef_prep_report_free(&rep);
+        return cli_error("prep", "--background: %s", err.msg);
+    }
+    rc = reef_dataset_save(a.output, has_bg ? &with_bg : &ds, &err);
     double write_seconds = reef_now() - t0;
     if (rc) rc = cli_error("prep", "%s", err.msg);
-    else if (a.json) print_json(&a, &ds, &rep, write_seconds);
-    else print_summary(&a, &ds, &rep, write_seconds);
+    else if (a.json) print_json(&a, has_bg ? &with_bg : &ds, &rep, write_seconds);
+    else print_summary(&a, has_bg ? &with_bg : &ds, &rep, write_seconds);
+    if (has_bg) reef_dataset_free(&with_bg);
     reef_dataset_free(&ds);
     reef_prep_report_free(&rep);
     return rc;

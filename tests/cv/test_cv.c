@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "cv/cv.h"
+#include "data/background.h"
 #include "nn/model.h"
 #include "util/rng.h"
 
@@ -306,8 +307,16 @@ static void test_cli(void **state)
     fclose(fp);
     assert_int_equal(ntrain, 2 * PER_GROUP);
     assert_int_equal(ntest, 2 * PER_GROUP);
-    // errors
+    // errors; --groups
     snprintf(path, sizeof path, "%s/syn.ds", dir);
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --arch %s --epochs 1 --batch 16 --groups g1,g3 --json", bin, path, arch);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 0);
+    assert_non_null(strstr(out1, "\"nfolds\":2"));
+    assert_non_null(strstr(out1, "\"held_out\":\"g3\""));
+    assert_null(strstr(out1, "\"held_out\":\"g0\""));
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --groups g9", bin, path);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 1);
+    assert_non_null(strstr(out1, "no group 'g9'"));
     snprintf(cmd, sizeof cmd, "%s cv --data %s --folds 4", bin, path);
     assert_int_equal(testing_run(cmd, out1, sizeof out1), 1);
     assert_non_null(strstr(out1, "from 1 to 3 groups"));
@@ -399,6 +408,35 @@ static void test_report_repeat(void **state)
     syn_free(&d);
 }
 
+/* The background channel, by hand: one 1x2 clip of three frames (given out
+ * of order) whose first pixel reads 10, 20, 90, and a second clip. */
+static void test_background_channel(void **state)
+{
+    (void)state;
+    uint8_t px[] = {90, 0, 10, 0, 20, 0, 50, 50};
+    uint16_t labels[4] = {1, 1, 1, 0}, groups[4] = {0};
+    const char *ids[4] = {"h/c1_f000009", "h/c1_f000001", "h/c1_f000002", "h/c2_f000001"};
+    reef_dataset in = {.count = 4, .height = 1, .width = 2, .channels = 1, .num_classes = 2, .num_groups = 1,
+                       .pixels = px, .labels = labels, .groups = groups, .class_names = class_names,
+                       .group_names = group_names, .ids = ids};
+    reef_dataset out;
+    reef_error err;
+    // median of 10, 20, 90 is 20: 128 + 2 (p - 20), clamped
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), 0);
+    assert_int_equal(out.channels, 2);
+    const uint8_t want_median[] = {90, 255, 0, 128, 10, 108, 0, 128, 20, 128, 0, 128, 50, 128, 50, 128};
+    assert_memory_equal(out.pixels, want_median, sizeof want_median);
+    reef_dataset_free(&out);
+    // running: frame 1 vs itself (128), frame 2 vs 10 (148), frame 9 vs 10 + 10/16 -> 11 (255)
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING, &out, &err), 0);
+    const uint8_t want_running[] = {90, 255, 0, 128, 10, 128, 0, 128, 20, 148, 0, 128, 50, 128, 50, 128};
+    assert_memory_equal(out.pixels, want_running, sizeof want_running);
+    reef_dataset_free(&out);
+    ids[3] = "h/no-frame-number";
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "'h/no-frame-number' does not end in _f<frame number>"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_learnable_and_thread_independent),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_report_repeat),
+        cmocka_unit_test(test_background_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,119 @@
+/* The difference-to-background channel: see background.h. */
+#include "data/background.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int reef_bg_mode_parse(const char *name, reef_bg_mode *mode)
+{
+    if (!strcmp(name, "median")) *mode = REEF_BG_MEDIAN;
+    else if (!strcmp(name, "running")) *mode = REEF_BG_RUNNING;
+    else return -1;
+    return 0;
+}
+
+/* Splits "…/clip_f000123" into the clip's length (up to "_f") and the frame
+ * number; -1 if the ID does not end that way. */
+static int clip_and_frame(const char *id, size_t *clip_len, long *frame)
+{
+    const char *f = strrchr(id, '_');
+    if (!f || f[1] != 'f' || !f[2]) return -1;
+    char *end;
+    long v = strtol(f + 2, &end, 10);
+    if (*end || v < 0) return -1;
+    *clip_len = (size_t)(f - id), *frame = v;
+    return 0;
+}
+
+typedef struct frame_ref {
+    const char *id;
+    size_t clip_len;
+    long frame;
+    uint32_t index;
+} frame_ref;
+
+static int by_clip_then_frame(const void *pa, const void *pb)
+{
+    const frame_ref *a = pa, *b = pb;
+    size_t n = a->clip_len < b->clip_len ? a->clip_len : b->clip_len;
+    int c = strncmp(a->id, b->id, n);
+    if (c) return c;
+    if (a->clip_len != b->clip_len) return a->clip_len < b->clip_len ? -1 : 1;
+    return a->frame < b->frame ? -1 : a->frame > b->frame;
+}
+
+static int same_clip(const frame_ref *a, const frame_ref *b)
+{
+    return a->clip_len == b->clip_len && !strncmp(a->id, b->id, a->clip_len);
+}
+
+static uint8_t diff_value(int p, int b)
+{
+    int d = 128 + 2 * (p - b);
+    return (uint8_t)(d < 0 ? 0 : d > 255 ? 255 : d);
+}
+
+static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b; }
+
+/* Frames refs[0..n) of one clip, in frame order: their diff channels. */
+static void clip_background(const reef_dataset *in, const frame_ref *refs, uint32_t n, reef_bg_mode mode,
+                            uint8_t *out_px, uint8_t *column, uint32_t *mean)
+{
+    const size_t px = (size_t)in->height * in->width;
+    if (mode == REEF_BG_MEDIAN) {
+        for (size_t p = 0; p < px; p++) {
+            for (uint32_t i = 0; i < n; i++) column[i] = reef_dataset_sample(in, refs[i].index)[p];
+            qsort(column, n, 1, cmp_u8);
+            const int b = n % 2 ? column[n / 2] : (column[n / 2 - 1] + column[n / 2] + 1) / 2;
+            for (uint32_t i = 0; i < n; i++)
+                out_px[(size_t)refs[i].index * px * 2 + p * 2 + 1] = diff_value(reef_dataset_sample(in, refs[i].index)[p], b);
+        }
+        return;
+    }
+    // running mean in 8.8 fixed point: b += (p - b) / 16, compared before the update
+    const uint8_t *first = reef_dataset_sample(in, refs[0].index);
+    for (size_t p = 0; p < px; p++) mean[p] = (uint32_t)first[p] << 8;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *s = reef_dataset_sample(in, refs[i].index);
+        for (size_t p = 0; p < px; p++) {
+            out_px[(size_t)refs[i].index * px * 2 + p * 2 + 1] = diff_value(s[p], (int)((mean[p] + 128) >> 8));
+            mean[p] = (uint32_t)((int32_t)mean[p] + (((int32_t)s[p] << 8) - (int32_t)mean[p]) / 16);
+        }
+    }
+}
+
+int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (in->channels != 1) return reef_fail(err, "a background channel needs 1-channel (gray) frames, not %u", in->channels);
+    if (!in->ids || !in->count) return reef_fail(err, "a background channel needs frames with IDs");
+    const size_t px = (size_t)in->height * in->width;
+    frame_ref *refs = malloc(in->count * sizeof *refs);
+    uint8_t *pixels = malloc(in->count * px * 2), *column = malloc(in->count + 1);
+    uint32_t *mean = malloc(px * sizeof *mean);
+    if (!refs || !pixels || !column || !mean) {
+        free(refs), free(pixels), free(column), free(mean);
+        return reef_fail(err, "out of memory");
+    }
+    for (uint32_t i = 0; i < in->count; i++) {
+        refs[i].id = in->ids[i], refs[i].index = i;
+        if (clip_and_frame(in->ids[i], &refs[i].clip_len, &refs[i].frame)) {
+            free(refs), free(pixels), free(column), free(mean);
+            return reef_fail(err, "sample %u's ID '%s' does not end in _f<frame number> (no clip to take a background from)",
+                             i, in->ids[i]);
+        }
+        const uint8_t *s = reef_dataset_sample(in, i);
+        for (size_t p = 0; p < px; p++) pixels[(size_t)i * px * 2 + p * 2] = s[p];
+    }
+    qsort(refs, in->count, sizeof *refs, by_clip_then_frame);
+    for (uint32_t a = 0, b; a < in->count; a = b) {
+        for (b = a + 1; b < in->count && same_clip(&refs[a], &refs[b]);) b++;
+        clip_background(in, refs + a, b - a, mode, pixels, column, mean);
+    }
+    free(refs), free(column), free(mean);
+    *out = *in;
+    out->owner_ = NULL;
+    out->channels = 2;
+    out->pixels = pixels;
+    return reef_dataset_own(out, pixels, err);
+}

@@ -1,0 +1,35 @@
+/* Temporal context for a fixed camera: a second input channel holding each
+ * frame's difference to the scene's background, d = clamp(128 + 2 (p - b)).
+ * A camera that never moves sees the same background, so what differs from
+ * it is what came into view; the difference does not depend on how bright
+ * or green a site's water is, which is what changes from one site to the
+ * next.
+ *
+ * Backgrounds (per pixel, over the frames of one clip, i.e. one camera
+ * placement; DeepFish IDs end in "_f<frame number>", the rest names the
+ * clip):
+ *  - REEF_BG_MEDIAN: the clip's median frame. On a microcontroller: a
+ *    background captured at installation (the median of N frames, N KB at
+ *    32x32), not updated afterwards.
+ *  - REEF_BG_RUNNING: causal; the frame is compared with the running mean
+ *    of the clip's earlier frames, b += (p - b) / 16 after each frame
+ *    (b starts at the clip's first frame). On a microcontroller: 2 KB
+ *    (uint16 fixed point at 32x32) and two adds per pixel per frame.
+ * Caveat for DeepFish: its clips are all-fish or all-empty, so a clip's
+ * background is computed from frames of one label only; at a real site the
+ * background also sees the fish that pass. */
+#ifndef REEF_DATA_BACKGROUND_H
+#define REEF_DATA_BACKGROUND_H
+
+#include "data/dataset.h"
+#include "util/err.h"
+
+typedef enum reef_bg_mode { REEF_BG_MEDIAN, REEF_BG_RUNNING } reef_bg_mode;
+
+/* "median" / "running"; -1 for anything else. */
+int reef_bg_mode_parse(const char *name, reef_bg_mode *mode);
+/* out: in's samples with a second channel, the difference to the
+ * background (in must have 1 channel and IDs naming clip and frame). */
+int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err);
+
+#endif

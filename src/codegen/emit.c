@@ -142,11 +142,9 @@ static void put_fc(emitter *e, int k, const reef_lowered_step *s, const void *ar
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
-static void put_add(emitter *e, int k, const reef_lowered_step *s, const void *args)
+/* "    .params = {...},\n" of ADD and SUB. */
+static void put_add_params(emitter *e, const reef_add_params *p)
 {
-    const reef_add_step_args *a = args;
-    const reef_add_params *p = &a->params;
-    (void)k, (void)s;
     fprintf(e->fp,
             "    .params = {.input1_offset = %" PRId32 ", .input1_multiplier = %" PRId32
             ", .input1_shift = %" PRId32 ",\n"
@@ -157,7 +155,55 @@ static void put_add(emitter *e, int k, const reef_lowered_step *s, const void *a
             p->input1_offset, p->input1_multiplier, p->input1_shift, p->input2_offset, p->input2_multiplier,
             p->input2_shift, p->left_shift, p->output_offset, p->output_multiplier, p->output_shift);
     put_act(e->fp, p->activation), fputs("},\n", e->fp);
+}
+
+static void put_add(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_add_step_args *a = args;
+    (void)k, (void)s;
+    put_add_params(e, &a->params);
     fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
+}
+
+/* The broadcast and constant operand of the binary ops (reef/elementwise.h):
+ * the constant is the step's "filter" array. */
+static void put_binary_tail(emitter *e, int k, const reef_broadcast *b, const int8_t *c1, const int8_t *c2)
+{
+    fputs("    .bcast = {\n", e->fp);
+    emit_dims(e->fp, "output_dims", &b->output_dims);
+    emit_dims(e->fp, "input1_strides", &b->input1_strides);
+    emit_dims(e->fp, "input2_strides", &b->input2_strides);
+    fputs("    },\n", e->fp);
+    emit_ref(e, "input1_const", k, "filter", c1);
+    emit_ref(e, "input2_const", k, "filter", c2);
+}
+
+static void put_addsub(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_addsub_step_args *a = args;
+    (void)s;
+    put_add_params(e, &a->params);
+    put_binary_tail(e, k, &a->bcast, a->input1_const, a->input2_const);
+}
+
+static void put_mul(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_mul_step_args *a = args;
+    const reef_mul_params *p = &a->params;
+    (void)s;
+    fprintf(e->fp,
+            "    .params = {.input1_offset = %" PRId32 ", .input2_offset = %" PRId32 ", .output_offset = %" PRId32
+            ", .output_multiplier = %" PRId32 ", .output_shift = %" PRId32 ", ",
+            p->input1_offset, p->input2_offset, p->output_offset, p->output_multiplier, p->output_shift);
+    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    put_binary_tail(e, k, &a->bcast, a->input1_const, a->input2_const);
+}
+
+static void put_minmax(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_minmax_step_args *a = args;
+    (void)s;
+    put_binary_tail(e, k, &a->bcast, a->input1_const, a->input2_const);
 }
 
 static void put_pool(emitter *e, int k, const reef_lowered_step *s, const void *args)

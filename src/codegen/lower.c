@@ -321,10 +321,20 @@ static int same_shape(const reef_tensor *a, const reef_tensor *b)
     return 1;
 }
 
+/* Two activations of the output's shape: the plain ADD step; a constant
+ * operand or broadcasting takes the general one (lower_elementwise.c). */
+static int elementwise_add(const reef_graph *g, const reef_op *op)
+{
+    const reef_tensor *x = tensor_at_index(g, op->inputs[0]), *y = tensor_at_index(g, op->inputs[1]),
+                      *out = tensor_at_index(g, op->outputs[0]);
+    return x && y && out && !x->data && !y->data && same_shape(x, y) && same_shape(x, out);
+}
+
 static int lower_add(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     const reef_tensor *x, *y, *out;
     if (op->ninputs != 2 || op->noutputs < 1) return reef_fail(err, "needs two inputs and an output");
+    if (!elementwise_add(g, op)) return lower_binary(g, op, s, err);
     if (activation(g, op->inputs[0], &x, err) || activation(g, op->inputs[1], &y, err) ||
         activation(g, op->outputs[0], &out, err))
         return -1;
@@ -556,6 +566,10 @@ static const struct {
     {REEF_OP_DEPTHWISE_CONV_2D, lower_dw_conv},
     {REEF_OP_FULLY_CONNECTED, lower_fc},
     {REEF_OP_ADD, lower_add},
+    {REEF_OP_SUB, lower_binary},
+    {REEF_OP_MUL, lower_binary},
+    {REEF_OP_MAXIMUM, lower_binary},
+    {REEF_OP_MINIMUM, lower_binary},
     {REEF_OP_AVERAGE_POOL_2D, lower_pool},
     {REEF_OP_MAX_POOL_2D, lower_pool},
     {REEF_OP_MEAN, lower_mean},

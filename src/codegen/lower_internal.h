@@ -11,6 +11,9 @@
  * free with lower_step_free. */
 int lower_one_op(const reef_graph *g, int index, reef_lowered_step *s, reef_error *err);
 void lower_step_free(reef_lowered_step *s);
+/* ADD (broadcast or with a constant), SUB, MUL, MAXIMUM, MINIMUM
+ * (lower_elementwise.c). */
+int lower_binary(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err);
 
 /* The args of a step as its kind's struct (every union member starts at
  * the union's address), and their operands, for filling them. */

@@ -126,7 +126,9 @@ const char *reef_builtin_name(int32_t builtin)
     /* a few more that show up in models, so reports read well */
     case 28: return "TANH";
     case 32: return "CUSTOM";
-    case 41: return "SUB";
+    case REEF_OP_SUB: return "SUB";
+    case REEF_OP_MAXIMUM: return "MAXIMUM";
+    case REEF_OP_MINIMUM: return "MINIMUM";
     case 39: return "TRANSPOSE";
     case 45: return "STRIDED_SLICE";
     case 97: return "RESIZE_NEAREST_NEIGHBOR";
@@ -371,6 +373,7 @@ int tfl_options_type(int32_t builtin)
     case REEF_OP_ADD: return TFL_OPT_ADD;
     case REEF_OP_RESHAPE: return TFL_OPT_RESHAPE;
     case REEF_OP_MUL: return TFL_OPT_MUL;
+    case REEF_OP_SUB: return TFL_OPT_SUB;
     case REEF_OP_PAD: return TFL_OPT_PAD;
     case REEF_OP_MEAN: return TFL_OPT_REDUCER;
     case REEF_OP_SQUEEZE: return TFL_OPT_SQUEEZE;

@@ -44,7 +44,10 @@ typedef enum reef_builtin {
     REEF_OP_SOFTMAX = 25,
     REEF_OP_PAD = 34,
     REEF_OP_MEAN = 40,
+    REEF_OP_SUB = 41,
     REEF_OP_SQUEEZE = 43,
+    REEF_OP_MAXIMUM = 55,
+    REEF_OP_MINIMUM = 57,
     REEF_OP_QUANTIZE = 114,
 } reef_builtin;
 

@@ -85,6 +85,7 @@ enum {
     TFL_OPT_MUL = 21,
     TFL_OPT_PAD = 22,
     TFL_OPT_REDUCER = 27,
+    TFL_OPT_SUB = 28,
     TFL_OPT_SQUEEZE = 30,
     TFL_OPT_DEQUANTIZE = 38,
     TFL_OPT_QUANTIZE = 89,

@@ -308,6 +308,7 @@ static int read_options(const reader *rd, const fbr_table *t, reef_op *op, const
     case REEF_OP_CONCATENATION: /* axis, act */
         return read_i32(rd, t, 0, 0, &o->axis, what) || read_act(rd, t, 1, o, what);
     case REEF_OP_ADD:
+    case REEF_OP_SUB:
     case REEF_OP_MUL:
         return read_act(rd, t, 0, o, what);
     case REEF_OP_RESHAPE:

@@ -15,6 +15,10 @@ int reef_builtin_supported(int32_t builtin)
     case REEF_OP_DEPTHWISE_CONV_2D:
     case REEF_OP_FULLY_CONNECTED:
     case REEF_OP_ADD:
+    case REEF_OP_SUB:
+    case REEF_OP_MUL:
+    case REEF_OP_MAXIMUM:
+    case REEF_OP_MINIMUM:
     case REEF_OP_AVERAGE_POOL_2D:
     case REEF_OP_MAX_POOL_2D:
     case REEF_OP_MEAN:

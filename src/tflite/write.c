@@ -336,6 +336,7 @@ static size_t write_options(writer *w, const reef_op *op)
         fbt_u8(&t, 1, o->activation);
         break;
     case REEF_OP_ADD:
+    case REEF_OP_SUB:
     case REEF_OP_MUL:
         fbt_u8(&t, 0, o->activation);
         break;

@@ -25,6 +25,7 @@
 #include "reef/add.h"
 #include "reef/conv.h"
 #include "reef/dw_conv.h"
+#include "reef/elementwise.h"
 #include "reef/fc.h"
 #include "reef/mean.h"
 #include "reef/pool.h"

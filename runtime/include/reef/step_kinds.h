@@ -45,7 +45,12 @@
     X(PAD,        pad,        reef_pad_step,        reef_pad_step_args,        pad)        \
     X(QUANTIZE,   quantize,   reef_quantize_step,   reef_quantize_step_args,   quantize)   \
     X(DEQUANTIZE, dequantize, reef_dequantize_step, reef_quantize_step_args,   quantize)   \
-    X(REQUANTIZE, requantize, reef_requantize_step, reef_requantize_step_args, requantize)
+    X(REQUANTIZE, requantize, reef_requantize_step, reef_requantize_step_args, requantize) \
+    X(ADD_BCAST,  add_bcast,  reef_add_bcast_step,  reef_addsub_step_args,     addsub)     \
+    X(SUB,        sub,        reef_sub_step,        reef_addsub_step_args,     addsub)     \
+    X(MUL,        mul,        reef_mul_step,        reef_mul_step_args,        mul)        \
+    X(MAXIMUM,    maximum,    reef_maximum_step,    reef_minmax_step_args,     minmax)     \
+    X(MINIMUM,    minimum,    reef_minimum_step,    reef_minmax_step_args,     minmax)
 
 #define REEF_FLOAT_STEP_KINDS(X)                                                        \
     X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \

@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "codegen/emit.h"
 #include "codegen/lower.h"
-#include "target/pipeline.h"
+#include "firmware/pipeline.h"
 #include "tflite/graph.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -44,7 +44,7 @@ static int run_host(infer_job *job, reef_error *err)
 }
 
 /* qemu-m4: the generated C built for the emulated Cortex-M4 and run once
- * (src/target/pipeline.h), with the exact instruction count. */
+ * (src/firmware/pipeline.h), with the exact instruction count. */
 static int run_qemu(infer_job *job, reef_error *err)
 {
     char name[72];
@@ -53,7 +53,7 @@ static int run_qemu(infer_job *job, reef_error *err)
         return reef_fail(err, "%s: --target qemu-m4 runs models with int8 input and output only (this one has "
                               "float32 I/O; use --target host)", job->model_path);
     reef_pipeline_opts o = {.target = "qemu-m4", .name = name, .source = job->model_path};
-    reef_target_figures fig;
+    reef_firmware_figures fig;
     if (reef_pipeline_run_int8(job->lowered, job->input, 1, job->output, &o, &fig, NULL, err)) return -1;
     job->seconds = fig.wall_seconds;
     job->instructions = fig.insn_max;

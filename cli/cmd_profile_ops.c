@@ -138,7 +138,7 @@ static double rel(double predicted, double measured) { return measured ? (predic
 static int check_one(const reef_nas_table *t, const po_args *a, const reef_device_profile *prof,
                      const reef_nas_space *s, const int *choice, uint64_t seed, check_row *row, reef_error *err)
 {
-    reef_nas_targets tg = {.clock_mhz = prof->clock_mhz,
+    reef_nas_budget tg = {.clock_mhz = prof->clock_mhz,
                            .power_mw = reef_profile_run_power_mw(prof)};
     reef_nas_space_costs sc;
     if (reef_nas_space_costs_get(t, s, &sc, err)) return -1;

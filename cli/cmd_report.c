@@ -20,9 +20,9 @@
 #include "nn/checkpoint.h"
 #include "nn/metrics.h"
 #include "nn/train.h"
-#include "target/cycles.h"
-#include "target/float_graph.h"
-#include "target/pipeline.h"
+#include "firmware/cycles.h"
+#include "firmware/float_graph.h"
+#include "firmware/pipeline.h"
 #include "tflite/graph.h"
 #include "util/json.h"
 
@@ -94,7 +94,7 @@ typedef struct table_row {
     int outputs_identical;    /* target outputs == host interpreter's, byte for byte */
     double max_abs_diff;      /* float: largest |target - host| logit */
     int64_t macs;
-    reef_target_figures fig;
+    reef_firmware_figures fig;
 } table_row;
 
 typedef struct report_state {
@@ -279,7 +279,7 @@ static void print_markdown(const report_args *a, const report_state *s)
     printf("|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < 2; k++) {
         const table_row *r = &s->rows[k];
-        const reef_target_figures *f = &r->fig;
+        const reef_firmware_figures *f = &r->fig;
         printf("| reef %s | %.2f%% (%s) ", r->label, 100.0 * r->accuracy, emu ? "emulated" : "host build");
         if (emu)
             printf("| %.2f (measured, ELF) | %.2f (emulated) | %.2f (modeled, %s) | %.2f (%s) | %.4f (%s) | %.0f (emulated) |\n",
@@ -342,7 +342,7 @@ static void print_markdown(const report_args *a, const report_state *s)
 
 static void json_row(reef_json *j, const char *key, const table_row *r, const reef_device_profile *prof)
 {
-    const reef_target_figures *f = &r->fig;
+    const reef_firmware_figures *f = &r->fig;
     reef_json_key(j, key);
     reef_json_object(j);
     reef_json_kv_number(j, "accuracy", r->accuracy);

@@ -13,8 +13,8 @@
 #include "data/dataset.h"
 #include "energy/profile.h"
 #include "nn/metrics.h"
-#include "target/cycles.h"
-#include "target/pipeline.h"
+#include "firmware/cycles.h"
+#include "firmware/pipeline.h"
 #include "tflite/graph.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -88,7 +88,7 @@ typedef struct run_state {
     int8_t *outputs;       /* (n, output_size) from the target */
     int8_t *expected;      /* (n, output_size) from the host interpreter */
     uint16_t *pred;        /* (n) */
-    reef_target_figures fig;
+    reef_firmware_figures fig;
     reef_run_counts counts;  /* with --steps on qemu-m4: per-step counts */
     reef_metrics metrics;
     int first_mismatch;    /* sample index, -1 when all outputs match */
@@ -162,7 +162,7 @@ static void print_steps(const run_state *s)
 
 static void print_json(const run_args *a, const run_state *s)
 {
-    const reef_target_figures *f = &s->fig;
+    const reef_firmware_figures *f = &s->fig;
     reef_json j;
     reef_json_begin(&j, stdout);
     reef_json_object(&j);
@@ -217,7 +217,7 @@ static void print_json(const run_args *a, const run_state *s)
 
 static void print_text(const run_args *a, const run_state *s)
 {
-    const reef_target_figures *f = &s->fig;
+    const reef_firmware_figures *f = &s->fig;
     printf("%s on %s: %d samples of %s, accuracy %.2f%% (%lld correct); outputs %s the host interpreter's\n",
            a->model, a->target, s->n, a->data, 100.0 * s->metrics.accuracy, (long long)s->metrics.correct,
            s->first_mismatch < 0 ? "identical to" : "DIFFER from");

@@ -49,7 +49,7 @@ static void usage(FILE *fp)
 
 typedef struct search_args {
     const char *train, *val, *out, *costs, *profile, *name;
-    reef_nas_targets tg;
+    reef_nas_budget tg;
     double clock;
     reef_nas_search_cfg cfg;
     int resolution, measure, json;
@@ -232,7 +232,7 @@ static int write_candidates(const char *path, const reef_nas_result *r, reef_err
 }
 
 /* Accuracy against modeled latency of the sampled networks, through gnuplot. */
-static int plot(const char *csv, const char *svg, const reef_nas_result *r, const reef_nas_targets *tg, reef_error *err)
+static int plot(const char *csv, const char *svg, const reef_nas_result *r, const reef_nas_budget *tg, reef_error *err)
 {
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%.4200s.tmp", svg);
@@ -258,7 +258,7 @@ static int plot(const char *csv, const char *svg, const reef_nas_result *r, cons
     return 0;
 }
 
-static int write_spec(const search_args *a, const reef_nas_result *r, const reef_nas_targets *tg, const char *name,
+static int write_spec(const search_args *a, const reef_nas_result *r, const reef_nas_budget *tg, const char *name,
                       reef_error *err)
 {
     reef_arch arch;
@@ -305,7 +305,7 @@ typedef struct outcome {
     char log_path[4200], cand_path[4200], svg_path[4200];
 } outcome;
 
-static void print_result(const outcome *o, const reef_nas_targets *tg, const char *out)
+static void print_result(const outcome *o, const reef_nas_budget *tg, const char *out)
 {
     const reef_nas_result *r = &o->res;
     char blocks[64], space[32];
@@ -344,7 +344,7 @@ static void print_result(const outcome *o, const reef_nas_targets *tg, const cha
     printf("search: %.0f s; log %s, candidates %s, plot %s\n", r->seconds, o->log_path, o->cand_path, o->svg_path);
 }
 
-static void print_json(const outcome *o, const reef_nas_targets *tg, const char *out)
+static void print_json(const outcome *o, const reef_nas_budget *tg, const char *out)
 {
     const reef_nas_result *r = &o->res;
     char blocks[64], space[32];

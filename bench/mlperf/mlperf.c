@@ -10,7 +10,7 @@
  * instructions go by op type.
  *
  * Instruction counts are EXACT (QEMU plugin, -icount shift=0); cycles and
- * ms are MODELED (src/target/cycles.h, 5 flash wait states).
+ * ms are MODELED (src/firmware/cycles.h, 5 flash wait states).
  *
  *   bench_mlperf [--shared DIR] [--models kws,vww,ic,ad] [--steps] [--json]
  */
@@ -23,9 +23,9 @@
 
 #include "codegen/emit.h"
 #include "codegen/lower.h"
-#include "target/cycles.h"
-#include "target/firmware.h"
-#include "target/memory.h"
+#include "firmware/cycles.h"
+#include "firmware/firmware.h"
+#include "firmware/memory.h"
 #include "tflite/graph.h"
 #include "util/io.h"
 #include "util/json.h"

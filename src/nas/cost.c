@@ -322,7 +322,7 @@ int reef_nas_space_costs_get(const reef_nas_table *t, const reef_nas_space *s, r
 }
 
 void reef_nas_estimate_choice(const reef_nas_space_costs *sc, const reef_nas_space *s, const int *choice,
-                              const reef_nas_targets *tg, reef_nas_estimate *e)
+                              const reef_nas_budget *tg, reef_nas_estimate *e)
 {
     memset(e, 0, sizeof *e);
     double cycles = sc->overhead_cycles + sc->fixed.cycles;
@@ -339,7 +339,7 @@ void reef_nas_estimate_choice(const reef_nas_space_costs *sc, const reef_nas_spa
     e->energy_mj = e->latency_ms * tg->power_mw * 1e-3;
 }
 
-int reef_nas_targets_missed(const reef_nas_targets *tg, const reef_nas_estimate *e, char *text, int size)
+int reef_nas_budget_missed(const reef_nas_budget *tg, const reef_nas_estimate *e, char *text, int size)
 {
     int miss = 0, at = 0;
     if (text && size) text[0] = '\0';

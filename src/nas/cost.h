@@ -1,6 +1,6 @@
 /* The cost model of the search: per op at its shape, modeled Cortex-M4
  * cycles, weight bytes (flash) and arena bytes (RAM), in a table that
- * `reef profile-ops` fills from emulated runs (profile.h) and caches in a
+ * `reef profile-ops` fills from emulated runs (profile/profile_ops.h) and caches in a
  * file (docs/search-space.md, "The cost table"). A network's cost:
  *   cycles  = overhead + sum over its ops of cycles(op)
  *   flash   = flash_fixed + sum of weights(op)       (code, harness: fixed)
@@ -95,11 +95,11 @@ int reef_nas_space_costs_get(const reef_nas_table *t, const reef_nas_space *s, r
                              reef_error *err);
 
 /* Targets (0 = none) and the device they are for. */
-typedef struct reef_nas_targets {
+typedef struct reef_nas_budget {
     double max_flash_kb, max_ram_kb, max_latency_ms, max_energy_mj;
     double clock_mhz;         /* cycles -> ms */
     double power_mw;          /* run power at that clock (device profile) */
-} reef_nas_targets;
+} reef_nas_budget;
 
 typedef struct reef_nas_estimate {
     double cycles, latency_ms, energy_mj;
@@ -108,7 +108,7 @@ typedef struct reef_nas_estimate {
 
 /* The predicted cost of one network of the space. */
 void reef_nas_estimate_choice(const reef_nas_space_costs *sc, const reef_nas_space *s, const int *choice,
-                              const reef_nas_targets *tg, reef_nas_estimate *e);
+                              const reef_nas_budget *tg, reef_nas_estimate *e);
 
 /* Which targets e misses: a bit per target (1 flash, 2 RAM, 4 latency,
  * 8 energy); with text, names each with its figure ("RAM 35.2 KB > 32 KB"). */
@@ -116,6 +116,6 @@ void reef_nas_estimate_choice(const reef_nas_space_costs *sc, const reef_nas_spa
 #define REEF_NAS_MISS_RAM 2
 #define REEF_NAS_MISS_LATENCY 4
 #define REEF_NAS_MISS_ENERGY 8
-int reef_nas_targets_missed(const reef_nas_targets *tg, const reef_nas_estimate *e, char *text, int size);
+int reef_nas_budget_missed(const reef_nas_budget *tg, const reef_nas_estimate *e, char *text, int size);
 
 #endif

@@ -28,7 +28,7 @@ void reef_nas_result_free(reef_nas_result *r)
 /* ---- space selection ------------------------------------------------------------------ */
 
 int reef_nas_select_space(const reef_nas_table *t, int in_h, int in_w, int in_c, int num_classes,
-                          const reef_nas_targets *tg, const reef_nas_search_cfg *cfg, reef_nas_space_pick *picks,
+                          const reef_nas_budget *tg, const reef_nas_search_cfg *cfg, reef_nas_space_pick *picks,
                           int *best, reef_error *err)
 {
     reef_rng rng;
@@ -54,7 +54,7 @@ int reef_nas_select_space(const reef_nas_table *t, int in_h, int in_w, int in_c,
                 reef_nas_estimate e;
                 reef_nas_random_choice(&pk->space, &rng, choice);
                 reef_nas_estimate_choice(&sc, &pk->space, choice, tg, &e);
-                if (!reef_nas_targets_missed(tg, &e, NULL, 0)) fit++, macs += (double)e.macs;
+                if (!reef_nas_budget_missed(tg, &e, NULL, 0)) fit++, macs += (double)e.macs;
             }
             pk->fit = cfg->space_samples ? (double)fit / cfg->space_samples : 0;
             pk->mean_macs_fit = fit ? macs / fit : 0;
@@ -77,7 +77,7 @@ int reef_nas_select_space(const reef_nas_table *t, int in_h, int in_w, int in_c,
 /* How far e is past the targets: summed relative excess; RAM sums each
  * block's excess so that fixing any one block shows. 0 = all met. */
 static double excess(const reef_nas_space_costs *sc, const reef_nas_space *s, const int *choice,
-                     const reef_nas_targets *tg, const reef_nas_estimate *e)
+                     const reef_nas_budget *tg, const reef_nas_estimate *e)
 {
     double v = 0;
     if (tg->max_flash_kb > 0) v += fmax(0, (double)e->flash / (tg->max_flash_kb * 1024) - 1);
@@ -102,7 +102,7 @@ static void log_probs(const reef_nas_space *s, const float (*alpha)[REEF_NAS_NCA
 }
 
 int reef_nas_derive(const reef_nas_space *s, const reef_nas_space_costs *sc, const float (*alpha)[REEF_NAS_NCAND],
-                    const reef_nas_targets *tg, int *choice, reef_nas_estimate *e, char *missed, int size)
+                    const reef_nas_budget *tg, int *choice, reef_nas_estimate *e, char *missed, int size)
 {
     double lp[REEF_NAS_MAX_BLOCKS][REEF_NAS_NCAND];
     for (int b = 0; b < s->nblocks; b++) {
@@ -134,14 +134,14 @@ int reef_nas_derive(const reef_nas_space *s, const reef_nas_space_costs *sc, con
         reef_nas_estimate_choice(sc, s, choice, tg, e);
         v = excess(sc, s, choice, tg, e);
     }
-    return reef_nas_targets_missed(tg, e, missed, size) ? 1 : 0;
+    return reef_nas_budget_missed(tg, e, missed, size) ? 1 : 0;
 }
 
 /* ---- the loop --------------------------------------------------------------------------- */
 
 typedef struct search_state {
     const reef_nas_search_cfg *cfg;
-    const reef_nas_targets *tg;
+    const reef_nas_budget *tg;
     const reef_nas_space_costs *sc;
     const reef_dataset *train, *val;
     reef_nas_supernet sn;
@@ -226,7 +226,7 @@ static void penalty_grad(search_state *st, const double (*p)[REEF_NAS_NCAND], do
 {
     const reef_nas_space *s = &st->sn.space;
     const reef_nas_space_costs *sc = st->sc;
-    const reef_nas_targets *tg = st->tg;
+    const reef_nas_budget *tg = st->tg;
     const double lambda = st->cfg->lambda, margin = st->cfg->margin, ms_per_cycle = 1.0 / (tg->clock_mhz * 1e3);
     double cyc = sc->overhead_cycles + sc->fixed.cycles, flash = (double)(sc->flash_fixed + sc->fixed.weights);
     double eb_cyc[REEF_NAS_MAX_BLOCKS], eb_w[REEF_NAS_MAX_BLOCKS], eb_a[REEF_NAS_MAX_BLOCKS];
@@ -471,7 +471,7 @@ static int check_data(const reef_nas_space *s, const reef_nas_search_cfg *cfg, c
     return 0;
 }
 
-int reef_nas_search_run(const reef_nas_space *s, const reef_nas_space_costs *sc, const reef_nas_targets *tg,
+int reef_nas_search_run(const reef_nas_space *s, const reef_nas_space_costs *sc, const reef_nas_budget *tg,
                         const reef_nas_search_cfg *cfg, const reef_dataset *train, const reef_dataset *val,
                         const reef_nas_hooks *hooks, reef_nas_result *res, reef_error *err)
 {

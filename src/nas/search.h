@@ -47,7 +47,7 @@ typedef struct reef_nas_space_pick {
  * average among those with at least min_fit of them fitting (else the one
  * with the largest share). picks: (REEF_NAS_NWIDTHS * REEF_NAS_NDOWNS). */
 int reef_nas_select_space(const reef_nas_table *t, int in_h, int in_w, int in_c, int num_classes,
-                          const reef_nas_targets *tg, const reef_nas_search_cfg *cfg, reef_nas_space_pick *picks,
+                          const reef_nas_budget *tg, const reef_nas_search_cfg *cfg, reef_nas_space_pick *picks,
                           int *best, reef_error *err);
 
 /* Derive: the most probable candidate per block, then, while a target is
@@ -55,7 +55,7 @@ int reef_nas_select_space(const reef_nas_table *t, int in_h, int in_w, int in_c,
  * log-probability given up. Returns 0 when e meets every target, 1 when
  * no change helps (missed names the targets and figures), -1 on error. */
 int reef_nas_derive(const reef_nas_space *s, const reef_nas_space_costs *sc, const float (*alpha)[REEF_NAS_NCAND],
-                    const reef_nas_targets *tg, int *choice, reef_nas_estimate *e, char *missed, int size);
+                    const reef_nas_budget *tg, int *choice, reef_nas_estimate *e, char *missed, int size);
 
 /* A network sampled during the architecture steps. */
 typedef struct reef_nas_seen {
@@ -101,7 +101,7 @@ typedef struct reef_nas_hooks {
 
 /* Runs the search on space s (from reef_nas_select_space). hooks may be
  * NULL. Datasets must be s's image shape and classes. */
-int reef_nas_search_run(const reef_nas_space *s, const reef_nas_space_costs *sc, const reef_nas_targets *tg,
+int reef_nas_search_run(const reef_nas_space *s, const reef_nas_space_costs *sc, const reef_nas_budget *tg,
                         const reef_nas_search_cfg *cfg, const reef_dataset *train, const reef_dataset *val,
                         const reef_nas_hooks *hooks, reef_nas_result *res, reef_error *err);
 

@@ -10,9 +10,9 @@
 #include "codegen/lower.h"
 #include "nn/model.h"
 #include "quant/quant.h"
-#include "target/cycles.h"
-#include "target/firmware.h"
-#include "target/pipeline.h"
+#include "firmware/cycles.h"
+#include "firmware/firmware.h"
+#include "firmware/pipeline.h"
 #include "util/io.h"
 #include "util/rng.h"
 
@@ -157,7 +157,7 @@ static int run_lowered(const reef_graph *g, const reef_lowered_model *lm, const 
     if (host_check(g, (reef_lowered_model *)lm, in, err)) goto done;
     reef_pipeline_opts po = {.target = "qemu-m4", .work_dir = work_dir, .name = "nas_probe",
                              .source = "reef profile-ops", .profile = p, .profile_steps = 1};
-    reef_target_figures fig;
+    reef_firmware_figures fig;
     if (reef_pipeline_run_int8(lm, in, 1, outp, &po, &fig, &rc, err)) goto done;
     if (rc.steps != lm->nsteps) {
         reef_fail(err, "the firmware ran %d profiled steps, the model has %d", rc.steps, lm->nsteps);

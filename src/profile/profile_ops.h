@@ -6,7 +6,7 @@
  * A network is measured the way it ships: the float model of its spec
  * (random weights) is quantized by src/quant on a few random images,
  * lowered (src/codegen), emitted as C, built into qemu-m4 firmware with
- * per-step profiling and run once (src/target). Each step's exact
+ * per-step profiling and run once (src/firmware). Each step's exact
  * instruction counts go through the cycle model, and steps are attributed
  * to the spec's blocks by their output tensor's name ("b3.l1", "b3.add";
  * "logits"/"probs" to the classifier). The table is filled from six
@@ -20,7 +20,7 @@
 #include "energy/profile.h"
 #include "nas/cost.h"
 #include "nn/arch.h"
-#include "target/memory.h"
+#include "firmware/memory.h"
 #include "util/err.h"
 
 typedef struct reef_nas_measure {

@@ -11,9 +11,9 @@
  * and reef_mark_inference_end() right after each invoke; the runtime, built
  * with -DREEF_PROFILE_STEPS, calls reef_mark_step() before each step and
  * after the last. They are empty noinline functions whose addresses the
- * QEMU plugin (src/target/plugin) watches.
+ * QEMU plugin (src/firmware/plugin) watches.
  *
- * Lines the harness prints, one fact each (src/target parses them):
+ * Lines the harness prints, one fact each (src/firmware parses them):
  *   reef-harness: inputs N
  *   reef-harness: inference I cycles C        (targets with a cycle counter)
  *   reef-harness: stack_high_water BYTES      (targets with a painted stack)

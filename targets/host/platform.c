@@ -1,6 +1,6 @@
 /* The host target: the same harness compiled natively, files through
  * stdio. Like qemu-m4 it reads reef-in.bin and writes reef-out.bin in the
- * current folder (src/target runs it inside a scratch folder), so that
+ * current folder (src/firmware runs it inside a scratch folder), so that
  * `reef run --target host` and `--target qemu-m4` differ only in the CPU. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* The qemu-m4 target's platform: ARM semihosting (bkpt 0xab) for output,
  * host files and the exit status. QEMU opens host files relative to its
- * working directory; src/target runs it in a folder holding reef-in.bin
+ * working directory; src/firmware runs it in a folder holding reef-in.bin
  * (N raw int8 inputs, concatenated) and collects reef-out.bin. */
 #include <stdint.h>
 

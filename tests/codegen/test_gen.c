@@ -9,7 +9,7 @@
 #include "codegen/emit.h"
 #include "codegen/lower.h"
 #include "small_model.h"
-#include "target/firmware.h"
+#include "firmware/firmware.h"
 
 /* The harness: reads each input file, runs the model through the generic
  * REEF_MODEL_INVOKE (or, for the second file onward, by filling <name>_input()
@@ -179,7 +179,7 @@ static void test_gen_sections(void **state)
 }
 
 /* The generated C on the emulated Cortex-M4 (qemu-system-arm mps2-an386,
- * through src/target's harness): outputs equal TFLite Micro's. */
+ * through src/firmware's harness): outputs equal TFLite Micro's. */
 static void test_gen_qemu_m4(void **state)
 {
     (void)state;

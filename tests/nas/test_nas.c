@@ -75,7 +75,7 @@ static void test_space_specs_build(void **state)
         if (reef_model_build(&m, &back, 32, 32, 1, 2, 1, &err)) fail_msg("%s\n%s", err.msg, text);
         reef_nas_space_costs sc;
         assert_int_equal(reef_nas_space_costs_get(&t, &s, &sc, &err), 0);
-        reef_nas_targets tg = {.clock_mhz = 120, .power_mw = 25};
+        reef_nas_budget tg = {.clock_mhz = 120, .power_mw = 25};
         reef_nas_estimate e;
         reef_nas_estimate_choice(&sc, &s, choice, &tg, &e);
         assert_int_equal(e.macs, reef_model_macs(&m));  // analytic MACs = the float model's
@@ -439,12 +439,12 @@ static void test_select_space(void **state)
     reef_nas_space_pick picks[REEF_NAS_NWIDTHS * REEF_NAS_NDOWNS];
     int best;
     // no targets: everything fits, the space with the most MACs wins (w1.0 r32)
-    reef_nas_targets none = {.clock_mhz = 120, .power_mw = 25};
+    reef_nas_budget none = {.clock_mhz = 120, .power_mw = 25};
     assert_int_equal(reef_nas_select_space(&t, 32, 32, 1, 2, &none, &cfg, picks, &best, &err), 0);
     assert_true(picks[best].space.width == 1.0f && picks[best].space.downsample == 1);
     assert_true(picks[best].fit == 1.0);
     // tight targets move it to a smaller space
-    reef_nas_targets tight = {.max_latency_ms = 4, .max_ram_kb = 20, .clock_mhz = 120, .power_mw = 25};
+    reef_nas_budget tight = {.max_latency_ms = 4, .max_ram_kb = 20, .clock_mhz = 120, .power_mw = 25};
     assert_int_equal(reef_nas_select_space(&t, 32, 32, 1, 2, &tight, &cfg, picks, &best, &err), 0);
     assert_true(picks[best].space.width < 1.0f || picks[best].space.downsample == 2);
     assert_true(picks[best].fit >= cfg.min_fit);
@@ -472,7 +472,7 @@ static void test_derive_hard_targets(void **state)
     // targets a quarter above the cheapest network of the space
     int cheap[REEF_NAS_MAX_BLOCKS];
     for (int b = 0; b < s.nblocks; b++) cheap[b] = s.blocks[b].zero_ok ? REEF_NAS_ZERO : 0;
-    reef_nas_targets tg = {.clock_mhz = 120, .power_mw = 25};
+    reef_nas_budget tg = {.clock_mhz = 120, .power_mw = 25};
     reef_nas_estimate low;
     reef_nas_estimate_choice(&sc, &s, cheap, &tg, &low);
     tg.max_flash_kb = 1.25 * (double)low.flash / 1024, tg.max_ram_kb = 1.25 * (double)low.ram / 1024;
@@ -493,7 +493,7 @@ static void test_derive_hard_targets(void **state)
         char missed[256];
         int rc = reef_nas_derive(&s, &sc, (const float(*)[REEF_NAS_NCAND])alpha, &tg, choice, &e, missed, sizeof missed);
         if (rc) fail_msg("trial %d: %s", trial, missed);
-        assert_int_equal(reef_nas_targets_missed(&tg, &e, NULL, 0), 0);
+        assert_int_equal(reef_nas_budget_missed(&tg, &e, NULL, 0), 0);
         assert_true(e.flash <= tg.max_flash_kb * 1024 && e.ram <= tg.max_ram_kb * 1024 && e.latency_ms <= tg.max_latency_ms &&
                     e.energy_mj <= tg.max_energy_mj);
         for (int b = 0; b < s.nblocks; b++) assert_true(reef_nas_cand_allowed(&s, b, choice[b]));
@@ -506,13 +506,13 @@ static void test_derive_hard_targets(void **state)
         }
         reef_nas_estimate ea;
         reef_nas_estimate_choice(&sc, &s, argmax, &tg, &ea);
-        repaired += reef_nas_targets_missed(&tg, &ea, NULL, 0) != 0;
+        repaired += reef_nas_budget_missed(&tg, &ea, NULL, 0) != 0;
         met++;
     }
     printf("derive: %d of 200 met every target; %d needed repair\n", met, repaired);
     assert_true(repaired > 50);  // the check was exercised
     // impossible: less RAM than the stem alone needs
-    reef_nas_targets tiny = tg;
+    reef_nas_budget tiny = tg;
     tiny.max_ram_kb = 2;
     float zero[REEF_NAS_MAX_BLOCKS][REEF_NAS_NCAND] = {{0}};
     int choice[REEF_NAS_MAX_BLOCKS];

@@ -78,7 +78,7 @@ static void test_table_predicts_emulated(void **state)
     const int c[REEF_NAS_MAX_BLOCKS] = {REEF_NAS_ZERO, 3, 0, 3, 0, 3};
     reef_nas_space_costs sc;
     assert_int_equal(reef_nas_space_costs_get(&t, &s, &sc, &err), 0);
-    reef_nas_targets tg = {.clock_mhz = prof.clock_mhz, .power_mw = 25};
+    reef_nas_budget tg = {.clock_mhz = prof.clock_mhz, .power_mw = 25};
     reef_nas_estimate e;
     reef_nas_estimate_choice(&sc, &s, c, &tg, &e);
     measure(&s, c, &prof, &mc);

@@ -1,4 +1,4 @@
-/* The run pipeline (src/target/pipeline.h) on a tiny synthetic model:
+/* The run pipeline (src/firmware/pipeline.h) on a tiny synthetic model:
  *  - int8 on qemu-m4 and on the host build: outputs identical to each other
  *    and to the host interpreter; instruction counts identical on two runs;
  *    figures filled (instructions, modeled cycles/time/energy, flash, RAM);
@@ -14,8 +14,8 @@
 #include "codegen/lower.h"
 #include "codegen/lower_float.h"
 #include "energy/profile.h"
-#include "target/float_graph.h"
-#include "target/pipeline.h"
+#include "firmware/float_graph.h"
+#include "firmware/pipeline.h"
 
 enum { N = 6 };
 
@@ -82,7 +82,7 @@ static void test_int8_qemu_matches_host(void **state)
     char dir[400];
     reef_error err = {{0}};
     int8_t out_q[N * 16], out_q2[N * 16], out_h[N * 16];
-    reef_target_figures fig, figh;
+    reef_firmware_figures fig, figh;
     reef_run_counts c1, c2;
     reef_pipeline_opts o = opts_for(f, "qemu-m4", "q", dir, sizeof dir);
     if (reef_pipeline_run_int8(&f->m, f->inputs, N, out_q, &o, &fig, &c1, &err)) fail_msg("%s", err.msg);
@@ -165,7 +165,7 @@ static void test_float_build_on_qemu(void **state)
     char dir[400];
     reef_pipeline_opts o = opts_for(f, "qemu-m4", "f", dir, sizeof dir);
     o.name = "tiny_f32";
-    reef_target_figures fig;
+    reef_firmware_figures fig;
     if (reef_pipeline_run_float(&fm, in, N, out, &o, &fig, &err)) fail_msg("%s", err.msg);
     /* ISO C (-std=c99/c11) compiles without FMA contraction on both ends:
      * the same IEEE single operations in the same order. */

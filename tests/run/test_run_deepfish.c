@@ -10,7 +10,7 @@
 #include "data/prep.h"
 #include "energy/profile.h"
 #include "nn/metrics.h"
-#include "target/pipeline.h"
+#include "firmware/pipeline.h"
 
 static void prep_split(const char *root, const char *split, reef_dataset *ds)
 {
@@ -67,7 +67,7 @@ static void test_deepfish_on_qemu(void **state)
     int8_t *out1 = malloc((size_t)n * lm.output_size), *out2 = malloc((size_t)n * lm.output_size);
     int8_t want[2];
     reef_pipeline_opts o = {.target = "qemu-m4", .name = "fish_s", .profile = &profile};
-    reef_target_figures f1, f2;
+    reef_firmware_figures f1, f2;
     reef_run_counts c1, c2;
     if (reef_pipeline_run_int8(&lm, in, n, out1, &o, &f1, &c1, &err)) fail_msg("%s", err.msg);
     if (reef_pipeline_run_int8(&lm, in, n, out2, &o, &f2, &c2, &err)) fail_msg("%s", err.msg);

@@ -4,7 +4,7 @@
  * Skips without arm-none-eabi-gcc or qemu-system-arm. */
 #include "testing.h"
 
-#include "target/firmware.h"
+#include "firmware/firmware.h"
 
 static void test_fast_kernels_on_m4(void **state)
 {

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "target/firmware.h"
-#include "target/proc.h"
+#include "firmware/firmware.h"
+#include "firmware/proc.h"
 #include "util/cleanup.h"
 #include "util/io.h"
 

@@ -12,8 +12,8 @@
  *   flash, RAM     from the firmware ELF (memory.h), RAM with the measured
  *                  stack high-water (qemu-m4 only)
  */
-#ifndef REEF_TARGET_PIPELINE_H
-#define REEF_TARGET_PIPELINE_H
+#ifndef REEF_FIRMWARE_PIPELINE_H
+#define REEF_FIRMWARE_PIPELINE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,9 +22,9 @@
 #include "codegen/lower_float.h"
 #include "data/dataset.h"
 #include "energy/profile.h"
-#include "target/cycles.h"
-#include "target/firmware.h"
-#include "target/memory.h"
+#include "firmware/cycles.h"
+#include "firmware/firmware.h"
+#include "firmware/memory.h"
 #include "tflite/graph.h"
 #include "util/err.h"
 
@@ -39,7 +39,7 @@ typedef struct reef_pipeline_opts {
     int profile_steps;        /* per-step instruction counts */
 } reef_pipeline_opts;
 
-typedef struct reef_target_figures {
+typedef struct reef_firmware_figures {
     int emulated;             /* 1: counts and memory figures below are filled */
     int inferences;
     double insn_mean;         /* executed instructions per inference (mean) */
@@ -52,7 +52,7 @@ typedef struct reef_target_figures {
     reef_memory_report mem;
     double wall_seconds;      /* build excluded */
     double build_seconds;
-} reef_target_figures;
+} reef_firmware_figures;
 
 /* The default time limit of one run: generous for the slowest plausible
  * emulation (20 instructions per MAC at 50 M instructions/s) plus 30 s. */
@@ -62,13 +62,13 @@ double reef_pipeline_timeout(int64_t macs_per_inference, int n);
  * opts->target; outputs (n, m->output_size). counts (may be NULL) gets the
  * raw counts of a qemu-m4 run (free with reef_run_counts_free). */
 int reef_pipeline_run_int8(const reef_lowered_model *m, const int8_t *inputs, int n, int8_t *outputs,
-                           const reef_pipeline_opts *opts, reef_target_figures *fig, reef_run_counts *counts,
+                           const reef_pipeline_opts *opts, reef_firmware_figures *fig, reef_run_counts *counts,
                            reef_error *err);
 
 /* The float build: n inputs (n, m->input_count floats); outputs (n,
  * m->output_count). */
 int reef_pipeline_run_float(const reef_float_model *m, const float *inputs, int n, float *outputs,
-                            const reef_pipeline_opts *opts, reef_target_figures *fig, reef_error *err);
+                            const reef_pipeline_opts *opts, reef_firmware_figures *fig, reef_error *err);
 
 /* The int8 input tensors of every sample of ds for graph g (the quantizer's
  * input map: q = pixel - 128 for reef models and for graphs from other

@@ -1,5 +1,5 @@
 /* reef_model -> float32 graph with batch norm folded (see float_graph.h). */
-#include "target/float_graph.h"
+#include "firmware/float_graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>

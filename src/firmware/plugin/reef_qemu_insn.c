@@ -8,7 +8,7 @@
  * reef_mark_step (from the ELF symbol table, Thumb bit cleared).
  *
  * Counting: each translated block (TB) is classified once at translation
- * (src/target/thumb.c); at execution, inline adds bump the class counters
+ * (src/firmware/thumb.c); at execution, inline adds bump the class counters
  * (no helper call). Every TB also gets one cheap callback that (1) tells
  * whether the conditional branch ending the previous TB was taken (the next
  * TB does not start at its fall-through address) and (2) on marker entry
@@ -34,8 +34,8 @@
 
 #include <qemu-plugin.h>
 
-#include "target/insn_class.h"
-#include "target/thumb.h"
+#include "firmware/insn_class.h"
+#include "firmware/thumb.h"
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 

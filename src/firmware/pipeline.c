@@ -1,6 +1,6 @@
 /* The run pipeline (see pipeline.h): generate C, build for a target, run
  * every input in one emulator run, turn the counts into figures. */
-#include "target/pipeline.h"
+#include "firmware/pipeline.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -94,7 +94,7 @@ static int check_opts(const reef_pipeline_opts *o, reef_error *err)
 
 /* ---- figures -------------------------------------------------------------- */
 
-static void count_figures(const reef_run_counts *c, const reef_pipeline_opts *o, reef_target_figures *f)
+static void count_figures(const reef_run_counts *c, const reef_pipeline_opts *o, reef_firmware_figures *f)
 {
     reef_cycle_model cm;
     reef_cycle_model_default(&cm, o->profile ? o->profile->flash_wait_states : 5);
@@ -121,7 +121,7 @@ static void count_figures(const reef_run_counts *c, const reef_pipeline_opts *o,
 
 /* ---- build and run -------------------------------------------------------- */
 
-static int build_firmware(const workdir *w, const reef_pipeline_opts *o, reef_target_figures *fig, reef_error *err)
+static int build_firmware(const workdir *w, const reef_pipeline_opts *o, reef_firmware_figures *fig, reef_error *err)
 {
     const char *sources[1] = {w->source};
     reef_fw_spec spec = {.board = o->target, .model_header = w->header, .model_sources = sources,
@@ -134,7 +134,7 @@ static int build_firmware(const workdir *w, const reef_pipeline_opts *o, reef_ta
 
 /* Runs the built firmware over raw input bytes; fills fig (and counts). */
 static int run_firmware(const workdir *w, const reef_pipeline_opts *o, const int8_t *in, int n, size_t in_size,
-                        int8_t *out, size_t out_size, double timeout, reef_target_figures *fig,
+                        int8_t *out, size_t out_size, double timeout, reef_firmware_figures *fig,
                         reef_run_counts *counts, reef_error *err)
 {
     reef_run_counts local = {0};
@@ -160,7 +160,7 @@ static int run_firmware(const workdir *w, const reef_pipeline_opts *o, const int
 }
 
 int reef_pipeline_run_int8(const reef_lowered_model *m, const int8_t *inputs, int n, int8_t *outputs,
-                           const reef_pipeline_opts *opts, reef_target_figures *fig, reef_run_counts *counts,
+                           const reef_pipeline_opts *opts, reef_firmware_figures *fig, reef_run_counts *counts,
                            reef_error *err)
 {
     memset(fig, 0, sizeof *fig);
@@ -178,7 +178,7 @@ int reef_pipeline_run_int8(const reef_lowered_model *m, const int8_t *inputs, in
 }
 
 int reef_pipeline_run_float(const reef_float_model *m, const float *inputs, int n, float *outputs,
-                            const reef_pipeline_opts *opts, reef_target_figures *fig, reef_error *err)
+                            const reef_pipeline_opts *opts, reef_firmware_figures *fig, reef_error *err)
 {
     memset(fig, 0, sizeof *fig);
     workdir w;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "energy/profile.h"
-#include "target/cycles.h"
+#include "firmware/cycles.h"
 
 enum { MAX_POINTS = 32 };
 

@@ -2,7 +2,7 @@
  * expected cycles (weights in docs/cycle-model.md). */
 #include "testing.h"
 
-#include "target/cycles.h"
+#include "firmware/cycles.h"
 
 static void test_each_class_weight(void **state)
 {
@@ -25,7 +25,7 @@ static void test_each_class_weight(void **state)
     }
 }
 
-/* The loop fixture (tests/target/fixtures/loop.c) as counted by the
+/* The loop fixture (tests/firmware/fixtures/loop.c) as counted by the
  * plugin: 1001 ALU, 2 branches, 1000 conditional of which 999 taken. */
 static void test_loop_mix_with_wait_states(void **state)
 {

@@ -7,8 +7,8 @@
 
 #include <sys/wait.h>
 
-#include "target/firmware.h"
-#include "target/memory.h"
+#include "firmware/firmware.h"
+#include "firmware/memory.h"
 #include "util/io.h"
 
 #define N_INPUTS 3
@@ -22,7 +22,7 @@ static const char *fixture(const char *name)
     static char paths[8][4096];
     static int next;
     char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/tests/target/fixtures/%s", reef_source_dir(), name);
+    snprintf(p, sizeof paths[0], "%s/tests/firmware/fixtures/%s", reef_source_dir(), name);
     return p;
 }
 

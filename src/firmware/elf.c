@@ -1,6 +1,6 @@
 /* ELF32 reading (see elf.h). Every offset is checked against the file
  * size, so a truncated or foreign file is refused, never over-read. */
-#include "target/elf.h"
+#include "firmware/elf.h"
 
 #include <string.h>
 

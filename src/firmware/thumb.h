@@ -3,8 +3,8 @@
  * multiple transfer moves, and whether it is a conditional branch. Used at
  * translation time by the QEMU plugin and by the tests; encodings from the
  * ARMv7-M Architecture Reference Manual (ARM DDI 0403), chapter A5. */
-#ifndef REEF_TARGET_THUMB_H
-#define REEF_TARGET_THUMB_H
+#ifndef REEF_FIRMWARE_THUMB_H
+#define REEF_FIRMWARE_THUMB_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
  * generator puts const weight arrays in sections .rodata.reef_weights*,
  * targets/common/sections.ld gathers them). Activations are the data
  * symbols whose names end in "_arena" (the generator's <name>_arena). */
-#ifndef REEF_TARGET_MEMORY_H
-#define REEF_TARGET_MEMORY_H
+#ifndef REEF_FIRMWARE_MEMORY_H
+#define REEF_FIRMWARE_MEMORY_H
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* Running a child process (compiler, emulator, host firmware) with a time
- * limit, its stdout and stderr collected into files. Internal to src/target. */
-#ifndef REEF_TARGET_PROC_H
-#define REEF_TARGET_PROC_H
+ * limit, its stdout and stderr collected into files. Internal to src/firmware. */
+#ifndef REEF_FIRMWARE_PROC_H
+#define REEF_FIRMWARE_PROC_H
 
 #include <stddef.h>
 

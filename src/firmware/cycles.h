@@ -2,13 +2,13 @@
  * the QEMU plugin) weighed by the Cortex-M4 TRM's timings (ARM DDI 0439),
  * plus flash wait states on non-sequential fetches. The result is MODELED,
  * not measured; docs/cycle-model.md gives every weight and its source. */
-#ifndef REEF_TARGET_CYCLES_H
-#define REEF_TARGET_CYCLES_H
+#ifndef REEF_FIRMWARE_CYCLES_H
+#define REEF_FIRMWARE_CYCLES_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "target/insn_class.h"
+#include "firmware/insn_class.h"
 
 typedef struct reef_cycle_model {
     double alu;               /* 1 */
@@ -41,7 +41,7 @@ typedef struct reef_cycle_model {
 /* How far the default model is from board measurements: leave-one-out
  * error of modeled time against REEF_CALIBRATION_POINTS measured MLPerf
  * Tiny latencies on a NUCLEO-L4R5ZI (bench/calibration/l4r5zi.csv,
- * reproduced by tests/target/test_calibration.c). Percent. */
+ * reproduced by tests/firmware/test_calibration.c). Percent. */
 #define REEF_CALIBRATION_POINTS 8
 #define REEF_CALIBRATION_TIME_MEDIAN_PCT 3.6
 #define REEF_CALIBRATION_TIME_WORST_PCT 9.8

@@ -1,5 +1,5 @@
 /* The cycle model (see cycles.h and docs/cycle-model.md). */
-#include "target/cycles.h"
+#include "firmware/cycles.h"
 
 #include <stdio.h>
 

@@ -7,8 +7,8 @@
  * accesses, not instructions: reads whose address is in flash, and those
  * of them that miss a modeled 8-line x 32-byte LRU cache, like the
  * STM32L4's ART data cache; see docs/cycle-model.md). */
-#ifndef REEF_TARGET_INSN_CLASS_H
-#define REEF_TARGET_INSN_CLASS_H
+#ifndef REEF_FIRMWARE_INSN_CLASS_H
+#define REEF_FIRMWARE_INSN_CLASS_H
 
 #define REEF_INSN_CLASSES(X)                                                        \
     X(TOTAL, "total")                   /* every executed instruction */            \

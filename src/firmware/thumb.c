@@ -1,9 +1,9 @@
 /* Thumb / Thumb-2 classification for the cycle model (see thumb.h). Only
  * what the cycle model needs is decoded; everything else is ALU, which on
  * the Cortex-M4 is one cycle. Section numbers: ARMv7-M ARM (DDI 0403E). */
-#include "target/thumb.h"
+#include "firmware/thumb.h"
 
-#include "target/insn_class.h"
+#include "firmware/insn_class.h"
 
 static int popcount16(uint32_t v)
 {

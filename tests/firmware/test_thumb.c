@@ -2,8 +2,8 @@
  * 12 output (objdump), one per class the cycle model weighs. */
 #include "testing.h"
 
-#include "target/insn_class.h"
-#include "target/thumb.h"
+#include "firmware/insn_class.h"
+#include "firmware/thumb.h"
 
 typedef struct insn_case {
     const char *text;   /* what objdump prints */

@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 
 #include "codegen/mlperf.h"
-#include "target/cycles.h"
-#include "target/elf.h"
-#include "target/firmware.h"
-#include "target/memory.h"
+#include "firmware/cycles.h"
+#include "firmware/elf.h"
+#include "firmware/firmware.h"
+#include "firmware/memory.h"
 #include "util/io.h"
 
 typedef struct model_case {

@@ -3,15 +3,15 @@
  * L4R5ZI board (stm32l4r5, build only) or natively (host).
  *
  * Figures from a qemu-m4 run are EMULATED: exact executed-instruction
- * counts from the QEMU plugin (src/target/plugin), deterministic run to
+ * counts from the QEMU plugin (src/firmware/plugin), deterministic run to
  * run. Cycles and time are MODELED from them (cycles.h). */
-#ifndef REEF_TARGET_FIRMWARE_H
-#define REEF_TARGET_FIRMWARE_H
+#ifndef REEF_FIRMWARE_FIRMWARE_H
+#define REEF_FIRMWARE_FIRMWARE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "target/insn_class.h"
+#include "firmware/insn_class.h"
 #include "util/err.h"
 
 /* What to build. Paths may be relative to the current folder. */

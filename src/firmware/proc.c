@@ -1,5 +1,5 @@
 /* Child processes with a time limit (see proc.h). */
-#include "target/proc.h"
+#include "firmware/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,8 +4,8 @@
  * paddings as the int8 graph of src/quant, float32 everywhere. Input
  * (1, H, W, C) normalized floats x = (p/255 - mean)/std; output the
  * (1, classes) logits (no softmax: argmax is the same). */
-#ifndef REEF_TARGET_FLOAT_GRAPH_H
-#define REEF_TARGET_FLOAT_GRAPH_H
+#ifndef REEF_FIRMWARE_FLOAT_GRAPH_H
+#define REEF_FIRMWARE_FLOAT_GRAPH_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* A minimal ELF32 (little-endian, ARM) reader: section headers and the
  * symbol table, enough for marker addresses and the memory report. */
-#ifndef REEF_TARGET_ELF_H
-#define REEF_TARGET_ELF_H
+#ifndef REEF_FIRMWARE_ELF_H
+#define REEF_FIRMWARE_ELF_H
 
 #include <stdint.h>
 

@@ -2,14 +2,14 @@
  * flags, not their names, so any section the compiler invents is counted:
  * allocated + no bits = .bss (RAM), allocated + writable = .data (RAM and
  * its load image in flash), executable = code, the rest = read-only data. */
-#include "target/memory.h"
+#include "firmware/memory.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "target/elf.h"
-#include "target/proc.h"
+#include "firmware/elf.h"
+#include "firmware/proc.h"
 
 static int ends_with(const char *s, const char *suffix)
 {

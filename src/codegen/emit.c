@@ -199,6 +199,20 @@ static void put_mul(emitter *e, int k, const reef_lowered_step *s, const void *a
     put_binary_tail(e, k, &a->bcast, a->input1_const, a->input2_const);
 }
 
+static void put_act_step(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_act_step_args *a = args;
+    const reef_act_params *p = &a->params;
+    (void)k, (void)s;
+    fprintf(e->fp,
+            "    .params = {.input_zero_point = %" PRId32 ", .output_zero_point = %" PRId32
+            ", .positive = {%" PRId32 ", %" PRId32 "}, .negative = {%" PRId32 ", %" PRId32 "}, ",
+            p->input_zero_point, p->output_zero_point, p->positive.multiplier, p->positive.shift,
+            p->negative.multiplier, p->negative.shift);
+    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
+}
+
 static void put_minmax(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_minmax_step_args *a = args;

@@ -116,7 +116,9 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_MAX_POOL_2D: return "MAX_POOL_2D";
     case REEF_OP_MUL: return "MUL";
     case REEF_OP_RELU: return "RELU";
+    case REEF_OP_RELU_N1_TO_1: return "RELU_N1_TO_1";
     case REEF_OP_RELU6: return "RELU6";
+    case REEF_OP_LEAKY_RELU: return "LEAKY_RELU";
     case REEF_OP_RESHAPE: return "RESHAPE";
     case REEF_OP_SOFTMAX: return "SOFTMAX";
     case REEF_OP_PAD: return "PAD";
@@ -374,6 +376,7 @@ int tfl_options_type(int32_t builtin)
     case REEF_OP_RESHAPE: return TFL_OPT_RESHAPE;
     case REEF_OP_MUL: return TFL_OPT_MUL;
     case REEF_OP_SUB: return TFL_OPT_SUB;
+    case REEF_OP_LEAKY_RELU: return TFL_OPT_LEAKY_RELU;
     case REEF_OP_PAD: return TFL_OPT_PAD;
     case REEF_OP_MEAN: return TFL_OPT_REDUCER;
     case REEF_OP_SQUEEZE: return TFL_OPT_SQUEEZE;

@@ -39,6 +39,7 @@ typedef enum reef_builtin {
     REEF_OP_MAX_POOL_2D = 17,
     REEF_OP_MUL = 18,
     REEF_OP_RELU = 19,
+    REEF_OP_RELU_N1_TO_1 = 20,
     REEF_OP_RELU6 = 21,
     REEF_OP_RESHAPE = 22,
     REEF_OP_SOFTMAX = 25,
@@ -48,6 +49,7 @@ typedef enum reef_builtin {
     REEF_OP_SQUEEZE = 43,
     REEF_OP_MAXIMUM = 55,
     REEF_OP_MINIMUM = 57,
+    REEF_OP_LEAKY_RELU = 98,
     REEF_OP_QUANTIZE = 114,
 } reef_builtin;
 
@@ -100,6 +102,8 @@ typedef struct reef_op_options {
     int keep_dims;
     /* CONCATENATION */
     int axis;
+    /* LEAKY_RELU */
+    float alpha;
 } reef_op_options;
 
 typedef struct reef_op {

@@ -88,6 +88,7 @@ enum {
     TFL_OPT_SUB = 28,
     TFL_OPT_SQUEEZE = 30,
     TFL_OPT_DEQUANTIZE = 38,
+    TFL_OPT_LEAKY_RELU = 75,
     TFL_OPT_QUANTIZE = 89,
 };
 /* The options table an op of this builtin code carries (TFL_OPT_NONE for

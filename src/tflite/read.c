@@ -314,6 +314,8 @@ static int read_options(const reader *rd, const fbr_table *t, reef_op *op, const
     case REEF_OP_RESHAPE:
     case REEF_OP_SQUEEZE:
         return read_dims_option(rd, t, o, what);
+    case REEF_OP_LEAKY_RELU:
+        return fbr_f32(r, t, 0, 0.0f, &o->alpha, what);
     case REEF_OP_MEAN:
         if (fbr_u8(r, t, 0, 0, &flag, what)) return -1;
         o->keep_dims = flag;

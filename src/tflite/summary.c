@@ -19,6 +19,10 @@ int reef_builtin_supported(int32_t builtin)
     case REEF_OP_MUL:
     case REEF_OP_MAXIMUM:
     case REEF_OP_MINIMUM:
+    case REEF_OP_RELU:
+    case REEF_OP_RELU_N1_TO_1:
+    case REEF_OP_RELU6:
+    case REEF_OP_LEAKY_RELU:
     case REEF_OP_AVERAGE_POOL_2D:
     case REEF_OP_MAX_POOL_2D:
     case REEF_OP_MEAN:

@@ -344,6 +344,9 @@ static size_t write_options(writer *w, const reef_op *op)
     case REEF_OP_SQUEEZE:
         if (o->nnew_shape > 0) fbt_ref(&t, 0);
         break;
+    case REEF_OP_LEAKY_RELU:
+        fbt_f32(&t, 0, o->alpha);
+        break;
     case REEF_OP_MEAN:
         fbt_u8(&t, 0, o->keep_dims);
         break;

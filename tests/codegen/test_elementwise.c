@@ -1,5 +1,5 @@
-/* Binary elementwise ops (ADD with broadcasting or a constant operand,
- * SUB, MUL, MAXIMUM, MINIMUM) against a reference written here, separately
+/* Elementwise ops (ADD with broadcasting or a constant operand, SUB,
+ * MUL, MAXIMUM, MINIMUM, and the standalone activations) against a reference written here, separately
  * from the runtime: TFLite Micro's reference arithmetic (integer_ops/add.h,
  * reference/sub.h, integer_ops/mul.h, maximum_minimum.h) restated in int64
  * with explicit rounding, TFLite's QuantizeMultiplier and
@@ -9,6 +9,8 @@
  *  - kernels: reef_*_broadcast_s8 on random 4-D broadcast shapes, random
  *    scales over five decades, zero points over all of [-128, 127] and
  *    every fused activation;
+ *  - activations: RELU, RELU_N1_TO_1, RELU6, LEAKY_RELU in random chains
+ *    of four, through the writer, reader, interpreter and generated C;
  *  - models: random .tflite graphs written with reef's writer and read
  *    back (x op C -> t, t op x: a constant operand on either side and two
  *    activations broadcast), lowered and run by the host interpreter, and
@@ -417,6 +419,102 @@ static void test_models_random(void **state)
     if (!generated && !testing_sanitizer_run()) skip(); /* no source tree: the generated C was not checked */
 }
 
+/* ---- standalone activations --------------------------------------------- */
+
+enum { A_RELU, A_RELU_N1_TO_1, A_RELU6, A_LEAKY, NACTS };
+static const int32_t act_code[NACTS] = {REEF_OP_RELU, REEF_OP_RELU_N1_TO_1, REEF_OP_RELU6, REEF_OP_LEAKY_RELU};
+static const char *act_name[NACTS] = {"RELU", "RELU_N1_TO_1", "RELU6", "LEAKY_RELU"};
+
+/* TFLite Micro's activations: RELU, RELU_N1_TO_1 requantize then clamp to
+ * the output's range; RELU6 clamps the raw input to [zp_in, q_in(6)];
+ * LEAKY_RELU requantizes by in/out (>= 0) or in*alpha/out (< 0). */
+static void ref_activation(int kind, float alpha, const qtensor *in, qtensor *out)
+{
+    int32_t m_id, m_alpha, lo, hi;
+    int s_id, s_alpha;
+    ref_quantize_multiplier((double)in->scale / (double)out->scale, &m_id, &s_id);
+    ref_quantize_multiplier((double)in->scale * (double)alpha / (double)out->scale, &m_alpha, &s_alpha);
+    ref_clamp(kind == A_RELU ? REEF_ACT_RELU : kind == A_RELU_N1_TO_1 ? REEF_ACT_RELU_N1_TO_1 : 0, out, &lo, &hi);
+    int32_t six = in->zp + (int32_t)roundf(6.0f / in->scale);
+    six = six > 127 ? 127 : six;
+    for (int32_t k = 0, n = count_of(in); k < n; k++) {
+        int32_t x = in->data[k], v;
+        if (kind == A_RELU6) {
+            v = x < in->zp ? in->zp : x > six ? six : x;
+        } else {
+            int neg = x - in->zp < 0 && kind == A_LEAKY;
+            v = out->zp + ref_mbqm(x - in->zp, neg ? m_alpha : m_id, neg ? s_alpha : s_id);
+            v = v < lo ? lo : v > hi ? hi : v;
+        }
+        out->data[k] = (int8_t)v;
+    }
+}
+
+static float rand_alpha(reef_rng *r)
+{
+    static const float edge[] = {0.0f, 0.01f, 0.2f, 1.0f, 3.5f};
+    return reef_rng_below(r, 2) ? edge[reef_rng_below(r, 5)] : 2.0f * reef_rng_uniform(r);
+}
+
+/* Chains of four random activations (RELU6 keeps its input's quantization,
+ * as the converter writes it) as .tflite graphs: the interpreter and, for
+ * a few, the generated C against the reference. */
+static void test_activations_random(void **state)
+{
+    (void)state;
+    reef_rng r;
+    reef_rng_seed(&r, 98);
+    int n = testing_sanitizer_run() ? 40 : 400, generated = 0, per_kind[NACTS] = {0};
+    for (int c = 0; c < n; c++) {
+        qtensor t[5];
+        int kind[4];
+        float alpha[4];
+        reef_graph g, back;
+        reef_lowered_model lm;
+        reef_error err;
+        int32_t ids[5];
+        t[0].rank = rand_int(&r, 1, 4);
+        for (int i = 0; i < t[0].rank; i++) t[0].shape[i] = rand_int(&r, 1, 7);
+        rand_quant(&r, &t[0]);
+        rand_fill(&r, &t[0]);
+        assert_int_equal(reef_graph_init(&g, "act", &err), 0);
+        ids[0] = add_tensor(&g, "x", &t[0], 0);
+        for (int j = 0; j < 4; j++) {
+            kind[j] = rand_int(&r, 0, NACTS - 1), alpha[j] = rand_alpha(&r);
+            t[j + 1] = t[j];
+            if (kind[j] != A_RELU6) rand_quant(&r, &t[j + 1]);
+            t[j + 1].data = malloc((size_t)count_of(&t[0]));
+            char name[8];
+            snprintf(name, sizeof name, "t%d", j + 1);
+            ids[j + 1] = add_tensor(&g, name, &t[j + 1], 0);
+            reef_op_options o;
+            reef_op_options_init(&o), o.alpha = alpha[j];
+            assert_true(reef_graph_add_op(&g, act_code[kind[j]], &ids[j], 1, &ids[j + 1], 1, &o, &err) >= 0);
+            ref_activation(kind[j], alpha[j], &t[j], &t[j + 1]);
+            per_kind[kind[j]]++;
+        }
+        assert_int_equal(reef_graph_set_io(&g, &ids[0], 1, &ids[4], 1, &err), 0);
+        uint8_t *bytes;
+        size_t size;
+        assert_int_equal(reef_tflite_serialize(&g, &bytes, &size, &err), 0);
+        if (reef_tflite_read_buffer(bytes, size, "act.tflite", &back, &err)) fail_msg("%s", err.msg);
+        if (reef_lower(&back, &lm, &err)) fail_msg("case %d: %s", c, err.msg);
+        int8_t *got = malloc((size_t)count_of(&t[0]));
+        assert_int_equal(reef_lowered_invoke(&lm, t[0].data, got), 0);
+        if (memcmp(got, t[4].data, (size_t)count_of(&t[0])))
+            fail_msg("activation case %d (%s %s %s %s): interpreter differs from the reference", c,
+                     act_name[kind[0]], act_name[kind[1]], act_name[kind[2]], act_name[kind[3]]);
+        if (c % 200 == 0 && !testing_sanitizer_run()) generated += check_generated(&lm, t[0].data, t[4].data);
+        free(got), free(bytes);
+        reef_lowered_free(&lm), reef_graph_free(&back), reef_graph_free(&g);
+        for (int j = 0; j < 5; j++) free(t[j].data);
+    }
+    printf("  activations: %d random 4-op chains bit-exact (RELU %d, RELU_N1_TO_1 %d, RELU6 %d, LEAKY_RELU %d "
+           "ops); %d also as generated C (host cc)\n",
+           n, per_kind[0], per_kind[1], per_kind[2], per_kind[3], generated);
+    if (!generated && !testing_sanitizer_run()) skip();
+}
+
 /* What lowering refuses, with the reason. */
 static void test_models_refused(void **state)
 {
@@ -453,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_kernels_refuse),
         cmocka_unit_test(test_models_random),
         cmocka_unit_test(test_models_refused),
+        cmocka_unit_test(test_activations_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 
 #include "reef/add.h"
 #include "reef/conv.h"
+#include "reef/activation.h"
 #include "reef/dw_conv.h"
 #include "reef/elementwise.h"
 #include "reef/fc.h"

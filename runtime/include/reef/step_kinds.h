@@ -50,7 +50,8 @@
     X(SUB,        sub,        reef_sub_step,        reef_addsub_step_args,     addsub)     \
     X(MUL,        mul,        reef_mul_step,        reef_mul_step_args,        mul)        \
     X(MAXIMUM,    maximum,    reef_maximum_step,    reef_minmax_step_args,     minmax)     \
-    X(MINIMUM,    minimum,    reef_minimum_step,    reef_minmax_step_args,     minmax)
+    X(MINIMUM,    minimum,    reef_minimum_step,    reef_minmax_step_args,     minmax)     \
+    X(ACT,        act,        reef_act_step,        reef_act_step_args,        act_step)
 
 #define REEF_FLOAT_STEP_KINDS(X)                                                        \
     X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \

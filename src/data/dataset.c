@@ -171,9 +171,12 @@ static int check_header(const char *path, const ds_header *h, size_t file_size, 
     if (h->version != REEF_DATASET_VERSION)
         return reef_fail(err, "%s: format version %u, this reef reads version %u", path,
                          h->version, REEF_DATASET_VERSION);
-    if (h->header_size != HEADER_SIZE || h->file_size != file_size)
-        return reef_fail(err, "%s: file is %zu bytes but its header says %llu (truncated?)", path,
-                         file_size, (unsigned long long)h->file_size);
+    if (h->header_size != HEADER_SIZE)
+        return reef_fail(err, "%s: header of %u bytes, this reef reads %d", path, h->header_size, HEADER_SIZE);
+    if (h->file_size != file_size)
+        return reef_fail(err, "%s: %s: %zu bytes, its header says %llu", path,
+                         file_size < h->file_size ? "truncated" : "bytes after the end", file_size,
+                         (unsigned long long)h->file_size);
     if (!h->height || !h->width || !h->channels || !h->num_classes || !h->num_groups ||
         h->height > 65536 || h->width > 65536 || h->channels > 4 || h->num_classes > 65536 ||
         h->num_groups > 65536)

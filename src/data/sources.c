@@ -111,7 +111,11 @@ static int cmp_str(const void *a, const void *b)
 
 #define CSV_MAX_FIELDS 64
 
-/* Splits one line (modified in place) on commas; trailing \r removed. */
+/* Splits one line (modified in place) on commas, RFC 4180 style: a field
+ * in double quotes may hold commas and "" for a quote (not a line break);
+ * trailing \r removed. Returns the number of fields, CSV_MAX_FIELDS + 1
+ * when there are more, -1 for a quote that is not closed or text after a
+ * closing quote. */
 static int csv_split(char *line, char **fields)
 {
     size_t len = strlen(line);
@@ -120,6 +124,20 @@ static int csv_split(char *line, char **fields)
     for (char *p = line;; p++) {
         if (n == CSV_MAX_FIELDS) return n + 1; /* too many: reported by the caller */
         fields[n++] = p;
+        if (*p == '"') { /* quoted: unquote in place */
+            char *w = p;
+            for (p++;; p++) {
+                if (!*p) return -1;
+                if (*p == '"' && p[1] == '"') *w++ = '"', p++;
+                else if (*p == '"') break;
+                else *w++ = *p;
+            }
+            p++;
+            if (*p && *p != ',') return -1;
+            *w = 0;
+            if (!*p) break;
+            continue;
+        }
         p = strchr(p, ',');
         if (!p) break;
         *p = 0;
@@ -135,6 +153,7 @@ static int csv_header(char *line, const char *csv, csv_columns *col, reef_error 
 {
     char *f[CSV_MAX_FIELDS + 1];
     col->total = csv_split(line, f);
+    if (col->total < 0) return reef_fail(err, "%s:1: malformed header: a quoted field is not closed", csv);
     col->id = col->label = -1;
     for (int i = 0; i < col->total && i < CSV_MAX_FIELDS; i++) {
         if (!strcmp(f[i], "ID")) col->id = i;
@@ -166,6 +185,9 @@ static int csv_row(char *line, const char *csv, int lineno, const csv_columns *c
 {
     char *f[CSV_MAX_FIELDS + 1];
     int n = csv_split(line, f);
+    if (n < 0)
+        return reef_fail(err, "%s:%d: malformed line: a quoted field is not closed (or text follows its quote)", csv,
+                         lineno);
     if (n != col->total)
         return reef_fail(err, "%s:%d: malformed line: %d fields, the header has %d", csv, lineno, n,
                          col->total);

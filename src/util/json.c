@@ -40,10 +40,31 @@ void reef_json_end(reef_json *j)
     j->depth--;
 }
 
+/* The length of the valid UTF-8 sequence at p (2 to 4 bytes: no overlong
+ * form, no surrogate, at most U+10FFFF), or 0. */
+static int utf8_length(const unsigned char *p)
+{
+    int n = *p >= 0xF0 && *p <= 0xF4 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC2 && *p <= 0xDF ? 2 : 0;
+    if (n == 0 || (*p >= 0xE0 && *p > 0xF4)) return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((*p == 0xE0 && p[1] < 0xA0) || (*p == 0xED && p[1] >= 0xA0))) return 0; /* overlong, surrogate */
+    if (n == 4 && ((*p == 0xF0 && p[1] < 0x90) || (*p == 0xF4 && p[1] >= 0x90))) return 0; /* overlong, > U+10FFFF */
+    return n;
+}
+
+/* A JSON string: escapes, and U+FFFD for each byte that is not UTF-8 (a
+ * folder name in Latin-1 made the output invalid JSON). */
 static void write_escaped(FILE *fp, const char *s)
 {
     fputc('"', fp);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x80) {
+            int n = utf8_length(p);
+            if (n) fwrite(p, 1, (size_t)n, fp), p += n - 1;
+            else fputs("\\ufffd", fp);
+            continue;
+        }
         switch (*p) {
         case '"': fputs("\\\"", fp); break;
         case '\\': fputs("\\\\", fp); break;

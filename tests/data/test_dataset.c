@@ -140,8 +140,15 @@ static void test_every_truncation_is_refused(void **state)
         fclose(fp);
         expect_load_error(cut, n < 128 ? "too short" : "truncated");
     }
+    /* a byte more is not called truncated */
+    FILE *fp = fopen(cut, "wb");
+    assert_int_equal(fwrite(data, 1, size, fp), size);
+    fputc(0, fp);
+    fclose(fp);
+    expect_load_error(cut, "bytes after the end");
     free(data);
     expect_load_error("/nonexistent/reef.ds", "cannot open");
+    expect_load_error(dir, "is a folder, not a file");
     fx_rm_rf(dir);
 }
 

@@ -302,7 +302,14 @@ static void idx_trailing_bytes(const char *root)
     assert_int_equal(fclose(fp), 0);
 }
 
+static void unclosed_quote(const char *root)
+{
+    const char csv[] = "ID,labels\n9908/valid/f0,1\n\"9908/empty/f1,0\n";
+    spoil_path(root, "Classification/train.csv", csv, sizeof csv - 1);
+}
+
 static const bad_case bad_cases[] = {
+    {"unclosed quote", REEF_PREP_DEEPFISH, unclosed_quote, {"train.csv:3:", "quoted field is not closed"}, 0},
     {"IDX size overflow", REEF_PREP_IDX, idx_size_overflow, {"train-images-idx3-ubyte.gz", "truncated: its header promises 4x2147483648x2147483648"}, 0},
     {"IDX trailing bytes", REEF_PREP_IDX, idx_trailing_bytes, {"train-labels-idx1-ubyte", "1 bytes after the 11"}, 0},
     {"missing image", REEF_PREP_DEEPFISH, missing_image, {"f2.jpg", "cannot open"}, 1},
@@ -384,6 +391,30 @@ static void test_skip_bad_lists_and_keeps_order(void **state)
     fx_rm_rf(root);
 }
 
+/* RFC 4180 quoting: quoted IDs and labels, "" for a quote in a header
+ * name, a comma inside quotes; the same samples as the plain CSV. */
+static void test_quoted_csv(void **state)
+{
+    (void)state;
+    char root[256], path[600];
+    testing_tmpdir(root, sizeof root, "prepquote");
+    make_deepfish(root);
+    snprintf(path, sizeof path, "%s/Classification/train.csv", root);
+    fx_write_text(path, "\"ID\",\"labels\",\"a \"\"note\"\", with comma\"\r\n\"9908/valid/f0\",\"2\",\"x,y\"\r\n"
+                        "9908/empty/f1,0,\r\n\"7117/valid/f2\",1,\"\"\r\n7117/empty/f3,\"0\",z\r\n");
+    reef_prep_options o = deepfish_options(root);
+    reef_dataset ds;
+    reef_prep_report rep;
+    build_ok(&o, &ds, &rep);
+    assert_int_equal(ds.count, 4);
+    for (uint32_t i = 0; i < 4; i++) assert_string_equal(ds.ids[i], df_ids[i]);
+    assert_int_equal(ds.labels[0], ds.labels[2]);
+    assert_true(ds.labels[0] != ds.labels[1]);
+    reef_dataset_free(&ds);
+    reef_prep_report_free(&rep);
+    fx_rm_rf(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_idx),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_skip_bad_lists_and_keeps_order),
+        cmocka_unit_test(test_quoted_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,28 @@ static void json_nesting_and_escapes(void **state)
     free(buf);
 }
 
+/* Bytes that are not UTF-8 (a Latin-1 folder name, a cut sequence, an
+ * overlong form, a surrogate) become U+FFFD; valid UTF-8 passes as it is. */
+static void json_strings_are_valid_utf8(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    reef_json j;
+    reef_json_begin(&j, fp);
+    reef_json_array(&j);
+    reef_json_string(&j, "caf\xe9/ok");          /* Latin-1 e-acute */
+    reef_json_string(&j, "caf\xc3\xa9 \xf0\x9f\x90\x9f"); /* UTF-8 e-acute and a fish */
+    reef_json_string(&j, "\xc3");                 /* cut short */
+    reef_json_string(&j, "\xc0\xaf\xed\xa0\x80");     /* overlong '/', a surrogate */
+    reef_json_end(&j);
+    reef_json_finish(&j);
+    fclose(fp);
+    assert_string_equal(buf, "[\"caf\\ufffd/ok\",\"caf\xc3\xa9 \xf0\x9f\x90\x9f\",\"\\ufffd\",\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"]\n");
+    free(buf);
+}
+
 static void atomic_write_leaves_no_partial_file(void **state)
 {
     (void)state;
@@ -110,6 +132,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_nesting_and_escapes),
+        cmocka_unit_test(json_strings_are_valid_utf8),
         cmocka_unit_test(atomic_write_leaves_no_partial_file),
         cmocka_unit_test(read_missing_file_names_it),
         cmocka_unit_test(rng_is_deterministic_and_unbiased),

@@ -43,6 +43,7 @@ typedef struct train_args {
     cli_recipe recipe;
     reef_train_cfg cfg;  /* resolved in setup_model (it needs the spec) */
     int json;
+    char ignored_by_resume[256]; /* options given that --resume would ignore, in order */
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a)
@@ -60,8 +61,13 @@ static int parse_args(int argc, char **argv, train_args *a)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         int rc = cli_recipe_option(NAME, &a->recipe, c, optarg);
-        if (rc == 0) continue;
         if (rc == 2) return 2;
+        const char *ignored = rc == 0 ? a->recipe.key[a->recipe.n - 1] : c == O_ARCH ? "arch" : NULL;
+        if (ignored && strcmp(ignored, "epochs")) {
+            size_t n = strlen(a->ignored_by_resume);
+            snprintf(a->ignored_by_resume + n, sizeof a->ignored_by_resume - n, "%s--%s", n ? ", " : "", ignored);
+        }
+        if (rc == 0) continue;
         switch (c) {
         case O_ARCH: a->arch = optarg; break;
         case O_TRAIN: a->train = optarg; break;
@@ -80,17 +86,9 @@ static int parse_args(int argc, char **argv, train_args *a)
     if (!a->train) return cli_error(NAME, "--train FILE is required") + 1;
     if (!a->output) return cli_error(NAME, "-o MODEL.ckpt is required") + 1;
     cli_recipe_resolve(&a->recipe, NULL, &a->cfg);  // --resume keeps the checkpoint's recipe
-    if (a->resume) {
-        char given[256] = "";
-        for (int i = 0; i < a->recipe.n; i++) {
-            size_t n = strlen(given);
-            if (strcmp(a->recipe.key[i], "epochs") && !strstr(given, a->recipe.key[i]))
-                snprintf(given + n, sizeof given - n, "%s--%s", n ? ", " : "", a->recipe.key[i]);
-        }
-        if (given[0])
-            return cli_error(NAME, "--resume continues the checkpoint's own recipe: %s would be ignored (drop it, or "
-                                   "start a new run without --resume)", given) + 1;
-    }
+    if (a->resume && a->ignored_by_resume[0])
+        return cli_error(NAME, "--resume continues the checkpoint's own recipe: %s would be ignored (drop it, or "
+                               "start a new run without --resume)", a->ignored_by_resume) + 1;
     return 0;
 }
 

@@ -141,20 +141,20 @@ int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, 
         else if (!strcmp(value, "sgd")) cfg->opt.kind = REEF_OPT_SGD, cfg->opt.lr = 0.05f;
         else return why_fail(why, why_size, "optimizer is adamw or sgd, not '%s'%s", value, "");
     } else if (!strcmp(key, "lr")) {
-        if (set_float(value, 1e-7, 10, &cfg->opt.lr)) return why_fail(why, why_size, "lr must be from 1e-07 to 10, not '%s'%s", value, "");
+        if (set_float(value, 1e-7, 10, &cfg->opt.lr)) return why_fail(why, why_size, "lr must be a finite number from 1e-07 to 10, not '%s'%s", value, "");
     } else if (!strcmp(key, "momentum")) {
-        if (set_float(value, 0, 0.999, &cfg->opt.momentum)) return why_fail(why, why_size, "momentum must be from 0 to 0.999, not '%s'%s", value, "");
+        if (set_float(value, 0, 0.999, &cfg->opt.momentum)) return why_fail(why, why_size, "momentum must be a finite number from 0 to 0.999, not '%s'%s", value, "");
     } else if (!strcmp(key, "weight-decay")) {
-        if (set_float(value, 0, 1, &cfg->opt.weight_decay)) return why_fail(why, why_size, "weight-decay must be from 0 to 1, not '%s'%s", value, "");
+        if (set_float(value, 0, 1, &cfg->opt.weight_decay)) return why_fail(why, why_size, "weight-decay must be a finite number from 0 to 1, not '%s'%s", value, "");
     } else if (!strcmp(key, "schedule")) {
         if (!strcmp(value, "cosine")) cfg->opt.sched = REEF_SCHED_COSINE;
         else if (!strcmp(value, "onecycle")) cfg->opt.sched = REEF_SCHED_ONECYCLE;
         else if (!strcmp(value, "constant")) cfg->opt.sched = REEF_SCHED_CONSTANT;
         else return why_fail(why, why_size, "schedule is cosine, onecycle or constant, not '%s'%s", value, "");
     } else if (!strcmp(key, "clip")) {
-        if (set_float(value, 0, 1e6, &cfg->opt.clip_norm)) return why_fail(why, why_size, "clip must be from 0 to 1e+06, not '%s'%s", value, "");
+        if (set_float(value, 0, 1e6, &cfg->opt.clip_norm)) return why_fail(why, why_size, "clip must be a finite number from 0 to 1e+06, not '%s'%s", value, "");
     } else if (!strcmp(key, "label-smoothing")) {
-        if (set_float(value, 0, 0.5, &cfg->label_smoothing)) return why_fail(why, why_size, "label-smoothing must be from 0 to 0.5, not '%s'%s", value, "");
+        if (set_float(value, 0, 0.5, &cfg->label_smoothing)) return why_fail(why, why_size, "label-smoothing must be a finite number from 0 to 0.5, not '%s'%s", value, "");
     } else if (!strcmp(key, "balance")) {
         if (set_onoff(value, &cfg->balance_classes)) return why_fail(why, why_size, "balance is on or off, not '%s'%s", value, "");
     } else if (!strcmp(key, "balance-groups")) {

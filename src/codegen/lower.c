@@ -448,10 +448,24 @@ static int lower_reshape(const reef_graph *g, const reef_op *op, reef_lowered_st
     return 0;
 }
 
+/* PADV2's constant_values: one int8 value in the output's quantization
+ * (TFLite Micro's pad.cc checks the scales and zero points equal). */
+static int pad_constant(const reef_graph *g, int32_t t, const reef_tensor *out, int32_t *value, reef_error *err)
+{
+    const reef_tensor *c;
+    if (constant(g, t, REEF_INT8, &c, err)) return -1;
+    if (reef_tensor_elements(c) != 1) return reef_fail(err, "constant_values '%s' is not one value", c->name);
+    if (c->nquant != 1 || c->scale[0] != out->scale[0] || c->zero_point[0] != out->zero_point[0])
+        return reef_fail(err, "constant_values '%s' is not in the output's quantization", c->name);
+    *value = (int8_t)c->data[0];
+    return 0;
+}
+
 static int lower_pad(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     const reef_tensor *in, *pads, *out;
-    if (op->ninputs != 2 || op->noutputs < 1) return reef_fail(err, "needs an input, paddings and an output");
+    if (op->ninputs < 2 || op->ninputs > 3 || op->noutputs < 1)
+        return reef_fail(err, "needs an input, paddings, (PADV2) a constant value and an output");
     if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err)) return -1;
     const reef_tensor *p = tensor_at_index(g, op->inputs[1]);
     int is64 = p && p->type == REEF_INT64;
@@ -471,6 +485,8 @@ static int lower_pad(const reef_graph *g, const reef_op *op, reef_lowered_step *
     a->params.before = (reef_dims){before[0], before[1], before[2], before[3]};
     a->params.after = (reef_dims){after[0], after[1], after[2], after[3]};
     a->params.pad_value = zp(out);
+    if (op->ninputs == 3 && op->inputs[2] >= 0 && pad_constant(g, op->inputs[2], out, &a->params.pad_value, err))
+        return -1;
     if (dims_of(in, &a->input_dims, err) || dims_of(out, &a->output_dims, err)) return -1;
     const int32_t *di = &a->input_dims.n, *dout = &a->output_dims.n;
     for (int i = 0; i < 4; i++)
@@ -581,6 +597,8 @@ static const struct {
     {REEF_OP_RESHAPE, lower_reshape},
     {REEF_OP_SQUEEZE, lower_reshape},
     {REEF_OP_PAD, lower_pad},
+    {REEF_OP_PADV2, lower_pad},
+    {REEF_OP_EXPAND_DIMS, lower_reshape},
     {REEF_OP_QUANTIZE, lower_quantize},
     {REEF_OP_DEQUANTIZE, lower_dequantize},
 };

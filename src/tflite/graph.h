@@ -48,6 +48,8 @@ typedef enum reef_builtin {
     REEF_OP_SUB = 41,
     REEF_OP_SQUEEZE = 43,
     REEF_OP_MAXIMUM = 55,
+    REEF_OP_PADV2 = 60,
+    REEF_OP_EXPAND_DIMS = 70,
     REEF_OP_MINIMUM = 57,
     REEF_OP_LEAKY_RELU = 98,
     REEF_OP_QUANTIZE = 114,

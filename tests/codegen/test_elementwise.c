@@ -515,6 +515,77 @@ static void test_activations_random(void **state)
     if (!generated && !testing_sanitizer_run()) skip();
 }
 
+/* ---- EXPAND_DIMS then PAD or PADV2 --------------------------------------- */
+
+/* x (rank 1..3) -> EXPAND_DIMS at a random axis -> PAD (the output zero
+ * point) or PADV2 (a constant in the output's quantization) with random
+ * paddings; the reference pads by multi-index. */
+static void test_expand_pad_random(void **state)
+{
+    (void)state;
+    reef_rng r;
+    reef_rng_seed(&r, 60);
+    int n = testing_sanitizer_run() ? 30 : 200, v2 = 0;
+    for (int c = 0; c < n; c++) {
+        qtensor x, e, out, cv;
+        reef_graph g, back;
+        reef_lowered_model lm;
+        reef_error err;
+        x.rank = rand_int(&r, 1, 3);
+        for (int i = 0; i < x.rank; i++) x.shape[i] = rand_int(&r, 1, 5);
+        rand_quant(&r, &x), rand_fill(&r, &x);
+        int32_t axis = rand_int(&r, 0, x.rank);
+        e = x, e.rank = x.rank + 1;
+        for (int i = 0, j = 0; i < e.rank; i++) e.shape[i] = i == axis ? 1 : x.shape[j++];
+        int32_t pads[8];
+        out = e;
+        for (int i = 0; i < e.rank; i++) {
+            pads[2 * i] = rand_int(&r, 0, 2), pads[2 * i + 1] = rand_int(&r, 0, 2);
+            out.shape[i] = e.shape[i] + pads[2 * i] + pads[2 * i + 1];
+        }
+        int padv2 = rand_int(&r, 0, 1);
+        int8_t value = padv2 ? (int8_t)reef_rng_u32(&r) : (int8_t)x.zp;
+        v2 += padv2;
+        out.data = malloc((size_t)count_of(&out));
+        for (int32_t k = 0; k < count_of(&out); k++) {
+            int32_t rest = k, idx[4], inside = 1, off = 0;
+            for (int i = out.rank - 1; i >= 0; i--) idx[i] = rest % out.shape[i], rest /= out.shape[i];
+            for (int i = 0; i < out.rank; i++) {
+                int32_t j = idx[i] - pads[2 * i];
+                inside &= j >= 0 && j < e.shape[i];
+                off = off * e.shape[i] + j;
+            }
+            out.data[k] = inside ? x.data[off] : value;
+        }
+        assert_int_equal(reef_graph_init(&g, "pad", &err), 0);
+        int32_t tx = add_tensor(&g, "x", &x, 0), te = add_tensor(&g, "e", &e, 0), to = add_tensor(&g, "out", &out, 0);
+        int32_t one = 1, pshape[2] = {e.rank, 2};
+        int32_t ta = reef_graph_add_tensor(&g, "axis", REEF_INT32, 1, &one, &err);
+        assert_int_equal(reef_graph_set_data(&g, ta, &axis, 4, &err), 0);
+        int32_t tp = reef_graph_add_tensor(&g, "pads", REEF_INT32, 2, pshape, &err);
+        assert_int_equal(reef_graph_set_data(&g, tp, pads, (size_t)e.rank * 8, &err), 0);
+        cv = x, cv.rank = 0, cv.data = &value;
+        int32_t tc = add_tensor(&g, "value", &cv, 1);
+        assert_true(reef_graph_add_op(&g, REEF_OP_EXPAND_DIMS, (int32_t[]){tx, ta}, 2, &te, 1, NULL, &err) >= 0);
+        assert_true(reef_graph_add_op(&g, padv2 ? REEF_OP_PADV2 : REEF_OP_PAD, (int32_t[]){te, tp, tc},
+                                      padv2 ? 3 : 2, &to, 1, NULL, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(&g, &tx, 1, &to, 1, &err), 0);
+        uint8_t *bytes;
+        size_t size;
+        assert_int_equal(reef_tflite_serialize(&g, &bytes, &size, &err), 0);
+        if (reef_tflite_read_buffer(bytes, size, "pad.tflite", &back, &err)) fail_msg("%s", err.msg);
+        if (reef_lower(&back, &lm, &err)) fail_msg("case %d: %s", c, err.msg);
+        int8_t *got = malloc((size_t)count_of(&out));
+        assert_int_equal(reef_lowered_invoke(&lm, x.data, got), 0);
+        if (memcmp(got, out.data, (size_t)count_of(&out)))
+            fail_msg("pad case %d (%s): interpreter differs from the reference", c, padv2 ? "PADV2" : "PAD");
+        free(got), free(bytes);
+        reef_lowered_free(&lm), reef_graph_free(&back), reef_graph_free(&g);
+        free(x.data), free(out.data);
+    }
+    printf("  EXPAND_DIMS + PAD/PADV2: %d random graphs bit-exact (%d PADV2 with a constant value)\n", n, v2);
+}
+
 /* What lowering refuses, with the reason. */
 static void test_models_refused(void **state)
 {
@@ -552,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_models_random),
         cmocka_unit_test(test_models_refused),
         cmocka_unit_test(test_activations_random),
+        cmocka_unit_test(test_expand_pad_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,7 +188,7 @@ static void test_nonfinite_options_are_refused(void **state)
         expect(reef(out, sizeof out, "search --train '%s' --val '%s' -o %s/s.arch %s", f->ds, f->ds, f->dir, cases[i]),
                out, 2, "finite");
     expect(reef(out, sizeof out, "run --model '%s' --data '%s' --timeout nan", f->tflite, f->ds), out, 2, "");
-    expect(reef(out, sizeof out, "train --train '%s' -o %s/n.ckpt --lr nan", f->ds, f->dir), out, 2, "finite");
+    expect(reef(out, sizeof out, "train --train '%s' -o %s/n.ckpt --lr nan", f->ds, f->dir), out, 2, "not 'nan'");
     char path[400];
     snprintf(path, sizeof path, "%s/s.arch.log.csv", f->dir);
     assert_int_equal(access(path, F_OK), -1);
@@ -228,7 +228,7 @@ static void test_resume_misuse_is_refused(void **state)
     expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 3 -o '%s'", f->ckpt, f->small_ds, r), out,
            1, "resume on the dataset it was trained on");
     expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 3 --optimizer sgd --arch fish-m -o '%s'",
-                f->ckpt, f->ds, r), out, 2, "--optimizer, --arch would be ignored");
+                f->ckpt, f->ds, r), out, 2, "--optimizer would be ignored");
     expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 1 -o '%s'", f->ckpt, f->ds, r), out, 1,
            "has done 1 epochs already");
     assert_int_equal(access(r, F_OK), -1);

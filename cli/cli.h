@@ -38,6 +38,7 @@ int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_profile_ops(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_harvest(int argc, char **argv);
 
 /* A dataset's per-class and per-group counts: tables on stdout, or the
  * "classes" and "groups" arrays into j when j is not NULL (cmd_info.c). */

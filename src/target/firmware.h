@@ -24,6 +24,8 @@ typedef struct reef_fw_spec {
     int skip_runtime;                   /* 1: do not compile runtime/src (hand-written test models) */
     const char *board_inputs;           /* stm32l4r5: raw int8 inputs compiled in (NULL: none) */
     const char *output;                 /* the ELF (or host executable) to write */
+    int intermittent;                   /* 1: the resumable harness (model_header is <name>_resume.h)
+                                         * and the board's NVM (targets/<board>/nvm.c; issue 13) */
 } reef_fw_spec;
 
 /* Compiles and links. Models that do not fit the STM32L4R5 are refused

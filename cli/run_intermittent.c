@@ -29,8 +29,10 @@ static void usage(FILE *fp)
             "emulator after exactly N instructions, and the next boot starts from reset with\n"
             "only the NVM file kept. Every output is compared with the continuous run.\n\n"
             "  --fail-every N     every boot fails after N instructions (until one finishes)\n"
-            "  --fail-random K    K boots fail at random instruction counts (--fail-max M,\n"
-            "                     default one failure-free run's length; --seed S)\n"
+            "  --fail-random K    K power failures at random instruction counts in [1, M]\n"
+            "                     (--fail-max M, default one failure-free run's length;\n"
+            "                     --seed S): runs from a fresh NVM, each failing boot after\n"
+            "                     boot until one finishes, until K failures in all\n"
             "  --fail-steps       one run per commit point, failing where it starts (every\n"
             "                     unit boundary: with no --capacitor, every step boundary)\n"
             "  --fail-commit C    one run per instruction of commit C (0 = the input's)\n"
@@ -243,12 +245,17 @@ static int failure_runs(const irun *a, const char *elf, const int8_t *in, int n,
         rc = run_once(elf, in, n, m, want, got, &fs, a->timeout, x, err);
     }
     if (!rc && a->fail_random) {
+        /* K failures at random counts: runs (each from a fresh NVM) whose boots
+         * fail at random points until one finishes, until K failures in all */
         outcome *x = &o[(*no)++];
         x->what = "at random instruction counts";
         uint64_t max = a->fail_max > 0 ? (uint64_t)a->fail_max : base->last_boot_instructions;
-        reef_fail_schedule fs = {.kind = REEF_FAIL_RANDOM, .random_count = (int)a->fail_random, .random_max = max,
-                                 .seed = (uint64_t)a->seed, .max_boots = (int)a->fail_random + 1000};
-        rc = run_once(elf, in, n, m, want, got, &fs, a->timeout, x, err);
+        for (long seed = a->seed; !rc && x->failures < a->fail_random; seed++) {
+            reef_fail_schedule fs = {.kind = REEF_FAIL_RANDOM, .random_count = 1000000, .random_max = max,
+                                     .seed = (uint64_t)seed, .max_boots = 100000};
+            rc = run_once(elf, in, n, m, want, got, &fs, a->timeout, x, err);
+            progress(a, x->what, x->failures < a->fail_random ? x->failures : a->fail_random, a->fail_random);
+        }
     }
     free(got);
     return rc;

@@ -124,7 +124,7 @@ static void test_run_with_failures(void **state)
     fclose(fp);
     /* per-step units: commit points are step boundaries */
     snprintf(cmd, sizeof cmd,
-             "%s run --intermittent --model %s --inputs %s --fail-steps --fail-commit 2 --fail-stride 25 --fail-every 40000 "
+             "%s run --intermittent --model %s --inputs %s --fail-steps --fail-commit 2 --fail-stride 25 --fail-every 1500000 "
              "--fail-random 5 --json",
              bin, model, raw);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);

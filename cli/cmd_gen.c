@@ -7,6 +7,8 @@
 
 #include "cli.h"
 #include "codegen/emit.h"
+#include "codegen/intermittent.h"
+#include "intermittent.h"
 #include "codegen/lower.h"
 #include "personal/emit.h"
 #include "tflite/graph.h"
@@ -16,7 +18,10 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: reef gen MODEL.tflite -o DIR [--name NAME] [--trainable PLAN [--replay DATA]] [--json]\n\n"
+    fprintf(fp, "usage: reef gen MODEL.tflite -o DIR [--name NAME] [--json]\n"
+                "       [--trainable PLAN [--replay DATA]]\n"
+                "       [--intermittent [--capacitor C --v-on V --v-off V] [--nvm fram|flash]\n"
+                "        [--profile NAME] [--efficiency E]]\n\n"
                 "Writes DIR/NAME.h and DIR/NAME.c: the int8 model as C99 for the reef runtime,\n"
                 "with const weights, one statically planned arena and a const step table.\n"
                 "Prints the ops, MACs, weight bytes, the arena and its lower bound.\n\n"
@@ -26,7 +31,16 @@ static void usage(FILE *fp)
                 "                    `reef personalize plan` (tail table, deployed tail weights and\n"
                 "                    replay in flash, every RAM buffer static; docs/personalization.md)\n"
                 "  --replay DATA     the training data the plan's replay samples come from\n"
-                "  --json            print the summary as JSON\n");
+                "  --json            print the summary as JSON\n\n"
+                "Intermittent power (docs/intermittent.md): --intermittent also writes\n"
+                "DIR/NAME_resume.h and .c, the schedule that lets the model survive power\n"
+                "failures (progress and live tensors committed to NVM). With --capacitor,\n"
+                "steps are grouped and tiled so that each unit, commit included, fits the\n"
+                "energy the capacitor delivers between --v-on (default 3.0) and --v-off\n"
+                "(default 1.8); if none can, it says so and how big a capacitor would do.\n"
+                "Without it, a commit follows every step. Values take SI suffixes (100u).\n"
+                "  --nvm fram|flash  the NVM (default fram; flash is modeled, no code)\n"
+                "  --profile NAME    device profile for the energy model (default stm32l4r5)\n");
 }
 
 /* Op counts by TFLite name, in first-seen order. */
@@ -92,6 +106,51 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, cons
     free(counts);
 }
 
+/* The intermittent schedule: units, commits, modeled energies. */
+static void print_plan(const reef_intermittent_plan *p, const power_opts *po, const reef_intermittent_options *o,
+                       int json)
+{
+    double worst = 0;
+    for (int u = 0; u < p->nunits; u++)
+        if (p->worst_charge_uj[u] > worst) worst = p->worst_charge_uj[u];
+    double share = p->step_uj_total > 0 ? p->commit_uj_total / p->step_uj_total : 0;
+    if (json) {
+        reef_json j;
+        reef_json_begin(&j, stdout);
+        reef_json_object(&j);
+        reef_json_kv_int(&j, "units", p->nunits);
+        reef_json_kv_int(&j, "tiled_steps", p->tiled_steps);
+        reef_json_kv_int(&j, "nvm_bytes", p->nvm_bytes);
+        reef_json_kv_int(&j, "nvm_bytes_written_per_inference", (int64_t)p->saved_bytes);
+        reef_json_kv_number(&j, "charge_budget_uj", o->budget_uj);
+        reef_json_kv_number(&j, "worst_unit_charge_uj_modeled", worst);
+        reef_json_kv_number(&j, "steps_uj_modeled", p->step_uj_total);
+        reef_json_kv_number(&j, "commits_uj_modeled", p->commit_uj_total);
+        reef_json_kv_number(&j, "commit_overhead_modeled", share);
+        reef_json_end(&j);
+        reef_json_finish(&j);
+        return;
+    }
+    reef_table t;
+    printf("\nintermittent schedule (%s NVM%s)\n", po->nvm == REEF_NVM_FRAM ? "FRAM" : "flash",
+           o->budget_uj > 0 ? "" : ", a commit after every step");
+    reef_table_init(&t, "what", ">value", "how", NULL);
+    reef_table_cell(&t, "units"), reef_table_cell(&t, "%d", p->nunits), reef_table_cell(&t, "%d steps tiled", p->tiled_steps);
+    reef_table_cell(&t, "NVM used"), reef_table_cell(&t, "%u B", p->nvm_bytes), reef_table_cell(&t, "record + live tensors");
+    reef_table_cell(&t, "NVM written / inference"), reef_table_cell(&t, "%zu B", p->saved_bytes),
+        reef_table_cell(&t, "live bytes at commits, input included");
+    if (o->budget_uj > 0) {
+        reef_table_cell(&t, "one charge"), reef_table_cell(&t, "%.1f uJ", o->budget_uj),
+            reef_table_cell(&t, "%g uF, %.2f V -> %.2f V", po->capacitor_f * 1e6, po->v_on, po->v_off);
+        reef_table_cell(&t, "largest unit"), reef_table_cell(&t, "%.1f uJ", worst),
+            reef_table_cell(&t, "modeled: boot + restore + unit + commit");
+    }
+    reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, "modeled (estimate)");
+    reef_table_cell(&t, "commits"), reef_table_cell(&t, "%.1f uJ", p->commit_uj_total),
+        reef_table_cell(&t, "modeled, %.1f%% of the steps", 100 * share);
+    reef_table_print(&t, stdout, NULL);
+}
+
 /* Creates dir and any missing parents (mkdir -p). */
 static int make_dir(const char *dir)
 {
@@ -118,12 +177,26 @@ int cmd_gen(int argc, char **argv)
                                          {"json", no_argument, NULL, 'j'},
                                          {"trainable", required_argument, NULL, 't'},
                                          {"replay", required_argument, NULL, 'r'},
+                                         {"intermittent", no_argument, NULL, 'I'},
+                                         {"capacitor", required_argument, NULL, 'P'},
+                                         {"v-on", required_argument, NULL, 'P'},
+                                         {"v-off", required_argument, NULL, 'P'},
+                                         {"nvm", required_argument, NULL, 'P'},
+                                         {"profile", required_argument, NULL, 'P'},
+                                         {"efficiency", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *dir = NULL, *name = NULL, *trainable = NULL, *replay = NULL;
-    int json = 0, c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (c == 'o')
+    int json = 0, c, idx = 0, intermittent = 0, power_given = 0;
+    power_opts po;
+    power_opts_default(&po);
+    while ((c = getopt_long(argc, argv, "o:h", opts, &idx)) != -1) {
+        if (c == 'P') {
+            if (power_opts_parse("gen", &po, opts[idx].name, optarg) < 0) return 2;
+            power_given = 1;
+        } else if (c == 'I')
+            intermittent = 1;
+        else if (c == 'o')
             dir = optarg;
         else if (c == 'n')
             name = optarg;
@@ -139,6 +212,10 @@ int cmd_gen(int argc, char **argv)
             return usage(stderr), 2;
     }
     if (optind != argc - 1 || !dir) return usage(stderr), 2;
+    if (power_given && !intermittent) return cli_error("gen", "--capacitor, --v-on, --v-off, --nvm and --profile need --intermittent"), 2;
+    if (intermittent && power_opts_check("gen", &po)) return 2;
+    if (intermittent && trainable)
+        return cli_error("gen", "--trainable and --intermittent cannot be combined yet (the update is not resumable)"), 2;
     const char *model = argv[optind];
     char default_name[72];
     reef_c_name_from_path(model, default_name, sizeof default_name);
@@ -160,16 +237,30 @@ int cmd_gen(int argc, char **argv)
         reef_graph_free(&g);
         return cli_error("gen", "%s: %s", model, err.msg);
     }
-    int rc = make_dir(dir);
+    /* The schedule first: a model that cannot make progress writes nothing. */
+    reef_intermittent_plan plan = {0};
+    reef_intermittent_options io;
+    reef_device_profile prof;
+    int rc = intermittent && power_plan("gen", &po, &m, &prof, &io, &plan) ? 1 : 0;
+    if (rc == 0 && intermittent && po.nvm == REEF_NVM_FLASH) {
+        print_plan(&plan, &po, &io, json);
+        rc = cli_error("gen", "internal flash is modeled only (docs/intermittent.md: its page erase makes every "
+                              "commit cost more than it saves); no code written");
+    }
+    if (rc == 0) rc = make_dir(dir);
     if (rc == 0 && !trainable && reef_emit_c(&m, dir, name, model, &err)) rc = cli_error("gen", "%s", err.msg);
     if (rc == 0 && trainable && reef_pgen(dir, name, model, &g, &m, trainable, replay, &err))
+        rc = cli_error("gen", "%s", err.msg);
+    if (rc == 0 && intermittent && reef_intermittent_emit(&m, &plan, dir, name, &err))
         rc = cli_error("gen", "%s", err.msg);
     if (rc == 0) {
         char h[4200], src[4200];
         snprintf(h, sizeof h, "%s/%s.h", dir, name);
         snprintf(src, sizeof src, "%s/%s.c", dir, name);
-        print_summary(&g, &m, h, src, json);
+        if (!(intermittent && json)) print_summary(&g, &m, h, src, json);
+        if (intermittent) print_plan(&plan, &po, &io, json);
     }
+    reef_intermittent_plan_free(&plan);
     reef_lowered_free(&m);
     reef_graph_free(&g);
     return rc;

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "codegen/emit.h"
+#include "intermittent.h"
 #include "codegen/lower.h"
 #include "data/dataset.h"
 #include "energy/profile.h"
@@ -37,6 +38,7 @@ static void usage(FILE *fp)
             "  --work DIR       keep the generated C and the firmware in DIR\n"
             "  --timeout S      time limit of the run in seconds (default from the MACs)\n"
             "  --steps          also count instructions per step (slower build, same run)\n"
+            "  --intermittent   with injected power failures (reef run --intermittent --help)\n"
             "  --json           print the result as JSON\n");
 }
 
@@ -306,6 +308,8 @@ static int execute(const run_args *a, run_state *s, reef_error *err)
 
 int cmd_run(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--intermittent")) return run_intermittent(argc, argv);
     run_args a;
     int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;

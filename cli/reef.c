@@ -22,6 +22,7 @@ static const reef_command commands[] = {
     {"report", cmd_report, "the paper's Table 1 for a model: float vs int8 accuracy, flash, RAM, power, time, energy"},
     {"search", cmd_search, "hardware-aware architecture search (ProxylessNAS) under flash/RAM/latency/energy targets"},
     {"personalize", cmd_personalize, "on-device personalization: plan, split by habitat, run the update (host or qemu-m4)"},
+    {"harvest", cmd_harvest, "an intermittent model on harvested power: capacitor voltage, time to result, inferences/hour"},
     {"profile-ops", cmd_profile_ops, "the search's cost table: ops of the search space timed on the emulated Cortex-M4"},
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);

@@ -31,3 +31,28 @@ run_ua_per_mhz_board 243.8
 board_source MLPerf Tiny v1.0 closed, OctoML microTVM on NUCLEO-L4R5ZI, LPM01A at 1.8 V (mlcommons/tiny_results_v1.0 c7761cf)
 board_points 8
 board_energy_error_pct 8.5
+# ---- intermittent execution (issue 13; docs/intermittent.md) ----------
+# Power-on reset to main() with the PLL at 120 MHz: reset temporization
+# plus clock set-up, modeled (not measured on a board).
+boot_us 1000
+# External SPI FRAM (targets/stm32l4r5/fram.c): Fujitsu MB85RS family,
+# figures from the MB85RS256TY datasheet DS501-00046-6v1-E (40 MHz max,
+# 1.8-3.6 V, 2.5 mA max at 40 MHz, standby 50 uA max); a 2 Mbit part of the
+# family (MB85RS2MTA, 256 KB) is assumed to draw the same. SPI1 runs at
+# PCLK/4 = 30 MHz (power-of-two prescaler under the 40 MHz limit); the
+# current is the 40 MHz maximum (conservative).
+fram_spi_mhz 30
+fram_active_ua 2500
+fram_standby_ua 50
+fram_cmd_bytes 4
+fram_kb 256
+# Internal flash (RM0432 / STM32L4 datasheets' flash tables, typical):
+# 64-bit double-word programming 81.7 us, page erase 22 ms, about 3.4 mA
+# while programming or erasing, 4 KB pages (dual-bank mode), 10 kcycles
+# endurance. STM32L4 family figures, not re-read from DS12023.
+flash_page_kb 4
+flash_program_us 81.7
+flash_program_bytes 8
+flash_erase_ms 22
+flash_program_ua 3400
+flash_endurance_kcycles 10

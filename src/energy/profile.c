@@ -28,6 +28,7 @@ typedef struct field {
 
 #define F(key, kind, member, min, max) {key, kind, offsetof(reef_device_profile, member), min, max, 0}
 #define OPT(key, kind, member, min, max) {key, kind, offsetof(reef_device_profile, member), min, max, 1}
+#define NVM(key, kind, member, min, max) {key, kind, offsetof(reef_device_profile, member), min, max, 2}
 static const field fields[] = {
     F("name", TEXT, name, 0, 0),
     F("datasheet", TEXT, datasheet, 0, 0),
@@ -43,9 +44,22 @@ static const field fields[] = {
     OPT("board_source", TEXT, board_source, 0, 0),
     OPT("board_points", INTEGER, board_points, 1, 100000),
     OPT("board_energy_error_pct", NUMBER, board_energy_error_pct, 0, 1000),
+    NVM("boot_us", NUMBER, boot_us, 0, 1e7),
+    NVM("fram_spi_mhz", NUMBER, fram_spi_mhz, 0.001, 1000),
+    NVM("fram_active_ua", NUMBER, fram_active_ua, 0, 1e6),
+    NVM("fram_standby_ua", NUMBER, fram_standby_ua, 0, 1e6),
+    NVM("fram_cmd_bytes", INTEGER, fram_cmd_bytes, 1, 16),
+    NVM("fram_kb", KBYTES, fram_bytes, 1, 4194304),
+    NVM("flash_page_kb", NUMBER, flash_page_kb, 0.125, 1024),
+    NVM("flash_program_us", NUMBER, flash_program_us, 0.001, 1e6),
+    NVM("flash_program_bytes", INTEGER, flash_program_bytes, 1, 4096),
+    NVM("flash_erase_ms", NUMBER, flash_erase_ms, 0.001, 1e5),
+    NVM("flash_program_ua", NUMBER, flash_program_ua, 0, 1e6),
+    NVM("flash_endurance_kcycles", NUMBER, flash_endurance_kcycles, 0.001, 1e9),
 };
 #undef F
 #undef OPT
+#undef NVM
 enum { FIELD_COUNT = (int)(sizeof fields / sizeof fields[0]) };
 
 static char *trim(char *s)
@@ -121,7 +135,7 @@ int reef_profile_parse(const char *text, const char *path, reef_device_profile *
         if (!seen[i] && !fields[i].optional) return reef_fail(err, "%s: missing %s", path, fields[i].key);
     /* the board calibration comes whole or not at all */
     int optional = 0, optional_seen = 0;
-    for (int i = 0; i < FIELD_COUNT; i++) optional += fields[i].optional, optional_seen += fields[i].optional && seen[i];
+    for (int i = 0; i < FIELD_COUNT; i++) optional += fields[i].optional == 1, optional_seen += fields[i].optional == 1 && seen[i];
     if (optional_seen && optional_seen < optional)
         return reef_fail(err, "%s: run_ua_per_mhz_board, board_source, board_points and board_energy_error_pct go together", path);
     return 0;
@@ -173,4 +187,32 @@ void reef_energy_estimate_cycles(const reef_device_profile *p, double cycles, re
     e->power_from_board = p->run_ua_per_mhz_board > 0;
     e->power_mw = reef_profile_run_power_mw(p);
     e->energy_uj = e->time_s * e->power_mw * 1000.0;
+}
+
+int reef_nvm_cost(const reef_device_profile *p, reef_nvm_kind kind, int write, double bytes, double transfers,
+                  double *time_s, double *energy_uj)
+{
+    reef_energy_estimate run;
+    reef_energy_estimate_cycles(p, 1, &run); /* the run power the energy model uses (board-fitted if given) */
+    double run_mw = run.power_mw;
+    if (kind == REEF_NVM_FRAM) {
+        if (p->fram_spi_mhz <= 0 || p->fram_cmd_bytes <= 0) return -1;
+        double frames = bytes + transfers * (p->fram_cmd_bytes + (write ? 1 : 0)); /* + WREN */
+        double t = frames * 8.0 / (p->fram_spi_mhz * 1e6);
+        *time_s = t;
+        *energy_uj = t * (run_mw + p->supply_v * p->fram_active_ua / 1000.0) * 1000.0;
+        return 0;
+    }
+    if (p->flash_program_us <= 0 || p->flash_program_bytes <= 0 || p->flash_page_kb <= 0) return -1;
+    if (!write) { /* memory-mapped reads: a wait-stated load per word, about a cycle per byte */
+        *time_s = bytes / (p->clock_mhz * 1e6);
+        *energy_uj = *time_s * run_mw * 1000.0;
+        return 0;
+    }
+    double units = ceil(bytes / p->flash_program_bytes);
+    double pages = ceil(bytes / (p->flash_page_kb * 1024.0));
+    double t = units * p->flash_program_us * 1e-6 + pages * p->flash_erase_ms * 1e-3;
+    *time_s = t;
+    *energy_uj = t * (run_mw + p->supply_v * p->flash_program_ua / 1000.0) * 1000.0;
+    return 0;
 }

@@ -30,7 +30,31 @@ typedef struct reef_device_profile {
     uint32_t flash_bytes;
     uint32_t ram_bytes;
     int flash_wait_states;    /* at clock_mhz */
+    /* Optional (0 when the file does not give them): the non-volatile
+     * memories and the boot, for intermittent execution (issue 13,
+     * docs/intermittent.md). */
+    double boot_us;           /* power-on to main(), clocks set (modeled) */
+    double fram_spi_mhz;      /* SPI clock to an external FRAM */
+    double fram_active_ua;    /* FRAM current while clocked at fram_spi_mhz */
+    double fram_standby_ua;
+    int fram_cmd_bytes;       /* opcode + address bytes of a READ or WRITE */
+    uint32_t fram_bytes;
+    double flash_page_kb;     /* internal flash erase page */
+    double flash_program_us;  /* one program unit (flash_program_bytes) */
+    int flash_program_bytes;
+    double flash_erase_ms;    /* one page */
+    double flash_program_ua;  /* extra supply current while programming or erasing */
+    double flash_endurance_kcycles;
 } reef_device_profile;
+
+/* Modeled cost of moving bytes to or from NVM: time (s) and energy (uJ)
+ * at run power while the core waits (the MCU polls the SPI or stalls on
+ * flash), plus the memory's own current. transfers: separate commands (each
+ * pays the command bytes and, for writes, a WREN frame). Returns -1 when
+ * the profile lacks that memory's figures. */
+typedef enum reef_nvm_kind { REEF_NVM_FRAM = 0, REEF_NVM_FLASH = 1 } reef_nvm_kind;
+int reef_nvm_cost(const reef_device_profile *p, reef_nvm_kind kind, int write, double bytes, double transfers,
+                  double *time_s, double *energy_uj);
 
 /* Loads a profile by name ("stm32l4r5": $REEF_SOURCE/profiles/NAME.profile)
  * or by path (anything with a '/' or ending in .profile). A malformed file

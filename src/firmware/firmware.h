@@ -25,6 +25,8 @@ typedef struct reef_fw_spec {
     const char *board_inputs;           /* stm32l4r5: raw int8 inputs compiled in (NULL: none), or
                                            REEF_FW_INPUTS_UART: received on LPUART1 at run time */
     const char *output;                 /* the ELF (or host executable) to write */
+    int intermittent;                   /* 1: the resumable harness (model_header is <name>_resume.h)
+                                         * and the board's NVM (targets/<board>/nvm.c; issue 13) */
 } reef_fw_spec;
 
 /* board_inputs value: the stm32l4r5 firmware receives its inputs on

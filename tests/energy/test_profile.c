@@ -75,6 +75,36 @@ static void test_energy_from_board_current(void **state)
     assert_non_null(strstr(err.msg, "half.profile: run_ua_per_mhz_board, board_source"));
 }
 
+/* NVM cost, by hand: FRAM at 10 MHz, 4 command bytes: writing 100 bytes in
+ * 2 transfers clocks 100 + 2 x (4 + 1 WREN) = 110 frames = 880 bits = 88 us;
+ * power 20 mW (MCU) + 2 V x 1 mA (FRAM) = 22 mW -> 1.936 uJ. Flash: 100
+ * bytes = 13 program units of 8 (13 x 100 us) + 1 page erase (20 ms) =
+ * 21.3 ms at 20 mW + 2 V x 3 mA = 26 mW -> 553.8 uJ. A profile without
+ * them says so. */
+static void test_nvm_cost(void **state)
+{
+    (void)state;
+    char text[2048];
+    snprintf(text, sizeof text, "%sfram_spi_mhz 10\nfram_active_ua 1000\nfram_standby_ua 10\nfram_cmd_bytes 4\n"
+             "fram_kb 256\nflash_page_kb 2\nflash_program_us 100\nflash_program_bytes 8\nflash_erase_ms 20\n"
+             "flash_program_ua 3000\nflash_endurance_kcycles 10\nboot_us 500\n", good);
+    reef_device_profile p;
+    reef_error err = {{0}};
+    if (reef_profile_parse(text, "nvm.profile", &p, &err)) fail_msg("%s", err.msg);
+    double t, e;
+    assert_int_equal(reef_nvm_cost(&p, REEF_NVM_FRAM, 1, 100, 2, &t, &e), 0);
+    assert_float_equal(t, 88e-6, 1e-12);
+    assert_float_equal(e, 1.936, 1e-9);
+    assert_int_equal(reef_nvm_cost(&p, REEF_NVM_FLASH, 1, 100, 1, &t, &e), 0);
+    assert_float_equal(t, 0.0213, 1e-12);
+    assert_float_equal(e, 553.8, 1e-9);
+    assert_int_equal(p.fram_bytes, 256u * 1024u);
+    if (reef_profile_parse(good, "plain.profile", &p, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(reef_nvm_cost(&p, REEF_NVM_FRAM, 1, 100, 1, &t, &e), -1);
+    if (reef_profile_load("stm32l4r5", &p, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(reef_nvm_cost(&p, REEF_NVM_FRAM, 0, 1024, 1, &t, &e), 0);
+}
+
 /* Replaces line `lineno` (1-based) of good with `text` and checks that the
  * parse fails with a message containing `want`. */
 static void expect_refused(int lineno, const char *text, const char *want)
@@ -118,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_stm32l4r5_by_name),
         cmocka_unit_test(test_energy_arithmetic),
         cmocka_unit_test(test_energy_from_board_current),
+        cmocka_unit_test(test_nvm_cost),
         cmocka_unit_test(test_malformed_refused_naming_the_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

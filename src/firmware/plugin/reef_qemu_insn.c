@@ -26,11 +26,20 @@
  * Data reads from flash (flash=START:END, default the STM32L4R5's 2 MB at
  * 0, where qemu-m4 links it) are counted by a memory callback on load
  * instructions, and run through a small LRU cache model (8 lines of 32
- * bytes, the ART data cache's shape) to count misses. */
+ * bytes, the ART data cache's shape) to count misses.
+ *
+ * Power failure (fail_at=N, issue 13): every instruction also gets a
+ * callback that counts it before it runs; the one that would be number
+ * N + 1 ends the process at once (_exit, status REEF_PLUGIN_POWER_FAIL):
+ * exactly N instructions ran, the last store among them included, and
+ * nothing after. Whatever the guest wrote to a file-backed memory
+ * (-object memory-backend-file,share=on) is what survived; the counts file
+ * is not written. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <qemu-plugin.h>
 
@@ -59,6 +68,8 @@ static uint64_t mark_addr[3];
 static const int mark_kind[3] = {MARK_BEGIN, MARK_END, MARK_STEP};
 static char *out_path;
 static uint64_t flash_start = 0, flash_end = 2u * 1024u * 1024u;
+static uint64_t fail_at, executed; /* fail_at 0: no failure */
+enum { REEF_PLUGIN_POWER_FAIL = 75 };
 
 /* The modeled flash data cache: 8 lines of 32 bytes, least recently used
  * out. lines[0] is the most recent; UINT64_MAX marks an empty line. */
@@ -108,6 +119,13 @@ static void record_snapshot(int mark)
     snapshot_count++;
 }
 
+static void on_insn_exec(unsigned int vcpu, void *udata)
+{
+    (void)vcpu;
+    (void)udata;
+    if (++executed > fail_at) _exit(REEF_PLUGIN_POWER_FAIL);
+}
+
 static void on_tb_exec(unsigned int vcpu, void *udata)
 {
     (void)vcpu;
@@ -148,6 +166,7 @@ static void classify_tb(struct qemu_plugin_tb *tb, tb_info *info)
             /* QEMU 7.2 never calls callbacks registered for QEMU_PLUGIN_MEM_R
              * alone (checked here), so take reads and writes and filter */
             qemu_plugin_register_vcpu_mem_cb(insn, on_load, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, NULL);
+        if (fail_at) qemu_plugin_register_vcpu_insn_exec_cb(insn, on_insn_exec, QEMU_PLUGIN_CB_NO_REGS, NULL);
         if (i == n - 1 && cls == REEF_INSN_BRANCH_COND)
             info->cond_fallthrough = qemu_plugin_insn_vaddr(insn) + (uint64_t)t.size;
     }
@@ -218,6 +237,11 @@ static int parse_arg(const char *arg)
         flash_end = strtoull(end + 1, &end, 0);
         return *end || flash_end <= flash_start ? -1 : 0;
     }
+    if (!strncmp(arg, "fail_at=", 8)) {
+        char *end;
+        fail_at = strtoull(arg + 8, &end, 0);
+        return *end || !fail_at ? -1 : 0;
+    }
     if (!strncmp(arg, "out=", 4)) {
         out_path = strdup(arg + 4);
         return out_path ? 0 : -1;
@@ -241,7 +265,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     }
     for (int i = 0; i < argc; i++) {
         if (parse_arg(argv[i])) {
-            fprintf(stderr, "reef-qemu-insn: bad argument '%s' (out=FILE, begin=, end=, step=ADDR, flash=START:END)\n", argv[i]);
+            fprintf(stderr, "reef-qemu-insn: bad argument '%s' (out=FILE, begin=, end=, step=ADDR, flash=START:END, fail_at=N)\n", argv[i]);
             return -1;
         }
     }

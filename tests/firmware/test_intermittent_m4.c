@@ -1,0 +1,158 @@
+/* Intermittent execution on the emulated Cortex-M4 (issue 13), through the
+ * CLI: `reef gen --intermittent` writes the schedule, or refuses a
+ * capacitor too small for any unit and impossible voltages leaving nothing
+ * behind; `reef run --intermittent` builds the firmware and runs it with
+ * the QEMU plugin ending the emulator at chosen instructions: at every
+ * commit point, at every instruction of one commit, every N instructions
+ * and at random counts; every output equals the continuous run. Model: the
+ * codegen tests' small model (residual branch) written as a .tflite. */
+#include "testing.h"
+
+#include "../codegen/small_model.h"
+#include "tflite/graph.h"
+
+static char out[1 << 16];
+
+static int tools_present(void)
+{
+    return system("qemu-system-arm --version >/dev/null 2>&1") == 0 &&
+           system("arm-none-eabi-gcc --version >/dev/null 2>&1") == 0;
+}
+
+static void write_small(const char *path)
+{
+    reef_graph g;
+    reef_error err = {{0}};
+    build_small(&g, 0);
+    if (reef_tflite_write(path, &g, &err)) fail_msg("%s", err.msg);
+    reef_graph_free(&g);
+}
+
+static void test_gen_intermittent(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    char dir[256], model[512], cmd[4096];
+    if (!bin) skip();
+    testing_tmpdir(dir, sizeof dir, "gen-int");
+    snprintf(model, sizeof model, "%s/small.tflite", dir);
+    write_small(model);
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --intermittent --capacitor 100u --v-on 3.0 --v-off 1.8", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "intermittent schedule (FRAM NVM)"));
+    snprintf(cmd, sizeof cmd, "%s/out", dir);
+    assert_int_equal(testing_count_files(cmd), 4); /* small.[ch], small_resume.[ch] */
+    /* a capacitor too small for any unit: refused, saying how big would do */
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/tiny --intermittent --capacitor 1n", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "no tiling can make progress"));
+    assert_non_null(strstr(out, "a capacitor of at least"));
+    snprintf(cmd, sizeof cmd, "%s/tiny", dir);
+    assert_int_equal(access(cmd, F_OK), -1); /* nothing written */
+    /* impossible voltages, unreadable capacitor */
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/bad --intermittent --capacitor 100u --v-on 1.5 --v-off 1.8", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "impossible voltages"));
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/bad --intermittent --capacitor lots", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--capacitor"));
+    snprintf(cmd, sizeof cmd, "%s/bad", dir);
+    assert_int_equal(access(cmd, F_OK), -1);
+    assert_int_equal(testing_rm_tree(dir), 0);
+}
+
+/* reef harvest on the small model: no harvest never finishes, said
+ * clearly; bad input refused with nothing written; a plot otherwise. */
+static void test_harvest_cli(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    char dir[256], model[512], cmd[4096], path[600];
+    if (!bin) skip();
+    testing_tmpdir(dir, sizeof dir, "harvest");
+    snprintf(model, sizeof model, "%s/small.tflite", dir);
+    write_small(model);
+    snprintf(cmd, sizeof cmd, "%s harvest --model %s --power 0 --duration 60", bin, model);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "never finishes at 0 mW: the capacitor never charges to 3.00 V"));
+    snprintf(cmd, sizeof cmd, "%s harvest --model %s --power 2m --duration 60 --json", bin, model);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"harvest_mw\":2,"));
+    assert_null(strstr(out, "\"first_result_s\":-1"));
+    /* bad input: nothing written */
+    snprintf(cmd, sizeof cmd, "%s harvest --model %s --capacitor 1n --plot %s/a.svg", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "a capacitor of at least"));
+    snprintf(cmd, sizeof cmd, "%s harvest --model %s --v-on 1 --v-off 2 --plot %s/a.svg", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "impossible voltages"));
+    snprintf(cmd, sizeof cmd, "printf '0 1\\n0.5 x\\n' > %s/t.txt; %s harvest --model %s --trace %s/t.txt --plot %s/a.svg",
+             dir, bin, model, dir, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "t.txt:2:"));
+    snprintf(path, sizeof path, "%s/a.svg", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    if (system("gnuplot --version >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "%s harvest --model %s --duration 30 --plot %s", bin, model, path);
+        assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+        assert_int_equal(access(path, F_OK), 0);
+    }
+    assert_int_equal(testing_rm_tree(dir), 0);
+}
+
+static void test_run_with_failures(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    char dir[256], model[512], raw[512], cmd[4096];
+    if (!bin) skip();
+    if (!tools_present()) {
+        printf("[  SKIPPED ] qemu-system-arm or arm-none-eabi-gcc missing (scripts/deps.sh)\n");
+        skip();
+    }
+    testing_tmpdir(dir, sizeof dir, "run-int");
+    snprintf(model, sizeof model, "%s/small.tflite", dir);
+    write_small(model);
+    snprintf(raw, sizeof raw, "%s/in.bin", dir);
+    FILE *fp = fopen(raw, "wb");
+    assert_non_null(fp);
+    uint64_t s = 42;
+    for (int i = 0; i < 128; i++) { /* one input: every failure costs a QEMU start */
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        fputc((int)(s >> 56), fp);
+    }
+    fclose(fp);
+    /* per-step units: commit points are step boundaries */
+    snprintf(cmd, sizeof cmd,
+             "%s run --intermittent --model %s --inputs %s --fail-steps --fail-commit 2 --fail-stride 25 --fail-every 1500000 "
+             "--fail-random 5 --json",
+             bin, model, raw);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    printf("  %s\n", out);
+    assert_non_null(strstr(out, "\"schedule\":\"at every commit point (unit boundary)\""));
+    assert_non_null(strstr(out, "\"schedule\":\"at every S-th instruction of one commit\""));
+    assert_non_null(strstr(out, "\"schedule\":\"every boot after N instructions\""));
+    assert_non_null(strstr(out, "\"schedule\":\"at random instruction counts\",\"runs\":1,"));
+    assert_null(strstr(out, "\"outputs_differing\":1"));
+    const char *p = out;
+    int schedules = 0;
+    while ((p = strstr(p, "\"outputs_differing\":0"))) schedules++, p++;
+    assert_int_equal(schedules, 5);
+    /* the same with the 100 uF schedule */
+    snprintf(cmd, sizeof cmd, "%s run --intermittent --model %s --inputs %s --capacitor 100u --fail-steps --json", bin,
+             model, raw);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"outputs_differing\":0"));
+    assert_null(strstr(out, "\"outputs_differing\":1"));
+    assert_int_equal(testing_rm_tree(dir), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gen_intermittent),
+        cmocka_unit_test(test_harvest_cli),
+        cmocka_unit_test(test_run_with_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -228,7 +228,7 @@ static void test_resume_misuse_is_refused(void **state)
     expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 3 -o '%s'", f->ckpt, f->small_ds, r), out,
            1, "resume on the dataset it was trained on");
     expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 3 --optimizer sgd --arch fish-m -o '%s'",
-                f->ckpt, f->ds, r), out, 2, "--optimizer would be ignored");
+                f->ckpt, f->ds, r), out, 2, "--optimizer, --arch would be ignored");
     expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 1 -o '%s'", f->ckpt, f->ds, r), out, 1,
            "has done 1 epochs already");
     assert_int_equal(access(r, F_OK), -1);

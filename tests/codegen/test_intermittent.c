@@ -95,6 +95,7 @@ static void rig_plan(rig *g, double budget)
     /* FRAM at 30 MHz with a 25 mW MCU, about: docs/intermittent.md */
     o.costs = FRAM_COSTS;
     o.write_unit = 1;
+    reef_intermittent_plan_free(&g->plan); /* a rig is re-planned with another budget */
     if (reef_intermittent_plan_make(&g->m, &o, &g->plan, &err)) fail_msg("%s", err.msg);
     g->arena = realloc(g->arena, g->m.arena_size + 4);
     reef_intermittent_resumable(&g->m, &g->plan, g->arena, &g->r);

@@ -31,7 +31,8 @@ libs=(-ljpeg -lpng -lz -lopenblas -lm -lpthread)
 # kernels, no reader) is compiled by gcc without instrumentation and named.
 objs=()
 plain=()
-for src in "$root"/src/{util,data,energy,nn,tflite,codegen,quant,nas,target}/*.c "$root"/runtime/src/*.c; do
+# Every area of libreef (src/*/), so a new or renamed area needs no edit here.
+for src in "$root"/src/*/*.c "$root"/runtime/src/*.c; do
   o="$out/obj/$(basename "$(dirname "$src")")_$(basename "$src" .c).o"
   if [[ ! -f "$o" || "$src" -nt "$o" ]]; then
     if ! clang "${flags[@]}" -c "$src" -o "$o" 2>"$o.log"; then

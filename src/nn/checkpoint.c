@@ -262,6 +262,14 @@ int reef_ckpt_load_buffer(const uint8_t *data, size_t size, const char *name, re
     free(spec);
     if (rc) return -1;
     const uint8_t *sh = s.shape;
+    /* The classifier has a bias per class, so a file with P parameters has
+     * at most P classes; checked before building, since a crafted class
+     * count would otherwise make the build allocate gigabytes. */
+    uint32_t classes = get_u32(sh + 12);
+    if (classes > s.params_n / 4) {
+        return reef_fail(err, "%s: %u classes, but the file holds only %llu parameters", name, classes,
+                         (unsigned long long)(s.params_n / 4));
+    }
     if (reef_model_build(m, &a, (int)get_u32(sh), (int)get_u32(sh + 4), (int)get_u32(sh + 8), (int)get_u32(sh + 12), 0, err))
         return reef_fail_wrap(err, "%s", name);
     if (m->nparams != get_u32(sh + 16) || m->nstats != get_u32(sh + 20) || s.params_n != m->nparams * 4 ||

@@ -4,6 +4,7 @@
 #include "testing.h"
 
 #include <math.h>
+#include <zlib.h>
 
 #include "nn/arch.h"
 #include "nn/checkpoint.h"
@@ -248,6 +249,32 @@ static void test_checkpoint_corruption(void **state)
     ckpt_case_free(&c);
 }
 
+/* A crafted class count with a valid CRC (fuzz finding: 1.2e9 classes made
+ * the build allocate gigabytes) is refused before the model is built. */
+static void test_checkpoint_crafted_class_count(void **state)
+{
+    (void)state;
+    ckpt_case c;
+    ckpt_case_make(&c, "nn-classes", 8, 2, 1, 1);
+    reef_error err;
+    assert_int_equal(reef_ckpt_save(c.path, &c.m, NULL, NULL, 0, -1, &err), 0);
+    uint8_t *data;
+    size_t size;
+    assert_int_equal(reef_read_file(c.path, &data, &size, &err), 0);
+    uint8_t *shap = NULL;
+    for (size_t i = 32; i + 32 <= size && !shap; i += 8) /* sections start 8-aligned */
+        if (!memcmp(data + i, "SHAP", 4)) shap = data + i;
+    assert_non_null(shap);
+    const uint32_t classes = 0x46fffd02u; /* the fuzzer's value */
+    for (int b = 0; b < 4; b++) /* little-endian; 16-byte section header, then h, w, c, classes */
+        shap[16 + 12 + b] = (uint8_t)(classes >> 8 * b);
+    uint32_t crc = (uint32_t)crc32(0L, data + 32, (uInt)(size - 32));
+    for (int b = 0; b < 4; b++) data[24 + b] = (uint8_t)(crc >> 8 * b);
+    expect_load_error(data, size, "classes, but the file holds only");
+    free(data);
+    ckpt_case_free(&c);
+}
+
 /* The learning rate never exceeds the peak, on runs of every length from
  * 1 to 400 steps (tiny runs logged 20x the peak during warm-up), and the
  * warm-up still ramps on a long run. */
@@ -406,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_weights),
         cmocka_unit_test(test_checkpoint_round_trip_and_resume),
         cmocka_unit_test(test_checkpoint_corruption),
+        cmocka_unit_test(test_checkpoint_crafted_class_count),
         cmocka_unit_test(test_checkpoint_nonfinite_weights),
         cmocka_unit_test(test_schedule_never_overshoots),
     };

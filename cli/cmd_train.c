@@ -250,7 +250,7 @@ static int setup_model(run_state *s, reef_error *err)
         a->cfg = ct.cfg;
         if (reef_check_dataset_fits(&s->m, &s->train, a->train, err) ||
             reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err) ||
-            reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err)) {
+            reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err) || reef_trainer_spread(&s->t, err)) {
             reef_optim_free(&ct.opt);
             return -1;
         }
@@ -267,7 +267,7 @@ static int setup_model(run_state *s, reef_error *err)
         return -1;
     reef_norm_from_dataset(&s->m.norm, &s->train);
     if (reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err)) return -1;
-    return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err);
+    return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err) || reef_trainer_spread(&s->t, err) ? -1 : 0;
 }
 
 static void print_header(const run_state *s)

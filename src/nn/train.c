@@ -366,14 +366,6 @@ int reef_trainer_init(reef_trainer *t, reef_model *m, const reef_dataset *train,
     if (reef_check_dataset_fits(m, train, "training data", err)) return -1;
     t->chunk = cfg->chunk > 0 && cfg->chunk < cfg->batch ? cfg->chunk : cfg->batch;
     t->nchunks = (cfg->batch + t->chunk - 1) / t->chunk;
-    const int ranks = reef_ranks_size();
-    if (ranks > 1 && cfg->chunk <= 0)
-        return reef_fail(err, "%d ranks share a batch out by chunks: give --chunk C (samples per chunk, e.g. %d; "
-                              "the result is the same for any rank count, docs/mpi.md)", ranks,
-                         cfg->batch / ranks > 0 ? cfg->batch / ranks : 1);
-    if (ranks > t->nchunks)
-        return reef_fail(err, "%d ranks but a batch of %d has only %d chunks of %d: use a smaller --chunk or fewer ranks",
-                         ranks, cfg->batch, t->nchunks, t->chunk);
     if (!m->batch_ || m->batch_cap < t->chunk)
         return reef_fail(err, "the model's batch buffers hold %d samples, the recipe wants %d", m->batch_cap, t->chunk);
     t->m = m, t->train = train, t->cfg = *cfg;
@@ -426,6 +418,20 @@ int reef_trainer_init(reef_trainer *t, reef_model *m, const reef_dataset *train,
                                       ? (float)train->count / (m->num_classes * t->class_weights[k])
                                       : 0.0f;
     }
+    return 0;
+}
+
+int reef_trainer_spread(reef_trainer *t, reef_error *err)
+{
+    const int ranks = reef_ranks_size();
+    if (ranks > 1 && t->cfg.chunk <= 0)
+        return reef_fail(err, "%d ranks share a batch out by chunks: give --chunk C (samples per chunk, e.g. %d; "
+                              "the result is the same for any rank count, docs/mpi.md)", ranks,
+                         t->cfg.batch / ranks > 0 ? t->cfg.batch / ranks : 1);
+    if (ranks > t->nchunks)
+        return reef_fail(err, "%d ranks but a batch of %d has only %d chunks of %d: use a smaller --chunk or fewer ranks",
+                         ranks, t->cfg.batch, t->nchunks, t->chunk);
+    t->spread = ranks > 1;
     return 0;
 }
 
@@ -517,7 +523,7 @@ static void run_chunk(reef_trainer *t, int epoch, uint32_t c0, int cn, int n, fl
  * rank r are contiguous, so the gathered arrays are in chunk order). */
 static int share_chunks(reef_trainer *t, int nchunks)
 {
-    const int size = reef_ranks_size();
+    const int size = t->spread ? reef_ranks_size() : 1;
     if (size == 1) return 0;
     size_t *count = malloc(4 * (size_t)size * sizeof *count), *displ = count + size;
     size_t *scount = displ + size, *sdispl = scount + size;
@@ -562,7 +568,7 @@ int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomi
     const reef_dataset *ds = t->train;
     const int epoch = t->epochs_done;
     const int bs = t->cfg.batch;
-    const int rank = reef_ranks_rank(), size = reef_ranks_size();
+    const int rank = t->spread ? reef_ranks_rank() : 0, size = t->spread ? reef_ranks_size() : 1;
     if (t->group_samples) draw_group_balanced(t, derive_seed(t->cfg.seed, epoch, 1));
     else shuffle(t->order, ds->count, derive_seed(t->cfg.seed, epoch, 1));
     double loss_sum = 0, t0 = reef_now();
@@ -570,7 +576,9 @@ int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomi
     float lr = 0;
     memset(st, 0, sizeof *st);
     for (uint32_t start = 0; start < ds->count; start += bs) {
-        if (reef_ranks_any(stop && *stop)) return 1;  // Ctrl-C on any rank stops all at the same step
+        int stopping = stop && *stop;
+        if (t->spread) stopping = reef_ranks_any(stopping);  // Ctrl-C on any rank stops all at the same step
+        if (stopping) return 1;
         int n = ds->count - start < (uint32_t)bs ? (int)(ds->count - start) : bs;
         int nchunks = (n + t->chunk - 1) / t->chunk;
         uint64_t lo, hi;

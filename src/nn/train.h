@@ -87,6 +87,7 @@ typedef struct reef_trainer {
     float *slots;            /* (nchunks, slot_floats) every chunk's, for the ordered sum */
     float *stats_before;     /* (nstats) running statistics before the step */
     double *chunk_sums;      /* (nchunks, 2) loss sum and correct count per chunk */
+    int spread;              /* chunks shared out over the mpirun ranks (reef_trainer_spread) */
 } reef_trainer;
 
 typedef struct reef_epoch_stats {
@@ -101,11 +102,18 @@ typedef struct reef_epoch_stats {
 /* The model must have its batch set (reef_model_set_batch with at least
  * cfg->batch, or cfg->chunk when set, and cfg->threads). Under mpirun with
  * N > 1 ranks (util/ranks.h) each rank runs its share of every batch's
- * chunks and all ranks keep identical models; that needs cfg->chunk > 0. The optimizer starts fresh; reef_trainer.opt and
+ * chunks and all ranks keep identical models, once reef_trainer_spread is
+ * called (otherwise every rank trains on its own, as `reef cv` folds do).
+ * The optimizer starts fresh; reef_trainer.opt and
  * epochs_done may then be replaced from a checkpoint to resume. */
 int reef_trainer_init(reef_trainer *t, reef_model *m, const reef_dataset *train,
                       const reef_train_cfg *cfg, reef_error *err);
 void reef_trainer_free(reef_trainer *t);
+/* Data-parallel over the mpirun ranks (util/ranks.h): every rank runs its
+ * contiguous share of each batch's chunks and all ranks get the same sum.
+ * Fails (same message on every rank) when more than one rank runs and the
+ * recipe has no chunk, or there are more ranks than chunks in a batch. */
+int reef_trainer_spread(reef_trainer *t, reef_error *err);
 /* Runs the next epoch. progress (may be NULL) gets samples done so far
  * (by all ranks). Every rank must call it.
  * If *stop becomes nonzero between steps, returns 1 at once (the epoch is

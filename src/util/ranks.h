@@ -37,6 +37,12 @@ int reef_ranks_allgather_bytes(void *buf, const size_t *count, const size_t *dis
 /* Every rank's text (mine, len bytes) concatenated in rank order into a
  * new malloc'd buffer *all (NUL-terminated, *all_len bytes without it). */
 int reef_ranks_allgather_text(const char *mine, size_t len, char **all, size_t *all_len);
+/* In place, element by element over all ranks: the sum of int64 values
+ * (exact), or of doubles where at most one rank holds a nonzero value per
+ * element (then exact too, whatever order MPI adds in): the way results
+ * of work items run on one rank each are pooled. */
+int reef_ranks_sum_i64(int64_t *v, size_t n);
+int reef_ranks_sum_disjoint_f64(double *v, size_t n);
 /* 1 on every rank if flag is nonzero on any rank, else 0. */
 int reef_ranks_any(int flag);
 /* Error agreement: every rank says whether it failed (msg: its message).

@@ -74,6 +74,22 @@ int reef_ranks_allgather_text(const char *mine, size_t len, char **all, size_t *
     return rc;
 }
 
+/* MPI counts are int: large arrays go in pieces. */
+static int sum_in_place(void *v, size_t n, size_t elem, MPI_Datatype type)
+{
+    if (world_size == 1) return 0;
+    for (size_t at = 0; at < n; at += (size_t)INT_MAX / 2) {
+        size_t part = n - at < (size_t)INT_MAX / 2 ? n - at : (size_t)INT_MAX / 2;
+        if (MPI_Allreduce(MPI_IN_PLACE, (char *)v + at * elem, (int)part, type, MPI_SUM, MPI_COMM_WORLD) !=
+            MPI_SUCCESS)
+            return -1;
+    }
+    return 0;
+}
+
+int reef_ranks_sum_i64(int64_t *v, size_t n) { return sum_in_place(v, n, sizeof *v, MPI_INT64_T); }
+int reef_ranks_sum_disjoint_f64(double *v, size_t n) { return sum_in_place(v, n, sizeof *v, MPI_DOUBLE); }
+
 int reef_ranks_any(int flag)
 {
     if (world_size == 1) return flag != 0;

@@ -187,7 +187,7 @@ int cmd_prep(int argc, char **argv)
     /* under mpirun every rank decodes its slice of the list and ends with
      * the whole dataset; rank 0 alone writes it (util/ranks.h) */
     const int rank = reef_ranks_rank();
-    char msg[sizeof err.msg + 8];
+    char msg[sizeof err.msg + 16];
     int failed = reef_prep_check_output(&a.opt, a.output, &err);
     snprintf(msg, sizeof msg, "-o %s", err.msg);
     if (cli_agree("prep", failed, msg)) return 1;

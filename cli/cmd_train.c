@@ -302,6 +302,12 @@ static void print_json(const run_state *s, int nrows, double seconds, int interr
     reef_json_kv_int(&j, "epochs", nrows);
     reef_json_kv_bool(&j, "interrupted", interrupted);
     reef_json_kv_number(&j, "seconds", seconds);
+    // data parallelism (docs/mpi.md): ranks, samples per chunk, and the bytes
+    // of every chunk's gradient and statistics that all ranks hold after a step
+    reef_json_kv_int(&j, "ranks", reef_ranks_size());
+    reef_json_kv_int(&j, "chunk", s->t.chunk);
+    reef_json_kv_int(&j, "chunks_per_batch", s->t.nchunks);
+    reef_json_kv_int(&j, "chunk_bytes", (int64_t)(s->t.slot_floats * sizeof(float)));
     if (nrows) {
         const epoch_row *r = &s->rows[nrows - 1];
         reef_json_kv_number(&j, "loss", r->st.loss);

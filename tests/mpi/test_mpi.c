@@ -65,6 +65,15 @@ static int setup(void **state)
         return 0;
     }
     if (!testing_reef_bin()) return 0;
+    /* for the sanitizer build: Open MPI's own allocations at exit are not
+     * reef's leaks; keep its plugins loaded so their frames have names */
+    char lsan[1200];
+    snprintf(lsan, sizeof lsan, "%s%ssuppressions=%s/tests/mpi/lsan-openmpi.supp:print_suppressions=0:fast_unwind_on_malloc=0",
+             getenv("LSAN_OPTIONS") ? getenv("LSAN_OPTIONS") : "", getenv("LSAN_OPTIONS") ? ":" : "",
+             getenv("REEF_SOURCE") ? getenv("REEF_SOURCE") : "../..");
+    setenv("LSAN_OPTIONS", lsan, 1);
+    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 1);
+    setenv("PMIX_MCA_mca_base_component_disable_dlclose", "1", 1);
     fixture *f = calloc(1, sizeof *f);
     testing_tmpdir(f->dir, sizeof f->dir, "mpi");
     snprintf(f->root, sizeof f->root, "%s/deepfish", f->dir);
@@ -169,7 +178,7 @@ static char *table_of(char *out)
     while (len > 1 && body[len - 1] == '\n') body[--len] = 0;
     char *last = strrchr(body, '\n');
     assert_non_null(last);
-    assert_non_null(strstr(last, " s"));
+    if (!strstr(last, " s")) fail_msg("the last line is not the wall time:\n%s", out);
     *last = 0;
     return body;
 }
@@ -178,12 +187,13 @@ static void test_cv_same_table(void **state)
 {
     FIXTURE(f);
     static char one[16384], two[16384];
-    const char *args = "--epochs 1 --batch 8 --threads 1 --jobs 1";
+    const char *args = "--epochs 4 --batch 8 --lr 0.01 --threads 1 --jobs 1";
     int rc = reef(0, one, sizeof one, "cv --arch '%s' --data '%s' %s", tiny_arch, f->ds, args);
     if (rc) fail_msg("reef cv: exit %d\n%s", rc, one);
     rc = reef(2, two, sizeof two, "cv --arch '%s' --data '%s' %s", tiny_arch, f->ds, args);
     if (rc) fail_msg("mpirun -np 2 reef cv: exit %d\n%s", rc, two);
     const char *t1 = table_of(one), *t2 = table_of(two);
+    print_message("%s\n", t1);
     assert_non_null(strstr(t1, "7393"));  // the table names the held-out habitats
     assert_string_equal(t1, t2);
 }

@@ -312,6 +312,7 @@ static size_t assign_batch(reef_model *m, float *mem)
                 BUF(L->dz, cap * os);
                 BUF(L->bn_mean, (size_t)L->dims.oc);
                 BUF(L->bn_rstd, (size_t)L->dims.oc);
+                BUF(L->bn_var, (size_t)L->dims.oc);
             } else if (L->act != REEF_NN_ACT_NONE) {
                 BUF(L->z, cap * os);
                 if (mem) L->dz = L->dy;  // the activation's gradient is masked in place
@@ -449,6 +450,7 @@ static void bn_forward_train(slice_job *j, reef_layer *L, const float *z, float 
     if (j->t == 0) {
         memcpy(L->bn_mean, mean, sizeof mean);
         memcpy(L->bn_rstd, rstd, sizeof rstd);
+        if (L->bn_var) memcpy(L->bn_var, var, sizeof var);
         reef_bn_update_running(L->run_mean, L->run_var, mean, var, j->m->bn_momentum, c);
     }
     reef_k_bn_act_forward(y, z, mean, rstd, L->gamma, L->beta, rows, c, L->act);

@@ -305,6 +305,14 @@ static void test_oversized_layers_refused(void **state)
     reef_model m;
     assert_int_equal(reef_model_build(&m, &a, 32, 32, 1, 2, 1, &err), -1);
     if (!strstr(err.msg, "big: line 3") || !strstr(err.msg, "more than")) fail_msg("%s", err.msg);
+    /* each layer within bounds, the whole too many parameters (was > 20 s) */
+    char spec[4096];
+    int n = snprintf(spec, sizeof spec, "name many\nstem k3 s1 c4096\n");
+    for (int i = 0; i < 8; i++) n += snprintf(spec + n, sizeof spec - (size_t)n, "conv k1 c4096\n");
+    snprintf(spec + n, sizeof spec - (size_t)n, "gap\nfc\n");
+    assert_int_equal(reef_arch_parse(spec, "many.arch", &a, &err), 0);
+    assert_int_equal(reef_model_build(&m, &a, 8, 8, 1, 2, 1, &err), -1);
+    if (!strstr(err.msg, "many: ") || !strstr(err.msg, "parameters (at most")) fail_msg("%s", err.msg);
 }
 
 /* The learning rate never exceeds the peak, on runs of every length from

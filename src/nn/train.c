@@ -431,6 +431,9 @@ int reef_trainer_spread(reef_trainer *t, reef_error *err)
     if (ranks > t->nchunks)
         return reef_fail(err, "%d ranks but a batch of %d has only %d chunks of %d: use a smaller --chunk or fewer ranks",
                          ranks, t->cfg.batch, t->nchunks, t->chunk);
+    if (ranks > 1 && (double)t->nchunks * (double)t->slot_floats * sizeof(float) > 2147483647.0)
+        return reef_fail(err, "a batch's %d chunks of %zu parameters and statistics exceed MPI's 2 GiB per exchange: "
+                              "use a larger --chunk", t->nchunks, t->slot_floats);
     t->spread = ranks > 1;
     return 0;
 }

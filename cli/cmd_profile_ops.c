@@ -8,6 +8,7 @@
 #include "energy/profile.h"
 #include "nas/cost.h"
 #include "profile/profile_ops.h"
+#include "util/ranks.h"
 #include "nas/space.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -109,21 +110,13 @@ static void on_network(void *ctx, int done, int total)
 static int profile_all(reef_nas_table *t, const po_args *a, const reef_device_profile *prof, reef_error *err)
 {
     po_progress p = {.base = 0};
-    reef_progress_begin(&p.bar, "profile-ops", "networks", REEF_NAS_NWIDTHS * REEF_NAS_NDOWNS * REEF_NAS_ZERO,
-                        !a->json);
-    for (int wi = 0; wi < REEF_NAS_NWIDTHS; wi++)
-        for (int di = 0; di < REEF_NAS_NDOWNS; di++) {
-            reef_nas_space s;
-            if (reef_nas_space_init(&s, a->h, a->w, a->c, a->classes, reef_nas_widths[wi], reef_nas_downs[di], err) ||
-                reef_nas_profile_space(t, &s, prof, a->work_dir, on_network, &p, err)) {
-                reef_progress_end(&p.bar);
-                return -1;
-            }
-            p.base += REEF_NAS_ZERO;
-        }
+    uint64_t lo, hi; /* this rank's networks (all of them in one process) */
+    reef_ranks_slice(REEF_NAS_NWIDTHS * REEF_NAS_NDOWNS * REEF_NAS_ZERO, reef_ranks_rank(), reef_ranks_size(), &lo, &hi);
+    reef_progress_begin(&p.bar, "profile-ops", "networks", (int64_t)(hi - lo), !a->json);
+    int rc = reef_nas_profile_grid(t, a->h, a->w, a->c, a->classes, prof, a->work_dir, on_network, &p, err);
     reef_progress_end(&p.bar);
-    reef_nas_table_stamp(t, prof);
-    return 0;
+    if (!rc) reef_nas_table_stamp(t, prof);
+    return rc;
 }
 
 typedef struct check_row {
@@ -241,10 +234,17 @@ int cmd_profile_ops(int argc, char **argv)
 {
     po_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc > 0 ? 0 : 2;
+    if (cli_agree("profile-ops", rc < 0, NULL)) return 2; /* every rank parsed the same arguments */
+    if (rc) return 0;
     reef_error err;
     reef_device_profile prof;
-    if (reef_profile_load(a.profile, &prof, &err)) return cli_error("profile-ops", "%s", err.msg);
+    const int spread = reef_ranks_size() > 1;
+    if (spread && (a.costs || a.analytic || a.check || a.check_choice)) {
+        rc = reef_fail(&err, "under mpirun only the grid's profiling runs over ranks: --costs, --analytic, "
+                             "--check and --check-choice run as one process");
+        return cli_agree("profile-ops", 1, err.msg), 2;
+    }
+    if (cli_agree("profile-ops", reef_profile_load(a.profile, &prof, &err), err.msg)) return 1;
     char default_out[256];
     snprintf(default_out, sizeof default_out, "reef-costs-%s.table", prof.name);
     const char *out = a.output ? a.output : default_out;
@@ -256,7 +256,13 @@ int cmd_profile_ops(int argc, char **argv)
         out = a.costs;
     } else {
         rc = a.analytic ? reef_nas_table_analytic(&t, a.h, a.w, a.c, a.classes, &err) : profile_all(&t, &a, &prof, &err);
-        if (!rc) rc = reef_nas_table_save(&t, out, &err);
+        if (rc && spread) { /* the ranks agreed on it: every rank holds the lowest failing rank's message */
+            reef_nas_table_free(&t);
+            return cli_error("profile-ops", "%s", err.msg), 1;
+        }
+        /* rank 0 alone writes the table (every rank holds the same one) */
+        if (!rc && reef_ranks_rank() == 0) rc = reef_nas_table_save(&t, out, &err);
+        if (spread && cli_agree("profile-ops", rc != 0, err.msg)) return reef_nas_table_free(&t), 1;
     }
     double seconds = reef_now() - t0;
     int nrows = a.check + (a.check_choice != NULL);

@@ -132,7 +132,7 @@ static void usage(FILE *fp)
  * only repeat its work N times into the same output. */
 static int runs_over_ranks(const char *name)
 {
-    static const char *const names[] = {"train", "prep", "cv"};
+    static const char *const names[] = {"train", "prep", "cv", "profile-ops"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i])) return 1;
     return 0;
@@ -154,7 +154,7 @@ int main(int argc, char **argv)
         if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) reef_ranks_abort(1);
     }
     if (size > 1 && argc >= 2 && !runs_over_ranks(argv[1])) {
-        fprintf(stderr, "reef: '%s' does not run over MPI ranks (train, prep and cv do): run it as one process, "
+        fprintf(stderr, "reef: '%s' does not run over MPI ranks (train, prep, cv and profile-ops do): run it as one process, "
                         "without mpirun -np %d\n", argv[1], size);
         reef_ranks_finalize();
         return 2;

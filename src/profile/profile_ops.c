@@ -14,6 +14,7 @@
 #include "firmware/firmware.h"
 #include "firmware/pipeline.h"
 #include "util/io.h"
+#include "util/ranks.h"
 #include "util/rng.h"
 
 #define CALIB_IMAGES 4
@@ -278,6 +279,77 @@ int reef_nas_profile_space(reef_nas_table *t, const reef_nas_space *s, const ree
     }
     snprintf(t->source, sizeof t->source, "emulated");
     return 0;
+}
+
+/* The grid's network n: space (width n / (NDOWNS * ZERO), downsampling next)
+ * and candidate n % ZERO in every block. */
+static int grid_network(int n, int h, int w, int c, int classes, reef_nas_space *s, int *choice, reef_error *err)
+{
+    const int j = n % REEF_NAS_ZERO, space = n / REEF_NAS_ZERO;
+    if (reef_nas_space_init(s, h, w, c, classes, reef_nas_widths[space / REEF_NAS_NDOWNS],
+                            reef_nas_downs[space % REEF_NAS_NDOWNS], err))
+        return -1;
+    for (int b = 0; b < s->nblocks; b++) choice[b] = j;
+    return 0;
+}
+
+int reef_nas_profile_grid(reef_nas_table *t, int h, int w, int c, int classes, const reef_device_profile *p,
+                          const char *work_dir, void (*progress)(void *ctx, int done, int total), void *ctx,
+                          reef_error *err)
+{
+    const int total = REEF_NAS_NWIDTHS * REEF_NAS_NDOWNS * REEF_NAS_ZERO;
+    const int rank = reef_ranks_rank(), ranks = reef_ranks_size();
+    uint64_t lo, hi;
+    reef_ranks_slice((uint64_t)total, rank, ranks, &lo, &hi);
+    reef_nas_measure *all = calloc((size_t)total, sizeof *all);
+    int failed = !all;
+    if (failed) reef_fail(err, "out of memory");
+    /* ranks share one --work-dir: each builds in its own subfolder (the
+     * firmware pipeline creates it) */
+    char dir[4096];
+    if (work_dir && ranks > 1) snprintf(dir, sizeof dir, "%s/rank%d", work_dir, rank);
+    for (int n = (int)lo; n < (int)hi && !failed; n++) {
+        reef_nas_space s;
+        int choice[REEF_NAS_MAX_BLOCKS];
+        reef_arch a;
+        if (grid_network(n, h, w, c, classes, &s, choice, err)) {
+            failed = 1;
+            break;
+        }
+        reef_nas_space_arch(&s, choice, "nas-probe", &a);
+        if (reef_nas_measure_arch(&a, h, w, c, classes, p, work_dir && ranks > 1 ? dir : work_dir,
+                                  1000 + (uint64_t)(n % REEF_NAS_ZERO), &all[n], err)) {
+            char space[32];
+            reef_nas_space_text(&s, space, sizeof space);
+            reef_fail_wrap(err, "profiling space %s, all blocks %s", space, reef_nas_cands[n % REEF_NAS_ZERO].name);
+            failed = 1;
+        }
+        if (progress) progress(ctx, n + 1 - (int)lo, (int)(hi - lo));
+    }
+    if (reef_ranks_agree(failed, err->msg, sizeof err->msg)) {
+        free(all);
+        return -1;
+    }
+    /* every rank gets every measurement, then fills the table in grid order:
+     * the same table as one process */
+    size_t *count = calloc((size_t)ranks, sizeof *count), *displ = calloc((size_t)ranks, sizeof *displ);
+    for (int r = 0; r < ranks && count && displ; r++) {
+        uint64_t rlo, rhi;
+        reef_ranks_slice((uint64_t)total, r, ranks, &rlo, &rhi);
+        displ[r] = rlo * sizeof *all, count[r] = (rhi - rlo) * sizeof *all;
+    }
+    int rc = !count || !displ ? -1 : ranks > 1 ? reef_ranks_allgather_bytes(all, count, displ) : 0;
+    free(count);
+    free(displ);
+    if (rc) reef_fail(err, "exchanging the measurements between ranks failed");
+    for (int n = 0; n < total && !rc; n++) {
+        reef_nas_space s;
+        int choice[REEF_NAS_MAX_BLOCKS];
+        rc = grid_network(n, h, w, c, classes, &s, choice, err) || reef_nas_table_put_measure(t, &s, choice, &all[n], err);
+    }
+    free(all);
+    if (!rc) snprintf(t->source, sizeof t->source, "emulated");
+    return rc ? -1 : 0;
 }
 
 /* ---- provenance ------------------------------------------------------------------------- */

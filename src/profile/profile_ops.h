@@ -52,6 +52,16 @@ int reef_nas_profile_space(reef_nas_table *t, const reef_nas_space *s, const ree
                            const char *work_dir, void (*progress)(void *ctx, int done, int total), void *ctx,
                            reef_error *err);
 
+/* Profiles the whole selection grid (every width x downsampling space,
+ * six column networks each) for images h x w x c into t. Under mpirun the
+ * networks are split over the ranks in contiguous slices and every rank
+ * ends with the same table as one process (measurements are exchanged and
+ * put in grid order); work_dir gets a rankR/ subfolder per rank. progress
+ * (may be NULL) after each of this rank's networks: (done, this rank's). */
+int reef_nas_profile_grid(reef_nas_table *t, int h, int w, int c, int classes, const reef_device_profile *p,
+                          const char *work_dir, void (*progress)(void *ctx, int done, int total), void *ctx,
+                          reef_error *err);
+
 /* Puts the ops of network choice of space s, measured as ms, into t, and
  * raises t's fixed parts to this network's if larger. */
 int reef_nas_table_put_measure(reef_nas_table *t, const reef_nas_space *s, const int *choice,

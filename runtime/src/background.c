@@ -14,7 +14,8 @@ static uint8_t difference(int32_t pixel, int32_t background)
     return (uint8_t)(d < 0 ? 0 : d > 255 ? 255 : d);
 }
 
-void reef_background_step(reef_background *bg, const uint8_t *frame, uint8_t *out)
+/* out: [frame, difference] per pixel (with_frame) or the difference alone. */
+static void step(reef_background *bg, const uint8_t *frame, uint8_t *out, int with_frame)
 {
     uint16_t *mean = bg->mean;
     if (!bg->primed) {
@@ -23,9 +24,14 @@ void reef_background_step(reef_background *bg, const uint8_t *frame, uint8_t *ou
     }
     for (uint32_t p = 0; p < bg->pixels; p++) {
         const int32_t m = mean[p], x = (int32_t)frame[p] << 8;
-        out[2 * p] = frame[p];
-        out[2 * p + 1] = difference(frame[p], (m + 128) >> 8);
+        const uint8_t d = difference(frame[p], (m + 128) >> 8);
+        if (with_frame) out[2 * p] = frame[p], out[2 * p + 1] = d;
+        else out[p] = d;
         // the mean stays within [0, 255 << 8]: it moves a sixteenth of the way to x, rounding toward m
         mean[p] = (uint16_t)(m + (x - m) / 16);
     }
 }
+
+void reef_background_step(reef_background *bg, const uint8_t *frame, uint8_t *out) { step(bg, frame, out, 1); }
+
+void reef_background_difference(reef_background *bg, const uint8_t *frame, uint8_t *out) { step(bg, frame, out, 0); }

@@ -10,6 +10,7 @@ int reef_bg_mode_parse(const char *name, reef_bg_mode *mode)
 {
     if (!strcmp(name, "median")) *mode = REEF_BG_MEDIAN;
     else if (!strcmp(name, "running")) *mode = REEF_BG_RUNNING;
+    else if (!strcmp(name, "running-diff")) *mode = REEF_BG_RUNNING_DIFF;
     else return -1;
     return 0;
 }
@@ -109,9 +110,12 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
         clip_background(in, refs + a, b - a, mode, pixels, column, mean);
     }
     free(refs), free(column), free(mean);
+    const int diff_only = mode == REEF_BG_RUNNING_DIFF;
+    if (diff_only) // keep the difference channel alone, in place (index i reads 2i + 1 >= i)
+        for (size_t i = 0; i < (size_t)in->count * px; i++) pixels[i] = pixels[2 * i + 1];
     *out = *in;
     out->owner_ = NULL;
-    out->channels = 2;
+    out->channels = diff_only ? 1 : 2;
     out->pixels = pixels;
     return reef_dataset_own(out, pixels, err);
 }

@@ -2,7 +2,8 @@
  * (first frame, a step up, clamping both ways), and long random clips
  * against an independent reference written with different arithmetic
  * (sign and magnitude instead of C's truncating division; floating point
- * rounding for the background). */
+ * rounding for the background); the difference-only step (in place)
+ * against the same reference. */
 #include "testing.h"
 
 #include <math.h>
@@ -76,13 +77,15 @@ static void test_random_clips(void **state)
 {
     (void)state;
     enum { N = 1024, FRAMES = 300 };
-    static uint16_t mean[N];
+    static uint16_t mean[N], mean_diff[N];
     static long ref_mean[N];
     static uint8_t frame[N], out[2 * N], want[2 * N];
     uint64_t rng = 11;
     for (int clip = 0; clip < 4; clip++) {
         reef_background bg;
         reef_background_init(&bg, mean, N);
+        reef_background bg_diff;
+        reef_background_init(&bg_diff, mean_diff, N);
         uint8_t scene[N];
         for (int p = 0; p < N; p++) scene[p] = (uint8_t)next_rand(&rng);
         for (int f = 0; f < FRAMES; f++) {
@@ -94,9 +97,13 @@ static void test_random_clips(void **state)
                 if (jump) v = (int)(next_rand(&rng) & 255);
                 frame[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
+            uint8_t diff[N];
+            memcpy(diff, frame, N);
+            reef_background_difference(&bg_diff, diff, diff); /* in place, the firmware's way */
             reef_background_step(&bg, frame, out);
             reference_step(ref_mean, f > 0, frame, want, N);
             assert_memory_equal(out, want, sizeof out);
+            for (int p = 0; p < N; p++) assert_int_equal(diff[p], want[2 * p + 1]);
             for (int p = 0; p < N; p++) assert_int_equal(mean[p], ref_mean[p]);
         }
     }

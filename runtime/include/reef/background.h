@@ -12,7 +12,8 @@
  *
  * the difference taken BEFORE the update (the frame is compared with the
  * frames before it). The model input is two interleaved uint8 channels per
- * pixel: [p, d] (HWC, as `reef prep --background running` writes them;
+ * pixel: [p, d] (HWC, as `reef prep --background running` writes them),
+ * or d alone (`--background running-diff`;
  * src/data/background.c calls this same code, so host and device agree bit
  * for bit). Integer only, no allocation: the caller owns the mean buffer
  * (keep it in NVM-backed RAM, or start over after a long power loss: a
@@ -38,5 +39,10 @@ void reef_background_init(reef_background *bg, uint16_t *mean, uint32_t pixels);
  * difference] per pixel), and the background updated. out may not alias
  * frame. */
 void reef_background_step(reef_background *bg, const uint8_t *frame, uint8_t *out);
+
+/* The same step with the difference alone as output (pixels uint8: the
+ * 1-channel input of `reef prep --background running-diff`, the shipped
+ * fish default's input). out may alias frame. */
+void reef_background_difference(reef_background *bg, const uint8_t *frame, uint8_t *out);
 
 #endif

@@ -46,6 +46,34 @@ static int add_layer(reef_block *b, reef_layer_kind kind, int h, int w, int c, i
     return 0;
 }
 
+/* Keeps a product of sizes from overflowing: every factor and product is
+ * capped just above the limit, so at most 2^27 * 2^27 is ever formed. */
+#define REEF_MAX_TENSOR ((int64_t)1 << 26) /* elements of one activation or weight tensor */
+static int64_t capped(int64_t x) { return x > REEF_MAX_TENSOR ? REEF_MAX_TENSOR + 1 : x; }
+static int64_t capped_mul(int64_t a, int64_t b) { return capped(capped(a) * capped(b)); }
+
+/* Whether a block on input (h, w, c) would make a tensor of more than
+ * REEF_MAX_TENSOR elements (an arch spec or checkpoint asking for
+ * 100000-channel layers would otherwise overflow int sizes). */
+static int block_too_big(const reef_block_spec *s, int h, int w, int c, int num_classes)
+{
+    int64_t oc = s->out_c ? s->out_c : s->kind == REEF_BLOCK_FC ? num_classes : c;
+    int64_t hidden = capped_mul(c, s->expand > 1 ? s->expand : 1);
+    int64_t widest = c > oc ? c : oc;
+    if (hidden > widest) widest = hidden;
+    int64_t k = s->kernel > 1 ? s->kernel : 1;
+    int64_t activation = capped_mul(capped_mul(h, w), widest);
+    int64_t weights = capped_mul(capped_mul(k, k), capped_mul(c, oc)); /* conv */
+    if (s->kind == REEF_BLOCK_MBCONV) { /* the largest of expand, depthwise and project */
+        int64_t expand = capped_mul(c, hidden), project = capped_mul(hidden, oc);
+        weights = capped_mul(capped_mul(k, k), hidden);
+        if (expand > weights) weights = expand;
+        if (project > weights) weights = project;
+    }
+    if (s->kind == REEF_BLOCK_FC) weights = capped_mul(capped_mul(h, w), capped_mul(c, oc));
+    return activation > REEF_MAX_TENSOR || weights > REEF_MAX_TENSOR;
+}
+
 /* Lays out one block's layers for input (h, w, c). */
 static int build_block(reef_block *b, const reef_block_spec *s, int h, int w, int c,
                        int num_classes, int is_last, const char *arch_name, reef_error *err)
@@ -53,6 +81,9 @@ static int build_block(reef_block *b, const reef_block_spec *s, int h, int w, in
     memset(b, 0, sizeof *b);
     b->spec = *s;
     b->in_h = h, b->in_w = w, b->in_c = c;
+    if (block_too_big(s, h, w, c, num_classes))
+        return reef_fail(err, "%s: line %d: this layer on a %dx%dx%d input needs a tensor of more than %lld elements",
+                         arch_name, s->line, h, w, c, (long long)REEF_MAX_TENSOR);
     switch (s->kind) {
     case REEF_BLOCK_STEM:
     case REEF_BLOCK_CONV:
@@ -167,6 +198,8 @@ int reef_model_build(reef_model *m, const reef_arch *a, int in_h, int in_w, int 
                      int num_classes, uint64_t seed, reef_error *err)
 {
     memset(m, 0, sizeof *m);
+    if (in_h < 1 || in_w < 1 || in_c < 1 || in_h > 4096 || in_w > 4096)
+        return reef_fail(err, "images of %dx%dx%d (each side 1 to 4096, at least 1 channel)", in_h, in_w, in_c);
     if (a->in_h && (a->in_h != in_h || a->in_w != in_w || a->in_c != in_c))
         return reef_fail(err, "the data's images are %dx%dx%d but architecture '%s' wants %dx%dx%d",
                          in_h, in_w, in_c, a->name, a->in_h, a->in_w, a->in_c);

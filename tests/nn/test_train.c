@@ -249,30 +249,62 @@ static void test_checkpoint_corruption(void **state)
     ckpt_case_free(&c);
 }
 
-/* A crafted class count with a valid CRC (fuzz finding: 1.2e9 classes made
- * the build allocate gigabytes) is refused before the model is built. */
-static void test_checkpoint_crafted_class_count(void **state)
+/* Patches one u32 of a saved checkpoint's SHAP section (h, w, c, classes,
+ * ...) and re-seals the CRC, as a crafted file would. */
+static void craft_shape_field(uint8_t *data, size_t size, int field, uint32_t value)
+{
+    uint8_t *shap = NULL;
+    for (size_t i = 32; i + 32 <= size && !shap; i += 8) /* sections start 8-aligned */
+        if (!memcmp(data + i, "SHAP", 4)) shap = data + i;
+    assert_non_null(shap);
+    for (int b = 0; b < 4; b++) /* little-endian, after the 16-byte section header */
+        shap[16 + 4 * field + b] = (uint8_t)(value >> 8 * b);
+    uint32_t crc = (uint32_t)crc32(0L, data + 32, (uInt)(size - 32));
+    for (int b = 0; b < 4; b++) data[24 + b] = (uint8_t)(crc >> 8 * b);
+}
+
+/* Crafted shapes with a valid CRC (fuzz findings: 1.2e9 classes made the
+ * build allocate gigabytes; a height of -2^31+1 overflowed int sizes) are
+ * refused before the model is built. */
+static void test_checkpoint_crafted_shape(void **state)
 {
     (void)state;
     ckpt_case c;
-    ckpt_case_make(&c, "nn-classes", 8, 2, 1, 1);
+    ckpt_case_make(&c, "nn-shape", 8, 2, 1, 1);
     reef_error err;
     assert_int_equal(reef_ckpt_save(c.path, &c.m, NULL, NULL, 0, -1, &err), 0);
     uint8_t *data;
     size_t size;
     assert_int_equal(reef_read_file(c.path, &data, &size, &err), 0);
-    uint8_t *shap = NULL;
-    for (size_t i = 32; i + 32 <= size && !shap; i += 8) /* sections start 8-aligned */
-        if (!memcmp(data + i, "SHAP", 4)) shap = data + i;
-    assert_non_null(shap);
-    const uint32_t classes = 0x46fffd02u; /* the fuzzer's value */
-    for (int b = 0; b < 4; b++) /* little-endian; 16-byte section header, then h, w, c, classes */
-        shap[16 + 12 + b] = (uint8_t)(classes >> 8 * b);
-    uint32_t crc = (uint32_t)crc32(0L, data + 32, (uInt)(size - 32));
-    for (int b = 0; b < 4; b++) data[24 + b] = (uint8_t)(crc >> 8 * b);
-    expect_load_error(data, size, "classes, but the file holds only");
+    const struct { int field; uint32_t value; const char *want; } cases[] = {
+        {3, 0x46fffd02u, "classes, but the file holds only"},
+        {0, 0x80000001u, "each side 1 to 4096"},
+        {1, 0, "each side 1 to 4096"},
+        {2, 0xffffffffu, "each side 1 to 4096"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *copy = malloc(size);
+        memcpy(copy, data, size);
+        craft_shape_field(copy, size, cases[i].field, cases[i].value);
+        expect_load_error(copy, size, cases[i].want);
+        free(copy);
+    }
     free(data);
     ckpt_case_free(&c);
+}
+
+/* An arch spec asking for layers whose tensors would overflow int sizes is
+ * refused by the build with the line named. */
+static void test_oversized_layers_refused(void **state)
+{
+    (void)state;
+    reef_arch a;
+    reef_error err;
+    assert_int_equal(reef_arch_parse("name big\nstem k3 s1 c4096\nconv k3 c4096\ngap\nfc\n", "big.arch",
+                                     &a, &err), 0);
+    reef_model m;
+    assert_int_equal(reef_model_build(&m, &a, 32, 32, 1, 2, 1, &err), -1);
+    if (!strstr(err.msg, "big: line 3") || !strstr(err.msg, "more than")) fail_msg("%s", err.msg);
 }
 
 /* The learning rate never exceeds the peak, on runs of every length from
@@ -433,7 +465,8 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_weights),
         cmocka_unit_test(test_checkpoint_round_trip_and_resume),
         cmocka_unit_test(test_checkpoint_corruption),
-        cmocka_unit_test(test_checkpoint_crafted_class_count),
+        cmocka_unit_test(test_checkpoint_crafted_shape),
+        cmocka_unit_test(test_oversized_layers_refused),
         cmocka_unit_test(test_checkpoint_nonfinite_weights),
         cmocka_unit_test(test_schedule_never_overshoots),
     };

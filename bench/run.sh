@@ -19,3 +19,6 @@ echo "== reef train vs PyTorch (images/s, fish-s on DeepFish)"
 echo
 echo "== MLPerf Tiny models on the emulated Cortex-M4 (exact instruction counts)"
 BUILD="$build" "$top/bench/mlperf/run.sh"
+echo
+echo "== reef train over MPI ranks (functional check here; modeled cluster efficiency)"
+"$top/bench/mpi/run.sh" "$(basename "$build")"

@@ -30,6 +30,13 @@ int cli_parse_timeout(const char *name, const char *text, double *out);
  * overwrite an input". */
 int cli_check_output(const char *name, const char *out_opt, const char *out, ...) __attribute__((sentinel));
 
+/* Under mpirun (util/ranks.h): every rank says whether it failed, with its
+ * message in msg (may be NULL when the rank printed it already). If any
+ * rank failed, prints "reef NAME: rank R: message" (rank 0's stderr is
+ * the one shown) and returns 1 on every rank; else 0. One process: prints
+ * msg when failed (if not NULL) and returns failed != 0. */
+int cli_agree(const char *name, int failed, const char *msg);
+
 /* 0 when target names an emulated-run target (host or qemu-m4); otherwise
  * prints and returns -1. */
 int cli_check_run_target(const char *name, const char *target);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util/ranks.h"
 #include "cv/cv.h"
 #include "data/dataset.h"
 #include "recipe.h"
@@ -351,7 +352,7 @@ static int run(const cv_args *a, const reef_dataset *ds)
     reef_error err;
     reef_cv_options opt;
     reef_cv_options_default(&opt);
-    if (reef_arch_resolve(a->arch, &opt.arch, &err)) return cli_error(NAME, "%s", err.msg);
+    if (reef_arch_resolve(a->arch, &opt.arch, &err)) return cli_error(NAME, "%s", err.msg);  // same on every rank
     cli_recipe_resolve(&a->recipe, &opt.arch, &opt.cfg);
     if (!cli_recipe_has(&a->recipe, "threads")) opt.cfg.threads = 1;
     opt.int8 = a->int8, opt.calib_samples = (int)a->calib, opt.jobs = (int)a->jobs, opt.keep_dir = a->keep;
@@ -373,7 +374,8 @@ static int run(const cv_args *a, const reef_dataset *ds)
     opt.progress = on_progress, opt.progress_ctx = &bar;
     if (!a->json)
         printf("%s on %s: %d folds (%s), %d epochs each, %ld at once%s\n", opt.arch.name, a->data, p.nfolds,
-               a->folds_k ? "random groups" : "one per group", opt.cfg.epochs, a->jobs < p.nfolds ? a->jobs : p.nfolds,
+               a->folds_k ? "random groups" : "one per group", opt.cfg.epochs,
+               (a->jobs < p.nfolds ? a->jobs : p.nfolds) * reef_ranks_size(),
                a->int8 ? ", float and int8" : "");
     fflush(stdout);
     struct sigaction sa, old;
@@ -385,7 +387,7 @@ static int run(const cv_args *a, const reef_dataset *ds)
     int rc = reef_cv_run(ds, &p, &opt, &r, &err);
     sigaction(SIGINT, &old, NULL);
     reef_progress_end(&bar);
-    if (rc) {
+    if (rc) {  // under mpirun the ranks agreed on it inside reef_cv_run
         reef_cv_plan_free(&p);
         return stop_flag ? (fprintf(stderr, "reef cv: interrupted\n"), 130) : cli_error(NAME, "%s", err.msg);
     }
@@ -394,7 +396,7 @@ static int run(const cv_args *a, const reef_dataset *ds)
         print_tables(ds, &p, &r, !a->folds_k);
         printf("%.0f s\n", reef_now() - t0);
     }
-    if (a->plot) plot_groups(a->plot, ds, &r, a->json);
+    if (a->plot && reef_ranks_rank() == 0) plot_groups(a->plot, ds, &r, a->json);
     reef_cv_result_free(&r);
     reef_cv_plan_free(&p);
     return 0;
@@ -404,10 +406,11 @@ int cmd_cv(int argc, char **argv)
 {
     cv_args a;
     int rc = parse(argc, argv, &a);
-    if (rc) return rc < 0 ? 0 : rc;
+    if (cli_agree(NAME, rc > 0, NULL)) return rc;  // every rank parsed the same arguments
+    if (rc) return 0;
     reef_dataset ds;
     reef_error err;
-    if (reef_dataset_load(a.data, &ds, &err)) return cli_error(NAME, "%s", err.msg);
+    if (cli_agree(NAME, reef_dataset_load(a.data, &ds, &err), err.msg)) return 1;  // every rank loads it
     rc = run(&a, &ds);
     reef_dataset_free(&ds);
     return rc;

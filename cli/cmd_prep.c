@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util/ranks.h"
 #include "data/background.h"
 #include "data/prep.h"
 #include "util/io.h"
@@ -183,11 +184,18 @@ int cmd_prep(int argc, char **argv)
 {
     prep_args a = {.opt = {.format = REEF_PREP_DEEPFISH}};
     int rc = parse_args(argc, argv, &a);
+    if (cli_agree("prep", rc > 0, NULL)) return rc;  // every rank parsed the same arguments
     if (rc >= 0) return rc;
-    reef_error err;
-    if (reef_prep_check_output(&a.opt, a.output, &err)) return cli_error("prep", "-o %s", err.msg);
+    reef_error err = {""};
+    /* under mpirun every rank decodes its slice of the list and ends with
+     * the whole dataset; rank 0 alone writes it (util/ranks.h) */
+    const int rank = reef_ranks_rank();
+    char msg[sizeof err.msg + 16];
+    int failed = reef_prep_check_output(&a.opt, a.output, &err);
+    snprintf(msg, sizeof msg, "-o %s", err.msg);
+    if (cli_agree("prep", failed, msg)) return 1;
     reef_progress bar;
-    reef_progress_begin(&bar, "prep", "frames", 0, !a.json);
+    reef_progress_begin(&bar, "prep", "frames", 0, !a.json && rank == 0);
     if (bar.enabled) {
         a.opt.progress = on_progress;
         a.opt.progress_ctx = &bar;
@@ -197,6 +205,8 @@ int cmd_prep(int argc, char **argv)
     if (reef_prep_build(&a.opt, &ds, &rep, &err)) {
         reef_prep_report_free(&rep);
         if (bar.enabled) fputc('\n', stderr);
+        /* ranks agreed on a decoding failure inside (it names the rank); a
+         * listing failure is the same on every rank */
         return cli_error("prep", "%s", err.msg);
     }
     reef_progress_end(&bar);
@@ -204,18 +214,20 @@ int cmd_prep(int argc, char **argv)
     reef_dataset with_bg;  // borrows labels, groups, names and IDs from ds
     reef_bg_mode mode;
     int has_bg = a.background && !reef_bg_mode_parse(a.background, &mode);
-    if (has_bg && reef_dataset_with_background(&ds, mode, &with_bg, &err)) {
+    failed = has_bg && reef_dataset_with_background(&ds, mode, &with_bg, &err);
+    snprintf(msg, sizeof msg, "--background: %s", err.msg);
+    if (cli_agree("prep", failed, msg)) {
         reef_dataset_free(&ds);
         reef_prep_report_free(&rep);
-        return cli_error("prep", "--background: %s", err.msg);
+        return 1;
     }
-    rc = reef_dataset_save(a.output, has_bg ? &with_bg : &ds, &err);
+    failed = rank == 0 && reef_dataset_save(a.output, has_bg ? &with_bg : &ds, &err);
     double write_seconds = reef_now() - t0;
-    if (rc) rc = cli_error("prep", "%s", err.msg);
+    if (cli_agree("prep", failed, err.msg)) rc = 1;
     else if (a.json) print_json(&a, has_bg ? &with_bg : &ds, &rep, write_seconds);
     else print_summary(&a, has_bg ? &with_bg : &ds, &rep, write_seconds);
     if (has_bg) reef_dataset_free(&with_bg);
     reef_dataset_free(&ds);
     reef_prep_report_free(&rep);
-    return rc;
+    return rc > 0 ? rc : 0;
 }

@@ -16,6 +16,7 @@
 #include "util/io.h"
 #include "util/json.h"
 #include "util/progress.h"
+#include "util/ranks.h"
 
 static const char *NAME = "train";
 
@@ -249,7 +250,7 @@ static int setup_model(run_state *s, reef_error *err)
         a->cfg = ct.cfg;
         if (reef_check_dataset_fits(&s->m, &s->train, a->train, err) ||
             reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err) ||
-            reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err)) {
+            reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err) || reef_trainer_spread(&s->t, err)) {
             reef_optim_free(&ct.opt);
             return -1;
         }
@@ -266,7 +267,7 @@ static int setup_model(run_state *s, reef_error *err)
         return -1;
     reef_norm_from_dataset(&s->m.norm, &s->train);
     if (reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err)) return -1;
-    return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err);
+    return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err) || reef_trainer_spread(&s->t, err) ? -1 : 0;
 }
 
 static void print_header(const run_state *s)
@@ -301,6 +302,12 @@ static void print_json(const run_state *s, int nrows, double seconds, int interr
     reef_json_kv_int(&j, "epochs", nrows);
     reef_json_kv_bool(&j, "interrupted", interrupted);
     reef_json_kv_number(&j, "seconds", seconds);
+    // data parallelism (docs/mpi.md): ranks, samples per chunk, and the bytes
+    // of every chunk's gradient and statistics that all ranks hold after a step
+    reef_json_kv_int(&j, "ranks", reef_ranks_size());
+    reef_json_kv_int(&j, "chunk", s->t.chunk);
+    reef_json_kv_int(&j, "chunks_per_batch", s->t.nchunks);
+    reef_json_kv_int(&j, "chunk_bytes", (int64_t)(s->t.slot_floats * sizeof(float)));
     if (nrows) {
         const epoch_row *r = &s->rows[nrows - 1];
         reef_json_kv_number(&j, "loss", r->st.loss);
@@ -330,7 +337,8 @@ static void print_json(const run_state *s, int nrows, double seconds, int interr
 static int run_epochs(run_state *s)
 {
     train_args *a = s->a;
-    reef_error err;
+    reef_error err = {""};
+    const int rank = reef_ranks_rank();
     int nrows = read_csv(s->log, s->rows, s->t.epochs_done);
     if (nrows != s->t.epochs_done) nrows = 0;  // no usable earlier log: start a new one
     if (!a->json) {
@@ -346,23 +354,26 @@ static int run_epochs(run_state *s)
         reef_progress bar;
         char label[32];
         snprintf(label, sizeof label, "epoch %d", s->t.epochs_done + 1);
-        reef_progress_begin(&bar, label, "img", s->train.count, !a->json);
+        reef_progress_begin(&bar, label, "img", s->train.count, !a->json && rank == 0);
         epoch_row r;
         interrupted = reef_trainer_epoch(&s->t, &r.st, &stop_flag, on_progress, &bar);
         reef_progress_end(&bar);
         if (interrupted) break;
         r.val_acc = r.val_loss = -1;
-        if (s->has_val) r.val_acc = reef_evaluate(&s->m, &s->val, NULL, &r.val_loss);
+        // rank 0 evaluates and writes; every rank then learns whether that worked
+        if (s->has_val && rank == 0) r.val_acc = reef_evaluate(&s->m, &s->val, NULL, &r.val_loss);
         s->rows[nrows++] = r;
-        if (reef_ckpt_save(a->output, &s->m, &s->t.cfg, &s->t.opt, s->t.epochs_done, r.val_acc, &err) ||
-            write_csv(s->log, s->rows, nrows, &err)) {
-            status = cli_error(NAME, "%s", err.msg);
+        int failed = rank == 0 && (reef_ckpt_save(a->output, &s->m, &s->t.cfg, &s->t.opt, s->t.epochs_done,
+                                                  r.val_acc, &err) ||
+                                   write_csv(s->log, s->rows, nrows, &err));
+        if (cli_agree(NAME, failed, err.msg)) {
+            status = 1;
             break;
         }
         if (!a->json) print_row(&r);
     }
     sigaction(SIGINT, &old, NULL);
-    if (nrows) plot_curves(s->log, s->plot, s->has_val, a->json);
+    if (nrows && rank == 0) plot_curves(s->log, s->plot, s->has_val, a->json);
     if (interrupted)
         fprintf(stderr, "reef train: interrupted; %s holds the last complete epoch (%d)\n", a->output, s->t.epochs_done);
     if (a->json) print_json(s, nrows, reef_now() - t0, interrupted);
@@ -375,30 +386,34 @@ int cmd_train(int argc, char **argv)
 {
     train_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc < 0 ? 0 : rc;
+    if (cli_agree(NAME, rc > 0, NULL)) return rc;  // every rank parsed the same arguments
+    if (rc) return 0;
     run_state s;
     memset(&s, 0, sizeof s);
     s.a = &a;
-    reef_error err;
-    if (reef_dataset_load(a.train, &s.train, &err)) return cli_error(NAME, "%s", err.msg);
-    if (a.val) {
-        if (reef_dataset_load(a.val, &s.val, &err)) {
-            reef_dataset_free(&s.train);
-            return cli_error(NAME, "%s", err.msg);
-        }
-        s.has_val = 1;
+    reef_error err = {""};
+    /* under mpirun every rank loads the datasets (each draws its chunks of
+     * every batch from them) and builds the same model; any rank's failure
+     * stops all, named by rank 0 */
+    int failed = reef_dataset_load(a.train, &s.train, &err);
+    if (!failed && a.val) {
+        if (reef_dataset_load(a.val, &s.val, &err)) failed = 1;
+        else s.has_val = 1;
     }
     derive_path(s.log, sizeof s.log, &a, "log", ".csv");
     derive_path(s.plot, sizeof s.plot, &a, "plot", ".svg");
     if (a.log) snprintf(s.log, sizeof s.log, "%s", a.log);
     if (a.plot) snprintf(s.plot, sizeof s.plot, "%s", a.plot);
-    int status;
-    if (check_outputs(&a, s.log, s.plot)) {
+    int status = 0;
+    if (cli_agree(NAME, failed, err.msg)) {
         status = 1;
-    } else if (setup_model(&s, &err) || (s.has_val && reef_check_dataset_fits(&s.m, &s.val, a.val, &err))) {
-        status = cli_error(NAME, "%s", err.msg);
-    } else if (!(s.rows = calloc((size_t)a.cfg.epochs + 1, sizeof *s.rows))) {
-        status = cli_error(NAME, "out of memory");
+    } else if (cli_agree(NAME, check_outputs(&a, s.log, s.plot), NULL)) {
+        status = 1;
+    } else if (cli_agree(NAME, setup_model(&s, &err) || (s.has_val && reef_check_dataset_fits(&s.m, &s.val, a.val, &err)),
+                         err.msg)) {
+        status = 1;
+    } else if (cli_agree(NAME, !(s.rows = calloc((size_t)a.cfg.epochs + 1, sizeof *s.rows)), "out of memory")) {
+        status = 1;
     } else {
         status = run_epochs(&s);
     }

@@ -8,7 +8,7 @@
 static const char *const keys[] = {"epochs",   "batch",    "threads",      "seed",
                                    "optimizer", "lr",      "momentum",     "weight-decay",
                                    "schedule", "clip",     "label-smoothing", "balance",
-                                   "balance-groups", "augment"};
+                                   "balance-groups", "augment", "chunk"};
 enum { NKEYS = (int)(sizeof keys / sizeof keys[0]) };
 
 int cli_recipe_option(const char *name, cli_recipe *r, int c, const char *arg)
@@ -81,6 +81,11 @@ void cli_recipe_usage(FILE *fp, int default_threads)
             "                      jitter (brightness and contrast 0.1), bright[=B] (0.2),\n"
             "                      contrast[=C] (0.3), gamma[=G] (exponent e^U(-G,G), 0.4),\n"
             "                      noise[=S] (Gaussian, 0.03 of full scale), blur (3x3 box,\n"
-            "                      half the samples), cutout[=N] (an NxN square, 8), none\n",
+            "                      half the samples), cutout[=N] (an NxN square, 8), none\n"
+            "  --chunk C           cut each batch into chunks of C samples, each its own\n"
+            "                      forward/backward (batch norm per chunk), gradients added\n"
+            "                      in chunk order (default 0: the batch is one chunk). Needed\n"
+            "                      under mpirun -np N > 1, which shares the chunks out; the\n"
+            "                      checkpoint is the same bits for any N (docs/mpi.md)\n",
             default_threads);
 }

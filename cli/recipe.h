@@ -1,7 +1,7 @@
 /* The training recipe's options, shared by `reef train` and `reef cv`:
  * --epochs, --batch, --threads, --seed, --optimizer, --lr, --momentum,
  * --weight-decay, --schedule, --clip, --label-smoothing, --balance,
- * --balance-groups, --augment. They are collected as (key, value) pairs and
+ * --balance-groups, --augment, --chunk. They are collected as (key, value) pairs and
  * applied after the defaults and the architecture spec's recipe lines, so an
  * explicit flag always wins (docs/formats/arch-spec.md). */
 #ifndef REEF_CLI_RECIPE_H
@@ -31,7 +31,8 @@
         {"label-smoothing", required_argument, NULL, CLI_RECIPE_CODE + 10},                                     \
         {"balance", no_argument, NULL, CLI_RECIPE_CODE + 11},                                                   \
         {"balance-groups", no_argument, NULL, CLI_RECIPE_CODE + 12},                                            \
-        {"augment", required_argument, NULL, CLI_RECIPE_CODE + 13}
+        {"augment", required_argument, NULL, CLI_RECIPE_CODE + 13},                                             \
+        {"chunk", required_argument, NULL, CLI_RECIPE_CODE + 14}
 
 typedef struct cli_recipe {
     int n;

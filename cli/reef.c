@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "util/io.h"
+#include "util/ranks.h"
 
 static const reef_command commands[] = {
     {"prep", cmd_prep, "images -> dataset file (DeepFish CSVs, class folders, IDX)"},
@@ -35,6 +36,18 @@ int cli_error(const char *name, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    return 1;
+}
+
+int cli_agree(const char *name, int failed, const char *msg)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "%s", msg ? msg : "");
+    if (!reef_ranks_agree(failed, text, sizeof text)) return 0;
+    /* a rank that failed lowest-numbered is the one agree names; when that
+     * is this rank and it printed its own message (msg NULL), say no more */
+    const int this_rank_printed = failed && !msg;
+    if (!this_rank_printed) cli_error(name, "%s", text);
     return 1;
 }
 
@@ -114,7 +127,47 @@ static void usage(FILE *fp)
     for (int i = 0; i < command_count; i++) fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* Commands that split their work over `mpirun -np N` ranks (docs/mpi.md);
+ * every other command refuses to run on more than one rank, which would
+ * only repeat its work N times into the same output. */
+static int runs_over_ranks(const char *name)
+{
+    static const char *const names[] = {"train", "prep", "cv"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i])) return 1;
+    return 0;
+}
+
+static int dispatch(int argc, char **argv);
+
+/* Under mpirun: rank 0 alone prints (the others' stdout and stderr go to
+ * /dev/null unless REEF_RANKS_VERBOSE is set); a failure reaches rank 0
+ * through reef_ranks_agree. A rank that fails without agreeing aborts all. */
 int main(int argc, char **argv)
+{
+    if (reef_ranks_init(&argc, &argv)) {
+        fprintf(stderr, "reef: MPI failed to start (launched by mpirun?)\n");
+        return 1;
+    }
+    const int size = reef_ranks_size();
+    if (reef_ranks_rank() > 0 && !getenv("REEF_RANKS_VERBOSE")) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) reef_ranks_abort(1);
+    }
+    if (size > 1 && argc >= 2 && !runs_over_ranks(argv[1])) {
+        fprintf(stderr, "reef: '%s' does not run over MPI ranks (train, prep and cv do): run it as one process, "
+                        "without mpirun -np %d\n", argv[1], size);
+        reef_ranks_finalize();
+        return 2;
+    }
+    int status = dispatch(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    if (status && !reef_ranks_failure_agreed()) reef_ranks_abort(status);
+    reef_ranks_finalize();
+    return status;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);

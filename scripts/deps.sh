@@ -18,6 +18,7 @@ packages=(
   clang libclang-rt-14-dev   # libFuzzer target for the .tflite reader
   flatbuffers-compiler       # flatc: tests decode reef-written .tflite files with TFLite's schema
   dataset-fashion-mnist      # demo fallback when DeepFish is absent
+  libopenmpi-dev openmpi-bin # mpirun -np N reef train|prep|cv (docs/mpi.md)
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-pil python3-torch python3-numpy)

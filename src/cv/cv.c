@@ -11,6 +11,7 @@
 #include "nn/model.h"
 #include "quant/quant.h"
 #include "tflite/graph.h"
+#include "util/ranks.h"
 #include "util/io.h"
 #include "util/rng.h"
 
@@ -304,11 +305,13 @@ done:
 static void *worker(void *arg)
 {
     cv_shared *s = arg;
+    const int rank = reef_ranks_rank(), ranks = reef_ranks_size();
     for (;;) {
         pthread_mutex_lock(&s->lock);
         int f = s->failed ? s->p->nfolds : s->next_fold++;
         pthread_mutex_unlock(&s->lock);
         if (f >= s->p->nfolds) return NULL;
+        if (f % ranks != rank) continue;  // under mpirun, rank r runs folds r, r + N, ...
         reef_error err;
         if (run_fold(s, f, &err)) {
             pthread_mutex_lock(&s->lock);
@@ -344,11 +347,25 @@ int reef_cv_run(const reef_dataset *ds, const reef_cv_plan *p, const reef_cv_opt
     worker(&s);  // the calling thread is a worker too
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     pthread_mutex_destroy(&s.lock);
-    if (s.failed) {
+    /* under mpirun: any rank's failure fails all; then every rank gets every
+     * fold's counts (each fold ran on one rank, the others hold zeros) */
+    if (reef_ranks_agree(s.failed, s.err.msg, sizeof s.err.msg)) {
         *err = s.err;
         reef_cv_result_free(r);
         return -1;
     }
+    if (reef_ranks_sum_i64(r->confusion[0], cells) || reef_ranks_sum_i64(r->confusion[1], cells) ||
+        reef_ranks_sum_disjoint_f64(r->seconds, (size_t)r->nfolds)) {
+        reef_cv_result_free(r);
+        return reef_fail(err, "pooling the folds' results between ranks failed");
+    }
+    int64_t ntrain[r->nfolds > 0 ? r->nfolds : 1];
+    for (int f = 0; f < r->nfolds; f++) ntrain[f] = r->ntrain[f];
+    if (reef_ranks_sum_i64(ntrain, (size_t)r->nfolds)) {
+        reef_cv_result_free(r);
+        return reef_fail(err, "pooling the folds' results between ranks failed");
+    }
+    for (int f = 0; f < r->nfolds; f++) r->ntrain[f] = (uint32_t)ntrain[f];
     return 0;
 }
 

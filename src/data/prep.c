@@ -12,6 +12,7 @@
 
 #include "data/sources.h"
 #include "util/io.h"
+#include "util/ranks.h"
 
 #define MAX_THREADS 64
 
@@ -59,9 +60,11 @@ typedef struct pool {
     uint8_t *pixels;          // (count, H, W, C) one slot per listed sample
     char **errors;            // (count) NULL, or what went wrong with sample i
     int skip_bad;
+    uint32_t end;             // this rank's samples are [next's start, end)
     atomic_uint next;         // next sample to claim
     atomic_uint done;
     atomic_int stop;          // a sample failed and we are not skipping
+    uint32_t total;           // end - first sample: what the progress counts to
 } pool;
 
 typedef struct file_buf {
@@ -113,7 +116,7 @@ static void *worker(void *arg)
     reef_error err;
     for (;;) {
         unsigned i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->list->count || atomic_load(&p->stop)) break;
+        if (i >= p->end || atomic_load(&p->stop)) break;
         if (make_sample(p, i, &fb, &scratch, &err)) {
             p->errors[i] = strdup(err.msg);
             if (!p->errors[i]) p->errors[i] = oom_message;
@@ -139,10 +142,10 @@ static void watch_progress(pool *p, const reef_prep_options *opt, atomic_int *ru
 {
     struct timespec nap = {0, 20 * 1000 * 1000};
     while (atomic_load(running) > 0) {
-        opt->progress(opt->progress_ctx, atomic_load(&p->done), p->list->count);
+        opt->progress(opt->progress_ctx, atomic_load(&p->done), p->total);
         nanosleep(&nap, NULL);
     }
-    opt->progress(opt->progress_ctx, atomic_load(&p->done), p->list->count);
+    opt->progress(opt->progress_ctx, atomic_load(&p->done), p->total);
 }
 
 typedef struct worker_arg {
@@ -161,7 +164,7 @@ static void *counted_worker(void *arg)
 /* Runs the pool to completion; returns the number of threads used or -1. */
 static int run_pool(pool *p, const reef_prep_options *opt, reef_error *err)
 {
-    int n = thread_count(opt, p->list->count);
+    int n = thread_count(opt, p->total);
     pthread_t tid[MAX_THREADS];
     atomic_int running = n;
     worker_arg arg = {p, &running};
@@ -265,11 +268,67 @@ static int list_inputs(const reef_prep_options *opt, prep_list *l, reef_error *e
     return reef_fail(err, "unknown input format %d", (int)opt->format);
 }
 
+/* This rank's errors as "index\tmessage\0" records. */
+static char *pack_errors(const pool *p, uint32_t lo, uint32_t hi, size_t *len)
+{
+    size_t cap = 1;
+    for (uint32_t i = lo; i < hi; i++)
+        if (p->errors[i]) cap += strlen(p->errors[i]) + 16;
+    char *text = malloc(cap);
+    if (!text) return NULL;
+    *len = 0;
+    for (uint32_t i = lo; i < hi; i++)
+        if (p->errors[i]) *len += (size_t)snprintf(text + *len, cap - *len, "%u\t%s", i, p->errors[i]) + 1;
+    return text;
+}
+
+/* Under mpirun: every rank decoded its slice of the list; a failure on
+ * any rank fails all (named by the lowest failing rank); then every rank
+ * gets every slice's pixels and (with skip_bad) errors, so all continue
+ * with the same complete pool, as one process would have it. */
+static int share_slices(const prep_list *l, pool *p, uint32_t lo, uint32_t hi, int failed, reef_error *err)
+{
+    const int size = reef_ranks_size();
+    if (size == 1) return failed ? -1 : 0;
+    for (uint32_t i = lo; i < hi && !p->skip_bad && !failed; i++)
+        if (p->errors[i]) failed = reef_fail(err, "%s", p->errors[i]);
+    if (reef_ranks_agree(failed, err->msg, sizeof err->msg)) return -1;
+    size_t *count = malloc(2 * (size_t)size * sizeof *count), *displ = count + size;
+    if (!count) failed = reef_fail(err, "out of memory");
+    for (int r = 0; !failed && r < size; r++) {
+        uint64_t a, b;
+        reef_ranks_slice(l->count, r, size, &a, &b);
+        count[r] = (size_t)(b - a) * p->sample_size, displ[r] = (size_t)a * p->sample_size;
+    }
+    if (!failed && reef_ranks_allgather_bytes(p->pixels, count, displ))
+        failed = reef_fail(err, "sharing the decoded images between ranks failed");
+    free(count);
+    char *mine = NULL, *all = NULL;
+    size_t len = 0, all_len = 0;
+    if (!failed && p->skip_bad && (!(mine = pack_errors(p, lo, hi, &len)) ||
+                                   reef_ranks_allgather_text(mine, len, &all, &all_len)))
+        failed = reef_fail(err, "sharing the skipped images between ranks failed");
+    for (size_t at = 0; !failed && p->skip_bad && at < all_len; at += strlen(all + at) + 1) {
+        char *tab;
+        unsigned long i = strtoul(all + at, &tab, 10);
+        if (i >= lo && i < hi) continue;  // this rank's own are there already
+        p->errors[i] = strdup(tab + 1);
+        if (!p->errors[i]) p->errors[i] = oom_message;
+    }
+    free(mine);
+    free(all);
+    return reef_ranks_agree(failed, err->msg, sizeof err->msg) ? -1 : 0;
+}
+
 static int decode_all(const reef_prep_options *opt, const prep_list *l, reef_dataset *ds,
                       reef_prep_report *rep, reef_error *err)
 {
     if (l->count == 0) return reef_fail(err, "%s: lists no samples", opt->root);
     pool p = {.list = l, .skip_bad = opt->skip_bad};
+    uint64_t lo, hi;  // this rank's slice of the list (all of it in one process)
+    reef_ranks_slice(l->count, reef_ranks_rank(), reef_ranks_size(), &lo, &hi);
+    p.end = (uint32_t)hi, p.total = (uint32_t)(hi - lo);
+    atomic_store(&p.next, (unsigned)lo);
     p.spec = (reef_image_spec){opt->width ? opt->width : 32, opt->height ? opt->height : 32,
                                opt->channels, 0};
     ds->width = p.spec.width;
@@ -281,7 +340,9 @@ static int decode_all(const reef_prep_options *opt, const prep_list *l, reef_dat
     uint32_t *keep = malloc(l->count * sizeof *keep);
     int rc = reef_dataset_own(ds, p.pixels, err);
     if (!rc && (!p.pixels || !p.errors || !keep)) rc = reef_fail(err, "out of memory");
+    rc = reef_ranks_agree(rc, err->msg, sizeof err->msg) ? -1 : 0;
     if (!rc) rc = (rep->threads = run_pool(&p, opt, err)) < 0 ? -1 : 0;
+    if (reef_ranks_size() > 1) rc = share_slices(l, &p, (uint32_t)lo, (uint32_t)hi, rc, err);
     uint32_t kept = 0;
     if (!rc) rc = collect_failures(l, &p, keep, &kept, rep, err);
     if (!rc) rc = assemble(l, &p, keep, kept, ds, err);
@@ -351,9 +412,9 @@ int reef_prep_file(const reef_prep_options *opt, const char *out_path, reef_prep
 {
     reef_dataset ds;
     memset(rep, 0, sizeof *rep);
-    if (reef_prep_check_output(opt, out_path, err)) return -1;
+    if (reef_ranks_agree(reef_prep_check_output(opt, out_path, err), err->msg, sizeof err->msg)) return -1;
     if (reef_prep_build(opt, &ds, rep, err)) return -1;
-    int rc = reef_dataset_save(out_path, &ds, err);
+    int rc = reef_ranks_rank() == 0 ? reef_dataset_save(out_path, &ds, err) : 0;  // rank 0 writes
     reef_dataset_free(&ds);
-    return rc;
+    return reef_ranks_agree(rc, err->msg, sizeof err->msg) ? -1 : 0;
 }

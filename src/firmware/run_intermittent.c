@@ -182,6 +182,24 @@ void reef_intermittent_report_free(reef_intermittent_report *rep)
     rep->marks = NULL, rep->nmarks = 0;
 }
 
+/* FNV-1a over the NVM file's 64-bit words: two equal digests mean the boot
+ * between them left NVM as it found it (no progress was committed). */
+static int nvm_digest(const char *path, uint64_t *digest, reef_error *err)
+{
+    uint8_t *data;
+    size_t size;
+    if (reef_read_file(path, &data, &size, err)) return -1;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i + 8 <= size; i += 8) {
+        uint64_t word;
+        memcpy(&word, data + i, 8);
+        h = (h ^ word) * 1099511628211ull;
+    }
+    free(data);
+    *digest = h;
+    return 0;
+}
+
 int reef_m4_run_intermittent(const char *elf, const int8_t *inputs, int n, size_t input_size, int8_t *outputs,
                              size_t output_size, const reef_fail_schedule *fs, reef_intermittent_report *rep,
                              double timeout_s, reef_error *err)
@@ -200,7 +218,7 @@ int reef_m4_run_intermittent(const char *elf, const int8_t *inputs, int n, size_
     boot_dir d;
     if (dir_make(&d, inputs, (size_t)n * input_size, err)) return -1;
     int max_boots = fs->max_boots > 0 ? fs->max_boots : 100000, rc = -1;
-    uint64_t rng = fs->seed * 2654435761u + 12345u;
+    uint64_t rng = fs->seed * 2654435761u + 12345u, last_digest = 0;
     for (int boot = 0;; boot++) {
         if (boot >= max_boots) {
             reef_fail(err, "%s: no result after %d boots (%d power failures): the firmware makes no progress", elf,
@@ -214,6 +232,19 @@ int reef_m4_run_intermittent(const char *elf, const int8_t *inputs, int n, size_
         if (failed) {
             rep->failures++;
             rep->instructions += fail_at;
+            /* Emulation is deterministic: under a fixed period, a boot that
+             * commits nothing is followed by identical boots forever. */
+            if (fs->kind == REEF_FAIL_EVERY) {
+                uint64_t digest;
+                if (nvm_digest(d.path[NVM_BIN], &digest, err)) break;
+                if (boot > 0 && digest == last_digest) {
+                    reef_fail(err, "%s: a boot of %" PRIu64 " instructions commits no progress (boot %d left NVM "
+                                   "unchanged): the period is shorter than boot plus the longest unit",
+                              elf, fs->every, boot);
+                    break;
+                }
+                last_digest = digest;
+            }
             continue;
         }
         if (read_counts(d.path[COUNTS], rep, err)) break;

@@ -207,9 +207,12 @@ static int parse_attr(parser *p, reef_block_spec *b, const token *t)
     if (token_int(t, 1, &v)) return token_error(p, t, "expected a whole number after '%s'", attr_name);
     static const int lo[] = {['k' - 'a'] = 1, ['s' - 'a'] = 1, ['c' - 'a'] = 1, ['e' - 'a'] = 1};
     static const int hi[] = {['k' - 'a'] = 15, ['s' - 'a'] = 4, ['c' - 'a'] = 4096, ['e' - 'a'] = 16};
-    if (v < lo[a - 'a'] || v > hi[a - 'a']) {
+    /* a pool's stride defaults to its kernel, so it may be as large */
+    const int pool = b->kind == REEF_BLOCK_AVGPOOL || b->kind == REEF_BLOCK_MAXPOOL;
+    const int top = a == 's' && pool ? hi['k' - 'a'] : hi[a - 'a'];
+    if (v < lo[a - 'a'] || v > top) {
         char msg[96];
-        snprintf(msg, sizeof msg, "'%c' must be from %d to %d", a, lo[a - 'a'], hi[a - 'a']);
+        snprintf(msg, sizeof msg, "'%c' must be from %d to %d", a, lo[a - 'a'], top);
         return token_error(p, t, "%s", msg);
     }
     if (a == 'k') b->kernel = v;

@@ -63,7 +63,10 @@ static int block_too_big(const reef_block_spec *s, int h, int w, int c, int num_
     if (hidden > widest) widest = hidden;
     int64_t k = s->kernel > 1 ? s->kernel : 1;
     int64_t activation = capped_mul(capped_mul(h, w), widest);
-    int64_t weights = capped_mul(capped_mul(k, k), capped_mul(c, oc)); /* conv */
+    int64_t weights = 0; /* pools, gap and dropout have none */
+    if (s->kind == REEF_BLOCK_STEM || s->kind == REEF_BLOCK_CONV || s->kind == REEF_BLOCK_HEAD)
+        weights = capped_mul(capped_mul(k, k), capped_mul(c, oc));
+    if (s->kind == REEF_BLOCK_DWCONV) weights = capped_mul(capped_mul(k, k), c);
     if (s->kind == REEF_BLOCK_MBCONV) { /* the largest of expand, depthwise and project */
         int64_t expand = capped_mul(c, hidden), project = capped_mul(hidden, oc);
         weights = capped_mul(capped_mul(k, k), hidden);
@@ -225,6 +228,13 @@ int reef_model_build(reef_model *m, const reef_arch *a, int in_h, int in_w, int 
     }
     size_t np, ns;
     assign_params(m, NULL, NULL, &np, &ns);
+    /* reef trains networks for microcontrollers: 2^26 parameters (256 MB of
+     * floats) is far beyond any of them, and bounds what a crafted spec or
+     * checkpoint can make the build allocate and initialise */
+    if (np > (size_t)REEF_MAX_TENSOR) {
+        reef_model_free(m);
+        return reef_fail(err, "%s: %zu parameters (at most %lld)", a->name, np, (long long)REEF_MAX_TENSOR);
+    }
     m->param_tensors = calloc(m->nparam_tensors, sizeof *m->param_tensors);
     m->params = calloc(np + 1, sizeof *m->params);
     m->grads = calloc(np + 1, sizeof *m->grads);
@@ -312,6 +322,7 @@ static size_t assign_batch(reef_model *m, float *mem)
                 BUF(L->dz, cap * os);
                 BUF(L->bn_mean, (size_t)L->dims.oc);
                 BUF(L->bn_rstd, (size_t)L->dims.oc);
+                BUF(L->bn_var, (size_t)L->dims.oc);
             } else if (L->act != REEF_NN_ACT_NONE) {
                 BUF(L->z, cap * os);
                 if (mem) L->dz = L->dy;  // the activation's gradient is masked in place
@@ -449,6 +460,7 @@ static void bn_forward_train(slice_job *j, reef_layer *L, const float *z, float 
     if (j->t == 0) {
         memcpy(L->bn_mean, mean, sizeof mean);
         memcpy(L->bn_rstd, rstd, sizeof rstd);
+        if (L->bn_var) memcpy(L->bn_var, var, sizeof var);
         reef_bn_update_running(L->run_mean, L->run_var, mean, var, j->m->bn_momentum, c);
     }
     reef_k_bn_act_forward(y, z, mean, rstd, L->gamma, L->beta, rows, c, L->act);

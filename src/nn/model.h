@@ -59,6 +59,8 @@ typedef struct reef_layer {
     float *dz, *dy;        /* their gradients (aliases when z == y) */
     float *mask;           /* DROPOUT: (N, out_size) */
     float *bn_mean, *bn_rstd; /* (OC) statistics of the last training batch */
+    float *bn_var;         /* (OC) its unbiased variance (what the running variance
+                              takes in); NULL outside reef_model_set_batch's buffers */
 } reef_layer;
 
 typedef struct reef_block {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/io.h"
+#include "util/ranks.h"
 #include "util/rng.h"
 
 void reef_train_cfg_default(reef_train_cfg *cfg)
@@ -89,7 +90,7 @@ int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t wh
 const char *reef_train_cfg_keys(void)
 {
     return "epochs batch threads seed optimizer lr momentum weight-decay schedule clip label-smoothing balance "
-           "balance-groups augment";
+           "balance-groups augment chunk";
 }
 
 static int set_int(const char *value, long lo, long hi, long *out)
@@ -161,6 +162,9 @@ int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, 
         if (set_onoff(value, &cfg->balance_groups)) return why_fail(why, why_size, "balance-groups is on or off, not '%s'%s", value, "");
     } else if (!strcmp(key, "augment")) {
         return reef_augment_parse(value, &cfg->aug, why, why_size);
+    } else if (!strcmp(key, "chunk")) {
+        if (!(rc = set_int(value, 0, 65536, &v))) cfg->chunk = (int)v;
+        else return why_fail(why, why_size, "chunk wants a whole number from 0 (off) to 65536, not '%s'%s", value, "");
     } else {
         why_fail(why, why_size, "unknown recipe setting '%s' (%s)", key, reef_train_cfg_keys());
         return 1;
@@ -207,6 +211,7 @@ static const cfg_field fields[] = {
     FIELD("aug_blur", F_INT, aug.blur),
     FIELD("aug_cutout", F_INT, aug.cutout),
     FIELD("balance_groups", F_INT, balance_groups),
+    FIELD("chunk", F_INT, chunk),  /* written only when set: older checkpoints keep their bytes */
 };
 #undef FIELD
 static const int nfields = (int)(sizeof fields / sizeof fields[0]);
@@ -217,6 +222,7 @@ int reef_train_cfg_format(const reef_train_cfg *cfg, char *buf, size_t size)
     if (size) buf[0] = 0;
     for (int i = 0; i < nfields; i++) {
         const char *p = (const char *)cfg + fields[i].offset;
+        if (fields[i].offset == offsetof(reef_train_cfg, chunk) && !cfg->chunk) continue;
         char *dst = buf + (n < size ? n : size);
         size_t room = n < size ? size - n : 0;
         if (fields[i].type == F_INT) n += (size_t)snprintf(dst, room, "%s=%d\n", fields[i].key, *(const int *)p);
@@ -358,13 +364,19 @@ int reef_trainer_init(reef_trainer *t, reef_model *m, const reef_dataset *train,
 {
     memset(t, 0, sizeof *t);
     if (reef_check_dataset_fits(m, train, "training data", err)) return -1;
-    if (!m->batch_ || m->batch_cap < cfg->batch)
-        return reef_fail(err, "the model's batch buffers hold %d samples, the recipe wants %d", m->batch_cap, cfg->batch);
+    t->chunk = cfg->chunk > 0 && cfg->chunk < cfg->batch ? cfg->chunk : cfg->batch;
+    t->nchunks = (cfg->batch + t->chunk - 1) / t->chunk;
+    if (!m->batch_ || m->batch_cap < t->chunk)
+        return reef_fail(err, "the model's batch buffers hold %d samples, the recipe wants %d", m->batch_cap, t->chunk);
     t->m = m, t->train = train, t->cfg = *cfg;
     if (reef_optim_init(&t->opt, &cfg->opt, m->nparams, err)) return -1;
     t->order = malloc((size_t)train->count * sizeof *t->order);
-    t->labels = malloc((size_t)cfg->batch * sizeof *t->labels);
-    if (!t->order || !t->labels) {
+    t->labels = malloc((size_t)t->chunk * sizeof *t->labels);
+    t->slot_floats = m->nparams + m->nstats;
+    t->slots = malloc((size_t)t->nchunks * t->slot_floats * sizeof *t->slots);
+    t->stats_before = malloc((m->nstats ? m->nstats : 1) * sizeof *t->stats_before);
+    t->chunk_sums = malloc((size_t)t->nchunks * 2 * sizeof *t->chunk_sums);
+    if (!t->order || !t->labels || !t->slots || !t->stats_before || !t->chunk_sums) {
         reef_trainer_free(t);
         return reef_fail(err, "out of memory");
     }
@@ -409,6 +421,20 @@ int reef_trainer_init(reef_trainer *t, reef_model *m, const reef_dataset *train,
     return 0;
 }
 
+int reef_trainer_spread(reef_trainer *t, reef_error *err)
+{
+    const int ranks = reef_ranks_size();
+    if (ranks > 1 && t->cfg.chunk <= 0)
+        return reef_fail(err, "%d ranks share a batch out by chunks: give --chunk C (samples per chunk, e.g. %d; "
+                              "the result is the same for any rank count, docs/mpi.md)", ranks,
+                         t->cfg.batch / ranks > 0 ? t->cfg.batch / ranks : 1);
+    if (ranks > t->nchunks)
+        return reef_fail(err, "%d ranks but a batch of %d has only %d chunks of %d: use a smaller --chunk or fewer ranks",
+                         ranks, t->cfg.batch, t->nchunks, t->chunk);
+    t->spread = ranks > 1;
+    return 0;
+}
+
 void reef_trainer_free(reef_trainer *t)
 {
     reef_optim_free(&t->opt);
@@ -417,6 +443,9 @@ void reef_trainer_free(reef_trainer *t)
     free(t->class_weights);
     free(t->group_start);
     free(t->group_samples);
+    free(t->slots);
+    free(t->stats_before);
+    free(t->chunk_sums);
     memset(t, 0, sizeof *t);
 }
 
@@ -452,6 +481,86 @@ static void draw_group_balanced(const reef_trainer *t, uint64_t seed)
     }
 }
 
+/* One chunk: samples [c0, c0 + cn) of the epoch's order, of a batch of n.
+ * Its slot gets the chunk's gradient weighted by cn / n and, after the
+ * parameters, its batch-norm statistics laid out as m->stats (each
+ * layer's batch mean where its running mean is, its unbiased variance
+ * where its running variance is). The running statistics are those from
+ * before the step for every chunk (batch norm sums around them), so a
+ * chunk's result does not depend on which chunks ran before it here. */
+static void run_chunk(reef_trainer *t, int epoch, uint32_t c0, int cn, int n, float *slot, double *sums)
+{
+    reef_model *m = t->m;
+    const reef_dataset *ds = t->train;
+    const reef_loss_cfg loss_cfg = {t->cfg.label_smoothing, t->class_weights};
+    for (int i = 0; i < cn; i++) {
+        uint32_t src = t->order[c0 + i];
+        reef_rng rng;
+        reef_rng_seed(&rng, derive_seed(t->cfg.seed, epoch, 2 + ((uint64_t)(c0 + i) << 32)));
+        load_sample(m, ds, src, i, &t->cfg.aug, &rng);
+        t->labels[i] = ds->labels[src];
+    }
+    memcpy(m->stats, t->stats_before, m->nstats * sizeof *m->stats);
+    reef_model_forward(m, cn, REEF_MODE_TRAIN, derive_seed(t->cfg.seed, epoch, 3 + ((uint64_t)c0 << 32)));
+    sums[0] = reef_model_loss(m, t->labels, cn, &loss_cfg) * cn;
+    int64_t correct = 0;
+    for (int i = 0; i < cn; i++) correct += reef_model_argmax(m, i) == t->labels[i];
+    sums[1] = (double)correct;
+    reef_model_backward(m, t->labels, cn, &loss_cfg);
+    const float weight = (float)cn / (float)n;  // exactly 1 when the chunk is the batch
+    for (size_t i = 0; i < m->nparams; i++) slot[i] = m->grads[i] * weight;
+    float *stats = slot + m->nparams;
+    for (int bi = 0; bi < m->nblocks; bi++)
+        for (int li = 0; li < m->blocks[bi].nlayers; li++) {
+            const reef_layer *L = &m->blocks[bi].layers[li];
+            if (!L->has_bn || !L->run_mean) continue;
+            memcpy(stats + (L->run_mean - m->stats), L->bn_mean, (size_t)L->dims.oc * sizeof *stats);
+            memcpy(stats + (L->run_var - m->stats), L->bn_var, (size_t)L->dims.oc * sizeof *stats);
+        }
+}
+
+/* Every rank sends its chunks' slots and sums to all (chunks [lo, hi) of
+ * rank r are contiguous, so the gathered arrays are in chunk order). */
+static int share_chunks(reef_trainer *t, int nchunks)
+{
+    const int size = t->spread ? reef_ranks_size() : 1;
+    if (size == 1) return 0;
+    size_t *count = malloc(4 * (size_t)size * sizeof *count), *displ = count + size;
+    size_t *scount = displ + size, *sdispl = scount + size;
+    if (!count) return -1;
+    const size_t slot_bytes = t->slot_floats * sizeof *t->slots;
+    for (int r = 0; r < size; r++) {
+        uint64_t lo, hi;
+        reef_ranks_slice((uint64_t)nchunks, r, size, &lo, &hi);
+        count[r] = (size_t)(hi - lo) * slot_bytes, displ[r] = (size_t)lo * slot_bytes;
+        scount[r] = (size_t)(hi - lo) * 2 * sizeof *t->chunk_sums, sdispl[r] = (size_t)lo * 2 * sizeof *t->chunk_sums;
+    }
+    int rc = reef_ranks_allgather_bytes(t->slots, count, displ) |
+             reef_ranks_allgather_bytes(t->chunk_sums, scount, sdispl);
+    free(count);
+    return rc;
+}
+
+/* The batch's gradient and running statistics from its chunks, added in
+ * chunk order (the same on every rank, whatever the rank count). With one
+ * chunk this is exactly the plain step: the gradient times 1, and
+ * reef_bn_update_running's formula once. */
+static void combine_chunks(reef_trainer *t, int nchunks)
+{
+    reef_model *m = t->m;
+    memcpy(m->grads, t->slots, m->nparams * sizeof *m->grads);
+    for (int k = 1; k < nchunks; k++) {
+        const float *g = t->slots + (size_t)k * t->slot_floats;
+        for (size_t i = 0; i < m->nparams; i++) m->grads[i] += g[i];
+    }
+    memcpy(m->stats, t->stats_before, m->nstats * sizeof *m->stats);
+    const float momentum = m->bn_momentum;
+    for (int k = 0; k < nchunks; k++) {
+        const float *b = t->slots + (size_t)k * t->slot_floats + m->nparams;
+        for (size_t i = 0; i < m->nstats; i++) m->stats[i] = (1.0f - momentum) * m->stats[i] + momentum * b[i];
+    }
+}
+
 int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomic_t *stop,
                        void (*progress)(void *ctx, int64_t done), void *ctx)
 {
@@ -459,7 +568,7 @@ int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomi
     const reef_dataset *ds = t->train;
     const int epoch = t->epochs_done;
     const int bs = t->cfg.batch;
-    const reef_loss_cfg loss_cfg = {t->cfg.label_smoothing, t->class_weights};
+    const int rank = t->spread ? reef_ranks_rank() : 0, size = t->spread ? reef_ranks_size() : 1;
     if (t->group_samples) draw_group_balanced(t, derive_seed(t->cfg.seed, epoch, 1));
     else shuffle(t->order, ds->count, derive_seed(t->cfg.seed, epoch, 1));
     double loss_sum = 0, t0 = reef_now();
@@ -467,19 +576,22 @@ int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomi
     float lr = 0;
     memset(st, 0, sizeof *st);
     for (uint32_t start = 0; start < ds->count; start += bs) {
-        if (stop && *stop) return 1;
+        int stopping = stop && *stop;
+        if (t->spread) stopping = reef_ranks_any(stopping);  // Ctrl-C on any rank stops all at the same step
+        if (stopping) return 1;
         int n = ds->count - start < (uint32_t)bs ? (int)(ds->count - start) : bs;
-        for (int i = 0; i < n; i++) {
-            uint32_t src = t->order[start + i];
-            reef_rng rng;
-            reef_rng_seed(&rng, derive_seed(t->cfg.seed, epoch, 2 + ((uint64_t)(start + i) << 32)));
-            load_sample(m, ds, src, i, &t->cfg.aug, &rng);
-            t->labels[i] = ds->labels[src];
+        int nchunks = (n + t->chunk - 1) / t->chunk;
+        uint64_t lo, hi;
+        reef_ranks_slice((uint64_t)nchunks, rank, size, &lo, &hi);
+        memcpy(t->stats_before, m->stats, m->nstats * sizeof *m->stats);
+        for (int k = (int)lo; k < (int)hi; k++) {
+            int cn = n - k * t->chunk < t->chunk ? n - k * t->chunk : t->chunk;
+            run_chunk(t, epoch, start + (uint32_t)(k * t->chunk), cn, n, t->slots + (size_t)k * t->slot_floats,
+                      t->chunk_sums + 2 * k);
         }
-        reef_model_forward(m, n, REEF_MODE_TRAIN, derive_seed(t->cfg.seed, epoch, 3 + ((uint64_t)start << 32)));
-        loss_sum += reef_model_loss(m, t->labels, n, &loss_cfg) * n;
-        for (int i = 0; i < n; i++) correct += reef_model_argmax(m, i) == t->labels[i];
-        reef_model_backward(m, t->labels, n, &loss_cfg);
+        if (share_chunks(t, nchunks)) reef_ranks_abort(1);  // MPI failed under us: nothing sane to continue with
+        combine_chunks(t, nchunks);
+        for (int k = 0; k < nchunks; k++) loss_sum += t->chunk_sums[2 * k], correct += (int64_t)t->chunk_sums[2 * k + 1];
         reef_clip_grad_norm(m->grads, m->nparams, t->cfg.opt.clip_norm);
         lr = reef_schedule_lr(&t->opt.cfg, t->opt.step, t->total_steps);
         reef_optim_step(&t->opt, m, lr);

@@ -34,6 +34,12 @@ typedef struct reef_train_cfg {
     int balance_groups;   /* draw every group (habitat) equally often: an epoch is
                              count draws of a uniform group, then a uniform sample of it */
     reef_augment aug;
+    int chunk;            /* 0: a batch is one forward/backward. C > 0: a batch is
+                             cut into chunks of C samples (the last may be shorter),
+                             each its own forward/backward (batch norm over the chunk),
+                             their gradients weighted by size and added in chunk order;
+                             chunks are what `mpirun -np N` ranks share out, and the
+                             result does not depend on N (docs/mpi.md) */
 } reef_train_cfg;
 
 /* The default recipe (the one fish-s is tuned for). */
@@ -75,6 +81,13 @@ typedef struct reef_trainer {
     uint32_t ngroups;        /* balance_groups: groups that have samples */
     uint32_t *group_start;   /* balance_groups: (ngroups + 1) offsets into group_samples */
     uint32_t *group_samples; /* (count) sample indices ordered by group */
+    int chunk;               /* samples per chunk (cfg.chunk, or batch when 0) */
+    int nchunks;             /* chunks in a full batch */
+    size_t slot_floats;      /* nparams + nstats: one chunk's gradient and statistics */
+    float *slots;            /* (nchunks, slot_floats) every chunk's, for the ordered sum */
+    float *stats_before;     /* (nstats) running statistics before the step */
+    double *chunk_sums;      /* (nchunks, 2) loss sum and correct count per chunk */
+    int spread;              /* chunks shared out over the mpirun ranks (reef_trainer_spread) */
 } reef_trainer;
 
 typedef struct reef_epoch_stats {
@@ -86,13 +99,23 @@ typedef struct reef_epoch_stats {
     double images_per_s;
 } reef_epoch_stats;
 
-/* The model must have its batch set (reef_model_set_batch with cfg->batch
- * and cfg->threads). The optimizer starts fresh; reef_trainer.opt and
+/* The model must have its batch set (reef_model_set_batch with at least
+ * cfg->batch, or cfg->chunk when set, and cfg->threads). Under mpirun with
+ * N > 1 ranks (util/ranks.h) each rank runs its share of every batch's
+ * chunks and all ranks keep identical models, once reef_trainer_spread is
+ * called (otherwise every rank trains on its own, as `reef cv` folds do).
+ * The optimizer starts fresh; reef_trainer.opt and
  * epochs_done may then be replaced from a checkpoint to resume. */
 int reef_trainer_init(reef_trainer *t, reef_model *m, const reef_dataset *train,
                       const reef_train_cfg *cfg, reef_error *err);
 void reef_trainer_free(reef_trainer *t);
-/* Runs the next epoch. progress (may be NULL) gets samples done so far.
+/* Data-parallel over the mpirun ranks (util/ranks.h): every rank runs its
+ * contiguous share of each batch's chunks and all ranks get the same sum.
+ * Fails (same message on every rank) when more than one rank runs and the
+ * recipe has no chunk, or there are more ranks than chunks in a batch. */
+int reef_trainer_spread(reef_trainer *t, reef_error *err);
+/* Runs the next epoch. progress (may be NULL) gets samples done so far
+ * (by all ranks). Every rank must call it.
  * If *stop becomes nonzero between steps, returns 1 at once (the epoch is
  * not complete and epochs_done is unchanged); else 0. */
 int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomic_t *stop,

@@ -131,7 +131,10 @@ static void test_run_with_failures(void **state)
     printf("  %s\n", out);
     assert_non_null(strstr(out, "\"schedule\":\"at every commit point (unit boundary)\""));
     assert_non_null(strstr(out, "\"schedule\":\"at every S-th instruction of one commit\""));
-    assert_non_null(strstr(out, "\"schedule\":\"at random instruction counts\",\"runs\":1,"));
+    /* --fail-random 5: five failures in all, over however many runs they take */
+    const char *random_run = strstr(out, "\"schedule\":\"at random instruction counts\"");
+    assert_non_null(random_run);
+    assert_non_null(strstr(random_run, "\"power_failures\":5,"));
     assert_null(strstr(out, "\"outputs_differing\":1"));
     const char *p = out;
     int schedules = 0;
@@ -143,6 +146,22 @@ static void test_run_with_failures(void **state)
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"outputs_differing\":0"));
     assert_null(strstr(out, "\"outputs_differing\":1"));
+    /* A periodic schedule: every boot fails after 120,000 instructions, so
+     * the boot that first fails resumes and finishes on the next boot. */
+    snprintf(cmd, sizeof cmd, "%s run --intermittent --model %s --inputs %s --fail-every 120000 --json", bin, model,
+             raw);
+    if (testing_run(cmd, out, sizeof out)) fail_msg("%s", out);
+    printf("  %s\n", out);
+    const char *periodic = strstr(out, "\"schedule\":\"every boot after N instructions\"");
+    assert_non_null(periodic);
+    assert_non_null(strstr(periodic, "\"outputs_differing\":0"));
+    assert_null(strstr(periodic, "\"power_failures\":0,"));
+    /* A period too short to commit anything is refused after two boots
+     * (it ran on for 20,000 boots before). */
+    snprintf(cmd, sizeof cmd, "%s run --intermittent --model %s --inputs %s --fail-every 60000 --json", bin, model,
+             raw);
+    assert_int_not_equal(testing_run(cmd, out, sizeof out), 0);
+    if (!strstr(out, "commits no progress")) fail_msg("%s", out);
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 

@@ -305,6 +305,14 @@ static void test_oversized_layers_refused(void **state)
     reef_model m;
     assert_int_equal(reef_model_build(&m, &a, 32, 32, 1, 2, 1, &err), -1);
     if (!strstr(err.msg, "big: line 3") || !strstr(err.msg, "more than")) fail_msg("%s", err.msg);
+    /* each layer within bounds, the whole too many parameters (was > 20 s) */
+    char spec[4096];
+    int n = snprintf(spec, sizeof spec, "name many\nstem k3 s1 c4096\n");
+    for (int i = 0; i < 8; i++) n += snprintf(spec + n, sizeof spec - (size_t)n, "conv k1 c4096\n");
+    snprintf(spec + n, sizeof spec - (size_t)n, "gap\nfc\n");
+    assert_int_equal(reef_arch_parse(spec, "many.arch", &a, &err), 0);
+    assert_int_equal(reef_model_build(&m, &a, 8, 8, 1, 2, 1, &err), -1);
+    if (!strstr(err.msg, "many: ") || !strstr(err.msg, "parameters (at most")) fail_msg("%s", err.msg);
 }
 
 /* The learning rate never exceeds the peak, on runs of every length from
@@ -359,6 +367,37 @@ static void expect_parse_error(const char *spec, const char *want1, const char *
     reef_error err;
     assert_int_equal(reef_arch_parse(spec, "net.arch", &a, &err), -1);
     if (!strstr(err.msg, want1) || (want2 && !strstr(err.msg, want2))) fail_msg("expected '%s' in:\n%s", want1, err.msg);
+}
+
+/* Every block kind, at the edges of its attributes' ranges, survives
+ * format -> parse -> format unchanged (fuzz finding: the formatter wrote
+ * "avgpool k5 s5", whose stride the parser refused). */
+static void test_arch_format_round_trip(void **state)
+{
+    (void)state;
+    const char *specs[] = {
+        "name edges\ninput 64x48x3\nstem k15 s4 c4096 relu\nconv k1 s1 c1 none\ndwconv k15 s4 relu6\n"
+        "mbconv k3 e16 c8 s2 noskip\nmbconv k5 e1 c8 s1 skip relu\nhead k1 c1280 relu6\navgpool k15 s15\n"
+        "maxpool k2 s1\nmaxpool k5\ndropout 0.25\ngap\nfc c32 relu\nfc\n",
+        "name pools\nstem k3 s2 c8\navgpool k5\nmaxpool k9 s9\ngap\nfc\n",
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        reef_arch a, back;
+        reef_error err;
+        if (reef_arch_parse(specs[i], "edges.arch", &a, &err)) fail_msg("%s", err.msg);
+        char text[2048], again[2048];
+        assert_true(reef_arch_format(&a, text, sizeof text) < (int)sizeof text);
+        if (reef_arch_parse(text, "formatted.arch", &back, &err)) fail_msg("%s\nof:\n%s", err.msg, text);
+        reef_arch_format(&back, again, sizeof again);
+        assert_string_equal(text, again);
+        assert_int_equal(back.nblocks, a.nblocks);
+        for (int b = 0; b < a.nblocks; b++) {
+            assert_int_equal(back.blocks[b].kind, a.blocks[b].kind);
+            assert_int_equal(back.blocks[b].kernel, a.blocks[b].kernel);
+            assert_int_equal(back.blocks[b].stride, a.blocks[b].stride);
+            assert_int_equal(back.blocks[b].out_c, a.blocks[b].out_c);
+        }
+    }
 }
 
 static void test_arch_specs(void **state)
@@ -459,6 +498,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arch_specs),
+        cmocka_unit_test(test_arch_format_round_trip),
         cmocka_unit_test(test_data_must_fit),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_overfit_tiny_set),

@@ -33,7 +33,10 @@ static void usage(FILE *fp)
             "  --skip-bad         skip missing or corrupt images and list them, instead of failing\n"
             "  --background M     add a second channel: 128 + 2 x (frame - background of its clip),\n"
             "                     M = median (the clip's median frame) or running (causal running\n"
-            "                     mean of the clip's earlier frames); gray only, IDs ..._f<N>\n"
+            "                     mean of the clip's earlier frames), or running-diff (running, and\n"
+            "                     the difference ALONE: 1 channel, the fish default's input; the\n"
+            "                     device computes it with runtime/ reef_background_difference);\n"
+            "                     gray only, IDs ..._f<N>\n"
             "  --threads N        decoding threads (default: all cores)\n"
             "  --json             print the summary as JSON (the sample count is \"count\")\n");
 }
@@ -82,7 +85,7 @@ static int parse_one(prep_args *a, int c, const char *arg)
     case 'j': a->json = 1; return 0;
     case 'B': {
         reef_bg_mode mode;
-        if (reef_bg_mode_parse(arg, &mode)) return 2 + cli_error("prep", "--background wants median or running, not '%s'", arg);
+        if (reef_bg_mode_parse(arg, &mode)) return 2 + cli_error("prep", "--background wants median, running or running-diff, not '%s'", arg);
         a->background = arg;
         return 0;
     }

@@ -14,6 +14,8 @@
 #include "data/dataset.h"
 #include "energy/profile.h"
 #include "nn/metrics.h"
+#include "quant/quant.h"
+#include "reef/background.h"
 #include "firmware/cycles.h"
 #include "firmware/pipeline.h"
 #include "tflite/graph.h"
@@ -38,6 +40,11 @@ static void usage(FILE *fp)
             "  --work DIR       keep the generated C and the firmware in DIR\n"
             "  --timeout S      time limit of the run in seconds (default from the MACs)\n"
             "  --steps          also count instructions per step (slower build, same run)\n"
+            "  --background running-diff\n"
+            "                   the data are raw gray frames of one camera, in order; the\n"
+            "                   firmware keeps the running background and feeds the model the\n"
+            "                   difference (as `reef prep --background running-diff` does per\n"
+            "                   clip; here one continuous stream, no reset between clips)\n"
             "  --intermittent   with injected power failures (reef run --intermittent --help)\n"
             "  --json           print the result as JSON\n");
 }
@@ -46,7 +53,7 @@ typedef struct run_args {
     const char *model, *data, *target, *profile, *work;
     long limit;
     double timeout;
-    int steps, json;
+    int steps, json, background_diff;
 } run_args;
 
 static int parse(int argc, char **argv, run_args *a)
@@ -56,9 +63,10 @@ static int parse(int argc, char **argv, run_args *a)
         {"target", required_argument, NULL, 't'}, {"profile", required_argument, NULL, 'p'},
         {"limit", required_argument, NULL, 'n'}, {"work", required_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 'T'}, {"steps", no_argument, NULL, 's'},
+        {"background", required_argument, NULL, 'B'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
-    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, 0, 0, 0, 0};
+    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, 0, 0, 0, 0, 0};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'm') a->model = optarg;
         else if (c == 'd') a->data = optarg;
@@ -66,6 +74,11 @@ static int parse(int argc, char **argv, run_args *a)
         else if (c == 'p') a->profile = optarg;
         else if (c == 'w') a->work = optarg;
         else if (c == 's') a->steps = 1;
+        else if (c == 'B') {
+            if (strcmp(optarg, "running-diff"))
+                return cli_error("run", "--background wants running-diff (the firmware's running background), not '%s'", optarg) + 1;
+            a->background_diff = 1;
+        }
         else if (c == 'j') a->json = 1;
         else if (c == 'n') {
             if (cli_parse_int("run", "--limit", optarg, 1, 100000000, &a->limit)) return 2;
@@ -86,7 +99,8 @@ typedef struct run_state {
     reef_dataset ds;
     reef_device_profile profile;
     int n;                 /* samples run */
-    int8_t *inputs;        /* (n, input_size) */
+    int8_t *inputs;        /* (n, input_size): what the target is given */
+    int8_t *model_inputs;  /* (n, input_size): what the model sees (== inputs unless --background) */
     int8_t *outputs;       /* (n, output_size) from the target */
     int8_t *expected;      /* (n, output_size) from the host interpreter */
     uint16_t *pred;        /* (n) */
@@ -99,7 +113,7 @@ typedef struct run_state {
 static int interpreter_outputs(run_state *s)
 {
     for (int i = 0; i < s->n; i++)
-        if (reef_lowered_invoke(&s->m, s->inputs + (size_t)i * s->m.input_size,
+        if (reef_lowered_invoke(&s->m, s->model_inputs + (size_t)i * s->m.input_size,
                                 s->expected + (size_t)i * s->m.output_size))
             return -1;
     s->first_mismatch = -1;
@@ -273,6 +287,32 @@ static void print_text(const run_args *a, const run_state *s)
            f->wall_seconds, f->build_seconds);
 }
 
+/* --background running-diff: the model's inputs are the running-background
+ * differences of the raw frames, one stream in dataset order, computed by
+ * the runtime's own step (the firmware runs the same code on the target). */
+static int background_inputs(const run_args *a, run_state *s, reef_error *err)
+{
+    reef_input_map map;
+    if (reef_input_map_from_graph(&s->g, &map, err)) return -1;
+    if (s->ds.channels != 1 || !map.exact)
+        return reef_fail(err, "--background running-diff needs 1-channel (gray) frames and a model whose input is "
+                              "the pixel minus 128 (%s: %u channels; %s: input map %s)",
+                         a->data, s->ds.channels, a->model, map.exact ? "p - 128" : "not p - 128");
+    const size_t px = (size_t)s->m.input_size;
+    uint16_t *mean = malloc(px * sizeof *mean);
+    uint8_t *frame = malloc(px);
+    s->model_inputs = malloc((size_t)s->n * px);
+    if (!mean || !frame || !s->model_inputs) return free(mean), free(frame), reef_fail(err, "out of memory");
+    reef_background bg;
+    reef_background_init(&bg, mean, (uint32_t)px);
+    for (int i = 0; i < s->n; i++) {
+        reef_background_difference(&bg, reef_dataset_sample(&s->ds, (uint32_t)i), frame);
+        reef_input_map_apply(&map, frame, px, s->model_inputs + (size_t)i * px);
+    }
+    free(mean), free(frame);
+    return 0;
+}
+
 static int prepare(const run_args *a, run_state *s, reef_error *err)
 {
     if (reef_profile_load(a->profile, &s->profile, err)) return -1;
@@ -287,6 +327,8 @@ static int prepare(const run_args *a, run_state *s, reef_error *err)
     s->expected = malloc((size_t)s->n * s->m.output_size);
     s->pred = malloc((size_t)s->n * sizeof *s->pred);
     if (!s->outputs || !s->expected || !s->pred) return reef_fail(err, "out of memory");
+    if (a->background_diff) return background_inputs(a, s, err);
+    s->model_inputs = s->inputs;
     return 0;
 }
 
@@ -295,7 +337,8 @@ static int execute(const run_args *a, run_state *s, reef_error *err)
     char name[72];
     reef_c_name_from_path(a->model, name, sizeof name);
     reef_pipeline_opts o = {.target = a->target, .work_dir = a->work, .name = name, .source = a->model,
-                            .profile = &s->profile, .timeout_s = a->timeout, .profile_steps = a->steps};
+                            .profile = &s->profile, .timeout_s = a->timeout, .profile_steps = a->steps,
+                            .background_diff = a->background_diff};
     if (!a->json) fprintf(stderr, "reef run: building %s for %s, running %d samples...\n", a->model, a->target, s->n);
     if (reef_pipeline_run_int8(&s->m, s->inputs, s->n, s->outputs, &o, &s->fig, a->steps ? &s->counts : NULL, err))
         return -1;
@@ -327,6 +370,7 @@ int cmd_run(int argc, char **argv)
     }
     reef_metrics_free(&s.metrics);
     reef_run_counts_free(&s.counts);
+    if (s.model_inputs != s.inputs) free(s.model_inputs);
     free(s.inputs), free(s.outputs), free(s.expected), free(s.pred);
     reef_dataset_free(&s.ds);
     reef_lowered_free(&s.m);

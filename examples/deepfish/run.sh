@@ -3,12 +3,17 @@
 # Table 1 for the model it made.
 #   prep -> [search] -> train fish-nas (its spec's recipe: 60 epochs) -> quantize -> gen -> emulated Cortex-M4 run -> report
 #
-# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR]
+# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR] [--site]
 #   BUILD   the CMake build folder holding `reef` (default build)
 #   SEARCH  1: run `reef search` first and train what it finds (default 0)
 #   --root  a DeepFish download (the folder holding Classification/); else
 #           $DEEPFISH_ROOT, else ../shared/data/deepfish next to the repository;
 #           when none is there, Fashion-MNIST from /usr/share/datasets (Debian).
+#   --site  the input that holds at a new site: the difference of each frame to the
+#           camera's running background (prep --background running-diff; the firmware
+#           keeps the background itself: run --background running-diff). Better at
+#           habitats never trained on, worse on the frame-random test split
+#           (docs/generalization.md). DeepFish only.
 # Everything goes to out/deepfish/ (git-ignored). Budget: 15 minutes on 2 cores.
 set -eu
 
@@ -16,13 +21,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=build
 search=0
+site=0
 root=""
 positional=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --root) root=${2:?--root needs a folder}; shift 2 ;;
     --root=*) root=${1#--root=}; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --site) site=1; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *)
         if [ $positional -eq 0 ]; then build=$1; else search=$1; fi
         positional=$((positional + 1)); shift ;;
@@ -63,10 +70,14 @@ else
     exit 1
 fi
 
+[ $site = 1 ] && [ $kind != deepfish ] && { echo "run.sh: --site needs DeepFish (clips of a fixed camera)" >&2; exit 1; }
 stage "prep: images -> dataset files ($kind)"
 for split in train val test; do
     if [ $kind = deepfish ]; then
         "$reef" prep --format deepfish --root "$root" --split $split -o "$out/$split.ds"
+        if [ $site = 1 ]; then # the model's input: the difference to the clip's running background
+            "$reef" prep --format deepfish --root "$root" --split $split --background running-diff -o "$out/$split-diff.ds"
+        fi
     elif [ $split != val ]; then
         idx_split=$split
         "$reef" prep --format idx --split $idx_split -o "$out/$split.ds"
@@ -95,25 +106,35 @@ if [ "$search" = 1 ]; then
     fi
 fi
 
+# with --site the net learns, and is scored, on the differences; the firmware is
+# given the raw gray frames and forms the differences itself
+in=""
+bgopt=""
+if [ $site = 1 ]; then
+    in="-diff"
+    valopt="--val $out/val-diff.ds"
+    bgopt="--background running-diff"
+fi
+
 stage "train: $arch (float, plain C)"
 # shellcheck disable=SC2086
-"$reef" train --arch "$arch" --train "$out/train.ds" $valopt $epochs -o "$out/model.ckpt"
+"$reef" train --arch "$arch" --train "$out/train$in.ds" $valopt $epochs -o "$out/model.ckpt"
 
 stage "quantize: static int8 post-training quantization"
-"$reef" quantize --model "$out/model.ckpt" --calib "$out/train.ds" -o "$out/model.tflite"
+"$reef" quantize --model "$out/model.ckpt" --calib "$out/train$in.ds" -o "$out/model.tflite"
 
 stage "gen: int8 model -> C"
 "$reef" gen "$out/model.tflite" -o "$out/gen" --name fish
 
 stage "run: the generated C on the emulated Cortex-M4 (every test image, one QEMU run)"
 # shellcheck disable=SC2086
-"$reef" run --target qemu-m4 --model "$out/model.tflite" --data "$out/test.ds" --work "$out/fw" $limit \
+"$reef" run --target qemu-m4 --model "$out/model.tflite" --data "$out/test.ds" --work "$out/fw" $limit $bgopt \
     > "$out/run.txt"
 cat "$out/run.txt"
 
 stage "report: the paper's Table 1 for this model"
 # shellcheck disable=SC2086
-"$reef" report --float "$out/model.ckpt" --int8 "$out/model.tflite" --data "$out/test.ds" \
+"$reef" report --float "$out/model.ckpt" --int8 "$out/model.tflite" --data "$out/test$in.ds" \
     --profile stm32l4r5 --work "$out/report" $limit > "$out/report.md"
 printf '\n'
 cat "$out/report.md"

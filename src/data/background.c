@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reef/background.h"
+
 int reef_bg_mode_parse(const char *name, reef_bg_mode *mode)
 {
     if (!strcmp(name, "median")) *mode = REEF_BG_MEDIAN;
     else if (!strcmp(name, "running")) *mode = REEF_BG_RUNNING;
+    else if (!strcmp(name, "running-diff")) *mode = REEF_BG_RUNNING_DIFF;
     else return -1;
     return 0;
 }
@@ -57,7 +60,7 @@ static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)
 
 /* Frames refs[0..n) of one clip, in frame order: their diff channels. */
 static void clip_background(const reef_dataset *in, const frame_ref *refs, uint32_t n, reef_bg_mode mode,
-                            uint8_t *out_px, uint8_t *column, uint32_t *mean)
+                            uint8_t *out_px, uint8_t *column, uint16_t *mean)
 {
     const size_t px = (size_t)in->height * in->width;
     if (mode == REEF_BG_MEDIAN) {
@@ -70,16 +73,12 @@ static void clip_background(const reef_dataset *in, const frame_ref *refs, uint3
         }
         return;
     }
-    // running mean in 8.8 fixed point: b += (p - b) / 16, compared before the update
-    const uint8_t *first = reef_dataset_sample(in, refs[0].index);
-    for (size_t p = 0; p < px; p++) mean[p] = (uint32_t)first[p] << 8;
-    for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *s = reef_dataset_sample(in, refs[i].index);
-        for (size_t p = 0; p < px; p++) {
-            out_px[(size_t)refs[i].index * px * 2 + p * 2 + 1] = diff_value(s[p], (int)((mean[p] + 128) >> 8));
-            mean[p] = (uint32_t)((int32_t)mean[p] + (((int32_t)s[p] << 8) - (int32_t)mean[p]) / 16);
-        }
-    }
+    // running mean: the runtime's own step (runtime/src/background.c), so the
+    // training data is what the device computes, bit for bit
+    reef_background bg;
+    reef_background_init(&bg, mean, (uint32_t)px);
+    for (uint32_t i = 0; i < n; i++)
+        reef_background_step(&bg, reef_dataset_sample(in, refs[i].index), out_px + (size_t)refs[i].index * px * 2);
 }
 
 int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err)
@@ -90,7 +89,7 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
     const size_t px = (size_t)in->height * in->width;
     frame_ref *refs = malloc(in->count * sizeof *refs);
     uint8_t *pixels = malloc(in->count * px * 2), *column = malloc(in->count + 1);
-    uint32_t *mean = malloc(px * sizeof *mean);
+    uint16_t *mean = malloc(px * sizeof *mean);
     if (!refs || !pixels || !column || !mean) {
         free(refs), free(pixels), free(column), free(mean);
         return reef_fail(err, "out of memory");
@@ -111,9 +110,12 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
         clip_background(in, refs + a, b - a, mode, pixels, column, mean);
     }
     free(refs), free(column), free(mean);
+    const int diff_only = mode == REEF_BG_RUNNING_DIFF;
+    if (diff_only) // keep the difference channel alone, in place (index i reads 2i + 1 >= i)
+        for (size_t i = 0; i < (size_t)in->count * px; i++) pixels[i] = pixels[2 * i + 1];
     *out = *in;
     out->owner_ = NULL;
-    out->channels = 2;
+    out->channels = diff_only ? 1 : 2;
     out->pixels = pixels;
     return reef_dataset_own(out, pixels, err);
 }

@@ -15,6 +15,10 @@
  *    of the clip's earlier frames, b += (p - b) / 16 after each frame
  *    (b starts at the clip's first frame). On a microcontroller: 2 KB
  *    (uint16 fixed point at 32x32) and two adds per pixel per frame.
+ *  - REEF_BG_RUNNING_DIFF: as REEF_BG_RUNNING, but the difference channel
+ *    ALONE (1 channel, the frame itself dropped): the scene of a habitat
+ *    never reaches the net, only what changed in it. Screened best for
+ *    habitats never seen in training (docs/generalization.md).
  * Caveat for DeepFish: its clips are all-fish or all-empty, so a clip's
  * background is computed from frames of one label only; at a real site the
  * background also sees the fish that pass. */
@@ -24,9 +28,9 @@
 #include "data/dataset.h"
 #include "util/err.h"
 
-typedef enum reef_bg_mode { REEF_BG_MEDIAN, REEF_BG_RUNNING } reef_bg_mode;
+typedef enum reef_bg_mode { REEF_BG_MEDIAN, REEF_BG_RUNNING, REEF_BG_RUNNING_DIFF } reef_bg_mode;
 
-/* "median" / "running"; -1 for anything else. */
+/* "median" / "running" / "running-diff"; -1 for anything else. */
 int reef_bg_mode_parse(const char *name, reef_bg_mode *mode);
 /* out: in's samples with a second channel, the difference to the
  * background (in must have 1 channel and IDs naming clip and frame). */

@@ -27,6 +27,9 @@ typedef struct reef_fw_spec {
     const char *output;                 /* the ELF (or host executable) to write */
     int intermittent;                   /* 1: the resumable harness (model_header is <name>_resume.h)
                                          * and the board's NVM (targets/<board>/nvm.c; issue 13) */
+    int background_diff;                /* 1: -DREEF_HARNESS_BACKGROUND_DIFF: the harness turns each raw
+                                           gray frame into its running-background difference
+                                           (runtime reef_background_difference) before the model */
 } reef_fw_spec;
 
 /* board_inputs value: the stm32l4r5 firmware receives its inputs on

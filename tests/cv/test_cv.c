@@ -432,6 +432,12 @@ static void test_background_channel(void **state)
     const uint8_t want_running[] = {90, 255, 0, 128, 10, 128, 0, 128, 20, 148, 0, 128, 50, 128, 50, 128};
     assert_memory_equal(out.pixels, want_running, sizeof want_running);
     reef_dataset_free(&out);
+    // running-diff: the same difference channel alone
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING_DIFF, &out, &err), 0);
+    assert_int_equal(out.channels, 1);
+    const uint8_t want_diff[] = {255, 128, 128, 128, 148, 128, 128, 128};
+    assert_memory_equal(out.pixels, want_diff, sizeof want_diff);
+    reef_dataset_free(&out);
     ids[3] = "h/no-frame-number";
     assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), -1);
     assert_non_null(strstr(err.msg, "'h/no-frame-number' does not end in _f<frame number>"));

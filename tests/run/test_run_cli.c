@@ -96,6 +96,30 @@ static void test_run_host_and_qemu(void **state)
     assert_true(json_number(out, "ram_bytes") < 640 * 1024 && json_number(out, "flash_bytes") < 2048 * 1024);
 }
 
+/* --background running-diff: the firmware keeps the running background
+ * and feeds the model the difference; the host interpreter is fed the
+ * differences reef computes on the host, so equal outputs on every sample
+ * (exit 0) mean the target computed the same differences bit for bit (a
+ * firmware that skipped the step would see raw frames and differ). */
+static void test_run_background(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    if (!bin) skip();
+    char cmd[4096];
+    for (int qemu = 0; qemu < 2; qemu++) {
+        snprintf(cmd, sizeof cmd, "'%s' run --target %s --model %s/tiny.tflite --data %s/test.ds --json "
+                 "--background running-diff", bin, qemu ? "qemu-m4" : "host", dir, dir);
+        int rc = testing_run(cmd, out, sizeof out);
+        if (rc) fail_msg("%s", out);
+        assert_non_null(strstr(out, "\"outputs_match_host\":true"));
+    }
+    snprintf(cmd, sizeof cmd, "'%s' run --target host --model %s/tiny.tflite --data %s/test.ds --background median",
+             bin, dir, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--background wants running-diff"));
+}
+
 static void test_run_refuses_bad_input(void **state)
 {
     (void)state;
@@ -173,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_host_and_qemu),
         cmocka_unit_test(test_run_refuses_bad_input),
+        cmocka_unit_test(test_run_background),
         cmocka_unit_test(test_infer_qemu_equals_host),
         cmocka_unit_test(test_report),
     };

@@ -1,0 +1,49 @@
+/* reef runtime: the running background of a fixed camera, and the
+ * difference-to-background input channel.
+ *
+ * A camera bolted to a reef sees the same scene frame after frame; what
+ * moves (a fish) is what differs from the recent past. Per pixel the
+ * runtime keeps an exponential running mean of the frames seen so far, in
+ * 8.8 fixed point (uint16: 2 bytes a pixel, 2 KB at 32x32):
+ *
+ *   first frame:  mean = p << 8
+ *   every frame:  d    = clamp(128 + 2 (p - ((mean + 128) >> 8)), 0, 255)
+ *                 mean = mean + ((p << 8) - mean) / 16   (C division: toward zero)
+ *
+ * the difference taken BEFORE the update (the frame is compared with the
+ * frames before it). The model input is two interleaved uint8 channels per
+ * pixel: [p, d] (HWC, as `reef prep --background running` writes them),
+ * or d alone (`--background running-diff`;
+ * src/data/background.c calls this same code, so host and device agree bit
+ * for bit). Integer only, no allocation: the caller owns the mean buffer
+ * (keep it in NVM-backed RAM, or start over after a long power loss: a
+ * stale background costs one frame of warm-up, nothing else).
+ *
+ * Cost on the M4 (emulated, fish-nas firmware at 32x32, with the harness's
+ * two int8/uint8 flips): 26,136 instructions a frame (~25 a pixel, 0.29 ms
+ * modeled at 120 MHz), 2 KB of RAM, 0.24 KB of flash. */
+#ifndef REEF_BACKGROUND_H
+#define REEF_BACKGROUND_H
+
+#include <stdint.h>
+
+typedef struct reef_background {
+    uint16_t *mean;  /* (pixels) 8.8 fixed point, owned by the caller */
+    uint32_t pixels; /* H x W */
+    int primed;      /* 0 until the first frame has been seen */
+} reef_background;
+
+/* Starts a background over mean (pixels entries); the next frame primes it. */
+void reef_background_init(reef_background *bg, uint16_t *mean, uint32_t pixels);
+
+/* One frame of pixels uint8 gray values in, 2 x pixels uint8 out ([frame,
+ * difference] per pixel), and the background updated. out may not alias
+ * frame. */
+void reef_background_step(reef_background *bg, const uint8_t *frame, uint8_t *out);
+
+/* The same step with the difference alone as output (pixels uint8: the
+ * 1-channel input of `reef prep --background running-diff`, the shipped
+ * fish default's input). out may alias frame. */
+void reef_background_difference(reef_background *bg, const uint8_t *frame, uint8_t *out);
+
+#endif

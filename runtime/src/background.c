@@ -1,0 +1,37 @@
+/* The running background and the difference channel: see background.h. */
+#include "reef/background.h"
+
+void reef_background_init(reef_background *bg, uint16_t *mean, uint32_t pixels)
+{
+    bg->mean = mean;
+    bg->pixels = pixels;
+    bg->primed = 0;
+}
+
+static uint8_t difference(int32_t pixel, int32_t background)
+{
+    const int32_t d = 128 + 2 * (pixel - background);
+    return (uint8_t)(d < 0 ? 0 : d > 255 ? 255 : d);
+}
+
+/* out: [frame, difference] per pixel (with_frame) or the difference alone. */
+static void step(reef_background *bg, const uint8_t *frame, uint8_t *out, int with_frame)
+{
+    uint16_t *mean = bg->mean;
+    if (!bg->primed) {
+        for (uint32_t p = 0; p < bg->pixels; p++) mean[p] = (uint16_t)(frame[p] << 8);
+        bg->primed = 1;
+    }
+    for (uint32_t p = 0; p < bg->pixels; p++) {
+        const int32_t m = mean[p], x = (int32_t)frame[p] << 8;
+        const uint8_t d = difference(frame[p], (m + 128) >> 8);
+        if (with_frame) out[2 * p] = frame[p], out[2 * p + 1] = d;
+        else out[p] = d;
+        // the mean stays within [0, 255 << 8]: it moves a sixteenth of the way to x, rounding toward m
+        mean[p] = (uint16_t)(m + (x - m) / 16);
+    }
+}
+
+void reef_background_step(reef_background *bg, const uint8_t *frame, uint8_t *out) { step(bg, frame, out, 1); }
+
+void reef_background_difference(reef_background *bg, const uint8_t *frame, uint8_t *out) { step(bg, frame, out, 0); }

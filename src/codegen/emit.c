@@ -213,6 +213,14 @@ static void put_act_step(emitter *e, int k, const reef_lowered_step *s, const vo
     fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
 }
 
+static void put_lut(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_lut_step_args *a = args;
+    (void)s;
+    emit_ref(e, "table", k, "filter", a->table);
+    fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
+}
+
 static void put_minmax(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_minmax_step_args *a = args;

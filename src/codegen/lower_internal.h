@@ -16,6 +16,8 @@ void lower_step_free(reef_lowered_step *s);
 int lower_binary(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err);
 /* RELU, RELU_N1_TO_1, RELU6, LEAKY_RELU (lower_activation.c). */
 int lower_activation(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err);
+/* LOGISTIC, TANH, HARD_SWISH as a table lookup (lower_lut.c). */
+int lower_lut(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err);
 
 /* The args of a step as its kind's struct (every union member starts at
  * the union's address), and their operands, for filling them. */

@@ -126,7 +126,7 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_SQUEEZE: return "SQUEEZE";
     case REEF_OP_QUANTIZE: return "QUANTIZE";
     /* a few more that show up in models, so reports read well */
-    case 28: return "TANH";
+    case REEF_OP_TANH: return "TANH";
     case 32: return "CUSTOM";
     case REEF_OP_SUB: return "SUB";
     case REEF_OP_MAXIMUM: return "MAXIMUM";
@@ -136,7 +136,7 @@ const char *reef_builtin_name(int32_t builtin)
     case 39: return "TRANSPOSE";
     case 45: return "STRIDED_SLICE";
     case 97: return "RESIZE_NEAREST_NEIGHBOR";
-    case 117: return "HARD_SWISH";
+    case REEF_OP_HARD_SWISH: return "HARD_SWISH";
     default: return "UNKNOWN";
     }
 }

@@ -43,6 +43,7 @@ typedef enum reef_builtin {
     REEF_OP_RELU6 = 21,
     REEF_OP_RESHAPE = 22,
     REEF_OP_SOFTMAX = 25,
+    REEF_OP_TANH = 28,
     REEF_OP_PAD = 34,
     REEF_OP_MEAN = 40,
     REEF_OP_SUB = 41,
@@ -53,6 +54,7 @@ typedef enum reef_builtin {
     REEF_OP_MINIMUM = 57,
     REEF_OP_LEAKY_RELU = 98,
     REEF_OP_QUANTIZE = 114,
+    REEF_OP_HARD_SWISH = 117,
 } reef_builtin;
 
 /* TFLite Padding and ActivationFunctionType values. */

@@ -27,6 +27,7 @@
 #include "reef/activation.h"
 #include "reef/dw_conv.h"
 #include "reef/elementwise.h"
+#include "reef/lut.h"
 #include "reef/fc.h"
 #include "reef/mean.h"
 #include "reef/pool.h"

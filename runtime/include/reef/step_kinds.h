@@ -51,7 +51,8 @@
     X(MUL,        mul,        reef_mul_step,        reef_mul_step_args,        mul)        \
     X(MAXIMUM,    maximum,    reef_maximum_step,    reef_minmax_step_args,     minmax)     \
     X(MINIMUM,    minimum,    reef_minimum_step,    reef_minmax_step_args,     minmax)     \
-    X(ACT,        act,        reef_act_step,        reef_act_step_args,        act_step)
+    X(ACT,        act,        reef_act_step,        reef_act_step_args,        act_step)   \
+    X(LUT,        lut,        reef_lut_step,        reef_lut_step_args,        lut)
 
 #define REEF_FLOAT_STEP_KINDS(X)                                                        \
     X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \

@@ -1,0 +1,218 @@
+/* LOGISTIC, TANH and HARD_SWISH (the LUT step) against TFLite Micro.
+ *
+ *  - tables: reef's tables (codegen/lut.h) for every case of
+ *    data/tflm_lut_vectors.txt, which TFLite Micro's reference kernels
+ *    generated (scales over seven decades, zero points -128..127, inputs
+ *    saturating at both ends; see the file's header for the commit and
+ *    flags), must equal TFLite Micro's outputs for all 256 inputs;
+ *  - refusals: parameters TFLite Micro refuses or mislabels;
+ *  - chain: x -> HARD_SWISH -> TANH -> LOGISTIC as a .tflite written with
+ *    reef's writer, lowered and run by the interpreter, and as generated C
+ *    on the host and on qemu-m4 (emulated Cortex-M4), against the
+ *    composition of TFLite Micro's own tables for those quantizations.
+ * Skips (77) when the source tree (the vectors) is not found; the qemu-m4
+ * part skips without the ARM tools. */
+#include "testing.h"
+
+#include <math.h>
+
+#include "codegen/emit.h"
+#include "codegen/lower.h"
+#include "codegen/lut.h"
+#include "firmware/firmware.h"
+#include "tflite/graph.h"
+#include "util/rng.h"
+
+typedef struct lut_case {
+    char op[16];
+    float in_scale, out_scale;
+    int in_zp, out_zp;
+    int8_t want[256];
+} lut_case;
+
+#define MAX_CASES 400
+static lut_case cases[MAX_CASES];
+static int ncases;
+
+static int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+static void load_cases(void)
+{
+    const char *src = testing_source_dir();
+    char path[1024], line[1024], hex[600];
+    if (!src) skip();
+    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_lut_vectors.txt", src);
+    FILE *fp = fopen(path, "r");
+    if (!fp) fail_msg("%s: cannot open", path);
+    ncases = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#') continue;
+        lut_case *c = &cases[ncases];
+        if (sscanf(line, "%15s %a %d %a %d %599s", c->op, &c->in_scale, &c->in_zp, &c->out_scale, &c->out_zp, hex) != 6 ||
+            strlen(hex) != 512)
+            fail_msg("%s: malformed line %d", path, ncases + 1);
+        for (int i = 0; i < 256; i++) c->want[i] = (int8_t)(hex_value(hex[2 * i]) * 16 + hex_value(hex[2 * i + 1]));
+        assert_true(++ncases < MAX_CASES);
+    }
+    fclose(fp);
+}
+
+static int reef_table(const lut_case *c, int8_t table[256], reef_error *err)
+{
+    if (!strcmp(c->op, "LOGISTIC")) return reef_lut_logistic(c->in_scale, c->in_zp, table, err);
+    if (!strcmp(c->op, "TANH")) return reef_lut_tanh(c->in_scale, c->in_zp, table, err);
+    assert_string_equal(c->op, "HARD_SWISH");
+    return reef_lut_hard_swish(c->in_scale, c->in_zp, c->out_scale, c->out_zp, table, err);
+}
+
+static void test_tables_match_tflm(void **state)
+{
+    (void)state;
+    load_cases();
+    int per_op[3] = {0}, saturated_low = 0, saturated_high = 0;
+    for (int k = 0; k < ncases; k++) {
+        const lut_case *c = &cases[k];
+        int8_t got[256];
+        reef_error err;
+        if (reef_table(c, got, &err)) fail_msg("%s in %g/%d: %s", c->op, (double)c->in_scale, c->in_zp, err.msg);
+        for (int i = 0; i < 256; i++)
+            if (got[i] != c->want[i])
+                fail_msg("%s in scale %a zp %d out scale %a zp %d: input %d gives %d, TFLite Micro %d", c->op,
+                         (double)c->in_scale, c->in_zp, (double)c->out_scale, c->out_zp, i - 128, got[i], c->want[i]);
+        per_op[c->op[0] == 'L' ? 0 : c->op[0] == 'T' ? 1 : 2]++;
+        for (int i = 0; i < 256; i++) saturated_low += c->want[i] == -128, saturated_high += c->want[i] == 127;
+    }
+    printf("  tables: %d LOGISTIC, %d TANH, %d HARD_SWISH cases x 256 inputs equal TFLite Micro's reference "
+           "(%d outputs at -128, %d at 127)\n",
+           per_op[0], per_op[1], per_op[2], saturated_low, saturated_high);
+    assert_true(per_op[0] >= 60 && per_op[1] >= 60 && per_op[2] >= 60);
+    assert_true(saturated_low > 0 && saturated_high > 0);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    int8_t t[256];
+    reef_error err;
+    assert_int_equal(reef_lut_logistic(0.0f, 0, t, &err), -1);
+    assert_int_equal(reef_lut_logistic(1e-12f, 0, t, &err), -1); /* shift < 0: TFLite Micro's radius is undefined */
+    assert_int_equal(reef_lut_tanh(0.1f, 200, t, &err), -1);
+    assert_int_equal(reef_lut_hard_swish(0.1f, 0, 1e-4f, 0, t, &err), -1); /* output multiplier > 1 */
+    assert_int_equal(reef_lut_hard_swish(0.1f, 0, 0.1f, -129, t, &err), -1);
+    assert_int_equal(reef_lut_hard_swish(NAN, 0, 0.1f, 0, t, &err), -1);
+}
+
+/* ---- the chain model ---------------------------------------------------- */
+
+static const lut_case *find_case(const char *op, float in_scale, int in_zp, float out_scale, int out_zp)
+{
+    for (int k = 0; k < ncases; k++)
+        if (!strcmp(cases[k].op, op) && cases[k].in_scale == in_scale && cases[k].in_zp == in_zp &&
+            cases[k].out_scale == out_scale && cases[k].out_zp == out_zp)
+            return &cases[k];
+    fail_msg("no TFLite Micro vector for %s %g %d", op, (double)in_scale, in_zp);
+    return NULL;
+}
+
+static int add_tensor(reef_graph *g, const char *name, const int32_t *shape, float scale, int64_t zp)
+{
+    reef_error err;
+    int i = reef_graph_add_tensor(g, name, REEF_INT8, 4, shape, &err);
+    assert_true(i >= 0);
+    assert_int_equal(reef_graph_set_quant(g, i, 1, &scale, &zp, 0, &err), 0);
+    return i;
+}
+
+enum { N_IN = 6 * 6 * 8, N_VECTORS = 4 };
+
+static void build_chain(reef_graph *g)
+{
+    reef_error err;
+    reef_op_options o;
+    const int32_t shape[4] = {1, 6, 6, 8};
+    assert_int_equal(reef_graph_init(g, "lut", &err), 0);
+    int32_t t[4] = {add_tensor(g, "x", shape, 0.05f, -3), add_tensor(g, "hs", shape, 0.03f, -100),
+                    add_tensor(g, "th", shape, 1.0f / 128, 0), add_tensor(g, "y", shape, 1.0f / 256, -128)};
+    const int32_t ops[3] = {REEF_OP_HARD_SWISH, REEF_OP_TANH, REEF_OP_LOGISTIC};
+    for (int k = 0; k < 3; k++) {
+        reef_op_options_init(&o);
+        assert_true(reef_graph_add_op(g, ops[k], &t[k], 1, &t[k + 1], 1, &o, &err) >= 0);
+    }
+    assert_int_equal(reef_graph_set_io(g, &t[0], 1, &t[3], 1, &err), 0);
+}
+
+static void test_chain_model(void **state)
+{
+    (void)state;
+    load_cases();
+    const lut_case *hs = find_case("HARD_SWISH", 0.05f, -3, 0.03f, -100);
+    const lut_case *th = find_case("TANH", 0.03f, -100, 1.0f / 128, 0);
+    const lut_case *lg = find_case("LOGISTIC", 1.0f / 128, 0, 1.0f / 256, -128);
+    static int8_t in[N_VECTORS][N_IN], want[N_VECTORS][N_IN], got[N_VECTORS][N_IN];
+    reef_rng r;
+    reef_rng_seed(&r, 16);
+    for (int v = 0; v < N_VECTORS; v++)
+        for (int i = 0; i < N_IN; i++) {
+            /* vector 0 sweeps every input value; the others are random */
+            in[v][i] = (int8_t)(v == 0 ? i % 256 - 128 : (int)(reef_rng_u32(&r) % 256) - 128);
+            want[v][i] = lg->want[th->want[hs->want[in[v][i] + 128] + 128] + 128];
+        }
+    reef_graph g, back;
+    reef_lowered_model m;
+    reef_error err;
+    uint8_t *bytes;
+    size_t size;
+    build_chain(&g);
+    assert_int_equal(reef_tflite_serialize(&g, &bytes, &size, &err), 0);
+    if (reef_tflite_read_buffer(bytes, size, "lut.tflite", &back, &err)) fail_msg("%s", err.msg);
+    if (reef_lower(&back, &m, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(m.nsteps, 3);
+    for (int s = 0; s < 3; s++) assert_int_equal(m.steps[s].kind, REEF_STEP_LUT);
+    for (int v = 0; v < N_VECTORS; v++) {
+        assert_int_equal(reef_lowered_invoke(&m, in[v], got[v]), 0);
+        assert_memory_equal(got[v], want[v], N_IN);
+    }
+    int emulated = 0;
+    if (!testing_sanitizer_run() && testing_have_arm_tools()) {
+        char dir[256], header[600], source[600], elf[600], exe[600];
+        testing_tmpdir(dir, sizeof dir, "lut");
+        if (reef_emit_c(&m, dir, "lut", "test", &err)) fail_msg("%s", err.msg);
+        snprintf(header, sizeof header, "%s/lut.h", dir);
+        snprintf(source, sizeof source, "%s/lut.c", dir);
+        snprintf(elf, sizeof elf, "%s/lut.elf", dir);
+        snprintf(exe, sizeof exe, "%s/lut-host", dir);
+        const char *sources[1] = {source};
+        reef_fw_spec spec = {.board = "qemu-m4", .model_header = header, .model_sources = sources,
+                             .model_source_count = 1, .output = elf};
+        if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+        memset(got, 0, sizeof got);
+        reef_run_counts c;
+        if (reef_m4_run(elf, &in[0][0], N_VECTORS, N_IN, &got[0][0], N_IN, &c, 120, &err)) fail_msg("%s", err.msg);
+        assert_memory_equal(got, want, sizeof want);
+        printf("  qemu-m4 (emulated): %d vectors bit-exact, %llu instructions per inference (%d values x 3 ops)\n",
+               N_VECTORS, (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL], N_IN);
+        reef_run_counts_free(&c);
+        spec.board = "host", spec.output = exe;
+        if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+        memset(got, 0, sizeof got);
+        if (reef_host_run(exe, &in[0][0], N_VECTORS, N_IN, &got[0][0], N_IN, NULL, 60, &err)) fail_msg("%s", err.msg);
+        assert_memory_equal(got, want, sizeof want);
+        assert_int_equal(testing_rm_tree(dir), 0);
+        emulated = 1;
+    }
+    printf("  chain HARD_SWISH -> TANH -> LOGISTIC: interpreter%s equal TFLite Micro's tables\n",
+           emulated ? ", generated C on the host and on qemu-m4" : "");
+    free(bytes);
+    reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tables_match_tflm),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_chain_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

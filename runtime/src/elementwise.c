@@ -41,6 +41,16 @@ static int8_t mul_one(const reef_mul_params *p, int32_t x, int32_t y)
                              &p->activation);
 }
 
+static int8_t prelu_one(const reef_prelu_params *p, int32_t x, int32_t alpha)
+{
+    const int32_t v = x + p->input_offset;
+    const int32_t out = v >= 0 ? reef_requantize(v, p->positive.multiplier, p->positive.shift)
+                               : reef_requantize(v * (alpha + p->alpha_offset), p->negative.multiplier,
+                                                 p->negative.shift);
+    const int32_t q = out + p->output_offset;
+    return (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+}
+
 /* Runs ELEMENT(x, y) (an expression of the int32 values x, y) for every
  * output element. */
 #define BROADCAST_LOOP(b, in1, in2, out, ELEMENT)                                                        \
@@ -90,6 +100,21 @@ reef_status reef_mul_broadcast_s8(const reef_mul_params *params, const reef_broa
         !reef_activation_valid(&params->activation) || !broadcast_valid(b) || !input1 || !input2 || !output)
         return REEF_ARG_ERROR;
     BROADCAST_LOOP(b, input1, input2, output, mul_one(params, x, y));
+    return REEF_OK;
+}
+
+static int quant_valid(const reef_per_tensor_quant *q)
+{
+    return q->multiplier >= 0 && q->shift >= -31 && q->shift <= 30;
+}
+
+reef_status reef_prelu_broadcast_s8(const reef_prelu_params *params, const reef_broadcast *b,
+                                    const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    if (!params || !quant_valid(&params->positive) || !quant_valid(&params->negative) || !broadcast_valid(b) ||
+        !input1 || !input2 || !output)
+        return REEF_ARG_ERROR;
+    BROADCAST_LOOP(b, input1, input2, output, prelu_one(params, x, y));
     return REEF_OK;
 }
 
@@ -164,4 +189,11 @@ reef_status reef_minimum_step(const void *args, uint8_t *arena)
     const reef_minmax_step_args *a = (const reef_minmax_step_args *)args;
     STEP_OPERANDS(a, arena, in1, in2, out);
     return reef_minimum_broadcast_s8(&a->bcast, in1, in2, out);
+}
+
+reef_status reef_prelu_step(const void *args, uint8_t *arena)
+{
+    const reef_prelu_step_args *a = (const reef_prelu_step_args *)args;
+    STEP_OPERANDS(a, arena, in1, in2, out);
+    return reef_prelu_broadcast_s8(&a->params, &a->bcast, in1, in2, out);
 }

@@ -213,6 +213,19 @@ static void put_act_step(emitter *e, int k, const reef_lowered_step *s, const vo
     fprintf(e->fp, "    .count = %" PRId32 ",\n", a->count);
 }
 
+static void put_prelu(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_prelu_step_args *a = args;
+    const reef_prelu_params *p = &a->params;
+    (void)s;
+    fprintf(e->fp,
+            "    .params = {.input_offset = %" PRId32 ", .alpha_offset = %" PRId32 ", .output_offset = %" PRId32
+            ", .positive = {%" PRId32 ", %" PRId32 "}, .negative = {%" PRId32 ", %" PRId32 "}},\n",
+            p->input_offset, p->alpha_offset, p->output_offset, p->positive.multiplier, p->positive.shift,
+            p->negative.multiplier, p->negative.shift);
+    put_binary_tail(e, k, &a->bcast, a->input1_const, a->input2_const);
+}
+
 static void put_lut(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_lut_step_args *a = args;

@@ -586,6 +586,7 @@ static const struct {
     {REEF_OP_MUL, lower_binary},
     {REEF_OP_MAXIMUM, lower_binary},
     {REEF_OP_MINIMUM, lower_binary},
+    {REEF_OP_PRELU, lower_binary},
     {REEF_OP_RELU, lower_activation},
     {REEF_OP_RELU_N1_TO_1, lower_activation},
     {REEF_OP_RELU6, lower_activation},

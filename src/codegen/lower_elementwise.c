@@ -168,6 +168,26 @@ static int lower_minmax(const reef_graph *g, const reef_op *op, reef_lowered_ste
     return 0;
 }
 
+/* PRELU: input 0 the input (an activation), input 1 alpha (usually a
+ * constant, broadcast over the input); prelu_common.cc's multipliers. */
+static int lower_prelu(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    binary_operands b;
+    if (binary_get(g, op, s, &b, err)) return -1;
+    if (b.input1_const) return reef_fail(err, "input '%s' is constant (only alpha may be)", b.x->name);
+    reef_prelu_step_args *a = STEP_ARGS(s, reef_prelu_step_args);
+    s->kind = REEF_STEP_PRELU;
+    a->params.input_offset = -zero_point(b.x);
+    a->params.alpha_offset = -zero_point(b.y);
+    a->params.output_offset = zero_point(b.out);
+    reef_quantize_multiplier((double)b.x->scale[0] / (double)b.out->scale[0], &a->params.positive.multiplier,
+                             &a->params.positive.shift);
+    reef_quantize_multiplier((double)b.x->scale[0] * (double)b.y->scale[0] / (double)b.out->scale[0],
+                             &a->params.negative.multiplier, &a->params.negative.shift);
+    a->bcast = b.bcast, a->input1_const = b.input1_const, a->input2_const = b.input2_const;
+    return 0;
+}
+
 int lower_binary(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     switch (op->builtin) {
@@ -176,6 +196,7 @@ int lower_binary(const reef_graph *g, const reef_op *op, reef_lowered_step *s, r
     case REEF_OP_MUL: return lower_mul(g, op, s, err);
     case REEF_OP_MAXIMUM:
     case REEF_OP_MINIMUM: return lower_minmax(g, op, s, err);
+    case REEF_OP_PRELU: return lower_prelu(g, op, s, err);
     default: return reef_fail(err, "not a binary elementwise op");
     }
 }

@@ -130,6 +130,7 @@ const char *reef_builtin_name(int32_t builtin)
     case 32: return "CUSTOM";
     case REEF_OP_SUB: return "SUB";
     case REEF_OP_MAXIMUM: return "MAXIMUM";
+    case REEF_OP_PRELU: return "PRELU";
     case REEF_OP_PADV2: return "PADV2";
     case REEF_OP_EXPAND_DIMS: return "EXPAND_DIMS";
     case REEF_OP_MINIMUM: return "MINIMUM";

@@ -35,6 +35,19 @@ typedef struct reef_mul_params {
 /* Each writes every element of b->output_dims; output must not overlap an
  * input that is broadcast. reef_add_params: see reef/add.h (SUB uses the
  * same parameters as ADD and subtracts the rescaled inputs). */
+/* PRELU (reference_ops::BroadcastPrelu4DSlow): v = x - zp_in;
+ * out = clamp(zp_out + (v >= 0 ? requant(v, positive)
+ *                              : requant(v * (alpha - zp_alpha), negative)),
+ *             -128, 127)
+ * positive: in / out scale, negative: in * alpha / out. */
+typedef struct reef_prelu_params {
+    int32_t input_offset; /* -zero_point of the input */
+    int32_t alpha_offset; /* -zero_point of alpha */
+    int32_t output_offset;
+    reef_per_tensor_quant positive;
+    reef_per_tensor_quant negative;
+} reef_prelu_params;
+
 reef_status reef_add_broadcast_s8(const reef_add_params *params, const reef_broadcast *b,
                                   const int8_t *input1, const int8_t *input2, int8_t *output);
 reef_status reef_sub_broadcast_s8(const reef_add_params *params, const reef_broadcast *b,
@@ -43,6 +56,9 @@ reef_status reef_mul_broadcast_s8(const reef_mul_params *params, const reef_broa
                                   const int8_t *input1, const int8_t *input2, int8_t *output);
 /* MAXIMUM / MINIMUM compare the raw int8 values (TFLite requires both
  * inputs and the output to share one quantization). */
+/* input1: the input, input2: alpha, both broadcast by b. */
+reef_status reef_prelu_broadcast_s8(const reef_prelu_params *params, const reef_broadcast *b,
+                                    const int8_t *input1, const int8_t *input2, int8_t *output);
 reef_status reef_maximum_broadcast_s8(const reef_broadcast *b, const int8_t *input1,
                                       const int8_t *input2, int8_t *output);
 reef_status reef_minimum_broadcast_s8(const reef_broadcast *b, const int8_t *input1,
@@ -84,5 +100,14 @@ typedef struct reef_minmax_step_args {
 } reef_minmax_step_args;
 reef_status reef_maximum_step(const void *args, uint8_t *arena);
 reef_status reef_minimum_step(const void *args, uint8_t *arena);
+
+typedef struct reef_prelu_step_args {
+    reef_step_io io;
+    reef_prelu_params params;
+    reef_broadcast bcast;
+    const int8_t *input1_const; /* always 0: the input is an activation */
+    const int8_t *input2_const; /* alpha when constant */
+} reef_prelu_step_args;
+reef_status reef_prelu_step(const void *args, uint8_t *arena);
 
 #endif

@@ -1,4 +1,5 @@
-/* LOGISTIC, TANH and HARD_SWISH (the LUT step) against TFLite Micro.
+/* LOGISTIC, TANH, HARD_SWISH (the LUT step) and PRELU against TFLite
+ * Micro's reference kernels.
  *
  *  - tables: reef's tables (codegen/lut.h) for every case of
  *    data/tflm_lut_vectors.txt, which TFLite Micro's reference kernels
@@ -9,7 +10,10 @@
  *  - chain: x -> HARD_SWISH -> TANH -> LOGISTIC as a .tflite written with
  *    reef's writer, lowered and run by the interpreter, and as generated C
  *    on the host and on qemu-m4 (emulated Cortex-M4), against the
- *    composition of TFLite Micro's own tables for those quantizations.
+ *    composition of TFLite Micro's own tables for those quantizations;
+ *  - PRELU: every case of data/tflm_prelu_vectors.txt (alpha broadcast
+ *    as [C], [1,1,C] and [H,W,C], outputs saturating, zero points from
+ *    -128 to 127), the first also on qemu-m4 and the host.
  * Skips (77) when the source tree (the vectors) is not found; the qemu-m4
  * part skips without the ARM tools. */
 #include "testing.h"
@@ -102,6 +106,44 @@ static void test_refusals(void **state)
     assert_int_equal(reef_lut_hard_swish(NAN, 0, 0.1f, 0, t, &err), -1);
 }
 
+/* The generated C of m on qemu-m4 (emulated Cortex-M4) and built for the
+ * host, on n inputs of in_size bytes: both must give want. Returns 0 when
+ * the ARM tools are missing (or under the sanitizers), 1 when checked. */
+static int run_targets(const reef_lowered_model *m, const char *name, const int8_t *in, int n, size_t in_size,
+                       const int8_t *want)
+{
+    if (testing_sanitizer_run() || !testing_have_arm_tools()) return 0;
+    char dir[256], header[600], source[600], elf[600], exe[600];
+    reef_error err;
+    const size_t out_size = (size_t)m->output_size;
+    int8_t *got = calloc((size_t)n, out_size);
+    assert_non_null(got);
+    testing_tmpdir(dir, sizeof dir, name);
+    if (reef_emit_c(m, dir, name, "test", &err)) fail_msg("%s", err.msg);
+    snprintf(header, sizeof header, "%s/%s.h", dir, name);
+    snprintf(source, sizeof source, "%s/%s.c", dir, name);
+    snprintf(elf, sizeof elf, "%s/%s.elf", dir, name);
+    snprintf(exe, sizeof exe, "%s/%s-host", dir, name);
+    const char *sources[1] = {source};
+    reef_fw_spec spec = {.board = "qemu-m4", .model_header = header, .model_sources = sources,
+                         .model_source_count = 1, .output = elf};
+    if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+    reef_run_counts c;
+    if (reef_m4_run(elf, in, n, in_size, got, out_size, &c, 120, &err)) fail_msg("%s", err.msg);
+    assert_memory_equal(got, want, (size_t)n * out_size);
+    printf("  %s on qemu-m4 (emulated): %d vectors bit-exact, %llu instructions per inference\n", name, n,
+           (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL]);
+    reef_run_counts_free(&c);
+    spec.board = "host", spec.output = exe;
+    if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+    memset(got, 0, (size_t)n * out_size);
+    if (reef_host_run(exe, in, n, in_size, got, out_size, NULL, 60, &err)) fail_msg("%s", err.msg);
+    assert_memory_equal(got, want, (size_t)n * out_size);
+    free(got);
+    assert_int_equal(testing_rm_tree(dir), 0);
+    return 1;
+}
+
 /* ---- the chain model ---------------------------------------------------- */
 
 static const lut_case *find_case(const char *op, float in_scale, int in_zp, float out_scale, int out_zp)
@@ -172,38 +214,93 @@ static void test_chain_model(void **state)
         assert_int_equal(reef_lowered_invoke(&m, in[v], got[v]), 0);
         assert_memory_equal(got[v], want[v], N_IN);
     }
-    int emulated = 0;
-    if (!testing_sanitizer_run() && testing_have_arm_tools()) {
-        char dir[256], header[600], source[600], elf[600], exe[600];
-        testing_tmpdir(dir, sizeof dir, "lut");
-        if (reef_emit_c(&m, dir, "lut", "test", &err)) fail_msg("%s", err.msg);
-        snprintf(header, sizeof header, "%s/lut.h", dir);
-        snprintf(source, sizeof source, "%s/lut.c", dir);
-        snprintf(elf, sizeof elf, "%s/lut.elf", dir);
-        snprintf(exe, sizeof exe, "%s/lut-host", dir);
-        const char *sources[1] = {source};
-        reef_fw_spec spec = {.board = "qemu-m4", .model_header = header, .model_sources = sources,
-                             .model_source_count = 1, .output = elf};
-        if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
-        memset(got, 0, sizeof got);
-        reef_run_counts c;
-        if (reef_m4_run(elf, &in[0][0], N_VECTORS, N_IN, &got[0][0], N_IN, &c, 120, &err)) fail_msg("%s", err.msg);
-        assert_memory_equal(got, want, sizeof want);
-        printf("  qemu-m4 (emulated): %d vectors bit-exact, %llu instructions per inference (%d values x 3 ops)\n",
-               N_VECTORS, (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL], N_IN);
-        reef_run_counts_free(&c);
-        spec.board = "host", spec.output = exe;
-        if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
-        memset(got, 0, sizeof got);
-        if (reef_host_run(exe, &in[0][0], N_VECTORS, N_IN, &got[0][0], N_IN, NULL, 60, &err)) fail_msg("%s", err.msg);
-        assert_memory_equal(got, want, sizeof want);
-        assert_int_equal(testing_rm_tree(dir), 0);
-        emulated = 1;
-    }
+    int emulated = run_targets(&m, "lut", &in[0][0], N_VECTORS, N_IN, &want[0][0]);
     printf("  chain HARD_SWISH -> TANH -> LOGISTIC: interpreter%s equal TFLite Micro's tables\n",
            emulated ? ", generated C on the host and on qemu-m4" : "");
     free(bytes);
     reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
+/* ---- PRELU -------------------------------------------------------------- */
+
+static int8_t *hex_bytes(const char *hex, size_t n)
+{
+    if (strlen(hex) != 2 * n) return NULL;
+    int8_t *v = malloc(n ? n : 1);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) v[i] = (int8_t)(hex_value(hex[2 * i]) * 16 + hex_value(hex[2 * i + 1]));
+    return v;
+}
+
+/* Every case of data/tflm_prelu_vectors.txt as a .tflite (input an
+ * activation, alpha a constant broadcast over it) through the writer,
+ * reader, lowering and interpreter; the first case also as generated C on
+ * qemu-m4 and the host. */
+static void test_prelu_match_tflm(void **state)
+{
+    (void)state;
+    const char *src = testing_source_dir();
+    char path[1024];
+    static char line[16384], hin[8192], hal[8192], hout[8192];
+    if (!src) skip();
+    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_prelu_vectors.txt", src);
+    FILE *fp = fopen(path, "r");
+    if (!fp) fail_msg("%s: cannot open", path);
+    int n = 0, emulated = 0, negative_alpha = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#') continue;
+        float is, as, os;
+        int iz, az, oz, ar, in_shape[4], al_shape[4];
+        if (sscanf(line, "PRELU %a %d %a %d %a %d %d %d %d %d %d %d %d %d %d %8191s %8191s %8191s", &is, &iz, &as, &az,
+                   &os, &oz, &in_shape[0], &in_shape[1], &in_shape[2], &in_shape[3], &ar, &al_shape[0], &al_shape[1],
+                   &al_shape[2], &al_shape[3], hin, hal, hout) != 18)
+            fail_msg("%s: malformed case %d", path, n + 1);
+        size_t nin = (size_t)in_shape[0] * in_shape[1] * in_shape[2] * in_shape[3], nal = 1;
+        for (int i = 0; i < ar; i++) nal *= (size_t)al_shape[i];
+        int8_t *x = hex_bytes(hin, nin), *alpha = hex_bytes(hal, nal), *want = hex_bytes(hout, nin);
+        if (!x || !alpha || !want) fail_msg("%s: case %d has the wrong number of bytes", path, n + 1);
+        for (size_t i = 0; i < nal; i++) negative_alpha += alpha[i] - az < 0;
+        reef_graph g, back;
+        reef_error err;
+        int32_t shape[4] = {in_shape[0], in_shape[1], in_shape[2], in_shape[3]}, ashape[4];
+        for (int i = 0; i < ar; i++) ashape[i] = al_shape[i];
+        assert_int_equal(reef_graph_init(&g, "prelu", &err), 0);
+        int64_t zp;
+        int32_t tx = reef_graph_add_tensor(&g, "x", REEF_INT8, 4, shape, &err);
+        zp = iz, assert_int_equal(reef_graph_set_quant(&g, tx, 1, &is, &zp, 0, &err), 0);
+        int32_t ta = reef_graph_add_tensor(&g, "alpha", REEF_INT8, ar, ashape, &err);
+        zp = az, assert_int_equal(reef_graph_set_quant(&g, ta, 1, &as, &zp, 0, &err), 0);
+        assert_int_equal(reef_graph_set_data(&g, ta, alpha, nal, &err), 0);
+        int32_t ty = reef_graph_add_tensor(&g, "y", REEF_INT8, 4, shape, &err);
+        zp = oz, assert_int_equal(reef_graph_set_quant(&g, ty, 1, &os, &zp, 0, &err), 0);
+        int32_t ins[2] = {tx, ta};
+        reef_op_options o;
+        reef_op_options_init(&o);
+        assert_true(reef_graph_add_op(&g, REEF_OP_PRELU, ins, 2, &ty, 1, &o, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(&g, &tx, 1, &ty, 1, &err), 0);
+        uint8_t *bytes;
+        size_t size;
+        reef_lowered_model m;
+        assert_int_equal(reef_tflite_serialize(&g, &bytes, &size, &err), 0);
+        if (reef_tflite_read_buffer(bytes, size, "prelu.tflite", &back, &err)) fail_msg("%s", err.msg);
+        if (reef_lower(&back, &m, &err)) fail_msg("case %d: %s", n + 1, err.msg);
+        assert_int_equal(m.nsteps, 1);
+        assert_int_equal(m.steps[0].kind, REEF_STEP_PRELU);
+        int8_t *got = malloc(nin);
+        assert_int_equal(reef_lowered_invoke(&m, x, got), 0);
+        for (size_t i = 0; i < nin; i++)
+            if (got[i] != want[i])
+                fail_msg("PRELU case %d element %zu: input %d gives %d, TFLite Micro %d", n + 1, i, x[i], got[i], want[i]);
+        if (n == 0) emulated = run_targets(&m, "prelu", x, 1, nin, want);
+        free(got), free(bytes), free(x), free(alpha), free(want);
+        reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+        n++;
+    }
+    fclose(fp);
+    printf("  PRELU: %d cases (alpha [C], [1,1,C], [H,W,C]; %d negative alphas) equal TFLite Micro's reference%s\n", n,
+           negative_alpha, emulated ? ", the first also on qemu-m4 and the host" : "");
+    assert_true(n >= 10 && negative_alpha > 0);
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
@@ -213,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_tables_match_tflm),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_chain_model),
+        cmocka_unit_test(test_prelu_match_tflm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

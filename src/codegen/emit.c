@@ -226,6 +226,15 @@ static void put_prelu(emitter *e, int k, const reef_lowered_step *s, const void 
     put_binary_tail(e, k, &a->bcast, a->input1_const, a->input2_const);
 }
 
+static void put_strided(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_strided_step_args *a = args;
+    (void)k, (void)s;
+    emit_dims(e->fp, "output_dims", &a->output_dims);
+    emit_dims(e->fp, "input_strides", &a->input_strides);
+    fprintf(e->fp, "    .input_offset = %" PRId32 ",\n", a->input_offset);
+}
+
 static void put_lut(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_lut_step_args *a = args;

@@ -497,6 +497,82 @@ static int lower_pad(const reef_graph *g, const reef_op *op, reef_lowered_step *
     return 0;
 }
 
+/* ---- TRANSPOSE and SLICE: the STRIDED step ------------------------------ */
+
+/* A constant int32 or int64 vector of n values (perm, begin, size). */
+static int int_vector(const reef_graph *g, int32_t t, int n, int64_t *v, reef_error *err)
+{
+    const reef_tensor *x = tensor_at_index(g, t), *c;
+    int is64 = x && x->type == REEF_INT64;
+    if (constant(g, t, is64 ? REEF_INT64 : REEF_INT32, &c, err)) return -1;
+    if (reef_tensor_elements(c) != n)
+        return reef_fail(err, "'%s' has %lld values, expected %d", c->name, (long long)reef_tensor_elements(c), n);
+    for (int i = 0; i < n; i++) v[i] = is64 ? read_i64(c->data + 8 * (size_t)i) : read_i32(c->data + 4 * (size_t)i);
+    return 0;
+}
+
+/* Input and output of a data-movement op: rank <= 4, one quantization. */
+static int movement_tensors(const reef_graph *g, const reef_op *op, const reef_tensor **in, const reef_tensor **out,
+                            reef_error *err)
+{
+    if (op->ninputs != (op->builtin == REEF_OP_SLICE ? 3 : 2) || op->noutputs < 1)
+        return reef_fail(err, "needs %s and an output",
+                         op->builtin == REEF_OP_SLICE ? "an input, begin and size" : "an input and a permutation");
+    if (activation(g, op->inputs[0], in, err) || activation(g, op->outputs[0], out, err)) return -1;
+    if ((*in)->rank < 1 || (*in)->rank > 4 || (*out)->rank != (*in)->rank)
+        return reef_fail(err, "input rank %d, output rank %d (1 to 4, equal)", (*in)->rank, (*out)->rank);
+    if ((*in)->scale[0] != (*out)->scale[0] || zp(*in) != zp(*out))
+        return reef_fail(err, "input and output quantization differ");
+    for (int i = 0; i < (*in)->rank; i++)
+        if ((*in)->shape[i] <= 0 || (*out)->shape[i] <= 0) return reef_fail(err, "empty or unknown dimension");
+    return 0;
+}
+
+/* Fills the step from per-axis output sizes and input strides (rank r),
+ * leading axes of size 1. */
+static void strided_args(reef_lowered_step *s, int r, const int32_t *size, const int64_t *stride, int64_t offset)
+{
+    int32_t d[4] = {1, 1, 1, 1}, st[4] = {0, 0, 0, 0};
+    for (int i = 0; i < r; i++) d[4 - r + i] = size[i], st[4 - r + i] = (int32_t)stride[i];
+    s->kind = REEF_STEP_STRIDED;
+    s->args.strided.output_dims = (reef_dims){d[0], d[1], d[2], d[3]};
+    s->args.strided.input_strides = (reef_dims){st[0], st[1], st[2], st[3]};
+    s->args.strided.input_offset = (int32_t)offset;
+}
+
+static int lower_movement(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out;
+    if (movement_tensors(g, op, &in, &out, err)) return -1;
+    const int r = in->rank;
+    int64_t row_stride[4], stride[4], offset = 0, a[4], b[4];
+    row_stride[r - 1] = 1;
+    for (int i = r - 2; i >= 0; i--) row_stride[i] = row_stride[i + 1] * in->shape[i + 1];
+    if (reef_tensor_elements(in) > INT32_MAX) return reef_fail(err, "input has more than 2^31 values");
+    if (op->builtin == REEF_OP_TRANSPOSE) { /* out axis i = in axis perm[i] */
+        int used[4] = {0, 0, 0, 0};
+        if (int_vector(g, op->inputs[1], r, a, err)) return -1;
+        for (int i = 0; i < r; i++) {
+            if (a[i] < 0 || a[i] >= r || used[a[i]]++) return reef_fail(err, "perm is not a permutation of 0..%d", r - 1);
+            if (out->shape[i] != in->shape[a[i]]) return reef_fail(err, "output shape does not match perm");
+            stride[i] = row_stride[a[i]];
+        }
+    } else { /* SLICE: size -1 runs to the end of the axis */
+        if (int_vector(g, op->inputs[1], r, a, err) || int_vector(g, op->inputs[2], r, b, err)) return -1;
+        for (int i = 0; i < r; i++) {
+            int64_t size = b[i] == -1 ? in->shape[i] - a[i] : b[i];
+            if (a[i] < 0 || size < 1 || a[i] + size > in->shape[i])
+                return reef_fail(err, "begin %lld, size %lld do not fit axis %d of %d", (long long)a[i],
+                                 (long long)b[i], i, in->shape[i]);
+            if (out->shape[i] != size) return reef_fail(err, "output shape does not match size");
+            stride[i] = row_stride[i];
+            offset += a[i] * row_stride[i];
+        }
+    }
+    strided_args(s, r, out->shape, stride, offset);
+    return 0;
+}
+
 /* ---- float boundaries: QUANTIZE and DEQUANTIZE -------------------------- */
 
 /* A non-constant float32 tensor (a model's float input or output). */
@@ -603,6 +679,8 @@ static const struct {
     {REEF_OP_PAD, lower_pad},
     {REEF_OP_PADV2, lower_pad},
     {REEF_OP_EXPAND_DIMS, lower_reshape},
+    {REEF_OP_TRANSPOSE, lower_movement},
+    {REEF_OP_SLICE, lower_movement},
     {REEF_OP_QUANTIZE, lower_quantize},
     {REEF_OP_DEQUANTIZE, lower_dequantize},
 };

@@ -134,7 +134,8 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_PADV2: return "PADV2";
     case REEF_OP_EXPAND_DIMS: return "EXPAND_DIMS";
     case REEF_OP_MINIMUM: return "MINIMUM";
-    case 39: return "TRANSPOSE";
+    case REEF_OP_TRANSPOSE: return "TRANSPOSE";
+    case REEF_OP_SLICE: return "SLICE";
     case 45: return "STRIDED_SLICE";
     case 97: return "RESIZE_NEAREST_NEIGHBOR";
     case REEF_OP_HARD_SWISH: return "HARD_SWISH";

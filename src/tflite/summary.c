@@ -28,6 +28,8 @@ int reef_builtin_supported(int32_t builtin)
     case REEF_OP_HARD_SWISH:
     case REEF_OP_SQUEEZE:
     case REEF_OP_PRELU:
+    case REEF_OP_TRANSPOSE:
+    case REEF_OP_SLICE:
     case REEF_OP_PADV2:
     case REEF_OP_EXPAND_DIMS:
     case REEF_OP_AVERAGE_POOL_2D:

@@ -106,8 +106,8 @@ static void build_small(reef_graph *g, int with_unsupported)
            logits, NULL);
     int32_t out = add_act(g, "probs", 1, 5, 0, 0, 1.0f / 256, -128);
     if (with_unsupported) { /* two ops reef has no kernel for, and a bad ADD */
-        int32_t l = add_act(g, "transposed", 1, 5, 0, 0, 1.0f / 256, -128);
-        add_op(g, 39 /* TRANSPOSE */, (int32_t[]){logits}, 1, l, NULL);
+        int32_t l = add_act(g, "resized", 1, 5, 0, 0, 1.0f / 256, -128);
+        add_op(g, 97 /* RESIZE_NEAREST_NEIGHBOR */, (int32_t[]){logits}, 1, l, NULL);
         int32_t t2 = add_act(g, "sliced", 1, 5, 0, 0, 1.0f / 128, 0);
         add_op(g, 45 /* STRIDED_SLICE */, (int32_t[]){l}, 1, t2, NULL);
         int32_t bad = add_act(g, "bad_add", 1, 4, 4, 8, 0.06f, 1);

@@ -304,6 +304,107 @@ static void test_prelu_match_tflm(void **state)
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
+/* ---- TRANSPOSE and SLICE (the STRIDED step) ----------------------------- */
+
+/* Random TRANSPOSE and SLICE graphs (rank 1..4, int32 or int64 perm,
+ * begin and size, size -1 included) against a reference that walks the
+ * output by multi-index: out[i0..] = in[perm-mapped or begin-shifted
+ * index]. Pure copies, so this is TFLite Micro's result by definition
+ * (transpose.h, slice.h). One TRANSPOSE also on qemu-m4 and the host. */
+static int32_t add_int_const(reef_graph *g, const char *name, const int64_t *v, int n, int is64)
+{
+    reef_error err;
+    int32_t shape[1] = {n};
+    int32_t t = reef_graph_add_tensor(g, name, is64 ? REEF_INT64 : REEF_INT32, 1, shape, &err);
+    assert_true(t >= 0);
+    uint8_t bytes[32];
+    for (int i = 0; i < n; i++)
+        for (int b = 0; b < (is64 ? 8 : 4); b++) bytes[i * (is64 ? 8 : 4) + b] = (uint8_t)((uint64_t)v[i] >> (8 * b));
+    assert_int_equal(reef_graph_set_data(g, t, bytes, (size_t)n * (is64 ? 8 : 4), &err), 0);
+    return t;
+}
+
+static void test_movement_random(void **state)
+{
+    (void)state;
+    reef_rng r;
+    reef_rng_seed(&r, 39);
+    int n = testing_sanitizer_run() ? 40 : 300, per_op[2] = {0}, emulated = 0;
+    for (int k = 0; k < n; k++) {
+        const int transpose = k % 2 == 0, rank = 1 + (int)reef_rng_below(&r, 4), is64 = (int)reef_rng_below(&r, 2);
+        int32_t in_shape[4], out_shape[4];
+        int64_t a[4], b[4];
+        int in_count = 1, out_count = 1;
+        for (int i = 0; i < rank; i++) in_shape[i] = 1 + (int)reef_rng_below(&r, 6), in_count *= in_shape[i];
+        if (transpose) {
+            for (int i = 0; i < rank; i++) a[i] = i;
+            for (int i = rank - 1; i > 0; i--) { /* Fisher-Yates */
+                int j = (int)reef_rng_below(&r, (uint32_t)i + 1);
+                int64_t t = a[i];
+                a[i] = a[j], a[j] = t;
+            }
+            for (int i = 0; i < rank; i++) out_shape[i] = in_shape[a[i]];
+        } else {
+            for (int i = 0; i < rank; i++) {
+                a[i] = reef_rng_below(&r, (uint32_t)in_shape[i]);
+                out_shape[i] = 1 + (int)reef_rng_below(&r, (uint32_t)(in_shape[i] - a[i]));
+                b[i] = reef_rng_below(&r, 4) == 0 ? (out_shape[i] = in_shape[i] - (int32_t)a[i], -1) : out_shape[i];
+            }
+        }
+        for (int i = 0; i < rank; i++) out_count *= out_shape[i];
+        int8_t *x = malloc((size_t)in_count), *want = malloc((size_t)out_count), *got = malloc((size_t)out_count);
+        for (int i = 0; i < in_count; i++) x[i] = (int8_t)reef_rng_u32(&r);
+        /* reference: walk output multi-indices */
+        for (int o = 0; o < out_count; o++) {
+            int idx[4], rem = o, src = 0;
+            for (int i = rank - 1; i >= 0; i--) idx[i] = rem % out_shape[i], rem /= out_shape[i];
+            int in_idx[4];
+            for (int i = 0; i < rank; i++) {
+                if (transpose)
+                    in_idx[a[i]] = idx[i];
+                else
+                    in_idx[i] = idx[i] + (int)a[i];
+            }
+            for (int i = 0; i < rank; i++) src = src * in_shape[i] + in_idx[i];
+            want[o] = x[src];
+        }
+        reef_graph g, back;
+        reef_error err;
+        float scale = 0.05f;
+        int64_t zp = -7;
+        assert_int_equal(reef_graph_init(&g, "move", &err), 0);
+        int32_t tx = reef_graph_add_tensor(&g, "x", REEF_INT8, rank, in_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, tx, 1, &scale, &zp, 0, &err), 0);
+        int32_t ty = reef_graph_add_tensor(&g, "y", REEF_INT8, rank, out_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, ty, 1, &scale, &zp, 0, &err), 0);
+        int32_t ins[3] = {tx, add_int_const(&g, transpose ? "perm" : "begin", a, rank, is64), -1};
+        if (!transpose) ins[2] = add_int_const(&g, "size", b, rank, is64);
+        reef_op_options o;
+        reef_op_options_init(&o);
+        assert_true(reef_graph_add_op(&g, transpose ? REEF_OP_TRANSPOSE : REEF_OP_SLICE, ins, transpose ? 2 : 3, &ty,
+                                      1, &o, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(&g, &tx, 1, &ty, 1, &err), 0);
+        uint8_t *bytes;
+        size_t size;
+        reef_lowered_model m;
+        assert_int_equal(reef_tflite_serialize(&g, &bytes, &size, &err), 0);
+        if (reef_tflite_read_buffer(bytes, size, "move.tflite", &back, &err)) fail_msg("%s", err.msg);
+        if (reef_lower(&back, &m, &err)) fail_msg("case %d: %s", k, err.msg);
+        assert_int_equal(m.steps[0].kind, REEF_STEP_STRIDED);
+        assert_int_equal(reef_lowered_invoke(&m, x, got), 0);
+        if (memcmp(got, want, (size_t)out_count))
+            fail_msg("%s case %d (rank %d): interpreter differs from the reference", transpose ? "TRANSPOSE" : "SLICE",
+                     k, rank);
+        if (transpose && rank == 4 && !emulated) emulated = run_targets(&m, "transpose", x, 1, (size_t)in_count, want);
+        per_op[!transpose]++;
+        free(bytes), free(x), free(want), free(got);
+        reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    }
+    printf("  TRANSPOSE %d, SLICE %d random graphs (rank 1-4) equal the multi-index reference%s\n", per_op[0],
+           per_op[1], emulated ? "; one rank-4 TRANSPOSE also on qemu-m4 and the host" : "");
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_chain_model),
         cmocka_unit_test(test_prelu_match_tflm),
+        cmocka_unit_test(test_movement_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

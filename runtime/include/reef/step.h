@@ -28,6 +28,7 @@
 #include "reef/dw_conv.h"
 #include "reef/elementwise.h"
 #include "reef/lut.h"
+#include "reef/permute.h"
 #include "reef/fc.h"
 #include "reef/mean.h"
 #include "reef/pool.h"

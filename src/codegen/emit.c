@@ -235,6 +235,14 @@ static void put_strided(emitter *e, int k, const reef_lowered_step *s, const voi
     fprintf(e->fp, "    .input_offset = %" PRId32 ",\n", a->input_offset);
 }
 
+static void put_reduce(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_reduce_step_args *a = args;
+    (void)k, (void)s;
+    emit_dims(e->fp, "input_dims", &a->input_dims);
+    fprintf(e->fp, "    .axes = %" PRId32 ",\n", a->axes);
+}
+
 static void put_lut(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_lut_step_args *a = args;

@@ -573,6 +573,38 @@ static int lower_movement(const reef_graph *g, const reef_op *op, reef_lowered_s
     return 0;
 }
 
+/* REDUCE_MAX (reduce_common.cc): raw int8 max over the axes (negative
+ * ones count from the end, repeats allowed), one quantization in and out;
+ * keep_dims only changes the output's shape, checked by its value count. */
+static int lower_reduce_max(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out, *axis;
+    if (op->ninputs != 2 || op->noutputs < 1) return reef_fail(err, "needs an input, axes and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
+        constant(g, op->inputs[1], REEF_INT32, &axis, err))
+        return -1;
+    if (in->rank < 1 || in->rank > 4) return reef_fail(err, "input rank %d (1 to 4)", in->rank);
+    if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
+        return reef_fail(err, "input and output quantization differ (TFLite Micro requires them equal)");
+    reef_reduce_step_args *a = &s->args.reduce_max;
+    if (dims_of(in, &a->input_dims, err)) return -1;
+    int32_t axes = 0;
+    for (int64_t i = 0; i < reef_tensor_elements(axis); i++) {
+        int32_t ax = read_i32(axis->data + 4 * (size_t)i);
+        if (ax < -in->rank || ax >= in->rank) return reef_fail(err, "axis %d is out of range for rank %d", ax, in->rank);
+        if (ax < 0) ax += in->rank;
+        axes |= 1 << (in->rank - 1 - ax); /* bit 0 = the last axis (c) */
+    }
+    int64_t kept = 1;
+    for (int i = 0; i < in->rank; i++)
+        if (!(axes & (1 << (in->rank - 1 - i)))) kept *= in->shape[i];
+    if (reef_tensor_elements(out) != kept)
+        return reef_fail(err, "output has %lld values, expected %lld", (long long)reef_tensor_elements(out), (long long)kept);
+    s->kind = REEF_STEP_REDUCE_MAX;
+    a->axes = axes;
+    return 0;
+}
+
 /* ---- float boundaries: QUANTIZE and DEQUANTIZE -------------------------- */
 
 /* A non-constant float32 tensor (a model's float input or output). */
@@ -681,6 +713,7 @@ static const struct {
     {REEF_OP_EXPAND_DIMS, lower_reshape},
     {REEF_OP_TRANSPOSE, lower_movement},
     {REEF_OP_SLICE, lower_movement},
+    {REEF_OP_REDUCE_MAX, lower_reduce_max},
     {REEF_OP_QUANTIZE, lower_quantize},
     {REEF_OP_DEQUANTIZE, lower_dequantize},
 };

@@ -136,6 +136,7 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_MINIMUM: return "MINIMUM";
     case REEF_OP_TRANSPOSE: return "TRANSPOSE";
     case REEF_OP_SLICE: return "SLICE";
+    case REEF_OP_REDUCE_MAX: return "REDUCE_MAX";
     case 45: return "STRIDED_SLICE";
     case 97: return "RESIZE_NEAREST_NEIGHBOR";
     case REEF_OP_HARD_SWISH: return "HARD_SWISH";
@@ -382,7 +383,8 @@ int tfl_options_type(int32_t builtin)
     case REEF_OP_SUB: return TFL_OPT_SUB;
     case REEF_OP_LEAKY_RELU: return TFL_OPT_LEAKY_RELU;
     case REEF_OP_PAD: return TFL_OPT_PAD;
-    case REEF_OP_MEAN: return TFL_OPT_REDUCER;
+    case REEF_OP_MEAN:
+    case REEF_OP_REDUCE_MAX: return TFL_OPT_REDUCER;
     case REEF_OP_SQUEEZE: return TFL_OPT_SQUEEZE;
     case REEF_OP_DEQUANTIZE: return TFL_OPT_DEQUANTIZE;
     case REEF_OP_QUANTIZE: return TFL_OPT_QUANTIZE;

@@ -55,6 +55,7 @@ typedef enum reef_builtin {
     REEF_OP_EXPAND_DIMS = 70,
     REEF_OP_MINIMUM = 57,
     REEF_OP_PRELU = 54,
+    REEF_OP_REDUCE_MAX = 82,
     REEF_OP_LEAKY_RELU = 98,
     REEF_OP_QUANTIZE = 114,
     REEF_OP_HARD_SWISH = 117,

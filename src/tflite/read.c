@@ -317,6 +317,7 @@ static int read_options(const reader *rd, const fbr_table *t, reef_op *op, const
     case REEF_OP_LEAKY_RELU:
         return fbr_f32(r, t, 0, 0.0f, &o->alpha, what);
     case REEF_OP_MEAN:
+    case REEF_OP_REDUCE_MAX:
         if (fbr_u8(r, t, 0, 0, &flag, what)) return -1;
         o->keep_dims = flag;
         return 0;

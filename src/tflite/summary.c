@@ -30,6 +30,7 @@ int reef_builtin_supported(int32_t builtin)
     case REEF_OP_PRELU:
     case REEF_OP_TRANSPOSE:
     case REEF_OP_SLICE:
+    case REEF_OP_REDUCE_MAX:
     case REEF_OP_PADV2:
     case REEF_OP_EXPAND_DIMS:
     case REEF_OP_AVERAGE_POOL_2D:
@@ -146,6 +147,7 @@ static void options_text(const reef_op *op, char *buf, size_t size)
         snprintf(buf, size, "axis %d %s", o->axis, act_name(o->activation));
         break;
     case REEF_OP_MEAN:
+    case REEF_OP_REDUCE_MAX:
         snprintf(buf, size, "%s", o->keep_dims ? "keep_dims" : "");
         break;
     case REEF_OP_FULLY_CONNECTED:

@@ -348,6 +348,7 @@ static size_t write_options(writer *w, const reef_op *op)
         fbt_f32(&t, 0, o->alpha);
         break;
     case REEF_OP_MEAN:
+    case REEF_OP_REDUCE_MAX:
         fbt_u8(&t, 0, o->keep_dims);
         break;
     case REEF_OP_PAD:

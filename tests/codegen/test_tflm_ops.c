@@ -13,7 +13,9 @@
  *    composition of TFLite Micro's own tables for those quantizations;
  *  - PRELU: every case of data/tflm_prelu_vectors.txt (alpha broadcast
  *    as [C], [1,1,C] and [H,W,C], outputs saturating, zero points from
- *    -128 to 127), the first also on qemu-m4 and the host.
+ *    -128 to 127), the first also on qemu-m4;
+ *  - TRANSPOSE, SLICE and REDUCE_MAX: random graphs against multi-index
+ *    references written here, one of each also on qemu-m4.
  * Skips (77) when the source tree (the vectors) is not found; the qemu-m4
  * part skips without the ARM tools. */
 #include "testing.h"
@@ -106,11 +108,12 @@ static void test_refusals(void **state)
     assert_int_equal(reef_lut_hard_swish(NAN, 0, 0.1f, 0, t, &err), -1);
 }
 
-/* The generated C of m on qemu-m4 (emulated Cortex-M4) and built for the
- * host, on n inputs of in_size bytes: both must give want. Returns 0 when
+/* The generated C of m on qemu-m4 (emulated Cortex-M4) and, when host,
+ * also built for the host, on n inputs of in_size bytes: each must give
+ * want. Returns 0 when
  * the ARM tools are missing (or under the sanitizers), 1 when checked. */
 static int run_targets(const reef_lowered_model *m, const char *name, const int8_t *in, int n, size_t in_size,
-                       const int8_t *want)
+                       const int8_t *want, int host)
 {
     if (testing_sanitizer_run() || !testing_have_arm_tools()) return 0;
     char dir[256], header[600], source[600], elf[600], exe[600];
@@ -134,11 +137,13 @@ static int run_targets(const reef_lowered_model *m, const char *name, const int8
     printf("  %s on qemu-m4 (emulated): %d vectors bit-exact, %llu instructions per inference\n", name, n,
            (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL]);
     reef_run_counts_free(&c);
-    spec.board = "host", spec.output = exe;
-    if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
-    memset(got, 0, (size_t)n * out_size);
-    if (reef_host_run(exe, in, n, in_size, got, out_size, NULL, 60, &err)) fail_msg("%s", err.msg);
-    assert_memory_equal(got, want, (size_t)n * out_size);
+    if (host) {
+        spec.board = "host", spec.output = exe;
+        if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+        memset(got, 0, (size_t)n * out_size);
+        if (reef_host_run(exe, in, n, in_size, got, out_size, NULL, 60, &err)) fail_msg("%s", err.msg);
+        assert_memory_equal(got, want, (size_t)n * out_size);
+    }
     free(got);
     assert_int_equal(testing_rm_tree(dir), 0);
     return 1;
@@ -214,7 +219,7 @@ static void test_chain_model(void **state)
         assert_int_equal(reef_lowered_invoke(&m, in[v], got[v]), 0);
         assert_memory_equal(got[v], want[v], N_IN);
     }
-    int emulated = run_targets(&m, "lut", &in[0][0], N_VECTORS, N_IN, &want[0][0]);
+    int emulated = run_targets(&m, "lut", &in[0][0], N_VECTORS, N_IN, &want[0][0], 1);
     printf("  chain HARD_SWISH -> TANH -> LOGISTIC: interpreter%s equal TFLite Micro's tables\n",
            emulated ? ", generated C on the host and on qemu-m4" : "");
     free(bytes);
@@ -292,14 +297,14 @@ static void test_prelu_match_tflm(void **state)
         for (size_t i = 0; i < nin; i++)
             if (got[i] != want[i])
                 fail_msg("PRELU case %d element %zu: input %d gives %d, TFLite Micro %d", n + 1, i, x[i], got[i], want[i]);
-        if (n == 0) emulated = run_targets(&m, "prelu", x, 1, nin, want);
+        if (n == 0) emulated = run_targets(&m, "prelu", x, 1, nin, want, 0);
         free(got), free(bytes), free(x), free(alpha), free(want);
         reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
         n++;
     }
     fclose(fp);
     printf("  PRELU: %d cases (alpha [C], [1,1,C], [H,W,C]; %d negative alphas) equal TFLite Micro's reference%s\n", n,
-           negative_alpha, emulated ? ", the first also on qemu-m4 and the host" : "");
+           negative_alpha, emulated ? ", the first also on qemu-m4" : "");
     assert_true(n >= 10 && negative_alpha > 0);
     if (!emulated && !testing_sanitizer_run()) skip();
 }
@@ -310,7 +315,7 @@ static void test_prelu_match_tflm(void **state)
  * begin and size, size -1 included) against a reference that walks the
  * output by multi-index: out[i0..] = in[perm-mapped or begin-shifted
  * index]. Pure copies, so this is TFLite Micro's result by definition
- * (transpose.h, slice.h). One TRANSPOSE also on qemu-m4 and the host. */
+ * (transpose.h, slice.h). One TRANSPOSE also on qemu-m4. */
 static int32_t add_int_const(reef_graph *g, const char *name, const int64_t *v, int n, int is64)
 {
     reef_error err;
@@ -395,13 +400,87 @@ static void test_movement_random(void **state)
         if (memcmp(got, want, (size_t)out_count))
             fail_msg("%s case %d (rank %d): interpreter differs from the reference", transpose ? "TRANSPOSE" : "SLICE",
                      k, rank);
-        if (transpose && rank == 4 && !emulated) emulated = run_targets(&m, "transpose", x, 1, (size_t)in_count, want);
+        if (transpose && rank == 4 && !emulated) emulated = run_targets(&m, "transpose", x, 1, (size_t)in_count, want, 0);
         per_op[!transpose]++;
         free(bytes), free(x), free(want), free(got);
         reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
     }
     printf("  TRANSPOSE %d, SLICE %d random graphs (rank 1-4) equal the multi-index reference%s\n", per_op[0],
-           per_op[1], emulated ? "; one rank-4 TRANSPOSE also on qemu-m4 and the host" : "");
+           per_op[1], emulated ? "; one rank-4 TRANSPOSE also on qemu-m4" : "");
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
+/* ---- REDUCE_MAX ---------------------------------------------------------- */
+
+/* Random REDUCE_MAX graphs: rank 1..4, a random non-empty set of axes
+ * written as positive or negative indices (some repeated), keep_dims or
+ * not; the reference takes, for every output multi-index, the largest
+ * input over the reduced axes (reduce_common.cc: raw int8 max). */
+static void test_reduce_max_random(void **state)
+{
+    (void)state;
+    reef_rng r;
+    reef_rng_seed(&r, 82);
+    int n = testing_sanitizer_run() ? 40 : 300, emulated = 0;
+    for (int k = 0; k < n; k++) {
+        const int rank = 1 + (int)reef_rng_below(&r, 4), keep = (int)reef_rng_below(&r, 2);
+        int32_t in_shape[4], out_shape[4];
+        int reduced[4] = {0}, nred = 0, out_rank = 0, in_count = 1, out_count = 1;
+        int64_t axes[8];
+        for (int i = 0; i < rank; i++) in_shape[i] = 1 + (int)reef_rng_below(&r, 5), in_count *= in_shape[i];
+        int naxes = 1 + (int)reef_rng_below(&r, (uint32_t)rank + 1);
+        for (int j = 0; j < naxes; j++) {
+            int ax = (int)reef_rng_below(&r, (uint32_t)rank);
+            reduced[ax] = 1;
+            axes[j] = reef_rng_below(&r, 2) ? ax : ax - rank;
+        }
+        for (int i = 0; i < rank; i++) {
+            nred += reduced[i];
+            if (!reduced[i] || keep) out_shape[out_rank++] = reduced[i] ? 1 : in_shape[i];
+            if (!reduced[i]) out_count *= in_shape[i];
+        }
+        if (out_rank == 0) out_shape[out_rank++] = 1; /* a scalar as shape [1] */
+        int8_t *x = malloc((size_t)in_count), *want = malloc((size_t)out_count), *got = malloc((size_t)out_count);
+        for (int i = 0; i < in_count; i++) x[i] = (int8_t)reef_rng_u32(&r);
+        for (int o = 0; o < out_count; o++) want[o] = -128;
+        for (int i = 0; i < in_count; i++) {
+            int idx[4], rem = i, o = 0;
+            for (int d = rank - 1; d >= 0; d--) idx[d] = rem % in_shape[d], rem /= in_shape[d];
+            for (int d = 0; d < rank; d++)
+                if (!reduced[d]) o = o * in_shape[d] + idx[d];
+            if (x[i] > want[o]) want[o] = x[i];
+        }
+        reef_graph g, back;
+        reef_error err;
+        float scale = 0.02f;
+        int64_t zp = 11;
+        assert_int_equal(reef_graph_init(&g, "rmax", &err), 0);
+        int32_t tx = reef_graph_add_tensor(&g, "x", REEF_INT8, rank, in_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, tx, 1, &scale, &zp, 0, &err), 0);
+        int32_t ty = reef_graph_add_tensor(&g, "y", REEF_INT8, out_rank, out_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, ty, 1, &scale, &zp, 0, &err), 0);
+        int32_t ins[2] = {tx, add_int_const(&g, "axes", axes, naxes, 0)};
+        reef_op_options o;
+        reef_op_options_init(&o), o.keep_dims = keep;
+        assert_true(reef_graph_add_op(&g, REEF_OP_REDUCE_MAX, ins, 2, &ty, 1, &o, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(&g, &tx, 1, &ty, 1, &err), 0);
+        uint8_t *bytes;
+        size_t size;
+        reef_lowered_model m;
+        assert_int_equal(reef_tflite_serialize(&g, &bytes, &size, &err), 0);
+        if (reef_tflite_read_buffer(bytes, size, "rmax.tflite", &back, &err)) fail_msg("%s", err.msg);
+        if (reef_lower(&back, &m, &err)) fail_msg("case %d: %s", k, err.msg);
+        assert_int_equal(m.steps[0].kind, REEF_STEP_REDUCE_MAX);
+        assert_int_equal(back.ops[0].opt.keep_dims, keep); /* ReducerOptions written and read back */
+        assert_int_equal(reef_lowered_invoke(&m, x, got), 0);
+        if (memcmp(got, want, (size_t)out_count))
+            fail_msg("REDUCE_MAX case %d (rank %d, %d axes reduced): interpreter differs from the reference", k, rank, nred);
+        if (rank == 4 && nred == 2 && !emulated) emulated = run_targets(&m, "reduce_max", x, 1, (size_t)in_count, want, 0);
+        free(bytes), free(x), free(want), free(got);
+        reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    }
+    printf("  REDUCE_MAX: %d random graphs (rank 1-4, any axes, keep_dims both) equal the reference%s\n", n,
+           emulated ? "; one also on qemu-m4" : "");
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
@@ -413,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_chain_model),
         cmocka_unit_test(test_prelu_match_tflm),
         cmocka_unit_test(test_movement_random),
+        cmocka_unit_test(test_reduce_max_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@
 #include "reef/elementwise.h"
 #include "reef/lut.h"
 #include "reef/permute.h"
+#include "reef/reduce.h"
 #include "reef/fc.h"
 #include "reef/mean.h"
 #include "reef/pool.h"

@@ -54,7 +54,8 @@
     X(ACT,        act,        reef_act_step,        reef_act_step_args,        act_step)   \
     X(LUT,        lut,        reef_lut_step,        reef_lut_step_args,        lut)        \
     X(PRELU,      prelu,      reef_prelu_step,      reef_prelu_step_args,      prelu)      \
-    X(STRIDED,    strided,    reef_strided_step,    reef_strided_step_args,    strided)
+    X(STRIDED,    strided,    reef_strided_step,    reef_strided_step_args,    strided)    \
+    X(REDUCE_MAX, reduce_max, reef_reduce_max_step, reef_reduce_step_args,     reduce)
 
 #define REEF_FLOAT_STEP_KINDS(X)                                                        \
     X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \

@@ -219,16 +219,25 @@ static void expect_load_error(const uint8_t *data, size_t size, const char *want
     if (!strstr(err.msg, want)) fail_msg("expected '%s' in: %s", want, err.msg);
 }
 
+/* A small model saved as a checkpoint, and the file's bytes (the caller
+ * frees them and the case). */
+static uint8_t *saved_checkpoint(ckpt_case *c, const char *name, size_t *size)
+{
+    reef_error err;
+    uint8_t *data;
+    ckpt_case_make(c, name, 8, 2, 1, 1);
+    assert_int_equal(reef_ckpt_save(c->path, &c->m, NULL, NULL, 0, -1, &err), 0);
+    assert_int_equal(reef_read_file(c->path, &data, size, &err), 0);
+    return data;
+}
+
 static void test_checkpoint_corruption(void **state)
 {
     (void)state;
     ckpt_case c;
-    ckpt_case_make(&c, "nn-corrupt", 8, 2, 1, 1);
-    reef_error err;
-    assert_int_equal(reef_ckpt_save(c.path, &c.m, NULL, NULL, 0, -1, &err), 0);
-    uint8_t *data;
     size_t size;
-    assert_int_equal(reef_read_file(c.path, &data, &size, &err), 0);
+    uint8_t *data = saved_checkpoint(&c, "nn-corrupt", &size);
+    reef_error err;
     reef_model ok;
     assert_int_equal(reef_ckpt_load_buffer(data, size, "x.ckpt", &ok, NULL, &err), 0);
     reef_model_free(&ok);
@@ -270,12 +279,8 @@ static void test_checkpoint_crafted_shape(void **state)
 {
     (void)state;
     ckpt_case c;
-    ckpt_case_make(&c, "nn-shape", 8, 2, 1, 1);
-    reef_error err;
-    assert_int_equal(reef_ckpt_save(c.path, &c.m, NULL, NULL, 0, -1, &err), 0);
-    uint8_t *data;
     size_t size;
-    assert_int_equal(reef_read_file(c.path, &data, &size, &err), 0);
+    uint8_t *data = saved_checkpoint(&c, "nn-shape", &size);
     const struct { int field; uint32_t value; const char *want; } cases[] = {
         {3, 0x46fffd02u, "classes, but the file holds only"},
         {0, 0x80000001u, "each side 1 to 4096"},

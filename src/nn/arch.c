@@ -165,6 +165,15 @@ static int takes(reef_block_kind k, char attr)
     return 0;
 }
 
+/* Which attribute a (valid) token sets: 'k', 's', 'c', 'e', 'a' for an
+ * activation, 'x' for skip/noskip, 'p' for dropout's probability. */
+static char attr_class(const token *t)
+{
+    if (token_is(t, "skip") || token_is(t, "noskip")) return 'x';
+    if (token_is(t, "relu6") || token_is(t, "relu") || token_is(t, "linear") || token_is(t, "none")) return 'a';
+    return strchr("ksce", t->s[0]) ? t->s[0] : 'p';
+}
+
 static int parse_attr(parser *p, reef_block_spec *b, const token *t)
 {
     const char *kn = kind_names[b->kind];
@@ -276,8 +285,17 @@ static int parse_statement(parser *p, reef_arch *a, token *tok, int ntok)
     reef_block_spec *b = &a->blocks[a->nblocks];
     block_defaults(b, k, tok[0].line);
     if (k == REEF_BLOCK_DROPOUT && ntok != 2) return token_error(p, &tok[0], "%s wants one probability, e.g. 'dropout 0.1'", "dropout");
-    for (int i = 1; i < ntok; i++)
+    const token *given[128] = {0}; /* the token that set each attribute class */
+    for (int i = 1; i < ntok; i++) {
         if (parse_attr(p, b, &tok[i])) return -1;
+        unsigned char cls = (unsigned char)attr_class(&tok[i]);
+        if (given[cls]) {
+            char word[48];
+            snprintf(word, sizeof word, "%.*s", given[cls]->len < 40 ? given[cls]->len : 40, given[cls]->s);
+            return token_error(p, &tok[i], "given twice (already '%s' in this statement)", word);
+        }
+        given[cls] = &tok[i];
+    }
     int needs_c = k == REEF_BLOCK_STEM || k == REEF_BLOCK_CONV || k == REEF_BLOCK_MBCONV || k == REEF_BLOCK_HEAD;
     if (needs_c && b->out_c == 0) return token_error(p, &tok[0], "%s needs an output channel count (e.g. c16)", kind_names[k]);
     if (b->stride == 0) b->stride = (k == REEF_BLOCK_AVGPOOL || k == REEF_BLOCK_MAXPOOL) ? b->kernel : 1;

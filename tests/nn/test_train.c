@@ -435,6 +435,10 @@ static void test_arch_specs(void **state)
     assert_true(params[0] <= 25000);
     assert_true(params[1] > 2 * params[0]);
     // Errors point at the offending token.
+    /* an attribute given twice is refused, not silently overridden */
+    expect_parse_error("name a\nstem k3 k5 s2 c8\ngap\nfc\n", "net.arch:2:9: given twice", "'k3'");
+    expect_parse_error("name a\nstem k3 c8 relu relu6\ngap\nfc\n", "given twice", "'relu'");
+    expect_parse_error("name a\nstem c8\nmbconv k3 e6 c8 skip noskip\ngap\nfc\n", "given twice", "'skip'");
     expect_parse_error("stem k3 s2 c16\nmbconv k3 q5 c16\nfc", "net.arch:2:11: unknown attribute 'q5' for mbconv",
                        "\n  mbconv k3 q5 c16\n            ^^");
     expect_parse_error("stem k3 s2 c16\nmbconv kx c16\nfc", "net.arch:2:8: expected a whole number after 'k'", "^^");

@@ -313,6 +313,11 @@ static int decode_jpeg(const uint8_t *data, size_t size, const char *name,
     }
     jpeg_start_decompress(&ci);
     uint32_t w = ci.output_width, h = ci.output_height, dc = (uint32_t)ci.output_components;
+    if ((uint64_t)w * h > REEF_JPEG_MAX_DECODED_PIXELS) {
+        jpeg_destroy_decompress(&ci);
+        return reef_fail(err, "%s: JPEG of %ux%u pixels decodes to %ux%u, more than reef's %u megapixels", name,
+                         ci.image_width, ci.image_height, w, h, REEF_JPEG_MAX_DECODED_PIXELS >> 20);
+    }
     if (reserve((void **)&s->decoded, &s->decoded_cap, (size_t)w * h * dc)) {
         jpeg_destroy_decompress(&ci);
         return reef_fail(err, "%s: out of memory for %ux%u pixels", name, w, h);

@@ -43,6 +43,9 @@ typedef struct reef_image_info {
  * size); interlaced ones whole, so they are refused above this many pixels
  * (64 Mi: 192 MB as RGB). JPEGs are decoded with DCT scaling. */
 #define REEF_PNG_INTERLACED_MAX_PIXELS (64u << 20)
+/* A JPEG is decoded whole (after libjpeg's DCT-domain scaling, up to 1/8
+ * per side), so the decoded picture is bounded the same way. */
+#define REEF_JPEG_MAX_DECODED_PIXELS (64u << 20)
 
 typedef struct reef_image_scratch {
     uint8_t *decoded;   /* (decoded_h, decoded_w, decoded_c) */

@@ -304,6 +304,42 @@ static void test_damaged_images(void **state)
     fx_rm_rf(dir);
 }
 
+/* A JPEG whose frame header claims 65000x65000 pixels (fuzz finding: a
+ * full decode asked for a 12 GB buffer) is refused before any allocation
+ * at full decode; the DCT-scaled decode (1/8: 8125x8125, under 64 MP)
+ * fails on the missing data, naming the file. */
+static void test_jpeg_huge_dimensions_refused(void **state)
+{
+    (void)state;
+    char dir[256], path[512];
+    testing_tmpdir(dir, sizeof dir, "image-huge");
+    uint8_t img[16 * 16];
+    fx_smooth(img, 16, 16, 1, 1);
+    snprintf(path, sizeof path, "%s/a.jpg", dir);
+    fx_write_jpeg(path, img, 16, 16, 1, 90);
+    size_t size;
+    uint8_t *jpg = fx_read(path, &size);
+    size_t sof = 0;
+    for (size_t i = 2; i + 9 < size && !sof; i++)
+        if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) sof = i;
+    assert_true(sof > 0);
+    const uint8_t side[2] = {0xFD, 0xE8}; /* 65000, big-endian */
+    memcpy(jpg + sof + 5, side, 2);       /* height */
+    memcpy(jpg + sof + 7, side, 2);       /* width */
+    for (int full = 0; full < 2; full++) {
+        reef_image_spec spec = {32, 32, REEF_CHANNELS_GRAY, full};
+        reef_image_scratch s = {0};
+        uint8_t out[32 * 32];
+        reef_error err;
+        assert_int_equal(reef_image_decode(jpg, size, "huge.jpg", &spec, &s, out, NULL, &err), -1);
+        reef_image_scratch_free(&s);
+        if (!strstr(err.msg, "huge.jpg") || (full && !strstr(err.msg, "65000x65000 pixels decodes to")))
+            fail_msg("%s", err.msg);
+    }
+    free(jpg);
+    assert_int_equal(testing_rm_tree(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_flat_jpeg_is_flat),
         cmocka_unit_test(test_png_exact),
         cmocka_unit_test(test_damaged_images),
+        cmocka_unit_test(test_jpeg_huge_dimensions_refused),
         cmocka_unit_test(test_png_bomb_bounded_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -270,7 +270,8 @@ int reef_ckpt_load_buffer(const uint8_t *data, size_t size, const char *name, re
         return reef_fail(err, "%s: %u classes, but the file holds only %llu parameters", name, classes,
                          (unsigned long long)(s.params_n / 4));
     }
-    if (reef_model_build(m, &a, (int)get_u32(sh), (int)get_u32(sh + 4), (int)get_u32(sh + 8), (int)get_u32(sh + 12), 0, err))
+    if (reef_model_build_within(m, &a, (int)get_u32(sh), (int)get_u32(sh + 4), (int)get_u32(sh + 8),
+                                (int)get_u32(sh + 12), 0, (size_t)(s.params_n / 4), err))
         return reef_fail_wrap(err, "%s", name);
     if (m->nparams != get_u32(sh + 16) || m->nstats != get_u32(sh + 20) || s.params_n != m->nparams * 4 ||
         s.stats_n != m->nstats * 4 || s.norm_n != (uint64_t)m->in_c * 8) {

@@ -200,6 +200,12 @@ static void assign_params(reef_model *m, float *params, float *stats, size_t *np
 int reef_model_build(reef_model *m, const reef_arch *a, int in_h, int in_w, int in_c,
                      int num_classes, uint64_t seed, reef_error *err)
 {
+    return reef_model_build_within(m, a, in_h, in_w, in_c, num_classes, seed, (size_t)REEF_MAX_TENSOR, err);
+}
+
+int reef_model_build_within(reef_model *m, const reef_arch *a, int in_h, int in_w, int in_c,
+                            int num_classes, uint64_t seed, size_t max_params, reef_error *err)
+{
     memset(m, 0, sizeof *m);
     if (in_h < 1 || in_w < 1 || in_c < 1 || in_h > 4096 || in_w > 4096)
         return reef_fail(err, "images of %dx%dx%d (each side 1 to 4096, at least 1 channel)", in_h, in_w, in_c);
@@ -234,6 +240,11 @@ int reef_model_build(reef_model *m, const reef_arch *a, int in_h, int in_w, int 
     if (np > (size_t)REEF_MAX_TENSOR) {
         reef_model_free(m);
         return reef_fail(err, "%s: %zu parameters (at most %lld)", a->name, np, (long long)REEF_MAX_TENSOR);
+    }
+    if (np > max_params) { /* a checkpoint's spec asking for more weights than its file holds */
+        reef_model_free(m);
+        return reef_fail(err, "the spec '%s' needs %zu parameters, but the file holds only %zu", a->name, np,
+                         max_params);
     }
     m->param_tensors = calloc(m->nparam_tensors, sizeof *m->param_tensors);
     m->params = calloc(np + 1, sizeof *m->params);

@@ -121,6 +121,12 @@ typedef struct reef_model {
  * shapes. Parameters get their initial values from seed. */
 int reef_model_build(reef_model *m, const reef_arch *a, int in_h, int in_w, int in_c,
                      int num_classes, uint64_t seed, reef_error *err);
+/* As reef_model_build, but refuses (before allocating the weights) a
+ * network of more than max_params parameters: a checkpoint passes the count
+ * its file really holds, so a crafted spec cannot make the build allocate
+ * and initialise gigabytes. */
+int reef_model_build_within(reef_model *m, const reef_arch *a, int in_h, int in_w, int in_c,
+                            int num_classes, uint64_t seed, size_t max_params, reef_error *err);
 void reef_model_free(reef_model *m);
 /* Draws initial weights: Kaiming normal for convolutions, N(0, 0.01) for
  * the classifier, BN gamma 1 and beta 0, running mean 0 and variance 1. */

@@ -272,6 +272,39 @@ static void craft_shape_field(uint8_t *data, size_t size, int field, uint32_t va
     for (int b = 0; b < 4; b++) data[24 + b] = (uint8_t)(crc >> 8 * b);
 }
 
+/* Replaces text of a saved checkpoint's SPEC section by text of the same
+ * length and re-seals the CRC, as a crafted file would. */
+static void craft_spec_text(uint8_t *data, size_t size, const char *old, const char *new_text)
+{
+    size_t n = strlen(old);
+    assert_int_equal(strlen(new_text), n);
+    uint8_t *at = NULL;
+    for (size_t i = 32; i + n <= size && !at; i++)
+        if (!memcmp(data + i, old, n)) at = data + i;
+    assert_non_null(at);
+    memcpy(at, new_text, n);
+    uint32_t crc = (uint32_t)crc32(0L, data + 32, (uInt)(size - 32));
+    for (int b = 0; b < 4; b++) data[24 + b] = (uint8_t)(crc >> 8 * b);
+}
+
+/* Fuzz finding: a crafted spec asking for far more weights than the file
+ * holds made the load allocate and initialise them first (> 20 s for the
+ * fuzzer's input). The build is bounded by the parameters the file really
+ * holds and refused before allocating, naming the file (the reproducer is
+ * bench/fuzz/seeds/checkpoint/slow-spec-beyond-file). */
+static void test_checkpoint_spec_beyond_file(void **state)
+{
+    (void)state;
+    ckpt_case c;
+    size_t size;
+    uint8_t *data = saved_checkpoint(&c, "nn-spec", &size);
+    craft_spec_text(data, size, "mbconv k3 e2 c8 s1 skip", "mbconv k3 e2 c4096 s1  ");
+    expect_load_error(data, size, "x.ckpt: the spec 'tiny' needs");
+    expect_load_error(data, size, "parameters, but the file holds only");
+    free(data);
+    ckpt_case_free(&c);
+}
+
 /* Crafted shapes with a valid CRC (fuzz findings: 1.2e9 classes made the
  * build allocate gigabytes; a height of -2^31+1 overflowed int sizes) are
  * refused before the model is built. */
@@ -515,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_round_trip_and_resume),
         cmocka_unit_test(test_checkpoint_corruption),
         cmocka_unit_test(test_checkpoint_crafted_shape),
+        cmocka_unit_test(test_checkpoint_spec_beyond_file),
         cmocka_unit_test(test_oversized_layers_refused),
         cmocka_unit_test(test_checkpoint_nonfinite_weights),
         cmocka_unit_test(test_schedule_never_overshoots),

@@ -258,6 +258,23 @@ int reef_nas_table_put_measure(reef_nas_table *t, const reef_nas_space *s, const
     return 0;
 }
 
+/* Measures column network j of space s (candidate j in every block). */
+static int measure_column(const reef_nas_space *s, int j, const reef_device_profile *p, const char *work_dir,
+                          reef_nas_measure *ms, reef_error *err)
+{
+    int choice[REEF_NAS_MAX_BLOCKS];
+    for (int b = 0; b < s->nblocks; b++) choice[b] = j;
+    reef_arch a;
+    reef_nas_space_arch(s, choice, "nas-probe", &a);
+    if (reef_nas_measure_arch(&a, s->in_h, s->in_w, s->in_c, s->num_classes, p, work_dir, 1000 + (uint64_t)j, ms,
+                              err)) {
+        char space[32];
+        reef_nas_space_text(s, space, sizeof space);
+        return reef_fail_wrap(err, "profiling space %s, all blocks %s", space, reef_nas_cands[j].name);
+    }
+    return 0;
+}
+
 int reef_nas_profile_space(reef_nas_table *t, const reef_nas_space *s, const reef_device_profile *p,
                            const char *work_dir, void (*progress)(void *ctx, int done, int total), void *ctx,
                            reef_error *err)
@@ -265,16 +282,9 @@ int reef_nas_profile_space(reef_nas_table *t, const reef_nas_space *s, const ree
     for (int j = 0; j < REEF_NAS_ZERO; j++) {
         int choice[REEF_NAS_MAX_BLOCKS];
         for (int b = 0; b < s->nblocks; b++) choice[b] = j;
-        reef_arch a;
-        reef_nas_space_arch(s, choice, "nas-probe", &a);
         reef_nas_measure ms;
-        if (reef_nas_measure_arch(&a, s->in_h, s->in_w, s->in_c, s->num_classes, p, work_dir, 1000 + (uint64_t)j,
-                                  &ms, err)) {
-            char space[32];
-            reef_nas_space_text(s, space, sizeof space);
-            return reef_fail_wrap(err, "profiling space %s, all blocks %s", space, reef_nas_cands[j].name);
-        }
-        if (reef_nas_table_put_measure(t, s, choice, &ms, err)) return -1;
+        if (measure_column(s, j, p, work_dir, &ms, err) || reef_nas_table_put_measure(t, s, choice, &ms, err))
+            return -1;
         if (progress) progress(ctx, j + 1, REEF_NAS_ZERO);
     }
     snprintf(t->source, sizeof t->source, "emulated");
@@ -311,19 +321,8 @@ int reef_nas_profile_grid(reef_nas_table *t, int h, int w, int c, int classes, c
     for (int n = (int)lo; n < (int)hi && !failed; n++) {
         reef_nas_space s;
         int choice[REEF_NAS_MAX_BLOCKS];
-        reef_arch a;
-        if (grid_network(n, h, w, c, classes, &s, choice, err)) {
-            failed = 1;
-            break;
-        }
-        reef_nas_space_arch(&s, choice, "nas-probe", &a);
-        if (reef_nas_measure_arch(&a, h, w, c, classes, p, work_dir && ranks > 1 ? dir : work_dir,
-                                  1000 + (uint64_t)(n % REEF_NAS_ZERO), &all[n], err)) {
-            char space[32];
-            reef_nas_space_text(&s, space, sizeof space);
-            reef_fail_wrap(err, "profiling space %s, all blocks %s", space, reef_nas_cands[n % REEF_NAS_ZERO].name);
-            failed = 1;
-        }
+        failed = grid_network(n, h, w, c, classes, &s, choice, err) ||
+                 measure_column(&s, n % REEF_NAS_ZERO, p, work_dir && ranks > 1 ? dir : work_dir, &all[n], err);
         if (progress) progress(ctx, n + 1 - (int)lo, (int)(hi - lo));
     }
     if (reef_ranks_agree(failed, err->msg, sizeof err->msg)) {

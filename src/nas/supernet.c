@@ -20,7 +20,7 @@ static void each_block_layer(reef_block *blk, const char *name, int indexed, int
     for (int l = 0; l < blk->nlayers; l++) {
         const reef_layer *L = &blk->layers[l];
         if (L->kind != REEF_LAYER_CONV && L->kind != REEF_LAYER_DWCONV && L->kind != REEF_LAYER_FC) continue;
-        char full[24];
+        char full[32];
         if (indexed) snprintf(full, sizeof full, "%.16s.l%d", name, l);
         else snprintf(full, sizeof full, "%s", name);
         fn(&blk->layers[l], full, weights_only, ctx);
@@ -324,6 +324,7 @@ void reef_nas_supernet_forward(reef_nas_supernet *sn, const int *path, const int
     for (int b = 0; b < sn->space.nblocks; b++) {
         reef_nas_sblock *B = &sn->blocks[b];
         B->active = path[b], B->inactive = alt ? alt[b] : -1;
+        B->alt_out = NULL;  // alt_forward sets it for this step
         B->in_at = k - 1, B->at = -1;
         if (!B->cand[path[b]].nlayers) continue;  // zero: out = x
         share(sn, b, path[b], 0);
@@ -362,7 +363,7 @@ void reef_nas_supernet_backward(reef_nas_supernet *sn, const uint16_t *labels, i
             sn->gate_grad[b][B->active] = dot(dout, blk->layers[blk->nlayers - 1].y, osz);
             share(sn, b, B->active, 1);
         }
-        if (B->alt_out) sn->gate_grad[b][B->inactive] = dot(dout, B->alt_out, osz);
+        if (B->inactive >= 0 && B->alt_out) sn->gate_grad[b][B->inactive] = dot(dout, B->alt_out, osz);
     }
 }
 

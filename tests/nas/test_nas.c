@@ -400,6 +400,20 @@ static void test_gate_gradient_numeric(void **state)
         printf("block %d: dL/dg analytic %.6g numeric %.6g, inactive %.6g\n", b, g, numeric, sn.gate_grad[b][alt[b]]);
         assert_true(fabs(g - numeric) < 0.03 * fabs(numeric) + 1e-5);
     }
+    // A weight step (no second path) after an arch step leaves the alphas
+    // alone and reports no inactive gate (a stale inactive once wrote
+    // gate_grad[b][-1], over the last block's alphas).
+    float alpha[REEF_NAS_MAX_BLOCKS][REEF_NAS_NCAND];
+    for (int b = 0; b < s.nblocks; b++)
+        for (int j = 0; j < REEF_NAS_NCAND; j++) sn.alpha[b][j] = 0.25f * (float)(j - b);
+    memcpy(alpha, sn.alpha, sizeof alpha);
+    reef_nas_supernet_forward(&sn, path, NULL, n, REEF_MODE_TRAIN, 1);
+    reef_model_loss(&sn.path, labels, n, NULL);
+    reef_nas_supernet_backward(&sn, labels, n);
+    assert_memory_equal(alpha, sn.alpha, sizeof alpha);
+    for (int b = 0; b < s.nblocks; b++)
+        for (int j = 0; j < REEF_NAS_NCAND; j++)
+            if (j != path[b]) assert_true(sn.gate_grad[b][j] == 0.0);
     reef_nas_supernet_free(&sn);
 }
 

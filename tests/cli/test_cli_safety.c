@@ -179,7 +179,8 @@ static void test_derived_paths_never_replace_the_model(void **state)
     unlink(log);
 }
 
-/* Defect 7: NaN and infinity are no option values. */
+/* Defect 7: NaN and infinity are no option values (and search refuses a
+ * thread count out of range). */
 static void test_nonfinite_options_are_refused(void **state)
 {
     FIXTURE(f);
@@ -187,6 +188,8 @@ static void test_nonfinite_options_are_refused(void **state)
     for (int i = 0; i < 4; i++)
         expect(reef(out, sizeof out, "search --train '%s' --val '%s' -o %s/s.arch %s", f->ds, f->ds, f->dir, cases[i]),
                out, 2, "finite");
+    expect(reef(out, sizeof out, "search --train '%s' --val '%s' -o %s/s.arch --threads 0", f->ds, f->ds, f->dir), out, 2,
+           "--threads wants a whole number from 1 to 16");
     expect(reef(out, sizeof out, "run --model '%s' --data '%s' --timeout nan", f->tflite, f->ds), out, 2, "");
     expect(reef(out, sizeof out, "train --train '%s' -o %s/n.ckpt --lr nan", f->ds, f->dir), out, 2, "not 'nan'");
     char path[400];

@@ -227,8 +227,9 @@ static void copy_path_stats(const reef_nas_supernet *sn, reef_model *m)
  * copy the path's parameters and running statistics into a reef_model
  * built from the spec (both walk layers in the same order: w, [b], gamma,
  * beta), then compare logits, loss and every gradient (training mode,
- * batch statistics) on the same thread count. Both run the same layers
- * through the same engine, so they must agree bit for bit. */
+ * batch statistics), and the logits in inference, on the same thread
+ * count. Both run the same layers through the same engine, so they must
+ * agree bit for bit. */
 static void supernet_matches_model(int downsample, int nthreads)
 {
     reef_error err;
@@ -294,6 +295,11 @@ static void supernet_matches_model(int downsample, int nthreads)
         assert_memory_equal(g, mg, pt->n * sizeof *g);
         mt++;
     }
+    // inference (running statistics, as the search's final evaluation)
+    reef_nas_supernet_forward(&sn, path, NULL, n, REEF_MODE_INFER, 0);
+    copy_path_stats(&sn, &m);
+    reef_model_forward(&m, n, REEF_MODE_INFER, 1);
+    assert_memory_equal(m.logits, sn.path.logits, (size_t)n * 3 * sizeof(float));
     reef_model_free(&m);
     reef_nas_supernet_free(&sn);
 }

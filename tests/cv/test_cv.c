@@ -180,6 +180,43 @@ static void test_fold_accuracy_by_hand(void **state)
     syn_free(&d);
 }
 
+/* --train-data: folds train on another dataset's samples of the groups they
+ * do not hold out and score the scored data's held-out group. Trained on
+ * fish_but_g3's all-fish groups 0-2, the fold holding out g3 answers "fish"
+ * to half_fish's g3 (20 fish of 40): 20 right, balanced 50%. A training set
+ * whose groups differ from the scored data's is refused. */
+static void test_train_data(void **state)
+{
+    (void)state;
+    syn_ds scored, train;
+    syn_make(&scored, half_fish);
+    syn_make(&train, fish_but_g3);
+    reef_cv_options o;
+    tiny_options(&o, 3);
+    o.train_data = &train.ds;
+    reef_error err;
+    assert_int_equal(reef_cv_check_train_data(&scored.ds, &train.ds, &err), 0);
+    reef_cv_plan p;
+    assert_int_equal(reef_cv_plan_groups(&p, &scored.ds, &err), 0);
+    reef_cv_result r;
+    if (reef_cv_run(&scored.ds, &p, &o, &r, &err)) fail_msg("%s", err.msg);
+    double recall[2];
+    reef_cv_score sc = reef_cv_score_of(&r, 0, 3, -1, recall);
+    assert_int_equal(sc.count, PER_GROUP);
+    assert_int_equal(sc.correct, PER_GROUP / 2);
+    assert_near(sc.balanced, 0.5, 1e-12);
+    assert_near(recall[1], 1.0, 1e-12);
+    assert_int_equal(r.ntrain[3], 3 * PER_GROUP);
+    reef_cv_result_free(&r);
+    reef_cv_plan_free(&p);
+    const char *renamed[] = {"g0", "g1", "gX", "g3"};
+    train.ds.group_names = renamed;
+    assert_int_equal(reef_cv_check_train_data(&scored.ds, &train.ds, &err), -1);
+    assert_non_null(strstr(err.msg, "group 2 is 'gX'"));
+    syn_free(&scored);
+    syn_free(&train);
+}
+
 /* The label does not depend on the brightness shift: a net trained on three
  * groups recognises the pattern in the fourth, brightest or darkest. The
  * fold's figures equal a training run done by hand on the same split; and
@@ -449,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_plans),
         cmocka_unit_test(test_no_leakage_by_id),
         cmocka_unit_test(test_fold_accuracy_by_hand),
+        cmocka_unit_test(test_train_data),
         cmocka_unit_test(test_learnable_and_thread_independent),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_report_repeat),

@@ -119,3 +119,46 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
     out->pixels = pixels;
     return reef_dataset_own(out, pixels, err);
 }
+
+typedef struct id_ref {
+    const char *id;
+    uint32_t index;
+} id_ref;
+
+static int by_id(const void *a, const void *b) { return strcmp(((const id_ref *)a)->id, ((const id_ref *)b)->id); }
+
+int reef_dataset_with_stream_background(const reef_dataset *part, const reef_dataset *stream, reef_bg_mode mode,
+                                        reef_dataset *out, reef_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!part->ids || !stream->ids) return reef_fail(err, "a background channel needs frames with IDs");
+    if (part->height != stream->height || part->width != stream->width || part->channels != stream->channels)
+        return reef_fail(err, "the frames and the clips they come from differ in shape");
+    reef_dataset all;
+    if (reef_dataset_with_background(stream, mode, &all, err)) return -1;
+    const size_t size = reef_dataset_sample_size(&all);
+    id_ref *refs = malloc((stream->count + 1) * sizeof *refs);
+    uint8_t *pixels = malloc((size_t)part->count * size + 1);
+    if (!refs || !pixels) {
+        free(refs), free(pixels), reef_dataset_free(&all);
+        return reef_fail(err, "out of memory");
+    }
+    for (uint32_t i = 0; i < stream->count; i++) refs[i].id = stream->ids[i], refs[i].index = i;
+    qsort(refs, stream->count, sizeof *refs, by_id);
+    for (uint32_t i = 0; i < part->count; i++) {
+        const id_ref key = {part->ids[i], 0}, *hit = bsearch(&key, refs, stream->count, sizeof *refs, by_id);
+        if (!hit) {
+            reef_fail(err, "frame '%s' is not among the frames of its clips", part->ids[i]);
+            free(refs), free(pixels), reef_dataset_free(&all);
+            return -1;
+        }
+        memcpy(pixels + (size_t)i * size, reef_dataset_sample(&all, hit->index), size);
+    }
+    free(refs);
+    *out = *part;
+    out->owner_ = NULL;
+    out->channels = all.channels;
+    out->pixels = pixels;
+    reef_dataset_free(&all);
+    return reef_dataset_own(out, pixels, err);
+}

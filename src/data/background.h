@@ -35,5 +35,13 @@ int reef_bg_mode_parse(const char *name, reef_bg_mode *mode);
 /* out: in's samples with a second channel, the difference to the
  * background (in must have 1 channel and IDs naming clip and frame). */
 int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err);
+/* The same, with every background computed over the frames of stream (e.g.
+ * every frame of every clip, as the camera sees them) instead of over part's
+ * own frames: out holds part's samples, in part's order, their pixels taken
+ * from stream's background dataset (every ID of part must be in stream).
+ * A split that keeps every fifth frame of a clip otherwise gets a
+ * background that moves five times as fast as the device's. */
+int reef_dataset_with_stream_background(const reef_dataset *part, const reef_dataset *stream, reef_bg_mode mode,
+                                        reef_dataset *out, reef_error *err);
 
 #endif

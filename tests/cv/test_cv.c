@@ -475,6 +475,25 @@ static void test_background_channel(void **state)
     const uint8_t want_diff[] = {255, 128, 128, 128, 148, 128, 128, 128};
     assert_memory_equal(out.pixels, want_diff, sizeof want_diff);
     reef_dataset_free(&out);
+    // over the stream: a split holding frame 9 of c1 and c2's frame, in that
+    // order, gets frame 9's difference to the background of frames 1 and 2
+    // (255); on its own, frame 9 would be its clip's first frame (128)
+    uint8_t part_px[] = {90, 0, 50, 50};
+    const char *part_ids[2] = {"h/c1_f000009", "h/c2_f000001"};
+    reef_dataset part = in;
+    part.count = 2, part.pixels = part_px, part.ids = part_ids;
+    assert_int_equal(reef_dataset_with_stream_background(&part, &in, REEF_BG_RUNNING_DIFF, &out, &err), 0);
+    const uint8_t want_part[] = {255, 128, 128, 128};
+    assert_int_equal(out.count, 2);
+    assert_memory_equal(out.pixels, want_part, sizeof want_part);
+    assert_ptr_equal(out.ids, part_ids);
+    reef_dataset_free(&out);
+    assert_int_equal(reef_dataset_with_background(&part, REEF_BG_RUNNING_DIFF, &out, &err), 0);
+    assert_int_equal(out.pixels[0], 128);
+    reef_dataset_free(&out);
+    part_ids[1] = "h/c3_f000001";
+    assert_int_equal(reef_dataset_with_stream_background(&part, &in, REEF_BG_RUNNING_DIFF, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "'h/c3_f000001' is not among the frames of its clips"));
     ids[3] = "h/no-frame-number";
     assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), -1);
     assert_non_null(strstr(err.msg, "'h/no-frame-number' does not end in _f<frame number>"));

@@ -32,40 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/background.h"
 #include "data/dataset.h"
 #include "util/err.h"
 
 enum { MODE_DIFF, MODE_ABSDIFF, MODE_FRAMENORM, MODE_CLIPNORM, MODE_WARM };
 enum { WARM_COPIES = 2 };
 #define WARM_DROP 0.3
-
-typedef struct frame_ref {
-    const char *id;
-    size_t clip_len;
-    long frame;
-    uint32_t index;
-} frame_ref;
-
-static int clip_and_frame(const char *id, size_t *clip_len, long *frame)
-{
-    const char *f = strrchr(id, '_');
-    if (!f || f[1] != 'f' || !f[2]) return -1;
-    char *end;
-    long v = strtol(f + 2, &end, 10);
-    if (*end || v < 0) return -1;
-    *clip_len = (size_t)(f - id), *frame = v;
-    return 0;
-}
-
-static int by_clip_then_frame(const void *pa, const void *pb)
-{
-    const frame_ref *a = pa, *b = pb;
-    size_t n = a->clip_len < b->clip_len ? a->clip_len : b->clip_len;
-    int c = strncmp(a->id, b->id, n);
-    if (c) return c;
-    if (a->clip_len != b->clip_len) return a->clip_len < b->clip_len ? -1 : 1;
-    return a->frame < b->frame ? -1 : a->frame > b->frame;
-}
 
 static uint8_t clamp_u8(double v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v)); }
 
@@ -98,17 +71,17 @@ static double frame_sd(const int *delta, size_t px)
     return var > 0 ? sqrt(var) : 0;
 }
 
-/* One clip (refs, n frames in order) into out (one sample's pixels at
- * index * px). */
-static void clip_variant(const reef_dataset *in, const frame_ref *refs, uint32_t n, int mode, uint8_t *out,
+/* One clip (order: its n frames' sample indices, in frame order) into out
+ * (a sample's pixels at index * px). */
+static void clip_variant(const reef_dataset *in, const uint32_t *order, uint32_t n, int mode, uint8_t *out,
                          uint16_t *mean, int *delta)
 {
     const size_t px = (size_t)in->height * in->width;
     int primed = 0;
     double scale = 0;
     for (uint32_t i = 0; i < n; i++) {
-        background_delta(mean, &primed, reef_dataset_sample(in, refs[i].index), px, 1, delta);
-        uint8_t *o = out + (size_t)refs[i].index * px;
+        background_delta(mean, &primed, reef_dataset_sample(in, order[i]), px, 1, delta);
+        uint8_t *o = out + (size_t)order[i] * px;
         const double sd = frame_sd(delta, px);
         scale = i == 0 ? sd : scale + (sd - scale) / 16;
         for (size_t p = 0; p < px; p++) {
@@ -124,8 +97,8 @@ static void clip_variant(const reef_dataset *in, const frame_ref *refs, uint32_t
 }
 
 /* A warm-up/drop copy of one clip: start at a random frame, wrap round. */
-static void clip_warm_copy(const reef_dataset *in, const frame_ref *refs, uint32_t n, uint8_t *out,
-                           const uint32_t *slot, uint16_t *mean, int *delta)
+static void clip_warm_copy(const reef_dataset *in, const uint32_t *order, uint32_t n, uint8_t *out,
+                           uint32_t slot_base, uint16_t *mean, int *delta)
 {
     const size_t px = (size_t)in->height * in->width;
     const uint32_t start = (uint32_t)(uniform() * n) % n;
@@ -133,8 +106,8 @@ static void clip_warm_copy(const reef_dataset *in, const frame_ref *refs, uint32
     for (uint32_t k = 0; k < n; k++) {
         const uint32_t i = (start + k) % n;
         const int update = uniform() >= WARM_DROP;
-        background_delta(mean, &primed, reef_dataset_sample(in, refs[i].index), px, update, delta);
-        uint8_t *o = out + (size_t)slot[refs[i].index] * px;
+        background_delta(mean, &primed, reef_dataset_sample(in, order[i]), px, update, delta);
+        uint8_t *o = out + (size_t)(slot_base + order[i]) * px;
         for (size_t p = 0; p < px; p++) o[p] = clamp_u8(128 + 2.0 * delta[p]);
     }
 }
@@ -161,39 +134,30 @@ int main(int argc, char **argv)
     if (in.channels != 1 || !in.ids) return fprintf(stderr, "%s: needs gray frames with IDs\n", argv[2]), 1;
     const size_t px = (size_t)in.height * in.width;
     const uint32_t copies = mode == MODE_WARM ? 1 + WARM_COPIES : 1, count = in.count * copies;
-    frame_ref *refs = malloc(in.count * sizeof *refs);
     uint8_t *pixels = malloc((size_t)count * px);
     uint16_t *mean = malloc(px * sizeof *mean), *labels = malloc(count * sizeof *labels),
              *groups = malloc(count * sizeof *groups);
     int *delta = malloc(px * sizeof *delta);
-    uint32_t *slot = malloc(in.count * sizeof *slot);
+    uint32_t *order = malloc((in.count + 1) * sizeof *order), *starts = malloc((in.count + 2) * sizeof *starts), nclips;
     const char **ids = malloc(count * sizeof *ids);
-    if (!refs || !pixels || !mean || !labels || !groups || !delta || !slot || !ids) return fprintf(stderr, "out of memory\n"), 1;
-    for (uint32_t i = 0; i < in.count; i++) {
-        refs[i].id = in.ids[i], refs[i].index = i;
-        if (clip_and_frame(in.ids[i], &refs[i].clip_len, &refs[i].frame))
-            return fprintf(stderr, "%s: sample %u's ID '%s' has no _f<frame>\n", argv[2], i, in.ids[i]), 1;
+    if (!pixels || !mean || !labels || !groups || !delta || !order || !starts || !ids)
+        return fprintf(stderr, "out of memory\n"), 1;
+    if (reef_dataset_clip_order(&in, order, starts, &nclips, &err)) return fprintf(stderr, "%s: %s\n", argv[2], err.msg), 1;
+    for (uint32_t i = 0; i < in.count; i++)
         for (uint32_t c = 0; c < copies; c++) {
             const uint32_t j = c * in.count + i;
             labels[j] = in.labels[i], groups[j] = in.groups[i];
             if (c == 0) ids[j] = in.ids[i];
             else {
-                char *id = malloc(strlen(in.ids[i]) + 8);
+                char *id = malloc(strlen(in.ids[i]) + 16);
                 sprintf(id, "%s#aug%u", in.ids[i], c);
                 ids[j] = id;
             }
         }
-    }
-    qsort(refs, in.count, sizeof *refs, by_clip_then_frame);
-    for (uint32_t a = 0, b; a < in.count; a = b) {
-        for (b = a + 1; b < in.count && refs[b].clip_len == refs[a].clip_len &&
-                        !strncmp(refs[a].id, refs[b].id, refs[a].clip_len);)
-            b++;
-        clip_variant(&in, refs + a, b - a, mode == MODE_WARM ? MODE_DIFF : mode, pixels, mean, delta);
-        for (uint32_t c = 1; c < copies; c++) {
-            for (uint32_t i = 0; i < in.count; i++) slot[i] = c * in.count + i;
-            clip_warm_copy(&in, refs + a, b - a, pixels, slot, mean, delta);
-        }
+    for (uint32_t k = 0; k < nclips; k++) {
+        const uint32_t *clip = order + starts[k], n = starts[k + 1] - starts[k];
+        clip_variant(&in, clip, n, mode == MODE_WARM ? MODE_DIFF : mode, pixels, mean, delta);
+        for (uint32_t c = 1; c < copies; c++) clip_warm_copy(&in, clip, n, pixels, c * in.count, mean, delta);
     }
     out = in;
     out.owner_ = NULL;

@@ -58,18 +58,18 @@ static uint8_t diff_value(int p, int b)
 
 static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b; }
 
-/* Frames refs[0..n) of one clip, in frame order: their diff channels. */
-static void clip_background(const reef_dataset *in, const frame_ref *refs, uint32_t n, reef_bg_mode mode,
+/* Frames order[0..n) of one clip, in frame order: their diff channels. */
+static void clip_background(const reef_dataset *in, const uint32_t *order, uint32_t n, reef_bg_mode mode,
                             uint8_t *out_px, uint8_t *column, uint16_t *mean)
 {
     const size_t px = (size_t)in->height * in->width;
     if (mode == REEF_BG_MEDIAN) {
         for (size_t p = 0; p < px; p++) {
-            for (uint32_t i = 0; i < n; i++) column[i] = reef_dataset_sample(in, refs[i].index)[p];
+            for (uint32_t i = 0; i < n; i++) column[i] = reef_dataset_sample(in, order[i])[p];
             qsort(column, n, 1, cmp_u8);
             const int b = n % 2 ? column[n / 2] : (column[n / 2 - 1] + column[n / 2] + 1) / 2;
             for (uint32_t i = 0; i < n; i++)
-                out_px[(size_t)refs[i].index * px * 2 + p * 2 + 1] = diff_value(reef_dataset_sample(in, refs[i].index)[p], b);
+                out_px[(size_t)order[i] * px * 2 + p * 2 + 1] = diff_value(reef_dataset_sample(in, order[i])[p], b);
         }
         return;
     }
@@ -78,38 +78,57 @@ static void clip_background(const reef_dataset *in, const frame_ref *refs, uint3
     reef_background bg;
     reef_background_init(&bg, mean, (uint32_t)px);
     for (uint32_t i = 0; i < n; i++)
-        reef_background_step(&bg, reef_dataset_sample(in, refs[i].index), out_px + (size_t)refs[i].index * px * 2);
+        reef_background_step(&bg, reef_dataset_sample(in, order[i]), out_px + (size_t)order[i] * px * 2);
+}
+
+int reef_dataset_clip_order(const reef_dataset *ds, uint32_t *order, uint32_t *starts, uint32_t *nclips,
+                            reef_error *err)
+{
+    if (!ds->ids || !ds->count) return reef_fail(err, "a background channel needs frames with IDs");
+    frame_ref *refs = malloc(ds->count * sizeof *refs);
+    if (!refs) return reef_fail(err, "out of memory");
+    for (uint32_t i = 0; i < ds->count; i++) {
+        refs[i].id = ds->ids[i], refs[i].index = i;
+        if (clip_and_frame(ds->ids[i], &refs[i].clip_len, &refs[i].frame)) {
+            free(refs);
+            return reef_fail(err, "sample %u's ID '%s' does not end in _f<frame number> (no clip to take a background from)",
+                             i, ds->ids[i]);
+        }
+    }
+    qsort(refs, ds->count, sizeof *refs, by_clip_then_frame);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ds->count; i++) {
+        if (i == 0 || !same_clip(&refs[i - 1], &refs[i])) starts[n++] = i;
+        order[i] = refs[i].index;
+    }
+    starts[n] = ds->count, *nclips = n;
+    free(refs);
+    return 0;
 }
 
 int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err)
 {
     memset(out, 0, sizeof *out);
     if (in->channels != 1) return reef_fail(err, "a background channel needs 1-channel (gray) frames, not %u", in->channels);
-    if (!in->ids || !in->count) return reef_fail(err, "a background channel needs frames with IDs");
     const size_t px = (size_t)in->height * in->width;
-    frame_ref *refs = malloc(in->count * sizeof *refs);
-    uint8_t *pixels = malloc(in->count * px * 2), *column = malloc(in->count + 1);
+    uint32_t *order = malloc((in->count + 1) * sizeof *order), *starts = malloc((in->count + 2) * sizeof *starts), nclips;
+    uint8_t *pixels = malloc(in->count * px * 2 + 1), *column = malloc(in->count + 1);
     uint16_t *mean = malloc(px * sizeof *mean);
-    if (!refs || !pixels || !column || !mean) {
-        free(refs), free(pixels), free(column), free(mean);
+    if (!order || !starts || !pixels || !column || !mean) {
+        free(order), free(starts), free(pixels), free(column), free(mean);
         return reef_fail(err, "out of memory");
     }
+    if (reef_dataset_clip_order(in, order, starts, &nclips, err)) {
+        free(order), free(starts), free(pixels), free(column), free(mean);
+        return -1;
+    }
     for (uint32_t i = 0; i < in->count; i++) {
-        refs[i].id = in->ids[i], refs[i].index = i;
-        if (clip_and_frame(in->ids[i], &refs[i].clip_len, &refs[i].frame)) {
-            free(refs), free(pixels), free(column), free(mean);
-            return reef_fail(err, "sample %u's ID '%s' does not end in _f<frame number> (no clip to take a background from)",
-                             i, in->ids[i]);
-        }
         const uint8_t *s = reef_dataset_sample(in, i);
         for (size_t p = 0; p < px; p++) pixels[(size_t)i * px * 2 + p * 2] = s[p];
     }
-    qsort(refs, in->count, sizeof *refs, by_clip_then_frame);
-    for (uint32_t a = 0, b; a < in->count; a = b) {
-        for (b = a + 1; b < in->count && same_clip(&refs[a], &refs[b]);) b++;
-        clip_background(in, refs + a, b - a, mode, pixels, column, mean);
-    }
-    free(refs), free(column), free(mean);
+    for (uint32_t c = 0; c < nclips; c++)
+        clip_background(in, order + starts[c], starts[c + 1] - starts[c], mode, pixels, column, mean);
+    free(order), free(starts), free(column), free(mean);
     const int diff_only = mode == REEF_BG_RUNNING_DIFF;
     if (diff_only) // keep the difference channel alone, in place (index i reads 2i + 1 >= i)
         for (size_t i = 0; i < (size_t)in->count * px; i++) pixels[i] = pixels[2 * i + 1];

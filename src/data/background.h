@@ -32,6 +32,11 @@ typedef enum reef_bg_mode { REEF_BG_MEDIAN, REEF_BG_RUNNING, REEF_BG_RUNNING_DIF
 
 /* "median" / "running" / "running-diff"; -1 for anything else. */
 int reef_bg_mode_parse(const char *name, reef_bg_mode *mode);
+/* The samples of ds grouped by clip (IDs "<clip>_f<frame>"), each clip's
+ * frames in frame order: order (count entries) holds sample indices, and clip
+ * c is order[starts[c] .. starts[c + 1]) (starts: room for count + 1). */
+int reef_dataset_clip_order(const reef_dataset *ds, uint32_t *order, uint32_t *starts, uint32_t *nclips,
+                            reef_error *err);
 /* out: in's samples with a second channel, the difference to the
  * background (in must have 1 channel and IDs naming clip and frame). */
 int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err);

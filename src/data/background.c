@@ -1,10 +1,12 @@
 /* The difference-to-background channel: see background.h. */
 #include "data/background.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reef/background.h"
+#include "util/rng.h"
 
 int reef_bg_mode_parse(const char *name, reef_bg_mode *mode)
 {
@@ -146,38 +148,121 @@ typedef struct id_ref {
 
 static int by_id(const void *a, const void *b) { return strcmp(((const id_ref *)a)->id, ((const id_ref *)b)->id); }
 
-int reef_dataset_with_stream_background(const reef_dataset *part, const reef_dataset *stream, reef_bg_mode mode,
-                                        reef_dataset *out, reef_error *err)
+/* where[i]: the index in stream of part's sample i, by ID. */
+static int stream_index(const reef_dataset *part, const reef_dataset *stream, uint32_t *where, reef_error *err)
 {
-    memset(out, 0, sizeof *out);
     if (!part->ids || !stream->ids) return reef_fail(err, "a background channel needs frames with IDs");
-    if (part->height != stream->height || part->width != stream->width || part->channels != stream->channels)
+    if (part->height != stream->height || part->width != stream->width)
         return reef_fail(err, "the frames and the clips they come from differ in shape");
-    reef_dataset all;
-    if (reef_dataset_with_background(stream, mode, &all, err)) return -1;
-    const size_t size = reef_dataset_sample_size(&all);
     id_ref *refs = malloc((stream->count + 1) * sizeof *refs);
-    uint8_t *pixels = malloc((size_t)part->count * size + 1);
-    if (!refs || !pixels) {
-        free(refs), free(pixels), reef_dataset_free(&all);
-        return reef_fail(err, "out of memory");
-    }
+    if (!refs) return reef_fail(err, "out of memory");
     for (uint32_t i = 0; i < stream->count; i++) refs[i].id = stream->ids[i], refs[i].index = i;
     qsort(refs, stream->count, sizeof *refs, by_id);
     for (uint32_t i = 0; i < part->count; i++) {
         const id_ref key = {part->ids[i], 0}, *hit = bsearch(&key, refs, stream->count, sizeof *refs, by_id);
         if (!hit) {
-            reef_fail(err, "frame '%s' is not among the frames of its clips", part->ids[i]);
-            free(refs), free(pixels), reef_dataset_free(&all);
-            return -1;
+            free(refs);
+            return reef_fail(err, "frame '%s' is not among the frames of its clips", part->ids[i]);
         }
-        memcpy(pixels + (size_t)i * size, reef_dataset_sample(&all, hit->index), size);
+        where[i] = hit->index;
     }
     free(refs);
+    return 0;
+}
+
+int reef_dataset_with_stream_background(const reef_dataset *part, const reef_dataset *stream, reef_bg_mode mode,
+                                        reef_dataset *out, reef_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t *where = malloc((part->count + 1) * sizeof *where);
+    if (!where) return reef_fail(err, "out of memory");
+    reef_dataset all;
+    if (stream_index(part, stream, where, err) || reef_dataset_with_background(stream, mode, &all, err)) {
+        free(where);
+        return -1;
+    }
+    const size_t size = reef_dataset_sample_size(&all);
+    uint8_t *pixels = malloc((size_t)part->count * size + 1);
+    if (!pixels) {
+        free(where), reef_dataset_free(&all);
+        return reef_fail(err, "out of memory");
+    }
+    for (uint32_t i = 0; i < part->count; i++)
+        memcpy(pixels + (size_t)i * size, reef_dataset_sample(&all, where[i]), size);
+    free(where);
     *out = *part;
     out->owner_ = NULL;
     out->channels = all.channels;
     out->pixels = pixels;
     reef_dataset_free(&all);
     return reef_dataset_own(out, pixels, err);
+}
+
+/* One warm-up/drop pass over every clip of stream: diffs (stream->count, px). */
+static void warm_pass(const reef_dataset *stream, const uint32_t *order, const uint32_t *starts, uint32_t nclips,
+                      double drop, reef_rng *rng, uint16_t *mean, uint16_t *saved, uint8_t *diffs)
+{
+    const size_t px = (size_t)stream->height * stream->width;
+    for (uint32_t c = 0; c < nclips; c++) {
+        const uint32_t n = starts[c + 1] - starts[c], start = reef_rng_below(rng, n);
+        reef_background bg;
+        reef_background_init(&bg, mean, (uint32_t)px);
+        for (uint32_t k = 0; k < n; k++) {
+            const uint32_t i = order[starts[c] + (start + k) % n];
+            const int dropped = k > 0 && reef_rng_uniform(rng) < drop;
+            if (dropped) memcpy(saved, mean, px * sizeof *mean);
+            reef_background_difference(&bg, reef_dataset_sample(stream, i), diffs + (size_t)i * px);
+            if (dropped) memcpy(mean, saved, px * sizeof *mean);  // scored, but the background did not see it
+        }
+    }
+}
+
+int reef_dataset_with_background_copies(const reef_dataset *diff, const reef_dataset *stream, int copies,
+                                        double drop, uint64_t seed, reef_dataset *out, reef_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (diff->channels != 1 || stream->channels != 1)
+        return reef_fail(err, "background copies are of the 1-channel difference (running-diff) of gray frames");
+    const size_t px = (size_t)stream->height * stream->width;
+    const uint32_t n = diff->count, total = n * (uint32_t)(copies + 1);
+    size_t id_bytes = 0;
+    for (uint32_t i = 0; i < n; i++) id_bytes += strlen(diff->ids[i]) + 16;
+    uint32_t *where = malloc((n + 1) * sizeof *where), *order = malloc((stream->count + 1) * sizeof *order),
+             *starts = malloc((stream->count + 2) * sizeof *starts), nclips;
+    uint16_t *mean = malloc(px * sizeof *mean), *saved = malloc(px * sizeof *saved);
+    uint16_t *labels = malloc(total * sizeof *labels), *groups = malloc(total * sizeof *groups);
+    uint8_t *diffs = malloc(stream->count * px + 1), *pixels = malloc((size_t)total * px + 1);
+    const char **ids = malloc(total * sizeof *ids);
+    char *names = malloc(id_bytes * (size_t)copies + 1);
+    int rc = -1;
+    if (!where || !order || !starts || !mean || !saved || !labels || !groups || !diffs || !pixels || !ids || !names) {
+        reef_fail(err, "out of memory");
+        goto done;
+    }
+    if (stream_index(diff, stream, where, err) || reef_dataset_clip_order(stream, order, starts, &nclips, err)) goto done;
+    memcpy(pixels, diff->pixels, (size_t)n * px);
+    for (uint32_t i = 0; i < n; i++) ids[i] = diff->ids[i];
+    char *name = names;
+    reef_rng rng;
+    reef_rng_seed(&rng, seed);
+    for (int k = 1; k <= copies; k++) {
+        warm_pass(stream, order, starts, nclips, drop, &rng, mean, saved, diffs);
+        for (uint32_t i = 0; i < n; i++) {
+            memcpy(pixels + ((size_t)k * n + i) * px, diffs + (size_t)where[i] * px, px);
+            ids[(size_t)k * n + i] = name;
+            name += sprintf(name, "%s#aug%d", diff->ids[i], k) + 1;
+        }
+    }
+    for (uint32_t j = 0; j < total; j++) labels[j] = diff->labels[j % n], groups[j] = diff->groups[j % n];
+    *out = *diff;
+    out->owner_ = NULL;
+    out->count = total, out->pixels = pixels, out->labels = labels, out->groups = groups, out->ids = ids;
+    rc = reef_dataset_own(out, pixels, err) || reef_dataset_own(out, labels, err) ||
+         reef_dataset_own(out, groups, err) || reef_dataset_own(out, (void *)ids, err) || reef_dataset_own(out, names, err);
+    pixels = NULL, labels = groups = NULL, ids = NULL, names = NULL;
+    if (rc) reef_dataset_free(out), rc = -1;
+done:
+    free(where), free(order), free(starts), free(mean), free(saved), free(diffs);
+    free(pixels), free(labels), free(groups), free(ids), free(names);
+    return rc;
 }

@@ -48,5 +48,18 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
  * background that moves five times as fast as the device's. */
 int reef_dataset_with_stream_background(const reef_dataset *part, const reef_dataset *stream, reef_bg_mode mode,
                                         reef_dataset *out, reef_error *err);
+/* Training copies for the difference input that do not rely on a clean
+ * background: out holds diff's samples (a running-diff dataset), then
+ * `copies` more copies of each, computed over stream's gray frames (the
+ * frames the background runs over: diff's own, or every frame of its clips;
+ * every ID of diff must be in stream). In each copy, every clip's background
+ * starts at a random frame of the clip and runs on, wrapping round to the
+ * clip's first frames (a different warm-up and history for every frame), and
+ * a frame is dropped with probability drop (scored against the background,
+ * but not added to it: a missed frame, a power failure). Copies' IDs are
+ * "<id>#aug<k>"; labels and groups their frame's. For training only: never
+ * score a held-out site on them (reef cv --train-data). */
+int reef_dataset_with_background_copies(const reef_dataset *diff, const reef_dataset *stream, int copies,
+                                        double drop, uint64_t seed, reef_dataset *out, reef_error *err);
 
 #endif

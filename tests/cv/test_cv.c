@@ -499,6 +499,49 @@ static void test_background_channel(void **state)
     assert_non_null(strstr(err.msg, "'h/no-frame-number' does not end in _f<frame number>"));
 }
 
+/* Warm-up/drop training copies, by hand: a 1x1 clip of two frames (10, 30)
+ * and a one-frame clip (77). A copy's background starts at either frame of
+ * the clip: frame 1 then 2 gives 128, 168; frame 2 then 1 gives 128, 88.
+ * The one-frame clip is always its own background (128). */
+static void test_background_copies(void **state)
+{
+    (void)state;
+    uint8_t px[] = {10, 30, 77};
+    uint16_t labels[3] = {1, 1, 0}, groups[3] = {0, 0, 1};
+    const char *ids[3] = {"h/c1_f000001", "h/c1_f000002", "h/c2_f000004"};
+    reef_dataset in = {.count = 3, .height = 1, .width = 1, .channels = 1, .num_classes = 2, .num_groups = 2,
+                       .pixels = px, .labels = labels, .groups = groups, .class_names = class_names,
+                       .group_names = group_names, .ids = ids};
+    reef_dataset diff, out, again;
+    reef_error err;
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING_DIFF, &diff, &err), 0);
+    assert_int_equal(reef_dataset_with_background_copies(&diff, &in, 8, 0.0, 5, &out, &err), 0);
+    assert_int_equal(out.count, 27);
+    assert_memory_equal(out.pixels, diff.pixels, 3);  // the originals first, unchanged
+    int starts_at_2 = 0;
+    for (int k = 1; k <= 8; k++) {
+        const uint8_t *c = out.pixels + 3 * k;
+        char want[32];
+        snprintf(want, sizeof want, "h/c1_f000002#aug%d", k);
+        assert_string_equal(out.ids[3 * k + 1], want);
+        assert_int_equal(out.labels[3 * k + 2], 0);
+        assert_int_equal(out.groups[3 * k + 2], 1);
+        assert_int_equal(c[2], 128);
+        assert_true((c[0] == 128 && c[1] == 168) || (c[0] == 88 && c[1] == 128));
+        starts_at_2 += c[1] == 128;
+    }
+    assert_true(starts_at_2 > 0 && starts_at_2 < 8);  // both warm-ups drawn (p = 1 - 2/256)
+    assert_int_equal(reef_dataset_with_background_copies(&diff, &in, 8, 0.0, 5, &again, &err), 0);
+    assert_memory_equal(out.pixels, again.pixels, 27);  // the same seed, the same copies
+    reef_dataset_free(&again);
+    reef_dataset_free(&out);
+    reef_dataset_free(&diff);
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING, &diff, &err), 0);  // frame + difference
+    assert_int_equal(reef_dataset_with_background_copies(&diff, &in, 1, 0.0, 5, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "1-channel difference"));
+    reef_dataset_free(&diff);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_report_repeat),
         cmocka_unit_test(test_background_channel),
+        cmocka_unit_test(test_background_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

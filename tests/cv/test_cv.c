@@ -145,6 +145,21 @@ static void test_no_leakage_by_id(void **state)
     syn_free(&d);
 }
 
+/* Fold f's float model answered "fish" to all PER_GROUP frames of its
+ * held-out group, of which fish are: accuracy fish / PER_GROUP, balanced
+ * (100% + 0%) / 2, fish recall 1, no-fish recall 0. */
+static void assert_fold_says_fish(const reef_cv_result *r, int f, int fish)
+{
+    double recall[2];
+    reef_cv_score sc = reef_cv_score_of(r, 0, f, -1, recall);
+    assert_int_equal(sc.count, PER_GROUP);
+    assert_int_equal(sc.correct, fish);
+    assert_near(sc.accuracy, (double)fish / PER_GROUP, 1e-12);
+    assert_near(sc.balanced, 0.5, 1e-12);
+    assert_near(recall[1], 1.0, 1e-12);
+    assert_near(recall[0], 0.0, 1e-12);
+}
+
 /* Trained only on fish, a net answers "fish" for everything: the fold that
  * holds out g3 (15 fish of 40) scores 15/40 = 37.5% accuracy, balanced
  * accuracy (100% + 0%) / 2 = 50%, fish recall 1, no-fish recall 0. */
@@ -160,14 +175,9 @@ static void test_fold_accuracy_by_hand(void **state)
     assert_int_equal(reef_cv_plan_groups(&p, &d.ds, &err), 0);
     reef_cv_result r;
     if (reef_cv_run(&d.ds, &p, &o, &r, &err)) fail_msg("%s", err.msg);
+    assert_fold_says_fish(&r, 3, 15);
     double recall[2];
-    reef_cv_score sc = reef_cv_score_of(&r, 0, 3, -1, recall);
-    assert_int_equal(sc.count, PER_GROUP);
-    assert_int_equal(sc.correct, 15);
-    assert_near(sc.accuracy, 15.0 / 40, 1e-12);
-    assert_near(sc.balanced, 0.5, 1e-12);
-    assert_near(recall[1], 1.0, 1e-12);
-    assert_near(recall[0], 0.0, 1e-12);
+    reef_cv_score sc;
     // folds 0-2 hold out all-fish groups: every answer right, no-fish recall undefined
     for (int f = 0; f < 3; f++) {
         sc = reef_cv_score_of(&r, 0, f, -1, recall);
@@ -200,12 +210,7 @@ static void test_train_data(void **state)
     assert_int_equal(reef_cv_plan_groups(&p, &scored.ds, &err), 0);
     reef_cv_result r;
     if (reef_cv_run(&scored.ds, &p, &o, &r, &err)) fail_msg("%s", err.msg);
-    double recall[2];
-    reef_cv_score sc = reef_cv_score_of(&r, 0, 3, -1, recall);
-    assert_int_equal(sc.count, PER_GROUP);
-    assert_int_equal(sc.correct, PER_GROUP / 2);
-    assert_near(sc.balanced, 0.5, 1e-12);
-    assert_near(recall[1], 1.0, 1e-12);
+    assert_fold_says_fish(&r, 3, PER_GROUP / 2);
     assert_int_equal(r.ntrain[3], 3 * PER_GROUP);
     reef_cv_result_free(&r);
     reef_cv_plan_free(&p);

@@ -63,12 +63,132 @@ TRAIN_INLINE void axpy(float *y, float a, const float *x, int32_t n)
 static int32_t out_count(const reef_tail_layer *L) { return L->out_h * L->out_w * L->out_c; }
 static int32_t in_count(const reef_tail_layer *L) { return L->in_h * L->in_w * L->in_c; }
 
+/* ---- matrix products in 4x4 register blocks --------------------------------
+ * A 1x1 convolution and a fully connected layer are matrix products, and so
+ * are their backward passes. gemm_add computes
+ *     c[i * ldc + j] += sum_k a[i * a.step_block + k * a.step_k]
+ *                           * b[j * b.step_block + k * b.step_k]
+ * a 4x4 block of c at a time in 16 accumulators (the M4F has 32 single
+ * registers): per k, 4 + 4 loads feed 16 multiply-adds, where a dot product
+ * loads 2 operands (one of them often a frozen weight in flash) for each.
+ * Rows and columns left over from the blocks go one element at a time. The
+ * order of every sum is fixed by the shapes alone, so results stay
+ * bit-identical across targets. */
+typedef struct gemm_operand {
+    const float *at;
+    int32_t step_block; /* between the rows (a) or columns (b) of c it feeds */
+    int32_t step_k;     /* between successive k */
+} gemm_operand;
+
+#define MAC_ROW(i)                                                                                                     \
+    do {                                                                                                               \
+        s##i##0 += a##i * b0;                                                                                          \
+        s##i##1 += a##i * b1;                                                                                          \
+        s##i##2 += a##i * b2;                                                                                          \
+        s##i##3 += a##i * b3;                                                                                          \
+    } while (0)
+#define ADD_ROW(i)                                                                                                     \
+    do {                                                                                                               \
+        c[(i) * ldc] += s##i##0;                                                                                       \
+        c[(i) * ldc + 1] += s##i##1;                                                                                   \
+        c[(i) * ldc + 2] += s##i##2;                                                                                   \
+        c[(i) * ldc + 3] += s##i##3;                                                                                   \
+    } while (0)
+
+static void gemm_block4x4(float *c, int32_t ldc, const float *a, int32_t as, int32_t ak, const float *b, int32_t bs,
+                          int32_t bk, int32_t K)
+{
+    float s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
+    float s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f, s30 = 0.0f, s31 = 0.0f, s32 = 0.0f, s33 = 0.0f;
+    int32_t k;
+    for (k = 0; k < K; k++) {
+        float a0 = a[0], a1 = a[as], a2 = a[2 * as], a3 = a[3 * as];
+        float b0 = b[0], b1 = b[bs], b2 = b[2 * bs], b3 = b[3 * bs];
+        MAC_ROW(0);
+        MAC_ROW(1);
+        MAC_ROW(2);
+        MAC_ROW(3);
+        a += ak;
+        b += bk;
+    }
+    ADD_ROW(0);
+    ADD_ROW(1);
+    ADD_ROW(2);
+    ADD_ROW(3);
+}
+
+static float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
+{
+    float s = 0.0f;
+    int32_t k;
+    for (k = 0; k < K; k++) s += a[k * ak] * b[k * bk];
+    return s;
+}
+
+/* c (m rows of ldc) += the product of a (m x K) and b (K x n), as above. */
+static void gemm_add(float *c, int32_t ldc, int32_t m, int32_t n, int32_t K, gemm_operand a, gemm_operand b)
+{
+    int32_t i, j, m4 = m & ~3, n4 = n & ~3;
+    for (i = 0; i < m4; i += 4)
+        for (j = 0; j < n4; j += 4)
+            gemm_block4x4(c + i * ldc + j, ldc, a.at + i * a.step_block, a.step_block, a.step_k,
+                          b.at + j * b.step_block, b.step_block, b.step_k, K);
+    for (i = 0; i < m; i++)
+        for (j = i < m4 ? n4 : 0; j < n; j++)
+            c[i * ldc + j] += gemm_dot(a.at + i * a.step_block, a.step_k, b.at + j * b.step_block, b.step_k, K);
+}
+
+static gemm_operand operand(const float *at, int32_t step_block, int32_t step_k)
+{
+    gemm_operand o;
+    o.at = at;
+    o.step_block = step_block;
+    o.step_k = step_k;
+    return o;
+}
+
+/* out (P, OC) = clamp(inp (P, K) w (OC, K)^T + b): a 1x1 convolution over P
+ * pixels, or a fully connected layer (P = 1). */
+static void matmul_forward(float *out, const float *inp, const float *w, const float *b, int32_t P, int32_t K,
+                           const reef_tail_layer *L)
+{
+    int32_t p, o, OC = L->out_c;
+    for (p = 0; p < P; p++)
+        for (o = 0; o < OC; o++) out[p * OC + o] = b ? b[o] : 0.0f;
+    gemm_add(out, OC, P, OC, K, operand(inp, K, 1), operand(w, K, 1));
+    for (p = 0; p < P * OC; p++) out[p] = clampf(out[p], L->act_min, L->act_max);
+}
+
+/* Its backward: db[o] += sum_p dout[p][o]; dw[o][k] += sum_p dout[p][o]
+ * inp[p][k]; dinp[p][k] += sum_o dout[p][o] w[o][k]. */
+static void matmul_backward(float *dinp, float *dw, float *db, float *dout, const float *out, const float *inp,
+                            const float *w, int32_t P, int32_t K, const reef_tail_layer *L)
+{
+    int32_t p, o, OC = L->out_c;
+    if (out) clamp_backward(dout, out, P * OC, L);
+    if (db)
+        for (p = 0; p < P; p++)
+            for (o = 0; o < OC; o++) db[o] += dout[p * OC + o];
+    if (dw) gemm_add(dw, K, OC, K, P, operand(dout, 1, OC), operand(inp, 1, K));
+    if (dinp) gemm_add(dinp, K, P, K, OC, operand(dout, OC, 1), operand(w, 1, K));
+}
+
 /* ---- convolution ------------------------------------------------------------ */
+
+static int is_pointwise(const reef_tail_layer *L)
+{
+    return L->kh == 1 && L->kw == 1 && L->stride == 1 && L->pad_top == 0 && L->pad_left == 0 &&
+           L->out_h == L->in_h && L->out_w == L->in_w;
+}
 
 void reef_tail_conv_forward(float *out, const float *inp, const float *w, const float *b,
                             const reef_tail_layer *L)
 {
     int32_t oy, ox, oc, ky, kx;
+    if (is_pointwise(L)) {
+        matmul_forward(out, inp, w, b, L->out_h * L->out_w, L->in_c, L);
+        return;
+    }
     for (oy = 0; oy < L->out_h; oy++)
         for (ox = 0; ox < L->out_w; ox++)
             for (oc = 0; oc < L->out_c; oc++) {
@@ -93,6 +213,10 @@ void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, con
                              const float *inp, const float *w, const reef_tail_layer *L)
 {
     int32_t oy, ox, oc, ky, kx;
+    if (is_pointwise(L)) {
+        matmul_backward(dinp, dw, db, dout, out, inp, w, L->out_h * L->out_w, L->in_c, L);
+        return;
+    }
     if (out) clamp_backward(dout, out, out_count(L), L);
     for (oy = 0; oy < L->out_h; oy++)
         for (ox = 0; ox < L->out_w; ox++)
@@ -117,52 +241,126 @@ void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, con
 }
 
 /* ---- depthwise convolution (multiplier 1) ----------------------------------- */
+/* Forward, input gradient and weight gradient are each, per output pixel,
+ * input pixel or tap, a sum over a grid of taps of 4 contiguous channels
+ * (NHWC) times 4 others, kept in registers: mac_grid. The grid's bounds are
+ * found once per pixel (no test per tap, no division per channel). */
+
+/* The x in [0, limit) with 0 <= x * step + off < size: returns their count,
+ * the first in *first (step > 0). */
+static int32_t span(int32_t off, int32_t step, int32_t size, int32_t limit, int32_t *first)
+{
+    int32_t x0 = off >= 0 ? 0 : (-off + step - 1) / step, x1;
+    x1 = size - 1 - off < 0 ? 0 : (size - 1 - off) / step + 1;
+    if (x1 > limit) x1 = limit;
+    *first = x0;
+    return x1 > x0 ? x1 - x0 : 0;
+}
+
+/* The taps through which outputs read input i (t = i + pad = o * stride + k):
+ * k = *k0, *k0 + stride, ... read outputs *o0, *o0 - 1, ...; returns their count. */
+static int32_t taps_reading(int32_t i, int32_t stride, int32_t pad, int32_t kernel, int32_t out_size, int32_t *k0,
+                            int32_t *o0)
+{
+    int32_t t = i + pad, o = t / stride, k = t - o * stride, n;
+    if (o >= out_size) {
+        k += (o - out_size + 1) * stride;
+        o = out_size - 1;
+    }
+    *k0 = k;
+    *o0 = o;
+    if (k >= kernel || o < 0) return 0;
+    n = (kernel - 1 - k) / stride + 1;
+    return n < o + 1 ? n : o + 1;
+}
+
+/* ny x nx taps; tap (j, i) pairs a + j * a_row + i * a_col with b + j * b_row
+ * + i * b_col (floats). */
+typedef struct tap_grid {
+    int32_t ny, nx;
+    const float *a, *b;
+    int32_t a_row, a_col, b_row, b_col;
+} tap_grid;
+
+/* s[0..n) += sum over the grid of a[c..c+n) * b[c..c+n); n is a constant
+ * (4, or 1 for the channels left) where this is inlined. */
+TRAIN_INLINE void mac_grid(float *s, const tap_grid *g, int32_t c, int32_t n)
+{
+    int32_t j, i, q;
+    for (j = 0; j < g->ny; j++) {
+        const float *a = g->a + j * g->a_row + c, *b = g->b + j * g->b_row + c;
+        for (i = 0; i < g->nx; i++) {
+            for (q = 0; q < n; q++) s[q] += a[q] * b[q];
+            a += g->a_col;
+            b += g->b_col;
+        }
+    }
+}
+
+/* out[c..c+n) = act(bias + grid) or dst[c..c+n) += grid, for every channel. */
+static void grid_channels(float *dst, const tap_grid *g, const float *bias, int32_t C, int32_t accumulate,
+                          const reef_tail_layer *L)
+{
+    int32_t c, q;
+    for (c = 0; c + 4 <= C; c += 4) {
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        mac_grid(s, g, c, 4);
+        for (q = 0; q < 4; q++)
+            dst[c + q] = accumulate ? dst[c + q] + s[q] : clampf((bias ? bias[c + q] : 0.0f) + s[q], L->act_min, L->act_max);
+    }
+    for (; c < C; c++) {
+        float s[1] = {0.0f};
+        mac_grid(s, g, c, 1);
+        dst[c] = accumulate ? dst[c] + s[0] : clampf((bias ? bias[c] : 0.0f) + s[0], L->act_min, L->act_max);
+    }
+}
 
 void reef_tail_dw_forward(float *out, const float *inp, const float *w, const float *b,
                           const reef_tail_layer *L)
 {
-    int32_t oy, ox, c, ky, kx;
+    int32_t oy, ox, ky, kx, C = L->out_c;
+    tap_grid g;
     for (oy = 0; oy < L->out_h; oy++)
-        for (ox = 0; ox < L->out_w; ox++)
-            for (c = 0; c < L->out_c; c++) {
-                float sum = b ? b[c] : 0.0f;
-                for (ky = 0; ky < L->kh; ky++) {
-                    int32_t iy = oy * L->stride - L->pad_top + ky;
-                    if (iy < 0 || iy >= L->in_h) continue;
-                    for (kx = 0; kx < L->kw; kx++) {
-                        int32_t ix = ox * L->stride - L->pad_left + kx;
-                        if (ix < 0 || ix >= L->in_w) continue;
-                        sum += inp[(iy * L->in_w + ix) * L->in_c + c] * w[(ky * L->kw + kx) * L->out_c + c];
-                    }
-                }
-                out[(oy * L->out_w + ox) * L->out_c + c] = clampf(sum, L->act_min, L->act_max);
-            }
+        for (ox = 0; ox < L->out_w; ox++) {
+            int32_t iy = oy * L->stride - L->pad_top, ix = ox * L->stride - L->pad_left;
+            g.ny = span(iy, 1, L->in_h, L->kh, &ky);
+            g.nx = span(ix, 1, L->in_w, L->kw, &kx);
+            g.a = inp + ((iy + ky) * L->in_w + ix + kx) * C, g.a_row = L->in_w * C, g.a_col = C;
+            g.b = w + (ky * L->kw + kx) * C, g.b_row = L->kw * C, g.b_col = C;
+            grid_channels(out + (oy * L->out_w + ox) * C, &g, b, C, 0, L);
+        }
 }
 
 void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
                            const float *inp, const float *w, const reef_tail_layer *L)
 {
-    int32_t oy, ox, c, ky, kx;
+    int32_t y, x, c, oy, ox, C = L->out_c, s = L->stride;
+    tap_grid g;
     if (out) clamp_backward(dout, out, out_count(L), L);
-    for (oy = 0; oy < L->out_h; oy++)
-        for (ox = 0; ox < L->out_w; ox++)
-            for (c = 0; c < L->out_c; c++) {
-                float g = dout[(oy * L->out_w + ox) * L->out_c + c];
-                if (g == 0.0f) continue;
-                if (db) db[c] += g;
-                for (ky = 0; ky < L->kh; ky++) {
-                    int32_t iy = oy * L->stride - L->pad_top + ky;
-                    if (iy < 0 || iy >= L->in_h) continue;
-                    for (kx = 0; kx < L->kw; kx++) {
-                        int32_t ix = ox * L->stride - L->pad_left + kx;
-                        int32_t at, kat;
-                        if (ix < 0 || ix >= L->in_w) continue;
-                        at = (iy * L->in_w + ix) * L->in_c + c;
-                        kat = (ky * L->kw + kx) * L->out_c + c;
-                        if (dw) dw[kat] += g * inp[at];
-                        if (dinp) dinp[at] += g * w[kat];
-                    }
-                }
+    if (db)
+        for (y = 0; y < L->out_h * L->out_w; y++)
+            for (c = 0; c < C; c++) db[c] += dout[y * C + c];
+    if (dw) /* per tap (y, x): every output pixel times the input it read there */
+        for (y = 0; y < L->kh; y++)
+            for (x = 0; x < L->kw; x++) {
+                g.ny = span(y - L->pad_top, s, L->in_h, L->out_h, &oy);
+                g.nx = span(x - L->pad_left, s, L->in_w, L->out_w, &ox);
+                if (!g.ny || !g.nx) continue;
+                g.a = dout + (oy * L->out_w + ox) * C, g.a_row = L->out_w * C, g.a_col = C;
+                g.b = inp + ((oy * s - L->pad_top + y) * L->in_w + ox * s - L->pad_left + x) * C;
+                g.b_row = s * L->in_w * C, g.b_col = s * C;
+                grid_channels(dw + (y * L->kw + x) * C, &g, 0, C, 1, L);
+            }
+    if (dinp) /* per input pixel (y, x): the taps of the outputs that read it */
+        for (y = 0; y < L->in_h; y++)
+            for (x = 0; x < L->in_w; x++) {
+                int32_t ky, kx;
+                g.ny = taps_reading(y, s, L->pad_top, L->kh, L->out_h, &ky, &oy);
+                g.nx = taps_reading(x, s, L->pad_left, L->kw, L->out_w, &kx, &ox);
+                if (!g.ny || !g.nx) continue;
+                g.a = dout + (oy * L->out_w + ox) * C, g.a_row = -L->out_w * C, g.a_col = -C;
+                g.b = w + (ky * L->kw + kx) * C, g.b_row = s * L->kw * C, g.b_col = s * C;
+                grid_channels(dinp + (y * L->in_w + x) * C, &g, 0, C, 1, L);
             }
 }
 
@@ -187,30 +385,18 @@ void reef_tail_gap_backward(float *dinp, const float *dout, const reef_tail_laye
         for (c = 0; c < L->in_c; c++) dinp[p * L->in_c + c] += dout[c] * inv;
 }
 
-/* ---- fully connected ------------------------------------------------------- */
+/* ---- fully connected: a 1x1 convolution of one pixel ------------------------ */
 
 void reef_tail_fc_forward(float *out, const float *inp, const float *w, const float *b,
                           const reef_tail_layer *L)
 {
-    int32_t o, n = in_count(L);
-    for (o = 0; o < L->out_c; o++) {
-        float sum = b ? b[o] : 0.0f;
-        sum += dot(inp, w + o * n, n);
-        out[o] = clampf(sum, L->act_min, L->act_max);
-    }
+    matmul_forward(out, inp, w, b, 1, in_count(L), L);
 }
 
 void reef_tail_fc_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
                            const float *inp, const float *w, const reef_tail_layer *L)
 {
-    int32_t o, n = in_count(L);
-    if (out) clamp_backward(dout, out, L->out_c, L);
-    for (o = 0; o < L->out_c; o++) {
-        float g = dout[o];
-        if (db) db[o] += g;
-        if (dw) axpy(dw + o * n, g, inp, n);
-        if (dinp) axpy(dinp, g, w + o * n, n);
-    }
+    matmul_backward(dinp, dw, db, dout, out, inp, w, 1, in_count(L), L);
 }
 
 /* ---- softmax cross-entropy ---------------------------------------------------- */

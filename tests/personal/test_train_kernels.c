@@ -46,6 +46,7 @@ typedef struct conv_case {
 
 static const conv_case conv_cases[] = {
     {"conv 1x1", REEF_TAIL_CONV, 4, 4, 8, 12, 1, 1, 1},
+    {"conv 1x1, blocks of 4 and edges", REEF_TAIL_CONV, 3, 3, 6, 7, 1, 1, 1},
     {"conv 3x3 same", REEF_TAIL_CONV, 5, 5, 3, 4, 3, 1, 1},
     {"conv 3x3 stride 2", REEF_TAIL_CONV, 6, 6, 3, 5, 3, 2, 0},
     {"dw 3x3 same", REEF_TAIL_DW_CONV, 5, 5, 6, 6, 3, 1, 1},

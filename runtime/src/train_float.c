@@ -5,7 +5,6 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 static void zero(float *x, uint32_t n)
 {
@@ -20,6 +19,26 @@ static void clamp_backward(float *dout, const float *out, int32_t n, const reef_
     int32_t i;
     for (i = 0; i < n; i++)
         if (!(out[i] > L->act_min && out[i] < L->act_max)) dout[i] = 0.0f;
+}
+
+/* x = clamp(x) over n elements; with mask, also one bit per element, 1
+ * where the clamp lets the gradient through (act_min < x < act_max, as
+ * src/nn's relu6_backward). One pass for both. */
+static void activate(float *x, int32_t n, const reef_tail_layer *L, uint32_t *mask)
+{
+    const float lo = L->act_min, hi = L->act_max;
+    int32_t w0, i;
+    for (w0 = 0; w0 < n; w0 += 32) {
+        int32_t end = n - w0 < 32 ? n : w0 + 32;
+        uint32_t bits = 0, bit = 1;
+        for (i = w0; i < end; i++, bit <<= 1) {
+            float v = x[i];
+            if (v <= lo) x[i] = lo;
+            else if (v >= hi) x[i] = hi;
+            else bits |= bit;
+        }
+        if (mask) mask[w0 >> 5] = bits;
+    }
 }
 
 /* The helpers run once per output pixel and channel: inlined, the call
@@ -89,14 +108,14 @@ typedef struct gemm_operand {
     } while (0)
 #define ADD_ROW(i)                                                                                                     \
     do {                                                                                                               \
-        c[(i) * ldc] += s##i##0;                                                                                       \
-        c[(i) * ldc + 1] += s##i##1;                                                                                   \
-        c[(i) * ldc + 2] += s##i##2;                                                                                   \
-        c[(i) * ldc + 3] += s##i##3;                                                                                   \
+        c[(i) * ldc] = init[(i) * ldi] + s##i##0;                                                                      \
+        c[(i) * ldc + 1] = init[(i) * ldi + 1] + s##i##1;                                                              \
+        c[(i) * ldc + 2] = init[(i) * ldi + 2] + s##i##2;                                                              \
+        c[(i) * ldc + 3] = init[(i) * ldi + 3] + s##i##3;                                                              \
     } while (0)
 
-static void gemm_block4x4(float *c, int32_t ldc, const float *a, int32_t as, int32_t ak, const float *b, int32_t bs,
-                          int32_t bk, int32_t K)
+static void gemm_block4x4(float *c, int32_t ldc, const float *init, int32_t ldi, const float *a, int32_t as,
+                          int32_t ak, const float *b, int32_t bs, int32_t bk, int32_t K)
 {
     float s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
     float s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f, s30 = 0.0f, s31 = 0.0f, s32 = 0.0f, s33 = 0.0f;
@@ -125,17 +144,21 @@ static float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, in
     return s;
 }
 
-/* c (m rows of ldc) += the product of a (m x K) and b (K x n), as above. */
-static void gemm_add(float *c, int32_t ldc, int32_t m, int32_t n, int32_t K, gemm_operand a, gemm_operand b)
+/* c (m rows of ldc) = init (m rows of ldi) + the product of a (m x K) and
+ * b (K x n), as above. init = c, ldi = ldc accumulates; ldi = 0 starts
+ * every row from the same values (a bias). */
+static void gemm_add(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m, int32_t n, int32_t K,
+                     gemm_operand a, gemm_operand b)
 {
     int32_t i, j, m4 = m & ~3, n4 = n & ~3;
     for (i = 0; i < m4; i += 4)
         for (j = 0; j < n4; j += 4)
-            gemm_block4x4(c + i * ldc + j, ldc, a.at + i * a.step_block, a.step_block, a.step_k,
-                          b.at + j * b.step_block, b.step_block, b.step_k, K);
+            gemm_block4x4(c + i * ldc + j, ldc, init + i * ldi + j, ldi, a.at + i * a.step_block, a.step_block,
+                          a.step_k, b.at + j * b.step_block, b.step_block, b.step_k, K);
     for (i = 0; i < m; i++)
         for (j = i < m4 ? n4 : 0; j < n; j++)
-            c[i * ldc + j] += gemm_dot(a.at + i * a.step_block, a.step_k, b.at + j * b.step_block, b.step_k, K);
+            c[i * ldc + j] =
+                init[i * ldi + j] + gemm_dot(a.at + i * a.step_block, a.step_k, b.at + j * b.step_block, b.step_k, K);
 }
 
 static gemm_operand operand(const float *at, int32_t step_block, int32_t step_k)
@@ -147,16 +170,14 @@ static gemm_operand operand(const float *at, int32_t step_block, int32_t step_k)
     return o;
 }
 
-/* out (P, OC) = clamp(inp (P, K) w (OC, K)^T + b): a 1x1 convolution over P
- * pixels, or a fully connected layer (P = 1). */
+/* out (P, OC) = inp (P, K) w (OC, K)^T + b, before the clamp: a 1x1
+ * convolution over P pixels, or a fully connected layer (P = 1). */
 static void matmul_forward(float *out, const float *inp, const float *w, const float *b, int32_t P, int32_t K,
                            const reef_tail_layer *L)
 {
-    int32_t p, o, OC = L->out_c;
-    for (p = 0; p < P; p++)
-        for (o = 0; o < OC; o++) out[p * OC + o] = b ? b[o] : 0.0f;
-    gemm_add(out, OC, P, OC, K, operand(inp, K, 1), operand(w, K, 1));
-    for (p = 0; p < P * OC; p++) out[p] = clampf(out[p], L->act_min, L->act_max);
+    int32_t OC = L->out_c;
+    if (!b) zero(out, (uint32_t)(P * OC));
+    gemm_add(out, OC, b ? b : out, b ? 0 : OC, P, OC, K, operand(inp, K, 1), operand(w, K, 1));
 }
 
 /* Its backward: db[o] += sum_p dout[p][o]; dw[o][k] += sum_p dout[p][o]
@@ -169,8 +190,8 @@ static void matmul_backward(float *dinp, float *dw, float *db, float *dout, cons
     if (db)
         for (p = 0; p < P; p++)
             for (o = 0; o < OC; o++) db[o] += dout[p * OC + o];
-    if (dw) gemm_add(dw, K, OC, K, P, operand(dout, 1, OC), operand(inp, 1, K));
-    if (dinp) gemm_add(dinp, K, P, K, OC, operand(dout, OC, 1), operand(w, 1, K));
+    if (dw) gemm_add(dw, K, dw, K, OC, K, P, operand(dout, 1, OC), operand(inp, 1, K));
+    if (dinp) gemm_add(dinp, K, dinp, K, P, K, OC, operand(dout, OC, 1), operand(w, 1, K));
 }
 
 /* ---- convolution ------------------------------------------------------------ */
@@ -181,8 +202,9 @@ static int is_pointwise(const reef_tail_layer *L)
            L->out_h == L->in_h && L->out_w == L->in_w;
 }
 
-void reef_tail_conv_forward(float *out, const float *inp, const float *w, const float *b,
-                            const reef_tail_layer *L)
+/* The layers' forward passes write their sums before the clamp; activate
+ * then clamps them and, for training, keeps the mask in the same pass. */
+static void conv_sum(float *out, const float *inp, const float *w, const float *b, const reef_tail_layer *L)
 {
     int32_t oy, ox, oc, ky, kx;
     if (is_pointwise(L)) {
@@ -205,8 +227,15 @@ void reef_tail_conv_forward(float *out, const float *inp, const float *w, const 
                         sum += dot(x, k, L->in_c);
                     }
                 }
-                out[(oy * L->out_w + ox) * L->out_c + oc] = clampf(sum, L->act_min, L->act_max);
+                out[(oy * L->out_w + ox) * L->out_c + oc] = sum;
             }
+}
+
+void reef_tail_conv_forward(float *out, const float *inp, const float *w, const float *b,
+                            const reef_tail_layer *L)
+{
+    conv_sum(out, inp, w, b, L);
+    activate(out, out_count(L), L, 0);
 }
 
 void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
@@ -297,26 +326,24 @@ TRAIN_INLINE void mac_grid(float *s, const tap_grid *g, int32_t c, int32_t n)
     }
 }
 
-/* out[c..c+n) = act(bias + grid) or dst[c..c+n) += grid, for every channel. */
-static void grid_channels(float *dst, const tap_grid *g, const float *bias, int32_t C, int32_t accumulate,
-                          const reef_tail_layer *L)
+/* dst[c] = init[c] + the grid's sum, for every channel c (init = dst
+ * accumulates; NULL starts from 0). */
+static void grid_channels(float *dst, const tap_grid *g, const float *init, int32_t C)
 {
     int32_t c, q;
     for (c = 0; c + 4 <= C; c += 4) {
         float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         mac_grid(s, g, c, 4);
-        for (q = 0; q < 4; q++)
-            dst[c + q] = accumulate ? dst[c + q] + s[q] : clampf((bias ? bias[c + q] : 0.0f) + s[q], L->act_min, L->act_max);
+        for (q = 0; q < 4; q++) dst[c + q] = (init ? init[c + q] : 0.0f) + s[q];
     }
     for (; c < C; c++) {
         float s[1] = {0.0f};
         mac_grid(s, g, c, 1);
-        dst[c] = accumulate ? dst[c] + s[0] : clampf((bias ? bias[c] : 0.0f) + s[0], L->act_min, L->act_max);
+        dst[c] = (init ? init[c] : 0.0f) + s[0];
     }
 }
 
-void reef_tail_dw_forward(float *out, const float *inp, const float *w, const float *b,
-                          const reef_tail_layer *L)
+static void dw_sum(float *out, const float *inp, const float *w, const float *b, const reef_tail_layer *L)
 {
     int32_t oy, ox, ky, kx, C = L->out_c;
     tap_grid g;
@@ -327,8 +354,15 @@ void reef_tail_dw_forward(float *out, const float *inp, const float *w, const fl
             g.nx = span(ix, 1, L->in_w, L->kw, &kx);
             g.a = inp + ((iy + ky) * L->in_w + ix + kx) * C, g.a_row = L->in_w * C, g.a_col = C;
             g.b = w + (ky * L->kw + kx) * C, g.b_row = L->kw * C, g.b_col = C;
-            grid_channels(out + (oy * L->out_w + ox) * C, &g, b, C, 0, L);
+            grid_channels(out + (oy * L->out_w + ox) * C, &g, b, C);
         }
+}
+
+void reef_tail_dw_forward(float *out, const float *inp, const float *w, const float *b,
+                          const reef_tail_layer *L)
+{
+    dw_sum(out, inp, w, b, L);
+    activate(out, out_count(L), L, 0);
 }
 
 void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
@@ -349,7 +383,7 @@ void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const
                 g.a = dout + (oy * L->out_w + ox) * C, g.a_row = L->out_w * C, g.a_col = C;
                 g.b = inp + ((oy * s - L->pad_top + y) * L->in_w + ox * s - L->pad_left + x) * C;
                 g.b_row = s * L->in_w * C, g.b_col = s * C;
-                grid_channels(dw + (y * L->kw + x) * C, &g, 0, C, 1, L);
+                grid_channels(dw + (y * L->kw + x) * C, &g, dw + (y * L->kw + x) * C, C);
             }
     if (dinp) /* per input pixel (y, x): the taps of the outputs that read it */
         for (y = 0; y < L->in_h; y++)
@@ -360,7 +394,7 @@ void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const
                 if (!g.ny || !g.nx) continue;
                 g.a = dout + (oy * L->out_w + ox) * C, g.a_row = -L->out_w * C, g.a_col = -C;
                 g.b = w + (ky * L->kw + kx) * C, g.b_row = s * L->kw * C, g.b_col = s * C;
-                grid_channels(dinp + (y * L->in_w + x) * C, &g, 0, C, 1, L);
+                grid_channels(dinp + (y * L->in_w + x) * C, &g, dinp + (y * L->in_w + x) * C, C);
             }
 }
 
@@ -391,6 +425,7 @@ void reef_tail_fc_forward(float *out, const float *inp, const float *w, const fl
                           const reef_tail_layer *L)
 {
     matmul_forward(out, inp, w, b, 1, in_count(L), L);
+    activate(out, L->out_c, L, 0);
 }
 
 void reef_tail_fc_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
@@ -474,16 +509,20 @@ static const float *bias_of(const reef_tail_layer *L, const float *params, const
     return params && (L->train & REEF_TRAIN_BIAS) ? params + L->tb_at : params0 + L->b_at;
 }
 
+static uint32_t *mask_of(float *acts, const reef_tail_layer *L) { return (uint32_t *)(void *)(acts + L->mask_at); }
+
+/* One layer's forward, its clamp mask kept in acts. */
 static void layer_forward(const reef_tail_layer *L, const float *params, const float *params0, const float *inp,
-                          float *out)
+                          float *out, float *acts)
 {
     const float *w = weights_of(L, params, params0), *b = bias_of(L, params, params0);
     switch (L->kind) {
-    case REEF_TAIL_CONV: reef_tail_conv_forward(out, inp, w, b, L); break;
-    case REEF_TAIL_DW_CONV: reef_tail_dw_forward(out, inp, w, b, L); break;
-    case REEF_TAIL_GAP: reef_tail_gap_forward(out, inp, L); break;
-    default: reef_tail_fc_forward(out, inp, w, b, L); break;
+    case REEF_TAIL_CONV: conv_sum(out, inp, w, b, L); break;
+    case REEF_TAIL_DW_CONV: dw_sum(out, inp, w, b, L); break;
+    case REEF_TAIL_GAP: reef_tail_gap_forward(out, inp, L); return;
+    default: matmul_forward(out, inp, w, b, 1, in_count(L), L); break;
     }
+    activate(out, out_count(L), L, mask_of(acts, L));
 }
 
 static void copy_floats(float *dst, const float *src, int32_t n)
@@ -492,23 +531,18 @@ static void copy_floats(float *dst, const float *src, int32_t n)
     for (i = 0; i < n; i++) dst[i] = src[i];
 }
 
-/* One bit per output: 1 where the clamp lets the gradient through. */
-static void store_mask(uint32_t *mask, const float *out, int32_t n, const reef_tail_layer *L)
-{
-    int32_t i;
-    for (i = 0; i < (n + 31) / 32; i++) mask[i] = 0;
-    for (i = 0; i < n; i++)
-        if (out[i] > L->act_min && out[i] < L->act_max) mask[i >> 5] |= 1u << (i & 31);
-}
-
+/* dout = 0 where the mask bit is 0; whole words of ones are skipped. */
 static void apply_mask(float *dout, const uint32_t *mask, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i < n; i++)
-        if (!(mask[i >> 5] >> (i & 31) & 1u)) dout[i] = 0.0f;
+    int32_t w0, i;
+    for (w0 = 0; w0 < n; w0 += 32) {
+        int32_t end = n - w0 < 32 ? n : w0 + 32;
+        uint32_t bits = mask[w0 >> 5];
+        if (bits == 0xffffffffu) continue;
+        for (i = w0; i < end; i++, bits >>= 1)
+            if (!(bits & 1u)) dout[i] = 0.0f;
+    }
 }
-
-static uint32_t *mask_of(float *acts, const reef_tail_layer *L) { return (uint32_t *)(void *)(acts + L->mask_at); }
 
 const float *reef_tail_forward(const reef_tail *t, const float *params, const float *params0,
                                const int8_t *boundary, float *acts)
@@ -520,8 +554,7 @@ const float *reef_tail_forward(const reef_tail *t, const float *params, const fl
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
         if (L->train & REEF_TRAIN_WEIGHTS) copy_floats(acts + L->save_at, x, in_count(L));
-        layer_forward(L, params, params0, x, y);
-        if (L->kind != REEF_TAIL_GAP) store_mask(mask_of(acts, L), y, out_count(L), L);
+        layer_forward(L, params, params0, x, y, acts);
         swap = x;
         x = y;
         y = swap;

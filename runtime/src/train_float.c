@@ -114,8 +114,8 @@ typedef struct gemm_operand {
         c[(i) * ldc + 3] = init[(i) * ldi + 3] + s##i##3;                                                              \
     } while (0)
 
-static void gemm_block4x4(float *c, int32_t ldc, const float *init, int32_t ldi, const float *a, int32_t as,
-                          int32_t ak, const float *b, int32_t bs, int32_t bk, int32_t K)
+TRAIN_INLINE void gemm_block4x4(float *c, int32_t ldc, const float *init, int32_t ldi, const float *a, int32_t as,
+                                int32_t ak, const float *b, int32_t bs, int32_t bk, int32_t K)
 {
     float s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
     float s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f, s30 = 0.0f, s31 = 0.0f, s32 = 0.0f, s33 = 0.0f;
@@ -136,6 +136,25 @@ static void gemm_block4x4(float *c, int32_t ldc, const float *init, int32_t ldi,
     ADD_ROW(3);
 }
 
+/* The 4x4 blocks of c: as or bs of 1 (the block's rows or columns adjacent)
+ * become constants, so their loads take immediate offsets from one pointer. */
+static void gemm_blocks(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m4, int32_t n4, int32_t K,
+                        gemm_operand a, gemm_operand b)
+{
+    int32_t i, j;
+    for (i = 0; i < m4; i += 4)
+        for (j = 0; j < n4; j += 4) {
+            float *cb = c + i * ldc + j;
+            const float *ib = init + i * ldi + j, *ab = a.at + i * a.step_block, *bb = b.at + j * b.step_block;
+            if (a.step_block == 1 && b.step_block == 1)
+                gemm_block4x4(cb, ldc, ib, ldi, ab, 1, a.step_k, bb, 1, b.step_k, K);
+            else if (b.step_block == 1)
+                gemm_block4x4(cb, ldc, ib, ldi, ab, a.step_block, a.step_k, bb, 1, b.step_k, K);
+            else
+                gemm_block4x4(cb, ldc, ib, ldi, ab, a.step_block, a.step_k, bb, b.step_block, b.step_k, K);
+        }
+}
+
 static float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
 {
     float s = 0.0f;
@@ -151,10 +170,7 @@ static void gemm_add(float *c, int32_t ldc, const float *init, int32_t ldi, int3
                      gemm_operand a, gemm_operand b)
 {
     int32_t i, j, m4 = m & ~3, n4 = n & ~3;
-    for (i = 0; i < m4; i += 4)
-        for (j = 0; j < n4; j += 4)
-            gemm_block4x4(c + i * ldc + j, ldc, init + i * ldi + j, ldi, a.at + i * a.step_block, a.step_block,
-                          a.step_k, b.at + j * b.step_block, b.step_block, b.step_k, K);
+    gemm_blocks(c, ldc, init, ldi, m4, n4, K, a, b);
     for (i = 0; i < m; i++)
         for (j = i < m4 ? n4 : 0; j < n; j++)
             c[i * ldc + j] =

@@ -99,6 +99,19 @@ static void set_shape(reef_tail_layer *L, reef_dims in, reef_dims out)
     L->out_c = out.c;
 }
 
+/* A convolution's or depthwise convolution's shape and window. */
+static void set_window(reef_tail_layer *L, reef_tail_kind kind, reef_dims in, reef_dims out, reef_dims filter,
+                       int32_t stride, int32_t pad_top, int32_t pad_left)
+{
+    L->kind = kind;
+    set_shape(L, in, out);
+    L->kh = filter.h;
+    L->kw = filter.w;
+    L->stride = stride;
+    L->pad_top = pad_top;
+    L->pad_left = pad_left;
+}
+
 /* Fills L from step s; returns floats of parameters it needs, or -1. */
 static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef_tail_layer *L,
                            reef_error *err)
@@ -112,13 +125,8 @@ static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef
         const reef_conv_step_args *a = &s->args.conv;
         if (a->params.dilation.h != 1 || a->params.dilation.w != 1 || a->params.stride.h != a->params.stride.w)
             return reef_fail(err, "tail conv (op %d): dilation or unequal strides are not trainable", s->op);
-        L->kind = REEF_TAIL_CONV;
-        set_shape(L, a->input_dims, a->output_dims);
-        L->kh = a->filter_dims.h;
-        L->kw = a->filter_dims.w;
-        L->stride = a->params.stride.h;
-        L->pad_top = a->params.padding.h;
-        L->pad_left = a->params.padding.w;
+        set_window(L, REEF_TAIL_CONV, a->input_dims, a->output_dims, a->filter_dims, a->params.stride.h,
+                   a->params.padding.h, a->params.padding.w);
         float_clamp(g, s->output_tensor, a->params.activation, a->params.output_offset, L);
         return (int)s->filter_size + a->output_dims.c;
     }
@@ -127,13 +135,8 @@ static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef
         if (a->params.depth_multiplier != 1 || a->params.dilation.h != 1 || a->params.dilation.w != 1 ||
             a->params.stride.h != a->params.stride.w)
             return reef_fail(err, "tail depthwise conv (op %d): multiplier, dilation or strides not trainable", s->op);
-        L->kind = REEF_TAIL_DW_CONV;
-        set_shape(L, a->input_dims, a->output_dims);
-        L->kh = a->filter_dims.h;
-        L->kw = a->filter_dims.w;
-        L->stride = a->params.stride.h;
-        L->pad_top = a->params.padding.h;
-        L->pad_left = a->params.padding.w;
+        set_window(L, REEF_TAIL_DW_CONV, a->input_dims, a->output_dims, a->filter_dims, a->params.stride.h,
+                   a->params.padding.h, a->params.padding.w);
         float_clamp(g, s->output_tensor, a->params.activation, a->params.output_offset, L);
         return (int)s->filter_size + a->output_dims.c;
     }

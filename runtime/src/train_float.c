@@ -528,14 +528,23 @@ static const float *bias_of(const reef_tail_layer *L, const float *params, const
 static uint32_t *mask_of(float *acts, const reef_tail_layer *L) { return (uint32_t *)(void *)(acts + L->mask_at); }
 
 /* One layer's forward, its clamp mask kept in acts. */
-static void layer_forward(const reef_tail_layer *L, const float *params, const float *params0, const float *inp,
-                          float *out, float *acts)
+static int keeps_input(const reef_tail_layer *L) { return (L->train & REEF_TRAIN_WEIGHTS) || L->keep_input; }
+
+/* One layer's forward, its clamp mask kept in acts. */
+static void layer_forward(const reef_tail *t, const reef_tail_layer *L, const float *params, const float *params0,
+                          const float *inp, float *out, float *acts)
 {
     const float *w = weights_of(L, params, params0), *b = bias_of(L, params, params0);
+    int32_t i;
     switch (L->kind) {
     case REEF_TAIL_CONV: conv_sum(out, inp, w, b, L); break;
     case REEF_TAIL_DW_CONV: dw_sum(out, inp, w, b, L); break;
     case REEF_TAIL_GAP: reef_tail_gap_forward(out, inp, L); return;
+    case REEF_TAIL_ADD: {
+        const float *skip = acts + t->layers[L->skip_from].save_at;
+        for (i = 0; i < out_count(L); i++) out[i] = inp[i] + skip[i];
+        break;
+    }
     default: matmul_forward(out, inp, w, b, 1, in_count(L), L); break;
     }
     activate(out, out_count(L), L, mask_of(acts, L));
@@ -569,8 +578,8 @@ const float *reef_tail_forward(const reef_tail *t, const float *params, const fl
         x[i] = t->in_scale * (float)((int32_t)boundary[i] - t->in_zero_point);
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
-        if (L->train & REEF_TRAIN_WEIGHTS) copy_floats(acts + L->save_at, x, in_count(L));
-        layer_forward(L, params, params0, x, y, acts);
+        if (keeps_input(L)) copy_floats(acts + L->save_at, x, in_count(L));
+        layer_forward(t, L, params, params0, x, y, acts);
         swap = x;
         x = y;
         y = swap;
@@ -612,7 +621,23 @@ static void layer_backward(const reef_tail_layer *L, const reef_tail_state *s, f
     case REEF_TAIL_GAP:
         if (dinp) reef_tail_gap_backward(dinp, dout, L);
         break;
+    case REEF_TAIL_ADD: /* the gradient goes both ways: on, and to the skip's source */
+        copy_floats(s->acts + L->dskip_at, dout, out_count(L));
+        if (dinp) copy_floats(dinp, dout, out_count(L));
+        break;
     default: reef_tail_fc_backward(dinp, dw, db, dout, 0, inp, w, L); break;
+    }
+}
+
+/* dinp of layer i += what every ADD reading its input sent back (those
+ * ADDs come later in the tail, so their backward already ran). */
+static void add_skip_gradients(const reef_tail *t, const reef_tail_state *s, int32_t i, float *dinp)
+{
+    int32_t j, k, n = in_count(&t->layers[i]);
+    for (j = i + 1; j < t->nlayers; j++) {
+        const reef_tail_layer *A = &t->layers[j];
+        if (A->kind != REEF_TAIL_ADD || A->skip_from != i) continue;
+        for (k = 0; k < n; k++) dinp[k] += s->acts[A->dskip_at + k];
     }
 }
 
@@ -629,6 +654,7 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
         int32_t need_dinp = i > stop;
         if (need_dinp) zero(dinp, (uint32_t)in_count(L));
         layer_backward(L, s, need_dinp ? dinp : 0, dout);
+        if (need_dinp) add_skip_gradients(t, s, i, dinp);
         swap = dout;
         dout = dinp;
         dinp = swap;
@@ -666,7 +692,7 @@ void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail
     int32_t i;
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
-        if (L->kind == REEF_TAIL_GAP) continue;
+        if (L->kind == REEF_TAIL_GAP || L->kind == REEF_TAIL_ADD) continue;
         if (L->train & REEF_TRAIN_WEIGHTS) sgd_range(s, hp, L->tw_at, L->w_at, weight_count(L));
         if (L->train & REEF_TRAIN_BIAS) sgd_range(s, hp, L->tb_at, L->b_at, (uint32_t)L->out_c);
     }

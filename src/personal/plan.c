@@ -52,7 +52,7 @@ static void apply_mask(int mask, const reef_ptail *t, reef_pplan *p)
     int n = t->tail.nlayers;
     p->ntrain = n;
     for (int k = 0; k < n; k++) {
-        int gap = t->layers[k].kind == REEF_TAIL_GAP;
+        int gap = t->layers[k].kind == REEF_TAIL_GAP || t->layers[k].kind == REEF_TAIL_ADD; /* no parameters */
         int first = k == 0, last = k == n - 1;
         int32_t bits = REEF_TRAIN_BIAS;
         if (mask == MASK_ALL || last || (mask == MASK_FIRST_BIASES_LAST && first)) bits |= REEF_TRAIN_WEIGHTS;

@@ -431,6 +431,10 @@ static int layout_nvm(const ctx *c, const int *cut, int ncut, uint32_t *nvm_at, 
                 last = pt;
             }
         if (first < 0) continue;
+        /* The next job's point 0 saves its input while the record still
+         * says "this job, last point", whose restore reads the output: the
+         * input's region must not share bytes with the output's. */
+        if (t == c->root[c->m->input_tensor]) last = ncut - 1;
         /* the point before the unit that first writes t */
         int from = produced_from(c, t), before = 0;
         for (int pt = 0; pt < ncut; pt++)

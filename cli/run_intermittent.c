@@ -283,58 +283,84 @@ static int failure_runs(const irun *a, const char *elf, const int8_t *in, int n,
     return rc;
 }
 
-static int run_all(const irun *a, reef_error *err)
-{
+/* The model, its schedule, the inputs and the continuous run's outputs:
+ * what both targets start from. */
+typedef struct prepared {
     reef_graph g;
     reef_lowered_model m;
-    reef_intermittent_plan plan = {0};
+    reef_intermittent_plan plan;
+    int8_t *in, *want;
+    int n, lowered;
+} prepared;
+
+static void prepared_free(prepared *p)
+{
+    if (p->lowered) {
+        reef_intermittent_plan_free(&p->plan);
+        reef_lowered_free(&p->m);
+        reef_graph_free(&p->g);
+    }
+    free(p->in), free(p->want);
+    memset(p, 0, sizeof *p);
+}
+
+static int prepare(const irun *a, prepared *p, reef_error *err)
+{
     reef_intermittent_options io;
     reef_device_profile prof;
-    int8_t *in = NULL, *want = NULL, *got = NULL;
-    int n = 0, rc = -1, no = 0;
-    char dir[4096], elf[4200], name[72];
+    memset(p, 0, sizeof *p);
+    if (reef_tflite_read(a->model, &p->g, err)) return -1;
+    if (reef_lower(&p->g, &p->m, err)) {
+        reef_graph_free(&p->g);
+        return reef_fail_wrap(err, "%s", a->model);
+    }
+    p->lowered = 1;
+    if (power_plan("run", &a->po, &p->m, &prof, &io, &p->plan)) return reef_fail(err, "no schedule (above)");
+    if (load_inputs(a, &p->g, &p->m, &p->in, &p->n, err)) return -1;
+    if (!(p->want = malloc((size_t)p->n * p->m.output_bytes))) return reef_fail(err, "out of memory");
+    for (int i = 0; i < p->n; i++)
+        if (reef_lowered_invoke_bytes(&p->m, p->m.arena, p->in + (size_t)i * p->m.input_bytes,
+                                      p->want + (size_t)i * p->m.output_bytes))
+            return reef_fail(err, "%s: the host interpreter refused the model", a->model);
+    return 0;
+}
+
+static int run_all(const irun *a, reef_error *err)
+{
+    prepared p;
+    int8_t *got = NULL;
+    int rc = -1, no = 0;
+    char dir[4096] = "", elf[4200], name[72];
     outcome o[4];
     memset(o, 0, sizeof o);
     reef_intermittent_report base = {0};
-    if (reef_tflite_read(a->model, &g, err)) return -1;
-    if (reef_lower(&g, &m, err)) {
-        reef_graph_free(&g);
-        return reef_fail_wrap(err, "%s", a->model);
-    }
-    if (power_plan("run", &a->po, &m, &prof, &io, &plan)) {
-        reef_fail(err, "no schedule (above)");
-        goto done;
-    }
-    if (load_inputs(a, &g, &m, &in, &n, err)) goto done;
-    want = malloc((size_t)n * m.output_bytes), got = malloc((size_t)n * m.output_bytes);
-    if (!want || !got) goto done;
-    for (int i = 0; i < n; i++)
-        if (reef_lowered_invoke_bytes(&m, m.arena, in + (size_t)i * m.input_bytes, want + (size_t)i * m.output_bytes)) {
-            reef_fail(err, "%s: the host interpreter refused the model", a->model);
-            goto done;
-        }
+    if (prepare(a, &p, err)) goto done;
+    const reef_lowered_model *m = &p.m;
+    int n = p.n;
+    if (!(got = malloc((size_t)n * m->output_bytes))) goto done;
     snprintf(dir, sizeof dir, "%s", a->work ? a->work : "/tmp/reef-run-intermittent-XXXXXX");
     if (a->work ? mkdir(dir, 0777) && access(dir, W_OK) : !mkdtemp(dir)) {
         reef_fail(err, "%s: cannot make the work folder", dir);
+        dir[0] = 0;
         goto done;
     }
     reef_c_name_from_path(a->model, name, sizeof name);
     snprintf(elf, sizeof elf, "%s/%s-intermittent.elf", dir, name);
-    if (!a->json) fprintf(stderr, "reef run: building %s's intermittent firmware (%d units)...\n", a->model, plan.nunits);
-    if (reef_intermittent_build(&m, &plan, dir, name, elf, err)) goto done;
+    if (!a->json) fprintf(stderr, "reef run: building %s's intermittent firmware (%d units)...\n", a->model, p.plan.nunits);
+    if (reef_intermittent_build(m, &p.plan, dir, name, elf, err)) goto done;
     /* a failure-free run: the baseline counts and the commit marks */
     reef_fail_schedule none = {.kind = REEF_FAIL_NONE};
-    if (reef_m4_run_intermittent(elf, in, n, (size_t)m.input_bytes, got, (size_t)m.output_bytes, &none, &base,
+    if (reef_m4_run_intermittent(elf, p.in, n, (size_t)m->input_bytes, got, (size_t)m->output_bytes, &none, &base,
                                  a->timeout, err))
         goto done;
     o[no].what = "none";
     o[no].runs = 1, o[no].boots = base.boots, o[no].instructions = base.instructions;
     for (int i = 0; i < n; i++)
-        o[no].differing += memcmp(got + (size_t)i * m.output_bytes, want + (size_t)i * m.output_bytes,
-                                  (size_t)m.output_bytes) != 0;
+        o[no].differing += memcmp(got + (size_t)i * m->output_bytes, p.want + (size_t)i * m->output_bytes,
+                                  (size_t)m->output_bytes) != 0;
     no++;
-    if (failure_runs(a, elf, in, n, &m, want, &base, o, &no, err)) goto done;
-    print_result(a, &plan, n, &base, o, no);
+    if (failure_runs(a, elf, p.in, n, m, p.want, &base, o, &no, err)) goto done;
+    print_result(a, &p.plan, n, &base, o, no);
     rc = 0;
     for (int i = 0; i < no; i++)
         if (o[i].differing) rc = reef_fail(err, "%ld outputs differ from the continuous run (%s)", o[i].differing, o[i].what);
@@ -345,10 +371,8 @@ done:
         if (strncmp(dir, "/tmp/reef-run-intermittent-", 27) == 0 && system(cmd)) {}
     }
     reef_intermittent_report_free(&base);
-    reef_intermittent_plan_free(&plan);
-    free(in), free(want), free(got);
-    reef_lowered_free(&m);
-    reef_graph_free(&g);
+    free(got);
+    prepared_free(&p);
     return rc;
 }
 
@@ -423,34 +447,13 @@ static void host_print(const irun *a, const reef_intermittent_plan *p, const ree
 
 static int run_host(const irun *a, reef_error *err)
 {
-    reef_graph g;
-    reef_lowered_model m;
-    reef_intermittent_plan plan = {0};
-    reef_intermittent_options io;
-    reef_device_profile prof;
+    prepared p;
     reef_host_rig rig = {0};
-    int8_t *in = NULL, *want = NULL;
-    int n = 0, rc = -1, ns = 0;
+    int rc = -1, ns = 0;
     reef_fail_stats st[2];
     const char *what[2];
     memset(st, 0, sizeof st);
-    if (reef_tflite_read(a->model, &g, err)) return -1;
-    if (reef_lower(&g, &m, err)) {
-        reef_graph_free(&g);
-        return reef_fail_wrap(err, "%s", a->model);
-    }
-    if (power_plan("run", &a->po, &m, &prof, &io, &plan)) {
-        reef_fail(err, "no schedule (above)");
-        goto done;
-    }
-    if (load_inputs(a, &g, &m, &in, &n, err)) goto done;
-    if (!(want = malloc((size_t)n * m.output_bytes))) goto done;
-    for (int i = 0; i < n; i++)
-        if (reef_lowered_invoke_bytes(&m, m.arena, in + (size_t)i * m.input_bytes, want + (size_t)i * m.output_bytes)) {
-            reef_fail(err, "%s: the host interpreter refused the model", a->model);
-            goto done;
-        }
-    if (reef_host_rig_init(&rig, &m, &plan, in, n, want, err)) goto done;
+    if (prepare(a, &p, err) || reef_host_rig_init(&rig, &p.m, &p.plan, p.in, p.n, p.want, err)) goto done;
     if (a->fail_writes) {
         what[ns] = a->every_byte ? "every write, every byte" : "every write; record bytes";
         if (reef_host_fail_exhaustive(&rig, a->every_byte, &st[ns], a->json ? NULL : host_progress,
@@ -465,7 +468,7 @@ static int run_host(const irun *a, reef_error *err)
             goto done;
         ns++;
     }
-    host_print(a, &plan, &rig, st, what, ns);
+    host_print(a, &p.plan, &rig, st, what, ns);
     rc = 0;
     for (int i = 0; i < ns; i++) {
         if (st[i].outputs_differing)
@@ -474,10 +477,7 @@ static int run_host(const irun *a, reef_error *err)
     }
 done:
     reef_host_rig_free(&rig);
-    reef_intermittent_plan_free(&plan);
-    free(in), free(want);
-    reef_lowered_free(&m);
-    reef_graph_free(&g);
+    prepared_free(&p);
     return rc;
 }
 

@@ -91,9 +91,12 @@ static void arm_boot(reef_host_rig *g, arming *a, int boot)
     }
     long per_job_calls = g->calls_per_run / g->n + 1, per_job_bytes = g->bytes_per_run / g->n + 1;
     uint8_t tear = (uint8_t)rand32(&a->rng);
-    if (rand32(&a->rng) % 4 == 0) {
+    uint32_t how = rand32(&a->rng) % 8;
+    if (how < 2) {
         pw_arm(p, -1, 0, 0);
-    } else if (rand32(&a->rng) % 2) { /* by write call, a random byte of it */
+    } else if (how < 4) { /* soon after the boot: failures while recovering */
+        pw_arm(p, (long)(rand32(&a->rng) % 8u), rand32(&a->rng), tear);
+    } else if (how < 6) { /* by write call, a random byte of it */
         pw_arm(p, (long)(rand32(&a->rng) % (uint32_t)per_job_calls), rand32(&a->rng), tear);
     } else { /* by byte: the call holding the k-th byte a job writes (from this boot's start) */
         long k = (long)(rand32(&a->rng) % (uint32_t)per_job_bytes), call = 0;

@@ -103,9 +103,10 @@ long reef_host_fail_exhaustive(reef_host_rig *g, int every_byte, reef_fail_stats
                                void *ctx, reef_error *err);
 
 /* Runs from a fresh NVM in which every boot but one in four fails at a
- * random point (half drawn by byte over the bytes a job writes, half by
- * write call with a random byte of it), until `failures` failures have been
- * injected. 0, or -1 on an error. */
+ * random point, drawn in equal shares: within the boot's first 8 write
+ * calls (failures while recovering), at any write call of a job, or by
+ * byte over the bytes a job writes; a random byte of the call is torn.
+ * Until `failures` failures have been injected. 0, or -1 on an error. */
 int reef_host_fail_random(reef_host_rig *g, long failures, uint64_t seed, reef_fail_stats *st,
                           reef_fail_progress progress, void *ctx, reef_error *err);
 

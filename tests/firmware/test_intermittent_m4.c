@@ -165,12 +165,56 @@ static void test_run_with_failures(void **state)
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 
+/* --target host: the same runtime C with failures at the NVM writes of the
+ * host (no QEMU needed), over three inputs so failures cross jobs. */
+static void test_run_host(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    char dir[256], model[512], raw[512], cmd[4096];
+    if (!bin) skip();
+    testing_tmpdir(dir, sizeof dir, "run-host");
+    snprintf(model, sizeof model, "%s/small.tflite", dir);
+    write_small(model);
+    snprintf(raw, sizeof raw, "%s/in.bin", dir);
+    FILE *fp = fopen(raw, "wb");
+    assert_non_null(fp);
+    uint64_t s = 43;
+    for (int i = 0; i < 3 * 128; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        fputc((int)(s >> 56), fp);
+    }
+    fclose(fp);
+    for (int cap = 0; cap < 2; cap++) {
+        snprintf(cmd, sizeof cmd, "%s run --intermittent --target host --model %s --inputs %s %s --fail-writes "
+                 "--fail-random 500 --json", bin, model, raw, cap ? "--capacitor 100u" : "");
+        if (testing_run(cmd, out, sizeof out)) fail_msg("%s", out);
+        printf("  %s\n", out);
+        const char *exhaustive = strstr(out, "\"failures_at\":\"every write; record bytes\"");
+        const char *random = strstr(out, "\"failures_at\":\"random writes and bytes\"");
+        assert_non_null(exhaustive);
+        assert_non_null(random);
+        assert_null(strstr(random, "\"power_failures\":0,"));
+        const char *p = out;
+        int clean = 0;
+        while ((p = strstr(p, "\"outputs_differing\":0,\"hangs\":0"))) clean++, p++;
+        assert_int_equal(clean, 2);
+    }
+    /* instruction-counted failures belong to qemu-m4 */
+    snprintf(cmd, sizeof cmd, "%s run --intermittent --target host --model %s --inputs %s --fail-every 1000", bin,
+             model, raw);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--target qemu-m4"));
+    assert_int_equal(testing_rm_tree(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gen_intermittent),
         cmocka_unit_test(test_harvest_cli),
         cmocka_unit_test(test_run_with_failures),
+        cmocka_unit_test(test_run_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,7 +51,8 @@ static void usage(FILE *fp)
             "  --fail-stride S    ... per S-th instruction of it (default 1: every one)\n"
             "  --inputs FILE      raw int8 inputs (n x input size) instead of --data\n"
             "  --limit N          only the first N inputs\n"
-            "  --capacitor C, --v-on V, --v-off V, --profile P: the schedule (reef gen)\n"
+            "  --capacitor C, --v-on V, --v-off V, --profile P, --step-cycles F: the schedule\n"
+            "                     (reef gen)\n"
             "  --work DIR         keep the generated C and firmware in DIR\n"
             "  --timeout S        time limit of one boot (default 120 s)\n"
             "  --json             print the result as JSON\n");
@@ -85,6 +86,7 @@ static int parse(int argc, char **argv, irun *a)
         {"capacitor", required_argument, NULL, 'P'}, {"v-on", required_argument, NULL, 'P'},
         {"v-off", required_argument, NULL, 'P'}, {"profile", required_argument, NULL, 'P'},
         {"efficiency", required_argument, NULL, 'P'}, {"nvm", required_argument, NULL, 'P'},
+        {"step-cycles", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, idx = 0;
     memset(a, 0, sizeof *a);

@@ -85,6 +85,7 @@ typedef struct reef_host_rig {
     long calls_per_run, bytes_per_run, record_calls_per_run; /* of a failure-free run */
     uint32_t *run_at, *run_bytes; /* its write calls */
     int max_boots;          /* per run; more is a hang (default 100000) */
+    int point_stride;       /* exhaustive campaign: every point_stride-th point only (default 1: all) */
 } reef_host_rig;
 
 /* Makes the rig and does one failure-free run: its outputs must equal

@@ -58,6 +58,34 @@ static void test_gen_intermittent(void **state)
     assert_non_null(strstr(out, "--capacitor"));
     snprintf(cmd, sizeof cmd, "%s/bad", dir);
     assert_int_equal(access(cmd, F_OK), -1);
+    /* measured step cycles (reef run --steps --step-cycles writes them):
+     * used when they fit the model, refused naming the file when not */
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/plain", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    const char *row = strstr(out, "\nsteps ");
+    int nsteps = 0;
+    assert_non_null(row);
+    assert_int_equal(sscanf(row, "\nsteps %d", &nsteps), 1);
+    char cycles[512];
+    snprintf(cycles, sizeof cycles, "%s/cycles.txt", dir);
+    FILE *fp = fopen(cycles, "w");
+    assert_non_null(fp);
+    fprintf(fp, "# test\nsteps %d\n", nsteps);
+    for (int k = 0; k < nsteps; k++) fprintf(fp, "%d %d\n", k, 20000 + 1000 * k);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/measured --intermittent --capacitor 100u --step-cycles %s", bin, model,
+             dir, cycles);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "modeled from emulated step counts"));
+    fp = fopen(cycles, "w");
+    assert_non_null(fp);
+    fprintf(fp, "steps %d\n0 100\n", nsteps + 1);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/wrong --intermittent --step-cycles %s", bin, model, dir, cycles);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "cycles.txt"));
+    snprintf(cmd, sizeof cmd, "%s/wrong", dir);
+    assert_int_equal(access(cmd, F_OK), -1);
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 

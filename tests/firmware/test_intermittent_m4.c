@@ -28,6 +28,23 @@ static void write_small(const char *path)
     reef_graph_free(&g);
 }
 
+/* A fresh folder with the small model (model, 512 bytes) and n random
+ * 128-byte inputs of it (raw, 512 bytes). */
+static void small_with_inputs(char *dir, size_t dir_size, const char *tag, int n, uint64_t seed, char *model, char *raw)
+{
+    testing_tmpdir(dir, dir_size, tag);
+    snprintf(model, 512, "%s/small.tflite", dir);
+    write_small(model);
+    snprintf(raw, 512, "%s/in.bin", dir);
+    FILE *fp = fopen(raw, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < n * 128; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        fputc((int)(seed >> 56), fp);
+    }
+    fclose(fp);
+}
+
 static void test_gen_intermittent(void **state)
 {
     (void)state;
@@ -138,18 +155,7 @@ static void test_run_with_failures(void **state)
         printf("[  SKIPPED ] qemu-system-arm or arm-none-eabi-gcc missing (scripts/deps.sh)\n");
         skip();
     }
-    testing_tmpdir(dir, sizeof dir, "run-int");
-    snprintf(model, sizeof model, "%s/small.tflite", dir);
-    write_small(model);
-    snprintf(raw, sizeof raw, "%s/in.bin", dir);
-    FILE *fp = fopen(raw, "wb");
-    assert_non_null(fp);
-    uint64_t s = 42;
-    for (int i = 0; i < 128; i++) { /* one input: every failure costs a QEMU start */
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        fputc((int)(s >> 56), fp);
-    }
-    fclose(fp);
+    small_with_inputs(dir, sizeof dir, "run-int", 1, 42, model, raw); /* one input: every failure costs a QEMU start */
     /* per-step units: commit points are step boundaries */
     snprintf(cmd, sizeof cmd,
              "%s run --intermittent --model %s --inputs %s --fail-steps --fail-commit 2 --fail-stride 400 "
@@ -201,18 +207,7 @@ static void test_run_host(void **state)
     const char *bin = testing_reef_bin();
     char dir[256], model[512], raw[512], cmd[4096];
     if (!bin) skip();
-    testing_tmpdir(dir, sizeof dir, "run-host");
-    snprintf(model, sizeof model, "%s/small.tflite", dir);
-    write_small(model);
-    snprintf(raw, sizeof raw, "%s/in.bin", dir);
-    FILE *fp = fopen(raw, "wb");
-    assert_non_null(fp);
-    uint64_t s = 43;
-    for (int i = 0; i < 3 * 128; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        fputc((int)(s >> 56), fp);
-    }
-    fclose(fp);
+    small_with_inputs(dir, sizeof dir, "run-host", 3, 43, model, raw);
     for (int cap = 0; cap < 2; cap++) {
         snprintf(cmd, sizeof cmd, "%s run --intermittent --target host --model %s --inputs %s %s --fail-writes "
                  "--fail-random 500 --json", bin, model, raw, cap ? "--capacitor 100u" : "");

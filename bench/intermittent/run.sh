@@ -12,8 +12,8 @@
 # N random failures in all (default 100000), shared equally by the models and
 # schedules; K inputs per run (default 2: runs cross job boundaries).
 # Models: MLPerf Tiny KWS and AD (../shared/models), fish-nas and fish-s
-# (trained briefly on DeepFish as bench/reef-nets does, cached in WORK;
-# weights' values do not change the schedule). BUILD (default build) holds
+# (one epoch on the DeepFish test split, cached in WORK: only the failures
+# are measured here, and weights' values do not change the schedule). BUILD (default build) holds
 # reef; WORK (default /tmp/reef-intermittent-bench). Times are measured.
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)

@@ -275,7 +275,8 @@ static int failure_runs(const irun *a, const char *elf, const int8_t *in, int n,
         x->what = "at random instruction counts";
         uint64_t max = a->fail_max > 0 ? (uint64_t)a->fail_max : base->last_boot_instructions;
         for (long seed = a->seed; !rc && x->failures < a->fail_random; seed++) {
-            reef_fail_schedule fs = {.kind = REEF_FAIL_RANDOM, .random_count = 1000000, .random_max = max,
+            /* at most the failures still owed, so the total is exactly K */
+            reef_fail_schedule fs = {.kind = REEF_FAIL_RANDOM, .random_count = (int)(a->fail_random - x->failures), .random_max = max,
                                      .seed = (uint64_t)seed, .max_boots = 100000};
             rc = run_once(elf, in, n, m, want, got, &fs, a->timeout, x, err);
             progress(a, x->what, x->failures < a->fail_random ? x->failures : a->fail_random, a->fail_random);

@@ -145,7 +145,7 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
         reef_table_cell(&t, "largest unit"), reef_table_cell(&t, "%.1f uJ", worst),
             reef_table_cell(&t, "modeled: boot + restore + unit + commit");
     }
-    reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, "modeled (estimate)");
+    reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, o->step_cycles ? "modeled from emulated step counts, x 1.25" : "modeled (estimate), x 1.25");
     reef_table_cell(&t, "commits"), reef_table_cell(&t, "%.1f uJ", p->commit_uj_total),
         reef_table_cell(&t, "modeled, %.1f%% of the steps", 100 * share);
     reef_table_print(&t, stdout, NULL);
@@ -182,6 +182,7 @@ int cmd_gen(int argc, char **argv)
                                          {"v-on", required_argument, NULL, 'P'},
                                          {"v-off", required_argument, NULL, 'P'},
                                          {"nvm", required_argument, NULL, 'P'},
+                                         {"step-cycles", required_argument, NULL, 'P'},
                                          {"profile", required_argument, NULL, 'P'},
                                          {"efficiency", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},

@@ -21,7 +21,7 @@ packages=(
   libopenmpi-dev openmpi-bin # mpirun -np N reef train|prep|cv (docs/mpi.md)
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-pil python3-torch python3-numpy)
+  packages+=(python3-pil python3-torch python3-numpy jq)   # jq: bench totals from --json
 fi
 
 missing=()

@@ -138,6 +138,7 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
 static int add_sources(arg_list *a, const reef_fw_spec *spec, const char *src, const char *inputs_c, reef_error *err)
 {
     int rc = arg_addf(a, "%s/targets/common/%s", src, spec->intermittent ? "harness_resume.c" : "harness.c");
+    if (!rc) rc = arg_addf(a, "%s/targets/common/%s", src, "harness_common.c");
     if (!rc && spec->intermittent) rc = arg_addf(a, "%s/targets/%s/nvm.c", src, spec->board);
     if (!rc && spec->intermittent && !strcmp(spec->board, "stm32l4r5")) rc = arg_addf(a, "%s/targets/%s/fram.c", src, spec->board);
     if (!rc && is_m4_board(spec->board)) rc = arg_addf(a, "%s/targets/common/cortex_m4.c%s", src, "");

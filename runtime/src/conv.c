@@ -102,17 +102,34 @@ static const int8_t *conv_column(const conv_job *job, int32_t p, int8_t *buf)
 }
 
 #if defined(REEF_ASM_LOOPS)
-/* The main loop of conv_dot_2x2 on the M4: 18 instructions per 16 MACs
- * (two LDRDs of columns, a word of each filter row split by SXTB16, eight
- * SMLADs), all fourteen registers busy. n: groups of 4 along K, > 0. */
-static inline void conv_dot_2x2_main(const int8_t **row0, const int8_t **row1, const int32_t **cols,
-                                     int32_t n, int32_t s[4])
+/* The main loop of conv_dot_2x2 on the M4, 8 values of K per pass: 34
+ * instructions per 32 MACs (four LDRDs of columns, two words of each filter
+ * row split by SXTB16, sixteen SMLADs, one loop test), all fourteen
+ * registers busy. n: groups of 8 along K, > 0. */
+static inline void conv_dot_2x2_main8(const int8_t **row0, const int8_t **row1,
+                                      const int32_t **cols, int32_t n, int32_t s[4])
 {
     int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3], c0e, c0o, c1e, c1o, w, t;
     const int8_t *r0 = *row0, *r1 = *row1;
     const int32_t *c = *cols;
     __asm__ volatile(
         "1:\n\t"
+        "ldrd %[c0e], %[c0o], [%[c]], #8\n\t"
+        "ldrd %[c1e], %[c1o], [%[c]], #8\n\t"
+        "ldr %[w], [%[r0]], #4\n\t"
+        "sxtb16 %[t], %[w]\n\t"
+        "sxtb16 %[w], %[w], ror #8\n\t"
+        "smlad %[s00], %[t], %[c0e], %[s00]\n\t"
+        "smlad %[s00], %[w], %[c0o], %[s00]\n\t"
+        "smlad %[s01], %[t], %[c1e], %[s01]\n\t"
+        "smlad %[s01], %[w], %[c1o], %[s01]\n\t"
+        "ldr %[w], [%[r1]], #4\n\t"
+        "sxtb16 %[t], %[w]\n\t"
+        "sxtb16 %[w], %[w], ror #8\n\t"
+        "smlad %[s10], %[t], %[c0e], %[s10]\n\t"
+        "smlad %[s10], %[w], %[c0o], %[s10]\n\t"
+        "smlad %[s11], %[t], %[c1e], %[s11]\n\t"
+        "smlad %[s11], %[w], %[c1o], %[s11]\n\t"
         "ldrd %[c0e], %[c0o], [%[c]], #8\n\t"
         "ldrd %[c1e], %[c1o], [%[c]], #8\n\t"
         "ldr %[w], [%[r0]], #4\n\t"
@@ -139,34 +156,47 @@ static inline void conv_dot_2x2_main(const int8_t **row0, const int8_t **row1, c
     s[0] = s00, s[1] = s01, s[2] = s10, s[3] = s11;
     *row0 = r0, *row1 = r1, *cols = c;
 }
-#else
-static inline void conv_dot_2x2_main(const int8_t **row0, const int8_t **row1, const int32_t **cols,
-                                     int32_t n, int32_t s[4])
+#endif
+
+/* 4 values of K: rows r0 and r1 against the two interleaved columns. */
+static inline __attribute__((always_inline)) void conv_dot_2x2_step(const int8_t **row0,
+                                                                    const int8_t **row1,
+                                                                    const int32_t **cols,
+                                                                    int32_t s[4])
 {
-    const int8_t *r0 = *row0, *r1 = *row1;
     const int32_t *c = *cols;
-    for (; n > 0; n--, r0 += 4, r1 += 4, c += 4) {
-        uint32_t w = reef_load_u32(r0);
-        int32_t we = reef_sxtb16(w), wo = reef_sxtb16_ror8(w);
-        s[0] = reef_smlad(wo, c[1], reef_smlad(we, c[0], s[0]));
-        s[1] = reef_smlad(wo, c[3], reef_smlad(we, c[2], s[1]));
-        w = reef_load_u32(r1);
-        we = reef_sxtb16(w);
-        wo = reef_sxtb16_ror8(w);
-        s[2] = reef_smlad(wo, c[1], reef_smlad(we, c[0], s[2]));
-        s[3] = reef_smlad(wo, c[3], reef_smlad(we, c[2], s[3]));
+    uint32_t w = reef_load_u32(*row0);
+    int32_t we = reef_sxtb16(w), wo = reef_sxtb16_ror8(w);
+    s[0] = reef_smlad(wo, c[1], reef_smlad(we, c[0], s[0]));
+    s[1] = reef_smlad(wo, c[3], reef_smlad(we, c[2], s[1]));
+    w = reef_load_u32(*row1);
+    we = reef_sxtb16(w);
+    wo = reef_sxtb16_ror8(w);
+    s[2] = reef_smlad(wo, c[1], reef_smlad(we, c[0], s[2]));
+    s[3] = reef_smlad(wo, c[3], reef_smlad(we, c[2], s[3]));
+    *row0 += 4, *row1 += 4, *cols = c + 4;
+}
+
+#if !defined(REEF_ASM_LOOPS)
+static inline void conv_dot_2x2_main8(const int8_t **row0, const int8_t **row1,
+                                      const int32_t **cols, int32_t n, int32_t s[4])
+{
+    for (; n > 0; n--) {
+        conv_dot_2x2_step(row0, row1, cols, s);
+        conv_dot_2x2_step(row0, row1, cols, s);
     }
-    *row0 = r0, *row1 = r1, *cols = c;
 }
 #endif
 
-/* sums[2*r + c] = row_r . col_c over K, the columns widened and
+/* sums[2*r + c] += row_r . col_c over K, the columns widened and
  * interleaved (widen.h); rows are int8 of length k. */
-static inline __attribute__((always_inline)) void conv_dot_2x2(const int8_t *row0, const int8_t *row1, const int32_t *cols,
-                         int32_t k, int32_t sums[4])
+static inline __attribute__((always_inline)) void conv_dot_2x2(const int8_t *row0,
+                                                               const int8_t *row1,
+                                                               const int32_t *cols, int32_t k,
+                                                               int32_t sums[4])
 {
-    sums[0] = sums[1] = sums[2] = sums[3] = 0;
-    if (k >> 2) conv_dot_2x2_main(&row0, &row1, &cols, k >> 2, sums);
+    if (k & 4) conv_dot_2x2_step(&row0, &row1, &cols, sums);
+    if (k >> 3) conv_dot_2x2_main8(&row0, &row1, &cols, k >> 3, sums);
     if (k & 3) {
         /* the last 1-3 values: the column words hold zeros past K */
         const int32_t we0 = reef_tail_even(row0, k & 3), wo0 = reef_tail_odd(row0, k & 3);
@@ -190,42 +220,75 @@ static int conv_prepare(const reef_per_channel_quant *quant, const int32_t *bias
     return fast;
 }
 
-/* Output positions p and p + 1 (two = 0: p alone), every channel. A lone
- * position or channel is paired with itself: the copy computes the same
- * bytes and stores them at the same place. plain: the activation range is
- * [-128, 127] (a constant after inlining, so each case gets its own loop). */
+/* Two accumulators (bias included) of one channel -> int8 in v[0], v[1];
+ * plain: the activation range is [-128, 127]. */
+static inline __attribute__((always_inline)) void conv_rq2(int32_t acc0, int32_t acc1,
+                                                           const reef_rq *q, int32_t zp,
+                                                           int32_t lo, int32_t hi, int8_t *v,
+                                                           const int plain)
+{
+    int32_t a = reef_rq_scale(acc0, q) + zp, b = reef_rq_scale(acc1, q) + zp;
+    if (plain) {
+        a = reef_ssat8(a);
+        b = reef_ssat8(b);
+    } else {
+        a = a < lo ? lo : (a > hi ? hi : a);
+        b = b < lo ? lo : (b > hi ? hi : b);
+    }
+    v[0] = (int8_t)a;
+    v[1] = (int8_t)b;
+}
+
+/* Every channel of two output positions whose widened columns are in cols:
+ * out[o] and out[gap + o] (gap = 0: one position, computed twice and
+ * stored at the same place). The sums start at the bias. A lone last
+ * channel is paired with itself. */
+static inline __attribute__((always_inline)) void
+conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap, const int plain)
+{
+    const reef_conv_params *prm = job->params;
+    const int32_t c_out = job->filter_dims->n, k = job->k, zp = prm->output_offset;
+    const int32_t lo = prm->activation.min, hi = prm->activation.max;
+    const int8_t *row = job->filter;
+    const reef_rq *rq = job->rq;
+    int8_t *const end = out + (c_out & ~1);
+    int8_t v[4];
+    for (; out < end; out += 2, row += 2 * k, rq += 2) {
+        int32_t s[4];
+        s[0] = s[1] = rq[0].bias;
+        s[2] = s[3] = rq[1].bias;
+        conv_dot_2x2(row, row + k, cols, k, s);
+        /* all four computed before any store: int8 stores may alias the
+         * constants, which would be read again after each */
+        conv_rq2(s[0], s[1], rq, zp, lo, hi, v, plain);
+        conv_rq2(s[2], s[3], rq + 1, zp, lo, hi, v + 2, plain);
+        out[0] = v[0];
+        out[gap] = v[1];
+        out[1] = v[2];
+        out[gap + 1] = v[3];
+    }
+    if (c_out & 1) {
+        int32_t s[4];
+        s[0] = s[1] = s[2] = s[3] = rq[0].bias;
+        conv_dot_2x2(row, row, cols, k, s);
+        conv_rq2(s[0], s[1], rq, zp, lo, hi, v, plain);
+        out[0] = v[0];
+        out[gap] = v[1];
+    }
+}
+
+/* Output positions p and p + 1 (two = 0: p alone), every channel. plain:
+ * the activation range is [-128, 127] (a constant after inlining, so each
+ * case gets its own loop). */
 static inline __attribute__((always_inline)) void conv_pair(const conv_job *job, int32_t p, int two,
                                                             int32_t *cols, int8_t *gather,
                                                             int8_t *out0, const int plain)
 {
-    const reef_conv_params *prm = job->params;
-    const int32_t c_out = job->filter_dims->n, k = job->k, off = prm->input_offset;
-    const int32_t zp = prm->output_offset, lo = prm->activation.min, hi = prm->activation.max;
-    int8_t *out1 = two ? out0 + c_out : out0;
-    const int8_t *row = job->filter;
-    const reef_rq *rq = job->rq;
-    int32_t o, sums[4];
+    const int32_t k = job->k, off = job->params->input_offset;
     reef_widen_s8(conv_column(job, p, gather), k, off, cols);
     reef_widen_s8(two ? conv_column(job, p + 1, gather) : conv_column(job, p, gather), k, off,
                   cols + 2);
-    for (o = 0; o < c_out; o += 2, row += 2 * k, rq += 2) {
-        const int32_t step = o + 1 < c_out; /* 0: a lone last channel */
-        int8_t v[4];
-        conv_dot_2x2(row, row + step * k, cols, k, sums);
-        /* all four computed before any store: int8 stores may alias the
-         * constants, which would be read again after each */
-        if (plain) {
-            reef_rq_s8_plain2(sums[0], sums[1], rq, zp, v);
-            reef_rq_s8_plain2(sums[2], sums[3], rq + step, zp, v + 2);
-        } else {
-            reef_rq_s8_clamp2(sums[0], sums[1], rq, zp, lo, hi, v);
-            reef_rq_s8_clamp2(sums[2], sums[3], rq + step, zp, lo, hi, v + 2);
-        }
-        out0[o] = v[0];
-        out1[o] = v[1];
-        out0[o + step] = v[2];
-        out1[o + step] = v[3];
-    }
+    conv_channels(job, cols, out0, two ? job->filter_dims->n : 0, plain);
 }
 
 /* Convolutions with a short K (at most 16: 1x1 with few input channels,

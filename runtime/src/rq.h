@@ -41,10 +41,11 @@ static inline int reef_rq_init(reef_rq *q, int32_t bias, int32_t mult, int32_t s
     return mult == 0 || (shift < 0 && shift >= -31);
 }
 
+/* The accumulator (bias included) -> the requantized value before the
+ * output offset. */
 #if defined(__ARM_FEATURE_DSP)
-static inline int32_t reef_rq_apply(int32_t sum, const reef_rq *q)
+static inline int32_t reef_rq_scale(int32_t acc, const reef_rq *q)
 {
-    const int32_t acc = sum + q->bias;
     uint32_t lo = q->c_lo;
     int32_t hi = q->c_hi;
     __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc), "r"(q->mult));
@@ -52,16 +53,20 @@ static inline int32_t reef_rq_apply(int32_t sum, const reef_rq *q)
     return hi >> q->post;
 }
 #else
-/* acc (without the bias) -> the requantized value before the output
- * offset. */
-static inline int32_t reef_rq_apply(int32_t sum, const reef_rq *q)
+static inline int32_t reef_rq_scale(int32_t acc, const reef_rq *q)
 {
-    const int32_t acc = (int32_t)((uint32_t)sum + (uint32_t)q->bias);
     const int64_t c = (int64_t)(((uint64_t)(uint32_t)q->c_hi << 32) | q->c_lo);
     const int64_t y = c + (int64_t)acc * q->mult - (acc < 0 ? (int64_t)1 << 31 : 0);
     return (int32_t)(y >> 32) >> q->post;
 }
 #endif
+
+/* sum (without the bias) -> the requantized value before the output
+ * offset. */
+static inline int32_t reef_rq_apply(int32_t sum, const reef_rq *q)
+{
+    return reef_rq_scale((int32_t)((uint32_t)sum + (uint32_t)q->bias), q);
+}
 
 /* Two sums of one channel, its constants read once. */
 static inline void reef_rq_apply2(int32_t sum0, int32_t sum1, const reef_rq *q, int32_t *v0,

@@ -20,7 +20,8 @@
 
 #include "dsp.h"
 
-/* One output channel's constants. */
+/* One output channel's constants (conv.c's assembly reads them by byte offset:
+ * mult 4, c_lo 8, c_hi 12, post 16). */
 typedef struct reef_rq {
     int32_t bias;   /* added to the raw sum (with a folded input offset, if any) */
     int32_t mult;   /* Q31 multiplier */

@@ -20,7 +20,7 @@
 
 #include "dsp.h"
 
-/* One output channel's constants (conv.c's assembly reads them by byte offset:
+/* One output channel's constants (reef_rq_store2's assembly reads them by byte offset:
  * mult 4, c_lo 8, c_hi 12, post 16). */
 typedef struct reef_rq {
     int32_t bias;   /* added to the raw sum (with a folded input offset, if any) */
@@ -119,5 +119,78 @@ static inline int8_t reef_rq_s8(int32_t sum, const reef_rq *q, int32_t output_of
     v = v > act_max ? act_max : v;
     return (int8_t)v;
 }
+
+#if defined(REEF_ASM_LOOPS)
+/* One requantized value of reef_rq_store2: acc (clobbered) with the
+ * channel's constants into %[h], before the clamp. */
+#define REEF_RQ_ONE(acc)                                                       \
+    "ldrd %[l], %[h], [%[q], #8]\n\t"                                          \
+    "smlal %[l], %[h], %[" acc "], %[mult]\n\t"                                \
+    "lsr %[" acc "], %[" acc "], #31\n\t"                                      \
+    "smlal %[l], %[h], %[" acc "], %[min]\n\t"                                 \
+    "asr %[h], %[h], %[post]\n\t"                                              \
+    "add %[h], %[h], %[zp]\n\t"
+#define REEF_RQ_CLAMP                                                          \
+    "cmp %[h], %[lo]\n\t"                                                      \
+    "it lt\n\t"                                                                \
+    "movlt %[h], %[lo]\n\t"                                                    \
+    "cmp %[h], %[hi]\n\t"                                                      \
+    "it gt\n\t"                                                                \
+    "movgt %[h], %[hi]\n\t"
+
+/* One channel's two accumulators (bias included), requantized (mult at
+ * byte 4, c_lo and c_hi at 8, post at 16) and stored at out[0]
+ * and out[gap]: 8 instructions per value plus 2 per channel when plain.
+ * The constants are read before the stores, and only this channel's. */
+static inline __attribute__((always_inline)) void
+reef_rq_store2(int32_t a0, int32_t a1, const reef_rq *q, int8_t *out, int32_t gap, int32_t zp,
+               int32_t lo, int32_t hi, const int plain)
+{
+    int32_t mult, post, l, h;
+    const int32_t min = INT32_MIN;
+    if (plain)
+        __asm__ volatile("ldr %[mult], [%[q], #4]\n\t"
+                         "ldr %[post], [%[q], #16]\n\t" REEF_RQ_ONE("a0")
+                         "ssat %[h], #8, %[h]\n\t"
+                         "strb %[h], [%[out]]\n\t" REEF_RQ_ONE("a1")
+                         "ssat %[h], #8, %[h]\n\t"
+                         "strb %[h], [%[out], %[gap]]\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [mult] "=&r"(mult),
+                           [post] "=&r"(post), [l] "=&r"(l), [h] "=&r"(h)
+                         : [q] "r"(q), [out] "r"(out), [gap] "r"(gap), [zp] "r"(zp),
+                           [min] "r"(min)
+                         : "memory");
+    else
+        __asm__ volatile("ldr %[mult], [%[q], #4]\n\t"
+                         "ldr %[post], [%[q], #16]\n\t" REEF_RQ_ONE("a0") REEF_RQ_CLAMP
+                         "strb %[h], [%[out]]\n\t" REEF_RQ_ONE("a1") REEF_RQ_CLAMP
+                         "strb %[h], [%[out], %[gap]]\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [mult] "=&r"(mult),
+                           [post] "=&r"(post), [l] "=&r"(l), [h] "=&r"(h)
+                         : [q] "r"(q), [out] "r"(out), [gap] "r"(gap), [zp] "r"(zp),
+                           [min] "r"(min), [lo] "r"(lo), [hi] "r"(hi)
+                         : "cc", "memory");
+}
+#else
+/* One channel's two accumulators (bias included) -> out[0], out[gap];
+ * plain: the activation range is [-128, 127]. */
+static inline void reef_rq_store2(int32_t a0, int32_t a1, const reef_rq *q, int8_t *out,
+                                  int32_t gap, int32_t zp, int32_t lo, int32_t hi,
+                                  const int plain)
+{
+    int32_t a = reef_rq_scale(a0, q) + zp, b = reef_rq_scale(a1, q) + zp;
+    if (plain) {
+        a = reef_ssat8(a);
+        b = reef_ssat8(b);
+    } else {
+        a = a < lo ? lo : (a > hi ? hi : a);
+        b = b < lo ? lo : (b > hi ? hi : b);
+    }
+    /* both computed before either store: int8 stores may alias the
+     * constants, as far as the compiler knows */
+    out[0] = (int8_t)a;
+    out[gap] = (int8_t)b;
+}
+#endif
 
 #endif

@@ -102,6 +102,26 @@ static const int8_t *conv_column(const conv_job *job, int32_t p, int8_t *buf)
 }
 
 #if defined(REEF_ASM_LOOPS)
+/* 4 values of K of a 2x2 block (conv_dot_2x2_main8, conv_channels_asm):
+ * columns X0..X3, filter rows R0 and R1, sums S0..S3. */
+#define CONV_LOOP_K4                                                           \
+    "ldrd %[X0], %[X1], [%[C]], #8\n\t"                                        \
+    "ldrd %[X2], %[X3], [%[C]], #8\n\t"                                        \
+    "ldr %[W], [%[R0]], #4\n\t"                                                \
+    "sxtb16 %[T], %[W]\n\t"                                                    \
+    "sxtb16 %[W], %[W], ror #8\n\t"                                            \
+    "smlad %[S0], %[T], %[X0], %[S0]\n\t"                                      \
+    "smlad %[S0], %[W], %[X1], %[S0]\n\t"                                      \
+    "smlad %[S1], %[T], %[X2], %[S1]\n\t"                                      \
+    "smlad %[S1], %[W], %[X3], %[S1]\n\t"                                      \
+    "ldr %[W], [%[R1]], #4\n\t"                                                \
+    "sxtb16 %[T], %[W]\n\t"                                                    \
+    "sxtb16 %[W], %[W], ror #8\n\t"                                            \
+    "smlad %[S2], %[T], %[X0], %[S2]\n\t"                                      \
+    "smlad %[S2], %[W], %[X1], %[S2]\n\t"                                      \
+    "smlad %[S3], %[T], %[X2], %[S3]\n\t"                                      \
+    "smlad %[S3], %[W], %[X3], %[S3]\n\t"
+
 /* The main loop of conv_dot_2x2 on the M4, 8 values of K per pass: 34
  * instructions per 32 MACs (four LDRDs of columns, two words of each filter
  * row split by SXTB16, sixteen SMLADs, one loop test), all fourteen
@@ -109,50 +129,17 @@ static const int8_t *conv_column(const conv_job *job, int32_t p, int8_t *buf)
 static inline void conv_dot_2x2_main8(const int8_t **row0, const int8_t **row1,
                                       const int32_t **cols, int32_t n, int32_t s[4])
 {
-    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3], c0e, c0o, c1e, c1o, w, t;
+    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3], x0, x1, x2, x3, w, t;
     const int8_t *r0 = *row0, *r1 = *row1;
     const int32_t *c = *cols;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldrd %[c0e], %[c0o], [%[c]], #8\n\t"
-        "ldrd %[c1e], %[c1o], [%[c]], #8\n\t"
-        "ldr %[w], [%[r0]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "sxtb16 %[w], %[w], ror #8\n\t"
-        "smlad %[s00], %[t], %[c0e], %[s00]\n\t"
-        "smlad %[s00], %[w], %[c0o], %[s00]\n\t"
-        "smlad %[s01], %[t], %[c1e], %[s01]\n\t"
-        "smlad %[s01], %[w], %[c1o], %[s01]\n\t"
-        "ldr %[w], [%[r1]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "sxtb16 %[w], %[w], ror #8\n\t"
-        "smlad %[s10], %[t], %[c0e], %[s10]\n\t"
-        "smlad %[s10], %[w], %[c0o], %[s10]\n\t"
-        "smlad %[s11], %[t], %[c1e], %[s11]\n\t"
-        "smlad %[s11], %[w], %[c1o], %[s11]\n\t"
-        "ldrd %[c0e], %[c0o], [%[c]], #8\n\t"
-        "ldrd %[c1e], %[c1o], [%[c]], #8\n\t"
-        "ldr %[w], [%[r0]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "sxtb16 %[w], %[w], ror #8\n\t"
-        "smlad %[s00], %[t], %[c0e], %[s00]\n\t"
-        "smlad %[s00], %[w], %[c0o], %[s00]\n\t"
-        "smlad %[s01], %[t], %[c1e], %[s01]\n\t"
-        "smlad %[s01], %[w], %[c1o], %[s01]\n\t"
-        "ldr %[w], [%[r1]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "sxtb16 %[w], %[w], ror #8\n\t"
-        "smlad %[s10], %[t], %[c0e], %[s10]\n\t"
-        "smlad %[s10], %[w], %[c0o], %[s10]\n\t"
-        "smlad %[s11], %[t], %[c1e], %[s11]\n\t"
-        "smlad %[s11], %[w], %[c1o], %[s11]\n\t"
-        "subs %[n], %[n], #1\n\t"
-        "bne 1b\n\t"
-        : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [r0] "+r"(r0),
-          [r1] "+r"(r1), [c] "+r"(c), [n] "+r"(n), [c0e] "=&r"(c0e), [c0o] "=&r"(c0o),
-          [c1e] "=&r"(c1e), [c1o] "=&r"(c1o), [w] "=&r"(w), [t] "=&r"(t)
-        :
-        : "cc", "memory");
+    __asm__ volatile("1:\n\t" CONV_LOOP_K4 CONV_LOOP_K4
+                     "subs %[N], %[N], #1\n\t"
+                     "bne 1b\n\t"
+                     : [S0] "+r"(s00), [S1] "+r"(s01), [S2] "+r"(s10), [S3] "+r"(s11),
+                       [R0] "+r"(r0), [R1] "+r"(r1), [C] "+r"(c), [N] "+r"(n), [X0] "=&r"(x0),
+                       [X1] "=&r"(x1), [X2] "=&r"(x2), [X3] "=&r"(x3), [W] "=&r"(w), [T] "=&r"(t)
+                     :
+                     : "cc", "memory");
     s[0] = s00, s[1] = s01, s[2] = s10, s[3] = s11;
     *row0 = r0, *row1 = r1, *cols = c;
 }
@@ -245,25 +232,6 @@ typedef struct conv_loop {
     "asr %[T], %[T], %[X3]\n\t"                                                \
     "add %[T], %[T], %[X0]\n\t"                                                \
     "ssat %[T], #8, %[T]\n\t"
-
-/* 4 values of K of conv_channels_asm's inner loop. */
-#define CONV_LOOP_K4                                                           \
-    "ldrd %[X0], %[X1], [%[C]], #8\n\t"                                        \
-    "ldrd %[X2], %[X3], [%[C]], #8\n\t"                                        \
-    "ldr %[W], [%[R0]], #4\n\t"                                                \
-    "sxtb16 %[T], %[W]\n\t"                                                    \
-    "sxtb16 %[W], %[W], ror #8\n\t"                                            \
-    "smlad %[S0], %[T], %[X0], %[S0]\n\t"                                      \
-    "smlad %[S0], %[W], %[X1], %[S0]\n\t"                                      \
-    "smlad %[S1], %[T], %[X2], %[S1]\n\t"                                      \
-    "smlad %[S1], %[W], %[X3], %[S1]\n\t"                                      \
-    "ldr %[W], [%[R1]], #4\n\t"                                                \
-    "sxtb16 %[T], %[W]\n\t"                                                    \
-    "sxtb16 %[W], %[W], ror #8\n\t"                                            \
-    "smlad %[S2], %[T], %[X0], %[S2]\n\t"                                      \
-    "smlad %[S2], %[W], %[X1], %[S2]\n\t"                                      \
-    "smlad %[S3], %[T], %[X2], %[S3]\n\t"                                      \
-    "smlad %[S3], %[W], %[X3], %[S3]\n\t"
 
 /* Every channel pair of a plain 2x2 block row in one assembly loop: the
  * sums start at the bias, 34 instructions per 8 values of K, then the

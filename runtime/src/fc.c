@@ -135,23 +135,16 @@ fc_rows_shared(const reef_fc_params *params, const reef_rq *q, const int8_t *fil
     return o;
 }
 
-static __attribute__((noinline)) int32_t fc_rows_shared_plain(const reef_fc_params *params,
+/* fc_rows_shared with the range tested once per layer. */
+static __attribute__((noinline)) int32_t fc_rows_shared_layer(const reef_fc_params *params,
                                                               const reef_rq *q,
                                                               const int8_t *filter,
                                                               const int32_t *bias, int32_t k,
                                                               int32_t c_out, const int32_t *x,
                                                               int8_t *out)
 {
-    return fc_rows_shared(params, q, filter, bias, k, c_out, x, out, 1);
-}
-
-static __attribute__((noinline)) int32_t fc_rows_shared_clamped(const reef_fc_params *params,
-                                                                const reef_rq *q,
-                                                                const int8_t *filter,
-                                                                const int32_t *bias, int32_t k,
-                                                                int32_t c_out, const int32_t *x,
-                                                                int8_t *out)
-{
+    if (params->activation.min == -128 && params->activation.max == 127)
+        return fc_rows_shared(params, q, filter, bias, k, c_out, x, out, 1);
     return fc_rows_shared(params, q, filter, bias, k, c_out, x, out, 0);
 }
 
@@ -180,9 +173,7 @@ static void fc_rows_widened(const reef_fc_params *params, const int32_t *multipl
     const int shared = reef_rq_init(&layer, 0, multiplier[0], shift[0]) && !quant_step;
     reef_widen_s8_step(in, c_in, params->input_offset, x, 2);
     if (shared)
-        o = params->activation.min == -128 && params->activation.max == 127
-                ? fc_rows_shared_plain(params, &layer, filter, bias, c_in, c_out, x, out)
-                : fc_rows_shared_clamped(params, &layer, filter, bias, c_in, c_out, x, out);
+        o = fc_rows_shared_layer(params, &layer, filter, bias, c_in, c_out, x, out);
     for (; o < c_out; o += 4) {
         const int32_t n = c_out - o < 4 ? c_out - o : 4;
         sums[0] = sums[1] = sums[2] = sums[3] = 0;

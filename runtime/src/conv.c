@@ -9,7 +9,10 @@
  * halfword pairs (x0, x2) and (x1, x3). The two columns of a pair are
  * interleaved, so the inner loop reads 16 bytes of columns and one word of
  * each of two filter rows per 4 steps of K: 8 SMLADs for 16 MACs, the
- * widening amortized over every output channel.
+ * widening amortized over every output channel. The sums start at the
+ * bias; with the range [-128, 127] and K a multiple of 8, every channel
+ * pair of a position pair, requantization included, runs in one assembly
+ * loop (conv_channels_asm).
  *
  * Scratch: (C_OUT) requantization constants, (K4 / 4, 2 columns, 2 words)
  * widened columns, then (K4) bytes of gathered column (K4 = K rounded up to

@@ -235,6 +235,21 @@ static void put_strided(emitter *e, int k, const reef_lowered_step *s, const voi
     fprintf(e->fp, "    .input_offset = %" PRId32 ",\n", a->input_offset);
 }
 
+static void put_copy_rows(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_copy_rows_step_args *a = args;
+    const reef_copy_quant *q = &a->quant;
+    (void)k, (void)s;
+    fprintf(e->fp,
+            "    .rows = %" PRId32 ", .row_size = %" PRId32 ",\n    .input_offset = %" PRId32 ", .input_stride = %" PRId32
+            ",\n    .output_offset = %" PRId32 ", .output_stride = %" PRId32 ",\n",
+            a->rows, a->row_size, a->input_offset, a->input_stride, a->output_offset, a->output_stride);
+    fprintf(e->fp,
+            "    .quant = {.requantize = %" PRId32 ", .input_offset = %" PRId32 ", .multiplier = %" PRId32
+            ", .shift = %" PRId32 ", .output_offset = %" PRId32 "},\n",
+            q->requantize, q->input_offset, q->multiplier, q->shift, q->output_offset);
+}
+
 static void put_reduce(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_reduce_step_args *a = args;

@@ -1,12 +1,14 @@
 /* The data-movement ops with several operands against TFLite Micro:
  * CONCATENATION, SPLIT, SPLIT_V, PACK, UNPACK (one COPY_ROWS step per
- * operand, reef/permute.h).
+ * operand, reef/permute.h) and STRIDED_SLICE (a STRIDED step).
  *
  *  - CONCATENATION: every case of data/tflm_concat_vectors.txt, which
  *    TFLite Micro's reference kernels generated (see the file's header);
  *  - SPLIT, SPLIT_V, UNPACK, then CONCATENATION or PACK: random graphs
  *    against a reference written here (the kernels are pure copies in
  *    TFLite Micro);
+ *  - STRIDED_SLICE: every case of data/tflm_strided_slice_vectors.txt,
+ *    from TFLite Micro's reference kernel, and the refusals;
  *  each also as generated C on qemu-m4 and the host, once.
  * Skips (77) when the source tree (the vectors) is not found; the qemu-m4
  * part skips without the ARM tools. */
@@ -14,6 +16,9 @@
 #include "tflm_harness.h"
 
 #include "util/rng.h"
+
+/* The next field of the vector line being read (save, path, n in scope). */
+#define NEXT() next_token(&save, path, n + 1)
 
 /* ---- CONCATENATION, SPLIT, SPLIT_V, PACK, UNPACK (COPY_ROWS steps) ------- */
 
@@ -76,7 +81,6 @@ static void test_concat_match_tflm(void **state)
         if (line[0] == '#') continue;
         char *save = NULL;
         assert_string_equal(strtok_r(line, " \n", &save), "CONCAT");
-#define NEXT() next_token(&save, path, n + 1)
         int axis = atoi(NEXT()), rank = atoi(NEXT()), nin = atoi(NEXT());
         float os = strtof(NEXT(), NULL), scale[8];
         int64_t oz = atoi(NEXT()), zp[8];
@@ -97,7 +101,6 @@ static void test_concat_match_tflm(void **state)
         for (int k = 0; k < nin; k++)
             if (!(x[k] = hex_bytes(NEXT(), (size_t)in_count[k]))) fail_msg("%s: case %d: bad input %d", path, n + 1, k);
         if (!(want = hex_bytes(NEXT(), (size_t)out_count))) fail_msg("%s: case %d: bad output", path, n + 1);
-#undef NEXT
         reef_graph g, back;
         reef_lowered_model m;
         int32_t y = split_concat_graph(&g, rank, out_shape, axis, nin, extents, scale, zp, os, oz);
@@ -224,11 +227,122 @@ static void test_split_pack_random(void **state)
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
+/* ---- STRIDED_SLICE (the STRIDED step) ------------------------------------ */
+
+/* Every case of data/tflm_strided_slice_vectors.txt (rank 1-4, negative
+ * and out-of-range begin and end, negative strides, begin, end and
+ * shrink-axis masks) through the writer, reader, lowering and interpreter;
+ * the first rank-4 case with a negative stride also as generated C on
+ * qemu-m4 and the host. Then the refusals: what TFLite Micro ignores or
+ * would write nothing for. */
+static int32_t strided_slice_graph(reef_graph *g, int rank, const int32_t *shape, const int64_t *b, const int64_t *e,
+                                   const int64_t *st, const reef_op_options *o, int out_rank, const int32_t *out_shape)
+{
+    reef_error err;
+    float scale = 0.04f;
+    int64_t zp = -17;
+    assert_int_equal(reef_graph_init(g, "sslice", &err), 0);
+    int32_t tx = reef_graph_add_tensor(g, "x", REEF_INT8, rank, shape, &err);
+    assert_int_equal(reef_graph_set_quant(g, tx, 1, &scale, &zp, 0, &err), 0);
+    int32_t ty = reef_graph_add_tensor(g, "y", REEF_INT8, out_rank, out_shape, &err);
+    assert_int_equal(reef_graph_set_quant(g, ty, 1, &scale, &zp, 0, &err), 0);
+    int32_t ins[4] = {tx, add_int_const(g, "begin", b, rank, 0), add_int_const(g, "end", e, rank, 0),
+                      add_int_const(g, "strides", st, rank, 0)};
+    assert_true(reef_graph_add_op(g, REEF_OP_STRIDED_SLICE, ins, 4, &ty, 1, o, &err) >= 0);
+    assert_int_equal(reef_graph_set_io(g, &tx, 1, &ty, 1, &err), 0);
+    return ty;
+}
+
+static void test_strided_slice_match_tflm(void **state)
+{
+    (void)state;
+    const char *src = testing_source_dir();
+    char path[1024];
+    static char line[16384];
+    if (!src) skip();
+    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_strided_slice_vectors.txt", src);
+    FILE *fp = fopen(path, "r");
+    if (!fp) fail_msg("%s: cannot open", path);
+    int n = 0, negative = 0, shrunk = 0, emulated = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#') continue;
+        char *save = NULL;
+        assert_string_equal(strtok_r(line, " \n", &save), "SSLICE");
+        int rank = atoi(NEXT()), out_rank, in_count = 1, out_count = 1, case_negative = 0;
+        int32_t shape[4], out_shape[4];
+        int64_t b[4], e[4], st[4];
+        reef_op_options o;
+        reef_op_options_init(&o);
+        for (int i = 0; i < 4; i++) shape[i] = atoi(NEXT());
+        for (int i = 0; i < 4; i++) b[i] = atoi(NEXT());
+        for (int i = 0; i < 4; i++) e[i] = atoi(NEXT());
+        for (int i = 0; i < 4; i++) st[i] = atoi(NEXT()), case_negative |= st[i] < 0;
+        o.begin_mask = atoi(NEXT()), o.end_mask = atoi(NEXT()), o.shrink_axis_mask = atoi(NEXT());
+        out_rank = atoi(NEXT());
+        for (int i = 0; i < 4; i++) out_shape[i] = atoi(NEXT());
+        for (int i = 0; i < rank; i++) in_count *= shape[i];
+        for (int i = 0; i < out_rank; i++) out_count *= out_shape[i];
+        int8_t *x = hex_bytes(NEXT(), (size_t)in_count), *want = hex_bytes(NEXT(), (size_t)out_count);
+        if (!x || !want) fail_msg("%s: case %d has the wrong number of bytes", path, n + 1);
+        int8_t *got = malloc((size_t)out_count);
+        reef_graph g, back;
+        reef_lowered_model m;
+        strided_slice_graph(&g, rank, shape, b, e, st, &o, out_rank, out_shape);
+        round_trip_lower(&g, &back, &m, "sslice", n + 1);
+        assert_int_equal(back.ops[0].opt.shrink_axis_mask, o.shrink_axis_mask); /* options written and read back */
+        assert_int_equal(back.ops[0].opt.begin_mask, o.begin_mask);
+        assert_int_equal(m.steps[0].kind, REEF_STEP_STRIDED);
+        assert_int_equal(reef_lowered_invoke(&m, x, got), 0);
+        for (int i = 0; i < out_count; i++)
+            if (got[i] != want[i]) fail_msg("STRIDED_SLICE case %d element %d: %d, TFLite Micro %d", n + 1, i, got[i], want[i]);
+        if (rank == 4 && case_negative && !emulated) emulated = run_targets(&m, "sslice", x, 1, (size_t)in_count, want, 1);
+        negative += case_negative, shrunk += o.shrink_axis_mask != 0;
+        n++;
+        free(x), free(want), free(got);
+        reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    }
+    fclose(fp);
+    printf("  STRIDED_SLICE: %d cases (%d with negative strides, %d shrinking axes) equal TFLite Micro's reference%s\n", n,
+           negative, shrunk, emulated ? "; one also on the host and qemu-m4" : "");
+    assert_true(n >= 60 && negative >= 20 && shrunk >= 5);
+    /* refusals: an empty slice, a shrunk axis with a negative stride, the masks TFLite Micro ignores */
+    const int32_t shape[2] = {3, 4}, one[2] = {1, 4}, two[2] = {3, 2};
+    const int64_t b0[2] = {0, 0}, e_empty[2] = {0, 4}, e_full[2] = {3, 4}, st1[2] = {1, 1}, st_neg[2] = {-1, 1},
+                  st2[2] = {1, 2};
+    struct {
+        const int64_t *e, *st;
+        int shrink, ellipsis;
+        const int32_t *out;
+        int out_rank;
+        const char *why;
+    } bad[] = {
+        {e_empty, st1, 0, 0, one, 2, "select no element"},
+        {e_full, st_neg, 1, 0, shape + 1, 1, "negative stride"},
+        {e_full, st1, 0, 1, shape, 2, "ellipsis_mask"},
+        {e_full, st2, 0, 0, one, 2, "output shape does not match"},
+    };
+    (void)two;
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        reef_graph g;
+        reef_lowered_model m;
+        reef_error err;
+        reef_op_options o;
+        reef_op_options_init(&o), o.shrink_axis_mask = bad[k].shrink, o.ellipsis_mask = bad[k].ellipsis;
+        strided_slice_graph(&g, 2, shape, b0, bad[k].e, bad[k].st, &o, bad[k].out_rank, bad[k].out);
+        assert_int_equal(reef_lower(&g, &m, &err), -1);
+        if (!strstr(err.msg, bad[k].why) || !strstr(err.msg, "STRIDED_SLICE"))
+            fail_msg("refusal %zu: '%s' does not say '%s'", k, err.msg, bad[k].why);
+        reef_graph_free(&g);
+    }
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concat_match_tflm),
         cmocka_unit_test(test_split_pack_random),
+        cmocka_unit_test(test_strided_slice_match_tflm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,9 +49,6 @@ static int run_qemu(infer_job *job, reef_error *err)
 {
     char name[72];
     reef_c_name_from_path(job->model_path, name, sizeof name);
-    if (job->lowered->input_type != REEF_INT8 || job->lowered->output_type != REEF_INT8)
-        return reef_fail(err, "%s: --target qemu-m4 runs models with int8 input and output only (this one has "
-                              "float32 I/O; use --target host)", job->model_path);
     reef_pipeline_opts o = {.target = "qemu-m4", .name = name, .source = job->model_path};
     reef_firmware_figures fig;
     if (reef_pipeline_run_int8(job->lowered, job->input, 1, job->output, &o, &fig, NULL, err)) return -1;

@@ -250,6 +250,14 @@ static void put_copy_rows(emitter *e, int k, const reef_lowered_step *s, const v
             q->requantize, q->input_offset, q->multiplier, q->shift, q->output_offset);
 }
 
+static void put_arg_max(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_arg_max_step_args *a = args;
+    (void)k, (void)s;
+    fprintf(e->fp, "    .outer = %" PRId32 ", .axis_size = %" PRId32 ", .inner = %" PRId32 ",\n", a->outer, a->axis_size,
+            a->inner);
+}
+
 static void put_reduce(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_reduce_step_args *a = args;

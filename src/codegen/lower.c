@@ -676,6 +676,38 @@ static int lower_reduce_max(const reef_graph *g, const reef_op *op, reef_lowered
     return 0;
 }
 
+/* ARG_MAX (arg_min_max.cc, reference ArgMinMax with GreaterFn): over one
+ * axis, a constant int32 (TFLite Micro reads only int32 axes) counting
+ * from the end when negative; int32 indices out, the first of equal
+ * values (TFLite Micro has no int64 output either). */
+static int lower_arg_max(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *axis, *out = tensor_at_index(g, op->noutputs > 0 ? op->outputs[0] : -1);
+    if (op->ninputs != 2 || op->noutputs != 1) return reef_fail(err, "needs an input, an axis and an output");
+    if (activation(g, op->inputs[0], &in, err) || constant(g, op->inputs[1], REEF_INT32, &axis, err)) return -1;
+    if (!out || out->data || out->type != REEF_INT32)
+        return reef_fail(err, "the output must be an int32 activation (TFLite Micro writes int32 indices only)");
+    if (reef_tensor_elements(axis) != 1) return reef_fail(err, "the axis must be one value");
+    int32_t ax = read_i32(axis->data);
+    if (in->rank < 1 || ax < -in->rank || ax >= in->rank)
+        return reef_fail(err, "axis %d is out of range for rank %d", ax, in->rank);
+    if (ax < 0) ax += in->rank;
+    reef_arg_max_step_args *a = &s->args.arg_max;
+    a->outer = a->axis_size = a->inner = 1;
+    for (int i = 0; i < in->rank; i++) {
+        if (in->shape[i] <= 0) return reef_fail(err, "empty or unknown dimension");
+        if (i < ax) a->outer *= in->shape[i];
+        if (i > ax) a->inner *= in->shape[i];
+    }
+    a->axis_size = in->shape[ax];
+    if (out->rank != in->rank - 1 && !(in->rank == 1 && reef_tensor_elements(out) == 1))
+        return reef_fail(err, "output rank %d, expected %d (the axis removed)", out->rank, in->rank - 1);
+    for (int i = 0, j = 0; i < in->rank && out->rank == in->rank - 1; i++)
+        if (i != ax && out->shape[j++] != in->shape[i]) return reef_fail(err, "output shape does not match the input");
+    s->kind = REEF_STEP_ARG_MAX;
+    return 0;
+}
+
 /* ---- float boundaries: QUANTIZE and DEQUANTIZE -------------------------- */
 
 /* A non-constant float32 tensor (a model's float input or output). */
@@ -786,6 +818,7 @@ static const struct {
     {REEF_OP_SLICE, lower_movement},
     {REEF_OP_STRIDED_SLICE, lower_strided_slice},
     {REEF_OP_REDUCE_MAX, lower_reduce_max},
+    {REEF_OP_ARG_MAX, lower_arg_max},
     {REEF_OP_QUANTIZE, lower_quantize},
     {REEF_OP_DEQUANTIZE, lower_dequantize},
 };

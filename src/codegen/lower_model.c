@@ -40,10 +40,11 @@ static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_erro
         return reef_fail(err, "%s: %s tensor index %d is out of range", model_name(g), what, t);
     const reef_tensor *x = &g->tensors[t];
     int is_int8 = x->type == REEF_INT8 && x->nquant >= 1;
-    if (!(is_int8 || x->type == REEF_FLOAT32) || x->data)
+    int is_index = x->type == REEF_INT32 && !strcmp(what, "output"); /* ARG_MAX */
+    if (!(is_int8 || is_index || x->type == REEF_FLOAT32) || x->data)
         return reef_fail(err,
                          "%s: the %s tensor '%s' is %s%s; reef runs int8 models with int8 %ss "
-                         "(or float32 ones around QUANTIZE / DEQUANTIZE)",
+                         "(or float32 ones around QUANTIZE / DEQUANTIZE, or int32 indices out of ARG_MAX)",
                          model_name(g), what, x->name, reef_dtype_name(x->type), x->data ? " (constant)" : "",
                          what);
     return 0;
@@ -51,7 +52,7 @@ static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_erro
 
 int reef_lower_elem_size(reef_dtype type)
 {
-    return type == REEF_INT8 ? 1 : type == REEF_FLOAT32 ? 4 : 0;
+    return type == REEF_INT8 ? 1 : type == REEF_FLOAT32 || type == REEF_INT32 ? 4 : 0;
 }
 
 /* Bytes of an activation tensor in the arena. */

@@ -138,6 +138,7 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_SLICE: return "SLICE";
     case REEF_OP_REDUCE_MAX: return "REDUCE_MAX";
     case REEF_OP_STRIDED_SLICE: return "STRIDED_SLICE";
+    case REEF_OP_ARG_MAX: return "ARG_MAX";
     case REEF_OP_SPLIT: return "SPLIT";
     case REEF_OP_SPLIT_V: return "SPLIT_V";
     case REEF_OP_PACK: return "PACK";

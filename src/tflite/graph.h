@@ -53,6 +53,7 @@ typedef enum reef_builtin {
     REEF_OP_SQUEEZE = 43,
     REEF_OP_SLICE = 65,
     REEF_OP_MAXIMUM = 55,
+    REEF_OP_ARG_MAX = 56,
     REEF_OP_PADV2 = 60,
     REEF_OP_EXPAND_DIMS = 70,
     REEF_OP_MINIMUM = 57,

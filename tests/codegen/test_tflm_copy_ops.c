@@ -1,6 +1,6 @@
 /* The data-movement ops with several operands against TFLite Micro:
  * CONCATENATION, SPLIT, SPLIT_V, PACK, UNPACK (one COPY_ROWS step per
- * operand, reef/permute.h) and STRIDED_SLICE (a STRIDED step).
+ * operand, reef/permute.h), STRIDED_SLICE (a STRIDED step) and ARG_MAX.
  *
  *  - CONCATENATION: every case of data/tflm_concat_vectors.txt, which
  *    TFLite Micro's reference kernels generated (see the file's header);
@@ -9,7 +9,10 @@
  *    TFLite Micro);
  *  - STRIDED_SLICE: every case of data/tflm_strided_slice_vectors.txt,
  *    from TFLite Micro's reference kernel, and the refusals;
- *  each also as generated C on qemu-m4 and the host, once.
+ *  - ARG_MAX (int32 indices, the model's output): every case of
+ *    data/tflm_arg_max_vectors.txt;
+ *  each also as generated C on qemu-m4 once (CONCATENATION and ARG_MAX
+ *  also on the host).
  * Skips (77) when the source tree (the vectors) is not found; the qemu-m4
  * part skips without the ARM tools. */
 #include "testing.h"
@@ -140,7 +143,7 @@ static void test_concat_match_tflm(void **state)
  * the parts in reverse order, along the same axis (given as a positive or
  * negative index) -> y, one quantization: y is x with the blocks along the
  * axis in reverse order. Ranks 1-4 (UNPACK of rank 1 gives scalars), 1 to
- * 6 parts. The first rank-4 UNPACK -> PACK also on qemu-m4 and the host. */
+ * 6 parts. The first rank-4 UNPACK -> PACK also on qemu-m4. */
 static void test_split_pack_random(void **state)
 {
     (void)state;
@@ -216,14 +219,14 @@ static void test_split_pack_random(void **state)
             fail_msg("%s case %d (rank %d, axis %d, %d parts) differs from the reference", reef_builtin_name(split_ops[kind]),
                      k, rank, axis, nparts);
         if (kind == 2 && rank == 4 && nparts >= 3 && !emulated)
-            emulated = run_targets(&m, "unpack_pack", x, 1, (size_t)count, want, 1);
+            emulated = run_targets(&m, "unpack_pack", x, 1, (size_t)count, want, 0);
         per_op[kind]++;
         free(x), free(want), free(got);
         reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
     }
     printf("  SPLIT %d, SPLIT_V %d, UNPACK %d random graphs, then CONCATENATION or PACK in reverse, equal the "
            "reference%s\n",
-           per_op[0], per_op[1], per_op[2], emulated ? "; one UNPACK -> PACK also on the host and qemu-m4" : "");
+           per_op[0], per_op[1], per_op[2], emulated ? "; one UNPACK -> PACK also on qemu-m4" : "");
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
@@ -233,7 +236,7 @@ static void test_split_pack_random(void **state)
  * and out-of-range begin and end, negative strides, begin, end and
  * shrink-axis masks) through the writer, reader, lowering and interpreter;
  * the first rank-4 case with a negative stride also as generated C on
- * qemu-m4 and the host. Then the refusals: what TFLite Micro ignores or
+ * qemu-m4. Then the refusals: what TFLite Micro ignores or
  * would write nothing for. */
 static int32_t strided_slice_graph(reef_graph *g, int rank, const int32_t *shape, const int64_t *b, const int64_t *e,
                                    const int64_t *st, const reef_op_options *o, int out_rank, const int32_t *out_shape)
@@ -295,7 +298,7 @@ static void test_strided_slice_match_tflm(void **state)
         assert_int_equal(reef_lowered_invoke(&m, x, got), 0);
         for (int i = 0; i < out_count; i++)
             if (got[i] != want[i]) fail_msg("STRIDED_SLICE case %d element %d: %d, TFLite Micro %d", n + 1, i, got[i], want[i]);
-        if (rank == 4 && case_negative && !emulated) emulated = run_targets(&m, "sslice", x, 1, (size_t)in_count, want, 1);
+        if (rank == 4 && case_negative && !emulated) emulated = run_targets(&m, "sslice", x, 1, (size_t)in_count, want, 0);
         negative += case_negative, shrunk += o.shrink_axis_mask != 0;
         n++;
         free(x), free(want), free(got);
@@ -303,7 +306,7 @@ static void test_strided_slice_match_tflm(void **state)
     }
     fclose(fp);
     printf("  STRIDED_SLICE: %d cases (%d with negative strides, %d shrinking axes) equal TFLite Micro's reference%s\n", n,
-           negative, shrunk, emulated ? "; one also on the host and qemu-m4" : "");
+           negative, shrunk, emulated ? "; one also on qemu-m4" : "");
     assert_true(n >= 60 && negative >= 20 && shrunk >= 5);
     /* refusals: an empty slice, a shrunk axis with a negative stride, the masks TFLite Micro ignores */
     const int32_t shape[2] = {3, 4}, one[2] = {1, 4}, two[2] = {3, 2};
@@ -337,12 +340,81 @@ static void test_strided_slice_match_tflm(void **state)
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
+/* ---- ARG_MAX ----------------------------------------------------------- */
+
+/* Every case of data/tflm_arg_max_vectors.txt (rank 1-4, negative axes,
+ * ties, values at both int8 ends): int8 in, int32 indices out (the model's
+ * output), through the writer, reader, lowering and interpreter; the first
+ * rank-4 case also as generated C on qemu-m4 and the host (an int32 output
+ * through the firmware harness). */
+static void test_arg_max_match_tflm(void **state)
+{
+    (void)state;
+    const char *src = testing_source_dir();
+    char path[1024];
+    static char line[16384];
+    if (!src) skip();
+    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_arg_max_vectors.txt", src);
+    FILE *fp = fopen(path, "r");
+    if (!fp) fail_msg("%s: cannot open", path);
+    int n = 0, ties = 0, emulated = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#') continue;
+        char *save = NULL;
+        assert_string_equal(strtok_r(line, " \n", &save), "ARG_MAX");
+        int rank = atoi(NEXT()), in_count = 1, out_count = 1, out_rank = 0;
+        int32_t shape[4], out_shape[4];
+        for (int i = 0; i < 4; i++) shape[i] = atoi(NEXT());
+        int64_t axis = atoi(NEXT());
+        const int ax = axis < 0 ? (int)axis + rank : (int)axis;
+        for (int i = 0; i < rank; i++) {
+            in_count *= shape[i];
+            if (i != ax) out_shape[out_rank++] = shape[i], out_count *= shape[i];
+        }
+        int8_t *x = hex_bytes(NEXT(), (size_t)in_count), *idx = hex_bytes(NEXT(), (size_t)out_count);
+        if (!x || !idx) fail_msg("%s: case %d has the wrong number of bytes", path, n + 1);
+        int32_t *want = malloc((size_t)out_count * 4), *got = malloc((size_t)out_count * 4);
+        for (int i = 0; i < out_count; i++) want[i] = idx[i];
+        reef_graph g, back;
+        reef_error err;
+        float scale = 0.1f;
+        int64_t zp = 3;
+        assert_int_equal(reef_graph_init(&g, "argmax", &err), 0);
+        int32_t tx = reef_graph_add_tensor(&g, "x", REEF_INT8, rank, shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, tx, 1, &scale, &zp, 0, &err), 0);
+        int32_t ty = reef_graph_add_tensor(&g, "indices", REEF_INT32, out_rank, out_shape, &err);
+        int32_t ins[2] = {tx, add_int_const(&g, "axis", &axis, 1, 0)};
+        reef_op_options o;
+        reef_op_options_init(&o);
+        assert_true(reef_graph_add_op(&g, REEF_OP_ARG_MAX, ins, 2, &ty, 1, &o, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(&g, &tx, 1, &ty, 1, &err), 0);
+        reef_lowered_model m;
+        round_trip_lower(&g, &back, &m, "argmax", n + 1);
+        assert_int_equal(m.output_type, REEF_INT32), assert_int_equal(m.output_bytes, 4 * out_count);
+        assert_int_equal(reef_lowered_invoke_bytes(&m, m.arena, x, got), 0);
+        for (int i = 0; i < out_count; i++)
+            if (got[i] != want[i]) fail_msg("ARG_MAX case %d output %d: %d, TFLite Micro %d", n + 1, i, got[i], want[i]);
+        for (int i = 0; i < in_count; i++) /* a tie: some later value equals an earlier maximum */
+            ties += i + 1 < in_count && x[i] == x[i + 1];
+        if (rank == 4 && !emulated) emulated = run_targets(&m, "arg_max", x, 1, (size_t)in_count, (const int8_t *)want, 1);
+        n++;
+        free(x), free(idx), free(want), free(got);
+        reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    }
+    fclose(fp);
+    printf("  ARG_MAX: %d cases equal TFLite Micro's reference (int32 indices)%s\n", n,
+           emulated ? "; one also on the host and qemu-m4" : "");
+    assert_true(n >= 50 && ties > 0);
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concat_match_tflm),
         cmocka_unit_test(test_split_pack_random),
         cmocka_unit_test(test_strided_slice_match_tflm),
+        cmocka_unit_test(test_arg_max_match_tflm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@ static inline int8_t *hex_bytes(const char *hex, size_t n)
 
 /* The generated C of m on qemu-m4 (emulated Cortex-M4) and, when host,
  * also built for the host, on n inputs of in_size bytes: each must give
- * want. Returns 0 when
+ * the m->output_bytes bytes of want. Returns 0 when
  * the ARM tools are missing (or under the sanitizers), 1 when checked. */
 static inline int run_targets(const reef_lowered_model *m, const char *name, const int8_t *in, int n, size_t in_size,
                        const int8_t *want, int host)
@@ -32,7 +32,7 @@ static inline int run_targets(const reef_lowered_model *m, const char *name, con
     if (testing_sanitizer_run() || !testing_have_arm_tools()) return 0;
     char dir[256], header[600], source[600], elf[600], exe[600];
     reef_error err;
-    const size_t out_size = (size_t)m->output_size;
+    const size_t out_size = (size_t)m->output_bytes;
     int8_t *got = calloc((size_t)n, out_size);
     assert_non_null(got);
     testing_tmpdir(dir, sizeof dir, name);

@@ -410,8 +410,17 @@ static int lower_mean(const reef_graph *g, const reef_op *op, reef_lowered_step 
                          reef_dims_count(&a->output_dims));
     a->params.input_offset = -zp(in);
     a->params.output_offset = zp(out);
-    reef_quantize_multiplier((double)in->scale[0] / (double)out->scale[0], &a->params.multiplier,
-                             &a->params.shift);
+    int32_t multiplier, shift;
+    reef_quantize_multiplier((double)in->scale[0] / (double)out->scale[0], &multiplier, &shift);
+    /* QuantizedMeanOrSum folds 1 / (H * W) into the multiplier: shifted left by
+     * floor(log2(count)) (at most 32 and 31 + shift), divided by count */
+    const int64_t count = (int64_t)a->input_dims.h * a->input_dims.w;
+    int up = 0;
+    while (up < 62 && (count >> (up + 1)) > 0) up++;
+    if (up > 32) up = 32;
+    if (up > 31 + shift) up = 31 + shift;
+    a->params.multiplier = (int32_t)(((int64_t)multiplier << up) / count);
+    a->params.shift = shift - up;
     return 0;
 }
 

@@ -15,7 +15,9 @@
  *    as [C], [1,1,C] and [H,W,C], outputs saturating, zero points from
  *    -128 to 127), the first also on qemu-m4;
  *  - TRANSPOSE, SLICE and REDUCE_MAX: random graphs against multi-index
- *    references written here, one of each also on qemu-m4.
+ *    references written here, one of each also on qemu-m4;
+ *  - MEAN over (1, 2), keep_dims 0 and 1: every case of
+ *    data/tflm_mean_vectors.txt, one also on qemu-m4.
  * Skips (77) when the source tree (the vectors) is not found; the qemu-m4
  * part skips without the ARM tools. */
 #include "testing.h"
@@ -417,6 +419,71 @@ static void test_reduce_max_random(void **state)
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
+/* ---- MEAN ---------------------------------------------------------------- */
+
+/* Every case of data/tflm_mean_vectors.txt (axes (1, 2) of a 4-D tensor,
+ * keep_dims 0 and 1, H*W 1 to 49, zero points at both ends, scale ratios
+ * over five decades) through the writer, reader, lowering and interpreter,
+ * against TFLite Micro's int8 MEAN (QuantizedMeanOrSum, 1 / (H * W) folded
+ * into the multiplier; TFLite's older reference_integer_ops::Mean, which
+ * reef ran before, divided after requantizing and missed 3 of 183 outputs
+ * here by one). The first keep_dims=0 case of 16 or more pixels also on
+ * qemu-m4. */
+static void test_mean_match_tflm(void **state)
+{
+    (void)state;
+    const char *src = testing_source_dir();
+    char path[1024];
+    static char line[16384], hin[8192], hout[256];
+    if (!src) skip();
+    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_mean_vectors.txt", src);
+    FILE *fp = fopen(path, "r");
+    if (!fp) fail_msg("%s: cannot open", path);
+    int n = 0, outputs = 0, keep_cases[2] = {0, 0}, emulated = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#') continue;
+        int keep, iz, oz, s[4];
+        float is, os;
+        if (sscanf(line, "MEAN %d %a %d %a %d %d %d %d %d %8191s %255s", &keep, &is, &iz, &os, &oz, &s[0], &s[1], &s[2],
+                   &s[3], hin, hout) != 11)
+            fail_msg("%s: malformed case %d", path, n + 1);
+        const int in_count = s[0] * s[1] * s[2] * s[3], out_count = s[0] * s[3];
+        int8_t *x = hex_bytes(hin, (size_t)in_count), *want = hex_bytes(hout, (size_t)out_count);
+        if (!x || !want) fail_msg("%s: case %d has the wrong number of bytes", path, n + 1);
+        reef_graph g, back;
+        reef_error err;
+        int64_t zi = iz, zo = oz, axes[2] = {1, 2};
+        const int32_t in_shape[4] = {s[0], s[1], s[2], s[3]};
+        const int32_t out_shape[4] = {s[0], keep ? 1 : s[3], 1, s[3]};
+        assert_int_equal(reef_graph_init(&g, "mean", &err), 0);
+        int32_t tx = reef_graph_add_tensor(&g, "x", REEF_INT8, 4, in_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, tx, 1, &is, &zi, 0, &err), 0);
+        int32_t ty = reef_graph_add_tensor(&g, "y", REEF_INT8, keep ? 4 : 2, out_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, ty, 1, &os, &zo, 0, &err), 0);
+        int32_t ins[2] = {tx, add_int_const(&g, "axes", axes, 2, 0)};
+        reef_op_options o;
+        reef_op_options_init(&o), o.keep_dims = keep;
+        assert_true(reef_graph_add_op(&g, REEF_OP_MEAN, ins, 2, &ty, 1, &o, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(&g, &tx, 1, &ty, 1, &err), 0);
+        reef_lowered_model m;
+        round_trip_lower(&g, &back, &m, "mean", n + 1);
+        assert_int_equal(back.ops[0].opt.keep_dims, keep);
+        int8_t *got = malloc((size_t)out_count);
+        assert_int_equal(reef_lowered_invoke(&m, x, got), 0);
+        for (int i = 0; i < out_count; i++)
+            if (got[i] != want[i]) fail_msg("MEAN case %d output %d: %d, TFLite Micro %d", n + 1, i, got[i], want[i]);
+        if (!keep && s[1] * s[2] >= 16 && !emulated) emulated = run_targets(&m, "mean", x, 1, (size_t)in_count, want, 0);
+        outputs += out_count, keep_cases[keep]++, n++;
+        free(x), free(want), free(got);
+        reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    }
+    fclose(fp);
+    printf("  MEAN over (1, 2): %d cases (%d keep_dims=0, %d keep_dims=1), %d outputs equal TFLite Micro's reference%s\n",
+           n, keep_cases[0], keep_cases[1], outputs, emulated ? "; one keep_dims=0 case also on qemu-m4" : "");
+    assert_true(keep_cases[0] >= 20 && keep_cases[1] >= 20);
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_prelu_match_tflm),
         cmocka_unit_test(test_movement_random),
         cmocka_unit_test(test_reduce_max_random),
+        cmocka_unit_test(test_mean_match_tflm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

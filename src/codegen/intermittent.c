@@ -104,6 +104,12 @@ static int trace_tensors(ctx *c, reef_error *err)
     const reef_lowered_model *m = c->m;
     for (int t = 0; t < c->nt; t++) c->producer[t] = -2, c->last_reader_step[t] = -1;
     c->producer[m->input_tensor] = -1;
+    for (int k = 0; k < m->nsteps; k++)
+        if (m->steps[k].writes_part)
+            return reef_fail(err,
+                             "intermittent: step %d (op %d, %s) writes one part of a tensor; resumable units of "
+                             "CONCATENATION and PACK are not supported yet",
+                             k, m->steps[k].op, reef_builtin_name(m->steps[k].builtin));
     for (int k = 0; k < m->nsteps; k++) c->producer[m->steps[k].output_tensor] = k;
     for (int t = 0; t < c->nt; t++) c->root[t] = t;
     for (int k = 0; k < m->nsteps; k++)

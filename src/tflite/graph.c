@@ -137,7 +137,12 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_TRANSPOSE: return "TRANSPOSE";
     case REEF_OP_SLICE: return "SLICE";
     case REEF_OP_REDUCE_MAX: return "REDUCE_MAX";
-    case 45: return "STRIDED_SLICE";
+    case REEF_OP_STRIDED_SLICE: return "STRIDED_SLICE";
+    case REEF_OP_ARG_MAX: return "ARG_MAX";
+    case REEF_OP_SPLIT: return "SPLIT";
+    case REEF_OP_SPLIT_V: return "SPLIT_V";
+    case REEF_OP_PACK: return "PACK";
+    case REEF_OP_UNPACK: return "UNPACK";
     case 97: return "RESIZE_NEAREST_NEIGHBOR";
     case REEF_OP_HARD_SWISH: return "HARD_SWISH";
     default: return "UNKNOWN";
@@ -388,6 +393,11 @@ int tfl_options_type(int32_t builtin)
     case REEF_OP_SQUEEZE: return TFL_OPT_SQUEEZE;
     case REEF_OP_DEQUANTIZE: return TFL_OPT_DEQUANTIZE;
     case REEF_OP_QUANTIZE: return TFL_OPT_QUANTIZE;
+    case REEF_OP_STRIDED_SLICE: return TFL_OPT_STRIDED_SLICE;
+    case REEF_OP_SPLIT: return TFL_OPT_SPLIT;
+    case REEF_OP_SPLIT_V: return TFL_OPT_SPLIT_V;
+    case REEF_OP_PACK: return TFL_OPT_PACK;
+    case REEF_OP_UNPACK: return TFL_OPT_UNPACK;
     default: return TFL_OPT_NONE;
     }
 }

@@ -45,18 +45,24 @@ typedef enum reef_builtin {
     REEF_OP_SOFTMAX = 25,
     REEF_OP_TANH = 28,
     REEF_OP_PAD = 34,
+    REEF_OP_STRIDED_SLICE = 45,
+    REEF_OP_SPLIT = 49,
     REEF_OP_MEAN = 40,
     REEF_OP_SUB = 41,
     REEF_OP_TRANSPOSE = 39,
     REEF_OP_SQUEEZE = 43,
     REEF_OP_SLICE = 65,
     REEF_OP_MAXIMUM = 55,
+    REEF_OP_ARG_MAX = 56,
     REEF_OP_PADV2 = 60,
     REEF_OP_EXPAND_DIMS = 70,
     REEF_OP_MINIMUM = 57,
     REEF_OP_PRELU = 54,
     REEF_OP_REDUCE_MAX = 82,
+    REEF_OP_PACK = 83,
+    REEF_OP_UNPACK = 88,
     REEF_OP_LEAKY_RELU = 98,
+    REEF_OP_SPLIT_V = 102,
     REEF_OP_QUANTIZE = 114,
     REEF_OP_HARD_SWISH = 117,
 } reef_builtin;
@@ -108,8 +114,12 @@ typedef struct reef_op_options {
     int32_t new_shape[REEF_MAX_RANK];
     /* MEAN */
     int keep_dims;
-    /* CONCATENATION */
+    /* CONCATENATION, PACK, UNPACK */
     int axis;
+    /* SPLIT, SPLIT_V num_splits; PACK values_count; UNPACK num */
+    int count;
+    /* STRIDED_SLICE */
+    int begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset;
     /* LEAKY_RELU */
     float alpha;
 } reef_op_options;

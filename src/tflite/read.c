@@ -316,6 +316,19 @@ static int read_options(const reader *rd, const fbr_table *t, reef_op *op, const
         return read_dims_option(rd, t, o, what);
     case REEF_OP_LEAKY_RELU:
         return fbr_f32(r, t, 0, 0.0f, &o->alpha, what);
+    case REEF_OP_SPLIT: /* num_splits */
+    case REEF_OP_SPLIT_V:
+        return read_i32(rd, t, 0, 0, &o->count, what);
+    case REEF_OP_PACK:   /* values_count, axis */
+    case REEF_OP_UNPACK: /* num, axis */
+        return read_i32(rd, t, 0, 0, &o->count, what) || read_i32(rd, t, 1, 0, &o->axis, what);
+    case REEF_OP_STRIDED_SLICE: /* begin, end, ellipsis, new_axis, shrink_axis masks, offset */
+        if (read_i32(rd, t, 0, 0, &o->begin_mask, what) || read_i32(rd, t, 1, 0, &o->end_mask, what) ||
+            read_i32(rd, t, 2, 0, &o->ellipsis_mask, what) || read_i32(rd, t, 3, 0, &o->new_axis_mask, what) ||
+            read_i32(rd, t, 4, 0, &o->shrink_axis_mask, what) || fbr_u8(r, t, 5, 0, &flag, what))
+            return -1;
+        o->offset = flag;
+        return 0;
     case REEF_OP_MEAN:
     case REEF_OP_REDUCE_MAX:
         if (fbr_u8(r, t, 0, 0, &flag, what)) return -1;

@@ -351,6 +351,23 @@ static size_t write_options(writer *w, const reef_op *op)
     case REEF_OP_REDUCE_MAX:
         fbt_u8(&t, 0, o->keep_dims);
         break;
+    case REEF_OP_SPLIT:
+    case REEF_OP_SPLIT_V:
+        fbt_i32(&t, 0, o->count);
+        break;
+    case REEF_OP_PACK:
+    case REEF_OP_UNPACK:
+        fbt_i32(&t, 0, o->count);
+        fbt_i32(&t, 1, o->axis);
+        break;
+    case REEF_OP_STRIDED_SLICE:
+        fbt_i32(&t, 0, o->begin_mask);
+        fbt_i32(&t, 1, o->end_mask);
+        fbt_i32(&t, 2, o->ellipsis_mask);
+        fbt_i32(&t, 3, o->new_axis_mask);
+        fbt_i32(&t, 4, o->shrink_axis_mask);
+        fbt_u8(&t, 5, (uint8_t)o->offset);
+        break;
     case REEF_OP_PAD:
     case REEF_OP_QUANTIZE:
     case REEF_OP_DEQUANTIZE:

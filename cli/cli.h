@@ -37,6 +37,17 @@ int cli_check_output(const char *name, const char *out_opt, const char *out, ...
  * msg when failed (if not NULL) and returns failed != 0. */
 int cli_agree(const char *name, int failed, const char *msg);
 
+/* Makes a dataset speak a model's classes (reef_dataset_follow_classes):
+ * the same list passes; the same set in another order is mapped, with a
+ * note on stderr; a model without class names (an older file) passes with
+ * a warning; anything else prints an error naming both files and both
+ * lists and returns 1 (an exit status). Notes go to stderr (rank 0 only),
+ * so --json output on stdout stays JSON. */
+struct reef_dataset;
+struct reef_class_names;
+int cli_follow_classes(const char *name, struct reef_dataset *ds, const char *data_path,
+                       const struct reef_class_names *classes, const char *model_path);
+
 /* 0 when target names an emulated-run target (host or qemu-m4); otherwise
  * prints and returns -1. */
 int cli_check_run_target(const char *name, const char *target);
@@ -62,7 +73,6 @@ int cmd_harvest(int argc, char **argv);
 
 /* A dataset's per-class and per-group counts: tables on stdout, or the
  * "classes" and "groups" arrays into j when j is not NULL (cmd_info.c). */
-struct reef_dataset;
 struct reef_json;
 int info_dataset_counts(const struct reef_dataset *ds, struct reef_json *j);
 

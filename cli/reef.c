@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "data/dataset.h"
 #include "util/io.h"
 #include "util/ranks.h"
 
@@ -49,6 +50,17 @@ int cli_agree(const char *name, int failed, const char *msg)
     const int this_rank_printed = failed && !msg;
     if (!this_rank_printed) cli_error(name, "%s", text);
     return 1;
+}
+
+int cli_follow_classes(const char *name, reef_dataset *ds, const char *data_path, const reef_class_names *classes,
+                       const char *model_path)
+{
+    reef_error err;
+    char note[1024];
+    if (reef_dataset_follow_classes(ds, data_path, classes, model_path, note, sizeof note, &err))
+        return cli_error(name, "%s", err.msg);
+    if (note[0] && reef_ranks_rank() == 0) fprintf(stderr, "reef %s: %s\n", name, note);
+    return 0;
 }
 
 int cli_parse_int(const char *name, const char *opt, const char *text, long min, long max, long *out)

@@ -126,6 +126,7 @@ int reef_ckpt_save(const char *path, const reef_model *m, const reef_train_cfg *
     floats_le(&b, "NORM", norm, 2 * (size_t)m->in_c);
     floats_le(&b, "PARM", m->params, m->nparams);
     floats_le(&b, "STAT", m->stats, m->nstats);
+    if (m->classes.count) section(&b, "CLSN", m->classes.blob, m->classes.size);
     if (cfg) {
         len = reef_train_cfg_format(cfg, text, sizeof text);
         char extra[96];
@@ -176,8 +177,8 @@ int reef_ckpt_is(const uint8_t *head, size_t size)
 /* ---- reading ---------------------------------------------------------------- */
 
 typedef struct sections {
-    const uint8_t *spec, *shape, *norm, *params, *stats, *tcfg, *opts, *optm, *optv;
-    uint64_t spec_n, shape_n, norm_n, params_n, stats_n, tcfg_n, opts_n, optm_n, optv_n;
+    const uint8_t *spec, *shape, *norm, *params, *stats, *clsn, *tcfg, *opts, *optm, *optv;
+    uint64_t spec_n, shape_n, norm_n, params_n, stats_n, clsn_n, tcfg_n, opts_n, optm_n, optv_n;
 } sections;
 
 static int find_sections(const uint8_t *p, size_t n, const char *name, sections *s, reef_error *err)
@@ -195,7 +196,7 @@ static int find_sections(const uint8_t *p, size_t n, const char *name, sections 
 #define TAG(t, field)                                \
     if (!memcmp(h, t, 4)) s->field = d, s->field##_n = size;
         TAG("SPEC", spec) TAG("SHAP", shape) TAG("NORM", norm) TAG("PARM", params) TAG("STAT", stats)
-        TAG("TCFG", tcfg) TAG("OPTS", opts) TAG("OPTM", optm) TAG("OPTV", optv)
+        TAG("CLSN", clsn) TAG("TCFG", tcfg) TAG("OPTS", opts) TAG("OPTM", optm) TAG("OPTV", optv)
 #undef TAG
         at += SECTION_HEADER + padded;
     }
@@ -232,6 +233,19 @@ static int load_train(const sections *s, const char *name, const reef_model *m, 
     }
     get_floats(t->opt.m, s->optm, m->nparams);
     if (t->opt.v) get_floats(t->opt.v, s->optv, m->nparams);
+    return 0;
+}
+
+/* Section CLSN (files from before it have none: the model's classes are
+ * then unknown): one name per output. */
+static int load_class_names(const sections *s, const char *name, reef_model *m, reef_error *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s: section CLSN", name);
+    if (reef_class_names_parse(&m->classes, s->clsn, (size_t)s->clsn_n, what, err)) return -1;
+    if (m->classes.count != m->num_classes)
+        return reef_fail(err, "%s holds %d class names for the model's %d classes", what, m->classes.count,
+                         m->num_classes);
     return 0;
 }
 
@@ -294,6 +308,10 @@ int reef_ckpt_load_buffer(const uint8_t *data, size_t size, const char *name, re
         reef_model_free(m);
         return reef_fail(err, "%s: %s %zu is not a finite number (NaN or infinity): the model is unusable", name,
                          what, at);
+    }
+    if (s.clsn && load_class_names(&s, name, m, err)) {
+        reef_model_free(m);
+        return -1;
     }
     if (train && load_train(&s, name, m, train, err)) {
         reef_model_free(m);

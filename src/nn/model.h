@@ -24,6 +24,7 @@
 
 #include "nn/arch.h"
 #include "nn/layers.h"
+#include "util/classes.h"
 #include "util/err.h"
 
 #define REEF_BLOCK_MAX_LAYERS 4
@@ -106,6 +107,7 @@ typedef struct reef_model {
     size_t nstats;
     float *stats;          /* batch-norm running means and variances */
     reef_norm norm;
+    reef_class_names classes; /* the outputs' names (count 0: unknown); freed with the model */
     float bn_momentum;     /* 0.1 */
     /* batch state (reef_model_set_batch) */
     int batch_cap, nthreads;

@@ -16,6 +16,17 @@ typedef struct reef_command {
 /* Prints "reef NAME: message" to stderr and returns 1 (an exit status). */
 int cli_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Says on stderr (rank 0 only) that an old spelling still works but is
+ * deprecated: "reef NAME: note: OLD is deprecated; use NEW". */
+void cli_deprecated(const char *name, const char *old_spelling, const char *new_spelling);
+
+/* The one input file of info, inspect and gen: `FLAG FILE` (flagged, the
+ * form every command takes its files in), or the old form, one positional
+ * FILE after the options, with a deprecation note. flagged is the value
+ * given with flag (or NULL); argv[optind..] are the positional arguments.
+ * Returns the file, or NULL after a message (exit status 2). */
+const char *cli_input_file(const char *name, const char *flag, const char *flagged, int argc, char **argv);
+
 /* Parses a positive integer option value; on error prints and returns -1. */
 int cli_parse_int(const char *name, const char *opt, const char *text, long min, long max, long *out);
 int cli_parse_double(const char *name, const char *opt, const char *text, double *out);

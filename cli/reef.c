@@ -1,5 +1,6 @@
 /* reef: images -> dataset -> float model -> int8 model -> C -> firmware. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -61,6 +62,32 @@ int cli_follow_classes(const char *name, reef_dataset *ds, const char *data_path
         return cli_error(name, "%s", err.msg);
     if (note[0] && reef_ranks_rank() == 0) fprintf(stderr, "reef %s: %s\n", name, note);
     return 0;
+}
+
+void cli_deprecated(const char *name, const char *old_spelling, const char *new_spelling)
+{
+    if (reef_ranks_rank() == 0)
+        fprintf(stderr, "reef %s: note: %s is deprecated; use %s (the old spelling still works)\n", name, old_spelling,
+                new_spelling);
+}
+
+const char *cli_input_file(const char *name, const char *flag, const char *flagged, int argc, char **argv)
+{
+    const int positional = argc - optind;
+    if (positional > 1 || (positional == 1 && flagged)) {
+        cli_error(name, "unexpected argument '%s' (the file goes after %s)", argv[argc - 1], flag);
+        return NULL;
+    }
+    if (flagged) return flagged;
+    if (positional == 0) {
+        cli_error(name, "%s FILE is required (see --help)", flag);
+        return NULL;
+    }
+    char old[64], now[64];
+    snprintf(old, sizeof old, "'reef %s FILE'", name);
+    snprintf(now, sizeof now, "'reef %s %s FILE'", name, flag);
+    cli_deprecated(name, old, now);
+    return argv[optind];
 }
 
 int cli_parse_int(const char *name, const char *opt, const char *text, long min, long max, long *out)

@@ -149,8 +149,8 @@ static void test_names_are_carried(void **state)
     assert_int_equal(g.classes.count, 2);
     assert_memory_equal(g.classes.blob, "fish\0nofish", 12);
     reef_graph_free(&g);
-    expect(reef(out, sizeof out, "inspect '%s' --json", f->tflite), out, 0, "\"classes\":[\"fish\",\"nofish\"]");
-    expect(reef(out, sizeof out, "inspect '%s'", f->tflite), out, 0, "classes: fish, nofish");
+    expect(reef(out, sizeof out, "inspect --model '%s' --json", f->tflite), out, 0, "\"classes\":[\"fish\",\"nofish\"]");
+    expect(reef(out, sizeof out, "inspect --model '%s'", f->tflite), out, 0, "classes: fish, nofish");
     /* three names for two outputs */
     char bad[400];
     snprintf(bad, sizeof bad, "%s/bad.ckpt", f->dir);

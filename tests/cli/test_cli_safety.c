@@ -212,7 +212,7 @@ static void test_missing_folders_fail_before_work(void **state)
     expect(reef(out, sizeof out, "prep --format folders --root '%s' -o %s/nodir/x.ds", f->images, f->dir), out, 1,
            "nodir");
     /* gen -o creates every missing level */
-    expect(reef(out, sizeof out, "gen '%s' -o %s/g/h/i", f->tflite, f->dir), out, 0, "wrote");
+    expect(reef(out, sizeof out, "gen --model '%s' -o %s/g/h/i", f->tflite, f->dir), out, 0, "wrote");
     snprintf(o, sizeof o, "%s/g/h/i", f->dir);
     assert_int_equal(testing_count_files(o), 2);
 }
@@ -246,7 +246,7 @@ static void test_messages(void **state)
     FIXTURE(f);
     expect(reef(out, sizeof out, "--version"), out, 0, "reef 0.1 (commit ");
     expect(reef(out, sizeof out, "train --bogus"), out, 2, "reef train: unrecognized option '--bogus'");
-    expect(reef(out, sizeof out, "info '%s'", f->dir), out, 1, "is a folder, not a file");
+    expect(reef(out, sizeof out, "info --data '%s'", f->dir), out, 1, "is a folder, not a file");
     expect(reef(out, sizeof out, "quantize --model '%s' --calib '%s' -o %s/q.tflite", f->dir, f->ds, f->dir), out, 1,
            "is a folder, not a file");
     expect(reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 2 -o %s/p.ckpt", tiny_arch, f->ds, f->dir),
@@ -254,6 +254,28 @@ static void test_messages(void **state)
     expect(reef(out, sizeof out, "prep --format folders --root '%s' --size 8x8 -o %s/p.ds", f->images, f->dir), out, 0,
            "");
     if (strchr(out, '\033') || strchr(out, '\r')) fail_msg("terminal control codes written to a pipe:\n%s", out);
+}
+
+/* Defect 12: one convention. Files are flagged (--model, --data) in every
+ * command; info, inspect and gen still take the old positional file, with
+ * a note; profile-ops' folder is --work like run's, report's and
+ * personalize's (--work-dir still works, with a note). */
+static void test_one_convention(void **state)
+{
+    FIXTURE(f);
+    expect(reef(out, sizeof out, "info --data '%s'", f->ds), out, 0, "12 samples of 8x8x1 (HxWxC)");
+    if (strstr(out, "deprecated")) fail_msg("a note on the flagged form:\n%s", out);
+    expect(reef(out, sizeof out, "info '%s'", f->ds), out, 0, "note: 'reef info FILE' is deprecated; use 'reef info --data FILE'");
+    expect(reef(out, sizeof out, "inspect --model '%s' --json", f->tflite), out, 0, "\"model\":\"m\"");
+    expect(reef(out, sizeof out, "inspect '%s'", f->tflite), out, 0, "use 'reef inspect --model FILE'");
+    expect(reef(out, sizeof out, "inspect --model '%s' '%s'", f->tflite, f->tflite), out, 2, "unexpected argument");
+    expect(reef(out, sizeof out, "gen -o %s/g2", f->dir), out, 2, "reef gen: --model FILE is required");
+    expect(reef(out, sizeof out, "gen --model '%s'", f->tflite), out, 2, "reef gen: -o DIR is required");
+    expect(reef(out, sizeof out, "gen '%s' -o %s/g2", f->tflite, f->dir), out, 0, "use 'reef gen --model FILE'");
+    expect(reef(out, sizeof out, "profile-ops --analytic --work-dir '%s' -o %s/c.table", f->dir, f->dir), out, 0,
+           "note: --work-dir DIR is deprecated; use --work DIR");
+    expect(reef(out, sizeof out, "profile-ops --analytic --work '%s' -o %s/c.table", f->dir, f->dir), out, 0, "ops");
+    if (strstr(out, "deprecated")) fail_msg("a note on --work:\n%s", out);
 }
 
 /* 1 when a process's command line mentions text (a leftover child). */
@@ -339,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_resume_misuse_is_refused),
         cmocka_unit_test(test_interrupt_cleans_up),
         cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_one_convention),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,6 @@
 /* reef eval: a model on a dataset file -> accuracy, confusion matrix,
  * accuracy per group. Dispatches on the model file's magic. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,7 @@ static int predict_int8(const char *path, reef_dataset *ds, const char *data_pat
 static int sniff(const char *path, uint8_t *head, size_t size, size_t *got, reef_error *err)
 {
     FILE *fp = fopen(path, "rb");
-    if (!fp) return reef_fail(err, "%s: cannot open", path);
+    if (!fp) return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
     *got = fread(head, 1, size, fp);
     fclose(fp);
     return 0;

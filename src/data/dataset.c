@@ -261,8 +261,15 @@ int reef_dataset_load(const char *path, reef_dataset *ds, reef_error *err)
     if (!own) return reef_fail(err, "%s: out of memory", path);
     ds->owner_ = own;
     if (reef_map_file(path, &own->map, err)) goto fail;
+    /* another kind of file (a checkpoint, a .tflite) is named as such
+     * before its size is held against it */
+    const size_t head = own->map.size < 8 ? own->map.size : 8;
+    if (head && memcmp(own->map.data, REEF_DATASET_MAGIC, head)) {
+        reef_fail(err, "%s: not a reef dataset file (bad magic)", path);
+        goto fail;
+    }
     if (own->map.size < HEADER_SIZE) {
-        reef_fail(err, "%s: %zu bytes is too short for a dataset header (truncated?)", path,
+        reef_fail(err, "%s: %zu bytes is too short for a dataset header: the file is truncated", path,
                   own->map.size);
         goto fail;
     }

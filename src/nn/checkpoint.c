@@ -240,7 +240,7 @@ static int load_train(const sections *s, const char *name, const reef_model *m, 
  * then unknown): one name per output. */
 static int load_class_names(const sections *s, const char *name, reef_model *m, reef_error *err)
 {
-    char what[300];
+    char what[4200];
     snprintf(what, sizeof what, "%s: section CLSN", name);
     if (reef_class_names_parse(&m->classes, s->clsn, (size_t)s->clsn_n, what, err)) return -1;
     if (m->classes.count != m->num_classes)
@@ -284,6 +284,14 @@ int reef_ckpt_load_buffer(const uint8_t *data, size_t size, const char *name, re
         return reef_fail(err, "%s: %u classes, but the file holds only %llu parameters", name, classes,
                          (unsigned long long)(s.params_n / 4));
     }
+    /* the spec names its input shape: the file contradicting itself is the
+     * file's fault, not the data's (the build's message would blame the
+     * data; sides out of range get the build's own message) */
+    const int plausible = get_u32(sh) - 1 < 4096 && get_u32(sh + 4) - 1 < 4096 && get_u32(sh + 8) - 1 < REEF_MAX_CHANNELS;
+    if (a.in_h && plausible && ((uint32_t)a.in_h != get_u32(sh) || (uint32_t)a.in_w != get_u32(sh + 4) ||
+                   (uint32_t)a.in_c != get_u32(sh + 8)))
+        return reef_fail(err, "%s: inconsistent file: section SHAP gives images of %ux%ux%u, its spec '%s' takes %dx%dx%d",
+                         name, get_u32(sh), get_u32(sh + 4), get_u32(sh + 8), a.name, a.in_h, a.in_w, a.in_c);
     if (reef_model_build_within(m, &a, (int)get_u32(sh), (int)get_u32(sh + 4), (int)get_u32(sh + 8),
                                 (int)get_u32(sh + 12), 0, (size_t)(s.params_n / 4), err))
         return reef_fail_wrap(err, "%s", name);

@@ -469,7 +469,7 @@ static int read_metadata(reader *rd, const fbr_table *model)
         if (!name || name_len != strlen(REEF_TFLITE_CLASS_NAMES) || memcmp(name, REEF_TFLITE_CLASS_NAMES, name_len))
             continue;
         if (buffer_bytes(rd, buffer, &pos, &size, what)) return -1;
-        char where[600];
+        char where[4200];
         snprintf(where, sizeof where, "%s: metadata '%s'", r->name, REEF_TFLITE_CLASS_NAMES);
         reef_class_names c;
         if (reef_class_names_parse(&c, r->p + pos, size, where, r->err)) return -1;

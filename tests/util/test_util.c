@@ -223,6 +223,29 @@ static void class_names_compare_and_list(void **state)
     assert_int_equal(reef_class_names_parse(&c, (const uint8_t *)"", 0, "x", &err), -1);
 }
 
+/* Defect 11: a long path does not cut the reason off a message; the
+ * middle goes instead (reef_fail and reef_fail_wrap). */
+static void long_paths_keep_the_reason(void **state)
+{
+    (void)state;
+    char path[3001];
+    memset(path, 'd', 3000);
+    path[0] = '/', path[3000] = 0;
+    reef_error err;
+    assert_int_equal(reef_fail(&err, "%s: cannot open: %s", path, "No such file or directory"), -1);
+    assert_true(strlen(err.msg) < sizeof err.msg);
+    assert_true(strncmp(err.msg, "/ddd", 4) == 0);
+    assert_non_null(strstr(err.msg, " ... "));
+    assert_non_null(strstr(err.msg, "d: cannot open: No such file or directory"));
+    assert_int_equal(reef_fail_wrap(&err, "%s", path), -1);  // a long prefix on a long message
+    assert_true(strlen(err.msg) < sizeof err.msg);
+    assert_non_null(strstr(err.msg, "d: cannot open: No such file or directory"));
+    assert_int_equal(reef_fail(&err, "short %d", 1), -1);
+    assert_string_equal(err.msg, "short 1");
+    assert_int_equal(reef_fail_wrap(&err, "x.ckpt"), -1);
+    assert_string_equal(err.msg, "x.ckpt: short 1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +257,7 @@ int main(void)
         cmocka_unit_test(table_aligns_columns),
         cmocka_unit_test(progress_draws_at_once_and_slow_rates),
         cmocka_unit_test(class_names_compare_and_list),
+        cmocka_unit_test(long_paths_keep_the_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

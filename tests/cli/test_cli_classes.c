@@ -23,23 +23,7 @@ typedef struct fixture {
     char ds[300], swapped[300], other[300], ckpt[300], tflite[300], old_ckpt[300], old_tflite[300], plan[300];
 } fixture;
 
-static int reef(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int reef(char *out, size_t size, const char *fmt, ...)
-{
-    char args[3000], cmd[3400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", getenv("REEF_BIN"), args);
-    return testing_run(cmd, out, size);
-}
-
-static void expect(int status, const char *out, int want_status, const char *want)
-{
-    if (status != want_status || !strstr(out, want))
-        fail_msg("exit %d (want %d), output lacks '%s':\n%s", status, want_status, want, out);
-}
+#include "cli_fixture.h"
 
 /* A refusal names the data file, its classes, the model file and its classes. */
 static void expect_refused(int status, const char *out, const fixture *f, const char *model)
@@ -93,15 +77,8 @@ static int setup(void **state)
     PATH(tflite, "m.tflite"), PATH(old_ckpt, "old.ckpt"), PATH(old_tflite, "old.tflite"), PATH(plan, "m.plan");
 #undef PATH
     char path[600], out[8192];
-    uint8_t img[16 * 16];
-    for (int c = 0; c < 2; c++)
-        for (int i = 0; i < 6; i++) {
-            snprintf(path, sizeof path, "%s/images/%s", f->dir, c ? "fish" : "nofish");
-            fx_mkdirs(path);
-            snprintf(path, sizeof path, "%s/images/%s/%d.png", f->dir, c ? "fish" : "nofish", i);
-            for (int k = 0; k < 16 * 16; k++) img[k] = (uint8_t)(c ? (k % 16 < 8 ? 200 : 40) : 90 + 3 * i);
-            fx_write_png(path, img, 16, 16, 1);
-        }
+    snprintf(path, sizeof path, "%s/images", f->dir);
+    two_class_pictures(path);
     if (reef(out, sizeof out, "prep --format folders --root '%s/images' --size 8x8 -o '%s'", f->dir, f->ds))
         fail_msg("prep: %s", out);
     if (reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 5 --lr 0.03 --batch 4 -o '%s' --json", tiny_arch, f->ds,
@@ -116,22 +93,6 @@ static int setup(void **state)
     *state = f;
     return 0;
 }
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f) {
-        fx_rm_rf(f->dir);
-        free(f);
-    }
-    return 0;
-}
-
-#define FIXTURE(f)                      \
-    fixture *f = *state;                \
-    if (!f) skip();                     \
-    char out[16384];                    \
-    (void)out
 
 /* The names travel: train -> checkpoint -> quantize -> .tflite -> inspect;
  * a CLSN section that does not fit the model is refused. */

@@ -19,18 +19,7 @@ typedef struct fixture {
     char images[300], ds[300], small_ds[300], ckpt[300], tflite[300], input[300];
 } fixture;
 
-/* Runs `reef ARGS` (2>&1 into out); returns the exit status. */
-static int reef(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int reef(char *out, size_t size, const char *fmt, ...)
-{
-    char args[3000], cmd[3400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", getenv("REEF_BIN"), args);
-    return testing_run(cmd, out, size);
-}
+#include "cli_fixture.h"
 
 /* The bytes of a file, to prove it unchanged. */
 typedef struct snapshot {
@@ -54,12 +43,6 @@ static void assert_unchanged(const char *path, snapshot *s)
     free(s->data);
 }
 
-static void expect(int status, const char *out, int want_status, const char *want)
-{
-    if (status != want_status || !strstr(out, want))
-        fail_msg("exit %d (want %d), output lacks '%s':\n%s", status, want_status, want, out);
-}
-
 static int setup(void **state)
 {
     if (!testing_reef_bin()) return 0; /* each test skips */
@@ -72,15 +55,7 @@ static int setup(void **state)
     snprintf(f->tflite, sizeof f->tflite, "%s/m.tflite", f->dir);
     snprintf(f->input, sizeof f->input, "%s/in.bin", f->dir);
     char path[600], out[8192];
-    uint8_t img[16 * 16];
-    for (int c = 0; c < 2; c++)
-        for (int i = 0; i < 6; i++) {
-            snprintf(path, sizeof path, "%s/%s", f->images, c ? "fish" : "nofish");
-            fx_mkdirs(path);
-            snprintf(path, sizeof path, "%s/%s/%d.png", f->images, c ? "fish" : "nofish", i);
-            for (int k = 0; k < 16 * 16; k++) img[k] = (uint8_t)(c ? (k % 16 < 8 ? 200 : 40) : 90 + 3 * i);
-            fx_write_png(path, img, 16, 16, 1);
-        }
+    two_class_pictures(f->images);
     int rc = reef(out, sizeof out, "prep --format folders --root '%s' --size 8x8 -o '%s'", f->images, f->ds);
     if (rc) fail_msg("prep: %s", out);
     /* a dataset of another size: 8 of the 12 images (2 batches of 4, not 3) */
@@ -105,22 +80,6 @@ static int setup(void **state)
     *state = f;
     return 0;
 }
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f) {
-        fx_rm_rf(f->dir);
-        free(f);
-    }
-    return 0;
-}
-
-#define FIXTURE(f)                      \
-    fixture *f = *state;                \
-    if (!f) skip();                     \
-    char out[16384];                    \
-    (void)out
 
 /* Defect 2: every command refuses an output that is one of its inputs,
  * by any spelling (./, a hard link), and leaves the input as it was. */

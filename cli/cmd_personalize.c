@@ -42,6 +42,8 @@ static void usage(FILE *fp)
             "              labelled ones, the others measure the result\n"
             "  --source    the source training data the replay samples come from\n"
             "  --test      the original test split (accuracy before and after)\n"
+            "              (the class names of --site, --source and --test must be the\n"
+            "              model's; another order is mapped, with a note)\n"
             "  --target    host (the device's C in-process) or qemu-m4 (the emulated\n"
             "              Cortex-M4: instructions per update step, bit-identical check) or\n"
             "              stm32l4r5 (the NUCLEO-L4R5ZI: builds the firmware; with --port DEV\n"
@@ -280,13 +282,15 @@ static void print_report(const run_args *a, const reef_prun_report *r)
     reef_prun_report_print_cost(r, stdout);
 }
 
-static int load_optional(const char *path, reef_dataset *ds)
+/* Loads the dataset at path (none when path is NULL) in the classes of
+ * the model g read from model_path. */
+static int load_optional(const char *path, reef_dataset *ds, const reef_graph *g, const char *model_path)
 {
     reef_error err;
     memset(ds, 0, sizeof *ds);
     if (!path) return 0;
     if (reef_dataset_load(path, ds, &err)) return cli_error(NAME, "%s", err.msg);
-    return 0;
+    return cli_follow_classes(NAME, ds, path, &g->classes, model_path);
 }
 
 static int personalize_run(int argc, char **argv)
@@ -301,7 +305,9 @@ static int personalize_run(int argc, char **argv)
     reef_error err;
     if (reef_pplan_load(a.plan, &plan, &err)) return cli_error(NAME, "%s", err.msg);
     if (load_model(a.model, &g, &m)) return 1;
-    rc = load_optional(a.site, &site) || load_optional(a.source, &source) || load_optional(a.test, &test);
+    memset(&source, 0, sizeof source), memset(&test, 0, sizeof test);
+    rc = load_optional(a.site, &site, &g, a.model) || load_optional(a.source, &source, &g, a.model) ||
+         load_optional(a.test, &test, &g, a.model);
     reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .port = a.port, .labelled = a.labelled,
                            .draw_seed = a.draw_seed, .site_path = a.site, .source = a.source ? &source : NULL,
                            .test = a.test ? &test : NULL, .params_out = a.params_out};

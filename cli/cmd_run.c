@@ -34,6 +34,7 @@ static void usage(FILE *fp)
             "RAM (from the firmware). Outputs must equal reef's host interpreter's.\n\n"
             "  --model FILE     int8 .tflite (reef's own or e.g. MLPerf Tiny's)\n"
             "  --data FILE      dataset file (reef prep); its images must fit the input\n"
+            "                   and its class names be the model's (another order is mapped)\n"
             "  --target T       host or qemu-m4 (default qemu-m4)\n"
             "  --profile P      device profile for the modeled figures (default stm32l4r5)\n"
             "  --limit N        only the first N samples\n"
@@ -325,6 +326,9 @@ static int prepare(const run_args *a, run_state *s, reef_error *err)
     if (reef_tflite_read(a->model, &s->g, err)) return -1;
     if (reef_lower(&s->g, &s->m, err)) return reef_fail_wrap(err, "%s", a->model);
     if (reef_dataset_load(a->data, &s->ds, err)) return -1;
+    char note[1024];
+    if (reef_dataset_follow_classes(&s->ds, a->data, &s->g.classes, a->model, note, sizeof note, err)) return -1;
+    if (note[0]) fprintf(stderr, "reef run: %s\n", note);
     if (reef_pipeline_int8_inputs(&s->g, &s->m, &s->ds, a->data, &s->inputs, err)) return -1;
     s->n = (int)s->ds.count;
     if (a->limit && a->limit < s->n) s->n = (int)a->limit;

@@ -309,6 +309,7 @@ void reef_model_free(reef_model *m)
     free(m->params);
     free(m->grads);
     free(m->stats);
+    reef_class_names_free(&m->classes);
     memset(m, 0, sizeof *m);
 }
 

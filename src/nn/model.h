@@ -25,6 +25,7 @@
 
 #include "nn/arch.h"
 #include "nn/layers.h"
+#include "util/classes.h"
 #include "util/err.h"
 #include "util/rng.h"
 
@@ -110,6 +111,7 @@ typedef struct reef_model {
     float *stats;          /* batch-norm running means and variances */
     reef_norm norm;
     float bn_momentum;     /* REEF_BN_MOMENTUM; 0: training passes leave the running statistics as they are */
+    reef_class_names classes; /* the outputs' names (count 0: unknown); freed with the model */
     /* batch state (reef_model_set_batch) */
     int batch_cap, nthreads;
     float *input;          /* (batch_cap, H, W, C) normalized input */

@@ -54,23 +54,23 @@ static void test_gen_intermittent(void **state)
     testing_tmpdir(dir, sizeof dir, "gen-int");
     snprintf(model, sizeof model, "%s/small.tflite", dir);
     write_small(model);
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --intermittent --capacitor 100u --v-on 3.0 --v-off 1.8", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --intermittent --capacitor 100u --v-on 3.0 --v-off 1.8", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "intermittent schedule (FRAM NVM)"));
     snprintf(cmd, sizeof cmd, "%s/out", dir);
     assert_int_equal(testing_count_files(cmd), 4); /* small.[ch], small_resume.[ch] */
     /* a capacitor too small for any unit: refused, saying how big would do */
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/tiny --intermittent --capacitor 1n", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/tiny --intermittent --capacitor 1n", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "no tiling can make progress"));
     assert_non_null(strstr(out, "a capacitor of at least"));
     snprintf(cmd, sizeof cmd, "%s/tiny", dir);
     assert_int_equal(access(cmd, F_OK), -1); /* nothing written */
     /* impossible voltages, unreadable capacitor */
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/bad --intermittent --capacitor 100u --v-on 1.5 --v-off 1.8", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/bad --intermittent --capacitor 100u --v-on 1.5 --v-off 1.8", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "impossible voltages"));
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/bad --intermittent --capacitor lots", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/bad --intermittent --capacitor lots", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "--capacitor"));
     snprintf(cmd, sizeof cmd, "%s/bad", dir);

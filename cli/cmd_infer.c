@@ -49,9 +49,6 @@ static int run_qemu(infer_job *job, reef_error *err)
 {
     char name[72];
     reef_c_name_from_path(job->model_path, name, sizeof name);
-    if (job->lowered->input_type != REEF_INT8 || job->lowered->output_type != REEF_INT8)
-        return reef_fail(err, "%s: --target qemu-m4 runs models with int8 input and output only (this one has "
-                              "float32 I/O; use --target host)", job->model_path);
     reef_pipeline_opts o = {.target = "qemu-m4", .name = name, .source = job->model_path};
     reef_firmware_figures fig;
     if (reef_pipeline_run_int8(job->lowered, job->input, 1, job->output, &o, &fig, NULL, err)) return -1;
@@ -90,11 +87,17 @@ static void usage(FILE *fp)
                 "  --json           print the result as JSON\n");
 }
 
-/* Output element i as a real value (float32 as is, int8 dequantized). */
+/* Output element i as a real value (float32 as is, int32 indices as they
+ * are, int8 dequantized). */
 static double output_real(const reef_lowered_model *m, const void *out, int i)
 {
     if (m->output_type == REEF_FLOAT32) {
         float v;
+        memcpy(&v, (const uint8_t *)out + 4 * (size_t)i, 4);
+        return v;
+    }
+    if (m->output_type == REEF_INT32) {
+        int32_t v;
         memcpy(&v, (const uint8_t *)out + 4 * (size_t)i, 4);
         return v;
     }
@@ -109,10 +112,10 @@ static int argmax(const reef_lowered_model *m, const void *out)
     return best;
 }
 
-/* Output element i as printed: the int8 value, or the float. */
+/* Output element i as printed: the int8 value, the float, or the index. */
 static void put_output_value(const reef_lowered_model *m, const void *out, int i, FILE *fp)
 {
-    if (m->output_type == REEF_FLOAT32)
+    if (m->output_type != REEF_INT8)
         fprintf(fp, "%.9g", output_real(m, out, i));
     else
         fprintf(fp, "%d", ((const int8_t *)out)[i]);
@@ -122,7 +125,6 @@ static void print_result(const infer_job *job, const char *target, const char *o
 {
     const reef_lowered_model *m = job->lowered;
     int best = argmax(m, job->output);
-    int is_float = m->output_type == REEF_FLOAT32;
     if (json) {
         reef_json j;
         reef_json_begin(&j, stdout);
@@ -131,13 +133,13 @@ static void print_result(const infer_job *job, const char *target, const char *o
         reef_json_kv_string(&j, "target", target);
         reef_json_kv_string(&j, "output_file", out_path);
         reef_json_kv_int(&j, "output_size", m->output_size);
-        reef_json_kv_string(&j, "output_type", is_float ? "float32" : "int8");
+        reef_json_kv_string(&j, "output_type", reef_dtype_name(m->output_type));
         reef_json_kv_number(&j, "output_scale", m->output_scale);
         reef_json_kv_int(&j, "output_zero_point", m->output_zero_point);
         reef_json_key(&j, "output");
         reef_json_array(&j);
         for (int i = 0; i < m->output_size; i++)
-            if (is_float)
+            if (m->output_type != REEF_INT8)
                 reef_json_number(&j, output_real(m, job->output, i));
             else
                 reef_json_int(&j, ((const int8_t *)job->output)[i]);
@@ -152,7 +154,7 @@ static void print_result(const infer_job *job, const char *target, const char *o
         return;
     }
     printf("%s on %s: %d %s outputs -> %s, argmax %d (%.4f), %.3f ms %s\n", job->model_path, target,
-           m->output_size, is_float ? "float32" : "int8", out_path, best, output_real(m, job->output, best),
+           m->output_size, reef_dtype_name(m->output_type), out_path, best, output_real(m, job->output, best),
            1e3 * job->seconds,
            job->instructions ? "emulator wall time (QEMU on this host, not the MCU's time: see reef run)" : "host wall time");
     int shown = m->output_size < 32 ? m->output_size : 32;

@@ -18,7 +18,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: reef prep --format deepfish|folders|idx --root DIR [--split NAME]\n"
-            "                 [--size WxH] [--channels gray|r|g|b|rgb] -o FILE\n"
+            "                 [--size HxW] [--channels gray|r|g|b|rgb] -o FILE\n"
             "                 [--skip-bad] [--threads N] [--json]\n\n"
             "Decodes labelled images (JPEG, PNG) on all cores, resizes them by area averaging\n"
             "and writes one dataset file (see docs/formats/dataset.md).\n\n"
@@ -27,7 +27,9 @@ static void usage(FILE *fp)
             "  --format folders   ROOT[/SPLIT]/CLASS/*.jpg|jpeg|png, classes = folder names sorted\n"
             "  --format idx       ROOT/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, --split train|test\n"
             "                     (ROOT defaults to " IDX_DEFAULT_ROOT ")\n"
-            "  --size WxH         output size (default 32x32; aspect ratio is not kept)\n"
+            "  --size HxW         output height x width, as every shape in reef (default\n"
+            "                     32x32; aspect ratio is not kept). Before 2026-12 prep read\n"
+            "                     WxH: a value with H != W prints a note saying which is which\n"
             "  --channels C       gray (BT.601 luma, default), r, g, b, or rgb\n"
             "  -o, --output FILE  dataset file to write (atomically: never half-written)\n"
             "  --skip-bad         skip missing or corrupt images and list them, instead of failing\n"
@@ -58,14 +60,20 @@ typedef struct prep_args {
     int json;
 } prep_args;
 
-static int parse_size(const char *text, uint32_t *w, uint32_t *h)
+/* --size HxW. It was WxH until 2026-12 (the one shape in reef given
+ * width first): a non-square size says which side is which, so an old
+ * command line that meant the other way round is noticed. */
+static int parse_size(const char *text, uint32_t *h, uint32_t *w)
 {
     unsigned a, b;
     char tail;
     if (sscanf(text, "%ux%u%c", &a, &b, &tail) != 2 || !a || !b || a > 4096 || b > 4096)
-        return cli_error("prep", "--size wants WxH with each side 1..4096, e.g. 32x32, not '%s'", text);
-    *w = a;
-    *h = b;
+        return cli_error("prep", "--size wants HxW (height x width) with each side 1..4096, e.g. 32x32, not '%s'", text);
+    *h = a;
+    *w = b;
+    if (a != b)
+        fprintf(stderr, "reef prep: note: --size %s is height %u, width %u (HxW, as every shape in reef; before "
+                        "2026-12 prep read WxH)\n", text, a, b);
     return 0;
 }
 
@@ -81,7 +89,7 @@ static int parse_one(prep_args *a, int c, const char *arg)
         return 0;
     case 'r': a->opt.root = arg; return 0;
     case 's': a->opt.split = arg; return 0;
-    case 'S': return parse_size(arg, &a->opt.width, &a->opt.height) ? 3 : 0;
+    case 'S': return parse_size(arg, &a->opt.height, &a->opt.width) ? 3 : 0;
     case 'c':
         if (reef_channels_parse(arg, &a->opt.channels))
             return 2 + cli_error("prep", "--channels wants gray, r, g, b or rgb, not '%s'", arg);

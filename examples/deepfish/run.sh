@@ -126,7 +126,7 @@ stage "quantize: static int8 post-training quantization"
 "$reef" quantize --model "$out/model.ckpt" --calib "$out/train$in.ds" -o "$out/model.tflite"
 
 stage "gen: int8 model -> C"
-"$reef" gen "$out/model.tflite" -o "$out/gen" --name fish
+"$reef" gen --model "$out/model.tflite" -o "$out/gen" --name fish
 
 stage "run: the generated C on the emulated Cortex-M4 (every test image, one QEMU run)"
 # shellcheck disable=SC2086

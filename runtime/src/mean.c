@@ -1,5 +1,5 @@
-/* reef_mean_hw_s8: TFLite's int8 MEAN over height and width
- * (reference_integer_ops::Mean). */
+/* reef_mean_hw_s8: TFLite Micro's int8 MEAN over height and width
+ * (reference_ops::QuantizedMeanOrSum; see reef/mean.h). */
 #include "reef/mean.h"
 #include "reef/requant.h"
 
@@ -21,8 +21,6 @@ reef_status reef_mean_hw_s8(const reef_mean_params *params,
             int32_t acc = 0;
             for (k = 0; k < count; k++) acc += in[k * input_dims->c] + params->input_offset;
             acc = reef_requantize(acc, params->multiplier, params->shift);
-            /* Rounds half away from zero, as TFLite does. */
-            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
             output[b * input_dims->c + c] =
                 (int8_t)reef_clamp(acc + params->output_offset, -128, 127);
         }

@@ -1,7 +1,8 @@
-/* Index-remapping copy for TRANSPOSE and SLICE (see reef/permute.h). */
+/* Data movement: STRIDED and COPY_ROWS (see reef/permute.h). */
 #include "reef/permute.h"
 
 #include "check.h"
+#include "reef/requant.h"
 
 reef_status reef_strided_copy_s8(const reef_dims *output_dims, const reef_dims *input_strides, int32_t input_offset,
                                  const int8_t *input, int8_t *output)
@@ -24,4 +25,32 @@ reef_status reef_strided_step(const void *args, uint8_t *arena)
     const reef_strided_step_args *a = (const reef_strided_step_args *)args;
     return reef_strided_copy_s8(&a->output_dims, &a->input_strides, a->input_offset,
                                 (const int8_t *)(arena + a->io.input_at), (int8_t *)(arena + a->io.output_at));
+}
+
+reef_status reef_copy_rows_s8(int32_t rows, int32_t row_size, const int8_t *input, int32_t input_stride,
+                              int8_t *output, int32_t output_stride, const reef_copy_quant *quant)
+{
+    int32_t r, i;
+    if (!input || !output || !quant || rows < 0 || row_size < 0 || input_stride < 0 || output_stride < 0)
+        return REEF_ARG_ERROR;
+    if (quant->requantize && (quant->multiplier < 0 || quant->shift < -31 || quant->shift > 30)) return REEF_ARG_ERROR;
+    for (r = 0; r < rows; r++) {
+        const int8_t *from = input + r * input_stride;
+        int8_t *to = output + r * output_stride;
+        if (!quant->requantize)
+            for (i = 0; i < row_size; i++) to[i] = from[i];
+        else
+            for (i = 0; i < row_size; i++)
+                to[i] = reef_requantize_s8((int32_t)from[i] + quant->input_offset, quant->multiplier, quant->shift,
+                                           quant->output_offset, -128, 127);
+    }
+    return REEF_OK;
+}
+
+reef_status reef_copy_rows_step(const void *args, uint8_t *arena)
+{
+    const reef_copy_rows_step_args *a = (const reef_copy_rows_step_args *)args;
+    return reef_copy_rows_s8(a->rows, a->row_size, (const int8_t *)(arena + a->io.input_at) + a->input_offset,
+                             a->input_stride, (int8_t *)(arena + a->io.output_at) + a->output_offset,
+                             a->output_stride, &a->quant);
 }

@@ -1,4 +1,4 @@
-/* REDUCE_MAX over any axes (see reef/reduce.h). */
+/* REDUCE_MAX over any axes and ARG_MAX over one (see reef/reduce.h). */
 #include "reef/reduce.h"
 
 #include "check.h"
@@ -29,4 +29,27 @@ reef_status reef_reduce_max_step(const void *args, uint8_t *arena)
     const reef_reduce_step_args *a = (const reef_reduce_step_args *)args;
     return reef_reduce_max_s8(&a->input_dims, a->axes, (const int8_t *)(arena + a->io.input_at),
                               (int8_t *)(arena + a->io.output_at));
+}
+
+reef_status reef_arg_max_s8(int32_t outer, int32_t axis_size, int32_t inner, const int8_t *input, int32_t *output)
+{
+    int32_t o, i, k;
+    if (!input || !output || outer < 1 || axis_size < 1 || inner < 1) return REEF_ARG_ERROR;
+    for (o = 0; o < outer; o++)
+        for (i = 0; i < inner; i++) {
+            const int8_t *x = input + o * axis_size * inner + i;
+            int8_t best = x[0];
+            int32_t at = 0;
+            for (k = 1; k < axis_size; k++)
+                if (x[k * inner] > best) best = x[k * inner], at = k; /* strictly greater: the first wins ties */
+            output[o * inner + i] = at;
+        }
+    return REEF_OK;
+}
+
+reef_status reef_arg_max_step(const void *args, uint8_t *arena)
+{
+    const reef_arg_max_step_args *a = (const reef_arg_max_step_args *)args;
+    return reef_arg_max_s8(a->outer, a->axis_size, a->inner, (const int8_t *)(arena + a->io.input_at),
+                           (int32_t *)(void *)(arena + a->io.output_at));
 }

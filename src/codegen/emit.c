@@ -235,6 +235,29 @@ static void put_strided(emitter *e, int k, const reef_lowered_step *s, const voi
     fprintf(e->fp, "    .input_offset = %" PRId32 ",\n", a->input_offset);
 }
 
+static void put_copy_rows(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_copy_rows_step_args *a = args;
+    const reef_copy_quant *q = &a->quant;
+    (void)k, (void)s;
+    fprintf(e->fp,
+            "    .rows = %" PRId32 ", .row_size = %" PRId32 ",\n    .input_offset = %" PRId32 ", .input_stride = %" PRId32
+            ",\n    .output_offset = %" PRId32 ", .output_stride = %" PRId32 ",\n",
+            a->rows, a->row_size, a->input_offset, a->input_stride, a->output_offset, a->output_stride);
+    fprintf(e->fp,
+            "    .quant = {.requantize = %" PRId32 ", .input_offset = %" PRId32 ", .multiplier = %" PRId32
+            ", .shift = %" PRId32 ", .output_offset = %" PRId32 "},\n",
+            q->requantize, q->input_offset, q->multiplier, q->shift, q->output_offset);
+}
+
+static void put_arg_max(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_arg_max_step_args *a = args;
+    (void)k, (void)s;
+    fprintf(e->fp, "    .outer = %" PRId32 ", .axis_size = %" PRId32 ", .inner = %" PRId32 ",\n", a->outer, a->axis_size,
+            a->inner);
+}
+
 static void put_reduce(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_reduce_step_args *a = args;
@@ -364,16 +387,17 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
  * its name in the header comment. */
 static const char *c_type(reef_dtype t)
 {
-    return t == REEF_FLOAT32 ? "float" : "int8_t";
+    return t == REEF_FLOAT32 ? "float" : t == REEF_INT32 ? "int32_t" : "int8_t";
 }
 static const char *type_word(reef_dtype t)
 {
-    return t == REEF_FLOAT32 ? "float32" : "int8";
+    return t == REEF_FLOAT32 ? "float32" : t == REEF_INT32 ? "int32" : "int8";
 }
 
-static int has_float_io(const reef_lowered_model *m)
+/* Float input or output, or an int32 output (ARG_MAX): 4-byte elements. */
+static int has_wide_io(const reef_lowered_model *m)
 {
-    return m->input_type == REEF_FLOAT32 || m->output_type == REEF_FLOAT32;
+    return m->input_type != REEF_INT8 || m->output_type != REEF_INT8;
 }
 
 static int uses_quantize_ops(const reef_lowered_model *m)
@@ -428,14 +452,15 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
           e->fp);
 }
 
-/* Float I/O only: the element types, so callers can size their buffers
- * (int8 models keep the header they always had). */
+/* Float or int32 I/O only: the element types, so callers can size their
+ * buffers (int8 models keep the header they always had). */
 static void put_io_types(emitter *e, const reef_lowered_model *m)
 {
-    if (!has_float_io(m)) return;
+    if (!has_wide_io(m)) return;
     fprintf(e->fp,
             "/* Element types of the input and output: float32 values are quantized by\n"
-            " * the model's own QUANTIZE / DEQUANTIZE steps (TFLite's arithmetic). */\n"
+            " * the model's own QUANTIZE / DEQUANTIZE steps (TFLite's arithmetic); an\n"
+            " * int32 output holds indices (ARG_MAX). */\n"
             "#define %s_INPUT_TYPE %s\n#define %s_OUTPUT_TYPE %s\n\n",
             e->upper, c_type(m->input_type), e->upper, c_type(m->output_type));
 }
@@ -487,13 +512,25 @@ static void put_header(emitter *e, const void *model, const char *source)
             " * the failing kernel's status. Not reentrant: one static arena. */\n"
             "int %s_invoke(const %s *in, %s *out);\n\n",
             u, e->name, u, e->name, c_type(m->input_type), c_type(m->output_type));
-    fprintf(fp,
-            "/* Generic names for a firmware harness built with -include %s.h. */\n"
-            "#ifndef REEF_MODEL_INVOKE\n"
-            "#define REEF_MODEL_INPUT_SIZE %s_INPUT_SIZE\n#define REEF_MODEL_OUTPUT_SIZE %s_OUTPUT_SIZE\n"
-            "#define REEF_MODEL_ARENA_SIZE %s_ARENA_SIZE\n"
-            "#define REEF_MODEL_INVOKE(in, out) %s_invoke((in), (out))\n#endif\n\n#endif\n",
-            e->name, u, u, u, e->name);
+    if (has_wide_io(m)) /* the harness moves bytes: sizes in bytes, buffers cast */
+        fprintf(fp,
+                "/* Generic names for a firmware harness built with -include %s.h: sizes\n"
+                " * in bytes, the harness's byte buffers (8-byte aligned) cast. */\n"
+                "#ifndef REEF_MODEL_INVOKE\n"
+                "#define REEF_MODEL_INPUT_SIZE (%d * %s_INPUT_SIZE)\n#define REEF_MODEL_OUTPUT_SIZE (%d * %s_OUTPUT_SIZE)\n"
+                "#define REEF_MODEL_ARENA_SIZE %s_ARENA_SIZE\n"
+                "#define REEF_MODEL_INVOKE(in, out) %s_invoke((const %s *)(const void *)(in), (%s *)(void *)(out))\n"
+                "#endif\n\n#endif\n",
+                e->name, reef_lower_elem_size(m->input_type), u, reef_lower_elem_size(m->output_type), u, u, e->name,
+                c_type(m->input_type), c_type(m->output_type));
+    else
+        fprintf(fp,
+                "/* Generic names for a firmware harness built with -include %s.h. */\n"
+                "#ifndef REEF_MODEL_INVOKE\n"
+                "#define REEF_MODEL_INPUT_SIZE %s_INPUT_SIZE\n#define REEF_MODEL_OUTPUT_SIZE %s_OUTPUT_SIZE\n"
+                "#define REEF_MODEL_ARENA_SIZE %s_ARENA_SIZE\n"
+                "#define REEF_MODEL_INVOKE(in, out) %s_invoke((in), (out))\n#endif\n\n#endif\n",
+                e->name, u, u, u, e->name);
 }
 
 static void put_source(emitter *e, const void *model, const char *source)
@@ -516,7 +553,7 @@ static void put_source(emitter *e, const void *model, const char *source)
             e->upper, e->upper);
     const char *in_t = c_type(m->input_type), *out_t = c_type(m->output_type);
     /* Through void *: float tensors sit at multiples of 4 in the aligned arena. */
-    const char *via = has_float_io(m) ? "(void *)" : "";
+    const char *via = has_wide_io(m) ? "(void *)" : "";
     fprintf(fp, "%s *%s_input(void) { return (%s *)%s(%s_arena + %" PRIu32 "u); }\n", in_t, e->name, in_t, via,
             e->name, m->input_at);
     fprintf(fp, "%s *%s_output(void) { return (%s *)%s(%s_arena + %" PRIu32 "u); }\n\n", out_t, e->name, out_t,

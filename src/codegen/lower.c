@@ -410,8 +410,17 @@ static int lower_mean(const reef_graph *g, const reef_op *op, reef_lowered_step 
                          reef_dims_count(&a->output_dims));
     a->params.input_offset = -zp(in);
     a->params.output_offset = zp(out);
-    reef_quantize_multiplier((double)in->scale[0] / (double)out->scale[0], &a->params.multiplier,
-                             &a->params.shift);
+    int32_t multiplier, shift;
+    reef_quantize_multiplier((double)in->scale[0] / (double)out->scale[0], &multiplier, &shift);
+    /* QuantizedMeanOrSum folds 1 / (H * W) into the multiplier: shifted left by
+     * floor(log2(count)) (at most 32 and 31 + shift), divided by count */
+    const int64_t count = (int64_t)a->input_dims.h * a->input_dims.w;
+    int up = 0;
+    while (up < 62 && (count >> (up + 1)) > 0) up++;
+    if (up > 32) up = 32;
+    if (up > 31 + shift) up = 31 + shift;
+    a->params.multiplier = (int32_t)(((int64_t)multiplier << up) / count);
+    a->params.shift = shift - up;
     return 0;
 }
 
@@ -573,6 +582,77 @@ static int lower_movement(const reef_graph *g, const reef_op *op, reef_lowered_s
     return 0;
 }
 
+/* STRIDED_SLICE as TFLite Micro runs it (strided_slice_common.cc, the
+ * reference StridedSlice): begin, end and strides constant int32 vectors;
+ * per axis the start and stop of StridedSliceStartForAxis /
+ * StridedSliceEndForAxis (negative indices from the end, clamped, then the
+ * begin and end masks), a shrunk axis one element. TFLite Micro ignores
+ * the ellipsis and new-axis masks and offset, so a model using them is
+ * refused rather than sliced differently than it says. */
+static int32_t clamp_index(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int slice_axis(const reef_op_options *o, int i, int32_t size, int64_t begin, int64_t end, int64_t stride,
+                      int32_t *start, int32_t *count, reef_error *err)
+{
+    if (stride == 0) return reef_fail(err, "stride of axis %d is 0", i);
+    int32_t b = (int32_t)(begin < 0 ? begin + size : begin), e = (int32_t)(end < 0 ? end + size : end);
+    b = stride > 0 ? clamp_index(b, 0, size) : clamp_index(b, -1, size - 1);
+    if (o->begin_mask & 1 << i) b = stride > 0 ? 0 : size - 1;
+    e = stride > 0 ? clamp_index(e, 0, size) : clamp_index(e, -1, size - 1);
+    if (o->end_mask & 1 << i) e = stride > 0 ? size : -1;
+    if ((o->shrink_axis_mask & 1 << i) && stride < 0)
+        return reef_fail(err, "axis %d is shrunk with a negative stride (TFLite Micro writes no element)", i);
+    if (o->shrink_axis_mask & 1 << i) e = b + 1;
+    int64_t n = stride > 0 ? (e - b + stride - 1) / stride : (b - e - stride - 1) / -stride;
+    if (n < 1 || b < 0 || b >= size)
+        return reef_fail(err, "axis %d: begin %lld, end %lld, stride %lld select no element (zero-size output)", i,
+                         (long long)begin, (long long)end, (long long)stride);
+    *start = b, *count = (int32_t)n;
+    return 0;
+}
+
+static int lower_strided_slice(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out;
+    const reef_op_options *o = &op->opt;
+    if (op->ninputs != 4 || op->noutputs < 1) return reef_fail(err, "needs an input, begin, end, strides and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err)) return -1;
+    if (in->rank < 1 || in->rank > 4) return reef_fail(err, "input rank %d (1 to 4, as TFLite Micro)", in->rank);
+    if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
+        return reef_fail(err, "input and output quantization differ");
+    if (o->ellipsis_mask || o->new_axis_mask || o->offset)
+        return reef_fail(err, "ellipsis_mask, new_axis_mask or offset set (TFLite Micro ignores them)");
+    const int r = in->rank;
+    int64_t begin[4], end[4], stride[4], row_stride[4], offset = 0;
+    for (int k = 1; k <= 3; k++) {
+        const reef_tensor *v = tensor_at_index(g, op->inputs[k]);
+        if (v && v->type != REEF_INT32) return reef_fail(err, "'%s' is not int32 (TFLite Micro reads int32)", v->name);
+    }
+    if (int_vector(g, op->inputs[1], r, begin, err) || int_vector(g, op->inputs[2], r, end, err) ||
+        int_vector(g, op->inputs[3], r, stride, err))
+        return -1;
+    row_stride[r - 1] = 1;
+    for (int i = r - 2; i >= 0; i--) row_stride[i] = row_stride[i + 1] * in->shape[i + 1];
+    int32_t count[4];
+    int kept = 0;
+    for (int i = 0; i < r; i++) {
+        int32_t start = 0;
+        if (in->shape[i] <= 0) return reef_fail(err, "empty or unknown dimension");
+        if (slice_axis(o, i, in->shape[i], begin[i], end[i], stride[i], &start, &count[i], err)) return -1;
+        if (!(o->shrink_axis_mask & 1 << i) && (kept >= out->rank || out->shape[kept++] != count[i]))
+            return reef_fail(err, "output shape does not match the slice (axis %d has %d elements)", i, count[i]);
+        offset += start * row_stride[i];
+        row_stride[i] *= stride[i];
+    }
+    if (kept != out->rank && !(kept == 0 && reef_tensor_elements(out) == 1))
+        return reef_fail(err, "output rank %d, the slice keeps %d axes", out->rank, kept);
+    strided_args(s, r, count, row_stride, offset);
+    return 0;
+}
+
 /* REDUCE_MAX (reduce_common.cc): raw int8 max over the axes (negative
  * ones count from the end, repeats allowed), one quantization in and out;
  * keep_dims only changes the output's shape, checked by its value count. */
@@ -602,6 +682,38 @@ static int lower_reduce_max(const reef_graph *g, const reef_op *op, reef_lowered
         return reef_fail(err, "output has %lld values, expected %lld", (long long)reef_tensor_elements(out), (long long)kept);
     s->kind = REEF_STEP_REDUCE_MAX;
     a->axes = axes;
+    return 0;
+}
+
+/* ARG_MAX (arg_min_max.cc, reference ArgMinMax with GreaterFn): over one
+ * axis, a constant int32 (TFLite Micro reads only int32 axes) counting
+ * from the end when negative; int32 indices out, the first of equal
+ * values (TFLite Micro has no int64 output either). */
+static int lower_arg_max(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *axis, *out = tensor_at_index(g, op->noutputs > 0 ? op->outputs[0] : -1);
+    if (op->ninputs != 2 || op->noutputs != 1) return reef_fail(err, "needs an input, an axis and an output");
+    if (activation(g, op->inputs[0], &in, err) || constant(g, op->inputs[1], REEF_INT32, &axis, err)) return -1;
+    if (!out || out->data || out->type != REEF_INT32)
+        return reef_fail(err, "the output must be an int32 activation (TFLite Micro writes int32 indices only)");
+    if (reef_tensor_elements(axis) != 1) return reef_fail(err, "the axis must be one value");
+    int32_t ax = read_i32(axis->data);
+    if (in->rank < 1 || ax < -in->rank || ax >= in->rank)
+        return reef_fail(err, "axis %d is out of range for rank %d", ax, in->rank);
+    if (ax < 0) ax += in->rank;
+    reef_arg_max_step_args *a = &s->args.arg_max;
+    a->outer = a->axis_size = a->inner = 1;
+    for (int i = 0; i < in->rank; i++) {
+        if (in->shape[i] <= 0) return reef_fail(err, "empty or unknown dimension");
+        if (i < ax) a->outer *= in->shape[i];
+        if (i > ax) a->inner *= in->shape[i];
+    }
+    a->axis_size = in->shape[ax];
+    if (out->rank != in->rank - 1 && !(in->rank == 1 && reef_tensor_elements(out) == 1))
+        return reef_fail(err, "output rank %d, expected %d (the axis removed)", out->rank, in->rank - 1);
+    for (int i = 0, j = 0; i < in->rank && out->rank == in->rank - 1; i++)
+        if (i != ax && out->shape[j++] != in->shape[i]) return reef_fail(err, "output shape does not match the input");
+    s->kind = REEF_STEP_ARG_MAX;
     return 0;
 }
 
@@ -713,7 +825,9 @@ static const struct {
     {REEF_OP_EXPAND_DIMS, lower_reshape},
     {REEF_OP_TRANSPOSE, lower_movement},
     {REEF_OP_SLICE, lower_movement},
+    {REEF_OP_STRIDED_SLICE, lower_strided_slice},
     {REEF_OP_REDUCE_MAX, lower_reduce_max},
+    {REEF_OP_ARG_MAX, lower_arg_max},
     {REEF_OP_QUANTIZE, lower_quantize},
     {REEF_OP_DEQUANTIZE, lower_dequantize},
 };

@@ -19,6 +19,14 @@ int lower_activation(const reef_graph *g, const reef_op *op, reef_lowered_step *
 /* LOGISTIC, TANH, HARD_SWISH as a table lookup (lower_lut.c). */
 int lower_lut(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err);
 
+/* CONCATENATION, PACK, SPLIT, SPLIT_V, UNPACK: one COPY_ROWS step per
+ * input or output (lower_pieces.c). lower_pieces fills steps[0, *nsteps),
+ * room for max(ninputs, noutputs) steps, like lower_one_op (op, io,
+ * tensors set too); the steps of CONCATENATION and PACK each write part of
+ * the output (writes_part). */
+int lower_is_pieces(int32_t builtin);
+int lower_pieces(const reef_graph *g, int index, reef_lowered_step *steps, int *nsteps, reef_error *err);
+
 /* The args of a step as its kind's struct (every union member starts at
  * the union's address), and their operands, for filling them. */
 #define STEP_ARGS(s, type) ((type *)(void *)&(s)->args)

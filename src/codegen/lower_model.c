@@ -40,10 +40,11 @@ static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_erro
         return reef_fail(err, "%s: %s tensor index %d is out of range", model_name(g), what, t);
     const reef_tensor *x = &g->tensors[t];
     int is_int8 = x->type == REEF_INT8 && x->nquant >= 1;
-    if (!(is_int8 || x->type == REEF_FLOAT32) || x->data)
+    int is_index = x->type == REEF_INT32 && !strcmp(what, "output"); /* ARG_MAX */
+    if (!(is_int8 || is_index || x->type == REEF_FLOAT32) || x->data)
         return reef_fail(err,
                          "%s: the %s tensor '%s' is %s%s; reef runs int8 models with int8 %ss "
-                         "(or float32 ones around QUANTIZE / DEQUANTIZE)",
+                         "(or float32 ones around QUANTIZE / DEQUANTIZE, or int32 indices out of ARG_MAX)",
                          model_name(g), what, x->name, reef_dtype_name(x->type), x->data ? " (constant)" : "",
                          what);
     return 0;
@@ -51,7 +52,7 @@ static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_erro
 
 int reef_lower_elem_size(reef_dtype type)
 {
-    return type == REEF_INT8 ? 1 : type == REEF_FLOAT32 ? 4 : 0;
+    return type == REEF_INT8 ? 1 : type == REEF_FLOAT32 || type == REEF_INT32 ? 4 : 0;
 }
 
 /* Bytes of an activation tensor in the arena. */
@@ -90,11 +91,21 @@ static void append_problem(char *buf, size_t size, int op, const char *name, con
     if (len + 1 < size && snprintf(buf + len, size - len, " op %d %s: %s;", op, name, why) < 0) buf[len] = 0;
 }
 
+/* Steps op i lowers to at most: one per operand for the ops lower_pieces
+ * takes, else one. */
+static int max_steps(const reef_op *op)
+{
+    if (!lower_is_pieces(op->builtin)) return 1;
+    return op->ninputs > op->noutputs ? op->ninputs : op->noutputs > 0 ? op->noutputs : 1;
+}
+
 /* Lowers all ops into m->steps; when some cannot be, fails listing every
  * one of them with its reason. */
 static int lower_all_ops(const reef_graph *g, reef_lowered_model *m, reef_error *err)
 {
-    m->steps = calloc((size_t)(g->nops ? g->nops : 1), sizeof *m->steps);
+    size_t cap = 1;
+    for (int i = 0; i < g->nops; i++) cap += (size_t)max_steps(&g->ops[i]);
+    m->steps = calloc(cap, sizeof *m->steps);
     if (!m->steps) return reef_fail(err, "%s: out of memory", model_name(g));
     char list[sizeof err->msg];
     list[0] = 0;
@@ -102,8 +113,9 @@ static int lower_all_ops(const reef_graph *g, reef_lowered_model *m, reef_error 
     for (int i = 0; i < g->nops; i++) {
         reef_error e = {{0}};
         reef_lowered_step *s = &m->steps[m->nsteps];
-        if (lower_one_op(g, i, s, &e) == 0) {
-            m->nsteps++;
+        int n = 1;
+        if ((lower_is_pieces(g->ops[i].builtin) ? lower_pieces(g, i, s, &n, &e) : lower_one_op(g, i, s, &e)) == 0) {
+            m->nsteps += n;
             continue;
         }
         const char *custom = g->ops[i].custom_code;
@@ -155,7 +167,7 @@ static void count_readers(const reef_lowered_model *m, lifetimes *lt)
  * buffer's first and last step. */
 static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes *lt, reef_error *err)
 {
-    int kept = 0;
+    int kept = 0, prev_op = -1;
     lt->written[m->input_tensor] = 1;
     lt->first[m->input_tensor] = 0;
     for (int k = 0; k < m->nsteps; k++) {
@@ -166,7 +178,10 @@ static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes
                 return reef_fail(err, "%s: op %d reads tensor %d '%s' before any op writes it", model_name(g),
                                  s.op, t, g->tensors[t].name);
         }
-        if (lt->written[s.output_tensor])
+        /* the parts of one CONCATENATION or PACK output come from adjacent steps of its op */
+        int next_part = s.writes_part && s.op == prev_op;
+        prev_op = s.op;
+        if (lt->written[s.output_tensor] && !next_part)
             return reef_fail(err, "%s: tensor %d '%s' is written twice (op %d)", model_name(g),
                              s.output_tensor, g->tensors[s.output_tensor].name, s.op);
         lt->written[s.output_tensor] = 1;

@@ -238,7 +238,8 @@ static int train_fold(cv_shared *s, reef_model *m, const reef_dataset *train, re
         return -1;
     reef_norm_from_dataset(&m->norm, train);
     reef_trainer t;
-    if (reef_model_set_batch(m, opt->cfg.batch, opt->cfg.threads, err) ||
+    if (reef_class_names_pack(&m->classes, train->class_names, (int)train->num_classes, err) ||
+        reef_model_set_batch(m, opt->cfg.batch, opt->cfg.threads, err) ||
         reef_trainer_init(&t, m, train, &opt->cfg, err))
         return -1;
     int rc = 0;

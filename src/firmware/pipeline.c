@@ -172,8 +172,8 @@ int reef_pipeline_run_int8(const reef_lowered_model *m, const int8_t *inputs, in
     int rc = reef_emit_c(m, w.dir, opts->name, opts->source, err);
     if (!rc) rc = build_firmware(&w, opts, fig, err);
     if (!rc)
-        rc = run_firmware(&w, opts, inputs, n, (size_t)m->input_size, outputs, (size_t)m->output_size, timeout, fig,
-                          counts, err);
+        rc = run_firmware(&w, opts, inputs, n, (size_t)m->input_bytes, outputs, (size_t)m->output_bytes, timeout,
+                          fig, counts, err);
     workdir_close(&w);
     return rc;
 }

@@ -60,9 +60,11 @@ typedef struct reef_firmware_figures {
  * emulation (20 instructions per MAC at 50 M instructions/s) plus 30 s. */
 double reef_pipeline_timeout(int64_t macs_per_inference, int n);
 
-/* int8: runs n inputs (n, m->input_size) through the generated C of m on
- * opts->target; outputs (n, m->output_size). counts (may be NULL) gets the
- * raw counts of a qemu-m4 run (free with reef_run_counts_free). */
+/* The int8 body: runs n inputs (n, m->input_bytes bytes: int8 values, or
+ * float32 ones around a QUANTIZE) through the generated C of m on
+ * opts->target; outputs (n, m->output_bytes bytes: int8, float32 or int32
+ * values, little-endian). counts (may be NULL) gets the raw counts of a
+ * qemu-m4 run (free with reef_run_counts_free). */
 int reef_pipeline_run_int8(const reef_lowered_model *m, const int8_t *inputs, int n, int8_t *outputs,
                            const reef_pipeline_opts *opts, reef_firmware_figures *fig, reef_run_counts *counts,
                            reef_error *err);

@@ -137,7 +137,12 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_TRANSPOSE: return "TRANSPOSE";
     case REEF_OP_SLICE: return "SLICE";
     case REEF_OP_REDUCE_MAX: return "REDUCE_MAX";
-    case 45: return "STRIDED_SLICE";
+    case REEF_OP_STRIDED_SLICE: return "STRIDED_SLICE";
+    case REEF_OP_ARG_MAX: return "ARG_MAX";
+    case REEF_OP_SPLIT: return "SPLIT";
+    case REEF_OP_SPLIT_V: return "SPLIT_V";
+    case REEF_OP_PACK: return "PACK";
+    case REEF_OP_UNPACK: return "UNPACK";
     case 97: return "RESIZE_NEAREST_NEIGHBOR";
     case REEF_OP_HARD_SWISH: return "HARD_SWISH";
     default: return "UNKNOWN";
@@ -367,6 +372,17 @@ int reef_graph_set_description(reef_graph *g, const char *description, reef_erro
     return 0;
 }
 
+int reef_graph_set_class_names(reef_graph *g, const reef_class_names *c, reef_error *err)
+{
+    memset(&g->classes, 0, sizeof g->classes);
+    if (!c->count) return 0;
+    char *blob = tfl_graph_alloc(g, c->size);
+    if (!blob) return reef_fail(err, "graph class names: out of memory");
+    memcpy(blob, c->blob, c->size);
+    g->classes = (reef_class_names){c->count, c->size, blob};
+    return 0;
+}
+
 int tfl_options_type(int32_t builtin)
 {
     switch (builtin) {
@@ -388,6 +404,11 @@ int tfl_options_type(int32_t builtin)
     case REEF_OP_SQUEEZE: return TFL_OPT_SQUEEZE;
     case REEF_OP_DEQUANTIZE: return TFL_OPT_DEQUANTIZE;
     case REEF_OP_QUANTIZE: return TFL_OPT_QUANTIZE;
+    case REEF_OP_STRIDED_SLICE: return TFL_OPT_STRIDED_SLICE;
+    case REEF_OP_SPLIT: return TFL_OPT_SPLIT;
+    case REEF_OP_SPLIT_V: return TFL_OPT_SPLIT_V;
+    case REEF_OP_PACK: return TFL_OPT_PACK;
+    case REEF_OP_UNPACK: return TFL_OPT_UNPACK;
     default: return TFL_OPT_NONE;
     }
 }

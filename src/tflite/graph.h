@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/classes.h"
 #include "util/err.h"
 
 /* TFLite TensorType values (schema.fbs). */
@@ -45,18 +46,24 @@ typedef enum reef_builtin {
     REEF_OP_SOFTMAX = 25,
     REEF_OP_TANH = 28,
     REEF_OP_PAD = 34,
+    REEF_OP_STRIDED_SLICE = 45,
+    REEF_OP_SPLIT = 49,
     REEF_OP_MEAN = 40,
     REEF_OP_SUB = 41,
     REEF_OP_TRANSPOSE = 39,
     REEF_OP_SQUEEZE = 43,
     REEF_OP_SLICE = 65,
     REEF_OP_MAXIMUM = 55,
+    REEF_OP_ARG_MAX = 56,
     REEF_OP_PADV2 = 60,
     REEF_OP_EXPAND_DIMS = 70,
     REEF_OP_MINIMUM = 57,
     REEF_OP_PRELU = 54,
     REEF_OP_REDUCE_MAX = 82,
+    REEF_OP_PACK = 83,
+    REEF_OP_UNPACK = 88,
     REEF_OP_LEAKY_RELU = 98,
+    REEF_OP_SPLIT_V = 102,
     REEF_OP_QUANTIZE = 114,
     REEF_OP_HARD_SWISH = 117,
 } reef_builtin;
@@ -71,6 +78,8 @@ typedef enum {
 } reef_fused_act;
 
 #define REEF_MAX_RANK 6
+/* Name of the Model.metadata entry whose buffer holds the class names. */
+#define REEF_TFLITE_CLASS_NAMES "reef_class_names"
 #define REEF_MAX_OP_IO 8
 
 typedef struct reef_tensor {
@@ -108,8 +117,12 @@ typedef struct reef_op_options {
     int32_t new_shape[REEF_MAX_RANK];
     /* MEAN */
     int keep_dims;
-    /* CONCATENATION */
+    /* CONCATENATION, PACK, UNPACK */
     int axis;
+    /* SPLIT, SPLIT_V num_splits; PACK values_count; UNPACK num */
+    int count;
+    /* STRIDED_SLICE */
+    int begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset;
     /* LEAKY_RELU */
     float alpha;
 } reef_op_options;
@@ -135,6 +148,10 @@ typedef struct reef_graph {
     int32_t inputs[REEF_MAX_OP_IO];
     int32_t outputs[REEF_MAX_OP_IO];
     int nsubgraphs;           /* in the file read; only subgraph 0 is read */
+    /* The outputs' class names, as metadata "reef_class_names" (count 0:
+     * none, e.g. a file from before reef wrote them, or not reef's). The
+     * blob belongs to the graph: never reef_class_names_free it. */
+    reef_class_names classes;
     void *owner_;             /* file bytes / allocations; private */
 } reef_graph;
 
@@ -207,5 +224,7 @@ int reef_graph_add_op(reef_graph *g, int32_t builtin, const int32_t *inputs, int
 int reef_graph_set_io(reef_graph *g, const int32_t *inputs, int ninputs, const int32_t *outputs,
                       int noutputs, reef_error *err);
 int reef_graph_set_description(reef_graph *g, const char *description, reef_error *err);
+/* Copies c into the graph (c->count 0 clears them). */
+int reef_graph_set_class_names(reef_graph *g, const reef_class_names *c, reef_error *err);
 
 #endif

@@ -87,8 +87,13 @@ enum {
     TFL_OPT_REDUCER = 27,
     TFL_OPT_SUB = 28,
     TFL_OPT_SQUEEZE = 30,
+    TFL_OPT_STRIDED_SLICE = 32,
+    TFL_OPT_SPLIT = 35,
     TFL_OPT_DEQUANTIZE = 38,
+    TFL_OPT_PACK = 59,
+    TFL_OPT_UNPACK = 64,
     TFL_OPT_LEAKY_RELU = 75,
+    TFL_OPT_SPLIT_V = 79,
     TFL_OPT_QUANTIZE = 89,
 };
 /* The options table an op of this builtin code carries (TFL_OPT_NONE for

@@ -15,18 +15,17 @@
  *    as [C], [1,1,C] and [H,W,C], outputs saturating, zero points from
  *    -128 to 127), the first also on qemu-m4;
  *  - TRANSPOSE, SLICE and REDUCE_MAX: random graphs against multi-index
- *    references written here, one of each also on qemu-m4.
+ *    references written here, one of each also on qemu-m4;
+ *  - MEAN over (1, 2), keep_dims 0 and 1: every case of
+ *    data/tflm_mean_vectors.txt, one also on qemu-m4.
  * Skips (77) when the source tree (the vectors) is not found; the qemu-m4
  * part skips without the ARM tools. */
 #include "testing.h"
+#include "tflm_harness.h"
 
 #include <math.h>
 
-#include "codegen/emit.h"
-#include "codegen/lower.h"
 #include "codegen/lut.h"
-#include "firmware/firmware.h"
-#include "tflite/graph.h"
 #include "util/rng.h"
 
 typedef struct lut_case {
@@ -40,7 +39,6 @@ typedef struct lut_case {
 static lut_case cases[MAX_CASES];
 static int ncases;
 
-static int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
 static void load_cases(void)
 {
@@ -106,47 +104,6 @@ static void test_refusals(void **state)
     assert_int_equal(reef_lut_hard_swish(0.1f, 0, 1e-4f, 0, t, &err), -1); /* output multiplier > 1 */
     assert_int_equal(reef_lut_hard_swish(0.1f, 0, 0.1f, -129, t, &err), -1);
     assert_int_equal(reef_lut_hard_swish(NAN, 0, 0.1f, 0, t, &err), -1);
-}
-
-/* The generated C of m on qemu-m4 (emulated Cortex-M4) and, when host,
- * also built for the host, on n inputs of in_size bytes: each must give
- * want. Returns 0 when
- * the ARM tools are missing (or under the sanitizers), 1 when checked. */
-static int run_targets(const reef_lowered_model *m, const char *name, const int8_t *in, int n, size_t in_size,
-                       const int8_t *want, int host)
-{
-    if (testing_sanitizer_run() || !testing_have_arm_tools()) return 0;
-    char dir[256], header[600], source[600], elf[600], exe[600];
-    reef_error err;
-    const size_t out_size = (size_t)m->output_size;
-    int8_t *got = calloc((size_t)n, out_size);
-    assert_non_null(got);
-    testing_tmpdir(dir, sizeof dir, name);
-    if (reef_emit_c(m, dir, name, "test", &err)) fail_msg("%s", err.msg);
-    snprintf(header, sizeof header, "%s/%s.h", dir, name);
-    snprintf(source, sizeof source, "%s/%s.c", dir, name);
-    snprintf(elf, sizeof elf, "%s/%s.elf", dir, name);
-    snprintf(exe, sizeof exe, "%s/%s-host", dir, name);
-    const char *sources[1] = {source};
-    reef_fw_spec spec = {.board = "qemu-m4", .model_header = header, .model_sources = sources,
-                         .model_source_count = 1, .output = elf};
-    if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
-    reef_run_counts c;
-    if (reef_m4_run(elf, in, n, in_size, got, out_size, &c, 120, &err)) fail_msg("%s", err.msg);
-    assert_memory_equal(got, want, (size_t)n * out_size);
-    printf("  %s on qemu-m4 (emulated): %d vectors bit-exact, %llu instructions per inference\n", name, n,
-           (unsigned long long)c.per_inference[0].c[REEF_INSN_TOTAL]);
-    reef_run_counts_free(&c);
-    if (host) {
-        spec.board = "host", spec.output = exe;
-        if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
-        memset(got, 0, (size_t)n * out_size);
-        if (reef_host_run(exe, in, n, in_size, got, out_size, NULL, 60, &err)) fail_msg("%s", err.msg);
-        assert_memory_equal(got, want, (size_t)n * out_size);
-    }
-    free(got);
-    assert_int_equal(testing_rm_tree(dir), 0);
-    return 1;
 }
 
 /* ---- the chain model ---------------------------------------------------- */
@@ -229,15 +186,6 @@ static void test_chain_model(void **state)
 
 /* ---- PRELU -------------------------------------------------------------- */
 
-static int8_t *hex_bytes(const char *hex, size_t n)
-{
-    if (strlen(hex) != 2 * n) return NULL;
-    int8_t *v = malloc(n ? n : 1);
-    assert_non_null(v);
-    for (size_t i = 0; i < n; i++) v[i] = (int8_t)(hex_value(hex[2 * i]) * 16 + hex_value(hex[2 * i + 1]));
-    return v;
-}
-
 /* Every case of data/tflm_prelu_vectors.txt as a .tflite (input an
  * activation, alpha a constant broadcast over it) through the writer,
  * reader, lowering and interpreter; the first case also as generated C on
@@ -316,19 +264,6 @@ static void test_prelu_match_tflm(void **state)
  * output by multi-index: out[i0..] = in[perm-mapped or begin-shifted
  * index]. Pure copies, so this is TFLite Micro's result by definition
  * (transpose.h, slice.h). One TRANSPOSE also on qemu-m4. */
-static int32_t add_int_const(reef_graph *g, const char *name, const int64_t *v, int n, int is64)
-{
-    reef_error err;
-    int32_t shape[1] = {n};
-    int32_t t = reef_graph_add_tensor(g, name, is64 ? REEF_INT64 : REEF_INT32, 1, shape, &err);
-    assert_true(t >= 0);
-    uint8_t bytes[32];
-    for (int i = 0; i < n; i++)
-        for (int b = 0; b < (is64 ? 8 : 4); b++) bytes[i * (is64 ? 8 : 4) + b] = (uint8_t)((uint64_t)v[i] >> (8 * b));
-    assert_int_equal(reef_graph_set_data(g, t, bytes, (size_t)n * (is64 ? 8 : 4), &err), 0);
-    return t;
-}
-
 static void test_movement_random(void **state)
 {
     (void)state;
@@ -484,6 +419,71 @@ static void test_reduce_max_random(void **state)
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
+/* ---- MEAN ---------------------------------------------------------------- */
+
+/* Every case of data/tflm_mean_vectors.txt (axes (1, 2) of a 4-D tensor,
+ * keep_dims 0 and 1, H*W 1 to 49, zero points at both ends, scale ratios
+ * over five decades) through the writer, reader, lowering and interpreter,
+ * against TFLite Micro's int8 MEAN (QuantizedMeanOrSum, 1 / (H * W) folded
+ * into the multiplier; TFLite's older reference_integer_ops::Mean, which
+ * reef ran before, divided after requantizing and missed 3 of 183 outputs
+ * here by one). The first keep_dims=0 case of 16 or more pixels also on
+ * qemu-m4. */
+static void test_mean_match_tflm(void **state)
+{
+    (void)state;
+    const char *src = testing_source_dir();
+    char path[1024];
+    static char line[16384], hin[8192], hout[256];
+    if (!src) skip();
+    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_mean_vectors.txt", src);
+    FILE *fp = fopen(path, "r");
+    if (!fp) fail_msg("%s: cannot open", path);
+    int n = 0, outputs = 0, keep_cases[2] = {0, 0}, emulated = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#') continue;
+        int keep, iz, oz, s[4];
+        float is, os;
+        if (sscanf(line, "MEAN %d %a %d %a %d %d %d %d %d %8191s %255s", &keep, &is, &iz, &os, &oz, &s[0], &s[1], &s[2],
+                   &s[3], hin, hout) != 11)
+            fail_msg("%s: malformed case %d", path, n + 1);
+        const int in_count = s[0] * s[1] * s[2] * s[3], out_count = s[0] * s[3];
+        int8_t *x = hex_bytes(hin, (size_t)in_count), *want = hex_bytes(hout, (size_t)out_count);
+        if (!x || !want) fail_msg("%s: case %d has the wrong number of bytes", path, n + 1);
+        reef_graph g, back;
+        reef_error err;
+        int64_t zi = iz, zo = oz, axes[2] = {1, 2};
+        const int32_t in_shape[4] = {s[0], s[1], s[2], s[3]};
+        const int32_t out_shape[4] = {s[0], keep ? 1 : s[3], 1, s[3]};
+        assert_int_equal(reef_graph_init(&g, "mean", &err), 0);
+        int32_t tx = reef_graph_add_tensor(&g, "x", REEF_INT8, 4, in_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, tx, 1, &is, &zi, 0, &err), 0);
+        int32_t ty = reef_graph_add_tensor(&g, "y", REEF_INT8, keep ? 4 : 2, out_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, ty, 1, &os, &zo, 0, &err), 0);
+        int32_t ins[2] = {tx, add_int_const(&g, "axes", axes, 2, 0)};
+        reef_op_options o;
+        reef_op_options_init(&o), o.keep_dims = keep;
+        assert_true(reef_graph_add_op(&g, REEF_OP_MEAN, ins, 2, &ty, 1, &o, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(&g, &tx, 1, &ty, 1, &err), 0);
+        reef_lowered_model m;
+        round_trip_lower(&g, &back, &m, "mean", n + 1);
+        assert_int_equal(back.ops[0].opt.keep_dims, keep);
+        int8_t *got = malloc((size_t)out_count);
+        assert_int_equal(reef_lowered_invoke(&m, x, got), 0);
+        for (int i = 0; i < out_count; i++)
+            if (got[i] != want[i]) fail_msg("MEAN case %d output %d: %d, TFLite Micro %d", n + 1, i, got[i], want[i]);
+        if (!keep && s[1] * s[2] >= 16 && !emulated) emulated = run_targets(&m, "mean", x, 1, (size_t)in_count, want, 0);
+        outputs += out_count, keep_cases[keep]++, n++;
+        free(x), free(want), free(got);
+        reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    }
+    fclose(fp);
+    printf("  MEAN over (1, 2): %d cases (%d keep_dims=0, %d keep_dims=1), %d outputs equal TFLite Micro's reference%s\n",
+           n, keep_cases[0], keep_cases[1], outputs, emulated ? "; one keep_dims=0 case also on qemu-m4" : "");
+    assert_true(keep_cases[0] >= 20 && keep_cases[1] >= 20);
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_prelu_match_tflm),
         cmocka_unit_test(test_movement_random),
         cmocka_unit_test(test_reduce_max_random),
+        cmocka_unit_test(test_mean_match_tflm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

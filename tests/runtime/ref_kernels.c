@@ -161,13 +161,13 @@ void ref_pool(int is_max, const reef_pool_params *p, const reef_dims *in_d, cons
 
 void ref_mean(const reef_mean_params *p, const reef_dims *in_d, const int8_t *in, int8_t *out)
 {
-    const int64_t count = (int64_t)in_d->h * in_d->w;
     for (int b = 0; b < in_d->n; b++)
         for (int c = 0; c < in_d->c; c++) {
             int64_t acc = 0;
             for (int y = 0; y < in_d->h; y++)
                 for (int x = 0; x < in_d->w; x++) acc += at(in_d, in, b, y, x, c) + p->input_offset;
-            int64_t v = div_round_away(ref_requant((int32_t)acc, p->multiplier, p->shift), count);
+            /* QuantizedMeanOrSum: 1 / count is already in the multiplier */
+            int64_t v = ref_requant((int32_t)acc, p->multiplier, p->shift);
             out[b * in_d->c + c] = clamp8(v + p->output_offset, -128, 127);
         }
 }

@@ -5,11 +5,14 @@
 
 #include "reef/types.h"
 
-/* MEAN over H and W (TFLite's int8 reference, reference_integer_ops::Mean):
+/* MEAN over H and W as TFLite Micro computes int8 MEAN
+ * (reference_ops::QuantizedMeanOrSum, either keep_dims):
  *   acc = sum_{y, x} (in[n, y, x, c] + input_offset)
- *   acc = requant(acc, multiplier, shift)      (input_scale / output_scale)
- *   acc = round(acc / (H * W)), half away from zero
- *   out[n, 0, 0, c] = clamp(acc + output_offset, -128, 127)
+ *   out[n, 0, 0, c] = clamp(requant(acc, multiplier, shift) + output_offset,
+ *                           -128, 127)
+ * where multiplier and shift already hold 1 / (H * W): the host folds it
+ * into input_scale / output_scale as QuantizedMeanOrSum does
+ * (lower_mean, src/codegen/lower.c).
  *   input_offset: -input zero point; output_offset: output zero point */
 typedef struct reef_mean_params {
     int32_t input_offset;

@@ -1,9 +1,20 @@
-/* reef runtime: data movement by index remapping (TFLite TRANSPOSE and
- * SLICE): for every output element (n, h, w, c) in row-major order
+/* reef runtime: data movement.
+ *
+ * STRIDED, index remapping (TFLite TRANSPOSE and SLICE): for every output
+ * element (n, h, w, c) in row-major order
  *   output[k] = input[offset + n*s.n + h*s.h + w*s.w + c*s.c]
  * with the input strides s and the offset computed on the host (a
  * permutation of the input's row-major strides for TRANSPOSE, the
- * begin offset for SLICE). Values are copied, never requantized. */
+ * begin offset for SLICE). Values are copied, never requantized.
+ *
+ * COPY_ROWS, one operand of an op with several (CONCATENATION and PACK:
+ * one step per input, each writing its part of the output; SPLIT, SPLIT_V
+ * and UNPACK: one step per output): rows blocks of row_size elements,
+ *   output[output_offset + r*output_stride + i] =
+ *       rq(input[input_offset + r*input_stride + i])
+ * where rq is the identity when the two tensors share their quantization
+ * (TFLite Micro's kernels are then plain copies) and otherwise TFLite's
+ * Requantize, as its int8 -> int8 QUANTIZE kernel computes it. */
 #ifndef REEF_RT_PERMUTE_H
 #define REEF_RT_PERMUTE_H
 
@@ -20,5 +31,27 @@ typedef struct reef_strided_step_args {
     int32_t input_offset;    /* elements */
 } reef_strided_step_args;
 reef_status reef_strided_step(const void *args, uint8_t *arena);
+
+/* One requantization, or none (requantize 0: a copy). */
+typedef struct reef_copy_quant {
+    int32_t requantize;
+    int32_t input_offset;  /* -input zero point */
+    int32_t multiplier;
+    int32_t shift;
+    int32_t output_offset; /* output zero point */
+} reef_copy_quant;
+
+/* input and output must not overlap. */
+reef_status reef_copy_rows_s8(int32_t rows, int32_t row_size, const int8_t *input, int32_t input_stride,
+                              int8_t *output, int32_t output_stride, const reef_copy_quant *quant);
+
+typedef struct reef_copy_rows_step_args {
+    reef_step_io io;
+    int32_t rows, row_size;                /* elements */
+    int32_t input_offset, input_stride;   /* elements */
+    int32_t output_offset, output_stride; /* elements */
+    reef_copy_quant quant;
+} reef_copy_rows_step_args;
+reef_status reef_copy_rows_step(const void *args, uint8_t *arena);
 
 #endif

@@ -55,7 +55,9 @@
     X(LUT,        lut,        reef_lut_step,        reef_lut_step_args,        lut)        \
     X(PRELU,      prelu,      reef_prelu_step,      reef_prelu_step_args,      prelu)      \
     X(STRIDED,    strided,    reef_strided_step,    reef_strided_step_args,    strided)    \
-    X(REDUCE_MAX, reduce_max, reef_reduce_max_step, reef_reduce_step_args,     reduce)
+    X(REDUCE_MAX, reduce_max, reef_reduce_max_step, reef_reduce_step_args,     reduce)     \
+    X(COPY_ROWS,  copy_rows,  reef_copy_rows_step,  reef_copy_rows_step_args,  copy_rows)  \
+    X(ARG_MAX,    arg_max,    reef_arg_max_step,    reef_arg_max_step_args,    arg_max)
 
 #define REEF_FLOAT_STEP_KINDS(X)                                                        \
     X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \

@@ -368,6 +368,22 @@ static void test_cli(void **state)
     snprintf(cmd, sizeof cmd, "%s cv --data %s/missing.ds", bin, dir);
     assert_int_equal(testing_run(cmd, out1, sizeof out1), 1);
     assert_non_null(strstr(out1, "missing.ds"));
+    // --train-data: used (and said in the JSON), a missing or mismatched file refused
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --train-data %s --arch %s --epochs 1 --batch 16 --groups g1 --json", bin,
+             path, path, arch);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 0);
+    assert_non_null(strstr(out1, "\"train_data\":"));
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --train-data %s/gone.ds", bin, path, dir);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 1);
+    assert_non_null(strstr(out1, "gone.ds"));
+    const char *renamed[] = {"g0", "g1", "g2", "gX"};
+    d.ds.group_names = renamed;
+    snprintf(path, sizeof path, "%s/renamed.ds", dir);
+    assert_int_equal(reef_dataset_save(path, &d.ds, &err), 0);
+    snprintf(cmd, sizeof cmd, "%s cv --data %s/syn.ds --train-data %s", bin, dir, path);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 1);
+    assert_non_null(strstr(out1, "does not match --data"));
+    assert_non_null(strstr(out1, "group 3 is 'gX'"));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
     syn_free(&d);

@@ -68,7 +68,7 @@ for spec in "$@"; do
         [ $cap = none ] || capopt="--capacitor $cap"
         # a model no tiling fits into 100 uF (KWS's first convolution) gets 470 uF
         # shellcheck disable=SC2086
-        if [ $cap = 100u ] && ! "$reef" gen "$tfl" -o "$work/gen-check" --intermittent $capopt >/dev/null 2>&1; then
+        if [ $cap = 100u ] && ! "$reef" gen --model "$tfl" -o "$work/gen-check" --intermittent $capopt >/dev/null 2>&1; then
             cap=470u capopt="--capacitor 470u"
         fi
         rm -rf "$work/gen-check"

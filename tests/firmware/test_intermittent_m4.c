@@ -77,7 +77,7 @@ static void test_gen_intermittent(void **state)
     assert_int_equal(access(cmd, F_OK), -1);
     /* measured step cycles (reef run --steps --step-cycles writes them):
      * used when they fit the model, refused naming the file when not */
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/plain", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/plain", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     const char *row = strstr(out, "\nsteps ");
     int nsteps = 0;
@@ -90,7 +90,7 @@ static void test_gen_intermittent(void **state)
     fprintf(fp, "# test\nsteps %d\n", nsteps);
     for (int k = 0; k < nsteps; k++) fprintf(fp, "%d %d\n", k, 20000 + 1000 * k);
     fclose(fp);
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/measured --intermittent --capacitor 100u --step-cycles %s", bin, model,
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/measured --intermittent --capacitor 100u --step-cycles %s", bin, model,
              dir, cycles);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "modeled from emulated step counts"));
@@ -98,7 +98,7 @@ static void test_gen_intermittent(void **state)
     assert_non_null(fp);
     fprintf(fp, "steps %d\n0 100\n", nsteps + 1);
     fclose(fp);
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/wrong --intermittent --step-cycles %s", bin, model, dir, cycles);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/wrong --intermittent --step-cycles %s", bin, model, dir, cycles);
     assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "cycles.txt"));
     snprintf(cmd, sizeof cmd, "%s/wrong", dir);

@@ -144,6 +144,8 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_PACK: return "PACK";
     case REEF_OP_UNPACK: return "UNPACK";
     case 97: return "RESIZE_NEAREST_NEIGHBOR";
+    case 23: return "RESIZE_BILINEAR";
+    case 67: return "TRANSPOSE_CONV";
     case REEF_OP_HARD_SWISH: return "HARD_SWISH";
     default: return "UNKNOWN";
     }

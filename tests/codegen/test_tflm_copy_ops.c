@@ -72,13 +72,9 @@ static int32_t split_concat_graph(reef_graph *g, int rank, const int32_t *out_sh
 static void test_concat_match_tflm(void **state)
 {
     (void)state;
-    const char *src = testing_source_dir();
     char path[1024];
     static char line[65536];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_concat_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_concat_vectors.txt", path, sizeof path);
     int n = 0, requantized = 0, emulated = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;
@@ -259,13 +255,9 @@ static int32_t strided_slice_graph(reef_graph *g, int rank, const int32_t *shape
 static void test_strided_slice_match_tflm(void **state)
 {
     (void)state;
-    const char *src = testing_source_dir();
     char path[1024];
     static char line[16384];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_strided_slice_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_strided_slice_vectors.txt", path, sizeof path);
     int n = 0, negative = 0, shrunk = 0, emulated = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;
@@ -350,13 +342,9 @@ static void test_strided_slice_match_tflm(void **state)
 static void test_arg_max_match_tflm(void **state)
 {
     (void)state;
-    const char *src = testing_source_dir();
     char path[1024];
     static char line[16384];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_arg_max_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_arg_max_vectors.txt", path, sizeof path);
     int n = 0, ties = 0, emulated = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;

@@ -16,6 +16,17 @@ typedef struct reef_command {
 /* Prints "reef NAME: message" to stderr and returns 1 (an exit status). */
 int cli_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Says on stderr (rank 0 only) that an old spelling still works but is
+ * deprecated: "reef NAME: note: OLD is deprecated; use NEW". */
+void cli_deprecated(const char *name, const char *old_spelling, const char *new_spelling);
+
+/* The one input file of info, inspect and gen: `FLAG FILE` (flagged, the
+ * form every command takes its files in), or the old form, one positional
+ * FILE after the options, with a deprecation note. flagged is the value
+ * given with flag (or NULL); argv[optind..] are the positional arguments.
+ * Returns the file, or NULL after a message (exit status 2). */
+const char *cli_input_file(const char *name, const char *flag, const char *flagged, int argc, char **argv);
+
 /* Parses a positive integer option value; on error prints and returns -1. */
 int cli_parse_int(const char *name, const char *opt, const char *text, long min, long max, long *out);
 int cli_parse_double(const char *name, const char *opt, const char *text, double *out);
@@ -36,6 +47,17 @@ int cli_check_output(const char *name, const char *out_opt, const char *out, ...
  * the one shown) and returns 1 on every rank; else 0. One process: prints
  * msg when failed (if not NULL) and returns failed != 0. */
 int cli_agree(const char *name, int failed, const char *msg);
+
+/* Makes a dataset speak a model's classes (reef_dataset_follow_classes):
+ * the same list passes; the same set in another order is mapped, with a
+ * note on stderr; a model without class names (an older file) passes with
+ * a warning; anything else prints an error naming both files and both
+ * lists and returns 1 (an exit status). Notes go to stderr (rank 0 only),
+ * so --json output on stdout stays JSON. */
+struct reef_dataset;
+struct reef_class_names;
+int cli_follow_classes(const char *name, struct reef_dataset *ds, const char *data_path,
+                       const struct reef_class_names *classes, const char *model_path);
 
 /* 0 when target names an emulated-run target (host or qemu-m4); otherwise
  * prints and returns -1. */
@@ -62,7 +84,6 @@ int cmd_harvest(int argc, char **argv);
 
 /* A dataset's per-class and per-group counts: tables on stdout, or the
  * "classes" and "groups" arrays into j when j is not NULL (cmd_info.c). */
-struct reef_dataset;
 struct reef_json;
 int info_dataset_counts(const struct reef_dataset *ds, struct reef_json *j);
 

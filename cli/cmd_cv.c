@@ -39,6 +39,10 @@ static void usage(FILE *fp)
             "  --folds group     one fold per group: leave-one-group-out (default)\n"
             "  --folds K         each fold holds out K random groups; --repeat R folds (default 5)\n"
             "  --repeat R        folds for --folds K\n"
+            "  --train-data FILE train every fold on FILE's samples of the groups it does not\n"
+            "                    hold out, instead of --data's (same shape, classes and groups;\n"
+            "                    e.g. --data plus training-only augmented copies); the\n"
+            "                    held-out groups are still scored on --data\n"
             "  --groups LIST     with --folds group: only the folds holding out these groups\n"
             "                    (comma list of names; e.g. to screen recipes on a subset and\n"
             "                    report on the rest); training still uses every other group\n"
@@ -54,7 +58,7 @@ static void usage(FILE *fp)
 }
 
 typedef struct cv_args {
-    const char *data, *arch, *keep, *plot, *groups;
+    const char *data, *train_data, *arch, *keep, *plot, *groups;
     int folds_k;  /* 0: one fold per group */
     long repeat, jobs, calib;
     int int8, json;
@@ -63,7 +67,7 @@ typedef struct cv_args {
 
 static int parse(int argc, char **argv, cv_args *a)
 {
-    enum { O_DATA = 256, O_ARCH, O_FOLDS, O_REPEAT, O_INT8, O_CALIB, O_JOBS, O_KEEP, O_PLOT, O_JSON, O_HELP, O_GROUPS };
+    enum { O_DATA = 256, O_ARCH, O_FOLDS, O_REPEAT, O_INT8, O_CALIB, O_JOBS, O_KEEP, O_PLOT, O_JSON, O_HELP, O_GROUPS, O_TRAIN_DATA };
     static const struct option opts[] = {
         {"data", required_argument, NULL, O_DATA},   {"arch", required_argument, NULL, O_ARCH},
         {"folds", required_argument, NULL, O_FOLDS}, {"repeat", required_argument, NULL, O_REPEAT},
@@ -71,6 +75,7 @@ static int parse(int argc, char **argv, cv_args *a)
         {"jobs", required_argument, NULL, O_JOBS},   {"keep", required_argument, NULL, O_KEEP},
         {"plot", required_argument, NULL, O_PLOT},   {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, O_HELP},         {"groups", required_argument, NULL, O_GROUPS},
+        {"train-data", required_argument, NULL, O_TRAIN_DATA},
         CLI_RECIPE_OPTIONS,
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
@@ -86,6 +91,7 @@ static int parse(int argc, char **argv, cv_args *a)
         if (rc == 2) return 2;
         switch (c) {
         case O_DATA: a->data = optarg; break;
+        case O_TRAIN_DATA: a->train_data = optarg; break;
         case O_ARCH: a->arch = optarg; break;
         case O_FOLDS:
             if (!strcmp(optarg, "group")) a->folds_k = 0;
@@ -275,6 +281,7 @@ static void print_json(const cv_args *a, const reef_dataset *ds, const reef_cv_p
     reef_json_begin(&j, stdout);
     reef_json_object(&j);
     reef_json_kv_string(&j, "data", a->data);
+    if (a->train_data) reef_json_kv_string(&j, "train_data", a->train_data);
     reef_json_kv_string(&j, "arch", a->arch);
     reef_json_kv_string(&j, "folds", a->folds_k ? "random" : "group");
     reef_json_kv_int(&j, "nfolds", r->nfolds);
@@ -347,7 +354,7 @@ static void on_sigint(int sig)
 }
 static void on_progress(void *ctx, int64_t done) { reef_progress_update(ctx, done); }
 
-static int run(const cv_args *a, const reef_dataset *ds)
+static int run(const cv_args *a, const reef_dataset *ds, const reef_dataset *train_data)
 {
     reef_error err;
     reef_cv_options opt;
@@ -357,6 +364,7 @@ static int run(const cv_args *a, const reef_dataset *ds)
     if (!cli_recipe_has(&a->recipe, "threads")) opt.cfg.threads = 1;
     opt.int8 = a->int8, opt.calib_samples = (int)a->calib, opt.jobs = (int)a->jobs, opt.keep_dir = a->keep;
     opt.stop = &stop_flag;
+    opt.train_data = train_data;
     reef_cv_plan p;
     if ((a->folds_k ? reef_cv_plan_random(&p, ds, a->folds_k, (int)a->repeat, opt.cfg.seed, &err)
                     : reef_cv_plan_groups(&p, ds, &err)))
@@ -411,7 +419,21 @@ int cmd_cv(int argc, char **argv)
     reef_dataset ds;
     reef_error err;
     if (cli_agree(NAME, reef_dataset_load(a.data, &ds, &err), err.msg)) return 1;  // every rank loads it
-    rc = run(&a, &ds);
+    reef_dataset train = {0};
+    if (a.train_data) {
+        if (cli_agree(NAME, reef_dataset_load(a.train_data, &train, &err), err.msg)) {
+            reef_dataset_free(&ds);
+            return 1;
+        }
+        if (reef_cv_check_train_data(&ds, &train, &err)) {
+            cli_error(NAME, "--train-data %s does not match --data %s: %s", a.train_data, a.data, err.msg);
+            reef_dataset_free(&train);
+            reef_dataset_free(&ds);
+            return 1;
+        }
+    }
+    rc = run(&a, &ds, a.train_data ? &train : NULL);
+    reef_dataset_free(&train);
     reef_dataset_free(&ds);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* reef eval: a model on a dataset file -> accuracy, confusion matrix,
  * accuracy per group. Dispatches on the model file's magic. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "nn/model.h"
 #include "nn/train.h"
 #include "quant/quant.h"
+#include "tflite/graph.h"
 #include "util/io.h"
 #include "util/json.h"
 
@@ -21,7 +23,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp, "usage: reef eval --model MODEL --data FILE [--threads N] [--batch N] [--json]\n\n"
                 "Evaluates a model on a dataset file from `reef prep`: accuracy, confusion\n"
-                "matrix and accuracy per group (habitat).\n\n"
+                "matrix and accuracy per group (habitat). The data's class names must be the\n"
+                "model's: in another order they are mapped (with a note); other names are refused.\n\n"
                 "  --model MODEL   a float checkpoint from reef train, or an int8 .tflite\n"
                 "  --data FILE     dataset file\n"
                 "  --threads N     threads (default 2)\n"
@@ -29,27 +32,42 @@ static void usage(FILE *fp)
                 "  --json          print the report as JSON (\"accuracy\" is a fraction)\n");
 }
 
-/* Float checkpoint: predictions for every sample of ds. */
-static int predict_float(const char *path, const reef_dataset *ds, int threads, int batch, uint16_t *pred,
-                         char *arch_name, size_t name_size, reef_error *err)
+/* Float checkpoint: predictions for every sample of ds, once ds speaks the
+ * model's classes. Returns an exit status (message printed). */
+static int predict_float(const char *path, reef_dataset *ds, const char *data_path, int threads, int batch,
+                         uint16_t *pred, char *arch_name, size_t name_size)
 {
+    reef_error err;
     reef_model m;
-    if (reef_ckpt_load(path, &m, NULL, err)) return -1;
+    if (reef_ckpt_load(path, &m, NULL, &err)) return cli_error(NAME, "%s", err.msg);
     snprintf(arch_name, name_size, "%s", m.arch.name);
-    if (reef_check_dataset_fits(&m, ds, "the data", err) || reef_model_set_batch(&m, batch, threads, err)) {
-        reef_model_free(&m);
-        return -1;
-    }
-    reef_evaluate(&m, ds, pred, NULL);
+    int status = cli_follow_classes(NAME, ds, data_path, &m.classes, path);
+    if (!status && (reef_check_dataset_fits(&m, ds, "the data", &err) || reef_model_set_batch(&m, batch, threads, &err)))
+        status = cli_error(NAME, "%s: %s", path, err.msg);
+    if (!status) reef_evaluate(&m, ds, pred, NULL);
     reef_model_free(&m);
-    return 0;
+    return status;
+}
+
+/* Int8 .tflite: predictions through the host interpreter (src/quant). */
+static int predict_int8(const char *path, reef_dataset *ds, const char *data_path, uint16_t *pred, char *arch_name,
+                        size_t name_size)
+{
+    reef_error err;
+    reef_graph g;
+    if (reef_tflite_read(path, &g, &err)) return cli_error(NAME, "%s", err.msg);
+    snprintf(arch_name, name_size, "%s", g.name ? g.name : "");
+    int status = cli_follow_classes(NAME, ds, data_path, &g.classes, path);
+    if (!status && reef_int8_predict(&g, ds, NULL, 0, pred, &err)) status = cli_error(NAME, "%s: %s", path, err.msg);
+    reef_graph_free(&g);
+    return status;
 }
 
 /* Reads the first bytes of a file to tell the model formats apart. */
 static int sniff(const char *path, uint8_t *head, size_t size, size_t *got, reef_error *err)
 {
     FILE *fp = fopen(path, "rb");
-    if (!fp) return reef_fail(err, "%s: cannot open", path);
+    if (!fp) return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
     *got = fread(head, 1, size, fp);
     fclose(fp);
     return 0;
@@ -97,10 +115,9 @@ int cmd_eval(int argc, char **argv)
     int status = 0;
     reef_metrics mt;
     if (!pred) status = cli_error(NAME, "out of memory");
-    else if ((int8 ? reef_int8_predict_file(model, &ds, pred, arch_name, sizeof arch_name, &err)
-                   : predict_float(model, &ds, (int)threads, (int)batch, pred, arch_name, sizeof arch_name, &err)) ||
-             reef_metrics_compute(&mt, &ds, pred, &err))
-        status = cli_error(NAME, "%s: %s", model, err.msg);
+    else status = int8 ? predict_int8(model, &ds, data, pred, arch_name, sizeof arch_name)
+                       : predict_float(model, &ds, data, (int)threads, (int)batch, pred, arch_name, sizeof arch_name);
+    if (!status && reef_metrics_compute(&mt, &ds, pred, &err)) status = cli_error(NAME, "%s: %s", model, err.msg);
     if (!status) {
         if (json) {
             reef_json j;

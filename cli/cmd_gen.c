@@ -1,4 +1,4 @@
-/* reef gen MODEL.tflite -o DIR: the int8 model as C (DIR/<name>.h, .c). */
+/* reef gen --model MODEL.tflite -o DIR: the int8 model as C (DIR/<name>.h, .c). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -18,13 +18,14 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: reef gen MODEL.tflite -o DIR [--name NAME] [--json]\n"
+    fprintf(fp, "usage: reef gen --model MODEL.tflite -o DIR [--name NAME] [--json]\n"
                 "       [--trainable PLAN [--replay DATA]]\n"
                 "       [--intermittent [--capacitor C --v-on V --v-off V] [--nvm fram|flash]\n"
                 "        [--profile NAME] [--efficiency E]]\n\n"
                 "Writes DIR/NAME.h and DIR/NAME.c: the int8 model as C99 for the reef runtime,\n"
                 "with const weights, one statically planned arena and a const step table.\n"
                 "Prints the ops, MACs, weight bytes, the arena and its lower bound.\n\n"
+                "  --model FILE      the int8 .tflite (the old form, `reef gen FILE`, still works)\n"
                 "  -o, --output DIR  folder for the two files (created if missing)\n"
                 "  --name NAME       C symbol prefix (default: the model file's name)\n"
                 "  --trainable PLAN  also write DIR/NAME_personal.{h,c}: the on-device update of\n"
@@ -145,7 +146,7 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
         reef_table_cell(&t, "largest unit"), reef_table_cell(&t, "%.1f uJ", worst),
             reef_table_cell(&t, "modeled: boot + restore + unit + commit");
     }
-    reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, "modeled (estimate)");
+    reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, o->step_cycles ? "modeled from emulated step counts, x 1.25" : "modeled (estimate), x 1.25");
     reef_table_cell(&t, "commits"), reef_table_cell(&t, "%.1f uJ", p->commit_uj_total),
         reef_table_cell(&t, "modeled, %.1f%% of the steps", 100 * share);
     reef_table_print(&t, stdout, NULL);
@@ -182,11 +183,13 @@ int cmd_gen(int argc, char **argv)
                                          {"v-on", required_argument, NULL, 'P'},
                                          {"v-off", required_argument, NULL, 'P'},
                                          {"nvm", required_argument, NULL, 'P'},
+                                         {"step-cycles", required_argument, NULL, 'P'},
                                          {"profile", required_argument, NULL, 'P'},
                                          {"efficiency", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"model", required_argument, NULL, 'm'},
                                          {NULL, 0, NULL, 0}};
-    const char *dir = NULL, *name = NULL, *trainable = NULL, *replay = NULL;
+    const char *dir = NULL, *name = NULL, *trainable = NULL, *replay = NULL, *flagged = NULL;
     int json = 0, c, idx = 0, intermittent = 0, power_given = 0;
     power_opts po;
     power_opts_default(&po);
@@ -198,6 +201,8 @@ int cmd_gen(int argc, char **argv)
             intermittent = 1;
         else if (c == 'o')
             dir = optarg;
+        else if (c == 'm')
+            flagged = optarg;
         else if (c == 'n')
             name = optarg;
         else if (c == 'j')
@@ -211,12 +216,13 @@ int cmd_gen(int argc, char **argv)
         else
             return usage(stderr), 2;
     }
-    if (optind != argc - 1 || !dir) return usage(stderr), 2;
+    const char *model = cli_input_file("gen", "--model", flagged, argc, argv);
+    if (!model) return 2;
+    if (!dir) return cli_error("gen", "-o DIR is required (see --help)"), 2;
     if (power_given && !intermittent) return cli_error("gen", "--capacitor, --v-on, --v-off, --nvm and --profile need --intermittent"), 2;
     if (intermittent && power_opts_check("gen", &po)) return 2;
     if (intermittent && trainable)
         return cli_error("gen", "--trainable and --intermittent cannot be combined yet (the update is not resumable)"), 2;
-    const char *model = argv[optind];
     char default_name[72];
     reef_c_name_from_path(model, default_name, sizeof default_name);
     if (!name) name = default_name;

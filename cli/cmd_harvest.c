@@ -80,6 +80,7 @@ static int parse(int argc, char **argv, hargs *a)
         {"capacitor", required_argument, NULL, 'P'}, {"v-on", required_argument, NULL, 'P'},
         {"v-off", required_argument, NULL, 'P'}, {"profile", required_argument, NULL, 'P'},
         {"nvm", required_argument, NULL, 'P'}, {"efficiency", required_argument, NULL, 'P'},
+        {"step-cycles", required_argument, NULL, 'P'},
         {"plot-seconds", required_argument, NULL, 'S'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, idx = 0;

@@ -63,9 +63,10 @@ int info_dataset_counts(const reef_dataset *ds, reef_json *j)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: reef info FILE [--json]\n\n"
+    fprintf(fp, "usage: reef info --data FILE [--json]\n\n"
                 "Checks a dataset file (magic, version, sizes, CRCs) and prints its shape and\n"
-                "per-class and per-group sample counts. Exit status 1 if it is damaged.\n");
+                "per-class and per-group sample counts. Exit status 1 if it is damaged.\n"
+                "(The old form, `reef info FILE`, still works.)\n");
 }
 
 static int print_info(const char *path, const reef_dataset *ds, int json)
@@ -98,16 +99,19 @@ static int print_info(const char *path, const reef_dataset *ds, int json)
 int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"data", required_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int json = 0, c;
+    const char *flagged = NULL;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'j') json = 1;
+        else if (c == 'd') flagged = optarg;
         else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
     }
-    if (optind != argc - 1) return usage(stderr), 2;
-    const char *path = argv[optind];
+    const char *path = cli_input_file("info", "--data", flagged, argc, argv);
+    if (!path) return 2;
     reef_dataset ds;
     reef_error err;
     if (reef_dataset_load(path, &ds, &err)) return cli_error("info", "%s", err.msg);

@@ -1,4 +1,4 @@
-/* reef inspect MODEL.tflite: operators, tensors, totals and unsupported ops
+/* reef inspect --model MODEL.tflite: operators, tensors, totals and unsupported ops
  * of a .tflite model (exit 0 even when some ops are unsupported: they are
  * listed; exit 1 when the file cannot be read). */
 #include <getopt.h>
@@ -9,13 +9,14 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: reef inspect MODEL.tflite [--json]\n\n"
+    fprintf(fp, "usage: reef inspect --model MODEL.tflite [--json]\n\n"
                 "Reads a .tflite model (every offset and index checked) and prints its operators\n"
                 "(inputs, outputs, options, MACs), its tensors (type, shape, scales, zero points,\n"
                 "bytes, constant or activation), the totals (MACs, parameter bytes, op histogram)\n"
                 "and every operator reef's runtime does not support.\n\n"
-                "  --json   one JSON object instead of tables\n"
-                "  --help   this text\n");
+                "  --model FILE  the .tflite (the old form, `reef inspect FILE`, still works)\n"
+                "  --json        one JSON object instead of tables\n"
+                "  --help        this text\n");
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -23,13 +24,17 @@ int cmd_inspect(int argc, char **argv)
     static const struct option options[] = {
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        {"model", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
     int json = 0, c;
+    const char *flagged = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jh", options, NULL)) != -1) {
         if (c == 'j') {
             json = 1;
+        } else if (c == 'm') {
+            flagged = optarg;
         } else if (c == 'h') {
             usage(stdout);
             return 0;
@@ -38,13 +43,11 @@ int cmd_inspect(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
+    const char *model = cli_input_file("inspect", "--model", flagged, argc, argv);
+    if (!model) return 2;
     reef_graph g;
     reef_error err;
-    if (reef_tflite_read(argv[optind], &g, &err)) return cli_error("inspect", "%s", err.msg);
+    if (reef_tflite_read(model, &g, &err)) return cli_error("inspect", "%s", err.msg);
     reef_graph_print(&g, stdout, json);
     reef_graph_free(&g);
     return 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "energy/profile.h"
 #include "personal/personal.h"
 #include "personal/run.h"
 #include "quant/quant.h"
@@ -21,7 +22,8 @@ static const char *NAME = "personalize";
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: reef personalize plan --model M.tflite --ram BYTES [--flash BYTES] -o PLAN [--json]\n"
+            "usage: reef personalize plan --model M.tflite --ram BYTES [--flash BYTES]\n"
+            "                             [--max-seconds S] [--max-joules J] -o PLAN [--json]\n"
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
             "                        --source TRAIN.ds [--test TEST.ds] [--draw-seed N]\n"
@@ -32,12 +34,16 @@ static void usage(FILE *fp)
             "float32 tail after the plan's cut is trained by SGD on the device, mixing\n"
             "replay samples (the source data's activations at the cut, kept in flash)\n"
             "into every update step.\n\n"
-            "  plan        the deepest cut whose update fits --ram (and --flash): e.g. 64K\n"
+            "  plan        the deepest cut whose update fits --ram (and --flash): e.g. 64K,\n"
+            "              and whose whole update is estimated within --max-seconds (30) and\n"
+            "              --max-joules (1) on the STM32L4R5 profile (0: no limit)\n"
             "  split       the samples of the given groups (habitats), or all others\n"
             "  --site      the site's frames; N of them (drawn by --draw-seed) are the\n"
             "              labelled ones, the others measure the result\n"
             "  --source    the source training data the replay samples come from\n"
             "  --test      the original test split (accuracy before and after)\n"
+            "              (the class names of --site, --source and --test must be the\n"
+            "              model's; another order is mapped, with a note)\n"
             "  --target    host (the device's C in-process) or qemu-m4 (the emulated\n"
             "              Cortex-M4: instructions per update step, bit-identical check) or\n"
             "              stm32l4r5 (the NUCLEO-L4R5ZI: builds the firmware; with --port DEV\n"
@@ -70,7 +76,8 @@ static int load_model(const char *path, reef_graph *g, reef_lowered_model *m)
 
 /* ---- plan ---------------------------------------------------------------- */
 
-static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowered_model *m, int json,
+static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowered_model *m,
+                       const reef_device_profile *prof, int json,
                        const char *out)
 {
     if (json) {
@@ -84,6 +91,8 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
         reef_json_kv_int(&j, "trainable_params", reef_ptail_trainable(t));
         reef_json_kv_int(&j, "ram_update_bytes", p->ram_update);
         reef_json_kv_int(&j, "flash_update_bytes", p->flash_update);
+        reef_json_kv_number(&j, "update_s_estimated", p->cycles_update / (prof->clock_mhz * 1e6));
+        reef_json_kv_number(&j, "update_j_estimated", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3);
         reef_json_kv_int(&j, "inference_arena_bytes", (int64_t)m->arena_size);
         reef_json_end(&j);
         reef_json_finish(&j);
@@ -96,6 +105,10 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
     reef_table_cell(&tb, "boundary tensor (int8 elements)"), reef_table_cell(&tb, "%d", t->tail.in_count);
     reef_table_cell(&tb, "update RAM (bytes, planned)"), reef_table_cell(&tb, "%u", p->ram_update);
     reef_table_cell(&tb, "update flash: weights + replay (bytes)"), reef_table_cell(&tb, "%u", p->flash_update);
+    reef_table_cell(&tb, "whole update (s, estimated from MACs)"),
+        reef_table_cell(&tb, "%.1f", p->cycles_update / (prof->clock_mhz * 1e6));
+    reef_table_cell(&tb, "whole update (J, estimated from MACs)"),
+        reef_table_cell(&tb, "%.2f", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3);
     reef_table_cell(&tb, "inference arena (bytes)"), reef_table_cell(&tb, "%zu", m->arena_size);
     reef_table_print(&tb, stdout, NULL);
 }
@@ -105,9 +118,12 @@ static int personalize_plan(int argc, char **argv)
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"ram", required_argument, NULL, 'r'},
                                          {"flash", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
                                          {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+                                         {"max-seconds", required_argument, NULL, 's'},
+                                         {"max-joules", required_argument, NULL, 'J'},
                                          {NULL, 0, NULL, 0}};
     const char *model = NULL, *out = NULL;
     uint32_t ram = 0, flash = 0;
+    double max_seconds = 30.0, max_joules = 1.0; /* the targets */
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
@@ -115,6 +131,12 @@ static int personalize_plan(int argc, char **argv)
         else if (c == 'r') { if (parse_bytes("--ram", optarg, &ram)) return 2; }
         else if (c == 'f') { if (parse_bytes("--flash", optarg, &flash)) return 2; }
         else if (c == 'o') out = optarg;
+        else if (c == 's' || c == 'J') {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || !(v >= 0.0)) return cli_error(NAME, "%s wants a number >= 0, not '%s'", c == 's' ? "--max-seconds" : "--max-joules", optarg), 2;
+            *(c == 's' ? &max_seconds : &max_joules) = v;
+        }
         else if (c == 'j') json = 1;
         else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
@@ -126,13 +148,21 @@ static int personalize_plan(int argc, char **argv)
     reef_pplan p;
     reef_ptail t;
     reef_error err;
+    reef_device_profile prof;
     reef_pplan_default(&p);
     int rc = 0;
-    if (reef_pplan_choose(&g, &m, ram, flash, &p, &err)) rc = cli_error(NAME, "%s: %s", model, err.msg);
+    if (reef_profile_load("stm32l4r5", &prof, &err)) {
+        reef_lowered_free(&m);
+        reef_graph_free(&g);
+        return cli_error(NAME, "%s", err.msg);
+    }
+    reef_pplan_budget budget = {.ram_bytes = ram, .flash_bytes = flash, .max_seconds = max_seconds,
+                                .max_joules = max_joules, .clock_mhz = prof.clock_mhz, .power_mw = reef_profile_run_power_mw(&prof)};
+    if (reef_pplan_choose(&g, &m, &budget, &p, &err)) rc = cli_error(NAME, "%s: %s", model, err.msg);
     else if (reef_ptail_build(&g, &m, p.boundary_step, p.train, p.ntrain, &t, &err)) rc = cli_error(NAME, "%s", err.msg);
     else {
         if (reef_pplan_save(out, &p, model, &err)) rc = cli_error(NAME, "%s", err.msg);
-        else print_plan(&p, &t, &m, json, out);
+        else print_plan(&p, &t, &m, &prof, json, out);
         reef_ptail_free(&t);
     }
     reef_lowered_free(&m);
@@ -252,13 +282,15 @@ static void print_report(const run_args *a, const reef_prun_report *r)
     reef_prun_report_print_cost(r, stdout);
 }
 
-static int load_optional(const char *path, reef_dataset *ds)
+/* Loads the dataset at path (none when path is NULL) in the classes of
+ * the model g read from model_path. */
+static int load_optional(const char *path, reef_dataset *ds, const reef_graph *g, const char *model_path)
 {
     reef_error err;
     memset(ds, 0, sizeof *ds);
     if (!path) return 0;
     if (reef_dataset_load(path, ds, &err)) return cli_error(NAME, "%s", err.msg);
-    return 0;
+    return cli_follow_classes(NAME, ds, path, &g->classes, model_path);
 }
 
 static int personalize_run(int argc, char **argv)
@@ -273,7 +305,9 @@ static int personalize_run(int argc, char **argv)
     reef_error err;
     if (reef_pplan_load(a.plan, &plan, &err)) return cli_error(NAME, "%s", err.msg);
     if (load_model(a.model, &g, &m)) return 1;
-    rc = load_optional(a.site, &site) || load_optional(a.source, &source) || load_optional(a.test, &test);
+    memset(&source, 0, sizeof source), memset(&test, 0, sizeof test);
+    rc = load_optional(a.site, &site, &g, a.model) || load_optional(a.source, &source, &g, a.model) ||
+         load_optional(a.test, &test, &g, a.model);
     reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .port = a.port, .labelled = a.labelled,
                            .draw_seed = a.draw_seed, .site_path = a.site, .source = a.source ? &source : NULL,
                            .test = a.test ? &test : NULL, .params_out = a.params_out};

@@ -18,7 +18,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: reef prep --format deepfish|folders|idx --root DIR [--split NAME]\n"
-            "                 [--size WxH] [--channels gray|r|g|b|rgb] -o FILE\n"
+            "                 [--size HxW] [--channels gray|r|g|b|rgb] -o FILE\n"
             "                 [--skip-bad] [--threads N] [--json]\n\n"
             "Decodes labelled images (JPEG, PNG) on all cores, resizes them by area averaging\n"
             "and writes one dataset file (see docs/formats/dataset.md).\n\n"
@@ -27,7 +27,9 @@ static void usage(FILE *fp)
             "  --format folders   ROOT[/SPLIT]/CLASS/*.jpg|jpeg|png, classes = folder names sorted\n"
             "  --format idx       ROOT/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, --split train|test\n"
             "                     (ROOT defaults to " IDX_DEFAULT_ROOT ")\n"
-            "  --size WxH         output size (default 32x32; aspect ratio is not kept)\n"
+            "  --size HxW         output height x width, as every shape in reef (default\n"
+            "                     32x32; aspect ratio is not kept). Before 2026-12 prep read\n"
+            "                     WxH: a value with H != W prints a note saying which is which\n"
             "  --channels C       gray (BT.601 luma, default), r, g, b, or rgb\n"
             "  -o, --output FILE  dataset file to write (atomically: never half-written)\n"
             "  --skip-bad         skip missing or corrupt images and list them, instead of failing\n"
@@ -37,6 +39,14 @@ static void usage(FILE *fp)
             "                     the difference ALONE: 1 channel, the fish default's input; the\n"
             "                     device computes it with runtime/ reef_background_difference);\n"
             "                     gray only, IDs ..._f<N>\n"
+            "  --background-over W  split (default): the background runs over the split's own\n"
+            "                     frames of each clip; clip (deepfish): over every frame of the\n"
+            "                     clip (all splits, as the camera saw them), then the split's\n"
+            "                     frames are kept: what a device that sees every frame computes\n"
+            "  --background-copies N  with running-diff, for TRAINING data: N more copies of every\n"
+            "                     frame whose clip background started at a random frame and missed\n"
+            "                     30%% of the frames (IDs <id>#aug<k>), so the net does not rely on a\n"
+            "                     clean background (docs/generalization.md); never score on them\n"
             "  --threads N        decoding threads (default: all cores)\n"
             "  --json             print the summary as JSON (the sample count is \"count\")\n");
 }
@@ -44,18 +54,26 @@ static void usage(FILE *fp)
 typedef struct prep_args {
     reef_prep_options opt;
     const char *background;
+    int background_over_clip;
+    long background_copies;
     const char *output;
     int json;
 } prep_args;
 
-static int parse_size(const char *text, uint32_t *w, uint32_t *h)
+/* --size HxW. It was WxH until 2026-12 (the one shape in reef given
+ * width first): a non-square size says which side is which, so an old
+ * command line that meant the other way round is noticed. */
+static int parse_size(const char *text, uint32_t *h, uint32_t *w)
 {
     unsigned a, b;
     char tail;
     if (sscanf(text, "%ux%u%c", &a, &b, &tail) != 2 || !a || !b || a > 4096 || b > 4096)
-        return cli_error("prep", "--size wants WxH with each side 1..4096, e.g. 32x32, not '%s'", text);
-    *w = a;
-    *h = b;
+        return cli_error("prep", "--size wants HxW (height x width) with each side 1..4096, e.g. 32x32, not '%s'", text);
+    *h = a;
+    *w = b;
+    if (a != b)
+        fprintf(stderr, "reef prep: note: --size %s is height %u, width %u (HxW, as every shape in reef; before "
+                        "2026-12 prep read WxH)\n", text, a, b);
     return 0;
 }
 
@@ -71,7 +89,7 @@ static int parse_one(prep_args *a, int c, const char *arg)
         return 0;
     case 'r': a->opt.root = arg; return 0;
     case 's': a->opt.split = arg; return 0;
-    case 'S': return parse_size(arg, &a->opt.width, &a->opt.height) ? 3 : 0;
+    case 'S': return parse_size(arg, &a->opt.height, &a->opt.width) ? 3 : 0;
     case 'c':
         if (reef_channels_parse(arg, &a->opt.channels))
             return 2 + cli_error("prep", "--channels wants gray, r, g, b or rgb, not '%s'", arg);
@@ -89,6 +107,12 @@ static int parse_one(prep_args *a, int c, const char *arg)
         a->background = arg;
         return 0;
     }
+    case 'O':
+        if (strcmp(arg, "split") && strcmp(arg, "clip"))
+            return 2 + cli_error("prep", "--background-over wants split or clip, not '%s'", arg);
+        a->background_over_clip = !strcmp(arg, "clip");
+        return 0;
+    case 'C': return cli_parse_int("prep", "--background-copies", arg, 0, 16, &a->background_copies) ? 3 : 0;
     case 'h': usage(stdout); return 1;
     default: usage(stderr); return 3;
     }
@@ -102,7 +126,8 @@ static int parse_args(int argc, char **argv, prep_args *a)
         {"channels", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
         {"skip-bad", no_argument, NULL, 'k'},      {"threads", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-        {"background", required_argument, NULL, 'B'}, {NULL, 0, NULL, 0}};
+        {"background", required_argument, NULL, 'B'}, {"background-over", required_argument, NULL, 'O'},
+        {"background-copies", required_argument, NULL, 'C'}, {NULL, 0, NULL, 0}};
     int c, have_format = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         int rc = parse_one(a, c, optarg);
@@ -114,6 +139,10 @@ static int parse_args(int argc, char **argv, prep_args *a)
     if (!a->opt.root && a->opt.format == REEF_PREP_IDX) a->opt.root = IDX_DEFAULT_ROOT;
     if (!a->opt.root) return cli_error("prep", "--root DIR is required") + 1;
     if (!a->output) return cli_error("prep", "-o FILE is required") + 1;
+    if (a->background_over_clip && (!a->background || a->opt.format != REEF_PREP_DEEPFISH))
+        return cli_error("prep", "--background-over clip goes with --format deepfish and --background") + 1;
+    if (a->background_copies && (!a->background || strcmp(a->background, "running-diff")))
+        return cli_error("prep", "--background-copies goes with --background running-diff") + 1;
     return -1; /* go on */
 }
 
@@ -180,6 +209,31 @@ static void print_json(const prep_args *a, const reef_dataset *ds, const reef_pr
     reef_json_finish(&j);
 }
 
+/* --background-over clip: the backgrounds over every frame of each clip
+ * (DeepFish's "frames" list), then the split's frames; --background-copies:
+ * the warm-up/drop training copies appended, over the same frames. */
+static int with_background(const prep_args *a, const reef_dataset *ds, reef_bg_mode mode, reef_dataset *out,
+                           reef_error *err)
+{
+    reef_dataset stream = *ds, diff;
+    if (a->background_over_clip) {
+        reef_prep_options o = a->opt;
+        o.split = "frames", o.progress = NULL, o.progress_ctx = NULL;
+        reef_prep_report rep;
+        int rc = reef_prep_build(&o, &stream, &rep, err);
+        reef_prep_report_free(&rep);
+        if (rc) return reef_fail_wrap(err, "the clips' frames");
+    }
+    int rc = a->background_over_clip ? reef_dataset_with_stream_background(ds, &stream, mode, &diff, err)
+                                     : reef_dataset_with_background(ds, mode, &diff, err);
+    if (!rc && a->background_copies) {
+        rc = reef_dataset_with_background_copies(&diff, &stream, (int)a->background_copies, 0.3, 1, out, err);
+        reef_dataset_free(&diff);
+    } else if (!rc) *out = diff;
+    if (a->background_over_clip) reef_dataset_free(&stream);
+    return rc;
+}
+
 int cmd_prep(int argc, char **argv)
 {
     prep_args a = {.opt = {.format = REEF_PREP_DEEPFISH}};
@@ -214,7 +268,7 @@ int cmd_prep(int argc, char **argv)
     reef_dataset with_bg;  // borrows labels, groups, names and IDs from ds
     reef_bg_mode mode;
     int has_bg = a.background && !reef_bg_mode_parse(a.background, &mode);
-    failed = has_bg && reef_dataset_with_background(&ds, mode, &with_bg, &err);
+    failed = has_bg && with_background(&a, &ds, mode, &with_bg, &err);
     snprintf(msg, sizeof msg, "--background: %s", err.msg);
     if (cli_agree("prep", failed, msg)) {
         reef_dataset_free(&ds);

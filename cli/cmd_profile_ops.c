@@ -20,7 +20,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: reef profile-ops [-o TABLE] [--profile NAME] [--input HxWxC] [--classes N]\n"
-            "                        [--analytic] [--check N] [--work-dir DIR] [--json]\n\n"
+            "                        [--analytic] [--check N] [--work DIR] [--json]\n\n"
             "Builds the cost table `reef search` uses: for each op of the search space at\n"
             "each of its shapes (docs/search-space.md), modeled Cortex-M4 cycles from exact\n"
             "emulated instruction counts (qemu-m4, per-step profiling), weight bytes and\n"
@@ -36,7 +36,8 @@ static void usage(FILE *fp)
             "  --check-choice \"wW rR B1 B2 ...\"\n"
             "                      also measure this network (as the check prints it,\n"
             "                      e.g. fish-nas: \"w0.75 r16 zero k7e6 k3e3 k7e3 k3e3 zero\")\n"
-            "  --work-dir DIR      keep generated C and firmware there\n"
+            "  --work DIR          keep generated C and firmware there (--work-dir, the old\n"
+            "                      spelling, still works, with a note)\n"
             "  --json              one JSON object on stdout\n");
 }
 
@@ -59,7 +60,8 @@ static int parse_args(int argc, char **argv, po_args *a)
         {"output", required_argument, 0, 'o'}, {"profile", required_argument, 0, 'p'},
         {"input", required_argument, 0, 'i'},  {"classes", required_argument, 0, 'n'},
         {"analytic", no_argument, 0, 'a'},     {"check", required_argument, 0, 'k'},
-        {"work-dir", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'},
+        {"work", required_argument, 0, 'd'},   {"json", no_argument, 0, 'j'},
+        {"work-dir", required_argument, 0, 'D'},
         {"costs", required_argument, 0, 'c'},  {"check-choice", required_argument, 0, 'x'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     *a = (po_args){.profile = "stm32l4r5", .h = 32, .w = 32, .c = 1, .classes = 2};
@@ -83,6 +85,9 @@ static int parse_args(int argc, char **argv, po_args *a)
             if (cli_parse_int("profile-ops", "--check", optarg, 0, 100, &v)) return -1;
             a->check = (int)v;
             break;
+        case 'D':
+            cli_deprecated("profile-ops", "--work-dir DIR", "--work DIR");
+            /* fall through */
         case 'd': a->work_dir = optarg; break;
         case 'c': a->costs = optarg; break;
         case 'x': a->check_choice = optarg; break;
@@ -144,7 +149,7 @@ static int check_one(const reef_nas_table *t, const po_args *a, const reef_devic
 }
 
 static int check_random(const reef_nas_table *t, const po_args *a, const reef_device_profile *prof, check_row *rows,
-                        reef_error *err)
+                        reef_progress *bar, reef_error *err)
 {
     reef_rng rng;
     reef_rng_seed(&rng, 2024);
@@ -156,6 +161,7 @@ static int check_random(const reef_nas_table *t, const po_args *a, const reef_de
             return -1;
         reef_nas_random_choice(&s, &rng, choice);
         if (check_one(t, a, prof, &s, choice, 77 + (uint64_t)i, &rows[i], err)) return -1;
+        reef_progress_update(bar, i + 1);
     }
     return 0;
 }
@@ -266,10 +272,17 @@ int cmd_profile_ops(int argc, char **argv)
     }
     double seconds = reef_now() - t0;
     int nrows = a.check + (a.check_choice != NULL);
+    reef_progress bar = {0};
     check_row *rows = nrows ? calloc((size_t)nrows, sizeof *rows) : NULL;
     if (!rc && nrows && !rows) rc = reef_fail(&err, "out of memory");
-    if (!rc && a.check) rc = check_random(&t, &a, &prof, rows, &err);
+    // each check builds and runs a firmware: seconds to minutes
+    if (!rc && nrows) reef_progress_begin(&bar, "checking", "networks", nrows, !a.json);
+    if (!rc && a.check) rc = check_random(&t, &a, &prof, rows, &bar, &err);
     if (!rc && a.check_choice) rc = check_named(&t, &a, &prof, &rows[a.check], &err);
+    if (bar.label) {  // ended on failure too, so the message starts its own line
+        if (!rc) reef_progress_update(&bar, nrows);
+        reef_progress_end(&bar);
+    }
     if (rc) {
         free(rows);
         reef_nas_table_free(&t);

@@ -24,7 +24,8 @@ static void usage(FILE *fp)
                 "ranges on training samples, quantizes weights per channel, and writes an int8\n"
                 "TFLite model for reef gen / reef eval / TFLite Micro. docs/quantization.md.\n\n"
                 "  --model CKPT        float checkpoint from reef train\n"
-                "  --calib DATA        dataset file to calibrate on (the training set)\n"
+                "  --calib DATA        dataset file to calibrate on (the training set); its class\n"
+                "                      names must be the checkpoint's (another order is mapped)\n"
                 "  -n, --samples N     calibration samples, a fixed choice (default 500)\n"
                 "  --method M          minmax (default), percentile, mse\n"
                 "  --percentile P      for --method percentile (default 99.99)\n"
@@ -206,6 +207,11 @@ int cmd_quantize(int argc, char **argv)
     if (reef_dataset_load(a.calib, &ds, &err)) {
         reef_model_free(&m);
         return cli_error(NAME, "%s", err.msg);
+    }
+    if (cli_follow_classes(NAME, &ds, a.calib, &m.classes, a.model)) {
+        reef_dataset_free(&ds);
+        reef_model_free(&m);
+        return 1;
     }
     reef_progress bar;
     reef_progress_begin(&bar, "calibrating", "img", 0, !a.json);

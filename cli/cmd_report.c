@@ -177,11 +177,24 @@ static int run_float_on_target(const report_args *a, report_state *s, reef_float
     return rc;
 }
 
+/* Makes the data speak the classes of the model at path (both models
+ * must: the second then finds them in its order already). */
+static int follow_classes(const report_args *a, report_state *s, const reef_class_names *classes, const char *path,
+                          reef_error *err)
+{
+    char note[1024];
+    if (reef_dataset_follow_classes(&s->ds, a->data, classes, path, note, sizeof note, err)) return -1;
+    if (note[0]) fprintf(stderr, "reef report: %s\n", note);
+    s->view.labels = s->ds.labels, s->view.class_names = s->ds.class_names;  // the view of the first samples
+    return 0;
+}
+
 /* Loads the checkpoint and lowers its float32 graph into s->fm. */
 static int float_prepare(const report_args *a, report_state *s, reef_error *err)
 {
     if (reef_ckpt_load(a->ckpt, &s->model, NULL, err)) return -1;
     s->model_built = 1;
+    if (follow_classes(a, s, &s->model.classes, a->ckpt, err)) return -1;
     if (reef_check_dataset_fits(&s->model, &s->ds, a->data, err)) return -1;
     reef_graph g;
     if (reef_float_graph_from_model(&s->model, &g, err)) return reef_fail_wrap(err, "%s", a->ckpt);
@@ -209,6 +222,7 @@ static int int8_prepare(const report_args *a, report_state *s, reef_error *err)
 {
     if (reef_tflite_read(a->tflite, &s->g8, err)) return -1;
     s->g8_read = 1;
+    if (follow_classes(a, s, &s->g8.classes, a->tflite, err)) return -1;
     if (reef_lower(&s->g8, &s->m8, err)) return reef_fail_wrap(err, "%s", a->tflite);
     s->rows[1].label = "int8";
     s->rows[1].accuracy_check = -1;

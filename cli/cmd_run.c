@@ -34,12 +34,16 @@ static void usage(FILE *fp)
             "RAM (from the firmware). Outputs must equal reef's host interpreter's.\n\n"
             "  --model FILE     int8 .tflite (reef's own or e.g. MLPerf Tiny's)\n"
             "  --data FILE      dataset file (reef prep); its images must fit the input\n"
+            "                   and its class names be the model's (another order is mapped)\n"
             "  --target T       host or qemu-m4 (default qemu-m4)\n"
             "  --profile P      device profile for the modeled figures (default stm32l4r5)\n"
             "  --limit N        only the first N samples\n"
             "  --work DIR       keep the generated C and the firmware in DIR\n"
             "  --timeout S      time limit of the run in seconds (default from the MACs)\n"
             "  --steps          also count instructions per step (slower build, same run)\n"
+            "  --step-cycles F  (qemu-m4, implies --steps) write each step's modeled cycles\n"
+            "                   (the cycle model on its emulated counts) to F, for the\n"
+            "                   intermittent planner: reef gen --intermittent --step-cycles F\n"
             "  --background running-diff\n"
             "                   the data are raw gray frames of one camera, in order; the\n"
             "                   firmware keeps the running background and feeds the model the\n"
@@ -50,7 +54,7 @@ static void usage(FILE *fp)
 }
 
 typedef struct run_args {
-    const char *model, *data, *target, *profile, *work;
+    const char *model, *data, *target, *profile, *work, *step_cycles;
     long limit;
     double timeout;
     int steps, json, background_diff;
@@ -63,10 +67,10 @@ static int parse(int argc, char **argv, run_args *a)
         {"target", required_argument, NULL, 't'}, {"profile", required_argument, NULL, 'p'},
         {"limit", required_argument, NULL, 'n'}, {"work", required_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 'T'}, {"steps", no_argument, NULL, 's'},
-        {"background", required_argument, NULL, 'B'},
+        {"background", required_argument, NULL, 'B'}, {"step-cycles", required_argument, NULL, 'C'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
-    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, 0, 0, 0, 0, 0};
+    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, NULL, 0, 0, 0, 0, 0};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'm') a->model = optarg;
         else if (c == 'd') a->data = optarg;
@@ -74,6 +78,7 @@ static int parse(int argc, char **argv, run_args *a)
         else if (c == 'p') a->profile = optarg;
         else if (c == 'w') a->work = optarg;
         else if (c == 's') a->steps = 1;
+        else if (c == 'C') a->step_cycles = optarg, a->steps = 1;
         else if (c == 'B') {
             if (strcmp(optarg, "running-diff"))
                 return cli_error("run", "--background wants running-diff (the firmware's running background), not '%s'", optarg) + 1;
@@ -89,6 +94,8 @@ static int parse(int argc, char **argv, run_args *a)
     }
     if (optind != argc || !a->model || !a->data) return usage(stderr), 2;
     if (cli_check_run_target("run", a->target)) return 2;
+    if (a->step_cycles && strcmp(a->target, "qemu-m4"))
+        return cli_error("run", "--step-cycles counts instructions: --target qemu-m4"), 2;
     return -1;
 }
 
@@ -319,6 +326,9 @@ static int prepare(const run_args *a, run_state *s, reef_error *err)
     if (reef_tflite_read(a->model, &s->g, err)) return -1;
     if (reef_lower(&s->g, &s->m, err)) return reef_fail_wrap(err, "%s", a->model);
     if (reef_dataset_load(a->data, &s->ds, err)) return -1;
+    char note[1024];
+    if (reef_dataset_follow_classes(&s->ds, a->data, &s->g.classes, a->model, note, sizeof note, err)) return -1;
+    if (note[0]) fprintf(stderr, "reef run: %s\n", note);
     if (reef_pipeline_int8_inputs(&s->g, &s->m, &s->ds, a->data, &s->inputs, err)) return -1;
     s->n = (int)s->ds.count;
     if (a->limit && a->limit < s->n) s->n = (int)a->limit;
@@ -349,6 +359,31 @@ static int execute(const run_args *a, run_state *s, reef_error *err)
     return reef_metrics_compute(&s->metrics, &view, s->pred, err);
 }
 
+/* Each step's modeled cycles, mean per inference: the cycle model applied
+ * to its emulated per-class counts. Written whole or not at all. */
+static int write_step_cycles(const run_args *a, const run_state *s, reef_error *err)
+{
+    reef_cycle_model cm;
+    reef_atomic_file af;
+    int steps = profiled_steps(s);
+    if (!steps) return reef_fail(err, "%s: no per-step counts to write", a->step_cycles);
+    reef_cycle_model_default(&cm, s->profile.flash_wait_states);
+    if (reef_atomic_open(&af, a->step_cycles, err)) return -1;
+    fprintf(af.fp, "# reef step cycles: modeled cycles (docs/cycle-model.md) from the emulated per-class\n"
+                   "# instruction counts of qemu-m4, mean of %d inferences; model %s\nsteps %d\n",
+            s->counts.inferences, a->model, steps);
+    for (int k = 0; k < steps; k++) {
+        double sum = 0;
+        for (int i = 0; i < s->counts.inferences; i++) {
+            reef_cycle_estimate e;
+            reef_cycle_estimate_counts(&cm, s->counts.per_step[(size_t)i * s->counts.steps + k].c, &e);
+            sum += e.cycles;
+        }
+        fprintf(af.fp, "%d %.0f\n", k, sum / s->counts.inferences);
+    }
+    return reef_atomic_commit(&af, err);
+}
+
 int cmd_run(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -365,7 +400,8 @@ int cmd_run(int argc, char **argv)
                               "or the target is wrong; no figure is trustworthy)",
                        a.model, a.target, s.first_mismatch);
     } else if (!rc) {
-        if (a.json) print_json(&a, &s);
+        if (a.step_cycles && write_step_cycles(&a, &s, &err)) rc = cli_error("run", "%s", err.msg);
+        else if (a.json) print_json(&a, &s);
         else print_text(&a, &s);
     }
     reef_metrics_free(&s.metrics);

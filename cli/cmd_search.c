@@ -41,6 +41,8 @@ static void usage(FILE *fp)
             "  --resolution R      force the resolution (32 or 16 for 32x32 input)\n"
             "  --lambda L          weight of the soft resource penalty (default 1)\n"
             "  --seed N            (default 1)\n"
+            "  --threads N         threads training the supernet (default 2, as reef train);\n"
+            "                      same seed and threads: the same result\n"
             "  --name NAME         name in the spec (default: ARCH's base name)\n"
             "  --no-measure        skip measuring the derived network on the emulator\n"
             "  --json              one JSON object on stdout\n"
@@ -75,6 +77,7 @@ static int parse_args(int argc, char **argv, search_args *a)
         {"batch", required_argument, 0, 'b'},      {"width", required_argument, 0, 'W'},
         {"resolution", required_argument, 0, 'r'}, {"lambda", required_argument, 0, 'l'},
         {"seed", required_argument, 0, 's'},       {"name", required_argument, 0, 'n'},
+        {"threads", required_argument, 0, 'T'},
         {"no-measure", no_argument, 0, 'M'},       {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -113,6 +116,7 @@ static int parse_args(int argc, char **argv, search_args *a)
         case 'r': if (cli_parse_int("search", "--resolution", optarg, 1, 4096, &v)) return -1; a->resolution = (int)v; break;
         case 'l': if (parse_num("--lambda", optarg, &d)) return -1; a->cfg.lambda = (float)d; break;
         case 's': if (cli_parse_int("search", "--seed", optarg, 0, 1L << 30, &v)) return -1; a->cfg.seed = (uint64_t)v; break;
+        case 'T': if (cli_parse_int("search", "--threads", optarg, 1, REEF_MAX_THREADS, &v)) return -1; a->cfg.threads = (int)v; break;
         case 'M': a->measure = 0; break;
         case 'j': a->json = 1; break;
         case 'h': usage(stdout); return 1;

@@ -220,6 +220,18 @@ typedef struct run_state {
     char log[4096], plot[4096];
 } run_state;
 
+/* Makes ds (at path) speak the classes of model m (from model_path). A
+ * model from a checkpoint without class names takes ds's, so the
+ * checkpoints this run writes carry them. */
+static int follow_classes(reef_dataset *ds, const char *path, reef_model *m, const char *model_path, reef_error *err)
+{
+    char note[1024];
+    if (reef_dataset_follow_classes(ds, path, &m->classes, model_path, note, sizeof note, err)) return -1;
+    if (note[0] && reef_ranks_rank() == 0) fprintf(stderr, "reef train: %s\n", note);
+    if (m->classes.count) return 0;
+    return reef_class_names_pack(&m->classes, ds->class_names, (int)ds->num_classes, err);
+}
+
 static int setup_model(run_state *s, reef_error *err)
 {
     train_args *a = s->a;
@@ -248,6 +260,10 @@ static int setup_model(run_state *s, reef_error *err)
         }
         if (cli_recipe_has(&a->recipe, "epochs")) ct.cfg.epochs = a->cfg.epochs;
         a->cfg = ct.cfg;
+        if (follow_classes(&s->train, a->train, &s->m, a->resume, err)) {
+            reef_optim_free(&ct.opt);
+            return -1;
+        }
         if (reef_check_dataset_fits(&s->m, &s->train, a->train, err) ||
             reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err) ||
             reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err) || reef_trainer_spread(&s->t, err)) {
@@ -266,6 +282,7 @@ static int setup_model(run_state *s, reef_error *err)
                          (int)s->train.num_classes, a->cfg.seed, err))
         return -1;
     reef_norm_from_dataset(&s->m.norm, &s->train);
+    if (reef_class_names_pack(&s->m.classes, s->train.class_names, (int)s->train.num_classes, err)) return -1;
     if (reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err)) return -1;
     return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err) || reef_trainer_spread(&s->t, err) ? -1 : 0;
 }
@@ -409,7 +426,9 @@ int cmd_train(int argc, char **argv)
         status = 1;
     } else if (cli_agree(NAME, check_outputs(&a, s.log, s.plot), NULL)) {
         status = 1;
-    } else if (cli_agree(NAME, setup_model(&s, &err) || (s.has_val && reef_check_dataset_fits(&s.m, &s.val, a.val, &err)),
+    } else if (cli_agree(NAME, setup_model(&s, &err) ||
+                                   (s.has_val && (follow_classes(&s.val, a.val, &s.m, a.output, &err) ||
+                                                  reef_check_dataset_fits(&s.m, &s.val, a.val, &err))),
                          err.msg)) {
         status = 1;
     } else if (cli_agree(NAME, !(s.rows = calloc((size_t)a.cfg.epochs + 1, sizeof *s.rows)), "out of memory")) {

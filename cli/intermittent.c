@@ -52,6 +52,7 @@ int power_opts_parse(const char *cmd, power_opts *p, const char *opt, const char
     if (!strcmp(opt, "v-off")) return cli_parse_si(cmd, "--v-off", value, &p->v_off) ? -1 : 1;
     if (!strcmp(opt, "efficiency")) return cli_parse_double(cmd, "--efficiency", value, &p->efficiency) ? -1 : 1;
     if (!strcmp(opt, "profile")) return p->profile = value, 1;
+    if (!strcmp(opt, "step-cycles")) return p->step_cycles = value, 1;
     if (!strcmp(opt, "nvm")) {
         if (!strcmp(value, "fram")) return p->nvm = REEF_NVM_FRAM, 1;
         if (!strcmp(value, "flash")) return p->nvm = REEF_NVM_FLASH, 1;
@@ -115,7 +116,48 @@ int power_plan_options(const char *cmd, const power_opts *p, reef_device_profile
     o->write_unit = p->nvm == REEF_NVM_FLASH ? (uint32_t)prof->flash_program_bytes : 1;
     o->erase_size = p->nvm == REEF_NVM_FLASH ? (uint32_t)(prof->flash_page_kb * 1024) : 0;
     o->budget_uj = p->capacitor_f > 0 ? power_budget_uj(p) : 0;
+    if (p->step_cycles) {
+        /* kept for the process: the options point at it */
+        static double *measured;
+        free(measured);
+        measured = NULL;
+        if (step_cycles_read(p->step_cycles, &measured, &o->nstep_cycles, &err)) return cli_error(cmd, "%s", err.msg), -1;
+        o->step_cycles = measured;
+    }
     return 0;
+}
+
+int step_cycles_read(const char *path, double **cycles, int *n, reef_error *err)
+{
+    FILE *fp = fopen(path, "r");
+    char line[256];
+    int steps = -1, seen = 0, lineno = 0;
+    *cycles = NULL, *n = 0;
+    if (!fp) return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, fp)) {
+        int k;
+        double v;
+        char extra;
+        lineno++;
+        if (line[0] == '#' || line[0] == '\n') continue;
+        if (steps < 0) {
+            if (sscanf(line, "steps %d %c", &steps, &extra) != 1 || steps < 1 || steps > 65535) break;
+            if (!(*cycles = calloc((size_t)steps, sizeof **cycles))) break;
+            continue;
+        }
+        if (sscanf(line, "%d %lf %c", &k, &v, &extra) != 2 || k != seen || !(v >= 0 && v < 1e12)) break;
+        (*cycles)[seen++] = v;
+        if (seen == steps) {
+            lineno = 0;
+            break;
+        }
+    }
+    fclose(fp);
+    if (steps >= 1 && seen == steps && lineno == 0) return *n = steps, 0;
+    free(*cycles);
+    *cycles = NULL;
+    if (steps < 1) return reef_fail(err, "%s: line %d: expected 'steps N' (reef run --steps --step-cycles writes this file)", path, lineno);
+    return reef_fail(err, "%s: line %d: expected step %d's cycles ('%d CYCLES'), of %d steps", path, lineno, seen, seen, steps);
 }
 
 int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m, reef_device_profile *prof,
@@ -125,6 +167,7 @@ int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m
     if (power_opts_check(cmd, p) || power_plan_options(cmd, p, prof, o)) return -1;
     if (reef_intermittent_plan_make(m, o, plan, &err) == 0) return 0;
     double need = reef_intermittent_min_budget(m, o);
+    if (need < 0) return cli_error(cmd, "%s: %s", p->step_cycles ? p->step_cycles : "plan", err.msg), -1;
     double c_min = need / 1e6 / (p->efficiency * 0.5 * (p->v_on * p->v_on - p->v_off * p->v_off));
     cli_error(cmd,
               "no tiling can make progress with %g uF between %.2f V and %.2f V (%.1f uJ a charge, %s): %s. "

@@ -14,13 +14,14 @@ typedef struct power_opts {
     double efficiency;    /* of the regulator between capacitor and MCU */
     int nvm;              /* REEF_NVM_FRAM or REEF_NVM_FLASH */
     const char *profile;  /* device profile name or path */
+    const char *step_cycles; /* --step-cycles FILE (reef run --steps --step-cycles), or NULL */
 } power_opts;
 
 /* Defaults: no capacitor, 3.0 V / 1.8 V, efficiency 1, FRAM, stm32l4r5. */
 void power_opts_default(power_opts *p);
 
 /* Handles one of --capacitor, --v-on, --v-off, --efficiency, --nvm,
- * --profile (long name without dashes); returns 1 if it was one, 0 if not,
+ * --profile, --step-cycles (long name without dashes); returns 1 if it was one, 0 if not,
  * -1 after printing an error. Values take SI suffixes: 100u, 2m, 0.47m. */
 int power_opts_parse(const char *cmd, power_opts *p, const char *opt, const char *value);
 
@@ -44,6 +45,10 @@ int power_plan_options(const char *cmd, const power_opts *p, reef_device_profile
  * would. -1 after printing. */
 int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m, reef_device_profile *prof,
                reef_intermittent_options *o, reef_intermittent_plan *plan);
+
+/* Reads a --step-cycles file: "steps N", then N lines "k cycles" ('#'
+ * comments). *cycles is malloc'd. -1 with the file and line named. */
+int step_cycles_read(const char *path, double **cycles, int *n, reef_error *err);
 
 /* reef run --intermittent (run_intermittent.c), dispatched from cmd_run. */
 int run_intermittent(int argc, char **argv);

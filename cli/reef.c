@@ -1,11 +1,13 @@
 /* reef: images -> dataset -> float model -> int8 model -> C -> firmware. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "data/dataset.h"
 #include "util/io.h"
 #include "util/ranks.h"
 
@@ -49,6 +51,43 @@ int cli_agree(const char *name, int failed, const char *msg)
     const int this_rank_printed = failed && !msg;
     if (!this_rank_printed) cli_error(name, "%s", text);
     return 1;
+}
+
+int cli_follow_classes(const char *name, reef_dataset *ds, const char *data_path, const reef_class_names *classes,
+                       const char *model_path)
+{
+    reef_error err;
+    char note[1024];
+    if (reef_dataset_follow_classes(ds, data_path, classes, model_path, note, sizeof note, &err))
+        return cli_error(name, "%s", err.msg);
+    if (note[0] && reef_ranks_rank() == 0) fprintf(stderr, "reef %s: %s\n", name, note);
+    return 0;
+}
+
+void cli_deprecated(const char *name, const char *old_spelling, const char *new_spelling)
+{
+    if (reef_ranks_rank() == 0)
+        fprintf(stderr, "reef %s: note: %s is deprecated; use %s (the old spelling still works)\n", name, old_spelling,
+                new_spelling);
+}
+
+const char *cli_input_file(const char *name, const char *flag, const char *flagged, int argc, char **argv)
+{
+    const int positional = argc - optind;
+    if (positional > 1 || (positional == 1 && flagged)) {
+        cli_error(name, "unexpected argument '%s' (the file goes after %s)", argv[argc - 1], flag);
+        return NULL;
+    }
+    if (flagged) return flagged;
+    if (positional == 0) {
+        cli_error(name, "%s FILE is required (see --help)", flag);
+        return NULL;
+    }
+    char old[64], now[64];
+    snprintf(old, sizeof old, "'reef %s FILE'", name);
+    snprintf(now, sizeof now, "'reef %s %s FILE'", name, flag);
+    cli_deprecated(name, old, now);
+    return argv[optind];
 }
 
 int cli_parse_int(const char *name, const char *opt, const char *text, long min, long max, long *out)

@@ -1,7 +1,10 @@
 /* reef run --intermittent: the model's resumable firmware on the emulated
- * Cortex-M4 with power failures injected by the QEMU plugin; outputs
- * checked against the continuous run (reef's host interpreter, which the
- * continuous firmware matches byte for byte). docs/intermittent.md. */
+ * Cortex-M4 with power failures injected by the QEMU plugin, or (--target
+ * host) the same runtime C on the host with failures injected at its NVM
+ * writes (codegen/intermittent_host.h), fast enough for 100,000 failures;
+ * outputs checked against the continuous run (reef's host interpreter,
+ * which the continuous firmware matches byte for byte).
+ * docs/intermittent.md. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -11,6 +14,7 @@
 
 #include "cli.h"
 #include "codegen/emit.h"
+#include "codegen/intermittent_host.h"
 #include "data/dataset.h"
 #include "intermittent.h"
 #include "firmware/intermittent.h"
@@ -27,9 +31,17 @@ static void usage(FILE *fp)
             "Builds the model's intermittent firmware (reef gen --intermittent) for qemu-m4\n"
             "and runs the inputs through it with power failures: the QEMU plugin ends the\n"
             "emulator after exactly N instructions, and the next boot starts from reset with\n"
-            "only the NVM file kept. Every output is compared with the continuous run.\n\n"
+            "only the NVM file kept. Every output is compared with the continuous run.\n"
+            "With --target host the same runtime C runs on the host over an NVM in memory\n"
+            "whose power fails inside chosen writes (SRAM poisoned at each boot).\n\n"
+            "  --target T         qemu-m4 (default) or host\n"
+            "  --fail-writes      (host) one run per failure point: before every NVM write\n"
+            "                     of a failure-free run, at every byte of each write to the\n"
+            "                     progress record (torn), at the middle and last byte of each\n"
+            "                     tensor save (every byte with --every-byte)\n"
             "  --fail-every N     every boot fails after N instructions (until one finishes)\n"
             "  --fail-random K    K power failures at random instruction counts in [1, M]\n"
+            "                     (host: at random NVM writes and bytes of them)\n"
             "                     (--fail-max M, default one failure-free run's length;\n"
             "                     --seed S): runs from a fresh NVM, each failing boot after\n"
             "                     boot until one finishes, until K failures in all\n"
@@ -39,7 +51,8 @@ static void usage(FILE *fp)
             "  --fail-stride S    ... per S-th instruction of it (default 1: every one)\n"
             "  --inputs FILE      raw int8 inputs (n x input size) instead of --data\n"
             "  --limit N          only the first N inputs\n"
-            "  --capacitor C, --v-on V, --v-off V, --profile P: the schedule (reef gen)\n"
+            "  --capacitor C, --v-on V, --v-off V, --profile P, --step-cycles F: the schedule\n"
+            "                     (reef gen)\n"
             "  --work DIR         keep the generated C and firmware in DIR\n"
             "  --timeout S        time limit of one boot (default 120 s)\n"
             "  --json             print the result as JSON\n");
@@ -49,7 +62,7 @@ typedef struct irun {
     const char *model, *data, *raw, *work;
     long limit, fail_every, fail_random, fail_commit, seed, fail_stride;
     double fail_max, timeout;
-    int fail_steps, json;
+    int fail_steps, json, host, fail_writes, every_byte;
     power_opts po;
 } irun;
 
@@ -69,9 +82,11 @@ static int parse(int argc, char **argv, irun *a)
         {"fail-random", required_argument, NULL, 'R'}, {"fail-max", required_argument, NULL, 'M'},
         {"fail-commit", required_argument, NULL, 'C'}, {"fail-steps", no_argument, NULL, 'S'},
         {"seed", required_argument, NULL, 's'}, {"fail-stride", required_argument, NULL, 'D'}, {"target", required_argument, NULL, 't'},
+        {"fail-writes", no_argument, NULL, 'W'}, {"every-byte", no_argument, NULL, 'B'},
         {"capacitor", required_argument, NULL, 'P'}, {"v-on", required_argument, NULL, 'P'},
         {"v-off", required_argument, NULL, 'P'}, {"profile", required_argument, NULL, 'P'},
         {"efficiency", required_argument, NULL, 'P'}, {"nvm", required_argument, NULL, 'P'},
+        {"step-cycles", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, idx = 0;
     memset(a, 0, sizeof *a);
@@ -86,8 +101,12 @@ static int parse(int argc, char **argv, irun *a)
         else if (c == 'j') a->json = 1;
         else if (c == 'S') a->fail_steps = 1;
         else if (c == 'I') continue;
+        else if (c == 'W') a->fail_writes = 1;
+        else if (c == 'B') a->every_byte = 1;
         else if (c == 't') {
-            if (strcmp(optarg, "qemu-m4")) return cli_error("run", "--intermittent runs on --target qemu-m4 only"), 2;
+            a->host = strcmp(optarg, "host") == 0;
+            if (!a->host && strcmp(optarg, "qemu-m4"))
+                return cli_error("run", "--intermittent runs on --target qemu-m4 or host, not '%s'", optarg), 2;
         } else if (c == 'P') {
             if (power_opts_parse("run", &a->po, opts[idx].name, optarg) < 0) return 2;
         } else if (c == 'n') {
@@ -111,6 +130,11 @@ static int parse(int argc, char **argv, irun *a)
         else return usage(stderr), 2;
     }
     if (optind != argc || !a->model || (!a->data == !a->raw)) return usage(stderr), 2;
+    if (a->host && (a->fail_steps || a->fail_commit >= 0 || a->fail_every))
+        return cli_error("run", "--fail-steps, --fail-commit and --fail-every count instructions: --target qemu-m4 "
+                                "(on the host use --fail-writes or --fail-random)"), 2;
+    if (!a->host && (a->fail_writes || a->every_byte))
+        return cli_error("run", "--fail-writes and --every-byte are for --target host"), 2;
     if (power_opts_check("run", &a->po)) return 2;
     return -1;
 }
@@ -251,7 +275,8 @@ static int failure_runs(const irun *a, const char *elf, const int8_t *in, int n,
         x->what = "at random instruction counts";
         uint64_t max = a->fail_max > 0 ? (uint64_t)a->fail_max : base->last_boot_instructions;
         for (long seed = a->seed; !rc && x->failures < a->fail_random; seed++) {
-            reef_fail_schedule fs = {.kind = REEF_FAIL_RANDOM, .random_count = 1000000, .random_max = max,
+            /* at most the failures still owed, so the total is exactly K */
+            reef_fail_schedule fs = {.kind = REEF_FAIL_RANDOM, .random_count = (int)(a->fail_random - x->failures), .random_max = max,
                                      .seed = (uint64_t)seed, .max_boots = 100000};
             rc = run_once(elf, in, n, m, want, got, &fs, a->timeout, x, err);
             progress(a, x->what, x->failures < a->fail_random ? x->failures : a->fail_random, a->fail_random);
@@ -261,58 +286,84 @@ static int failure_runs(const irun *a, const char *elf, const int8_t *in, int n,
     return rc;
 }
 
-static int run_all(const irun *a, reef_error *err)
-{
+/* The model, its schedule, the inputs and the continuous run's outputs:
+ * what both targets start from. */
+typedef struct prepared {
     reef_graph g;
     reef_lowered_model m;
-    reef_intermittent_plan plan = {0};
+    reef_intermittent_plan plan;
+    int8_t *in, *want;
+    int n, lowered;
+} prepared;
+
+static void prepared_free(prepared *p)
+{
+    if (p->lowered) {
+        reef_intermittent_plan_free(&p->plan);
+        reef_lowered_free(&p->m);
+        reef_graph_free(&p->g);
+    }
+    free(p->in), free(p->want);
+    memset(p, 0, sizeof *p);
+}
+
+static int prepare(const irun *a, prepared *p, reef_error *err)
+{
     reef_intermittent_options io;
     reef_device_profile prof;
-    int8_t *in = NULL, *want = NULL, *got = NULL;
-    int n = 0, rc = -1, no = 0;
-    char dir[4096], elf[4200], name[72];
+    memset(p, 0, sizeof *p);
+    if (reef_tflite_read(a->model, &p->g, err)) return -1;
+    if (reef_lower(&p->g, &p->m, err)) {
+        reef_graph_free(&p->g);
+        return reef_fail_wrap(err, "%s", a->model);
+    }
+    p->lowered = 1;
+    if (power_plan("run", &a->po, &p->m, &prof, &io, &p->plan)) return reef_fail(err, "no schedule (above)");
+    if (load_inputs(a, &p->g, &p->m, &p->in, &p->n, err)) return -1;
+    if (!(p->want = malloc((size_t)p->n * p->m.output_bytes))) return reef_fail(err, "out of memory");
+    for (int i = 0; i < p->n; i++)
+        if (reef_lowered_invoke_bytes(&p->m, p->m.arena, p->in + (size_t)i * p->m.input_bytes,
+                                      p->want + (size_t)i * p->m.output_bytes))
+            return reef_fail(err, "%s: the host interpreter refused the model", a->model);
+    return 0;
+}
+
+static int run_all(const irun *a, reef_error *err)
+{
+    prepared p;
+    int8_t *got = NULL;
+    int rc = -1, no = 0;
+    char dir[4096] = "", elf[4200], name[72];
     outcome o[4];
     memset(o, 0, sizeof o);
     reef_intermittent_report base = {0};
-    if (reef_tflite_read(a->model, &g, err)) return -1;
-    if (reef_lower(&g, &m, err)) {
-        reef_graph_free(&g);
-        return reef_fail_wrap(err, "%s", a->model);
-    }
-    if (power_plan("run", &a->po, &m, &prof, &io, &plan)) {
-        reef_fail(err, "no schedule (above)");
-        goto done;
-    }
-    if (load_inputs(a, &g, &m, &in, &n, err)) goto done;
-    want = malloc((size_t)n * m.output_bytes), got = malloc((size_t)n * m.output_bytes);
-    if (!want || !got) goto done;
-    for (int i = 0; i < n; i++)
-        if (reef_lowered_invoke_bytes(&m, m.arena, in + (size_t)i * m.input_bytes, want + (size_t)i * m.output_bytes)) {
-            reef_fail(err, "%s: the host interpreter refused the model", a->model);
-            goto done;
-        }
+    if (prepare(a, &p, err)) goto done;
+    const reef_lowered_model *m = &p.m;
+    int n = p.n;
+    if (!(got = malloc((size_t)n * m->output_bytes))) goto done;
     snprintf(dir, sizeof dir, "%s", a->work ? a->work : "/tmp/reef-run-intermittent-XXXXXX");
     if (a->work ? mkdir(dir, 0777) && access(dir, W_OK) : !mkdtemp(dir)) {
         reef_fail(err, "%s: cannot make the work folder", dir);
+        dir[0] = 0;
         goto done;
     }
     reef_c_name_from_path(a->model, name, sizeof name);
     snprintf(elf, sizeof elf, "%s/%s-intermittent.elf", dir, name);
-    if (!a->json) fprintf(stderr, "reef run: building %s's intermittent firmware (%d units)...\n", a->model, plan.nunits);
-    if (reef_intermittent_build(&m, &plan, dir, name, elf, err)) goto done;
+    if (!a->json) fprintf(stderr, "reef run: building %s's intermittent firmware (%d units)...\n", a->model, p.plan.nunits);
+    if (reef_intermittent_build(m, &p.plan, dir, name, elf, err)) goto done;
     /* a failure-free run: the baseline counts and the commit marks */
     reef_fail_schedule none = {.kind = REEF_FAIL_NONE};
-    if (reef_m4_run_intermittent(elf, in, n, (size_t)m.input_bytes, got, (size_t)m.output_bytes, &none, &base,
+    if (reef_m4_run_intermittent(elf, p.in, n, (size_t)m->input_bytes, got, (size_t)m->output_bytes, &none, &base,
                                  a->timeout, err))
         goto done;
     o[no].what = "none";
     o[no].runs = 1, o[no].boots = base.boots, o[no].instructions = base.instructions;
     for (int i = 0; i < n; i++)
-        o[no].differing += memcmp(got + (size_t)i * m.output_bytes, want + (size_t)i * m.output_bytes,
-                                  (size_t)m.output_bytes) != 0;
+        o[no].differing += memcmp(got + (size_t)i * m->output_bytes, p.want + (size_t)i * m->output_bytes,
+                                  (size_t)m->output_bytes) != 0;
     no++;
-    if (failure_runs(a, elf, in, n, &m, want, &base, o, &no, err)) goto done;
-    print_result(a, &plan, n, &base, o, no);
+    if (failure_runs(a, elf, p.in, n, m, p.want, &base, o, &no, err)) goto done;
+    print_result(a, &p.plan, n, &base, o, no);
     rc = 0;
     for (int i = 0; i < no; i++)
         if (o[i].differing) rc = reef_fail(err, "%ld outputs differ from the continuous run (%s)", o[i].differing, o[i].what);
@@ -323,10 +374,113 @@ done:
         if (strncmp(dir, "/tmp/reef-run-intermittent-", 27) == 0 && system(cmd)) {}
     }
     reef_intermittent_report_free(&base);
-    reef_intermittent_plan_free(&plan);
-    free(in), free(want), free(got);
-    reef_lowered_free(&m);
-    reef_graph_free(&g);
+    free(got);
+    prepared_free(&p);
+    return rc;
+}
+
+/* ---- --target host: the runtime C over an NVM in host memory ------------ */
+
+static void host_progress(void *ctx, long done, long total)
+{
+    const char *what = ctx;
+    if (!isatty(2)) return;
+    fprintf(stderr, "\r  %s: %ld/%ld", what, done, total);
+    if (done == total) fputc('\n', stderr);
+}
+
+static void host_row(reef_table *t, const char *what, const reef_fail_stats *s)
+{
+    reef_table_cell(t, "%s", what), reef_table_cell(t, "%ld", s->runs), reef_table_cell(t, "%ld", s->failures);
+    reef_table_cell(t, "%ld", s->record_failures), reef_table_cell(t, "%ld", s->torn);
+    reef_table_cell(t, "%ld", s->resumes);
+    reef_table_cell(t, "%ld of %ld", s->outputs - s->outputs_differing, s->outputs);
+    reef_table_cell(t, "%ld", s->hangs), reef_table_cell(t, "%.1f", s->seconds);
+}
+
+static void host_json_row(reef_json *j, const char *what, const reef_fail_stats *s)
+{
+    reef_json_object(j);
+    reef_json_kv_string(j, "failures_at", what);
+    reef_json_kv_int(j, "runs", s->runs);
+    reef_json_kv_int(j, "power_failures", s->failures);
+    reef_json_kv_int(j, "in_record_writes", s->record_failures);
+    reef_json_kv_int(j, "torn_bytes", s->torn);
+    reef_json_kv_int(j, "boots", s->boots);
+    reef_json_kv_int(j, "resumes", s->resumes);
+    reef_json_kv_int(j, "outputs", s->outputs);
+    reef_json_kv_int(j, "outputs_differing", s->outputs_differing);
+    reef_json_kv_int(j, "hangs", s->hangs);
+    reef_json_kv_number(j, "seconds_measured", s->seconds);
+    reef_json_end(j);
+}
+
+static void host_print(const irun *a, const reef_intermittent_plan *p, const reef_host_rig *g,
+                       const reef_fail_stats *s, const char *const *what, int ns)
+{
+    if (a->json) {
+        reef_json j;
+        reef_json_begin(&j, stdout);
+        reef_json_object(&j);
+        reef_json_kv_string(&j, "model", a->model);
+        reef_json_kv_string(&j, "target", "host");
+        reef_json_kv_int(&j, "inputs", g->n);
+        reef_json_kv_int(&j, "units", p->nunits);
+        reef_json_kv_int(&j, "nvm_write_calls_per_run", g->calls_per_run);
+        reef_json_kv_int(&j, "nvm_record_write_calls_per_run", g->record_calls_per_run);
+        reef_json_kv_int(&j, "nvm_bytes_written_per_run", g->bytes_per_run);
+        reef_json_key(&j, "failure_runs");
+        reef_json_array(&j);
+        for (int i = 0; i < ns; i++) host_json_row(&j, what[i], &s[i]);
+        reef_json_end(&j);
+        reef_json_end(&j);
+        reef_json_finish(&j);
+        return;
+    }
+    printf("%s on the host: %d inputs, %d units; a failure-free run makes %ld NVM writes (%ld to the progress "
+           "record), %ld bytes\n\n",
+           a->model, g->n, p->nunits, g->calls_per_run, g->record_calls_per_run, g->bytes_per_run);
+    reef_table t;
+    reef_table_init(&t, "failures at", ">runs", ">power failures", ">in record writes", ">torn bytes", ">resumes",
+                    ">outputs equal", ">hangs", ">seconds", NULL);
+    for (int i = 0; i < ns; i++) host_row(&t, what[i], &s[i]);
+    reef_table_print(&t, stdout, NULL);
+    printf("(seconds: measured wall time on this host; outputs against the continuous run)\n");
+}
+
+static int run_host(const irun *a, reef_error *err)
+{
+    prepared p;
+    reef_host_rig rig = {0};
+    int rc = -1, ns = 0;
+    reef_fail_stats st[2];
+    const char *what[2];
+    memset(st, 0, sizeof st);
+    if (prepare(a, &p, err) || reef_host_rig_init(&rig, &p.m, &p.plan, p.in, p.n, p.want, err)) goto done;
+    if (a->fail_writes) {
+        what[ns] = a->every_byte ? "every write, every byte" : "every write; record bytes";
+        if (reef_host_fail_exhaustive(&rig, a->every_byte, &st[ns], a->json ? NULL : host_progress,
+                                      (void *)what[ns], err) < 0)
+            goto done;
+        ns++;
+    }
+    if (a->fail_random) {
+        what[ns] = "random writes and bytes";
+        if (reef_host_fail_random(&rig, a->fail_random, (uint64_t)a->seed, &st[ns], a->json ? NULL : host_progress,
+                                  (void *)what[ns], err))
+            goto done;
+        ns++;
+    }
+    host_print(a, &p.plan, &rig, st, what, ns);
+    rc = 0;
+    for (int i = 0; i < ns; i++) {
+        if (st[i].outputs_differing)
+            rc = reef_fail(err, "%ld outputs differ from the continuous run (%s)", st[i].outputs_differing, what[i]);
+        if (st[i].hangs) rc = reef_fail(err, "%ld runs hung (%s)", st[i].hangs, what[i]);
+    }
+done:
+    reef_host_rig_free(&rig);
+    prepared_free(&p);
     return rc;
 }
 
@@ -336,6 +490,6 @@ int run_intermittent(int argc, char **argv)
     int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;
     reef_error err = {{0}};
-    if (run_all(&a, &err)) return cli_error("run", "%s", err.msg);
+    if ((a.host ? run_host(&a, &err) : run_all(&a, &err))) return cli_error("run", "%s", err.msg);
     return 0;
 }

@@ -46,6 +46,10 @@ fram_active_ua 2500
 fram_standby_ua 50
 fram_cmd_bytes 4
 fram_kb 256
+# The driver moves data bytes by DMA with the core in Sleep mode (sleep_ua,
+# scaled by the board-fitted / datasheet run current ratio), commands polled
+# at run power, 200 cycles of DMA set-up a transfer (modeled). 0: polled.
+fram_dma 1
 # Internal flash (RM0432 / STM32L4 datasheets' flash tables, typical):
 # 64-bit double-word programming 81.7 us, page erase 22 ms, about 3.4 mA
 # while programming or erasing, 4 KB pages (dual-bank mode), 10 kcycles

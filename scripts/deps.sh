@@ -17,11 +17,12 @@ packages=(
   dpkg-dev                   # apt-get source: the QEMU plugin header
   clang libclang-rt-14-dev   # libFuzzer target for the .tflite reader
   flatbuffers-compiler       # flatc: tests decode reef-written .tflite files with TFLite's schema
+  python3-pyarmnn libarmnn-cpuref-backend22 python3-numpy  # Arm NN: a second .tflite reader runs what reef writes
   dataset-fashion-mnist      # demo fallback when DeepFish is absent
   libopenmpi-dev openmpi-bin # mpirun -np N reef train|prep|cv (docs/mpi.md)
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-pil python3-torch python3-numpy)
+  packages+=(python3-pil python3-torch python3-numpy jq)   # jq: bench totals from --json
 fi
 
 missing=()

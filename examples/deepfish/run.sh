@@ -75,8 +75,10 @@ stage "prep: images -> dataset files ($kind)"
 for split in train val test; do
     if [ $kind = deepfish ]; then
         "$reef" prep --format deepfish --root "$root" --split $split -o "$out/$split.ds"
-        if [ $site = 1 ]; then # the model's input: the difference to the clip's running background
-            "$reef" prep --format deepfish --root "$root" --split $split --background running-diff -o "$out/$split-diff.ds"
+        if [ $site = 1 ]; then # the model's input: the difference to the clip's running background,
+            # run over every frame of the clip (what the camera sees), not the split's sparse frames
+            "$reef" prep --format deepfish --root "$root" --split $split --background running-diff \
+                --background-over clip -o "$out/$split-diff.ds"
         fi
     elif [ $split != val ]; then
         idx_split=$split
@@ -124,7 +126,7 @@ stage "quantize: static int8 post-training quantization"
 "$reef" quantize --model "$out/model.ckpt" --calib "$out/train$in.ds" -o "$out/model.tflite"
 
 stage "gen: int8 model -> C"
-"$reef" gen "$out/model.tflite" -o "$out/gen" --name fish
+"$reef" gen --model "$out/model.tflite" -o "$out/gen" --name fish
 
 stage "run: the generated C on the emulated Cortex-M4 (every test image, one QEMU run)"
 # shellcheck disable=SC2086

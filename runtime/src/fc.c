@@ -1,9 +1,11 @@
 /* The fully-connected kernels: four output channels at a time against one
  * input row. With scratch (reef_fc_s8_get_buffer_size), the input row is
  * widened once to int16 with the offset added (widen.h) and the filter rows
- * run through an assembly loop: 23 instructions per 16 MACs. Without it,
- * the input offset is added to the input halfwords once per word (SADD16)
- * and shared by the four rows. */
+ * run through an assembly loop: 44 instructions per 32 MACs; with one
+ * multiplier for the layer the sums start at the bias and the outputs are
+ * requantized in assembly (rq.h). Without scratch, the input offset is
+ * added to the input halfwords once per word (SADD16) and shared by the
+ * four rows. */
 #include "reef/fc.h"
 #include "reef/requant.h"
 
@@ -19,40 +21,55 @@ int32_t reef_fc_s8_get_buffer_size(const reef_dims *filter_dims)
 }
 
 #if defined(REEF_ASM_LOOPS)
+/* One group of 4 values of K of fc_dot_4_main: 23 instructions per 16
+ * MACs with the loop test. */
+#define FC_DOT_4_GROUP                                                         \
+    "ldrd %[xe], %[xo], [%[xp]], #8\n\t"                                       \
+    "ldr %[w], [%[r0]], #4\n\t"                                                \
+    "sxtb16 %[t], %[w]\n\t"                                                    \
+    "sxtb16 %[w], %[w], ror #8\n\t"                                            \
+    "smlad %[s0], %[t], %[xe], %[s0]\n\t"                                      \
+    "smlad %[s0], %[w], %[xo], %[s0]\n\t"                                      \
+    "ldr %[w], [%[r1]], #4\n\t"                                                \
+    "sxtb16 %[t], %[w]\n\t"                                                    \
+    "sxtb16 %[w], %[w], ror #8\n\t"                                            \
+    "smlad %[s1], %[t], %[xe], %[s1]\n\t"                                      \
+    "smlad %[s1], %[w], %[xo], %[s1]\n\t"                                      \
+    "ldr %[w], [%[r2]], #4\n\t"                                                \
+    "sxtb16 %[t], %[w]\n\t"                                                    \
+    "sxtb16 %[w], %[w], ror #8\n\t"                                            \
+    "smlad %[s2], %[t], %[xe], %[s2]\n\t"                                      \
+    "smlad %[s2], %[w], %[xo], %[s2]\n\t"                                      \
+    "ldr %[w], [%[r3]], #4\n\t"                                                \
+    "sxtb16 %[t], %[w]\n\t"                                                    \
+    "sxtb16 %[w], %[w], ror #8\n\t"                                            \
+    "smlad %[s3], %[t], %[xe], %[s3]\n\t"                                      \
+    "smlad %[s3], %[w], %[xo], %[s3]\n\t"
+
 /* sums[r] += row r . x over n groups of 4 (n > 0); rows are int8, x the
- * widened input; advances the pointers. 14 registers: not inlined, so that
- * the caller's live values never compete with the loop for them (inlined,
- * -O1, -Os or -fno-builtin builds ran out of registers). */
-static __attribute__((noinline)) void fc_dot_4_main(const int8_t *rows[4], const int32_t **x, int32_t n, int32_t s[4])
+ * widened input; advances the pointers. Two groups per pass (44
+ * instructions per 32 MACs), an odd group first. 14 registers: inlined
+ * only into fc_dot_rows, which holds nothing else across it (inlined into
+ * bigger callers, -O1, -Os or -fno-builtin builds ran out of registers). */
+static inline __attribute__((always_inline)) void fc_dot_4_main(const int8_t *rows[4],
+                                                                const int32_t **x, int32_t n,
+                                                                int32_t s[4])
 {
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], xe, xo, w, t;
     const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
     const int32_t *xp = *x;
     __asm__ volatile(
+        "lsrs %[n], %[n], #1\n\t"
+        "bcc 1f\n\t"
+        FC_DOT_4_GROUP
+        "cmp %[n], #0\n\t"
+        "beq 2f\n\t"
         "1:\n\t"
-        "ldrd %[xe], %[xo], [%[xp]], #8\n\t"
-        "ldr %[w], [%[r0]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "sxtb16 %[w], %[w], ror #8\n\t"
-        "smlad %[s0], %[t], %[xe], %[s0]\n\t"
-        "smlad %[s0], %[w], %[xo], %[s0]\n\t"
-        "ldr %[w], [%[r1]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "sxtb16 %[w], %[w], ror #8\n\t"
-        "smlad %[s1], %[t], %[xe], %[s1]\n\t"
-        "smlad %[s1], %[w], %[xo], %[s1]\n\t"
-        "ldr %[w], [%[r2]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "sxtb16 %[w], %[w], ror #8\n\t"
-        "smlad %[s2], %[t], %[xe], %[s2]\n\t"
-        "smlad %[s2], %[w], %[xo], %[s2]\n\t"
-        "ldr %[w], [%[r3]], #4\n\t"
-        "sxtb16 %[t], %[w]\n\t"
-        "sxtb16 %[w], %[w], ror #8\n\t"
-        "smlad %[s3], %[t], %[xe], %[s3]\n\t"
-        "smlad %[s3], %[w], %[xo], %[s3]\n\t"
+        FC_DOT_4_GROUP
+        FC_DOT_4_GROUP
         "subs %[n], %[n], #1\n\t"
         "bne 1b\n\t"
+        "2:\n\t"
         : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [r0] "+r"(r0), [r1] "+r"(r1),
           [r2] "+r"(r2), [r3] "+r"(r3), [xp] "+r"(xp), [n] "+r"(n), [xe] "=&r"(xe), [xo] "=&r"(xo),
           [w] "=&r"(w), [t] "=&r"(t)
@@ -77,18 +94,60 @@ static inline void fc_dot_4_main(const int8_t *rows[4], const int32_t **x, int32
 }
 #endif
 
-/* sums[r] = rows[r] . x for r < n (n <= 4; rows k apart), x widened. */
-static void fc_dot_rows(const int8_t *rows, int32_t n, int32_t k, const int32_t *x, int32_t sums[4])
+/* sums[r] += rows[r] . x for r < n (n <= 4; rows k apart), x widened.
+ * Not inlined: the loop needs all fourteen registers. */
+static __attribute__((noinline)) void fc_dot_rows(const int8_t *rows, int32_t n, int32_t k,
+                                                  const int32_t *x, int32_t sums[4])
 {
     const int8_t *row[4];
     const int32_t *xp = x;
     int32_t r;
-    for (r = 0; r < 4; r++) row[r] = rows + (r < n ? r : 0) * k, sums[r] = 0;
+    row[0] = rows;
+    row[1] = n > 1 ? rows + k : rows;
+    row[2] = n > 2 ? rows + 2 * k : rows;
+    row[3] = n > 3 ? rows + 3 * k : rows;
     if (k >> 2) fc_dot_4_main(row, &xp, k >> 2, sums);
     if (k & 3)
         for (r = 0; r < 4; r++)
             sums[r] = reef_smlad(reef_tail_odd(row[r], k & 3), xp[1],
                                  reef_smlad(reef_tail_even(row[r], k & 3), xp[0], sums[r]));
+}
+
+/* Every full group of four output channels of a layer with one set of
+ * constants (per tensor): the sums start at the bias, the four outputs
+ * requantized in two reef_rq_store2 calls. plain: the activation range is
+ * [-128, 127]. Returns the channels done. */
+static inline __attribute__((always_inline)) int32_t
+fc_rows_shared(const reef_fc_params *params, const reef_rq *q, const int8_t *filter,
+               const int32_t *bias, int32_t k, int32_t c_out, const int32_t *x, int8_t *out,
+               const int plain)
+{
+    const int32_t zp = params->output_offset, lo = params->activation.min;
+    const int32_t hi = params->activation.max;
+    int32_t o, sums[4];
+    for (o = 0; o + 4 <= c_out; o += 4, filter += 4 * k) {
+        sums[0] = bias ? bias[o] : 0;
+        sums[1] = bias ? bias[o + 1] : 0;
+        sums[2] = bias ? bias[o + 2] : 0;
+        sums[3] = bias ? bias[o + 3] : 0;
+        fc_dot_rows(filter, 4, k, x, sums);
+        reef_rq_store2(sums[0], sums[1], q, out + o, 1, zp, lo, hi, plain);
+        reef_rq_store2(sums[2], sums[3], q, out + o + 2, 1, zp, lo, hi, plain);
+    }
+    return o;
+}
+
+/* fc_rows_shared with the range tested once per layer. */
+static __attribute__((noinline)) int32_t fc_rows_shared_layer(const reef_fc_params *params,
+                                                              const reef_rq *q,
+                                                              const int8_t *filter,
+                                                              const int32_t *bias, int32_t k,
+                                                              int32_t c_out, const int32_t *x,
+                                                              int8_t *out)
+{
+    if (params->activation.min == -128 && params->activation.max == 127)
+        return fc_rows_shared(params, q, filter, bias, k, c_out, x, out, 1);
+    return fc_rows_shared(params, q, filter, bias, k, c_out, x, out, 0);
 }
 
 /* One output: the fast requantization when it is exact, else TFLite's. */
@@ -111,12 +170,15 @@ static void fc_rows_widened(const reef_fc_params *params, const int32_t *multipl
                             const int8_t *filter, const int32_t *bias, int32_t c_in,
                             int32_t c_out, int32_t *x, int8_t *out)
 {
-    int32_t o, r, sums[4];
+    int32_t o = 0, r, sums[4];
     reef_rq layer; /* per tensor: the constants once, the bias added to the sum */
     const int shared = reef_rq_init(&layer, 0, multiplier[0], shift[0]) && !quant_step;
     reef_widen_s8_step(in, c_in, params->input_offset, x, 2);
-    for (o = 0; o < c_out; o += 4) {
+    if (shared)
+        o = fc_rows_shared_layer(params, &layer, filter, bias, c_in, c_out, x, out);
+    for (; o < c_out; o += 4) {
         const int32_t n = c_out - o < 4 ? c_out - o : 4;
+        sums[0] = sums[1] = sums[2] = sums[3] = 0;
         fc_dot_rows(filter + o * c_in, n, c_in, x, sums);
         for (r = 0; r < n; r++) {
             const int32_t q = (o + r) * quant_step, b = bias ? bias[o + r] : 0;

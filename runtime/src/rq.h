@@ -20,7 +20,8 @@
 
 #include "dsp.h"
 
-/* One output channel's constants. */
+/* One output channel's constants (reef_rq_store2's assembly reads them by byte offset:
+ * mult 4, c_lo 8, c_hi 12, post 16). */
 typedef struct reef_rq {
     int32_t bias;   /* added to the raw sum (with a folded input offset, if any) */
     int32_t mult;   /* Q31 multiplier */
@@ -41,10 +42,11 @@ static inline int reef_rq_init(reef_rq *q, int32_t bias, int32_t mult, int32_t s
     return mult == 0 || (shift < 0 && shift >= -31);
 }
 
+/* The accumulator (bias included) -> the requantized value before the
+ * output offset. */
 #if defined(__ARM_FEATURE_DSP)
-static inline int32_t reef_rq_apply(int32_t sum, const reef_rq *q)
+static inline int32_t reef_rq_scale(int32_t acc, const reef_rq *q)
 {
-    const int32_t acc = sum + q->bias;
     uint32_t lo = q->c_lo;
     int32_t hi = q->c_hi;
     __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc), "r"(q->mult));
@@ -52,16 +54,20 @@ static inline int32_t reef_rq_apply(int32_t sum, const reef_rq *q)
     return hi >> q->post;
 }
 #else
-/* acc (without the bias) -> the requantized value before the output
- * offset. */
-static inline int32_t reef_rq_apply(int32_t sum, const reef_rq *q)
+static inline int32_t reef_rq_scale(int32_t acc, const reef_rq *q)
 {
-    const int32_t acc = (int32_t)((uint32_t)sum + (uint32_t)q->bias);
     const int64_t c = (int64_t)(((uint64_t)(uint32_t)q->c_hi << 32) | q->c_lo);
     const int64_t y = c + (int64_t)acc * q->mult - (acc < 0 ? (int64_t)1 << 31 : 0);
     return (int32_t)(y >> 32) >> q->post;
 }
 #endif
+
+/* sum (without the bias) -> the requantized value before the output
+ * offset. */
+static inline int32_t reef_rq_apply(int32_t sum, const reef_rq *q)
+{
+    return reef_rq_scale((int32_t)((uint32_t)sum + (uint32_t)q->bias), q);
+}
 
 /* Two sums of one channel, its constants read once. */
 static inline void reef_rq_apply2(int32_t sum0, int32_t sum1, const reef_rq *q, int32_t *v0,
@@ -113,5 +119,78 @@ static inline int8_t reef_rq_s8(int32_t sum, const reef_rq *q, int32_t output_of
     v = v > act_max ? act_max : v;
     return (int8_t)v;
 }
+
+#if defined(REEF_ASM_LOOPS)
+/* One requantized value of reef_rq_store2: acc (clobbered) with the
+ * channel's constants into %[h], before the clamp. */
+#define REEF_RQ_ONE(acc)                                                       \
+    "ldrd %[l], %[h], [%[q], #8]\n\t"                                          \
+    "smlal %[l], %[h], %[" acc "], %[mult]\n\t"                                \
+    "lsr %[" acc "], %[" acc "], #31\n\t"                                      \
+    "smlal %[l], %[h], %[" acc "], %[min]\n\t"                                 \
+    "asr %[h], %[h], %[post]\n\t"                                              \
+    "add %[h], %[h], %[zp]\n\t"
+#define REEF_RQ_CLAMP                                                          \
+    "cmp %[h], %[lo]\n\t"                                                      \
+    "it lt\n\t"                                                                \
+    "movlt %[h], %[lo]\n\t"                                                    \
+    "cmp %[h], %[hi]\n\t"                                                      \
+    "it gt\n\t"                                                                \
+    "movgt %[h], %[hi]\n\t"
+
+/* One channel's two accumulators (bias included), requantized (mult at
+ * byte 4, c_lo and c_hi at 8, post at 16) and stored at out[0]
+ * and out[gap]: 8 instructions per value plus 2 per channel when plain.
+ * The constants are read before the stores, and only this channel's. */
+static inline __attribute__((always_inline)) void
+reef_rq_store2(int32_t a0, int32_t a1, const reef_rq *q, int8_t *out, int32_t gap, int32_t zp,
+               int32_t lo, int32_t hi, const int plain)
+{
+    int32_t mult, post, l, h;
+    const int32_t min = INT32_MIN;
+    if (plain)
+        __asm__ volatile("ldr %[mult], [%[q], #4]\n\t"
+                         "ldr %[post], [%[q], #16]\n\t" REEF_RQ_ONE("a0")
+                         "ssat %[h], #8, %[h]\n\t"
+                         "strb %[h], [%[out]]\n\t" REEF_RQ_ONE("a1")
+                         "ssat %[h], #8, %[h]\n\t"
+                         "strb %[h], [%[out], %[gap]]\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [mult] "=&r"(mult),
+                           [post] "=&r"(post), [l] "=&r"(l), [h] "=&r"(h)
+                         : [q] "r"(q), [out] "r"(out), [gap] "r"(gap), [zp] "r"(zp),
+                           [min] "r"(min)
+                         : "memory");
+    else
+        __asm__ volatile("ldr %[mult], [%[q], #4]\n\t"
+                         "ldr %[post], [%[q], #16]\n\t" REEF_RQ_ONE("a0") REEF_RQ_CLAMP
+                         "strb %[h], [%[out]]\n\t" REEF_RQ_ONE("a1") REEF_RQ_CLAMP
+                         "strb %[h], [%[out], %[gap]]\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [mult] "=&r"(mult),
+                           [post] "=&r"(post), [l] "=&r"(l), [h] "=&r"(h)
+                         : [q] "r"(q), [out] "r"(out), [gap] "r"(gap), [zp] "r"(zp),
+                           [min] "r"(min), [lo] "r"(lo), [hi] "r"(hi)
+                         : "cc", "memory");
+}
+#else
+/* One channel's two accumulators (bias included) -> out[0], out[gap];
+ * plain: the activation range is [-128, 127]. */
+static inline void reef_rq_store2(int32_t a0, int32_t a1, const reef_rq *q, int8_t *out,
+                                  int32_t gap, int32_t zp, int32_t lo, int32_t hi,
+                                  const int plain)
+{
+    int32_t a = reef_rq_scale(a0, q) + zp, b = reef_rq_scale(a1, q) + zp;
+    if (plain) {
+        a = reef_ssat8(a);
+        b = reef_ssat8(b);
+    } else {
+        a = a < lo ? lo : (a > hi ? hi : a);
+        b = b < lo ? lo : (b > hi ? hi : b);
+    }
+    /* both computed before either store: int8 stores may alias the
+     * constants, as far as the compiler knows */
+    out[0] = (int8_t)a;
+    out[gap] = (int8_t)b;
+}
+#endif
 
 #endif

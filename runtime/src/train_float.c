@@ -5,7 +5,6 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 static void zero(float *x, uint32_t n)
 {
@@ -20,6 +19,26 @@ static void clamp_backward(float *dout, const float *out, int32_t n, const reef_
     int32_t i;
     for (i = 0; i < n; i++)
         if (!(out[i] > L->act_min && out[i] < L->act_max)) dout[i] = 0.0f;
+}
+
+/* x = clamp(x) over n elements; with mask, also one bit per element, 1
+ * where the clamp lets the gradient through (act_min < x < act_max, as
+ * src/nn's relu6_backward). One pass for both. */
+static void activate(float *x, int32_t n, const reef_tail_layer *L, uint32_t *mask)
+{
+    const float lo = L->act_min, hi = L->act_max;
+    int32_t w0, i;
+    for (w0 = 0; w0 < n; w0 += 32) {
+        int32_t end = n - w0 < 32 ? n : w0 + 32;
+        uint32_t bits = 0, bit = 1;
+        for (i = w0; i < end; i++, bit <<= 1) {
+            float v = x[i];
+            if (v <= lo) x[i] = lo;
+            else if (v >= hi) x[i] = hi;
+            else bits |= bit;
+        }
+        if (mask) mask[w0 >> 5] = bits;
+    }
 }
 
 /* The helpers run once per output pixel and channel: inlined, the call
@@ -63,12 +82,151 @@ TRAIN_INLINE void axpy(float *y, float a, const float *x, int32_t n)
 static int32_t out_count(const reef_tail_layer *L) { return L->out_h * L->out_w * L->out_c; }
 static int32_t in_count(const reef_tail_layer *L) { return L->in_h * L->in_w * L->in_c; }
 
+/* ---- matrix products in 4x4 register blocks --------------------------------
+ * A 1x1 convolution and a fully connected layer are matrix products, and so
+ * are their backward passes. gemm_add computes
+ *     c[i * ldc + j] += sum_k a[i * a.step_block + k * a.step_k]
+ *                           * b[j * b.step_block + k * b.step_k]
+ * a 4x4 block of c at a time in 16 accumulators (the M4F has 32 single
+ * registers): per k, 4 + 4 loads feed 16 multiply-adds, where a dot product
+ * loads 2 operands (one of them often a frozen weight in flash) for each.
+ * Rows and columns left over from the blocks go one element at a time. The
+ * order of every sum is fixed by the shapes alone, so results stay
+ * bit-identical across targets. */
+typedef struct gemm_operand {
+    const float *at;
+    int32_t step_block; /* between the rows (a) or columns (b) of c it feeds */
+    int32_t step_k;     /* between successive k */
+} gemm_operand;
+
+#define MAC_ROW(i)                                                                                                     \
+    do {                                                                                                               \
+        s##i##0 += a##i * b0;                                                                                          \
+        s##i##1 += a##i * b1;                                                                                          \
+        s##i##2 += a##i * b2;                                                                                          \
+        s##i##3 += a##i * b3;                                                                                          \
+    } while (0)
+#define ADD_ROW(i)                                                                                                     \
+    do {                                                                                                               \
+        c[(i) * ldc] = init[(i) * ldi] + s##i##0;                                                                      \
+        c[(i) * ldc + 1] = init[(i) * ldi + 1] + s##i##1;                                                              \
+        c[(i) * ldc + 2] = init[(i) * ldi + 2] + s##i##2;                                                              \
+        c[(i) * ldc + 3] = init[(i) * ldi + 3] + s##i##3;                                                              \
+    } while (0)
+
+TRAIN_INLINE void gemm_block4x4(float *c, int32_t ldc, const float *init, int32_t ldi, const float *a, int32_t as,
+                                int32_t ak, const float *b, int32_t bs, int32_t bk, int32_t K)
+{
+    float s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f, s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
+    float s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f, s30 = 0.0f, s31 = 0.0f, s32 = 0.0f, s33 = 0.0f;
+    int32_t k;
+    for (k = 0; k < K; k++) {
+        float a0 = a[0], a1 = a[as], a2 = a[2 * as], a3 = a[3 * as];
+        float b0 = b[0], b1 = b[bs], b2 = b[2 * bs], b3 = b[3 * bs];
+        MAC_ROW(0);
+        MAC_ROW(1);
+        MAC_ROW(2);
+        MAC_ROW(3);
+        a += ak;
+        b += bk;
+    }
+    ADD_ROW(0);
+    ADD_ROW(1);
+    ADD_ROW(2);
+    ADD_ROW(3);
+}
+
+/* The 4x4 blocks of c: as or bs of 1 (the block's rows or columns adjacent)
+ * become constants, so their loads take immediate offsets from one pointer. */
+static void gemm_blocks(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m4, int32_t n4, int32_t K,
+                        gemm_operand a, gemm_operand b)
+{
+    int32_t i, j;
+    for (i = 0; i < m4; i += 4)
+        for (j = 0; j < n4; j += 4) {
+            float *cb = c + i * ldc + j;
+            const float *ib = init + i * ldi + j, *ab = a.at + i * a.step_block, *bb = b.at + j * b.step_block;
+            if (a.step_block == 1 && b.step_block == 1)
+                gemm_block4x4(cb, ldc, ib, ldi, ab, 1, a.step_k, bb, 1, b.step_k, K);
+            else if (b.step_block == 1)
+                gemm_block4x4(cb, ldc, ib, ldi, ab, a.step_block, a.step_k, bb, 1, b.step_k, K);
+            else
+                gemm_block4x4(cb, ldc, ib, ldi, ab, a.step_block, a.step_k, bb, b.step_block, b.step_k, K);
+        }
+}
+
+static float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
+{
+    float s = 0.0f;
+    int32_t k;
+    for (k = 0; k < K; k++) s += a[k * ak] * b[k * bk];
+    return s;
+}
+
+/* c (m rows of ldc) = init (m rows of ldi) + the product of a (m x K) and
+ * b (K x n), as above. init = c, ldi = ldc accumulates; ldi = 0 starts
+ * every row from the same values (a bias). */
+static void gemm_add(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m, int32_t n, int32_t K,
+                     gemm_operand a, gemm_operand b)
+{
+    int32_t i, j, m4 = m & ~3, n4 = n & ~3;
+    gemm_blocks(c, ldc, init, ldi, m4, n4, K, a, b);
+    for (i = 0; i < m; i++)
+        for (j = i < m4 ? n4 : 0; j < n; j++)
+            c[i * ldc + j] =
+                init[i * ldi + j] + gemm_dot(a.at + i * a.step_block, a.step_k, b.at + j * b.step_block, b.step_k, K);
+}
+
+static gemm_operand operand(const float *at, int32_t step_block, int32_t step_k)
+{
+    gemm_operand o;
+    o.at = at;
+    o.step_block = step_block;
+    o.step_k = step_k;
+    return o;
+}
+
+/* out (P, OC) = inp (P, K) w (OC, K)^T + b, before the clamp: a 1x1
+ * convolution over P pixels, or a fully connected layer (P = 1). */
+static void matmul_forward(float *out, const float *inp, const float *w, const float *b, int32_t P, int32_t K,
+                           const reef_tail_layer *L)
+{
+    int32_t OC = L->out_c;
+    if (!b) zero(out, (uint32_t)(P * OC));
+    gemm_add(out, OC, b ? b : out, b ? 0 : OC, P, OC, K, operand(inp, K, 1), operand(w, K, 1));
+}
+
+/* Its backward: db[o] += sum_p dout[p][o]; dw[o][k] += sum_p dout[p][o]
+ * inp[p][k]; dinp[p][k] += sum_o dout[p][o] w[o][k]. */
+static void matmul_backward(float *dinp, float *dw, float *db, float *dout, const float *out, const float *inp,
+                            const float *w, int32_t P, int32_t K, const reef_tail_layer *L)
+{
+    int32_t p, o, OC = L->out_c;
+    if (out) clamp_backward(dout, out, P * OC, L);
+    if (db)
+        for (p = 0; p < P; p++)
+            for (o = 0; o < OC; o++) db[o] += dout[p * OC + o];
+    if (dw) gemm_add(dw, K, dw, K, OC, K, P, operand(dout, 1, OC), operand(inp, 1, K));
+    if (dinp) gemm_add(dinp, K, dinp, K, P, K, OC, operand(dout, OC, 1), operand(w, 1, K));
+}
+
 /* ---- convolution ------------------------------------------------------------ */
 
-void reef_tail_conv_forward(float *out, const float *inp, const float *w, const float *b,
-                            const reef_tail_layer *L)
+static int is_pointwise(const reef_tail_layer *L)
+{
+    return L->kh == 1 && L->kw == 1 && L->stride == 1 && L->pad_top == 0 && L->pad_left == 0 &&
+           L->out_h == L->in_h && L->out_w == L->in_w;
+}
+
+/* The layers' forward passes write their sums before the clamp; activate
+ * then clamps them and, for training, keeps the mask in the same pass. */
+static void conv_sum(float *out, const float *inp, const float *w, const float *b, const reef_tail_layer *L)
 {
     int32_t oy, ox, oc, ky, kx;
+    if (is_pointwise(L)) {
+        matmul_forward(out, inp, w, b, L->out_h * L->out_w, L->in_c, L);
+        return;
+    }
     for (oy = 0; oy < L->out_h; oy++)
         for (ox = 0; ox < L->out_w; ox++)
             for (oc = 0; oc < L->out_c; oc++) {
@@ -85,14 +243,25 @@ void reef_tail_conv_forward(float *out, const float *inp, const float *w, const 
                         sum += dot(x, k, L->in_c);
                     }
                 }
-                out[(oy * L->out_w + ox) * L->out_c + oc] = clampf(sum, L->act_min, L->act_max);
+                out[(oy * L->out_w + ox) * L->out_c + oc] = sum;
             }
+}
+
+void reef_tail_conv_forward(float *out, const float *inp, const float *w, const float *b,
+                            const reef_tail_layer *L)
+{
+    conv_sum(out, inp, w, b, L);
+    activate(out, out_count(L), L, 0);
 }
 
 void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
                              const float *inp, const float *w, const reef_tail_layer *L)
 {
     int32_t oy, ox, oc, ky, kx;
+    if (is_pointwise(L)) {
+        matmul_backward(dinp, dw, db, dout, out, inp, w, L->out_h * L->out_w, L->in_c, L);
+        return;
+    }
     if (out) clamp_backward(dout, out, out_count(L), L);
     for (oy = 0; oy < L->out_h; oy++)
         for (ox = 0; ox < L->out_w; ox++)
@@ -117,52 +286,131 @@ void reef_tail_conv_backward(float *dinp, float *dw, float *db, float *dout, con
 }
 
 /* ---- depthwise convolution (multiplier 1) ----------------------------------- */
+/* Forward, input gradient and weight gradient are each, per output pixel,
+ * input pixel or tap, a sum over a grid of taps of 4 contiguous channels
+ * (NHWC) times 4 others, kept in registers: mac_grid. The grid's bounds are
+ * found once per pixel (no test per tap, no division per channel). */
+
+/* The x in [0, limit) with 0 <= x * step + off < size: returns their count,
+ * the first in *first (step > 0). */
+static int32_t span(int32_t off, int32_t step, int32_t size, int32_t limit, int32_t *first)
+{
+    int32_t x0 = off >= 0 ? 0 : (-off + step - 1) / step, x1;
+    x1 = size - 1 - off < 0 ? 0 : (size - 1 - off) / step + 1;
+    if (x1 > limit) x1 = limit;
+    *first = x0;
+    return x1 > x0 ? x1 - x0 : 0;
+}
+
+/* The taps through which outputs read input i (t = i + pad = o * stride + k):
+ * k = *k0, *k0 + stride, ... read outputs *o0, *o0 - 1, ...; returns their count. */
+static int32_t taps_reading(int32_t i, int32_t stride, int32_t pad, int32_t kernel, int32_t out_size, int32_t *k0,
+                            int32_t *o0)
+{
+    int32_t t = i + pad, o = t / stride, k = t - o * stride, n;
+    if (o >= out_size) {
+        k += (o - out_size + 1) * stride;
+        o = out_size - 1;
+    }
+    *k0 = k;
+    *o0 = o;
+    if (k >= kernel || o < 0) return 0;
+    n = (kernel - 1 - k) / stride + 1;
+    return n < o + 1 ? n : o + 1;
+}
+
+/* ny x nx taps; tap (j, i) pairs a + j * a_row + i * a_col with b + j * b_row
+ * + i * b_col (floats). */
+typedef struct tap_grid {
+    int32_t ny, nx;
+    const float *a, *b;
+    int32_t a_row, a_col, b_row, b_col;
+} tap_grid;
+
+/* s[0..n) += sum over the grid of a[c..c+n) * b[c..c+n); n is a constant
+ * (4, or 1 for the channels left) where this is inlined. */
+TRAIN_INLINE void mac_grid(float *s, const tap_grid *g, int32_t c, int32_t n)
+{
+    int32_t j, i, q;
+    for (j = 0; j < g->ny; j++) {
+        const float *a = g->a + j * g->a_row + c, *b = g->b + j * g->b_row + c;
+        for (i = 0; i < g->nx; i++) {
+            for (q = 0; q < n; q++) s[q] += a[q] * b[q];
+            a += g->a_col;
+            b += g->b_col;
+        }
+    }
+}
+
+/* dst[c] = init[c] + the grid's sum, for every channel c (init = dst
+ * accumulates; NULL starts from 0). */
+static void grid_channels(float *dst, const tap_grid *g, const float *init, int32_t C)
+{
+    int32_t c, q;
+    for (c = 0; c + 4 <= C; c += 4) {
+        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        mac_grid(s, g, c, 4);
+        for (q = 0; q < 4; q++) dst[c + q] = (init ? init[c + q] : 0.0f) + s[q];
+    }
+    for (; c < C; c++) {
+        float s[1] = {0.0f};
+        mac_grid(s, g, c, 1);
+        dst[c] = (init ? init[c] : 0.0f) + s[0];
+    }
+}
+
+static void dw_sum(float *out, const float *inp, const float *w, const float *b, const reef_tail_layer *L)
+{
+    int32_t oy, ox, ky, kx, C = L->out_c;
+    tap_grid g;
+    for (oy = 0; oy < L->out_h; oy++)
+        for (ox = 0; ox < L->out_w; ox++) {
+            int32_t iy = oy * L->stride - L->pad_top, ix = ox * L->stride - L->pad_left;
+            g.ny = span(iy, 1, L->in_h, L->kh, &ky);
+            g.nx = span(ix, 1, L->in_w, L->kw, &kx);
+            g.a = inp + ((iy + ky) * L->in_w + ix + kx) * C, g.a_row = L->in_w * C, g.a_col = C;
+            g.b = w + (ky * L->kw + kx) * C, g.b_row = L->kw * C, g.b_col = C;
+            grid_channels(out + (oy * L->out_w + ox) * C, &g, b, C);
+        }
+}
 
 void reef_tail_dw_forward(float *out, const float *inp, const float *w, const float *b,
                           const reef_tail_layer *L)
 {
-    int32_t oy, ox, c, ky, kx;
-    for (oy = 0; oy < L->out_h; oy++)
-        for (ox = 0; ox < L->out_w; ox++)
-            for (c = 0; c < L->out_c; c++) {
-                float sum = b ? b[c] : 0.0f;
-                for (ky = 0; ky < L->kh; ky++) {
-                    int32_t iy = oy * L->stride - L->pad_top + ky;
-                    if (iy < 0 || iy >= L->in_h) continue;
-                    for (kx = 0; kx < L->kw; kx++) {
-                        int32_t ix = ox * L->stride - L->pad_left + kx;
-                        if (ix < 0 || ix >= L->in_w) continue;
-                        sum += inp[(iy * L->in_w + ix) * L->in_c + c] * w[(ky * L->kw + kx) * L->out_c + c];
-                    }
-                }
-                out[(oy * L->out_w + ox) * L->out_c + c] = clampf(sum, L->act_min, L->act_max);
-            }
+    dw_sum(out, inp, w, b, L);
+    activate(out, out_count(L), L, 0);
 }
 
 void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
                            const float *inp, const float *w, const reef_tail_layer *L)
 {
-    int32_t oy, ox, c, ky, kx;
+    int32_t y, x, c, oy, ox, C = L->out_c, s = L->stride;
+    tap_grid g;
     if (out) clamp_backward(dout, out, out_count(L), L);
-    for (oy = 0; oy < L->out_h; oy++)
-        for (ox = 0; ox < L->out_w; ox++)
-            for (c = 0; c < L->out_c; c++) {
-                float g = dout[(oy * L->out_w + ox) * L->out_c + c];
-                if (g == 0.0f) continue;
-                if (db) db[c] += g;
-                for (ky = 0; ky < L->kh; ky++) {
-                    int32_t iy = oy * L->stride - L->pad_top + ky;
-                    if (iy < 0 || iy >= L->in_h) continue;
-                    for (kx = 0; kx < L->kw; kx++) {
-                        int32_t ix = ox * L->stride - L->pad_left + kx;
-                        int32_t at, kat;
-                        if (ix < 0 || ix >= L->in_w) continue;
-                        at = (iy * L->in_w + ix) * L->in_c + c;
-                        kat = (ky * L->kw + kx) * L->out_c + c;
-                        if (dw) dw[kat] += g * inp[at];
-                        if (dinp) dinp[at] += g * w[kat];
-                    }
-                }
+    if (db)
+        for (y = 0; y < L->out_h * L->out_w; y++)
+            for (c = 0; c < C; c++) db[c] += dout[y * C + c];
+    if (dw) /* per tap (y, x): every output pixel times the input it read there */
+        for (y = 0; y < L->kh; y++)
+            for (x = 0; x < L->kw; x++) {
+                g.ny = span(y - L->pad_top, s, L->in_h, L->out_h, &oy);
+                g.nx = span(x - L->pad_left, s, L->in_w, L->out_w, &ox);
+                if (!g.ny || !g.nx) continue;
+                g.a = dout + (oy * L->out_w + ox) * C, g.a_row = L->out_w * C, g.a_col = C;
+                g.b = inp + ((oy * s - L->pad_top + y) * L->in_w + ox * s - L->pad_left + x) * C;
+                g.b_row = s * L->in_w * C, g.b_col = s * C;
+                grid_channels(dw + (y * L->kw + x) * C, &g, dw + (y * L->kw + x) * C, C);
+            }
+    if (dinp) /* per input pixel (y, x): the taps of the outputs that read it */
+        for (y = 0; y < L->in_h; y++)
+            for (x = 0; x < L->in_w; x++) {
+                int32_t ky, kx;
+                g.ny = taps_reading(y, s, L->pad_top, L->kh, L->out_h, &ky, &oy);
+                g.nx = taps_reading(x, s, L->pad_left, L->kw, L->out_w, &kx, &ox);
+                if (!g.ny || !g.nx) continue;
+                g.a = dout + (oy * L->out_w + ox) * C, g.a_row = -L->out_w * C, g.a_col = -C;
+                g.b = w + (ky * L->kw + kx) * C, g.b_row = s * L->kw * C, g.b_col = s * C;
+                grid_channels(dinp + (y * L->in_w + x) * C, &g, dinp + (y * L->in_w + x) * C, C);
             }
 }
 
@@ -187,30 +435,19 @@ void reef_tail_gap_backward(float *dinp, const float *dout, const reef_tail_laye
         for (c = 0; c < L->in_c; c++) dinp[p * L->in_c + c] += dout[c] * inv;
 }
 
-/* ---- fully connected ------------------------------------------------------- */
+/* ---- fully connected: a 1x1 convolution of one pixel ------------------------ */
 
 void reef_tail_fc_forward(float *out, const float *inp, const float *w, const float *b,
                           const reef_tail_layer *L)
 {
-    int32_t o, n = in_count(L);
-    for (o = 0; o < L->out_c; o++) {
-        float sum = b ? b[o] : 0.0f;
-        sum += dot(inp, w + o * n, n);
-        out[o] = clampf(sum, L->act_min, L->act_max);
-    }
+    matmul_forward(out, inp, w, b, 1, in_count(L), L);
+    activate(out, L->out_c, L, 0);
 }
 
 void reef_tail_fc_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
                            const float *inp, const float *w, const reef_tail_layer *L)
 {
-    int32_t o, n = in_count(L);
-    if (out) clamp_backward(dout, out, L->out_c, L);
-    for (o = 0; o < L->out_c; o++) {
-        float g = dout[o];
-        if (db) db[o] += g;
-        if (dw) axpy(dw + o * n, g, inp, n);
-        if (dinp) axpy(dinp, g, w + o * n, n);
-    }
+    matmul_backward(dinp, dw, db, dout, out, inp, w, 1, in_count(L), L);
 }
 
 /* ---- softmax cross-entropy ---------------------------------------------------- */
@@ -288,16 +525,29 @@ static const float *bias_of(const reef_tail_layer *L, const float *params, const
     return params && (L->train & REEF_TRAIN_BIAS) ? params + L->tb_at : params0 + L->b_at;
 }
 
-static void layer_forward(const reef_tail_layer *L, const float *params, const float *params0, const float *inp,
-                          float *out)
+static uint32_t *mask_of(float *acts, const reef_tail_layer *L) { return (uint32_t *)(void *)(acts + L->mask_at); }
+
+/* One layer's forward, its clamp mask kept in acts. */
+static int keeps_input(const reef_tail_layer *L) { return (L->train & REEF_TRAIN_WEIGHTS) || L->keep_input; }
+
+/* One layer's forward, its clamp mask kept in acts. */
+static void layer_forward(const reef_tail *t, const reef_tail_layer *L, const float *params, const float *params0,
+                          const float *inp, float *out, float *acts)
 {
     const float *w = weights_of(L, params, params0), *b = bias_of(L, params, params0);
+    int32_t i;
     switch (L->kind) {
-    case REEF_TAIL_CONV: reef_tail_conv_forward(out, inp, w, b, L); break;
-    case REEF_TAIL_DW_CONV: reef_tail_dw_forward(out, inp, w, b, L); break;
-    case REEF_TAIL_GAP: reef_tail_gap_forward(out, inp, L); break;
-    default: reef_tail_fc_forward(out, inp, w, b, L); break;
+    case REEF_TAIL_CONV: conv_sum(out, inp, w, b, L); break;
+    case REEF_TAIL_DW_CONV: dw_sum(out, inp, w, b, L); break;
+    case REEF_TAIL_GAP: reef_tail_gap_forward(out, inp, L); return;
+    case REEF_TAIL_ADD: {
+        const float *skip = acts + t->layers[L->skip_from].save_at;
+        for (i = 0; i < out_count(L); i++) out[i] = inp[i] + skip[i];
+        break;
     }
+    default: matmul_forward(out, inp, w, b, 1, in_count(L), L); break;
+    }
+    activate(out, out_count(L), L, mask_of(acts, L));
 }
 
 static void copy_floats(float *dst, const float *src, int32_t n)
@@ -306,23 +556,18 @@ static void copy_floats(float *dst, const float *src, int32_t n)
     for (i = 0; i < n; i++) dst[i] = src[i];
 }
 
-/* One bit per output: 1 where the clamp lets the gradient through. */
-static void store_mask(uint32_t *mask, const float *out, int32_t n, const reef_tail_layer *L)
-{
-    int32_t i;
-    for (i = 0; i < (n + 31) / 32; i++) mask[i] = 0;
-    for (i = 0; i < n; i++)
-        if (out[i] > L->act_min && out[i] < L->act_max) mask[i >> 5] |= 1u << (i & 31);
-}
-
+/* dout = 0 where the mask bit is 0; whole words of ones are skipped. */
 static void apply_mask(float *dout, const uint32_t *mask, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i < n; i++)
-        if (!(mask[i >> 5] >> (i & 31) & 1u)) dout[i] = 0.0f;
+    int32_t w0, i;
+    for (w0 = 0; w0 < n; w0 += 32) {
+        int32_t end = n - w0 < 32 ? n : w0 + 32;
+        uint32_t bits = mask[w0 >> 5];
+        if (bits == 0xffffffffu) continue;
+        for (i = w0; i < end; i++, bits >>= 1)
+            if (!(bits & 1u)) dout[i] = 0.0f;
+    }
 }
-
-static uint32_t *mask_of(float *acts, const reef_tail_layer *L) { return (uint32_t *)(void *)(acts + L->mask_at); }
 
 const float *reef_tail_forward(const reef_tail *t, const float *params, const float *params0,
                                const int8_t *boundary, float *acts)
@@ -333,9 +578,8 @@ const float *reef_tail_forward(const reef_tail *t, const float *params, const fl
         x[i] = t->in_scale * (float)((int32_t)boundary[i] - t->in_zero_point);
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
-        if (L->train & REEF_TRAIN_WEIGHTS) copy_floats(acts + L->save_at, x, in_count(L));
-        layer_forward(L, params, params0, x, y);
-        if (L->kind != REEF_TAIL_GAP) store_mask(mask_of(acts, L), y, out_count(L), L);
+        if (keeps_input(L)) copy_floats(acts + L->save_at, x, in_count(L));
+        layer_forward(t, L, params, params0, x, y, acts);
         swap = x;
         x = y;
         y = swap;
@@ -377,7 +621,23 @@ static void layer_backward(const reef_tail_layer *L, const reef_tail_state *s, f
     case REEF_TAIL_GAP:
         if (dinp) reef_tail_gap_backward(dinp, dout, L);
         break;
+    case REEF_TAIL_ADD: /* the gradient goes both ways: on, and to the skip's source */
+        copy_floats(s->acts + L->dskip_at, dout, out_count(L));
+        if (dinp) copy_floats(dinp, dout, out_count(L));
+        break;
     default: reef_tail_fc_backward(dinp, dw, db, dout, 0, inp, w, L); break;
+    }
+}
+
+/* dinp of layer i += what every ADD reading its input sent back (those
+ * ADDs come later in the tail, so their backward already ran). */
+static void add_skip_gradients(const reef_tail *t, const reef_tail_state *s, int32_t i, float *dinp)
+{
+    int32_t j, k, n = in_count(&t->layers[i]);
+    for (j = i + 1; j < t->nlayers; j++) {
+        const reef_tail_layer *A = &t->layers[j];
+        if (A->kind != REEF_TAIL_ADD || A->skip_from != i) continue;
+        for (k = 0; k < n; k++) dinp[k] += s->acts[A->dskip_at + k];
     }
 }
 
@@ -394,6 +654,7 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
         int32_t need_dinp = i > stop;
         if (need_dinp) zero(dinp, (uint32_t)in_count(L));
         layer_backward(L, s, need_dinp ? dinp : 0, dout);
+        if (need_dinp) add_skip_gradients(t, s, i, dinp);
         swap = dout;
         dout = dinp;
         dinp = swap;
@@ -431,7 +692,7 @@ void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail
     int32_t i;
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
-        if (L->kind == REEF_TAIL_GAP) continue;
+        if (L->kind == REEF_TAIL_GAP || L->kind == REEF_TAIL_ADD) continue;
         if (L->train & REEF_TRAIN_WEIGHTS) sgd_range(s, hp, L->tw_at, L->w_at, weight_count(L));
         if (L->train & REEF_TRAIN_BIAS) sgd_range(s, hp, L->tb_at, L->b_at, (uint32_t)L->out_c);
     }

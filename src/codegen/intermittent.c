@@ -12,6 +12,7 @@
 #include "reef/nvm.h"
 
 enum { PROGRESS_BYTES = 12, DEFAULT_MAX_TILES = 64, TILE_CALL_CYCLES = 2000 };
+#define STEP_MARGIN 1.25 /* on a step's cycles, estimated or measured */
 #define NO_ATOM (-1000000)
 #define LIVE_TO_END 0x3fffffff
 
@@ -46,7 +47,7 @@ double reef_intermittent_step_cycles(const reef_lowered_step *s)
     case REEF_STEP_PAD: instr = 3.0 * reef_dims_count(&a->pad.output_dims); break;
     default: instr = 30.0 * 1024; break; /* quantize / dequantize: float per element, small tensors */
     }
-    return (instr + 500.0) * 1.4 * 1.25;
+    return (instr + 500.0) * 1.4 * STEP_MARGIN;
 }
 
 /* ---- atoms: whole steps, or tiles of one ------------------------------ */
@@ -196,7 +197,9 @@ static double live_bytes_before_step(const ctx *c, int k)
 
 static double step_uj(const ctx *c, int k)
 {
-    return reef_intermittent_step_cycles(&c->m->steps[k]) * c->o->costs.run_uj_per_cycle;
+    double cycles = c->o->step_cycles ? c->o->step_cycles[k] * STEP_MARGIN
+                                      : reef_intermittent_step_cycles(&c->m->steps[k]);
+    return cycles * c->o->costs.run_uj_per_cycle;
 }
 
 /* The worst charge a step cut into `tiles` tiles needs: boot, restore of
@@ -437,6 +440,10 @@ static int layout_nvm(const ctx *c, const int *cut, int ncut, uint32_t *nvm_at, 
                 last = pt;
             }
         if (first < 0) continue;
+        /* The next job's point 0 saves its input while the record still
+         * says "this job, last point", whose restore reads the output: the
+         * input's region must not share bytes with the output's. */
+        if (t == c->root[c->m->input_tensor]) last = ncut - 1;
         /* the point before the unit that first writes t */
         int from = produced_from(c, t), before = 0;
         for (int pt = 0; pt < ncut; pt++)
@@ -519,6 +526,9 @@ static int ctx_init(ctx *c, const reef_lowered_model *m, const reef_intermittent
     c->last_reader_atom = malloc(n * sizeof *c->last_reader_atom);
     if (!c->producer || !c->root || !c->last_reader_step || !c->first_atom || !c->last_reader_atom)
         return reef_fail(err, "out of memory");
+    if (o->step_cycles && o->nstep_cycles != m->nsteps)
+        return reef_fail(err, "intermittent: %d measured step cycles for a model of %d steps (another model's?)",
+                         o->nstep_cycles, m->nsteps);
     reef_nvm geom;
     record_geometry(o, &geom);
     /* a commit's writes: invalidate, fields, payload, commit word */

@@ -43,6 +43,12 @@ typedef struct reef_intermittent_options {
     /* NVM geometry of the record (reef/nvm.h): 1 and 0 for FRAM. */
     uint32_t write_unit, erase_size;
     int max_tiles;                 /* per step; 0: 64 */
+    /* Modeled cycles of each step from measurement (reef run --steps
+     * --step-cycles: the cycle model on emulated per-class counts), nsteps
+     * of them; the planner adds the same 1.25 margin as to the estimate.
+     * NULL: reef_intermittent_step_cycles. */
+    const double *step_cycles;
+    int nstep_cycles;
 } reef_intermittent_options;
 
 typedef struct reef_intermittent_plan {

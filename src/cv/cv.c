@@ -163,6 +163,25 @@ int reef_dataset_subset(const reef_dataset *src, const uint32_t *idx, uint32_t n
 
 /* ---- the run ----------------------------------------------------------------- */
 
+int reef_cv_check_train_data(const reef_dataset *ds, const reef_dataset *train, reef_error *err)
+{
+    if (train->height != ds->height || train->width != ds->width || train->channels != ds->channels)
+        return reef_fail(err, "its samples are %ux%ux%u, the scored data's %ux%ux%u", train->height, train->width,
+                         train->channels, ds->height, ds->width, ds->channels);
+    if (train->num_classes != ds->num_classes || train->num_groups != ds->num_groups)
+        return reef_fail(err, "it has %u classes and %u groups, the scored data %u and %u", train->num_classes,
+                         train->num_groups, ds->num_classes, ds->num_groups);
+    for (uint32_t k = 0; k < ds->num_classes; k++)
+        if (strcmp(train->class_names[k], ds->class_names[k]))
+            return reef_fail(err, "its class %u is '%s', the scored data's '%s'", k, train->class_names[k],
+                             ds->class_names[k]);
+    for (uint32_t g = 0; g < ds->num_groups; g++)
+        if (strcmp(train->group_names[g], ds->group_names[g]))
+            return reef_fail(err, "its group %u is '%s', the scored data's '%s'", g, train->group_names[g],
+                             ds->group_names[g]);
+    return 0;
+}
+
 void reef_cv_options_default(reef_cv_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -219,7 +238,8 @@ static int train_fold(cv_shared *s, reef_model *m, const reef_dataset *train, re
         return -1;
     reef_norm_from_dataset(&m->norm, train);
     reef_trainer t;
-    if (reef_model_set_batch(m, opt->cfg.batch, opt->cfg.threads, err) ||
+    if (reef_class_names_pack(&m->classes, train->class_names, (int)train->num_classes, err) ||
+        reef_model_set_batch(m, opt->cfg.batch, opt->cfg.threads, err) ||
         reef_trainer_init(&t, m, train, &opt->cfg, err))
         return -1;
     int rc = 0;
@@ -257,10 +277,22 @@ static int score_int8(cv_shared *s, int f, reef_model *m, const reef_dataset *tr
     return rc;
 }
 
+/* Fold f's training samples: of opt->train_data when given, else of ds. */
+static int fold_train_set(cv_shared *s, int f, reef_dataset *train, uint32_t *ntrain, reef_error *err)
+{
+    const reef_dataset *src = s->opt->train_data ? s->opt->train_data : s->ds;
+    uint32_t *idx = malloc((src->count + 1) * sizeof *idx), ntest;
+    if (!idx) return reef_fail(err, "out of memory");
+    reef_cv_split(s->p, f, src, idx, ntrain, NULL, &ntest);
+    int rc = reef_dataset_subset(src, idx, *ntrain, train, err);
+    free(idx);
+    return rc;
+}
+
 static int run_fold(cv_shared *s, int f, reef_error *err)
 {
     const reef_dataset *ds = s->ds;
-    uint32_t *idx = malloc((ds->count + 1) * sizeof *idx), ntrain, ntest;
+    uint32_t *idx = malloc((ds->count + 1) * sizeof *idx), ntrain = 0, ntest;
     uint16_t *pred = malloc((ds->count + 1) * sizeof *pred);
     reef_dataset train = {0}, test = {0};
     reef_model m;
@@ -271,9 +303,9 @@ static int run_fold(cv_shared *s, int f, reef_error *err)
         reef_fail(err, "out of memory");
         goto done;
     }
-    reef_cv_split(s->p, f, ds, idx, &ntrain, NULL, &ntest);
-    if (reef_dataset_subset(ds, idx, ntrain, &train, err)) goto done;
-    reef_cv_split(s->p, f, ds, NULL, &ntrain, idx, &ntest);
+    if (fold_train_set(s, f, &train, &ntrain, err)) goto done;
+    uint32_t unused;
+    reef_cv_split(s->p, f, ds, NULL, &unused, idx, &ntest);
     if (reef_dataset_subset(ds, idx, ntest, &test, err)) goto done;
     char held[1024], keep[4096];
     reef_cv_fold_name(s->p, f, ds, held, sizeof held);

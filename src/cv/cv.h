@@ -48,6 +48,11 @@ int reef_dataset_subset(const reef_dataset *src, const uint32_t *idx, uint32_t n
 typedef struct reef_cv_options {
     reef_arch arch;
     reef_train_cfg cfg;     /* the recipe; every fold uses cfg.seed */
+    /* NULL, or where the training samples come from instead of ds: a dataset
+     * with ds's shape, classes and group names (e.g. ds plus training-only
+     * augmented copies); a fold trains on its samples of the groups it does not
+     * hold out and still scores ds's held-out samples (reef_cv_check_train_data) */
+    const reef_dataset *train_data;
     int int8;               /* also quantize each fold (calibrated on its training samples) and score int8 */
     int calib_samples;      /* int8 calibration samples (500) */
     int jobs;               /* folds at once (>= 1) */
@@ -74,6 +79,10 @@ typedef struct reef_cv_result {
     double *seconds;        /* (nfolds) wall time of each fold */
     uint32_t *ntrain;       /* (nfolds) */
 } reef_cv_result;
+
+/* Whether train can stand in for ds's training samples: same sample shape,
+ * class names and group names, in the same order. */
+int reef_cv_check_train_data(const reef_dataset *ds, const reef_dataset *train, reef_error *err);
 
 int reef_cv_run(const reef_dataset *ds, const reef_cv_plan *p, const reef_cv_options *opt, reef_cv_result *r,
                 reef_error *err);

@@ -1,10 +1,12 @@
 /* The difference-to-background channel: see background.h. */
 #include "data/background.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reef/background.h"
+#include "util/rng.h"
 
 int reef_bg_mode_parse(const char *name, reef_bg_mode *mode)
 {
@@ -58,18 +60,18 @@ static uint8_t diff_value(int p, int b)
 
 static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b; }
 
-/* Frames refs[0..n) of one clip, in frame order: their diff channels. */
-static void clip_background(const reef_dataset *in, const frame_ref *refs, uint32_t n, reef_bg_mode mode,
+/* Frames order[0..n) of one clip, in frame order: their diff channels. */
+static void clip_background(const reef_dataset *in, const uint32_t *order, uint32_t n, reef_bg_mode mode,
                             uint8_t *out_px, uint8_t *column, uint16_t *mean)
 {
     const size_t px = (size_t)in->height * in->width;
     if (mode == REEF_BG_MEDIAN) {
         for (size_t p = 0; p < px; p++) {
-            for (uint32_t i = 0; i < n; i++) column[i] = reef_dataset_sample(in, refs[i].index)[p];
+            for (uint32_t i = 0; i < n; i++) column[i] = reef_dataset_sample(in, order[i])[p];
             qsort(column, n, 1, cmp_u8);
             const int b = n % 2 ? column[n / 2] : (column[n / 2 - 1] + column[n / 2] + 1) / 2;
             for (uint32_t i = 0; i < n; i++)
-                out_px[(size_t)refs[i].index * px * 2 + p * 2 + 1] = diff_value(reef_dataset_sample(in, refs[i].index)[p], b);
+                out_px[(size_t)order[i] * px * 2 + p * 2 + 1] = diff_value(reef_dataset_sample(in, order[i])[p], b);
         }
         return;
     }
@@ -78,38 +80,57 @@ static void clip_background(const reef_dataset *in, const frame_ref *refs, uint3
     reef_background bg;
     reef_background_init(&bg, mean, (uint32_t)px);
     for (uint32_t i = 0; i < n; i++)
-        reef_background_step(&bg, reef_dataset_sample(in, refs[i].index), out_px + (size_t)refs[i].index * px * 2);
+        reef_background_step(&bg, reef_dataset_sample(in, order[i]), out_px + (size_t)order[i] * px * 2);
+}
+
+int reef_dataset_clip_order(const reef_dataset *ds, uint32_t *order, uint32_t *starts, uint32_t *nclips,
+                            reef_error *err)
+{
+    if (!ds->ids || !ds->count) return reef_fail(err, "a background channel needs frames with IDs");
+    frame_ref *refs = malloc(ds->count * sizeof *refs);
+    if (!refs) return reef_fail(err, "out of memory");
+    for (uint32_t i = 0; i < ds->count; i++) {
+        refs[i].id = ds->ids[i], refs[i].index = i;
+        if (clip_and_frame(ds->ids[i], &refs[i].clip_len, &refs[i].frame)) {
+            free(refs);
+            return reef_fail(err, "sample %u's ID '%s' does not end in _f<frame number> (no clip to take a background from)",
+                             i, ds->ids[i]);
+        }
+    }
+    qsort(refs, ds->count, sizeof *refs, by_clip_then_frame);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ds->count; i++) {
+        if (i == 0 || !same_clip(&refs[i - 1], &refs[i])) starts[n++] = i;
+        order[i] = refs[i].index;
+    }
+    starts[n] = ds->count, *nclips = n;
+    free(refs);
+    return 0;
 }
 
 int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err)
 {
     memset(out, 0, sizeof *out);
     if (in->channels != 1) return reef_fail(err, "a background channel needs 1-channel (gray) frames, not %u", in->channels);
-    if (!in->ids || !in->count) return reef_fail(err, "a background channel needs frames with IDs");
     const size_t px = (size_t)in->height * in->width;
-    frame_ref *refs = malloc(in->count * sizeof *refs);
-    uint8_t *pixels = malloc(in->count * px * 2), *column = malloc(in->count + 1);
+    uint32_t *order = malloc((in->count + 1) * sizeof *order), *starts = malloc((in->count + 2) * sizeof *starts), nclips;
+    uint8_t *pixels = malloc(in->count * px * 2 + 1), *column = malloc(in->count + 1);
     uint16_t *mean = malloc(px * sizeof *mean);
-    if (!refs || !pixels || !column || !mean) {
-        free(refs), free(pixels), free(column), free(mean);
+    if (!order || !starts || !pixels || !column || !mean) {
+        free(order), free(starts), free(pixels), free(column), free(mean);
         return reef_fail(err, "out of memory");
     }
+    if (reef_dataset_clip_order(in, order, starts, &nclips, err)) {
+        free(order), free(starts), free(pixels), free(column), free(mean);
+        return -1;
+    }
     for (uint32_t i = 0; i < in->count; i++) {
-        refs[i].id = in->ids[i], refs[i].index = i;
-        if (clip_and_frame(in->ids[i], &refs[i].clip_len, &refs[i].frame)) {
-            free(refs), free(pixels), free(column), free(mean);
-            return reef_fail(err, "sample %u's ID '%s' does not end in _f<frame number> (no clip to take a background from)",
-                             i, in->ids[i]);
-        }
         const uint8_t *s = reef_dataset_sample(in, i);
         for (size_t p = 0; p < px; p++) pixels[(size_t)i * px * 2 + p * 2] = s[p];
     }
-    qsort(refs, in->count, sizeof *refs, by_clip_then_frame);
-    for (uint32_t a = 0, b; a < in->count; a = b) {
-        for (b = a + 1; b < in->count && same_clip(&refs[a], &refs[b]);) b++;
-        clip_background(in, refs + a, b - a, mode, pixels, column, mean);
-    }
-    free(refs), free(column), free(mean);
+    for (uint32_t c = 0; c < nclips; c++)
+        clip_background(in, order + starts[c], starts[c + 1] - starts[c], mode, pixels, column, mean);
+    free(order), free(starts), free(column), free(mean);
     const int diff_only = mode == REEF_BG_RUNNING_DIFF;
     if (diff_only) // keep the difference channel alone, in place (index i reads 2i + 1 >= i)
         for (size_t i = 0; i < (size_t)in->count * px; i++) pixels[i] = pixels[2 * i + 1];
@@ -118,4 +139,130 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
     out->channels = diff_only ? 1 : 2;
     out->pixels = pixels;
     return reef_dataset_own(out, pixels, err);
+}
+
+typedef struct id_ref {
+    const char *id;
+    uint32_t index;
+} id_ref;
+
+static int by_id(const void *a, const void *b) { return strcmp(((const id_ref *)a)->id, ((const id_ref *)b)->id); }
+
+/* where[i]: the index in stream of part's sample i, by ID. */
+static int stream_index(const reef_dataset *part, const reef_dataset *stream, uint32_t *where, reef_error *err)
+{
+    if (!part->ids || !stream->ids) return reef_fail(err, "a background channel needs frames with IDs");
+    if (part->height != stream->height || part->width != stream->width)
+        return reef_fail(err, "the frames and the clips they come from differ in shape");
+    id_ref *refs = malloc((stream->count + 1) * sizeof *refs);
+    if (!refs) return reef_fail(err, "out of memory");
+    for (uint32_t i = 0; i < stream->count; i++) refs[i].id = stream->ids[i], refs[i].index = i;
+    qsort(refs, stream->count, sizeof *refs, by_id);
+    for (uint32_t i = 0; i < part->count; i++) {
+        const id_ref key = {part->ids[i], 0}, *hit = bsearch(&key, refs, stream->count, sizeof *refs, by_id);
+        if (!hit) {
+            free(refs);
+            return reef_fail(err, "frame '%s' is not among the frames of its clips", part->ids[i]);
+        }
+        where[i] = hit->index;
+    }
+    free(refs);
+    return 0;
+}
+
+int reef_dataset_with_stream_background(const reef_dataset *part, const reef_dataset *stream, reef_bg_mode mode,
+                                        reef_dataset *out, reef_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t *where = malloc((part->count + 1) * sizeof *where);
+    if (!where) return reef_fail(err, "out of memory");
+    reef_dataset all;
+    if (stream_index(part, stream, where, err) || reef_dataset_with_background(stream, mode, &all, err)) {
+        free(where);
+        return -1;
+    }
+    const size_t size = reef_dataset_sample_size(&all);
+    uint8_t *pixels = malloc((size_t)part->count * size + 1);
+    if (!pixels) {
+        free(where), reef_dataset_free(&all);
+        return reef_fail(err, "out of memory");
+    }
+    for (uint32_t i = 0; i < part->count; i++)
+        memcpy(pixels + (size_t)i * size, reef_dataset_sample(&all, where[i]), size);
+    free(where);
+    *out = *part;
+    out->owner_ = NULL;
+    out->channels = all.channels;
+    out->pixels = pixels;
+    reef_dataset_free(&all);
+    return reef_dataset_own(out, pixels, err);
+}
+
+/* One warm-up/drop pass over every clip of stream: diffs (stream->count, px). */
+static void warm_pass(const reef_dataset *stream, const uint32_t *order, const uint32_t *starts, uint32_t nclips,
+                      double drop, reef_rng *rng, uint16_t *mean, uint16_t *saved, uint8_t *diffs)
+{
+    const size_t px = (size_t)stream->height * stream->width;
+    for (uint32_t c = 0; c < nclips; c++) {
+        const uint32_t n = starts[c + 1] - starts[c], start = reef_rng_below(rng, n);
+        reef_background bg;
+        reef_background_init(&bg, mean, (uint32_t)px);
+        for (uint32_t k = 0; k < n; k++) {
+            const uint32_t i = order[starts[c] + (start + k) % n];
+            const int dropped = k > 0 && reef_rng_uniform(rng) < drop;
+            if (dropped) memcpy(saved, mean, px * sizeof *mean);
+            reef_background_difference(&bg, reef_dataset_sample(stream, i), diffs + (size_t)i * px);
+            if (dropped) memcpy(mean, saved, px * sizeof *mean);  // scored, but the background did not see it
+        }
+    }
+}
+
+int reef_dataset_with_background_copies(const reef_dataset *diff, const reef_dataset *stream, int copies,
+                                        double drop, uint64_t seed, reef_dataset *out, reef_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (diff->channels != 1 || stream->channels != 1)
+        return reef_fail(err, "background copies are of the 1-channel difference (running-diff) of gray frames");
+    const size_t px = (size_t)stream->height * stream->width;
+    const uint32_t n = diff->count, total = n * (uint32_t)(copies + 1);
+    size_t id_bytes = 0;
+    for (uint32_t i = 0; i < n; i++) id_bytes += strlen(diff->ids[i]) + 16;
+    uint32_t *where = malloc((n + 1) * sizeof *where), *order = malloc((stream->count + 1) * sizeof *order),
+             *starts = malloc((stream->count + 2) * sizeof *starts), nclips;
+    uint16_t *mean = malloc(px * sizeof *mean), *saved = malloc(px * sizeof *saved);
+    uint16_t *labels = malloc(total * sizeof *labels), *groups = malloc(total * sizeof *groups);
+    uint8_t *diffs = malloc(stream->count * px + 1), *pixels = malloc((size_t)total * px + 1);
+    const char **ids = malloc(total * sizeof *ids);
+    char *names = malloc(id_bytes * (size_t)copies + 1);
+    int rc = -1;
+    if (!where || !order || !starts || !mean || !saved || !labels || !groups || !diffs || !pixels || !ids || !names) {
+        reef_fail(err, "out of memory");
+        goto done;
+    }
+    if (stream_index(diff, stream, where, err) || reef_dataset_clip_order(stream, order, starts, &nclips, err)) goto done;
+    memcpy(pixels, diff->pixels, (size_t)n * px);
+    for (uint32_t i = 0; i < n; i++) ids[i] = diff->ids[i];
+    char *name = names;
+    reef_rng rng;
+    reef_rng_seed(&rng, seed);
+    for (int k = 1; k <= copies; k++) {
+        warm_pass(stream, order, starts, nclips, drop, &rng, mean, saved, diffs);
+        for (uint32_t i = 0; i < n; i++) {
+            memcpy(pixels + ((size_t)k * n + i) * px, diffs + (size_t)where[i] * px, px);
+            ids[(size_t)k * n + i] = name;
+            name += sprintf(name, "%s#aug%d", diff->ids[i], k) + 1;
+        }
+    }
+    for (uint32_t j = 0; j < total; j++) labels[j] = diff->labels[j % n], groups[j] = diff->groups[j % n];
+    *out = *diff;
+    out->owner_ = NULL;
+    out->count = total, out->pixels = pixels, out->labels = labels, out->groups = groups, out->ids = ids;
+    rc = reef_dataset_own(out, pixels, err) || reef_dataset_own(out, labels, err) ||
+         reef_dataset_own(out, groups, err) || reef_dataset_own(out, (void *)ids, err) || reef_dataset_own(out, names, err);
+    pixels = NULL, labels = groups = NULL, ids = NULL, names = NULL;
+    if (rc) reef_dataset_free(out), rc = -1;
+done:
+    free(where), free(order), free(starts), free(mean), free(saved), free(diffs);
+    free(pixels), free(labels), free(groups), free(ids), free(names);
+    return rc;
 }

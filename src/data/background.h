@@ -32,8 +32,34 @@ typedef enum reef_bg_mode { REEF_BG_MEDIAN, REEF_BG_RUNNING, REEF_BG_RUNNING_DIF
 
 /* "median" / "running" / "running-diff"; -1 for anything else. */
 int reef_bg_mode_parse(const char *name, reef_bg_mode *mode);
+/* The samples of ds grouped by clip (IDs "<clip>_f<frame>"), each clip's
+ * frames in frame order: order (count entries) holds sample indices, and clip
+ * c is order[starts[c] .. starts[c + 1]) (starts: room for count + 1). */
+int reef_dataset_clip_order(const reef_dataset *ds, uint32_t *order, uint32_t *starts, uint32_t *nclips,
+                            reef_error *err);
 /* out: in's samples with a second channel, the difference to the
  * background (in must have 1 channel and IDs naming clip and frame). */
 int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err);
+/* The same, with every background computed over the frames of stream (e.g.
+ * every frame of every clip, as the camera sees them) instead of over part's
+ * own frames: out holds part's samples, in part's order, their pixels taken
+ * from stream's background dataset (every ID of part must be in stream).
+ * A split that keeps every fifth frame of a clip otherwise gets a
+ * background that moves five times as fast as the device's. */
+int reef_dataset_with_stream_background(const reef_dataset *part, const reef_dataset *stream, reef_bg_mode mode,
+                                        reef_dataset *out, reef_error *err);
+/* Training copies for the difference input that do not rely on a clean
+ * background: out holds diff's samples (a running-diff dataset), then
+ * `copies` more copies of each, computed over stream's gray frames (the
+ * frames the background runs over: diff's own, or every frame of its clips;
+ * every ID of diff must be in stream). In each copy, every clip's background
+ * starts at a random frame of the clip and runs on, wrapping round to the
+ * clip's first frames (a different warm-up and history for every frame), and
+ * a frame is dropped with probability drop (scored against the background,
+ * but not added to it: a missed frame, a power failure). Copies' IDs are
+ * "<id>#aug<k>"; labels and groups their frame's. For training only: never
+ * score a held-out site on them (reef cv --train-data). */
+int reef_dataset_with_background_copies(const reef_dataset *diff, const reef_dataset *stream, int copies,
+                                        double drop, uint64_t seed, reef_dataset *out, reef_error *err);
 
 #endif

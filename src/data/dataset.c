@@ -261,8 +261,15 @@ int reef_dataset_load(const char *path, reef_dataset *ds, reef_error *err)
     if (!own) return reef_fail(err, "%s: out of memory", path);
     ds->owner_ = own;
     if (reef_map_file(path, &own->map, err)) goto fail;
+    /* another kind of file (a checkpoint, a .tflite) is named as such
+     * before its size is held against it */
+    const size_t head = own->map.size < 8 ? own->map.size : 8;
+    if (head && memcmp(own->map.data, REEF_DATASET_MAGIC, head)) {
+        reef_fail(err, "%s: not a reef dataset file (bad magic)", path);
+        goto fail;
+    }
     if (own->map.size < HEADER_SIZE) {
-        reef_fail(err, "%s: %zu bytes is too short for a dataset header (truncated?)", path,
+        reef_fail(err, "%s: %zu bytes is too short for a dataset header: the file is truncated", path,
                   own->map.size);
         goto fail;
     }
@@ -336,4 +343,53 @@ int reef_dataset_check_fits(const reef_dataset *ds, const char *data_name, const
                          model_name, (long long)outputs);
     if (ds->count == 0) return reef_fail(err, "%s: no samples", data_name);
     return 0;
+}
+
+/* Rewrites ds's labels and class names so that data class k becomes model
+ * class to_model[k]; the new arrays are owned by ds. */
+static int relabel(reef_dataset *ds, const int *to_model, reef_error *err)
+{
+    uint16_t *labels = malloc(((size_t)ds->count + 1) * sizeof *labels);
+    const char **names = malloc((size_t)ds->num_classes * sizeof *names);
+    if (!labels || !names) {
+        free(labels), free(names);
+        return reef_fail(err, "out of memory");
+    }
+    for (uint32_t i = 0; i < ds->count; i++) labels[i] = (uint16_t)to_model[ds->labels[i]];
+    /* the model's names, pointing into ds's own strings so they live as long */
+    for (uint32_t k = 0; k < ds->num_classes; k++) names[to_model[k]] = ds->class_names[k];
+    if (reef_dataset_own(ds, labels, err)) {
+        free(names);
+        return -1;
+    }
+    if (reef_dataset_own(ds, names, err)) return -1;
+    ds->labels = labels, ds->class_names = names;
+    return 0;
+}
+
+int reef_dataset_follow_classes(reef_dataset *ds, const char *data_name, const reef_class_names *model,
+                                const char *model_name, char *note, size_t note_size, reef_error *err)
+{
+    if (note && note_size) note[0] = 0;
+    char theirs[400], ours[400];
+    reef_class_names_list(model, theirs, sizeof theirs);
+    reef_class_names_list_array(ds->class_names, (int)ds->num_classes, ours, sizeof ours);
+    int *to_model = malloc(((size_t)ds->num_classes + 1) * sizeof *to_model);
+    if (!to_model) return reef_fail(err, "out of memory");
+    int how = reef_class_names_compare(model, ds->class_names, (int)ds->num_classes, to_model);
+    int rc = 0;
+    if (how == REEF_CLASSES_DIFFERENT) {
+        rc = reef_fail(err, "%s: its %u classes (%s) are not the %d classes model %s was trained on (%s)", data_name,
+                       ds->num_classes, ours, model->count, model_name, theirs);
+    } else if (how == REEF_CLASSES_REORDERED) {
+        rc = relabel(ds, to_model, err);
+        if (!rc && note)
+            snprintf(note, note_size, "note: %s lists the classes of model %s in another order (%s; the model: %s): "
+                     "its labels are mapped to the model's", data_name, model_name, ours, theirs);
+    } else if (how == REEF_CLASSES_UNKNOWN && note) {
+        snprintf(note, note_size, "warning: model %s carries no class names (written before reef stored them): "
+                 "the classes of %s (%s) are not checked against it", model_name, data_name, ours);
+    }
+    free(to_model);
+    return rc;
 }

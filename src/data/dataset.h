@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/classes.h"
 #include "util/err.h"
 
 #define REEF_DATASET_MAGIC "REEFDS\r\n" /* 8 bytes */
@@ -44,6 +45,19 @@ static inline const uint8_t *reef_dataset_sample(const reef_dataset *ds, uint32_
  * error names data_name (the file, or its role) and model_name. */
 int reef_dataset_check_fits(const reef_dataset *ds, const char *data_name, const int32_t *input_shape,
                             int input_rank, int64_t outputs, const char *model_name, reef_error *err);
+
+/* Makes ds speak the model's classes. The model's class names (from its
+ * checkpoint or .tflite) against ds's:
+ *   the same list: nothing to do;
+ *   the same set in another order: ds's labels and class names are
+ *     rewritten in the model's order (ds then owns the new arrays), and
+ *     note says so;
+ *   the model has none (a file from before reef stored them): note warns
+ *     that the classes are not checked;
+ *   anything else: an error naming data_name, model_name and both lists.
+ * note (may be NULL) is set to "" when there is nothing to say. */
+int reef_dataset_follow_classes(reef_dataset *ds, const char *data_name, const reef_class_names *model,
+                                const char *model_name, char *note, size_t note_size, reef_error *err);
 
 /* Maps and validates a dataset file (magic, version, sizes, CRC unless
  * skip_crc). Errors name the file and what is wrong. */

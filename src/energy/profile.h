@@ -39,6 +39,7 @@ typedef struct reef_device_profile {
     double fram_standby_ua;
     int fram_cmd_bytes;       /* opcode + address bytes of a READ or WRITE */
     uint32_t fram_bytes;
+    int fram_dma;             /* 1: data bytes move by DMA with the core in Sleep (commands polled) */
     double flash_page_kb;     /* internal flash erase page */
     double flash_program_us;  /* one program unit (flash_program_bytes) */
     int flash_program_bytes;
@@ -49,7 +50,8 @@ typedef struct reef_device_profile {
 
 /* Modeled cost of moving bytes to or from NVM: time (s) and energy (uJ)
  * at run power while the core waits (the MCU polls the SPI or stalls on
- * flash), plus the memory's own current. transfers: separate commands (each
+ * flash), plus the memory's own current; with fram_dma, FRAM data bytes
+ * at Sleep power (the driver sleeps while DMA moves them). transfers: separate commands (each
  * pays the command bytes and, for writes, a WREN frame). Returns -1 when
  * the profile lacks that memory's figures. */
 typedef enum reef_nvm_kind { REEF_NVM_FRAM = 0, REEF_NVM_FLASH = 1 } reef_nvm_kind;

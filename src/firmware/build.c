@@ -138,6 +138,7 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
 static int add_sources(arg_list *a, const reef_fw_spec *spec, const char *src, const char *inputs_c, reef_error *err)
 {
     int rc = arg_addf(a, "%s/targets/common/%s", src, spec->intermittent ? "harness_resume.c" : "harness.c");
+    if (!rc) rc = arg_addf(a, "%s/targets/common/%s", src, "harness_common.c");
     if (!rc && spec->intermittent) rc = arg_addf(a, "%s/targets/%s/nvm.c", src, spec->board);
     if (!rc && spec->intermittent && !strcmp(spec->board, "stm32l4r5")) rc = arg_addf(a, "%s/targets/%s/fram.c", src, spec->board);
     if (!rc && is_m4_board(spec->board)) rc = arg_addf(a, "%s/targets/common/cortex_m4.c%s", src, "");
@@ -191,8 +192,16 @@ static int compile_and_link(arg_list *a, const reef_fw_spec *spec, const char *d
 {
     char log_path[4096], log[4000];
     snprintf(log_path, sizeof log_path, "%s/build.log", dir);
+    /* the compiler's temporary files go inside the scratch folder, which a
+     * SIGINT/SIGTERM removes whole: in TMPDIR one could be left behind
+     * (test_cli_safety's interrupt test once found gcc's ccXXXXXX.o there) */
+    char tmpdir[4200];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", dir);
+    if (mkdir(tmpdir, 0700) && errno != EEXIST) return reef_fail(err, "%s: cannot make: %s", tmpdir, strerror(errno));
     reef_proc_result res;
-    if (reef_proc_run(a->v, NULL, log_path, log_path, BUILD_TIMEOUT_S, &res, err)) return -1;
+    int ran = reef_proc_run_tmpdir(a->v, NULL, tmpdir, log_path, log_path, BUILD_TIMEOUT_S, &res, err);
+    rmdir(tmpdir);
+    if (ran) return -1;
     if (res.not_found)
         return reef_fail(err, "%s not found: install it (scripts/deps.sh installs gcc-arm-none-eabi)", a->v[0]);
     if (res.exited && res.status == 0) return 0;

@@ -1,4 +1,5 @@
 /* Child processes with a time limit (see proc.h). */
+#define _GNU_SOURCE /* execvpe */
 #include "firmware/proc.h"
 
 #include <errno.h>
@@ -27,7 +28,7 @@ static void redirect(const char *path, int fd)
 }
 
 static void run_child(char *const argv[], const char *cwd, const char *out_path, const char *err_path,
-                      const sigset_t *mask)
+                      const sigset_t *mask, char *const envp[])
 {
     setpgid(0, 0); /* its own group, so a kill reaches QEMU's threads and children */
     signal(SIGINT, SIG_DFL); /* not the parent's cleanup handler */
@@ -41,7 +42,8 @@ static void run_child(char *const argv[], const char *cwd, const char *out_path,
     redirect(out_path, 1);
     redirect(err_path, 2);
     if (cwd && chdir(cwd) != 0) _exit(EXEC_FAILED);
-    execvp(argv[0], argv);
+    if (envp) execvpe(argv[0], argv, envp);
+    else execvp(argv[0], argv);
     _exit(EXEC_FAILED);
 }
 
@@ -75,10 +77,50 @@ static int wait_child(pid_t pid, double timeout_s, reef_proc_result *res)
     return 0;
 }
 
+/* This process's environment with TMPDIR=tmpdir instead of its own, made
+ * before fork (the child only execs). NULL when out of memory. */
+static char **env_with_tmpdir(const char *tmpdir)
+{
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **envp = malloc((n + 2) * sizeof *envp);
+    size_t len = strlen(tmpdir) + 8;
+    char *assign = malloc(len);
+    if (!envp || !assign) {
+        free(envp), free(assign);
+        return NULL;
+    }
+    snprintf(assign, len, "TMPDIR=%s", tmpdir);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "TMPDIR=", 7)) envp[k++] = environ[i];
+    envp[k++] = assign;
+    envp[k] = NULL;
+    return envp;
+}
+
+static void free_env(char **envp)
+{
+    if (!envp) return;
+    size_t k = 0;
+    while (envp[k + 1]) k++;
+    free(envp[k]);  // the TMPDIR assignment, always last
+    free(envp);
+}
+
 int reef_proc_run(char *const argv[], const char *cwd, const char *out_path, const char *err_path,
                   double timeout_s, reef_proc_result *res, reef_error *err)
 {
+    return reef_proc_run_tmpdir(argv, cwd, NULL, out_path, err_path, timeout_s, res, err);
+}
+
+int reef_proc_run_tmpdir(char *const argv[], const char *cwd, const char *tmpdir, const char *out_path,
+                         const char *err_path, double timeout_s, reef_proc_result *res, reef_error *err)
+{
     memset(res, 0, sizeof *res);
+    char **envp = tmpdir ? env_with_tmpdir(tmpdir) : NULL;
+    if (tmpdir && !envp) return reef_fail(err, "cannot start %s: out of memory", argv[0]);
     /* SIGINT/SIGTERM wait until the child's group is registered, so the
      * cleanup handler (util/cleanup.h) kills it: no orphaned compiler */
     sigset_t stop, old;
@@ -87,7 +129,8 @@ int reef_proc_run(char *const argv[], const char *cwd, const char *out_path, con
     sigaddset(&stop, SIGTERM);
     sigprocmask(SIG_BLOCK, &stop, &old);
     pid_t pid = fork();
-    if (pid == 0) run_child(argv, cwd, out_path, err_path, &old);
+    if (pid == 0) run_child(argv, cwd, out_path, err_path, &old, envp);
+    free_env(envp);
     if (pid < 0) {
         int e = errno;
         sigprocmask(SIG_SETMASK, &old, NULL);

@@ -21,6 +21,12 @@ typedef struct reef_proc_result {
  * be run at all. */
 int reef_proc_run(char *const argv[], const char *cwd, const char *out_path, const char *err_path,
                   double timeout_s, reef_proc_result *res, reef_error *err);
+/* The same with TMPDIR set to tmpdir for the child (NULL: unchanged): a
+ * compiler's temporary files then sit in a folder the caller removes, also
+ * when a signal cuts the build short (util/cleanup.h removes its scratch
+ * folders; files in the user's TMPDIR it cannot know). */
+int reef_proc_run_tmpdir(char *const argv[], const char *cwd, const char *tmpdir, const char *out_path,
+                         const char *err_path, double timeout_s, reef_proc_result *res, reef_error *err);
 
 /* Reads up to max bytes of a text file (the tail if longer) into buf, NUL
  * terminated; "" when absent. */

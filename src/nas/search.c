@@ -15,7 +15,8 @@ void reef_nas_search_cfg_default(reef_nas_search_cfg *cfg)
 {
     *cfg = (reef_nas_search_cfg){.warmup_epochs = 20, .search_epochs = 40, .batch = 64, .lr = 3e-3f,
                                  .arch_lr = 0.01f, .arch_every = 1, .lambda = 1.0f, .margin = 0.9f,
-                                 .space_samples = 2000, .min_fit = 0.05f, .recal_batches = 20, .seed = 1};
+                                 .space_samples = 2000, .min_fit = 0.05f, .recal_batches = 20, .threads = 2,
+                                 .seed = 1};
 }
 
 void reef_nas_result_free(reef_nas_result *r)
@@ -186,7 +187,7 @@ static void load_batch(search_state *st, const reef_dataset *ds, const uint32_t 
 static int correct_count(const reef_nas_supernet *sn, const uint16_t *labels, int n)
 {
     int c = 0;
-    for (int i = 0; i < n; i++) c += reef_nas_supernet_argmax(sn, i) == labels[i];
+    for (int i = 0; i < n; i++) c += reef_model_argmax(&sn->path, i) == labels[i];
     return c;
 }
 
@@ -300,7 +301,7 @@ static int arch_step(search_state *st, reef_error *err)
         reef_nas_sample_two(sn->alpha[b], p[b], REEF_NAS_NCAND, &st->rng, &active[b], &other[b]);
     }
     reef_nas_supernet_forward(sn, active, other, n, REEF_MODE_TRAIN, 0);
-    reef_nas_supernet_loss(sn, st->labels, n);
+    reef_model_loss(&sn->path, st->labels, n, NULL);
     int correct = correct_count(sn, st->labels, n);
     st->val_correct += correct, st->val_total += n;
     if (record_seen(st, active, correct, n, err)) return -1;
@@ -330,16 +331,16 @@ static double weight_step(search_state *st, const uint32_t *idx, int n, int unif
         path[b] = reef_nas_sample(p, REEF_NAS_NCAND, &st->rng);
     }
     reef_nas_supernet_forward(sn, path, NULL, n, REEF_MODE_TRAIN, 1);
-    double loss = reef_nas_supernet_loss(sn, st->labels, n);
+    double loss = reef_model_loss(&sn->path, st->labels, n, NULL);
     *correct = correct_count(sn, st->labels, n);
     reef_nas_supernet_backward(sn, st->labels, n);
-    reef_clip_grad_norm(sn->grads, sn->nparams, st->opt.cfg.clip_norm);
+    reef_clip_grad_norm(sn->path.grads, sn->path.nparams, st->opt.cfg.clip_norm);
     // Only the path's tensors move: off-path weights keep their values and
     // optimizer state (as PyTorch skips parameters without a gradient).
     int nt = 0;
     reef_nas_supernet_path_tensors(sn, path, st->keep);
-    for (int t = 0; t < sn->nparam_tensors; t++)
-        if (st->keep[t]) st->path_tensors[nt++] = sn->param_tensors[t];
+    for (int t = 0; t < sn->path.nparam_tensors; t++)
+        if (st->keep[t]) st->path_tensors[nt++] = sn->path.param_tensors[t];
     st->view.param_tensors = st->path_tensors, st->view.nparam_tensors = nt;
     reef_optim_step(&st->opt, &st->view, reef_schedule_lr(&st->opt.cfg, step, total));
     return loss;
@@ -419,14 +420,14 @@ static double evaluate_path(search_state *st, const int *path)
 static int state_init(search_state *st, const reef_nas_space *s, reef_error *err)
 {
     const reef_nas_search_cfg *cfg = st->cfg;
-    if (reef_nas_supernet_build(&st->sn, s, cfg->batch, cfg->seed, err)) return -1;
-    reef_norm_from_dataset(&st->sn.norm, st->train);
+    if (reef_nas_supernet_build(&st->sn, s, cfg->batch, cfg->threads, cfg->seed, err)) return -1;
+    reef_norm_from_dataset(&st->sn.path.norm, st->train);
     reef_optim_cfg oc;
     reef_optim_cfg_default(&oc);
     oc.lr = cfg->lr;
-    if (reef_optim_init(&st->opt, &oc, st->sn.nparams, err)) return -1;
-    reef_nas_supernet_param_view(&st->sn, &st->view);
-    const int nt = st->sn.nparam_tensors;
+    if (reef_optim_init(&st->opt, &oc, st->sn.path.nparams, err)) return -1;
+    st->view = st->sn.path;  // the optimizer reads params, grads and (this step's) param_tensors
+    const int nt = st->sn.path.nparam_tensors;
     st->path_tensors = malloc((size_t)nt * sizeof *st->path_tensors);
     st->keep = malloc((size_t)nt);
     if (!st->path_tensors || !st->keep) return reef_fail(err, "out of memory");

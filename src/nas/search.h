@@ -30,6 +30,7 @@ typedef struct reef_nas_search_cfg {
     float width;             /* force a width multiplier (0: choose) */
     int downsample;          /* force 1 or 2 (0: choose) */
     int recal_batches;       /* BN recalibration batches before the final evaluation (20) */
+    int threads;             /* the supernet's threads, as reef train's (2); same seed and threads: same result */
     uint64_t seed;
 } reef_nas_search_cfg;
 

@@ -89,6 +89,16 @@ static reef_block_spec block_spec(reef_block_kind kind, int k, int s, int c, int
     return b;
 }
 
+reef_block_spec reef_nas_cand_spec(const reef_nas_space *s, int b, int cand)
+{
+    const reef_nas_cand *c = &reef_nas_cands[cand];
+    reef_block_spec spec = block_spec(REEF_BLOCK_MBCONV, c->kernel, s->blocks[b].stride, s->blocks[b].out_c,
+                                      c->expand, REEF_NN_ACT_RELU6);
+    spec.skip = s->blocks[b].zero_ok;
+    spec.skip_given = 1;
+    return spec;
+}
+
 void reef_nas_space_arch(const reef_nas_space *s, const int *choice, const char *name, reef_arch *a)
 {
     memset(a, 0, sizeof *a);
@@ -97,15 +107,8 @@ void reef_nas_space_arch(const reef_nas_space *s, const int *choice, const char 
     reef_block_spec *out = a->blocks;
     if (s->downsample == 2) *out++ = block_spec(REEF_BLOCK_AVGPOOL, 2, 2, 0, 1, REEF_NN_ACT_NONE);
     *out++ = block_spec(REEF_BLOCK_STEM, s->stem_k, s->stem_s, s->stem_c, 1, REEF_NN_ACT_RELU6);
-    for (int b = 0; b < s->nblocks; b++) {
-        const reef_nas_cand *c = &reef_nas_cands[choice[b]];
-        if (!c->expand) continue;
-        *out = block_spec(REEF_BLOCK_MBCONV, c->kernel, s->blocks[b].stride, s->blocks[b].out_c, c->expand,
-                          REEF_NN_ACT_RELU6);
-        out->skip = s->blocks[b].zero_ok;
-        out->skip_given = 1;
-        out++;
-    }
+    for (int b = 0; b < s->nblocks; b++)
+        if (reef_nas_cands[choice[b]].expand) *out++ = reef_nas_cand_spec(s, b, choice[b]);
     *out++ = block_spec(REEF_BLOCK_HEAD, 1, 1, s->head_c, 1, REEF_NN_ACT_RELU6);
     *out++ = block_spec(REEF_BLOCK_GAP, 1, 1, 0, 1, REEF_NN_ACT_NONE);
     reef_block_spec *d = out++;

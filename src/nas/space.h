@@ -80,6 +80,10 @@ void reef_nas_random_choice(const reef_nas_space *s, reef_rng *rng, int *choice)
  * residual connection. */
 void reef_nas_space_arch(const reef_nas_space *s, const int *choice, const char *name, reef_arch *a);
 
+/* The spec of candidate cand (not zero) in block b: an MBConv, residual
+ * when the block keeps its shape (as reef_nas_space_arch writes it). */
+reef_block_spec reef_nas_cand_spec(const reef_nas_space *s, int b, int cand);
+
 /* "k5e3 zero k3e6 ..." for logs; buf of at least 8 * nblocks bytes. */
 void reef_nas_choice_text(const reef_nas_space *s, const int *choice, char *buf, int size);
 

@@ -126,6 +126,7 @@ int reef_ckpt_save(const char *path, const reef_model *m, const reef_train_cfg *
     floats_le(&b, "NORM", norm, 2 * (size_t)m->in_c);
     floats_le(&b, "PARM", m->params, m->nparams);
     floats_le(&b, "STAT", m->stats, m->nstats);
+    if (m->classes.count) section(&b, "CLSN", m->classes.blob, m->classes.size);
     if (cfg) {
         len = reef_train_cfg_format(cfg, text, sizeof text);
         char extra[96];
@@ -176,8 +177,8 @@ int reef_ckpt_is(const uint8_t *head, size_t size)
 /* ---- reading ---------------------------------------------------------------- */
 
 typedef struct sections {
-    const uint8_t *spec, *shape, *norm, *params, *stats, *tcfg, *opts, *optm, *optv;
-    uint64_t spec_n, shape_n, norm_n, params_n, stats_n, tcfg_n, opts_n, optm_n, optv_n;
+    const uint8_t *spec, *shape, *norm, *params, *stats, *clsn, *tcfg, *opts, *optm, *optv;
+    uint64_t spec_n, shape_n, norm_n, params_n, stats_n, clsn_n, tcfg_n, opts_n, optm_n, optv_n;
 } sections;
 
 static int find_sections(const uint8_t *p, size_t n, const char *name, sections *s, reef_error *err)
@@ -195,7 +196,7 @@ static int find_sections(const uint8_t *p, size_t n, const char *name, sections 
 #define TAG(t, field)                                \
     if (!memcmp(h, t, 4)) s->field = d, s->field##_n = size;
         TAG("SPEC", spec) TAG("SHAP", shape) TAG("NORM", norm) TAG("PARM", params) TAG("STAT", stats)
-        TAG("TCFG", tcfg) TAG("OPTS", opts) TAG("OPTM", optm) TAG("OPTV", optv)
+        TAG("CLSN", clsn) TAG("TCFG", tcfg) TAG("OPTS", opts) TAG("OPTM", optm) TAG("OPTV", optv)
 #undef TAG
         at += SECTION_HEADER + padded;
     }
@@ -235,6 +236,19 @@ static int load_train(const sections *s, const char *name, const reef_model *m, 
     return 0;
 }
 
+/* Section CLSN (files from before it have none: the model's classes are
+ * then unknown): one name per output. */
+static int load_class_names(const sections *s, const char *name, reef_model *m, reef_error *err)
+{
+    char what[4200];
+    snprintf(what, sizeof what, "%s: section CLSN", name);
+    if (reef_class_names_parse(&m->classes, s->clsn, (size_t)s->clsn_n, what, err)) return -1;
+    if (m->classes.count != m->num_classes)
+        return reef_fail(err, "%s holds %d class names for the model's %d classes", what, m->classes.count,
+                         m->num_classes);
+    return 0;
+}
+
 int reef_ckpt_load_buffer(const uint8_t *data, size_t size, const char *name, reef_model *m,
                           reef_ckpt_train *train, reef_error *err)
 {
@@ -270,6 +284,14 @@ int reef_ckpt_load_buffer(const uint8_t *data, size_t size, const char *name, re
         return reef_fail(err, "%s: %u classes, but the file holds only %llu parameters", name, classes,
                          (unsigned long long)(s.params_n / 4));
     }
+    /* the spec names its input shape: the file contradicting itself is the
+     * file's fault, not the data's (the build's message would blame the
+     * data; sides out of range get the build's own message) */
+    const int plausible = get_u32(sh) - 1 < 4096 && get_u32(sh + 4) - 1 < 4096 && get_u32(sh + 8) - 1 < REEF_MAX_CHANNELS;
+    if (a.in_h && plausible && ((uint32_t)a.in_h != get_u32(sh) || (uint32_t)a.in_w != get_u32(sh + 4) ||
+                   (uint32_t)a.in_c != get_u32(sh + 8)))
+        return reef_fail(err, "%s: inconsistent file: section SHAP gives images of %ux%ux%u, its spec '%s' takes %dx%dx%d",
+                         name, get_u32(sh), get_u32(sh + 4), get_u32(sh + 8), a.name, a.in_h, a.in_w, a.in_c);
     if (reef_model_build_within(m, &a, (int)get_u32(sh), (int)get_u32(sh + 4), (int)get_u32(sh + 8),
                                 (int)get_u32(sh + 12), 0, (size_t)(s.params_n / 4), err))
         return reef_fail_wrap(err, "%s", name);
@@ -294,6 +316,10 @@ int reef_ckpt_load_buffer(const uint8_t *data, size_t size, const char *name, re
         reef_model_free(m);
         return reef_fail(err, "%s: %s %zu is not a finite number (NaN or infinity): the model is unusable", name,
                          what, at);
+    }
+    if (s.clsn && load_class_names(&s, name, m, err)) {
+        reef_model_free(m);
+        return -1;
     }
     if (train && load_train(&s, name, m, train, err)) {
         reef_model_free(m);

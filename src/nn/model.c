@@ -77,8 +77,7 @@ static int block_too_big(const reef_block_spec *s, int h, int w, int c, int num_
     return activation > REEF_MAX_TENSOR || weights > REEF_MAX_TENSOR;
 }
 
-/* Lays out one block's layers for input (h, w, c). */
-static int build_block(reef_block *b, const reef_block_spec *s, int h, int w, int c,
+int reef_block_build(reef_block *b, const reef_block_spec *s, int h, int w, int c,
                        int num_classes, int is_last, const char *arch_name, reef_error *err)
 {
     memset(b, 0, sizeof *b);
@@ -162,39 +161,44 @@ static size_t weight_count(const reef_layer *L)
     }
 }
 
+static void take_param(reef_param_cursor *pc, float **field, size_t count, const char *prefix, const char *tag,
+                       int decay)
+{
+    if (pc->params) {
+        *field = pc->params + pc->np;
+        reef_param *t = &pc->tensors[pc->nt];
+        snprintf(t->name, sizeof t->name, "%.24s.%s", prefix, tag);
+        t->p = *field, t->n = count, t->decay = decay;
+    }
+    pc->nt++, pc->np += count;
+}
+
+void reef_layer_take_params(reef_layer *L, const char *prefix, int weights_only, reef_param_cursor *pc)
+{
+    size_t nw = weight_count(L), oc = (size_t)L->dims.oc;
+    if (nw) take_param(pc, &L->w, nw, prefix, "w", 1);
+    if (weights_only) return;
+    if (nw && !L->has_bn) take_param(pc, &L->b, oc, prefix, "b", 0);
+    if (L->has_bn) {
+        take_param(pc, &L->gamma, oc, prefix, "gamma", 0);
+        take_param(pc, &L->beta, oc, prefix, "beta", 0);
+        if (pc->stats) L->run_mean = pc->stats + pc->ns, L->run_var = pc->stats + pc->ns + oc;
+        pc->ns += 2 * oc;
+    }
+}
+
 /* Walks every parameter; with params == NULL only counts them. */
 static void assign_params(reef_model *m, float *params, float *stats, size_t *np, size_t *ns)
 {
-    float *pc = params, *sc = stats;
-    size_t pn = 0, sn = 0;
-    int nt = 0;
-#define PARAM(field, count, tag, dec)                                                           \
-    do {                                                                                         \
-        size_t cnt_ = (count);                                                                   \
-        if (params) {                                                                            \
-            L->field = take(&pc, cnt_);                                                          \
-            reef_param *t_ = &m->param_tensors[nt];                                              \
-            snprintf(t_->name, sizeof t_->name, "b%d.l%d.%s", bi, li, tag);                      \
-            t_->p = L->field, t_->n = cnt_, t_->decay = dec;                                     \
-        }                                                                                        \
-        nt++, pn += cnt_;                                                                        \
-    } while (0)
+    reef_param_cursor pc = {.params = params, .stats = stats, .tensors = m->param_tensors};
     for (int bi = 0; bi < m->nblocks; bi++)
         for (int li = 0; li < m->blocks[bi].nlayers; li++) {
-            reef_layer *L = &m->blocks[bi].layers[li];
-            size_t nw = weight_count(L), oc = (size_t)L->dims.oc;
-            if (nw) PARAM(w, nw, "w", 1);
-            if (nw && !L->has_bn) PARAM(b, oc, "b", 0);
-            if (L->has_bn) {
-                PARAM(gamma, oc, "gamma", 0);
-                PARAM(beta, oc, "beta", 0);
-                if (stats) L->run_mean = take(&sc, oc), L->run_var = take(&sc, oc);
-                sn += 2 * oc;
-            }
+            char prefix[24];
+            snprintf(prefix, sizeof prefix, "b%d.l%d", bi, li);
+            reef_layer_take_params(&m->blocks[bi].layers[li], prefix, 0, &pc);
         }
-#undef PARAM
-    *np = pn, *ns = sn;
-    m->nparam_tensors = nt;
+    *np = pc.np, *ns = pc.ns;
+    m->nparam_tensors = pc.nt;
 }
 
 int reef_model_build(reef_model *m, const reef_arch *a, int in_h, int in_w, int in_c,
@@ -217,7 +221,7 @@ int reef_model_build_within(reef_model *m, const reef_arch *a, int in_h, int in_
     m->arch = *a;
     m->arch.in_h = in_h, m->arch.in_w = in_w, m->arch.in_c = in_c;
     m->in_h = in_h, m->in_w = in_w, m->in_c = in_c, m->num_classes = num_classes;
-    m->bn_momentum = 0.1f;
+    m->bn_momentum = REEF_BN_MOMENTUM;
     m->norm.channels = in_c;
     for (int c = 0; c < in_c; c++) m->norm.mean[c] = 0.0f, m->norm.std[c] = 1.0f;
     m->nblocks = a->nblocks;
@@ -225,7 +229,7 @@ int reef_model_build_within(reef_model *m, const reef_arch *a, int in_h, int in_
     if (!m->blocks) return reef_fail(err, "out of memory");
     int h = in_h, w = in_w, c = in_c;
     for (int i = 0; i < a->nblocks; i++) {
-        if (build_block(&m->blocks[i], &a->blocks[i], h, w, c, num_classes, i == a->nblocks - 1, a->name, err)) {
+        if (reef_block_build(&m->blocks[i], &a->blocks[i], h, w, c, num_classes, i == a->nblocks - 1, a->name, err)) {
             reef_model_free(m);
             return -1;
         }
@@ -259,28 +263,30 @@ int reef_model_build_within(reef_model *m, const reef_arch *a, int in_h, int in_
     return 0;
 }
 
+void reef_layer_init_params(reef_layer *L, reef_rng *rng)
+{
+    const reef_conv_dims *d = &L->dims;
+    size_t nw = weight_count(L);
+    // Kaiming normal (fan_out) as torchvision's MobileNetV2; depthwise
+    // filters see only their own channel, so use fan_in = k*k there.
+    float std = L->kind == REEF_LAYER_CONV ? sqrtf(2.0f / (float)(d->oc * d->kh * d->kw))
+                : L->kind == REEF_LAYER_DWCONV ? sqrtf(2.0f / (float)(d->kh * d->kw))
+                                               : 0.01f;
+    for (size_t i = 0; i < nw; i++) L->w[i] = std * reef_rng_normal(rng);
+    if (L->b) memset(L->b, 0, d->oc * sizeof *L->b);
+    if (L->gamma)
+        for (int j = 0; j < d->oc; j++) {
+            L->gamma[j] = 1.0f, L->beta[j] = 0.0f;
+            L->run_mean[j] = 0.0f, L->run_var[j] = 1.0f;
+        }
+}
+
 void reef_model_init_params(reef_model *m, uint64_t seed)
 {
     reef_rng rng;
     reef_rng_seed(&rng, seed);
     for (int bi = 0; bi < m->nblocks; bi++)
-        for (int li = 0; li < m->blocks[bi].nlayers; li++) {
-            reef_layer *L = &m->blocks[bi].layers[li];
-            const reef_conv_dims *d = &L->dims;
-            size_t nw = weight_count(L);
-            // Kaiming normal (fan_out) as torchvision's MobileNetV2; depthwise
-            // filters see only their own channel, so use fan_in = k*k there.
-            float std = L->kind == REEF_LAYER_CONV ? sqrtf(2.0f / (float)(d->oc * d->kh * d->kw))
-                        : L->kind == REEF_LAYER_DWCONV ? sqrtf(2.0f / (float)(d->kh * d->kw))
-                                                       : 0.01f;
-            for (size_t i = 0; i < nw; i++) L->w[i] = std * reef_rng_normal(&rng);
-            if (L->b) memset(L->b, 0, d->oc * sizeof *L->b);
-            if (L->has_bn)
-                for (int j = 0; j < d->oc; j++) {
-                    L->gamma[j] = 1.0f, L->beta[j] = 0.0f;
-                    L->run_mean[j] = 0.0f, L->run_var[j] = 1.0f;
-                }
-        }
+        for (int li = 0; li < m->blocks[bi].nlayers; li++) reef_layer_init_params(&m->blocks[bi].layers[li], &rng);
 }
 
 static void free_batch(reef_model *m)
@@ -303,56 +309,66 @@ void reef_model_free(reef_model *m)
     free(m->params);
     free(m->grads);
     free(m->stats);
+    reef_class_names_free(&m->classes);
     memset(m, 0, sizeof *m);
 }
 
-/* Walks every batch buffer; with mem == NULL only counts floats. */
-static size_t assign_batch(reef_model *m, float *mem)
+size_t reef_block_take_batch(reef_block *b, float *mem, size_t batch_cap)
 {
     float *cur = mem;
     size_t total = 0;
-    const size_t cap = (size_t)m->batch_cap;
 #define BUF(dst, count)                         \
     do {                                        \
         size_t cnt_ = (count);                  \
         if (mem) dst = take(&cur, cnt_);        \
         total += cnt_;                          \
     } while (0)
-    BUF(m->input, cap * m->in_h * m->in_w * m->in_c);
-    BUF(m->probs, cap * m->num_classes);
-    BUF(m->losses, cap);
-    for (int bi = 0; bi < m->nblocks; bi++) {
-        reef_block *b = &m->blocks[bi];
-        for (int li = 0; li < b->nlayers; li++) {
-            reef_layer *L = &b->layers[li];
-            size_t os = (size_t)L->out_size;
-            BUF(L->dy, cap * os);
-            BUF(L->y, cap * os);
-            if (L->has_bn) {
-                BUF(L->z, cap * os);
-                BUF(L->dz, cap * os);
-                BUF(L->bn_mean, (size_t)L->dims.oc);
-                BUF(L->bn_rstd, (size_t)L->dims.oc);
-                BUF(L->bn_var, (size_t)L->dims.oc);
-            } else if (L->act != REEF_NN_ACT_NONE) {
-                BUF(L->z, cap * os);
-                if (mem) L->dz = L->dy;  // the activation's gradient is masked in place
-            } else if (mem) {
-                L->z = L->y, L->dz = L->dy;
-            }
-            if (L->kind == REEF_LAYER_DROPOUT) BUF(L->mask, cap * os);
+    for (int li = 0; li < b->nlayers; li++) {
+        reef_layer *L = &b->layers[li];
+        size_t os = (size_t)L->out_size;
+        BUF(L->dy, batch_cap * os);
+        BUF(L->y, batch_cap * os);
+        if (L->has_bn) {
+            BUF(L->z, batch_cap * os);
+            BUF(L->dz, batch_cap * os);
+            BUF(L->bn_mean, (size_t)L->dims.oc);
+            BUF(L->bn_rstd, (size_t)L->dims.oc);
+            BUF(L->bn_var, (size_t)L->dims.oc);
+        } else if (L->act != REEF_NN_ACT_NONE) {
+            BUF(L->z, batch_cap * os);
+            if (mem) L->dz = L->dy;  // the activation's gradient is masked in place
+        } else if (mem) {
+            L->z = L->y, L->dz = L->dy;
         }
-        reef_layer *last = &b->layers[b->nlayers - 1];
-        if (b->residual) BUF(b->out, cap * last->out_size);
-        else if (mem) b->out = last->y;
-        if (mem) b->dout = last->dy;
+        if (L->kind == REEF_LAYER_DROPOUT) BUF(L->mask, batch_cap * os);
     }
-    if (mem) m->logits = m->blocks[m->nblocks - 1].out;
+    reef_layer *last = &b->layers[b->nlayers - 1];
+    if (b->residual) BUF(b->out, batch_cap * last->out_size);
+    else if (mem) b->out = last->y;
+    if (mem) b->dout = last->dy;
 #undef BUF
     return total;
 }
 
-int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error *err)
+/* Walks every batch buffer; with mem == NULL only counts floats. */
+static size_t assign_batch(reef_model *m, float *mem)
+{
+    const size_t cap = (size_t)m->batch_cap;
+    size_t total = 0;
+    float *const in = mem;
+    float *const probs = mem ? in + cap * m->in_h * m->in_w * m->in_c : NULL;
+    float *const losses = mem ? probs + cap * m->num_classes : NULL;
+    total += cap * m->in_h * m->in_w * m->in_c + cap * m->num_classes + cap;
+    if (mem) m->input = in, m->probs = probs, m->losses = losses;
+    for (int bi = 0; bi < m->nblocks; bi++) total += reef_block_take_batch(&m->blocks[bi], mem ? mem + total : NULL, cap);
+    if (mem) m->logits = m->blocks[m->nblocks - 1].out;
+    return total;
+}
+
+/* Per-thread scratch for the largest convolution of blocks[0..nblocks)
+ * over the largest slice, per-thread gradients, BN partial sums. */
+int reef_model_set_threads(reef_model *m, const reef_block *blocks, int nblocks, int batch_cap, int nthreads,
+                           reef_error *err)
 {
     if (batch_cap < 1) return reef_fail(err, "batch size %d: must be at least 1", batch_cap);
     if (nthreads < 1 || nthreads > REEF_MAX_THREADS)
@@ -362,16 +378,12 @@ int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error 
     if (!bs) return reef_fail(err, "out of memory");
     m->batch_ = bs;
     m->batch_cap = batch_cap, m->nthreads = nthreads;
-    size_t total = assign_batch(m, NULL);
-    bs->mem = calloc(total, sizeof *bs->mem);
-    int ok = bs->mem != NULL;
-    // Per-thread scratch for the largest convolution over the largest slice.
-    int slice = (batch_cap + nthreads - 1) / nthreads;
+    int slice = (batch_cap + nthreads - 1) / nthreads, ok = 1;
     size_t scratch = 1;
     bs->max_c = 1;
-    for (int bi = 0; bi < m->nblocks; bi++)
-        for (int li = 0; li < m->blocks[bi].nlayers; li++) {
-            reef_layer *L = &m->blocks[bi].layers[li];
+    for (int bi = 0; bi < nblocks; bi++)
+        for (int li = 0; li < blocks[bi].nlayers; li++) {
+            const reef_layer *L = &blocks[bi].layers[li];
             reef_conv_dims d = L->dims;
             d.n = slice;
             if (L->kind == REEF_LAYER_CONV && reef_conv2d_scratch_floats(&d) > scratch)
@@ -392,12 +404,26 @@ int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error 
         free_batch(m);
         return reef_fail(err, "out of memory for a batch of %d", batch_cap);
     }
-    assign_batch(m, bs->mem);
     // Each slice calls BLAS on its own; OpenBLAS's threads would only
     // contend with ours (and make sums depend on scheduling).
     openblas_set_num_threads(1);
     return 0;
 }
+
+int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error *err)
+{
+    if (reef_model_set_threads(m, m->blocks, m->nblocks, batch_cap, nthreads, err)) return -1;
+    batch_state *bs = m->batch_;
+    bs->mem = calloc(assign_batch(m, NULL), sizeof *bs->mem);
+    if (!bs->mem) {
+        free_batch(m);
+        return reef_fail(err, "out of memory for a batch of %d", batch_cap);
+    }
+    assign_batch(m, bs->mem);
+    return 0;
+}
+
+void reef_model_free_threads(reef_model *m) { free_batch(m); }
 
 REEF_HOT
 void reef_model_normalize(const reef_model *m, const uint8_t *pixels, int n)
@@ -472,7 +498,7 @@ static void bn_forward_train(slice_job *j, reef_layer *L, const float *z, float 
         memcpy(L->bn_mean, mean, sizeof mean);
         memcpy(L->bn_rstd, rstd, sizeof rstd);
         if (L->bn_var) memcpy(L->bn_var, var, sizeof var);
-        reef_bn_update_running(L->run_mean, L->run_var, mean, var, j->m->bn_momentum, c);
+        if (j->m->bn_momentum > 0) reef_bn_update_running(L->run_mean, L->run_var, mean, var, j->m->bn_momentum, c);
     }
     reef_k_bn_act_forward(y, z, mean, rstd, L->gamma, L->beta, rows, c, L->act);
 }

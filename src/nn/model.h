@@ -1,9 +1,10 @@
 /* A float network built from an architecture spec: an array of blocks, each
  * a short list of layers over explicit buffers. This is what `reef train`
  * trains, what the quantizer reads (layers with their weights, batch-norm
- * parameters and activation) and what the search's supernet is built from
- * (a block's layers are run by reef_block_forward/backward, so a block with
- * several candidate layer lists can reuse them).
+ * parameters and activation) and the engine the search's supernet runs: it
+ * lays out its candidate blocks with reef_block_build and the parameter and
+ * buffer walks below, and puts one sampled path of them in a reef_model's
+ * blocks for reef_model_forward/backward (src/nas/supernet.h).
  *
  * Normalization: a uint8 pixel p of channel c enters the network as
  *   x = (p / 255 - norm.mean[c]) / norm.std[c]
@@ -24,11 +25,14 @@
 
 #include "nn/arch.h"
 #include "nn/layers.h"
+#include "util/classes.h"
 #include "util/err.h"
+#include "util/rng.h"
 
 #define REEF_BLOCK_MAX_LAYERS 4
 #define REEF_MAX_THREADS 16
 #define REEF_MAX_CHANNELS 4  /* image channels */
+#define REEF_BN_MOMENTUM 0.1f /* the running statistics' update (reef_model.bn_momentum) */
 
 typedef enum reef_layer_kind {
     REEF_LAYER_CONV,     /* w (OC, KH, KW, C); pointwise when KH = KW = 1 */
@@ -106,7 +110,8 @@ typedef struct reef_model {
     size_t nstats;
     float *stats;          /* batch-norm running means and variances */
     reef_norm norm;
-    float bn_momentum;     /* 0.1 */
+    float bn_momentum;     /* REEF_BN_MOMENTUM; 0: training passes leave the running statistics as they are */
+    reef_class_names classes; /* the outputs' names (count 0: unknown); freed with the model */
     /* batch state (reef_model_set_batch) */
     int batch_cap, nthreads;
     float *input;          /* (batch_cap, H, W, C) normalized input */
@@ -134,6 +139,41 @@ void reef_model_init_params(reef_model *m, uint64_t seed);
 /* Allocates buffers for batches of up to batch_cap samples on nthreads
  * threads (1 .. REEF_MAX_THREADS). */
 int reef_model_set_batch(reef_model *m, int batch_cap, int nthreads, reef_error *err);
+
+/* ---- the pieces a model is built from, for networks whose blocks change
+ * between passes (the search's supernet). Such a caller owns m->blocks,
+ * params, grads, input, probs, losses and logits itself, gives every block
+ * its buffers with reef_block_take_batch, and calls reef_model_set_threads
+ * (not reef_model_set_batch) and reef_model_free_threads (not
+ * reef_model_free). ---- */
+
+/* Lays out block spec s on input (h, w, c) (is_last: the network's last
+ * block, whose output is the logits); errors name arch_name and s's line. */
+int reef_block_build(reef_block *b, const reef_block_spec *s, int h, int w, int c, int num_classes, int is_last,
+                     const char *arch_name, reef_error *err);
+
+/* Hands out parameter tensors, in layer order, from one allocation. */
+typedef struct reef_param_cursor {
+    float *params, *stats;  /* NULL: only count */
+    reef_param *tensors;    /* (nt) filled when params is set */
+    size_t np, ns;          /* floats of params and stats handed out */
+    int nt;                 /* tensors handed out */
+} reef_param_cursor;
+/* Layer L's parameters: w, then b (no batch norm) or gamma and beta (and
+ * running mean and variance from stats), named "<prefix>.w" and so on;
+ * weights_only: w alone. reef_model_build names them "b<block>.l<layer>". */
+void reef_layer_take_params(reef_layer *L, const char *prefix, int weights_only, reef_param_cursor *pc);
+/* Layer L's initial values, drawn from rng (see reef_model_init_params). */
+void reef_layer_init_params(reef_layer *L, reef_rng *rng);
+/* Points block b's batch buffers (batch_cap samples) into mem and returns
+ * the floats they take; mem NULL: only counts. */
+size_t reef_block_take_batch(reef_block *b, float *mem, size_t batch_cap);
+/* The threads' state (scratch, per-thread gradients over m->nparams) for
+ * batches of up to batch_cap on nthreads threads, sized for every block of
+ * blocks[0..nblocks), whichever of them m->blocks holds at a pass. */
+int reef_model_set_threads(reef_model *m, const reef_block *blocks, int nblocks, int batch_cap, int nthreads,
+                           reef_error *err);
+void reef_model_free_threads(reef_model *m);
 
 /* Writes n samples of uint8 pixels (n, H, W, C) into m->input, normalized. */
 void reef_model_normalize(const reef_model *m, const uint8_t *pixels, int n);

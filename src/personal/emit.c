@@ -45,10 +45,11 @@ static void put_layer(FILE *fp, const reef_tail_layer *L)
     fprintf(fp,
             "    {.kind = %d, .in_h = %d, .in_w = %d, .in_c = %d, .out_h = %d, .out_w = %d, .out_c = %d,\n"
             "     .kh = %d, .kw = %d, .stride = %d, .pad_top = %d, .pad_left = %d, .act_min = %s, .act_max = %s,\n"
-            "     .w_at = %u, .b_at = %u, .tw_at = %u, .tb_at = %u, .save_at = %u, .mask_at = %u, .train = %d},\n",
+            "     .w_at = %u, .b_at = %u, .tw_at = %u, .tb_at = %u, .save_at = %u, .mask_at = %u, .train = %d,\n"
+            "     .keep_input = %d, .skip_from = %d, .dskip_at = %u},\n",
             L->kind, L->in_h, L->in_w, L->in_c, L->out_h, L->out_w, L->out_c, L->kh, L->kw, L->stride, L->pad_top,
             L->pad_left, float_literal(lo, sizeof lo, L->act_min), float_literal(hi, sizeof hi, L->act_max), L->w_at, L->b_at, L->tw_at, L->tb_at, L->save_at,
-            L->mask_at, L->train);
+            L->mask_at, L->train, L->keep_input, L->skip_from, L->dskip_at);
 }
 
 static int write_header(const char *dir, const char *name, const reef_lowered_model *m, const reef_ptail *t,

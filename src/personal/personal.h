@@ -68,16 +68,27 @@ typedef struct reef_pplan {
     /* budget figures (bytes), computed by reef_pplan_cost */
     uint32_t ram_update;                   /* persistent + transient + arena */
     uint32_t flash_update;                 /* params0 + replay */
+    /* the whole update's cycles, estimated from multiply-accumulates (see
+     * reef_pplan_cost); not in the plan file */
+    double cycles_update;
 } reef_pplan;
 
+/* Time and energy budgets of the whole update; 0: no limit. */
+typedef struct reef_pplan_budget {
+    uint32_t ram_bytes, flash_bytes;
+    double max_seconds, max_joules;
+    double clock_mhz, power_mw;            /* the device profile's */
+} reef_pplan_budget;
+
 void reef_pplan_default(reef_pplan *p);
-/* Fills ram_update and flash_update for plan p on model m with tail t. */
+/* Fills ram_update, flash_update and cycles_update for plan p on model m
+ * with tail t. */
 void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t);
-/* Chooses the deepest cut whose update fits ram_bytes and flash_bytes
- * (0: no limit), training everything after it. Fails, saying by how much,
- * when not even the last layer fits. */
-int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, uint32_t ram_bytes,
-                      uint32_t flash_bytes, reef_pplan *p, reef_error *err);
+/* Chooses the deepest cut whose update fits the budget (RAM, flash, and the
+ * estimated time and energy). Fails, saying by how much RAM, when not even
+ * the last layer fits. */
+int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, const reef_pplan_budget *b, reef_pplan *p,
+                      reef_error *err);
 /* The plan file (docs/formats/personalize-plan.md): text, atomic write. */
 int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, reef_error *err);
 int reef_pplan_load(const char *path, reef_pplan *p, reef_error *err);

@@ -16,15 +16,34 @@ static int is_param_kind(reef_step_kind k)
 static int is_tail_kind(reef_step_kind k)
 {
     return is_param_kind(k) || k == REEF_STEP_AVGPOOL || k == REEF_STEP_MEAN || k == REEF_STEP_RESHAPE ||
-           k == REEF_STEP_SOFTMAX;
+           k == REEF_STEP_SOFTMAX || k == REEF_STEP_ADD;
 }
 
-/* Does step j read exactly what step j - 1 wrote (and nothing else)? */
-static int follows(const reef_lowered_model *m, int j)
+/* Does input x of step j read what step j - 1 wrote? */
+static int reads_previous(const reef_lowered_model *m, int j, int x)
 {
-    const reef_lowered_step *s = &m->steps[j], *prev = &m->steps[j - 1];
-    if (s->input_tensors[0] < 0 || s->input_tensors[1] >= 0) return 0;
-    return m->tensor_at[s->input_tensors[0]] == m->tensor_at[prev->output_tensor];
+    int32_t in = m->steps[j].input_tensors[x];
+    return in >= 0 && m->tensor_at[in] == m->tensor_at[m->steps[j - 1].output_tensor];
+}
+
+/* The step in [k, j) whose input is tensor t (an ADD's skip), or -1. */
+static int skip_source(const reef_lowered_model *m, int k, int j, int32_t t)
+{
+    for (int i = k; i < j; i++)
+        if (m->steps[i].input_tensors[0] == t && m->steps[i].input_tensors[1] < 0) return i;
+    return -1;
+}
+
+/* Does step j (> k) follow the chain from k: it reads what step j - 1 wrote
+ * and nothing else, or it is an ADD of that and the input of a step of the
+ * chain (a residual block closed inside the tail)? */
+static int follows(const reef_lowered_model *m, int k, int j)
+{
+    const reef_lowered_step *s = &m->steps[j];
+    if (s->kind == REEF_STEP_ADD)
+        return (reads_previous(m, j, 0) && skip_source(m, k, j, s->input_tensors[1]) >= 0) ||
+               (reads_previous(m, j, 1) && skip_source(m, k, j, s->input_tensors[0]) >= 0);
+    return s->input_tensors[1] < 0 && reads_previous(m, j, 0);
 }
 
 static int chain_from(const reef_lowered_model *m, int k)
@@ -34,10 +53,18 @@ static int chain_from(const reef_lowered_model *m, int k)
         reef_step_kind kind = m->steps[j].kind;
         if (!is_tail_kind(kind)) return 0;
         if (kind == REEF_STEP_SOFTMAX && j != m->nsteps - 1) return 0;
-        if (j > k && !follows(m, j)) return 0;
+        if (j == k ? kind == REEF_STEP_ADD : !follows(m, k, j)) return 0;
         params += is_param_kind(kind);
     }
     return params > 0 && m->steps[k].input_tensors[0] >= 0 && m->steps[k].input_tensors[1] < 0;
+}
+
+static int count_layers(const reef_lowered_model *m, int k)
+{
+    int n = 0;
+    for (int j = k; j < m->nsteps; j++)
+        n += m->steps[j].kind != REEF_STEP_RESHAPE && m->steps[j].kind != REEF_STEP_SOFTMAX;
+    return n;
 }
 
 int reef_ptail_cuts(const reef_lowered_model *m, int *cuts, int max)
@@ -45,7 +72,8 @@ int reef_ptail_cuts(const reef_lowered_model *m, int *cuts, int max)
     int n = 0;
     for (int k = m->nsteps - 1; k >= 0 && n < max; k--) {
         if (!is_tail_kind(m->steps[k].kind)) break;
-        if (chain_from(m, k) && is_param_kind(m->steps[k].kind)) cuts[n++] = k;
+        if (chain_from(m, k) && is_param_kind(m->steps[k].kind) && count_layers(m, k) <= REEF_TAIL_MAX_LAYERS)
+            cuts[n++] = k;
     }
     return n;
 }
@@ -99,6 +127,19 @@ static void set_shape(reef_tail_layer *L, reef_dims in, reef_dims out)
     L->out_c = out.c;
 }
 
+/* A convolution's or depthwise convolution's shape and window. */
+static void set_window(reef_tail_layer *L, reef_tail_kind kind, reef_dims in, reef_dims out, reef_dims filter,
+                       int32_t stride, int32_t pad_top, int32_t pad_left)
+{
+    L->kind = kind;
+    set_shape(L, in, out);
+    L->kh = filter.h;
+    L->kw = filter.w;
+    L->stride = stride;
+    L->pad_top = pad_top;
+    L->pad_left = pad_left;
+}
+
 /* Fills L from step s; returns floats of parameters it needs, or -1. */
 static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef_tail_layer *L,
                            reef_error *err)
@@ -112,13 +153,8 @@ static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef
         const reef_conv_step_args *a = &s->args.conv;
         if (a->params.dilation.h != 1 || a->params.dilation.w != 1 || a->params.stride.h != a->params.stride.w)
             return reef_fail(err, "tail conv (op %d): dilation or unequal strides are not trainable", s->op);
-        L->kind = REEF_TAIL_CONV;
-        set_shape(L, a->input_dims, a->output_dims);
-        L->kh = a->filter_dims.h;
-        L->kw = a->filter_dims.w;
-        L->stride = a->params.stride.h;
-        L->pad_top = a->params.padding.h;
-        L->pad_left = a->params.padding.w;
+        set_window(L, REEF_TAIL_CONV, a->input_dims, a->output_dims, a->filter_dims, a->params.stride.h,
+                   a->params.padding.h, a->params.padding.w);
         float_clamp(g, s->output_tensor, a->params.activation, a->params.output_offset, L);
         return (int)s->filter_size + a->output_dims.c;
     }
@@ -127,13 +163,8 @@ static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef
         if (a->params.depth_multiplier != 1 || a->params.dilation.h != 1 || a->params.dilation.w != 1 ||
             a->params.stride.h != a->params.stride.w)
             return reef_fail(err, "tail depthwise conv (op %d): multiplier, dilation or strides not trainable", s->op);
-        L->kind = REEF_TAIL_DW_CONV;
-        set_shape(L, a->input_dims, a->output_dims);
-        L->kh = a->filter_dims.h;
-        L->kw = a->filter_dims.w;
-        L->stride = a->params.stride.h;
-        L->pad_top = a->params.padding.h;
-        L->pad_left = a->params.padding.w;
+        set_window(L, REEF_TAIL_DW_CONV, a->input_dims, a->output_dims, a->filter_dims, a->params.stride.h,
+                   a->params.padding.h, a->params.padding.w);
         float_clamp(g, s->output_tensor, a->params.activation, a->params.output_offset, L);
         return (int)s->filter_size + a->output_dims.c;
     }
@@ -156,6 +187,17 @@ static int layer_from_step(const reef_graph *g, const reef_lowered_step *s, reef
         set_shape(L, a->input_dims, a->output_dims);
         return 0;
     }
+    case REEF_STEP_ADD: {
+        const reef_tensor *o = &g->tensors[s->output_tensor];
+        reef_dims d = {1, 1, 1, 1};
+        if (o->rank == 4) d = (reef_dims){o->shape[0], o->shape[1], o->shape[2], o->shape[3]};
+        else if (o->rank == 2) d.c = o->shape[1];
+        else return reef_fail(err, "tail ADD (op %d): a rank %d tensor is not trainable", s->op, o->rank);
+        L->kind = REEF_TAIL_ADD;
+        set_shape(L, d, d);
+        float_clamp(g, s->output_tensor, s->args.add.params.activation, s->args.add.params.output_offset, L);
+        return 0;
+    }
     case REEF_STEP_MEAN:
         L->kind = REEF_TAIL_GAP;
         set_shape(L, s->args.mean.input_dims, s->args.mean.output_dims);
@@ -170,12 +212,21 @@ void reef_ptail_free(reef_ptail *t)
     memset(t, 0, sizeof *t);
 }
 
-static int count_layers(const reef_lowered_model *m, int k)
+
+static int has_params(const reef_tail_layer *L) { return L->kind != REEF_TAIL_GAP && L->kind != REEF_TAIL_ADD; }
+
+/* Each ADD layer's skip: the layer whose input it adds, which keeps it. */
+static void link_skips(const reef_lowered_model *m, reef_ptail *t)
 {
-    int n = 0;
-    for (int j = k; j < m->nsteps; j++)
-        n += m->steps[j].kind != REEF_STEP_RESHAPE && m->steps[j].kind != REEF_STEP_SOFTMAX;
-    return n;
+    for (int i = 0; i < t->tail.nlayers; i++) {
+        reef_tail_layer *L = &t->layers[i];
+        const reef_lowered_step *s = &m->steps[t->steps[i]];
+        if (L->kind != REEF_TAIL_ADD) continue;
+        int j = t->steps[i];
+        int src = skip_source(m, t->boundary_step, j, s->input_tensors[reads_previous(m, j, 0) ? 1 : 0]);
+        for (int q = 0; q < i; q++)
+            if (t->steps[q] == src) L->skip_from = q, t->layers[q].keep_input = 1;
+    }
 }
 
 /* Lays out params and acts and dequantizes the weights. */
@@ -188,7 +239,7 @@ static int fill_tail(const reef_graph *g, const reef_lowered_model *m, reef_ptai
         if (need < 0) return -1;
         uint32_t out = (uint32_t)(L->out_h * L->out_w * L->out_c);
         if (out > delta) delta = out;
-        if (L->kind != REEF_TAIL_GAP) {
+        if (has_params(L)) {
             L->w_at = p;
             L->b_at = p + (uint32_t)m->steps[t->steps[i]].filter_size;
         }
@@ -204,7 +255,7 @@ static int fill_tail(const reef_graph *g, const reef_lowered_model *m, reef_ptai
     for (int i = 0; i < t->tail.nlayers; i++) {
         const reef_lowered_step *s = &m->steps[t->steps[i]];
         reef_tail_layer *L = &t->layers[i];
-        if (L->kind == REEF_TAIL_GAP) continue;
+        if (!has_params(L)) continue;
         dequant_weights(g, s, filter_tensor(g, s), L->out_c, L->kind == REEF_TAIL_DW_CONV, t->params0 + L->w_at,
                         t->params0 + L->b_at);
     }
@@ -242,23 +293,26 @@ int reef_ptail_build(const reef_graph *g, const reef_lowered_model *m, int bound
         return -1;
     }
     for (i = 0; i < n; i++)
-        t->layers[i].train = t->layers[i].kind == REEF_TAIL_GAP ? 0
-                             : train                            ? train[i]
-                                                                : (REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS);
+        t->layers[i].train = !has_params(&t->layers[i]) ? 0
+                             : train                  ? train[i]
+                                                      : (REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS);
+    link_skips(m, t);
     /* the trained parameters, packed: only they take RAM */
     uint32_t at = 0;
     for (i = 0; i < n; i++) {
         reef_tail_layer *L = &t->layers[i];
-        if (L->kind == REEF_TAIL_GAP) continue;
+        if (!has_params(L)) continue;
         if (L->train & REEF_TRAIN_WEIGHTS) L->tw_at = at, at += L->b_at - L->w_at;
         if (L->train & REEF_TRAIN_BIAS) L->tb_at = at, at += (uint32_t)L->out_c;
     }
     t->tail.train_count = at;
-    /* acts: inputs kept for weight gradients, logits, masks, two buffers */
+    /* acts: inputs kept for weight gradients or an ADD, the gradients ADDs
+     * send back, logits, masks, two buffers */
     uint32_t a = 0;
     for (i = 0; i < n; i++) {
         reef_tail_layer *L = &t->layers[i];
-        if (L->train & REEF_TRAIN_WEIGHTS) L->save_at = a, a += (uint32_t)(L->in_h * L->in_w * L->in_c);
+        if ((L->train & REEF_TRAIN_WEIGHTS) || L->keep_input) L->save_at = a, a += (uint32_t)(L->in_h * L->in_w * L->in_c);
+        if (L->kind == REEF_TAIL_ADD) L->dskip_at = a, a += (uint32_t)(L->out_h * L->out_w * L->out_c);
     }
     t->tail.logits_at = a;
     a += (uint32_t)t->tail.nclasses;

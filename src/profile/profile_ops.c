@@ -314,7 +314,7 @@ int reef_nas_profile_grid(reef_nas_table *t, int h, int w, int c, int classes, c
     reef_nas_measure *all = calloc((size_t)total, sizeof *all);
     int failed = !all;
     if (failed) reef_fail(err, "out of memory");
-    /* ranks share one --work-dir: each builds in its own subfolder (the
+    /* ranks share one --work folder: each builds in its own subfolder (the
      * firmware pipeline creates it) */
     char dir[4096];
     if (work_dir && ranks > 1) snprintf(dir, sizeof dir, "%s/rank%d", work_dir, rank);

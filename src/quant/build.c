@@ -454,7 +454,8 @@ static int build_graph(gbuild *gb, const reef_quant_options *opt, int samples)
     reef_norm_describe(&m->norm, norm, sizeof norm);
     snprintf(desc, sizeof desc, "reef int8 model of %s (%s calibration on %d samples); input q = pixel - 128 when exact; %s",
              m->arch.name, reef_calib_method_name(opt->method), samples, norm);
-    if (reef_graph_set_description(gb->g, desc, gb->err)) return -1;
+    if (reef_graph_set_description(gb->g, desc, gb->err) || reef_graph_set_class_names(gb->g, &m->classes, gb->err))
+        return -1;
     float s_in;
     int32_t zp_in;
     reef_input_map map;

@@ -84,17 +84,6 @@ int reef_int8_predict(const reef_graph *g, const reef_dataset *ds, const uint32_
     return 0;
 }
 
-int reef_int8_predict_file(const char *path, const reef_dataset *ds, uint16_t *pred, char *name, size_t name_size,
-                           reef_error *err)
-{
-    reef_graph g;
-    if (reef_tflite_read(path, &g, err)) return -1;
-    if (name) snprintf(name, name_size, "%s", g.name ? g.name : "");
-    int rc = reef_int8_predict(&g, ds, NULL, 0, pred, err);
-    reef_graph_free(&g);
-    return rc;
-}
-
 int reef_is_tflite(const uint8_t *head, size_t size)
 {
     return size >= 8 && !memcmp(head + 4, "TFL3", 4);

@@ -199,10 +199,6 @@ int reef_calib_indices(uint32_t count, int n, uint64_t seed, uint32_t *idx);
  * naming both. */
 int reef_int8_predict(const reef_graph *g, const reef_dataset *ds, const uint32_t *idx, int n, uint16_t *pred,
                       reef_error *err);
-/* The same for every sample of ds from a .tflite file; name (may be NULL)
- * gets the model's name. */
-int reef_int8_predict_file(const char *path, const reef_dataset *ds, uint16_t *pred, char *name, size_t name_size,
-                           reef_error *err);
 /* 1 if the bytes start like a .tflite file ("TFL3" at offset 4). */
 int reef_is_tflite(const uint8_t *head, size_t size);
 

@@ -374,6 +374,17 @@ int reef_graph_set_description(reef_graph *g, const char *description, reef_erro
     return 0;
 }
 
+int reef_graph_set_class_names(reef_graph *g, const reef_class_names *c, reef_error *err)
+{
+    memset(&g->classes, 0, sizeof g->classes);
+    if (!c->count) return 0;
+    char *blob = tfl_graph_alloc(g, c->size);
+    if (!blob) return reef_fail(err, "graph class names: out of memory");
+    memcpy(blob, c->blob, c->size);
+    g->classes = (reef_class_names){c->count, c->size, blob};
+    return 0;
+}
+
 int tfl_options_type(int32_t builtin)
 {
     switch (builtin) {

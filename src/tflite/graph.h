@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/classes.h"
 #include "util/err.h"
 
 /* TFLite TensorType values (schema.fbs). */
@@ -78,6 +79,8 @@ typedef enum {
 } reef_fused_act;
 
 #define REEF_MAX_RANK 6
+/* Name of the Model.metadata entry whose buffer holds the class names. */
+#define REEF_TFLITE_CLASS_NAMES "reef_class_names"
 #define REEF_MAX_OP_IO 8
 
 typedef struct reef_tensor {
@@ -148,6 +151,10 @@ typedef struct reef_graph {
     int32_t inputs[REEF_MAX_OP_IO];
     int32_t outputs[REEF_MAX_OP_IO];
     int nsubgraphs;           /* in the file read; only subgraph 0 is read */
+    /* The outputs' class names, as metadata "reef_class_names" (count 0:
+     * none, e.g. a file from before reef wrote them, or not reef's). The
+     * blob belongs to the graph: never reef_class_names_free it. */
+    reef_class_names classes;
     void *owner_;             /* file bytes / allocations; private */
 } reef_graph;
 
@@ -220,5 +227,7 @@ int reef_graph_add_op(reef_graph *g, int32_t builtin, const int32_t *inputs, int
 int reef_graph_set_io(reef_graph *g, const int32_t *inputs, int ninputs, const int32_t *outputs,
                       int noutputs, reef_error *err);
 int reef_graph_set_description(reef_graph *g, const char *description, reef_error *err);
+/* Copies c into the graph (c->count 0 clears them). */
+int reef_graph_set_class_names(reef_graph *g, const reef_class_names *c, reef_error *err);
 
 #endif

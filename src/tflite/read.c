@@ -12,7 +12,8 @@
 
 /* Field ids (schema.fbs). */
 enum { MODEL_VERSION = 0, MODEL_OPERATOR_CODES = 1, MODEL_SUBGRAPHS = 2, MODEL_DESCRIPTION = 3,
-       MODEL_BUFFERS = 4 };
+       MODEL_BUFFERS = 4, MODEL_METADATA = 6 };
+enum { METADATA_NAME = 0, METADATA_BUFFER = 1 };
 enum { OPCODE_DEPRECATED_BUILTIN = 0, OPCODE_CUSTOM = 1, OPCODE_VERSION = 2, OPCODE_BUILTIN = 3 };
 enum { SUBGRAPH_TENSORS = 0, SUBGRAPH_INPUTS = 1, SUBGRAPH_OUTPUTS = 2, SUBGRAPH_OPERATORS = 3 };
 enum { TENSOR_SHAPE = 0, TENSOR_TYPE = 1, TENSOR_BUFFER = 2, TENSOR_NAME = 3, TENSOR_QUANT = 4 };
@@ -467,6 +468,37 @@ static int read_header(const fbr *r, size_t *root)
     return 0;
 }
 
+/* Model.metadata: reef reads its own entry, "reef_class_names", and
+ * ignores the others (TFLite's own, e.g. min_runtime_version). */
+static int read_metadata(reader *rd, const fbr_table *model)
+{
+    const fbr *r = &rd->r;
+    fbr_vec v;
+    if (fbr_vector(r, model, MODEL_METADATA, 4, &v, "metadata")) return -1;
+    for (uint32_t i = 0; i < v.count; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "metadata %u", i);
+        fbr_table t;
+        const char *name;
+        size_t name_len, pos, size;
+        uint32_t buffer;
+        if (fbr_vector_table(r, &v, i, &t, what) || fbr_string(r, &t, METADATA_NAME, &name, &name_len, what) ||
+            fbr_u32(r, &t, METADATA_BUFFER, 0, &buffer, what))
+            return -1;
+        if (!name || name_len != strlen(REEF_TFLITE_CLASS_NAMES) || memcmp(name, REEF_TFLITE_CLASS_NAMES, name_len))
+            continue;
+        if (buffer_bytes(rd, buffer, &pos, &size, what)) return -1;
+        char where[4200];
+        snprintf(where, sizeof where, "%s: metadata '%s'", r->name, REEF_TFLITE_CLASS_NAMES);
+        reef_class_names c;
+        if (reef_class_names_parse(&c, r->p + pos, size, where, r->err)) return -1;
+        int rc = reef_graph_set_class_names(rd->g, &c, r->err);
+        reef_class_names_free(&c);
+        if (rc) return oom(rd, "class names");
+    }
+    return 0;
+}
+
 static int read_model(reader *rd)
 {
     const fbr *r = &rd->r;
@@ -484,7 +516,8 @@ static int read_model(reader *rd)
         return reef_fail(r->err, "%s: schema version %u, reef reads version 3", r->name, version);
     if (fbr_vector(r, &model, MODEL_SUBGRAPHS, 4, &subgraphs, "subgraphs") ||
         fbr_vector(r, &model, MODEL_BUFFERS, 4, &rd->buffers, "buffers") ||
-        fbr_string(r, &model, MODEL_DESCRIPTION, &desc, &desc_len, "description") || read_opcodes(rd, &model))
+        fbr_string(r, &model, MODEL_DESCRIPTION, &desc, &desc_len, "description") || read_opcodes(rd, &model) ||
+        read_metadata(rd, &model))
         return -1;
     if (subgraphs.count == 0) return reef_fail(r->err, "%s: the model has no subgraph", r->name);
     g->nsubgraphs = (int)subgraphs.count;

@@ -291,6 +291,9 @@ static void print_totals_text(const reef_graph *g, FILE *fp)
         free(h.label);
         free(h.count);
     }
+    char classes[1024] = "none recorded";
+    if (g->classes.count) reef_class_names_list(&g->classes, classes, sizeof classes);
+    fprintf(fp, "\nclasses: %s", classes);
     reef_error err;
     if (reef_graph_unsupported_ops(g, &err))
         fprintf(fp, "\n%s\n", err.msg);
@@ -357,6 +360,10 @@ static void print_totals_json(const reef_graph *g, reef_json *j)
 {
     reef_json_kv_int(j, "macs", reef_graph_macs(g));
     reef_json_kv_int(j, "parameter_bytes", (int64_t)reef_graph_param_bytes(g));
+    reef_json_key(j, "classes");  // the outputs' names; empty when the file records none
+    reef_json_array(j);
+    for (int k = 0; k < g->classes.count; k++) reef_json_string(j, reef_class_name(&g->classes, k));
+    reef_json_end(j);
     reef_json_key(j, "op_histogram");
     reef_json_object(j);
     histogram h;

@@ -223,6 +223,7 @@ typedef struct writer {
     int ncodes;
     int *code_op;       /* (ncodes) first op with that code */
     uint32_t *buffer;   /* (ntensors) buffer index of each tensor */
+    uint32_t names_buffer; /* buffer of metadata "reef_class_names", 0 = none */
     int nbuffers;
 } writer;
 
@@ -246,6 +247,7 @@ static void assign_codes_and_buffers(writer *w)
     w->nbuffers = 1; /* buffer 0: the empty sentinel every activation uses */
     for (int i = 0; i < g->ntensors; i++)
         w->buffer[i] = g->tensors[i].data && g->tensors[i].data_size ? (uint32_t)w->nbuffers++ : 0;
+    w->names_buffer = g->classes.count ? (uint32_t)w->nbuffers++ : 0; /* the last, after the constants */
 }
 
 static void write_opcode(writer *w, const reef_op *op, size_t vec, int i)
@@ -435,6 +437,25 @@ static void write_buffers(writer *w, size_t vec)
         link_elem(&w->b, vec, (int)w->buffer[i], table);
         fbt_link(&w->b, &t, 0, vec_bytes(&w->b, g->tensors[i].data, g->tensors[i].data_size, 16));
     }
+    if (w->names_buffer) {
+        fbt t = {0};
+        fbt_ref(&t, 0);
+        size_t table = fbt_write(&w->b, &t);
+        link_elem(&w->b, vec, (int)w->names_buffer, table);
+        fbt_link(&w->b, &t, 0, vec_bytes(&w->b, (const uint8_t *)g->classes.blob, g->classes.size, 16));
+    }
+}
+
+/* Model.metadata: one entry, "reef_class_names", naming the buffer that
+ * holds the class names (NUL-terminated, in output order). */
+static void write_metadata(writer *w, size_t vec)
+{
+    fbt t = {0};
+    fbt_ref(&t, 0);
+    fbt_add(&t, 1, 4, w->names_buffer);
+    size_t table = fbt_write(&w->b, &t);
+    link_elem(&w->b, vec, 0, table);
+    fbt_link(&w->b, &t, 0, string(&w->b, REEF_TFLITE_CLASS_NAMES));
 }
 
 static void write_model(writer *w)
@@ -446,6 +467,7 @@ static void write_model(writer *w)
     fbt t = {0};
     fbt_i32(&t, 0, 3); /* schema version */
     for (int id = 1; id <= 4; id++) fbt_ref(&t, id); /* operator_codes subgraphs description buffers */
+    if (w->names_buffer) fbt_ref(&t, 6);               /* metadata */
     size_t model = fbt_write(b, &t);
     fbb_set_u32(b, 0, (uint32_t)model);
     size_t codes = vec_refs(b, w->ncodes);
@@ -455,6 +477,11 @@ static void write_model(writer *w)
     fbt_link(b, &t, 2, subgraphs);
     write_subgraph(w, subgraphs);
     fbt_link(b, &t, 3, string(b, g->description ? g->description : "reef"));
+    if (w->names_buffer) {
+        size_t metadata = vec_refs(b, 1);
+        fbt_link(b, &t, 6, metadata);
+        write_metadata(w, metadata);
+    }
     size_t buffers = vec_refs(b, w->nbuffers);
     fbt_link(b, &t, 4, buffers);
     write_buffers(w, buffers);

@@ -5,16 +5,14 @@
 
 #include "util/io.h"
 
-void reef_progress_begin(reef_progress *p, const char *label, const char *unit,
-                         int64_t total, int enabled)
+/* Units per second as a person reads it: "120 img/s", "2.5 img/s", or for
+ * slow work (a firmware build per network) "14.2 s/network". */
+static void format_rate(char *buf, size_t size, double rate, const char *unit)
 {
-    p->label = label;
-    p->unit = unit;
-    p->total = total;
-    p->done = 0;
-    p->start = reef_now();
-    p->last_draw = 0;
-    p->enabled = enabled && isatty(STDERR_FILENO);
+    if (rate <= 0) snprintf(buf, size, "- %s/s", unit);
+    else if (rate >= 10) snprintf(buf, size, "%.0f %s/s", rate, unit);
+    else if (rate >= 1) snprintf(buf, size, "%.1f %s/s", rate, unit);
+    else snprintf(buf, size, "%.1f s/%s", 1 / rate, unit);
 }
 
 static void draw(reef_progress *p, double now)
@@ -25,12 +23,29 @@ static void draw(reef_progress *p, double now)
     int filled = (int)(frac * bar_width);
     double elapsed = now - p->start;
     double rate = elapsed > 0 ? (double)p->done / elapsed : 0;
-    double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0;
+    char rate_text[64], eta[32] = "?";  // no unit done yet: no estimate
+    format_rate(rate_text, sizeof rate_text, rate, p->unit);
+    if (rate > 0) snprintf(eta, sizeof eta, "%.0fs", (double)(p->total - p->done) / rate);
     fprintf(stderr, "\r%s [", p->label);
     for (int i = 0; i < bar_width; i++) fputc(i < filled ? '#' : '.', stderr);
-    fprintf(stderr, "] %lld/%lld %s  %.0f %s/s  ETA %.0fs \033[K",
-            (long long)p->done, (long long)p->total, p->unit, rate, p->unit, eta);
+    fprintf(stderr, "] %lld/%lld %s  %s  ETA %s \033[K", (long long)p->done, (long long)p->total, p->unit, rate_text,
+            eta);
     fflush(stderr);
+}
+
+void reef_progress_begin(reef_progress *p, const char *label, const char *unit,
+                         int64_t total, int enabled)
+{
+    p->label = label;
+    p->unit = unit;
+    p->total = total;
+    p->done = 0;
+    p->start = reef_now();
+    p->last_draw = 0;
+    p->enabled = enabled && isatty(STDERR_FILENO);
+    /* drawn at once: work whose first unit takes long (profile-ops builds a
+     * firmware per network) is not silent until that unit ends */
+    if (p->enabled) draw(p, p->start), p->last_draw = p->start;
 }
 
 void reef_progress_update(reef_progress *p, int64_t done)

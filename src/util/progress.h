@@ -1,6 +1,7 @@
 /* A progress bar for long work: done/total, rate, ETA. Drawn on stderr only
- * when stderr is a terminal (and not with --json), at most 10 times a second;
- * otherwise silent. Thread-safe updates are the caller's job (call from one
+ * when stderr is a terminal (and not with --json): at once when it begins,
+ * then at most 10 times a second; otherwise silent. The rate reads "N
+ * unit/s", or "N s/unit" for work slower than one unit a second. Thread-safe updates are the caller's job (call from one
  * thread). */
 #ifndef REEF_UTIL_PROGRESS_H
 #define REEF_UTIL_PROGRESS_H

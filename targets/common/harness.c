@@ -9,81 +9,19 @@
 #error "force-include the model header (-include model.h): it defines REEF_MODEL_INPUT_SIZE, REEF_MODEL_OUTPUT_SIZE, REEF_MODEL_INVOKE"
 #endif
 
-/* Markers must stay distinct functions at distinct addresses: noinline
- * alone would let GCC's identical-code folding (-fipa-icf, on at -O2) merge
- * the three empty bodies into one, so use noipa where GCC has it. The asm
- * keeps each body from being optimised into nothing at the call site. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define REEF_MARKER __attribute__((noinline, noipa, used))
-#else
-#define REEF_MARKER __attribute__((noinline, used))
-#endif
-
-REEF_MARKER void reef_mark_inference_begin(void) { __asm__ volatile("" ::: "memory"); }
-REEF_MARKER void reef_mark_inference_end(void) { __asm__ volatile("" ::: "memory"); }
-REEF_MARKER void reef_mark_step(void) { __asm__ volatile("" ::: "memory"); }
-
 /* One tensor at a time, so N inputs cost no more RAM than one. Aligned
  * like the arena, in case the model reads its input in words. */
 static int8_t harness_input[REEF_MODEL_INPUT_SIZE] __attribute__((aligned(8)));   /* (INPUT_SIZE) */
 static int8_t harness_output[REEF_MODEL_OUTPUT_SIZE] __attribute__((aligned(8))); /* (OUTPUT_SIZE) */
 
-char *reef_fmt_u32(char *dst, uint32_t value)
-{
-    char digits[10];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value);
-    while (n) *dst++ = digits[--n];
-    *dst = '\0';
-    return dst;
-}
-
-char *reef_fmt_hex32(char *dst, uint32_t value)
-{
-    *dst++ = '0';
-    *dst++ = 'x';
-    for (int shift = 28; shift >= 0; shift -= 4) *dst++ = "0123456789abcdef"[(value >> shift) & 0xfu];
-    *dst = '\0';
-    return dst;
-}
-
-static char *append(char *dst, const char *text)
-{
-    while (*text) *dst++ = *text++;
-    *dst = '\0';
-    return dst;
-}
-
-/* Prints "reef-harness: <what> <value>\n". */
-static void print_fact(const char *what, uint32_t value)
-{
-    char line[96];
-    char *p = append(line, "reef-harness: ");
-    p = append(p, what);
-    p = append(p, " ");
-    p = reef_fmt_u32(p, value);
-    append(p, "\n");
-    reef_platform_print(line);
-}
-
-static void print_error(const char *what)
-{
-    reef_platform_print("reef-harness: error ");
-    reef_platform_print(what);
-    reef_platform_print("\n");
-}
-
 static void print_cycles(uint32_t index, uint32_t cycles)
 {
     char line[96];
-    char *p = append(line, "reef-harness: inference ");
+    char *p = reef_harness_append(line, "reef-harness: inference ");
     p = reef_fmt_u32(p, index);
-    p = append(p, " cycles ");
+    p = reef_harness_append(p, " cycles ");
     p = reef_fmt_u32(p, cycles);
-    append(p, "\n");
+    reef_harness_append(p, "\n");
     reef_platform_print(line);
 }
 
@@ -118,7 +56,7 @@ static int run_one(uint32_t index)
     reef_mark_inference_end();
     uint32_t cycles = reef_platform_cycles_stop();
     if (status != 0) {
-        print_error("model invoke returned nonzero");
+        reef_harness_print_error("model invoke returned nonzero");
         return REEF_EXIT_MODEL;
     }
     if (cycles) print_cycles(index, cycles);
@@ -130,7 +68,7 @@ int reef_harness_run(void)
 {
     uint32_t count = 0;
     if (reef_platform_inputs_open(REEF_MODEL_INPUT_SIZE, &count)) return REEF_EXIT_IO;
-    print_fact("inputs", count);
+    reef_harness_print_fact("inputs", count);
 #ifdef REEF_HARNESS_BACKGROUND_DIFF
     reef_background_init(&harness_background, harness_background_mean, REEF_MODEL_INPUT_SIZE);
 #endif
@@ -141,7 +79,7 @@ int reef_harness_run(void)
     }
     if (reef_platform_outputs_close()) return REEF_EXIT_IO;
     uint32_t high_water = reef_platform_stack_high_water();
-    if (high_water) print_fact("stack_high_water", high_water);
+    if (high_water) reef_harness_print_fact("stack_high_water", high_water);
     reef_platform_print("reef-harness: ok\n");
     return REEF_EXIT_OK;
 }

@@ -34,6 +34,17 @@ enum {
     REEF_EXIT_FAULT = 90   /* a Cortex-M fault handler ran */
 };
 
+/* Markers must stay distinct functions at distinct addresses: noinline
+ * alone would let GCC's identical-code folding (-fipa-icf, on at -O2) merge
+ * the empty bodies into one, so use noipa where GCC has it. The asm keeps
+ * each body from being optimised into nothing at the call site. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define REEF_MARKER __attribute__((noinline, noipa, used))
+#else
+#define REEF_MARKER __attribute__((noinline, used))
+#endif
+
+/* harness_common.c, linked with either harness */
 void reef_mark_inference_begin(void);
 void reef_mark_inference_end(void);
 void reef_mark_step(void);
@@ -61,5 +72,8 @@ void reef_platform_exit(int status) __attribute__((noreturn));
 /* Formats helpers for freestanding targets (no printf there). */
 char *reef_fmt_u32(char *dst, uint32_t value);          /* decimal */
 char *reef_fmt_hex32(char *dst, uint32_t value);        /* 0x%08x */
+char *reef_harness_append(char *dst, const char *text); /* returns the new end */
+void reef_harness_print_fact(const char *what, uint32_t value); /* "reef-harness: WHAT VALUE" */
+void reef_harness_print_error(const char *what);        /* "reef-harness: error WHAT" */
 
 #endif

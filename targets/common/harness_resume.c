@@ -24,15 +24,7 @@
 #error "force-include <name>_resume.h (reef gen --intermittent): it defines REEF_MODEL_RESUMABLE"
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define REEF_MARKER __attribute__((noinline, noipa, used))
-#else
-#define REEF_MARKER __attribute__((noinline, used))
-#endif
-
-REEF_MARKER void reef_mark_inference_begin(void) { __asm__ volatile("" ::: "memory"); }
-REEF_MARKER void reef_mark_inference_end(void) { __asm__ volatile("" ::: "memory"); }
-REEF_MARKER void reef_mark_step(void) { __asm__ volatile("" ::: "memory"); }
+/* The plugin counts to each commit (resume.c calls it before and after). */
 REEF_MARKER void reef_mark_commit(void) { __asm__ volatile("" ::: "memory"); }
 
 /* Where the NVM is: targets/<board>/nvm.c. */
@@ -41,54 +33,16 @@ void reef_platform_nvm(reef_nvm *nvm);
 static int8_t harness_input[REEF_MODEL_INPUT_SIZE] __attribute__((aligned(8)));
 static int8_t harness_output[REEF_MODEL_OUTPUT_SIZE] __attribute__((aligned(8)));
 
-char *reef_fmt_u32(char *dst, uint32_t value)
+/* Prints "reef-harness: boot job J point P". */
+static void print_boot(uint32_t job, uint32_t point)
 {
-    char digits[10];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value);
-    while (n) *dst++ = digits[--n];
-    *dst = '\0';
-    return dst;
-}
-
-char *reef_fmt_hex32(char *dst, uint32_t value)
-{
-    *dst++ = '0';
-    *dst++ = 'x';
-    for (int shift = 28; shift >= 0; shift -= 4) *dst++ = "0123456789abcdef"[(value >> shift) & 0xfu];
-    *dst = '\0';
-    return dst;
-}
-
-static char *append(char *dst, const char *text)
-{
-    while (*text) *dst++ = *text++;
-    *dst = '\0';
-    return dst;
-}
-
-static void print_line(const char *what, uint32_t a, const char *what2, uint32_t b, int two)
-{
-    char line[128];
-    char *p = append(line, "reef-harness: ");
-    p = append(p, what);
-    p = reef_fmt_u32(p, a);
-    if (two) {
-        p = append(p, what2);
-        p = reef_fmt_u32(p, b);
-    }
-    append(p, "\n");
+    char line[96];
+    char *p = reef_harness_append(line, "reef-harness: boot job ");
+    p = reef_fmt_u32(p, job);
+    p = reef_harness_append(p, " point ");
+    p = reef_fmt_u32(p, point);
+    reef_harness_append(p, "\n");
     reef_platform_print(line);
-}
-
-static void print_error(const char *what)
-{
-    reef_platform_print("reef-harness: error ");
-    reef_platform_print(what);
-    reef_platform_print("\n");
 }
 
 /* SRAM after a power failure holds nothing useful: make that visible. */
@@ -135,12 +89,12 @@ static int run_jobs(reef_resume *r, const reef_nvm *nvm, uint32_t job, uint32_t 
         int status = reef_resume_run(r, job, in, harness_output);
         reef_mark_inference_end();
         if (status != REEF_RESUME_OK) {
-            print_error(status == REEF_RESUME_NVM_ERROR ? "NVM failed" : "model invoke returned nonzero");
+            reef_harness_print_error(status == REEF_RESUME_NVM_ERROR ? "NVM failed" : "model invoke returned nonzero");
             return REEF_EXIT_MODEL;
         }
         if (nvm->write(nvm->ctx, results_at() + job * REEF_MODEL_OUTPUT_SIZE, harness_output,
                        REEF_MODEL_OUTPUT_SIZE)) {
-            print_error("NVM failed");
+            reef_harness_print_error("NVM failed");
             return REEF_EXIT_IO;
         }
     }
@@ -155,22 +109,22 @@ int reef_harness_run(void)
     poison_arena();
     reef_platform_nvm(&nvm);
     if (reef_platform_inputs_open(REEF_MODEL_INPUT_SIZE, &count)) return REEF_EXIT_IO;
-    print_line("inputs ", count, "", 0, 0);
+    reef_harness_print_fact("inputs", count);
     if (results_at() + count * (uint32_t)REEF_MODEL_OUTPUT_SIZE > nvm.size) {
-        print_error("the outputs do not fit the NVM");
+        reef_harness_print_error("the outputs do not fit the NVM");
         return REEF_EXIT_IO;
     }
     if (reef_resume_boot(&r, REEF_MODEL_RESUMABLE, &nvm) != REEF_RESUME_OK) {
-        print_error("NVM too small for the model's schedule, or unreadable");
+        reef_harness_print_error("NVM too small for the model's schedule, or unreadable");
         return REEF_EXIT_IO;
     }
-    if (r.has_progress) print_line("boot job ", r.job, " point ", r.point, 1);
+    if (r.has_progress) print_boot(r.job, r.point);
     int status = run_jobs(&r, &nvm, r.has_progress ? r.job : 0, count);
     if (status != REEF_EXIT_OK) return status;
     status = write_outputs(&nvm, count);
     if (status != REEF_EXIT_OK) return status;
     uint32_t high_water = reef_platform_stack_high_water();
-    if (high_water) print_line("stack_high_water ", high_water, "", 0, 0);
+    if (high_water) reef_harness_print_fact("stack_high_water", high_water);
     reef_platform_print("reef-harness: ok\n");
     return REEF_EXIT_OK;
 }

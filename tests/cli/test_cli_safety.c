@@ -19,18 +19,7 @@ typedef struct fixture {
     char images[300], ds[300], small_ds[300], ckpt[300], tflite[300], input[300];
 } fixture;
 
-/* Runs `reef ARGS` (2>&1 into out); returns the exit status. */
-static int reef(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int reef(char *out, size_t size, const char *fmt, ...)
-{
-    char args[3000], cmd[3400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", getenv("REEF_BIN"), args);
-    return testing_run(cmd, out, size);
-}
+#include "cli_fixture.h"
 
 /* The bytes of a file, to prove it unchanged. */
 typedef struct snapshot {
@@ -54,12 +43,6 @@ static void assert_unchanged(const char *path, snapshot *s)
     free(s->data);
 }
 
-static void expect(int status, const char *out, int want_status, const char *want)
-{
-    if (status != want_status || !strstr(out, want))
-        fail_msg("exit %d (want %d), output lacks '%s':\n%s", status, want_status, want, out);
-}
-
 static int setup(void **state)
 {
     if (!testing_reef_bin()) return 0; /* each test skips */
@@ -72,15 +55,7 @@ static int setup(void **state)
     snprintf(f->tflite, sizeof f->tflite, "%s/m.tflite", f->dir);
     snprintf(f->input, sizeof f->input, "%s/in.bin", f->dir);
     char path[600], out[8192];
-    uint8_t img[16 * 16];
-    for (int c = 0; c < 2; c++)
-        for (int i = 0; i < 6; i++) {
-            snprintf(path, sizeof path, "%s/%s", f->images, c ? "fish" : "nofish");
-            fx_mkdirs(path);
-            snprintf(path, sizeof path, "%s/%s/%d.png", f->images, c ? "fish" : "nofish", i);
-            for (int k = 0; k < 16 * 16; k++) img[k] = (uint8_t)(c ? (k % 16 < 8 ? 200 : 40) : 90 + 3 * i);
-            fx_write_png(path, img, 16, 16, 1);
-        }
+    two_class_pictures(f->images);
     int rc = reef(out, sizeof out, "prep --format folders --root '%s' --size 8x8 -o '%s'", f->images, f->ds);
     if (rc) fail_msg("prep: %s", out);
     /* a dataset of another size: 8 of the 12 images (2 batches of 4, not 3) */
@@ -105,22 +80,6 @@ static int setup(void **state)
     *state = f;
     return 0;
 }
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f) {
-        fx_rm_rf(f->dir);
-        free(f);
-    }
-    return 0;
-}
-
-#define FIXTURE(f)                      \
-    fixture *f = *state;                \
-    if (!f) skip();                     \
-    char out[16384];                    \
-    (void)out
 
 /* Defect 2: every command refuses an output that is one of its inputs,
  * by any spelling (./, a hard link), and leaves the input as it was. */
@@ -179,7 +138,8 @@ static void test_derived_paths_never_replace_the_model(void **state)
     unlink(log);
 }
 
-/* Defect 7: NaN and infinity are no option values. */
+/* Defect 7: NaN and infinity are no option values (and search refuses a
+ * thread count out of range). */
 static void test_nonfinite_options_are_refused(void **state)
 {
     FIXTURE(f);
@@ -187,6 +147,8 @@ static void test_nonfinite_options_are_refused(void **state)
     for (int i = 0; i < 4; i++)
         expect(reef(out, sizeof out, "search --train '%s' --val '%s' -o %s/s.arch %s", f->ds, f->ds, f->dir, cases[i]),
                out, 2, "finite");
+    expect(reef(out, sizeof out, "search --train '%s' --val '%s' -o %s/s.arch --threads 0", f->ds, f->ds, f->dir), out, 2,
+           "--threads wants a whole number from 1 to 16");
     expect(reef(out, sizeof out, "run --model '%s' --data '%s' --timeout nan", f->tflite, f->ds), out, 2, "");
     expect(reef(out, sizeof out, "train --train '%s' -o %s/n.ckpt --lr nan", f->ds, f->dir), out, 2, "not 'nan'");
     char path[400];
@@ -212,7 +174,7 @@ static void test_missing_folders_fail_before_work(void **state)
     expect(reef(out, sizeof out, "prep --format folders --root '%s' -o %s/nodir/x.ds", f->images, f->dir), out, 1,
            "nodir");
     /* gen -o creates every missing level */
-    expect(reef(out, sizeof out, "gen '%s' -o %s/g/h/i", f->tflite, f->dir), out, 0, "wrote");
+    expect(reef(out, sizeof out, "gen --model '%s' -o %s/g/h/i", f->tflite, f->dir), out, 0, "wrote");
     snprintf(o, sizeof o, "%s/g/h/i", f->dir);
     assert_int_equal(testing_count_files(o), 2);
 }
@@ -246,7 +208,7 @@ static void test_messages(void **state)
     FIXTURE(f);
     expect(reef(out, sizeof out, "--version"), out, 0, "reef 0.1 (commit ");
     expect(reef(out, sizeof out, "train --bogus"), out, 2, "reef train: unrecognized option '--bogus'");
-    expect(reef(out, sizeof out, "info '%s'", f->dir), out, 1, "is a folder, not a file");
+    expect(reef(out, sizeof out, "info --data '%s'", f->dir), out, 1, "is a folder, not a file");
     expect(reef(out, sizeof out, "quantize --model '%s' --calib '%s' -o %s/q.tflite", f->dir, f->ds, f->dir), out, 1,
            "is a folder, not a file");
     expect(reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 2 -o %s/p.ckpt", tiny_arch, f->ds, f->dir),
@@ -254,6 +216,28 @@ static void test_messages(void **state)
     expect(reef(out, sizeof out, "prep --format folders --root '%s' --size 8x8 -o %s/p.ds", f->images, f->dir), out, 0,
            "");
     if (strchr(out, '\033') || strchr(out, '\r')) fail_msg("terminal control codes written to a pipe:\n%s", out);
+}
+
+/* Defect 12: one convention. Files are flagged (--model, --data) in every
+ * command; info, inspect and gen still take the old positional file, with
+ * a note; profile-ops' folder is --work like run's, report's and
+ * personalize's (--work-dir still works, with a note). */
+static void test_one_convention(void **state)
+{
+    FIXTURE(f);
+    expect(reef(out, sizeof out, "info --data '%s'", f->ds), out, 0, "12 samples of 8x8x1 (HxWxC)");
+    if (strstr(out, "deprecated")) fail_msg("a note on the flagged form:\n%s", out);
+    expect(reef(out, sizeof out, "info '%s'", f->ds), out, 0, "note: 'reef info FILE' is deprecated; use 'reef info --data FILE'");
+    expect(reef(out, sizeof out, "inspect --model '%s' --json", f->tflite), out, 0, "\"model\":\"m\"");
+    expect(reef(out, sizeof out, "inspect '%s'", f->tflite), out, 0, "use 'reef inspect --model FILE'");
+    expect(reef(out, sizeof out, "inspect --model '%s' '%s'", f->tflite, f->tflite), out, 2, "unexpected argument");
+    expect(reef(out, sizeof out, "gen -o %s/g2", f->dir), out, 2, "reef gen: --model FILE is required");
+    expect(reef(out, sizeof out, "gen --model '%s'", f->tflite), out, 2, "reef gen: -o DIR is required");
+    expect(reef(out, sizeof out, "gen '%s' -o %s/g2", f->tflite, f->dir), out, 0, "use 'reef gen --model FILE'");
+    expect(reef(out, sizeof out, "profile-ops --analytic --work-dir '%s' -o %s/c.table", f->dir, f->dir), out, 0,
+           "note: --work-dir DIR is deprecated; use --work DIR");
+    expect(reef(out, sizeof out, "profile-ops --analytic --work '%s' -o %s/c.table", f->dir, f->dir), out, 0, "ops");
+    if (strstr(out, "deprecated")) fail_msg("a note on --work:\n%s", out);
 }
 
 /* 1 when a process's command line mentions text (a leftover child). */
@@ -339,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_resume_misuse_is_refused),
         cmocka_unit_test(test_interrupt_cleans_up),
         cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_one_convention),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,7 +11,7 @@ static void test_gen_json(void **state)
     char model[512], dir[256], cmd[4096];
     if (!bin || !testing_shared_path(model, sizeof model, "models/models/kws_ref_model.tflite")) skip();
     testing_tmpdir(dir, sizeof dir, "cli-gen");
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --name kws --json", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --name kws --json", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %s", out);
     assert_non_null(strstr(out, "\"ops\":{\"CONV_2D\":5,\"DEPTHWISE_CONV_2D\":4,"));
@@ -22,7 +22,7 @@ static void test_gen_json(void **state)
     snprintf(cmd, sizeof cmd, "%s/out", dir);
     assert_int_equal(testing_count_files(cmd), 2);
     /* Text output has the table. */
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --name kws", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --name kws", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "arena lower bound (bytes)"));
     assert_int_equal(testing_rm_tree(dir), 0);
@@ -35,15 +35,15 @@ static void test_gen_refuses(void **state)
     char model[512], dir[256], cmd[4096];
     if (!bin || !testing_shared_path(model, sizeof model, "models/models/kws_ref_model.tflite")) skip();
     testing_tmpdir(dir, sizeof dir, "cli-bad");
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s --name 9lives", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s --name 9lives", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "not a C identifier"));
-    snprintf(cmd, sizeof cmd, "head -c 1000 %s > %s/cut.tflite && %s gen %s/cut.tflite -o %s", model, dir,
+    snprintf(cmd, sizeof cmd, "head -c 1000 %s > %s/cut.tflite && %s gen --model %s/cut.tflite -o %s", model, dir,
              bin, dir, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "cut.tflite"));
     assert_int_equal(testing_count_files(dir), 1);      /* only cut.tflite */
-    snprintf(cmd, sizeof cmd, "%s gen %s", bin, model); /* no -o */
+    snprintf(cmd, sizeof cmd, "%s gen --model %s", bin, model); /* no -o */
     assert_int_equal(testing_run(cmd, out, sizeof out), 2);
     assert_int_equal(testing_rm_tree(dir), 0);
 }

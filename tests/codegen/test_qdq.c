@@ -352,7 +352,7 @@ static void test_reef_infer(void **state)
         free(got);
     }
     /* reef gen takes the model too, and says its I/O is float32. */
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/gen && grep -q 'Input 1x8x8x2 float32, output 1x5 float32' %s/gen/qdq.h",
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/gen && grep -q 'Input 1x8x8x2 float32, output 1x5 float32' %s/gen/qdq.h",
              bin, f->path, f->dir, f->dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
 }

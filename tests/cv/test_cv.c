@@ -145,6 +145,21 @@ static void test_no_leakage_by_id(void **state)
     syn_free(&d);
 }
 
+/* Fold f's float model answered "fish" to all PER_GROUP frames of its
+ * held-out group, of which fish are: accuracy fish / PER_GROUP, balanced
+ * (100% + 0%) / 2, fish recall 1, no-fish recall 0. */
+static void assert_fold_says_fish(const reef_cv_result *r, int f, int fish)
+{
+    double recall[2];
+    reef_cv_score sc = reef_cv_score_of(r, 0, f, -1, recall);
+    assert_int_equal(sc.count, PER_GROUP);
+    assert_int_equal(sc.correct, fish);
+    assert_near(sc.accuracy, (double)fish / PER_GROUP, 1e-12);
+    assert_near(sc.balanced, 0.5, 1e-12);
+    assert_near(recall[1], 1.0, 1e-12);
+    assert_near(recall[0], 0.0, 1e-12);
+}
+
 /* Trained only on fish, a net answers "fish" for everything: the fold that
  * holds out g3 (15 fish of 40) scores 15/40 = 37.5% accuracy, balanced
  * accuracy (100% + 0%) / 2 = 50%, fish recall 1, no-fish recall 0. */
@@ -160,14 +175,9 @@ static void test_fold_accuracy_by_hand(void **state)
     assert_int_equal(reef_cv_plan_groups(&p, &d.ds, &err), 0);
     reef_cv_result r;
     if (reef_cv_run(&d.ds, &p, &o, &r, &err)) fail_msg("%s", err.msg);
+    assert_fold_says_fish(&r, 3, 15);
     double recall[2];
-    reef_cv_score sc = reef_cv_score_of(&r, 0, 3, -1, recall);
-    assert_int_equal(sc.count, PER_GROUP);
-    assert_int_equal(sc.correct, 15);
-    assert_near(sc.accuracy, 15.0 / 40, 1e-12);
-    assert_near(sc.balanced, 0.5, 1e-12);
-    assert_near(recall[1], 1.0, 1e-12);
-    assert_near(recall[0], 0.0, 1e-12);
+    reef_cv_score sc;
     // folds 0-2 hold out all-fish groups: every answer right, no-fish recall undefined
     for (int f = 0; f < 3; f++) {
         sc = reef_cv_score_of(&r, 0, f, -1, recall);
@@ -178,6 +188,38 @@ static void test_fold_accuracy_by_hand(void **state)
     reef_cv_result_free(&r);
     reef_cv_plan_free(&p);
     syn_free(&d);
+}
+
+/* --train-data: folds train on another dataset's samples of the groups they
+ * do not hold out and score the scored data's held-out group. Trained on
+ * fish_but_g3's all-fish groups 0-2, the fold holding out g3 answers "fish"
+ * to half_fish's g3 (20 fish of 40): 20 right, balanced 50%. A training set
+ * whose groups differ from the scored data's is refused. */
+static void test_train_data(void **state)
+{
+    (void)state;
+    syn_ds scored, train;
+    syn_make(&scored, half_fish);
+    syn_make(&train, fish_but_g3);
+    reef_cv_options o;
+    tiny_options(&o, 3);
+    o.train_data = &train.ds;
+    reef_error err;
+    assert_int_equal(reef_cv_check_train_data(&scored.ds, &train.ds, &err), 0);
+    reef_cv_plan p;
+    assert_int_equal(reef_cv_plan_groups(&p, &scored.ds, &err), 0);
+    reef_cv_result r;
+    if (reef_cv_run(&scored.ds, &p, &o, &r, &err)) fail_msg("%s", err.msg);
+    assert_fold_says_fish(&r, 3, PER_GROUP / 2);
+    assert_int_equal(r.ntrain[3], 3 * PER_GROUP);
+    reef_cv_result_free(&r);
+    reef_cv_plan_free(&p);
+    const char *renamed[] = {"g0", "g1", "gX", "g3"};
+    train.ds.group_names = renamed;
+    assert_int_equal(reef_cv_check_train_data(&scored.ds, &train.ds, &err), -1);
+    assert_non_null(strstr(err.msg, "group 2 is 'gX'"));
+    syn_free(&scored);
+    syn_free(&train);
 }
 
 /* The label does not depend on the brightness shift: a net trained on three
@@ -438,9 +480,71 @@ static void test_background_channel(void **state)
     const uint8_t want_diff[] = {255, 128, 128, 128, 148, 128, 128, 128};
     assert_memory_equal(out.pixels, want_diff, sizeof want_diff);
     reef_dataset_free(&out);
+    // over the stream: a split holding frame 9 of c1 and c2's frame, in that
+    // order, gets frame 9's difference to the background of frames 1 and 2
+    // (255); on its own, frame 9 would be its clip's first frame (128)
+    uint8_t part_px[] = {90, 0, 50, 50};
+    const char *part_ids[2] = {"h/c1_f000009", "h/c2_f000001"};
+    reef_dataset part = in;
+    part.count = 2, part.pixels = part_px, part.ids = part_ids;
+    assert_int_equal(reef_dataset_with_stream_background(&part, &in, REEF_BG_RUNNING_DIFF, &out, &err), 0);
+    const uint8_t want_part[] = {255, 128, 128, 128};
+    assert_int_equal(out.count, 2);
+    assert_memory_equal(out.pixels, want_part, sizeof want_part);
+    assert_ptr_equal(out.ids, part_ids);
+    reef_dataset_free(&out);
+    assert_int_equal(reef_dataset_with_background(&part, REEF_BG_RUNNING_DIFF, &out, &err), 0);
+    assert_int_equal(out.pixels[0], 128);
+    reef_dataset_free(&out);
+    part_ids[1] = "h/c3_f000001";
+    assert_int_equal(reef_dataset_with_stream_background(&part, &in, REEF_BG_RUNNING_DIFF, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "'h/c3_f000001' is not among the frames of its clips"));
     ids[3] = "h/no-frame-number";
     assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), -1);
     assert_non_null(strstr(err.msg, "'h/no-frame-number' does not end in _f<frame number>"));
+}
+
+/* Warm-up/drop training copies, by hand: a 1x1 clip of two frames (10, 30)
+ * and a one-frame clip (77). A copy's background starts at either frame of
+ * the clip: frame 1 then 2 gives 128, 168; frame 2 then 1 gives 128, 88.
+ * The one-frame clip is always its own background (128). */
+static void test_background_copies(void **state)
+{
+    (void)state;
+    uint8_t px[] = {10, 30, 77};
+    uint16_t labels[3] = {1, 1, 0}, groups[3] = {0, 0, 1};
+    const char *ids[3] = {"h/c1_f000001", "h/c1_f000002", "h/c2_f000004"};
+    reef_dataset in = {.count = 3, .height = 1, .width = 1, .channels = 1, .num_classes = 2, .num_groups = 2,
+                       .pixels = px, .labels = labels, .groups = groups, .class_names = class_names,
+                       .group_names = group_names, .ids = ids};
+    reef_dataset diff, out, again;
+    reef_error err;
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING_DIFF, &diff, &err), 0);
+    assert_int_equal(reef_dataset_with_background_copies(&diff, &in, 8, 0.0, 5, &out, &err), 0);
+    assert_int_equal(out.count, 27);
+    assert_memory_equal(out.pixels, diff.pixels, 3);  // the originals first, unchanged
+    int starts_at_2 = 0;
+    for (int k = 1; k <= 8; k++) {
+        const uint8_t *c = out.pixels + 3 * k;
+        char want[32];
+        snprintf(want, sizeof want, "h/c1_f000002#aug%d", k);
+        assert_string_equal(out.ids[3 * k + 1], want);
+        assert_int_equal(out.labels[3 * k + 2], 0);
+        assert_int_equal(out.groups[3 * k + 2], 1);
+        assert_int_equal(c[2], 128);
+        assert_true((c[0] == 128 && c[1] == 168) || (c[0] == 88 && c[1] == 128));
+        starts_at_2 += c[1] == 128;
+    }
+    assert_true(starts_at_2 > 0 && starts_at_2 < 8);  // both warm-ups drawn (p = 1 - 2/256)
+    assert_int_equal(reef_dataset_with_background_copies(&diff, &in, 8, 0.0, 5, &again, &err), 0);
+    assert_memory_equal(out.pixels, again.pixels, 27);  // the same seed, the same copies
+    reef_dataset_free(&again);
+    reef_dataset_free(&out);
+    reef_dataset_free(&diff);
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING, &diff, &err), 0);  // frame + difference
+    assert_int_equal(reef_dataset_with_background_copies(&diff, &in, 1, 0.0, 5, &out, &err), -1);
+    assert_non_null(strstr(err.msg, "1-channel difference"));
+    reef_dataset_free(&diff);
 }
 
 int main(void)
@@ -449,10 +553,12 @@ int main(void)
         cmocka_unit_test(test_plans),
         cmocka_unit_test(test_no_leakage_by_id),
         cmocka_unit_test(test_fold_accuracy_by_hand),
+        cmocka_unit_test(test_train_data),
         cmocka_unit_test(test_learnable_and_thread_independent),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_report_repeat),
         cmocka_unit_test(test_background_channel),
+        cmocka_unit_test(test_background_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,16 +49,20 @@ static void test_prep_and_info(void **state)
     snprintf(out, sizeof out, "%s/out.ds", dir);
     make_folders(in);
     char *so, *se;
-    snprintf(args, sizeof args, "prep --format folders --root '%s' --size 16x8 -o '%s' --json", in, out);
+    /* --size is HxW, as every shape in reef (it was WxH until 2026-12, so a
+     * non-square size says which side is which) */
+    snprintf(args, sizeof args, "prep --format folders --root '%s' --size 8x16 -o '%s' --json", in, out);
     assert_int_equal(run(dir, args, &so, &se), 0);
     assert_non_null(strstr(so, "\"count\":5"));
     assert_non_null(strstr(so, "\"class1\""));
+    assert_non_null(strstr(se, "--size 8x16 is height 8, width 16 (HxW"));
     free(so);
     free(se);
 
-    snprintf(args, sizeof args, "info '%s' --json", out);
+    snprintf(args, sizeof args, "info --data '%s' --json", out);
     assert_int_equal(run(dir, args, &so, &se), 0);
     assert_non_null(strstr(so, "\"count\":5"));
+    assert_non_null(strstr(so, "\"height\":8"));
     assert_non_null(strstr(so, "\"width\":16"));
     free(so);
     free(se);
@@ -71,7 +75,7 @@ static void test_prep_and_info(void **state)
     assert_int_equal(fwrite(data, 1, size, fp), size);
     fclose(fp);
     free(data);
-    snprintf(args, sizeof args, "info '%s'", out);
+    snprintf(args, sizeof args, "info --data '%s'", out);
     assert_int_equal(run(dir, args, &so, &se), 1);
     assert_non_null(strstr(se, "CRC"));
     assert_non_null(strstr(se, out));

@@ -146,6 +146,12 @@ static void test_every_truncation_is_refused(void **state)
     fputc(0, fp);
     fclose(fp);
     expect_load_error(cut, "bytes after the end");
+    /* a short file of another kind (a checkpoint) is named as not a dataset,
+     * not as a truncated one */
+    fp = fopen(cut, "wb");
+    fputs("REEFCKPT and 100 bytes of a checkpoint ......................................................", fp);
+    fclose(fp);
+    expect_load_error(cut, "not a reef dataset file (bad magic)");
     free(data);
     expect_load_error("/nonexistent/reef.ds", "cannot open");
     expect_load_error(dir, "is a folder, not a file");

@@ -99,6 +99,16 @@ static void test_nvm_cost(void **state)
     assert_float_equal(t, 0.0213, 1e-12);
     assert_float_equal(e, 553.8, 1e-9);
     assert_int_equal(p.fram_bytes, 256u * 1024u);
+    /* With DMA (fram_dma 1), by hand: the 10 command frames (8 us) and 2 x
+     * 200 cycles of set-up at 100 MHz (4 us) at 22 mW = 0.264 uJ; the 100
+     * data frames (80 us) with the core in Sleep: 2 V x 1 mA (sleep_ua, no
+     * board current to scale it by) + 2 mW (FRAM) = 4 mW -> 0.32 uJ. */
+    char dma[2200];
+    snprintf(dma, sizeof dma, "%sfram_dma 1\n", text);
+    if (reef_profile_parse(dma, "dma.profile", &p, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(reef_nvm_cost(&p, REEF_NVM_FRAM, 1, 100, 2, &t, &e), 0);
+    assert_float_equal(t, 92e-6, 1e-12);
+    assert_float_equal(e, 0.584, 1e-9);
     if (reef_profile_parse(good, "plain.profile", &p, &err)) fail_msg("%s", err.msg);
     assert_int_equal(reef_nvm_cost(&p, REEF_NVM_FRAM, 1, 100, 1, &t, &e), -1);
     if (reef_profile_load("stm32l4r5", &p, &err)) fail_msg("%s", err.msg);

@@ -28,6 +28,23 @@ static void write_small(const char *path)
     reef_graph_free(&g);
 }
 
+/* A fresh folder with the small model (model, 512 bytes) and n random
+ * 128-byte inputs of it (raw, 512 bytes). */
+static void small_with_inputs(char *dir, size_t dir_size, const char *tag, int n, uint64_t seed, char *model, char *raw)
+{
+    testing_tmpdir(dir, dir_size, tag);
+    snprintf(model, 512, "%s/small.tflite", dir);
+    write_small(model);
+    snprintf(raw, 512, "%s/in.bin", dir);
+    FILE *fp = fopen(raw, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < n * 128; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        fputc((int)(seed >> 56), fp);
+    }
+    fclose(fp);
+}
+
 static void test_gen_intermittent(void **state)
 {
     (void)state;
@@ -37,26 +54,54 @@ static void test_gen_intermittent(void **state)
     testing_tmpdir(dir, sizeof dir, "gen-int");
     snprintf(model, sizeof model, "%s/small.tflite", dir);
     write_small(model);
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/out --intermittent --capacitor 100u --v-on 3.0 --v-off 1.8", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --intermittent --capacitor 100u --v-on 3.0 --v-off 1.8", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "intermittent schedule (FRAM NVM)"));
     snprintf(cmd, sizeof cmd, "%s/out", dir);
     assert_int_equal(testing_count_files(cmd), 4); /* small.[ch], small_resume.[ch] */
     /* a capacitor too small for any unit: refused, saying how big would do */
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/tiny --intermittent --capacitor 1n", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/tiny --intermittent --capacitor 1n", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "no tiling can make progress"));
     assert_non_null(strstr(out, "a capacitor of at least"));
     snprintf(cmd, sizeof cmd, "%s/tiny", dir);
     assert_int_equal(access(cmd, F_OK), -1); /* nothing written */
     /* impossible voltages, unreadable capacitor */
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/bad --intermittent --capacitor 100u --v-on 1.5 --v-off 1.8", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/bad --intermittent --capacitor 100u --v-on 1.5 --v-off 1.8", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "impossible voltages"));
-    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/bad --intermittent --capacitor lots", bin, model, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/bad --intermittent --capacitor lots", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "--capacitor"));
     snprintf(cmd, sizeof cmd, "%s/bad", dir);
+    assert_int_equal(access(cmd, F_OK), -1);
+    /* measured step cycles (reef run --steps --step-cycles writes them):
+     * used when they fit the model, refused naming the file when not */
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/plain", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    const char *row = strstr(out, "\nsteps ");
+    int nsteps = 0;
+    assert_non_null(row);
+    assert_int_equal(sscanf(row, "\nsteps %d", &nsteps), 1);
+    char cycles[512];
+    snprintf(cycles, sizeof cycles, "%s/cycles.txt", dir);
+    FILE *fp = fopen(cycles, "w");
+    assert_non_null(fp);
+    fprintf(fp, "# test\nsteps %d\n", nsteps);
+    for (int k = 0; k < nsteps; k++) fprintf(fp, "%d %d\n", k, 20000 + 1000 * k);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/measured --intermittent --capacitor 100u --step-cycles %s", bin, model,
+             dir, cycles);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "modeled from emulated step counts"));
+    fp = fopen(cycles, "w");
+    assert_non_null(fp);
+    fprintf(fp, "steps %d\n0 100\n", nsteps + 1);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s gen %s -o %s/wrong --intermittent --step-cycles %s", bin, model, dir, cycles);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "cycles.txt"));
+    snprintf(cmd, sizeof cmd, "%s/wrong", dir);
     assert_int_equal(access(cmd, F_OK), -1);
     assert_int_equal(testing_rm_tree(dir), 0);
 }
@@ -110,18 +155,7 @@ static void test_run_with_failures(void **state)
         printf("[  SKIPPED ] qemu-system-arm or arm-none-eabi-gcc missing (scripts/deps.sh)\n");
         skip();
     }
-    testing_tmpdir(dir, sizeof dir, "run-int");
-    snprintf(model, sizeof model, "%s/small.tflite", dir);
-    write_small(model);
-    snprintf(raw, sizeof raw, "%s/in.bin", dir);
-    FILE *fp = fopen(raw, "wb");
-    assert_non_null(fp);
-    uint64_t s = 42;
-    for (int i = 0; i < 128; i++) { /* one input: every failure costs a QEMU start */
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        fputc((int)(s >> 56), fp);
-    }
-    fclose(fp);
+    small_with_inputs(dir, sizeof dir, "run-int", 1, 42, model, raw); /* one input: every failure costs a QEMU start */
     /* per-step units: commit points are step boundaries */
     snprintf(cmd, sizeof cmd,
              "%s run --intermittent --model %s --inputs %s --fail-steps --fail-commit 2 --fail-stride 400 "
@@ -165,12 +199,45 @@ static void test_run_with_failures(void **state)
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 
+/* --target host: the same runtime C with failures at the NVM writes of the
+ * host (no QEMU needed), over three inputs so failures cross jobs. */
+static void test_run_host(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    char dir[256], model[512], raw[512], cmd[4096];
+    if (!bin) skip();
+    small_with_inputs(dir, sizeof dir, "run-host", 3, 43, model, raw);
+    for (int cap = 0; cap < 2; cap++) {
+        snprintf(cmd, sizeof cmd, "%s run --intermittent --target host --model %s --inputs %s %s --fail-writes "
+                 "--fail-random 500 --json", bin, model, raw, cap ? "--capacitor 100u" : "");
+        if (testing_run(cmd, out, sizeof out)) fail_msg("%s", out);
+        printf("  %s\n", out);
+        const char *exhaustive = strstr(out, "\"failures_at\":\"every write; record bytes\"");
+        const char *random = strstr(out, "\"failures_at\":\"random writes and bytes\"");
+        assert_non_null(exhaustive);
+        assert_non_null(random);
+        assert_null(strstr(random, "\"power_failures\":0,"));
+        const char *p = out;
+        int clean = 0;
+        while ((p = strstr(p, "\"outputs_differing\":0,\"hangs\":0"))) clean++, p++;
+        assert_int_equal(clean, 2);
+    }
+    /* instruction-counted failures belong to qemu-m4 */
+    snprintf(cmd, sizeof cmd, "%s run --intermittent --target host --model %s --inputs %s --fail-every 1000", bin,
+             model, raw);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--target qemu-m4"));
+    assert_int_equal(testing_rm_tree(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gen_intermittent),
         cmocka_unit_test(test_harvest_cli),
         cmocka_unit_test(test_run_with_failures),
+        cmocka_unit_test(test_run_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,7 +112,7 @@ static void collect_vectors(const mlperf_vector *v, int nv, const char *name, mo
 static void run_case(const model_case *mc, const model_vectors *mv, const char *tmp)
 {
     char cmd[2048], header[1024], source[1024], elf[1024];
-    snprintf(cmd, sizeof cmd, "'%s' gen '%s' -o '%s' --name %s > /dev/null", getenv("REEF_BIN"), mv->tflite, tmp,
+    snprintf(cmd, sizeof cmd, "'%s' gen --model '%s' -o '%s' --name %s > /dev/null", getenv("REEF_BIN"), mv->tflite, tmp,
              mc->name);
     assert_int_equal(system(cmd), 0);
     snprintf(header, sizeof header, "%s/%s.h", tmp, mc->name);

@@ -65,7 +65,8 @@ static void plan_for(reef_pplan *p)
     p->hp.lr = 0.05f;
     p->site_cap = 16;
     p->replay_count = 8;
-    if (reef_pplan_choose(&fx.g, &fx.m, 0, 0, p, &err)) fail_msg("%s", err.msg);
+    reef_pplan_budget no_limits = {.clock_mhz = 120.0, .power_mw = 55.0};
+    if (reef_pplan_choose(&fx.g, &fx.m, &no_limits, p, &err)) fail_msg("%s", err.msg);
 }
 
 /* The float tail with the deployed weights against the int8 steps: the
@@ -213,6 +214,11 @@ static void test_cli_bad_input(void **state)
     /* a RAM budget no plan fits */
     snprintf(args, sizeof args, "personalize plan --model %s --ram 100 -o %s", model, plan);
     run_cli_expect_error(args, "no plan fits 100 bytes of RAM", plan);
+    /* an energy budget no update meets (the RAM would do) */
+    snprintf(args, sizeof args, "personalize plan --model %s --ram 1M --max-joules 0.000001 -o %s", model, plan);
+    run_cli_expect_error(args, "no plan fits the flash, time or energy budget", plan);
+    snprintf(args, sizeof args, "personalize plan --model %s --ram 1M --max-seconds -1 -o %s", model, plan);
+    run_cli_expect_error(args, "--max-seconds wants a number >= 0", plan);
     snprintf(args, sizeof args, "personalize plan --model %s --ram 1M -o %s", model, plan);
     snprintf(cmd, sizeof cmd, "%s %s >/dev/null", getenv("REEF_BIN"), args);
     assert_int_equal(system(cmd), 0);

@@ -46,6 +46,7 @@ typedef struct conv_case {
 
 static const conv_case conv_cases[] = {
     {"conv 1x1", REEF_TAIL_CONV, 4, 4, 8, 12, 1, 1, 1},
+    {"conv 1x1, blocks of 4 and edges", REEF_TAIL_CONV, 3, 3, 6, 7, 1, 1, 1},
     {"conv 3x3 same", REEF_TAIL_CONV, 5, 5, 3, 4, 3, 1, 1},
     {"conv 3x3 stride 2", REEF_TAIL_CONV, 6, 6, 3, 5, 3, 2, 0},
     {"dw 3x3 same", REEF_TAIL_DW_CONV, 5, 5, 6, 6, 3, 1, 1},
@@ -174,6 +175,65 @@ static void test_sgd_masks(void **state)
     assert_true(p[0] == 4 && p[1] == 6);
 }
 
+/* A tail with a residual block: conv -> [conv -> conv -> ADD (the second
+ * conv's input)] -> pool -> fully connected, every parameter trained, no
+ * clamps (smooth). The backward's gradient of every parameter against
+ * central differences of the loss: the first conv's gradient arrives both
+ * through the block and through the skip. */
+static float residual_loss(const reef_tail *t, const float *p, const float *p0, const int8_t *x, float *acts)
+{
+    float probs[2];
+    const float *logits = reef_tail_forward(t, p, p0, x, acts);
+    return reef_train_softmax_xent(probs, logits, 2, 1);
+}
+
+#define PW(cin, cout) .kind = REEF_TAIL_CONV, .in_h = 2, .in_w = 2, .in_c = cin, .out_h = 2, .out_w = 2, .out_c = cout, \
+                      .kh = 1, .kw = 1, .stride = 1, .act_min = -3e38f, .act_max = 3e38f, .train = 3
+
+static void test_residual_gradients(void **state)
+{
+    (void)state;
+    enum { NP = 58, NA = 106 };
+    reef_tail_layer layers[6] = {
+        {PW(3, 3), .w_at = 0, .b_at = 9, .tw_at = 0, .tb_at = 9, .save_at = 0, .mask_at = 61},
+        {PW(3, 5), .w_at = 12, .b_at = 27, .tw_at = 12, .tb_at = 27, .save_at = 12, .mask_at = 62, .keep_input = 1},
+        {PW(5, 3), .w_at = 32, .b_at = 47, .tw_at = 32, .tb_at = 47, .save_at = 24, .mask_at = 63},
+        {.kind = REEF_TAIL_ADD, .in_h = 2, .in_w = 2, .in_c = 3, .out_h = 2, .out_w = 2, .out_c = 3, .act_min = -3e38f,
+         .act_max = 3e38f, .mask_at = 64, .skip_from = 1, .dskip_at = 44},
+        {.kind = REEF_TAIL_GAP, .in_h = 2, .in_w = 2, .in_c = 3, .out_h = 1, .out_w = 1, .out_c = 3},
+        {.kind = REEF_TAIL_FC, .in_h = 1, .in_w = 1, .in_c = 3, .out_h = 1, .out_w = 1, .out_c = 2, .act_min = -3e38f,
+         .act_max = 3e38f, .w_at = 50, .b_at = 56, .tw_at = 50, .tb_at = 56, .save_at = 56, .mask_at = 65, .train = 3},
+    };
+    reef_tail t = {.nlayers = 6, .layers = layers, .in_count = 12, .in_scale = 0.05f, .in_zero_point = 3,
+                   .nclasses = 2, .param_count = NP, .train_count = NP, .act_count = NA, .delta_count = 20,
+                   .logits_at = 59, .ping_at = 66};
+    float p0[NP], p[NP], grads[NP] = {0}, acts[NA];
+    int8_t x[12];
+    reef_rng rng;
+    reef_rng_seed(&rng, 5);
+    fill(p0, NP, &rng, 0.8f);
+    memcpy(p, p0, sizeof p);
+    for (int i = 0; i < 12; i++) x[i] = (int8_t)((int)reef_rng_below(&rng, 200) - 100);
+    reef_tail_state s = {.params = p, .params0 = p0, .grads = grads, .acts = acts, .delta_a = acts + 66,
+                         .delta_b = acts + 86};
+    reef_tail_forward(&t, p, p0, x, acts);
+    reef_tail_backward(&t, &s, 1, 1.0f);
+    double worst = 0;
+    for (int i = 0; i < NP; i++) {
+        const float h = 1e-2f, keep = p[i];
+        p[i] = keep + h;
+        double up = residual_loss(&t, p, p0, x, acts);
+        p[i] = keep - h;
+        double down = residual_loss(&t, p, p0, x, acts);
+        p[i] = keep;
+        double numeric = (up - down) / (2.0 * h), d = fabs(numeric - grads[i]);
+        if (d > worst) worst = d;
+        if (d > 2e-3 + 2e-2 * fabs(numeric))
+            fail_msg("parameter %d: backward %g, central difference %g", i, (double)grads[i], numeric);
+    }
+    printf("residual tail: worst |backward - central difference| %.3g over %d parameters\n", worst, NP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_fc_gap_xent),
         cmocka_unit_test(test_expf),
         cmocka_unit_test(test_sgd_masks),
+        cmocka_unit_test(test_residual_gradients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

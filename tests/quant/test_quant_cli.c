@@ -104,7 +104,7 @@ static void test_quantize_eval(void **state)
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "(int8 tiny) on"));
     // reef gen takes it
-    snprintf(cmd, sizeof cmd, "%s gen %s/tiny.tflite -o %s/c", bin, dir, dir);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s/tiny.tflite -o %s/c", bin, dir, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     snprintf(path, sizeof path, "%s/c", dir);
     assert_int_equal(testing_count_files(path), 2);

@@ -46,8 +46,15 @@ static int32_t st_conv(void)
 {
     reef_dims in = {st_in(1, 2), st_in(1, 12), st_in(1, 12), st_in(1, 24)};
     reef_dims f = {st_in(1, 24), st_in(1, 5), st_in(1, 5), in.c};
+    if (st_in(0, 2) == 0) {
+        /* K a multiple of 8 with more than one channel: conv.c's assembly
+         * channel loop (when the range is plain) */
+        in.c = 8 * st_in(1, 4);
+        f = (reef_dims){st_in(2, 24), st_in(1, 2), 1, in.c};
+    }
     reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {st_in(1, 2), st_in(1, 2)},
                           {st_in(0, f.h - 1), st_in(0, f.w - 1)}, {1, 1}, {-128, 127}};
+    if (st_in(0, 2) == 0) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
     reef_dims out = {in.n, (in.h + 2 * p.padding.h - f.h) / p.stride.h + 1,
                      (in.w + 2 * p.padding.w - f.w) / p.stride.w + 1, f.n};
     reef_per_channel_quant q = {st_mult, st_shift};
@@ -115,6 +122,13 @@ static int32_t st_fc(void)
     /* with scratch: the widened-input path */
     reef_context ctx = {st_scratch, sizeof st_scratch};
     if (reef_fc_per_channel_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast))
+        return 1000000;
+    bad += st_diff(out.n * out.c);
+    /* one multiplier for the layer (the per-tensor loop), plain or clamped */
+    reef_per_tensor_quant t = {st_mult[0], st_shift[0]};
+    if (st_in(0, 1)) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
+    if (reef_fc_s8(&ctx, &p, &t, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_fc_s8_ref(0, &p, &q, 0, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
         return 1000000;
     return bad + st_diff(out.n * out.c);
 }

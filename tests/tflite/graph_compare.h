@@ -47,6 +47,9 @@ static inline void compare_graphs(const reef_graph *a, const reef_graph *b)
     assert_memory_equal(a->inputs, b->inputs, (size_t)a->ninputs * sizeof(int32_t));
     assert_memory_equal(a->outputs, b->outputs, (size_t)a->noutputs * sizeof(int32_t));
     if (a->description && b->description) assert_string_equal(a->description, b->description);
+    assert_int_equal(a->classes.count, b->classes.count);
+    assert_int_equal(a->classes.size, b->classes.size);
+    if (a->classes.size) assert_memory_equal(a->classes.blob, b->classes.blob, a->classes.size);
     for (int i = 0; i < a->ntensors; i++) compare_tensor(&a->tensors[i], &b->tensors[i], i);
     for (int i = 0; i < a->nops; i++) compare_op(&a->ops[i], &b->ops[i], i);
 }

@@ -16,7 +16,7 @@ static void test_inspect_kws(void **state)
         skip();
         return;
     }
-    snprintf(cmd, sizeof cmd, "%s inspect %s", bin, path);
+    snprintf(cmd, sizeof cmd, "%s inspect --model %s", bin, path);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "MACs: 2656768"));
     assert_non_null(strstr(out, "CONV_2D x5, DEPTHWISE_CONV_2D x4"));
@@ -51,7 +51,7 @@ static void test_inspect_unsupported_and_damaged(void **state)
     snprintf(path, sizeof path, "%s/odd.tflite", dir);
     assert_int_equal(reef_tflite_write(path, &g, &err), 0);
     reef_graph_free(&g);
-    snprintf(cmd, sizeof cmd, "%s inspect %s", bin, path);
+    snprintf(cmd, sizeof cmd, "%s inspect --model %s", bin, path);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "2 unsupported operators: RESIZE_BILINEAR (op 0), TRANSPOSE_CONV (op 1)"));
 
@@ -60,7 +60,7 @@ static void test_inspect_unsupported_and_damaged(void **state)
     fseek(fp, 4, SEEK_SET);
     fputs("NOPE", fp);
     fclose(fp);
-    snprintf(cmd, sizeof cmd, "%s inspect %s", bin, path);
+    snprintf(cmd, sizeof cmd, "%s inspect --model %s", bin, path);
     assert_int_equal(testing_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "file identifier is 'NOPE'"));
     unlink(path);

@@ -156,6 +156,11 @@ static void build_all_ops(reef_graph *g)
     assert_int_equal(reef_graph_add_op(g, REEF_OP_ADD, xy, 2, &bad, 1, NULL, &err), -1);
     assert_int_equal(reef_graph_set_io(g, &x, 1, &out, 1, &err), 0);
     assert_int_equal(reef_graph_set_description(g, "reef test graph", &err), 0);
+    reef_class_names classes;
+    static const char *const names[2] = {"no_fish", "fish"};
+    assert_int_equal(reef_class_names_pack(&classes, names, 2, &err), 0);
+    assert_int_equal(reef_graph_set_class_names(g, &classes, &err), 0);
+    reef_class_names_free(&classes);
 }
 
 static void test_built_graph_roundtrip(void **state)
@@ -166,7 +171,7 @@ static void test_built_graph_roundtrip(void **state)
     uint8_t *bytes;
     size_t size;
     roundtrip(&g, &bytes, &size);
-    check_buffer_alignment(bytes, size, 4);
+    check_buffer_alignment(bytes, size, 5); /* 4 constants and the class names */
     reef_error err;
     assert_int_equal(reef_graph_unsupported_ops(&g, &err), 3); /* RESIZE_BILINEAR GELU CUSTOM */
     assert_non_null(strstr(err.msg, "RESIZE_BILINEAR (op 16)"));
@@ -251,7 +256,8 @@ static void test_flatc_decodes(void **state)
                             "\"builtin_options_type\": \"ReducerOptions\"", "\"keep_dims\": true",
                             "\"builtin_options_type\": \"QuantizeOptions\"", "\"beta\": 0.5", "\"name\": \"fc_w\"",
                             "\"zero_point\": [-3]", "\"quantized_dimension\": 0", "\"filter_height\": 2",
-                            "\"new_shape\": [1, -1]", "\"type\": \"INT32\"", "\"squeeze_dims\": [0]"};
+                            "\"new_shape\": [1, -1]", "\"type\": \"INT32\"", "\"squeeze_dims\": [0]",
+                            "\"metadata\": [{\"name\": \"reef_class_names\", \"buffer\": 5}]"};
     compact(text);
     for (size_t i = 0; i < sizeof expect / sizeof *expect; i++) {
         char want[128];

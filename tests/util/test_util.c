@@ -1,10 +1,16 @@
+/* posix_openpt and friends (the progress bar is tested on a pseudo-terminal) */
+#define _XOPEN_SOURCE 700
 #include "testing.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 
+#include "util/classes.h"
 #include "util/err.h"
 #include "util/io.h"
 #include "util/json.h"
+#include "util/progress.h"
 #include "util/rng.h"
 #include "util/table.h"
 
@@ -128,6 +134,118 @@ static void table_aligns_columns(void **state)
     free(buf);
 }
 
+/* Everything the terminal's other side holds now (waits up to 200 ms for more). */
+static void drain(int master, char *buf, size_t size)
+{
+    size_t len = 0;
+    struct pollfd pfd = {.fd = master, .events = POLLIN};
+    while (len + 1 < size && poll(&pfd, 1, 200) > 0) {
+        ssize_t n = read(master, buf + len, size - 1 - len);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+}
+
+/* Runs a bar with stderr on a pseudo-terminal (the bar draws only on a
+ * terminal) and returns what it drew. Steps: begin with total 3, then
+ * sleep_ms, then one unit done, then end. */
+static void progress_on_a_terminal(int sleep_ms, char *text, size_t size, char *after_begin, size_t begin_size)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) || unlockpt(master)) skip();
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    assert_true(slave >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(slave, STDERR_FILENO);
+    reef_progress p;
+    reef_progress_begin(&p, "profile-ops", "networks", 3, 1);
+    drain(master, after_begin, begin_size);
+    usleep((useconds_t)sleep_ms * 1000);
+    reef_progress_update(&p, 1);
+    reef_progress_end(&p);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved), close(slave);
+    drain(master, text, size);
+    close(master);
+}
+
+/* Defect 12: long work shows progress on a terminal at once (profile-ops'
+ * first network takes seconds), and a slow rate reads as seconds per unit,
+ * not "0 networks/s". Silent when stderr is not a terminal. */
+static void progress_draws_at_once_and_slow_rates(void **state)
+{
+    (void)state;
+    char text[2048], first[2048];
+    progress_on_a_terminal(1200, text, sizeof text, first, sizeof first);
+    if (!strstr(first, "0/3 networks") || !strstr(first, "ETA ?")) fail_msg("nothing drawn at begin: '%s'", first);
+    if (!strstr(text, "1/3 networks") || !strstr(text, " s/networks")) fail_msg("after 1 unit in 1.2 s: '%s'", text);
+    reef_progress p;  // stderr of a test run is a pipe or file: nothing drawn, nothing kept enabled
+    reef_progress_begin(&p, "x", "y", 1, 1);
+    if (!isatty(STDERR_FILENO)) assert_int_equal(p.enabled, 0);
+    reef_progress_end(&p);
+}
+
+/* Class names carried by models: packing, parsing, listing, comparing. */
+static void class_names_compare_and_list(void **state)
+{
+    (void)state;
+    reef_error err;
+    reef_class_names c;
+    static const char *const model[3] = {"no_fish", "fish", "eel"};
+    assert_int_equal(reef_class_names_pack(&c, model, 3, &err), 0);
+    assert_int_equal(c.size, 17);
+    assert_string_equal(reef_class_name(&c, 2), "eel");
+    char list[64];
+    reef_class_names_list(&c, list, sizeof list);
+    assert_string_equal(list, "no_fish, fish, eel");
+    reef_class_names_list(&c, list, 10);
+    assert_string_equal(list, "no_fis...");
+    int to_model[3];
+    static const char *const same[3] = {"no_fish", "fish", "eel"}, *const moved[3] = {"eel", "no_fish", "fish"};
+    static const char *const other[3] = {"no_fish", "fish", "cod"}, *const twice[3] = {"fish", "fish", "eel"};
+    assert_int_equal(reef_class_names_compare(&c, same, 3, to_model), REEF_CLASSES_SAME);
+    assert_int_equal(reef_class_names_compare(&c, moved, 3, to_model), REEF_CLASSES_REORDERED);
+    assert_int_equal(to_model[0], 2), assert_int_equal(to_model[1], 0), assert_int_equal(to_model[2], 1);
+    assert_int_equal(reef_class_names_compare(&c, other, 3, to_model), REEF_CLASSES_DIFFERENT);
+    assert_int_equal(reef_class_names_compare(&c, twice, 3, to_model), REEF_CLASSES_DIFFERENT);
+    assert_int_equal(reef_class_names_compare(&c, same, 2, to_model), REEF_CLASSES_DIFFERENT);
+    reef_class_names_free(&c);
+    assert_int_equal(reef_class_names_compare(&c, same, 3, to_model), REEF_CLASSES_UNKNOWN);
+    /* parsing a stored blob: every name ended by a 0 byte */
+    assert_int_equal(reef_class_names_parse(&c, (const uint8_t *)"a\0bc\0", 5, "x", &err), 0);
+    assert_int_equal(c.count, 2);
+    reef_class_names_free(&c);
+    assert_int_equal(reef_class_names_parse(&c, (const uint8_t *)"a\0bc", 4, "x.ckpt: section CLSN", &err), -1);
+    assert_non_null(strstr(err.msg, "x.ckpt: section CLSN: class names must each end with a 0 byte"));
+    assert_int_equal(reef_class_names_parse(&c, (const uint8_t *)"", 0, "x", &err), -1);
+}
+
+/* Defect 11: a long path does not cut the reason off a message; the
+ * middle goes instead (reef_fail and reef_fail_wrap). */
+static void long_paths_keep_the_reason(void **state)
+{
+    (void)state;
+    char path[3001];
+    memset(path, 'd', 3000);
+    path[0] = '/', path[3000] = 0;
+    reef_error err;
+    assert_int_equal(reef_fail(&err, "%s: cannot open: %s", path, "No such file or directory"), -1);
+    assert_true(strlen(err.msg) < sizeof err.msg);
+    assert_true(strncmp(err.msg, "/ddd", 4) == 0);
+    assert_non_null(strstr(err.msg, " ... "));
+    assert_non_null(strstr(err.msg, "d: cannot open: No such file or directory"));
+    assert_int_equal(reef_fail_wrap(&err, "%s", path), -1);  // a long prefix on a long message
+    assert_true(strlen(err.msg) < sizeof err.msg);
+    assert_non_null(strstr(err.msg, "d: cannot open: No such file or directory"));
+    assert_int_equal(reef_fail(&err, "short %d", 1), -1);
+    assert_string_equal(err.msg, "short 1");
+    assert_int_equal(reef_fail_wrap(&err, "x.ckpt"), -1);
+    assert_string_equal(err.msg, "x.ckpt: short 1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +255,9 @@ int main(void)
         cmocka_unit_test(read_missing_file_names_it),
         cmocka_unit_test(rng_is_deterministic_and_unbiased),
         cmocka_unit_test(table_aligns_columns),
+        cmocka_unit_test(progress_draws_at_once_and_slow_rates),
+        cmocka_unit_test(class_names_compare_and_list),
+        cmocka_unit_test(long_paths_keep_the_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,8 @@ typedef enum reef_tail_kind {
     REEF_TAIL_DW_CONV = 1, /* w (1, KH, KW, C), b (C), multiplier 1 */
     REEF_TAIL_GAP = 2,     /* (H, W, C) -> (C): mean over H*W */
     REEF_TAIL_FC = 3,      /* w (OUT, IN), b (OUT), input flattened */
+    REEF_TAIL_ADD = 4,     /* residual: the previous layer's output + the input
+                              of layer skip_from (same shape), clamped */
 } reef_tail_kind;
 
 /* Which parameters of a layer the update changes (bit set). */
@@ -51,9 +53,15 @@ typedef struct reef_tail_layer {
     uint32_t mask_at;          /* float index in acts of its clamp mask: one bit per
                                   output, 1 where the gradient passes (uint32 words) */
     int32_t train;             /* REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS, or 0 */
+    int32_t keep_input;        /* 1: its input is kept at save_at because an ADD
+                                  reads it (also kept when its weights train) */
+    int32_t skip_from;         /* ADD: the layer whose input it adds */
+    uint32_t dskip_at;         /* ADD: float index in acts of the gradient it
+                                  sends back to that input */
 } reef_tail_layer;
 
-/* The tail: its layers and the sizes of the buffers it needs. */
+/* The tail: its layers and the sizes of the buffers it needs. A residual
+ * block inside it is a chain closed by an ADD layer. */
 typedef struct reef_tail {
     int32_t nlayers;
     const reef_tail_layer *layers; /* (nlayers) */

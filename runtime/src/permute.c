@@ -1,4 +1,4 @@
-/* Data movement: STRIDED and COPY_ROWS (see reef/permute.h). */
+/* Data movement: STRIDED, COPY_ROWS and RESIZE_NEAREST (see reef/permute.h). */
 #include "reef/permute.h"
 
 #include "check.h"
@@ -53,4 +53,29 @@ reef_status reef_copy_rows_step(const void *args, uint8_t *arena)
     return reef_copy_rows_s8(a->rows, a->row_size, (const int8_t *)(arena + a->io.input_at) + a->input_offset,
                              a->input_stride, (int8_t *)(arena + a->io.output_at) + a->output_offset,
                              a->output_stride, &a->quant);
+}
+
+reef_status reef_resize_nearest_s8(const reef_dims *input_dims, const reef_dims *output_dims, const int32_t *index,
+                                   const int8_t *input, int8_t *output)
+{
+    int32_t n, y, x, c;
+    if (!input_dims || !output_dims || !index || !input || !output || !reef_dims_valid(input_dims) ||
+        !reef_dims_valid(output_dims) || input_dims->n != output_dims->n || input_dims->c != output_dims->c)
+        return REEF_ARG_ERROR;
+    for (n = 0; n < output_dims->n; n++)
+        for (y = 0; y < output_dims->h; y++) {
+            const int8_t *row = input + (n * input_dims->h + index[y]) * input_dims->w * input_dims->c;
+            for (x = 0; x < output_dims->w; x++) {
+                const int8_t *pixel = row + index[output_dims->h + x] * input_dims->c;
+                for (c = 0; c < output_dims->c; c++) *output++ = pixel[c];
+            }
+        }
+    return REEF_OK;
+}
+
+reef_status reef_resize_nearest_step(const void *args, uint8_t *arena)
+{
+    const reef_resize_nearest_step_args *a = (const reef_resize_nearest_step_args *)args;
+    return reef_resize_nearest_s8(&a->input_dims, &a->output_dims, a->index, (const int8_t *)(arena + a->io.input_at),
+                                  (int8_t *)(arena + a->io.output_at));
 }

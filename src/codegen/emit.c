@@ -250,6 +250,15 @@ static void put_copy_rows(emitter *e, int k, const reef_lowered_step *s, const v
             q->requantize, q->input_offset, q->multiplier, q->shift, q->output_offset);
 }
 
+static void put_resize_nearest(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_resize_nearest_step_args *a = args;
+    (void)s;
+    emit_dims(e->fp, "input_dims", &a->input_dims);
+    emit_dims(e->fp, "output_dims", &a->output_dims);
+    emit_ref(e, "index", k, "bias", a->index);
+}
+
 static void put_arg_max(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_arg_max_step_args *a = args;

@@ -685,6 +685,49 @@ static int lower_reduce_max(const reef_graph *g, const reef_op *op, reef_lowered
     return 0;
 }
 
+/* RESIZE_NEAREST_NEIGHBOR (resize_nearest_neighbor.cc, the reference
+ * kernel): a 4-D input, a constant int32 size (H, W), one quantization;
+ * each output row's and column's input index is TFLite's
+ * GetNearestNeighbor, in float32 as it computes it, tabled here. */
+static int32_t nearest_neighbor(int32_t v, int32_t in_size, int32_t out_size, int align_corners, int half_pixel)
+{
+    const float scale = align_corners && out_size > 1 ? (float)(in_size - 1) / (float)(out_size - 1)
+                                                      : (float)in_size / (float)out_size;
+    const float offset = half_pixel ? 0.5f : 0.0f;
+    const float at = ((float)v + offset) * scale;
+    int32_t i = align_corners ? (int32_t)roundf(at) : (int32_t)floorf(at);
+    if (i > in_size - 1) i = in_size - 1;
+    return half_pixel && i < 0 ? 0 : i;
+}
+
+static int lower_resize_nearest(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out, *size;
+    if (op->ninputs != 2 || op->noutputs != 1) return reef_fail(err, "needs an input, a size and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
+        constant(g, op->inputs[1], REEF_INT32, &size, err))
+        return -1;
+    if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
+        return reef_fail(err, "input and output quantization differ");
+    reef_resize_nearest_step_args *a = &s->args.resize_nearest;
+    if (dims4(in, &a->input_dims, err) || dims4(out, &a->output_dims, err)) return -1;
+    if (reef_tensor_elements(size) != 2) return reef_fail(err, "size '%s' is not 2 values (H, W)", size->name);
+    const int32_t oh = read_i32(size->data), ow = read_i32(size->data + 4);
+    if (oh != a->output_dims.h || ow != a->output_dims.w || a->output_dims.n != a->input_dims.n ||
+        a->output_dims.c != a->input_dims.c)
+        return reef_fail(err, "output shape does not match the input and the size %dx%d", oh, ow);
+    s->bias = malloc((size_t)(oh + ow) * sizeof(int32_t));
+    if (!s->bias) return reef_fail(err, "out of memory");
+    s->nbias = oh + ow;
+    for (int32_t y = 0; y < oh; y++)
+        s->bias[y] = nearest_neighbor(y, a->input_dims.h, oh, op->opt.align_corners, op->opt.half_pixel_centers);
+    for (int32_t x = 0; x < ow; x++)
+        s->bias[oh + x] = nearest_neighbor(x, a->input_dims.w, ow, op->opt.align_corners, op->opt.half_pixel_centers);
+    a->index = s->bias;
+    s->kind = REEF_STEP_RESIZE_NEAREST;
+    return 0;
+}
+
 /* ARG_MAX (arg_min_max.cc, reference ArgMinMax with GreaterFn): over one
  * axis, a constant int32 (TFLite Micro reads only int32 axes) counting
  * from the end when negative; int32 indices out, the first of equal
@@ -828,6 +871,7 @@ static const struct {
     {REEF_OP_STRIDED_SLICE, lower_strided_slice},
     {REEF_OP_REDUCE_MAX, lower_reduce_max},
     {REEF_OP_ARG_MAX, lower_arg_max},
+    {REEF_OP_RESIZE_NEAREST_NEIGHBOR, lower_resize_nearest},
     {REEF_OP_QUANTIZE, lower_quantize},
     {REEF_OP_DEQUANTIZE, lower_dequantize},
 };

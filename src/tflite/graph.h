@@ -62,6 +62,7 @@ typedef enum reef_builtin {
     REEF_OP_REDUCE_MAX = 82,
     REEF_OP_PACK = 83,
     REEF_OP_UNPACK = 88,
+    REEF_OP_RESIZE_NEAREST_NEIGHBOR = 97,
     REEF_OP_LEAKY_RELU = 98,
     REEF_OP_SPLIT_V = 102,
     REEF_OP_QUANTIZE = 114,
@@ -121,6 +122,8 @@ typedef struct reef_op_options {
     int axis;
     /* SPLIT, SPLIT_V num_splits; PACK values_count; UNPACK num */
     int count;
+    /* RESIZE_NEAREST_NEIGHBOR */
+    int align_corners, half_pixel_centers;
     /* STRIDED_SLICE */
     int begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset;
     /* LEAKY_RELU */

@@ -31,6 +31,14 @@ int reef_builtin_supported(int32_t builtin)
     case REEF_OP_TRANSPOSE:
     case REEF_OP_SLICE:
     case REEF_OP_REDUCE_MAX:
+    case REEF_OP_ARG_MAX:
+    case REEF_OP_CONCATENATION:
+    case REEF_OP_SPLIT:
+    case REEF_OP_SPLIT_V:
+    case REEF_OP_PACK:
+    case REEF_OP_UNPACK:
+    case REEF_OP_STRIDED_SLICE:
+    case REEF_OP_RESIZE_NEAREST_NEIGHBOR:
     case REEF_OP_PADV2:
     case REEF_OP_EXPAND_DIMS:
     case REEF_OP_AVERAGE_POOL_2D:
@@ -145,6 +153,17 @@ static void options_text(const reef_op *op, char *buf, size_t size)
         break;
     case REEF_OP_CONCATENATION:
         snprintf(buf, size, "axis %d %s", o->axis, act_name(o->activation));
+        break;
+    case REEF_OP_PACK:
+    case REEF_OP_UNPACK:
+        snprintf(buf, size, "axis %d, %d values", o->axis, o->count);
+        break;
+    case REEF_OP_SPLIT:
+    case REEF_OP_SPLIT_V:
+        snprintf(buf, size, "%d splits", o->count);
+        break;
+    case REEF_OP_STRIDED_SLICE:
+        snprintf(buf, size, "masks begin %d end %d shrink %d", o->begin_mask, o->end_mask, o->shrink_axis_mask);
         break;
     case REEF_OP_MEAN:
     case REEF_OP_REDUCE_MAX:

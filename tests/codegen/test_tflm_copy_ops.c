@@ -1,6 +1,7 @@
 /* The data-movement ops with several operands against TFLite Micro:
  * CONCATENATION, SPLIT, SPLIT_V, PACK, UNPACK (one COPY_ROWS step per
- * operand, reef/permute.h), STRIDED_SLICE (a STRIDED step) and ARG_MAX.
+ * operand, reef/permute.h), STRIDED_SLICE (a STRIDED step), ARG_MAX and
+ * RESIZE_NEAREST_NEIGHBOR.
  *
  *  - CONCATENATION: every case of data/tflm_concat_vectors.txt, which
  *    TFLite Micro's reference kernels generated (see the file's header);
@@ -11,6 +12,8 @@
  *    from TFLite Micro's reference kernel, and the refusals;
  *  - ARG_MAX (int32 indices, the model's output): every case of
  *    data/tflm_arg_max_vectors.txt;
+ *  - RESIZE_NEAREST_NEIGHBOR: every case of
+ *    data/tflm_resize_nearest_vectors.txt;
  *  each also as generated C on qemu-m4 once (CONCATENATION and ARG_MAX
  *  also on the host).
  * Skips (77) when the source tree (the vectors) is not found; the qemu-m4
@@ -72,13 +75,9 @@ static int32_t split_concat_graph(reef_graph *g, int rank, const int32_t *out_sh
 static void test_concat_match_tflm(void **state)
 {
     (void)state;
-    const char *src = testing_source_dir();
     char path[1024];
     static char line[65536];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_concat_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_concat_vectors.txt", path, sizeof path);
     int n = 0, requantized = 0, emulated = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;
@@ -259,13 +258,9 @@ static int32_t strided_slice_graph(reef_graph *g, int rank, const int32_t *shape
 static void test_strided_slice_match_tflm(void **state)
 {
     (void)state;
-    const char *src = testing_source_dir();
     char path[1024];
     static char line[16384];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_strided_slice_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_strided_slice_vectors.txt", path, sizeof path);
     int n = 0, negative = 0, shrunk = 0, emulated = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;
@@ -350,13 +345,9 @@ static void test_strided_slice_match_tflm(void **state)
 static void test_arg_max_match_tflm(void **state)
 {
     (void)state;
-    const char *src = testing_source_dir();
     char path[1024];
     static char line[16384];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_arg_max_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_arg_max_vectors.txt", path, sizeof path);
     int n = 0, ties = 0, emulated = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;
@@ -408,6 +399,72 @@ static void test_arg_max_match_tflm(void **state)
     if (!emulated && !testing_sanitizer_run()) skip();
 }
 
+/* ---- RESIZE_NEAREST_NEIGHBOR ---------------------------------------------- */
+
+/* Every case of data/tflm_resize_nearest_vectors.txt (align_corners and
+ * half_pixel_centers in all four combinations, up- and downsampling)
+ * through the writer, reader, lowering and interpreter; the first 2x case
+ * with half_pixel_centers also as generated C on qemu-m4. */
+static void test_resize_nearest_match_tflm(void **state)
+{
+    (void)state;
+    char path[1024];
+    static char line[65536];
+    FILE *fp = open_vectors("tflm_resize_nearest_vectors.txt", path, sizeof path);
+    int n = 0, per_mode[4] = {0}, emulated = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#') continue;
+        char *save = NULL;
+        assert_string_equal(strtok_r(line, " \n", &save), "RESIZE_NN");
+        reef_op_options o;
+        reef_op_options_init(&o);
+        o.align_corners = atoi(NEXT()), o.half_pixel_centers = atoi(NEXT());
+        int32_t shape[4], out_shape[4];
+        for (int i = 0; i < 4; i++) shape[i] = atoi(NEXT());
+        int64_t size[2];
+        size[0] = atoi(NEXT()), size[1] = atoi(NEXT());
+        out_shape[0] = shape[0], out_shape[1] = (int32_t)size[0], out_shape[2] = (int32_t)size[1], out_shape[3] = shape[3];
+        const int in_count = shape[0] * shape[1] * shape[2] * shape[3];
+        const int out_count = out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3];
+        int8_t *x = hex_bytes(NEXT(), (size_t)in_count), *want = hex_bytes(NEXT(), (size_t)out_count);
+        if (!x || !want) fail_msg("%s: case %d has the wrong number of bytes", path, n + 1);
+        int8_t *got = malloc((size_t)out_count);
+        reef_graph g, back;
+        reef_error err;
+        float scale = 0.02f;
+        int64_t zp = 5;
+        assert_int_equal(reef_graph_init(&g, "resize", &err), 0);
+        int32_t tx = reef_graph_add_tensor(&g, "x", REEF_INT8, 4, shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, tx, 1, &scale, &zp, 0, &err), 0);
+        int32_t ty = reef_graph_add_tensor(&g, "y", REEF_INT8, 4, out_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&g, ty, 1, &scale, &zp, 0, &err), 0);
+        int32_t ins[2] = {tx, add_int_const(&g, "size", size, 2, 0)};
+        assert_true(reef_graph_add_op(&g, REEF_OP_RESIZE_NEAREST_NEIGHBOR, ins, 2, &ty, 1, &o, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(&g, &tx, 1, &ty, 1, &err), 0);
+        reef_lowered_model m;
+        round_trip_lower(&g, &back, &m, "resize", n + 1);
+        assert_int_equal(back.ops[0].opt.align_corners, o.align_corners); /* options written and read back */
+        assert_int_equal(back.ops[0].opt.half_pixel_centers, o.half_pixel_centers);
+        assert_int_equal(m.steps[0].kind, REEF_STEP_RESIZE_NEAREST);
+        assert_int_equal(reef_lowered_invoke(&m, x, got), 0);
+        for (int i = 0; i < out_count; i++)
+            if (got[i] != want[i])
+                fail_msg("RESIZE_NEAREST_NEIGHBOR case %d (align_corners %d, half_pixel_centers %d) output %d: %d, "
+                         "TFLite Micro %d", n + 1, o.align_corners, o.half_pixel_centers, i, got[i], want[i]);
+        if (o.half_pixel_centers && size[0] == 2 * shape[1] && !emulated)
+            emulated = run_targets(&m, "resize", x, 1, (size_t)in_count, want, 0);
+        per_mode[o.align_corners + 2 * o.half_pixel_centers]++, n++;
+        free(x), free(want), free(got);
+        reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    }
+    fclose(fp);
+    printf("  RESIZE_NEAREST_NEIGHBOR: %d cases (%d, %d, %d, %d by align_corners / half_pixel_centers) equal TFLite "
+           "Micro's reference%s\n",
+           n, per_mode[0], per_mode[1], per_mode[2], per_mode[3], emulated ? "; one also on qemu-m4" : "");
+    assert_true(n >= 60 && per_mode[0] && per_mode[1] && per_mode[2] && per_mode[3]);
+    if (!emulated && !testing_sanitizer_run()) skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_split_pack_random),
         cmocka_unit_test(test_strided_slice_match_tflm),
         cmocka_unit_test(test_arg_max_match_tflm),
+        cmocka_unit_test(test_resize_nearest_match_tflm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,12 +42,8 @@ static int ncases;
 
 static void load_cases(void)
 {
-    const char *src = testing_source_dir();
     char path[1024], line[1024], hex[600];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_lut_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_lut_vectors.txt", path, sizeof path);
     ncases = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;
@@ -193,13 +189,9 @@ static void test_chain_model(void **state)
 static void test_prelu_match_tflm(void **state)
 {
     (void)state;
-    const char *src = testing_source_dir();
     char path[1024];
     static char line[16384], hin[8192], hal[8192], hout[8192];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_prelu_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_prelu_vectors.txt", path, sizeof path);
     int n = 0, emulated = 0, negative_alpha = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;
@@ -432,13 +424,9 @@ static void test_reduce_max_random(void **state)
 static void test_mean_match_tflm(void **state)
 {
     (void)state;
-    const char *src = testing_source_dir();
     char path[1024];
     static char line[16384], hin[8192], hout[256];
-    if (!src) skip();
-    snprintf(path, sizeof path, "%s/tests/codegen/data/tflm_mean_vectors.txt", src);
-    FILE *fp = fopen(path, "r");
-    if (!fp) fail_msg("%s: cannot open", path);
+    FILE *fp = open_vectors("tflm_mean_vectors.txt", path, sizeof path);
     int n = 0, outputs = 0, keep_cases[2] = {0, 0}, emulated = 0;
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;

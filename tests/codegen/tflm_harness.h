@@ -22,6 +22,18 @@ static inline int8_t *hex_bytes(const char *hex, size_t n)
     return v;
 }
 
+/* tests/codegen/data/<name> of the source tree, open for reading (its
+ * name in path, for messages); skips (77) without the source tree. */
+static inline FILE *open_vectors(const char *name, char *path, size_t size)
+{
+    const char *src = testing_source_dir();
+    if (!src) skip();
+    snprintf(path, size, "%s/tests/codegen/data/%s", src, name);
+    FILE *fp = fopen(path, "r");
+    if (!fp) fail_msg("%s: cannot open", path);
+    return fp;
+}
+
 /* The generated C of m on qemu-m4 (emulated Cortex-M4) and, when host,
  * also built for the host, on n inputs of in_size bytes: each must give
  * the m->output_bytes bytes of want. Returns 0 when

@@ -32,6 +32,21 @@ typedef struct reef_strided_step_args {
 } reef_strided_step_args;
 reef_status reef_strided_step(const void *args, uint8_t *arena);
 
+/* RESIZE_NEAREST_NEIGHBOR: output (n, y, x, :) = input (n, index[y],
+ * index[output h + x], :), the C values of a pixel copied; index (output h
+ * + output w) is TFLite's GetNearestNeighbor for every output row and
+ * column, computed on the host (float arithmetic stays off the device). */
+reef_status reef_resize_nearest_s8(const reef_dims *input_dims, const reef_dims *output_dims, const int32_t *index,
+                                   const int8_t *input, int8_t *output);
+
+typedef struct reef_resize_nearest_step_args {
+    reef_step_io io;
+    reef_dims input_dims;  /* (N, H_IN, W_IN, C) */
+    reef_dims output_dims; /* (N, H_OUT, W_OUT, C) */
+    const int32_t *index;  /* (H_OUT + W_OUT) input row, then input column */
+} reef_resize_nearest_step_args;
+reef_status reef_resize_nearest_step(const void *args, uint8_t *arena);
+
 /* One requantization, or none (requantize 0: a copy). */
 typedef struct reef_copy_quant {
     int32_t requantize;

@@ -120,32 +120,34 @@ static int sigmoid_input(int v, int32_t zero_point, int32_t multiplier, int shif
 
 static int8_t clamp_s8(int32_t v) { return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }
 
-int reef_lut_logistic(float input_scale, int32_t input_zero_point, int8_t table[256], reef_error *err)
+/* The table of one curve of the sigmoid family: int8 v -> the curve's Q0.31
+ * value at v's q4 input, divided by 2^out_shift and moved by out_offset
+ * (TFLite Micro's int8 LOGISTIC: >> 23, - 128; TANH: >> 24), saturated
+ * outside the radius. */
+static int sigmoid_table(float input_scale, int32_t input_zero_point, int32_t (*curve_q4)(int32_t),
+                         int out_shift, int32_t out_offset, int8_t table[256], reef_error *err)
 {
-    int32_t multiplier, radius;
-    int shift;
+    int32_t multiplier = 0, radius = 0; /* set by sigmoid_params; zeroed for GCC's flow analysis */
+    int shift = 0;
     if (sigmoid_params(input_scale, input_zero_point, &multiplier, &shift, &radius, err)) return -1;
     for (int v = -128; v <= 127; v++) {
         int32_t q4 = 0;
         const int side = sigmoid_input(v, input_zero_point, multiplier, shift, radius, &q4);
         table[v + 128] = side < 0   ? -128
                          : side > 0 ? 127
-                                    : clamp_s8(reef_divide_by_pot(logistic_q4(q4), 23) - 128);
+                                    : clamp_s8(reef_divide_by_pot(curve_q4(q4), out_shift) + out_offset);
     }
     return 0;
 }
 
+int reef_lut_logistic(float input_scale, int32_t input_zero_point, int8_t table[256], reef_error *err)
+{
+    return sigmoid_table(input_scale, input_zero_point, logistic_q4, 23, -128, table, err);
+}
+
 int reef_lut_tanh(float input_scale, int32_t input_zero_point, int8_t table[256], reef_error *err)
 {
-    int32_t multiplier, radius;
-    int shift;
-    if (sigmoid_params(input_scale, input_zero_point, &multiplier, &shift, &radius, err)) return -1;
-    for (int v = -128; v <= 127; v++) {
-        int32_t q4 = 0;
-        const int side = sigmoid_input(v, input_zero_point, multiplier, shift, radius, &q4);
-        table[v + 128] = side < 0 ? -128 : side > 0 ? 127 : clamp_s8(reef_divide_by_pot(tanh_q4(q4), 24));
-    }
-    return 0;
+    return sigmoid_table(input_scale, input_zero_point, tanh_q4, 24, 0, table, err);
 }
 
 /* ---- HARD_SWISH: int16 fixed point -------------------------------------- */

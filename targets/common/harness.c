@@ -14,17 +14,6 @@
 static int8_t harness_input[REEF_MODEL_INPUT_SIZE] __attribute__((aligned(8)));   /* (INPUT_SIZE) */
 static int8_t harness_output[REEF_MODEL_OUTPUT_SIZE] __attribute__((aligned(8))); /* (OUTPUT_SIZE) */
 
-static void print_cycles(uint32_t index, uint32_t cycles)
-{
-    char line[96];
-    char *p = reef_harness_append(line, "reef-harness: inference ");
-    p = reef_fmt_u32(p, index);
-    p = reef_harness_append(p, " cycles ");
-    p = reef_fmt_u32(p, cycles);
-    reef_harness_append(p, "\n");
-    reef_platform_print(line);
-}
-
 #ifdef REEF_HARNESS_BACKGROUND_DIFF
 /* The camera's running background (runtime/include/reef/background.h): the
  * inputs are raw gray frames as int8 (p - 128, the model's input map when it
@@ -59,7 +48,7 @@ static int run_one(uint32_t index)
         reef_harness_print_error("model invoke returned nonzero");
         return REEF_EXIT_MODEL;
     }
-    if (cycles) print_cycles(index, cycles);
+    if (cycles) reef_harness_print_pair("inference", index, "cycles", cycles);
     if (reef_platform_output_write(harness_output, REEF_MODEL_OUTPUT_SIZE)) return REEF_EXIT_IO;
     return REEF_EXIT_OK;
 }

@@ -74,6 +74,8 @@ char *reef_fmt_u32(char *dst, uint32_t value);          /* decimal */
 char *reef_fmt_hex32(char *dst, uint32_t value);        /* 0x%08x */
 char *reef_harness_append(char *dst, const char *text); /* returns the new end */
 void reef_harness_print_fact(const char *what, uint32_t value); /* "reef-harness: WHAT VALUE" */
+void reef_harness_print_pair(const char *what, uint32_t value, const char *then,
+                             uint32_t next);             /* "reef-harness: WHAT VALUE THEN NEXT" */
 void reef_harness_print_error(const char *what);        /* "reef-harness: error WHAT" */
 
 #endif

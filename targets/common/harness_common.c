@@ -50,6 +50,21 @@ void reef_harness_print_fact(const char *what, uint32_t value)
     reef_platform_print(line);
 }
 
+void reef_harness_print_pair(const char *what, uint32_t value, const char *then, uint32_t next)
+{
+    char line[128];
+    char *p = reef_harness_append(line, "reef-harness: ");
+    p = reef_harness_append(p, what);
+    p = reef_harness_append(p, " ");
+    p = reef_fmt_u32(p, value);
+    p = reef_harness_append(p, " ");
+    p = reef_harness_append(p, then);
+    p = reef_harness_append(p, " ");
+    p = reef_fmt_u32(p, next);
+    reef_harness_append(p, "\n");
+    reef_platform_print(line);
+}
+
 void reef_harness_print_error(const char *what)
 {
     reef_platform_print("reef-harness: error ");

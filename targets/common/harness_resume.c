@@ -33,18 +33,6 @@ void reef_platform_nvm(reef_nvm *nvm);
 static int8_t harness_input[REEF_MODEL_INPUT_SIZE] __attribute__((aligned(8)));
 static int8_t harness_output[REEF_MODEL_OUTPUT_SIZE] __attribute__((aligned(8)));
 
-/* Prints "reef-harness: boot job J point P". */
-static void print_boot(uint32_t job, uint32_t point)
-{
-    char line[96];
-    char *p = reef_harness_append(line, "reef-harness: boot job ");
-    p = reef_fmt_u32(p, job);
-    p = reef_harness_append(p, " point ");
-    p = reef_fmt_u32(p, point);
-    reef_harness_append(p, "\n");
-    reef_platform_print(line);
-}
-
 /* SRAM after a power failure holds nothing useful: make that visible. */
 static void poison_arena(void)
 {
@@ -118,7 +106,7 @@ int reef_harness_run(void)
         reef_harness_print_error("NVM too small for the model's schedule, or unreadable");
         return REEF_EXIT_IO;
     }
-    if (r.has_progress) print_boot(r.job, r.point);
+    if (r.has_progress) reef_harness_print_pair("boot job", r.job, "point", r.point);
     int status = run_jobs(&r, &nvm, r.has_progress ? r.job : 0, count);
     if (status != REEF_EXIT_OK) return status;
     status = write_outputs(&nvm, count);

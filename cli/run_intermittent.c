@@ -51,8 +51,8 @@ static void usage(FILE *fp)
             "  --fail-stride S    ... per S-th instruction of it (default 1: every one)\n"
             "  --inputs FILE      raw int8 inputs (n x input size) instead of --data\n"
             "  --limit N          only the first N inputs\n"
-            "  --capacitor C, --v-on V, --v-off V, --profile P, --step-cycles F: the schedule\n"
-            "                     (reef gen)\n"
+            "  --capacitor C, --v-on V, --v-off V, --profile P, --step-cycles F|estimate:\n"
+            "                     the schedule (reef gen; step cycles measured by default)\n"
             "  --work DIR         keep the generated C and firmware in DIR\n"
             "  --timeout S        time limit of one boot (default 120 s)\n"
             "  --json             print the result as JSON\n");
@@ -98,7 +98,7 @@ static int parse(int argc, char **argv, irun *a)
         else if (c == 'd') a->data = optarg;
         else if (c == 'i') a->raw = optarg;
         else if (c == 'w') a->work = optarg;
-        else if (c == 'j') a->json = 1;
+        else if (c == 'j') a->json = 1, a->po.quiet = 1;
         else if (c == 'S') a->fail_steps = 1;
         else if (c == 'I') continue;
         else if (c == 'W') a->fail_writes = 1;

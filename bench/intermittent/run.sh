@@ -35,6 +35,8 @@ reef="$build/reef"
 [ -x "$reef" ] || { echo "run.sh: $reef is not built (make build)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "run.sh: needs jq (scripts/deps.sh)" >&2; exit 1; }
 mkdir -p "$work"
+# the schedules plan from step cycles measured on qemu-m4 (reef gen): cached here
+export REEF_CACHE_DIR="${REEF_CACHE_DIR:-$work/cache}"
 
 # model name, .tflite, and its input arguments
 set --

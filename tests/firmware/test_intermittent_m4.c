@@ -57,6 +57,18 @@ static void test_gen_intermittent(void **state)
     snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --intermittent --capacitor 100u --v-on 3.0 --v-off 1.8", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "intermittent schedule (FRAM NVM)"));
+    /* planned from step cycles measured on qemu-m4 by default, cached: the
+     * second plan reads them back; 'estimate' plans from the shapes */
+    assert_non_null(strstr(out, tools_present() ? "step cycles measured on qemu-m4" : "ESTIMATED"));
+    assert_non_null(strstr(out, tools_present() ? "modeled from emulated step cycles" : "modeled from the estimate"));
+    if (tools_present()) {
+        assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "measured on qemu-m4 earlier (cache"));
+    }
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/est --intermittent --capacitor 100u --step-cycles estimate", bin,
+             model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "modeled from the estimate"));
     snprintf(cmd, sizeof cmd, "%s/out", dir);
     assert_int_equal(testing_count_files(cmd), 4); /* small.[ch], small_resume.[ch] */
     /* a capacitor too small for any unit: refused, saying how big would do */
@@ -93,7 +105,7 @@ static void test_gen_intermittent(void **state)
     snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/measured --intermittent --capacitor 100u --step-cycles %s", bin, model,
              dir, cycles);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
-    assert_non_null(strstr(out, "modeled from emulated step counts"));
+    assert_non_null(strstr(out, "modeled from emulated step cycles"));
     fp = fopen(cycles, "w");
     assert_non_null(fp);
     fprintf(fp, "steps %d\n0 100\n", nsteps + 1);
@@ -233,11 +245,17 @@ static void test_run_host(void **state)
 
 int main(void)
 {
+    /* the measured step cycles' cache: this run's own, not the user's */
+    char cache[256];
+    testing_tmpdir(cache, sizeof cache, "int-cache");
+    setenv("REEF_CACHE_DIR", cache, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gen_intermittent),
         cmocka_unit_test(test_harvest_cli),
         cmocka_unit_test(test_run_with_failures),
         cmocka_unit_test(test_run_host),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    testing_rm_tree(cache);
+    return rc;
 }

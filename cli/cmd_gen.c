@@ -1,5 +1,6 @@
 /* reef gen --model MODEL.tflite -o DIR: the int8 model as C (DIR/<name>.h, .c). */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,15 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, cons
     free(counts);
 }
 
+/* The capacitor voltage above which a point may pass without a commit
+ * (reef/resume.h commit_now): it still holds the next unit and a commit of
+ * everything live after it above --v-off. */
+static double pass_above_v(const reef_intermittent_plan *p, const power_opts *po)
+{
+    if (po->capacitor_f <= 0) return 0;
+    return sqrt(po->v_off * po->v_off + 2.0 * p->pass_reserve_uj * 1e-6 / (po->efficiency * po->capacitor_f));
+}
+
 /* The intermittent schedule: units, commits, modeled energies. */
 static void print_plan(const reef_intermittent_plan *p, const power_opts *po, const reef_intermittent_options *o,
                        int json)
@@ -133,6 +143,8 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
         reef_json_kv_number(&j, "steps_uj_modeled", p->step_uj_total);
         reef_json_kv_number(&j, "commits_uj_modeled", p->commit_uj_total);
         reef_json_kv_number(&j, "commit_overhead_modeled", share);
+        reef_json_kv_number(&j, "pass_reserve_uj_modeled", p->pass_reserve_uj);
+        if (o->budget_uj > 0) reef_json_kv_number(&j, "pass_above_v", pass_above_v(p, po));
         reef_json_end(&j);
         reef_json_finish(&j);
         return;
@@ -150,6 +162,8 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
             reef_table_cell(&t, "%g uF, %.2f V -> %.2f V", po->capacitor_f * 1e6, po->v_on, po->v_off);
         reef_table_cell(&t, "largest unit"), reef_table_cell(&t, "%.1f uJ", worst),
             reef_table_cell(&t, "modeled: boot + restore + unit + commit");
+        reef_table_cell(&t, "pass a point above"), reef_table_cell(&t, "%.2f V", pass_above_v(p, po)),
+            reef_table_cell(&t, "%.1f uJ left: next unit + its commit", p->pass_reserve_uj);
     }
     reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, o->step_cycles ? "modeled from emulated step cycles, x 1.25" : "modeled from the estimate, x 1.25");
     reef_table_cell(&t, "commits"), reef_table_cell(&t, "%.1f uJ", p->commit_uj_total),

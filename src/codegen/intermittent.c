@@ -442,15 +442,21 @@ static int alloc_plan(reef_intermittent_plan *p, int nunits, int ntensors)
     p->save_index = calloc((size_t)nunits + 2, sizeof *p->save_index);
     p->restore_index = calloc((size_t)nunits + 2, sizeof *p->restore_index);
     p->saves = calloc(maxspans, sizeof *p->saves);
+    p->save_live_to = calloc(maxspans, sizeof *p->save_live_to);
     p->restores = calloc(maxspans, sizeof *p->restores);
     return p->units && p->unit_uj && p->worst_charge_uj && p->commit_uj && p->restore_uj && p->save_index &&
-                   p->restore_index && p->saves && p->restores
+                   p->restore_index && p->saves && p->save_live_to && p->restores
                ? 0
                : -1;
 }
 
-/* NVM regions: each tensor live at some point owns bytes from the point
- * before its first writing unit to the last point it is live. */
+/* NVM regions: every tensor live at some point owns bytes of its own, for
+ * the whole schedule (no two tensors share NVM bytes). Sharing bytes
+ * between tensors whose live points do not overlap would be safe if a
+ * commit followed every unit; with commits that may pass points (resume.h:
+ * commit_now) a save after the last committed point p could overwrite a
+ * tensor that p's restore reads. NVM is not scarce (a 256 KB FRAM); what
+ * it costs is in the plan's nvm_bytes. */
 static int layout_nvm(const ctx *c, const int *cut, int ncut, uint32_t *nvm_at, uint32_t *data_bytes,
                       reef_error *err)
 {
@@ -463,23 +469,13 @@ static int layout_nvm(const ctx *c, const int *cut, int ncut, uint32_t *nvm_at, 
     }
     for (int t = 0; t < c->nt; t++) {
         nvm_at[t] = UINT32_MAX;
-        int first = -1, last = -1;
-        for (int pt = 0; pt < ncut; pt++)
-            if (live_at(c, t, cut[pt])) {
-                if (first < 0) first = pt;
-                last = pt;
-            }
-        if (first < 0) continue;
-        /* The next job's point 0 saves its input while the record still
-         * says "this job, last point", whose restore reads the output: the
-         * input's region must not share bytes with the output's. */
-        if (t == c->root[c->m->input_tensor]) last = ncut - 1;
-        /* the point before the unit that first writes t */
-        int from = produced_from(c, t), before = 0;
-        for (int pt = 0; pt < ncut; pt++)
-            if (cut[pt] <= from) before = pt;
-        if (from < 0) before = 0;
-        bufs[nbuf] = (reef_plan_buffer){c->m->tensor_bytes[t], before, last, 0};
+        int live = 0;
+        for (int pt = 0; pt < ncut && !live; pt++) live = live_at(c, t, cut[pt]);
+        if (!live) continue;
+        /* one interval for all: the regions are disjoint (this also keeps the
+         * next job's input, saved while the record still says "this job,
+         * last point", apart from the output that point's restore reads) */
+        bufs[nbuf] = (reef_plan_buffer){c->m->tensor_bytes[t], 0, ncut - 1, 0};
         buf_tensor[nbuf++] = t;
     }
     reef_plan_stats st = {0, 0, NULL};
@@ -489,6 +485,15 @@ static int layout_nvm(const ctx *c, const int *cut, int ncut, uint32_t *nvm_at, 
     *data_bytes = (uint32_t)st.arena_size;
     free(bufs), free(buf_tensor);
     return rc;
+}
+
+/* The last point where t is live (ncut - 1 for the output). */
+static uint32_t last_live_point(const ctx *c, int t, const int *cut, int ncut)
+{
+    uint32_t last = 0;
+    for (int pt = 0; pt < ncut; pt++)
+        if (live_at(c, t, cut[pt])) last = (uint32_t)pt;
+    return last;
 }
 
 static void fill_spans(ctx *c, const int *cut, int ncut, const uint32_t *nvm_at, reef_intermittent_plan *p)
@@ -501,13 +506,16 @@ static void fill_spans(ctx *c, const int *cut, int ncut, const uint32_t *nvm_at,
         p->restore_index[pt] = (uint32_t)nr;
         if (pt == 0) {
             int t = c->root[m->input_tensor];
-            if (nvm_at[t] != UINT32_MAX)
+            if (nvm_at[t] != UINT32_MAX) {
+                p->save_live_to[ns] = last_live_point(c, t, cut, ncut);
                 p->saves[ns++] = (reef_span){m->tensor_at[t], p->data_at + nvm_at[t], m->tensor_bytes[t]};
+            }
         } else {
             for (int a = cut[pt - 1]; a < i; a++) {
                 int t = m->steps[c->atoms[a].step].output_tensor;
                 if (c->last_reader_atom[t] < i || nvm_at[t] == UINT32_MAX) continue;
                 const atom *at = &c->atoms[a];
+                p->save_live_to[ns] = last_live_point(c, t, cut, ncut);
                 p->saves[ns++] = (reef_span){m->tensor_at[t] + at->byte0, p->data_at + nvm_at[t] + at->byte0,
                                              at->byte1 - at->byte0};
             }
@@ -532,6 +540,13 @@ static void fill_units_and_costs(ctx *c, const int *cut, int ncut, reef_intermit
         p->worst_charge_uj[u] = unit_charge(c, cut[u], cut[u + 1], &commit);
         for (int i = cut[u]; i < cut[u + 1]; i++) p->unit_uj[u] += c->atoms[i].uj;
         p->step_uj_total += p->unit_uj[u];
+    }
+    for (int u = 0; u < p->nunits; u++) {
+        double live = 0;
+        for (uint32_t s = p->restore_index[u + 1]; s < p->restore_index[u + 2]; s++) live += p->restores[s].bytes;
+        double need = p->unit_uj[u] + write_cost(c, live, p->restore_index[u + 2] - p->restore_index[u + 1]) +
+                      c->record_write_uj;
+        if (need > p->pass_reserve_uj) p->pass_reserve_uj = need;
     }
     for (int pt = 0; pt < ncut; pt++) {
         double bytes = 0, rb = 0;
@@ -668,7 +683,7 @@ double reef_intermittent_min_budget(const reef_lowered_model *m, const reef_inte
 void reef_intermittent_plan_free(reef_intermittent_plan *p)
 {
     free(p->units), free(p->unit_uj), free(p->commit_uj), free(p->restore_uj), free(p->worst_charge_uj);
-    free(p->saves), free(p->save_index), free(p->restores), free(p->restore_index);
+    free(p->saves), free(p->save_live_to), free(p->save_index), free(p->restores), free(p->restore_index);
     memset(p, 0, sizeof *p);
 }
 
@@ -692,4 +707,5 @@ void reef_intermittent_resumable(const reef_lowered_model *m, const reef_intermi
     r->record_at = p->record_at;
     r->record_slot_size = p->record_slot_size;
     r->nvm_bytes = p->nvm_bytes;
+    r->save_live_to = p->save_live_to;
 }

@@ -186,11 +186,27 @@ static void test_run_with_failures(void **state)
     int schedules = 0;
     while ((p = strstr(p, "\"outputs_differing\":0"))) schedules++, p++;
     assert_int_equal(schedules, 4);
+    static const char key[] = "\"instructions_per_inference_no_failure_emulated\":";
+    const char *every_insn = strstr(out, key);
+    assert_non_null(every_insn);
+    double every = atof(every_insn + strlen(key));
     /* the same with the 100 uF schedule */
     snprintf(cmd, sizeof cmd, "%s run --intermittent --model %s --inputs %s --capacitor 100u --fail-steps --json", bin,
              model, raw);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"outputs_differing\":0"));
+    assert_null(strstr(out, "\"outputs_differing\":1"));
+    /* The supply taken as never low (--commit ends): points pass without a
+     * commit, fewer instructions than committing at each one; failures
+     * restart the job from its checkpointed input, same outputs. */
+    snprintf(cmd, sizeof cmd, "%s run --intermittent --model %s --inputs %s --commit ends --fail-random 3 --json",
+             bin, model, raw);
+    if (testing_run(cmd, out, sizeof out)) fail_msg("%s", out);
+    printf("  %s\n", out);
+    const char *ends_insn = strstr(out, key);
+    assert_non_null(ends_insn);
+    assert_true(atof(ends_insn + strlen(key)) < every);
+    assert_non_null(strstr(out, "\"power_failures\":3,"));
     assert_null(strstr(out, "\"outputs_differing\":1"));
     /* A periodic schedule: every boot fails after 120,000 instructions, so
      * the boot that first fails resumes and finishes on the next boot. */

@@ -144,6 +144,7 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
         reef_json_kv_number(&j, "commits_uj_modeled", p->commit_uj_total);
         reef_json_kv_number(&j, "commit_overhead_modeled", share);
         reef_json_kv_number(&j, "pass_reserve_uj_modeled", p->pass_reserve_uj);
+        reef_json_kv_number(&j, "commits_supply_never_low_uj_modeled", p->commit_ends_uj);
         if (o->budget_uj > 0) reef_json_kv_number(&j, "pass_above_v", pass_above_v(p, po));
         reef_json_end(&j);
         reef_json_finish(&j);
@@ -168,6 +169,8 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
     reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, o->step_cycles ? "modeled from emulated step cycles, x 1.25" : "modeled from the estimate, x 1.25");
     reef_table_cell(&t, "commits"), reef_table_cell(&t, "%.1f uJ", p->commit_uj_total),
         reef_table_cell(&t, "modeled, %.1f%% of the steps", 100 * share);
+    reef_table_cell(&t, "... supply never low"), reef_table_cell(&t, "%.1f uJ", p->commit_ends_uj),
+        reef_table_cell(&t, "modeled: input and output only, the other points passed");
     reef_table_print(&t, stdout, NULL);
 }
 

@@ -557,6 +557,7 @@ static void fill_units_and_costs(ctx *c, const int *cut, int ncut, reef_intermit
         p->commit_uj_total += p->commit_uj[pt];
         p->saved_bytes += (size_t)bytes;
     }
+    p->commit_ends_uj = p->commit_uj[0] + p->commit_uj[ncut - 1];
 }
 
 static int ctx_init(ctx *c, const reef_lowered_model *m, const reef_intermittent_options *o, reef_error *err)

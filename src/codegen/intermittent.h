@@ -75,6 +75,9 @@ typedef struct reef_intermittent_plan {
      * brown-out at a point for passing it to be safe: the next unit and a
      * commit of everything live after it (modeled, the margin included). */
     double pass_reserve_uj;
+    /* All commits of one inference when the supply is never low (every
+     * point passed but the first and last): the input's and the output's. */
+    double commit_ends_uj;
     int tiled_steps;
 } reef_intermittent_plan;
 

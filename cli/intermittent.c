@@ -157,7 +157,17 @@ int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m
     if (power_opts_check(cmd, p) || power_plan_options(cmd, p, prof, o)) return -1;
     /* without a capacitor there is nothing to cut: the estimate only labels the report */
     if (!p->step_cycles && o->budget_uj > 0 && default_step_cycles(cmd, p, m, prof, o)) return -1;
-    if (reef_intermittent_plan_make(m, o, plan, &err) == 0) return 0;
+    if (reef_intermittent_plan_make(m, o, plan, &err) == 0) {
+        /* every checkpointed tensor has NVM bytes of its own (reef/resume.h) */
+        if (p->nvm == REEF_NVM_FRAM && prof->fram_bytes > 0 && plan->nvm_bytes > prof->fram_bytes) {
+            cli_error(cmd, "the schedule needs %u bytes of NVM, the %s profile's FRAM has %.0f (a larger FRAM part, "
+                           "or a capacitor that needs fewer cuts)",
+                      plan->nvm_bytes, prof->name, (double)prof->fram_bytes);
+            reef_intermittent_plan_free(plan);
+            return -1;
+        }
+        return 0;
+    }
     double need = reef_intermittent_min_budget(m, o);
     if (need < 0) return cli_error(cmd, "%s: %s", p->step_cycles ? p->step_cycles : "plan", err.msg), -1;
     double c_min = need / 1e6 / (p->efficiency * 0.5 * (p->v_on * p->v_on - p->v_off * p->v_off));

@@ -366,6 +366,10 @@ static size_t write_options(writer *w, const reef_op *op)
         fbt_u8(&t, 0, (uint8_t)o->align_corners);
         fbt_u8(&t, 1, (uint8_t)o->half_pixel_centers);
         break;
+    case REEF_OP_RESIZE_BILINEAR: /* fields 0 and 1 (new_height, new_width) are deprecated */
+        fbt_u8(&t, 2, (uint8_t)o->align_corners);
+        fbt_u8(&t, 3, (uint8_t)o->half_pixel_centers);
+        break;
     case REEF_OP_STRIDED_SLICE:
         fbt_i32(&t, 0, o->begin_mask);
         fbt_i32(&t, 1, o->end_mask);

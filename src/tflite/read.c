@@ -432,6 +432,23 @@ static int read_operator(reader *rd, const fbr_vec *ops, uint32_t i)
 
 /* ---- model -------------------------------------------------------------- */
 
+/* A RESHAPE without a shape tensor whose new_shape is just its output's
+ * shape reads as one with no new_shape: the writer states the output's shape
+ * for such ops (TensorFlow Lite needs it), so a graph and its file read back
+ * are the same graph. */
+static void drop_implied_new_shape(const reef_graph *g, reef_op *op)
+{
+    if (op->builtin != REEF_OP_RESHAPE || op->opt.nnew_shape == 0 || (op->ninputs >= 2 && op->inputs[1] >= 0) ||
+        op->noutputs < 1 || op->outputs[0] < 0 || op->outputs[0] >= g->ntensors)
+        return;
+    const reef_tensor *out = &g->tensors[op->outputs[0]];
+    if (out->rank != op->opt.nnew_shape) return;
+    for (int d = 0; d < out->rank; d++)
+        if (out->shape[d] != op->opt.new_shape[d]) return;
+    op->opt.nnew_shape = 0;
+    memset(op->opt.new_shape, 0, sizeof op->opt.new_shape);
+}
+
 static int read_subgraph(reader *rd, const fbr_table *sg)
 {
     const fbr *r = &rd->r;
@@ -454,6 +471,7 @@ static int read_subgraph(reader *rd, const fbr_table *sg)
         return -1;
     for (uint32_t i = 0; i < ops.count; i++)
         if (read_operator(rd, &ops, i)) return -1;
+    for (int i = 0; i < g->nops; i++) drop_implied_new_shape(g, &g->ops[i]);
     return 0;
 }
 

@@ -294,6 +294,16 @@ static void write_tensor(writer *w, int i, size_t vec)
 
 /* The options table of op (field ids as in schema.fbs); its position, or 0
  * for ops without one. */
+/* A RESHAPE with neither a shape tensor nor new_shape: reef takes the output
+ * tensor's shape, but TensorFlow Lite refuses to prepare it (it reads the
+ * missing new_shape as zero elements), so the writer states the output's
+ * shape as new_shape, as TensorFlow's converter always does. */
+static int reshape_needs_shape(const reef_graph *g, const reef_op *op)
+{
+    return op->builtin == REEF_OP_RESHAPE && op->opt.nnew_shape == 0 &&
+           (op->ninputs < 2 || op->inputs[1] < 0) && g->tensors[op->outputs[0]].rank > 0;
+}
+
 static size_t write_options(writer *w, const reef_op *op)
 {
     const reef_op_options *o = &op->opt;
@@ -344,7 +354,7 @@ static size_t write_options(writer *w, const reef_op *op)
         break;
     case REEF_OP_RESHAPE:
     case REEF_OP_SQUEEZE:
-        if (o->nnew_shape > 0) fbt_ref(&t, 0);
+        if (o->nnew_shape > 0 || reshape_needs_shape(w->g, op)) fbt_ref(&t, 0);
         break;
     case REEF_OP_LEAKY_RELU:
         fbt_f32(&t, 0, o->alpha);
@@ -388,6 +398,10 @@ static size_t write_options(writer *w, const reef_op *op)
     size_t table = fbt_write(&w->b, &t);
     if ((op->builtin == REEF_OP_RESHAPE || op->builtin == REEF_OP_SQUEEZE) && o->nnew_shape > 0)
         fbt_link(&w->b, &t, 0, vec_i32(&w->b, o->new_shape, o->nnew_shape));
+    else if (reshape_needs_shape(w->g, op)) {
+        const reef_tensor *out = &w->g->tensors[op->outputs[0]];
+        fbt_link(&w->b, &t, 0, vec_i32(&w->b, out->shape, out->rank));
+    }
     return table;
 }
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Training throughput: reef train vs PyTorch (CPU) on the same network
 # (fish-s), data (DeepFish train split, 3,492 frames), batch 64, recipe and
-# thread count, side by side in one run. Needs ../shared/data/deepfish and
+# thread count, side by side in one run, and their test accuracy. Needs ../shared/data/deepfish and
 # `scripts/deps.sh --bench` (python3-torch).
-#   bench/train/run.sh [BUILD] [EPOCHS] [THREADS]
+#   bench/train/run.sh [BUILD] [EPOCHS] [THREADS] [SEEDS]
+# SEEDS (default 5) independent trainings each, reported as mean +- std.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
 epochs=${2:-20}
 threads=${3:-2}
+seeds=${4:-5}
 reef="$here/$build/reef"
 root="$here/../shared/data/deepfish"
 [[ -x "$reef" ]] || { echo "bench/train: build reef first ($reef)"; exit 1; }
@@ -24,19 +26,38 @@ done
 # The exact spec reef trains, for PyTorch to build the same network.
 cp "$here/archs/fish-s.arch" "$work/fish-s.arch"
 
-"$reef" train --arch fish-s --train "$work/train.ds" -o "$work/m.ckpt" --epochs "$epochs" \
-  --threads "$threads" --json > "$work/reef.json"
-reef_ips=$(/usr/bin/python3 -c "import json,sys; h=json.load(open('$work/reef.json'))['history']; print(sum(e['images_per_s'] for e in h)/len(h))")
-reef_acc=$("$reef" eval --model "$work/m.ckpt" --data "$work/test.ds" --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])")
-torch_json=$(/usr/bin/python3 "$here/bench/train/torch_train.py" "$work/fish-s.arch" "$work/train.ds" "$work/test.ds" "$epochs" "$threads")
-/usr/bin/python3 - "$reef_ips" "$reef_acc" "$torch_json" "$epochs" "$threads" <<'PY'
-import json, sys
-reef_ips, reef_acc, t, epochs, threads = float(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
-print(f"fish-s on DeepFish train (3,492 frames), batch 64, {epochs} epochs, {threads} threads")
-print(f"{'trainer':<22}{'img/s':>10}{'test acc':>10}")
-print(f"{'reef train':<22}{reef_ips:>10.0f}{100*reef_acc:>9.2f}%")
-print(f"{'PyTorch ' + t['torch']:<22}{t['images_per_s']:>10.0f}{100*t['test_accuracy']:>9.2f}%")
-ratio = reef_ips / t['images_per_s']
-met = ratio >= 2 and reef_acc >= t['test_accuracy'] - 0.005
-print(f"ratio {ratio:.2f}x (target 2x at equal or better accuracy): {'met' if met else 'missed'}")
+# Seeds alternate between the trainers, so machine noise falls on both alike.
+for seed in $(seq 1 "$seeds"); do
+  printf 'bench/train: seed %d of %d: reef train...\n' "$seed" "$seeds" >&2
+  "$reef" train --arch fish-s --train "$work/train.ds" -o "$work/m$seed.ckpt" --epochs "$epochs" \
+    --threads "$threads" --seed "$seed" --json > "$work/reef$seed.json"
+  "$reef" eval --model "$work/m$seed.ckpt" --data "$work/test.ds" --json > "$work/reef-eval$seed.json"
+  printf 'bench/train: seed %d of %d: PyTorch...\n' "$seed" "$seeds" >&2
+  /usr/bin/python3 "$here/bench/train/torch_train.py" "$work/fish-s.arch" "$work/train.ds" "$work/test.ds" \
+    "$epochs" "$threads" "$seed" > "$work/torch$seed.json"
+done
+/usr/bin/python3 - "$work" "$seeds" "$epochs" "$threads" <<'PY'
+import json, statistics as st, sys
+work, seeds, epochs, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+rows = []
+for s in range(1, seeds + 1):
+    h = json.load(open(f"{work}/reef{s}.json"))["history"]
+    r_ips = sum(e["images_per_s"] for e in h) / len(h)
+    r_acc = json.load(open(f"{work}/reef-eval{s}.json"))["accuracy"]
+    t = json.load(open(f"{work}/torch{s}.json"))
+    rows.append((s, r_ips, 100 * r_acc, t["images_per_s"], 100 * t["test_accuracy"], t["torch"]))
+print(f"fish-s on DeepFish train (3,492 frames), test split (1,165), batch 64, {epochs} epochs, {threads} threads; "
+      f"measured on this machine, seeds alternating")
+print(f"| seed | reef img/s | reef test acc | PyTorch {rows[0][5]} img/s | PyTorch test acc |")
+print("|---|---|---|---|---|")
+for s, ri, ra, ti, ta, _ in rows:
+    print(f"| {s} | {ri:.0f} | {ra:.2f}% | {ti:.0f} | {ta:.2f}% |")
+def ms(v):
+    return f"{st.mean(v):.2f} +- {st.stdev(v):.2f}" if len(v) > 1 else f"{v[0]:.2f}"
+ra, ta = [r[2] for r in rows], [r[4] for r in rows]
+ratio = st.median(r[1] / r[3] for r in rows)
+print(f"| mean +- std | {st.median(r[1] for r in rows):.0f} (median) | {ms(ra)}% | {st.median(r[3] for r in rows):.0f} (median) | {ms(ta)}% |")
+gap = st.mean(ra) - st.mean(ta)
+print(f"accuracy: reef - PyTorch = {gap:+.2f} points (target within 0.2): {'met' if abs(gap) <= 0.2 or gap > 0 else 'missed'}")
+print(f"speed: reef {ratio:.2f}x PyTorch's images/s, median of per-seed ratios (target >= 2x): {'met' if ratio >= 2 else 'missed'}")
 PY

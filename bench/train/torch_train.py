@@ -82,8 +82,9 @@ def build(spec, in_c, classes):
 def main():
     spec_path, train_path, test_path, epochs, threads = sys.argv[1:6]
     epochs, threads = int(epochs), int(threads)
+    seed = int(sys.argv[6]) if len(sys.argv) > 6 else 1
     torch.set_num_threads(threads)
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     xtr, ytr, k = load_ds(train_path)
     xte, yte, _ = load_ds(test_path)
     mean, std = xtr.mean() / 255.0, xtr.std() / 255.0
@@ -122,7 +123,7 @@ def main():
     with torch.no_grad():
         acc = (model(xte_t).argmax(1) == yte_t).float().mean().item()
     print(json.dumps({"params": params, "images_per_s": epochs * n / train_seconds, "test_accuracy": acc,
-                      "train_seconds": train_seconds, "torch": torch.__version__, "threads": threads}))
+                      "train_seconds": train_seconds, "torch": torch.__version__, "threads": threads, "seed": seed}))
 
 
 if __name__ == "__main__":

@@ -242,6 +242,63 @@ static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step 
     return 0;
 }
 
+/* TRANSPOSE_CONV (transpose_conv.cc, int8: reference_integer_ops::
+ * TransposeConv): inputs output_shape (constant int32, must match the
+ * output), filter (C_OUT, KH, KW, C_IN), input, optional bias; per-channel
+ * requantization as CONV_2D's. The padding is TFLite Micro's: the
+ * convolution padding of the output size (ComputePaddingHeightWidth on
+ * the output's height and width), whatever the input's size. */
+static int32_t transpose_padding(reef_padding padding, int32_t out, int32_t filter, int32_t stride)
+{
+    const int32_t conv_out = padding == REEF_PAD_SAME ? (out + stride - 1) / stride : (out + stride - filter) / stride;
+    const int32_t total = (conv_out - 1) * stride + filter - out;
+    return total > 0 ? total / 2 : 0;
+}
+
+static int lower_transpose_conv(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    conv_operands c;
+    const reef_tensor *shape;
+    if (op->ninputs < 3 || op->ninputs > 4 || op->noutputs != 1)
+        return reef_fail(err, "needs an output shape, a filter, an input, an optional bias and an output");
+    if (constant(g, op->inputs[0], REEF_INT32, &shape, err) || constant(g, op->inputs[1], REEF_INT8, &c.filter, err) ||
+        activation(g, op->inputs[2], &c.in, err) || activation(g, op->outputs[0], &c.out, err))
+        return -1;
+    if (dims4(c.in, &c.in_dims, err) || dims4(c.filter, &c.filter_dims, err) || dims4(c.out, &c.out_dims, err))
+        return -1;
+    if (reef_tensor_elements(shape) != 4) return reef_fail(err, "output shape '%s' is not 4 values", shape->name);
+    const int32_t want[4] = {c.out_dims.n, c.out_dims.h, c.out_dims.w, c.out_dims.c};
+    for (int i = 0; i < 4; i++)
+        if (read_i32(shape->data + 4 * i) != want[i])
+            return reef_fail(err, "output shape '%s' does not match the output %dx%dx%dx%d", shape->name, want[0],
+                             want[1], want[2], want[3]);
+    if (c.in_dims.n != c.out_dims.n || c.filter_dims.c != c.in_dims.c || c.filter_dims.n != c.out_dims.c)
+        return reef_fail(err, "filter %dx%dx%dx%d does not fit input channels %d, output channels %d",
+                         c.filter_dims.n, c.filter_dims.h, c.filter_dims.w, c.filter_dims.c, c.in_dims.c,
+                         c.out_dims.c);
+    const reef_op_options *o = &op->opt;
+    if (o->stride_h < 1 || o->stride_w < 1)
+        return reef_fail(err, "stride %dx%d must be positive", o->stride_h, o->stride_w);
+    reef_conv_step_args *a = &s->args.transpose_conv;
+    a->params.input_offset = -zp(c.in);
+    a->params.output_offset = zp(c.out);
+    a->params.stride = (reef_hw){o->stride_h, o->stride_w};
+    a->params.dilation = (reef_hw){1, 1};
+    a->params.padding = (reef_hw){transpose_padding(o->padding, c.out_dims.h, c.filter_dims.h, o->stride_h),
+                                  transpose_padding(o->padding, c.out_dims.w, c.filter_dims.w, o->stride_w)};
+    if (activation_clamp(o->activation, c.out, &a->params.activation, err)) return -1;
+    if (copy_filter(s, c.filter, err) || channel_quant(s, c.in, c.filter, c.out, c.out_dims.c, err) ||
+        copy_bias(s, g, op->ninputs > 3 ? op->inputs[3] : -1, c.out_dims.c, err))
+        return reef_fail_wrap(err, "transpose conv");
+    a->input_dims = c.in_dims, a->filter_dims = c.filter_dims, a->output_dims = c.out_dims;
+    a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
+    a->filter = s->filter, a->bias = s->bias;
+    s->kind = REEF_STEP_TRANSPOSE_CONV;
+    s->input_tensors[0] = op->inputs[2]; /* the activation is the third operand */
+    s->macs = (int64_t)reef_dims_count(&c.in_dims) * c.filter_dims.n * c.filter_dims.h * c.filter_dims.w;
+    return 0;
+}
+
 static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     conv_operands c;
@@ -923,6 +980,7 @@ static const struct {
     {REEF_OP_ARG_MAX, lower_arg_max},
     {REEF_OP_RESIZE_NEAREST_NEIGHBOR, lower_resize_nearest},
     {REEF_OP_RESIZE_BILINEAR, lower_resize_bilinear},
+    {REEF_OP_TRANSPOSE_CONV, lower_transpose_conv},
     {REEF_OP_QUANTIZE, lower_quantize},
     {REEF_OP_DEQUANTIZE, lower_dequantize},
 };

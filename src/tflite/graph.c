@@ -145,7 +145,9 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_UNPACK: return "UNPACK";
     case REEF_OP_RESIZE_NEAREST_NEIGHBOR: return "RESIZE_NEAREST_NEIGHBOR";
     case REEF_OP_RESIZE_BILINEAR: return "RESIZE_BILINEAR";
-    case 67: return "TRANSPOSE_CONV";
+    case REEF_OP_TRANSPOSE_CONV: return "TRANSPOSE_CONV";
+    case 5: return "DEPTH_TO_SPACE";
+    case 26: return "SPACE_TO_DEPTH";
     case REEF_OP_HARD_SWISH: return "HARD_SWISH";
     default: return "UNKNOWN";
     }
@@ -207,6 +209,11 @@ int64_t reef_op_macs(const reef_graph *g, const reef_op *op)
         return outputs * filter->shape[1] * filter->shape[2];
     case REEF_OP_FULLY_CONNECTED: /* weights (OUT, IN) */
         return outputs * filter->shape[filter->rank - 1];
+    case REEF_OP_TRANSPOSE_CONV: { /* filter (OC, KH, KW, IC); every input value meets OC x KH x KW taps */
+        const reef_tensor *in = op->ninputs > 2 ? op_tensor(g, op->inputs[2], 1) : NULL;
+        if (filter->rank != 4 || !in) return 0;
+        return reef_tensor_elements(in) * filter->shape[0] * filter->shape[1] * filter->shape[2];
+    }
     default:
         return 0;
     }
@@ -409,6 +416,7 @@ int tfl_options_type(int32_t builtin)
     case REEF_OP_STRIDED_SLICE: return TFL_OPT_STRIDED_SLICE;
     case REEF_OP_RESIZE_NEAREST_NEIGHBOR: return TFL_OPT_RESIZE_NEAREST_NEIGHBOR;
     case REEF_OP_RESIZE_BILINEAR: return TFL_OPT_RESIZE_BILINEAR;
+    case REEF_OP_TRANSPOSE_CONV: return TFL_OPT_TRANSPOSE_CONV;
     case REEF_OP_SPLIT: return TFL_OPT_SPLIT;
     case REEF_OP_SPLIT_V: return TFL_OPT_SPLIT_V;
     case REEF_OP_PACK: return TFL_OPT_PACK;

@@ -54,6 +54,7 @@ typedef enum reef_builtin {
     REEF_OP_TRANSPOSE = 39,
     REEF_OP_SQUEEZE = 43,
     REEF_OP_SLICE = 65,
+    REEF_OP_TRANSPOSE_CONV = 67,
     REEF_OP_MAXIMUM = 55,
     REEF_OP_ARG_MAX = 56,
     REEF_OP_PADV2 = 60,

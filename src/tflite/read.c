@@ -295,6 +295,9 @@ static int read_options(const reader *rd, const fbr_table *t, reef_op *op, const
                read_i32(rd, t, 2, 0, &o->stride_h, what) || read_i32(rd, t, 3, 0, &o->depth_multiplier, what) ||
                read_act(rd, t, 4, o, what) || read_i32(rd, t, 5, 1, &o->dilation_w, what) ||
                read_i32(rd, t, 6, 1, &o->dilation_h, what);
+    case REEF_OP_TRANSPOSE_CONV: /* padding, stride_w, stride_h, act (quantized_bias_type: int32 only) */
+        return read_padding(rd, t, 0, o, what) || read_i32(rd, t, 1, 0, &o->stride_w, what) ||
+               read_i32(rd, t, 2, 0, &o->stride_h, what) || read_act(rd, t, 3, o, what);
     case REEF_OP_AVERAGE_POOL_2D:
     case REEF_OP_MAX_POOL_2D: /* padding, stride_w, stride_h, filter_w, filter_h, act */
         return read_padding(rd, t, 0, o, what) || read_i32(rd, t, 1, 0, &o->stride_w, what) ||
@@ -386,6 +389,7 @@ static void schema_defaults(reef_op *op)
     switch (op->builtin) {
     case REEF_OP_CONV_2D:
     case REEF_OP_DEPTHWISE_CONV_2D:
+    case REEF_OP_TRANSPOSE_CONV:
         op->opt.stride_w = op->opt.stride_h = 0;
         if (op->builtin == REEF_OP_DEPTHWISE_CONV_2D) op->opt.depth_multiplier = 0;
         break;

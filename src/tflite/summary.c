@@ -40,6 +40,7 @@ int reef_builtin_supported(int32_t builtin)
     case REEF_OP_STRIDED_SLICE:
     case REEF_OP_RESIZE_NEAREST_NEIGHBOR:
     case REEF_OP_RESIZE_BILINEAR:
+    case REEF_OP_TRANSPOSE_CONV:
     case REEF_OP_PADV2:
     case REEF_OP_EXPAND_DIMS:
     case REEF_OP_AVERAGE_POOL_2D:
@@ -143,6 +144,9 @@ static void options_text(const reef_op *op, char *buf, size_t size)
     case REEF_OP_DEPTHWISE_CONV_2D:
         snprintf(buf, size, "%s s%dx%d d%dx%d %s", pad, o->stride_h, o->stride_w, o->dilation_h, o->dilation_w,
                  act_name(o->activation));
+        break;
+    case REEF_OP_TRANSPOSE_CONV:
+        snprintf(buf, size, "%s s%dx%d %s", pad, o->stride_h, o->stride_w, act_name(o->activation));
         break;
     case REEF_OP_AVERAGE_POOL_2D:
     case REEF_OP_MAX_POOL_2D:

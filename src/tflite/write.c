@@ -317,6 +317,12 @@ static size_t write_options(writer *w, const reef_op *op)
         fbt_i32(&t, 4, o->dilation_w);
         fbt_i32(&t, 5, o->dilation_h);
         break;
+    case REEF_OP_TRANSPOSE_CONV:
+        fbt_u8(&t, 0, o->padding);
+        fbt_i32(&t, 1, o->stride_w);
+        fbt_i32(&t, 2, o->stride_h);
+        fbt_u8(&t, 3, o->activation);
+        break;
     case REEF_OP_DEPTHWISE_CONV_2D:
         fbt_u8(&t, 0, o->padding);
         fbt_i32(&t, 1, o->stride_w);

@@ -75,4 +75,17 @@ reef_status reef_conv_s8_ref(const reef_context *ctx, const reef_conv_params *pa
                              const int32_t *bias,
                              const reef_dims *output_dims, int8_t *output);
 
+/* TRANSPOSE_CONV (TFLite's reference_integer_ops::TransposeConv), the
+ * gradient of a convolution: input pixel (y, x) scatters filter * (input +
+ * input_offset) onto output rows y*sh - ph + ky and columns x*sw - pw + kx.
+ * Computed here as a gather (each output sums the input pixels that
+ * scatter onto it), so no int32 scratch of the output's size is needed;
+ * the int32 sum is the same, only its order differs. Then as CONV_2D:
+ * + bias[o], requant_o, + output_offset, clamp. params.dilation is unused
+ * (TFLite has none); filter (C_OUT, KH, KW, C_IN). */
+reef_status reef_transpose_conv_s8(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                                   const reef_dims *input_dims, const int8_t *input, const reef_dims *filter_dims,
+                                   const int8_t *filter, const int32_t *bias, const reef_dims *output_dims,
+                                   int8_t *output);
+
 #endif

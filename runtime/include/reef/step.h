@@ -73,6 +73,10 @@ typedef struct reef_conv_step_args {
 } reef_conv_step_args;
 reef_status reef_conv_step(const void *args, uint8_t *arena);
 
+/* TRANSPOSE_CONV: a reef_conv_step_args (filter (C_OUT, KH, KW, C_IN),
+ * dilation unused). */
+reef_status reef_transpose_conv_step(const void *args, uint8_t *arena);
+
 /* DEPTHWISE_CONV_2D. */
 typedef struct reef_dw_conv_step_args {
     reef_step_io io;

@@ -12,6 +12,7 @@
 # it plus two warm-up/dropped-frame copies: reef cv --train-data).
 # Environment: BUILD (default build), WORK (default /tmp/reef-screen),
 # DEEPFISH_ROOT (default ../shared/data/deepfish), SCREEN_GROUPS, JOBS (2).
+# Arch variants screened in session 5: archs/*.arch (--arch FILE).
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build}

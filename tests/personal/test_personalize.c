@@ -2,6 +2,8 @@
  *  - the tail cut from the int8 model computes what the int8 steps compute,
  *    through requantization, within a few output quantization steps;
  *  - the update (a sparse mask) trains: the loss falls;
+ *  - the guard ("never below before") puts the old weights back when the
+ *    update does not answer enough held-back frames better;
  *  - the update on qemu-m4, from generated C, gives weights bit-identical
  *    to the host's (SKIPPED without the Arm tools);
  *  - the NUCLEO-L4R5ZI firmware taking records on LPUART1 links;
@@ -110,6 +112,8 @@ static void test_tail_matches_int8(void **state)
     reef_ptail_free(&t);
 }
 
+/* 3 of the 12 labelled frames are held back for the GUARD (margin 0), so
+ * the qemu-m4 run checks that path bit-identical too. */
 static void run_case(const char *target, reef_prun_report *r, int expect_ok)
 {
     reef_pplan p;
@@ -119,7 +123,8 @@ static void run_case(const char *target, reef_prun_report *r, int expect_ok)
     for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
     p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
     reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = target, .labelled = 12,
-                           .draw_seed = 3, .source = &fx.train, .test = &fx.train};
+                           .hold_back = 3, .guard_margin = 0, .draw_seed = 3, .source = &fx.train,
+                           .test = &fx.train};
     int rc = reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, r, &err);
     if (expect_ok && rc) fail_msg("%s", err.msg);
 }
@@ -133,6 +138,32 @@ static void test_update_on_host(void **state)
            r.site.int8_correct, r.site.count, r.site.after_correct, r.site.count);
     assert_true(r.last_loss < r.first_loss);
     assert_true(r.trainable < r.param_count); /* sparse */
+    assert_int_equal(r.hold_back, 3);
+    assert_true(r.held_correct_after >= 0 && r.held_correct_after <= 3);
+    reef_prun_report_free(&r);
+}
+
+/* A margin above the held-back count cannot be met: the device must put
+ * the old (deployed) weights back, so "after" equals the tail's "before"
+ * on every frame of the site and of the test split. */
+static void test_guard_puts_old_back(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_error err;
+    reef_prun_report r;
+    plan_for(&p);
+    for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
+    reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = "host", .labelled = 12,
+                           .hold_back = 4, .guard_margin = 5, .draw_seed = 3, .source = &fx.train,
+                           .test = &fx.train};
+    if (reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, &r, &err)) fail_msg("%s", err.msg);
+    printf("guard: held back %d, correct after %d, before %d, kept %d\n", r.hold_back, r.held_correct_after,
+           r.held_correct_before, r.guard_kept);
+    assert_int_equal(r.guard_kept, 0);
+    assert_true(r.last_loss < r.first_loss); /* it did train */
+    assert_int_equal(r.site.after_correct, r.site.before_correct);
+    assert_int_equal(r.test.after_correct, r.test.before_correct);
     reef_prun_report_free(&r);
 }
 
@@ -235,6 +266,9 @@ static void test_cli_bad_input(void **state)
     snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 20 --source %s --params-out %s", model,
              plan, site, train, nothing);
     run_cli_expect_error(args, "site buffer holds", nothing);
+    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 5 --hold-back 5 --source %s"
+             " --params-out %s", model, plan, site, train, nothing);
+    run_cli_expect_error(args, "--hold-back 5", nothing);
     testing_rm_tree(dir);
 }
 
@@ -243,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tail_matches_int8),
         cmocka_unit_test(test_update_on_host),
+        cmocka_unit_test(test_guard_puts_old_back),
         cmocka_unit_test(test_qemu_bit_identical),
         cmocka_unit_test(test_board_firmware_builds),
         cmocka_unit_test(test_cli_bad_input),

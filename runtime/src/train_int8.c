@@ -67,6 +67,21 @@ static int32_t round_to_int(float x)
     return x >= 0.0f ? (int32_t)(x + 0.5f) : -(int32_t)(-x + 0.5f);
 }
 
+/* One QAS update of an int8 weight and of an int32 bias. */
+static int8_t qas_weight(int8_t q, float step, float *grad)
+{
+    int32_t v = round_to_int((float)q - step * *grad);
+    *grad = 0.0f;
+    return (int8_t)(v < -127 ? -127 : v > 127 ? 127 : v);
+}
+
+static int32_t qas_bias(int32_t b, float step, float *grad)
+{
+    int32_t v = round_to_int((float)b - step * *grad);
+    *grad = 0.0f;
+    return v;
+}
+
 void reef_q_fc_sgd(const reef_q_layer *L, float lr, int8_t *q_w, float *d_w, int32_t *bias_q, float *d_bias)
 {
     int32_t o, i;
@@ -74,17 +89,86 @@ void reef_q_fc_sgd(const reef_q_layer *L, float lr, int8_t *q_w, float *d_w, int
         float sw = L->w_scale[o], sb = L->in_scale * sw;
         if (q_w && d_w) {
             float step = lr / (sw * sw); /* QAS: the real SGD step in int8 units */
-            for (i = 0; i < L->in_c; i++) {
-                int32_t k = o * L->in_c + i;
-                int32_t q = round_to_int((float)q_w[k] - step * d_w[k]);
-                q_w[k] = (int8_t)(q < -127 ? -127 : q > 127 ? 127 : q);
-                d_w[k] = 0.0f;
+            for (i = 0; i < L->in_c; i++) q_w[o * L->in_c + i] = qas_weight(q_w[o * L->in_c + i], step, &d_w[o * L->in_c + i]);
+        }
+        if (bias_q && d_bias) bias_q[o] = qas_bias(bias_q[o], lr / (sb * sb), &d_bias[o]);
+    }
+}
+
+/* ---- depthwise ---- */
+
+/* The taps [k0, k1) of a kernel axis that land inside [0, n) for output
+ * position p. */
+static void tap_range(int32_t p, int32_t stride, int32_t pad, int32_t k, int32_t n, int32_t *k0, int32_t *k1)
+{
+    int32_t start = p * stride - pad;
+    *k0 = start < 0 ? -start : 0;
+    *k1 = start + k > n ? n - start : k;
+}
+
+void reef_q_dw_forward(const reef_q_dw_layer *L, const int8_t *q_x, const int8_t *q_w, const int32_t *bias_q,
+                       int8_t *q_y)
+{
+    int32_t oy, ox, ch, ky, kx, ky0, ky1, kx0, kx1;
+    for (oy = 0; oy < L->out_h; oy++) {
+        tap_range(oy, L->stride, L->pad_top, L->kh, L->h, &ky0, &ky1);
+        for (ox = 0; ox < L->out_w; ox++) {
+            tap_range(ox, L->stride, L->pad_left, L->kw, L->w, &kx0, &kx1);
+            for (ch = 0; ch < L->c; ch++) {
+                int32_t acc = bias_q ? bias_q[ch] : 0;
+                for (ky = ky0; ky < ky1; ky++)
+                    for (kx = kx0; kx < kx1; kx++) {
+                        int32_t iy = oy * L->stride - L->pad_top + ky, ix = ox * L->stride - L->pad_left + kx;
+                        acc += (int32_t)q_w[(ky * L->kw + kx) * L->c + ch] *
+                               ((int32_t)q_x[(iy * L->w + ix) * L->c + ch] + L->input_offset);
+                    }
+                q_y[(oy * L->out_w + ox) * L->c + ch] = reef_requantize_s8(
+                    acc, L->multiplier[ch], L->shift[ch], L->output_offset, L->act_min, L->act_max);
             }
         }
-        if (bias_q && d_bias) {
-            int32_t b = round_to_int((float)bias_q[o] - lr / (sb * sb) * d_bias[o]);
-            bias_q[o] = b;
-            d_bias[o] = 0.0f;
+    }
+}
+
+void reef_q_dw_backward(const reef_q_dw_layer *L, const int8_t *q_x, const int8_t *q_w, const int8_t *q_y,
+                        const float *d_y, float *d_acc, float *d_x, float *d_w, float *d_bias)
+{
+    int32_t oy, ox, ch, ky, kx, ky0, ky1, kx0, kx1, n_out = L->out_h * L->out_w, k;
+    for (k = 0; k < n_out * L->c; k++) {
+        int32_t q = q_y[k];
+        ch = k % L->c;
+        d_acc[k] = (q > L->act_min && q < L->act_max)
+                       ? d_y[k] * reef_q_real_multiplier(L->multiplier[ch], L->shift[ch])
+                       : 0.0f;
+    }
+    if (d_x)
+        for (k = 0; k < L->h * L->w * L->c; k++) d_x[k] = 0.0f;
+    for (oy = 0; oy < L->out_h; oy++) {
+        tap_range(oy, L->stride, L->pad_top, L->kh, L->h, &ky0, &ky1);
+        for (ox = 0; ox < L->out_w; ox++) {
+            tap_range(ox, L->stride, L->pad_left, L->kw, L->w, &kx0, &kx1);
+            for (ch = 0; ch < L->c; ch++) {
+                float g = d_acc[(oy * L->out_w + ox) * L->c + ch];
+                if (d_bias) d_bias[ch] += g;
+                if (g == 0.0f) continue;
+                for (ky = ky0; ky < ky1; ky++)
+                    for (kx = kx0; kx < kx1; kx++) {
+                        int32_t iy = oy * L->stride - L->pad_top + ky, ix = ox * L->stride - L->pad_left + kx;
+                        int32_t xi = (iy * L->w + ix) * L->c + ch, wi = (ky * L->kw + kx) * L->c + ch;
+                        if (d_w) d_w[wi] += g * (float)((int32_t)q_x[xi] + L->input_offset);
+                        if (d_x) d_x[xi] += g * (float)q_w[wi];
+                    }
+            }
         }
+    }
+}
+
+void reef_q_dw_sgd(const reef_q_dw_layer *L, float lr, int8_t *q_w, float *d_w, int32_t *bias_q, float *d_bias)
+{
+    int32_t ch, k;
+    for (ch = 0; ch < L->c; ch++) {
+        float sw = L->w_scale[ch], sb = L->in_scale * sw;
+        if (q_w && d_w)
+            for (k = ch; k < L->kh * L->kw * L->c; k += L->c) q_w[k] = qas_weight(q_w[k], lr / (sw * sw), &d_w[k]);
+        if (bias_q && d_bias) bias_q[ch] = qas_bias(bias_q[ch], lr / (sb * sb), &d_bias[ch]);
     }
 }

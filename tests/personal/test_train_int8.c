@@ -7,6 +7,7 @@
  *    matches src/nn's reef_fc_backward on the dequantized weights and
  *    activations with the same clamp masks (the straight-through
  *    estimator), within 1e-4 of the largest magnitude, layer by layer;
+ *  - a depthwise 3x3 (stride 1 and 2, clamped): the same two checks;
  *  - the QAS step moves the dequantized weights by the real SGD step, to
  *    within half a quantization step. */
 #include "testing.h"
@@ -15,6 +16,7 @@
 
 #include "codegen/qparams.h"
 #include "nn/layers.h"
+#include "reef/dw_conv.h"
 #include "reef/fc.h"
 #include "reef/train_int8.h"
 #include "util/rng.h"
@@ -202,11 +204,98 @@ static void test_qas_step(void **state)
     assert_true(moved > 0);
 }
 
+/* Depthwise 3x3 (SAME, stride 1 and 2, a ReLU clamp): forward as the
+ * deployed kernel, gradients against src/nn's depthwise backward. */
+static void run_dw_case(int stride)
+{
+    enum { H = 5, W = 5, C = 6, K = 3 };
+    reef_rng rng;
+    reef_rng_seed(&rng, 20 + (uint64_t)stride);
+    reef_conv_dims d;
+    reef_conv_dims_same(&d, 1, H, W, C, C, K, stride);
+    const float sx = 0.04f, sy = 0.05f;
+    const int32_t zpx = 3, zpy = -128;
+    int32_t mult[C], shift[C], bias[C];
+    float w_scale[C];
+    int8_t qw[K * K * C], qx[H * W * C], qy[H * W * C], ref[H * W * C];
+    for (int ch = 0; ch < C; ch++) {
+        w_scale[ch] = 0.02f * (1.0f + 0.2f * (float)ch);
+        reef_quantize_multiplier((double)sx * w_scale[ch] / sy, &mult[ch], &shift[ch]);
+        bias[ch] = (int32_t)reef_rng_below(&rng, 2001) - 1000;
+    }
+    for (int i = 0; i < K * K * C; i++) qw[i] = (int8_t)((int)reef_rng_below(&rng, 255) - 127);
+    for (int i = 0; i < H * W * C; i++) qx[i] = (int8_t)((int)reef_rng_below(&rng, 256) - 128);
+    reef_q_dw_layer L = {.h = H, .w = W, .c = C, .out_h = d.oh, .out_w = d.ow, .kh = K, .kw = K, .stride = stride,
+                         .pad_top = d.pad_top, .pad_left = d.pad_left, .input_offset = -zpx, .output_offset = zpy,
+                         .act_min = zpy, .act_max = 127, .multiplier = mult, .shift = shift, .in_scale = sx,
+                         .w_scale = w_scale};
+    reef_q_dw_forward(&L, qx, qw, bias, qy);
+    reef_dw_conv_params dp = {.input_offset = -zpx, .output_offset = zpy, .depth_multiplier = 1,
+                              .stride = {stride, stride}, .padding = {d.pad_top, d.pad_left}, .dilation = {1, 1},
+                              .activation = {zpy, 127}};
+    reef_per_channel_quant pq = {mult, shift};
+    reef_dims in = {1, H, W, C}, fd = {1, K, K, C}, out = {1, d.oh, d.ow, C};
+    static int8_t buf[16384];
+    reef_context ctx = {buf, reef_dw_conv_s8_get_buffer_size(&dp, &in, &fd, &out)};
+    assert_true(ctx.size <= (int32_t)sizeof buf);
+    assert_int_equal(reef_dw_conv_s8(&ctx, &dp, &pq, &in, qx, &fd, qw, bias, &out, ref), REEF_OK);
+    int nout = d.oh * d.ow * C, clamped = 0;
+    assert_memory_equal(qy, ref, (size_t)nout);
+    float dy[H * W * C], dacc[H * W * C], dx[H * W * C], dw[K * K * C] = {0}, db[C] = {0};
+    float fx[H * W * C], fw[K * K * C], g[H * W * C], gx[H * W * C] = {0}, gw[K * K * C] = {0}, gb[C] = {0};
+    for (int i = 0; i < nout; i++) {
+        dy[i] = reef_rng_uniform(&rng) * 2.0f - 1.0f;
+        int masked = qy[i] == L.act_min || qy[i] == L.act_max;
+        g[i] = masked ? 0.0f : dy[i] / sy;
+        clamped += masked;
+    }
+    printf("dw stride %d: %d of %d outputs clamped\n", stride, clamped, nout);
+    assert_true(clamped > 0 && clamped < nout);
+    reef_q_dw_backward(&L, qx, qw, qy, dy, dacc, dx, dw, db);
+    dequant_act(qx, H * W * C, sx, zpx, fx);
+    for (int i = 0; i < K * K * C; i++) fw[i] = w_scale[i % C] * (float)qw[i];
+    reef_dwconv2d_backward(gx, gw, gb, g, fx, fw, &d);
+    for (int i = 0; i < H * W * C; i++) dx[i] /= sx;
+    for (int i = 0; i < K * K * C; i++) dw[i] /= w_scale[i % C];
+    for (int ch = 0; ch < C; ch++) db[ch] /= sx * w_scale[ch];
+    check_close(dw, gw, K * K * C, stride == 1 ? "dw s1 dW" : "dw s2 dW");
+    check_close(db, gb, C, stride == 1 ? "dw s1 db" : "dw s2 db");
+    check_close(dx, gx, H * W * C, stride == 1 ? "dw s1 dx" : "dw s2 dx");
+    /* the QAS step, per channel: a unit gradient moves q_w by lr / s_w^2 */
+    float ones[K * K * C], bones[C];
+    int8_t before[K * K * C];
+    int32_t bias_before[C];
+    const float lr = 4e-4f;
+    for (int i = 0; i < K * K * C; i++) ones[i] = 1.0f;
+    for (int ch = 0; ch < C; ch++) bones[ch] = 1.0f, bias_before[ch] = bias[ch];
+    memcpy(before, qw, sizeof before);
+    reef_q_dw_sgd(&L, lr, qw, ones, bias, bones);
+    for (int i = 0; i < K * K * C; i++) {
+        float sw = w_scale[i % C];
+        double want = (double)before[i] - lr / ((double)sw * sw);
+        want = want < -127 ? -127 : want > 127 ? 127 : want;
+        assert_true(fabs((double)qw[i] - want) <= 0.5 + 1e-4);
+        assert_true(ones[i] == 0.0f);
+    }
+    for (int ch = 0; ch < C; ch++) {
+        double sb = (double)sx * w_scale[ch];
+        assert_true(fabs((double)bias[ch] - (bias_before[ch] - lr / (sb * sb))) <= 0.5 + 1e-3);
+    }
+}
+
+static void test_dw_against_nn(void **state)
+{
+    (void)state;
+    run_dw_case(1);
+    run_dw_case(2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_against_nn),
         cmocka_unit_test(test_qas_step),
+        cmocka_unit_test(test_dw_against_nn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

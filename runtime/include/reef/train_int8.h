@@ -38,6 +38,7 @@ typedef struct reef_q_layer {
     const float *w_scale;             /* (out_c) s_w[o] */
 } reef_q_layer;
 
+/* ---- fully connected / 1x1 conv ---- */
 /* q_y (rows, out_c) from q_x (rows, in_c), q_w (out_c, in_c), bias_q
  * (out_c, may be NULL): the deployed arithmetic. */
 void reef_q_fc_forward(const reef_q_layer *L, const int8_t *q_x, const int8_t *q_w, const int32_t *bias_q,
@@ -55,5 +56,25 @@ void reef_q_fc_backward(const reef_q_layer *L, const int8_t *q_x, const int8_t *
 /* The QAS SGD step (see above) on the int8 weights and the int32 bias
  * (either may be NULL); zeroes the gradients it used. */
 void reef_q_fc_sgd(const reef_q_layer *L, float lr, int8_t *q_w, float *d_w, int32_t *bias_q, float *d_bias);
+
+/* An int8 depthwise convolution (multiplier 1) trained as deployed: the
+ * same backward and QAS step, weights (KH, KW, C), per-channel
+ * requantization; padding taps add nothing (TFLite pads with the zero
+ * point). */
+typedef struct reef_q_dw_layer {
+    int32_t h, w, c, out_h, out_w;
+    int32_t kh, kw, stride, pad_top, pad_left;
+    int32_t input_offset, output_offset, act_min, act_max;
+    const int32_t *multiplier, *shift; /* (c) */
+    float in_scale;
+    const float *w_scale;              /* (c) */
+} reef_q_dw_layer;
+
+void reef_q_dw_forward(const reef_q_dw_layer *L, const int8_t *q_x, const int8_t *q_w, const int32_t *bias_q,
+                       int8_t *q_y);
+/* d_acc (out_h, out_w, c) is scratch; d_x (h, w, c) is written. */
+void reef_q_dw_backward(const reef_q_dw_layer *L, const int8_t *q_x, const int8_t *q_w, const int8_t *q_y,
+                        const float *d_y, float *d_acc, float *d_x, float *d_w, float *d_bias);
+void reef_q_dw_sgd(const reef_q_dw_layer *L, float lr, int8_t *q_w, float *d_w, int32_t *bias_q, float *d_bias);
 
 #endif

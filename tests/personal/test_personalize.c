@@ -3,7 +3,8 @@
  *    through requantization, within a few output quantization steps;
  *  - the update (a sparse mask) trains: the loss falls;
  *  - the guard ("never below before") puts the old weights back when the
- *    update does not answer enough held-back frames better;
+ *    update does not answer enough held-back frames better: the newest
+ *    copy in the NVM store when there is one, else the deployed weights;
  *  - the update on qemu-m4, from generated C, gives weights bit-identical
  *    to the host's (SKIPPED without the Arm tools);
  *  - the NUCLEO-L4R5ZI firmware taking records on LPUART1 links;
@@ -167,6 +168,61 @@ static void test_guard_puts_old_back(void **state)
     reef_prun_report_free(&r);
 }
 
+/* "Old" is the newest valid copy in the NVM store when one exists: a
+ * first update is saved, a second one the guard refuses (margin above the
+ * held-back count) leaves exactly that saved copy, bit for bit, not the
+ * deployed weights. */
+static void run_session(reef_psession *s, const reef_lowered_model *m, const reef_input_map *map, const reef_pplan *p,
+                        const reef_ptail *t, int hold, int margin, float *params)
+{
+    reef_error err;
+    uint8_t is_labelled[64];
+    int count = 0, nsteps = reef_psteps_total(p, 12 - hold);
+    assert_true(fx.site.count <= sizeof is_labelled);
+    if (reef_pdraw(&fx.site, 12, 3, is_labelled, &err)) fail_msg("%s", err.msg);
+    uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, hold, margin, nsteps, t->tail.train_count, &count);
+    assert_non_null(rec);
+    int8_t reset[4096] = {REEF_PERSONAL_RESET}, out[REEF_PERSONAL_OUT];
+    assert_true(reef_precord_size(m) <= sizeof reset);
+    assert_int_equal(reef_personal_record(&s->p, reset, out, sizeof out), 0);
+    if (reef_prun_host(s, rec, count, reef_precord_size(m), params, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    free(rec);
+}
+
+static void test_guard_old_copy_from_nvm(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_error err;
+    reef_ptail t;
+    reef_input_map map;
+    reef_psession s;
+    plan_for(&p);
+    p.replay_count = 0, p.hp.batch_replay = 0;
+    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
+    if (reef_input_map_from_graph(&fx.g, &map, &err)) fail_msg("%s", err.msg);
+    if (reef_psession_init(&s, &fx.m, &t, &p, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    static uint8_t mem[1 << 16];
+    reef_nvm nvm;
+    reef_nvm_record rec;
+    reef_nvm_mem_init(&nvm, mem, sizeof mem);
+    uint32_t slot = reef_nvm_record_slot_size(&nvm, t.tail.train_count * 4);
+    assert_true(2 * slot <= sizeof mem);
+    assert_true(reef_nvm_record_init(&rec, &nvm, 0, slot) >= 0);
+    s.p.store = &rec;
+    size_t bytes = (size_t)t.tail.train_count * 4;
+    float *first = malloc(bytes), *second = malloc(bytes), *deployed = malloc(bytes);
+    assert_true(first && second && deployed);
+    reef_tail_deployed(&t.tail, t.params0, deployed);
+    run_session(&s, &fx.m, &map, &p, &t, 0, 0, first); /* no guard: saved as trained */
+    assert_true(memcmp(first, deployed, bytes) != 0);
+    run_session(&s, &fx.m, &map, &p, &t, 3, 255, second); /* refused */
+    assert_memory_equal(second, first, bytes);
+    free(first), free(second), free(deployed);
+    reef_psession_free(&s);
+    reef_ptail_free(&t);
+}
+
 static void test_qemu_bit_identical(void **state)
 {
     (void)state;
@@ -278,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_tail_matches_int8),
         cmocka_unit_test(test_update_on_host),
         cmocka_unit_test(test_guard_puts_old_back),
+        cmocka_unit_test(test_guard_old_copy_from_nvm),
         cmocka_unit_test(test_qemu_bit_identical),
         cmocka_unit_test(test_board_firmware_builds),
         cmocka_unit_test(test_cli_bad_input),

@@ -1,5 +1,6 @@
 /* reef gen --model MODEL.tflite -o DIR: the int8 model as C (DIR/<name>.h, .c). */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static void usage(FILE *fp)
     fprintf(fp, "usage: reef gen --model MODEL.tflite -o DIR [--name NAME] [--json]\n"
                 "       [--trainable PLAN [--replay DATA]]\n"
                 "       [--intermittent [--capacitor C --v-on V --v-off V] [--nvm fram|flash]\n"
-                "        [--profile NAME] [--efficiency E]]\n\n"
+                "        [--profile NAME] [--efficiency E] [--step-cycles FILE|estimate]]\n\n"
                 "Writes DIR/NAME.h and DIR/NAME.c: the int8 model as C99 for the reef runtime,\n"
                 "with const weights, one statically planned arena and a const step table.\n"
                 "Prints the ops, MACs, weight bytes, the arena and its lower bound.\n\n"
@@ -41,7 +42,12 @@ static void usage(FILE *fp)
                 "(default 1.8); if none can, it says so and how big a capacitor would do.\n"
                 "Without it, a commit follows every step. Values take SI suffixes (100u).\n"
                 "  --nvm fram|flash  the NVM (default fram; flash is modeled, no code)\n"
-                "  --profile NAME    device profile for the energy model (default stm32l4r5)\n");
+                "  --profile NAME    device profile for the energy model (default stm32l4r5)\n"
+                "  --step-cycles F   what each step costs, for the cuts: by default measured\n"
+                "                    once on qemu-m4 (emulated counts x the cycle model) and\n"
+                "                    cached (REEF_CACHE_DIR, else ~/.cache/reef); F: a file of\n"
+                "                    `reef run --step-cycles`; 'estimate': from the shapes (also\n"
+                "                    what is used, with a note, when qemu-m4 is not installed)\n");
 }
 
 /* Op counts by TFLite name, in first-seen order. */
@@ -107,6 +113,15 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, cons
     free(counts);
 }
 
+/* The capacitor voltage above which a point may pass without a commit
+ * (reef/resume.h commit_now): it still holds the next unit and a commit of
+ * everything live after it above --v-off. */
+static double pass_above_v(const reef_intermittent_plan *p, const power_opts *po)
+{
+    if (po->capacitor_f <= 0) return 0;
+    return sqrt(po->v_off * po->v_off + 2.0 * p->pass_reserve_uj * 1e-6 / (po->efficiency * po->capacitor_f));
+}
+
 /* The intermittent schedule: units, commits, modeled energies. */
 static void print_plan(const reef_intermittent_plan *p, const power_opts *po, const reef_intermittent_options *o,
                        int json)
@@ -128,6 +143,9 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
         reef_json_kv_number(&j, "steps_uj_modeled", p->step_uj_total);
         reef_json_kv_number(&j, "commits_uj_modeled", p->commit_uj_total);
         reef_json_kv_number(&j, "commit_overhead_modeled", share);
+        reef_json_kv_number(&j, "pass_reserve_uj_modeled", p->pass_reserve_uj);
+        reef_json_kv_number(&j, "commits_supply_never_low_uj_modeled", p->commit_ends_uj);
+        if (o->budget_uj > 0) reef_json_kv_number(&j, "pass_above_v", pass_above_v(p, po));
         reef_json_end(&j);
         reef_json_finish(&j);
         return;
@@ -145,10 +163,14 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
             reef_table_cell(&t, "%g uF, %.2f V -> %.2f V", po->capacitor_f * 1e6, po->v_on, po->v_off);
         reef_table_cell(&t, "largest unit"), reef_table_cell(&t, "%.1f uJ", worst),
             reef_table_cell(&t, "modeled: boot + restore + unit + commit");
+        reef_table_cell(&t, "pass a point above"), reef_table_cell(&t, "%.2f V", pass_above_v(p, po)),
+            reef_table_cell(&t, "%.1f uJ left: next unit + its commit", p->pass_reserve_uj);
     }
-    reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, o->step_cycles ? "modeled from emulated step counts, x 1.25" : "modeled (estimate), x 1.25");
+    reef_table_cell(&t, "steps"), reef_table_cell(&t, "%.1f uJ", p->step_uj_total), reef_table_cell(&t, o->step_cycles ? "modeled from emulated step cycles, x 1.25" : "modeled from the estimate, x 1.25");
     reef_table_cell(&t, "commits"), reef_table_cell(&t, "%.1f uJ", p->commit_uj_total),
         reef_table_cell(&t, "modeled, %.1f%% of the steps", 100 * share);
+    reef_table_cell(&t, "... supply never low"), reef_table_cell(&t, "%.1f uJ", p->commit_ends_uj),
+        reef_table_cell(&t, "modeled: input and output only, the other points passed");
     reef_table_print(&t, stdout, NULL);
 }
 
@@ -206,7 +228,7 @@ int cmd_gen(int argc, char **argv)
         else if (c == 'n')
             name = optarg;
         else if (c == 'j')
-            json = 1;
+            json = 1, po.quiet = 1;
         else if (c == 't')
             trainable = optarg;
         else if (c == 'r')

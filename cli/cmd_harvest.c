@@ -24,7 +24,7 @@ static void usage(FILE *fp)
             "restores, runs units and commits them; at --v-off it browns out and loses\n"
             "the unit in progress. Prints time to the first result, inferences per hour,\n"
             "power failures per inference and where the energy went. All figures are\n"
-            "modeled (device profile, per-step cycle estimate, NVM costs).\n\n"
+            "modeled (device profile, step cycles, NVM costs).\n\n"
             "  --power P         harvested power, constant (default 2m = 2 mW); several\n"
             "                    comma-separated values give one row each (1m,2m,5m)\n"
             "  --trace FILE      harvested power over time: lines 'TIME_S POWER_MW'\n"
@@ -32,6 +32,8 @@ static void usage(FILE *fp)
             "  --v-on V, --v-off V  turn-on and brown-out voltages (default 3.0, 1.8)\n"
             "  --profile P       device profile (default stm32l4r5: 120 MHz, 1.9 V)\n"
             "  --nvm fram|flash  the NVM (default fram)\n"
+            "  --step-cycles F   each step's cycles: default measured on qemu-m4 (cached),\n"
+            "                    F a file of `reef run --step-cycles`, or 'estimate' (reef gen)\n"
             "  --duration S      simulated time in seconds (default 3600)\n"
             "  --period S        start an inference every S seconds, sleeping between\n"
             "                    (default 0: back to back)\n"
@@ -94,7 +96,7 @@ static int parse(int argc, char **argv, hargs *a)
         else if (c == 'w') a->powers = optarg, power_given = 1;
         else if (c == 't') a->trace = optarg;
         else if (c == 'o') a->plot = optarg;
-        else if (c == 'j') a->json = 1;
+        else if (c == 'j') a->json = 1, a->po.quiet = 1;
         else if (c == 'P') {
             if (power_opts_parse("harvest", &a->po, opts[idx].name, optarg) < 0) return 2;
         } else if (c == 'D') {

@@ -18,6 +18,7 @@
 #include "reef/background.h"
 #include "firmware/cycles.h"
 #include "firmware/pipeline.h"
+#include "firmware/step_cycles.h"
 #include "tflite/graph.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -363,25 +364,17 @@ static int execute(const run_args *a, run_state *s, reef_error *err)
  * to its emulated per-class counts. Written whole or not at all. */
 static int write_step_cycles(const run_args *a, const run_state *s, reef_error *err)
 {
-    reef_cycle_model cm;
-    reef_atomic_file af;
-    int steps = profiled_steps(s);
-    if (!steps) return reef_fail(err, "%s: no per-step counts to write", a->step_cycles);
-    reef_cycle_model_default(&cm, s->profile.flash_wait_states);
-    if (reef_atomic_open(&af, a->step_cycles, err)) return -1;
-    fprintf(af.fp, "# reef step cycles: modeled cycles (docs/cycle-model.md) from the emulated per-class\n"
-                   "# instruction counts of qemu-m4, mean of %d inferences; model %s\nsteps %d\n",
-            s->counts.inferences, a->model, steps);
-    for (int k = 0; k < steps; k++) {
-        double sum = 0;
-        for (int i = 0; i < s->counts.inferences; i++) {
-            reef_cycle_estimate e;
-            reef_cycle_estimate_counts(&cm, s->counts.per_step[(size_t)i * s->counts.steps + k].c, &e);
-            sum += e.cycles;
-        }
-        fprintf(af.fp, "%d %.0f\n", k, sum / s->counts.inferences);
-    }
-    return reef_atomic_commit(&af, err);
+    double *cycles = NULL;
+    char comment[4200];
+    if (!profiled_steps(s)) return reef_fail(err, "%s: no per-step counts to write", a->step_cycles);
+    if (reef_step_cycles_from_counts(&s->counts, &s->profile, &cycles, err)) return -1;
+    snprintf(comment, sizeof comment,
+             "reef step cycles: modeled cycles (docs/cycle-model.md) from the emulated per-class\n"
+             "instruction counts of qemu-m4, mean of %d inferences; model %s",
+             s->counts.inferences, a->model);
+    int rc = reef_step_cycles_write(a->step_cycles, cycles, s->counts.steps, comment, err);
+    free(cycles);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)

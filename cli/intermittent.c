@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "firmware/step_cycles.h"
 
 void power_opts_default(power_opts *p)
 {
@@ -16,6 +17,8 @@ void power_opts_default(power_opts *p)
     p->efficiency = 1.0;
     p->nvm = REEF_NVM_FRAM;
     p->profile = "stm32l4r5";
+    p->step_cycles = NULL;
+    p->quiet = 0;
 }
 
 int cli_parse_si(const char *cmd, const char *opt, const char *text, double *out)
@@ -116,48 +119,35 @@ int power_plan_options(const char *cmd, const power_opts *p, reef_device_profile
     o->write_unit = p->nvm == REEF_NVM_FLASH ? (uint32_t)prof->flash_program_bytes : 1;
     o->erase_size = p->nvm == REEF_NVM_FLASH ? (uint32_t)(prof->flash_page_kb * 1024) : 0;
     o->budget_uj = p->capacitor_f > 0 ? power_budget_uj(p) : 0;
+    /* kept for the process: the options point at it */
+    static double *cycles;
+    free(cycles);
+    cycles = NULL;
+    if (p->step_cycles && !strcmp(p->step_cycles, "estimate")) return 0;
     if (p->step_cycles) {
-        /* kept for the process: the options point at it */
-        static double *measured;
-        free(measured);
-        measured = NULL;
-        if (step_cycles_read(p->step_cycles, &measured, &o->nstep_cycles, &err)) return cli_error(cmd, "%s", err.msg), -1;
-        o->step_cycles = measured;
+        if (reef_step_cycles_read(p->step_cycles, &cycles, &o->nstep_cycles, &err)) return cli_error(cmd, "%s", err.msg), -1;
+        o->step_cycles = cycles;
     }
     return 0;
 }
 
-int step_cycles_read(const char *path, double **cycles, int *n, reef_error *err)
+/* No --step-cycles: measured on qemu-m4 (cached), else the estimate, said
+ * on stderr (step_cycles.h). */
+static int default_step_cycles(const char *cmd, const power_opts *p, const reef_lowered_model *m,
+                               const reef_device_profile *prof, reef_intermittent_options *o)
 {
-    FILE *fp = fopen(path, "r");
-    char line[256];
-    int steps = -1, seen = 0, lineno = 0;
-    *cycles = NULL, *n = 0;
-    if (!fp) return reef_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    while (fgets(line, sizeof line, fp)) {
-        int k;
-        double v;
-        char extra;
-        lineno++;
-        if (line[0] == '#' || line[0] == '\n') continue;
-        if (steps < 0) {
-            if (sscanf(line, "steps %d %c", &steps, &extra) != 1 || steps < 1 || steps > 65535) break;
-            if (!(*cycles = calloc((size_t)steps, sizeof **cycles))) break;
-            continue;
-        }
-        if (sscanf(line, "%d %lf %c", &k, &v, &extra) != 2 || k != seen || !(v >= 0 && v < 1e12)) break;
-        (*cycles)[seen++] = v;
-        if (seen == steps) {
-            lineno = 0;
-            break;
-        }
-    }
-    fclose(fp);
-    if (steps >= 1 && seen == steps && lineno == 0) return *n = steps, 0;
-    free(*cycles);
-    *cycles = NULL;
-    if (steps < 1) return reef_fail(err, "%s: line %d: expected 'steps N' (reef run --steps --step-cycles writes this file)", path, lineno);
-    return reef_fail(err, "%s: line %d: expected step %d's cycles ('%d CYCLES'), of %d steps", path, lineno, seen, seen, steps);
+    static double *measured; /* kept for the process: the options point at it */
+    reef_error err = {{0}};
+    reef_step_cycles_source source;
+    char note[4600];
+    free(measured);
+    measured = NULL;
+    if (!p->quiet) fprintf(stderr, "reef %s: step cycles: looking up or measuring on qemu-m4...\n", cmd);
+    if (reef_step_cycles_default(m, prof, &measured, &source, note, sizeof note, &err))
+        return cli_error(cmd, "%s (or plan from the estimate: --step-cycles estimate)", err.msg), -1;
+    if (!p->quiet || source == REEF_STEP_CYCLES_ESTIMATED) fprintf(stderr, "reef %s: %s\n", cmd, note);
+    if (measured) o->step_cycles = measured, o->nstep_cycles = m->nsteps;
+    return 0;
 }
 
 int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m, reef_device_profile *prof,
@@ -165,7 +155,19 @@ int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m
 {
     reef_error err = {{0}};
     if (power_opts_check(cmd, p) || power_plan_options(cmd, p, prof, o)) return -1;
-    if (reef_intermittent_plan_make(m, o, plan, &err) == 0) return 0;
+    /* without a capacitor there is nothing to cut: the estimate only labels the report */
+    if (!p->step_cycles && o->budget_uj > 0 && default_step_cycles(cmd, p, m, prof, o)) return -1;
+    if (reef_intermittent_plan_make(m, o, plan, &err) == 0) {
+        /* every checkpointed tensor has NVM bytes of its own (reef/resume.h) */
+        if (p->nvm == REEF_NVM_FRAM && prof->fram_bytes > 0 && plan->nvm_bytes > prof->fram_bytes) {
+            cli_error(cmd, "the schedule needs %u bytes of NVM, the %s profile's FRAM has %.0f (a larger FRAM part, "
+                           "or a capacitor that needs fewer cuts)",
+                      plan->nvm_bytes, prof->name, (double)prof->fram_bytes);
+            reef_intermittent_plan_free(plan);
+            return -1;
+        }
+        return 0;
+    }
     double need = reef_intermittent_min_budget(m, o);
     if (need < 0) return cli_error(cmd, "%s: %s", p->step_cycles ? p->step_cycles : "plan", err.msg), -1;
     double c_min = need / 1e6 / (p->efficiency * 0.5 * (p->v_on * p->v_on - p->v_off * p->v_off));

@@ -14,7 +14,9 @@ typedef struct power_opts {
     double efficiency;    /* of the regulator between capacitor and MCU */
     int nvm;              /* REEF_NVM_FRAM or REEF_NVM_FLASH */
     const char *profile;  /* device profile name or path */
-    const char *step_cycles; /* --step-cycles FILE (reef run --steps --step-cycles), or NULL */
+    const char *step_cycles; /* --step-cycles FILE (reef run --steps --step-cycles), "estimate",
+                                or NULL: measured on qemu-m4 (cached; firmware/step_cycles.h) */
+    int quiet;            /* no progress note on stderr (--json) */
 } power_opts;
 
 /* Defaults: no capacitor, 3.0 V / 1.8 V, efficiency 1, FRAM, stm32l4r5. */
@@ -41,14 +43,11 @@ double power_budget_uj(const power_opts *p);
 int power_plan_options(const char *cmd, const power_opts *p, reef_device_profile *prof,
                        reef_intermittent_options *o);
 
-/* Plans m; on "cannot make progress" prints the smallest capacitor that
- * would. -1 after printing. */
+/* Plans m (step cycles: p->step_cycles, or by default measured on qemu-m4
+ * and cached, else the estimate, saying which on stderr); on "cannot make
+ * progress" prints the smallest capacitor that would. -1 after printing. */
 int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m, reef_device_profile *prof,
                reef_intermittent_options *o, reef_intermittent_plan *plan);
-
-/* Reads a --step-cycles file: "steps N", then N lines "k cycles" ('#'
- * comments). *cycles is malloc'd. -1 with the file and line named. */
-int step_cycles_read(const char *path, double **cycles, int *n, reef_error *err);
 
 /* reef run --intermittent (run_intermittent.c), dispatched from cmd_run. */
 int run_intermittent(int argc, char **argv);

@@ -51,8 +51,12 @@ static void usage(FILE *fp)
             "  --fail-stride S    ... per S-th instruction of it (default 1: every one)\n"
             "  --inputs FILE      raw int8 inputs (n x input size) instead of --data\n"
             "  --limit N          only the first N inputs\n"
-            "  --capacitor C, --v-on V, --v-off V, --profile P, --step-cycles F: the schedule\n"
-            "                     (reef gen)\n"
+            "  --capacitor C, --v-on V, --v-off V, --profile P, --step-cycles F|estimate:\n"
+            "                     the schedule (reef gen; step cycles measured by default)\n"
+            "  --commit P         which points commit: every (default), ends (the supply\n"
+            "                     taken as never low: a job commits its input and output\n"
+            "                     only, the rest passed: reef/resume.h commit_now), random\n"
+            "                     (host: each point at random, --seed)\n"
             "  --work DIR         keep the generated C and firmware in DIR\n"
             "  --timeout S        time limit of one boot (default 120 s)\n"
             "  --json             print the result as JSON\n");
@@ -62,7 +66,7 @@ typedef struct irun {
     const char *model, *data, *raw, *work;
     long limit, fail_every, fail_random, fail_commit, seed, fail_stride;
     double fail_max, timeout;
-    int fail_steps, json, host, fail_writes, every_byte;
+    int fail_steps, json, host, fail_writes, every_byte, commit;
     power_opts po;
 } irun;
 
@@ -86,7 +90,7 @@ static int parse(int argc, char **argv, irun *a)
         {"capacitor", required_argument, NULL, 'P'}, {"v-on", required_argument, NULL, 'P'},
         {"v-off", required_argument, NULL, 'P'}, {"profile", required_argument, NULL, 'P'},
         {"efficiency", required_argument, NULL, 'P'}, {"nvm", required_argument, NULL, 'P'},
-        {"step-cycles", required_argument, NULL, 'P'},
+        {"step-cycles", required_argument, NULL, 'P'}, {"commit", required_argument, NULL, 'K'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, idx = 0;
     memset(a, 0, sizeof *a);
@@ -98,11 +102,17 @@ static int parse(int argc, char **argv, irun *a)
         else if (c == 'd') a->data = optarg;
         else if (c == 'i') a->raw = optarg;
         else if (c == 'w') a->work = optarg;
-        else if (c == 'j') a->json = 1;
+        else if (c == 'j') a->json = 1, a->po.quiet = 1;
         else if (c == 'S') a->fail_steps = 1;
         else if (c == 'I') continue;
         else if (c == 'W') a->fail_writes = 1;
         else if (c == 'B') a->every_byte = 1;
+        else if (c == 'K') {
+            if (!strcmp(optarg, "every")) a->commit = REEF_COMMIT_EVERY;
+            else if (!strcmp(optarg, "ends")) a->commit = REEF_COMMIT_ENDS;
+            else if (!strcmp(optarg, "random")) a->commit = REEF_COMMIT_RANDOM;
+            else return cli_error("run", "--commit wants every, ends or random, not '%s'", optarg), 2;
+        }
         else if (c == 't') {
             a->host = strcmp(optarg, "host") == 0;
             if (!a->host && strcmp(optarg, "qemu-m4"))
@@ -133,6 +143,8 @@ static int parse(int argc, char **argv, irun *a)
     if (a->host && (a->fail_steps || a->fail_commit >= 0 || a->fail_every))
         return cli_error("run", "--fail-steps, --fail-commit and --fail-every count instructions: --target qemu-m4 "
                                 "(on the host use --fail-writes or --fail-random)"), 2;
+    if (!a->host && a->commit == REEF_COMMIT_RANDOM)
+        return cli_error("run", "--commit random is for --target host (qemu-m4: every or ends)"), 2;
     if (!a->host && (a->fail_writes || a->every_byte))
         return cli_error("run", "--fail-writes and --every-byte are for --target host"), 2;
     if (power_opts_check("run", &a->po)) return 2;
@@ -350,7 +362,7 @@ static int run_all(const irun *a, reef_error *err)
     reef_c_name_from_path(a->model, name, sizeof name);
     snprintf(elf, sizeof elf, "%s/%s-intermittent.elf", dir, name);
     if (!a->json) fprintf(stderr, "reef run: building %s's intermittent firmware (%d units)...\n", a->model, p.plan.nunits);
-    if (reef_intermittent_build(m, &p.plan, dir, name, elf, err)) goto done;
+    if (reef_intermittent_build(m, &p.plan, dir, name, elf, a->commit == REEF_COMMIT_ENDS, err)) goto done;
     /* a failure-free run: the baseline counts and the commit marks */
     reef_fail_schedule none = {.kind = REEF_FAIL_NONE};
     if (reef_m4_run_intermittent(elf, p.in, n, (size_t)m->input_bytes, got, (size_t)m->output_bytes, &none, &base,
@@ -457,6 +469,8 @@ static int run_host(const irun *a, reef_error *err)
     const char *what[2];
     memset(st, 0, sizeof st);
     if (prepare(a, &p, err) || reef_host_rig_init(&rig, &p.m, &p.plan, p.in, p.n, p.want, err)) goto done;
+    if (a->commit != REEF_COMMIT_EVERY && reef_host_rig_policy(&rig, a->commit, (uint64_t)a->seed * 7919u + 1u, err))
+        goto done;
     if (a->fail_writes) {
         what[ns] = a->every_byte ? "every write, every byte" : "every write; record bytes";
         if (reef_host_fail_exhaustive(&rig, a->every_byte, &st[ns], a->json ? NULL : host_progress,

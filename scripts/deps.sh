@@ -21,6 +21,10 @@ packages=(
   dataset-fashion-mnist      # demo fallback when DeepFish is absent
   libopenmpi-dev openmpi-bin # mpirun -np N reef train|prep|cv (docs/mpi.md)
 )
+# Node and npm: real TensorFlow Lite (npm's @tensorflow/tfjs-tflite, TFLite
+# compiled to WebAssembly) reads what reef writes in the tests. A Node from
+# elsewhere (nodesource) is kept; otherwise Debian's.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-pil python3-torch python3-numpy jq)   # jq: bench totals from --json
 fi
@@ -44,4 +48,20 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 hdr="$here/third_party/qemu/qemu-plugin.h"
 if [[ ! -f "$hdr" ]]; then
   "$here/scripts/fetch-qemu-plugin-header.sh" "$hdr"
+fi
+
+# TensorFlow Lite for the tests' second reader: @tensorflow/tfjs-tflite from
+# the npm registry, pinned, installed once into a cache outside the repo
+# (tests/tflite/tfjs_reader.js finds it there; REEF_CACHE moves the cache).
+# Only its WebAssembly build of TFLite is used, so its peer dependency
+# (tfjs-core) is not installed. npm keeps the tarball in ~/.npm: a clean
+# clone on the same machine installs it again from there, offline.
+tfjs_version=0.0.1-alpha.10
+cache=${REEF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reef}
+tfjs="$cache/tfjs-tflite-$tfjs_version"
+if [[ ! -f "$tfjs/node_modules/@tensorflow/tfjs-tflite/wasm/tflite_web_api_cc.wasm" ]]; then
+  echo "deps: installing @tensorflow/tfjs-tflite@$tfjs_version from npm into $tfjs"
+  mkdir -p "$tfjs"
+  npm install --prefix "$tfjs" --no-save --no-audit --no-fund --prefer-offline --omit=peer --legacy-peer-deps \
+    --loglevel=error "@tensorflow/tfjs-tflite@$tfjs_version" >/dev/null
 fi

@@ -8,9 +8,10 @@
 # progress record's writes (--fail-writes), then random failures
 # (--fail-random), all outputs compared with the continuous run. Prints each
 # table and the totals. Usage:
-#   bench/intermittent/run.sh [--failures N] [--inputs K]
+#   bench/intermittent/run.sh [--failures N] [--inputs K] [--commit every|ends|random]
 # N random failures in all (default 100000), shared equally by the models and
-# schedules; K inputs per run (default 2: runs cross job boundaries).
+# schedules; K inputs per run (default 2: runs cross job boundaries);
+# --commit: which points commit (reef run --intermittent --commit; default every).
 # Models: MLPerf Tiny KWS and AD (../shared/models), fish-nas and fish-s
 # (one epoch on the DeepFish test split, cached in WORK: only the failures
 # are measured here, and weights' values do not change the schedule). BUILD (default build) holds
@@ -23,10 +24,12 @@ shared=${REEF_SHARED:-$here/../shared}
 data=${DEEPFISH:-$shared/data/deepfish}
 failures=100000
 inputs=2
+commit=every
 while [ $# -gt 0 ]; do
     case $1 in
     --failures) failures=$2; shift 2 ;;
     --inputs) inputs=$2; shift 2 ;;
+    --commit) commit=$2; shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -35,6 +38,8 @@ reef="$build/reef"
 [ -x "$reef" ] || { echo "run.sh: $reef is not built (make build)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "run.sh: needs jq (scripts/deps.sh)" >&2; exit 1; }
 mkdir -p "$work"
+# the schedules plan from step cycles measured on qemu-m4 (reef gen): cached here
+export REEF_CACHE_DIR="${REEF_CACHE_DIR:-$work/cache}"
 
 # model name, .tflite, and its input arguments
 set --
@@ -74,7 +79,7 @@ for spec in "$@"; do
         rm -rf "$work/gen-check"
         echo "== $name, schedule: $cap"
         # shellcheck disable=SC2086
-        if "$reef" run --intermittent --target host --model "$tfl" $args $capopt --fail-writes --fail-random $per \
+        if "$reef" run --intermittent --target host --model "$tfl" $args $capopt --commit $commit --fail-writes --fail-random $per \
             --json >"$work/$name-$cap.json"; then
             jq -r '.failure_runs[] | "  \(.failures_at): \(.power_failures) failures (\(.in_record_writes) in record writes, \(.torn_bytes) torn), \(.resumes) resumes, \(.outputs - .outputs_differing) of \(.outputs) outputs equal, \(.hangs) hangs, \(.seconds_measured | . * 10 | round / 10) s"' "$work/$name-$cap.json"
             jq -c --arg m "$name" --arg c "$cap" '.failure_runs[] + {model: $m, schedule: $c}' "$work/$name-$cap.json" >>"$total"
@@ -84,5 +89,5 @@ for spec in "$@"; do
     done
 done
 echo
-echo "== totals (host: $(uname -m), measured wall time $(( $(date +%s) - start )) s)"
+echo "== totals (commit: $commit; host: $(uname -m), measured wall time $(( $(date +%s) - start )) s)"
 jq -s -r 'group_by(.failures_at)[] | "\(.[0].failures_at): \(map(.power_failures) | add) failures in \(map(.runs) | add) runs (\(map(.in_record_writes) | add) in record writes, \(map(.torn_bytes) | add) torn), \(map(.resumes) | add) resumes, \(map(.outputs - .outputs_differing) | add) of \(map(.outputs) | add) outputs equal, \(map(.hangs) | add) hangs, \(map(.seconds_measured) | add | round) s"' "$total"

@@ -37,6 +37,10 @@ int reef_resume_boot(reef_resume *r, const reef_resumable *model, const reef_nvm
     r->job = 0;
     r->point = 0;
     r->commits = 0;
+    r->passed = 0;
+    r->saved_to = 0;
+    r->commit_now = 0;
+    r->commit_ctx = 0;
     status = reef_nvm_record_init(&r->record, nvm, model->record_at, model->record_slot_size);
     if (status == REEF_NVM_ARG_ERROR) return REEF_RESUME_ARG_ERROR;
     if (status != REEF_NVM_OK) return REEF_RESUME_NVM_ERROR;
@@ -54,13 +58,18 @@ int reef_resume_boot(reef_resume *r, const reef_resumable *model, const reef_nvm
 
 int reef_resume_has_job(const reef_resume *r, uint32_t job) { return r && r->has_progress && r->job == job; }
 
-static int copy_spans(const reef_resume *r, const reef_span *spans, uint32_t first, uint32_t last, int to_nvm)
+/* Copies spans [first, last) between arena and NVM; to NVM only those
+ * whose tensor is still live at point live_at (see save_live_to). */
+static int copy_spans(const reef_resume *r, const reef_span *spans, uint32_t first, uint32_t last, int to_nvm,
+                      uint32_t live_at)
 {
     const reef_nvm *nvm = r->nvm;
+    const uint32_t *live_to = r->model->save_live_to;
     uint8_t *arena = r->model->arena;
     uint32_t i;
     for (i = first; i < last; i++) {
         const reef_span *s = &spans[i];
+        if (to_nvm && live_to && live_to[i] < live_at) continue; /* died since a passed point */
         int failed = to_nvm ? nvm->write(nvm->ctx, s->nvm_at, arena + s->arena_at, s->bytes)
                             : nvm->read(nvm->ctx, s->nvm_at, arena + s->arena_at, s->bytes);
         if (failed) return REEF_RESUME_NVM_ERROR;
@@ -68,14 +77,22 @@ static int copy_spans(const reef_resume *r, const reef_span *spans, uint32_t fir
     return REEF_RESUME_OK;
 }
 
-/* Saves what became live at point c, then makes c the progress. */
+/* Saves what became live since the last commit and is live at point c,
+ * then makes c the progress; or passes c when commit_now says so. */
 static int commit_point(reef_resume *r, uint32_t job, uint32_t c)
 {
     const reef_resumable *m = r->model;
     uint8_t progress[PROGRESS_BYTES];
-    int status;
+    uint32_t first = c == 0 ? 0 : r->saved_to + 1;
+    int status = REEF_RESUME_OK;
+    if (c > 0 && c < (uint32_t)m->unit_count && r->commit_now && m->save_live_to &&
+        !r->commit_now(r->commit_ctx, c)) {
+        r->passed++;
+        return REEF_RESUME_OK;
+    }
     MARK_COMMIT();
-    status = copy_spans(r, m->saves, m->save_index[c], m->save_index[c + 1], 1);
+    for (; first <= c && status == REEF_RESUME_OK; first++)
+        status = copy_spans(r, m->saves, m->save_index[first], m->save_index[first + 1], 1, c);
     if (status != REEF_RESUME_OK) return status;
     put_u32(progress, m->model_id);
     put_u32(progress + 4, job);
@@ -86,6 +103,7 @@ static int commit_point(reef_resume *r, uint32_t job, uint32_t c)
     r->has_progress = 1;
     r->job = job;
     r->point = c;
+    r->saved_to = c;
     r->commits++;
     return REEF_RESUME_OK;
 }
@@ -109,7 +127,8 @@ int reef_resume_run(reef_resume *r, uint32_t job, const void *input, void *outpu
     m = r->model;
     if (reef_resume_has_job(r, job)) {
         c = r->point;
-        status = copy_spans(r, m->restores, m->restore_index[c], m->restore_index[c + 1], 0);
+        r->saved_to = c;
+        status = copy_spans(r, m->restores, m->restore_index[c], m->restore_index[c + 1], 0, 0);
     } else {
         if (!input) return REEF_RESUME_ARG_ERROR;
         for (i = 0; i < m->input_bytes; i++) m->arena[m->input_at + i] = ((const uint8_t *)input)[i];

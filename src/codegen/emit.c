@@ -259,6 +259,19 @@ static void put_resize_nearest(emitter *e, int k, const reef_lowered_step *s, co
     emit_ref(e, "index", k, "bias", a->index);
 }
 
+static void put_resize_bilinear(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_resize_bilinear_step_args *a = args;
+    const reef_resize_bilinear_geometry *q = &a->geometry;
+    (void)k, (void)s;
+    emit_dims(e->fp, "input_dims", &a->input_dims);
+    emit_dims(e->fp, "output_dims", &a->output_dims);
+    fprintf(e->fp,
+            "    .geometry = {.y_scale_10 = %" PRId32 ", .x_scale_10 = %" PRId32 ", .half_pixel_centers = %" PRId32
+            "},\n",
+            q->y_scale_10, q->x_scale_10, q->half_pixel_centers);
+}
+
 static void put_arg_max(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_arg_max_step_args *a = args;

@@ -2,6 +2,7 @@
  * model's own <name>.h and .c (docs/intermittent.md). */
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "codegen/emit.h"
@@ -31,13 +32,16 @@ static void put_header(FILE *fp, const reef_intermittent_plan *p, const char *na
             " * %d units (%d steps tiled), %zu bytes written to NVM per inference,\n"
             " * NVM used: %" PRIu32 " bytes. Link with %s.c and the reef runtime. */\n"
             "#ifndef %s_RESUME_H\n#define %s_RESUME_H\n\n#include \"%s.h\"\n#include \"reef/resume.h\"\n\n"
-            "#define %s_NVM_BYTES %" PRIu32 "u\n#define %s_UNIT_COUNT %d\n\n"
+            "#define %s_NVM_BYTES %" PRIu32 "u\n#define %s_UNIT_COUNT %d\n"
+            "/* modeled energy (nJ) the capacitor must hold above brown-out for a point to\n"
+            " * pass without a commit: the next unit and its commit (reef_resume.commit_now) */\n"
+            "#define %s_PASS_RESERVE_NJ %.0fu\n\n"
             "/* The schedule for reef_resume_boot / reef_resume_run (reef/resume.h). */\n"
             "extern const reef_resumable %s_resumable;\n\n"
             "#ifndef REEF_MODEL_RESUMABLE\n#define REEF_MODEL_RESUMABLE (&%s_resumable)\n"
             "#define REEF_MODEL_NVM_BYTES %s_NVM_BYTES\n#endif\n\n#endif\n",
             name, p->nunits, p->tiled_steps, p->saved_bytes, p->nvm_bytes, name, upper, upper, name, upper,
-            p->nvm_bytes, upper, p->nunits, name, name, upper);
+            p->nvm_bytes, upper, p->nunits, upper, ceil(p->pass_reserve_uj * 1e3), name, name, upper);
 }
 
 static void put_source(FILE *fp, const reef_lowered_model *m, const reef_intermittent_plan *p, const char *name)
@@ -53,6 +57,8 @@ static void put_source(FILE *fp, const reef_lowered_model *m, const reef_intermi
     fputs("};\n/* arena_at, nvm_at, bytes */\n", fp);
     put_spans(fp, name, "saves", p->saves, p->nsaves);
     put_index(fp, name, "save_index", p->save_index, p->nunits + 2);
+    fputs("/* the last point where each save's tensor is live */\n", fp);
+    put_index(fp, name, "save_live_to", p->save_live_to, p->nsaves);
     put_spans(fp, name, "restores", p->restores, p->nrestores);
     put_index(fp, name, "restore_index", p->restore_index, p->nunits + 2);
     fprintf(fp,
@@ -60,9 +66,10 @@ static void put_source(FILE *fp, const reef_lowered_model *m, const reef_intermi
             "    0x%08" PRIx32 "u, %s_steps, %s_arena, %d, %s_units,\n"
             "    %s_saves, %s_save_index, %s_restores, %s_restore_index,\n"
             "    %" PRIu32 "u, %" PRId32 "u, %" PRIu32 "u, %" PRId32 "u,\n"
-            "    %" PRIu32 "u, %" PRIu32 "u, %" PRIu32 "u};\n",
+            "    %" PRIu32 "u, %" PRIu32 "u, %" PRIu32 "u,\n"
+            "    %s_save_live_to};\n",
             name, p->model_id, name, name, p->nunits, name, name, name, name, name, m->input_at, m->input_bytes,
-            m->output_at, m->output_bytes, p->record_at, p->record_slot_size, p->nvm_bytes);
+            m->output_at, m->output_bytes, p->record_at, p->record_slot_size, p->nvm_bytes, name);
 }
 
 int reef_intermittent_emit(const reef_lowered_model *m, const reef_intermittent_plan *p, const char *dir,

@@ -59,6 +59,7 @@ typedef struct reef_intermittent_plan {
     double *restore_uj;          /* (nunits + 1) modeled: reads at point c after a reboot */
     double *worst_charge_uj;     /* (nunits) boot + restore + unit + commit */
     reef_span *saves;
+    uint32_t *save_live_to;      /* (nsaves) last point where each save's tensor is live */
     uint32_t *save_index;        /* (nunits + 2) */
     reef_span *restores;
     uint32_t *restore_index;     /* (nunits + 2) */
@@ -69,6 +70,14 @@ typedef struct reef_intermittent_plan {
     size_t saved_bytes;          /* per inference, no failure (input included) */
     double step_uj_total;        /* modeled energy of the steps, once */
     double commit_uj_total;      /* modeled energy of all commits of one inference */
+    /* For commits that pass points while energy lasts (reef/resume.h
+     * commit_now): the energy the capacitor must still hold above its
+     * brown-out at a point for passing it to be safe: the next unit and a
+     * commit of everything live after it (modeled, the margin included). */
+    double pass_reserve_uj;
+    /* All commits of one inference when the supply is never low (every
+     * point passed but the first and last): the input's and the output's. */
+    double commit_ends_uj;
     int tiled_steps;
 } reef_intermittent_plan;
 

@@ -110,6 +110,21 @@ static void poison_arena(reef_host_rig *g, int boot)
     for (size_t i = 0; i < g->m->arena_size; i++) g->arena[i] = (uint8_t)(0xA5u ^ (unsigned)boot ^ (i * 31u));
 }
 
+typedef struct policy_ctx {
+    int policy;
+    uint64_t seed;
+    int boot;
+} policy_ctx;
+
+static int commit_now(void *ctx, uint32_t point)
+{
+    const policy_ctx *p = ctx;
+    if (p->policy == REEF_COMMIT_ENDS) return 0;
+    uint64_t x = p->seed ^ ((uint64_t)p->boot << 32) ^ point;
+    x = (x ^ (x >> 31)) * 0x9E3779B97F4A7C15ull;
+    return (int)((x >> 40) & 1u);
+}
+
 /* Runs the rig's jobs from the NVM as it is to the end, booting again after
  * every failure. 0, or -1 on an error. */
 static int run_jobs(reef_host_rig *g, arming *a, reef_fail_stats *st, reef_error *err)
@@ -133,6 +148,8 @@ static int run_jobs(reef_host_rig *g, arming *a, reef_fail_stats *st, reef_error
             g->pw.off = NULL;
             return reef_fail(err, "intermittent: the boot found no usable NVM (geometry or I/O)");
         }
+        policy_ctx pc = {g->commit_policy, g->commit_seed, boots};
+        if (g->commit_policy != REEF_COMMIT_EVERY) res.commit_now = commit_now, res.commit_ctx = &pc;
         uint32_t job = res.has_progress ? res.job : 0;
         st->resumes += res.has_progress && boots > 1;
         for (; job < (uint32_t)g->n; job++) {
@@ -172,6 +189,36 @@ static int fresh_run(reef_host_rig *g, arming *a, reef_fail_stats *st, reef_erro
 
 /* ---- the rig ----------------------------------------------------------- */
 
+/* The failure-free run: its outputs must be the continuous ones; its write
+ * calls are traced (the failure points of the exhaustive campaign). */
+static int trace_run(reef_host_rig *g, reef_error *err)
+{
+    const reef_lowered_model *m = g->m;
+    reef_fail_stats st = {0};
+    arming none = {1, -1, 0, 0, 0};
+    free(g->run_at), free(g->run_bytes);
+    g->run_at = g->run_bytes = NULL;
+    g->calls_per_run = g->bytes_per_run = g->record_calls_per_run = 0;
+    g->pw.ntrace = g->pw.trace_cap = 0;
+    g->pw.trace_at = malloc(sizeof *g->pw.trace_at);
+    if (!g->pw.trace_at || fresh_run(g, &none, &st, err)) {
+        free(g->pw.trace_at), free(g->pw.trace_bytes);
+        g->pw.trace_at = g->pw.trace_bytes = NULL;
+        return err->msg[0] ? -1 : reef_fail(err, "out of memory");
+    }
+    g->run_at = g->pw.trace_at, g->run_bytes = g->pw.trace_bytes, g->calls_per_run = g->pw.ntrace;
+    g->pw.trace_at = NULL, g->pw.trace_bytes = NULL;
+    for (int j = 0; j < g->n; j++)
+        if (memcmp(g->got + (size_t)j * m->output_bytes, g->want + (size_t)j * m->output_bytes, m->output_bytes))
+            return reef_fail(err, "intermittent: input %d: the failure-free resumable run differs from the "
+                                  "continuous run", j);
+    for (long k = 0; k < g->calls_per_run; k++) {
+        g->bytes_per_run += g->run_bytes[k];
+        g->record_calls_per_run += g->run_at[k] >= g->pw.record_at && g->run_at[k] < g->pw.record_end;
+    }
+    return 0;
+}
+
 int reef_host_rig_init(reef_host_rig *g, const reef_lowered_model *m, const reef_intermittent_plan *plan,
                        const int8_t *inputs, int n, const int8_t *want, reef_error *err)
 {
@@ -192,27 +239,17 @@ int reef_host_rig_init(reef_host_rig *g, const reef_lowered_model *m, const reef
     nvm->read = pw_read, nvm->write = pw_write, nvm->erase = NULL;
     g->pw.record_at = plan->record_at, g->pw.record_end = plan->record_at + 2 * plan->record_slot_size;
     pw_arm(&g->pw, -1, 0, 0);
-    /* the failure-free run: outputs, and the write calls it makes */
-    reef_fail_stats st = {0};
-    arming none = {1, -1, 0, 0, 0};
-    g->pw.trace_at = malloc(sizeof *g->pw.trace_at);
-    if (!g->pw.trace_at || fresh_run(g, &none, &st, err)) {
+    if (trace_run(g, err)) {
         reef_host_rig_free(g);
-        return err->msg[0] ? -1 : reef_fail(err, "out of memory");
-    }
-    for (int j = 0; j < n; j++)
-        if (memcmp(g->got + (size_t)j * m->output_bytes, want + (size_t)j * m->output_bytes, m->output_bytes)) {
-            reef_host_rig_free(g);
-            return reef_fail(err, "intermittent: input %d: the failure-free resumable run differs from the "
-                                  "continuous run", j);
-        }
-    g->run_at = g->pw.trace_at, g->run_bytes = g->pw.trace_bytes, g->calls_per_run = g->pw.ntrace;
-    g->pw.trace_at = NULL, g->pw.trace_bytes = NULL;
-    for (long k = 0; k < g->calls_per_run; k++) {
-        g->bytes_per_run += g->run_bytes[k];
-        g->record_calls_per_run += g->run_at[k] >= g->pw.record_at && g->run_at[k] < g->pw.record_end;
+        return -1;
     }
     return 0;
+}
+
+int reef_host_rig_policy(reef_host_rig *g, int policy, uint64_t seed, reef_error *err)
+{
+    g->commit_policy = policy, g->commit_seed = seed;
+    return trace_run(g, err);
 }
 
 void reef_host_rig_free(reef_host_rig *g)

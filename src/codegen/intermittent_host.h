@@ -72,6 +72,13 @@ typedef struct reef_fail_stats {
 
 typedef void (*reef_fail_progress)(void *ctx, long done, long total);
 
+/* Which points of a job commit (reef_resume.commit_now, reef/resume.h). */
+typedef enum reef_commit_policy {
+    REEF_COMMIT_EVERY = 0,  /* every point (no commit_now) */
+    REEF_COMMIT_ENDS = 1,   /* the supply never low: a job commits at its first and last point only */
+    REEF_COMMIT_RANDOM = 2  /* each point commits or passes at random (commit_seed, the boot, the point) */
+} reef_commit_policy;
+
 typedef struct reef_host_rig {
     const reef_lowered_model *m;
     const reef_intermittent_plan *plan;
@@ -86,6 +93,8 @@ typedef struct reef_host_rig {
     uint32_t *run_at, *run_bytes; /* its write calls */
     int max_boots;          /* per run; more is a hang (default 100000) */
     int point_stride;       /* exhaustive campaign: every point_stride-th point only (default 1: all) */
+    int commit_policy;      /* reef_commit_policy: which points commit (default every one) */
+    uint64_t commit_seed;   /* REEF_COMMIT_RANDOM's */
 } reef_host_rig;
 
 /* Makes the rig and does one failure-free run: its outputs must equal
@@ -93,6 +102,10 @@ typedef struct reef_host_rig {
 int reef_host_rig_init(reef_host_rig *g, const reef_lowered_model *m, const reef_intermittent_plan *plan,
                        const int8_t *inputs, int n, const int8_t *want, reef_error *err);
 void reef_host_rig_free(reef_host_rig *g);
+
+/* Sets which points commit (reef_commit_policy; seed for RANDOM) and traces
+ * the failure-free run again under it. */
+int reef_host_rig_policy(reef_host_rig *g, int policy, uint64_t seed, reef_error *err);
 
 /* One run per failure point of the failure-free run: before every write
  * call; inside every write to the progress record at every byte (torn);

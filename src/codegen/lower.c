@@ -728,6 +728,56 @@ static int lower_resize_nearest(const reef_graph *g, const reef_op *op, reef_low
     return 0;
 }
 
+/* RESIZE_BILINEAR (resize_bilinear.cc, int8: ResizeBilinearInteger): a
+ * 4-D input, a constant int32 size (H, W), one quantization (the kernel
+ * interpolates raw int8 values), align_corners and half_pixel_centers not
+ * both (TFLite refuses that too). The 10-bit scales are computed here as
+ * TFLite computes them; a size whose last sample would land past the
+ * input's last row or column (TFLite reads outside the input there, e.g.
+ * 1 -> 2000 rows with half_pixel_centers) is refused. */
+static int32_t bilinear_scale_10(int32_t in_size, int32_t out_size, int align_corners)
+{
+    if (align_corners && out_size > 1) return ((1 << 10) * (in_size - 1) + (out_size - 1) / 2) / (out_size - 1);
+    return ((1 << 10) * in_size + out_size / 2) / out_size;
+}
+
+static int bilinear_axis_fits(int32_t in_size, int32_t out_size, int32_t scale_10, int half_pixel)
+{
+    const int64_t last = (int64_t)(out_size - 1) * scale_10 + (half_pixel ? scale_10 / 2 - (1 << 9) : 0);
+    return last + scale_10 + (1 << 10) < INT32_MAX && last / (1 << 10) <= in_size - 1;
+}
+
+static int lower_resize_bilinear(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *in, *out, *size;
+    if (op->ninputs != 2 || op->noutputs != 1) return reef_fail(err, "needs an input, a size and an output");
+    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
+        constant(g, op->inputs[1], REEF_INT32, &size, err))
+        return -1;
+    if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
+        return reef_fail(err, "input and output quantization differ");
+    if (op->opt.align_corners && op->opt.half_pixel_centers)
+        return reef_fail(err, "align_corners and half_pixel_centers are both set");
+    reef_resize_bilinear_step_args *a = &s->args.resize_bilinear;
+    if (dims4(in, &a->input_dims, err) || dims4(out, &a->output_dims, err)) return -1;
+    if (reef_tensor_elements(size) != 2) return reef_fail(err, "size '%s' is not 2 values (H, W)", size->name);
+    const int32_t oh = read_i32(size->data), ow = read_i32(size->data + 4);
+    if (oh != a->output_dims.h || ow != a->output_dims.w || a->output_dims.n != a->input_dims.n ||
+        a->output_dims.c != a->input_dims.c)
+        return reef_fail(err, "output shape does not match the input and the size %dx%d", oh, ow);
+    if (a->input_dims.h > (1 << 20) || a->input_dims.w > (1 << 20))
+        return reef_fail(err, "input %dx%d too large for 10-bit fixed point", a->input_dims.h, a->input_dims.w);
+    a->geometry.y_scale_10 = bilinear_scale_10(a->input_dims.h, oh, op->opt.align_corners);
+    a->geometry.x_scale_10 = bilinear_scale_10(a->input_dims.w, ow, op->opt.align_corners);
+    a->geometry.half_pixel_centers = op->opt.half_pixel_centers != 0;
+    if (!bilinear_axis_fits(a->input_dims.h, oh, a->geometry.y_scale_10, op->opt.half_pixel_centers) ||
+        !bilinear_axis_fits(a->input_dims.w, ow, a->geometry.x_scale_10, op->opt.half_pixel_centers))
+        return reef_fail(err, "resizing %dx%d to %dx%d samples outside the input in 10-bit fixed point",
+                         a->input_dims.h, a->input_dims.w, oh, ow);
+    s->kind = REEF_STEP_RESIZE_BILINEAR;
+    return 0;
+}
+
 /* ARG_MAX (arg_min_max.cc, reference ArgMinMax with GreaterFn): over one
  * axis, a constant int32 (TFLite Micro reads only int32 axes) counting
  * from the end when negative; int32 indices out, the first of equal
@@ -872,6 +922,7 @@ static const struct {
     {REEF_OP_REDUCE_MAX, lower_reduce_max},
     {REEF_OP_ARG_MAX, lower_arg_max},
     {REEF_OP_RESIZE_NEAREST_NEIGHBOR, lower_resize_nearest},
+    {REEF_OP_RESIZE_BILINEAR, lower_resize_bilinear},
     {REEF_OP_QUANTIZE, lower_quantize},
     {REEF_OP_DEQUANTIZE, lower_dequantize},
 };

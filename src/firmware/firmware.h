@@ -30,6 +30,9 @@ typedef struct reef_fw_spec {
     int background_diff;                /* 1: -DREEF_HARNESS_BACKGROUND_DIFF: the harness turns each raw
                                            gray frame into its running-background difference
                                            (runtime reef_background_difference) before the model */
+    int commit_ends;                    /* intermittent: -DREEF_HARNESS_COMMIT_ENDS, the supply taken as
+                                           never low: a job commits at its first and last point only
+                                           (reef_resume.commit_now) */
 } reef_fw_spec;
 
 /* board_inputs value: the stm32l4r5 firmware receives its inputs on

@@ -20,9 +20,10 @@
 
 /* Writes dir/<name>.[ch] and dir/<name>_resume.[ch] and builds the
  * intermittent qemu-m4 firmware elf (commit markers on: the plugin counts
- * to each commit). */
+ * to each commit). commit_ends: the harness takes the supply as never low
+ * (commits at each job's first and last point only: reef/resume.h). */
 int reef_intermittent_build(const reef_lowered_model *m, const reef_intermittent_plan *p, const char *dir,
-                            const char *name, const char *elf, reef_error *err);
+                            const char *name, const char *elf, int commit_ends, reef_error *err);
 
 typedef enum reef_fail_kind {
     REEF_FAIL_NONE = 0,

@@ -267,7 +267,7 @@ int reef_m4_run_intermittent(const char *elf, const int8_t *inputs, int n, size_
 }
 
 int reef_intermittent_build(const reef_lowered_model *m, const reef_intermittent_plan *p, const char *dir,
-                            const char *name, const char *elf, reef_error *err)
+                            const char *name, const char *elf, int commit_ends, reef_error *err)
 {
     char header[4200], model_c[4200], resume_c[4200];
     if (reef_emit_c(m, dir, name, NULL, err) || reef_intermittent_emit(m, p, dir, name, err)) return -1;
@@ -276,6 +276,7 @@ int reef_intermittent_build(const reef_lowered_model *m, const reef_intermittent
     snprintf(resume_c, sizeof resume_c, "%s/%s_resume.c", dir, name);
     const char *sources[2] = {model_c, resume_c};
     reef_fw_spec spec = {.board = "qemu-m4", .model_header = header, .model_sources = sources,
-                         .model_source_count = 2, .profile_steps = 1, .output = elf, .intermittent = 1};
+                         .model_source_count = 2, .profile_steps = 1, .output = elf, .intermittent = 1,
+                         .commit_ends = commit_ends};
     return reef_m4_build(&spec, err);
 }

@@ -144,7 +144,7 @@ const char *reef_builtin_name(int32_t builtin)
     case REEF_OP_PACK: return "PACK";
     case REEF_OP_UNPACK: return "UNPACK";
     case REEF_OP_RESIZE_NEAREST_NEIGHBOR: return "RESIZE_NEAREST_NEIGHBOR";
-    case 23: return "RESIZE_BILINEAR";
+    case REEF_OP_RESIZE_BILINEAR: return "RESIZE_BILINEAR";
     case 67: return "TRANSPOSE_CONV";
     case REEF_OP_HARD_SWISH: return "HARD_SWISH";
     default: return "UNKNOWN";
@@ -408,6 +408,7 @@ int tfl_options_type(int32_t builtin)
     case REEF_OP_QUANTIZE: return TFL_OPT_QUANTIZE;
     case REEF_OP_STRIDED_SLICE: return TFL_OPT_STRIDED_SLICE;
     case REEF_OP_RESIZE_NEAREST_NEIGHBOR: return TFL_OPT_RESIZE_NEAREST_NEIGHBOR;
+    case REEF_OP_RESIZE_BILINEAR: return TFL_OPT_RESIZE_BILINEAR;
     case REEF_OP_SPLIT: return TFL_OPT_SPLIT;
     case REEF_OP_SPLIT_V: return TFL_OPT_SPLIT_V;
     case REEF_OP_PACK: return TFL_OPT_PACK;

@@ -43,6 +43,7 @@ typedef enum reef_builtin {
     REEF_OP_RELU_N1_TO_1 = 20,
     REEF_OP_RELU6 = 21,
     REEF_OP_RESHAPE = 22,
+    REEF_OP_RESIZE_BILINEAR = 23,
     REEF_OP_SOFTMAX = 25,
     REEF_OP_TANH = 28,
     REEF_OP_PAD = 34,
@@ -122,7 +123,7 @@ typedef struct reef_op_options {
     int axis;
     /* SPLIT, SPLIT_V num_splits; PACK values_count; UNPACK num */
     int count;
-    /* RESIZE_NEAREST_NEIGHBOR */
+    /* RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR */
     int align_corners, half_pixel_centers;
     /* STRIDED_SLICE */
     int begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask, offset;

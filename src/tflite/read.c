@@ -329,6 +329,12 @@ static int read_options(const reader *rd, const fbr_table *t, reef_op *op, const
         if (fbr_u8(r, t, 1, 0, &flag, what)) return -1;
         o->half_pixel_centers = flag;
         return 0;
+    case REEF_OP_RESIZE_BILINEAR: /* new_height, new_width (deprecated), align_corners, half_pixel_centers */
+        if (fbr_u8(r, t, 2, 0, &flag, what)) return -1;
+        o->align_corners = flag;
+        if (fbr_u8(r, t, 3, 0, &flag, what)) return -1;
+        o->half_pixel_centers = flag;
+        return 0;
     case REEF_OP_STRIDED_SLICE: /* begin, end, ellipsis, new_axis, shrink_axis masks, offset */
         if (read_i32(rd, t, 0, 0, &o->begin_mask, what) || read_i32(rd, t, 1, 0, &o->end_mask, what) ||
             read_i32(rd, t, 2, 0, &o->ellipsis_mask, what) || read_i32(rd, t, 3, 0, &o->new_axis_mask, what) ||

@@ -39,6 +39,7 @@ int reef_builtin_supported(int32_t builtin)
     case REEF_OP_UNPACK:
     case REEF_OP_STRIDED_SLICE:
     case REEF_OP_RESIZE_NEAREST_NEIGHBOR:
+    case REEF_OP_RESIZE_BILINEAR:
     case REEF_OP_PADV2:
     case REEF_OP_EXPAND_DIMS:
     case REEF_OP_AVERAGE_POOL_2D:

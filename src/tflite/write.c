@@ -366,6 +366,10 @@ static size_t write_options(writer *w, const reef_op *op)
         fbt_u8(&t, 0, (uint8_t)o->align_corners);
         fbt_u8(&t, 1, (uint8_t)o->half_pixel_centers);
         break;
+    case REEF_OP_RESIZE_BILINEAR: /* fields 0 and 1 (new_height, new_width) are deprecated */
+        fbt_u8(&t, 2, (uint8_t)o->align_corners);
+        fbt_u8(&t, 3, (uint8_t)o->half_pixel_centers);
+        break;
     case REEF_OP_STRIDED_SLICE:
         fbt_i32(&t, 0, o->begin_mask);
         fbt_i32(&t, 1, o->end_mask);
@@ -559,12 +563,30 @@ int reef_tflite_serialize(const reef_graph *g, uint8_t **data, size_t *size, ree
     return 0;
 }
 
+/* The test suite sets REEF_TFLITE_COLLECT to a folder: every .tflite reef
+ * writes is then also written there, named by a hash of its bytes, so that
+ * a second reader (real TensorFlow Lite, tests/tflite/test_tfjs_reader.c)
+ * checks every file the suite writes. Best effort: a failure here never
+ * fails the write the user asked for. */
+static void collect_for_tests(const uint8_t *data, size_t size)
+{
+    const char *dir = getenv("REEF_TFLITE_COLLECT");
+    if (!dir || !*dir) return;
+    uint64_t hash = 14695981039346656037ull;  // FNV-1a
+    for (size_t i = 0; i < size; i++) hash = (hash ^ data[i]) * 1099511628211ull;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%016llx.tflite", dir, (unsigned long long)hash) >= (int)sizeof path) return;
+    reef_error ignored;
+    (void)reef_write_file(path, data, size, &ignored);
+}
+
 int reef_tflite_write(const char *path, const reef_graph *g, reef_error *err)
 {
     uint8_t *data;
     size_t size;
     if (reef_tflite_serialize(g, &data, &size, err)) return reef_fail_wrap(err, "%s", path);
     int rc = reef_write_file(path, data, size, err);
+    if (!rc) collect_for_tests(data, size);
     free(data);
     return rc;
 }

@@ -235,6 +235,34 @@ static void test_old_models_load_with_a_warning(void **state)
     assert_int_equal(g.classes.count, 0);  // nothing invented
     reef_graph_free(&g);
     unlink(r);
+    /* train --resume from a checkpoint with training state but no names:
+     * it trains on, with the warning, and the result takes the training
+     * data's names */
+    char nameless[400];
+    snprintf(nameless, sizeof nameless, "%s/nameless.ckpt", f->dir);
+    snprintf(r, sizeof r, "%s/r.ckpt", f->dir);
+    reef_model m;
+    reef_ckpt_train ct;
+    if (reef_ckpt_load(f->ckpt, &m, &ct, &err)) fail_msg("%s", err.msg);
+    assert_true(ct.has_train);
+    reef_class_names_free(&m.classes);
+    if (reef_ckpt_save(nameless, &m, &ct.cfg, &ct.opt, ct.epochs_done, ct.val_accuracy, &err)) fail_msg("%s", err.msg);
+    const int done = ct.epochs_done;
+    reef_optim_free(&ct.opt);
+    reef_model_free(&m);
+    if (reef_ckpt_load(nameless, &m, NULL, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(m.classes.count, 0);
+    reef_model_free(&m);
+    expect(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs %d -o '%s'", nameless, f->ds, done + 1, r),
+           out, 0, "carries no class names");
+    if (reef_ckpt_load(r, &m, &ct, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(ct.epochs_done, done + 1);  // it trained on
+    assert_int_equal(m.classes.count, 2);
+    assert_string_equal(reef_class_name(&m.classes, 0), "fish");
+    assert_string_equal(reef_class_name(&m.classes, 1), "nofish");
+    reef_optim_free(&ct.opt);
+    reef_model_free(&m);
+    unlink(nameless), unlink(r);
 }
 
 int main(void)

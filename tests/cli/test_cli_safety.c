@@ -5,10 +5,12 @@
  * folders are found before the work; --resume refuses what it would
  * silently get wrong. Everything runs the built `reef` on a tiny dataset
  * made here (12 PNG pictures of two classes, 8x8 gray). */
+#define _XOPEN_SOURCE 700  // posix_openpt: a pseudo-terminal for the progress bar
 #include "testing.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "fixtures.h"
 
@@ -240,6 +242,61 @@ static void test_one_convention(void **state)
     if (strstr(out, "deprecated")) fail_msg("a note on --work:\n%s", out);
 }
 
+/* Runs `reef ARGS` with stderr on a pseudo-terminal (progress bars draw
+ * only on a terminal) and stdout into the same buffer after it; returns
+ * the exit status. */
+static int reef_on_a_terminal(char *out, size_t size, const char *args)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) || unlockpt(master)) return -1;
+    char cmd[3400];
+    snprintf(cmd, sizeof cmd, "'%s' %s", getenv("REEF_BIN"), args);
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (slave < 0 || devnull < 0) _exit(127);
+        dup2(slave, STDERR_FILENO), dup2(devnull, STDOUT_FILENO);
+        close(master), close(slave), close(devnull);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    size_t len = 0;
+    for (;;) {  // read until the child's end closes the terminal (EIO)
+        ssize_t got = read(master, out + len, size - 1 - len);
+        if (got <= 0) break;
+        len += (size_t)got;
+        if (len == size - 1) len = 0;  // keep the tail
+    }
+    out[len] = 0;
+    close(master);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Defect 12: profile-ops --check measures networks on the emulator, seconds
+ * each, silently before; on a terminal it now shows a bar from the start
+ * ("checking 0/1 networks") to the end ("1/1"). */
+static void test_profile_ops_check_shows_progress(void **state)
+{
+    FIXTURE(f);
+    if (!testing_have_arm_tools()) skip();
+    char args[1200];
+    snprintf(args, sizeof args, "profile-ops --analytic --check 1 --work '%s/po' -o '%s/po.table'", f->dir, f->dir);
+    int status = reef_on_a_terminal(out, sizeof out, args);
+    if (status) fail_msg("profile-ops --check 1 on a terminal: exit %d:\n%s", status, out);
+    if (!strstr(out, "checking") || !strstr(out, "0/1 networks") || !strstr(out, "1/1 networks"))
+        fail_msg("no progress bar from 0/1 to 1/1 networks on the terminal:\n%s", out);
+    printf("  profile-ops --check 1 on a terminal drew its bar from 0/1 to 1/1 networks\n");
+    /* not a terminal: no control codes */
+    snprintf(args, sizeof args, "profile-ops --analytic --check 1 --work '%s/po' -o '%s/po.table' 2>&1 >/dev/null",
+             f->dir, f->dir);
+    expect(reef(out, sizeof out, "%s", args), out, 0, "");
+    if (strchr(out, '\r') || strchr(out, '\033')) fail_msg("control codes when stderr is not a terminal:\n%s", out);
+}
+
 /* 1 when a process's command line mentions text (a leftover child). */
 static int process_mentions(const char *text)
 {
@@ -324,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_cleans_up),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_one_convention),
+        cmocka_unit_test(test_profile_ops_check_shows_progress),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -48,6 +48,44 @@ static void test_gen_refuses(void **state)
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 
+/* Issue 17, defect 8: gen writes the .h and the .c to temporaries and
+ * renames both only when both are complete. A full disk (here a file-size
+ * limit: writes past 64 KB fail with EFBIG) while writing the big .c must
+ * leave the old pair as it was, no new .h beside an old .c, and no
+ * temporary behind. */
+static void test_gen_failure_keeps_the_old_pair(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    char model[512], dir[256], cmd[4096], path[600];
+    if (!bin || !testing_shared_path(model, sizeof model, "models/models/kws_ref_model.tflite")) skip();
+    testing_tmpdir(dir, sizeof dir, "cli-gen-full");
+    static const char *const ext[2] = {"h", "c"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/m.%s", dir, ext[k]);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs("old\n", fp);
+        assert_int_equal(fclose(fp), 0);
+    }
+    snprintf(cmd, sizeof cmd, "sh -c \"trap '' XFSZ; ulimit -f 128; exec '%s' gen --model '%s' -o '%s' --name m\"",
+             bin, model, dir);
+    int status = testing_run(cmd, out, sizeof out);
+    if (status == 0) fail_msg("gen succeeded under a 64 KB file-size limit: %s", out);
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/m.%s", dir, ext[k]);
+        char data[16] = "";
+        FILE *fp = fopen(path, "r");
+        assert_non_null(fp);
+        size_t size = fread(data, 1, sizeof data, fp);
+        fclose(fp);
+        if (size != 4 || memcmp(data, "old\n", 4)) fail_msg("m.%s was replaced though gen failed: %s", ext[k], out);
+    }
+    assert_int_equal(testing_count_files(dir), 2);  // no temporary left
+    printf("  gen under a full disk: exit %d, the old m.h and m.c kept, nothing else written\n", status);
+    assert_int_equal(testing_rm_tree(dir), 0);
+}
+
 static void test_infer(void **state)
 {
     (void)state;
@@ -100,6 +138,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gen_json),
         cmocka_unit_test(test_gen_refuses),
+        cmocka_unit_test(test_gen_failure_keeps_the_old_pair),
         cmocka_unit_test(test_infer),
         cmocka_unit_test(test_infer_dump),
     };

@@ -203,7 +203,7 @@ static void test_gen_qemu_m4(void **state)
         snprintf(c, sizeof c, "%s/%s.c", dir, v[start].model);
         snprintf(elf, sizeof elf, "%s/%s.elf", dir, v[start].model);
         const char *sources[1] = {c};
-        reef_fw_spec spec = {"qemu-m4", h, sources, 1, 0, 0, NULL, elf, 0, 0};
+        reef_fw_spec spec = {.board = "qemu-m4", .model_header = h, .model_sources = sources, .model_source_count = 1, .output = elf};
         if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
         int8_t *in = malloc((size_t)count * (size_t)m.input_size);
         int8_t *out = malloc((size_t)count * (size_t)m.output_size);

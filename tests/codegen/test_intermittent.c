@@ -75,6 +75,17 @@ static int plan_idempotent(const reef_intermittent_plan *p)
                     return 0;
                 }
             }
+    /* commits may pass points (reef/resume.h commit_now): nothing saved
+     * after point p, at any later point, may touch what p restores */
+    for (int pt = 0; pt <= p->nunits; pt++)
+        for (uint32_t s = p->save_index[pt + 1]; s < p->save_index[p->nunits + 1]; s++)
+            for (uint32_t r = p->restore_index[pt]; r < p->restore_index[pt + 1]; r++) {
+                const reef_span *a = &p->saves[s], *b = &p->restores[r];
+                if (a->nvm_at < b->nvm_at + b->bytes && b->nvm_at < a->nvm_at + a->bytes) {
+                    print_message("save %u (after point %d) overlaps point %d's restore %u in NVM\n", s, pt, pt, r);
+                    return 0;
+                }
+            }
     /* across jobs: the next job's point 0 saves its input while the record
      * still names this job's last point, whose restore reads the output */
     for (uint32_t s = p->save_index[0]; s < p->save_index[1]; s++)
@@ -90,7 +101,8 @@ static int plan_idempotent(const reef_intermittent_plan *p)
 
 /* Exhaustive failure points (every byte of tensor saves too when
  * every_byte), then `random` random failures: returns the figures. */
-static reef_fail_stats campaign(rig *g, const int8_t *inputs, int njobs, int every_byte, long random, int stride)
+static reef_fail_stats campaign_policy(rig *g, const int8_t *inputs, int njobs, int every_byte, long random, int stride,
+                                       int policy)
 {
     size_t out_bytes = (size_t)njobs * g->m.output_bytes;
     int8_t *want = malloc(out_bytes);
@@ -98,6 +110,7 @@ static reef_fail_stats campaign(rig *g, const int8_t *inputs, int njobs, int eve
     reef_host_rig h;
     reef_error err = {{0}};
     if (reef_host_rig_init(&h, &g->m, &g->plan, inputs, njobs, want, &err)) fail_msg("%s", err.msg);
+    if (policy != REEF_COMMIT_EVERY && reef_host_rig_policy(&h, policy, 99, &err)) fail_msg("%s", err.msg);
     reef_fail_stats st = {0};
     h.point_stride = stride;
     long points = reef_host_fail_exhaustive(&h, every_byte, &st, NULL, NULL, &err);
@@ -116,6 +129,11 @@ static reef_fail_stats campaign(rig *g, const int8_t *inputs, int njobs, int eve
     reef_host_rig_free(&h);
     free(want);
     return st;
+}
+
+static reef_fail_stats campaign(rig *g, const int8_t *inputs, int njobs, int every_byte, long random, int stride)
+{
+    return campaign_policy(g, inputs, njobs, every_byte, random, stride, REEF_COMMIT_EVERY);
 }
 
 static void expect_identical(const reef_fail_stats *st)
@@ -229,6 +247,51 @@ static void test_other_model_progress_ignored(void **state)
     rig_free(&g);
 }
 
+/* Commits that pass points (commit_now, reef/resume.h): a job that only
+ * commits its input and output (the supply never low), and one whose
+ * points commit or pass at random, per-step and tiled, every byte of every
+ * write plus random failures: the continuous results. And the bytes: on
+ * continuous power a job writes its input, its output and two records. */
+static void test_small_model_commit_policies(void **state)
+{
+    (void)state;
+    rig g = {0};
+    lower_small(&g);
+    reef_intermittent_options o = {0};
+    o.costs = FRAM_COSTS;
+    o.write_unit = 1;
+    double min = reef_intermittent_min_budget(&g.m, &o);
+    int8_t *in = random_inputs(&g, 2, 21);
+    for (int tiled = 0; tiled < 2; tiled++) {
+        rig_plan(&g, tiled ? min * 1.01 : 0);
+        assert_true(plan_idempotent(&g.plan));
+        for (int policy = REEF_COMMIT_ENDS; policy <= REEF_COMMIT_RANDOM; policy++) {
+            reef_fail_stats st = campaign_policy(&g, in, 2, 1, testing_sanitizer_run() ? 200 : 2000, 1, policy);
+            expect_identical(&st);
+        }
+        /* the failure-free run's NVM writes under ENDS: per job the input's
+         * save and the output's, and two commits of the record */
+        size_t want_bytes = 2 * (size_t)(g.m.input_bytes + g.m.output_bytes);
+        int8_t out[2 * 64];
+        continuous(&g, in, out, 2);
+        reef_host_rig h;
+        reef_error err = {{0}};
+        if (reef_host_rig_init(&h, &g.m, &g.plan, in, 2, out, &err)) fail_msg("%s", err.msg);
+        long every_bytes = h.bytes_per_run, record_bytes = 0;
+        long per_commit = h.record_calls_per_run / (2 * (g.plan.nunits + 1)); /* every point commits, 2 jobs */
+        assert_int_equal(per_commit * 2 * (g.plan.nunits + 1), h.record_calls_per_run);
+        if (reef_host_rig_policy(&h, REEF_COMMIT_ENDS, 0, &err)) fail_msg("%s", err.msg);
+        for (long k = 0; k < h.calls_per_run; k++)
+            if (h.run_at[k] < h.pw.record_end) record_bytes += h.run_bytes[k];
+        assert_int_equal((size_t)(h.bytes_per_run - record_bytes), want_bytes);
+        assert_int_equal(h.record_calls_per_run, 2 * 2 * per_commit); /* two commits a job */
+        assert_true(h.bytes_per_run < every_bytes);
+        reef_host_rig_free(&h);
+    }
+    free(in);
+    rig_free(&g);
+}
+
 static void test_kws(void **state)
 {
     (void)state;
@@ -256,6 +319,9 @@ static void test_kws(void **state)
         assert_true(plan_idempotent(&g.plan));
         reef_fail_stats st = campaign(&g, in, 1, 0, testing_sanitizer_run() ? 20 : 200, testing_sanitizer_run() ? 5 : 1);
         expect_identical(&st);
+        st = campaign_policy(&g, in, 1, 0, testing_sanitizer_run() ? 20 : 200, testing_sanitizer_run() ? 5 : 1,
+                             pass ? REEF_COMMIT_RANDOM : REEF_COMMIT_ENDS);
+        expect_identical(&st);
     }
     free(in);
     rig_free(&g);
@@ -268,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_small_model_tiled),
         cmocka_unit_test(test_mutated_layout_caught),
         cmocka_unit_test(test_other_model_progress_ignored),
+        cmocka_unit_test(test_small_model_commit_policies),
         cmocka_unit_test(test_kws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,18 @@ static void test_gen_intermittent(void **state)
     snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --intermittent --capacitor 100u --v-on 3.0 --v-off 1.8", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "intermittent schedule (FRAM NVM)"));
+    /* planned from step cycles measured on qemu-m4 by default, cached: the
+     * second plan reads them back; 'estimate' plans from the shapes */
+    assert_non_null(strstr(out, tools_present() ? "step cycles measured on qemu-m4" : "ESTIMATED"));
+    assert_non_null(strstr(out, tools_present() ? "modeled from emulated step cycles" : "modeled from the estimate"));
+    if (tools_present()) {
+        assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "measured on qemu-m4 earlier (cache"));
+    }
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/est --intermittent --capacitor 100u --step-cycles estimate", bin,
+             model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "modeled from the estimate"));
     snprintf(cmd, sizeof cmd, "%s/out", dir);
     assert_int_equal(testing_count_files(cmd), 4); /* small.[ch], small_resume.[ch] */
     /* a capacitor too small for any unit: refused, saying how big would do */
@@ -93,7 +105,7 @@ static void test_gen_intermittent(void **state)
     snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/measured --intermittent --capacitor 100u --step-cycles %s", bin, model,
              dir, cycles);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
-    assert_non_null(strstr(out, "modeled from emulated step counts"));
+    assert_non_null(strstr(out, "modeled from emulated step cycles"));
     fp = fopen(cycles, "w");
     assert_non_null(fp);
     fprintf(fp, "steps %d\n0 100\n", nsteps + 1);
@@ -174,11 +186,27 @@ static void test_run_with_failures(void **state)
     int schedules = 0;
     while ((p = strstr(p, "\"outputs_differing\":0"))) schedules++, p++;
     assert_int_equal(schedules, 4);
+    static const char key[] = "\"instructions_per_inference_no_failure_emulated\":";
+    const char *every_insn = strstr(out, key);
+    assert_non_null(every_insn);
+    double every = atof(every_insn + strlen(key));
     /* the same with the 100 uF schedule */
     snprintf(cmd, sizeof cmd, "%s run --intermittent --model %s --inputs %s --capacitor 100u --fail-steps --json", bin,
              model, raw);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"outputs_differing\":0"));
+    assert_null(strstr(out, "\"outputs_differing\":1"));
+    /* The supply taken as never low (--commit ends): points pass without a
+     * commit, fewer instructions than committing at each one; failures
+     * restart the job from its checkpointed input, same outputs. */
+    snprintf(cmd, sizeof cmd, "%s run --intermittent --model %s --inputs %s --commit ends --fail-random 3 --json",
+             bin, model, raw);
+    if (testing_run(cmd, out, sizeof out)) fail_msg("%s", out);
+    printf("  %s\n", out);
+    const char *ends_insn = strstr(out, key);
+    assert_non_null(ends_insn);
+    assert_true(atof(ends_insn + strlen(key)) < every);
+    assert_non_null(strstr(out, "\"power_failures\":3,"));
     assert_null(strstr(out, "\"outputs_differing\":1"));
     /* A periodic schedule: every boot fails after 120,000 instructions, so
      * the boot that first fails resumes and finishes on the next boot. */
@@ -233,11 +261,17 @@ static void test_run_host(void **state)
 
 int main(void)
 {
+    /* the measured step cycles' cache: this run's own, not the user's */
+    char cache[256];
+    testing_tmpdir(cache, sizeof cache, "int-cache");
+    setenv("REEF_CACHE_DIR", cache, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gen_intermittent),
         cmocka_unit_test(test_harvest_cli),
         cmocka_unit_test(test_run_with_failures),
         cmocka_unit_test(test_run_host),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    testing_rm_tree(cache);
+    return rc;
 }

@@ -11,7 +11,9 @@
  *    on random pictures): cut after each of its ops, Arm NN's tensor and
  *    reef's agree within 1 LSB (Arm NN's reference kernels requantize in
  *    float, TFLite's in fixed point: they may round one step apart).
- * Skipped, visibly, when Arm NN is not installed (scripts/deps.sh installs it). */
+ * Skipped, visibly, when Arm NN is not installed (scripts/deps.sh installs it).
+ * Real TensorFlow Lite (tfjs-tflite) is the second reader: test_tfjs_reader.c;
+ * Arm NN is a third, whose reference kernels are not XNNPACK's. */
 #include "testing.h"
 
 #include <math.h>

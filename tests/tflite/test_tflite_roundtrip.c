@@ -147,7 +147,7 @@ static void build_all_ops(reef_graph *g)
     assert_true(reef_graph_add_op(g, REEF_OP_PAD, xy, 2, io1, 1, NULL, &err) >= 0);
     assert_true(reef_graph_add_op(g, REEF_OP_QUANTIZE, &x, 1, io1, 1, NULL, &err) >= 0);
     assert_true(reef_graph_add_op(g, REEF_OP_DEQUANTIZE, &x, 1, io1, 1, NULL, &err) >= 0);
-    assert_true(reef_graph_add_op(g, 23 /* RESIZE_BILINEAR */, &x, 1, io1, 1, NULL, &err) >= 0);
+    assert_true(reef_graph_add_op(g, 67 /* TRANSPOSE_CONV */, &x, 1, io1, 1, NULL, &err) >= 0);
     assert_true(reef_graph_add_op(g, 150 /* GELU */, &x, 1, io1, 1, NULL, &err) >= 0);
     int custom = reef_graph_add_op(g, 32, &x, 1, io1, 1, NULL, &err);
     assert_true(custom >= 0);
@@ -173,8 +173,8 @@ static void test_built_graph_roundtrip(void **state)
     roundtrip(&g, &bytes, &size);
     check_buffer_alignment(bytes, size, 5); /* 4 constants and the class names */
     reef_error err;
-    assert_int_equal(reef_graph_unsupported_ops(&g, &err), 3); /* RESIZE_BILINEAR GELU CUSTOM */
-    assert_non_null(strstr(err.msg, "RESIZE_BILINEAR (op 16)"));
+    assert_int_equal(reef_graph_unsupported_ops(&g, &err), 3); /* TRANSPOSE_CONV GELU CUSTOM */
+    assert_non_null(strstr(err.msg, "TRANSPOSE_CONV (op 16)"));
     assert_non_null(strstr(err.msg, "builtin code 150 (op 17)"));
     assert_non_null(strstr(err.msg, "CUSTOM:MyOp (op 18)"));
     /* The built graph's ops count MACs: conv 1*8*8*4 outputs x 3*3*4 */

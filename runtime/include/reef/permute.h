@@ -47,6 +47,31 @@ typedef struct reef_resize_nearest_step_args {
 } reef_resize_nearest_step_args;
 reef_status reef_resize_nearest_step(const void *args, uint8_t *arena);
 
+/* RESIZE_BILINEAR, int8 (TFLite's ResizeBilinearInteger): output row y
+ * samples input row y * y_scale_10 / 1024 in 10-bit fixed point, plus
+ * (y_scale_10 / 2 - 512) with half_pixel_centers; the four neighbours
+ * weighted by the 10-bit fractions, the sum rounded half away from zero
+ * at bit 20 (TFLite's default double rounding). Columns likewise. The
+ * scales are the host's: round(1024 * in / out), or (in - 1) / (out - 1)
+ * with align_corners. Every sampled row and column must lie inside the
+ * input (the lowering checks it). */
+typedef struct reef_resize_bilinear_geometry {
+    int32_t y_scale_10, x_scale_10;
+    int32_t half_pixel_centers;
+} reef_resize_bilinear_geometry;
+
+reef_status reef_resize_bilinear_s8(const reef_dims *input_dims, const reef_dims *output_dims,
+                                    const reef_resize_bilinear_geometry *geometry, const int8_t *input,
+                                    int8_t *output);
+
+typedef struct reef_resize_bilinear_step_args {
+    reef_step_io io;
+    reef_dims input_dims;  /* (N, H_IN, W_IN, C) */
+    reef_dims output_dims; /* (N, H_OUT, W_OUT, C) */
+    reef_resize_bilinear_geometry geometry;
+} reef_resize_bilinear_step_args;
+reef_status reef_resize_bilinear_step(const void *args, uint8_t *arena);
+
 /* One requantization, or none (requantize 0: a copy). */
 typedef struct reef_copy_quant {
     int32_t requantize;

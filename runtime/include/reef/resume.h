@@ -22,7 +22,18 @@
  *
  * What is checkpointed: only tensors live at a point, and of those only
  * the bytes written since the previous point (a tensor live across several
- * points is saved once). Activations stay in SRAM while running: the
+ * points is saved once).
+ *
+ * Commits only when the energy runs low (optional): a caller may give
+ * reef_resume a commit_now hook, asked at every point but the first and
+ * the last of a job; when it says no, the point is passed without writing
+ * anything, and the next commit saves what every passed point would have
+ * saved that is still live then. On continuous power (the supply never
+ * low) a job then writes its input and its output only. Why it stays
+ * correct: the generator gives every checkpointed tensor an NVM region of
+ * its own (no two tensors share NVM bytes), so whatever a commit writes
+ * after the last committed point p never touches what p's restore reads;
+ * and re-saving a tensor rewrites its region with the same bytes. Activations stay in SRAM while running: the
  * kernels then run at SRAM speed, and NVM traffic is one write per live
  * byte per point instead of every store (docs/intermittent.md has the
  * costs of the alternative, activations living in FRAM).
@@ -79,6 +90,11 @@ typedef struct reef_resumable {
     uint32_t output_at, output_bytes;
     uint32_t record_at, record_slot_size; /* the progress record, in NVM */
     uint32_t nvm_bytes;          /* NVM the schedule uses: [0, nvm_bytes) */
+    /* (save_index[U + 1]) for each save span, the last point where its
+     * tensor is live: a commit at point c writes the spans of the points it
+     * covers whose tensor is live at c. NULL: every span (commit_now must
+     * then be NULL too). */
+    const uint32_t *save_live_to;
 } reef_resumable;
 
 /* What a boot found, and the open record. */
@@ -90,6 +106,14 @@ typedef struct reef_resume {
     uint32_t job;      /* ... of this job (the caller's inference number) */
     uint32_t point;    /* ... up to this commit point */
     uint32_t commits;  /* commits made since boot (for reports) */
+    uint32_t passed;   /* points passed without a commit since boot */
+    uint32_t saved_to; /* the job's saves are done up to this point */
+    /* Asked at each point c (0 < c < U): commit now? NULL: always. Set it
+     * after reef_resume_boot (which clears it), e.g. from the supply
+     * voltage: commit when what is left in the capacitor might not finish
+     * the next unit and its commit. */
+    int (*commit_now)(void *ctx, uint32_t point);
+    void *commit_ctx;
 } reef_resume;
 
 enum {

@@ -58,7 +58,8 @@
     X(REDUCE_MAX, reduce_max, reef_reduce_max_step, reef_reduce_step_args,     reduce)     \
     X(COPY_ROWS,  copy_rows,  reef_copy_rows_step,  reef_copy_rows_step_args,  copy_rows)  \
     X(ARG_MAX,    arg_max,    reef_arg_max_step,    reef_arg_max_step_args,    arg_max)    \
-    X(RESIZE_NEAREST, resize_nearest, reef_resize_nearest_step, reef_resize_nearest_step_args, resize_nearest)
+    X(RESIZE_NEAREST, resize_nearest, reef_resize_nearest_step, reef_resize_nearest_step_args, resize_nearest) \
+    X(RESIZE_BILINEAR, resize_bilinear, reef_resize_bilinear_step, reef_resize_bilinear_step_args, resize_bilinear)
 
 #define REEF_FLOAT_STEP_KINDS(X)                                                        \
     X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \

@@ -27,6 +27,7 @@ static void usage(FILE *fp)
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
             "                        --source TRAIN.ds [--test TEST.ds] [--draw-seed N]\n"
+            "                        [--hold-back K [--guard-margin M]]\n"
             "                        [--target host|qemu-m4|stm32l4r5 [--port DEV]] [--work DIR]\n"
             "                        [--params-out FILE] [--json]\n\n"
             "On-device personalization: the deployed int8 model learns a new site from N\n"
@@ -40,6 +41,11 @@ static void usage(FILE *fp)
             "  split       the samples of the given groups (habitats), or all others\n"
             "  --site      the site's frames; N of them (drawn by --draw-seed) are the\n"
             "              labelled ones, the others measure the result\n"
+            "  --hold-back K of the N labelled frames (default 3 in 10; 0: no guard) are not\n"
+            "              trained on: after the update the device scores them with the new\n"
+            "              and the old model and keeps the old one unless the new answers\n"
+            "              M (default 1) more of them correctly (\"never below before\";\n"
+            "              M 0: as many, and the lower loss wins a tie)\n"
             "  --source    the source training data the replay samples come from\n"
             "  --test      the original test split (accuracy before and after)\n"
             "              (the class names of --site, --source and --test must be the\n"
@@ -208,7 +214,7 @@ static int personalize_split(int argc, char **argv)
 
 typedef struct run_args {
     const char *model, *plan, *site, *source, *test, *target, *work, *params_out, *port;
-    int labelled, json;
+    int labelled, hold_back, guard_margin, json;
     uint32_t draw_seed;
 } run_args;
 
@@ -221,11 +227,15 @@ static int parse_run(int argc, char **argv, run_args *a)
         {"draw-seed", required_argument, NULL, 'd'}, {"target", required_argument, NULL, 't'},
         {"work", required_argument, NULL, 'w'},   {"params-out", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"port", required_argument, NULL, 'P'},   {NULL, 0, NULL, 0}};
+        {"port", required_argument, NULL, 'P'},   {"hold-back", required_argument, NULL, 'H'},
+        {"guard-margin", required_argument, NULL, 'G'},
+        {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->target = "host";
     a->labelled = 50;
     a->draw_seed = 1;
+    a->guard_margin = 1;
+    a->hold_back = -1; /* default: 3 in 10 of the labelled frames (15 of 50) */
     long v;
     int c;
     optind = 1;
@@ -240,6 +250,14 @@ static int parse_run(int argc, char **argv, run_args *a)
             if (cli_parse_int(NAME, "--labelled", optarg, 1, 65535, &v)) return 2;
             a->labelled = (int)v;
             break;
+        case 'G':
+            if (cli_parse_int(NAME, "--guard-margin", optarg, 0, 255, &v)) return 2;
+            a->guard_margin = (int)v;
+            break;
+        case 'H':
+            if (cli_parse_int(NAME, "--hold-back", optarg, 0, 65535, &v)) return 2;
+            a->hold_back = (int)v;
+            break;
         case 'd':
             if (cli_parse_int(NAME, "--draw-seed", optarg, 0, 2147483647L, &v)) return 2;
             a->draw_seed = (uint32_t)v;
@@ -253,6 +271,7 @@ static int parse_run(int argc, char **argv, run_args *a)
         default: usage(stderr); return 2;
         }
     }
+    if (a->hold_back < 0) a->hold_back = a->labelled * 3 / 10;
     if (!a->model || !a->plan || !a->site) return cli_error(NAME, "needs --model, --plan and --site (see --help)"), 2;
     if (strcmp(a->target, "stm32l4r5") && cli_check_run_target(NAME, a->target)) return 2;
     if (a->port && strcmp(a->target, "stm32l4r5")) return cli_error(NAME, "--port goes with --target stm32l4r5"), 2;
@@ -309,6 +328,7 @@ static int personalize_run(int argc, char **argv)
     rc = load_optional(a.site, &site, &g, a.model) || load_optional(a.source, &source, &g, a.model) ||
          load_optional(a.test, &test, &g, a.model);
     reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .port = a.port, .labelled = a.labelled,
+                           .hold_back = a.hold_back, .guard_margin = a.guard_margin,
                            .draw_seed = a.draw_seed, .site_path = a.site, .source = a.source ? &source : NULL,
                            .test = a.test ? &test : NULL, .params_out = a.params_out};
     reef_prun_report r;

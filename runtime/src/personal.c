@@ -73,15 +73,69 @@ static void shuffle(reef_personal *p, int32_t epoch)
     }
 }
 
-static int do_add(reef_personal *p, const int8_t *frame, uint8_t label)
+/* ADD keeps the sample at the bottom of the site buffer, HOLD (held) at
+ * the top; the two never meet. */
+static int do_add(reef_personal *p, const int8_t *frame, uint8_t label, int held)
 {
-    int32_t n = p->tail->in_count;
+    int32_t n = p->tail->in_count, at;
     int status;
     if (label >= p->tail->nclasses) return 1;
-    if (p->site_count >= p->site_cap) return 2;
+    if (p->site_count + p->hold_count >= p->site_cap) return 2;
     if ((status = run_body(p, frame))) return status;
-    copy_bytes(p->site + p->site_count * n, p->arena + p->boundary_at, (uint32_t)n);
-    p->site_labels[p->site_count++] = label;
+    at = held ? p->site_cap - 1 - p->hold_count++ : p->site_count++;
+    copy_bytes(p->site + at * n, p->arena + p->boundary_at, (uint32_t)n);
+    p->site_labels[at] = label;
+    return 0;
+}
+
+static reef_nvm_status restore_into(const reef_personal *p, const reef_nvm_record *rec, float *params)
+{
+    uint32_t length = 0;
+    if (!rec || rec->newest < 0) return REEF_NVM_EMPTY;
+    if (rec->newest_length != p->tail->train_count * 4u) return REEF_NVM_ARG_ERROR;
+    return reef_nvm_record_load(rec, params, p->tail->train_count * 4u, &length, 0);
+}
+
+/* Correct answers and summed loss of params on the held-back samples. */
+static int32_t score_held(reef_personal *p, const float *params, float *loss)
+{
+    reef_tail_state s = state_of(p);
+    float probs[REEF_PERSONAL_MAX_CLASSES];
+    int32_t k, correct = 0, n = p->tail->in_count;
+    *loss = 0.0f;
+    for (k = 0; k < p->hold_count; k++) {
+        int32_t at = p->site_cap - 1 - k, c, best = 0, label = p->site_labels[at];
+        const float *logits = reef_tail_forward(p->tail, params, p->params0, p->site + at * n, s.acts);
+        for (c = 1; c < p->tail->nclasses; c++)
+            if (logits[c] > logits[best]) best = c;
+        correct += best == label;
+        *loss += reef_train_softmax_xent(probs, logits, p->tail->nclasses, label);
+    }
+    return correct;
+}
+
+/* GUARD (reef/personal.h). The old parameters are rebuilt in the grads
+ * buffer, which holds nothing between steps. */
+static int do_guard(reef_personal *p, int32_t margin, int8_t *out)
+{
+    reef_tail_state s = state_of(p);
+    float loss_new, loss_old;
+    int32_t correct_new, correct_old;
+    uint32_t k, n = p->tail->train_count;
+    int keep;
+    if (p->hold_count == 0) return 2;
+    if (p->tail->nclasses > REEF_PERSONAL_MAX_CLASSES) return 1;
+    correct_new = score_held(p, p->params, &loss_new);
+    reef_tail_deployed(p->tail, p->params0, s.grads);
+    if (p->store) (void)restore_into(p, p->store, s.grads); /* stays deployed unless a valid copy loads */
+    correct_old = score_held(p, s.grads, &loss_old);
+    keep = margin > 0 ? correct_new >= correct_old + margin
+                      : correct_new > correct_old || (correct_new == correct_old && loss_new <= loss_old);
+    if (!keep) copy_bytes(p->params, s.grads, n * 4u);
+    for (k = 0; k < n; k++) s.grads[k] = 0.0f;
+    out[0] = (int8_t)keep;
+    out[1] = (int8_t)(correct_new > 127 ? 127 : correct_new);
+    out[2] = (int8_t)(correct_old > 127 ? 127 : correct_old);
     return 0;
 }
 
@@ -128,6 +182,7 @@ static void do_reset(reef_personal *p)
     p->site_count = 0;
     p->step = 0;
     p->replay_next = 0;
+    p->hold_count = 0;
 }
 
 void reef_personal_init(reef_personal *p)
@@ -143,10 +198,7 @@ reef_nvm_status reef_personal_persist(const reef_personal *p, reef_nvm_record *r
 
 reef_nvm_status reef_personal_restore(reef_personal *p, const reef_nvm_record *rec)
 {
-    uint32_t length = 0;
-    if (!rec || rec->newest < 0) return REEF_NVM_EMPTY;
-    if (rec->newest_length != p->tail->train_count * 4u) return REEF_NVM_ARG_ERROR;
-    return reef_nvm_record_load(rec, p->params, p->tail->train_count * 4u, &length, 0);
+    return restore_into(p, rec, p->params);
 }
 
 int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size)
@@ -158,7 +210,9 @@ int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, ui
     if (out_size < 8) return 4;
     out[0] = out[1] = out[2] = out[3] = 0;
     switch (command) {
-    case REEF_PERSONAL_ADD: return do_add(p, frame, label);
+    case REEF_PERSONAL_ADD: return do_add(p, frame, label, 0);
+    case REEF_PERSONAL_HOLD: return do_add(p, frame, label, 1);
+    case REEF_PERSONAL_GUARD: return do_guard(p, (uint8_t)record[2], out);
     case REEF_PERSONAL_STEP:
         status = do_step(p, &loss);
         copy_bytes(out, &loss, 4);

@@ -698,17 +698,23 @@ void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail
     }
 }
 
-void reef_tail_reset(const reef_tail *t, const reef_tail_state *s)
+void reef_tail_deployed(const reef_tail *t, const float *params0, float *params)
 {
     int32_t l;
     uint32_t i;
     for (l = 0; l < t->nlayers; l++) {
         const reef_tail_layer *L = &t->layers[l];
         if (L->train & REEF_TRAIN_WEIGHTS)
-            for (i = 0; i < weight_count(L); i++) s->params[L->tw_at + i] = s->params0[L->w_at + i];
+            for (i = 0; i < weight_count(L); i++) params[L->tw_at + i] = params0[L->w_at + i];
         if (L->train & REEF_TRAIN_BIAS)
-            for (i = 0; i < (uint32_t)L->out_c; i++) s->params[L->tb_at + i] = s->params0[L->b_at + i];
+            for (i = 0; i < (uint32_t)L->out_c; i++) params[L->tb_at + i] = params0[L->b_at + i];
     }
+}
+
+void reef_tail_reset(const reef_tail *t, const reef_tail_state *s)
+{
+    uint32_t i;
+    reef_tail_deployed(t, s->params0, s->params);
     for (i = 0; i < t->train_count; i++) {
         s->grads[i] = 0.0f;
         if (s->velocity) s->velocity[i] = 0.0f;

@@ -30,6 +30,11 @@ static int check_inputs(const reef_lowered_model *m, const reef_ptail *t, const 
     if ((int32_t)site->height != h || (int32_t)site->width != w || (int32_t)site->channels != c)
         return reef_fail(err, "%s: frames are %ux%ux%u (HxWxC), the model %s takes %dx%dx%d", path, site->height,
                          site->width, site->channels, o->model_path, h, w, c);
+    if (o->hold_back < 0 || o->hold_back >= o->labelled)
+        return reef_fail(err, "--hold-back %d: must be at least 0 and below --labelled %d (some frames must train)",
+                         o->hold_back, o->labelled);
+    if (o->guard_margin < 0 || o->guard_margin > 255)
+        return reef_fail(err, "--guard-margin %d: must be 0 to 255", o->guard_margin);
     if ((int32_t)site->num_classes != t->tail.nclasses)
         return reef_fail(err, "%s: %u classes, the model %s has %d", path, site->num_classes, o->model_path,
                          t->tail.nclasses);
@@ -88,7 +93,9 @@ static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8
         rc->cycles = e.cycles;
         r->total_insns += rc->insns;
         r->total_cycles += rc->cycles;
-        if (rc->command == REEF_PERSONAL_ADD) r->intake_insns += rc->insns, r->intake_cycles += rc->cycles;
+        if (rc->command == REEF_PERSONAL_ADD || rc->command == REEF_PERSONAL_HOLD)
+            r->intake_insns += rc->insns, r->intake_cycles += rc->cycles;
+        if (rc->command == REEF_PERSONAL_GUARD) r->guard_insns += rc->insns;
         if (rc->command == REEF_PERSONAL_STEP) {
             r->update_insns += rc->insns, r->update_cycles += rc->cycles;
             if (rc->insns > r->step_insns_max) r->step_insns_max = rc->insns;
@@ -222,20 +229,25 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     float *params = NULL, *losses = NULL;
     reef_psession s;
     memset(&s, 0, sizeof s);
-    int count = 0, nsteps = reef_psteps_total(plan, o->labelled);
+    int count = 0, nsteps = reef_psteps_total(plan, o->labelled - o->hold_back);
+    int8_t guard[3] = {1, 0, 0};
     int rc = check_inputs(m, &t, plan, site, o, err);
     if (!rc) rc = reef_input_map_from_graph(g, &map, err);
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, is_labelled, err);
-    if (!rc && !(records = reef_precords(m, &map, site, is_labelled, nsteps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
+    if (!rc && !(records = reef_precords(m, &map, site, is_labelled, o->hold_back, o->guard_margin, nsteps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + 1) * sizeof(float));
     if (!rc && (!params || !losses)) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_psession_init(&s, m, &t, plan, replay, replay_labels, err);
-    if (!rc) rc = reef_prun_host(&s, records, count, reef_precord_size(m), params, losses, err);
+    if (!rc) rc = reef_prun_host(&s, records, count, reef_precord_size(m), params, losses, guard, err);
     if (!rc) {
         r->labelled = o->labelled;
+        r->hold_back = o->hold_back;
+        r->guard_kept = guard[0];
+        r->held_correct_after = guard[1];
+        r->held_correct_before = guard[2];
         r->steps = nsteps;
         r->boundary_step = t.boundary_step;
         r->tail_layers = t.tail.nlayers;
@@ -289,6 +301,12 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
     reef_json_object(&j);
     reef_json_kv_int(&j, "labelled", r->labelled);
     reef_json_kv_int(&j, "update_steps", r->steps);
+    reef_json_kv_int(&j, "hold_back", r->hold_back);
+    if (r->hold_back) {
+        reef_json_kv_bool(&j, "guard_kept_update", r->guard_kept);
+        reef_json_kv_int(&j, "held_back_correct_after", r->held_correct_after);
+        reef_json_kv_int(&j, "held_back_correct_before", r->held_correct_before);
+    }
     reef_json_kv_int(&j, "boundary_step", r->boundary_step);
     reef_json_kv_int(&j, "tail_layers", r->tail_layers);
     reef_json_kv_int(&j, "tail_params", r->param_count);
@@ -306,6 +324,7 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
         reef_json_kv_int(&j, "intake", (int64_t)r->intake_insns);
         reef_json_kv_int(&j, "update_steps", (int64_t)r->update_insns);
         reef_json_kv_int(&j, "step_max", (int64_t)r->step_insns_max);
+        reef_json_kv_int(&j, "guard", (int64_t)r->guard_insns);
         reef_json_kv_int(&j, "total", (int64_t)r->total_insns);
         reef_json_key(&j, "per_step");
         reef_json_array(&j);
@@ -347,6 +366,10 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
                 " loss %.4f -> %.4f\n",
             r->boundary_step, r->tail_layers, r->trainable, r->param_count, r->replay_count, r->steps,
             (double)r->first_loss, (double)r->last_loss);
+    if (r->hold_back)
+        fprintf(fp, "guard: %d held-back frames, %d correct after the update against %d before: %s\n", r->hold_back,
+                r->held_correct_after, r->held_correct_before,
+                r->guard_kept ? "the update is kept" : "the old model is kept");
     if (r->board_built)
         fprintf(fp, "NUCLEO-L4R5ZI firmware (records on LPUART1): %s%s\n", r->board_elf,
                 r->board_ran ? "" : " (not run: flash it, reset the board, and run again with --port DEV)");
@@ -359,9 +382,10 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
     }
     fprintf(fp, "qemu-m4 weights bit-identical to the host's: %s\n", r->bit_identical ? "yes" : "NO");
     fprintf(fp, "emulated instructions: intake %llu (labelled frames through the int8 body), update steps %llu"
-                " (max %llu per step), total %llu\n",
+                " (max %llu per step), guard %llu, total %llu\n",
             (unsigned long long)r->intake_insns, (unsigned long long)r->update_insns,
-            (unsigned long long)r->step_insns_max, (unsigned long long)r->total_insns);
+            (unsigned long long)r->step_insns_max, (unsigned long long)r->guard_insns,
+            (unsigned long long)r->total_insns);
     fprintf(fp, "modeled at %.0f MHz: %.3f s total (update steps %.3f s, max %.4f s per step), %.4f J at %.1f mW"
                 " (%.4f J with the datasheet's run current)\n",
             r->clock_mhz, r->total_time_s, r->update_cycles / (r->clock_mhz * 1e6), r->step_time_s_max,

@@ -34,23 +34,30 @@ int reef_pread_records(uint32_t train_count)
 }
 
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                       const uint8_t *is_labelled, int nsteps, uint32_t train_count, int *count)
+                       const uint8_t *is_labelled, int hold, int margin, int nsteps, uint32_t train_count, int *count)
 {
     size_t rs = reef_precord_size(m);
-    int n = 0, nread = reef_pread_records(train_count);
-    for (uint32_t i = 0; i < site->count; i++) n += is_labelled[i];
-    n += nsteps + 1 + nread;
+    int n = 0, nread = reef_pread_records(train_count), labelled = 0;
+    for (uint32_t i = 0; i < site->count; i++) labelled += is_labelled[i];
+    n = labelled + nsteps + (hold > 0) + 1 + nread;
     uint8_t *rec = calloc((size_t)n, rs);
     if (!rec) return NULL;
-    int k = 0;
+    int k = 0, ordinal = 0;
     for (uint32_t i = 0; i < site->count; i++) {
         if (!is_labelled[i]) continue;
+        /* held back: the ordinals where floor(ordinal * hold / labelled) steps */
+        int held = hold > 0 && (ordinal * hold) / labelled != ((ordinal + 1) * hold) / labelled;
+        ordinal++;
         uint8_t *r = rec + (size_t)k++ * rs;
-        r[0] = REEF_PERSONAL_ADD;
+        r[0] = held ? REEF_PERSONAL_HOLD : REEF_PERSONAL_ADD;
         r[1] = (uint8_t)site->labels[i];
         reef_input_map_apply(map, reef_dataset_sample(site, i), (size_t)m->input_size, (int8_t *)(r + REEF_PERSONAL_HEADER));
     }
     for (int s = 0; s < nsteps; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
+    if (hold > 0) {
+        rec[(size_t)k * rs] = REEF_PERSONAL_GUARD;
+        rec[(size_t)k++ * rs + 2] = (uint8_t)margin;
+    }
     rec[(size_t)k++ * rs] = REEF_PERSONAL_SAVE;
     for (int c = 0; c < nread; c++) {
         uint8_t *r = rec + (size_t)k++ * rs;
@@ -84,7 +91,7 @@ int reef_pcollect_params(const int8_t *outs, const uint8_t *records, int count, 
 }
 
 int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
-                   float *losses, reef_error *err)
+                   float *losses, int8_t guard_out[3], reef_error *err)
 {
     size_t out_size = REEF_PERSONAL_OUT;
     int8_t *out = malloc((size_t)count * out_size);
@@ -99,6 +106,7 @@ int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t r
             return reef_fail(err, "the device session refused record %d (command %d): status %d", k, r[0], status);
         }
         if (r[0] == REEF_PERSONAL_STEP && losses) memcpy(&losses[step++], o, 4);
+        if (r[0] == REEF_PERSONAL_GUARD && guard_out) memcpy(guard_out, o, 3);
     }
     int rc = reef_pcollect_params(out, records, count, record_size, s->p.tail->train_count, params_out);
     free(out);

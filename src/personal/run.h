@@ -14,11 +14,12 @@ int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, uint8_t *i
 /* Update steps of the plan for `labelled` frames. */
 int reef_psteps_total(const reef_pplan *plan, int labelled);
 
-/* The records: ADD per labelled frame, nsteps STEP, one SAVE, then the
- * READs of train_count floats (malloc'd, count * reef_precord_size(m)
- * bytes; NULL when out of memory). */
+/* The records: ADD per labelled frame (HOLD for `hold` of them, spread
+ * evenly over the site's order), nsteps STEP, GUARD when hold > 0, one
+ * SAVE, then the READs of train_count floats (malloc'd, count *
+ * reef_precord_size(m) bytes; NULL when out of memory). */
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                       const uint8_t *is_labelled, int nsteps, uint32_t train_count, int *count);
+                       const uint8_t *is_labelled, int hold, int margin, int nsteps, uint32_t train_count, int *count);
 int reef_pread_records(uint32_t train_count);
 /* The trained parameters from the READ records' outputs (REEF_PERSONAL_OUT
  * bytes each); -1 when some are missing. */
@@ -29,7 +30,7 @@ int reef_pcollect_params(const int8_t *outs, const uint8_t *records, int count, 
  * host); params_out (param_count) gets what SAVE returns, losses (one per
  * STEP, may be NULL) the step losses. */
 int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
-                   float *losses, reef_error *err);
+                   float *losses, int8_t guard_out[3], reef_error *err);
 
 typedef struct reef_peval_result {
     int count;
@@ -55,6 +56,8 @@ typedef struct reef_prun_options {
     const char *params_out;      /* write the trained tail weights here (NULL: no) */
     const char *profile;         /* device profile (NULL: stm32l4r5) */
     int labelled;
+    int hold_back;               /* of the labelled frames, held back for the GUARD (0: no guard) */
+    int guard_margin;            /* the update must answer this many more of them correctly */
     uint32_t draw_seed;
     const reef_dataset *source;  /* replay samples come from here (NULL: no replay) */
     const reef_dataset *test;    /* original test split (NULL: not measured) */
@@ -70,6 +73,7 @@ typedef struct reef_prun_report {
     int labelled, steps, boundary_step, tail_layers;
     uint32_t param_count, trainable, replay_count;
     float first_loss, last_loss;
+    int hold_back, guard_kept, held_correct_after, held_correct_before; /* GUARD's answer */
     reef_peval_result site, test;
     /* stm32l4r5 */
     int board_built, board_ran;  /* firmware built; run on the board through port */
@@ -82,7 +86,7 @@ typedef struct reef_prun_report {
     reef_prun_record_cost *records; /* (nrecords) */
     uint64_t intake_insns, update_insns, total_insns; /* ADD records, STEP records, all */
     double intake_cycles, update_cycles, total_cycles;
-    uint64_t step_insns_max;
+    uint64_t step_insns_max, guard_insns; /* the largest STEP record; the GUARD record */
     double clock_mhz, power_mw;  /* the profile's */
     double total_time_s, total_energy_j, step_time_s_max; /* modeled */
     double energy_j_datasheet;   /* the same time at the datasheet's run current */

@@ -2,6 +2,9 @@
  *  - the tail cut from the int8 model computes what the int8 steps compute,
  *    through requantization, within a few output quantization steps;
  *  - the update (a sparse mask) trains: the loss falls;
+ *  - the guard ("never below before") puts the old weights back when the
+ *    update does not answer enough held-back frames better: the newest
+ *    copy in the NVM store when there is one, else the deployed weights;
  *  - the update on qemu-m4, from generated C, gives weights bit-identical
  *    to the host's (SKIPPED without the Arm tools);
  *  - the NUCLEO-L4R5ZI firmware taking records on LPUART1 links;
@@ -110,6 +113,8 @@ static void test_tail_matches_int8(void **state)
     reef_ptail_free(&t);
 }
 
+/* 3 of the 12 labelled frames are held back for the GUARD (margin 0), so
+ * the qemu-m4 run checks that path bit-identical too. */
 static void run_case(const char *target, reef_prun_report *r, int expect_ok)
 {
     reef_pplan p;
@@ -119,7 +124,8 @@ static void run_case(const char *target, reef_prun_report *r, int expect_ok)
     for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
     p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
     reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = target, .labelled = 12,
-                           .draw_seed = 3, .source = &fx.train, .test = &fx.train};
+                           .hold_back = 3, .guard_margin = 0, .draw_seed = 3, .source = &fx.train,
+                           .test = &fx.train};
     int rc = reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, r, &err);
     if (expect_ok && rc) fail_msg("%s", err.msg);
 }
@@ -133,7 +139,88 @@ static void test_update_on_host(void **state)
            r.site.int8_correct, r.site.count, r.site.after_correct, r.site.count);
     assert_true(r.last_loss < r.first_loss);
     assert_true(r.trainable < r.param_count); /* sparse */
+    assert_int_equal(r.hold_back, 3);
+    assert_true(r.held_correct_after >= 0 && r.held_correct_after <= 3);
     reef_prun_report_free(&r);
+}
+
+/* A margin above the held-back count cannot be met: the device must put
+ * the old (deployed) weights back, so "after" equals the tail's "before"
+ * on every frame of the site and of the test split. */
+static void test_guard_puts_old_back(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_error err;
+    reef_prun_report r;
+    plan_for(&p);
+    for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
+    reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = "host", .labelled = 12,
+                           .hold_back = 4, .guard_margin = 5, .draw_seed = 3, .source = &fx.train,
+                           .test = &fx.train};
+    if (reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, &r, &err)) fail_msg("%s", err.msg);
+    printf("guard: held back %d, correct after %d, before %d, kept %d\n", r.hold_back, r.held_correct_after,
+           r.held_correct_before, r.guard_kept);
+    assert_int_equal(r.guard_kept, 0);
+    assert_true(r.last_loss < r.first_loss); /* it did train */
+    assert_int_equal(r.site.after_correct, r.site.before_correct);
+    assert_int_equal(r.test.after_correct, r.test.before_correct);
+    reef_prun_report_free(&r);
+}
+
+/* "Old" is the newest valid copy in the NVM store when one exists: a
+ * first update is saved, a second one the guard refuses (margin above the
+ * held-back count) leaves exactly that saved copy, bit for bit, not the
+ * deployed weights. */
+static void run_session(reef_psession *s, const reef_lowered_model *m, const reef_input_map *map, const reef_pplan *p,
+                        const reef_ptail *t, int hold, int margin, float *params)
+{
+    reef_error err;
+    uint8_t is_labelled[64];
+    int count = 0, nsteps = reef_psteps_total(p, 12 - hold);
+    assert_true(fx.site.count <= sizeof is_labelled);
+    if (reef_pdraw(&fx.site, 12, 3, is_labelled, &err)) fail_msg("%s", err.msg);
+    uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, hold, margin, nsteps, t->tail.train_count, &count);
+    assert_non_null(rec);
+    int8_t reset[4096] = {REEF_PERSONAL_RESET}, out[REEF_PERSONAL_OUT];
+    assert_true(reef_precord_size(m) <= sizeof reset);
+    assert_int_equal(reef_personal_record(&s->p, reset, out, sizeof out), 0);
+    if (reef_prun_host(s, rec, count, reef_precord_size(m), params, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    free(rec);
+}
+
+static void test_guard_old_copy_from_nvm(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_error err;
+    reef_ptail t;
+    reef_input_map map;
+    reef_psession s;
+    plan_for(&p);
+    p.replay_count = 0, p.hp.batch_replay = 0;
+    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
+    if (reef_input_map_from_graph(&fx.g, &map, &err)) fail_msg("%s", err.msg);
+    if (reef_psession_init(&s, &fx.m, &t, &p, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    static uint8_t mem[1 << 16];
+    reef_nvm nvm;
+    reef_nvm_record rec;
+    reef_nvm_mem_init(&nvm, mem, sizeof mem);
+    uint32_t slot = reef_nvm_record_slot_size(&nvm, t.tail.train_count * 4);
+    assert_true(2 * slot <= sizeof mem);
+    assert_true(reef_nvm_record_init(&rec, &nvm, 0, slot) >= 0);
+    s.p.store = &rec;
+    size_t bytes = (size_t)t.tail.train_count * 4;
+    float *first = malloc(bytes), *second = malloc(bytes), *deployed = malloc(bytes);
+    assert_true(first && second && deployed);
+    reef_tail_deployed(&t.tail, t.params0, deployed);
+    run_session(&s, &fx.m, &map, &p, &t, 0, 0, first); /* no guard: saved as trained */
+    assert_true(memcmp(first, deployed, bytes) != 0);
+    run_session(&s, &fx.m, &map, &p, &t, 3, 255, second); /* refused */
+    assert_memory_equal(second, first, bytes);
+    free(first), free(second), free(deployed);
+    reef_psession_free(&s);
+    reef_ptail_free(&t);
 }
 
 static void test_qemu_bit_identical(void **state)
@@ -235,6 +322,9 @@ static void test_cli_bad_input(void **state)
     snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 20 --source %s --params-out %s", model,
              plan, site, train, nothing);
     run_cli_expect_error(args, "site buffer holds", nothing);
+    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 5 --hold-back 5 --source %s"
+             " --params-out %s", model, plan, site, train, nothing);
+    run_cli_expect_error(args, "--hold-back 5", nothing);
     testing_rm_tree(dir);
 }
 
@@ -243,6 +333,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tail_matches_int8),
         cmocka_unit_test(test_update_on_host),
+        cmocka_unit_test(test_guard_puts_old_back),
+        cmocka_unit_test(test_guard_old_copy_from_nvm),
         cmocka_unit_test(test_qemu_bit_identical),
         cmocka_unit_test(test_board_firmware_builds),
         cmocka_unit_test(test_cli_bad_input),

@@ -19,6 +19,16 @@
  *          parameters (train_count little-endian floats, zero-padded),
  *          k = header bytes 2 and 3 (little-endian): how they leave
  *   RESET  back to the deployed weights, site buffer emptied
+ *   HOLD   like ADD, but the sample is held back: never trained on, only
+ *          scored by GUARD (kept at the top of the site buffer)
+ *   GUARD  "never below before": scores the held-back samples with the
+ *          trained parameters and with the old ones (the newest valid copy
+ *          in the NVM store, else the deployed weights) and keeps the
+ *          trained ones only when they answer at least m = header byte 2
+ *          more samples correctly (m = 0: at least as many, and a tie is
+ *          won by the lower loss); otherwise the old ones are put back, so
+ *          SAVE then keeps the old model. out: byte 0 = 1 kept the update, 0 put the old back;
+ *          bytes 1, 2 = held-back samples correct after, before
  *
  * Everything is caller-owned and sized by the generator. arena is shared:
  * the body's activations during ADD and EVAL, the update's transient
@@ -41,7 +51,10 @@ enum {
     REEF_PERSONAL_SAVE = 5,
     REEF_PERSONAL_RESET = 6,
     REEF_PERSONAL_READ = 7,
+    REEF_PERSONAL_HOLD = 8,
+    REEF_PERSONAL_GUARD = 9,
 };
+#define REEF_PERSONAL_MAX_CLASSES 16
 #define REEF_PERSONAL_OUT 256    /* bytes the device answers per record */
 #define REEF_PERSONAL_HEADER 4   /* bytes before the frame in a record */
 #define REEF_PERSONAL_MAX_BATCH 64
@@ -77,6 +90,7 @@ typedef struct reef_personal {
     int32_t site_count;
     int32_t step;
     int32_t replay_next;
+    int32_t hold_count;        /* held-back samples: site[site_cap - 1 - k] */
 } reef_personal;
 
 /* Bytes the arena needs for the update's transient buffers (grads, acts,
@@ -106,7 +120,8 @@ int32_t reef_personal_steps_per_epoch(const reef_personal *p);
 
 /* Handles one record (REEF_PERSONAL_HEADER + input_size bytes); out gets
  * out_size bytes (at least 8). Returns 0, or a
- * nonzero code: 1 bad command or label, 2 site buffer full or empty, 3 a
+ * nonzero code: 1 bad command or label, 2 site buffer full or empty
+ * (GUARD: nothing held back), 3 a
  * body step failed, 4 out too small, 5 the NVM commit failed. */
 int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size);
 

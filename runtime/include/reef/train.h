@@ -144,6 +144,8 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
 /* One SGD step from grads: v = momentum * v + g + anchor * (p - p0);
  * p -= lr * v. Zeroes grads. Only trainable parameters move. */
 void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail_hparams *hp);
+/* The deployed values of the trained parameters (train_count) from params0. */
+void reef_tail_deployed(const reef_tail *t, const float *params0, float *params);
 /* Zeroes grads (and the velocity) and copies the deployed values of the
  * trained parameters from params0 into params. */
 void reef_tail_reset(const reef_tail *t, const reef_tail_state *s);

@@ -1,0 +1,80 @@
+/* reef runtime: training int8 layers as deployed (scheme a of the
+ * personalization issue: MCUNetV3 / tiny-training's sparse update with
+ * quantization-aware scaling). Building block only: the session
+ * (reef/personal.h) does not use it yet (docs/personalization.md).
+ *
+ * A layer here is an int8 fully connected layer, or a 1x1 convolution
+ * (rows = pixels), with per-output-channel requantization, TFLite int8
+ * semantics: the forward is the deployed kernel's arithmetic, bit for bit.
+ * The backward is the straight-through estimator through the
+ * requantization: with q_y = clamp(requant(acc, M_o) + zp_y),
+ *   d acc[r, o] = d q_y[r, o] * m_o * [act_min < q_y < act_max],
+ * m_o = M_o * 2^(shift_o - 31), the real multiplier s_x s_w[o] / s_y the
+ * pair encodes. Gradients are in the units of the int8 / int32 numbers:
+ *   d bias_q[o]  = sum_r d acc[r, o]                 (= s_x s_w[o] dL/db)
+ *   d q_w[o, i]  = sum_r d acc[r, o] (q_x[r, i] - zp_x) (= s_w[o] dL/dW)
+ *   d q_x[r, i]  = sum_o d acc[r, o] q_w[o, i]         (= s_x dL/dx)
+ * so the input gradient of one layer is the output gradient (d q_y) of the
+ * layer before it, through any number of int8 layers.
+ *
+ * Quantization-aware scaling (QAS, Lin et al. 2022): SGD on the real
+ * weight W = s_w q_w moves q_w by -lr dL/dW / s_w = -lr d q_w / s_w^2, and
+ * the int32 bias by -lr d bias_q / (s_x s_w)^2; the int8 weights are
+ * rounded to nearest and kept in [-127, 127].
+ *
+ * C99, freestanding, no libm, no malloc; float only in the backward. */
+#ifndef REEF_RT_TRAIN_INT8_H
+#define REEF_RT_TRAIN_INT8_H
+
+#include <stdint.h>
+
+typedef struct reef_q_layer {
+    int32_t rows, in_c, out_c;        /* rows: batch x pixels */
+    int32_t input_offset;             /* -zp_x */
+    int32_t output_offset;            /* zp_y */
+    int32_t act_min, act_max;         /* int8 clamp of the output */
+    const int32_t *multiplier, *shift; /* (out_c) the deployed requantization */
+    float in_scale;                   /* s_x */
+    const float *w_scale;             /* (out_c) s_w[o] */
+} reef_q_layer;
+
+/* ---- fully connected / 1x1 conv ---- */
+/* q_y (rows, out_c) from q_x (rows, in_c), q_w (out_c, in_c), bias_q
+ * (out_c, may be NULL): the deployed arithmetic. */
+void reef_q_fc_forward(const reef_q_layer *L, const int8_t *q_x, const int8_t *q_w, const int32_t *bias_q,
+                       int8_t *q_y);
+
+/* The real multiplier m_o of a (multiplier, shift) pair. */
+float reef_q_real_multiplier(int32_t multiplier, int32_t shift);
+
+/* Backward from d q_y (rows, out_c; the forward's q_y gives the clamp
+ * mask). Adds into d_bias (out_c) and d_w (out_c, in_c) when not NULL;
+ * writes d_x (rows, in_c) when not NULL. d_acc (rows, out_c) is scratch. */
+void reef_q_fc_backward(const reef_q_layer *L, const int8_t *q_x, const int8_t *q_w, const int8_t *q_y,
+                        const float *d_y, float *d_acc, float *d_x, float *d_w, float *d_bias);
+
+/* The QAS SGD step (see above) on the int8 weights and the int32 bias
+ * (either may be NULL); zeroes the gradients it used. */
+void reef_q_fc_sgd(const reef_q_layer *L, float lr, int8_t *q_w, float *d_w, int32_t *bias_q, float *d_bias);
+
+/* An int8 depthwise convolution (multiplier 1) trained as deployed: the
+ * same backward and QAS step, weights (KH, KW, C), per-channel
+ * requantization; padding taps add nothing (TFLite pads with the zero
+ * point). */
+typedef struct reef_q_dw_layer {
+    int32_t h, w, c, out_h, out_w;
+    int32_t kh, kw, stride, pad_top, pad_left;
+    int32_t input_offset, output_offset, act_min, act_max;
+    const int32_t *multiplier, *shift; /* (c) */
+    float in_scale;
+    const float *w_scale;              /* (c) */
+} reef_q_dw_layer;
+
+void reef_q_dw_forward(const reef_q_dw_layer *L, const int8_t *q_x, const int8_t *q_w, const int32_t *bias_q,
+                       int8_t *q_y);
+/* d_acc (out_h, out_w, c) is scratch; d_x (h, w, c) is written. */
+void reef_q_dw_backward(const reef_q_dw_layer *L, const int8_t *q_x, const int8_t *q_w, const int8_t *q_y,
+                        const float *d_y, float *d_acc, float *d_x, float *d_w, float *d_bias);
+void reef_q_dw_sgd(const reef_q_dw_layer *L, float lr, int8_t *q_w, float *d_w, int32_t *bias_q, float *d_bias);
+
+#endif

@@ -24,6 +24,10 @@
  * installs them). */
 #include "testing.h"
 
+#include "random_fish_nas.h"
+
+#include "deepfish_subset.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -377,31 +381,6 @@ static void quantize_on(reef_model *m, const reef_dataset *ds, reef_graph *g)
     reef_quant_report_free(&rep);
 }
 
-/* fish-nas with random weights, quantized by reef on random pictures. */
-static void quantized_fish_nas(reef_graph *g)
-{
-    reef_error err;
-    reef_arch a;
-    reef_model m;
-    if (reef_arch_resolve("fish-nas", &a, &err) || reef_model_build(&m, &a, 32, 32, 1, 2, 3, &err))
-        fail_msg("%s", err.msg);
-    static const char *names[2] = {"no_fish", "fish"};
-    if (reef_class_names_pack(&m.classes, names, 2, &err)) fail_msg("%s", err.msg);
-    enum { N = 32 };
-    static uint8_t pixels[N * 32 * 32];
-    static uint16_t labels[N], groups[N];
-    static const char *group[1] = {"all"}, *ids[N];
-    reef_rng rng;
-    reef_rng_seed(&rng, 5);
-    for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)reef_rng_below(&rng, 256);
-    for (int i = 0; i < N; i++) labels[i] = (uint16_t)(i % 2), ids[i] = "x";
-    reef_dataset ds = {.count = N, .height = 32, .width = 32, .channels = 1, .num_classes = 2, .num_groups = 1,
-                       .pixels = pixels, .labels = labels, .groups = groups, .class_names = names,
-                       .group_names = group, .ids = ids};
-    quantize_on(&m, &ds, g);
-    reef_model_free(&m);
-}
-
 static void test_every_op_of_a_reef_quantized_net(void **state)
 {
     (void)state;
@@ -479,38 +458,6 @@ static void test_a_tensor_mismatch_is_caught(void **state)
 }
 
 /* ---- a real fish model on DeepFish's test frames ---- */
-
-/* Writes dir/Classification/<split>.csv with every `every`-th row of the
- * shared split and links the habitat folders beside it (as
- * tests/quant/test_quant_model.c): a smaller DeepFish for the sanitizer run. */
-static void deepfish_subset(const char *shared, const char *dir, const char *split, int every)
-{
-    char path[1024], line[512];
-    snprintf(path, sizeof path, "%s/Classification", dir);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/Classification/%s.csv", shared, split);
-    FILE *in = fopen(path, "r");
-    assert_non_null(in);
-    snprintf(path, sizeof path, "%s/Classification/%s.csv", dir, split);
-    FILE *out = fopen(path, "w");
-    assert_non_null(out);
-    for (int row = 0; fgets(line, sizeof line, in); row++)
-        if (row == 0 || row % every == 0) fputs(line, out);
-    fclose(in);
-    assert_int_equal(fclose(out), 0);
-    snprintf(path, sizeof path, "%s/Classification", shared);
-    DIR *d = opendir(path);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char from[1024], to[1024];
-        if (e->d_name[0] == '.' || strstr(e->d_name, ".csv")) continue;
-        snprintf(from, sizeof from, "%s/Classification/%s", shared, e->d_name);
-        snprintf(to, sizeof to, "%s/Classification/%s", dir, e->d_name);
-        if (access(to, F_OK)) assert_int_equal(symlink(from, to), 0);
-    }
-    closedir(d);
-}
 
 static void test_deepfish_test_frames(void **state)
 {

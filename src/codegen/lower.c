@@ -757,7 +757,11 @@ static int32_t nearest_neighbor(int32_t v, int32_t in_size, int32_t out_size, in
     return half_pixel && i < 0 ? 0 : i;
 }
 
-static int lower_resize_nearest(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+/* What both RESIZE ops check: an input, a constant int32 size (H, W) and
+ * an output of that size, one quantization for both (the kernels move raw
+ * int8 values); their 4-D shapes. */
+static int resize_shapes(const reef_graph *g, const reef_op *op, reef_dims *in_dims, reef_dims *out_dims,
+                         reef_error *err)
 {
     const reef_tensor *in, *out, *size;
     if (op->ninputs != 2 || op->noutputs != 1) return reef_fail(err, "needs an input, a size and an output");
@@ -766,13 +770,19 @@ static int lower_resize_nearest(const reef_graph *g, const reef_op *op, reef_low
         return -1;
     if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
         return reef_fail(err, "input and output quantization differ");
-    reef_resize_nearest_step_args *a = &s->args.resize_nearest;
-    if (dims4(in, &a->input_dims, err) || dims4(out, &a->output_dims, err)) return -1;
+    if (dims4(in, in_dims, err) || dims4(out, out_dims, err)) return -1;
     if (reef_tensor_elements(size) != 2) return reef_fail(err, "size '%s' is not 2 values (H, W)", size->name);
     const int32_t oh = read_i32(size->data), ow = read_i32(size->data + 4);
-    if (oh != a->output_dims.h || ow != a->output_dims.w || a->output_dims.n != a->input_dims.n ||
-        a->output_dims.c != a->input_dims.c)
+    if (oh != out_dims->h || ow != out_dims->w || out_dims->n != in_dims->n || out_dims->c != in_dims->c)
         return reef_fail(err, "output shape does not match the input and the size %dx%d", oh, ow);
+    return 0;
+}
+
+static int lower_resize_nearest(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    reef_resize_nearest_step_args *a = &s->args.resize_nearest;
+    if (resize_shapes(g, op, &a->input_dims, &a->output_dims, err)) return -1;
+    const int32_t oh = a->output_dims.h, ow = a->output_dims.w;
     s->bias = malloc((size_t)(oh + ow) * sizeof(int32_t));
     if (!s->bias) return reef_fail(err, "out of memory");
     s->nbias = oh + ow;
@@ -806,22 +816,11 @@ static int bilinear_axis_fits(int32_t in_size, int32_t out_size, int32_t scale_1
 
 static int lower_resize_bilinear(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
-    const reef_tensor *in, *out, *size;
-    if (op->ninputs != 2 || op->noutputs != 1) return reef_fail(err, "needs an input, a size and an output");
-    if (activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
-        constant(g, op->inputs[1], REEF_INT32, &size, err))
-        return -1;
-    if (in->scale[0] != out->scale[0] || zp(in) != zp(out))
-        return reef_fail(err, "input and output quantization differ");
+    reef_resize_bilinear_step_args *a = &s->args.resize_bilinear;
+    if (resize_shapes(g, op, &a->input_dims, &a->output_dims, err)) return -1;
     if (op->opt.align_corners && op->opt.half_pixel_centers)
         return reef_fail(err, "align_corners and half_pixel_centers are both set");
-    reef_resize_bilinear_step_args *a = &s->args.resize_bilinear;
-    if (dims4(in, &a->input_dims, err) || dims4(out, &a->output_dims, err)) return -1;
-    if (reef_tensor_elements(size) != 2) return reef_fail(err, "size '%s' is not 2 values (H, W)", size->name);
-    const int32_t oh = read_i32(size->data), ow = read_i32(size->data + 4);
-    if (oh != a->output_dims.h || ow != a->output_dims.w || a->output_dims.n != a->input_dims.n ||
-        a->output_dims.c != a->input_dims.c)
-        return reef_fail(err, "output shape does not match the input and the size %dx%d", oh, ow);
+    const int32_t oh = a->output_dims.h, ow = a->output_dims.w;
     if (a->input_dims.h > (1 << 20) || a->input_dims.w > (1 << 20))
         return reef_fail(err, "input %dx%d too large for 10-bit fixed point", a->input_dims.h, a->input_dims.w);
     a->geometry.y_scale_10 = bilinear_scale_10(a->input_dims.h, oh, op->opt.align_corners);

@@ -292,21 +292,29 @@ static void write_tensor(writer *w, int i, size_t vec)
     if (ten->nquant > 0) write_quant(w, ten, &t);
 }
 
-/* The options table of op (field ids as in schema.fbs); its position, or 0
- * for ops without one. */
-/* A RESHAPE with neither a shape tensor nor new_shape: reef takes the output
- * tensor's shape, but TensorFlow Lite refuses to prepare it (it reads the
- * missing new_shape as zero elements), so the writer states the output's
- * shape as new_shape, as TensorFlow's converter always does. */
-static int reshape_needs_shape(const reef_graph *g, const reef_op *op)
+/* The new_shape option a RESHAPE or SQUEEZE is written with (n values), or
+ * NULL for none. A RESHAPE with neither a shape tensor nor new_shape takes
+ * its output tensor's shape in reef, but TensorFlow Lite refuses to prepare
+ * it (it reads the missing new_shape as zero elements): such a RESHAPE is
+ * written with its output's shape, as TensorFlow's converter always does. */
+static const int32_t *new_shape_option(const reef_graph *g, const reef_op *op, int *n)
 {
-    return op->builtin == REEF_OP_RESHAPE && op->opt.nnew_shape == 0 &&
-           (op->ninputs < 2 || op->inputs[1] < 0) && g->tensors[op->outputs[0]].rank > 0;
+    if (op->builtin != REEF_OP_RESHAPE && op->builtin != REEF_OP_SQUEEZE) return NULL;
+    *n = op->opt.nnew_shape;
+    if (*n > 0) return op->opt.new_shape;
+    const reef_tensor *out = &g->tensors[op->outputs[0]];
+    if (op->builtin != REEF_OP_RESHAPE || (op->ninputs >= 2 && op->inputs[1] >= 0) || out->rank == 0) return NULL;
+    *n = out->rank;
+    return out->shape;
 }
 
+/* The options table of op (field ids as in schema.fbs); its position, or 0
+ * for ops without one. */
 static size_t write_options(writer *w, const reef_op *op)
 {
     const reef_op_options *o = &op->opt;
+    int nshape = 0;
+    const int32_t *shape = new_shape_option(w->g, op, &nshape);
     fbt t = {0};
     switch (op->builtin) {
     case REEF_OP_CONV_2D:
@@ -360,7 +368,7 @@ static size_t write_options(writer *w, const reef_op *op)
         break;
     case REEF_OP_RESHAPE:
     case REEF_OP_SQUEEZE:
-        if (o->nnew_shape > 0 || reshape_needs_shape(w->g, op)) fbt_ref(&t, 0);
+        if (shape) fbt_ref(&t, 0);
         break;
     case REEF_OP_LEAKY_RELU:
         fbt_f32(&t, 0, o->alpha);
@@ -402,12 +410,7 @@ static size_t write_options(writer *w, const reef_op *op)
         return 0;
     }
     size_t table = fbt_write(&w->b, &t);
-    if ((op->builtin == REEF_OP_RESHAPE || op->builtin == REEF_OP_SQUEEZE) && o->nnew_shape > 0)
-        fbt_link(&w->b, &t, 0, vec_i32(&w->b, o->new_shape, o->nnew_shape));
-    else if (reshape_needs_shape(w->g, op)) {
-        const reef_tensor *out = &w->g->tensors[op->outputs[0]];
-        fbt_link(&w->b, &t, 0, vec_i32(&w->b, out->shape, out->rank));
-    }
+    if (shape) fbt_link(&w->b, &t, 0, vec_i32(&w->b, shape, nshape));
     return table;
 }
 

@@ -37,13 +37,28 @@ typedef struct rig {
     reef_intermittent_plan plan;
 } rig;
 
-static void rig_plan(rig *g, double budget)
+/* The planner's options for a charge of budget uJ (0: one unit per step)
+ * on FRAM written byte by byte. */
+static reef_intermittent_options fram_options(double budget)
 {
-    reef_error err = {{0}};
     reef_intermittent_options o = {0};
     o.budget_uj = budget;
     o.costs = FRAM_COSTS;
     o.write_unit = 1;
+    return o;
+}
+
+/* The smallest charge (uJ) that makes progress on FRAM. */
+static double fram_min_budget(const reef_lowered_model *m)
+{
+    reef_intermittent_options o = fram_options(0);
+    return reef_intermittent_min_budget(m, &o);
+}
+
+static void rig_plan(rig *g, double budget)
+{
+    reef_error err = {{0}};
+    reef_intermittent_options o = fram_options(budget);
     reef_intermittent_plan_free(&g->plan); /* a rig is re-planned with another budget */
     if (reef_intermittent_plan_make(&g->m, &o, &g->plan, &err)) fail_msg("%s", err.msg);
 }
@@ -179,10 +194,7 @@ static void test_small_model_tiled(void **state)
     (void)state;
     rig g = {0};
     lower_small(&g);
-    reef_intermittent_options o = {0};
-    o.costs = FRAM_COSTS;
-    o.write_unit = 1;
-    double min = reef_intermittent_min_budget(&g.m, &o);
+    const double min = fram_min_budget(&g.m);
     assert_true(min > 30);
     rig_plan(&g, min * 1.01);
     assert_true(g.plan.tiled_steps > 0);
@@ -195,7 +207,7 @@ static void test_small_model_tiled(void **state)
     /* below the minimum: a plain refusal naming the step */
     reef_intermittent_plan p;
     reef_error err = {{0}};
-    o.budget_uj = min * 0.9;
+    reef_intermittent_options o = fram_options(min * 0.9);
     assert_int_equal(reef_intermittent_plan_make(&g.m, &o, &p, &err), -1);
     if (!strstr(err.msg, "cannot make progress") && !strstr(err.msg, "needs"))
         fail_msg("unexpected message: %s", err.msg);
@@ -257,10 +269,7 @@ static void test_small_model_commit_policies(void **state)
     (void)state;
     rig g = {0};
     lower_small(&g);
-    reef_intermittent_options o = {0};
-    o.costs = FRAM_COSTS;
-    o.write_unit = 1;
-    double min = reef_intermittent_min_budget(&g.m, &o);
+    const double min = fram_min_budget(&g.m);
     int8_t *in = random_inputs(&g, 2, 21);
     for (int tiled = 0; tiled < 2; tiled++) {
         rig_plan(&g, tiled ? min * 1.01 : 0);
@@ -310,10 +319,7 @@ static void test_kws(void **state)
         if (pass == 0) {
             rig_plan(&g, 0);
         } else {
-            reef_intermittent_options o = {0};
-            o.costs = FRAM_COSTS;
-            o.write_unit = 1;
-            rig_plan(&g, reef_intermittent_min_budget(&g.m, &o) * 1.02);
+            rig_plan(&g, fram_min_budget(&g.m) * 1.02);
             assert_true(g.plan.tiled_steps > 0);
         }
         assert_true(plan_idempotent(&g.plan));

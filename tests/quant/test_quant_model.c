@@ -4,7 +4,7 @@
  * byte for byte against the interpreter on every test image (also on the
  * DeepFish test split with fish-s when ../shared has it); bad input. */
 #include "fixture.h"
-#include "deepfish_subset.h"
+#include "deepfish.h"
 
 #include <math.h>
 
@@ -313,39 +313,12 @@ static void test_generated_c_synthetic(void **state)
 static void test_generated_c_deepfish(void **state)
 {
     (void)state;
-    char root[512], subset[256] = "";
-    if (!testing_shared_path(root, sizeof root, "data/deepfish/Classification/test.csv")) skip();
-    testing_shared_path(root, sizeof root, "data/deepfish");
-    if (testing_sanitizer_run()) {
-        testing_tmpdir(subset, sizeof subset, "quant-deepfish");
-        deepfish_subset(root, subset, "train", 10);
-        deepfish_subset(root, subset, "test", 10);
-        printf("  sanitizer run: every 10th DeepFish train and test frame\n");
-        snprintf(root, sizeof root, "%s", subset);
-    }
-    reef_prep_options po = {.format = REEF_PREP_DEEPFISH, .root = root, .split = "train", .threads = 2};
+    char subset[256];
     reef_dataset train, test;
-    reef_prep_report pr;
-    reef_error err;
-    if (reef_prep_build(&po, &train, &pr, &err)) fail_msg("%s", err.msg);
-    reef_prep_report_free(&pr);
-    po.split = "test";
-    if (reef_prep_build(&po, &test, &pr, &err)) fail_msg("%s", err.msg);
-    reef_prep_report_free(&pr);
-    reef_arch a;
+    deepfish_splits("quant-deepfish", subset, sizeof subset, &train, &test);
     reef_model m;
-    if (reef_arch_resolve("fish-s", &a, &err) || reef_model_build(&m, &a, 32, 32, 1, 2, 1, &err))
-        fail_msg("%s", err.msg);
-    reef_norm_from_dataset(&m.norm, &train);
-    reef_train_cfg cfg;
-    reef_train_cfg_default(&cfg);
-    cfg.epochs = 1, cfg.threads = 2;
-    reef_trainer t;
-    reef_epoch_stats st;
-    if (reef_model_set_batch(&m, cfg.batch, cfg.threads, &err) || reef_trainer_init(&t, &m, &train, &cfg, &err))
-        fail_msg("%s", err.msg);
-    reef_trainer_epoch(&t, &st, NULL, NULL, NULL);
-    reef_trainer_free(&t);
+    trained_fish_s(&m, &train, 1);
+    reef_error err;
     reef_quant_options o;
     reef_quant_options_default(&o);
     o.threads = 2;

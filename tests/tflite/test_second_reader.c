@@ -16,7 +16,7 @@
  * Arm NN is a third, whose reference kernels are not XNNPACK's. */
 #include "testing.h"
 
-#include "random_fish_nas.h"
+#include "readers.h"
 
 #include <math.h>
 
@@ -91,18 +91,6 @@ static void same_tensor(const second *s, int role, const reef_tensor *t, const c
         fail_msg("%s: %s scale/zero point: Arm NN %g/%d, reef %g/%lld", model, t->name, s->scale[role],
                  s->zero_point[role], t->scale[0], (long long)t->zero_point[0]);
 }
-
-static int argmax(const int8_t *v, int n)
-{
-    int best = 0;
-    for (int k = 1; k < n; k++)
-        if (v[k] > v[best]) best = k;
-    return best;
-}
-
-typedef struct agreement {
-    int inputs, same_class, max_diff;
-} agreement;
 
 /* Writes g with reef's writer, runs both readers on the inputs, compares. */
 static agreement compare(const char *dir, const reef_graph *g, const int8_t *inputs, int n, const char *label)

@@ -24,9 +24,9 @@
  * installs them). */
 #include "testing.h"
 
-#include "random_fish_nas.h"
+#include "readers.h"
 
-#include "deepfish_subset.h"
+#include "deepfish.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -137,18 +137,6 @@ static void batch_add_graph(batch *b, const reef_graph *g, const int8_t *inputs,
     if (!want) fail_msg("%s: reef cannot run it: %s", what, err.msg);
     batch_add_file(b, path, inputs, n, in_size, want, out_size, with_inspect, op, what);
 }
-
-static int argmax(const int8_t *v, int n)
-{
-    int best = 0;
-    for (int k = 1; k < n; k++)
-        if (v[k] > v[best]) best = k;
-    return best;
-}
-
-typedef struct agreement {
-    int inputs, same_class, max_diff;
-} agreement;
 
 /* Runs the batch in TFLite; every job must load, match reef inspect and
  * give its outputs. */
@@ -468,43 +456,16 @@ static void test_deepfish_test_frames(void **state)
 {
     (void)state;
     if (!tfjs_present()) skip();
-    char root[512];
-    if (!testing_shared_path(root, sizeof root, "data/deepfish/Classification/test.csv")) skip();
-    testing_shared_path(root, sizeof root, "data/deepfish");
     const int sanitizer = testing_sanitizer_run();
-    char subset[256] = "";
-    if (sanitizer) {
-        testing_tmpdir(subset, sizeof subset, "tfjs-deepfish-subset");
-        deepfish_subset(root, subset, "train", 10);
-        deepfish_subset(root, subset, "test", 10);
-        printf("  sanitizer run: every 10th DeepFish train and test frame\n");
-        snprintf(root, sizeof root, "%s", subset);
-    }
-    reef_prep_options po = {.format = REEF_PREP_DEEPFISH, .root = root, .split = "train", .threads = 2};
+    char subset[256];
     reef_dataset train, test;
-    reef_prep_report pr;
-    reef_error err;
-    if (reef_prep_build(&po, &train, &pr, &err)) fail_msg("%s", err.msg);
-    reef_prep_report_free(&pr);
-    po.split = "test";
-    if (reef_prep_build(&po, &test, &pr, &err)) fail_msg("%s", err.msg);
-    reef_prep_report_free(&pr);
-    reef_arch a;
-    reef_model m;
-    if (reef_arch_resolve("fish-s", &a, &err) || reef_model_build(&m, &a, 32, 32, 1, 2, 1, &err))
-        fail_msg("%s", err.msg);
-    reef_norm_from_dataset(&m.norm, &train);
-    reef_train_cfg cfg;
-    reef_train_cfg_default(&cfg);
+    deepfish_splits("tfjs-deepfish-subset", subset, sizeof subset, &train, &test);
     /* 15 epochs of the default recipe: 96% on the test frames. Under the
      * sanitizers (10x slower) 1 epoch, and only each op alone is checked. */
-    cfg.epochs = sanitizer ? 1 : 15, cfg.threads = 2;
-    reef_trainer t;
-    reef_epoch_stats st;
-    if (reef_model_set_batch(&m, cfg.batch, cfg.threads, &err) || reef_trainer_init(&t, &m, &train, &cfg, &err))
-        fail_msg("%s", err.msg);
-    for (int e = 0; e < cfg.epochs; e++) reef_trainer_epoch(&t, &st, NULL, NULL, NULL);
-    reef_trainer_free(&t);
+    const int epochs = sanitizer ? 1 : 15;
+    reef_model m;
+    trained_fish_s(&m, &train, epochs);
+    reef_error err;
     reef_graph g;
     quantize_on(&m, &train, &g);
     reef_input_map map;
@@ -522,7 +483,7 @@ static void test_deepfish_test_frames(void **state)
     for (int i = 0; i < count; i++) right += argmax(b.c[0].want + (size_t)i * b.c[0].job.out_size, b.c[0].job.out_size) == test.labels[i];
     printf("fish-s, %d epochs on DeepFish's %u train frames, int8 by reef (accuracy %.2f%% by reef's interpreter): "
            "TFLite gives reef's class on %d of %d test frames (%.2f%%), outputs within %d LSB\n",
-           cfg.epochs, train.count, 100.0 * right / count, ag.same_class, count, 100.0 * ag.same_class / count,
+           epochs, train.count, 100.0 * right / count, ag.same_class, count, 100.0 * ag.same_class / count,
            ag.max_diff);
     /* each op alone on the frames whose class differs (else the first 8) */
     enum { FEW = 8 };

@@ -1,8 +1,8 @@
 /* What the tests of the second readers (test_second_reader.c: Arm NN;
- * test_tfjs_reader.c: TensorFlow Lite) both run: a network reef quantized
- * itself. */
-#ifndef REEF_TESTS_TFLITE_RANDOM_FISH_NAS_H
-#define REEF_TESTS_TFLITE_RANDOM_FISH_NAS_H
+ * test_tfjs_reader.c: TensorFlow Lite) share: how their outputs are compared
+ * with reef's, and a network reef quantized itself. */
+#ifndef REEF_TESTS_TFLITE_READERS_H
+#define REEF_TESTS_TFLITE_READERS_H
 
 #include "testing.h"
 
@@ -12,6 +12,18 @@
 #include "quant/quant.h"
 #include "tflite/graph.h"
 #include "util/rng.h"
+
+static inline int argmax(const int8_t *v, int n)
+{
+    int best = 0;
+    for (int k = 1; k < n; k++)
+        if (v[k] > v[best]) best = k;
+    return best;
+}
+
+typedef struct agreement {
+    int inputs, same_class, max_diff;
+} agreement;
 
 /* fish-nas with random weights, quantized by reef on random pictures. */
 static inline void quantized_fish_nas(reef_graph *g)

@@ -542,17 +542,21 @@ static void put_header(emitter *e, const void *model, const char *source)
                 "#define REEF_MODEL_INPUT_SIZE (%d * %s_INPUT_SIZE)\n#define REEF_MODEL_OUTPUT_SIZE (%d * %s_OUTPUT_SIZE)\n"
                 "#define REEF_MODEL_ARENA_SIZE %s_ARENA_SIZE\n"
                 "#define REEF_MODEL_INVOKE(in, out) %s_invoke((const %s *)(const void *)(in), (%s *)(void *)(out))\n"
+                "#define REEF_MODEL_INPUT_BUFFER() ((int8_t *)(void *)%s_input())\n"
+                "#define REEF_MODEL_OUTPUT_BUFFER() ((int8_t *)(void *)%s_output())\n"
                 "#endif\n\n#endif\n",
                 e->name, reef_lower_elem_size(m->input_type), u, reef_lower_elem_size(m->output_type), u, u, e->name,
-                c_type(m->input_type), c_type(m->output_type));
+                c_type(m->input_type), c_type(m->output_type), e->name, e->name);
     else
         fprintf(fp,
                 "/* Generic names for a firmware harness built with -include %s.h. */\n"
                 "#ifndef REEF_MODEL_INVOKE\n"
                 "#define REEF_MODEL_INPUT_SIZE %s_INPUT_SIZE\n#define REEF_MODEL_OUTPUT_SIZE %s_OUTPUT_SIZE\n"
                 "#define REEF_MODEL_ARENA_SIZE %s_ARENA_SIZE\n"
-                "#define REEF_MODEL_INVOKE(in, out) %s_invoke((in), (out))\n#endif\n\n#endif\n",
-                e->name, u, u, u, e->name);
+                "#define REEF_MODEL_INVOKE(in, out) %s_invoke((in), (out))\n"
+                "#define REEF_MODEL_INPUT_BUFFER() %s_input()\n#define REEF_MODEL_OUTPUT_BUFFER() %s_output()\n"
+                "#endif\n\n#endif\n",
+                e->name, u, u, u, e->name, e->name, e->name);
 }
 
 static void put_source(emitter *e, const void *model, const char *source)

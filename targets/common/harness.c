@@ -9,10 +9,22 @@
 #error "force-include the model header (-include model.h): it defines REEF_MODEL_INPUT_SIZE, REEF_MODEL_OUTPUT_SIZE, REEF_MODEL_INVOKE"
 #endif
 
-/* One tensor at a time, so N inputs cost no more RAM than one. Aligned
- * like the arena, in case the model reads its input in words. */
+/* One tensor at a time, so N inputs cost no more RAM than one. A model
+ * whose header names its input and output tensors inside the arena
+ * (REEF_MODEL_INPUT_BUFFER/REEF_MODEL_OUTPUT_BUFFER, reef gen's int8
+ * models) is read into and written from the arena itself, as TFLite
+ * Micro's interpreter does: no second copy of the input in RAM. Else
+ * the harness's own buffers, aligned like the arena, in case the model
+ * reads its input in words. */
+#if defined(REEF_MODEL_INPUT_BUFFER) && defined(REEF_MODEL_OUTPUT_BUFFER)
+#define HARNESS_INPUT REEF_MODEL_INPUT_BUFFER()
+#define HARNESS_OUTPUT REEF_MODEL_OUTPUT_BUFFER()
+#else
 static int8_t harness_input[REEF_MODEL_INPUT_SIZE] __attribute__((aligned(8)));   /* (INPUT_SIZE) */
 static int8_t harness_output[REEF_MODEL_OUTPUT_SIZE] __attribute__((aligned(8))); /* (OUTPUT_SIZE) */
+#define HARNESS_INPUT harness_input
+#define HARNESS_OUTPUT harness_output
+#endif
 
 #ifdef REEF_HARNESS_BACKGROUND_DIFF
 /* The camera's running background (runtime/include/reef/background.h): the
@@ -35,13 +47,14 @@ static void frame_to_difference(int8_t *in)
 
 static int run_one(uint32_t index)
 {
-    if (reef_platform_input_read(harness_input, REEF_MODEL_INPUT_SIZE)) return REEF_EXIT_IO;
+    int8_t *input = HARNESS_INPUT, *output = HARNESS_OUTPUT;
+    if (reef_platform_input_read(input, REEF_MODEL_INPUT_SIZE)) return REEF_EXIT_IO;
     reef_platform_cycles_start();
     reef_mark_inference_begin();
 #ifdef REEF_HARNESS_BACKGROUND_DIFF
-    frame_to_difference(harness_input); /* counted with the inference: it runs for every frame */
+    frame_to_difference(input); /* counted with the inference: it runs for every frame */
 #endif
-    int status = REEF_MODEL_INVOKE(harness_input, harness_output);
+    int status = REEF_MODEL_INVOKE(input, output);
     reef_mark_inference_end();
     uint32_t cycles = reef_platform_cycles_stop();
     if (status != 0) {
@@ -49,7 +62,7 @@ static int run_one(uint32_t index)
         return REEF_EXIT_MODEL;
     }
     if (cycles) reef_harness_print_pair("inference", index, "cycles", cycles);
-    if (reef_platform_output_write(harness_output, REEF_MODEL_OUTPUT_SIZE)) return REEF_EXIT_IO;
+    if (reef_platform_output_write(output, REEF_MODEL_OUTPUT_SIZE)) return REEF_EXIT_IO;
     return REEF_EXIT_OK;
 }
 

@@ -16,8 +16,12 @@
  *
  * Scratch: (C_OUT) requantization constants, (K4 / 4, 2 columns, 2 words)
  * widened columns, then (K4) bytes of gathered column (K4 = K rounded up to
- * 4). Channels the fast requantization cannot take (rq.h) make the whole
- * call use the scalar reference. */
+ * 4). The short-K path (below) works channel by channel and makes each
+ * channel's constants when it starts it, so it needs no table: its scratch
+ * is only the gathered block, none when the columns are read in place (an
+ * expanding 1x1 convolution, often the arena's peak, then needs nothing
+ * beside its input and output). Channels the fast requantization cannot
+ * take (rq.h) make the whole call use the scalar reference. */
 #include "reef/conv.h"
 #include "reef/requant.h"
 
@@ -33,7 +37,9 @@ typedef struct conv_job {
     const reef_dims *output_dims;
     const int8_t *input;  /* (N, H_IN, W_IN, C_IN) */
     const int8_t *filter; /* (C_OUT, K) */
-    const reef_rq *rq;    /* (C_OUT) */
+    const reef_rq *rq;    /* (C_OUT), made up front; NULL on the short-K path */
+    const reef_per_channel_quant *quant; /* (C_OUT) each, for the short-K path */
+    const int32_t *bias;  /* (C_OUT) or NULL */
     int32_t k;            /* KH * KW * C_IN */
     int direct;           /* columns read in place (1x1, no padding) */
 } conv_job;
@@ -56,16 +62,22 @@ static int conv_is_small_gathered(const reef_conv_params *p, const reef_dims *in
 
 static int32_t round4(int32_t v) { return (v + 3) & ~3; }
 
+/* The path bits of REEF_CONV_PATHS (conv.h): the 2x2 GEMM plain or
+ * clamped, then the short-K loop per (K4, clamped, gathered). A firmware
+ * whose model header lists its paths compiles only those loops. */
+enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_COUNT = 18 };
+
 int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
                                      const reef_dims *input_dims,
                                      const reef_dims *filter_dims,
                                      const reef_dims *output_dims)
 {
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
-    int32_t size = (int32_t)sizeof(reef_rq) * filter_dims->n + 4 * k4;
+    int32_t size;
+    if (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) >= CONV_PATH_SMALL)
+        return conv_is_small_gathered(params, input_dims, filter_dims, output_dims) ? SMALL_BLOCK * k4 : 0;
+    size = (int32_t)sizeof(reef_rq) * filter_dims->n + 4 * k4;
     if (!conv_is_direct(params, input_dims, filter_dims, output_dims)) size += k4;
-    if (conv_is_small_gathered(params, input_dims, filter_dims, output_dims))
-        size += SMALL_BLOCK * k4;
     return size;
 }
 
@@ -393,6 +405,13 @@ static int conv_is_small_direct(const reef_conv_params *p, const reef_dims *in,
         sum = reef_smlad(wo##i, reef_sxtb16_ror8(x), sum);                     \
     }
 
+/* Channel o's requantization constants, out of line: once per channel,
+ * and the loop below keeps more registers than with them inlined. */
+static __attribute__((noinline)) void conv_channel_rq(const conv_job *job, int32_t o, reef_rq *q)
+{
+    reef_rq_init(q, job->bias ? job->bias[o] : 0, job->quant->multiplier[o], job->quant->shift[o]);
+}
+
 /* Channel o at count positions: columns col_step bytes apart, outputs
  * C_OUT apart. k4: K rounded up to 4, a constant after inlining; exact:
  * K = k4 (then K is a constant too). */
@@ -407,7 +426,8 @@ conv_small_channel(const conv_job *job, int32_t o, const int8_t *col, int32_t co
     const int8_t *end = col + count * col_step;
     uint32_t weight_sum;
     int32_t i;
-    reef_rq q = job->rq[o];
+    reef_rq q;
+    conv_channel_rq(job, o, &q);
     SMALL_WORD(0)
     SMALL_WORD(1)
     SMALL_WORD(2)
@@ -465,10 +485,6 @@ conv_small_k4(const conv_job *job, int32_t positions, int8_t *block, int8_t *out
     }
 }
 
-/* The path bits of REEF_CONV_PATHS (conv.h): the 2x2 GEMM plain or
- * clamped, then the short-K loop per (K4, clamped, gathered). A firmware
- * whose model header lists its paths compiles only those loops. */
-enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_COUNT = 18 };
 #ifndef REEF_CONV_PATHS
 #define REEF_CONV_PATHS ((1u << CONV_PATH_COUNT) - 1u)
 #endif
@@ -529,6 +545,16 @@ static __attribute__((noinline)) void conv_pairs_clamped(const conv_job *job, in
         conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 0);
 }
 
+/* 1 when the fast requantization is exact for every channel (rq.h). */
+static int conv_quant_fast(const reef_per_channel_quant *quant, int32_t c_out)
+{
+    int32_t o;
+    int fast = 1;
+    reef_rq q;
+    for (o = 0; o < c_out; o++) fast &= reef_rq_init(&q, 0, quant->multiplier[o], quant->shift[o]);
+    return fast;
+}
+
 int reef_conv_s8_needs_reference(const reef_conv_params *params,
                                  const reef_per_channel_quant *quant, const reef_dims *filter_dims)
 {
@@ -550,12 +576,13 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     reef_rq *rq;        /* (C_OUT) */
     int32_t *cols;      /* (K4 / 4, 2, 2) widened column pair */
     int8_t *gather;     /* (K4) */
-    int32_t positions, k4;
-    int path;
+    int32_t positions, k4, need;
+    int path, fast;
     if (!reef_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
-                              output_dims, output) || !ctx || !ctx->buf ||
-        ctx->size < reef_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims))
+                              output_dims, output) || !ctx)
         return REEF_ARG_ERROR;
+    need = reef_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims);
+    if ((need > 0 && !ctx->buf) || ctx->size < need) return REEF_ARG_ERROR;
     job.params = params;
     job.input_dims = input_dims;
     job.filter_dims = filter_dims;
@@ -564,13 +591,24 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     job.filter = filter;
     job.k = filter_dims->h * filter_dims->w * filter_dims->c;
     job.direct = conv_is_direct(params, input_dims, filter_dims, output_dims);
+    job.quant = quant;
+    job.bias = bias;
     k4 = round4(job.k);
-    rq = (reef_rq *)ctx->buf;
-    cols = (int32_t *)(rq + filter_dims->n);
-    gather = (int8_t *)(cols + k4);
+    path = reef_conv_s8_path(params, input_dims, filter_dims, output_dims);
+    if (path >= CONV_PATH_SMALL) {
+        /* channel by channel: constants made per channel, no table */
+        rq = 0;
+        cols = 0;
+        gather = 0;
+        fast = conv_quant_fast(quant, filter_dims->n);
+    } else {
+        rq = (reef_rq *)ctx->buf;
+        cols = (int32_t *)(rq + filter_dims->n);
+        gather = (int8_t *)(cols + k4);
+        fast = conv_prepare(quant, bias, filter_dims->n, rq);
+    }
     job.rq = rq;
-    if (params->input_offset < -127 || params->input_offset > 128 ||
-        !conv_prepare(quant, bias, filter_dims->n, rq))
+    if (params->input_offset < -127 || params->input_offset > 128 || !fast)
 #if defined(REEF_NO_REFERENCE_KERNELS)
         return REEF_UNSUPPORTED;
 #else
@@ -578,10 +616,9 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
                                 output_dims, output);
 #endif
     positions = output_dims->n * output_dims->h * output_dims->w;
-    path = reef_conv_s8_path(params, input_dims, filter_dims, output_dims);
     if (!CONV_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build */
     if (path >= CONV_PATH_SMALL)
-        conv_small(&job, path, positions, gather + k4 /* (SMALL_BLOCK, K4), when gathered */, output);
+        conv_small(&job, path, positions, (int8_t *)ctx->buf /* (SMALL_BLOCK, K4), when gathered */, output);
     else if (path == CONV_PATH_PAIRS) {
         if (CONV_HAS(CONV_PATH_PAIRS)) conv_pairs_plain(&job, positions, cols, gather, output);
     } else if (CONV_HAS(CONV_PATH_PAIRS_CLAMPED))

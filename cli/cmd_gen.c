@@ -19,7 +19,7 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: reef gen --model MODEL.tflite -o DIR [--name NAME] [--json]\n"
+    fprintf(fp, "usage: reef gen --model MODEL.tflite -o DIR [--name NAME] [--memory MODE] [--json]\n"
                 "       [--trainable PLAN [--replay DATA]]\n"
                 "       [--intermittent [--capacitor C --v-on V --v-off V] [--nvm fram|flash]\n"
                 "        [--profile NAME] [--efficiency E] [--step-cycles FILE|estimate]]\n\n"
@@ -33,6 +33,11 @@ static void usage(FILE *fp)
                 "                    `reef personalize plan` (tail table, deployed tail weights and\n"
                 "                    replay in flash, every RAM buffer static; docs/personalization.md)\n"
                 "  --replay DATA     the training data the plan's replay samples come from\n"
+                "  --memory MODE     fast (default): the fastest kernels, arena planned layer by\n"
+                "                    layer; balanced: depthwise convolutions run in place (their\n"
+                "                    output over their input) where that lowers the arena; min:\n"
+                "                    every depthwise convolution that can runs in place. In place\n"
+                "                    costs instructions (docs/architecture.md)\n"
                 "  --json            print the summary as JSON\n\n"
                 "Intermittent power (docs/intermittent.md): --intermittent also writes\n"
                 "DIR/NAME_resume.h and .c, the schedule that lets the model survive power\n"
@@ -69,8 +74,8 @@ static int count_ops(const reef_graph *g, op_count *counts)
     return n;
 }
 
-static void print_summary(const reef_graph *g, const reef_lowered_model *m, const char *h, const char *c,
-                          int json)
+static void print_summary(const reef_graph *g, const reef_lowered_model *m, reef_memory_mode memory,
+                          const char *h, const char *c, int json)
 {
     op_count *counts = calloc((size_t)(g->nops ? g->nops : 1), sizeof *counts);
     int n = counts ? count_ops(g, counts) : 0;
@@ -91,6 +96,9 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, cons
         reef_json_kv_int(&j, "arena_bytes", (int64_t)m->arena_size);
         reef_json_kv_int(&j, "arena_lower_bound_bytes", (int64_t)m->arena_lower_bound);
         reef_json_kv_number(&j, "arena_ratio", ratio);
+        reef_json_kv_string(&j, "memory", reef_memory_mode_name(memory));
+        reef_json_kv_int(&j, "in_place_steps", m->in_place_steps);
+        reef_json_kv_int(&j, "arena_layer_by_layer_bytes", (int64_t)m->arena_layer_by_layer);
         reef_json_end(&j);
         reef_json_finish(&j);
     } else {
@@ -108,6 +116,9 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, cons
         reef_table_cell(&t, "arena (bytes, RAM)"), reef_table_cell(&t, "%zu", m->arena_size);
         reef_table_cell(&t, "arena lower bound (bytes)"), reef_table_cell(&t, "%zu", m->arena_lower_bound);
         reef_table_cell(&t, "arena / lower bound"), reef_table_cell(&t, "%.3f", ratio);
+        reef_table_cell(&t, "memory mode"), reef_table_cell(&t, "%s", reef_memory_mode_name(memory));
+        reef_table_cell(&t, "depthwise steps in place"), reef_table_cell(&t, "%d", m->in_place_steps);
+        reef_table_cell(&t, "arena, layer by layer (bytes)"), reef_table_cell(&t, "%zu", m->arena_layer_by_layer);
         reef_table_print(&t, stdout, NULL);
     }
     free(counts);
@@ -210,9 +221,11 @@ int cmd_gen(int argc, char **argv)
                                          {"efficiency", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"model", required_argument, NULL, 'm'},
+                                         {"memory", required_argument, NULL, 'M'},
                                          {NULL, 0, NULL, 0}};
     const char *dir = NULL, *name = NULL, *trainable = NULL, *replay = NULL, *flagged = NULL;
     int json = 0, c, idx = 0, intermittent = 0, power_given = 0;
+    reef_lower_options lower_opt = {0, REEF_MEMORY_FAST};
     power_opts po;
     power_opts_default(&po);
     while ((c = getopt_long(argc, argv, "o:h", opts, &idx)) != -1) {
@@ -233,6 +246,11 @@ int cmd_gen(int argc, char **argv)
             trainable = optarg;
         else if (c == 'r')
             replay = optarg;
+        else if (c == 'M') {
+            int mode = reef_memory_mode_parse(optarg);
+            if (mode < 0) return cli_error("gen", "--memory '%s': expected fast, balanced or min", optarg), 2;
+            lower_opt.memory = (reef_memory_mode)mode;
+        }
         else if (c == 'h')
             return usage(stdout), 0;
         else
@@ -243,6 +261,10 @@ int cmd_gen(int argc, char **argv)
     if (!dir) return cli_error("gen", "-o DIR is required (see --help)"), 2;
     if (power_given && !intermittent) return cli_error("gen", "--capacitor, --v-on, --v-off, --nvm and --profile need --intermittent"), 2;
     if (intermittent && power_opts_check("gen", &po)) return 2;
+    if (intermittent && lower_opt.memory != REEF_MEMORY_FAST)
+        return cli_error("gen", "--memory %s cannot be combined with --intermittent: an in-place step overwrites "
+                         "its input, so it could not be re-executed after a power failure",
+                         reef_memory_mode_name(lower_opt.memory)), 2;
     if (intermittent && trainable)
         return cli_error("gen", "--trainable and --intermittent cannot be combined yet (the update is not resumable)"), 2;
     char default_name[72];
@@ -261,7 +283,7 @@ int cmd_gen(int argc, char **argv)
     reef_lowered_model m;
     reef_error err;
     if (reef_tflite_read(model, &g, &err)) return cli_error("gen", "%s", err.msg);
-    if (reef_lower(&g, &m, &err)) {
+    if (reef_lower_with(&g, &lower_opt, &m, &err)) {
         reef_graph_free(&g);
         return cli_error("gen", "%s: %s", model, err.msg);
     }
@@ -285,7 +307,7 @@ int cmd_gen(int argc, char **argv)
         char h[4200], src[4200];
         snprintf(h, sizeof h, "%s/%s.h", dir, name);
         snprintf(src, sizeof src, "%s/%s.c", dir, name);
-        if (!(intermittent && json)) print_summary(&g, &m, h, src, json);
+        if (!(intermittent && json)) print_summary(&g, &m, lower_opt.memory, h, src, json);
         if (intermittent) print_plan(&plan, &po, &io, json);
     }
     reef_intermittent_plan_free(&plan);

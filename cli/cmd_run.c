@@ -41,6 +41,8 @@ static void usage(FILE *fp)
             "  --limit N        only the first N samples\n"
             "  --work DIR       keep the generated C and the firmware in DIR\n"
             "  --timeout S      time limit of the run in seconds (default from the MACs)\n"
+            "  --memory MODE    fast (default), balanced or min: depthwise steps in place\n"
+            "                   (reef gen --help)\n"
             "  --steps          also count instructions per step (slower build, same run)\n"
             "  --step-cycles F  (qemu-m4, implies --steps) write each step's modeled cycles\n"
             "                   (the cycle model on its emulated counts) to F, for the\n"
@@ -59,6 +61,7 @@ typedef struct run_args {
     long limit;
     double timeout;
     int steps, json, background_diff;
+    reef_memory_mode memory;
 } run_args;
 
 static int parse(int argc, char **argv, run_args *a)
@@ -69,9 +72,10 @@ static int parse(int argc, char **argv, run_args *a)
         {"limit", required_argument, NULL, 'n'}, {"work", required_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 'T'}, {"steps", no_argument, NULL, 's'},
         {"background", required_argument, NULL, 'B'}, {"step-cycles", required_argument, NULL, 'C'},
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {"memory", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0}};
     int c;
-    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, NULL, 0, 0, 0, 0, 0};
+    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, NULL, 0, 0, 0, 0, 0, REEF_MEMORY_FAST};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'm') a->model = optarg;
         else if (c == 'd') a->data = optarg;
@@ -79,6 +83,11 @@ static int parse(int argc, char **argv, run_args *a)
         else if (c == 'p') a->profile = optarg;
         else if (c == 'w') a->work = optarg;
         else if (c == 's') a->steps = 1;
+        else if (c == 'M') {
+            int mode = reef_memory_mode_parse(optarg);
+            if (mode < 0) return cli_error("run", "--memory '%s': expected fast, balanced or min", optarg), 2;
+            a->memory = (reef_memory_mode)mode;
+        }
         else if (c == 'C') a->step_cycles = optarg, a->steps = 1;
         else if (c == 'B') {
             if (strcmp(optarg, "running-diff"))
@@ -97,6 +106,9 @@ static int parse(int argc, char **argv, run_args *a)
     if (cli_check_run_target("run", a->target)) return 2;
     if (a->step_cycles && strcmp(a->target, "qemu-m4"))
         return cli_error("run", "--step-cycles counts instructions: --target qemu-m4"), 2;
+    if (a->step_cycles && a->memory != REEF_MEMORY_FAST)
+        return cli_error("run", "--step-cycles is for the intermittent planner, whose steps never run in place: "
+                         "leave --memory at fast"), 2;
     return -1;
 }
 
@@ -325,7 +337,8 @@ static int prepare(const run_args *a, run_state *s, reef_error *err)
 {
     if (reef_profile_load(a->profile, &s->profile, err)) return -1;
     if (reef_tflite_read(a->model, &s->g, err)) return -1;
-    if (reef_lower(&s->g, &s->m, err)) return reef_fail_wrap(err, "%s", a->model);
+    reef_lower_options lower_opt = {0, a->memory};
+    if (reef_lower_with(&s->g, &lower_opt, &s->m, err)) return reef_fail_wrap(err, "%s", a->model);
     if (reef_dataset_load(a->data, &s->ds, err)) return -1;
     char note[1024];
     if (reef_dataset_follow_classes(&s->ds, a->data, &s->g.classes, a->model, note, sizeof note, err)) return -1;

@@ -12,7 +12,7 @@
  * Instruction counts are EXACT (QEMU plugin, -icount shift=0); cycles and
  * ms are MODELED (src/firmware/cycles.h, 5 flash wait states).
  *
- *   bench_mlperf [--shared DIR] [--models kws,vww,ic,ad] [--steps] [--json]
+ *   bench_mlperf [--shared DIR] [--models kws,vww,ic,ad] [--steps] [--memory fast|balanced|min] [--json]
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -159,14 +159,17 @@ static void add_to_group(model_result *r, const char *label, int64_t macs, doubl
 }
 
 /* Emits, builds, runs and checks one model; fills r. */
+static reef_memory_mode memory_mode = REEF_MEMORY_FAST; /* --memory */
+
 static void run_model(const model_info *mi, const char *shared, const char *tmp, int print_steps, model_result *r)
 {
+    reef_lower_options lower_opt = {0, memory_mode};
     char path[2200], header[1024], source[1024], elf[1024], vecdir[1024], names[MAX_VECTORS][64];
     reef_error err = {{0}};
     reef_graph g;
     reef_lowered_model m;
     snprintf(path, sizeof path, "%s/models/models/%s", shared, mi->tflite);
-    if (reef_tflite_read(path, &g, &err) || reef_lower(&g, &m, &err)) die("%s: %s", path, err.msg);
+    if (reef_tflite_read(path, &g, &err) || reef_lower_with(&g, &lower_opt, &m, &err)) die("%s: %s", path, err.msg);
     if (reef_emit_c(&m, tmp, mi->name, path, &err)) die("%s%s", err.msg, "");
     snprintf(header, sizeof header, "%s/%s.h", tmp, mi->name);
     snprintf(source, sizeof source, "%s/%s.c", tmp, mi->name);
@@ -330,7 +333,7 @@ static void print_json(const model_result *rs, int n)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: bench_mlperf [--shared DIR] [--models kws,vww,ic,ad] [--steps] [--json]\n\n"
+    fprintf(fp, "usage: bench_mlperf [--shared DIR] [--models kws,vww,ic,ad] [--steps] [--memory MODE] [--json]\n\n"
                 "Generates, builds and runs the MLPerf Tiny models on the emulated Cortex-M4,\n"
                 "checks every output against TFLite Micro's, and prints instructions per\n"
                 "inference next to TFLite Micro + CMSIS-NN's.\n");
@@ -342,6 +345,7 @@ int main(int argc, char **argv)
                                          {"models", required_argument, NULL, 'm'},
                                          {"steps", no_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"memory", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *shared = getenv("REEF_SHARED"), *wanted = "kws,vww,ic,ad";
@@ -351,6 +355,11 @@ int main(int argc, char **argv)
         else if (c == 'm') wanted = optarg;
         else if (c == 'p') steps = 1;
         else if (c == 'j') json = 1;
+        else if (c == 'M') {
+            int mode = reef_memory_mode_parse(optarg);
+            if (mode < 0) die("--memory '%s': expected fast, balanced or min%s", optarg, "");
+            memory_mode = (reef_memory_mode)mode;
+        }
         else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
     }

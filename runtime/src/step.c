@@ -47,6 +47,13 @@ reef_status reef_dw_conv_step(const void *args, uint8_t *arena)
 {
     const reef_dw_conv_step_args *a = (const reef_dw_conv_step_args *)args;
     reef_context ctx = scratch_of(&a->io, arena);
+#if !defined(REEF_DW_IN_PLACE) || REEF_DW_IN_PLACE
+    if (a->io.output_at == a->io.input_at) /* planned in place (the planner checked it can be) */
+        return reef_dw_conv_s8_in_place(&ctx, &a->params, &a->quant, &a->input_dims, OUTPUT(a, arena),
+                                        &a->filter_dims, a->filter, a->bias, &a->output_dims);
+#else
+    if (a->io.output_at == a->io.input_at) return REEF_UNSUPPORTED; /* left out of this build */
+#endif
     return reef_dw_conv_s8(&ctx, &a->params, &a->quant, &a->input_dims,
                            INPUT(a, arena), &a->filter_dims, a->filter,
                            a->bias, &a->output_dims, OUTPUT(a, arena));

@@ -467,6 +467,11 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             " * this header, the runtime compiles no other. */\n"
             "#ifndef REEF_CONV_PATHS\n#define REEF_CONV_PATHS 0x%xu\n#endif\n\n",
             conv_paths(m));
+    fprintf(e->fp,
+            "/* Whether a depthwise step runs in place (reef gen --memory): when not,\n"
+            " * the runtime links no in-place kernel. */\n"
+            "#ifndef REEF_DW_IN_PLACE\n#define REEF_DW_IN_PLACE %d\n#endif\n\n",
+            m->in_place_steps > 0);
     if (needs_reference_kernels(m)) return;
     fputs("/* Every conv, depthwise and fully-connected step takes a fast path: built\n"
           " * with -include of this header, the runtime links no scalar reference. */\n"

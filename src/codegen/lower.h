@@ -70,6 +70,10 @@ typedef struct reef_lowered_model {
     size_t arena_size;
     size_t arena_lower_bound;
     const char *plan_strategy;
+    /* The memory mode's effect: depthwise steps run in place, and the arena
+     * of the layer-by-layer plan (none in place) it started from. */
+    int in_place_steps;
+    size_t arena_layer_by_layer;
     /* Activation tensors: arena offset and bytes by graph tensor index
      * (tensor_at[t] == REEF_LOWER_NO_OFFSET for constants and unused). */
     int ntensors;
@@ -101,10 +105,24 @@ typedef struct reef_lowered_model {
  * is left empty (reef_lowered_free is safe on it). */
 int reef_lower(const reef_graph *g, reef_lowered_model *m, reef_error *err);
 
+/* How the planner trades instructions for RAM (reef gen --memory). */
+typedef enum reef_memory_mode {
+    REEF_MEMORY_FAST = 0,     /* never in place: the fastest kernels (the default) */
+    REEF_MEMORY_BALANCED = 1, /* in-place depthwise only where it lowers the arena */
+    REEF_MEMORY_MIN = 2,      /* every depthwise step that can runs in place */
+} reef_memory_mode;
+
+/* "fast", "balanced" or "min" -> the mode; -1 for anything else. */
+int reef_memory_mode_parse(const char *text);
+const char *reef_memory_mode_name(reef_memory_mode mode);
+
 typedef struct reef_lower_options {
     /* Give every buffer bytes of its own (no reuse): every intermediate
      * tensor survives the run, for debugging and for checking the planner. */
     int no_reuse;
+    /* In-place depthwise steps (runtime/include/reef/dw_conv.h) are not
+     * re-executable: resumable (intermittent) step tables use FAST. */
+    reef_memory_mode memory;
 } reef_lower_options;
 /* reef_lower with options (opt may be NULL: the defaults). */
 int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_lowered_model *m,

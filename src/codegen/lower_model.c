@@ -2,6 +2,7 @@
  * be), alias reshapes whose input dies there, plan the arena, fill arena
  * offsets, and the host interpreter over the result. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,7 @@ typedef struct lifetimes {
     int *last;     /* (ntensors) by root */
     char *written; /* (ntensors) */
     int *readers;  /* (ntensors) number of steps reading it */
+    int32_t *pin;  /* (ntensors) by root: the root whose offset it must share (in place), or -1 */
 } lifetimes;
 
 static int32_t find_root(const lifetimes *lt, int32_t t)
@@ -155,6 +157,20 @@ static int reshape_can_alias(const reef_lowered_step *s, const lifetimes *lt, in
     return s->kind == REEF_STEP_RESHAPE && lt->readers[x] == 1 && x != graph_output;
 }
 
+/* A depthwise step whose input dies there may write its output over it
+ * (reef_dw_conv_s8_in_place) when the kernel can and the output fits the
+ * input's buffer; wanted[k] says whether the memory mode asks for it. */
+static int dw_can_be_in_place(const reef_graph *g, const reef_lowered_step *s, const lifetimes *lt,
+                              int32_t graph_output, const char *wanted, int k)
+{
+    const reef_dw_conv_step_args *a = &s->args.dw_conv;
+    int32_t x = s->input_tensors[0];
+    return wanted && wanted[k] && s->kind == REEF_STEP_DW_CONV && x >= 0 && lt->readers[x] == 1 &&
+           x != graph_output && s->output_tensor != graph_output &&
+           reef_dw_conv_s8_can_run_in_place(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims) &&
+           tensor_size(&g->tensors[s->output_tensor]) <= tensor_size(&g->tensors[find_root(lt, x)]);
+}
+
 static void count_readers(const reef_lowered_model *m, lifetimes *lt)
 {
     for (int k = 0; k < m->nsteps; k++)
@@ -163,9 +179,13 @@ static void count_readers(const reef_lowered_model *m, lifetimes *lt)
 }
 
 /* Walks the steps in order: checks every activation is written before it
- * is read, drops aliased reshapes (compacting m->steps) and records each
- * buffer's first and last step. */
-static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes *lt, reef_error *err)
+ * is read, drops aliased reshapes (compacting m->steps), puts the wanted
+ * depthwise steps in place (their output takes over their input's buffer,
+ * their scratch becomes the in-place kernel's) and records each buffer's
+ * first and last step. dry: m->steps is a shallow copy to try a choice on,
+ * whose dropped steps must not be freed. */
+static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes *lt, const char *wanted,
+                           int dry, reef_error *err)
 {
     int kept = 0, prev_op = -1;
     lt->written[m->input_tensor] = 1;
@@ -187,8 +207,18 @@ static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes
         lt->written[s.output_tensor] = 1;
         if (reshape_can_alias(&s, lt, m->output_tensor)) {
             lt->root[s.output_tensor] = find_root(lt, s.input_tensors[0]);
-            lower_step_free(&m->steps[k]);
+            if (!dry) lower_step_free(&m->steps[k]);
             continue;
+        }
+        int in_place = dw_can_be_in_place(g, &s, lt, m->output_tensor, wanted, k);
+        if (in_place) {
+            /* the output is its own (smaller) buffer from the next step on,
+             * at the input's offset: the input's buffer holds it during this
+             * step, so the two never meet in time */
+            reef_dw_conv_step_args *a = &s.args.dw_conv;
+            lt->pin[s.output_tensor] = find_root(lt, s.input_tensors[0]);
+            a->io.scratch_size =
+                (uint32_t)reef_dw_conv_s8_in_place_buffer_size(&a->params, &a->filter_dims, &a->output_dims);
         }
         for (int j = 0; j < 2; j++)
             if (s.input_tensors[j] >= 0) {
@@ -196,10 +226,10 @@ static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes
                 if (lt->last[r] < kept) lt->last[r] = kept;
             }
         int32_t r = find_root(lt, s.output_tensor);
-        if (lt->first[r] == INT_MAX) lt->first[r] = kept;
+        if (lt->first[r] == INT_MAX) lt->first[r] = kept + in_place;
         /* Move, leaving no second owner of the step's arrays behind. */
         m->steps[kept++] = s;
-        if (kept - 1 != k) memset(&m->steps[k], 0, sizeof m->steps[k]);
+        if (kept - 1 != k && !dry) memset(&m->steps[k], 0, sizeof m->steps[k]);
     }
     m->nsteps = kept;
     int32_t r = find_root(lt, m->output_tensor);
@@ -252,6 +282,18 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
         bufs[n] = (reef_plan_buffer){tensor_size(&g->tensors[t]), lt->first[t], lt->last[t], 0};
         buf_of[t] = n++;
     }
+    int *group = malloc((size_t)(cap ? cap : 1) * sizeof *group);
+    if (!group) {
+        free(bufs), free(buf_of);
+        return reef_fail(err, "%s: out of memory", model_name(g));
+    }
+    for (int b = 0; b < cap; b++) group[b] = b;
+    /* an in-place output shares its input's group (chains of them too) */
+    for (int t = 0; t < g->ntensors; t++) {
+        int32_t head = t;
+        while (lt->pin[head] >= 0) head = lt->pin[head];
+        if (buf_of[t] >= 0 && head != t && buf_of[head] >= 0) group[buf_of[t]] = buf_of[head];
+    }
     int first_scratch = n;
     for (int k = 0; k < m->nsteps; k++) {
         uint32_t scratch = reef_lowered_step_io(&m->steps[k])->scratch_size;
@@ -262,7 +304,7 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
     if (no_reuse)
         plan_no_reuse(bufs, n, &st);
     else
-        rc = reef_plan(bufs, n, REEF_PLAN_ALIGN, &st, err);
+        rc = reef_plan_grouped(bufs, n, group, REEF_PLAN_ALIGN, &st, err);
     if (rc == 0) {
         m->arena_size = st.arena_size, m->arena_lower_bound = st.lower_bound, m->plan_strategy = st.strategy;
         for (int t = 0; t < g->ntensors; t++) {
@@ -274,27 +316,92 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
             set_step_offsets(&m->steps[k], m->tensor_at,
                              reef_lowered_step_io(&m->steps[k])->scratch_size ? (uint32_t)bufs[sb++].offset : 0);
     }
-    free(bufs), free(buf_of);
+    free(bufs), free(buf_of), free(group);
     return rc;
 }
 
-static int plan_model(const reef_graph *g, reef_lowered_model *m, int no_reuse, reef_error *err)
+static int plan_with(const reef_graph *g, reef_lowered_model *m, int no_reuse, const char *wanted, int dry,
+                     reef_error *err)
 {
     size_t n = (size_t)(g->ntensors ? g->ntensors : 1);
     lifetimes lt = {malloc(n * sizeof(int32_t)), malloc(n * sizeof(int)), malloc(n * sizeof(int)),
-                    calloc(n, 1), calloc(n, sizeof(int))};
+                    calloc(n, 1), calloc(n, sizeof(int)), malloc(n * sizeof(int32_t))};
     int rc = -1;
-    if (!lt.root || !lt.first || !lt.last || !lt.written || !lt.readers) {
+    if (!lt.root || !lt.first || !lt.last || !lt.written || !lt.readers || !lt.pin) {
         reef_fail(err, "%s: out of memory", model_name(g));
         goto done;
     }
-    for (int t = 0; t < g->ntensors; t++) lt.root[t] = t, lt.first[t] = INT_MAX, lt.last[t] = -1;
+    for (int t = 0; t < g->ntensors; t++) lt.root[t] = t, lt.first[t] = INT_MAX, lt.last[t] = -1, lt.pin[t] = -1;
     count_readers(m, &lt);
-    if (trace_lifetimes(g, m, &lt, err) || plan_arena(g, m, &lt, no_reuse, err)) goto done;
+    if (trace_lifetimes(g, m, &lt, wanted, dry, err) || plan_arena(g, m, &lt, no_reuse, err)) goto done;
     rc = 0;
 done:
-    free(lt.root), free(lt.first), free(lt.last), free(lt.written), free(lt.readers);
+    free(lt.root), free(lt.first), free(lt.last), free(lt.written), free(lt.readers), free(lt.pin);
     return rc;
+}
+
+/* The arena a choice of in-place steps would need, planned on a shallow
+ * copy of the steps (m is untouched); SIZE_MAX when planning fails. */
+static size_t arena_if(const reef_graph *g, const reef_lowered_model *m, const char *wanted)
+{
+    reef_lowered_model tmp = *m;
+    reef_error err = {{0}};
+    size_t size = SIZE_MAX;
+    tmp.steps = malloc((size_t)(m->nsteps ? m->nsteps : 1) * sizeof *tmp.steps);
+    tmp.tensor_at = NULL, tmp.tensor_bytes = NULL;
+    if (tmp.steps) {
+        memcpy(tmp.steps, m->steps, (size_t)m->nsteps * sizeof *tmp.steps);
+        if (plan_with(g, &tmp, 0, wanted, 1, &err) == 0) size = tmp.arena_size;
+    }
+    free(tmp.steps), free(tmp.tensor_at), free(tmp.tensor_bytes);
+    return size;
+}
+
+/* Which depthwise steps run in place. min: every one that can. balanced:
+ * only those the arena needs (all of them first; then each one left out
+ * again when the arena does not grow without it, since the in-place kernel
+ * is the slower one). fast: none. */
+static int choose_in_place(const reef_graph *g, const reef_lowered_model *m, reef_memory_mode mode, char *wanted)
+{
+    int any = 0;
+    for (int k = 0; k < m->nsteps; k++) any |= wanted[k] = m->steps[k].kind == REEF_STEP_DW_CONV;
+    if (mode == REEF_MEMORY_FAST || !any) {
+        memset(wanted, 0, (size_t)m->nsteps);
+        return 0;
+    }
+    if (mode == REEF_MEMORY_MIN) return 0;
+    size_t best = arena_if(g, m, wanted);
+    for (int k = 0; k < m->nsteps; k++) {
+        if (!wanted[k]) continue;
+        wanted[k] = 0;
+        size_t without = arena_if(g, m, wanted);
+        if (without > best) wanted[k] = 1;
+        else best = without;
+    }
+    return 0;
+}
+
+static int plan_model(const reef_graph *g, reef_lowered_model *m, const reef_lower_options *opt, reef_error *err)
+{
+    int no_reuse = opt && opt->no_reuse;
+    char *wanted = calloc((size_t)(m->nsteps ? m->nsteps : 1), 1);
+    if (!wanted) return reef_fail(err, "%s: out of memory", model_name(g));
+    int any = 0;
+    if (!no_reuse) choose_in_place(g, m, opt ? opt->memory : REEF_MEMORY_FAST, wanted);
+    for (int k = 0; k < m->nsteps; k++) any |= wanted[k];
+    if (any) {
+        memset(wanted, 0, (size_t)m->nsteps);
+        m->arena_layer_by_layer = arena_if(g, m, wanted);
+        choose_in_place(g, m, opt->memory, wanted);
+    }
+    int rc = plan_with(g, m, no_reuse, wanted, 0, err);
+    free(wanted);
+    if (rc) return rc;
+    for (int k = 0; k < m->nsteps; k++)
+        m->in_place_steps += m->steps[k].kind == REEF_STEP_DW_CONV &&
+                             m->steps[k].args.dw_conv.io.input_at == m->steps[k].args.dw_conv.io.output_at;
+    if (!any) m->arena_layer_by_layer = m->arena_size;
+    return 0;
 }
 
 /* ---- the model ---------------------------------------------------------- */
@@ -315,6 +422,20 @@ static int finish_model(const reef_graph *g, reef_lowered_model *m, reef_error *
     return 0;
 }
 
+int reef_memory_mode_parse(const char *text)
+{
+    if (!text) return -1;
+    if (!strcmp(text, "fast")) return REEF_MEMORY_FAST;
+    if (!strcmp(text, "balanced")) return REEF_MEMORY_BALANCED;
+    if (!strcmp(text, "min")) return REEF_MEMORY_MIN;
+    return -1;
+}
+
+const char *reef_memory_mode_name(reef_memory_mode mode)
+{
+    return mode == REEF_MEMORY_MIN ? "min" : mode == REEF_MEMORY_BALANCED ? "balanced" : "fast";
+}
+
 int reef_lower(const reef_graph *g, reef_lowered_model *m, reef_error *err)
 {
     return reef_lower_with(g, NULL, m, err);
@@ -325,8 +446,7 @@ int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_low
 {
     memset(m, 0, sizeof *m);
     m->ntensors = g->ntensors;
-    int no_reuse = opt && opt->no_reuse;
-    if (describe_io(g, m, err) || lower_all_ops(g, m, err) || plan_model(g, m, no_reuse, err) ||
+    if (describe_io(g, m, err) || lower_all_ops(g, m, err) || plan_model(g, m, opt, err) ||
         finish_model(g, m, err)) {
         reef_lowered_free(m);
         return -1;

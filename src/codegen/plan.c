@@ -68,11 +68,17 @@ typedef struct placer {
     const reef_plan_buffer *bufs;
     int n;
     size_t align;
-    size_t *offset; /* (n) offsets being assigned */
-    char *placed;   /* (n) 1 once placed */
+    const int *group; /* (n) buffers of one group share an offset; NULL: each its own */
+    size_t *offset;   /* (n) offsets being assigned */
+    char *placed;     /* (n) 1 once placed */
 } placer;
 
-static int fits_at(const placer *p, int b, size_t off)
+static int same_group(const placer *p, int a, int b)
+{
+    return a == b || (p->group && p->group[a] == p->group[b]);
+}
+
+static int one_fits_at(const placer *p, int b, size_t off)
 {
     for (int i = 0; i < p->n; i++)
         if (p->placed[i] && lifetimes_meet(&p->bufs[i], &p->bufs[b]) &&
@@ -81,13 +87,35 @@ static int fits_at(const placer *p, int b, size_t off)
     return 1;
 }
 
-/* The lowest aligned offset where buffer b fits. */
+/* Buffer b and every buffer of its group fit at off. */
+static int fits_at(const placer *p, int b, size_t off)
+{
+    if (!p->group) return one_fits_at(p, b, off);
+    for (int i = 0; i < p->n; i++)
+        if (same_group(p, i, b) && !one_fits_at(p, i, off)) return 0;
+    return 1;
+}
+
+/* The largest size in b's group. */
+static size_t group_size(const placer *p, int b)
+{
+    size_t size = 0;
+    for (int i = 0; i < p->n; i++)
+        if (same_group(p, i, b) && p->bufs[i].size > size) size = p->bufs[i].size;
+    return size;
+}
+
+/* The lowest aligned offset where buffer b (and its group) fits. */
 static size_t lowest_fit(const placer *p, int b)
 {
     size_t best = SIZE_MAX;
     if (fits_at(p, b, 0)) return 0;
     for (int i = 0; i < p->n; i++) {
-        if (!p->placed[i] || !lifetimes_meet(&p->bufs[i], &p->bufs[b])) continue;
+        if (!p->placed[i]) continue;
+        int meets = !p->group && lifetimes_meet(&p->bufs[i], &p->bufs[b]);
+        for (int j = 0; p->group && j < p->n && !meets; j++)
+            meets = same_group(p, j, b) && lifetimes_meet(&p->bufs[i], &p->bufs[j]);
+        if (!meets) continue;
         size_t cand = align_up(p->offset[i] + p->bufs[i].size, p->align);
         if (cand < best && fits_at(p, b, cand)) best = cand;
     }
@@ -153,7 +181,7 @@ static size_t place_one(placer *p, int b, int two_ended, size_t target)
 {
     if (two_ended) {
         if (fits_at(p, b, 0)) return 0;
-        size_t size = align_up(p->bufs[b].size, p->align);
+        size_t size = align_up(group_size(p, b), p->align);
         if (size <= target) {
             size_t top = align_down(target - size, p->align);
             if (fits_at(p, b, top)) return top;
@@ -169,9 +197,14 @@ static size_t run_strategy(placer *p, const strategy *s, const int *idx, size_t 
     size_t arena = 0;
     for (int k = 0; k < p->n; k++) {
         int b = idx[k];
-        p->offset[b] = place_one(p, b, s->two_ended, target);
-        p->placed[b] = 1;
-        if (p->offset[b] + p->bufs[b].size > arena) arena = p->offset[b] + p->bufs[b].size;
+        if (p->placed[b]) continue; /* with its group */
+        size_t off = place_one(p, b, s->two_ended, target);
+        for (int i = 0; i < p->n; i++)
+            if (same_group(p, i, b)) {
+                p->offset[i] = off;
+                p->placed[i] = 1;
+                if (off + p->bufs[i].size > arena) arena = off + p->bufs[i].size;
+            }
     }
     return arena;
 }
@@ -193,6 +226,12 @@ static size_t aligned_lower_bound(const reef_plan_buffer *bufs, int n, size_t al
 
 int reef_plan(reef_plan_buffer *bufs, int n, size_t align, reef_plan_stats *stats, reef_error *err)
 {
+    return reef_plan_grouped(bufs, n, NULL, align, stats, err);
+}
+
+int reef_plan_grouped(reef_plan_buffer *bufs, int n, const int *group, size_t align, reef_plan_stats *stats,
+                      reef_error *err)
+{
     if (n < 0 || align == 0 || (align & (align - 1)))
         return reef_fail(err, "plan: bad arguments (n=%d, align=%zu)", n, align);
     for (int i = 0; i < n; i++)
@@ -204,7 +243,11 @@ int reef_plan(reef_plan_buffer *bufs, int n, size_t align, reef_plan_stats *stat
         if (stats) *stats = result;
         return 0;
     }
-    placer p = {bufs, n, align, calloc((size_t)n, sizeof(size_t)), calloc((size_t)n, 1)};
+    for (int i = 0; group && i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (group[i] == group[j] && lifetimes_meet(&bufs[i], &bufs[j]))
+                return reef_fail(err, "plan: buffers %d and %d share an offset but are live at one step", i, j);
+    placer p = {bufs, n, align, group, calloc((size_t)n, sizeof(size_t)), calloc((size_t)n, 1)};
     size_t *best = calloc((size_t)n, sizeof *best);
     int *idx = calloc((size_t)n, sizeof *idx);
     if (!p.offset || !p.placed || !best || !idx) {

@@ -40,6 +40,12 @@ typedef struct reef_plan_stats {
  * when out of memory. */
 int reef_plan(reef_plan_buffer *bufs, int n, size_t align, reef_plan_stats *stats, reef_error *err);
 
+/* The same with groups: buffers i and j with group[i] == group[j] get one
+ * offset (an in-place step's output over its input: their lifetimes must
+ * not meet). group may be NULL (no groups). */
+int reef_plan_grouped(reef_plan_buffer *bufs, int n, const int *group, size_t align, reef_plan_stats *stats,
+                      reef_error *err);
+
 /* The largest sum of sizes of buffers live at one step. */
 size_t reef_plan_lower_bound(const reef_plan_buffer *bufs, int n);
 

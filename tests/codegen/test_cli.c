@@ -2,6 +2,8 @@
  * nonzero exit and no output left behind. */
 #include "testing.h"
 
+#include <stdlib.h>
+
 static char out[1 << 16];
 
 static void test_gen_json(void **state)
@@ -25,6 +27,21 @@ static void test_gen_json(void **state)
     snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --name kws", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "arena lower bound (bytes)"));
+    assert_non_null(strstr(out, "memory mode"));
+    /* --memory min: KWS's four depthwise steps in place, a smaller arena */
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --name kws --memory min --json", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    printf("  %s", out);
+    assert_non_null(strstr(out, "\"memory\":\"min\""));
+    assert_non_null(strstr(out, "\"in_place_steps\":4"));
+    long arena = 0, layer = 0;
+    const char *a = strstr(out, "\"arena_bytes\":"), *b = strstr(out, "\"arena_layer_by_layer_bytes\":");
+    assert_true(a && b);
+    arena = strtol(a + strlen("\"arena_bytes\":"), NULL, 10);
+    layer = strtol(b + strlen("\"arena_layer_by_layer_bytes\":"), NULL, 10);
+    assert_true(arena > 0 && arena < layer);
+    snprintf(cmd, sizeof cmd, "grep -c 'define REEF_DW_IN_PLACE 1' %s/out/kws.h", dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 
@@ -45,6 +62,14 @@ static void test_gen_refuses(void **state)
     assert_int_equal(testing_count_files(dir), 1);      /* only cut.tflite */
     snprintf(cmd, sizeof cmd, "%s gen --model %s", bin, model); /* no -o */
     assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/m --memory smallest", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "expected fast, balanced or min"));
+    /* in place is not re-executable: not with --intermittent */
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/m --memory min --intermittent", bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "could not be re-executed"));
+    assert_int_equal(testing_count_files(dir), 1); /* still only cut.tflite */
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 

@@ -71,7 +71,7 @@ static void test_small_model(void **state)
     build_small(&g, 0);
     reef_lowered_model m, plain;
     if (reef_lower(&g, &m, &err)) fail_msg("%s", err.msg);
-    reef_lower_options no_reuse = {1};
+    reef_lower_options no_reuse = {1, REEF_MEMORY_FAST};
     if (reef_lower_with(&g, &no_reuse, &plain, &err)) fail_msg("%s", err.msg);
     /* The reshape aliases its input: 10 ops, 9 steps. */
     assert_int_equal(m.nsteps, 9);
@@ -127,15 +127,18 @@ typedef struct loaded {
     reef_lowered_model m;
 } loaded;
 
-static void load(loaded *l, const char *file)
+static void load_with(loaded *l, const char *file, reef_memory_mode memory)
 {
     reef_error err;
+    reef_lower_options opt = {0, memory};
     if (!strcmp(l->file, file)) return;
     if (l->file[0]) reef_lowered_free(&l->m), reef_graph_free(&l->g);
     snprintf(l->file, sizeof l->file, "%s", file);
     if (reef_tflite_read(file, &l->g, &err)) fail_msg("%s", err.msg);
-    if (reef_lower(&l->g, &l->m, &err)) fail_msg("%s", err.msg);
+    if (reef_lower_with(&l->g, &opt, &l->m, &err)) fail_msg("%s", err.msg);
 }
+
+static void load(loaded *l, const char *file) { load_with(l, file, REEF_MEMORY_FAST); }
 
 static void test_mlperf_vectors(void **state)
 {
@@ -160,6 +163,47 @@ static void test_mlperf_vectors(void **state)
     }
     if (l.file[0]) reef_lowered_free(&l.m), reef_graph_free(&l.g);
     assert_true(ran > 0);
+    assert_int_equal(bad, 0);
+}
+
+/* Depthwise steps in place (reef gen --memory min and balanced): every
+ * shared vector of the four models still byte-identical to TFLite Micro,
+ * so no step read a value an in-place step had overwritten; min puts every
+ * depthwise step of KWS and VWW in place, and no mode's arena is above the
+ * layer-by-layer one (balanced: only where it lowers it). */
+static void test_mlperf_in_place(void **state)
+{
+    (void)state;
+    static mlperf_vector v[MLPERF_MAX_VECTORS];
+    int n = mlperf_vectors(v, MLPERF_MAX_VECTORS);
+    if (!n) skip();
+    int bad = 0, ran = 0, in_place = 0;
+    for (int mode = REEF_MEMORY_BALANCED; mode <= REEF_MEMORY_MIN; mode++) {
+        loaded l;
+        memset(&l, 0, sizeof l);
+        for (int i = 0; i < n; i++) {
+            if (!strstr(v[i].name, "lcg0") || (testing_sanitizer_run() && strstr(v[i].name, "vww"))) continue;
+            load_with(&l, v[i].model_file, (reef_memory_mode)mode);
+            int8_t *in = (int8_t *)mlperf_read(v[i].input_file, (size_t)l.m.input_size);
+            int8_t *want = (int8_t *)mlperf_read(v[i].output_file, (size_t)l.m.output_size);
+            int8_t *out = malloc((size_t)l.m.output_size);
+            assert_int_equal(reef_lowered_invoke(&l.m, in, out), 0);
+            int diff = mlperf_compare(v[i].name, out, want, (size_t)l.m.output_size);
+            printf("  --memory %-8s %-12s arena %6zu B (layer by layer %6zu), %2d depthwise steps in place: %s\n",
+                   reef_memory_mode_name((reef_memory_mode)mode), v[i].name, l.m.arena_size,
+                   l.m.arena_layer_by_layer, l.m.in_place_steps, diff ? "DIFFERS" : "identical to TFLite Micro");
+            assert_true(l.m.arena_size <= l.m.arena_layer_by_layer);
+            if (mode == REEF_MEMORY_BALANCED && l.m.in_place_steps)
+                assert_true(l.m.arena_size < l.m.arena_layer_by_layer);
+            if (mode == REEF_MEMORY_MIN && (strstr(v[i].name, "kws") || strstr(v[i].name, "vww")))
+                assert_true(l.m.in_place_steps > 0);
+            in_place += l.m.in_place_steps;
+            bad += diff != 0, ran++;
+            free(in), free(want), free(out);
+        }
+        if (l.file[0]) reef_lowered_free(&l.m), reef_graph_free(&l.g);
+    }
+    assert_true(ran > 0 && in_place > 0);
     assert_int_equal(bad, 0);
 }
 
@@ -268,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_quantize_multiplier), cmocka_unit_test(test_activation_and_softmax),
         cmocka_unit_test(test_small_model),         cmocka_unit_test(test_unsupported_listed),
         cmocka_unit_test(test_mlperf_vectors),      cmocka_unit_test(test_mlperf_layers),
+        cmocka_unit_test(test_mlperf_in_place),
         cmocka_unit_test(test_mlperf_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

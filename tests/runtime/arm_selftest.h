@@ -107,6 +107,32 @@ static int32_t st_dw3(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
+/* In place (dw_in_place.c): the input copied to the output buffer is
+ * overwritten by the output; one batch, any kernel, stride, dilation. */
+static int32_t st_dw_in_place(void)
+{
+    reef_dims in = {1, st_in(1, 12), st_in(1, 12), st_in(1, 24)};
+    reef_dims f = {1, st_in(1, 7), st_in(1, 7), in.c};
+    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {st_in(1, 3), st_in(1, 3)},
+                             {st_in(0, 3), st_in(0, 3)}, {st_in(1, 2), st_in(1, 2)}, {-128, 127}};
+    if (st_in(0, 2) == 0) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
+    reef_dims out = {1, (in.h + 2 * p.padding.h - (f.h - 1) * p.dilation.h - 1) / p.stride.h + 1,
+                     (in.w + 2 * p.padding.w - (f.w - 1) * p.dilation.w - 1) / p.stride.w + 1, in.c};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    if (in.h + 2 * p.padding.h < (f.h - 1) * p.dilation.h + 1 || in.w + 2 * p.padding.w < (f.w - 1) * p.dilation.w + 1)
+        return 0;
+    if (!reef_dw_conv_s8_can_run_in_place(&p, &in, &f, &out) ||
+        reef_dw_conv_s8_in_place_buffer_size(&p, &f, &out) > (int32_t)sizeof st_scratch)
+        return 0;
+    st_fill(in.h * in.w * in.c, f.h * f.w * f.c, in.c, f.h * f.w);
+    for (int i = 0; i < in.h * in.w * in.c; i++) st_out_fast[i] = st_input[i];
+    if (reef_dw_conv_s8_in_place(&ctx, &p, &q, &in, st_out_fast, &f, st_filter, st_bias, &out) ||
+        reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.h * out.w * out.c);
+}
+
 static int32_t st_fc(void)
 {
     reef_dims in = {st_in(1, 3), 1, 1, st_in(1, 200)};
@@ -155,7 +181,7 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
-    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_fc() + st_rq();
+    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw_in_place() + st_fc() + st_rq();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);
     out[2] = (int8_t)((bad >> 16) & 0xff);

@@ -7,6 +7,7 @@
 #include "testing.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "../../runtime/src/rq.h"
 #include "reef/reef.h"
@@ -196,6 +197,58 @@ static void test_dw3x3(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* In-place depthwise (dw_in_place.c): the output written over its own
+ * input must equal the reference computed from an untouched copy, on
+ * random kernels (1-7), strides (1-3), dilations (1-2), paddings, channel
+ * counts and activation ranges, with layers whose left shift takes the
+ * exact scalar requantization. Shapes it cannot take are refused. */
+static void test_dw_in_place(void **state)
+{
+    (void)state;
+    static int8_t in[14 * 14 * 19], data[14 * 14 * 19], f[49 * 19], want[14 * 14 * 19];
+    static int32_t mult[19], shift[19], bias[19], scratch[2048];
+    int cases = 0, strided = 0, dilated = 0, bad = 0;
+    for (int t = 0; t < 800; t++) {
+        reef_dims id = {1, rnd_in(1, 14), rnd_in(1, 14), rnd_in(1, 19)};
+        reef_dims fd = {1, rnd_in(1, 7), rnd_in(1, 7), id.c};
+        reef_dw_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), 1, {rnd_in(1, 3), rnd_in(1, 3)},
+                                 {rnd_in(0, 3), rnd_in(0, 3)}, {rnd_in(1, 2), rnd_in(1, 2)}, {-128, 127}};
+        p.activation = activation(p.output_offset);
+        const int32_t span_h = (fd.h - 1) * p.dilation.h + 1, span_w = (fd.w - 1) * p.dilation.w + 1;
+        if (id.h + 2 * p.padding.h < span_h || id.w + 2 * p.padding.w < span_w) continue;
+        reef_dims od = {1, (id.h + 2 * p.padding.h - span_h) / p.stride.h + 1,
+                        (id.w + 2 * p.padding.w - span_w) / p.stride.w + 1, id.c};
+        if (!reef_dw_conv_s8_can_run_in_place(&p, &id, &fd, &od)) continue;
+        fill(in, reef_dims_count(&id));
+        memcpy(data, in, (size_t)reef_dims_count(&id));
+        fill(f, fd.h * fd.w * id.c);
+        quant(mult, shift, bias, id.c, fd.h * fd.w, t % 2);
+        if (t % 10 == 3) shift[rnd_in(0, id.c - 1)] = rnd_in(0, 2);
+        reef_per_channel_quant q = {mult, shift};
+        int32_t need = reef_dw_conv_s8_in_place_buffer_size(&p, &fd, &od);
+        assert_true(need > 0 && need <= (int32_t)sizeof scratch);
+        reef_context ctx = {scratch, need};
+        const int32_t *b = t % 5 ? bias : NULL;
+        assert_int_equal(reef_dw_conv_s8_in_place(&ctx, &p, &q, &id, data, &fd, f, b, &od), REEF_OK);
+        assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
+        bad += count_diff(data, want, reef_dims_count(&od));
+        cases++, strided += p.stride.h > 1 || p.stride.w > 1, dilated += p.dilation.h > 1 || p.dilation.w > 1;
+        if (t == 7) { /* too little scratch, and shapes it cannot take */
+            reef_context small = {scratch, need - 1};
+            assert_int_equal(reef_dw_conv_s8_in_place(&small, &p, &q, &id, data, &fd, f, b, &od), REEF_ARG_ERROR);
+            reef_dw_conv_params m2 = p;
+            m2.depth_multiplier = 2;
+            assert_false(reef_dw_conv_s8_can_run_in_place(&m2, &id, &fd, &od));
+            reef_dims two = id;
+            two.n = 2;
+            assert_false(reef_dw_conv_s8_can_run_in_place(&p, &two, &fd, &od));
+        }
+    }
+    printf("dw in place: %d random cases (%d strided, %d dilated)\n", cases, strided, dilated);
+    assert_true(cases > 300 && strided > 100 && dilated > 100);
+    assert_int_equal(bad, 0);
+}
+
 /* Average pooling four channels at a time in int16 lanes (pool.c), on
  * windows up to and past its 256-pixel limit, with random and saturated
  * inputs (all -128 or all 127: the largest lane sums), against the scalar
@@ -244,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_conv_extremes),
         cmocka_unit_test(test_fc_widened),
         cmocka_unit_test(test_dw3x3),
+        cmocka_unit_test(test_dw_in_place),
         cmocka_unit_test(test_avgpool_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,4 +53,21 @@ reef_status reef_dw_conv_s8_ref(const reef_context *ctx, const reef_dw_conv_para
                                 const int32_t *bias,
                                 const reef_dims *output_dims, int8_t *output);
 
+/* In place: the output overwrites the input (data holds the input before
+ * the call and the output after: output value (0, y, x, c) at
+ * (y * W_OUT + x) * C + c), channel by channel through one channel's
+ * padded plane in scratch; bit-exact with reef_dw_conv_s8_ref. Needs
+ * reef_dw_conv_s8_can_run_in_place (one batch, depth multiplier 1, no more
+ * output positions than input positions, input offset in [-127, 128]).
+ * Not re-executable: a resumable step table must not use it. */
+int reef_dw_conv_s8_can_run_in_place(const reef_dw_conv_params *params, const reef_dims *input_dims,
+                                     const reef_dims *filter_dims, const reef_dims *output_dims);
+int32_t reef_dw_conv_s8_in_place_buffer_size(const reef_dw_conv_params *params,
+                                             const reef_dims *filter_dims,
+                                             const reef_dims *output_dims);
+reef_status reef_dw_conv_s8_in_place(const reef_context *ctx, const reef_dw_conv_params *params,
+                                     const reef_per_channel_quant *quant, const reef_dims *input_dims,
+                                     int8_t *data, const reef_dims *filter_dims, const int8_t *filter,
+                                     const int32_t *bias, const reef_dims *output_dims);
+
 #endif

@@ -1,0 +1,196 @@
+/* reef_dw_conv_s8_in_place: depthwise convolution whose output overwrites
+ * its input (TinyEngine's in-place depthwise, Lin et al., MCUNet, NeurIPS
+ * 2020), so a layer needs its input's bytes plus one channel's plane
+ * instead of input plus output.
+ *
+ * Why it is safe: with one batch, a depth multiplier of 1 and no more output
+ * positions than input positions, output value (p, c) lives at byte
+ * p * C + c, which holds input value (p, c): the same channel. The kernel
+ * works channel by channel: it first copies channel c's whole plane into
+ * scratch (widened to int16 with the input offset added, inside a border
+ * of zeros that stands for the padding), then computes channel c's outputs
+ * from the copy, overwriting only channel c's input values, which it has
+ * already copied. Other channels' values are untouched until their turn.
+ *
+ * Not idempotent: once a channel is written its input is gone, so an
+ * intermittent (resumable) step table never uses it (the planner's choice).
+ *
+ * Inner loop: taps in pairs along a kernel row (SMLAD of two int16 plane
+ * values against two int16 weights, prepared once per channel); an odd
+ * kernel width pairs its last tap with a zero weight and reads one halfword
+ * of the plane's extra column. */
+#include "reef/dw_conv.h"
+#include "reef/requant.h"
+
+#include "check.h"
+#include "dsp.h"
+#include "rq.h"
+
+/* The padded plane: every row and column an output window reaches, plus
+ * the spare column an odd kernel width's zero-weighted last pair reads
+ * (one dilation step past the window). */
+static int32_t plane_h(const reef_dw_conv_params *p, const reef_dims *f, const reef_dims *out)
+{
+    return (out->h - 1) * p->stride.h + (f->h - 1) * p->dilation.h + 1;
+}
+
+static int32_t plane_w(const reef_dw_conv_params *p, const reef_dims *f, const reef_dims *out)
+{
+    return (out->w - 1) * p->stride.w + f->w * p->dilation.w + 1;
+}
+
+static int32_t round4(int32_t v) { return (v + 3) & ~3; }
+
+/* Two int16 values as one SMLAD operand, lo in the low halfword. */
+static inline int32_t pack16(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
+}
+
+int reef_dw_conv_s8_can_run_in_place(const reef_dw_conv_params *params, const reef_dims *input_dims,
+                                     const reef_dims *filter_dims, const reef_dims *output_dims)
+{
+    if (!params || !input_dims || !filter_dims || !output_dims) return 0;
+    return params->depth_multiplier == 1 && input_dims->n == 1 && output_dims->n == 1 &&
+           output_dims->c == input_dims->c && filter_dims->h >= 1 && filter_dims->w >= 1 &&
+           output_dims->h * output_dims->w <= input_dims->h * input_dims->w &&
+           params->input_offset >= -127 && params->input_offset <= 128;
+}
+
+int32_t reef_dw_conv_s8_in_place_buffer_size(const reef_dw_conv_params *params,
+                                             const reef_dims *filter_dims,
+                                             const reef_dims *output_dims)
+{
+    const int32_t pairs = (filter_dims->w + 1) / 2;
+    return round4(2 * plane_h(params, filter_dims, output_dims) * plane_w(params, filter_dims, output_dims)) +
+           4 * filter_dims->h * pairs;
+}
+
+/* Channel c of the input into the plane, offset added; the border stays 0. */
+static void load_plane(const reef_dw_conv_params *p, const reef_dims *in, const int8_t *data, int32_t c,
+                       int16_t *plane, int32_t ph, int32_t pw)
+{
+    int32_t y, x;
+    for (y = 0; y < in->h; y++) {
+        const int32_t py = y + p->padding.h;
+        const int8_t *src = data + y * in->w * in->c + c;
+        int16_t *row = plane + py * pw + p->padding.w;
+        if (py >= ph) break;
+        for (x = 0; x < in->w && x + p->padding.w < pw; x++)
+            row[x] = (int16_t)(src[x * in->c] + p->input_offset);
+    }
+}
+
+/* Channel c's taps as int16 pairs along each kernel row, (KH, (KW+1)/2). */
+static void load_weights(const reef_dims *f, const int8_t *filter, int32_t c, int32_t c_out, int32_t *pairs)
+{
+    const int32_t full = f->w / 2;
+    const int8_t *w = filter + c;
+    int32_t ky, j;
+    for (ky = 0; ky < f->h; ky++) {
+        for (j = 0; j < full; j++, w += 2 * c_out) *pairs++ = pack16(w[0], w[c_out]);
+        if (f->w & 1) {
+            *pairs++ = pack16(w[0], 0);
+            w += c_out;
+        }
+    }
+}
+
+/* One kernel row without dilation: pairs of adjacent plane halfwords
+ * read as words, unrolled for kernels up to 8 wide. */
+static inline int32_t row_sum(const int16_t *row, const int32_t *w, int32_t np, int32_t acc)
+{
+    const int8_t *at = (const int8_t *)row;
+    int32_t j;
+    switch (np) {
+    case 4: acc = reef_smlad((int32_t)reef_load_u32(at + 12), w[3], acc); /* fall through */
+    case 3: acc = reef_smlad((int32_t)reef_load_u32(at + 8), w[2], acc);  /* fall through */
+    case 2: acc = reef_smlad((int32_t)reef_load_u32(at + 4), w[1], acc);  /* fall through */
+    case 1: return reef_smlad((int32_t)reef_load_u32(at), w[0], acc);
+    default:
+        for (j = 0; j < np; j++) acc = reef_smlad((int32_t)reef_load_u32(at + 4 * j), w[j], acc);
+        return acc;
+    }
+}
+
+/* The kernel rows [ky0, ky1) of output row oy that meet input rows (the
+ * others see only the zero border and add nothing). */
+static void live_rows(const reef_dw_conv_params *p, const reef_dims *in, const reef_dims *f, int32_t oy,
+                      int32_t *ky0, int32_t *ky1)
+{
+    const int32_t top = oy * p->stride.h - p->padding.h, dh = p->dilation.h;
+    int32_t lo = 0, hi = f->h;
+    while (lo < hi && top + lo * dh < 0) lo++;
+    while (hi > lo && top + (hi - 1) * dh >= in->h) hi--;
+    *ky0 = lo, *ky1 = hi;
+}
+
+/* rows kernel rows from top, np tap pairs a row, row_step halfwords
+ * apart; dw: the dilation along a row. */
+static inline int32_t window_sum(const int16_t *top, int32_t rows, int32_t row_step, int32_t np, int32_t dw,
+                                 const int32_t *pairs, int32_t acc)
+{
+    int32_t ky, j;
+    if (dw == 1) {
+        for (ky = 0; ky < rows; ky++, top += row_step, pairs += np) acc = row_sum(top, pairs, np, acc);
+        return acc;
+    }
+    for (ky = 0; ky < rows; ky++, top += row_step, pairs += np)
+        for (j = 0; j < np; j++) acc = reef_smlad(pack16(top[2 * j * dw], top[(2 * j + 1) * dw]), pairs[j], acc);
+    return acc;
+}
+
+/* Channel c's outputs from its plane; fast: the two-SMLAL requantization
+ * is exact for the channel (else TFLite's scalar one). Every parameter is
+ * read into a local first: the int8 stores may alias any struct, and the
+ * compiler would otherwise reload them after each one. */
+static void channel_outputs(const reef_dw_conv_params *p, const reef_per_channel_quant *quant, const reef_dims *in,
+                            const reef_dims *f, const reef_dims *out, const int16_t *plane, int32_t pw,
+                            const int32_t *pairs, int32_t c, int32_t start, const reef_rq *rq, int8_t *data, int fast)
+{
+    const int32_t np = (f->w + 1) / 2, zp = p->output_offset, lo = p->activation.min, hi = p->activation.max;
+    const int32_t sh = p->stride.h, sw = p->stride.w, dh = p->dilation.h, dw = p->dilation.w;
+    const int32_t oh = out->h, ow = out->w, c_out = out->c, row_step = dh * pw;
+    const int32_t mult = quant->multiplier[c], shift = quant->shift[c];
+    const reef_rq q = *rq;
+    int8_t *o = data + c;
+    int32_t oy, ox, ky0, ky1;
+    for (oy = 0; oy < oh; oy++) {
+        live_rows(p, in, f, oy, &ky0, &ky1);
+        const int16_t *row = plane + (oy * sh + ky0 * dh) * pw;
+        const int32_t *w = pairs + ky0 * np, rows = ky1 - ky0;
+        for (ox = 0; ox < ow; ox++, o += c_out, row += sw) {
+            const int32_t acc = window_sum(row, rows, row_step, np, dw, w, start);
+            *o = fast ? reef_rq_s8(acc, &q, zp, lo, hi) : reef_requantize_s8(acc, mult, shift, zp, lo, hi);
+        }
+    }
+}
+
+reef_status reef_dw_conv_s8_in_place(const reef_context *ctx, const reef_dw_conv_params *params,
+                                     const reef_per_channel_quant *quant, const reef_dims *input_dims,
+                                     int8_t *data, const reef_dims *filter_dims, const int8_t *filter,
+                                     const int32_t *bias, const reef_dims *output_dims)
+{
+    int32_t ph, pw, c, i;
+    int16_t *plane;
+    int32_t *pairs;
+    if (!reef_dw_conv_args_valid(params, quant, input_dims, data, filter_dims, filter, output_dims, data) ||
+        !reef_dw_conv_s8_can_run_in_place(params, input_dims, filter_dims, output_dims) || !ctx ||
+        !ctx->buf || ctx->size < reef_dw_conv_s8_in_place_buffer_size(params, filter_dims, output_dims))
+        return REEF_ARG_ERROR;
+    ph = plane_h(params, filter_dims, output_dims);
+    pw = plane_w(params, filter_dims, output_dims);
+    plane = (int16_t *)ctx->buf;
+    pairs = (int32_t *)((uint8_t *)ctx->buf + round4(2 * ph * pw));
+    for (i = 0; i < ph * pw; i++) plane[i] = 0; /* the border, once: channels rewrite only the inside */
+    for (c = 0; c < output_dims->c; c++) {
+        const int32_t start = bias ? bias[c] : 0;
+        reef_rq q;
+        const int fast = reef_rq_init(&q, 0, quant->multiplier[c], quant->shift[c]);
+        load_plane(params, input_dims, data, c, plane, ph, pw);
+        load_weights(filter_dims, filter, c, output_dims->c, pairs);
+        channel_outputs(params, quant, input_dims, filter_dims, output_dims, plane, pw, pairs, c, start, &q, data,
+                        fast);
+    }
+    return REEF_OK;
+}

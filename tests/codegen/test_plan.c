@@ -128,6 +128,47 @@ static void test_check_catches(void **state)
     assert_int_equal(reef_plan(&bad, 1, 4, NULL, &err), -1);
 }
 
+/* Grouped plans (in-place steps): on 1,000 random chains where some ops
+ * write their output over their input (the output's buffer starts one step
+ * later, grouped with the input's), every group shares one offset, no two
+ * live buffers overlap, the arena is what the report says, and a group
+ * whose lifetimes meet is refused. */
+static void test_grouped(void **state)
+{
+    (void)state;
+    reef_rng r;
+    reef_rng_seed(&r, 4242);
+    int seeds = testing_sanitizer_run() ? 100 : 1000, grouped = 0;
+    for (int seed = 0; seed < seeds; seed++) {
+        reef_plan_buffer bufs[MAX_BUFS];
+        int group[MAX_BUFS];
+        int n = random_graph(&r, 1, 1, bufs);
+        for (int i = 0; i < n; i++) group[i] = i;
+        /* chain tensors are 0..nops-1 (buffer s written at step s, read at
+         * s + 1): op s + 1 in place makes tensor s + 1 start at s + 2 */
+        for (int s = 0; s + 2 < n && bufs[s + 1].first == s + 1 && bufs[s + 1].last > s + 1; s++)
+            if (reef_rng_below(&r, 3) == 0 && bufs[s + 1].size <= bufs[s].size && bufs[s].last == s + 1) {
+                bufs[s + 1].first = s + 2;
+                group[s + 1] = group[s];
+                grouped++;
+            }
+        reef_plan_stats st;
+        reef_error err;
+        if (reef_plan_grouped(bufs, n, group, REEF_PLAN_ALIGN, &st, &err)) fail_msg("seed %d: %s", seed, err.msg);
+        if (reef_plan_check(bufs, n, REEF_PLAN_ALIGN, &err)) fail_msg("seed %d: %s", seed, err.msg);
+        for (int i = 0; i < n; i++) assert_int_equal(bufs[i].offset, bufs[group[i]].offset);
+        assert_int_equal(st.arena_size, arena_of(bufs, n));
+        assert_true(st.arena_size >= st.lower_bound);
+    }
+    printf("grouped plans: %d in-place pairs over %d random chains\n", grouped, seeds);
+    assert_true(grouped > seeds / 4);
+    reef_plan_buffer meet[2] = {{16, 0, 2, 0}, {8, 2, 3, 0}};
+    int same[2] = {0, 0};
+    reef_error err;
+    assert_int_equal(reef_plan_grouped(meet, 2, same, 4, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "share an offset"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_random_chains),
         cmocka_unit_test(test_residual),
         cmocka_unit_test(test_check_catches),
+        cmocka_unit_test(test_grouped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -365,7 +365,7 @@ static void q_layer_backward(const reef_tail *t, const reef_tail_state *s, int32
     const int8_t *x = saves + L->in_at, *y = saves + L->out_at;
     float *d_w = (L->train & REEF_TRAIN_WEIGHTS) ? s->acts + L->gw_at : 0;
     float *d_b = (L->train & REEF_TRAIN_BIAS) ? s->acts + L->gb_at : 0;
-    float *d_acc = s->acts + q->dacc_at;
+    float *d_acc = d_y; /* d acc[k] depends on d_y[k] only: in place */
     int32_t k, n;
     switch (L->kind) {
     case REEF_TAIL_CONV:

@@ -76,9 +76,9 @@ static void put_qtail(FILE *fp, const char *name, const reef_ptail *t)
     fprintf(fp,
             "};\n\nstatic const reef_qtail %s_qtail = {.steps = %s_steps, .first_step = %d, .last_step = %d,\n"
             "    .nlayers = %d, .layers = %s_qtail_layers, .boundary_at = %u, .logits_zero_point = %d,\n"
-            "    .grads_at = %u, .grad_count = %u, .bias_at = %u, .dacc_at = %u};\n\n",
+            "    .grads_at = %u, .grad_count = %u, .bias_at = %u};\n\n",
             name, name, q->first_step, q->last_step, q->nlayers, name, q->boundary_at, q->logits_zero_point,
-            q->grads_at, q->grad_count, q->bias_at, q->dacc_at);
+            q->grads_at, q->grad_count, q->bias_at);
 }
 
 static int write_header(const char *dir, const char *name, const reef_lowered_model *m, const reef_ptail *t,

@@ -376,13 +376,33 @@ static int qlayer_from_step(const reef_graph *g, const reef_lowered_model *m, co
     }
 }
 
+/* The highest arena byte the tail's steps read or write (+1): the int8
+ * tail runs them in its own copy of the arena up to there. */
+static uint32_t tail_arena_top(const reef_lowered_model *m, const reef_ptail *t)
+{
+    uint32_t top = t->boundary_at + (uint32_t)t->tail.in_count;
+    for (int j = t->boundary_step; j < m->nsteps; j++) {
+        const reef_lowered_step *s = &m->steps[j];
+        const reef_step_io *io = (const reef_step_io *)m->table[j].args;
+        uint32_t end = io->output_at + (uint32_t)m->tensor_bytes[s->output_tensor];
+        if (end > top) top = end;
+        for (int x = 0; x < 2; x++)
+            if (s->input_tensors[x] >= 0) {
+                end = (uint32_t)m->tensor_at[s->input_tensors[x]] + (uint32_t)m->tensor_bytes[s->input_tensors[x]];
+                if (end > top) top = end;
+            }
+        if (io->scratch_size && io->scratch_at + io->scratch_size > top) top = io->scratch_at + io->scratch_size;
+    }
+    return top;
+}
+
 /* Lays out params (trained biases, then weights) and acts (arena, saved
  * int8 tensors, logits, gradients, scratch, deltas): reef/train_int8.h. */
 static void qtail_layout(const reef_lowered_model *m, reef_ptail *t)
 {
     reef_qtail *q = &t->qtail;
     int n = q->nlayers;
-    uint32_t bytes = 0, arena = align16u((uint32_t)m->arena_size), at, f, max_c = 1, max_out = 1, delta;
+    uint32_t bytes = 0, arena = align16u(tail_arena_top(m, t)), at, f, max_c = 1, delta;
     for (int i = 0; i < n; i++)
         if (t->qlayers[i].train & REEF_TRAIN_BIAS) t->qlayers[i].tb_at = bytes, bytes += 4u * (uint32_t)t->qlayers[i].out_c;
     for (int i = 0; i < n; i++)
@@ -396,7 +416,6 @@ static void qtail_layout(const reef_lowered_model *m, reef_ptail *t)
         Q->out_at = at;
         at += (uint32_t)Q->out_count;
         if ((uint32_t)Q->out_c > max_c) max_c = (uint32_t)Q->out_c;
-        if ((uint32_t)Q->out_count > max_out) max_out = (uint32_t)Q->out_count;
         if ((uint32_t)Q->in_count > delta) delta = (uint32_t)Q->in_count;
         if ((uint32_t)Q->out_count > delta) delta = (uint32_t)Q->out_count;
     }
@@ -412,8 +431,6 @@ static void qtail_layout(const reef_lowered_model *m, reef_ptail *t)
     q->grad_count = f - q->grads_at;
     q->bias_at = f;
     f += max_c;
-    q->dacc_at = f;
-    f += max_out;
     for (int i = 0; i < n; i++)
         if (t->qlayers[i].kind == REEF_TAIL_ADD) t->qlayers[i].dskip_at = f, f += (uint32_t)t->qlayers[i].out_count;
     t->tail.delta_count = delta;

@@ -92,9 +92,10 @@ void reef_q_dw_sgd(const reef_q_dw_layer *L, float lr, int8_t *q_w, float *d_w, 
  * words): int32 biases (little-endian, 4-byte aligned) then int8 weights,
  * copied byte by byte, so the float array is never read as integers.
  * Everything else lives in acts (act_count floats): first the model's arena
- * (the steps' io offsets), then the saved int8 tensors, the logits, the
- * gradients of the trained parameters, a bias scratch, the d acc scratch,
- * each ADD's skip gradient, and two delta buffers. Layers are CONV (1x1,
+ * up to the highest byte the tail's steps touch (their io offsets), then the saved int8 tensors, the logits, the
+ * gradients of the trained parameters, a bias scratch, each ADD's skip
+ * gradient, and two delta buffers (the backward turns d q_y into d acc in
+ * place). Layers are CONV (1x1,
  * stride 1, no padding), DW_CONV, FC, GAP (global AVGPOOL or MEAN) and ADD
  * (reef_tail_kind); RESHAPE steps between them run unchanged. */
 typedef struct reef_qtail_layer {
@@ -122,7 +123,6 @@ typedef struct reef_qtail {
     int32_t logits_zero_point; /* of the last layer's output */
     uint32_t grads_at, grad_count; /* float index in acts, floats */
     uint32_t bias_at;          /* float index in acts: int32 scratch, max_c entries */
-    uint32_t dacc_at;          /* float index in acts: d acc scratch */
 } reef_qtail;
 
 /* The reef_tail API (reef/train.h) dispatches here when t->q is set. */

@@ -236,54 +236,80 @@ static const int32_t *bias_now(const reef_qtail *q, const reef_qtail_layer *L, c
     return scratch;
 }
 
-/* Runs a layer's step; a trained one with its args copied and pointed at
- * the trained weights and bias. */
-static reef_status run_layer(const reef_qtail *q, const reef_qtail_layer *L, const float *params, uint8_t *arena,
-                             int32_t *bias_scratch)
+/* The io offsets moved down by lo (offsets of absent operands stay). */
+static void move_io(reef_step_io *io, uint32_t lo)
 {
-    const reef_step *s = &q->steps[L->step];
-    if (!params || !L->train) return s->run(s->args, arena);
+    io->input_at -= lo;
+    io->output_at -= lo;
+    if (io->scratch_size) io->scratch_at -= lo;
+    if (io->input2_at >= lo) io->input2_at -= lo;
+}
+
+/* Runs a tail step (L NULL: a reshape between layers) from a copy of its
+ * args, io moved by arena_lo; a trained layer's pointed at the trained
+ * weights and bias. */
+static reef_status run_layer(const reef_qtail *q, int32_t step, const reef_qtail_layer *L, const float *params,
+                             uint8_t *arena, int32_t *bias_scratch)
+{
+    const reef_step *s = &q->steps[step];
+    int trained = params && L && L->train;
+#define RUN_MOVED(type, patch)                              \
+    do {                                                   \
+        type a = *(const type *)s->args;                   \
+        move_io(&a.io, q->arena_lo);                       \
+        if (patch && trained) {                            \
+            a.filter = weights_now(q, L, params);          \
+            a.bias = bias_now(q, L, params, bias_scratch); \
+        }                                                  \
+        return s->run(&a, arena);                          \
+    } while (0)
+    if (!L) {
+        reef_reshape_step_args a = *(const reef_reshape_step_args *)s->args;
+        move_io(&a.io, q->arena_lo);
+        return s->run(&a, arena);
+    }
     switch (L->kind) {
-    case REEF_TAIL_CONV: {
-        reef_conv_step_args a = *(const reef_conv_step_args *)s->args;
-        a.filter = weights_now(q, L, params);
-        a.bias = bias_now(q, L, params, bias_scratch);
+    case REEF_TAIL_CONV: RUN_MOVED(reef_conv_step_args, 1);
+    case REEF_TAIL_DW_CONV: RUN_MOVED(reef_dw_conv_step_args, 1);
+    case REEF_TAIL_FC: RUN_MOVED(reef_fc_step_args, 1);
+    case REEF_TAIL_ADD: {
+        reef_add_step_args a = *(const reef_add_step_args *)s->args;
+        move_io(&a.io, q->arena_lo);
         return s->run(&a, arena);
     }
-    case REEF_TAIL_DW_CONV: {
-        reef_dw_conv_step_args a = *(const reef_dw_conv_step_args *)s->args;
-        a.filter = weights_now(q, L, params);
-        a.bias = bias_now(q, L, params, bias_scratch);
-        return s->run(&a, arena);
+    default:
+        if (L->is_mean) {
+            reef_mean_step_args a = *(const reef_mean_step_args *)s->args;
+            move_io(&a.io, q->arena_lo);
+            return s->run(&a, arena);
+        } else {
+            reef_pool_step_args a = *(const reef_pool_step_args *)s->args;
+            move_io(&a.io, q->arena_lo);
+            return s->run(&a, arena);
+        }
     }
-    case REEF_TAIL_FC: {
-        reef_fc_step_args a = *(const reef_fc_step_args *)s->args;
-        a.filter = weights_now(q, L, params);
-        a.bias = bias_now(q, L, params, bias_scratch);
-        return s->run(&a, arena);
-    }
-    default: return s->run(s->args, arena);
-    }
+#undef RUN_MOVED
 }
 
 const float *reef_qtail_forward(const reef_tail *t, const float *params, const int8_t *boundary, float *acts)
 {
     const reef_qtail *q = t->q;
-    uint8_t *arena = (uint8_t *)acts, *saves = (uint8_t *)acts;
+    /* the arena copy shares the delta buffers: the backward needs only the saves */
+    uint8_t *arena = (uint8_t *)(acts + t->ping_at), *saves = (uint8_t *)acts;
     int32_t *bias_scratch = (int32_t *)(void *)(acts + q->bias_at);
     const reef_qtail_layer *last = &q->layers[q->nlayers - 1];
     float *logits = acts + t->logits_at;
     int32_t j, li = 0, k;
-    copy_bytes8(arena + q->boundary_at, boundary, (uint32_t)t->in_count);
+    copy_bytes8(arena + (q->boundary_at - q->arena_lo), boundary, (uint32_t)t->in_count);
     copy_bytes8(saves + q->layers[0].in_at, boundary, (uint32_t)t->in_count);
     for (j = q->first_step; j < q->last_step && li < q->nlayers; j++) {
         const reef_qtail_layer *L = &q->layers[li];
         if (L->step != j) { /* a reshape between layers */
-            (void)q->steps[j].run(q->steps[j].args, arena);
+            (void)run_layer(q, j, 0, params, arena, bias_scratch);
             continue;
         }
-        (void)run_layer(q, L, params, arena, bias_scratch);
-        copy_bytes8(saves + L->out_at, arena + io_of(q, j)->output_at, (uint32_t)L->out_count);
+        (void)run_layer(q, j, L, params, arena, bias_scratch);
+        copy_bytes8(saves + L->out_at, arena + (io_of(q, j)->output_at - q->arena_lo), (uint32_t)L->out_count);
         li++;
     }
     for (k = 0; k < t->nclasses; k++)

@@ -58,11 +58,12 @@ static void put_qlayer(FILE *fp, const reef_qtail_layer *Q)
     fprintf(fp,
             "    {.kind = %d, .step = %d, .train = %d, .in_count = %d, .out_count = %d, .out_c = %d,\n"
             "     .in_at = %u, .out_at = %u, .tw_at = %u, .tb_at = %u, .weight_count = %u, .gw_at = %u, .gb_at = %u,\n"
-            "     .in_scale = %s, .out_scale = %s, .back_scale = %s, .skip_scale = %s, .skip_from = %d, .dskip_at = %u},\n",
+            "     .in_scale = %s, .out_scale = %s, .back_scale = %s, .skip_scale = %s, .skip_from = %d, .dskip_at = %u,\n"
+            "     .is_mean = %d},\n",
             Q->kind, Q->step, Q->train, Q->in_count, Q->out_count, Q->out_c, Q->in_at, Q->out_at, Q->tw_at, Q->tb_at,
             Q->weight_count, Q->gw_at, Q->gb_at, float_literal(a, sizeof a, Q->in_scale),
             float_literal(b, sizeof b, Q->out_scale), float_literal(c, sizeof c, Q->back_scale),
-            float_literal(d, sizeof d, Q->skip_scale), Q->skip_from, Q->dskip_at);
+            float_literal(d, sizeof d, Q->skip_scale), Q->skip_from, Q->dskip_at, Q->is_mean);
 }
 
 /* Scheme a: the int8 tail's layers and description (reef/train_int8.h);
@@ -75,9 +76,9 @@ static void put_qtail(FILE *fp, const char *name, const reef_ptail *t)
     for (int i = 0; i < q->nlayers; i++) put_qlayer(fp, &q->layers[i]);
     fprintf(fp,
             "};\n\nstatic const reef_qtail %s_qtail = {.steps = %s_steps, .first_step = %d, .last_step = %d,\n"
-            "    .nlayers = %d, .layers = %s_qtail_layers, .boundary_at = %u, .logits_zero_point = %d,\n"
+            "    .nlayers = %d, .layers = %s_qtail_layers, .boundary_at = %u, .arena_lo = %u, .logits_zero_point = %d,\n"
             "    .grads_at = %u, .grad_count = %u, .bias_at = %u};\n\n",
-            name, name, q->first_step, q->last_step, q->nlayers, name, q->boundary_at, q->logits_zero_point,
+            name, name, q->first_step, q->last_step, q->nlayers, name, q->boundary_at, q->arena_lo, q->logits_zero_point,
             q->grads_at, q->grad_count, q->bias_at);
 }
 

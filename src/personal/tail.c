@@ -363,6 +363,7 @@ static int qlayer_from_step(const reef_graph *g, const reef_lowered_model *m, co
         Q->weight_count = (uint32_t)s->filter_size;
         return 0;
     case REEF_TAIL_GAP:
+        Q->is_mean = s->kind == REEF_STEP_MEAN;
         Q->back_scale = Q->in_scale / (Q->out_scale * (float)(L->in_h * L->in_w));
         return 0;
     case REEF_TAIL_ADD: {
@@ -376,24 +377,31 @@ static int qlayer_from_step(const reef_graph *g, const reef_lowered_model *m, co
     }
 }
 
-/* The highest arena byte the tail's steps read or write (+1): the int8
- * tail runs them in its own copy of the arena up to there. */
-static uint32_t tail_arena_top(const reef_lowered_model *m, const reef_ptail *t)
+/* The arena bytes [lo, top) the tail's steps read or write: the int8 tail
+ * runs them in its own copy of that span. */
+static void widen(uint32_t at, uint32_t end, uint32_t *lo, uint32_t *top)
 {
-    uint32_t top = t->boundary_at + (uint32_t)t->tail.in_count;
-    for (int j = t->boundary_step; j < m->nsteps; j++) {
+    if (at < *lo) *lo = at;
+    if (end > *top) *top = end;
+}
+
+static uint32_t tail_arena_span(const reef_lowered_model *m, const reef_ptail *t, uint32_t *lo_out)
+{
+    uint32_t top = t->boundary_at + (uint32_t)t->tail.in_count, lo = t->boundary_at;
+    int last = t->steps[t->tail.nlayers - 1];
+    for (int j = t->boundary_step; j <= last; j++) {
         const reef_lowered_step *s = &m->steps[j];
         const reef_step_io *io = (const reef_step_io *)m->table[j].args;
-        uint32_t end = io->output_at + (uint32_t)m->tensor_bytes[s->output_tensor];
-        if (end > top) top = end;
+        widen(io->output_at, io->output_at + (uint32_t)m->tensor_bytes[s->output_tensor], &lo, &top);
         for (int x = 0; x < 2; x++)
             if (s->input_tensors[x] >= 0) {
-                end = (uint32_t)m->tensor_at[s->input_tensors[x]] + (uint32_t)m->tensor_bytes[s->input_tensors[x]];
-                if (end > top) top = end;
+                uint32_t at = (uint32_t)m->tensor_at[s->input_tensors[x]];
+                widen(at, at + (uint32_t)m->tensor_bytes[s->input_tensors[x]], &lo, &top);
             }
-        if (io->scratch_size && io->scratch_at + io->scratch_size > top) top = io->scratch_at + io->scratch_size;
+        if (io->scratch_size) widen(io->scratch_at, io->scratch_at + io->scratch_size, &lo, &top);
     }
-    return top;
+    *lo_out = lo & ~15u; /* keeps the copy as aligned as the arena */
+    return top - *lo_out;
 }
 
 /* Lays out params (trained biases, then weights) and acts (arena, saved
@@ -402,17 +410,18 @@ static void qtail_layout(const reef_lowered_model *m, reef_ptail *t)
 {
     reef_qtail *q = &t->qtail;
     int n = q->nlayers;
-    uint32_t bytes = 0, arena = align16u(tail_arena_top(m, t)), at, f, max_c = 1, delta;
+    uint32_t bytes = 0, at, f, max_c = 1, delta;
+    uint32_t span = tail_arena_span(m, t, &q->arena_lo);
     for (int i = 0; i < n; i++)
         if (t->qlayers[i].train & REEF_TRAIN_BIAS) t->qlayers[i].tb_at = bytes, bytes += 4u * (uint32_t)t->qlayers[i].out_c;
     for (int i = 0; i < n; i++)
         if (t->qlayers[i].train & REEF_TRAIN_WEIGHTS) t->qlayers[i].tw_at = bytes, bytes += t->qlayers[i].weight_count;
     t->tail.train_count = align4(bytes) / 4u;
-    at = arena + (uint32_t)t->tail.in_count;
+    at = (uint32_t)t->tail.in_count;
     delta = (uint32_t)t->tail.in_count;
     for (int i = 0; i < n; i++) {
         reef_qtail_layer *Q = &t->qlayers[i];
-        Q->in_at = i ? t->qlayers[i - 1].out_at : arena;
+        Q->in_at = i ? t->qlayers[i - 1].out_at : 0;
         Q->out_at = at;
         at += (uint32_t)Q->out_count;
         if ((uint32_t)Q->out_c > max_c) max_c = (uint32_t)Q->out_c;
@@ -434,8 +443,9 @@ static void qtail_layout(const reef_lowered_model *m, reef_ptail *t)
     for (int i = 0; i < n; i++)
         if (t->qlayers[i].kind == REEF_TAIL_ADD) t->qlayers[i].dskip_at = f, f += (uint32_t)t->qlayers[i].out_count;
     t->tail.delta_count = delta;
-    t->tail.ping_at = f;
-    t->tail.act_count = f + 2u * delta;
+    t->tail.ping_at = align16u(f * 4u) / 4u; /* the arena copy starts here: 16-byte aligned */
+    f = 2u * delta > (span + 3u) / 4u ? 2u * delta : (span + 3u) / 4u;
+    t->tail.act_count = t->tail.ping_at + f;
 }
 
 int reef_ptail_build_scheme(const reef_graph *g, const reef_lowered_model *m, int scheme, int boundary_step,

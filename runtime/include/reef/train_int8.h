@@ -91,13 +91,15 @@ void reef_q_dw_sgd(const reef_q_dw_layer *L, float lr, int8_t *q_w, float *d_w, 
  * QAS. Trained parameters are bytes in the session's params (train_count
  * words): int32 biases (little-endian, 4-byte aligned) then int8 weights,
  * copied byte by byte, so the float array is never read as integers.
- * Everything else lives in acts (act_count floats): first the model's arena
- * up to the highest byte the tail's steps touch (their io offsets), then the saved int8 tensors, the logits, the
- * gradients of the trained parameters, a bias scratch, each ADD's skip
- * gradient, and two delta buffers (the backward turns d q_y into d acc in
- * place). Layers are CONV (1x1,
- * stride 1, no padding), DW_CONV, FC, GAP (global AVGPOOL or MEAN) and ADD
- * (reef_tail_kind); RESHAPE steps between them run unchanged. */
+ * Everything else lives in acts (act_count floats): the saved int8 tensors
+ * (boundary and every layer's output), the logits, the gradients of the
+ * trained parameters, a bias scratch, each ADD's skip gradient, and two
+ * delta buffers (the backward turns d q_y into d acc in place), which
+ * during the forward hold the part of the model's arena the tail's steps
+ * touch, [arena_lo, top) moved to ping_at (every tail step runs from a
+ * copy of its args with its io offsets moved). Layers are CONV (1x1,
+ * stride 1, no padding), DW_CONV, FC, GAP (global AVGPOOL or MEAN) and
+ * ADD (reef_tail_kind); RESHAPE steps between them run from a moved copy. */
 typedef struct reef_qtail_layer {
     int32_t kind;              /* reef_tail_kind */
     int32_t step;              /* its step in the table */
@@ -112,6 +114,7 @@ typedef struct reef_qtail_layer {
     float skip_scale;          /* ADD: s_x / s_y of its skip input */
     int32_t skip_from;         /* ADD: the layer whose input it adds */
     uint32_t dskip_at;         /* ADD: float index in acts of the gradient it sends back */
+    int32_t is_mean;           /* GAP: a MEAN step (else a global AVGPOOL) */
 } reef_qtail_layer;
 
 typedef struct reef_qtail {
@@ -120,6 +123,8 @@ typedef struct reef_qtail {
     int32_t nlayers;
     const reef_qtail_layer *layers;
     uint32_t boundary_at;      /* byte offset of the boundary tensor in the arena */
+    uint32_t arena_lo;         /* the lowest arena byte the tail's steps touch: they run
+                                  with their io offsets moved down by it */
     int32_t logits_zero_point; /* of the last layer's output */
     uint32_t grads_at, grad_count; /* float index in acts, floats */
     uint32_t bias_at;          /* float index in acts: int32 scratch, max_c entries */

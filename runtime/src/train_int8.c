@@ -29,33 +29,39 @@ float reef_q_real_multiplier(int32_t multiplier, int32_t shift)
 void reef_q_fc_backward(const reef_q_layer *L, const int8_t *q_x, const int8_t *q_w, const int8_t *q_y,
                         const float *d_y, float *d_acc, float *d_x, float *d_w, float *d_bias)
 {
-    int32_t r, o, i;
-    /* straight through the requantization and the clamp */
+    int32_t r, o, i, k;
+    /* straight through the requantization and the clamp (d_acc may be d_y:
+     * element k reads only d_y[k]) */
     for (o = 0; o < L->out_c; o++) {
         float m = reef_q_real_multiplier(L->multiplier[o], L->shift[o]);
         for (r = 0; r < L->rows; r++) {
-            int32_t k = r * L->out_c + o, q = q_y[k];
+            int32_t q;
+            k = r * L->out_c + o;
+            q = q_y[k];
             d_acc[k] = (q > L->act_min && q < L->act_max) ? d_y[k] * m : 0.0f;
         }
     }
-    for (o = 0; o < L->out_c; o++) {
-        float *dw = d_w ? d_w + o * L->in_c : 0, db = 0.0f;
-        for (r = 0; r < L->rows; r++) {
-            float g = d_acc[r * L->out_c + o];
-            const int8_t *x = q_x + r * L->in_c;
-            db += g;
-            if (dw && g != 0.0f)
-                for (i = 0; i < L->in_c; i++) dw[i] += g * (float)((int32_t)x[i] + L->input_offset);
-        }
-        if (d_bias) d_bias[o] += db;
-    }
     if (d_x)
-        for (r = 0; r < L->rows; r++)
-            for (i = 0; i < L->in_c; i++) {
-                float s = 0.0f;
-                for (o = 0; o < L->out_c; o++) s += d_acc[r * L->out_c + o] * (float)q_w[o * L->in_c + i];
-                d_x[r * L->in_c + i] = s;
+        for (k = 0; k < L->rows * L->in_c; k++) d_x[k] = 0.0f;
+    /* row by row, output by output: contiguous weights and inputs, and the
+     * outputs the clamp stopped (often most, after a ReLU) skipped */
+    for (r = 0; r < L->rows; r++) {
+        const int8_t *x = q_x + r * L->in_c;
+        float *dx = d_x ? d_x + r * L->in_c : 0;
+        for (o = 0; o < L->out_c; o++) {
+            float g = d_acc[r * L->out_c + o];
+            if (g == 0.0f) continue;
+            if (d_bias) d_bias[o] += g;
+            if (d_w) {
+                float *dw = d_w + o * L->in_c;
+                for (i = 0; i < L->in_c; i++) dw[i] += g * (float)((int32_t)x[i] + L->input_offset);
             }
+            if (dx) {
+                const int8_t *w = q_w + o * L->in_c;
+                for (i = 0; i < L->in_c; i++) dx[i] += g * (float)w[i];
+            }
+        }
+    }
 }
 
 /* Round to nearest, halves away from zero, without libm; saturates at
@@ -133,12 +139,12 @@ void reef_q_dw_backward(const reef_q_dw_layer *L, const int8_t *q_x, const int8_
                         const float *d_y, float *d_acc, float *d_x, float *d_w, float *d_bias)
 {
     int32_t oy, ox, ch, ky, kx, ky0, ky1, kx0, kx1, n_out = L->out_h * L->out_w, k;
-    for (k = 0; k < n_out * L->c; k++) {
-        int32_t q = q_y[k];
-        ch = k % L->c;
-        d_acc[k] = (q > L->act_min && q < L->act_max)
-                       ? d_y[k] * reef_q_real_multiplier(L->multiplier[ch], L->shift[ch])
-                       : 0.0f;
+    for (ch = 0; ch < L->c; ch++) { /* d_acc may be d_y: element k reads only d_y[k] */
+        float m = reef_q_real_multiplier(L->multiplier[ch], L->shift[ch]);
+        for (k = ch; k < n_out * L->c; k += L->c) {
+            int32_t q = q_y[k];
+            d_acc[k] = (q > L->act_min && q < L->act_max) ? d_y[k] * m : 0.0f;
+        }
     }
     if (d_x)
         for (k = 0; k < L->h * L->w * L->c; k++) d_x[k] = 0.0f;

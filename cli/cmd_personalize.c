@@ -1,5 +1,5 @@
 /* reef personalize: on-device personalization (docs/personalization.md).
- *   reef personalize plan --model M.tflite --ram 64K [--flash N] -o PLAN
+ *   reef personalize plan --model M.tflite --ram 64K [--flash N] [--scheme float|int8] -o PLAN
  *   reef personalize split --data ALL.ds --groups G1,G2 [--exclude] -o OUT.ds
  *   reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled 50
  *                    --source TRAIN.ds [--test TEST.ds] --target host|qemu-m4 [--json]
@@ -23,7 +23,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: reef personalize plan --model M.tflite --ram BYTES [--flash BYTES]\n"
-            "                             [--max-seconds S] [--max-joules J] -o PLAN [--json]\n"
+            "                             [--scheme float|int8] [--max-seconds S] [--max-joules J]\n"
+            "                             -o PLAN [--json]\n"
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
             "                        --source TRAIN.ds [--test TEST.ds] [--draw-seed N]\n"
@@ -38,6 +39,9 @@ static void usage(FILE *fp)
             "  plan        the deepest cut whose update fits --ram (and --flash): e.g. 64K,\n"
             "              and whose whole update is estimated within --max-seconds (30) and\n"
             "              --max-joules (1) on the STM32L4R5 profile (0: no limit)\n"
+            "  --scheme    float (default: the tail in float32 on the FPU, scheme b) or\n"
+            "              int8 (the tail trained as deployed, int8 with quantization-aware\n"
+            "              scaling: MCUNetV3's sparse update, scheme a; no second copy)\n"
             "  split       the samples of the given groups (habitats), or all others\n"
             "  --site      the site's frames; N of them (drawn by --draw-seed) are the\n"
             "              labelled ones, the others measure the result\n"
@@ -91,6 +95,7 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
         reef_json_begin(&j, stdout);
         reef_json_object(&j);
         reef_json_kv_string(&j, "plan", out);
+        reef_json_kv_string(&j, "scheme", p->scheme == REEF_SCHEME_INT8 ? "int8" : "float");
         reef_json_kv_int(&j, "boundary_step", p->boundary_step);
         reef_json_kv_int(&j, "tail_layers", t->tail.nlayers);
         reef_json_kv_int(&j, "boundary_elements", t->tail.in_count);
@@ -104,8 +109,8 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
         reef_json_finish(&j);
         return;
     }
-    printf("wrote %s: train the float32 tail from step %d (%d layers, %u trainable parameters)\n", out,
-           p->boundary_step, t->tail.nlayers, reef_ptail_trainable(t));
+    printf("wrote %s: train the %s tail from step %d (%d layers, %u trainable parameters)\n", out,
+           p->scheme == REEF_SCHEME_INT8 ? "int8 (QAS)" : "float32", p->boundary_step, t->tail.nlayers, reef_ptail_trainable(t));
     reef_table tb;
     reef_table_init(&tb, "figure", ">value", NULL);
     reef_table_cell(&tb, "boundary tensor (int8 elements)"), reef_table_cell(&tb, "%d", t->tail.in_count);
@@ -126,8 +131,10 @@ static int personalize_plan(int argc, char **argv)
                                          {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
                                          {"max-seconds", required_argument, NULL, 's'},
                                          {"max-joules", required_argument, NULL, 'J'},
+                                         {"scheme", required_argument, NULL, 'S'},
                                          {NULL, 0, NULL, 0}};
     const char *model = NULL, *out = NULL;
+    int scheme = REEF_SCHEME_FLOAT;
     uint32_t ram = 0, flash = 0;
     double max_seconds = 30.0, max_joules = 1.0; /* the targets */
     int json = 0, c;
@@ -143,6 +150,11 @@ static int personalize_plan(int argc, char **argv)
             if (*end || !(v >= 0.0)) return cli_error(NAME, "%s wants a number >= 0, not '%s'", c == 's' ? "--max-seconds" : "--max-joules", optarg), 2;
             *(c == 's' ? &max_seconds : &max_joules) = v;
         }
+        else if (c == 'S') {
+            if (!strcmp(optarg, "int8")) scheme = REEF_SCHEME_INT8;
+            else if (!strcmp(optarg, "float")) scheme = REEF_SCHEME_FLOAT;
+            else return cli_error(NAME, "--scheme wants float or int8, not '%s'", optarg), 2;
+        }
         else if (c == 'j') json = 1;
         else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
@@ -156,6 +168,7 @@ static int personalize_plan(int argc, char **argv)
     reef_error err;
     reef_device_profile prof;
     reef_pplan_default(&p);
+    p.scheme = scheme;
     int rc = 0;
     if (reef_profile_load("stm32l4r5", &prof, &err)) {
         reef_lowered_free(&m);
@@ -165,7 +178,7 @@ static int personalize_plan(int argc, char **argv)
     reef_pplan_budget budget = {.ram_bytes = ram, .flash_bytes = flash, .max_seconds = max_seconds,
                                 .max_joules = max_joules, .clock_mhz = prof.clock_mhz, .power_mw = reef_profile_run_power_mw(&prof)};
     if (reef_pplan_choose(&g, &m, &budget, &p, &err)) rc = cli_error(NAME, "%s: %s", model, err.msg);
-    else if (reef_ptail_build(&g, &m, p.boundary_step, p.train, p.ntrain, &t, &err)) rc = cli_error(NAME, "%s", err.msg);
+    else if (reef_ptail_build_scheme(&g, &m, p.scheme, p.boundary_step, p.train, p.ntrain, &t, &err)) rc = cli_error(NAME, "%s", err.msg);
     else {
         if (reef_pplan_save(out, &p, model, &err)) rc = cli_error(NAME, "%s", err.msg);
         else print_plan(&p, &t, &m, &prof, json, out);

@@ -1,5 +1,6 @@
 /* The personalization session (reef/personal.h): one record at a time. */
 #include "reef/personal.h"
+#include "reef/train_int8.h"
 
 static void copy_bytes(void *dst, const void *src, uint32_t n)
 {
@@ -11,14 +12,27 @@ static void copy_bytes(void *dst, const void *src, uint32_t n)
 
 static uint32_t align16(uint32_t n) { return (n + 15u) & ~15u; }
 
+/* The int8 tail (scheme a) keeps its gradients in acts, so the session's
+ * grads (train_count words: GUARD's copy of the old parameters, zeroed
+ * between steps) share the region of the int8 gradients, which the
+ * forward GUARD runs does not touch and which are zeroed before every
+ * step anyway. */
 uint32_t reef_personal_transient_bytes(const reef_tail *t)
 {
+    if (t->q) return align16(t->act_count * 4u);
     return align16(t->train_count * 4u) + align16(t->act_count * 4u);
 }
 
 void reef_personal_layout(reef_personal *p)
 {
     const reef_tail *t = p->tail;
+    if (t->q) {
+        p->acts_at = 0;
+        p->grads_at = t->q->grads_at * 4u; /* grad_count >= train_count: a float per trained byte or more */
+        p->delta_a_at = t->ping_at * 4u;
+        p->delta_b_at = p->delta_a_at + t->delta_count * 4u;
+        return;
+    }
     p->grads_at = 0;
     p->acts_at = p->grads_at + align16(t->train_count * 4u);
     p->delta_a_at = p->acts_at + t->ping_at * 4u;

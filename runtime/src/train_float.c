@@ -2,6 +2,7 @@
  * backward kernels for one sample, softmax cross-entropy, SGD, and one
  * update step over a batch. No libm, no malloc: the caller's buffers. */
 #include "reef/train.h"
+#include "reef/train_int8.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -574,6 +575,7 @@ const float *reef_tail_forward(const reef_tail *t, const float *params, const fl
 {
     int32_t i;
     float *x = acts + t->ping_at, *y = x + t->delta_count, *swap;
+    if (t->q) return reef_qtail_forward(t, params, boundary, acts);
     for (i = 0; i < t->in_count; i++)
         x[i] = t->in_scale * (float)((int32_t)boundary[i] - t->in_zero_point);
     for (i = 0; i < t->nlayers; i++) {
@@ -646,7 +648,9 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
     int32_t i, k, stop = first_trained(t);
     const float *logits = s->acts + t->logits_at;
     float *dout = s->delta_a, *dinp = s->delta_b;
-    float loss = reef_train_softmax_xent(dout, logits, t->nclasses, label);
+    float loss;
+    if (t->q) return reef_qtail_backward(t, s, label, scale);
+    loss = reef_train_softmax_xent(dout, logits, t->nclasses, label);
     for (k = 0; k < t->nclasses; k++) dout[k] = scale * (dout[k] - (k == label ? 1.0f : 0.0f));
     for (i = t->nlayers - 1; i >= stop; i--) {
         const reef_tail_layer *L = &t->layers[i];
@@ -690,6 +694,10 @@ static uint32_t weight_count(const reef_tail_layer *L)
 void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail_hparams *hp)
 {
     int32_t i;
+    if (t->q) {
+        reef_qtail_sgd(t, s, hp);
+        return;
+    }
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
         if (L->kind == REEF_TAIL_GAP || L->kind == REEF_TAIL_ADD) continue;
@@ -702,6 +710,10 @@ void reef_tail_deployed(const reef_tail *t, const float *params0, float *params)
 {
     int32_t l;
     uint32_t i;
+    if (t->q) {
+        reef_qtail_deployed(t, params);
+        return;
+    }
     for (l = 0; l < t->nlayers; l++) {
         const reef_tail_layer *L = &t->layers[l];
         if (L->train & REEF_TRAIN_WEIGHTS)
@@ -719,6 +731,7 @@ void reef_tail_reset(const reef_tail *t, const reef_tail_state *s)
         s->grads[i] = 0.0f;
         if (s->velocity) s->velocity[i] = 0.0f;
     }
+    if (t->q) reef_qtail_zero_grads(t, s->acts);
 }
 
 float reef_tail_train_batch(const reef_tail *t, const reef_tail_state *s,
@@ -729,6 +742,7 @@ float reef_tail_train_batch(const reef_tail *t, const reef_tail_state *s,
     float loss = 0.0f, scale;
     if (!t || !s || !hp || !boundaries || !labels || n <= 0) return -1.0f;
     scale = 1.0f / (float)n;
+    if (t->q) reef_qtail_zero_grads(t, s->acts); /* the session's arena held the body */
     for (i = 0; i < n; i++) {
         if (labels[i] >= t->nclasses) return -1.0f;
         reef_tail_forward(t, s->params, s->params0, boundaries[i], s->acts);

@@ -52,6 +52,36 @@ static void put_layer(FILE *fp, const reef_tail_layer *L)
             L->mask_at, L->train, L->keep_input, L->skip_from, L->dskip_at);
 }
 
+static void put_qlayer(FILE *fp, const reef_qtail_layer *Q)
+{
+    char a[48], b[48], c[48], d[48];
+    fprintf(fp,
+            "    {.kind = %d, .step = %d, .train = %d, .in_count = %d, .out_count = %d, .out_c = %d,\n"
+            "     .in_at = %u, .out_at = %u, .tw_at = %u, .tb_at = %u, .weight_count = %u, .gw_at = %u, .gb_at = %u,\n"
+            "     .in_scale = %s, .out_scale = %s, .back_scale = %s, .skip_scale = %s, .skip_from = %d, .dskip_at = %u,\n"
+            "     .is_mean = %d},\n",
+            Q->kind, Q->step, Q->train, Q->in_count, Q->out_count, Q->out_c, Q->in_at, Q->out_at, Q->tw_at, Q->tb_at,
+            Q->weight_count, Q->gw_at, Q->gb_at, float_literal(a, sizeof a, Q->in_scale),
+            float_literal(b, sizeof b, Q->out_scale), float_literal(c, sizeof c, Q->back_scale),
+            float_literal(d, sizeof d, Q->skip_scale), Q->skip_from, Q->dskip_at, Q->is_mean);
+}
+
+/* Scheme a: the int8 tail's layers and description (reef/train_int8.h);
+ * its weights are the deployed step table's. */
+static void put_qtail(FILE *fp, const char *name, const reef_ptail *t)
+{
+    const reef_qtail *q = &t->qtail;
+    fprintf(fp, "#include \"reef/train_int8.h\"\n\nstatic const reef_qtail_layer %s_qtail_layers[%d] = {\n", name,
+            q->nlayers);
+    for (int i = 0; i < q->nlayers; i++) put_qlayer(fp, &q->layers[i]);
+    fprintf(fp,
+            "};\n\nstatic const reef_qtail %s_qtail = {.steps = %s_steps, .first_step = %d, .last_step = %d,\n"
+            "    .nlayers = %d, .layers = %s_qtail_layers, .boundary_at = %u, .arena_lo = %u, .logits_zero_point = %d,\n"
+            "    .grads_at = %u, .grad_count = %u, .bias_at = %u};\n\n",
+            name, name, q->first_step, q->last_step, q->nlayers, name, q->boundary_at, q->arena_lo, q->logits_zero_point,
+            q->grads_at, q->grad_count, q->bias_at);
+}
+
 static int write_header(const char *dir, const char *name, const reef_lowered_model *m, const reef_ptail *t,
                         reef_error *err)
 {
@@ -95,12 +125,20 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             t->boundary_step, t->tail.nlayers, np, name);
     fprintf(fp, "static const reef_tail_layer %s_tail_layers[%d] = {\n", name, t->tail.nlayers);
     for (int i = 0; i < t->tail.nlayers; i++) put_layer(fp, &t->layers[i]);
-    fprintf(fp, "};\n\nstatic const reef_tail %s_tail = {%d, %s_tail_layers, %d, %s, %d, %d, %u, %u, %u, %u, %u, %u};\n\n", name,
+    fprintf(fp, "};\n\n");
+    if (t->tail.q) put_qtail(fp, name, t);
+    char qname[96] = "0";
+    if (t->tail.q) snprintf(qname, sizeof qname, "&%s_qtail", name);
+    fprintf(fp, "static const reef_tail %s_tail = {%d, %s_tail_layers, %d, %s, %d, %d, %u, %u, %u, %u, %u, %u, %s};\n\n", name,
             t->tail.nlayers, name, t->tail.in_count, float_literal(l1, sizeof l1, t->tail.in_scale), t->tail.in_zero_point, t->tail.nclasses,
-            np, t->tail.train_count, t->tail.act_count, t->tail.delta_count, t->tail.logits_at, t->tail.ping_at);
-    fprintf(fp, "/* (%u) the deployed tail weights, dequantized from the int8 model */\n"
-                "static const float %s_params0[%u] REEF_FLASH = {", np, name, np);
-    put_floats(fp, t->params0, np);
+            np, t->tail.train_count, t->tail.act_count, t->tail.delta_count, t->tail.logits_at, t->tail.ping_at, qname);
+    if (!np) { /* scheme a: no second copy, the int8 weights are the model's */
+        fprintf(fp, "static const float %s_params0[1] REEF_FLASH = {0.0f", name);
+    } else {
+        fprintf(fp, "/* (%u) the deployed tail weights, dequantized from the int8 model */\n"
+                    "static const float %s_params0[%u] REEF_FLASH = {", np, name, np);
+        put_floats(fp, t->params0, np);
+    }
     fprintf(fp, "};\n\n");
     if (nreplay) {
         fprintf(fp, "/* (%d, %u) replay: source samples' int8 activations at the cut, and labels */\n"
@@ -164,7 +202,7 @@ int reef_pgen(const char *dir, const char *name, const char *model_path, const r
     if (reef_pplan_load(plan_path, &plan, err)) return -1;
     if (plan.replay_count > 0 && plan.hp.batch_replay > 0 && !replay_path)
         return reef_fail(err, "%s mixes replay samples into every step: give --replay DATA (the training data)", plan_path);
-    if (reef_ptail_build(g, m, plan.boundary_step, plan.train, plan.ntrain, &t, err)) return -1;
+    if (reef_ptail_build_scheme(g, m, plan.scheme, plan.boundary_step, plan.train, plan.ntrain, &t, err)) return -1;
     reef_dataset src;
     memset(&src, 0, sizeof src);
     int8_t *replay = NULL;

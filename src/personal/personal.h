@@ -18,6 +18,7 @@
 #include "data/dataset.h"
 #include "reef/personal.h"
 #include "reef/train.h"
+#include "reef/train_int8.h"
 #include "tflite/graph.h"
 #include "util/err.h"
 
@@ -40,7 +41,16 @@ typedef struct reef_ptail {
     int boundary_step;                        /* body = steps [0, boundary_step) */
     int32_t boundary_tensor;                  /* graph tensor at the cut */
     uint32_t boundary_at;                     /* its arena offset */
+    /* scheme a (REEF_SCHEME_INT8): the int8 tail; tail.q points here */
+    int scheme;
+    reef_qtail qtail;
+    reef_qtail_layer qlayers[REEF_TAIL_MAX_LAYERS];
+    uint32_t qparam_count;                    /* parameters of the tail's layers */
 } reef_ptail;
+
+/* How the tail is trained: float32 on the FPU from dequantized weights
+ * (scheme b), or int8 as deployed with QAS (scheme a, MCUNetV3). */
+enum { REEF_SCHEME_FLOAT = 0, REEF_SCHEME_INT8 = 1 };
 
 /* Steps at which a tail can start: every later step is a chain of conv,
  * depthwise conv, global average pool, fully connected, reshape and a
@@ -54,11 +64,17 @@ int reef_ptail_cuts(const reef_lowered_model *m, int *cuts, int max);
 int reef_ptail_build(const reef_graph *g, const reef_lowered_model *m, int boundary_step,
                      const int32_t *train, int ntrain, reef_ptail *t, reef_error *err);
 void reef_ptail_free(reef_ptail *t);
+/* The same cut and train bits, trained as int8 (scheme a): pointwise
+ * convs, depthwise convs, fully connected, global pooling and ADDs. The
+ * tail's steps run from m->table, which must outlive t. */
+int reef_ptail_build_scheme(const reef_graph *g, const reef_lowered_model *m, int scheme, int boundary_step,
+                            const int32_t *train, int ntrain, reef_ptail *t, reef_error *err);
 /* Trainable floats of the tail. */
 uint32_t reef_ptail_trainable(const reef_ptail *t);
 
 /* ---- the plan ----------------------------------------------------------- */
 typedef struct reef_pplan {
+    int scheme;                            /* REEF_SCHEME_FLOAT or REEF_SCHEME_INT8 */
     int boundary_step;
     int ntrain;
     int32_t train[REEF_TAIL_MAX_LAYERS];  /* per tail layer */

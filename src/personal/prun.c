@@ -222,7 +222,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
 {
     memset(r, 0, sizeof *r);
     reef_ptail t;
-    if (reef_ptail_build(g, m, plan->boundary_step, plan->train, plan->ntrain, &t, err)) return -1;
+    if (reef_ptail_build_scheme(g, m, plan->scheme, plan->boundary_step, plan->train, plan->ntrain, &t, err)) return -1;
     reef_input_map map;
     int8_t *replay = NULL;
     uint8_t *replay_labels = NULL, *is_labelled = NULL, *records = NULL;
@@ -251,7 +251,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->steps = nsteps;
         r->boundary_step = t.boundary_step;
         r->tail_layers = t.tail.nlayers;
-        r->param_count = t.tail.param_count;
+        r->param_count = t.scheme == REEF_SCHEME_INT8 ? t.qparam_count : t.tail.param_count;
         r->trainable = reef_ptail_trainable(&t);
         r->replay_count = replay ? (uint32_t)plan->replay_count : 0;
         r->first_loss = nsteps ? losses[0] : 0.0f;

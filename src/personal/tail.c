@@ -325,4 +325,172 @@ int reef_ptail_build(const reef_graph *g, const reef_lowered_model *m, int bound
     return 0;
 }
 
-uint32_t reef_ptail_trainable(const reef_ptail *t) { return t->tail.train_count; }
+
+/* ---- scheme a: the int8 tail ---------------------------------------------- */
+
+static uint32_t align4(uint32_t n) { return (n + 3u) & ~3u; }
+static uint32_t align16u(uint32_t n) { return (n + 15u) & ~15u; }
+
+/* Checks a layer the int8 backward handles and fills its kind-specific
+ * scales. */
+static int qlayer_from_step(const reef_graph *g, const reef_lowered_model *m, const reef_ptail *t, int i,
+                            reef_qtail_layer *Q, reef_error *err)
+{
+    const reef_tail_layer *L = &t->layers[i];
+    const reef_lowered_step *s = &m->steps[t->steps[i]];
+    int j = t->steps[i];
+    Q->kind = L->kind;
+    Q->step = j;
+    Q->train = L->train;
+    Q->in_count = L->in_h * L->in_w * L->in_c;
+    Q->out_count = L->out_h * L->out_w * L->out_c;
+    Q->out_c = L->out_c;
+    Q->in_scale = tensor_scale(g, s->input_tensors[0], 0);
+    Q->out_scale = tensor_scale(g, s->output_tensor, 0);
+    Q->skip_from = L->skip_from;
+    switch (L->kind) {
+    case REEF_TAIL_CONV:
+        if (L->kh != 1 || L->kw != 1 || L->stride != 1 || L->pad_top || L->pad_left)
+            return reef_fail(err, "int8 tail conv (op %d): only 1x1 convs at stride 1 train as int8", s->op);
+        Q->weight_count = (uint32_t)s->filter_size;
+        return 0;
+    case REEF_TAIL_DW_CONV: Q->weight_count = (uint32_t)s->filter_size; return 0;
+    case REEF_TAIL_FC:
+        if (s->args.fc.params.filter_offset)
+            return reef_fail(err, "int8 tail fully connected (op %d): asymmetric weights are not trainable", s->op);
+        if (!s->args.fc.channel_quant.multiplier && L->out_c > 64)
+            return reef_fail(err, "int8 tail fully connected (op %d): per-tensor with more than 64 outputs", s->op);
+        Q->weight_count = (uint32_t)s->filter_size;
+        return 0;
+    case REEF_TAIL_GAP:
+        Q->is_mean = s->kind == REEF_STEP_MEAN;
+        Q->back_scale = Q->in_scale / (Q->out_scale * (float)(L->in_h * L->in_w));
+        return 0;
+    case REEF_TAIL_ADD: {
+        int chain = reads_previous(m, j, 0) ? 0 : 1;
+        Q->back_scale = tensor_scale(g, s->input_tensors[chain], 0) / Q->out_scale;
+        Q->skip_scale = tensor_scale(g, s->input_tensors[1 - chain], 0) / Q->out_scale;
+        Q->in_scale = tensor_scale(g, s->input_tensors[chain], 0);
+        return 0;
+    }
+    default: return reef_fail(err, "op %d cannot be in an int8 trainable tail", s->op);
+    }
+}
+
+/* The arena bytes [lo, top) the tail's steps read or write: the int8 tail
+ * runs them in its own copy of that span. */
+static void widen(uint32_t at, uint32_t end, uint32_t *lo, uint32_t *top)
+{
+    if (at < *lo) *lo = at;
+    if (end > *top) *top = end;
+}
+
+static uint32_t tail_arena_span(const reef_lowered_model *m, const reef_ptail *t, uint32_t *lo_out)
+{
+    uint32_t top = t->boundary_at + (uint32_t)t->tail.in_count, lo = t->boundary_at;
+    int last = t->steps[t->tail.nlayers - 1];
+    for (int j = t->boundary_step; j <= last; j++) {
+        const reef_lowered_step *s = &m->steps[j];
+        const reef_step_io *io = (const reef_step_io *)m->table[j].args;
+        widen(io->output_at, io->output_at + (uint32_t)m->tensor_bytes[s->output_tensor], &lo, &top);
+        for (int x = 0; x < 2; x++)
+            if (s->input_tensors[x] >= 0) {
+                uint32_t at = (uint32_t)m->tensor_at[s->input_tensors[x]];
+                widen(at, at + (uint32_t)m->tensor_bytes[s->input_tensors[x]], &lo, &top);
+            }
+        if (io->scratch_size) widen(io->scratch_at, io->scratch_at + io->scratch_size, &lo, &top);
+    }
+    *lo_out = lo & ~15u; /* keeps the copy as aligned as the arena */
+    return top - *lo_out;
+}
+
+/* Lays out params (trained biases, then weights) and acts (arena, saved
+ * int8 tensors, logits, gradients, scratch, deltas): reef/train_int8.h. */
+static void qtail_layout(const reef_lowered_model *m, reef_ptail *t)
+{
+    reef_qtail *q = &t->qtail;
+    int n = q->nlayers;
+    uint32_t bytes = 0, at, f, max_c = 1, delta;
+    uint32_t span = tail_arena_span(m, t, &q->arena_lo);
+    for (int i = 0; i < n; i++)
+        if (t->qlayers[i].train & REEF_TRAIN_BIAS) t->qlayers[i].tb_at = bytes, bytes += 4u * (uint32_t)t->qlayers[i].out_c;
+    for (int i = 0; i < n; i++)
+        if (t->qlayers[i].train & REEF_TRAIN_WEIGHTS) t->qlayers[i].tw_at = bytes, bytes += t->qlayers[i].weight_count;
+    t->tail.train_count = align4(bytes) / 4u;
+    at = (uint32_t)t->tail.in_count;
+    delta = (uint32_t)t->tail.in_count;
+    for (int i = 0; i < n; i++) {
+        reef_qtail_layer *Q = &t->qlayers[i];
+        Q->in_at = i ? t->qlayers[i - 1].out_at : 0;
+        Q->out_at = at;
+        at += (uint32_t)Q->out_count;
+        if ((uint32_t)Q->out_c > max_c) max_c = (uint32_t)Q->out_c;
+        if ((uint32_t)Q->in_count > delta) delta = (uint32_t)Q->in_count;
+        if ((uint32_t)Q->out_count > delta) delta = (uint32_t)Q->out_count;
+    }
+    f = align16u(at) / 4u;
+    t->tail.logits_at = f;
+    f += (uint32_t)t->tail.nclasses;
+    q->grads_at = f;
+    for (int i = 0; i < n; i++) {
+        reef_qtail_layer *Q = &t->qlayers[i];
+        if (Q->train & REEF_TRAIN_WEIGHTS) Q->gw_at = f, f += Q->weight_count;
+        if (Q->train & REEF_TRAIN_BIAS) Q->gb_at = f, f += (uint32_t)Q->out_c;
+    }
+    q->grad_count = f - q->grads_at;
+    q->bias_at = f;
+    f += max_c;
+    for (int i = 0; i < n; i++)
+        if (t->qlayers[i].kind == REEF_TAIL_ADD) t->qlayers[i].dskip_at = f, f += (uint32_t)t->qlayers[i].out_count;
+    t->tail.delta_count = delta;
+    t->tail.ping_at = align16u(f * 4u) / 4u; /* the arena copy starts here: 16-byte aligned */
+    f = 2u * delta > (span + 3u) / 4u ? 2u * delta : (span + 3u) / 4u;
+    t->tail.act_count = t->tail.ping_at + f;
+}
+
+int reef_ptail_build_scheme(const reef_graph *g, const reef_lowered_model *m, int scheme, int boundary_step,
+                            const int32_t *train, int ntrain, reef_ptail *t, reef_error *err)
+{
+    if (reef_ptail_build(g, m, boundary_step, train, ntrain, t, err)) return -1;
+    t->scheme = scheme;
+    if (scheme != REEF_SCHEME_INT8) return 0;
+    reef_qtail *q = &t->qtail;
+    int n = t->tail.nlayers;
+    memset(q, 0, sizeof *q);
+    q->steps = m->table;
+    q->first_step = boundary_step;
+    q->last_step = t->steps[n - 1] + 1;
+    q->nlayers = n;
+    q->layers = t->qlayers;
+    q->boundary_at = t->boundary_at;
+    t->qparam_count = 0;
+    for (int i = 0; i < n; i++) {
+        if (qlayer_from_step(g, m, t, i, &t->qlayers[i], err)) {
+            reef_ptail_free(t);
+            return -1;
+        }
+        t->qparam_count += t->qlayers[i].weight_count + (has_params(&t->layers[i]) ? (uint32_t)t->qlayers[i].out_c : 0);
+    }
+    const reef_lowered_step *last = &m->steps[t->steps[n - 1]];
+    if (last->kind != REEF_STEP_FC && last->kind != REEF_STEP_CONV) {
+        reef_ptail_free(t);
+        return reef_fail(err, "an int8 tail must end in a fully connected layer or conv (the logits)");
+    }
+    q->logits_zero_point = g->tensors[last->output_tensor].nquant ? (int32_t)g->tensors[last->output_tensor].zero_point[0] : 0;
+    qtail_layout(m, t);
+    t->tail.param_count = 0; /* no second copy: the deployed int8 weights are the tail's */
+    t->tail.q = q;
+    return 0;
+}
+
+uint32_t reef_ptail_trainable(const reef_ptail *t)
+{
+    if (t->scheme != REEF_SCHEME_INT8) return t->tail.train_count;
+    uint32_t n = 0;
+    for (int i = 0; i < t->qtail.nlayers; i++) {
+        const reef_qtail_layer *Q = &t->qlayers[i];
+        if (Q->train & REEF_TRAIN_WEIGHTS) n += Q->weight_count;
+        if (Q->train & REEF_TRAIN_BIAS) n += (uint32_t)Q->out_c;
+    }
+    return n;
+}

@@ -58,10 +58,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void plan_for(reef_pplan *p)
+static void plan_for_scheme(reef_pplan *p, int scheme)
 {
     reef_error err;
     reef_pplan_default(p);
+    p->scheme = scheme;
     p->hp.epochs = 3;
     p->hp.batch_site = 4;
     p->hp.batch_replay = 4;
@@ -71,6 +72,8 @@ static void plan_for(reef_pplan *p)
     reef_pplan_budget no_limits = {.clock_mhz = 120.0, .power_mw = 55.0};
     if (reef_pplan_choose(&fx.g, &fx.m, &no_limits, p, &err)) fail_msg("%s", err.msg);
 }
+
+static void plan_for(reef_pplan *p) { plan_for_scheme(p, REEF_SCHEME_FLOAT); }
 
 /* The float tail with the deployed weights against the int8 steps: the
  * logits agree within 3 output quantization steps (requantization rounds
@@ -115,11 +118,11 @@ static void test_tail_matches_int8(void **state)
 
 /* 3 of the 12 labelled frames are held back for the GUARD (margin 0), so
  * the qemu-m4 run checks that path bit-identical too. */
-static void run_case(const char *target, reef_prun_report *r, int expect_ok)
+static void run_case_scheme(const char *target, int scheme, reef_prun_report *r, int expect_ok)
 {
     reef_pplan p;
     reef_error err;
-    plan_for(&p);
+    plan_for_scheme(&p, scheme);
     /* sparse: every bias and the classifier's weights */
     for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
     p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
@@ -128,6 +131,76 @@ static void run_case(const char *target, reef_prun_report *r, int expect_ok)
                            .test = &fx.train};
     int rc = reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, r, &err);
     if (expect_ok && rc) fail_msg("%s", err.msg);
+}
+
+static void run_case(const char *target, reef_prun_report *r, int expect_ok)
+{
+    run_case_scheme(target, REEF_SCHEME_FLOAT, r, expect_ok);
+}
+
+/* Scheme a: the int8 tail's forward runs the deployed steps, so with the
+ * deployed weights (params NULL, or params holding their trained copy) its
+ * logits are the int8 model's, exactly. */
+static void test_int8_tail_is_inference(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_ptail t;
+    reef_error err;
+    plan_for_scheme(&p, REEF_SCHEME_INT8);
+    for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS | REEF_TRAIN_WEIGHTS;
+    if (reef_ptail_build_scheme(&fx.g, &fx.m, REEF_SCHEME_INT8, p.boundary_step, p.train, p.ntrain, &t, &err))
+        fail_msg("%s", err.msg);
+    assert_non_null(t.tail.q);
+    assert_int_equal(t.tail.param_count, 0); /* no second copy of the weights */
+    reef_input_map map;
+    assert_int_equal(reef_input_map_from_graph(&fx.g, &map, &err), 0);
+    const reef_lowered_step *last = &fx.m.steps[t.steps[t.tail.nlayers - 1]];
+    const reef_tensor *lt = &fx.g.tensors[last->output_tensor];
+    uint8_t *arena = malloc(fx.m.arena_size);
+    float *acts = malloc(t.tail.act_count * sizeof(float)), *params = malloc(t.tail.train_count * sizeof(float));
+    int8_t boundary[4096];
+    reef_tail_deployed(&t.tail, NULL, params);
+    for (uint32_t i = 0; i < fx.site.count; i++) {
+        reef_input_map_apply(&map, reef_dataset_sample(&fx.site, i), (size_t)fx.m.input_size, (int8_t *)(arena + fx.m.input_at));
+        assert_int_equal(reef_lowered_run_steps(&fx.m, arena, 0, t.boundary_step), 0);
+        memcpy(boundary, arena + t.boundary_at, (size_t)t.tail.in_count);
+        assert_int_equal(reef_lowered_run_steps(&fx.m, arena, t.boundary_step, last - fx.m.steps - t.boundary_step + 1), 0);
+        const int8_t *q = (const int8_t *)(arena + fx.m.tensor_at[last->output_tensor]);
+        for (int pass = 0; pass < 2; pass++) {
+            const float *logits = reef_tail_forward(&t.tail, pass ? params : NULL, NULL, boundary, acts);
+            for (int k = 0; k < t.tail.nclasses; k++)
+                assert_true(logits[k] == lt->scale[0] * (float)(q[k] - (int32_t)lt->zero_point[0]));
+        }
+    }
+    free(arena), free(acts), free(params);
+    reef_ptail_free(&t);
+}
+
+static void test_int8_update_on_host(void **state)
+{
+    (void)state;
+    reef_prun_report r;
+    run_case_scheme("host", REEF_SCHEME_INT8, &r, 1);
+    printf("int8 host: loss %.4f -> %.4f, site %d/%d -> %d/%d, %u trained of %u\n", (double)r.first_loss,
+           (double)r.last_loss, r.site.int8_correct, r.site.count, r.site.after_correct, r.site.count, r.trainable,
+           r.param_count);
+    assert_true(r.last_loss < r.first_loss);
+    assert_true(r.trainable > 0 && r.trainable < r.param_count); /* sparse */
+    reef_prun_report_free(&r);
+}
+
+/* Scheme a on qemu-m4: the weights (int8 and int32 bytes) trained on the
+ * emulated M4 equal the host's bit for bit (reef_prun fails otherwise). */
+static void test_int8_qemu_bit_identical(void **state)
+{
+    (void)state;
+    if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
+    reef_prun_report r;
+    run_case_scheme("qemu-m4", REEF_SCHEME_INT8, &r, 1);
+    assert_true(r.emulated && r.bit_identical);
+    assert_true(r.update_insns > 0 && r.flash_params0 == 0);
+    reef_prun_report_free(&r);
 }
 
 static void test_update_on_host(void **state)
@@ -325,6 +398,15 @@ static void test_cli_bad_input(void **state)
     snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 5 --hold-back 5 --source %s"
              " --params-out %s", model, plan, site, train, nothing);
     run_cli_expect_error(args, "--hold-back 5", nothing);
+    snprintf(args, sizeof args, "personalize plan --model %s --ram 1M --scheme int16 -o %s", model, nothing);
+    run_cli_expect_error(args, "--scheme wants float or int8", nothing);
+    pf = fopen(plan, "a"); /* QAS has no momentum */
+    assert_non_null(pf);
+    fputs("scheme int8\nmomentum 0.9\n", pf);
+    fclose(pf);
+    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 5 --source %s --params-out %s", model,
+             plan, site, train, nothing);
+    run_cli_expect_error(args, "scheme int8 (QAS) has no momentum", nothing);
     testing_rm_tree(dir);
 }
 
@@ -336,6 +418,9 @@ int main(void)
         cmocka_unit_test(test_guard_puts_old_back),
         cmocka_unit_test(test_guard_old_copy_from_nvm),
         cmocka_unit_test(test_qemu_bit_identical),
+        cmocka_unit_test(test_int8_tail_is_inference),
+        cmocka_unit_test(test_int8_update_on_host),
+        cmocka_unit_test(test_int8_qemu_bit_identical),
         cmocka_unit_test(test_board_firmware_builds),
         cmocka_unit_test(test_cli_bad_input),
     };

@@ -76,6 +76,9 @@ typedef struct reef_tail {
     uint32_t delta_count;      /* floats of each of those two: largest layer in or out */
     uint32_t logits_at;        /* float index of the logits in acts */
     uint32_t ping_at;          /* float index of the two buffers in acts */
+    const struct reef_qtail *q; /* NULL: the float tail above (scheme b); else the
+                                  int8 tail (scheme a, reef/train_int8.h): layers
+                                  unused, params0 unused, params hold bytes */
 } reef_tail;
 
 /* The update's settings. */

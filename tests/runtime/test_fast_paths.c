@@ -132,7 +132,7 @@ static void test_fc_widened(void **state)
     for (int t = 0; t < 600; t++) {
         reef_dims id = {rnd_in(1, 3), 1, 1, rnd_in(1, 300)}, fd = {rnd_in(1, 40), 1, 1, id.c};
         reef_dims od = {id.n, 1, 1, fd.n};
-        reef_fc_params p = {rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}};
+        reef_fc_params p = {rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}, 0};
         p.activation = activation(p.output_offset);
         fill(in, id.n * id.c);
         fill(f, fd.n * id.c);
@@ -152,6 +152,75 @@ static void test_fc_widened(void **state)
         bad += count_diff(got, want, id.n * fd.n);
     }
     assert_int_equal(bad, 0);
+}
+
+/* The row-pair layout (reef_fc_s8_pair) against the reference on the
+ * unpaired filter: random shapes, and the edges of its bounds (weights
+ * +-127 with sum |B| just under 2^16, inputs at -128). */
+static void test_fc_paired(void **state)
+{
+    (void)state;
+    static int8_t in[3 * 512], f[40 * 512], paired[40 * 512], got[3 * 40], want[3 * 40];
+    static int32_t mult[40], shift[40], bias[40], folded[40], scratch[512];
+    int bad = 0, edges = 0;
+    for (int t = 0; t < 400; t++) {
+        const int edge = t % 8 == 0;
+        reef_dims id = {rnd_in(1, 3), 1, 1, edge ? 512 : 4 * rnd_in(1, 75)};
+        reef_dims fd = {4 * rnd_in(1, 10), 1, 1, id.c}, od = {id.n, 1, 1, fd.n};
+        reef_fc_params p = {rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}, 0};
+        p.activation = activation(p.output_offset);
+        fill(in, id.n * id.c);
+        for (int i = 0; i < fd.n * id.c; i++) f[i] = (int8_t)rnd_in(-127, 127); /* TFLite's weights */
+        if (edge) {
+            /* 128 * 127 * 512 = 2^23 - 65536: the largest B . x that is paired */
+            for (int i = 0; i < fd.n * id.c; i++) f[i] = (int8_t)(rnd() % 2 ? 127 : -127);
+            for (int i = 0; i < id.n * id.c; i++) in[i] = (int8_t)(rnd() % 4 ? -128 : 127);
+            p.input_offset = rnd_in(-127, 128);
+            edges++;
+        }
+        quant(mult, shift, bias, fd.n, id.c, t % 2);
+        int per_channel = t % 3 != 0;
+        reef_per_channel_quant q = {mult, shift};
+        reef_per_tensor_quant qt = {mult[0], shift[0]};
+        reef_context ctx = {scratch, sizeof scratch};
+        const int32_t *b = t % 5 ? bias : NULL;
+        assert_true(reef_fc_s8_get_buffer_size(&fd) <= (int32_t)sizeof scratch);
+        assert_true(reef_fc_s8_pairable(&p, &fd, f));
+        reef_fc_s8_pair(&p, &fd, f, b, paired, folded);
+        reef_fc_params pp = p;
+        pp.paired = 1;
+        if (per_channel)
+            assert_int_equal(reef_fc_per_channel_s8(&ctx, &pp, &q, &id, in, &fd, paired, folded, &od, got), REEF_OK);
+        else
+            assert_int_equal(reef_fc_s8(&ctx, &pp, &qt, &id, in, &fd, paired, folded, &od, got), REEF_OK);
+        assert_int_equal(reef_fc_s8_ref(NULL, &p, &q, per_channel, &id, in, &fd, f, b, &od, want), REEF_OK);
+        bad += count_diff(got, want, id.n * fd.n);
+        /* paired needs its scratch; the reference refuses the layout */
+        assert_int_equal(reef_fc_s8(NULL, &pp, &qt, &id, in, &fd, paired, folded, &od, got), REEF_ARG_ERROR);
+        assert_int_equal(reef_fc_s8_ref(NULL, &pp, &q, 0, &id, in, &fd, paired, folded, &od, want),
+                         REEF_ARG_ERROR);
+    }
+    printf("fc paired: 400 random cases (%d at the bound) identical to the reference\n", edges);
+    assert_int_equal(bad, 0);
+
+    /* layers that must stay unpaired */
+    reef_fc_params p = {0, 0, 0, {-128, 127}, 0};
+    reef_dims fd = {4, 1, 1, 520};
+    for (int i = 0; i < 4 * 520; i++) f[i] = 127;
+    assert_false(reef_fc_s8_pairable(&p, &fd, f)); /* sum |B| = 66,040 >= 2^16 */
+    fd.c = 512;
+    assert_true(reef_fc_s8_pairable(&p, &fd, f));
+    f[512 + 7] = -128, f[7] = -1; /* 256 * -128 - 1 does not fit int16 */
+    assert_false(reef_fc_s8_pairable(&p, &fd, f));
+    f[7] = 0;
+    assert_true(reef_fc_s8_pairable(&p, &fd, f));
+    fd.c = 510;
+    assert_false(reef_fc_s8_pairable(&p, &fd, f)); /* K not a multiple of 4 */
+    fd = (reef_dims){6, 1, 1, 8};
+    assert_false(reef_fc_s8_pairable(&p, &fd, f)); /* C_OUT not a multiple of 4 */
+    fd.n = 4;
+    p.filter_offset = 1;
+    assert_false(reef_fc_s8_pairable(&p, &fd, f)); /* not TFLite's scheme */
 }
 
 /* With its scratch (sliding window) and without (the per-pixel path). */
@@ -296,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_rq_matches_tflite),
         cmocka_unit_test(test_conv_extremes),
         cmocka_unit_test(test_fc_widened),
+        cmocka_unit_test(test_fc_paired),
         cmocka_unit_test(test_dw3x3),
         cmocka_unit_test(test_dw_in_place),
         cmocka_unit_test(test_avgpool_lanes),

@@ -89,12 +89,13 @@ static void put_window_head(FILE *fp, int32_t input_offset, int32_t output_offse
 
 /* The rest of a conv, depthwise or fc params initializer: "stride, padding,
  * dilation, activation},\n". */
-static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilation, reef_activation act)
+static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilation, reef_activation act,
+                       int paired)
 {
     put_hw(fp, "stride", stride), fputs(", ", fp);
     put_hw(fp, "padding", padding), fputs(", ", fp);
     put_hw(fp, "dilation", dilation), fputs(", ", fp);
-    put_act(fp, act), fputs("},\n", fp);
+    put_act(fp, act), fputs(paired ? ", .paired = 1},\n" : "},\n", fp);
 }
 
 /* The fields the conv, depthwise and fc args structs share, from input_dims
@@ -108,12 +109,21 @@ static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilati
         emit_ref((e), "bias", (k), "bias", (a)->bias);                 \
     } while (0)
 
+/* 1 when a conv step's filter goes out in channel pairs (reef/conv.h: the
+ * same bytes, fewer instructions); the lowered step keeps TFLite's. */
+static int conv_paired(const reef_lowered_step *s)
+{
+    const reef_conv_step_args *a = &s->args.conv;
+    return s->kind == REEF_STEP_CONV && reef_conv_s8_pairable(&a->params, &a->quant, &a->input_dims,
+                                                              &a->filter_dims, &a->output_dims, a->filter);
+}
+
 static void put_conv(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_conv_step_args *a = args;
     const reef_conv_params *p = &a->params;
     put_window_head(e->fp, p->input_offset, p->output_offset);
-    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
+    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, conv_paired(s));
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
@@ -124,7 +134,7 @@ static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s, const voi
     const reef_dw_conv_params *p = &a->params;
     put_window_head(e->fp, p->input_offset, p->output_offset);
     fprintf(e->fp, ".depth_multiplier = %" PRId32 ", ", p->depth_multiplier);
-    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
+    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, 0);
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
@@ -433,6 +443,16 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
     fprintf(e->fp, "\n/* step %d: op %d %s */\n", k, s->op, reef_builtin_name(s->builtin));
     if (fc_paired(s)) {
         if (put_fc_paired_consts(e, k, s)) return;
+    } else if (conv_paired(s)) {
+        int8_t *paired = malloc(s->filter_size ? s->filter_size : 1);
+        if (!paired) {
+            e->out_of_memory = 1;
+            return;
+        }
+        reef_conv_s8_pair(&s->args.conv.filter_dims, s->filter, paired);
+        put_i8_array(e, "filter", k, paired, s->filter_size);
+        free(paired);
+        if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
     } else {
         if (s->filter) put_i8_array(e, "filter", k, s->filter, s->filter_size);
         if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);

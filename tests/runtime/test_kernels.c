@@ -233,7 +233,7 @@ static int check_conv(const kcase *c)
     s.output_dims = (reef_dims){c->n, out_size(c->h, c->kh, c->sh, c->dh, c->ph),
                                 out_size(c->w, c->kw, c->sw, c->dw, c->pw), c->out_c};
     s.params = (reef_conv_params){rnd_in(-127, 128), rnd_in(-128, 127), {c->sh, c->sw},
-                                  {c->ph, c->pw}, {c->dh, c->dw}, {-128, 127}};
+                                  {c->ph, c->pw}, {c->dh, c->dw}, {-128, 127}, 0};
     s.params.activation = random_activation(s.params.output_offset);
     int in_n = reef_dims_count(&s.input_dims), out_n = reef_dims_count(&s.output_dims);
     filter_consts f = filter_consts_make(reef_dims_count(&s.filter_dims), c->out_c, 20000, c->kh * c->kw * c->c,
@@ -521,7 +521,7 @@ static void test_argument_errors(void **state)
     uint8_t scratch[256];
     reef_context ctx = {scratch, sizeof scratch}, tiny = {scratch, 4};
     reef_per_channel_quant q = {mult, shift};
-    reef_conv_params cp = {0, 0, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
+    reef_conv_params cp = {0, 0, {1, 1}, {1, 1}, {1, 1}, {-128, 127}, 0};
     reef_dims in_d = {1, 4, 4, 2}, f_d = {2, 3, 3, 2}, out_d = {1, 4, 4, 2};
     reef_dims bad_f = {2, 3, 3, 3};
     assert_int_equal(reef_conv_s8(&ctx, &cp, &q, &in_d, in, &f_d, filter, NULL, &out_d, out), REEF_OK);

@@ -42,6 +42,7 @@ typedef struct conv_job {
     const int32_t *bias;  /* (C_OUT) or NULL */
     int32_t k;            /* KH * KW * C_IN */
     int direct;           /* columns read in place (1x1, no padding) */
+    int paired;           /* filter in channel pairs (reef_conv_s8_pair) */
 } conv_job;
 
 static int conv_is_direct(const reef_conv_params *p, const reef_dims *in,
@@ -311,6 +312,110 @@ static __attribute__((noinline)) void conv_channels_asm(conv_loop *st)
 }
 #endif
 
+#if defined(REEF_ASM_LOOPS)
+/* 4 values of K of a channel pair in the paired layout (conv.h): the two
+ * words of the pair (W, T) against columns X0..X3; S0/S2 the raw sums
+ * 256 * B . x + A . x of positions 0/1, S1/S3 A . x. 13 instructions per
+ * 16 MACs. */
+#define CONV_PAIRED_K4                                                         \
+    "ldrd %[X0], %[X1], [%[C]], #8\n\t"                                        \
+    "ldrd %[X2], %[X3], [%[C]], #8\n\t"                                        \
+    "ldrd %[W], %[T], [%[R0]], #8\n\t"                                         \
+    "smlad %[S0], %[W], %[X0], %[S0]\n\t"                                      \
+    "smlad %[S2], %[W], %[X2], %[S2]\n\t"                                      \
+    "sxtb16 %[W], %[W]\n\t"                                                    \
+    "smlad %[S1], %[W], %[X0], %[S1]\n\t"                                      \
+    "smlad %[S3], %[W], %[X2], %[S3]\n\t"                                      \
+    "smlad %[S0], %[T], %[X1], %[S0]\n\t"                                      \
+    "smlad %[S2], %[T], %[X3], %[S2]\n\t"                                      \
+    "sxtb16 %[T], %[T]\n\t"                                                    \
+    "smlad %[S1], %[T], %[X1], %[S1]\n\t"                                      \
+    "smlad %[S3], %[T], %[X3], %[S3]\n\t"
+
+/* conv_channels_asm for the paired layout: every sum starts at A's bias;
+ * after the K loop B's sums are B's bias + (raw - A) / 256 (exact, conv.h),
+ * then the four outputs are requantized and stored as there. 28
+ * instructions per 8 values of K (34 unpaired). */
+static __attribute__((noinline)) void conv_channels_paired_asm(conv_loop *st)
+{
+    int32_t s0, s1, s2, s3, r1, c, n, x0, x1, x2, x3, w, t;
+    __asm__ volatile(
+        "push {%[R0]}\n\t"
+        "2:\n\t"
+        "ldr %[R1], [%[R0], #4]\n\t"
+        "ldr %[S0], [%[R1]]\n\t"
+        "mov %[S1], %[S0]\n\t"
+        "mov %[S2], %[S0]\n\t"
+        "mov %[S3], %[S0]\n\t"
+        "ldr %[C], [%[R0], #24]\n\t"
+        "ldr %[N], [%[R0], #20]\n\t"
+        "ldr %[R0], [%[R0]]\n\t"
+        "1:\n\t"
+        CONV_PAIRED_K4
+        CONV_PAIRED_K4
+        "subs %[N], %[N], #1\n\t"
+        "bne 1b\n\t"
+        "ldr %[X0], [%[R1], #20]\n\t"
+        "sub %[S0], %[S0], %[S1]\n\t"
+        "add %[S0], %[X0], %[S0], asr #8\n\t"
+        "sub %[S2], %[S2], %[S3]\n\t"
+        "add %[S2], %[X0], %[S2], asr #8\n\t"
+        "ldr %[X0], [sp]\n\t"
+        "str %[R0], [%[X0]]\n\t"
+        "mov %[R0], %[X0]\n\t"
+        "ldr %[C], [%[R0], #8]\n\t"
+        "ldr %[N], [%[R0], #28]\n\t"
+        "ldr %[X0], [%[R0], #32]\n\t"
+        "mov %[X1], #0x80000000\n\t"
+        "ldr %[X2], [%[R1], #4]\n\t"
+        "ldr %[X3], [%[R1], #16]\n\t"
+        CONV_LOOP_RQ("S1", "8")
+        "strb %[T], [%[C]]\n\t"
+        CONV_LOOP_RQ("S3", "8")
+        "strb %[T], [%[C], %[N]]\n\t"
+        "ldr %[X2], [%[R1], #24]\n\t"
+        "ldr %[X3], [%[R1], #36]\n\t"
+        "add %[C], %[C], #1\n\t"
+        CONV_LOOP_RQ("S0", "28")
+        "strb %[T], [%[C]]\n\t"
+        CONV_LOOP_RQ("S2", "28")
+        "strb %[T], [%[C], %[N]]\n\t"
+        "add %[C], %[C], #1\n\t"
+        "add %[R1], %[R1], #40\n\t"
+        "str %[R1], [%[R0], #4]\n\t"
+        "str %[C], [%[R0], #8]\n\t"
+        "ldr %[X0], [%[R0], #12]\n\t"
+        "cmp %[C], %[X0]\n\t"
+        "blo 2b\n\t"
+        "add sp, sp, #4\n\t"
+        : [R0] "+r"(st), [S0] "=&r"(s0), [S1] "=&r"(s1), [S2] "=&r"(s2), [S3] "=&r"(s3),
+          [R1] "=&r"(r1), [C] "=&r"(c), [N] "=&r"(n), [X0] "=&r"(x0), [X1] "=&r"(x1),
+          [X2] "=&r"(x2), [X3] "=&r"(x3), [W] "=&r"(w), [T] "=&r"(t)
+        :
+        : "cc", "memory");
+}
+#endif
+
+#if !defined(REEF_ASM_LOOPS)
+/* The paired layout in C (hosts; the same arithmetic): sums as
+ * conv_dot_2x2's, s[0] = s[1] holding A's bias, s[2] = s[3] B's. */
+static void conv_dot_paired(const int8_t *pair, const int32_t *cols, int32_t k, int32_t s[4])
+{
+    int32_t raw0 = s[0], e0 = s[0], raw1 = s[1], e1 = s[1], i, j;
+    for (i = 0; i < k; i += 4, pair += 8, cols += 4)
+        for (j = 0; j < 2; j++) {
+            const uint32_t w = reef_load_u32(pair + 4 * j);
+            raw0 = reef_smlad((int32_t)w, cols[j], raw0);
+            raw1 = reef_smlad((int32_t)w, cols[2 + j], raw1);
+            e0 = reef_smlad(reef_sxtb16(w), cols[j], e0);
+            e1 = reef_smlad(reef_sxtb16(w), cols[2 + j], e1);
+        }
+    s[0] = e0, s[1] = e1;
+    s[2] += (int32_t)((uint32_t)raw0 - (uint32_t)e0) >> 8;
+    s[3] += (int32_t)((uint32_t)raw1 - (uint32_t)e1) >> 8;
+}
+#endif
+
 /* Every channel of two output positions whose widened columns are in cols:
  * out[o] and out[gap + o] (gap = 0: one position, computed twice and
  * stored at the same place). The sums start at the bias. A lone last
@@ -329,7 +434,10 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
         conv_loop st;
         st.row = row, st.rq = rq, st.out = out, st.end = end, st.k = k, st.n8 = k >> 3;
         st.cols = cols, st.gap = gap, st.zp = zp;
-        conv_channels_asm(&st);
+        if (job->paired)
+            conv_channels_paired_asm(&st);
+        else
+            conv_channels_asm(&st);
         row = st.row, rq = st.rq, out = st.out;
     }
 #endif
@@ -337,7 +445,13 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
         int32_t s[4];
         s[0] = s[1] = rq[0].bias;
         s[2] = s[3] = rq[1].bias;
-        conv_dot_2x2(row, row + k, cols, k, s);
+#if !defined(REEF_ASM_LOOPS)
+        /* on the M4 a paired layer never gets here: the assembly loop took it */
+        if (job->paired)
+            conv_dot_paired(row, cols, k, s);
+        else
+#endif
+            conv_dot_2x2(row, row + k, cols, k, s);
         reef_rq_store2(s[0], s[1], rq, out, gap, zp, lo, hi, plain);
         reef_rq_store2(s[2], s[3], rq + 1, out + 1, gap, zp, lo, hi, plain);
     }
@@ -593,8 +707,13 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     job.direct = conv_is_direct(params, input_dims, filter_dims, output_dims);
     job.quant = quant;
     job.bias = bias;
+    job.paired = params->paired;
     k4 = round4(job.k);
     path = reef_conv_s8_path(params, input_dims, filter_dims, output_dims);
+    /* the paired layout runs only on the plain 2x2 loop, never the reference */
+    if (params->paired && (path != CONV_PATH_PAIRS || (job.k & 7) || (filter_dims->n & 1) ||
+                           !conv_quant_fast(quant, filter_dims->n)))
+        return REEF_ARG_ERROR;
     if (path >= CONV_PATH_SMALL) {
         /* channel by channel: constants made per channel, no table */
         rq = 0;
@@ -624,4 +743,47 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     } else if (CONV_HAS(CONV_PATH_PAIRS_CLAMPED))
         conv_pairs_clamped(&job, positions, cols, gather, output);
     return REEF_OK;
+}
+
+/* ---- the paired layout, made on the host (reef/conv.h) ------------------ */
+
+int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                          const reef_dims *input_dims, const reef_dims *filter_dims,
+                          const reef_dims *output_dims, const int8_t *filter)
+{
+    const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c, c_out = filter_dims->n;
+    int32_t o, i;
+    if (params->paired || k <= 0 || (k & 7) || c_out < 2 || (c_out & 1) ||
+        reef_conv_s8_path(params, input_dims, filter_dims, output_dims) != CONV_PATH_PAIRS ||
+        reef_conv_s8_needs_reference(params, quant, filter_dims) || !conv_quant_fast(quant, c_out))
+        return 0;
+    for (o = 0; o < c_out; o += 2) {
+        const int8_t *a = filter + o * k, *b = a + k;
+        int32_t abs_sum = 0;
+        for (i = 0; i < k; i++) {
+            const int32_t h = 256 * b[i] + a[i];
+            if (h < -32768 || h > 32767) return 0;
+            abs_sum += b[i] < 0 ? -b[i] : b[i];
+        }
+        if (255 * abs_sum >= (1 << 23)) return 0;
+    }
+    return 1;
+}
+
+void reef_conv_s8_pair(const reef_dims *filter_dims, const int8_t *filter, int8_t *paired)
+{
+    const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c, c_out = filter_dims->n;
+    int32_t o, i, j;
+    for (o = 0; o + 1 < c_out; o += 2) {
+        const int8_t *a = filter + o * k, *b = a + k;
+        int8_t *w = paired + o * k;
+        for (i = 0; i < k; i += 4)
+            for (j = 0; j < 4; j++) {
+                /* byte pairs in word order: values i, i+2, i+1, i+3 */
+                const int32_t idx = i + (j >> 1) + 2 * (j & 1);
+                const uint32_t h = (uint32_t)(256 * b[idx] + a[idx]);
+                w[2 * i + 2 * j] = (int8_t)(h & 0xffu);
+                w[2 * i + 2 * j + 1] = (int8_t)((h >> 8) & 0xffu);
+            }
+    }
 }

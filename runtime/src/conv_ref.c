@@ -52,7 +52,7 @@ reef_status reef_conv_s8_ref(const reef_context *ctx, const reef_conv_params *pa
     int32_t b, y, x, o;
     (void)ctx;
     if (!reef_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
-                              output_dims, output))
+                              output_dims, output) || params->paired)
         return REEF_ARG_ERROR;
     for (b = 0; b < output_dims->n; b++)
         for (y = 0; y < output_dims->h; y++)

@@ -3,7 +3,9 @@
  * widened once to int16 with the offset added (widen.h) and the filter rows
  * run through an assembly loop: 44 instructions per 32 MACs; with one
  * multiplier for the layer the sums start at the bias and the outputs are
- * requantized in assembly (rq.h). Without scratch, the input offset is
+ * requantized in assembly (rq.h). With params->paired (reef_fc_s8_pair,
+ * made by `reef gen`), two rows share each weight halfword and the loop
+ * takes 30 instructions per 32 MACs. Without scratch, the input offset is
  * added to the input halfwords once per word (SADD16) and shared by the
  * four rows. */
 #include "reef/fc.h"
@@ -113,14 +115,90 @@ static __attribute__((noinline)) void fc_dot_rows(const int8_t *rows, int32_t n,
                                  reef_smlad(reef_tail_even(row[r], k & 3), xp[0], sums[r]));
 }
 
+/* The paired layout (reef/fc.h): sums[0..3] (the folded biases of rows
+ * o..o+3) += the group's rows . x, x widened without the offset; k a
+ * multiple of 4. Per 4 values of K, one LDM of 4 weight words, one LDRD of
+ * 2 input words, 8 SMLADs and 4 SXTB16s: 14 instructions per 16 MACs, two
+ * groups per pass (30 per 32 MACs with the loop test). rw: the raw
+ * sums 256 * B . x + A . x of each pair, e: A . x. */
+#if defined(REEF_ASM_LOOPS)
+#define FC_PAIRED_QUAD                                                         \
+    "ldmia %[wp]!, {r8, r9, r10, r11}\n\t"                                    \
+    "ldrd %[xe], %[xo], [%[xp]], #8\n\t"                                       \
+    "smlad %[rw0], r8, %[xe], %[rw0]\n\t"                                      \
+    "sxtb16 r8, r8\n\t"                                                        \
+    "smlad %[e0], r8, %[xe], %[e0]\n\t"                                        \
+    "smlad %[rw1], r9, %[xe], %[rw1]\n\t"                                      \
+    "sxtb16 r9, r9\n\t"                                                        \
+    "smlad %[e1], r9, %[xe], %[e1]\n\t"                                        \
+    "smlad %[rw0], r10, %[xo], %[rw0]\n\t"                                     \
+    "sxtb16 r10, r10\n\t"                                                      \
+    "smlad %[e0], r10, %[xo], %[e0]\n\t"                                       \
+    "smlad %[rw1], r11, %[xo], %[rw1]\n\t"                                     \
+    "sxtb16 r11, r11\n\t"                                                      \
+    "smlad %[e1], r11, %[xo], %[e1]\n\t"
+
+static __attribute__((noinline)) void fc_dot_paired(const int8_t *group, int32_t n, int32_t k,
+                                                    const int32_t *x, int32_t sums[4])
+{
+    int32_t rw0 = sums[0], e0 = sums[0], rw1 = sums[2], e1 = sums[2], xe, xo, q = k >> 2;
+    const int8_t *wp = group;
+    const int32_t *xp = x;
+    (void)n;
+    __asm__ volatile(
+        "lsrs %[q], %[q], #1\n\t"
+        "bcc 1f\n\t"
+        FC_PAIRED_QUAD
+        "cmp %[q], #0\n\t"
+        "beq 2f\n\t"
+        "1:\n\t"
+        FC_PAIRED_QUAD
+        FC_PAIRED_QUAD
+        "subs %[q], %[q], #1\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"
+        : [rw0] "+r"(rw0), [e0] "+r"(e0), [rw1] "+r"(rw1), [e1] "+r"(e1), [wp] "+r"(wp),
+          [xp] "+r"(xp), [q] "+r"(q), [xe] "=&r"(xe), [xo] "=&r"(xo)
+        :
+        : "r8", "r9", "r10", "r11", "cc", "memory");
+    sums[0] = e0;
+    sums[1] += (int32_t)((uint32_t)rw0 - (uint32_t)e0) >> 8;
+    sums[2] = e1;
+    sums[3] += (int32_t)((uint32_t)rw1 - (uint32_t)e1) >> 8;
+}
+#else
+static void fc_dot_paired(const int8_t *group, int32_t n, int32_t k, const int32_t *x,
+                          int32_t sums[4])
+{
+    int32_t rw[2] = {sums[0], sums[2]}, e[2] = {sums[0], sums[2]}, q, p;
+    (void)n;
+    for (q = 0; q < k >> 2; q++, group += 16, x += 2)
+        for (p = 0; p < 4; p++) {
+            /* words: pair p & 1 against input word p >> 1 */
+            const uint32_t w = reef_load_u32(group + 4 * p);
+            rw[p & 1] = reef_smlad((int32_t)w, x[p >> 1], rw[p & 1]);
+            e[p & 1] = reef_smlad(reef_sxtb16(w), x[p >> 1], e[p & 1]);
+        }
+    sums[0] = e[0];
+    sums[1] += (int32_t)((uint32_t)rw[0] - (uint32_t)e[0]) >> 8;
+    sums[2] = e[1];
+    sums[3] += (int32_t)((uint32_t)rw[1] - (uint32_t)e[1]) >> 8;
+}
+#endif
+
+/* rows . x into sums (holding the biases) of rows o..o+n-1 of the layer's
+ * filter in either layout. */
+typedef void (*fc_dot_fn)(const int8_t *rows, int32_t n, int32_t k, const int32_t *x,
+                          int32_t sums[4]);
+
 /* Every full group of four output channels of a layer with one set of
  * constants (per tensor): the sums start at the bias, the four outputs
  * requantized in two reef_rq_store2 calls. plain: the activation range is
  * [-128, 127]. Returns the channels done. */
 static inline __attribute__((always_inline)) int32_t
-fc_rows_shared(const reef_fc_params *params, const reef_rq *q, const int8_t *filter,
-               const int32_t *bias, int32_t k, int32_t c_out, const int32_t *x, int8_t *out,
-               const int plain)
+fc_rows_shared(const reef_fc_params *params, const reef_rq *q, fc_dot_fn dot,
+               const int8_t *filter, const int32_t *bias, int32_t k, int32_t c_out,
+               const int32_t *x, int8_t *out, const int plain)
 {
     const int32_t zp = params->output_offset, lo = params->activation.min;
     const int32_t hi = params->activation.max;
@@ -130,7 +208,7 @@ fc_rows_shared(const reef_fc_params *params, const reef_rq *q, const int8_t *fil
         sums[1] = bias ? bias[o + 1] : 0;
         sums[2] = bias ? bias[o + 2] : 0;
         sums[3] = bias ? bias[o + 3] : 0;
-        fc_dot_rows(filter, 4, k, x, sums);
+        dot(filter, 4, k, x, sums);
         reef_rq_store2(sums[0], sums[1], q, out + o, 1, zp, lo, hi, plain);
         reef_rq_store2(sums[2], sums[3], q, out + o + 2, 1, zp, lo, hi, plain);
     }
@@ -139,32 +217,32 @@ fc_rows_shared(const reef_fc_params *params, const reef_rq *q, const int8_t *fil
 
 /* fc_rows_shared with the range tested once per layer. */
 static __attribute__((noinline)) int32_t fc_rows_shared_layer(const reef_fc_params *params,
-                                                              const reef_rq *q,
+                                                              const reef_rq *q, fc_dot_fn dot,
                                                               const int8_t *filter,
                                                               const int32_t *bias, int32_t k,
                                                               int32_t c_out, const int32_t *x,
                                                               int8_t *out)
 {
     if (params->activation.min == -128 && params->activation.max == 127)
-        return fc_rows_shared(params, q, filter, bias, k, c_out, x, out, 1);
-    return fc_rows_shared(params, q, filter, bias, k, c_out, x, out, 0);
+        return fc_rows_shared(params, q, dot, filter, bias, k, c_out, x, out, 1);
+    return fc_rows_shared(params, q, dot, filter, bias, k, c_out, x, out, 0);
 }
 
 /* One output: the fast requantization when it is exact, else TFLite's. */
-static int8_t fc_output(const reef_fc_params *params, int32_t sum, int32_t bias, int32_t multiplier,
+static int8_t fc_output(const reef_fc_params *params, int32_t sum, int32_t multiplier,
                         int32_t shift)
 {
     reef_rq q;
-    if (reef_rq_init(&q, bias, multiplier, shift))
+    if (reef_rq_init(&q, 0, multiplier, shift))
         return reef_rq_s8(sum, &q, params->output_offset, params->activation.min,
                           params->activation.max);
-    return reef_requantize_s8((int32_t)((uint32_t)sum + (uint32_t)bias), multiplier, shift,
-                              params->output_offset, params->activation.min,
-                              params->activation.max);
+    return reef_requantize_s8(sum, multiplier, shift, params->output_offset,
+                              params->activation.min, params->activation.max);
 }
 
 /* One batch row with the input widened into x; quant_step: 1 per channel,
- * 0 per tensor. Four rows at a time (a short last group repeats row 0). */
+ * 0 per tensor. Four rows at a time (a short last group repeats row 0).
+ * Paired (reef/fc.h): the offset is in the bias, C_OUT a multiple of 4. */
 static void fc_rows_widened(const reef_fc_params *params, const int32_t *multiplier,
                             const int32_t *shift, int32_t quant_step, const int8_t *in,
                             const int8_t *filter, const int32_t *bias, int32_t c_in,
@@ -173,19 +251,19 @@ static void fc_rows_widened(const reef_fc_params *params, const int32_t *multipl
     int32_t o = 0, r, sums[4];
     reef_rq layer; /* per tensor: the constants once, the bias added to the sum */
     const int shared = reef_rq_init(&layer, 0, multiplier[0], shift[0]) && !quant_step;
-    reef_widen_s8_step(in, c_in, params->input_offset, x, 2);
+    const fc_dot_fn dot = params->paired ? fc_dot_paired : fc_dot_rows;
+    reef_widen_s8_step(in, c_in, params->paired ? 0 : params->input_offset, x, 2);
     if (shared)
-        o = fc_rows_shared_layer(params, &layer, filter, bias, c_in, c_out, x, out);
+        o = fc_rows_shared_layer(params, &layer, dot, filter, bias, c_in, c_out, x, out);
     for (; o < c_out; o += 4) {
         const int32_t n = c_out - o < 4 ? c_out - o : 4;
-        sums[0] = sums[1] = sums[2] = sums[3] = 0;
-        fc_dot_rows(filter + o * c_in, n, c_in, x, sums);
+        for (r = 0; r < 4; r++) sums[r] = bias && r < n ? bias[o + r] : 0; /* sums start at the bias */
+        dot(filter + o * c_in, n, c_in, x, sums);
         for (r = 0; r < n; r++) {
-            const int32_t q = (o + r) * quant_step, b = bias ? bias[o + r] : 0;
-            out[o + r] = shared ? reef_rq_s8((int32_t)((uint32_t)sums[r] + (uint32_t)b), &layer,
-                                             params->output_offset, params->activation.min,
-                                             params->activation.max)
-                                : fc_output(params, sums[r], b, multiplier[q], shift[q]);
+            const int32_t q = (o + r) * quant_step;
+            out[o + r] = shared ? reef_rq_s8(sums[r], &layer, params->output_offset,
+                                             params->activation.min, params->activation.max)
+                                : fc_output(params, sums[r], multiplier[q], shift[q]);
         }
     }
 }
@@ -243,6 +321,9 @@ static reef_status fc_run(const reef_context *ctx, const reef_fc_params *params,
     }
     c_in = filter_dims->h * filter_dims->w * filter_dims->c;
     c_out = filter_dims->n;
+    if (params->paired && (!bias || (c_in & 3) || (c_out & 3) || !ctx || !ctx->buf ||
+                           ctx->size < reef_fc_s8_get_buffer_size(filter_dims)))
+        return REEF_ARG_ERROR;
     if (ctx && ctx->buf && ctx->size >= reef_fc_s8_get_buffer_size(filter_dims)) {
         for (b = 0; b < input_dims->n; b++)
             fc_rows_widened(params, multiplier, shift, per_channel ? 1 : 0, input + b * c_in,
@@ -277,4 +358,61 @@ reef_status reef_fc_per_channel_s8(const reef_context *ctx, const reef_fc_params
     if (!quant) return REEF_ARG_ERROR;
     return fc_run(ctx, params, quant->multiplier, quant->shift, 1, input_dims, input,
                   filter_dims, filter, bias, output_dims, output);
+}
+
+/* ---- the paired layout, made on the host (reef/fc.h) -------------------- */
+
+/* Row pair (a, b) of a K-long filter: 1 when every 256 * b[k] + a[k] fits
+ * int16 and 128 * sum |b[k]| < 2^23. */
+static int fc_pair_fits(const int8_t *a, const int8_t *b, int32_t k)
+{
+    int32_t i, h, abs_sum = 0;
+    for (i = 0; i < k; i++) {
+        h = 256 * b[i] + a[i];
+        if (h < -32768 || h > 32767) return 0;
+        abs_sum += b[i] < 0 ? -b[i] : b[i];
+        if (abs_sum >= (1 << 16)) return 0;
+    }
+    return 1;
+}
+
+int reef_fc_s8_pairable(const reef_fc_params *params, const reef_dims *filter_dims,
+                        const int8_t *filter)
+{
+    int32_t o, k, c_out;
+    if (!params || !filter_dims || !filter || params->paired || reef_fc_s8_needs_reference(params))
+        return 0;
+    k = filter_dims->h * filter_dims->w * filter_dims->c;
+    c_out = filter_dims->n;
+    if (k <= 0 || c_out <= 0 || (k & 3) || (c_out & 3)) return 0;
+    for (o = 0; o < c_out; o += 2)
+        if (!fc_pair_fits(filter + o * k, filter + (o + 1) * k, k)) return 0;
+    return 1;
+}
+
+void reef_fc_s8_pair(const reef_fc_params *params, const reef_dims *filter_dims,
+                     const int8_t *filter, const int32_t *bias, int8_t *paired,
+                     int32_t *folded_bias)
+{
+    const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c, c_out = filter_dims->n;
+    int32_t o, i, p, j;
+    for (o = 0; o < c_out; o++) {
+        uint32_t sum = 0;
+        for (i = 0; i < k; i++) sum += (uint32_t)(int32_t)filter[o * k + i];
+        folded_bias[o] = (int32_t)((bias ? (uint32_t)bias[o] : 0u) + (uint32_t)params->input_offset * sum);
+    }
+    for (o = 0; o < c_out; o += 4)
+        for (i = 0; i < k; i += 4)
+            for (p = 0; p < 4; p++) {
+                /* word p of the group: pair p & 1, values i + (p >> 1) and
+                 * i + (p >> 1) + 2 */
+                const int8_t *a = filter + (o + 2 * (p & 1)) * k, *b = a + k;
+                int8_t *w = paired + o * k + 4 * i + 4 * p;
+                for (j = 0; j < 2; j++) {
+                    const int32_t v = i + (p >> 1) + 2 * j;
+                    const uint32_t h = (uint32_t)(256 * b[v] + a[v]);
+                    w[2 * j] = (int8_t)(h & 0xffu);
+                    w[2 * j + 1] = (int8_t)((h >> 8) & 0xffu);
+                }
+            }
 }

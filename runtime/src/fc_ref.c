@@ -28,7 +28,7 @@ reef_status reef_fc_s8_ref(const reef_context *ctx, const reef_fc_params *params
 {
     int32_t b, o, i, c_in, c_out;
     (void)ctx;
-    if (!quant || !quant->multiplier || !quant->shift ||
+    if (!quant || !quant->multiplier || !quant->shift || (params && params->paired) ||
         !reef_fc_args_valid(params, input_dims, input, filter_dims, filter, output_dims,
                             output))
         return REEF_ARG_ERROR;

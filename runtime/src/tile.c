@@ -59,6 +59,9 @@ static reef_status fc_channels(const reef_step *step, int32_t begin, int32_t end
 {
     reef_fc_step_args a = *(const reef_fc_step_args *)step->args;
     if (a.output_dims.n != 1 || begin < 0 || end > a.output_dims.c || begin >= end) return REEF_ARG_ERROR;
+    /* the paired layout (fc.h) keeps groups of 4 rows whole: the planner's
+     * tile edges are multiples of 4 */
+    if (a.params.paired && (begin & 3)) return REEF_ARG_ERROR;
     a.filter += begin * a.filter_dims.c;
     if (a.bias) a.bias += begin;
     if (a.channel_quant.multiplier) {

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -88,12 +89,13 @@ static void put_window_head(FILE *fp, int32_t input_offset, int32_t output_offse
 
 /* The rest of a conv, depthwise or fc params initializer: "stride, padding,
  * dilation, activation},\n". */
-static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilation, reef_activation act)
+static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilation, reef_activation act,
+                       int paired)
 {
     put_hw(fp, "stride", stride), fputs(", ", fp);
     put_hw(fp, "padding", padding), fputs(", ", fp);
     put_hw(fp, "dilation", dilation), fputs(", ", fp);
-    put_act(fp, act), fputs("},\n", fp);
+    put_act(fp, act), fputs(paired ? ", .paired = 1},\n" : "},\n", fp);
 }
 
 /* The fields the conv, depthwise and fc args structs share, from input_dims
@@ -107,12 +109,21 @@ static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilati
         emit_ref((e), "bias", (k), "bias", (a)->bias);                 \
     } while (0)
 
+/* 1 when a conv step's filter goes out in channel pairs (reef/conv.h: the
+ * same bytes, fewer instructions); the lowered step keeps TFLite's. */
+static int conv_paired(const reef_lowered_step *s)
+{
+    const reef_conv_step_args *a = &s->args.conv;
+    return s->kind == REEF_STEP_CONV && reef_conv_s8_pairable(&a->params, &a->quant, &a->input_dims,
+                                                              &a->filter_dims, &a->output_dims, a->filter);
+}
+
 static void put_conv(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_conv_step_args *a = args;
     const reef_conv_params *p = &a->params;
     put_window_head(e->fp, p->input_offset, p->output_offset);
-    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
+    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, conv_paired(s));
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
@@ -123,23 +134,60 @@ static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s, const voi
     const reef_dw_conv_params *p = &a->params;
     put_window_head(e->fp, p->input_offset, p->output_offset);
     fprintf(e->fp, ".depth_multiplier = %" PRId32 ", ", p->depth_multiplier);
-    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation);
+    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, 0);
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
+}
+
+/* 1 when an fc step's constants go out in the row-pair layout (reef/fc.h:
+ * the same bytes, fewer instructions); the lowered step keeps TFLite's. */
+static int fc_paired(const reef_lowered_step *s)
+{
+    const reef_fc_step_args *a = &s->args.fc;
+    return s->kind == REEF_STEP_FC && reef_fc_s8_pairable(&a->params, &a->filter_dims, a->filter);
 }
 
 static void put_fc(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_fc_step_args *a = args;
     const reef_fc_params *p = &a->params;
+    const int paired = fc_paired(s);
     fprintf(e->fp,
             "    .params = {.input_offset = %" PRId32 ", .filter_offset = %" PRId32
             ", .output_offset = %" PRId32 ", ",
             p->input_offset, p->filter_offset, p->output_offset);
-    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    put_act(e->fp, p->activation);
+    fputs(paired ? ", .paired = 1},\n" : "},\n", e->fp);
     fprintf(e->fp, "    .quant = {%" PRId32 ", %" PRId32 "},\n", a->quant.multiplier, a->quant.shift);
     put_channel_quant(e, "channel_quant", k, s);
-    PUT_FILTER_STEP_TAIL(e, k, a);
+    emit_dims(e->fp, "input_dims", &a->input_dims);
+    emit_dims(e->fp, "filter_dims", &a->filter_dims);
+    emit_dims(e->fp, "output_dims", &a->output_dims);
+    emit_ref(e, "filter", k, "filter", a->filter);
+    /* paired: the bias with the input offset folded in, never NULL */
+    if (paired)
+        fprintf(e->fp, "    .bias = %s_s%d_bias,\n", e->name, k);
+    else
+        emit_ref(e, "bias", k, "bias", a->bias);
+}
+
+/* An fc step's filter and folded bias in the row-pair layout. */
+static int put_fc_paired_consts(emitter *e, int k, const reef_lowered_step *s)
+{
+    const reef_fc_step_args *a = &s->args.fc;
+    const int32_t c_out = a->filter_dims.n;
+    int8_t *filter = malloc(s->filter_size ? s->filter_size : 1);
+    int32_t *bias = malloc((size_t)c_out * sizeof *bias);
+    if (!filter || !bias) {
+        free(filter), free(bias);
+        e->out_of_memory = 1;
+        return -1;
+    }
+    reef_fc_s8_pair(&a->params, &a->filter_dims, a->filter, a->bias, filter, bias);
+    put_i8_array(e, "filter", k, filter, s->filter_size);
+    emit_array(e, "int32_t", "bias", k, bias, (size_t)c_out, put_i32_at);
+    free(filter), free(bias);
+    return 0;
 }
 
 /* "    .params = {...},\n" of ADD and SUB. */
@@ -393,8 +441,22 @@ static const struct {
 static void put_step(emitter *e, int k, const reef_lowered_step *s)
 {
     fprintf(e->fp, "\n/* step %d: op %d %s */\n", k, s->op, reef_builtin_name(s->builtin));
-    if (s->filter) put_i8_array(e, "filter", k, s->filter, s->filter_size);
-    if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
+    if (fc_paired(s)) {
+        if (put_fc_paired_consts(e, k, s)) return;
+    } else if (conv_paired(s)) {
+        int8_t *paired = malloc(s->filter_size ? s->filter_size : 1);
+        if (!paired) {
+            e->out_of_memory = 1;
+            return;
+        }
+        reef_conv_s8_pair(&s->args.conv.filter_dims, s->filter, paired);
+        put_i8_array(e, "filter", k, paired, s->filter_size);
+        free(paired);
+        if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
+    } else {
+        if (s->filter) put_i8_array(e, "filter", k, s->filter, s->filter_size);
+        if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
+    }
     if (s->multiplier) emit_array(e, "int32_t", "multiplier", k, s->multiplier, (size_t)s->nchannels, put_i32_at);
     if (s->shift) emit_array(e, "int32_t", "shift", k, s->shift, (size_t)s->nchannels, put_i32_at);
     fprintf(e->fp, "static const %s %s_s%d_args = {\n", kind_c[s->kind].args_type, e->name, k);

@@ -70,7 +70,7 @@ int emit_files(const char *dir, const char *name, emit_file_fn put_header, emit_
 {
     if (!reef_c_name_valid(name))
         return reef_fail(err, "'%s' is not a C identifier (letters, digits, _)", name);
-    emitter e = {NULL, name, {0}};
+    emitter e = {NULL, name, {0}, 0};
     for (size_t i = 0; name[i]; i++) e.upper[i] = (char)toupper((unsigned char)name[i]);
     char hpath[4096], cpath[4096];
     snprintf(hpath, sizeof hpath, "%s/%s.h", dir, name);
@@ -83,6 +83,11 @@ int emit_files(const char *dir, const char *name, emit_file_fn put_header, emit_
     }
     e.fp = hf.fp, put_header(&e, model, source);
     e.fp = cf.fp, put_source(&e, model, source);
+    if (e.out_of_memory) {
+        reef_atomic_abort(&cf);
+        reef_atomic_abort(&hf);
+        return reef_fail(err, "%s: out of memory", cpath);
+    }
     /* Both written, flushed and closed before either is renamed into place:
      * a failure (a full disk) leaves the old pair, never a new .c beside an
      * old .h. Only a failed rename between the two could split them. */

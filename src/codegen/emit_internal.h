@@ -13,6 +13,7 @@ typedef struct emitter {
     FILE *fp;         /* the file being written (.h, then .c) */
     const char *name; /* lower-case symbol prefix */
     char upper[72];   /* macro prefix */
+    int out_of_memory; /* set by a printer that could not allocate: no files */
 } emitter;
 
 /* A float literal that reads back as the same float. */

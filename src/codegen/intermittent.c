@@ -184,8 +184,9 @@ static int tiling_of(const reef_lowered_step *s, int32_t *length, uint32_t *elem
     case REEF_STEP_FC:
         if (a->fc.output_dims.n != 1 || a->fc.output_dims.c < 8) return 0;
         *length = a->fc.output_dims.c, *elem_bytes = 1;
+        /* 4: filter rows stay word aligned, and the paired layout's groups
+         * of 4 rows (reef/fc.h, made by gen) stay whole */
         *align = 4;
-        while ((*align * a->fc.filter_dims.c) % 4) (*align)++; /* filter rows stay word aligned */
         return REEF_TILE_FC_CHANNELS;
     case REEF_STEP_ADD:
         if (a->add.count < 16) return 0;

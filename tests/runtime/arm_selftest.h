@@ -53,7 +53,7 @@ static int32_t st_conv(void)
         f = (reef_dims){st_in(2, 24), st_in(1, 2), 1, in.c};
     }
     reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {st_in(1, 2), st_in(1, 2)},
-                          {st_in(0, f.h - 1), st_in(0, f.w - 1)}, {1, 1}, {-128, 127}};
+                          {st_in(0, f.h - 1), st_in(0, f.w - 1)}, {1, 1}, {-128, 127}, 0};
     if (st_in(0, 2) == 0) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
     reef_dims out = {in.n, (in.h + 2 * p.padding.h - f.h) / p.stride.h + 1,
                      (in.w + 2 * p.padding.w - f.w) / p.stride.w + 1, f.n};
@@ -138,7 +138,7 @@ static int32_t st_fc(void)
     reef_dims in = {st_in(1, 3), 1, 1, st_in(1, 200)};
     reef_dims f = {st_in(1, 40), 1, 1, in.c};
     reef_dims out = {in.n, 1, 1, f.n};
-    reef_fc_params p = {st_in(-127, 128), 0, st_in(-128, 127), {-128, 127}};
+    reef_fc_params p = {st_in(-127, 128), 0, st_in(-128, 127), {-128, 127}, 0};
     reef_per_channel_quant q = {st_mult, st_shift};
     st_fill(in.n * in.c, f.n * in.c, f.n, in.c);
     if (reef_fc_per_channel_s8(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
@@ -154,6 +154,77 @@ static int32_t st_fc(void)
     reef_per_tensor_quant t = {st_mult[0], st_shift[0]};
     if (st_in(0, 1)) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
     if (reef_fc_s8(&ctx, &p, &t, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_fc_s8_ref(0, &p, &q, 0, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return bad + st_diff(out.n * out.c);
+}
+
+/* The channel-pair layout (reef_conv_s8_pair; conv_channels_paired_asm)
+ * on the plain 2x2 loop against the reference on the unpaired filter: 1x1
+ * read in place or 3x3 gathered with padding, K a multiple of 8; every
+ * sixth case at the bound (weights +-127, K = 256, |x + offset| = 255). */
+static int32_t st_conv_paired(void)
+{
+    const int edge = st_in(0, 5) == 0, k3 = !edge && st_in(0, 2) == 0;
+    /* sizes within st_input (6,912 B) and half of st_filter */
+    const int side = edge ? 3 : k3 ? 8 : 4;
+    reef_dims in = {edge ? 1 : st_in(1, 2), st_in(2, side), st_in(2, side), edge ? 256 : 8 * st_in(k3 ? 1 : 2, k3 ? 3 : 12)};
+    reef_dims f = {2 * st_in(1, edge ? 2 : 12), k3 ? 3 : 1, k3 ? 3 : 1, in.c};
+    const int pad = k3 ? st_in(0, 1) : 0;
+    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {1, 1}, {pad, pad}, {1, 1}, {-128, 127}, 0};
+    reef_dims out = {in.n, in.h + 2 * pad - f.h + 1, in.w + 2 * pad - f.w + 1, f.n};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    const int32_t k = f.h * f.w * in.c;
+    int8_t *paired = st_filter + sizeof st_filter / 2;
+    if (out.h < 1 || out.w < 1) return 0;
+    st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
+    if (edge) {
+        for (int i = 0; i < f.n * k; i++) st_filter[i] = (int8_t)(st_rnd() % 2 ? 127 : -127);
+        for (int i = 0; i < in.n * in.h * in.w * in.c; i++) st_input[i] = (int8_t)(st_rnd() % 4 ? -128 : 127);
+        p.input_offset = -127;
+    }
+    if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
+    reef_conv_s8_pair(&f, st_filter, paired);
+    reef_conv_params pp = p;
+    pp.paired = 1;
+    if (reef_conv_s8(&ctx, &pp, &q, &in, st_input, &f, paired, st_bias, &out, st_out_fast) ||
+        reef_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
+/* The row-pair layout (reef_fc_s8_pair; its assembly loop) against the
+ * reference on the unpaired filter; every sixth case at the bound
+ * (weights +-127, K = 512, inputs -128 or 127). */
+static int32_t st_fc_paired(void)
+{
+    static int32_t folded[40];
+    const int edge = st_in(0, 5) == 0;
+    reef_dims in = {st_in(1, 3), 1, 1, edge ? 512 : 4 * st_in(1, 64)};
+    reef_dims f = {edge ? 8 : 4 * st_in(1, 10), 1, 1, in.c};
+    reef_dims out = {in.n, 1, 1, f.n};
+    reef_fc_params p = {st_in(-127, 128), 0, st_in(-128, 127), {-128, 127}, 0};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    int8_t *paired = st_filter + sizeof st_filter / 2;
+    st_fill(in.n * in.c, f.n * in.c, f.n, in.c);
+    if (edge) {
+        for (int i = 0; i < f.n * in.c; i++) st_filter[i] = (int8_t)(st_rnd() % 2 ? 127 : -127);
+        for (int i = 0; i < in.n * in.c; i++) st_input[i] = (int8_t)(st_rnd() % 4 ? -128 : 127);
+    }
+    if (st_in(0, 1)) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
+    if (!reef_fc_s8_pairable(&p, &f, st_filter)) return 1000000;
+    reef_fc_s8_pair(&p, &f, st_filter, st_bias, paired, folded);
+    reef_fc_params pp = p;
+    pp.paired = 1;
+    if (reef_fc_per_channel_s8(&ctx, &pp, &q, &in, st_input, &f, paired, folded, &out, st_out_fast) ||
+        reef_fc_s8_ref(0, &p, &q, 1, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    int32_t bad = st_diff(out.n * out.c);
+    /* one multiplier for the layer: the per-tensor loop */
+    reef_per_tensor_quant t = {st_mult[0], st_shift[0]};
+    if (reef_fc_s8(&ctx, &pp, &t, &in, st_input, &f, paired, folded, &out, st_out_fast) ||
         reef_fc_s8_ref(0, &p, &q, 0, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
         return 1000000;
     return bad + st_diff(out.n * out.c);
@@ -181,7 +252,8 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
-    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw_in_place() + st_fc() + st_rq();
+    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw_in_place() + st_fc() + st_fc_paired() +
+                                     st_conv_paired() + st_rq();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);
     out[2] = (int8_t)((bad >> 16) & 0xff);

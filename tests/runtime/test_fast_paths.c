@@ -102,7 +102,7 @@ static void test_conv_extremes(void **state)
         int kh = rnd_in(1, 3), kw = rnd_in(1, 3), s = rnd_in(1, 2);
         reef_dims fd = {rnd_in(1, 20), kh, kw, id.c};
         reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {s, s}, {rnd_in(0, kh - 1), rnd_in(0, kw - 1)},
-                              {1, 1}, {-128, 127}};
+                              {1, 1}, {-128, 127}, 0};
         p.activation = activation(p.output_offset);
         reef_dims od = {id.n, (id.h + 2 * p.padding.h - kh) / s + 1, (id.w + 2 * p.padding.w - kw) / s + 1, fd.n};
         if (od.h < 1 || od.w < 1) continue;
@@ -123,6 +123,83 @@ static void test_conv_extremes(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* The channel-pair layout (reef_conv_s8_pair) on the plain 2x2 loop
+ * against the reference on the unpaired filter: 1x1 convs read in place
+ * and 3x3 convs with padding (gathered columns, padded taps), K a
+ * multiple of 8, and the bound (weights +-127, K = 256, inputs -128 with
+ * offset -127, so |x| = 255); then the layers that must stay unpaired. */
+static void test_conv_paired(void **state)
+{
+    (void)state;
+    static int8_t in[2 * 8 * 8 * 256], f[24 * 288], paired[24 * 288], got[2 * 8 * 8 * 24], want[2 * 8 * 8 * 24];
+    static int32_t mult[24], shift[24], bias[24], scratch[2048];
+    int bad = 0, three = 0, edges = 0, cases = 0;
+    for (int t = 0; t < 300; t++) {
+        const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge;
+        reef_dims id = {rnd_in(1, 2), rnd_in(1, 8), rnd_in(1, 8), edge ? 256 : 8 * rnd_in(k3 ? 1 : 2, k3 ? 4 : 12)};
+        reef_dims fd = {2 * rnd_in(1, 12), k3 ? 3 : 1, k3 ? 3 : 1, id.c};
+        const int pad = k3 ? rnd_in(0, 1) : 0;
+        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {1, 1}, {pad, pad}, {1, 1}, {-128, 127}, 0};
+        reef_dims od = {id.n, id.h + 2 * pad - fd.h + 1, id.w + 2 * pad - fd.w + 1, fd.n};
+        if (od.h < 1 || od.w < 1) continue;
+        const int k = fd.h * fd.w * id.c;
+        assert_true(fd.n * k <= (int)sizeof f);
+        fill(in, reef_dims_count(&id));
+        for (int i = 0; i < fd.n * k; i++) f[i] = (int8_t)rnd_in(-127, 127);
+        quant(mult, shift, bias, fd.n, k, 0);
+        if (edge) {
+            for (int i = 0; i < fd.n * k; i++) f[i] = (int8_t)(rnd() % 2 ? 127 : -127);
+            for (int i = 0; i < reef_dims_count(&id); i++) in[i] = (int8_t)(rnd() % 4 ? -128 : 127);
+            p.input_offset = -127;
+            edges++;
+        }
+        reef_per_channel_quant q = {mult, shift};
+        reef_context ctx = {scratch, sizeof scratch};
+        assert_true(reef_conv_s8_get_buffer_size(&p, &id, &fd, &od) <= (int32_t)sizeof scratch);
+        assert_true(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+        reef_conv_s8_pair(&fd, f, paired);
+        reef_conv_params pp = p;
+        pp.paired = 1;
+        const int32_t *b = t % 7 ? bias : NULL;
+        assert_int_equal(reef_conv_s8(&ctx, &pp, &q, &id, in, &fd, paired, b, &od, got), REEF_OK);
+        assert_int_equal(reef_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
+        assert_int_equal(reef_conv_s8_ref(NULL, &pp, &q, &id, in, &fd, paired, b, &od, want + 0 * 1),
+                         REEF_ARG_ERROR);
+        int d = count_diff(got, want, reef_dims_count(&od));
+        if (d) printf("conv paired case %d: %d bytes differ\n", t, d);
+        bad += d;
+        three += k3;
+        cases++;
+    }
+    printf("conv paired: %d random cases (%d 3x3, %d at the bound) identical to the reference\n", cases, three,
+           edges);
+    assert_true(cases > 250);
+    assert_int_equal(bad, 0);
+
+    reef_conv_params p = {0, 0, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
+    reef_dims id = {1, 4, 4, 264}, fd = {4, 1, 1, 264}, od = {1, 4, 4, 4};
+    reef_per_channel_quant q = {mult, shift};
+    for (int i = 0; i < 4; i++) mult[i] = 1 << 30, shift[i] = -8;
+    for (int i = 0; i < 4 * 264; i++) f[i] = 127;
+    assert_false(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f)); /* 255 * 127 * 264 >= 2^23 */
+    id.c = fd.c = 256;
+    assert_true(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    f[256 + 3] = -128, f[3] = -5; /* 256 * -128 - 5 does not fit int16 */
+    assert_false(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    f[3] = 5;
+    assert_true(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    shift[2] = 1; /* a left shift: the reference kernel */
+    assert_false(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    shift[2] = -8;
+    p.activation.min = 0; /* clamped: the C 2x2 loop */
+    assert_false(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    p.activation.min = -128;
+    fd.n = od.c = 3; /* odd C_OUT */
+    assert_false(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    fd.n = od.c = 4, id.c = fd.c = 12; /* K = 12: not a multiple of 8 */
+    assert_false(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+}
+
 static void test_fc_widened(void **state)
 {
     (void)state;
@@ -132,7 +209,7 @@ static void test_fc_widened(void **state)
     for (int t = 0; t < 600; t++) {
         reef_dims id = {rnd_in(1, 3), 1, 1, rnd_in(1, 300)}, fd = {rnd_in(1, 40), 1, 1, id.c};
         reef_dims od = {id.n, 1, 1, fd.n};
-        reef_fc_params p = {rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}};
+        reef_fc_params p = {rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}, 0};
         p.activation = activation(p.output_offset);
         fill(in, id.n * id.c);
         fill(f, fd.n * id.c);
@@ -152,6 +229,75 @@ static void test_fc_widened(void **state)
         bad += count_diff(got, want, id.n * fd.n);
     }
     assert_int_equal(bad, 0);
+}
+
+/* The row-pair layout (reef_fc_s8_pair) against the reference on the
+ * unpaired filter: random shapes, and the edges of its bounds (weights
+ * +-127 with sum |B| just under 2^16, inputs at -128). */
+static void test_fc_paired(void **state)
+{
+    (void)state;
+    static int8_t in[3 * 512], f[40 * 512], paired[40 * 512], got[3 * 40], want[3 * 40];
+    static int32_t mult[40], shift[40], bias[40], folded[40], scratch[512];
+    int bad = 0, edges = 0;
+    for (int t = 0; t < 400; t++) {
+        const int edge = t % 8 == 0;
+        reef_dims id = {rnd_in(1, 3), 1, 1, edge ? 512 : 4 * rnd_in(1, 75)};
+        reef_dims fd = {4 * rnd_in(1, 10), 1, 1, id.c}, od = {id.n, 1, 1, fd.n};
+        reef_fc_params p = {rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}, 0};
+        p.activation = activation(p.output_offset);
+        fill(in, id.n * id.c);
+        for (int i = 0; i < fd.n * id.c; i++) f[i] = (int8_t)rnd_in(-127, 127); /* TFLite's weights */
+        if (edge) {
+            /* 128 * 127 * 512 = 2^23 - 65536: the largest B . x that is paired */
+            for (int i = 0; i < fd.n * id.c; i++) f[i] = (int8_t)(rnd() % 2 ? 127 : -127);
+            for (int i = 0; i < id.n * id.c; i++) in[i] = (int8_t)(rnd() % 4 ? -128 : 127);
+            p.input_offset = rnd_in(-127, 128);
+            edges++;
+        }
+        quant(mult, shift, bias, fd.n, id.c, t % 2);
+        int per_channel = t % 3 != 0;
+        reef_per_channel_quant q = {mult, shift};
+        reef_per_tensor_quant qt = {mult[0], shift[0]};
+        reef_context ctx = {scratch, sizeof scratch};
+        const int32_t *b = t % 5 ? bias : NULL;
+        assert_true(reef_fc_s8_get_buffer_size(&fd) <= (int32_t)sizeof scratch);
+        assert_true(reef_fc_s8_pairable(&p, &fd, f));
+        reef_fc_s8_pair(&p, &fd, f, b, paired, folded);
+        reef_fc_params pp = p;
+        pp.paired = 1;
+        if (per_channel)
+            assert_int_equal(reef_fc_per_channel_s8(&ctx, &pp, &q, &id, in, &fd, paired, folded, &od, got), REEF_OK);
+        else
+            assert_int_equal(reef_fc_s8(&ctx, &pp, &qt, &id, in, &fd, paired, folded, &od, got), REEF_OK);
+        assert_int_equal(reef_fc_s8_ref(NULL, &p, &q, per_channel, &id, in, &fd, f, b, &od, want), REEF_OK);
+        bad += count_diff(got, want, id.n * fd.n);
+        /* paired needs its scratch; the reference refuses the layout */
+        assert_int_equal(reef_fc_s8(NULL, &pp, &qt, &id, in, &fd, paired, folded, &od, got), REEF_ARG_ERROR);
+        assert_int_equal(reef_fc_s8_ref(NULL, &pp, &q, 0, &id, in, &fd, paired, folded, &od, want),
+                         REEF_ARG_ERROR);
+    }
+    printf("fc paired: 400 random cases (%d at the bound) identical to the reference\n", edges);
+    assert_int_equal(bad, 0);
+
+    /* layers that must stay unpaired */
+    reef_fc_params p = {0, 0, 0, {-128, 127}, 0};
+    reef_dims fd = {4, 1, 1, 520};
+    for (int i = 0; i < 4 * 520; i++) f[i] = 127;
+    assert_false(reef_fc_s8_pairable(&p, &fd, f)); /* sum |B| = 66,040 >= 2^16 */
+    fd.c = 512;
+    assert_true(reef_fc_s8_pairable(&p, &fd, f));
+    f[512 + 7] = -128, f[7] = -1; /* 256 * -128 - 1 does not fit int16 */
+    assert_false(reef_fc_s8_pairable(&p, &fd, f));
+    f[7] = 0;
+    assert_true(reef_fc_s8_pairable(&p, &fd, f));
+    fd.c = 510;
+    assert_false(reef_fc_s8_pairable(&p, &fd, f)); /* K not a multiple of 4 */
+    fd = (reef_dims){6, 1, 1, 8};
+    assert_false(reef_fc_s8_pairable(&p, &fd, f)); /* C_OUT not a multiple of 4 */
+    fd.n = 4;
+    p.filter_offset = 1;
+    assert_false(reef_fc_s8_pairable(&p, &fd, f)); /* not TFLite's scheme */
 }
 
 /* With its scratch (sliding window) and without (the per-pixel path). */
@@ -301,7 +447,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rq_matches_tflite),
         cmocka_unit_test(test_conv_extremes),
+        cmocka_unit_test(test_conv_paired),
         cmocka_unit_test(test_fc_widened),
+        cmocka_unit_test(test_fc_paired),
         cmocka_unit_test(test_dw3x3),
         cmocka_unit_test(test_dw_in_place),
         cmocka_unit_test(test_avgpool_lanes),

@@ -233,7 +233,7 @@ static int check_conv(const kcase *c)
     s.output_dims = (reef_dims){c->n, out_size(c->h, c->kh, c->sh, c->dh, c->ph),
                                 out_size(c->w, c->kw, c->sw, c->dw, c->pw), c->out_c};
     s.params = (reef_conv_params){rnd_in(-127, 128), rnd_in(-128, 127), {c->sh, c->sw},
-                                  {c->ph, c->pw}, {c->dh, c->dw}, {-128, 127}};
+                                  {c->ph, c->pw}, {c->dh, c->dw}, {-128, 127}, 0};
     s.params.activation = random_activation(s.params.output_offset);
     int in_n = reef_dims_count(&s.input_dims), out_n = reef_dims_count(&s.output_dims);
     filter_consts f = filter_consts_make(reef_dims_count(&s.filter_dims), c->out_c, 20000, c->kh * c->kw * c->c,
@@ -304,7 +304,7 @@ static int check_fc(const kcase *c)
     s.input_dims = (reef_dims){c->n, 1, 1, c->c};
     s.filter_dims = (reef_dims){c->out_c, 1, 1, c->c};
     s.output_dims = (reef_dims){c->n, 1, 1, c->out_c};
-    s.params = (reef_fc_params){rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}};
+    s.params = (reef_fc_params){rnd_in(-127, 128), 0, rnd_in(-128, 127), {-128, 127}, 0};
     s.params.activation = random_activation(s.params.output_offset);
     int in_n = c->n * c->c, out_n = c->n * c->out_c;
     filter_consts f = filter_consts_make(c->out_c * c->c, c->out_c, 20000, c->c, out_n);
@@ -521,7 +521,7 @@ static void test_argument_errors(void **state)
     uint8_t scratch[256];
     reef_context ctx = {scratch, sizeof scratch}, tiny = {scratch, 4};
     reef_per_channel_quant q = {mult, shift};
-    reef_conv_params cp = {0, 0, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
+    reef_conv_params cp = {0, 0, {1, 1}, {1, 1}, {1, 1}, {-128, 127}, 0};
     reef_dims in_d = {1, 4, 4, 2}, f_d = {2, 3, 3, 2}, out_d = {1, 4, 4, 2};
     reef_dims bad_f = {2, 3, 3, 3};
     assert_int_equal(reef_conv_s8(&ctx, &cp, &q, &in_d, in, &f_d, filter, NULL, &out_d, out), REEF_OK);
@@ -546,7 +546,7 @@ static void test_argument_errors(void **state)
     reef_softmax_params sp = {1 << 30, 40, -10};
     assert_int_equal(reef_softmax_s8(&sp, 1, 4, in, out), REEF_ARG_ERROR);
     reef_activation bad_act = {10, 5};
-    reef_fc_params fp = {0, 0, 0, bad_act};
+    reef_fc_params fp = {0, 0, 0, bad_act, 0};
     reef_per_tensor_quant tq = {1 << 30, 0};
     reef_dims fc_in = {1, 1, 1, 4}, fc_f = {2, 1, 1, 4}, fc_out = {1, 1, 1, 2};
     assert_int_equal(reef_fc_s8(&ctx, &fp, &tq, &fc_in, in, &fc_f, filter, NULL, &fc_out, out),

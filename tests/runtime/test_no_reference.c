@@ -22,7 +22,7 @@ static void test_conv(void **state)
     int8_t in[4 * 4 * 2] = {1, 2, 3, 4, 5, 6, 7, 8}, f[2 * 2] = {1, -1, 2, 3}, out[4 * 4 * 2];
     int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {-3, -2};
     reef_dims id = {1, 4, 4, 2}, fd = {2, 1, 1, 2}, od = {1, 4, 4, 2};
-    reef_conv_params p = {5, -3, {1, 1}, {0, 0}, {1, 1}, {-128, 127}};
+    reef_conv_params p = {5, -3, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
     reef_per_channel_quant q = {mult, shift};
     reef_context ctx = {scratch, sizeof scratch};
     assert_false(reef_conv_s8_needs_reference(&p, &q, &fd));
@@ -58,7 +58,7 @@ static void test_fc(void **state)
     (void)state;
     int8_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, f[3 * 8] = {1, 2, 3}, out[3];
     reef_dims id = {1, 1, 1, 8}, fd = {3, 1, 1, 8}, od = {1, 1, 1, 3};
-    reef_fc_params p = {3, 0, -1, {-128, 127}};
+    reef_fc_params p = {3, 0, -1, {-128, 127}, 0};
     reef_per_tensor_quant q = {1 << 30, 2}; /* a left shift is fine here */
     reef_context ctx = {scratch, sizeof scratch};
     assert_false(reef_fc_s8_needs_reference(&p));

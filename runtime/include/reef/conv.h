@@ -20,6 +20,7 @@ typedef struct reef_conv_params {
     reef_hw padding;
     reef_hw dilation;
     reef_activation activation;
+    int32_t paired; /* 1: filter made by reef_conv_s8_pair (below) */
 } reef_conv_params;
 
 /* out[n, y, x, o] = clamp(requant_o(bias[o] + sum_{ky, kx, i}
@@ -66,6 +67,21 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
  * then gets REEF_UNSUPPORTED. */
 int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
                       const reef_dims *filter_dims, const reef_dims *output_dims);
+
+/* Channel pairs, the layout of params->paired (made on the host by
+ * `reef gen`, same size; see reef_fc_s8_pair in fc.h for the arithmetic):
+ * channels A = 2i and B = 2i + 1 share halfwords h[k] = 256 * B[k] + A[k],
+ * per 4 values of K the words (h[k], h[k+2]) and (h[k+1], h[k+3]). The
+ * 2x2 GEMM then takes 13 instructions per 16 MACs instead of 16. The
+ * widened columns hold the input offset, |x| <= 255, so B's sums are
+ * exact when 255 * sum |B[k]| < 2^23 (every K <= 256 qualifies).
+ * reef_conv_s8_pairable: 1 when a layer takes the plain 2x2 assembly
+ * loop (path 0 with K a multiple of 8), C_OUT is even, its requantization is fast for every channel and the bounds
+ * hold. reef_conv_s8_pair writes paired (C_OUT * K) of such a layer. */
+int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                          const reef_dims *input_dims, const reef_dims *filter_dims,
+                          const reef_dims *output_dims, const int8_t *filter);
+void reef_conv_s8_pair(const reef_dims *filter_dims, const int8_t *filter, int8_t *paired);
 
 /* The portable scalar reference: same contract, needs no scratch. */
 reef_status reef_conv_s8_ref(const reef_context *ctx, const reef_conv_params *params,

@@ -55,6 +55,7 @@ typedef struct reef_lowered_step {
     int8_t *filter;      /* (C_OUT, KH, KW, C_IN) or (C_OUT, C_IN), or NULL */
     size_t filter_size;  /* bytes */
     int32_t *bias;       /* (C_OUT) or NULL */
+    int64_t *bias64;     /* (C_OUT) int64 bias of a 16x8 step, or NULL (nbias values) */
     int32_t *multiplier; /* (nchannels) per-channel quant, or NULL */
     int32_t *shift;      /* (nchannels) */
     int32_t nbias, nchannels;

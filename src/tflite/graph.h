@@ -113,6 +113,9 @@ typedef struct reef_op_options {
     reef_fused_act activation;
     /* FULLY_CONNECTED */
     int keep_num_dims;
+    /* CONV_2D, FULLY_CONNECTED: the TensorType of the bias a bias-less 16x8
+     * op accumulates as (0 FLOAT32, the default: int64; 2 INT32) */
+    int quantized_bias_type;
     /* SOFTMAX */
     float beta;
     /* RESHAPE (new_shape option, when given), SQUEEZE dims */

@@ -154,12 +154,12 @@ static int copy_bias64(reef_lowered_step *s, const reef_graph *g, const reef_op 
     const int32_t t = op->ninputs > 2 ? op->inputs[2] : -1;
     if (t < 0) {
         if (op->opt.quantized_bias_type == REEF_INT32)
-            return reef_fail(err, "16x8 with quantized_bias_type INT32 (32-bit accumulation) is not supported");
+            return reef_fail(err, "quantized_bias_type INT32 (32-bit accumulation) is not supported");
         return 0;
     }
     const reef_tensor *b = tensor_at_index(g, t);
     if (b && b->type == REEF_INT32)
-        return reef_fail(err, "16x8 with an int32 bias (32-bit accumulation) is not supported; int64 bias only");
+        return reef_fail(err, "an int32 bias (32-bit accumulation) is not supported; int64 bias only");
     if (constant(g, t, REEF_INT64, &b, err)) return -1;
     if (reef_tensor_elements(b) != nout)
         return reef_fail(err, "bias '%s' has %lld values for %d output channels", b->name,

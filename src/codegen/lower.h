@@ -106,6 +106,10 @@ typedef struct reef_lowered_model {
  * is left empty (reef_lowered_free is safe on it). */
 int reef_lower(const reef_graph *g, reef_lowered_model *m, reef_error *err);
 
+/* Lowers op i of g alone and throws the steps away: 0 when it lowers, else
+ * -1 with the reason in err (what reef_lower would list for it). */
+int reef_lower_op_check(const reef_graph *g, int i, reef_error *err);
+
 /* How the planner trades instructions for RAM (reef gen --memory). */
 typedef enum reef_memory_mode {
     REEF_MEMORY_FAST = 0,     /* never in place: the fastest kernels (the default) */

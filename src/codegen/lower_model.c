@@ -134,6 +134,19 @@ static int lower_all_ops(const reef_graph *g, reef_lowered_model *m, reef_error 
     return 0;
 }
 
+int reef_lower_op_check(const reef_graph *g, int i, reef_error *err)
+{
+    if (i < 0 || i >= g->nops) return reef_fail(err, "op %d is out of range", i);
+    const int cap = max_steps(&g->ops[i]);
+    reef_lowered_step *steps = calloc((size_t)cap, sizeof *steps);
+    if (!steps) return reef_fail(err, "out of memory");
+    int n = 1;
+    const int rc = lower_is_pieces(g->ops[i].builtin) ? lower_pieces(g, i, steps, &n, err) : lower_one_op(g, i, steps, err);
+    for (int k = 0; k < (rc == 0 ? n : 1); k++) lower_step_free(&steps[k]);
+    free(steps);
+    return rc ? -1 : 0;
+}
+
 /* ---- lifetimes, reshape aliasing, planning ------------------------------ */
 
 typedef struct lifetimes {

@@ -202,6 +202,16 @@ size_t reef_graph_param_bytes(const reef_graph *g);
  * as text tables, or as one JSON object when json is nonzero. */
 void reef_graph_print(const reef_graph *g, FILE *fp, int json);
 
+/* Whether op i of g runs as it is written (its types, quantization,
+ * shapes, options), beyond its builtin being one reef runs: returns 1 and
+ * writes the reason into why when it does not. `reef inspect` passes the
+ * lowering's own check (src/codegen: reef_lower_op_check). */
+typedef int (*reef_op_check_fn)(const reef_graph *g, int op, char *why, size_t size, void *ctx);
+/* reef_graph_print, then every op check refuses, all at once, with its
+ * index and reason (text: after the totals; JSON: "refused", a list of
+ * {op, name, reason}). */
+void reef_graph_print_checked(const reef_graph *g, FILE *fp, int json, reef_op_check_fn check, void *ctx);
+
 /* ---- building a graph in code ------------------------------------------
  *   reef_graph g; reef_graph_init(&g, "fish", &err);
  *   int32_t shape[4] = {1, 32, 32, 1};

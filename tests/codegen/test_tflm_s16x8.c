@@ -5,8 +5,8 @@
  *  - TFLite Micro: every case of data/tflm_s16x8_vectors.txt (see its
  *    header for the commit and flags) as a .tflite written with reef's
  *    writer, read back, lowered and run by the host interpreter; the first
- *    case of each op also as generated C on qemu-m4 (emulated Cortex-M4)
- *    and on the host. Cases cover per-tensor and per-channel weights, bias
+ *    case of each op also as generated C on qemu-m4 (emulated Cortex-M4),
+ *    ADD's (two FCs and the ADD) also compiled for the host. Cases cover per-tensor and per-channel weights, bias
  *    and none (biases of +-2^38), every fused activation, scales from 1e-6
  *    to 2, inputs saturating at both ends and outputs saturating at
  *    -32768 and 32767, batches, SAME/VALID, strides, dilations and depth
@@ -269,7 +269,7 @@ static void test_match_tflm(void **state)
         }
         if (!per_op[which]++)
             emulated[which] = run_targets(&m, which == 1 ? "add16" : which == 0 ? "fc16" : which == 2 ? "conv16" : "dw16",
-                                          (const int8_t *)in, 1, (size_t)m.input_bytes, (const int8_t *)c.y, 1);
+                                          (const int8_t *)in, 1, (size_t)m.input_bytes, (const int8_t *)c.y, which == 1);
         free(got), free(arena), free(wa), free(wb);
         if (in != c.x) free(in);
         reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);

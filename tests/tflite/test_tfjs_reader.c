@@ -13,7 +13,7 @@
  *    reef is bit-exact with, round twice);
  *  - a real fish model: fish-s trained here on DeepFish's train split,
  *    quantized by reef and written as .tflite; TFLite and reef give the
- *    same class on at least 98% of DeepFish's test frames (the issue asks 99%: see the check);
+ *    same class on at least 99% of DeepFish's test frames;
  *  - the comparison with reef inspect can fail: a doctored inspect JSON is
  *    caught.
  * test_tflite_tfjs_every_file (runs after every other test): every .tflite
@@ -460,9 +460,10 @@ static void test_deepfish_test_frames(void **state)
     char subset[256];
     reef_dataset train, test;
     deepfish_splits("tfjs-deepfish-subset", subset, sizeof subset, &train, &test);
-    /* 15 epochs of the default recipe: 96% on the test frames. Under the
-     * sanitizers (10x slower) 1 epoch, and only each op alone is checked. */
-    const int epochs = sanitizer ? 1 : 15;
+    /* 30 epochs of the default recipe: 98% on the test frames, and few
+     * near-ties (see the check below). Under the sanitizers (10x slower)
+     * 1 epoch, and only each op alone is checked. */
+    const int epochs = sanitizer ? 1 : 30;
     reef_model m;
     trained_fish_s(&m, &train, epochs);
     reef_error err;
@@ -515,16 +516,14 @@ static void test_deepfish_test_frames(void **state)
     free(few);
     if (worst > 1) fail_msg("fish-s: an op alone is %d LSB from reef", worst);
     if (sanitizer) {
-        printf("  sanitizer run: 1 epoch, the same-class floor (98%%) is checked in the plain build\n");
+        printf("  sanitizer run: 1 epoch, the same-class floor (99%%) is checked in the plain build\n");
     } else {
-        /* The issue's target is 99%. Measured on 5 Dec: 99.23% (this build),
-         * 98.88% with the Debug build's model (the same recipe; float sums in
-         * another order give another model). The frames that differ are
-         * near-ties where TFLite's XNNPACK kernels, rounding once, land one
-         * LSB from the reference kernels at several ops in a row. So the test
-         * holds a 98% floor that does not flap with the machine, and prints
-         * the figure; the 99% target is reported from it, not asserted. */
-        if (ag.same_class * 100 < count * 98) fail_msg("the same class on only %d of %d test frames", ag.same_class, count);
+        /* The frames that differ are near-ties where TFLite's XNNPACK
+         * kernels, rounding once, land one LSB from the reference kernels at
+         * several ops in a row. At 15 epochs (96%) 7-13 of the 1,165 frames
+         * differed across seeds and builds, too close to the 11 that 99%
+         * allows; at 30 epochs (98%) 1-9 on seeds 1-5 (measured 5 Dec). */
+        if (ag.same_class * 100 < count * 99) fail_msg("the same class on only %d of %d test frames", ag.same_class, count);
         if (right * 100 < count * 90) fail_msg("not a real model: %.1f%% on the test frames", 100.0 * right / count);
     }
     if (right * 100 < count * 60) fail_msg("not a real model: %.1f%% on the test frames", 100.0 * right / count);

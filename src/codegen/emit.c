@@ -473,7 +473,8 @@ static int uses_quantize_ops(const reef_lowered_model *m)
 {
     for (int k = 0; k < m->nsteps; k++)
         if (m->steps[k].kind == REEF_STEP_QUANTIZE || m->steps[k].kind == REEF_STEP_DEQUANTIZE ||
-            m->steps[k].kind == REEF_STEP_REQUANTIZE)
+            m->steps[k].kind == REEF_STEP_REQUANTIZE || m->steps[k].kind == REEF_STEP_QUANTIZE_S16 ||
+            m->steps[k].kind == REEF_STEP_DEQUANTIZE_S16)
             return 1;
     return 0;
 }

@@ -1100,12 +1100,15 @@ static int lower_quantize(const reef_graph *g, const reef_op *op, reef_lowered_s
     if (op->ninputs != 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
     const reef_tensor *x = tensor_at_index(g, op->inputs[0]);
     if (x && x->type == REEF_INT8) return lower_requantize(g, op, s, err);
-    if (float_activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
+    const reef_tensor *y = tensor_at_index(g, op->outputs[0]);
+    const int s16 = y && y->type == REEF_INT16; /* float32 -> int16: the 16x8 scheme's input */
+    if (float_activation(g, op->inputs[0], &in, err) ||
+        (s16 ? activation16(g, op->outputs[0], &out, err) : activation(g, op->outputs[0], &out, err)) ||
         same_count(in, out, err))
         return -1;
     if (out->nquant != 1) return reef_fail(err, "per-channel QUANTIZE output is not supported");
     reef_quantize_step_args *a = &s->args.quantize;
-    s->kind = REEF_STEP_QUANTIZE;
+    s->kind = s16 ? REEF_STEP_QUANTIZE_S16 : REEF_STEP_QUANTIZE;
     a->scale = out->scale[0], a->zero_point = zp(out), a->count = (int32_t)reef_tensor_elements(in);
     return 0;
 }
@@ -1115,12 +1118,13 @@ static int lower_dequantize(const reef_graph *g, const reef_op *op, reef_lowered
 {
     const reef_tensor *in, *out;
     if (op->ninputs != 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
-    if (activation(g, op->inputs[0], &in, err) || float_activation(g, op->outputs[0], &out, err) ||
-        same_count(in, out, err))
+    const int s16 = is_16x8(g, op); /* int16 -> float32: the 16x8 scheme's output */
+    if ((s16 ? activation16(g, op->inputs[0], &in, err) : activation(g, op->inputs[0], &in, err)) ||
+        float_activation(g, op->outputs[0], &out, err) || same_count(in, out, err))
         return -1;
     if (in->nquant != 1) return reef_fail(err, "per-channel DEQUANTIZE input is not supported");
     reef_quantize_step_args *a = &s->args.dequantize;
-    s->kind = REEF_STEP_DEQUANTIZE;
+    s->kind = s16 ? REEF_STEP_DEQUANTIZE_S16 : REEF_STEP_DEQUANTIZE;
     a->scale = in->scale[0], a->zero_point = zp(in), a->count = (int32_t)reef_tensor_elements(in);
     return 0;
 }

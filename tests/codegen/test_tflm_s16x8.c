@@ -17,6 +17,9 @@
  *    range [-31, 7], against loop nests and a 64-bit requantization
  *    restated here from TFLite's definitions (plain floor division, no
  *    shifts of negative values, one accumulator).
+ *  - float32 I/O: a conv case as float32 -> QUANTIZE (int16) -> CONV_2D ->
+ *    DEQUANTIZE -> float32 (a converter's default 16x8 model), host and
+ *    qemu-m4; QUANTIZE and DEQUANTIZE int16 against roundf and double.
  *  - refusals: an int32 bias, quantized_bias_type INT32, an int16 zero
  *    point, a shift outside [-31, 7], a broadcasting int16 ADD.
  * Skips (77) without the source tree; the qemu-m4 part without the ARM
@@ -24,6 +27,9 @@
 #include "testing.h"
 #include "tflm_harness.h"
 
+#include <math.h>
+
+#include "reef/quantize.h"
 #include "reef/s16x8.h"
 #include "util/rng.h"
 
@@ -169,8 +175,11 @@ static int32_t bias64(reef_graph *g, const int64_t *b, int32_t n)
     return t;
 }
 
-/* x -> FC/CONV/DW -> y for one case. */
-static void op_graph(reef_graph *g, const case16 *c)
+/* x -> FC/CONV/DW -> y for one case; float_io: the model's input and
+ * output are float32, through QUANTIZE (float32 -> int16) before and
+ * DEQUANTIZE (int16 -> float32) after, as TensorFlow's converter writes
+ * a 16x8 model by default. */
+static void op_graph_io(reef_graph *g, const case16 *c, int float_io)
 {
     reef_error err;
     reef_op_options o;
@@ -195,8 +204,55 @@ static void op_graph(reef_graph *g, const case16 *c)
     }
     ins[0] = x;
     if (c->has_bias) ins[2] = bias64(g, c->bias, c->nout ? c->nout : c->oc);
+    if (!float_io) {
+        assert_true(reef_graph_add_op(g, op, ins, c->has_bias ? 3 : 2, &y, 1, &o, &err) >= 0);
+        assert_int_equal(reef_graph_set_io(g, &x, 1, &y, 1, &err), 0);
+        return;
+    }
+    int32_t xshape[4], yshape[4];
+    const int xrank = g->tensors[x].rank, yrank = g->tensors[y].rank;
+    memcpy(xshape, g->tensors[x].shape, sizeof(int32_t) * (size_t)xrank);
+    memcpy(yshape, g->tensors[y].shape, sizeof(int32_t) * (size_t)yrank);
+    int32_t xf = reef_graph_add_tensor(g, "xf", REEF_FLOAT32, xrank, xshape, &err);
+    int32_t yf = reef_graph_add_tensor(g, "yf", REEF_FLOAT32, yrank, yshape, &err);
+    assert_true(xf >= 0 && yf >= 0);
+    reef_op_options q;
+    reef_op_options_init(&q);
+    assert_true(reef_graph_add_op(g, REEF_OP_QUANTIZE, &xf, 1, &x, 1, &q, &err) >= 0);
     assert_true(reef_graph_add_op(g, op, ins, c->has_bias ? 3 : 2, &y, 1, &o, &err) >= 0);
-    assert_int_equal(reef_graph_set_io(g, &x, 1, &y, 1, &err), 0);
+    assert_true(reef_graph_add_op(g, REEF_OP_DEQUANTIZE, &y, 1, &yf, 1, &q, &err) >= 0);
+    assert_int_equal(reef_graph_set_io(g, &xf, 1, &yf, 1, &err), 0);
+}
+
+static void op_graph(reef_graph *g, const case16 *c)
+{
+    op_graph_io(g, c, 0);
+}
+
+/* The case with float32 input and output: x * in_scale quantizes back to
+ * x exactly (|x| < 2^15: the float error is below 0.01), so the model
+ * must give out_scale * y, TFLite Micro's output dequantized as its
+ * DEQUANTIZE does. Returns 1 when qemu-m4 ran it. */
+static int check_float_io(const case16 *c, const char *name)
+{
+    reef_graph g, back;
+    reef_lowered_model m;
+    op_graph_io(&g, c, 1);
+    round_trip_lower(&g, &back, &m, name, 0);
+    assert_int_equal(m.input_type, REEF_FLOAT32);
+    assert_int_equal(m.output_type, REEF_FLOAT32);
+    float *in = malloc((size_t)c->nx * 4), *want = malloc((size_t)c->ny * 4), *got = malloc((size_t)c->ny * 4);
+    uint8_t *arena = malloc(m.arena_size ? m.arena_size : 4);
+    assert_true(in && want && got && arena);
+    for (int32_t i = 0; i < c->nx; i++) in[i] = (float)c->x[i] * c->in_scale;
+    for (int32_t i = 0; i < c->ny; i++) want[i] = c->out_scale * (float)c->y[i];
+    assert_int_equal(reef_lowered_invoke_bytes(&m, arena, in, got), 0);
+    assert_memory_equal(got, want, (size_t)c->ny * 4);
+    int emulated = run_targets(&m, name, (const int8_t *)(const void *)in, 1, (size_t)m.input_bytes,
+                               (const int8_t *)(const void *)want, 1);
+    free(in), free(want), free(got), free(arena);
+    reef_lowered_free(&m), reef_graph_free(&back), reef_graph_free(&g);
+    return emulated;
 }
 
 /* x = in1 ++ in2 (scale 1) -> FC_a -> a (scale s1), FC_b -> b (scale s2);
@@ -234,7 +290,7 @@ static void test_match_tflm(void **state)
     char path[1024];
     static char line[1 << 17];
     FILE *fp = open_vectors("tflm_s16x8_vectors.txt", path, sizeof path);
-    int k = 0, per_op[4] = {0}, emulated[4] = {0}, saturated = 0;
+    int k = 0, per_op[4] = {0}, emulated[4] = {0}, saturated = 0, emulated_float = 0;
     static const char *ops[4] = {"FC", "ADD", "CONV", "DW"};
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#' || line[0] == '\n') continue;
@@ -267,6 +323,7 @@ static void test_match_tflm(void **state)
                 fail_msg("%s case %d (%s): output %d is %d, TFLite Micro %d", path, k, c.op, i, got[i], c.y[i]);
             saturated += c.y[i] == 32767 || c.y[i] == -32768;
         }
+        if (which == 2 && per_op[2] == 1) emulated_float = check_float_io(&c, "conv16_float_io");
         if (!per_op[which]++)
             emulated[which] = run_targets(&m, which == 1 ? "add16" : which == 0 ? "fc16" : which == 2 ? "conv16" : "dw16",
                                           (const int8_t *)in, 1, (size_t)m.input_bytes, (const int8_t *)c.y, which == 1);
@@ -279,9 +336,10 @@ static void test_match_tflm(void **state)
     for (int i = 0; i < 4; i++) assert_true(per_op[i] >= 30);
     assert_true(saturated > 100);
     printf("  %d TFLite Micro 16x8 cases bit-exact (FC %d, ADD %d, CONV %d, DW %d; %d outputs saturated), "
-           "qemu-m4 %s\n",
+           "qemu-m4 %s; float32 I/O (QUANTIZE/DEQUANTIZE int16) %s\n",
            k, per_op[0], per_op[1], per_op[2], per_op[3], saturated,
-           emulated[0] && emulated[1] && emulated[2] && emulated[3] ? "checked" : "skipped");
+           emulated[0] && emulated[1] && emulated[2] && emulated[3] ? "checked" : "skipped",
+           emulated_float ? "also on qemu-m4 and the host C" : "on the interpreter");
 }
 
 /* ---- the reference written here ---------------------------------------- */
@@ -482,7 +540,33 @@ static void test_kernels_random(void **state)
         assert_memory_equal(got, want, (size_t)count * 2);
         checked += count;
     }
-    printf("  %d outputs of random 16x8 FC, CONV, DW and ADD equal the reference written here\n", checked);
+    /* QUANTIZE float32 -> int16 and back: roundf (ties away) and clamp,
+     * inputs past both ends and NaN (TFLite leaves it undefined; reef
+     * gives the zero point) */
+    for (int trial = 0; trial < 50; trial++) {
+        enum { N = 64 };
+        float x[N], back[N];
+        int16_t got[N];
+        const float scale = powf(10.0f, -6.0f + 6.0f * reef_rng_uniform(&r));
+        const int32_t zp = trial % 2 ? 0 : (int32_t)reef_rng_below(&r, 65536) - 32768;
+        for (int i = 0; i < N; i++)
+            x[i] = i == 0 ? 1e30f : i == 1 ? -1e30f : (reef_rng_uniform(&r) - 0.5f) * 80000.0f * scale;
+        x[2] = (float)(32767 - zp) * scale + 0.5f * scale; /* a tie, rounded away from zero */
+        assert_int_equal(reef_quantize_f32_s16(x, N, scale, zp, got), REEF_OK);
+        for (int i = 0; i < N; i++) {
+            const float q = roundf(x[i] / scale) + (float)zp;
+            const int16_t want = (int16_t)(q < -32768.0f ? -32768 : q > 32767.0f ? 32767 : (int32_t)q);
+            if (got[i] != want) fail_msg("QUANTIZE int16: %a / %a + %d gave %d, want %d", x[i], scale, zp, got[i], want);
+        }
+        assert_int_equal(got[0], 32767);
+        assert_int_equal(got[1], -32768);
+        assert_int_equal(reef_dequantize_s16_f32(got, N, scale, zp, back), REEF_OK);
+        for (int i = 0; i < N; i++) assert_true(back[i] == (float)((double)scale * (double)(got[i] - zp)));
+        checked += N;
+    }
+    printf("  %d outputs of random 16x8 FC, CONV, DW, ADD, QUANTIZE and DEQUANTIZE equal the reference written "
+           "here\n",
+           checked);
 }
 
 /* ---- refusals ----------------------------------------------------------- */

@@ -5,7 +5,18 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "codegen/lower.h"
 #include "tflite/graph.h"
+
+/* The lowering's verdict on one op (reef_op_check_fn). */
+static int lowering_refuses(const reef_graph *g, int op, char *why, size_t size, void *ctx)
+{
+    reef_error err = {{0}};
+    (void)ctx;
+    if (reef_lower_op_check(g, op, &err) == 0) return 0;
+    snprintf(why, size, "%s", err.msg);
+    return 1;
+}
 
 static void usage(FILE *fp)
 {
@@ -13,7 +24,9 @@ static void usage(FILE *fp)
                 "Reads a .tflite model (every offset and index checked) and prints its operators\n"
                 "(inputs, outputs, options, MACs), its tensors (type, shape, scales, zero points,\n"
                 "bytes, constant or activation), the totals (MACs, parameter bytes, op histogram)\n"
-                "and every operator reef's runtime does not support.\n\n"
+                "and every operator reef's runtime does not support, then every op `reef gen`\n"
+                "would refuse as written (its index and the reason: an unsupported type,\n"
+                "quantization, shape or option), all at once.\n\n"
                 "  --model FILE  the .tflite (the old form, `reef inspect FILE`, still works)\n"
                 "  --json        one JSON object instead of tables\n"
                 "  --help        this text\n");
@@ -48,7 +61,7 @@ int cmd_inspect(int argc, char **argv)
     reef_graph g;
     reef_error err;
     if (reef_tflite_read(model, &g, &err)) return cli_error("inspect", "%s", err.msg);
-    reef_graph_print(&g, stdout, json);
+    reef_graph_print_checked(&g, stdout, json, lowering_refuses, NULL);
     reef_graph_free(&g);
     return 0;
 }

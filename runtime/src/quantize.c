@@ -48,6 +48,27 @@ reef_status reef_dequantize_s8_f32(const int8_t *in, int32_t count, float scale,
     return REEF_OK;
 }
 
+reef_status reef_quantize_f32_s16(const float *in, int32_t count, float scale, int32_t zero_point, int16_t *out)
+{
+    int32_t i;
+    if (!in || !out || count < 0 || !(scale > 0.0f) || zero_point < -32768 || zero_point > 32767)
+        return REEF_ARG_ERROR;
+    for (i = 0; i < count; i++) {
+        const int32_t v = round_away(in[i] / scale) + zero_point;
+        out[i] = (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
+    }
+    return REEF_OK;
+}
+
+reef_status reef_dequantize_s16_f32(const int16_t *in, int32_t count, float scale, int32_t zero_point,
+                                    float *out)
+{
+    int32_t i;
+    if (!in || !out || count < 0 || zero_point < -32768 || zero_point > 32767) return REEF_ARG_ERROR;
+    for (i = 0; i < count; i++) out[i] = scale * (float)((int32_t)in[i] - zero_point);
+    return REEF_OK;
+}
+
 reef_status reef_requantize_tensor_s8(const int8_t *in, int32_t count, int32_t input_offset,
                                       int32_t multiplier, int32_t shift, int32_t output_offset, int8_t *out)
 {
@@ -77,4 +98,18 @@ reef_status reef_requantize_step(const void *args, uint8_t *arena)
     const reef_requantize_step_args *a = (const reef_requantize_step_args *)args;
     return reef_requantize_tensor_s8((const int8_t *)(arena + a->io.input_at), a->count, a->input_offset,
                                      a->multiplier, a->shift, a->output_offset, (int8_t *)(arena + a->io.output_at));
+}
+
+reef_status reef_quantize_s16_step(const void *args, uint8_t *arena)
+{
+    const reef_quantize_step_args *a = (const reef_quantize_step_args *)args;
+    return reef_quantize_f32_s16((const float *)(const void *)(arena + a->io.input_at), a->count, a->scale,
+                                 a->zero_point, (int16_t *)(void *)(arena + a->io.output_at));
+}
+
+reef_status reef_dequantize_s16_step(const void *args, uint8_t *arena)
+{
+    const reef_quantize_step_args *a = (const reef_quantize_step_args *)args;
+    return reef_dequantize_s16_f32((const int16_t *)(const void *)(arena + a->io.input_at), a->count, a->scale,
+                                   a->zero_point, (float *)(void *)(arena + a->io.output_at));
 }

@@ -57,6 +57,16 @@ static void put_i32_at(FILE *fp, const void *values, size_t i)
     put_i32(fp, ((const int32_t *)values)[i]);
 }
 
+/* An int64 as a C99 constant (INT64_C; INT64_MIN has no literal). */
+static void put_i64_at(FILE *fp, const void *values, size_t i)
+{
+    const int64_t v = ((const int64_t *)values)[i];
+    if (v == INT64_MIN)
+        fputs("(-INT64_C(9223372036854775807) - 1)", fp);
+    else
+        fprintf(fp, "INT64_C(%" PRId64 ")", v);
+}
+
 static void put_hw(FILE *fp, const char *field, reef_hw v)
 {
     fprintf(fp, ".%s = {%" PRId32 ", %" PRId32 "}", field, v.h, v.w);
@@ -188,6 +198,42 @@ static int put_fc_paired_consts(emitter *e, int k, const reef_lowered_step *s)
     emit_array(e, "int32_t", "bias", k, bias, (size_t)c_out, put_i32_at);
     free(filter), free(bias);
     return 0;
+}
+
+/* The 16x8 steps: the int8 printers' fields with a per-channel quant
+ * always and an int64 bias. */
+static void put_conv_s16(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_conv_s16_step_args *a = args;
+    const reef_conv_params *p = &a->params;
+    put_window_head(e->fp, p->input_offset, p->output_offset);
+    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, 0);
+    put_channel_quant(e, "quant", k, s);
+    PUT_FILTER_STEP_TAIL(e, k, a);
+}
+
+static void put_dw_conv_s16(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_dw_conv_s16_step_args *a = args;
+    const reef_dw_conv_params *p = &a->params;
+    put_window_head(e->fp, p->input_offset, p->output_offset);
+    fprintf(e->fp, ".depth_multiplier = %" PRId32 ", ", p->depth_multiplier);
+    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, 0);
+    put_channel_quant(e, "quant", k, s);
+    PUT_FILTER_STEP_TAIL(e, k, a);
+}
+
+static void put_fc_s16(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_fc_s16_step_args *a = args;
+    const reef_fc_params *p = &a->params;
+    fprintf(e->fp,
+            "    .params = {.input_offset = %" PRId32 ", .filter_offset = %" PRId32
+            ", .output_offset = %" PRId32 ", ",
+            p->input_offset, p->filter_offset, p->output_offset);
+    put_act(e->fp, p->activation), fputs("},\n", e->fp);
+    put_channel_quant(e, "quant", k, s);
+    PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
 /* "    .params = {...},\n" of ADD and SUB. */
@@ -457,6 +503,7 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
         if (s->filter) put_i8_array(e, "filter", k, s->filter, s->filter_size);
         if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
     }
+    if (s->bias64) emit_array(e, "int64_t", "bias", k, s->bias64, (size_t)s->nbias, put_i64_at);
     if (s->multiplier) emit_array(e, "int32_t", "multiplier", k, s->multiplier, (size_t)s->nchannels, put_i32_at);
     if (s->shift) emit_array(e, "int32_t", "shift", k, s->shift, (size_t)s->nchannels, put_i32_at);
     fprintf(e->fp, "static const %s %s_s%d_args = {\n", kind_c[s->kind].args_type, e->name, k);
@@ -471,11 +518,11 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
  * its name in the header comment. */
 static const char *c_type(reef_dtype t)
 {
-    return t == REEF_FLOAT32 ? "float" : t == REEF_INT32 ? "int32_t" : "int8_t";
+    return t == REEF_FLOAT32 ? "float" : t == REEF_INT32 ? "int32_t" : t == REEF_INT16 ? "int16_t" : "int8_t";
 }
 static const char *type_word(reef_dtype t)
 {
-    return t == REEF_FLOAT32 ? "float32" : t == REEF_INT32 ? "int32" : "int8";
+    return t == REEF_FLOAT32 ? "float32" : t == REEF_INT32 ? "int32" : t == REEF_INT16 ? "int16" : "int8";
 }
 
 /* Float input or output, or an int32 output (ARG_MAX): 4-byte elements. */
@@ -488,7 +535,8 @@ static int uses_quantize_ops(const reef_lowered_model *m)
 {
     for (int k = 0; k < m->nsteps; k++)
         if (m->steps[k].kind == REEF_STEP_QUANTIZE || m->steps[k].kind == REEF_STEP_DEQUANTIZE ||
-            m->steps[k].kind == REEF_STEP_REQUANTIZE)
+            m->steps[k].kind == REEF_STEP_REQUANTIZE || m->steps[k].kind == REEF_STEP_QUANTIZE_S16 ||
+            m->steps[k].kind == REEF_STEP_DEQUANTIZE_S16)
             return 1;
     return 0;
 }

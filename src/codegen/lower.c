@@ -37,6 +37,33 @@ static int activation(const reef_graph *g, int32_t t, const reef_tensor **out, r
     return 0;
 }
 
+/* A non-constant int16 tensor (the 16x8 scheme): per-tensor scale, zero
+ * point 0 (TFLite's int16 activations are symmetric). */
+static int activation16(const reef_graph *g, int32_t t, const reef_tensor **out, reef_error *err)
+{
+    const reef_tensor *x = tensor_at_index(g, t);
+    if (!x) return reef_fail(err, "tensor index %d is out of range", t);
+    if (x->data)
+        return reef_fail(err, "tensor %d '%s' is constant where an activation is expected", t, x->name);
+    if (x->type != REEF_INT16)
+        return reef_fail(err, "tensor %d '%s' is %s, not INT16 (16x8: int16 in, int16 out)", t, x->name,
+                         reef_dtype_name(x->type));
+    if (x->nquant < 1 || !(x->scale[0] > 0))
+        return reef_fail(err, "tensor %d '%s' has no int16 quantization (scale, zero point)", t, x->name);
+    if (x->zero_point[0] != 0)
+        return reef_fail(err, "tensor %d '%s' is int16 with zero point %lld (TFLite's int16 is symmetric: 0)", t,
+                         x->name, (long long)x->zero_point[0]);
+    *out = x;
+    return 0;
+}
+
+/* 1 when op's first input is an int16 tensor: the 16x8 scheme. */
+static int is_16x8(const reef_graph *g, const reef_op *op)
+{
+    const reef_tensor *x = op->ninputs > 0 ? tensor_at_index(g, op->inputs[0]) : NULL;
+    return x && x->type == REEF_INT16;
+}
+
 /* A constant tensor of the given type and element count. */
 static int constant(const reef_graph *g, int32_t t, reef_dtype type, const reef_tensor **out, reef_error *err)
 {
@@ -47,7 +74,7 @@ static int constant(const reef_graph *g, int32_t t, reef_dtype type, const reef_
     if (x->type != type)
         return reef_fail(err, "tensor %d '%s' is %s, expected %s", t, x->name, reef_dtype_name(x->type),
                          reef_dtype_name(type));
-    size_t elem = type == REEF_INT8 ? 1 : type == REEF_INT64 ? 8 : 4;
+    size_t elem = type == REEF_INT8 ? 1 : type == REEF_INT16 ? 2 : type == REEF_INT64 ? 8 : 4;
     int64_t n = reef_tensor_elements(x);
     if (n < 0 || x->data_size != (size_t)n * elem)
         return reef_fail(err, "tensor %d '%s' holds %zu bytes for %lld elements", t, x->name, x->data_size,
@@ -111,8 +138,47 @@ static int window_padding(reef_padding padding, int32_t in, int32_t filter, int3
 
 static int activation_clamp(int fused, const reef_tensor *out, reef_activation *act, reef_error *err)
 {
-    if (reef_activation_range(fused, out->scale[0], zp(out), &act->min, &act->max))
-        return reef_fail(err, "fused activation %d is not supported", fused);
+    if (out->type == REEF_INT16 ? reef_activation_range_s16(fused, out->scale[0], zp(out), &act->min, &act->max)
+                                : reef_activation_range(fused, out->scale[0], zp(out), &act->min, &act->max))
+        return reef_fail(err, "fused activation %d is not supported (or its range overflows the output scale %g)",
+                         fused, (double)out->scale[0]);
+    return 0;
+}
+
+/* The int64 bias of a 16x8 op (the third input, when there is one). An
+ * int32 bias, or none where the op asks for int32 accumulation
+ * (quantized_bias_type INT32), makes TFLite Micro accumulate in 32 bits and
+ * requantize otherwise: refused. */
+static int copy_bias64(reef_lowered_step *s, const reef_graph *g, const reef_op *op, int32_t nout, reef_error *err)
+{
+    const int32_t t = op->ninputs > 2 ? op->inputs[2] : -1;
+    if (t < 0) {
+        if (op->opt.quantized_bias_type == REEF_INT32)
+            return reef_fail(err, "quantized_bias_type INT32 (32-bit accumulation) is not supported");
+        return 0;
+    }
+    const reef_tensor *b = tensor_at_index(g, t);
+    if (b && b->type == REEF_INT32)
+        return reef_fail(err, "an int32 bias (32-bit accumulation) is not supported; int64 bias only");
+    if (constant(g, t, REEF_INT64, &b, err)) return -1;
+    if (reef_tensor_elements(b) != nout)
+        return reef_fail(err, "bias '%s' has %lld values for %d output channels", b->name,
+                         (long long)reef_tensor_elements(b), nout);
+    s->bias64 = malloc((size_t)nout * sizeof(int64_t));
+    if (!s->bias64) return reef_fail(err, "out of memory");
+    for (int32_t i = 0; i < nout; i++) s->bias64[i] = read_i64(b->data + 8 * (size_t)i);
+    s->nbias = nout;
+    return 0;
+}
+
+/* TFLite's 64-bit MultiplyByQuantizedMultiplier takes shifts in [-31, 7]. */
+static int shifts_fit_s64(const reef_lowered_step *s, reef_error *err)
+{
+    for (int32_t c = 0; c < s->nchannels; c++)
+        if (s->shift[c] < -31 || s->shift[c] > 7)
+            return reef_fail(err, "channel %d: input * filter / output scale needs shift %d, outside TFLite's "
+                                  "[-31, 7] for 16x8",
+                             c, s->shift[c]);
     return 0;
 }
 
@@ -174,8 +240,10 @@ typedef struct conv_operands {
 static int conv_operands_get(const reef_graph *g, const reef_op *op, conv_operands *c, reef_error *err)
 {
     if (op->ninputs < 2 || op->noutputs < 1) return reef_fail(err, "needs an input, a filter and an output");
-    if (activation(g, op->inputs[0], &c->in, err) || constant(g, op->inputs[1], REEF_INT8, &c->filter, err) ||
-        activation(g, op->outputs[0], &c->out, err))
+    const int s16 = is_16x8(g, op);
+    if ((s16 ? activation16(g, op->inputs[0], &c->in, err) : activation(g, op->inputs[0], &c->in, err)) ||
+        constant(g, op->inputs[1], REEF_INT8, &c->filter, err) ||
+        (s16 ? activation16(g, op->outputs[0], &c->out, err) : activation(g, op->outputs[0], &c->out, err)))
         return -1;
     if (dims4(c->in, &c->in_dims, err) || dims4(c->filter, &c->filter_dims, err) ||
         dims4(c->out, &c->out_dims, err))
@@ -217,10 +285,43 @@ static int conv_constants(const reef_graph *g, const reef_op *op, const conv_ope
                : 0;
 }
 
+/* The 16x8 constants of a conv or depthwise op: filter, per-channel
+ * requantization (shifts TFLite's 64-bit requantization takes), int64 bias. */
+static int conv_constants_s16(const reef_graph *g, const reef_op *op, const conv_operands *c, reef_lowered_step *s,
+                              reef_error *err)
+{
+    return copy_filter(s, c->filter, err) || channel_quant(s, c->in, c->filter, c->out, c->out_dims.c, err) ||
+                   shifts_fit_s64(s, err) || copy_bias64(s, g, op, c->out_dims.c, err)
+               ? -1
+               : 0;
+}
+
+/* CONV_2D, 16x8: reference_integer_ops::ConvPerChannel<int64_t>. */
+static int lower_conv_s16(const reef_graph *g, const reef_op *op, const conv_operands *c, reef_lowered_step *s,
+                          reef_error *err)
+{
+    reef_conv_s16_step_args *a = &s->args.conv_s16;
+    s->kind = REEF_STEP_CONV_S16;
+    if (c->filter_dims.c != c->in_dims.c || c->filter_dims.n != c->out_dims.c)
+        return reef_fail(err, "16x8 filter %dx%dx%dx%d does not fit input channels %d, output channels %d",
+                         c->filter_dims.n, c->filter_dims.h, c->filter_dims.w, c->filter_dims.c, c->in_dims.c,
+                         c->out_dims.c);
+    if (conv_geometry(op, c, &a->params.stride, &a->params.padding, &a->params.dilation, &a->params.activation,
+                      err))
+        return -1;
+    a->input_dims = c->in_dims, a->filter_dims = c->filter_dims, a->output_dims = c->out_dims;
+    if (conv_constants_s16(g, op, c, s, err)) return reef_fail_wrap(err, "conv (16x8)");
+    a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
+    a->filter = s->filter, a->bias = s->bias64;
+    s->macs = (int64_t)reef_dims_count(&c->out_dims) * c->filter_dims.h * c->filter_dims.w * c->filter_dims.c;
+    return 0;
+}
+
 static int lower_conv(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     conv_operands c;
     if (conv_operands_get(g, op, &c, err)) return -1;
+    if (is_16x8(g, op)) return lower_conv_s16(g, op, &c, s, err);
     reef_conv_step_args *a = &s->args.conv;
     s->kind = REEF_STEP_CONV;
     if (c.filter_dims.c != c.in_dims.c || c.filter_dims.n != c.out_dims.c)
@@ -259,6 +360,8 @@ static int lower_transpose_conv(const reef_graph *g, const reef_op *op, reef_low
 {
     conv_operands c;
     const reef_tensor *shape;
+    if (op->ninputs > 2 && tensor_at_index(g, op->inputs[2]) && tensor_at_index(g, op->inputs[2])->type == REEF_INT16)
+        return reef_fail(err, "16x8 (int16 activations) is not supported for TRANSPOSE_CONV");
     if (op->ninputs < 3 || op->ninputs > 4 || op->noutputs != 1)
         return reef_fail(err, "needs an output shape, a filter, an input, an optional bias and an output");
     if (constant(g, op->inputs[0], REEF_INT32, &shape, err) || constant(g, op->inputs[1], REEF_INT8, &c.filter, err) ||
@@ -299,10 +402,34 @@ static int lower_transpose_conv(const reef_graph *g, const reef_op *op, reef_low
     return 0;
 }
 
+/* DEPTHWISE_CONV_2D, 16x8: reference_integer_ops::DepthwiseConvPerChannel
+ * for int16 (always an int64 bias). */
+static int lower_dw_conv_s16(const reef_graph *g, const reef_op *op, const conv_operands *c, reef_lowered_step *s,
+                             reef_error *err)
+{
+    reef_dw_conv_s16_step_args *a = &s->args.dw_conv_s16;
+    s->kind = REEF_STEP_DW_CONV_S16;
+    if (c->filter_dims.n != 1 || c->filter_dims.c != c->out_dims.c || c->out_dims.c % c->in_dims.c)
+        return reef_fail(err,
+                         "16x8 depthwise filter 1x%dx%dx%d does not fit input channels %d, output channels %d",
+                         c->filter_dims.h, c->filter_dims.w, c->filter_dims.c, c->in_dims.c, c->out_dims.c);
+    a->params.depth_multiplier = c->out_dims.c / c->in_dims.c;
+    if (conv_geometry(op, c, &a->params.stride, &a->params.padding, &a->params.dilation, &a->params.activation,
+                      err))
+        return -1;
+    a->input_dims = c->in_dims, a->filter_dims = c->filter_dims, a->output_dims = c->out_dims;
+    if (conv_constants_s16(g, op, c, s, err)) return reef_fail_wrap(err, "depthwise conv (16x8)");
+    a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
+    a->filter = s->filter, a->bias = s->bias64;
+    s->macs = (int64_t)reef_dims_count(&c->out_dims) * c->filter_dims.h * c->filter_dims.w;
+    return 0;
+}
+
 static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     conv_operands c;
     if (conv_operands_get(g, op, &c, err)) return -1;
+    if (is_16x8(g, op)) return lower_dw_conv_s16(g, op, &c, s, err);
     reef_dw_conv_step_args *a = &s->args.dw_conv;
     s->kind = REEF_STEP_DW_CONV;
     if (c.filter_dims.n != 1 || c.filter_dims.c != c.out_dims.c || c.out_dims.c % c.in_dims.c)
@@ -326,12 +453,41 @@ static int lower_dw_conv(const reef_graph *g, const reef_op *op, reef_lowered_st
     return 0;
 }
 
+/* FULLY_CONNECTED, 16x8: reference_integer_ops::FullyConnected (per tensor)
+ * or FullyConnectedPerChannel, int64 accumulator; per-tensor multipliers
+ * repeated over the channels (the same arithmetic). */
+static int lower_fc_s16(const reef_graph *g, const reef_op *op, const reef_tensor *in, const reef_tensor *f,
+                        const reef_tensor *out, int32_t rows, reef_lowered_step *s, reef_error *err)
+{
+    const int32_t nout = f->shape[0], nin = f->shape[1];
+    reef_fc_s16_step_args *a = &s->args.fc_s16;
+    s->kind = REEF_STEP_FC_S16;
+    if (f->nquant < 1) return reef_fail(err, "weights '%s' are not quantized", f->name);
+    for (int i = 0; i < f->nquant; i++)
+        if (f->zero_point[i] != 0)
+            return reef_fail(err, "16x8 weights '%s' have zero point %lld (symmetric int8 weights only)", f->name,
+                             (long long)f->zero_point[i]);
+    if (activation_clamp(op->opt.activation, out, &a->params.activation, err)) return -1;
+    a->input_dims = (reef_dims){rows, 1, 1, nin};
+    a->filter_dims = (reef_dims){nout, 1, 1, nin};
+    a->output_dims = (reef_dims){rows, 1, 1, nout};
+    if (copy_filter(s, f, err) || channel_quant(s, in, f, out, nout, err) || shifts_fit_s64(s, err) ||
+        copy_bias64(s, g, op, nout, err))
+        return reef_fail_wrap(err, "fully connected (16x8)");
+    a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
+    a->filter = s->filter, a->bias = s->bias64;
+    s->macs = (int64_t)rows * nout * nin;
+    return 0;
+}
+
 static int lower_fc(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     const reef_tensor *in, *f, *out;
+    const int s16 = is_16x8(g, op);
     if (op->ninputs < 2 || op->noutputs < 1) return reef_fail(err, "needs an input, weights and an output");
-    if (activation(g, op->inputs[0], &in, err) || constant(g, op->inputs[1], REEF_INT8, &f, err) ||
-        activation(g, op->outputs[0], &out, err))
+    if ((s16 ? activation16(g, op->inputs[0], &in, err) : activation(g, op->inputs[0], &in, err)) ||
+        constant(g, op->inputs[1], REEF_INT8, &f, err) ||
+        (s16 ? activation16(g, op->outputs[0], &out, err) : activation(g, op->outputs[0], &out, err)))
         return -1;
     if (f->rank != 2)
         return reef_fail(err, "weights '%s' have rank %d, expected 2 (OUT, IN)", f->name, f->rank);
@@ -344,6 +500,7 @@ static int lower_fc(const reef_graph *g, const reef_op *op, reef_lowered_step *s
     if (reef_tensor_elements(out) != (int64_t)rows * nout)
         return reef_fail(err, "output has %lld values, expected %d x %d",
                          (long long)reef_tensor_elements(out), rows, nout);
+    if (s16) return lower_fc_s16(g, op, in, f, out, rows, s, err);
     reef_fc_step_args *a = &s->args.fc;
     s->kind = REEF_STEP_FC;
     a->params.input_offset = -zp(in);
@@ -387,10 +544,42 @@ static int elementwise_add(const reef_graph *g, const reef_op *op)
     return x && y && out && !x->data && !y->data && same_shape(x, y) && same_shape(x, out);
 }
 
+/* ADD, int16: reference_ops::Add(int16, pot_scale false), i.e. the int8
+ * arithmetic with left_shift 15 (add_common.cc). */
+static int lower_add_s16(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
+{
+    const reef_tensor *x, *y, *out;
+    if (!elementwise_add(g, op))
+        return reef_fail(err, "int16 ADD with a constant operand or broadcasting is not supported "
+                              "(two same-shaped int16 activations only)");
+    if (activation16(g, op->inputs[0], &x, err) || activation16(g, op->inputs[1], &y, err) ||
+        activation16(g, op->outputs[0], &out, err))
+        return -1;
+    reef_add_step_args *a = &s->args.add_s16;
+    s->kind = REEF_STEP_ADD_S16;
+    reef_add_quant q;
+    if (reef_add_quantize_s16(x->scale[0], y->scale[0], out->scale[0], &q))
+        return reef_fail(err, "int16 ADD: 2 * max input scale / (2^15 * output scale) must be below 1 (TFLite's "
+                              "QuantizeMultiplierSmallerThanOneExp)");
+    a->params = (reef_add_params){
+        .input1_multiplier = q.input1_multiplier,
+        .input1_shift = q.input1_shift,
+        .input2_multiplier = q.input2_multiplier,
+        .input2_shift = q.input2_shift,
+        .left_shift = q.left_shift,
+        .output_multiplier = q.output_multiplier,
+        .output_shift = q.output_shift,
+    };
+    if (activation_clamp(op->opt.activation, out, &a->params.activation, err)) return -1;
+    a->count = (int32_t)reef_tensor_elements(out);
+    return 0;
+}
+
 static int lower_add(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef_error *err)
 {
     const reef_tensor *x, *y, *out;
     if (op->ninputs != 2 || op->noutputs < 1) return reef_fail(err, "needs two inputs and an output");
+    if (is_16x8(g, op)) return lower_add_s16(g, op, s, err);
     if (!elementwise_add(g, op)) return lower_binary(g, op, s, err);
     if (activation(g, op->inputs[0], &x, err) || activation(g, op->inputs[1], &y, err) ||
         activation(g, op->outputs[0], &out, err))
@@ -911,12 +1100,15 @@ static int lower_quantize(const reef_graph *g, const reef_op *op, reef_lowered_s
     if (op->ninputs != 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
     const reef_tensor *x = tensor_at_index(g, op->inputs[0]);
     if (x && x->type == REEF_INT8) return lower_requantize(g, op, s, err);
-    if (float_activation(g, op->inputs[0], &in, err) || activation(g, op->outputs[0], &out, err) ||
+    const reef_tensor *y = tensor_at_index(g, op->outputs[0]);
+    const int s16 = y && y->type == REEF_INT16; /* float32 -> int16: the 16x8 scheme's input */
+    if (float_activation(g, op->inputs[0], &in, err) ||
+        (s16 ? activation16(g, op->outputs[0], &out, err) : activation(g, op->outputs[0], &out, err)) ||
         same_count(in, out, err))
         return -1;
     if (out->nquant != 1) return reef_fail(err, "per-channel QUANTIZE output is not supported");
     reef_quantize_step_args *a = &s->args.quantize;
-    s->kind = REEF_STEP_QUANTIZE;
+    s->kind = s16 ? REEF_STEP_QUANTIZE_S16 : REEF_STEP_QUANTIZE;
     a->scale = out->scale[0], a->zero_point = zp(out), a->count = (int32_t)reef_tensor_elements(in);
     return 0;
 }
@@ -926,12 +1118,13 @@ static int lower_dequantize(const reef_graph *g, const reef_op *op, reef_lowered
 {
     const reef_tensor *in, *out;
     if (op->ninputs != 1 || op->noutputs < 1) return reef_fail(err, "needs an input and an output");
-    if (activation(g, op->inputs[0], &in, err) || float_activation(g, op->outputs[0], &out, err) ||
-        same_count(in, out, err))
+    const int s16 = is_16x8(g, op); /* int16 -> float32: the 16x8 scheme's output */
+    if ((s16 ? activation16(g, op->inputs[0], &in, err) : activation(g, op->inputs[0], &in, err)) ||
+        float_activation(g, op->outputs[0], &out, err) || same_count(in, out, err))
         return -1;
     if (in->nquant != 1) return reef_fail(err, "per-channel DEQUANTIZE input is not supported");
     reef_quantize_step_args *a = &s->args.dequantize;
-    s->kind = REEF_STEP_DEQUANTIZE;
+    s->kind = s16 ? REEF_STEP_DEQUANTIZE_S16 : REEF_STEP_DEQUANTIZE;
     a->scale = in->scale[0], a->zero_point = zp(in), a->count = (int32_t)reef_tensor_elements(in);
     return 0;
 }
@@ -1005,6 +1198,7 @@ void lower_step_free(reef_lowered_step *s)
 {
     free(s->filter);
     free(s->bias);
+    free(s->bias64);
     free(s->multiplier);
     free(s->shift);
     memset(s, 0, sizeof *s);

@@ -55,6 +55,7 @@ typedef struct reef_lowered_step {
     int8_t *filter;      /* (C_OUT, KH, KW, C_IN) or (C_OUT, C_IN), or NULL */
     size_t filter_size;  /* bytes */
     int32_t *bias;       /* (C_OUT) or NULL */
+    int64_t *bias64;     /* (C_OUT) int64 bias of a 16x8 step, or NULL (nbias values) */
     int32_t *multiplier; /* (nchannels) per-channel quant, or NULL */
     int32_t *shift;      /* (nchannels) */
     int32_t nbias, nchannels;
@@ -104,6 +105,10 @@ typedef struct reef_lowered_model {
  * once, and any tensor or parameter the kernels cannot take. On failure m
  * is left empty (reef_lowered_free is safe on it). */
 int reef_lower(const reef_graph *g, reef_lowered_model *m, reef_error *err);
+
+/* Lowers op i of g alone and throws the steps away: 0 when it lowers, else
+ * -1 with the reason in err (what reef_lower would list for it). */
+int reef_lower_op_check(const reef_graph *g, int i, reef_error *err);
 
 /* How the planner trades instructions for RAM (reef gen --memory). */
 typedef enum reef_memory_mode {

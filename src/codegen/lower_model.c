@@ -40,12 +40,13 @@ static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_erro
     if (t < 0 || t >= g->ntensors)
         return reef_fail(err, "%s: %s tensor index %d is out of range", model_name(g), what, t);
     const reef_tensor *x = &g->tensors[t];
-    int is_int8 = x->type == REEF_INT8 && x->nquant >= 1;
+    int is_int8 = (x->type == REEF_INT8 || x->type == REEF_INT16) && x->nquant >= 1; /* int16: 16x8 */
     int is_index = x->type == REEF_INT32 && !strcmp(what, "output"); /* ARG_MAX */
     if (!(is_int8 || is_index || x->type == REEF_FLOAT32) || x->data)
         return reef_fail(err,
                          "%s: the %s tensor '%s' is %s%s; reef runs int8 models with int8 %ss "
-                         "(or float32 ones around QUANTIZE / DEQUANTIZE, or int32 indices out of ARG_MAX)",
+                         "(or int16 ones (16x8), float32 ones around QUANTIZE / DEQUANTIZE, or int32 indices out "
+                         "of ARG_MAX)",
                          model_name(g), what, x->name, reef_dtype_name(x->type), x->data ? " (constant)" : "",
                          what);
     return 0;
@@ -53,7 +54,7 @@ static int io_tensor(const reef_graph *g, int32_t t, const char *what, reef_erro
 
 int reef_lower_elem_size(reef_dtype type)
 {
-    return type == REEF_INT8 ? 1 : type == REEF_FLOAT32 || type == REEF_INT32 ? 4 : 0;
+    return type == REEF_INT8 ? 1 : type == REEF_INT16 ? 2 : type == REEF_FLOAT32 || type == REEF_INT32 ? 4 : 0;
 }
 
 /* Bytes of an activation tensor in the arena. */
@@ -74,8 +75,9 @@ static int describe_io(const reef_graph *g, reef_lowered_model *m, reef_error *e
     m->input_size = (int32_t)reef_tensor_elements(in), m->output_size = (int32_t)reef_tensor_elements(out);
     m->input_type = in->type, m->output_type = out->type;
     m->input_bytes = (int32_t)tensor_size(in), m->output_bytes = (int32_t)tensor_size(out);
-    if (in->type == REEF_INT8) m->input_scale = in->scale[0], m->input_zero_point = (int32_t)in->zero_point[0];
-    if (out->type == REEF_INT8)
+    if (in->type == REEF_INT8 || in->type == REEF_INT16)
+        m->input_scale = in->scale[0], m->input_zero_point = (int32_t)in->zero_point[0];
+    if (out->type == REEF_INT8 || out->type == REEF_INT16)
         m->output_scale = out->scale[0], m->output_zero_point = (int32_t)out->zero_point[0];
     m->input_rank = in->rank, m->output_rank = out->rank;
     memcpy(m->input_shape, in->shape, sizeof m->input_shape);
@@ -130,6 +132,19 @@ static int lower_all_ops(const reef_graph *g, reef_lowered_model *m, reef_error 
         return reef_fail(err, "%s: %d of %d ops are not supported:%s", model_name(g), nbad, g->nops, list);
     }
     return 0;
+}
+
+int reef_lower_op_check(const reef_graph *g, int i, reef_error *err)
+{
+    if (i < 0 || i >= g->nops) return reef_fail(err, "op %d is out of range", i);
+    const int cap = max_steps(&g->ops[i]);
+    reef_lowered_step *steps = calloc((size_t)cap, sizeof *steps);
+    if (!steps) return reef_fail(err, "out of memory");
+    int n = 1;
+    const int rc = lower_is_pieces(g->ops[i].builtin) ? lower_pieces(g, i, steps, &n, err) : lower_one_op(g, i, steps, err);
+    for (int k = 0; k < (rc == 0 ? n : 1); k++) lower_step_free(&steps[k]);
+    free(steps);
+    return rc ? -1 : 0;
 }
 
 /* ---- lifetimes, reshape aliasing, planning ------------------------------ */
@@ -423,7 +438,7 @@ static int finish_model(const reef_graph *g, reef_lowered_model *m, reef_error *
         reef_lowered_step *s = &m->steps[k];
         m->table[k] = (reef_step){reef_step_kind_fn(s->kind), &s->args};
         m->macs += s->macs;
-        m->weights_bytes += s->filter_size + (size_t)s->nbias * 4 + (size_t)s->nchannels * 8;
+        m->weights_bytes += s->filter_size + (size_t)s->nbias * (s->bias64 ? 8 : 4) + (size_t)s->nchannels * 8;
     }
     m->input_at = m->tensor_at[m->input_tensor];
     m->output_at = m->tensor_at[m->output_tensor];

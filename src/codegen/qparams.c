@@ -31,32 +31,46 @@ void reef_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift)
     *shift = exp;
 }
 
-int reef_activation_range(int fused, float scale, int32_t zero_point, int32_t *act_min, int32_t *act_max)
+/* CalculateActivationRangeQuantizedImpl over [qmin, qmax]: Quantize is
+ * zero_point + static_cast<int32_t>(TfLiteRound(f / scale)), f and scale
+ * floats, refused when the rounded value does not fit an int32. */
+static int quantize_act(float f, float scale, int32_t zero_point, int32_t *q)
 {
-    const int32_t qmin = -128, qmax = 127;
-    /* TFLite: zero_point + static_cast<int32_t>(TfLiteRound(f / scale)),
-     * f and scale floats. */
-#define QUANTIZE(f) (zero_point + (int32_t)roundf((float)(f) / scale))
+    const float t = roundf(f / scale);
+    if (!(t >= -2147483648.0f && t <= 2147483520.0f)) return -1;
+    *q = zero_point + (int32_t)t;
+    return 0;
+}
+
+static int activation_range(int fused, float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
+                            int32_t *act_min, int32_t *act_max)
+{
+    int32_t lo = qmin, hi = qmax;
     switch (fused) {
-    case 0: *act_min = qmin, *act_max = qmax; return 0;
-    case 1: {
-        int32_t lo = QUANTIZE(0.0f);
-        *act_min = lo > qmin ? lo : qmin, *act_max = qmax;
-        return 0;
-    }
-    case 2: {
-        int32_t lo = QUANTIZE(-1.0f), hi = QUANTIZE(1.0f);
-        *act_min = lo > qmin ? lo : qmin, *act_max = hi < qmax ? hi : qmax;
-        return 0;
-    }
-    case 3: {
-        int32_t lo = QUANTIZE(0.0f), hi = QUANTIZE(6.0f);
-        *act_min = lo > qmin ? lo : qmin, *act_max = hi < qmax ? hi : qmax;
-        return 0;
-    }
+    case 0: break;
+    case 1:
+        if (quantize_act(0.0f, scale, zero_point, &lo)) return -1;
+        break;
+    case 2:
+        if (quantize_act(-1.0f, scale, zero_point, &lo) || quantize_act(1.0f, scale, zero_point, &hi)) return -1;
+        break;
+    case 3:
+        if (quantize_act(0.0f, scale, zero_point, &lo) || quantize_act(6.0f, scale, zero_point, &hi)) return -1;
+        break;
     default: return -1;
     }
-#undef QUANTIZE
+    *act_min = lo > qmin ? lo : qmin, *act_max = hi < qmax ? hi : qmax;
+    return 0;
+}
+
+int reef_activation_range(int fused, float scale, int32_t zero_point, int32_t *act_min, int32_t *act_max)
+{
+    return activation_range(fused, scale, zero_point, -128, 127, act_min, act_max);
+}
+
+int reef_activation_range_s16(int fused, float scale, int32_t zero_point, int32_t *act_min, int32_t *act_max)
+{
+    return activation_range(fused, scale, zero_point, -32768, 32767, act_min, act_max);
 }
 
 void reef_softmax_scaling(double beta, double input_scale, int32_t *input_multiplier,
@@ -74,10 +88,13 @@ void reef_softmax_scaling(double beta, double input_scale, int32_t *input_multip
     *diff_min = (int32_t)(-1.0 * floor(max_input_rescaled));
 }
 
-int reef_add_quantize(float input1_scale, float input2_scale, float output_scale, reef_add_quant *q)
+/* CalculateOpDataAdd (add_common.cc) for a left shift of 20 (int8) or 15
+ * (int16). */
+static int add_quantize(float input1_scale, float input2_scale, float output_scale, int32_t left_shift,
+                        reef_add_quant *q)
 {
     if (!(input1_scale > 0) || !(input2_scale > 0) || !(output_scale > 0)) return -1;
-    q->left_shift = 20;
+    q->left_shift = left_shift;
     float max_scale = input1_scale > input2_scale ? input1_scale : input2_scale;
     const double twice_max_input_scale = 2 * (double)max_scale;
     const double real_input1 = (double)input1_scale / twice_max_input_scale;
@@ -87,4 +104,16 @@ int reef_add_quantize(float input1_scale, float input2_scale, float output_scale
     reef_quantize_multiplier(real_input2, &q->input2_multiplier, &q->input2_shift);
     reef_quantize_multiplier(real_output, &q->output_multiplier, &q->output_shift);
     return 0;
+}
+
+int reef_add_quantize(float input1_scale, float input2_scale, float output_scale, reef_add_quant *q)
+{
+    return add_quantize(input1_scale, input2_scale, output_scale, 20, q);
+}
+
+int reef_add_quantize_s16(float input1_scale, float input2_scale, float output_scale, reef_add_quant *q)
+{
+    if (add_quantize(input1_scale, input2_scale, output_scale, 15, q)) return -1;
+    const double twice_max_input_scale = 2 * (double)(input1_scale > input2_scale ? input1_scale : input2_scale);
+    return twice_max_input_scale / (32768.0 * (double)output_scale) < 1.0 ? 0 : -1;
 }

@@ -20,6 +20,10 @@ void reef_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift);
  * an activation code it does not know. */
 int reef_activation_range(int fused, float scale, int32_t zero_point, int32_t *act_min, int32_t *act_max);
 
+/* The same for an int16 output (range [-32768, 32767]); also -1 when
+ * f / scale does not fit an int32 (TFLite's Quantize refuses it). */
+int reef_activation_range_s16(int fused, float scale, int32_t zero_point, int32_t *act_min, int32_t *act_max);
+
 /* tflite::PreprocessSoftmaxScaling(beta, input_scale, 5 integer bits) and
  * -CalculateInputRadius(5, left_shift): the int8 softmax parameters. */
 void reef_softmax_scaling(double beta, double input_scale, int32_t *input_multiplier,
@@ -34,5 +38,10 @@ typedef struct reef_add_quant {
     int32_t output_multiplier, output_shift;
 } reef_add_quant;
 int reef_add_quantize(float input1_scale, float input2_scale, float output_scale, reef_add_quant *q);
+
+/* The same for int16 ADD (left_shift 15); also -1 when the output
+ * multiplier is not below 1, which TFLite's
+ * QuantizeMultiplierSmallerThanOneExp refuses. */
+int reef_add_quantize_s16(float input1_scale, float input2_scale, float output_scale, reef_add_quant *q);
 
 #endif

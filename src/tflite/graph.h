@@ -114,6 +114,9 @@ typedef struct reef_op_options {
     reef_fused_act activation;
     /* FULLY_CONNECTED */
     int keep_num_dims;
+    /* CONV_2D, FULLY_CONNECTED: the TensorType of the bias a bias-less 16x8
+     * op accumulates as (0 FLOAT32, the default: int64; 2 INT32) */
+    int quantized_bias_type;
     /* SOFTMAX */
     float beta;
     /* RESHAPE (new_shape option, when given), SQUEEZE dims */
@@ -199,6 +202,16 @@ size_t reef_graph_param_bytes(const reef_graph *g);
 /* Prints what `reef inspect` shows: ops, tensors, totals, unsupported ops;
  * as text tables, or as one JSON object when json is nonzero. */
 void reef_graph_print(const reef_graph *g, FILE *fp, int json);
+
+/* Whether op i of g runs as it is written (its types, quantization,
+ * shapes, options), beyond its builtin being one reef runs: returns 1 and
+ * writes the reason into why when it does not. `reef inspect` passes the
+ * lowering's own check (src/codegen: reef_lower_op_check). */
+typedef int (*reef_op_check_fn)(const reef_graph *g, int op, char *why, size_t size, void *ctx);
+/* reef_graph_print, then every op check refuses, all at once, with its
+ * index and reason (text: after the totals; JSON: "refused", a list of
+ * {op, name, reason}). */
+void reef_graph_print_checked(const reef_graph *g, FILE *fp, int json, reef_op_check_fn check, void *ctx);
 
 /* ---- building a graph in code ------------------------------------------
  *   reef_graph g; reef_graph_init(&g, "fish", &err);

@@ -286,10 +286,14 @@ static int read_options(const reader *rd, const fbr_table *t, reef_op *op, const
     const fbr *r = &rd->r;
     uint8_t flag;
     switch (op->builtin) {
-    case REEF_OP_CONV_2D: /* padding, stride_w, stride_h, act, dilation_w, dilation_h */
-        return read_padding(rd, t, 0, o, what) || read_i32(rd, t, 1, 0, &o->stride_w, what) ||
-               read_i32(rd, t, 2, 0, &o->stride_h, what) || read_act(rd, t, 3, o, what) ||
-               read_i32(rd, t, 4, 1, &o->dilation_w, what) || read_i32(rd, t, 5, 1, &o->dilation_h, what);
+    case REEF_OP_CONV_2D: /* padding, stride_w, stride_h, act, dilation_w, dilation_h, quantized_bias_type */
+        if (read_padding(rd, t, 0, o, what) || read_i32(rd, t, 1, 0, &o->stride_w, what) ||
+            read_i32(rd, t, 2, 0, &o->stride_h, what) || read_act(rd, t, 3, o, what) ||
+            read_i32(rd, t, 4, 1, &o->dilation_w, what) || read_i32(rd, t, 5, 1, &o->dilation_h, what) ||
+            fbr_u8(r, t, 6, 0, &flag, what))
+            return -1;
+        o->quantized_bias_type = flag;
+        return 0;
     case REEF_OP_DEPTHWISE_CONV_2D: /* padding, stride_w, stride_h, depth_mult, act, dilation_w, dilation_h */
         return read_padding(rd, t, 0, o, what) || read_i32(rd, t, 1, 0, &o->stride_w, what) ||
                read_i32(rd, t, 2, 0, &o->stride_h, what) || read_i32(rd, t, 3, 0, &o->depth_multiplier, what) ||
@@ -303,9 +307,12 @@ static int read_options(const reader *rd, const fbr_table *t, reef_op *op, const
         return read_padding(rd, t, 0, o, what) || read_i32(rd, t, 1, 0, &o->stride_w, what) ||
                read_i32(rd, t, 2, 0, &o->stride_h, what) || read_i32(rd, t, 3, 0, &o->filter_w, what) ||
                read_i32(rd, t, 4, 0, &o->filter_h, what) || read_act(rd, t, 5, o, what);
-    case REEF_OP_FULLY_CONNECTED: /* act, weights_format, keep_num_dims */
+    case REEF_OP_FULLY_CONNECTED: /* act, weights_format, keep_num_dims, asymmetric_quantize_inputs,
+                                     quantized_bias_type */
         if (read_act(rd, t, 0, o, what) || fbr_u8(r, t, 2, 0, &flag, what)) return -1;
         o->keep_num_dims = flag;
+        if (fbr_u8(r, t, 4, 0, &flag, what)) return -1;
+        o->quantized_bias_type = flag;
         return 0;
     case REEF_OP_SOFTMAX:
         return fbr_f32(r, t, 0, 0.0f, &o->beta, what);

@@ -392,14 +392,40 @@ static void print_totals_json(const reef_graph *g, reef_json *j)
     reef_json_end(j);
 }
 
-void reef_graph_print(const reef_graph *g, FILE *fp, int json)
+/* Every op check refuses: text lines or the JSON list "refused". */
+static void print_refused(const reef_graph *g, FILE *fp, reef_json *j, reef_op_check_fn check, void *ctx)
+{
+    int refused = 0;
+    if (j) {
+        reef_json_key(j, "refused");
+        reef_json_array(j);
+    }
+    for (int i = 0; i < g->nops; i++) {
+        char why[512] = "", label[80];
+        if (!check(g, i, why, sizeof why, ctx)) continue;
+        op_label(&g->ops[i], label, sizeof label);
+        if (j) {
+            reef_json_object(j);
+            reef_json_kv_int(j, "op", i);
+            reef_json_kv_string(j, "name", label);
+            reef_json_kv_string(j, "reason", why);
+            reef_json_end(j);
+        } else {
+            fprintf(fp, "%s  op %d %s: %s\n", refused ? "" : "\nops reef gen refuses as written:\n", i, label, why);
+        }
+        refused++;
+    }
+    if (j)
+        reef_json_end(j);
+    else if (!refused)
+        fprintf(fp, "\nevery op lowers to reef's runtime steps as written (types, quantization, shapes)\n");
+}
+
+void reef_graph_print_checked(const reef_graph *g, FILE *fp, int json, reef_op_check_fn check, void *ctx)
 {
     if (!json) {
-        print_ops_text(g, fp);
-        fputc('\n', fp);
-        print_tensors_text(g, fp);
-        fputc('\n', fp);
-        print_totals_text(g, fp);
+        reef_graph_print(g, fp, 0);
+        if (check) print_refused(g, fp, NULL, check, ctx);
         return;
     }
     reef_json j;
@@ -416,6 +442,20 @@ void reef_graph_print(const reef_graph *g, FILE *fp, int json)
     for (int i = 0; i < g->ntensors; i++) print_tensor_json(&g->tensors[i], i, &j);
     reef_json_end(&j);
     print_totals_json(g, &j);
+    if (check) print_refused(g, fp, &j, check, ctx);
     reef_json_end(&j);
     reef_json_finish(&j);
+}
+
+void reef_graph_print(const reef_graph *g, FILE *fp, int json)
+{
+    if (json) {
+        reef_graph_print_checked(g, fp, 1, NULL, NULL);
+        return;
+    }
+    print_ops_text(g, fp);
+    fputc('\n', fp);
+    print_tensors_text(g, fp);
+    fputc('\n', fp);
+    print_totals_text(g, fp);
 }

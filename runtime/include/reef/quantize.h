@@ -9,6 +9,9 @@
  *              (TFLite computes it in double and rounds to float once;
  *              the float product of a float and an integer of at most 9
  *              bits is that same correctly rounded value).
+ *   The same two for int16 (the 16x8 scheme's boundary): clamp to
+ *              [-32768, 32767]; DEQUANTIZE's float product is still
+ *              TFLite's double product rounded once (16-bit integers).
  *   REQUANTIZE (int8 -> int8 QUANTIZE)  q' = clamp(requantize(q - zp_in,
  *              M, s) + zp_out, -128, 127), M and s from in/out scale
  *              (TFLite's Requantize, MultiplyByQuantizedMultiplier).
@@ -35,6 +38,11 @@ reef_status reef_quantize_f32_s8(const float *in, int32_t count, float scale, in
 reef_status reef_dequantize_s8_f32(const int8_t *in, int32_t count, float scale, int32_t zero_point,
                                    float *out);
 
+/* The int16 forms: zero_point in [-32768, 32767]. */
+reef_status reef_quantize_f32_s16(const float *in, int32_t count, float scale, int32_t zero_point, int16_t *out);
+reef_status reef_dequantize_s16_f32(const int16_t *in, int32_t count, float scale, int32_t zero_point,
+                                    float *out);
+
 /* out[i] = REQUANTIZE(in[i]); multiplier Q31 in [0, 2^31), shift [-31, 30]. */
 reef_status reef_requantize_tensor_s8(const int8_t *in, int32_t count, int32_t input_offset,
                                       int32_t multiplier, int32_t shift, int32_t output_offset, int8_t *out);
@@ -49,6 +57,9 @@ typedef struct reef_quantize_step_args {
 } reef_quantize_step_args;
 reef_status reef_quantize_step(const void *args, uint8_t *arena);
 reef_status reef_dequantize_step(const void *args, uint8_t *arena);
+/* The same args for float32 -> int16 and int16 -> float32. */
+reef_status reef_quantize_s16_step(const void *args, uint8_t *arena);
+reef_status reef_dequantize_s16_step(const void *args, uint8_t *arena);
 
 /* QUANTIZE int8 -> int8. */
 typedef struct reef_requantize_step_args {

@@ -34,6 +34,7 @@
 #include "reef/mean.h"
 #include "reef/pool.h"
 #include "reef/reshape_pad.h"
+#include "reef/s16x8.h"
 #include "reef/softmax.h"
 #include "reef/step_kinds.h"
 #include "reef/types.h"
@@ -158,5 +159,52 @@ typedef struct reef_pad_step_args {
     reef_dims output_dims;
 } reef_pad_step_args;
 reef_status reef_pad_step(const void *args, uint8_t *arena);
+
+/* ---- the 16x8 steps (reef/s16x8.h): int16 activations, int8 weights,
+ * an int64 bias or none; no scratch. */
+
+/* CONV_2D, int16 in and out. */
+typedef struct reef_conv_s16_step_args {
+    reef_step_io io;
+    reef_conv_params params;      /* offsets 0 */
+    reef_per_channel_quant quant; /* (C_OUT) */
+    reef_dims input_dims;         /* (N, H_IN, W_IN, C_IN) */
+    reef_dims filter_dims;        /* (C_OUT, KH, KW, C_IN) */
+    reef_dims output_dims;        /* (N, H_OUT, W_OUT, C_OUT) */
+    const int8_t *filter;
+    const int64_t *bias;          /* (C_OUT) or NULL */
+} reef_conv_s16_step_args;
+reef_status reef_conv_s16_step(const void *args, uint8_t *arena);
+
+/* DEPTHWISE_CONV_2D, int16 in and out. */
+typedef struct reef_dw_conv_s16_step_args {
+    reef_step_io io;
+    reef_dw_conv_params params;   /* offsets 0 */
+    reef_per_channel_quant quant; /* (C_OUT) */
+    reef_dims input_dims;         /* (N, H_IN, W_IN, C_IN) */
+    reef_dims filter_dims;        /* (1, KH, KW, C_OUT) */
+    reef_dims output_dims;        /* (N, H_OUT, W_OUT, C_OUT) */
+    const int8_t *filter;
+    const int64_t *bias;          /* (C_OUT) or NULL */
+} reef_dw_conv_s16_step_args;
+reef_status reef_dw_conv_s16_step(const void *args, uint8_t *arena);
+
+/* FULLY_CONNECTED, int16 in and out; a per-tensor quantization is one
+ * multiplier and shift repeated over the channels. */
+typedef struct reef_fc_s16_step_args {
+    reef_step_io io;
+    reef_fc_params params;        /* offsets 0 */
+    reef_per_channel_quant quant; /* (C_OUT) */
+    reef_dims input_dims;         /* (N, 1, 1, C_IN) */
+    reef_dims filter_dims;        /* (C_OUT, 1, 1, C_IN) */
+    reef_dims output_dims;        /* (N, 1, 1, C_OUT) */
+    const int8_t *filter;
+    const int64_t *bias;          /* (C_OUT) or NULL */
+} reef_fc_s16_step_args;
+reef_status reef_fc_s16_step(const void *args, uint8_t *arena);
+
+/* ADD of two same-shaped int16 tensors: a reef_add_step_args (left_shift
+ * 15, offsets 0). */
+reef_status reef_add_s16_step(const void *args, uint8_t *arena);
 
 #endif

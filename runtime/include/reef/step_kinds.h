@@ -60,7 +60,13 @@
     X(ARG_MAX,    arg_max,    reef_arg_max_step,    reef_arg_max_step_args,    arg_max)    \
     X(RESIZE_NEAREST, resize_nearest, reef_resize_nearest_step, reef_resize_nearest_step_args, resize_nearest) \
     X(RESIZE_BILINEAR, resize_bilinear, reef_resize_bilinear_step, reef_resize_bilinear_step_args, resize_bilinear) \
-    X(TRANSPOSE_CONV, transpose_conv, reef_transpose_conv_step, reef_conv_step_args, conv)
+    X(TRANSPOSE_CONV, transpose_conv, reef_transpose_conv_step, reef_conv_step_args, conv) \
+    X(CONV_S16,    conv_s16,    reef_conv_s16_step,    reef_conv_s16_step_args,    conv_s16)    \
+    X(DW_CONV_S16, dw_conv_s16, reef_dw_conv_s16_step, reef_dw_conv_s16_step_args, dw_conv_s16) \
+    X(FC_S16,      fc_s16,      reef_fc_s16_step,      reef_fc_s16_step_args,      fc_s16)      \
+    X(ADD_S16,     add_s16,     reef_add_s16_step,     reef_add_step_args,         add)         \
+    X(QUANTIZE_S16,   quantize_s16,   reef_quantize_s16_step,   reef_quantize_step_args, quantize) \
+    X(DEQUANTIZE_S16, dequantize_s16, reef_dequantize_s16_step, reef_quantize_step_args, quantize)
 
 #define REEF_FLOAT_STEP_KINDS(X)                                                        \
     X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \

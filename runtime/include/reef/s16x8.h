@@ -1,0 +1,55 @@
+/* reef runtime: TFLite's 16x8 scheme, int16 activations with int8
+ * weights, for FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D and ADD
+ * (bit-exact with TFLite Micro's reference kernels for int16 input).
+ *
+ * int16 activations are symmetric: every zero point is 0, so the
+ * params' input and output offsets must be 0 (REEF_ARG_ERROR otherwise).
+ * The conv, depthwise and fully-connected kernels accumulate in 64 bits
+ * (int64 bias, as TFLite's converter writes for 16x8, or none) and
+ * requantize as TFLite's MultiplyByQuantizedMultiplier(int64_t acc, ...):
+ * the Q31 multiplier rounded to Q15, one rounding shift by 15 - shift,
+ * shift in [-31, 7]; the result is truncated to 32 bits as TFLite does,
+ * then clamped to the activation range (in [-32768, 32767]). */
+#ifndef REEF_RT_S16X8_H
+#define REEF_RT_S16X8_H
+
+#include "reef/add.h"
+#include "reef/conv.h"
+#include "reef/dw_conv.h"
+#include "reef/fc.h"
+#include "reef/types.h"
+
+/* TFLite's MultiplyByQuantizedMultiplier for a 64-bit accumulator
+ * (|acc| < 2^47), without TFLITE_SINGLE_ROUNDING (TFLite Micro's
+ * default). shift: [-31, 7]. */
+int32_t reef_requantize_s64(int64_t acc, int32_t multiplier, int32_t shift);
+
+/* out[b, o] = clamp(requant_o(bias[o] + sum_i filter[o, i] * input[b, i]))
+ * quant:  (C_OUT) multipliers and shifts (a per-tensor quantization is
+ *         one value repeated)
+ * dims as reef_fc_s8; bias (C_OUT) or NULL. */
+reef_status reef_fc_s16x8(const reef_fc_params *params, const reef_per_channel_quant *quant,
+                          const reef_dims *input_dims, const int16_t *input,
+                          const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                          const reef_dims *output_dims, int16_t *output);
+
+/* CONV_2D as reef_conv_s8 (no groups), int16 in and out. */
+reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                            const reef_dims *input_dims, const int16_t *input,
+                            const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                            const reef_dims *output_dims, int16_t *output);
+
+/* DEPTHWISE_CONV_2D as reef_dw_conv_s8, int16 in and out. */
+reef_status reef_dw_conv_s16x8(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
+                               const reef_dims *input_dims, const int16_t *input,
+                               const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                               const reef_dims *output_dims, int16_t *output);
+
+/* ADD of same-shaped int16 tensors: reef_add_s8's arithmetic with
+ * left_shift 15 (TFLite's int16 general-scale path, AddGeneralParamScale),
+ * zero offsets, the activation clamp in [-32768, 32767]. The output may
+ * be the same buffer as either input. */
+reef_status reef_add_s16(const reef_add_params *params, const int16_t *input1, const int16_t *input2,
+                         int32_t count, int16_t *output);
+
+#endif

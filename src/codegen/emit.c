@@ -124,7 +124,7 @@ static void put_window(FILE *fp, reef_hw stride, reef_hw padding, reef_hw dilati
 static int conv_paired(const reef_lowered_step *s)
 {
     const reef_conv_step_args *a = &s->args.conv;
-    return s->kind == REEF_STEP_CONV && reef_conv_s8_pairable(&a->params, &a->quant, &a->input_dims,
+    return s->kind == REEF_STEP_CONV && !s->keep_layout && reef_conv_s8_pairable(&a->params, &a->quant, &a->input_dims,
                                                               &a->filter_dims, &a->output_dims, a->filter);
 }
 
@@ -154,7 +154,7 @@ static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s, const voi
 static int fc_paired(const reef_lowered_step *s)
 {
     const reef_fc_step_args *a = &s->args.fc;
-    return s->kind == REEF_STEP_FC && reef_fc_s8_pairable(&a->params, &a->filter_dims, a->filter);
+    return s->kind == REEF_STEP_FC && !s->keep_layout && reef_fc_s8_pairable(&a->params, &a->filter_dims, a->filter);
 }
 
 static void put_fc(emitter *e, int k, const reef_lowered_step *s, const void *args)

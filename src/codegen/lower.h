@@ -51,6 +51,8 @@ typedef struct reef_lowered_step {
     int32_t input_tensors[2]; /* graph indices of the activations it reads (io.input_at, io.input2_at), -1 = none */
     int writes_part;          /* 1: writes part of output_tensor, the steps of the same op next to it the rest
                                  (CONCATENATION, PACK) */
+    int keep_layout;          /* 1: its constants are emitted in TFLite's layout, never paired (reef/conv.h,
+                                 reef/fc.h): an on-device update writes this layer's weights */
     reef_step_args args;
     int8_t *filter;      /* (C_OUT, KH, KW, C_IN) or (C_OUT, C_IN), or NULL */
     size_t filter_size;  /* bytes */

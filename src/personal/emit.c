@@ -189,7 +189,16 @@ int reef_pemit(const char *dir, const char *name, const char *source, const reef
                const reef_ptail *t, const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels,
                reef_error *err)
 {
-    if (reef_emit_c(m, dir, name, source, err)) return -1;
+    /* the tail's steps keep TFLite's layout: the update writes their
+     * weights and biases as they are (no paired filters or folded biases) */
+    reef_lowered_model keep = *m;
+    keep.steps = malloc((size_t)(m->nsteps ? m->nsteps : 1) * sizeof *keep.steps);
+    if (!keep.steps) return reef_fail(err, "out of memory");
+    memcpy(keep.steps, m->steps, (size_t)m->nsteps * sizeof *keep.steps);
+    for (int k = plan->boundary_step > 0 ? plan->boundary_step : 0; k < m->nsteps; k++) keep.steps[k].keep_layout = 1;
+    int rc = reef_emit_c(&keep, dir, name, source, err);
+    free(keep.steps);
+    if (rc) return -1;
     if (write_header(dir, name, m, t, err)) return -1;
     return write_source(dir, name, m, t, plan, replay, replay_labels, err);
 }

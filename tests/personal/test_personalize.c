@@ -190,6 +190,33 @@ static void test_int8_update_on_host(void **state)
     reef_prun_report_free(&r);
 }
 
+/* The plan file carries the scheme: an int8 plan reads back as int8, a
+ * float plan is written without the key (files from before are unchanged). */
+static void test_plan_file_scheme(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    reef_pplan p, back;
+    reef_error err;
+    testing_tmpdir(dir, sizeof dir, "personal-plan");
+    snprintf(path, sizeof path, "%s/p.plan", dir);
+    for (int scheme = REEF_SCHEME_FLOAT; scheme <= REEF_SCHEME_INT8; scheme++) {
+        plan_for_scheme(&p, scheme);
+        if (reef_pplan_save(path, &p, "m.tflite", &err)) fail_msg("%s", err.msg);
+        if (reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(back.scheme, scheme);
+        assert_int_equal(back.boundary_step, p.boundary_step);
+        FILE *fp = fopen(path, "r");
+        char text[4096];
+        size_t n = fread(text, 1, sizeof text - 1, fp);
+        text[n] = '\0';
+        fclose(fp);
+        assert_true((strstr(text, "\nscheme int8\n") != NULL) == (scheme == REEF_SCHEME_INT8));
+        if (scheme == REEF_SCHEME_INT8) assert_true(back.hp.momentum == 0.0f);
+    }
+    testing_rm_tree(dir);
+}
+
 /* Scheme a on qemu-m4: the weights (int8 and int32 bytes) trained on the
  * emulated M4 equal the host's bit for bit (reef_prun fails otherwise). */
 static void test_int8_qemu_bit_identical(void **state)
@@ -420,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_qemu_bit_identical),
         cmocka_unit_test(test_int8_tail_is_inference),
         cmocka_unit_test(test_int8_update_on_host),
+        cmocka_unit_test(test_plan_file_scheme),
         cmocka_unit_test(test_int8_qemu_bit_identical),
         cmocka_unit_test(test_board_firmware_builds),
         cmocka_unit_test(test_cli_bad_input),

@@ -81,7 +81,8 @@ static inline int32_t add_int_const(reef_graph *g, const char *name, const int64
     int32_t shape[1] = {n};
     int32_t t = reef_graph_add_tensor(g, name, is64 ? REEF_INT64 : REEF_INT32, 1, shape, &err);
     assert_true(t >= 0);
-    uint8_t bytes[32];
+    uint8_t bytes[8 * 16];
+    assert_true(n >= 0 && n <= 16);
     for (int i = 0; i < n; i++)
         for (int b = 0; b < (is64 ? 8 : 4); b++) bytes[i * (is64 ? 8 : 4) + b] = (uint8_t)((uint64_t)v[i] >> (8 * b));
     assert_int_equal(reef_graph_set_data(g, t, bytes, (size_t)n * (is64 ? 8 : 4), &err), 0);

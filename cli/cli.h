@@ -80,6 +80,8 @@ int cmd_personalize(int argc, char **argv);
 int cmd_cv(int argc, char **argv);
 /* reef report --repeat N (report_repeat.c) */
 int cmd_report_repeat(int argc, char **argv);
+/* reef report --memory (report_memory.c) */
+int cmd_report_memory(int argc, char **argv);
 int cmd_harvest(int argc, char **argv);
 
 /* A dataset's per-class and per-group counts: tables on stdout, or the

@@ -45,7 +45,9 @@ static void usage(FILE *fp)
             "  --timeout S      time limit of each emulated run (default from the MACs)\n"
             "  --json           print the result as JSON\n\n"
             "reef report --repeat N --train T.ds --data TEST.ds [...]: N trainings, float and\n"
-            "int8 accuracy mean ± std and the int8 drop (reef report --repeat 1 --help).\n");
+            "int8 accuracy mean ± std and the int8 drop (reef report --repeat 1 --help).\n"
+            "reef report --memory --int8 M.tflite --data D.ds: the memory modes' arena, RAM and\n"
+            "instruction cost side by side (reef report --memory --help).\n");
 }
 
 typedef struct report_args {
@@ -427,6 +429,8 @@ int cmd_report(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)  // the repeated-trainings protocol: report_repeat.c
         if (!strcmp(argv[i], "--repeat") || !strncmp(argv[i], "--repeat=", 9)) return cmd_report_repeat(argc, argv);
+    for (int i = 1; i < argc; i++)  // the planner's memory modes side by side: report_memory.c
+        if (!strcmp(argv[i], "--memory")) return cmd_report_memory(argc, argv);
     report_args a;
     int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;

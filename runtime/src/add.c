@@ -169,20 +169,6 @@ static void add_smm_equal(const add_smm *s, const int8_t *input_big, const int8_
     add_smm_run(s, input_big, input_other, count, lo, hi, output, 0, 0);
 }
 
-static void add_smm_any(const reef_add_params *p, const add_smm *s, const int8_t *input1,
-                        const int8_t *input2, int32_t count, int8_t *output)
-{
-    const int swap = p->input1_shift != 0;
-    const int8_t *input_big = swap ? input2 : input1, *input_other = swap ? input1 : input2;
-    const int32_t lo = p->activation.min, hi = p->activation.max;
-    if (s->r_other == 0)
-        add_smm_equal(s, input_big, input_other, count, lo, hi, output);
-    else if (lo == -128 && hi == 127)
-        add_smm_plain(s, input_big, input_other, count, output);
-    else
-        add_smm_clamped(s, input_big, input_other, count, lo, hi, output);
-}
-
 static void add_fast_plain(const reef_add_params *p, const add_in *big, const add_in *other,
                            int32_t other_offset, const reef_rq *out_rq, const int8_t *input_big,
                            const int8_t *input_other, int32_t count, int8_t *output)
@@ -197,27 +183,37 @@ static void add_fast_clamped(const reef_add_params *p, const add_in *big, const 
     add_fast(p, big, other, other_offset, out_rq, input_big, input_other, count, output, 0);
 }
 
-/* Either loop, the input with shift 0 first (ADD commutes). */
-static void add_fast_any(const reef_add_params *p, const add_in in[2], const reef_rq *out_rq,
-                         const int8_t *input1, const int8_t *input2, int32_t count,
-                         int8_t *output)
-{
-    const int swap = p->input1_shift != 0;
-    const add_in *big = &in[swap], *other = &in[!swap];
-    const int32_t other_offset = swap ? p->input1_offset : p->input2_offset;
-    const int8_t *input_big = swap ? input2 : input1, *input_other = swap ? input1 : input2;
-    if (p->activation.min == -128 && p->activation.max == 127)
-        add_fast_plain(p, big, other, other_offset, out_rq, input_big, input_other, count, output);
-    else
-        add_fast_clamped(p, big, other, other_offset, out_rq, input_big, input_other, count,
-                         output);
-}
-
 static int add_offsets_small(const reef_add_params *p)
 {
     return p->input1_offset >= -128 && p->input1_offset <= 128 && p->input2_offset >= -128 &&
            p->input2_offset <= 128;
 }
+
+static int add_params_valid(const reef_add_params *p)
+{
+    return p->left_shift >= 0 && p->left_shift <= 30 && p->input1_shift <= 0 && p->input2_shift <= 0 &&
+           reef_activation_valid(&p->activation);
+}
+
+int reef_add_s8_path(const reef_add_params *params)
+{
+    const reef_add_params *p = params;
+    const int plain = p->activation.min == -128 && p->activation.max == 127;
+    add_smm smm;
+    reef_rq out_rq;
+    if (add_offsets_small(p) && add_smm_init(p, &smm))
+        return smm.r_other == 0 ? REEF_ADD_PATH_SMM_EQUAL : plain ? REEF_ADD_PATH_SMM_PLAIN : REEF_ADD_PATH_SMM_CLAMPED;
+    if (add_offsets_small(p) && p->left_shift <= 21 && p->input1_shift >= -31 && p->input2_shift >= -31 &&
+        (p->input1_shift == 0 || p->input2_shift == 0) &&
+        reef_rq_init(&out_rq, 0, p->output_multiplier, p->output_shift))
+        return plain ? REEF_ADD_PATH_FAST_PLAIN : REEF_ADD_PATH_FAST_CLAMPED;
+    return REEF_ADD_PATH_SCALAR;
+}
+
+#ifndef REEF_ADD_PATHS
+#define REEF_ADD_PATHS ((1u << REEF_ADD_PATH_COUNT) - 1u)
+#endif
+#define ADD_HAS(path) ((REEF_ADD_PATHS >> (path)) & 1u)
 
 reef_status reef_add_s8(const reef_add_params *params, const int8_t *input1,
                         const int8_t *input2, int32_t count, int8_t *output)
@@ -226,21 +222,43 @@ reef_status reef_add_s8(const reef_add_params *params, const int8_t *input1,
     add_in in[2];
     add_smm smm;
     reef_rq out_rq;
-    if (!params || !input1 || !input2 || !output || count < 0 ||
-        params->left_shift < 0 || params->left_shift > 30 || params->input1_shift > 0 ||
-        params->input2_shift > 0 || !reef_activation_valid(&params->activation))
+    if (!params || !input1 || !input2 || !output || count < 0 || !add_params_valid(params))
         return REEF_ARG_ERROR;
-    if (add_offsets_small(p) && add_smm_init(p, &smm)) {
-        add_smm_any(p, &smm, input1, input2, count, output);
-        return REEF_OK;
-    }
+    /* the input with shift 0 first (ADD commutes) */
+    const int swap = p->input1_shift != 0;
+    const int8_t *input_big = swap ? input2 : input1, *input_other = swap ? input1 : input2;
+    const int32_t lo = p->activation.min, hi = p->activation.max;
+    const int path = reef_add_s8_path(p);
+    if (path <= REEF_ADD_PATH_SMM_CLAMPED) add_smm_init(p, &smm);
     add_in_init(&in[0], p->input1_offset, p->input1_multiplier, p->input1_shift, p->left_shift);
     add_in_init(&in[1], p->input2_offset, p->input2_multiplier, p->input2_shift, p->left_shift);
-    if (add_offsets_small(p) && p->left_shift <= 21 && p->input1_shift >= -31 &&
-        p->input2_shift >= -31 && (p->input1_shift == 0 || p->input2_shift == 0) &&
-        reef_rq_init(&out_rq, 0, p->output_multiplier, p->output_shift))
-        add_fast_any(p, in, &out_rq, input1, input2, count, output);
-    else
+    reef_rq_init(&out_rq, 0, p->output_multiplier, p->output_shift);
+    const int32_t other_offset = swap ? p->input1_offset : p->input2_offset;
+    switch (path) {
+    case REEF_ADD_PATH_SMM_EQUAL:
+        if (!ADD_HAS(REEF_ADD_PATH_SMM_EQUAL)) break;
+        add_smm_equal(&smm, input_big, input_other, count, lo, hi, output);
+        return REEF_OK;
+    case REEF_ADD_PATH_SMM_PLAIN:
+        if (!ADD_HAS(REEF_ADD_PATH_SMM_PLAIN)) break;
+        add_smm_plain(&smm, input_big, input_other, count, output);
+        return REEF_OK;
+    case REEF_ADD_PATH_SMM_CLAMPED:
+        if (!ADD_HAS(REEF_ADD_PATH_SMM_CLAMPED)) break;
+        add_smm_clamped(&smm, input_big, input_other, count, lo, hi, output);
+        return REEF_OK;
+    case REEF_ADD_PATH_FAST_PLAIN:
+        if (!ADD_HAS(REEF_ADD_PATH_FAST_PLAIN)) break;
+        add_fast_plain(p, &in[swap], &in[!swap], other_offset, &out_rq, input_big, input_other, count, output);
+        return REEF_OK;
+    case REEF_ADD_PATH_FAST_CLAMPED:
+        if (!ADD_HAS(REEF_ADD_PATH_FAST_CLAMPED)) break;
+        add_fast_clamped(p, &in[swap], &in[!swap], other_offset, &out_rq, input_big, input_other, count, output);
+        return REEF_OK;
+    default:
+        if (!ADD_HAS(REEF_ADD_PATH_SCALAR)) break;
         add_scalar(p, input1, input2, count, output);
-    return REEF_OK;
+        return REEF_OK;
+    }
+    return REEF_UNSUPPORTED; /* a loop this build left out (REEF_ADD_PATHS) */
 }

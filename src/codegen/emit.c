@@ -511,6 +511,15 @@ static unsigned conv_paths(const reef_lowered_model *m)
     return paths;
 }
 
+/* The OR of 1 << reef_add_s8_path over the ADD steps. */
+static unsigned add_paths(const reef_lowered_model *m)
+{
+    unsigned paths = 0;
+    for (int k = 0; k < m->nsteps; k++)
+        if (m->steps[k].kind == REEF_STEP_ADD) paths |= 1u << reef_add_s8_path(&m->steps[k].args.add.params);
+    return paths;
+}
+
 /* What a firmware built with -include of the header may leave out. */
 static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
 {
@@ -519,6 +528,10 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             " * this header, the runtime compiles no other. */\n"
             "#ifndef REEF_CONV_PATHS\n#define REEF_CONV_PATHS 0x%xu\n#endif\n\n",
             conv_paths(m));
+    fprintf(e->fp,
+            "/* The ADD loops this model runs (reef/add.h). */\n"
+            "#ifndef REEF_ADD_PATHS\n#define REEF_ADD_PATHS 0x%xu\n#endif\n\n",
+            add_paths(m));
     fprintf(e->fp,
             "/* Whether a depthwise step runs in place (reef gen --memory): when not,\n"
             " * the runtime links no in-place kernel. */\n"

@@ -135,12 +135,9 @@ static int trace_tensors(ctx *c, reef_error *err)
     const reef_lowered_model *m = c->m;
     for (int t = 0; t < c->nt; t++) c->producer[t] = -2, c->last_reader_step[t] = -1;
     c->producer[m->input_tensor] = -1;
-    for (int k = 0; k < m->nsteps; k++)
-        if (m->steps[k].writes_part)
-            return reef_fail(err,
-                             "intermittent: step %d (op %d, %s) writes one part of a tensor; resumable units of "
-                             "CONCATENATION and PACK are not supported yet",
-                             k, m->steps[k].op, reef_builtin_name(m->steps[k].builtin));
+    /* CONCATENATION and PACK: several steps write parts of one tensor; the
+     * last is its producer, the first its first atom (index_atoms), and
+     * the planner puts no point between them (cut_allowed) */
     for (int k = 0; k < m->nsteps; k++) c->producer[m->steps[k].output_tensor] = k;
     for (int t = 0; t < c->nt; t++) c->root[t] = t;
     for (int k = 0; k < m->nsteps; k++)
@@ -303,10 +300,13 @@ static void index_atoms(ctx *c)
 /* First atom writing root tensor t: -1 for the model input. */
 static int produced_from(const ctx *c, int t) { return t == c->m->input_tensor ? -1 : c->first_atom[t]; }
 
-/* Bytes of t written by atoms before boundary i (a prefix: tiles are in order). */
+/* Bytes of t written by atoms before boundary i (a prefix: tiles are in
+ * order). A tensor written in parts (CONCATENATION, PACK) is whole at any
+ * point after its first part: no point falls between parts (cut_allowed). */
 static uint32_t prefix_bytes(const ctx *c, int t, int i)
 {
     if (t == c->m->input_tensor) return c->m->tensor_bytes[t];
+    if (c->m->steps[c->producer[t]].writes_part) return c->first_atom[t] < i ? c->m->tensor_bytes[t] : 0;
     uint32_t end = 0;
     for (int a = c->first_atom[t]; a < i && a < c->natoms && c->atoms[a].step == c->producer[t]; a++)
         end = c->atoms[a].byte1;
@@ -328,11 +328,21 @@ static void restore_at(const ctx *c, int i, double *bytes, double *transfers)
         if (live_at(c, t, i)) *bytes += prefix_bytes(c, t, i), *transfers += 1;
 }
 
+static int cut_allowed(const ctx *c, int i);
+
+/* Whether atom a writes a part of a tensor that atom a + 1 goes on
+ * writing: the tensor is saved once, after its last part. */
+static int part_continues(const ctx *c, int a)
+{
+    return a + 1 < c->natoms && !cut_allowed(c, a + 1);
+}
+
 /* What the unit [i, j) leaves live at j. */
 static void saves_of(const ctx *c, int i, int j, double *bytes, double *transfers)
 {
     *bytes = 0, *transfers = 0;
     for (int a = i; a < j; a++) {
+        if (part_continues(c, a)) continue;
         int t = c->m->steps[c->atoms[a].step].output_tensor;
         if (c->last_reader_atom[t] >= j) *bytes += c->atoms[a].byte1 - c->atoms[a].byte0, *transfers += 1;
     }
@@ -349,15 +359,28 @@ static double unit_charge(const ctx *c, int i, int j, double *commit)
     return c->o->costs.boot_uj + c->record_read_uj + read_cost(c, rb, rt) + run + *commit;
 }
 
+/* May a commit point fall at boundary i? Not between two steps that write
+ * parts of one tensor (CONCATENATION, PACK): the parts interleave, so a
+ * point there would have to save the tensor whole over the copy its own
+ * restore reads; a unit holds all the parts (cheap copies) instead. */
+static int cut_allowed(const ctx *c, int i)
+{
+    if (i <= 0 || i >= c->natoms) return 1;
+    const reef_lowered_step *before = &c->m->steps[c->atoms[i - 1].step], *after = &c->m->steps[c->atoms[i].step];
+    return !(before->writes_part && after->writes_part && before->output_tensor == after->output_tensor);
+}
+
 /* Cut points minimising the commits' energy with every unit within the
  * budget (dynamic programming over atom boundaries); a tile is a unit of
- * its own. No budget: a unit per atom. */
+ * its own. No budget: a unit per atom (the parts of one tensor together). */
 static int choose_cuts(const ctx *c, int *cut, int *ncut, reef_error *err)
 {
     int n = c->natoms;
     if (c->o->budget_uj <= 0) {
-        for (int i = 0; i <= n; i++) cut[i] = i;
-        *ncut = n + 1;
+        int k = 0;
+        for (int i = 0; i <= n; i++)
+            if (cut_allowed(c, i)) cut[k++] = i;
+        *ncut = k;
         return 0;
     }
     double *best = malloc((size_t)(n + 1) * sizeof *best);
@@ -369,6 +392,7 @@ static int choose_cuts(const ctx *c, int *cut, int *ncut, reef_error *err)
     best[0] = 0;
     for (int j = 1; j <= n; j++) {
         best[j] = DBL_MAX, from[j] = -1;
+        if (!cut_allowed(c, j)) continue;
         for (int i = j - 1; i >= 0; i--) {
             if (best[i] == DBL_MAX) continue;
             if (j - i > 1 && (c->atoms[i].tile_kind || c->atoms[j - 1].tile_kind)) break;
@@ -513,7 +537,7 @@ static void fill_spans(ctx *c, const int *cut, int ncut, const uint32_t *nvm_at,
         } else {
             for (int a = cut[pt - 1]; a < i; a++) {
                 int t = m->steps[c->atoms[a].step].output_tensor;
-                if (c->last_reader_atom[t] < i || nvm_at[t] == UINT32_MAX) continue;
+                if (part_continues(c, a) || c->last_reader_atom[t] < i || nvm_at[t] == UINT32_MAX) continue;
                 const atom *at = &c->atoms[a];
                 p->save_live_to[ns] = last_live_point(c, t, cut, ncut);
                 p->saves[ns++] = (reef_span){m->tensor_at[t] + at->byte0, p->data_at + nvm_at[t] + at->byte0,
@@ -668,6 +692,17 @@ double reef_intermittent_min_budget(const reef_lowered_model *m, const reef_inte
     }
     int max_tiles = o->max_tiles > 0 ? o->max_tiles : DEFAULT_MAX_TILES;
     for (int k = 0; k < m->nsteps; k++) {
+        if (m->steps[k].writes_part) { /* the parts of one tensor run in one unit (cut_allowed) */
+            const int first = k;
+            double run = step_uj(&c, k);
+            while (k + 1 < m->nsteps && m->steps[k + 1].writes_part &&
+                   m->steps[k + 1].output_tensor == m->steps[first].output_tensor)
+                run += step_uj(&c, ++k);
+            double need = c.o->costs.boot_uj + c.record_read_uj + read_cost(&c, live_bytes_before_step(&c, first), 3) +
+                          run + write_cost(&c, m->tensor_bytes[m->steps[k].output_tensor], 1) + c.record_write_uj;
+            if (need > worst) worst = need;
+            continue;
+        }
         int32_t length = 0, align = 1;
         uint32_t elem = 0;
         int kind = tiling_of(&m->steps[k], &length, &elem, &align);

@@ -372,10 +372,11 @@ static size_t arena_if(const reef_graph *g, const reef_lowered_model *m, const c
     return size;
 }
 
-/* Which depthwise steps run in place. min: every one that can. balanced:
- * only those the arena needs (all of them first; then each one left out
- * again when the arena does not grow without it, since the in-place kernel
- * is the slower one). fast: none. */
+/* Which depthwise steps run in place. min: every one that can, except
+ * those whose leaving out shrinks the arena. balanced: only those the arena
+ * needs (all of them first; then each one left out again when the arena
+ * does not grow without it, since the in-place kernel is the slower one).
+ * fast: none. Neither ends above the layer-by-layer arena. */
 static int choose_in_place(const reef_graph *g, const reef_lowered_model *m, reef_memory_mode mode, char *wanted)
 {
     int any = 0;
@@ -384,15 +385,22 @@ static int choose_in_place(const reef_graph *g, const reef_lowered_model *m, ree
         memset(wanted, 0, (size_t)m->nsteps);
         return 0;
     }
-    if (mode == REEF_MEMORY_MIN) return 0;
+    /* From every step in place, each taken out again: by balanced when the
+     * arena does not grow without it, by min only when it shrinks (a small
+     * step's int16 plane in scratch can cost more than its input frees). */
     size_t best = arena_if(g, m, wanted);
     for (int k = 0; k < m->nsteps; k++) {
         if (!wanted[k]) continue;
         wanted[k] = 0;
         size_t without = arena_if(g, m, wanted);
-        if (without > best) wanted[k] = 1;
+        if (mode == REEF_MEMORY_MIN ? without >= best : without > best) wanted[k] = 1;
         else best = without;
     }
+    /* never above the layer-by-layer plan (seen on random nets: 548 B in
+     * place against 384 B without) */
+    char *none = calloc((size_t)m->nsteps, 1);
+    if (none && arena_if(g, m, none) < best) memset(wanted, 0, (size_t)m->nsteps);
+    free(none);
     return 0;
 }
 

@@ -83,7 +83,8 @@ typedef enum {
 #define REEF_MAX_RANK 6
 /* Name of the Model.metadata entry whose buffer holds the class names. */
 #define REEF_TFLITE_CLASS_NAMES "reef_class_names"
-#define REEF_MAX_OP_IO 8
+/* TFLite Micro's CONCATENATION takes up to 10 inputs (kMaxInputNum). */
+#define REEF_MAX_OP_IO 10
 
 typedef struct reef_tensor {
     char *name;

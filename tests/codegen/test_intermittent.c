@@ -301,6 +301,83 @@ static void test_small_model_commit_policies(void **state)
     rig_free(&g);
 }
 
+/* x (1x4x4x6) -> SPLIT_V along the channels into 2, 1 and 3 -> the parts
+ * in reverse order -> CONCATENATION (pack 0) or, after UNPACK along the
+ * rows, PACK (pack 1) -> y: y is written in parts that interleave. */
+static void lower_pieces(rig *g, int pack)
+{
+    reef_graph gr;
+    reef_error err = {{0}};
+    float scale = 0.05f;
+    int64_t zp = 3;
+    const int32_t shape[4] = {1, 4, 4, 6}, extents[3] = {2, 1, 3};
+    const int nparts = pack ? 4 : 3, axis = pack ? 1 : 3;
+    int32_t parts[4], reversed[4];
+    assert_int_equal(reef_graph_init(&gr, "pieces", &err), 0);
+    int32_t x = reef_graph_add_tensor(&gr, "x", REEF_INT8, 4, shape, &err);
+    assert_int_equal(reef_graph_set_quant(&gr, x, 1, &scale, &zp, 0, &err), 0);
+    for (int k = 0; k < nparts; k++) {
+        const int32_t part_shape[4] = {1, 4, 4, extents[k % 3]}, row_shape[3] = {1, 4, 6};
+        parts[k] = pack ? reef_graph_add_tensor(&gr, "row", REEF_INT8, 3, row_shape, &err)
+                        : reef_graph_add_tensor(&gr, "part", REEF_INT8, 4, part_shape, &err);
+        assert_int_equal(reef_graph_set_quant(&gr, parts[k], 1, &scale, &zp, 0, &err), 0);
+        reversed[nparts - 1 - k] = parts[k];
+    }
+    int32_t y = reef_graph_add_tensor(&gr, "y", REEF_INT8, 4, shape, &err);
+    assert_int_equal(reef_graph_set_quant(&gr, y, 1, &scale, &zp, 0, &err), 0);
+    reef_op_options o;
+    reef_op_options_init(&o), o.count = nparts, o.axis = axis;
+    if (pack) {
+        assert_true(reef_graph_add_op(&gr, REEF_OP_UNPACK, &x, 1, parts, nparts, &o, &err) >= 0);
+        assert_true(reef_graph_add_op(&gr, REEF_OP_PACK, reversed, nparts, &y, 1, &o, &err) >= 0);
+    } else {
+        const int32_t one[1] = {1}, three[1] = {3}, axis_value = axis;
+        int32_t sizes = reef_graph_add_tensor(&gr, "size_splits", REEF_INT32, 1, three, &err);
+        int32_t at = reef_graph_add_tensor(&gr, "axis", REEF_INT32, 1, one, &err);
+        assert_int_equal(reef_graph_set_data(&gr, sizes, extents, sizeof extents, &err), 0);
+        assert_int_equal(reef_graph_set_data(&gr, at, &axis_value, 4, &err), 0);
+        int32_t split_in[3] = {x, sizes, at};
+        assert_true(reef_graph_add_op(&gr, REEF_OP_SPLIT_V, split_in, 3, parts, nparts, &o, &err) >= 0);
+        assert_true(reef_graph_add_op(&gr, REEF_OP_CONCATENATION, reversed, nparts, &y, 1, &o, &err) >= 0);
+    }
+    assert_int_equal(reef_graph_set_io(&gr, &x, 1, &y, 1, &err), 0);
+    if (reef_lower(&gr, &g->m, &err)) fail_msg("%s", err.msg);
+    reef_graph_free(&gr);
+}
+
+/* CONCATENATION and PACK write their output in parts, one COPY_ROWS step
+ * each, and the parts interleave: the planner puts all of them in one unit
+ * (no commit point between two parts), and a later point saves and
+ * restores the tensor whole. A unit per step otherwise, and the smallest
+ * budget; every byte of every write failed plus random failures: the
+ * continuous outputs. */
+static void test_concat_and_pack(void **state)
+{
+    (void)state;
+    for (int pack = 0; pack < 2; pack++) {
+        rig g = {0};
+        lower_pieces(&g, pack);
+        int parts = 0;
+        for (int k = 0; k < g.m.nsteps; k++) parts += g.m.steps[k].writes_part;
+        assert_int_equal(parts, pack ? 4 : 3);
+        int8_t *in = random_inputs(&g, 2, 31 + (uint64_t)pack);
+        for (int budgeted = 0; budgeted < 2; budgeted++) {
+            rig_plan(&g, budgeted ? fram_min_budget(&g.m) * 1.01 : 0);
+            if (!budgeted) assert_int_equal(g.plan.nunits, g.m.nsteps - parts + 1); /* the parts in one unit */
+            for (int u = 0; u + 1 < g.plan.nunits; u++) { /* no unit ends between two parts */
+                const int next = g.plan.units[u + 1].step;
+                assert_false(g.m.steps[next - 1].writes_part && g.m.steps[next].writes_part &&
+                             g.m.steps[next - 1].output_tensor == g.m.steps[next].output_tensor);
+            }
+            assert_true(plan_idempotent(&g.plan));
+            reef_fail_stats st = campaign(&g, in, 2, 1, testing_sanitizer_run() ? 200 : 2000, 1);
+            expect_identical(&st);
+        }
+        free(in);
+        rig_free(&g);
+    }
+}
+
 static void test_kws(void **state)
 {
     (void)state;
@@ -341,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_mutated_layout_caught),
         cmocka_unit_test(test_other_model_progress_ignored),
         cmocka_unit_test(test_small_model_commit_policies),
+        cmocka_unit_test(test_concat_and_pack),
         cmocka_unit_test(test_kws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -192,12 +192,42 @@ static void test_report(void **state)
                                 "| 118 (measured) | 0.57 (measured) | - |"));
 }
 
+/* reef report --memory: every mode built and run on qemu-m4; fast runs
+ * nothing in place, min at least as small an arena at no fewer
+ * instructions; a missing model is named, with a nonzero exit. */
+static void test_report_memory(void **state)
+{
+    (void)state;
+    const char *bin = testing_reef_bin();
+    if (!bin) skip();
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' report --memory --int8 %s/tiny.tflite --data %s/test.ds --limit 6 --json", bin, dir,
+             dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    printf("%s", out);
+    const char *f = strstr(out, "{\"mode\":\"fast\""), *b = strstr(out, "{\"mode\":\"balanced\""),
+               *m = strstr(out, "{\"mode\":\"min\"");
+    assert_true(f && b && m && f < b && b < m);
+    assert_true(json_number(f, "in_place_steps") == 0);
+    assert_true(json_number(f, "arena_bytes") == json_number(f, "arena_layer_by_layer_bytes"));
+    assert_true(json_number(m, "arena_bytes") <= json_number(f, "arena_bytes"));
+    assert_true(json_number(b, "arena_bytes") <= json_number(f, "arena_bytes"));
+    assert_true(json_number(f, "instructions") > 0 && json_number(m, "instructions") >= json_number(f, "instructions"));
+    assert_true(json_number(m, "ram_bytes") > json_number(m, "arena_bytes"));
+    snprintf(cmd, sizeof cmd, "'%s' report --memory --int8 %s/missing.tflite --data %s/test.ds", bin, dir, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "missing.tflite"));
+    snprintf(cmd, sizeof cmd, "'%s' report --memory --int8 %s/tiny.tflite", bin, dir); /* no --data */
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_host_and_qemu),
         cmocka_unit_test(test_run_refuses_bad_input),
         cmocka_unit_test(test_run_background),
+        cmocka_unit_test(test_report_memory),
         cmocka_unit_test(test_infer_qemu_equals_host),
         cmocka_unit_test(test_report),
     };

@@ -249,7 +249,8 @@ static void test_dw_in_place(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* Average pooling four channels at a time in int16 lanes (pool.c), on
+/* Average pooling four channels at a time in int16 lanes (pool.c), and
+ * one channel by 2x2 windows at stride 2 (the fish nets' first op), on
  * windows up to and past its 256-pixel limit, with random and saturated
  * inputs (all -128 or all 127: the largest lane sums), against the scalar
  * definition: the rounded (half away from zero) mean of the clipped
@@ -258,12 +259,16 @@ static void test_avgpool_lanes(void **state)
 {
     (void)state;
     static int8_t in[20 * 20 * 11], got[20 * 20 * 11], want[20 * 20 * 11];
-    int bad = 0, lanes = 0;
+    int bad = 0, lanes = 0, single = 0;
     for (int t = 0; t < 400; t++) {
         reef_dims id = {1, rnd_in(1, 20), rnd_in(1, 20), rnd_in(1, 11)};
         reef_hw f = {rnd_in(1, id.h), rnd_in(1, id.w)};
         if (t % 4 == 0) f = (reef_hw){id.h, id.w}; /* global, up to 400 pixels */
         reef_pool_params p = {{rnd_in(1, 3), rnd_in(1, 3)}, {0, 0}, {-128, 127}};
+        if (t % 4 == 3 && id.h >= 2 && id.w >= 2) { /* one channel, 2x2 at stride 2 */
+            id.c = 1, f = (reef_hw){2, 2}, p.stride = (reef_hw){2, 2};
+            single++;
+        }
         p.activation = activation(rnd_in(-128, 100));
         reef_dims od = {1, (id.h - f.h) / p.stride.h + 1, (id.w - f.w) / p.stride.w + 1, id.c};
         int n = reef_dims_count(&id);
@@ -285,8 +290,9 @@ static void test_avgpool_lanes(void **state)
         lanes += id.c >= 4 && f.h * f.w <= 256;
         bad += count_diff(got, want, reef_dims_count(&od));
     }
-    printf("avgpool: %d of 400 random cases on the four-channel lane path\n", lanes);
-    assert_true(lanes > 150);
+    printf("avgpool: %d of 400 random cases on the four-channel lane path, %d on the one-channel 2x2 path\n", lanes,
+           single);
+    assert_true(lanes > 150 && single > 50);
     assert_int_equal(bad, 0);
 }
 

@@ -2,7 +2,10 @@
  * header asks for when no step needs a scalar reference): the layers the
  * *_needs_reference predicates name return REEF_UNSUPPORTED instead of
  * reaching a reference, and every other layer still runs its fast path.
- * This executable compiles the runtime sources itself with the macro. */
+ * It is also built with REEF_ADD_PATHS naming only the equal-scales ADD
+ * loop: ADDs that need another loop get REEF_UNSUPPORTED, and
+ * reef_add_s8_path names each loop for the parameters that select it.
+ * This executable compiles the runtime sources itself with the macros. */
 #include "testing.h"
 
 #include "reef/reef.h"
@@ -65,12 +68,41 @@ static void test_fc(void **state)
     assert_int_equal(reef_fc_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
 }
 
+/* ADD with int8's left shift 20 and the output 1/2 of twice_max: */
+static reef_add_params add_params(int32_t shift2, int32_t offset2, int32_t act_min)
+{
+    reef_add_params p = {5, 1 << 30, 0, offset2, 1 << 30, shift2, 20, -3, 1 << 30, -19, {act_min, 127}};
+    return p;
+}
+
+static void test_add_paths(void **state)
+{
+    (void)state;
+    int8_t a[9] = {1, -2, 3, 100, -128, 127, 0, 9, -9}, b[9] = {4, 5, -6, 100, -128, 127, 1, 2, 3}, out[9];
+    reef_add_params equal = add_params(0, 7, -128), plain = add_params(-1, 7, -128), clamped = add_params(-1, 7, 0);
+    reef_add_params fast = add_params(-1, 7, -128), scalar = add_params(-1, 129, -128);
+    fast.left_shift = 18; /* not int8's 20: the 64-bit loop */
+    assert_int_equal(reef_add_s8_path(&equal), REEF_ADD_PATH_SMM_EQUAL);
+    assert_int_equal(reef_add_s8_path(&plain), REEF_ADD_PATH_SMM_PLAIN);
+    assert_int_equal(reef_add_s8_path(&clamped), REEF_ADD_PATH_SMM_CLAMPED);
+    assert_int_equal(reef_add_s8_path(&fast), REEF_ADD_PATH_FAST_PLAIN);
+    fast.activation.min = 0;
+    assert_int_equal(reef_add_s8_path(&fast), REEF_ADD_PATH_FAST_CLAMPED);
+    assert_int_equal(reef_add_s8_path(&scalar), REEF_ADD_PATH_SCALAR);
+    assert_int_equal(reef_add_s8(&equal, a, b, 9, out), REEF_OK);
+    assert_int_equal(reef_add_s8(&plain, a, b, 9, out), REEF_UNSUPPORTED);
+    assert_int_equal(reef_add_s8(&clamped, a, b, 9, out), REEF_UNSUPPORTED);
+    assert_int_equal(reef_add_s8(&fast, a, b, 9, out), REEF_UNSUPPORTED);
+    assert_int_equal(reef_add_s8(&scalar, a, b, 9, out), REEF_UNSUPPORTED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv),
         cmocka_unit_test(test_dw),
         cmocka_unit_test(test_fc),
+        cmocka_unit_test(test_add_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

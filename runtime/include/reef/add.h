@@ -34,6 +34,21 @@ typedef struct reef_add_params {
  *   out[k] = clamp(requant(a + b, mo, so) + output_offset)
  * input1, input2, output: (count) elements of same-shaped tensors. The
  * output may be the same buffer as either input (in place). */
+/* The loop reef_add_s8 runs these parameters with (the REEF_ADD_PATH_*
+ * values). A build that defines REEF_ADD_PATHS (a generated model header
+ * does: the OR of 1 << path over its ADD steps) compiles only those loops;
+ * parameters needing another one then get REEF_UNSUPPORTED. */
+enum {
+    REEF_ADD_PATH_SMM_EQUAL = 0,   /* equal input scales, one rounding multiply per input */
+    REEF_ADD_PATH_SMM_PLAIN = 1,   /* the same with one input shifted, range [-128, 127] */
+    REEF_ADD_PATH_SMM_CLAMPED = 2, /* ... clamped to a narrower range */
+    REEF_ADD_PATH_FAST_PLAIN = 3,  /* 64-bit constants, range [-128, 127] */
+    REEF_ADD_PATH_FAST_CLAMPED = 4,
+    REEF_ADD_PATH_SCALAR = 5,      /* TFLite's reference arithmetic, any parameters */
+    REEF_ADD_PATH_COUNT = 6
+};
+int reef_add_s8_path(const reef_add_params *params);
+
 reef_status reef_add_s8(const reef_add_params *params, const int8_t *input1,
                         const int8_t *input2, int32_t count, int8_t *output);
 

@@ -11,6 +11,14 @@
 
 #define BLOCK 256
 
+/* The bias and accumulator of a 16x8 op: TFLite's 64-bit path (bias64 or
+ * none) or, acc32, its 32-bit one (bias32 or none). */
+typedef struct s16_bias {
+    const int64_t *bias64;
+    const int32_t *bias32;
+    int acc32;
+} s16_bias;
+
 int32_t reef_requantize_s64(int64_t acc, int32_t multiplier, int32_t shift)
 {
     const int32_t reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
@@ -35,18 +43,35 @@ static int16_t clamp16(int32_t v, const reef_activation *a)
     return (int16_t)(v < a->min ? a->min : v > a->max ? a->max : v);
 }
 
+/* Output channel o from the exact sum of products: bias, requantization,
+ * clamp. On the 32-bit path the sum wraps to 32 bits first, which is what
+ * TFLite's wrapping int32 accumulator holds after the same additions. */
+static int16_t finish(int64_t sum, int32_t o, const s16_bias *b, const reef_per_channel_quant *q,
+                      const reef_activation *a)
+{
+    if (b->acc32) {
+        uint32_t acc = (uint32_t)(uint64_t)sum;
+        if (b->bias32) acc += (uint32_t)b->bias32[o];
+        return clamp16(reef_requantize((int32_t)acc, q->multiplier[o], q->shift[o]), a);
+    }
+    if (b->bias64) sum = add_bias(sum, b->bias64[o]);
+    return clamp16(reef_requantize_s64(sum, q->multiplier[o], q->shift[o]), a);
+}
+
 static int activation16_valid(const reef_activation *a)
 {
     return a->min >= -32768 && a->max <= 32767 && a->min <= a->max;
 }
 
-/* Every channel's shift within what TFLite's 64-bit requantization takes. */
-static int quant_valid(const reef_per_channel_quant *q, int32_t channels)
+/* Every channel's shift within what the path's requantization takes:
+ * [-31, 7] for TFLite's 64-bit one, [-31, 30] for the 32-bit one. */
+static int quant_valid(const reef_per_channel_quant *q, int32_t channels, const s16_bias *b)
 {
     int32_t c;
+    const int32_t max_shift = b->acc32 ? 30 : 7;
     if (!q || !q->multiplier || !q->shift) return 0;
     for (c = 0; c < channels; c++)
-        if (q->multiplier[c] < 0 || q->shift[c] < -31 || q->shift[c] > 7) return 0;
+        if (q->multiplier[c] < 0 || q->shift[c] < -31 || q->shift[c] > max_shift) return 0;
     return 1;
 }
 
@@ -64,10 +89,10 @@ static int64_t dot16x8(const int16_t *x, const int8_t *w, int32_t n)
     return acc;
 }
 
-reef_status reef_fc_s16x8(const reef_fc_params *params, const reef_per_channel_quant *quant,
-                          const reef_dims *input_dims, const int16_t *input,
-                          const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
-                          const reef_dims *output_dims, int16_t *output)
+static reef_status fc_s16x8(const reef_fc_params *params, const reef_per_channel_quant *quant,
+                            const reef_dims *input_dims, const int16_t *input, const reef_dims *filter_dims,
+                            const int8_t *filter, const s16_bias *bias, const reef_dims *output_dims,
+                            int16_t *output)
 {
     int32_t b, o, rows, nin, nout;
     if (!params || !input || !filter || !output || !reef_dims_valid(input_dims) ||
@@ -76,18 +101,33 @@ reef_status reef_fc_s16x8(const reef_fc_params *params, const reef_per_channel_q
     rows = input_dims->n, nin = input_dims->c, nout = filter_dims->n;
     if (filter_dims->c != nin || output_dims->n != rows || output_dims->c != nout || params->input_offset ||
         params->filter_offset || params->output_offset || !activation16_valid(&params->activation) ||
-        !quant_valid(quant, nout))
+        !quant_valid(quant, nout, bias))
         return REEF_ARG_ERROR;
     for (b = 0; b < rows; b++) {
         const int16_t *x = input + (int64_t)b * nin;
-        for (o = 0; o < nout; o++) {
-            int64_t acc = dot16x8(x, filter + (int64_t)o * nin, nin);
-            if (bias) acc = add_bias(acc, bias[o]);
+        for (o = 0; o < nout; o++)
             output[(int64_t)b * nout + o] =
-                clamp16(reef_requantize_s64(acc, quant->multiplier[o], quant->shift[o]), &params->activation);
-        }
+                finish(dot16x8(x, filter + (int64_t)o * nin, nin), o, bias, quant, &params->activation);
     }
     return REEF_OK;
+}
+
+reef_status reef_fc_s16x8(const reef_fc_params *params, const reef_per_channel_quant *quant,
+                          const reef_dims *input_dims, const int16_t *input,
+                          const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                          const reef_dims *output_dims, int16_t *output)
+{
+    const s16_bias b = {bias, 0, 0};
+    return fc_s16x8(params, quant, input_dims, input, filter_dims, filter, &b, output_dims, output);
+}
+
+reef_status reef_fc_s16x8_acc32(const reef_fc_params *params, const reef_per_channel_quant *quant,
+                                const reef_dims *input_dims, const int16_t *input,
+                                const reef_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                const reef_dims *output_dims, int16_t *output)
+{
+    const s16_bias b = {0, bias, 1};
+    return fc_s16x8(params, quant, input_dims, input, filter_dims, filter, &b, output_dims, output);
 }
 
 static int conv16_args_valid(const reef_dims *in, const reef_dims *f, const reef_dims *out, const reef_hw *stride,
@@ -97,10 +137,10 @@ static int conv16_args_valid(const reef_dims *in, const reef_dims *f, const reef
            reef_window_valid(stride, padding) && dilation->h > 0 && dilation->w > 0 && activation16_valid(act);
 }
 
-reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_channel_quant *quant,
-                            const reef_dims *input_dims, const int16_t *input,
-                            const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
-                            const reef_dims *output_dims, int16_t *output)
+static reef_status conv_s16x8(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                              const reef_dims *input_dims, const int16_t *input, const reef_dims *filter_dims,
+                              const int8_t *filter, const s16_bias *bias, const reef_dims *output_dims,
+                              int16_t *output)
 {
     int32_t n, oy, ox, o, ky, kx;
     if (!params || !input || !filter || !output ||
@@ -108,7 +148,7 @@ reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_chann
                            &params->dilation, &params->activation))
         return REEF_ARG_ERROR;
     if (filter_dims->c != input_dims->c || filter_dims->n != output_dims->c || params->input_offset ||
-        params->output_offset || !quant_valid(quant, output_dims->c))
+        params->output_offset || !quant_valid(quant, output_dims->c, bias))
         return REEF_ARG_ERROR;
     {
         const int32_t H = input_dims->h, W = input_dims->w, C = input_dims->c;
@@ -129,13 +169,29 @@ reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_chann
                                                filter + (((int64_t)o * KH + ky) * KW + kx) * C, C);
                             }
                         }
-                        if (bias) acc = add_bias(acc, bias[o]);
                         output[(((int64_t)n * output_dims->h + oy) * output_dims->w + ox) * output_dims->c + o] =
-                            clamp16(reef_requantize_s64(acc, quant->multiplier[o], quant->shift[o]),
-                                    &params->activation);
+                            finish(acc, o, bias, quant, &params->activation);
                     }
     }
     return REEF_OK;
+}
+
+reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                            const reef_dims *input_dims, const int16_t *input,
+                            const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                            const reef_dims *output_dims, int16_t *output)
+{
+    const s16_bias b = {bias, 0, 0};
+    return conv_s16x8(params, quant, input_dims, input, filter_dims, filter, &b, output_dims, output);
+}
+
+reef_status reef_conv_s16x8_acc32(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                                  const reef_dims *input_dims, const int16_t *input,
+                                  const reef_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                  const reef_dims *output_dims, int16_t *output)
+{
+    const s16_bias b = {0, bias, 1};
+    return conv_s16x8(params, quant, input_dims, input, filter_dims, filter, &b, output_dims, output);
 }
 
 reef_status reef_dw_conv_s16x8(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
@@ -144,13 +200,14 @@ reef_status reef_dw_conv_s16x8(const reef_dw_conv_params *params, const reef_per
                                const reef_dims *output_dims, int16_t *output)
 {
     int32_t n, oy, ox, i, m, ky, kx;
+    const s16_bias b64 = {bias, 0, 0};
     if (!params || !input || !filter || !output ||
         !conv16_args_valid(input_dims, filter_dims, output_dims, &params->stride, &params->padding,
                            &params->dilation, &params->activation))
         return REEF_ARG_ERROR;
     if (params->depth_multiplier < 1 || filter_dims->n != 1 || filter_dims->c != output_dims->c ||
         output_dims->c != input_dims->c * params->depth_multiplier || params->input_offset ||
-        params->output_offset || !quant_valid(quant, output_dims->c))
+        params->output_offset || !quant_valid(quant, output_dims->c, &b64))
         return REEF_ARG_ERROR;
     {
         const int32_t H = input_dims->h, W = input_dims->w, C = input_dims->c, M = params->depth_multiplier;
@@ -179,10 +236,8 @@ reef_status reef_dw_conv_s16x8(const reef_dw_conv_params *params, const reef_per
                                 }
                             }
                             acc += part;
-                            if (bias) acc = add_bias(acc, bias[o]);
                             output[(((int64_t)n * output_dims->h + oy) * output_dims->w + ox) * OC + o] =
-                                clamp16(reef_requantize_s64(acc, quant->multiplier[o], quant->shift[o]),
-                                        &params->activation);
+                                finish(acc, o, &b64, quant, &params->activation);
                         }
     }
     return REEF_OK;
@@ -212,6 +267,9 @@ reef_status reef_add_s16(const reef_add_params *p, const int16_t *input1, const 
 reef_status reef_conv_s16_step(const void *args, uint8_t *arena)
 {
     const reef_conv_s16_step_args *a = (const reef_conv_s16_step_args *)args;
+    if (a->acc32)
+        return reef_conv_s16x8_acc32(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims,
+                                     a->filter, a->bias32, &a->output_dims, OUT16(a, arena));
     return reef_conv_s16x8(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims, a->filter,
                            a->bias, &a->output_dims, OUT16(a, arena));
 }
@@ -226,6 +284,9 @@ reef_status reef_dw_conv_s16_step(const void *args, uint8_t *arena)
 reef_status reef_fc_s16_step(const void *args, uint8_t *arena)
 {
     const reef_fc_s16_step_args *a = (const reef_fc_s16_step_args *)args;
+    if (a->acc32)
+        return reef_fc_s16x8_acc32(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims,
+                                   a->filter, a->bias32, &a->output_dims, OUT16(a, arena));
     return reef_fc_s16x8(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims, a->filter,
                          a->bias, &a->output_dims, OUT16(a, arena));
 }

@@ -210,6 +210,8 @@ static void put_conv_s16(emitter *e, int k, const reef_lowered_step *s, const vo
     put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, 0);
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
+    emit_ref(e, "bias32", k, "bias", a->bias32);
+    fprintf(e->fp, "    .acc32 = %" PRId32 ",\n", a->acc32);
 }
 
 static void put_dw_conv_s16(emitter *e, int k, const reef_lowered_step *s, const void *args)
@@ -234,6 +236,8 @@ static void put_fc_s16(emitter *e, int k, const reef_lowered_step *s, const void
     put_act(e->fp, p->activation), fputs("},\n", e->fp);
     put_channel_quant(e, "quant", k, s);
     PUT_FILTER_STEP_TAIL(e, k, a);
+    emit_ref(e, "bias32", k, "bias", a->bias32);
+    fprintf(e->fp, "    .acc32 = %" PRId32 ",\n", a->acc32);
 }
 
 /* "    .params = {...},\n" of ADD and SUB. */

@@ -145,21 +145,24 @@ static int activation_clamp(int fused, const reef_tensor *out, reef_activation *
     return 0;
 }
 
-/* The int64 bias of a 16x8 op (the third input, when there is one). An
- * int32 bias, or none where the op asks for int32 accumulation
- * (quantized_bias_type INT32), makes TFLite Micro accumulate in 32 bits and
- * requantize otherwise: refused. */
-static int copy_bias64(reef_lowered_step *s, const reef_graph *g, const reef_op *op, int32_t nout, reef_error *err)
+static int copy_bias(reef_lowered_step *s, const reef_graph *g, int32_t t, int32_t nout, reef_error *err);
+
+/* The bias of a 16x8 op (the third input, when there is one): int64 (s->bias64)
+ * or none. An int32 bias, or none where the op asks for it
+ * (quantized_bias_type INT32), is TFLite Micro's 32-bit path (*acc32 = 1,
+ * s->bias) for CONV_2D and FULLY_CONNECTED (allow32); its depthwise kernel
+ * would read an int32 bias as int64: refused there. */
+static int copy_bias_s16(reef_lowered_step *s, const reef_graph *g, const reef_op *op, int32_t nout, int allow32,
+                         int32_t *acc32, reef_error *err)
 {
     const int32_t t = op->ninputs > 2 ? op->inputs[2] : -1;
-    if (t < 0) {
-        if (op->opt.quantized_bias_type == REEF_INT32)
-            return reef_fail(err, "quantized_bias_type INT32 (32-bit accumulation) is not supported");
-        return 0;
-    }
-    const reef_tensor *b = tensor_at_index(g, t);
-    if (b && b->type == REEF_INT32)
-        return reef_fail(err, "an int32 bias (32-bit accumulation) is not supported; int64 bias only");
+    const reef_tensor *b = t >= 0 ? tensor_at_index(g, t) : NULL;
+    *acc32 = t >= 0 ? b && b->type == REEF_INT32 : op->opt.quantized_bias_type == REEF_INT32;
+    if (*acc32 && !allow32)
+        return reef_fail(err, "an int32 bias is not supported for 16x8 DEPTHWISE_CONV_2D (TFLite Micro reads its bias "
+                              "as int64)");
+    if (t < 0) return 0;
+    if (*acc32) return copy_bias(s, g, t, nout, err);
     if (constant(g, t, REEF_INT64, &b, err)) return -1;
     if (reef_tensor_elements(b) != nout)
         return reef_fail(err, "bias '%s' has %lld values for %d output channels", b->name,
@@ -171,9 +174,11 @@ static int copy_bias64(reef_lowered_step *s, const reef_graph *g, const reef_op 
     return 0;
 }
 
-/* TFLite's 64-bit MultiplyByQuantizedMultiplier takes shifts in [-31, 7]. */
-static int shifts_fit_s64(const reef_lowered_step *s, reef_error *err)
+/* TFLite's 64-bit MultiplyByQuantizedMultiplier takes shifts in [-31, 7]
+ * (its 32-bit one, acc32, every shift reef_quantize_multiplier gives). */
+static int shifts_fit_s64(const reef_lowered_step *s, int32_t acc32, reef_error *err)
 {
+    if (acc32) return 0;
     for (int32_t c = 0; c < s->nchannels; c++)
         if (s->shift[c] < -31 || s->shift[c] > 7)
             return reef_fail(err, "channel %d: input * filter / output scale needs shift %d, outside TFLite's "
@@ -288,10 +293,10 @@ static int conv_constants(const reef_graph *g, const reef_op *op, const conv_ope
 /* The 16x8 constants of a conv or depthwise op: filter, per-channel
  * requantization (shifts TFLite's 64-bit requantization takes), int64 bias. */
 static int conv_constants_s16(const reef_graph *g, const reef_op *op, const conv_operands *c, reef_lowered_step *s,
-                              reef_error *err)
+                              int allow32, int32_t *acc32, reef_error *err)
 {
     return copy_filter(s, c->filter, err) || channel_quant(s, c->in, c->filter, c->out, c->out_dims.c, err) ||
-                   shifts_fit_s64(s, err) || copy_bias64(s, g, op, c->out_dims.c, err)
+                   copy_bias_s16(s, g, op, c->out_dims.c, allow32, acc32, err) || shifts_fit_s64(s, *acc32, err)
                ? -1
                : 0;
 }
@@ -310,9 +315,9 @@ static int lower_conv_s16(const reef_graph *g, const reef_op *op, const conv_ope
                       err))
         return -1;
     a->input_dims = c->in_dims, a->filter_dims = c->filter_dims, a->output_dims = c->out_dims;
-    if (conv_constants_s16(g, op, c, s, err)) return reef_fail_wrap(err, "conv (16x8)");
+    if (conv_constants_s16(g, op, c, s, 1, &a->acc32, err)) return reef_fail_wrap(err, "conv (16x8)");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
-    a->filter = s->filter, a->bias = s->bias64;
+    a->filter = s->filter, a->bias = s->bias64, a->bias32 = s->bias;
     s->macs = (int64_t)reef_dims_count(&c->out_dims) * c->filter_dims.h * c->filter_dims.w * c->filter_dims.c;
     return 0;
 }
@@ -418,7 +423,8 @@ static int lower_dw_conv_s16(const reef_graph *g, const reef_op *op, const conv_
                       err))
         return -1;
     a->input_dims = c->in_dims, a->filter_dims = c->filter_dims, a->output_dims = c->out_dims;
-    if (conv_constants_s16(g, op, c, s, err)) return reef_fail_wrap(err, "depthwise conv (16x8)");
+    int32_t acc32;
+    if (conv_constants_s16(g, op, c, s, 0, &acc32, err)) return reef_fail_wrap(err, "depthwise conv (16x8)");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
     a->filter = s->filter, a->bias = s->bias64;
     s->macs = (int64_t)reef_dims_count(&c->out_dims) * c->filter_dims.h * c->filter_dims.w;
@@ -471,11 +477,11 @@ static int lower_fc_s16(const reef_graph *g, const reef_op *op, const reef_tenso
     a->input_dims = (reef_dims){rows, 1, 1, nin};
     a->filter_dims = (reef_dims){nout, 1, 1, nin};
     a->output_dims = (reef_dims){rows, 1, 1, nout};
-    if (copy_filter(s, f, err) || channel_quant(s, in, f, out, nout, err) || shifts_fit_s64(s, err) ||
-        copy_bias64(s, g, op, nout, err))
+    if (copy_filter(s, f, err) || channel_quant(s, in, f, out, nout, err) ||
+        copy_bias_s16(s, g, op, nout, 1, &a->acc32, err) || shifts_fit_s64(s, a->acc32, err))
         return reef_fail_wrap(err, "fully connected (16x8)");
     a->quant = (reef_per_channel_quant){s->multiplier, s->shift};
-    a->filter = s->filter, a->bias = s->bias64;
+    a->filter = s->filter, a->bias = s->bias64, a->bias32 = s->bias;
     s->macs = (int64_t)rows * nout * nin;
     return 0;
 }

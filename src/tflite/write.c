@@ -324,6 +324,7 @@ static size_t write_options(writer *w, const reef_op *op)
         fbt_u8(&t, 3, o->activation);
         fbt_i32(&t, 4, o->dilation_w);
         fbt_i32(&t, 5, o->dilation_h);
+        if (o->quantized_bias_type) fbt_u8(&t, 6, (uint8_t)o->quantized_bias_type);
         break;
     case REEF_OP_TRANSPOSE_CONV:
         fbt_u8(&t, 0, o->padding);
@@ -353,6 +354,7 @@ static size_t write_options(writer *w, const reef_op *op)
         fbt_u8(&t, 0, o->activation);
         fbt_u8(&t, 1, 0); /* weights_format DEFAULT */
         fbt_u8(&t, 2, o->keep_num_dims);
+        if (o->quantized_bias_type) fbt_u8(&t, 4, (uint8_t)o->quantized_bias_type);
         break;
     case REEF_OP_SOFTMAX:
         fbt_f32(&t, 0, o->beta);

@@ -20,8 +20,12 @@
  *  - float32 I/O: a conv case as float32 -> QUANTIZE (int16) -> CONV_2D ->
  *    DEQUANTIZE -> float32 (a converter's default 16x8 model), host and
  *    qemu-m4; QUANTIZE and DEQUANTIZE int16 against roundf and double.
- *  - refusals: an int32 bias, quantized_bias_type INT32, an int16 zero
- *    point, a shift outside [-31, 7], a broadcasting int16 ADD.
+ *  - TFLite's 32-bit path of CONV_2D and FULLY_CONNECTED (an int32 bias,
+ *    or none with quantized_bias_type INT32): the FC32 and CONV32 cases
+ *    of the vectors, and random cases whose int32 sums wrap.
+ *  - refusals: an int32 bias on a depthwise conv, an int16 zero point, a
+ *    shift outside [-31, 7], an int16 ADD whose output multiplier is not
+ *    below 1, a broadcasting int16 ADD.
  * Skips (77) without the source tree; the qemu-m4 part without the ARM
  * tools or under the sanitizers. */
 #include "testing.h"
@@ -43,7 +47,7 @@ typedef struct case16 {
     int32_t rows, nin, nout, per_channel, count;                             /* FC, ADD */
     float in_scale, out_scale, in2_scale;
     float fs[MAXC];
-    int nfs, has_bias;
+    int nfs, has_bias, bias32; /* bias32: FC32 / CONV32, TFLite's 32-bit path */
     int64_t bias[MAXC];
     int8_t *filter;
     int16_t *x, *x2, *y;
@@ -98,7 +102,8 @@ static void parse_case(char *line, case16 *c, const char *path, int k)
     char *save;
     memset(c, 0, sizeof *c);
     snprintf(c->op, sizeof c->op, "%s", strtok_r(line, " \n", &save));
-    if (!strcmp(c->op, "FC")) {
+    c->bias32 = !strcmp(c->op, "FC32") || !strcmp(c->op, "CONV32");
+    if (!strcmp(c->op, "FC") || !strcmp(c->op, "FC32")) {
         int32_t v[5];
         ints(&save, path, k, v, 5);
         c->rows = v[0], c->nin = v[1], c->nout = v[2], c->per_channel = v[3], c->act = v[4];
@@ -116,7 +121,7 @@ static void parse_case(char *line, case16 *c, const char *path, int k)
         c->y = hex16(next_token(&save, path, k), c->ny);
         if (!c->x || !c->x2 || !c->y) fail_msg("%s: case %d: bad hex", path, k);
         return;
-    } else if (!strcmp(c->op, "CONV") || !strcmp(c->op, "DW")) {
+    } else if (!strcmp(c->op, "CONV") || !strcmp(c->op, "CONV32") || !strcmp(c->op, "DW")) {
         int32_t v[17];
         ints(&save, path, k, v, 17);
         c->n = v[0], c->h = v[1], c->w = v[2], c->ic = v[3], c->oc = v[4], c->kh = v[5], c->kw = v[6];
@@ -166,12 +171,19 @@ static int32_t weights(reef_graph *g, const char *name, int rank, const int32_t 
     return t;
 }
 
-static int32_t bias64(reef_graph *g, const int64_t *b, int32_t n)
+/* The bias as int64 or (is32) int32 data. */
+static int32_t bias_tensor(reef_graph *g, const int64_t *b, int32_t n, int is32)
 {
     reef_error err;
-    int32_t t = reef_graph_add_tensor(g, "bias", REEF_INT64, 1, &n, &err);
+    int32_t t = reef_graph_add_tensor(g, "bias", is32 ? REEF_INT32 : REEF_INT64, 1, &n, &err);
     assert_true(t >= 0);
-    assert_int_equal(reef_graph_set_data(g, t, b, (size_t)n * 8, &err), 0);
+    if (is32) {
+        int32_t v[MAXC];
+        for (int32_t i = 0; i < n; i++) v[i] = (int32_t)b[i];
+        assert_int_equal(reef_graph_set_data(g, t, v, (size_t)n * 4, &err), 0);
+    } else {
+        assert_int_equal(reef_graph_set_data(g, t, b, (size_t)n * 8, &err), 0);
+    }
     return t;
 }
 
@@ -187,7 +199,8 @@ static void op_graph_io(reef_graph *g, const case16 *c, int float_io)
     o.activation = c->act;
     assert_int_equal(reef_graph_init(g, c->op, &err), 0);
     int32_t ins[3], x, y, op;
-    if (!strcmp(c->op, "FC")) {
+    if (c->bias32 && !c->has_bias) o.quantized_bias_type = REEF_INT32; /* no bias, the 32-bit path */
+    if (!strncmp(c->op, "FC", 2)) {
         int32_t xs[2] = {c->rows, c->nin}, ys[2] = {c->rows, c->nout}, fs[2] = {c->nout, c->nin};
         x = t16(g, "x", 2, xs, c->in_scale), y = t16(g, "y", 2, ys, c->out_scale);
         ins[1] = weights(g, "w", 2, fs, c->filter, (size_t)c->nfilter, c->fs, c->nfs, 0);
@@ -203,7 +216,7 @@ static void op_graph_io(reef_graph *g, const case16 *c, int float_io)
         op = dw ? REEF_OP_DEPTHWISE_CONV_2D : REEF_OP_CONV_2D;
     }
     ins[0] = x;
-    if (c->has_bias) ins[2] = bias64(g, c->bias, c->nout ? c->nout : c->oc);
+    if (c->has_bias) ins[2] = bias_tensor(g, c->bias, c->nout ? c->nout : c->oc, c->bias32);
     if (!float_io) {
         assert_true(reef_graph_add_op(g, op, ins, c->has_bias ? 3 : 2, &y, 1, &o, &err) >= 0);
         assert_int_equal(reef_graph_set_io(g, &x, 1, &y, 1, &err), 0);
@@ -290,14 +303,14 @@ static void test_match_tflm(void **state)
     char path[1024];
     static char line[1 << 17];
     FILE *fp = open_vectors("tflm_s16x8_vectors.txt", path, sizeof path);
-    int k = 0, per_op[4] = {0}, emulated[4] = {0}, saturated = 0, emulated_float = 0;
-    static const char *ops[4] = {"FC", "ADD", "CONV", "DW"};
+    int k = 0, per_op[6] = {0}, emulated[6] = {0}, saturated = 0, emulated_float = 0;
+    static const char *ops[6] = {"FC", "ADD", "CONV", "DW", "FC32", "CONV32"};
     while (fgets(line, sizeof line, fp)) {
         if (line[0] == '#' || line[0] == '\n') continue;
         case16 c;
         parse_case(line, &c, path, ++k);
         int which = 0;
-        while (which < 4 && strcmp(ops[which], c.op)) which++;
+        while (which < 6 && strcmp(ops[which], c.op)) which++;
         reef_graph g, back;
         reef_lowered_model m;
         int8_t *wa = NULL, *wb = NULL;
@@ -324,8 +337,9 @@ static void test_match_tflm(void **state)
             saturated += c.y[i] == 32767 || c.y[i] == -32768;
         }
         if (which == 2 && per_op[2] == 1) emulated_float = check_float_io(&c, "conv16_float_io");
-        if (!per_op[which]++)
-            emulated[which] = run_targets(&m, which == 1 ? "add16" : which == 0 ? "fc16" : which == 2 ? "conv16" : "dw16",
+        static const char *names[6] = {"fc16", "add16", "conv16", "dw16", "fc16_acc32", "conv16_acc32"};
+        if (!per_op[which]++ && which != 4)
+            emulated[which] = run_targets(&m, names[which],
                                           (const int8_t *)in, 1, (size_t)m.input_bytes, (const int8_t *)c.y, which == 1);
         free(got), free(arena), free(wa), free(wb);
         if (in != c.x) free(in);
@@ -333,12 +347,12 @@ static void test_match_tflm(void **state)
         case_free(&c);
     }
     fclose(fp);
-    for (int i = 0; i < 4; i++) assert_true(per_op[i] >= 30);
+    for (int i = 0; i < 6; i++) assert_true(per_op[i] >= (i < 4 ? 30 : 15));
     assert_true(saturated > 100);
-    printf("  %d TFLite Micro 16x8 cases bit-exact (FC %d, ADD %d, CONV %d, DW %d; %d outputs saturated), "
-           "qemu-m4 %s; float32 I/O (QUANTIZE/DEQUANTIZE int16) %s\n",
-           k, per_op[0], per_op[1], per_op[2], per_op[3], saturated,
-           emulated[0] && emulated[1] && emulated[2] && emulated[3] ? "checked" : "skipped",
+    printf("  %d TFLite Micro 16x8 cases bit-exact (FC %d, ADD %d, CONV %d, DW %d, int32 bias FC %d, CONV %d; %d "
+           "outputs saturated), qemu-m4 %s; float32 I/O (QUANTIZE/DEQUANTIZE int16) %s\n",
+           k, per_op[0], per_op[1], per_op[2], per_op[3], per_op[4], per_op[5], saturated,
+           emulated[0] && emulated[1] && emulated[2] && emulated[3] && emulated[5] ? "checked" : "skipped",
            emulated_float ? "also on qemu-m4 and the host C" : "on the interpreter");
 }
 
@@ -497,6 +511,57 @@ static void test_kernels_random(void **state)
         checked += out_count;
         free(x), free(got), free(want), free(f);
     }
+    /* the 32-bit path (int32 bias): TFLite's wrapping int32 accumulator
+     * and int32 requantization, right shifts */
+    for (int trial = 0; trial < 100; trial++) {
+        const int conv = trial % 2, mode = (int)reef_rng_below(&r, 3);
+        const int32_t h = 1 + (int32_t)reef_rng_below(&r, 4), w = 1 + (int32_t)reef_rng_below(&r, 4);
+        const int32_t ic = 1 + (int32_t)reef_rng_below(&r, conv ? 8 : 200), oc = 1 + (int32_t)reef_rng_below(&r, 6);
+        const int32_t k = conv ? 1 + (int32_t)reef_rng_below(&r, 3) : 1, oh = conv ? h : 1, ow = conv ? w : 1;
+        const reef_hw one = {1, 1}, pad = {conv ? (k - 1) / 2 : 0, conv ? (k - 1) / 2 : 0};
+        int32_t mult[MAXC], shift[MAXC], b32[MAXC];
+        for (int i = 0; i < oc; i++) {
+            mult[i] = (int32_t)(0x40000000u + reef_rng_below(&r, 0x40000000u));
+            shift[i] = -(int32_t)reef_rng_below(&r, 32);
+            b32[i] = (int32_t)reef_rng_u32(&r); /* any int32: the sum wraps */
+        }
+        const reef_per_channel_quant quant = {mult, shift};
+        const reef_activation act = random_act(&r);
+        const int has_bias = trial % 5 != 0;
+        const int32_t nx = conv ? h * w * ic : ic, ny = oh * ow * oc, nf = oc * k * k * ic;
+        int16_t *x = malloc((size_t)nx * 2), *got = malloc((size_t)ny * 2), *want = malloc((size_t)ny * 2);
+        int8_t *f = malloc((size_t)nf);
+        assert_true(x && got && want && f);
+        for (int32_t i = 0; i < nx; i++) x[i] = random16(&r, mode);
+        for (int32_t i = 0; i < nf; i++) f[i] = (int8_t)((int32_t)reef_rng_below(&r, 255) - 127);
+        if (conv) {
+            const reef_conv_params p = {0, 0, one, pad, one, act};
+            const reef_dims id = {1, h, w, ic}, fd = {oc, k, k, ic}, od = {1, oh, ow, oc};
+            assert_int_equal(reef_conv_s16x8_acc32(&p, &quant, &id, x, &fd, f, has_bias ? b32 : NULL, &od, got),
+                             REEF_OK);
+        } else {
+            const reef_fc_params p = {0, 0, 0, act};
+            const reef_dims id = {1, 1, 1, ic}, fd = {oc, 1, 1, ic}, od = {1, 1, 1, oc};
+            assert_int_equal(reef_fc_s16x8_acc32(&p, &quant, &id, x, &fd, f, has_bias ? b32 : NULL, &od, got), REEF_OK);
+        }
+        for (int32_t y = 0; y < oh; y++)
+            for (int32_t xo = 0; xo < ow; xo++)
+                for (int32_t o = 0; o < oc; o++) {
+                    uint32_t acc = has_bias ? (uint32_t)b32[o] : 0; /* TFLite's int32, wrapping */
+                    for (int32_t ky = 0; ky < k; ky++)
+                        for (int32_t kx = 0; kx < k; kx++) {
+                            const int32_t iy = y - pad.h + ky, ix = xo - pad.w + kx;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            for (int32_t i = 0; i < ic; i++)
+                                acc += (uint32_t)((int32_t)f[((o * k + ky) * k + kx) * ic + i] *
+                                                  x[(iy * w + ix) * ic + i]);
+                        }
+                    want[(y * ow + xo) * oc + o] = ref_clamp(ref_requant32((int32_t)acc, mult[o], shift[o]), act);
+                }
+        assert_memory_equal(got, want, (size_t)ny * 2);
+        checked += ny;
+        free(x), free(got), free(want), free(f);
+    }
     /* the largest sums: 3,000 products of 127 * 32767 (1.25e10, far past
      * int32, under TFLite's 2^47), one channel of each sign, requantized
      * into range: the kernels' 32-bit blocks must not wrap */
@@ -588,15 +653,15 @@ static void test_refusals(void **state)
                 .fs = {0.01f}, .has_bias = 1, .bias = {5, -5}, .filter = w, .x = zeros16, .nx = 2, .ny = 2,
                 .nfilter = 4};
     reef_graph g;
-    /* an int32 bias: TFLite Micro accumulates in 32 bits, reef does not */
-    op_graph(&g, &c);
-    g.tensors[g.ops[0].inputs[2]].type = REEF_INT32;
-    g.tensors[g.ops[0].inputs[2]].data_size = 8;
-    expect_refused(&g, "int32 bias");
+    /* an int32 bias on a depthwise conv: TFLite Micro would read it as int64 */
+    int8_t wd[2] = {1, -1};
+    int16_t xd[2] = {0};
+    case16 d = {.op = "DW", .n = 1, .h = 1, .w = 1, .ic = 2, .oc = 2, .kh = 1, .kw = 1, .oh = 1, .ow = 1, .sh = 1,
+                .sw = 1, .dh = 1, .dw = 1, .dm = 1, .in_scale = 0.01f, .out_scale = 0.02f, .nfs = 1, .fs = {0.01f},
+                .has_bias = 1, .bias32 = 1, .bias = {5, -5}, .filter = wd, .x = xd, .nx = 2, .ny = 2, .nfilter = 2};
+    op_graph(&g, &d);
+    expect_refused(&g, "int32 bias is not supported for 16x8 DEPTHWISE_CONV_2D");
     c.has_bias = 0;
-    op_graph(&g, &c);
-    g.ops[0].opt.quantized_bias_type = REEF_INT32;
-    expect_refused(&g, "quantized_bias_type INT32");
     op_graph(&g, &c);
     g.tensors[g.ops[0].inputs[0]].zero_point[0] = 3;
     expect_refused(&g, "zero point 3");

@@ -1,6 +1,6 @@
 /* `reef inspect`: text and JSON on an MLPerf model, an unsupported op
  * listed with exit 0, a damaged file refused with exit 1, and ops of a
- * supported builtin that reef gen refuses as written (16x8 with an int32
+ * supported builtin that reef gen refuses as written (16x8 with an int16
  * bias, an int16 zero point) listed with index and reason. */
 #include "testing.h"
 
@@ -71,7 +71,7 @@ static void test_inspect_unsupported_and_damaged(void **state)
     rmdir(dir);
 }
 
-/* x (int16) -> FC (int32 bias) -> y -> FC (int64 bias) -> z -> FC (int64
+/* x (int16) -> FC (int16 bias) -> y -> FC (int64 bias) -> z -> FC (int64
  * bias, output zero point 5) -> w: ops 0 and 2 refused, op 1 lowers. */
 static void test_inspect_refused_16x8(void **state)
 {
@@ -87,7 +87,7 @@ static void test_inspect_refused_16x8(void **state)
     int32_t shape[2] = {1, 2}, wshape[2] = {2, 2}, bshape[1] = {2};
     float scale = 0.01f;
     int64_t zp = 0, zp5 = 5, zeros[1] = {0}, b64[2] = {7, -7};
-    int32_t b32[2] = {7, -7};
+    int16_t b16[2] = {7, -7};
     int8_t w[4] = {1, -2, 3, -4};
     int t[4];
     for (int i = 0; i < 4; i++) {
@@ -103,8 +103,8 @@ static void test_inspect_refused_16x8(void **state)
         assert_int_equal(reef_graph_set_quant(&g, wt, 1, &scale, zeros, 0, &err), 0);
         assert_int_equal(reef_graph_set_data(&g, wt, w, 4, &err), 0);
         snprintf(name, sizeof name, "b%d", k);
-        int bt = reef_graph_add_tensor(&g, name, k ? REEF_INT64 : REEF_INT32, 1, bshape, &err);
-        assert_int_equal(reef_graph_set_data(&g, bt, k ? (const void *)b64 : (const void *)b32, k ? 16 : 8, &err), 0);
+        int bt = reef_graph_add_tensor(&g, name, k ? REEF_INT64 : REEF_INT16, 1, bshape, &err);
+        assert_int_equal(reef_graph_set_data(&g, bt, k ? (const void *)b64 : (const void *)b16, k ? 16 : 4, &err), 0);
         int ins[3] = {t[k], wt, bt};
         assert_int_equal(reef_graph_add_op(&g, REEF_OP_FULLY_CONNECTED, ins, 3, &t[k + 1], 1, NULL, &err), k);
     }
@@ -118,12 +118,12 @@ static void test_inspect_refused_16x8(void **state)
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "all operators are supported"));
     assert_non_null(strstr(out, "ops reef gen refuses as written:"));
-    assert_non_null(strstr(out, "op 0 FULLY_CONNECTED: fully connected (16x8): an int32 bias"));
+    assert_non_null(strstr(out, "op 0 FULLY_CONNECTED: fully connected (16x8): tensor 5 'b0' is int16, expected int64"));
     assert_null(strstr(out, "op 1 FULLY_CONNECTED"));
     assert_non_null(strstr(out, "op 2 FULLY_CONNECTED: tensor 3 't3' is int16 with zero point 5"));
     snprintf(cmd, sizeof cmd, "%s inspect --json --model %s", bin, path);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
-    assert_non_null(strstr(out, "\"refused\":[{\"op\":0,\"name\":\"FULLY_CONNECTED\",\"reason\":\"fully connected (16x8): an int32 bias"));
+    assert_non_null(strstr(out, "\"refused\":[{\"op\":0,\"name\":\"FULLY_CONNECTED\",\"reason\":\"fully connected (16x8): tensor 5 'b0' is int16"));
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 

@@ -9,7 +9,13 @@
  * requantize as TFLite's MultiplyByQuantizedMultiplier(int64_t acc, ...):
  * the Q31 multiplier rounded to Q15, one rounding shift by 15 - shift,
  * shift in [-31, 7]; the result is truncated to 32 bits as TFLite does,
- * then clamped to the activation range (in [-32768, 32767]). */
+ * then clamped to the activation range (in [-32768, 32767]).
+ *
+ * The *_acc32 forms are TFLite's other path for CONV_2D and
+ * FULLY_CONNECTED, taken with an int32 bias (or none when the op's
+ * quantized_bias_type is INT32): a 32-bit accumulator that wraps as
+ * TFLite's does, the int32 MultiplyByQuantizedMultiplier (reef_requantize,
+ * shift in [-31, 30]). */
 #ifndef REEF_RT_S16X8_H
 #define REEF_RT_S16X8_H
 
@@ -38,6 +44,16 @@ reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_chann
                             const reef_dims *input_dims, const int16_t *input,
                             const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
                             const reef_dims *output_dims, int16_t *output);
+
+/* The 32-bit accumulator forms; bias (C_OUT) int32 or NULL. */
+reef_status reef_fc_s16x8_acc32(const reef_fc_params *params, const reef_per_channel_quant *quant,
+                                const reef_dims *input_dims, const int16_t *input,
+                                const reef_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                const reef_dims *output_dims, int16_t *output);
+reef_status reef_conv_s16x8_acc32(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                                  const reef_dims *input_dims, const int16_t *input,
+                                  const reef_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                  const reef_dims *output_dims, int16_t *output);
 
 /* DEPTHWISE_CONV_2D as reef_dw_conv_s8, int16 in and out. */
 reef_status reef_dw_conv_s16x8(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,

@@ -161,7 +161,8 @@ typedef struct reef_pad_step_args {
 reef_status reef_pad_step(const void *args, uint8_t *arena);
 
 /* ---- the 16x8 steps (reef/s16x8.h): int16 activations, int8 weights,
- * an int64 bias or none; no scratch. */
+ * an int64 bias or none (or, acc32, TFLite's 32-bit path of CONV_2D and
+ * FULLY_CONNECTED: an int32 bias or none); no scratch. */
 
 /* CONV_2D, int16 in and out. */
 typedef struct reef_conv_s16_step_args {
@@ -173,6 +174,8 @@ typedef struct reef_conv_s16_step_args {
     reef_dims output_dims;        /* (N, H_OUT, W_OUT, C_OUT) */
     const int8_t *filter;
     const int64_t *bias;          /* (C_OUT) or NULL */
+    const int32_t *bias32;        /* (C_OUT) or NULL, with acc32 */
+    int32_t acc32;                /* 1: 32-bit accumulator (reef_conv_s16x8_acc32) */
 } reef_conv_s16_step_args;
 reef_status reef_conv_s16_step(const void *args, uint8_t *arena);
 
@@ -200,6 +203,8 @@ typedef struct reef_fc_s16_step_args {
     reef_dims output_dims;        /* (N, 1, 1, C_OUT) */
     const int8_t *filter;
     const int64_t *bias;          /* (C_OUT) or NULL */
+    const int32_t *bias32;        /* (C_OUT) or NULL, with acc32 */
+    int32_t acc32;                /* 1: 32-bit accumulator (reef_fc_s16x8_acc32) */
 } reef_fc_s16_step_args;
 reef_status reef_fc_s16_step(const void *args, uint8_t *arena);
 

@@ -535,12 +535,12 @@ static void test_kernels_random(void **state)
         for (int32_t i = 0; i < nx; i++) x[i] = random16(&r, mode);
         for (int32_t i = 0; i < nf; i++) f[i] = (int8_t)((int32_t)reef_rng_below(&r, 255) - 127);
         if (conv) {
-            const reef_conv_params p = {0, 0, one, pad, one, act};
+            const reef_conv_params p = {0, 0, one, pad, one, act, 0};
             const reef_dims id = {1, h, w, ic}, fd = {oc, k, k, ic}, od = {1, oh, ow, oc};
             assert_int_equal(reef_conv_s16x8_acc32(&p, &quant, &id, x, &fd, f, has_bias ? b32 : NULL, &od, got),
                              REEF_OK);
         } else {
-            const reef_fc_params p = {0, 0, 0, act};
+            const reef_fc_params p = {0, 0, 0, act, 0};
             const reef_dims id = {1, 1, 1, ic}, fd = {oc, 1, 1, ic}, od = {1, 1, 1, oc};
             assert_int_equal(reef_fc_s16x8_acc32(&p, &quant, &id, x, &fd, f, has_bias ? b32 : NULL, &od, got), REEF_OK);
         }

@@ -8,7 +8,7 @@
 static const char *const keys[] = {"epochs",   "batch",    "threads",      "seed",
                                    "optimizer", "lr",      "momentum",     "weight-decay",
                                    "schedule", "clip",     "label-smoothing", "balance",
-                                   "balance-groups", "augment", "chunk"};
+                                   "balance-groups", "augment", "chunk", "mixup"};
 enum { NKEYS = (int)(sizeof keys / sizeof keys[0]) };
 
 int cli_recipe_option(const char *name, cli_recipe *r, int c, const char *arg)
@@ -82,6 +82,8 @@ void cli_recipe_usage(FILE *fp, int default_threads)
             "                      contrast[=C] (0.3), gamma[=G] (exponent e^U(-G,G), 0.4),\n"
             "                      noise[=S] (Gaussian, 0.03 of full scale), blur (3x3 box,\n"
             "                      half the samples), cutout[=N] (an NxN square, 8), none\n"
+            "  --mixup A           mixup with l ~ Beta(A, A) (default 0: off; the label is\n"
+            "                      drawn y1 with probability l, else y2)\n"
             "  --chunk C           cut each batch into chunks of C samples, each its own\n"
             "                      forward/backward (batch norm per chunk), gradients added\n"
             "                      in chunk order (default 0: the batch is one chunk). Needed\n"

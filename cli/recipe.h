@@ -32,7 +32,8 @@
         {"balance", no_argument, NULL, CLI_RECIPE_CODE + 11},                                                   \
         {"balance-groups", no_argument, NULL, CLI_RECIPE_CODE + 12},                                            \
         {"augment", required_argument, NULL, CLI_RECIPE_CODE + 13},                                             \
-        {"chunk", required_argument, NULL, CLI_RECIPE_CODE + 14}
+        {"chunk", required_argument, NULL, CLI_RECIPE_CODE + 14},                                               \
+        {"mixup", required_argument, NULL, CLI_RECIPE_CODE + 15}
 
 typedef struct cli_recipe {
     int n;

@@ -90,7 +90,7 @@ int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t wh
 const char *reef_train_cfg_keys(void)
 {
     return "epochs batch threads seed optimizer lr momentum weight-decay schedule clip label-smoothing balance "
-           "balance-groups augment chunk";
+           "balance-groups augment chunk mixup";
 }
 
 static int set_int(const char *value, long lo, long hi, long *out)
@@ -162,6 +162,8 @@ int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, 
         if (set_onoff(value, &cfg->balance_groups)) return why_fail(why, why_size, "balance-groups is on or off, not '%s'%s", value, "");
     } else if (!strcmp(key, "augment")) {
         return reef_augment_parse(value, &cfg->aug, why, why_size);
+    } else if (!strcmp(key, "mixup")) {
+        if (set_float(value, 0, 10, &cfg->mixup)) return why_fail(why, why_size, "mixup must be a finite number from 0 (off) to 10, not '%s'%s", value, "");
     } else if (!strcmp(key, "chunk")) {
         if (!(rc = set_int(value, 0, 65536, &v))) cfg->chunk = (int)v;
         else return why_fail(why, why_size, "chunk wants a whole number from 0 (off) to 65536, not '%s'%s", value, "");
@@ -212,6 +214,7 @@ static const cfg_field fields[] = {
     FIELD("aug_cutout", F_INT, aug.cutout),
     FIELD("balance_groups", F_INT, balance_groups),
     FIELD("chunk", F_INT, chunk),  /* written only when set: older checkpoints keep their bytes */
+    FIELD("mixup", F_FLOAT, mixup),  /* written only when set, as chunk */
 };
 #undef FIELD
 static const int nfields = (int)(sizeof fields / sizeof fields[0]);
@@ -223,6 +226,7 @@ int reef_train_cfg_format(const reef_train_cfg *cfg, char *buf, size_t size)
     for (int i = 0; i < nfields; i++) {
         const char *p = (const char *)cfg + fields[i].offset;
         if (fields[i].offset == offsetof(reef_train_cfg, chunk) && !cfg->chunk) continue;
+        if (fields[i].offset == offsetof(reef_train_cfg, mixup) && !cfg->mixup) continue;
         char *dst = buf + (n < size ? n : size);
         size_t room = n < size ? size - n : 0;
         if (fields[i].type == F_INT) n += (size_t)snprintf(dst, room, "%s=%d\n", fields[i].key, *(const int *)p);
@@ -376,7 +380,9 @@ int reef_trainer_init(reef_trainer *t, reef_model *m, const reef_dataset *train,
     t->slots = malloc((size_t)t->nchunks * t->slot_floats * sizeof *t->slots);
     t->stats_before = malloc((m->nstats ? m->nstats : 1) * sizeof *t->stats_before);
     t->chunk_sums = malloc((size_t)t->nchunks * 2 * sizeof *t->chunk_sums);
-    if (!t->order || !t->labels || !t->slots || !t->stats_before || !t->chunk_sums) {
+    if (cfg->mixup > 0) t->mix_partner = malloc((size_t)m->in_h * m->in_w * m->in_c * sizeof *t->mix_partner);
+    if (!t->order || !t->labels || !t->slots || !t->stats_before || !t->chunk_sums ||
+        (cfg->mixup > 0 && !t->mix_partner)) {
         reef_trainer_free(t);
         return reef_fail(err, "out of memory");
     }
@@ -444,6 +450,7 @@ void reef_trainer_free(reef_trainer *t)
     free(t->order);
     free(t->labels);
     free(t->class_weights);
+    free(t->mix_partner);
     free(t->group_start);
     free(t->group_samples);
     free(t->slots);
@@ -484,6 +491,36 @@ static void draw_group_balanced(const reef_trainer *t, uint64_t seed)
     }
 }
 
+/* Beta(a, a) by Joehnk's method: u^(1/a) / (u^(1/a) + v^(1/a)), accepted
+ * when the denominator is at most 1. */
+static float draw_beta_symmetric(reef_rng *rng, float a)
+{
+    for (;;) {
+        float x = powf(reef_rng_uniform(rng), 1.0f / a), y = powf(reef_rng_uniform(rng), 1.0f / a);
+        if (x + y <= 1.0f && x + y > 0.0f) return x / (x + y);
+    }
+}
+
+/* mixup: row i (sample src, label y1 already loaded) blended with a
+ * uniform partner of the epoch, loaded with its own augmentation; the label
+ * drawn as described at reef_train_cfg.mixup. */
+static void mix_sample(reef_trainer *t, int epoch, uint32_t pos, int row)
+{
+    reef_model *m = t->m;
+    const reef_dataset *ds = t->train;
+    const size_t size = (size_t)m->in_h * m->in_w * m->in_c;
+    float *x = m->input + (size_t)row * size;
+    reef_rng rng;
+    reef_rng_seed(&rng, derive_seed(t->cfg.seed, epoch, 4 + ((uint64_t)pos << 32)));
+    const uint32_t partner = t->order[reef_rng_below(&rng, ds->count)];
+    const float lam = draw_beta_symmetric(&rng, t->cfg.mixup);
+    const int keep_first = reef_rng_uniform(&rng) < lam;
+    memcpy(t->mix_partner, x, size * sizeof *x);
+    load_sample(m, ds, partner, row, &t->cfg.aug, &rng);
+    for (size_t k = 0; k < size; k++) x[k] = lam * t->mix_partner[k] + (1.0f - lam) * x[k];
+    if (!keep_first) t->labels[row] = ds->labels[partner];
+}
+
 /* One chunk: samples [c0, c0 + cn) of the epoch's order, of a batch of n.
  * Its slot gets the chunk's gradient weighted by cn / n and, after the
  * parameters, its batch-norm statistics laid out as m->stats (each
@@ -502,6 +539,7 @@ static void run_chunk(reef_trainer *t, int epoch, uint32_t c0, int cn, int n, fl
         reef_rng_seed(&rng, derive_seed(t->cfg.seed, epoch, 2 + ((uint64_t)(c0 + i) << 32)));
         load_sample(m, ds, src, i, &t->cfg.aug, &rng);
         t->labels[i] = ds->labels[src];
+        if (t->cfg.mixup > 0) mix_sample(t, epoch, c0 + (uint32_t)i, i);
     }
     memcpy(m->stats, t->stats_before, m->nstats * sizeof *m->stats);
     reef_model_forward(m, cn, REEF_MODE_TRAIN, derive_seed(t->cfg.seed, epoch, 3 + ((uint64_t)c0 << 32)));

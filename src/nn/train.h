@@ -34,6 +34,11 @@ typedef struct reef_train_cfg {
     int balance_groups;   /* draw every group (habitat) equally often: an epoch is
                              count draws of a uniform group, then a uniform sample of it */
     reef_augment aug;
+    float mixup;          /* 0: off. a > 0: mixup (Zhang et al. 2018): every sample
+                             blended x = l x1 + (1 - l) x2 with a uniform partner of
+                             the epoch, l ~ Beta(a, a); its label is y1 with
+                             probability l, else y2 (an unbiased draw of mixup's
+                             soft-target gradient: cross-entropy's is linear in it) */
     int chunk;            /* 0: a batch is one forward/backward. C > 0: a batch is
                              cut into chunks of C samples (the last may be shorter),
                              each its own forward/backward (batch norm over the chunk),
@@ -48,7 +53,7 @@ void reef_train_cfg_default(reef_train_cfg *cfg);
  * (without "--") and the architecture spec's `recipe` lines use: epochs,
  * batch, threads, seed, optimizer (adamw|sgd; also sets that optimizer's
  * default lr), lr, momentum, weight-decay, schedule, clip, label-smoothing,
- * balance (on|off), balance-groups (on|off), augment (a comma list: see
+ * balance (on|off), balance-groups (on|off), mixup (Beta alpha, 0 off), augment (a comma list: see
  * reef_augment_parse). Returns 0; 1 for an unknown key; -1 for a bad value.
  * why (may be NULL) gets what is wrong. */
 int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, char *why, size_t why_size);
@@ -78,6 +83,7 @@ typedef struct reef_trainer {
     uint32_t *order;      /* (train->count) this epoch's sample order */
     uint16_t *labels;     /* (batch) labels of the current batch */
     float *class_weights; /* (num_classes) or NULL */
+    float *mix_partner;   /* mixup: (in_h * in_w * in_c) the first sample while its partner loads */
     uint32_t ngroups;        /* balance_groups: groups that have samples */
     uint32_t *group_start;   /* balance_groups: (ngroups + 1) offsets into group_samples */
     uint32_t *group_samples; /* (count) sample indices ordered by group */

@@ -103,6 +103,63 @@ static void test_overfit_tiny_set(void **state)
     mem_ds_free(&d);
 }
 
+/* mixup: on two constant images (0 -> class a, 255 -> class b) the
+ * training inputs are blends strictly between the two, every row still
+ * constant; without it every row is one of the two. The recipe key parses
+ * and round-trips through the checkpoint text. */
+static double mixed_rows(float mixup)
+{
+    mem_ds d;
+    mem_ds_make(&d, 16, 8, 8, 2, 3);
+    for (uint32_t i = 0; i < 16; i++) {
+        memset(d.pixels + (size_t)i * 64, i % 2 ? 255 : 0, 64);
+        d.labels[i] = (uint16_t)(i % 2);
+    }
+    reef_train_cfg cfg;
+    tiny_cfg(&cfg, 1, 1);
+    cfg.batch = 16;  // one batch: m.input holds all 16 training inputs
+    cfg.mixup = mixup;
+    reef_model m;
+    build_tiny(&m, &cfg, &d.ds);
+    const float lo = (0.0f - m.norm.mean[0]) / m.norm.std[0], hi = (1.0f - m.norm.mean[0]) / m.norm.std[0];
+    reef_trainer t;
+    reef_error err;
+    assert_int_equal(reef_trainer_init(&t, &m, &d.ds, &cfg, &err), 0);
+    run_epochs(&t, 1);
+    int inside = 0;
+    for (int r = 0; r < cfg.batch; r++) {
+        const float *x = m.input + (size_t)r * 64;
+        for (int k = 1; k < 64; k++) assert_float_equal(x[k], x[0], 1e-5);
+        assert_true(x[0] >= lo - 1e-4f && x[0] <= hi + 1e-4f);
+        inside += x[0] > lo + 1e-3f && x[0] < hi - 1e-3f;
+    }
+    reef_trainer_free(&t);
+    reef_model_free(&m);
+    mem_ds_free(&d);
+    return inside;
+}
+
+static void test_mixup(void **state)
+{
+    (void)state;
+    assert_true(mixed_rows(0) == 0);
+    assert_true(mixed_rows(1.0f) >= 4);  // a partner of the other class (p = 1/2) gives l ~ U(0, 1) inside
+    reef_train_cfg cfg, back;
+    reef_train_cfg_default(&cfg);
+    assert_int_equal(reef_train_cfg_set(&cfg, "mixup", "0.4", NULL, 0), 0);
+    assert_int_equal(reef_train_cfg_set(&cfg, "mixup", "-1", NULL, 0), -1);
+    char text[4096];
+    reef_train_cfg_format(&cfg, text, sizeof text);
+    assert_non_null(strstr(text, "mixup=0.4"));
+    reef_error err;
+    reef_train_cfg_default(&back);
+    assert_int_equal(reef_train_cfg_parse(&back, text, &err), 0);
+    assert_float_equal(back.mixup, 0.4f, 1e-7);
+    reef_train_cfg_default(&cfg);
+    reef_train_cfg_format(&cfg, text, sizeof text);
+    assert_null(strstr(text, "mixup"));  // off: a checkpoint keeps its old bytes
+}
+
 /* Trains the tiny model for `epochs` and returns a copy of its weights. */
 static float *train_copy(const reef_dataset *ds, int epochs, int threads, uint64_t seed, size_t *n)
 {
@@ -546,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_data_must_fit),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_overfit_tiny_set),
+        cmocka_unit_test(test_mixup),
         cmocka_unit_test(test_same_seed_same_weights),
         cmocka_unit_test(test_checkpoint_round_trip_and_resume),
         cmocka_unit_test(test_checkpoint_corruption),

@@ -30,6 +30,13 @@
 #include "rq.h"
 #include "widen.h"
 
+/* The paired layouts a build compiles (a model header lists its own:
+ * REEF_PAIRED_LAYOUTS bit 0 conv, bit 1 fc); all without one. */
+#ifndef REEF_PAIRED_LAYOUTS
+#define REEF_PAIRED_LAYOUTS 3u
+#endif
+#define CONV_PAIRED_BUILT ((REEF_PAIRED_LAYOUTS & 1u) != 0)
+
 typedef struct conv_job {
     const reef_conv_params *params;
     const reef_dims *input_dims;
@@ -434,7 +441,7 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
         conv_loop st;
         st.row = row, st.rq = rq, st.out = out, st.end = end, st.k = k, st.n8 = k >> 3;
         st.cols = cols, st.gap = gap, st.zp = zp;
-        if (job->paired)
+        if (CONV_PAIRED_BUILT && job->paired)
             conv_channels_paired_asm(&st);
         else
             conv_channels_asm(&st);
@@ -714,6 +721,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     if (params->paired && (path != CONV_PATH_PAIRS || (job.k & 7) || (filter_dims->n & 1) ||
                            !conv_quant_fast(quant, filter_dims->n)))
         return REEF_ARG_ERROR;
+    if (params->paired && !CONV_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
     if (path >= CONV_PATH_SMALL) {
         /* channel by channel: constants made per channel, no table */
         rq = 0;

@@ -18,7 +18,12 @@
  * Inner loop: taps in pairs along a kernel row (SMLAD of two int16 plane
  * values against two int16 weights, prepared once per channel); an odd
  * kernel width pairs its last tap with a zero weight and reads one halfword
- * of the plane's extra column. */
+ * of the plane's extra column. Output rows whose whole 3x3, 5x5 or 7x7
+ * window lies inside the input (no dilation along rows, fast
+ * requantization) run unrolled, two outputs per pass (3x3: the six weight
+ * words in locals); KWS --memory min, 3x3 layers: 11.81 -> 9.07
+ * instructions per MAC (emulated; the sliding window of dw3x3.c takes
+ * 3.84). */
 #include "reef/dw_conv.h"
 #include "reef/requant.h"
 
@@ -140,6 +145,68 @@ static inline int32_t window_sum(const int16_t *top, int32_t rows, int32_t row_s
     return acc;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define DW_UNROLL _Pragma("GCC unroll 8")
+#else
+#define DW_UNROLL
+#endif
+
+/* A whole window of kh rows of np tap pairs (no dilation along rows, every
+ * row inside the input); kh and np are constants after inlining, so the
+ * loops unroll. rs: bytes between rows. */
+static inline __attribute__((always_inline)) int32_t full_window(const int8_t *at, int32_t rs, const int32_t *w,
+                                                                 const int kh, const int np, int32_t acc)
+{
+    int ky, j;
+    DW_UNROLL
+    for (ky = 0; ky < kh; ky++) {
+        DW_UNROLL
+        for (j = 0; j < np; j++) acc = reef_smlad((int32_t)reef_load_u32(at + ky * rs + 4 * j), w[ky * np + j], acc);
+    }
+    return acc;
+}
+
+/* Output row values whose whole window is inside (fast requantization):
+ * the window unrolled, two outputs per pass. step: bytes between
+ * neighbouring outputs' windows. */
+static inline __attribute__((always_inline)) void full_row(const int8_t *at, int32_t step, int32_t rs, int32_t ow,
+                                                           const int32_t *w, const reef_rq *q, int32_t start,
+                                                           int32_t zp, int32_t lo, int32_t hi, int32_t c_out,
+                                                           int8_t *o, const int kh, const int np)
+{
+    int32_t ox, a0, a1;
+    for (ox = 0; ox + 2 <= ow; ox += 2, at += 2 * step, o += 2 * c_out) {
+        a0 = full_window(at, rs, w, kh, np, start);
+        a1 = full_window(at + step, rs, w, kh, np, start);
+        o[0] = reef_rq_s8(a0, q, zp, lo, hi);
+        o[c_out] = reef_rq_s8(a1, q, zp, lo, hi);
+    }
+    if (ox < ow) *o = reef_rq_s8(full_window(at, rs, w, kh, np, start), q, zp, lo, hi);
+}
+
+/* full_row for 3x3 with the six weight words in locals (registers). */
+static void full_row_3x3(const int8_t *at, int32_t step, int32_t rs, int32_t ow, const int32_t *pairs,
+                         const reef_rq *q, int32_t start, int32_t zp, int32_t lo, int32_t hi, int32_t c_out,
+                         int8_t *o)
+{
+    const int32_t w[6] = {pairs[0], pairs[1], pairs[2], pairs[3], pairs[4], pairs[5]};
+    full_row(at, step, rs, ow, w, q, start, zp, lo, hi, c_out, o, 3, 2);
+}
+
+/* full_row for the square kernels TinyEngine-style nets use (3x3, 5x5,
+ * 7x7); 0 when the shape is another. */
+static int full_row_square(const int16_t *row, int32_t sw, int32_t rs, int32_t ow, const int32_t *pairs,
+                           const reef_rq *q, int32_t start, int32_t zp, int32_t lo, int32_t hi, int32_t c_out,
+                           int8_t *o, int32_t kh, int32_t np)
+{
+    const int8_t *at = (const int8_t *)row;
+    if (kh == 3 && np == 2) full_row_3x3(at, 2 * sw, rs, ow, pairs, q, start, zp, lo, hi, c_out, o);
+    else if (kh == 5 && np == 3) full_row(at, 2 * sw, rs, ow, pairs, q, start, zp, lo, hi, c_out, o, 5, 3);
+    else if (kh == 7 && np == 4) full_row(at, 2 * sw, rs, ow, pairs, q, start, zp, lo, hi, c_out, o, 7, 4);
+    else return 0;
+    return 1;
+}
+
 /* Channel c's outputs from its plane; fast: the two-SMLAL requantization
  * is exact for the channel (else TFLite's scalar one). Every parameter is
  * read into a local first: the int8 stores may alias any struct, and the
@@ -159,6 +226,11 @@ static void channel_outputs(const reef_dw_conv_params *p, const reef_per_channel
         live_rows(p, in, f, oy, &ky0, &ky1);
         const int16_t *row = plane + (oy * sh + ky0 * dh) * pw;
         const int32_t *w = pairs + ky0 * np, rows = ky1 - ky0;
+        if (fast && dw == 1 && rows == f->h &&
+            full_row_square(row, sw, 2 * row_step, ow, w, &q, start, zp, lo, hi, c_out, o, rows, np)) {
+            o += ow * c_out;
+            continue;
+        }
         for (ox = 0; ox < ow; ox++, o += c_out, row += sw) {
             const int32_t acc = window_sum(row, rows, row_step, np, dw, w, start);
             *o = fast ? reef_rq_s8(acc, &q, zp, lo, hi) : reef_requantize_s8(acc, mult, shift, zp, lo, hi);

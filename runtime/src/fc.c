@@ -16,6 +16,13 @@
 #include "rq.h"
 #include "widen.h"
 
+/* The paired layouts a build compiles (a model header lists its own:
+ * REEF_PAIRED_LAYOUTS bit 1 fc); all without one. */
+#ifndef REEF_PAIRED_LAYOUTS
+#define REEF_PAIRED_LAYOUTS 3u
+#endif
+#define FC_PAIRED_BUILT ((REEF_PAIRED_LAYOUTS & 2u) != 0)
+
 int32_t reef_fc_s8_get_buffer_size(const reef_dims *filter_dims)
 {
     /* the widened input row: (K4 / 4, 2) words */
@@ -251,7 +258,7 @@ static void fc_rows_widened(const reef_fc_params *params, const int32_t *multipl
     int32_t o = 0, r, sums[4];
     reef_rq layer; /* per tensor: the constants once, the bias added to the sum */
     const int shared = reef_rq_init(&layer, 0, multiplier[0], shift[0]) && !quant_step;
-    const fc_dot_fn dot = params->paired ? fc_dot_paired : fc_dot_rows;
+    const fc_dot_fn dot = FC_PAIRED_BUILT && params->paired ? fc_dot_paired : fc_dot_rows;
     reef_widen_s8_step(in, c_in, params->paired ? 0 : params->input_offset, x, 2);
     if (shared)
         o = fc_rows_shared_layer(params, &layer, dot, filter, bias, c_in, c_out, x, out);
@@ -324,6 +331,7 @@ static reef_status fc_run(const reef_context *ctx, const reef_fc_params *params,
     if (params->paired && (!bias || (c_in & 3) || (c_out & 3) || !ctx || !ctx->buf ||
                            ctx->size < reef_fc_s8_get_buffer_size(filter_dims)))
         return REEF_ARG_ERROR;
+    if (params->paired && !FC_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
     if (ctx && ctx->buf && ctx->size >= reef_fc_s8_get_buffer_size(filter_dims)) {
         for (b = 0; b < input_dims->n; b++)
             fc_rows_widened(params, multiplier, shift, per_channel ? 1 : 0, input + b * c_in,

@@ -599,6 +599,13 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             " * the runtime links no in-place kernel. */\n"
             "#ifndef REEF_DW_IN_PLACE\n#define REEF_DW_IN_PLACE %d\n#endif\n\n",
             m->in_place_steps > 0);
+    unsigned paired = 0;
+    for (int k = 0; k < m->nsteps; k++) paired |= (conv_paired(&m->steps[k]) ? 1u : 0u) | (fc_paired(&m->steps[k]) ? 2u : 0u);
+    fprintf(e->fp,
+            "/* The paired weight layouts this model's steps use (1 conv, 2 fully\n"
+            " * connected; reef/conv.h, reef/fc.h): the runtime compiles no other loop. */\n"
+            "#ifndef REEF_PAIRED_LAYOUTS\n#define REEF_PAIRED_LAYOUTS %uu\n#endif\n\n",
+            paired);
     if (needs_reference_kernels(m)) return;
     fputs("/* Every conv, depthwise and fully-connected step takes a fast path: built\n"
           " * with -include of this header, the runtime links no scalar reference. */\n"

@@ -116,6 +116,7 @@ static int32_t st_dw_in_place(void)
     reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {st_in(1, 3), st_in(1, 3)},
                              {st_in(0, 3), st_in(0, 3)}, {st_in(1, 2), st_in(1, 2)}, {-128, 127}};
     if (st_in(0, 2) == 0) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
+    if (st_in(0, 1)) f.h = f.w = 3 + 2 * st_in(0, 2), p.dilation.w = 1; /* the unrolled square windows */
     reef_dims out = {1, (in.h + 2 * p.padding.h - (f.h - 1) * p.dilation.h - 1) / p.stride.h + 1,
                      (in.w + 2 * p.padding.w - (f.w - 1) * p.dilation.w - 1) / p.stride.w + 1, in.c};
     reef_per_channel_quant q = {st_mult, st_shift};

@@ -353,13 +353,19 @@ static void test_dw_in_place(void **state)
     (void)state;
     static int8_t in[14 * 14 * 19], data[14 * 14 * 19], f[49 * 19], want[14 * 14 * 19];
     static int32_t mult[19], shift[19], bias[19], scratch[2048];
-    int cases = 0, strided = 0, dilated = 0, bad = 0;
+    int cases = 0, strided = 0, dilated = 0, square = 0, bad = 0;
     for (int t = 0; t < 800; t++) {
         reef_dims id = {1, rnd_in(1, 14), rnd_in(1, 14), rnd_in(1, 19)};
         reef_dims fd = {1, rnd_in(1, 7), rnd_in(1, 7), id.c};
         reef_dw_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), 1, {rnd_in(1, 3), rnd_in(1, 3)},
                                  {rnd_in(0, 3), rnd_in(0, 3)}, {rnd_in(1, 2), rnd_in(1, 2)}, {-128, 127}};
         p.activation = activation(p.output_offset);
+        if (t % 3 == 0) {
+            /* 3x3, 5x5, 7x7 without dilation along rows: dw_in_place.c's
+             * unrolled whole-window rows */
+            fd.h = fd.w = 3 + 2 * rnd_in(0, 2);
+            p.dilation.w = 1;
+        }
         const int32_t span_h = (fd.h - 1) * p.dilation.h + 1, span_w = (fd.w - 1) * p.dilation.w + 1;
         if (id.h + 2 * p.padding.h < span_h || id.w + 2 * p.padding.w < span_w) continue;
         reef_dims od = {1, (id.h + 2 * p.padding.h - span_h) / p.stride.h + 1,
@@ -379,6 +385,7 @@ static void test_dw_in_place(void **state)
         assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
         bad += count_diff(data, want, reef_dims_count(&od));
         cases++, strided += p.stride.h > 1 || p.stride.w > 1, dilated += p.dilation.h > 1 || p.dilation.w > 1;
+        square += fd.h == fd.w && (fd.h == 3 || fd.h == 5 || fd.h == 7) && p.dilation.w == 1;
         if (t == 7) { /* too little scratch, and shapes it cannot take */
             reef_context small = {scratch, need - 1};
             assert_int_equal(reef_dw_conv_s8_in_place(&small, &p, &q, &id, data, &fd, f, b, &od), REEF_ARG_ERROR);
@@ -390,8 +397,9 @@ static void test_dw_in_place(void **state)
             assert_false(reef_dw_conv_s8_can_run_in_place(&p, &two, &fd, &od));
         }
     }
-    printf("dw in place: %d random cases (%d strided, %d dilated)\n", cases, strided, dilated);
-    assert_true(cases > 300 && strided > 100 && dilated > 100);
+    printf("dw in place: %d random cases (%d strided, %d dilated, %d square 3/5/7 undilated along rows)\n", cases,
+           strided, dilated, square);
+    assert_true(cases > 300 && strided > 100 && dilated > 100 && square > 100);
     assert_int_equal(bad, 0);
 }
 

@@ -15,7 +15,8 @@
  * loop (conv_channels_asm).
  *
  * Scratch: (C_OUT) requantization constants, (K4 / 4, 2 columns, 2 words)
- * widened columns, then (K4) bytes of gathered column (K4 = K rounded up to
+ * widened columns (4 columns when the shape may be paired: the paired
+ * layout takes four positions at a time), then (K4) bytes of gathered column (K4 = K rounded up to
  * 4). The short-K path (below) works channel by channel and makes each
  * channel's constants when it starts it, so it needs no table: its scratch
  * is only the gathered block, none when the columns are read in place (an
@@ -75,6 +76,14 @@ static int32_t round4(int32_t v) { return (v + 3) & ~3; }
  * whose model header lists its paths compiles only those loops. */
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_COUNT = 18 };
 
+/* A plain 2x2-loop shape reef_conv_s8_pairable may pair: K a multiple of
+ * 8, an even number of channels. */
+static int conv_may_pair(const reef_dims *f)
+{
+    const int32_t k = f->h * f->w * f->c;
+    return CONV_PAIRED_BUILT && k > 0 && (k & 7) == 0 && f->n >= 2 && (f->n & 1) == 0;
+}
+
 int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
                                      const reef_dims *input_dims,
                                      const reef_dims *filter_dims,
@@ -84,7 +93,9 @@ int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
     int32_t size;
     if (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) >= CONV_PATH_SMALL)
         return conv_is_small_gathered(params, input_dims, filter_dims, output_dims) ? SMALL_BLOCK * k4 : 0;
-    size = (int32_t)sizeof(reef_rq) * filter_dims->n + 4 * k4;
+    /* shapes the paired layout may take (reef_conv_s8_pairable) widen four
+     * columns at a time (conv_quad_paired) */
+    size = (int32_t)sizeof(reef_rq) * filter_dims->n + (conv_may_pair(filter_dims) ? 8 : 4) * k4;
     if (!conv_is_direct(params, input_dims, filter_dims, output_dims)) size += k4;
     return size;
 }
@@ -423,6 +434,203 @@ static void conv_dot_paired(const int8_t *pair, const int32_t *cols, int32_t k, 
 }
 #endif
 
+#if defined(REEF_ASM_LOOPS)
+/* One filter word of a channel pair in the paired layout against the
+ * column words of four positions at byte offsets o0..o3 from C: R0..R3 the
+ * raw sums 256 * B . x + A . x, A0..A3 the A . x sums. 12 instructions per
+ * 16 MACs, one filter word read (from flash) per 16 MACs. */
+#define CONV_QUAD_WORD(o0, o1, o2, o3)                                         \
+    "ldr %[W], [%[P]], #4\n\t"                                                 \
+    "ldr %[X], [%[C], #" o0 "]\n\t"                                           \
+    "ldr %[Y], [%[C], #" o1 "]\n\t"                                           \
+    "smlad %[R0], %[W], %[X], %[R0]\n\t"                                      \
+    "smlad %[R1], %[W], %[Y], %[R1]\n\t"                                      \
+    "sxtb16 %[E], %[W]\n\t"                                                   \
+    "smlad %[A0], %[E], %[X], %[A0]\n\t"                                      \
+    "smlad %[A1], %[E], %[Y], %[A1]\n\t"                                      \
+    "ldr %[X], [%[C], #" o2 "]\n\t"                                           \
+    "ldr %[Y], [%[C], #" o3 "]\n\t"                                           \
+    "smlad %[R2], %[W], %[X], %[R2]\n\t"                                      \
+    "smlad %[R3], %[W], %[Y], %[R3]\n\t"                                      \
+    "smlad %[A2], %[E], %[X], %[A2]\n\t"                                      \
+    "smlad %[A3], %[E], %[Y], %[A3]\n\t"
+#endif
+
+#if defined(REEF_ASM_LOOPS)
+/* The state of conv_channels_quad_paired_asm, read and written by byte
+ * offset. */
+typedef struct conv_quad {
+    const int8_t *row;   /* 0: the next channel pair (2K bytes, paired layout) */
+    const reef_rq *rq;   /* 4: its constants */
+    int8_t *out;         /* 8: its output at position 0 */
+    int8_t *end;         /* 12: out past the last pair */
+    int32_t n8;          /* 16: K / 8 */
+    const int32_t *cols; /* 20: the four widened columns */
+    int32_t gap;         /* 24: C_OUT, between two positions' outputs */
+    int32_t zp;          /* 28: output offset */
+} conv_quad;
+
+/* One requantized value of conv_channels_quad_paired_asm: sum S
+ * (clobbered) with mult in X, post in E, MIN in R3, zp in R2, the
+ * constants at Y (c_lo, c_hi at byte cl), clamped to int8, into R1. */
+#define CONV_QUAD_RQ(S, cl)                                                    \
+    "ldrd %[R0], %[R1], [%[Y], #" cl "]\n\t"                                   \
+    "smlal %[R0], %[R1], %[" S "], %[X]\n\t"                                   \
+    "lsr %[" S "], %[" S "], #31\n\t"                                          \
+    "smlal %[R0], %[R1], %[" S "], %[R3]\n\t"                                  \
+    "asr %[R1], %[R1], %[E]\n\t"                                               \
+    "add %[R1], %[R1], %[R2]\n\t"                                              \
+    "ssat %[R1], #8, %[R1]\n\t"
+
+/* Every channel pair of four output positions (paired layout, plain
+ * range, K a multiple of 8, C_OUT even) in one assembly loop: the eight
+ * sums start at A's bias, 56 instructions per 8 values of K (each filter
+ * word read once per four positions, where the two-position loop reads it
+ * once per two), then B's sums are B's bias + (raw - A) / 256 (exact,
+ * conv.h), parked on the stack while A's four outputs are requantized,
+ * and the eight outputs stored at out[j * C_OUT] (A) and out[j * C_OUT +
+ * 1] (B), position j. The state lives in *st (its address pushed), so all
+ * fourteen registers serve the loop; about 110 instructions per pair
+ * outside the K loop. */
+static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *st)
+{
+    int32_t r0, r1, r2, r3, a0, a1, a2, a3, w, e, y, pp, c;
+    __asm__ volatile(
+        "push {%[X]}\n\t"
+        "2:\n\t"
+        "ldr %[Y], [%[X], #4]\n\t"
+        "ldr %[A0], [%[Y]]\n\t"
+        "mov %[A1], %[A0]\n\t"
+        "mov %[A2], %[A0]\n\t"
+        "mov %[A3], %[A0]\n\t"
+        "mov %[R0], %[A0]\n\t"
+        "mov %[R1], %[A0]\n\t"
+        "mov %[R2], %[A0]\n\t"
+        "mov %[R3], %[A0]\n\t"
+        "ldr %[C], [%[X], #20]\n\t"
+        "ldr %[W], [%[X], #16]\n\t"
+        "ldr %[P], [%[X]]\n\t"
+        "add %[W], %[P], %[W], lsl #4\n\t"
+        "push {%[W]}\n\t"
+        "1:\n\t"
+        CONV_QUAD_WORD("0", "8", "16", "24")
+        CONV_QUAD_WORD("4", "12", "20", "28")
+        CONV_QUAD_WORD("32", "40", "48", "56")
+        CONV_QUAD_WORD("36", "44", "52", "60")
+        "add %[C], %[C], #64\n\t"
+        "ldr %[W], [sp]\n\t"
+        "cmp %[P], %[W]\n\t"
+        "bne 1b\n\t"
+        "ldr %[X], [sp, #4]\n\t"
+        "add sp, sp, #4\n\t"
+        "str %[P], [%[X]]\n\t"
+        "ldr %[Y], [%[X], #4]\n\t"
+        "ldr %[W], [%[Y], #20]\n\t"
+        "sub %[R0], %[R0], %[A0]\n\t"
+        "add %[R0], %[W], %[R0], asr #8\n\t"
+        "sub %[R1], %[R1], %[A1]\n\t"
+        "add %[R1], %[W], %[R1], asr #8\n\t"
+        "sub %[R2], %[R2], %[A2]\n\t"
+        "add %[R2], %[W], %[R2], asr #8\n\t"
+        "sub %[R3], %[R3], %[A3]\n\t"
+        "add %[R3], %[W], %[R3], asr #8\n\t"
+        "strd %[R2], %[R3], [sp, #-8]!\n\t"
+        "strd %[R0], %[R1], [sp, #-8]!\n\t"
+        "ldr %[C], [%[X], #8]\n\t"
+        "ldr %[P], [%[X], #24]\n\t"
+        "ldr %[R2], [%[X], #28]\n\t"
+        "mov %[R3], #0x80000000\n\t"
+        "ldr %[X], [%[Y], #4]\n\t"
+        "ldr %[E], [%[Y], #16]\n\t"
+        CONV_QUAD_RQ("A0", "8")
+        "strb %[R1], [%[C]]\n\t"
+        CONV_QUAD_RQ("A1", "8")
+        "strb %[R1], [%[C], %[P]]\n\t"
+        "add %[C], %[C], %[P], lsl #1\n\t"
+        CONV_QUAD_RQ("A2", "8")
+        "strb %[R1], [%[C]]\n\t"
+        CONV_QUAD_RQ("A3", "8")
+        "strb %[R1], [%[C], %[P]]\n\t"
+        "ldr %[X], [%[Y], #24]\n\t"
+        "ldr %[E], [%[Y], #36]\n\t"
+        "ldrd %[A0], %[A1], [sp], #8\n\t"
+        "ldrd %[A2], %[A3], [sp], #8\n\t"
+        "add %[C], %[C], #1\n\t"
+        CONV_QUAD_RQ("A2", "28")
+        "strb %[R1], [%[C]]\n\t"
+        CONV_QUAD_RQ("A3", "28")
+        "strb %[R1], [%[C], %[P]]\n\t"
+        "sub %[C], %[C], %[P], lsl #1\n\t"
+        CONV_QUAD_RQ("A0", "28")
+        "strb %[R1], [%[C]]\n\t"
+        CONV_QUAD_RQ("A1", "28")
+        "strb %[R1], [%[C], %[P]]\n\t"
+        "add %[C], %[C], #1\n\t"
+        "add %[Y], %[Y], #40\n\t"
+        "ldr %[X], [sp]\n\t"
+        "str %[Y], [%[X], #4]\n\t"
+        "str %[C], [%[X], #8]\n\t"
+        "ldr %[W], [%[X], #12]\n\t"
+        "cmp %[C], %[W]\n\t"
+        "blo 2b\n\t"
+        "add sp, sp, #4\n\t"
+        : [X] "+r"(st), [R0] "=&r"(r0), [R1] "=&r"(r1), [R2] "=&r"(r2), [R3] "=&r"(r3),
+          [A0] "=&r"(a0), [A1] "=&r"(a1), [A2] "=&r"(a2), [A3] "=&r"(a3), [W] "=&r"(w),
+          [E] "=&r"(e), [Y] "=&r"(y), [P] "=&r"(pp), [C] "=&r"(c)
+        :
+        : "cc", "memory");
+}
+#else
+/* A channel pair of the paired layout (pair: 2K bytes) against four
+ * positions' widened columns (per 4 values of K, 8 words: position j's
+ * (x0, x2), (x1, x3) at words 2j, 2j + 1; reef_widen_s8_step with step 8),
+ * K a multiple of 8. Every sum starts at start (A's bias); on return
+ * raw[j] = start + 256 * B . x_j + A . x_j and a[j] = start + A . x_j. */
+static void conv_dot_quad_paired(const int8_t *pair, const int32_t *cols, int32_t k, int32_t start,
+                                 int32_t raw[4], int32_t a[4])
+{
+    int32_t i, j, q;
+    for (q = 0; q < 4; q++) raw[q] = a[q] = start;
+    for (i = 0; i < k; i += 4, pair += 8, cols += 8)
+        for (j = 0; j < 2; j++) {
+            const uint32_t w = reef_load_u32(pair + 4 * j);
+            for (q = 0; q < 4; q++) {
+                raw[q] = reef_smlad((int32_t)w, cols[2 * q + j], raw[q]);
+                a[q] = reef_smlad(reef_sxtb16(w), cols[2 * q + j], a[q]);
+            }
+        }
+}
+#endif
+
+/* Every channel pair of four output positions whose widened columns are
+ * in cols (conv_dot_quad_paired's layout; paired layout, plain range, K a
+ * multiple of 8, C_OUT even): each filter word read once per four
+ * positions instead of two, out[j * C_OUT + o] for position j. */
+static void conv_channels_quad_paired(const conv_job *job, const int32_t *cols, int8_t *out)
+{
+    const int32_t c_out = job->filter_dims->n, k = job->k, zp = job->params->output_offset;
+#if defined(REEF_ASM_LOOPS)
+    conv_quad st;
+    st.row = job->filter, st.rq = job->rq, st.out = out, st.end = out + c_out, st.n8 = k >> 3;
+    st.cols = cols, st.gap = c_out, st.zp = zp;
+    conv_channels_quad_paired_asm(&st);
+#else
+    const int8_t *pair = job->filter;
+    const reef_rq *rq = job->rq;
+    int8_t *const end = out + c_out;
+    for (; out < end; out += 2, pair += 2 * k, rq += 2) {
+        int32_t raw[4], a[4], b[4], j;
+        conv_dot_quad_paired(pair, cols, k, rq[0].bias, raw, a);
+        /* B . x = (raw - A . x) / 256, exact (reef_conv_s8_pairable) */
+        for (j = 0; j < 4; j++) b[j] = rq[1].bias + ((int32_t)((uint32_t)raw[j] - (uint32_t)a[j]) >> 8);
+        reef_rq_store2(a[0], a[1], rq, out, c_out, zp, -128, 127, 1);
+        reef_rq_store2(a[2], a[3], rq, out + 2 * c_out, c_out, zp, -128, 127, 1);
+        reef_rq_store2(b[0], b[1], rq + 1, out + 1, c_out, zp, -128, 127, 1);
+        reef_rq_store2(b[2], b[3], rq + 1, out + 1 + 2 * c_out, c_out, zp, -128, 127, 1);
+    }
+#endif
+}
+
 /* Every channel of two output positions whose widened columns are in cols:
  * out[o] and out[gap + o] (gap = 0: one position, computed twice and
  * stored at the same place). The sums start at the bias. A lone last
@@ -653,9 +861,16 @@ static __attribute__((noinline)) void conv_small(const conv_job *job, int path, 
 static __attribute__((noinline)) void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *cols, int8_t *gather,
                              int8_t *output)
 {
-    int32_t p;
-    for (p = 0; p < positions; p += 2)
-        conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 1);
+    const int32_t k = job->k, off = job->params->input_offset, c_out = job->filter_dims->n;
+    int32_t p = 0, j;
+    if (CONV_PAIRED_BUILT && job->paired)
+        /* four positions at a time, the rest two at a time */
+        for (; p + 4 <= positions; p += 4) {
+            for (j = 0; j < 4; j++) reef_widen_s8_step(conv_column(job, p + j, gather), k, off, cols + 2 * j, 8);
+            conv_channels_quad_paired(job, cols, output + p * c_out);
+        }
+    for (; p < positions; p += 2)
+        conv_pair(job, p, p + 1 < positions, cols, gather, output + p * c_out, 1);
 }
 
 static __attribute__((noinline)) void conv_pairs_clamped(const conv_job *job, int32_t positions, int32_t *cols,
@@ -695,7 +910,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
 {
     conv_job job;
     reef_rq *rq;        /* (C_OUT) */
-    int32_t *cols;      /* (K4 / 4, 2, 2) widened column pair */
+    int32_t *cols;      /* (K4 / 4, 2 or 4, 2) widened columns */
     int8_t *gather;     /* (K4) */
     int32_t positions, k4, need;
     int path, fast;
@@ -731,7 +946,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     } else {
         rq = (reef_rq *)ctx->buf;
         cols = (int32_t *)(rq + filter_dims->n);
-        gather = (int8_t *)(cols + k4);
+        gather = (int8_t *)(cols + (conv_may_pair(filter_dims) ? 2 : 1) * k4);
         fast = conv_prepare(quant, bias, filter_dims->n, rq);
     }
     job.rq = rq;

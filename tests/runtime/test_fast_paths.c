@@ -133,15 +133,15 @@ static void test_conv_paired(void **state)
     (void)state;
     static int8_t in[2 * 8 * 8 * 256], f[24 * 288], paired[24 * 288], got[2 * 8 * 8 * 24], want[2 * 8 * 8 * 24];
     static int32_t mult[24], shift[24], bias[24], scratch[2048];
-    int bad = 0, three = 0, edges = 0, cases = 0;
+    int bad = 0, three = 0, edges = 0, cases = 0, strided = 0, quads = 0;
     for (int t = 0; t < 300; t++) {
-        const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge;
+        const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge, st = t % 4 == 1 ? 2 : 1;
         reef_dims id = {rnd_in(1, 2), rnd_in(1, 8), rnd_in(1, 8), edge ? 256 : 8 * rnd_in(k3 ? 1 : 2, k3 ? 4 : 12)};
         reef_dims fd = {2 * rnd_in(1, 12), k3 ? 3 : 1, k3 ? 3 : 1, id.c};
         const int pad = k3 ? rnd_in(0, 1) : 0;
-        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {1, 1}, {pad, pad}, {1, 1}, {-128, 127}, 0};
-        reef_dims od = {id.n, id.h + 2 * pad - fd.h + 1, id.w + 2 * pad - fd.w + 1, fd.n};
-        if (od.h < 1 || od.w < 1) continue;
+        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {st, st}, {pad, pad}, {1, 1}, {-128, 127}, 0};
+        reef_dims od = {id.n, (id.h + 2 * pad - fd.h) / st + 1, (id.w + 2 * pad - fd.w) / st + 1, fd.n};
+        if (id.h + 2 * pad < fd.h || id.w + 2 * pad < fd.w) continue;
         const int k = fd.h * fd.w * id.c;
         assert_true(fd.n * k <= (int)sizeof f);
         fill(in, reef_dims_count(&id));
@@ -169,11 +169,14 @@ static void test_conv_paired(void **state)
         if (d) printf("conv paired case %d: %d bytes differ\n", t, d);
         bad += d;
         three += k3;
+        strided += st == 2;
+        quads += od.n * od.h * od.w >= 4; /* four positions at a time (conv_channels_quad_paired) */
         cases++;
     }
-    printf("conv paired: %d random cases (%d 3x3, %d at the bound) identical to the reference\n", cases, three,
-           edges);
+    printf("conv paired: %d random cases (%d 3x3, %d stride 2, %d at the bound, %d with 4 positions at a time) "
+           "identical to the reference\n", cases, three, strided, edges, quads);
     assert_true(cases > 250);
+    assert_true(quads > 200);
     assert_int_equal(bad, 0);
 
     reef_conv_params p = {0, 0, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};

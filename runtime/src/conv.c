@@ -70,18 +70,18 @@ static int conv_is_small_gathered(const reef_conv_params *p, const reef_dims *in
 }
 
 static int32_t round4(int32_t v) { return (v + 3) & ~3; }
+static int32_t round8(int32_t v) { return (v + 7) & ~7; }
 
 /* The path bits of REEF_CONV_PATHS (conv.h): the 2x2 GEMM plain or
  * clamped, then the short-K loop per (K4, clamped, gathered). A firmware
  * whose model header lists its paths compiles only those loops. */
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_COUNT = 18 };
 
-/* A plain 2x2-loop shape reef_conv_s8_pairable may pair: K a multiple of
- * 8, an even number of channels. */
+/* A plain 2x2-loop shape reef_conv_s8_pairable may pair: an even number
+ * of channels. */
 static int conv_may_pair(const reef_dims *f)
 {
-    const int32_t k = f->h * f->w * f->c;
-    return CONV_PAIRED_BUILT && k > 0 && (k & 7) == 0 && f->n >= 2 && (f->n & 1) == 0;
+    return CONV_PAIRED_BUILT && f->h * f->w * f->c > 0 && f->n >= 2 && (f->n & 1) == 0;
 }
 
 int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
@@ -95,7 +95,8 @@ int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
         return conv_is_small_gathered(params, input_dims, filter_dims, output_dims) ? SMALL_BLOCK * k4 : 0;
     /* shapes the paired layout may take (reef_conv_s8_pairable) widen four
      * columns at a time (conv_quad_paired) */
-    size = (int32_t)sizeof(reef_rq) * filter_dims->n + (conv_may_pair(filter_dims) ? 8 : 4) * k4;
+    size = (int32_t)sizeof(reef_rq) * filter_dims->n +
+           (conv_may_pair(filter_dims) ? 8 * round8(k4) : 4 * k4);
     if (!conv_is_direct(params, input_dims, filter_dims, output_dims)) size += k4;
     return size;
 }
@@ -611,16 +612,16 @@ static void conv_channels_quad_paired(const conv_job *job, const int32_t *cols, 
     const int32_t c_out = job->filter_dims->n, k = job->k, zp = job->params->output_offset;
 #if defined(REEF_ASM_LOOPS)
     conv_quad st;
-    st.row = job->filter, st.rq = job->rq, st.out = out, st.end = out + c_out, st.n8 = k >> 3;
+    st.row = job->filter, st.rq = job->rq, st.out = out, st.end = out + c_out, st.n8 = round8(k) >> 3;
     st.cols = cols, st.gap = c_out, st.zp = zp;
     conv_channels_quad_paired_asm(&st);
 #else
     const int8_t *pair = job->filter;
     const reef_rq *rq = job->rq;
     int8_t *const end = out + c_out;
-    for (; out < end; out += 2, pair += 2 * k, rq += 2) {
+    for (; out < end; out += 2, pair += 2 * round8(k), rq += 2) {
         int32_t raw[4], a[4], b[4], j;
-        conv_dot_quad_paired(pair, cols, k, rq[0].bias, raw, a);
+        conv_dot_quad_paired(pair, cols, round8(k), rq[0].bias, raw, a);
         /* B . x = (raw - A . x) / 256, exact (reef_conv_s8_pairable) */
         for (j = 0; j < 4; j++) b[j] = rq[1].bias + ((int32_t)((uint32_t)raw[j] - (uint32_t)a[j]) >> 8);
         reef_rq_store2(a[0], a[1], rq, out, c_out, zp, -128, 127, 1);
@@ -641,13 +642,15 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
     const reef_conv_params *prm = job->params;
     const int32_t c_out = job->filter_dims->n, k = job->k, zp = prm->output_offset;
     const int32_t lo = prm->activation.min, hi = prm->activation.max;
+    /* the paired layout runs K8 = K rounded up to 8 (zeros past K) */
+    const int32_t k_run = job->paired ? round8(k) : k;
     const int8_t *row = job->filter;
     const reef_rq *rq = job->rq;
     int8_t *const end = out + (c_out & ~1);
 #if defined(REEF_ASM_LOOPS)
-    if (plain && (k & 7) == 0 && k > 0 && out < end) {
+    if (plain && (k_run & 7) == 0 && k > 0 && out < end) {
         conv_loop st;
-        st.row = row, st.rq = rq, st.out = out, st.end = end, st.k = k, st.n8 = k >> 3;
+        st.row = row, st.rq = rq, st.out = out, st.end = end, st.k = k, st.n8 = k_run >> 3;
         st.cols = cols, st.gap = gap, st.zp = zp;
         if (CONV_PAIRED_BUILT && job->paired)
             conv_channels_paired_asm(&st);
@@ -656,14 +659,14 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
         row = st.row, rq = st.rq, out = st.out;
     }
 #endif
-    for (; out < end; out += 2, row += 2 * k, rq += 2) {
+    for (; out < end; out += 2, row += 2 * k_run, rq += 2) {
         int32_t s[4];
         s[0] = s[1] = rq[0].bias;
         s[2] = s[3] = rq[1].bias;
 #if !defined(REEF_ASM_LOOPS)
         /* on the M4 a paired layer never gets here: the assembly loop took it */
         if (job->paired)
-            conv_dot_paired(row, cols, k, s);
+            conv_dot_paired(row, cols, k_run, s);
         else
 #endif
             conv_dot_2x2(row, row + k, cols, k, s);
@@ -678,6 +681,17 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
     }
 }
 
+/* Widens position p's column into dst (reef_widen_s8_step); for the
+ * paired layout also the zero group up to K8 (its filter rows run K8
+ * values). */
+static inline __attribute__((always_inline)) void conv_widen(const conv_job *job, int32_t p, int8_t *gather,
+                                                             int32_t *dst, int32_t step)
+{
+    const int32_t k4 = round4(job->k);
+    reef_widen_s8_step(conv_column(job, p, gather), job->k, job->params->input_offset, dst, step);
+    if (job->paired && (k4 & 4)) dst[step * (k4 >> 2)] = dst[step * (k4 >> 2) + 1] = 0;
+}
+
 /* Output positions p and p + 1 (two = 0: p alone), every channel. plain:
  * the activation range is [-128, 127] (a constant after inlining, so each
  * case gets its own loop). */
@@ -685,10 +699,8 @@ static inline __attribute__((always_inline)) void conv_pair(const conv_job *job,
                                                             int32_t *cols, int8_t *gather,
                                                             int8_t *out0, const int plain)
 {
-    const int32_t k = job->k, off = job->params->input_offset;
-    reef_widen_s8(conv_column(job, p, gather), k, off, cols);
-    reef_widen_s8(two ? conv_column(job, p + 1, gather) : conv_column(job, p, gather), k, off,
-                  cols + 2);
+    conv_widen(job, p, gather, cols, 4);
+    conv_widen(job, two ? p + 1 : p, gather, cols + 2, 4);
     conv_channels(job, cols, out0, two ? job->filter_dims->n : 0, plain);
 }
 
@@ -861,12 +873,12 @@ static __attribute__((noinline)) void conv_small(const conv_job *job, int path, 
 static __attribute__((noinline)) void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *cols, int8_t *gather,
                              int8_t *output)
 {
-    const int32_t k = job->k, off = job->params->input_offset, c_out = job->filter_dims->n;
+    const int32_t c_out = job->filter_dims->n;
     int32_t p = 0, j;
     if (CONV_PAIRED_BUILT && job->paired)
         /* four positions at a time, the rest two at a time */
         for (; p + 4 <= positions; p += 4) {
-            for (j = 0; j < 4; j++) reef_widen_s8_step(conv_column(job, p + j, gather), k, off, cols + 2 * j, 8);
+            for (j = 0; j < 4; j++) conv_widen(job, p + j, gather, cols + 2 * j, 8);
             conv_channels_quad_paired(job, cols, output + p * c_out);
         }
     for (; p < positions; p += 2)
@@ -933,7 +945,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     k4 = round4(job.k);
     path = reef_conv_s8_path(params, input_dims, filter_dims, output_dims);
     /* the paired layout runs only on the plain 2x2 loop, never the reference */
-    if (params->paired && (path != CONV_PATH_PAIRS || (job.k & 7) || (filter_dims->n & 1) ||
+    if (params->paired && (path != CONV_PATH_PAIRS || (filter_dims->n & 1) ||
                            !conv_quant_fast(quant, filter_dims->n)))
         return REEF_ARG_ERROR;
     if (params->paired && !CONV_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
@@ -946,7 +958,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     } else {
         rq = (reef_rq *)ctx->buf;
         cols = (int32_t *)(rq + filter_dims->n);
-        gather = (int8_t *)(cols + (conv_may_pair(filter_dims) ? 2 : 1) * k4);
+        gather = (int8_t *)(cols + (conv_may_pair(filter_dims) ? 2 * round8(k4) : k4));
         fast = conv_prepare(quant, bias, filter_dims->n, rq);
     }
     job.rq = rq;
@@ -976,7 +988,7 @@ int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel
 {
     const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c, c_out = filter_dims->n;
     int32_t o, i;
-    if (params->paired || k <= 0 || (k & 7) || c_out < 2 || (c_out & 1) ||
+    if (params->paired || k <= 0 || c_out < 2 || (c_out & 1) ||
         reef_conv_s8_path(params, input_dims, filter_dims, output_dims) != CONV_PATH_PAIRS ||
         reef_conv_s8_needs_reference(params, quant, filter_dims) || !conv_quant_fast(quant, c_out))
         return 0;
@@ -993,18 +1005,24 @@ int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel
     return 1;
 }
 
+int32_t reef_conv_s8_paired_size(const reef_dims *filter_dims)
+{
+    return filter_dims->n * round8(filter_dims->h * filter_dims->w * filter_dims->c);
+}
+
 void reef_conv_s8_pair(const reef_dims *filter_dims, const int8_t *filter, int8_t *paired)
 {
     const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c, c_out = filter_dims->n;
+    const int32_t k8 = round8(k);
     int32_t o, i, j;
     for (o = 0; o + 1 < c_out; o += 2) {
         const int8_t *a = filter + o * k, *b = a + k;
-        int8_t *w = paired + o * k;
-        for (i = 0; i < k; i += 4)
+        int8_t *w = paired + o * k8;
+        for (i = 0; i < k8; i += 4)
             for (j = 0; j < 4; j++) {
-                /* byte pairs in word order: values i, i+2, i+1, i+3 */
+                /* byte pairs in word order: values i, i+2, i+1, i+3; zeros past K */
                 const int32_t idx = i + (j >> 1) + 2 * (j & 1);
-                const uint32_t h = (uint32_t)(256 * b[idx] + a[idx]);
+                const uint32_t h = idx < k ? (uint32_t)(256 * b[idx] + a[idx]) : 0u;
                 w[2 * i + 2 * j] = (int8_t)(h & 0xffu);
                 w[2 * i + 2 * j + 1] = (int8_t)((h >> 8) & 0xffu);
             }

@@ -163,14 +163,17 @@ static int32_t st_fc(void)
 /* The channel-pair layout (reef_conv_s8_pair; conv_channels_paired_asm,
  * and four positions at a time in conv_dot_quad_paired) on the plain 2x2
  * loop against the reference on the unpaired filter: 1x1 read in place or
- * 3x3 gathered with padding, stride 1 or 2, K a multiple of 8; every
+ * 3x3 gathered with padding, stride 1 or 2, any K (rows run K8); every
  * sixth case at the bound (weights +-127, K = 256, |x + offset| = 255). */
 static int32_t st_conv_paired(void)
 {
     const int edge = st_in(0, 5) == 0, k3 = !edge && st_in(0, 2) == 0;
     /* sizes within st_input (6,912 B) and half of st_filter */
     const int side = edge ? 3 : k3 ? 8 : 4;
-    reef_dims in = {edge ? 1 : st_in(1, 2), st_in(2, side), st_in(2, side), edge ? 256 : 8 * st_in(k3 ? 1 : 2, k3 ? 3 : 12)};
+    /* one case in three any channel count (rows padded to K8 with zeros) */
+    const int any_c = !edge && st_in(0, 2) == 0;
+    const int c_in = any_c ? st_in(k3 ? 2 : 17, k3 ? 24 : 96) : 8 * st_in(k3 ? 1 : 2, k3 ? 3 : 12);
+    reef_dims in = {edge ? 1 : st_in(1, 2), st_in(2, side), st_in(2, side), edge ? 256 : c_in};
     reef_dims f = {2 * st_in(1, edge ? 2 : 12), k3 ? 3 : 1, k3 ? 3 : 1, in.c};
     const int pad = k3 ? st_in(0, 1) : 0, stride = st_in(1, 2);
     reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {stride, stride}, {pad, pad}, {1, 1}, {-128, 127}, 0};

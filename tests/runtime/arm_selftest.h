@@ -85,8 +85,9 @@ static int32_t st_dw(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
-/* 3x3 depthwise with scratch (the sliding-window path), random activation
- * ranges and channel counts that are not multiples of 4. */
+/* 3x3 depthwise with scratch (the sliding-window path; small maps at
+ * stride 1 over whole planes), random activation ranges and channel counts
+ * that are not multiples of 4. */
 static int32_t st_dw3(void)
 {
     reef_dims in = {st_in(1, 2), st_in(1, 12), st_in(1, 12), st_in(1, 24)};

@@ -318,7 +318,7 @@ static void test_dw3x3(void **state)
     (void)state;
     static int8_t in[2 * 14 * 14 * 19], f[9 * 19], got[2 * 16 * 16 * 19], want[2 * 16 * 16 * 19];
     static int32_t mult[19], shift[19], bias[19], scratch[4096];
-    int bad = 0, fast = 0, columns = 0, left = 0;
+    int bad = 0, fast = 0, columns = 0, left = 0, planes = 0;
     for (int t = 0; t < 600; t++) {
         reef_dims id = {rnd_in(1, 2), rnd_in(1, 14), rnd_in(1, 14), rnd_in(1, 19)};
         int s = rnd_in(1, 2);
@@ -340,6 +340,8 @@ static void test_dw3x3(void **state)
         fast += t % 4 != 0 && t % 10 != 3;
         columns += t % 4 != 0 && t % 10 != 3 && od.h > od.w; /* it slides down columns */
         left += t % 10 == 3;
+        /* small maps at stride 1 slide over whole padded planes (dw3x3.c, DW3_PLANE_BYTES) */
+        planes += t % 4 != 0 && t % 10 != 3 && s == 1 && 8 * (od.h + 2) * (od.w + 2) <= 2048;
         const int32_t *b = t % 5 ? bias : NULL;
         assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
         assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
@@ -349,9 +351,10 @@ static void test_dw3x3(void **state)
                    id.h, id.w, id.c, s, p.padding.h, p.padding.w, p.activation.min, p.activation.max, (int)ctx.size, d);
         bad += d;
     }
-    printf("dw 3x3: %d cases on the sliding-window path, %d of them by columns; %d with a left shift\n", fast,
-           columns, left);
+    printf("dw 3x3: %d cases on the sliding-window path, %d of them by columns, %d over whole planes; %d with a "
+           "left shift\n", fast, columns, planes, left);
     assert_true(columns > 50 && fast - columns > 50);
+    assert_true(planes > 50 && fast - planes > 50);
     assert_int_equal(bad, 0);
 }
 

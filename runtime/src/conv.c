@@ -12,7 +12,11 @@
  * widening amortized over every output channel. The sums start at the
  * bias; with the range [-128, 127] and K a multiple of 8, every channel
  * pair of a position pair, requantization included, runs in one assembly
- * loop (conv_channels_asm).
+ * loop (conv_channels_asm). A layer `reef gen` wrote in the paired layout
+ * (conv.h; its rows run K8 = K rounded up to 8, zeros past K, the columns
+ * too) takes four positions per pass over a pair's weights
+ * (conv_channels_quad_paired_asm), the last one to three positions two at
+ * a time (conv_channels_paired_asm).
  *
  * Scratch: (C_OUT) requantization constants, (K4 / 4, 2 columns, 2 words)
  * widened columns (4 columns when the shape may be paired: the paired
@@ -256,17 +260,62 @@ typedef struct conv_loop {
     int32_t zp;         /* 32: output offset */
 } conv_loop;
 
-/* One requantized value of conv_channels_asm: sum S (clobbered) with mult
- * in X2, post in X3, MIN in X1, zp in X0, the constants' address in R1
- * (c_lo, c_hi at byte cl), clamped to int8, into T. */
-#define CONV_LOOP_RQ(S, cl)                                                    \
-    "ldrd %[W], %[T], [%[R1], #" cl "]\n\t"                                    \
-    "smlal %[W], %[T], %[" S "], %[X2]\n\t"                                    \
+/* One requantized value in the assembly loops below: sum S (clobbered),
+ * the channel's constants at Q (c_lo, c_hi at byte cl) into the pair L, H,
+ * with MULT, MIN (0x80000000), POST and ZP in registers; clamped to int8,
+ * into H. Operand names as strings. */
+#define CONV_RQ_ASM(S, cl, Q, L, H, MULT, MIN, POST, ZP)                       \
+    "ldrd %[" L "], %[" H "], [%[" Q "], #" cl "]\n\t"                         \
+    "smlal %[" L "], %[" H "], %[" S "], %[" MULT "]\n\t"                      \
     "lsr %[" S "], %[" S "], #31\n\t"                                          \
-    "smlal %[W], %[T], %[" S "], %[X1]\n\t"                                    \
-    "asr %[T], %[T], %[X3]\n\t"                                                \
-    "add %[T], %[T], %[X0]\n\t"                                                \
-    "ssat %[T], #8, %[T]\n\t"
+    "smlal %[" L "], %[" H "], %[" S "], %[" MIN "]\n\t"                       \
+    "asr %[" H "], %[" H "], %[" POST "]\n\t"                                  \
+    "add %[" H "], %[" H "], %[" ZP "]\n\t"                                    \
+    "ssat %[" H "], #8, %[" H "]\n\t"
+
+/* conv_channels_asm and conv_channels_paired_asm: mult in X2, post in X3,
+ * MIN in X1, zp in X0, the constants at R1, into T. */
+#define CONV_LOOP_RQ(S, cl) CONV_RQ_ASM(S, cl, "R1", "W", "T", "X2", "X1", "X3", "X0")
+
+/* The end of a channel pair in conv_channels_asm and
+ * conv_channels_paired_asm, the state at R0 and the constants at R1: A's
+ * sums SA0, SA1 and B's SB0, SB1 (positions 0, 1) requantized and stored
+ * at out[0], out[gap] and out[1], out[gap + 1], the state moved to the
+ * next pair, and back to the pair loop (label 2) until out reaches end. */
+#define CONV_PAIR_STORE(SA0, SA1, SB0, SB1)                                    \
+    "ldr %[C], [%[R0], #8]\n\t"                                                \
+    "ldr %[N], [%[R0], #28]\n\t"                                               \
+    "ldr %[X0], [%[R0], #32]\n\t"                                              \
+    "mov %[X1], #0x80000000\n\t"                                               \
+    "ldr %[X2], [%[R1], #4]\n\t"                                               \
+    "ldr %[X3], [%[R1], #16]\n\t"                                              \
+    CONV_LOOP_RQ(SA0, "8")                                                     \
+    "strb %[T], [%[C]]\n\t"                                                    \
+    CONV_LOOP_RQ(SA1, "8")                                                     \
+    "strb %[T], [%[C], %[N]]\n\t"                                              \
+    "ldr %[X2], [%[R1], #24]\n\t"                                              \
+    "ldr %[X3], [%[R1], #36]\n\t"                                              \
+    "add %[C], %[C], #1\n\t"                                                   \
+    CONV_LOOP_RQ(SB0, "28")                                                    \
+    "strb %[T], [%[C]]\n\t"                                                    \
+    CONV_LOOP_RQ(SB1, "28")                                                    \
+    "strb %[T], [%[C], %[N]]\n\t"                                              \
+    "add %[C], %[C], #1\n\t"                                                   \
+    "add %[R1], %[R1], #40\n\t"                                                \
+    "str %[R1], [%[R0], #4]\n\t"                                               \
+    "str %[C], [%[R0], #8]\n\t"                                                \
+    "ldr %[X0], [%[R0], #12]\n\t"                                              \
+    "cmp %[C], %[X0]\n\t"                                                      \
+    "blo 2b\n\t"
+
+/* The operands of conv_channels_asm and conv_channels_paired_asm (their
+ * locals s0..s3, r1, c, n, x0..x3, w, t and the state pointer st). */
+#define CONV_LOOP_OPERANDS                                                     \
+    : [R0] "+r"(st), [S0] "=&r"(s0), [S1] "=&r"(s1), [S2] "=&r"(s2), [S3] "=&r"(s3),        \
+      [R1] "=&r"(r1), [C] "=&r"(c), [N] "=&r"(n), [X0] "=&r"(x0), [X1] "=&r"(x1),           \
+      [X2] "=&r"(x2), [X3] "=&r"(x3), [W] "=&r"(w), [T] "=&r"(t)                            \
+    :                                                                          \
+    : "cc", "memory"
 
 /* Every channel pair of a plain 2x2 block row in one assembly loop: the
  * sums start at the bias, 34 instructions per 8 values of K, then the
@@ -298,36 +347,9 @@ static __attribute__((noinline)) void conv_channels_asm(conv_loop *st)
         "ldr %[R0], [sp]\n\t"
         "str %[R1], [%[R0]]\n\t"
         "ldr %[R1], [%[R0], #4]\n\t"
-        "ldr %[C], [%[R0], #8]\n\t"
-        "ldr %[N], [%[R0], #28]\n\t"
-        "ldr %[X0], [%[R0], #32]\n\t"
-        "mov %[X1], #0x80000000\n\t"
-        "ldr %[X2], [%[R1], #4]\n\t"
-        "ldr %[X3], [%[R1], #16]\n\t"
-        CONV_LOOP_RQ("S0", "8")
-        "strb %[T], [%[C]]\n\t"
-        CONV_LOOP_RQ("S1", "8")
-        "strb %[T], [%[C], %[N]]\n\t"
-        "ldr %[X2], [%[R1], #24]\n\t"
-        "ldr %[X3], [%[R1], #36]\n\t"
-        "add %[C], %[C], #1\n\t"
-        CONV_LOOP_RQ("S2", "28")
-        "strb %[T], [%[C]]\n\t"
-        CONV_LOOP_RQ("S3", "28")
-        "strb %[T], [%[C], %[N]]\n\t"
-        "add %[C], %[C], #1\n\t"
-        "add %[R1], %[R1], #40\n\t"
-        "str %[R1], [%[R0], #4]\n\t"
-        "str %[C], [%[R0], #8]\n\t"
-        "ldr %[X0], [%[R0], #12]\n\t"
-        "cmp %[C], %[X0]\n\t"
-        "blo 2b\n\t"
+        CONV_PAIR_STORE("S0", "S1", "S2", "S3")
         "add sp, sp, #4\n\t"
-        : [R0] "+r"(st), [S0] "=&r"(s0), [S1] "=&r"(s1), [S2] "=&r"(s2), [S3] "=&r"(s3),
-          [R1] "=&r"(r1), [C] "=&r"(c), [N] "=&r"(n), [X0] "=&r"(x0), [X1] "=&r"(x1),
-          [X2] "=&r"(x2), [X3] "=&r"(x3), [W] "=&r"(w), [T] "=&r"(t)
-        :
-        : "cc", "memory");
+        CONV_LOOP_OPERANDS);
 }
 #endif
 
@@ -382,36 +404,9 @@ static __attribute__((noinline)) void conv_channels_paired_asm(conv_loop *st)
         "ldr %[X0], [sp]\n\t"
         "str %[R0], [%[X0]]\n\t"
         "mov %[R0], %[X0]\n\t"
-        "ldr %[C], [%[R0], #8]\n\t"
-        "ldr %[N], [%[R0], #28]\n\t"
-        "ldr %[X0], [%[R0], #32]\n\t"
-        "mov %[X1], #0x80000000\n\t"
-        "ldr %[X2], [%[R1], #4]\n\t"
-        "ldr %[X3], [%[R1], #16]\n\t"
-        CONV_LOOP_RQ("S1", "8")
-        "strb %[T], [%[C]]\n\t"
-        CONV_LOOP_RQ("S3", "8")
-        "strb %[T], [%[C], %[N]]\n\t"
-        "ldr %[X2], [%[R1], #24]\n\t"
-        "ldr %[X3], [%[R1], #36]\n\t"
-        "add %[C], %[C], #1\n\t"
-        CONV_LOOP_RQ("S0", "28")
-        "strb %[T], [%[C]]\n\t"
-        CONV_LOOP_RQ("S2", "28")
-        "strb %[T], [%[C], %[N]]\n\t"
-        "add %[C], %[C], #1\n\t"
-        "add %[R1], %[R1], #40\n\t"
-        "str %[R1], [%[R0], #4]\n\t"
-        "str %[C], [%[R0], #8]\n\t"
-        "ldr %[X0], [%[R0], #12]\n\t"
-        "cmp %[C], %[X0]\n\t"
-        "blo 2b\n\t"
+        CONV_PAIR_STORE("S1", "S3", "S0", "S2")
         "add sp, sp, #4\n\t"
-        : [R0] "+r"(st), [S0] "=&r"(s0), [S1] "=&r"(s1), [S2] "=&r"(s2), [S3] "=&r"(s3),
-          [R1] "=&r"(r1), [C] "=&r"(c), [N] "=&r"(n), [X0] "=&r"(x0), [X1] "=&r"(x1),
-          [X2] "=&r"(x2), [X3] "=&r"(x3), [W] "=&r"(w), [T] "=&r"(t)
-        :
-        : "cc", "memory");
+        CONV_LOOP_OPERANDS);
 }
 #endif
 
@@ -471,20 +466,12 @@ typedef struct conv_quad {
     int32_t zp;          /* 28: output offset */
 } conv_quad;
 
-/* One requantized value of conv_channels_quad_paired_asm: sum S
- * (clobbered) with mult in X, post in E, MIN in R3, zp in R2, the
- * constants at Y (c_lo, c_hi at byte cl), clamped to int8, into R1. */
-#define CONV_QUAD_RQ(S, cl)                                                    \
-    "ldrd %[R0], %[R1], [%[Y], #" cl "]\n\t"                                   \
-    "smlal %[R0], %[R1], %[" S "], %[X]\n\t"                                   \
-    "lsr %[" S "], %[" S "], #31\n\t"                                          \
-    "smlal %[R0], %[R1], %[" S "], %[R3]\n\t"                                  \
-    "asr %[R1], %[R1], %[E]\n\t"                                               \
-    "add %[R1], %[R1], %[R2]\n\t"                                              \
-    "ssat %[R1], #8, %[R1]\n\t"
+/* conv_channels_quad_paired_asm's requantization: mult in X, post in E,
+ * MIN in R3, zp in R2, the constants at Y, into R1. */
+#define CONV_QUAD_RQ(S, cl) CONV_RQ_ASM(S, cl, "Y", "R0", "R1", "X", "R3", "E", "R2")
 
 /* Every channel pair of four output positions (paired layout, plain
- * range, K a multiple of 8, C_OUT even) in one assembly loop: the eight
+ * range, rows of K8 values, C_OUT even) in one assembly loop: the eight
  * sums start at A's bias, 56 instructions per 8 values of K (each filter
  * word read once per four positions, where the two-position loop reads it
  * once per two), then B's sums are B's bias + (raw - A) / 256 (exact,
@@ -585,7 +572,7 @@ static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *s
 /* A channel pair of the paired layout (pair: 2K bytes) against four
  * positions' widened columns (per 4 values of K, 8 words: position j's
  * (x0, x2), (x1, x3) at words 2j, 2j + 1; reef_widen_s8_step with step 8),
- * K a multiple of 8. Every sum starts at start (A's bias); on return
+ * k a multiple of 8 (K8). Every sum starts at start (A's bias); on return
  * raw[j] = start + 256 * B . x_j + A . x_j and a[j] = start + A . x_j. */
 static void conv_dot_quad_paired(const int8_t *pair, const int32_t *cols, int32_t k, int32_t start,
                                  int32_t raw[4], int32_t a[4])
@@ -604,8 +591,8 @@ static void conv_dot_quad_paired(const int8_t *pair, const int32_t *cols, int32_
 #endif
 
 /* Every channel pair of four output positions whose widened columns are
- * in cols (conv_dot_quad_paired's layout; paired layout, plain range, K a
- * multiple of 8, C_OUT even): each filter word read once per four
+ * in cols (conv_dot_quad_paired's layout; paired layout, plain range,
+ * rows of K8 values, C_OUT even): each filter word read once per four
  * positions instead of two, out[j * C_OUT + o] for position j. */
 static void conv_channels_quad_paired(const conv_job *job, const int32_t *cols, int8_t *out)
 {

@@ -424,7 +424,7 @@ static void test_report_repeat(void **state)
     assert_int_equal(reef_dataset_save(train, &a, &err), 0);
     assert_int_equal(reef_dataset_save(test, &b, &err), 0);
     const char *arch = "'name tiny; input 8x8x1; stem k3 s1 c8; mbconv k3 e2 c8 s2; gap; fc'";
-    snprintf(cmd, sizeof cmd, "%s report --repeat 3 --train %s --data %s --arch %s --epochs 2 --batch 16 --calib 32 --json",
+    snprintf(cmd, sizeof cmd, "%s report --repeat 3 --train %s --data %s --arch %s --epochs 4 --batch 16 --calib 32 --json",
              bin, train, test, arch);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %.400s\n", out);

@@ -29,6 +29,10 @@ case $input in
 diff | absdiff | framenorm | clipnorm)
     [ -f "$work/$input.ds" ] || $variants "$input" "$work/frames.ds" "$work/$input.ds" >/dev/null
     data=$work/$input.ds train= ;;
+previous | slow)
+    [ -f "$work/$input.ds" ] || $reef prep --format deepfish --root "$root" --split frames \
+        --background "running-diff-$input" -o "$work/$input.ds" >/dev/null
+    data=$work/$input.ds train= ;;
 warm)
     [ -f "$work/diff.ds" ] || $variants diff "$work/frames.ds" "$work/diff.ds" >/dev/null
     [ -f "$work/warm.ds" ] || $variants warm "$work/frames.ds" "$work/warm.ds" 1 >/dev/null

@@ -14,6 +14,7 @@ int reef_bg_mode_parse(const char *name, reef_bg_mode *mode)
     else if (!strcmp(name, "running")) *mode = REEF_BG_RUNNING;
     else if (!strcmp(name, "running-diff")) *mode = REEF_BG_RUNNING_DIFF;
     else if (!strcmp(name, "running-diff-previous")) *mode = REEF_BG_DIFF_PREVIOUS;
+    else if (!strcmp(name, "running-diff-lag4")) *mode = REEF_BG_DIFF_LAG4;
     else if (!strcmp(name, "running-diff-slow")) *mode = REEF_BG_DIFF_SLOW;
     else return -1;
     return 0;
@@ -79,12 +80,13 @@ static void clip_background(const reef_dataset *in, const uint32_t *order, uint3
     }
     // running mean: the runtime's own step (runtime/src/background.c), so the
     // training data is what the device computes, bit for bit
-    if (mode == REEF_BG_DIFF_PREVIOUS || mode == REEF_BG_DIFF_SLOW) {
+    if (mode == REEF_BG_DIFF_PREVIOUS || mode == REEF_BG_DIFF_LAG4 || mode == REEF_BG_DIFF_SLOW) {
         reef_temporal t;
-        if (mode == REEF_BG_DIFF_PREVIOUS)
-            reef_temporal_init(&t, REEF_TEMPORAL_PREVIOUS, mean, (uint8_t *)second, NULL, (uint32_t)px);
+        if (mode == REEF_BG_DIFF_SLOW)
+            reef_temporal_init(&t, REEF_TEMPORAL_SLOW, mean, NULL, 0, second, (uint32_t)px);
         else
-            reef_temporal_init(&t, REEF_TEMPORAL_SLOW, mean, NULL, second, (uint32_t)px);
+            reef_temporal_init(&t, REEF_TEMPORAL_LAG, mean, (uint8_t *)second, mode == REEF_BG_DIFF_LAG4 ? 4 : 1, NULL,
+                               (uint32_t)px);
         for (uint32_t i = 0; i < n; i++)
             reef_temporal_step(&t, reef_dataset_sample(in, order[i]), out_px + (size_t)order[i] * px * 2);
         return;
@@ -127,7 +129,7 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
     const size_t px = (size_t)in->height * in->width;
     uint32_t *order = malloc((in->count + 1) * sizeof *order), *starts = malloc((in->count + 2) * sizeof *starts), nclips;
     uint8_t *pixels = malloc(in->count * px * 2 + 1), *column = malloc(in->count + 1);
-    uint16_t *mean = malloc(px * sizeof *mean), *second = malloc(px * sizeof *second);
+    uint16_t *mean = malloc(px * sizeof *mean), *second = malloc(4 * px * sizeof *second); // up to 4 lagged frames
     if (!order || !starts || !pixels || !column || !mean || !second) {
         free(order), free(starts), free(pixels), free(column), free(mean), free(second);
         return reef_fail(err, "out of memory");

@@ -584,14 +584,15 @@ static void test_background_temporal(void **state)
     reef_dataset clip = {.count = N, .height = H, .width = W, .channels = 1, .num_classes = 2, .num_groups = 1,
                          .pixels = frames, .labels = zero16, .groups = gr, .class_names = class_names,
                          .group_names = group_names, .ids = rid};
-    const reef_bg_mode modes[2] = {REEF_BG_DIFF_PREVIOUS, REEF_BG_DIFF_SLOW};
-    const reef_temporal_kind kinds[2] = {REEF_TEMPORAL_PREVIOUS, REEF_TEMPORAL_SLOW};
-    for (int k = 0; k < 2; k++) {
+    const reef_bg_mode modes[3] = {REEF_BG_DIFF_PREVIOUS, REEF_BG_DIFF_LAG4, REEF_BG_DIFF_SLOW};
+    const reef_temporal_kind kinds[3] = {REEF_TEMPORAL_LAG, REEF_TEMPORAL_LAG, REEF_TEMPORAL_SLOW};
+    const uint32_t lags[3] = {1, 4, 0};
+    for (int k = 0; k < 3; k++) {
         uint16_t mean[PX], slow[PX];
-        uint8_t previous[PX];
+        uint8_t previous[4 * PX];
         reef_temporal t;
         for (uint32_t f = 0; f < N; f++) { // the runtime over each clip, in frame order
-            if (f == 0 || f == FRAMES) reef_temporal_init(&t, kinds[k], mean, previous, slow, PX);
+            if (f == 0 || f == FRAMES) reef_temporal_init(&t, kinds[k], mean, previous, lags[k], slow, PX);
             uint32_t i = 0;
             while (frame_of[i] != f) i++;
             reef_temporal_step(&t, frames + (size_t)i * PX, want + (size_t)i * 2 * PX);

@@ -127,7 +127,7 @@ static void test_temporal_hand_computed(void **state)
     // 128 + 2 (60 - 99) = 50, and 25420 + (15360 - 25420) / 128 = 25420 - 78
     const int want_slow[4] = {128, 148, 0, 50}, want_slow_mean[4] = {25600, 25620, 25420, 25342};
     reef_temporal tp, ts;
-    reef_temporal_init(&tp, REEF_TEMPORAL_PREVIOUS, mean, previous, NULL, 3);
+    reef_temporal_init(&tp, REEF_TEMPORAL_LAG, mean, previous, 1, NULL, 3);
     for (int f = 0; f < 4; f++) {
         fill(frame, 3, values[f]);
         reef_temporal_step(&tp, frame, out);
@@ -135,7 +135,7 @@ static void test_temporal_hand_computed(void **state)
         assert_int_equal(out[5], want_previous[f]);
         assert_int_equal(previous[1], values[f]);
     }
-    reef_temporal_init(&ts, REEF_TEMPORAL_SLOW, mean, NULL, slow, 3);
+    reef_temporal_init(&ts, REEF_TEMPORAL_SLOW, mean, NULL, 0, slow, 3);
     for (int f = 0; f < 4; f++) {
         fill(frame, 3, values[f]);
         reef_temporal_step(&ts, frame, out);
@@ -144,11 +144,22 @@ static void test_temporal_hand_computed(void **state)
         assert_int_equal(slow[2], want_slow_mean[f]);
     }
     // a new init starts over
-    reef_temporal_init(&tp, REEF_TEMPORAL_PREVIOUS, mean, previous, NULL, 3);
+    reef_temporal_init(&tp, REEF_TEMPORAL_LAG, mean, previous, 1, NULL, 3);
     fill(frame, 3, 7);
     reef_temporal_step(&tp, frame, out);
     assert_int_equal(out[0], 128);
     assert_int_equal(out[1], 128);
+    // lag 2 over 100, 110, 0, 60: the first frame until there are two behind,
+    // so 128, 128 + 20, 128 - 200 clamps to 0, 128 + 2 (60 - 110) = 28
+    uint8_t history[2 * 3];
+    const int want_lag2[4] = {128, 148, 0, 28};
+    reef_temporal_init(&tp, REEF_TEMPORAL_LAG, mean, history, 2, NULL, 3);
+    for (int f = 0; f < 4; f++) {
+        fill(frame, 3, values[f]);
+        reef_temporal_step(&tp, frame, out);
+        assert_int_equal(out[0], want_d[f]);
+        assert_int_equal(out[3], want_lag2[f]);
+    }
 }
 
 static uint8_t clamp_difference(long p, long b)
@@ -159,7 +170,7 @@ static uint8_t clamp_difference(long p, long b)
 
 static long toward_zero(long delta, long rate) { return delta >= 0 ? delta / rate : -((-delta) / rate); }
 
-/* Random clips (a still scene, noise, a moving blob, jumps): both kinds
+/* Random clips (a still scene, noise, a moving blob, jumps): both kinds (lag 4)
  * against a reference in longs and floating-point rounding, with the frame
  * written into out's second half first (in place, as the firmware reads). */
 static void test_temporal_random_clips(void **state)
@@ -167,13 +178,14 @@ static void test_temporal_random_clips(void **state)
     (void)state;
     enum { N = 1024, FRAMES = 200 };
     static uint16_t mean_p[N], mean_s[N], slow[N];
-    static uint8_t previous[N], frame[N], out_p[2 * N], out_s[2 * N];
-    static long ref_mean[N], ref_slow[N], ref_prev[N];
+    enum { LAG = 4 };
+    static uint8_t previous[LAG * N], frame[N], out_p[2 * N], out_s[2 * N];
+    static long ref_mean[N], ref_slow[N], ref_back[FRAMES][N];
     uint64_t rng = 5;
     for (int clip = 0; clip < 3; clip++) {
         reef_temporal tp, ts;
-        reef_temporal_init(&tp, REEF_TEMPORAL_PREVIOUS, mean_p, previous, NULL, N);
-        reef_temporal_init(&ts, REEF_TEMPORAL_SLOW, mean_s, NULL, slow, N);
+        reef_temporal_init(&tp, REEF_TEMPORAL_LAG, mean_p, previous, LAG, NULL, N);
+        reef_temporal_init(&ts, REEF_TEMPORAL_SLOW, mean_s, NULL, 0, slow, N);
         uint8_t scene[N];
         for (int p = 0; p < N; p++) scene[p] = (uint8_t)next_rand(&rng);
         for (int f = 0; f < FRAMES; f++) {
@@ -189,16 +201,17 @@ static void test_temporal_random_clips(void **state)
             reef_temporal_step(&tp, out_p + N, out_p);
             reef_temporal_step(&ts, out_s + N, out_s);
             for (int p = 0; p < N; p++) {
-                if (f == 0) ref_mean[p] = ref_slow[p] = frame[p] * 256L, ref_prev[p] = frame[p];
+                if (f == 0) ref_mean[p] = ref_slow[p] = frame[p] * 256L;
+                ref_back[f][p] = frame[p];
+                const long back = ref_back[f >= LAG ? f - LAG : 0][p]; // the first frame until LAG are behind
                 const long b = (long)floor((double)ref_mean[p] / 256.0 + 0.5);
                 const long q = (long)floor((double)ref_slow[p] / 256.0 + 0.5);
                 assert_int_equal(out_p[2 * p], clamp_difference(frame[p], b));
                 assert_int_equal(out_s[2 * p], clamp_difference(frame[p], b));
-                assert_int_equal(out_p[2 * p + 1], clamp_difference(frame[p], ref_prev[p]));
+                assert_int_equal(out_p[2 * p + 1], clamp_difference(frame[p], back));
                 assert_int_equal(out_s[2 * p + 1], clamp_difference(frame[p], q));
                 ref_mean[p] += toward_zero(frame[p] * 256L - ref_mean[p], 16);
                 ref_slow[p] += toward_zero(frame[p] * 256L - ref_slow[p], 128);
-                ref_prev[p] = frame[p];
                 assert_int_equal(slow[p], ref_slow[p]);
             }
         }

@@ -52,31 +52,34 @@ void reef_background_difference(reef_background *bg, const uint8_t *frame, uint8
  * another time scale, so that motion that is local and transient (a fish)
  * can differ from motion that is global or periodic (water, weed, camera):
  *
- *   REEF_TEMPORAL_PREVIOUS  s = clamp(128 + 2 (p - q)), q the previous frame
- *                           (the first frame is its own previous): +1 byte a
- *                           pixel (1 KB at 32x32)
+ *   REEF_TEMPORAL_LAG       s = clamp(128 + 2 (p - q)), q the frame `lag`
+ *                           steps back (lag 1: the previous frame; until
+ *                           then, the first frame): +lag bytes a pixel (lag
+ *                           KB at 32x32)
  *   REEF_TEMPORAL_SLOW      s = clamp(128 + 2 (p - ((slow + 128) >> 8))), slow
  *                           a second running mean in 8.8 fixed point that
  *                           moves an eighth as fast, slow += ((p << 8) - slow)
  *                           / 128: +2 bytes a pixel (2 KB at 32x32)
  *
  * The model input is two interleaved uint8 channels per pixel, [d, s] (HWC,
- * as `reef prep --background running-diff-previous|running-diff-slow` writes
+ * as `reef prep --background running-diff-previous|-lag4|-slow` writes
  * them; src/data/background.c calls this code). Integer only, no
  * allocation: the caller owns every buffer. */
-typedef enum reef_temporal_kind { REEF_TEMPORAL_PREVIOUS = 1, REEF_TEMPORAL_SLOW = 2 } reef_temporal_kind;
+typedef enum reef_temporal_kind { REEF_TEMPORAL_LAG = 1, REEF_TEMPORAL_SLOW = 2 } reef_temporal_kind;
 
 typedef struct reef_temporal {
     reef_background bg;      /* the long-term (running) background */
     reef_temporal_kind kind;
-    uint8_t *previous;       /* PREVIOUS: (pixels) the last frame, owned by the caller */
+    uint8_t *history;        /* LAG: (lag, pixels) the last lag frames, a ring, owned by the caller */
     uint16_t *slow;          /* SLOW: (pixels) 8.8 fixed point, owned by the caller */
+    uint32_t lag, slot;      /* LAG: frames back (>= 1); the ring's slot holding the oldest frame */
 } reef_temporal;
 
-/* Starts over (the next frame primes every buffer); mean and previous or slow
- * (the other NULL) each hold pixels entries. */
-void reef_temporal_init(reef_temporal *t, reef_temporal_kind kind, uint16_t *mean, uint8_t *previous, uint16_t *slow,
-                        uint32_t pixels);
+/* Starts over (the next frame primes every buffer). mean holds pixels
+ * entries; LAG: history lag x pixels (slow unused, may be NULL); SLOW: slow
+ * pixels (history and lag unused). */
+void reef_temporal_init(reef_temporal *t, reef_temporal_kind kind, uint16_t *mean, uint8_t *history, uint32_t lag,
+                        uint16_t *slow, uint32_t pixels);
 
 /* One frame of pixels uint8 gray values in, 2 x pixels uint8 out ([d, s] per
  * pixel), every buffer updated. The frame may sit in the second half of out

@@ -9,6 +9,7 @@
 
 #include "cv/cv.h"
 #include "data/background.h"
+#include "reef/background.h"
 #include "nn/model.h"
 #include "util/rng.h"
 
@@ -515,9 +516,92 @@ static void test_background_channel(void **state)
     part_ids[1] = "h/c3_f000001";
     assert_int_equal(reef_dataset_with_stream_background(&part, &in, REEF_BG_RUNNING_DIFF, &out, &err), -1);
     assert_non_null(strstr(err.msg, "'h/c3_f000001' is not among the frames of its clips"));
+    // temporal context, [d, s] per pixel: the previous frame (frame 2 vs frame
+    // 1: 148; frame 9 vs frame 2: 128 + 140 clamps to 255) or a background 8x
+    // slower (frame 9 vs (2560 + 10 * 256 / 128 + 128) >> 8 = 10: 255)
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_DIFF_PREVIOUS, &out, &err), 0);
+    assert_int_equal(out.channels, 2);
+    const uint8_t want_previous[] = {255, 255, 128, 128, 128, 128, 128, 128, 148, 148, 128, 128, 128, 128, 128, 128};
+    assert_memory_equal(out.pixels, want_previous, sizeof want_previous);
+    reef_dataset_free(&out);
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_DIFF_SLOW, &out, &err), 0);
+    assert_int_equal(out.channels, 2);
+    assert_memory_equal(out.pixels, want_previous, sizeof want_previous);
+    reef_dataset_free(&out);
     ids[3] = "h/no-frame-number";
     assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), -1);
     assert_non_null(strstr(err.msg, "'h/no-frame-number' does not end in _f<frame number>"));
+}
+
+/* Temporal context by hand where the two kinds differ: a 1x1 clip 100, 110,
+ * 112 given out of order. Frame 3: d = 128 + 2 (112 - 101) = 150 (the mean
+ * 25760 after two frames); previous 128 + 2 (112 - 110) = 132; slow
+ * background (25620 + 128) >> 8 = 100: 152. Then a random 6x5 clip of 40
+ * frames, shuffled, and a second clip: prep's channels equal the runtime's
+ * step run over each clip in frame order, byte for byte. */
+static void test_background_temporal(void **state)
+{
+    (void)state;
+    uint8_t px[] = {112, 100, 110};
+    uint16_t labels[3] = {0}, groups[3] = {0};
+    const char *ids[3] = {"h/c_f000003", "h/c_f000001", "h/c_f000002"};
+    reef_dataset in = {.count = 3, .height = 1, .width = 1, .channels = 1, .num_classes = 2, .num_groups = 1,
+                       .pixels = px, .labels = labels, .groups = groups, .class_names = class_names,
+                       .group_names = group_names, .ids = ids};
+    reef_dataset out;
+    reef_error err;
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_DIFF_PREVIOUS, &out, &err), 0);
+    const uint8_t want_previous[] = {150, 132, 128, 128, 148, 148};
+    assert_memory_equal(out.pixels, want_previous, sizeof want_previous);
+    reef_dataset_free(&out);
+    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_DIFF_SLOW, &out, &err), 0);
+    const uint8_t want_slow[] = {150, 152, 128, 128, 148, 148};
+    assert_memory_equal(out.pixels, want_slow, sizeof want_slow);
+    reef_dataset_free(&out);
+
+    enum { H = 6, W = 5, PX = H * W, FRAMES = 40, N = FRAMES + 3 };
+    static uint8_t frames[N * PX], want[N * 2 * PX];
+    static uint16_t zero16[N], gr[N];
+    static char names[N][32];
+    const char *rid[N];
+    uint32_t frame_of[N];
+    for (uint32_t i = 0; i < N; i++) frame_of[i] = i;
+    for (uint32_t i = N - 1; i > 0; i--) { // shuffle the sample order
+        const uint32_t j = (i * 7919u + 13u) % (i + 1), t = frame_of[i];
+        frame_of[i] = frame_of[j], frame_of[j] = t;
+    }
+    uint32_t seed = 3;
+    for (uint32_t i = 0; i < N; i++) {
+        const uint32_t f = frame_of[i]; // clip a: frames 0..FRAMES-1, clip b: the rest
+        if (f < FRAMES) snprintf(names[i], sizeof names[i], "h/a_f%06u", f + 1);
+        else snprintf(names[i], sizeof names[i], "h/b_f%06u", f - FRAMES + 1);
+        rid[i] = names[i];
+        for (int p = 0; p < PX; p++) {
+            seed = seed * 1103515245u + 12345u;
+            frames[(size_t)i * PX + p] = (uint8_t)(60 + (f * 3 + (uint32_t)p) % 50 + ((seed >> 16) % 40));
+        }
+    }
+    reef_dataset clip = {.count = N, .height = H, .width = W, .channels = 1, .num_classes = 2, .num_groups = 1,
+                         .pixels = frames, .labels = zero16, .groups = gr, .class_names = class_names,
+                         .group_names = group_names, .ids = rid};
+    const reef_bg_mode modes[3] = {REEF_BG_DIFF_PREVIOUS, REEF_BG_DIFF_LAG4, REEF_BG_DIFF_SLOW};
+    const reef_temporal_kind kinds[3] = {REEF_TEMPORAL_LAG, REEF_TEMPORAL_LAG, REEF_TEMPORAL_SLOW};
+    const uint32_t lags[3] = {1, 4, 0};
+    for (int k = 0; k < 3; k++) {
+        uint16_t mean[PX], slow[PX];
+        uint8_t previous[4 * PX];
+        reef_temporal t;
+        for (uint32_t f = 0; f < N; f++) { // the runtime over each clip, in frame order
+            if (f == 0 || f == FRAMES) reef_temporal_init(&t, kinds[k], mean, previous, lags[k], slow, PX);
+            uint32_t i = 0;
+            while (frame_of[i] != f) i++;
+            reef_temporal_step(&t, frames + (size_t)i * PX, want + (size_t)i * 2 * PX);
+        }
+        assert_int_equal(reef_dataset_with_background(&clip, modes[k], &out, &err), 0);
+        assert_int_equal(out.channels, 2);
+        assert_memory_equal(out.pixels, want, sizeof want);
+        reef_dataset_free(&out);
+    }
 }
 
 /* Warm-up/drop training copies, by hand: a 1x1 clip of two frames (10, 30)
@@ -574,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_report_repeat),
         cmocka_unit_test(test_background_channel),
+        cmocka_unit_test(test_background_temporal),
         cmocka_unit_test(test_background_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

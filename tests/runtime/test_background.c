@@ -3,7 +3,10 @@
  * against an independent reference written with different arithmetic
  * (sign and magnitude instead of C's truncating division; floating point
  * rounding for the background); the difference-only step (in place)
- * against the same reference. */
+ * against the same reference. The temporal step (a second channel: the
+ * difference to the previous frame, or to a slower background): a hand-made
+ * sequence, and random clips against the same kind of reference, with the
+ * frame read from the second half of the output as the firmware does. */
 #include "testing.h"
 
 #include <math.h>
@@ -109,11 +112,119 @@ static void test_random_clips(void **state)
     }
 }
 
+/* 100, 110, 0, 60 in every pixel: d is the step above's; s by hand. */
+static void test_temporal_hand_computed(void **state)
+{
+    (void)state;
+    uint16_t mean[3], slow[3];
+    uint8_t previous[3], frame[3], out[6];
+    const int values[4] = {100, 110, 0, 60};
+    const int want_d[4] = {128, 148, 0, 60};
+    // previous frame: 128, 128 + 2 * 10, 128 - 220 clamps to 0, 128 + 2 * 60
+    const int want_previous[4] = {128, 148, 0, 248};
+    // slow: 25600 -> 25600 + 2560 / 128 = 25620 -> 25620 - 25620 / 128 = 25420 (its
+    // background 100: 128 - 200 clamps to 0) -> background (25420 + 128) >> 8 = 99:
+    // 128 + 2 (60 - 99) = 50, and 25420 + (15360 - 25420) / 128 = 25420 - 78
+    const int want_slow[4] = {128, 148, 0, 50}, want_slow_mean[4] = {25600, 25620, 25420, 25342};
+    reef_temporal tp, ts;
+    reef_temporal_init(&tp, REEF_TEMPORAL_LAG, mean, previous, 1, NULL, 3);
+    for (int f = 0; f < 4; f++) {
+        fill(frame, 3, values[f]);
+        reef_temporal_step(&tp, frame, out);
+        assert_int_equal(out[0], want_d[f]);
+        assert_int_equal(out[5], want_previous[f]);
+        assert_int_equal(previous[1], values[f]);
+    }
+    reef_temporal_init(&ts, REEF_TEMPORAL_SLOW, mean, NULL, 0, slow, 3);
+    for (int f = 0; f < 4; f++) {
+        fill(frame, 3, values[f]);
+        reef_temporal_step(&ts, frame, out);
+        assert_int_equal(out[2], want_d[f]);
+        assert_int_equal(out[1], want_slow[f]);
+        assert_int_equal(slow[2], want_slow_mean[f]);
+    }
+    // a new init starts over
+    reef_temporal_init(&tp, REEF_TEMPORAL_LAG, mean, previous, 1, NULL, 3);
+    fill(frame, 3, 7);
+    reef_temporal_step(&tp, frame, out);
+    assert_int_equal(out[0], 128);
+    assert_int_equal(out[1], 128);
+    // lag 2 over 100, 110, 0, 60: the first frame until there are two behind,
+    // so 128, 128 + 20, 128 - 200 clamps to 0, 128 + 2 (60 - 110) = 28
+    uint8_t history[2 * 3];
+    const int want_lag2[4] = {128, 148, 0, 28};
+    reef_temporal_init(&tp, REEF_TEMPORAL_LAG, mean, history, 2, NULL, 3);
+    for (int f = 0; f < 4; f++) {
+        fill(frame, 3, values[f]);
+        reef_temporal_step(&tp, frame, out);
+        assert_int_equal(out[0], want_d[f]);
+        assert_int_equal(out[3], want_lag2[f]);
+    }
+}
+
+static uint8_t clamp_difference(long p, long b)
+{
+    const long d = 128 + 2 * (p - b);
+    return (uint8_t)(d < 0 ? 0 : d > 255 ? 255 : d);
+}
+
+static long toward_zero(long delta, long rate) { return delta >= 0 ? delta / rate : -((-delta) / rate); }
+
+/* Random clips (a still scene, noise, a moving blob, jumps): both kinds (lag 4)
+ * against a reference in longs and floating-point rounding, with the frame
+ * written into out's second half first (in place, as the firmware reads). */
+static void test_temporal_random_clips(void **state)
+{
+    (void)state;
+    enum { N = 1024, FRAMES = 200 };
+    static uint16_t mean_p[N], mean_s[N], slow[N];
+    enum { LAG = 4 };
+    static uint8_t previous[LAG * N], frame[N], out_p[2 * N], out_s[2 * N];
+    static long ref_mean[N], ref_slow[N], ref_back[FRAMES][N];
+    uint64_t rng = 5;
+    for (int clip = 0; clip < 3; clip++) {
+        reef_temporal tp, ts;
+        reef_temporal_init(&tp, REEF_TEMPORAL_LAG, mean_p, previous, LAG, NULL, N);
+        reef_temporal_init(&ts, REEF_TEMPORAL_SLOW, mean_s, NULL, 0, slow, N);
+        uint8_t scene[N];
+        for (int p = 0; p < N; p++) scene[p] = (uint8_t)next_rand(&rng);
+        for (int f = 0; f < FRAMES; f++) {
+            const int jump = next_rand(&rng) % 40 == 0;
+            for (int p = 0; p < N; p++) {
+                int v = scene[p] + (int)(next_rand(&rng) % 9) - 4;
+                if (((p + 5 * f) % 89) < 8) v += 100;
+                if (jump) v = (int)(next_rand(&rng) & 255);
+                frame[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+            memcpy(out_p + N, frame, N);
+            memcpy(out_s + N, frame, N);
+            reef_temporal_step(&tp, out_p + N, out_p);
+            reef_temporal_step(&ts, out_s + N, out_s);
+            for (int p = 0; p < N; p++) {
+                if (f == 0) ref_mean[p] = ref_slow[p] = frame[p] * 256L;
+                ref_back[f][p] = frame[p];
+                const long back = ref_back[f >= LAG ? f - LAG : 0][p]; // the first frame until LAG are behind
+                const long b = (long)floor((double)ref_mean[p] / 256.0 + 0.5);
+                const long q = (long)floor((double)ref_slow[p] / 256.0 + 0.5);
+                assert_int_equal(out_p[2 * p], clamp_difference(frame[p], b));
+                assert_int_equal(out_s[2 * p], clamp_difference(frame[p], b));
+                assert_int_equal(out_p[2 * p + 1], clamp_difference(frame[p], back));
+                assert_int_equal(out_s[2 * p + 1], clamp_difference(frame[p], q));
+                ref_mean[p] += toward_zero(frame[p] * 256L - ref_mean[p], 16);
+                ref_slow[p] += toward_zero(frame[p] * 256L - ref_slow[p], 128);
+                assert_int_equal(slow[p], ref_slow[p]);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_computed),
         cmocka_unit_test(test_random_clips),
+        cmocka_unit_test(test_temporal_hand_computed),
+        cmocka_unit_test(test_temporal_random_clips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

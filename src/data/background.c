@@ -65,7 +65,7 @@ static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)
 
 /* Frames order[0..n) of one clip, in frame order: their diff channels. */
 static void clip_background(const reef_dataset *in, const uint32_t *order, uint32_t n, reef_bg_mode mode,
-                            uint8_t *out_px, uint8_t *column, uint16_t *mean, uint16_t *second)
+                            uint8_t *out_px, uint8_t *column, uint16_t *mean, void *second)
 {
     const size_t px = (size_t)in->height * in->width;
     if (mode == REEF_BG_MEDIAN) {
@@ -85,7 +85,7 @@ static void clip_background(const reef_dataset *in, const uint32_t *order, uint3
         if (mode == REEF_BG_DIFF_SLOW)
             reef_temporal_init(&t, REEF_TEMPORAL_SLOW, mean, NULL, 0, second, (uint32_t)px);
         else
-            reef_temporal_init(&t, REEF_TEMPORAL_LAG, mean, (uint8_t *)second, mode == REEF_BG_DIFF_LAG4 ? 4 : 1, NULL,
+            reef_temporal_init(&t, REEF_TEMPORAL_LAG, mean, second, mode == REEF_BG_DIFF_LAG4 ? 4 : 1, NULL,
                                (uint32_t)px);
         for (uint32_t i = 0; i < n; i++)
             reef_temporal_step(&t, reef_dataset_sample(in, order[i]), out_px + (size_t)order[i] * px * 2);
@@ -129,7 +129,8 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
     const size_t px = (size_t)in->height * in->width;
     uint32_t *order = malloc((in->count + 1) * sizeof *order), *starts = malloc((in->count + 2) * sizeof *starts), nclips;
     uint8_t *pixels = malloc(in->count * px * 2 + 1), *column = malloc(in->count + 1);
-    uint16_t *mean = malloc(px * sizeof *mean), *second = malloc(4 * px * sizeof *second); // up to 4 lagged frames
+    uint16_t *mean = malloc(px * sizeof *mean);
+    void *second = malloc(4 * px); // the temporal channel's state: up to 4 lagged uint8 frames, or px uint16
     if (!order || !starts || !pixels || !column || !mean || !second) {
         free(order), free(starts), free(pixels), free(column), free(mean), free(second);
         return reef_fail(err, "out of memory");

@@ -150,7 +150,7 @@ static float *take(float **cursor, size_t n)
     return p;
 }
 
-static size_t weight_count(const reef_layer *L)
+size_t reef_layer_weight_count(const reef_layer *L)
 {
     const reef_conv_dims *d = &L->dims;
     switch (L->kind) {
@@ -175,7 +175,7 @@ static void take_param(reef_param_cursor *pc, float **field, size_t count, const
 
 void reef_layer_take_params(reef_layer *L, const char *prefix, int weights_only, reef_param_cursor *pc)
 {
-    size_t nw = weight_count(L), oc = (size_t)L->dims.oc;
+    size_t nw = reef_layer_weight_count(L), oc = (size_t)L->dims.oc;
     if (nw) take_param(pc, &L->w, nw, prefix, "w", 1);
     if (weights_only) return;
     if (nw && !L->has_bn) take_param(pc, &L->b, oc, prefix, "b", 0);
@@ -266,7 +266,7 @@ int reef_model_build_within(reef_model *m, const reef_arch *a, int in_h, int in_
 void reef_layer_init_params(reef_layer *L, reef_rng *rng)
 {
     const reef_conv_dims *d = &L->dims;
-    size_t nw = weight_count(L);
+    size_t nw = reef_layer_weight_count(L);
     /* PyTorch's defaults (Conv2d and Linear reset_parameters: Kaiming
      * uniform with a = sqrt 5): weights and biases uniform in
      * +-1/sqrt(fan_in), fan_in the inputs of one output (C k k for a conv,

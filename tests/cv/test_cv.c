@@ -467,6 +467,18 @@ static void test_report_repeat(void **state)
     syn_free(&d);
 }
 
+/* reef_dataset_with_background(in, mode) succeeds with `channels`
+ * channels and exactly the pixels want. */
+static void expect_background(const reef_dataset *in, reef_bg_mode mode, int channels, const uint8_t *want, size_t size)
+{
+    reef_dataset out;
+    reef_error err;
+    assert_int_equal(reef_dataset_with_background(in, mode, &out, &err), 0);
+    assert_int_equal(out.channels, channels);
+    assert_memory_equal(out.pixels, want, size);
+    reef_dataset_free(&out);
+}
+
 /* The background channel, by hand: one 1x2 clip of three frames (given out
  * of order) whose first pixel reads 10, 20, 90, and a second clip. */
 static void test_background_channel(void **state)
@@ -481,22 +493,14 @@ static void test_background_channel(void **state)
     reef_dataset out;
     reef_error err;
     // median of 10, 20, 90 is 20: 128 + 2 (p - 20), clamped
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), 0);
-    assert_int_equal(out.channels, 2);
     const uint8_t want_median[] = {90, 255, 0, 128, 10, 108, 0, 128, 20, 128, 0, 128, 50, 128, 50, 128};
-    assert_memory_equal(out.pixels, want_median, sizeof want_median);
-    reef_dataset_free(&out);
+    expect_background(&in, REEF_BG_MEDIAN, 2, want_median, sizeof want_median);
     // running: frame 1 vs itself (128), frame 2 vs 10 (148), frame 9 vs 10 + 10/16 -> 11 (255)
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING, &out, &err), 0);
     const uint8_t want_running[] = {90, 255, 0, 128, 10, 128, 0, 128, 20, 148, 0, 128, 50, 128, 50, 128};
-    assert_memory_equal(out.pixels, want_running, sizeof want_running);
-    reef_dataset_free(&out);
+    expect_background(&in, REEF_BG_RUNNING, 2, want_running, sizeof want_running);
     // running-diff: the same difference channel alone
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING_DIFF, &out, &err), 0);
-    assert_int_equal(out.channels, 1);
     const uint8_t want_diff[] = {255, 128, 128, 128, 148, 128, 128, 128};
-    assert_memory_equal(out.pixels, want_diff, sizeof want_diff);
-    reef_dataset_free(&out);
+    expect_background(&in, REEF_BG_RUNNING_DIFF, 1, want_diff, sizeof want_diff);
     // over the stream: a split holding frame 9 of c1 and c2's frame, in that
     // order, gets frame 9's difference to the background of frames 1 and 2
     // (255); on its own, frame 9 would be its clip's first frame (128)
@@ -519,15 +523,9 @@ static void test_background_channel(void **state)
     // temporal context, [d, s] per pixel: the previous frame (frame 2 vs frame
     // 1: 148; frame 9 vs frame 2: 128 + 140 clamps to 255) or a background 8x
     // slower (frame 9 vs (2560 + 10 * 256 / 128 + 128) >> 8 = 10: 255)
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_DIFF_PREVIOUS, &out, &err), 0);
-    assert_int_equal(out.channels, 2);
     const uint8_t want_previous[] = {255, 255, 128, 128, 128, 128, 128, 128, 148, 148, 128, 128, 128, 128, 128, 128};
-    assert_memory_equal(out.pixels, want_previous, sizeof want_previous);
-    reef_dataset_free(&out);
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_DIFF_SLOW, &out, &err), 0);
-    assert_int_equal(out.channels, 2);
-    assert_memory_equal(out.pixels, want_previous, sizeof want_previous);
-    reef_dataset_free(&out);
+    expect_background(&in, REEF_BG_DIFF_PREVIOUS, 2, want_previous, sizeof want_previous);
+    expect_background(&in, REEF_BG_DIFF_SLOW, 2, want_previous, sizeof want_previous);
     ids[3] = "h/no-frame-number";
     assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), -1);
     assert_non_null(strstr(err.msg, "'h/no-frame-number' does not end in _f<frame number>"));
@@ -550,14 +548,10 @@ static void test_background_temporal(void **state)
                        .group_names = group_names, .ids = ids};
     reef_dataset out;
     reef_error err;
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_DIFF_PREVIOUS, &out, &err), 0);
     const uint8_t want_previous[] = {150, 132, 128, 128, 148, 148};
-    assert_memory_equal(out.pixels, want_previous, sizeof want_previous);
-    reef_dataset_free(&out);
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_DIFF_SLOW, &out, &err), 0);
+    expect_background(&in, REEF_BG_DIFF_PREVIOUS, 2, want_previous, sizeof want_previous);
     const uint8_t want_slow[] = {150, 152, 128, 128, 148, 148};
-    assert_memory_equal(out.pixels, want_slow, sizeof want_slow);
-    reef_dataset_free(&out);
+    expect_background(&in, REEF_BG_DIFF_SLOW, 2, want_slow, sizeof want_slow);
 
     enum { H = 6, W = 5, PX = H * W, FRAMES = 40, N = FRAMES + 3 };
     static uint8_t frames[N * PX], want[N * 2 * PX];

@@ -294,9 +294,7 @@ static void set_check_weights(reef_model *m, uint64_t seed)
             reef_layer *L = &m->blocks[bi].layers[li];
             const reef_conv_dims *d = &L->dims;
             if (!L->w) continue;
-            const size_t nw = L->kind == REEF_LAYER_CONV ? (size_t)d->oc * d->kh * d->kw * d->c
-                              : L->kind == REEF_LAYER_DWCONV ? (size_t)d->kh * d->kw * d->oc
-                                                             : (size_t)d->oc * d->c;
+            const size_t nw = reef_layer_weight_count(L);
             const float std = L->kind == REEF_LAYER_CONV ? sqrtf(2.0f / (float)(d->oc * d->kh * d->kw))
                               : L->kind == REEF_LAYER_DWCONV ? sqrtf(2.0f / (float)(d->kh * d->kw))
                                                              : 0.01f;
@@ -419,9 +417,7 @@ static void test_init_as_pytorch(void **state)
             const int fan_in = L->kind == REEF_LAYER_CONV ? d->c * d->kh * d->kw
                                : L->kind == REEF_LAYER_DWCONV ? d->kh * d->kw
                                                               : d->c;
-            const size_t nw = L->kind == REEF_LAYER_CONV ? (size_t)d->oc * d->kh * d->kw * d->c
-                              : L->kind == REEF_LAYER_DWCONV ? (size_t)d->kh * d->kw * d->oc
-                                                             : (size_t)d->oc * d->c;
+            const size_t nw = reef_layer_weight_count(L);
             const double bound = 1.0 / sqrt((double)fan_in);
             double sumsq = 0;
             for (size_t i = 0; i < nw; i++) {

@@ -61,6 +61,32 @@ static uint32_t next_rand(uint64_t *s)
     return (uint32_t)(*s >> 33);
 }
 
+static uint8_t clamp_difference(long p, long b)
+{
+    const long d = 128 + 2 * (p - b);
+    return (uint8_t)(d < 0 ? 0 : d > 255 ? 255 : d);
+}
+
+static long toward_zero(long delta, long rate) { return delta >= 0 ? delta / rate : -((-delta) / rate); }
+
+/* A clip's next frame: a still scene with noise (+-4), a bright blob of
+ * width `width` every `period` pixels moving `speed` a frame, and one
+ * frame in `jump_every` (on average) replaced by noise at full scale. */
+typedef struct clip_motion {
+    int speed, period, width, bump, jump_every;
+} clip_motion;
+
+static void next_frame(uint8_t *frame, const uint8_t *scene, int n, int f, const clip_motion *m, uint64_t *rng)
+{
+    const int jump = next_rand(rng) % (uint32_t)m->jump_every == 0;
+    for (int p = 0; p < n; p++) {
+        int v = scene[p] + (int)(next_rand(rng) % 9) - 4;
+        if (((p + m->speed * f) % m->period) < m->width) v += m->bump;
+        if (jump) v = (int)(next_rand(rng) & 255);
+        frame[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
 /* The reference: mean as a long, the sixteenth by magnitude, the
  * background as floor(mean / 256 + 0.5). */
 static void reference_step(long *mean, int primed, const uint8_t *frame, uint8_t *out, int n)
@@ -68,11 +94,9 @@ static void reference_step(long *mean, int primed, const uint8_t *frame, uint8_t
     for (int p = 0; p < n; p++) {
         if (!primed) mean[p] = (long)frame[p] * 256;
         const long b = (long)floor((double)mean[p] / 256.0 + 0.5);
-        long d = 128 + 2 * ((long)frame[p] - b);
         out[2 * p] = frame[p];
-        out[2 * p + 1] = (uint8_t)(d < 0 ? 0 : d > 255 ? 255 : d);
-        const long delta = (long)frame[p] * 256 - mean[p];
-        mean[p] += delta >= 0 ? delta / 16 : -((-delta) / 16);
+        out[2 * p + 1] = clamp_difference(frame[p], b);
+        mean[p] += toward_zero((long)frame[p] * 256 - mean[p], 16);
     }
 }
 
@@ -83,6 +107,7 @@ static void test_random_clips(void **state)
     static uint16_t mean[N], mean_diff[N];
     static long ref_mean[N];
     static uint8_t frame[N], out[2 * N], want[2 * N];
+    const clip_motion motion = {.speed = 3, .period = 97, .width = 10, .bump = 90, .jump_every = 50};
     uint64_t rng = 11;
     for (int clip = 0; clip < 4; clip++) {
         reef_background bg;
@@ -92,14 +117,7 @@ static void test_random_clips(void **state)
         uint8_t scene[N];
         for (int p = 0; p < N; p++) scene[p] = (uint8_t)next_rand(&rng);
         for (int f = 0; f < FRAMES; f++) {
-            // a still scene with noise, a moving bright blob, and now and then a jump (full scale)
-            const int jump = next_rand(&rng) % 50 == 0;
-            for (int p = 0; p < N; p++) {
-                int v = scene[p] + (int)(next_rand(&rng) % 9) - 4;
-                if (((p + 3 * f) % 97) < 10) v += 90;
-                if (jump) v = (int)(next_rand(&rng) & 255);
-                frame[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
+            next_frame(frame, scene, N, f, &motion, &rng);
             uint8_t diff[N];
             memcpy(diff, frame, N);
             reef_background_difference(&bg_diff, diff, diff); /* in place, the firmware's way */
@@ -162,14 +180,6 @@ static void test_temporal_hand_computed(void **state)
     }
 }
 
-static uint8_t clamp_difference(long p, long b)
-{
-    const long d = 128 + 2 * (p - b);
-    return (uint8_t)(d < 0 ? 0 : d > 255 ? 255 : d);
-}
-
-static long toward_zero(long delta, long rate) { return delta >= 0 ? delta / rate : -((-delta) / rate); }
-
 /* Random clips (a still scene, noise, a moving blob, jumps): both kinds (lag 4)
  * against a reference in longs and floating-point rounding, with the frame
  * written into out's second half first (in place, as the firmware reads). */
@@ -181,6 +191,7 @@ static void test_temporal_random_clips(void **state)
     enum { LAG = 4 };
     static uint8_t previous[LAG * N], frame[N], out_p[2 * N], out_s[2 * N];
     static long ref_mean[N], ref_slow[N], ref_back[FRAMES][N];
+    const clip_motion motion = {.speed = 5, .period = 89, .width = 8, .bump = 100, .jump_every = 40};
     uint64_t rng = 5;
     for (int clip = 0; clip < 3; clip++) {
         reef_temporal tp, ts;
@@ -189,13 +200,7 @@ static void test_temporal_random_clips(void **state)
         uint8_t scene[N];
         for (int p = 0; p < N; p++) scene[p] = (uint8_t)next_rand(&rng);
         for (int f = 0; f < FRAMES; f++) {
-            const int jump = next_rand(&rng) % 40 == 0;
-            for (int p = 0; p < N; p++) {
-                int v = scene[p] + (int)(next_rand(&rng) % 9) - 4;
-                if (((p + 5 * f) % 89) < 8) v += 100;
-                if (jump) v = (int)(next_rand(&rng) & 255);
-                frame[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
+            next_frame(frame, scene, N, f, &motion, &rng);
             memcpy(out_p + N, frame, N);
             memcpy(out_s + N, frame, N);
             reef_temporal_step(&tp, out_p + N, out_p);

@@ -857,17 +857,75 @@ static __attribute__((noinline)) void conv_small(const conv_job *job, int path, 
     }
 }
 
+/* The output positions in order without a division per position: the
+ * layer's geometry read once from its (flash) descriptors, the position's
+ * coordinates stepped along. */
+typedef struct conv_walk {
+    const int8_t *input;
+    int32_t in_h, in_w, c_in, sy, sx, py, px, out_h, out_w;
+    int32_t kh, run, row_bytes; /* filter rows, bytes per filter row, per input row */
+    int32_t b, oy, ox;          /* the next position */
+    int plain;                  /* dilation 1: a filter row is one contiguous run */
+} conv_walk;
+
+static void conv_walk_init(conv_walk *w, const conv_job *job)
+{
+    const reef_conv_params *prm = job->params;
+    const reef_dims *in = job->input_dims, *f = job->filter_dims;
+    w->input = job->input;
+    w->in_h = in->h, w->in_w = in->w, w->c_in = in->c;
+    w->sy = prm->stride.h, w->sx = prm->stride.w, w->py = prm->padding.h, w->px = prm->padding.w;
+    w->out_h = job->output_dims->h, w->out_w = job->output_dims->w;
+    w->kh = f->h, w->run = f->w * in->c, w->row_bytes = in->w * in->c;
+    w->b = w->oy = w->ox = 0;
+    w->plain = prm->dilation.h == 1 && prm->dilation.w == 1;
+}
+
+/* Position p's column (p: the walk's next position), as conv_column:
+ * in place for 1x1 convolutions, gathered row by row when the whole
+ * window is inside the input, else by conv_column; the walk steps on. */
+static inline __attribute__((always_inline)) const int8_t *conv_walk_column(conv_walk *w, const conv_job *job,
+                                                                             int32_t p, int8_t *buf)
+{
+    const int32_t y0 = w->oy * w->sy - w->py, x0 = w->ox * w->sx - w->px;
+    const int8_t *col;
+    if (job->direct)
+        col = w->input + ((w->b * w->in_h + y0) * w->in_w + x0) * w->c_in;
+    else if (w->plain && y0 >= 0 && x0 >= 0 && y0 + w->kh <= w->in_h && x0 * w->c_in + w->run <= w->row_bytes) {
+        const int8_t *src = w->input + ((w->b * w->in_h + y0) * w->in_w + x0) * w->c_in;
+        int8_t *dst = buf;
+        int32_t ky;
+        for (ky = 0; ky < w->kh; ky++, src += w->row_bytes, dst += w->run) reef_copy_s8(dst, src, w->run);
+        col = buf;
+    } else
+        col = conv_column(job, p, buf);
+    if (++w->ox == w->out_w) {
+        w->ox = 0;
+        if (++w->oy == w->out_h) w->oy = 0, w->b++;
+    }
+    return col;
+}
+
 static __attribute__((noinline)) void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *cols, int8_t *gather,
                              int8_t *output)
 {
-    const int32_t c_out = job->filter_dims->n;
+    const int32_t c_out = job->filter_dims->n, k = job->k, k4 = round4(k);
+    const int32_t offset = job->params->input_offset;
     int32_t p = 0, j;
-    if (CONV_PAIRED_BUILT && job->paired)
+    if (CONV_PAIRED_BUILT && job->paired) {
         /* four positions at a time, the rest two at a time */
+        conv_walk w;
+        conv_walk_init(&w, job);
         for (; p + 4 <= positions; p += 4) {
-            for (j = 0; j < 4; j++) conv_widen(job, p + j, gather, cols + 2 * j, 8);
+            for (j = 0; j < 4; j++) {
+                int32_t *dst = cols + 2 * j;
+                reef_widen_s8_step(conv_walk_column(&w, job, p + j, gather), k, offset, dst, 8);
+                /* the zero group up to K8 (conv_widen) */
+                if (k4 & 4) dst[8 * (k4 >> 2)] = dst[8 * (k4 >> 2) + 1] = 0;
+            }
             conv_channels_quad_paired(job, cols, output + p * c_out);
         }
+    }
     for (; p < positions; p += 2)
         conv_pair(job, p, p + 1 < positions, cols, gather, output + p * c_out, 1);
 }

@@ -123,6 +123,18 @@ static void test_conv_extremes(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* 1 when one of the positions conv.c takes four at a time (all but the
+ * last positions % 4) has its 3x3 window wholly inside the input. */
+static int any_interior_quad(const reef_dims *id, const reef_dims *od, int st, int pad)
+{
+    const int quads = od->n * od->h * od->w / 4 * 4;
+    for (int p = 0; p < quads; p++) {
+        const int y0 = p / od->w % od->h * st - pad, x0 = p % od->w * st - pad;
+        if (y0 >= 0 && x0 >= 0 && y0 + 3 <= id->h && x0 + 3 <= id->w) return 1;
+    }
+    return 0;
+}
+
 /* The channel-pair layout (reef_conv_s8_pair) on the plain 2x2 loop
  * against the reference on the unpaired filter: 1x1 convs read in place
  * and 3x3 convs with padding (gathered columns, padded taps), K a
@@ -133,7 +145,7 @@ static void test_conv_paired(void **state)
     (void)state;
     static int8_t in[2 * 8 * 8 * 256], f[24 * 288], paired[24 * 288], got[2 * 8 * 8 * 24], want[2 * 8 * 8 * 24];
     static int32_t mult[24], shift[24], bias[24], scratch[2048];
-    int bad = 0, three = 0, edges = 0, cases = 0, strided = 0, quads = 0, padded = 0;
+    int bad = 0, three = 0, edges = 0, cases = 0, strided = 0, quads = 0, padded = 0, interior = 0;
     for (int t = 0; t < 300; t++) {
         const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge, st = t % 4 == 1 ? 2 : 1;
         /* every third case any channel count (K8 > K: the rows padded with zeros) */
@@ -176,11 +188,16 @@ static void test_conv_paired(void **state)
         strided += st == 2;
         padded += (k & 7) != 0;
         quads += od.n * od.h * od.w >= 4; /* four positions at a time (conv_channels_quad_paired) */
+        /* a 3x3 window wholly inside the input among the four-at-a-time
+         * positions: gathered row by row (conv_walk_column) */
+        interior += k3 && any_interior_quad(&id, &od, st, pad);
         cases++;
     }
     printf("conv paired: %d random cases (%d 3x3, %d stride 2, %d at the bound, %d with 4 positions at a time, "
-           "%d with K not a multiple of 8) identical to the reference\n", cases, three, strided, edges, quads, padded);
+           "%d with K not a multiple of 8, %d with 3x3 windows gathered row by row) identical to the reference\n",
+           cases, three, strided, edges, quads, padded, interior);
     assert_true(cases > 250);
+    assert_true(interior > 40);
     assert_true(quads > 200);
     assert_true(padded > 50);
     assert_int_equal(bad, 0);

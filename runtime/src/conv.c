@@ -472,9 +472,10 @@ typedef struct conv_quad {
 
 /* Every channel pair of four output positions (paired layout, plain
  * range, rows of K8 values, C_OUT even) in one assembly loop: the eight
- * sums start at A's bias, 56 instructions per 8 values of K (each filter
- * word read once per four positions, where the two-position loop reads it
- * once per two), then B's sums are B's bias + (raw - A) / 256 (exact,
+ * sums start at A's bias, 116 instructions per 16 values of K (each
+ * filter word read once per four positions, where the two-position loop
+ * reads it once per two; an odd number of 8 values enters the loop
+ * halfway), then B's sums are B's bias + (raw - A) / 256 (exact,
  * conv.h), parked on the stack while A's four outputs are requantized,
  * and the eight outputs stored at out[j * C_OUT] (A) and out[j * C_OUT +
  * 1] (B), position j. The state lives in *st (its address pushed), so all
@@ -498,14 +499,25 @@ static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *s
         "ldr %[C], [%[X], #20]\n\t"
         "ldr %[W], [%[X], #16]\n\t"
         "ldr %[P], [%[X]]\n\t"
+        "tst %[W], #1\n\t"
         "add %[W], %[P], %[W], lsl #4\n\t"
         "push {%[W]}\n\t"
+        /* 16 values of K per pass; an odd count of 8 enters at the second
+         * half, the columns one half back */
+        "it ne\n\t"
+        "subne %[C], %[C], #64\n\t"
+        "bne 3f\n\t"
         "1:\n\t"
         CONV_QUAD_WORD("0", "8", "16", "24")
         CONV_QUAD_WORD("4", "12", "20", "28")
         CONV_QUAD_WORD("32", "40", "48", "56")
         CONV_QUAD_WORD("36", "44", "52", "60")
-        "add %[C], %[C], #64\n\t"
+        "3:\n\t"
+        CONV_QUAD_WORD("64", "72", "80", "88")
+        CONV_QUAD_WORD("68", "76", "84", "92")
+        CONV_QUAD_WORD("96", "104", "112", "120")
+        CONV_QUAD_WORD("100", "108", "116", "124")
+        "add %[C], %[C], #128\n\t"
         "ldr %[W], [sp]\n\t"
         "cmp %[P], %[W]\n\t"
         "bne 1b\n\t"

@@ -251,7 +251,7 @@ static int8_t fc_output(const reef_fc_params *params, int32_t sum, int32_t multi
  * 0 per tensor. Four rows at a time (a short last group repeats row 0).
  * Paired (reef/fc.h): the offset is in the bias, C_OUT a multiple of 4. */
 static void fc_rows_widened(const reef_fc_params *params, const int32_t *multiplier,
-                            const int32_t *shift, int32_t quant_step, const int8_t *in,
+                            const int8_t *shift, int32_t quant_step, const int8_t *in,
                             const int8_t *filter, const int32_t *bias, int32_t c_in,
                             int32_t c_out, int32_t *x, int8_t *out)
 {
@@ -277,7 +277,7 @@ static void fc_rows_widened(const reef_fc_params *params, const int32_t *multipl
 
 /* quant_step: 1 per channel, 0 per tensor. */
 static void fc_rows(const reef_fc_params *params, const int32_t *multiplier,
-                    const int32_t *shift, int32_t quant_step, const int8_t *in,
+                    const int8_t *shift, int32_t quant_step, const int8_t *in,
                     const int8_t *filter, const int32_t *bias, int32_t c_in, int32_t c_out,
                     int8_t *out)
 {
@@ -304,7 +304,7 @@ int reef_fc_s8_needs_reference(const reef_fc_params *params)
 }
 
 static reef_status fc_run(const reef_context *ctx, const reef_fc_params *params,
-                          const int32_t *multiplier, const int32_t *shift, int per_channel,
+                          const int32_t *multiplier, const int8_t *shift, int per_channel,
                           const reef_dims *input_dims, const int8_t *input,
                           const reef_dims *filter_dims, const int8_t *filter,
                           const int32_t *bias, const reef_dims *output_dims, int8_t *output)
@@ -351,8 +351,11 @@ reef_status reef_fc_s8(const reef_context *ctx, const reef_fc_params *params,
                        const int32_t *bias,
                        const reef_dims *output_dims, int8_t *output)
 {
-    if (!quant) return REEF_ARG_ERROR;
-    return fc_run(ctx, params, &quant->multiplier, &quant->shift, 0, input_dims, input,
+    int8_t shift;
+    /* the per-channel arrays' int8 shift: every shift TFLite makes, [-31, 30] */
+    if (!quant || quant->shift < -128 || quant->shift > 127) return REEF_ARG_ERROR;
+    shift = (int8_t)quant->shift;
+    return fc_run(ctx, params, &quant->multiplier, &shift, 0, input_dims, input,
                   filter_dims, filter, bias, output_dims, output);
 }
 

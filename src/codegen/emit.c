@@ -52,6 +52,11 @@ static void put_i8_array(emitter *e, const char *what, int k, const int8_t *v, s
     fputs("\n};\n", e->fp);
 }
 
+static void put_i8_at(FILE *fp, const void *values, size_t i)
+{
+    fprintf(fp, "%d", ((const int8_t *)values)[i]);
+}
+
 static void put_i32_at(FILE *fp, const void *values, size_t i)
 {
     put_i32(fp, ((const int32_t *)values)[i]);
@@ -510,7 +515,7 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
     }
     if (s->bias64) emit_array(e, "int64_t", "bias", k, s->bias64, (size_t)s->nbias, put_i64_at);
     if (s->multiplier) emit_array(e, "int32_t", "multiplier", k, s->multiplier, (size_t)s->nchannels, put_i32_at);
-    if (s->shift) emit_array(e, "int32_t", "shift", k, s->shift, (size_t)s->nchannels, put_i32_at);
+    if (s->shift) emit_array(e, "int8_t", "shift", k, s->shift, (size_t)s->nchannels, put_i8_at);
     fprintf(e->fp, "static const %s %s_s%d_args = {\n", kind_c[s->kind].args_type, e->name, k);
     emit_io(e->fp, reef_lowered_step_io(s));
     kind_c[s->kind].put_args(e, k, s, &s->args);

@@ -20,7 +20,8 @@ static void test_conv(void **state)
 {
     (void)state;
     int8_t in[4 * 4 * 2] = {1, 2, 3, 4, 5, 6, 7, 8}, f[2 * 2] = {1, -1, 2, 3}, out[4 * 4 * 2];
-    int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {-3, -2};
+    int32_t mult[2] = {1 << 30, 1 << 30};
+    int8_t shift[2] = {-3, -2};
     reef_dims id = {1, 4, 4, 2}, fd = {2, 1, 1, 2}, od = {1, 4, 4, 2};
     reef_conv_params p = {5, -3, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
     reef_per_channel_quant q = {mult, shift};
@@ -39,7 +40,8 @@ static void test_dw(void **state)
 {
     (void)state;
     int8_t in[5 * 5 * 2] = {3, -4, 5}, f[3 * 3 * 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, out[5 * 5 * 4];
-    int32_t mult[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30}, shift[4] = {-2, 1, -2, -2};
+    int32_t mult[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30};
+    int8_t shift[4] = {-2, 1, -2, -2};
     reef_dims id = {1, 5, 5, 2}, fd = {1, 3, 3, 2}, od = {1, 5, 5, 2};
     reef_dw_conv_params p = {1, 2, 1, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
     reef_per_channel_quant q = {mult, shift};

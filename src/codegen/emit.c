@@ -500,13 +500,15 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
     if (fc_paired(s)) {
         if (put_fc_paired_consts(e, k, s)) return;
     } else if (conv_paired(s)) {
-        int8_t *paired = malloc(s->filter_size ? s->filter_size : 1);
+        /* C_OUT * K8 bytes: K rounded up to 8, zeros past K (reef/conv.h) */
+        const size_t size = (size_t)reef_conv_s8_paired_size(&s->args.conv.filter_dims);
+        int8_t *paired = malloc(size);
         if (!paired) {
             e->out_of_memory = 1;
             return;
         }
         reef_conv_s8_pair(&s->args.conv.filter_dims, s->filter, paired);
-        put_i8_array(e, "filter", k, paired, s->filter_size);
+        put_i8_array(e, "filter", k, paired, size);
         free(paired);
         if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
     } else {

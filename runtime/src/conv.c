@@ -42,6 +42,13 @@
 #endif
 #define CONV_PAIRED_BUILT ((REEF_PAIRED_LAYOUTS & 1u) != 0)
 
+/* Whether the 2x2 loop takes the plain filter layout (reef/conv.h; a
+ * model header whose 2x2 steps are all paired says 0); all builds without
+ * one. */
+#ifndef REEF_CONV_UNPAIRED
+#define REEF_CONV_UNPAIRED 1
+#endif
+
 typedef struct conv_job {
     const reef_conv_params *params;
     const reef_dims *input_dims;
@@ -653,10 +660,13 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
         st.cols = cols, st.gap = gap, st.zp = zp;
         if (CONV_PAIRED_BUILT && job->paired)
             conv_channels_paired_asm(&st);
-        else
+        else if (REEF_CONV_UNPAIRED)
             conv_channels_asm(&st);
         row = st.row, rq = st.rq, out = st.out;
     }
+    /* only paired layers here (reef_conv_s8 refused the others): the
+     * assembly loop took every channel (C_OUT even, K8 a multiple of 8) */
+    if (!REEF_CONV_UNPAIRED) return;
 #endif
     for (; out < end; out += 2, row += 2 * k_run, rq += 2) {
         int32_t s[4];
@@ -1006,6 +1016,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
                            !conv_quant_fast(quant, filter_dims->n)))
         return REEF_ARG_ERROR;
     if (params->paired && !CONV_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
+    if (!params->paired && path < CONV_PATH_SMALL && !REEF_CONV_UNPAIRED) return REEF_UNSUPPORTED; /* ditto */
     if (path >= CONV_PATH_SMALL) {
         /* channel by channel: constants made per channel, no table */
         rq = 0;

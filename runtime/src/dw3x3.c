@@ -97,6 +97,11 @@ static int dw3_plane(const reef_dw_conv_params *p, const reef_dims *out)
            2 * DW3_GROUP * (dw3_out_lines(out) + 2) * (dw3_out_len(out) + 2) <= DW3_PLANE_BYTES;
 }
 
+int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_dims)
+{
+    return dw3_plane(params, output_dims);
+}
+
 int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
                        const reef_dims *filter_dims, const reef_dims *output_dims)
 {
@@ -370,7 +375,7 @@ static void dw3_output_row(const dw3_job *job, const int16_t *const rows[3], con
         const int16_t *r0 = rows[0] + i * steps[0], *r1 = rows[1] + i * steps[1];
         const int16_t *r2 = rows[2] + i * steps[2];
         const int32_t bias = job->rq[c + i].bias;
-        if (job->stride == 1)
+        if (job->stride == 1 || !DW_HAS(REEF_DW_PATH_3X3_ROWS_S2))
             dw3_sums_s1(r0, r1, r2, job->taps + 5 * (c + i), bias, pairs, job->sums);
         else
             dw3_sums_s2(r0, r1, r2, job->taps + 5 * (c + i), bias, pairs, job->sums);
@@ -472,6 +477,7 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     slots = (int16_t *)(taps + 5 * C);
     job.slots = slots;
     if (dw3_plane(params, output_dims)) {
+        if (!DW_HAS(REEF_DW_PATH_3X3_PLANE)) return 0; /* reef_dw_conv_s8 refused it */
         const int32_t planes = DW3_GROUP * (job.ax.out_lines + 2) * (job.ax.out_len + 2) + DW3_SLACK;
         job.row = job.ax.out_len + 2;
         job.lines = job.ax.out_lines + 2;
@@ -484,6 +490,7 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
                 dw3_group_plane(&job, input, b, c, C - c < DW3_GROUP ? C - c : DW3_GROUP, output);
         return 1;
     }
+    if (!DW_HAS(job.stride == 1 ? REEF_DW_PATH_3X3_ROWS_S1 : REEF_DW_PATH_3X3_ROWS_S2)) return 0; /* ditto */
     job.row = dw3_row_len(job.stride, job.ax.out_len);
     job.lines = DW3_SLOTS;
     job.zeros = slots + DW3_GROUP * DW3_SLOTS * job.row;

@@ -6,6 +6,16 @@
 
 /* 1 when the shapes suit it: depth multiplier 1, a 3x3 filter, dilation 1,
  * equal strides of 1 or 2, input offset in [-127, 128]. */
+/* The depthwise loops a build compiles (reef/dw_conv.h: REEF_DW_PATH_*;
+ * a model header lists its own); all without one. */
+#ifndef REEF_DW_PATHS
+#define REEF_DW_PATHS ((1u << REEF_DW_PATH_COUNT) - 1u)
+#endif
+#define DW_HAS(path) ((REEF_DW_PATHS >> (path)) & 1u)
+
+/* 1 when the 3x3 layer takes the plane mode, else three sliding rows. */
+int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_dims);
+
 int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
                        const reef_dims *filter_dims, const reef_dims *output_dims);
 

@@ -205,6 +205,37 @@ int reef_dw_conv_s8_needs_reference(const reef_dw_conv_params *params)
            params->input_offset > 128;
 }
 
+/* 1 when every channel takes rq.h's exact form (dw3x3 needs it). */
+static int dw_quant_fast(const reef_per_channel_quant *quant, int32_t channels)
+{
+    reef_rq q;
+    int32_t c;
+    int fast = 1;
+    for (c = 0; c < channels; c++) fast &= reef_rq_init(&q, 0, quant->multiplier[c], quant->shift[c]);
+    return fast;
+}
+
+/* The path by the shapes alone (a 3x3 layer with a left shift then goes
+ * pixel by pixel after all: reef_dw3x3_run refuses it). */
+static int dw_shape_path(const reef_dw_conv_params *params, const reef_dims *input_dims,
+                         const reef_dims *filter_dims, const reef_dims *output_dims, int32_t scratch_size)
+{
+    if (reef_dw3x3_applies(params, input_dims, filter_dims, output_dims) &&
+        scratch_size >= reef_dw3x3_buffer_size(params, input_dims, output_dims)) {
+        if (reef_dw3x3_plane(params, output_dims)) return REEF_DW_PATH_3X3_PLANE;
+        return params->stride.w == 1 ? REEF_DW_PATH_3X3_ROWS_S1 : REEF_DW_PATH_3X3_ROWS_S2;
+    }
+    return reef_dw_conv_s8_needs_reference(params) ? REEF_DW_PATH_COUNT : REEF_DW_PATH_PIXELS;
+}
+
+int reef_dw_conv_s8_path(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
+                         const reef_dims *input_dims, const reef_dims *filter_dims,
+                         const reef_dims *output_dims, int32_t scratch_size)
+{
+    const int path = dw_shape_path(params, input_dims, filter_dims, output_dims, scratch_size);
+    return path < REEF_DW_PATH_PIXELS && !dw_quant_fast(quant, input_dims->c) ? REEF_DW_PATH_PIXELS : path;
+}
+
 reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *params,
                             const reef_per_channel_quant *quant,
                             const reef_dims *input_dims, const int8_t *input,
@@ -214,16 +245,23 @@ reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *
 {
     dw_job job;
     int32_t b, y, x;
+    int path;
     if (!reef_dw_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
                                  output_dims, output))
         return REEF_ARG_ERROR;
+    path = dw_shape_path(params, input_dims, filter_dims, output_dims, ctx && ctx->buf ? ctx->size : 0);
     /* a channel the sliding window cannot requantize (a left shift) sends
-     * the layer to the per-pixel path below, which takes any shift */
-    if (reef_dw3x3_applies(params, input_dims, filter_dims, output_dims) && ctx && ctx->buf &&
-        ctx->size >= reef_dw3x3_buffer_size(params, input_dims, output_dims) &&
-        reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
-        return REEF_OK;
-    if (reef_dw_conv_s8_needs_reference(params))
+     * the layer to the per-pixel path below, which takes any shift
+     * (reef_dw_conv_s8_path) */
+    if (path < REEF_DW_PATH_PIXELS) {
+        if (DW_HAS(path)) {
+            if (reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
+                return REEF_OK;
+        } else if (dw_quant_fast(quant, input_dims->c))
+            return REEF_UNSUPPORTED; /* left out of this build (REEF_DW_PATHS) */
+        path = REEF_DW_PATH_PIXELS;
+    }
+    if (path == REEF_DW_PATH_COUNT)
 #if defined(REEF_NO_REFERENCE_KERNELS)
         return REEF_UNSUPPORTED;
 #else
@@ -237,6 +275,7 @@ reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *
     job.input = input;
     job.filter = filter;
     job.bias = bias;
+    if (!DW_HAS(REEF_DW_PATH_PIXELS)) return REEF_UNSUPPORTED; /* left out of this build */
     for (b = 0; b < output_dims->n; b++)
         for (y = 0; y < output_dims->h; y++)
             for (x = 0; x < output_dims->w; x++, output += output_dims->c)

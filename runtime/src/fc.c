@@ -23,6 +23,12 @@
 #endif
 #define FC_PAIRED_BUILT ((REEF_PAIRED_LAYOUTS & 2u) != 0)
 
+/* The loops a build compiles (reef/fc.h; a model header lists its own). */
+#ifndef REEF_FC_PATHS
+#define REEF_FC_PATHS ((1u << REEF_FC_PATH_COUNT) - 1u)
+#endif
+#define FC_HAS(path) ((REEF_FC_PATHS >> (path)) & 1u)
+
 int32_t reef_fc_s8_get_buffer_size(const reef_dims *filter_dims)
 {
     /* the widened input row: (K4 / 4, 2) words */
@@ -251,7 +257,7 @@ static int8_t fc_output(const reef_fc_params *params, int32_t sum, int32_t multi
  * 0 per tensor. Four rows at a time (a short last group repeats row 0).
  * Paired (reef/fc.h): the offset is in the bias, C_OUT a multiple of 4. */
 static void fc_rows_widened(const reef_fc_params *params, const int32_t *multiplier,
-                            const int32_t *shift, int32_t quant_step, const int8_t *in,
+                            const int8_t *shift, int32_t quant_step, const int8_t *in,
                             const int8_t *filter, const int32_t *bias, int32_t c_in,
                             int32_t c_out, int32_t *x, int8_t *out)
 {
@@ -260,8 +266,9 @@ static void fc_rows_widened(const reef_fc_params *params, const int32_t *multipl
     const int shared = reef_rq_init(&layer, 0, multiplier[0], shift[0]) && !quant_step;
     const fc_dot_fn dot = FC_PAIRED_BUILT && params->paired ? fc_dot_paired : fc_dot_rows;
     reef_widen_s8_step(in, c_in, params->paired ? 0 : params->input_offset, x, 2);
-    if (shared)
+    if (shared && FC_HAS(REEF_FC_PATH_SHARED))
         o = fc_rows_shared_layer(params, &layer, dot, filter, bias, c_in, c_out, x, out);
+    if (!FC_HAS(REEF_FC_PATH_ROWS)) return; /* fc_run refused a layer that needs it */
     for (; o < c_out; o += 4) {
         const int32_t n = c_out - o < 4 ? c_out - o : 4;
         for (r = 0; r < 4; r++) sums[r] = bias && r < n ? bias[o + r] : 0; /* sums start at the bias */
@@ -277,7 +284,7 @@ static void fc_rows_widened(const reef_fc_params *params, const int32_t *multipl
 
 /* quant_step: 1 per channel, 0 per tensor. */
 static void fc_rows(const reef_fc_params *params, const int32_t *multiplier,
-                    const int32_t *shift, int32_t quant_step, const int8_t *in,
+                    const int8_t *shift, int32_t quant_step, const int8_t *in,
                     const int8_t *filter, const int32_t *bias, int32_t c_in, int32_t c_out,
                     int8_t *out)
 {
@@ -303,8 +310,26 @@ int reef_fc_s8_needs_reference(const reef_fc_params *params)
     return params->filter_offset != 0 || params->input_offset < -127 || params->input_offset > 128;
 }
 
+static int fc_has_scratch(const reef_context *ctx, const reef_dims *filter_dims)
+{
+    return ctx && ctx->buf && ctx->size >= reef_fc_s8_get_buffer_size(filter_dims);
+}
+
+unsigned reef_fc_s8_paths(const reef_fc_params *params, const int32_t *multiplier, const int8_t *shift,
+                          int per_channel, const reef_dims *filter_dims, int32_t scratch_size)
+{
+    const int32_t c_out = filter_dims->n;
+    reef_rq layer;
+    if (reef_fc_s8_needs_reference(params)) return 0;
+    if (scratch_size < reef_fc_s8_get_buffer_size(filter_dims)) return 1u << REEF_FC_PATH_NARROW;
+    /* as fc_rows_widened: groups of four on the shared loop, the rest row by row */
+    if (!per_channel && reef_rq_init(&layer, 0, multiplier[0], shift[0]))
+        return (c_out >= 4 ? 1u << REEF_FC_PATH_SHARED : 0u) | (c_out & 3 ? 1u << REEF_FC_PATH_ROWS : 0u);
+    return 1u << REEF_FC_PATH_ROWS;
+}
+
 static reef_status fc_run(const reef_context *ctx, const reef_fc_params *params,
-                          const int32_t *multiplier, const int32_t *shift, int per_channel,
+                          const int32_t *multiplier, const int8_t *shift, int per_channel,
                           const reef_dims *input_dims, const int8_t *input,
                           const reef_dims *filter_dims, const int8_t *filter,
                           const int32_t *bias, const reef_dims *output_dims, int8_t *output)
@@ -332,15 +357,19 @@ static reef_status fc_run(const reef_context *ctx, const reef_fc_params *params,
                            ctx->size < reef_fc_s8_get_buffer_size(filter_dims)))
         return REEF_ARG_ERROR;
     if (params->paired && !FC_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
-    if (ctx && ctx->buf && ctx->size >= reef_fc_s8_get_buffer_size(filter_dims)) {
+    if (reef_fc_s8_paths(params, multiplier, shift, per_channel, filter_dims,
+                         fc_has_scratch(ctx, filter_dims) ? ctx->size : 0) & ~(unsigned)REEF_FC_PATHS)
+        return REEF_UNSUPPORTED; /* a loop this build left out (REEF_FC_PATHS) */
+    if (fc_has_scratch(ctx, filter_dims)) {
         for (b = 0; b < input_dims->n; b++)
             fc_rows_widened(params, multiplier, shift, per_channel ? 1 : 0, input + b * c_in,
                             filter, bias, c_in, c_out, (int32_t *)ctx->buf, output + b * c_out);
         return REEF_OK;
     }
-    for (b = 0; b < input_dims->n; b++)
-        fc_rows(params, multiplier, shift, per_channel ? 1 : 0, input + b * c_in, filter, bias,
-                c_in, c_out, output + b * c_out);
+    if (FC_HAS(REEF_FC_PATH_NARROW))
+        for (b = 0; b < input_dims->n; b++)
+            fc_rows(params, multiplier, shift, per_channel ? 1 : 0, input + b * c_in, filter, bias,
+                    c_in, c_out, output + b * c_out);
     return REEF_OK;
 }
 
@@ -351,8 +380,11 @@ reef_status reef_fc_s8(const reef_context *ctx, const reef_fc_params *params,
                        const int32_t *bias,
                        const reef_dims *output_dims, int8_t *output)
 {
-    if (!quant) return REEF_ARG_ERROR;
-    return fc_run(ctx, params, &quant->multiplier, &quant->shift, 0, input_dims, input,
+    int8_t shift;
+    /* the per-channel arrays' int8 shift: every shift TFLite makes, [-31, 30] */
+    if (!quant || quant->shift < -128 || quant->shift > 127) return REEF_ARG_ERROR;
+    shift = (int8_t)quant->shift;
+    return fc_run(ctx, params, &quant->multiplier, &shift, 0, input_dims, input,
                   filter_dims, filter, bias, output_dims, output);
 }
 

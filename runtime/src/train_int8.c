@@ -336,7 +336,7 @@ const float *reef_qtail_forward(const reef_tail *t, const float *params, const i
  * layer's clamp is not applied in the backward (a saturated logit would
  * stop learning). */
 static void fc_layer_of(const reef_qtail *q, const reef_qtail_layer *L, int is_last, int32_t *mult_scratch,
-                        int32_t *shift_scratch, reef_q_layer *out)
+                        int8_t *shift_scratch, reef_q_layer *out)
 {
     const void *args = q->steps[L->step].args;
     int32_t o;
@@ -366,7 +366,7 @@ static void fc_layer_of(const reef_qtail *q, const reef_qtail_layer *L, int is_l
             out->multiplier = a->channel_quant.multiplier;
             out->shift = a->channel_quant.shift;
         } else { /* per tensor: the host keeps out_c within the scratch */
-            for (o = 0; o < out->out_c; o++) mult_scratch[o] = a->quant.multiplier, shift_scratch[o] = a->quant.shift;
+            for (o = 0; o < out->out_c; o++) mult_scratch[o] = a->quant.multiplier, shift_scratch[o] = (int8_t)a->quant.shift;
             out->multiplier = mult_scratch;
             out->shift = shift_scratch;
         }
@@ -411,7 +411,8 @@ static void q_layer_backward(const reef_tail *t, const reef_tail_state *s, int32
     switch (L->kind) {
     case REEF_TAIL_CONV:
     case REEF_TAIL_FC: {
-        int32_t mult[QTAIL_MAX_PER_TENSOR], shift[QTAIL_MAX_PER_TENSOR];
+        int32_t mult[QTAIL_MAX_PER_TENSOR];
+        int8_t shift[QTAIL_MAX_PER_TENSOR];
         reef_q_layer ql;
         fc_layer_of(q, L, i == q->nlayers - 1, mult, shift, &ql);
         reef_q_fc_backward(&ql, x, weights_now(q, L, s->params), y, d_y, d_acc, d_x, d_w, d_b);

@@ -52,6 +52,11 @@ static void put_i8_array(emitter *e, const char *what, int k, const int8_t *v, s
     fputs("\n};\n", e->fp);
 }
 
+static void put_i8_at(FILE *fp, const void *values, size_t i)
+{
+    fprintf(fp, "%d", ((const int8_t *)values)[i]);
+}
+
 static void put_i32_at(FILE *fp, const void *values, size_t i)
 {
     put_i32(fp, ((const int32_t *)values)[i]);
@@ -512,7 +517,7 @@ static void put_step(emitter *e, int k, const reef_lowered_step *s)
     }
     if (s->bias64) emit_array(e, "int64_t", "bias", k, s->bias64, (size_t)s->nbias, put_i64_at);
     if (s->multiplier) emit_array(e, "int32_t", "multiplier", k, s->multiplier, (size_t)s->nchannels, put_i32_at);
-    if (s->shift) emit_array(e, "int32_t", "shift", k, s->shift, (size_t)s->nchannels, put_i32_at);
+    if (s->shift) emit_array(e, "int8_t", "shift", k, s->shift, (size_t)s->nchannels, put_i8_at);
     fprintf(e->fp, "static const %s %s_s%d_args = {\n", kind_c[s->kind].args_type, e->name, k);
     emit_io(e->fp, reef_lowered_step_io(s));
     kind_c[s->kind].put_args(e, k, s, &s->args);
@@ -585,6 +590,54 @@ static unsigned add_paths(const reef_lowered_model *m)
     return paths;
 }
 
+/* 1 when a conv step takes the 2x2 loop (path 0 or 1, reef/conv.h) in the
+ * plain filter layout, not paired. */
+static int conv_unpaired_2x2(const reef_lowered_model *m)
+{
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_conv_step_args *a = &m->steps[k].args.conv;
+        if (m->steps[k].kind == REEF_STEP_CONV && !conv_paired(&m->steps[k]) &&
+            reef_conv_s8_path(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims) <= 1)
+            return 1;
+    }
+    return 0;
+}
+
+/* The OR of 1 << reef_dw_conv_s8_path over the depthwise steps that do
+ * not run in place (those take dw_in_place.c, REEF_DW_IN_PLACE). */
+static unsigned dw_paths(const reef_lowered_model *m)
+{
+    unsigned paths = 0;
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_dw_conv_step_args *a = &m->steps[k].args.dw_conv;
+        if (m->steps[k].kind != REEF_STEP_DW_CONV || a->io.output_at == a->io.input_at) continue;
+        const int path = reef_dw_conv_s8_path(&a->params, &a->quant, &a->input_dims, &a->filter_dims,
+                                              &a->output_dims, (int32_t)a->io.scratch_size);
+        if (path < REEF_DW_PATH_COUNT) paths |= 1u << path;
+    }
+    return paths;
+}
+
+/* The OR of reef_fc_s8_paths over the FC steps. */
+static unsigned fc_paths(const reef_lowered_model *m)
+{
+    unsigned paths = 0;
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_fc_step_args *a = &m->steps[k].args.fc;
+        if (m->steps[k].kind != REEF_STEP_FC) continue;
+        if (a->channel_quant.multiplier) {
+            paths |= reef_fc_s8_paths(&a->params, a->channel_quant.multiplier, a->channel_quant.shift, 1,
+                                      &a->filter_dims, (int32_t)a->io.scratch_size);
+        } else {
+            /* reef_fc_s8 takes the layer's shift as int8 (and refuses others) */
+            const int8_t shift = (int8_t)(a->quant.shift < -128 ? -128 : a->quant.shift > 127 ? 127 : a->quant.shift);
+            paths |= reef_fc_s8_paths(&a->params, &a->quant.multiplier, &shift, 0, &a->filter_dims,
+                                      (int32_t)a->io.scratch_size);
+        }
+    }
+    return paths;
+}
+
 /* What a firmware built with -include of the header may leave out. */
 static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
 {
@@ -598,6 +651,14 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "#ifndef REEF_ADD_PATHS\n#define REEF_ADD_PATHS 0x%xu\n#endif\n\n",
             add_paths(m));
     fprintf(e->fp,
+            "/* The depthwise loops this model runs (reef/dw_conv.h). */\n"
+            "#ifndef REEF_DW_PATHS\n#define REEF_DW_PATHS 0x%xu\n#endif\n\n",
+            dw_paths(m));
+    fprintf(e->fp,
+            "/* The fully-connected loops this model runs (reef/fc.h). */\n"
+            "#ifndef REEF_FC_PATHS\n#define REEF_FC_PATHS 0x%xu\n#endif\n\n",
+            fc_paths(m));
+    fprintf(e->fp,
             "/* Whether a depthwise step runs in place (reef gen --memory): when not,\n"
             " * the runtime links no in-place kernel. */\n"
             "#ifndef REEF_DW_IN_PLACE\n#define REEF_DW_IN_PLACE %d\n#endif\n\n",
@@ -609,6 +670,11 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             " * connected; reef/conv.h, reef/fc.h): the runtime compiles no other loop. */\n"
             "#ifndef REEF_PAIRED_LAYOUTS\n#define REEF_PAIRED_LAYOUTS %uu\n#endif\n\n",
             paired);
+    fprintf(e->fp,
+            "/* Whether a conv step takes the 2x2 loop in the plain filter layout\n"
+            " * (reef/conv.h): when not, the runtime compiles only the paired loop. */\n"
+            "#ifndef REEF_CONV_UNPAIRED\n#define REEF_CONV_UNPAIRED %d\n#endif\n\n",
+            conv_unpaired_2x2(m));
     if (needs_reference_kernels(m)) return;
     fputs("/* Every conv, depthwise and fully-connected step takes a fast path: built\n"
           " * with -include of this header, the runtime links no scalar reference. */\n"

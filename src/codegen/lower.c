@@ -221,14 +221,16 @@ static int channel_quant(reef_lowered_step *s, const reef_tensor *in, const reef
     if (f->nquant != 1 && f->nquant != nout)
         return reef_fail(err, "filter '%s' has %d scales for %d output channels", f->name, f->nquant, nout);
     s->multiplier = malloc((size_t)nout * sizeof(int32_t));
-    s->shift = malloc((size_t)nout * sizeof(int32_t));
+    s->shift = malloc((size_t)nout * sizeof *s->shift);
     if (!s->multiplier || !s->shift) return reef_fail(err, "out of memory");
     for (int32_t c = 0; c < nout; c++) {
         double fs = (double)f->scale[f->nquant == 1 ? 0 : c];
         double m = (double)in->scale[0] * fs / (double)out->scale[0];
         if (!(m >= 0) || !isfinite(m))
             return reef_fail(err, "filter '%s' channel %d has a bad scale %g", f->name, c, fs);
-        reef_quantize_multiplier(m, &s->multiplier[c], &s->shift[c]);
+        int32_t shift;
+        reef_quantize_multiplier(m, &s->multiplier[c], &shift);
+        s->shift[c] = (int8_t)shift; /* [-31, 30] (qparams.h) */
     }
     s->nchannels = nout;
     return 0;

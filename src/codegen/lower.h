@@ -59,7 +59,7 @@ typedef struct reef_lowered_step {
     int32_t *bias;       /* (C_OUT) or NULL */
     int64_t *bias64;     /* (C_OUT) int64 bias of a 16x8 step, or NULL (nbias values) */
     int32_t *multiplier; /* (nchannels) per-channel quant, or NULL */
-    int32_t *shift;      /* (nchannels) */
+    int8_t *shift;       /* (nchannels), in [-31, 30] */
     int32_t nbias, nchannels;
     int64_t macs;
 } reef_lowered_step;

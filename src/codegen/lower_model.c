@@ -438,7 +438,7 @@ static int finish_model(const reef_graph *g, reef_lowered_model *m, reef_error *
         reef_lowered_step *s = &m->steps[k];
         m->table[k] = (reef_step){reef_step_kind_fn(s->kind), &s->args};
         m->macs += s->macs;
-        m->weights_bytes += s->filter_size + (size_t)s->nbias * (s->bias64 ? 8 : 4) + (size_t)s->nchannels * 8;
+        m->weights_bytes += s->filter_size + (size_t)s->nbias * (s->bias64 ? 8 : 4) + (size_t)s->nchannels * 5; /* int32 multiplier, int8 shift */
     }
     m->input_at = m->tensor_at[m->input_tensor];
     m->output_at = m->tensor_at[m->output_tensor];

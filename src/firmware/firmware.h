@@ -21,6 +21,9 @@ typedef struct reef_fw_spec {
     const char *const *model_sources;   /* the generated model's .c files */
     int model_source_count;
     int profile_steps;                  /* -DREEF_PROFILE_STEPS: per-step counts */
+    int every_op_path;                  /* 1: every depthwise and fully-connected loop compiled, whatever
+                                           the model header lists (REEF_DW_PATHS, REEF_FC_PATHS): a NAS
+                                           probe's flash then bounds any mix of its ops */
     int skip_runtime;                   /* 1: do not compile runtime/src (hand-written test models) */
     const char *board_inputs;           /* stm32l4r5: raw int8 inputs compiled in (NULL: none), or
                                            REEF_FW_INPUTS_UART: received on LPUART1 at run time */

@@ -125,7 +125,8 @@ static int build_firmware(const workdir *w, const reef_pipeline_opts *o, reef_fi
 {
     const char *sources[1] = {w->source};
     reef_fw_spec spec = {.board = o->target, .model_header = w->header, .model_sources = sources,
-                         .model_source_count = 1, .profile_steps = o->profile_steps, .output = w->firmware,
+                         .model_source_count = 1, .profile_steps = o->profile_steps,
+                         .every_op_path = o->every_op_path, .output = w->firmware,
                          .background_diff = o->background_diff};
     double t0 = reef_now();
     if (reef_m4_build(&spec, err)) return -1;

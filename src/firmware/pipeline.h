@@ -37,6 +37,7 @@ typedef struct reef_pipeline_opts {
     const reef_device_profile *profile; /* clock, wait states, power (NULL: no modeled figures) */
     double timeout_s;         /* of the emulated run; <= 0: reef_pipeline_timeout() */
     int profile_steps;        /* per-step instruction counts */
+    int every_op_path;        /* reef_fw_spec.every_op_path */
     int background_diff;      /* inputs are raw gray frames (p - 128); the firmware forms the
                                  running-background difference itself (reef_fw_spec) */
 } reef_pipeline_opts;

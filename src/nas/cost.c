@@ -178,8 +178,8 @@ int reef_nas_table_load(reef_nas_table *t, const char *path, reef_error *err)
 static int out_dim(int in, int s) { return (in + s - 1) / s; }
 
 /* Bytes the int8 graph stores for a conv/dw layer: int8 filter, int32
- * bias, per-channel int32 multiplier and shift. */
-static int64_t layer_bytes(int64_t filter, int oc) { return filter + 12 * (int64_t)oc; }
+ * bias, per channel an int32 multiplier and an int8 shift. */
+static int64_t layer_bytes(int64_t filter, int oc) { return filter + 9 * (int64_t)oc; }
 
 void reef_nas_op_cost_analytic(const reef_nas_op *op, reef_nas_cost *c)
 {

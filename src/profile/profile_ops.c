@@ -118,7 +118,9 @@ static void attribute_steps(const reef_graph *g, const reef_lowered_model *lm, c
         out->block_cycles[b] += e.cycles;
         out->block_insns[b] += (double)rc->per_step[s].c[REEF_INSN_TOTAL];
         out->step_cycles += e.cycles;
-        out->block_weights[b] += (int64_t)st->filter_size + 4 * (int64_t)st->nbias + 8 * (int64_t)st->nchannels;
+        /* as lower_model's weights_bytes: int32 bias, per channel an int32 multiplier and an int8 shift */
+        out->block_weights[b] += (int64_t)st->filter_size + (int64_t)st->nbias * (st->bias64 ? 8 : 4) +
+                                 5 * (int64_t)st->nchannels;
         out->block_macs[b] += st->macs;
         int64_t live = live_bytes(lm, first, last, s);
         if (live > out->block_live[b]) out->block_live[b] = live;
@@ -157,7 +159,9 @@ static int run_lowered(const reef_graph *g, const reef_lowered_model *lm, const 
     for (int i = 0; i < lm->input_size; i++) in[i] = (int8_t)((int)reef_rng_below(&rng, 256) - 128);
     if (host_check(g, (reef_lowered_model *)lm, in, err)) goto done;
     reef_pipeline_opts po = {.target = "qemu-m4", .work_dir = work_dir, .name = "nas_probe",
-                             .source = "reef profile-ops", .profile = p, .profile_steps = 1};
+                             .source = "reef profile-ops", .profile = p, .profile_steps = 1,
+                             /* a search mixes the ops of several probes: their flash must bound it */
+                             .every_op_path = 1};
     reef_firmware_figures fig;
     if (reef_pipeline_run_int8(lm, in, 1, outp, &po, &fig, &rc, err)) goto done;
     if (rc.steps != lm->nsteps) {

@@ -397,7 +397,8 @@ static int32_t ref_requant32(int32_t x, int32_t m, int32_t shift)
 }
 
 typedef struct rand_quant {
-    int32_t mult[MAXC], shift[MAXC];
+    int32_t mult[MAXC];
+    int8_t shift[MAXC];
 } rand_quant;
 
 static void random_quant(reef_rng *r, rand_quant *q, int n)
@@ -405,7 +406,7 @@ static void random_quant(reef_rng *r, rand_quant *q, int n)
     for (int i = 0; i < n; i++) {
         q->mult[i] = reef_rng_below(r, 8) == 0 ? 0x7FFF8000 + (int32_t)reef_rng_below(r, 0x7FFF)
                                                 : (int32_t)(0x40000000u + reef_rng_below(r, 0x40000000u));
-        q->shift[i] = (int32_t)reef_rng_below(r, 39) - 31; /* [-31, 7] */
+        q->shift[i] = (int8_t)((int32_t)reef_rng_below(r, 39) - 31); /* [-31, 7] */
     }
 }
 
@@ -523,10 +524,11 @@ static void test_kernels_random(void **state)
         const int32_t ic = 1 + (int32_t)reef_rng_below(&r, conv ? 8 : 200), oc = 1 + (int32_t)reef_rng_below(&r, 6);
         const int32_t k = conv ? 1 + (int32_t)reef_rng_below(&r, 3) : 1, oh = conv ? h : 1, ow = conv ? w : 1;
         const reef_hw one = {1, 1}, pad = {conv ? (k - 1) / 2 : 0, conv ? (k - 1) / 2 : 0};
-        int32_t mult[MAXC], shift[MAXC], b32[MAXC];
+        int32_t mult[MAXC], b32[MAXC];
+        int8_t shift[MAXC];
         for (int i = 0; i < oc; i++) {
             mult[i] = (int32_t)(0x40000000u + reef_rng_below(&r, 0x40000000u));
-            shift[i] = -(int32_t)reef_rng_below(&r, 32);
+            shift[i] = (int8_t)-(int32_t)reef_rng_below(&r, 32);
             b32[i] = (int32_t)reef_rng_u32(&r); /* any int32: the sum wraps */
         }
         const reef_per_channel_quant quant = {mult, shift};
@@ -575,7 +577,8 @@ static void test_kernels_random(void **state)
         static int16_t x[NIN];
         static int8_t f[2 * NIN];
         int16_t got[2], want[2];
-        int32_t mult[2] = {0x40000000, 0x7FFFFFFF}, shift[2] = {-20, -21};
+        int32_t mult[2] = {0x40000000, 0x7FFFFFFF};
+        int8_t shift[2] = {-20, -21};
         const reef_per_channel_quant quant = {mult, shift};
         const reef_fc_params p = {0, 0, 0, {-32768, 32767}, 0};
         const reef_dims id = {1, 1, 1, NIN}, fd = {2, 1, 1, NIN}, od = {1, 1, 1, 2};

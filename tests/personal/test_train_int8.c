@@ -41,7 +41,8 @@ static void check_close(const float *a, const float *b, size_t n, const char *wh
 
 typedef struct qlayer {
     reef_q_layer L;
-    int32_t mult[8], shift[8], bias[8];
+    int32_t mult[8], bias[8];
+    int8_t shift[8];
     float w_scale[8], out_scale;
     int32_t out_zp;
     int8_t w[8 * C0];
@@ -55,7 +56,9 @@ static void make_layer(qlayer *q, reef_rng *rng, int in_c, int out_c, float in_s
     q->out_zp = out_zp;
     for (int o = 0; o < out_c; o++) {
         q->w_scale[o] = 0.01f * (1.0f + 0.15f * (float)o);
-        reef_quantize_multiplier((double)in_scale * q->w_scale[o] / out_scale, &q->mult[o], &q->shift[o]);
+        int32_t shift;
+        reef_quantize_multiplier((double)in_scale * q->w_scale[o] / out_scale, &q->mult[o], &shift);
+        q->shift[o] = (int8_t)shift;
         q->bias[o] = (int32_t)(reef_rng_below(rng, 4001)) - 2000;
         for (int i = 0; i < in_c; i++) q->w[o * in_c + i] = (int8_t)((int)reef_rng_below(rng, 255) - 127);
     }
@@ -215,12 +218,15 @@ static void run_dw_case(int stride)
     reef_conv_dims_same(&d, 1, H, W, C, C, K, stride);
     const float sx = 0.04f, sy = 0.05f;
     const int32_t zpx = 3, zpy = -128;
-    int32_t mult[C], shift[C], bias[C];
+    int32_t mult[C], bias[C];
+    int8_t shift[C];
     float w_scale[C];
     int8_t qw[K * K * C], qx[H * W * C], qy[H * W * C], ref[H * W * C];
     for (int ch = 0; ch < C; ch++) {
         w_scale[ch] = 0.02f * (1.0f + 0.2f * (float)ch);
-        reef_quantize_multiplier((double)sx * w_scale[ch] / sy, &mult[ch], &shift[ch]);
+        int32_t sh;
+        reef_quantize_multiplier((double)sx * w_scale[ch] / sy, &mult[ch], &sh);
+        shift[ch] = (int8_t)sh;
         bias[ch] = (int32_t)reef_rng_below(&rng, 2001) - 1000;
     }
     for (int i = 0; i < K * K * C; i++) qw[i] = (int8_t)((int)reef_rng_below(&rng, 255) - 127);

@@ -20,7 +20,8 @@ static int st_in(int lo, int hi) { return lo + (int)(st_rnd() % (uint32_t)(hi - 
 
 static int8_t st_input[2 * 12 * 12 * 24];
 static int8_t st_filter[24 * 5 * 5 * 24 * 2];
-static int32_t st_bias[72], st_mult[72], st_shift[72];
+static int32_t st_bias[72], st_mult[72];
+static int8_t st_shift[72];
 static int8_t st_out_fast[2 * 12 * 12 * 72], st_out_ref[2 * 12 * 12 * 72];
 static uint32_t st_scratch[4096];
 
@@ -38,7 +39,7 @@ static void st_fill(int n_in, int n_f, int n_c, int k)
     for (int i = 0; i < n_c; i++) {
         st_bias[i] = st_in(-20000, 20000);
         st_mult[i] = (int32_t)(0x40000000u | (st_rnd() << 6 >> 2));
-        st_shift[i] = -(7 + (k > 16 ? 2 : 0) + (k > 256 ? 2 : 0)) + st_in(-1, 1);
+        st_shift[i] = (int8_t)(-(7 + (k > 16 ? 2 : 0) + (k > 256 ? 2 : 0)) + st_in(-1, 1));
     }
 }
 

@@ -45,7 +45,7 @@ static int8_t at(const reef_dims *d, const int8_t *t, int b, int y, int x, int c
     return t[((b * d->h + y) * d->w + x) * d->c + c];
 }
 
-void ref_conv(const reef_conv_params *p, const int32_t *mult, const int32_t *shift,
+void ref_conv(const reef_conv_params *p, const int32_t *mult, const int8_t *shift,
               const reef_dims *in_d, const int8_t *in, const reef_dims *f_d,
               const int8_t *filter, const int32_t *bias, const reef_dims *out_d, int8_t *out)
 {
@@ -70,7 +70,7 @@ void ref_conv(const reef_conv_params *p, const int32_t *mult, const int32_t *shi
                 }
 }
 
-void ref_dw_conv(const reef_dw_conv_params *p, const int32_t *mult, const int32_t *shift,
+void ref_dw_conv(const reef_dw_conv_params *p, const int32_t *mult, const int8_t *shift,
                  const reef_dims *in_d, const int8_t *in, const reef_dims *f_d,
                  const int8_t *filter, const int32_t *bias, const reef_dims *out_d,
                  int8_t *out)
@@ -97,7 +97,7 @@ void ref_dw_conv(const reef_dw_conv_params *p, const int32_t *mult, const int32_
                     }
 }
 
-void ref_fc(const reef_fc_params *p, const int32_t *mult, const int32_t *shift, int per_channel,
+void ref_fc(const reef_fc_params *p, const int32_t *mult, const int8_t *shift, int per_channel,
             int32_t batches, int32_t c_in, int32_t c_out, const int8_t *in,
             const int8_t *filter, const int32_t *bias, int8_t *out)
 {

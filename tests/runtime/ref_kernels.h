@@ -15,15 +15,15 @@ int32_t ref_requant(int32_t acc, int32_t multiplier, int32_t shift);
 int32_t ref_high_mul(int32_t a, int32_t b);
 int32_t ref_round_shift(int32_t x, int exponent);
 
-void ref_conv(const reef_conv_params *p, const int32_t *mult, const int32_t *shift,
+void ref_conv(const reef_conv_params *p, const int32_t *mult, const int8_t *shift,
               const reef_dims *in_d, const int8_t *in, const reef_dims *f_d,
               const int8_t *filter, const int32_t *bias, const reef_dims *out_d, int8_t *out);
-void ref_dw_conv(const reef_dw_conv_params *p, const int32_t *mult, const int32_t *shift,
+void ref_dw_conv(const reef_dw_conv_params *p, const int32_t *mult, const int8_t *shift,
                  const reef_dims *in_d, const int8_t *in, const reef_dims *f_d,
                  const int8_t *filter, const int32_t *bias, const reef_dims *out_d,
                  int8_t *out);
 /* per_channel: mult/shift are (C_OUT), else one value. */
-void ref_fc(const reef_fc_params *p, const int32_t *mult, const int32_t *shift, int per_channel,
+void ref_fc(const reef_fc_params *p, const int32_t *mult, const int8_t *shift, int per_channel,
             int32_t batches, int32_t c_in, int32_t c_out, const int8_t *in,
             const int8_t *filter, const int32_t *bias, int8_t *out);
 void ref_add(const reef_add_params *p, const int8_t *a, const int8_t *b, int32_t n, int8_t *out);

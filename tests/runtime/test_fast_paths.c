@@ -67,15 +67,15 @@ static void fill(int8_t *v, int n)
     for (int i = 0; i < n; i++) v[i] = (int8_t)rnd_in(-128, 127);
 }
 
-static void quant(int32_t *mult, int32_t *shift, int32_t *bias, int n, int k, int extreme)
+static void quant(int32_t *mult, int8_t *shift, int32_t *bias, int n, int k, int extreme)
 {
     int base = -(int)(7.5 + 0.5 * log2((double)k));
     for (int i = 0; i < n; i++) {
         mult[i] = (int32_t)(0x40000000u | (rnd() >> 2));
-        shift[i] = base + rnd_in(-2, 2);
+        shift[i] = (int8_t)(base + rnd_in(-2, 2));
         bias[i] = rnd_in(-20000, 20000);
         if (extreme && rnd() % 3 == 0) bias[i] = (rnd() % 2 ? 1 : -1) * ((1 << 30) + rnd_in(0, 1000));
-        if (extreme && rnd() % 5 == 0) shift[i] = -rnd_in(24, 31);
+        if (extreme && rnd() % 5 == 0) shift[i] = (int8_t)-rnd_in(24, 31);
         if (extreme && rnd() % 7 == 0) mult[i] = 0, shift[i] = 0;
     }
 }
@@ -95,7 +95,8 @@ static void test_conv_extremes(void **state)
     (void)state;
     /* outputs grow with padding: at most (9 + 2 * 2 - 1) squared positions */
     static int8_t in[2 * 9 * 9 * 12], f[20 * 3 * 3 * 12], got[2 * 12 * 12 * 20], want[2 * 12 * 12 * 20];
-    static int32_t mult[20], shift[20], bias[20], scratch[8192];
+    static int8_t shift[20];
+    static int32_t mult[20], bias[20], scratch[8192];
     int bad = 0;
     for (int t = 0; t < 300; t++) {
         reef_dims id = {rnd_in(1, 2), rnd_in(1, 9), rnd_in(1, 9), rnd_in(1, 12)};
@@ -110,7 +111,7 @@ static void test_conv_extremes(void **state)
         fill(in, reef_dims_count(&id));
         fill(f, reef_dims_count(&fd));
         quant(mult, shift, bias, fd.n, kh * kw * id.c, 1);
-        if (t % 10 == 0) shift[rnd_in(0, fd.n - 1)] = rnd_in(0, 2), mult[0] |= 1 << 30;
+        if (t % 10 == 0) shift[rnd_in(0, fd.n - 1)] = (int8_t)rnd_in(0, 2), mult[0] |= 1 << 30;
         reef_per_channel_quant q = {mult, shift};
         reef_context ctx = {scratch, sizeof scratch};
         assert_true(reef_conv_s8_get_buffer_size(&p, &id, &fd, &od) <= (int32_t)sizeof scratch);
@@ -144,7 +145,8 @@ static void test_conv_paired(void **state)
 {
     (void)state;
     static int8_t in[2 * 8 * 8 * 256], f[24 * 288], paired[24 * 288], got[2 * 8 * 8 * 24], want[2 * 8 * 8 * 24];
-    static int32_t mult[24], shift[24], bias[24], scratch[2048];
+    static int8_t shift[24];
+    static int32_t mult[24], bias[24], scratch[2048];
     int bad = 0, three = 0, edges = 0, cases = 0, strided = 0, quads = 0, padded = 0, interior = 0;
     for (int t = 0; t < 300; t++) {
         const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge, st = t % 4 == 1 ? 2 : 1;
@@ -233,7 +235,8 @@ static void test_fc_widened(void **state)
 {
     (void)state;
     static int8_t in[3 * 300], f[40 * 300], got[3 * 40], want[3 * 40];
-    static int32_t mult[40], shift[40], bias[40], scratch[256];
+    static int8_t shift[40];
+    static int32_t mult[40], bias[40], scratch[256];
     int bad = 0;
     for (int t = 0; t < 600; t++) {
         reef_dims id = {rnd_in(1, 3), 1, 1, rnd_in(1, 300)}, fd = {rnd_in(1, 40), 1, 1, id.c};
@@ -243,7 +246,7 @@ static void test_fc_widened(void **state)
         fill(in, id.n * id.c);
         fill(f, fd.n * id.c);
         quant(mult, shift, bias, fd.n, id.c, t % 2);
-        if (t % 17 == 0) shift[0] = rnd_in(0, 3);
+        if (t % 17 == 0) shift[0] = (int8_t)rnd_in(0, 3);
         int per_channel = t % 3 != 0;
         reef_per_channel_quant q = {mult, shift};
         reef_per_tensor_quant qt = {mult[0], shift[0]};
@@ -267,7 +270,8 @@ static void test_fc_paired(void **state)
 {
     (void)state;
     static int8_t in[3 * 512], f[40 * 512], paired[40 * 512], got[3 * 40], want[3 * 40];
-    static int32_t mult[40], shift[40], bias[40], folded[40], scratch[512];
+    static int8_t shift[40];
+    static int32_t mult[40], bias[40], folded[40], scratch[512];
     int bad = 0, edges = 0;
     for (int t = 0; t < 400; t++) {
         const int edge = t % 8 == 0;
@@ -334,7 +338,8 @@ static void test_dw3x3(void **state)
 {
     (void)state;
     static int8_t in[2 * 14 * 14 * 19], f[9 * 19], got[2 * 16 * 16 * 19], want[2 * 16 * 16 * 19];
-    static int32_t mult[19], shift[19], bias[19], scratch[4096];
+    static int8_t shift[19];
+    static int32_t mult[19], bias[19], scratch[4096];
     int bad = 0, fast = 0, columns = 0, left = 0, planes = 0;
     for (int t = 0; t < 600; t++) {
         reef_dims id = {rnd_in(1, 2), rnd_in(1, 14), rnd_in(1, 14), rnd_in(1, 19)};
@@ -349,7 +354,7 @@ static void test_dw3x3(void **state)
         fill(in, reef_dims_count(&id));
         fill(f, 9 * id.c);
         quant(mult, shift, bias, id.c, 9, t % 2);
-        if (t % 10 == 3) shift[rnd_in(0, id.c - 1)] = rnd_in(0, 2); /* the per-pixel path takes the layer */
+        if (t % 10 == 3) shift[rnd_in(0, id.c - 1)] = (int8_t)rnd_in(0, 2); /* the per-pixel path takes the layer */
         reef_per_channel_quant q = {mult, shift};
         int32_t need = reef_dw_conv_s8_get_buffer_size(&p, &id, &fd, &od);
         assert_true(need > 0 && need <= (int32_t)sizeof scratch);
@@ -384,7 +389,8 @@ static void test_dw_in_place(void **state)
 {
     (void)state;
     static int8_t in[14 * 14 * 19], data[14 * 14 * 19], f[49 * 19], want[14 * 14 * 19];
-    static int32_t mult[19], shift[19], bias[19], scratch[2048];
+    static int8_t shift[19];
+    static int32_t mult[19], bias[19], scratch[2048];
     int cases = 0, strided = 0, dilated = 0, square = 0, bad = 0;
     for (int t = 0; t < 800; t++) {
         reef_dims id = {1, rnd_in(1, 14), rnd_in(1, 14), rnd_in(1, 19)};
@@ -407,7 +413,7 @@ static void test_dw_in_place(void **state)
         memcpy(data, in, (size_t)reef_dims_count(&id));
         fill(f, fd.h * fd.w * id.c);
         quant(mult, shift, bias, id.c, fd.h * fd.w, t % 2);
-        if (t % 10 == 3) shift[rnd_in(0, id.c - 1)] = rnd_in(0, 2);
+        if (t % 10 == 3) shift[rnd_in(0, id.c - 1)] = (int8_t)rnd_in(0, 2);
         reef_per_channel_quant q = {mult, shift};
         int32_t need = reef_dw_conv_s8_in_place_buffer_size(&p, &fd, &od);
         assert_true(need > 0 && need <= (int32_t)sizeof scratch);

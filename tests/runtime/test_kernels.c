@@ -93,12 +93,12 @@ static int out_size(int in, int k, int stride, int dilation, int pad)
 
 /* Random requantization for accumulators of k products: shifts chosen so
  * that outputs spread over the int8 range, some saturating. */
-static void random_quant(int32_t *mult, int32_t *shift, int n, int k)
+static void random_quant(int32_t *mult, int8_t *shift, int n, int k)
 {
     int base = -(int)(7.5 + 0.5 * log2((double)(k > 0 ? k : 1)));
     for (int i = 0; i < n; i++) {
         mult[i] = (int32_t)((1u << 30) | (rnd() >> 2));
-        shift[i] = base + rnd_in(-2, 2);
+        shift[i] = (int8_t)(base + rnd_in(-2, 2));
     }
 }
 
@@ -186,7 +186,8 @@ static int run_step(reef_step_fn fn, const void *args, arena *a, int in_bytes, i
  * and the expected and reference outputs (out_n). */
 typedef struct filter_consts {
     int8_t *filter, *want, *got_ref;
-    int32_t *bias, *mult, *shift;
+    int32_t *bias, *mult;
+    int8_t *shift;
     const int32_t *bias_used; /* bias or NULL */
 } filter_consts;
 
@@ -239,7 +240,8 @@ static int check_conv(const kcase *c)
     filter_consts f = filter_consts_make(reef_dims_count(&s.filter_dims), c->out_c, 20000, c->kh * c->kw * c->c,
                                          out_n);
     int8_t *filter = f.filter, *want = f.want, *got_ref = f.got_ref;
-    int32_t *mult = f.mult, *shift = f.shift;
+    int32_t *mult = f.mult;
+    int8_t *shift = f.shift;
     s.filter = filter;
     s.bias = f.bias_used;
     s.quant = (reef_per_channel_quant){mult, shift};
@@ -275,7 +277,8 @@ static int check_dw(const kcase *c)
     int in_n = reef_dims_count(&s.input_dims), out_n = reef_dims_count(&s.output_dims);
     filter_consts f = filter_consts_make(reef_dims_count(&s.filter_dims), c_out, 5000, c->kh * c->kw, out_n);
     int8_t *filter = f.filter, *want = f.want, *got_ref = f.got_ref;
-    int32_t *mult = f.mult, *shift = f.shift;
+    int32_t *mult = f.mult;
+    int8_t *shift = f.shift;
     s.filter = filter;
     s.bias = f.bias_used;
     s.quant = (reef_per_channel_quant){mult, shift};
@@ -309,7 +312,8 @@ static int check_fc(const kcase *c)
     int in_n = c->n * c->c, out_n = c->n * c->out_c;
     filter_consts f = filter_consts_make(c->out_c * c->c, c->out_c, 20000, c->c, out_n);
     int8_t *filter = f.filter, *want = f.want, *got_ref = f.got_ref;
-    int32_t *mult = f.mult, *shift = f.shift;
+    int32_t *mult = f.mult;
+    int8_t *shift = f.shift;
     s.filter = filter;
     s.bias = f.bias_used;
     s.quant = (reef_per_tensor_quant){mult[0], shift[0]};
@@ -517,7 +521,8 @@ static void test_argument_errors(void **state)
 {
     (void)state;
     int8_t in[64] = {0}, out[64] = {0}, filter[64] = {0};
-    int32_t mult[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30}, shift[4] = {0};
+    int32_t mult[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30};
+    int8_t shift[4] = {0};
     uint8_t scratch[256];
     reef_context ctx = {scratch, sizeof scratch}, tiny = {scratch, 4};
     reef_per_channel_quant q = {mult, shift};

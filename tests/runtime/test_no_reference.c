@@ -5,10 +5,15 @@
  * It is also built with REEF_ADD_PATHS naming only the equal-scales ADD
  * loop: ADDs that need another loop get REEF_UNSUPPORTED, and
  * reef_add_s8_path names each loop for the parameters that select it.
+ * REEF_FC_PATHS names only the row-by-row fully-connected loop: layers
+ * needing the four-row loop or the loop without scratch are refused.
+ * REEF_CONV_UNPAIRED 0: the 2x2 conv loop takes only paired filters.
+ * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops.
  * This executable compiles the runtime sources itself with the macros. */
 #include "testing.h"
 
 #include "reef/reef.h"
+#include "reef/requant.h"
 
 #ifndef REEF_NO_REFERENCE_KERNELS
 #error "build with -DREEF_NO_REFERENCE_KERNELS"
@@ -19,12 +24,15 @@ static int32_t scratch[1024];
 static void test_conv(void **state)
 {
     (void)state;
-    int8_t in[4 * 4 * 2] = {1, 2, 3, 4, 5, 6, 7, 8}, f[2 * 2] = {1, -1, 2, 3}, out[4 * 4 * 2];
-    int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {-3, -2};
-    reef_dims id = {1, 4, 4, 2}, fd = {2, 1, 1, 2}, od = {1, 4, 4, 2};
+    int8_t in[4 * 4 * 4] = {1, 2, 3, 4, 5, 6, 7, 8}, f[2 * 4] = {1, -1, 2, 3}, out[4 * 4 * 2];
+    int32_t mult[2] = {1 << 30, 1 << 30};
+    int8_t shift[2] = {-3, -2};
+    reef_dims id = {1, 4, 4, 4}, fd = {2, 1, 1, 4}, od = {1, 4, 4, 2};
     reef_conv_params p = {5, -3, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
     reef_per_channel_quant q = {mult, shift};
     reef_context ctx = {scratch, sizeof scratch};
+    /* K = 4: the short-K loop (the 2x2 loop, unpaired, is left out: test_conv_unpaired) */
+    assert_true(reef_conv_s8_path(&p, &id, &fd, &od) >= 2);
     assert_false(reef_conv_s8_needs_reference(&p, &q, &fd));
     assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
     shift[1] = 1; /* a left shift */
@@ -35,11 +43,40 @@ static void test_conv(void **state)
     assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
 }
 
+/* A conv on the 2x2 loop (K = 16, plain range): refused unpaired, run
+ * paired (against TFLite's arithmetic by hand, 4 positions x 2 channels). */
+static void test_conv_unpaired(void **state)
+{
+    (void)state;
+    int8_t in[4 * 16], f[2 * 16], paired[2 * 16], out[4 * 2];
+    int32_t mult[2] = {1 << 30, 1500000000}, bias[2] = {100, -7};
+    int8_t shift[2] = {-4, -6};
+    reef_dims id = {1, 2, 2, 16}, fd = {2, 1, 1, 16}, od = {1, 2, 2, 2};
+    reef_conv_params p = {5, -3, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
+    reef_per_channel_quant q = {mult, shift};
+    reef_context ctx = {scratch, sizeof scratch};
+    for (int i = 0; i < 64; i++) in[i] = (int8_t)(i * 37 - 100);
+    for (int i = 0; i < 32; i++) f[i] = (int8_t)(i * 29 - 60);
+    assert_int_equal(reef_conv_s8_path(&p, &id, &fd, &od), 0);
+    assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, bias, &od, out), REEF_UNSUPPORTED);
+    assert_true(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    reef_conv_s8_pair(&fd, f, paired);
+    p.paired = 1;
+    assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, paired, bias, &od, out), REEF_OK);
+    for (int pos = 0; pos < 4; pos++)
+        for (int o = 0; o < 2; o++) {
+            int32_t acc = bias[o];
+            for (int k = 0; k < 16; k++) acc += f[o * 16 + k] * (in[pos * 16 + k] + p.input_offset);
+            assert_int_equal(out[pos * 2 + o], reef_requantize_s8(acc, mult[o], shift[o], p.output_offset, -128, 127));
+        }
+}
+
 static void test_dw(void **state)
 {
     (void)state;
     int8_t in[5 * 5 * 2] = {3, -4, 5}, f[3 * 3 * 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, out[5 * 5 * 4];
-    int32_t mult[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30}, shift[4] = {-2, 1, -2, -2};
+    int32_t mult[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30};
+    int8_t shift[4] = {-2, 1, -2, -2};
     reef_dims id = {1, 5, 5, 2}, fd = {1, 3, 3, 2}, od = {1, 5, 5, 2};
     reef_dw_conv_params p = {1, 2, 1, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
     reef_per_channel_quant q = {mult, shift};
@@ -51,6 +88,43 @@ static void test_dw(void **state)
     int8_t f2[3 * 3 * 4] = {1};
     assert_true(reef_dw_conv_s8_needs_reference(&p));
     assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f2, NULL, &od, out), REEF_UNSUPPORTED);
+}
+
+/* The depthwise loops: 3x3 on sliding rows left out (stride 1 and 2),
+ * the plane and pixel-by-pixel loops built. */
+static void test_dw_paths(void **state)
+{
+    (void)state;
+    static int8_t in[20 * 20 * 4], out[20 * 20 * 4];
+    int8_t f[3 * 3 * 4] = {1, -2, 3, 4, 5, -6, 7, 8, 9, 10, 11, 12};
+    int32_t mult[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30};
+    int8_t shift[4] = {-2, -3, -4, -5};
+    reef_dims id = {1, 20, 20, 4}, fd = {1, 3, 3, 4}, od = {1, 20, 20, 4};
+    reef_dw_conv_params p = {1, 2, 1, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
+    reef_per_channel_quant q = {mult, shift};
+    reef_context ctx = {scratch, sizeof scratch}, none = {0, 0};
+    for (int i = 0; i < 20 * 20 * 4; i++) in[i] = (int8_t)(i * 7);
+    /* 20x20 at stride 1: three sliding rows, left out; without scratch pixel by pixel */
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S1);
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, 0), REEF_DW_PATH_PIXELS);
+    assert_int_equal(reef_dw_conv_s8(&none, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    /* a left shift: pixel by pixel even with scratch */
+    shift[2] = 1;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_PIXELS);
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    shift[2] = -4;
+    /* stride 2: left out */
+    p.stride.h = p.stride.w = 2, od.h = od.w = 10;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+    /* a small map at stride 1: the plane, built */
+    p.stride.h = p.stride.w = 1, id.h = id.w = od.h = od.w = 4;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    /* the reference's parameters */
+    p.input_offset = 200;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_COUNT);
 }
 
 static void test_fc(void **state)
@@ -66,6 +140,41 @@ static void test_fc(void **state)
     p.filter_offset = 1;
     assert_true(reef_fc_s8_needs_reference(&p));
     assert_int_equal(reef_fc_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+}
+
+/* The fully-connected loops: rows (built), shared and narrow (left out). */
+static void test_fc_paths(void **state)
+{
+    (void)state;
+    int8_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, f[5 * 8] = {1, 2, 3, -4, 5}, out[5], one_shift = -3;
+    int32_t mult[5] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
+    int8_t shifts[5] = {-3, -3, -3, -3, -3};
+    reef_dims id = {1, 1, 1, 8}, fd = {3, 1, 1, 8}, od = {1, 1, 1, 3};
+    reef_fc_params p = {3, 0, -1, {-128, 127}, 0};
+    reef_per_tensor_quant q = {1 << 30, -3};
+    reef_per_channel_quant pc = {mult, shifts};
+    reef_context ctx = {scratch, sizeof scratch}, none = {0, 0};
+    const int32_t size = reef_fc_s8_get_buffer_size(&fd);
+    /* three rows, one multiplier: all row by row */
+    assert_int_equal(reef_fc_s8_paths(&p, &q.multiplier, &one_shift, 0, &fd, size), 1u << REEF_FC_PATH_ROWS);
+    assert_int_equal(reef_fc_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    /* without scratch: the narrow loop, left out */
+    assert_int_equal(reef_fc_s8_paths(&p, &q.multiplier, &one_shift, 0, &fd, 0), 1u << REEF_FC_PATH_NARROW);
+    assert_int_equal(reef_fc_s8(&none, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+    /* four rows, one multiplier: the shared loop, left out; five: both */
+    fd.n = od.c = 4;
+    assert_int_equal(reef_fc_s8_paths(&p, &q.multiplier, &one_shift, 0, &fd, size), 1u << REEF_FC_PATH_SHARED);
+    assert_int_equal(reef_fc_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+    fd.n = od.c = 5;
+    assert_int_equal(reef_fc_s8_paths(&p, &q.multiplier, &one_shift, 0, &fd, size),
+                     (1u << REEF_FC_PATH_SHARED) | (1u << REEF_FC_PATH_ROWS));
+    assert_int_equal(reef_fc_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+    /* per channel, any C_OUT: row by row */
+    assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 1u << REEF_FC_PATH_ROWS);
+    assert_int_equal(reef_fc_per_channel_s8(&ctx, &p, &pc, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    /* the reference's parameters: no fast loop */
+    p.filter_offset = 1;
+    assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 0u);
 }
 
 /* ADD with int8's left shift 20 and the output 1/2 of twice_max: */
@@ -100,8 +209,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_conv_unpaired),
         cmocka_unit_test(test_dw),
+        cmocka_unit_test(test_dw_paths),
         cmocka_unit_test(test_fc),
+        cmocka_unit_test(test_fc_paths),
         cmocka_unit_test(test_add_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

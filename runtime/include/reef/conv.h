@@ -80,7 +80,10 @@ int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dim
  * reef_conv_s8_pairable: 1 when a layer takes the plain 2x2 loop (path
  * 0), C_OUT is even, its requantization is fast for every channel and the
  * bounds hold. reef_conv_s8_pair writes paired (reef_conv_s8_paired_size
- * bytes, C_OUT * K8) of such a layer. */
+ * bytes, C_OUT * K8) of such a layer. A build that defines
+ * REEF_CONV_UNPAIRED 0 (a generated model header does when every step on
+ * the 2x2 loop is paired) compiles only the paired 2x2 loop: an unpaired
+ * layer on paths 0 and 1 then gets REEF_UNSUPPORTED. */
 int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel_quant *quant,
                           const reef_dims *input_dims, const reef_dims *filter_dims,
                           const reef_dims *output_dims, const int8_t *filter);

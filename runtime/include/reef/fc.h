@@ -69,6 +69,23 @@ void reef_fc_s8_pair(const reef_fc_params *params, const reef_dims *filter_dims,
                      const int8_t *filter, const int32_t *bias, int8_t *paired,
                      int32_t *folded_bias);
 
+/* The loops reef_fc_s8 / reef_fc_per_channel_s8 may run (REEF_FC_PATH_*
+ * bits). A build that defines REEF_FC_PATHS (a generated model header
+ * does: the OR of reef_fc_s8_paths over its FC steps) compiles only those
+ * loops; a layer needing another one gets REEF_UNSUPPORTED. */
+enum {
+    REEF_FC_PATH_SHARED = 0, /* scratch, one multiplier for the layer: four rows per pass, sums from the bias */
+    REEF_FC_PATH_ROWS = 1,   /* scratch, constants row by row (per channel, or the C_OUT % 4 rows left) */
+    REEF_FC_PATH_NARROW = 2, /* no scratch: the input read in place (dot.c), TFLite's requantization */
+    REEF_FC_PATH_COUNT = 3
+};
+
+/* The OR of 1 << REEF_FC_PATH_* a layer runs: per_channel 1 when shift and
+ * multiplier hold C_OUT values, scratch_size the bytes of ctx it gets.
+ * 0 when it needs the reference (reef_fc_s8_needs_reference). */
+unsigned reef_fc_s8_paths(const reef_fc_params *params, const int32_t *multiplier, const int8_t *shift,
+                          int per_channel, const reef_dims *filter_dims, int32_t scratch_size);
+
 /* 1 when reef_fc_s8 / reef_fc_per_channel_s8 hand these parameters to
  * reef_fc_s8_ref: a filter offset or an input offset outside [-127, 128]. */
 int reef_fc_s8_needs_reference(const reef_fc_params *params);

@@ -37,7 +37,8 @@ typedef struct reef_q_layer {
     int32_t input_offset;             /* -zp_x */
     int32_t output_offset;            /* zp_y */
     int32_t act_min, act_max;         /* int8 clamp of the output */
-    const int32_t *multiplier, *shift; /* (out_c) the deployed requantization */
+    const int32_t *multiplier; /* (out_c) the deployed requantization */
+    const int8_t *shift;       /* (out_c) */
     float in_scale;                   /* s_x */
     const float *w_scale;             /* (out_c) s_w[o] */
 } reef_q_layer;
@@ -69,7 +70,8 @@ typedef struct reef_q_dw_layer {
     int32_t h, w, c, out_h, out_w;
     int32_t kh, kw, stride, pad_top, pad_left;
     int32_t input_offset, output_offset, act_min, act_max;
-    const int32_t *multiplier, *shift; /* (c) */
+    const int32_t *multiplier; /* (c) */
+    const int8_t *shift;       /* (c) */
     float in_scale;
     const float *w_scale;              /* (c) */
 } reef_q_dw_layer;

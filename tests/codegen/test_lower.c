@@ -189,15 +189,15 @@ static void test_mlperf_in_place(void **state)
             int8_t *out = malloc((size_t)l.m.output_size);
             assert_int_equal(reef_lowered_invoke(&l.m, in, out), 0);
             int diff = mlperf_compare(v[i].name, out, want, (size_t)l.m.output_size);
-            printf("  --memory %-8s %-12s arena %6zu B (layer by layer %6zu), %2d depthwise steps in place: %s\n",
+            printf("  --memory %-8s %-12s arena %6zu B (layer by layer %6zu), %2d depthwise steps in place, %d ROWS steps: %s\n",
                    reef_memory_mode_name((reef_memory_mode)mode), v[i].name, l.m.arena_size,
-                   l.m.arena_layer_by_layer, l.m.in_place_steps, diff ? "DIFFERS" : "identical to TFLite Micro");
+                   l.m.arena_layer_by_layer, l.m.in_place_steps, l.m.rows_steps, diff ? "DIFFERS" : "identical to TFLite Micro");
             assert_true(l.m.arena_size <= l.m.arena_layer_by_layer);
-            if (mode == REEF_MEMORY_BALANCED && l.m.in_place_steps)
+            if (mode == REEF_MEMORY_BALANCED && (l.m.in_place_steps || l.m.rows_steps))
                 assert_true(l.m.arena_size < l.m.arena_layer_by_layer);
             if (mode == REEF_MEMORY_MIN && (strstr(v[i].name, "kws") || strstr(v[i].name, "vww")))
-                assert_true(l.m.in_place_steps > 0);
-            in_place += l.m.in_place_steps;
+                assert_true(l.m.in_place_steps + l.m.rows_steps > 0);
+            in_place += l.m.in_place_steps + l.m.rows_steps;
             bad += diff != 0, ran++;
             free(in), free(want), free(out);
         }

@@ -75,7 +75,9 @@ static void shadow_replay(const reef_lowered_model *m, const char *what, size_t 
             fail_msg("%s: step %d's scratch covers its output", what, k);
         if (io->scratch_size && io->scratch_at + io->scratch_size > *top) *top = io->scratch_at + io->scratch_size;
         if (out_at + out_n > *top) *top = out_at + out_n;
-        assert_true(*top <= m->arena_size);
+        if (*top > m->arena_size)
+            fail_msg("%s: step %d (%s) reaches byte %zu past the arena %zu (out %u+%u, scratch %u+%u)", what, k,
+                     reef_builtin_name(s->builtin), *top, m->arena_size, out_at, out_n, io->scratch_at, io->scratch_size);
         for (uint32_t i = 0; i < io->scratch_size; i++) shadow[io->scratch_at + i] = SCRATCH;
         for (uint32_t i = 0; i < out_n; i++) shadow[out_at + i] = out;
     }

@@ -38,6 +38,10 @@ static void usage(FILE *fp)
             "                     mean of the clip's earlier frames), or running-diff (running, and\n"
             "                     the difference ALONE: 1 channel, the fish default's input; the\n"
             "                     device computes it with runtime/ reef_background_difference);\n"
+            "                     running-diff-previous / -lag4 / -slow: temporal context, 2\n"
+            "                     channels [running difference, difference to the previous frame /\n"
+            "                     the frame 4 back / a background 8x slower] (runtime/\n"
+            "                     reef_temporal_step);\n"
             "                     gray only, IDs ..._f<N>\n"
             "  --background-over W  split (default): the background runs over the split's own\n"
             "                     frames of each clip; clip (deepfish): over every frame of the\n"
@@ -103,7 +107,7 @@ static int parse_one(prep_args *a, int c, const char *arg)
     case 'j': a->json = 1; return 0;
     case 'B': {
         reef_bg_mode mode;
-        if (reef_bg_mode_parse(arg, &mode)) return 2 + cli_error("prep", "--background wants median, running or running-diff, not '%s'", arg);
+        if (reef_bg_mode_parse(arg, &mode)) return 2 + cli_error("prep", "--background wants median, running, running-diff, running-diff-previous, running-diff-lag4 or running-diff-slow, not '%s'", arg);
         a->background = arg;
         return 0;
     }

@@ -9,7 +9,9 @@
 #
 # INPUT: diff (prep --background running-diff), absdiff, framenorm, clipnorm
 # (bench_generalization_variants), or warm (the diff input scored, trained on
-# it plus two warm-up/dropped-frame copies: reef cv --train-data).
+# it plus two warm-up/dropped-frame copies: reef cv --train-data), or temporal
+# context (session 8; 2 channels, with --arch archs/fish-nas-2ch.arch):
+# previous, lag4, slow (prep --background running-diff-previous|-lag4|-slow).
 # Environment: BUILD (default build), WORK (default /tmp/reef-screen),
 # DEEPFISH_ROOT (default ../shared/data/deepfish), SCREEN_GROUPS, JOBS (2).
 # Arch variants screened in session 5: archs/*.arch (--arch FILE).
@@ -28,6 +30,10 @@ variants="nice -n 15 $build/bench/generalization/bench_generalization_variants"
 case $input in
 diff | absdiff | framenorm | clipnorm)
     [ -f "$work/$input.ds" ] || $variants "$input" "$work/frames.ds" "$work/$input.ds" >/dev/null
+    data=$work/$input.ds train= ;;
+previous | lag4 | slow)
+    [ -f "$work/$input.ds" ] || $reef prep --format deepfish --root "$root" --split frames \
+        --background "running-diff-$input" -o "$work/$input.ds" >/dev/null
     data=$work/$input.ds train= ;;
 warm)
     [ -f "$work/diff.ds" ] || $variants diff "$work/frames.ds" "$work/diff.ds" >/dev/null

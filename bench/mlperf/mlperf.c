@@ -221,7 +221,9 @@ static void run_model(const model_info *mi, const char *shared, const char *tmp,
     if (reef_memory_report_elf(elf, c.stack_high_water, &r->mem, &err)) die("%s%s", err.msg, "");
 
     reef_table t;
-    if (print_steps) reef_table_init(&t, ">step", "op", ">MACs", ">instructions", ">instr/MAC", NULL);
+    if (print_steps)
+        reef_table_init(&t, ">step", "op", ">MACs", ">instructions", ">instr/MAC", ">cycles (modeled)",
+                        ">cycles/MAC", ">flash reads", NULL);
     for (int s = 0; s < m.nsteps; s++) {
         char label[32];
         double insns = 0;
@@ -233,6 +235,19 @@ static void run_model(const model_info *mi, const char *shared, const char *tmp,
         reef_table_cell(&t, "%lld", (long long)m.steps[s].macs), reef_table_cell(&t, "%.0f", insns);
         if (m.steps[s].macs) reef_table_cell(&t, "%.2f", insns / (double)m.steps[s].macs);
         else reef_table_cell(&t, "-");
+        reef_insn_counts sc = {{0}};
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < REEF_INSN_CLASS_COUNT; i++) sc.c[i] += c.per_step[(size_t)k * c.steps + s].c[i];
+        for (int i = 0; i < REEF_INSN_CLASS_COUNT; i++) sc.c[i] /= (uint64_t)n;
+        reef_cycle_estimate_counts(&cm, sc.c, &est);
+        reef_table_cell(&t, "%.0f", est.cycles);
+        if (m.steps[s].macs) reef_table_cell(&t, "%.2f", est.cycles / (double)m.steps[s].macs);
+        else reef_table_cell(&t, "-");
+        reef_table_cell(&t, "%llu", (unsigned long long)sc.c[REEF_INSN_FLASH_READS]);
+        if (getenv("REEF_STEP_CLASSES")) { fprintf(stderr, "%s step %d:", mi->name, s);
+#define PRC(name, text) fprintf(stderr, " %s=%llu", text, (unsigned long long)sc.c[REEF_INSN_##name]);
+            REEF_INSN_CLASSES(PRC)
+            fprintf(stderr, "\n"); }
     }
     if (print_steps) {
         snprintf(path, sizeof path, "%s: per step (mean over %d inputs)", mi->name, n);

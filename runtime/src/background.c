@@ -35,3 +35,46 @@ static void step(reef_background *bg, const uint8_t *frame, uint8_t *out, int wi
 void reef_background_step(reef_background *bg, const uint8_t *frame, uint8_t *out) { step(bg, frame, out, 1); }
 
 void reef_background_difference(reef_background *bg, const uint8_t *frame, uint8_t *out) { step(bg, frame, out, 0); }
+
+void reef_temporal_init(reef_temporal *t, reef_temporal_kind kind, uint16_t *mean, uint8_t *history, uint32_t lag,
+                        uint16_t *slow, uint32_t pixels)
+{
+    reef_background_init(&t->bg, mean, pixels);
+    t->kind = kind;
+    t->history = history;
+    t->lag = lag ? lag : 1;
+    t->slot = 0;
+    t->slow = slow;
+}
+
+void reef_temporal_step(reef_temporal *t, const uint8_t *frame, uint8_t *out)
+{
+    uint16_t *mean = t->bg.mean, *slow = t->slow;
+    const uint32_t pixels = t->bg.pixels;
+    uint8_t *back = t->kind == REEF_TEMPORAL_LAG ? t->history + t->slot * pixels : 0; /* the frame lag steps back */
+    if (!t->bg.primed) {
+        for (uint32_t p = 0; p < pixels; p++) {
+            mean[p] = (uint16_t)(frame[p] << 8);
+            if (t->kind == REEF_TEMPORAL_LAG)
+                for (uint32_t k = 0; k < t->lag; k++) t->history[k * pixels + p] = frame[p];
+            else slow[p] = (uint16_t)(frame[p] << 8);
+        }
+        t->bg.primed = 1;
+    }
+    for (uint32_t p = 0; p < pixels; p++) {
+        const int32_t pixel = frame[p], m = mean[p], x = pixel << 8;
+        const uint8_t d = difference(pixel, (m + 128) >> 8);
+        uint8_t s;
+        if (back) {
+            s = difference(pixel, back[p]);
+            back[p] = (uint8_t)pixel; /* the oldest slot becomes the newest */
+        } else {
+            const int32_t q = slow[p];
+            s = difference(pixel, (q + 128) >> 8);
+            slow[p] = (uint16_t)(q + (x - q) / 128);
+        }
+        mean[p] = (uint16_t)(m + (x - m) / 16);
+        out[2 * p] = d, out[2 * p + 1] = s;
+    }
+    if (back) t->slot = t->slot + 1 == t->lag ? 0 : t->slot + 1;
+}

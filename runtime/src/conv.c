@@ -12,10 +12,15 @@
  * widening amortized over every output channel. The sums start at the
  * bias; with the range [-128, 127] and K a multiple of 8, every channel
  * pair of a position pair, requantization included, runs in one assembly
- * loop (conv_channels_asm).
+ * loop (conv_channels_asm). A layer `reef gen` wrote in the paired layout
+ * (conv.h; its rows run K8 = K rounded up to 8, zeros past K, the columns
+ * too) takes four positions per pass over a pair's weights
+ * (conv_channels_quad_paired_asm), the last one to three positions two at
+ * a time (conv_channels_paired_asm).
  *
  * Scratch: (C_OUT) requantization constants, (K4 / 4, 2 columns, 2 words)
- * widened columns, then (K4) bytes of gathered column (K4 = K rounded up to
+ * widened columns (4 columns when the shape may be paired: the paired
+ * layout takes four positions at a time), then (K4) bytes of gathered column (K4 = K rounded up to
  * 4). The short-K path (below) works channel by channel and makes each
  * channel's constants when it starts it, so it needs no table: its scratch
  * is only the gathered block, none when the columns are read in place (an
@@ -69,11 +74,19 @@ static int conv_is_small_gathered(const reef_conv_params *p, const reef_dims *in
 }
 
 static int32_t round4(int32_t v) { return (v + 3) & ~3; }
+static int32_t round8(int32_t v) { return (v + 7) & ~7; }
 
 /* The path bits of REEF_CONV_PATHS (conv.h): the 2x2 GEMM plain or
  * clamped, then the short-K loop per (K4, clamped, gathered). A firmware
  * whose model header lists its paths compiles only those loops. */
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_COUNT = 18 };
+
+/* A plain 2x2-loop shape reef_conv_s8_pairable may pair: an even number
+ * of channels. */
+static int conv_may_pair(const reef_dims *f)
+{
+    return CONV_PAIRED_BUILT && f->h * f->w * f->c > 0 && f->n >= 2 && (f->n & 1) == 0;
+}
 
 int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
                                      const reef_dims *input_dims,
@@ -84,7 +97,10 @@ int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
     int32_t size;
     if (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) >= CONV_PATH_SMALL)
         return conv_is_small_gathered(params, input_dims, filter_dims, output_dims) ? SMALL_BLOCK * k4 : 0;
-    size = (int32_t)sizeof(reef_rq) * filter_dims->n + 4 * k4;
+    /* shapes the paired layout may take (reef_conv_s8_pairable) widen four
+     * columns at a time (conv_quad_paired) */
+    size = (int32_t)sizeof(reef_rq) * filter_dims->n +
+           (conv_may_pair(filter_dims) ? 8 * round8(k4) : 4 * k4);
     if (!conv_is_direct(params, input_dims, filter_dims, output_dims)) size += k4;
     return size;
 }
@@ -244,17 +260,62 @@ typedef struct conv_loop {
     int32_t zp;         /* 32: output offset */
 } conv_loop;
 
-/* One requantized value of conv_channels_asm: sum S (clobbered) with mult
- * in X2, post in X3, MIN in X1, zp in X0, the constants' address in R1
- * (c_lo, c_hi at byte cl), clamped to int8, into T. */
-#define CONV_LOOP_RQ(S, cl)                                                    \
-    "ldrd %[W], %[T], [%[R1], #" cl "]\n\t"                                    \
-    "smlal %[W], %[T], %[" S "], %[X2]\n\t"                                    \
+/* One requantized value in the assembly loops below: sum S (clobbered),
+ * the channel's constants at Q (c_lo, c_hi at byte cl) into the pair L, H,
+ * with MULT, MIN (0x80000000), POST and ZP in registers; clamped to int8,
+ * into H. Operand names as strings. */
+#define CONV_RQ_ASM(S, cl, Q, L, H, MULT, MIN, POST, ZP)                       \
+    "ldrd %[" L "], %[" H "], [%[" Q "], #" cl "]\n\t"                         \
+    "smlal %[" L "], %[" H "], %[" S "], %[" MULT "]\n\t"                      \
     "lsr %[" S "], %[" S "], #31\n\t"                                          \
-    "smlal %[W], %[T], %[" S "], %[X1]\n\t"                                    \
-    "asr %[T], %[T], %[X3]\n\t"                                                \
-    "add %[T], %[T], %[X0]\n\t"                                                \
-    "ssat %[T], #8, %[T]\n\t"
+    "smlal %[" L "], %[" H "], %[" S "], %[" MIN "]\n\t"                       \
+    "asr %[" H "], %[" H "], %[" POST "]\n\t"                                  \
+    "add %[" H "], %[" H "], %[" ZP "]\n\t"                                    \
+    "ssat %[" H "], #8, %[" H "]\n\t"
+
+/* conv_channels_asm and conv_channels_paired_asm: mult in X2, post in X3,
+ * MIN in X1, zp in X0, the constants at R1, into T. */
+#define CONV_LOOP_RQ(S, cl) CONV_RQ_ASM(S, cl, "R1", "W", "T", "X2", "X1", "X3", "X0")
+
+/* The end of a channel pair in conv_channels_asm and
+ * conv_channels_paired_asm, the state at R0 and the constants at R1: A's
+ * sums SA0, SA1 and B's SB0, SB1 (positions 0, 1) requantized and stored
+ * at out[0], out[gap] and out[1], out[gap + 1], the state moved to the
+ * next pair, and back to the pair loop (label 2) until out reaches end. */
+#define CONV_PAIR_STORE(SA0, SA1, SB0, SB1)                                    \
+    "ldr %[C], [%[R0], #8]\n\t"                                                \
+    "ldr %[N], [%[R0], #28]\n\t"                                               \
+    "ldr %[X0], [%[R0], #32]\n\t"                                              \
+    "mov %[X1], #0x80000000\n\t"                                               \
+    "ldr %[X2], [%[R1], #4]\n\t"                                               \
+    "ldr %[X3], [%[R1], #16]\n\t"                                              \
+    CONV_LOOP_RQ(SA0, "8")                                                     \
+    "strb %[T], [%[C]]\n\t"                                                    \
+    CONV_LOOP_RQ(SA1, "8")                                                     \
+    "strb %[T], [%[C], %[N]]\n\t"                                              \
+    "ldr %[X2], [%[R1], #24]\n\t"                                              \
+    "ldr %[X3], [%[R1], #36]\n\t"                                              \
+    "add %[C], %[C], #1\n\t"                                                   \
+    CONV_LOOP_RQ(SB0, "28")                                                    \
+    "strb %[T], [%[C]]\n\t"                                                    \
+    CONV_LOOP_RQ(SB1, "28")                                                    \
+    "strb %[T], [%[C], %[N]]\n\t"                                              \
+    "add %[C], %[C], #1\n\t"                                                   \
+    "add %[R1], %[R1], #40\n\t"                                                \
+    "str %[R1], [%[R0], #4]\n\t"                                               \
+    "str %[C], [%[R0], #8]\n\t"                                                \
+    "ldr %[X0], [%[R0], #12]\n\t"                                              \
+    "cmp %[C], %[X0]\n\t"                                                      \
+    "blo 2b\n\t"
+
+/* The operands of conv_channels_asm and conv_channels_paired_asm (their
+ * locals s0..s3, r1, c, n, x0..x3, w, t and the state pointer st). */
+#define CONV_LOOP_OPERANDS                                                     \
+    : [R0] "+r"(st), [S0] "=&r"(s0), [S1] "=&r"(s1), [S2] "=&r"(s2), [S3] "=&r"(s3),        \
+      [R1] "=&r"(r1), [C] "=&r"(c), [N] "=&r"(n), [X0] "=&r"(x0), [X1] "=&r"(x1),           \
+      [X2] "=&r"(x2), [X3] "=&r"(x3), [W] "=&r"(w), [T] "=&r"(t)                            \
+    :                                                                          \
+    : "cc", "memory"
 
 /* Every channel pair of a plain 2x2 block row in one assembly loop: the
  * sums start at the bias, 34 instructions per 8 values of K, then the
@@ -286,36 +347,9 @@ static __attribute__((noinline)) void conv_channels_asm(conv_loop *st)
         "ldr %[R0], [sp]\n\t"
         "str %[R1], [%[R0]]\n\t"
         "ldr %[R1], [%[R0], #4]\n\t"
-        "ldr %[C], [%[R0], #8]\n\t"
-        "ldr %[N], [%[R0], #28]\n\t"
-        "ldr %[X0], [%[R0], #32]\n\t"
-        "mov %[X1], #0x80000000\n\t"
-        "ldr %[X2], [%[R1], #4]\n\t"
-        "ldr %[X3], [%[R1], #16]\n\t"
-        CONV_LOOP_RQ("S0", "8")
-        "strb %[T], [%[C]]\n\t"
-        CONV_LOOP_RQ("S1", "8")
-        "strb %[T], [%[C], %[N]]\n\t"
-        "ldr %[X2], [%[R1], #24]\n\t"
-        "ldr %[X3], [%[R1], #36]\n\t"
-        "add %[C], %[C], #1\n\t"
-        CONV_LOOP_RQ("S2", "28")
-        "strb %[T], [%[C]]\n\t"
-        CONV_LOOP_RQ("S3", "28")
-        "strb %[T], [%[C], %[N]]\n\t"
-        "add %[C], %[C], #1\n\t"
-        "add %[R1], %[R1], #40\n\t"
-        "str %[R1], [%[R0], #4]\n\t"
-        "str %[C], [%[R0], #8]\n\t"
-        "ldr %[X0], [%[R0], #12]\n\t"
-        "cmp %[C], %[X0]\n\t"
-        "blo 2b\n\t"
+        CONV_PAIR_STORE("S0", "S1", "S2", "S3")
         "add sp, sp, #4\n\t"
-        : [R0] "+r"(st), [S0] "=&r"(s0), [S1] "=&r"(s1), [S2] "=&r"(s2), [S3] "=&r"(s3),
-          [R1] "=&r"(r1), [C] "=&r"(c), [N] "=&r"(n), [X0] "=&r"(x0), [X1] "=&r"(x1),
-          [X2] "=&r"(x2), [X3] "=&r"(x3), [W] "=&r"(w), [T] "=&r"(t)
-        :
-        : "cc", "memory");
+        CONV_LOOP_OPERANDS);
 }
 #endif
 
@@ -370,36 +404,9 @@ static __attribute__((noinline)) void conv_channels_paired_asm(conv_loop *st)
         "ldr %[X0], [sp]\n\t"
         "str %[R0], [%[X0]]\n\t"
         "mov %[R0], %[X0]\n\t"
-        "ldr %[C], [%[R0], #8]\n\t"
-        "ldr %[N], [%[R0], #28]\n\t"
-        "ldr %[X0], [%[R0], #32]\n\t"
-        "mov %[X1], #0x80000000\n\t"
-        "ldr %[X2], [%[R1], #4]\n\t"
-        "ldr %[X3], [%[R1], #16]\n\t"
-        CONV_LOOP_RQ("S1", "8")
-        "strb %[T], [%[C]]\n\t"
-        CONV_LOOP_RQ("S3", "8")
-        "strb %[T], [%[C], %[N]]\n\t"
-        "ldr %[X2], [%[R1], #24]\n\t"
-        "ldr %[X3], [%[R1], #36]\n\t"
-        "add %[C], %[C], #1\n\t"
-        CONV_LOOP_RQ("S0", "28")
-        "strb %[T], [%[C]]\n\t"
-        CONV_LOOP_RQ("S2", "28")
-        "strb %[T], [%[C], %[N]]\n\t"
-        "add %[C], %[C], #1\n\t"
-        "add %[R1], %[R1], #40\n\t"
-        "str %[R1], [%[R0], #4]\n\t"
-        "str %[C], [%[R0], #8]\n\t"
-        "ldr %[X0], [%[R0], #12]\n\t"
-        "cmp %[C], %[X0]\n\t"
-        "blo 2b\n\t"
+        CONV_PAIR_STORE("S1", "S3", "S0", "S2")
         "add sp, sp, #4\n\t"
-        : [R0] "+r"(st), [S0] "=&r"(s0), [S1] "=&r"(s1), [S2] "=&r"(s2), [S3] "=&r"(s3),
-          [R1] "=&r"(r1), [C] "=&r"(c), [N] "=&r"(n), [X0] "=&r"(x0), [X1] "=&r"(x1),
-          [X2] "=&r"(x2), [X3] "=&r"(x3), [W] "=&r"(w), [T] "=&r"(t)
-        :
-        : "cc", "memory");
+        CONV_LOOP_OPERANDS);
 }
 #endif
 
@@ -423,6 +430,195 @@ static void conv_dot_paired(const int8_t *pair, const int32_t *cols, int32_t k, 
 }
 #endif
 
+#if defined(REEF_ASM_LOOPS)
+/* One filter word of a channel pair in the paired layout against the
+ * column words of four positions at byte offsets o0..o3 from C: R0..R3 the
+ * raw sums 256 * B . x + A . x, A0..A3 the A . x sums. 12 instructions per
+ * 16 MACs, one filter word read (from flash) per 16 MACs. */
+#define CONV_QUAD_WORD(o0, o1, o2, o3)                                         \
+    "ldr %[W], [%[P]], #4\n\t"                                                 \
+    "ldr %[X], [%[C], #" o0 "]\n\t"                                           \
+    "ldr %[Y], [%[C], #" o1 "]\n\t"                                           \
+    "smlad %[R0], %[W], %[X], %[R0]\n\t"                                      \
+    "smlad %[R1], %[W], %[Y], %[R1]\n\t"                                      \
+    "sxtb16 %[E], %[W]\n\t"                                                   \
+    "smlad %[A0], %[E], %[X], %[A0]\n\t"                                      \
+    "smlad %[A1], %[E], %[Y], %[A1]\n\t"                                      \
+    "ldr %[X], [%[C], #" o2 "]\n\t"                                           \
+    "ldr %[Y], [%[C], #" o3 "]\n\t"                                           \
+    "smlad %[R2], %[W], %[X], %[R2]\n\t"                                      \
+    "smlad %[R3], %[W], %[Y], %[R3]\n\t"                                      \
+    "smlad %[A2], %[E], %[X], %[A2]\n\t"                                      \
+    "smlad %[A3], %[E], %[Y], %[A3]\n\t"
+#endif
+
+#if defined(REEF_ASM_LOOPS)
+/* The state of conv_channels_quad_paired_asm, read and written by byte
+ * offset. */
+typedef struct conv_quad {
+    const int8_t *row;   /* 0: the next channel pair (2K bytes, paired layout) */
+    const reef_rq *rq;   /* 4: its constants */
+    int8_t *out;         /* 8: its output at position 0 */
+    int8_t *end;         /* 12: out past the last pair */
+    int32_t n8;          /* 16: K / 8 */
+    const int32_t *cols; /* 20: the four widened columns */
+    int32_t gap;         /* 24: C_OUT, between two positions' outputs */
+    int32_t zp;          /* 28: output offset */
+} conv_quad;
+
+/* conv_channels_quad_paired_asm's requantization: mult in X, post in E,
+ * MIN in R3, zp in R2, the constants at Y, into R1. */
+#define CONV_QUAD_RQ(S, cl) CONV_RQ_ASM(S, cl, "Y", "R0", "R1", "X", "R3", "E", "R2")
+
+/* Every channel pair of four output positions (paired layout, plain
+ * range, rows of K8 values, C_OUT even) in one assembly loop: the eight
+ * sums start at A's bias, 56 instructions per 8 values of K (each filter
+ * word read once per four positions, where the two-position loop reads it
+ * once per two), then B's sums are B's bias + (raw - A) / 256 (exact,
+ * conv.h), parked on the stack while A's four outputs are requantized,
+ * and the eight outputs stored at out[j * C_OUT] (A) and out[j * C_OUT +
+ * 1] (B), position j. The state lives in *st (its address pushed), so all
+ * fourteen registers serve the loop; about 110 instructions per pair
+ * outside the K loop. */
+static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *st)
+{
+    int32_t r0, r1, r2, r3, a0, a1, a2, a3, w, e, y, pp, c;
+    __asm__ volatile(
+        "push {%[X]}\n\t"
+        "2:\n\t"
+        "ldr %[Y], [%[X], #4]\n\t"
+        "ldr %[A0], [%[Y]]\n\t"
+        "mov %[A1], %[A0]\n\t"
+        "mov %[A2], %[A0]\n\t"
+        "mov %[A3], %[A0]\n\t"
+        "mov %[R0], %[A0]\n\t"
+        "mov %[R1], %[A0]\n\t"
+        "mov %[R2], %[A0]\n\t"
+        "mov %[R3], %[A0]\n\t"
+        "ldr %[C], [%[X], #20]\n\t"
+        "ldr %[W], [%[X], #16]\n\t"
+        "ldr %[P], [%[X]]\n\t"
+        "add %[W], %[P], %[W], lsl #4\n\t"
+        "push {%[W]}\n\t"
+        "1:\n\t"
+        CONV_QUAD_WORD("0", "8", "16", "24")
+        CONV_QUAD_WORD("4", "12", "20", "28")
+        CONV_QUAD_WORD("32", "40", "48", "56")
+        CONV_QUAD_WORD("36", "44", "52", "60")
+        "add %[C], %[C], #64\n\t"
+        "ldr %[W], [sp]\n\t"
+        "cmp %[P], %[W]\n\t"
+        "bne 1b\n\t"
+        "ldr %[X], [sp, #4]\n\t"
+        "add sp, sp, #4\n\t"
+        "str %[P], [%[X]]\n\t"
+        "ldr %[Y], [%[X], #4]\n\t"
+        "ldr %[W], [%[Y], #20]\n\t"
+        "sub %[R0], %[R0], %[A0]\n\t"
+        "add %[R0], %[W], %[R0], asr #8\n\t"
+        "sub %[R1], %[R1], %[A1]\n\t"
+        "add %[R1], %[W], %[R1], asr #8\n\t"
+        "sub %[R2], %[R2], %[A2]\n\t"
+        "add %[R2], %[W], %[R2], asr #8\n\t"
+        "sub %[R3], %[R3], %[A3]\n\t"
+        "add %[R3], %[W], %[R3], asr #8\n\t"
+        "strd %[R2], %[R3], [sp, #-8]!\n\t"
+        "strd %[R0], %[R1], [sp, #-8]!\n\t"
+        "ldr %[C], [%[X], #8]\n\t"
+        "ldr %[P], [%[X], #24]\n\t"
+        "ldr %[R2], [%[X], #28]\n\t"
+        "mov %[R3], #0x80000000\n\t"
+        "ldr %[X], [%[Y], #4]\n\t"
+        "ldr %[E], [%[Y], #16]\n\t"
+        CONV_QUAD_RQ("A0", "8")
+        "strb %[R1], [%[C]]\n\t"
+        CONV_QUAD_RQ("A1", "8")
+        "strb %[R1], [%[C], %[P]]\n\t"
+        "add %[C], %[C], %[P], lsl #1\n\t"
+        CONV_QUAD_RQ("A2", "8")
+        "strb %[R1], [%[C]]\n\t"
+        CONV_QUAD_RQ("A3", "8")
+        "strb %[R1], [%[C], %[P]]\n\t"
+        "ldr %[X], [%[Y], #24]\n\t"
+        "ldr %[E], [%[Y], #36]\n\t"
+        "ldrd %[A0], %[A1], [sp], #8\n\t"
+        "ldrd %[A2], %[A3], [sp], #8\n\t"
+        "add %[C], %[C], #1\n\t"
+        CONV_QUAD_RQ("A2", "28")
+        "strb %[R1], [%[C]]\n\t"
+        CONV_QUAD_RQ("A3", "28")
+        "strb %[R1], [%[C], %[P]]\n\t"
+        "sub %[C], %[C], %[P], lsl #1\n\t"
+        CONV_QUAD_RQ("A0", "28")
+        "strb %[R1], [%[C]]\n\t"
+        CONV_QUAD_RQ("A1", "28")
+        "strb %[R1], [%[C], %[P]]\n\t"
+        "add %[C], %[C], #1\n\t"
+        "add %[Y], %[Y], #40\n\t"
+        "ldr %[X], [sp]\n\t"
+        "str %[Y], [%[X], #4]\n\t"
+        "str %[C], [%[X], #8]\n\t"
+        "ldr %[W], [%[X], #12]\n\t"
+        "cmp %[C], %[W]\n\t"
+        "blo 2b\n\t"
+        "add sp, sp, #4\n\t"
+        : [X] "+r"(st), [R0] "=&r"(r0), [R1] "=&r"(r1), [R2] "=&r"(r2), [R3] "=&r"(r3),
+          [A0] "=&r"(a0), [A1] "=&r"(a1), [A2] "=&r"(a2), [A3] "=&r"(a3), [W] "=&r"(w),
+          [E] "=&r"(e), [Y] "=&r"(y), [P] "=&r"(pp), [C] "=&r"(c)
+        :
+        : "cc", "memory");
+}
+#else
+/* A channel pair of the paired layout (pair: 2K bytes) against four
+ * positions' widened columns (per 4 values of K, 8 words: position j's
+ * (x0, x2), (x1, x3) at words 2j, 2j + 1; reef_widen_s8_step with step 8),
+ * k a multiple of 8 (K8). Every sum starts at start (A's bias); on return
+ * raw[j] = start + 256 * B . x_j + A . x_j and a[j] = start + A . x_j. */
+static void conv_dot_quad_paired(const int8_t *pair, const int32_t *cols, int32_t k, int32_t start,
+                                 int32_t raw[4], int32_t a[4])
+{
+    int32_t i, j, q;
+    for (q = 0; q < 4; q++) raw[q] = a[q] = start;
+    for (i = 0; i < k; i += 4, pair += 8, cols += 8)
+        for (j = 0; j < 2; j++) {
+            const uint32_t w = reef_load_u32(pair + 4 * j);
+            for (q = 0; q < 4; q++) {
+                raw[q] = reef_smlad((int32_t)w, cols[2 * q + j], raw[q]);
+                a[q] = reef_smlad(reef_sxtb16(w), cols[2 * q + j], a[q]);
+            }
+        }
+}
+#endif
+
+/* Every channel pair of four output positions whose widened columns are
+ * in cols (conv_dot_quad_paired's layout; paired layout, plain range,
+ * rows of K8 values, C_OUT even): each filter word read once per four
+ * positions instead of two, out[j * C_OUT + o] for position j. */
+static void conv_channels_quad_paired(const conv_job *job, const int32_t *cols, int8_t *out)
+{
+    const int32_t c_out = job->filter_dims->n, k = job->k, zp = job->params->output_offset;
+#if defined(REEF_ASM_LOOPS)
+    conv_quad st;
+    st.row = job->filter, st.rq = job->rq, st.out = out, st.end = out + c_out, st.n8 = round8(k) >> 3;
+    st.cols = cols, st.gap = c_out, st.zp = zp;
+    conv_channels_quad_paired_asm(&st);
+#else
+    const int8_t *pair = job->filter;
+    const reef_rq *rq = job->rq;
+    int8_t *const end = out + c_out;
+    for (; out < end; out += 2, pair += 2 * round8(k), rq += 2) {
+        int32_t raw[4], a[4], b[4], j;
+        conv_dot_quad_paired(pair, cols, round8(k), rq[0].bias, raw, a);
+        /* B . x = (raw - A . x) / 256, exact (reef_conv_s8_pairable) */
+        for (j = 0; j < 4; j++) b[j] = rq[1].bias + ((int32_t)((uint32_t)raw[j] - (uint32_t)a[j]) >> 8);
+        reef_rq_store2(a[0], a[1], rq, out, c_out, zp, -128, 127, 1);
+        reef_rq_store2(a[2], a[3], rq, out + 2 * c_out, c_out, zp, -128, 127, 1);
+        reef_rq_store2(b[0], b[1], rq + 1, out + 1, c_out, zp, -128, 127, 1);
+        reef_rq_store2(b[2], b[3], rq + 1, out + 1 + 2 * c_out, c_out, zp, -128, 127, 1);
+    }
+#endif
+}
+
 /* Every channel of two output positions whose widened columns are in cols:
  * out[o] and out[gap + o] (gap = 0: one position, computed twice and
  * stored at the same place). The sums start at the bias. A lone last
@@ -433,13 +629,15 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
     const reef_conv_params *prm = job->params;
     const int32_t c_out = job->filter_dims->n, k = job->k, zp = prm->output_offset;
     const int32_t lo = prm->activation.min, hi = prm->activation.max;
+    /* the paired layout runs K8 = K rounded up to 8 (zeros past K) */
+    const int32_t k_run = job->paired ? round8(k) : k;
     const int8_t *row = job->filter;
     const reef_rq *rq = job->rq;
     int8_t *const end = out + (c_out & ~1);
 #if defined(REEF_ASM_LOOPS)
-    if (plain && (k & 7) == 0 && k > 0 && out < end) {
+    if (plain && (k_run & 7) == 0 && k > 0 && out < end) {
         conv_loop st;
-        st.row = row, st.rq = rq, st.out = out, st.end = end, st.k = k, st.n8 = k >> 3;
+        st.row = row, st.rq = rq, st.out = out, st.end = end, st.k = k, st.n8 = k_run >> 3;
         st.cols = cols, st.gap = gap, st.zp = zp;
         if (CONV_PAIRED_BUILT && job->paired)
             conv_channels_paired_asm(&st);
@@ -448,14 +646,14 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
         row = st.row, rq = st.rq, out = st.out;
     }
 #endif
-    for (; out < end; out += 2, row += 2 * k, rq += 2) {
+    for (; out < end; out += 2, row += 2 * k_run, rq += 2) {
         int32_t s[4];
         s[0] = s[1] = rq[0].bias;
         s[2] = s[3] = rq[1].bias;
 #if !defined(REEF_ASM_LOOPS)
         /* on the M4 a paired layer never gets here: the assembly loop took it */
         if (job->paired)
-            conv_dot_paired(row, cols, k, s);
+            conv_dot_paired(row, cols, k_run, s);
         else
 #endif
             conv_dot_2x2(row, row + k, cols, k, s);
@@ -470,6 +668,17 @@ conv_channels(const conv_job *job, const int32_t *cols, int8_t *out, int32_t gap
     }
 }
 
+/* Widens position p's column into dst (reef_widen_s8_step); for the
+ * paired layout also the zero group up to K8 (its filter rows run K8
+ * values). */
+static inline __attribute__((always_inline)) void conv_widen(const conv_job *job, int32_t p, int8_t *gather,
+                                                             int32_t *dst, int32_t step)
+{
+    const int32_t k4 = round4(job->k);
+    reef_widen_s8_step(conv_column(job, p, gather), job->k, job->params->input_offset, dst, step);
+    if (job->paired && (k4 & 4)) dst[step * (k4 >> 2)] = dst[step * (k4 >> 2) + 1] = 0;
+}
+
 /* Output positions p and p + 1 (two = 0: p alone), every channel. plain:
  * the activation range is [-128, 127] (a constant after inlining, so each
  * case gets its own loop). */
@@ -477,10 +686,8 @@ static inline __attribute__((always_inline)) void conv_pair(const conv_job *job,
                                                             int32_t *cols, int8_t *gather,
                                                             int8_t *out0, const int plain)
 {
-    const int32_t k = job->k, off = job->params->input_offset;
-    reef_widen_s8(conv_column(job, p, gather), k, off, cols);
-    reef_widen_s8(two ? conv_column(job, p + 1, gather) : conv_column(job, p, gather), k, off,
-                  cols + 2);
+    conv_widen(job, p, gather, cols, 4);
+    conv_widen(job, two ? p + 1 : p, gather, cols + 2, 4);
     conv_channels(job, cols, out0, two ? job->filter_dims->n : 0, plain);
 }
 
@@ -653,9 +860,16 @@ static __attribute__((noinline)) void conv_small(const conv_job *job, int path, 
 static __attribute__((noinline)) void conv_pairs_plain(const conv_job *job, int32_t positions, int32_t *cols, int8_t *gather,
                              int8_t *output)
 {
-    int32_t p;
-    for (p = 0; p < positions; p += 2)
-        conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 1);
+    const int32_t c_out = job->filter_dims->n;
+    int32_t p = 0, j;
+    if (CONV_PAIRED_BUILT && job->paired)
+        /* four positions at a time, the rest two at a time */
+        for (; p + 4 <= positions; p += 4) {
+            for (j = 0; j < 4; j++) conv_widen(job, p + j, gather, cols + 2 * j, 8);
+            conv_channels_quad_paired(job, cols, output + p * c_out);
+        }
+    for (; p < positions; p += 2)
+        conv_pair(job, p, p + 1 < positions, cols, gather, output + p * c_out, 1);
 }
 
 static __attribute__((noinline)) void conv_pairs_clamped(const conv_job *job, int32_t positions, int32_t *cols,
@@ -695,7 +909,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
 {
     conv_job job;
     reef_rq *rq;        /* (C_OUT) */
-    int32_t *cols;      /* (K4 / 4, 2, 2) widened column pair */
+    int32_t *cols;      /* (K4 / 4, 2 or 4, 2) widened columns */
     int8_t *gather;     /* (K4) */
     int32_t positions, k4, need;
     int path, fast;
@@ -718,7 +932,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     k4 = round4(job.k);
     path = reef_conv_s8_path(params, input_dims, filter_dims, output_dims);
     /* the paired layout runs only on the plain 2x2 loop, never the reference */
-    if (params->paired && (path != CONV_PATH_PAIRS || (job.k & 7) || (filter_dims->n & 1) ||
+    if (params->paired && (path != CONV_PATH_PAIRS || (filter_dims->n & 1) ||
                            !conv_quant_fast(quant, filter_dims->n)))
         return REEF_ARG_ERROR;
     if (params->paired && !CONV_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
@@ -731,7 +945,7 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
     } else {
         rq = (reef_rq *)ctx->buf;
         cols = (int32_t *)(rq + filter_dims->n);
-        gather = (int8_t *)(cols + k4);
+        gather = (int8_t *)(cols + (conv_may_pair(filter_dims) ? 2 * round8(k4) : k4));
         fast = conv_prepare(quant, bias, filter_dims->n, rq);
     }
     job.rq = rq;
@@ -761,7 +975,7 @@ int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel
 {
     const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c, c_out = filter_dims->n;
     int32_t o, i;
-    if (params->paired || k <= 0 || (k & 7) || c_out < 2 || (c_out & 1) ||
+    if (params->paired || k <= 0 || c_out < 2 || (c_out & 1) ||
         reef_conv_s8_path(params, input_dims, filter_dims, output_dims) != CONV_PATH_PAIRS ||
         reef_conv_s8_needs_reference(params, quant, filter_dims) || !conv_quant_fast(quant, c_out))
         return 0;
@@ -778,18 +992,24 @@ int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel
     return 1;
 }
 
+int32_t reef_conv_s8_paired_size(const reef_dims *filter_dims)
+{
+    return filter_dims->n * round8(filter_dims->h * filter_dims->w * filter_dims->c);
+}
+
 void reef_conv_s8_pair(const reef_dims *filter_dims, const int8_t *filter, int8_t *paired)
 {
     const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c, c_out = filter_dims->n;
+    const int32_t k8 = round8(k);
     int32_t o, i, j;
     for (o = 0; o + 1 < c_out; o += 2) {
         const int8_t *a = filter + o * k, *b = a + k;
-        int8_t *w = paired + o * k;
-        for (i = 0; i < k; i += 4)
+        int8_t *w = paired + o * k8;
+        for (i = 0; i < k8; i += 4)
             for (j = 0; j < 4; j++) {
-                /* byte pairs in word order: values i, i+2, i+1, i+3 */
+                /* byte pairs in word order: values i, i+2, i+1, i+3; zeros past K */
                 const int32_t idx = i + (j >> 1) + 2 * (j & 1);
-                const uint32_t h = (uint32_t)(256 * b[idx] + a[idx]);
+                const uint32_t h = idx < k ? (uint32_t)(256 * b[idx] + a[idx]) : 0u;
                 w[2 * i + 2 * j] = (int8_t)(h & 0xffu);
                 w[2 * i + 2 * j + 1] = (int8_t)((h >> 8) & 0xffu);
             }

@@ -20,13 +20,23 @@
  *
  * Scratch: (C) requantization constants, (C, 5) packed filters, (4, 3,
  * ROW) slots, one (ROW) zero row and (W_OUT rounded up to even) sums,
- * ROW = stride * (W_OUT + 1) + 3 rounded up to even. */
+ * ROW = stride * (W_OUT + 1) + 3 rounded up to even.
+ *
+ * Small maps at stride 1 (the padded plane of four channels within
+ * DW3_PLANE_BYTES: VWW's 12x12, 6x6 and 3x3) widen each channel's whole
+ * padded plane instead, lines PW = W_OUT + 2 apart, and slide the window
+ * once over the plane as one line: flat position i = y * PW + x is output
+ * (y, x) for x < W_OUT (the two positions past a line's end are computed
+ * and dropped). The per-line work (calls, constants) is then paid once per
+ * channel instead of once per output line. Scratch then: the constants
+ * and filters, (4, H_OUT + 2, PW) planes plus 4 values of slack, and
+ * ((H_OUT - 1) * PW + W_OUT rounded up to even) sums. */
 #include "dw3x3.h"
 
 #include "dsp.h"
 #include "rq.h"
 
-enum { DW3_SLOTS = 3, DW3_GROUP = 4 };
+enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4 };
 
 /* The window slides along lines: rows, or columns when the output is
  * taller than wide (KWS's 25x5 maps: 5 lines of 25 instead of 25 of 5, so
@@ -52,6 +62,7 @@ typedef struct dw3_job {
     const int16_t *zeros;  /* (row) */
     int32_t *sums;         /* (W_OUT rounded up to even) */
     int32_t row;           /* slot length, int16 values */
+    int32_t lines;         /* slots per channel: 3, or the plane's lines */
     int32_t stride;
 } dw3_job;
 
@@ -77,6 +88,14 @@ static void dw3_axes_of(const reef_dw_conv_params *p, const reef_dims *in, const
 }
 
 static int32_t dw3_out_len(const reef_dims *out) { return dw3_by_columns(out) ? out->h : out->w; }
+static int32_t dw3_out_lines(const reef_dims *out) { return dw3_by_columns(out) ? out->w : out->h; }
+
+/* 1 when the map is small enough for the plane mode (above). */
+static int dw3_plane(const reef_dw_conv_params *p, const reef_dims *out)
+{
+    return p->stride.w == 1 &&
+           2 * DW3_GROUP * (dw3_out_lines(out) + 2) * (dw3_out_len(out) + 2) <= DW3_PLANE_BYTES;
+}
 
 int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
                        const reef_dims *filter_dims, const reef_dims *output_dims)
@@ -93,8 +112,13 @@ int32_t reef_dw3x3_buffer_size(const reef_dw_conv_params *params, const reef_dim
                                const reef_dims *output_dims)
 {
     const int32_t row = dw3_row_len(params->stride.w, dw3_out_len(output_dims));
-    return ((int32_t)sizeof(reef_rq) + 20) * input_dims->c + 2 * row * (DW3_GROUP * DW3_SLOTS + 1) +
-           4 * ((dw3_out_len(output_dims) + 1) & ~1);
+    const int32_t consts = ((int32_t)sizeof(reef_rq) + 20) * input_dims->c;
+    if (dw3_plane(params, output_dims)) {
+        const int32_t pw = dw3_out_len(output_dims) + 2, lines = dw3_out_lines(output_dims) + 2;
+        return consts + 2 * (DW3_GROUP * lines * pw + DW3_SLACK) +
+               4 * (((lines - 3) * pw + pw - 2 + 1) & ~1);
+    }
+    return consts + 2 * row * (DW3_GROUP * DW3_SLOTS + 1) + 4 * ((dw3_out_len(output_dims) + 1) & ~1);
 }
 
 /* Widens input line y of image b, channels c..c+n-1 (n <= 4), into slot s
@@ -106,7 +130,7 @@ static void dw3_widen(const dw3_job *job, const int8_t *input, int32_t b, int32_
     const int32_t off = job->params->input_offset, pad = ax->pad_along, step = ax->in_step;
     const int32_t offsets = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
     const int32_t x_end = job->row - pad < ax->in_len ? job->row - pad : ax->in_len;
-    const int32_t gap = DW3_SLOTS * job->row; /* between two channels' slots */
+    const int32_t gap = job->lines * job->row; /* between two channels' slots */
     const int8_t *src = input + b * job->in->h * job->in->w * job->in->c + y * ax->in_line + c;
     int16_t *dst = job->slots + s * job->row + pad;
     int32_t x = pad < 0 ? -pad : 0, i;
@@ -287,7 +311,7 @@ static void dw3_group(const dw3_job *job, const int8_t *input, int32_t b, int32_
 {
     const dw3_axes *ax = &job->ax;
     const reef_dims *out = job->out;
-    const int32_t pad_top = ax->pad_across, slot_step = DW3_SLOTS * job->row;
+    const int32_t pad_top = ax->pad_across, slot_step = job->lines * job->row;
     int32_t slot_of[DW3_SLOTS] = {-1, -1, -1}, y, k;
     int8_t *out_row = output + (b * out->h * out->w) * out->c + c;
     for (y = 0; y < ax->out_lines; y++, out_row += ax->out_line) {
@@ -309,6 +333,37 @@ static void dw3_group(const dw3_job *job, const int8_t *input, int32_t b, int32_
             steps[k] = slot_step;
         }
         dw3_output_row(job, rows, steps, c, n, out_row);
+    }
+}
+
+/* Channels c..c+n-1 of image b in the plane mode: every input line
+ * widened into line y_in + pad_top of each channel's plane, then per
+ * channel one sliding pass over the plane and one requantization pass
+ * per output line. */
+static void dw3_group_plane(const dw3_job *job, const int8_t *input, int32_t b, int32_t c, int32_t n,
+                            int8_t *output)
+{
+    const dw3_axes *ax = &job->ax;
+    const reef_dw_conv_params *p = job->params;
+    const int32_t pw = job->row, plane = job->lines * pw, w_out = ax->out_len;
+    const int32_t flat = (ax->out_lines - 1) * pw + w_out, pairs = (flat + 1) >> 1;
+    const int plain = p->activation.min == -128 && p->activation.max == 127;
+    int8_t *out_b = output + (b * job->out->h * job->out->w) * job->out->c + c;
+    int32_t y, i;
+    for (y = 0; y < ax->in_lines; y++)
+        if (y + ax->pad_across >= 0 && y + ax->pad_across < job->lines)
+            dw3_widen(job, input, b, y, c, n, y + ax->pad_across);
+    for (i = 0; i < n; i++) {
+        const int16_t *r0 = job->slots + i * plane;
+        const reef_rq *q = &job->rq[c + i];
+        int8_t *out = out_b + i;
+        dw3_sums_s1(r0, r0 + pw, r0 + 2 * pw, job->taps + 5 * (c + i), q->bias, pairs, job->sums);
+        for (y = 0; y < ax->out_lines; y++, out += ax->out_line)
+            if (plain)
+                dw3_out_plain(job->sums + y * pw, w_out, q, p->output_offset, ax->out_step, out);
+            else
+                dw3_out_clamped(job->sums + y * pw, w_out, q, p->output_offset, p->activation.min,
+                                p->activation.max, ax->out_step, out);
     }
 }
 
@@ -335,9 +390,23 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     job.rq = rq;
     job.taps = taps;
     job.stride = params->stride.w;
-    job.row = dw3_row_len(job.stride, job.ax.out_len);
     slots = (int16_t *)(taps + 5 * C);
     job.slots = slots;
+    if (dw3_plane(params, output_dims)) {
+        const int32_t planes = DW3_GROUP * (job.ax.out_lines + 2) * (job.ax.out_len + 2) + DW3_SLACK;
+        job.row = job.ax.out_len + 2;
+        job.lines = job.ax.out_lines + 2;
+        job.zeros = slots;
+        job.sums = (int32_t *)(slots + planes);
+        /* pads stay 0: widening writes only input lines and columns */
+        for (i = 0; i < planes; i++) slots[i] = 0;
+        for (b = 0; b < input_dims->n; b++)
+            for (c = 0; c < C; c += DW3_GROUP)
+                dw3_group_plane(&job, input, b, c, C - c < DW3_GROUP ? C - c : DW3_GROUP, output);
+        return 1;
+    }
+    job.row = dw3_row_len(job.stride, job.ax.out_len);
+    job.lines = DW3_SLOTS;
     job.zeros = slots + DW3_GROUP * DW3_SLOTS * job.row;
     job.sums = (int32_t *)(slots + (DW3_GROUP * DW3_SLOTS + 1) * job.row);
     /* pads (and the zero row) stay 0: widening writes only input columns */

@@ -11,13 +11,9 @@
 
 #define BLOCK 256
 
-/* The bias and accumulator of a 16x8 op: TFLite's 64-bit path (bias64 or
- * none) or, acc32, its 32-bit one (bias32 or none). */
-typedef struct s16_bias {
-    const int64_t *bias64;
-    const int32_t *bias32;
-    int acc32;
-} s16_bias;
+typedef reef_s16_bias s16_bias;
+
+static const s16_bias no_bias = {0, 0, 0};
 
 int32_t reef_requantize_s64(int64_t acc, int32_t multiplier, int32_t shift)
 {
@@ -89,12 +85,13 @@ static int64_t dot16x8(const int16_t *x, const int8_t *w, int32_t n)
     return acc;
 }
 
-static reef_status fc_s16x8(const reef_fc_params *params, const reef_per_channel_quant *quant,
-                            const reef_dims *input_dims, const int16_t *input, const reef_dims *filter_dims,
-                            const int8_t *filter, const s16_bias *bias, const reef_dims *output_dims,
-                            int16_t *output)
+reef_status reef_fc_s16x8(const reef_fc_params *params, const reef_per_channel_quant *quant,
+                          const reef_dims *input_dims, const int16_t *input, const reef_dims *filter_dims,
+                          const int8_t *filter, const s16_bias *bias, const reef_dims *output_dims,
+                          int16_t *output)
 {
     int32_t b, o, rows, nin, nout;
+    if (!bias) bias = &no_bias;
     if (!params || !input || !filter || !output || !reef_dims_valid(input_dims) ||
         !reef_dims_valid(filter_dims) || !reef_dims_valid(output_dims))
         return REEF_ARG_ERROR;
@@ -112,24 +109,6 @@ static reef_status fc_s16x8(const reef_fc_params *params, const reef_per_channel
     return REEF_OK;
 }
 
-reef_status reef_fc_s16x8(const reef_fc_params *params, const reef_per_channel_quant *quant,
-                          const reef_dims *input_dims, const int16_t *input,
-                          const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
-                          const reef_dims *output_dims, int16_t *output)
-{
-    const s16_bias b = {bias, 0, 0};
-    return fc_s16x8(params, quant, input_dims, input, filter_dims, filter, &b, output_dims, output);
-}
-
-reef_status reef_fc_s16x8_acc32(const reef_fc_params *params, const reef_per_channel_quant *quant,
-                                const reef_dims *input_dims, const int16_t *input,
-                                const reef_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                                const reef_dims *output_dims, int16_t *output)
-{
-    const s16_bias b = {0, bias, 1};
-    return fc_s16x8(params, quant, input_dims, input, filter_dims, filter, &b, output_dims, output);
-}
-
 static int conv16_args_valid(const reef_dims *in, const reef_dims *f, const reef_dims *out, const reef_hw *stride,
                              const reef_hw *padding, const reef_hw *dilation, const reef_activation *act)
 {
@@ -137,12 +116,13 @@ static int conv16_args_valid(const reef_dims *in, const reef_dims *f, const reef
            reef_window_valid(stride, padding) && dilation->h > 0 && dilation->w > 0 && activation16_valid(act);
 }
 
-static reef_status conv_s16x8(const reef_conv_params *params, const reef_per_channel_quant *quant,
-                              const reef_dims *input_dims, const int16_t *input, const reef_dims *filter_dims,
-                              const int8_t *filter, const s16_bias *bias, const reef_dims *output_dims,
-                              int16_t *output)
+reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_channel_quant *quant,
+                            const reef_dims *input_dims, const int16_t *input, const reef_dims *filter_dims,
+                            const int8_t *filter, const s16_bias *bias, const reef_dims *output_dims,
+                            int16_t *output)
 {
     int32_t n, oy, ox, o, ky, kx;
+    if (!bias) bias = &no_bias;
     if (!params || !input || !filter || !output ||
         !conv16_args_valid(input_dims, filter_dims, output_dims, &params->stride, &params->padding,
                            &params->dilation, &params->activation))
@@ -176,38 +156,20 @@ static reef_status conv_s16x8(const reef_conv_params *params, const reef_per_cha
     return REEF_OK;
 }
 
-reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_channel_quant *quant,
-                            const reef_dims *input_dims, const int16_t *input,
-                            const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
-                            const reef_dims *output_dims, int16_t *output)
-{
-    const s16_bias b = {bias, 0, 0};
-    return conv_s16x8(params, quant, input_dims, input, filter_dims, filter, &b, output_dims, output);
-}
-
-reef_status reef_conv_s16x8_acc32(const reef_conv_params *params, const reef_per_channel_quant *quant,
-                                  const reef_dims *input_dims, const int16_t *input,
-                                  const reef_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                                  const reef_dims *output_dims, int16_t *output)
-{
-    const s16_bias b = {0, bias, 1};
-    return conv_s16x8(params, quant, input_dims, input, filter_dims, filter, &b, output_dims, output);
-}
-
 reef_status reef_dw_conv_s16x8(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
                                const reef_dims *input_dims, const int16_t *input,
-                               const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                               const reef_dims *filter_dims, const int8_t *filter, const s16_bias *bias,
                                const reef_dims *output_dims, int16_t *output)
 {
     int32_t n, oy, ox, i, m, ky, kx;
-    const s16_bias b64 = {bias, 0, 0};
+    if (!bias) bias = &no_bias;
     if (!params || !input || !filter || !output ||
         !conv16_args_valid(input_dims, filter_dims, output_dims, &params->stride, &params->padding,
                            &params->dilation, &params->activation))
         return REEF_ARG_ERROR;
     if (params->depth_multiplier < 1 || filter_dims->n != 1 || filter_dims->c != output_dims->c ||
         output_dims->c != input_dims->c * params->depth_multiplier || params->input_offset ||
-        params->output_offset || !quant_valid(quant, output_dims->c, &b64))
+        params->output_offset || bias->acc32 || !quant_valid(quant, output_dims->c, bias))
         return REEF_ARG_ERROR;
     {
         const int32_t H = input_dims->h, W = input_dims->w, C = input_dims->c, M = params->depth_multiplier;
@@ -237,7 +199,7 @@ reef_status reef_dw_conv_s16x8(const reef_dw_conv_params *params, const reef_per
                             }
                             acc += part;
                             output[(((int64_t)n * output_dims->h + oy) * output_dims->w + ox) * OC + o] =
-                                finish(acc, o, &b64, quant, &params->activation);
+                                finish(acc, o, bias, quant, &params->activation);
                         }
     }
     return REEF_OK;
@@ -267,28 +229,25 @@ reef_status reef_add_s16(const reef_add_params *p, const int16_t *input1, const 
 reef_status reef_conv_s16_step(const void *args, uint8_t *arena)
 {
     const reef_conv_s16_step_args *a = (const reef_conv_s16_step_args *)args;
-    if (a->acc32)
-        return reef_conv_s16x8_acc32(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims,
-                                     a->filter, a->bias32, &a->output_dims, OUT16(a, arena));
+    const s16_bias bias = {a->bias, a->bias32, a->acc32};
     return reef_conv_s16x8(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims, a->filter,
-                           a->bias, &a->output_dims, OUT16(a, arena));
+                           &bias, &a->output_dims, OUT16(a, arena));
 }
 
 reef_status reef_dw_conv_s16_step(const void *args, uint8_t *arena)
 {
     const reef_dw_conv_s16_step_args *a = (const reef_dw_conv_s16_step_args *)args;
+    const s16_bias bias = {a->bias, 0, 0};
     return reef_dw_conv_s16x8(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims, a->filter,
-                              a->bias, &a->output_dims, OUT16(a, arena));
+                              &bias, &a->output_dims, OUT16(a, arena));
 }
 
 reef_status reef_fc_s16_step(const void *args, uint8_t *arena)
 {
     const reef_fc_s16_step_args *a = (const reef_fc_s16_step_args *)args;
-    if (a->acc32)
-        return reef_fc_s16x8_acc32(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims,
-                                   a->filter, a->bias32, &a->output_dims, OUT16(a, arena));
+    const s16_bias bias = {a->bias, a->bias32, a->acc32};
     return reef_fc_s16x8(&a->params, &a->quant, &a->input_dims, IN16(a, arena), &a->filter_dims, a->filter,
-                         a->bias, &a->output_dims, OUT16(a, arena));
+                         &bias, &a->output_dims, OUT16(a, arena));
 }
 
 reef_status reef_add_s16_step(const void *args, uint8_t *arena)

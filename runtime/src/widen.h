@@ -38,7 +38,7 @@ static inline int32_t reef_tail_odd(const int8_t *v, int32_t n)
 #if defined(REEF_ASM_LOOPS)
 /* The main loop of reef_widen_s8_step on the M4, 8 values per pass in 14
  * instructions (LDR, not LDRD: the source may be unaligned); inc: the
- * bytes between two groups' words, "16" or "8". Leaves src and dst past
+ * bytes between two groups' words, "32", "16" or "8". Leaves src and dst past
  * the values done and n at 0. */
 #define REEF_WIDEN_ASM(inc)                                                    \
     do {                                                                       \
@@ -68,7 +68,7 @@ static inline int32_t reef_tail_odd(const int8_t *v, int32_t n)
 
 /* Widens k int8 values plus offset (in [-127, 128], so sums fit int16)
  * into dst: per 4 values the words (x0, x2) and (x1, x3), the next 4 values
- * step words further (step 4: two columns interleave; 2: one column). The
+ * step words further (step 8: four columns interleave; 4: two; 2: one). The
  * last group is padded with zeros; reads exactly k bytes. */
 static inline void reef_widen_s8_step(const int8_t *src, int32_t k, int32_t offset, int32_t *dst,
                                       int32_t step)
@@ -83,7 +83,9 @@ static inline void reef_widen_s8_step(const int8_t *src, int32_t k, int32_t offs
     }
     n = k >> 3;
 #if defined(REEF_ASM_LOOPS)
-    if (n && step == 4)
+    if (n && step == 8)
+        REEF_WIDEN_ASM("32");
+    else if (n && step == 4)
         REEF_WIDEN_ASM("16");
     else if (n && step == 2)
         REEF_WIDEN_ASM("8");

@@ -138,14 +138,19 @@ static void put_conv(emitter *e, int k, const reef_lowered_step *s, const void *
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
-static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s, const void *args)
+/* A depthwise step's params and per-channel quant (int8 and 16x8 alike). */
+static void put_dw_head(emitter *e, int k, const reef_lowered_step *s, const reef_dw_conv_params *p)
 {
-    const reef_dw_conv_step_args *a = args;
-    const reef_dw_conv_params *p = &a->params;
     put_window_head(e->fp, p->input_offset, p->output_offset);
     fprintf(e->fp, ".depth_multiplier = %" PRId32 ", ", p->depth_multiplier);
     put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, 0);
     put_channel_quant(e, "quant", k, s);
+}
+
+static void put_dw_conv(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_dw_conv_step_args *a = args;
+    put_dw_head(e, k, s, &a->params);
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
@@ -217,11 +222,7 @@ static void put_conv_s16(emitter *e, int k, const reef_lowered_step *s, const vo
 static void put_dw_conv_s16(emitter *e, int k, const reef_lowered_step *s, const void *args)
 {
     const reef_dw_conv_s16_step_args *a = args;
-    const reef_dw_conv_params *p = &a->params;
-    put_window_head(e->fp, p->input_offset, p->output_offset);
-    fprintf(e->fp, ".depth_multiplier = %" PRId32 ", ", p->depth_multiplier);
-    put_window(e->fp, p->stride, p->padding, p->dilation, p->activation, 0);
-    put_channel_quant(e, "quant", k, s);
+    put_dw_head(e, k, s, &a->params);
     PUT_FILTER_STEP_TAIL(e, k, a);
 }
 
@@ -539,13 +540,15 @@ static void put_step_args(emitter *e, int k, const reef_lowered_step *s)
     if (fc_paired(s)) {
         if (put_fc_paired_consts(e, k, s)) return;
     } else if (conv_paired(s)) {
-        int8_t *paired = malloc(s->filter_size ? s->filter_size : 1);
+        /* C_OUT * K8 bytes: K rounded up to 8, zeros past K (reef/conv.h) */
+        const size_t size = (size_t)reef_conv_s8_paired_size(&s->args.conv.filter_dims);
+        int8_t *paired = malloc(size);
         if (!paired) {
             e->out_of_memory = 1;
             return;
         }
         reef_conv_s8_pair(&s->args.conv.filter_dims, s->filter, paired);
-        put_i8_array(e, "filter", k, paired, s->filter_size);
+        put_i8_array(e, "filter", k, paired, size);
         free(paired);
         if (s->bias) emit_array(e, "int32_t", "bias", k, s->bias, (size_t)s->nbias, put_i32_at);
     } else {

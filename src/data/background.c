@@ -13,6 +13,9 @@ int reef_bg_mode_parse(const char *name, reef_bg_mode *mode)
     if (!strcmp(name, "median")) *mode = REEF_BG_MEDIAN;
     else if (!strcmp(name, "running")) *mode = REEF_BG_RUNNING;
     else if (!strcmp(name, "running-diff")) *mode = REEF_BG_RUNNING_DIFF;
+    else if (!strcmp(name, "running-diff-previous")) *mode = REEF_BG_DIFF_PREVIOUS;
+    else if (!strcmp(name, "running-diff-lag4")) *mode = REEF_BG_DIFF_LAG4;
+    else if (!strcmp(name, "running-diff-slow")) *mode = REEF_BG_DIFF_SLOW;
     else return -1;
     return 0;
 }
@@ -62,7 +65,7 @@ static int cmp_u8(const void *a, const void *b) { return (int)*(const uint8_t *)
 
 /* Frames order[0..n) of one clip, in frame order: their diff channels. */
 static void clip_background(const reef_dataset *in, const uint32_t *order, uint32_t n, reef_bg_mode mode,
-                            uint8_t *out_px, uint8_t *column, uint16_t *mean)
+                            uint8_t *out_px, uint8_t *column, uint16_t *mean, void *second)
 {
     const size_t px = (size_t)in->height * in->width;
     if (mode == REEF_BG_MEDIAN) {
@@ -77,6 +80,17 @@ static void clip_background(const reef_dataset *in, const uint32_t *order, uint3
     }
     // running mean: the runtime's own step (runtime/src/background.c), so the
     // training data is what the device computes, bit for bit
+    if (mode == REEF_BG_DIFF_PREVIOUS || mode == REEF_BG_DIFF_LAG4 || mode == REEF_BG_DIFF_SLOW) {
+        reef_temporal t;
+        if (mode == REEF_BG_DIFF_SLOW)
+            reef_temporal_init(&t, REEF_TEMPORAL_SLOW, mean, NULL, 0, second, (uint32_t)px);
+        else
+            reef_temporal_init(&t, REEF_TEMPORAL_LAG, mean, second, mode == REEF_BG_DIFF_LAG4 ? 4 : 1, NULL,
+                               (uint32_t)px);
+        for (uint32_t i = 0; i < n; i++)
+            reef_temporal_step(&t, reef_dataset_sample(in, order[i]), out_px + (size_t)order[i] * px * 2);
+        return;
+    }
     reef_background bg;
     reef_background_init(&bg, mean, (uint32_t)px);
     for (uint32_t i = 0; i < n; i++)
@@ -116,12 +130,13 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
     uint32_t *order = malloc((in->count + 1) * sizeof *order), *starts = malloc((in->count + 2) * sizeof *starts), nclips;
     uint8_t *pixels = malloc(in->count * px * 2 + 1), *column = malloc(in->count + 1);
     uint16_t *mean = malloc(px * sizeof *mean);
-    if (!order || !starts || !pixels || !column || !mean) {
-        free(order), free(starts), free(pixels), free(column), free(mean);
+    void *second = malloc(4 * px); // the temporal channel's state: up to 4 lagged uint8 frames, or px uint16
+    if (!order || !starts || !pixels || !column || !mean || !second) {
+        free(order), free(starts), free(pixels), free(column), free(mean), free(second);
         return reef_fail(err, "out of memory");
     }
     if (reef_dataset_clip_order(in, order, starts, &nclips, err)) {
-        free(order), free(starts), free(pixels), free(column), free(mean);
+        free(order), free(starts), free(pixels), free(column), free(mean), free(second);
         return -1;
     }
     for (uint32_t i = 0; i < in->count; i++) {
@@ -129,8 +144,8 @@ int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef
         for (size_t p = 0; p < px; p++) pixels[(size_t)i * px * 2 + p * 2] = s[p];
     }
     for (uint32_t c = 0; c < nclips; c++)
-        clip_background(in, order + starts[c], starts[c + 1] - starts[c], mode, pixels, column, mean);
-    free(order), free(starts), free(column), free(mean);
+        clip_background(in, order + starts[c], starts[c + 1] - starts[c], mode, pixels, column, mean, second);
+    free(order), free(starts), free(column), free(mean), free(second);
     const int diff_only = mode == REEF_BG_RUNNING_DIFF;
     if (diff_only) // keep the difference channel alone, in place (index i reads 2i + 1 >= i)
         for (size_t i = 0; i < (size_t)in->count * px; i++) pixels[i] = pixels[2 * i + 1];

@@ -19,6 +19,11 @@
  *    ALONE (1 channel, the frame itself dropped): the scene of a habitat
  *    never reaches the net, only what changed in it. Screened best for
  *    habitats never seen in training (docs/generalization.md).
+ *  - REEF_BG_DIFF_PREVIOUS, _LAG4, _SLOW: temporal context, two channels
+ *    [d, s]: d the running difference, s the difference to the clip's
+ *    previous frame (PREVIOUS), to its frame 4 steps back (LAG4; the clip's
+ *    first frame until then) or to a running background 8 times slower,
+ *    b += (p - b) / 128 (SLOW): runtime reef_temporal_step.
  * Caveat for DeepFish: its clips are all-fish or all-empty, so a clip's
  * background is computed from frames of one label only; at a real site the
  * background also sees the fish that pass. */
@@ -28,9 +33,17 @@
 #include "data/dataset.h"
 #include "util/err.h"
 
-typedef enum reef_bg_mode { REEF_BG_MEDIAN, REEF_BG_RUNNING, REEF_BG_RUNNING_DIFF } reef_bg_mode;
+typedef enum reef_bg_mode {
+    REEF_BG_MEDIAN,
+    REEF_BG_RUNNING,
+    REEF_BG_RUNNING_DIFF,
+    REEF_BG_DIFF_PREVIOUS,
+    REEF_BG_DIFF_LAG4,
+    REEF_BG_DIFF_SLOW
+} reef_bg_mode;
 
-/* "median" / "running" / "running-diff"; -1 for anything else. */
+/* "median" / "running" / "running-diff" / "running-diff-previous" /
+ * "running-diff-lag4" / "running-diff-slow"; -1 for anything else. */
 int reef_bg_mode_parse(const char *name, reef_bg_mode *mode);
 /* The samples of ds grouped by clip (IDs "<clip>_f<frame>"), each clip's
  * frames in frame order: order (count entries) holds sample indices, and clip

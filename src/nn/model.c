@@ -150,7 +150,7 @@ static float *take(float **cursor, size_t n)
     return p;
 }
 
-static size_t weight_count(const reef_layer *L)
+size_t reef_layer_weight_count(const reef_layer *L)
 {
     const reef_conv_dims *d = &L->dims;
     switch (L->kind) {
@@ -175,7 +175,7 @@ static void take_param(reef_param_cursor *pc, float **field, size_t count, const
 
 void reef_layer_take_params(reef_layer *L, const char *prefix, int weights_only, reef_param_cursor *pc)
 {
-    size_t nw = weight_count(L), oc = (size_t)L->dims.oc;
+    size_t nw = reef_layer_weight_count(L), oc = (size_t)L->dims.oc;
     if (nw) take_param(pc, &L->w, nw, prefix, "w", 1);
     if (weights_only) return;
     if (nw && !L->has_bn) take_param(pc, &L->b, oc, prefix, "b", 0);
@@ -266,14 +266,20 @@ int reef_model_build_within(reef_model *m, const reef_arch *a, int in_h, int in_
 void reef_layer_init_params(reef_layer *L, reef_rng *rng)
 {
     const reef_conv_dims *d = &L->dims;
-    size_t nw = weight_count(L);
-    // Kaiming normal (fan_out) as torchvision's MobileNetV2; depthwise
-    // filters see only their own channel, so use fan_in = k*k there.
-    float std = L->kind == REEF_LAYER_CONV ? sqrtf(2.0f / (float)(d->oc * d->kh * d->kw))
-                : L->kind == REEF_LAYER_DWCONV ? sqrtf(2.0f / (float)(d->kh * d->kw))
-                                               : 0.01f;
-    for (size_t i = 0; i < nw; i++) L->w[i] = std * reef_rng_normal(rng);
-    if (L->b) memset(L->b, 0, d->oc * sizeof *L->b);
+    size_t nw = reef_layer_weight_count(L);
+    /* PyTorch's defaults (Conv2d and Linear reset_parameters: Kaiming
+     * uniform with a = sqrt 5): weights and biases uniform in
+     * +-1/sqrt(fan_in), fan_in the inputs of one output (C k k for a conv,
+     * k k for depthwise, C for fc). Kaiming normal with fan out (as
+     * torchvision's MobileNetV2), fc std 0.01, trained fish-s 0.5 points
+     * below PyTorch (bench/train/README.md). */
+    const int fan_in = L->kind == REEF_LAYER_CONV ? d->c * d->kh * d->kw
+                       : L->kind == REEF_LAYER_DWCONV ? d->kh * d->kw
+                                                      : d->c;
+    const float bound = nw ? 1.0f / sqrtf((float)fan_in) : 0.0f;
+    for (size_t i = 0; i < nw; i++) L->w[i] = bound * (2.0f * reef_rng_uniform(rng) - 1.0f);
+    if (L->b)
+        for (int j = 0; j < d->oc; j++) L->b[j] = bound * (2.0f * reef_rng_uniform(rng) - 1.0f);
     if (L->gamma)
         for (int j = 0; j < d->oc; j++) {
             L->gamma[j] = 1.0f, L->beta[j] = 0.0f;

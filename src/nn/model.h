@@ -165,6 +165,8 @@ typedef struct reef_param_cursor {
 void reef_layer_take_params(reef_layer *L, const char *prefix, int weights_only, reef_param_cursor *pc);
 /* Layer L's initial values, drawn from rng (see reef_model_init_params). */
 void reef_layer_init_params(reef_layer *L, reef_rng *rng);
+/* How many weights L holds (0 for a layer without any). */
+size_t reef_layer_weight_count(const reef_layer *L);
 /* Points block b's batch buffers (batch_cap samples) into mem and returns
  * the floats they take; mem NULL: only counts. */
 size_t reef_block_take_batch(reef_block *b, float *mem, size_t batch_cap);

@@ -81,7 +81,7 @@ static int setup(void **state)
     two_class_pictures(path);
     if (reef(out, sizeof out, "prep --format folders --root '%s/images' --size 8x8 -o '%s'", f->dir, f->ds))
         fail_msg("prep: %s", out);
-    if (reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 5 --lr 0.03 --batch 4 -o '%s' --json", tiny_arch, f->ds,
+    if (reef(out, sizeof out, "train --arch '%s' --train '%s' --epochs 15 --lr 0.03 --batch 4 -o '%s' --json", tiny_arch, f->ds,
              f->ckpt))
         fail_msg("train: %s", out);
     if (reef(out, sizeof out, "quantize --model '%s' --calib '%s' -o '%s'", f->ckpt, f->ds, f->tflite))
@@ -141,7 +141,7 @@ static void test_other_names_are_refused(void **state)
     assert_int_equal(access(o, F_OK), -1);
     expect_refused(reef(out, sizeof out, "run --model '%s' --data '%s' --target host", f->tflite, f->other), out, f,
                    f->tflite);
-    expect_refused(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 9 -o '%s'", f->ckpt, f->other, o),
+    expect_refused(reef(out, sizeof out, "train --resume '%s' --train '%s' --epochs 19 -o '%s'", f->ckpt, f->other, o),
                    out, f, f->ckpt);
     expect_refused(reef(out, sizeof out, "train --arch '%s' --train '%s' --val '%s' --epochs 1 -o '%s'", tiny_arch,
                         f->ds, f->other, o),

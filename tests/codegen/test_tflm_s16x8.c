@@ -454,6 +454,7 @@ static void test_kernels_random(void **state)
         for (int i = 0; i < oc; i++)
             bias[i] = ((int64_t)reef_rng_u32(&r) << 8) - ((int64_t)1 << 39); /* +-2^39 */
         const int has_bias = reef_rng_below(&r, 4) != 0;
+        const reef_s16_bias b64 = {has_bias ? bias : NULL, NULL, 0};
         const int32_t in_count = kind == 0 ? n * ic : n * h * w * ic;
         const int32_t out_count = kind == 0 ? n * oc : n * oh * ow * oc;
         const int32_t f_count = kind == 0 ? oc * ic : kind == 1 ? oc * kh * kw * ic : kh * kw * oc;
@@ -466,7 +467,7 @@ static void test_kernels_random(void **state)
         if (kind == 0) {
             const reef_fc_params p = {0, 0, 0, act, 0};
             const reef_dims id = {n, 1, 1, ic}, fd = {oc, 1, 1, ic}, od = {n, 1, 1, oc};
-            assert_int_equal(reef_fc_s16x8(&p, &quant, &id, x, &fd, f, has_bias ? bias : NULL, &od, got), REEF_OK);
+            assert_int_equal(reef_fc_s16x8(&p, &quant, &id, x, &fd, f, &b64, &od, got), REEF_OK);
             for (int32_t b = 0; b < n; b++)
                 for (int32_t o = 0; o < oc; o++) {
                     int64_t acc = has_bias ? bias[o] : 0;
@@ -478,11 +479,14 @@ static void test_kernels_random(void **state)
             const reef_dims fd = kind == 1 ? (reef_dims){oc, kh, kw, ic} : (reef_dims){1, kh, kw, oc};
             if (kind == 1) {
                 const reef_conv_params p = {0, 0, stride, pad, dil, act, 0};
-                assert_int_equal(reef_conv_s16x8(&p, &quant, &id, x, &fd, f, has_bias ? bias : NULL, &od, got),
+                assert_int_equal(reef_conv_s16x8(&p, &quant, &id, x, &fd, f, &b64, &od, got),
                                  REEF_OK);
             } else {
                 const reef_dw_conv_params p = {0, 0, dm, stride, pad, dil, act};
-                assert_int_equal(reef_dw_conv_s16x8(&p, &quant, &id, x, &fd, f, has_bias ? bias : NULL, &od, got),
+                const reef_s16_bias acc32 = {NULL, NULL, 1}; /* depthwise has no 32-bit path */
+                assert_int_equal(reef_dw_conv_s16x8(&p, &quant, &id, x, &fd, f, &acc32, &od, got),
+                                 REEF_ARG_ERROR);
+                assert_int_equal(reef_dw_conv_s16x8(&p, &quant, &id, x, &fd, f, &b64, &od, got),
                                  REEF_OK);
             }
             for (int32_t b = 0; b < n; b++)
@@ -528,6 +532,7 @@ static void test_kernels_random(void **state)
         const reef_per_channel_quant quant = {mult, shift};
         const reef_activation act = random_act(&r);
         const int has_bias = trial % 5 != 0;
+        const reef_s16_bias bias32 = {NULL, has_bias ? b32 : NULL, 1};
         const int32_t nx = conv ? h * w * ic : ic, ny = oh * ow * oc, nf = oc * k * k * ic;
         int16_t *x = malloc((size_t)nx * 2), *got = malloc((size_t)ny * 2), *want = malloc((size_t)ny * 2);
         int8_t *f = malloc((size_t)nf);
@@ -537,12 +542,12 @@ static void test_kernels_random(void **state)
         if (conv) {
             const reef_conv_params p = {0, 0, one, pad, one, act, 0};
             const reef_dims id = {1, h, w, ic}, fd = {oc, k, k, ic}, od = {1, oh, ow, oc};
-            assert_int_equal(reef_conv_s16x8_acc32(&p, &quant, &id, x, &fd, f, has_bias ? b32 : NULL, &od, got),
+            assert_int_equal(reef_conv_s16x8(&p, &quant, &id, x, &fd, f, &bias32, &od, got),
                              REEF_OK);
         } else {
             const reef_fc_params p = {0, 0, 0, act, 0};
             const reef_dims id = {1, 1, 1, ic}, fd = {oc, 1, 1, ic}, od = {1, 1, 1, oc};
-            assert_int_equal(reef_fc_s16x8_acc32(&p, &quant, &id, x, &fd, f, has_bias ? b32 : NULL, &od, got), REEF_OK);
+            assert_int_equal(reef_fc_s16x8(&p, &quant, &id, x, &fd, f, &bias32, &od, got), REEF_OK);
         }
         for (int32_t y = 0; y < oh; y++)
             for (int32_t xo = 0; xo < ow; xo++)

@@ -9,6 +9,7 @@
 
 #include "cv/cv.h"
 #include "data/background.h"
+#include "reef/background.h"
 #include "nn/model.h"
 #include "util/rng.h"
 
@@ -424,7 +425,7 @@ static void test_report_repeat(void **state)
     assert_int_equal(reef_dataset_save(train, &a, &err), 0);
     assert_int_equal(reef_dataset_save(test, &b, &err), 0);
     const char *arch = "'name tiny; input 8x8x1; stem k3 s1 c8; mbconv k3 e2 c8 s2; gap; fc'";
-    snprintf(cmd, sizeof cmd, "%s report --repeat 3 --train %s --data %s --arch %s --epochs 2 --batch 16 --calib 32 --json",
+    snprintf(cmd, sizeof cmd, "%s report --repeat 3 --train %s --data %s --arch %s --epochs 4 --batch 16 --calib 32 --json",
              bin, train, test, arch);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %.400s\n", out);
@@ -466,6 +467,18 @@ static void test_report_repeat(void **state)
     syn_free(&d);
 }
 
+/* reef_dataset_with_background(in, mode) succeeds with `channels`
+ * channels and exactly the pixels want. */
+static void expect_background(const reef_dataset *in, reef_bg_mode mode, int channels, const uint8_t *want, size_t size)
+{
+    reef_dataset out;
+    reef_error err;
+    assert_int_equal(reef_dataset_with_background(in, mode, &out, &err), 0);
+    assert_int_equal(out.channels, channels);
+    assert_memory_equal(out.pixels, want, size);
+    reef_dataset_free(&out);
+}
+
 /* The background channel, by hand: one 1x2 clip of three frames (given out
  * of order) whose first pixel reads 10, 20, 90, and a second clip. */
 static void test_background_channel(void **state)
@@ -480,22 +493,14 @@ static void test_background_channel(void **state)
     reef_dataset out;
     reef_error err;
     // median of 10, 20, 90 is 20: 128 + 2 (p - 20), clamped
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), 0);
-    assert_int_equal(out.channels, 2);
     const uint8_t want_median[] = {90, 255, 0, 128, 10, 108, 0, 128, 20, 128, 0, 128, 50, 128, 50, 128};
-    assert_memory_equal(out.pixels, want_median, sizeof want_median);
-    reef_dataset_free(&out);
+    expect_background(&in, REEF_BG_MEDIAN, 2, want_median, sizeof want_median);
     // running: frame 1 vs itself (128), frame 2 vs 10 (148), frame 9 vs 10 + 10/16 -> 11 (255)
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING, &out, &err), 0);
     const uint8_t want_running[] = {90, 255, 0, 128, 10, 128, 0, 128, 20, 148, 0, 128, 50, 128, 50, 128};
-    assert_memory_equal(out.pixels, want_running, sizeof want_running);
-    reef_dataset_free(&out);
+    expect_background(&in, REEF_BG_RUNNING, 2, want_running, sizeof want_running);
     // running-diff: the same difference channel alone
-    assert_int_equal(reef_dataset_with_background(&in, REEF_BG_RUNNING_DIFF, &out, &err), 0);
-    assert_int_equal(out.channels, 1);
     const uint8_t want_diff[] = {255, 128, 128, 128, 148, 128, 128, 128};
-    assert_memory_equal(out.pixels, want_diff, sizeof want_diff);
-    reef_dataset_free(&out);
+    expect_background(&in, REEF_BG_RUNNING_DIFF, 1, want_diff, sizeof want_diff);
     // over the stream: a split holding frame 9 of c1 and c2's frame, in that
     // order, gets frame 9's difference to the background of frames 1 and 2
     // (255); on its own, frame 9 would be its clip's first frame (128)
@@ -515,9 +520,82 @@ static void test_background_channel(void **state)
     part_ids[1] = "h/c3_f000001";
     assert_int_equal(reef_dataset_with_stream_background(&part, &in, REEF_BG_RUNNING_DIFF, &out, &err), -1);
     assert_non_null(strstr(err.msg, "'h/c3_f000001' is not among the frames of its clips"));
+    // temporal context, [d, s] per pixel: the previous frame (frame 2 vs frame
+    // 1: 148; frame 9 vs frame 2: 128 + 140 clamps to 255) or a background 8x
+    // slower (frame 9 vs (2560 + 10 * 256 / 128 + 128) >> 8 = 10: 255)
+    const uint8_t want_previous[] = {255, 255, 128, 128, 128, 128, 128, 128, 148, 148, 128, 128, 128, 128, 128, 128};
+    expect_background(&in, REEF_BG_DIFF_PREVIOUS, 2, want_previous, sizeof want_previous);
+    expect_background(&in, REEF_BG_DIFF_SLOW, 2, want_previous, sizeof want_previous);
     ids[3] = "h/no-frame-number";
     assert_int_equal(reef_dataset_with_background(&in, REEF_BG_MEDIAN, &out, &err), -1);
     assert_non_null(strstr(err.msg, "'h/no-frame-number' does not end in _f<frame number>"));
+}
+
+/* Temporal context by hand where the two kinds differ: a 1x1 clip 100, 110,
+ * 112 given out of order. Frame 3: d = 128 + 2 (112 - 101) = 150 (the mean
+ * 25760 after two frames); previous 128 + 2 (112 - 110) = 132; slow
+ * background (25620 + 128) >> 8 = 100: 152. Then a random 6x5 clip of 40
+ * frames, shuffled, and a second clip: prep's channels equal the runtime's
+ * step run over each clip in frame order, byte for byte. */
+static void test_background_temporal(void **state)
+{
+    (void)state;
+    uint8_t px[] = {112, 100, 110};
+    uint16_t labels[3] = {0}, groups[3] = {0};
+    const char *ids[3] = {"h/c_f000003", "h/c_f000001", "h/c_f000002"};
+    reef_dataset in = {.count = 3, .height = 1, .width = 1, .channels = 1, .num_classes = 2, .num_groups = 1,
+                       .pixels = px, .labels = labels, .groups = groups, .class_names = class_names,
+                       .group_names = group_names, .ids = ids};
+    reef_dataset out;
+    reef_error err;
+    const uint8_t want_previous[] = {150, 132, 128, 128, 148, 148};
+    expect_background(&in, REEF_BG_DIFF_PREVIOUS, 2, want_previous, sizeof want_previous);
+    const uint8_t want_slow[] = {150, 152, 128, 128, 148, 148};
+    expect_background(&in, REEF_BG_DIFF_SLOW, 2, want_slow, sizeof want_slow);
+
+    enum { H = 6, W = 5, PX = H * W, FRAMES = 40, N = FRAMES + 3 };
+    static uint8_t frames[N * PX], want[N * 2 * PX];
+    static uint16_t zero16[N], gr[N];
+    static char names[N][32];
+    const char *rid[N];
+    uint32_t frame_of[N];
+    for (uint32_t i = 0; i < N; i++) frame_of[i] = i;
+    for (uint32_t i = N - 1; i > 0; i--) { // shuffle the sample order
+        const uint32_t j = (i * 7919u + 13u) % (i + 1), t = frame_of[i];
+        frame_of[i] = frame_of[j], frame_of[j] = t;
+    }
+    uint32_t seed = 3;
+    for (uint32_t i = 0; i < N; i++) {
+        const uint32_t f = frame_of[i]; // clip a: frames 0..FRAMES-1, clip b: the rest
+        if (f < FRAMES) snprintf(names[i], sizeof names[i], "h/a_f%06u", f + 1);
+        else snprintf(names[i], sizeof names[i], "h/b_f%06u", f - FRAMES + 1);
+        rid[i] = names[i];
+        for (int p = 0; p < PX; p++) {
+            seed = seed * 1103515245u + 12345u;
+            frames[(size_t)i * PX + p] = (uint8_t)(60 + (f * 3 + (uint32_t)p) % 50 + ((seed >> 16) % 40));
+        }
+    }
+    reef_dataset clip = {.count = N, .height = H, .width = W, .channels = 1, .num_classes = 2, .num_groups = 1,
+                         .pixels = frames, .labels = zero16, .groups = gr, .class_names = class_names,
+                         .group_names = group_names, .ids = rid};
+    const reef_bg_mode modes[3] = {REEF_BG_DIFF_PREVIOUS, REEF_BG_DIFF_LAG4, REEF_BG_DIFF_SLOW};
+    const reef_temporal_kind kinds[3] = {REEF_TEMPORAL_LAG, REEF_TEMPORAL_LAG, REEF_TEMPORAL_SLOW};
+    const uint32_t lags[3] = {1, 4, 0};
+    for (int k = 0; k < 3; k++) {
+        uint16_t mean[PX], slow[PX];
+        uint8_t previous[4 * PX];
+        reef_temporal t;
+        for (uint32_t f = 0; f < N; f++) { // the runtime over each clip, in frame order
+            if (f == 0 || f == FRAMES) reef_temporal_init(&t, kinds[k], mean, previous, lags[k], slow, PX);
+            uint32_t i = 0;
+            while (frame_of[i] != f) i++;
+            reef_temporal_step(&t, frames + (size_t)i * PX, want + (size_t)i * 2 * PX);
+        }
+        assert_int_equal(reef_dataset_with_background(&clip, modes[k], &out, &err), 0);
+        assert_int_equal(out.channels, 2);
+        assert_memory_equal(out.pixels, want, sizeof want);
+        reef_dataset_free(&out);
+    }
 }
 
 /* Warm-up/drop training copies, by hand: a 1x1 clip of two frames (10, 30)
@@ -574,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_report_repeat),
         cmocka_unit_test(test_background_channel),
+        cmocka_unit_test(test_background_temporal),
         cmocka_unit_test(test_background_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -281,6 +281,28 @@ static double model_loss(reef_model *m, const uint16_t *labels, int n, const ree
     return reef_model_loss(m, labels, n, cfg);
 }
 
+/* The weights the gradient checks were tuned on (kept away from ReLU6
+ * kinks for eps 2e-3), whatever reef's initialisation: normal, std
+ * sqrt(2 / (OC k k)) for conv, sqrt(2 / (k k)) for depthwise, 0.01 for fc,
+ * zero biases, drawn layer by layer from one generator. */
+static void set_check_weights(reef_model *m, uint64_t seed)
+{
+    reef_rng rng;
+    reef_rng_seed(&rng, seed);
+    for (int bi = 0; bi < m->nblocks; bi++)
+        for (int li = 0; li < m->blocks[bi].nlayers; li++) {
+            reef_layer *L = &m->blocks[bi].layers[li];
+            const reef_conv_dims *d = &L->dims;
+            if (!L->w) continue;
+            const size_t nw = reef_layer_weight_count(L);
+            const float std = L->kind == REEF_LAYER_CONV ? sqrtf(2.0f / (float)(d->oc * d->kh * d->kw))
+                              : L->kind == REEF_LAYER_DWCONV ? sqrtf(2.0f / (float)(d->kh * d->kw))
+                                                             : 0.01f;
+            for (size_t i = 0; i < nw; i++) L->w[i] = std * reef_rng_normal(&rng);
+            if (L->b) memset(L->b, 0, (size_t)d->oc * sizeof *L->b);
+        }
+}
+
 static void check_model_gradients(const char *spec, int nthreads)
 {
     reef_arch a;
@@ -288,6 +310,7 @@ static void check_model_gradients(const char *spec, int nthreads)
     assert_int_equal(reef_arch_parse(spec, "test", &a, &err), 0);
     reef_model m;
     if (reef_model_build(&m, &a, 8, 8, 2, 3, 5, &err)) fail_msg("%s", err.msg);
+    set_check_weights(&m, 5);
     const int n = 6;
     assert_int_equal(reef_model_set_batch(&m, n, nthreads, &err), 0);
     reef_rng rng;
@@ -371,6 +394,56 @@ static void test_threads_agree(void **state)
     reef_model_free(&m2);
 }
 
+/* Initial weights are PyTorch's defaults (Conv2d and Linear
+ * reset_parameters): uniform in +-1/sqrt(fan_in), weights and biases, so
+ * reef and PyTorch train the same network from the same distribution
+ * (bench/train/README.md: reef's earlier Kaiming normal with fan out cost
+ * fish-s about half a point). Every value inside the bound, and each large
+ * tensor's variance that of the uniform, bound^2 / 3. */
+static void test_init_as_pytorch(void **state)
+{
+    (void)state;
+    reef_arch a;
+    reef_error err;
+    assert_int_equal(reef_arch_resolve("fish-s", &a, &err), 0);
+    reef_model m;
+    assert_int_equal(reef_model_build(&m, &a, 32, 32, 1, 2, 1, &err), 0);
+    int checked = 0, biases = 0;
+    for (int bi = 0; bi < m.nblocks; bi++)
+        for (int li = 0; li < m.blocks[bi].nlayers; li++) {
+            const reef_layer *L = &m.blocks[bi].layers[li];
+            const reef_conv_dims *d = &L->dims;
+            if (!L->w) continue;
+            const int fan_in = L->kind == REEF_LAYER_CONV ? d->c * d->kh * d->kw
+                               : L->kind == REEF_LAYER_DWCONV ? d->kh * d->kw
+                                                              : d->c;
+            const size_t nw = reef_layer_weight_count(L);
+            const double bound = 1.0 / sqrt((double)fan_in);
+            double sumsq = 0;
+            for (size_t i = 0; i < nw; i++) {
+                assert_true(fabs(L->w[i]) <= bound * (1 + 1e-6));
+                sumsq += (double)L->w[i] * L->w[i];
+            }
+            if (nw >= 500) {  // the variance within 15% of the uniform's (relative error ~ 0.9/sqrt(n) per sigma)
+                const double var = sumsq / (double)nw, want = bound * bound / 3;
+                if (fabs(var / want - 1) > 0.15) fail_msg("b%d.l%d: weight variance %g, want %g", bi, li, var, want);
+                checked++;
+            }
+            if (L->b) {  // fc: PyTorch draws the bias from the same range, not zero
+                double abssum = 0;
+                for (int j = 0; j < d->oc; j++) {
+                    assert_true(fabs(L->b[j]) <= bound * (1 + 1e-6));
+                    abssum += fabs(L->b[j]);
+                }
+                assert_true(abssum > 0);
+                biases++;
+            }
+        }
+    assert_true(checked >= 10);
+    assert_int_equal(biases, 1);
+    reef_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_layer_gradients),
         cmocka_unit_test(test_model_gradients),
         cmocka_unit_test(test_threads_agree),
+        cmocka_unit_test(test_init_as_pytorch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -373,6 +373,24 @@ static void run_cli_expect_error(const char *args, const char *needle, const cha
     if (must_not_exist && access(must_not_exist, F_OK) == 0) fail_msg("'%s' wrote %s", args, must_not_exist);
 }
 
+static void append_to_plan(const char *plan, const char *lines)
+{
+    FILE *pf = fopen(plan, "a");
+    assert_non_null(pf);
+    fputs(lines, pf);
+    fclose(pf);
+}
+
+/* `reef personalize` with these inputs must fail with `needle`, writing nothing */
+static void expect_update_refused(const char *model, const char *plan, const char *site, int labelled, const char *extra,
+                                  const char *train, const char *nothing, const char *needle)
+{
+    char args[4096];
+    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled %d%s --source %s --params-out %s",
+             model, plan, site, labelled, extra, train, nothing);
+    run_cli_expect_error(args, needle, nothing);
+}
+
 static void test_cli_bad_input(void **state)
 {
     (void)state;
@@ -409,31 +427,15 @@ static void test_cli_bad_input(void **state)
     snprintf(args, sizeof args, "personalize plan --model %s --ram 1M -o %s", model, plan);
     snprintf(cmd, sizeof cmd, "%s %s >/dev/null", getenv("REEF_BIN"), args);
     assert_int_equal(system(cmd), 0);
-    FILE *pf = fopen(plan, "a"); /* a smaller site buffer and replay set */
-    assert_non_null(pf);
-    fputs("site_cap 16\nreplay 8\n", pf);
-    fclose(pf);
-    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 5 --source %s --params-out %s", model,
-             plan, other, train, nothing);
-    run_cli_expect_error(args, "frames are 8x4x1", nothing);
-    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 40 --source %s --params-out %s", model,
-             plan, site, train, nothing);
-    run_cli_expect_error(args, "the site has only 40 frames", nothing);
-    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 20 --source %s --params-out %s", model,
-             plan, site, train, nothing);
-    run_cli_expect_error(args, "site buffer holds", nothing);
-    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 5 --hold-back 5 --source %s"
-             " --params-out %s", model, plan, site, train, nothing);
-    run_cli_expect_error(args, "--hold-back 5", nothing);
+    append_to_plan(plan, "site_cap 16\nreplay 8\n"); /* a smaller site buffer and replay set */
+    expect_update_refused(model, plan, other, 5, "", train, nothing, "frames are 8x4x1");
+    expect_update_refused(model, plan, site, 40, "", train, nothing, "the site has only 40 frames");
+    expect_update_refused(model, plan, site, 20, "", train, nothing, "site buffer holds");
+    expect_update_refused(model, plan, site, 5, " --hold-back 5", train, nothing, "--hold-back 5");
     snprintf(args, sizeof args, "personalize plan --model %s --ram 1M --scheme int16 -o %s", model, nothing);
     run_cli_expect_error(args, "--scheme wants float or int8", nothing);
-    pf = fopen(plan, "a"); /* QAS has no momentum */
-    assert_non_null(pf);
-    fputs("scheme int8\nmomentum 0.9\n", pf);
-    fclose(pf);
-    snprintf(args, sizeof args, "personalize --model %s --plan %s --site %s --labelled 5 --source %s --params-out %s", model,
-             plan, site, train, nothing);
-    run_cli_expect_error(args, "scheme int8 (QAS) has no momentum", nothing);
+    append_to_plan(plan, "scheme int8\nmomentum 0.9\n"); /* QAS has no momentum */
+    expect_update_refused(model, plan, site, 5, "", train, nothing, "scheme int8 (QAS) has no momentum");
     testing_rm_tree(dir);
 }
 

@@ -85,8 +85,9 @@ static int32_t st_dw(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
-/* 3x3 depthwise with scratch (the sliding-window path), random activation
- * ranges and channel counts that are not multiples of 4. */
+/* 3x3 depthwise with scratch (the sliding-window path; small maps at
+ * stride 1 over whole planes), random activation ranges and channel counts
+ * that are not multiples of 4. */
 static int32_t st_dw3(void)
 {
     reef_dims in = {st_in(1, 2), st_in(1, 12), st_in(1, 12), st_in(1, 24)};
@@ -160,25 +161,29 @@ static int32_t st_fc(void)
     return bad + st_diff(out.n * out.c);
 }
 
-/* The channel-pair layout (reef_conv_s8_pair; conv_channels_paired_asm)
- * on the plain 2x2 loop against the reference on the unpaired filter: 1x1
- * read in place or 3x3 gathered with padding, K a multiple of 8; every
+/* The channel-pair layout (reef_conv_s8_pair; conv_channels_paired_asm,
+ * and four positions at a time in conv_dot_quad_paired) on the plain 2x2
+ * loop against the reference on the unpaired filter: 1x1 read in place or
+ * 3x3 gathered with padding, stride 1 or 2, any K (rows run K8); every
  * sixth case at the bound (weights +-127, K = 256, |x + offset| = 255). */
 static int32_t st_conv_paired(void)
 {
     const int edge = st_in(0, 5) == 0, k3 = !edge && st_in(0, 2) == 0;
     /* sizes within st_input (6,912 B) and half of st_filter */
     const int side = edge ? 3 : k3 ? 8 : 4;
-    reef_dims in = {edge ? 1 : st_in(1, 2), st_in(2, side), st_in(2, side), edge ? 256 : 8 * st_in(k3 ? 1 : 2, k3 ? 3 : 12)};
+    /* one case in three any channel count (rows padded to K8 with zeros) */
+    const int any_c = !edge && st_in(0, 2) == 0;
+    const int c_in = any_c ? st_in(k3 ? 2 : 17, k3 ? 24 : 96) : 8 * st_in(k3 ? 1 : 2, k3 ? 3 : 12);
+    reef_dims in = {edge ? 1 : st_in(1, 2), st_in(2, side), st_in(2, side), edge ? 256 : c_in};
     reef_dims f = {2 * st_in(1, edge ? 2 : 12), k3 ? 3 : 1, k3 ? 3 : 1, in.c};
-    const int pad = k3 ? st_in(0, 1) : 0;
-    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {1, 1}, {pad, pad}, {1, 1}, {-128, 127}, 0};
-    reef_dims out = {in.n, in.h + 2 * pad - f.h + 1, in.w + 2 * pad - f.w + 1, f.n};
+    const int pad = k3 ? st_in(0, 1) : 0, stride = st_in(1, 2);
+    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {stride, stride}, {pad, pad}, {1, 1}, {-128, 127}, 0};
+    reef_dims out = {in.n, (in.h + 2 * pad - f.h) / stride + 1, (in.w + 2 * pad - f.w) / stride + 1, f.n};
     reef_per_channel_quant q = {st_mult, st_shift};
     reef_context ctx = {st_scratch, sizeof st_scratch};
     const int32_t k = f.h * f.w * in.c;
     int8_t *paired = st_filter + sizeof st_filter / 2;
-    if (out.h < 1 || out.w < 1) return 0;
+    if (in.h + 2 * pad < f.h || in.w + 2 * pad < f.w) return 0;
     st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
     if (edge) {
         for (int i = 0; i < f.n * k; i++) st_filter[i] = (int8_t)(st_rnd() % 2 ? 127 : -127);

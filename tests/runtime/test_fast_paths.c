@@ -133,15 +133,18 @@ static void test_conv_paired(void **state)
     (void)state;
     static int8_t in[2 * 8 * 8 * 256], f[24 * 288], paired[24 * 288], got[2 * 8 * 8 * 24], want[2 * 8 * 8 * 24];
     static int32_t mult[24], shift[24], bias[24], scratch[2048];
-    int bad = 0, three = 0, edges = 0, cases = 0;
+    int bad = 0, three = 0, edges = 0, cases = 0, strided = 0, quads = 0, padded = 0;
     for (int t = 0; t < 300; t++) {
-        const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge;
-        reef_dims id = {rnd_in(1, 2), rnd_in(1, 8), rnd_in(1, 8), edge ? 256 : 8 * rnd_in(k3 ? 1 : 2, k3 ? 4 : 12)};
+        const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge, st = t % 4 == 1 ? 2 : 1;
+        /* every third case any channel count (K8 > K: the rows padded with zeros) */
+        const int any_c = t % 3 == 2 && !edge;
+        const int c_in = any_c ? rnd_in(k3 ? 2 : 17, k3 ? 32 : 96) : 8 * rnd_in(k3 ? 1 : 2, k3 ? 4 : 12);
+        reef_dims id = {rnd_in(1, 2), rnd_in(1, 8), rnd_in(1, 8), edge ? 256 : c_in};
         reef_dims fd = {2 * rnd_in(1, 12), k3 ? 3 : 1, k3 ? 3 : 1, id.c};
         const int pad = k3 ? rnd_in(0, 1) : 0;
-        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {1, 1}, {pad, pad}, {1, 1}, {-128, 127}, 0};
-        reef_dims od = {id.n, id.h + 2 * pad - fd.h + 1, id.w + 2 * pad - fd.w + 1, fd.n};
-        if (od.h < 1 || od.w < 1) continue;
+        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {st, st}, {pad, pad}, {1, 1}, {-128, 127}, 0};
+        reef_dims od = {id.n, (id.h + 2 * pad - fd.h) / st + 1, (id.w + 2 * pad - fd.w) / st + 1, fd.n};
+        if (id.h + 2 * pad < fd.h || id.w + 2 * pad < fd.w) continue;
         const int k = fd.h * fd.w * id.c;
         assert_true(fd.n * k <= (int)sizeof f);
         fill(in, reef_dims_count(&id));
@@ -157,6 +160,7 @@ static void test_conv_paired(void **state)
         reef_context ctx = {scratch, sizeof scratch};
         assert_true(reef_conv_s8_get_buffer_size(&p, &id, &fd, &od) <= (int32_t)sizeof scratch);
         assert_true(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+        assert_true(reef_conv_s8_paired_size(&fd) <= (int32_t)sizeof paired);
         reef_conv_s8_pair(&fd, f, paired);
         reef_conv_params pp = p;
         pp.paired = 1;
@@ -169,11 +173,16 @@ static void test_conv_paired(void **state)
         if (d) printf("conv paired case %d: %d bytes differ\n", t, d);
         bad += d;
         three += k3;
+        strided += st == 2;
+        padded += (k & 7) != 0;
+        quads += od.n * od.h * od.w >= 4; /* four positions at a time (conv_channels_quad_paired) */
         cases++;
     }
-    printf("conv paired: %d random cases (%d 3x3, %d at the bound) identical to the reference\n", cases, three,
-           edges);
+    printf("conv paired: %d random cases (%d 3x3, %d stride 2, %d at the bound, %d with 4 positions at a time, "
+           "%d with K not a multiple of 8) identical to the reference\n", cases, three, strided, edges, quads, padded);
     assert_true(cases > 250);
+    assert_true(quads > 200);
+    assert_true(padded > 50);
     assert_int_equal(bad, 0);
 
     reef_conv_params p = {0, 0, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
@@ -196,8 +205,11 @@ static void test_conv_paired(void **state)
     p.activation.min = -128;
     fd.n = od.c = 3; /* odd C_OUT */
     assert_false(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
-    fd.n = od.c = 4, id.c = fd.c = 12; /* K = 12: not a multiple of 8 */
+    fd.n = od.c = 4, id.c = fd.c = 12; /* K = 12: the short-K loop takes it */
     assert_false(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    id.c = fd.c = 20; /* K = 20: paired, rows run 24 values */
+    assert_true(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+    assert_int_equal(reef_conv_s8_paired_size(&fd), 4 * 24);
 }
 
 static void test_fc_widened(void **state)
@@ -306,7 +318,7 @@ static void test_dw3x3(void **state)
     (void)state;
     static int8_t in[2 * 14 * 14 * 19], f[9 * 19], got[2 * 16 * 16 * 19], want[2 * 16 * 16 * 19];
     static int32_t mult[19], shift[19], bias[19], scratch[4096];
-    int bad = 0, fast = 0, columns = 0, left = 0;
+    int bad = 0, fast = 0, columns = 0, left = 0, planes = 0;
     for (int t = 0; t < 600; t++) {
         reef_dims id = {rnd_in(1, 2), rnd_in(1, 14), rnd_in(1, 14), rnd_in(1, 19)};
         int s = rnd_in(1, 2);
@@ -328,6 +340,8 @@ static void test_dw3x3(void **state)
         fast += t % 4 != 0 && t % 10 != 3;
         columns += t % 4 != 0 && t % 10 != 3 && od.h > od.w; /* it slides down columns */
         left += t % 10 == 3;
+        /* small maps at stride 1 slide over whole padded planes (dw3x3.c, DW3_PLANE_BYTES) */
+        planes += t % 4 != 0 && t % 10 != 3 && s == 1 && 8 * (od.h + 2) * (od.w + 2) <= 2048;
         const int32_t *b = t % 5 ? bias : NULL;
         assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
         assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
@@ -337,9 +351,10 @@ static void test_dw3x3(void **state)
                    id.h, id.w, id.c, s, p.padding.h, p.padding.w, p.activation.min, p.activation.max, (int)ctx.size, d);
         bad += d;
     }
-    printf("dw 3x3: %d cases on the sliding-window path, %d of them by columns; %d with a left shift\n", fast,
-           columns, left);
+    printf("dw 3x3: %d cases on the sliding-window path, %d of them by columns, %d over whole planes; %d with a "
+           "left shift\n", fast, columns, planes, left);
     assert_true(columns > 50 && fast - columns > 50);
+    assert_true(planes > 50 && fast - planes > 50);
     assert_int_equal(bad, 0);
 }
 

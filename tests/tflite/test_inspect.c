@@ -9,23 +9,40 @@
 
 static char out[1 << 20];
 
+/* Runs `reef inspect ARGS PATH` into out and checks its exit status. */
+static void inspect(const char *bin, const char *args, const char *path, int want_status)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s inspect %s %s", bin, args, path);
+    assert_int_equal(testing_run(cmd, out, sizeof out), want_status);
+}
+
+/* Writes g as DIR/NAME.tflite in a fresh temporary folder and frees it. */
+static void write_model(reef_graph *g, const char *name, char *dir, size_t dir_size,
+                        char *path, size_t path_size)
+{
+    reef_error err;
+    testing_tmpdir(dir, dir_size, name);
+    snprintf(path, path_size, "%s/%s.tflite", dir, name);
+    assert_int_equal(reef_tflite_write(path, g, &err), 0);
+    reef_graph_free(g);
+}
+
 static void test_inspect_kws(void **state)
 {
     (void)state;
     const char *bin = testing_reef_bin();
-    char path[1024], cmd[4096];
+    char path[1024];
     if (!bin || !testing_shared_path(path, sizeof path, mlperf_models[0].file)) {
         skip();
         return;
     }
-    snprintf(cmd, sizeof cmd, "%s inspect --model %s", bin, path);
-    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    inspect(bin, "--model", path, 0);
     assert_non_null(strstr(out, "MACs: 2656768"));
     assert_non_null(strstr(out, "CONV_2D x5, DEPTHWISE_CONV_2D x4"));
     assert_non_null(strstr(out, "all operators are supported"));
     assert_non_null(strstr(out, "every op lowers to reef's runtime steps as written"));
-    snprintf(cmd, sizeof cmd, "%s inspect --json %s", bin, path);
-    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    inspect(bin, "--json", path, 0);
     assert_non_null(strstr(out, "\"macs\":2656768"));
     assert_non_null(strstr(out, "\"unsupported\""));
     assert_non_null(strstr(out, "\"refused\":[]"));
@@ -50,13 +67,9 @@ static void test_inspect_unsupported_and_damaged(void **state)
     assert_int_equal(reef_graph_add_op(&g, 26 /* SPACE_TO_DEPTH */, &x, 1, &y, 1, NULL, &err), 0);
     assert_int_equal(reef_graph_add_op(&g, 150 /* GELU */, &y, 1, &z, 1, NULL, &err), 1);
     assert_int_equal(reef_graph_set_io(&g, &x, 1, &z, 1, &err), 0);
-    char dir[256], path[512], cmd[2048];
-    testing_tmpdir(dir, sizeof dir, "inspect");
-    snprintf(path, sizeof path, "%s/odd.tflite", dir);
-    assert_int_equal(reef_tflite_write(path, &g, &err), 0);
-    reef_graph_free(&g);
-    snprintf(cmd, sizeof cmd, "%s inspect --model %s", bin, path);
-    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    char dir[256], path[512];
+    write_model(&g, "odd", dir, sizeof dir, path, sizeof path);
+    inspect(bin, "--model", path, 0);
     assert_non_null(strstr(out, "2 unsupported operators: SPACE_TO_DEPTH (op 0), builtin code 150 (op 1)"));
 
     FILE *fp = fopen(path, "r+b"); /* damage the identifier */
@@ -64,11 +77,9 @@ static void test_inspect_unsupported_and_damaged(void **state)
     fseek(fp, 4, SEEK_SET);
     fputs("NOPE", fp);
     fclose(fp);
-    snprintf(cmd, sizeof cmd, "%s inspect --model %s", bin, path);
-    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
+    inspect(bin, "--model", path, 1);
     assert_non_null(strstr(out, "file identifier is 'NOPE'"));
-    unlink(path);
-    rmdir(dir);
+    assert_int_equal(testing_rm_tree(dir), 0);
 }
 
 /* x (int16) -> FC (int16 bias) -> y -> FC (int64 bias) -> z -> FC (int64
@@ -109,20 +120,15 @@ static void test_inspect_refused_16x8(void **state)
         assert_int_equal(reef_graph_add_op(&g, REEF_OP_FULLY_CONNECTED, ins, 3, &t[k + 1], 1, NULL, &err), k);
     }
     assert_int_equal(reef_graph_set_io(&g, &t[0], 1, &t[3], 1, &err), 0);
-    char dir[256], path[512], cmd[2048];
-    testing_tmpdir(dir, sizeof dir, "inspect16");
-    snprintf(path, sizeof path, "%s/s16.tflite", dir);
-    assert_int_equal(reef_tflite_write(path, &g, &err), 0);
-    reef_graph_free(&g);
-    snprintf(cmd, sizeof cmd, "%s inspect --model %s", bin, path);
-    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    char dir[256], path[512];
+    write_model(&g, "s16", dir, sizeof dir, path, sizeof path);
+    inspect(bin, "--model", path, 0);
     assert_non_null(strstr(out, "all operators are supported"));
     assert_non_null(strstr(out, "ops reef gen refuses as written:"));
     assert_non_null(strstr(out, "op 0 FULLY_CONNECTED: fully connected (16x8): tensor 5 'b0' is int16, expected int64"));
     assert_null(strstr(out, "op 1 FULLY_CONNECTED"));
     assert_non_null(strstr(out, "op 2 FULLY_CONNECTED: tensor 3 't3' is int16 with zero point 5"));
-    snprintf(cmd, sizeof cmd, "%s inspect --json --model %s", bin, path);
-    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    inspect(bin, "--json --model", path, 0);
     assert_non_null(strstr(out, "\"refused\":[{\"op\":0,\"name\":\"FULLY_CONNECTED\",\"reason\":\"fully connected (16x8): tensor 5 'b0' is int16"));
     assert_int_equal(testing_rm_tree(dir), 0);
 }

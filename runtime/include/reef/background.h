@@ -21,7 +21,8 @@
  *
  * Cost on the M4 (emulated, fish-nas firmware at 32x32, with the harness's
  * two int8/uint8 flips): 26,136 instructions a frame (~25 a pixel, 0.29 ms
- * modeled at 120 MHz), 2 KB of RAM, 0.24 KB of flash. */
+ * modeled at 120 MHz), 2 KB of RAM, 0.24 KB of flash. The temporal step
+ * (below) adds a second channel from a second buffer. */
 #ifndef REEF_BACKGROUND_H
 #define REEF_BACKGROUND_H
 
@@ -45,5 +46,46 @@ void reef_background_step(reef_background *bg, const uint8_t *frame, uint8_t *ou
  * 1-channel input of `reef prep --background running-diff`, the shipped
  * fish default's input). out may alias frame. */
 void reef_background_difference(reef_background *bg, const uint8_t *frame, uint8_t *out);
+
+/* Temporal context: the long-term difference above (to the running
+ * background, b += (p - b) / 16) beside a second difference that sees
+ * another time scale, so that motion that is local and transient (a fish)
+ * can differ from motion that is global or periodic (water, weed, camera):
+ *
+ *   REEF_TEMPORAL_LAG       s = clamp(128 + 2 (p - q)), q the frame `lag`
+ *                           steps back (lag 1: the previous frame; until
+ *                           then, the first frame): +lag bytes a pixel (lag
+ *                           KB at 32x32)
+ *   REEF_TEMPORAL_SLOW      s = clamp(128 + 2 (p - ((slow + 128) >> 8))), slow
+ *                           a second running mean in 8.8 fixed point that
+ *                           moves an eighth as fast, slow += ((p << 8) - slow)
+ *                           / 128: +2 bytes a pixel (2 KB at 32x32)
+ *
+ * The model input is two interleaved uint8 channels per pixel, [d, s] (HWC,
+ * as `reef prep --background running-diff-previous|-lag4|-slow` writes
+ * them; src/data/background.c calls this code). Integer only, no
+ * allocation: the caller owns every buffer. */
+typedef enum reef_temporal_kind { REEF_TEMPORAL_LAG = 1, REEF_TEMPORAL_SLOW = 2 } reef_temporal_kind;
+
+typedef struct reef_temporal {
+    reef_background bg;      /* the long-term (running) background */
+    reef_temporal_kind kind;
+    uint8_t *history;        /* LAG: (lag, pixels) the last lag frames, a ring, owned by the caller */
+    uint16_t *slow;          /* SLOW: (pixels) 8.8 fixed point, owned by the caller */
+    uint32_t lag, slot;      /* LAG: frames back (>= 1); the ring's slot holding the oldest frame */
+} reef_temporal;
+
+/* Starts over (the next frame primes every buffer). mean holds pixels
+ * entries; LAG: history lag x pixels (slow unused, may be NULL); SLOW: slow
+ * pixels (history and lag unused). */
+void reef_temporal_init(reef_temporal *t, reef_temporal_kind kind, uint16_t *mean, uint8_t *history, uint32_t lag,
+                        uint16_t *slow, uint32_t pixels);
+
+/* One frame of pixels uint8 gray values in, 2 x pixels uint8 out ([d, s] per
+ * pixel), every buffer updated. The frame may sit in the second half of out
+ * (out + pixels: the firmware reads the camera's frame there), not elsewhere
+ * in it: pixel p is read before out[2p] and out[2p + 1] are written, and
+ * 2p + 1 <= pixels + p. */
+void reef_temporal_step(reef_temporal *t, const uint8_t *frame, uint8_t *out);
 
 #endif

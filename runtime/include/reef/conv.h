@@ -69,18 +69,22 @@ int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dim
                       const reef_dims *filter_dims, const reef_dims *output_dims);
 
 /* Channel pairs, the layout of params->paired (made on the host by
- * `reef gen`, same size; see reef_fc_s8_pair in fc.h for the arithmetic):
+ * `reef gen`; see reef_fc_s8_pair in fc.h for the arithmetic):
  * channels A = 2i and B = 2i + 1 share halfwords h[k] = 256 * B[k] + A[k],
  * per 4 values of K the words (h[k], h[k+2]) and (h[k+1], h[k+3]). The
  * 2x2 GEMM then takes 13 instructions per 16 MACs instead of 16. The
  * widened columns hold the input offset, |x| <= 255, so B's sums are
  * exact when 255 * sum |B[k]| < 2^23 (every K <= 256 qualifies).
- * reef_conv_s8_pairable: 1 when a layer takes the plain 2x2 assembly
- * loop (path 0 with K a multiple of 8), C_OUT is even, its requantization is fast for every channel and the bounds
- * hold. reef_conv_s8_pair writes paired (C_OUT * K) of such a layer. */
+ * A pair's rows run K8 = K rounded up to 8 values, zeros past K (so
+ * first layers with K = 27 take the assembly loops too).
+ * reef_conv_s8_pairable: 1 when a layer takes the plain 2x2 loop (path
+ * 0), C_OUT is even, its requantization is fast for every channel and the
+ * bounds hold. reef_conv_s8_pair writes paired (reef_conv_s8_paired_size
+ * bytes, C_OUT * K8) of such a layer. */
 int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel_quant *quant,
                           const reef_dims *input_dims, const reef_dims *filter_dims,
                           const reef_dims *output_dims, const int8_t *filter);
+int32_t reef_conv_s8_paired_size(const reef_dims *filter_dims);
 void reef_conv_s8_pair(const reef_dims *filter_dims, const int8_t *filter, int8_t *paired);
 
 /* The portable scalar reference: same contract, needs no scratch. */

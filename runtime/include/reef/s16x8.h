@@ -30,35 +30,32 @@
  * default). shift: [-31, 7]. */
 int32_t reef_requantize_s64(int64_t acc, int32_t multiplier, int32_t shift);
 
-/* out[b, o] = clamp(requant_o(bias[o] + sum_i filter[o, i] * input[b, i]))
- * quant:  (C_OUT) multipliers and shifts (a per-tensor quantization is
- *         one value repeated)
- * dims as reef_fc_s8; bias (C_OUT) or NULL. */
+/* The bias and accumulator of a 16x8 op: TFLite's 64-bit path (bias64,
+ * (C_OUT) int64, or none) or, acc32 = 1, its 32-bit one (bias32, (C_OUT)
+ * int32, or none). NULL: no bias, 64-bit path. */
+typedef struct reef_s16_bias {
+    const int64_t *bias64;
+    const int32_t *bias32;
+    int32_t acc32;
+} reef_s16_bias;
+
+/* The three kernels take the params, dims and layouts of their int8 forms
+ * (reef_fc_s8, reef_conv_s8 without groups, reef_dw_conv_s8), int16 in and
+ * out; quant: (C_OUT) multipliers and shifts (a per-tensor quantization is
+ * one value repeated).
+ *   fc:   out[b, o] = clamp(requant_o(bias[o] + sum_i filter[o, i] * input[b, i]))
+ * The depthwise kernel takes the 64-bit path only (acc32 = 0). */
 reef_status reef_fc_s16x8(const reef_fc_params *params, const reef_per_channel_quant *quant,
                           const reef_dims *input_dims, const int16_t *input,
-                          const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                          const reef_dims *filter_dims, const int8_t *filter, const reef_s16_bias *bias,
                           const reef_dims *output_dims, int16_t *output);
-
-/* CONV_2D as reef_conv_s8 (no groups), int16 in and out. */
 reef_status reef_conv_s16x8(const reef_conv_params *params, const reef_per_channel_quant *quant,
                             const reef_dims *input_dims, const int16_t *input,
-                            const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                            const reef_dims *filter_dims, const int8_t *filter, const reef_s16_bias *bias,
                             const reef_dims *output_dims, int16_t *output);
-
-/* The 32-bit accumulator forms; bias (C_OUT) int32 or NULL. */
-reef_status reef_fc_s16x8_acc32(const reef_fc_params *params, const reef_per_channel_quant *quant,
-                                const reef_dims *input_dims, const int16_t *input,
-                                const reef_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                                const reef_dims *output_dims, int16_t *output);
-reef_status reef_conv_s16x8_acc32(const reef_conv_params *params, const reef_per_channel_quant *quant,
-                                  const reef_dims *input_dims, const int16_t *input,
-                                  const reef_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                                  const reef_dims *output_dims, int16_t *output);
-
-/* DEPTHWISE_CONV_2D as reef_dw_conv_s8, int16 in and out. */
 reef_status reef_dw_conv_s16x8(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
                                const reef_dims *input_dims, const int16_t *input,
-                               const reef_dims *filter_dims, const int8_t *filter, const int64_t *bias,
+                               const reef_dims *filter_dims, const int8_t *filter, const reef_s16_bias *bias,
                                const reef_dims *output_dims, int16_t *output);
 
 /* ADD of same-shaped int16 tensors: reef_add_s8's arithmetic with

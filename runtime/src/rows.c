@@ -33,13 +33,31 @@ static void copy_bytes(uint8_t *dst, const uint8_t *src, int32_t n)
         for (i = n - 1; i >= 0; i--) dst[i] = src[i];
 }
 
-static void note_read(rows_run *r, uint32_t at, int32_t bytes)
+/* Tells the observer (if any) that rows row.. of tensor level `level`
+ * (reef_rows_range) are read or written at `at`. */
+static void note(rows_run *r, int write, uint32_t at, int32_t bytes, int32_t level, int32_t row, int32_t row_bytes)
 {
-    if (r->obs && r->obs->read && bytes > 0) r->obs->read(r->obs->ctx, at, (uint32_t)bytes);
+    reef_rows_range range;
+    void (*seen)(void *, const reef_rows_range *);
+    if (!r->obs || bytes <= 0) return;
+    seen = write ? r->obs->write : r->obs->read;
+    if (!seen) return;
+    range.at = at, range.bytes = (uint32_t)bytes, range.level = level, range.row = row, range.row_bytes = row_bytes;
+    seen(r->obs->ctx, &range);
 }
-static void note_write(rows_run *r, uint32_t at, int32_t bytes)
+static void note_read(rows_run *r, uint32_t at, int32_t bytes, int32_t level, int32_t row, int32_t row_bytes)
 {
-    if (r->obs && r->obs->write && bytes > 0) r->obs->write(r->obs->ctx, at, (uint32_t)bytes);
+    note(r, 0, at, bytes, level, row, row_bytes);
+}
+static void note_write(rows_run *r, uint32_t at, int32_t bytes, int32_t level, int32_t row, int32_t row_bytes)
+{
+    note(r, 1, at, bytes, level, row, row_bytes);
+}
+
+/* The level of the step's output rows (after the ADD, if any). */
+static int32_t final_level(const rows_run *r)
+{
+    return r->a->nstages + (r->a->add ? 1 : 0);
 }
 
 static int set_layers(rows_run *r)
@@ -106,11 +124,12 @@ static reef_status ensure_rows(rows_run *r, int32_t i, int32_t hi)
             int32_t keep_from = window_lo(l, r->current[i]), drop = keep_from - r->base[i];
             if (drop <= 0) return REEF_ARG_ERROR;
             if (drop > r->count[i]) drop = r->count[i];
-            note_read(r, input_row_at(r, i, r->base[i] + drop), (r->count[i] - drop) * l->in_row);
+            note_read(r, input_row_at(r, i, r->base[i] + drop), (r->count[i] - drop) * l->in_row, i,
+                      r->base[i] + drop, l->in_row);
             if (!r->dry)
                 copy_bytes(r->arena + r->a->stage[i].ring_at, r->arena + input_row_at(r, i, r->base[i] + drop),
                            (r->count[i] - drop) * l->in_row);
-            note_write(r, r->a->stage[i].ring_at, (r->count[i] - drop) * l->in_row);
+            note_write(r, r->a->stage[i].ring_at, (r->count[i] - drop) * l->in_row, i, r->base[i] + drop, l->in_row);
             r->base[i] += drop, r->count[i] -= drop;
             if (r->count[i] == 0) r->base[i] = row;
         }
@@ -141,7 +160,7 @@ static reef_status compute_row(rows_run *r, int32_t i, int32_t y, uint32_t dst_a
     out_view.h = 1;
     ctx.buf = r->arena + r->a->kernel_at;
     ctx.size = r->a->kernel_size;
-    note_read(r, input_row_at(r, i, lo_c), in_view.h * l->in_row);
+    note_read(r, input_row_at(r, i, lo_c), in_view.h * l->in_row, i, lo_c, l->in_row);
     if (s->kind == REEF_ROWS_CONV) {
         reef_conv_params p = s->conv->params;
         p.padding.h = lo_c - lo;
@@ -160,8 +179,8 @@ static reef_status compute_row(rows_run *r, int32_t i, int32_t y, uint32_t dst_a
                                       s->dw->filter, s->dw->bias, &out_view, (int8_t *)(r->arena + dst_at));
     }
     if (r->obs && need > r->obs->kernel_bytes) r->obs->kernel_bytes = need;
-    if (need > 0) note_write(r, r->a->kernel_at, need);
-    note_write(r, dst_at, l->out_row);
+    if (need > 0) note_write(r, r->a->kernel_at, need, REEF_ROWS_KERNEL_SCRATCH, 0, 0);
+    note_write(r, dst_at, l->out_row, i + 1, y, l->out_row);
     return st;
 }
 
@@ -187,9 +206,9 @@ static void commit_rows(rows_run *r, int32_t next_out, int all)
         uint32_t dst = a->io.output_at + (uint32_t)(r->first * out_row);
         uint32_t slot = a->pending_at + (uint32_t)((r->first % a->pending_rows) * out_row);
         if (!all && dst < live_hi && live_lo < dst + (uint32_t)out_row) return;
-        note_read(r, slot, out_row);
+        note_read(r, slot, out_row, final_level(r), r->first, out_row);
         if (!r->dry) copy_bytes(r->arena + dst, r->arena + slot, out_row);
-        note_write(r, dst, out_row);
+        note_write(r, dst, out_row, final_level(r), r->first, out_row);
         r->first++, r->waiting--;
     }
 }
@@ -218,15 +237,15 @@ reef_status reef_rows_run(const reef_rows_step_args *a, uint8_t *arena, reef_row
         if (st != REEF_OK) return st;
         if (a->add) {
             const uint32_t t0 = a->io.input_at + (uint32_t)(y * r.layer[0].in_row);
-            note_read(&r, t0, out_row);
-            note_read(&r, slot, out_row);
+            note_read(&r, t0, out_row, 0, y, out_row);
+            note_read(&r, slot, out_row, a->nstages, y, out_row);
             if (!r.dry) {
                 const int8_t *x0 = (const int8_t *)(arena + t0), *x1 = (const int8_t *)(arena + slot);
                 st = reef_add_s8(&a->add->params, a->add_t0_first ? x0 : x1, a->add_t0_first ? x1 : x0, out_row,
                                  (int8_t *)(arena + slot));
                 if (st != REEF_OK) return st;
             }
-            note_write(&r, slot, out_row);
+            note_write(&r, slot, out_row, a->nstages + 1, y, out_row);
         }
         if (a->pending_rows == 0) continue;
         r.waiting++;

@@ -54,12 +54,23 @@ typedef struct reef_rows_step_args {
     int32_t kernel_size;
 } reef_rows_step_args;
 
+/* What a range of the arena holds, for a checker: rows row.. of tensor
+ * level `level` (0: the chain input T0; i in 1..nstages-1: T_i, stage i's
+ * input; nstages: the last layer's output; nstages + 1: the output after
+ * the residual ADD), row_bytes each; REEF_ROWS_KERNEL_SCRATCH: the
+ * kernels' scratch (no rows). */
+enum { REEF_ROWS_KERNEL_SCRATCH = -1 };
+typedef struct reef_rows_range {
+    uint32_t at, bytes;
+    int32_t level, row, row_bytes;
+} reef_rows_range;
+
 /* What a checker sees (tests, the planner): every byte range of the arena
  * the step reads or writes, in order, and the rows it keeps waiting. With
  * dry set no kernel runs and no byte moves (the planner's simulation). */
 typedef struct reef_rows_observer {
-    void (*read)(void *ctx, uint32_t at, uint32_t bytes);
-    void (*write)(void *ctx, uint32_t at, uint32_t bytes);
+    void (*read)(void *ctx, const reef_rows_range *range);
+    void (*write)(void *ctx, const reef_rows_range *range);
     void *ctx;
     int dry;
     int32_t max_pending;  /* out: most finished rows waiting at once */

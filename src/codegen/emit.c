@@ -660,7 +660,9 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "#ifndef REEF_DW_IN_PLACE\n#define REEF_DW_IN_PLACE %d\n#endif\n\n",
             m->in_place_steps > 0);
     unsigned paired = 0;
-    for (int k = 0; k < m->nsteps; k++) paired |= (conv_paired(&m->steps[k]) ? 1u : 0u) | (fc_paired(&m->steps[k]) ? 2u : 0u);
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; leaf(m, k, i); i++)
+            paired |= (conv_paired(leaf(m, k, i)) ? 1u : 0u) | (fc_paired(leaf(m, k, i)) ? 2u : 0u);
     fprintf(e->fp,
             "/* The paired weight layouts this model's steps use (1 conv, 2 fully\n"
             " * connected; reef/conv.h, reef/fc.h): the runtime compiles no other loop. */\n"

@@ -483,26 +483,20 @@ static void fuse_plan_free(fuse_plan *fp)
     free(fp->chain), free(fp->rows), free(fp->on);
 }
 
-/* Replaces chains of conv / depthwise steps (and a residual ADD) with ROWS
- * steps where that lowers the arena: every possible chain first, then each
- * taken out again when the arena does not grow without it (a ROWS step
- * costs instructions: kernel calls per row, ring moves). */
-static int fuse_rows(const reef_graph *g, reef_lowered_model *m, reef_memory_mode mode, reef_error *err)
+/* Chains of up to max_layers layers, formed greedily from the first step,
+ * then each taken out again when the arena does not grow without it (a
+ * ROWS step costs instructions: kernel calls per row, ring moves); *best:
+ * the arena. Returns -1 when out of memory. */
+static int plan_chains(const reef_graph *g, const reef_lowered_model *m, const int *readers, int max_layers,
+                       reef_memory_mode mode, fuse_plan *fp_out, size_t *best_out)
 {
-    int *readers = calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof *readers);
     fuse_plan fp = {0, calloc((size_t)(m->nsteps ? m->nsteps : 1), sizeof(fuse_rows_chain)),
                     calloc((size_t)(m->nsteps ? m->nsteps : 1), sizeof(reef_lowered_step)),
                     calloc((size_t)(m->nsteps ? m->nsteps : 1), 1)};
-    if (!readers || !fp.chain || !fp.rows || !fp.on) {
-        free(readers), fuse_plan_free(&fp);
-        return reef_fail(err, "%s: out of memory", model_name(g));
-    }
-    for (int k = 0; k < m->nsteps; k++)
-        for (int j = 0; j < 2; j++)
-            if (m->steps[k].input_tensors[j] >= 0) readers[m->steps[k].input_tensors[j]]++;
+    if (!fp.chain || !fp.rows || !fp.on) return fuse_plan_free(&fp), -1;
     for (int k = 0; k < m->nsteps;) {
         fuse_rows_chain c;
-        if (!fuse_rows_chain_at(m, readers, k, REEF_ROWS_MAX_STAGES, &c) ||
+        if (!fuse_rows_chain_at(m, readers, k, max_layers, &c) ||
             !(c.nlayers > 1 || c.has_add || c.in_place) || fuse_rows_make(m, &c, &fp.rows[fp.n])) {
             k++;
             continue;
@@ -511,7 +505,6 @@ static int fuse_rows(const reef_graph *g, reef_lowered_model *m, reef_memory_mod
         fp.on[fp.n++] = 1;
         k += c.nlayers + c.has_add;
     }
-    free(readers);
     size_t best = arena_fused(g, m, &fp, mode);
     for (int i = 0; i < fp.n; i++) {
         fp.on[i] = 0;
@@ -524,9 +517,43 @@ static int fuse_rows(const reef_graph *g, reef_lowered_model *m, reef_memory_mod
     if (on) {
         memcpy(on, fp.on, (size_t)fp.n);
         memset(fp.on, 0, (size_t)fp.n);
-        if (arena_fused(g, m, &fp, mode) > best) memcpy(fp.on, on, (size_t)fp.n);
+        size_t none = arena_fused(g, m, &fp, mode);
+        if (none > best) memcpy(fp.on, on, (size_t)fp.n);
+        else best = none;
         free(on);
     }
+    *fp_out = fp, *best_out = best;
+    return 0;
+}
+
+/* Replaces chains of conv / depthwise steps (and a residual ADD) with ROWS
+ * steps where that lowers the arena: chains of at most 3, 2 or 1 layers
+ * (plan_chains), the smallest arena kept (a tie keeps the longer chains:
+ * fewer ROWS steps). */
+static int fuse_rows(const reef_graph *g, reef_lowered_model *m, reef_memory_mode mode, reef_error *err)
+{
+    int *readers = calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof *readers);
+    fuse_plan fp = {0, NULL, NULL, NULL};
+    size_t best = SIZE_MAX;
+    if (!readers) return reef_fail(err, "%s: out of memory", model_name(g));
+    for (int k = 0; k < m->nsteps; k++)
+        for (int j = 0; j < 2; j++)
+            if (m->steps[k].input_tensors[j] >= 0) readers[m->steps[k].input_tensors[j]]++;
+    for (int max_layers = REEF_ROWS_MAX_STAGES; max_layers >= 1; max_layers--) {
+        fuse_plan cand;
+        size_t arena;
+        if (plan_chains(g, m, readers, max_layers, mode, &cand, &arena)) {
+            free(readers), fuse_plan_free(&fp);
+            return reef_fail(err, "%s: out of memory", model_name(g));
+        }
+        if (arena < best) {
+            if (fp.chain) fuse_plan_free(&fp);
+            fp = cand, best = arena;
+        } else {
+            fuse_plan_free(&cand);
+        }
+    }
+    free(readers);
     int nsteps = 0;
     reef_lowered_step *steps = fused_steps(m, &fp, &nsteps);
     if (!steps) {

@@ -28,22 +28,22 @@ static void test_gen_json(void **state)
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "arena lower bound (bytes)"));
     assert_non_null(strstr(out, "memory mode"));
-    /* --memory min: KWS's nine conv and depthwise layers run row by row in
-     * three ROWS steps (each output in place over its input), none left to
-     * run in place alone, a smaller arena */
+    /* --memory min: KWS's four 1x1 convs run row by row, each output in
+     * place over its input (four one-layer ROWS steps), its four depthwise
+     * steps in place, a smaller arena */
     snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --name kws --memory min --json", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %s", out);
     assert_non_null(strstr(out, "\"memory\":\"min\""));
-    assert_non_null(strstr(out, "\"in_place_steps\":0"));
-    assert_non_null(strstr(out, "\"rows_steps\":3,\"rows_layers\":9,\"rows_in_place_steps\":3"));
+    assert_non_null(strstr(out, "\"in_place_steps\":4"));
+    assert_non_null(strstr(out, "\"rows_steps\":4,\"rows_layers\":4,\"rows_in_place_steps\":4"));
     long arena = 0, layer = 0;
     const char *a = strstr(out, "\"arena_bytes\":"), *b = strstr(out, "\"arena_layer_by_layer_bytes\":");
     assert_true(a && b);
     arena = strtol(a + strlen("\"arena_bytes\":"), NULL, 10);
     layer = strtol(b + strlen("\"arena_layer_by_layer_bytes\":"), NULL, 10);
     assert_true(arena > 0 && arena < layer);
-    snprintf(cmd, sizeof cmd, "grep -c 'define REEF_DW_IN_PLACE 0' %s/out/kws.h", dir);
+    snprintf(cmd, sizeof cmd, "grep -c 'define REEF_DW_IN_PLACE 1' %s/out/kws.h", dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_int_equal(testing_rm_tree(dir), 0);
 }

@@ -35,9 +35,11 @@ static void usage(FILE *fp)
                 "  --replay DATA     the training data the plan's replay samples come from\n"
                 "  --memory MODE     fast (default): the fastest kernels, arena planned layer by\n"
                 "                    layer; balanced: depthwise convolutions run in place (their\n"
-                "                    output over their input) where that lowers the arena; min:\n"
-                "                    every depthwise convolution that can runs in place. In place\n"
-                "                    costs instructions (docs/architecture.md)\n"
+                "                    output over their input) and chains of up to 3 conv /\n"
+                "                    depthwise layers (and a residual ADD) run row by row with\n"
+                "                    small ring buffers, where that lowers the arena; min: also\n"
+                "                    every depthwise convolution that can runs in place. Both\n"
+                "                    cost instructions (`reef report --memory`; docs/architecture.md)\n"
                 "  --json            print the summary as JSON\n\n"
                 "Intermittent power (docs/intermittent.md): --intermittent also writes\n"
                 "DIR/NAME_resume.h and .c, the schedule that lets the model survive power\n"
@@ -99,6 +101,9 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, reef
         reef_json_kv_string(&j, "memory", reef_memory_mode_name(memory));
         reef_json_kv_int(&j, "in_place_steps", m->in_place_steps);
         reef_json_kv_int(&j, "arena_layer_by_layer_bytes", (int64_t)m->arena_layer_by_layer);
+        reef_json_kv_int(&j, "rows_steps", m->rows_steps);
+        reef_json_kv_int(&j, "rows_layers", m->rows_layers);
+        reef_json_kv_int(&j, "rows_in_place_steps", m->rows_in_place);
         reef_json_end(&j);
         reef_json_finish(&j);
     } else {
@@ -119,6 +124,7 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, reef
         reef_table_cell(&t, "memory mode"), reef_table_cell(&t, "%s", reef_memory_mode_name(memory));
         reef_table_cell(&t, "depthwise steps in place"), reef_table_cell(&t, "%d", m->in_place_steps);
         reef_table_cell(&t, "arena, layer by layer (bytes)"), reef_table_cell(&t, "%zu", m->arena_layer_by_layer);
+        reef_table_cell(&t, "row-by-row steps (layers)"), reef_table_cell(&t, "%d (%d)", m->rows_steps, m->rows_layers);
         reef_table_print(&t, stdout, NULL);
     }
     free(counts);

@@ -78,7 +78,7 @@ static int parse(int argc, char **argv, memory_args *a)
 typedef struct mode_row {
     reef_memory_mode mode;
     size_t arena, arena_layer_by_layer, lower_bound;
-    int in_place_steps;
+    int in_place_steps, rows_steps, rows_layers;
     reef_firmware_figures fig;
 } mode_row;
 
@@ -106,6 +106,7 @@ static int run_mode(const memory_args *a, const reef_graph *g, const reef_datase
     }
     r->arena = m.arena_size, r->arena_layer_by_layer = m.arena_layer_by_layer;
     r->lower_bound = m.arena_lower_bound, r->in_place_steps = m.in_place_steps;
+    r->rows_steps = m.rows_steps, r->rows_layers = m.rows_layers;
     free(in), free(out), free(host);
     reef_lowered_free(&m);
     return rc;
@@ -120,19 +121,21 @@ static void print_table(const memory_args *a, const mode_row *rows, int n)
 {
     const mode_row *fast = &rows[0];
     printf("\n## %s: memory modes (%d samples, qemu-m4)\n\n", a->tflite, n);
-    printf("| mode | arena B | layer by layer B | arena / layer by layer | in place | RAM KB | flash KB | "
-           "instructions | vs fast | time ms |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| mode | arena B | layer by layer B | arena / layer by layer | in place | row by row (layers) | RAM KB | "
+           "flash KB | instructions | vs fast | time ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < MODES; k++) {
         const mode_row *r = &rows[k];
-        printf("| %s | %zu | %zu | %.3f | %d | %.2f | %.2f | %.0f | %+.1f%% | %.3f |\n",
+        printf("| %s | %zu | %zu | %.3f | %d | %d (%d) | %.2f | %.2f | %.0f | %+.1f%% | %.3f |\n",
                reef_memory_mode_name(r->mode), r->arena, r->arena_layer_by_layer,
                r->arena_layer_by_layer ? (double)r->arena / (double)r->arena_layer_by_layer : 0, r->in_place_steps,
+               r->rows_steps, r->rows_layers,
                r->fig.mem.ram_total / 1024.0, r->fig.mem.flash_total / 1024.0, r->fig.insn_mean,
                percent_over(r->fig.insn_mean, fast->fig.insn_mean), r->fig.time_ms);
     }
     printf("\n- arena: the planned activation arena (scratch included); layer by layer: the same model with no "
            "step in place (the bound of layer-by-layer execution); in place: depthwise steps whose output "
-           "overwrites their input.\n");
+           "overwrites their input; row by row: ROWS steps, chains of conv / depthwise layers (and a residual ADD) "
+           "run one output row at a time with ring buffers (reef/rows.h), nothing recomputed.\n");
     printf("- RAM and flash: the firmware ELF, RAM with the stack high-water of the emulated run (measured); "
            "instructions: exact, emulated (qemu-m4), mean per inference; time: modeled cycles at the profile's "
            "clock (docs/cycle-model.md).\n");
@@ -157,6 +160,8 @@ static void print_json(const memory_args *a, const mode_row *rows, int n)
         reef_json_kv_int(&j, "arena_layer_by_layer_bytes", (int64_t)r->arena_layer_by_layer);
         reef_json_kv_int(&j, "arena_lower_bound_bytes", (int64_t)r->lower_bound);
         reef_json_kv_int(&j, "in_place_steps", r->in_place_steps);
+        reef_json_kv_int(&j, "rows_steps", r->rows_steps);
+        reef_json_kv_int(&j, "rows_layers", r->rows_layers);
         reef_json_kv_int(&j, "ram_bytes", r->fig.mem.ram_total);
         reef_json_kv_int(&j, "flash_bytes", r->fig.mem.flash_total);
         reef_json_kv_number(&j, "instructions", r->fig.insn_mean);

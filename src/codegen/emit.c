@@ -481,6 +481,39 @@ static void put_requantize(emitter *e, int k, const reef_lowered_step *s, const 
             a->input_offset, a->multiplier, a->shift, a->output_offset, a->count);
 }
 
+/* The C index of layer j of ROWS step k: its constants and args are named
+ * like a step's, past every real step index. */
+static int sub_index(int k, int j)
+{
+    return (j + 1) * 100000 + k;
+}
+
+static void put_rows(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_rows_step_args *a = args;
+    fprintf(e->fp, "    .nstages = %" PRId32 ",\n    .stage = {", a->nstages);
+    for (int i = 0; i < a->nstages; i++) {
+        const reef_rows_stage *st = &a->stage[i];
+        fprintf(e->fp, "%s{.kind = %" PRId32 ", ", i ? ", " : "", st->kind);
+        if (st->conv)
+            fprintf(e->fp, ".conv = &%s_s%d_args, .dw = 0, ", e->name, sub_index(k, i));
+        else
+            fprintf(e->fp, ".conv = 0, .dw = &%s_s%d_args, ", e->name, sub_index(k, i));
+        fprintf(e->fp, ".ring_rows = %" PRId32 ", .ring_at = %" PRIu32 "u}", st->ring_rows, st->ring_at);
+    }
+    fputs("},\n", e->fp);
+    if (a->add)
+        fprintf(e->fp, "    .add = &%s_s%d_args, .add_t0_first = %" PRId32 ",\n", e->name, sub_index(k, a->nstages),
+                a->add_t0_first);
+    else
+        fputs("    .add = 0, .add_t0_first = 0,\n", e->fp);
+    fprintf(e->fp,
+            "    .pending_rows = %" PRId32 ", .pending_at = %" PRIu32 "u, .kernel_at = %" PRIu32
+            "u, .kernel_size = %" PRId32 ",\n",
+            a->pending_rows, a->pending_at, a->kernel_at, a->kernel_size);
+    (void)s;
+}
+
 /* Per kind (reef/step_kinds.h): the names the generated C uses and the
  * printer of its args. */
 typedef void (*put_args_fn)(emitter *e, int k, const reef_lowered_step *s, const void *args);
@@ -494,9 +527,21 @@ static const struct {
 #undef REEF_X
 };
 
+static void put_step_args(emitter *e, int k, const reef_lowered_step *s);
+
 static void put_step(emitter *e, int k, const reef_lowered_step *s)
 {
-    fprintf(e->fp, "\n/* step %d: op %d %s */\n", k, s->op, reef_builtin_name(s->builtin));
+    fprintf(e->fp, "\n/* step %d: op %d %s%s */\n", k, s->op, reef_builtin_name(s->builtin),
+            s->kind == REEF_STEP_ROWS ? " and the next layers, row by row" : "");
+    for (int j = 0; j < s->nsub; j++) {
+        fprintf(e->fp, "\n/* step %d, layer %d: op %d %s */\n", k, j, s->sub[j].op, reef_builtin_name(s->sub[j].builtin));
+        put_step_args(e, sub_index(k, j), &s->sub[j]);
+    }
+    put_step_args(e, k, s);
+}
+
+static void put_step_args(emitter *e, int k, const reef_lowered_step *s)
+{
     if (fc_paired(s)) {
         if (put_fc_paired_consts(e, k, s)) return;
     } else if (conv_paired(s)) {
@@ -556,10 +601,19 @@ static int uses_quantize_ops(const reef_lowered_model *m)
 /* 1 when a step hands its layer to a scalar reference kernel (the fast
  * kernels' *_needs_reference predicates); else the header tells the
  * runtime to leave them out of the firmware. */
+/* Step k's i-th kernel step: itself, or a ROWS step's layers; NULL past the last. */
+static const reef_lowered_step *leaf(const reef_lowered_model *m, int k, int i)
+{
+    const reef_lowered_step *s = &m->steps[k];
+    if (s->kind != REEF_STEP_ROWS) return i == 0 ? s : NULL;
+    return i < s->nsub ? &s->sub[i] : NULL;
+}
+
 static int needs_reference_kernels(const reef_lowered_model *m)
 {
-    for (int k = 0; k < m->nsteps; k++) {
-        const reef_lowered_step *s = &m->steps[k];
+    for (int k = 0; k < m->nsteps; k++)
+    for (int i = 0; leaf(m, k, i); i++) {
+        const reef_lowered_step *s = leaf(m, k, i);
         if (s->kind == REEF_STEP_CONV &&
             reef_conv_s8_needs_reference(&s->args.conv.params, &s->args.conv.quant, &s->args.conv.filter_dims))
             return 1;
@@ -573,11 +627,12 @@ static int needs_reference_kernels(const reef_lowered_model *m)
 static unsigned conv_paths(const reef_lowered_model *m)
 {
     unsigned paths = 0;
-    for (int k = 0; k < m->nsteps; k++) {
-        const reef_conv_step_args *a = &m->steps[k].args.conv;
-        if (m->steps[k].kind == REEF_STEP_CONV)
-            paths |= 1u << reef_conv_s8_path(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
-    }
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; leaf(m, k, i); i++) {
+            const reef_conv_step_args *a = &leaf(m, k, i)->args.conv;
+            if (leaf(m, k, i)->kind == REEF_STEP_CONV)
+                paths |= 1u << reef_conv_s8_path(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
+        }
     return paths;
 }
 
@@ -586,7 +641,9 @@ static unsigned add_paths(const reef_lowered_model *m)
 {
     unsigned paths = 0;
     for (int k = 0; k < m->nsteps; k++)
-        if (m->steps[k].kind == REEF_STEP_ADD) paths |= 1u << reef_add_s8_path(&m->steps[k].args.add.params);
+        for (int i = 0; leaf(m, k, i); i++)
+            if (leaf(m, k, i)->kind == REEF_STEP_ADD)
+                paths |= 1u << reef_add_s8_path(&leaf(m, k, i)->args.add.params);
     return paths;
 }
 
@@ -664,7 +721,9 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "#ifndef REEF_DW_IN_PLACE\n#define REEF_DW_IN_PLACE %d\n#endif\n\n",
             m->in_place_steps > 0);
     unsigned paired = 0;
-    for (int k = 0; k < m->nsteps; k++) paired |= (conv_paired(&m->steps[k]) ? 1u : 0u) | (fc_paired(&m->steps[k]) ? 2u : 0u);
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; leaf(m, k, i); i++)
+            paired |= (conv_paired(leaf(m, k, i)) ? 1u : 0u) | (fc_paired(leaf(m, k, i)) ? 2u : 0u);
     fprintf(e->fp,
             "/* The paired weight layouts this model's steps use (1 conv, 2 fully\n"
             " * connected; reef/conv.h, reef/fc.h): the runtime compiles no other loop. */\n"

@@ -646,6 +646,9 @@ int reef_intermittent_plan_make(const reef_lowered_model *m, const reef_intermit
     if (m->in_place_steps)
         return reef_fail(err, "intermittent: %d depthwise steps run in place, so they could not be re-executed "
                          "after a power failure: lower with --memory fast", m->in_place_steps);
+    if (m->rows_steps)
+        return reef_fail(err, "intermittent: %d ROWS steps (layers run row by row, reef/rows.h) are not "
+                         "resumable: lower with --memory fast", m->rows_steps);
     if (ctx_init(&c, m, o, err) || build_atoms(&c, err)) goto done;
     cut = malloc((size_t)(c.natoms + 1) * sizeof *cut);
     nvm_at = malloc((size_t)(c.nt ? c.nt : 1) * sizeof *nvm_at);

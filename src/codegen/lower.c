@@ -1204,6 +1204,8 @@ int lower_one_op(const reef_graph *g, int index, reef_lowered_step *s, reef_erro
 
 void lower_step_free(reef_lowered_step *s)
 {
+    for (int j = 0; s->sub && j < s->nsub; j++) lower_step_free(&s->sub[j]);
+    free(s->sub);
     free(s->filter);
     free(s->bias);
     free(s->bias64);

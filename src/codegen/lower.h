@@ -62,6 +62,15 @@ typedef struct reef_lowered_step {
     int8_t *shift;       /* (nchannels), in [-31, 30] */
     int32_t nbias, nchannels;
     int64_t macs;
+    /* ROWS (reef/rows.h): its layers and residual ADD (owned; their args'
+     * io unused), where the scratch parts sit in its scratch (kernel, rings
+     * of stages 1.., pending rows), and the output's offset from the input
+     * when it is written over it (rows_in_place). */
+    struct reef_lowered_step *sub;
+    int nsub;
+    uint32_t rows_ring_rel[REEF_ROWS_MAX_STAGES], rows_pending_rel;
+    int rows_in_place;
+    int32_t rows_disp;
 } reef_lowered_step;
 
 typedef struct reef_lowered_model {
@@ -77,6 +86,9 @@ typedef struct reef_lowered_model {
      * of the layer-by-layer plan (none in place) it started from. */
     int in_place_steps;
     size_t arena_layer_by_layer;
+    /* ROWS steps (layers run row by row, intermediates in rings), those of
+     * them written over their input, and the layers they hold. */
+    int rows_steps, rows_in_place, rows_layers;
     /* Activation tensors: arena offset and bytes by graph tensor index
      * (tensor_at[t] == REEF_LOWER_NO_OFFSET for constants and unused). */
     int ntensors;

@@ -27,6 +27,24 @@ int lower_lut(const reef_graph *g, const reef_op *op, reef_lowered_step *s, reef
 int lower_is_pieces(int32_t builtin);
 int lower_pieces(const reef_graph *g, int index, reef_lowered_step *steps, int *nsteps, reef_error *err);
 
+/* Row-streamed chains (fuse_rows.c, reef/rows.h): steps start ..
+ * start + nlayers - 1 (conv / depthwise, each reading the one before) and,
+ * with has_add, the residual ADD after them; in_place: the chain's input
+ * dies in it, so its output may go over it. */
+typedef struct fuse_rows_chain {
+    int start, nlayers, has_add, add_t0_first, in_place;
+} fuse_rows_chain;
+/* The longest chain of at most max_layers layers at step k (readers:
+ * steps reading each tensor); 0 when none starts there. */
+int fuse_rows_chain_at(const reef_lowered_model *m, const int *readers, int k, int max_layers,
+                       fuse_rows_chain *c);
+/* out: the ROWS step of chain c, its layers shallow copies of m's steps
+ * (out->sub, owned by out only once those steps are dropped); -1 when out
+ * of memory or the runtime refuses the chain. */
+int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_lowered_step *out);
+/* Points a ROWS step's args at its layers and its scratch (io.scratch_at). */
+void fuse_rows_fix(reef_lowered_step *s);
+
 /* The args of a step as its kind's struct (every union member starts at
  * the union's address), and their operands, for filling them. */
 #define STEP_ARGS(s, type) ((type *)(void *)&(s)->args)

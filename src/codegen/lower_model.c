@@ -156,6 +156,7 @@ typedef struct lifetimes {
     char *written; /* (ntensors) */
     int *readers;  /* (ntensors) number of steps reading it */
     int32_t *pin;  /* (ntensors) by root: the root whose offset it must share (in place), or -1 */
+    int32_t *disp; /* (ntensors) by root: its offset minus pin's (a ROWS step's output over its input) */
 } lifetimes;
 
 static int32_t find_root(const lifetimes *lt, int32_t t)
@@ -235,6 +236,12 @@ static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes
             a->io.scratch_size =
                 (uint32_t)reef_dw_conv_s8_in_place_buffer_size(&a->params, &a->filter_dims, &a->output_dims);
         }
+        if (s.kind == REEF_STEP_ROWS && s.rows_in_place) {
+            /* live at this step as the input is: the step writes only rows
+             * no later read of the input needs (reef/rows.h) */
+            lt->pin[s.output_tensor] = find_root(lt, s.input_tensors[0]);
+            lt->disp[s.output_tensor] = s.rows_disp;
+        }
         for (int j = 0; j < 2; j++)
             if (s.input_tensors[j] >= 0) {
                 int32_t r = find_root(lt, s.input_tensors[j]);
@@ -265,6 +272,7 @@ static void set_step_offsets(reef_lowered_step *s, const uint32_t *at, uint32_t 
     io->input2_at = s->input_tensors[1] >= 0 ? at[s->input_tensors[1]] : 0;
     io->output_at = at[s->output_tensor];
     io->scratch_at = io->scratch_size ? scratch_at : 0;
+    if (s->kind == REEF_STEP_ROWS) fuse_rows_fix(s);
 }
 
 /* One planner buffer per root tensor, then one per step with scratch. */
@@ -298,16 +306,30 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
         buf_of[t] = n++;
     }
     int *group = malloc((size_t)(cap ? cap : 1) * sizeof *group);
-    if (!group) {
-        free(bufs), free(buf_of);
+    int64_t *rel = calloc((size_t)(cap ? cap : 1), sizeof *rel);
+    size_t *disp = calloc((size_t)(cap ? cap : 1), sizeof *disp);
+    if (!group || !rel || !disp) {
+        free(bufs), free(buf_of), free(group), free(rel), free(disp);
         return reef_fail(err, "%s: out of memory", model_name(g));
     }
     for (int b = 0; b < cap; b++) group[b] = b;
-    /* an in-place output shares its input's group (chains of them too) */
+    /* an in-place output shares its input's group (chains of them too),
+     * displaced when a ROWS step puts it off its input's offset */
+    int any_disp = 0;
+    for (int k = 0; k < m->nsteps; k++) any_disp |= m->steps[k].kind == REEF_STEP_ROWS;
     for (int t = 0; t < g->ntensors; t++) {
         int32_t head = t;
-        while (lt->pin[head] >= 0) head = lt->pin[head];
-        if (buf_of[t] >= 0 && head != t && buf_of[head] >= 0) group[buf_of[t]] = buf_of[head];
+        int64_t d = 0;
+        while (lt->pin[head] >= 0) d += lt->disp[head], head = lt->pin[head];
+        if (buf_of[t] >= 0 && head != t && buf_of[head] >= 0) group[buf_of[t]] = buf_of[head], rel[buf_of[t]] = d;
+        any_disp |= d != 0;
+    }
+    /* displacements from the group's lowest member */
+    for (int b = 0; b < cap; b++) {
+        int64_t low = 0;
+        for (int i = 0; i < cap; i++)
+            if (group[i] == group[b] && rel[i] < low) low = rel[i];
+        disp[b] = (size_t)(rel[b] - low);
     }
     int first_scratch = n;
     for (int k = 0; k < m->nsteps; k++) {
@@ -319,7 +341,8 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
     if (no_reuse)
         plan_no_reuse(bufs, n, &st);
     else
-        rc = reef_plan_grouped(bufs, n, group, REEF_PLAN_ALIGN, &st, err);
+        rc = any_disp ? reef_plan_grouped_disp(bufs, n, group, disp, REEF_PLAN_ALIGN, &st, err)
+                                       : reef_plan_grouped(bufs, n, group, REEF_PLAN_ALIGN, &st, err);
     if (rc == 0) {
         m->arena_size = st.arena_size, m->arena_lower_bound = st.lower_bound, m->plan_strategy = st.strategy;
         for (int t = 0; t < g->ntensors; t++) {
@@ -331,7 +354,7 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
             set_step_offsets(&m->steps[k], m->tensor_at,
                              reef_lowered_step_io(&m->steps[k])->scratch_size ? (uint32_t)bufs[sb++].offset : 0);
     }
-    free(bufs), free(buf_of), free(group);
+    free(bufs), free(buf_of), free(group), free(rel), free(disp);
     return rc;
 }
 
@@ -340,9 +363,9 @@ static int plan_with(const reef_graph *g, reef_lowered_model *m, int no_reuse, c
 {
     size_t n = (size_t)(g->ntensors ? g->ntensors : 1);
     lifetimes lt = {malloc(n * sizeof(int32_t)), malloc(n * sizeof(int)), malloc(n * sizeof(int)),
-                    calloc(n, 1), calloc(n, sizeof(int)), malloc(n * sizeof(int32_t))};
+                    calloc(n, 1), calloc(n, sizeof(int)), malloc(n * sizeof(int32_t)), calloc(n, sizeof(int32_t))};
     int rc = -1;
-    if (!lt.root || !lt.first || !lt.last || !lt.written || !lt.readers || !lt.pin) {
+    if (!lt.root || !lt.first || !lt.last || !lt.written || !lt.readers || !lt.pin || !lt.disp) {
         reef_fail(err, "%s: out of memory", model_name(g));
         goto done;
     }
@@ -351,7 +374,7 @@ static int plan_with(const reef_graph *g, reef_lowered_model *m, int no_reuse, c
     if (trace_lifetimes(g, m, &lt, wanted, dry, err) || plan_arena(g, m, &lt, no_reuse, err)) goto done;
     rc = 0;
 done:
-    free(lt.root), free(lt.first), free(lt.last), free(lt.written), free(lt.readers), free(lt.pin);
+    free(lt.root), free(lt.first), free(lt.last), free(lt.written), free(lt.readers), free(lt.pin), free(lt.disp);
     return rc;
 }
 
@@ -404,25 +427,171 @@ static int choose_in_place(const reef_graph *g, const reef_lowered_model *m, ree
     return 0;
 }
 
+/* ---- row-streamed chains (reef/rows.h) ---------------------------------- */
+
+typedef struct fuse_plan {
+    int n;
+    fuse_rows_chain *chain; /* (n) */
+    reef_lowered_step *rows; /* (n) the ROWS step of each */
+    char *on;                /* (n) 1: taken */
+} fuse_plan;
+
+/* m's steps with the chains that are on replaced by their ROWS steps
+ * (shallow copies); NULL when out of memory. */
+static reef_lowered_step *fused_steps(const reef_lowered_model *m, const fuse_plan *fp, int *nsteps)
+{
+    reef_lowered_step *out = malloc((size_t)(m->nsteps ? m->nsteps : 1) * sizeof *out);
+    if (!out) return NULL;
+    int n = 0, c = 0;
+    for (int k = 0; k < m->nsteps;) {
+        while (c < fp->n && fp->chain[c].start < k) c++;
+        if (c < fp->n && fp->chain[c].start == k && fp->on[c]) {
+            out[n++] = fp->rows[c];
+            k += fp->chain[c].nlayers + fp->chain[c].has_add;
+        } else {
+            out[n++] = m->steps[k++];
+        }
+    }
+    *nsteps = n;
+    return out;
+}
+
+static size_t arena_if(const reef_graph *g, const reef_lowered_model *m, const char *wanted);
+static int choose_in_place(const reef_graph *g, const reef_lowered_model *m, reef_memory_mode mode, char *wanted);
+
+/* The arena with the chains that are on and the depthwise steps the mode
+ * puts in place; SIZE_MAX on failure. */
+static size_t arena_fused(const reef_graph *g, const reef_lowered_model *m, const fuse_plan *fp,
+                          reef_memory_mode mode)
+{
+    reef_lowered_model tmp = *m;
+    size_t size = SIZE_MAX;
+    tmp.steps = fused_steps(m, fp, &tmp.nsteps);
+    char *wanted = calloc((size_t)(m->nsteps ? m->nsteps : 1), 1);
+    if (tmp.steps && wanted) {
+        choose_in_place(g, &tmp, mode, wanted);
+        size = arena_if(g, &tmp, wanted);
+    }
+    free(tmp.steps), free(wanted);
+    return size;
+}
+
+static void fuse_plan_free(fuse_plan *fp)
+{
+    for (int i = 0; i < fp->n; i++)
+        if (!fp->on[i]) free(fp->rows[i].sub); /* shallow: the layers stay m's */
+    free(fp->chain), free(fp->rows), free(fp->on);
+}
+
+/* Chains of up to max_layers layers, formed greedily from the first step,
+ * then each taken out again when the arena does not grow without it (a
+ * ROWS step costs instructions: kernel calls per row, ring moves); *best:
+ * the arena. Returns -1 when out of memory. */
+static int plan_chains(const reef_graph *g, const reef_lowered_model *m, const int *readers, int max_layers,
+                       reef_memory_mode mode, fuse_plan *fp_out, size_t *best_out)
+{
+    fuse_plan fp = {0, calloc((size_t)(m->nsteps ? m->nsteps : 1), sizeof(fuse_rows_chain)),
+                    calloc((size_t)(m->nsteps ? m->nsteps : 1), sizeof(reef_lowered_step)),
+                    calloc((size_t)(m->nsteps ? m->nsteps : 1), 1)};
+    if (!fp.chain || !fp.rows || !fp.on) return fuse_plan_free(&fp), -1;
+    for (int k = 0; k < m->nsteps;) {
+        fuse_rows_chain c;
+        if (!fuse_rows_chain_at(m, readers, k, max_layers, &c) ||
+            !(c.nlayers > 1 || c.has_add || c.in_place) || fuse_rows_make(m, &c, &fp.rows[fp.n])) {
+            k++;
+            continue;
+        }
+        fp.chain[fp.n] = c;
+        fp.on[fp.n++] = 1;
+        k += c.nlayers + c.has_add;
+    }
+    size_t best = arena_fused(g, m, &fp, mode);
+    for (int i = 0; i < fp.n; i++) {
+        fp.on[i] = 0;
+        size_t without = arena_fused(g, m, &fp, mode);
+            if (without <= best) best = without;
+        else fp.on[i] = 1;
+    }
+    /* never above the plan without any (each left out alone may grow it) */
+    char *on = malloc((size_t)(fp.n ? fp.n : 1));
+    if (on) {
+        memcpy(on, fp.on, (size_t)fp.n);
+        memset(fp.on, 0, (size_t)fp.n);
+        size_t none = arena_fused(g, m, &fp, mode);
+        if (none > best) memcpy(fp.on, on, (size_t)fp.n);
+        else best = none;
+        free(on);
+    }
+    *fp_out = fp, *best_out = best;
+    return 0;
+}
+
+/* Replaces chains of conv / depthwise steps (and a residual ADD) with ROWS
+ * steps where that lowers the arena: chains of at most 3, 2 or 1 layers
+ * (plan_chains), the smallest arena kept (a tie keeps the longer chains:
+ * fewer ROWS steps). */
+static int fuse_rows(const reef_graph *g, reef_lowered_model *m, reef_memory_mode mode, reef_error *err)
+{
+    int *readers = calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof *readers);
+    fuse_plan fp = {0, NULL, NULL, NULL};
+    size_t best = SIZE_MAX;
+    if (!readers) return reef_fail(err, "%s: out of memory", model_name(g));
+    for (int k = 0; k < m->nsteps; k++)
+        for (int j = 0; j < 2; j++)
+            if (m->steps[k].input_tensors[j] >= 0) readers[m->steps[k].input_tensors[j]]++;
+    for (int max_layers = REEF_ROWS_MAX_STAGES; max_layers >= 1; max_layers--) {
+        fuse_plan cand;
+        size_t arena;
+        if (plan_chains(g, m, readers, max_layers, mode, &cand, &arena)) {
+            free(readers), fuse_plan_free(&fp);
+            return reef_fail(err, "%s: out of memory", model_name(g));
+        }
+        if (arena < best) {
+            if (fp.chain) fuse_plan_free(&fp);
+            fp = cand, best = arena;
+        } else {
+            fuse_plan_free(&cand);
+        }
+    }
+    free(readers);
+    int nsteps = 0;
+    reef_lowered_step *steps = fused_steps(m, &fp, &nsteps);
+    if (!steps) {
+        fuse_plan_free(&fp);
+        return reef_fail(err, "%s: out of memory", model_name(g));
+    }
+    free(m->steps);
+    m->steps = steps, m->nsteps = nsteps;
+    fuse_plan_free(&fp);
+    return 0;
+}
+
 static int plan_model(const reef_graph *g, reef_lowered_model *m, const reef_lower_options *opt, reef_error *err)
 {
     int no_reuse = opt && opt->no_reuse;
+    const reef_memory_mode mode = opt ? opt->memory : REEF_MEMORY_FAST;
     char *wanted = calloc((size_t)(m->nsteps ? m->nsteps : 1), 1);
     if (!wanted) return reef_fail(err, "%s: out of memory", model_name(g));
     int any = 0;
-    if (!no_reuse) choose_in_place(g, m, opt ? opt->memory : REEF_MEMORY_FAST, wanted);
-    for (int k = 0; k < m->nsteps; k++) any |= wanted[k];
-    if (any) {
-        memset(wanted, 0, (size_t)m->nsteps);
-        m->arena_layer_by_layer = arena_if(g, m, wanted);
-        choose_in_place(g, m, opt->memory, wanted);
+    if (!no_reuse && mode != REEF_MEMORY_FAST) {
+        m->arena_layer_by_layer = arena_if(g, m, wanted); /* none in place, nothing fused */
+        if (fuse_rows(g, m, mode, err)) {
+            free(wanted);
+            return -1;
+        }
+        any = 1;
+        choose_in_place(g, m, mode, wanted);
     }
     int rc = plan_with(g, m, no_reuse, wanted, 0, err);
     free(wanted);
     if (rc) return rc;
-    for (int k = 0; k < m->nsteps; k++)
-        m->in_place_steps += m->steps[k].kind == REEF_STEP_DW_CONV &&
-                             m->steps[k].args.dw_conv.io.input_at == m->steps[k].args.dw_conv.io.output_at;
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_lowered_step *s = &m->steps[k];
+        m->in_place_steps += s->kind == REEF_STEP_DW_CONV && s->args.dw_conv.io.input_at == s->args.dw_conv.io.output_at;
+        m->rows_steps += s->kind == REEF_STEP_ROWS;
+        m->rows_in_place += s->kind == REEF_STEP_ROWS && s->rows_in_place;
+        m->rows_layers += s->kind == REEF_STEP_ROWS ? s->args.rows.nstages : 0;
+    }
     if (!any) m->arena_layer_by_layer = m->arena_size;
     return 0;
 }
@@ -439,6 +608,9 @@ static int finish_model(const reef_graph *g, reef_lowered_model *m, reef_error *
         m->table[k] = (reef_step){reef_step_kind_fn(s->kind), &s->args};
         m->macs += s->macs;
         m->weights_bytes += s->filter_size + (size_t)s->nbias * (s->bias64 ? 8 : 4) + (size_t)s->nchannels * 5; /* int32 multiplier, int8 shift */
+        for (int j = 0; j < s->nsub; j++)
+            m->weights_bytes += s->sub[j].filter_size + (size_t)s->sub[j].nbias * (s->sub[j].bias64 ? 8 : 4) +
+                                (size_t)s->sub[j].nchannels * 5;
     }
     m->input_at = m->tensor_at[m->input_tensor];
     m->output_at = m->tensor_at[m->output_tensor];

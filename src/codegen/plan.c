@@ -69,6 +69,7 @@ typedef struct placer {
     int n;
     size_t align;
     const int *group; /* (n) buffers of one group share an offset; NULL: each its own */
+    const size_t *disp; /* (n) a member's offset above its group's, NULL: all 0 */
     size_t *offset;   /* (n) offsets being assigned */
     char *placed;     /* (n) 1 once placed */
 } placer;
@@ -87,21 +88,26 @@ static int one_fits_at(const placer *p, int b, size_t off)
     return 1;
 }
 
-/* Buffer b and every buffer of its group fit at off. */
+static size_t disp_of(const placer *p, int i)
+{
+    return p->disp ? p->disp[i] : 0;
+}
+
+/* Buffer b and every buffer of its group fit with the group at off. */
 static int fits_at(const placer *p, int b, size_t off)
 {
     if (!p->group) return one_fits_at(p, b, off);
     for (int i = 0; i < p->n; i++)
-        if (same_group(p, i, b) && !one_fits_at(p, i, off)) return 0;
+        if (same_group(p, i, b) && !one_fits_at(p, i, off + disp_of(p, i))) return 0;
     return 1;
 }
 
-/* The largest size in b's group. */
+/* The bytes b's group spans above its offset. */
 static size_t group_size(const placer *p, int b)
 {
     size_t size = 0;
     for (int i = 0; i < p->n; i++)
-        if (same_group(p, i, b) && p->bufs[i].size > size) size = p->bufs[i].size;
+        if (same_group(p, i, b) && disp_of(p, i) + p->bufs[i].size > size) size = disp_of(p, i) + p->bufs[i].size;
     return size;
 }
 
@@ -116,8 +122,14 @@ static size_t lowest_fit(const placer *p, int b)
         for (int j = 0; p->group && j < p->n && !meets; j++)
             meets = same_group(p, j, b) && lifetimes_meet(&p->bufs[i], &p->bufs[j]);
         if (!meets) continue;
-        size_t cand = align_up(p->offset[i] + p->bufs[i].size, p->align);
-        if (cand < best && fits_at(p, b, cand)) best = cand;
+        size_t end = align_up(p->offset[i] + p->bufs[i].size, p->align);
+        if (end < best && fits_at(p, b, end)) best = end;
+        /* a displaced member just above buffer i */
+        for (int j = 0; p->disp && j < p->n; j++)
+            if (same_group(p, j, b) && p->disp[j] && p->disp[j] <= end) {
+                size_t cand = end - p->disp[j];
+                if (cand < best && fits_at(p, b, cand)) best = cand;
+            }
     }
     return best; /* always found: above every conflicting buffer is free */
 }
@@ -201,9 +213,9 @@ static size_t run_strategy(placer *p, const strategy *s, const int *idx, size_t 
         size_t off = place_one(p, b, s->two_ended, target);
         for (int i = 0; i < p->n; i++)
             if (same_group(p, i, b)) {
-                p->offset[i] = off;
+                p->offset[i] = off + disp_of(p, i);
                 p->placed[i] = 1;
-                if (off + p->bufs[i].size > arena) arena = off + p->bufs[i].size;
+                if (p->offset[i] + p->bufs[i].size > arena) arena = p->offset[i] + p->bufs[i].size;
             }
     }
     return arena;
@@ -232,6 +244,12 @@ int reef_plan(reef_plan_buffer *bufs, int n, size_t align, reef_plan_stats *stat
 int reef_plan_grouped(reef_plan_buffer *bufs, int n, const int *group, size_t align, reef_plan_stats *stats,
                       reef_error *err)
 {
+    return reef_plan_grouped_disp(bufs, n, group, NULL, align, stats, err);
+}
+
+int reef_plan_grouped_disp(reef_plan_buffer *bufs, int n, const int *group, const size_t *disp, size_t align,
+                           reef_plan_stats *stats, reef_error *err)
+{
     if (n < 0 || align == 0 || (align & (align - 1)))
         return reef_fail(err, "plan: bad arguments (n=%d, align=%zu)", n, align);
     for (int i = 0; i < n; i++)
@@ -243,11 +261,16 @@ int reef_plan_grouped(reef_plan_buffer *bufs, int n, const int *group, size_t al
         if (stats) *stats = result;
         return 0;
     }
-    for (int i = 0; group && i < n; i++)
+    for (int i = 0; disp && i < n; i++)
+        if (disp[i] % align)
+            return reef_fail(err, "plan: buffer %d has a bad displacement %zu", i, disp[i]);
+    /* members of a displaced group may meet in time: a row-streamed step
+     * writes its output over its input's dead rows (reef/rows.h) */
+    for (int i = 0; group && !disp && i < n; i++)
         for (int j = i + 1; j < n; j++)
             if (group[i] == group[j] && lifetimes_meet(&bufs[i], &bufs[j]))
                 return reef_fail(err, "plan: buffers %d and %d share an offset but are live at one step", i, j);
-    placer p = {bufs, n, align, group, calloc((size_t)n, sizeof(size_t)), calloc((size_t)n, 1)};
+    placer p = {bufs, n, align, group, disp, calloc((size_t)n, sizeof(size_t)), calloc((size_t)n, 1)};
     size_t *best = calloc((size_t)n, sizeof *best);
     int *idx = calloc((size_t)n, sizeof *idx);
     if (!p.offset || !p.placed || !best || !idx) {

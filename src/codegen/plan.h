@@ -46,6 +46,12 @@ int reef_plan(reef_plan_buffer *bufs, int n, size_t align, reef_plan_stats *stat
 int reef_plan_grouped(reef_plan_buffer *bufs, int n, const int *group, size_t align, reef_plan_stats *stats,
                       reef_error *err);
 
+/* The same with displaced groups: member i sits disp[i] bytes (a multiple
+ * of align) above its group's offset, and members may be live at one step
+ * (the step that writes one over the other knows which bytes are dead). */
+int reef_plan_grouped_disp(reef_plan_buffer *bufs, int n, const int *group, const size_t *disp, size_t align,
+                           reef_plan_stats *stats, reef_error *err);
+
 /* The largest sum of sizes of buffers live at one step. */
 size_t reef_plan_lower_bound(const reef_plan_buffer *bufs, int n);
 

@@ -28,12 +28,15 @@ static void test_gen_json(void **state)
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "arena lower bound (bytes)"));
     assert_non_null(strstr(out, "memory mode"));
-    /* --memory min: KWS's four depthwise steps in place, a smaller arena */
+    /* --memory min: KWS's four 1x1 convs run row by row, each output in
+     * place over its input (four one-layer ROWS steps), its four depthwise
+     * steps in place, a smaller arena */
     snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/out --name kws --memory min --json", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %s", out);
     assert_non_null(strstr(out, "\"memory\":\"min\""));
     assert_non_null(strstr(out, "\"in_place_steps\":4"));
+    assert_non_null(strstr(out, "\"rows_steps\":4,\"rows_layers\":4,\"rows_in_place_steps\":4"));
     long arena = 0, layer = 0;
     const char *a = strstr(out, "\"arena_bytes\":"), *b = strstr(out, "\"arena_layer_by_layer_bytes\":");
     assert_true(a && b);

@@ -7,12 +7,20 @@
  * (nothing overwrote it since its producer wrote it), no step's scratch may
  * cover a tensor it reads or writes, and the highest byte any buffer
  * touches must be the arena the model reports (reef gen prints it). The
- * outputs of every mode must also equal a plan with no reuse at all. */
+ * outputs of every mode must also equal a plan with no reuse at all.
+ * A ROWS step (reef/rows.h: a chain run row by row, output in place over
+ * its input by rows) is replayed row by row through the runtime's own
+ * schedule (reef_rows_run with an observer): every row it reads must still
+ * hold that row of that tensor (T0 in the arena, intermediate rows in its
+ * rings, finished rows waiting), no kernel writes over what it reads in
+ * the same call, and every byte it touches lies in its input, its output
+ * or its scratch. */
 #include "testing.h"
 
 #include <stdlib.h>
 
 #include "codegen/lower.h"
+#include "reef/rows.h"
 #include "data/dataset.h"
 #include "nn/arch.h"
 #include "nn/model.h"
@@ -20,6 +28,12 @@
 #include "util/rng.h"
 
 enum { SCRATCH = -2, NOTHING = -1 };
+
+/* The shadow's label of row `row` of a ROWS step's tensor level `level`. */
+static int32_t row_label(int32_t level, int32_t row)
+{
+    return -16 - (level << 16 | row);
+}
 
 /* The tensor whose bytes t reads: t itself when a step writes it or it is
  * the graph input, else (a reshape alias) the latest earlier step output
@@ -41,12 +55,117 @@ static int overlaps(uint32_t a, uint32_t an, uint32_t b, uint32_t bn)
     return an && bn && a < b + bn && b < a + an;
 }
 
+/* A ROWS step replayed on the shadow, range by range (reef_rows_observer). */
+typedef struct rows_replay {
+    int32_t *shadow;
+    const reef_lowered_model *m;
+    const reef_lowered_step *s;
+    const char *what;
+    int step;
+    int32_t t0_root;
+    size_t *top;
+    uint32_t read_at[8], read_n[8]; /* what the current operation read */
+    int32_t read_level[8], read_row[8];
+    int nreads, writing;
+    long rows_read; /* rows checked, for the summary */
+} rows_replay;
+
+static int inside(uint32_t at, uint32_t n, uint32_t lo, uint32_t len)
+{
+    return at >= lo && at + n <= lo + len;
+}
+
+static void rows_bounds(rows_replay *x, const reef_rows_range *g, int write)
+{
+    const reef_step_io *io = &x->s->args.rows.io;
+    const reef_lowered_model *m = x->m;
+    const int32_t out = x->s->output_tensor, t0 = x->s->input_tensors[0];
+    int ok = inside(g->at, g->bytes, io->scratch_at, io->scratch_size) ||
+             inside(g->at, g->bytes, m->tensor_at[out], m->tensor_bytes[out]) ||
+             (!write && g->level == 0 && inside(g->at, g->bytes, m->tensor_at[t0], m->tensor_bytes[t0]));
+    if (!ok)
+        fail_msg("%s: ROWS step %d %s %u bytes at %u (level %d row %d) outside its input, output and scratch", x->what,
+                 x->step, write ? "writes" : "reads", g->bytes, g->at, g->level, g->row);
+    if (g->at + g->bytes > *x->top) *x->top = g->at + g->bytes;
+}
+
+static void rows_read(void *ctx, const reef_rows_range *g)
+{
+    rows_replay *x = ctx;
+    rows_bounds(x, g, 0);
+    if (x->writing) x->nreads = 0, x->writing = 0; /* a new operation */
+    if (x->nreads < 8) {
+        x->read_at[x->nreads] = g->at, x->read_n[x->nreads] = g->bytes;
+        x->read_level[x->nreads] = g->level, x->read_row[x->nreads++] = g->row;
+    }
+    for (uint32_t b = 0; b < g->bytes; b++) {
+        const int32_t want = g->level == 0 ? x->t0_root : row_label(g->level, g->row + (int32_t)b / g->row_bytes);
+        if (x->shadow[g->at + b] != want)
+            fail_msg("%s: ROWS step %d reads level %d row %d at arena %u, which holds %d, not %d", x->what, x->step,
+                     g->level, g->row + (int32_t)b / g->row_bytes, g->at + b, x->shadow[g->at + b], want);
+    }
+    x->rows_read += g->bytes / (uint32_t)g->row_bytes;
+}
+
+static void rows_write(void *ctx, const reef_rows_range *g)
+{
+    rows_replay *x = ctx;
+    rows_bounds(x, g, 1);
+    x->writing = 1;
+    /* a kernel must not write over what it reads in the same call; a copy
+     * of rows (the same rows, moved as memmove does) and the elementwise
+     * ADD in place (exactly the range it reads) may */
+    for (int j = 0; j < x->nreads; j++) {
+        const int same_range = x->read_at[j] == g->at && x->read_n[j] == g->bytes;
+        const int copy = x->nreads == 1 && x->read_level[0] == g->level && x->read_row[0] == g->row &&
+                         g->level != REEF_ROWS_KERNEL_SCRATCH;
+        if (overlaps(x->read_at[j], x->read_n[j], g->at, g->bytes) && !same_range && !copy)
+            fail_msg("%s: ROWS step %d writes level %d row %d at %u over bytes the same operation reads", x->what,
+                     x->step, g->level, g->row, g->at);
+    }
+    for (uint32_t b = 0; b < g->bytes; b++)
+        x->shadow[g->at + b] =
+            g->level == REEF_ROWS_KERNEL_SCRATCH ? SCRATCH : row_label(g->level, g->row + (int32_t)b / g->row_bytes);
+}
+
+/* Replays ROWS step k of m on the shadow and checks its output rows. */
+static long replay_rows(const reef_lowered_model *m, int k, int32_t *shadow, uint8_t *arena, const char *what,
+                        size_t *top)
+{
+    const reef_lowered_step *s = &m->steps[k];
+    const reef_rows_step_args *a = &s->args.rows;
+    rows_replay x = {.shadow = shadow, .m = m, .s = s, .what = what, .step = k,
+                     .t0_root = root_of(m, s->input_tensors[0], k), .top = top};
+    reef_rows_observer obs = {rows_read, rows_write, &x, 0, 0, 0};
+    if (reef_rows_run(a, arena, &obs) != REEF_OK) fail_msg("%s: ROWS step %d refuses to run", what, k);
+    if (obs.kernel_bytes > a->kernel_size)
+        fail_msg("%s: ROWS step %d's kernels ask %d bytes of scratch, it has %d", what, k, obs.kernel_bytes,
+                 a->kernel_size);
+    if (obs.max_pending > a->pending_rows)
+        fail_msg("%s: ROWS step %d kept %d rows waiting, room for %d", what, k, obs.max_pending, a->pending_rows);
+    const int32_t out = s->output_tensor, final = a->nstages + (a->add ? 1 : 0);
+    const reef_dims *od = a->stage[a->nstages - 1].conv ? &a->stage[a->nstages - 1].conv->output_dims
+                                                        : &a->stage[a->nstages - 1].dw->output_dims;
+    const int32_t out_row = od->w * od->c;
+    for (uint32_t b = 0; b < m->tensor_bytes[out]; b++) {
+        const uint32_t at = m->tensor_at[out] + b;
+        if (shadow[at] != row_label(final, (int32_t)b / out_row))
+            fail_msg("%s: after ROWS step %d, output byte %u (row %d) holds %d", what, k, b, (int32_t)b / out_row,
+                     shadow[at]);
+        shadow[at] = out;
+    }
+    return x.rows_read;
+}
+
 /* Replays m on a shadow arena, failing the test at the first violation. *top:
  * the highest byte (exclusive) any tensor or scratch of a step uses. */
-static void shadow_replay(const reef_lowered_model *m, const char *what, size_t *top)
+static long shadow_replay(const reef_lowered_model *m, const char *what, size_t *top)
 {
     int32_t *shadow = malloc((m->arena_size + 1) * sizeof *shadow);
+    uint8_t *arena = calloc(m->arena_size + 1, 1); /* ROWS steps run their kernels on it */
+    long rows_read = 0;
     assert_non_null(shadow);
+    assert_non_null(arena);
     for (size_t i = 0; i < m->arena_size; i++) shadow[i] = NOTHING;
     *top = 0;
     const uint32_t in_at = m->tensor_at[m->input_tensor], in_n = m->tensor_bytes[m->input_tensor];
@@ -75,8 +194,14 @@ static void shadow_replay(const reef_lowered_model *m, const char *what, size_t 
             fail_msg("%s: step %d's scratch covers its output", what, k);
         if (io->scratch_size && io->scratch_at + io->scratch_size > *top) *top = io->scratch_at + io->scratch_size;
         if (out_at + out_n > *top) *top = out_at + out_n;
-        assert_true(*top <= m->arena_size);
+        if (*top > m->arena_size)
+            fail_msg("%s: step %d (%s) reaches byte %zu past the arena %zu (out %u+%u, scratch %u+%u)", what, k,
+                     reef_builtin_name(s->builtin), *top, m->arena_size, out_at, out_n, io->scratch_at, io->scratch_size);
         for (uint32_t i = 0; i < io->scratch_size; i++) shadow[io->scratch_at + i] = SCRATCH;
+        if (s->kind == REEF_STEP_ROWS) {
+            rows_read += replay_rows(m, k, shadow, arena, what, top);
+            continue;
+        }
         for (uint32_t i = 0; i < out_n; i++) shadow[out_at + i] = out;
     }
     const int32_t r = root_of(m, m->output_tensor, m->nsteps);
@@ -84,6 +209,8 @@ static void shadow_replay(const reef_lowered_model *m, const char *what, size_t 
         if (shadow[m->tensor_at[m->output_tensor] + i] != r)
             fail_msg("%s: the output's byte %u was overwritten after it was written", what, i);
     free(shadow);
+    free(arena);
+    return rows_read;
 }
 
 /* A random net's spec text: a stem, 1-3 MBConv blocks, a pooled head. */
@@ -128,7 +255,8 @@ static void test_random_schedules(void **state)
     reef_rng r;
     reef_rng_seed(&r, 1414);
     const int nets = testing_sanitizer_run() ? 60 : 1000;
-    int in_place_steps = 0, smaller = 0, models_in_place = 0;
+    int in_place_steps = 0, smaller = 0, models_in_place = 0, rows_steps = 0, rows_in_place = 0, models_rows = 0;
+    long rows_checked = 0;
     for (int k = 0; k < nets; k++) {
         char text[512], what[600];
         int side;
@@ -159,7 +287,7 @@ static void test_random_schedules(void **state)
             if (reef_lower_with(&g, &lo, &m, &err)) fail_msg("%s: %s", text, err.msg);
             snprintf(what, sizeof what, "net %d (%s), --memory %s", k, text, reef_memory_mode_name((reef_memory_mode)mode));
             size_t top;
-            shadow_replay(&m, what, &top);
+            rows_checked += shadow_replay(&m, what, &top);
             if (top != m.arena_size) fail_msg("%s: buffers reach byte %zu, the arena reported is %zu", what, top, m.arena_size);
             assert_int_equal(reef_lowered_invoke(&m, in, got), 0);
             if (memcmp(got, want, sizeof got)) fail_msg("%s: outputs differ from the plan without reuse", what);
@@ -168,6 +296,10 @@ static void test_random_schedules(void **state)
                 in_place_steps += m.in_place_steps;
                 models_in_place += m.in_place_steps > 0;
                 smaller += m.arena_size < fast_arena;
+            }
+            if (mode != REEF_MEMORY_FAST) {
+                rows_steps += m.rows_steps, rows_in_place += m.rows_in_place;
+                models_rows += m.rows_steps > 0;
             }
             if (m.arena_size > fast_arena) fail_msg("%s: arena %zu, above fast's %zu", what, m.arena_size, fast_arena);
             reef_lowered_free(&m);
@@ -180,7 +312,11 @@ static void test_random_schedules(void **state)
            "arena is the highest byte used; under min %d nets run %d depthwise steps in place, %d with a "
            "smaller arena than fast\n",
            nets, models_in_place, in_place_steps, smaller);
+    printf("  under balanced and min: %d lowerings with ROWS steps, %d ROWS steps (%d output in place over their "
+           "input), %ld rows read and checked on the shadow\n",
+           models_rows, rows_steps, rows_in_place, rows_checked);
     assert_true(models_in_place > nets / 4 && smaller > 0);
+    assert_true(models_rows > nets / 4 && rows_in_place > 0 && rows_checked > 0);
 }
 
 int main(void)

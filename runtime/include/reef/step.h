@@ -34,6 +34,7 @@
 #include "reef/mean.h"
 #include "reef/pool.h"
 #include "reef/reshape_pad.h"
+#include "reef/rows.h"
 #include "reef/s16x8.h"
 #include "reef/softmax.h"
 #include "reef/step_kinds.h"
@@ -73,6 +74,10 @@ typedef struct reef_conv_step_args {
     const int32_t *bias;    /* (C_OUT) or NULL */
 } reef_conv_step_args;
 reef_status reef_conv_step(const void *args, uint8_t *arena);
+
+/* ROWS: a chain of conv / depthwise layers (and a residual ADD) run row by
+ * row, intermediates in rings (reef/rows.h). */
+reef_status reef_rows_step(const void *args, uint8_t *arena);
 
 /* TRANSPOSE_CONV: a reef_conv_step_args (filter (C_OUT, KH, KW, C_IN),
  * dilation unused). */

@@ -310,6 +310,10 @@ static void print_report(const run_args *a, const reef_prun_report *r)
         reef_table_cell(&t, "original test split"), reef_table_cell(&t, "%.2f", pct(r->test.int8_correct, r->test.count)),
             reef_table_cell(&t, "%.2f", pct(r->test.before_correct, r->test.count)),
             reef_table_cell(&t, "%.2f", pct(r->test.after_correct, r->test.count));
+    for (int c = 0; c < reef_peval_nclasses(&r->site); c++)
+        reef_table_cell(&t, "site recall, class %d", c),
+            reef_table_cell(&t, "%.2f", pct(r->site.int8_class_correct[c], r->site.class_count[c])),
+            reef_table_cell(&t, "-"), reef_table_cell(&t, "%.2f", pct(r->site.after_class_correct[c], r->site.class_count[c]));
     reef_table_print(&t, stdout, NULL);
     reef_prun_report_print_cost(r, stdout);
 }

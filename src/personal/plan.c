@@ -200,6 +200,7 @@ int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, re
                   "site_cap %d\nreplay %d\nram_update %u\nflash_update %u\n",
                   (double)p->hp.lr, (double)p->hp.momentum, (double)p->hp.anchor, p->hp.epochs, p->hp.batch_site,
                   p->hp.batch_replay, p->hp.seed, p->site_cap, p->replay_count, p->ram_update, p->flash_update);
+    if (p->hp.balance) n += snprintf(text + n, sizeof text - (size_t)n, "balance 1\n"); /* absent: 0, as before */
     return reef_write_file(path, text, (size_t)n, err);
 }
 
@@ -241,6 +242,7 @@ static int parse_line(const char *key, const char *value, reef_pplan *p)
     else if (!strcmp(key, "batch_site")) p->hp.batch_site = (int32_t)v;
     else if (!strcmp(key, "batch_replay")) p->hp.batch_replay = (int32_t)v;
     else if (!strcmp(key, "seed")) p->hp.seed = (uint32_t)v;
+    else if (!strcmp(key, "balance") && (v == 0 || v == 1)) p->hp.balance = (int32_t)v;
     else if (!strcmp(key, "site_cap")) p->site_cap = (int32_t)v;
     else if (!strcmp(key, "replay")) p->replay_count = (int32_t)v;
     else if (!strcmp(key, "ram_update")) p->ram_update = (uint32_t)v;

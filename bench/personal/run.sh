@@ -3,7 +3,8 @@
 # (gray fish-s, or the 2-channel slow-background fish-s with BASE=slow)
 # trained without the tuning habitats (7490, 7434) and the measured ones
 # (7398, 7623, 9892), its 64K plan, and `reef personalize` on the host over
-# habitats x 3 draws (bench/personal/sweep.py).
+# habitats x 3 draws (bench/personal/sweep.py; guard K 15, M 0 unless
+# --hold-back / --guard-margin say otherwise).
 #   bench/personal/run.sh BUILD WORK [gray|slow] [tune|measure] [sweep.py options]
 set -eu
 build=$1 work=$2 base=${3:-slow} which=${4:-measure}

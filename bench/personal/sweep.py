@@ -35,7 +35,7 @@ def main():
     ap.add_argument('--test')
     ap.add_argument('--draws', default='1,2,3')
     ap.add_argument('--hold-back', default='15')
-    ap.add_argument('--guard-margin', default='1')
+    ap.add_argument('--guard-margin', default='0')
     ap.add_argument('--target', default='host')
     ap.add_argument('--set', action='append', default=[])
     ap.add_argument('--json', action='store_true')

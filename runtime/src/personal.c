@@ -153,6 +153,28 @@ static int do_guard(reef_personal *p, int32_t margin, int8_t *out)
     return 0;
 }
 
+/* The site sample at epoch position i. Plain: the shuffled order. With
+ * hp.balance the positions take the classes present in turn (class
+ * present[i % npresent]), each class its own samples in shuffled order,
+ * wrapping round, so every batch holds the classes in equal shares and the
+ * rarer class is seen more than once per epoch (the deployed model's
+ * failure at a new site is answering the commoner class for everything). */
+int32_t reef_personal_site_pick(const reef_personal *p, int32_t i)
+{
+    int32_t count[REEF_PERSONAL_MAX_CLASSES] = {0}, present[REEF_PERSONAL_MAX_CLASSES] = {0};
+    int32_t npresent = 0, c, k, rank;
+    if (!p->hp.balance || p->tail->nclasses > REEF_PERSONAL_MAX_CLASSES) return p->order[i];
+    for (k = 0; k < p->site_count; k++) count[p->site_labels[k]]++;
+    for (c = 0; c < p->tail->nclasses; c++)
+        if (count[c]) present[npresent++] = c;
+    if (npresent == 0) return p->order[i];
+    c = present[i % npresent];
+    rank = (i / npresent) % count[c];
+    for (k = 0; k < p->site_count; k++)
+        if (p->site_labels[p->order[k]] == c && rank-- == 0) break;
+    return p->order[k];
+}
+
 static int do_step(reef_personal *p, float *loss)
 {
     const int8_t *batch[REEF_PERSONAL_MAX_BATCH];
@@ -165,8 +187,9 @@ static int do_step(reef_personal *p, float *loss)
     pos = (p->step % spe) * p->hp.batch_site;
     if (pos == 0) shuffle(p, p->step / spe);
     for (i = pos; i < pos + p->hp.batch_site && i < p->site_count; i++) {
-        batch[n] = p->site + p->order[i] * in_count;
-        labels[n++] = p->site_labels[p->order[i]];
+        int32_t at = reef_personal_site_pick(p, i);
+        batch[n] = p->site + at * in_count;
+        labels[n++] = p->site_labels[at];
     }
     for (i = 0; i < p->hp.batch_replay && p->replay_count > 0; i++) {
         batch[n] = p->replay + p->replay_next * in_count;

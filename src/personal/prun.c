@@ -291,6 +291,14 @@ static void json_eval(reef_json *j, const char *key, const reef_peval_result *e)
     reef_json_kv_number(j, "int8_deployed", pct(e->int8_correct, e->count));
     reef_json_kv_number(j, "before_tail", pct(e->before_correct, e->count));
     reef_json_kv_number(j, "after", pct(e->after_correct, e->count));
+    int nclasses = reef_peval_nclasses(e);
+    for (int pass = 0; pass < 2; pass++) {
+        const int *correct = pass ? e->after_class_correct : e->int8_class_correct;
+        reef_json_key(j, pass ? "recall_after" : "recall_int8_deployed");
+        reef_json_array(j);
+        for (int c = 0; c < nclasses; c++) reef_json_number(j, pct(correct[c], e->class_count[c]));
+        reef_json_end(j);
+    }
     reef_json_end(j);
 }
 

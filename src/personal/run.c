@@ -115,6 +115,14 @@ int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t r
 
 /* Accuracy of: the whole int8 model (deployed), the body + tail with
  * params. Only samples with use[i] (NULL: all) count. */
+int reef_peval_nclasses(const reef_peval_result *r)
+{
+    int n = 0;
+    for (int c = 0; c < REEF_PERSONAL_MAX_CLASSES; c++)
+        if (r->class_count[c]) n = c + 1;
+    return n;
+}
+
 int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
                const reef_dataset *ds, const uint8_t *skip, const float *params, reef_peval_result *r,
                reef_error *err)
@@ -147,9 +155,15 @@ int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_inpu
             if (out[k] > out[best]) best = k;
         int label = ds->labels[i];
         r->count++;
+        int after_ok = params && reef_tail_predict(&t->tail, params, t->params0, boundary, acts) == label;
         r->int8_correct += best == label;
         r->before_correct += reef_tail_predict(&t->tail, NULL, t->params0, boundary, acts) == label;
-        if (params) r->after_correct += reef_tail_predict(&t->tail, params, t->params0, boundary, acts) == label;
+        r->after_correct += after_ok;
+        if (label >= 0 && label < REEF_PERSONAL_MAX_CLASSES) {
+            r->class_count[label]++;
+            r->int8_class_correct[label] += best == label;
+            r->after_class_correct[label] += after_ok;
+        }
     }
     free(arena), free(out), free(boundary), free(acts);
     return rc;

@@ -37,12 +37,21 @@ typedef struct reef_peval_result {
     int int8_correct;   /* the deployed int8 model */
     int before_correct; /* int8 body + float tail, deployed weights */
     int after_correct;  /* int8 body + float tail, trained weights */
+    /* per class (true label; the first REEF_PERSONAL_MAX_CLASSES): samples,
+     * and correct answers of the deployed model and after the update, so a
+     * report shows whether the update moves the rarer class at all */
+    int class_count[REEF_PERSONAL_MAX_CLASSES];
+    int int8_class_correct[REEF_PERSONAL_MAX_CLASSES];
+    int after_class_correct[REEF_PERSONAL_MAX_CLASSES];
 } reef_peval_result;
 
 /* Evaluates every sample of ds not marked in skip (may be NULL). */
 int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
                const reef_dataset *ds, const uint8_t *skip, const float *params, reef_peval_result *r,
                reef_error *err);
+
+/* Classes up to the last one with samples in r (per-class figures). */
+int reef_peval_nclasses(const reef_peval_result *r);
 
 /* ---- a whole run (reef personalize) ---------------------------------------- */
 #include <stdio.h>

@@ -118,11 +118,12 @@ static void test_tail_matches_int8(void **state)
 
 /* 3 of the 12 labelled frames are held back for the GUARD (margin 0), so
  * the qemu-m4 run checks that path bit-identical too. */
-static void run_case_scheme(const char *target, int scheme, reef_prun_report *r, int expect_ok)
+static void run_case_balanced(const char *target, int scheme, int balance, reef_prun_report *r, int expect_ok)
 {
     reef_pplan p;
     reef_error err;
     plan_for_scheme(&p, scheme);
+    p.hp.balance = balance;
     /* sparse: every bias and the classifier's weights */
     for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
     p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
@@ -133,9 +134,40 @@ static void run_case_scheme(const char *target, int scheme, reef_prun_report *r,
     if (expect_ok && rc) fail_msg("%s", err.msg);
 }
 
+static void run_case_scheme(const char *target, int scheme, reef_prun_report *r, int expect_ok)
+{
+    run_case_balanced(target, scheme, 0, r, expect_ok);
+}
+
 static void run_case(const char *target, reef_prun_report *r, int expect_ok)
 {
     run_case_scheme(target, REEF_SCHEME_FLOAT, r, expect_ok);
+}
+
+/* Class-balanced batches (hp.balance): 3 samples of class 0 among 12, in
+ * a shuffled order; the positions take class 0 and class 1 in turn, each
+ * class its samples in the order's sequence, wrapping round (the rarer
+ * class twice per epoch); without balance the order itself. */
+static void test_balanced_site_pick(void **state)
+{
+    (void)state;
+    reef_tail tail = {.nclasses = 2};
+    uint8_t labels[12] = {1, 1, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1};
+    uint16_t order[12] = {5, 9, 0, 2, 11, 7, 6, 1, 3, 10, 4, 8};
+    reef_personal p = {.tail = &tail, .site_labels = labels, .order = order, .site_count = 12, .site_cap = 12};
+    const int32_t want[12] = {9, 5, 2, 0, 6, 11, 9, 7, 2, 1, 6, 3};
+    int zeros = 0;
+    for (int32_t i = 0; i < 12; i++) assert_int_equal(reef_personal_site_pick(&p, i), order[i]);
+    p.hp.balance = 1;
+    for (int32_t i = 0; i < 12; i++) {
+        int32_t at = reef_personal_site_pick(&p, i);
+        assert_int_equal(at, want[i]);
+        assert_int_equal(labels[at], i % 2 == 0 ? 0 : 1);
+        zeros += labels[at] == 0;
+    }
+    assert_int_equal(zeros, 6);
+    for (int k = 0; k < 12; k++) labels[k] = 1; /* one class present: it takes every position */
+    for (int32_t i = 0; i < 12; i++) assert_int_equal(reef_personal_site_pick(&p, i), order[i]);
 }
 
 /* Scheme a: the int8 tail's forward runs the deployed steps, so with the
@@ -328,7 +360,8 @@ static void test_qemu_bit_identical(void **state)
     (void)state;
     if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
     reef_prun_report r;
-    run_case("qemu-m4", &r, 1); /* reef_prun fails unless the weights are bit-identical */
+    /* with class-balanced batches: the generated session carries hp.balance */
+    run_case_balanced("qemu-m4", REEF_SCHEME_FLOAT, 1, &r, 1); /* reef_prun fails unless the weights are bit-identical */
     assert_true(r.emulated && r.bit_identical);
     assert_true(r.update_insns > 0 && r.total_energy_j > 0 && r.ram_total > 0);
     reef_prun_report_free(&r);
@@ -443,6 +476,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tail_matches_int8),
+        cmocka_unit_test(test_balanced_site_pick),
         cmocka_unit_test(test_update_on_host),
         cmocka_unit_test(test_guard_puts_old_back),
         cmocka_unit_test(test_guard_old_copy_from_nvm),

@@ -9,7 +9,8 @@
  *   ADD    run the int8 body on the frame (the inference steps, unchanged)
  *          and keep its boundary tensor with the label (site buffer, RAM)
  *   STEP   one update step: the next batch_site site samples (shuffled per
- *          epoch) plus batch_replay replay samples (flash), forward,
+ *          epoch; hp.balance: the classes in equal shares)
+ *          plus batch_replay replay samples (flash), forward,
  *          backward, SGD; out: the mean loss (float)
  *   EVAL   run body and tail with the trained weights; out[0] = class
  *   BEFORE the same with the deployed weights (params0)
@@ -117,6 +118,12 @@ reef_nvm_status reef_personal_restore(reef_personal *p, const reef_nvm_record *r
 
 /* Update steps in one epoch (ceil(site_count / batch_site)). */
 int32_t reef_personal_steps_per_epoch(const reef_personal *p);
+
+/* The site sample (index into site) that epoch position i (0 <=
+ * i < site_count) trains on, from the epoch's shuffled order: order[i],
+ * or with hp.balance the classes present in turn, each cycling through
+ * its own samples in shuffled order. */
+int32_t reef_personal_site_pick(const reef_personal *p, int32_t i);
 
 /* Handles one record (REEF_PERSONAL_HEADER + input_size bytes); out gets
  * out_size bytes (at least 8). Returns 0, or a

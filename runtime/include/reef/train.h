@@ -90,6 +90,8 @@ typedef struct reef_tail_hparams {
     int32_t batch_site;        /* site samples per update step */
     int32_t batch_replay;      /* replay samples mixed into every update step */
     uint32_t seed;             /* shuffling */
+    int32_t balance;           /* 1: every update batch takes the site's classes in
+                                  equal shares (the rarer ones repeat); 0: plain shuffle */
 } reef_tail_hparams;
 
 /* The buffers of an update; all sized by the generator (no malloc). */

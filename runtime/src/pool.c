@@ -118,6 +118,20 @@ static void avgpool_2x2_single(const reef_pool_params *params, const reef_dims *
         }
 }
 
+/* The loops a build compiles (reef/pool.h; a model header lists its own). */
+#ifndef REEF_POOL_PATHS
+#define REEF_POOL_PATHS ((1u << REEF_POOL_PATH_COUNT) - 1u)
+#endif
+#define POOL_HAS(path) ((REEF_POOL_PATHS >> (path)) & 1u)
+
+int reef_pool_s8_path(int is_max, const reef_pool_params *params, const reef_dims *input_dims,
+                      const reef_hw *filter, const reef_dims *output_dims)
+{
+    if (is_max) return REEF_POOL_PATH_MAX;
+    return avgpool_is_2x2_single(params, input_dims, filter, output_dims) ? REEF_POOL_PATH_AVG_2X2
+                                                                           : REEF_POOL_PATH_AVG;
+}
+
 /* Both pools: each output is the rounded average (is_max 0) or the maximum
  * (is_max 1) of its window clipped to the input, then clamped. */
 static reef_status pool_s8(int is_max, const reef_pool_params *params, const reef_dims *input_dims,
@@ -125,12 +139,18 @@ static reef_status pool_s8(int is_max, const reef_pool_params *params, const ree
                            int8_t *output)
 {
     int32_t c_in, row_stride, b, y, x, c, y0, y1, x0, x1;
+    int path;
     if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
         return REEF_ARG_ERROR;
-    if (!is_max && avgpool_is_2x2_single(params, input_dims, filter, output_dims)) {
+    path = reef_pool_s8_path(is_max, params, input_dims, filter, output_dims);
+    if (!POOL_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build (REEF_POOL_PATHS) */
+    if (path == REEF_POOL_PATH_AVG_2X2) {
         avgpool_2x2_single(params, input_dims, input, output_dims, output);
         return REEF_OK;
     }
+    if (!POOL_HAS(REEF_POOL_PATH_AVG) && !POOL_HAS(REEF_POOL_PATH_MAX)) return REEF_UNSUPPORTED; /* not reached */
+    /* the generic loop: one of the two kinds built, or both */
+    is_max = !POOL_HAS(REEF_POOL_PATH_AVG) || (POOL_HAS(REEF_POOL_PATH_MAX) && is_max);
     c_in = input_dims->c;
     row_stride = input_dims->w * c_in;
     for (b = 0; b < output_dims->n; b++)

@@ -675,6 +675,20 @@ static unsigned dw_paths(const reef_lowered_model *m)
     return paths;
 }
 
+/* The OR of 1 << reef_pool_s8_path over the pool steps. */
+static unsigned pool_paths(const reef_lowered_model *m)
+{
+    unsigned paths = 0;
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_lowered_step *s = &m->steps[k];
+        const reef_pool_step_args *a = s->kind == REEF_STEP_AVGPOOL ? &s->args.avgpool : &s->args.maxpool;
+        if (s->kind == REEF_STEP_AVGPOOL || s->kind == REEF_STEP_MAXPOOL)
+            paths |= 1u << reef_pool_s8_path(s->kind == REEF_STEP_MAXPOOL, &a->params, &a->input_dims, &a->filter,
+                                              &a->output_dims);
+    }
+    return paths;
+}
+
 /* The OR of reef_fc_s8_paths over the FC steps. */
 static unsigned fc_paths(const reef_lowered_model *m)
 {
@@ -711,6 +725,10 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "/* The depthwise loops this model runs (reef/dw_conv.h). */\n"
             "#ifndef REEF_DW_PATHS\n#define REEF_DW_PATHS 0x%xu\n#endif\n\n",
             dw_paths(m));
+    fprintf(e->fp,
+            "/* The pooling loops this model runs (reef/pool.h). */\n"
+            "#ifndef REEF_POOL_PATHS\n#define REEF_POOL_PATHS 0x%xu\n#endif\n\n",
+            pool_paths(m));
     fprintf(e->fp,
             "/* The fully-connected loops this model runs (reef/fc.h). */\n"
             "#ifndef REEF_FC_PATHS\n#define REEF_FC_PATHS 0x%xu\n#endif\n\n",

@@ -9,6 +9,7 @@
  * needing the four-row loop or the loop without scratch are refused.
  * REEF_CONV_UNPAIRED 0: the 2x2 conv loop takes only paired filters.
  * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops.
+ * REEF_POOL_PATHS names only the one-channel 2x2 average.
  * This executable compiles the runtime sources itself with the macros. */
 #include "testing.h"
 
@@ -177,6 +178,27 @@ static void test_fc_paths(void **state)
     assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 0u);
 }
 
+/* Pooling: the one-channel 2x2 average built, the others left out. */
+static void test_pool_paths(void **state)
+{
+    (void)state;
+    int8_t in[4 * 4 * 2] = {1, 2, -3, 4, 5, 6, 7, -8, 9, 10, 11, 12, 13, 14, 15, 16}, out[2 * 2 * 2];
+    reef_dims id = {1, 4, 4, 1}, od = {1, 2, 2, 1};
+    reef_hw f = {2, 2};
+    reef_pool_params p = {{2, 2}, {0, 0}, {-128, 127}};
+    reef_context ctx = {scratch, sizeof scratch};
+    assert_int_equal(reef_pool_s8_path(0, &p, &id, &f, &od), REEF_POOL_PATH_AVG_2X2);
+    assert_int_equal(reef_avgpool_s8(&ctx, &p, &id, in, &f, &od, out), REEF_OK);
+    /* (1 + 2 + 5 + 6) / 4 = 3.5 -> 4; (-3 + 4 + 7 - 8) / 4 = 0 */
+    assert_int_equal(out[0], 4);
+    assert_int_equal(out[1], 0);
+    assert_int_equal(reef_pool_s8_path(1, &p, &id, &f, &od), REEF_POOL_PATH_MAX);
+    assert_int_equal(reef_maxpool_s8(&ctx, &p, &id, in, &f, &od, out), REEF_UNSUPPORTED);
+    id.c = od.c = 2; /* two channels: the generic average */
+    assert_int_equal(reef_pool_s8_path(0, &p, &id, &f, &od), REEF_POOL_PATH_AVG);
+    assert_int_equal(reef_avgpool_s8(&ctx, &p, &id, in, &f, &od, out), REEF_UNSUPPORTED);
+}
+
 /* ADD with int8's left shift 20 and the output 1/2 of twice_max: */
 static reef_add_params add_params(int32_t shift2, int32_t offset2, int32_t act_min)
 {
@@ -214,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_dw_paths),
         cmocka_unit_test(test_fc),
         cmocka_unit_test(test_fc_paths),
+        cmocka_unit_test(test_pool_paths),
         cmocka_unit_test(test_add_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,4 +34,18 @@ reef_status reef_maxpool_s8(const reef_context *ctx, const reef_pool_params *par
                             const reef_hw *filter,
                             const reef_dims *output_dims, int8_t *output);
 
+/* The loop a pool runs (REEF_POOL_PATH_*): average of one channel by 2x2
+ * windows at stride 2 without padding, any other average, maximum. A build
+ * that defines REEF_POOL_PATHS (a generated model header does: the OR of
+ * 1 << path over its pool steps) compiles only those loops; a layer
+ * needing another one gets REEF_UNSUPPORTED. is_max: 1 for MAX_POOL_2D. */
+enum {
+    REEF_POOL_PATH_AVG_2X2 = 0,
+    REEF_POOL_PATH_AVG = 1,
+    REEF_POOL_PATH_MAX = 2,
+    REEF_POOL_PATH_COUNT = 3
+};
+int reef_pool_s8_path(int is_max, const reef_pool_params *params, const reef_dims *input_dims,
+                      const reef_hw *filter, const reef_dims *output_dims);
+
 #endif

@@ -3,7 +3,7 @@
 # Table 1 for the model it made.
 #   prep -> [search] -> train fish-nas (its spec's recipe: 60 epochs) -> quantize -> gen -> emulated Cortex-M4 run -> report
 #
-# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR] [--site]
+# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR] [--site | --temporal]
 #   BUILD   the CMake build folder holding `reef` (default build)
 #   SEARCH  1: run `reef search` first and train what it finds (default 0)
 #   --root  a DeepFish download (the folder holding Classification/); else
@@ -14,6 +14,9 @@
 #           keeps the background itself: run --background running-diff). Better at
 #           habitats never trained on, worse on the frame-random test split
 #           (docs/generalization.md). DeepFish only.
+#   --temporal  as --site with a second channel: the difference to a background 8x
+#           slower (prep/run --background running-diff-slow, archs/fish-nas-2ch.arch);
+#           the firmware forms both channels and the model's input map itself.
 # Everything goes to out/deepfish/ (git-ignored). Budget: 15 minutes on 2 cores.
 set -eu
 
@@ -29,7 +32,8 @@ while [ $# -gt 0 ]; do
     --root) root=${2:?--root needs a folder}; shift 2 ;;
     --root=*) root=${1#--root=}; shift ;;
     --site) site=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --temporal) site=2; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *)
         if [ $positional -eq 0 ]; then build=$1; else search=$1; fi
         positional=$((positional + 1)); shift ;;
@@ -70,7 +74,7 @@ else
     exit 1
 fi
 
-[ $site = 1 ] && [ $kind != deepfish ] && { echo "run.sh: --site needs DeepFish (clips of a fixed camera)" >&2; exit 1; }
+[ $site != 0 ] && [ $kind != deepfish ] && { echo "run.sh: --site/--temporal need DeepFish (clips of a fixed camera)" >&2; exit 1; }
 stage "prep: images -> dataset files ($kind)"
 for split in train val test; do
     if [ $kind = deepfish ]; then
@@ -78,6 +82,9 @@ for split in train val test; do
         if [ $site = 1 ]; then # the model's input: the difference to the clip's running background,
             # run over every frame of the clip (what the camera sees), not the split's sparse frames
             "$reef" prep --format deepfish --root "$root" --split $split --background running-diff \
+                --background-over clip -o "$out/$split-diff.ds"
+        elif [ $site = 2 ]; then # the same beside the difference to a slower background
+            "$reef" prep --format deepfish --root "$root" --split $split --background running-diff-slow \
                 --background-over clip -o "$out/$split-diff.ds"
         fi
     elif [ $split != val ]; then
@@ -116,6 +123,11 @@ if [ $site = 1 ]; then
     in="-diff"
     valopt="--val $out/val-diff.ds"
     bgopt="--background running-diff"
+elif [ $site = 2 ]; then
+    in="-diff"
+    valopt="--val $out/val-diff.ds"
+    bgopt="--background running-diff-slow"
+    arch="$repo/archs/fish-nas-2ch.arch"
 fi
 
 stage "train: $arch (float, plain C)"

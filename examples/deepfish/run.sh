@@ -3,20 +3,24 @@
 # Table 1 for the model it made.
 #   prep -> [search] -> train fish-nas (its spec's recipe: 60 epochs) -> quantize -> gen -> emulated Cortex-M4 run -> report
 #
-# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR] [--site | --temporal]
+# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR] [--temporal | --site | --gray]
 #   BUILD   the CMake build folder holding `reef` (default build)
 #   SEARCH  1: run `reef search` first and train what it finds (default 0)
 #   --root  a DeepFish download (the folder holding Classification/); else
 #           $DEEPFISH_ROOT, else ../shared/data/deepfish next to the repository;
 #           when none is there, Fashion-MNIST from /usr/share/datasets (Debian).
-#   --site  the input that holds at a new site: the difference of each frame to the
+#   --temporal  (the default on DeepFish without SEARCH; `make demo`) temporal context: two channels per
+#           pixel, the difference to the camera's running background and to a background
+#           8x slower (prep/run --background running-diff-slow, archs/fish-nas-2ch.arch);
+#           the firmware forms both channels and the model's input map itself from raw
+#           gray frames. Best of reef's inputs at habitats never trained on and on the
+#           frame-random test split (docs/generalization.md, session 9).
+#   --gray  gray frames (fish-nas as searched; `make demo GRAY=1`)
+#   --site  the 1-channel input: the difference of each frame to the
 #           camera's running background (prep --background running-diff; the firmware
 #           keeps the background itself: run --background running-diff). Better at
 #           habitats never trained on, worse on the frame-random test split
 #           (docs/generalization.md). DeepFish only.
-#   --temporal  as --site with a second channel: the difference to a background 8x
-#           slower (prep/run --background running-diff-slow, archs/fish-nas-2ch.arch);
-#           the firmware forms both channels and the model's input map itself.
 # Everything goes to out/deepfish/ (git-ignored). Budget: 15 minutes on 2 cores.
 set -eu
 
@@ -24,7 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=build
 search=0
-site=0
+site=""
 root=""
 positional=0
 while [ $# -gt 0 ]; do
@@ -33,7 +37,8 @@ while [ $# -gt 0 ]; do
     --root=*) root=${1#--root=}; shift ;;
     --site) site=1; shift ;;
     --temporal) site=2; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --gray) site=0; shift ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *)
         if [ $positional -eq 0 ]; then build=$1; else search=$1; fi
         positional=$((positional + 1)); shift ;;
@@ -74,6 +79,10 @@ else
     exit 1
 fi
 
+if [ -z "$site" ]; then # the default: temporal context on DeepFish, gray frames on Fashion-MNIST
+    site=0              # and with SEARCH=1 (the search runs on gray frames)
+    [ $kind = deepfish ] && [ "$search" != 1 ] && site=2
+fi
 [ $site != 0 ] && [ $kind != deepfish ] && { echo "run.sh: --site/--temporal need DeepFish (clips of a fixed camera)" >&2; exit 1; }
 stage "prep: images -> dataset files ($kind)"
 for split in train val test; do
@@ -124,6 +133,7 @@ if [ $site = 1 ]; then
     valopt="--val $out/val-diff.ds"
     bgopt="--background running-diff"
 elif [ $site = 2 ]; then
+    [ "$arch" = fish-nas ] || echo "run.sh: --temporal trains archs/fish-nas-2ch.arch, not the searched net (search runs on gray frames)"
     in="-diff"
     valopt="--val $out/val-diff.ds"
     bgopt="--background running-diff-slow"

@@ -11,6 +11,7 @@
 #include "codegen/emit.h"
 #include "intermittent.h"
 #include "codegen/lower.h"
+#include "data/background.h"
 #include "data/dataset.h"
 #include "energy/profile.h"
 #include "nn/metrics.h"
@@ -350,7 +351,10 @@ static int background_inputs(const run_args *a, run_state *s, reef_error *err)
  * model's per-channel input map (a table per channel, from the model's input
  * quantization: reef-trained models normalise each channel, so the map is
  * not p - 128). Here the same over the stream (in dataset order) gives what
- * the model must see; map is what the firmware is built with. */
+ * the model must see; map is what the firmware is built with. Each clip is
+ * one camera placement: at a clip's first frame (reef_dataset_starts_clip)
+ * both sides start their backgrounds afresh, the device told so by the
+ * record's first byte (1; the rest of the first half is 0). */
 static int temporal_inputs(const run_args *a, run_state *s, reef_input_map *map, reef_error *err)
 {
     if (reef_input_map_from_graph(&s->g, map, err)) return -1;
@@ -377,7 +381,13 @@ static int temporal_inputs(const run_args *a, run_state *s, reef_input_map *map,
     reef_temporal_init(&t, (reef_temporal_kind)a->temporal, mean, history, (uint32_t)a->temporal_lag, slow, (uint32_t)px);
     for (int i = 0; i < s->n; i++) {
         const uint8_t *frame = reef_dataset_sample(&s->ds, (uint32_t)i);
-        memcpy(s->inputs + (size_t)i * size + px, frame, px); /* raw bytes: the device maps after the step */
+        int8_t *record = s->inputs + (size_t)i * size;
+        memcpy(record + px, frame, px); /* raw bytes: the device maps after the step */
+        if (reef_dataset_starts_clip(&s->ds, (uint32_t)i)) { /* a new clip: the camera starts afresh */
+            record[0] = 1; /* the record's first half is free until the step writes it */
+            reef_temporal_init(&t, (reef_temporal_kind)a->temporal, mean, history, (uint32_t)a->temporal_lag, slow,
+                               (uint32_t)px);
+        }
         reef_temporal_step(&t, frame, two);
         reef_input_map_apply(map, two, size, s->model_inputs + (size_t)i * size);
     }

@@ -47,8 +47,9 @@ static void frame_to_difference(int8_t *in)
 
 #ifdef REEF_HARNESS_TEMPORAL
 /* Temporal context (reef_temporal_step): each input holds a raw gray frame
- * (its bytes p) in the input tensor's second half (the first half is not
- * read); the step writes the two interleaved channels [d, s] over the whole
+ * (its bytes p) in the input tensor's second half (of the first half only
+ * byte 0 is read: nonzero at a clip's first frame, a new placement, where
+ * the backgrounds start afresh); the step writes the two interleaved channels [d, s] over the whole
  * tensor, and each byte is mapped to the model's int8 input through its
  * channel's table (reef_harness_input_lut, force-included from
  * <name>_input_map.h: the model's input quantization, which for a
@@ -74,6 +75,9 @@ static reef_temporal harness_temporal;
 static void frame_to_temporal(int8_t *in)
 {
     uint8_t *px = (uint8_t *)in;
+    if (in[0]) /* the host marks a clip's first frame: a new placement, backgrounds start afresh */
+        reef_temporal_init(&harness_temporal, (reef_temporal_kind)REEF_HARNESS_TEMPORAL, harness_temporal_mean,
+                           HARNESS_TEMPORAL_HISTORY, REEF_HARNESS_TEMPORAL_LAG, HARNESS_TEMPORAL_SLOW, HARNESS_PIXELS);
     reef_temporal_step(&harness_temporal, px + HARNESS_PIXELS, px); /* in place: reads the frame first */
     for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i += 2) {
         in[i] = reef_harness_input_lut[0][px[i]];

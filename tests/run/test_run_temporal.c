@@ -1,10 +1,11 @@
 /* `reef run --background running-diff-slow` on real frames: a reef-trained
  * 2-channel model (its input map normalises each channel, so it is not
- * p - 128) is fed raw gray DeepFish frames of one clip; the firmware forms
+ * p - 128) is fed raw gray DeepFish frames of two clips in one stream (the
+ * device restarts its backgrounds at the second); the firmware forms
  * [d, s] with the runtime's temporal step and maps them through the model's
  * per-channel tables. Checked on host and qemu-m4: the target's outputs equal
  * the host interpreter's on every frame (exit 0, outputs_match_host), and the
- * accuracy equals the int8 predictions on the same clip prepped as `reef prep
+ * accuracy equals the int8 predictions on the same clips prepped as `reef prep
  * --background running-diff-slow` does (so the channels and the map the
  * device applies are the training data's). Skips without
  * ../shared/data/deepfish. A few seconds (two firmware builds). */
@@ -96,16 +97,16 @@ static void test_temporal_real_frames(void **state)
 
     /* one clip in frame order (one camera's stream), prepped on its own: the
      * first of 12 frames or more on which the model answers both classes, so
-     * the accuracy below depends on every frame's input */
+     * the accuracy below depends on every frame's input; then a second clip */
     uint32_t *order = malloc(gray.count * sizeof *order), *starts = malloc((gray.count + 1) * sizeof *starts), nclips;
     assert_true(order && starts);
     if (reef_dataset_clip_order(&gray, order, starts, &nclips, &err)) fail_msg("%s", err.msg);
-    uint16_t pred[CLIP_FRAMES];
-    uint32_t n = 0;
+    uint16_t pred[2 * CLIP_FRAMES];
+    uint32_t n = 0, clip = 0;
     int mixed = 0;
     for (uint32_t c = 0; c < nclips && !mixed; c++) {
         if (n) reef_dataset_free(&slow_clip), reef_dataset_free(&gray_clip);
-        n = starts[c + 1] - starts[c];
+        n = starts[c + 1] - starts[c], clip = c;
         if (n < 12) {
             n = 0;
             continue;
@@ -118,6 +119,26 @@ static void test_temporal_real_frames(void **state)
         for (uint32_t i = 1; i < n; i++) mixed |= pred[i] != pred[0];
     }
     assert_true(n > 0);
+    /* then the frames of the next clip of 12 frames or more: one stream of two
+     * camera placements; the device must start its backgrounds afresh at the
+     * second (the record's first byte), as prep does for each clip */
+    uint32_t two_clips[2 * CLIP_FRAMES];
+    const uint32_t n_first = n;
+    for (uint32_t i = 0; i < n; i++) two_clips[i] = order[starts[clip] + i];
+    for (uint32_t c = clip + 1; c < nclips && n == n_first; c++) {
+        uint32_t m = starts[c + 1] - starts[c];
+        if (m < 12) continue;
+        if (m > CLIP_FRAMES) m = CLIP_FRAMES;
+        for (uint32_t i = 0; i < m; i++) two_clips[n + i] = order[starts[c] + i];
+        n += m;
+    }
+    assert_true(n > n_first);
+    reef_dataset_free(&slow_clip), reef_dataset_free(&gray_clip);
+    take_samples(&gray, two_clips, n, &gray_clip);
+    if (reef_dataset_with_background(&gray_clip, REEF_BG_DIFF_SLOW, &slow_clip, &err) ||
+        reef_int8_predict(&g, &slow_clip, NULL, (int)n, pred, &err))
+        fail_msg("%s", err.msg);
+    for (uint32_t i = 0; i < n; i++) assert_int_equal(reef_dataset_starts_clip(&gray_clip, i), i == 0 || i == n_first);
     reef_metrics mt;
     if (reef_metrics_compute(&mt, &slow_clip, pred, &err)) fail_msg("%s", err.msg);
     const double want = mt.accuracy;
@@ -134,7 +155,7 @@ static void test_temporal_real_frames(void **state)
                  "--background running-diff-slow", bin, qemu ? "qemu-m4" : "host", dir, dir);
         int rc = testing_run(cmd, out, sizeof out);
         if (rc) fail_msg("%s", out);
-        printf("%s: %u frames of clip %s..., accuracy %.4f (prepped clip through the host interpreter: %.4f)\n",
+        printf("%s: %u frames of clips %s... (2 clips), accuracy %.4f (prepped clip through the host interpreter: %.4f)\n",
                qemu ? "qemu-m4" : "host", n, gray_clip.ids[0], json_number(out, "accuracy"), want);
         assert_non_null(strstr(out, "\"outputs_match_host\":true"));
         assert_true(fabs(json_number(out, "accuracy") - want) < 1e-9);

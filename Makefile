@@ -27,7 +27,7 @@ test-sanitize: deps
 	@REEF_SANITIZE_RUN=1 scripts/run-tests.sh build-sanitize $(JOBS)
 
 demo: build
-	@examples/deepfish/run.sh $(BUILD) $(SEARCH) $(if $(filter 1,$(SITE)),--site)
+	@examples/deepfish/run.sh $(BUILD) $(SEARCH) $(if $(filter 1,$(SITE)),--site) $(if $(filter 1,$(GRAY)),--gray)
 
 bench: build
 	@bench/run.sh $(BUILD)

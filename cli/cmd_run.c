@@ -11,6 +11,7 @@
 #include "codegen/emit.h"
 #include "intermittent.h"
 #include "codegen/lower.h"
+#include "data/background.h"
 #include "data/dataset.h"
 #include "energy/profile.h"
 #include "nn/metrics.h"
@@ -52,6 +53,11 @@ static void usage(FILE *fp)
             "                   firmware keeps the running background and feeds the model the\n"
             "                   difference (as `reef prep --background running-diff` does per\n"
             "                   clip; here one continuous stream, no reset between clips)\n"
+            "  --background running-diff-previous|running-diff-lag4|running-diff-slow\n"
+            "                   the same for temporal context (a 2-channel model): the\n"
+            "                   firmware keeps the running background and a lagged frame or a\n"
+            "                   slower background (runtime reef_temporal_step) and maps both\n"
+            "                   channels through the model's input map (a table per channel)\n"
             "  --intermittent   with injected power failures (reef run --intermittent --help)\n"
             "  --json           print the result as JSON\n");
 }
@@ -61,6 +67,7 @@ typedef struct run_args {
     long limit;
     double timeout;
     int steps, json, background_diff;
+    int temporal, temporal_lag; /* --background running-diff-*: a reef_temporal_kind, its lag */
     reef_memory_mode memory;
 } run_args;
 
@@ -75,7 +82,7 @@ static int parse(int argc, char **argv, run_args *a)
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
         {"memory", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0}};
     int c;
-    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, NULL, 0, 0, 0, 0, 0, REEF_MEMORY_FAST};
+    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, NULL, 0, 0, 0, 0, 0, 0, 0, REEF_MEMORY_FAST};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'm') a->model = optarg;
         else if (c == 'd') a->data = optarg;
@@ -90,9 +97,13 @@ static int parse(int argc, char **argv, run_args *a)
         }
         else if (c == 'C') a->step_cycles = optarg, a->steps = 1;
         else if (c == 'B') {
-            if (strcmp(optarg, "running-diff"))
-                return cli_error("run", "--background wants running-diff (the firmware's running background), not '%s'", optarg) + 1;
-            a->background_diff = 1;
+            if (!strcmp(optarg, "running-diff")) a->background_diff = 1;
+            else if (!strcmp(optarg, "running-diff-previous")) a->temporal = REEF_TEMPORAL_LAG, a->temporal_lag = 1;
+            else if (!strcmp(optarg, "running-diff-lag4")) a->temporal = REEF_TEMPORAL_LAG, a->temporal_lag = 4;
+            else if (!strcmp(optarg, "running-diff-slow")) a->temporal = REEF_TEMPORAL_SLOW, a->temporal_lag = 0;
+            else
+                return cli_error("run", "--background wants running-diff, running-diff-previous, running-diff-lag4 or "
+                                        "running-diff-slow (the firmware's running background), not '%s'", optarg) + 1;
         }
         else if (c == 'j') a->json = 1;
         else if (c == 'n') {
@@ -128,6 +139,7 @@ typedef struct run_state {
     reef_run_counts counts;  /* with --steps on qemu-m4: per-step counts */
     reef_metrics metrics;
     int first_mismatch;    /* sample index, -1 when all outputs match */
+    reef_input_map input_map; /* --background running-diff-*: built into the firmware */
 } run_state;
 
 static int interpreter_outputs(run_state *s)
@@ -333,6 +345,56 @@ static int background_inputs(const run_args *a, run_state *s, reef_error *err)
     return 0;
 }
 
+/* --background running-diff-*: the target is given each raw gray frame (its
+ * bytes p, unmapped) in the second half of an input; the firmware forms the
+ * two channels with the runtime's temporal step and maps them through the
+ * model's per-channel input map (a table per channel, from the model's input
+ * quantization: reef-trained models normalise each channel, so the map is
+ * not p - 128). Here the same over the stream (in dataset order) gives what
+ * the model must see; map is what the firmware is built with. Each clip is
+ * one camera placement: at a clip's first frame (reef_dataset_starts_clip)
+ * both sides start their backgrounds afresh, the device told so by the
+ * record's first byte (1; the rest of the first half is 0). */
+static int temporal_inputs(const run_args *a, run_state *s, reef_input_map *map, reef_error *err)
+{
+    if (reef_input_map_from_graph(&s->g, map, err)) return -1;
+    const size_t px = (size_t)s->ds.height * s->ds.width, size = (size_t)s->m.input_size;
+    const int32_t *shape = s->m.input_shape;
+    if (s->m.input_rank != 4 || shape[3] != 2 || map->channels != 2)
+        return reef_fail(err, "--background %s needs a model whose input has 2 channels (%s: input %s)",
+                         a->temporal == REEF_TEMPORAL_SLOW ? "running-diff-slow" : "running-diff-lag*", a->model,
+                         s->m.input_rank == 4 ? "of another channel count" : "not NHWC");
+    const int32_t frame_shape[4] = {shape[0], shape[1], shape[2], 1}; /* the camera's gray frames */
+    if (reef_dataset_check_fits(&s->ds, a->data, frame_shape, 4, s->m.output_size, a->model, err)) return -1;
+    s->n = (int)s->ds.count;
+    if (a->limit && a->limit < s->n) s->n = (int)a->limit;
+    if (s->n == 0) return reef_fail(err, "%s has no samples", a->data);
+    uint16_t *mean = malloc(px * sizeof *mean), *slow = malloc(px * sizeof *slow);
+    uint8_t *history = malloc(4 * px), *two = malloc(size);
+    s->inputs = calloc((size_t)s->n, size);
+    s->model_inputs = malloc((size_t)s->n * size);
+    if (!mean || !slow || !history || !two || !s->inputs || !s->model_inputs) {
+        free(mean), free(slow), free(history), free(two);
+        return reef_fail(err, "out of memory");
+    }
+    reef_temporal t;
+    reef_temporal_init(&t, (reef_temporal_kind)a->temporal, mean, history, (uint32_t)a->temporal_lag, slow, (uint32_t)px);
+    for (int i = 0; i < s->n; i++) {
+        const uint8_t *frame = reef_dataset_sample(&s->ds, (uint32_t)i);
+        int8_t *record = s->inputs + (size_t)i * size;
+        memcpy(record + px, frame, px); /* raw bytes: the device maps after the step */
+        if (reef_dataset_starts_clip(&s->ds, (uint32_t)i)) { /* a new clip: the camera starts afresh */
+            record[0] = 1; /* the record's first half is free until the step writes it */
+            reef_temporal_init(&t, (reef_temporal_kind)a->temporal, mean, history, (uint32_t)a->temporal_lag, slow,
+                               (uint32_t)px);
+        }
+        reef_temporal_step(&t, frame, two);
+        reef_input_map_apply(map, two, size, s->model_inputs + (size_t)i * size);
+    }
+    free(mean), free(slow), free(history), free(two);
+    return 0;
+}
+
 static int prepare(const run_args *a, run_state *s, reef_error *err)
 {
     if (reef_profile_load(a->profile, &s->profile, err)) return -1;
@@ -343,6 +405,13 @@ static int prepare(const run_args *a, run_state *s, reef_error *err)
     char note[1024];
     if (reef_dataset_follow_classes(&s->ds, a->data, &s->g.classes, a->model, note, sizeof note, err)) return -1;
     if (note[0]) fprintf(stderr, "reef run: %s\n", note);
+    if (a->temporal) {
+        s->outputs = malloc((size_t)s->ds.count * s->m.output_size + 1);
+        s->expected = malloc((size_t)s->ds.count * s->m.output_size + 1);
+        s->pred = malloc((size_t)s->ds.count * sizeof *s->pred + 1);
+        if (!s->outputs || !s->expected || !s->pred) return reef_fail(err, "out of memory");
+        return temporal_inputs(a, s, &s->input_map, err);
+    }
     if (reef_pipeline_int8_inputs(&s->g, &s->m, &s->ds, a->data, &s->inputs, err)) return -1;
     s->n = (int)s->ds.count;
     if (a->limit && a->limit < s->n) s->n = (int)a->limit;
@@ -362,7 +431,8 @@ static int execute(const run_args *a, run_state *s, reef_error *err)
     reef_c_name_from_path(a->model, name, sizeof name);
     reef_pipeline_opts o = {.target = a->target, .work_dir = a->work, .name = name, .source = a->model,
                             .profile = &s->profile, .timeout_s = a->timeout, .profile_steps = a->steps,
-                            .background_diff = a->background_diff};
+                            .background_diff = a->background_diff, .temporal = a->temporal,
+                            .temporal_lag = a->temporal_lag, .input_map = a->temporal ? &s->input_map : NULL};
     if (!a->json) fprintf(stderr, "reef run: building %s for %s, running %d samples...\n", a->model, a->target, s->n);
     if (reef_pipeline_run_int8(&s->m, s->inputs, s->n, s->outputs, &o, &s->fig, a->steps ? &s->counts : NULL, err))
         return -1;

@@ -3,13 +3,20 @@
 # Table 1 for the model it made.
 #   prep -> [search] -> train fish-nas (its spec's recipe: 60 epochs) -> quantize -> gen -> emulated Cortex-M4 run -> report
 #
-# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR] [--site]
+# usage: examples/deepfish/run.sh [BUILD [SEARCH]] [--root DIR] [--temporal | --site | --gray]
 #   BUILD   the CMake build folder holding `reef` (default build)
 #   SEARCH  1: run `reef search` first and train what it finds (default 0)
 #   --root  a DeepFish download (the folder holding Classification/); else
 #           $DEEPFISH_ROOT, else ../shared/data/deepfish next to the repository;
 #           when none is there, Fashion-MNIST from /usr/share/datasets (Debian).
-#   --site  the input that holds at a new site: the difference of each frame to the
+#   --temporal  (the default on DeepFish without SEARCH; `make demo`) temporal context: two channels per
+#           pixel, the difference to the camera's running background and to a background
+#           8x slower (prep/run --background running-diff-slow, archs/fish-nas-2ch.arch);
+#           the firmware forms both channels and the model's input map itself from raw
+#           gray frames. Best of reef's inputs at habitats never trained on and on the
+#           frame-random test split (docs/generalization.md, session 9).
+#   --gray  gray frames (fish-nas as searched; `make demo GRAY=1`)
+#   --site  the 1-channel input: the difference of each frame to the
 #           camera's running background (prep --background running-diff; the firmware
 #           keeps the background itself: run --background running-diff). Better at
 #           habitats never trained on, worse on the frame-random test split
@@ -21,7 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=build
 search=0
-site=0
+site=""
 root=""
 positional=0
 while [ $# -gt 0 ]; do
@@ -29,7 +36,9 @@ while [ $# -gt 0 ]; do
     --root) root=${2:?--root needs a folder}; shift 2 ;;
     --root=*) root=${1#--root=}; shift ;;
     --site) site=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --temporal) site=2; shift ;;
+    --gray) site=0; shift ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *)
         if [ $positional -eq 0 ]; then build=$1; else search=$1; fi
         positional=$((positional + 1)); shift ;;
@@ -70,7 +79,11 @@ else
     exit 1
 fi
 
-[ $site = 1 ] && [ $kind != deepfish ] && { echo "run.sh: --site needs DeepFish (clips of a fixed camera)" >&2; exit 1; }
+if [ -z "$site" ]; then # the default: temporal context on DeepFish, gray frames on Fashion-MNIST
+    site=0              # and with SEARCH=1 (the search runs on gray frames)
+    [ $kind = deepfish ] && [ "$search" != 1 ] && site=2
+fi
+[ $site != 0 ] && [ $kind != deepfish ] && { echo "run.sh: --site/--temporal need DeepFish (clips of a fixed camera)" >&2; exit 1; }
 stage "prep: images -> dataset files ($kind)"
 for split in train val test; do
     if [ $kind = deepfish ]; then
@@ -78,6 +91,9 @@ for split in train val test; do
         if [ $site = 1 ]; then # the model's input: the difference to the clip's running background,
             # run over every frame of the clip (what the camera sees), not the split's sparse frames
             "$reef" prep --format deepfish --root "$root" --split $split --background running-diff \
+                --background-over clip -o "$out/$split-diff.ds"
+        elif [ $site = 2 ]; then # the same beside the difference to a slower background
+            "$reef" prep --format deepfish --root "$root" --split $split --background running-diff-slow \
                 --background-over clip -o "$out/$split-diff.ds"
         fi
     elif [ $split != val ]; then
@@ -116,6 +132,12 @@ if [ $site = 1 ]; then
     in="-diff"
     valopt="--val $out/val-diff.ds"
     bgopt="--background running-diff"
+elif [ $site = 2 ]; then
+    [ "$arch" = fish-nas ] || echo "run.sh: --temporal trains archs/fish-nas-2ch.arch, not the searched net (search runs on gray frames)"
+    in="-diff"
+    valopt="--val $out/val-diff.ds"
+    bgopt="--background running-diff-slow"
+    arch="$repo/archs/fish-nas-2ch.arch"
 fi
 
 stage "train: $arch (float, plain C)"

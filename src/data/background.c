@@ -55,6 +55,15 @@ static int same_clip(const frame_ref *a, const frame_ref *b)
     return a->clip_len == b->clip_len && !strncmp(a->id, b->id, a->clip_len);
 }
 
+int reef_dataset_starts_clip(const reef_dataset *ds, uint32_t i)
+{
+    if (i == 0) return 1;
+    frame_ref a = {.id = ds->ids[i - 1]}, b = {.id = ds->ids[i]};
+    long frame;
+    if (clip_and_frame(a.id, &a.clip_len, &frame) || clip_and_frame(b.id, &b.clip_len, &frame)) return 0;
+    return !same_clip(&a, &b);
+}
+
 static uint8_t diff_value(int p, int b)
 {
     int d = 128 + 2 * (p - b);

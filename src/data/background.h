@@ -50,6 +50,11 @@ int reef_bg_mode_parse(const char *name, reef_bg_mode *mode);
  * c is order[starts[c] .. starts[c + 1]) (starts: room for count + 1). */
 int reef_dataset_clip_order(const reef_dataset *ds, uint32_t *order, uint32_t *starts, uint32_t *nclips,
                             reef_error *err);
+/* 1 if sample i starts a clip in ds's own order: the first sample, or one
+ * whose clip (ID "<clip>_f<frame>") differs from sample i - 1's; IDs that
+ * name no clip all belong to one stream. A camera placed at a new site is
+ * one clip: its firmware starts its backgrounds afresh there. */
+int reef_dataset_starts_clip(const reef_dataset *ds, uint32_t i);
 /* out: in's samples with a second channel, the difference to the
  * background (in must have 1 channel and IDs naming clip and frame). */
 int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err);

@@ -132,6 +132,15 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
     if (!rc && spec->every_op_path) rc = arg_add(a, "-DREEF_DW_PATHS=0xfu");
     if (!rc && spec->every_op_path) rc = arg_add(a, "-DREEF_FC_PATHS=0x7u");
     if (!rc && spec->background_diff) rc = arg_add(a, "-DREEF_HARNESS_BACKGROUND_DIFF");
+    if (!rc && spec->temporal) {
+        char kind[16], lag[16];
+        snprintf(kind, sizeof kind, "%d", spec->temporal);
+        snprintf(lag, sizeof lag, "%d", spec->temporal_lag > 0 ? spec->temporal_lag : 1);
+        rc = arg_addf(a, "-DREEF_HARNESS_TEMPORAL=%s", kind, "");
+        if (!rc) rc = arg_addf(a, "-DREEF_HARNESS_TEMPORAL_LAG=%s", lag, "");
+        if (!rc) rc = arg_add(a, "-include");
+        if (!rc) rc = arg_add(a, spec->input_map_header);
+    }
     if (!rc && spec->intermittent && spec->commit_ends) rc = arg_add(a, "-DREEF_HARNESS_COMMIT_ENDS");
     if (!rc && spec->board_inputs && !strcmp(spec->board_inputs, REEF_FW_INPUTS_UART))
         rc = arg_add(a, "-DREEF_INPUTS_UART");
@@ -221,6 +230,10 @@ static int check_spec(const reef_fw_spec *spec, reef_error *err)
         return reef_fail(err, "unknown board '%s' (qemu-m4, stm32l4r5 or host)", spec->board ? spec->board : "");
     if (!spec->model_header || !spec->output) return reef_fail(err, "firmware build needs a model header and an output path");
     if (access(spec->model_header, R_OK)) return reef_fail(err, "%s: %s", spec->model_header, strerror(errno));
+    if (spec->temporal && !spec->input_map_header)
+        return reef_fail(err, "a temporal-context firmware needs the model's input map (input_map_header)");
+    if (spec->temporal && access(spec->input_map_header, R_OK))
+        return reef_fail(err, "%s: %s", spec->input_map_header, strerror(errno));
     for (int i = 0; i < spec->model_source_count; i++)
         if (access(spec->model_sources[i], R_OK)) return reef_fail(err, "%s: %s", spec->model_sources[i], strerror(errno));
     return 0;

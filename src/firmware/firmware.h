@@ -33,6 +33,13 @@ typedef struct reef_fw_spec {
     int background_diff;                /* 1: -DREEF_HARNESS_BACKGROUND_DIFF: the harness turns each raw
                                            gray frame into its running-background difference
                                            (runtime reef_background_difference) before the model */
+    int temporal, temporal_lag;         /* temporal != 0 (a reef_temporal_kind): -DREEF_HARNESS_TEMPORAL=kind
+                                           -DREEF_HARNESS_TEMPORAL_LAG=lag: each input holds a raw gray
+                                           frame (bytes p) in its second half, the harness forms the
+                                           model's two channels with runtime reef_temporal_step and
+                                           maps them through input_map_header's tables */
+    const char *input_map_header;       /* with temporal: force-included; defines
+                                           reef_harness_input_lut[2][256] (reef_pipeline writes it) */
     int commit_ends;                    /* intermittent: -DREEF_HARNESS_COMMIT_ENDS, the supply taken as
                                            never low: a job commits at its first and last point only
                                            (reef_resume.commit_now) */

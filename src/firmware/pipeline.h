@@ -40,6 +40,10 @@ typedef struct reef_pipeline_opts {
     int every_op_path;        /* reef_fw_spec.every_op_path */
     int background_diff;      /* inputs are raw gray frames (p - 128); the firmware forms the
                                  running-background difference itself (reef_fw_spec) */
+    int temporal, temporal_lag; /* inputs hold a raw gray frame (its bytes p) in their second half;
+                                 the firmware forms the temporal channels itself (reef_fw_spec) */
+    const struct reef_input_map *input_map; /* with temporal: the model's per-channel input map,
+                                 built into the firmware as tables (<name>_input_map.h) */
 } reef_pipeline_opts;
 
 typedef struct reef_firmware_figures {

@@ -45,6 +45,47 @@ static void frame_to_difference(int8_t *in)
 }
 #endif
 
+#ifdef REEF_HARNESS_TEMPORAL
+/* Temporal context (reef_temporal_step): each input holds a raw gray frame
+ * (its bytes p) in the input tensor's second half (of the first half only
+ * byte 0 is read: nonzero at a clip's first frame, a new placement, where
+ * the backgrounds start afresh); the step writes the two interleaved channels [d, s] over the whole
+ * tensor, and each byte is mapped to the model's int8 input through its
+ * channel's table (reef_harness_input_lut, force-included from
+ * <name>_input_map.h: the model's input quantization, which for a
+ * reef-trained model normalises each channel, so it is not p - 128).
+ * kind REEF_TEMPORAL_LAG keeps LAG frames (LAG bytes a pixel),
+ * REEF_TEMPORAL_SLOW a second mean (2 bytes a pixel), beside the running
+ * mean's 2 bytes a pixel; the tables are 512 bytes of flash. */
+#include "reef/background.h"
+
+#define HARNESS_PIXELS (REEF_MODEL_INPUT_SIZE / 2)
+static uint16_t harness_temporal_mean[HARNESS_PIXELS];
+#if REEF_HARNESS_TEMPORAL == 2 /* REEF_TEMPORAL_SLOW */
+static uint16_t harness_temporal_slow[HARNESS_PIXELS];
+#define HARNESS_TEMPORAL_HISTORY 0
+#define HARNESS_TEMPORAL_SLOW harness_temporal_slow
+#else
+static uint8_t harness_temporal_history[REEF_HARNESS_TEMPORAL_LAG * HARNESS_PIXELS];
+#define HARNESS_TEMPORAL_HISTORY harness_temporal_history
+#define HARNESS_TEMPORAL_SLOW 0
+#endif
+static reef_temporal harness_temporal;
+
+static void frame_to_temporal(int8_t *in)
+{
+    uint8_t *px = (uint8_t *)in;
+    if (in[0]) /* the host marks a clip's first frame: a new placement, backgrounds start afresh */
+        reef_temporal_init(&harness_temporal, (reef_temporal_kind)REEF_HARNESS_TEMPORAL, harness_temporal_mean,
+                           HARNESS_TEMPORAL_HISTORY, REEF_HARNESS_TEMPORAL_LAG, HARNESS_TEMPORAL_SLOW, HARNESS_PIXELS);
+    reef_temporal_step(&harness_temporal, px + HARNESS_PIXELS, px); /* in place: reads the frame first */
+    for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i += 2) {
+        in[i] = reef_harness_input_lut[0][px[i]];
+        in[i + 1] = reef_harness_input_lut[1][px[i + 1]];
+    }
+}
+#endif
+
 static int run_one(uint32_t index)
 {
     int8_t *input = HARNESS_INPUT, *output = HARNESS_OUTPUT;
@@ -53,6 +94,9 @@ static int run_one(uint32_t index)
     reef_mark_inference_begin();
 #ifdef REEF_HARNESS_BACKGROUND_DIFF
     frame_to_difference(input); /* counted with the inference: it runs for every frame */
+#endif
+#ifdef REEF_HARNESS_TEMPORAL
+    frame_to_temporal(input); /* counted with the inference, likewise */
 #endif
     int status = REEF_MODEL_INVOKE(input, output);
     reef_mark_inference_end();
@@ -73,6 +117,10 @@ int reef_harness_run(void)
     reef_harness_print_fact("inputs", count);
 #ifdef REEF_HARNESS_BACKGROUND_DIFF
     reef_background_init(&harness_background, harness_background_mean, REEF_MODEL_INPUT_SIZE);
+#endif
+#ifdef REEF_HARNESS_TEMPORAL
+    reef_temporal_init(&harness_temporal, (reef_temporal_kind)REEF_HARNESS_TEMPORAL, harness_temporal_mean,
+                       HARNESS_TEMPORAL_HISTORY, REEF_HARNESS_TEMPORAL_LAG, HARNESS_TEMPORAL_SLOW, HARNESS_PIXELS);
 #endif
     if (reef_platform_outputs_open()) return REEF_EXIT_IO;
     for (uint32_t i = 0; i < count; i++) {

@@ -447,7 +447,7 @@ static reef_lowered_step *fused_steps(const reef_lowered_model *m, const fuse_pl
         while (c < fp->n && fp->chain[c].start < k) c++;
         if (c < fp->n && fp->chain[c].start == k && fp->on[c]) {
             out[n++] = fp->rows[c];
-            k += fp->chain[c].nlayers + fp->chain[c].has_add;
+            k += fp->chain[c].nlayers + fp->chain[c].has_skip + fp->chain[c].has_add;
         } else {
             out[n++] = m->steps[k++];
         }
@@ -503,7 +503,7 @@ static int plan_chains(const reef_graph *g, const reef_lowered_model *m, const i
         }
         fp.chain[fp.n] = c;
         fp.on[fp.n++] = 1;
-        k += c.nlayers + c.has_add;
+        k += c.nlayers + c.has_skip + c.has_add;
     }
     size_t best = arena_fused(g, m, &fp, mode);
     for (int i = 0; i < fp.n; i++) {

@@ -171,7 +171,7 @@ int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_l
     int32_t pending = 0, kernel = 0;
     layout(a, sub, c, 1, 0, out->rows_ring_rel, &out->rows_pending_rel, &out->rows_skip_rel);
     if (!c->in_place) {
-        if (dry_run(a, in_bytes, INT32_MAX, &pending, &kernel)) return -1;
+        if (dry_run(a, in_bytes, INT32_MAX, &pending, &kernel)) return free(sub), out->sub = NULL, -1;
         out->rows_in_place = 0;
         a->io.scratch_size =
             layout(a, sub, c, 0, kernel, out->rows_ring_rel, &out->rows_pending_rel, &out->rows_skip_rel);
@@ -186,7 +186,7 @@ int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_l
     int32_t best_disp = 0, best_pending = 0;
     for (int i = 0; i < 5; i++) {
         int32_t d = cands[i], p, kb;
-        if (dry_run(a, in_bytes, d, &p, &kb)) return -1;
+        if (dry_run(a, in_bytes, d, &p, &kb)) return free(sub), out->sub = NULL, -1;
         if (p < 1) p = 1;
         int64_t hi = in_bytes > d + out_bytes ? in_bytes : d + out_bytes, lo = d < 0 ? d : 0;
         int64_t bytes = hi - lo + align4((int64_t)p * out_row);

@@ -16,6 +16,7 @@ typedef struct rows_run {
     reef_rows_observer *obs;
     int dry;
     rows_layer layer[REEF_ROWS_MAX_STAGES];
+    rows_layer skip; /* the skip conv (a->skip), reading T0 */
     /* ring of stage i's input (i >= 1): rows base .. base + count - 1 */
     int32_t base[REEF_ROWS_MAX_STAGES], count[REEF_ROWS_MAX_STAGES];
     int32_t current[REEF_ROWS_MAX_STAGES]; /* output row stage i computes now or next */
@@ -60,38 +61,52 @@ static int32_t final_level(const rows_run *r)
     return r->a->nstages + (r->a->add ? 1 : 0);
 }
 
+static int same_dims(const reef_dims *x, const reef_dims *y)
+{
+    return x->n == y->n && x->h == y->h && x->w == y->w && x->c == y->c;
+}
+
+/* l's shapes and row window from a conv or depthwise layer's args. */
+static int describe(rows_layer *l, const struct reef_conv_step_args *conv, const struct reef_dw_conv_step_args *dw)
+{
+    int32_t kh, dil;
+    if (conv) {
+        l->in = &conv->input_dims, l->out = &conv->output_dims;
+        l->stride = conv->params.stride.h, l->pad = conv->params.padding.h;
+        kh = conv->filter_dims.h, dil = conv->params.dilation.h;
+    } else if (dw) {
+        l->in = &dw->input_dims, l->out = &dw->output_dims;
+        l->stride = dw->params.stride.h, l->pad = dw->params.padding.h;
+        kh = dw->filter_dims.h, dil = dw->params.dilation.h;
+    } else {
+        return -1;
+    }
+    if (l->in->n != 1 || l->stride < 1 || dil < 1 || kh < 1) return -1;
+    l->extent = (kh - 1) * dil + 1;
+    l->in_row = l->in->w * l->in->c;
+    l->out_row = l->out->w * l->out->c;
+    return 0;
+}
+
 static int set_layers(rows_run *r)
 {
     const reef_rows_step_args *a = r->a;
+    const reef_dims *last;
     int32_t i;
     if (a->nstages < 1 || a->nstages > REEF_ROWS_MAX_STAGES) return -1;
     for (i = 0; i < a->nstages; i++) {
         const reef_rows_stage *s = &a->stage[i];
         rows_layer *l = &r->layer[i];
-        int32_t kh, dil;
-        if (s->kind == REEF_ROWS_CONV && s->conv) {
-            l->in = &s->conv->input_dims, l->out = &s->conv->output_dims;
-            l->stride = s->conv->params.stride.h, l->pad = s->conv->params.padding.h;
-            kh = s->conv->filter_dims.h, dil = s->conv->params.dilation.h;
-        } else if (s->kind == REEF_ROWS_DW && s->dw) {
-            l->in = &s->dw->input_dims, l->out = &s->dw->output_dims;
-            l->stride = s->dw->params.stride.h, l->pad = s->dw->params.padding.h;
-            kh = s->dw->filter_dims.h, dil = s->dw->params.dilation.h;
-        } else {
-            return -1;
-        }
-        if (l->in->n != 1 || l->stride < 1 || dil < 1 || kh < 1) return -1;
-        if (i > 0 && (l->in->h != r->layer[i - 1].out->h || l->in->w != r->layer[i - 1].out->w ||
-                      l->in->c != r->layer[i - 1].out->c))
-            return -1;
-        if (i > 0 && s->ring_rows < (kh - 1) * dil + 1 && s->ring_rows < l->in->h) return -1;
-        l->extent = (kh - 1) * dil + 1;
-        l->in_row = l->in->w * l->in->c;
-        l->out_row = l->out->w * l->out->c;
+        if (describe(l, s->kind == REEF_ROWS_CONV ? s->conv : 0, s->kind == REEF_ROWS_DW ? s->dw : 0)) return -1;
+        if (i > 0 && !same_dims(l->in, r->layer[i - 1].out)) return -1;
+        if (i > 0 && s->ring_rows < l->extent && s->ring_rows < l->in->h) return -1;
     }
-    if (a->add && (a->add->count != reef_dims_count(r->layer[0].in) ||
-                   a->add->count != reef_dims_count(r->layer[a->nstages - 1].out) ||
-                   r->layer[0].in->h != r->layer[a->nstages - 1].out->h))
+    last = r->layer[a->nstages - 1].out;
+    if (a->skip && (!a->add || describe(&r->skip, a->skip, 0) || !same_dims(r->skip.in, r->layer[0].in) ||
+                    !same_dims(r->skip.out, last)))
+        return -1;
+    if (a->add && (a->add->count != reef_dims_count(last) ||
+                   (!a->skip && (a->add->count != reef_dims_count(r->layer[0].in) || r->layer[0].in->h != last->h))))
         return -1;
     return a->pending_rows >= 0 ? 0 : -1; /* 0: rows go straight to an output apart from T0 */
 }
@@ -140,47 +155,63 @@ static reef_status ensure_rows(rows_run *r, int32_t i, int32_t hi)
     return REEF_OK;
 }
 
+static reef_status layer_row(rows_run *r, const rows_layer *l, const struct reef_conv_step_args *conv,
+                             const struct reef_dw_conv_step_args *dw, int32_t in_level, uint32_t in_at, int32_t y,
+                             uint32_t dst_at, int32_t dst_level);
+
 /* Output row y of layer i, written at dst_at. */
 static reef_status compute_row(rows_run *r, int32_t i, int32_t y, uint32_t dst_at)
 {
     const reef_rows_stage *s = &r->a->stage[i];
     const rows_layer *l = &r->layer[i];
-    int32_t lo = y * l->stride - l->pad, hi = lo + l->extent - 1, lo_c = lo < 0 ? 0 : lo;
-    reef_dims in_view = *l->in, out_view = *l->out;
-    reef_context ctx;
+    int32_t hi = y * l->stride - l->pad + l->extent - 1;
     reef_status st;
-    int32_t need;
     if (hi > l->in->h - 1) hi = l->in->h - 1;
     r->current[i] = y;
     if (i > 0) {
         st = ensure_rows(r, i, hi);
         if (st != REEF_OK) return st;
     }
+    return layer_row(r, l, s->kind == REEF_ROWS_CONV ? s->conv : 0, s->kind == REEF_ROWS_DW ? s->dw : 0, i,
+                     input_row_at(r, i, window_lo(l, y)), y, dst_at, i + 1);
+}
+
+/* Row y of layer l (conv or dw) from its input rows at in_at (the first
+ * row its window reads, tensor level in_level), written at dst_at. */
+static reef_status layer_row(rows_run *r, const rows_layer *l, const struct reef_conv_step_args *conv,
+                             const struct reef_dw_conv_step_args *dw, int32_t in_level, uint32_t in_at, int32_t y,
+                             uint32_t dst_at, int32_t dst_level)
+{
+    int32_t lo = y * l->stride - l->pad, hi = lo + l->extent - 1, lo_c = lo < 0 ? 0 : lo;
+    reef_dims in_view = *l->in, out_view = *l->out;
+    reef_context ctx;
+    reef_status st;
+    int32_t need;
+    if (hi > l->in->h - 1) hi = l->in->h - 1;
     in_view.h = hi - lo_c + 1;
     out_view.h = 1;
     ctx.buf = r->arena + r->a->kernel_at;
     ctx.size = r->a->kernel_size;
-    note_read(r, input_row_at(r, i, lo_c), in_view.h * l->in_row, i, lo_c, l->in_row);
-    if (s->kind == REEF_ROWS_CONV) {
-        reef_conv_params p = s->conv->params;
+    note_read(r, in_at, in_view.h * l->in_row, in_level, lo_c, l->in_row);
+    if (conv) {
+        reef_conv_params p = conv->params;
         p.padding.h = lo_c - lo;
-        need = reef_conv_s8_get_buffer_size(&p, &in_view, &s->conv->filter_dims, &out_view);
+        need = reef_conv_s8_get_buffer_size(&p, &in_view, &conv->filter_dims, &out_view);
         st = r->dry ? REEF_OK
-                    : reef_conv_s8(&ctx, &p, &s->conv->quant, &in_view,
-                                   (const int8_t *)(r->arena + input_row_at(r, i, lo_c)), &s->conv->filter_dims,
-                                   s->conv->filter, s->conv->bias, &out_view, (int8_t *)(r->arena + dst_at));
+                    : reef_conv_s8(&ctx, &p, &conv->quant, &in_view, (const int8_t *)(r->arena + in_at),
+                                   &conv->filter_dims, conv->filter, conv->bias, &out_view,
+                                   (int8_t *)(r->arena + dst_at));
     } else {
-        reef_dw_conv_params p = s->dw->params;
+        reef_dw_conv_params p = dw->params;
         p.padding.h = lo_c - lo;
-        need = reef_dw_conv_s8_get_buffer_size(&p, &in_view, &s->dw->filter_dims, &out_view);
+        need = reef_dw_conv_s8_get_buffer_size(&p, &in_view, &dw->filter_dims, &out_view);
         st = r->dry ? REEF_OK
-                    : reef_dw_conv_s8(&ctx, &p, &s->dw->quant, &in_view,
-                                      (const int8_t *)(r->arena + input_row_at(r, i, lo_c)), &s->dw->filter_dims,
-                                      s->dw->filter, s->dw->bias, &out_view, (int8_t *)(r->arena + dst_at));
+                    : reef_dw_conv_s8(&ctx, &p, &dw->quant, &in_view, (const int8_t *)(r->arena + in_at),
+                                      &dw->filter_dims, dw->filter, dw->bias, &out_view, (int8_t *)(r->arena + dst_at));
     }
     if (r->obs && need > r->obs->kernel_bytes) r->obs->kernel_bytes = need;
     if (need > 0) note_write(r, r->a->kernel_at, need, REEF_ROWS_KERNEL_SCRATCH, 0, 0);
-    note_write(r, dst_at, l->out_row, i + 1, y, l->out_row);
+    note_write(r, dst_at, l->out_row, dst_level, y, l->out_row);
     return st;
 }
 
@@ -191,7 +222,12 @@ static int32_t t0_live_from(const rows_run *r, int32_t next_out)
     /* layer 0's next output row: the next row of T1, or of the output */
     int32_t next0 = n > 1 ? r->base[1] + r->count[1] : next_out;
     int32_t from = next0 >= r->layer[0].out->h ? r->layer[0].in->h : window_lo(&r->layer[0], next0);
-    if (r->a->add && next_out < from) from = next_out;
+    if (r->a->skip) {
+        if (next_out < r->layer[n - 1].out->h && window_lo(&r->skip, next_out) < from)
+            from = window_lo(&r->skip, next_out);
+    } else if (r->a->add && next_out < from) {
+        from = next_out;
+    }
     return from;
 }
 
@@ -236,8 +272,16 @@ reef_status reef_rows_run(const reef_rows_step_args *a, uint8_t *arena, reef_row
         st = compute_row(&r, a->nstages - 1, y, slot);
         if (st != REEF_OK) return st;
         if (a->add) {
-            const uint32_t t0 = a->io.input_at + (uint32_t)(y * r.layer[0].in_row);
-            note_read(&r, t0, out_row, 0, y, out_row);
+            /* the ADD's other operand: T0's row y, or the skip conv's */
+            uint32_t t0 = a->io.input_at + (uint32_t)(y * r.layer[0].in_row);
+            int32_t t0_level = 0;
+            if (a->skip) {
+                st = layer_row(&r, &r.skip, a->skip, 0, 0, input_row_at(&r, 0, window_lo(&r.skip, y)), y, a->skip_at,
+                               a->nstages + 2);
+                if (st != REEF_OK) return st;
+                t0 = a->skip_at, t0_level = a->nstages + 2;
+            }
+            note_read(&r, t0, out_row, t0_level, y, out_row);
             note_read(&r, slot, out_row, a->nstages, y, out_row);
             if (!r.dry) {
                 const int8_t *x0 = (const int8_t *)(arena + t0), *x1 = (const int8_t *)(arena + slot);

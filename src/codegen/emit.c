@@ -502,11 +502,17 @@ static void put_rows(emitter *e, int k, const reef_lowered_step *s, const void *
         fprintf(e->fp, ".ring_rows = %" PRId32 ", .ring_at = %" PRIu32 "u}", st->ring_rows, st->ring_at);
     }
     fputs("},\n", e->fp);
+    const int skip = a->skip != NULL; /* s->sub: the layers, the skip conv, the ADD */
     if (a->add)
-        fprintf(e->fp, "    .add = &%s_s%d_args, .add_t0_first = %" PRId32 ",\n", e->name, sub_index(k, a->nstages),
-                a->add_t0_first);
+        fprintf(e->fp, "    .add = &%s_s%d_args, .add_t0_first = %" PRId32 ",\n", e->name,
+                sub_index(k, a->nstages + skip), a->add_t0_first);
     else
         fputs("    .add = 0, .add_t0_first = 0,\n", e->fp);
+    if (skip)
+        fprintf(e->fp, "    .skip = &%s_s%d_args, .skip_at = %" PRIu32 "u,\n", e->name, sub_index(k, a->nstages),
+                a->skip_at);
+    else
+        fputs("    .skip = 0, .skip_at = 0u,\n", e->fp);
     fprintf(e->fp,
             "    .pending_rows = %" PRId32 ", .pending_at = %" PRIu32 "u, .kernel_at = %" PRIu32
             "u, .kernel_size = %" PRId32 ",\n",

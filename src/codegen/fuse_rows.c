@@ -22,6 +22,11 @@ static int is_layer(const reef_lowered_step *s)
     return 0;
 }
 
+static int same_dims(const reef_dims *x, const reef_dims *y)
+{
+    return x->n == y->n && x->h == y->h && x->w == y->w && x->c == y->c;
+}
+
 static const reef_dims *layer_in(const reef_lowered_step *s)
 {
     return s->kind == REEF_STEP_CONV ? &s->args.conv.input_dims : &s->args.dw_conv.input_dims;
@@ -80,8 +85,19 @@ int fuse_rows_chain_at(const reef_lowered_model *m, const int *readers, int k, i
          (s[a].input_tensors[1] == t0 && s[a].input_tensors[0] == last))) {
         c->has_add = 1;
         c->add_t0_first = s[a].input_tensors[0] == t0;
+    } else if (a + 1 < m->nsteps && s[a].kind == REEF_STEP_CONV && is_layer(&s[a]) &&
+               conv_views_keep_path(&s[a].args.conv) && s[a].input_tensors[0] == t0 &&
+               same_dims(layer_in(&s[a]), layer_in(&s[k])) && same_dims(layer_out(&s[a]), layer_out(&s[a - 1])) &&
+               readers[s[a].output_tensor] == 1 && s[a].output_tensor != m->output_tensor &&
+               s[a + 1].kind == REEF_STEP_ADD && readers[last] == 1 && last != m->output_tensor &&
+               s[a + 1].args.add.count == reef_dims_count(layer_out(&s[a - 1])) &&
+               ((s[a + 1].input_tensors[0] == s[a].output_tensor && s[a + 1].input_tensors[1] == last) ||
+                (s[a + 1].input_tensors[1] == s[a].output_tensor && s[a + 1].input_tensors[0] == last))) {
+        /* a projection shortcut: ADD(conv(T0), last layer's output) */
+        c->has_skip = 1, c->has_add = 1;
+        c->add_t0_first = s[a + 1].input_tensors[0] == s[a].output_tensor;
     }
-    int32_t out = s[k + n - 1 + c->has_add].output_tensor;
+    int32_t out = s[k + n - 1 + c->has_skip + c->has_add].output_tensor;
     c->in_place = readers[t0] == 1 + c->has_add && out != m->output_tensor;
     return 1;
 }
@@ -89,7 +105,7 @@ int fuse_rows_chain_at(const reef_lowered_model *m, const int *readers, int k, i
 /* Fills a ROWS args struct for chain c over the (shallow) layer copies in
  * sub, scratch parts at relative offsets; returns the scratch bytes. */
 static uint32_t layout(reef_rows_step_args *a, reef_lowered_step *sub, const fuse_rows_chain *c, int32_t pending,
-                       int32_t kernel, uint32_t *ring_rel, uint32_t *pending_rel)
+                       int32_t kernel, uint32_t *ring_rel, uint32_t *pending_rel, uint32_t *skip_rel)
 {
     uint32_t at = align4(kernel);
     a->nstages = c->nlayers;
@@ -108,8 +124,11 @@ static uint32_t layout(reef_rows_step_args *a, reef_lowered_step *sub, const fus
         at += align4((int64_t)st->ring_rows * in->w * in->c);
     }
     const reef_dims *out = layer_out(&sub[c->nlayers - 1]);
-    a->add = c->has_add ? &sub[c->nlayers].args.add : NULL;
+    a->add = c->has_add ? &sub[c->nlayers + c->has_skip].args.add : NULL;
     a->add_t0_first = c->add_t0_first;
+    a->skip = c->has_skip ? &sub[c->nlayers].args.conv : NULL;
+    *skip_rel = at;
+    if (c->has_skip) at += align4((int64_t)out->w * out->c);
     a->pending_rows = pending;
     *pending_rel = at;
     at += align4((int64_t)pending * out->w * out->c);
@@ -134,7 +153,7 @@ static int dry_run(reef_rows_step_args *a, int64_t in_bytes, int32_t disp, int32
 
 int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_lowered_step *out)
 {
-    const int nsub = c->nlayers + c->has_add;
+    const int nsub = c->nlayers + c->has_skip + c->has_add;
     reef_lowered_step *sub = malloc((size_t)nsub * sizeof *sub);
     if (!sub) return -1;
     memcpy(sub, &m->steps[c->start], (size_t)nsub * sizeof *sub);
@@ -150,11 +169,12 @@ int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_l
     const int64_t in_bytes = reef_dims_count(in), out_bytes = reef_dims_count(o);
     const int32_t out_row = o->w * o->c;
     int32_t pending = 0, kernel = 0;
-    layout(a, sub, c, 1, 0, out->rows_ring_rel, &out->rows_pending_rel);
+    layout(a, sub, c, 1, 0, out->rows_ring_rel, &out->rows_pending_rel, &out->rows_skip_rel);
     if (!c->in_place) {
-        if (dry_run(a, in_bytes, INT32_MAX, &pending, &kernel)) return -1;
+        if (dry_run(a, in_bytes, INT32_MAX, &pending, &kernel)) return free(sub), out->sub = NULL, -1;
         out->rows_in_place = 0;
-        a->io.scratch_size = layout(a, sub, c, 0, kernel, out->rows_ring_rel, &out->rows_pending_rel);
+        a->io.scratch_size =
+            layout(a, sub, c, 0, kernel, out->rows_ring_rel, &out->rows_pending_rel, &out->rows_skip_rel);
         return 0;
     }
     /* in place: the output's offset from the input that needs the fewest
@@ -166,7 +186,7 @@ int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_l
     int32_t best_disp = 0, best_pending = 0;
     for (int i = 0; i < 5; i++) {
         int32_t d = cands[i], p, kb;
-        if (dry_run(a, in_bytes, d, &p, &kb)) return -1;
+        if (dry_run(a, in_bytes, d, &p, &kb)) return free(sub), out->sub = NULL, -1;
         if (p < 1) p = 1;
         int64_t hi = in_bytes > d + out_bytes ? in_bytes : d + out_bytes, lo = d < 0 ? d : 0;
         int64_t bytes = hi - lo + align4((int64_t)p * out_row);
@@ -174,7 +194,8 @@ int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_l
     }
     out->rows_in_place = 1;
     out->rows_disp = best_disp;
-    a->io.scratch_size = layout(a, sub, c, best_pending, kernel, out->rows_ring_rel, &out->rows_pending_rel);
+    a->io.scratch_size =
+        layout(a, sub, c, best_pending, kernel, out->rows_ring_rel, &out->rows_pending_rel, &out->rows_skip_rel);
     return 0;
 }
 
@@ -189,7 +210,10 @@ void fuse_rows_fix(reef_lowered_step *s)
         a->stage[i].dw = s->sub[i].kind == REEF_STEP_DW_CONV ? &s->sub[i].args.dw_conv : NULL;
         a->stage[i].ring_at = i ? base + s->rows_ring_rel[i] : 0;
     }
-    a->add = s->nsub > a->nstages ? &s->sub[a->nstages].args.add : NULL;
+    const int has_skip = s->nsub > a->nstages + 1; /* layers, skip conv, ADD */
+    a->skip = has_skip ? &s->sub[a->nstages].args.conv : NULL;
+    a->skip_at = base + s->rows_skip_rel;
+    a->add = s->nsub > a->nstages ? &s->sub[a->nstages + has_skip].args.add : NULL;
     a->pending_at = base + s->rows_pending_rel;
     a->kernel_at = base;
 }

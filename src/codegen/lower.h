@@ -68,7 +68,7 @@ typedef struct reef_lowered_step {
      * when it is written over it (rows_in_place). */
     struct reef_lowered_step *sub;
     int nsub;
-    uint32_t rows_ring_rel[REEF_ROWS_MAX_STAGES], rows_pending_rel;
+    uint32_t rows_ring_rel[REEF_ROWS_MAX_STAGES], rows_pending_rel, rows_skip_rel;
     int rows_in_place;
     int32_t rows_disp;
 } reef_lowered_step;

@@ -29,10 +29,12 @@ int lower_pieces(const reef_graph *g, int index, reef_lowered_step *steps, int *
 
 /* Row-streamed chains (fuse_rows.c, reef/rows.h): steps start ..
  * start + nlayers - 1 (conv / depthwise, each reading the one before) and,
- * with has_add, the residual ADD after them; in_place: the chain's input
- * dies in it, so its output may go over it. */
+ * with has_add, the residual ADD after them; with has_skip, a conv of the
+ * chain's input (a projection shortcut) sits between the last layer and
+ * the ADD, which adds the two; in_place: the chain's input dies in it, so
+ * its output may go over it. Steps: nlayers + has_skip + has_add. */
 typedef struct fuse_rows_chain {
-    int start, nlayers, has_add, add_t0_first, in_place;
+    int start, nlayers, has_add, has_skip, add_t0_first, in_place;
 } fuse_rows_chain;
 /* The longest chain of at most max_layers layers at step k (readers:
  * steps reading each tensor); 0 when none starts there. */

@@ -447,7 +447,7 @@ static reef_lowered_step *fused_steps(const reef_lowered_model *m, const fuse_pl
         while (c < fp->n && fp->chain[c].start < k) c++;
         if (c < fp->n && fp->chain[c].start == k && fp->on[c]) {
             out[n++] = fp->rows[c];
-            k += fp->chain[c].nlayers + fp->chain[c].has_add;
+            k += fp->chain[c].nlayers + fp->chain[c].has_skip + fp->chain[c].has_add;
         } else {
             out[n++] = m->steps[k++];
         }
@@ -476,11 +476,18 @@ static size_t arena_fused(const reef_graph *g, const reef_lowered_model *m, cons
     return size;
 }
 
-static void fuse_plan_free(fuse_plan *fp)
+/* Frees fp; the layer copies of the chains that are on too unless
+ * keep_on (they then belong to the model's ROWS steps). */
+static void fuse_plan_release(fuse_plan *fp, int keep_on)
 {
     for (int i = 0; i < fp->n; i++)
-        if (!fp->on[i]) free(fp->rows[i].sub); /* shallow: the layers stay m's */
+        if (!keep_on || !fp->on[i]) free(fp->rows[i].sub); /* shallow: the layers stay m's */
     free(fp->chain), free(fp->rows), free(fp->on);
+}
+
+static void fuse_plan_free(fuse_plan *fp)
+{
+    fuse_plan_release(fp, 1);
 }
 
 /* Chains of up to max_layers layers, formed greedily from the first step,
@@ -503,7 +510,7 @@ static int plan_chains(const reef_graph *g, const reef_lowered_model *m, const i
         }
         fp.chain[fp.n] = c;
         fp.on[fp.n++] = 1;
-        k += c.nlayers + c.has_add;
+        k += c.nlayers + c.has_skip + c.has_add;
     }
     size_t best = arena_fused(g, m, &fp, mode);
     for (int i = 0; i < fp.n; i++) {
@@ -543,21 +550,21 @@ static int fuse_rows(const reef_graph *g, reef_lowered_model *m, reef_memory_mod
         fuse_plan cand;
         size_t arena;
         if (plan_chains(g, m, readers, max_layers, mode, &cand, &arena)) {
-            free(readers), fuse_plan_free(&fp);
+            free(readers), fuse_plan_release(&fp, 0);
             return reef_fail(err, "%s: out of memory", model_name(g));
         }
         if (arena < best) {
-            if (fp.chain) fuse_plan_free(&fp);
+            if (fp.chain) fuse_plan_release(&fp, 0);
             fp = cand, best = arena;
         } else {
-            fuse_plan_free(&cand);
+            fuse_plan_release(&cand, 0);
         }
     }
     free(readers);
     int nsteps = 0;
     reef_lowered_step *steps = fused_steps(m, &fp, &nsteps);
     if (!steps) {
-        fuse_plan_free(&fp);
+        fuse_plan_release(&fp, 0);
         return reef_fail(err, "%s: out of memory", model_name(g));
     }
     free(m->steps);

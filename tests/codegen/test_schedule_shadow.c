@@ -15,6 +15,7 @@
  * rings, finished rows waiting), no kernel writes over what it reads in
  * the same call, and every byte it touches lies in its input, its output
  * or its scratch. */
+#include "mlperf.h"
 #include "testing.h"
 
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "nn/arch.h"
 #include "nn/model.h"
 #include "quant/quant.h"
+#include "tflite/graph.h"
 #include "util/rng.h"
 
 enum { SCRATCH = -2, NOTHING = -1 };
@@ -319,10 +321,51 @@ static void test_random_schedules(void **state)
     assert_true(models_rows > nets / 4 && rows_in_place > 0 && rows_checked > 0);
 }
 
+/* The four MLPerf Tiny models in every mode on the same shadow: their
+ * ROWS steps include a projection shortcut (ic's 1x1 stride-2 skip conv
+ * and ADD streamed with the strided chain), which the random nets lack. */
+static void test_mlperf_schedules(void **state)
+{
+    (void)state;
+    static mlperf_vector v[MLPERF_MAX_VECTORS];
+    const int n = mlperf_vectors(v, MLPERF_MAX_VECTORS);
+    if (!n) skip();
+    int skips = 0, models = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && !strcmp(v[i].model_file, v[i - 1].model_file)) continue;
+        reef_graph g;
+        reef_error err;
+        if (reef_tflite_read(v[i].model_file, &g, &err)) fail_msg("%s", err.msg);
+        for (int mode = REEF_MEMORY_FAST; mode <= REEF_MEMORY_MIN; mode++) {
+            reef_lowered_model m;
+            reef_lower_options lo = {0, (reef_memory_mode)mode};
+            if (reef_lower_with(&g, &lo, &m, &err)) fail_msg("%s", err.msg);
+            char what[200];
+            snprintf(what, sizeof what, "%s, --memory %s", v[i].model, reef_memory_mode_name((reef_memory_mode)mode));
+            size_t top;
+            const long rows = shadow_replay(&m, what, &top);
+            if (top != m.arena_size) fail_msg("%s: buffers reach byte %zu, the arena reported is %zu", what, top, m.arena_size);
+            int with_skip = 0;
+            for (int k = 0; k < m.nsteps; k++)
+                with_skip += m.steps[k].kind == REEF_STEP_ROWS && m.steps[k].args.rows.skip != NULL;
+            printf("  %-4s --memory %-8s arena %6zu B, %d ROWS steps (%d with a skip conv), %ld rows checked\n",
+                   v[i].model, reef_memory_mode_name((reef_memory_mode)mode), m.arena_size, m.rows_steps, with_skip,
+                   rows);
+            skips += with_skip;
+            reef_lowered_free(&m);
+        }
+        reef_graph_free(&g);
+        models++;
+    }
+    assert_int_equal(models, 4);
+    assert_true(skips > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_schedules),
+        cmocka_unit_test(test_mlperf_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

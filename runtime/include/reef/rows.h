@@ -45,9 +45,14 @@ typedef struct reef_rows_step_args {
     int32_t nstages;
     reef_rows_stage stage[REEF_ROWS_MAX_STAGES];
     /* Residual: output row y = ADD(T0 row y, last layer's row y), or NULL.
-     * add_t0_first: 1 when T0 is the ADD's first input. */
+     * With skip, the ADD's other operand is row y of the skip conv of T0
+     * (a projection shortcut, e.g. 1x1 stride 2), made one row at a time
+     * into skip_at. add_t0_first: 1 when that operand (T0's row or the
+     * skip row) is the ADD's first input. */
     const struct reef_add_step_args *add;
     int32_t add_t0_first;
+    const struct reef_conv_step_args *skip;
+    uint32_t skip_at;
     int32_t pending_rows; /* finished output rows that may wait (>= 1) */
     uint32_t pending_at;
     uint32_t kernel_at; /* the kernels' scratch */
@@ -58,7 +63,8 @@ typedef struct reef_rows_step_args {
  * level `level` (0: the chain input T0; i in 1..nstages-1: T_i, stage i's
  * input; nstages: the last layer's output; nstages + 1: the output after
  * the residual ADD), row_bytes each; REEF_ROWS_KERNEL_SCRATCH: the
- * kernels' scratch (no rows). */
+ * kernels' scratch (no rows); nstages + 2: the skip conv's output
+ * row (reef_rows_step_args.skip). */
 enum { REEF_ROWS_KERNEL_SCRATCH = -1 };
 typedef struct reef_rows_range {
     uint32_t at, bytes;

@@ -493,8 +493,11 @@ static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *s
     int32_t r0, r1, r2, r3, a0, a1, a2, a3, w, e, y, pp, c;
     __asm__ volatile(
         "push {%[X]}\n\t"
-        "2:\n\t"
+        /* the pair's row and constants stay in P and Y from one pair to
+         * the next (P is not the output gap: W is) */
         "ldr %[Y], [%[X], #4]\n\t"
+        "ldr %[P], [%[X]]\n\t"
+        "2:\n\t"
         "ldr %[A0], [%[Y]]\n\t"
         "mov %[A1], %[A0]\n\t"
         "mov %[A2], %[A0]\n\t"
@@ -505,7 +508,6 @@ static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *s
         "mov %[R3], %[A0]\n\t"
         "ldr %[C], [%[X], #20]\n\t"
         "ldr %[W], [%[X], #16]\n\t"
-        "ldr %[P], [%[X]]\n\t"
         "tst %[W], #1\n\t"
         "add %[W], %[P], %[W], lsl #4\n\t"
         "push {%[W]}\n\t"
@@ -530,7 +532,6 @@ static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *s
         "bne 1b\n\t"
         "ldr %[X], [sp, #4]\n\t"
         "add sp, sp, #4\n\t"
-        "str %[P], [%[X]]\n\t"
         "ldr %[Y], [%[X], #4]\n\t"
         "ldr %[W], [%[Y], #20]\n\t"
         "sub %[R0], %[R0], %[A0]\n\t"
@@ -544,7 +545,7 @@ static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *s
         "strd %[R2], %[R3], [sp, #-8]!\n\t"
         "strd %[R0], %[R1], [sp, #-8]!\n\t"
         "ldr %[C], [%[X], #8]\n\t"
-        "ldr %[P], [%[X], #24]\n\t"
+        "ldr %[W], [%[X], #24]\n\t"
         "ldr %[R2], [%[X], #28]\n\t"
         "mov %[R3], #0x80000000\n\t"
         "ldr %[X], [%[Y], #4]\n\t"
@@ -552,12 +553,12 @@ static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *s
         CONV_QUAD_RQ("A0", "8")
         "strb %[R1], [%[C]]\n\t"
         CONV_QUAD_RQ("A1", "8")
-        "strb %[R1], [%[C], %[P]]\n\t"
-        "add %[C], %[C], %[P], lsl #1\n\t"
+        "strb %[R1], [%[C], %[W]]\n\t"
+        "add %[C], %[C], %[W], lsl #1\n\t"
         CONV_QUAD_RQ("A2", "8")
         "strb %[R1], [%[C]]\n\t"
         CONV_QUAD_RQ("A3", "8")
-        "strb %[R1], [%[C], %[P]]\n\t"
+        "strb %[R1], [%[C], %[W]]\n\t"
         "ldr %[X], [%[Y], #24]\n\t"
         "ldr %[E], [%[Y], #36]\n\t"
         "ldrd %[A0], %[A1], [sp], #8\n\t"
@@ -566,12 +567,12 @@ static __attribute__((noinline)) void conv_channels_quad_paired_asm(conv_quad *s
         CONV_QUAD_RQ("A2", "28")
         "strb %[R1], [%[C]]\n\t"
         CONV_QUAD_RQ("A3", "28")
-        "strb %[R1], [%[C], %[P]]\n\t"
-        "sub %[C], %[C], %[P], lsl #1\n\t"
+        "strb %[R1], [%[C], %[W]]\n\t"
+        "sub %[C], %[C], %[W], lsl #1\n\t"
         CONV_QUAD_RQ("A0", "28")
         "strb %[R1], [%[C]]\n\t"
         CONV_QUAD_RQ("A1", "28")
-        "strb %[R1], [%[C], %[P]]\n\t"
+        "strb %[R1], [%[C], %[W]]\n\t"
         "add %[C], %[C], #1\n\t"
         "add %[Y], %[Y], #40\n\t"
         "ldr %[X], [sp]\n\t"

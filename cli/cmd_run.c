@@ -366,9 +366,6 @@ static int temporal_inputs(const run_args *a, run_state *s, reef_input_map *map,
                          s->m.input_rank == 4 ? "of another channel count" : "not NHWC");
     const int32_t frame_shape[4] = {shape[0], shape[1], shape[2], 1}; /* the camera's gray frames */
     if (reef_dataset_check_fits(&s->ds, a->data, frame_shape, 4, s->m.output_size, a->model, err)) return -1;
-    s->n = (int)s->ds.count;
-    if (a->limit && a->limit < s->n) s->n = (int)a->limit;
-    if (s->n == 0) return reef_fail(err, "%s has no samples", a->data);
     uint16_t *mean = malloc(px * sizeof *mean), *slow = malloc(px * sizeof *slow);
     uint8_t *history = malloc(4 * px), *two = malloc(size);
     s->inputs = calloc((size_t)s->n, size);
@@ -377,8 +374,7 @@ static int temporal_inputs(const run_args *a, run_state *s, reef_input_map *map,
         free(mean), free(slow), free(history), free(two);
         return reef_fail(err, "out of memory");
     }
-    reef_temporal t;
-    reef_temporal_init(&t, (reef_temporal_kind)a->temporal, mean, history, (uint32_t)a->temporal_lag, slow, (uint32_t)px);
+    reef_temporal t; /* initialised at sample 0, which starts a clip */
     for (int i = 0; i < s->n; i++) {
         const uint8_t *frame = reef_dataset_sample(&s->ds, (uint32_t)i);
         int8_t *record = s->inputs + (size_t)i * size;
@@ -405,21 +401,17 @@ static int prepare(const run_args *a, run_state *s, reef_error *err)
     char note[1024];
     if (reef_dataset_follow_classes(&s->ds, a->data, &s->g.classes, a->model, note, sizeof note, err)) return -1;
     if (note[0]) fprintf(stderr, "reef run: %s\n", note);
-    if (a->temporal) {
-        s->outputs = malloc((size_t)s->ds.count * s->m.output_size + 1);
-        s->expected = malloc((size_t)s->ds.count * s->m.output_size + 1);
-        s->pred = malloc((size_t)s->ds.count * sizeof *s->pred + 1);
-        if (!s->outputs || !s->expected || !s->pred) return reef_fail(err, "out of memory");
-        return temporal_inputs(a, s, &s->input_map, err);
-    }
-    if (reef_pipeline_int8_inputs(&s->g, &s->m, &s->ds, a->data, &s->inputs, err)) return -1;
     s->n = (int)s->ds.count;
     if (a->limit && a->limit < s->n) s->n = (int)a->limit;
     if (s->n == 0) return reef_fail(err, "%s has no samples", a->data);
+    if (a->temporal ? temporal_inputs(a, s, &s->input_map, err)
+                    : reef_pipeline_int8_inputs(&s->g, &s->m, &s->ds, a->data, &s->inputs, err))
+        return -1;
     s->outputs = malloc((size_t)s->n * s->m.output_size);
     s->expected = malloc((size_t)s->n * s->m.output_size);
     s->pred = malloc((size_t)s->n * sizeof *s->pred);
     if (!s->outputs || !s->expected || !s->pred) return reef_fail(err, "out of memory");
+    if (a->temporal) return 0; /* temporal_inputs made model_inputs */
     if (a->background_diff) return background_inputs(a, s, err);
     s->model_inputs = s->inputs;
     return 0;

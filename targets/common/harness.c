@@ -49,8 +49,8 @@ static void frame_to_difference(int8_t *in)
 /* Temporal context (reef_temporal_step): each input holds a raw gray frame
  * (its bytes p) in the input tensor's second half (of the first half only
  * byte 0 is read: nonzero at a clip's first frame, a new placement, where
- * the backgrounds start afresh); the step writes the two interleaved channels [d, s] over the whole
- * tensor, and each byte is mapped to the model's int8 input through its
+ * the backgrounds start afresh); the step writes the two interleaved
+ * channels [d, s] over the whole tensor, and each byte is mapped to the model's int8 input through its
  * channel's table (reef_harness_input_lut, force-included from
  * <name>_input_map.h: the model's input quantization, which for a
  * reef-trained model normalises each channel, so it is not p - 128).
@@ -72,12 +72,16 @@ static uint8_t harness_temporal_history[REEF_HARNESS_TEMPORAL_LAG * HARNESS_PIXE
 #endif
 static reef_temporal harness_temporal;
 
+static void temporal_start(void)
+{
+    reef_temporal_init(&harness_temporal, (reef_temporal_kind)REEF_HARNESS_TEMPORAL, harness_temporal_mean,
+                       HARNESS_TEMPORAL_HISTORY, REEF_HARNESS_TEMPORAL_LAG, HARNESS_TEMPORAL_SLOW, HARNESS_PIXELS);
+}
+
 static void frame_to_temporal(int8_t *in)
 {
     uint8_t *px = (uint8_t *)in;
-    if (in[0]) /* the host marks a clip's first frame: a new placement, backgrounds start afresh */
-        reef_temporal_init(&harness_temporal, (reef_temporal_kind)REEF_HARNESS_TEMPORAL, harness_temporal_mean,
-                           HARNESS_TEMPORAL_HISTORY, REEF_HARNESS_TEMPORAL_LAG, HARNESS_TEMPORAL_SLOW, HARNESS_PIXELS);
+    if (in[0]) temporal_start(); /* the host marks a clip's first frame: a new placement */
     reef_temporal_step(&harness_temporal, px + HARNESS_PIXELS, px); /* in place: reads the frame first */
     for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i += 2) {
         in[i] = reef_harness_input_lut[0][px[i]];
@@ -119,8 +123,7 @@ int reef_harness_run(void)
     reef_background_init(&harness_background, harness_background_mean, REEF_MODEL_INPUT_SIZE);
 #endif
 #ifdef REEF_HARNESS_TEMPORAL
-    reef_temporal_init(&harness_temporal, (reef_temporal_kind)REEF_HARNESS_TEMPORAL, harness_temporal_mean,
-                       HARNESS_TEMPORAL_HISTORY, REEF_HARNESS_TEMPORAL_LAG, HARNESS_TEMPORAL_SLOW, HARNESS_PIXELS);
+    temporal_start();
 #endif
     if (reef_platform_outputs_open()) return REEF_EXIT_IO;
     for (uint32_t i = 0; i < count; i++) {

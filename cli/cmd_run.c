@@ -49,21 +49,29 @@ static void usage(FILE *fp)
             "                   (the cycle model on its emulated counts) to F, for the\n"
             "                   intermittent planner: reef gen --intermittent --step-cycles F\n"
             "  --background running-diff\n"
-            "                   the data are raw gray frames of one camera, in order; the\n"
+            "                   the data are raw gray frames of a camera, in order; the\n"
             "                   firmware keeps the running background and feeds the model the\n"
-            "                   difference (as `reef prep --background running-diff` does per\n"
-            "                   clip; here one continuous stream, no reset between clips)\n"
+            "                   difference (as `reef prep --background running-diff` does),\n"
+            "                   starting afresh at each clip's first frame (IDs <clip>_f<N>)\n"
             "  --background running-diff-previous|running-diff-lag4|running-diff-slow\n"
             "                   the same for temporal context (a 2-channel model): the\n"
             "                   firmware keeps the running background and a lagged frame or a\n"
             "                   slower background (runtime reef_temporal_step) and maps both\n"
             "                   channels through the model's input map (a table per channel)\n"
+            "  --stream FILE    with --background: the camera's whole stream, every frame of\n"
+            "                   the clips (e.g. `reef prep --split frames`, gray): the firmware\n"
+            "                   is fed every frame of each clip holding a --data frame, in\n"
+            "                   frame order, its backgrounds run over all of them, and only\n"
+            "                   --data's frames (found by ID) are inferred and scored: what\n"
+            "                   `reef prep --background-over clip` computes\n"
             "  --intermittent   with injected power failures (reef run --intermittent --help)\n"
+            "  --outputs FILE   write the target's int8 outputs: (samples, outputs) bytes, in\n"
+            "                   --data's order (atomically)\n"
             "  --json           print the result as JSON\n");
 }
 
 typedef struct run_args {
-    const char *model, *data, *target, *profile, *work, *step_cycles;
+    const char *model, *data, *target, *profile, *work, *step_cycles, *stream, *outputs;
     long limit;
     double timeout;
     int steps, json, background_diff;
@@ -80,9 +88,10 @@ static int parse(int argc, char **argv, run_args *a)
         {"timeout", required_argument, NULL, 'T'}, {"steps", no_argument, NULL, 's'},
         {"background", required_argument, NULL, 'B'}, {"step-cycles", required_argument, NULL, 'C'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
-        {"memory", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0}};
+        {"memory", required_argument, NULL, 'M'}, {"stream", required_argument, NULL, 'S'},
+        {"outputs", required_argument, NULL, 'O'}, {NULL, 0, NULL, 0}};
     int c;
-    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, NULL, 0, 0, 0, 0, 0, 0, 0, REEF_MEMORY_FAST};
+    *a = (run_args){NULL, NULL, "qemu-m4", "stm32l4r5", NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, REEF_MEMORY_FAST};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'm') a->model = optarg;
         else if (c == 'd') a->data = optarg;
@@ -105,6 +114,8 @@ static int parse(int argc, char **argv, run_args *a)
                 return cli_error("run", "--background wants running-diff, running-diff-previous, running-diff-lag4 or "
                                         "running-diff-slow (the firmware's running background), not '%s'", optarg) + 1;
         }
+        else if (c == 'S') a->stream = optarg;
+        else if (c == 'O') a->outputs = optarg;
         else if (c == 'j') a->json = 1;
         else if (c == 'n') {
             if (cli_parse_int("run", "--limit", optarg, 1, 100000000, &a->limit)) return 2;
@@ -115,6 +126,12 @@ static int parse(int argc, char **argv, run_args *a)
     }
     if (optind != argc || !a->model || !a->data) return usage(stderr), 2;
     if (cli_check_run_target("run", a->target)) return 2;
+    if (a->stream && !a->background_diff && !a->temporal)
+        return cli_error("run", "--stream is the camera's stream for --background (the frames its backgrounds run "
+                                "over)"), 2;
+    if ((a->background_diff || a->temporal) && a->steps)
+        return cli_error("run", "--steps is not available with --background (the firmware skips the model on "
+                                "frames that only move the backgrounds)"), 2;
     if (a->step_cycles && strcmp(a->target, "qemu-m4"))
         return cli_error("run", "--step-cycles counts instructions: --target qemu-m4"), 2;
     if (a->step_cycles && a->memory != REEF_MEMORY_FAST)
@@ -129,8 +146,13 @@ typedef struct run_state {
     reef_lowered_model m;
     reef_dataset ds;
     reef_device_profile profile;
-    int n;                 /* samples run */
-    int8_t *inputs;        /* (n, input_size): what the target is given */
+    int n;                 /* samples run (scored) */
+    int8_t *inputs;        /* (n, input_size): what the target is given; with --background
+                              (records, record_size): the camera's frames, see stream_inputs */
+    int records;           /* --background: frames fed (n, or more with --stream) */
+    size_t record_size;    /* --background: a control byte and a raw gray frame */
+    uint32_t *sample_of;   /* --background: (n) the --data sample of the k-th scored record */
+    reef_dataset stream;   /* --stream */
     int8_t *model_inputs;  /* (n, input_size): what the model sees (== inputs unless --background) */
     int8_t *outputs;       /* (n, output_size) from the target */
     int8_t *expected;      /* (n, output_size) from the host interpreter */
@@ -218,6 +240,7 @@ static void print_json(const run_args *a, const run_state *s)
     reef_json_kv_string(&j, "data", a->data);
     reef_json_kv_string(&j, "target", a->target);
     reef_json_kv_int(&j, "samples", s->n);
+    reef_json_kv_int(&j, "frames_fed", s->records); /* --stream: every frame of the clips */
     reef_json_kv_number(&j, "accuracy", s->metrics.accuracy);
     reef_json_kv_int(&j, "correct", s->metrics.correct);
     reef_json_kv_bool(&j, "outputs_match_host", s->first_mismatch < 0);
@@ -269,6 +292,9 @@ static void print_text(const run_args *a, const run_state *s)
     printf("%s on %s: %d samples of %s, accuracy %.2f%% (%lld correct); outputs %s the host interpreter's\n",
            a->model, a->target, s->n, a->data, 100.0 * s->metrics.accuracy, (long long)s->metrics.correct,
            s->first_mismatch < 0 ? "identical to" : "DIFFER from");
+    if (a->stream)
+        printf("the camera's stream: %d frames of the clips in %s fed in order (the backgrounds ran over all of "
+               "them), the %d of %s scored\n", s->records, a->stream, s->n, a->data);
     putchar('\n');
     reef_metrics_print(&s->metrics, stdout);
     putchar('\n');
@@ -319,76 +345,146 @@ static void print_text(const run_args *a, const run_state *s)
            f->wall_seconds, f->build_seconds);
 }
 
-/* --background running-diff: the model's inputs are the running-background
- * differences of the raw frames, one stream in dataset order, computed by
- * the runtime's own step (the firmware runs the same code on the target). */
-static int background_inputs(const run_args *a, run_state *s, reef_error *err)
+/* The control byte of a --background record (targets/common/harness.c). */
+#define RECORD_CLIP_START 1
+#define RECORD_SCORED 2
+
+/* What the firmware is given with --background: a stream of records, each
+ * a control byte (a clip's first frame: the backgrounds start afresh; a
+ * scored frame: the model runs on it) and one raw gray frame (its bytes p).
+ * Without --stream the stream is --data's first n frames in dataset order,
+ * every one scored, a clip starting where the clip part of the ID changes
+ * (reef_dataset_starts_clip). With --stream it is every frame of each of
+ * the stream's clips that holds a --data frame, clip by clip in frame order
+ * (reef_dataset_clip_order, as prep --background-over clip runs them), and
+ * the --data frames alone are scored. */
+typedef struct stream_plan {
+    const reef_dataset *frames; /* the dataset the records' frames come from */
+    uint32_t *order;            /* (records) its sample indices, in stream order */
+    int32_t *scored;            /* (records) the --data sample scored there, or -1 */
+    uint8_t *starts;            /* (records) 1 at a clip's first frame */
+    int records;
+} stream_plan;
+
+static void stream_plan_free(stream_plan *p) { free(p->order), free(p->scored), free(p->starts); }
+
+static int plan_alloc(stream_plan *p, uint32_t records, reef_error *err)
 {
-    reef_input_map map;
-    if (reef_input_map_from_graph(&s->g, &map, err)) return -1;
-    if (s->ds.channels != 1 || !map.exact)
-        return reef_fail(err, "--background running-diff needs 1-channel (gray) frames and a model whose input is "
-                              "the pixel minus 128 (%s: %u channels; %s: input map %s)",
-                         a->data, s->ds.channels, a->model, map.exact ? "p - 128" : "not p - 128");
-    const size_t px = (size_t)s->m.input_size;
-    uint16_t *mean = malloc(px * sizeof *mean);
-    uint8_t *frame = malloc(px);
-    s->model_inputs = malloc((size_t)s->n * px);
-    if (!mean || !frame || !s->model_inputs) return free(mean), free(frame), reef_fail(err, "out of memory");
-    reef_background bg;
-    reef_background_init(&bg, mean, (uint32_t)px);
-    for (int i = 0; i < s->n; i++) {
-        reef_background_difference(&bg, reef_dataset_sample(&s->ds, (uint32_t)i), frame);
-        reef_input_map_apply(&map, frame, px, s->model_inputs + (size_t)i * px);
-    }
-    free(mean), free(frame);
+    p->order = malloc((records + 1) * sizeof *p->order);
+    p->scored = malloc((records + 1) * sizeof *p->scored);
+    p->starts = malloc(records + 1);
+    return p->order && p->scored && p->starts ? 0 : reef_fail(err, "out of memory");
+}
+
+static int plan_from_data(const run_state *s, stream_plan *p, reef_error *err)
+{
+    p->frames = &s->ds, p->records = s->n;
+    if (plan_alloc(p, (uint32_t)s->n, err)) return -1;
+    for (int i = 0; i < s->n; i++)
+        p->order[i] = (uint32_t)i, p->scored[i] = i, p->starts[i] = (uint8_t)reef_dataset_starts_clip(&s->ds, (uint32_t)i);
     return 0;
 }
 
-/* --background running-diff-*: the target is given each raw gray frame (its
- * bytes p, unmapped) in the second half of an input; the firmware forms the
- * two channels with the runtime's temporal step and maps them through the
- * model's per-channel input map (a table per channel, from the model's input
- * quantization: reef-trained models normalise each channel, so the map is
- * not p - 128). Here the same over the stream (in dataset order) gives what
- * the model must see; map is what the firmware is built with. Each clip is
- * one camera placement: at a clip's first frame (reef_dataset_starts_clip)
- * both sides start their backgrounds afresh, the device told so by the
- * record's first byte (1; the rest of the first half is 0). */
-static int temporal_inputs(const run_args *a, run_state *s, reef_input_map *map, reef_error *err)
+static int plan_from_stream(const run_args *a, run_state *s, stream_plan *p, reef_error *err)
+{
+    const reef_dataset *st = &s->stream, *ds = &s->ds;
+    if (st->channels != 1 || st->height != ds->height || st->width != ds->width)
+        return reef_fail(err, "--stream %s holds %ux%ux%u frames; the camera's gray frames of --data %s are %ux%ux1",
+                         a->stream, st->height, st->width, st->channels, a->data, ds->height, ds->width);
+    uint32_t *where = malloc((ds->count + 1) * sizeof *where), *order = malloc((st->count + 1) * sizeof *order);
+    uint32_t *starts = malloc((st->count + 2) * sizeof *starts), nclips = 0;
+    int32_t *scored_at = malloc((st->count + 1) * sizeof *scored_at);
+    int rc = where && order && starts && scored_at ? 0 : reef_fail(err, "out of memory");
+    if (!rc && reef_dataset_find_ids(ds, st, where, err)) rc = reef_fail_wrap(err, "--data %s in --stream %s", a->data, a->stream);
+    if (!rc) rc = reef_dataset_clip_order(st, order, starts, &nclips, err);
+    const size_t px = (size_t)st->height * st->width;
+    for (uint32_t j = 0; !rc && j < st->count; j++) scored_at[j] = -1;
+    for (int i = 0; !rc && i < s->n; i++) {
+        if (scored_at[where[i]] >= 0)
+            rc = reef_fail(err, "--data %s: samples %d and %d are the same frame '%s'", a->data, scored_at[where[i]], i, ds->ids[i]);
+        else if (memcmp(reef_dataset_sample(ds, (uint32_t)i), reef_dataset_sample(st, where[i]), px))
+            rc = reef_fail(err, "frame '%s' differs between --data %s and --stream %s (prepped with other options?)",
+                           ds->ids[i], a->data, a->stream);
+        else scored_at[where[i]] = i;
+    }
+    if (!rc) rc = plan_alloc(p, st->count, err);
+    p->frames = st, p->records = 0;
+    for (uint32_t c = 0; !rc && c < nclips; c++) {
+        int holds = 0; /* only clips the camera saw while a scored frame was taken */
+        for (uint32_t k = starts[c]; k < starts[c + 1]; k++) holds |= scored_at[order[k]] >= 0;
+        for (uint32_t k = starts[c]; holds && k < starts[c + 1]; k++, p->records++) {
+            p->order[p->records] = order[k], p->scored[p->records] = scored_at[order[k]];
+            p->starts[p->records] = k == starts[c];
+        }
+    }
+    free(where), free(order), free(starts), free(scored_at);
+    return rc;
+}
+
+/* The model's input for frame `two` (the step's output): channels
+ * mapped through the model's input map. */
+static int check_background_model(const run_args *a, run_state *s, reef_input_map *map, reef_error *err)
 {
     if (reef_input_map_from_graph(&s->g, map, err)) return -1;
-    const size_t px = (size_t)s->ds.height * s->ds.width, size = (size_t)s->m.input_size;
     const int32_t *shape = s->m.input_shape;
+    if (a->background_diff) {
+        if (s->ds.channels != 1 || !map->exact)
+            return reef_fail(err, "--background running-diff needs 1-channel (gray) frames and a model whose input is "
+                                  "the pixel minus 128 (%s: %u channels; %s: input map %s)",
+                             a->data, s->ds.channels, a->model, map->exact ? "p - 128" : "not p - 128");
+        return reef_dataset_check_fits(&s->ds, a->data, s->m.input_shape, s->m.input_rank, s->m.output_size, a->model, err);
+    }
     if (s->m.input_rank != 4 || shape[3] != 2 || map->channels != 2)
         return reef_fail(err, "--background %s needs a model whose input has 2 channels (%s: input %s)",
                          a->temporal == REEF_TEMPORAL_SLOW ? "running-diff-slow" : "running-diff-lag*", a->model,
                          s->m.input_rank == 4 ? "of another channel count" : "not NHWC");
     const int32_t frame_shape[4] = {shape[0], shape[1], shape[2], 1}; /* the camera's gray frames */
-    if (reef_dataset_check_fits(&s->ds, a->data, frame_shape, 4, s->m.output_size, a->model, err)) return -1;
+    return reef_dataset_check_fits(&s->ds, a->data, frame_shape, 4, s->m.output_size, a->model, err);
+}
+
+/* --background: the records the target is given (s->inputs), and what the
+ * model must see on each scored one (s->model_inputs, in record order;
+ * s->sample_of maps them to --data), computed here with the runtime's own
+ * steps, the firmware's code. map is what the firmware is built with. */
+static int stream_inputs(const run_args *a, run_state *s, reef_input_map *map, reef_error *err)
+{
+    if (check_background_model(a, s, map, err)) return -1;
+    if (a->stream && reef_dataset_load(a->stream, &s->stream, err)) return -1;
+    stream_plan p = {0};
+    if (a->stream ? plan_from_stream(a, s, &p, err) : plan_from_data(s, &p, err)) return stream_plan_free(&p), -1;
+    const size_t px = (size_t)s->ds.height * s->ds.width, size = (size_t)s->m.input_size;
+    s->records = p.records, s->record_size = 1 + px;
     uint16_t *mean = malloc(px * sizeof *mean), *slow = malloc(px * sizeof *slow);
-    uint8_t *history = malloc(4 * px), *two = malloc(size);
-    s->inputs = calloc((size_t)s->n, size);
+    uint8_t *history = malloc(4 * px), *steps = malloc(size);
+    s->inputs = malloc((size_t)p.records * s->record_size);
     s->model_inputs = malloc((size_t)s->n * size);
-    if (!mean || !slow || !history || !two || !s->inputs || !s->model_inputs) {
-        free(mean), free(slow), free(history), free(two);
+    s->sample_of = malloc((size_t)s->n * sizeof *s->sample_of);
+    if (!mean || !slow || !history || !steps || !s->inputs || !s->model_inputs || !s->sample_of) {
+        free(mean), free(slow), free(history), free(steps), stream_plan_free(&p);
         return reef_fail(err, "out of memory");
     }
-    reef_temporal t; /* initialised at sample 0, which starts a clip */
-    for (int i = 0; i < s->n; i++) {
-        const uint8_t *frame = reef_dataset_sample(&s->ds, (uint32_t)i);
-        int8_t *record = s->inputs + (size_t)i * size;
-        memcpy(record + px, frame, px); /* raw bytes: the device maps after the step */
-        if (reef_dataset_starts_clip(&s->ds, (uint32_t)i)) { /* a new clip: the camera starts afresh */
-            record[0] = 1; /* the record's first half is free until the step writes it */
-            reef_temporal_init(&t, (reef_temporal_kind)a->temporal, mean, history, (uint32_t)a->temporal_lag, slow,
-                               (uint32_t)px);
+    reef_background bg;
+    reef_temporal t;
+    int k = 0; /* scored records so far */
+    for (int r = 0; r < p.records; r++) {
+        const uint8_t *frame = reef_dataset_sample(p.frames, p.order[r]);
+        int8_t *record = s->inputs + (size_t)r * s->record_size;
+        record[0] = (int8_t)((r == 0 || p.starts[r] ? RECORD_CLIP_START : 0) | (p.scored[r] >= 0 ? RECORD_SCORED : 0));
+        memcpy(record + 1, frame, px); /* raw bytes: the device maps after the step */
+        if (record[0] & RECORD_CLIP_START) { /* a new clip: the camera starts afresh */
+            if (a->temporal)
+                reef_temporal_init(&t, (reef_temporal_kind)a->temporal, mean, history, (uint32_t)a->temporal_lag, slow,
+                                   (uint32_t)px);
+            else reef_background_init(&bg, mean, (uint32_t)px);
         }
-        reef_temporal_step(&t, frame, two);
-        reef_input_map_apply(map, two, size, s->model_inputs + (size_t)i * size);
+        if (a->temporal) reef_temporal_step(&t, frame, steps);
+        else reef_background_difference(&bg, frame, steps);
+        if (p.scored[r] < 0) continue;
+        reef_input_map_apply(map, steps, size, s->model_inputs + (size_t)k * size);
+        s->sample_of[k++] = (uint32_t)p.scored[r];
     }
-    free(mean), free(slow), free(history), free(two);
-    return 0;
+    free(mean), free(slow), free(history), free(steps), stream_plan_free(&p);
+    return k == s->n ? 0 : reef_fail(err, "internal: %d of %d frames scored", k, s->n);
 }
 
 static int prepare(const run_args *a, run_state *s, reef_error *err)
@@ -404,16 +500,15 @@ static int prepare(const run_args *a, run_state *s, reef_error *err)
     s->n = (int)s->ds.count;
     if (a->limit && a->limit < s->n) s->n = (int)a->limit;
     if (s->n == 0) return reef_fail(err, "%s has no samples", a->data);
-    if (a->temporal ? temporal_inputs(a, s, &s->input_map, err)
-                    : reef_pipeline_int8_inputs(&s->g, &s->m, &s->ds, a->data, &s->inputs, err))
+    const int background = a->background_diff || a->temporal;
+    if (background ? stream_inputs(a, s, &s->input_map, err)
+                   : reef_pipeline_int8_inputs(&s->g, &s->m, &s->ds, a->data, &s->inputs, err))
         return -1;
     s->outputs = malloc((size_t)s->n * s->m.output_size);
     s->expected = malloc((size_t)s->n * s->m.output_size);
     s->pred = malloc((size_t)s->n * sizeof *s->pred);
     if (!s->outputs || !s->expected || !s->pred) return reef_fail(err, "out of memory");
-    if (a->temporal) return 0; /* temporal_inputs made model_inputs */
-    if (a->background_diff) return background_inputs(a, s, err);
-    s->model_inputs = s->inputs;
+    if (!background) s->model_inputs = s->inputs, s->records = s->n;
     return 0;
 }
 
@@ -424,15 +519,36 @@ static int execute(const run_args *a, run_state *s, reef_error *err)
     reef_pipeline_opts o = {.target = a->target, .work_dir = a->work, .name = name, .source = a->model,
                             .profile = &s->profile, .timeout_s = a->timeout, .profile_steps = a->steps,
                             .background_diff = a->background_diff, .temporal = a->temporal,
-                            .temporal_lag = a->temporal_lag, .input_map = a->temporal ? &s->input_map : NULL};
-    if (!a->json) fprintf(stderr, "reef run: building %s for %s, running %d samples...\n", a->model, a->target, s->n);
-    if (reef_pipeline_run_int8(&s->m, s->inputs, s->n, s->outputs, &o, &s->fig, a->steps ? &s->counts : NULL, err))
+                            .temporal_lag = a->temporal_lag, .input_map = a->temporal ? &s->input_map : NULL,
+                            .record_size = s->record_size, .n_outputs = s->n};
+    if (!a->json) {
+        fprintf(stderr, "reef run: building %s for %s, running %d samples", a->model, a->target, s->n);
+        if (s->records > s->n) fprintf(stderr, " (in a stream of %d frames)", s->records);
+        fprintf(stderr, "...\n");
+    }
+    if (reef_pipeline_run_int8(&s->m, s->inputs, s->records, s->outputs, &o, &s->fig, a->steps ? &s->counts : NULL, err))
         return -1;
     if (interpreter_outputs(s)) return reef_fail(err, "%s: the host interpreter refused the model", a->model);
-    for (int i = 0; i < s->n; i++)
-        s->pred[i] = (uint16_t)reef_argmax_i8(s->outputs + (size_t)i * s->m.output_size, s->m.output_size);
+    for (int k = 0; k < s->n; k++) /* outputs are in stream order; pred in --data's */
+        s->pred[s->sample_of ? s->sample_of[k] : (uint32_t)k] =
+            (uint16_t)reef_argmax_i8(s->outputs + (size_t)k * s->m.output_size, s->m.output_size);
+    if (s->first_mismatch >= 0 && s->sample_of) s->first_mismatch = (int)s->sample_of[s->first_mismatch];
     reef_dataset view = first_samples(&s->ds, s->n);
     return reef_metrics_compute(&s->metrics, &view, s->pred, err);
+}
+
+/* --outputs: the target's outputs in --data's order (they come in stream
+ * order with --background). Written whole or not at all. */
+static int write_outputs(const run_args *a, const run_state *s, reef_error *err)
+{
+    const size_t size = (size_t)s->m.output_size;
+    int8_t *ordered = malloc((size_t)s->n * size + 1);
+    if (!ordered) return reef_fail(err, "out of memory");
+    for (int k = 0; k < s->n; k++)
+        memcpy(ordered + (s->sample_of ? s->sample_of[k] : (uint32_t)k) * size, s->outputs + (size_t)k * size, size);
+    int rc = reef_write_file(a->outputs, ordered, (size_t)s->n * size, err);
+    free(ordered);
+    return rc;
 }
 
 /* Each step's modeled cycles, mean per inference: the cycle model applied
@@ -468,15 +584,17 @@ int cmd_run(int argc, char **argv)
                               "or the target is wrong; no figure is trustworthy)",
                        a.model, a.target, s.first_mismatch);
     } else if (!rc) {
-        if (a.step_cycles && write_step_cycles(&a, &s, &err)) rc = cli_error("run", "%s", err.msg);
+        if ((a.step_cycles && write_step_cycles(&a, &s, &err)) || (a.outputs && write_outputs(&a, &s, &err)))
+            rc = cli_error("run", "%s", err.msg);
         else if (a.json) print_json(&a, &s);
         else print_text(&a, &s);
     }
     reef_metrics_free(&s.metrics);
     reef_run_counts_free(&s.counts);
     if (s.model_inputs != s.inputs) free(s.model_inputs);
-    free(s.inputs), free(s.outputs), free(s.expected), free(s.pred);
+    free(s.inputs), free(s.outputs), free(s.expected), free(s.pred), free(s.sample_of);
     reef_dataset_free(&s.ds);
+    if (a.stream) reef_dataset_free(&s.stream);
     reef_lowered_free(&s.m);
     reef_graph_free(&s.g);
     return rc;

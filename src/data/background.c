@@ -172,8 +172,7 @@ typedef struct id_ref {
 
 static int by_id(const void *a, const void *b) { return strcmp(((const id_ref *)a)->id, ((const id_ref *)b)->id); }
 
-/* where[i]: the index in stream of part's sample i, by ID. */
-static int stream_index(const reef_dataset *part, const reef_dataset *stream, uint32_t *where, reef_error *err)
+int reef_dataset_find_ids(const reef_dataset *part, const reef_dataset *stream, uint32_t *where, reef_error *err)
 {
     if (!part->ids || !stream->ids) return reef_fail(err, "a background channel needs frames with IDs");
     if (part->height != stream->height || part->width != stream->width)
@@ -201,7 +200,7 @@ int reef_dataset_with_stream_background(const reef_dataset *part, const reef_dat
     uint32_t *where = malloc((part->count + 1) * sizeof *where);
     if (!where) return reef_fail(err, "out of memory");
     reef_dataset all;
-    if (stream_index(part, stream, where, err) || reef_dataset_with_background(stream, mode, &all, err)) {
+    if (reef_dataset_find_ids(part, stream, where, err) || reef_dataset_with_background(stream, mode, &all, err)) {
         free(where);
         return -1;
     }
@@ -263,7 +262,7 @@ int reef_dataset_with_background_copies(const reef_dataset *diff, const reef_dat
         reef_fail(err, "out of memory");
         goto done;
     }
-    if (stream_index(diff, stream, where, err) || reef_dataset_clip_order(stream, order, starts, &nclips, err)) goto done;
+    if (reef_dataset_find_ids(diff, stream, where, err) || reef_dataset_clip_order(stream, order, starts, &nclips, err)) goto done;
     memcpy(pixels, diff->pixels, (size_t)n * px);
     for (uint32_t i = 0; i < n; i++) ids[i] = diff->ids[i];
     char *name = names;

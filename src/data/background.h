@@ -55,6 +55,10 @@ int reef_dataset_clip_order(const reef_dataset *ds, uint32_t *order, uint32_t *s
  * name no clip all belong to one stream. A camera placed at a new site is
  * one clip: its firmware starts its backgrounds afresh there. */
 int reef_dataset_starts_clip(const reef_dataset *ds, uint32_t i);
+/* where[i]: the index in stream of part's sample i, found by ID (every ID of
+ * part must be in stream, e.g. a split's frames among all frames of their
+ * clips; both need IDs and the same height and width). */
+int reef_dataset_find_ids(const reef_dataset *part, const reef_dataset *stream, uint32_t *where, reef_error *err);
 /* out: in's samples with a second channel, the difference to the
  * background (in must have 1 channel and IDs naming clip and frame). */
 int reef_dataset_with_background(const reef_dataset *in, reef_bg_mode mode, reef_dataset *out, reef_error *err);

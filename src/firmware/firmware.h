@@ -82,6 +82,16 @@ int reef_m4_run(const char *elf, const int8_t *inputs, int n, size_t input_size,
 int reef_host_run(const char *exe, const int8_t *inputs, int n, size_t input_size, int8_t *outputs,
                   size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err);
 
+/* The same over a stream of n records of input_size bytes of which only
+ * n_out produce an output and an inference (a firmware whose harness
+ * decides per record, e.g. the camera stream of reef run --stream: every
+ * frame moves the backgrounds, the scored ones are inferred): outputs
+ * (n_out * output_size bytes), counts->inferences n_out. */
+int reef_m4_run_records(const char *elf, const int8_t *inputs, int n, size_t input_size, int8_t *outputs, int n_out,
+                        size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err);
+int reef_host_run_records(const char *exe, const int8_t *inputs, int n, size_t input_size, int8_t *outputs, int n_out,
+                          size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err);
+
 /* The source tree (REEF_SOURCE, else the configured one). */
 const char *reef_source_dir(void);
 

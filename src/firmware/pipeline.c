@@ -167,13 +167,14 @@ static int run_firmware(const workdir *w, const reef_pipeline_opts *o, const int
     reef_run_counts local = {0};
     reef_run_counts *c = counts ? counts : &local;
     double t0 = reef_now();
-    fig->inferences = n;
+    const int n_out = o->n_outputs > 0 ? o->n_outputs : n;
+    fig->inferences = n_out;
     if (!strcmp(o->target, "host")) {
-        int rc = reef_host_run(w->firmware, in, n, in_size, out, out_size, c, timeout, err);
+        int rc = reef_host_run_records(w->firmware, in, n, in_size, out, n_out, out_size, c, timeout, err);
         fig->wall_seconds = reef_now() - t0;
         return rc;
     }
-    if (reef_m4_run(w->firmware, in, n, in_size, out, out_size, c, timeout, err)) return -1;
+    if (reef_m4_run_records(w->firmware, in, n, in_size, out, n_out, out_size, c, timeout, err)) return -1;
     fig->wall_seconds = reef_now() - t0;
     fig->emulated = 1;
     count_figures(c, o, fig);
@@ -198,8 +199,8 @@ int reef_pipeline_run_int8(const reef_lowered_model *m, const int8_t *inputs, in
     int rc = reef_emit_c(m, w.dir, opts->name, opts->source, err);
     if (!rc) rc = build_firmware(&w, opts, fig, err);
     if (!rc)
-        rc = run_firmware(&w, opts, inputs, n, (size_t)m->input_bytes, outputs, (size_t)m->output_bytes, timeout,
-                          fig, counts, err);
+        rc = run_firmware(&w, opts, inputs, n, opts->record_size ? opts->record_size : (size_t)m->input_bytes, outputs,
+                          (size_t)m->output_bytes, timeout, fig, counts, err);
     workdir_close(&w);
     return rc;
 }

@@ -44,6 +44,9 @@ typedef struct reef_pipeline_opts {
                                  the firmware forms the temporal channels itself (reef_fw_spec) */
     const struct reef_input_map *input_map; /* with temporal: the model's per-channel input map,
                                  built into the firmware as tables (<name>_input_map.h) */
+    size_t record_size;       /* with background_diff or temporal: bytes of one input record (a control
+                                 byte and a raw frame, targets/common/harness.c); 0: the model's input */
+    int n_outputs;            /* records that are inferred (control bit 1); 0: every record */
 } reef_pipeline_opts;
 
 typedef struct reef_firmware_figures {
@@ -66,8 +69,9 @@ typedef struct reef_firmware_figures {
 double reef_pipeline_timeout(int64_t macs_per_inference, int n);
 
 /* The int8 body: runs n inputs (n, m->input_bytes bytes: int8 values, or
- * float32 ones around a QUANTIZE) through the generated C of m on
- * opts->target; outputs (n, m->output_bytes bytes: int8, float32 or int32
+ * float32 ones around a QUANTIZE; or n records of opts->record_size bytes)
+ * through the generated C of m on opts->target; outputs (n, or
+ * opts->n_outputs, times m->output_bytes bytes: int8, float32 or int32
  * values, little-endian). counts (may be NULL) gets the raw counts of a
  * qemu-m4 run (free with reef_run_counts_free). */
 int reef_pipeline_run_int8(const reef_lowered_model *m, const int8_t *inputs, int n, int8_t *outputs,

@@ -272,7 +272,8 @@ typedef struct run_request {
     const int8_t *inputs;      /* (n, input_size) */
     int n;
     size_t input_size;
-    int8_t *outputs;           /* (n, output_size) */
+    int8_t *outputs;           /* (n_out, output_size) */
+    int n_out;                 /* outputs (inferences): n, or fewer for a stream */
     size_t output_size;
     double timeout_s;
 } run_request;
@@ -293,12 +294,13 @@ static int run_in_scratch(const run_request *rq, char *const argv[], const char 
         return explain_failure(what, rq->fw, &res, out, errtext, rq->timeout_s, err);
     if (harness_fact(out, "reef-harness: inputs ") != (uint32_t)rq->n)
         return reef_fail(err, "%s: the firmware ran %u inputs, expected %d", rq->fw, harness_fact(out, "reef-harness: inputs "), rq->n);
-    return read_outputs(s, rq->fw, rq->outputs, (size_t)rq->n * rq->output_size, err);
+    return read_outputs(s, rq->fw, rq->outputs, (size_t)rq->n_out * rq->output_size, err);
 }
 
 static int check_request(const run_request *rq, reef_error *err)
 {
-    if (rq->n < 0 || rq->input_size == 0 || rq->output_size == 0 || (rq->n && (!rq->inputs || !rq->outputs)))
+    if (rq->n < 0 || rq->n_out < 0 || rq->n_out > rq->n || rq->input_size == 0 || rq->output_size == 0 ||
+        (rq->n && !rq->inputs) || (rq->n_out && !rq->outputs))
         return reef_fail(err, "%s: bad run request (n %d, input %zu bytes, output %zu bytes)", rq->fw, rq->n,
                          rq->input_size, rq->output_size);
     return 0;
@@ -307,7 +309,13 @@ static int check_request(const run_request *rq, reef_error *err)
 int reef_m4_run(const char *elf, const int8_t *inputs, int n, size_t input_size, int8_t *outputs,
                 size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err)
 {
-    run_request rq = {elf, inputs, n, input_size, outputs, output_size, timeout_s};
+    return reef_m4_run_records(elf, inputs, n, input_size, outputs, n, output_size, counts, timeout_s, err);
+}
+
+int reef_m4_run_records(const char *elf, const int8_t *inputs, int n, size_t input_size, int8_t *outputs, int n_out,
+                        size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err)
+{
+    run_request rq = {elf, inputs, n, input_size, outputs, n_out, output_size, timeout_s};
     reef_run_counts local = {0};
     reef_run_counts *rc = counts ? counts : &local;
     memset(rc, 0, sizeof *rc);
@@ -323,8 +331,8 @@ int reef_m4_run(const char *elf, const int8_t *inputs, int n, size_t input_size,
                           "-semihosting-config", "enable=on,target=native,chardev=sh0", "-chardev", "stdio,id=sh0",
                           "-plugin", plugin, "-kernel", kernel, NULL};
     if (!fail) fail = run_in_scratch(&rq, argv, "qemu-system-arm", &s, out, sizeof out, err);
-    if (!fail) fail = collect_counts(&s, elf, n, rc, err);
-    rc->inferences = n;
+    if (!fail) fail = collect_counts(&s, elf, n_out, rc, err);
+    rc->inferences = n_out;
     rc->stack_high_water = harness_fact(out, "reef-harness: stack_high_water ");
     scratch_remove(&s);
     if (fail || !counts) reef_run_counts_free(rc);
@@ -334,7 +342,13 @@ int reef_m4_run(const char *elf, const int8_t *inputs, int n, size_t input_size,
 int reef_host_run(const char *exe, const int8_t *inputs, int n, size_t input_size, int8_t *outputs,
                   size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err)
 {
-    run_request rq = {exe, inputs, n, input_size, outputs, output_size, timeout_s};
+    return reef_host_run_records(exe, inputs, n, input_size, outputs, n, output_size, counts, timeout_s, err);
+}
+
+int reef_host_run_records(const char *exe, const int8_t *inputs, int n, size_t input_size, int8_t *outputs, int n_out,
+                          size_t output_size, reef_run_counts *counts, double timeout_s, reef_error *err)
+{
+    run_request rq = {exe, inputs, n, input_size, outputs, n_out, output_size, timeout_s};
     char exe_abs[4096], out[16384];
     if (counts) memset(counts, 0, sizeof *counts);
     if (check_request(&rq, err) || absolute_path(exe, exe_abs, sizeof exe_abs, err)) return -1;
@@ -343,6 +357,6 @@ int reef_host_run(const char *exe, const int8_t *inputs, int n, size_t input_siz
     char *const argv[] = {exe_abs, NULL};
     int fail = run_in_scratch(&rq, argv, "the host firmware", &s, out, sizeof out, err);
     scratch_remove(&s);
-    if (!fail && counts) counts->inferences = n;
+    if (!fail && counts) counts->inferences = n_out;
     return fail;
 }

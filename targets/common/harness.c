@@ -26,40 +26,57 @@ static int8_t harness_output[REEF_MODEL_OUTPUT_SIZE] __attribute__((aligned(8)))
 #define HARNESS_OUTPUT harness_output
 #endif
 
-#ifdef REEF_HARNESS_BACKGROUND_DIFF
-/* The camera's running background (runtime/include/reef/background.h): the
- * inputs are raw gray frames as int8 (p - 128, the model's input map when it
- * is the identity), one continuous stream, and the model sees each frame's
- * difference to the frames before it. 2 bytes a pixel. */
+#if defined(REEF_HARNESS_BACKGROUND_DIFF) || defined(REEF_HARNESS_TEMPORAL)
+/* The camera's stream (reef run --background): each record is a control
+ * byte, then one raw gray frame (its bytes p). The control byte's bit 0
+ * marks a clip's first frame (a new camera placement: the backgrounds start
+ * afresh), bit 1 a frame that is scored: the model runs on it and its output
+ * is written. A frame without bit 1 only moves the backgrounds (reef run
+ * --stream: every frame of a clip passes through them, as at a site, and
+ * only the frames being evaluated are inferred; the model keeps no state
+ * from frame to frame, so skipping it there changes no scored output). */
 #include "reef/background.h"
 
+#define HARNESS_CLIP_START 1u
+#define HARNESS_SCORED 2u
+#endif
+
+#ifdef REEF_HARNESS_BACKGROUND_DIFF
+/* The running background (runtime/include/reef/background.h): the model's
+ * input is each frame's difference to the frames before it, mapped by
+ * p - 128 (the model's input map must be the identity). 2 bytes a pixel. */
+#define HARNESS_FRAME_BYTES REEF_MODEL_INPUT_SIZE
 static uint16_t harness_background_mean[REEF_MODEL_INPUT_SIZE];
 static reef_background harness_background;
 
-static void frame_to_difference(int8_t *in)
+static void background_start(void)
+{
+    reef_background_init(&harness_background, harness_background_mean, REEF_MODEL_INPUT_SIZE);
+}
+
+/* The frame is in the input tensor; scored: the model's input replaces it. */
+static void frame_step(int8_t *in, unsigned control)
 {
     uint8_t *px = (uint8_t *)in;
-    for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i++) px[i] ^= 0x80u; /* q + 128 = p */
-    reef_background_difference(&harness_background, px, px);
-    for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i++) px[i] ^= 0x80u; /* d - 128 */
+    if (control & HARNESS_CLIP_START) background_start();
+    reef_background_difference(&harness_background, px, px); /* in place */
+    if (control & HARNESS_SCORED)
+        for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i++) px[i] ^= 0x80u; /* d - 128 */
 }
 #endif
 
 #ifdef REEF_HARNESS_TEMPORAL
-/* Temporal context (reef_temporal_step): each input holds a raw gray frame
- * (its bytes p) in the input tensor's second half (of the first half only
- * byte 0 is read: nonzero at a clip's first frame, a new placement, where
- * the backgrounds start afresh); the step writes the two interleaved
- * channels [d, s] over the whole tensor, and each byte is mapped to the model's int8 input through its
- * channel's table (reef_harness_input_lut, force-included from
+/* Temporal context (reef_temporal_step): the frame is read into the input
+ * tensor's second half; the step writes the two interleaved channels [d, s]
+ * over the whole tensor, and each byte is mapped to the model's int8 input
+ * through its channel's table (reef_harness_input_lut, force-included from
  * <name>_input_map.h: the model's input quantization, which for a
  * reef-trained model normalises each channel, so it is not p - 128).
  * kind REEF_TEMPORAL_LAG keeps LAG frames (LAG bytes a pixel),
  * REEF_TEMPORAL_SLOW a second mean (2 bytes a pixel), beside the running
  * mean's 2 bytes a pixel; the tables are 512 bytes of flash. */
-#include "reef/background.h"
-
 #define HARNESS_PIXELS (REEF_MODEL_INPUT_SIZE / 2)
+#define HARNESS_FRAME_BYTES HARNESS_PIXELS
 static uint16_t harness_temporal_mean[HARNESS_PIXELS];
 #if REEF_HARNESS_TEMPORAL == 2 /* REEF_TEMPORAL_SLOW */
 static uint16_t harness_temporal_slow[HARNESS_PIXELS];
@@ -72,17 +89,18 @@ static uint8_t harness_temporal_history[REEF_HARNESS_TEMPORAL_LAG * HARNESS_PIXE
 #endif
 static reef_temporal harness_temporal;
 
-static void temporal_start(void)
+static void background_start(void)
 {
     reef_temporal_init(&harness_temporal, (reef_temporal_kind)REEF_HARNESS_TEMPORAL, harness_temporal_mean,
                        HARNESS_TEMPORAL_HISTORY, REEF_HARNESS_TEMPORAL_LAG, HARNESS_TEMPORAL_SLOW, HARNESS_PIXELS);
 }
 
-static void frame_to_temporal(int8_t *in)
+static void frame_step(int8_t *in, unsigned control)
 {
     uint8_t *px = (uint8_t *)in;
-    if (in[0]) temporal_start(); /* the host marks a clip's first frame: a new placement */
+    if (control & HARNESS_CLIP_START) background_start();
     reef_temporal_step(&harness_temporal, px + HARNESS_PIXELS, px); /* in place: reads the frame first */
+    if (!(control & HARNESS_SCORED)) return;
     for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i += 2) {
         in[i] = reef_harness_input_lut[0][px[i]];
         in[i + 1] = reef_harness_input_lut[1][px[i + 1]];
@@ -90,18 +108,26 @@ static void frame_to_temporal(int8_t *in)
 }
 #endif
 
-static int run_one(uint32_t index)
+#ifdef HARNESS_FRAME_BYTES
+#define HARNESS_RECORD_SIZE (1 + HARNESS_FRAME_BYTES)
+#define HARNESS_FRAME_AT (REEF_MODEL_INPUT_SIZE - HARNESS_FRAME_BYTES) /* 0, or the second half */
+
+/* One record of the stream: the backgrounds always move; the model runs
+ * (and its output is written) on scored frames only. The step is counted
+ * with the inference: it runs for every frame. */
+static int run_frame(uint32_t index)
 {
-    int8_t *input = HARNESS_INPUT, *output = HARNESS_OUTPUT;
-    if (reef_platform_input_read(input, REEF_MODEL_INPUT_SIZE)) return REEF_EXIT_IO;
+    int8_t *input = HARNESS_INPUT, *output = HARNESS_OUTPUT, control;
+    if (reef_platform_input_read(&control, 1) || reef_platform_input_read(input + HARNESS_FRAME_AT, HARNESS_FRAME_BYTES))
+        return REEF_EXIT_IO;
+    const unsigned flags = (unsigned)(uint8_t)control;
+    if (!(flags & HARNESS_SCORED)) {
+        frame_step(input, flags);
+        return REEF_EXIT_OK;
+    }
     reef_platform_cycles_start();
     reef_mark_inference_begin();
-#ifdef REEF_HARNESS_BACKGROUND_DIFF
-    frame_to_difference(input); /* counted with the inference: it runs for every frame */
-#endif
-#ifdef REEF_HARNESS_TEMPORAL
-    frame_to_temporal(input); /* counted with the inference, likewise */
-#endif
+    frame_step(input, flags);
     int status = REEF_MODEL_INVOKE(input, output);
     reef_mark_inference_end();
     uint32_t cycles = reef_platform_cycles_stop();
@@ -113,21 +139,45 @@ static int run_one(uint32_t index)
     if (reef_platform_output_write(output, REEF_MODEL_OUTPUT_SIZE)) return REEF_EXIT_IO;
     return REEF_EXIT_OK;
 }
+#else
+#define HARNESS_RECORD_SIZE REEF_MODEL_INPUT_SIZE
+#endif
+
+#ifndef HARNESS_FRAME_BYTES
+static int run_one(uint32_t index)
+{
+    int8_t *input = HARNESS_INPUT, *output = HARNESS_OUTPUT;
+    if (reef_platform_input_read(input, REEF_MODEL_INPUT_SIZE)) return REEF_EXIT_IO;
+    reef_platform_cycles_start();
+    reef_mark_inference_begin();
+    int status = REEF_MODEL_INVOKE(input, output);
+    reef_mark_inference_end();
+    uint32_t cycles = reef_platform_cycles_stop();
+    if (status != 0) {
+        reef_harness_print_error("model invoke returned nonzero");
+        return REEF_EXIT_MODEL;
+    }
+    if (cycles) reef_harness_print_pair("inference", index, "cycles", cycles);
+    if (reef_platform_output_write(output, REEF_MODEL_OUTPUT_SIZE)) return REEF_EXIT_IO;
+    return REEF_EXIT_OK;
+}
+#endif
 
 int reef_harness_run(void)
 {
     uint32_t count = 0;
-    if (reef_platform_inputs_open(REEF_MODEL_INPUT_SIZE, &count)) return REEF_EXIT_IO;
+    if (reef_platform_inputs_open(HARNESS_RECORD_SIZE, &count)) return REEF_EXIT_IO;
     reef_harness_print_fact("inputs", count);
-#ifdef REEF_HARNESS_BACKGROUND_DIFF
-    reef_background_init(&harness_background, harness_background_mean, REEF_MODEL_INPUT_SIZE);
-#endif
-#ifdef REEF_HARNESS_TEMPORAL
-    temporal_start();
+#ifdef HARNESS_FRAME_BYTES
+    background_start(); /* at boot; a clip's first record also says so */
 #endif
     if (reef_platform_outputs_open()) return REEF_EXIT_IO;
     for (uint32_t i = 0; i < count; i++) {
+#ifdef HARNESS_FRAME_BYTES
+        int status = run_frame(i);
+#else
         int status = run_one(i);
+#endif
         if (status != REEF_EXIT_OK) return status;
     }
     if (reef_platform_outputs_close()) return REEF_EXIT_IO;

@@ -13,8 +13,9 @@
 #           pixel, the difference to the camera's running background and to a background
 #           8x slower (prep/run --background running-diff-slow, archs/fish-nas-2ch.arch);
 #           the firmware forms both channels and the model's input map itself from raw
-#           gray frames. Best of reef's inputs at habitats never trained on and on the
-#           frame-random test split (docs/generalization.md, session 9).
+#           gray frames, fed every frame of each test clip in order (reef run --stream;
+#           the test split's frames scored). Best of reef's inputs at habitats never
+#           trained on and on the frame-random test split (docs/generalization.md).
 #   --gray  gray frames (fish-nas as searched; `make demo GRAY=1`)
 #   --site  the 1-channel input: the difference of each frame to the
 #           camera's running background (prep --background running-diff; the firmware
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --site) site=1; shift ;;
     --temporal) site=2; shift ;;
     --gray) site=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *)
         if [ $positional -eq 0 ]; then build=$1; else search=$1; fi
         positional=$((positional + 1)); shift ;;
@@ -101,6 +102,10 @@ for split in train val test; do
         "$reef" prep --format idx --split $idx_split -o "$out/$split.ds"
     fi
 done
+if [ $site != 0 ]; then # the camera's whole stream: every frame of every clip, gray; the firmware's
+    # backgrounds run over all of them and the test split's frames are scored (reef run --stream)
+    "$reef" prep --format deepfish --root "$root" --split frames -o "$out/frames.ds"
+fi
 valopt="--val $out/val.ds"
 if [ $kind != deepfish ]; then
     valopt=""  # Fashion-MNIST has no validation split
@@ -131,12 +136,12 @@ bgopt=""
 if [ $site = 1 ]; then
     in="-diff"
     valopt="--val $out/val-diff.ds"
-    bgopt="--background running-diff"
+    bgopt="--background running-diff --stream $out/frames.ds"
 elif [ $site = 2 ]; then
     [ "$arch" = fish-nas ] || echo "run.sh: --temporal trains archs/fish-nas-2ch.arch, not the searched net (search runs on gray frames)"
     in="-diff"
     valopt="--val $out/val-diff.ds"
-    bgopt="--background running-diff-slow"
+    bgopt="--background running-diff-slow --stream $out/frames.ds"
     arch="$repo/archs/fish-nas-2ch.arch"
 fi
 
@@ -151,6 +156,8 @@ stage "gen: int8 model -> C"
 "$reef" gen --model "$out/model.tflite" -o "$out/gen" --name fish
 
 stage "run: the generated C on the emulated Cortex-M4 (every test image, one QEMU run)"
+# with --site/--temporal: fed every frame of the test clips in order (the camera's stream), the
+# backgrounds formed on the device, the test split's frames scored: the report's int8 inputs
 # shellcheck disable=SC2086
 "$reef" run --target qemu-m4 --model "$out/model.tflite" --data "$out/test.ds" --work "$out/fw" $limit $bgopt \
     > "$out/run.txt"

@@ -421,8 +421,9 @@ static int plan_from_stream(const run_args *a, run_state *s, stream_plan *p, ree
     return rc;
 }
 
-/* The model's input for frame `two` (the step's output): channels
- * mapped through the model's input map. */
+/* The model fits --background: 1 channel with the map p - 128 (the
+ * 1-channel firmware maps by an xor), or 2 channels with any map (the
+ * temporal firmware maps by tables); --data's gray frames fit its input. */
 static int check_background_model(const run_args *a, run_state *s, reef_input_map *map, reef_error *err)
 {
     if (reef_input_map_from_graph(&s->g, map, err)) return -1;

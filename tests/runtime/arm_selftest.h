@@ -172,6 +172,7 @@ static int32_t st_fc(void)
  * loop against the reference on the unpaired filter: 1x1 read in place or
  * 3x3 gathered with padding, stride 1 or 2, any K (rows run K8); every
  * sixth case at the bound (weights +-127, K = 256, |x + offset| = 255). */
+static int st_conv_paired_calls;
 static int32_t st_conv_paired(void)
 {
     const int edge = st_in(0, 5) == 0, k3 = !edge && st_in(0, 2) == 0;
@@ -191,6 +192,15 @@ static int32_t st_conv_paired(void)
     int8_t *paired = st_filter + sizeof st_filter / 2;
     if (in.h + 2 * pad < f.h || in.w + 2 * pad < f.w) return 0;
     st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
+    /* shifts -2..-23 everywhere take the folded requantization of the
+     * four-position loop (conv_channels_quad_folded_asm); one call in
+     * three changes one channel: a shift of -1 (conv_channels_quad_paired_asm),
+     * -24..-31 (conv_channels_quad_split_asm) or a zero multiplier (folded) */
+    if (st_conv_paired_calls++ % 3 == 2) {
+        const int o = st_in(0, f.n - 1), kind = st_in(0, 2);
+        if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
+        else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
+    }
     if (edge) {
         for (int i = 0; i < f.n * k; i++) st_filter[i] = (int8_t)(st_rnd() % 2 ? 127 : -127);
         for (int i = 0; i < in.n * in.h * in.w * in.c; i++) st_input[i] = (int8_t)(st_rnd() % 4 ? -128 : 127);

@@ -107,6 +107,10 @@ static int32_t st_dw3(void)
      * 22) and without (dw3x3.c, dw3_out_plain) */
     if (st_in(0, 2) == 0)
         for (int i = 0; i < f.c; i++) st_shift[i] = -st_in(20, 31);
+    /* and one in four puts some channels at a shift of -1 (post 0: the
+     * unfolded loop beside the folded one in a layer) */
+    if (st_in(0, 3) == 0)
+        for (int i = 0; i < f.c; i += 3) st_shift[i] = -1;
     if (reef_dw_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch) return 0;
     if (reef_dw_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
         reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))

@@ -250,6 +250,14 @@ static inline __attribute__((always_inline)) void conv_dot_2x2(const int8_t *row
  * shift of -1). */
 enum { CONV_RQ_PAIRS = 0, CONV_RQ_FOLDED = 1, CONV_RQ_SPLIT = 2 };
 
+/* The forms of the four-position loop a build links, bit CONV_RQ_*
+ * (rq.h's form always): a model header may list only those its layers
+ * take (each form is about 900 bytes of flash); all without one. */
+#ifndef REEF_CONV_RQ_FORMS
+#define REEF_CONV_RQ_FORMS 7u
+#endif
+#define CONV_RQ_BUILT(form) ((REEF_CONV_RQ_FORMS >> (form)) & 1u)
+
 /* Requantization constants of every channel; 0 when one needs the
  * reference kernel. *kind: the four-position loop's requantization. */
 static int conv_prepare(const reef_per_channel_quant *quant, const int32_t *bias, int32_t c_out,
@@ -690,9 +698,11 @@ static void conv_channels_quad_paired(const conv_job *job, const int32_t *cols, 
     conv_quad st;
     st.row = job->filter, st.rq = job->rq, st.out = out, st.end = out + c_out, st.n8 = round8(k) >> 3;
     st.cols = cols, st.gap = c_out, st.zp = zp;
-    if (job->folded == CONV_RQ_FOLDED)
+    /* a form left out of the build falls back to one that is exact for
+     * more shifts (folded -> split -> rq.h's) */
+    if (CONV_RQ_BUILT(CONV_RQ_FOLDED) && job->folded == CONV_RQ_FOLDED)
         conv_channels_quad_folded_asm(&st);
-    else if (job->folded == CONV_RQ_SPLIT)
+    else if (CONV_RQ_BUILT(CONV_RQ_SPLIT) && job->folded != CONV_RQ_PAIRS)
         conv_channels_quad_split_asm(&st);
     else
         conv_channels_quad_paired_asm(&st);

@@ -286,13 +286,16 @@ static void dw3_sums_s2(const int16_t *r0, const int16_t *r1, const int16_t *r2,
 
 #if defined(REEF_ASM_LOOPS)
 /* One output of dw3_out_plain's folded loop (the output offset inside
- * chi): 9 instructions after the sum's load. */
+ * chi, post 1..22): rq.h's C = 2^30 + c_hi * 2^32 plus INT32_MIN for a
+ * negative sum is, for r >= 2, the low word 0x40000000 or 0xc0000000 (bit
+ * 31 of S over 0x40000000) and the high word chi or chi - 1 (S >> 31
+ * added), as conv.c's CONV_SMALL8_RQ: 8 instructions after the sum's
+ * load, none of them a second SMLAL. */
 #define DW3_RQ_FOLDED(S)                                                       \
-    "mov %[l], %[clo]\n\t"                                                    \
-    "mov %[h], %[chi]\n\t"                                                    \
+    "and %[l], %[" S "], #0x80000000\n\t"                                     \
+    "orr %[l], %[l], #0x40000000\n\t"                                         \
+    "add %[h], %[chi], %[" S "], asr #31\n\t"                                 \
     "smlal %[l], %[h], %[" S "], %[mult]\n\t"                                 \
-    "lsr %[" S "], %[" S "], #31\n\t"                                         \
-    "smlal %[l], %[h], %[" S "], %[min]\n\t"                                  \
     "asr %[h], %[h], %[post]\n\t"                                             \
     "ssat %[h], #8, %[h]\n\t"                                                 \
     "strb %[h], [%[out]]\n\t"                                                 \
@@ -313,15 +316,14 @@ static void dw3_out_plain(const int32_t *sums, int32_t n, const reef_rq *q, int3
 #if defined(REEF_ASM_LOOPS)
     const int32_t min = INT32_MIN;
     int32_t s, l, h;
-    if (c.post <= 22) {
+    if (c.post >= 1 && c.post <= 22) {
         const int32_t chi = (int32_t)((uint32_t)c.c_hi + ((uint32_t)zp << c.post));
         int32_t t;
         if (n & 1) {
             s = *sums++;
             __asm__ volatile(DW3_RQ_FOLDED("s")
                              : [out] "+r"(out), [s] "+r"(s), [l] "=&r"(l), [h] "=&r"(h)
-                             : [clo] "r"(c.c_lo), [chi] "r"(chi), [mult] "r"(c.mult), [post] "r"(c.post),
-                               [min] "r"(min), [C] "r"(C)
+                             : [chi] "r"(chi), [mult] "r"(c.mult), [post] "r"(c.post), [C] "r"(C)
                              : "memory");
         }
         n >>= 1;
@@ -332,8 +334,7 @@ static void dw3_out_plain(const int32_t *sums, int32_t n, const reef_rq *q, int3
                              "bne 1b\n\t"
                              : [sums] "+r"(sums), [out] "+r"(out), [n] "+r"(n), [s] "=&r"(s), [t] "=&r"(t),
                                [l] "=&r"(l), [h] "=&r"(h)
-                             : [clo] "r"(c.c_lo), [chi] "r"(chi), [mult] "r"(c.mult), [post] "r"(c.post),
-                               [min] "r"(min), [C] "r"(C)
+                             : [chi] "r"(chi), [mult] "r"(c.mult), [post] "r"(c.post), [C] "r"(C)
                              : "cc", "memory");
         return;
     }

@@ -107,6 +107,10 @@ static int32_t st_dw3(void)
      * 22) and without (dw3x3.c, dw3_out_plain) */
     if (st_in(0, 2) == 0)
         for (int i = 0; i < f.c; i++) st_shift[i] = -st_in(20, 31);
+    /* and one in four puts some channels at a shift of -1 (post 0: the
+     * unfolded loop beside the folded one in a layer) */
+    if (st_in(0, 3) == 0)
+        for (int i = 0; i < f.c; i += 3) st_shift[i] = -1;
     if (reef_dw_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch) return 0;
     if (reef_dw_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
         reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
@@ -172,6 +176,7 @@ static int32_t st_fc(void)
  * loop against the reference on the unpaired filter: 1x1 read in place or
  * 3x3 gathered with padding, stride 1 or 2, any K (rows run K8); every
  * sixth case at the bound (weights +-127, K = 256, |x + offset| = 255). */
+static int st_conv_paired_calls;
 static int32_t st_conv_paired(void)
 {
     const int edge = st_in(0, 5) == 0, k3 = !edge && st_in(0, 2) == 0;
@@ -191,6 +196,15 @@ static int32_t st_conv_paired(void)
     int8_t *paired = st_filter + sizeof st_filter / 2;
     if (in.h + 2 * pad < f.h || in.w + 2 * pad < f.w) return 0;
     st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
+    /* shifts -2..-23 everywhere take the folded requantization of the
+     * four-position loop (conv_channels_quad_folded_asm); one call in
+     * three changes one channel: a shift of -1 (conv_channels_quad_paired_asm),
+     * -24..-31 (conv_channels_quad_split_asm) or a zero multiplier (folded) */
+    if (st_conv_paired_calls++ % 3 == 2) {
+        const int o = st_in(0, f.n - 1), kind = st_in(0, 2);
+        if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
+        else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
+    }
     if (edge) {
         for (int i = 0; i < f.n * k; i++) st_filter[i] = (int8_t)(st_rnd() % 2 ? 127 : -127);
         for (int i = 0; i < in.n * in.h * in.w * in.c; i++) st_input[i] = (int8_t)(st_rnd() % 4 ? -128 : 127);
@@ -242,6 +256,43 @@ static int32_t st_fc_paired(void)
     return bad + st_diff(out.n * out.c);
 }
 
+/* Short-K 1x1 convolutions read in place (conv.c's conv_small_channel):
+ * K = 4, 8, 12 or 16, stride 1, no padding; K = 8 with the range [-128,
+ * 127] runs pairs of positions in conv_small8_asm when a channel's shift
+ * is -2..-23 (post 1..22), the rest (and an odd last position) in C.
+ * Case i: i % 4 == 3 draws shifts of -1 and -24..-31 for some channels
+ * (the C loop beside the assembly in one layer); i % 8 == 5 clamps the
+ * range (C loop); i % 6 == 4 takes K = 4, 12 or 16; otherwise K = 8,
+ * shifts -6..-10: of 60 calls, 28 are K = 8 with every channel on the
+ * assembly and 15 K = 8 with the C loop beside it. Inputs and filters at the extremes in every fourth call. */
+static int st_conv_small_calls;
+static int32_t st_conv_small(void)
+{
+    const int i = st_conv_small_calls++;
+    const int32_t c_in = i % 6 == 4 ? 4 * st_in(1, 4) : 8;
+    reef_dims in = {st_in(1, 2), st_in(1, 12), st_in(1, 12), c_in};
+    reef_dims f = {st_in(1, 24), 1, 1, c_in};
+    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
+    if (i % 8 == 5) p.activation.min = p.output_offset, p.activation.max = st_in(p.output_offset, 127);
+    reef_dims out = {in.n, in.h, in.w, f.n};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    st_fill(in.n * in.h * in.w * in.c, f.n * c_in, f.n, c_in);
+    for (int o = 0; o < f.n; o++) {
+        st_shift[o] = (int8_t)-st_in(6, 10);
+        if (i % 4 == 3 && st_in(0, 2) == 0) st_shift[o] = (int8_t)(st_in(0, 1) ? -1 : -st_in(24, 31));
+    }
+    if (i % 4 == 1) {
+        for (int k = 0; k < f.n * c_in; k++) st_filter[k] = (int8_t)(st_rnd() % 2 ? 127 : -127);
+        for (int k = 0; k < in.n * in.h * in.w * c_in; k++) st_input[k] = (int8_t)(st_rnd() % 4 ? -128 : 127);
+    }
+    if (reef_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch) return 1000000;
+    if (reef_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
 /* The SMLAL requantization (rq.h, assembly on the M4) against TFLite's
  * arithmetic: random accumulators over all of int32, ties included. */
 static int32_t st_rq(void)
@@ -265,7 +316,7 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
     int32_t bad = 0;
     (void)in;
     for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw_in_place() + st_fc() + st_fc_paired() +
-                                     st_conv_paired() + st_rq();
+                                     st_conv_paired() + st_rq() + st_conv_small();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);
     out[2] = (int8_t)((bad >> 16) & 0xff);

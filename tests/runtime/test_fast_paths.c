@@ -124,6 +124,63 @@ static void test_conv_extremes(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Short-K 1x1 convolutions read in place (conv.c's conv_small_channel):
+ * K = 4..16, stride 1, no padding. On the M4, K = 8 with the range [-128,
+ * 127] and a shift of -2..-23 runs pairs of positions in conv_small8_asm;
+ * this host build runs the C loop on the same shapes (the M4 run of the
+ * same cases: tests/runtime/arm_selftest.h, st_conv_small). Shifts -1 and
+ * -24..-31 in some channels, extreme inputs and filters, odd position
+ * counts. */
+static void test_conv_small_k(void **state)
+{
+    (void)state;
+    static int8_t in[2 * 12 * 12 * 16], f[24 * 16], got[2 * 12 * 12 * 24], want[2 * 12 * 12 * 24];
+    static int8_t shift[24];
+    static int32_t mult[24], bias[24], scratch[4096];
+    int bad = 0, k8_asm = 0, k8_mixed = 0, odd = 0;
+    for (int t = 0; t < 400; t++) {
+        const int32_t c_in = t % 6 == 4 ? 4 * rnd_in(1, 4) : 8;
+        reef_dims id = {rnd_in(1, 2), rnd_in(1, 12), rnd_in(1, 12), c_in};
+        reef_dims fd = {rnd_in(1, 24), 1, 1, c_in};
+        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
+        if (t % 8 == 5) p.activation = activation(p.output_offset);
+        const int plain = p.activation.min == -128 && p.activation.max == 127;
+        reef_dims od = {id.n, id.h, id.w, fd.n};
+        int fallback = 0;
+        fill(in, reef_dims_count(&id));
+        fill(f, reef_dims_count(&fd));
+        quant(mult, shift, bias, fd.n, c_in, 1);
+        for (int o = 0; o < fd.n; o++) {
+            shift[o] = (int8_t)-rnd_in(6, 10);
+            if (t % 4 == 3 && rnd_in(0, 2) == 0) shift[o] = (int8_t)(rnd_in(0, 1) ? -1 : -rnd_in(24, 31)), fallback = 1;
+        }
+        if (t % 4 == 1) {
+            for (int k = 0; k < reef_dims_count(&fd); k++) f[k] = (int8_t)(rnd() % 2 ? 127 : -127);
+            for (int k = 0; k < reef_dims_count(&id); k++) in[k] = (int8_t)(rnd() % 4 ? -128 : 127);
+        }
+        reef_per_channel_quant q = {mult, shift};
+        reef_context ctx = {scratch, sizeof scratch};
+        /* the short-K loop, but for K = 16 plain with two or more channels (the 2x2 loop) */
+        assert_true(reef_conv_s8_path(&p, &id, &fd, &od) >= 2 || (c_in == 16 && plain && fd.n >= 2));
+        assert_true(reef_conv_s8_get_buffer_size(&p, &id, &fd, &od) <= (int32_t)sizeof scratch);
+        assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, bias, &od, got), REEF_OK);
+        assert_int_equal(reef_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, bias, &od, want), REEF_OK);
+        int d = count_diff(got, want, reef_dims_count(&od));
+        if (d) printf("conv short-K case %d: %d bytes differ\n", t, d);
+        bad += d;
+        if (c_in == 8 && plain && id.n * id.h * id.w >= 2) {
+            k8_asm += !fallback;
+            k8_mixed += fallback;
+        }
+        odd += (id.n * id.h * id.w) & 1;
+    }
+    printf("conv short-K: 400 random cases (K = 8 plain, pairs on the M4's assembly: %d for every channel, %d beside "
+           "the C loop; %d with an odd position count)\n",
+           k8_asm, k8_mixed, odd);
+    assert_true(k8_asm >= 100 && k8_mixed >= 30);
+    assert_int_equal(bad, 0);
+}
+
 /* 1 when one of the positions conv.c takes four at a time (all but the
  * last positions % 4) has its 3x3 window wholly inside the input. */
 static int any_interior_quad(const reef_dims *id, const reef_dims *od, int st, int pad)
@@ -493,6 +550,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rq_matches_tflite),
         cmocka_unit_test(test_conv_extremes),
+        cmocka_unit_test(test_conv_small_k),
         cmocka_unit_test(test_conv_paired),
         cmocka_unit_test(test_fc_widened),
         cmocka_unit_test(test_fc_paired),

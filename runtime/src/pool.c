@@ -4,10 +4,11 @@
 #include "check.h"
 #include "dsp.h"
 
-static int pool_args_valid(const reef_pool_params *params, const reef_dims *input_dims,
-                           const int8_t *input, const reef_hw *filter,
-                           const reef_dims *output_dims, const int8_t *output)
+int reef_pool_s8_args_valid(const reef_pool_params *params, const reef_dims *input_dims,
+                            const int8_t *input, const reef_hw *filter,
+                            const reef_dims *output_dims, const int8_t *output)
 {
+    if (REEF_ARGS_TRUSTED) return 1; /* reef gen checked every step (check.h) */
     return params && input && filter && output && reef_dims_valid(input_dims) &&
            reef_dims_valid(output_dims) && filter->h > 0 && filter->w > 0 &&
            input_dims->n == output_dims->n && input_dims->c == output_dims->c &&
@@ -102,19 +103,20 @@ static int avgpool_is_2x2(const reef_pool_params *params, const reef_dims *input
            2 * output_dims->w <= input_dims->w;
 }
 
-static void avgpool_2x2(const reef_pool_params *params, const reef_dims *input_dims, const int8_t *input,
+static __attribute__((noinline)) void avgpool_2x2(const reef_pool_params *params, const reef_dims *input_dims, const int8_t *input,
                         const reef_dims *output_dims, int8_t *output)
 {
     const int32_t lo = params->activation.min, hi = params->activation.max;
-    const int32_t c = input_dims->c, row = input_dims->w * c;
+    const int32_t c = input_dims->c, row = input_dims->w * c, below = row + c;
     int32_t b, y, x, k;
     for (b = 0; b < output_dims->n; b++)
         for (y = 0; y < output_dims->h; y++) {
-            const int8_t *top = input + (b * input_dims->h + 2 * y) * row;
-            const int8_t *bottom = top + row;
-            for (x = 0; x < output_dims->w; x++, top += 2 * c, bottom += 2 * c)
-                for (k = 0; k < c; k++) {
-                    const int32_t sum = top[k] + top[k + c] + bottom[k] + bottom[k + c];
+            /* p: the window's top-left value of the channel; its other three
+             * values are c, row and row + c further */
+            const int8_t *p = input + (b * input_dims->h + 2 * y) * row;
+            for (x = 0; x < output_dims->w; x++, p += c)
+                for (k = 0; k < c; k++, p++) {
+                    const int32_t sum = p[0] + p[c] + p[row] + p[below];
                     const int32_t v = (sum + (sum > 0 ? 2 : 1)) >> 2;
                     *output++ = (int8_t)(v < lo ? lo : v > hi ? hi : v);
                 }
@@ -142,7 +144,7 @@ static reef_status pool_s8(int is_max, const reef_pool_params *params, const ree
 {
     int32_t c_in, row_stride, b, y, x, c, y0, y1, x0, x1;
     int path;
-    if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
+    if (!reef_pool_s8_args_valid(params, input_dims, input, filter, output_dims, output))
         return REEF_ARG_ERROR;
     path = reef_pool_s8_path(is_max, params, input_dims, filter, output_dims);
     if (!POOL_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build (REEF_POOL_PATHS) */

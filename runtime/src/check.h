@@ -8,6 +8,24 @@
 #include "reef/fc.h"
 #include "reef/types.h"
 
+/* Once-per-step code (the step table's dispatch, softmax over a handful
+ * of classes) compiled for size on the M4, where flash is the budget and
+ * these run a few hundred instructions per inference: write
+ * REEF_OPTIMIZE_SIZE after a file's includes. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__ARM_ARCH)
+#define REEF_OPTIMIZE_SIZE _Pragma("GCC optimize(\"Os\")")
+#else
+#define REEF_OPTIMIZE_SIZE
+#endif
+
+/* 1 in a firmware whose step table reef gen checked (REEF_ARGS_CHECKED,
+ * reef/types.h): the *_args_valid functions answer yes without looking. */
+#if defined(REEF_ARGS_CHECKED)
+#define REEF_ARGS_TRUSTED 1
+#else
+#define REEF_ARGS_TRUSTED 0
+#endif
+
 static inline int reef_dims_valid(const reef_dims *d)
 {
     return d && d->n > 0 && d->h > 0 && d->w > 0 && d->c > 0;
@@ -52,20 +70,8 @@ static inline float reef_clampf(float v, reef_float_act act)
     return v < act.min ? act.min : (v > act.max ? act.max : v);
 }
 
-/* Argument checks shared by each fast kernel and its scalar reference
- * (defined in the *_ref.c files). */
-int reef_conv_args_valid(const reef_conv_params *params, const reef_per_channel_quant *quant,
-                         const reef_dims *input_dims, const int8_t *input,
-                         const reef_dims *filter_dims, const int8_t *filter,
-                         const reef_dims *output_dims, const int8_t *output);
-int reef_dw_conv_args_valid(const reef_dw_conv_params *params,
-                            const reef_per_channel_quant *quant,
-                            const reef_dims *input_dims, const int8_t *input,
-                            const reef_dims *filter_dims, const int8_t *filter,
-                            const reef_dims *output_dims, const int8_t *output);
-int reef_fc_args_valid(const reef_fc_params *params, const reef_dims *input_dims,
-                       const int8_t *input, const reef_dims *filter_dims,
-                       const int8_t *filter, const reef_dims *output_dims,
-                       const int8_t *output);
+/* Argument checks shared by each fast kernel and its scalar reference:
+ * reef/args.h. */
+#include "reef/args.h"
 
 #endif

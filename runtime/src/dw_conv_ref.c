@@ -10,6 +10,7 @@ int reef_dw_conv_args_valid(const reef_dw_conv_params *params,
                             const reef_dims *filter_dims, const int8_t *filter,
                             const reef_dims *output_dims, const int8_t *output)
 {
+    if (REEF_ARGS_TRUSTED) return 1; /* reef gen checked every step (check.h) */
     if (!params || !quant || !quant->multiplier || !quant->shift ||
         !reef_filter_args_present(input, filter, output, input_dims, filter_dims, output_dims) ||
         params->depth_multiplier < 1)

@@ -4,10 +4,11 @@
 #include "check.h"
 #include "dsp.h"
 
-static int pool_args_valid(const reef_pool_params *params, const reef_dims *input_dims,
-                           const int8_t *input, const reef_hw *filter,
-                           const reef_dims *output_dims, const int8_t *output)
+int reef_pool_s8_args_valid(const reef_pool_params *params, const reef_dims *input_dims,
+                            const int8_t *input, const reef_hw *filter,
+                            const reef_dims *output_dims, const int8_t *output)
 {
+    if (REEF_ARGS_TRUSTED) return 1; /* reef gen checked every step (check.h) */
     return params && input && filter && output && reef_dims_valid(input_dims) &&
            reef_dims_valid(output_dims) && filter->h > 0 && filter->w > 0 &&
            input_dims->n == output_dims->n && input_dims->c == output_dims->c &&
@@ -87,34 +88,41 @@ static int32_t window_max(const int8_t *at, int32_t h, int32_t w, int32_t row_st
     return max;
 }
 
-/* Average pooling of one channel by 2x2 windows at stride 2 with no
- * padding (the fish nets' first op: 32x32 frames pooled to 16x16), every
- * window inside the input. The generic loop spends ~140 instructions per
- * output on the window bounds and a division; here TFLite's rounding of
- * sum / 4 half away from zero is (sum + (sum > 0 ? 2 : 1)) >> 2. */
-static int avgpool_is_2x2_single(const reef_pool_params *params, const reef_dims *input_dims,
-                                 const reef_hw *filter, const reef_dims *output_dims)
+/* Average pooling by 2x2 windows at stride 2 with no padding, every
+ * window inside the input, any channel count (the fish nets' first op:
+ * 32x32 frames, or the 2-channel temporal input, pooled to 16x16; and a
+ * global average of a 2x2 map, whose one window's stride never counts). The
+ * generic loop spends ~110-140 instructions per output on the window
+ * bounds and a division; here TFLite's rounding of sum / 4 half away from
+ * zero is (sum + (sum > 0 ? 2 : 1)) >> 2. */
+static int avgpool_is_2x2(const reef_pool_params *params, const reef_dims *input_dims,
+                          const reef_hw *filter, const reef_dims *output_dims)
 {
-    return input_dims->c == 1 && filter->h == 2 && filter->w == 2 && params->stride.h == 2 &&
-           params->stride.w == 2 && params->padding.h == 0 && params->padding.w == 0 &&
-           2 * output_dims->h <= input_dims->h && 2 * output_dims->w <= input_dims->w;
+    return filter->h == 2 && filter->w == 2 && (params->stride.h == 2 || output_dims->h == 1) &&
+           (params->stride.w == 2 || output_dims->w == 1) && params->padding.h == 0 &&
+           params->padding.w == 0 && 2 * output_dims->h <= input_dims->h && 2 * output_dims->w <= input_dims->w;
 }
 
-static void avgpool_2x2_single(const reef_pool_params *params, const reef_dims *input_dims,
-                               const int8_t *input, const reef_dims *output_dims, int8_t *output)
+/* noinline: its own registers (inlined into pool_s8, GCC spilled the
+ * pointers: 25,925 against 16,903 instructions on 32x32x2) */
+static __attribute__((noinline)) void avgpool_2x2(const reef_pool_params *params, const reef_dims *input_dims,
+                                                  const int8_t *input, const reef_dims *output_dims,
+                                                  int8_t *output)
 {
     const int32_t lo = params->activation.min, hi = params->activation.max;
-    const int32_t w_in = input_dims->w;
-    int32_t b, y, x;
+    const int32_t c = input_dims->c, row = input_dims->w * c, below = row + c;
+    int32_t b, y, x, k;
     for (b = 0; b < output_dims->n; b++)
         for (y = 0; y < output_dims->h; y++) {
-            const int8_t *top = input + (b * input_dims->h + 2 * y) * w_in;
-            const int8_t *bottom = top + w_in;
-            for (x = 0; x < output_dims->w; x++, top += 2, bottom += 2) {
-                const int32_t sum = top[0] + top[1] + bottom[0] + bottom[1];
-                const int32_t v = (sum + (sum > 0 ? 2 : 1)) >> 2;
-                *output++ = (int8_t)(v < lo ? lo : v > hi ? hi : v);
-            }
+            /* p: the window's top-left value of the channel; its other three
+             * values are c, row and row + c further */
+            const int8_t *p = input + (b * input_dims->h + 2 * y) * row;
+            for (x = 0; x < output_dims->w; x++, p += c)
+                for (k = 0; k < c; k++, p++) {
+                    const int32_t sum = p[0] + p[c] + p[row] + p[below];
+                    const int32_t v = (sum + (sum > 0 ? 2 : 1)) >> 2;
+                    *output++ = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+                }
         }
 }
 
@@ -128,8 +136,7 @@ int reef_pool_s8_path(int is_max, const reef_pool_params *params, const reef_dim
                       const reef_hw *filter, const reef_dims *output_dims)
 {
     if (is_max) return REEF_POOL_PATH_MAX;
-    return avgpool_is_2x2_single(params, input_dims, filter, output_dims) ? REEF_POOL_PATH_AVG_2X2
-                                                                           : REEF_POOL_PATH_AVG;
+    return avgpool_is_2x2(params, input_dims, filter, output_dims) ? REEF_POOL_PATH_AVG_2X2 : REEF_POOL_PATH_AVG;
 }
 
 /* Both pools: each output is the rounded average (is_max 0) or the maximum
@@ -140,12 +147,12 @@ static reef_status pool_s8(int is_max, const reef_pool_params *params, const ree
 {
     int32_t c_in, row_stride, b, y, x, c, y0, y1, x0, x1;
     int path;
-    if (!pool_args_valid(params, input_dims, input, filter, output_dims, output))
+    if (!reef_pool_s8_args_valid(params, input_dims, input, filter, output_dims, output))
         return REEF_ARG_ERROR;
     path = reef_pool_s8_path(is_max, params, input_dims, filter, output_dims);
     if (!POOL_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build (REEF_POOL_PATHS) */
     if (path == REEF_POOL_PATH_AVG_2X2) {
-        avgpool_2x2_single(params, input_dims, input, output_dims, output);
+        avgpool_2x2(params, input_dims, input, output_dims, output);
         return REEF_OK;
     }
     if (!POOL_HAS(REEF_POOL_PATH_AVG) && !POOL_HAS(REEF_POOL_PATH_MAX)) return REEF_UNSUPPORTED; /* not reached */

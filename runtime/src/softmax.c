@@ -9,6 +9,8 @@
 
 #include "check.h"
 
+REEF_OPTIMIZE_SIZE
+
 enum {
     SCALED_DIFF_BITS = 5,  /* input differences are Q5 */
     ACCUM_BITS = 12,       /* the sum of exps is Q12 */

@@ -2,6 +2,10 @@
  * resolving arena offsets and calling its kernel. */
 #include "reef/step.h"
 
+#include "check.h"
+
+REEF_OPTIMIZE_SIZE
+
 reef_status reef_run_steps(const reef_step *steps, int first, int count, uint8_t *arena)
 {
     int k;

@@ -3,6 +3,7 @@
  * table is the host interpreter's table, constant for constant. */
 #include "codegen/emit.h"
 #include "codegen/emit_internal.h"
+#include "reef/args.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -715,6 +716,39 @@ static unsigned fc_paths(const reef_lowered_model *m)
     return paths;
 }
 
+/* 1 when every conv, depthwise, fully-connected and pool step passes its
+ * kernel's argument check (the runtime's own functions, on the constant
+ * arguments the header will hold; tensors live in the arena, never NULL,
+ * so a placeholder stands for them): the header then lets the firmware
+ * leave the checks out (REEF_ARGS_CHECKED, reef/types.h). */
+static int steps_args_valid(const reef_lowered_model *m)
+{
+    static const int8_t tensor[1];
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; leaf(m, k, i); i++) {
+            const reef_lowered_step *s = leaf(m, k, i);
+            int ok = 1;
+            if (s->kind == REEF_STEP_CONV) {
+                const reef_conv_step_args *a = &s->args.conv;
+                ok = reef_conv_args_valid(&a->params, &a->quant, &a->input_dims, tensor, &a->filter_dims, a->filter,
+                                          &a->output_dims, tensor);
+            } else if (s->kind == REEF_STEP_DW_CONV) {
+                const reef_dw_conv_step_args *a = &s->args.dw_conv;
+                ok = reef_dw_conv_args_valid(&a->params, &a->quant, &a->input_dims, tensor, &a->filter_dims,
+                                             a->filter, &a->output_dims, tensor);
+            } else if (s->kind == REEF_STEP_FC) {
+                const reef_fc_step_args *a = &s->args.fc;
+                ok = reef_fc_args_valid(&a->params, &a->input_dims, tensor, &a->filter_dims, a->filter,
+                                        &a->output_dims, tensor);
+            } else if (s->kind == REEF_STEP_AVGPOOL || s->kind == REEF_STEP_MAXPOOL) {
+                const reef_pool_step_args *a = s->kind == REEF_STEP_AVGPOOL ? &s->args.avgpool : &s->args.maxpool;
+                ok = reef_pool_s8_args_valid(&a->params, &a->input_dims, tensor, &a->filter, &a->output_dims, tensor);
+            }
+            if (!ok) return 0;
+        }
+    return 1;
+}
+
 /* What a firmware built with -include of the header may leave out. */
 static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
 {
@@ -758,6 +792,12 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             " * (reef/conv.h): when not, the runtime compiles only the paired loop. */\n"
             "#ifndef REEF_CONV_UNPAIRED\n#define REEF_CONV_UNPAIRED %d\n#endif\n\n",
             conv_unpaired_2x2(m));
+    if (steps_args_valid(m))
+        fputs("/* reef gen ran the kernels' argument checks on every conv, depthwise,\n"
+              " * fully-connected and pool step of this table, and all passed: the\n"
+              " * firmware links the checks as \"valid\" (reef/types.h). */\n"
+              "#ifndef REEF_ARGS_CHECKED\n#define REEF_ARGS_CHECKED 1\n#endif\n\n",
+              e->fp);
     if (needs_reference_kernels(m)) return;
     fputs("/* Every conv, depthwise and fully-connected step takes a fast path: built\n"
           " * with -include of this header, the runtime links no scalar reference. */\n"

@@ -499,7 +499,8 @@ static void test_dw_in_place(void **state)
 }
 
 /* Average pooling four channels at a time in int16 lanes (pool.c), and
- * one channel by 2x2 windows at stride 2 (the fish nets' first op), on
+ * by 2x2 windows at stride 2 (the fish nets' first op, one or more
+ * channels; and a global average of a 2x2 map at any stride), on
  * windows up to and past its 256-pixel limit, with random and saturated
  * inputs (all -128 or all 127: the largest lane sums), against the scalar
  * definition: the rounded (half away from zero) mean of the clipped
@@ -514,12 +515,17 @@ static void test_avgpool_lanes(void **state)
         reef_hw f = {rnd_in(1, id.h), rnd_in(1, id.w)};
         if (t % 4 == 0) f = (reef_hw){id.h, id.w}; /* global, up to 400 pixels */
         reef_pool_params p = {{rnd_in(1, 3), rnd_in(1, 3)}, {0, 0}, {-128, 127}};
-        if (t % 4 == 3 && id.h >= 2 && id.w >= 2) { /* one channel, 2x2 at stride 2 */
-            id.c = 1, f = (reef_hw){2, 2}, p.stride = (reef_hw){2, 2};
-            single++;
+        if (t % 4 == 3 && id.h >= 2 && id.w >= 2) { /* 2x2 at stride 2: one channel, or 1-11 */
+            if (t % 8 == 3) id.c = 1;
+            f = (reef_hw){2, 2}, p.stride = (reef_hw){2, 2};
+        }
+        if (t % 16 == 0 && id.h >= 2 && id.w >= 2) { /* global average of a 2x2 map, any stride */
+            id.h = id.w = 2, f = (reef_hw){2, 2};
         }
         p.activation = activation(rnd_in(-128, 100));
         reef_dims od = {1, (id.h - f.h) / p.stride.h + 1, (id.w - f.w) / p.stride.w + 1, id.c};
+        const int two_by_two = reef_pool_s8_path(0, &p, &id, &f, &od) == REEF_POOL_PATH_AVG_2X2;
+        single += two_by_two;
         int n = reef_dims_count(&id);
         if (t % 5 == 1) memset(in, 0x80, (size_t)n);
         else if (t % 5 == 2) memset(in, 0x7f, (size_t)n);
@@ -536,10 +542,10 @@ static void test_avgpool_lanes(void **state)
                     v = v < p.activation.min ? p.activation.min : (v > p.activation.max ? p.activation.max : v);
                     want[(y * od.w + x) * id.c + c] = (int8_t)v;
                 }
-        lanes += id.c >= 4 && f.h * f.w <= 256;
+        lanes += !two_by_two && id.c >= 4 && f.h * f.w <= 256;
         bad += count_diff(got, want, reef_dims_count(&od));
     }
-    printf("avgpool: %d of 400 random cases on the four-channel lane path, %d on the one-channel 2x2 path\n", lanes,
+    printf("avgpool: %d of 400 random cases on the four-channel lane path, %d on the 2x2 path\n", lanes,
            single);
     assert_true(lanes > 150 && single > 50);
     assert_int_equal(bad, 0);

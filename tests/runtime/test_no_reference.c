@@ -178,7 +178,7 @@ static void test_fc_paths(void **state)
     assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 0u);
 }
 
-/* Pooling: the one-channel 2x2 average built, the others left out. */
+/* Pooling: the 2x2 average built, the others left out. */
 static void test_pool_paths(void **state)
 {
     (void)state;
@@ -194,7 +194,13 @@ static void test_pool_paths(void **state)
     assert_int_equal(out[1], 0);
     assert_int_equal(reef_pool_s8_path(1, &p, &id, &f, &od), REEF_POOL_PATH_MAX);
     assert_int_equal(reef_maxpool_s8(&ctx, &p, &id, in, &f, &od, out), REEF_UNSUPPORTED);
-    id.c = od.c = 2; /* two channels: the generic average */
+    id.c = od.c = 2; /* two channels: the same 2x2 loop */
+    assert_int_equal(reef_pool_s8_path(0, &p, &id, &f, &od), REEF_POOL_PATH_AVG_2X2);
+    assert_int_equal(reef_avgpool_s8(&ctx, &p, &id, in, &f, &od, out), REEF_OK);
+    /* channel 0 of the first window: (1 - 3 + 9 + 11) / 4 = 4.5 -> 5; channel 1: (2 + 4 + 10 + 12) / 4 = 7 */
+    assert_int_equal(out[0], 5);
+    assert_int_equal(out[1], 7);
+    f.h = f.w = 3, p.stride.h = p.stride.w = 1; /* 3x3 windows: the generic average */
     assert_int_equal(reef_pool_s8_path(0, &p, &id, &f, &od), REEF_POOL_PATH_AVG);
     assert_int_equal(reef_avgpool_s8(&ctx, &p, &id, in, &f, &od, out), REEF_UNSUPPORTED);
 }

@@ -34,8 +34,9 @@ reef_status reef_maxpool_s8(const reef_context *ctx, const reef_pool_params *par
                             const reef_hw *filter,
                             const reef_dims *output_dims, int8_t *output);
 
-/* The loop a pool runs (REEF_POOL_PATH_*): average of one channel by 2x2
- * windows at stride 2 without padding, any other average, maximum. A build
+/* The loop a pool runs (REEF_POOL_PATH_*): average by 2x2 windows at
+ * stride 2 without padding (any channel count; the stride of a single
+ * output row or column does not count), any other average, maximum. A build
  * that defines REEF_POOL_PATHS (a generated model header does: the OR of
  * 1 << path over its pool steps) compiles only those loops; a layer
  * needing another one gets REEF_UNSUPPORTED. is_max: 1 for MAX_POOL_2D. */

@@ -20,7 +20,15 @@
  * step of the model needs the scalar references (reef_conv_s8_ref,
  * reef_dw_conv_s8_ref, reef_fc_s8_ref; see the *_needs_reference
  * predicates), so a firmware built with it links none of them; the fast
- * kernels then return REEF_UNSUPPORTED where they would have called one. */
+ * kernels then return REEF_UNSUPPORTED where they would have called one.
+ *
+ * REEF_ARGS_CHECKED: defined by a generated model header when reef gen has
+ * run the kernels' argument checks (reef_conv_args_valid,
+ * reef_dw_conv_args_valid, reef_fc_args_valid, reef_pool_s8_args_valid) on
+ * every step of its constant step table and all passed; a firmware built
+ * with it links those checks as "valid" (about 0.8 KB of code that could
+ * only ever answer yes). Shape and scratch-size checks inside the kernels
+ * stay. */
 
 #include <stdint.h>
 

@@ -107,7 +107,7 @@ int reef_patch_plan_first_stage(const reef_graph *g, const reef_lowered_model *m
         }
         reef_error err;
         if (reef_lower_patch_arena(g, &lo, m->steps[layers - 1].output_tensor, pick.patch_bytes, &pick.arena, &err))
-            return -1;
+            return memset(best, 0, sizeof *best), -1;
         if (!best->layers || pick.arena < best->arena ||
             (pick.arena == best->arena && pick.extra_macs < best->extra_macs))
             *best = pick;

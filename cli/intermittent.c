@@ -204,7 +204,7 @@ int power_plan_memory(const char *cmd, const power_opts *p, const reef_graph *g,
             if (!p->quiet)
                 fprintf(stderr,
                         "reef %s: --memory %s: %d layers in place or row by row do not fit one charge whole; they run "
-                        "layer by layer (tiled): arena %zu B (layer by layer %zu B)\n",
+                        "layer by layer (tileable): arena %zu B (layer by layer %zu B)\n",
                         cmd, reef_memory_mode_name(lopt->memory), *fell_back, m->arena_size, m->arena_layer_by_layer);
         }
         free(plain);

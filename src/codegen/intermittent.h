@@ -94,10 +94,11 @@ int reef_intermittent_plan_make(const reef_lowered_model *m, const reef_intermit
 
 /* The smallest charge (uJ) with which every step can make progress at the
  * finest tiling the planner allows. */
-/* 1 for a step that writes over its own input: a depthwise step in place
- * (reef_dw_conv_s8_in_place) or a ROWS step (reef/rows.h). It is
- * re-executable as a whole unit (the restore of the point before it brings
- * its input back from NVM), never cut into tiles. */
+/* 1 for a step that may write over its own input: a depthwise step in
+ * place (reef_dw_conv_s8_in_place) or a ROWS step (reef/rows.h; every one:
+ * tile.c cuts no ROWS step either). It is re-executable as a whole unit
+ * (the restore of the point before it brings its input back from NVM),
+ * never cut into tiles. */
 int reef_intermittent_step_in_place(const reef_lowered_step *s);
 
 /* The per-step fallback of --memory balanced|min under a charge budget:

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "codegen/emit.h"
 #include "codegen/intermittent.h"
+#include "codegen/patch_plan.h"
 #include "intermittent.h"
 #include "codegen/lower.h"
 #include "personal/emit.h"
@@ -48,6 +49,9 @@ static void usage(FILE *fp)
                 "energy the capacitor delivers between --v-on (default 3.0) and --v-off\n"
                 "(default 1.8); if none can, it says so and how big a capacitor would do.\n"
                 "Without it, a commit follows every step. Values take SI suffixes (100u).\n"
+                "With --memory balanced|min a step written over its input (in place, row by\n"
+                "row) runs as one whole unit, its input restored from NVM; one too big for a\n"
+                "charge falls back to layer by layer (printed with the arena it leaves).\n"
                 "  --nvm fram|flash  the NVM (default fram; flash is modeled, no code)\n"
                 "  --profile NAME    device profile for the energy model (default stm32l4r5)\n"
                 "  --step-cycles F   what each step costs, for the cuts: by default measured\n"
@@ -82,6 +86,14 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, reef
     op_count *counts = calloc((size_t)(g->nops ? g->nops : 1), sizeof *counts);
     int n = counts ? count_ops(g, counts) : 0;
     double ratio = m->arena_lower_bound ? (double)m->arena_size / (double)m->arena_lower_bound : 1.0;
+    /* the first stage patch by patch (MCUNetV2), planned on the
+     * layer-by-layer steps, beside this mode's arena */
+    reef_patch_plan patch = {0};
+    if (memory != REEF_MEMORY_FAST) {
+        reef_lowered_model fast;
+        reef_error err;
+        if (reef_lower(g, &fast, &err) == 0) reef_patch_plan_first_stage(g, &fast, memory, 8, &patch), reef_lowered_free(&fast);
+    }
     if (json) {
         reef_json j;
         reef_json_begin(&j, stdout);
@@ -104,6 +116,13 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, reef
         reef_json_kv_int(&j, "rows_steps", m->rows_steps);
         reef_json_kv_int(&j, "rows_layers", m->rows_layers);
         reef_json_kv_int(&j, "rows_in_place_steps", m->rows_in_place);
+        if (patch.layers) {
+            reef_json_kv_int(&j, "patch_first_stage_layers", patch.layers);
+            reef_json_kv_int(&j, "patch_first_stage_grid", patch.grid);
+            reef_json_kv_int(&j, "patch_first_stage_stage_bytes", (int64_t)patch.peak_bound);
+            reef_json_kv_int(&j, "patch_first_stage_arena_bytes", (int64_t)patch.arena);
+            reef_json_kv_int(&j, "patch_first_stage_extra_macs", patch.extra_macs);
+        }
         reef_json_end(&j);
         reef_json_finish(&j);
     } else {
@@ -125,6 +144,13 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, reef
         reef_table_cell(&t, "depthwise steps in place"), reef_table_cell(&t, "%d", m->in_place_steps);
         reef_table_cell(&t, "arena, layer by layer (bytes)"), reef_table_cell(&t, "%zu", m->arena_layer_by_layer);
         reef_table_cell(&t, "row-by-row steps (layers)"), reef_table_cell(&t, "%d (%d)", m->rows_steps, m->rows_layers);
+        if (patch.layers) {
+            reef_table_cell(&t, "arena, first stage in patches (planned)"),
+                reef_table_cell(&t, "%zu (stage %zu), %d layers %dx%d, %+lld MACs (%+.1f%%)%s", patch.arena,
+                                patch.peak_bound, patch.layers, patch.grid, patch.grid, (long long)patch.extra_macs,
+                                patch.stage_macs ? 100.0 * (double)patch.extra_macs / (double)patch.stage_macs : 0,
+                                patch.arena >= m->arena_size ? ": not lower, not taken" : ": lower, NOT BUILT");
+        }
         reef_table_print(&t, stdout, NULL);
     }
     free(counts);
@@ -141,8 +167,10 @@ static double pass_above_v(const reef_intermittent_plan *p, const power_opts *po
 
 /* The intermittent schedule: units, commits, modeled energies. */
 static void print_plan(const reef_intermittent_plan *p, const power_opts *po, const reef_intermittent_options *o,
-                       int json)
+                       const reef_lowered_model *m, reef_memory_mode memory, int fell_back, int json)
 {
+    int whole = 0; /* units written over their input: depthwise in place, ROWS */
+    for (int k = 0; k < m->nsteps; k++) whole += reef_intermittent_step_in_place(&m->steps[k]);
     double worst = 0;
     for (int u = 0; u < p->nunits; u++)
         if (p->worst_charge_uj[u] > worst) worst = p->worst_charge_uj[u];
@@ -153,6 +181,11 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
         reef_json_object(&j);
         reef_json_kv_int(&j, "units", p->nunits);
         reef_json_kv_int(&j, "tiled_steps", p->tiled_steps);
+        reef_json_kv_string(&j, "memory", reef_memory_mode_name(memory));
+        reef_json_kv_int(&j, "arena_bytes", (int64_t)m->arena_size);
+        reef_json_kv_int(&j, "arena_layer_by_layer_bytes", (int64_t)m->arena_layer_by_layer);
+        reef_json_kv_int(&j, "steps_over_their_input", whole);
+        reef_json_kv_int(&j, "layers_fallen_back", fell_back);
         reef_json_kv_int(&j, "nvm_bytes", p->nvm_bytes);
         reef_json_kv_int(&j, "nvm_bytes_written_per_inference", (int64_t)p->saved_bytes);
         reef_json_kv_number(&j, "charge_budget_uj", o->budget_uj);
@@ -172,6 +205,14 @@ static void print_plan(const reef_intermittent_plan *p, const power_opts *po, co
            o->budget_uj > 0 ? "" : ", a commit after every step");
     reef_table_init(&t, "what", ">value", "how", NULL);
     reef_table_cell(&t, "units"), reef_table_cell(&t, "%d", p->nunits), reef_table_cell(&t, "%d steps tiled", p->tiled_steps);
+    if (memory != REEF_MEMORY_FAST) {
+        reef_table_cell(&t, "arena (peak)"), reef_table_cell(&t, "%zu B", m->arena_size),
+            reef_table_cell(&t, "--memory %s; layer by layer %zu B", reef_memory_mode_name(memory), m->arena_layer_by_layer);
+        reef_table_cell(&t, "whole units over input"), reef_table_cell(&t, "%d", whole),
+            reef_table_cell(&t, "in place / ROWS: restored from NVM, never tiled");
+        reef_table_cell(&t, "fallen back"), reef_table_cell(&t, "%d layers", fell_back),
+            reef_table_cell(&t, "too big for one charge whole: layer by layer");
+    }
     reef_table_cell(&t, "NVM used"), reef_table_cell(&t, "%u B", p->nvm_bytes), reef_table_cell(&t, "record + live tensors");
     reef_table_cell(&t, "NVM written / inference"), reef_table_cell(&t, "%zu B", p->saved_bytes),
         reef_table_cell(&t, "live bytes at commits, input included");
@@ -267,10 +308,6 @@ int cmd_gen(int argc, char **argv)
     if (!dir) return cli_error("gen", "-o DIR is required (see --help)"), 2;
     if (power_given && !intermittent) return cli_error("gen", "--capacitor, --v-on, --v-off, --nvm and --profile need --intermittent"), 2;
     if (intermittent && power_opts_check("gen", &po)) return 2;
-    if (intermittent && lower_opt.memory != REEF_MEMORY_FAST)
-        return cli_error("gen", "--memory %s cannot be combined with --intermittent: an in-place step overwrites "
-                         "its input, so it could not be re-executed after a power failure",
-                         reef_memory_mode_name(lower_opt.memory)), 2;
     if (intermittent && trainable)
         return cli_error("gen", "--trainable and --intermittent cannot be combined yet (the update is not resumable)"), 2;
     char default_name[72];
@@ -297,9 +334,10 @@ int cmd_gen(int argc, char **argv)
     reef_intermittent_plan plan = {0};
     reef_intermittent_options io;
     reef_device_profile prof;
-    int rc = intermittent && power_plan("gen", &po, &m, &prof, &io, &plan) ? 1 : 0;
+    int fell_back = 0;
+    int rc = intermittent && power_plan_memory("gen", &po, &g, &lower_opt, &m, &prof, &io, &plan, &fell_back) ? 1 : 0;
     if (rc == 0 && intermittent && po.nvm == REEF_NVM_FLASH) {
-        print_plan(&plan, &po, &io, json);
+        print_plan(&plan, &po, &io, &m, lower_opt.memory, fell_back, json);
         rc = cli_error("gen", "internal flash is modeled only (docs/intermittent.md: its page erase makes every "
                               "commit cost more than it saves); no code written");
     }
@@ -314,7 +352,7 @@ int cmd_gen(int argc, char **argv)
         snprintf(h, sizeof h, "%s/%s.h", dir, name);
         snprintf(src, sizeof src, "%s/%s.c", dir, name);
         if (!(intermittent && json)) print_summary(&g, &m, lower_opt.memory, h, src, json);
-        if (intermittent) print_plan(&plan, &po, &io, json);
+        if (intermittent) print_plan(&plan, &po, &io, &m, lower_opt.memory, fell_back, json);
     }
     reef_intermittent_plan_free(&plan);
     reef_lowered_free(&m);

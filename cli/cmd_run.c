@@ -134,9 +134,6 @@ static int parse(int argc, char **argv, run_args *a)
                                 "frames that only move the backgrounds)"), 2;
     if (a->step_cycles && strcmp(a->target, "qemu-m4"))
         return cli_error("run", "--step-cycles counts instructions: --target qemu-m4"), 2;
-    if (a->step_cycles && a->memory != REEF_MEMORY_FAST)
-        return cli_error("run", "--step-cycles is for the intermittent planner, whose steps never run in place: "
-                         "leave --memory at fast"), 2;
     return -1;
 }
 

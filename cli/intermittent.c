@@ -178,3 +178,36 @@ int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m
               err.msg, need, c_min * 1e6);
     return -1;
 }
+
+int power_plan_memory(const char *cmd, const power_opts *p, const reef_graph *g, const reef_lower_options *lopt,
+                      reef_lowered_model *m, reef_device_profile *prof, reef_intermittent_options *o,
+                      reef_intermittent_plan *plan, int *fell_back)
+{
+    *fell_back = 0;
+    if (lopt->memory != REEF_MEMORY_FAST && p->capacitor_f > 0) {
+        char *plain = calloc((size_t)(g->ntensors ? g->ntensors : 1), 1);
+        if (!plain) return cli_error(cmd, "out of memory"), -1;
+        for (;;) {
+            if (power_opts_check(cmd, p) || power_plan_options(cmd, p, prof, o) ||
+                (!p->step_cycles && default_step_cycles(cmd, p, m, prof, o)))
+                return free(plain), -1;
+            int marked = reef_intermittent_memory_fallback(m, o, plain);
+            if (marked < 0) return free(plain), cli_error(cmd, "out of memory"), -1;
+            if (marked == 0) break;
+            /* steps that write over their input run whole; those too big
+             * for one charge go back to layer by layer, which tiles */
+            reef_error err = {{0}};
+            reef_lowered_free(m);
+            if (reef_lower_plain(g, lopt, plain, m, &err)) return free(plain), cli_error(cmd, "%s", err.msg), -1;
+            *fell_back = 0;
+            for (int t = 0; t < g->ntensors; t++) *fell_back += plain[t];
+            if (!p->quiet)
+                fprintf(stderr,
+                        "reef %s: --memory %s: %d layers in place or row by row do not fit one charge whole; they run "
+                        "layer by layer (tileable): arena %zu B (layer by layer %zu B)\n",
+                        cmd, reef_memory_mode_name(lopt->memory), *fell_back, m->arena_size, m->arena_layer_by_layer);
+        }
+        free(plain);
+    }
+    return power_plan(cmd, p, m, prof, o, plan);
+}

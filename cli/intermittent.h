@@ -49,6 +49,16 @@ int power_plan_options(const char *cmd, const power_opts *p, reef_device_profile
 int power_plan(const char *cmd, const power_opts *p, const reef_lowered_model *m, reef_device_profile *prof,
                reef_intermittent_options *o, reef_intermittent_plan *plan);
 
+/* power_plan for a model lowered from g with lopt (m, replaced when
+ * needed): under --memory balanced|min with a capacitor, every step written
+ * over its input (in place, ROWS) that does not fit one charge whole is
+ * lowered again layer by layer (reef_intermittent_memory_fallback), until
+ * none is left; *fell_back: the layers so kept (0: the mode's plan as is).
+ * -1 after printing. */
+int power_plan_memory(const char *cmd, const power_opts *p, const reef_graph *g, const reef_lower_options *lopt,
+                      reef_lowered_model *m, reef_device_profile *prof, reef_intermittent_options *o,
+                      reef_intermittent_plan *plan, int *fell_back);
+
 /* reef run --intermittent (run_intermittent.c), dispatched from cmd_run. */
 int run_intermittent(int argc, char **argv);
 

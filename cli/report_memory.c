@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "codegen/lower.h"
+#include "codegen/patch_plan.h"
 #include "data/dataset.h"
 #include "energy/profile.h"
 #include "firmware/pipeline.h"
@@ -80,6 +81,8 @@ typedef struct mode_row {
     size_t arena, arena_layer_by_layer, lower_bound;
     int in_place_steps, rows_steps, rows_layers;
     reef_firmware_figures fig;
+    reef_patch_plan patch; /* fast only: the first stage patch by patch (planned) */
+    double insn_per_mac;   /* fast only: emulated instructions per MAC */
 } mode_row;
 
 /* Lowers g in mode, runs the samples on qemu-m4 and checks the outputs
@@ -107,6 +110,10 @@ static int run_mode(const memory_args *a, const reef_graph *g, const reef_datase
     r->arena = m.arena_size, r->arena_layer_by_layer = m.arena_layer_by_layer;
     r->lower_bound = m.arena_lower_bound, r->in_place_steps = m.in_place_steps;
     r->rows_steps = m.rows_steps, r->rows_layers = m.rows_layers;
+    if (r->mode == REEF_MEMORY_FAST) {
+        reef_patch_plan_first_stage(g, &m, REEF_MEMORY_MIN, 8, &r->patch);
+        r->insn_per_mac = m.macs > 0 ? r->fig.insn_mean / (double)m.macs : 0;
+    }
     free(in), free(out), free(host);
     reef_lowered_free(&m);
     return rc;
@@ -140,6 +147,21 @@ static void print_table(const memory_args *a, const mode_row *rows, int n)
            "instructions: exact, emulated (qemu-m4), mean per inference; time: modeled cycles at the profile's "
            "clock (docs/cycle-model.md).\n");
     printf("- every mode's outputs equal the host interpreter's, byte for byte, on every sample.\n");
+    const reef_patch_plan *p = &fast->patch;
+    if (!p->layers) return;
+    const mode_row *min = &rows[MODES - 1];
+    printf("\nPatch-based first stage (MCUNetV2; planned, not built): the best of the first 2-%d conv / depthwise "
+           "layers in 2x2..8x8 patches, the rest under min, is %d layers in %dx%d: arena %zu B (the stage %zu: input "
+           "%zu + stage output %zu + patch buffers %zu; its kernels' scratch left out), %+lld MACs recomputed in the "
+           "halos (%+.1f%% of the stage), about %+.0f instructions at fast's %.2f per MAC (modeled). Row by row "
+           "(min): %zu B, nothing recomputed, %+.0f instructions (emulated). %s\n",
+           p->layers, p->layers, p->grid, p->grid, p->arena, p->peak_bound, p->input_bytes, p->output_bytes,
+           p->patch_bytes,
+           (long long)p->extra_macs, p->stage_macs ? 100.0 * (double)p->extra_macs / (double)p->stage_macs : 0,
+           (double)p->extra_macs * fast->insn_per_mac, fast->insn_per_mac, min->arena,
+           min->fig.insn_mean - fast->fig.insn_mean,
+           p->arena >= min->arena ? "Patches do not lower this model's peak below row by row."
+                                  : "Patches would lower the peak: NOT BUILT.");
 }
 
 static void print_json(const memory_args *a, const mode_row *rows, int n)
@@ -170,6 +192,19 @@ static void print_json(const memory_args *a, const mode_row *rows, int n)
         reef_json_end(&j);
     }
     reef_json_end(&j);
+    if (rows[0].patch.layers) {
+        const reef_patch_plan *p = &rows[0].patch;
+        reef_json_key(&j, "patch_first_stage_planned");
+        reef_json_object(&j);
+        reef_json_kv_int(&j, "layers", p->layers);
+        reef_json_kv_int(&j, "grid", p->grid);
+        reef_json_kv_int(&j, "stage_bytes", (int64_t)p->peak_bound);
+        reef_json_kv_int(&j, "arena_bytes", (int64_t)p->arena);
+        reef_json_kv_int(&j, "extra_macs", p->extra_macs);
+        reef_json_kv_number(&j, "extra_instructions_modeled", (double)p->extra_macs * rows[0].insn_per_mac);
+        reef_json_kv_int(&j, "rows_min_arena_bytes", (int64_t)rows[MODES - 1].arena);
+        reef_json_end(&j);
+    }
     reef_json_end(&j);
     reef_json_finish(&j);
 }

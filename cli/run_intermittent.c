@@ -57,6 +57,8 @@ static void usage(FILE *fp)
             "                     taken as never low: a job commits its input and output\n"
             "                     only, the rest passed: reef/resume.h commit_now), random\n"
             "                     (host: each point at random, --seed)\n"
+            "  --memory MODE      fast (default), balanced or min (reef gen --memory): steps\n"
+            "                     written over their input run as whole units\n"
             "  --work DIR         keep the generated C and firmware in DIR\n"
             "  --timeout S        time limit of one boot (default 120 s)\n"
             "  --json             print the result as JSON\n");
@@ -67,6 +69,7 @@ typedef struct irun {
     long limit, fail_every, fail_random, fail_commit, seed, fail_stride;
     double fail_max, timeout;
     int fail_steps, json, host, fail_writes, every_byte, commit;
+    reef_memory_mode memory;
     power_opts po;
 } irun;
 
@@ -91,6 +94,7 @@ static int parse(int argc, char **argv, irun *a)
         {"v-off", required_argument, NULL, 'P'}, {"profile", required_argument, NULL, 'P'},
         {"efficiency", required_argument, NULL, 'P'}, {"nvm", required_argument, NULL, 'P'},
         {"step-cycles", required_argument, NULL, 'P'}, {"commit", required_argument, NULL, 'K'},
+        {"memory", required_argument, NULL, 'Y'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, idx = 0;
     memset(a, 0, sizeof *a);
@@ -107,6 +111,11 @@ static int parse(int argc, char **argv, irun *a)
         else if (c == 'I') continue;
         else if (c == 'W') a->fail_writes = 1;
         else if (c == 'B') a->every_byte = 1;
+        else if (c == 'Y') {
+            int mode = reef_memory_mode_parse(optarg);
+            if (mode < 0) return cli_error("run", "--memory '%s': expected fast, balanced or min", optarg), 2;
+            a->memory = (reef_memory_mode)mode;
+        }
         else if (c == 'K') {
             if (!strcmp(optarg, "every")) a->commit = REEF_COMMIT_EVERY;
             else if (!strcmp(optarg, "ends")) a->commit = REEF_COMMIT_ENDS;
@@ -325,12 +334,20 @@ static int prepare(const irun *a, prepared *p, reef_error *err)
     reef_device_profile prof;
     memset(p, 0, sizeof *p);
     if (reef_tflite_read(a->model, &p->g, err)) return -1;
-    if (reef_lower(&p->g, &p->m, err)) {
+    reef_lower_options lopt = {0, a->memory};
+    if (reef_lower_with(&p->g, &lopt, &p->m, err)) {
         reef_graph_free(&p->g);
         return reef_fail_wrap(err, "%s", a->model);
     }
     p->lowered = 1;
-    if (power_plan("run", &a->po, &p->m, &prof, &io, &p->plan)) return reef_fail(err, "no schedule (above)");
+    int fell_back = 0;
+    if (power_plan_memory("run", &a->po, &p->g, &lopt, &p->m, &prof, &io, &p->plan, &fell_back))
+        return reef_fail(err, "no schedule (above)");
+    if (a->memory != REEF_MEMORY_FAST && !a->json)
+        fprintf(stderr, "reef run: --memory %s: arena %zu B (layer by layer %zu B), %d steps in place, %d ROWS steps, "
+                        "%d layers fallen back\n",
+                reef_memory_mode_name(a->memory), p->m.arena_size, p->m.arena_layer_by_layer, p->m.in_place_steps,
+                p->m.rows_steps, fell_back);
     if (load_inputs(a, &p->g, &p->m, &p->in, &p->n, err)) return -1;
     if (!(p->want = malloc((size_t)p->n * p->m.output_bytes))) return reef_fail(err, "out of memory");
     for (int i = 0; i < p->n; i++)

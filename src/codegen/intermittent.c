@@ -51,6 +51,14 @@ double reef_intermittent_step_cycles(const reef_lowered_step *s)
         cycles = per_mac * macs + 30.0 * out;
         break;
     }
+    case REEF_STEP_ROWS: {
+        /* the chain's layers, x 2 for the per-row kernel calls and ring
+         * moves (MLPerf under --memory min: +3.6% to +60% instructions) */
+        double sum = 0;
+        for (int j = 0; j < s->nsub; j++) sum += reef_intermittent_step_cycles(&s->sub[j]) - 2500.0;
+        cycles = 2.0 * sum;
+        break;
+    }
     case REEF_STEP_DW_CONV: {
         const reef_dw_conv_step_args *d = &a->dw_conv;
         const reef_dims *o = &d->output_dims;
@@ -62,6 +70,9 @@ double reef_intermittent_step_cycles(const reef_lowered_step *s)
          * depth multiplier other than 1 takes the generic path throughout) */
         double per_tap = d->params.depth_multiplier != 1 ? 70.0 : 6.0 + 14.0 * border;
         cycles = (double)reef_dims_count(o) * (window * per_tap + 60.0);
+        /* in place (reef_dw_conv_s8_in_place): one window at a time, about
+         * 13 instructions a MAC on KWS's 3x3 layers */
+        if (reef_intermittent_step_in_place(s)) cycles = (double)reef_dims_count(o) * (window * 16.0 + 80.0);
         break;
     }
     case REEF_STEP_FC: cycles = 5.0 * macs + 40.0 * reef_dims_count(&a->fc.output_dims); break;
@@ -79,6 +90,12 @@ double reef_intermittent_step_cycles(const reef_lowered_step *s)
     default: cycles = 42.0 * 1024; break; /* quantize / dequantize: float per element, small tensors */
     }
     return cycles + 2500.0;
+}
+
+int reef_intermittent_step_in_place(const reef_lowered_step *s)
+{
+    if (s->kind == REEF_STEP_ROWS) return 1;
+    return s->kind == REEF_STEP_DW_CONV && s->args.dw_conv.io.input_at == s->args.dw_conv.io.output_at;
 }
 
 /* ---- atoms: whole steps, or tiles of one ------------------------------ */
@@ -176,6 +193,10 @@ static int tiling_of(const reef_lowered_step *s, int32_t *length, uint32_t *elem
     const reef_step_args *a = &s->args;
     const reef_dims *in = NULL, *out = NULL;
     int kind = REEF_TILE_NONE;
+    /* a step that writes over its own input cannot be cut: a later tile
+     * would read input rows an earlier tile overwrote, and the restore of
+     * its input would land on the output prefix (docs/intermittent.md) */
+    if (reef_intermittent_step_in_place(s)) return 0;
     switch (s->kind) {
     case REEF_STEP_CONV: kind = REEF_TILE_CONV_ROWS, in = &a->conv.input_dims, out = &a->conv.output_dims; break;
     case REEF_STEP_DW_CONV: kind = REEF_TILE_DW_ROWS, in = &a->dw_conv.input_dims, out = &a->dw_conv.output_dims; break;
@@ -643,12 +664,6 @@ int reef_intermittent_plan_make(const reef_lowered_model *m, const reef_intermit
     uint32_t *nvm_at = NULL, data_bytes = 0;
     memset(p, 0, sizeof *p);
     if (m->nsteps <= 0 || m->nsteps > 65535) return reef_fail(err, "intermittent: %d steps", m->nsteps);
-    if (m->in_place_steps)
-        return reef_fail(err, "intermittent: %d depthwise steps run in place, so they could not be re-executed "
-                         "after a power failure: lower with --memory fast", m->in_place_steps);
-    if (m->rows_steps)
-        return reef_fail(err, "intermittent: %d ROWS steps (layers run row by row, reef/rows.h) are not "
-                         "resumable: lower with --memory fast", m->rows_steps);
     if (ctx_init(&c, m, o, err) || build_atoms(&c, err)) goto done;
     cut = malloc((size_t)(c.natoms + 1) * sizeof *cut);
     nvm_at = malloc((size_t)(c.nt ? c.nt : 1) * sizeof *nvm_at);
@@ -683,6 +698,32 @@ done:
     free(cut), free(nvm_at);
     ctx_free(&c);
     return rc;
+}
+
+int reef_intermittent_memory_fallback(const reef_lowered_model *m, const reef_intermittent_options *o,
+                                      char *plain)
+{
+    ctx c;
+    reef_error err;
+    int marked = 0;
+    if (o->budget_uj <= 0) return 0;
+    if (ctx_init(&c, m, o, &err)) {
+        ctx_free(&c);
+        return -1;
+    }
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_lowered_step *s = &m->steps[k];
+        if (!reef_intermittent_step_in_place(s)) continue;
+        double whole = c.o->costs.boot_uj + c.record_read_uj + read_cost(&c, live_bytes_before_step(&c, k), 3) +
+                       step_uj(&c, k) + write_cost(&c, m->tensor_bytes[s->output_tensor], 1) + c.record_write_uj;
+        if (whole <= o->budget_uj) continue;
+        if (s->output_tensor >= 0 && !plain[s->output_tensor]) plain[s->output_tensor] = 1, marked++;
+        for (int j = 0; j < s->nsub; j++)
+            if (s->sub[j].output_tensor >= 0 && !plain[s->sub[j].output_tensor])
+                plain[s->sub[j].output_tensor] = 1, marked++;
+    }
+    ctx_free(&c);
+    return marked;
 }
 
 double reef_intermittent_min_budget(const reef_lowered_model *m, const reef_intermittent_options *o)

@@ -94,6 +94,22 @@ int reef_intermittent_plan_make(const reef_lowered_model *m, const reef_intermit
 
 /* The smallest charge (uJ) with which every step can make progress at the
  * finest tiling the planner allows. */
+/* 1 for a step that may write over its own input: a depthwise step in
+ * place (reef_dw_conv_s8_in_place) or a ROWS step (reef/rows.h; every one:
+ * tile.c cuts no ROWS step either). It is re-executable as a whole unit
+ * (the restore of the point before it brings its input back from NVM),
+ * never cut into tiles. */
+int reef_intermittent_step_in_place(const reef_lowered_step *s);
+
+/* The per-step fallback of --memory balanced|min under a charge budget:
+ * marks in plain (m->ntensors) the output tensors of every step that
+ * writes over its input (reef_intermittent_step_in_place) and does not
+ * fit one charge whole, and of a ROWS step's layers, so a lowering with
+ * reef_lower_plain keeps them layer by layer (then tileable).
+ * Returns how many tensors it newly marked, -1 on error. */
+int reef_intermittent_memory_fallback(const reef_lowered_model *m, const reef_intermittent_options *o,
+                                      char *plain);
+
 double reef_intermittent_min_budget(const reef_lowered_model *m, const reef_intermittent_options *o);
 
 void reef_intermittent_plan_free(reef_intermittent_plan *p);

@@ -89,6 +89,7 @@ typedef struct reef_lowered_model {
     /* ROWS steps (layers run row by row, intermediates in rings), those of
      * them written over their input, and the layers they hold. */
     int rows_steps, rows_in_place, rows_layers;
+    const char *plain; /* reef_lower_plain's plain while lowering, then NULL */
     /* Activation tensors: arena offset and bytes by graph tensor index
      * (tensor_at[t] == REEF_LOWER_NO_OFFSET for constants and unused). */
     int ntensors;
@@ -139,13 +140,28 @@ typedef struct reef_lower_options {
     /* Give every buffer bytes of its own (no reuse): every intermediate
      * tensor survives the run, for debugging and for checking the planner. */
     int no_reuse;
-    /* In-place depthwise steps (runtime/include/reef/dw_conv.h) are not
-     * re-executable: resumable (intermittent) step tables use FAST. */
+    /* In-place depthwise steps and ROWS chains (balanced, min). A
+     * resumable (intermittent) table runs each such step as a whole unit
+     * (codegen/intermittent.h); the ones too big for one charge are kept
+     * layer by layer (reef_lower_plain). */
     reef_memory_mode memory;
 } reef_lower_options;
 /* reef_lower with options (opt may be NULL: the defaults). */
 int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_lowered_model *m,
                     reef_error *err);
+/* reef_lower_with, and plain (graph tensors; NULL: none) 1 where the step
+ * writing that tensor stays layer by layer: not in place, in no ROWS chain
+ * (the intermittent fallback, reef_intermittent_memory_fallback). */
+int reef_lower_plain(const reef_graph *g, const reef_lower_options *opt, const char *plain, reef_lowered_model *m,
+                     reef_error *err);
+
+/* The arena (planned, not run) of g with its first steps up to the one
+ * writing stage_output (all convolutions) run as one patch-based stage
+ * (MCUNetV2): the input and the stage output whole, patch_bytes of patch
+ * buffers beside them (codegen/patch_plan.h), the rest planned in opt's
+ * memory mode. Kernel scratch of the stage is left out. */
+int reef_lower_patch_arena(const reef_graph *g, const reef_lower_options *opt, int32_t stage_output,
+                           size_t patch_bytes, size_t *arena, reef_error *err);
 
 /* Runs one inference on the model's own arena: in (input_size) int8 values,
  * out (output_size). Returns 0, or -1 when a kernel rejected its args

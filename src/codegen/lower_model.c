@@ -403,7 +403,8 @@ static size_t arena_if(const reef_graph *g, const reef_lowered_model *m, const c
 static int choose_in_place(const reef_graph *g, const reef_lowered_model *m, reef_memory_mode mode, char *wanted)
 {
     int any = 0;
-    for (int k = 0; k < m->nsteps; k++) any |= wanted[k] = m->steps[k].kind == REEF_STEP_DW_CONV;
+    for (int k = 0; k < m->nsteps; k++)
+        any |= wanted[k] = m->steps[k].kind == REEF_STEP_DW_CONV && !(m->plain && m->plain[m->steps[k].output_tensor]);
     if (mode == REEF_MEMORY_FAST || !any) {
         memset(wanted, 0, (size_t)m->nsteps);
         return 0;
@@ -490,6 +491,14 @@ static void fuse_plan_free(fuse_plan *fp)
     fuse_plan_release(fp, 1);
 }
 
+/* 1 when a step of chain c must stay layer by layer (reef_lower_options.plain). */
+static int chain_is_plain(const reef_lowered_model *m, const fuse_rows_chain *c)
+{
+    for (int j = 0; m->plain && j < c->nlayers + c->has_skip + c->has_add; j++)
+        if (m->plain[m->steps[c->start + j].output_tensor]) return 1;
+    return 0;
+}
+
 /* Chains of up to max_layers layers, formed greedily from the first step,
  * then each taken out again when the arena does not grow without it (a
  * ROWS step costs instructions: kernel calls per row, ring moves); *best:
@@ -504,7 +513,8 @@ static int plan_chains(const reef_graph *g, const reef_lowered_model *m, const i
     for (int k = 0; k < m->nsteps;) {
         fuse_rows_chain c;
         if (!fuse_rows_chain_at(m, readers, k, max_layers, &c) ||
-            !(c.nlayers > 1 || c.has_add || c.in_place) || fuse_rows_make(m, &c, &fp.rows[fp.n])) {
+            !(c.nlayers > 1 || c.has_add || c.in_place) || chain_is_plain(m, &c) ||
+            fuse_rows_make(m, &c, &fp.rows[fp.n])) {
             k++;
             continue;
         }
@@ -591,6 +601,7 @@ static int plan_model(const reef_graph *g, reef_lowered_model *m, const reef_low
     }
     int rc = plan_with(g, m, no_reuse, wanted, 0, err);
     free(wanted);
+    m->plain = NULL;
     if (rc) return rc;
     for (int k = 0; k < m->nsteps; k++) {
         const reef_lowered_step *s = &m->steps[k];
@@ -646,14 +657,56 @@ int reef_lower(const reef_graph *g, reef_lowered_model *m, reef_error *err)
 int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_lowered_model *m,
                     reef_error *err)
 {
+    return reef_lower_plain(g, opt, NULL, m, err);
+}
+
+int reef_lower_plain(const reef_graph *g, const reef_lower_options *opt, const char *plain, reef_lowered_model *m,
+                     reef_error *err)
+{
     memset(m, 0, sizeof *m);
     m->ntensors = g->ntensors;
+    m->plain = plain;
     if (describe_io(g, m, err) || lower_all_ops(g, m, err) || plan_model(g, m, opt, err) ||
         finish_model(g, m, err)) {
         reef_lowered_free(m);
         return -1;
     }
     return 0;
+}
+
+int reef_lower_patch_arena(const reef_graph *g, const reef_lower_options *opt, int32_t stage_output,
+                           size_t patch_bytes, size_t *arena, reef_error *err)
+{
+    reef_lowered_model m;
+    memset(&m, 0, sizeof m);
+    m.ntensors = g->ntensors;
+    int rc = describe_io(g, &m, err) || lower_all_ops(g, &m, err) ? -1 : 0;
+    int last = -1;
+    for (int k = 0; rc == 0 && k < m.nsteps && last < 0; k++) {
+        if (m.steps[k].kind != REEF_STEP_CONV && m.steps[k].kind != REEF_STEP_DW_CONV)
+            rc = reef_fail(err, "%s: step %d before the stage output is no convolution", model_name(g), k);
+        if (m.steps[k].output_tensor == stage_output) last = k;
+    }
+    if (rc == 0 && last < 0) rc = reef_fail(err, "%s: no step writes tensor %d", model_name(g), stage_output);
+    if (rc == 0) {
+        /* the stage as one step that plans like it (input whole, stage
+         * output whole, the patch buffers its scratch) and that neither
+         * a chain nor the in-place choice takes */
+        for (int k = 0; k <= last; k++) lower_step_free(&m.steps[k]);
+        reef_lowered_step stage;
+        memset(&stage, 0, sizeof stage);
+        stage.kind = REEF_STEP_MEAN;
+        stage.input_tensors[0] = m.input_tensor, stage.input_tensors[1] = -1;
+        stage.output_tensor = stage_output;
+        step_io(&stage)->scratch_size = (uint32_t)patch_bytes;
+        m.steps[0] = stage;
+        memmove(&m.steps[1], &m.steps[last + 1], (size_t)(m.nsteps - last - 1) * sizeof *m.steps);
+        m.nsteps -= last;
+        rc = plan_model(g, &m, opt, err);
+    }
+    *arena = rc == 0 ? m.arena_size : 0;
+    reef_lowered_free(&m);
+    return rc;
 }
 
 int reef_lowered_run_steps(const reef_lowered_model *m, uint8_t *arena, int first, int count)

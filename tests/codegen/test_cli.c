@@ -68,11 +68,21 @@ static void test_gen_refuses(void **state)
     snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/m --memory smallest", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "expected fast, balanced or min"));
-    /* in place is not re-executable: not with --intermittent */
-    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/m --memory min --intermittent", bin, model, dir);
-    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
-    assert_non_null(strstr(out, "could not be re-executed"));
+    /* --memory min --intermittent: a capacitor no tiling can use still
+     * writes nothing (its steps over their input fell back, then the
+     * layer-by-layer steps did not fit either) */
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/m --memory min --intermittent --capacitor 10u --step-cycles estimate",
+             bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "no tiling can make progress"));
     assert_int_equal(testing_count_files(dir), 1); /* still only cut.tflite */
+    /* one that holds some of KWS's steps over their input whole and not
+     * the others: those fall back to layer by layer, said with the arena */
+    snprintf(cmd, sizeof cmd, "%s gen --model %s -o %s/m --memory min --intermittent --capacitor 470u --step-cycles estimate",
+             bin, model, dir);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "do not fit one charge whole"));
+    assert_non_null(strstr(out, "whole units over input"));
     assert_int_equal(testing_rm_tree(dir), 0);
 }
 

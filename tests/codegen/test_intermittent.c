@@ -410,6 +410,91 @@ static void test_kws(void **state)
     rig_free(&g);
 }
 
+/* Lowers MLPerf model `name` in `mode` into g; under a budget, the steps
+ * written over their input that do not fit one charge whole go back to
+ * layer by layer (what reef gen --intermittent does, with the estimate's
+ * step cycles): returns the layers so kept. */
+static int lower_mlperf_memory(rig *g, const char *name, reef_memory_mode mode, double budget_of_fast,
+                               int8_t **input)
+{
+    static mlperf_vector v[MLPERF_MAX_VECTORS];
+    int n = mlperf_vectors(v, MLPERF_MAX_VECTORS), k = 0;
+    while (k < n && strcmp(v[k].model, name)) k++;
+    if (k == n) return -1;
+    reef_graph gr;
+    reef_error err = {{0}};
+    reef_lower_options lo = {0, mode};
+    if (reef_tflite_read(v[k].model_file, &gr, &err) || reef_lower_with(&gr, &lo, &g->m, &err)) fail_msg("%s", err.msg);
+    double budget = 0;
+    if (budget_of_fast > 0) {
+        reef_lowered_model fast;
+        if (reef_lower(&gr, &fast, &err)) fail_msg("%s", err.msg);
+        budget = fram_min_budget(&fast) * budget_of_fast;
+        reef_lowered_free(&fast);
+    }
+    char *plain = calloc((size_t)gr.ntensors, 1);
+    int kept = 0;
+    reef_intermittent_options o = fram_options(budget);
+    for (int marked; (marked = reef_intermittent_memory_fallback(&g->m, &o, plain)) > 0;) {
+        kept += marked;
+        reef_lowered_free(&g->m);
+        if (reef_lower_plain(&gr, &lo, plain, &g->m, &err)) fail_msg("%s", err.msg);
+    }
+    free(plain);
+    rig_plan(g, budget);
+    *input = (int8_t *)mlperf_read(v[k].input_file, (size_t)g->m.input_bytes);
+    reef_graph_free(&gr);
+    return kept;
+}
+
+/* --memory balanced and min (depthwise in place, ROWS chains) under the
+ * resumable table: every such step is a whole unit whose input the
+ * restore brings back from NVM. KWS per step (every point commits, and
+ * points passed at random); at a budget that holds none of KWS's steps
+ * over their input whole (all fall back to layer by layer and tile); and
+ * at the smallest budget tried (1.25x steps) where some fall back and
+ * some stay. */
+static void test_memory_modes(void **state)
+{
+    (void)state;
+    for (int mode = REEF_MEMORY_BALANCED; mode <= REEF_MEMORY_MIN; mode++)
+        for (int pass = 0; pass < 3; pass++) {
+            rig g = {0};
+            int8_t *in = NULL;
+            int kept = 0, over = 0;
+            double of_fast = pass == 0 ? 0 : pass == 1 ? 1.02 : 1.25;
+            for (;;) {
+                kept = lower_mlperf_memory(&g, "kws", (reef_memory_mode)mode, of_fast, &in);
+                if (kept < 0) skip();
+                over = 0;
+                for (int k = 0; k < g.m.nsteps; k++) over += reef_intermittent_step_in_place(&g.m.steps[k]);
+                if (pass < 2 || (kept > 0 && over > 0)) break;
+                assert_true(of_fast < 50);
+                free(in), rig_free(&g), memset(&g, 0, sizeof g);
+                of_fast *= 1.25;
+            }
+            print_message("kws --memory %s, budget %.2fx fast's smallest (0: per step): arena %zu B (layer by layer "
+                          "%zu), %d steps over their input (%d in place, %d ROWS), %d layers fallen back, %d units, "
+                          "%d tiled\n",
+                          reef_memory_mode_name((reef_memory_mode)mode), of_fast, g.m.arena_size,
+                          g.m.arena_layer_by_layer, over, g.m.in_place_steps, g.m.rows_steps, kept, g.plan.nunits,
+                          g.plan.tiled_steps);
+            if (pass == 0) assert_true(over > 0 && kept == 0);
+            if (pass == 1) assert_true(kept > 0 && g.plan.tiled_steps > 0);
+            /* no step over its input is ever cut */
+            for (int u = 0; u < g.plan.nunits; u++)
+                if (g.plan.units[u].tile_kind) assert_false(reef_intermittent_step_in_place(&g.m.steps[g.plan.units[u].step]));
+            assert_true(plan_idempotent(&g.plan));
+            reef_fail_stats st = campaign(&g, in, 1, 0, testing_sanitizer_run() ? 20 : 200, testing_sanitizer_run() ? 5 : 1);
+            expect_identical(&st);
+            st = campaign_policy(&g, in, 1, 0, testing_sanitizer_run() ? 20 : 200, testing_sanitizer_run() ? 5 : 1,
+                                 REEF_COMMIT_RANDOM);
+            expect_identical(&st);
+            free(in);
+            rig_free(&g);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_small_model_commit_policies),
         cmocka_unit_test(test_concat_and_pack),
         cmocka_unit_test(test_kws),
+        cmocka_unit_test(test_memory_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,12 +14,23 @@
  * hold that row of that tensor (T0 in the arena, intermediate rows in its
  * rings, finished rows waiting), no kernel writes over what it reads in
  * the same call, and every byte it touches lies in its input, its output
- * or its scratch. */
+ * or its scratch.
+ * Resumable (intermittent) tables in balanced and min, per step and at a
+ * charge that forces tiles and per-step fallbacks to layer by layer: a
+ * run committing at every point saves arena bytes to a shadow NVM, then a
+ * power failure before every unit restarts from a fresh shadow holding only
+ * that point's restores, and the rest of the table is replayed with the
+ * same read checks (a step written over its input, a restore or a save
+ * that left a value wrong fails it); every 20th random net also runs the
+ * host failure campaign (the runtime's resume over an NVM whose power
+ * fails at every write). */
 #include "mlperf.h"
 #include "testing.h"
 
 #include <stdlib.h>
 
+#include "codegen/intermittent.h"
+#include "codegen/intermittent_host.h"
 #include "codegen/lower.h"
 #include "reef/rows.h"
 #include "data/dataset.h"
@@ -159,60 +170,235 @@ static long replay_rows(const reef_lowered_model *m, int k, int32_t *shadow, uin
     return x.rows_read;
 }
 
-/* Replays m on a shadow arena, failing the test at the first violation. *top:
- * the highest byte (exclusive) any tensor or scratch of a step uses. */
-static long shadow_replay(const reef_lowered_model *m, const char *what, size_t *top)
+/* Replays step k of m on the shadow (its reads checked); a tile writes
+ * only bytes [slice0, slice1) of its output (slice1 == 0: the whole step).
+ * Returns the ROWS rows checked. */
+static long replay_step(const reef_lowered_model *m, int k, int32_t *shadow, uint8_t *arena, const char *what,
+                        size_t *top, uint32_t slice0, uint32_t slice1)
+{
+    const reef_lowered_step *s = &m->steps[k];
+    const reef_step_io *io = (const reef_step_io *)&s->args;
+    const int32_t out = s->output_tensor;
+    const uint32_t out_at = m->tensor_at[out], out_n = m->tensor_bytes[out];
+    for (int j = 0; j < 2; j++) {
+        const int32_t t = s->input_tensors[j];
+        if (t < 0) continue;
+        const int32_t r = root_of(m, t, k);
+        const uint32_t at = m->tensor_at[t], n = m->tensor_bytes[t];
+        if (r < 0) fail_msg("%s: step %d reads tensor %d that nothing wrote", what, k, t);
+        if (at + n > *top) *top = at + n;
+        for (uint32_t i = 0; i < n; i++)
+            if (shadow[at + i] != r)
+                fail_msg("%s: step %d (%s) reads tensor %d byte %u (arena %u), which holds %d, not %d", what, k,
+                         reef_builtin_name(s->builtin), t, i, at + i, shadow[at + i], r);
+        if (overlaps(io->scratch_at, io->scratch_size, at, n))
+            fail_msg("%s: step %d's scratch covers its input tensor %d", what, k, t);
+    }
+    if (overlaps(io->scratch_at, io->scratch_size, out_at, out_n))
+        fail_msg("%s: step %d's scratch covers its output", what, k);
+    if (io->scratch_size && io->scratch_at + io->scratch_size > *top) *top = io->scratch_at + io->scratch_size;
+    if (out_at + out_n > *top) *top = out_at + out_n;
+    if (*top > m->arena_size)
+        fail_msg("%s: step %d (%s) reaches byte %zu past the arena %zu (out %u+%u, scratch %u+%u)", what, k,
+                 reef_builtin_name(s->builtin), *top, m->arena_size, out_at, out_n, io->scratch_at, io->scratch_size);
+    for (uint32_t i = 0; i < io->scratch_size; i++) shadow[io->scratch_at + i] = SCRATCH;
+    if (s->kind == REEF_STEP_ROWS) {
+        if (slice1) fail_msg("%s: ROWS step %d is cut into tiles", what, k);
+        return replay_rows(m, k, shadow, arena, what, top);
+    }
+    if (!slice1) slice0 = 0, slice1 = out_n;
+    for (uint32_t i = slice0; i < slice1; i++) shadow[out_at + i] = out;
+    return 0;
+}
+
+/* A shadow with only the graph input written. */
+static int32_t *shadow_start(const reef_lowered_model *m)
 {
     int32_t *shadow = malloc((m->arena_size + 1) * sizeof *shadow);
-    uint8_t *arena = calloc(m->arena_size + 1, 1); /* ROWS steps run their kernels on it */
-    long rows_read = 0;
     assert_non_null(shadow);
-    assert_non_null(arena);
     for (size_t i = 0; i < m->arena_size; i++) shadow[i] = NOTHING;
-    *top = 0;
     const uint32_t in_at = m->tensor_at[m->input_tensor], in_n = m->tensor_bytes[m->input_tensor];
     assert_true(in_at + in_n <= m->arena_size);
     for (uint32_t i = 0; i < in_n; i++) shadow[in_at + i] = m->input_tensor;
-    for (int k = 0; k < m->nsteps; k++) {
-        const reef_lowered_step *s = &m->steps[k];
-        const reef_step_io *io = (const reef_step_io *)&s->args;
-        const int32_t out = s->output_tensor;
-        const uint32_t out_at = m->tensor_at[out], out_n = m->tensor_bytes[out];
-        for (int j = 0; j < 2; j++) {
-            const int32_t t = s->input_tensors[j];
-            if (t < 0) continue;
-            const int32_t r = root_of(m, t, k);
-            const uint32_t at = m->tensor_at[t], n = m->tensor_bytes[t];
-            if (r < 0) fail_msg("%s: step %d reads tensor %d that nothing wrote", what, k, t);
-            if (at + n > *top) *top = at + n;
-            for (uint32_t i = 0; i < n; i++)
-                if (shadow[at + i] != r)
-                    fail_msg("%s: step %d (%s) reads tensor %d byte %u (arena %u), which holds %d, not %d", what, k,
-                             reef_builtin_name(s->builtin), t, i, at + i, shadow[at + i], r);
-            if (overlaps(io->scratch_at, io->scratch_size, at, n))
-                fail_msg("%s: step %d's scratch covers its input tensor %d", what, k, t);
-        }
-        if (overlaps(io->scratch_at, io->scratch_size, out_at, out_n))
-            fail_msg("%s: step %d's scratch covers its output", what, k);
-        if (io->scratch_size && io->scratch_at + io->scratch_size > *top) *top = io->scratch_at + io->scratch_size;
-        if (out_at + out_n > *top) *top = out_at + out_n;
-        if (*top > m->arena_size)
-            fail_msg("%s: step %d (%s) reaches byte %zu past the arena %zu (out %u+%u, scratch %u+%u)", what, k,
-                     reef_builtin_name(s->builtin), *top, m->arena_size, out_at, out_n, io->scratch_at, io->scratch_size);
-        for (uint32_t i = 0; i < io->scratch_size; i++) shadow[io->scratch_at + i] = SCRATCH;
-        if (s->kind == REEF_STEP_ROWS) {
-            rows_read += replay_rows(m, k, shadow, arena, what, top);
-            continue;
-        }
-        for (uint32_t i = 0; i < out_n; i++) shadow[out_at + i] = out;
-    }
+    return shadow;
+}
+
+static void check_output_intact(const reef_lowered_model *m, const int32_t *shadow, const char *what)
+{
     const int32_t r = root_of(m, m->output_tensor, m->nsteps);
     for (uint32_t i = 0; i < m->tensor_bytes[m->output_tensor]; i++)
         if (shadow[m->tensor_at[m->output_tensor] + i] != r)
             fail_msg("%s: the output's byte %u was overwritten after it was written", what, i);
+}
+
+/* Replays m on a shadow arena, failing the test at the first violation. *top:
+ * the highest byte (exclusive) any tensor or scratch of a step uses. */
+static long shadow_replay(const reef_lowered_model *m, const char *what, size_t *top)
+{
+    int32_t *shadow = shadow_start(m);
+    uint8_t *arena = calloc(m->arena_size + 1, 1); /* ROWS steps run their kernels on it */
+    long rows_read = 0;
+    assert_non_null(arena);
+    *top = 0;
+    for (int k = 0; k < m->nsteps; k++) rows_read += replay_step(m, k, shadow, arena, what, top, 0, 0);
+    check_output_intact(m, shadow, what);
     free(shadow);
     free(arena);
     return rows_read;
+}
+
+/* The output bytes unit u of a resumable plan writes: [*b0, *b1), or the
+ * whole step's (0, 0) when it is not a tile. */
+static void unit_slice(const reef_lowered_model *m, const reef_unit *u, uint32_t *b0, uint32_t *b1)
+{
+    const reef_lowered_step *s = &m->steps[u->step];
+    uint32_t per = 1; /* bytes per tile element: FC channels, ADD elements */
+    *b0 = *b1 = 0;
+    if (!u->tile_kind) return;
+    if (u->tile_kind == REEF_TILE_CONV_ROWS) per = m->tensor_bytes[s->output_tensor] / (uint32_t)s->args.conv.output_dims.h;
+    if (u->tile_kind == REEF_TILE_DW_ROWS) per = m->tensor_bytes[s->output_tensor] / (uint32_t)s->args.dw_conv.output_dims.h;
+    if (u->tile_kind == REEF_TILE_POOL_ROWS) per = m->tensor_bytes[s->output_tensor] / (uint32_t)s->args.avgpool.output_dims.h;
+    *b0 = (uint32_t)u->begin * per, *b1 = (uint32_t)u->end * per;
+}
+
+static long replay_unit(const reef_lowered_model *m, const reef_unit *u, int32_t *shadow, uint8_t *arena,
+                        const char *what, size_t *top)
+{
+    uint32_t b0, b1;
+    long rows = 0;
+    unit_slice(m, u, &b0, &b1);
+    for (int k = u->step; k < u->step + u->step_count; k++) rows += replay_step(m, k, shadow, arena, what, top, b0, b1);
+    return rows;
+}
+
+/* The resumable schedule (reef/resume.h) on the shadow: a continuous run
+ * that commits at every point saves arena bytes to NVM (labels copied: a
+ * save must find a whole tensor value there, never scratch or nothing);
+ * then a power failure before every unit c: a fresh shadow (SRAM lost)
+ * holding only point c's restores from NVM, and units c.. replayed with
+ * every read checked. So no step of a resumed run reads a value that a
+ * step written over its input (in place, ROWS), a restore or a save left
+ * wrong. Returns the resumed units replayed. */
+static long resume_replay(const reef_lowered_model *m, const reef_intermittent_plan *p, const char *what)
+{
+    int32_t *shadow = shadow_start(m), *nvm = malloc((p->nvm_bytes + 1) * sizeof *nvm);
+    uint8_t *arena = calloc(m->arena_size + 1, 1);
+    size_t top = 0;
+    long replayed = 0;
+    assert_non_null(nvm);
+    assert_non_null(arena);
+    for (uint32_t i = 0; i < p->nvm_bytes; i++) nvm[i] = NOTHING;
+    for (int pt = 0; pt <= p->nunits; pt++) {
+        if (pt > 0) replay_unit(m, &p->units[pt - 1], shadow, arena, what, &top);
+        for (uint32_t sv = p->save_index[pt]; sv < p->save_index[pt + 1]; sv++) {
+            const reef_span *x = &p->saves[sv];
+            if (x->arena_at + x->bytes > m->arena_size || x->nvm_at + x->bytes > p->nvm_bytes)
+                fail_msg("%s: save %u lies outside the arena or the NVM", what, sv);
+            for (uint32_t b = 0; b < x->bytes; b++) {
+                if (shadow[x->arena_at + b] < 0)
+                    fail_msg("%s: point %d saves arena byte %u, which holds no tensor (%d)", what, pt, x->arena_at + b,
+                             shadow[x->arena_at + b]);
+                nvm[x->nvm_at + b] = shadow[x->arena_at + b];
+            }
+        }
+    }
+    check_output_intact(m, shadow, what);
+    for (int c = 0; c < p->nunits; c++) {
+        int32_t *fresh = malloc((m->arena_size + 1) * sizeof *fresh);
+        assert_non_null(fresh);
+        for (size_t i = 0; i < m->arena_size; i++) fresh[i] = NOTHING;
+        for (uint32_t r = p->restore_index[c]; r < p->restore_index[c + 1]; r++) {
+            const reef_span *x = &p->restores[r];
+            if (x->arena_at + x->bytes > m->arena_size || x->nvm_at + x->bytes > p->nvm_bytes)
+                fail_msg("%s: restore %u lies outside the arena or the NVM", what, r);
+            for (uint32_t b = 0; b < x->bytes; b++) {
+                if (fresh[x->arena_at + b] != NOTHING)
+                    fail_msg("%s: point %d restores arena byte %u twice", what, c, x->arena_at + b);
+                fresh[x->arena_at + b] = nvm[x->nvm_at + b];
+            }
+        }
+        char resumed[700];
+        snprintf(resumed, sizeof resumed, "%s, resumed at point %d", what, c);
+        for (int u = c; u < p->nunits; u++, replayed++) replay_unit(m, &p->units[u], fresh, arena, resumed, &top);
+        check_output_intact(m, fresh, resumed);
+        free(fresh);
+    }
+    if (top > m->arena_size) fail_msg("%s: the resumed runs reach byte %zu past the arena %zu", what, top, m->arena_size);
+    free(shadow), free(nvm), free(arena);
+    return replayed;
+}
+
+
+/* About the STM32L4R5 at 120 MHz, a 1 ms boot, FRAM at 30 MHz (as
+ * test_intermittent): the planner's options for a charge of budget uJ. */
+static reef_intermittent_options fram_options(double budget)
+{
+    reef_intermittent_options o = {0};
+    o.budget_uj = budget;
+    o.costs = (reef_intermittent_costs){25.08e-3 / 120e6 * 1e6, 30, 0.008, 0.04, 0.008, 0.04};
+    o.write_unit = 1;
+    return o;
+}
+
+typedef struct resume_figures {
+    long plans, units_replayed, fallen_back, over_input, host_failures, host_outputs;
+} resume_figures;
+
+/* g lowered in `mode` and planned resumable, per step (budget 0) or at a
+ * budget of `of_fast` x the smallest charge the layer-by-layer model needs
+ * (steps over their input too big for it fall back to layer by layer,
+ * reef_intermittent_memory_fallback); both replayed on the shadow, resumed
+ * at every point. With `in`, also every failure point of the host
+ * campaign (the runtime's own resume over an NVM whose power fails). */
+static void check_resumable(const reef_graph *g, reef_memory_mode mode, double of_fast, const int8_t *in,
+                            const char *what, resume_figures *f)
+{
+    reef_error err = {{0}};
+    reef_lower_options lo = {0, mode};
+    reef_lowered_model m;
+    double budget = 0;
+    if (of_fast > 0) {
+        reef_intermittent_options o0 = fram_options(0);
+        if (reef_lower(g, &m, &err)) fail_msg("%s: %s", what, err.msg);
+        budget = reef_intermittent_min_budget(&m, &o0) * of_fast;
+        reef_lowered_free(&m);
+    }
+    if (reef_lower_with(g, &lo, &m, &err)) fail_msg("%s: %s", what, err.msg);
+    reef_intermittent_options o = fram_options(budget);
+    char *plain = calloc((size_t)g->ntensors + 1, 1);
+    for (int marked; (marked = reef_intermittent_memory_fallback(&m, &o, plain)) > 0;) {
+        f->fallen_back += marked;
+        reef_lowered_free(&m);
+        if (reef_lower_plain(g, &lo, plain, &m, &err)) fail_msg("%s: %s", what, err.msg);
+    }
+    free(plain);
+    reef_intermittent_plan p;
+    if (reef_intermittent_plan_make(&m, &o, &p, &err)) fail_msg("%s: %s", what, err.msg);
+    for (int u = 0; u < p.nunits; u++)
+        if (p.units[u].tile_kind && reef_intermittent_step_in_place(&m.steps[p.units[u].step]))
+            fail_msg("%s: unit %d cuts a step written over its input into tiles", what, u);
+    for (int k = 0; k < m.nsteps; k++) f->over_input += reef_intermittent_step_in_place(&m.steps[k]);
+    size_t top;
+    shadow_replay(&m, what, &top);
+    if (top != m.arena_size) fail_msg("%s: buffers reach byte %zu, the arena reported is %zu", what, top, m.arena_size);
+    f->units_replayed += resume_replay(&m, &p, what);
+    f->plans++;
+    if (in) {
+        int8_t want[64];
+        assert_true(m.output_bytes <= (int32_t)sizeof want);
+        assert_int_equal(reef_lowered_invoke_bytes(&m, m.arena, in, want), 0);
+        reef_host_rig h;
+        reef_fail_stats st = {0};
+        if (reef_host_rig_init(&h, &m, &p, in, 1, want, &err)) fail_msg("%s: %s", what, err.msg);
+        if (reef_host_fail_exhaustive(&h, 0, &st, NULL, NULL, &err) < 0) fail_msg("%s: %s", what, err.msg);
+        if (st.outputs_differing || st.hangs)
+            fail_msg("%s: %ld of %ld outputs differ after power failures, %ld hangs", what, st.outputs_differing,
+                     st.outputs, st.hangs);
+        f->host_failures += st.failures, f->host_outputs += st.outputs;
+        reef_host_rig_free(&h);
+    }
+    reef_intermittent_plan_free(&p);
+    reef_lowered_free(&m);
 }
 
 /* A random net's spec text: a stem, 1-3 MBConv blocks, a pooled head. */
@@ -259,6 +445,7 @@ static void test_random_schedules(void **state)
     const int nets = testing_sanitizer_run() ? 60 : 1000;
     int in_place_steps = 0, smaller = 0, models_in_place = 0, rows_steps = 0, rows_in_place = 0, models_rows = 0;
     long rows_checked = 0;
+    resume_figures rf = {0};
     for (int k = 0; k < nets; k++) {
         char text[512], what[600];
         int side;
@@ -306,10 +493,25 @@ static void test_random_schedules(void **state)
             if (m.arena_size > fast_arena) fail_msg("%s: arena %zu, above fast's %zu", what, m.arena_size, fast_arena);
             reef_lowered_free(&m);
         }
+        /* resumable (intermittent) in balanced and min, per step and at a
+         * budget that forces tiles and fallbacks: every 4th net, and the
+         * host failure campaign on every 20th */
+        if (k % 4 == 0)
+            for (int mode = REEF_MEMORY_BALANCED; mode <= REEF_MEMORY_MIN; mode++)
+                for (int pass = 0; pass < 2; pass++) {
+                    snprintf(what, sizeof what, "net %d (%s), --memory %s, resumable %s", k, text,
+                             reef_memory_mode_name((reef_memory_mode)mode), pass ? "at 1.05x fast's smallest charge" : "per step");
+                    check_resumable(&g, (reef_memory_mode)mode, pass ? 1.05 : 0, k % 20 == 0 ? in : NULL, what, &rf);
+                }
         reef_lowered_free(&plain);
         reef_graph_free(&g);
         reef_model_free(&model);
     }
+    printf("  resumable (intermittent) in balanced and min: %ld plans, %d steps over their input as whole units, "
+           "%ld layers fallen back to layer by layer, %ld units replayed after a failure at every point; host "
+           "campaign: %ld failures, %ld outputs equal\n",
+           rf.plans, (int)rf.over_input, rf.fallen_back, rf.units_replayed, rf.host_failures, rf.host_outputs);
+    assert_true(rf.over_input > 0 && rf.fallen_back > 0 && rf.units_replayed > 0 && rf.host_failures > 0);
     printf("  %d random nets x 3 memory modes: every read finds its tensor intact on the shadow arena, every "
            "arena is the highest byte used; under min %d nets run %d depthwise steps in place, %d with a "
            "smaller arena than fast\n",
@@ -353,6 +555,18 @@ static void test_mlperf_schedules(void **state)
                    rows);
             skips += with_skip;
             reef_lowered_free(&m);
+            if (mode != REEF_MEMORY_FAST) {
+                resume_figures rf = {0};
+                snprintf(what, sizeof what, "%s, --memory %s, resumable per step", v[i].model,
+                         reef_memory_mode_name((reef_memory_mode)mode));
+                check_resumable(&g, (reef_memory_mode)mode, 0, NULL, what, &rf);
+                snprintf(what, sizeof what, "%s, --memory %s, resumable at 1.02x fast's smallest charge", v[i].model,
+                         reef_memory_mode_name((reef_memory_mode)mode));
+                check_resumable(&g, (reef_memory_mode)mode, 1.02, NULL, what, &rf);
+                printf("  %-4s --memory %-8s resumable: %ld units replayed after a failure at every point, %ld "
+                       "layers fallen back at 1.02x\n",
+                       v[i].model, reef_memory_mode_name((reef_memory_mode)mode), rf.units_replayed, rf.fallen_back);
+            }
         }
         reef_graph_free(&g);
         models++;

@@ -16,8 +16,10 @@
  * top padding of that view, so the values are exactly those of
  * layer-by-layer execution (each output value is the same sum).
  *
- * Not re-executable after a power failure when the output overlaps the
- * input: the planner keeps intermittent step tables layer by layer. */
+ * In a resumable (intermittent) step table a ROWS step is one whole unit,
+ * never tiled: after a power failure the restore of the point before it
+ * brings T0 back from NVM whole, so a re-run reads only intact input even
+ * where the output overlaps it (docs/intermittent.md). */
 #ifndef REEF_RT_ROWS_H
 #define REEF_RT_ROWS_H
 

@@ -28,7 +28,7 @@ static void usage(FILE *fp)
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
             "                        --source TRAIN.ds [--test TEST.ds] [--draw-seed N]\n"
-            "                        [--hold-back K [--guard-margin M]]\n"
+            "                        [--hold-back K [--guard-margin M] [--refit-epochs E]]\n"
             "                        [--target host|qemu-m4|stm32l4r5 [--port DEV]] [--work DIR]\n"
             "                        [--params-out FILE] [--json]\n\n"
             "On-device personalization: the deployed int8 model learns a new site from N\n"
@@ -50,6 +50,8 @@ static void usage(FILE *fp)
             "              and the old model and keeps the old one unless the new answers\n"
             "              M more of them correctly (\"never below before\"; default M 0:\n"
             "              at least as many, and the lower loss wins a tie)\n"
+            "  --refit-epochs E  when the guard keeps the update, E more epochs over all N\n"
+            "              frames, the held-back ones included (default 0: none)\n"
             "  --source    the source training data the replay samples come from\n"
             "  --test      the original test split (accuracy before and after)\n"
             "              (the class names of --site, --source and --test must be the\n"
@@ -227,7 +229,7 @@ static int personalize_split(int argc, char **argv)
 
 typedef struct run_args {
     const char *model, *plan, *site, *source, *test, *target, *work, *params_out, *port;
-    int labelled, hold_back, guard_margin, json;
+    int labelled, hold_back, guard_margin, refit_epochs, json;
     uint32_t draw_seed;
 } run_args;
 
@@ -241,7 +243,7 @@ static int parse_run(int argc, char **argv, run_args *a)
         {"work", required_argument, NULL, 'w'},   {"params-out", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"port", required_argument, NULL, 'P'},   {"hold-back", required_argument, NULL, 'H'},
-        {"guard-margin", required_argument, NULL, 'G'},
+        {"guard-margin", required_argument, NULL, 'G'}, {"refit-epochs", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->target = "host";
@@ -266,6 +268,10 @@ static int parse_run(int argc, char **argv, run_args *a)
         case 'G':
             if (cli_parse_int(NAME, "--guard-margin", optarg, 0, 255, &v)) return 2;
             a->guard_margin = (int)v;
+            break;
+        case 'R':
+            if (cli_parse_int(NAME, "--refit-epochs", optarg, 0, 1000, &v)) return 2;
+            a->refit_epochs = (int)v;
             break;
         case 'H':
             if (cli_parse_int(NAME, "--hold-back", optarg, 0, 65535, &v)) return 2;
@@ -345,7 +351,7 @@ static int personalize_run(int argc, char **argv)
     rc = load_optional(a.site, &site, &g, a.model) || load_optional(a.source, &source, &g, a.model) ||
          load_optional(a.test, &test, &g, a.model);
     reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .port = a.port, .labelled = a.labelled,
-                           .hold_back = a.hold_back, .guard_margin = a.guard_margin,
+                           .hold_back = a.hold_back, .guard_margin = a.guard_margin, .refit_epochs = a.refit_epochs,
                            .draw_seed = a.draw_seed, .site_path = a.site, .source = a.source ? &source : NULL,
                            .test = a.test ? &test : NULL, .params_out = a.params_out};
     reef_prun_report r;

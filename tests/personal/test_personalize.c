@@ -251,8 +251,46 @@ static void test_plan_file_scheme(void **state)
         fclose(fp);
         assert_true((strstr(text, "\nscheme int8\n") != NULL) == (scheme == REEF_SCHEME_INT8));
         if (scheme == REEF_SCHEME_INT8) assert_true(back.hp.momentum == 0.0f);
+        assert_int_equal(back.refit_epochs, p.refit_epochs);
+        assert_true((strstr(text, "\nrefit_epochs ") != NULL) == (p.refit_epochs > 0));
     }
     testing_rm_tree(dir);
+}
+
+/* The planner adds refit epochs (up to 6) only while the whole update's
+ * estimate fits the time and energy budget, and never changes the cut or
+ * mask for them: without limits the float plan gets 6 (scheme a none);
+ * with an energy budget between the plan's own estimate and its estimate
+ * with 6 refit epochs, fewer, and the estimate stays within it. */
+static void test_plan_refit_within_budget(void **state)
+{
+    (void)state;
+    reef_pplan free_plan, tight;
+    reef_error err;
+    plan_for_scheme(&free_plan, REEF_SCHEME_INT8);
+    assert_int_equal(free_plan.refit_epochs, 0);
+    plan_for(&free_plan);
+    assert_int_equal(free_plan.refit_epochs, 6);
+    reef_pplan none = free_plan;
+    none.refit_epochs = 0;
+    reef_ptail t;
+    if (reef_ptail_build(&fx.g, &fx.m, free_plan.boundary_step, free_plan.train, free_plan.ntrain, &t, &err))
+        fail_msg("%s", err.msg);
+    reef_pplan_cost(&none, &fx.m, &t);
+    reef_pplan_cost(&free_plan, &fx.m, &t);
+    reef_ptail_free(&t);
+    double s0 = none.cycles_update / 120e6, s6 = free_plan.cycles_update / 120e6;
+    assert_true(s6 > s0);
+    reef_pplan_default(&tight);
+    tight.hp.epochs = 3, tight.hp.batch_site = 4, tight.hp.batch_replay = 4, tight.hp.lr = 0.05f;
+    tight.site_cap = 16, tight.replay_count = 8;
+    double joules = (s0 + s6) / 2 * 55.0 * 1e-3;
+    reef_pplan_budget b = {.clock_mhz = 120.0, .power_mw = 55.0, .max_joules = joules};
+    if (reef_pplan_choose(&fx.g, &fx.m, &b, &tight, &err)) fail_msg("%s", err.msg);
+    printf("refit: %d epochs within %.3g J (none %.3g s, 6: %.3g s)\n", tight.refit_epochs, joules, s0, s6);
+    assert_int_equal(tight.boundary_step, free_plan.boundary_step);
+    assert_true(tight.refit_epochs < 6);
+    assert_true(tight.cycles_update / 120e6 * 55.0 * 1e-3 <= joules);
 }
 
 /* Scheme a on qemu-m4: the weights (int8 and int32 bytes) trained on the
@@ -592,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_int8_tail_is_inference),
         cmocka_unit_test(test_int8_update_on_host),
         cmocka_unit_test(test_plan_file_scheme),
+        cmocka_unit_test(test_plan_refit_within_budget),
         cmocka_unit_test(test_int8_qemu_bit_identical),
         cmocka_unit_test(test_board_firmware_builds),
         cmocka_unit_test(test_cli_bad_input),

@@ -257,11 +257,12 @@ static void test_plan_file_scheme(void **state)
     testing_rm_tree(dir);
 }
 
-/* The planner adds refit epochs (up to 6) only while the whole update's
- * estimate fits the time and energy budget, and never changes the cut or
- * mask for them: without limits the float plan gets 6 (scheme a none);
- * with an energy budget between the plan's own estimate and its estimate
- * with 6 refit epochs, fewer, and the estimate stays within it. */
+/* The planner adds refit epochs (up to 4, with 8 replay samples per step)
+ * only while the whole update's estimate fits the time and energy budget,
+ * and never changes the cut or mask for them: without limits the float
+ * plan gets 4 (scheme a none); with an energy budget between its
+ * estimates with 2 and 3 refit epochs, 2, at the same cut, and the
+ * estimate stays within the budget. */
 static void test_plan_refit_within_budget(void **state)
 {
     (void)state;
@@ -270,26 +271,32 @@ static void test_plan_refit_within_budget(void **state)
     plan_for_scheme(&free_plan, REEF_SCHEME_INT8);
     assert_int_equal(free_plan.refit_epochs, 0);
     plan_for(&free_plan);
-    assert_int_equal(free_plan.refit_epochs, 6);
-    reef_pplan none = free_plan;
-    none.refit_epochs = 0;
+    assert_int_equal(free_plan.refit_epochs, 4);
+    assert_int_equal(free_plan.hp.batch_replay, 8);
     reef_ptail t;
     if (reef_ptail_build(&fx.g, &fx.m, free_plan.boundary_step, free_plan.train, free_plan.ntrain, &t, &err))
         fail_msg("%s", err.msg);
-    reef_pplan_cost(&none, &fx.m, &t);
-    reef_pplan_cost(&free_plan, &fx.m, &t);
+    double seconds[5];
+    for (int e = 0; e <= 4; e++) {
+        reef_pplan q = free_plan;
+        q.refit_epochs = e;
+        reef_pplan_cost(&q, &fx.m, &t);
+        seconds[e] = q.cycles_update / 120e6;
+        if (e > 1) assert_true(seconds[e] > seconds[e - 1]); /* each refit epoch costs */
+    }
     reef_ptail_free(&t);
-    double s0 = none.cycles_update / 120e6, s6 = free_plan.cycles_update / 120e6;
-    assert_true(s6 > s0);
+    /* the same starting plan (plan_for's), a budget between 2 and 3 refit epochs */
+    double joules = (seconds[2] + seconds[3]) / 2 * 55.0 * 1e-3;
     reef_pplan_default(&tight);
     tight.hp.epochs = 3, tight.hp.batch_site = 4, tight.hp.batch_replay = 4, tight.hp.lr = 0.05f;
     tight.site_cap = 16, tight.replay_count = 8;
-    double joules = (s0 + s6) / 2 * 55.0 * 1e-3;
     reef_pplan_budget b = {.clock_mhz = 120.0, .power_mw = 55.0, .max_joules = joules};
     if (reef_pplan_choose(&fx.g, &fx.m, &b, &tight, &err)) fail_msg("%s", err.msg);
-    printf("refit: %d epochs within %.3g J (none %.3g s, 6: %.3g s)\n", tight.refit_epochs, joules, s0, s6);
+    printf("refit: %d epochs within %.3g J (2: %.3g s, 3: %.3g s)\n", tight.refit_epochs, joules, seconds[2],
+           seconds[3]);
     assert_int_equal(tight.boundary_step, free_plan.boundary_step);
-    assert_true(tight.refit_epochs < 6);
+    assert_int_equal(tight.refit_epochs, 2);
+    assert_int_equal(tight.hp.batch_replay, 8);
     assert_true(tight.cycles_update / 120e6 * 55.0 * 1e-3 <= joules);
 }
 

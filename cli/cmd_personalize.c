@@ -28,7 +28,7 @@ static void usage(FILE *fp)
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
             "                        --source TRAIN.ds [--test TEST.ds] [--draw-seed N]\n"
-            "                        [--hold-back K [--guard-margin M]]\n"
+            "                        [--hold-back K [--guard-margin M] [--refit-epochs E]]\n"
             "                        [--target host|qemu-m4|stm32l4r5 [--port DEV]] [--work DIR]\n"
             "                        [--params-out FILE] [--json]\n\n"
             "On-device personalization: the deployed int8 model learns a new site from N\n"
@@ -50,6 +50,9 @@ static void usage(FILE *fp)
             "              and the old model and keeps the old one unless the new answers\n"
             "              M more of them correctly (\"never below before\"; default M 0:\n"
             "              at least as many, and the lower loss wins a tie)\n"
+            "  --refit-epochs E  when the guard keeps the update, E more epochs over all N\n"
+            "              frames, the held-back ones included (default: the plan's\n"
+            "              refit_epochs, the most up to 6 that fit the time and energy budget)\n"
             "  --source    the source training data the replay samples come from\n"
             "  --test      the original test split (accuracy before and after)\n"
             "              (the class names of --site, --source and --test must be the\n"
@@ -102,6 +105,7 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
         reef_json_kv_int(&j, "trainable_params", reef_ptail_trainable(t));
         reef_json_kv_int(&j, "ram_update_bytes", p->ram_update);
         reef_json_kv_int(&j, "flash_update_bytes", p->flash_update);
+        reef_json_kv_int(&j, "refit_epochs", p->refit_epochs);
         reef_json_kv_number(&j, "update_s_estimated", p->cycles_update / (prof->clock_mhz * 1e6));
         reef_json_kv_number(&j, "update_j_estimated", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3);
         reef_json_kv_int(&j, "inference_arena_bytes", (int64_t)m->arena_size);
@@ -116,6 +120,7 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
     reef_table_cell(&tb, "boundary tensor (int8 elements)"), reef_table_cell(&tb, "%d", t->tail.in_count);
     reef_table_cell(&tb, "update RAM (bytes, planned)"), reef_table_cell(&tb, "%u", p->ram_update);
     reef_table_cell(&tb, "update flash: weights + replay (bytes)"), reef_table_cell(&tb, "%u", p->flash_update);
+    reef_table_cell(&tb, "refit epochs after a kept guard"), reef_table_cell(&tb, "%d", p->refit_epochs);
     reef_table_cell(&tb, "whole update (s, estimated from MACs)"),
         reef_table_cell(&tb, "%.1f", p->cycles_update / (prof->clock_mhz * 1e6));
     reef_table_cell(&tb, "whole update (J, estimated from MACs)"),
@@ -227,7 +232,7 @@ static int personalize_split(int argc, char **argv)
 
 typedef struct run_args {
     const char *model, *plan, *site, *source, *test, *target, *work, *params_out, *port;
-    int labelled, hold_back, guard_margin, json;
+    int labelled, hold_back, guard_margin, refit_epochs, json;
     uint32_t draw_seed;
 } run_args;
 
@@ -241,7 +246,7 @@ static int parse_run(int argc, char **argv, run_args *a)
         {"work", required_argument, NULL, 'w'},   {"params-out", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"port", required_argument, NULL, 'P'},   {"hold-back", required_argument, NULL, 'H'},
-        {"guard-margin", required_argument, NULL, 'G'},
+        {"guard-margin", required_argument, NULL, 'G'}, {"refit-epochs", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->target = "host";
@@ -249,6 +254,7 @@ static int parse_run(int argc, char **argv, run_args *a)
     a->draw_seed = 1;
     a->guard_margin = 0; /* session 9: M 0 beat 1 on the tuning habitats (docs/personalization.md) */
     a->hold_back = -1; /* default: 3 in 10 of the labelled frames (15 of 50) */
+    a->refit_epochs = -1; /* default: the plan's refit_epochs */
     long v;
     int c;
     optind = 1;
@@ -266,6 +272,10 @@ static int parse_run(int argc, char **argv, run_args *a)
         case 'G':
             if (cli_parse_int(NAME, "--guard-margin", optarg, 0, 255, &v)) return 2;
             a->guard_margin = (int)v;
+            break;
+        case 'R':
+            if (cli_parse_int(NAME, "--refit-epochs", optarg, 0, 1000, &v)) return 2;
+            a->refit_epochs = (int)v;
             break;
         case 'H':
             if (cli_parse_int(NAME, "--hold-back", optarg, 0, 65535, &v)) return 2;
@@ -340,12 +350,13 @@ static int personalize_run(int argc, char **argv)
     reef_pplan plan;
     reef_error err;
     if (reef_pplan_load(a.plan, &plan, &err)) return cli_error(NAME, "%s", err.msg);
+    if (a.refit_epochs < 0) a.refit_epochs = plan.refit_epochs;
     if (load_model(a.model, &g, &m)) return 1;
     memset(&source, 0, sizeof source), memset(&test, 0, sizeof test);
     rc = load_optional(a.site, &site, &g, a.model) || load_optional(a.source, &source, &g, a.model) ||
          load_optional(a.test, &test, &g, a.model);
     reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .port = a.port, .labelled = a.labelled,
-                           .hold_back = a.hold_back, .guard_margin = a.guard_margin,
+                           .hold_back = a.hold_back, .guard_margin = a.guard_margin, .refit_epochs = a.refit_epochs,
                            .draw_seed = a.draw_seed, .site_path = a.site, .source = a.source ? &source : NULL,
                            .test = a.test ? &test : NULL, .params_out = a.params_out};
     reef_prun_report r;

@@ -1,39 +1,50 @@
 #!/bin/sh
-# Reproduces docs/personalization.md's session-9 table: the source model
-# (gray fish-s, or the 2-channel slow-background fish-s with BASE=slow)
-# trained without the tuning habitats (7490, 7434) and the measured ones
-# (7398, 7623, 9892), its 64K plan, and `reef personalize` on the host over
-# habitats x 3 draws (bench/personal/sweep.py; guard K 15, M 0 unless
-# --hold-back / --guard-margin say otherwise).
-#   bench/personal/run.sh BUILD WORK [gray|slow] [tune|measure] [sweep.py options]
+# Reproduces docs/personalization.md's tables: a source model trained
+# without the held-out habitats, its 64K plan, and `reef personalize` on
+# the host over habitats x 3 draws (bench/personal/sweep.py; guard K 15,
+# M 0 unless --hold-back / --guard-margin / --refit-epochs say otherwise).
+#   bench/personal/run.sh BUILD WORK [gray|slow|nas] [tune|measure] [sweep.py options]
+# Bases: gray = fish-s on gray frames; slow = fish-s-2ch (2-channel
+# running-diff-slow input); nas = archs/fish-nas-2ch.arch, reef's fish
+# default since session 9 (the same input).
+# HELD: the habitats no model sees in training or model selection. Session
+# 10's default holds out the four tuning habitats (7490, 7434, 9866, 9907:
+# every choice is made on them) and the three measured ones (7398, 7623,
+# 9892: never used for a choice). Session 9's tables used
+# HELD=7490,7434,7398,7623,9892 (then tune = 7490,7434).
 set -eu
-build=$1 work=$2 base=${3:-slow} which=${4:-measure}
+build=$1 work=$2 base=${3:-nas} which=${4:-measure}
 shift 2; [ $# -gt 0 ] && shift; [ $# -gt 0 ] && shift
 here=$(cd "$(dirname "$0")" && pwd)
 root=${DEEPFISH:-$here/../../../shared/data/deepfish}
 reef="nice -n 15 $build/reef"
-held=7490,7434,7398,7623,9892
+held=${HELD:-7490,7434,9866,9907,7398,7623,9892}
+tune=${TUNE:-7490,7434,9866,9907}
+measure=7398,7623,9892
 mkdir -p "$work"
 cd "$work"
 case $base in
-gray) bg= arch=fish-s ;;
-slow) bg="--background running-diff-slow --background-over clip" arch=$here/fish-s-2ch.arch ;;
-*) echo "run.sh: base is gray or slow, not '$base'" >&2; exit 2 ;;
+gray) bg= arch=fish-s data=gray ;;
+slow) bg="--background running-diff-slow --background-over clip" arch=$here/fish-s-2ch.arch data=slow ;;
+nas) bg="--background running-diff-slow --background-over clip" arch=$here/../../archs/fish-nas-2ch.arch data=slow ;;
+*) echo "run.sh: base is gray, slow or nas, not '$base'" >&2; exit 2 ;;
 esac
+tag=$base-$(echo "$held" | tr ',' '-')
 for s in train val test frames; do
     # shellcheck disable=SC2086
-    [ -f $base-$s.ds ] || $reef prep --format deepfish --root "$root" --split $s --threads 1 $bg -o $base-$s.ds >/dev/null
+    [ -f $data-$s.ds ] || $reef prep --format deepfish --root "$root" --split $s --threads ${THREADS:-1} $bg -o $data-$s.ds >/dev/null
 done
 for s in train val test; do
-    [ -f $base-src-$s.ds ] || $reef personalize split --data $base-$s.ds --groups $held --exclude -o $base-src-$s.ds >/dev/null
+    [ -f $tag-src-$s.ds ] || $reef personalize split --data $data-$s.ds --groups $held --exclude -o $tag-src-$s.ds >/dev/null
 done
-for h in 7490 7434 7398 7623 9892; do
-    [ -f $base-site-$h.ds ] || $reef personalize split --data $base-frames.ds --groups $h -o $base-site-$h.ds >/dev/null
+for h in $(echo "$tune,$measure" | tr ',' ' '); do
+    [ -f $data-site-$h.ds ] || $reef personalize split --data $data-frames.ds --groups $h -o $data-site-$h.ds >/dev/null
 done
-[ -f $base-src.ckpt ] || $reef train --arch "$arch" --train $base-src-train.ds --val $base-src-val.ds -o $base-src.ckpt --json >/dev/null
-[ -f $base-src.tflite ] || $reef quantize --model $base-src.ckpt --calib $base-src-train.ds -o $base-src.tflite >/dev/null
-$reef personalize plan --model $base-src.tflite --ram 64K -o $base-64k.plan >/dev/null
-sites=7398,7623,9892
-[ "$which" = tune ] && sites=7490,7434
-nice -n 15 /usr/bin/python3 "$here/sweep.py" --reef "$build/reef" --model $base-src.tflite --plan $base-64k.plan \
-    --sites $sites --site-pattern "$base-site-{}.ds" --source $base-src-train.ds --test $base-src-test.ds "$@"
+[ -f $tag-src.ckpt ] || $reef train --threads ${THREADS:-1} --arch "$arch" --train $tag-src-train.ds --val $tag-src-val.ds -o $tag-src.ckpt --json >/dev/null
+[ -f $tag-src.tflite ] || $reef quantize --model $tag-src.ckpt --calib $tag-src-train.ds -o $tag-src.tflite >/dev/null
+$reef personalize plan --model $tag-src.tflite --ram 64K -o $tag-64k.plan >/dev/null
+sites=$measure
+[ "$which" = tune ] && sites=$tune
+[ "$which" = prepare ] && exit 0
+nice -n 15 /usr/bin/python3 "$here/sweep.py" --reef "$build/reef" --model $tag-src.tflite --plan $tag-64k.plan \
+    --sites $sites --site-pattern "$data-site-{}.ds" --source $tag-src-train.ds --test $tag-src-test.ds "$@"

@@ -7,6 +7,7 @@ per-class recall after, and how many updates the guard kept.
   bench/personal/sweep.py --reef build/reef --model src.tflite --plan p.plan \
       --sites 7398,7623,9892 --site-pattern site-{}.ds --source src-train.ds \
       --test src-test.ds [--draws 1,2,3] [--hold-back 15 --guard-margin 1]
+      [--refit-epochs E]
       [--set key=value ...]   (plan lines replaced, e.g. --set balance=1)
 """
 import argparse, json, os, subprocess, sys, tempfile
@@ -36,6 +37,7 @@ def main():
     ap.add_argument('--draws', default='1,2,3')
     ap.add_argument('--hold-back', default='15')
     ap.add_argument('--guard-margin', default='0')
+    ap.add_argument('--refit-epochs', default=None)
     ap.add_argument('--target', default='host')
     ap.add_argument('--set', action='append', default=[])
     ap.add_argument('--json', action='store_true')
@@ -51,6 +53,8 @@ def main():
                        '--hold-back', a.hold_back, '--guard-margin', a.guard_margin, '--json']
                 if a.test:
                     cmd += ['--test', a.test]
+                if a.refit_epochs is not None:
+                    cmd += ['--refit-epochs', a.refit_epochs]
                 r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
                 s, t = r['site_accuracy_pct'], r.get('test_accuracy_pct', {})
                 rows.append(dict(site=site, draw=int(draw), before=s['int8_deployed'], after=s['after'],

@@ -146,6 +146,7 @@ static int do_guard(reef_personal *p, int32_t margin, int8_t *out)
     keep = margin > 0 ? correct_new >= correct_old + margin
                       : correct_new > correct_old || (correct_new == correct_old && loss_new <= loss_old);
     if (!keep) copy_bytes(p->params, s.grads, n * 4u);
+    p->refused = !keep;
     for (k = 0; k < n; k++) s.grads[k] = 0.0f;
     out[0] = (int8_t)keep;
     out[1] = (int8_t)(correct_new > 127 ? 127 : correct_new);
@@ -175,6 +176,27 @@ int32_t reef_personal_site_pick(const reef_personal *p, int32_t i)
     return p->order[k];
 }
 
+/* REFIT (reef/personal.h): the held-back block, site[site_cap - hold_count,
+ * site_cap), moves down to site[site_count, ...) in ascending order, so no
+ * sample is overwritten before it is copied (site_count + hold_count <=
+ * site_cap: the destination never passes the source). */
+static int do_refit(reef_personal *p, int8_t *out)
+{
+    int32_t n = p->tail->in_count, top = p->site_cap - p->hold_count, k;
+    if (p->hold_count == 0) return 2;
+    if (!p->refused) {
+        for (k = 0; k < p->hold_count; k++) {
+            copy_bytes(p->site + (p->site_count + k) * n, p->site + (top + k) * n, (uint32_t)n);
+            p->site_labels[p->site_count + k] = p->site_labels[top + k];
+        }
+        p->site_count += p->hold_count;
+        p->hold_count = 0;
+        p->step = 0; /* the refit's epochs are whole epochs over every sample */
+    }
+    out[0] = (int8_t)(p->site_count > 127 ? 127 : p->site_count);
+    return 0;
+}
+
 static int do_step(reef_personal *p, float *loss)
 {
     const int8_t *batch[REEF_PERSONAL_MAX_BATCH];
@@ -182,6 +204,7 @@ static int do_step(reef_personal *p, float *loss)
     int32_t spe = reef_personal_steps_per_epoch(p), n = 0, i, pos, in_count = p->tail->in_count;
     reef_tail_state s = state_of(p);
     uint32_t k;
+    if (p->refused) return 0; /* the guard's refusal holds until RESET */
     if (spe == 0) return 2;
     if (p->hp.batch_site + p->hp.batch_replay > REEF_PERSONAL_MAX_BATCH) return 1;
     pos = (p->step % spe) * p->hp.batch_site;
@@ -220,6 +243,7 @@ static void do_reset(reef_personal *p)
     p->step = 0;
     p->replay_next = 0;
     p->hold_count = 0;
+    p->refused = 0;
 }
 
 void reef_personal_init(reef_personal *p)
@@ -250,6 +274,7 @@ int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, ui
     case REEF_PERSONAL_ADD: return do_add(p, frame, label, 0);
     case REEF_PERSONAL_HOLD: return do_add(p, frame, label, 1);
     case REEF_PERSONAL_GUARD: return do_guard(p, (uint8_t)record[2], out);
+    case REEF_PERSONAL_REFIT: return do_refit(p, out);
     case REEF_PERSONAL_STEP:
         status = do_step(p, &loss);
         copy_bytes(out, &loss, 4);

@@ -81,6 +81,7 @@ typedef struct reef_pplan {
     reef_tail_hparams hp;
     int32_t site_cap;                      /* labelled frames the device keeps */
     int32_t replay_count;                  /* source samples kept in flash */
+    int32_t refit_epochs;                  /* after a kept guard, epochs over every labelled frame */
     /* budget figures (bytes), computed by reef_pplan_cost */
     uint32_t ram_update;                   /* persistent + transient + arena */
     uint32_t flash_update;                 /* params0 + replay */

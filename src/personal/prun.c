@@ -84,6 +84,7 @@ static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8
     reef_cycle_model cm;
     reef_cycle_model_default(&cm, prof->flash_wait_states);
     r->clock_mhz = prof->clock_mhz;
+    int refit = 0;
     for (int k = 0; k < r->nrecords; k++) {
         reef_cycle_estimate e;
         reef_cycle_estimate_counts(&cm, c->per_inference[k].c, &e);
@@ -96,6 +97,8 @@ static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8
         if (rc->command == REEF_PERSONAL_ADD || rc->command == REEF_PERSONAL_HOLD)
             r->intake_insns += rc->insns, r->intake_cycles += rc->cycles;
         if (rc->command == REEF_PERSONAL_GUARD) r->guard_insns += rc->insns;
+        refit |= rc->command == REEF_PERSONAL_REFIT;
+        if (refit) r->refit_insns += rc->insns;
         if (rc->command == REEF_PERSONAL_STEP) {
             r->update_insns += rc->insns, r->update_cycles += rc->cycles;
             if (rc->insns > r->step_insns_max) r->step_insns_max = rc->insns;
@@ -230,15 +233,18 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     reef_psession s;
     memset(&s, 0, sizeof s);
     int count = 0, nsteps = reef_psteps_total(plan, o->labelled - o->hold_back);
+    /* the refit: refit_epochs whole epochs over every labelled frame */
+    int refit_steps = o->hold_back > 0 && o->refit_epochs > 0
+                          ? (o->labelled + plan->hp.batch_site - 1) / plan->hp.batch_site * o->refit_epochs : 0;
     int8_t guard[3] = {1, 0, 0};
     int rc = check_inputs(m, &t, plan, site, o, err);
     if (!rc) rc = reef_input_map_from_graph(g, &map, err);
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, is_labelled, err);
-    if (!rc && !(records = reef_precords(m, &map, site, is_labelled, o->hold_back, o->guard_margin, nsteps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
+    if (!rc && !(records = reef_precords(m, &map, site, is_labelled, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
-    losses = malloc((size_t)(nsteps + 1) * sizeof(float));
+    losses = malloc((size_t)(nsteps + refit_steps + 1) * sizeof(float));
     if (!rc && (!params || !losses)) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_psession_init(&s, m, &t, plan, replay, replay_labels, err);
     if (!rc) rc = reef_prun_host(&s, records, count, reef_precord_size(m), params, losses, guard, err);
@@ -248,6 +254,8 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->guard_kept = guard[0];
         r->held_correct_after = guard[1];
         r->held_correct_before = guard[2];
+        r->refit_epochs = refit_steps ? o->refit_epochs : 0;
+        r->refit_steps = refit_steps;
         r->steps = nsteps;
         r->boundary_step = t.boundary_step;
         r->tail_layers = t.tail.nlayers;
@@ -256,6 +264,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->replay_count = replay ? (uint32_t)plan->replay_count : 0;
         r->first_loss = nsteps ? losses[0] : 0.0f;
         r->last_loss = nsteps ? losses[nsteps - 1] : 0.0f;
+        if (refit_steps && guard[0]) r->last_loss = losses[nsteps + refit_steps - 1];
         reef_pplan cost = *plan;
         reef_pplan_cost(&cost, m, &t);
         r->planned_ram = cost.ram_update;
@@ -314,6 +323,8 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
         reef_json_kv_bool(&j, "guard_kept_update", r->guard_kept);
         reef_json_kv_int(&j, "held_back_correct_after", r->held_correct_after);
         reef_json_kv_int(&j, "held_back_correct_before", r->held_correct_before);
+        reef_json_kv_int(&j, "refit_epochs", r->refit_epochs);
+        reef_json_kv_int(&j, "refit_steps", r->refit_steps);
     }
     reef_json_kv_int(&j, "boundary_step", r->boundary_step);
     reef_json_kv_int(&j, "tail_layers", r->tail_layers);
@@ -333,6 +344,7 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
         reef_json_kv_int(&j, "update_steps", (int64_t)r->update_insns);
         reef_json_kv_int(&j, "step_max", (int64_t)r->step_insns_max);
         reef_json_kv_int(&j, "guard", (int64_t)r->guard_insns);
+        reef_json_kv_int(&j, "refit", (int64_t)r->refit_insns);
         reef_json_kv_int(&j, "total", (int64_t)r->total_insns);
         reef_json_key(&j, "per_step");
         reef_json_array(&j);
@@ -378,6 +390,9 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
         fprintf(fp, "guard: %d held-back frames, %d correct after the update against %d before: %s\n", r->hold_back,
                 r->held_correct_after, r->held_correct_before,
                 r->guard_kept ? "the update is kept" : "the old model is kept");
+    if (r->refit_steps)
+        fprintf(fp, "refit: %d epochs over all %d labelled frames (%d steps)%s\n", r->refit_epochs, r->labelled,
+                r->refit_steps, r->guard_kept ? "" : ", not run: the guard refused the update");
     if (r->board_built)
         fprintf(fp, "NUCLEO-L4R5ZI firmware (records on LPUART1): %s%s\n", r->board_elf,
                 r->board_ran ? "" : " (not run: flash it, reset the board, and run again with --port DEV)");
@@ -390,10 +405,10 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
     }
     fprintf(fp, "qemu-m4 weights bit-identical to the host's: %s\n", r->bit_identical ? "yes" : "NO");
     fprintf(fp, "emulated instructions: intake %llu (labelled frames through the int8 body), update steps %llu"
-                " (max %llu per step), guard %llu, total %llu\n",
+                " (max %llu per step; refit included), guard %llu, refit %llu, total %llu\n",
             (unsigned long long)r->intake_insns, (unsigned long long)r->update_insns,
             (unsigned long long)r->step_insns_max, (unsigned long long)r->guard_insns,
-            (unsigned long long)r->total_insns);
+            (unsigned long long)r->refit_insns, (unsigned long long)r->total_insns);
     fprintf(fp, "modeled at %.0f MHz: %.3f s total (update steps %.3f s, max %.4f s per step), %.4f J at %.1f mW"
                 " (%.4f J with the datasheet's run current)\n",
             r->clock_mhz, r->total_time_s, r->update_cycles / (r->clock_mhz * 1e6), r->step_time_s_max,

@@ -34,12 +34,14 @@ int reef_pread_records(uint32_t train_count)
 }
 
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                       const uint8_t *is_labelled, int hold, int margin, int nsteps, uint32_t train_count, int *count)
+                       const uint8_t *is_labelled, int hold, int margin, int nsteps, int refit_steps,
+                       uint32_t train_count, int *count)
 {
     size_t rs = reef_precord_size(m);
     int n = 0, nread = reef_pread_records(train_count), labelled = 0;
     for (uint32_t i = 0; i < site->count; i++) labelled += is_labelled[i];
-    n = labelled + nsteps + (hold > 0) + 1 + nread;
+    if (hold <= 0) refit_steps = 0;
+    n = labelled + nsteps + (hold > 0) + (refit_steps > 0) + refit_steps + 1 + nread;
     uint8_t *rec = calloc((size_t)n, rs);
     if (!rec) return NULL;
     int k = 0, ordinal = 0;
@@ -57,6 +59,10 @@ uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, c
     if (hold > 0) {
         rec[(size_t)k * rs] = REEF_PERSONAL_GUARD;
         rec[(size_t)k++ * rs + 2] = (uint8_t)margin;
+    }
+    if (refit_steps > 0) {
+        rec[(size_t)k++ * rs] = REEF_PERSONAL_REFIT;
+        for (int s = 0; s < refit_steps; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
     }
     rec[(size_t)k++ * rs] = REEF_PERSONAL_SAVE;
     for (int c = 0; c < nread; c++) {

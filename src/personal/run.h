@@ -15,11 +15,13 @@ int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, uint8_t *i
 int reef_psteps_total(const reef_pplan *plan, int labelled);
 
 /* The records: ADD per labelled frame (HOLD for `hold` of them, spread
- * evenly over the site's order), nsteps STEP, GUARD when hold > 0, one
- * SAVE, then the READs of train_count floats (malloc'd, count *
+ * evenly over the site's order), nsteps STEP, GUARD when hold > 0, then
+ * (hold > 0 and refit_steps > 0) REFIT and refit_steps STEP, one SAVE,
+ * then the READs of train_count floats (malloc'd, count *
  * reef_precord_size(m) bytes; NULL when out of memory). */
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                       const uint8_t *is_labelled, int hold, int margin, int nsteps, uint32_t train_count, int *count);
+                       const uint8_t *is_labelled, int hold, int margin, int nsteps, int refit_steps,
+                       uint32_t train_count, int *count);
 int reef_pread_records(uint32_t train_count);
 /* The trained parameters from the READ records' outputs (REEF_PERSONAL_OUT
  * bytes each); -1 when some are missing. */
@@ -67,6 +69,7 @@ typedef struct reef_prun_options {
     int labelled;
     int hold_back;               /* of the labelled frames, held back for the GUARD (0: no guard) */
     int guard_margin;            /* the update must answer this many more of them correctly */
+    int refit_epochs;            /* after a kept GUARD, epochs over all labelled frames (REFIT; 0: none) */
     uint32_t draw_seed;
     const reef_dataset *source;  /* replay samples come from here (NULL: no replay) */
     const reef_dataset *test;    /* original test split (NULL: not measured) */
@@ -83,6 +86,7 @@ typedef struct reef_prun_report {
     uint32_t param_count, trainable, replay_count;
     float first_loss, last_loss;
     int hold_back, guard_kept, held_correct_after, held_correct_before; /* GUARD's answer */
+    int refit_epochs, refit_steps;  /* refit_steps: STEP records after REFIT (no-ops when refused) */
     reef_peval_result site, test;
     /* stm32l4r5 */
     int board_built, board_ran;  /* firmware built; run on the board through port */
@@ -96,6 +100,7 @@ typedef struct reef_prun_report {
     uint64_t intake_insns, update_insns, total_insns; /* ADD records, STEP records, all */
     double intake_cycles, update_cycles, total_cycles;
     uint64_t step_insns_max, guard_insns; /* the largest STEP record; the GUARD record */
+    uint64_t refit_insns;        /* the REFIT record and the STEP records after it */
     double clock_mhz, power_mw;  /* the profile's */
     double total_time_s, total_energy_j, step_time_s_max; /* modeled */
     double energy_j_datasheet;   /* the same time at the datasheet's run current */

@@ -118,7 +118,8 @@ static void test_tail_matches_int8(void **state)
 
 /* 3 of the 12 labelled frames are held back for the GUARD (margin 0), so
  * the qemu-m4 run checks that path bit-identical too. */
-static void run_case_balanced(const char *target, int scheme, int balance, reef_prun_report *r, int expect_ok)
+static void run_case_refit(const char *target, int scheme, int balance, int refit_epochs, int margin,
+                           reef_prun_report *r, int expect_ok)
 {
     reef_pplan p;
     reef_error err;
@@ -128,10 +129,15 @@ static void run_case_balanced(const char *target, int scheme, int balance, reef_
     for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
     p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
     reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = target, .labelled = 12,
-                           .hold_back = 3, .guard_margin = 0, .draw_seed = 3, .source = &fx.train,
-                           .test = &fx.train};
+                           .hold_back = 3, .guard_margin = margin, .refit_epochs = refit_epochs, .draw_seed = 3,
+                           .source = &fx.train, .test = &fx.train};
     int rc = reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, r, &err);
     if (expect_ok && rc) fail_msg("%s", err.msg);
+}
+
+static void run_case_balanced(const char *target, int scheme, int balance, reef_prun_report *r, int expect_ok)
+{
+    run_case_refit(target, scheme, balance, 0, 0, r, expect_ok);
 }
 
 static void run_case_scheme(const char *target, int scheme, reef_prun_report *r, int expect_ok)
@@ -245,8 +251,53 @@ static void test_plan_file_scheme(void **state)
         fclose(fp);
         assert_true((strstr(text, "\nscheme int8\n") != NULL) == (scheme == REEF_SCHEME_INT8));
         if (scheme == REEF_SCHEME_INT8) assert_true(back.hp.momentum == 0.0f);
+        assert_int_equal(back.refit_epochs, p.refit_epochs);
+        assert_true((strstr(text, "\nrefit_epochs ") != NULL) == (p.refit_epochs > 0));
     }
     testing_rm_tree(dir);
+}
+
+/* The planner adds refit epochs (up to 4, with 8 replay samples per step)
+ * only while the whole update's estimate fits the time and energy budget,
+ * and never changes the cut or mask for them: without limits the float
+ * plan gets 4 (scheme a none); with an energy budget between its
+ * estimates with 2 and 3 refit epochs, 2, at the same cut, and the
+ * estimate stays within the budget. */
+static void test_plan_refit_within_budget(void **state)
+{
+    (void)state;
+    reef_pplan free_plan, tight;
+    reef_error err;
+    plan_for_scheme(&free_plan, REEF_SCHEME_INT8);
+    assert_int_equal(free_plan.refit_epochs, 0);
+    plan_for(&free_plan);
+    assert_int_equal(free_plan.refit_epochs, 4);
+    assert_int_equal(free_plan.hp.batch_replay, 8);
+    reef_ptail t;
+    if (reef_ptail_build(&fx.g, &fx.m, free_plan.boundary_step, free_plan.train, free_plan.ntrain, &t, &err))
+        fail_msg("%s", err.msg);
+    double seconds[5];
+    for (int e = 0; e <= 4; e++) {
+        reef_pplan q = free_plan;
+        q.refit_epochs = e;
+        reef_pplan_cost(&q, &fx.m, &t);
+        seconds[e] = q.cycles_update / 120e6;
+        if (e > 1) assert_true(seconds[e] > seconds[e - 1]); /* each refit epoch costs */
+    }
+    reef_ptail_free(&t);
+    /* the same starting plan (plan_for's), a budget between 2 and 3 refit epochs */
+    double joules = (seconds[2] + seconds[3]) / 2 * 55.0 * 1e-3;
+    reef_pplan_default(&tight);
+    tight.hp.epochs = 3, tight.hp.batch_site = 4, tight.hp.batch_replay = 4, tight.hp.lr = 0.05f;
+    tight.site_cap = 16, tight.replay_count = 8;
+    reef_pplan_budget b = {.clock_mhz = 120.0, .power_mw = 55.0, .max_joules = joules};
+    if (reef_pplan_choose(&fx.g, &fx.m, &b, &tight, &err)) fail_msg("%s", err.msg);
+    printf("refit: %d epochs within %.3g J (2: %.3g s, 3: %.3g s)\n", tight.refit_epochs, joules, seconds[2],
+           seconds[3]);
+    assert_int_equal(tight.boundary_step, free_plan.boundary_step);
+    assert_int_equal(tight.refit_epochs, 2);
+    assert_int_equal(tight.hp.batch_replay, 8);
+    assert_true(tight.cycles_update / 120e6 * 55.0 * 1e-3 <= joules);
 }
 
 /* Scheme a on qemu-m4: the weights (int8 and int32 bytes) trained on the
@@ -300,6 +351,105 @@ static void test_guard_puts_old_back(void **state)
     reef_prun_report_free(&r);
 }
 
+/* REFIT after a GUARD that kept the update: the held-back samples join
+ * the training samples (all of them, in the bottom of the site buffer,
+ * none overwritten on the way), and the STEPs after it train again. A
+ * GUARD before any STEP compares equal parameters: a tie, kept. */
+static void test_refit_moves_held_back(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_error err;
+    reef_ptail t;
+    reef_input_map map;
+    reef_psession s;
+    plan_for(&p);
+    p.replay_count = 0, p.hp.batch_replay = 0;
+    p.site_cap = 12; /* full: the held-back block touches the training block */
+    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
+    if (reef_input_map_from_graph(&fx.g, &map, &err)) fail_msg("%s", err.msg);
+    if (reef_psession_init(&s, &fx.m, &t, &p, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    int32_t n = t.tail.in_count;
+    int8_t rec[4096] = {0}, out[REEF_PERSONAL_OUT];
+    assert_true(reef_precord_size(&fx.m) <= sizeof rec);
+    int8_t *expect = malloc((size_t)12 * n);
+    uint8_t expect_labels[12];
+    for (int i = 0; i < 12; i++) { /* 5 held back, 7 trained */
+        int held = i % 2 == 1 && i < 10;
+        rec[0] = held ? REEF_PERSONAL_HOLD : REEF_PERSONAL_ADD;
+        rec[1] = (int8_t)fx.site.labels[i];
+        reef_input_map_apply(&map, reef_dataset_sample(&fx.site, i), (size_t)fx.m.input_size, rec + REEF_PERSONAL_HEADER);
+        assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    }
+    assert_int_equal(s.p.site_count, 7);
+    assert_int_equal(s.p.hold_count, 5);
+    /* what REFIT must leave: the 7 trained, then the held-back block as it lies */
+    memcpy(expect, s.p.site, (size_t)7 * n);
+    memcpy(expect + (size_t)7 * n, s.p.site + (size_t)7 * n, (size_t)5 * n);
+    memcpy(expect_labels, s.p.site_labels, 12);
+    memset(rec, 0, REEF_PERSONAL_HEADER);
+    rec[0] = REEF_PERSONAL_GUARD;
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    assert_int_equal(out[0], 1); /* equal parameters: kept */
+    /* the buffer is full: the held-back block already starts at
+     * site_count (the gap case follows) */
+    rec[0] = REEF_PERSONAL_REFIT;
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    assert_int_equal(out[0], 12);
+    assert_int_equal(s.p.site_count, 12);
+    assert_int_equal(s.p.hold_count, 0);
+    assert_memory_equal(s.p.site, expect, (size_t)12 * n);
+    assert_memory_equal(s.p.site_labels, expect_labels, 12);
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 2); /* nothing held back any more */
+    /* a gap between the blocks: 3 trained, 6 held back in a buffer of 12 */
+    rec[0] = REEF_PERSONAL_RESET;
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    for (int i = 0; i < 9; i++) {
+        rec[0] = i < 3 ? REEF_PERSONAL_ADD : REEF_PERSONAL_HOLD;
+        rec[1] = (int8_t)fx.site.labels[i];
+        reef_input_map_apply(&map, reef_dataset_sample(&fx.site, i), (size_t)fx.m.input_size, rec + REEF_PERSONAL_HEADER);
+        assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    }
+    memcpy(expect, s.p.site, (size_t)3 * n);
+    memcpy(expect + (size_t)3 * n, s.p.site + (size_t)6 * n, (size_t)6 * n); /* top block: slots 6..11 */
+    memcpy(expect_labels, s.p.site_labels, 3);
+    memcpy(expect_labels + 3, s.p.site_labels + 6, 6);
+    memset(rec, 0, REEF_PERSONAL_HEADER);
+    rec[0] = REEF_PERSONAL_GUARD;
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    assert_int_equal(out[0], 1);
+    rec[0] = REEF_PERSONAL_REFIT;
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    assert_int_equal(out[0], 9);
+    assert_memory_equal(s.p.site, expect, (size_t)9 * n);
+    assert_memory_equal(s.p.site_labels, expect_labels, 9);
+    /* the STEPs after it train on all 9: one epoch is ceil(9 / batch) steps */
+    assert_int_equal(reef_personal_steps_per_epoch(&s.p), (9 + p.hp.batch_site - 1) / p.hp.batch_site);
+    float *before = malloc((size_t)t.tail.train_count * 4);
+    memcpy(before, s.p.params, (size_t)t.tail.train_count * 4);
+    rec[0] = REEF_PERSONAL_STEP;
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    assert_true(memcmp(before, s.p.params, (size_t)t.tail.train_count * 4) != 0);
+    free(before);
+    free(expect);
+    reef_psession_free(&s);
+    reef_ptail_free(&t);
+}
+
+/* A refused update stays refused: REFIT and the STEPs after it change
+ * nothing, so "after" is still "before" on every frame. */
+static void test_refit_after_refusal_is_nothing(void **state)
+{
+    (void)state;
+    reef_prun_report r;
+    run_case_refit("host", REEF_SCHEME_FLOAT, 0, 2, 4, &r, 1); /* margin 4 > 3 held back: refused */
+    assert_int_equal(r.guard_kept, 0);
+    assert_true(r.refit_steps > 0);
+    assert_int_equal(r.site.after_correct, r.site.before_correct);
+    assert_int_equal(r.test.after_correct, r.test.before_correct);
+    reef_prun_report_free(&r);
+}
+
 /* "Old" is the newest valid copy in the NVM store when one exists: a
  * first update is saved, a second one the guard refuses (margin above the
  * held-back count) leaves exactly that saved copy, bit for bit, not the
@@ -312,7 +462,7 @@ static void run_session(reef_psession *s, const reef_lowered_model *m, const ree
     int count = 0, nsteps = reef_psteps_total(p, 12 - hold);
     assert_true(fx.site.count <= sizeof is_labelled);
     if (reef_pdraw(&fx.site, 12, 3, is_labelled, &err)) fail_msg("%s", err.msg);
-    uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, hold, margin, nsteps, t->tail.train_count, &count);
+    uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, hold, margin, nsteps, 0, t->tail.train_count, &count);
     assert_non_null(rec);
     int8_t reset[4096] = {REEF_PERSONAL_RESET}, out[REEF_PERSONAL_OUT];
     assert_true(reef_precord_size(m) <= sizeof reset);
@@ -360,8 +510,9 @@ static void test_qemu_bit_identical(void **state)
     (void)state;
     if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
     reef_prun_report r;
-    /* with class-balanced batches: the generated session carries hp.balance */
-    run_case_balanced("qemu-m4", REEF_SCHEME_FLOAT, 1, &r, 1); /* reef_prun fails unless the weights are bit-identical */
+    /* with class-balanced batches (the generated session carries
+     * hp.balance) and a refit epoch after the guard */
+    run_case_refit("qemu-m4", REEF_SCHEME_FLOAT, 1, 1, 0, &r, 1); /* reef_prun fails unless the weights are bit-identical */
     assert_true(r.emulated && r.bit_identical);
     assert_true(r.update_insns > 0 && r.total_energy_j > 0 && r.ram_total > 0);
     reef_prun_report_free(&r);
@@ -480,10 +631,13 @@ int main(void)
         cmocka_unit_test(test_update_on_host),
         cmocka_unit_test(test_guard_puts_old_back),
         cmocka_unit_test(test_guard_old_copy_from_nvm),
+        cmocka_unit_test(test_refit_moves_held_back),
+        cmocka_unit_test(test_refit_after_refusal_is_nothing),
         cmocka_unit_test(test_qemu_bit_identical),
         cmocka_unit_test(test_int8_tail_is_inference),
         cmocka_unit_test(test_int8_update_on_host),
         cmocka_unit_test(test_plan_file_scheme),
+        cmocka_unit_test(test_plan_refit_within_budget),
         cmocka_unit_test(test_int8_qemu_bit_identical),
         cmocka_unit_test(test_board_firmware_builds),
         cmocka_unit_test(test_cli_bad_input),

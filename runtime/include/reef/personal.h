@@ -29,7 +29,14 @@
  *          more samples correctly (m = 0: at least as many, and a tie is
  *          won by the lower loss); otherwise the old ones are put back, so
  *          SAVE then keeps the old model. out: byte 0 = 1 kept the update, 0 put the old back;
- *          bytes 1, 2 = held-back samples correct after, before
+ *          bytes 1, 2 = held-back samples correct after, before. A refusal
+ *          holds until RESET: later STEPs do nothing (answer loss 0)
+ *   REFIT  after a GUARD that kept the update: the held-back samples join
+ *          the training samples and the step count restarts, so the STEPs
+ *          that follow (the host sends refit_epochs * steps per epoch of
+ *          them) go on training the accepted parameters on all the
+ *          labelled frames; after a refusal it does nothing. out: byte 0 =
+ *          the samples now trained on (clamped to 127)
  *
  * Everything is caller-owned and sized by the generator. arena is shared:
  * the body's activations during ADD and EVAL, the update's transient
@@ -54,6 +61,7 @@ enum {
     REEF_PERSONAL_READ = 7,
     REEF_PERSONAL_HOLD = 8,
     REEF_PERSONAL_GUARD = 9,
+    REEF_PERSONAL_REFIT = 10,
 };
 #define REEF_PERSONAL_MAX_CLASSES 16
 #define REEF_PERSONAL_OUT 256    /* bytes the device answers per record */
@@ -92,6 +100,7 @@ typedef struct reef_personal {
     int32_t step;
     int32_t replay_next;
     int32_t hold_count;        /* held-back samples: site[site_cap - 1 - k] */
+    int32_t refused;           /* GUARD put the old parameters back: STEP does nothing */
 } reef_personal;
 
 /* Bytes the arena needs for the update's transient buffers (grads, acts,
@@ -128,7 +137,7 @@ int32_t reef_personal_site_pick(const reef_personal *p, int32_t i);
 /* Handles one record (REEF_PERSONAL_HEADER + input_size bytes); out gets
  * out_size bytes (at least 8). Returns 0, or a
  * nonzero code: 1 bad command or label, 2 site buffer full or empty
- * (GUARD: nothing held back), 3 a
+ * (GUARD, REFIT: nothing held back), 3 a
  * body step failed, 4 out too small, 5 the NVM commit failed. */
 int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size);
 

@@ -250,13 +250,19 @@ static inline __attribute__((always_inline)) void conv_dot_2x2(const int8_t *row
  * shift of -1). */
 enum { CONV_RQ_PAIRS = 0, CONV_RQ_FOLDED = 1, CONV_RQ_SPLIT = 2 };
 
-/* The forms of the four-position loop a build links, bit CONV_RQ_*
- * (rq.h's form always): a model header may list only those its layers
- * take (each form is about 900 bytes of flash); all without one. */
+/* The forms of the four-position loop a build links, bit CONV_RQ_*: a
+ * model header lists only those its layers take (reef_conv_rq_form; each
+ * form is about 900 bytes of flash); all without one. A layer whose form
+ * is left out takes one exact for more shifts (folded -> split -> rq.h's);
+ * with none built it gets REEF_UNSUPPORTED, never a wrong output. */
 #ifndef REEF_CONV_RQ_FORMS
 #define REEF_CONV_RQ_FORMS 7u
 #endif
 #define CONV_RQ_BUILT(form) ((REEF_CONV_RQ_FORMS >> (form)) & 1u)
+#define CONV_RQ_EXACT(form)                                                              \
+    ((form) == CONV_RQ_FOLDED  ? (REEF_CONV_RQ_FORMS & 7u) != 0                        \
+     : (form) == CONV_RQ_SPLIT ? (REEF_CONV_RQ_FORMS & 5u) != 0                        \
+                               : (REEF_CONV_RQ_FORMS & 1u) != 0)
 
 /* Requantization constants of every channel; 0 when one needs the
  * reference kernel. *kind: the four-position loop's requantization. */
@@ -277,6 +283,20 @@ static int conv_prepare(const reef_per_channel_quant *quant, const int32_t *bias
     }
     *kind = k;
     return fast;
+}
+
+unsigned reef_conv_rq_form(const reef_per_channel_quant *quant, const int32_t *bias, int32_t c_out)
+{
+    int32_t o;
+    int k = CONV_RQ_FOLDED;
+    for (o = 0; o < c_out; o++) {
+        reef_rq q;
+        reef_rq_init(&q, bias ? bias[o] : 0, quant->multiplier[o], quant->shift[o]);
+        if (q.mult == 0) q.post = 1; /* as conv_prepare */
+        if (q.post < 1) k = CONV_RQ_PAIRS;
+        else if (q.post > 22 && k == CONV_RQ_FOLDED) k = CONV_RQ_SPLIT;
+    }
+    return 1u << k;
 }
 
 #if defined(REEF_ASM_LOOPS)
@@ -704,8 +724,8 @@ static void conv_channels_quad_paired(const conv_job *job, const int32_t *cols, 
         conv_channels_quad_folded_asm(&st);
     else if (CONV_RQ_BUILT(CONV_RQ_SPLIT) && job->folded != CONV_RQ_PAIRS)
         conv_channels_quad_split_asm(&st);
-    else
-        conv_channels_quad_paired_asm(&st);
+    else if (CONV_RQ_BUILT(CONV_RQ_PAIRS))
+        conv_channels_quad_paired_asm(&st); /* reef_conv_s8 refused the layer otherwise */
 #else
     const int8_t *pair = job->filter;
     const reef_rq *rq = job->rq;
@@ -1188,6 +1208,9 @@ reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params
         cols = (int32_t *)(rq + filter_dims->n);
         gather = (int8_t *)(cols + (conv_may_pair(filter_dims) ? 2 * round8(k4) : k4));
         fast = conv_prepare(quant, bias, filter_dims->n, rq, &job.folded);
+#if defined(REEF_ASM_LOOPS)
+        if (fast && !CONV_RQ_EXACT(job.folded)) return REEF_UNSUPPORTED; /* its form left out of this build */
+#endif
     }
     job.rq = rq;
     if (params->input_offset < -127 || params->input_offset > 128 || !fast)

@@ -643,6 +643,21 @@ static unsigned conv_paths(const reef_lowered_model *m)
     return paths;
 }
 
+/* The OR of reef_conv_rq_form over the conv steps on the 2x2 loop (the
+ * only one with more than one requantization form). */
+static unsigned conv_rq_forms(const reef_lowered_model *m)
+{
+    unsigned forms = 0;
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; leaf(m, k, i); i++) {
+            const reef_conv_step_args *a = &leaf(m, k, i)->args.conv;
+            if (leaf(m, k, i)->kind == REEF_STEP_CONV &&
+                reef_conv_s8_path(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims) < 2)
+                forms |= reef_conv_rq_form(&a->quant, a->bias, a->filter_dims.n);
+        }
+    return forms;
+}
+
 /* The OR of 1 << reef_add_s8_path over the ADD steps. */
 static unsigned add_paths(const reef_lowered_model *m)
 {
@@ -757,6 +772,11 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             " * this header, the runtime compiles no other. */\n"
             "#ifndef REEF_CONV_PATHS\n#define REEF_CONV_PATHS 0x%xu\n#endif\n\n",
             conv_paths(m));
+    fprintf(e->fp,
+            "/* The requantization forms of its four-position conv loop (conv.h,\n"
+            " * reef_conv_rq_form). */\n"
+            "#ifndef REEF_CONV_RQ_FORMS\n#define REEF_CONV_RQ_FORMS 0x%xu\n#endif\n\n",
+            conv_rq_forms(m));
     fprintf(e->fp,
             "/* The ADD loops this model runs (reef/add.h). */\n"
             "#ifndef REEF_ADD_PATHS\n#define REEF_ADD_PATHS 0x%xu\n#endif\n\n",

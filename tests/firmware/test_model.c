@@ -8,6 +8,7 @@
  * the ARM tools. */
 #include "testing.h"
 
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include "codegen/mlperf.h"
@@ -69,6 +70,17 @@ static void assert_no_reference_kernels(const char *header, const char *elf_path
         for (size_t i = 0; i + n <= size && !found; i++) found = memcmp(text + i, wants[w], n) == 0;
         if (!found) fail_msg("%s lacks %s", header, wants[w]);
     }
+    /* the conv loop's requantization forms its conv steps take
+     * (reef_conv_rq_form): only those are linked (about 900 B each) */
+    static const char forms_key[] = "#define REEF_CONV_RQ_FORMS 0x";
+    unsigned forms = 0;
+    int listed = 0;
+    for (size_t i = 0; i + sizeof forms_key - 1 <= size && !listed; i++)
+        if (memcmp(text + i, forms_key, sizeof forms_key - 1) == 0) {
+            forms = (unsigned)strtoul((const char *)text + i + sizeof forms_key - 1, NULL, 16);
+            listed = 1;
+        }
+    if (!listed) fail_msg("%s lacks REEF_CONV_RQ_FORMS", header);
     free(text);
     reef_elf elf;
     if (reef_elf_open(elf_path, &elf, &err)) fail_msg("%s", err.msg);
@@ -76,6 +88,14 @@ static void assert_no_reference_kernels(const char *header, const char *elf_path
         uint32_t at;
         reef_error miss = {{0}};
         if (reef_elf_symbol_value(&elf, refs[i], &at, &miss) == 0) fail_msg("%s is linked into %s", refs[i], elf_path);
+    }
+    static const char *const form_loops[] = {"conv_channels_quad_paired_asm", "conv_channels_quad_folded_asm",
+                                             "conv_channels_quad_split_asm"};
+    for (unsigned f = 0; f < 3; f++) {
+        uint32_t at;
+        reef_error miss = {{0}};
+        const int linked = reef_elf_symbol_value(&elf, form_loops[f], &at, &miss) == 0;
+        if (linked && !(forms & (1u << f))) fail_msg("%s is linked into %s, unused", form_loops[f], elf_path);
     }
     reef_elf_close(&elf);
 }

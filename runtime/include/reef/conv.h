@@ -68,6 +68,15 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
 int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
                       const reef_dims *filter_dims, const reef_dims *output_dims);
 
+/* The four-position loop's requantization form a layer with these
+ * constants takes, as a bit: 1 rq.h's, 2 folded, 4 split (conv.c,
+ * conv_prepare). A build that defines REEF_CONV_RQ_FORMS (a generated
+ * model header does: the OR over its 2x2-path conv steps) links only
+ * those; a layer whose form is left out takes one exact for more shifts
+ * (folded -> split -> rq.h's), or gets REEF_UNSUPPORTED, never a wrong
+ * output. */
+unsigned reef_conv_rq_form(const reef_per_channel_quant *quant, const int32_t *bias, int32_t c_out);
+
 /* Channel pairs, the layout of params->paired (made on the host by
  * `reef gen`; see reef_fc_s8_pair in fc.h for the arithmetic):
  * channels A = 2i and B = 2i + 1 share halfwords h[k] = 256 * B[k] + A[k],

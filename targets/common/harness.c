@@ -108,6 +108,19 @@ static void frame_step(int8_t *in, unsigned control)
 }
 #endif
 
+/* After one inference: the model's status, its cycles (0 where the board
+ * cannot count them) and its output written back to the host. */
+static int inference_done(uint32_t index, int status, uint32_t cycles, const int8_t *output)
+{
+    if (status != 0) {
+        reef_harness_print_error("model invoke returned nonzero");
+        return REEF_EXIT_MODEL;
+    }
+    if (cycles) reef_harness_print_pair("inference", index, "cycles", cycles);
+    if (reef_platform_output_write(output, REEF_MODEL_OUTPUT_SIZE)) return REEF_EXIT_IO;
+    return REEF_EXIT_OK;
+}
+
 #ifdef HARNESS_FRAME_BYTES
 #define HARNESS_RECORD_SIZE (1 + HARNESS_FRAME_BYTES)
 #define HARNESS_FRAME_AT (REEF_MODEL_INPUT_SIZE - HARNESS_FRAME_BYTES) /* 0, or the second half */
@@ -131,13 +144,7 @@ static int run_frame(uint32_t index)
     int status = REEF_MODEL_INVOKE(input, output);
     reef_mark_inference_end();
     uint32_t cycles = reef_platform_cycles_stop();
-    if (status != 0) {
-        reef_harness_print_error("model invoke returned nonzero");
-        return REEF_EXIT_MODEL;
-    }
-    if (cycles) reef_harness_print_pair("inference", index, "cycles", cycles);
-    if (reef_platform_output_write(output, REEF_MODEL_OUTPUT_SIZE)) return REEF_EXIT_IO;
-    return REEF_EXIT_OK;
+    return inference_done(index, status, cycles, output);
 }
 #else
 #define HARNESS_RECORD_SIZE REEF_MODEL_INPUT_SIZE
@@ -153,13 +160,7 @@ static int run_one(uint32_t index)
     int status = REEF_MODEL_INVOKE(input, output);
     reef_mark_inference_end();
     uint32_t cycles = reef_platform_cycles_stop();
-    if (status != 0) {
-        reef_harness_print_error("model invoke returned nonzero");
-        return REEF_EXIT_MODEL;
-    }
-    if (cycles) reef_harness_print_pair("inference", index, "cycles", cycles);
-    if (reef_platform_output_write(output, REEF_MODEL_OUTPUT_SIZE)) return REEF_EXIT_IO;
-    return REEF_EXIT_OK;
+    return inference_done(index, status, cycles, output);
 }
 #endif
 

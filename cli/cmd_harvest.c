@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "codegen/lower.h"
 #include "energy/harvest.h"
 #include "intermittent.h"
 #include "tflite/graph.h"
@@ -32,6 +33,9 @@ static void usage(FILE *fp)
             "  --v-on V, --v-off V  turn-on and brown-out voltages (default 3.0, 1.8)\n"
             "  --profile P       device profile (default stm32l4r5: 120 MHz, 1.9 V)\n"
             "  --nvm fram|flash  the NVM (default fram)\n"
+            "  --memory MODE     fast (default), balanced or min: the schedule `reef gen\n"
+            "                    --intermittent --memory MODE` ships; steps in place or row by\n"
+            "                    row that do not fit one charge fall back to layer by layer\n"
             "  --step-cycles F   each step's cycles: default measured on qemu-m4 (cached),\n"
             "                    F a file of `reef run --step-cycles`, or 'estimate' (reef gen)\n"
             "  --duration S      simulated time in seconds (default 3600)\n"
@@ -46,6 +50,7 @@ typedef struct hargs {
     const char *model, *trace, *plot, *powers;
     double duration, period, plot_s;
     int json;
+    reef_lower_options lower;
     power_opts po;
 } hargs;
 
@@ -83,11 +88,12 @@ static int parse(int argc, char **argv, hargs *a)
         {"v-off", required_argument, NULL, 'P'}, {"profile", required_argument, NULL, 'P'},
         {"nvm", required_argument, NULL, 'P'}, {"efficiency", required_argument, NULL, 'P'},
         {"step-cycles", required_argument, NULL, 'P'},
-        {"plot-seconds", required_argument, NULL, 'S'},
+        {"plot-seconds", required_argument, NULL, 'S'}, {"memory", required_argument, NULL, 'M'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, idx = 0;
     memset(a, 0, sizeof *a);
     a->powers = "2m", a->duration = 3600, a->plot_s = 60;
+    a->lower.memory = REEF_MEMORY_FAST;
     power_opts_default(&a->po);
     a->po.capacitor_f = 100e-6;
     int power_given = 0;
@@ -97,7 +103,11 @@ static int parse(int argc, char **argv, hargs *a)
         else if (c == 't') a->trace = optarg;
         else if (c == 'o') a->plot = optarg;
         else if (c == 'j') a->json = 1, a->po.quiet = 1;
-        else if (c == 'P') {
+        else if (c == 'M') {
+            int mode = reef_memory_mode_parse(optarg);
+            if (mode < 0) return cli_error("harvest", "--memory '%s': expected fast, balanced or min", optarg), 2;
+            a->lower.memory = (reef_memory_mode)mode;
+        } else if (c == 'P') {
             if (power_opts_parse("harvest", &a->po, opts[idx].name, optarg) < 0) return 2;
         } else if (c == 'D') {
             if (cli_parse_double("harvest", "--duration", optarg, &a->duration) || !(a->duration > 0))
@@ -155,7 +165,8 @@ typedef struct row {
     reef_harvest_result r;
 } row;
 
-static void print_rows(const hargs *a, const row *rows, int n, const reef_intermittent_plan *p, double run_mw)
+static void print_rows(const hargs *a, const row *rows, int n, const reef_intermittent_plan *p, double run_mw,
+                       size_t arena_bytes)
 {
     if (a->json) {
         reef_json j;
@@ -166,6 +177,8 @@ static void print_rows(const hargs *a, const row *rows, int n, const reef_interm
         reef_json_kv_number(&j, "v_on", a->po.v_on);
         reef_json_kv_number(&j, "v_off", a->po.v_off);
         reef_json_kv_int(&j, "units", p->nunits);
+        reef_json_kv_string(&j, "memory", reef_memory_mode_name(a->lower.memory));
+        reef_json_kv_int(&j, "arena_bytes", (int64_t)arena_bytes);
         reef_json_kv_number(&j, "run_mw", run_mw);
         reef_json_key(&j, "rows");
         reef_json_array(&j);
@@ -190,8 +203,10 @@ static void print_rows(const hargs *a, const row *rows, int n, const reef_interm
         reef_json_finish(&j);
         return;
     }
-    printf("%s on %g uF (%.2f V on, %.2f V off), %d units, MCU %.1f mW while on; all figures modeled over %g s\n\n",
-           a->model, a->po.capacitor_f * 1e6, a->po.v_on, a->po.v_off, p->nunits, run_mw, a->duration);
+    printf("%s on %g uF (%.2f V on, %.2f V off), %d units, --memory %s (arena %zu B), MCU %.1f mW while on; all "
+           "figures modeled over %g s\n\n",
+           a->model, a->po.capacitor_f * 1e6, a->po.v_on, a->po.v_off, p->nunits, reef_memory_mode_name(a->lower.memory),
+           arena_bytes, run_mw, a->duration);
     reef_table t;
     reef_table_init(&t, "harvest", ">first result", ">inferences/hour", ">failures/inference", ">lost to re-execution",
                     ">commits", ">boot+restore", NULL);
@@ -247,12 +262,13 @@ static int simulate(const hargs *a, reef_error *err)
         }
     }
     if (reef_tflite_read(a->model, &g, err)) goto out_trace;
-    if (reef_lower(&g, &m, err)) {
+    if (reef_lower_with(&g, &a->lower, &m, err)) {
         reef_graph_free(&g);
         reef_fail_wrap(err, "%s", a->model);
         goto out_trace;
     }
-    if (power_plan("harvest", &a->po, &m, &prof, &io, &plan)) {
+    int fell_back;
+    if (power_plan_memory("harvest", &a->po, &g, &a->lower, &m, &prof, &io, &plan, &fell_back)) {
         reef_fail(err, "no schedule for this capacitor (above); nothing simulated");
         goto done;
     }
@@ -275,7 +291,7 @@ static int simulate(const hargs *a, reef_error *err)
             if (*q == '\'' || *q == '_') *q = ' ';
         if (write_plot(a->plot, &s, title, err)) goto done;
     }
-    print_rows(a, rows, npowers, &plan, run.power_mw);
+    print_rows(a, rows, npowers, &plan, run.power_mw, m.arena_size);
     rc = 0;
 done:
     reef_intermittent_plan_free(&plan);

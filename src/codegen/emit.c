@@ -630,31 +630,99 @@ static int needs_reference_kernels(const reef_lowered_model *m)
     return 0;
 }
 
-/* The OR of 1 << reef_conv_s8_path over the conv steps. */
+/* One conv or depthwise kernel call as the runtime makes it: a step's own
+ * args, or, for a layer of a ROWS step, one output row (runtime/src/rows.c,
+ * layer_row): the input rows its window reads, clipped, the top padding
+ * the clip left, one output row, the step's kernel scratch. A row view can
+ * take another loop than the whole layer, so the gating below takes the
+ * path of every call. */
+typedef struct kernel_call {
+    const reef_lowered_step *s; /* the layer (kind, quant, filter, layout) */
+    reef_conv_params conv;
+    reef_dw_conv_params dw;
+    reef_dims in, out;
+    int32_t scratch; /* bytes of scratch the kernel gets */
+} kernel_call;
+
+typedef void (*kernel_call_fn)(const kernel_call *c, void *ctx);
+
+static void visit_rows_layer(const reef_lowered_step *layer, int32_t scratch, kernel_call_fn visit, void *ctx)
+{
+    const int conv = layer->kind == REEF_STEP_CONV;
+    kernel_call c = {.s = layer, .scratch = scratch};
+    if (conv) c.conv = layer->args.conv.params;
+    else c.dw = layer->args.dw_conv.params;
+    const reef_dims *in = conv ? &layer->args.conv.input_dims : &layer->args.dw_conv.input_dims;
+    const reef_dims *out = conv ? &layer->args.conv.output_dims : &layer->args.dw_conv.output_dims;
+    const reef_dims *f = conv ? &layer->args.conv.filter_dims : &layer->args.dw_conv.filter_dims;
+    const int32_t stride = conv ? c.conv.stride.h : c.dw.stride.h, pad = conv ? c.conv.padding.h : c.dw.padding.h;
+    const int32_t dil = conv ? c.conv.dilation.h : c.dw.dilation.h, extent = (f->h - 1) * dil + 1;
+    for (int32_t y = 0; y < out->h; y++) {
+        int32_t lo = y * stride - pad, hi = lo + extent - 1, lo_c = lo < 0 ? 0 : lo;
+        if (hi > in->h - 1) hi = in->h - 1;
+        c.in = *in, c.out = *out;
+        c.in.h = hi - lo_c + 1, c.out.h = 1;
+        if (conv) c.conv.padding.h = lo_c - lo;
+        else c.dw.padding.h = lo_c - lo;
+        visit(&c, ctx);
+    }
+}
+
+/* Every conv and depthwise kernel call of the model, in step order. */
+static void each_kernel_call(const reef_lowered_model *m, kernel_call_fn visit, void *ctx)
+{
+    for (int k = 0; k < m->nsteps; k++) {
+        const reef_lowered_step *s = &m->steps[k];
+        if (s->kind == REEF_STEP_ROWS) {
+            for (int i = 0; i < s->nsub; i++)
+                if (s->sub[i].kind == REEF_STEP_CONV || s->sub[i].kind == REEF_STEP_DW_CONV)
+                    visit_rows_layer(&s->sub[i], s->args.rows.kernel_size, visit, ctx);
+            continue;
+        }
+        kernel_call c = {.s = s};
+        if (s->kind == REEF_STEP_CONV) {
+            const reef_conv_step_args *a = &s->args.conv;
+            c.conv = a->params, c.in = a->input_dims, c.out = a->output_dims, c.scratch = (int32_t)a->io.scratch_size;
+        } else if (s->kind == REEF_STEP_DW_CONV) {
+            const reef_dw_conv_step_args *a = &s->args.dw_conv;
+            if (a->io.output_at == a->io.input_at) continue; /* in place: dw_in_place.c (REEF_DW_IN_PLACE) */
+            c.dw = a->params, c.in = a->input_dims, c.out = a->output_dims, c.scratch = (int32_t)a->io.scratch_size;
+        } else {
+            continue;
+        }
+        visit(&c, ctx);
+    }
+}
+
+static int call_conv_path(const kernel_call *c)
+{
+    return reef_conv_s8_path(&c->conv, &c->in, &c->s->args.conv.filter_dims, &c->out);
+}
+
+/* The OR of 1 << reef_conv_s8_path over the conv calls. */
+static void add_conv_path(const kernel_call *c, void *ctx)
+{
+    if (c->s->kind == REEF_STEP_CONV) *(unsigned *)ctx |= 1u << call_conv_path(c);
+}
 static unsigned conv_paths(const reef_lowered_model *m)
 {
     unsigned paths = 0;
-    for (int k = 0; k < m->nsteps; k++)
-        for (int i = 0; leaf(m, k, i); i++) {
-            const reef_conv_step_args *a = &leaf(m, k, i)->args.conv;
-            if (leaf(m, k, i)->kind == REEF_STEP_CONV)
-                paths |= 1u << reef_conv_s8_path(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims);
-        }
+    each_kernel_call(m, add_conv_path, &paths);
     return paths;
 }
 
-/* The OR of reef_conv_rq_form over the conv steps on the 2x2 loop (the
+/* The OR of reef_conv_rq_form over the conv calls on the 2x2 loop (the
  * only one with more than one requantization form). */
+static void add_conv_rq_form(const kernel_call *c, void *ctx)
+{
+    const reef_conv_step_args *a = &c->s->args.conv;
+    if (c->s->kind == REEF_STEP_CONV && call_conv_path(c) < 2)
+        *(unsigned *)ctx |= reef_conv_rq_form(&a->quant, a->bias, a->filter_dims.n);
+}
 static unsigned conv_rq_forms(const reef_lowered_model *m)
 {
     unsigned forms = 0;
-    for (int k = 0; k < m->nsteps; k++)
-        for (int i = 0; leaf(m, k, i); i++) {
-            const reef_conv_step_args *a = &leaf(m, k, i)->args.conv;
-            if (leaf(m, k, i)->kind == REEF_STEP_CONV &&
-                reef_conv_s8_path(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims) < 2)
-                forms |= reef_conv_rq_form(&a->quant, a->bias, a->filter_dims.n);
-        }
+    each_kernel_call(m, add_conv_rq_form, &forms);
     return forms;
 }
 
@@ -669,31 +737,32 @@ static unsigned add_paths(const reef_lowered_model *m)
     return paths;
 }
 
-/* 1 when a conv step takes the 2x2 loop (path 0 or 1, reef/conv.h) in the
+/* 1 when a conv call takes the 2x2 loop (path 0 or 1, reef/conv.h) in the
  * plain filter layout, not paired. */
+static void note_unpaired_2x2(const kernel_call *c, void *ctx)
+{
+    if (c->s->kind == REEF_STEP_CONV && !conv_paired(c->s) && call_conv_path(c) <= 1) *(int *)ctx = 1;
+}
 static int conv_unpaired_2x2(const reef_lowered_model *m)
 {
-    for (int k = 0; k < m->nsteps; k++) {
-        const reef_conv_step_args *a = &m->steps[k].args.conv;
-        if (m->steps[k].kind == REEF_STEP_CONV && !conv_paired(&m->steps[k]) &&
-            reef_conv_s8_path(&a->params, &a->input_dims, &a->filter_dims, &a->output_dims) <= 1)
-            return 1;
-    }
-    return 0;
+    int any = 0;
+    each_kernel_call(m, note_unpaired_2x2, &any);
+    return any;
 }
 
-/* The OR of 1 << reef_dw_conv_s8_path over the depthwise steps that do
+/* The OR of 1 << reef_dw_conv_s8_path over the depthwise calls that do
  * not run in place (those take dw_in_place.c, REEF_DW_IN_PLACE). */
+static void add_dw_path(const kernel_call *c, void *ctx)
+{
+    if (c->s->kind != REEF_STEP_DW_CONV) return;
+    const reef_dw_conv_step_args *a = &c->s->args.dw_conv;
+    const int path = reef_dw_conv_s8_path(&c->dw, &a->quant, &c->in, &a->filter_dims, &c->out, c->scratch);
+    if (path < REEF_DW_PATH_COUNT) *(unsigned *)ctx |= 1u << path;
+}
 static unsigned dw_paths(const reef_lowered_model *m)
 {
     unsigned paths = 0;
-    for (int k = 0; k < m->nsteps; k++) {
-        const reef_dw_conv_step_args *a = &m->steps[k].args.dw_conv;
-        if (m->steps[k].kind != REEF_STEP_DW_CONV || a->io.output_at == a->io.input_at) continue;
-        const int path = reef_dw_conv_s8_path(&a->params, &a->quant, &a->input_dims, &a->filter_dims,
-                                              &a->output_dims, (int32_t)a->io.scratch_size);
-        if (path < REEF_DW_PATH_COUNT) paths |= 1u << path;
-    }
+    each_kernel_call(m, add_dw_path, &paths);
     return paths;
 }
 

@@ -136,6 +136,22 @@ static void test_harvest_cli(void **state)
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"harvest_mw\":2,"));
     assert_null(strstr(out, "\"first_result_s\":-1"));
+    /* --memory: the schedule gen --memory ships; its arena never above fast's */
+    const char *key = "\"arena_bytes\":";
+    char *at = strstr(out, key);
+    assert_non_null(at);
+    long fast_arena = strtol(at + strlen(key), NULL, 10);
+    assert_non_null(strstr(out, "\"memory\":\"fast\""));
+    snprintf(cmd, sizeof cmd, "%s harvest --model %s --power 2m --duration 60 --memory min --json", bin, model);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"memory\":\"min\""));
+    at = strstr(out, key);
+    assert_non_null(at);
+    long min_arena = strtol(at + strlen(key), NULL, 10);
+    assert_true(min_arena > 0 && min_arena <= fast_arena);
+    snprintf(cmd, sizeof cmd, "%s harvest --model %s --memory tiny", bin, model);
+    assert_int_equal(testing_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--memory 'tiny': expected fast, balanced or min"));
     /* bad input: nothing written */
     snprintf(cmd, sizeof cmd, "%s harvest --model %s --capacitor 1n --plot %s/a.svg", bin, model, dir);
     assert_int_equal(testing_run(cmd, out, sizeof out), 1);

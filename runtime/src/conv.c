@@ -264,6 +264,21 @@ enum { CONV_RQ_PAIRS = 0, CONV_RQ_FOLDED = 1, CONV_RQ_SPLIT = 2 };
      : (form) == CONV_RQ_SPLIT ? (REEF_CONV_RQ_FORMS & 5u) != 0                        \
                                : (REEF_CONV_RQ_FORMS & 1u) != 0)
 
+/* Channel o's requantization constants into *q (a zero multiplier gives 0
+ * with any r >= 1: C's high word over 2^post is 0 or 1/2 rounded down, so
+ * r = 2 keeps the layer on the folded requantization) and the form the
+ * layer can still take after it, from the form so far. Returns 0 in *fast
+ * when the channel needs the reference kernel. */
+static int conv_rq_channel(const reef_per_channel_quant *quant, const int32_t *bias, int32_t o,
+                           int form, reef_rq *q, int *fast)
+{
+    *fast &= reef_rq_init(q, bias ? bias[o] : 0, quant->multiplier[o], quant->shift[o]);
+    if (q->mult == 0) q->c_lo = 0x40000000u, q->c_hi = 1, q->post = 1;
+    if (q->post < 1) return CONV_RQ_PAIRS;
+    if (q->post > 22 && form == CONV_RQ_FOLDED) return CONV_RQ_SPLIT;
+    return form;
+}
+
 /* Requantization constants of every channel; 0 when one needs the
  * reference kernel. *kind: the four-position loop's requantization. */
 static int conv_prepare(const reef_per_channel_quant *quant, const int32_t *bias, int32_t c_out,
@@ -271,16 +286,7 @@ static int conv_prepare(const reef_per_channel_quant *quant, const int32_t *bias
 {
     int32_t o;
     int fast = 1, k = CONV_RQ_FOLDED;
-    for (o = 0; o < c_out; o++) {
-        reef_rq *q = &rq[o];
-        fast &= reef_rq_init(q, bias ? bias[o] : 0, quant->multiplier[o], quant->shift[o]);
-        /* a zero multiplier gives 0 with any r >= 1 (C's high word over
-         * 2^post is 0 or 1/2 rounded down); r = 2 keeps the layer on the
-         * folded requantization */
-        if (q->mult == 0) q->c_lo = 0x40000000u, q->c_hi = 1, q->post = 1;
-        if (q->post < 1) k = CONV_RQ_PAIRS;
-        else if (q->post > 22 && k == CONV_RQ_FOLDED) k = CONV_RQ_SPLIT;
-    }
+    for (o = 0; o < c_out; o++) k = conv_rq_channel(quant, bias, o, k, &rq[o], &fast);
     *kind = k;
     return fast;
 }
@@ -288,13 +294,10 @@ static int conv_prepare(const reef_per_channel_quant *quant, const int32_t *bias
 unsigned reef_conv_rq_form(const reef_per_channel_quant *quant, const int32_t *bias, int32_t c_out)
 {
     int32_t o;
-    int k = CONV_RQ_FOLDED;
+    int fast = 1, k = CONV_RQ_FOLDED;
     for (o = 0; o < c_out; o++) {
         reef_rq q;
-        reef_rq_init(&q, bias ? bias[o] : 0, quant->multiplier[o], quant->shift[o]);
-        if (q.mult == 0) q.post = 1; /* as conv_prepare */
-        if (q.post < 1) k = CONV_RQ_PAIRS;
-        else if (q.post > 22 && k == CONV_RQ_FOLDED) k = CONV_RQ_SPLIT;
+        k = conv_rq_channel(quant, bias, o, k, &q, &fast);
     }
     return 1u << k;
 }

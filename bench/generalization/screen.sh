@@ -13,7 +13,9 @@
 # context (session 8; 2 channels, with --arch archs/fish-nas-2ch.arch):
 # previous, lag4, slow (prep --background running-diff-previous|-lag4|-slow).
 # Environment: BUILD (default build), WORK (default /tmp/reef-screen),
-# DEEPFISH_ROOT (default ../shared/data/deepfish), SCREEN_GROUPS, JOBS (2).
+# DEEPFISH_ROOT (default ../shared/data/deepfish), SCREEN_GROUPS, JOBS (2),
+# SIZE (RxR input for the temporal inputs, e.g. 64x64; default 32x32: prep's
+# --size; session 11's resolution screens).
 # Arch variants screened in session 5: archs/*.arch (--arch FILE).
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,9 +34,12 @@ diff | absdiff | framenorm | clipnorm)
     [ -f "$work/$input.ds" ] || $variants "$input" "$work/frames.ds" "$work/$input.ds" >/dev/null
     data=$work/$input.ds train= ;;
 previous | lag4 | slow)
-    [ -f "$work/$input.ds" ] || $reef prep --format deepfish --root "$root" --split frames \
-        --background "running-diff-$input" -o "$work/$input.ds" >/dev/null
-    data=$work/$input.ds train= ;;
+    size=${SIZE:-32x32}
+    file=$work/$input.ds
+    [ "$size" = 32x32 ] || file=$work/$input-$size.ds
+    [ -f "$file" ] || $reef prep --format deepfish --root "$root" --split frames --size "$size" \
+        --background "running-diff-$input" -o "$file" >/dev/null
+    data=$file train= ;;
 warm)
     [ -f "$work/diff.ds" ] || $variants diff "$work/frames.ds" "$work/diff.ds" >/dev/null
     [ -f "$work/warm.ds" ] || $variants warm "$work/frames.ds" "$work/warm.ds" 1 >/dev/null

@@ -45,6 +45,11 @@ typedef struct reef_train_cfg {
                              their gradients weighted by size and added in chunk order;
                              chunks are what `mpirun -np N` ranks share out, and the
                              result does not depend on N (docs/mpi.md) */
+    int qat_epochs;       /* 0: off. N > 0: after the float epochs, N epochs of
+                             quantization-aware fine-tuning (reef_qat_finetune in
+                             quant/quant.h; docs/quantization.md) */
+    float qat_lr;         /* its peak learning rate (1e-4, cosine to 0) */
+    int qat_done;         /* the fine-tuning has run (a checkpoint records it) */
 } reef_train_cfg;
 
 /* The default recipe (the one fish-s is tuned for). */
@@ -53,7 +58,7 @@ void reef_train_cfg_default(reef_train_cfg *cfg);
  * (without "--") and the architecture spec's `recipe` lines use: epochs,
  * batch, threads, seed, optimizer (adamw|sgd; also sets that optimizer's
  * default lr), lr, momentum, weight-decay, schedule, clip, label-smoothing,
- * balance (on|off), balance-groups (on|off), mixup (Beta alpha, 0 off), augment (a comma list: see
+ * balance (on|off), balance-groups (on|off), mixup (Beta alpha, 0 off), qat-epochs, qat-lr, augment (a comma list: see
  * reef_augment_parse). Returns 0; 1 for an unknown key; -1 for a bad value.
  * why (may be NULL) gets what is wrong. */
 int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, char *why, size_t why_size);

@@ -533,3 +533,63 @@ int reef_quantize(reef_model *m, const reef_dataset *calib, const reef_quant_opt
     free(idx), free(float_pred), free(plan.pts);
     return rc;
 }
+
+/* ---- ranges for quantization-aware fine-tuning ------------------------------------- */
+
+int reef_quant_fakequant_ranges(reef_model *m, const reef_dataset *calib, const reef_quant_options *opt,
+                                reef_fakequant *fq, reef_error *err)
+{
+    if (reef_check_dataset_fits(m, calib, "calibration data", err)) return -1;
+    const int want = opt->samples > 0 ? opt->samples : 1;
+    const int n_max = (uint32_t)want < calib->count ? want : (int)calib->count;
+    const int batch = opt->batch > 0 ? (opt->batch < n_max ? opt->batch : n_max) : 64;
+    if (reef_model_set_batch(m, batch, opt->threads > 0 ? opt->threads : 1, err)) return -1;
+    qplan plan = {0};
+    uint32_t *idx = malloc((size_t)n_max * sizeof *idx);
+    if (!idx || plan_init(&plan, m, err)) {
+        free(idx), free(plan.pts);
+        return reef_fail(err, "out of memory");
+    }
+    const int n = reef_calib_indices(calib->count, n_max, opt->seed, idx);
+    calib_run run = {.m = m, .ds = calib, .idx = idx, .n = n, .opt = opt};
+    // The ranges are those `reef quantize` would choose now: the float
+    // model's, so the table is detached while calibrating.
+    struct reef_fakequant *attached = m->fq;
+    m->fq = NULL;
+    const int rc = calibrate(&run, &plan, err);
+    m->fq = attached;
+    if (!rc) {
+        // Walk as the graph builder does: pools keep their input's
+        // quantization, max pooling and dropout change no value.
+        reef_input_map map;
+        reef_fq_point cur = {.on = 1};
+        reef_input_quant(&m->norm, &cur.scale, &cur.zero_point, &map);
+        fq->input = cur;
+        int k = 0;
+        for (int bi = 0; bi < m->nblocks; bi++) {
+            const reef_block *b = &m->blocks[bi];
+            for (int li = 0; li < b->nlayers; li++) {
+                const reef_layer *L = &b->layers[li];
+                reef_fq_point *p = reef_fq_act(fq, bi, li);
+                if (has_weights(L)) {
+                    cur = (reef_fq_point){1, plan.pts[k].scale, plan.pts[k].zero_point};
+                    k++;
+                    *p = cur;
+                } else if (L->kind == REEF_LAYER_AVGPOOL || L->kind == REEF_LAYER_GAP) {
+                    *p = cur;  // an int8 average rounds to its input's grid
+                } else {
+                    p->on = 0;
+                }
+            }
+            if (b->residual) {
+                cur = (reef_fq_point){1, plan.pts[k].scale, plan.pts[k].zero_point};
+                k++;
+                fq->add[bi] = cur;
+            } else {
+                fq->add[bi].on = 0;
+            }
+        }
+    }
+    free(idx), free(plan.pts);
+    return rc;
+}

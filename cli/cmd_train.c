@@ -291,7 +291,7 @@ static int setup_model(run_state *s, reef_error *err)
     if (reef_model_build(&s->m, &arch, (int)s->train.height, (int)s->train.width, (int)s->train.channels,
                          (int)s->train.num_classes, a->cfg.seed, err))
         return -1;
-    reef_norm_from_dataset(&s->m.norm, &s->train);
+    reef_norm_for_recipe(&s->m.norm, &s->train, &a->cfg);
     if (reef_class_names_pack(&s->m.classes, s->train.class_names, (int)s->train.num_classes, err)) return -1;
     if (reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err)) return -1;
     return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err) || reef_trainer_spread(&s->t, err) ? -1 : 0;

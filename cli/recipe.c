@@ -9,7 +9,7 @@ static const char *const keys[] = {"epochs",   "batch",    "threads",      "seed
                                    "optimizer", "lr",      "momentum",     "weight-decay",
                                    "schedule", "clip",     "label-smoothing", "balance",
                                    "balance-groups", "augment", "chunk", "mixup",
-                                   "qat-epochs", "qat-lr"};
+                                   "qat-epochs", "qat-lr", "input-norm"};
 enum { NKEYS = (int)(sizeof keys / sizeof keys[0]) };
 
 int cli_recipe_option(const char *name, cli_recipe *r, int c, const char *arg)
@@ -94,6 +94,9 @@ void cli_recipe_usage(FILE *fp, int default_threads)
             "                      fine-tuning: batch norm frozen, weights and activations\n"
             "                      rounded to the int8 grids `reef quantize` gives them\n"
             "                      (default 0: off; docs/quantization.md)\n"
-            "  --qat-lr X          its peak learning rate, cosine to 0 (default 1e-4)\n",
+            "  --qat-lr X          its peak learning rate, cosine to 0 (default 1e-4)\n"
+            "  --input-norm MODE   channel (default: each channel its own mean and std) or\n"
+            "                      shared (one over all channels: the int8 input is then\n"
+            "                      exact, q = pixel - 128, on every channel)\n",
             default_threads);
 }

@@ -92,7 +92,7 @@ int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t wh
 const char *reef_train_cfg_keys(void)
 {
     return "epochs batch threads seed optimizer lr momentum weight-decay schedule clip label-smoothing balance "
-           "balance-groups augment chunk mixup qat-epochs qat-lr";
+           "balance-groups augment chunk mixup qat-epochs qat-lr input-norm";
 }
 
 static int set_int(const char *value, long lo, long hi, long *out)
@@ -166,6 +166,10 @@ int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, 
         return reef_augment_parse(value, &cfg->aug, why, why_size);
     } else if (!strcmp(key, "mixup")) {
         if (set_float(value, 0, 10, &cfg->mixup)) return why_fail(why, why_size, "mixup must be a finite number from 0 (off) to 10, not '%s'%s", value, "");
+    } else if (!strcmp(key, "input-norm")) {
+        if (!strcmp(value, "channel")) cfg->norm_shared = 0;
+        else if (!strcmp(value, "shared")) cfg->norm_shared = 1;
+        else return why_fail(why, why_size, "input-norm is channel or shared, not '%s'%s", value, "");
     } else if (!strcmp(key, "qat-epochs")) {
         if (!(rc = set_int(value, 0, 1000, &v))) cfg->qat_epochs = (int)v;
         else return why_fail(why, why_size, "qat-epochs wants a whole number from 0 (off) to 1000, not '%s'%s", value, "");
@@ -225,6 +229,7 @@ static const cfg_field fields[] = {
     FIELD("qat_epochs", F_INT, qat_epochs),  /* written only when set, as chunk (with qat_lr, qat_done) */
     FIELD("qat_lr", F_FLOAT, qat_lr),
     FIELD("qat_done", F_INT, qat_done),
+    FIELD("norm_shared", F_INT, norm_shared),  /* written only when set, as chunk */
 };
 #undef FIELD
 static const int nfields = (int)(sizeof fields / sizeof fields[0]);
@@ -237,6 +242,7 @@ int reef_train_cfg_format(const reef_train_cfg *cfg, char *buf, size_t size)
         const char *p = (const char *)cfg + fields[i].offset;
         if (fields[i].offset == offsetof(reef_train_cfg, chunk) && !cfg->chunk) continue;
         if (fields[i].offset == offsetof(reef_train_cfg, mixup) && !cfg->mixup) continue;
+        if (fields[i].offset == offsetof(reef_train_cfg, norm_shared) && !cfg->norm_shared) continue;
         if ((fields[i].offset == offsetof(reef_train_cfg, qat_epochs) ||
              fields[i].offset == offsetof(reef_train_cfg, qat_lr) ||
              fields[i].offset == offsetof(reef_train_cfg, qat_done)) && !cfg->qat_epochs)
@@ -277,6 +283,23 @@ int reef_train_cfg_parse(reef_train_cfg *cfg, const char *text, reef_error *err)
             return reef_fail(err, "training configuration: %s=%s is not a finite number", line, eq + 1);
     }
     return 0;
+}
+
+void reef_norm_for_recipe(reef_norm *norm, const reef_dataset *ds, const reef_train_cfg *cfg)
+{
+    reef_norm_from_dataset(norm, ds);
+    if (!cfg->norm_shared || norm->channels < 2) return;
+    // Pooled over the channels (all have the same pixel count): the mean
+    // of the means, and the variance around it from each channel's
+    // second moment.
+    const int c = norm->channels < REEF_MAX_CHANNELS ? norm->channels : REEF_MAX_CHANNELS;
+    double mean = 0, second = 0;
+    for (int j = 0; j < c; j++) {
+        mean += norm->mean[j] / c;
+        second += ((double)norm->std[j] * norm->std[j] + (double)norm->mean[j] * norm->mean[j]) / c;
+    }
+    const double var = second - mean * mean;
+    for (int j = 0; j < c; j++) norm->mean[j] = (float)mean, norm->std[j] = (float)(var > 1e-6 ? sqrt(var) : 1.0);
 }
 
 /* ---- data --------------------------------------------------------------------- */

@@ -274,6 +274,61 @@ static void test_qat_finetune(void **state)
     reef_dataset_free(&test);
 }
 
+/* input-norm shared: one mean and std over the channels (the pooled
+ * moments), and the int8 input map is then exact on every channel; per
+ * channel, two channels of different spread are not. */
+static void test_shared_input_norm(void **state)
+{
+    (void)state;
+    enum { N = 64, HW = 16 };
+    static uint8_t px[N * HW * 2];
+    reef_rng r;
+    reef_rng_seed(&r, 11);
+    for (int i = 0; i < N * HW; i++) {
+        px[2 * i] = (uint8_t)(100 + reef_rng_below(&r, 56));  // narrow: a difference channel
+        px[2 * i + 1] = (uint8_t)reef_rng_below(&r, 256);     // wide: a gray frame
+    }
+    reef_dataset ds = {.count = N, .height = 4, .width = 4, .channels = 2, .num_classes = 2, .pixels = px};
+    reef_train_cfg cfg;
+    reef_train_cfg_default(&cfg);
+    reef_norm per, shared;
+    reef_norm_for_recipe(&per, &ds, &cfg);
+    char why[256];
+    assert_int_equal(reef_train_cfg_set(&cfg, "input-norm", "shared", why, sizeof why), 0);
+    reef_norm_for_recipe(&shared, &ds, &cfg);
+    // pooled moments by hand
+    double sum = 0, sumsq = 0;
+    for (int i = 0; i < N * HW * 2; i++) sum += px[i] / 255.0, sumsq += (px[i] / 255.0) * (px[i] / 255.0);
+    const double mean = sum / (N * HW * 2), sd = sqrt(sumsq / (N * HW * 2) - mean * mean);
+    for (int c = 0; c < 2; c++) {
+        assert_float_equal(shared.mean[c], mean, 1e-5);
+        assert_float_equal(shared.std[c], sd, 1e-5);
+    }
+    float scale;
+    int32_t zp;
+    reef_input_map map;
+    reef_input_quant(&per, &scale, &zp, &map);
+    assert_int_equal(map.exact, 0);
+    reef_input_quant(&shared, &scale, &zp, &map);
+    assert_int_equal(map.exact, 1);
+    for (int c = 0; c < 2; c++)
+        for (int p = 0; p < 256; p++) assert_int_equal(map.lut[c][p], p - 128);
+    assert_int_equal(reef_train_cfg_set(&cfg, "input-norm", "pooled", why, sizeof why), -1);
+    assert_non_null(strstr(why, "input-norm is channel or shared, not 'pooled'"));
+    // recorded in the checkpoint's recipe text only when set
+    char text[2048];
+    reef_train_cfg_format(&cfg, text, sizeof text);
+    assert_non_null(strstr(text, "norm_shared=1"));
+    reef_train_cfg back;
+    reef_error err;
+    assert_int_equal(reef_train_cfg_parse(&back, text, &err), 0);
+    assert_int_equal(back.norm_shared, 1);
+    reef_train_cfg_default(&cfg);
+    reef_train_cfg_format(&cfg, text, sizeof text);
+    assert_null(strstr(text, "norm_shared"));
+    assert_null(strstr(text, "qat_"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_fq_forward_matches_int8),
         cmocka_unit_test(test_frozen_bn_gradient),
         cmocka_unit_test(test_qat_finetune),
+        cmocka_unit_test(test_shared_input_norm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

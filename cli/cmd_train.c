@@ -328,6 +328,7 @@ static void print_json(const run_state *s, int nrows, double seconds, int interr
     reef_json_kv_int(&j, "macs", reef_model_macs(m));
     reef_json_kv_int(&j, "epochs", nrows);
     reef_json_kv_bool(&j, "interrupted", interrupted);
+    reef_json_kv_int(&j, "qat_epochs", s->a->cfg.qat_done ? s->a->cfg.qat_epochs : 0);  // fine-tuning run
     reef_json_kv_number(&j, "seconds", seconds);
     // data parallelism (docs/mpi.md): ranks, samples per chunk, and the bytes
     // of every chunk's gradient and statistics that all ranks hold after a step

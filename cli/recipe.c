@@ -95,8 +95,10 @@ void cli_recipe_usage(FILE *fp, int default_threads)
             "                      rounded to the int8 grids `reef quantize` gives them\n"
             "                      (default 0: off; docs/quantization.md)\n"
             "  --qat-lr X          its peak learning rate, cosine to 0 (default 1e-4)\n"
-            "  --input-norm MODE   channel (default: each channel its own mean and std) or\n"
-            "                      shared (one over all channels: the int8 input is then\n"
-            "                      exact, q = pixel - 128, on every channel)\n",
+            "  --input-norm MODE   channel (default: each channel its own mean and std),\n"
+            "                      shared (one mean and std over all channels) or\n"
+            "                      shared-mean (one mean, each channel its own spread; the\n"
+            "                      quantizer folds the stds into the first convolution):\n"
+            "                      with either, the int8 input is exact (q = pixel - 128)\n",
             default_threads);
 }

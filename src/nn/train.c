@@ -169,7 +169,8 @@ int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, 
     } else if (!strcmp(key, "input-norm")) {
         if (!strcmp(value, "channel")) cfg->norm_shared = 0;
         else if (!strcmp(value, "shared")) cfg->norm_shared = 1;
-        else return why_fail(why, why_size, "input-norm is channel or shared, not '%s'%s", value, "");
+        else if (!strcmp(value, "shared-mean")) cfg->norm_shared = 2;
+        else return why_fail(why, why_size, "input-norm is channel, shared or shared-mean, not '%s'%s", value, "");
     } else if (!strcmp(key, "qat-epochs")) {
         if (!(rc = set_int(value, 0, 1000, &v))) cfg->qat_epochs = (int)v;
         else return why_fail(why, why_size, "qat-epochs wants a whole number from 0 (off) to 1000, not '%s'%s", value, "");
@@ -299,7 +300,12 @@ void reef_norm_for_recipe(reef_norm *norm, const reef_dataset *ds, const reef_tr
         second += ((double)norm->std[j] * norm->std[j] + (double)norm->mean[j] * norm->mean[j]) / c;
     }
     const double var = second - mean * mean;
-    for (int j = 0; j < c; j++) norm->mean[j] = (float)mean, norm->std[j] = (float)(var > 1e-6 ? sqrt(var) : 1.0);
+    for (int j = 0; j < c; j++) {
+        // shared-mean: each channel keeps its own std around the common mean
+        const double own = (double)norm->std[j] * norm->std[j] + ((double)norm->mean[j] - mean) * (norm->mean[j] - mean);
+        const double v = cfg->norm_shared == 2 ? own : var;
+        norm->mean[j] = (float)mean, norm->std[j] = (float)(v > 1e-6 ? sqrt(v) : 1.0);
+    }
 }
 
 /* ---- data --------------------------------------------------------------------- */

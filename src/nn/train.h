@@ -52,8 +52,10 @@ typedef struct reef_train_cfg {
     int qat_done;         /* the fine-tuning has run (a checkpoint records it) */
     int norm_shared;      /* 0: each image channel normalized by its own mean and std.
                              1: one mean and std over all channels, so that the int8
-                             input is exact (q = pixel - 128) on every channel
-                             (docs/quantization.md) */
+                             input is exact (q = pixel - 128) on every channel.
+                             2: one mean, each channel its own spread around it; the
+                             quantizer folds the stds into the first convolution, so
+                             the input is exact too (docs/quantization.md) */
 } reef_train_cfg;
 
 /* The default recipe (the one fish-s is tuned for). */
@@ -62,7 +64,7 @@ void reef_train_cfg_default(reef_train_cfg *cfg);
  * (without "--") and the architecture spec's `recipe` lines use: epochs,
  * batch, threads, seed, optimizer (adamw|sgd; also sets that optimizer's
  * default lr), lr, momentum, weight-decay, schedule, clip, label-smoothing,
- * balance (on|off), balance-groups (on|off), mixup (Beta alpha, 0 off), qat-epochs, qat-lr, input-norm (channel|shared), augment (a comma list: see
+ * balance (on|off), balance-groups (on|off), mixup (Beta alpha, 0 off), qat-epochs, qat-lr, input-norm (channel|shared|shared-mean), augment (a comma list: see
  * reef_augment_parse). Returns 0; 1 for an unknown key; -1 for a bad value.
  * why (may be NULL) gets what is wrong. */
 int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, char *why, size_t why_size);

@@ -192,6 +192,16 @@ int reef_quantize(reef_model *m, const reef_dataset *calib, const reef_quant_opt
  * Returns how many. */
 int reef_calib_indices(uint32_t count, int n, uint64_t seed, uint32_t *idx);
 
+/* A multi-channel input normalized with one mean and per-channel stds
+ * (`input-norm shared-mean`): the int8 input tensor holds every channel at
+ * channel 0's std, so q = pixel - 128 on all of them, and the first conv or
+ * depthwise (reached through pools only, no residual block reading the
+ * input) takes factor[k] = std[0] / std[k] into its weights of input
+ * channel k. Returns 1 and fills in_norm (the normalization the graph's
+ * input holds) and factor (channels); 0 (in_norm = m's, factors 1) when the
+ * model's input is not of that kind. */
+int reef_quant_input_fold(const reef_model *m, reef_norm *in_norm, float *factor);
+
 /* ---- quantization-aware fine-tuning (docs/quantization.md) ----------------------- */
 
 /* Fills fq with the int8 grids reef_quantize would give m now: the input's,

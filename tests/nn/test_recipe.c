@@ -141,7 +141,7 @@ static void test_qat_recipe(void **state)
     expect_error(spec, "r.arch:4:19: qat-epochs wants a whole number from 0 (off) to 1000",
                  "\n  recipe qat-epochs -1\n                    ^^");
     snprintf(spec, sizeof spec, "%srecipe input-norm pooled\n", head);
-    expect_error(spec, "r.arch:4:19: input-norm is channel or shared", "\n                    ^^^^^^");
+    expect_error(spec, "r.arch:4:19: input-norm is channel, shared or shared-mean", "\n                    ^^^^^^");
     snprintf(spec, sizeof spec, "%srecipe qat-lr 5\n", head);
     expect_error(spec, "r.arch:4:15: qat-lr must be a finite number from 1e-08 to 1", "\n                ^");
     const char *bin = testing_reef_bin();

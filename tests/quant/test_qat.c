@@ -314,7 +314,7 @@ static void test_shared_input_norm(void **state)
     for (int c = 0; c < 2; c++)
         for (int p = 0; p < 256; p++) assert_int_equal(map.lut[c][p], p - 128);
     assert_int_equal(reef_train_cfg_set(&cfg, "input-norm", "pooled", why, sizeof why), -1);
-    assert_non_null(strstr(why, "input-norm is channel or shared, not 'pooled'"));
+    assert_non_null(strstr(why, "input-norm is channel, shared or shared-mean, not 'pooled'"));
     // recorded in the checkpoint's recipe text only when set
     char text[2048];
     reef_train_cfg_format(&cfg, text, sizeof text);
@@ -329,6 +329,94 @@ static void test_shared_input_norm(void **state)
     assert_null(strstr(text, "qat_"));
 }
 
+/* input-norm shared-mean: one mean, per-channel stds. The quantizer keeps
+ * the input exact (q = pixel - 128 on both channels) by folding
+ * std[0] / std[k] into the first convolution's weights of input channel k;
+ * the int8 model then follows the float one as closely as a 1-channel
+ * model does. The fold applies only through pools, never when a residual
+ * block reads the input, and not when means differ or stds are equal. */
+static void test_input_fold(void **state)
+{
+    (void)state;
+    enum { N = 400, S = 8 };
+    static uint8_t px[N * S * S * 2];
+    static uint16_t labels[N], groups[N];
+    static const char *classes[] = {"a", "b"}, *gnames[] = {"g"}, *ids[N];
+    reef_rng r;
+    reef_rng_seed(&r, 21);
+    for (int i = 0; i < N; i++) {
+        labels[i] = (uint16_t)(i & 1), groups[i] = 0, ids[i] = "x";
+        for (int k = 0; k < S * S; k++) {
+            // channel 0: narrow (a difference image), a faint bump for class b; channel 1: a wide gray frame
+            const int bump = labels[i] && k % S >= 2 && k % S < 6 && k / S >= 2 && k / S < 6 ? 6 : 0;
+            px[(i * S * S + k) * 2] = (uint8_t)(124 + reef_rng_below(&r, 9) + bump);
+            px[(i * S * S + k) * 2 + 1] = (uint8_t)reef_rng_below(&r, 256);
+        }
+    }
+    reef_dataset ds = {.count = N, .height = S, .width = S, .channels = 2, .num_classes = 2, .num_groups = 1,
+                       .pixels = px, .labels = labels, .groups = groups, .class_names = classes,
+                       .group_names = gnames, .ids = ids};
+    reef_arch a;
+    reef_error err;
+    if (reef_arch_parse("name fold\ninput 8x8x2\navgpool k2 s2\nstem k3 s1 c8 relu6\ngap\nfc\n", "t", &a, &err))
+        fail_msg("%s", err.msg);
+    reef_model m;
+    assert_int_equal(reef_model_build(&m, &a, S, S, 2, 2, 3, &err), 0);
+    reef_train_cfg cfg;
+    reef_train_cfg_default(&cfg);
+    cfg.batch = 32, cfg.threads = 1, cfg.epochs = 6, cfg.norm_shared = 2;
+    reef_norm_for_recipe(&m.norm, &ds, &cfg);
+    assert_true(m.norm.mean[0] == m.norm.mean[1] && m.norm.std[0] < m.norm.std[1] / 4);
+    assert_int_equal(reef_model_set_batch(&m, 32, 1, &err), 0);
+    reef_trainer t;
+    assert_int_equal(reef_trainer_init(&t, &m, &ds, &cfg, &err), 0);
+    for (int e = 0; e < cfg.epochs; e++) {
+        reef_epoch_stats st;
+        reef_trainer_epoch(&t, &st, NULL, NULL, NULL);
+    }
+    reef_trainer_free(&t);
+    reef_norm in_norm;
+    float factor[REEF_MAX_CHANNELS];
+    assert_int_equal(reef_quant_input_fold(&m, &in_norm, factor), 1);
+    assert_float_equal(factor[0], 1.0f, 0.0f);
+    assert_float_equal(factor[1], m.norm.std[0] / m.norm.std[1], 1e-7f);
+    reef_quant_options o;
+    reef_quant_options_default(&o);
+    reef_graph g;
+    reef_quant_report rep;
+    assert_int_equal(reef_quantize(&m, &ds, &o, &g, &rep, &err), 0);
+    assert_int_equal(rep.input_exact, 1);
+    reef_input_map map;
+    assert_int_equal(reef_input_map_from_graph(&g, &map, &err), 0);
+    assert_int_equal(map.exact, 1);
+    uint16_t *fpred = malloc(N * sizeof *fpred), *ipred = malloc(N * sizeof *ipred);
+    assert_int_equal(reef_model_set_batch(&m, 50, 1, &err), 0);
+    const double facc = reef_evaluate(&m, &ds, fpred, NULL);
+    assert_int_equal(reef_int8_predict(&g, &ds, NULL, 0, ipred, &err), 0);
+    int same = 0, correct = 0;
+    for (int i = 0; i < N; i++) same += fpred[i] == ipred[i], correct += ipred[i] == labels[i];
+    printf("  folded input: float %.1f%%, int8 %.1f%%, same prediction %d/%d (agreement on the calibration "
+           "samples %.1f%%)\n", 100 * facc, 100.0 * correct / N, same, N, 100 * rep.agreement);
+    assert_true(facc > 0.9);            // the bump in the narrow channel is learned
+    assert_true(same >= N - 4);         // and the int8 model sees it as the float one does
+    reef_quant_report_free(&rep);
+    reef_graph_free(&g);
+    // not folded: stds equal, means differ, a residual block on the input
+    reef_norm keep = m.norm;
+    m.norm.std[1] = m.norm.std[0];
+    assert_int_equal(reef_quant_input_fold(&m, &in_norm, factor), 0);
+    m.norm = keep;
+    m.norm.mean[1] += 0.01f;
+    assert_int_equal(reef_quant_input_fold(&m, &in_norm, factor), 0);
+    assert_float_equal(factor[1], 1.0f, 0.0f);
+    m.norm = keep;
+    m.blocks[0].residual = 1;
+    assert_int_equal(reef_quant_input_fold(&m, &in_norm, factor), 0);
+    m.blocks[0].residual = 0;
+    free(fpred), free(ipred);
+    reef_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_frozen_bn_gradient),
         cmocka_unit_test(test_qat_finetune),
         cmocka_unit_test(test_shared_input_norm),
+        cmocka_unit_test(test_input_fold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

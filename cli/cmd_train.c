@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "quant/quant.h"
 #include "recipe.h"
 #include "data/dataset.h"
 #include "nn/arch.h"
@@ -64,7 +65,8 @@ static int parse_args(int argc, char **argv, train_args *a)
         int rc = cli_recipe_option(NAME, &a->recipe, c, optarg);
         if (rc == 2) return 2;
         const char *ignored = rc == 0 ? a->recipe.key[a->recipe.n - 1] : c == O_ARCH ? "arch" : NULL;
-        if (ignored && strcmp(ignored, "epochs")) {
+        // --resume takes more epochs, or a quantization-aware fine-tuning of a trained model
+        if (ignored && strcmp(ignored, "epochs") && strcmp(ignored, "qat-epochs") && strcmp(ignored, "qat-lr")) {
             size_t n = strlen(a->ignored_by_resume);
             snprintf(a->ignored_by_resume + n, sizeof a->ignored_by_resume - n, "%s--%s", n ? ", " : "", ignored);
         }
@@ -258,7 +260,15 @@ static int setup_model(run_state *s, reef_error *err)
                              a->resume, ct.epochs_done, (long long)ct.opt.step, ct.cfg.batch, a->train,
                              (long long)per_epoch);
         }
+        const int more_qat = cli_recipe_has(&a->recipe, "qat-epochs") && a->cfg.qat_epochs > 0;
+        if (ct.cfg.qat_done && (more_qat || cli_recipe_has(&a->recipe, "epochs"))) {
+            reef_optim_free(&ct.opt);
+            return reef_fail(err, "--resume %s: its weights have had %d epochs of quantization-aware fine-tuning "
+                                  "already; train a new model for more", a->resume, ct.cfg.qat_epochs);
+        }
         if (cli_recipe_has(&a->recipe, "epochs")) ct.cfg.epochs = a->cfg.epochs;
+        if (cli_recipe_has(&a->recipe, "qat-epochs")) ct.cfg.qat_epochs = a->cfg.qat_epochs;
+        if (cli_recipe_has(&a->recipe, "qat-lr")) ct.cfg.qat_lr = a->cfg.qat_lr;
         a->cfg = ct.cfg;
         if (follow_classes(&s->train, a->train, &s->m, a->resume, err)) {
             reef_optim_free(&ct.opt);
@@ -281,7 +291,7 @@ static int setup_model(run_state *s, reef_error *err)
     if (reef_model_build(&s->m, &arch, (int)s->train.height, (int)s->train.width, (int)s->train.channels,
                          (int)s->train.num_classes, a->cfg.seed, err))
         return -1;
-    reef_norm_from_dataset(&s->m.norm, &s->train);
+    reef_norm_for_recipe(&s->m.norm, &s->train, &a->cfg);
     if (reef_class_names_pack(&s->m.classes, s->train.class_names, (int)s->train.num_classes, err)) return -1;
     if (reef_model_set_batch(&s->m, a->cfg.batch, a->cfg.threads, err)) return -1;
     return reef_trainer_init(&s->t, &s->m, &s->train, &a->cfg, err) || reef_trainer_spread(&s->t, err) ? -1 : 0;
@@ -318,6 +328,7 @@ static void print_json(const run_state *s, int nrows, double seconds, int interr
     reef_json_kv_int(&j, "macs", reef_model_macs(m));
     reef_json_kv_int(&j, "epochs", nrows);
     reef_json_kv_bool(&j, "interrupted", interrupted);
+    reef_json_kv_int(&j, "qat_epochs", s->a->cfg.qat_done ? s->a->cfg.qat_epochs : 0);  // fine-tuning run
     reef_json_kv_number(&j, "seconds", seconds);
     // data parallelism (docs/mpi.md): ranks, samples per chunk, and the bytes
     // of every chunk's gradient and statistics that all ranks hold after a step
@@ -348,6 +359,37 @@ static void print_json(const run_state *s, int nrows, double seconds, int interr
     reef_json_kv_string(&j, "log", s->log);
     reef_json_end(&j);
     reef_json_finish(&j);
+}
+
+static void print_qat_row(void *ctx, const reef_epoch_stats *st)
+{
+    const train_args *a = ctx;
+    if (!a->json && reef_ranks_rank() == 0)
+        printf("  qat %d/%d %8.4f %8.2f%% %28.2e %8.0f %7.1f\n", st->epoch, a->cfg.qat_epochs, st->loss,
+               100 * st->train_acc, st->lr, st->images_per_s, st->seconds);
+    fflush(stdout);
+}
+
+/* The quantization-aware fine-tuning after the float epochs (every rank
+ * runs the same; rank 0 saves); returns an exit status. */
+static int run_qat(run_state *s, int *interrupted)
+{
+    train_args *a = s->a;
+    reef_error err = {""};
+    if (!a->json && reef_ranks_rank() == 0)
+        printf("quantization-aware fine-tuning: %d epochs, lr %.2e, int8 grids of `reef quantize` "
+               "(minmax, 500 samples of %s)\n", a->cfg.qat_epochs, a->cfg.qat_lr, a->train);
+    int rc = reef_qat_finetune(&s->m, &s->train, &a->cfg, NULL, NULL, print_qat_row, a, &stop_flag, &err);
+    if (rc == 1) {
+        *interrupted = 1;  // the checkpoint keeps the float model of the last epoch
+        return 0;
+    }
+    if (cli_agree(NAME, rc != 0, err.msg)) return 1;
+    a->cfg.qat_done = 1;
+    s->t.cfg.qat_done = 1, s->t.cfg.qat_epochs = a->cfg.qat_epochs, s->t.cfg.qat_lr = a->cfg.qat_lr;
+    int failed = reef_ranks_rank() == 0 &&
+                 reef_ckpt_save(a->output, &s->m, &s->t.cfg, &s->t.opt, s->t.epochs_done, -1, &err);
+    return cli_agree(NAME, failed, err.msg) ? 1 : 0;
 }
 
 /* Trains the remaining epochs; returns an exit status. */
@@ -389,6 +431,7 @@ static int run_epochs(run_state *s)
         }
         if (!a->json) print_row(&r);
     }
+    if (!status && !interrupted && a->cfg.qat_epochs > 0 && !a->cfg.qat_done) status = run_qat(s, &interrupted);
     sigaction(SIGINT, &old, NULL);
     if (nrows && rank == 0) plot_curves(s->log, s->plot, s->has_val, a->json);
     if (interrupted)

@@ -8,7 +8,8 @@
 static const char *const keys[] = {"epochs",   "batch",    "threads",      "seed",
                                    "optimizer", "lr",      "momentum",     "weight-decay",
                                    "schedule", "clip",     "label-smoothing", "balance",
-                                   "balance-groups", "augment", "chunk", "mixup"};
+                                   "balance-groups", "augment", "chunk", "mixup",
+                                   "qat-epochs", "qat-lr", "input-norm"};
 enum { NKEYS = (int)(sizeof keys / sizeof keys[0]) };
 
 int cli_recipe_option(const char *name, cli_recipe *r, int c, const char *arg)
@@ -88,6 +89,16 @@ void cli_recipe_usage(FILE *fp, int default_threads)
             "                      forward/backward (batch norm per chunk), gradients added\n"
             "                      in chunk order (default 0: the batch is one chunk). Needed\n"
             "                      under mpirun -np N > 1, which shares the chunks out; the\n"
-            "                      checkpoint is the same bits for any N (docs/mpi.md)\n",
+            "                      checkpoint is the same bits for any N (docs/mpi.md)\n"
+            "  --qat-epochs N      after the float epochs, N epochs of quantization-aware\n"
+            "                      fine-tuning: batch norm frozen, weights and activations\n"
+            "                      rounded to the int8 grids `reef quantize` gives them\n"
+            "                      (default 0: off; docs/quantization.md)\n"
+            "  --qat-lr X          its peak learning rate, cosine to 0 (default 1e-4)\n"
+            "  --input-norm MODE   channel (default: each channel its own mean and std),\n"
+            "                      shared (one mean and std over all channels) or\n"
+            "                      shared-mean (one mean, each channel its own spread; the\n"
+            "                      quantizer folds the stds into the first convolution):\n"
+            "                      with either, the int8 input is exact (q = pixel - 128)\n",
             default_threads);
 }

@@ -33,7 +33,10 @@
         {"balance-groups", no_argument, NULL, CLI_RECIPE_CODE + 12},                                            \
         {"augment", required_argument, NULL, CLI_RECIPE_CODE + 13},                                             \
         {"chunk", required_argument, NULL, CLI_RECIPE_CODE + 14},                                               \
-        {"mixup", required_argument, NULL, CLI_RECIPE_CODE + 15}
+        {"mixup", required_argument, NULL, CLI_RECIPE_CODE + 15},                                               \
+        {"qat-epochs", required_argument, NULL, CLI_RECIPE_CODE + 16},                                          \
+        {"qat-lr", required_argument, NULL, CLI_RECIPE_CODE + 17},                                              \
+        {"input-norm", required_argument, NULL, CLI_RECIPE_CODE + 18}
 
 typedef struct cli_recipe {
     int n;

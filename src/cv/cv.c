@@ -236,7 +236,7 @@ static int train_fold(cv_shared *s, reef_model *m, const reef_dataset *train, re
     if (reef_model_build(m, &opt->arch, (int)train->height, (int)train->width, (int)train->channels,
                          (int)train->num_classes, opt->cfg.seed, err))
         return -1;
-    reef_norm_from_dataset(&m->norm, train);
+    reef_norm_for_recipe(&m->norm, train, &opt->cfg);
     reef_trainer t;
     if (reef_class_names_pack(&m->classes, train->class_names, (int)train->num_classes, err) ||
         reef_model_set_batch(m, opt->cfg.batch, opt->cfg.threads, err) ||
@@ -255,6 +255,15 @@ static int train_fold(cv_shared *s, reef_model *m, const reef_dataset *train, re
         pthread_mutex_unlock(&s->lock);
     }
     reef_trainer_free(&t);
+    if (!rc && opt->cfg.qat_epochs > 0) {
+        // quantization-aware fine-tuning on the grids score_int8's quantizer will choose
+        reef_quant_options q;
+        reef_quant_options_default(&q);
+        q.samples = opt->calib_samples, q.seed = opt->cfg.seed, q.threads = 1, q.agreement = 0;
+        const int qrc = reef_qat_finetune(m, train, &opt->cfg, &q, NULL, NULL, NULL, opt->stop, err);
+        if (qrc == 1) rc = reef_fail(err, "interrupted");
+        else if (qrc) rc = -1;
+    }
     return rc;
 }
 
@@ -417,6 +426,7 @@ int reef_train_and_score(const reef_arch *arch, const reef_train_cfg *cfg, const
     reef_cv_options opt;
     reef_cv_options_default(&opt);
     opt.arch = *arch, opt.cfg = *cfg;
+    if (calib_samples > 0) opt.calib_samples = calib_samples;  // the fine-tuning's grids are the quantizer's
     cv_shared s = {.opt = &opt};
     pthread_mutex_init(&s.lock, NULL);
     reef_model m;

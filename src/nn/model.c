@@ -1,6 +1,7 @@
 /* Building a network from its spec, and its threaded forward and backward
  * passes: see model.h. */
 #include "nn/model.h"
+#include "nn/fakequant.h"
 #include "nn/hot.h"
 #include "nn/kernels.h"
 
@@ -579,11 +580,14 @@ static void layer_forward(slice_job *j, reef_layer *L, int layer_uid, const floa
     const size_t count = (size_t)ns * L->out_size;
     const int rows = ns * d.oh * d.ow;
     if (L->has_bn) {
-        if (j->mode == REEF_MODE_TRAIN) bn_forward_train(j, L, z, y, rows);
+        // Fake quantization freezes batch norm: the int8 graph folds the running statistics.
+        if (j->mode == REEF_MODE_TRAIN && !j->m->fq) bn_forward_train(j, L, z, y, rows);
         else bn_forward_infer(L, z, y, rows);
     } else if (L->act != REEF_NN_ACT_NONE) {
         act_forward(y, z, count, L->act);
     }
+    if (j->m->fq) reef_fq_round(y, count, reef_fq_act(j->m->fq, layer_uid / REEF_BLOCK_MAX_LAYERS,
+                                                      layer_uid % REEF_BLOCK_MAX_LAYERS));
 }
 
 static const float *block_input(const reef_model *m, int bi)
@@ -595,6 +599,10 @@ static void *forward_slice(void *arg)
 {
     slice_job *j = arg;
     reef_model *m = j->m;
+    if (m->fq) {
+        size_t size = (size_t)m->in_h * m->in_w * m->in_c;
+        reef_fq_round(m->input + (size_t)j->n0 * size, (size_t)(j->n1 - j->n0) * size, &m->fq->input);
+    }
     for (int bi = 0; bi < m->nblocks; bi++) {
         reef_block *b = &m->blocks[bi];
         const float *in = block_input(m, bi);
@@ -604,6 +612,7 @@ static void *forward_slice(void *arg)
             size_t size = (size_t)b->layers[b->nlayers - 1].out_size, off = (size_t)j->n0 * size;
             reef_add_forward(b->out + off, b->layers[b->nlayers - 1].y + off, in + off,
                              (size_t)(j->n1 - j->n0) * size);
+            if (m->fq) reef_fq_round(b->out + off, (size_t)(j->n1 - j->n0) * size, &m->fq->add[bi]);
         }
     }
     return NULL;
@@ -629,6 +638,32 @@ static void bn_backward(slice_job *j, reef_layer *L, float *dz, const float *dy,
     }
     const double count = (double)j->n * L->dims.oh * L->dims.ow;
     reef_k_bn_act_backward(dz, dy, z, L->bn_mean, L->bn_rstd, L->gamma, L->beta, sdy, sdyx, count, rows, c, L->act);
+}
+
+/* Backward through frozen batch norm (running statistics, as in
+ * fake-quantized passes) and its activation: with xhat = (z - mean) * rstd
+ * and g = dy masked by the activation at gamma * xhat + beta,
+ * dz = g * gamma * rstd, dgamma += g * xhat, dbeta += g (into this thread's
+ * gradients). */
+static void bn_backward_frozen(slice_job *j, reef_layer *L, float *dz, const float *dy, const float *z, int rows)
+{
+    batch_state *bs = j->m->batch_;
+    float *g = bs->tgrads[j->t];
+    float *dgamma = g + (L->gamma - j->m->params), *dbeta = g + (L->beta - j->m->params);
+    const int c = L->dims.oc;
+    float rstd[c];
+    for (int k = 0; k < c; k++) rstd[k] = 1.0f / sqrtf(L->run_var[k] + REEF_BN_EPS);
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < c; k++) {
+            const size_t i = (size_t)r * c + k;
+            const float xhat = (z[i] - L->run_mean[k]) * rstd[k], pre = L->gamma[k] * xhat + L->beta[k];
+            float gi = dy[i];
+            if (L->act == REEF_NN_ACT_RELU && !(pre > 0.0f)) gi = 0.0f;
+            if (L->act == REEF_NN_ACT_RELU6 && !(pre > 0.0f && pre < 6.0f)) gi = 0.0f;
+            dgamma[k] += gi * xhat;
+            dbeta[k] += gi;
+            dz[i] = gi * L->gamma[k] * rstd[k];
+        }
 }
 
 static void dw_backward(float *dx, float *dw, float *db, const float *dz, const float *x, const float *w,
@@ -658,7 +693,8 @@ static void layer_backward(slice_job *j, reef_layer *L, const float *in_base, fl
     reef_conv_dims d = L->dims;
     d.n = ns;
     const size_t count = (size_t)ns * L->out_size;
-    if (L->has_bn) bn_backward(j, L, dz, dy, L->z + off, ns * d.oh * d.ow);
+    if (L->has_bn && j->m->fq) bn_backward_frozen(j, L, dz, dy, L->z + off, ns * d.oh * d.ow);
+    else if (L->has_bn) bn_backward(j, L, dz, dy, L->z + off, ns * d.oh * d.ow);
     else act_mask(dy, L->y + off, count, L->act);  // dz == dy
     float *dw = L->w ? g + (L->w - j->m->params) : NULL;
     float *db = L->b ? g + (L->b - j->m->params) : NULL;

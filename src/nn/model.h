@@ -112,6 +112,7 @@ typedef struct reef_model {
     reef_norm norm;
     float bn_momentum;     /* REEF_BN_MOMENTUM; 0: training passes leave the running statistics as they are */
     reef_class_names classes; /* the outputs' names (count 0: unknown); freed with the model */
+    struct reef_fakequant *fq; /* NULL; else quantization-aware passes (nn/fakequant.h; not owned) */
     /* batch state (reef_model_set_batch) */
     int batch_cap, nthreads;
     float *input;          /* (batch_cap, H, W, C) normalized input */

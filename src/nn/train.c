@@ -1,5 +1,6 @@
 /* The training loop: see train.h. */
 #include "nn/train.h"
+#include "nn/fakequant.h"
 #include "nn/hot.h"
 
 #include <math.h>
@@ -24,6 +25,7 @@ void reef_train_cfg_default(reef_train_cfg *cfg)
     // Flips only: on DeepFish, shifts cost accuracy (7 points at epoch 8 in
     // a trial) and brightness/contrast jitter did not help.
     cfg->aug = (reef_augment){.flip = 1};
+    cfg->qat_lr = 1e-4f;
 }
 
 /* ---- recipe settings by name ---------------------------------------------------- */
@@ -90,7 +92,7 @@ int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t wh
 const char *reef_train_cfg_keys(void)
 {
     return "epochs batch threads seed optimizer lr momentum weight-decay schedule clip label-smoothing balance "
-           "balance-groups augment chunk mixup";
+           "balance-groups augment chunk mixup qat-epochs qat-lr input-norm";
 }
 
 static int set_int(const char *value, long lo, long hi, long *out)
@@ -164,6 +166,16 @@ int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, 
         return reef_augment_parse(value, &cfg->aug, why, why_size);
     } else if (!strcmp(key, "mixup")) {
         if (set_float(value, 0, 10, &cfg->mixup)) return why_fail(why, why_size, "mixup must be a finite number from 0 (off) to 10, not '%s'%s", value, "");
+    } else if (!strcmp(key, "input-norm")) {
+        if (!strcmp(value, "channel")) cfg->norm_shared = 0;
+        else if (!strcmp(value, "shared")) cfg->norm_shared = 1;
+        else if (!strcmp(value, "shared-mean")) cfg->norm_shared = 2;
+        else return why_fail(why, why_size, "input-norm is channel, shared or shared-mean, not '%s'%s", value, "");
+    } else if (!strcmp(key, "qat-epochs")) {
+        if (!(rc = set_int(value, 0, 1000, &v))) cfg->qat_epochs = (int)v;
+        else return why_fail(why, why_size, "qat-epochs wants a whole number from 0 (off) to 1000, not '%s'%s", value, "");
+    } else if (!strcmp(key, "qat-lr")) {
+        if (set_float(value, 1e-8, 1, &cfg->qat_lr)) return why_fail(why, why_size, "qat-lr must be a finite number from 1e-08 to 1, not '%s'%s", value, "");
     } else if (!strcmp(key, "chunk")) {
         if (!(rc = set_int(value, 0, 65536, &v))) cfg->chunk = (int)v;
         else return why_fail(why, why_size, "chunk wants a whole number from 0 (off) to 65536, not '%s'%s", value, "");
@@ -215,6 +227,10 @@ static const cfg_field fields[] = {
     FIELD("balance_groups", F_INT, balance_groups),
     FIELD("chunk", F_INT, chunk),  /* written only when set: older checkpoints keep their bytes */
     FIELD("mixup", F_FLOAT, mixup),  /* written only when set, as chunk */
+    FIELD("qat_epochs", F_INT, qat_epochs),  /* written only when set, as chunk (with qat_lr, qat_done) */
+    FIELD("qat_lr", F_FLOAT, qat_lr),
+    FIELD("qat_done", F_INT, qat_done),
+    FIELD("norm_shared", F_INT, norm_shared),  /* written only when set, as chunk */
 };
 #undef FIELD
 static const int nfields = (int)(sizeof fields / sizeof fields[0]);
@@ -227,6 +243,11 @@ int reef_train_cfg_format(const reef_train_cfg *cfg, char *buf, size_t size)
         const char *p = (const char *)cfg + fields[i].offset;
         if (fields[i].offset == offsetof(reef_train_cfg, chunk) && !cfg->chunk) continue;
         if (fields[i].offset == offsetof(reef_train_cfg, mixup) && !cfg->mixup) continue;
+        if (fields[i].offset == offsetof(reef_train_cfg, norm_shared) && !cfg->norm_shared) continue;
+        if ((fields[i].offset == offsetof(reef_train_cfg, qat_epochs) ||
+             fields[i].offset == offsetof(reef_train_cfg, qat_lr) ||
+             fields[i].offset == offsetof(reef_train_cfg, qat_done)) && !cfg->qat_epochs)
+            continue;
         char *dst = buf + (n < size ? n : size);
         size_t room = n < size ? size - n : 0;
         if (fields[i].type == F_INT) n += (size_t)snprintf(dst, room, "%s=%d\n", fields[i].key, *(const int *)p);
@@ -263,6 +284,28 @@ int reef_train_cfg_parse(reef_train_cfg *cfg, const char *text, reef_error *err)
             return reef_fail(err, "training configuration: %s=%s is not a finite number", line, eq + 1);
     }
     return 0;
+}
+
+void reef_norm_for_recipe(reef_norm *norm, const reef_dataset *ds, const reef_train_cfg *cfg)
+{
+    reef_norm_from_dataset(norm, ds);
+    if (!cfg->norm_shared || norm->channels < 2) return;
+    // Pooled over the channels (all have the same pixel count): the mean
+    // of the means, and the variance around it from each channel's
+    // second moment.
+    const int c = norm->channels < REEF_MAX_CHANNELS ? norm->channels : REEF_MAX_CHANNELS;
+    double mean = 0, second = 0;
+    for (int j = 0; j < c; j++) {
+        mean += norm->mean[j] / c;
+        second += ((double)norm->std[j] * norm->std[j] + (double)norm->mean[j] * norm->mean[j]) / c;
+    }
+    const double var = second - mean * mean;
+    for (int j = 0; j < c; j++) {
+        // shared-mean: each channel keeps its own std around the common mean
+        const double own = (double)norm->std[j] * norm->std[j] + ((double)norm->mean[j] - mean) * (norm->mean[j] - mean);
+        const double v = cfg->norm_shared == 2 ? own : var;
+        norm->mean[j] = (float)mean, norm->std[j] = (float)(v > 1e-6 ? sqrt(v) : 1.0);
+    }
 }
 
 /* ---- data --------------------------------------------------------------------- */
@@ -596,6 +639,7 @@ static void combine_chunks(reef_trainer *t, int nchunks)
     }
     memcpy(m->stats, t->stats_before, m->nstats * sizeof *m->stats);
     const float momentum = m->bn_momentum;
+    if (momentum == 0.0f) return;  // frozen statistics (fake-quantized passes never compute batch ones)
     for (int k = 0; k < nchunks; k++) {
         const float *b = t->slots + (size_t)k * t->slot_floats + m->nparams;
         for (size_t i = 0; i < m->nstats; i++) m->stats[i] = (1.0f - momentum) * m->stats[i] + momentum * b[i];
@@ -625,6 +669,9 @@ int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomi
         uint64_t lo, hi;
         reef_ranks_slice((uint64_t)nchunks, rank, size, &lo, &hi);
         memcpy(t->stats_before, m->stats, m->nstats * sizeof *m->stats);
+        // Quantization-aware: the gradient is taken at the int8 weights and
+        // applied to the float ones (straight through the rounding).
+        if (m->fq) reef_fq_weights_in(m->fq, m);
         for (int k = (int)lo; k < (int)hi; k++) {
             int cn = n - k * t->chunk < t->chunk ? n - k * t->chunk : t->chunk;
             run_chunk(t, epoch, start + (uint32_t)(k * t->chunk), cn, n, t->slots + (size_t)k * t->slot_floats,
@@ -632,6 +679,7 @@ int reef_trainer_epoch(reef_trainer *t, reef_epoch_stats *st, volatile sig_atomi
         }
         if (share_chunks(t, nchunks)) reef_ranks_abort(1);  // MPI failed under us: nothing sane to continue with
         combine_chunks(t, nchunks);
+        if (m->fq) reef_fq_weights_out(m->fq, m);
         for (int k = 0; k < nchunks; k++) loss_sum += t->chunk_sums[2 * k], correct += (int64_t)t->chunk_sums[2 * k + 1];
         reef_clip_grad_norm(m->grads, m->nparams, t->cfg.opt.clip_norm);
         lr = reef_schedule_lr(&t->opt.cfg, t->opt.step, t->total_steps);

@@ -45,6 +45,17 @@ typedef struct reef_train_cfg {
                              their gradients weighted by size and added in chunk order;
                              chunks are what `mpirun -np N` ranks share out, and the
                              result does not depend on N (docs/mpi.md) */
+    int qat_epochs;       /* 0: off. N > 0: after the float epochs, N epochs of
+                             quantization-aware fine-tuning (reef_qat_finetune in
+                             quant/quant.h; docs/quantization.md) */
+    float qat_lr;         /* its peak learning rate (1e-4, cosine to 0) */
+    int qat_done;         /* the fine-tuning has run (a checkpoint records it) */
+    int norm_shared;      /* 0: each image channel normalized by its own mean and std.
+                             1: one mean and std over all channels, so that the int8
+                             input is exact (q = pixel - 128) on every channel.
+                             2: one mean, each channel its own spread around it; the
+                             quantizer folds the stds into the first convolution, so
+                             the input is exact too (docs/quantization.md) */
 } reef_train_cfg;
 
 /* The default recipe (the one fish-s is tuned for). */
@@ -53,7 +64,7 @@ void reef_train_cfg_default(reef_train_cfg *cfg);
  * (without "--") and the architecture spec's `recipe` lines use: epochs,
  * batch, threads, seed, optimizer (adamw|sgd; also sets that optimizer's
  * default lr), lr, momentum, weight-decay, schedule, clip, label-smoothing,
- * balance (on|off), balance-groups (on|off), mixup (Beta alpha, 0 off), augment (a comma list: see
+ * balance (on|off), balance-groups (on|off), mixup (Beta alpha, 0 off), qat-epochs, qat-lr, input-norm (channel|shared|shared-mean), augment (a comma list: see
  * reef_augment_parse). Returns 0; 1 for an unknown key; -1 for a bad value.
  * why (may be NULL) gets what is wrong. */
 int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, char *why, size_t why_size);
@@ -69,6 +80,10 @@ int reef_train_cfg_parse(reef_train_cfg *cfg, const char *text, reef_error *err)
 
 /* Per-channel mean and standard deviation of pixel/255 over a dataset. */
 void reef_norm_from_dataset(reef_norm *norm, const reef_dataset *ds);
+/* The normalization the recipe asks for: reef_norm_from_dataset, or with
+ * cfg->norm_shared one mean and one standard deviation over every channel's
+ * values (each channel then has the int8 input's scale and zero point). */
+void reef_norm_for_recipe(reef_norm *norm, const reef_dataset *ds, const reef_train_cfg *cfg);
 /* Refuses a dataset whose image shape or class count does not fit m,
  * naming both: reef_dataset_check_fits (data/dataset.h) on m's input. */
 int reef_check_dataset_fits(const reef_model *m, const reef_dataset *ds, const char *what, reef_error *err);

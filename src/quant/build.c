@@ -142,6 +142,8 @@ static int calibrate(calib_run *r, qplan *p, reef_error *err)
 
 typedef struct gbuild {
     const reef_model *m;
+    int fold_pending;      /* the next weighted layer takes the input's per-channel factors */
+    float in_fold[REEF_MAX_CHANNELS];
     reef_graph *g;
     qplan *plan;
     int next_point;
@@ -246,7 +248,8 @@ static void qweights_free(qweights *w)
 #define BIAS_LIMIT 16777216.0
 
 /* Folds batch norm into L's weights and quantizes them for input scale s_in. */
-static int quantize_layer_weights(const reef_layer *L, float s_in, qweights *qw, reef_error *err)
+static int quantize_layer_weights(const reef_layer *L, float s_in, const float *in_fold, qweights *qw,
+                                  reef_error *err)
 {
     const reef_conv_dims *d = &L->dims;
     const int oc = d->oc;
@@ -269,6 +272,8 @@ static int quantize_layer_weights(const reef_layer *L, float s_in, qweights *qw,
         return reef_fail(err, "out of memory");
     }
     reef_fold_bn(L, w, b);
+    if (in_fold)  // the input's per-channel factors (conv OHWI and depthwise 1HWC: channel = last dimension)
+        for (size_t i = 0; i < qw->count; i++) w[i] *= in_fold[i % (size_t)d->c];
     for (int o = 0; o < oc; o++) {
         float need = (float)(fabsf(b[o]) / ((double)s_in * BIAS_LIMIT));
         int c = qw->nch == 1 ? 0 : o;
@@ -325,7 +330,9 @@ static int add_weighted_layer(gbuild *gb, const reef_layer *L, int bi, int li)
     snprintf(name, sizeof name, "b%d.l%d", bi, li);
     qpoint *pt = &gb->plan->pts[gb->next_point++];
     qweights qw;
-    if (quantize_layer_weights(L, tensor(gb, gb->cur)->scale[0], &qw, gb->err)) return -1;
+    if (quantize_layer_weights(L, tensor(gb, gb->cur)->scale[0], gb->fold_pending ? gb->in_fold : NULL, &qw, gb->err))
+        return -1;
+    gb->fold_pending = 0;
     int wt, bt, rc = -1;
     if (add_weight_tensors(gb, L, name, &qw, &wt, &bt)) goto done;
     const reef_conv_dims *d = &L->dims;
@@ -451,7 +458,10 @@ static int build_graph(gbuild *gb, const reef_quant_options *opt, int samples)
     char name[72], desc[512], norm[256];
     c_identifier(opt->name ? opt->name : m->arch.name, name, sizeof name);
     if (reef_graph_init(gb->g, name, gb->err)) return -1;
-    reef_norm_describe(&m->norm, norm, sizeof norm);
+    reef_norm fold_norm;
+    float fold_factor[REEF_MAX_CHANNELS];
+    reef_quant_input_fold(m, &fold_norm, fold_factor);
+    reef_norm_describe(&fold_norm, norm, sizeof norm);  // what the graph's input tensor holds
     snprintf(desc, sizeof desc, "reef int8 model of %s (%s calibration on %d samples); input q = pixel - 128 when exact; %s",
              m->arch.name, reef_calib_method_name(opt->method), samples, norm);
     if (reef_graph_set_description(gb->g, desc, gb->err) || reef_graph_set_class_names(gb->g, &m->classes, gb->err))
@@ -459,7 +469,9 @@ static int build_graph(gbuild *gb, const reef_quant_options *opt, int samples)
     float s_in;
     int32_t zp_in;
     reef_input_map map;
-    reef_input_quant(&m->norm, &s_in, &zp_in, &map);
+    reef_norm in_norm;
+    gb->fold_pending = reef_quant_input_fold(m, &in_norm, gb->in_fold);
+    reef_input_quant(&in_norm, &s_in, &zp_in, &map);
     const int input = add_act(gb, "input", 4, m->in_h, m->in_w, m->in_c, s_in, zp_in);
     if (input < 0) return -1;
     gb->cur = input;
@@ -531,5 +543,109 @@ int reef_quantize(reef_model *m, const reef_dataset *calib, const reef_quant_opt
         reef_quant_report_free(rep);
     }
     free(idx), free(float_pred), free(plan.pts);
+    return rc;
+}
+
+/* ---- an input with a shared mean and per-channel std --------------------------- */
+
+int reef_quant_input_fold(const reef_model *m, reef_norm *in_norm, float *factor)
+{
+    *in_norm = m->norm;
+    const int c = m->norm.channels;
+    for (int k = 0; k < c && k < REEF_MAX_CHANNELS; k++) factor[k] = 1.0f;
+    int same_mean = 1, same_std = 1;
+    for (int k = 1; k < c; k++) {
+        same_mean &= m->norm.mean[k] == m->norm.mean[0];
+        same_std &= m->norm.std[k] == m->norm.std[0];
+    }
+    if (c < 2 || c != m->in_c || !same_mean || same_std) return 0;
+    // Only pools (per-channel linear, and max pooling commutes with a
+    // positive factor) may stand between the input and the first conv or
+    // depthwise, and no residual block may read the input itself.
+    for (int bi = 0; bi < m->nblocks; bi++) {
+        const reef_block *b = &m->blocks[bi];
+        if (b->residual) return 0;
+        for (int li = 0; li < b->nlayers; li++) {
+            const reef_layer *L = &b->layers[li];
+            if (L->kind == REEF_LAYER_CONV || L->kind == REEF_LAYER_DWCONV) {
+                if (L->dims.c != c) return 0;
+                for (int k = 0; k < c; k++) {
+                    factor[k] = m->norm.std[0] / m->norm.std[k];
+                    in_norm->std[k] = m->norm.std[0];
+                }
+                return 1;
+            }
+            if (L->kind != REEF_LAYER_AVGPOOL && L->kind != REEF_LAYER_MAXPOOL && L->kind != REEF_LAYER_DROPOUT)
+                return 0;
+        }
+    }
+    return 0;
+}
+
+/* ---- ranges for quantization-aware fine-tuning ------------------------------------- */
+
+int reef_quant_fakequant_ranges(reef_model *m, const reef_dataset *calib, const reef_quant_options *opt,
+                                reef_fakequant *fq, reef_error *err)
+{
+    if (reef_check_dataset_fits(m, calib, "calibration data", err)) return -1;
+    const int want = opt->samples > 0 ? opt->samples : 1;
+    const int n_max = (uint32_t)want < calib->count ? want : (int)calib->count;
+    const int batch = opt->batch > 0 ? (opt->batch < n_max ? opt->batch : n_max) : 64;
+    if (reef_model_set_batch(m, batch, opt->threads > 0 ? opt->threads : 1, err)) return -1;
+    qplan plan = {0};
+    uint32_t *idx = malloc((size_t)n_max * sizeof *idx);
+    if (!idx || plan_init(&plan, m, err)) {
+        free(idx), free(plan.pts);
+        return reef_fail(err, "out of memory");
+    }
+    const int n = reef_calib_indices(calib->count, n_max, opt->seed, idx);
+    calib_run run = {.m = m, .ds = calib, .idx = idx, .n = n, .opt = opt};
+    // The ranges are those `reef quantize` would choose now: the float
+    // model's, so the table is detached while calibrating.
+    struct reef_fakequant *attached = m->fq;
+    m->fq = NULL;
+    const int rc = calibrate(&run, &plan, err);
+    m->fq = attached;
+    if (!rc) {
+        // Walk as the graph builder does: pools keep their input's
+        // quantization, max pooling and dropout change no value.
+        reef_input_map map;
+        reef_fq_point cur = {.on = 1};
+        reef_norm in_norm;
+        float factor[REEF_MAX_CHANNELS];
+        const int folded = reef_quant_input_fold(m, &in_norm, factor);
+        reef_input_quant(&in_norm, &cur.scale, &cur.zero_point, &map);
+        fq->input = cur;
+        // A folded input is exact too, on each channel's own grid (one
+        // scale per tensor cannot say it): left as it is, off by at most
+        // the mean's rounding to a whole grey level. An exact map's grid is
+        // the input's own, mean rounding included.
+        if (folded) fq->input.on = 0;
+        int k = 0;
+        for (int bi = 0; bi < m->nblocks; bi++) {
+            const reef_block *b = &m->blocks[bi];
+            for (int li = 0; li < b->nlayers; li++) {
+                const reef_layer *L = &b->layers[li];
+                reef_fq_point *p = reef_fq_act(fq, bi, li);
+                if (has_weights(L)) {
+                    cur = (reef_fq_point){1, plan.pts[k].scale, plan.pts[k].zero_point};
+                    k++;
+                    *p = cur;
+                } else if (L->kind == REEF_LAYER_AVGPOOL || L->kind == REEF_LAYER_GAP) {
+                    *p = cur;  // an int8 average rounds to its input's grid
+                } else {
+                    p->on = 0;
+                }
+            }
+            if (b->residual) {
+                cur = (reef_fq_point){1, plan.pts[k].scale, plan.pts[k].zero_point};
+                k++;
+                fq->add[bi] = cur;
+            } else {
+                fq->add[bi].on = 0;
+            }
+        }
+    }
+    free(idx), free(plan.pts);
     return rc;
 }

@@ -28,7 +28,9 @@
 #include <stdint.h>
 
 #include "data/dataset.h"
+#include "nn/fakequant.h"
 #include "nn/model.h"
+#include "nn/train.h"
 #include "tflite/graph.h"
 #include "util/err.h"
 
@@ -189,6 +191,40 @@ int reef_quantize(reef_model *m, const reef_dataset *calib, const reef_quant_opt
  * [0, count), sorted (all of them when n >= count). idx: (min(n, count)).
  * Returns how many. */
 int reef_calib_indices(uint32_t count, int n, uint64_t seed, uint32_t *idx);
+
+/* A multi-channel input normalized with one mean and per-channel stds
+ * (`input-norm shared-mean`): the int8 input tensor holds every channel at
+ * channel 0's std, so q = pixel - 128 on all of them, and the first conv or
+ * depthwise (reached through pools only, no residual block reading the
+ * input) takes factor[k] = std[0] / std[k] into its weights of input
+ * channel k. Returns 1 and fills in_norm (the normalization the graph's
+ * input holds) and factor (channels); 0 (in_norm = m's, factors 1) when the
+ * model's input is not of that kind. */
+int reef_quant_input_fold(const reef_model *m, reef_norm *in_norm, float *factor);
+
+/* ---- quantization-aware fine-tuning (docs/quantization.md) ----------------------- */
+
+/* Fills fq with the int8 grids reef_quantize would give m now: the input's,
+ * every calibrated tensor's (calibrated on the float model, as
+ * reef_quantize does with the same options), and each average pool's (its
+ * input's). Sets m's batch to opt's. */
+int reef_quant_fakequant_ranges(reef_model *m, const reef_dataset *calib, const reef_quant_options *opt,
+                                reef_fakequant *fq, reef_error *err);
+
+/* Quantization-aware fine-tuning of a trained float model: cfg->qat_epochs
+ * epochs of cfg's recipe (augmentation, batch, threads, seed, optimizer) at
+ * peak learning rate cfg->qat_lr on a cosine schedule, with batch norm
+ * frozen and the forward pass fake-quantized (nn/fakequant.h). Before every
+ * epoch the activation grids are recalibrated on train as `reef quantize
+ * --calib` with opt would (opt NULL: the defaults). m keeps float weights;
+ * `reef quantize` then rounds them to the int8 values training saw. stats
+ * (qat_epochs, may be NULL) gets each epoch's figures; epoch_done (may be
+ * NULL) is called after each. Returns 1 when *stop interrupted it (m is
+ * left as the last complete epoch made it), 0 when done, -1 on error. */
+int reef_qat_finetune(reef_model *m, const reef_dataset *train, const reef_train_cfg *cfg,
+                      const reef_quant_options *opt, reef_epoch_stats *stats,
+                      void (*epoch_done)(void *ctx, const reef_epoch_stats *st), void *ctx,
+                      volatile sig_atomic_t *stop, reef_error *err);
 
 /* ---- running the int8 model ------------------------------------------------------ */
 

@@ -272,7 +272,7 @@ int cmd_gen(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *dir = NULL, *name = NULL, *trainable = NULL, *replay = NULL, *flagged = NULL;
     int json = 0, c, idx = 0, intermittent = 0, power_given = 0;
-    reef_lower_options lower_opt = {0, REEF_MEMORY_FAST};
+    reef_lower_options lower_opt = {0, REEF_MEMORY_FAST, REEF_PATCH_AUTO};
     power_opts po;
     power_opts_default(&po);
     while ((c = getopt_long(argc, argv, "o:h", opts, &idx)) != -1) {

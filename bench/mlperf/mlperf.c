@@ -163,7 +163,7 @@ static reef_memory_mode memory_mode = REEF_MEMORY_FAST; /* --memory */
 
 static void run_model(const model_info *mi, const char *shared, const char *tmp, int print_steps, model_result *r)
 {
-    reef_lower_options lower_opt = {0, memory_mode};
+    reef_lower_options lower_opt = {0, memory_mode, REEF_PATCH_AUTO};
     char path[2200], header[1024], source[1024], elf[1024], vecdir[1024], names[MAX_VECTORS][64];
     reef_error err = {{0}};
     reef_graph g;

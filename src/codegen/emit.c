@@ -521,6 +521,24 @@ static void put_rows(emitter *e, int k, const reef_lowered_step *s, const void *
     (void)s;
 }
 
+static void put_patch(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_patch_step_args *a = args;
+    fprintf(e->fp, "    .nstages = %" PRId32 ",\n    .stage = {", a->nstages);
+    for (int i = 0; i < a->nstages; i++) {
+        fprintf(e->fp, "%s{.kind = %" PRId32 ", ", i ? ", " : "", a->stage[i].kind);
+        if (a->stage[i].conv)
+            fprintf(e->fp, ".conv = &%s_s%d_args, .dw = 0}", e->name, sub_index(k, i));
+        else
+            fprintf(e->fp, ".conv = 0, .dw = &%s_s%d_args}", e->name, sub_index(k, i));
+    }
+    fprintf(e->fp,
+            "},\n    .grid_h = %" PRId32 ", .grid_w = %" PRId32 ", .buf_at = %" PRIu32 "u, .buf_size = %" PRId32
+            ", .kernel_at = %" PRIu32 "u, .kernel_size = %" PRId32 ",\n",
+            a->grid_h, a->grid_w, a->buf_at, a->buf_size, a->kernel_at, a->kernel_size);
+    (void)s;
+}
+
 /* Per kind (reef/step_kinds.h): the names the generated C uses and the
  * printer of its args. */
 typedef void (*put_args_fn)(emitter *e, int k, const reef_lowered_step *s, const void *args);
@@ -539,7 +557,9 @@ static void put_step_args(emitter *e, int k, const reef_lowered_step *s);
 static void put_step(emitter *e, int k, const reef_lowered_step *s)
 {
     fprintf(e->fp, "\n/* step %d: op %d %s%s */\n", k, s->op, reef_builtin_name(s->builtin),
-            s->kind == REEF_STEP_ROWS ? " and the next layers, row by row" : "");
+            s->kind == REEF_STEP_ROWS    ? " and the next layers, row by row"
+            : s->kind == REEF_STEP_PATCH ? " and the next layers, patch by patch"
+                                         : "");
     for (int j = 0; j < s->nsub; j++) {
         fprintf(e->fp, "\n/* step %d, layer %d: op %d %s */\n", k, j, s->sub[j].op, reef_builtin_name(s->sub[j].builtin));
         put_step_args(e, sub_index(k, j), &s->sub[j]);
@@ -612,7 +632,7 @@ static int uses_quantize_ops(const reef_lowered_model *m)
 static const reef_lowered_step *leaf(const reef_lowered_model *m, int k, int i)
 {
     const reef_lowered_step *s = &m->steps[k];
-    if (s->kind != REEF_STEP_ROWS) return i == 0 ? s : NULL;
+    if (s->kind != REEF_STEP_ROWS && s->kind != REEF_STEP_PATCH) return i == 0 ? s : NULL;
     return i < s->nsub ? &s->sub[i] : NULL;
 }
 
@@ -687,9 +707,14 @@ static int conv_unpaired_2x2(const reef_lowered_model *m)
 static unsigned dw_paths(const reef_lowered_model *m)
 {
     unsigned paths = 0;
-    for (int k = 0; k < m->nsteps; k++) {
-        const reef_dw_conv_step_args *a = &m->steps[k].args.dw_conv;
-        if (m->steps[k].kind != REEF_STEP_DW_CONV || a->io.output_at == a->io.input_at) continue;
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; leaf(m, k, i); i++) {
+        const reef_lowered_step *s = leaf(m, k, i);
+        const reef_dw_conv_step_args *a = &s->args.dw_conv;
+        /* a PATCH step's layers: their views take their layer's loop (fuse_patch.c) */
+        if (s->kind != REEF_STEP_DW_CONV || (s == &m->steps[k] ? a->io.output_at == a->io.input_at
+                                                                 : m->steps[k].kind != REEF_STEP_PATCH))
+            continue;
         const int path = reef_dw_conv_s8_path(&a->params, &a->quant, &a->input_dims, &a->filter_dims,
                                               &a->output_dims, (int32_t)a->io.scratch_size);
         if (path < REEF_DW_PATH_COUNT) paths |= 1u << path;

@@ -354,7 +354,7 @@ static void check_resumable(const reef_graph *g, reef_memory_mode mode, double o
                             const char *what, resume_figures *f)
 {
     reef_error err = {{0}};
-    reef_lower_options lo = {0, mode};
+    reef_lower_options lo = {0, mode, REEF_PATCH_AUTO};
     reef_lowered_model m;
     double budget = 0;
     if (of_fast > 0) {
@@ -464,7 +464,7 @@ static void test_random_schedules(void **state)
         o.samples = 4, o.agreement = 0;
         if (reef_quantize(&model, &ds, &o, &g, NULL, &err)) fail_msg("%s: %s", text, err.msg);
         reef_lowered_model plain;
-        reef_lower_options no_reuse = {1, REEF_MEMORY_FAST};
+        reef_lower_options no_reuse = {1, REEF_MEMORY_FAST, REEF_PATCH_AUTO};
         if (reef_lower_with(&g, &no_reuse, &plain, &err)) fail_msg("%s: %s", text, err.msg);
         int8_t in[20 * 20], want[2], got[2];
         for (int i = 0; i < side * side; i++) in[i] = (int8_t)(ds.pixels[i] - 128);
@@ -472,7 +472,7 @@ static void test_random_schedules(void **state)
         size_t fast_arena = 0;
         for (int mode = REEF_MEMORY_FAST; mode <= REEF_MEMORY_MIN; mode++) {
             reef_lowered_model m;
-            reef_lower_options lo = {0, (reef_memory_mode)mode};
+            reef_lower_options lo = {0, (reef_memory_mode)mode, REEF_PATCH_AUTO};
             if (reef_lower_with(&g, &lo, &m, &err)) fail_msg("%s: %s", text, err.msg);
             snprintf(what, sizeof what, "net %d (%s), --memory %s", k, text, reef_memory_mode_name((reef_memory_mode)mode));
             size_t top;
@@ -540,7 +540,7 @@ static void test_mlperf_schedules(void **state)
         if (reef_tflite_read(v[i].model_file, &g, &err)) fail_msg("%s", err.msg);
         for (int mode = REEF_MEMORY_FAST; mode <= REEF_MEMORY_MIN; mode++) {
             reef_lowered_model m;
-            reef_lower_options lo = {0, (reef_memory_mode)mode};
+            reef_lower_options lo = {0, (reef_memory_mode)mode, REEF_PATCH_AUTO};
             if (reef_lower_with(&g, &lo, &m, &err)) fail_msg("%s", err.msg);
             char what[200];
             snprintf(what, sizeof what, "%s, --memory %s", v[i].model, reef_memory_mode_name((reef_memory_mode)mode));

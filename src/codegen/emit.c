@@ -719,6 +719,23 @@ static unsigned dw_paths(const reef_lowered_model *m)
                                               &a->output_dims, (int32_t)a->io.scratch_size);
         if (path < REEF_DW_PATH_COUNT) paths |= 1u << path;
     }
+    /* a ROWS step's depthwise layers run on row views (reef/rows.h): their loops */
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; m->steps[k].kind == REEF_STEP_ROWS && i < m->steps[k].args.rows.nstages; i++) {
+            const reef_dw_conv_step_args *a = m->steps[k].args.rows.stage[i].dw;
+            if (!a) continue;
+            const int32_t extent = (a->filter_dims.h - 1) * a->params.dilation.h + 1;
+            for (int32_t y = 0; y < a->output_dims.h; y++) {
+                int32_t lo = y * a->params.stride.h - a->params.padding.h, hi = lo + extent - 1, lo_c = lo < 0 ? 0 : lo;
+                if (hi > a->input_dims.h - 1) hi = a->input_dims.h - 1;
+                reef_dw_conv_params p = a->params;
+                reef_dims in = a->input_dims, out = a->output_dims;
+                p.padding.h = lo_c - lo, in.h = hi - lo_c + 1, out.h = 1;
+                const int path = reef_dw_conv_s8_path(&p, &a->quant, &in, &a->filter_dims, &out,
+                                                      m->steps[k].args.rows.kernel_size);
+                if (path < REEF_DW_PATH_COUNT) paths |= 1u << path;
+            }
+        }
     return paths;
 }
 

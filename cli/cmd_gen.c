@@ -116,6 +116,17 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, reef
         reef_json_kv_int(&j, "rows_steps", m->rows_steps);
         reef_json_kv_int(&j, "rows_layers", m->rows_layers);
         reef_json_kv_int(&j, "rows_in_place_steps", m->rows_in_place);
+        if (m->patch_layers) {
+            /* the patch-based stage the planner weighed (reef/patch.h), built */
+            reef_json_kv_int(&j, "patch_stage_start", m->patch_start);
+            reef_json_kv_int(&j, "patch_stage_layers", m->patch_layers);
+            reef_json_kv_int(&j, "patch_stage_grid_h", m->patch_grid_h);
+            reef_json_kv_int(&j, "patch_stage_grid_w", m->patch_grid_w);
+            reef_json_kv_int(&j, "patch_stage_arena_bytes", (int64_t)m->patch_arena);
+            reef_json_kv_int(&j, "arena_without_patch_bytes", (int64_t)m->arena_no_patch);
+            reef_json_kv_int(&j, "patch_stage_extra_macs", m->patch_extra_macs);
+            reef_json_kv_int(&j, "patch_stage_taken", m->patch_taken);
+        }
         if (patch.layers) {
             reef_json_kv_int(&j, "patch_first_stage_layers", patch.layers);
             reef_json_kv_int(&j, "patch_first_stage_grid", patch.grid);
@@ -144,12 +155,21 @@ static void print_summary(const reef_graph *g, const reef_lowered_model *m, reef
         reef_table_cell(&t, "depthwise steps in place"), reef_table_cell(&t, "%d", m->in_place_steps);
         reef_table_cell(&t, "arena, layer by layer (bytes)"), reef_table_cell(&t, "%zu", m->arena_layer_by_layer);
         reef_table_cell(&t, "row-by-row steps (layers)"), reef_table_cell(&t, "%d (%d)", m->rows_steps, m->rows_layers);
+        if (m->patch_layers) {
+            reef_table_cell(&t, "arena without a patch stage (bytes)"), reef_table_cell(&t, "%zu", m->arena_no_patch);
+            reef_table_cell(&t, "best patch stage (built, reef/patch.h)"),
+                reef_table_cell(&t, "steps %d..%d on %dx%d: arena %zu, %+lld MACs (%+.1f%%): %s", m->patch_start,
+                                m->patch_start + m->patch_layers - 1, m->patch_grid_h, m->patch_grid_w, m->patch_arena,
+                                (long long)m->patch_extra_macs,
+                                m->macs ? 100.0 * (double)m->patch_extra_macs / (double)m->macs : 0,
+                                m->patch_taken ? "taken" : "not taken");
+        }
         if (patch.layers) {
-            reef_table_cell(&t, "arena, first stage in patches (planned)"),
+            reef_table_cell(&t, "estimate: first stage in patches (patch_plan.c)"),
                 reef_table_cell(&t, "%zu (stage %zu), %d layers %dx%d, %+lld MACs (%+.1f%%)%s", patch.arena,
                                 patch.peak_bound, patch.layers, patch.grid, patch.grid, (long long)patch.extra_macs,
                                 patch.stage_macs ? 100.0 * (double)patch.extra_macs / (double)patch.stage_macs : 0,
-                                patch.arena >= m->arena_size ? ": not lower, not taken" : ": lower, NOT BUILT");
+                                patch.arena >= m->arena_size ? ": not lower" : ": lower");
         }
         reef_table_print(&t, stdout, NULL);
     }
@@ -272,7 +292,7 @@ int cmd_gen(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *dir = NULL, *name = NULL, *trainable = NULL, *replay = NULL, *flagged = NULL;
     int json = 0, c, idx = 0, intermittent = 0, power_given = 0;
-    reef_lower_options lower_opt = {0, REEF_MEMORY_FAST};
+    reef_lower_options lower_opt = {0, REEF_MEMORY_FAST, REEF_PATCH_AUTO};
     power_opts po;
     power_opts_default(&po);
     while ((c = getopt_long(argc, argv, "o:h", opts, &idx)) != -1) {

@@ -250,7 +250,7 @@ int cmd_infer(int argc, char **argv)
     size_t in_size;
     if (reef_tflite_read(a.model, &g, &err)) return cli_error("infer", "%s", err.msg);
     rc = 1;
-    reef_lower_options opt = {a.dump_dir != NULL, REEF_MEMORY_FAST}; /* dumps need every tensor kept */
+    reef_lower_options opt = {a.dump_dir != NULL, REEF_MEMORY_FAST, REEF_PATCH_AUTO}; /* dumps need every tensor kept */
     if (reef_lower_with(&g, &opt, &m, &err)) {
         cli_error("infer", "%s: %s", a.model, err.msg);
         goto free_graph;

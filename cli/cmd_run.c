@@ -489,7 +489,7 @@ static int prepare(const run_args *a, run_state *s, reef_error *err)
 {
     if (reef_profile_load(a->profile, &s->profile, err)) return -1;
     if (reef_tflite_read(a->model, &s->g, err)) return -1;
-    reef_lower_options lower_opt = {0, a->memory};
+    reef_lower_options lower_opt = {0, a->memory, REEF_PATCH_AUTO};
     if (reef_lower_with(&s->g, &lower_opt, &s->m, err)) return reef_fail_wrap(err, "%s", a->model);
     if (reef_dataset_load(a->data, &s->ds, err)) return -1;
     char note[1024];

@@ -90,7 +90,7 @@ typedef struct mode_row {
 static int run_mode(const memory_args *a, const reef_graph *g, const reef_dataset *ds, int n,
                     const reef_device_profile *prof, mode_row *r, reef_error *err)
 {
-    reef_lower_options lo = {0, r->mode};
+    reef_lower_options lo = {0, r->mode, REEF_PATCH_AUTO};
     reef_lowered_model m;
     int8_t *in = NULL, *out = NULL, *host = NULL;
     if (reef_lower_with(g, &lo, &m, err)) return reef_fail_wrap(err, "%s", a->tflite);

@@ -334,7 +334,7 @@ static int prepare(const irun *a, prepared *p, reef_error *err)
     reef_device_profile prof;
     memset(p, 0, sizeof *p);
     if (reef_tflite_read(a->model, &p->g, err)) return -1;
-    reef_lower_options lopt = {0, a->memory};
+    reef_lower_options lopt = {0, a->memory, REEF_PATCH_AUTO};
     if (reef_lower_with(&p->g, &lopt, &p->m, err)) {
         reef_graph_free(&p->g);
         return reef_fail_wrap(err, "%s", a->model);

@@ -160,10 +160,11 @@ static void add_to_group(model_result *r, const char *label, int64_t macs, doubl
 
 /* Emits, builds, runs and checks one model; fills r. */
 static reef_memory_mode memory_mode = REEF_MEMORY_FAST; /* --memory */
+static int patch_mode = REEF_PATCH_AUTO;                 /* --patches auto|force|off */
 
 static void run_model(const model_info *mi, const char *shared, const char *tmp, int print_steps, model_result *r)
 {
-    reef_lower_options lower_opt = {0, memory_mode};
+    reef_lower_options lower_opt = {0, memory_mode, patch_mode};
     char path[2200], header[1024], source[1024], elf[1024], vecdir[1024], names[MAX_VECTORS][64];
     reef_error err = {{0}};
     reef_graph g;
@@ -348,7 +349,7 @@ static void print_json(const model_result *rs, int n)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: bench_mlperf [--shared DIR] [--models kws,vww,ic,ad] [--steps] [--memory MODE] [--json]\n\n"
+    fprintf(fp, "usage: bench_mlperf [--shared DIR] [--models kws,vww,ic,ad] [--steps] [--memory MODE] [--patches auto|force|off] [--json]\n\n"
                 "Generates, builds and runs the MLPerf Tiny models on the emulated Cortex-M4,\n"
                 "checks every output against TFLite Micro's, and prints instructions per\n"
                 "inference next to TFLite Micro + CMSIS-NN's.\n");
@@ -361,6 +362,7 @@ int main(int argc, char **argv)
                                          {"steps", no_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"memory", required_argument, NULL, 'M'},
+                                         {"patches", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *shared = getenv("REEF_SHARED"), *wanted = "kws,vww,ic,ad";
@@ -374,6 +376,12 @@ int main(int argc, char **argv)
             int mode = reef_memory_mode_parse(optarg);
             if (mode < 0) die("--memory '%s': expected fast, balanced or min%s", optarg, "");
             memory_mode = (reef_memory_mode)mode;
+        }
+        else if (c == 'P') {
+            if (!strcmp(optarg, "auto")) patch_mode = REEF_PATCH_AUTO;
+            else if (!strcmp(optarg, "force")) patch_mode = REEF_PATCH_FORCE;
+            else if (!strcmp(optarg, "off")) patch_mode = REEF_PATCH_OFF;
+            else die("--patches '%s': expected auto, force or off%s", optarg, "");
         }
         else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;

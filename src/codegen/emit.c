@@ -521,6 +521,24 @@ static void put_rows(emitter *e, int k, const reef_lowered_step *s, const void *
     (void)s;
 }
 
+static void put_patch(emitter *e, int k, const reef_lowered_step *s, const void *args)
+{
+    const reef_patch_step_args *a = args;
+    fprintf(e->fp, "    .nstages = %" PRId32 ",\n    .stage = {", a->nstages);
+    for (int i = 0; i < a->nstages; i++) {
+        fprintf(e->fp, "%s{.kind = %" PRId32 ", ", i ? ", " : "", a->stage[i].kind);
+        if (a->stage[i].conv)
+            fprintf(e->fp, ".conv = &%s_s%d_args, .dw = 0}", e->name, sub_index(k, i));
+        else
+            fprintf(e->fp, ".conv = 0, .dw = &%s_s%d_args}", e->name, sub_index(k, i));
+    }
+    fprintf(e->fp,
+            "},\n    .grid_h = %" PRId32 ", .grid_w = %" PRId32 ", .buf_at = %" PRIu32 "u, .buf_size = %" PRId32
+            ", .kernel_at = %" PRIu32 "u, .kernel_size = %" PRId32 ",\n",
+            a->grid_h, a->grid_w, a->buf_at, a->buf_size, a->kernel_at, a->kernel_size);
+    (void)s;
+}
+
 /* Per kind (reef/step_kinds.h): the names the generated C uses and the
  * printer of its args. */
 typedef void (*put_args_fn)(emitter *e, int k, const reef_lowered_step *s, const void *args);
@@ -539,7 +557,9 @@ static void put_step_args(emitter *e, int k, const reef_lowered_step *s);
 static void put_step(emitter *e, int k, const reef_lowered_step *s)
 {
     fprintf(e->fp, "\n/* step %d: op %d %s%s */\n", k, s->op, reef_builtin_name(s->builtin),
-            s->kind == REEF_STEP_ROWS ? " and the next layers, row by row" : "");
+            s->kind == REEF_STEP_ROWS    ? " and the next layers, row by row"
+            : s->kind == REEF_STEP_PATCH ? " and the next layers, patch by patch"
+                                         : "");
     for (int j = 0; j < s->nsub; j++) {
         fprintf(e->fp, "\n/* step %d, layer %d: op %d %s */\n", k, j, s->sub[j].op, reef_builtin_name(s->sub[j].builtin));
         put_step_args(e, sub_index(k, j), &s->sub[j]);
@@ -612,7 +632,7 @@ static int uses_quantize_ops(const reef_lowered_model *m)
 static const reef_lowered_step *leaf(const reef_lowered_model *m, int k, int i)
 {
     const reef_lowered_step *s = &m->steps[k];
-    if (s->kind != REEF_STEP_ROWS) return i == 0 ? s : NULL;
+    if (s->kind != REEF_STEP_ROWS && s->kind != REEF_STEP_PATCH) return i == 0 ? s : NULL;
     return i < s->nsub ? &s->sub[i] : NULL;
 }
 
@@ -677,6 +697,23 @@ static void each_kernel_call(const reef_lowered_model *m, kernel_call_fn visit, 
             for (int i = 0; i < s->nsub; i++)
                 if (s->sub[i].kind == REEF_STEP_CONV || s->sub[i].kind == REEF_STEP_DW_CONV)
                     visit_rows_layer(&s->sub[i], s->args.rows.kernel_size, visit, ctx);
+            continue;
+        }
+        if (s->kind == REEF_STEP_PATCH) {
+            /* its layers' views take their layer's own loop (fuse_patch.c refuses a stage otherwise) */
+            for (int i = 0; i < s->nsub; i++) {
+                const reef_lowered_step *l = &s->sub[i];
+                kernel_call c = {.s = l};
+                if (l->kind == REEF_STEP_CONV)
+                    c.conv = l->args.conv.params, c.in = l->args.conv.input_dims, c.out = l->args.conv.output_dims,
+                    c.scratch = (int32_t)l->args.conv.io.scratch_size;
+                else if (l->kind == REEF_STEP_DW_CONV)
+                    c.dw = l->args.dw_conv.params, c.in = l->args.dw_conv.input_dims,
+                    c.out = l->args.dw_conv.output_dims, c.scratch = (int32_t)l->args.dw_conv.io.scratch_size;
+                else
+                    continue;
+                visit(&c, ctx);
+            }
             continue;
         }
         kernel_call c = {.s = s};

@@ -59,6 +59,14 @@ double reef_intermittent_step_cycles(const reef_lowered_step *s)
         cycles = 2.0 * sum;
         break;
     }
+    case REEF_STEP_PATCH: {
+        /* the stage's layers, scaled by the MACs recomputed in the halos,
+         * x 2 for the per-patch kernel calls and region copies */
+        double sum = 0;
+        for (int j = 0; j < s->nsub; j++) sum += reef_intermittent_step_cycles(&s->sub[j]) - 2500.0;
+        cycles = 2.0 * sum * (macs > 0 ? 1.0 + (double)s->patch_extra_macs / macs : 1.0);
+        break;
+    }
     case REEF_STEP_DW_CONV: {
         const reef_dw_conv_step_args *d = &a->dw_conv;
         const reef_dims *o = &d->output_dims;
@@ -94,7 +102,8 @@ double reef_intermittent_step_cycles(const reef_lowered_step *s)
 
 int reef_intermittent_step_in_place(const reef_lowered_step *s)
 {
-    if (s->kind == REEF_STEP_ROWS) return 1;
+    /* ROWS and PATCH steps run as one whole unit (reef/rows.h, reef/patch.h) */
+    if (s->kind == REEF_STEP_ROWS || s->kind == REEF_STEP_PATCH) return 1;
     return s->kind == REEF_STEP_DW_CONV && s->args.dw_conv.io.input_at == s->args.dw_conv.io.output_at;
 }
 

@@ -71,6 +71,11 @@ typedef struct reef_lowered_step {
     uint32_t rows_ring_rel[REEF_ROWS_MAX_STAGES], rows_pending_rel, rows_skip_rel;
     int rows_in_place;
     int32_t rows_disp;
+    /* PATCH (reef/patch.h): its layers are sub; where its region buffers
+     * sit in its scratch (the kernels' scratch first), and the MACs it
+     * computes beyond its layers' (the halos recomputed). */
+    uint32_t patch_buf_rel;
+    int64_t patch_extra_macs;
 } reef_lowered_step;
 
 typedef struct reef_lowered_model {
@@ -89,6 +94,15 @@ typedef struct reef_lowered_model {
     /* ROWS steps (layers run row by row, intermediates in rings), those of
      * them written over their input, and the layers they hold. */
     int rows_steps, rows_in_place, rows_layers;
+    /* The patch-based stage the planner weighed (reef/patch.h; balanced,
+     * min): steps patch_start.. patch_start + patch_layers - 1 of the
+     * layer-by-layer table over a patch_grid_h x patch_grid_w grid, the
+     * arena with it (patch_arena) and without it (arena_no_patch), the
+     * MACs it recomputes; patch_taken: 1 when the table runs it (a PATCH
+     * step). patch_layers 0: no stage was possible. */
+    int patch_start, patch_layers, patch_grid_h, patch_grid_w, patch_taken;
+    size_t patch_arena, arena_no_patch;
+    int64_t patch_extra_macs;
     const char *plain; /* reef_lower_plain's plain while lowering, then NULL */
     /* Activation tensors: arena offset and bytes by graph tensor index
      * (tensor_at[t] == REEF_LOWER_NO_OFFSET for constants and unused). */
@@ -145,7 +159,14 @@ typedef struct reef_lower_options {
      * (codegen/intermittent.h); the ones too big for one charge are kept
      * layer by layer (reef_lower_plain). */
     reef_memory_mode memory;
+    /* The patch-based stage (reef/patch.h; balanced, min only):
+     * REEF_PATCH_AUTO takes it when it lowers the arena (balanced: by a
+     * larger fraction than the MACs recomputed add), REEF_PATCH_FORCE whenever one
+     * is possible (tests, bench), REEF_PATCH_OFF never. */
+    int patches;
 } reef_lower_options;
+
+enum { REEF_PATCH_AUTO = 0, REEF_PATCH_FORCE = 1, REEF_PATCH_OFF = -1 };
 /* reef_lower with options (opt may be NULL: the defaults). */
 int reef_lower_with(const reef_graph *g, const reef_lower_options *opt, reef_lowered_model *m,
                     reef_error *err);

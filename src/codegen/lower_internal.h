@@ -47,6 +47,21 @@ int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_l
 /* Points a ROWS step's args at its layers and its scratch (io.scratch_at). */
 void fuse_rows_fix(reef_lowered_step *s);
 
+/* Patch-based stages (fuse_patch.c, reef/patch.h): the number of layers
+ * (at most max_layers) of the plain chain of conv / depthwise steps at
+ * step k that a PATCH step can run (one reader for every intermediate,
+ * none of them the model output); 0 when under 1. */
+int fuse_patch_chain_at(const reef_lowered_model *m, const int *readers, int k, int max_layers);
+/* out: the PATCH step of steps k .. k + nlayers - 1 over a gh x gw grid,
+ * its layers shallow copies of m's steps (out->sub), region buffers and
+ * kernel scratch sized by a dry run of the runtime's own schedule. 1 when
+ * a patch view would take another kernel loop than its layer (the
+ * firmware links only those, reef/conv.h, reef/dw_conv.h), -1 when out of
+ * memory or the runtime refuses it. */
+int fuse_patch_make(const reef_lowered_model *m, int k, int nlayers, int gh, int gw, reef_lowered_step *out);
+/* Points a PATCH step's args at its layers and its scratch (io.scratch_at). */
+void fuse_patch_fix(reef_lowered_step *s);
+
 /* The args of a step as its kind's struct (every union member starts at
  * the union's address), and their operands, for filling them. */
 #define STEP_ARGS(s, type) ((type *)(void *)&(s)->args)

@@ -273,6 +273,7 @@ static void set_step_offsets(reef_lowered_step *s, const uint32_t *at, uint32_t 
     io->output_at = at[s->output_tensor];
     io->scratch_at = io->scratch_size ? scratch_at : 0;
     if (s->kind == REEF_STEP_ROWS) fuse_rows_fix(s);
+    if (s->kind == REEF_STEP_PATCH) fuse_patch_fix(s);
 }
 
 /* One planner buffer per root tensor, then one per step with scratch. */
@@ -583,6 +584,161 @@ static int fuse_rows(const reef_graph *g, reef_lowered_model *m, reef_memory_mod
     return 0;
 }
 
+/* ---- patch-based stages (reef/patch.h) --------------------------------- */
+
+static int *count_step_readers(const reef_graph *g, const reef_lowered_model *m)
+{
+    int *readers = calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof *readers);
+    for (int k = 0; readers && k < m->nsteps; k++)
+        for (int j = 0; j < 2; j++)
+            if (m->steps[k].input_tensors[j] >= 0) readers[m->steps[k].input_tensors[j]]++;
+    return readers;
+}
+
+/* The arena fuse_rows reaches on m (chains, then depthwise in place),
+ * leaving m as it is; SIZE_MAX on failure. */
+static size_t arena_rows(const reef_graph *g, const reef_lowered_model *m, reef_memory_mode mode)
+{
+    int *readers = count_step_readers(g, m);
+    size_t best = SIZE_MAX;
+    for (int max_layers = REEF_ROWS_MAX_STAGES; readers && max_layers >= 1; max_layers--) {
+        fuse_plan cand;
+        size_t arena;
+        if (plan_chains(g, m, readers, max_layers, mode, &cand, &arena)) break;
+        if (arena < best) best = arena;
+        fuse_plan_release(&cand, 0);
+    }
+    free(readers);
+    return best;
+}
+
+/* m's steps with steps k .. k + n - 1 replaced by the PATCH step p
+ * (shallow copies); NULL when out of memory. */
+static reef_lowered_step *patched_steps(const reef_lowered_model *m, int k, int n, const reef_lowered_step *p,
+                                        int *nsteps)
+{
+    reef_lowered_step *out = malloc((size_t)m->nsteps * sizeof *out);
+    if (!out) return NULL;
+    memcpy(out, m->steps, (size_t)k * sizeof *out);
+    out[k] = *p;
+    memcpy(out + k + 1, m->steps + k + n, (size_t)(m->nsteps - k - n) * sizeof *out);
+    *nsteps = m->nsteps - n + 1;
+    return out;
+}
+
+static size_t arena_patched(const reef_graph *g, const reef_lowered_model *m, int k, int n,
+                            const reef_lowered_step *p, reef_memory_mode mode)
+{
+    reef_lowered_model tmp = *m;
+    tmp.steps = patched_steps(m, k, n, p, &tmp.nsteps);
+    if (!tmp.steps) return SIZE_MAX;
+    size_t arena = arena_rows(g, &tmp, mode);
+    free(tmp.steps);
+    return arena;
+}
+
+/* The grid of the PATCH step over steps k .. k + n - 1 whose scratch is
+ * smallest (ties: fewer MACs recomputed), in *best (its sub owned); 0 when
+ * no grid keeps every kernel loop, -1 when out of memory. */
+static int best_grid(const reef_lowered_model *m, int k, int n, reef_lowered_step *best)
+{
+    int found = 0;
+    for (int gh = 1; gh <= 8; gh++)
+        for (int gw = 1; gw <= 8; gw++) {
+            if (gh * gw == 1) continue;
+            reef_lowered_step p;
+            int rc = fuse_patch_make(m, k, n, gh, gw, &p);
+            if (rc < 0) return found ? free(best->sub), -1 : -1;
+            if (rc > 0) {
+                free(p.sub);
+                continue;
+            }
+            const uint32_t size = p.args.patch.io.scratch_size;
+            if (!found || size < best->args.patch.io.scratch_size ||
+                (size == best->args.patch.io.scratch_size && p.patch_extra_macs < best->patch_extra_macs)) {
+                if (found) free(best->sub);
+                *best = p, found = 1;
+            } else {
+                free(p.sub);
+            }
+        }
+    return found;
+}
+
+/* 1 when a step of k .. k + n - 1 must stay layer by layer. */
+static int stage_is_plain(const reef_lowered_model *m, int k, int n)
+{
+    for (int j = 0; m->plain && j < n; j++)
+        if (m->plain[m->steps[k + j].output_tensor]) return 1;
+    return 0;
+}
+
+/* Weighs a patch-based stage at every plain chain of conv / depthwise
+ * steps (any start: the stage goes where the peak is), 2..8 layers, its
+ * grid the one of least scratch; the stage of smallest arena (the rest
+ * chained and in place as the mode does) is recorded in m->patch_*, and
+ * replaces its steps when `patches` says so (REEF_PATCH_AUTO: min when it
+ * lowers the arena, balanced when it lowers it by a larger fraction than
+ * the model's MACs grow). */
+static int choose_patch(const reef_graph *g, reef_lowered_model *m, reef_memory_mode mode, int patches,
+                        reef_error *err)
+{
+    if (patches == REEF_PATCH_OFF) return 0;
+    int *readers = count_step_readers(g, m);
+    if (!readers) return reef_fail(err, "%s: out of memory", model_name(g));
+    const size_t without = arena_rows(g, m, mode);
+    reef_lowered_step best;
+    int best_k = -1, best_n = 0;
+    size_t best_arena = SIZE_MAX;
+    m->arena_no_patch = without;
+    for (int k = 0; k < m->nsteps; k++) {
+        const int chain = fuse_patch_chain_at(m, readers, k, REEF_PATCH_MAX_STAGES);
+        for (int n = 2; n <= chain; n++) {
+            if (stage_is_plain(m, k, n)) break;
+            reef_lowered_step p;
+            const int rc = best_grid(m, k, n, &p);
+            if (rc < 0) {
+                free(readers);
+                if (best_k >= 0) free(best.sub);
+                return reef_fail(err, "%s: out of memory", model_name(g));
+            }
+            if (rc == 0) continue;
+            /* the step's own input, output and scratch bound its arena */
+            const size_t own = tensor_size(&g->tensors[p.input_tensors[0]]) +
+                               tensor_size(&g->tensors[p.output_tensor]) + p.args.patch.io.scratch_size;
+            size_t arena = SIZE_MAX;
+            if (own < (best_arena < without ? best_arena : without) || patches == REEF_PATCH_FORCE)
+                arena = arena_patched(g, m, k, n, &p, mode);
+            if (arena != SIZE_MAX && (arena < best_arena || (arena == best_arena &&
+                                                             p.patch_extra_macs < best.patch_extra_macs))) {
+                if (best_k >= 0) free(best.sub);
+                best = p, best_k = k, best_n = n, best_arena = arena;
+            } else {
+                free(p.sub);
+            }
+        }
+    }
+    free(readers);
+    if (best_k < 0) return 0;
+    m->patch_start = best_k, m->patch_layers = best_n;
+    m->patch_grid_h = best.args.patch.grid_h, m->patch_grid_w = best.args.patch.grid_w;
+    m->patch_arena = best_arena, m->patch_extra_macs = best.patch_extra_macs;
+    /* balanced: when the arena falls by a larger fraction than the MACs grow */
+    int64_t macs = 0;
+    for (int k = 0; k < m->nsteps; k++) macs += m->steps[k].macs;
+    const int pays = best_arena < without && macs > 0 &&
+                     (double)(without - best_arena) / (double)without >= (double)best.patch_extra_macs / (double)macs;
+    const int take = patches == REEF_PATCH_FORCE || (mode == REEF_MEMORY_MIN ? best_arena < without : pays);
+    if (!take) return free(best.sub), 0;
+    int nsteps;
+    reef_lowered_step *steps = patched_steps(m, best_k, best_n, &best, &nsteps);
+    if (!steps) return free(best.sub), reef_fail(err, "%s: out of memory", model_name(g));
+    free(m->steps);
+    m->steps = steps, m->nsteps = nsteps;
+    m->patch_taken = 1;
+    return 0;
+}
+
 static int plan_model(const reef_graph *g, reef_lowered_model *m, const reef_lower_options *opt, reef_error *err)
 {
     int no_reuse = opt && opt->no_reuse;
@@ -592,7 +748,7 @@ static int plan_model(const reef_graph *g, reef_lowered_model *m, const reef_low
     int any = 0;
     if (!no_reuse && mode != REEF_MEMORY_FAST) {
         m->arena_layer_by_layer = arena_if(g, m, wanted); /* none in place, nothing fused */
-        if (fuse_rows(g, m, mode, err)) {
+        if (choose_patch(g, m, mode, opt ? opt->patches : REEF_PATCH_AUTO, err) || fuse_rows(g, m, mode, err)) {
             free(wanted);
             return -1;
         }

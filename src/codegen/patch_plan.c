@@ -89,7 +89,7 @@ int reef_patch_plan_first_stage(const reef_graph *g, const reef_lowered_model *m
         n++;
     }
     if (n < 2) return 0;
-    reef_lower_options lo = {0, mode};
+    reef_lower_options lo = {0, mode, REEF_PATCH_OFF};
     for (int layers = 2; layers <= n; layers++) {
         int64_t stage_macs = 0;
         for (int i = 0; i < layers; i++) stage_macs += reef_dims_count(l[i].out) * l[i].macs_per_out;

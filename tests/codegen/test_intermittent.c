@@ -423,7 +423,7 @@ static int lower_mlperf_memory(rig *g, const char *name, reef_memory_mode mode, 
     if (k == n) return -1;
     reef_graph gr;
     reef_error err = {{0}};
-    reef_lower_options lo = {0, mode};
+    reef_lower_options lo = {0, mode, REEF_PATCH_AUTO};
     if (reef_tflite_read(v[k].model_file, &gr, &err) || reef_lower_with(&gr, &lo, &g->m, &err)) fail_msg("%s", err.msg);
     double budget = 0;
     if (budget_of_fast > 0) {

@@ -71,7 +71,7 @@ static void test_small_model(void **state)
     build_small(&g, 0);
     reef_lowered_model m, plain;
     if (reef_lower(&g, &m, &err)) fail_msg("%s", err.msg);
-    reef_lower_options no_reuse = {1, REEF_MEMORY_FAST};
+    reef_lower_options no_reuse = {1, REEF_MEMORY_FAST, REEF_PATCH_AUTO};
     if (reef_lower_with(&g, &no_reuse, &plain, &err)) fail_msg("%s", err.msg);
     /* The reshape aliases its input: 10 ops, 9 steps. */
     assert_int_equal(m.nsteps, 9);
@@ -127,15 +127,20 @@ typedef struct loaded {
     reef_lowered_model m;
 } loaded;
 
-static void load_with(loaded *l, const char *file, reef_memory_mode memory)
+static void load_patched(loaded *l, const char *file, reef_memory_mode memory, int patches)
 {
     reef_error err;
-    reef_lower_options opt = {0, memory};
+    reef_lower_options opt = {0, memory, patches};
     if (!strcmp(l->file, file)) return;
     if (l->file[0]) reef_lowered_free(&l->m), reef_graph_free(&l->g);
     snprintf(l->file, sizeof l->file, "%s", file);
     if (reef_tflite_read(file, &l->g, &err)) fail_msg("%s", err.msg);
     if (reef_lower_with(&l->g, &opt, &l->m, &err)) fail_msg("%s", err.msg);
+}
+
+static void load_with(loaded *l, const char *file, reef_memory_mode memory)
+{
+    load_patched(l, file, memory, REEF_PATCH_AUTO);
 }
 
 static void load(loaded *l, const char *file) { load_with(l, file, REEF_MEMORY_FAST); }
@@ -207,6 +212,49 @@ static void test_mlperf_in_place(void **state)
         if (l.file[0]) reef_lowered_free(&l.m), reef_graph_free(&l.g);
     }
     assert_true(ran > 0 && in_place > 0);
+    assert_int_equal(bad, 0);
+}
+
+/* Patch-based stages (reef/patch.h) forced on under balanced and min:
+ * every shared vector of the models with a conv / depthwise chain (kws,
+ * vww, ic) byte-identical to TFLite Micro, so every patch view computes
+ * the values layer by layer does; the arena printed against the plan
+ * without the stage. */
+static void test_mlperf_patches(void **state)
+{
+    (void)state;
+    static mlperf_vector v[MLPERF_MAX_VECTORS];
+    int n = mlperf_vectors(v, MLPERF_MAX_VECTORS);
+    if (!n) skip();
+    int bad = 0, ran = 0, patched = 0;
+    for (int mode = REEF_MEMORY_BALANCED; mode <= REEF_MEMORY_MIN; mode++) {
+        loaded l;
+        memset(&l, 0, sizeof l);
+        for (int i = 0; i < n; i++) {
+            if (testing_sanitizer_run() && (!strstr(v[i].name, "lcg0") || strstr(v[i].name, "vww"))) continue;
+            load_patched(&l, v[i].model_file, (reef_memory_mode)mode, REEF_PATCH_FORCE);
+            int8_t *in = (int8_t *)mlperf_read(v[i].input_file, (size_t)l.m.input_size);
+            int8_t *want = (int8_t *)mlperf_read(v[i].output_file, (size_t)l.m.output_size);
+            int8_t *out = malloc((size_t)l.m.output_size);
+            assert_int_equal(reef_lowered_invoke(&l.m, in, out), 0);
+            int diff = mlperf_compare(v[i].name, out, want, (size_t)l.m.output_size);
+            printf("  --memory %-8s %-12s patches forced: steps %d..%d on %dx%d, arena %6zu B (without %6zu, layer by "
+                   "layer %6zu), +%lld MACs: %s\n",
+                   reef_memory_mode_name((reef_memory_mode)mode), v[i].name, l.m.patch_start,
+                   l.m.patch_start + l.m.patch_layers - 1, l.m.patch_grid_h, l.m.patch_grid_w, l.m.arena_size,
+                   l.m.arena_no_patch, l.m.arena_layer_by_layer, (long long)l.m.patch_extra_macs,
+                   diff ? "DIFFERS" : "identical to TFLite Micro");
+            if (!strstr(v[i].name, "ad")) {
+                assert_int_equal(l.m.patch_taken, 1);
+                assert_int_equal(l.m.arena_size, l.m.patch_arena);
+            }
+            patched += l.m.patch_taken;
+            bad += diff != 0, ran++;
+            free(in), free(want), free(out);
+        }
+        if (l.file[0]) reef_lowered_free(&l.m), reef_graph_free(&l.g);
+    }
+    assert_true(ran > 0 && patched > 0);
     assert_int_equal(bad, 0);
 }
 
@@ -325,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_small_model),         cmocka_unit_test(test_unsupported_listed),
         cmocka_unit_test(test_mlperf_vectors),      cmocka_unit_test(test_mlperf_layers),
         cmocka_unit_test(test_mlperf_in_place),
+        cmocka_unit_test(test_mlperf_patches),
         cmocka_unit_test(test_mlperf_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

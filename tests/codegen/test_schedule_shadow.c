@@ -32,6 +32,7 @@
 #include "codegen/intermittent.h"
 #include "codegen/intermittent_host.h"
 #include "codegen/lower.h"
+#include "reef/patch.h"
 #include "reef/rows.h"
 #include "data/dataset.h"
 #include "nn/arch.h"
@@ -41,6 +42,8 @@
 #include "util/rng.h"
 
 enum { SCRATCH = -2, NOTHING = -1 };
+
+static long patch_pixels; /* PATCH pixels read and checked, for the summaries */
 
 /* The shadow's label of row `row` of a ROWS step's tensor level `level`. */
 static int32_t row_label(int32_t level, int32_t row)
@@ -170,6 +173,103 @@ static long replay_rows(const reef_lowered_model *m, int k, int32_t *shadow, uin
     return x.rows_read;
 }
 
+/* The shadow's label of pixel (y, x) of a PATCH step's tensor level. */
+static int32_t pixel_label(int32_t level, int32_t y, int32_t x)
+{
+    return -(1 << 26) - (level << 20 | y << 10 | x);
+}
+
+/* A PATCH step replayed on the shadow, range by range (reef_patch_observer):
+ * every byte of a region it reads holds that pixel of that level (the
+ * chain input's bytes: the input tensor), no kernel writes over what it
+ * reads in the same call, every range lies in its input, output or scratch. */
+typedef struct patch_replay {
+    int32_t *shadow;
+    const reef_lowered_model *m;
+    const reef_lowered_step *s;
+    const char *what;
+    int step;
+    int32_t t0_root;
+    size_t *top;
+    uint32_t read_at, read_n;
+    long pixels; /* pixels read and checked */
+} patch_replay;
+
+static int32_t patch_byte_label(const reef_patch_range *g, uint32_t b)
+{
+    const uint32_t row = (uint32_t)(g->w * g->c);
+    return pixel_label(g->level, g->y + (int32_t)(b / row), g->x + (int32_t)(b % row) / g->c);
+}
+
+static void patch_bounds(patch_replay *x, const reef_patch_range *g, int write)
+{
+    const reef_step_io *io = &x->s->args.patch.io;
+    const reef_lowered_model *m = x->m;
+    const int32_t out = x->s->output_tensor, t0 = x->s->input_tensors[0];
+    const int ok = inside(g->at, g->bytes, io->scratch_at, io->scratch_size) ||
+                   inside(g->at, g->bytes, m->tensor_at[out], m->tensor_bytes[out]) ||
+                   (!write && g->level == 0 && inside(g->at, g->bytes, m->tensor_at[t0], m->tensor_bytes[t0]));
+    if (!ok)
+        fail_msg("%s: PATCH step %d %s %u bytes at %u (level %d) outside its input, output and scratch", x->what,
+                 x->step, write ? "writes" : "reads", g->bytes, g->at, g->level);
+    if (g->at + g->bytes > *x->top) *x->top = g->at + g->bytes;
+}
+
+static void patch_read(void *ctx, const reef_patch_range *g)
+{
+    patch_replay *x = ctx;
+    const int32_t t0 = x->s->input_tensors[0];
+    patch_bounds(x, g, 0);
+    const int in_t0 = g->level == 0 && inside(g->at, g->bytes, x->m->tensor_at[t0], x->m->tensor_bytes[t0]);
+    x->read_at = g->at, x->read_n = g->bytes;
+    for (uint32_t b = 0; b < g->bytes; b++) {
+        const int32_t want = in_t0 ? x->t0_root : patch_byte_label(g, b);
+        if (x->shadow[g->at + b] != want)
+            fail_msg("%s: PATCH step %d reads level %d near (%d, %d) at arena %u, which holds %d, not %d", x->what,
+                     x->step, g->level, g->y, g->x, g->at + b, x->shadow[g->at + b], want);
+    }
+    x->pixels += g->bytes / (uint32_t)g->c;
+}
+
+static void patch_write(void *ctx, const reef_patch_range *g)
+{
+    patch_replay *x = ctx;
+    patch_bounds(x, g, 1);
+    if (g->level != REEF_PATCH_KERNEL_SCRATCH && overlaps(x->read_at, x->read_n, g->at, g->bytes))
+        fail_msg("%s: PATCH step %d writes level %d at %u over bytes the same operation reads", x->what, x->step,
+                 g->level, g->at);
+    for (uint32_t b = 0; b < g->bytes; b++)
+        x->shadow[g->at + b] = g->level == REEF_PATCH_KERNEL_SCRATCH ? SCRATCH : patch_byte_label(g, b);
+}
+
+/* Replays PATCH step k of m on the shadow and checks its output pixels. */
+static long replay_patch(const reef_lowered_model *m, int k, int32_t *shadow, uint8_t *arena, const char *what,
+                         size_t *top)
+{
+    const reef_lowered_step *s = &m->steps[k];
+    const reef_patch_step_args *a = &s->args.patch;
+    patch_replay x = {.shadow = shadow, .m = m, .s = s, .what = what, .step = k,
+                      .t0_root = root_of(m, s->input_tensors[0], k), .top = top};
+    reef_patch_observer obs = {patch_read, patch_write, &x, 0, 0, 0, 0, 0, 0};
+    if (reef_patch_run(a, arena, &obs) != REEF_OK) fail_msg("%s: PATCH step %d refuses to run", what, k);
+    if (obs.kernel_bytes > a->kernel_size || obs.buf_bytes > a->buf_size)
+        fail_msg("%s: PATCH step %d needs %d + %d bytes of scratch, it has %d + %d", what, k, obs.kernel_bytes,
+                 obs.buf_bytes, a->kernel_size, a->buf_size);
+    if (obs.macs != s->macs + s->patch_extra_macs)
+        fail_msg("%s: PATCH step %d computed %lld MACs, the planner counts %lld", what, k, (long long)obs.macs,
+                 (long long)(s->macs + s->patch_extra_macs));
+    const reef_patch_stage *last = &a->stage[a->nstages - 1];
+    const reef_dims *od = last->conv ? &last->conv->output_dims : &last->dw->output_dims;
+    const int32_t out = s->output_tensor;
+    for (uint32_t b = 0; b < m->tensor_bytes[out]; b++) {
+        const uint32_t at = m->tensor_at[out] + b, pixel = b / (uint32_t)od->c;
+        const int32_t want = pixel_label(a->nstages, (int32_t)pixel / od->w, (int32_t)pixel % od->w);
+        if (shadow[at] != want) fail_msg("%s: after PATCH step %d, output byte %u holds %d", what, k, b, shadow[at]);
+        shadow[at] = out;
+    }
+    return x.pixels;
+}
+
 /* Replays step k of m on the shadow (its reads checked); a tile writes
  * only bytes [slice0, slice1) of its output (slice1 == 0: the whole step).
  * Returns the ROWS rows checked. */
@@ -205,6 +305,11 @@ static long replay_step(const reef_lowered_model *m, int k, int32_t *shadow, uin
     if (s->kind == REEF_STEP_ROWS) {
         if (slice1) fail_msg("%s: ROWS step %d is cut into tiles", what, k);
         return replay_rows(m, k, shadow, arena, what, top);
+    }
+    if (s->kind == REEF_STEP_PATCH) {
+        if (slice1) fail_msg("%s: PATCH step %d is cut into tiles", what, k);
+        patch_pixels += replay_patch(m, k, shadow, arena, what, top);
+        return 0;
     }
     if (!slice1) slice0 = 0, slice1 = out_n;
     for (uint32_t i = slice0; i < slice1; i++) shadow[out_at + i] = out;
@@ -341,7 +446,7 @@ static reef_intermittent_options fram_options(double budget)
 }
 
 typedef struct resume_figures {
-    long plans, units_replayed, fallen_back, over_input, host_failures, host_outputs;
+    long plans, units_replayed, fallen_back, over_input, host_failures, host_outputs, patch_units;
 } resume_figures;
 
 /* g lowered in `mode` and planned resumable, per step (budget 0) or at a
@@ -350,11 +455,11 @@ typedef struct resume_figures {
  * reef_intermittent_memory_fallback); both replayed on the shadow, resumed
  * at every point. With `in`, also every failure point of the host
  * campaign (the runtime's own resume over an NVM whose power fails). */
-static void check_resumable(const reef_graph *g, reef_memory_mode mode, double of_fast, const int8_t *in,
-                            const char *what, resume_figures *f)
+static void check_resumable(const reef_graph *g, reef_memory_mode mode, int patches, double of_fast,
+                            const int8_t *in, const char *what, resume_figures *f)
 {
     reef_error err = {{0}};
-    reef_lower_options lo = {0, mode};
+    reef_lower_options lo = {0, mode, patches};
     reef_lowered_model m;
     double budget = 0;
     if (of_fast > 0) {
@@ -378,6 +483,7 @@ static void check_resumable(const reef_graph *g, reef_memory_mode mode, double o
         if (p.units[u].tile_kind && reef_intermittent_step_in_place(&m.steps[p.units[u].step]))
             fail_msg("%s: unit %d cuts a step written over its input into tiles", what, u);
     for (int k = 0; k < m.nsteps; k++) f->over_input += reef_intermittent_step_in_place(&m.steps[k]);
+    for (int k = 0; k < m.nsteps; k++) f->patch_units += m.steps[k].kind == REEF_STEP_PATCH;
     size_t top;
     shadow_replay(&m, what, &top);
     if (top != m.arena_size) fail_msg("%s: buffers reach byte %zu, the arena reported is %zu", what, top, m.arena_size);
@@ -445,7 +551,8 @@ static void test_random_schedules(void **state)
     const int nets = testing_sanitizer_run() ? 60 : 1000;
     int in_place_steps = 0, smaller = 0, models_in_place = 0, rows_steps = 0, rows_in_place = 0, models_rows = 0;
     long rows_checked = 0;
-    resume_figures rf = {0};
+    resume_figures rf = {0}, rpf = {0};
+    int patch_lowerings = 0, patch_auto = 0;
     for (int k = 0; k < nets; k++) {
         char text[512], what[600];
         int side;
@@ -464,7 +571,7 @@ static void test_random_schedules(void **state)
         o.samples = 4, o.agreement = 0;
         if (reef_quantize(&model, &ds, &o, &g, NULL, &err)) fail_msg("%s: %s", text, err.msg);
         reef_lowered_model plain;
-        reef_lower_options no_reuse = {1, REEF_MEMORY_FAST};
+        reef_lower_options no_reuse = {1, REEF_MEMORY_FAST, REEF_PATCH_AUTO};
         if (reef_lower_with(&g, &no_reuse, &plain, &err)) fail_msg("%s: %s", text, err.msg);
         int8_t in[20 * 20], want[2], got[2];
         for (int i = 0; i < side * side; i++) in[i] = (int8_t)(ds.pixels[i] - 128);
@@ -472,7 +579,7 @@ static void test_random_schedules(void **state)
         size_t fast_arena = 0;
         for (int mode = REEF_MEMORY_FAST; mode <= REEF_MEMORY_MIN; mode++) {
             reef_lowered_model m;
-            reef_lower_options lo = {0, (reef_memory_mode)mode};
+            reef_lower_options lo = {0, (reef_memory_mode)mode, REEF_PATCH_AUTO};
             if (reef_lower_with(&g, &lo, &m, &err)) fail_msg("%s: %s", text, err.msg);
             snprintf(what, sizeof what, "net %d (%s), --memory %s", k, text, reef_memory_mode_name((reef_memory_mode)mode));
             size_t top;
@@ -491,6 +598,24 @@ static void test_random_schedules(void **state)
                 models_rows += m.rows_steps > 0;
             }
             if (m.arena_size > fast_arena) fail_msg("%s: arena %zu, above fast's %zu", what, m.arena_size, fast_arena);
+            patch_auto += m.patch_taken;
+            if (m.patch_taken && m.arena_size >= m.arena_no_patch)
+                fail_msg("%s: a patch stage taken that does not lower the arena (%zu, %zu without)", what, m.arena_size,
+                         m.arena_no_patch);
+            reef_lowered_free(&m);
+            if (mode == REEF_MEMORY_FAST) continue;
+            /* the same mode with a patch-based stage forced (reef/patch.h) */
+            reef_lower_options lp = {0, (reef_memory_mode)mode, REEF_PATCH_FORCE};
+            if (reef_lower_with(&g, &lp, &m, &err)) fail_msg("%s: %s", text, err.msg);
+            snprintf(what, sizeof what, "net %d (%s), --memory %s, patches forced", k, text,
+                     reef_memory_mode_name((reef_memory_mode)mode));
+            shadow_replay(&m, what, &top);
+            if (top != m.arena_size) fail_msg("%s: buffers reach byte %zu, the arena reported is %zu", what, top, m.arena_size);
+            if (m.patch_taken && m.arena_size != m.patch_arena)
+                fail_msg("%s: arena %zu, the planner weighed %zu", what, m.arena_size, m.patch_arena);
+            assert_int_equal(reef_lowered_invoke(&m, in, got), 0);
+            if (memcmp(got, want, sizeof got)) fail_msg("%s: outputs differ from the plan without reuse", what);
+            patch_lowerings += m.patch_taken;
             reef_lowered_free(&m);
         }
         /* resumable (intermittent) in balanced and min, per step and at a
@@ -501,7 +626,13 @@ static void test_random_schedules(void **state)
                 for (int pass = 0; pass < 2; pass++) {
                     snprintf(what, sizeof what, "net %d (%s), --memory %s, resumable %s", k, text,
                              reef_memory_mode_name((reef_memory_mode)mode), pass ? "at 1.05x fast's smallest charge" : "per step");
-                    check_resumable(&g, (reef_memory_mode)mode, pass ? 1.05 : 0, k % 20 == 0 ? in : NULL, what, &rf);
+                    check_resumable(&g, (reef_memory_mode)mode, REEF_PATCH_AUTO, pass ? 1.05 : 0, k % 20 == 0 ? in : NULL,
+                                    what, &rf);
+                    /* and with a patch-based stage forced: one whole unit, or fallen back */
+                    snprintf(what, sizeof what, "net %d (%s), --memory %s, patches forced, resumable %s", k, text,
+                             reef_memory_mode_name((reef_memory_mode)mode), pass ? "at 1.05x fast's smallest charge" : "per step");
+                    check_resumable(&g, (reef_memory_mode)mode, REEF_PATCH_FORCE, pass ? 1.05 : 0,
+                                    k % 20 == 0 ? in : NULL, what, &rpf);
                 }
         reef_lowered_free(&plain);
         reef_graph_free(&g);
@@ -519,8 +650,16 @@ static void test_random_schedules(void **state)
     printf("  under balanced and min: %d lowerings with ROWS steps, %d ROWS steps (%d output in place over their "
            "input), %ld rows read and checked on the shadow\n",
            models_rows, rows_steps, rows_in_place, rows_checked);
+    printf("  patch-based stages: %d lowerings (balanced and min) with one forced, %ld patch pixels read and checked "
+           "on the shadow; %d lowerings take one unforced (it lowers the arena); resumable with one forced: %ld plans, "
+           "%ld PATCH steps as whole units, %ld layers fallen back to layer by layer, %ld units replayed after a "
+           "failure, host campaign %ld failures, %ld outputs equal\n",
+           patch_lowerings, patch_pixels, patch_auto, rpf.plans, rpf.patch_units, rpf.fallen_back, rpf.units_replayed,
+           rpf.host_failures, rpf.host_outputs);
     assert_true(models_in_place > nets / 4 && smaller > 0);
     assert_true(models_rows > nets / 4 && rows_in_place > 0 && rows_checked > 0);
+    assert_true(patch_lowerings > nets && patch_pixels > 0 && rpf.patch_units > 0 && rpf.fallen_back > 0 &&
+                rpf.host_failures > 0);
 }
 
 /* The four MLPerf Tiny models in every mode on the same shadow: their
@@ -540,7 +679,7 @@ static void test_mlperf_schedules(void **state)
         if (reef_tflite_read(v[i].model_file, &g, &err)) fail_msg("%s", err.msg);
         for (int mode = REEF_MEMORY_FAST; mode <= REEF_MEMORY_MIN; mode++) {
             reef_lowered_model m;
-            reef_lower_options lo = {0, (reef_memory_mode)mode};
+            reef_lower_options lo = {0, (reef_memory_mode)mode, REEF_PATCH_AUTO};
             if (reef_lower_with(&g, &lo, &m, &err)) fail_msg("%s", err.msg);
             char what[200];
             snprintf(what, sizeof what, "%s, --memory %s", v[i].model, reef_memory_mode_name((reef_memory_mode)mode));
@@ -559,10 +698,25 @@ static void test_mlperf_schedules(void **state)
                 resume_figures rf = {0};
                 snprintf(what, sizeof what, "%s, --memory %s, resumable per step", v[i].model,
                          reef_memory_mode_name((reef_memory_mode)mode));
-                check_resumable(&g, (reef_memory_mode)mode, 0, NULL, what, &rf);
+                check_resumable(&g, (reef_memory_mode)mode, REEF_PATCH_AUTO, 0, NULL, what, &rf);
                 snprintf(what, sizeof what, "%s, --memory %s, resumable at 1.02x fast's smallest charge", v[i].model,
                          reef_memory_mode_name((reef_memory_mode)mode));
-                check_resumable(&g, (reef_memory_mode)mode, 1.02, NULL, what, &rf);
+                check_resumable(&g, (reef_memory_mode)mode, REEF_PATCH_AUTO, 1.02, NULL, what, &rf);
+                /* with a patch-based stage forced: replayed, resumable */
+                reef_lower_options lp = {0, (reef_memory_mode)mode, REEF_PATCH_FORCE};
+                if (reef_lower_with(&g, &lp, &m, &err)) fail_msg("%s", err.msg);
+                snprintf(what, sizeof what, "%s, --memory %s, patches forced", v[i].model,
+                         reef_memory_mode_name((reef_memory_mode)mode));
+                const long pixels0 = patch_pixels;
+                shadow_replay(&m, what, &top);
+                if (top != m.arena_size) fail_msg("%s: buffers reach byte %zu, the arena reported is %zu", what, top, m.arena_size);
+                printf("  %-4s --memory %-8s patches forced: %d PATCH step, arena %6zu B, %ld patch pixels checked\n",
+                       v[i].model, reef_memory_mode_name((reef_memory_mode)mode), m.patch_taken, m.arena_size,
+                       patch_pixels - pixels0);
+                reef_lowered_free(&m);
+                snprintf(what, sizeof what, "%s, --memory %s, patches forced, resumable per step", v[i].model,
+                         reef_memory_mode_name((reef_memory_mode)mode));
+                check_resumable(&g, (reef_memory_mode)mode, REEF_PATCH_FORCE, 0, NULL, what, &rf);
                 printf("  %-4s --memory %-8s resumable: %ld units replayed after a failure at every point, %ld "
                        "layers fallen back at 1.02x\n",
                        v[i].model, reef_memory_mode_name((reef_memory_mode)mode), rf.units_replayed, rf.fallen_back);

@@ -32,6 +32,7 @@
 #include "reef/reduce.h"
 #include "reef/fc.h"
 #include "reef/mean.h"
+#include "reef/patch.h"
 #include "reef/pool.h"
 #include "reef/reshape_pad.h"
 #include "reef/rows.h"
@@ -78,6 +79,10 @@ reef_status reef_conv_step(const void *args, uint8_t *arena);
 /* ROWS: a chain of conv / depthwise layers (and a residual ADD) run row by
  * row, intermediates in rings (reef/rows.h). */
 reef_status reef_rows_step(const void *args, uint8_t *arena);
+
+/* PATCH: a chain of conv / depthwise layers run patch by patch, halos
+ * recomputed, intermediates in scratch (reef/patch.h). */
+reef_status reef_patch_step(const void *args, uint8_t *arena);
 
 /* TRANSPOSE_CONV: a reef_conv_step_args (filter (C_OUT, KH, KW, C_IN),
  * dilation unused). */

@@ -67,7 +67,8 @@
     X(ADD_S16,     add_s16,     reef_add_s16_step,     reef_add_step_args,         add)         \
     X(QUANTIZE_S16,   quantize_s16,   reef_quantize_s16_step,   reef_quantize_step_args, quantize) \
     X(DEQUANTIZE_S16, dequantize_s16, reef_dequantize_s16_step, reef_quantize_step_args, quantize) \
-    X(ROWS,       rows,       reef_rows_step,       reef_rows_step_args,       rows)
+    X(ROWS,       rows,       reef_rows_step,       reef_rows_step_args,       rows)       \
+    X(PATCH,      patch,      reef_patch_step,      reef_patch_step_args,      patch)
 
 #define REEF_FLOAT_STEP_KINDS(X)                                                        \
     X(CONV,    conv,    reef_float_conv_step,    reef_float_conv_args, conv)               \

@@ -97,6 +97,10 @@ static double estimate_cycles(const reef_pplan *p, const reef_lowered_model *m, 
     for (int j = 0; j < t->boundary_step; j++) body += (double)m->steps[j].macs;
     samples = ((double)p->hp.epochs * steps_per_epoch + (double)p->refit_epochs * refit_steps) *
               (p->hp.batch_site + p->hp.batch_replay);
+    /* GUARD: the held-back frames and guard_replay replay samples, each
+     * forward only (about a third of a training sample) with the new and
+     * the old parameters */
+    samples += 2.0 / 3.0 * (default_hold(p->site_cap) + p->hp.guard_replay);
     double per_mac = p->scheme == REEF_SCHEME_INT8 ? UPDATE_INT8_CYCLES_PER_MAC : UPDATE_CYCLES_PER_MAC;
     return per_mac * sample_macs(&t->tail) * samples + BODY_CYCLES_PER_MAC * body * p->site_cap;
 }
@@ -250,6 +254,13 @@ int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, re
                   p->hp.batch_replay, p->hp.seed, p->site_cap, p->replay_count, p->ram_update, p->flash_update);
     if (p->hp.balance) n += snprintf(text + n, sizeof text - (size_t)n, "balance 1\n"); /* absent: 0, as before */
     if (p->refit_epochs) n += snprintf(text + n, sizeof text - (size_t)n, "refit_epochs %d\n", p->refit_epochs);
+    /* session 11's keys: written only when not their default, so older plans read the same */
+    if (p->hp.lr_decay != 0.0f && p->hp.lr_decay != 1.0f)
+        n += snprintf(text + n, sizeof text - (size_t)n, "lr_decay %.9g\n", (double)p->hp.lr_decay);
+    if (p->hp.guard_replay)
+        n += snprintf(text + n, sizeof text - (size_t)n, "guard_replay %d\nguard_forget %d\n", p->hp.guard_replay,
+                      p->hp.guard_forget);
+    if (p->replay_groups) n += snprintf(text + n, sizeof text - (size_t)n, "replay_groups 1\n");
     return reef_write_file(path, text, (size_t)n, err);
 }
 
@@ -295,6 +306,10 @@ static int parse_line(const char *key, const char *value, reef_pplan *p)
     else if (!strcmp(key, "site_cap")) p->site_cap = (int32_t)v;
     else if (!strcmp(key, "replay")) p->replay_count = (int32_t)v;
     else if (!strcmp(key, "refit_epochs") && v >= 0 && v <= 1000) p->refit_epochs = (int32_t)v;
+    else if (!strcmp(key, "lr_decay") && v > 0 && v <= 1) p->hp.lr_decay = (float)v;
+    else if (!strcmp(key, "guard_replay") && v >= 0 && v <= 127) p->hp.guard_replay = (int32_t)v;
+    else if (!strcmp(key, "guard_forget") && v >= 0 && v <= 65535) p->hp.guard_forget = (int32_t)v;
+    else if (!strcmp(key, "replay_groups") && (v == 0 || v == 1)) p->replay_groups = (int32_t)v;
     else if (!strcmp(key, "ram_update")) p->ram_update = (uint32_t)v;
     else if (!strcmp(key, "flash_update")) p->flash_update = (uint32_t)v;
     else return -1;
@@ -315,6 +330,9 @@ static int check_plan(const char *path, const reef_pplan *p, reef_error *err)
         return reef_fail(err, "%s: scheme int8 (QAS) has no momentum or anchor: both must be 0", path);
     if (p->site_cap < 1 || p->site_cap > 65535 || p->replay_count < 0 || (p->replay_count == 0 && p->hp.batch_replay))
         return reef_fail(err, "%s: site_cap 1..65535, replay >= 0 (and > 0 when batch_replay is)", path);
+    if (p->hp.guard_replay > p->replay_count)
+        return reef_fail(err, "%s: guard_replay %d: the plan keeps only %d replay samples", path, p->hp.guard_replay,
+                         p->replay_count);
     return 0;
 }
 

@@ -97,7 +97,7 @@ int reef_pcollect_params(const int8_t *outs, const uint8_t *records, int count, 
 }
 
 int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
-                   float *losses, int8_t guard_out[3], reef_error *err)
+                   float *losses, int8_t guard_out[5], reef_error *err)
 {
     size_t out_size = REEF_PERSONAL_OUT;
     int8_t *out = malloc((size_t)count * out_size);
@@ -112,7 +112,7 @@ int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t r
             return reef_fail(err, "the device session refused record %d (command %d): status %d", k, r[0], status);
         }
         if (r[0] == REEF_PERSONAL_STEP && losses) memcpy(&losses[step++], o, 4);
-        if (r[0] == REEF_PERSONAL_GUARD && guard_out) memcpy(guard_out, o, 3);
+        if (r[0] == REEF_PERSONAL_GUARD && guard_out) memcpy(guard_out, o, 5);
     }
     int rc = reef_pcollect_params(out, records, count, record_size, s->p.tail->train_count, params_out);
     free(out);

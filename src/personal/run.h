@@ -32,7 +32,7 @@ int reef_pcollect_params(const int8_t *outs, const uint8_t *records, int count, 
  * host); params_out (param_count) gets what SAVE returns, losses (one per
  * STEP, may be NULL) the step losses. */
 int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
-                   float *losses, int8_t guard_out[3], reef_error *err);
+                   float *losses, int8_t guard_out[5], reef_error *err);
 
 typedef struct reef_peval_result {
     int count;
@@ -86,6 +86,7 @@ typedef struct reef_prun_report {
     uint32_t param_count, trainable, replay_count;
     float first_loss, last_loss;
     int hold_back, guard_kept, held_correct_after, held_correct_before; /* GUARD's answer */
+    int guard_replay, replay_correct_after, replay_correct_before;     /* replay samples it scored */
     int refit_epochs, refit_steps;  /* refit_steps: STEP records after REFIT (no-ops when refused) */
     reef_peval_result site, test;
     /* stm32l4r5 */

@@ -28,8 +28,13 @@
  *          trained ones only when they answer at least m = header byte 2
  *          more samples correctly (m = 0: at least as many, and a tie is
  *          won by the lower loss); otherwise the old ones are put back, so
- *          SAVE then keeps the old model. out: byte 0 = 1 kept the update, 0 put the old back;
- *          bytes 1, 2 = held-back samples correct after, before. A refusal
+ *          SAVE then keeps the old model. With hp.guard_replay = R > 0 it
+ *          also scores the first R replay samples (source data, flash),
+ *          and the update must in addition answer at least as many of them
+ *          correctly as the old parameters less hp.guard_forget (what it
+ *          may forget). out: byte 0 = 1 kept the update, 0 put the old back;
+ *          bytes 1, 2 = held-back samples correct after, before; bytes
+ *          3, 4 = replay samples correct after, before. A refusal
  *          holds until RESET: later STEPs do nothing (answer loss 0)
  *   REFIT  after a GUARD that kept the update: the held-back samples join
  *          the training samples and the step count restarts, so the STEPs
@@ -101,6 +106,7 @@ typedef struct reef_personal {
     int32_t replay_next;
     int32_t hold_count;        /* held-back samples: site[site_cap - 1 - k] */
     int32_t refused;           /* GUARD put the old parameters back: STEP does nothing */
+    int32_t epoch;             /* epochs begun since RESET (REFIT does not restart the count): lr_decay */
 } reef_personal;
 
 /* Bytes the arena needs for the update's transient buffers (grads, acts,

@@ -110,6 +110,15 @@ static reef_nvm_status restore_into(const reef_personal *p, const reef_nvm_recor
     return reef_nvm_record_load(rec, params, p->tail->train_count * 4u, &length, 0);
 }
 
+/* Replay samples GUARD scores (the first ones in flash): hp.guard_replay,
+ * at most all of them but one when steps mix replay in. */
+static int32_t guarded_replay(const reef_personal *p)
+{
+    int32_t r = p->hp.guard_replay, most = p->hp.batch_replay > 0 ? p->replay_count - 1 : p->replay_count;
+    if (r < 0) r = 0;
+    return r < most ? r : most < 0 ? 0 : most;
+}
+
 /* Adds one sample's loss under params to *loss; 1 when params answer its label. */
 static int32_t score_one(reef_personal *p, const float *params, const int8_t *sample, int32_t label, float *loss)
 {
@@ -156,12 +165,11 @@ static int do_guard(reef_personal *p, int32_t margin, int8_t *out)
     reef_tail_state s = state_of(p);
     float loss_new, loss_old;
     int32_t correct_new, correct_old, replay_new = 0, replay_old = 0;
-    int32_t nreplay = p->hp.guard_replay < p->replay_count ? p->hp.guard_replay : p->replay_count;
+    int32_t nreplay = guarded_replay(p);
     uint32_t k, n = p->tail->train_count;
     int keep;
     if (p->hold_count == 0) return 2;
     if (p->tail->nclasses > REEF_PERSONAL_MAX_CLASSES) return 1;
-    if (nreplay < 0) nreplay = 0;
     correct_new = score_held(p, p->params, &loss_new);
     if (nreplay) replay_new = score_replay(p, p->params, nreplay);
     reef_tail_deployed(p->tail, p->params0, s.grads);
@@ -243,6 +251,9 @@ static int do_step(reef_personal *p, float *loss)
     int32_t spe = reef_personal_steps_per_epoch(p), n = 0, i, pos, in_count = p->tail->in_count;
     reef_tail_state s = state_of(p);
     reef_tail_hparams hp;
+    /* the first guard_replay replay samples are GUARD's: never trained on,
+     * so they can show forgetting (the ones trained on stay right) */
+    int32_t replay_first = guarded_replay(p), replay_pool = p->replay_count - replay_first;
     uint32_t k;
     if (p->refused) return 0; /* the guard's refusal holds until RESET */
     if (spe == 0) return 2;
@@ -257,10 +268,11 @@ static int do_step(reef_personal *p, float *loss)
         batch[n] = p->site + at * in_count;
         labels[n++] = p->site_labels[at];
     }
-    for (i = 0; i < p->hp.batch_replay && p->replay_count > 0; i++) {
-        batch[n] = p->replay + p->replay_next * in_count;
-        labels[n++] = p->replay_labels[p->replay_next];
-        p->replay_next = (p->replay_next + 1) % p->replay_count;
+    for (i = 0; i < p->hp.batch_replay && replay_pool > 0; i++) {
+        int32_t at = replay_first + p->replay_next;
+        batch[n] = p->replay + at * in_count;
+        labels[n++] = p->replay_labels[at];
+        p->replay_next = (p->replay_next + 1) % replay_pool;
     }
     for (k = 0; k < p->tail->train_count; k++) s.grads[k] = 0.0f; /* the arena held the body */
     hp = p->hp;

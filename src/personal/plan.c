@@ -330,9 +330,9 @@ static int check_plan(const char *path, const reef_pplan *p, reef_error *err)
         return reef_fail(err, "%s: scheme int8 (QAS) has no momentum or anchor: both must be 0", path);
     if (p->site_cap < 1 || p->site_cap > 65535 || p->replay_count < 0 || (p->replay_count == 0 && p->hp.batch_replay))
         return reef_fail(err, "%s: site_cap 1..65535, replay >= 0 (and > 0 when batch_replay is)", path);
-    if (p->hp.guard_replay > p->replay_count)
-        return reef_fail(err, "%s: guard_replay %d: the plan keeps only %d replay samples", path, p->hp.guard_replay,
-                         p->replay_count);
+    if (p->hp.guard_replay > (p->hp.batch_replay ? p->replay_count - 1 : p->replay_count))
+        return reef_fail(err, "%s: guard_replay %d: the plan keeps %d replay samples, and the update steps need "
+                         "at least one that GUARD does not hold", path, p->hp.guard_replay, p->replay_count);
     return 0;
 }
 

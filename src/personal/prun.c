@@ -254,7 +254,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->guard_kept = guard[0];
         r->held_correct_after = guard[1];
         r->held_correct_before = guard[2];
-        r->guard_replay = plan->hp.guard_replay < plan->replay_count ? plan->hp.guard_replay : plan->replay_count;
+        r->guard_replay = plan->hp.guard_replay;
         r->replay_correct_after = guard[3];
         r->replay_correct_before = guard[4];
         r->refit_epochs = refit_steps ? o->refit_epochs : 0;

@@ -29,7 +29,8 @@
  *          more samples correctly (m = 0: at least as many, and a tie is
  *          won by the lower loss); otherwise the old ones are put back, so
  *          SAVE then keeps the old model. With hp.guard_replay = R > 0 it
- *          also scores the first R replay samples (source data, flash),
+ *          also scores the first R replay samples (source data, flash;
+ *          STEP mixes in only the others, so these are never trained on),
  *          and the update must in addition answer at least as many of them
  *          correctly as the old parameters less hp.guard_forget (what it
  *          may forget). out: byte 0 = 1 kept the update, 0 put the old back;

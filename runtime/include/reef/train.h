@@ -96,7 +96,8 @@ typedef struct reef_tail_hparams {
                                   (counted over the whole update, the refit's included);
                                   0 or 1: constant */
     int32_t guard_replay;      /* GUARD also scores this many replay samples (the first
-                                  ones in flash) with the new and the old parameters */
+                                  ones in flash, which STEP then never trains on) with
+                                  the new and the old parameters */
     int32_t guard_forget;      /* ... and refuses an update that answers more than this
                                   many fewer of them correctly than the old parameters */
 } reef_tail_hparams;

@@ -121,7 +121,8 @@ typedef struct reef_psession {
 
 /* Replay samples: the boundary tensors of replay_count samples of src
  * (class-balanced, in a fixed order from seed; with by_group the strata
- * (habitat, class) are taken in turn, so every habitat of src is kept),
+ * (habitat, class) are taken in turn, so every habitat of src is kept; a
+ * source without habitats is one),
  * computed by the int8 body. replay (replay_count * in_count), labels
  * (replay_count). */
 int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const reef_ptail *t, const reef_dataset *src,

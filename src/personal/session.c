@@ -34,7 +34,7 @@ static uint32_t next_in_stratum(const reef_dataset *src, const uint32_t *order, 
     uint32_t i;
     for (i = from; i < src->count; i++) {
         uint32_t at = order[i], stratum = src->labels[at];
-        if (by_group) stratum += (uint32_t)src->groups[at] * src->num_classes;
+        if (by_group && src->groups) stratum += (uint32_t)src->groups[at] * src->num_classes;
         if (stratum == want) break;
     }
     return i;
@@ -47,9 +47,8 @@ int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const re
     if (replay_count <= 0) return 0;
     if (src->count < (uint32_t)replay_count)
         return reef_fail(err, "the replay source has %u samples, fewer than the %d asked for", src->count, replay_count);
-    if (by_group && (!src->groups || src->num_groups < 1))
-        return reef_fail(err, "replay_groups 1: the replay source has no habitats (groups)");
-    uint32_t nstrata = src->num_classes * (by_group ? src->num_groups : 1);
+    /* a source without habitats is one habitat: class-balanced */
+    uint32_t nstrata = src->num_classes * (by_group && src->groups && src->num_groups > 1 ? src->num_groups : 1);
     reef_input_map map;
     uint32_t *order = malloc(src->count * sizeof *order);
     uint8_t *arena = malloc(m->arena_size);

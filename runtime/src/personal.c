@@ -282,10 +282,25 @@ static int do_step(reef_personal *p, float *loss)
     return *loss < 0.0f ? 1 : 0;
 }
 
+/* The deployed int8 model's class (argmax of its output, first wins). */
+static int eval_int8(reef_personal *p, const int8_t *frame, int8_t *out)
+{
+    const int8_t *y = (const int8_t *)(p->arena + p->output_at);
+    int32_t k, best = 0;
+    copy_bytes(p->arena + p->input_at, frame, (uint32_t)p->input_size);
+    if (reef_run_steps(p->steps, 0, p->model_steps, p->arena) != REEF_OK) return 3;
+    for (k = 1; k < p->output_size; k++)
+        if (y[k] > y[best]) best = k;
+    out[0] = (int8_t)best;
+    return 0;
+}
+
 static int do_eval(reef_personal *p, const int8_t *frame, const float *params, int8_t *out)
 {
     reef_tail_state s = state_of(p);
-    int status = run_body(p, frame);
+    int status;
+    if (params && p->refused && p->model_steps > 0) return eval_int8(p, frame, out);
+    status = run_body(p, frame);
     if (status) return status;
     copy_bytes(p->boundary, p->arena + p->boundary_at, (uint32_t)p->tail->in_count);
     out[0] = (int8_t)reef_tail_predict(p->tail, params, p->params0, p->boundary, s.acts);

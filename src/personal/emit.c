@@ -166,13 +166,14 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
     }
     fprintf(fp,
             "static reef_personal %s_session = {\n"
-            "    .steps = %s_steps, .body_steps = %d, .arena = %s_work, .arena_size = %u,\n"
+            "    .steps = %s_steps, .body_steps = %d, .model_steps = %d, .output_at = %u, .output_size = %d,\n"
+            "    .arena = %s_work, .arena_size = %u,\n"
             "    .input_at = %u, .input_size = %d, .boundary_at = %u, .tail = &%s_tail,\n"
             "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d},\n"
             "    .params = %s_params, .params0 = %s_params0, .velocity = %s,\n"
             "    .site = %s_site, .site_labels = %s_site_labels, .order = %s_order, .boundary = %s_boundary,\n"
             "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d};\n\n",
-            name, name, t->boundary_step, name, work, m->input_at, m->input_size, t->boundary_at, name,
+            name, name, t->boundary_step, m->nsteps, m->output_at, m->output_size, name, work, m->input_at, m->input_size, t->boundary_at, name,
             float_literal(l1, sizeof l1, plan->hp.lr), float_literal(l2, sizeof l2, plan->hp.momentum),
             float_literal(l3, sizeof l3, plan->hp.anchor), plan->hp.epochs, plan->hp.batch_site,
             plan->hp.batch_replay, plan->hp.seed, plan->hp.balance, float_literal(l4, sizeof l4, plan->hp.lr_decay),

@@ -278,8 +278,10 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         rc = run_board(m, &t, plan, replay, replay_labels, records, count, params, o, r, err);
     if (!rc && r->emulated && !r->bit_identical)
         rc = reef_fail(err, "the weights trained on qemu-m4 differ from the host's: the update is not bit-identical");
-    if (!rc) rc = reef_peval(m, &t, &map, site, is_labelled, params, &r->site, err);
-    if (!rc && o->test) rc = reef_peval(m, &t, &map, o->test, NULL, params, &r->test, err);
+    /* a refused update leaves the device on its deployed int8 model (EVAL) */
+    int refused = !rc && o->hold_back > 0 && !r->guard_kept;
+    if (!rc) rc = reef_peval(m, &t, &map, site, is_labelled, params, refused, &r->site, err);
+    if (!rc && o->test) rc = reef_peval(m, &t, &map, o->test, NULL, params, refused, &r->test, err);
     if (!rc && o->params_out) rc = save_params(o->params_out, params, t.tail.train_count, err);
     reef_psession_free(&s);
     free(replay), free(replay_labels), free(is_labelled), free(records), free(params), free(losses);

@@ -130,8 +130,8 @@ int reef_peval_nclasses(const reef_peval_result *r)
 }
 
 int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
-               const reef_dataset *ds, const uint8_t *skip, const float *params, reef_peval_result *r,
-               reef_error *err)
+               const reef_dataset *ds, const uint8_t *skip, const float *params, int refused,
+               reef_peval_result *r, reef_error *err)
 {
     memset(r, 0, sizeof *r);
     uint8_t *arena = malloc(m->arena_size);
@@ -161,7 +161,8 @@ int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_inpu
             if (out[k] > out[best]) best = k;
         int label = ds->labels[i];
         r->count++;
-        int after_ok = params && reef_tail_predict(&t->tail, params, t->params0, boundary, acts) == label;
+        int after_ok = refused ? best == label
+                               : params && reef_tail_predict(&t->tail, params, t->params0, boundary, acts) == label;
         r->int8_correct += best == label;
         r->before_correct += reef_tail_predict(&t->tail, NULL, t->params0, boundary, acts) == label;
         r->after_correct += after_ok;

@@ -47,10 +47,12 @@ typedef struct reef_peval_result {
     int after_class_correct[REEF_PERSONAL_MAX_CLASSES];
 } reef_peval_result;
 
-/* Evaluates every sample of ds not marked in skip (may be NULL). */
+/* Evaluates every sample of ds not marked in skip (may be NULL). "after"
+ * is the tail with params, or with refused set the int8 model itself
+ * (what the device's EVAL answers after a refused update). */
 int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
-               const reef_dataset *ds, const uint8_t *skip, const float *params, reef_peval_result *r,
-               reef_error *err);
+               const reef_dataset *ds, const uint8_t *skip, const float *params, int refused,
+               reef_peval_result *r, reef_error *err);
 
 /* Classes up to the last one with samples in r (per-class figures). */
 int reef_peval_nclasses(const reef_peval_result *r);

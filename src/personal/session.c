@@ -112,6 +112,9 @@ int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef
     p->arena_size = (uint32_t)(m->arena_size > transient ? m->arena_size : transient);
     p->steps = m->table;
     p->body_steps = t->boundary_step;
+    p->model_steps = m->nsteps;
+    p->output_at = m->output_at;
+    p->output_size = m->output_size;
     p->input_at = m->input_at;
     p->input_size = m->input_size;
     p->boundary_at = t->boundary_at;

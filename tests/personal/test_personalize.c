@@ -333,8 +333,10 @@ static void test_update_on_host(void **state)
 }
 
 /* A margin above the held-back count cannot be met: the device must put
- * the old (deployed) weights back, so "after" equals the tail's "before"
- * on every frame of the site and of the test split. */
+ * the old (deployed) weights back and answer with its int8 model, so
+ * "after" equals the int8 model on every frame of the site and of the
+ * test split (session 11; the float tail's "before" can differ by a
+ * frame). */
 static void test_guard_puts_old_back(void **state)
 {
     (void)state;
@@ -351,8 +353,8 @@ static void test_guard_puts_old_back(void **state)
            r.held_correct_before, r.guard_kept);
     assert_int_equal(r.guard_kept, 0);
     assert_true(r.last_loss < r.first_loss); /* it did train */
-    assert_int_equal(r.site.after_correct, r.site.before_correct);
-    assert_int_equal(r.test.after_correct, r.test.before_correct);
+    assert_int_equal(r.site.after_correct, r.site.int8_correct); /* the deployed int8 model answers */
+    assert_int_equal(r.test.after_correct, r.test.int8_correct);
     reef_prun_report_free(&r);
 }
 
@@ -450,8 +452,8 @@ static void test_refit_after_refusal_is_nothing(void **state)
     run_case_refit("host", REEF_SCHEME_FLOAT, 0, 2, 4, &r, 1); /* margin 4 > 3 held back: refused */
     assert_int_equal(r.guard_kept, 0);
     assert_true(r.refit_steps > 0);
-    assert_int_equal(r.site.after_correct, r.site.before_correct);
-    assert_int_equal(r.test.after_correct, r.test.before_correct);
+    assert_int_equal(r.site.after_correct, r.site.int8_correct); /* the deployed int8 model answers */
+    assert_int_equal(r.test.after_correct, r.test.int8_correct);
     reef_prun_report_free(&r);
 }
 
@@ -599,6 +601,22 @@ static void test_guard_judges_replay(void **state)
     reef_tail_deployed(&with_replay.t.tail, with_replay.t.params0, deployed);
     assert_memory_equal(with_replay.s.p.params, deployed, bytes);
     free(deployed);
+    /* refused: EVAL answers what the whole int8 model answers, frame by frame */
+    uint8_t *arena = malloc(fx.m.arena_size);
+    int8_t rec[4096] = {REEF_PERSONAL_EVAL};
+    for (uint32_t i = 0; i < fx.site.count; i++) {
+        int8_t *in = (int8_t *)(arena + fx.m.input_at);
+        reef_input_map_apply(&with_replay.map, reef_dataset_sample(&fx.site, i), (size_t)fx.m.input_size, in);
+        assert_int_equal(reef_lowered_run_steps(&fx.m, arena, 0, fx.m.nsteps), 0);
+        const int8_t *y = (const int8_t *)(arena + fx.m.output_at);
+        int best = 0;
+        for (int k = 1; k < fx.m.output_size; k++)
+            if (y[k] > y[best]) best = k;
+        memcpy(rec + REEF_PERSONAL_HEADER, in, (size_t)fx.m.input_size);
+        assert_int_equal(reef_personal_record(&with_replay.s.p, rec, out, REEF_PERSONAL_OUT), 0);
+        assert_int_equal(out[0], best);
+    }
+    free(arena);
     /* the steps mix in only the replay samples GUARD does not hold: with
      * 3 of 8 held, the round robin runs over the other 5 */
     p.hp.batch_replay = 2, p.hp.guard_replay = 3;

@@ -12,7 +12,11 @@
  *          epoch; hp.balance: the classes in equal shares)
  *          plus batch_replay replay samples (flash), forward,
  *          backward, SGD; out: the mean loss (float)
- *   EVAL   run body and tail with the trained weights; out[0] = class
+ *   EVAL   run body and tail with the trained weights; out[0] = class.
+ *          After a refused update (GUARD, until RESET) the device keeps
+ *          its deployed model: EVAL runs the whole int8 model (when
+ *          model_steps is set) so it answers exactly what it answered
+ *          before the update
  *   BEFORE the same with the deployed weights (params0)
  *   SAVE   commit the trained parameters to NVM (store, when set);
  *          out: their CRC-32 and train_count (two uint32)
@@ -78,6 +82,12 @@ typedef struct reef_personal {
     /* the frozen int8 body: steps [0, body_steps) of the inference table */
     const reef_step *steps;
     int32_t body_steps;
+    /* the whole int8 model: steps [0, model_steps), its int8 output
+     * (output_size values) at output_at; EVAL answers with it after a
+     * refused update (0: the float tail with the old parameters instead) */
+    int32_t model_steps;
+    uint32_t output_at;
+    int32_t output_size;
     uint8_t *arena;            /* (arena_size), 8-byte aligned */
     uint32_t arena_size;
     uint32_t input_at;         /* the model's int8 input in the arena */

@@ -369,6 +369,7 @@ int reef_pplan_load(const char *path, reef_pplan *p, reef_error *err)
     if (reef_read_file(path, &data, &size, err)) return -1;
     reef_pplan_default(p);
     p->ntrain = 0;
+    p->replay_groups = 0; /* absent from a plan file: class-balanced, as plans before session 11 meant */
     char *text = (char *)data, *save = NULL;
     int lineno = 0, rc = 0, version = 0;
     char *copy = malloc(size + 1);

@@ -258,7 +258,26 @@ static void test_plan_file_scheme(void **state)
         if (scheme == REEF_SCHEME_INT8) assert_true(back.hp.momentum == 0.0f);
         assert_int_equal(back.refit_epochs, p.refit_epochs);
         assert_true((strstr(text, "\nrefit_epochs ") != NULL) == (p.refit_epochs > 0));
+        /* session 11's keys round-trip; the planner's default replay is by habitat */
+        assert_int_equal(p.replay_groups, 1);
+        assert_int_equal(back.replay_groups, 1);
     }
+    /* a plan file without replay_groups (before session 11) keeps its
+     * class-balanced replay, and the new keys read back */
+    plan_for(&p);
+    p.replay_groups = 0, p.hp.lr_decay = 0.5f, p.hp.guard_replay = 3, p.hp.guard_forget = 1;
+    if (reef_pplan_save(path, &p, "m.tflite", &err)) fail_msg("%s", err.msg);
+    if (reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(back.replay_groups, 0);
+    assert_true(back.hp.lr_decay == 0.5f);
+    assert_int_equal(back.hp.guard_replay, 3);
+    assert_int_equal(back.hp.guard_forget, 1);
+    /* a guard holding every replay sample leaves the steps none: refused */
+    FILE *fp = fopen(path, "a");
+    fprintf(fp, "guard_replay %d\n", p.replay_count);
+    fclose(fp);
+    assert_int_not_equal(reef_pplan_load(path, &back, &err), 0);
+    assert_non_null(strstr(err.msg, "guard_replay"));
     testing_rm_tree(dir);
 }
 

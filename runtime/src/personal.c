@@ -110,47 +110,83 @@ static reef_nvm_status restore_into(const reef_personal *p, const reef_nvm_recor
     return reef_nvm_record_load(rec, params, p->tail->train_count * 4u, &length, 0);
 }
 
-/* Correct answers and summed loss of params on the held-back samples. */
-static int32_t score_held(reef_personal *p, const float *params, float *loss)
+/* Replay samples GUARD scores (the first ones in flash): hp.guard_replay,
+ * at most all of them but one when steps mix replay in. */
+static int32_t guarded_replay(const reef_personal *p)
+{
+    int32_t r = p->hp.guard_replay, most = p->hp.batch_replay > 0 ? p->replay_count - 1 : p->replay_count;
+    if (r < 0) r = 0;
+    return r < most ? r : most < 0 ? 0 : most;
+}
+
+/* Adds one sample's loss under params to *loss; 1 when params answer its label. */
+static int32_t score_one(reef_personal *p, const float *params, const int8_t *sample, int32_t label, float *loss)
 {
     reef_tail_state s = state_of(p);
     float probs[REEF_PERSONAL_MAX_CLASSES];
+    int32_t c, best = 0;
+    const float *logits = reef_tail_forward(p->tail, params, p->params0, sample, s.acts);
+    for (c = 1; c < p->tail->nclasses; c++)
+        if (logits[c] > logits[best]) best = c;
+    *loss += reef_train_softmax_xent(probs, logits, p->tail->nclasses, label);
+    return best == label;
+}
+
+/* Correct answers and summed loss of params on the held-back samples. */
+static int32_t score_held(reef_personal *p, const float *params, float *loss)
+{
     int32_t k, correct = 0, n = p->tail->in_count;
     *loss = 0.0f;
     for (k = 0; k < p->hold_count; k++) {
-        int32_t at = p->site_cap - 1 - k, c, best = 0, label = p->site_labels[at];
-        const float *logits = reef_tail_forward(p->tail, params, p->params0, p->site + at * n, s.acts);
-        for (c = 1; c < p->tail->nclasses; c++)
-            if (logits[c] > logits[best]) best = c;
-        correct += best == label;
-        *loss += reef_train_softmax_xent(probs, logits, p->tail->nclasses, label);
+        int32_t at = p->site_cap - 1 - k;
+        correct += score_one(p, params, p->site + at * n, p->site_labels[at], loss);
     }
     return correct;
 }
 
+/* Correct answers of params on the first count replay samples. */
+static int32_t score_replay(reef_personal *p, const float *params, int32_t count)
+{
+    int32_t k, correct = 0, n = p->tail->in_count;
+    float loss = 0.0f;
+    for (k = 0; k < count; k++) correct += score_one(p, params, p->replay + k * n, p->replay_labels[k], &loss);
+    return correct;
+}
+
+static int8_t clamp127(int32_t v) { return (int8_t)(v > 127 ? 127 : v); }
+
 /* GUARD (reef/personal.h). The old parameters are rebuilt in the grads
- * buffer, which holds nothing between steps. */
+ * buffer, which holds nothing between steps. With hp.guard_replay the
+ * source samples in flash vote too: an update that gains at the site but
+ * forgets more than hp.guard_forget of them is refused (forgetting shows on
+ * the source data, never on the site's frames). */
 static int do_guard(reef_personal *p, int32_t margin, int8_t *out)
 {
     reef_tail_state s = state_of(p);
     float loss_new, loss_old;
-    int32_t correct_new, correct_old;
+    int32_t correct_new, correct_old, replay_new = 0, replay_old = 0;
+    int32_t nreplay = guarded_replay(p);
     uint32_t k, n = p->tail->train_count;
     int keep;
     if (p->hold_count == 0) return 2;
     if (p->tail->nclasses > REEF_PERSONAL_MAX_CLASSES) return 1;
     correct_new = score_held(p, p->params, &loss_new);
+    if (nreplay) replay_new = score_replay(p, p->params, nreplay);
     reef_tail_deployed(p->tail, p->params0, s.grads);
     if (p->store) (void)restore_into(p, p->store, s.grads); /* stays deployed unless a valid copy loads */
     correct_old = score_held(p, s.grads, &loss_old);
+    if (nreplay) replay_old = score_replay(p, s.grads, nreplay);
     keep = margin > 0 ? correct_new >= correct_old + margin
                       : correct_new > correct_old || (correct_new == correct_old && loss_new <= loss_old);
+    if (replay_new + p->hp.guard_forget < replay_old) keep = 0;
     if (!keep) copy_bytes(p->params, s.grads, n * 4u);
     p->refused = !keep;
     for (k = 0; k < n; k++) s.grads[k] = 0.0f;
     out[0] = (int8_t)keep;
-    out[1] = (int8_t)(correct_new > 127 ? 127 : correct_new);
-    out[2] = (int8_t)(correct_old > 127 ? 127 : correct_old);
+    out[1] = clamp127(correct_new);
+    out[2] = clamp127(correct_old);
+    out[3] = clamp127(replay_new);
+    out[4] = clamp127(replay_old);
     return 0;
 }
 
@@ -197,38 +233,74 @@ static int do_refit(reef_personal *p, int8_t *out)
     return 0;
 }
 
+/* lr * decay^epoch by repeated multiplication: the same float operations,
+ * so the same bits, on the host and the M4 (no libm powf). */
+static float decayed_lr(const reef_tail_hparams *hp, int32_t epoch)
+{
+    float lr = hp->lr;
+    int32_t e;
+    if (hp->lr_decay <= 0.0f || hp->lr_decay == 1.0f) return lr;
+    for (e = 0; e < epoch; e++) lr *= hp->lr_decay;
+    return lr;
+}
+
 static int do_step(reef_personal *p, float *loss)
 {
     const int8_t *batch[REEF_PERSONAL_MAX_BATCH];
     uint8_t labels[REEF_PERSONAL_MAX_BATCH];
     int32_t spe = reef_personal_steps_per_epoch(p), n = 0, i, pos, in_count = p->tail->in_count;
     reef_tail_state s = state_of(p);
+    reef_tail_hparams hp;
+    /* the first guard_replay replay samples are GUARD's: never trained on,
+     * so they can show forgetting (the ones trained on stay right) */
+    int32_t replay_first = guarded_replay(p), replay_pool = p->replay_count - replay_first;
     uint32_t k;
     if (p->refused) return 0; /* the guard's refusal holds until RESET */
     if (spe == 0) return 2;
     if (p->hp.batch_site + p->hp.batch_replay > REEF_PERSONAL_MAX_BATCH) return 1;
     pos = (p->step % spe) * p->hp.batch_site;
-    if (pos == 0) shuffle(p, p->step / spe);
+    if (pos == 0) {
+        shuffle(p, p->step / spe);
+        p->epoch++; /* a refit's epochs go on counting */
+    }
     for (i = pos; i < pos + p->hp.batch_site && i < p->site_count; i++) {
         int32_t at = reef_personal_site_pick(p, i);
         batch[n] = p->site + at * in_count;
         labels[n++] = p->site_labels[at];
     }
-    for (i = 0; i < p->hp.batch_replay && p->replay_count > 0; i++) {
-        batch[n] = p->replay + p->replay_next * in_count;
-        labels[n++] = p->replay_labels[p->replay_next];
-        p->replay_next = (p->replay_next + 1) % p->replay_count;
+    for (i = 0; i < p->hp.batch_replay && replay_pool > 0; i++) {
+        int32_t at = replay_first + p->replay_next;
+        batch[n] = p->replay + at * in_count;
+        labels[n++] = p->replay_labels[at];
+        p->replay_next = (p->replay_next + 1) % replay_pool;
     }
     for (k = 0; k < p->tail->train_count; k++) s.grads[k] = 0.0f; /* the arena held the body */
-    *loss = reef_tail_train_batch(p->tail, &s, &p->hp, batch, labels, n);
+    hp = p->hp;
+    hp.lr = decayed_lr(&p->hp, p->epoch - 1);
+    *loss = reef_tail_train_batch(p->tail, &s, &hp, batch, labels, n);
     p->step++;
     return *loss < 0.0f ? 1 : 0;
+}
+
+/* The deployed int8 model's class (argmax of its output, first wins). */
+static int eval_int8(reef_personal *p, const int8_t *frame, int8_t *out)
+{
+    const int8_t *y = (const int8_t *)(p->arena + p->output_at);
+    int32_t k, best = 0;
+    copy_bytes(p->arena + p->input_at, frame, (uint32_t)p->input_size);
+    if (reef_run_steps(p->steps, 0, p->model_steps, p->arena) != REEF_OK) return 3;
+    for (k = 1; k < p->output_size; k++)
+        if (y[k] > y[best]) best = k;
+    out[0] = (int8_t)best;
+    return 0;
 }
 
 static int do_eval(reef_personal *p, const int8_t *frame, const float *params, int8_t *out)
 {
     reef_tail_state s = state_of(p);
-    int status = run_body(p, frame);
+    int status;
+    if (params && p->refused && p->model_steps > 0) return eval_int8(p, frame, out);
+    status = run_body(p, frame);
     if (status) return status;
     copy_bytes(p->boundary, p->arena + p->boundary_at, (uint32_t)p->tail->in_count);
     out[0] = (int8_t)reef_tail_predict(p->tail, params, p->params0, p->boundary, s.acts);
@@ -244,6 +316,7 @@ static void do_reset(reef_personal *p)
     p->replay_next = 0;
     p->hold_count = 0;
     p->refused = 0;
+    p->epoch = 0;
 }
 
 void reef_personal_init(reef_personal *p)

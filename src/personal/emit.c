@@ -114,7 +114,7 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
     if (reef_atomic_open(&af, path, err)) return -1;
     FILE *fp = af.fp;
     uint32_t in = (uint32_t)t->tail.in_count, np = t->tail.param_count, nt = t->tail.train_count;
-    char l1[48], l2[48], l3[48];
+    char l1[48], l2[48], l3[48], l4[48];
     uint32_t transient = reef_personal_transient_bytes(&t->tail);
     uint32_t work = (uint32_t)m->arena_size > transient ? (uint32_t)m->arena_size : transient;
     int nreplay = replay ? plan->replay_count : 0;
@@ -166,16 +166,18 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
     }
     fprintf(fp,
             "static reef_personal %s_session = {\n"
-            "    .steps = %s_steps, .body_steps = %d, .arena = %s_work, .arena_size = %u,\n"
+            "    .steps = %s_steps, .body_steps = %d, .model_steps = %d, .output_at = %u, .output_size = %d,\n"
+            "    .arena = %s_work, .arena_size = %u,\n"
             "    .input_at = %u, .input_size = %d, .boundary_at = %u, .tail = &%s_tail,\n"
-            "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d},\n"
+            "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d},\n"
             "    .params = %s_params, .params0 = %s_params0, .velocity = %s,\n"
             "    .site = %s_site, .site_labels = %s_site_labels, .order = %s_order, .boundary = %s_boundary,\n"
             "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d};\n\n",
-            name, name, t->boundary_step, name, work, m->input_at, m->input_size, t->boundary_at, name,
+            name, name, t->boundary_step, m->nsteps, m->output_at, m->output_size, name, work, m->input_at, m->input_size, t->boundary_at, name,
             float_literal(l1, sizeof l1, plan->hp.lr), float_literal(l2, sizeof l2, plan->hp.momentum),
             float_literal(l3, sizeof l3, plan->hp.anchor), plan->hp.epochs, plan->hp.batch_site,
-            plan->hp.batch_replay, plan->hp.seed, plan->hp.balance, name, name, velocity, name, name, name, name, plan->site_cap,
+            plan->hp.batch_replay, plan->hp.seed, plan->hp.balance, float_literal(l4, sizeof l4, plan->hp.lr_decay),
+            plan->hp.guard_replay, plan->hp.guard_forget, name, name, velocity, name, name, name, name, plan->site_cap,
             replay_name, replay_labels_name, nreplay);
     fprintf(fp,
             "int %s_personal_record(const int8_t *record, int8_t *out)\n{\n"
@@ -222,7 +224,7 @@ int reef_pgen(const char *dir, const char *name, const char *model_path, const r
         labels = malloc((size_t)plan.replay_count);
         if (!replay || !labels) rc = reef_fail(err, "out of memory");
         if (!rc) rc = reef_dataset_load(replay_path, &src, err);
-        if (!rc) rc = reef_replay_build(g, m, &t, &src, plan.replay_count, plan.hp.seed, replay, labels, err);
+        if (!rc) rc = reef_replay_build(g, m, &t, &src, plan.replay_count, plan.hp.seed, plan.replay_groups, replay, labels, err);
     }
     if (!rc) rc = reef_pemit(dir, name, model_path, m, &t, &plan, replay, labels, err);
     free(replay);

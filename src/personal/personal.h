@@ -82,6 +82,7 @@ typedef struct reef_pplan {
     int32_t site_cap;                      /* labelled frames the device keeps */
     int32_t replay_count;                  /* source samples kept in flash */
     int32_t refit_epochs;                  /* after a kept guard, epochs over every labelled frame */
+    int32_t replay_groups;                 /* 1: replay samples balanced over habitats and classes */
     /* budget figures (bytes), computed by reef_pplan_cost */
     uint32_t ram_update;                   /* persistent + transient + arena */
     uint32_t flash_update;                 /* params0 + replay */
@@ -119,10 +120,13 @@ typedef struct reef_psession {
 } reef_psession;
 
 /* Replay samples: the boundary tensors of replay_count samples of src
- * (class-balanced, in a fixed order from seed), computed by the int8 body.
- * replay (replay_count * in_count), labels (replay_count). */
+ * (class-balanced, in a fixed order from seed; with by_group the strata
+ * (habitat, class) are taken in turn, so every habitat of src is kept; a
+ * source without habitats is one),
+ * computed by the int8 body. replay (replay_count * in_count), labels
+ * (replay_count). */
 int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const reef_ptail *t, const reef_dataset *src,
-                      int32_t replay_count, uint32_t seed, int8_t *replay, uint8_t *labels,
+                      int32_t replay_count, uint32_t seed, int by_group, int8_t *replay, uint8_t *labels,
                       reef_error *err);
 
 int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef_ptail *t,

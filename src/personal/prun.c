@@ -212,7 +212,7 @@ static int build_replay(const reef_graph *g, const reef_lowered_model *m, const 
     *replay = malloc((size_t)plan->replay_count * (size_t)t->tail.in_count);
     *labels = malloc((size_t)plan->replay_count);
     if (!*replay || !*labels) return reef_fail(err, "out of memory");
-    return reef_replay_build(g, m, t, o->source, plan->replay_count, plan->hp.seed, *replay, *labels, err);
+    return reef_replay_build(g, m, t, o->source, plan->replay_count, plan->hp.seed, plan->replay_groups, *replay, *labels, err);
 }
 
 static int save_params(const char *path, const float *params, uint32_t n, reef_error *err)
@@ -236,7 +236,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     /* the refit: refit_epochs whole epochs over every labelled frame */
     int refit_steps = o->hold_back > 0 && o->refit_epochs > 0
                           ? (o->labelled + plan->hp.batch_site - 1) / plan->hp.batch_site * o->refit_epochs : 0;
-    int8_t guard[3] = {1, 0, 0};
+    int8_t guard[5] = {1, 0, 0, 0, 0};
     int rc = check_inputs(m, &t, plan, site, o, err);
     if (!rc) rc = reef_input_map_from_graph(g, &map, err);
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
@@ -254,6 +254,9 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->guard_kept = guard[0];
         r->held_correct_after = guard[1];
         r->held_correct_before = guard[2];
+        r->guard_replay = plan->hp.guard_replay;
+        r->replay_correct_after = guard[3];
+        r->replay_correct_before = guard[4];
         r->refit_epochs = refit_steps ? o->refit_epochs : 0;
         r->refit_steps = refit_steps;
         r->steps = nsteps;
@@ -275,8 +278,10 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         rc = run_board(m, &t, plan, replay, replay_labels, records, count, params, o, r, err);
     if (!rc && r->emulated && !r->bit_identical)
         rc = reef_fail(err, "the weights trained on qemu-m4 differ from the host's: the update is not bit-identical");
-    if (!rc) rc = reef_peval(m, &t, &map, site, is_labelled, params, &r->site, err);
-    if (!rc && o->test) rc = reef_peval(m, &t, &map, o->test, NULL, params, &r->test, err);
+    /* a refused update leaves the device on its deployed int8 model (EVAL) */
+    int refused = !rc && o->hold_back > 0 && !r->guard_kept;
+    if (!rc) rc = reef_peval(m, &t, &map, site, is_labelled, params, refused, &r->site, err);
+    if (!rc && o->test) rc = reef_peval(m, &t, &map, o->test, NULL, params, refused, &r->test, err);
     if (!rc && o->params_out) rc = save_params(o->params_out, params, t.tail.train_count, err);
     reef_psession_free(&s);
     free(replay), free(replay_labels), free(is_labelled), free(records), free(params), free(losses);
@@ -323,6 +328,11 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
         reef_json_kv_bool(&j, "guard_kept_update", r->guard_kept);
         reef_json_kv_int(&j, "held_back_correct_after", r->held_correct_after);
         reef_json_kv_int(&j, "held_back_correct_before", r->held_correct_before);
+        if (r->guard_replay) {
+            reef_json_kv_int(&j, "guard_replay", r->guard_replay);
+            reef_json_kv_int(&j, "guard_replay_correct_after", r->replay_correct_after);
+            reef_json_kv_int(&j, "guard_replay_correct_before", r->replay_correct_before);
+        }
         reef_json_kv_int(&j, "refit_epochs", r->refit_epochs);
         reef_json_kv_int(&j, "refit_steps", r->refit_steps);
     }
@@ -390,6 +400,9 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
         fprintf(fp, "guard: %d held-back frames, %d correct after the update against %d before: %s\n", r->hold_back,
                 r->held_correct_after, r->held_correct_before,
                 r->guard_kept ? "the update is kept" : "the old model is kept");
+    if (r->hold_back && r->guard_replay)
+        fprintf(fp, "guard: %d replay samples, %d correct after the update against %d before\n", r->guard_replay,
+                r->replay_correct_after, r->replay_correct_before);
     if (r->refit_steps)
         fprintf(fp, "refit: %d epochs over all %d labelled frames (%d steps)%s\n", r->refit_epochs, r->labelled,
                 r->refit_steps, r->guard_kept ? "" : ", not run: the guard refused the update");

@@ -97,7 +97,7 @@ int reef_pcollect_params(const int8_t *outs, const uint8_t *records, int count, 
 }
 
 int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
-                   float *losses, int8_t guard_out[3], reef_error *err)
+                   float *losses, int8_t guard_out[5], reef_error *err)
 {
     size_t out_size = REEF_PERSONAL_OUT;
     int8_t *out = malloc((size_t)count * out_size);
@@ -112,7 +112,7 @@ int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t r
             return reef_fail(err, "the device session refused record %d (command %d): status %d", k, r[0], status);
         }
         if (r[0] == REEF_PERSONAL_STEP && losses) memcpy(&losses[step++], o, 4);
-        if (r[0] == REEF_PERSONAL_GUARD && guard_out) memcpy(guard_out, o, 3);
+        if (r[0] == REEF_PERSONAL_GUARD && guard_out) memcpy(guard_out, o, 5);
     }
     int rc = reef_pcollect_params(out, records, count, record_size, s->p.tail->train_count, params_out);
     free(out);
@@ -130,8 +130,8 @@ int reef_peval_nclasses(const reef_peval_result *r)
 }
 
 int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
-               const reef_dataset *ds, const uint8_t *skip, const float *params, reef_peval_result *r,
-               reef_error *err)
+               const reef_dataset *ds, const uint8_t *skip, const float *params, int refused,
+               reef_peval_result *r, reef_error *err)
 {
     memset(r, 0, sizeof *r);
     uint8_t *arena = malloc(m->arena_size);
@@ -161,7 +161,8 @@ int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_inpu
             if (out[k] > out[best]) best = k;
         int label = ds->labels[i];
         r->count++;
-        int after_ok = params && reef_tail_predict(&t->tail, params, t->params0, boundary, acts) == label;
+        int after_ok = refused ? best == label
+                               : params && reef_tail_predict(&t->tail, params, t->params0, boundary, acts) == label;
         r->int8_correct += best == label;
         r->before_correct += reef_tail_predict(&t->tail, NULL, t->params0, boundary, acts) == label;
         r->after_correct += after_ok;

@@ -32,7 +32,7 @@ int reef_pcollect_params(const int8_t *outs, const uint8_t *records, int count, 
  * host); params_out (param_count) gets what SAVE returns, losses (one per
  * STEP, may be NULL) the step losses. */
 int reef_prun_host(reef_psession *s, const uint8_t *records, int count, size_t record_size, float *params_out,
-                   float *losses, int8_t guard_out[3], reef_error *err);
+                   float *losses, int8_t guard_out[5], reef_error *err);
 
 typedef struct reef_peval_result {
     int count;
@@ -47,10 +47,12 @@ typedef struct reef_peval_result {
     int after_class_correct[REEF_PERSONAL_MAX_CLASSES];
 } reef_peval_result;
 
-/* Evaluates every sample of ds not marked in skip (may be NULL). */
+/* Evaluates every sample of ds not marked in skip (may be NULL). "after"
+ * is the tail with params, or with refused set the int8 model itself
+ * (what the device's EVAL answers after a refused update). */
 int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_input_map *map,
-               const reef_dataset *ds, const uint8_t *skip, const float *params, reef_peval_result *r,
-               reef_error *err);
+               const reef_dataset *ds, const uint8_t *skip, const float *params, int refused,
+               reef_peval_result *r, reef_error *err);
 
 /* Classes up to the last one with samples in r (per-class figures). */
 int reef_peval_nclasses(const reef_peval_result *r);
@@ -86,6 +88,7 @@ typedef struct reef_prun_report {
     uint32_t param_count, trainable, replay_count;
     float first_loss, last_loss;
     int hold_back, guard_kept, held_correct_after, held_correct_before; /* GUARD's answer */
+    int guard_replay, replay_correct_after, replay_correct_before;     /* replay samples it scored */
     int refit_epochs, refit_steps;  /* refit_steps: STEP records after REFIT (no-ops when refused) */
     reef_peval_result site, test;
     /* stm32l4r5 */

@@ -26,18 +26,37 @@ static int body_on_pixels(const reef_lowered_model *m, const reef_ptail *t, cons
     return 0;
 }
 
+/* The next sample of stratum want in order from *next on (stratum: the
+ * class, or with groups the (group, class) pair); src->count when none. */
+static uint32_t next_in_stratum(const reef_dataset *src, const uint32_t *order, uint32_t from, uint32_t want,
+                                int by_group)
+{
+    uint32_t i;
+    for (i = from; i < src->count; i++) {
+        uint32_t at = order[i], stratum = src->labels[at];
+        if (by_group && src->groups) stratum += (uint32_t)src->groups[at] * src->num_classes;
+        if (stratum == want) break;
+    }
+    return i;
+}
+
 int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const reef_ptail *t, const reef_dataset *src,
-                      int32_t replay_count, uint32_t seed, int8_t *replay, uint8_t *labels,
+                      int32_t replay_count, uint32_t seed, int by_group, int8_t *replay, uint8_t *labels,
                       reef_error *err)
 {
     if (replay_count <= 0) return 0;
     if (src->count < (uint32_t)replay_count)
         return reef_fail(err, "the replay source has %u samples, fewer than the %d asked for", src->count, replay_count);
+    /* a source without habitats is one habitat: class-balanced */
+    uint32_t nstrata = src->num_classes * (by_group && src->groups && src->num_groups > 1 ? src->num_groups : 1);
     reef_input_map map;
     uint32_t *order = malloc(src->count * sizeof *order);
     uint8_t *arena = malloc(m->arena_size);
-    int rc = !order || !arena ? reef_fail(err, "out of memory") : 0;
-    /* a fixed shuffle, then the classes taken in turn (class-balanced) */
+    uint32_t *next = calloc(nstrata, sizeof *next);
+    int rc = !order || !arena || !next ? reef_fail(err, "out of memory") : 0;
+    /* a fixed shuffle, then the strata taken in turn: the classes
+     * (class-balanced), or every habitat's classes (habitat- and
+     * class-balanced), an exhausted stratum giving its turn to the next */
     reef_rng rng;
     reef_rng_seed(&rng, seed);
     for (uint32_t i = 0; !rc && i < src->count; i++) order[i] = i;
@@ -48,20 +67,18 @@ int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const re
         order[j] = tmp;
     }
     if (!rc) rc = reef_input_map_from_graph(g, &map, err);
-    uint32_t *next = calloc(src->num_classes, sizeof *next);
-    if (!rc && !next) rc = reef_fail(err, "out of memory");
+    uint32_t turn = 0;
     for (int32_t k = 0; !rc && k < replay_count; k++) {
-        uint32_t want = (uint32_t)k % src->num_classes, i;
-        for (i = next[want]; i < src->count && src->labels[order[i]] != want; i++) {}
-        if (i == src->count) { /* class exhausted: take the next of any class */
-            want = (want + 1) % src->num_classes;
-            for (i = next[want]; i < src->count && src->labels[order[i]] != want; i++) {}
-            if (i == src->count) {
-                rc = reef_fail(err, "the replay source has too few samples per class");
-                break;
-            }
+        uint32_t i = src->count, tried;
+        for (tried = 0; tried < nstrata && i == src->count; tried++, turn++) {
+            uint32_t want = turn % nstrata;
+            i = next_in_stratum(src, order, next[want], want, by_group);
+            next[want] = i < src->count ? i + 1 : src->count;
         }
-        next[want] = i + 1;
+        if (i == src->count) {
+            rc = reef_fail(err, "the replay source has too few samples per class");
+            break;
+        }
         labels[k] = (uint8_t)src->labels[order[i]];
         if (body_on_pixels(m, t, &map, reef_dataset_sample(src, order[i]), arena, replay + (size_t)k * t->tail.in_count))
             rc = reef_fail(err, "the int8 body failed on a replay sample");
@@ -95,6 +112,9 @@ int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef
     p->arena_size = (uint32_t)(m->arena_size > transient ? m->arena_size : transient);
     p->steps = m->table;
     p->body_steps = t->boundary_step;
+    p->model_steps = m->nsteps;
+    p->output_at = m->output_at;
+    p->output_size = m->output_size;
     p->input_at = m->input_at;
     p->input_size = m->input_size;
     p->boundary_at = t->boundary_at;

@@ -118,6 +118,10 @@ static void test_tail_matches_int8(void **state)
 
 /* 3 of the 12 labelled frames are held back for the GUARD (margin 0), so
  * the qemu-m4 run checks that path bit-identical too. */
+/* session 11's settings for the next run_case_refit (the qemu-m4 test sets them) */
+static float case_lr_decay;
+static int case_guard_replay, case_replay_groups;
+
 static void run_case_refit(const char *target, int scheme, int balance, int refit_epochs, int margin,
                            reef_prun_report *r, int expect_ok)
 {
@@ -125,6 +129,7 @@ static void run_case_refit(const char *target, int scheme, int balance, int refi
     reef_error err;
     plan_for_scheme(&p, scheme);
     p.hp.balance = balance;
+    p.hp.lr_decay = case_lr_decay, p.hp.guard_replay = case_guard_replay, p.replay_groups = case_replay_groups;
     /* sparse: every bias and the classifier's weights */
     for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
     p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
@@ -253,14 +258,33 @@ static void test_plan_file_scheme(void **state)
         if (scheme == REEF_SCHEME_INT8) assert_true(back.hp.momentum == 0.0f);
         assert_int_equal(back.refit_epochs, p.refit_epochs);
         assert_true((strstr(text, "\nrefit_epochs ") != NULL) == (p.refit_epochs > 0));
+        /* session 11's keys round-trip; the planner's default replay is by habitat */
+        assert_int_equal(p.replay_groups, 1);
+        assert_int_equal(back.replay_groups, 1);
     }
+    /* a plan file without replay_groups (before session 11) keeps its
+     * class-balanced replay, and the new keys read back */
+    plan_for(&p);
+    p.replay_groups = 0, p.hp.lr_decay = 0.5f, p.hp.guard_replay = 3, p.hp.guard_forget = 1;
+    if (reef_pplan_save(path, &p, "m.tflite", &err)) fail_msg("%s", err.msg);
+    if (reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(back.replay_groups, 0);
+    assert_true(back.hp.lr_decay == 0.5f);
+    assert_int_equal(back.hp.guard_replay, 3);
+    assert_int_equal(back.hp.guard_forget, 1);
+    /* a guard holding every replay sample leaves the steps none: refused */
+    FILE *fp = fopen(path, "a");
+    fprintf(fp, "guard_replay %d\n", p.replay_count);
+    fclose(fp);
+    assert_int_not_equal(reef_pplan_load(path, &back, &err), 0);
+    assert_non_null(strstr(err.msg, "guard_replay"));
     testing_rm_tree(dir);
 }
 
-/* The planner adds refit epochs (up to 4, with 8 replay samples per step)
- * only while the whole update's estimate fits the time and energy budget,
- * and never changes the cut or mask for them: without limits the float
- * plan gets 4 (scheme a none); with an energy budget between its
+/* The planner adds refit epochs (up to 3 since session 11, with 8 replay
+ * samples per step) only while the whole update's estimate fits the time
+ * and energy budget, and never changes the cut or mask for them: without
+ * limits the float plan gets 3 (scheme a none); with an energy budget between its
  * estimates with 2 and 3 refit epochs, 2, at the same cut, and the
  * estimate stays within the budget. */
 static void test_plan_refit_within_budget(void **state)
@@ -271,7 +295,7 @@ static void test_plan_refit_within_budget(void **state)
     plan_for_scheme(&free_plan, REEF_SCHEME_INT8);
     assert_int_equal(free_plan.refit_epochs, 0);
     plan_for(&free_plan);
-    assert_int_equal(free_plan.refit_epochs, 4);
+    assert_int_equal(free_plan.refit_epochs, 3);
     assert_int_equal(free_plan.hp.batch_replay, 8);
     reef_ptail t;
     if (reef_ptail_build(&fx.g, &fx.m, free_plan.boundary_step, free_plan.train, free_plan.ntrain, &t, &err))
@@ -328,8 +352,10 @@ static void test_update_on_host(void **state)
 }
 
 /* A margin above the held-back count cannot be met: the device must put
- * the old (deployed) weights back, so "after" equals the tail's "before"
- * on every frame of the site and of the test split. */
+ * the old (deployed) weights back and answer with its int8 model, so
+ * "after" equals the int8 model on every frame of the site and of the
+ * test split (session 11; the float tail's "before" can differ by a
+ * frame). */
 static void test_guard_puts_old_back(void **state)
 {
     (void)state;
@@ -346,8 +372,8 @@ static void test_guard_puts_old_back(void **state)
            r.held_correct_before, r.guard_kept);
     assert_int_equal(r.guard_kept, 0);
     assert_true(r.last_loss < r.first_loss); /* it did train */
-    assert_int_equal(r.site.after_correct, r.site.before_correct);
-    assert_int_equal(r.test.after_correct, r.test.before_correct);
+    assert_int_equal(r.site.after_correct, r.site.int8_correct); /* the deployed int8 model answers */
+    assert_int_equal(r.test.after_correct, r.test.int8_correct);
     reef_prun_report_free(&r);
 }
 
@@ -445,9 +471,232 @@ static void test_refit_after_refusal_is_nothing(void **state)
     run_case_refit("host", REEF_SCHEME_FLOAT, 0, 2, 4, &r, 1); /* margin 4 > 3 held back: refused */
     assert_int_equal(r.guard_kept, 0);
     assert_true(r.refit_steps > 0);
-    assert_int_equal(r.site.after_correct, r.site.before_correct);
-    assert_int_equal(r.test.after_correct, r.test.before_correct);
+    assert_int_equal(r.site.after_correct, r.site.int8_correct); /* the deployed int8 model answers */
+    assert_int_equal(r.test.after_correct, r.test.int8_correct);
     reef_prun_report_free(&r);
+}
+
+/* A session on the fixture for the record-level tests below: the plan's
+ * tail, the site's first n frames added (HOLD for the last hold of them)
+ * with their labels, flipped when flip is set. */
+typedef struct small_session {
+    reef_ptail t;
+    reef_psession s;
+    reef_input_map map;
+    int8_t *replay;
+    uint8_t *replay_labels;
+} small_session;
+
+static void small_session_open(small_session *ss, const reef_pplan *p, int n, int hold, int flip)
+{
+    reef_error err;
+    memset(ss, 0, sizeof *ss);
+    if (reef_ptail_build(&fx.g, &fx.m, p->boundary_step, p->train, p->ntrain, &ss->t, &err)) fail_msg("%s", err.msg);
+    if (reef_input_map_from_graph(&fx.g, &ss->map, &err)) fail_msg("%s", err.msg);
+    if (p->replay_count > 0) {
+        ss->replay = malloc((size_t)p->replay_count * (size_t)ss->t.tail.in_count);
+        ss->replay_labels = malloc((size_t)p->replay_count);
+        if (reef_replay_build(&fx.g, &fx.m, &ss->t, &fx.train, p->replay_count, p->hp.seed, p->replay_groups, ss->replay,
+                              ss->replay_labels, &err))
+            fail_msg("%s", err.msg);
+    }
+    if (reef_psession_init(&ss->s, &fx.m, &ss->t, p, ss->replay, ss->replay_labels, &err)) fail_msg("%s", err.msg);
+    int8_t rec[4096] = {0}, out[REEF_PERSONAL_OUT];
+    assert_true(reef_precord_size(&fx.m) <= sizeof rec);
+    for (int i = 0; i < n; i++) {
+        rec[0] = i >= n - hold ? REEF_PERSONAL_HOLD : REEF_PERSONAL_ADD;
+        rec[1] = (int8_t)(flip ? 1 - fx.site.labels[i] : fx.site.labels[i]);
+        reef_input_map_apply(&ss->map, reef_dataset_sample(&fx.site, i), (size_t)fx.m.input_size, rec + REEF_PERSONAL_HEADER);
+        assert_int_equal(reef_personal_record(&ss->s.p, rec, out, sizeof out), 0);
+    }
+}
+
+static void small_session_close(small_session *ss)
+{
+    reef_psession_free(&ss->s);
+    reef_ptail_free(&ss->t);
+    free(ss->replay);
+    free(ss->replay_labels);
+}
+
+static int send_command(small_session *ss, int command, int8_t *out)
+{
+    int8_t rec[4096] = {(int8_t)command};
+    return reef_personal_record(&ss->s.p, rec, out, REEF_PERSONAL_OUT);
+}
+
+static void run_epochs(small_session *ss, int epochs)
+{
+    int8_t out[REEF_PERSONAL_OUT];
+    int steps = epochs * reef_personal_steps_per_epoch(&ss->s.p);
+    for (int k = 0; k < steps; k++) assert_int_equal(send_command(ss, REEF_PERSONAL_STEP, out), 0);
+}
+
+/* hp.lr_decay: the e-th epoch (counted since RESET, across REFIT) trains
+ * at lr * decay^e. A session at lr 0.2 with decay 0.5 equals, bit for bit,
+ * one at a constant lr set by hand to 0.2, 0.1 (after one epoch) and 0.05
+ * (after the REFIT) (0.5 scales a float exactly), and differs from one left
+ * at 0.2. */
+static void test_lr_decay_per_epoch(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    plan_for(&p);
+    p.hp.lr = 0.2f;
+    p.replay_count = 0, p.hp.batch_replay = 0;
+    small_session decayed, by_hand, constant;
+    p.hp.lr_decay = 0.5f;
+    small_session_open(&decayed, &p, 12, 4, 0);
+    p.hp.lr_decay = 0.0f;
+    small_session_open(&by_hand, &p, 12, 4, 0);
+    small_session_open(&constant, &p, 12, 4, 0);
+    size_t bytes = (size_t)decayed.t.tail.train_count * 4;
+    run_epochs(&decayed, 1), run_epochs(&by_hand, 1), run_epochs(&constant, 1);
+    assert_memory_equal(decayed.s.p.params, constant.s.p.params, bytes); /* epoch 0: lr itself */
+    by_hand.s.p.hp.lr = 0.1f;
+    run_epochs(&decayed, 1), run_epochs(&by_hand, 1), run_epochs(&constant, 1);
+    assert_int_equal(decayed.s.p.epoch, 2);
+    assert_memory_equal(decayed.s.p.params, by_hand.s.p.params, bytes);
+    assert_true(memcmp(decayed.s.p.params, constant.s.p.params, bytes) != 0);
+    int8_t out[REEF_PERSONAL_OUT];
+    int8_t guard[4096] = {REEF_PERSONAL_GUARD};
+    assert_int_equal(reef_personal_record(&decayed.s.p, guard, out, REEF_PERSONAL_OUT), 0);
+    int kept = out[0];
+    assert_int_equal(reef_personal_record(&by_hand.s.p, guard, out, REEF_PERSONAL_OUT), 0);
+    assert_int_equal(out[0], kept);
+    if (kept) { /* the refit's epoch is the third: 0.05 */
+        assert_int_equal(send_command(&decayed, REEF_PERSONAL_REFIT, out), 0);
+        assert_int_equal(send_command(&by_hand, REEF_PERSONAL_REFIT, out), 0);
+        by_hand.s.p.hp.lr = 0.05f;
+        run_epochs(&decayed, 1), run_epochs(&by_hand, 1);
+        assert_int_equal(decayed.s.p.epoch, 3);
+        assert_memory_equal(decayed.s.p.params, by_hand.s.p.params, bytes);
+    }
+    assert_int_equal(send_command(&decayed, REEF_PERSONAL_RESET, out), 0);
+    assert_int_equal(decayed.s.p.epoch, 0);
+    small_session_close(&decayed), small_session_close(&by_hand), small_session_close(&constant);
+}
+
+/* hp.guard_replay: an update trained on the site's frames with every label
+ * flipped "gains" on the held-back frames (flipped too), so the guard on
+ * them alone keeps it; scored on the source's replay samples as well, it
+ * forgets, and is refused: the deployed parameters are back. The replay
+ * counts it answers are the ones the tail gives. */
+static void test_guard_judges_replay(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    plan_for(&p);
+    for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
+    p.hp.lr = 0.5f, p.hp.momentum = 0.0f, p.hp.batch_replay = 0, p.replay_count = 8;
+    small_session held_only, with_replay;
+    small_session_open(&held_only, &p, 16, 4, 1);
+    p.hp.guard_replay = 8, p.hp.guard_forget = 0;
+    small_session_open(&with_replay, &p, 16, 4, 1);
+    run_epochs(&held_only, 6), run_epochs(&with_replay, 6);
+    size_t bytes = (size_t)held_only.t.tail.train_count * 4;
+    assert_memory_equal(held_only.s.p.params, with_replay.s.p.params, bytes); /* the same update */
+    /* what the guard must see on the replay samples */
+    int32_t n = with_replay.t.tail.in_count, right_new = 0, right_old = 0;
+    float *acts = malloc(with_replay.t.tail.act_count * sizeof(float));
+    for (int k = 0; k < 8; k++) {
+        const int8_t *b = with_replay.replay + (size_t)k * n;
+        right_new += reef_tail_predict(&with_replay.t.tail, with_replay.s.p.params, with_replay.t.params0, b, acts) ==
+                     with_replay.replay_labels[k];
+        right_old += reef_tail_predict(&with_replay.t.tail, NULL, with_replay.t.params0, b, acts) ==
+                     with_replay.replay_labels[k];
+    }
+    free(acts);
+    printf("flipped update: replay %d of 8 right after, %d before\n", right_new, right_old);
+    assert_true(right_new < right_old); /* the fixture forgets: else the test proves nothing */
+    int8_t out[REEF_PERSONAL_OUT];
+    assert_int_equal(send_command(&held_only, REEF_PERSONAL_GUARD, out), 0);
+    assert_int_equal(out[0], 1); /* the flipped held-back frames vote for it */
+    assert_int_equal(send_command(&with_replay, REEF_PERSONAL_GUARD, out), 0);
+    assert_int_equal(out[0], 0);
+    assert_int_equal(out[3], right_new);
+    assert_int_equal(out[4], right_old);
+    float *deployed = malloc(bytes);
+    reef_tail_deployed(&with_replay.t.tail, with_replay.t.params0, deployed);
+    assert_memory_equal(with_replay.s.p.params, deployed, bytes);
+    free(deployed);
+    /* refused: EVAL answers what the whole int8 model answers, frame by frame */
+    uint8_t *arena = malloc(fx.m.arena_size);
+    int8_t rec[4096] = {REEF_PERSONAL_EVAL};
+    for (uint32_t i = 0; i < fx.site.count; i++) {
+        int8_t *in = (int8_t *)(arena + fx.m.input_at);
+        reef_input_map_apply(&with_replay.map, reef_dataset_sample(&fx.site, i), (size_t)fx.m.input_size, in);
+        assert_int_equal(reef_lowered_run_steps(&fx.m, arena, 0, fx.m.nsteps), 0);
+        const int8_t *y = (const int8_t *)(arena + fx.m.output_at);
+        int best = 0;
+        for (int k = 1; k < fx.m.output_size; k++)
+            if (y[k] > y[best]) best = k;
+        memcpy(rec + REEF_PERSONAL_HEADER, in, (size_t)fx.m.input_size);
+        assert_int_equal(reef_personal_record(&with_replay.s.p, rec, out, REEF_PERSONAL_OUT), 0);
+        assert_int_equal(out[0], best);
+    }
+    free(arena);
+    /* the steps mix in only the replay samples GUARD does not hold: with
+     * 3 of 8 held, the round robin runs over the other 5 */
+    p.hp.batch_replay = 2, p.hp.guard_replay = 3;
+    small_session mixing;
+    small_session_open(&mixing, &p, 16, 4, 0);
+    run_epochs(&mixing, 1);
+    int steps = reef_personal_steps_per_epoch(&mixing.s.p);
+    assert_int_equal(mixing.s.p.replay_next, steps * 2 % 5);
+    small_session_close(&mixing);
+    p.hp.batch_replay = 0, p.hp.guard_replay = 8;
+    /* allowed to forget that many: kept */
+    small_session_close(&with_replay);
+    p.hp.guard_forget = right_old - right_new;
+    small_session_open(&with_replay, &p, 16, 4, 1);
+    run_epochs(&with_replay, 6);
+    assert_int_equal(send_command(&with_replay, REEF_PERSONAL_GUARD, out), 0);
+    assert_int_equal(out[0], 1);
+    small_session_close(&held_only), small_session_close(&with_replay);
+}
+
+/* Replay chosen by habitat and class (replay_groups): a habitat of 2
+ * samples among 96 gets its turn in the first round of strata, so one of
+ * its two samples is replay sample 4 ((0, c0) (0, c1) (1, c0) (1, c1)
+ * (2, c0)); a source without habitats is one habitat: the class-balanced
+ * choice. */
+static void test_replay_by_habitat(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_error err;
+    reef_ptail t;
+    plan_for(&p);
+    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
+    reef_dataset src = fx.train;
+    uint16_t groups[96];
+    assert_true(src.count == 96);
+    for (uint32_t i = 0; i < src.count; i++) groups[i] = (uint16_t)(i / 2 % 2); /* both classes in each */
+    groups[10] = groups[20] = 2; /* both class 0 (even index) */
+    src.groups = groups, src.num_groups = 3;
+    int32_t n = t.tail.in_count;
+    int8_t *replay = malloc((size_t)8 * n), *rare = malloc((size_t)2 * n);
+    uint8_t labels[8], rare_labels[2];
+    if (reef_replay_build(&fx.g, &fx.m, &t, &src, 8, 1, 1, replay, labels, &err)) fail_msg("%s", err.msg);
+    for (int k = 0; k < 2; k++) { /* the two rare samples' boundaries, one at a time */
+        reef_dataset one = src;
+        uint32_t at = k ? 20 : 10;
+        one.count = 1, one.pixels = reef_dataset_sample(&src, at), one.labels = src.labels + at, one.groups = groups + at;
+        if (reef_replay_build(&fx.g, &fx.m, &t, &one, 1, 1, 0, rare + (size_t)k * n, rare_labels + k, &err))
+            fail_msg("%s", err.msg);
+    }
+    assert_int_equal(labels[0], 0), assert_int_equal(labels[1], 1), assert_int_equal(labels[4], 0);
+    assert_true(!memcmp(replay + (size_t)4 * n, rare, (size_t)n) || !memcmp(replay + (size_t)4 * n, rare + n, (size_t)n));
+    src.groups = NULL, src.num_groups = 1;
+    int8_t *plain = malloc((size_t)8 * n);
+    uint8_t plain_labels[8];
+    if (reef_replay_build(&fx.g, &fx.m, &t, &src, 8, 1, 1, replay, labels, &err)) fail_msg("%s", err.msg);
+    if (reef_replay_build(&fx.g, &fx.m, &t, &src, 8, 1, 0, plain, plain_labels, &err)) fail_msg("%s", err.msg);
+    assert_memory_equal(replay, plain, (size_t)8 * n);
+    assert_memory_equal(labels, plain_labels, 8);
+    free(replay), free(rare), free(plain);
+    reef_ptail_free(&t);
 }
 
 /* "Old" is the newest valid copy in the NVM store when one exists: a
@@ -511,8 +760,14 @@ static void test_qemu_bit_identical(void **state)
     if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
     reef_prun_report r;
     /* with class-balanced batches (the generated session carries
-     * hp.balance) and a refit epoch after the guard */
+     * hp.balance), a refit epoch after the guard, a decaying lr and a guard
+     * that scores the replay samples too (session 11) */
+    case_lr_decay = 0.7f, case_guard_replay = 4; /* of 8: the steps mix in the other 4 */
     run_case_refit("qemu-m4", REEF_SCHEME_FLOAT, 1, 1, 0, &r, 1); /* reef_prun fails unless the weights are bit-identical */
+    case_lr_decay = 0.0f, case_guard_replay = 0;
+    printf("qemu-m4: guard kept %d, replay %d -> %d of %d right\n", r.guard_kept, r.replay_correct_before,
+           r.replay_correct_after, r.guard_replay);
+    assert_int_equal(r.guard_replay, 4);
     assert_true(r.emulated && r.bit_identical);
     assert_true(r.update_insns > 0 && r.total_energy_j > 0 && r.ram_total > 0);
     reef_prun_report_free(&r);
@@ -633,6 +888,9 @@ int main(void)
         cmocka_unit_test(test_guard_old_copy_from_nvm),
         cmocka_unit_test(test_refit_moves_held_back),
         cmocka_unit_test(test_refit_after_refusal_is_nothing),
+        cmocka_unit_test(test_lr_decay_per_epoch),
+        cmocka_unit_test(test_guard_judges_replay),
+        cmocka_unit_test(test_replay_by_habitat),
         cmocka_unit_test(test_qemu_bit_identical),
         cmocka_unit_test(test_int8_tail_is_inference),
         cmocka_unit_test(test_int8_update_on_host),

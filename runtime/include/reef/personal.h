@@ -12,7 +12,11 @@
  *          epoch; hp.balance: the classes in equal shares)
  *          plus batch_replay replay samples (flash), forward,
  *          backward, SGD; out: the mean loss (float)
- *   EVAL   run body and tail with the trained weights; out[0] = class
+ *   EVAL   run body and tail with the trained weights; out[0] = class.
+ *          After a refused update (GUARD, until RESET) the device keeps
+ *          its deployed model: EVAL runs the whole int8 model (when
+ *          model_steps is set) so it answers exactly what it answered
+ *          before the update
  *   BEFORE the same with the deployed weights (params0)
  *   SAVE   commit the trained parameters to NVM (store, when set);
  *          out: their CRC-32 and train_count (two uint32)
@@ -28,8 +32,14 @@
  *          trained ones only when they answer at least m = header byte 2
  *          more samples correctly (m = 0: at least as many, and a tie is
  *          won by the lower loss); otherwise the old ones are put back, so
- *          SAVE then keeps the old model. out: byte 0 = 1 kept the update, 0 put the old back;
- *          bytes 1, 2 = held-back samples correct after, before. A refusal
+ *          SAVE then keeps the old model. With hp.guard_replay = R > 0 it
+ *          also scores the first R replay samples (source data, flash;
+ *          STEP mixes in only the others, so these are never trained on),
+ *          and the update must in addition answer at least as many of them
+ *          correctly as the old parameters less hp.guard_forget (what it
+ *          may forget). out: byte 0 = 1 kept the update, 0 put the old back;
+ *          bytes 1, 2 = held-back samples correct after, before; bytes
+ *          3, 4 = replay samples correct after, before. A refusal
  *          holds until RESET: later STEPs do nothing (answer loss 0)
  *   REFIT  after a GUARD that kept the update: the held-back samples join
  *          the training samples and the step count restarts, so the STEPs
@@ -72,6 +82,12 @@ typedef struct reef_personal {
     /* the frozen int8 body: steps [0, body_steps) of the inference table */
     const reef_step *steps;
     int32_t body_steps;
+    /* the whole int8 model: steps [0, model_steps), its int8 output
+     * (output_size values) at output_at; EVAL answers with it after a
+     * refused update (0: the float tail with the old parameters instead) */
+    int32_t model_steps;
+    uint32_t output_at;
+    int32_t output_size;
     uint8_t *arena;            /* (arena_size), 8-byte aligned */
     uint32_t arena_size;
     uint32_t input_at;         /* the model's int8 input in the arena */
@@ -101,6 +117,7 @@ typedef struct reef_personal {
     int32_t replay_next;
     int32_t hold_count;        /* held-back samples: site[site_cap - 1 - k] */
     int32_t refused;           /* GUARD put the old parameters back: STEP does nothing */
+    int32_t epoch;             /* epochs begun since RESET (REFIT does not restart the count): lr_decay */
 } reef_personal;
 
 /* Bytes the arena needs for the update's transient buffers (grads, acts,

@@ -92,6 +92,14 @@ typedef struct reef_tail_hparams {
     uint32_t seed;             /* shuffling */
     int32_t balance;           /* 1: every update batch takes the site's classes in
                                   equal shares (the rarer ones repeat); 0: plain shuffle */
+    float lr_decay;            /* the session's lr is lr * lr_decay^e in its e-th epoch
+                                  (counted over the whole update, the refit's included);
+                                  0 or 1: constant */
+    int32_t guard_replay;      /* GUARD also scores this many replay samples (the first
+                                  ones in flash, which STEP then never trains on) with
+                                  the new and the old parameters */
+    int32_t guard_forget;      /* ... and refuses an update that answers more than this
+                                  many fewer of them correctly than the old parameters */
 } reef_tail_hparams;
 
 /* The buffers of an update; all sized by the generator (no malloc). */

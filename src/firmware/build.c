@@ -138,6 +138,8 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
         snprintf(lag, sizeof lag, "%d", spec->temporal_lag > 0 ? spec->temporal_lag : 1);
         rc = arg_addf(a, "-DREEF_HARNESS_TEMPORAL=%s", kind, "");
         if (!rc) rc = arg_addf(a, "-DREEF_HARNESS_TEMPORAL_LAG=%s", lag, "");
+        /* the runtime's step compiles only the harness's kind (background.c) */
+        if (!rc) rc = arg_addf(a, "-DREEF_TEMPORAL_KIND=%s", kind, "");
         if (!rc) rc = arg_add(a, "-include");
         if (!rc) rc = arg_add(a, spec->input_map_header);
     }

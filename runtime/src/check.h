@@ -18,6 +18,13 @@
 #define REEF_OPTIMIZE_SIZE
 #endif
 
+/* The same for one function (a cold loop in a file of hot ones). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__ARM_ARCH)
+#define REEF_SIZE_FN __attribute__((optimize("Os")))
+#else
+#define REEF_SIZE_FN
+#endif
+
 /* 1 in a firmware whose step table reef gen checked (REEF_ARGS_CHECKED,
  * reef/types.h): the *_args_valid functions answer yes without looking. */
 #if defined(REEF_ARGS_CHECKED)

@@ -65,7 +65,7 @@ typedef struct conv_job {
     int folded;           /* the four-position loop's requantization (conv_prepare) */
 } conv_job;
 
-static int conv_is_direct(const reef_conv_params *p, const reef_dims *in,
+static REEF_SIZE_FN int conv_is_direct(const reef_conv_params *p, const reef_dims *in,
                           const reef_dims *f, const reef_dims *out)
 {
     return f->h == 1 && f->w == 1 && p->padding.h == 0 && p->padding.w == 0 &&
@@ -96,7 +96,7 @@ static int conv_may_pair(const reef_dims *f)
     return CONV_PAIRED_BUILT && f->h * f->w * f->c > 0 && f->n >= 2 && (f->n & 1) == 0;
 }
 
-int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
+REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
                                      const reef_dims *input_dims,
                                      const reef_dims *filter_dims,
                                      const reef_dims *output_dims)
@@ -1022,7 +1022,7 @@ conv_small_k4(const conv_job *job, int32_t positions, int8_t *block, int8_t *out
 #endif
 #define CONV_HAS(path) ((REEF_CONV_PATHS >> (path)) & 1u)
 
-int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
+REEF_SIZE_FN int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
                       const reef_dims *filter_dims, const reef_dims *output_dims)
 {
     const int clamped = !(params->activation.min == -128 && params->activation.max == 127);
@@ -1162,7 +1162,7 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
     return 0;
 }
 
-reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params,
+REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_params *params,
                          const reef_per_channel_quant *quant,
                          const reef_dims *input_dims, const int8_t *input,
                          const reef_dims *filter_dims, const int8_t *filter,

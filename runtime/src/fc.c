@@ -310,6 +310,36 @@ int reef_fc_s8_needs_reference(const reef_fc_params *params)
     return params->filter_offset != 0 || params->input_offset < -127 || params->input_offset > 128;
 }
 
+/* A layer for the plain loop (REEF_FC_PATH_TINY). */
+static int fc_is_tiny(const reef_fc_params *params, const reef_dims *filter_dims)
+{
+    const int32_t c_in = filter_dims->h * filter_dims->w * filter_dims->c;
+    return !params->paired && c_in > 0 && c_in <= REEF_FC_TINY_MACS && filter_dims->n <= REEF_FC_TINY_MACS / c_in;
+}
+
+/* REEF_FC_PATH_TINY: one output at a time, the sum in plain C, TFLite's
+ * requantization (what every other loop computes: same int32 sums, and
+ * reef_rq_s8 only where it equals reef_requantize_s8). Compiled for size:
+ * it runs a few hundred MACs per inference. quant_step: 1 per channel, 0
+ * per tensor. */
+static REEF_SIZE_FN void fc_tiny(const reef_fc_params *params, const int32_t *multiplier,
+                                 const int8_t *shift, int32_t quant_step, int32_t batches,
+                                 const int8_t *in, const int8_t *filter, const int32_t *bias,
+                                 int32_t c_in, int32_t c_out, int8_t *out)
+{
+    int32_t b, o, i;
+    for (b = 0; b < batches; b++, in += c_in)
+        for (o = 0; o < c_out; o++) {
+            const int8_t *row = filter + o * c_in;
+            int32_t sum = bias ? bias[o] : 0;
+            for (i = 0; i < c_in; i++) /* wraps as the SMLAD loops do */
+                sum = (int32_t)((uint32_t)sum + (uint32_t)((in[i] + params->input_offset) * row[i]));
+            *out++ = reef_requantize_s8(sum, multiplier[o * quant_step], shift[o * quant_step],
+                                        params->output_offset, params->activation.min,
+                                        params->activation.max);
+        }
+}
+
 static int fc_has_scratch(const reef_context *ctx, const reef_dims *filter_dims)
 {
     return ctx && ctx->buf && ctx->size >= reef_fc_s8_get_buffer_size(filter_dims);
@@ -321,6 +351,7 @@ unsigned reef_fc_s8_paths(const reef_fc_params *params, const int32_t *multiplie
     const int32_t c_out = filter_dims->n;
     reef_rq layer;
     if (reef_fc_s8_needs_reference(params)) return 0;
+    if (fc_is_tiny(params, filter_dims)) return 1u << REEF_FC_PATH_TINY;
     if (scratch_size < reef_fc_s8_get_buffer_size(filter_dims)) return 1u << REEF_FC_PATH_NARROW;
     /* as fc_rows_widened: groups of four on the shared loop, the rest row by row */
     if (!per_channel && reef_rq_init(&layer, 0, multiplier[0], shift[0]))
@@ -360,7 +391,12 @@ static reef_status fc_run(const reef_context *ctx, const reef_fc_params *params,
     if (reef_fc_s8_paths(params, multiplier, shift, per_channel, filter_dims,
                          fc_has_scratch(ctx, filter_dims) ? ctx->size : 0) & ~(unsigned)REEF_FC_PATHS)
         return REEF_UNSUPPORTED; /* a loop this build left out (REEF_FC_PATHS) */
-    if (fc_has_scratch(ctx, filter_dims)) {
+    if (FC_HAS(REEF_FC_PATH_TINY) && fc_is_tiny(params, filter_dims)) {
+        fc_tiny(params, multiplier, shift, per_channel ? 1 : 0, input_dims->n, input, filter, bias,
+                c_in, c_out, output);
+        return REEF_OK;
+    }
+    if ((FC_HAS(REEF_FC_PATH_SHARED) || FC_HAS(REEF_FC_PATH_ROWS)) && fc_has_scratch(ctx, filter_dims)) {
         for (b = 0; b < input_dims->n; b++)
             fc_rows_widened(params, multiplier, shift, per_channel ? 1 : 0, input + b * c_in,
                             filter, bias, c_in, c_out, (int32_t *)ctx->buf, output + b * c_out);

@@ -130,7 +130,7 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
     if (!rc) rc = arg_add(a, spec->model_header);
     if (!rc && spec->profile_steps) rc = arg_add(a, "-DREEF_PROFILE_STEPS");
     if (!rc && spec->every_op_path) rc = arg_add(a, "-DREEF_DW_PATHS=0xfu");
-    if (!rc && spec->every_op_path) rc = arg_add(a, "-DREEF_FC_PATHS=0x7u");
+    if (!rc && spec->every_op_path) rc = arg_add(a, "-DREEF_FC_PATHS=0xfu");
     if (!rc && spec->background_diff) rc = arg_add(a, "-DREEF_HARNESS_BACKGROUND_DIFF");
     if (!rc && spec->temporal) {
         char kind[16], lag[16];
@@ -138,6 +138,8 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
         snprintf(lag, sizeof lag, "%d", spec->temporal_lag > 0 ? spec->temporal_lag : 1);
         rc = arg_addf(a, "-DREEF_HARNESS_TEMPORAL=%s", kind, "");
         if (!rc) rc = arg_addf(a, "-DREEF_HARNESS_TEMPORAL_LAG=%s", lag, "");
+        /* the runtime's step compiles only the harness's kind (background.c) */
+        if (!rc) rc = arg_addf(a, "-DREEF_TEMPORAL_KIND=%s", kind, "");
         if (!rc) rc = arg_add(a, "-include");
         if (!rc) rc = arg_add(a, spec->input_map_header);
     }

@@ -6,7 +6,8 @@
  * loop: ADDs that need another loop get REEF_UNSUPPORTED, and
  * reef_add_s8_path names each loop for the parameters that select it.
  * REEF_FC_PATHS names only the row-by-row fully-connected loop: layers
- * needing the four-row loop or the loop without scratch are refused.
+ * needing the four-row loop, the loop without scratch or the plain loop of
+ * tiny layers are refused.
  * REEF_CONV_UNPAIRED 0: the 2x2 conv loop takes only paired filters.
  * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops.
  * REEF_POOL_PATHS names only the one-channel 2x2 average.
@@ -131,8 +132,9 @@ static void test_dw_paths(void **state)
 static void test_fc(void **state)
 {
     (void)state;
-    int8_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, f[3 * 8] = {1, 2, 3}, out[3];
-    reef_dims id = {1, 1, 1, 8}, fd = {3, 1, 1, 8}, od = {1, 1, 1, 3};
+    /* K = 128: 3 x 128 MACs, over REEF_FC_TINY_MACS (test_fc_paths) */
+    int8_t in[128] = {1, 2, 3, 4, 5, 6, 7, 8}, f[3 * 128] = {1, 2, 3}, out[3];
+    reef_dims id = {1, 1, 1, 128}, fd = {3, 1, 1, 128}, od = {1, 1, 1, 3};
     reef_fc_params p = {3, 0, -1, {-128, 127}, 0};
     reef_per_tensor_quant q = {1 << 30, 2}; /* a left shift is fine here */
     reef_context ctx = {scratch, sizeof scratch};
@@ -147,10 +149,10 @@ static void test_fc(void **state)
 static void test_fc_paths(void **state)
 {
     (void)state;
-    int8_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, f[5 * 8] = {1, 2, 3, -4, 5}, out[5], one_shift = -3;
+    int8_t in[128] = {1, 2, 3, 4, 5, 6, 7, 8}, f[5 * 128] = {1, 2, 3, -4, 5}, out[5], one_shift = -3;
     int32_t mult[5] = {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30};
     int8_t shifts[5] = {-3, -3, -3, -3, -3};
-    reef_dims id = {1, 1, 1, 8}, fd = {3, 1, 1, 8}, od = {1, 1, 1, 3};
+    reef_dims id = {1, 1, 1, 128}, fd = {3, 1, 1, 128}, od = {1, 1, 1, 3};
     reef_fc_params p = {3, 0, -1, {-128, 127}, 0};
     reef_per_tensor_quant q = {1 << 30, -3};
     reef_per_channel_quant pc = {mult, shifts};
@@ -173,6 +175,16 @@ static void test_fc_paths(void **state)
     /* per channel, any C_OUT: row by row */
     assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 1u << REEF_FC_PATH_ROWS);
     assert_int_equal(reef_fc_per_channel_s8(&ctx, &p, &pc, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    /* at most REEF_FC_TINY_MACS MACs (2 x 128): the plain loop, left out,
+     * with scratch or without; paired layers never take it */
+    fd.n = od.c = 2;
+    assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 1u << REEF_FC_PATH_TINY);
+    assert_int_equal(reef_fc_s8_paths(&p, &q.multiplier, &one_shift, 0, &fd, 0), 1u << REEF_FC_PATH_TINY);
+    assert_int_equal(reef_fc_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+    p.paired = 1;
+    assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 1u << REEF_FC_PATH_ROWS);
+    p.paired = 0;
+    fd.n = od.c = 5;
     /* the reference's parameters: no fast loop */
     p.filter_offset = 1;
     assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 0u);

@@ -77,8 +77,16 @@ enum {
     REEF_FC_PATH_SHARED = 0, /* scratch, one multiplier for the layer: four rows per pass, sums from the bias */
     REEF_FC_PATH_ROWS = 1,   /* scratch, constants row by row (per channel, or the C_OUT % 4 rows left) */
     REEF_FC_PATH_NARROW = 2, /* no scratch: the input read in place (dot.c), TFLite's requantization */
-    REEF_FC_PATH_COUNT = 3
+    REEF_FC_PATH_TINY = 3,   /* C_IN * C_OUT <= REEF_FC_TINY_MACS, not paired: one plain loop, any scratch */
+    REEF_FC_PATH_COUNT = 4
 };
+
+/* A layer this small (a classifier's head, e.g. 72 -> 2) takes the plain
+ * loop: at most a few hundred instructions more per inference than the
+ * widened loops, and a firmware whose layers are all this small links
+ * ~1.6 KB less code. No MLPerf Tiny model has one (their smallest, vww's
+ * 256 -> 2, is 512). */
+#define REEF_FC_TINY_MACS 256
 
 /* The OR of 1 << REEF_FC_PATH_* a layer runs: per_channel 1 when shift and
  * multiplier hold C_OUT values, scratch_size the bytes of ctx it gets.

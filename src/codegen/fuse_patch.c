@@ -8,26 +8,13 @@
 #include "codegen/lower_internal.h"
 #include "codegen/plan.h"
 
-static uint32_t align4(int64_t v)
-{
-    return (uint32_t)((v + REEF_PLAN_ALIGN - 1) & ~(int64_t)(REEF_PLAN_ALIGN - 1));
-}
-
-static int is_layer(const reef_lowered_step *s)
-{
-    if (s->keep_layout || s->writes_part) return 0;
-    if (s->kind == REEF_STEP_CONV) return s->args.conv.input_dims.n == 1;
-    if (s->kind == REEF_STEP_DW_CONV) return s->args.dw_conv.input_dims.n == 1;
-    return 0;
-}
-
 int fuse_patch_chain_at(const reef_lowered_model *m, const int *readers, int k, int max_layers)
 {
     const reef_lowered_step *s = m->steps;
     if (max_layers > REEF_PATCH_MAX_STAGES) max_layers = REEF_PATCH_MAX_STAGES;
-    if (k >= m->nsteps || !is_layer(&s[k]) || s[k].input_tensors[0] < 0) return 0;
+    if (k >= m->nsteps || !fuse_is_layer(&s[k]) || s[k].input_tensors[0] < 0) return 0;
     int n = 1;
-    while (n < max_layers && k + n < m->nsteps && is_layer(&s[k + n])) {
+    while (n < max_layers && k + n < m->nsteps && fuse_is_layer(&s[k + n])) {
         int32_t prev = s[k + n - 1].output_tensor;
         if (s[k + n].input_tensors[0] != prev || readers[prev] != 1 || prev == m->output_tensor) break;
         n++;
@@ -77,7 +64,7 @@ int fuse_patch_make(const reef_lowered_model *m, int k, int nlayers, int gh, int
     a->grid_h = gh, a->grid_w = gw;
     reef_patch_observer obs;
     if (dry_run(a, 1 << 24, 1 << 24, &obs)) return free(sub), out->sub = NULL, -1;
-    const int32_t buf = (int32_t)align4(obs.buf_bytes), kernel = (int32_t)align4(obs.kernel_bytes);
+    const int32_t buf = (int32_t)fuse_align4(obs.buf_bytes), kernel = (int32_t)fuse_align4(obs.kernel_bytes);
     /* again at the sizes it gets: a depthwise loop depends on its scratch */
     if (dry_run(a, buf, kernel, &obs)) return free(sub), out->sub = NULL, -1;
     out->patch_extra_macs = obs.macs - out->macs;

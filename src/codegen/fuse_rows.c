@@ -9,19 +9,6 @@
 #include "codegen/lower_internal.h"
 #include "codegen/plan.h"
 
-static uint32_t align4(int64_t v)
-{
-    return (uint32_t)((v + REEF_PLAN_ALIGN - 1) & ~(int64_t)(REEF_PLAN_ALIGN - 1));
-}
-
-static int is_layer(const reef_lowered_step *s)
-{
-    if (s->keep_layout || s->writes_part) return 0;
-    if (s->kind == REEF_STEP_CONV) return s->args.conv.input_dims.n == 1;
-    if (s->kind == REEF_STEP_DW_CONV) return s->args.dw_conv.input_dims.n == 1;
-    return 0;
-}
-
 static int same_dims(const reef_dims *x, const reef_dims *y)
 {
     return x->n == y->n && x->h == y->h && x->w == y->w && x->c == y->c;
@@ -59,11 +46,11 @@ int fuse_rows_chain_at(const reef_lowered_model *m, const int *readers, int k, i
 {
     const reef_lowered_step *s = m->steps;
     memset(c, 0, sizeof *c);
-    if (k >= m->nsteps || !is_layer(&s[k])) return 0;
+    if (k >= m->nsteps || !fuse_is_layer(&s[k])) return 0;
     int32_t t0 = s[k].input_tensors[0];
     if (t0 < 0 || t0 == m->output_tensor) return 0;
     int n = 0;
-    while (n < max_layers && k + n < m->nsteps && is_layer(&s[k + n])) {
+    while (n < max_layers && k + n < m->nsteps && fuse_is_layer(&s[k + n])) {
         const reef_lowered_step *l = &s[k + n];
         if (l->kind == REEF_STEP_CONV && !conv_views_keep_path(&l->args.conv)) break;
         if (n > 0) {
@@ -85,7 +72,7 @@ int fuse_rows_chain_at(const reef_lowered_model *m, const int *readers, int k, i
          (s[a].input_tensors[1] == t0 && s[a].input_tensors[0] == last))) {
         c->has_add = 1;
         c->add_t0_first = s[a].input_tensors[0] == t0;
-    } else if (a + 1 < m->nsteps && s[a].kind == REEF_STEP_CONV && is_layer(&s[a]) &&
+    } else if (a + 1 < m->nsteps && s[a].kind == REEF_STEP_CONV && fuse_is_layer(&s[a]) &&
                conv_views_keep_path(&s[a].args.conv) && s[a].input_tensors[0] == t0 &&
                same_dims(layer_in(&s[a]), layer_in(&s[k])) && same_dims(layer_out(&s[a]), layer_out(&s[a - 1])) &&
                readers[s[a].output_tensor] == 1 && s[a].output_tensor != m->output_tensor &&
@@ -107,7 +94,7 @@ int fuse_rows_chain_at(const reef_lowered_model *m, const int *readers, int k, i
 static uint32_t layout(reef_rows_step_args *a, reef_lowered_step *sub, const fuse_rows_chain *c, int32_t pending,
                        int32_t kernel, uint32_t *ring_rel, uint32_t *pending_rel, uint32_t *skip_rel)
 {
-    uint32_t at = align4(kernel);
+    uint32_t at = fuse_align4(kernel);
     a->nstages = c->nlayers;
     for (int i = 0; i < c->nlayers; i++) {
         reef_rows_stage *st = &a->stage[i];
@@ -121,17 +108,17 @@ static uint32_t layout(reef_rows_step_args *a, reef_lowered_step *sub, const fus
         int32_t extent = (kh - 1) * dil + 1;
         st->ring_rows = extent < in->h ? extent : in->h;
         ring_rel[i] = at;
-        at += align4((int64_t)st->ring_rows * in->w * in->c);
+        at += fuse_align4((int64_t)st->ring_rows * in->w * in->c);
     }
     const reef_dims *out = layer_out(&sub[c->nlayers - 1]);
     a->add = c->has_add ? &sub[c->nlayers + c->has_skip].args.add : NULL;
     a->add_t0_first = c->add_t0_first;
     a->skip = c->has_skip ? &sub[c->nlayers].args.conv : NULL;
     *skip_rel = at;
-    if (c->has_skip) at += align4((int64_t)out->w * out->c);
+    if (c->has_skip) at += fuse_align4((int64_t)out->w * out->c);
     a->pending_rows = pending;
     *pending_rel = at;
-    at += align4((int64_t)pending * out->w * out->c);
+    at += fuse_align4((int64_t)pending * out->w * out->c);
     a->kernel_size = kernel;
     return at;
 }
@@ -143,7 +130,7 @@ static int dry_run(reef_rows_step_args *a, int64_t in_bytes, int32_t disp, int32
     reef_rows_observer obs = {NULL, NULL, NULL, 1, 0, 0};
     uint8_t dummy[4];
     a->io.input_at = 1u << 28;
-    a->io.output_at = disp == INT32_MAX ? a->io.input_at + (uint32_t)align4(in_bytes) + 64u
+    a->io.output_at = disp == INT32_MAX ? a->io.input_at + (uint32_t)fuse_align4(in_bytes) + 64u
                                         : (uint32_t)((int64_t)a->io.input_at + disp);
     a->pending_rows = 1 << 20;
     if (reef_rows_run(a, dummy, &obs) != REEF_OK) return -1;
@@ -179,9 +166,9 @@ int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_l
     }
     /* in place: the output's offset from the input that needs the fewest
      * bytes, its span plus the rows that wait */
-    int32_t cands[5] = {0, -(int32_t)align4(out_bytes > in_bytes ? out_bytes - in_bytes : 0),
-                        -(int32_t)align4(out_row), -(int32_t)align4(2 * (int64_t)out_row),
-                        -(int32_t)align4(3 * (int64_t)out_row)};
+    int32_t cands[5] = {0, -(int32_t)fuse_align4(out_bytes > in_bytes ? out_bytes - in_bytes : 0),
+                        -(int32_t)fuse_align4(out_row), -(int32_t)fuse_align4(2 * (int64_t)out_row),
+                        -(int32_t)fuse_align4(3 * (int64_t)out_row)};
     int64_t best = -1;
     int32_t best_disp = 0, best_pending = 0;
     for (int i = 0; i < 5; i++) {
@@ -189,7 +176,7 @@ int fuse_rows_make(const reef_lowered_model *m, const fuse_rows_chain *c, reef_l
         if (dry_run(a, in_bytes, d, &p, &kb)) return free(sub), out->sub = NULL, -1;
         if (p < 1) p = 1;
         int64_t hi = in_bytes > d + out_bytes ? in_bytes : d + out_bytes, lo = d < 0 ? d : 0;
-        int64_t bytes = hi - lo + align4((int64_t)p * out_row);
+        int64_t bytes = hi - lo + fuse_align4((int64_t)p * out_row);
         if (best < 0 || bytes < best) best = bytes, best_disp = d, best_pending = p, kernel = kb;
     }
     out->rows_in_place = 1;

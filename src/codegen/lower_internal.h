@@ -4,6 +4,7 @@
 #define REEF_CODEGEN_LOWER_INTERNAL_H
 
 #include "codegen/lower.h"
+#include "codegen/plan.h"
 
 /* Fills s (zeroed first) for op `index` of g: kind, args without arena
  * offsets, owned const arrays, scratch size, MACs. On failure err says why
@@ -68,6 +69,22 @@ void fuse_patch_fix(reef_lowered_step *s);
 static inline reef_step_io *step_io(reef_lowered_step *s)
 {
     return STEP_ARGS(s, reef_step_io);
+}
+
+/* Bytes rounded up to the planner's alignment (plan.h). */
+static inline uint32_t fuse_align4(int64_t v)
+{
+    return (uint32_t)((v + REEF_PLAN_ALIGN - 1) & ~(int64_t)(REEF_PLAN_ALIGN - 1));
+}
+
+/* A conv or depthwise layer a ROWS or PATCH chain may take: one image,
+ * its own layout, writing its whole output. */
+static inline int fuse_is_layer(const reef_lowered_step *s)
+{
+    if (s->keep_layout || s->writes_part) return 0;
+    if (s->kind == REEF_STEP_CONV) return s->args.conv.input_dims.n == 1;
+    if (s->kind == REEF_STEP_DW_CONV) return s->args.dw_conv.input_dims.n == 1;
+    return 0;
 }
 
 #endif

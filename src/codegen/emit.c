@@ -688,6 +688,26 @@ static void visit_rows_layer(const reef_lowered_step *layer, int32_t scratch, ke
     }
 }
 
+/* A conv or depthwise layer called on its whole shape: a step, or a PATCH
+ * step's layer (its views take the layer's own loop: fuse_patch.c refuses
+ * a stage otherwise). A step's depthwise in place takes dw_in_place.c
+ * (REEF_DW_IN_PLACE); a PATCH layer's io is unused, so not asked. */
+static void visit_whole(const reef_lowered_step *s, int is_step, kernel_call_fn visit, void *ctx)
+{
+    kernel_call c = {.s = s};
+    if (s->kind == REEF_STEP_CONV) {
+        const reef_conv_step_args *a = &s->args.conv;
+        c.conv = a->params, c.in = a->input_dims, c.out = a->output_dims, c.scratch = (int32_t)a->io.scratch_size;
+    } else if (s->kind == REEF_STEP_DW_CONV) {
+        const reef_dw_conv_step_args *a = &s->args.dw_conv;
+        if (is_step && a->io.output_at == a->io.input_at) return;
+        c.dw = a->params, c.in = a->input_dims, c.out = a->output_dims, c.scratch = (int32_t)a->io.scratch_size;
+    } else {
+        return;
+    }
+    visit(&c, ctx);
+}
+
 /* Every conv and depthwise kernel call of the model, in step order. */
 static void each_kernel_call(const reef_lowered_model *m, kernel_call_fn visit, void *ctx)
 {
@@ -697,37 +717,11 @@ static void each_kernel_call(const reef_lowered_model *m, kernel_call_fn visit, 
             for (int i = 0; i < s->nsub; i++)
                 if (s->sub[i].kind == REEF_STEP_CONV || s->sub[i].kind == REEF_STEP_DW_CONV)
                     visit_rows_layer(&s->sub[i], s->args.rows.kernel_size, visit, ctx);
-            continue;
-        }
-        if (s->kind == REEF_STEP_PATCH) {
-            /* its layers' views take their layer's own loop (fuse_patch.c refuses a stage otherwise) */
-            for (int i = 0; i < s->nsub; i++) {
-                const reef_lowered_step *l = &s->sub[i];
-                kernel_call c = {.s = l};
-                if (l->kind == REEF_STEP_CONV)
-                    c.conv = l->args.conv.params, c.in = l->args.conv.input_dims, c.out = l->args.conv.output_dims,
-                    c.scratch = (int32_t)l->args.conv.io.scratch_size;
-                else if (l->kind == REEF_STEP_DW_CONV)
-                    c.dw = l->args.dw_conv.params, c.in = l->args.dw_conv.input_dims,
-                    c.out = l->args.dw_conv.output_dims, c.scratch = (int32_t)l->args.dw_conv.io.scratch_size;
-                else
-                    continue;
-                visit(&c, ctx);
-            }
-            continue;
-        }
-        kernel_call c = {.s = s};
-        if (s->kind == REEF_STEP_CONV) {
-            const reef_conv_step_args *a = &s->args.conv;
-            c.conv = a->params, c.in = a->input_dims, c.out = a->output_dims, c.scratch = (int32_t)a->io.scratch_size;
-        } else if (s->kind == REEF_STEP_DW_CONV) {
-            const reef_dw_conv_step_args *a = &s->args.dw_conv;
-            if (a->io.output_at == a->io.input_at) continue; /* in place: dw_in_place.c (REEF_DW_IN_PLACE) */
-            c.dw = a->params, c.in = a->input_dims, c.out = a->output_dims, c.scratch = (int32_t)a->io.scratch_size;
+        } else if (s->kind == REEF_STEP_PATCH) {
+            for (int i = 0; i < s->nsub; i++) visit_whole(&s->sub[i], 0, visit, ctx);
         } else {
-            continue;
+            visit_whole(s, 1, visit, ctx);
         }
-        visit(&c, ctx);
     }
 }
 

@@ -36,11 +36,6 @@ static void note(patch_run *r, int write, uint32_t at, uint32_t bytes, int32_t l
     seen(r->obs->ctx, &range);
 }
 
-static int same_dims(const reef_dims *x, const reef_dims *y)
-{
-    return x->n == y->n && x->h == y->h && x->w == y->w && x->c == y->c;
-}
-
 static int describe(patch_layer *l, const reef_patch_stage *s)
 {
     int32_t kh, kw, dh, dw;
@@ -71,7 +66,7 @@ static int set_layers(patch_run *r)
         return -1;
     for (i = 0; i < a->nstages; i++) {
         if (describe(&r->layer[i], &a->stage[i])) return -1;
-        if (i > 0 && !same_dims(r->layer[i].in, r->layer[i - 1].out)) return -1;
+        if (i > 0 && !reef_dims_equal(r->layer[i].in, r->layer[i - 1].out)) return -1;
     }
     return 0;
 }

@@ -61,11 +61,6 @@ static int32_t final_level(const rows_run *r)
     return r->a->nstages + (r->a->add ? 1 : 0);
 }
 
-static int same_dims(const reef_dims *x, const reef_dims *y)
-{
-    return x->n == y->n && x->h == y->h && x->w == y->w && x->c == y->c;
-}
-
 /* l's shapes and row window from a conv or depthwise layer's args. */
 static int describe(rows_layer *l, const struct reef_conv_step_args *conv, const struct reef_dw_conv_step_args *dw)
 {
@@ -98,12 +93,12 @@ static int set_layers(rows_run *r)
         const reef_rows_stage *s = &a->stage[i];
         rows_layer *l = &r->layer[i];
         if (describe(l, s->kind == REEF_ROWS_CONV ? s->conv : 0, s->kind == REEF_ROWS_DW ? s->dw : 0)) return -1;
-        if (i > 0 && !same_dims(l->in, r->layer[i - 1].out)) return -1;
+        if (i > 0 && !reef_dims_equal(l->in, r->layer[i - 1].out)) return -1;
         if (i > 0 && s->ring_rows < l->extent && s->ring_rows < l->in->h) return -1;
     }
     last = r->layer[a->nstages - 1].out;
-    if (a->skip && (!a->add || describe(&r->skip, a->skip, 0) || !same_dims(r->skip.in, r->layer[0].in) ||
-                    !same_dims(r->skip.out, last)))
+    if (a->skip && (!a->add || describe(&r->skip, a->skip, 0) || !reef_dims_equal(r->skip.in, r->layer[0].in) ||
+                    !reef_dims_equal(r->skip.out, last)))
         return -1;
     if (a->add && (a->add->count != reef_dims_count(last) ||
                    (!a->skip && (a->add->count != reef_dims_count(r->layer[0].in) || r->layer[0].in->h != last->h))))

@@ -9,11 +9,6 @@
 #include "codegen/lower_internal.h"
 #include "codegen/plan.h"
 
-static int same_dims(const reef_dims *x, const reef_dims *y)
-{
-    return x->n == y->n && x->h == y->h && x->w == y->w && x->c == y->c;
-}
-
 static const reef_dims *layer_in(const reef_lowered_step *s)
 {
     return s->kind == REEF_STEP_CONV ? &s->args.conv.input_dims : &s->args.dw_conv.input_dims;
@@ -74,7 +69,7 @@ int fuse_rows_chain_at(const reef_lowered_model *m, const int *readers, int k, i
         c->add_t0_first = s[a].input_tensors[0] == t0;
     } else if (a + 1 < m->nsteps && s[a].kind == REEF_STEP_CONV && fuse_is_layer(&s[a]) &&
                conv_views_keep_path(&s[a].args.conv) && s[a].input_tensors[0] == t0 &&
-               same_dims(layer_in(&s[a]), layer_in(&s[k])) && same_dims(layer_out(&s[a]), layer_out(&s[a - 1])) &&
+               reef_dims_equal(layer_in(&s[a]), layer_in(&s[k])) && reef_dims_equal(layer_out(&s[a]), layer_out(&s[a - 1])) &&
                readers[s[a].output_tensor] == 1 && s[a].output_tensor != m->output_tensor &&
                s[a + 1].kind == REEF_STEP_ADD && readers[last] == 1 && last != m->output_tensor &&
                s[a + 1].args.add.count == reef_dims_count(layer_out(&s[a - 1])) &&

@@ -99,4 +99,10 @@ static inline int32_t reef_dims_count(const reef_dims *d)
     return d->n * d->h * d->w * d->c;
 }
 
+/* 1 when two shapes are the same. */
+static inline int reef_dims_equal(const reef_dims *x, const reef_dims *y)
+{
+    return x->n == y->n && x->h == y->h && x->w == y->w && x->c == y->c;
+}
+
 #endif

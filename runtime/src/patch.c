@@ -21,6 +21,7 @@ typedef struct patch_run {
     reef_patch_observer *obs;
     int dry;
     patch_layer layer[REEF_PATCH_MAX_STAGES];
+    const reef_dims *out; /* the last layer's output (level nstages) */
 } patch_run;
 
 static void note(patch_run *r, int write, uint32_t at, uint32_t bytes, int32_t level, int32_t y, int32_t x,
@@ -68,6 +69,7 @@ static int set_layers(patch_run *r)
         if (describe(&r->layer[i], &a->stage[i])) return -1;
         if (i > 0 && !reef_dims_equal(r->layer[i].in, r->layer[i - 1].out)) return -1;
     }
+    r->out = r->layer[a->nstages - 1].out;
     return 0;
 }
 
@@ -100,7 +102,7 @@ static int regions(const patch_run *r, int32_t py, int32_t px, patch_regions *g)
 /* Level i's tensor shape. */
 static const reef_dims *level_dims(const patch_run *r, int32_t i)
 {
-    return i < r->a->nstages ? r->layer[i].in : r->layer[i - 1].out;
+    return i < r->a->nstages ? r->layer[i].in : r->out;
 }
 
 /* 1 when level i's region spans whole rows: the input is then read where

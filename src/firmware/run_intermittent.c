@@ -44,7 +44,9 @@ static int dir_make(boot_dir *d, const int8_t *inputs, size_t bytes, reef_error 
                                          "stderr.txt"};
     snprintf(d->dir, sizeof d->dir, "/tmp/reef-intermittent-XXXXXX");
     if (!mkdtemp(d->dir)) return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
-    for (int i = 0; i < 6; i++) snprintf(d->path[i], sizeof d->path[i], "%s/%s", d->dir, names[i]);
+    char dir[sizeof d->dir]; /* a copy: gcc -O1 -fsanitize=address sees d->dir and d->path as one object (-Wrestrict) */
+    memcpy(dir, d->dir, sizeof dir);
+    for (int i = 0; i < 6; i++) snprintf(d->path[i], sizeof d->path[i], "%s/%s", dir, names[i]);
     if (reef_write_file(d->path[IN_BIN], inputs, bytes, err)) return dir_remove(d), -1;
     /* a fresh NVM: 16 MB of zeros, the size of the board's PSRAM */
     int fd = open(d->path[NVM_BIN], O_CREAT | O_WRONLY | O_TRUNC, 0600);

@@ -194,7 +194,7 @@ static void assign_params(reef_model *m, float *params, float *stats, size_t *np
     reef_param_cursor pc = {.params = params, .stats = stats, .tensors = m->param_tensors};
     for (int bi = 0; bi < m->nblocks; bi++)
         for (int li = 0; li < m->blocks[bi].nlayers; li++) {
-            char prefix[24];
+            char prefix[32];
             snprintf(prefix, sizeof prefix, "b%d.l%d", bi, li);
             reef_layer_take_params(&m->blocks[bi].layers[li], prefix, 0, &pc);
         }

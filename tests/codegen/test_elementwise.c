@@ -484,7 +484,7 @@ static void test_activations_random(void **state)
             t[j + 1] = t[j];
             if (kind[j] != A_RELU6) rand_quant(&r, &t[j + 1]);
             t[j + 1].data = malloc((size_t)count_of(&t[0]));
-            char name[8];
+            char name[16];
             snprintf(name, sizeof name, "t%d", j + 1);
             ids[j + 1] = add_tensor(&g, name, &t[j + 1], 0);
             reef_op_options o;

@@ -102,13 +102,13 @@ static void test_inspect_refused_16x8(void **state)
     int8_t w[4] = {1, -2, 3, -4};
     int t[4];
     for (int i = 0; i < 4; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "t%d", i);
         t[i] = reef_graph_add_tensor(&g, name, REEF_INT16, 2, shape, &err);
         assert_int_equal(reef_graph_set_quant(&g, t[i], 1, &scale, i == 3 ? &zp5 : &zp, 0, &err), 0);
     }
     for (int k = 0; k < 3; k++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "w%d", k);
         int wt = reef_graph_add_tensor(&g, name, REEF_INT8, 2, wshape, &err);
         assert_int_equal(reef_graph_set_quant(&g, wt, 1, &scale, zeros, 0, &err), 0);

@@ -2,7 +2,7 @@
 # Reproduces docs/personalization.md's tables: a source model trained
 # without the held-out habitats, its 64K plan, and `reef personalize` on
 # the host over habitats x 3 draws (bench/personal/sweep.py; guard K 15,
-# M 0 unless --hold-back / --guard-margin / --refit-epochs say otherwise).
+# M 1 since session 12, 0 before, unless --hold-back / --guard-margin / --refit-epochs say otherwise).
 #   bench/personal/run.sh BUILD WORK [gray|slow|nas] [tune|measure] [sweep.py options]
 # Bases: gray = fish-s on gray frames; slow = fish-s-2ch (2-channel
 # running-diff-slow input); nas = archs/fish-nas-2ch.arch, reef's fish

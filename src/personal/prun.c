@@ -241,7 +241,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc) rc = reef_input_map_from_graph(g, &map, err);
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
-    if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, is_labelled, err);
+    if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, o->labelled_balance, is_labelled, err);
     if (!rc && !(records = reef_precords(m, &map, site, is_labelled, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + refit_steps + 1) * sizeof(float));

@@ -756,7 +756,7 @@ static void run_session(reef_psession *s, const reef_lowered_model *m, const ree
     uint8_t is_labelled[64];
     int count = 0, nsteps = reef_psteps_total(p, 12 - hold);
     assert_true(fx.site.count <= sizeof is_labelled);
-    if (reef_pdraw(&fx.site, 12, 3, is_labelled, &err)) fail_msg("%s", err.msg);
+    if (reef_pdraw(&fx.site, 12, 3, 0, is_labelled, &err)) fail_msg("%s", err.msg);
     uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, hold, margin, nsteps, 0, t->tail.train_count, &count);
     assert_non_null(rec);
     int8_t reset[4096] = {REEF_PERSONAL_RESET}, out[REEF_PERSONAL_OUT];
@@ -764,6 +764,39 @@ static void run_session(reef_psession *s, const reef_lowered_model *m, const ree
     assert_int_equal(reef_personal_record(&s->p, reset, out, sizeof out), 0);
     if (reef_prun_host(s, rec, count, reef_precord_size(m), params, NULL, NULL, &err)) fail_msg("%s", err.msg);
     free(rec);
+}
+
+/* --labelled-balance (session 12): the draw takes the classes in equal
+ * shares; a class with fewer frames than its share gives the rest to the
+ * other; the plain draw is unchanged by the option's existence (same seed,
+ * same frames as before). */
+static void test_draw_balanced(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    uint16_t labels[N];
+    uint8_t plain[N], balanced[N], again[N];
+    reef_error err;
+    for (int i = 0; i < N; i++) labels[i] = i < 30 ? 1 : 0; /* 10 of class 0, 30 of class 1 */
+    reef_dataset ds = {.count = N, .num_classes = 2, .labels = labels};
+    assert_int_equal(reef_pdraw(&ds, 12, 5, 1, balanced, &err), 0);
+    assert_int_equal(reef_pdraw(&ds, 12, 5, 1, again, &err), 0);
+    assert_memory_equal(balanced, again, N); /* the seed decides */
+    int per[2] = {0, 0}, total = 0;
+    for (int i = 0; i < N; i++) per[labels[i]] += balanced[i], total += balanced[i];
+    assert_int_equal(total, 12);
+    assert_int_equal(per[0], 6);
+    assert_int_equal(per[1], 6);
+    assert_int_equal(reef_pdraw(&ds, 30, 5, 1, balanced, &err), 0); /* class 0 has 10: class 1 takes 20 */
+    per[0] = per[1] = 0;
+    for (int i = 0; i < N; i++) per[labels[i]] += balanced[i];
+    assert_int_equal(per[0], 10);
+    assert_int_equal(per[1], 20);
+    assert_int_equal(reef_pdraw(&ds, 12, 5, 0, plain, &err), 0);
+    per[0] = per[1] = 0;
+    for (int i = 0; i < N; i++) per[labels[i]] += plain[i];
+    assert_int_equal(per[0] + per[1], 12);
+    assert_int_not_equal(reef_pdraw(&ds, N, 5, 1, balanced, &err), 0); /* nothing left to measure on */
 }
 
 static void test_guard_old_copy_from_nvm(void **state)
@@ -937,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_refit_after_refusal_is_nothing),
         cmocka_unit_test(test_lr_decay_per_epoch),
         cmocka_unit_test(test_augment_mirrors),
+        cmocka_unit_test(test_draw_balanced),
         cmocka_unit_test(test_guard_judges_replay),
         cmocka_unit_test(test_replay_by_habitat),
         cmocka_unit_test(test_qemu_bit_identical),

@@ -9,7 +9,8 @@
 # default since session 9 (the same input).
 # The plan is whatever `reef personalize plan --ram 64K` chooses (session
 # 11: the nas base's plan trains the mbconv2 and mbconv3 expand weights,
-# 300 habitat-balanced replay samples, refit 3).
+# 300 habitat-balanced replay samples, refit 3; session 12: 5 site + 4 replay
+# samples per step). Session 12's figures add --labelled-balance (sweep.py).
 # HELD: the habitats no model sees in training or model selection. Session
 # 10's default holds out the four tuning habitats (7490, 7434, 9866, 9907:
 # every choice is made on them) and the three measured ones (7398, 7623,

@@ -89,7 +89,7 @@ typedef struct reef_prun_record_cost {
 } reef_prun_record_cost;
 
 typedef struct reef_prun_report {
-    int labelled, steps, boundary_step, tail_layers;
+    int labelled, labelled_balance, steps, boundary_step, tail_layers;
     uint32_t param_count, trainable, replay_count;
     float first_loss, last_loss;
     int hold_back, guard_kept, held_correct_after, held_correct_before; /* GUARD's answer */

@@ -2,14 +2,15 @@
 # Reproduces docs/personalization.md's tables: a source model trained
 # without the held-out habitats, its 64K plan, and `reef personalize` on
 # the host over habitats x 3 draws (bench/personal/sweep.py; guard K 15,
-# M 0 unless --hold-back / --guard-margin / --refit-epochs say otherwise).
+# M 1 since session 12, 0 before, unless --hold-back / --guard-margin / --refit-epochs say otherwise).
 #   bench/personal/run.sh BUILD WORK [gray|slow|nas] [tune|measure] [sweep.py options]
 # Bases: gray = fish-s on gray frames; slow = fish-s-2ch (2-channel
 # running-diff-slow input); nas = archs/fish-nas-2ch.arch, reef's fish
 # default since session 9 (the same input).
 # The plan is whatever `reef personalize plan --ram 64K` chooses (session
 # 11: the nas base's plan trains the mbconv2 and mbconv3 expand weights,
-# 300 habitat-balanced replay samples, refit 3).
+# 300 habitat-balanced replay samples, refit 3; session 12: 5 site + 4 replay
+# samples per step). Session 12's figures add --labelled-balance (sweep.py).
 # HELD: the habitats no model sees in training or model selection. Session
 # 10's default holds out the four tuning habitats (7490, 7434, 9866, 9907:
 # every choice is made on them) and the three measured ones (7398, 7623,

@@ -36,11 +36,12 @@ def main():
     ap.add_argument('--test')
     ap.add_argument('--draws', default='1,2,3')
     ap.add_argument('--hold-back', default='15')
-    ap.add_argument('--guard-margin', default='0')
+    ap.add_argument('--guard-margin', default='1')
     ap.add_argument('--refit-epochs', default=None)
     ap.add_argument('--target', default='host')
     ap.add_argument('--set', action='append', default=[])
     ap.add_argument('--json', action='store_true')
+    ap.add_argument('--labelled-balance', action='store_true')
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         plan = plan_with(a.plan, a.set, tmp)
@@ -53,6 +54,8 @@ def main():
                        '--hold-back', a.hold_back, '--guard-margin', a.guard_margin, '--json']
                 if a.test:
                     cmd += ['--test', a.test]
+                if a.labelled_balance:
+                    cmd += ['--labelled-balance']
                 if a.refit_epochs is not None:
                     cmd += ['--refit-epochs', a.refit_epochs]
                 r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)

@@ -244,8 +244,62 @@ static float decayed_lr(const reef_tail_hparams *hp, int32_t epoch)
     return lr;
 }
 
+/* hp.augment's coin for site sample i of step: a hash of (seed, step, i)
+ * through xorshift32; bit 0 mirrors left-right, bit 1 top-bottom (each
+ * only when hp.augment asks for it). */
+static uint32_t flip_coin(const reef_personal *p, int32_t i)
+{
+    uint32_t x = p->hp.seed * 2654435761u + (uint32_t)p->step * 40503u + (uint32_t)i * 2246822519u + 0x9e3779b9u;
+    if (x == 0) x = 1;
+    (void)next_random(&x);
+    return (next_random(&x) >> 11) & (uint32_t)p->hp.augment & 3u;
+}
+
+/* dst = src (H, W, C, the tail's input layout) mirrored as flips says. */
+static void mirror(int8_t *dst, const int8_t *src, const reef_tail_layer *L, uint32_t flips)
+{
+    int32_t y, x, c, H = L->in_h, W = L->in_w, C = L->in_c;
+    for (y = 0; y < H; y++)
+        for (x = 0; x < W; x++) {
+            int32_t sy = flips & 2u ? H - 1 - y : y, sx = flips & 1u ? W - 1 - x : x;
+            for (c = 0; c < C; c++) dst[(y * W + x) * C + c] = src[(sy * W + sx) * C + c];
+        }
+}
+
+/* reef_tail_train_batch with the site samples mirrored (hp.augment): the
+ * same operations in the same order, each mirrored sample built in the
+ * boundary buffer (EVAL's, idle during STEP) just before its forward. */
+static float train_augmented(reef_personal *p, const reef_tail_state *s, const reef_tail_hparams *hp,
+                             const int8_t *const *batch, const uint8_t *labels, const uint8_t *flips, int32_t n)
+{
+    const reef_tail *t = p->tail;
+    float loss = 0.0f, scale = 1.0f / (float)n;
+    int32_t i;
+    if (t->q) reef_qtail_zero_grads(t, s->acts);
+    for (i = 0; i < n; i++) {
+        const int8_t *sample = batch[i];
+        if (labels[i] >= t->nclasses) return -1.0f;
+        if (flips[i]) {
+            mirror(p->boundary, sample, &t->layers[0], flips[i]);
+            sample = p->boundary;
+        }
+        reef_tail_forward(t, s->params, s->params0, sample, s->acts);
+        loss += reef_tail_backward(t, s, labels[i], scale);
+    }
+    reef_tail_sgd(t, s, hp);
+    return loss * scale;
+}
+
+/* hp.augment needs the tail's input to be its first layer's (H, W, C). */
+static int can_mirror(const reef_personal *p)
+{
+    const reef_tail_layer *L = &p->tail->layers[0];
+    return p->hp.augment && p->tail->nlayers > 0 && p->boundary && L->in_h * L->in_w * L->in_c == p->tail->in_count;
+}
+
 static int do_step(reef_personal *p, float *loss)
 {
+    uint8_t flips[REEF_PERSONAL_MAX_BATCH] = {0};
     const int8_t *batch[REEF_PERSONAL_MAX_BATCH];
     uint8_t labels[REEF_PERSONAL_MAX_BATCH];
     int32_t spe = reef_personal_steps_per_epoch(p), n = 0, i, pos, in_count = p->tail->in_count;
@@ -266,6 +320,7 @@ static int do_step(reef_personal *p, float *loss)
     for (i = pos; i < pos + p->hp.batch_site && i < p->site_count; i++) {
         int32_t at = reef_personal_site_pick(p, i);
         batch[n] = p->site + at * in_count;
+        if (can_mirror(p)) flips[n] = (uint8_t)flip_coin(p, i);
         labels[n++] = p->site_labels[at];
     }
     for (i = 0; i < p->hp.batch_replay && replay_pool > 0; i++) {
@@ -277,7 +332,8 @@ static int do_step(reef_personal *p, float *loss)
     for (k = 0; k < p->tail->train_count; k++) s.grads[k] = 0.0f; /* the arena held the body */
     hp = p->hp;
     hp.lr = decayed_lr(&p->hp, p->epoch - 1);
-    *loss = reef_tail_train_batch(p->tail, &s, &hp, batch, labels, n);
+    *loss = can_mirror(p) ? train_augmented(p, &s, &hp, batch, labels, flips, n)
+                          : reef_tail_train_batch(p->tail, &s, &hp, batch, labels, n);
     p->step++;
     return *loss < 0.0f ? 1 : 0;
 }

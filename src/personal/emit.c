@@ -169,7 +169,7 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             "    .steps = %s_steps, .body_steps = %d, .model_steps = %d, .output_at = %u, .output_size = %d,\n"
             "    .arena = %s_work, .arena_size = %u,\n"
             "    .input_at = %u, .input_size = %d, .boundary_at = %u, .tail = &%s_tail,\n"
-            "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d},\n"
+            "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d, %d},\n"
             "    .params = %s_params, .params0 = %s_params0, .velocity = %s,\n"
             "    .site = %s_site, .site_labels = %s_site_labels, .order = %s_order, .boundary = %s_boundary,\n"
             "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d};\n\n",
@@ -177,7 +177,7 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             float_literal(l1, sizeof l1, plan->hp.lr), float_literal(l2, sizeof l2, plan->hp.momentum),
             float_literal(l3, sizeof l3, plan->hp.anchor), plan->hp.epochs, plan->hp.batch_site,
             plan->hp.batch_replay, plan->hp.seed, plan->hp.balance, float_literal(l4, sizeof l4, plan->hp.lr_decay),
-            plan->hp.guard_replay, plan->hp.guard_forget, name, name, velocity, name, name, name, name, plan->site_cap,
+            plan->hp.guard_replay, plan->hp.guard_forget, plan->hp.augment, name, name, velocity, name, name, name, name, plan->site_cap,
             replay_name, replay_labels_name, nreplay);
     fprintf(fp,
             "int %s_personal_record(const int8_t *record, int8_t *out)\n{\n"

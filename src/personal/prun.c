@@ -241,7 +241,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc) rc = reef_input_map_from_graph(g, &map, err);
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
-    if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, is_labelled, err);
+    if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, o->labelled_balance, is_labelled, err);
     if (!rc && !(records = reef_precords(m, &map, site, is_labelled, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + refit_steps + 1) * sizeof(float));
@@ -250,6 +250,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc) rc = reef_prun_host(&s, records, count, reef_precord_size(m), params, losses, guard, err);
     if (!rc) {
         r->labelled = o->labelled;
+        r->labelled_balance = o->labelled_balance;
         r->hold_back = o->hold_back;
         r->guard_kept = guard[0];
         r->held_correct_after = guard[1];
@@ -322,6 +323,7 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
     reef_json_begin(&j, fp);
     reef_json_object(&j);
     reef_json_kv_int(&j, "labelled", r->labelled);
+    reef_json_kv_bool(&j, "labelled_balance", r->labelled_balance);
     reef_json_kv_int(&j, "update_steps", r->steps);
     reef_json_kv_int(&j, "hold_back", r->hold_back);
     if (r->hold_back) {

@@ -8,22 +8,47 @@
 #include "quant/quant.h"
 #include "util/rng.h"
 
-int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, uint8_t *is_labelled,
+/* Per-class quotas of a balanced draw: labelled / C each (the remainder to
+ * the first classes), a class with fewer frames than its share gives the
+ * rest to the others. */
+static void balanced_quotas(const reef_dataset *site, int labelled, int *quota)
+{
+    int avail[REEF_PDRAW_MAX_CLASSES] = {0}, C = (int)site->num_classes, left = labelled, open = 0;
+    for (uint32_t i = 0; i < site->count; i++) avail[site->labels[i]]++;
+    for (int c = 0; c < C; c++) quota[c] = 0, open += avail[c] > 0;
+    while (left > 0 && open > 0) {
+        int share = left / open > 0 ? left / open : 1, given = 0;
+        open = 0;
+        for (int c = 0; c < C && left > 0; c++) {
+            int take = avail[c] - quota[c] < share ? avail[c] - quota[c] : share;
+            if (take <= 0) continue;
+            quota[c] += take, left -= take, given += take;
+            open += quota[c] < avail[c];
+        }
+        if (!given) break;
+    }
+}
+
+int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, int balance, uint8_t *is_labelled,
                reef_error *err)
 {
+    int quota[REEF_PDRAW_MAX_CLASSES] = {0};
     if (labelled < 1) return reef_fail(err, "--labelled must be at least 1");
     if ((uint32_t)labelled >= site->count)
         return reef_fail(err, "--labelled %d: the site has only %u frames (some must be left to measure on)",
                          labelled, site->count);
+    if (balance && (site->num_classes < 1 || site->num_classes > REEF_PDRAW_MAX_CLASSES))
+        return reef_fail(err, "--labelled-balance: %u classes (at most %d)", site->num_classes, REEF_PDRAW_MAX_CLASSES);
+    if (balance) balanced_quotas(site, labelled, quota);
     memset(is_labelled, 0, site->count);
     reef_rng rng;
     reef_rng_seed(&rng, seed);
     for (int k = 0; k < labelled;) {
         uint32_t i = reef_rng_below(&rng, site->count);
-        if (!is_labelled[i]) {
-            is_labelled[i] = 1;
-            k++;
-        }
+        if (is_labelled[i] || (balance && quota[site->labels[i]] == 0)) continue;
+        if (balance) quota[site->labels[i]]--;
+        is_labelled[i] = 1;
+        k++;
     }
     return 0;
 }

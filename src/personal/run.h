@@ -7,8 +7,12 @@
 #include "quant/quant.h"
 
 /* Marks `labelled` distinct frames of site (is_labelled: count bytes),
- * drawn from seed. Fails when the site has no frame left to measure on. */
-int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, uint8_t *is_labelled,
+ * drawn from seed. With balance (session 12) the draw takes the site's
+ * classes in equal shares (as an operator who labels as many frames with
+ * fish as without; a class with fewer frames gives its share to the
+ * others). Fails when the site has no frame left to measure on. */
+#define REEF_PDRAW_MAX_CLASSES 256
+int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, int balance, uint8_t *is_labelled,
                reef_error *err);
 
 /* Update steps of the plan for `labelled` frames. */
@@ -73,6 +77,7 @@ typedef struct reef_prun_options {
     int guard_margin;            /* the update must answer this many more of them correctly */
     int refit_epochs;            /* after a kept GUARD, epochs over all labelled frames (REFIT; 0: none) */
     uint32_t draw_seed;
+    int labelled_balance;        /* the labelled frames drawn class-balanced (reef_pdraw) */
     const reef_dataset *source;  /* replay samples come from here (NULL: no replay) */
     const reef_dataset *test;    /* original test split (NULL: not measured) */
 } reef_prun_options;
@@ -84,7 +89,7 @@ typedef struct reef_prun_record_cost {
 } reef_prun_record_cost;
 
 typedef struct reef_prun_report {
-    int labelled, steps, boundary_step, tail_layers;
+    int labelled, labelled_balance, steps, boundary_step, tail_layers;
     uint32_t param_count, trainable, replay_count;
     float first_loss, last_loss;
     int hold_back, guard_kept, held_correct_after, held_correct_before; /* GUARD's answer */

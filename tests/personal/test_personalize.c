@@ -120,7 +120,7 @@ static void test_tail_matches_int8(void **state)
  * the qemu-m4 run checks that path bit-identical too. */
 /* session 11's settings for the next run_case_refit (the qemu-m4 test sets them) */
 static float case_lr_decay;
-static int case_guard_replay, case_replay_groups;
+static int case_guard_replay, case_replay_groups, case_augment;
 
 static void run_case_refit(const char *target, int scheme, int balance, int refit_epochs, int margin,
                            reef_prun_report *r, int expect_ok)
@@ -130,6 +130,7 @@ static void run_case_refit(const char *target, int scheme, int balance, int refi
     plan_for_scheme(&p, scheme);
     p.hp.balance = balance;
     p.hp.lr_decay = case_lr_decay, p.hp.guard_replay = case_guard_replay, p.replay_groups = case_replay_groups;
+    p.hp.augment = case_augment;
     /* sparse: every bias and the classifier's weights */
     for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
     p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
@@ -265,9 +266,10 @@ static void test_plan_file_scheme(void **state)
     /* a plan file without replay_groups (before session 11) keeps its
      * class-balanced replay, and the new keys read back */
     plan_for(&p);
-    p.replay_groups = 0, p.hp.lr_decay = 0.5f, p.hp.guard_replay = 3, p.hp.guard_forget = 1;
+    p.replay_groups = 0, p.hp.lr_decay = 0.5f, p.hp.guard_replay = 3, p.hp.guard_forget = 1, p.hp.augment = 3;
     if (reef_pplan_save(path, &p, "m.tflite", &err)) fail_msg("%s", err.msg);
     if (reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(back.hp.augment, 3);
     assert_int_equal(back.replay_groups, 0);
     assert_true(back.hp.lr_decay == 0.5f);
     assert_int_equal(back.hp.guard_replay, 3);
@@ -577,6 +579,50 @@ static void test_lr_decay_per_epoch(void **state)
     small_session_close(&decayed), small_session_close(&by_hand), small_session_close(&constant);
 }
 
+/* hp.augment (session 12): STEP mirrors site samples at random. With every
+ * site sample made left-right symmetric, bit 0 changes nothing (the same
+ * parameters bit for bit as without it); on the real samples it changes
+ * the update, and bit 1 (top-bottom) changes it again. */
+static void symmetrize_site(small_session *ss)
+{
+    const reef_tail_layer *L = &ss->t.tail.layers[0];
+    int32_t W = L->in_w, C = L->in_c, n = ss->t.tail.in_count;
+    for (int32_t k = 0; k < ss->s.p.site_count; k++) {
+        int8_t *b = ss->s.p.site + k * n;
+        for (int32_t y = 0; y < L->in_h; y++)
+            for (int32_t x = 0; x < W / 2; x++)
+                for (int32_t c = 0; c < C; c++) b[(y * W + W - 1 - x) * C + c] = b[(y * W + x) * C + c];
+    }
+}
+
+static void test_augment_mirrors(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    plan_for(&p);
+    p.replay_count = 0, p.hp.batch_replay = 0;
+    small_session plain, lr, both, sym_plain, sym_lr;
+    small_session_open(&plain, &p, 12, 0, 0);
+    small_session_open(&sym_plain, &p, 12, 0, 0);
+    p.hp.augment = 1;
+    small_session_open(&lr, &p, 12, 0, 0);
+    small_session_open(&sym_lr, &p, 12, 0, 0);
+    p.hp.augment = 3;
+    small_session_open(&both, &p, 12, 0, 0);
+    const reef_tail_layer *L = &plain.t.tail.layers[0];
+    assert_int_equal(L->in_h * L->in_w * L->in_c, plain.t.tail.in_count); /* else augment does nothing */
+    assert_true(L->in_w > 1 && L->in_h > 1);
+    symmetrize_site(&sym_plain), symmetrize_site(&sym_lr);
+    run_epochs(&plain, 3), run_epochs(&lr, 3), run_epochs(&both, 3), run_epochs(&sym_plain, 3), run_epochs(&sym_lr, 3);
+    size_t bytes = (size_t)plain.t.tail.train_count * 4;
+    assert_memory_equal(sym_plain.s.p.params, sym_lr.s.p.params, bytes);
+    assert_true(memcmp(plain.s.p.params, lr.s.p.params, bytes) != 0);
+    assert_true(memcmp(lr.s.p.params, both.s.p.params, bytes) != 0);
+    assert_true(memcmp(plain.s.p.params, sym_plain.s.p.params, bytes) != 0); /* the symmetric site is another site */
+    small_session_close(&plain), small_session_close(&lr), small_session_close(&both);
+    small_session_close(&sym_plain), small_session_close(&sym_lr);
+}
+
 /* hp.guard_replay: an update trained on the site's frames with every label
  * flipped "gains" on the held-back frames (flipped too), so the guard on
  * them alone keeps it; scored on the source's replay samples as well, it
@@ -710,7 +756,7 @@ static void run_session(reef_psession *s, const reef_lowered_model *m, const ree
     uint8_t is_labelled[64];
     int count = 0, nsteps = reef_psteps_total(p, 12 - hold);
     assert_true(fx.site.count <= sizeof is_labelled);
-    if (reef_pdraw(&fx.site, 12, 3, is_labelled, &err)) fail_msg("%s", err.msg);
+    if (reef_pdraw(&fx.site, 12, 3, 0, is_labelled, &err)) fail_msg("%s", err.msg);
     uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, hold, margin, nsteps, 0, t->tail.train_count, &count);
     assert_non_null(rec);
     int8_t reset[4096] = {REEF_PERSONAL_RESET}, out[REEF_PERSONAL_OUT];
@@ -718,6 +764,39 @@ static void run_session(reef_psession *s, const reef_lowered_model *m, const ree
     assert_int_equal(reef_personal_record(&s->p, reset, out, sizeof out), 0);
     if (reef_prun_host(s, rec, count, reef_precord_size(m), params, NULL, NULL, &err)) fail_msg("%s", err.msg);
     free(rec);
+}
+
+/* --labelled-balance (session 12): the draw takes the classes in equal
+ * shares; a class with fewer frames than its share gives the rest to the
+ * other; the plain draw is unchanged by the option's existence (same seed,
+ * same frames as before). */
+static void test_draw_balanced(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    uint16_t labels[N];
+    uint8_t plain[N], balanced[N], again[N];
+    reef_error err;
+    for (int i = 0; i < N; i++) labels[i] = i < 30 ? 1 : 0; /* 10 of class 0, 30 of class 1 */
+    reef_dataset ds = {.count = N, .num_classes = 2, .labels = labels};
+    assert_int_equal(reef_pdraw(&ds, 12, 5, 1, balanced, &err), 0);
+    assert_int_equal(reef_pdraw(&ds, 12, 5, 1, again, &err), 0);
+    assert_memory_equal(balanced, again, N); /* the seed decides */
+    int per[2] = {0, 0}, total = 0;
+    for (int i = 0; i < N; i++) per[labels[i]] += balanced[i], total += balanced[i];
+    assert_int_equal(total, 12);
+    assert_int_equal(per[0], 6);
+    assert_int_equal(per[1], 6);
+    assert_int_equal(reef_pdraw(&ds, 30, 5, 1, balanced, &err), 0); /* class 0 has 10: class 1 takes 20 */
+    per[0] = per[1] = 0;
+    for (int i = 0; i < N; i++) per[labels[i]] += balanced[i];
+    assert_int_equal(per[0], 10);
+    assert_int_equal(per[1], 20);
+    assert_int_equal(reef_pdraw(&ds, 12, 5, 0, plain, &err), 0);
+    per[0] = per[1] = 0;
+    for (int i = 0; i < N; i++) per[labels[i]] += plain[i];
+    assert_int_equal(per[0] + per[1], 12);
+    assert_int_not_equal(reef_pdraw(&ds, N, 5, 1, balanced, &err), 0); /* nothing left to measure on */
 }
 
 static void test_guard_old_copy_from_nvm(void **state)
@@ -763,8 +842,9 @@ static void test_qemu_bit_identical(void **state)
      * hp.balance), a refit epoch after the guard, a decaying lr and a guard
      * that scores the replay samples too (session 11) */
     case_lr_decay = 0.7f, case_guard_replay = 4; /* of 8: the steps mix in the other 4 */
+    case_augment = 3; /* session 12: the site samples mirrored both ways */
     run_case_refit("qemu-m4", REEF_SCHEME_FLOAT, 1, 1, 0, &r, 1); /* reef_prun fails unless the weights are bit-identical */
-    case_lr_decay = 0.0f, case_guard_replay = 0;
+    case_lr_decay = 0.0f, case_guard_replay = 0, case_augment = 0;
     printf("qemu-m4: guard kept %d, replay %d -> %d of %d right\n", r.guard_kept, r.replay_correct_before,
            r.replay_correct_after, r.guard_replay);
     assert_int_equal(r.guard_replay, 4);
@@ -889,6 +969,8 @@ int main(void)
         cmocka_unit_test(test_refit_moves_held_back),
         cmocka_unit_test(test_refit_after_refusal_is_nothing),
         cmocka_unit_test(test_lr_decay_per_epoch),
+        cmocka_unit_test(test_augment_mirrors),
+        cmocka_unit_test(test_draw_balanced),
         cmocka_unit_test(test_guard_judges_replay),
         cmocka_unit_test(test_replay_by_habitat),
         cmocka_unit_test(test_qemu_bit_identical),

@@ -938,6 +938,37 @@ static void put_io_types(emitter *e, const reef_lowered_model *m)
             e->upper, c_type(m->input_type), e->upper, c_type(m->output_type));
 }
 
+/* Whether step 0 is a 2x2 average pool of stride 2, no padding, over the
+ * whole of a 2-channel int8 input of even height and width (fish-nas-2ch
+ * and its 64x64 variant): a temporal harness then writes the pooled tensor
+ * itself (reef_temporal_step_pool2) and runs the steps after it. */
+static int pool2_first(const reef_lowered_model *m)
+{
+    if (m->nsteps < 2 || m->steps[0].kind != REEF_STEP_AVGPOOL || m->input_type != REEF_INT8) return 0;
+    const reef_pool_step_args *a = &m->steps[0].args.avgpool;
+    const reef_dims *in = &a->input_dims, *out = &a->output_dims;
+    return a->io.input_at == m->input_at && a->filter.h == 2 && a->filter.w == 2 && a->params.stride.h == 2 &&
+           a->params.stride.w == 2 && a->params.padding.h == 0 && a->params.padding.w == 0 && in->n == 1 &&
+           in->c == 2 && out->c == 2 && in->h == 2 * out->h && in->w == 2 * out->w && out->n == 1 &&
+           (int64_t)in->h * in->w * in->c == m->input_size;
+}
+
+static void put_pool2_first(emitter *e, const reef_lowered_model *m)
+{
+    if (!pool2_first(m)) return;
+    const reef_pool_step_args *a = &m->steps[0].args.avgpool;
+    fprintf(e->fp,
+            "/* Step 0 is a 2x2 average pool of the whole input: a temporal harness\n"
+            " * writes its output itself (reef_temporal_step_pool2) and runs the rest. */\n"
+            "#define REEF_MODEL_POOL2_FIRST 1\n"
+            "#define REEF_MODEL_POOL2_WIDTH %" PRId32 "\n"
+            "#define REEF_MODEL_POOL2_MIN (%" PRId32 ")\n#define REEF_MODEL_POOL2_MAX (%" PRId32 ")\n"
+            "#define REEF_MODEL_POOL2_OUTPUT() ((int8_t *)(%s_arena + %" PRIu32 "u))\n"
+            "#define REEF_MODEL_INVOKE_AFTER_POOL2() reef_run_steps(%s_steps, 1, %s_STEP_COUNT - 1, %s_arena)\n",
+            a->input_dims.w, a->params.activation.min, a->params.activation.max, e->name, a->io.output_at,
+            e->name, e->upper, e->name);
+}
+
 static void put_header(emitter *e, const void *model, const char *source)
 {
     const reef_lowered_model *m = model;
@@ -998,16 +1029,18 @@ static void put_header(emitter *e, const void *model, const char *source)
                 "#endif\n\n#endif\n",
                 e->name, reef_lower_elem_size(m->input_type), u, reef_lower_elem_size(m->output_type), u, u, e->name,
                 c_type(m->input_type), c_type(m->output_type), e->name, e->name);
-    else
+    else {
         fprintf(fp,
                 "/* Generic names for a firmware harness built with -include %s.h. */\n"
                 "#ifndef REEF_MODEL_INVOKE\n"
                 "#define REEF_MODEL_INPUT_SIZE %s_INPUT_SIZE\n#define REEF_MODEL_OUTPUT_SIZE %s_OUTPUT_SIZE\n"
                 "#define REEF_MODEL_ARENA_SIZE %s_ARENA_SIZE\n"
                 "#define REEF_MODEL_INVOKE(in, out) %s_invoke((in), (out))\n"
-                "#define REEF_MODEL_INPUT_BUFFER() %s_input()\n#define REEF_MODEL_OUTPUT_BUFFER() %s_output()\n"
-                "#endif\n\n#endif\n",
+                "#define REEF_MODEL_INPUT_BUFFER() %s_input()\n#define REEF_MODEL_OUTPUT_BUFFER() %s_output()\n",
                 e->name, u, u, u, e->name, e->name, e->name);
+        put_pool2_first(e, m);
+        fputs("#endif\n\n#endif\n", fp);
+    }
 }
 
 static void put_source(emitter *e, const void *model, const char *source)

@@ -57,34 +57,80 @@ void reef_temporal_init(reef_temporal *t, reef_temporal_kind kind, uint16_t *mea
 #define TEMPORAL_IS_LAG(t) ((t)->kind == REEF_TEMPORAL_LAG)
 #endif
 
+/* The first frame primes every buffer with itself. */
+static void temporal_prime(reef_temporal *t, const uint8_t *frame)
+{
+    const uint32_t pixels = t->bg.pixels;
+    if (t->bg.primed) return;
+    for (uint32_t p = 0; p < pixels; p++) {
+        t->bg.mean[p] = (uint16_t)(frame[p] << 8);
+        if (TEMPORAL_IS_LAG(t))
+            for (uint32_t k = 0; k < t->lag; k++) t->history[k * pixels + p] = frame[p];
+        else t->slow[p] = (uint16_t)(frame[p] << 8);
+    }
+    t->bg.primed = 1;
+}
+
+/* Pixel p's two differences [d, s] (out[0], out[1]), and its buffers moved;
+ * back: the lag ring's oldest slot (LAG). The buffers come as arguments, not
+ * through t: a byte store (out) may alias t, which would reload them every
+ * pixel. Inlined into both loops below. */
+static inline void temporal_pixel(int is_lag, uint16_t *mean, uint16_t *slow, uint8_t *back, uint32_t p,
+                                  int32_t pixel, uint8_t *out)
+{
+    const int32_t m = mean[p], x = pixel << 8;
+    out[0] = difference(pixel, (m + 128) >> 8);
+    if (is_lag) {
+        out[1] = difference(pixel, back[p]);
+        back[p] = (uint8_t)pixel; /* the oldest slot becomes the newest */
+    } else {
+        const int32_t q = slow[p];
+        out[1] = difference(pixel, (q + 128) >> 8);
+        slow[p] = (uint16_t)(q + (x - q) / 128);
+    }
+    mean[p] = (uint16_t)(m + (x - m) / 16);
+}
+
+static void temporal_advance(reef_temporal *t)
+{
+    if (TEMPORAL_IS_LAG(t)) t->slot = t->slot + 1 == t->lag ? 0 : t->slot + 1;
+}
+
 void reef_temporal_step(reef_temporal *t, const uint8_t *frame, uint8_t *out)
 {
-    uint16_t *mean = t->bg.mean, *slow = t->slow;
     const uint32_t pixels = t->bg.pixels;
     uint8_t *back = TEMPORAL_IS_LAG(t) ? t->history + t->slot * pixels : 0; /* the frame lag steps back */
-    if (!t->bg.primed) {
-        for (uint32_t p = 0; p < pixels; p++) {
-            mean[p] = (uint16_t)(frame[p] << 8);
-            if (TEMPORAL_IS_LAG(t))
-                for (uint32_t k = 0; k < t->lag; k++) t->history[k * pixels + p] = frame[p];
-            else slow[p] = (uint16_t)(frame[p] << 8);
+    uint16_t *mean = t->bg.mean, *slow = t->slow;
+    const int is_lag = TEMPORAL_IS_LAG(t);
+    temporal_prime(t, frame);
+    for (uint32_t p = 0; p < pixels; p++) temporal_pixel(is_lag, mean, slow, back, p, frame[p], out + 2 * p);
+    temporal_advance(t);
+}
+
+/* Each 2x2 window's four pixels stepped, mapped and pooled as
+ * AVERAGE_POOL_2D's 2x2 loop does (runtime/src/pool.c avgpool_2x2: the sum
+ * of four int8 values, rounded, then clamped). */
+void reef_temporal_step_pool2(reef_temporal *t, const uint8_t *frame, uint32_t width, const int8_t map[2][256],
+                              int32_t lo, int32_t hi, int8_t *out)
+{
+    const uint32_t pixels = t->bg.pixels;
+    uint8_t *back = TEMPORAL_IS_LAG(t) ? t->history + t->slot * pixels : 0;
+    uint16_t *mean = t->bg.mean, *slow = t->slow;
+    const int is_lag = TEMPORAL_IS_LAG(t);
+    temporal_prime(t, frame);
+    for (uint32_t row = 0; row < pixels / width; row += 2)
+        for (uint32_t col = 0; col < width; col += 2) {
+            const uint32_t p = row * width + col, corner[4] = {p, p + 1, p + width, p + width + 1};
+            int32_t sum[2] = {0, 0};
+            for (int k = 0; k < 4; k++) {
+                uint8_t ds[2];
+                temporal_pixel(is_lag, mean, slow, back, corner[k], frame[corner[k]], ds);
+                sum[0] += map[0][ds[0]], sum[1] += map[1][ds[1]];
+            }
+            for (int c = 0; c < 2; c++) {
+                const int32_t v = (sum[c] + (sum[c] > 0 ? 2 : 1)) >> 2;
+                *out++ = (int8_t)(v < lo ? lo : v > hi ? hi : v);
+            }
         }
-        t->bg.primed = 1;
-    }
-    for (uint32_t p = 0; p < pixels; p++) {
-        const int32_t pixel = frame[p], m = mean[p], x = pixel << 8;
-        const uint8_t d = difference(pixel, (m + 128) >> 8);
-        uint8_t s;
-        if (TEMPORAL_IS_LAG(t)) {
-            s = difference(pixel, back[p]);
-            back[p] = (uint8_t)pixel; /* the oldest slot becomes the newest */
-        } else {
-            const int32_t q = slow[p];
-            s = difference(pixel, (q + 128) >> 8);
-            slow[p] = (uint16_t)(q + (x - q) / 128);
-        }
-        mean[p] = (uint16_t)(m + (x - m) / 16);
-        out[2 * p] = d, out[2 * p + 1] = s;
-    }
-    if (TEMPORAL_IS_LAG(t)) t->slot = t->slot + 1 == t->lag ? 0 : t->slot + 1;
+    temporal_advance(t);
 }

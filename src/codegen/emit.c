@@ -797,11 +797,13 @@ static unsigned dw_paths(const reef_lowered_model *m)
     return paths;
 }
 
-/* The OR of 1 << reef_pool_s8_path over the pool steps. */
-static unsigned pool_paths(const reef_lowered_model *m)
+static int pool2_first(const reef_lowered_model *m);
+
+/* The OR of 1 << reef_pool_s8_path over the pool steps from step first. */
+static unsigned pool_paths(const reef_lowered_model *m, int first)
 {
     unsigned paths = 0;
-    for (int k = 0; k < m->nsteps; k++) {
+    for (int k = first; k < m->nsteps; k++) {
         const reef_lowered_step *s = &m->steps[k];
         const reef_pool_step_args *a = s->kind == REEF_STEP_AVGPOOL ? &s->args.avgpool : &s->args.maxpool;
         if (s->kind == REEF_STEP_AVGPOOL || s->kind == REEF_STEP_MAXPOOL)
@@ -885,10 +887,24 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "/* The depthwise loops this model runs (reef/dw_conv.h). */\n"
             "#ifndef REEF_DW_PATHS\n#define REEF_DW_PATHS 0x%xu\n#endif\n\n",
             dw_paths(m));
-    fprintf(e->fp,
-            "/* The pooling loops this model runs (reef/pool.h). */\n"
-            "#ifndef REEF_POOL_PATHS\n#define REEF_POOL_PATHS 0x%xu\n#endif\n\n",
-            pool_paths(m));
+    /* A temporal harness never runs step 0 of a REEF_MODEL_POOL2_FIRST model
+     * (targets/common/harness.c): its pool loop is left out when a later
+     * average pool keeps one that can still run step 0 (r64-c8e2: the
+     * 2x2 loop, 308 B) */
+    const unsigned pools = pool_paths(m, 0), after = pool2_first(m) ? pool_paths(m, 1) : pools;
+    const unsigned avg = (1u << REEF_POOL_PATH_AVG_2X2) | (1u << REEF_POOL_PATH_AVG);
+    if (after != pools && (after & avg))
+        fprintf(e->fp,
+                "/* The pooling loops this model runs (reef/pool.h); a temporal harness\n"
+                " * makes step 0's output itself (REEF_MODEL_POOL2_FIRST). */\n"
+                "#ifndef REEF_POOL_PATHS\n#ifdef REEF_HARNESS_TEMPORAL\n#define REEF_POOL_PATHS 0x%xu\n#else\n"
+                "#define REEF_POOL_PATHS 0x%xu\n#endif\n#endif\n\n",
+                after, pools);
+    else
+        fprintf(e->fp,
+                "/* The pooling loops this model runs (reef/pool.h). */\n"
+                "#ifndef REEF_POOL_PATHS\n#define REEF_POOL_PATHS 0x%xu\n#endif\n\n",
+                pools);
     fprintf(e->fp,
             "/* The fully-connected loops this model runs (reef/fc.h). */\n"
             "#ifndef REEF_FC_PATHS\n#define REEF_FC_PATHS 0x%xu\n#endif\n\n",
@@ -936,6 +952,37 @@ static void put_io_types(emitter *e, const reef_lowered_model *m)
             " * int32 output holds indices (ARG_MAX). */\n"
             "#define %s_INPUT_TYPE %s\n#define %s_OUTPUT_TYPE %s\n\n",
             e->upper, c_type(m->input_type), e->upper, c_type(m->output_type));
+}
+
+/* Whether step 0 is a 2x2 average pool of stride 2, no padding, over the
+ * whole of a 2-channel int8 input of even height and width (fish-nas-2ch
+ * and its 64x64 variant): a temporal harness then writes the pooled tensor
+ * itself (reef_temporal_step_pool2) and runs the steps after it. */
+static int pool2_first(const reef_lowered_model *m)
+{
+    if (m->nsteps < 2 || m->steps[0].kind != REEF_STEP_AVGPOOL || m->input_type != REEF_INT8) return 0;
+    const reef_pool_step_args *a = &m->steps[0].args.avgpool;
+    const reef_dims *in = &a->input_dims, *out = &a->output_dims;
+    return a->io.input_at == m->input_at && a->filter.h == 2 && a->filter.w == 2 && a->params.stride.h == 2 &&
+           a->params.stride.w == 2 && a->params.padding.h == 0 && a->params.padding.w == 0 && in->n == 1 &&
+           in->c == 2 && out->c == 2 && in->h == 2 * out->h && in->w == 2 * out->w && out->n == 1 &&
+           (int64_t)in->h * in->w * in->c == m->input_size;
+}
+
+static void put_pool2_first(emitter *e, const reef_lowered_model *m)
+{
+    if (!pool2_first(m)) return;
+    const reef_pool_step_args *a = &m->steps[0].args.avgpool;
+    fprintf(e->fp,
+            "/* Step 0 is a 2x2 average pool of the whole input: a temporal harness\n"
+            " * writes its output itself (reef_temporal_step_pool2) and runs the rest. */\n"
+            "#define REEF_MODEL_POOL2_FIRST 1\n"
+            "#define REEF_MODEL_POOL2_WIDTH %" PRId32 "\n"
+            "#define REEF_MODEL_POOL2_MIN (%" PRId32 ")\n#define REEF_MODEL_POOL2_MAX (%" PRId32 ")\n"
+            "#define REEF_MODEL_POOL2_OUTPUT() ((int8_t *)(%s_arena + %" PRIu32 "u))\n"
+            "#define REEF_MODEL_INVOKE_AFTER_POOL2() reef_run_steps(%s_steps, 1, %s_STEP_COUNT - 1, %s_arena)\n",
+            a->input_dims.w, a->params.activation.min, a->params.activation.max, e->name, a->io.output_at,
+            e->name, e->upper, e->name);
 }
 
 static void put_header(emitter *e, const void *model, const char *source)
@@ -998,16 +1045,18 @@ static void put_header(emitter *e, const void *model, const char *source)
                 "#endif\n\n#endif\n",
                 e->name, reef_lower_elem_size(m->input_type), u, reef_lower_elem_size(m->output_type), u, u, e->name,
                 c_type(m->input_type), c_type(m->output_type), e->name, e->name);
-    else
+    else {
         fprintf(fp,
                 "/* Generic names for a firmware harness built with -include %s.h. */\n"
                 "#ifndef REEF_MODEL_INVOKE\n"
                 "#define REEF_MODEL_INPUT_SIZE %s_INPUT_SIZE\n#define REEF_MODEL_OUTPUT_SIZE %s_OUTPUT_SIZE\n"
                 "#define REEF_MODEL_ARENA_SIZE %s_ARENA_SIZE\n"
                 "#define REEF_MODEL_INVOKE(in, out) %s_invoke((in), (out))\n"
-                "#define REEF_MODEL_INPUT_BUFFER() %s_input()\n#define REEF_MODEL_OUTPUT_BUFFER() %s_output()\n"
-                "#endif\n\n#endif\n",
+                "#define REEF_MODEL_INPUT_BUFFER() %s_input()\n#define REEF_MODEL_OUTPUT_BUFFER() %s_output()\n",
                 e->name, u, u, u, e->name, e->name, e->name);
+        put_pool2_first(e, m);
+        fputs("#endif\n\n#endif\n", fp);
+    }
 }
 
 static void put_source(emitter *e, const void *model, const char *source)

@@ -95,10 +95,26 @@ static void background_start(void)
                        HARNESS_TEMPORAL_HISTORY, REEF_HARNESS_TEMPORAL_LAG, HARNESS_TEMPORAL_SLOW, HARNESS_PIXELS);
 }
 
+/* A model whose first step is a 2x2 average pool of its input (reef gen's
+ * REEF_MODEL_POOL2_FIRST): on a scored frame the step writes the pooled
+ * tensor itself, mapped and pooled in one pass, and the model runs from its
+ * second step: the input tensor's mapped copy and the pool step's pass over
+ * it are never made (outputs unchanged, bit for bit). */
+#if defined(REEF_MODEL_POOL2_FIRST)
+#define HARNESS_POOL2_FIRST 1
+#endif
+
 static void frame_step(int8_t *in, unsigned control)
 {
     uint8_t *px = (uint8_t *)in;
     if (control & HARNESS_CLIP_START) background_start();
+#ifdef HARNESS_POOL2_FIRST
+    /* every frame (an unscored one's pooled tensor is simply not used): the
+     * firmware links one step, not two */
+    reef_temporal_step_pool2(&harness_temporal, px + HARNESS_PIXELS, REEF_MODEL_POOL2_WIDTH, reef_harness_input_lut,
+                             REEF_MODEL_POOL2_MIN, REEF_MODEL_POOL2_MAX, REEF_MODEL_POOL2_OUTPUT());
+    return;
+#endif
     reef_temporal_step(&harness_temporal, px + HARNESS_PIXELS, px); /* in place: reads the frame first */
     if (!(control & HARNESS_SCORED)) return;
     for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i += 2) {
@@ -141,7 +157,11 @@ static int run_frame(uint32_t index)
     reef_platform_cycles_start();
     reef_mark_inference_begin();
     frame_step(input, flags);
+#ifdef HARNESS_POOL2_FIRST
+    int status = REEF_MODEL_INVOKE_AFTER_POOL2();
+#else
     int status = REEF_MODEL_INVOKE(input, output);
+#endif
     reef_mark_inference_end();
     uint32_t cycles = reef_platform_cycles_stop();
     return inference_done(index, status, cycles, output);

@@ -100,8 +100,9 @@ static void assert_no_reference_kernels(const char *header, const char *elf_path
     reef_elf_close(&elf);
 }
 
-/* Flash by origin: every part present, the weights inside the model's
- * constants, and the parts adding up to the ELF's flash total. */
+/* Flash by origin: every part present (the C library may be empty), the
+ * weights inside the model's constants, and the parts adding up to the
+ * ELF's flash total. */
 static void check_flash_origin(const char *elf, reef_memory_report *mem)
 {
     reef_error err = {{0}};
@@ -111,7 +112,11 @@ static void check_flash_origin(const char *elf, reef_memory_report *mem)
            "C library %u, other %u of %u B\n", o->runtime_code, o->runtime_data, o->model_constants,
            mem->flash_weights, o->model_code, o->harness, o->libc, o->other, mem->flash_total);
     assert_true(o->known);
-    assert_true(o->runtime_code > 1000 && o->harness > 100 && o->libc > 100 && o->model_code > 0);
+    assert_true(o->runtime_code > 1000 && o->harness > 100 && o->model_code > 0);
+    /* the C library: at most newlib's memset (162 B, the kernels' padding
+     * fills; none in ad's firmware); the startup code's copy loops call no
+     * memcpy (targets/common/cortex_m4.c) */
+    assert_true(o->libc <= 200);
     assert_true(o->model_constants >= mem->flash_weights);
     uint32_t sum = o->runtime_code + o->runtime_data + o->model_constants + o->model_code + o->harness + o->libc;
     assert_true(sum <= mem->flash_total);

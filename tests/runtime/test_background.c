@@ -6,12 +6,16 @@
  * against the same reference. The temporal step (a second channel: the
  * difference to the previous frame, or to a slower background): a hand-made
  * sequence, and random clips against the same kind of reference, with the
- * frame read from the second half of the output as the firmware does. */
+ * frame read from the second half of the output as the firmware does. The
+ * step fused with a 2x2 average pool (reef_temporal_step_pool2) against the
+ * unfused chain the firmware ran before: step, map through the input
+ * tables, reef_avgpool_s8; outputs and every buffer equal, both kinds. */
 #include "testing.h"
 
 #include <math.h>
 
 #include "reef/background.h"
+#include "reef/pool.h"
 
 static void fill(uint8_t *frame, int n, int value)
 {
@@ -223,6 +227,60 @@ static void test_temporal_random_clips(void **state)
     }
 }
 
+
+/* One frame through the unfused chain: the temporal step, each byte mapped
+ * through its channel's table, the runtime's own 2x2 average pool. */
+static void unfused_pool2(reef_temporal *t, const uint8_t *frame, int h, int w, const int8_t map[2][256],
+                          int32_t lo, int32_t hi, uint8_t *bytes, int8_t *pooled)
+{
+    const int pixels = h * w;
+    memcpy(bytes + pixels, frame, (size_t)pixels);
+    reef_temporal_step(t, bytes + pixels, bytes);
+    for (int i = 0; i < 2 * pixels; i++) bytes[i] = (uint8_t)map[i & 1][bytes[i]];
+    const reef_pool_params params = {.stride = {2, 2}, .padding = {0, 0}, .activation = {lo, hi}};
+    const reef_dims in = {1, h, w, 2}, out = {1, h / 2, w / 2, 2};
+    const reef_hw window = {2, 2};
+    const reef_context ctx = {0, 0};
+    assert_int_equal(reef_avgpool_s8(&ctx, &params, &in, (const int8_t *)bytes, &window, &out, pooled), REEF_OK);
+}
+
+static void test_temporal_pool2_matches_unfused(void **state)
+{
+    (void)state;
+    enum { H = 16, W = 24, N = H * W, LAG = 2 };
+    const int frames = testing_sanitizer_run() ? 20 : 80;
+    static uint16_t mean_a[N], mean_b[N], slow_a[N], slow_b[N];
+    static uint8_t hist_a[LAG * N], hist_b[LAG * N], frame[N], bytes[2 * N], scene[N];
+    static int8_t map[2][256], pooled_a[N / 2], pooled_b[N / 2];
+    const clip_motion motion = {.speed = 3, .period = 41, .width = 5, .bump = 90, .jump_every = 25};
+    uint64_t rng = 11;
+    int checked = 0;
+    for (int clip = 0; clip < 4; clip++) {
+        const reef_temporal_kind kind = clip & 1 ? REEF_TEMPORAL_LAG : REEF_TEMPORAL_SLOW;
+        /* clips 0-1: an identity-like map and the full range; 2-3: random
+         * tables and a clamp that bites on both sides */
+        const int32_t lo = clip < 2 ? -128 : -90, hi = clip < 2 ? 127 : 60;
+        for (int c = 0; c < 2; c++)
+            for (int v = 0; v < 256; v++)
+                map[c][v] = (int8_t)(clip < 2 ? v - 128 : (int)(next_rand(&rng) & 255) - 128);
+        reef_temporal a, b;
+        reef_temporal_init(&a, kind, mean_a, hist_a, LAG, slow_a, N);
+        reef_temporal_init(&b, kind, mean_b, hist_b, LAG, slow_b, N);
+        for (int p = 0; p < N; p++) scene[p] = (uint8_t)next_rand(&rng);
+        for (int f = 0; f < frames; f++) {
+            next_frame(frame, scene, N, f, &motion, &rng);
+            unfused_pool2(&a, frame, H, W, (const int8_t(*)[256])map, lo, hi, bytes, pooled_a);
+            reef_temporal_step_pool2(&b, frame, W, (const int8_t(*)[256])map, lo, hi, pooled_b);
+            assert_memory_equal(pooled_a, pooled_b, N / 2);
+            assert_memory_equal(mean_a, mean_b, sizeof mean_a);
+            if (kind == REEF_TEMPORAL_SLOW) assert_memory_equal(slow_a, slow_b, sizeof slow_a);
+            else assert_memory_equal(hist_a, hist_b, sizeof hist_a), assert_int_equal(a.slot, b.slot);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 4 * frames);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_random_clips),
         cmocka_unit_test(test_temporal_hand_computed),
         cmocka_unit_test(test_temporal_random_clips),
+        cmocka_unit_test(test_temporal_pool2_matches_unfused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,4 +88,14 @@ void reef_temporal_init(reef_temporal *t, reef_temporal_kind kind, uint16_t *mea
  * 2p + 1 <= pixels + p. */
 void reef_temporal_step(reef_temporal *t, const uint8_t *frame, uint8_t *out);
 
+/* The same step fused with the model's first layer when that is a 2x2
+ * average pool of stride 2 (fish-nas-2ch and its 64x64 variant): each
+ * pixel's [d, s] is mapped to the model's int8 input through map (one table
+ * per channel) and each 2x2 window pooled as reef_avgpool_step does, clamped
+ * to [lo, hi]. out: (H/2, W/2, 2) int8, exactly what the unfused input step
+ * and the pool step write; the (H, W, 2) input tensor is never made. The
+ * frame is (H, W) with W = width, H and W even; out may not overlap it. */
+void reef_temporal_step_pool2(reef_temporal *t, const uint8_t *frame, uint32_t width, const int8_t map[2][256],
+                              int32_t lo, int32_t hi, int8_t *out);
+
 #endif

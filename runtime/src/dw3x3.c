@@ -30,7 +30,14 @@
  * and dropped). The per-line work (calls, constants) is then paid once per
  * channel instead of once per output line. Scratch then: the constants
  * and filters, (4, H_OUT + 2, PW) planes plus 4 values of slack, and
- * ((H_OUT - 1) * PW + W_OUT rounded up to even) sums. */
+ * ((H_OUT - 1) * PW + W_OUT rounded up to even) sums.
+ *
+ * The map loop (REEF_DW_PATH_3X3_MAP: planes of maps 6 or 3 wide, VWW's
+ * 6x6 and 3x3 layers) reads the same planes but requantizes each pair of
+ * outputs as soon as it is summed, straight into the NHWC output: no sums
+ * buffer, no per-line calls, and no position past a line's end computed.
+ * Its lines are unrolled (pairs at fixed offsets), so it exists for those
+ * two widths only. */
 #include "dw3x3.h"
 
 #include "dsp.h"
@@ -100,6 +107,28 @@ static int dw3_plane(const reef_dw_conv_params *p, const reef_dims *out)
 int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_dims)
 {
     return dw3_plane(params, output_dims);
+}
+
+/* The map loop's shape and activation (the constants: reef_dw3x3_map). */
+static int dw3_map_shape(const reef_dw_conv_params *p, const reef_dims *out)
+{
+    const int32_t w = dw3_out_len(out);
+    return dw3_plane(p, out) && !dw3_by_columns(out) && (w == 3 || w == 6) &&
+           p->activation.min == -128 && p->activation.max == 127;
+}
+
+/* A channel the map loop's folded requantization takes (r in 2..23). */
+static int dw3_map_channel_ok(const reef_rq *q) { return q->post >= 1 && q->post <= 22; }
+
+int reef_dw3x3_map(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
+                   const reef_dims *input_dims, const reef_dims *output_dims)
+{
+    reef_rq q;
+    int32_t c;
+    if (!dw3_map_shape(params, output_dims)) return 0;
+    for (c = 0; c < input_dims->c; c++)
+        if (!reef_rq_init(&q, 0, quant->multiplier[c], quant->shift[c]) || !dw3_map_channel_ok(&q)) return 0;
+    return 1;
 }
 
 int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
@@ -452,6 +481,158 @@ static void dw3_group_plane(const dw3_job *job, const int8_t *input, int32_t b, 
     }
 }
 
+#if defined(REEF_ASM_LOOPS)
+/* The map loop's assembly. Registers: R (the plane at the output line),
+ * W0..W3 (taps: dw3_pack_taps), OUT, C (output step), CHI, MULT, POST
+ * (DW3_RQ_FOLDED's constants), A0, A1 (two sums), V, H (loads, then the
+ * requantization's words). On the stack: the bias twice at [sp], the
+ * fifth taps word (w22, 0) at [sp, #8], the plane's end at [sp, #12].
+ * Input lines are P1 and P2 bytes below R; K: the pair's byte offset. */
+#define DW3M_RQ(ACC)                                                           \
+    "and %[V], %[" ACC "], #0x80000000\n\t"                                   \
+    "orr %[V], %[V], #0x40000000\n\t"                                         \
+    "add %[H], %[CHI], %[" ACC "], asr #31\n\t"                               \
+    "smlal %[V], %[H], %[" ACC "], %[MULT]\n\t"                               \
+    "asr %[H], %[H], %[POST]\n\t"                                             \
+    "ssat %[H], #8, %[H]\n\t"
+/* Outputs at K and K + 2 bytes of each line (a0, a1 as in dw3_sums_s1):
+ * 10 loads (two pairs of them back to back), 12 MACs, 2 x 6 for the
+ * requantization, 3 for the stores: 37 instructions for 18 MACs. */
+#define DW3M_PAIR(K, P1, P2)                                                   \
+    "ldrd %[A0], %[A1], [sp]\n\t"                                              \
+    "ldr %[V], [%[R], #(" #K ")]\n\t"                                          \
+    "ldr %[H], [%[R], #(" #K "+4)]\n\t"                                        \
+    "smlad %[A0], %[W0], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+2)]\n\t"                                        \
+    "smlabb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "smlabt %[A1], %[W3], %[H], %[A1]\n\t"                                     \
+    "smlad %[A1], %[W0], %[V], %[A1]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P1 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P1 "+4)]\n\t"                                \
+    "smlad %[A0], %[W1], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P1 "+2)]\n\t"                                \
+    "smlatb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "smlatt %[A1], %[W3], %[H], %[A1]\n\t"                                     \
+    "smlad %[A1], %[W1], %[V], %[A1]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P2 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P2 "+4)]\n\t"                                \
+    "smlad %[A0], %[W2], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [sp, #8]\n\t"                                                   \
+    "smlabb %[A0], %[V], %[H], %[A0]\n\t"                                      \
+    "smlabt %[A1], %[V], %[H], %[A1]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P2 "+2)]\n\t"                                \
+    "smlad %[A1], %[W2], %[V], %[A1]\n\t" DW3M_RQ("A0")                        \
+    "strb %[H], [%[OUT]]\n\t" DW3M_RQ("A1")                                    \
+    "strb %[H], [%[OUT], %[C]]\n\t"                                            \
+    "add %[OUT], %[OUT], %[C], lsl #1\n\t"
+/* One output at K (the last of an odd line). */
+#define DW3M_ONE(K, P1, P2)                                                    \
+    "ldr %[A0], [sp]\n\t"                                                      \
+    "ldr %[V], [%[R], #(" #K ")]\n\t"                                          \
+    "ldr %[H], [%[R], #(" #K "+4)]\n\t"                                        \
+    "smlad %[A0], %[W0], %[V], %[A0]\n\t"                                      \
+    "smlabb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "ldr %[V], [%[R], #(" #K "+" #P1 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P1 "+4)]\n\t"                                \
+    "smlad %[A0], %[W1], %[V], %[A0]\n\t"                                      \
+    "smlatb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "ldr %[V], [%[R], #(" #K "+" #P2 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P2 "+4)]\n\t"                                \
+    "smlad %[A0], %[W2], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [sp, #8]\n\t"                                                   \
+    "smlabb %[A0], %[V], %[H], %[A0]\n\t" DW3M_RQ("A0")                        \
+    "strb %[H], [%[OUT]]\n\t"                                                  \
+    "add %[OUT], %[OUT], %[C]\n\t"
+#define DW3M_ENTER                                                             \
+    "sub sp, sp, #16\n\t"                                                      \
+    "str %[A0], [sp]\n\t"                                                      \
+    "str %[A0], [sp, #4]\n\t"                                                  \
+    "str %[V], [sp, #8]\n\t"                                                   \
+    "str %[A1], [sp, #12]\n\t"                                                 \
+    "1:\n\t"
+#define DW3M_NEXT(LINE)                                                        \
+    "add %[R], %[R], #" #LINE "\n\t"                                           \
+    "ldr %[V], [sp, #12]\n\t"                                                  \
+    "cmp %[R], %[V]\n\t"                                                       \
+    "blo 1b\n\t"                                                               \
+    "add sp, sp, #16\n\t"
+#define DW3M_OPERANDS                                                          \
+    : [R] "+r"(r), [OUT] "+r"(out), [A0] "+r"(bias), [A1] "+r"(end_w), [V] "+r"(w4),  \
+      [H] "=&r"(h), [W0] "+r"(w0), [W1] "+r"(w1), [W2] "+r"(w2), [W3] "+r"(w3),  \
+      [C] "+r"(C), [CHI] "+r"(chi), [MULT] "+r"(mult), [POST] "+r"(post)      \
+    :                                                                          \
+    : "cc", "memory"
+
+/* One channel of a 6-wide map: planes lines of 8 values (16 bytes), three
+ * pairs per output line; r .. end: the plane's first lines of each output
+ * line. */
+static __attribute__((noinline)) void dw3_map6_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                  int32_t C, const int32_t t[5], int32_t bias,
+                                                  int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 16, 32) DW3M_PAIR(4, 16, 32) DW3M_PAIR(8, 16, 32)
+                         DW3M_NEXT(16) DW3M_OPERANDS);
+}
+
+/* The same for a 3-wide map: lines of 5 values (10 bytes), a pair and one. */
+static __attribute__((noinline)) void dw3_map3_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                  int32_t C, const int32_t t[5], int32_t bias,
+                                                  int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 10, 20) DW3M_ONE(4, 10, 20) DW3M_NEXT(10) DW3M_OPERANDS);
+}
+#else
+/* The map loop in C: output (y, x) from plane lines y..y+2 at x, the sum
+ * from the bias, requantized at once (rq.h's exact form). */
+static void dw3_map_c(const int16_t *r, int32_t pw, int32_t w_out, int32_t h_out, int8_t *out,
+                      int32_t C, const int32_t t[5], const reef_rq *q, int32_t zp)
+{
+    int32_t y, x;
+    for (y = 0; y < h_out; y++, r += pw)
+        for (x = 0; x < w_out; x++, out += C) {
+            const int16_t *p = r + x;
+            int32_t a = q->bias;
+            a = reef_smlad(t[0], dw3_ld(p), a), a = reef_smlabb(t[3], dw3_ld(p + 2), a);
+            a = reef_smlad(t[1], dw3_ld(p + pw), a), a = reef_smlatb(t[3], dw3_ld(p + pw + 2), a);
+            a = reef_smlad(t[2], dw3_ld(p + 2 * pw), a), a = reef_smlabb(t[4], dw3_ld(p + 2 * pw + 2), a);
+            *out = (int8_t)reef_ssat8(reef_rq_scale(a, q) + zp);
+        }
+}
+#endif
+
+/* Channels c..c+n-1 of image b in the map loop: planes widened as in
+ * dw3_group_plane, then each channel's outputs summed and requantized in
+ * one pass. */
+static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, int32_t c, int32_t n,
+                          int8_t *output)
+{
+    const dw3_axes *ax = &job->ax;
+    const int32_t pw = job->row, plane = job->lines * pw, zp = job->params->output_offset;
+    int8_t *out_b = output + (b * job->out->h * job->out->w) * job->out->c + c;
+    int32_t y, i;
+    for (y = 0; y < ax->in_lines; y++)
+        if (y + ax->pad_across >= 0 && y + ax->pad_across < job->lines)
+            dw3_widen(job, input, b, y, c, n, y + ax->pad_across);
+    for (i = 0; i < n; i++) {
+        const int16_t *r = job->slots + i * plane;
+        const reef_rq *q = &job->rq[c + i];
+        const int32_t *t = job->taps + 5 * (c + i);
+#if defined(REEF_ASM_LOOPS)
+        const int32_t chi = (int32_t)((uint32_t)q->c_hi + ((uint32_t)zp << q->post));
+        if (ax->out_len == 6)
+            dw3_map6_asm(r, r + ax->out_lines * pw, out_b + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
+        else
+            dw3_map3_asm(r, r + ax->out_lines * pw, out_b + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
+#else
+        dw3_map_c(r, pw, ax->out_len, ax->out_lines, out_b + i, ax->out_step, t, q, zp);
+#endif
+    }
+}
+
 int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
                    const reef_per_channel_quant *quant, const reef_dims *input_dims,
                    const int8_t *input, const int8_t *filter, const int32_t *bias,
@@ -462,9 +643,11 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     reef_rq *rq = (reef_rq *)ctx->buf; /* (C) */
     int32_t *taps = (int32_t *)(rq + C); /* (C, 5) */
     int16_t *slots;
-    int32_t c, b, i, fast = 1;
-    for (c = 0; c < C; c++)
+    int32_t c, b, i, fast = 1, folded = 1;
+    for (c = 0; c < C; c++) {
         fast &= reef_rq_init(&rq[c], bias ? bias[c] : 0, quant->multiplier[c], quant->shift[c]);
+        folded &= dw3_map_channel_ok(&rq[c]);
+    }
     if (!fast) return 0;
     dw3_axes_of(params, input_dims, output_dims, &job.ax);
     for (c = 0; c < C; c++) dw3_pack_taps(filter + c, job.ax.f_along, job.ax.f_across, taps + 5 * c);
@@ -478,7 +661,9 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     slots = (int16_t *)(taps + 5 * C);
     job.slots = slots;
     if (dw3_plane(params, output_dims)) {
-        if (!DW_HAS(REEF_DW_PATH_3X3_PLANE)) return 0; /* reef_dw_conv_s8 refused it */
+        /* reef_dw3x3_map's choice, from the constants just made */
+        const int map = folded && dw3_map_shape(params, output_dims);
+        if (!DW_HAS(map ? REEF_DW_PATH_3X3_MAP : REEF_DW_PATH_3X3_PLANE)) return 0; /* reef_dw_conv_s8 refused it */
         const int32_t planes = DW3_GROUP * (job.ax.out_lines + 2) * (job.ax.out_len + 2) + DW3_SLACK;
         job.row = job.ax.out_len + 2;
         job.lines = job.ax.out_lines + 2;
@@ -488,7 +673,8 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
         for (i = 0; i < planes; i++) slots[i] = 0;
         for (b = 0; b < input_dims->n; b++)
             for (c = 0; c < C; c += DW3_GROUP)
-                dw3_group_plane(&job, input, b, c, C - c < DW3_GROUP ? C - c : DW3_GROUP, output);
+                (map ? dw3_group_map : dw3_group_plane)(&job, input, b, c, C - c < DW3_GROUP ? C - c : DW3_GROUP,
+                                                        output);
         return 1;
     }
     if (!DW_HAS(job.stride == 1 ? REEF_DW_PATH_3X3_ROWS_S1 : REEF_DW_PATH_3X3_ROWS_S2)) return 0; /* ditto */

@@ -118,6 +118,27 @@ static int32_t st_dw3(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
+/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP: its assembly on the M4):
+ * a map 6 or 3 wide, every call asserted to reach it; one case in three
+ * with every channel's shift at -2 or -23 (the folded form's bounds). */
+static int32_t st_dw3_map(void)
+{
+    const int w = st_in(0, 1) ? 6 : 3, pad_h = st_in(0, 1), pad_w = st_in(0, 1);
+    reef_dims out = {st_in(1, 2), st_in(1, w), w, st_in(1, 24)};
+    reef_dims in = {out.n, out.h + 2 - 2 * pad_h, out.w + 2 - 2 * pad_w, out.c}, f = {1, 3, 3, out.c};
+    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {1, 1}, {pad_h, pad_w}, {1, 1}, {-128, 127}};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    st_fill(in.n * in.h * in.w * in.c, 9 * f.c, f.c, 9);
+    if (st_in(0, 2) == 0)
+        for (int i = 0; i < f.c; i++) st_shift[i] = (int8_t)(st_in(0, 1) ? -2 : -23);
+    if (reef_dw_conv_s8_path(&p, &q, &in, &f, &out, sizeof st_scratch) != REEF_DW_PATH_3X3_MAP) return 1000000;
+    if (reef_dw_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
 /* In place (dw_in_place.c): the input copied to the output buffer is
  * overwritten by the output; one batch, any kernel, stride, dilation. */
 static int32_t st_dw_in_place(void)
@@ -315,7 +336,7 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
-    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw_in_place() + st_fc() + st_fc_paired() +
+    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw_in_place() + st_fc() + st_fc_paired() +
                                      st_conv_paired() + st_rq() + st_conv_small();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);

@@ -9,7 +9,8 @@
  * needing the four-row loop, the loop without scratch or the plain loop of
  * tiny layers are refused.
  * REEF_CONV_UNPAIRED 0: the 2x2 conv loop takes only paired filters.
- * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops.
+ * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops (not
+ * the map loop).
  * REEF_POOL_PATHS names only the one-channel 2x2 average.
  * This executable compiles the runtime sources itself with the macros. */
 #include "testing.h"
@@ -124,6 +125,10 @@ static void test_dw_paths(void **state)
     p.stride.h = p.stride.w = 1, id.h = id.w = od.h = od.w = 4;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
     assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    /* 6 wide: the map loop, left out (the plane loop does not stand in) */
+    id.h = id.w = od.h = od.w = 6;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_MAP);
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
     /* the reference's parameters */
     p.input_offset = 200;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_COUNT);

@@ -32,12 +32,13 @@
  * and filters, (4, H_OUT + 2, PW) planes plus 4 values of slack, and
  * ((H_OUT - 1) * PW + W_OUT rounded up to even) sums.
  *
- * The map loop (REEF_DW_PATH_3X3_MAP: planes of maps 6 or 3 wide, VWW's
- * 6x6 and 3x3 layers) reads the same planes but requantizes each pair of
- * outputs as soon as it is summed, straight into the NHWC output: no sums
- * buffer, no per-line calls, and no position past a line's end computed.
- * Its lines are unrolled (pairs at fixed offsets), so it exists for those
- * two widths only. */
+ * The map loop (REEF_DW_PATH_3X3_MAP: planes of maps 12, 6 or 3 wide at
+ * stride 1, VWW's 12x12, 6x6 and 3x3 layers; at stride 2 outputs 6 or 3
+ * wide, the input's padded planes, 2 L + 2 values a line) reads the same
+ * planes but requantizes each pair of outputs as soon as it is summed,
+ * straight into the NHWC output: no sums buffer, no per-line calls, and no
+ * position past a line's end computed. Its lines are unrolled (pairs at
+ * fixed offsets), so it exists for those widths only. */
 #include "dw3x3.h"
 
 #include "dsp.h"
@@ -109,12 +110,26 @@ int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_
     return dw3_plane(params, output_dims);
 }
 
-/* The map loop's shape and activation (the constants: reef_dw3x3_map). */
+/* The planes' line length and line count: at stride 1 the output's plus
+ * 2; at stride 2 the 2 L + 1 input columns and lines the outputs read,
+ * lines one value longer (a pair's last word reads one past). */
+static void dw3_plane_geom(int32_t stride, const reef_dims *out, int32_t *pw, int32_t *lines)
+{
+    *pw = stride == 1 ? dw3_out_len(out) + 2 : 2 * dw3_out_len(out) + 2;
+    *lines = stride == 1 ? dw3_out_lines(out) + 2 : 2 * dw3_out_lines(out) + 1;
+}
+
+/* The map loop's shape and activation (the constants: reef_dw3x3_map):
+ * stride 1 on a plane 12, 6 or 3 wide, or stride 2 on an output 6 or 3
+ * wide whose input planes fit DW3_PLANE_BYTES. */
 static int dw3_map_shape(const reef_dw_conv_params *p, const reef_dims *out)
 {
     const int32_t w = dw3_out_len(out);
-    return dw3_plane(p, out) && !dw3_by_columns(out) && (w == 3 || w == 6) &&
-           p->activation.min == -128 && p->activation.max == 127;
+    int32_t pw, lines;
+    if (dw3_by_columns(out) || p->activation.min != -128 || p->activation.max != 127) return 0;
+    if (p->stride.w == 1) return dw3_plane(p, out) && (w == 3 || w == 6 || w == 12);
+    dw3_plane_geom(2, out, &pw, &lines);
+    return (w == 3 || w == 6) && 2 * DW3_GROUP * lines * pw <= DW3_PLANE_BYTES;
 }
 
 /* A channel the map loop's folded requantization takes (r in 2..23). */
@@ -147,12 +162,21 @@ int32_t reef_dw3x3_buffer_size(const reef_dw_conv_params *params, const reef_dim
 {
     const int32_t row = dw3_row_len(params->stride.w, dw3_out_len(output_dims));
     const int32_t consts = ((int32_t)sizeof(reef_rq) + 20) * input_dims->c;
+    const int32_t rows = consts + 2 * row * (DW3_GROUP * DW3_SLOTS + 1) + 4 * ((dw3_out_len(output_dims) + 1) & ~1);
+    int32_t pw, lines;
     if (dw3_plane(params, output_dims)) {
-        const int32_t pw = dw3_out_len(output_dims) + 2, lines = dw3_out_lines(output_dims) + 2;
+        dw3_plane_geom(1, output_dims, &pw, &lines);
         return consts + 2 * (DW3_GROUP * lines * pw + DW3_SLACK) +
                4 * (((lines - 3) * pw + pw - 2 + 1) & ~1);
     }
-    return consts + 2 * row * (DW3_GROUP * DW3_SLOTS + 1) + 4 * ((dw3_out_len(output_dims) + 1) & ~1);
+    if (dw3_map_shape(params, output_dims)) {
+        /* stride 2: the map loop's planes, or three rows if a channel's
+         * constants send the layer there */
+        dw3_plane_geom(2, output_dims, &pw, &lines);
+        const int32_t planes = consts + 2 * (DW3_GROUP * lines * pw + DW3_SLACK);
+        return planes > rows ? planes : rows;
+    }
+    return rows;
 }
 
 /* Two int16 values as one word store (any 2-byte alignment: the M4
@@ -543,6 +567,35 @@ static void dw3_group_plane(const dw3_job *job, const int8_t *input, int32_t b, 
     "smlabb %[A0], %[V], %[H], %[A0]\n\t" DW3M_RQ("A0")                        \
     "strb %[H], [%[OUT]]\n\t"                                                  \
     "add %[OUT], %[OUT], %[C]\n\t"
+/* Stride 2: outputs at input columns K / 2 and K / 2 + 2 (a0, a1 as in
+ * dw3_sums_s2), the same count of loads and MACs. */
+#define DW3M_PAIR_S2(K, P1, P2)                                                \
+    "ldrd %[A0], %[A1], [sp]\n\t"                                              \
+    "ldr %[V], [%[R], #(" #K ")]\n\t"                                          \
+    "ldr %[H], [%[R], #(" #K "+4)]\n\t"                                        \
+    "smlad %[A0], %[W0], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+8)]\n\t"                                        \
+    "smlabb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "smlad %[A1], %[W0], %[H], %[A1]\n\t"                                      \
+    "smlabb %[A1], %[W3], %[V], %[A1]\n\t"                                     \
+    "ldr %[V], [%[R], #(" #K "+" #P1 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P1 "+4)]\n\t"                                \
+    "smlad %[A0], %[W1], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P1 "+8)]\n\t"                                \
+    "smlatb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "smlad %[A1], %[W1], %[H], %[A1]\n\t"                                      \
+    "smlatb %[A1], %[W3], %[V], %[A1]\n\t"                                     \
+    "ldr %[V], [%[R], #(" #K "+" #P2 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P2 "+4)]\n\t"                                \
+    "smlad %[A0], %[W2], %[V], %[A0]\n\t"                                      \
+    "smlad %[A1], %[W2], %[H], %[A1]\n\t"                                      \
+    "ldr %[V], [sp, #8]\n\t"                                                   \
+    "smlabb %[A0], %[V], %[H], %[A0]\n\t"                                      \
+    "ldr %[H], [%[R], #(" #K "+" #P2 "+8)]\n\t"                                \
+    "smlabb %[A1], %[V], %[H], %[A1]\n\t" DW3M_RQ("A0")                        \
+    "strb %[H], [%[OUT]]\n\t" DW3M_RQ("A1")                                    \
+    "strb %[H], [%[OUT], %[C]]\n\t"                                            \
+    "add %[OUT], %[OUT], %[C], lsl #1\n\t"
 #define DW3M_ENTER                                                             \
     "sub sp, sp, #16\n\t"                                                      \
     "str %[A0], [sp]\n\t"                                                      \
@@ -576,6 +629,18 @@ static __attribute__((noinline)) void dw3_map6_asm(const int16_t *r, const int16
                          DW3M_NEXT(16) DW3M_OPERANDS);
 }
 
+/* The same for a 12-wide map: lines of 14 values (28 bytes), six pairs. */
+static __attribute__((noinline)) void dw3_map12_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                   int32_t C, const int32_t t[5], int32_t bias,
+                                                   int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 28, 56) DW3M_PAIR(4, 28, 56) DW3M_PAIR(8, 28, 56)
+                         DW3M_PAIR(12, 28, 56) DW3M_PAIR(16, 28, 56) DW3M_PAIR(20, 28, 56)
+                         DW3M_NEXT(28) DW3M_OPERANDS);
+}
+
 /* The same for a 3-wide map: lines of 5 values (10 bytes), a pair and one. */
 static __attribute__((noinline)) void dw3_map3_asm(const int16_t *r, const int16_t *end, int8_t *out,
                                                   int32_t C, const int32_t t[5], int32_t bias,
@@ -585,16 +650,39 @@ static __attribute__((noinline)) void dw3_map3_asm(const int16_t *r, const int16
     int32_t end_w = (int32_t)(uintptr_t)end;
     __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 10, 20) DW3M_ONE(4, 10, 20) DW3M_NEXT(10) DW3M_OPERANDS);
 }
+/* Stride 2, an output 6 wide: input planes lines of 14 values (28 bytes),
+ * two lines per output line. */
+static __attribute__((noinline)) void dw3_map6s2_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                    int32_t C, const int32_t t[5], int32_t bias,
+                                                    int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR_S2(0, 28, 56) DW3M_PAIR_S2(8, 28, 56) DW3M_PAIR_S2(16, 28, 56)
+                         DW3M_NEXT(56) DW3M_OPERANDS);
+}
+
+/* Stride 2, an output 3 wide: lines of 8 values (16 bytes); the single
+ * output at input column 4 as at stride 1 (its taps are columns 4..6). */
+static __attribute__((noinline)) void dw3_map3s2_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                    int32_t C, const int32_t t[5], int32_t bias,
+                                                    int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR_S2(0, 16, 32) DW3M_ONE(8, 16, 32) DW3M_NEXT(32) DW3M_OPERANDS);
+}
 #else
-/* The map loop in C: output (y, x) from plane lines y..y+2 at x, the sum
+/* The map loop in C: output (y, x) from plane lines s y..s y+2 at s x (s:
+ * the stride), the sum
  * from the bias, requantized at once (rq.h's exact form). */
-static void dw3_map_c(const int16_t *r, int32_t pw, int32_t w_out, int32_t h_out, int8_t *out,
+static void dw3_map_c(const int16_t *r, int32_t pw, int32_t stride, int32_t w_out, int32_t h_out, int8_t *out,
                       int32_t C, const int32_t t[5], const reef_rq *q, int32_t zp)
 {
     int32_t y, x;
-    for (y = 0; y < h_out; y++, r += pw)
+    for (y = 0; y < h_out; y++, r += stride * pw)
         for (x = 0; x < w_out; x++, out += C) {
-            const int16_t *p = r + x;
+            const int16_t *p = r + stride * x;
             int32_t a = q->bias;
             a = reef_smlad(t[0], dw3_ld(p), a), a = reef_smlabb(t[3], dw3_ld(p + 2), a);
             a = reef_smlad(t[1], dw3_ld(p + pw), a), a = reef_smlatb(t[3], dw3_ld(p + pw + 2), a);
@@ -623,12 +711,14 @@ static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, in
         const int32_t *t = job->taps + 5 * (c + i);
 #if defined(REEF_ASM_LOOPS)
         const int32_t chi = (int32_t)((uint32_t)q->c_hi + ((uint32_t)zp << q->post));
-        if (ax->out_len == 6)
-            dw3_map6_asm(r, r + ax->out_lines * pw, out_b + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
-        else
-            dw3_map3_asm(r, r + ax->out_lines * pw, out_b + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
+        const int16_t *end = r + ax->out_lines * job->stride * pw;
+        void (*loop)(const int16_t *, const int16_t *, int8_t *, int32_t, const int32_t *, int32_t, int32_t,
+                     int32_t, int32_t) =
+            job->stride == 2 ? (ax->out_len == 6 ? dw3_map6s2_asm : dw3_map3s2_asm)
+            : ax->out_len == 6 ? dw3_map6_asm : ax->out_len == 12 ? dw3_map12_asm : dw3_map3_asm;
+        loop(r, end, out_b + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
 #else
-        dw3_map_c(r, pw, ax->out_len, ax->out_lines, out_b + i, ax->out_step, t, q, zp);
+        dw3_map_c(r, pw, job->stride, ax->out_len, ax->out_lines, out_b + i, ax->out_step, t, q, zp);
 #endif
     }
 }
@@ -660,13 +750,12 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     job.stride = params->stride.w;
     slots = (int16_t *)(taps + 5 * C);
     job.slots = slots;
-    if (dw3_plane(params, output_dims)) {
-        /* reef_dw3x3_map's choice, from the constants just made */
-        const int map = folded && dw3_map_shape(params, output_dims);
+    /* reef_dw3x3_map's choice, from the constants just made */
+    const int map = folded && dw3_map_shape(params, output_dims);
+    if (map || dw3_plane(params, output_dims)) {
         if (!DW_HAS(map ? REEF_DW_PATH_3X3_MAP : REEF_DW_PATH_3X3_PLANE)) return 0; /* reef_dw_conv_s8 refused it */
-        const int32_t planes = DW3_GROUP * (job.ax.out_lines + 2) * (job.ax.out_len + 2) + DW3_SLACK;
-        job.row = job.ax.out_len + 2;
-        job.lines = job.ax.out_lines + 2;
+        dw3_plane_geom(job.stride, output_dims, &job.row, &job.lines);
+        const int32_t planes = DW3_GROUP * job.lines * job.row + DW3_SLACK;
         job.zeros = slots;
         job.sums = (int32_t *)(slots + planes);
         /* pads stay 0: widening writes only input lines and columns */

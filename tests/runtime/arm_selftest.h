@@ -119,14 +119,17 @@ static int32_t st_dw3(void)
 }
 
 /* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP: its assembly on the M4):
- * a map 6 or 3 wide, every call asserted to reach it; one case in three
+ * a map 12, 6 or 3 wide at stride 1, 6 or 3 wide at stride 2, every call
+ * asserted to reach it; one case in three
  * with every channel's shift at -2 or -23 (the folded form's bounds). */
 static int32_t st_dw3_map(void)
 {
-    const int w = st_in(0, 1) ? 6 : 3, pad_h = st_in(0, 1), pad_w = st_in(0, 1);
-    reef_dims out = {st_in(1, 2), st_in(1, w), w, st_in(1, 24)};
+    const int s = st_in(1, 2), w = s == 1 && st_in(0, 1) == 0 ? 12 : st_in(0, 1) ? 6 : 3;
+    const int pad_h = w == 12 || st_in(0, 1), pad_w = w == 12 || st_in(0, 1); /* st_input: 12x12 at most */
+    reef_dims out = {s == 2 ? 1 : st_in(1, 2), st_in(1, w), w, st_in(1, 24)}; /* one 13x13 input at most */
     reef_dims in = {out.n, out.h + 2 - 2 * pad_h, out.w + 2 - 2 * pad_w, out.c}, f = {1, 3, 3, out.c};
-    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {1, 1}, {pad_h, pad_w}, {1, 1}, {-128, 127}};
+    if (s == 2) in.h = 2 * out.h + 1 - pad_h - st_in(0, 1), in.w = 2 * out.w + 1 - pad_w - st_in(0, 1);
+    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {s, s}, {pad_h, pad_w}, {1, 1}, {-128, 127}};
     reef_per_channel_quant q = {st_mult, st_shift};
     reef_context ctx = {st_scratch, sizeof st_scratch};
     st_fill(in.n * in.h * in.w * in.c, 9 * f.c, f.c, 9);

@@ -33,7 +33,9 @@
  * ((H_OUT - 1) * PW + W_OUT rounded up to even) sums.
  *
  * The map loop (REEF_DW_PATH_3X3_MAP: planes of maps 12, 6 or 3 wide at
- * stride 1, VWW's 12x12, 6x6 and 3x3 layers; at stride 2 outputs 6 or 3
+ * stride 1, VWW's 12x12, 6x6 and 3x3 layers, and 24 wide in bands of 7
+ * output lines (9 plane lines, the two shared lines widened twice); at
+ * stride 2 outputs 6 or 3
  * wide, the input's padded planes, 2 L + 2 values a line) reads the same
  * planes but requantizes each pair of outputs as soon as it is summed,
  * straight into the NHWC output: no sums buffer, no per-line calls, and no
@@ -44,7 +46,7 @@
 #include "dsp.h"
 #include "rq.h"
 
-enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4 };
+enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4, DW3_BAND24 = 7 };
 
 /* The window slides along lines: rows, or columns when the output is
  * taller than wide (KWS's 25x5 maps: 5 lines of 25 instead of 25 of 5, so
@@ -117,6 +119,9 @@ static void dw3_plane_geom(int32_t stride, const reef_dims *out, int32_t *pw, in
 {
     *pw = stride == 1 ? dw3_out_len(out) + 2 : 2 * dw3_out_len(out) + 2;
     *lines = stride == 1 ? dw3_out_lines(out) + 2 : 2 * dw3_out_lines(out) + 1;
+    /* 24 wide at stride 1: bands of output lines whose planes fit
+     * DW3_PLANE_BYTES (7 lines: 9 plane lines of 26) */
+    if (stride == 1 && dw3_out_len(out) == 24 && *lines > DW3_BAND24 + 2) *lines = DW3_BAND24 + 2;
 }
 
 /* The map loop's shape and activation (the constants: reef_dw3x3_map):
@@ -127,7 +132,7 @@ static int dw3_map_shape(const reef_dw_conv_params *p, const reef_dims *out)
     const int32_t w = dw3_out_len(out);
     int32_t pw, lines;
     if (dw3_by_columns(out) || p->activation.min != -128 || p->activation.max != 127) return 0;
-    if (p->stride.w == 1) return dw3_plane(p, out) && (w == 3 || w == 6 || w == 12);
+    if (p->stride.w == 1) return (dw3_plane(p, out) && (w == 3 || w == 6 || w == 12)) || w == 24;
     dw3_plane_geom(2, out, &pw, &lines);
     return (w == 3 || w == 6) && 2 * DW3_GROUP * lines * pw <= DW3_PLANE_BYTES;
 }
@@ -170,9 +175,9 @@ int32_t reef_dw3x3_buffer_size(const reef_dw_conv_params *params, const reef_dim
                4 * (((lines - 3) * pw + pw - 2 + 1) & ~1);
     }
     if (dw3_map_shape(params, output_dims)) {
-        /* stride 2: the map loop's planes, or three rows if a channel's
-         * constants send the layer there */
-        dw3_plane_geom(2, output_dims, &pw, &lines);
+        /* stride 2 or 24 wide: the map loop's planes, or three rows if a
+         * channel's constants send the layer there */
+        dw3_plane_geom(params->stride.w, output_dims, &pw, &lines);
         const int32_t planes = consts + 2 * (DW3_GROUP * lines * pw + DW3_SLACK);
         return planes > rows ? planes : rows;
     }
@@ -650,6 +655,20 @@ static __attribute__((noinline)) void dw3_map3_asm(const int16_t *r, const int16
     int32_t end_w = (int32_t)(uintptr_t)end;
     __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 10, 20) DW3M_ONE(4, 10, 20) DW3M_NEXT(10) DW3M_OPERANDS);
 }
+/* The same for a 24-wide map: lines of 26 values (52 bytes), twelve pairs. */
+static __attribute__((noinline)) void dw3_map24_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                   int32_t C, const int32_t t[5], int32_t bias,
+                                                   int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 52, 104) DW3M_PAIR(4, 52, 104) DW3M_PAIR(8, 52, 104)
+                         DW3M_PAIR(12, 52, 104) DW3M_PAIR(16, 52, 104) DW3M_PAIR(20, 52, 104)
+                         DW3M_PAIR(24, 52, 104) DW3M_PAIR(28, 52, 104) DW3M_PAIR(32, 52, 104)
+                         DW3M_PAIR(36, 52, 104) DW3M_PAIR(40, 52, 104) DW3M_PAIR(44, 52, 104)
+                         DW3M_NEXT(52) DW3M_OPERANDS);
+}
+
 /* Stride 2, an output 6 wide: input planes lines of 14 values (28 bytes),
  * two lines per output line. */
 static __attribute__((noinline)) void dw3_map6s2_asm(const int16_t *r, const int16_t *end, int8_t *out,
@@ -700,26 +719,47 @@ static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, in
 {
     const dw3_axes *ax = &job->ax;
     const int32_t pw = job->row, plane = job->lines * pw, zp = job->params->output_offset;
+    /* output lines per band: all of them, or (24 wide) as many as the
+     * planes' lines allow; a band's plane line j holds input line
+     * y0 + j - pad_across (stride 1), a line outside the input zeros */
+    const int32_t band = job->stride == 1 ? job->lines - 2 : ax->out_lines;
     int8_t *out_b = output + (b * job->out->h * job->out->w) * job->out->c + c;
-    int32_t y, i;
-    for (y = 0; y < ax->in_lines; y++)
-        if (y + ax->pad_across >= 0 && y + ax->pad_across < job->lines)
-            dw3_widen(job, input, b, y, c, n, y + ax->pad_across);
-    for (i = 0; i < n; i++) {
-        const int16_t *r = job->slots + i * plane;
-        const reef_rq *q = &job->rq[c + i];
-        const int32_t *t = job->taps + 5 * (c + i);
+    int32_t y0, y, i, k;
+    for (y0 = 0; y0 < ax->out_lines; y0 += band) {
+        const int32_t lines_out = ax->out_lines - y0 < band ? ax->out_lines - y0 : band;
+        int8_t *out_band = out_b + y0 * ax->out_line;
+        if (band >= ax->out_lines) {
+            /* one band: the pads stay 0 (every group writes the same lines) */
+            for (y = 0; y < ax->in_lines; y++)
+                if (y + ax->pad_across >= 0 && y + ax->pad_across < job->lines)
+                    dw3_widen(job, input, b, y, c, n, y + ax->pad_across);
+        } else
+            /* bands: a line a group or band before wrote may be a pad now */
+            for (y = 0; y < lines_out + 2; y++) {
+                const int32_t y_in = y0 + y - ax->pad_across;
+                if (y_in >= 0 && y_in < ax->in_lines)
+                    dw3_widen(job, input, b, y_in, c, n, y);
+                else
+                    for (i = 0; i < n; i++)
+                        for (k = 0; k < pw; k++) job->slots[i * plane + y * pw + k] = 0;
+            }
+        for (i = 0; i < n; i++) {
+            const int16_t *r = job->slots + i * plane;
+            const reef_rq *q = &job->rq[c + i];
+            const int32_t *t = job->taps + 5 * (c + i);
 #if defined(REEF_ASM_LOOPS)
-        const int32_t chi = (int32_t)((uint32_t)q->c_hi + ((uint32_t)zp << q->post));
-        const int16_t *end = r + ax->out_lines * job->stride * pw;
-        void (*loop)(const int16_t *, const int16_t *, int8_t *, int32_t, const int32_t *, int32_t, int32_t,
-                     int32_t, int32_t) =
-            job->stride == 2 ? (ax->out_len == 6 ? dw3_map6s2_asm : dw3_map3s2_asm)
-            : ax->out_len == 6 ? dw3_map6_asm : ax->out_len == 12 ? dw3_map12_asm : dw3_map3_asm;
-        loop(r, end, out_b + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
+            const int32_t chi = (int32_t)((uint32_t)q->c_hi + ((uint32_t)zp << q->post));
+            const int16_t *end = r + lines_out * job->stride * pw;
+            void (*loop)(const int16_t *, const int16_t *, int8_t *, int32_t, const int32_t *, int32_t, int32_t,
+                         int32_t, int32_t) =
+                job->stride == 2 ? (ax->out_len == 6 ? dw3_map6s2_asm : dw3_map3s2_asm)
+                : ax->out_len == 6 ? dw3_map6_asm : ax->out_len == 12 ? dw3_map12_asm
+                : ax->out_len == 24 ? dw3_map24_asm : dw3_map3_asm;
+            loop(r, end, out_band + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
 #else
-        dw3_map_c(r, pw, job->stride, ax->out_len, ax->out_lines, out_b + i, ax->out_step, t, q, zp);
+            dw3_map_c(r, pw, job->stride, ax->out_len, lines_out, out_band + i, ax->out_step, t, q, zp);
 #endif
+        }
     }
 }
 
@@ -751,7 +791,7 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     slots = (int16_t *)(taps + 5 * C);
     job.slots = slots;
     /* reef_dw3x3_map's choice, from the constants just made */
-    const int map = folded && dw3_map_shape(params, output_dims);
+    const int map = DW_HAS(REEF_DW_PATH_3X3_MAP) && folded && dw3_map_shape(params, output_dims);
     if (map || dw3_plane(params, output_dims)) {
         if (!DW_HAS(map ? REEF_DW_PATH_3X3_MAP : REEF_DW_PATH_3X3_PLANE)) return 0; /* reef_dw_conv_s8 refused it */
         dw3_plane_geom(job.stride, output_dims, &job.row, &job.lines);

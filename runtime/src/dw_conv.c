@@ -228,14 +228,16 @@ static int dw_shape_path(const reef_dw_conv_params *params, const reef_dims *inp
     return reef_dw_conv_s8_needs_reference(params) ? REEF_DW_PATH_COUNT : REEF_DW_PATH_PIXELS;
 }
 
-/* The path by shapes and constants: a plane, or a small stride-2 layer,
- * whose map and channels suit the map loop takes it (reef_dw3x3_map). */
+/* The path by shapes and constants: a 3x3 layer whose map and channels
+ * suit the map loop takes it (reef_dw3x3_map). */
 static int dw_full_path(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
                         const reef_dims *input_dims, const reef_dims *filter_dims,
                         const reef_dims *output_dims, int32_t scratch_size)
 {
     const int path = dw_shape_path(params, input_dims, filter_dims, output_dims, scratch_size);
-    if ((path == REEF_DW_PATH_3X3_PLANE || path == REEF_DW_PATH_3X3_ROWS_S2) &&
+    /* a build without the map loop has no layer that takes it (the model
+     * header's REEF_DW_PATHS), so the test is compiled out */
+    if (DW_HAS(REEF_DW_PATH_3X3_MAP) && path < REEF_DW_PATH_3X3_MAP &&
         reef_dw3x3_map(params, quant, input_dims, output_dims))
         return REEF_DW_PATH_3X3_MAP;
     return path;

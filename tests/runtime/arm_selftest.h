@@ -18,7 +18,7 @@ static uint32_t st_rng = 12345u;
 static uint32_t st_rnd(void) { st_rng = st_rng * 1664525u + 1013904223u; return st_rng >> 8; }
 static int st_in(int lo, int hi) { return lo + (int)(st_rnd() % (uint32_t)(hi - lo + 1)); }
 
-static int8_t st_input[2 * 12 * 12 * 24];
+static int8_t st_input[26 * 26 * 24]; /* st_dw3_map's 24-wide maps; others 2 * 12 * 12 * 24 */
 static int8_t st_filter[24 * 5 * 5 * 24 * 2];
 static int32_t st_bias[72], st_mult[72];
 static int8_t st_shift[72];
@@ -119,14 +119,15 @@ static int32_t st_dw3(void)
 }
 
 /* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP: its assembly on the M4):
- * a map 12, 6 or 3 wide at stride 1, 6 or 3 wide at stride 2, every call
+ * a map 24 (in bands), 12, 6 or 3 wide at stride 1, 6 or 3 wide at stride 2, every call
  * asserted to reach it; one case in three
  * with every channel's shift at -2 or -23 (the folded form's bounds). */
 static int32_t st_dw3_map(void)
 {
-    const int s = st_in(1, 2), w = s == 1 && st_in(0, 1) == 0 ? 12 : st_in(0, 1) ? 6 : 3;
-    const int pad_h = w == 12 || st_in(0, 1), pad_w = w == 12 || st_in(0, 1); /* st_input: 12x12 at most */
-    reef_dims out = {s == 2 ? 1 : st_in(1, 2), st_in(1, w), w, st_in(1, 24)}; /* one 13x13 input at most */
+    const int s = st_in(1, 2), w = s == 1 && st_in(0, 1) == 0 ? 12 << st_in(0, 1) : st_in(0, 1) ? 6 : 3;
+    const int pad_h = w >= 12 || st_in(0, 1), pad_w = w >= 12 || st_in(0, 1);
+    /* st_input: two 12x12 images or one up to 24x24 (pads of 1 from 12 wide) */
+    reef_dims out = {s == 2 || w == 24 ? 1 : st_in(1, 2), st_in(1, w), w, st_in(1, 24)};
     reef_dims in = {out.n, out.h + 2 - 2 * pad_h, out.w + 2 - 2 * pad_w, out.c}, f = {1, 3, 3, out.c};
     if (s == 2) in.h = 2 * out.h + 1 - pad_h - st_in(0, 1), in.w = 2 * out.w + 1 - pad_w - st_in(0, 1);
     reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {s, s}, {pad_h, pad_w}, {1, 1}, {-128, 127}};

@@ -437,22 +437,22 @@ static void test_dw3x3(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP): maps 12, 6 or 3 wide at
- * stride 1, outputs 6 or 3 wide at stride 2 (height up to the width), every case asserted to take it, against the
+/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP): maps 24 (in bands), 12, 6
+ * or 3 wide at stride 1, outputs 6 or 3 wide at stride 2 (height up to the width), every case asserted to take it, against the
  * reference; shifts at the folded form's bounds (-2 and -23) and biases
  * near +-2^30 (int32 wrap-around of the sums) included. */
 static void test_dw3x3_map(void **state)
 {
     (void)state;
-    static int8_t in[2 * 14 * 14 * 37], f[9 * 37], got[2 * 12 * 12 * 37], want[2 * 12 * 12 * 37];
+    static int8_t in[2 * 26 * 26 * 37], f[9 * 37], got[2 * 24 * 24 * 37], want[2 * 24 * 24 * 37];
     static int8_t shift[37];
     static int32_t mult[37], bias[37], scratch[4096];
     const int cases = testing_sanitizer_run() ? 60 : 400;
-    int bad = 0, twelve = 0, six = 0, three = 0, tails = 0, edges = 0, strided = 0;
+    int bad = 0, banded = 0, twelve = 0, six = 0, three = 0, tails = 0, edges = 0, strided = 0;
     for (int t = 0; t < cases; t++) {
         /* stride 2 one case in three: outputs 6 or 3 wide, inputs 2 L - 1 .. 2 L + 1 with a top pad of 0 or 1 */
         const int s = t % 3 == 2 ? 2 : 1;
-        const int w = s == 2 ? (rnd() % 2 ? 6 : 3) : t % 3 == 0 ? 12 : 6 - 3 * (int)(rnd() % 2);
+        const int w = s == 2 ? (rnd() % 2 ? 6 : 3) : t % 3 == 0 ? (rnd() % 2 ? 24 : 12) : 6 - 3 * (int)(rnd() % 2);
         const int pad_h = rnd_in(0, 1), pad_w = rnd_in(0, 1);
         reef_dims od = {rnd_in(1, 2), rnd_in(1, w), w, rnd_in(1, 37)};
         reef_dims id = {od.n, od.h + 2 - 2 * pad_h, od.w + 2 - 2 * pad_w, od.c}, fd = {1, 3, 3, od.c};
@@ -476,10 +476,10 @@ static void test_dw3x3_map(void **state)
         assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
         assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
         bad += count_diff(got, want, reef_dims_count(&od));
-        twelve += w == 12, six += w == 6, three += w == 3, tails += od.c % 4 != 0, strided += s == 2;
+        banded += w == 24 && od.h > 7, twelve += w == 12, six += w == 6, three += w == 3, tails += od.c % 4 != 0, strided += s == 2;
     }
     /* what leaves it: a clamped activation, a shift of -1, a map 4 wide,
-     * taller than wide, too large for a plane (15 wide) */
+     * taller than wide, too large for a plane and not 24 (25 wide) */
     reef_dims id = {1, 6, 6, 8}, fd = {1, 3, 3, 8}, od = {1, 6, 6, 8};
     reef_dw_conv_params p = {0, 0, 1, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
     quant(mult, shift, bias, 8, 9, 0);
@@ -494,7 +494,7 @@ static void test_dw3x3_map(void **state)
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
     id.w = od.w = 3;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
-    id.w = od.w = 15, id.h = od.h = 15;
+    id.w = od.w = 25, id.h = od.h = 25;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S1);
     /* stride 2: 6 wide takes it, 12 wide (planes too large) and 4 wide do not */
     p.stride.h = p.stride.w = 2, id.h = id.w = 12, od.h = od.w = 6;
@@ -503,9 +503,10 @@ static void test_dw3x3_map(void **state)
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
     id.h = id.w = 8, od.h = od.w = 4;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
-    printf("dw 3x3 map loop: %d random cases (%d at stride 2; %d 12 wide, %d 6 wide, %d 3 wide; %d with channels "
-           "not a multiple of 4, %d channels at shift -2 or -23) identical to the reference\n", cases, strided,
-           twelve, six, three, tails, edges);
+    printf("dw 3x3 map loop: %d random cases (%d at stride 2; %d 24 wide in two bands or more, %d 12 wide, %d 6 "
+           "wide, %d 3 wide; %d with channels not a multiple of 4, %d channels at shift -2 or -23) identical to the "
+           "reference\n", cases, strided, banded, twelve, six, three, tails, edges);
+    assert_true(banded > 20);
     assert_int_equal(bad, 0);
 }
 

@@ -264,16 +264,17 @@ reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *
     if (!reef_dw_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
                                  output_dims, output))
         return REEF_ARG_ERROR;
-    path = dw_full_path(params, quant, input_dims, filter_dims, output_dims, ctx && ctx->buf ? ctx->size : 0);
-    /* a channel the sliding window cannot requantize (a left shift) sends
-     * the layer to the per-pixel path below, which takes any shift
-     * (reef_dw_conv_s8_path) */
+    path = dw_shape_path(params, input_dims, filter_dims, output_dims, ctx && ctx->buf ? ctx->size : 0);
+    /* reef_dw3x3_run chooses between the map loop and the shape's loop
+     * itself (from the constants it makes anyway), and returns 0 for a
+     * channel the sliding window cannot requantize (a left shift: the
+     * per-pixel path below takes any shift, reef_dw_conv_s8_path) or a loop
+     * left out of this build (REEF_DW_PATHS) */
     if (path < REEF_DW_PATH_PIXELS) {
-        if (DW_HAS(path)) {
-            if (reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
-                return REEF_OK;
-        } else if (dw_quant_fast(quant, input_dims->c))
-            return REEF_UNSUPPORTED; /* left out of this build (REEF_DW_PATHS) */
+        if ((DW_HAS(path) || DW_HAS(REEF_DW_PATH_3X3_MAP)) &&
+            reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
+            return REEF_OK;
+        if (dw_quant_fast(quant, input_dims->c)) return REEF_UNSUPPORTED; /* left out of this build */
         path = REEF_DW_PATH_PIXELS;
     }
     if (path == REEF_DW_PATH_COUNT)

@@ -115,7 +115,7 @@ int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_
 /* The planes' line length and line count: at stride 1 the output's plus
  * 2; at stride 2 the 2 L + 1 input columns and lines the outputs read,
  * lines one value longer (a pair's last word reads one past). */
-static void dw3_plane_geom(int32_t stride, const reef_dims *out, int32_t *pw, int32_t *lines)
+static inline void dw3_plane_geom(int32_t stride, const reef_dims *out, int32_t *pw, int32_t *lines)
 {
     *pw = stride == 1 ? dw3_out_len(out) + 2 : 2 * dw3_out_len(out) + 2;
     *lines = stride == 1 ? dw3_out_lines(out) + 2 : 2 * dw3_out_lines(out) + 1;
@@ -776,7 +776,7 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     int32_t c, b, i, fast = 1, folded = 1;
     for (c = 0; c < C; c++) {
         fast &= reef_rq_init(&rq[c], bias ? bias[c] : 0, quant->multiplier[c], quant->shift[c]);
-        folded &= dw3_map_channel_ok(&rq[c]);
+        if (DW_HAS(REEF_DW_PATH_3X3_MAP)) folded &= dw3_map_channel_ok(&rq[c]);
     }
     if (!fast) return 0;
     dw3_axes_of(params, input_dims, output_dims, &job.ax);

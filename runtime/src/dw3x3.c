@@ -174,9 +174,10 @@ int32_t reef_dw3x3_buffer_size(const reef_dw_conv_params *params, const reef_dim
         return consts + 2 * (DW3_GROUP * lines * pw + DW3_SLACK) +
                4 * (((lines - 3) * pw + pw - 2 + 1) & ~1);
     }
-    if (dw3_map_shape(params, output_dims)) {
+    if (DW_HAS(REEF_DW_PATH_3X3_MAP) && dw3_map_shape(params, output_dims)) {
         /* stride 2 or 24 wide: the map loop's planes, or three rows if a
-         * channel's constants send the layer there */
+         * channel's constants send the layer there (a build without the
+         * map loop has no such layer: REEF_DW_PATHS) */
         dw3_plane_geom(params->stride.w, output_dims, &pw, &lines);
         const int32_t planes = consts + 2 * (DW3_GROUP * lines * pw + DW3_SLACK);
         return planes > rows ? planes : rows;

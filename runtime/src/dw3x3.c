@@ -30,13 +30,23 @@
  * and dropped). The per-line work (calls, constants) is then paid once per
  * channel instead of once per output line. Scratch then: the constants
  * and filters, (4, H_OUT + 2, PW) planes plus 4 values of slack, and
- * ((H_OUT - 1) * PW + W_OUT rounded up to even) sums. */
+ * ((H_OUT - 1) * PW + W_OUT rounded up to even) sums.
+ *
+ * The map loop (REEF_DW_PATH_3X3_MAP: planes of maps 12, 6 or 3 wide at
+ * stride 1, VWW's 12x12, 6x6 and 3x3 layers, and 24 wide in bands of 7
+ * output lines (9 plane lines, the two shared lines widened twice); at
+ * stride 2 outputs 6 or 3
+ * wide, the input's padded planes, 2 L + 2 values a line) reads the same
+ * planes but requantizes each pair of outputs as soon as it is summed,
+ * straight into the NHWC output: no sums buffer, no per-line calls, and no
+ * position past a line's end computed. Its lines are unrolled (pairs at
+ * fixed offsets), so it exists for those widths only. */
 #include "dw3x3.h"
 
 #include "dsp.h"
 #include "rq.h"
 
-enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4 };
+enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4, DW3_BAND24 = 7 };
 
 /* The window slides along lines: rows, or columns when the output is
  * taller than wide (KWS's 25x5 maps: 5 lines of 25 instead of 25 of 5, so
@@ -102,6 +112,45 @@ int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_
     return dw3_plane(params, output_dims);
 }
 
+/* The planes' line length and line count: at stride 1 the output's plus
+ * 2; at stride 2 the 2 L + 1 input columns and lines the outputs read,
+ * lines one value longer (a pair's last word reads one past). */
+static inline void dw3_plane_geom(int32_t stride, const reef_dims *out, int32_t *pw, int32_t *lines)
+{
+    *pw = stride == 1 ? dw3_out_len(out) + 2 : 2 * dw3_out_len(out) + 2;
+    *lines = stride == 1 ? dw3_out_lines(out) + 2 : 2 * dw3_out_lines(out) + 1;
+    /* 24 wide at stride 1: bands of output lines whose planes fit
+     * DW3_PLANE_BYTES (7 lines: 9 plane lines of 26) */
+    if (stride == 1 && dw3_out_len(out) == 24 && *lines > DW3_BAND24 + 2) *lines = DW3_BAND24 + 2;
+}
+
+/* The map loop's shape and activation (the constants: reef_dw3x3_map):
+ * stride 1 on a plane 12, 6 or 3 wide, or stride 2 on an output 6 or 3
+ * wide whose input planes fit DW3_PLANE_BYTES. */
+static int dw3_map_shape(const reef_dw_conv_params *p, const reef_dims *out)
+{
+    const int32_t w = dw3_out_len(out);
+    int32_t pw, lines;
+    if (dw3_by_columns(out) || p->activation.min != -128 || p->activation.max != 127) return 0;
+    if (p->stride.w == 1) return (dw3_plane(p, out) && (w == 3 || w == 6 || w == 12)) || w == 24;
+    dw3_plane_geom(2, out, &pw, &lines);
+    return (w == 3 || w == 6) && 2 * DW3_GROUP * lines * pw <= DW3_PLANE_BYTES;
+}
+
+/* A channel the map loop's folded requantization takes (r in 2..23). */
+static int dw3_map_channel_ok(const reef_rq *q) { return q->post >= 1 && q->post <= 22; }
+
+int reef_dw3x3_map(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
+                   const reef_dims *input_dims, const reef_dims *output_dims)
+{
+    reef_rq q;
+    int32_t c;
+    if (!dw3_map_shape(params, output_dims)) return 0;
+    for (c = 0; c < input_dims->c; c++)
+        if (!reef_rq_init(&q, 0, quant->multiplier[c], quant->shift[c]) || !dw3_map_channel_ok(&q)) return 0;
+    return 1;
+}
+
 int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
                        const reef_dims *filter_dims, const reef_dims *output_dims)
 {
@@ -118,12 +167,22 @@ int32_t reef_dw3x3_buffer_size(const reef_dw_conv_params *params, const reef_dim
 {
     const int32_t row = dw3_row_len(params->stride.w, dw3_out_len(output_dims));
     const int32_t consts = ((int32_t)sizeof(reef_rq) + 20) * input_dims->c;
+    const int32_t rows = consts + 2 * row * (DW3_GROUP * DW3_SLOTS + 1) + 4 * ((dw3_out_len(output_dims) + 1) & ~1);
+    int32_t pw, lines;
     if (dw3_plane(params, output_dims)) {
-        const int32_t pw = dw3_out_len(output_dims) + 2, lines = dw3_out_lines(output_dims) + 2;
+        dw3_plane_geom(1, output_dims, &pw, &lines);
         return consts + 2 * (DW3_GROUP * lines * pw + DW3_SLACK) +
                4 * (((lines - 3) * pw + pw - 2 + 1) & ~1);
     }
-    return consts + 2 * row * (DW3_GROUP * DW3_SLOTS + 1) + 4 * ((dw3_out_len(output_dims) + 1) & ~1);
+    if (DW_HAS(REEF_DW_PATH_3X3_MAP) && dw3_map_shape(params, output_dims)) {
+        /* stride 2 or 24 wide: the map loop's planes, or three rows if a
+         * channel's constants send the layer there (a build without the
+         * map loop has no such layer: REEF_DW_PATHS) */
+        dw3_plane_geom(params->stride.w, output_dims, &pw, &lines);
+        const int32_t planes = consts + 2 * (DW3_GROUP * lines * pw + DW3_SLACK);
+        return planes > rows ? planes : rows;
+    }
+    return rows;
 }
 
 /* Two int16 values as one word store (any 2-byte alignment: the M4
@@ -452,6 +511,259 @@ static void dw3_group_plane(const dw3_job *job, const int8_t *input, int32_t b, 
     }
 }
 
+#if defined(REEF_ASM_LOOPS)
+/* The map loop's assembly. Registers: R (the plane at the output line),
+ * W0..W3 (taps: dw3_pack_taps), OUT, C (output step), CHI, MULT, POST
+ * (DW3_RQ_FOLDED's constants), A0, A1 (two sums), V, H (loads, then the
+ * requantization's words). On the stack: the bias twice at [sp], the
+ * fifth taps word (w22, 0) at [sp, #8], the plane's end at [sp, #12].
+ * Input lines are P1 and P2 bytes below R; K: the pair's byte offset. */
+#define DW3M_RQ(ACC)                                                           \
+    "and %[V], %[" ACC "], #0x80000000\n\t"                                   \
+    "orr %[V], %[V], #0x40000000\n\t"                                         \
+    "add %[H], %[CHI], %[" ACC "], asr #31\n\t"                               \
+    "smlal %[V], %[H], %[" ACC "], %[MULT]\n\t"                               \
+    "asr %[H], %[H], %[POST]\n\t"                                             \
+    "ssat %[H], #8, %[H]\n\t"
+/* Outputs at K and K + 2 bytes of each line (a0, a1 as in dw3_sums_s1):
+ * 10 loads (two pairs of them back to back), 12 MACs, 2 x 6 for the
+ * requantization, 3 for the stores: 37 instructions for 18 MACs. */
+#define DW3M_PAIR(K, P1, P2)                                                   \
+    "ldrd %[A0], %[A1], [sp]\n\t"                                              \
+    "ldr %[V], [%[R], #(" #K ")]\n\t"                                          \
+    "ldr %[H], [%[R], #(" #K "+4)]\n\t"                                        \
+    "smlad %[A0], %[W0], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+2)]\n\t"                                        \
+    "smlabb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "smlabt %[A1], %[W3], %[H], %[A1]\n\t"                                     \
+    "smlad %[A1], %[W0], %[V], %[A1]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P1 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P1 "+4)]\n\t"                                \
+    "smlad %[A0], %[W1], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P1 "+2)]\n\t"                                \
+    "smlatb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "smlatt %[A1], %[W3], %[H], %[A1]\n\t"                                     \
+    "smlad %[A1], %[W1], %[V], %[A1]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P2 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P2 "+4)]\n\t"                                \
+    "smlad %[A0], %[W2], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [sp, #8]\n\t"                                                   \
+    "smlabb %[A0], %[V], %[H], %[A0]\n\t"                                      \
+    "smlabt %[A1], %[V], %[H], %[A1]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P2 "+2)]\n\t"                                \
+    "smlad %[A1], %[W2], %[V], %[A1]\n\t" DW3M_RQ("A0")                        \
+    "strb %[H], [%[OUT]]\n\t" DW3M_RQ("A1")                                    \
+    "strb %[H], [%[OUT], %[C]]\n\t"                                            \
+    "add %[OUT], %[OUT], %[C], lsl #1\n\t"
+/* One output at K (the last of an odd line). */
+#define DW3M_ONE(K, P1, P2)                                                    \
+    "ldr %[A0], [sp]\n\t"                                                      \
+    "ldr %[V], [%[R], #(" #K ")]\n\t"                                          \
+    "ldr %[H], [%[R], #(" #K "+4)]\n\t"                                        \
+    "smlad %[A0], %[W0], %[V], %[A0]\n\t"                                      \
+    "smlabb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "ldr %[V], [%[R], #(" #K "+" #P1 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P1 "+4)]\n\t"                                \
+    "smlad %[A0], %[W1], %[V], %[A0]\n\t"                                      \
+    "smlatb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "ldr %[V], [%[R], #(" #K "+" #P2 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P2 "+4)]\n\t"                                \
+    "smlad %[A0], %[W2], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [sp, #8]\n\t"                                                   \
+    "smlabb %[A0], %[V], %[H], %[A0]\n\t" DW3M_RQ("A0")                        \
+    "strb %[H], [%[OUT]]\n\t"                                                  \
+    "add %[OUT], %[OUT], %[C]\n\t"
+/* Stride 2: outputs at input columns K / 2 and K / 2 + 2 (a0, a1 as in
+ * dw3_sums_s2), the same count of loads and MACs. */
+#define DW3M_PAIR_S2(K, P1, P2)                                                \
+    "ldrd %[A0], %[A1], [sp]\n\t"                                              \
+    "ldr %[V], [%[R], #(" #K ")]\n\t"                                          \
+    "ldr %[H], [%[R], #(" #K "+4)]\n\t"                                        \
+    "smlad %[A0], %[W0], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+8)]\n\t"                                        \
+    "smlabb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "smlad %[A1], %[W0], %[H], %[A1]\n\t"                                      \
+    "smlabb %[A1], %[W3], %[V], %[A1]\n\t"                                     \
+    "ldr %[V], [%[R], #(" #K "+" #P1 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P1 "+4)]\n\t"                                \
+    "smlad %[A0], %[W1], %[V], %[A0]\n\t"                                      \
+    "ldr %[V], [%[R], #(" #K "+" #P1 "+8)]\n\t"                                \
+    "smlatb %[A0], %[W3], %[H], %[A0]\n\t"                                     \
+    "smlad %[A1], %[W1], %[H], %[A1]\n\t"                                      \
+    "smlatb %[A1], %[W3], %[V], %[A1]\n\t"                                     \
+    "ldr %[V], [%[R], #(" #K "+" #P2 ")]\n\t"                                  \
+    "ldr %[H], [%[R], #(" #K "+" #P2 "+4)]\n\t"                                \
+    "smlad %[A0], %[W2], %[V], %[A0]\n\t"                                      \
+    "smlad %[A1], %[W2], %[H], %[A1]\n\t"                                      \
+    "ldr %[V], [sp, #8]\n\t"                                                   \
+    "smlabb %[A0], %[V], %[H], %[A0]\n\t"                                      \
+    "ldr %[H], [%[R], #(" #K "+" #P2 "+8)]\n\t"                                \
+    "smlabb %[A1], %[V], %[H], %[A1]\n\t" DW3M_RQ("A0")                        \
+    "strb %[H], [%[OUT]]\n\t" DW3M_RQ("A1")                                    \
+    "strb %[H], [%[OUT], %[C]]\n\t"                                            \
+    "add %[OUT], %[OUT], %[C], lsl #1\n\t"
+#define DW3M_ENTER                                                             \
+    "sub sp, sp, #16\n\t"                                                      \
+    "str %[A0], [sp]\n\t"                                                      \
+    "str %[A0], [sp, #4]\n\t"                                                  \
+    "str %[V], [sp, #8]\n\t"                                                   \
+    "str %[A1], [sp, #12]\n\t"                                                 \
+    "1:\n\t"
+#define DW3M_NEXT(LINE)                                                        \
+    "add %[R], %[R], #" #LINE "\n\t"                                           \
+    "ldr %[V], [sp, #12]\n\t"                                                  \
+    "cmp %[R], %[V]\n\t"                                                       \
+    "blo 1b\n\t"                                                               \
+    "add sp, sp, #16\n\t"
+#define DW3M_OPERANDS                                                          \
+    : [R] "+r"(r), [OUT] "+r"(out), [A0] "+r"(bias), [A1] "+r"(end_w), [V] "+r"(w4),  \
+      [H] "=&r"(h), [W0] "+r"(w0), [W1] "+r"(w1), [W2] "+r"(w2), [W3] "+r"(w3),  \
+      [C] "+r"(C), [CHI] "+r"(chi), [MULT] "+r"(mult), [POST] "+r"(post)      \
+    :                                                                          \
+    : "cc", "memory"
+
+/* One channel of a 6-wide map: planes lines of 8 values (16 bytes), three
+ * pairs per output line; r .. end: the plane's first lines of each output
+ * line. */
+static __attribute__((noinline)) void dw3_map6_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                  int32_t C, const int32_t t[5], int32_t bias,
+                                                  int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 16, 32) DW3M_PAIR(4, 16, 32) DW3M_PAIR(8, 16, 32)
+                         DW3M_NEXT(16) DW3M_OPERANDS);
+}
+
+/* The same for a 12-wide map: lines of 14 values (28 bytes), six pairs. */
+static __attribute__((noinline)) void dw3_map12_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                   int32_t C, const int32_t t[5], int32_t bias,
+                                                   int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 28, 56) DW3M_PAIR(4, 28, 56) DW3M_PAIR(8, 28, 56)
+                         DW3M_PAIR(12, 28, 56) DW3M_PAIR(16, 28, 56) DW3M_PAIR(20, 28, 56)
+                         DW3M_NEXT(28) DW3M_OPERANDS);
+}
+
+/* The same for a 3-wide map: lines of 5 values (10 bytes), a pair and one. */
+static __attribute__((noinline)) void dw3_map3_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                  int32_t C, const int32_t t[5], int32_t bias,
+                                                  int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 10, 20) DW3M_ONE(4, 10, 20) DW3M_NEXT(10) DW3M_OPERANDS);
+}
+/* The same for a 24-wide map: lines of 26 values (52 bytes), twelve pairs. */
+static __attribute__((noinline)) void dw3_map24_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                   int32_t C, const int32_t t[5], int32_t bias,
+                                                   int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 52, 104) DW3M_PAIR(4, 52, 104) DW3M_PAIR(8, 52, 104)
+                         DW3M_PAIR(12, 52, 104) DW3M_PAIR(16, 52, 104) DW3M_PAIR(20, 52, 104)
+                         DW3M_PAIR(24, 52, 104) DW3M_PAIR(28, 52, 104) DW3M_PAIR(32, 52, 104)
+                         DW3M_PAIR(36, 52, 104) DW3M_PAIR(40, 52, 104) DW3M_PAIR(44, 52, 104)
+                         DW3M_NEXT(52) DW3M_OPERANDS);
+}
+
+/* Stride 2, an output 6 wide: input planes lines of 14 values (28 bytes),
+ * two lines per output line. */
+static __attribute__((noinline)) void dw3_map6s2_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                    int32_t C, const int32_t t[5], int32_t bias,
+                                                    int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR_S2(0, 28, 56) DW3M_PAIR_S2(8, 28, 56) DW3M_PAIR_S2(16, 28, 56)
+                         DW3M_NEXT(56) DW3M_OPERANDS);
+}
+
+/* Stride 2, an output 3 wide: lines of 8 values (16 bytes); the single
+ * output at input column 4 as at stride 1 (its taps are columns 4..6). */
+static __attribute__((noinline)) void dw3_map3s2_asm(const int16_t *r, const int16_t *end, int8_t *out,
+                                                    int32_t C, const int32_t t[5], int32_t bias,
+                                                    int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
+    int32_t end_w = (int32_t)(uintptr_t)end;
+    __asm__ volatile(DW3M_ENTER DW3M_PAIR_S2(0, 16, 32) DW3M_ONE(8, 16, 32) DW3M_NEXT(32) DW3M_OPERANDS);
+}
+#else
+/* The map loop in C: output (y, x) from plane lines s y..s y+2 at s x (s:
+ * the stride), the sum
+ * from the bias, requantized at once (rq.h's exact form). */
+static void dw3_map_c(const int16_t *r, int32_t pw, int32_t stride, int32_t w_out, int32_t h_out, int8_t *out,
+                      int32_t C, const int32_t t[5], const reef_rq *q, int32_t zp)
+{
+    int32_t y, x;
+    for (y = 0; y < h_out; y++, r += stride * pw)
+        for (x = 0; x < w_out; x++, out += C) {
+            const int16_t *p = r + stride * x;
+            int32_t a = q->bias;
+            a = reef_smlad(t[0], dw3_ld(p), a), a = reef_smlabb(t[3], dw3_ld(p + 2), a);
+            a = reef_smlad(t[1], dw3_ld(p + pw), a), a = reef_smlatb(t[3], dw3_ld(p + pw + 2), a);
+            a = reef_smlad(t[2], dw3_ld(p + 2 * pw), a), a = reef_smlabb(t[4], dw3_ld(p + 2 * pw + 2), a);
+            *out = (int8_t)reef_ssat8(reef_rq_scale(a, q) + zp);
+        }
+}
+#endif
+
+/* Channels c..c+n-1 of image b in the map loop: planes widened as in
+ * dw3_group_plane, then each channel's outputs summed and requantized in
+ * one pass. */
+static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, int32_t c, int32_t n,
+                          int8_t *output)
+{
+    const dw3_axes *ax = &job->ax;
+    const int32_t pw = job->row, plane = job->lines * pw, zp = job->params->output_offset;
+    /* output lines per band: all of them, or (24 wide) as many as the
+     * planes' lines allow; a band's plane line j holds input line
+     * y0 + j - pad_across (stride 1), a line outside the input zeros */
+    const int32_t band = job->stride == 1 ? job->lines - 2 : ax->out_lines;
+    int8_t *out_b = output + (b * job->out->h * job->out->w) * job->out->c + c;
+    int32_t y0, y, i, k;
+    for (y0 = 0; y0 < ax->out_lines; y0 += band) {
+        const int32_t lines_out = ax->out_lines - y0 < band ? ax->out_lines - y0 : band;
+        int8_t *out_band = out_b + y0 * ax->out_line;
+        if (band >= ax->out_lines) {
+            /* one band: the pads stay 0 (every group writes the same lines) */
+            for (y = 0; y < ax->in_lines; y++)
+                if (y + ax->pad_across >= 0 && y + ax->pad_across < job->lines)
+                    dw3_widen(job, input, b, y, c, n, y + ax->pad_across);
+        } else
+            /* bands: a line a group or band before wrote may be a pad now */
+            for (y = 0; y < lines_out + 2; y++) {
+                const int32_t y_in = y0 + y - ax->pad_across;
+                if (y_in >= 0 && y_in < ax->in_lines)
+                    dw3_widen(job, input, b, y_in, c, n, y);
+                else
+                    for (i = 0; i < n; i++)
+                        for (k = 0; k < pw; k++) job->slots[i * plane + y * pw + k] = 0;
+            }
+        for (i = 0; i < n; i++) {
+            const int16_t *r = job->slots + i * plane;
+            const reef_rq *q = &job->rq[c + i];
+            const int32_t *t = job->taps + 5 * (c + i);
+#if defined(REEF_ASM_LOOPS)
+            const int32_t chi = (int32_t)((uint32_t)q->c_hi + ((uint32_t)zp << q->post));
+            const int16_t *end = r + lines_out * job->stride * pw;
+            void (*loop)(const int16_t *, const int16_t *, int8_t *, int32_t, const int32_t *, int32_t, int32_t,
+                         int32_t, int32_t) =
+                job->stride == 2 ? (ax->out_len == 6 ? dw3_map6s2_asm : dw3_map3s2_asm)
+                : ax->out_len == 6 ? dw3_map6_asm : ax->out_len == 12 ? dw3_map12_asm
+                : ax->out_len == 24 ? dw3_map24_asm : dw3_map3_asm;
+            loop(r, end, out_band + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
+#else
+            dw3_map_c(r, pw, job->stride, ax->out_len, lines_out, out_band + i, ax->out_step, t, q, zp);
+#endif
+        }
+    }
+}
+
 int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
                    const reef_per_channel_quant *quant, const reef_dims *input_dims,
                    const int8_t *input, const int8_t *filter, const int32_t *bias,
@@ -462,9 +774,11 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     reef_rq *rq = (reef_rq *)ctx->buf; /* (C) */
     int32_t *taps = (int32_t *)(rq + C); /* (C, 5) */
     int16_t *slots;
-    int32_t c, b, i, fast = 1;
-    for (c = 0; c < C; c++)
+    int32_t c, b, i, fast = 1, folded = 1;
+    for (c = 0; c < C; c++) {
         fast &= reef_rq_init(&rq[c], bias ? bias[c] : 0, quant->multiplier[c], quant->shift[c]);
+        if (DW_HAS(REEF_DW_PATH_3X3_MAP)) folded &= dw3_map_channel_ok(&rq[c]);
+    }
     if (!fast) return 0;
     dw3_axes_of(params, input_dims, output_dims, &job.ax);
     for (c = 0; c < C; c++) dw3_pack_taps(filter + c, job.ax.f_along, job.ax.f_across, taps + 5 * c);
@@ -477,18 +791,20 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     job.stride = params->stride.w;
     slots = (int16_t *)(taps + 5 * C);
     job.slots = slots;
-    if (dw3_plane(params, output_dims)) {
-        if (!DW_HAS(REEF_DW_PATH_3X3_PLANE)) return 0; /* reef_dw_conv_s8 refused it */
-        const int32_t planes = DW3_GROUP * (job.ax.out_lines + 2) * (job.ax.out_len + 2) + DW3_SLACK;
-        job.row = job.ax.out_len + 2;
-        job.lines = job.ax.out_lines + 2;
+    /* reef_dw3x3_map's choice, from the constants just made */
+    const int map = DW_HAS(REEF_DW_PATH_3X3_MAP) && folded && dw3_map_shape(params, output_dims);
+    if (map || dw3_plane(params, output_dims)) {
+        if (!DW_HAS(map ? REEF_DW_PATH_3X3_MAP : REEF_DW_PATH_3X3_PLANE)) return 0; /* reef_dw_conv_s8 refused it */
+        dw3_plane_geom(job.stride, output_dims, &job.row, &job.lines);
+        const int32_t planes = DW3_GROUP * job.lines * job.row + DW3_SLACK;
         job.zeros = slots;
         job.sums = (int32_t *)(slots + planes);
         /* pads stay 0: widening writes only input lines and columns */
         for (i = 0; i < planes; i++) slots[i] = 0;
         for (b = 0; b < input_dims->n; b++)
             for (c = 0; c < C; c += DW3_GROUP)
-                dw3_group_plane(&job, input, b, c, C - c < DW3_GROUP ? C - c : DW3_GROUP, output);
+                (map ? dw3_group_map : dw3_group_plane)(&job, input, b, c, C - c < DW3_GROUP ? C - c : DW3_GROUP,
+                                                        output);
         return 1;
     }
     if (!DW_HAS(job.stride == 1 ? REEF_DW_PATH_3X3_ROWS_S1 : REEF_DW_PATH_3X3_ROWS_S2)) return 0; /* ditto */

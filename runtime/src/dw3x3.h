@@ -16,6 +16,14 @@
 /* 1 when the 3x3 layer takes the plane mode, else three sliding rows. */
 int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_dims);
 
+/* 1 when a plane layer takes the map loop (REEF_DW_PATH_3X3_MAP): the
+ * map 3, 6, 12 or 24 wide at stride 1 (24: in bands), an output 3 or 6 wide at stride 2 (rows;
+ * not taller than wide), the activation the whole
+ * int8 range, and every channel's shift r in 2..23 (the folded
+ * requantization: dw3x3.c, DW3_RQ_FOLDED). */
+int reef_dw3x3_map(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
+                   const reef_dims *input_dims, const reef_dims *output_dims);
+
 int reef_dw3x3_applies(const reef_dw_conv_params *params, const reef_dims *input_dims,
                        const reef_dims *filter_dims, const reef_dims *output_dims);
 

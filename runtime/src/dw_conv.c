@@ -1,5 +1,5 @@
 /* reef_dw_conv_s8: depthwise convolution. 3x3 filters with stride 1 or 2
- * take the sliding-window path of dw3x3.c (given its scratch); other
+ * take the sliding-window paths of dw3x3.c (given its scratch); other
  * shapes with a depth multiplier of 1 go four channels per word (the input
  * offset added to the input halfwords by SADD16, products by 16x16
  * multiply-accumulates); other multipliers use the scalar reference. */
@@ -228,11 +228,26 @@ static int dw_shape_path(const reef_dw_conv_params *params, const reef_dims *inp
     return reef_dw_conv_s8_needs_reference(params) ? REEF_DW_PATH_COUNT : REEF_DW_PATH_PIXELS;
 }
 
+/* The path by shapes and constants: a 3x3 layer whose map and channels
+ * suit the map loop takes it (reef_dw3x3_map). */
+static int dw_full_path(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
+                        const reef_dims *input_dims, const reef_dims *filter_dims,
+                        const reef_dims *output_dims, int32_t scratch_size)
+{
+    const int path = dw_shape_path(params, input_dims, filter_dims, output_dims, scratch_size);
+    /* a build without the map loop has no layer that takes it (the model
+     * header's REEF_DW_PATHS), so the test is compiled out */
+    if (DW_HAS(REEF_DW_PATH_3X3_MAP) && path < REEF_DW_PATH_3X3_MAP &&
+        reef_dw3x3_map(params, quant, input_dims, output_dims))
+        return REEF_DW_PATH_3X3_MAP;
+    return path;
+}
+
 int reef_dw_conv_s8_path(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
                          const reef_dims *input_dims, const reef_dims *filter_dims,
                          const reef_dims *output_dims, int32_t scratch_size)
 {
-    const int path = dw_shape_path(params, input_dims, filter_dims, output_dims, scratch_size);
+    const int path = dw_full_path(params, quant, input_dims, filter_dims, output_dims, scratch_size);
     return path < REEF_DW_PATH_PIXELS && !dw_quant_fast(quant, input_dims->c) ? REEF_DW_PATH_PIXELS : path;
 }
 
@@ -250,15 +265,16 @@ reef_status reef_dw_conv_s8(const reef_context *ctx, const reef_dw_conv_params *
                                  output_dims, output))
         return REEF_ARG_ERROR;
     path = dw_shape_path(params, input_dims, filter_dims, output_dims, ctx && ctx->buf ? ctx->size : 0);
-    /* a channel the sliding window cannot requantize (a left shift) sends
-     * the layer to the per-pixel path below, which takes any shift
-     * (reef_dw_conv_s8_path) */
+    /* reef_dw3x3_run chooses between the map loop and the shape's loop
+     * itself (from the constants it makes anyway), and returns 0 for a
+     * channel the sliding window cannot requantize (a left shift: the
+     * per-pixel path below takes any shift, reef_dw_conv_s8_path) or a loop
+     * left out of this build (REEF_DW_PATHS) */
     if (path < REEF_DW_PATH_PIXELS) {
-        if (DW_HAS(path)) {
-            if (reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
-                return REEF_OK;
-        } else if (dw_quant_fast(quant, input_dims->c))
-            return REEF_UNSUPPORTED; /* left out of this build (REEF_DW_PATHS) */
+        if ((DW_HAS(path) || DW_HAS(REEF_DW_PATH_3X3_MAP)) &&
+            reef_dw3x3_run(ctx, params, quant, input_dims, input, filter, bias, output_dims, output))
+            return REEF_OK;
+        if (dw_quant_fast(quant, input_dims->c)) return REEF_UNSUPPORTED; /* left out of this build */
         path = REEF_DW_PATH_PIXELS;
     }
     if (path == REEF_DW_PATH_COUNT)

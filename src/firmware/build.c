@@ -129,7 +129,7 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
     if (!rc) rc = arg_add(a, "-include");
     if (!rc) rc = arg_add(a, spec->model_header);
     if (!rc && spec->profile_steps) rc = arg_add(a, "-DREEF_PROFILE_STEPS");
-    if (!rc && spec->every_op_path) rc = arg_add(a, "-DREEF_DW_PATHS=0xfu");
+    if (!rc && spec->every_op_path) rc = arg_add(a, "-DREEF_DW_PATHS=0x1fu");
     if (!rc && spec->every_op_path) rc = arg_add(a, "-DREEF_FC_PATHS=0xfu");
     if (!rc && spec->background_diff) rc = arg_add(a, "-DREEF_HARNESS_BACKGROUND_DIFF");
     if (!rc && spec->temporal) {

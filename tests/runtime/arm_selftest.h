@@ -18,7 +18,7 @@ static uint32_t st_rng = 12345u;
 static uint32_t st_rnd(void) { st_rng = st_rng * 1664525u + 1013904223u; return st_rng >> 8; }
 static int st_in(int lo, int hi) { return lo + (int)(st_rnd() % (uint32_t)(hi - lo + 1)); }
 
-static int8_t st_input[2 * 12 * 12 * 24];
+static int8_t st_input[26 * 26 * 24]; /* st_dw3_map's 24-wide maps; others 2 * 12 * 12 * 24 */
 static int8_t st_filter[24 * 5 * 5 * 24 * 2];
 static int32_t st_bias[72], st_mult[72];
 static int8_t st_shift[72];
@@ -112,6 +112,31 @@ static int32_t st_dw3(void)
     if (st_in(0, 3) == 0)
         for (int i = 0; i < f.c; i += 3) st_shift[i] = -1;
     if (reef_dw_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch) return 0;
+    if (reef_dw_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
+/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP: its assembly on the M4):
+ * a map 24 (in bands), 12, 6 or 3 wide at stride 1, 6 or 3 wide at stride 2, every call
+ * asserted to reach it; one case in three
+ * with every channel's shift at -2 or -23 (the folded form's bounds). */
+static int32_t st_dw3_map(void)
+{
+    const int s = st_in(1, 2), w = s == 1 && st_in(0, 1) == 0 ? 12 << st_in(0, 1) : st_in(0, 1) ? 6 : 3;
+    const int pad_h = w >= 12 || st_in(0, 1), pad_w = w >= 12 || st_in(0, 1);
+    /* st_input: two 12x12 images or one up to 24x24 (pads of 1 from 12 wide) */
+    reef_dims out = {s == 2 || w == 24 ? 1 : st_in(1, 2), st_in(1, w), w, st_in(1, 24)};
+    reef_dims in = {out.n, out.h + 2 - 2 * pad_h, out.w + 2 - 2 * pad_w, out.c}, f = {1, 3, 3, out.c};
+    if (s == 2) in.h = 2 * out.h + 1 - pad_h - st_in(0, 1), in.w = 2 * out.w + 1 - pad_w - st_in(0, 1);
+    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {s, s}, {pad_h, pad_w}, {1, 1}, {-128, 127}};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    st_fill(in.n * in.h * in.w * in.c, 9 * f.c, f.c, 9);
+    if (st_in(0, 2) == 0)
+        for (int i = 0; i < f.c; i++) st_shift[i] = (int8_t)(st_in(0, 1) ? -2 : -23);
+    if (reef_dw_conv_s8_path(&p, &q, &in, &f, &out, sizeof st_scratch) != REEF_DW_PATH_3X3_MAP) return 1000000;
     if (reef_dw_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
         reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
         return 1000000;
@@ -315,7 +340,7 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
-    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw_in_place() + st_fc() + st_fc_paired() +
+    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw_in_place() + st_fc() + st_fc_paired() +
                                      st_conv_paired() + st_rq() + st_conv_small();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);

@@ -437,6 +437,79 @@ static void test_dw3x3(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP): maps 24 (in bands), 12, 6
+ * or 3 wide at stride 1, outputs 6 or 3 wide at stride 2 (height up to the width), every case asserted to take it, against the
+ * reference; shifts at the folded form's bounds (-2 and -23) and biases
+ * near +-2^30 (int32 wrap-around of the sums) included. */
+static void test_dw3x3_map(void **state)
+{
+    (void)state;
+    static int8_t in[2 * 26 * 26 * 37], f[9 * 37], got[2 * 24 * 24 * 37], want[2 * 24 * 24 * 37];
+    static int8_t shift[37];
+    static int32_t mult[37], bias[37], scratch[4096];
+    const int cases = testing_sanitizer_run() ? 60 : 400;
+    int bad = 0, banded = 0, twelve = 0, six = 0, three = 0, tails = 0, edges = 0, strided = 0;
+    for (int t = 0; t < cases; t++) {
+        /* stride 2 one case in three: outputs 6 or 3 wide, inputs 2 L - 1 .. 2 L + 1 with a top pad of 0 or 1 */
+        const int s = t % 3 == 2 ? 2 : 1;
+        const int w = s == 2 ? (rnd() % 2 ? 6 : 3) : t % 3 == 0 ? (rnd() % 2 ? 24 : 12) : 6 - 3 * (int)(rnd() % 2);
+        const int pad_h = rnd_in(0, 1), pad_w = rnd_in(0, 1);
+        reef_dims od = {rnd_in(1, 2), rnd_in(1, w), w, rnd_in(1, 37)};
+        reef_dims id = {od.n, od.h + 2 - 2 * pad_h, od.w + 2 - 2 * pad_w, od.c}, fd = {1, 3, 3, od.c};
+        if (s == 2) id.h = 2 * od.h + 1 - pad_h - rnd_in(0, 1), id.w = 2 * od.w + 1 - pad_w - rnd_in(0, 1);
+        reef_dw_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), 1, {s, s}, {pad_h, pad_w}, {1, 1},
+                                 {-128, 127}};
+        fill(in, reef_dims_count(&id));
+        fill(f, 9 * id.c);
+        quant(mult, shift, bias, id.c, 9, t % 3 == 0);
+        for (int i = 0; i < id.c; i++) {
+            if (mult[i] == 0) mult[i] = 1 << 30;
+            if (shift[i] < -23 || shift[i] > -2) shift[i] = -23;
+            if (t % 5 == 2 && i % 2) shift[i] = (int8_t)(rnd() % 2 ? -2 : -23), edges++;
+        }
+        reef_per_channel_quant q = {mult, shift};
+        const int32_t need = reef_dw_conv_s8_get_buffer_size(&p, &id, &fd, &od);
+        assert_true(need > 0 && need <= (int32_t)sizeof scratch);
+        reef_context ctx = {scratch, need};
+        assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, need), REEF_DW_PATH_3X3_MAP);
+        const int32_t *b = t % 7 ? bias : NULL;
+        assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
+        assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
+        bad += count_diff(got, want, reef_dims_count(&od));
+        banded += w == 24 && od.h > 7, twelve += w == 12, six += w == 6, three += w == 3, tails += od.c % 4 != 0, strided += s == 2;
+    }
+    /* what leaves it: a clamped activation, a shift of -1, a map 4 wide,
+     * taller than wide, too large for a plane and not 24 (25 wide) */
+    reef_dims id = {1, 6, 6, 8}, fd = {1, 3, 3, 8}, od = {1, 6, 6, 8};
+    reef_dw_conv_params p = {0, 0, 1, {1, 1}, {1, 1}, {1, 1}, {-128, 127}};
+    quant(mult, shift, bias, 8, 9, 0);
+    for (int i = 0; i < 8; i++) shift[i] = -8;
+    reef_per_channel_quant q = {mult, shift};
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_MAP);
+    p.activation.min = 0;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
+    p.activation.min = -128, shift[3] = -1;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
+    shift[3] = -8, id.w = od.w = 4;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
+    id.w = od.w = 3;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
+    id.w = od.w = 25, id.h = od.h = 25;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S1);
+    /* stride 2: 6 wide takes it, 12 wide (planes too large) and 4 wide do not */
+    p.stride.h = p.stride.w = 2, id.h = id.w = 12, od.h = od.w = 6;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_MAP);
+    id.h = id.w = 24, od.h = od.w = 12;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
+    id.h = id.w = 8, od.h = od.w = 4;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
+    printf("dw 3x3 map loop: %d random cases (%d at stride 2; %d 24 wide in two bands or more, %d 12 wide, %d 6 "
+           "wide, %d 3 wide; %d with channels not a multiple of 4, %d channels at shift -2 or -23) identical to the "
+           "reference\n", cases, strided, banded, twelve, six, three, tails, edges);
+    assert_true(banded > cases / 40);
+    assert_int_equal(bad, 0);
+}
+
 /* In-place depthwise (dw_in_place.c): the output written over its own
  * input must equal the reference computed from an untouched copy, on
  * random kernels (1-7), strides (1-3), dilations (1-2), paddings, channel
@@ -561,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_fc_widened),
         cmocka_unit_test(test_fc_paired),
         cmocka_unit_test(test_dw3x3),
+        cmocka_unit_test(test_dw3x3_map),
         cmocka_unit_test(test_dw_in_place),
         cmocka_unit_test(test_avgpool_lanes),
     };

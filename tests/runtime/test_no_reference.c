@@ -9,7 +9,8 @@
  * needing the four-row loop, the loop without scratch or the plain loop of
  * tiny layers are refused.
  * REEF_CONV_UNPAIRED 0: the 2x2 conv loop takes only paired filters.
- * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops.
+ * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops (not
+ * the map loop).
  * REEF_POOL_PATHS names only the one-channel 2x2 average.
  * This executable compiles the runtime sources itself with the macros. */
 #include "testing.h"
@@ -122,6 +123,11 @@ static void test_dw_paths(void **state)
     assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
     /* a small map at stride 1: the plane, built */
     p.stride.h = p.stride.w = 1, id.h = id.w = od.h = od.w = 4;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    /* 6 wide would take the map loop (test_fast_paths); left out of this
+     * build, its test is compiled out and the plane loop runs the layer */
+    id.h = id.w = od.h = od.w = 6;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
     assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
     /* the reference's parameters */

@@ -42,19 +42,24 @@ int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
                                         const reef_dims *output_dims);
 
 /* The loop reef_dw_conv_s8 runs a layer with (REEF_DW_PATH_*): 3x3 with
- * stride 1 on a small map (whole planes), 3x3 with stride 1 or 2 (three
+ * stride 1 on a small map (whole planes; MAP: the planes of a map 3, 6,
+ * 12 or 24 wide, or a stride-2 output 3 or 6 wide, requantized inside the sums loop), 3x3 with stride 1 or 2 (three
  * sliding rows), or pixel by pixel (any other filter, a channel with a
  * left shift, no scratch); REEF_DW_PATH_COUNT when the reference runs it
  * (reef_dw_conv_s8_needs_reference). scratch_size: the bytes of ctx. A
  * build that defines REEF_DW_PATHS (a generated model header does: the OR
  * of 1 << path over its depthwise steps not run in place) compiles only
- * those loops; a layer needing another one gets REEF_UNSUPPORTED. */
+ * those loops; a layer needing another one gets REEF_UNSUPPORTED, except
+ * that without the map loop its layers take the plane or three-row loop
+ * (the map loop's test is compiled out; no generated build has such a
+ * layer). */
 enum {
     REEF_DW_PATH_3X3_PLANE = 0,
     REEF_DW_PATH_3X3_ROWS_S1 = 1,
     REEF_DW_PATH_3X3_ROWS_S2 = 2,
-    REEF_DW_PATH_PIXELS = 3,
-    REEF_DW_PATH_COUNT = 4
+    REEF_DW_PATH_3X3_MAP = 3,
+    REEF_DW_PATH_PIXELS = 4,
+    REEF_DW_PATH_COUNT = 5
 };
 int reef_dw_conv_s8_path(const reef_dw_conv_params *params, const reef_per_channel_quant *quant,
                          const reef_dims *input_dims, const reef_dims *filter_dims,

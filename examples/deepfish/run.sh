@@ -11,7 +11,8 @@
 #           when none is there, Fashion-MNIST from /usr/share/datasets (Debian).
 #   --temporal  (the default on DeepFish without SEARCH; `make demo`) temporal context: two channels per
 #           pixel, the difference to the camera's running background and to a background
-#           8x slower (prep/run --background running-diff-slow, archs/fish-nas-2ch.arch);
+#           8x slower (prep/run --background running-diff-slow), at 64x64
+#           (archs/fish-nas-2ch-r64-c8e2.arch, the fish default; every file prepped --size 64x64);
 #           the firmware forms both channels and the model's input map itself from raw
 #           gray frames, fed every frame of each test clip in order (reef run --stream;
 #           the test split's frames scored). Best of reef's inputs at habitats never
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
     --site) site=1; shift ;;
     --temporal) site=2; shift ;;
     --gray) site=0; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *)
         if [ $positional -eq 0 ]; then build=$1; else search=$1; fi
         positional=$((positional + 1)); shift ;;
@@ -84,17 +85,21 @@ if [ -z "$site" ]; then # the default: temporal context on DeepFish, gray frames
     site=0              # and with SEARCH=1 (the search runs on gray frames)
     [ $kind = deepfish ] && [ "$search" != 1 ] && site=2
 fi
+size=""  # the fish default (--temporal) sees 64x64 frames; every other input the 32x32 default
+[ $site = 2 ] && size="--size 64x64"
 [ $site != 0 ] && [ $kind != deepfish ] && { echo "run.sh: --site/--temporal need DeepFish (clips of a fixed camera)" >&2; exit 1; }
 stage "prep: images -> dataset files ($kind)"
 for split in train val test; do
     if [ $kind = deepfish ]; then
-        "$reef" prep --format deepfish --root "$root" --split $split -o "$out/$split.ds"
+        # shellcheck disable=SC2086
+        "$reef" prep --format deepfish --root "$root" --split $split $size -o "$out/$split.ds"
         if [ $site = 1 ]; then # the model's input: the difference to the clip's running background,
             # run over every frame of the clip (what the camera sees), not the split's sparse frames
             "$reef" prep --format deepfish --root "$root" --split $split --background running-diff \
                 --background-over clip -o "$out/$split-diff.ds"
         elif [ $site = 2 ]; then # the same beside the difference to a slower background
-            "$reef" prep --format deepfish --root "$root" --split $split --background running-diff-slow \
+            # shellcheck disable=SC2086
+            "$reef" prep --format deepfish --root "$root" --split $split $size --background running-diff-slow \
                 --background-over clip -o "$out/$split-diff.ds"
         fi
     elif [ $split != val ]; then
@@ -104,7 +109,8 @@ for split in train val test; do
 done
 if [ $site != 0 ]; then # the camera's whole stream: every frame of every clip, gray; the firmware's
     # backgrounds run over all of them and the test split's frames are scored (reef run --stream)
-    "$reef" prep --format deepfish --root "$root" --split frames -o "$out/frames.ds"
+    # shellcheck disable=SC2086
+    "$reef" prep --format deepfish --root "$root" --split frames $size -o "$out/frames.ds"
 fi
 valopt="--val $out/val.ds"
 if [ $kind != deepfish ]; then
@@ -138,11 +144,11 @@ if [ $site = 1 ]; then
     valopt="--val $out/val-diff.ds"
     bgopt="--background running-diff --stream $out/frames.ds"
 elif [ $site = 2 ]; then
-    [ "$arch" = fish-nas ] || echo "run.sh: --temporal trains archs/fish-nas-2ch.arch, not the searched net (search runs on gray frames)"
+    [ "$arch" = fish-nas ] || echo "run.sh: --temporal trains archs/fish-nas-2ch-r64-c8e2.arch, not the searched net (search runs on gray frames)"
     in="-diff"
     valopt="--val $out/val-diff.ds"
     bgopt="--background running-diff-slow --stream $out/frames.ds"
-    arch="$repo/archs/fish-nas-2ch.arch"
+    arch="$repo/archs/fish-nas-2ch-r64-c8e2.arch"
 fi
 
 stage "train: $arch (float, plain C)"

@@ -212,7 +212,16 @@ static void test_generated_models(void **state)
     char tmp[256];
     testing_tmpdir(tmp, sizeof tmp, "target-model");
     int total = 0;
+    const int sanitized = testing_sanitizer_run();
+    int left_out = 0; /* vectors of the models left out */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* Under the sanitizers only reef gen runs instrumented (the ARM
+         * compiler and the emulator do not): vww and ic, the longest
+         * emulations (~100 s of the suite), are left to the plain run. */
+        if (sanitized && cases[i].tflm_insns > 20e6) {
+            for (int k = 0; k < nv; k++) left_out += !strcmp(v[k].model, cases[i].name);
+            continue;
+        }
         model_vectors mv;
         collect_vectors(v, nv, cases[i].name, &mv);
         run_case(&cases[i], &mv, tmp);
@@ -221,7 +230,7 @@ static void test_generated_models(void **state)
         free(mv.want);
     }
     /* every vector of the manifest belongs to one of the models run */
-    assert_int_equal(total, nv);
+    assert_int_equal(total + left_out, nv);
     assert_int_equal(testing_rm_tree(tmp), 0);
 }
 

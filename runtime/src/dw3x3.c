@@ -622,76 +622,42 @@ static void dw3_group_plane(const dw3_job *job, const int8_t *input, int32_t b, 
     :                                                                          \
     : "cc", "memory"
 
+/* One map function per shape: BODY is its unrolled output line. */
+#define DW3M_FN(NAME, BODY)                                                                                \
+    static __attribute__((noinline)) void NAME(const int16_t *r, const int16_t *end, int8_t *out, int32_t C, \
+                                               const int32_t t[5], int32_t bias, int32_t chi, int32_t mult,  \
+                                               int32_t post)                                               \
+    {                                                                                                      \
+        int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;                                  \
+        int32_t end_w = (int32_t)(uintptr_t)end;                                                           \
+        __asm__ volatile(DW3M_ENTER BODY DW3M_OPERANDS);                                                   \
+    }
+
 /* One channel of a 6-wide map: planes lines of 8 values (16 bytes), three
  * pairs per output line; r .. end: the plane's first lines of each output
  * line. */
-static __attribute__((noinline)) void dw3_map6_asm(const int16_t *r, const int16_t *end, int8_t *out,
-                                                  int32_t C, const int32_t t[5], int32_t bias,
-                                                  int32_t chi, int32_t mult, int32_t post)
-{
-    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
-    int32_t end_w = (int32_t)(uintptr_t)end;
-    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 16, 32) DW3M_PAIR(4, 16, 32) DW3M_PAIR(8, 16, 32)
-                         DW3M_NEXT(16) DW3M_OPERANDS);
-}
+DW3M_FN(dw3_map6_asm, DW3M_PAIR(0, 16, 32) DW3M_PAIR(4, 16, 32) DW3M_PAIR(8, 16, 32) DW3M_NEXT(16))
 
 /* The same for a 12-wide map: lines of 14 values (28 bytes), six pairs. */
-static __attribute__((noinline)) void dw3_map12_asm(const int16_t *r, const int16_t *end, int8_t *out,
-                                                   int32_t C, const int32_t t[5], int32_t bias,
-                                                   int32_t chi, int32_t mult, int32_t post)
-{
-    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
-    int32_t end_w = (int32_t)(uintptr_t)end;
-    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 28, 56) DW3M_PAIR(4, 28, 56) DW3M_PAIR(8, 28, 56)
-                         DW3M_PAIR(12, 28, 56) DW3M_PAIR(16, 28, 56) DW3M_PAIR(20, 28, 56)
-                         DW3M_NEXT(28) DW3M_OPERANDS);
-}
+DW3M_FN(dw3_map12_asm, DW3M_PAIR(0, 28, 56) DW3M_PAIR(4, 28, 56) DW3M_PAIR(8, 28, 56) DW3M_PAIR(12, 28, 56)
+                           DW3M_PAIR(16, 28, 56) DW3M_PAIR(20, 28, 56) DW3M_NEXT(28))
 
 /* The same for a 3-wide map: lines of 5 values (10 bytes), a pair and one. */
-static __attribute__((noinline)) void dw3_map3_asm(const int16_t *r, const int16_t *end, int8_t *out,
-                                                  int32_t C, const int32_t t[5], int32_t bias,
-                                                  int32_t chi, int32_t mult, int32_t post)
-{
-    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
-    int32_t end_w = (int32_t)(uintptr_t)end;
-    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 10, 20) DW3M_ONE(4, 10, 20) DW3M_NEXT(10) DW3M_OPERANDS);
-}
+DW3M_FN(dw3_map3_asm, DW3M_PAIR(0, 10, 20) DW3M_ONE(4, 10, 20) DW3M_NEXT(10))
+
 /* The same for a 24-wide map: lines of 26 values (52 bytes), twelve pairs. */
-static __attribute__((noinline)) void dw3_map24_asm(const int16_t *r, const int16_t *end, int8_t *out,
-                                                   int32_t C, const int32_t t[5], int32_t bias,
-                                                   int32_t chi, int32_t mult, int32_t post)
-{
-    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
-    int32_t end_w = (int32_t)(uintptr_t)end;
-    __asm__ volatile(DW3M_ENTER DW3M_PAIR(0, 52, 104) DW3M_PAIR(4, 52, 104) DW3M_PAIR(8, 52, 104)
-                         DW3M_PAIR(12, 52, 104) DW3M_PAIR(16, 52, 104) DW3M_PAIR(20, 52, 104)
-                         DW3M_PAIR(24, 52, 104) DW3M_PAIR(28, 52, 104) DW3M_PAIR(32, 52, 104)
-                         DW3M_PAIR(36, 52, 104) DW3M_PAIR(40, 52, 104) DW3M_PAIR(44, 52, 104)
-                         DW3M_NEXT(52) DW3M_OPERANDS);
-}
+DW3M_FN(dw3_map24_asm, DW3M_PAIR(0, 52, 104) DW3M_PAIR(4, 52, 104) DW3M_PAIR(8, 52, 104) DW3M_PAIR(12, 52, 104)
+                           DW3M_PAIR(16, 52, 104) DW3M_PAIR(20, 52, 104) DW3M_PAIR(24, 52, 104)
+                               DW3M_PAIR(28, 52, 104) DW3M_PAIR(32, 52, 104) DW3M_PAIR(36, 52, 104)
+                                   DW3M_PAIR(40, 52, 104) DW3M_PAIR(44, 52, 104) DW3M_NEXT(52))
 
 /* Stride 2, an output 6 wide: input planes lines of 14 values (28 bytes),
  * two lines per output line. */
-static __attribute__((noinline)) void dw3_map6s2_asm(const int16_t *r, const int16_t *end, int8_t *out,
-                                                    int32_t C, const int32_t t[5], int32_t bias,
-                                                    int32_t chi, int32_t mult, int32_t post)
-{
-    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
-    int32_t end_w = (int32_t)(uintptr_t)end;
-    __asm__ volatile(DW3M_ENTER DW3M_PAIR_S2(0, 28, 56) DW3M_PAIR_S2(8, 28, 56) DW3M_PAIR_S2(16, 28, 56)
-                         DW3M_NEXT(56) DW3M_OPERANDS);
-}
+DW3M_FN(dw3_map6s2_asm, DW3M_PAIR_S2(0, 28, 56) DW3M_PAIR_S2(8, 28, 56) DW3M_PAIR_S2(16, 28, 56) DW3M_NEXT(56))
 
 /* Stride 2, an output 3 wide: lines of 8 values (16 bytes); the single
  * output at input column 4 as at stride 1 (its taps are columns 4..6). */
-static __attribute__((noinline)) void dw3_map3s2_asm(const int16_t *r, const int16_t *end, int8_t *out,
-                                                    int32_t C, const int32_t t[5], int32_t bias,
-                                                    int32_t chi, int32_t mult, int32_t post)
-{
-    int32_t w0 = t[0], w1 = t[1], w2 = t[2], w3 = t[3], w4 = t[4], h;
-    int32_t end_w = (int32_t)(uintptr_t)end;
-    __asm__ volatile(DW3M_ENTER DW3M_PAIR_S2(0, 16, 32) DW3M_ONE(8, 16, 32) DW3M_NEXT(32) DW3M_OPERANDS);
-}
+DW3M_FN(dw3_map3s2_asm, DW3M_PAIR_S2(0, 16, 32) DW3M_ONE(8, 16, 32) DW3M_NEXT(32))
 #else
 /* The map loop in C: output (y, x) from plane lines s y..s y+2 at s x (s:
  * the stride), the sum

@@ -184,14 +184,11 @@ static void test_run_with_failures(void **state)
         skip();
     }
     small_with_inputs(dir, sizeof dir, "run-int", 1, 42, model, raw); /* one input: every failure costs a QEMU start */
-    /* per-step units: commit points are step boundaries; every failure
-     * costs a QEMU start, so under the sanitizers (which instrument reef,
-     * not the emulator) one commit is failed at every 1,600th instruction
-     * instead of every 400th */
+    /* per-step units: commit points are step boundaries */
     snprintf(cmd, sizeof cmd,
-             "%s run --intermittent --model %s --inputs %s --fail-steps --fail-commit 2 --fail-stride %d "
+             "%s run --intermittent --model %s --inputs %s --fail-steps --fail-commit 2 --fail-stride 400 "
              "--fail-random 5 --json",
-             bin, model, raw, testing_sanitizer_run() ? 1600 : 400);
+             bin, model, raw);
     assert_int_equal(testing_run(cmd, out, sizeof out), 0);
     printf("  %s\n", out);
     assert_non_null(strstr(out, "\"schedule\":\"at every commit point (unit boundary)\""));

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
+#include "firmware/cache.h"
 #include "firmware/firmware.h"
 #include "firmware/proc.h"
 #include "util/cleanup.h"
@@ -226,6 +229,215 @@ static int compile_and_link(arg_list *a, const reef_fw_spec *spec, const char *d
                      res.timed_out ? "timed out" : "compiler error", log);
 }
 
+/* ---- the firmware cache -------------------------------------------------
+ * A built ELF is kept in reef's cache folder (cache.h) as
+ * firmware-<key>.elf and copied out when the same build is asked for
+ * again: `make test` builds every test's firmware twice (plain and under
+ * the sanitizers, which leave arm-gcc's output alone), and each `reef run`
+ * rebuilds, at 8-10 s an arm-gcc build. The key covers the compiler (its
+ * path, size and time), every argument but the output (a file argument by
+ * its name and contents: generated models live in per-run scratch
+ * folders), and every file under the -I and -L folders. An entry ends in a
+ * trailer with its checksum, so a damaged entry is rebuilt, never used.
+ * REEF_FIRMWARE_CACHE=0 turns the cache off. */
+
+#define CACHE_MAX_BYTES (256u << 20) /* a test suite's firmware twice over (~0.4 MB an ELF) */
+#define CACHE_MAX_FILES 2048
+#define CACHE_TRAILER "reef-fw"  /* 8 bytes with its NUL, then the 8-byte checksum */
+#define CACHE_TRAILER_BYTES 16
+
+static int cache_enabled(void)
+{
+    const char *env = getenv("REEF_FIRMWARE_CACHE");
+    return !(env && !strcmp(env, "0"));
+}
+
+/* The compiler as found on PATH: its path, size and modification time. */
+static uint64_t hash_compiler(uint64_t h, const char *name)
+{
+    char full[4096];
+    struct stat st;
+    const char *dirs = strchr(name, '/') ? NULL : getenv("PATH");
+    if (!dirs && !stat(name, &st)) snprintf(full, sizeof full, "%s", name);
+    else full[0] = 0;
+    while (dirs && !full[0]) {
+        const char *colon = strchr(dirs, ':');
+        snprintf(full, sizeof full, "%.*s/%s", colon ? (int)(colon - dirs) : (int)strlen(dirs), dirs, name);
+        if (stat(full, &st) || !S_ISREG(st.st_mode)) full[0] = 0;
+        dirs = colon ? colon + 1 : NULL;
+    }
+    if (!full[0]) return reef_hash_bytes(h, name, strlen(name) + 1);
+    h = reef_hash_bytes(h, full, strlen(full) + 1);
+    h = reef_hash_bytes(h, &st.st_size, sizeof st.st_size);
+    return reef_hash_bytes(h, &st.st_mtime, sizeof st.st_mtime);
+}
+
+/* A C source as the compiler sees it: each comment counts only for its
+ * newlines (the line numbers in the debug information), so a generated
+ * model whose header comment names another scratch path is the same build. */
+static uint64_t hash_c_source(uint64_t h, const char *path)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    reef_error ignored;
+    if (reef_read_file(path, &data, &size, &ignored)) return reef_hash_bytes(h, "-", 1);
+    char quote = 0;
+    for (size_t i = 0; i < size; i++) {
+        uint8_t c = data[i];
+        if (quote) { /* inside a string or character literal */
+            if (c == '\\' && i + 1 < size) h = reef_hash_bytes(h, &data[i++], 1), c = data[i];
+            else if (c == (uint8_t)quote) quote = 0;
+        } else if (c == '"' || c == '\'') {
+            quote = (char)c;
+        } else if (c == '/' && i + 1 < size && (data[i + 1] == '*' || data[i + 1] == '/')) {
+            int block = data[i + 1] == '*';
+            for (i += 2; i < size && !(block ? data[i] == '*' && i + 1 < size && data[i + 1] == '/' : data[i] == '\n'); i++)
+                if (data[i] == '\n') h = reef_hash_bytes(h, "\n", 1);
+            if (block) i++; /* the closing slash; a line comment keeps its newline */
+            else if (i < size) h = reef_hash_bytes(h, "\n", 1);
+            h = reef_hash_bytes(h, " ", 1);
+            continue;
+        }
+        h = reef_hash_bytes(h, &c, 1);
+    }
+    free(data);
+    return h;
+}
+
+static int is_c_source(const char *path)
+{
+    size_t len = strlen(path);
+    return len > 2 && path[len - 2] == '.' && (path[len - 1] == 'c' || path[len - 1] == 'h');
+}
+
+static uint64_t build_key(const arg_list *a)
+{
+    uint64_t h = hash_compiler(REEF_HASH_INIT, a->v[0]);
+    for (int i = 1; i < a->n; i++) {
+        const char *arg = a->v[i];
+        struct stat st;
+        if (!strcmp(arg, "-o")) { /* the output: a per-call temporary name */
+            i++;
+            continue;
+        }
+        if (!strncmp(arg, "-I", 2) || !strncmp(arg, "-L", 2)) {
+            h = reef_hash_dir(reef_hash_bytes(h, arg, strlen(arg) + 1), arg + 2);
+        } else if (!strncmp(arg, "-T", 2)) {
+            h = reef_hash_file(reef_hash_bytes(h, arg, strlen(arg) + 1), arg + 2);
+        } else if (!stat(arg, &st) && S_ISREG(st.st_mode)) {
+            const char *base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+            h = reef_hash_bytes(h, base, strlen(base) + 1);
+            h = is_c_source(arg) ? hash_c_source(h, arg) : reef_hash_file(h, arg);
+        } else {
+            h = reef_hash_bytes(h, arg, strlen(arg) + 1);
+        }
+    }
+    return h;
+}
+
+static int cache_entry_path(uint64_t key, char *path, size_t size)
+{
+    char dir[3072];
+    if (reef_cache_dir(dir, sizeof dir)) return -1;
+    snprintf(path, size, "%s/firmware-%016llx.elf", dir, (unsigned long long)key);
+    return 0;
+}
+
+/* 1 when the entry for key was found intact and copied to out. */
+static int cache_fetch(uint64_t key, const char *out)
+{
+    char path[4096];
+    uint8_t *data = NULL;
+    size_t size = 0;
+    reef_error ignored;
+    if (cache_entry_path(key, path, sizeof path) || reef_read_file(path, &data, &size, &ignored)) return 0;
+    uint64_t sum = 0;
+    int intact = size > CACHE_TRAILER_BYTES && !memcmp(data + size - CACHE_TRAILER_BYTES, CACHE_TRAILER, 8);
+    if (intact) memcpy(&sum, data + size - 8, 8);
+    intact = intact && sum == reef_hash_bytes(REEF_HASH_INIT, data, size - CACHE_TRAILER_BYTES);
+    int copied = intact && !reef_write_file(out, data, size - CACHE_TRAILER_BYTES, &ignored) && !chmod(out, 0755);
+    free(data);
+    if (!intact) remove(path); /* damaged: the build below replaces it */
+    if (copied) utime(path, NULL); /* recently used: evicted last */
+    return copied;
+}
+
+typedef struct cache_file {
+    char name[64];
+    time_t mtime;
+    off_t size;
+} cache_file;
+
+static int newer_first(const void *a, const void *b)
+{
+    time_t x = ((const cache_file *)a)->mtime, y = ((const cache_file *)b)->mtime;
+    return x > y ? -1 : x < y;
+}
+
+/* Keeps the most recently used firmware entries within CACHE_MAX_BYTES. */
+static void cache_evict(const char *dir)
+{
+    cache_file *files = malloc(CACHE_MAX_FILES * sizeof *files);
+    DIR *d = files ? opendir(dir) : NULL;
+    int n = 0;
+    if (!d) return free(files);
+    for (struct dirent *e; (e = readdir(d)) && n < CACHE_MAX_FILES;) {
+        char path[4400];
+        struct stat st;
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "firmware-", 9) || len < 4 || strcmp(e->d_name + len - 4, ".elf") ||
+            len >= sizeof files->name)
+            continue;
+        snprintf(path, sizeof path, "%.4000s/%.255s", dir, e->d_name);
+        if (stat(path, &st)) continue;
+        snprintf(files[n].name, sizeof files[n].name, "%s", e->d_name);
+        files[n].mtime = st.st_mtime;
+        files[n++].size = st.st_size;
+    }
+    closedir(d);
+    qsort(files, (size_t)n, sizeof *files, newer_first);
+    uint64_t kept = 0;
+    for (int i = 0; i < n; i++) {
+        kept += (uint64_t)files[i].size;
+        if (kept <= CACHE_MAX_BYTES) continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%.4000s/%.63s", dir, files[i].name);
+        remove(path);
+    }
+    free(files);
+}
+
+/* Keeps the built ELF; a cache that cannot be written only costs the next
+ * build its compile. */
+static void cache_store(uint64_t key, const char *built)
+{
+    char path[4096], dir[3072];
+    uint8_t *data = NULL;
+    size_t size = 0;
+    reef_error ignored;
+    if (cache_entry_path(key, path, sizeof path) || reef_cache_dir(dir, sizeof dir) ||
+        reef_read_file(built, &data, &size, &ignored))
+        return;
+    uint8_t *entry = realloc(data, size + CACHE_TRAILER_BYTES);
+    if (!entry) return free(data);
+    uint64_t sum = reef_hash_bytes(REEF_HASH_INIT, entry, size);
+    memcpy(entry + size, CACHE_TRAILER, 8);
+    memcpy(entry + size + 8, &sum, 8);
+    reef_make_parent_dirs(path);
+    if (!reef_write_file(path, entry, size + CACHE_TRAILER_BYTES, &ignored)) cache_evict(dir);
+    free(entry);
+}
+
+/* The cached ELF when there is one, else compile, link and keep it. */
+static int build_or_fetch(arg_list *a, const reef_fw_spec *spec, const char *dir, const char *tmp_out, reef_error *err)
+{
+    uint64_t key = build_key(a);
+    if (cache_enabled() && cache_fetch(key, tmp_out)) return 0;
+    if (compile_and_link(a, spec, dir, tmp_out, err)) return -1;
+    if (cache_enabled()) cache_store(key, tmp_out);
+    return 0;
+}
+
 static int check_spec(const reef_fw_spec *spec, reef_error *err)
 {
     if (!spec->board || (!is_m4_board(spec->board) && strcmp(spec->board, "host")))
@@ -269,7 +481,7 @@ int reef_m4_build(const reef_fw_spec *spec, reef_error *err)
     if (!rc && add_flags(&a, spec, src)) rc = reef_fail(err, "out of memory");
     if (!rc) rc = add_sources(&a, spec, src, with_inputs ? inputs_c : NULL, err);
     if (!rc && add_link(&a, spec, src, tmp_out)) rc = reef_fail(err, "out of memory");
-    if (!rc) rc = compile_and_link(&a, spec, dir, tmp_out, err);
+    if (!rc) rc = build_or_fetch(&a, spec, dir, tmp_out, err);
     if (!rc && rename(tmp_out, spec->output)) {
         rc = reef_fail(err, "%s: cannot write: %s", spec->output, strerror(errno));
         remove(tmp_out);

@@ -2,7 +2,8 @@
  * measurement and its cache (step_cycles.h). */
 #include "firmware/step_cycles.h"
 
-#include <dirent.h>
+#include "firmware/cache.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -119,101 +120,43 @@ int reef_step_cycles_can_measure(char *missing, size_t size)
 
 /* ---- the cache key ------------------------------------------------------ */
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Every regular file of dir, in name order: names and contents. */
-static uint64_t hash_dir(uint64_t h, const char *dir)
-{
-    if (strlen(dir) > 4000) return fnv(h, "-", 1);
-    DIR *d = opendir(dir);
-    char *names[512];
-    int n = 0;
-    if (!d) return fnv(h, "-", 1);
-    for (struct dirent *e; (e = readdir(d)) && n < 512;)
-        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, name_cmp);
-    for (int i = 0; i < n; i++) {
-        char path[8192];
-        uint8_t *data = NULL;
-        size_t size = 0;
-        reef_error ignored;
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        h = fnv(h, names[i] ? names[i] : "", names[i] ? strlen(names[i]) + 1 : 1);
-        if (names[i] && !stat(path, &st) && S_ISREG(st.st_mode) && !reef_read_file(path, &data, &size, &ignored))
-            h = fnv(h, data, size);
-        free(data), free(names[i]);
-    }
-    return h;
-}
-
 /* The lowered model (kinds, shapes, constants), the sources the firmware
  * is built from, and what the cycle model takes from the profile. */
 static uint64_t cache_key(const reef_lowered_model *m, const reef_device_profile *prof)
 {
-    static const char *const dirs[] = {"runtime/src", "runtime/include/reef", "targets/common", "targets/qemu-m4"};
-    uint64_t h = 14695981039346656037ull;
-    h = fnv(h, &m->nsteps, sizeof m->nsteps);
-    h = fnv(h, &m->arena_size, sizeof m->arena_size);
-    h = fnv(h, &m->input_bytes, sizeof m->input_bytes);
+    static const char *const dirs[] = {"runtime/src", "runtime/include", "targets/common", "targets/qemu-m4"};
+    uint64_t h = REEF_HASH_INIT;
+    h = reef_hash_bytes(h, &m->nsteps, sizeof m->nsteps);
+    h = reef_hash_bytes(h, &m->arena_size, sizeof m->arena_size);
+    h = reef_hash_bytes(h, &m->input_bytes, sizeof m->input_bytes);
     for (int k = 0; k < m->nsteps; k++) {
         const reef_lowered_step *s = &m->steps[k];
-        h = fnv(h, &s->kind, sizeof s->kind);
-        h = fnv(h, &s->macs, sizeof s->macs);
-        h = fnv(h, &m->tensor_bytes[s->output_tensor], sizeof m->tensor_bytes[s->output_tensor]);
+        h = reef_hash_bytes(h, &s->kind, sizeof s->kind);
+        h = reef_hash_bytes(h, &s->macs, sizeof s->macs);
+        h = reef_hash_bytes(h, &m->tensor_bytes[s->output_tensor], sizeof m->tensor_bytes[s->output_tensor]);
         for (int j = 0; j < 2; j++)
-            if (s->input_tensors[j] >= 0) h = fnv(h, &m->tensor_bytes[s->input_tensors[j]], sizeof(uint32_t));
-        if (s->filter) h = fnv(h, s->filter, s->filter_size);
-        if (s->bias) h = fnv(h, s->bias, (size_t)s->nbias * sizeof *s->bias);
-        if (s->multiplier) h = fnv(h, s->multiplier, (size_t)s->nchannels * sizeof *s->multiplier);
+            if (s->input_tensors[j] >= 0) h = reef_hash_bytes(h, &m->tensor_bytes[s->input_tensors[j]], sizeof(uint32_t));
+        if (s->filter) h = reef_hash_bytes(h, s->filter, s->filter_size);
+        if (s->bias) h = reef_hash_bytes(h, s->bias, (size_t)s->nbias * sizeof *s->bias);
+        if (s->multiplier) h = reef_hash_bytes(h, s->multiplier, (size_t)s->nchannels * sizeof *s->multiplier);
     }
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s", reef_source_dir(), dirs[i]);
-        h = hash_dir(h, dir);
+        h = reef_hash_dir(h, dir);
     }
-    h = fnv(h, &prof->clock_mhz, sizeof prof->clock_mhz);
-    h = fnv(h, &prof->flash_wait_states, sizeof prof->flash_wait_states);
+    h = reef_hash_bytes(h, &prof->clock_mhz, sizeof prof->clock_mhz);
+    h = reef_hash_bytes(h, &prof->flash_wait_states, sizeof prof->flash_wait_states);
     return h;
-}
-
-static int cache_dir(char *dir, size_t size)
-{
-    const char *env = getenv("REEF_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (env && *env) snprintf(dir, size, "%s", env);
-    else if (xdg && *xdg) snprintf(dir, size, "%s/reef", xdg);
-    else if (home && *home) snprintf(dir, size, "%s/.cache/reef", home);
-    else return -1;
-    return 0;
 }
 
 int reef_step_cycles_cache_path(const reef_lowered_model *m, const reef_device_profile *prof, char *path,
                                 size_t size)
 {
     char dir[3072];
-    if (cache_dir(dir, sizeof dir)) return -1;
+    if (reef_cache_dir(dir, sizeof dir)) return -1;
     snprintf(path, size, "%s/step-cycles-%016llx.txt", dir, (unsigned long long)cache_key(m, prof));
     return 0;
-}
-
-static void make_dirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0777);
-            *p = '/';
-        }
 }
 
 /* ---- measuring ---------------------------------------------------------- */
@@ -286,7 +229,7 @@ int reef_step_cycles_default(const reef_lowered_model *m, const reef_device_prof
     snprintf(note, note_size, "step cycles measured on qemu-m4 (one run, emulated counts x the cycle model)");
     if (cached) {
         reef_error ignored; /* a cache that cannot be written only costs the next run a measurement */
-        make_dirs(path);
+        reef_make_parent_dirs(path);
         if (reef_step_cycles_write(path, *cycles, m->nsteps,
                                    "reef step cycles: modeled cycles (docs/cycle-model.md) from the emulated\n"
                                    "per-class instruction counts of one qemu-m4 run on a fixed pseudo-random input",

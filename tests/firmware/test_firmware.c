@@ -299,6 +299,94 @@ static void test_board_links(void **state)
     assert_true(found);
 }
 
+/* How many times the counting compiler (see test_build_cache) ran. */
+static int compiles_counted(const char *count_path)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    reef_error err;
+    if (reef_read_file(count_path, &data, &size, &err)) return 0;
+    free(data);
+    return (int)size; /* one byte per run */
+}
+
+static int file_equal(const char *a, const char *b)
+{
+    uint8_t *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    reef_error err;
+    int same = !reef_read_file(a, &x, &nx, &err) && !reef_read_file(b, &y, &ny, &err) && nx == ny && !memcmp(x, y, nx);
+    free(x), free(y);
+    return same;
+}
+
+/* The firmware cache (build.c): an identical build is copied from the
+ * cache without running the compiler, byte for byte; a changed source is
+ * a new entry, a changed comment is not; a damaged entry is rebuilt, never used; and
+ * REEF_FIRMWARE_CACHE=0 neither reads nor writes it. The host board's
+ * compiler is $CC, here a script that counts its runs. */
+static void test_build_cache(void **state)
+{
+    (void)state;
+    char cache[400], cc[400], count[400], dot2[400], cmd[4000];
+    snprintf(cache, sizeof cache, "%s/cache", tmp);
+    snprintf(cc, sizeof cc, "%s/counting-cc", tmp);
+    snprintf(count, sizeof count, "%s/cc-runs", tmp);
+    snprintf(dot2, sizeof dot2, "%s/dot.c", tmp);
+    snprintf(cmd, sizeof cmd, "printf '#!/bin/sh\\nprintf x >> %s\\nexec cc \"$@\"\\n' > %s && chmod +x %s && "
+             "printf '#include \"%s\"\n/* changed */\n' > %s", count, cc, cc, fixture("dot.c"), dot2);
+    assert_int_equal(testing_system(cmd), 0);
+    const char *old_cc = getenv("CC");
+    char saved_cc[400] = "";
+    if (old_cc) snprintf(saved_cc, sizeof saved_cc, "%s", old_cc);
+    setenv("CC", cc, 1);
+    setenv("REEF_CACHE_DIR", cache, 1);
+    char first[600];
+    snprintf(first, sizeof first, "%s", build_ok("host", "dot.c", "cache-1", 0));
+    assert_int_equal(compiles_counted(count), 1);
+    assert_int_equal(testing_count_files(cache), 1);
+    const char *second = build_ok("host", "dot.c", "cache-2", 0);
+    assert_int_equal(compiles_counted(count), 1); /* copied, not compiled */
+    assert_true(file_equal(first, second));
+    assert_int_equal(access(second, X_OK), 0);
+
+    const char *sources[1] = {dot2};
+    char changed[600];
+    snprintf(changed, sizeof changed, "%s/cache-3", tmp);
+    reef_fw_spec spec = {.board = "host", .model_header = fixture("fixture.h"), .model_sources = sources,
+                         .model_source_count = 1, .skip_runtime = 1, .output = changed};
+    reef_error err = {{0}};
+    if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(compiles_counted(count), 2);
+    assert_int_equal(testing_count_files(cache), 2);
+    /* the same source but for a comment (a generated file naming another
+     * scratch path): the same build, copied */
+    snprintf(cmd, sizeof cmd, "printf '#include \"%s\"\n/* from /tmp/elsewhere */\n' > %s", fixture("dot.c"), dot2);
+    assert_int_equal(testing_system(cmd), 0);
+    char same[600];
+    snprintf(same, sizeof same, "%s/cache-3b", tmp);
+    spec.output = same;
+    if (reef_m4_build(&spec, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(compiles_counted(count), 2);
+    assert_true(file_equal(changed, same));
+
+    /* damage every entry's last byte (its checksum): rebuilt, same bytes */
+    snprintf(cmd, sizeof cmd, "for f in %s/firmware-*.elf; do printf '\\377' | dd of=$f bs=1 seek=$(($(stat -c %%s $f) - 1)) "
+             "conv=notrunc status=none; done", cache);
+    assert_int_equal(testing_system(cmd), 0);
+    const char *rebuilt = build_ok("host", "dot.c", "cache-4", 0);
+    assert_int_equal(compiles_counted(count), 3);
+    assert_true(file_equal(first, rebuilt));
+
+    setenv("REEF_FIRMWARE_CACHE", "0", 1);
+    build_ok("host", "dot.c", "cache-5", 0);
+    assert_int_equal(compiles_counted(count), 4);
+    unsetenv("REEF_FIRMWARE_CACHE");
+    unsetenv("REEF_CACHE_DIR");
+    if (saved_cc[0]) setenv("CC", saved_cc, 1);
+    else unsetenv("CC");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_hang_is_killed),
         cmocka_unit_test(test_missing_inputs_and_emulator),
         cmocka_unit_test(test_board_links),
+        cmocka_unit_test(test_build_cache),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

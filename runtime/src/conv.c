@@ -87,7 +87,25 @@ static int32_t round8(int32_t v) { return (v + 7) & ~7; }
 /* The path bits of REEF_CONV_PATHS (conv.h): the 2x2 GEMM plain or
  * clamped, then the short-K loop per (K4, clamped, gathered). A firmware
  * whose model header lists its paths compiles only those loops. */
-enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_COUNT = 18 };
+enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_C3 = REEF_CONV_PATH_C3,
+       CONV_PATH_COUNT = 19 };
+
+/* The first-conv path (conv_c3, below): 3x3 over 3 input channels at
+ * stride 2 across (any stride down), dilation 1, the range [-128, 127],
+ * channels a multiple of 4. A filter row is 9 values, run as 10 (C3_ROW
+ * halfwords, a zero weight last) in C3_WORDS words. */
+enum { C3_ROW = 10, C3_WORDS = 5, C3_KWORDS = 15 };
+
+static int conv_is_c3(const reef_conv_params *p, const reef_dims *in, const reef_dims *f)
+{
+    return f->h == 3 && f->w == 3 && f->c == 3 && in->c == 3 && p->stride.w == 2 && p->stride.h >= 1 &&
+           p->dilation.h == 1 && p->dilation.w == 1 && p->activation.min == -128 &&
+           p->activation.max == 127 && f->n >= 4 && (f->n & 3) == 0 && p->padding.h >= 0 && p->padding.w >= 0;
+}
+
+/* Halfwords of one widened input row (conv_c3_row): the last position's
+ * window, 6 (OUT_W - 1) + C3_ROW, even, so rows stay word aligned. */
+static int32_t conv_c3_row_halves(const reef_dims *out) { return 6 * (out->w - 1) + C3_ROW; }
 
 /* A plain 2x2-loop shape reef_conv_s8_pairable may pair: an even number
  * of channels. */
@@ -103,6 +121,8 @@ REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params
 {
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
     int32_t size;
+    if (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_C3)
+        return ((int32_t)sizeof(reef_rq) + 4 * C3_KWORDS) * filter_dims->n + 3 * 2 * conv_c3_row_halves(output_dims);
     if (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) >= CONV_PATH_SMALL)
         return conv_is_small_gathered(params, input_dims, filter_dims, output_dims) ? SMALL_BLOCK * k4 : 0;
     /* shapes the paired layout may take (reef_conv_s8_pairable) widen four
@@ -1027,6 +1047,7 @@ REEF_SIZE_FN int reef_conv_s8_path(const reef_conv_params *params, const reef_di
 {
     const int clamped = !(params->activation.min == -128 && params->activation.max == 127);
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
+    if (conv_is_c3(params, input_dims, filter_dims)) return CONV_PATH_C3;
     /* K = 16 with more than one channel: the 2x2 assembly loop beats the
      * short-K loop when the range is plain (VWW's 16->32 1x1 conv: 742,594
      * -> 667,151 instructions; with K = 8 it loses, 997,518 -> 1,129,789) */
@@ -1142,6 +1163,119 @@ static __attribute__((noinline)) void conv_pairs_clamped(const conv_job *job, in
         conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 0);
 }
 
+/* ---- first convolutions: 3x3 over 3 channels at stride 2 (conv_is_c3) ----
+ * The 2x2 loop gathers and widens each position's 27 values (run as K8 =
+ * 32) before its channel pairs use them; with 8 output channels that costs
+ * more than the MACs (VWW's first conv: 3.74 modeled cycles per MAC).
+ * Here each input row is widened once to int16 (input offset added,
+ * padding 0) in natural order into one of three row buffers (row y in
+ * slot y mod 3, so a row two output rows share is widened once). At
+ * stride 2 over 3 channels, position ox's window in a widened row starts
+ * at halfword 6 ox, a word boundary: its 9 values are read in place as 5
+ * words (the tenth halfword meets a zero weight), nothing gathered. The
+ * filter is made int16 once per call: per 4 channels, filter row and word,
+ * 4 words (one a channel). Two positions by four channels at a time:
+ * 15 x (2 column words, 4 filter words, 8 SMLADs), then rq.h's
+ * requantization. Scratch: (C_OUT) rq constants, (C_OUT, 15) filter words,
+ * 3 rows of conv_c3_row_halves halfwords. */
+
+/* Input row y of batch b widened into dst (halves halfwords): halfword h
+ * holds input value h - 3 px of the row plus the offset, 0 outside the
+ * input (padding, and rows above or below it). */
+static void conv_c3_row(const conv_job *job, int32_t b, int32_t y, int32_t *dst, int32_t halves)
+{
+    const reef_dims *in = job->input_dims;
+    const int32_t off = job->params->input_offset, lead = 3 * job->params->padding.w;
+    const int inside = y >= 0 && y < in->h;
+    const int8_t *row = job->input + (b * in->h + (inside ? y : 0)) * in->w * 3;
+    int32_t end = inside ? lead + 3 * in->w : 0, h = 0; /* values at halfwords [lead, end) */
+    if (end > halves) end = halves;
+    if ((lead & 1) == 0 && lead <= end) {
+        const int32_t off2 = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
+        for (; h < lead; h += 2) *dst++ = 0;
+        /* 4 values a word: (x0, x2) and (x1, x3) by SXTB16, repacked */
+        for (; h + 4 <= end; h += 4) {
+            const uint32_t v = reef_load_u32(row + h - lead);
+            const uint32_t e = (uint32_t)reef_sadd16(reef_sxtb16(v), off2);
+            const uint32_t o = (uint32_t)reef_sadd16(reef_sxtb16_ror8(v), off2);
+            dst[0] = (int32_t)((e & 0xffffu) | (o << 16));
+            dst[1] = (int32_t)((e >> 16) | (o & 0xffff0000u));
+            dst += 2;
+        }
+    }
+    /* the rest (all of it with an odd left padding), a pair at a time */
+    for (; h < halves; h += 2) {
+        const int32_t v0 = h >= lead && h < end ? row[h - lead] + off : 0;
+        const int32_t v1 = h + 1 >= lead && h + 1 < end ? row[h + 1 - lead] + off : 0;
+        *dst++ = (int32_t)(((uint32_t)v0 & 0xffffu) | ((uint32_t)v1 << 16));
+    }
+}
+
+/* The filter (C_OUT, 3, 3, 3) as conv_c3's int16 words into w16. */
+static void conv_c3_filter(const int8_t *filter, int32_t c_out, int32_t *w16)
+{
+    int32_t q, ky, i, j;
+    for (q = 0; q < c_out; q += 4)
+        for (ky = 0; ky < 3; ky++)
+            for (i = 0; i < C3_WORDS; i++)
+                for (j = 0; j < 4; j++) {
+                    const int8_t *f = filter + (q + j) * 27 + 9 * ky;
+                    const int32_t lo = f[2 * i], hi = 2 * i + 1 < 9 ? f[2 * i + 1] : 0;
+                    *w16++ = (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
+                }
+}
+
+/* Word i of a filter row: the two positions' column words (c, c1) against
+ * the four channels' filter words. */
+#define C3_WORD(i)                                                             \
+    {                                                                          \
+        const int32_t x0 = c[i], x1 = c1[i];                                   \
+        a0 = reef_smlad(w[4 * (i)], x0, a0), b0 = reef_smlad(w[4 * (i)], x1, b0);             \
+        a1 = reef_smlad(w[4 * (i) + 1], x0, a1), b1 = reef_smlad(w[4 * (i) + 1], x1, b1);     \
+        a2 = reef_smlad(w[4 * (i) + 2], x0, a2), b2 = reef_smlad(w[4 * (i) + 2], x1, b2);     \
+        a3 = reef_smlad(w[4 * (i) + 3], x0, a3), b3 = reef_smlad(w[4 * (i) + 3], x1, b3);     \
+    }
+
+static __attribute__((noinline)) void conv_c3(const conv_job *job, const int32_t *w16, int32_t *rows,
+                                              int8_t *output)
+{
+    const reef_dims *out = job->output_dims;
+    const int32_t c_out = job->filter_dims->n, zp = job->params->output_offset;
+    const int32_t sy = job->params->stride.h, py = job->params->padding.h;
+    const int32_t halves = conv_c3_row_halves(out), words = halves >> 1;
+    int32_t b, oy, ox, q, ky;
+    for (b = 0; b < out->n; b++) {
+        int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN}; /* the input row each slot holds */
+        for (oy = 0; oy < out->h; oy++) {
+            const int32_t *r[3];
+            int8_t *o = output + (b * out->h + oy) * out->w * c_out;
+            for (ky = 0; ky < 3; ky++) {
+                const int32_t y = oy * sy - py + ky, slot = ((y % 3) + 3) % 3;
+                if (held[slot] != y) conv_c3_row(job, b, y, rows + slot * words, halves), held[slot] = y;
+                r[ky] = rows + slot * words;
+            }
+            for (ox = 0; ox < out->w; ox += 2, o += 2 * c_out) {
+                /* a lone last position is computed twice, stored once */
+                const int32_t second = ox + 1 < out->w ? 3 : 0, gap = second ? c_out : 0;
+                const int32_t *w = w16;
+                const reef_rq *rq = job->rq;
+                for (q = 0; q < c_out; q += 4, rq += 4) {
+                    int32_t a0 = rq[0].bias, a1 = rq[1].bias, a2 = rq[2].bias, a3 = rq[3].bias;
+                    int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+                    for (ky = 0; ky < 3; ky++, w += 4 * C3_WORDS) {
+                        const int32_t *c = r[ky] + 3 * ox, *c1 = c + second;
+                        C3_WORD(0) C3_WORD(1) C3_WORD(2) C3_WORD(3) C3_WORD(4)
+                    }
+                    reef_rq_store2(a0, b0, rq, o + q, gap, zp, -128, 127, 1);
+                    reef_rq_store2(a1, b1, rq + 1, o + q + 1, gap, zp, -128, 127, 1);
+                    reef_rq_store2(a2, b2, rq + 2, o + q + 2, gap, zp, -128, 127, 1);
+                    reef_rq_store2(a3, b3, rq + 3, o + q + 3, gap, zp, -128, 127, 1);
+                }
+            }
+        }
+    }
+}
+
 /* 1 when the fast requantization is exact for every channel (rq.h). */
 static int conv_quant_fast(const reef_per_channel_quant *quant, int32_t c_out)
 {
@@ -1200,7 +1334,12 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
         return REEF_ARG_ERROR;
     if (params->paired && !CONV_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
     if (!params->paired && path < CONV_PATH_SMALL && !REEF_CONV_UNPAIRED) return REEF_UNSUPPORTED; /* ditto */
-    if (path >= CONV_PATH_SMALL) {
+    if (path == CONV_PATH_C3) {
+        rq = (reef_rq *)ctx->buf;
+        cols = (int32_t *)(rq + filter_dims->n); /* the int16 filter, then the rows */
+        gather = 0;
+        fast = conv_prepare(quant, bias, filter_dims->n, rq, &job.folded);
+    } else if (path >= CONV_PATH_SMALL) {
         /* channel by channel: constants made per channel, no table */
         rq = 0;
         cols = 0;
@@ -1225,7 +1364,12 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
 #endif
     positions = output_dims->n * output_dims->h * output_dims->w;
     if (!CONV_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build */
-    if (path >= CONV_PATH_SMALL)
+    if (path == CONV_PATH_C3) {
+        if (CONV_HAS(CONV_PATH_C3)) {
+            conv_c3_filter(filter, filter_dims->n, cols);
+            conv_c3(&job, cols, cols + C3_KWORDS * filter_dims->n, output);
+        }
+    } else if (path >= CONV_PATH_SMALL)
         conv_small(&job, path, positions, (int8_t *)ctx->buf /* (SMALL_BLOCK, K4), when gathered */, output);
     else if (path == CONV_PATH_PAIRS) {
         if (CONV_HAS(CONV_PATH_PAIRS)) conv_pairs_plain(&job, positions, cols, gather, output);

@@ -103,9 +103,11 @@ static int conv_is_c3(const reef_conv_params *p, const reef_dims *in, const reef
            p->activation.max == 127 && f->n >= 4 && (f->n & 3) == 0 && p->padding.h >= 0 && p->padding.w >= 0;
 }
 
-/* Halfwords of one widened input row (conv_c3_row): the last position's
- * window, 6 (OUT_W - 1) + C3_ROW, even, so rows stay word aligned. */
-static int32_t conv_c3_row_halves(const reef_dims *out) { return 6 * (out->w - 1) + C3_ROW; }
+/* Halfwords of one widened input row (conv_c3_row): up to the window of
+ * the last pair's second position (past the output when OUT_W is odd:
+ * positions go two at a time), 6 (OUT_W rounded up to even) + 4; even, so
+ * rows stay word aligned. */
+static int32_t conv_c3_row_halves(const reef_dims *out) { return 6 * ((out->w + 1) & ~1) + C3_ROW - 6; }
 
 /* A plain 2x2-loop shape reef_conv_s8_pairable may pair: an even number
  * of channels. */
@@ -1225,6 +1227,76 @@ static void conv_c3_filter(const int8_t *filter, int32_t c_out, int32_t *w16)
                 }
 }
 
+#if defined(REEF_ASM_LOOPS)
+/* The sums of conv_c3_block_asm, read and written by byte offset. */
+typedef struct conv_c3_block {
+    const int32_t *c[3]; /* 0, 4, 8: position 0's window in each filter row's widened input row */
+    const int32_t *w;    /* 12: the four channels' filter words */
+    int32_t s[8];        /* 16: the sums of channels 0-3 at position 0, then at position 1 */
+    const reef_rq *rq;   /* 48: the four channels' constants (the sums start at their biases) */
+} conv_c3_block;
+
+/* the assembly reads the biases 20 bytes apart */
+typedef char conv_c3_rq_is_20_bytes[sizeof(reef_rq) == 20 ? 1 : -1];
+
+/* Word i of a filter row on the M4: X and Y the two positions' column
+ * words, E and P two filter words; 17 modeled cycles per 8 SMLADs. */
+#define C3_ASM_WORD(i, i1)                                                     \
+    "ldr %[X], [%[C], #" i "]\n\t"                                             \
+    "ldr %[Y], [%[C], #" i1 "]\n\t"                                            \
+    "ldrd %[E], %[P], [%[W]], #8\n\t"                                         \
+    "smlad %[A0], %[E], %[X], %[A0]\n\t"                                      \
+    "smlad %[B0], %[E], %[Y], %[B0]\n\t"                                      \
+    "smlad %[A1], %[P], %[X], %[A1]\n\t"                                      \
+    "smlad %[B1], %[P], %[Y], %[B1]\n\t"                                      \
+    "ldrd %[E], %[P], [%[W]], #8\n\t"                                         \
+    "smlad %[A2], %[E], %[X], %[A2]\n\t"                                      \
+    "smlad %[B2], %[E], %[Y], %[B2]\n\t"                                      \
+    "smlad %[A3], %[P], %[X], %[A3]\n\t"                                      \
+    "smlad %[B3], %[P], %[Y], %[B3]\n\t"
+#define C3_ASM_ROW                                                             \
+    C3_ASM_WORD("0", "12") C3_ASM_WORD("4", "16") C3_ASM_WORD("8", "20")       \
+    C3_ASM_WORD("12", "24") C3_ASM_WORD("16", "28")
+
+/* The three filter rows of two positions by four channels: all fourteen
+ * registers serve the sums and operands (the state's address is pushed,
+ * its register a column word meanwhile). */
+static inline __attribute__((always_inline)) void conv_c3_block_asm(conv_c3_block *st)
+{
+    int32_t a0, a1, a2, a3, b0, b1, b2, b3, w, c, y, e, pp;
+    __asm__ volatile("push {%[X]}\n\t"
+                     "ldr %[C], [%[X], #48]\n\t"
+                     "ldr %[W], [%[X], #12]\n\t"
+                     "ldr %[A0], [%[C], #0]\n\t"
+                     "ldr %[A1], [%[C], #20]\n\t"
+                     "ldr %[A2], [%[C], #40]\n\t"
+                     "ldr %[A3], [%[C], #60]\n\t"
+                     "mov %[B0], %[A0]\n\t"
+                     "mov %[B1], %[A1]\n\t"
+                     "mov %[B2], %[A2]\n\t"
+                     "mov %[B3], %[A3]\n\t"
+                     "ldr %[C], [%[X], #0]\n\t"
+                     C3_ASM_ROW
+                     "ldr %[X], [sp]\n\t"
+                     "ldr %[C], [%[X], #4]\n\t"
+                     C3_ASM_ROW
+                     "ldr %[X], [sp]\n\t"
+                     "ldr %[C], [%[X], #8]\n\t"
+                     C3_ASM_ROW
+                     "pop {%[X]}\n\t"
+                     "str %[W], [%[X], #12]\n\t"
+                     "strd %[A0], %[A1], [%[X], #16]\n\t"
+                     "strd %[A2], %[A3], [%[X], #24]\n\t"
+                     "strd %[B0], %[B1], [%[X], #32]\n\t"
+                     "strd %[B2], %[B3], [%[X], #40]\n\t"
+                     : [X] "+r"(st), [A0] "=&r"(a0), [A1] "=&r"(a1), [A2] "=&r"(a2), [A3] "=&r"(a3),
+                       [B0] "=&r"(b0), [B1] "=&r"(b1), [B2] "=&r"(b2), [B3] "=&r"(b3), [W] "=&r"(w),
+                       [C] "=&r"(c), [Y] "=&r"(y), [E] "=&r"(e), [P] "=&r"(pp)
+                     :
+                     : "cc", "memory");
+}
+#endif
+
 /* Word i of a filter row: the two positions' column words (c, c1) against
  * the four channels' filter words. */
 #define C3_WORD(i)                                                             \
@@ -1255,22 +1327,39 @@ static __attribute__((noinline)) void conv_c3(const conv_job *job, const int32_t
                 r[ky] = rows + slot * words;
             }
             for (ox = 0; ox < out->w; ox += 2, o += 2 * c_out) {
-                /* a lone last position is computed twice, stored once */
-                const int32_t second = ox + 1 < out->w ? 3 : 0, gap = second ? c_out : 0;
-                const int32_t *w = w16;
+                /* a lone last position: the second window (past the
+                 * output, inside the row buffer) is computed, not stored */
+                const int32_t gap = ox + 1 < out->w ? c_out : 0;
                 const reef_rq *rq = job->rq;
+#if defined(REEF_ASM_LOOPS)
+                conv_c3_block st;
+                st.c[0] = r[0] + 3 * ox, st.c[1] = r[1] + 3 * ox, st.c[2] = r[2] + 3 * ox, st.w = w16;
+                for (q = 0; q < c_out; q += 4, rq += 4) {
+                    int32_t *const a = st.s, *const b = st.s + 4;
+                    st.rq = rq;
+                    conv_c3_block_asm(&st);
+                    if (!gap) b[0] = a[0], b[1] = a[1], b[2] = a[2], b[3] = a[3];
+                    reef_rq_store2(a[0], b[0], rq, o + q, gap, zp, -128, 127, 1);
+                    reef_rq_store2(a[1], b[1], rq + 1, o + q + 1, gap, zp, -128, 127, 1);
+                    reef_rq_store2(a[2], b[2], rq + 2, o + q + 2, gap, zp, -128, 127, 1);
+                    reef_rq_store2(a[3], b[3], rq + 3, o + q + 3, gap, zp, -128, 127, 1);
+                }
+#else
+                const int32_t *w = w16;
                 for (q = 0; q < c_out; q += 4, rq += 4) {
                     int32_t a0 = rq[0].bias, a1 = rq[1].bias, a2 = rq[2].bias, a3 = rq[3].bias;
                     int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
                     for (ky = 0; ky < 3; ky++, w += 4 * C3_WORDS) {
-                        const int32_t *c = r[ky] + 3 * ox, *c1 = c + second;
+                        const int32_t *c = r[ky] + 3 * ox, *c1 = c + 3;
                         C3_WORD(0) C3_WORD(1) C3_WORD(2) C3_WORD(3) C3_WORD(4)
                     }
+                    if (!gap) b0 = a0, b1 = a1, b2 = a2, b3 = a3;
                     reef_rq_store2(a0, b0, rq, o + q, gap, zp, -128, 127, 1);
                     reef_rq_store2(a1, b1, rq + 1, o + q + 1, gap, zp, -128, 127, 1);
                     reef_rq_store2(a2, b2, rq + 2, o + q + 2, gap, zp, -128, 127, 1);
                     reef_rq_store2(a3, b3, rq + 3, o + q + 3, gap, zp, -128, 127, 1);
                 }
+#endif
             }
         }
     }

@@ -90,6 +90,11 @@ static int32_t round8(int32_t v) { return (v + 7) & ~7; }
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_C3 = REEF_CONV_PATH_C3,
        CONV_PATH_COUNT = 19 };
 
+#ifndef REEF_CONV_PATHS
+#define REEF_CONV_PATHS ((1u << CONV_PATH_COUNT) - 1u)
+#endif
+#define CONV_HAS(path) ((REEF_CONV_PATHS >> (path)) & 1u)
+
 /* The first-conv path (conv_c3, below): 3x3 over 3 input channels at
  * stride 2 across (any stride down), dilation 1, the range [-128, 127],
  * channels a multiple of 4. A filter row is 9 values, run as 10 (C3_ROW
@@ -123,7 +128,7 @@ REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params
 {
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
     int32_t size;
-    if (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_C3)
+    if (CONV_HAS(CONV_PATH_C3) && reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_C3)
         return ((int32_t)sizeof(reef_rq) + 4 * C3_KWORDS) * filter_dims->n + 3 * 2 * conv_c3_row_halves(output_dims);
     if (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) >= CONV_PATH_SMALL)
         return conv_is_small_gathered(params, input_dims, filter_dims, output_dims) ? SMALL_BLOCK * k4 : 0;
@@ -1039,17 +1044,14 @@ conv_small_k4(const conv_job *job, int32_t positions, int8_t *block, int8_t *out
     }
 }
 
-#ifndef REEF_CONV_PATHS
-#define REEF_CONV_PATHS ((1u << CONV_PATH_COUNT) - 1u)
-#endif
-#define CONV_HAS(path) ((REEF_CONV_PATHS >> (path)) & 1u)
 
 REEF_SIZE_FN int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
                       const reef_dims *filter_dims, const reef_dims *output_dims)
 {
     const int clamped = !(params->activation.min == -128 && params->activation.max == 127);
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
-    if (conv_is_c3(params, input_dims, filter_dims)) return CONV_PATH_C3;
+    /* (a build without the loop has no layer that takes it) */
+    if (CONV_HAS(CONV_PATH_C3) && conv_is_c3(params, input_dims, filter_dims)) return CONV_PATH_C3;
     /* K = 16 with more than one channel: the 2x2 assembly loop beats the
      * short-K loop when the range is plain (VWW's 16->32 1x1 conv: 742,594
      * -> 667,151 instructions; with K = 8 it loses, 997,518 -> 1,129,789) */
@@ -1423,7 +1425,7 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
         return REEF_ARG_ERROR;
     if (params->paired && !CONV_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
     if (!params->paired && path < CONV_PATH_SMALL && !REEF_CONV_UNPAIRED) return REEF_UNSUPPORTED; /* ditto */
-    if (path == CONV_PATH_C3) {
+    if (CONV_HAS(CONV_PATH_C3) && path == CONV_PATH_C3) {
         rq = (reef_rq *)ctx->buf;
         cols = (int32_t *)(rq + filter_dims->n); /* the int16 filter, then the rows */
         gather = 0;
@@ -1453,11 +1455,9 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
 #endif
     positions = output_dims->n * output_dims->h * output_dims->w;
     if (!CONV_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build */
-    if (path == CONV_PATH_C3) {
-        if (CONV_HAS(CONV_PATH_C3)) {
-            conv_c3_filter(filter, filter_dims->n, cols);
-            conv_c3(&job, cols, cols + C3_KWORDS * filter_dims->n, output);
-        }
+    if (CONV_HAS(CONV_PATH_C3) && path == CONV_PATH_C3) {
+        conv_c3_filter(filter, filter_dims->n, cols);
+        conv_c3(&job, cols, cols + C3_KWORDS * filter_dims->n, output);
     } else if (path >= CONV_PATH_SMALL)
         conv_small(&job, path, positions, (int8_t *)ctx->buf /* (SMALL_BLOCK, K4), when gathered */, output);
     else if (path == CONV_PATH_PAIRS) {

@@ -85,7 +85,8 @@ static int32_t round4(int32_t v) { return (v + 3) & ~3; }
 static int32_t round8(int32_t v) { return (v + 7) & ~7; }
 
 /* The path bits of REEF_CONV_PATHS (conv.h): the 2x2 GEMM plain or
- * clamped, then the short-K loop per (K4, clamped, gathered). A firmware
+ * clamped, then the short-K loop per (K4, clamped, gathered), then the
+ * first-conv loop (conv_c3). A firmware
  * whose model header lists its paths compiles only those loops. */
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_C3 = REEF_CONV_PATH_C3,
        CONV_PATH_COUNT = 19 };
@@ -1043,7 +1044,6 @@ conv_small_k4(const conv_job *job, int32_t positions, int8_t *block, int8_t *out
         conv_small_run(job, block, k4, n, output + p0 * c_out, k4, 0, plain);
     }
 }
-
 
 REEF_SIZE_FN int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
                       const reef_dims *filter_dims, const reef_dims *output_dims)

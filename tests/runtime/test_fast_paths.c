@@ -3,7 +3,7 @@
  * int32 range, layers with biases near 2^30 and left shifts (which must
  * fall back), the widened-input fully-connected path, and the 3x3
  * depthwise sliding window with every padding, stride, batch, odd channel
- * count and activation range. */
+ * count and activation range, and the first-conv loop (conv.c, conv_c3). */
 #include "testing.h"
 
 #include <math.h>

@@ -318,6 +318,31 @@ static int32_t st_conv_small(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
+/* The first-conv loop (conv.c, conv_c3): 3x3 over 3 channels, stride 2
+ * across, 1 or 2 down, padding 0-2 (odd left padding: the value-by-value
+ * widening), outputs past the right and bottom edges in one call in three,
+ * 4-16 channels, every call asserted to reach it. */
+static int32_t st_conv_c3(void)
+{
+    reef_dims in = {st_in(1, 2), st_in(1, 21), st_in(1, 25), 3}, f = {4 * st_in(1, 4), 3, 3, 3};
+    const int sh = st_in(1, 2), ph = st_in(0, 2), pw = st_in(0, 2);
+    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {sh, 2}, {ph, pw}, {1, 1}, {-128, 127}, 0};
+    reef_dims out = {in.n, (in.h + 2 * ph - 3) / sh + 1, (in.w + 2 * pw - 3) / 2 + 1, f.n};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    if (in.h + 2 * ph < 3) in.h = 3;
+    if (in.w + 2 * pw < 3) in.w = 3;
+    out.h = (in.h + 2 * ph - 3) / sh + 1 + (st_in(0, 2) == 0), out.w = (in.w + 2 * pw - 3) / 2 + 1 + (st_in(0, 2) == 0);
+    st_fill(in.n * in.h * in.w * in.c, f.n * 27, f.n, 27);
+    if (reef_conv_s8_path(&p, &in, &f, &out) != REEF_CONV_PATH_C3 ||
+        reef_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch)
+        return 1000000;
+    if (reef_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
 /* The SMLAL requantization (rq.h, assembly on the M4) against TFLite's
  * arithmetic: random accumulators over all of int32, ties included. */
 static int32_t st_rq(void)
@@ -341,7 +366,7 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
     int32_t bad = 0;
     (void)in;
     for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw_in_place() + st_fc() + st_fc_paired() +
-                                     st_conv_paired() + st_rq() + st_conv_small();
+                                     st_conv_paired() + st_rq() + st_conv_small() + st_conv_c3();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);
     out[2] = (int8_t)((bad >> 16) & 0xff);

@@ -59,12 +59,16 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
                                  const reef_per_channel_quant *quant,
                                  const reef_dims *filter_dims);
 
-/* The loop reef_conv_s8 runs these shapes with, in [0, 18): 0 and 1 the
+/* The loop reef_conv_s8 runs these shapes with, in [0, 19): 0 and 1 the
  * 2x2 GEMM (activation range [-128, 127] or clamped), 2 + i the short-K
- * loop i (per K rounded up to 4, clamped, gathered). A build that defines
+ * loop i (per K rounded up to 4, clamped, gathered), REEF_CONV_PATH_C3 the
+ * first-conv loop (3x3 over 3 channels, stride 2 across, range [-128,
+ * 127], channels a multiple of 4: input rows widened once, windows read
+ * in place; conv.c, conv_c3). A build that defines
  * REEF_CONV_PATHS (a generated model header does: the OR of 1 << path over
  * its conv steps) compiles only those loops; a layer needing another one
  * then gets REEF_UNSUPPORTED. */
+#define REEF_CONV_PATH_C3 18
 int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
                       const reef_dims *filter_dims, const reef_dims *output_dims);
 

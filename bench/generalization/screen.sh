@@ -11,7 +11,9 @@
 # (bench_generalization_variants), or warm (the diff input scored, trained on
 # it plus two warm-up/dropped-frame copies: reef cv --train-data), or temporal
 # context (session 8; 2 channels, with --arch archs/fish-nas-2ch.arch):
-# previous, lag4, slow (prep --background running-diff-previous|-lag4|-slow).
+# previous, lag4, slow (prep --background running-diff-previous|-lag4|-slow),
+# or the path of a dataset file made elsewhere (e.g. a variant of slow's file
+# by a session's script; session 13).
 # Environment: BUILD (default build), WORK (default /tmp/reef-screen),
 # DEEPFISH_ROOT (default ../shared/data/deepfish), SCREEN_GROUPS, JOBS (2),
 # SIZE (RxR input for the temporal inputs, e.g. 64x64; default 32x32: prep's
@@ -44,6 +46,9 @@ warm)
     [ -f "$work/diff.ds" ] || $variants diff "$work/frames.ds" "$work/diff.ds" >/dev/null
     [ -f "$work/warm.ds" ] || $variants warm "$work/frames.ds" "$work/warm.ds" 1 >/dev/null
     data=$work/diff.ds train="--train-data $work/warm.ds" ;;
+*.ds)
+    [ -f "$input" ] || { echo "screen.sh: no dataset file '$input'" >&2; exit 2; }
+    data=$input train= ;;
 *) echo "screen.sh: unknown input '$input'" >&2; exit 2 ;;
 esac
 start=$(date +%s)

@@ -892,7 +892,7 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
      * average pool keeps one that can still run step 0 (r64-c8e2: the
      * 2x2 loop, 308 B) */
     const unsigned pools = pool_paths(m, 0), after = pool2_first(m) ? pool_paths(m, 1) : pools;
-    const unsigned avg = (1u << REEF_POOL_PATH_AVG_2X2) | (1u << REEF_POOL_PATH_AVG);
+    const unsigned avg = (1u << REEF_POOL_PATH_AVG_2X2) | (1u << REEF_POOL_PATH_AVG) | (1u << REEF_POOL_PATH_AVG_SMALL);
     if (after != pools && (after & avg))
         fprintf(e->fp,
                 "/* The pooling loops this model runs (reef/pool.h); a temporal harness\n"

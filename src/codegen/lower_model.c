@@ -187,14 +187,14 @@ static int dw_can_be_in_place(const reef_graph *g, const reef_lowered_step *s, c
            tensor_size(&g->tensors[s->output_tensor]) <= tensor_size(&g->tensors[find_root(lt, x)]);
 }
 
-/* Whether step k, a 2x2 stride-2 average pool (the runtime's avgpool_2x2
- * loop, runtime/src/pool.c), writes its output over its input: it always
- * can, since every output byte it writes lies at or before the input byte
- * its window starts at, which it has read (the fish nets' first step: the
+/* Whether step s, an average pool on the runtime's 2x2 loop (avgpool_2x2,
+ * runtime/src/pool.c), writes its output over its input: the loop always
+ * can, since every output byte it writes lies at or before the first input
+ * byte of its window, which it has read (the fish nets' first step: the
  * arena of fish-nas-2ch-r64-c8e2 10,240 -> 8,192 B, and a temporal harness
- * then reads its frame in place, harness.c). Not when the step's only
- * reader is not this step, when either is the graph output, or when the
- * resumable planner asked for the layer plain (reef_lower_plain). */
+ * then reads its frame in place, harness.c). Not when its input has another
+ * reader, when either is the graph output, or when the resumable planner
+ * asked for the layer plain (reef_lower_plain). */
 static int pool_can_be_in_place(const reef_graph *g, const reef_lowered_model *m, const reef_lowered_step *s,
                                 const lifetimes *lt)
 {

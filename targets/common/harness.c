@@ -107,7 +107,7 @@ static void background_start(void)
  * is read at the pooled tensor itself, which the step writes in place (each
  * window's two bytes land on pixels it has read); the arena then holds only
  * the frame and the steps after step 0 (the model's .c: ARENA_AFTER_POOL2;
- * r64-c8e2 10,240 -> 6,496 B). Else in the input tensor's second half. */
+ * r64-c8e2 10,240 -> 7,520 B). Else in the input tensor's second half. */
 #if defined(HARNESS_POOL2_FIRST) && defined(REEF_MODEL_POOL2_IN_PLACE)
 #define HARNESS_FRAME(in) ((uint8_t *)REEF_MODEL_POOL2_OUTPUT())
 #else

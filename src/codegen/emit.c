@@ -892,7 +892,7 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
      * average pool keeps one that can still run step 0 (r64-c8e2: the
      * 2x2 loop, 308 B) */
     const unsigned pools = pool_paths(m, 0), after = pool2_first(m) ? pool_paths(m, 1) : pools;
-    const unsigned avg = (1u << REEF_POOL_PATH_AVG_2X2) | (1u << REEF_POOL_PATH_AVG);
+    const unsigned avg = (1u << REEF_POOL_PATH_AVG_2X2) | (1u << REEF_POOL_PATH_AVG) | (1u << REEF_POOL_PATH_AVG_SMALL);
     if (after != pools && (after & avg))
         fprintf(e->fp,
                 "/* The pooling loops this model runs (reef/pool.h); a temporal harness\n"
@@ -969,6 +969,33 @@ static int pool2_first(const reef_lowered_model *m)
            (int64_t)in->h * in->w * in->c == m->input_size;
 }
 
+/* Step 0 of a pool2_first model written over its input (lower_model.c): a
+ * temporal harness can then read each raw frame at step 0's output and
+ * step it there in place (reef_temporal_step_pool2). */
+static int pool2_in_place(const reef_lowered_model *m)
+{
+    return pool2_first(m) && m->steps[0].args.avgpool.io.output_at == m->steps[0].args.avgpool.io.input_at;
+}
+
+/* The arena such a harness needs: the raw frame (one byte a pixel, half the
+ * 2-channel input) at step 0's output, and every buffer of the steps after
+ * step 0, which never runs there (r64-c8e2: 10,240 -> 7,520 B). */
+static uint32_t pool2_arena_size(const reef_lowered_model *m)
+{
+    const reef_step_io *io0 = reef_lowered_step_io(&m->steps[0]);
+    uint32_t top = io0->output_at + (uint32_t)(m->input_size / 2);
+    for (int k = 1; k < m->nsteps; k++) {
+        const reef_lowered_step *s = &m->steps[k];
+        const reef_step_io *io = reef_lowered_step_io(s);
+        uint32_t end[4] = {0, 0, 0, io->scratch_size ? io->scratch_at + io->scratch_size : 0};
+        if (s->input_tensors[0] >= 0) end[0] = io->input_at + m->tensor_bytes[s->input_tensors[0]];
+        if (s->input_tensors[1] >= 0) end[1] = io->input2_at + m->tensor_bytes[s->input_tensors[1]];
+        end[2] = io->output_at + m->tensor_bytes[s->output_tensor];
+        for (int j = 0; j < 4; j++) top = end[j] > top ? end[j] : top;
+    }
+    return (top + 7u) & ~7u;
+}
+
 static void put_pool2_first(emitter *e, const reef_lowered_model *m)
 {
     if (!pool2_first(m)) return;
@@ -983,6 +1010,13 @@ static void put_pool2_first(emitter *e, const reef_lowered_model *m)
             "#define REEF_MODEL_INVOKE_AFTER_POOL2() reef_run_steps(%s_steps, 1, %s_STEP_COUNT - 1, %s_arena)\n",
             a->input_dims.w, a->params.activation.min, a->params.activation.max, e->name, a->io.output_at,
             e->name, e->upper, e->name);
+    if (pool2_in_place(m))
+        fprintf(e->fp,
+                "/* Step 0 runs over its input: a temporal harness reads each frame at\n"
+                " * REEF_MODEL_POOL2_OUTPUT() and steps it there in place, in an arena of\n"
+                " * %s_ARENA_AFTER_POOL2 bytes (%s.c). */\n"
+                "#define REEF_MODEL_POOL2_IN_PLACE 1\n",
+                e->upper, e->name);
 }
 
 static void put_header(emitter *e, const void *model, const char *source)
@@ -1009,6 +1043,7 @@ static void put_header(emitter *e, const void *model, const char *source)
     fprintf(fp, "#define %s_INPUT_SIZE %" PRId32 "\n#define %s_OUTPUT_SIZE %" PRId32 "\n", u, m->input_size,
             u, m->output_size);
     fprintf(fp, "#define %s_ARENA_SIZE %zu\n#define %s_STEP_COUNT %d\n", u, m->arena_size, u, m->nsteps);
+    if (pool2_in_place(m)) fprintf(fp, "#define %s_ARENA_AFTER_POOL2 %" PRIu32 "\n", u, pool2_arena_size(m));
     fprintf(fp, "#define %s_INPUT_SCALE ", u), emit_float(fp, m->input_scale);
     fprintf(fp, "\n#define %s_INPUT_ZERO_POINT (%" PRId32 ")\n", u, m->input_zero_point);
     fprintf(fp, "#define %s_OUTPUT_SCALE ", u), emit_float(fp, m->output_scale);
@@ -1075,8 +1110,19 @@ static void put_source(emitter *e, const void *model, const char *source)
         fprintf(fp, "    {%s, &%s_s%d_args},\n", kind_c[m->steps[k].kind].run, e->name, k);
     if (m->nsteps == 0) fputs("    {0, 0},\n", fp); /* C99 has no empty arrays */
     fputs("};\n\n", fp);
-    fprintf(fp, "uint8_t %s_arena[%s_ARENA_SIZE > 0 ? %s_ARENA_SIZE : 4] REEF_ARENA_ALIGN;\n\n", e->name,
-            e->upper, e->upper);
+    if (pool2_in_place(m))
+        fprintf(fp,
+                "/* A temporal harness never runs step 0 (REEF_MODEL_POOL2_FIRST): it reads\n"
+                " * each frame at step 0's output and runs the steps after it, whose\n"
+                " * buffers end at %s_ARENA_AFTER_POOL2; there %s_invoke is not\n"
+                " * available (the arena cannot hold the whole input). */\n"
+                "#ifdef REEF_HARNESS_TEMPORAL\n#define %s_ARENA_BYTES %s_ARENA_AFTER_POOL2\n#else\n"
+                "#define %s_ARENA_BYTES %s_ARENA_SIZE\n#endif\n",
+                e->upper, e->name, e->upper, e->upper, e->upper, e->upper);
+    else
+        fprintf(fp, "#define %s_ARENA_BYTES (%s_ARENA_SIZE > 0 ? %s_ARENA_SIZE : 4)\n", e->upper, e->upper,
+                e->upper);
+    fprintf(fp, "uint8_t %s_arena[%s_ARENA_BYTES] REEF_ARENA_ALIGN;\n\n", e->name, e->upper);
     const char *in_t = c_type(m->input_type), *out_t = c_type(m->output_type);
     /* Through void *: float tensors sit at multiples of 4 in the aligned arena. */
     const char *via = has_wide_io(m) ? "(void *)" : "";
@@ -1085,6 +1131,9 @@ static void put_source(emitter *e, const void *model, const char *source)
     fprintf(fp, "%s *%s_output(void) { return (%s *)%s(%s_arena + %" PRIu32 "u); }\n\n", out_t, e->name, out_t,
             via, e->name, m->output_at);
     fprintf(fp, "int %s_invoke(const %s *in, %s *out)\n{\n", e->name, in_t, out_t);
+    if (pool2_in_place(m))
+        fprintf(fp, "#ifdef REEF_HARNESS_TEMPORAL\n    if (%s_ARENA_BYTES < %s_ARENA_SIZE) return (int)REEF_UNSUPPORTED;\n#endif\n",
+                e->upper, e->upper);
     if (strcmp(in_t, out_t))
         fprintf(fp, "    %s *x = %s_input();\n    %s *y = %s_output();\n", in_t, e->name, out_t, e->name);
     else

@@ -104,6 +104,8 @@ int reef_intermittent_step_in_place(const reef_lowered_step *s)
 {
     /* ROWS and PATCH steps run as one whole unit (reef/rows.h, reef/patch.h) */
     if (s->kind == REEF_STEP_ROWS || s->kind == REEF_STEP_PATCH) return 1;
+    /* a depthwise step in place, or a 2x2 average pool over its input (lower_model.c) */
+    if (s->kind == REEF_STEP_AVGPOOL) return s->args.avgpool.io.input_at == s->args.avgpool.io.output_at;
     return s->kind == REEF_STEP_DW_CONV && s->args.dw_conv.io.input_at == s->args.dw_conv.io.output_at;
 }
 

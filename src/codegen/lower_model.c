@@ -187,6 +187,26 @@ static int dw_can_be_in_place(const reef_graph *g, const reef_lowered_step *s, c
            tensor_size(&g->tensors[s->output_tensor]) <= tensor_size(&g->tensors[find_root(lt, x)]);
 }
 
+/* Whether step s, an average pool on the runtime's 2x2 loop (avgpool_2x2,
+ * runtime/src/pool.c), writes its output over its input: the loop always
+ * can, since every output byte it writes lies at or before the first input
+ * byte of its window, which it has read (the fish nets' first step: the
+ * arena of fish-nas-2ch-r64-c8e2 10,240 -> 8,192 B, and a temporal harness
+ * then reads its frame in place, harness.c). Not when its input has another
+ * reader, when either is the graph output, or when the resumable planner
+ * asked for the layer plain (reef_lower_plain). */
+static int pool_can_be_in_place(const reef_graph *g, const reef_lowered_model *m, const reef_lowered_step *s,
+                                const lifetimes *lt)
+{
+    if (s->kind != REEF_STEP_AVGPOOL) return 0;
+    const reef_pool_step_args *a = &s->args.avgpool;
+    int32_t x = s->input_tensors[0];
+    return x >= 0 && lt->readers[x] == 1 && x != m->output_tensor && s->output_tensor != m->output_tensor &&
+           !(m->plain && m->plain[s->output_tensor]) &&
+           reef_pool_s8_path(0, &a->params, &a->input_dims, &a->filter, &a->output_dims) == REEF_POOL_PATH_AVG_2X2 &&
+           tensor_size(&g->tensors[s->output_tensor]) <= tensor_size(&g->tensors[find_root(lt, x)]);
+}
+
 static void count_readers(const reef_lowered_model *m, lifetimes *lt)
 {
     for (int k = 0; k < m->nsteps; k++)
@@ -227,7 +247,10 @@ static int trace_lifetimes(const reef_graph *g, reef_lowered_model *m, lifetimes
             continue;
         }
         int in_place = dw_can_be_in_place(g, &s, lt, m->output_tensor, wanted, k);
-        if (in_place) {
+        if (pool_can_be_in_place(g, m, &s, lt)) {
+            lt->pin[s.output_tensor] = find_root(lt, s.input_tensors[0]);
+            in_place = 1;
+        } else if (in_place) {
             /* the output is its own (smaller) buffer from the next step on,
              * at the input's offset: the input's buffer holds it during this
              * step, so the two never meet in time */

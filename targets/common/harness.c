@@ -103,6 +103,16 @@ static void background_start(void)
 #if defined(REEF_MODEL_POOL2_FIRST)
 #define HARNESS_POOL2_FIRST 1
 #endif
+/* When step 0 runs over its input (REEF_MODEL_POOL2_IN_PLACE), the frame
+ * is read at the pooled tensor itself, which the step writes in place (each
+ * window's two bytes land on pixels it has read); the arena then holds only
+ * the frame and the steps after step 0 (the model's .c: ARENA_AFTER_POOL2;
+ * r64-c8e2 10,240 -> 7,520 B). Else in the input tensor's second half. */
+#if defined(HARNESS_POOL2_FIRST) && defined(REEF_MODEL_POOL2_IN_PLACE)
+#define HARNESS_FRAME(in) ((uint8_t *)REEF_MODEL_POOL2_OUTPUT())
+#else
+#define HARNESS_FRAME(in) ((uint8_t *)(in) + HARNESS_PIXELS)
+#endif
 
 static void frame_step(int8_t *in, unsigned control)
 {
@@ -111,11 +121,11 @@ static void frame_step(int8_t *in, unsigned control)
 #ifdef HARNESS_POOL2_FIRST
     /* every frame (an unscored one's pooled tensor is simply not used): the
      * firmware links one step, not two */
-    reef_temporal_step_pool2(&harness_temporal, px + HARNESS_PIXELS, REEF_MODEL_POOL2_WIDTH, reef_harness_input_lut,
+    reef_temporal_step_pool2(&harness_temporal, HARNESS_FRAME(in), REEF_MODEL_POOL2_WIDTH, reef_harness_input_lut,
                              REEF_MODEL_POOL2_MIN, REEF_MODEL_POOL2_MAX, REEF_MODEL_POOL2_OUTPUT());
     return;
 #endif
-    reef_temporal_step(&harness_temporal, px + HARNESS_PIXELS, px); /* in place: reads the frame first */
+    reef_temporal_step(&harness_temporal, HARNESS_FRAME(in), px); /* in place: reads the frame first */
     if (!(control & HARNESS_SCORED)) return;
     for (uint32_t i = 0; i < REEF_MODEL_INPUT_SIZE; i += 2) {
         in[i] = reef_harness_input_lut[0][px[i]];
@@ -139,7 +149,11 @@ static int inference_done(uint32_t index, int status, uint32_t cycles, const int
 
 #ifdef HARNESS_FRAME_BYTES
 #define HARNESS_RECORD_SIZE (1 + HARNESS_FRAME_BYTES)
-#define HARNESS_FRAME_AT (REEF_MODEL_INPUT_SIZE - HARNESS_FRAME_BYTES) /* 0, or the second half */
+#ifdef REEF_HARNESS_TEMPORAL
+#define HARNESS_FRAME_AT ((int8_t *)HARNESS_FRAME(HARNESS_INPUT) - HARNESS_INPUT)
+#else
+#define HARNESS_FRAME_AT 0
+#endif
 
 /* One record of the stream: the backgrounds always move; the model runs
  * (and its output is written) on scored frames only. The step is counted

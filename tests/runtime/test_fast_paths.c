@@ -643,12 +643,14 @@ static void test_dw_in_place(void **state)
  * windows up to and past its 256-pixel limit, with random and saturated
  * inputs (all -128 or all 127: the largest lane sums), against the scalar
  * definition: the rounded (half away from zero) mean of the clipped
- * window, clamped. */
+ * window, clamped. The 2x2 path also in place (output over its input);
+ * global averages of at most REEF_POOL_SMALL_VALUES values take the small
+ * global loop. */
 static void test_avgpool_lanes(void **state)
 {
     (void)state;
     static int8_t in[20 * 20 * 11], got[20 * 20 * 11], want[20 * 20 * 11];
-    int bad = 0, lanes = 0, single = 0;
+    int bad = 0, lanes = 0, single = 0, small = 0;
     for (int t = 0; t < 400; t++) {
         reef_dims id = {1, rnd_in(1, 20), rnd_in(1, 20), rnd_in(1, 11)};
         reef_hw f = {rnd_in(1, id.h), rnd_in(1, id.w)};
@@ -665,6 +667,8 @@ static void test_avgpool_lanes(void **state)
         reef_dims od = {1, (id.h - f.h) / p.stride.h + 1, (id.w - f.w) / p.stride.w + 1, id.c};
         const int two_by_two = reef_pool_s8_path(0, &p, &id, &f, &od) == REEF_POOL_PATH_AVG_2X2;
         single += two_by_two;
+        const int small_global = reef_pool_s8_path(0, &p, &id, &f, &od) == REEF_POOL_PATH_AVG_SMALL;
+        small += small_global;
         int n = reef_dims_count(&id);
         if (t % 5 == 1) memset(in, 0x80, (size_t)n);
         else if (t % 5 == 2) memset(in, 0x7f, (size_t)n);
@@ -681,12 +685,18 @@ static void test_avgpool_lanes(void **state)
                     v = v < p.activation.min ? p.activation.min : (v > p.activation.max ? p.activation.max : v);
                     want[(y * od.w + x) * id.c + c] = (int8_t)v;
                 }
-        lanes += !two_by_two && id.c >= 4 && f.h * f.w <= 256;
+        lanes += !two_by_two && !small_global && id.c >= 4 && f.h * f.w <= 256;
         bad += count_diff(got, want, reef_dims_count(&od));
+        if (two_by_two) { /* in place, as reef gen plans it (lower_model.c): output over input */
+            memcpy(got, in, (size_t)n);
+            assert_int_equal(reef_avgpool_s8(NULL, &p, &id, got, &f, &od, got), REEF_OK);
+            bad += count_diff(got, want, reef_dims_count(&od));
+        }
     }
-    printf("avgpool: %d of 400 random cases on the four-channel lane path, %d on the 2x2 path\n", lanes,
-           single);
-    assert_true(lanes > 150 && single > 50);
+    printf("avgpool: %d of 400 random cases on the four-channel lane path, %d on the 2x2 path (also in place), "
+           "%d on the small global one\n",
+           lanes, single, small);
+    assert_true(lanes > 120 && single > 50 && small > 30);
     assert_int_equal(bad, 0);
 }
 

@@ -94,7 +94,10 @@ void reef_temporal_step(reef_temporal *t, const uint8_t *frame, uint8_t *out);
  * per channel) and each 2x2 window pooled as reef_avgpool_step does, clamped
  * to [lo, hi]. out: (H/2, W/2, 2) int8, exactly what the unfused input step
  * and the pool step write; the (H, W, 2) input tensor is never made. The
- * frame is (H, W) with W = width, H and W even; out may not overlap it. */
+ * frame is (H, W) with W = width, H and W even. out may be the frame itself
+ * (in place: window (r, c) writes bytes r*W + 2c and r*W + 2c + 1 after
+ * reading its four pixels, all at or after 2r*W + 2c, and no later window
+ * reads before 2r*W + 2c + 2), not elsewhere in it. */
 void reef_temporal_step_pool2(reef_temporal *t, const uint8_t *frame, uint32_t width, const int8_t map[2][256],
                               int32_t lo, int32_t hi, int8_t *out);
 

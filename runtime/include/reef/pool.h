@@ -36,7 +36,11 @@ reef_status reef_maxpool_s8(const reef_context *ctx, const reef_pool_params *par
 
 /* The loop a pool runs (REEF_POOL_PATH_*): average by 2x2 windows at
  * stride 2 without padding (any channel count; the stride of a single
- * output row or column does not count), any other average, maximum. A build
+ * output row or column does not count), any other average, maximum, and a
+ * global average (one window, the whole map, no padding) of at most
+ * REEF_POOL_SMALL_VALUES input values, in a plain loop compiled for size
+ * (the fish nets' head, 4x4x72: the generic loop is 742 B of an 8 KB code
+ * budget; no MLPerf Tiny pool is that small). A build
  * that defines REEF_POOL_PATHS (a generated model header does: the OR of
  * 1 << path over its pool steps) compiles only those loops; a layer
  * needing another one gets REEF_UNSUPPORTED. is_max: 1 for MAX_POOL_2D. */
@@ -44,8 +48,10 @@ enum {
     REEF_POOL_PATH_AVG_2X2 = 0,
     REEF_POOL_PATH_AVG = 1,
     REEF_POOL_PATH_MAX = 2,
-    REEF_POOL_PATH_COUNT = 3
+    REEF_POOL_PATH_AVG_SMALL = 3,
+    REEF_POOL_PATH_COUNT = 4
 };
+#define REEF_POOL_SMALL_VALUES 1536
 int reef_pool_s8_path(int is_max, const reef_pool_params *params, const reef_dims *input_dims,
                       const reef_hw *filter, const reef_dims *output_dims);
 

@@ -17,7 +17,7 @@
 # 9892: never used for a choice). Session 9's tables used
 # HELD=7490,7434,7398,7623,9892 (then tune = 7490,7434).
 set -eu
-build=$1 work=$2 base=${3:-nas} which=${4:-measure}
+build=$1 work=$2 base=${3:-r64} which=${4:-measure}
 shift 2; [ $# -gt 0 ] && shift; [ $# -gt 0 ] && shift
 here=$(cd "$(dirname "$0")" && pwd)
 root=${DEEPFISH:-$here/../../../shared/data/deepfish}
@@ -27,16 +27,18 @@ tune=${TUNE:-7490,7434,9866,9907}
 measure=7398,7623,9892
 mkdir -p "$work"
 cd "$work"
+size=
 case $base in
 gray) bg= arch=fish-s data=gray ;;
 slow) bg="--background running-diff-slow --background-over clip" arch=$here/fish-s-2ch.arch data=slow ;;
 nas) bg="--background running-diff-slow --background-over clip" arch=$here/../../archs/fish-nas-2ch.arch data=slow ;;
-*) echo "run.sh: base is gray, slow or nas, not '$base'" >&2; exit 2 ;;
+r64) bg="--background running-diff-slow --background-over clip" arch=$here/../../archs/fish-nas-2ch-r64-c8e2.arch data=slow64 size="--size 64x64" ;;
+*) echo "run.sh: base is r64, gray, slow or nas, not '$base'" >&2; exit 2 ;;
 esac
 tag=$base-$(echo "$held" | tr ',' '-')
 for s in train val test frames; do
     # shellcheck disable=SC2086
-    [ -f $data-$s.ds ] || $reef prep --format deepfish --root "$root" --split $s --threads ${THREADS:-1} $bg -o $data-$s.ds >/dev/null
+    [ -f $data-$s.ds ] || $reef prep --format deepfish --root "$root" --split $s --threads ${THREADS:-1} $size $bg -o $data-$s.ds >/dev/null
 done
 for s in train val test; do
     [ -f $tag-src-$s.ds ] || $reef personalize split --data $data-$s.ds --groups $held --exclude -o $tag-src-$s.ds >/dev/null

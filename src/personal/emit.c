@@ -83,8 +83,9 @@ static void put_qtail(FILE *fp, const char *name, const reef_ptail *t)
 }
 
 static int write_header(const char *dir, const char *name, const reef_lowered_model *m, const reef_ptail *t,
-                        reef_error *err)
+                        const reef_input_map *stream_map, reef_error *err)
 {
+    size_t record = stream_map ? reef_precord_size_stream(m) : reef_precord_size(m);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s_personal.h", dir, name);
     reef_atomic_file af;
@@ -100,13 +101,36 @@ static int write_header(const char *dir, const char *name, const reef_lowered_mo
             "#define REEF_MODEL_INVOKE(in, out) %s_personal_record((in), (out))\n"
             "int %s_personal_record(const int8_t *record, int8_t *out);\n"
             "#include \"%s.h\"\n#endif\n",
-            name, name, name, name, reef_precord_size(m), name, t->tail.train_count, reef_precord_size(m),
+            name, name, name, name, record, name, t->tail.train_count, record,
             reef_pout_size(t), name, name, name);
     return reef_atomic_commit(&af, err);
 }
 
+/* A temporal session (session 13): the camera's two backgrounds, the step's
+ * state and the model's input map, as the inference harness declares them
+ * (targets/common/harness.c); the session starts them at boot. */
+static void put_temporal(FILE *fp, const char *name, const reef_lowered_model *m, const reef_input_map *map)
+{
+    uint32_t pixels = (uint32_t)m->input_size / 2u;
+    fprintf(fp,
+            "/* the camera's temporal context (reef/background.h): two running means,\n"
+            " * 8.8 fixed point, 2 bytes a pixel each */\n"
+            "static uint16_t %s_temporal_mean[%u];\nstatic uint16_t %s_temporal_slow[%u];\n"
+            "static reef_temporal %s_temporal;\n"
+            "/* the model's input map: channel c's int8 input of byte v */\n"
+            "static const int8_t %s_input_map[2][256] = {\n",
+            name, pixels, name, pixels, name, name);
+    for (int c = 0; c < 2; c++) {
+        fprintf(fp, "    {");
+        for (int v = 0; v < 256; v++) fprintf(fp, "%d%s%s", map->lut[c][v], v < 255 ? "," : "", v % 24 == 23 ? "\n     " : "");
+        fprintf(fp, "},\n");
+    }
+    fprintf(fp, "};\n\n");
+}
+
 static int write_source(const char *dir, const char *name, const reef_lowered_model *m, const reef_ptail *t,
-                        const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels, reef_error *err)
+                        const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels,
+                        const reef_input_map *stream_map, reef_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s_personal.c", dir, name);
@@ -158,6 +182,7 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             (uint32_t)plan->site_cap * in, plan->site_cap, in, name, plan->site_cap, name, plan->site_cap, name, in, name,
             work);
     if (plan->hp.momentum != 0.0f) fprintf(fp, "static float %s_velocity[%u];\n\n", name, nt);
+    if (stream_map) put_temporal(fp, name, m, stream_map);
     char velocity[96] = "0", replay_name[96] = "0", replay_labels_name[96] = "0";
     if (plan->hp.momentum != 0.0f) snprintf(velocity, sizeof velocity, "%s_velocity", name);
     if (nreplay) {
@@ -169,27 +194,34 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             "    .steps = %s_steps, .body_steps = %d, .model_steps = %d, .output_at = %u, .output_size = %d,\n"
             "    .arena = %s_work, .arena_size = %u,\n"
             "    .input_at = %u, .input_size = %d, .boundary_at = %u, .tail = &%s_tail,\n"
-            "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d, %d},\n"
+            "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d},\n"
             "    .params = %s_params, .params0 = %s_params0, .velocity = %s,\n"
             "    .site = %s_site, .site_labels = %s_site_labels, .order = %s_order, .boundary = %s_boundary,\n"
-            "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d};\n\n",
+            "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d%s%s%s%s%s};\n\n",
             name, name, t->boundary_step, m->nsteps, m->output_at, m->output_size, name, work, m->input_at, m->input_size, t->boundary_at, name,
             float_literal(l1, sizeof l1, plan->hp.lr), float_literal(l2, sizeof l2, plan->hp.momentum),
             float_literal(l3, sizeof l3, plan->hp.anchor), plan->hp.epochs, plan->hp.batch_site,
             plan->hp.batch_replay, plan->hp.seed, plan->hp.balance, float_literal(l4, sizeof l4, plan->hp.lr_decay),
-            plan->hp.guard_replay, plan->hp.guard_forget, plan->hp.augment, name, name, velocity, name, name, name, name, plan->site_cap,
-            replay_name, replay_labels_name, nreplay);
+            plan->hp.guard_replay, plan->hp.guard_forget, name, name, velocity, name, name, name, name, plan->site_cap,
+            replay_name, replay_labels_name, nreplay, stream_map ? ",\n    .temporal = &" : "", stream_map ? name : "",
+            stream_map ? "_temporal, .input_map = " : "", stream_map ? name : "", stream_map ? "_input_map" : "");
+    char temporal_init[512] = "";
+    if (stream_map)
+        snprintf(temporal_init, sizeof temporal_init,
+                 "        reef_temporal_init(&%s_temporal, REEF_TEMPORAL_SLOW, %s_temporal_mean, 0, 1, %s_temporal_slow, %u);\n",
+                 name, name, name, (unsigned)m->input_size / 2u);
     fprintf(fp,
             "int %s_personal_record(const int8_t *record, int8_t *out)\n{\n"
-            "    static int ready;\n    if (!ready) {\n        reef_personal_init(&%s_session);\n        ready = 1;\n    }\n"
+            "    static int ready;\n    if (!ready) {\n        reef_personal_init(&%s_session);\n%s"
+            "        ready = 1;\n    }\n"
             "    return reef_personal_record(&%s_session, record, out, REEF_MODEL_OUTPUT_SIZE);\n}\n",
-            name, name, name);
+            name, name, temporal_init, name);
     return reef_atomic_commit(&af, err);
 }
 
 int reef_pemit(const char *dir, const char *name, const char *source, const reef_lowered_model *m,
                const reef_ptail *t, const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels,
-               reef_error *err)
+               const reef_input_map *stream_map, reef_error *err)
 {
     /* the tail's steps keep TFLite's layout: the update writes their
      * weights and biases as they are (no paired filters or folded biases) */
@@ -201,8 +233,8 @@ int reef_pemit(const char *dir, const char *name, const char *source, const reef
     int rc = reef_emit_c(&keep, dir, name, source, err);
     free(keep.steps);
     if (rc) return -1;
-    if (write_header(dir, name, m, t, err)) return -1;
-    return write_source(dir, name, m, t, plan, replay, replay_labels, err);
+    if (write_header(dir, name, m, t, stream_map, err)) return -1;
+    return write_source(dir, name, m, t, plan, replay, replay_labels, stream_map, err);
 }
 
 int reef_pgen(const char *dir, const char *name, const char *model_path, const reef_graph *g,
@@ -226,7 +258,7 @@ int reef_pgen(const char *dir, const char *name, const char *model_path, const r
         if (!rc) rc = reef_dataset_load(replay_path, &src, err);
         if (!rc) rc = reef_replay_build(g, m, &t, &src, plan.replay_count, plan.hp.seed, plan.replay_groups, replay, labels, err);
     }
-    if (!rc) rc = reef_pemit(dir, name, model_path, m, &t, &plan, replay, labels, err);
+    if (!rc) rc = reef_pemit(dir, name, model_path, m, &t, &plan, replay, labels, NULL, err);
     free(replay);
     free(labels);
     reef_dataset_free(&src);

@@ -297,7 +297,6 @@ int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, re
         n += snprintf(text + n, sizeof text - (size_t)n, "guard_replay %d\nguard_forget %d\n", p->hp.guard_replay,
                       p->hp.guard_forget);
     if (p->replay_groups) n += snprintf(text + n, sizeof text - (size_t)n, "replay_groups 1\n");
-    if (p->hp.augment) n += snprintf(text + n, sizeof text - (size_t)n, "augment %d\n", p->hp.augment); /* session 12 */
     return reef_write_file(path, text, (size_t)n, err);
 }
 
@@ -347,7 +346,6 @@ static int parse_line(const char *key, const char *value, reef_pplan *p)
     else if (!strcmp(key, "guard_replay") && v >= 0 && v <= 127) p->hp.guard_replay = (int32_t)v;
     else if (!strcmp(key, "guard_forget") && v >= 0 && v <= 65535) p->hp.guard_forget = (int32_t)v;
     else if (!strcmp(key, "replay_groups") && (v == 0 || v == 1)) p->replay_groups = (int32_t)v;
-    else if (!strcmp(key, "augment") && v >= 0 && v <= 3 && v == (int)v) p->hp.augment = (int32_t)v;
     else if (!strcmp(key, "ram_update")) p->ram_update = (uint32_t)v;
     else if (!strcmp(key, "flash_update")) p->flash_update = (uint32_t)v;
     else return -1;

@@ -24,6 +24,7 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: reef personalize plan --model M.tflite --ram BYTES [--flash BYTES]\n"
             "                             [--scheme float|int8] [--max-seconds S] [--max-joules J]\n"
+            "                             [--temporal]\n"
             "                             -o PLAN [--json]\n"
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
@@ -39,6 +40,9 @@ static void usage(FILE *fp)
             "  plan        the deepest cut whose update fits --ram (and --flash): e.g. 64K,\n"
             "              and whose whole update is estimated within --max-seconds (30) and\n"
             "              --max-joules (1) on the STM32L4R5 profile (0: no limit)\n"
+            "  --temporal  the update will run as a temporal session (--stream): its RAM\n"
+            "              counts the camera's two backgrounds (4 bytes a pixel), which share\n"
+            "              the update's transient buffers\n"
             "  --scheme    float (default: the tail in float32 on the FPU, scheme b) or\n"
             "              int8 (the tail trained as deployed, int8 with quantization-aware\n"
             "              scaling: MCUNetV3's sparse update, scheme a; no second copy)\n"
@@ -146,12 +150,13 @@ static int personalize_plan(int argc, char **argv)
                                          {"max-seconds", required_argument, NULL, 's'},
                                          {"max-joules", required_argument, NULL, 'J'},
                                          {"scheme", required_argument, NULL, 'S'},
+                                         {"temporal", no_argument, NULL, 'T'},
                                          {NULL, 0, NULL, 0}};
     const char *model = NULL, *out = NULL;
     int scheme = REEF_SCHEME_FLOAT;
     uint32_t ram = 0, flash = 0;
     double max_seconds = 30.0, max_joules = 1.0; /* the targets */
-    int json = 0, c;
+    int json = 0, temporal = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
         if (c == 'm') model = optarg;
@@ -170,6 +175,7 @@ static int personalize_plan(int argc, char **argv)
             else return cli_error(NAME, "--scheme wants float or int8, not '%s'", optarg), 2;
         }
         else if (c == 'j') json = 1;
+        else if (c == 'T') temporal = 1;
         else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
     }
@@ -183,6 +189,7 @@ static int personalize_plan(int argc, char **argv)
     reef_device_profile prof;
     reef_pplan_default(&p);
     p.scheme = scheme;
+    p.temporal = temporal;
     int rc = 0;
     if (reef_profile_load("stm32l4r5", &prof, &err)) {
         reef_lowered_free(&m);

@@ -27,12 +27,12 @@ tune=${TUNE:-7490,7434,9866,9907}
 measure=7398,7623,9892
 mkdir -p "$work"
 cd "$work"
-size=
+size= temporal=
 case $base in
 gray) bg= arch=fish-s data=gray ;;
 slow) bg="--background running-diff-slow --background-over clip" arch=$here/fish-s-2ch.arch data=slow ;;
 nas) bg="--background running-diff-slow --background-over clip" arch=$here/../../archs/fish-nas-2ch.arch data=slow ;;
-r64) bg="--background running-diff-slow --background-over clip" arch=$here/../../archs/fish-nas-2ch-r64-c8e2.arch data=slow64 size="--size 64x64" ;;
+r64) bg="--background running-diff-slow --background-over clip" arch=$here/../../archs/fish-nas-2ch-r64-c8e2.arch data=slow64 size="--size 64x64" temporal=--temporal ;;
 *) echo "run.sh: base is r64, gray, slow or nas, not '$base'" >&2; exit 2 ;;
 esac
 tag=$base-$(echo "$held" | tr ',' '-')
@@ -48,7 +48,7 @@ for h in $(echo "$tune,$measure" | tr ',' ' '); do
 done
 [ -f $tag-src.ckpt ] || $reef train --threads ${THREADS:-1} --arch "$arch" --train $tag-src-train.ds --val $tag-src-val.ds -o $tag-src.ckpt --json >/dev/null
 [ -f $tag-src.tflite ] || $reef quantize --model $tag-src.ckpt --calib $tag-src-train.ds -o $tag-src.tflite >/dev/null
-$reef personalize plan --model $tag-src.tflite --ram 64K -o $tag-64k.plan >/dev/null
+$reef personalize plan --model $tag-src.tflite --ram 64K $temporal -o $tag-64k.plan >/dev/null
 sites=$measure
 [ "$which" = tune ] && sites=$tune
 [ "$which" = prepare ] && exit 0

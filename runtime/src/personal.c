@@ -88,6 +88,13 @@ static void shuffle(reef_personal *p, int32_t epoch)
     }
 }
 
+/* The next frame primes the backgrounds again (a clip start). */
+static void restart_backgrounds(reef_personal *p)
+{
+    reef_temporal *t = p->temporal;
+    reef_temporal_init(t, t->kind, t->bg.mean, t->history, t->lag, t->slow, t->bg.pixels);
+}
+
 /* A temporal session's frame record: the gray frame is read into the
  * input tensor's second half, reef_temporal_step writes [d, s] over the
  * whole tensor (reading each pixel before writing over it, as the
@@ -98,9 +105,9 @@ static const int8_t *temporal_input(reef_personal *p, const int8_t *record)
     reef_temporal *t = p->temporal;
     uint32_t n = t->bg.pixels, i;
     uint8_t *in = p->arena + p->input_at;
-    if ((uint8_t)record[2] & REEF_PERSONAL_CLIP_START)
-        reef_temporal_init(t, t->kind, t->bg.mean, t->history, t->lag, t->slow, n);
-    copy_bytes(in + n, record + REEF_PERSONAL_HEADER, n);
+    if ((uint8_t)record[2] & REEF_PERSONAL_CLIP_START) restart_backgrounds(p);
+    if (record + REEF_PERSONAL_HEADER != (const int8_t *)(in + n)) /* the firmware reads the frame there */
+        copy_bytes(in + n, record + REEF_PERSONAL_HEADER, n);
     reef_temporal_step(t, in + n, in);
     for (i = 0; i < 2u * n; i += 2) {
         in[i] = (uint8_t)p->input_map[0][in[i]];
@@ -358,17 +365,13 @@ reef_nvm_status reef_personal_restore(reef_personal *p, const reef_nvm_record *r
     return restore_into(p, rec, p->params);
 }
 
-int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size)
+/* command and label are read before a temporal session's step writes over
+ * the header (the firmware reads the record into the input tensor). */
+static int record_command(reef_personal *p, uint8_t command, uint8_t label, const int8_t *record, const int8_t *frame,
+                          int8_t *out, uint32_t out_size)
 {
-    uint8_t command = (uint8_t)record[0], label = (uint8_t)record[1];
-    const int8_t *frame = record + REEF_PERSONAL_HEADER;
     float loss = 0.0f;
     int status;
-    if (out_size < 8) return 4;
-    out[0] = out[1] = out[2] = out[3] = 0;
-    if (p->temporal && (command == REEF_PERSONAL_SEE || command == REEF_PERSONAL_ADD || command == REEF_PERSONAL_HOLD ||
-                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE))
-        frame = temporal_input(p, record);
     switch (command) {
     case REEF_PERSONAL_SEE: return p->temporal ? 0 : 1;
     case REEF_PERSONAL_ADD: return do_add(p, frame, label, 0);
@@ -397,4 +400,23 @@ int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, ui
     case REEF_PERSONAL_RESET: do_reset(p); return 0;
     default: return 1;
     }
+}
+
+int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size)
+{
+    uint8_t command = (uint8_t)record[0], label = (uint8_t)record[1];
+    const int8_t *frame = record + REEF_PERSONAL_HEADER;
+    int status;
+    if (out_size < 8) return 4;
+    out[0] = out[1] = out[2] = out[3] = 0;
+    if (p->temporal && (command == REEF_PERSONAL_SEE || command == REEF_PERSONAL_ADD || command == REEF_PERSONAL_HOLD ||
+                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE))
+        frame = temporal_input(p, record);
+    status = record_command(p, command, label, record, frame, out, out_size);
+    /* the tail's transient buffers may lie over the backgrounds (the
+     * generated firmware shares them: only the intake needs both) */
+    if (p->temporal && (command == REEF_PERSONAL_STEP || command == REEF_PERSONAL_GUARD ||
+                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE))
+        restart_backgrounds(p);
+    return status;
 }

@@ -84,6 +84,9 @@ typedef struct reef_pplan {
     int32_t replay_count;                  /* source samples kept in flash */
     int32_t refit_epochs;                  /* after a kept guard, epochs over every labelled frame */
     int32_t replay_groups;                 /* 1: replay samples balanced over habitats and classes */
+    int32_t temporal;                      /* 1 (session 13): a temporal session (--stream): RAM counts the
+                                              camera's two backgrounds (4 bytes a pixel) after the
+                                              inference arena, shared with the update's transient buffers */
     /* budget figures (bytes), computed by reef_pplan_cost */
     uint32_t ram_update;                   /* persistent + transient + arena */
     uint32_t flash_update;                 /* params0 + replay */

@@ -153,9 +153,10 @@ uint8_t *reef_precords_stream(const reef_lowered_model *m, const reef_dataset *s
         fed += (int)(end[c] - starts[c]);
     }
     if (hold <= 0) refit_steps = 0;
-    if (!rc && !(rec = calloc((size_t)(fed + update_record_count(hold, nsteps, refit_steps, nread)), rs)))
+    if (!rc && !(rec = calloc((size_t)(1 + fed + update_record_count(hold, nsteps, refit_steps, nread)), rs)))
         rc = reef_fail(err, "out of memory");
     int k = 0, ordinal = 0;
+    if (!rc) rec[(size_t)k++ * rs] = REEF_PERSONAL_RESET; /* the generated firmware starts its buffers there */
     for (uint32_t c = 0; !rc && c < nclips; c++)
         for (uint32_t q = starts[c]; q < end[c]; q++) {
             uint8_t *r = rec + (size_t)k++ * rs;

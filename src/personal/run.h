@@ -33,6 +33,8 @@ uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, c
  * holds a labelled site frame, in frame order up to the clip's last
  * labelled frame, each record one raw frame: SEE, or ADD/HOLD with the
  * site's label; a clip's first frame carries REEF_PERSONAL_CLIP_START.
+ * A RESET record comes first (the generated firmware requires it: its
+ * init writes over the buffer the first record is read into).
  * labelled_order (room for the labelled count) gets the site indices of the
  * labelled frames in the order sent (reef_precords with that order sends
  * the prepped inputs of the same frames in the same order), frames_fed the

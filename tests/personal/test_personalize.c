@@ -266,10 +266,11 @@ static void test_plan_file_scheme(void **state)
     /* a plan file without replay_groups (before session 11) keeps its
      * class-balanced replay, and the new keys read back */
     plan_for(&p);
-    p.replay_groups = 0, p.hp.lr_decay = 0.5f, p.hp.guard_replay = 3, p.hp.guard_forget = 1;
+    p.replay_groups = 0, p.hp.lr_decay = 0.5f, p.hp.guard_replay = 3, p.hp.guard_forget = 1, p.temporal = 1;
     if (reef_pplan_save(path, &p, "m.tflite", &err)) fail_msg("%s", err.msg);
     if (reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
     assert_int_equal(back.replay_groups, 0);
+    assert_int_equal(back.temporal, 1); /* session 13 */
     assert_true(back.hp.lr_decay == 0.5f);
     assert_int_equal(back.hp.guard_replay, 3);
     assert_int_equal(back.hp.guard_forget, 1);
@@ -826,6 +827,18 @@ static void test_stream_is_prep(void **state)
     reef_pplan_budget no_limits = {.clock_mhz = 120.0, .power_mw = 55.0};
     if (reef_pplan_choose(&g, &m, &no_limits, &p, &err)) fail_msg("%s", err.msg);
     p.hp.batch_replay = 0, p.replay_count = 0;
+    /* planned as a temporal session, the RAM counts the two backgrounds
+     * after the inference arena (shared with the transient buffers) */
+    reef_ptail t;
+    if (reef_ptail_build(&g, &m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
+    reef_pplan_cost(&p, &m, &t);
+    uint32_t plain_ram = p.ram_update;
+    p.temporal = 1;
+    reef_pplan_cost(&p, &m, &t);
+    uint32_t transient = reef_personal_transient_bytes(&t.tail), intake = ((uint32_t)m.arena_size + 15u) / 16u * 16u + 2u * (uint32_t)m.input_size;
+    assert_int_equal(p.ram_update - plain_ram, intake > transient ? intake - (m.arena_size > transient ? (uint32_t)m.arena_size : transient) : 0);
+    assert_true(p.ram_update > plain_ram);
+    reef_ptail_free(&t);
     reef_prun_options o = {.model_path = "tiny2", .site_path = "site", .target = "host", .labelled = 12,
                            .hold_back = 3, .refit_epochs = 1, .draw_seed = 2, .stream = &gray};
     reef_prun_report r;

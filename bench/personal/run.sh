@@ -3,7 +3,12 @@
 # without the held-out habitats, its 64K plan, and `reef personalize` on
 # the host over habitats x 3 draws (bench/personal/sweep.py; guard K 15,
 # M 1 since session 12, 0 before, unless --hold-back / --guard-margin / --refit-epochs say otherwise).
-#   bench/personal/run.sh BUILD WORK [gray|slow|nas] [tune|measure] [sweep.py options]
+#   bench/personal/run.sh BUILD WORK [r64|gray|slow|nas] [tune|measure] [sweep.py options]
+# r64 (the default since session 13) = archs/fish-nas-2ch-r64-c8e2.arch, the
+# shipped default, at 64x64; its plan is made with --temporal and every run
+# sends the camera's gray frames (--stream: the device forms [d, s]).
+# Session 13's chosen recipe: --labelled-balance --set train=3,2,2,2,0,2,0,3
+# --set lr=0.15 (docs/personalization.md).
 # Bases: gray = fish-s on gray frames; slow = fish-s-2ch (2-channel
 # running-diff-slow input); nas = archs/fish-nas-2ch.arch, reef's fish
 # default since session 9 (the same input).
@@ -51,6 +56,11 @@ done
 $reef personalize plan --model $tag-src.tflite --ram 64K $temporal -o $tag-64k.plan >/dev/null
 sites=$measure
 [ "$which" = tune ] && sites=$tune
+stream=
+if [ $base = r64 ]; then # session 13: the device forms the temporal input from the camera's gray frames
+    [ -f gray64-frames.ds ] || $reef prep --format deepfish --root "$root" --split frames --threads ${THREADS:-1} --size 64x64 -o gray64-frames.ds >/dev/null
+    stream="--stream gray64-frames.ds"
+fi
 [ "$which" = prepare ] && exit 0
 nice -n 15 /usr/bin/python3 "$here/sweep.py" --reef "$build/reef" --model $tag-src.tflite --plan $tag-64k.plan \
-    --sites $sites --site-pattern "$data-site-{}.ds" --source $tag-src-train.ds --test $tag-src-test.ds "$@"
+    --sites $sites --site-pattern "$data-site-{}.ds" --source $tag-src-train.ds --test $tag-src-test.ds $stream "$@"

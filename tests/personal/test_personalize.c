@@ -828,7 +828,8 @@ static void test_stream_is_prep(void **state)
     if (reef_pplan_choose(&g, &m, &no_limits, &p, &err)) fail_msg("%s", err.msg);
     p.hp.batch_replay = 0, p.replay_count = 0;
     /* planned as a temporal session, the RAM counts the two backgrounds
-     * after the inference arena (shared with the transient buffers) */
+     * after the inference arena, shared with the transient buffers (here
+     * the larger: the tiny net's backgrounds are 256 bytes) */
     reef_ptail t;
     if (reef_ptail_build(&g, &m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
     reef_pplan_cost(&p, &m, &t);
@@ -837,7 +838,6 @@ static void test_stream_is_prep(void **state)
     reef_pplan_cost(&p, &m, &t);
     uint32_t transient = reef_personal_transient_bytes(&t.tail), intake = ((uint32_t)m.arena_size + 15u) / 16u * 16u + 2u * (uint32_t)m.input_size;
     assert_int_equal(p.ram_update - plain_ram, intake > transient ? intake - (m.arena_size > transient ? (uint32_t)m.arena_size : transient) : 0);
-    assert_true(p.ram_update > plain_ram);
     reef_ptail_free(&t);
     reef_prun_options o = {.model_path = "tiny2", .site_path = "site", .target = "host", .labelled = 12,
                            .hold_back = 3, .refit_epochs = 1, .draw_seed = 2, .stream = &gray};

@@ -24,13 +24,14 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: reef personalize plan --model M.tflite --ram BYTES [--flash BYTES]\n"
             "                             [--scheme float|int8] [--max-seconds S] [--max-joules J]\n"
+            "                             [--temporal]\n"
             "                             -o PLAN [--json]\n"
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
             "                        --source TRAIN.ds [--test TEST.ds] [--draw-seed N] [--labelled-balance]\n"
             "                        [--hold-back K [--guard-margin M] [--refit-epochs E]]\n"
             "                        [--target host|qemu-m4|stm32l4r5 [--port DEV]] [--work DIR]\n"
-            "                        [--params-out FILE] [--json]\n\n"
+            "                        [--params-out FILE] [--stream FRAMES.ds] [--json]\n\n"
             "On-device personalization: the deployed int8 model learns a new site from N\n"
             "labelled frames. The int8 body stays frozen and bit-exact with inference; the\n"
             "tail after the plan's cut is trained by SGD on the device (in float32, or in\n"
@@ -39,6 +40,9 @@ static void usage(FILE *fp)
             "  plan        the deepest cut whose update fits --ram (and --flash): e.g. 64K,\n"
             "              and whose whole update is estimated within --max-seconds (30) and\n"
             "              --max-joules (1) on the STM32L4R5 profile (0: no limit)\n"
+            "  --temporal  the update will run as a temporal session (--stream): its RAM\n"
+            "              counts the camera's two backgrounds (4 bytes a pixel), which share\n"
+            "              the update's transient buffers\n"
             "  --scheme    float (default: the tail in float32 on the FPU, scheme b) or\n"
             "              int8 (the tail trained as deployed, int8 with quantization-aware\n"
             "              scaling: MCUNetV3's sparse update, scheme a; no second copy)\n"
@@ -55,6 +59,13 @@ static void usage(FILE *fp)
             "  --refit-epochs E  when the guard keeps the update, E more epochs over all N\n"
             "              frames, the held-back ones included (default: the plan's\n"
             "              refit_epochs, the most up to 6 that fit the time and energy budget)\n"
+            "  --stream FRAMES  (temporal models: input [d, s] of reef prep --background\n"
+            "              running-diff-slow --background-over clip) the camera's gray frames,\n"
+            "              every frame of the site's clips (reef prep --split frames, same size):\n"
+            "              the device computes the temporal input itself (reef_temporal_step,\n"
+            "              as in inference) from the raw frames of each clip up to its last\n"
+            "              labelled frame; the host checks the update equals the one from\n"
+            "              --site's prepped inputs, bit for bit\n"
             "  --source    the source training data the replay samples come from\n"
             "  --test      the original test split (accuracy before and after)\n"
             "              (the class names of --site, --source and --test must be the\n"
@@ -139,12 +150,13 @@ static int personalize_plan(int argc, char **argv)
                                          {"max-seconds", required_argument, NULL, 's'},
                                          {"max-joules", required_argument, NULL, 'J'},
                                          {"scheme", required_argument, NULL, 'S'},
+                                         {"temporal", no_argument, NULL, 'T'},
                                          {NULL, 0, NULL, 0}};
     const char *model = NULL, *out = NULL;
     int scheme = REEF_SCHEME_FLOAT;
     uint32_t ram = 0, flash = 0;
     double max_seconds = 30.0, max_joules = 1.0; /* the targets */
-    int json = 0, c;
+    int json = 0, temporal = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
         if (c == 'm') model = optarg;
@@ -163,6 +175,7 @@ static int personalize_plan(int argc, char **argv)
             else return cli_error(NAME, "--scheme wants float or int8, not '%s'", optarg), 2;
         }
         else if (c == 'j') json = 1;
+        else if (c == 'T') temporal = 1;
         else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
     }
@@ -176,6 +189,7 @@ static int personalize_plan(int argc, char **argv)
     reef_device_profile prof;
     reef_pplan_default(&p);
     p.scheme = scheme;
+    p.temporal = temporal;
     int rc = 0;
     if (reef_profile_load("stm32l4r5", &prof, &err)) {
         reef_lowered_free(&m);
@@ -233,7 +247,7 @@ static int personalize_split(int argc, char **argv)
 /* ---- the run ------------------------------------------------------------- */
 
 typedef struct run_args {
-    const char *model, *plan, *site, *source, *test, *target, *work, *params_out, *port;
+    const char *model, *plan, *site, *source, *test, *target, *work, *params_out, *port, *stream;
     int labelled, hold_back, guard_margin, refit_epochs, json, labelled_balance;
     uint32_t draw_seed;
 } run_args;
@@ -249,7 +263,7 @@ static int parse_run(int argc, char **argv, run_args *a)
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"port", required_argument, NULL, 'P'},   {"hold-back", required_argument, NULL, 'H'},
         {"guard-margin", required_argument, NULL, 'G'}, {"refit-epochs", required_argument, NULL, 'R'},
-        {"labelled-balance", no_argument, NULL, 'B'},
+        {"labelled-balance", no_argument, NULL, 'B'}, {"stream", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->target = "host";
@@ -297,6 +311,7 @@ static int parse_run(int argc, char **argv, run_args *a)
         case 'j': a->json = 1; break;
         case 'B': a->labelled_balance = 1; break;
         case 'P': a->port = optarg; break;
+        case 'F': a->stream = optarg; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
@@ -353,19 +368,19 @@ static int personalize_run(int argc, char **argv)
     if (rc) return rc == 1 ? 0 : rc;
     reef_graph g;
     reef_lowered_model m;
-    reef_dataset site, source, test;
+    reef_dataset site, source, test, stream;
     reef_pplan plan;
     reef_error err;
     if (reef_pplan_load(a.plan, &plan, &err)) return cli_error(NAME, "%s", err.msg);
     if (a.refit_epochs < 0) a.refit_epochs = plan.refit_epochs;
     if (load_model(a.model, &g, &m)) return 1;
-    memset(&source, 0, sizeof source), memset(&test, 0, sizeof test);
+    memset(&source, 0, sizeof source), memset(&test, 0, sizeof test), memset(&stream, 0, sizeof stream);
     rc = load_optional(a.site, &site, &g, a.model) || load_optional(a.source, &source, &g, a.model) ||
-         load_optional(a.test, &test, &g, a.model);
+         load_optional(a.test, &test, &g, a.model) || load_optional(a.stream, &stream, &g, a.model);
     reef_prun_options o = {.model_path = a.model, .target = a.target, .work = a.work, .port = a.port, .labelled = a.labelled,
                            .hold_back = a.hold_back, .guard_margin = a.guard_margin, .refit_epochs = a.refit_epochs,
                            .draw_seed = a.draw_seed, .labelled_balance = a.labelled_balance, .site_path = a.site, .source = a.source ? &source : NULL,
-                           .test = a.test ? &test : NULL, .params_out = a.params_out};
+                           .test = a.test ? &test : NULL, .params_out = a.params_out, .stream = a.stream ? &stream : NULL};
     reef_prun_report r;
     memset(&r, 0, sizeof r);
     if (!rc && reef_prun(&g, &m, &plan, &site, &o, &r, &err)) rc = cli_error(NAME, "%s", err.msg);
@@ -374,6 +389,7 @@ static int personalize_run(int argc, char **argv)
     reef_dataset_free(&site);
     reef_dataset_free(&source);
     reef_dataset_free(&test);
+    reef_dataset_free(&stream);
     reef_lowered_free(&m);
     reef_graph_free(&g);
     return rc;

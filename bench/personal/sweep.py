@@ -42,6 +42,7 @@ def main():
     ap.add_argument('--set', action='append', default=[])
     ap.add_argument('--json', action='store_true')
     ap.add_argument('--labelled-balance', action='store_true')
+    ap.add_argument('--stream', help='gray frames of every frame (session 13): the device forms the temporal input')
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         plan = plan_with(a.plan, a.set, tmp)
@@ -56,6 +57,8 @@ def main():
                     cmd += ['--test', a.test]
                 if a.labelled_balance:
                     cmd += ['--labelled-balance']
+                if a.stream:
+                    cmd += ['--stream', a.stream]
                 if a.refit_epochs is not None:
                     cmd += ['--refit-epochs', a.refit_epochs]
                 r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
@@ -63,7 +66,8 @@ def main():
                 rows.append(dict(site=site, draw=int(draw), before=s['int8_deployed'], after=s['after'],
                                  recall_before=s.get('recall_int8_deployed'), recall_after=s.get('recall_after'),
                                  test_drop=(t['int8_deployed'] - t['after']) if t else None,
-                                 kept=r.get('guard_kept_update', True), report=r))
+                                 kept=r.get('guard_kept_update', True), report=r,
+                                 same=r.get('stream_same_as_prep', True)))
     if a.json:
         json.dump([{k: v for k, v in x.items() if k != 'report'} for x in rows], sys.stdout, indent=1)
         return
@@ -80,6 +84,9 @@ def main():
         min(x['after'] - x['before'] for x in rows),
         '%.2f' % (sum(drops) / len(drops)) if drops else '-', '%.2f' % max(drops) if drops else '-',
         sum(1 for x in rows if x['kept']), n))
+    if a.stream:
+        print('--stream: the update from the camera frames equals the prepped one on %d of %d runs' % (
+            sum(1 for x in rows if x['same']), n))
 
 
 if __name__ == '__main__':

@@ -61,7 +61,8 @@ static reef_tail_state state_of(const reef_personal *p)
 /* Runs the int8 body on frame; the boundary tensor is then at boundary_at. */
 static int run_body(reef_personal *p, const int8_t *frame)
 {
-    copy_bytes(p->arena + p->input_at, frame, (uint32_t)p->input_size);
+    if (frame != (const int8_t *)(p->arena + p->input_at)) /* a temporal session's is there */
+        copy_bytes(p->arena + p->input_at, frame, (uint32_t)p->input_size);
     return reef_run_steps(p->steps, 0, p->body_steps, p->arena) == REEF_OK ? 0 : 3;
 }
 
@@ -85,6 +86,34 @@ static void shuffle(reef_personal *p, int32_t epoch)
         p->order[i] = p->order[j];
         p->order[j] = tmp;
     }
+}
+
+/* The next frame primes the backgrounds again (a clip start). */
+static void restart_backgrounds(reef_personal *p)
+{
+    reef_temporal *t = p->temporal;
+    reef_temporal_init(t, t->kind, t->bg.mean, t->history, t->lag, t->slow, t->bg.pixels);
+}
+
+/* A temporal session's frame record: the gray frame is read into the
+ * input tensor's second half, reef_temporal_step writes [d, s] over the
+ * whole tensor (reading each pixel before writing over it, as the
+ * inference harness does) and each byte is mapped to the int8 input.
+ * Returns the input, now in place in the arena. */
+static const int8_t *temporal_input(reef_personal *p, const int8_t *record)
+{
+    reef_temporal *t = p->temporal;
+    uint32_t n = t->bg.pixels, i;
+    uint8_t *in = p->arena + p->input_at;
+    if ((uint8_t)record[2] & REEF_PERSONAL_CLIP_START) restart_backgrounds(p);
+    if (record + REEF_PERSONAL_HEADER != (const int8_t *)(in + n)) /* the firmware reads the frame there */
+        copy_bytes(in + n, record + REEF_PERSONAL_HEADER, n);
+    reef_temporal_step(t, in + n, in);
+    for (i = 0; i < 2u * n; i += 2) {
+        in[i] = (uint8_t)p->input_map[0][in[i]];
+        in[i + 1] = (uint8_t)p->input_map[1][in[i + 1]];
+    }
+    return (const int8_t *)in;
 }
 
 /* ADD keeps the sample at the bottom of the site buffer, HOLD (held) at
@@ -244,62 +273,8 @@ static float decayed_lr(const reef_tail_hparams *hp, int32_t epoch)
     return lr;
 }
 
-/* hp.augment's coin for site sample i of step: a hash of (seed, step, i)
- * through xorshift32; bit 0 mirrors left-right, bit 1 top-bottom (each
- * only when hp.augment asks for it). */
-static uint32_t flip_coin(const reef_personal *p, int32_t i)
-{
-    uint32_t x = p->hp.seed * 2654435761u + (uint32_t)p->step * 40503u + (uint32_t)i * 2246822519u + 0x9e3779b9u;
-    if (x == 0) x = 1;
-    (void)next_random(&x);
-    return (next_random(&x) >> 11) & (uint32_t)p->hp.augment & 3u;
-}
-
-/* dst = src (H, W, C, the tail's input layout) mirrored as flips says. */
-static void mirror(int8_t *dst, const int8_t *src, const reef_tail_layer *L, uint32_t flips)
-{
-    int32_t y, x, c, H = L->in_h, W = L->in_w, C = L->in_c;
-    for (y = 0; y < H; y++)
-        for (x = 0; x < W; x++) {
-            int32_t sy = flips & 2u ? H - 1 - y : y, sx = flips & 1u ? W - 1 - x : x;
-            for (c = 0; c < C; c++) dst[(y * W + x) * C + c] = src[(sy * W + sx) * C + c];
-        }
-}
-
-/* reef_tail_train_batch with the site samples mirrored (hp.augment): the
- * same operations in the same order, each mirrored sample built in the
- * boundary buffer (EVAL's, idle during STEP) just before its forward. */
-static float train_augmented(reef_personal *p, const reef_tail_state *s, const reef_tail_hparams *hp,
-                             const int8_t *const *batch, const uint8_t *labels, const uint8_t *flips, int32_t n)
-{
-    const reef_tail *t = p->tail;
-    float loss = 0.0f, scale = 1.0f / (float)n;
-    int32_t i;
-    if (t->q) reef_qtail_zero_grads(t, s->acts);
-    for (i = 0; i < n; i++) {
-        const int8_t *sample = batch[i];
-        if (labels[i] >= t->nclasses) return -1.0f;
-        if (flips[i]) {
-            mirror(p->boundary, sample, &t->layers[0], flips[i]);
-            sample = p->boundary;
-        }
-        reef_tail_forward(t, s->params, s->params0, sample, s->acts);
-        loss += reef_tail_backward(t, s, labels[i], scale);
-    }
-    reef_tail_sgd(t, s, hp);
-    return loss * scale;
-}
-
-/* hp.augment needs the tail's input to be its first layer's (H, W, C). */
-static int can_mirror(const reef_personal *p)
-{
-    const reef_tail_layer *L = &p->tail->layers[0];
-    return p->hp.augment && p->tail->nlayers > 0 && p->boundary && L->in_h * L->in_w * L->in_c == p->tail->in_count;
-}
-
 static int do_step(reef_personal *p, float *loss)
 {
-    uint8_t flips[REEF_PERSONAL_MAX_BATCH] = {0};
     const int8_t *batch[REEF_PERSONAL_MAX_BATCH];
     uint8_t labels[REEF_PERSONAL_MAX_BATCH];
     int32_t spe = reef_personal_steps_per_epoch(p), n = 0, i, pos, in_count = p->tail->in_count;
@@ -320,7 +295,6 @@ static int do_step(reef_personal *p, float *loss)
     for (i = pos; i < pos + p->hp.batch_site && i < p->site_count; i++) {
         int32_t at = reef_personal_site_pick(p, i);
         batch[n] = p->site + at * in_count;
-        if (can_mirror(p)) flips[n] = (uint8_t)flip_coin(p, i);
         labels[n++] = p->site_labels[at];
     }
     for (i = 0; i < p->hp.batch_replay && replay_pool > 0; i++) {
@@ -332,8 +306,7 @@ static int do_step(reef_personal *p, float *loss)
     for (k = 0; k < p->tail->train_count; k++) s.grads[k] = 0.0f; /* the arena held the body */
     hp = p->hp;
     hp.lr = decayed_lr(&p->hp, p->epoch - 1);
-    *loss = can_mirror(p) ? train_augmented(p, &s, &hp, batch, labels, flips, n)
-                          : reef_tail_train_batch(p->tail, &s, &hp, batch, labels, n);
+    *loss = reef_tail_train_batch(p->tail, &s, &hp, batch, labels, n);
     p->step++;
     return *loss < 0.0f ? 1 : 0;
 }
@@ -343,7 +316,8 @@ static int eval_int8(reef_personal *p, const int8_t *frame, int8_t *out)
 {
     const int8_t *y = (const int8_t *)(p->arena + p->output_at);
     int32_t k, best = 0;
-    copy_bytes(p->arena + p->input_at, frame, (uint32_t)p->input_size);
+    if (frame != (const int8_t *)(p->arena + p->input_at))
+        copy_bytes(p->arena + p->input_at, frame, (uint32_t)p->input_size);
     if (reef_run_steps(p->steps, 0, p->model_steps, p->arena) != REEF_OK) return 3;
     for (k = 1; k < p->output_size; k++)
         if (y[k] > y[best]) best = k;
@@ -391,15 +365,15 @@ reef_nvm_status reef_personal_restore(reef_personal *p, const reef_nvm_record *r
     return restore_into(p, rec, p->params);
 }
 
-int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size)
+/* command and label are read before a temporal session's step writes over
+ * the header (the firmware reads the record into the input tensor). */
+static int record_command(reef_personal *p, uint8_t command, uint8_t label, const int8_t *record, const int8_t *frame,
+                          int8_t *out, uint32_t out_size)
 {
-    uint8_t command = (uint8_t)record[0], label = (uint8_t)record[1];
-    const int8_t *frame = record + REEF_PERSONAL_HEADER;
     float loss = 0.0f;
     int status;
-    if (out_size < 8) return 4;
-    out[0] = out[1] = out[2] = out[3] = 0;
     switch (command) {
+    case REEF_PERSONAL_SEE: return p->temporal ? 0 : 1;
     case REEF_PERSONAL_ADD: return do_add(p, frame, label, 0);
     case REEF_PERSONAL_HOLD: return do_add(p, frame, label, 1);
     case REEF_PERSONAL_GUARD: return do_guard(p, (uint8_t)record[2], out);
@@ -426,4 +400,23 @@ int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, ui
     case REEF_PERSONAL_RESET: do_reset(p); return 0;
     default: return 1;
     }
+}
+
+int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size)
+{
+    uint8_t command = (uint8_t)record[0], label = (uint8_t)record[1];
+    const int8_t *frame = record + REEF_PERSONAL_HEADER;
+    int status;
+    if (out_size < 8) return 4;
+    out[0] = out[1] = out[2] = out[3] = 0;
+    if (p->temporal && (command == REEF_PERSONAL_SEE || command == REEF_PERSONAL_ADD || command == REEF_PERSONAL_HOLD ||
+                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE))
+        frame = temporal_input(p, record);
+    status = record_command(p, command, label, record, frame, out, out_size);
+    /* the tail's transient buffers may lie over the backgrounds (the
+     * generated firmware shares them: only the intake needs both) */
+    if (p->temporal && (command == REEF_PERSONAL_STEP || command == REEF_PERSONAL_GUARD ||
+                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE))
+        restart_backgrounds(p);
+    return status;
 }

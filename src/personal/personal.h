@@ -16,6 +16,7 @@
 
 #include "codegen/lower.h"
 #include "data/dataset.h"
+#include "quant/quant.h"
 #include "reef/personal.h"
 #include "reef/train.h"
 #include "reef/train_int8.h"
@@ -83,6 +84,9 @@ typedef struct reef_pplan {
     int32_t replay_count;                  /* source samples kept in flash */
     int32_t refit_epochs;                  /* after a kept guard, epochs over every labelled frame */
     int32_t replay_groups;                 /* 1: replay samples balanced over habitats and classes */
+    int32_t temporal;                      /* 1 (session 13): a temporal session (--stream): RAM counts the
+                                              camera's two backgrounds (4 bytes a pixel) after the
+                                              inference arena, shared with the update's transient buffers */
     /* budget figures (bytes), computed by reef_pplan_cost */
     uint32_t ram_update;                   /* persistent + transient + arena */
     uint32_t flash_update;                 /* params0 + replay */
@@ -114,7 +118,9 @@ int reef_pplan_load(const char *path, reef_pplan *p, reef_error *err);
 /* ---- the device session on the host --------------------------------------- */
 typedef struct reef_psession {
     reef_personal p;     /* what the runtime runs */
-    void *blocks[8];     /* malloc'd buffers */
+    void *blocks[12];    /* malloc'd buffers */
+    reef_temporal temporal;         /* a temporal session's step */
+    int8_t input_lut[2][256];       /* and its input map */
     int8_t *replay;      /* (replay_count, in_count) */
     uint8_t *replay_labels;
 } reef_psession;
@@ -136,6 +142,13 @@ void reef_psession_free(reef_psession *s);
 
 /* Bytes of one record for model m, and of the device's output per record. */
 size_t reef_precord_size(const reef_lowered_model *m);
+/* A temporal session's record: the header and one raw gray frame (half the
+ * 2-channel input's bytes). */
+size_t reef_precord_size_stream(const reef_lowered_model *m);
+/* Makes s a temporal session (running-diff-slow, reef/personal.h): its
+ * backgrounds (malloc'd) and map's tables; the model's input must have 2
+ * channels. */
+int reef_psession_temporal(reef_psession *s, const reef_lowered_model *m, const reef_input_map *map, reef_error *err);
 size_t reef_pout_size(const reef_ptail *t);
 
 #endif

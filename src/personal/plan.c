@@ -122,6 +122,8 @@ void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptai
     uint32_t nparam = t->tail.param_count, ntrain = t->tail.train_count, in = (uint32_t)t->tail.in_count;
     uint32_t transient = reef_personal_transient_bytes(&t->tail);
     uint32_t arena = (uint32_t)m->arena_size > transient ? (uint32_t)m->arena_size : transient;
+    uint32_t intake = align16((uint32_t)m->arena_size) + 4u * ((uint32_t)m->input_size / 2u); /* + the backgrounds */
+    if (p->temporal && intake > arena) arena = intake;
     uint32_t persistent = align16(ntrain * 4) + (p->hp.momentum != 0.0f ? align16(ntrain * 4) : 0) +
                           align16((uint32_t)p->site_cap * (in + 3)) + align16(in);
     p->ram_update = arena + persistent;
@@ -297,7 +299,7 @@ int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, re
         n += snprintf(text + n, sizeof text - (size_t)n, "guard_replay %d\nguard_forget %d\n", p->hp.guard_replay,
                       p->hp.guard_forget);
     if (p->replay_groups) n += snprintf(text + n, sizeof text - (size_t)n, "replay_groups 1\n");
-    if (p->hp.augment) n += snprintf(text + n, sizeof text - (size_t)n, "augment %d\n", p->hp.augment); /* session 12 */
+    if (p->temporal) n += snprintf(text + n, sizeof text - (size_t)n, "temporal 1\n"); /* session 13 */
     return reef_write_file(path, text, (size_t)n, err);
 }
 
@@ -347,7 +349,7 @@ static int parse_line(const char *key, const char *value, reef_pplan *p)
     else if (!strcmp(key, "guard_replay") && v >= 0 && v <= 127) p->hp.guard_replay = (int32_t)v;
     else if (!strcmp(key, "guard_forget") && v >= 0 && v <= 65535) p->hp.guard_forget = (int32_t)v;
     else if (!strcmp(key, "replay_groups") && (v == 0 || v == 1)) p->replay_groups = (int32_t)v;
-    else if (!strcmp(key, "augment") && v >= 0 && v <= 3 && v == (int)v) p->hp.augment = (int32_t)v;
+    else if (!strcmp(key, "temporal") && (v == 0 || v == 1)) p->temporal = (int32_t)v;
     else if (!strcmp(key, "ram_update")) p->ram_update = (uint32_t)v;
     else if (!strcmp(key, "flash_update")) p->flash_update = (uint32_t)v;
     else return -1;

@@ -92,6 +92,10 @@ static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8
         rc->command = records[(size_t)k * rs];
         rc->insns = c->per_inference[k].c[REEF_INSN_TOTAL];
         rc->cycles = e.cycles;
+        if (rc->command == REEF_PERSONAL_SEE) { /* the camera's step on every frame: inference's, not the update's */
+            r->see_insns += rc->insns;
+            continue;
+        }
         r->total_insns += rc->insns;
         r->total_cycles += rc->cycles;
         if (rc->command == REEF_PERSONAL_ADD || rc->command == REEF_PERSONAL_HOLD)
@@ -116,7 +120,8 @@ static void add_costs(reef_prun_report *r, const reef_run_counts *c, const uint8
 
 static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef_pplan *plan, const int8_t *replay,
                     const uint8_t *replay_labels, const uint8_t *records, int count, const float *host_params,
-                    const reef_prun_options *o, reef_prun_report *r, reef_error *err)
+                    const reef_input_map *stream_map, const reef_prun_options *o, reef_prun_report *r,
+                    reef_error *err)
 {
     char dir[4096], header[4200], src1[4200], src2[4200], elf[4200];
     if (o->work) {
@@ -130,12 +135,12 @@ static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef
     snprintf(src1, sizeof src1, "%s/fish.c", dir);
     snprintf(src2, sizeof src2, "%s/fish_personal.c", dir);
     snprintf(elf, sizeof elf, "%s/personal.elf", dir);
-    if (reef_pemit(dir, "fish", o->model_path, m, t, plan, replay, replay_labels, err)) return -1;
+    if (reef_pemit(dir, "fish", o->model_path, m, t, plan, replay, replay_labels, stream_map, err)) return -1;
     const char *sources[2] = {src1, src2};
     reef_fw_spec spec = {.board = "qemu-m4", .model_header = header, .model_sources = sources,
                          .model_source_count = 2, .output = elf};
     if (reef_m4_build(&spec, err)) return -1;
-    size_t rs = reef_precord_size(m), os = reef_pout_size(t);
+    size_t rs = stream_map ? reef_precord_size_stream(m) : reef_precord_size(m), os = reef_pout_size(t);
     int8_t *outs = malloc((size_t)count * os);
     if (!outs) return reef_fail(err, "out of memory");
     reef_run_counts c;
@@ -169,7 +174,8 @@ static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef
  * port only the firmware is built (flash it, then run again with --port). */
 static int run_board(const reef_lowered_model *m, const reef_ptail *t, const reef_pplan *plan, const int8_t *replay,
                      const uint8_t *replay_labels, const uint8_t *records, int count, const float *host_params,
-                     const reef_prun_options *o, reef_prun_report *r, reef_error *err)
+                     const reef_input_map *stream_map, const reef_prun_options *o, reef_prun_report *r,
+                     reef_error *err)
 {
     char dir[4096], header[4200], src1[4200], src2[4200];
     snprintf(dir, sizeof dir, "%s", o->work ? o->work : "personal-stm32l4r5");
@@ -178,14 +184,14 @@ static int run_board(const reef_lowered_model *m, const reef_ptail *t, const ree
     snprintf(src1, sizeof src1, "%s/fish.c", dir);
     snprintf(src2, sizeof src2, "%s/fish_personal.c", dir);
     snprintf(r->board_elf, sizeof r->board_elf, "%s/personal-stm32l4r5.elf", dir);
-    if (reef_pemit(dir, "fish", o->model_path, m, t, plan, replay, replay_labels, err)) return -1;
+    if (reef_pemit(dir, "fish", o->model_path, m, t, plan, replay, replay_labels, stream_map, err)) return -1;
     const char *sources[2] = {src1, src2};
     reef_fw_spec spec = {.board = "stm32l4r5", .model_header = header, .model_sources = sources,
                          .model_source_count = 2, .board_inputs = REEF_FW_INPUTS_UART, .output = r->board_elf};
     if (reef_m4_build(&spec, err)) return -1;
     r->board_built = 1;
     if (!o->port) return 0;
-    size_t rs = reef_precord_size(m), os = reef_pout_size(t);
+    size_t rs = stream_map ? reef_precord_size_stream(m) : reef_precord_size(m), os = reef_pout_size(t);
     int8_t *outs = calloc((size_t)count, os);
     uint32_t *cycles = calloc((size_t)count, sizeof *cycles);
     float *got = malloc((size_t)t->tail.train_count * sizeof(float) + 4);
@@ -220,6 +226,49 @@ static int save_params(const char *path, const float *params, uint32_t n, reef_e
     return reef_write_file(path, params, (size_t)n * sizeof(float), err);
 }
 
+/* --stream: the records of a temporal session (the camera's frames). */
+static int stream_records(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
+                          const uint8_t *is_labelled, int nsteps, int refit_steps, const reef_ptail *t,
+                          const reef_prun_options *o, uint8_t **records, int *count, reef_prun_report *r,
+                          reef_error *err)
+{
+    uint32_t *order = malloc(((size_t)o->labelled + 1) * sizeof *order);
+    if (!order) return reef_fail(err, "out of memory");
+    (void)map;
+    *records = reef_precords_stream(m, site, o->stream, is_labelled, o->hold_back, o->guard_margin, nsteps, refit_steps,
+                                    t->tail.train_count, count, order, &r->stream_frames, err);
+    free(order);
+    return *records ? 0 : -1;
+}
+
+/* --stream: the same update from the site's prepped inputs of the same
+ * labelled frames in the same order, on a session without the temporal
+ * step; stream_same_as_prep says whether the weights are the same bits. */
+static int compare_with_prep(const reef_lowered_model *m, const reef_input_map *map, const reef_ptail *t,
+                             const reef_pplan *plan, const reef_dataset *site, const uint8_t *is_labelled,
+                             const int8_t *replay, const uint8_t *replay_labels, int nsteps, int refit_steps,
+                             const reef_prun_options *o, const float *params, reef_prun_report *r, reef_error *err)
+{
+    uint32_t *order = malloc(((size_t)o->labelled + 1) * sizeof *order);
+    float *got = malloc((size_t)t->tail.train_count * sizeof(float) + 4);
+    uint8_t *srec = NULL, *prec = NULL;
+    int scount = 0, pcount = 0, fed = 0, rc = order && got ? 0 : reef_fail(err, "out of memory");
+    reef_psession s;
+    memset(&s, 0, sizeof s);
+    if (!rc && !(srec = reef_precords_stream(m, site, o->stream, is_labelled, o->hold_back, o->guard_margin, nsteps,
+                                             refit_steps, t->tail.train_count, &scount, order, &fed, err)))
+        rc = -1;
+    if (!rc && !(prec = reef_precords(m, map, site, is_labelled, order, o->hold_back, o->guard_margin, nsteps,
+                                      refit_steps, t->tail.train_count, &pcount)))
+        rc = reef_fail(err, "out of memory");
+    if (!rc) rc = reef_psession_init(&s, m, t, plan, replay, replay_labels, err);
+    if (!rc) rc = reef_prun_host(&s, prec, pcount, reef_precord_size(m), got, NULL, NULL, err);
+    if (!rc) r->stream_same_as_prep = !memcmp(got, params, (size_t)t->tail.train_count * 4);
+    reef_psession_free(&s);
+    free(order), free(got), free(srec), free(prec);
+    return rc;
+}
+
 int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan *plan,
               const reef_dataset *site, const reef_prun_options *o, reef_prun_report *r, reef_error *err)
 {
@@ -242,12 +291,15 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, o->labelled_balance, is_labelled, err);
-    if (!rc && !(records = reef_precords(m, &map, site, is_labelled, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
+    if (!rc && o->stream) rc = stream_records(m, &map, site, is_labelled, nsteps, refit_steps, &t, o, &records, &count, r, err);
+    else if (!rc && !(records = reef_precords(m, &map, site, is_labelled, NULL, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + refit_steps + 1) * sizeof(float));
     if (!rc && (!params || !losses)) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_psession_init(&s, m, &t, plan, replay, replay_labels, err);
-    if (!rc) rc = reef_prun_host(&s, records, count, reef_precord_size(m), params, losses, guard, err);
+    if (!rc && o->stream) rc = reef_psession_temporal(&s, m, &map, err);
+    if (!rc) rc = reef_prun_host(&s, records, count, o->stream ? reef_precord_size_stream(m) : reef_precord_size(m), params, losses, guard, err);
+    if (!rc && o->stream) rc = compare_with_prep(m, &map, &t, plan, site, is_labelled, replay, replay_labels, nsteps, refit_steps, o, params, r, err);
     if (!rc) {
         r->labelled = o->labelled;
         r->labelled_balance = o->labelled_balance;
@@ -274,9 +326,9 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->planned_ram = cost.ram_update;
     }
     if (!rc && !strcmp(o->target, "qemu-m4"))
-        rc = run_qemu(m, &t, plan, replay, replay_labels, records, count, params, o, r, err);
+        rc = run_qemu(m, &t, plan, replay, replay_labels, records, count, params, o->stream ? &map : NULL, o, r, err);
     if (!rc && !strcmp(o->target, "stm32l4r5"))
-        rc = run_board(m, &t, plan, replay, replay_labels, records, count, params, o, r, err);
+        rc = run_board(m, &t, plan, replay, replay_labels, records, count, params, o->stream ? &map : NULL, o, r, err);
     if (!rc && r->emulated && !r->bit_identical)
         rc = reef_fail(err, "the weights trained on qemu-m4 differ from the host's: the update is not bit-identical");
     /* a refused update leaves the device on its deployed int8 model (EVAL) */
@@ -348,6 +400,10 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
     json_eval(&j, "site_accuracy_pct", &r->site);
     if (r->test.count) json_eval(&j, "test_accuracy_pct", &r->test);
     reef_json_kv_int(&j, "planned_update_ram_bytes", r->planned_ram);
+    if (r->stream_frames) {
+        reef_json_kv_int(&j, "stream_frames", r->stream_frames);
+        reef_json_kv_bool(&j, "stream_same_as_prep", r->stream_same_as_prep);
+    }
     if (r->emulated) {
         reef_json_kv_bool(&j, "bit_identical_to_host", r->bit_identical);
         reef_json_key(&j, "emulated_instructions");
@@ -358,6 +414,7 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
         reef_json_kv_int(&j, "guard", (int64_t)r->guard_insns);
         reef_json_kv_int(&j, "refit", (int64_t)r->refit_insns);
         reef_json_kv_int(&j, "total", (int64_t)r->total_insns);
+        if (r->stream_frames) reef_json_kv_int(&j, "see_frames", (int64_t)r->see_insns);
         reef_json_key(&j, "per_step");
         reef_json_array(&j);
         for (int k = 0; k < r->nrecords; k++)
@@ -419,6 +476,10 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
         return;
     }
     fprintf(fp, "qemu-m4 weights bit-identical to the host's: %s\n", r->bit_identical ? "yes" : "NO");
+    if (r->stream_frames)
+        fprintf(fp, "the camera's temporal step on the device: %d frames fed (the step on the %d not labelled: %llu "
+                    "instructions, not counted below: inference runs it on every frame)\n",
+                r->stream_frames, r->stream_frames - r->labelled, (unsigned long long)r->see_insns);
     fprintf(fp, "emulated instructions: intake %llu (labelled frames through the int8 body), update steps %llu"
                 " (max %llu per step; refit included), guard %llu, refit %llu, total %llu\n",
             (unsigned long long)r->intake_insns, (unsigned long long)r->update_insns,

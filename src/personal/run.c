@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "personal/run.h"
+#include "data/background.h"
 #include "quant/quant.h"
 #include "util/rng.h"
 
@@ -58,28 +59,11 @@ int reef_pread_records(uint32_t train_count)
     return (int)((train_count * 4u + REEF_PERSONAL_OUT - 1) / REEF_PERSONAL_OUT);
 }
 
-uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                       const uint8_t *is_labelled, int hold, int margin, int nsteps, int refit_steps,
-                       uint32_t train_count, int *count)
+/* The records after the labelled frames: the STEPs, GUARD, REFIT and its
+ * STEPs, SAVE and the READs, from record k on; returns the next k. */
+static int put_update_records(uint8_t *rec, size_t rs, int k, int hold, int margin, int nsteps, int refit_steps,
+                              int nread)
 {
-    size_t rs = reef_precord_size(m);
-    int n = 0, nread = reef_pread_records(train_count), labelled = 0;
-    for (uint32_t i = 0; i < site->count; i++) labelled += is_labelled[i];
-    if (hold <= 0) refit_steps = 0;
-    n = labelled + nsteps + (hold > 0) + (refit_steps > 0) + refit_steps + 1 + nread;
-    uint8_t *rec = calloc((size_t)n, rs);
-    if (!rec) return NULL;
-    int k = 0, ordinal = 0;
-    for (uint32_t i = 0; i < site->count; i++) {
-        if (!is_labelled[i]) continue;
-        /* held back: the ordinals where floor(ordinal * hold / labelled) steps */
-        int held = hold > 0 && (ordinal * hold) / labelled != ((ordinal + 1) * hold) / labelled;
-        ordinal++;
-        uint8_t *r = rec + (size_t)k++ * rs;
-        r[0] = held ? REEF_PERSONAL_HOLD : REEF_PERSONAL_ADD;
-        r[1] = (uint8_t)site->labels[i];
-        reef_input_map_apply(map, reef_dataset_sample(site, i), (size_t)m->input_size, (int8_t *)(r + REEF_PERSONAL_HEADER));
-    }
     for (int s = 0; s < nsteps; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
     if (hold > 0) {
         rec[(size_t)k * rs] = REEF_PERSONAL_GUARD;
@@ -96,7 +80,102 @@ uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, c
         r[2] = (uint8_t)(c & 0xff);
         r[3] = (uint8_t)(c >> 8);
     }
-    *count = k;
+    return k;
+}
+
+static int update_record_count(int hold, int nsteps, int refit_steps, int nread)
+{
+    return nsteps + (hold > 0) + (refit_steps > 0) + refit_steps + 1 + nread;
+}
+
+/* Held back: the labelled frame of this ordinal (0 .. labelled - 1, in the
+ * order the device gets them) where floor(ordinal * hold / labelled) steps. */
+static int is_held(int ordinal, int hold, int labelled)
+{
+    return hold > 0 && (ordinal * hold) / labelled != ((ordinal + 1) * hold) / labelled;
+}
+
+uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
+                       const uint8_t *is_labelled, const uint32_t *order, int hold, int margin, int nsteps,
+                       int refit_steps, uint32_t train_count, int *count)
+{
+    size_t rs = reef_precord_size(m);
+    int nread = reef_pread_records(train_count), labelled = 0;
+    for (uint32_t i = 0; i < site->count; i++) labelled += is_labelled[i];
+    if (hold <= 0) refit_steps = 0;
+    uint8_t *rec = calloc((size_t)(labelled + update_record_count(hold, nsteps, refit_steps, nread)), rs);
+    if (!rec) return NULL;
+    int k = 0;
+    for (uint32_t q = 0, i = 0; (int)k < labelled; q++) {
+        if (order) i = order[q];
+        else
+            while (!is_labelled[i]) i++;
+        uint8_t *r = rec + (size_t)k * rs;
+        r[0] = is_held(k++, hold, labelled) ? REEF_PERSONAL_HOLD : REEF_PERSONAL_ADD;
+        r[1] = (uint8_t)site->labels[i];
+        reef_input_map_apply(map, reef_dataset_sample(site, i), (size_t)m->input_size, (int8_t *)(r + REEF_PERSONAL_HEADER));
+        if (!order) i++;
+    }
+    *count = put_update_records(rec, rs, k, hold, margin, nsteps, refit_steps, nread);
+    return rec;
+}
+
+uint8_t *reef_precords_stream(const reef_lowered_model *m, const reef_dataset *site, const reef_dataset *stream,
+                              const uint8_t *is_labelled, int hold, int margin, int nsteps, int refit_steps,
+                              uint32_t train_count, int *count, uint32_t *labelled_order, int *frames_fed,
+                              reef_error *err)
+{
+    const uint32_t pixels = (uint32_t)m->input_size / 2u;
+    if (stream->channels != 1 || stream->height != site->height || stream->width != site->width ||
+        (size_t)stream->height * stream->width != pixels) {
+        reef_fail(err, "--stream holds %ux%ux%u frames; the camera's gray frames of the site are %ux%ux1",
+                  stream->height, stream->width, stream->channels, site->height, site->width);
+        return NULL;
+    }
+    size_t rs = reef_precord_size_stream(m);
+    int nread = reef_pread_records(train_count), labelled = 0, fed = 0;
+    uint32_t *where = malloc((site->count + 1) * sizeof *where), *order = malloc((stream->count + 1) * sizeof *order);
+    uint32_t *starts = malloc((stream->count + 2) * sizeof *starts), *end = malloc((stream->count + 1) * sizeof *end);
+    int32_t *site_at = malloc((stream->count + 1) * sizeof *site_at);
+    uint32_t nclips = 0;
+    uint8_t *rec = NULL;
+    int rc = where && order && starts && end && site_at ? 0 : reef_fail(err, "out of memory");
+    if (!rc && reef_dataset_find_ids(site, stream, where, err)) rc = reef_fail_wrap(err, "the site's frames in --stream");
+    if (!rc) rc = reef_dataset_clip_order(stream, order, starts, &nclips, err);
+    for (uint32_t j = 0; !rc && j < stream->count; j++) site_at[j] = -1;
+    for (uint32_t i = 0; !rc && i < site->count; i++)
+        if (is_labelled[i]) site_at[where[i]] = (int32_t)i, labelled++;
+    /* each clip up to its last labelled frame: the frames after it change nothing the device keeps */
+    for (uint32_t c = 0; !rc && c < nclips; c++) {
+        end[c] = starts[c]; /* exclusive: no frame when the clip holds no labelled one */
+        for (uint32_t k = starts[c]; k < starts[c + 1]; k++)
+            if (site_at[order[k]] >= 0) end[c] = k + 1;
+        fed += (int)(end[c] - starts[c]);
+    }
+    if (hold <= 0) refit_steps = 0;
+    if (!rc && !(rec = calloc((size_t)(1 + fed + update_record_count(hold, nsteps, refit_steps, nread)), rs)))
+        rc = reef_fail(err, "out of memory");
+    int k = 0, ordinal = 0;
+    if (!rc) rec[(size_t)k++ * rs] = REEF_PERSONAL_RESET; /* the generated firmware starts its buffers there */
+    for (uint32_t c = 0; !rc && c < nclips; c++)
+        for (uint32_t q = starts[c]; q < end[c]; q++) {
+            uint8_t *r = rec + (size_t)k++ * rs;
+            int32_t i = site_at[order[q]];
+            r[0] = REEF_PERSONAL_SEE;
+            if (i >= 0) {
+                r[0] = is_held(ordinal, hold, labelled) ? REEF_PERSONAL_HOLD : REEF_PERSONAL_ADD;
+                r[1] = (uint8_t)site->labels[i];
+                labelled_order[ordinal++] = (uint32_t)i;
+            }
+            r[2] = q == starts[c] ? REEF_PERSONAL_CLIP_START : 0;
+            memcpy(r + REEF_PERSONAL_HEADER, reef_dataset_sample(stream, order[q]), pixels);
+        }
+    if (!rc) *count = put_update_records(rec, rs, k, hold, margin, nsteps, refit_steps, nread), *frames_fed = fed;
+    free(where), free(order), free(starts), free(end), free(site_at);
+    if (rc) {
+        free(rec);
+        return NULL;
+    }
     return rec;
 }
 

@@ -19,13 +19,31 @@ int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, int balanc
 int reef_psteps_total(const reef_pplan *plan, int labelled);
 
 /* The records: ADD per labelled frame (HOLD for `hold` of them, spread
- * evenly over the site's order), nsteps STEP, GUARD when hold > 0, then
+ * evenly over the order sent: the site's, or order's, the labelled frames'
+ * site indices, when not NULL), nsteps STEP, GUARD when hold > 0, then
  * (hold > 0 and refit_steps > 0) REFIT and refit_steps STEP, one SAVE,
  * then the READs of train_count floats (malloc'd, count *
  * reef_precord_size(m) bytes; NULL when out of memory). */
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                       const uint8_t *is_labelled, int hold, int margin, int nsteps, int refit_steps,
-                       uint32_t train_count, int *count);
+                       const uint8_t *is_labelled, const uint32_t *order, int hold, int margin, int nsteps,
+                       int refit_steps, uint32_t train_count, int *count);
+/* The same update for a temporal session (session 13, reef/personal.h):
+ * every frame of each of stream's clips (a gray dataset of every frame the
+ * camera saw, e.g. `reef prep --split frames`, same size as the site) that
+ * holds a labelled site frame, in frame order up to the clip's last
+ * labelled frame, each record one raw frame: SEE, or ADD/HOLD with the
+ * site's label; a clip's first frame carries REEF_PERSONAL_CLIP_START.
+ * A RESET record comes first (the generated firmware requires it: its
+ * init writes over the buffer the first record is read into).
+ * labelled_order (room for the labelled count) gets the site indices of the
+ * labelled frames in the order sent (reef_precords with that order sends
+ * the prepped inputs of the same frames in the same order), frames_fed the
+ * frame records. Records of reef_precord_size_stream(m) bytes; NULL with
+ * err set on a stream of another size or a site frame it lacks. */
+uint8_t *reef_precords_stream(const reef_lowered_model *m, const reef_dataset *site, const reef_dataset *stream,
+                              const uint8_t *is_labelled, int hold, int margin, int nsteps, int refit_steps,
+                              uint32_t train_count, int *count, uint32_t *labelled_order, int *frames_fed,
+                              reef_error *err);
 int reef_pread_records(uint32_t train_count);
 /* The trained parameters from the READ records' outputs (REEF_PERSONAL_OUT
  * bytes each); -1 when some are missing. */
@@ -80,6 +98,11 @@ typedef struct reef_prun_options {
     int labelled_balance;        /* the labelled frames drawn class-balanced (reef_pdraw) */
     const reef_dataset *source;  /* replay samples come from here (NULL: no replay) */
     const reef_dataset *test;    /* original test split (NULL: not measured) */
+    /* (session 13) the camera's gray frames, every frame of the site's
+     * clips: the device computes the temporal input itself (a temporal
+     * session, reef_precords_stream); NULL: records carry the site's
+     * prepped inputs */
+    const reef_dataset *stream;
 } reef_prun_options;
 
 typedef struct reef_prun_record_cost {
@@ -115,6 +138,12 @@ typedef struct reef_prun_report {
     uint32_t flash_total, flash_code, flash_weights_model, flash_params0, flash_replay;
     uint32_t ram_total, ram_stack, ram_update_buffers;
     uint32_t planned_ram;
+    /* --stream: frame records sent (SEE + ADD + HOLD), and 1 when the update
+     * from them equals, bit for bit, the one from the site's prepped inputs
+     * of the same frames in the same order (the device's temporal step
+     * computed exactly what reef prep wrote) */
+    int stream_frames, stream_same_as_prep;
+    uint64_t see_insns;          /* qemu-m4: the SEE records (the step on frames not labelled) */
 } reef_prun_report;
 
 int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan *plan,

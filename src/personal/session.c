@@ -10,6 +10,11 @@
 
 size_t reef_precord_size(const reef_lowered_model *m) { return REEF_PERSONAL_HEADER + (size_t)m->input_size; }
 
+size_t reef_precord_size_stream(const reef_lowered_model *m)
+{
+    return REEF_PERSONAL_HEADER + (size_t)m->input_size / 2;
+}
+
 size_t reef_pout_size(const reef_ptail *t)
 {
     (void)t;
@@ -91,14 +96,14 @@ int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const re
 
 static void *own(reef_psession *s, size_t bytes)
 {
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 12; i++)
         if (!s->blocks[i]) return s->blocks[i] = calloc(1, bytes ? bytes : 1);
     return NULL;
 }
 
 void reef_psession_free(reef_psession *s)
 {
-    for (int i = 0; i < 8; i++) free(s->blocks[i]);
+    for (int i = 0; i < 12; i++) free(s->blocks[i]);
     memset(s, 0, sizeof *s);
 }
 
@@ -139,5 +144,20 @@ int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef
         return reef_fail(err, "out of memory");
     }
     reef_personal_init(p);
+    return 0;
+}
+
+int reef_psession_temporal(reef_psession *s, const reef_lowered_model *m, const reef_input_map *map, reef_error *err)
+{
+    if (m->input_rank != 4 || m->input_shape[3] != 2 || map->channels != 2)
+        return reef_fail(err, "a temporal session needs a model whose input has 2 channels [d, s]");
+    uint32_t pixels = (uint32_t)m->input_size / 2u;
+    uint16_t *mean = own(s, pixels * sizeof(uint16_t)), *slow = own(s, pixels * sizeof(uint16_t));
+    if (!mean || !slow) return reef_fail(err, "out of memory");
+    memcpy(s->input_lut[0], map->lut[0], 256);
+    memcpy(s->input_lut[1], map->lut[1], 256);
+    reef_temporal_init(&s->temporal, REEF_TEMPORAL_SLOW, mean, NULL, 1, slow, pixels);
+    s->p.temporal = &s->temporal;
+    s->p.input_map = (const int8_t(*)[256])s->input_lut;
     return 0;
 }

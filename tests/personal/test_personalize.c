@@ -19,6 +19,7 @@
 #include "codegen/lower.h"
 #include "personal/personal.h"
 #include "personal/run.h"
+#include "data/background.h"
 
 typedef struct fixture {
     reef_dataset train, site;
@@ -120,7 +121,7 @@ static void test_tail_matches_int8(void **state)
  * the qemu-m4 run checks that path bit-identical too. */
 /* session 11's settings for the next run_case_refit (the qemu-m4 test sets them) */
 static float case_lr_decay;
-static int case_guard_replay, case_replay_groups, case_augment;
+static int case_guard_replay, case_replay_groups;
 
 static void run_case_refit(const char *target, int scheme, int balance, int refit_epochs, int margin,
                            reef_prun_report *r, int expect_ok)
@@ -130,7 +131,6 @@ static void run_case_refit(const char *target, int scheme, int balance, int refi
     plan_for_scheme(&p, scheme);
     p.hp.balance = balance;
     p.hp.lr_decay = case_lr_decay, p.hp.guard_replay = case_guard_replay, p.replay_groups = case_replay_groups;
-    p.hp.augment = case_augment;
     /* sparse: every bias and the classifier's weights */
     for (int k = 0; k < p.ntrain; k++) p.train[k] = REEF_TRAIN_BIAS;
     p.train[p.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
@@ -266,11 +266,11 @@ static void test_plan_file_scheme(void **state)
     /* a plan file without replay_groups (before session 11) keeps its
      * class-balanced replay, and the new keys read back */
     plan_for(&p);
-    p.replay_groups = 0, p.hp.lr_decay = 0.5f, p.hp.guard_replay = 3, p.hp.guard_forget = 1, p.hp.augment = 3;
+    p.replay_groups = 0, p.hp.lr_decay = 0.5f, p.hp.guard_replay = 3, p.hp.guard_forget = 1, p.temporal = 1;
     if (reef_pplan_save(path, &p, "m.tflite", &err)) fail_msg("%s", err.msg);
     if (reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
-    assert_int_equal(back.hp.augment, 3);
     assert_int_equal(back.replay_groups, 0);
+    assert_int_equal(back.temporal, 1); /* session 13 */
     assert_true(back.hp.lr_decay == 0.5f);
     assert_int_equal(back.hp.guard_replay, 3);
     assert_int_equal(back.hp.guard_forget, 1);
@@ -579,50 +579,6 @@ static void test_lr_decay_per_epoch(void **state)
     small_session_close(&decayed), small_session_close(&by_hand), small_session_close(&constant);
 }
 
-/* hp.augment (session 12): STEP mirrors site samples at random. With every
- * site sample made left-right symmetric, bit 0 changes nothing (the same
- * parameters bit for bit as without it); on the real samples it changes
- * the update, and bit 1 (top-bottom) changes it again. */
-static void symmetrize_site(small_session *ss)
-{
-    const reef_tail_layer *L = &ss->t.tail.layers[0];
-    int32_t W = L->in_w, C = L->in_c, n = ss->t.tail.in_count;
-    for (int32_t k = 0; k < ss->s.p.site_count; k++) {
-        int8_t *b = ss->s.p.site + k * n;
-        for (int32_t y = 0; y < L->in_h; y++)
-            for (int32_t x = 0; x < W / 2; x++)
-                for (int32_t c = 0; c < C; c++) b[(y * W + W - 1 - x) * C + c] = b[(y * W + x) * C + c];
-    }
-}
-
-static void test_augment_mirrors(void **state)
-{
-    (void)state;
-    reef_pplan p;
-    plan_for(&p);
-    p.replay_count = 0, p.hp.batch_replay = 0;
-    small_session plain, lr, both, sym_plain, sym_lr;
-    small_session_open(&plain, &p, 12, 0, 0);
-    small_session_open(&sym_plain, &p, 12, 0, 0);
-    p.hp.augment = 1;
-    small_session_open(&lr, &p, 12, 0, 0);
-    small_session_open(&sym_lr, &p, 12, 0, 0);
-    p.hp.augment = 3;
-    small_session_open(&both, &p, 12, 0, 0);
-    const reef_tail_layer *L = &plain.t.tail.layers[0];
-    assert_int_equal(L->in_h * L->in_w * L->in_c, plain.t.tail.in_count); /* else augment does nothing */
-    assert_true(L->in_w > 1 && L->in_h > 1);
-    symmetrize_site(&sym_plain), symmetrize_site(&sym_lr);
-    run_epochs(&plain, 3), run_epochs(&lr, 3), run_epochs(&both, 3), run_epochs(&sym_plain, 3), run_epochs(&sym_lr, 3);
-    size_t bytes = (size_t)plain.t.tail.train_count * 4;
-    assert_memory_equal(sym_plain.s.p.params, sym_lr.s.p.params, bytes);
-    assert_true(memcmp(plain.s.p.params, lr.s.p.params, bytes) != 0);
-    assert_true(memcmp(lr.s.p.params, both.s.p.params, bytes) != 0);
-    assert_true(memcmp(plain.s.p.params, sym_plain.s.p.params, bytes) != 0); /* the symmetric site is another site */
-    small_session_close(&plain), small_session_close(&lr), small_session_close(&both);
-    small_session_close(&sym_plain), small_session_close(&sym_lr);
-}
-
 /* hp.guard_replay: an update trained on the site's frames with every label
  * flipped "gains" on the held-back frames (flipped too), so the guard on
  * them alone keeps it; scored on the source's replay samples as well, it
@@ -757,7 +713,7 @@ static void run_session(reef_psession *s, const reef_lowered_model *m, const ree
     int count = 0, nsteps = reef_psteps_total(p, 12 - hold);
     assert_true(fx.site.count <= sizeof is_labelled);
     if (reef_pdraw(&fx.site, 12, 3, 0, is_labelled, &err)) fail_msg("%s", err.msg);
-    uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, hold, margin, nsteps, 0, t->tail.train_count, &count);
+    uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, NULL, hold, margin, nsteps, 0, t->tail.train_count, &count);
     assert_non_null(rec);
     int8_t reset[4096] = {REEF_PERSONAL_RESET}, out[REEF_PERSONAL_OUT];
     assert_true(reef_precord_size(m) <= sizeof reset);
@@ -833,6 +789,75 @@ static void test_guard_old_copy_from_nvm(void **state)
     reef_ptail_free(&t);
 }
 
+/* Session 13: a temporal session (reef/personal.h) forms the model's [d, s]
+ * input on the device from raw gray frames (reef_temporal_step, as the
+ * inference firmware does, the frames not labelled sent as SEE), and its
+ * update equals, bit for bit, the one from the inputs reef prep writes
+ * (running-diff-slow over the clip) for the same labelled frames. Two
+ * clips of 24 frames, stored second clip first (the stream is sent in clip
+ * order); a stream of another frame size is refused. */
+static void test_stream_is_prep(void **state)
+{
+    (void)state;
+    static char names[48][16];
+    reef_dataset gray, slow, small;
+    reef_error err;
+    fixture_run_dataset(&gray, 48, 21);
+    for (int i = 0; i < 48; i++) {
+        snprintf(names[i], sizeof names[i], "c%d_f%d", 1 - i / 24, i % 24);
+        ((const char **)gray.ids)[i] = names[i];
+    }
+    if (reef_dataset_with_background(&gray, REEF_BG_DIFF_SLOW, &slow, &err)) fail_msg("%s", err.msg);
+    reef_arch a;
+    reef_model model;
+    reef_graph g;
+    reef_lowered_model m;
+    if (reef_arch_parse("name tiny2; input 8x8x2; stem k3 s2 c8 relu6; mbconv k3 e2 c8 s1 skip; head c16 relu6; gap; fc",
+                        "test", &a, &err) ||
+        reef_model_build(&model, &a, FIX_H, FIX_W, 2, 2, 7, &err))
+        fail_msg("%s", err.msg);
+    reef_norm_from_dataset(&model.norm, &slow);
+    fixture_run_train(&model, &slow, 2);
+    fixture_run_quantize(&model, &slow, &g);
+    reef_model_free(&model);
+    if (reef_lower(&g, &m, &err)) fail_msg("%s", err.msg);
+    reef_pplan p;
+    reef_pplan_default(&p);
+    p.hp.epochs = 2, p.hp.batch_site = 4, p.hp.batch_replay = 0, p.hp.lr = 0.05f, p.site_cap = 16, p.replay_count = 0;
+    reef_pplan_budget no_limits = {.clock_mhz = 120.0, .power_mw = 55.0};
+    if (reef_pplan_choose(&g, &m, &no_limits, &p, &err)) fail_msg("%s", err.msg);
+    p.hp.batch_replay = 0, p.replay_count = 0;
+    /* planned as a temporal session, the RAM counts the two backgrounds
+     * after the inference arena, shared with the transient buffers (here
+     * the larger: the tiny net's backgrounds are 256 bytes) */
+    reef_ptail t;
+    if (reef_ptail_build(&g, &m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
+    reef_pplan_cost(&p, &m, &t);
+    uint32_t plain_ram = p.ram_update;
+    p.temporal = 1;
+    reef_pplan_cost(&p, &m, &t);
+    uint32_t transient = reef_personal_transient_bytes(&t.tail), intake = ((uint32_t)m.arena_size + 15u) / 16u * 16u + 2u * (uint32_t)m.input_size;
+    assert_int_equal(p.ram_update - plain_ram, intake > transient ? intake - (m.arena_size > transient ? (uint32_t)m.arena_size : transient) : 0);
+    reef_ptail_free(&t);
+    reef_prun_options o = {.model_path = "tiny2", .site_path = "site", .target = "host", .labelled = 12,
+                           .hold_back = 3, .refit_epochs = 1, .draw_seed = 2, .stream = &gray};
+    reef_prun_report r;
+    if (reef_prun(&g, &m, &p, &slow, &o, &r, &err)) fail_msg("%s", err.msg);
+    printf("stream: %d frames fed for 12 labelled, same as prep: %d\n", r.stream_frames, r.stream_same_as_prep);
+    assert_int_equal(r.stream_same_as_prep, 1);
+    assert_true(r.stream_frames > 12 && r.stream_frames <= 48); /* SEE frames moved the backgrounds */
+    reef_prun_report_free(&r);
+    small = gray, small.width = FIX_W / 2, small.height = FIX_H * 2;
+    o.stream = &small;
+    assert_int_not_equal(reef_prun(&g, &m, &p, &slow, &o, &r, &err), 0);
+    assert_non_null(strstr(err.msg, "--stream"));
+    reef_prun_report_free(&r);
+    reef_lowered_free(&m);
+    reef_graph_free(&g);
+    reef_dataset_free(&slow);
+    reef_dataset_free(&gray);
+}
+
 static void test_qemu_bit_identical(void **state)
 {
     (void)state;
@@ -842,9 +867,8 @@ static void test_qemu_bit_identical(void **state)
      * hp.balance), a refit epoch after the guard, a decaying lr and a guard
      * that scores the replay samples too (session 11) */
     case_lr_decay = 0.7f, case_guard_replay = 4; /* of 8: the steps mix in the other 4 */
-    case_augment = 3; /* session 12: the site samples mirrored both ways */
     run_case_refit("qemu-m4", REEF_SCHEME_FLOAT, 1, 1, 0, &r, 1); /* reef_prun fails unless the weights are bit-identical */
-    case_lr_decay = 0.0f, case_guard_replay = 0, case_augment = 0;
+    case_lr_decay = 0.0f, case_guard_replay = 0;
     printf("qemu-m4: guard kept %d, replay %d -> %d of %d right\n", r.guard_kept, r.replay_correct_before,
            r.replay_correct_after, r.guard_replay);
     assert_int_equal(r.guard_replay, 4);
@@ -969,10 +993,10 @@ int main(void)
         cmocka_unit_test(test_refit_moves_held_back),
         cmocka_unit_test(test_refit_after_refusal_is_nothing),
         cmocka_unit_test(test_lr_decay_per_epoch),
-        cmocka_unit_test(test_augment_mirrors),
         cmocka_unit_test(test_draw_balanced),
         cmocka_unit_test(test_guard_judges_replay),
         cmocka_unit_test(test_replay_by_habitat),
+        cmocka_unit_test(test_stream_is_prep),
         cmocka_unit_test(test_qemu_bit_identical),
         cmocka_unit_test(test_int8_tail_is_inference),
         cmocka_unit_test(test_int8_update_on_host),

@@ -41,12 +41,28 @@
  *          bytes 1, 2 = held-back samples correct after, before; bytes
  *          3, 4 = replay samples correct after, before. A refusal
  *          holds until RESET: later STEPs do nothing (answer loss 0)
+ *   SEE    (session 13, temporal sessions only) the frame only moves the
+ *          camera's backgrounds: no body run, nothing kept
  *   REFIT  after a GUARD that kept the update: the held-back samples join
  *          the training samples and the step count restarts, so the STEPs
  *          that follow (the host sends refit_epochs * steps per epoch of
  *          them) go on training the accepted parameters on all the
  *          labelled frames; after a refusal it does nothing. out: byte 0 =
  *          the samples now trained on (clamped to 127)
+ *
+ * Temporal sessions (temporal != NULL, session 13): the model's input is
+ * the camera's temporal context [d, s] (reef/background.h), and every
+ * frame record (SEE, ADD, HOLD, EVAL, BEFORE) carries one raw gray frame
+ * (temporal->bg.pixels bytes) instead of the int8 input: the device runs
+ * reef_temporal_step on it, as the inference firmware does on every frame
+ * (the backgrounds move), and maps [d, s] to the int8 input through
+ * input_map (the model's input quantization, one table per channel).
+ * Header byte 2 bit 0 (REEF_PERSONAL_CLIP_START) on a frame record starts
+ * the backgrounds afresh: a clip's first frame, a new camera placement.
+ * The host sends every frame of each clip that holds a labelled frame, in
+ * frame order, the unlabelled ones as SEE: the inputs are then exactly
+ * the ones `reef prep --background running-diff-slow --background-over
+ * clip` writes.
  *
  * Everything is caller-owned and sized by the generator. arena is shared:
  * the body's activations during ADD and EVAL, the update's transient
@@ -57,6 +73,7 @@
 
 #include <stdint.h>
 
+#include "reef/background.h"
 #include "reef/nvm.h"
 #include "reef/step.h"
 #include "reef/train.h"
@@ -72,7 +89,9 @@ enum {
     REEF_PERSONAL_HOLD = 8,
     REEF_PERSONAL_GUARD = 9,
     REEF_PERSONAL_REFIT = 10,
+    REEF_PERSONAL_SEE = 11,
 };
+#define REEF_PERSONAL_CLIP_START 1u /* header byte 2 of a temporal session's frame record */
 #define REEF_PERSONAL_MAX_CLASSES 16
 #define REEF_PERSONAL_OUT 256    /* bytes the device answers per record */
 #define REEF_PERSONAL_HEADER 4   /* bytes before the frame in a record */
@@ -109,6 +128,11 @@ typedef struct reef_personal {
     int32_t replay_count;
     /* transient buffers, float offsets into arena (4-byte aligned) */
     uint32_t grads_at, acts_at, delta_a_at, delta_b_at;
+    /* the camera's temporal step (NULL: frame records carry the int8
+     * input); its buffers are the caller's, started by reef_temporal_init
+     * before the first record (a clip start also starts them) */
+    reef_temporal *temporal;
+    const int8_t (*input_map)[256]; /* (2, 256): channel c's int8 input of byte v */
     /* where SAVE persists the trained parameters (NULL: nowhere) */
     reef_nvm_record *store;
     /* run state */

@@ -100,11 +100,6 @@ typedef struct reef_tail_hparams {
                                   the new and the old parameters */
     int32_t guard_forget;      /* ... and refuses an update that answers more than this
                                   many fewer of them correctly than the old parameters */
-    int32_t augment;           /* (session 12) STEP mirrors each site sample's boundary
-                                  tensor at random, a coin per sample and step:
-                                  bit 0 left-right, bit 1 top-bottom (flips of the
-                                  labelled frames that cost no RAM, no flash and no
-                                  body run); replay samples are never mirrored; 0: off */
 } reef_tail_hparams;
 
 /* The buffers of an update; all sized by the generator (no malloc). */

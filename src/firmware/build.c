@@ -390,7 +390,7 @@ static void cache_evict(const char *dir)
             continue;
         snprintf(path, sizeof path, "%.4000s/%.255s", dir, e->d_name);
         if (stat(path, &st)) continue;
-        snprintf(files[n].name, sizeof files[n].name, "%s", e->d_name);
+        memcpy(files[n].name, e->d_name, len + 1); /* len < sizeof name: checked above */
         files[n].mtime = st.st_mtime;
         files[n++].size = st.st_size;
     }

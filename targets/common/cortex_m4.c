@@ -32,10 +32,12 @@ void Default_Handler(void);
  * underestimate). */
 #define STACK_PAINT_WINDOW (32u * 1024u)
 
+/* In addresses, not pointers: _estack - N points before the array GCC
+ * takes _estack to be, which -Warray-bounds reports. */
 static uint32_t *paint_floor(void)
 {
-    uint32_t *floor = _estack - STACK_PAINT_WINDOW / sizeof(uint32_t);
-    return floor > _stack_bottom ? floor : _stack_bottom;
+    uintptr_t floor = (uintptr_t)_estack - STACK_PAINT_WINDOW;
+    return floor > (uintptr_t)_stack_bottom ? (uint32_t *)floor : _stack_bottom;
 }
 
 /* Paints [paint_floor, sp - 64) with STACK_PAINT. Runs first, before

@@ -63,15 +63,3 @@ int reef_cache_dir(char *dir, size_t size)
     else return -1;
     return 0;
 }
-
-void reef_make_parent_dirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0777);
-            *p = '/';
-        }
-}

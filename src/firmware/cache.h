@@ -24,7 +24,4 @@ uint64_t reef_hash_dir(uint64_t h, const char *dir);
  * -1 when none is set. */
 int reef_cache_dir(char *dir, size_t size);
 
-/* Makes every missing folder on the way to path's last component. */
-void reef_make_parent_dirs(const char *path);
-
 #endif

@@ -45,26 +45,12 @@ typedef struct workdir {
     char input_map[4200]; /* <name>_input_map.h (temporal context only) */
 } workdir;
 
-static int make_dirs(const char *path, reef_error *err)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) && errno != EEXIST) return reef_fail(err, "cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return reef_fail(err, "cannot create %s: %s", buf, strerror(errno));
-    return 0;
-}
-
 static int workdir_open(workdir *w, const reef_pipeline_opts *o, reef_error *err)
 {
     memset(w, 0, sizeof *w);
     if (o->work_dir) {
         snprintf(w->dir, sizeof w->dir, "%s", o->work_dir);
-        if (make_dirs(w->dir, err)) return -1;
+        if (reef_make_dirs(w->dir, err)) return -1;
     } else {
         if (reef_scratch_dir_make(w->dir, sizeof w->dir, "reef-run-"))
             return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));

@@ -229,8 +229,9 @@ int reef_step_cycles_default(const reef_lowered_model *m, const reef_device_prof
     snprintf(note, note_size, "step cycles measured on qemu-m4 (one run, emulated counts x the cycle model)");
     if (cached) {
         reef_error ignored; /* a cache that cannot be written only costs the next run a measurement */
-        reef_make_parent_dirs(path);
-        if (reef_step_cycles_write(path, *cycles, m->nsteps,
+        char dir[3072];
+        if (!reef_cache_dir(dir, sizeof dir) && !reef_make_dirs(dir, &ignored) &&
+            reef_step_cycles_write(path, *cycles, m->nsteps,
                                    "reef step cycles: modeled cycles (docs/cycle-model.md) from the emulated\n"
                                    "per-class instruction counts of one qemu-m4 run on a fixed pseudo-random input",
                                    &ignored) == 0) {

@@ -226,38 +226,32 @@ static int save_params(const char *path, const float *params, uint32_t n, reef_e
     return reef_write_file(path, params, (size_t)n * sizeof(float), err);
 }
 
-/* --stream: the records of a temporal session (the camera's frames). */
-static int stream_records(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
-                          const uint8_t *is_labelled, int nsteps, int refit_steps, const reef_ptail *t,
-                          const reef_prun_options *o, uint8_t **records, int *count, reef_prun_report *r,
-                          reef_error *err)
+/* --stream: the records of a temporal session (the camera's frames);
+ * order gets the labelled frames in the order the records send them. */
+static int stream_records(const reef_lowered_model *m, const reef_dataset *site, const uint8_t *is_labelled,
+                          int nsteps, int refit_steps, const reef_ptail *t, const reef_prun_options *o,
+                          uint32_t *order, uint8_t **records, int *count, reef_prun_report *r, reef_error *err)
 {
-    uint32_t *order = malloc(((size_t)o->labelled + 1) * sizeof *order);
-    if (!order) return reef_fail(err, "out of memory");
-    (void)map;
     *records = reef_precords_stream(m, site, o->stream, is_labelled, o->hold_back, o->guard_margin, nsteps, refit_steps,
                                     t->tail.train_count, count, order, &r->stream_frames, err);
-    free(order);
     return *records ? 0 : -1;
 }
 
 /* --stream: the same update from the site's prepped inputs of the same
- * labelled frames in the same order, on a session without the temporal
- * step; stream_same_as_prep says whether the weights are the same bits. */
+ * labelled frames in the same order (stream_records' order), on a session
+ * without the temporal step; stream_same_as_prep says whether the weights
+ * are the same bits. */
 static int compare_with_prep(const reef_lowered_model *m, const reef_input_map *map, const reef_ptail *t,
                              const reef_pplan *plan, const reef_dataset *site, const uint8_t *is_labelled,
-                             const int8_t *replay, const uint8_t *replay_labels, int nsteps, int refit_steps,
-                             const reef_prun_options *o, const float *params, reef_prun_report *r, reef_error *err)
+                             const uint32_t *order, const int8_t *replay, const uint8_t *replay_labels, int nsteps,
+                             int refit_steps, const reef_prun_options *o, const float *params, reef_prun_report *r,
+                             reef_error *err)
 {
-    uint32_t *order = malloc(((size_t)o->labelled + 1) * sizeof *order);
     float *got = malloc((size_t)t->tail.train_count * sizeof(float) + 4);
-    uint8_t *srec = NULL, *prec = NULL;
-    int scount = 0, pcount = 0, fed = 0, rc = order && got ? 0 : reef_fail(err, "out of memory");
+    uint8_t *prec = NULL;
+    int pcount = 0, rc = got ? 0 : reef_fail(err, "out of memory");
     reef_psession s;
     memset(&s, 0, sizeof s);
-    if (!rc && !(srec = reef_precords_stream(m, site, o->stream, is_labelled, o->hold_back, o->guard_margin, nsteps,
-                                             refit_steps, t->tail.train_count, &scount, order, &fed, err)))
-        rc = -1;
     if (!rc && !(prec = reef_precords(m, map, site, is_labelled, order, o->hold_back, o->guard_margin, nsteps,
                                       refit_steps, t->tail.train_count, &pcount)))
         rc = reef_fail(err, "out of memory");
@@ -265,7 +259,7 @@ static int compare_with_prep(const reef_lowered_model *m, const reef_input_map *
     if (!rc) rc = reef_prun_host(&s, prec, pcount, reef_precord_size(m), got, NULL, NULL, err);
     if (!rc) r->stream_same_as_prep = !memcmp(got, params, (size_t)t->tail.train_count * 4);
     reef_psession_free(&s);
-    free(order), free(got), free(srec), free(prec);
+    free(got), free(prec);
     return rc;
 }
 
@@ -278,6 +272,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     reef_input_map map;
     int8_t *replay = NULL;
     uint8_t *replay_labels = NULL, *is_labelled = NULL, *records = NULL;
+    uint32_t *order = NULL; /* --stream: the labelled frames in the records' order */
     float *params = NULL, *losses = NULL;
     reef_psession s;
     memset(&s, 0, sizeof s);
@@ -291,7 +286,8 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, o->labelled_balance, is_labelled, err);
-    if (!rc && o->stream) rc = stream_records(m, &map, site, is_labelled, nsteps, refit_steps, &t, o, &records, &count, r, err);
+    if (!rc && o->stream && !(order = malloc(((size_t)o->labelled + 1) * sizeof *order))) rc = reef_fail(err, "out of memory");
+    if (!rc && o->stream) rc = stream_records(m, site, is_labelled, nsteps, refit_steps, &t, o, order, &records, &count, r, err);
     else if (!rc && !(records = reef_precords(m, &map, site, is_labelled, NULL, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + refit_steps + 1) * sizeof(float));
@@ -299,7 +295,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc) rc = reef_psession_init(&s, m, &t, plan, replay, replay_labels, err);
     if (!rc && o->stream) rc = reef_psession_temporal(&s, m, &map, err);
     if (!rc) rc = reef_prun_host(&s, records, count, o->stream ? reef_precord_size_stream(m) : reef_precord_size(m), params, losses, guard, err);
-    if (!rc && o->stream) rc = compare_with_prep(m, &map, &t, plan, site, is_labelled, replay, replay_labels, nsteps, refit_steps, o, params, r, err);
+    if (!rc && o->stream) rc = compare_with_prep(m, &map, &t, plan, site, is_labelled, order, replay, replay_labels, nsteps, refit_steps, o, params, r, err);
     if (!rc) {
         r->labelled = o->labelled;
         r->labelled_balance = o->labelled_balance;
@@ -337,7 +333,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc && o->test) rc = reef_peval(m, &t, &map, o->test, NULL, params, refused, &r->test, err);
     if (!rc && o->params_out) rc = save_params(o->params_out, params, t.tail.train_count, err);
     reef_psession_free(&s);
-    free(replay), free(replay_labels), free(is_labelled), free(records), free(params), free(losses);
+    free(replay), free(replay_labels), free(is_labelled), free(records), free(order), free(params), free(losses);
     reef_ptail_free(&t);
     return rc;
 }

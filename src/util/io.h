@@ -39,6 +39,9 @@ int reef_atomic_finish(reef_atomic_file *af, reef_error *err);
 /* Closes and removes the temporary (safe to call after a failed commit). */
 void reef_atomic_abort(reef_atomic_file *af);
 
+/* Makes the folder path and every missing folder on the way (mkdir -p). */
+int reef_make_dirs(const char *path, reef_error *err);
+
 /* Writes a whole buffer to path atomically. */
 int reef_write_file(const char *path, const void *data, size_t size, reef_error *err);
 

@@ -348,13 +348,17 @@ static int plan_arena(const reef_graph *g, reef_lowered_model *m, const lifetime
         if (buf_of[t] >= 0 && head != t && buf_of[head] >= 0) group[buf_of[t]] = buf_of[head], rel[buf_of[t]] = d;
         any_disp |= d != 0;
     }
-    /* displacements from the group's lowest member */
-    for (int b = 0; b < cap; b++) {
-        int64_t low = 0;
-        for (int i = 0; i < cap; i++)
-            if (group[i] == group[b] && rel[i] < low) low = rel[i];
-        disp[b] = (size_t)(rel[b] - low);
+    /* displacements from the group's lowest member (a group is named by
+     * a buffer index, so low[] is indexed by it) */
+    int64_t *low = calloc((size_t)(cap ? cap : 1), sizeof *low);
+    if (!low) {
+        free(bufs), free(buf_of), free(group), free(rel), free(disp);
+        return reef_fail(err, "%s: out of memory", model_name(g));
     }
+    for (int b = 0; b < cap; b++)
+        if (rel[b] < low[group[b]]) low[group[b]] = rel[b];
+    for (int b = 0; b < cap; b++) disp[b] = (size_t)(rel[b] - low[group[b]]);
+    free(low);
     int first_scratch = n;
     for (int k = 0; k < m->nsteps; k++) {
         uint32_t scratch = reef_lowered_step_io(&m->steps[k])->scratch_size;

@@ -1,8 +1,9 @@
 /* The arena memory planner (see plan.h). Buffers are placed one at a time;
  * a placement is valid when it overlaps no already-placed buffer whose
- * lifetime intersects. Candidate offsets are 0 and the aligned ends (or, for
- * top placements, starts) of conflicting buffers, so each placement costs
- * O(n^2) and a plan O(n^3): models have at most a few hundred buffers. */
+ * lifetime intersects. Candidate offsets are 0 and the aligned ends of the
+ * placed buffers that meet it in time (and, two-ended, the top of the
+ * target arena); each candidate is checked against those buffers only, so a
+ * plan costs O(n * d^2) for d buffers met, at most O(n^3). */
 #include "codegen/plan.h"
 
 #include <stdint.h>
@@ -64,27 +65,34 @@ int reef_plan_check(const reef_plan_buffer *bufs, int n, size_t align, reef_erro
 
 /* ---- one placement run -------------------------------------------------- */
 
+/* Buffer lists built once per plan, so a candidate offset is checked
+ * against only the buffers whose lifetimes meet (a chain's tensor meets a
+ * handful, not all n) and a group is walked through its own members.
+ * Before these, checking one candidate cost O(n^2) and planning vww's
+ * hundreds of buffers, many times over per lowering, dominated reef gen
+ * and the planner's tests; the offsets chosen are unchanged. */
 typedef struct placer {
     const reef_plan_buffer *bufs;
     int n;
     size_t align;
-    const int *group; /* (n) buffers of one group share an offset; NULL: each its own */
     const size_t *disp; /* (n) a member's offset above its group's, NULL: all 0 */
-    size_t *offset;   /* (n) offsets being assigned */
-    char *placed;     /* (n) 1 once placed */
+    const int *lead;    /* (n) the lowest-index member of i's group (i alone: i) */
+    const int *next;    /* (n) the next member of i's group by index, -1 after the last */
+    const int *meet_at; /* (n + 1) meets[meet_at[i] .. meet_at[i+1]) lists the buffers i meets in time */
+    const int *meets;
+    size_t *offset;     /* (n) offsets being assigned */
+    char *placed;       /* (n) 1 once placed */
+    char *seen;         /* (n) all 0 between calls: lowest_fit's marks */
 } placer;
 
-static int same_group(const placer *p, int a, int b)
-{
-    return a == b || (p->group && p->group[a] == p->group[b]);
-}
+#define FOR_MEMBERS(p, i, b) for (int i = (p)->lead[b]; i >= 0; i = (p)->next[i])
 
 static int one_fits_at(const placer *p, int b, size_t off)
 {
-    for (int i = 0; i < p->n; i++)
-        if (p->placed[i] && lifetimes_meet(&p->bufs[i], &p->bufs[b]) &&
-            bytes_meet(p->offset[i], p->bufs[i].size, off, p->bufs[b].size))
-            return 0;
+    for (int k = p->meet_at[b]; k < p->meet_at[b + 1]; k++) {
+        int i = p->meets[k];
+        if (p->placed[i] && bytes_meet(p->offset[i], p->bufs[i].size, off, p->bufs[b].size)) return 0;
+    }
     return 1;
 }
 
@@ -96,9 +104,8 @@ static size_t disp_of(const placer *p, int i)
 /* Buffer b and every buffer of its group fit with the group at off. */
 static int fits_at(const placer *p, int b, size_t off)
 {
-    if (!p->group) return one_fits_at(p, b, off);
-    for (int i = 0; i < p->n; i++)
-        if (same_group(p, i, b) && !one_fits_at(p, i, off + disp_of(p, i))) return 0;
+    FOR_MEMBERS(p, i, b)
+    if (!one_fits_at(p, i, off + disp_of(p, i))) return 0;
     return 1;
 }
 
@@ -106,31 +113,43 @@ static int fits_at(const placer *p, int b, size_t off)
 static size_t group_size(const placer *p, int b)
 {
     size_t size = 0;
-    for (int i = 0; i < p->n; i++)
-        if (same_group(p, i, b) && disp_of(p, i) + p->bufs[i].size > size) size = disp_of(p, i) + p->bufs[i].size;
+    FOR_MEMBERS(p, i, b)
+    if (disp_of(p, i) + p->bufs[i].size > size) size = disp_of(p, i) + p->bufs[i].size;
     return size;
 }
 
-/* The lowest aligned offset where buffer b (and its group) fits. */
+/* Candidate offsets for b's group on top of placed buffer i (its aligned
+ * end, and that end less each displaced member's displacement): the lowest
+ * that fits and is below best, else best. */
+static size_t lowest_above(const placer *p, int b, int i, size_t best)
+{
+    size_t end = align_up(p->offset[i] + p->bufs[i].size, p->align);
+    if (end < best && fits_at(p, b, end)) best = end;
+    /* a displaced member just above buffer i */
+    FOR_MEMBERS(p, j, b)
+    if (disp_of(p, j) && disp_of(p, j) <= end) {
+        size_t cand = end - disp_of(p, j);
+        if (cand < best && fits_at(p, b, cand)) best = cand;
+    }
+    return best;
+}
+
+/* The lowest aligned offset where buffer b (and its group) fits: 0, or on
+ * top of a placed buffer that meets one of the group in time. The minimum
+ * over the candidates does not depend on the order they are tried in. */
 static size_t lowest_fit(const placer *p, int b)
 {
     size_t best = SIZE_MAX;
     if (fits_at(p, b, 0)) return 0;
-    for (int i = 0; i < p->n; i++) {
-        if (!p->placed[i]) continue;
-        int meets = !p->group && lifetimes_meet(&p->bufs[i], &p->bufs[b]);
-        for (int j = 0; p->group && j < p->n && !meets; j++)
-            meets = same_group(p, j, b) && lifetimes_meet(&p->bufs[i], &p->bufs[j]);
-        if (!meets) continue;
-        size_t end = align_up(p->offset[i] + p->bufs[i].size, p->align);
-        if (end < best && fits_at(p, b, end)) best = end;
-        /* a displaced member just above buffer i */
-        for (int j = 0; p->disp && j < p->n; j++)
-            if (same_group(p, j, b) && p->disp[j] && p->disp[j] <= end) {
-                size_t cand = end - p->disp[j];
-                if (cand < best && fits_at(p, b, cand)) best = cand;
-            }
+    FOR_MEMBERS(p, j, b)
+    for (int k = p->meet_at[j]; k < p->meet_at[j + 1]; k++) {
+        int i = p->meets[k];
+        if (!p->placed[i] || p->seen[i]) continue;
+        p->seen[i] = 1;
+        best = lowest_above(p, b, i, best);
     }
+    FOR_MEMBERS(p, j, b)
+    for (int k = p->meet_at[j]; k < p->meet_at[j + 1]; k++) p->seen[p->meets[k]] = 0;
     return best; /* always found: above every conflicting buffer is free */
 }
 
@@ -211,12 +230,11 @@ static size_t run_strategy(placer *p, const strategy *s, const int *idx, size_t 
         int b = idx[k];
         if (p->placed[b]) continue; /* with its group */
         size_t off = place_one(p, b, s->two_ended, target);
-        for (int i = 0; i < p->n; i++)
-            if (same_group(p, i, b)) {
-                p->offset[i] = off + disp_of(p, i);
-                p->placed[i] = 1;
-                if (p->offset[i] + p->bufs[i].size > arena) arena = p->offset[i] + p->bufs[i].size;
-            }
+        FOR_MEMBERS(p, i, b) {
+            p->offset[i] = off + disp_of(p, i);
+            p->placed[i] = 1;
+            if (p->offset[i] + p->bufs[i].size > arena) arena = p->offset[i] + p->bufs[i].size;
+        }
     }
     return arena;
 }
@@ -234,6 +252,41 @@ static size_t aligned_lower_bound(const reef_plan_buffer *bufs, int n, size_t al
     size_t lb = reef_plan_lower_bound(copy, n);
     free(copy);
     return lb;
+}
+
+/* lead[i]: the lowest-index buffer of i's group; next[i]: the next member
+ * after i by index, or -1. Without groups every buffer is its own. */
+static void link_groups(const int *group, int n, int *lead, int *next)
+{
+    for (int i = 0; i < n; i++) {
+        lead[i] = i, next[i] = -1;
+        for (int j = 0; group && j < i; j++)
+            if (group[j] == group[i]) {
+                lead[i] = lead[j];
+                break;
+            }
+        if (lead[i] == i) continue;
+        int tail = lead[i];
+        while (next[tail] >= 0) tail = next[tail];
+        next[tail] = i;
+    }
+}
+
+/* The buffers each buffer meets in time (itself left out), as one list:
+ * buffer i's are at [meet_at[i], meet_at[i+1]). NULL when out of memory. */
+static int *list_meets(const reef_plan_buffer *bufs, int n, int *meet_at)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        meet_at[i] = (int)total;
+        for (int j = 0; j < n; j++) total += j != i && lifetimes_meet(&bufs[i], &bufs[j]);
+    }
+    meet_at[n] = (int)total;
+    int *meets = malloc((total ? total : 1) * sizeof *meets);
+    for (int i = 0, k = 0; meets && i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (j != i && lifetimes_meet(&bufs[i], &bufs[j])) meets[k++] = j;
+    return meets;
 }
 
 int reef_plan(reef_plan_buffer *bufs, int n, size_t align, reef_plan_stats *stats, reef_error *err)
@@ -270,11 +323,17 @@ int reef_plan_grouped_disp(reef_plan_buffer *bufs, int n, const int *group, cons
         for (int j = i + 1; j < n; j++)
             if (group[i] == group[j] && lifetimes_meet(&bufs[i], &bufs[j]))
                 return reef_fail(err, "plan: buffers %d and %d share an offset but are live at one step", i, j);
-    placer p = {bufs, n, align, group, disp, calloc((size_t)n, sizeof(size_t)), calloc((size_t)n, 1)};
+    int *lead = malloc((size_t)n * sizeof *lead), *next = malloc((size_t)n * sizeof *next);
+    int *meet_at = calloc((size_t)n + 1, sizeof *meet_at), *meets = NULL;
     size_t *best = calloc((size_t)n, sizeof *best);
     int *idx = calloc((size_t)n, sizeof *idx);
-    if (!p.offset || !p.placed || !best || !idx) {
-        free(p.offset), free(p.placed), free(best), free(idx);
+    placer p = {bufs, n, align, disp, lead, next, meet_at, NULL, calloc((size_t)n, sizeof(size_t)),
+                calloc((size_t)n, 1), calloc((size_t)n, 1)};
+    if (lead && next && meet_at) link_groups(group, n, lead, next), meets = list_meets(bufs, n, meet_at);
+    p.meets = meets;
+    if (!meets || !p.offset || !p.placed || !p.seen || !best || !idx) {
+        free(lead), free(next), free(meet_at), free(meets);
+        free(p.offset), free(p.placed), free(p.seen), free(best), free(idx);
         return reef_fail(err, "plan: out of memory for %d buffers", n);
     }
     size_t target = aligned_lower_bound(bufs, n, align);
@@ -289,7 +348,8 @@ int reef_plan_grouped_disp(reef_plan_buffer *bufs, int n, const int *group, cons
         }
     }
     for (int i = 0; i < n; i++) bufs[i].offset = best[i];
-    free(p.offset), free(p.placed), free(best), free(idx);
+    free(lead), free(next), free(meet_at), free(meets);
+    free(p.offset), free(p.placed), free(p.seen), free(best), free(idx);
     if (stats) *stats = result;
     return 0;
 }

@@ -498,6 +498,54 @@ static void test_inner_calibration(void **state)
     syn_free(&d);
 }
 
+/* --augment motion=P (a lever for the moving-scene habitats): a training
+ * sample gets a random class-0 frame's motion, p - 128 at the same place,
+ * added, its label kept. Class-0 frames here are 168 everywhere, class-1
+ * frames 128 (still): with P = 1 every input the last batch saw is its own
+ * frame plus 40 gray levels, normalized; with P = 0 its own frame. */
+static void test_motion_augmentation(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    uint8_t pixels[N * H * W];
+    uint16_t labels[N], groups[N];
+    const char *ids[N];
+    for (int i = 0; i < N; i++) {
+        labels[i] = (uint16_t)(i % 2), groups[i] = (uint16_t)(i % NGROUPS), ids[i] = "x";
+        memset(pixels + i * H * W, labels[i] ? 128 : 168, H * W);
+    }
+    reef_dataset ds = {0};
+    ds.count = N, ds.height = H, ds.width = W, ds.channels = 1, ds.num_classes = 2, ds.num_groups = NGROUPS;
+    ds.pixels = pixels, ds.labels = labels, ds.groups = groups, ds.ids = ids;
+    ds.class_names = class_names, ds.group_names = group_names;
+    reef_cv_options o;
+    tiny_options(&o, 1);
+    o.cfg.batch = N;
+    char why[256];
+    assert_int_equal(reef_train_cfg_set(&o.cfg, "augment", "motion=2", why, sizeof why), -1);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(reef_train_cfg_set(&o.cfg, "augment", pass ? "motion" : "motion=1", why, sizeof why), 0);
+        assert_near(o.cfg.aug.motion, pass ? 0.5 : 1.0, 1e-7);
+        if (pass) o.cfg.aug.motion = 0;  // off: each input its own frame
+        reef_error err;
+        reef_model m;
+        reef_trainer t;
+        assert_int_equal(reef_model_build(&m, &o.arch, H, W, 1, 2, 1, &err), 0);
+        reef_norm_from_dataset(&m.norm, &ds);
+        assert_int_equal(reef_model_set_batch(&m, N, 1, &err), 0);
+        assert_int_equal(reef_trainer_init(&t, &m, &ds, &o.cfg, &err), 0);
+        reef_epoch_stats st;
+        assert_int_equal(reef_trainer_epoch(&t, &st, NULL, NULL, NULL), 0);
+        for (int i = 0; i < N; i++) {
+            const double own = t.labels[i] ? 128 : 168, add = pass ? 0 : 40;
+            const double want = ((own + add) / 255.0 - m.norm.mean[0]) / m.norm.std[0];
+            for (int p = 0; p < H * W; p++) assert_near(m.input[i * H * W + p], want, 1e-4);
+        }
+        reef_trainer_free(&t);
+        reef_model_free(&m);
+    }
+}
+
 /* The JSON without its timing. */
 static void drop_seconds(char *out)
 {
@@ -874,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_choose_offset_known_shift),
         cmocka_unit_test(test_shift_class_bias),
         cmocka_unit_test(test_inner_calibration),
+        cmocka_unit_test(test_motion_augmentation),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_report_repeat),
         cmocka_unit_test(test_background_channel),

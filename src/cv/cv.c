@@ -322,8 +322,8 @@ int reef_cv_inner_groups(const reef_cv_plan *p, int f, const reef_dataset *ds, i
     memset(inner, 0, (size_t)p->num_groups);
     if (k < 1 || (uint32_t)k >= ncand) {
         free(cand);
-        return reef_fail(err, "inner calibration: hold out from 1 to %u of the fold's %u training groups, not %d",
-                         ncand > 0 ? ncand - 1 : 0, ncand, k);
+        return reef_fail(err, "--inner-groups %d: hold out from 1 to %u of the fold's %u training groups", k,
+                         ncand > 0 ? ncand - 1 : 0, ncand);
     }
     reef_rng rng;
     reef_rng_seed(&rng, (seed * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)f * 0xD1B54A32D192ED03ull) ^ 0x1A);

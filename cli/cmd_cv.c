@@ -27,7 +27,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: reef cv --data FILE [--arch A] [--folds group|K] [--repeat R] [--int8]\n"
-            "               [recipe options] [--jobs N] [--keep DIR] [--plot FILE] [--json]\n\n"
+            "               [--calibrate inner [--inner-groups K]] [recipe options] [--jobs N]\n"
+            "               [--keep DIR] [--plot FILE] [--json]\n\n"
             "Cross-validation over the dataset's groups (DeepFish: habitats). Each fold trains\n"
             "the recipe (as `reef train` would) on every group it does not hold out and scores\n"
             "the held-out group(s): the accuracy a model reaches at a site it never saw. Prints\n"
@@ -49,6 +50,13 @@ static void usage(FILE *fp)
             "  --int8            also quantize every fold's model (calibrated on its training\n"
             "                    samples) and score it through the int8 path; tables show int8\n"
             "  --calib N         int8 calibration samples (default 500)\n"
+            "  --calibrate inner set each fold's decision bias on inner held-out groups (2 classes):\n"
+            "                    the fold also trains on its training groups minus K of them and\n"
+            "                    picks the offset to the last class's classifier bias that\n"
+            "                    maximizes their mean (accuracy + balanced accuracy) / 2; the\n"
+            "                    fold's model gets it in its fc bias (and so in the int8 bias).\n"
+            "                    The held-out groups never take part. About 1.8x the training.\n"
+            "  --inner-groups K  groups held out inside each fold for --calibrate (default 4)\n"
             "  --jobs N          folds at once (default: the number of cores)\n"
             "  --keep DIR        keep DIR/fold-NN.ckpt (.tflite with --int8) and fold-NN.txt\n"
             "                    (held-out groups, then every train and test sample ID)\n"
@@ -60,14 +68,14 @@ static void usage(FILE *fp)
 typedef struct cv_args {
     const char *data, *train_data, *arch, *keep, *plot, *groups;
     int folds_k;  /* 0: one fold per group */
-    long repeat, jobs, calib;
-    int int8, json;
+    long repeat, jobs, calib, inner_groups;
+    int int8, json, calibrate;
     cli_recipe recipe;
 } cv_args;
 
 static int parse(int argc, char **argv, cv_args *a)
 {
-    enum { O_DATA = 256, O_ARCH, O_FOLDS, O_REPEAT, O_INT8, O_CALIB, O_JOBS, O_KEEP, O_PLOT, O_JSON, O_HELP, O_GROUPS, O_TRAIN_DATA };
+    enum { O_DATA = 256, O_ARCH, O_FOLDS, O_REPEAT, O_INT8, O_CALIB, O_JOBS, O_KEEP, O_PLOT, O_JSON, O_HELP, O_GROUPS, O_TRAIN_DATA, O_CALIBRATE, O_INNER };
     static const struct option opts[] = {
         {"data", required_argument, NULL, O_DATA},   {"arch", required_argument, NULL, O_ARCH},
         {"folds", required_argument, NULL, O_FOLDS}, {"repeat", required_argument, NULL, O_REPEAT},
@@ -76,10 +84,11 @@ static int parse(int argc, char **argv, cv_args *a)
         {"plot", required_argument, NULL, O_PLOT},   {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, O_HELP},         {"groups", required_argument, NULL, O_GROUPS},
         {"train-data", required_argument, NULL, O_TRAIN_DATA},
+        {"calibrate", required_argument, NULL, O_CALIBRATE}, {"inner-groups", required_argument, NULL, O_INNER},
         CLI_RECIPE_OPTIONS,
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
-    a->arch = "fish-s", a->calib = 500, a->repeat = 0;
+    a->arch = "fish-s", a->calib = 500, a->repeat = 0, a->inner_groups = 4;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     a->jobs = cores > 0 ? cores : 1;
     int c;
@@ -107,6 +116,14 @@ static int parse(int argc, char **argv, cv_args *a)
             break;
         case O_JOBS:
             if (cli_parse_int(NAME, "--jobs", optarg, 1, 64, &a->jobs)) return 2;
+            break;
+        case O_CALIBRATE:
+            if (strcmp(optarg, "inner") && strcmp(optarg, "none"))
+                return cli_error(NAME, "--calibrate '%s': expected inner or none", optarg) + 1;
+            a->calibrate = !strcmp(optarg, "inner");
+            break;
+        case O_INNER:
+            if (cli_parse_int(NAME, "--inner-groups", optarg, 1, 65535, &a->inner_groups)) return 2;
             break;
         case O_KEEP: a->keep = optarg; break;
         case O_GROUPS: a->groups = optarg; break;
@@ -198,7 +215,8 @@ static void print_tables(const reef_dataset *ds, const reef_cv_plan *p, const re
              int8 ? "int8" : "float");
     reef_table_print(&t, stdout, title);
     if (!by_group) {
-        reef_table_init(&t, ">fold", "held out", ">frames", ">accuracy", ">balanced", NULL);
+        if (r->has_offset) reef_table_init(&t, ">fold", "held out", ">frames", ">accuracy", ">balanced", ">offset", NULL);
+        else reef_table_init(&t, ">fold", "held out", ">frames", ">accuracy", ">balanced", NULL);
         for (int f = 0; f < r->nfolds; f++) {
             reef_cv_score sc = reef_cv_score_of(r, int8, f, -1, NULL);
             char name[1024];
@@ -208,6 +226,7 @@ static void print_tables(const reef_dataset *ds, const reef_cv_plan *p, const re
             reef_table_cell(&t, "%lld", (long long)sc.count);
             pct_cell(&t, sc.accuracy);
             pct_cell(&t, sc.balanced);
+            if (r->has_offset) reef_table_cell(&t, "%+.3f", r->offset[f]);
         }
         printf("\n");
         reef_table_print(&t, stdout, "folds");
@@ -266,6 +285,16 @@ static void json_path(reef_json *j, const reef_dataset *ds, const reef_cv_plan *
         reef_json_object(j);
         reef_json_kv_string(j, "held_out", name);
         reef_json_kv_int(j, "train_count", r->ntrain[f]);
+        if (r->has_offset) {
+            char inner[1024];
+            size_t len = 0;
+            inner[0] = 0;
+            for (int g = 0; g < r->num_groups; g++)
+                if (r->inner[(size_t)f * r->num_groups + g] && len < sizeof inner)
+                    len += (size_t)snprintf(inner + len, sizeof inner - len, "%s%s", len ? "+" : "", ds->group_names[g]);
+            reef_json_kv_string(j, "inner", inner);
+            reef_json_kv_number(j, "offset", r->offset[f]);
+        }
         json_score(j, &sc);
         reef_json_end(j);
     }
@@ -287,6 +316,7 @@ static void print_json(const cv_args *a, const reef_dataset *ds, const reef_cv_p
     reef_json_kv_int(&j, "nfolds", r->nfolds);
     reef_json_kv_int(&j, "epochs", cfg->epochs);
     reef_json_kv_int(&j, "seed", (int64_t)cfg->seed);
+    if (a->calibrate) reef_json_kv_int(&j, "inner_groups", a->inner_groups);
     reef_json_key(&j, "classes");
     reef_json_array(&j);
     for (uint32_t c = 0; c < ds->num_classes; c++) reef_json_string(&j, ds->class_names[c]);
@@ -365,6 +395,7 @@ static int run(const cv_args *a, const reef_dataset *ds, const reef_dataset *tra
     opt.int8 = a->int8, opt.calib_samples = (int)a->calib, opt.jobs = (int)a->jobs, opt.keep_dir = a->keep;
     opt.stop = &stop_flag;
     opt.train_data = train_data;
+    opt.inner_groups = a->calibrate ? (int)a->inner_groups : 0;
     reef_cv_plan p;
     if ((a->folds_k ? reef_cv_plan_random(&p, ds, a->folds_k, (int)a->repeat, opt.cfg.seed, &err)
                     : reef_cv_plan_groups(&p, ds, &err)))
@@ -378,13 +409,15 @@ static int run(const cv_args *a, const reef_dataset *ds, const reef_dataset *tra
         return cli_error(NAME, "cannot create %s: %s", a->keep, strerror(errno));
     }
     reef_progress bar;
-    reef_progress_begin(&bar, "cv", "epochs", (int64_t)p.nfolds * opt.cfg.epochs, !a->json);
+    reef_progress_begin(&bar, "cv", "epochs", (int64_t)p.nfolds * opt.cfg.epochs * (a->calibrate ? 2 : 1), !a->json);
     opt.progress = on_progress, opt.progress_ctx = &bar;
     if (!a->json)
         printf("%s on %s: %d folds (%s), %d epochs each, %ld at once%s\n", opt.arch.name, a->data, p.nfolds,
                a->folds_k ? "random groups" : "one per group", opt.cfg.epochs,
                (a->jobs < p.nfolds ? a->jobs : p.nfolds) * reef_ranks_size(),
                a->int8 ? ", float and int8" : "");
+    if (!a->json && a->calibrate)
+        printf("decision bias chosen per fold on %ld inner held-out training groups\n", a->inner_groups);
     fflush(stdout);
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);

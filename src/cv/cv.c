@@ -213,18 +213,24 @@ static void count_predictions(reef_cv_result *r, int int8, int fold, const reef_
         confusion_at(r, int8, fold, test->groups[i])[test->labels[i] * r->num_classes + pred[i]]++;
 }
 
-/* DIR/fold-NN.txt: the held-out groups, then "train ID" / "test ID" lines. */
+/* DIR/fold-NN.txt: the held-out groups, then "train ID" / "test ID" lines;
+ * with inner calibration also "offset D" and the "inner ID" lines of the
+ * samples the offset was chosen on (inner NULL: none). */
 static int write_fold_ids(const char *path, const char *held, const reef_dataset *train, const reef_dataset *test,
-                          reef_error *err)
+                          const reef_dataset *inner, double offset, reef_error *err)
 {
     size_t cap = 256, len = 0;
     for (uint32_t i = 0; i < train->count; i++) cap += strlen(train->ids[i]) + 8;
     for (uint32_t i = 0; i < test->count; i++) cap += strlen(test->ids[i]) + 8;
+    for (uint32_t i = 0; inner && i < inner->count; i++) cap += strlen(inner->ids[i]) + 8;
     char *text = malloc(cap);
     if (!text) return reef_fail(err, "out of memory");
     len += (size_t)snprintf(text, cap, "held_out %s\n", held);
+    if (inner) len += (size_t)snprintf(text + len, cap - len, "offset %.5f\n", offset);
     for (uint32_t i = 0; i < train->count; i++) len += (size_t)snprintf(text + len, cap - len, "train %s\n", train->ids[i]);
     for (uint32_t i = 0; i < test->count; i++) len += (size_t)snprintf(text + len, cap - len, "test %s\n", test->ids[i]);
+    for (uint32_t i = 0; inner && i < inner->count; i++)
+        len += (size_t)snprintf(text + len, cap - len, "inner %s\n", inner->ids[i]);
     int rc = reef_write_file(path, text, len, err);
     free(text);
     return rc;
@@ -298,16 +304,156 @@ static int fold_train_set(cv_shared *s, int f, reef_dataset *train, uint32_t *nt
     return rc;
 }
 
+/* ---- inner calibration of the decision bias ------------------------------- */
+
+int reef_cv_inner_groups(const reef_cv_plan *p, int f, const reef_dataset *ds, int k, uint64_t seed,
+                         uint8_t *inner, reef_error *err)
+{
+    const uint8_t *held = p->held + (size_t)f * p->num_groups;
+    int64_t *n = group_counts(ds);
+    uint32_t *cand = malloc(((size_t)p->num_groups + 1) * sizeof *cand), ncand = 0;
+    if (!n || !cand) {
+        free(n), free(cand);
+        return reef_fail(err, "out of memory");
+    }
+    for (int g = 0; g < p->num_groups; g++)
+        if (n[g] > 0 && !held[g]) cand[ncand++] = (uint32_t)g;
+    free(n);
+    memset(inner, 0, (size_t)p->num_groups);
+    if (k < 1 || (uint32_t)k >= ncand) {
+        free(cand);
+        return reef_fail(err, "--inner-groups %d: hold out from 1 to %u of the fold's %u training groups", k,
+                         ncand > 0 ? ncand - 1 : 0, ncand);
+    }
+    reef_rng rng;
+    reef_rng_seed(&rng, (seed * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)f * 0xD1B54A32D192ED03ull) ^ 0x1A);
+    for (uint32_t i = 0; i < (uint32_t)k; i++) {  // a partial Fisher-Yates shuffle
+        uint32_t j = i + reef_rng_below(&rng, ncand - i), tmp = cand[i];
+        cand[i] = cand[j], cand[j] = tmp;
+        inner[cand[i]] = 1;
+    }
+    free(cand);
+    return 0;
+}
+
+enum { OFFSET_STEPS = 256 };  /* the grid: -8 .. 8 in steps of 1/32 */
+#define OFFSET_STEP (1.0 / 32)
+
+/* Mean over the groups present of (accuracy + balanced) / 2 when class 1
+ * is answered iff margin + d > 0. */
+static double offset_score(const float *margin, const uint16_t *labels, const uint16_t *groups, uint32_t n,
+                           int num_groups, double d, int64_t *counts /* (num_groups, 2, 2) scratch */)
+{
+    memset(counts, 0, (size_t)num_groups * 4 * sizeof *counts);
+    for (uint32_t i = 0; i < n; i++) {
+        const int pred = (double)margin[i] + d > 0;
+        counts[(size_t)groups[i] * 4 + labels[i] * 2 + pred]++;
+    }
+    double sum = 0;
+    int present = 0;
+    for (int g = 0; g < num_groups; g++) {
+        const int64_t *c = counts + (size_t)g * 4, n0 = c[0] + c[1], n1 = c[2] + c[3];
+        if (n0 + n1 == 0) continue;
+        const double acc = (double)(c[0] + c[3]) / (double)(n0 + n1);
+        double rsum = 0;
+        int k = 0;
+        if (n0) rsum += (double)c[0] / (double)n0, k++;
+        if (n1) rsum += (double)c[3] / (double)n1, k++;
+        sum += (acc + rsum / k) / 2, present++;
+    }
+    return present ? sum / present : 0;
+}
+
+double reef_cv_choose_offset(const float *margin, const uint16_t *labels, const uint16_t *groups, uint32_t n,
+                             int num_groups)
+{
+    int64_t *counts = malloc(((size_t)num_groups * 4 + 1) * sizeof *counts);
+    if (!counts) return 0;
+    double best = offset_score(margin, labels, groups, n, num_groups, 0, counts), best_d = 0;
+    for (int i = 1; i <= OFFSET_STEPS; i++)
+        for (int sign = 1; sign >= -1; sign -= 2) {  // outward from 0: a tie keeps the smaller |d|
+            const double d = sign * i * OFFSET_STEP, v = offset_score(margin, labels, groups, n, num_groups, d, counts);
+            if (v > best) best = v, best_d = d;
+        }
+    free(counts);
+    return best_d;
+}
+
+int reef_model_shift_class_bias(reef_model *m, int cls, float d, reef_error *err)
+{
+    for (int b = m->nblocks - 1; b >= 0; b--)
+        for (int l = m->blocks[b].nlayers - 1; l >= 0; l--) {
+            reef_layer *L = &m->blocks[b].layers[l];
+            if (L->kind != REEF_LAYER_FC) continue;
+            if (!L->b) return reef_fail(err, "the classifier has no bias");
+            if (cls < 0 || cls >= L->out_size) return reef_fail(err, "no class %d among %d outputs", cls, L->out_size);
+            L->b[cls] += d;
+            return 0;
+        }
+    return reef_fail(err, "the model has no fully connected classifier");
+}
+
+/* logit(last class) - logit(class 0) of every sample of ds. */
+static void margins_of(reef_model *m, const reef_dataset *ds, float *margin)
+{
+    const int k = m->num_classes;
+    for (uint32_t start = 0; start < ds->count; start += m->batch_cap) {
+        int n = ds->count - start < (uint32_t)m->batch_cap ? (int)(ds->count - start) : m->batch_cap;
+        reef_model_normalize(m, reef_dataset_sample(ds, start), n);
+        reef_model_forward(m, n, REEF_MODE_INFER, 0);
+        for (int i = 0; i < n; i++) margin[start + i] = m->logits[(size_t)i * k + k - 1] - m->logits[(size_t)i * k];
+    }
+}
+
+/* Fold f's inner calibration: holds out inner groups of its training set
+ * train, trains on the rest, scores scored's samples of the inner groups
+ * (into *inner_set, for --keep's IDs) and returns their best offset in *d. */
+static int calibrate_fold(cv_shared *s, int f, const reef_dataset *train, reef_dataset *inner_set, double *d,
+                          reef_error *err)
+{
+    const reef_dataset *ds = s->ds;
+    uint8_t *inner = s->r->inner + (size_t)f * s->p->num_groups;
+    if (reef_cv_inner_groups(s->p, f, ds, s->opt->inner_groups, s->opt->cfg.seed, inner, err)) return -1;
+    const uint32_t big = (train->count > ds->count ? train->count : ds->count) + 1;
+    uint32_t *idx = malloc(big * sizeof *idx), nfit = 0, nscore = 0;
+    float *margin = malloc(big * sizeof *margin);
+    reef_dataset fit = {0};
+    reef_model m;
+    memset(&m, 0, sizeof m);
+    int rc = -1;
+    if (!idx || !margin) {
+        reef_fail(err, "out of memory");
+        goto done;
+    }
+    for (uint32_t i = 0; i < train->count; i++)
+        if (!inner[train->groups[i]]) idx[nfit++] = i;
+    if (reef_dataset_subset(train, idx, nfit, &fit, err)) goto done;
+    for (uint32_t i = 0; i < ds->count; i++)
+        if (inner[ds->groups[i]]) idx[nscore++] = i;
+    if (reef_dataset_subset(ds, idx, nscore, inner_set, err)) goto done;
+    if (train_fold(s, &m, &fit, err)) goto done;
+    margins_of(&m, inner_set, margin);
+    *d = reef_cv_choose_offset(margin, inner_set->labels, inner_set->groups, inner_set->count, (int)ds->num_groups);
+    rc = 0;
+done:
+    if (rc) reef_fail_wrap(err, "inner calibration");
+    reef_model_free(&m);
+    reef_dataset_free(&fit);
+    free(idx);
+    free(margin);
+    return rc;
+}
+
 static int run_fold(cv_shared *s, int f, reef_error *err)
 {
     const reef_dataset *ds = s->ds;
     uint32_t *idx = malloc((ds->count + 1) * sizeof *idx), ntrain = 0, ntest;
     uint16_t *pred = malloc((ds->count + 1) * sizeof *pred);
-    reef_dataset train = {0}, test = {0};
+    reef_dataset train = {0}, test = {0}, inner = {0};
     reef_model m;
     memset(&m, 0, sizeof m);
     int rc = -1;
-    double t0 = reef_now();
+    double t0 = reef_now(), offset = 0;
     if (!idx || !pred) {
         reef_fail(err, "out of memory");
         goto done;
@@ -319,7 +465,9 @@ static int run_fold(cv_shared *s, int f, reef_error *err)
     char held[1024], keep[4096];
     reef_cv_fold_name(s->p, f, ds, held, sizeof held);
     if (s->opt->keep_dir) snprintf(keep, sizeof keep, "%s/fold-%02d", s->opt->keep_dir, f);
+    if (s->opt->inner_groups > 0 && calibrate_fold(s, f, &train, &inner, &offset, err)) goto done;
     if (train_fold(s, &m, &train, err)) goto done;
+    if (s->opt->inner_groups > 0 && reef_model_shift_class_bias(&m, m.num_classes - 1, (float)offset, err)) goto done;
     reef_evaluate(&m, &test, pred, NULL);
     count_predictions(s->r, 0, f, &test, pred);
     if (s->opt->int8 && score_int8(s, f, &m, &train, &test, pred, s->opt->keep_dir ? keep : NULL, err)) goto done;
@@ -328,9 +476,11 @@ static int run_fold(cv_shared *s, int f, reef_error *err)
         snprintf(path, sizeof path, "%s.ckpt", keep);
         if (reef_ckpt_save(path, &m, &s->opt->cfg, NULL, s->opt->cfg.epochs, -1, err)) goto done;
         snprintf(path, sizeof path, "%s.txt", keep);
-        if (write_fold_ids(path, held, &train, &test, err)) goto done;
+        if (write_fold_ids(path, held, &train, &test, s->opt->inner_groups > 0 ? &inner : NULL, offset, err))
+            goto done;
     }
     s->r->ntrain[f] = ntrain;
+    s->r->offset[f] = offset;
     s->r->seconds[f] = reef_now() - t0;
     rc = 0;
 done:
@@ -338,6 +488,7 @@ done:
     reef_model_free(&m);
     reef_dataset_free(&train);
     reef_dataset_free(&test);
+    reef_dataset_free(&inner);
     free(idx);
     free(pred);
     return rc;
@@ -367,15 +518,22 @@ int reef_cv_run(const reef_dataset *ds, const reef_cv_plan *p, const reef_cv_opt
 {
     memset(r, 0, sizeof *r);
     r->nfolds = p->nfolds, r->num_groups = p->num_groups, r->num_classes = (int)ds->num_classes;
-    r->has_int8 = opt->int8;
+    r->has_int8 = opt->int8, r->has_offset = opt->inner_groups > 0;
     const size_t cells = (size_t)r->nfolds * r->num_groups * r->num_classes * r->num_classes;
     r->confusion[0] = calloc(cells + 1, sizeof(int64_t));
     r->confusion[1] = calloc(cells + 1, sizeof(int64_t));
     r->seconds = calloc((size_t)r->nfolds + 1, sizeof *r->seconds);
     r->ntrain = calloc((size_t)r->nfolds + 1, sizeof *r->ntrain);
-    if (!r->confusion[0] || !r->confusion[1] || !r->seconds || !r->ntrain) {
+    r->offset = calloc((size_t)r->nfolds + 1, sizeof *r->offset);
+    r->inner = calloc((size_t)r->nfolds * r->num_groups + 1, 1);
+    if (!r->confusion[0] || !r->confusion[1] || !r->seconds || !r->ntrain || !r->offset || !r->inner) {
         reef_cv_result_free(r);
         return reef_fail(err, "out of memory");
+    }
+    if (opt->inner_groups > 0 && ds->num_classes != 2) {
+        reef_cv_result_free(r);
+        return reef_fail(err, "inner calibration of the decision bias needs 2 classes; the data has %u",
+                         ds->num_classes);
     }
     cv_shared s = {.ds = ds, .p = p, .opt = opt, .r = r};
     pthread_mutex_init(&s.lock, NULL);
@@ -396,7 +554,8 @@ int reef_cv_run(const reef_dataset *ds, const reef_cv_plan *p, const reef_cv_opt
         return -1;
     }
     if (reef_ranks_sum_i64(r->confusion[0], cells) || reef_ranks_sum_i64(r->confusion[1], cells) ||
-        reef_ranks_sum_disjoint_f64(r->seconds, (size_t)r->nfolds)) {
+        reef_ranks_sum_disjoint_f64(r->seconds, (size_t)r->nfolds) ||
+        reef_ranks_sum_disjoint_f64(r->offset, (size_t)r->nfolds)) {
         reef_cv_result_free(r);
         return reef_fail(err, "pooling the folds' results between ranks failed");
     }
@@ -407,6 +566,13 @@ int reef_cv_run(const reef_dataset *ds, const reef_cv_plan *p, const reef_cv_opt
         return reef_fail(err, "pooling the folds' results between ranks failed");
     }
     for (int f = 0; f < r->nfolds; f++) r->ntrain[f] = (uint32_t)ntrain[f];
+    if (opt->inner_groups > 0)  // every rank can draw every fold's inner groups (they depend on seed and fold only)
+        for (int f = 0; f < r->nfolds; f++)
+            if (reef_cv_inner_groups(p, f, ds, opt->inner_groups, opt->cfg.seed,
+                                     r->inner + (size_t)f * r->num_groups, err)) {
+                reef_cv_result_free(r);
+                return -1;
+            }
     return 0;
 }
 
@@ -416,6 +582,8 @@ void reef_cv_result_free(reef_cv_result *r)
     free(r->confusion[1]);
     free(r->seconds);
     free(r->ntrain);
+    free(r->offset);
+    free(r->inner);
     memset(r, 0, sizeof *r);
 }
 

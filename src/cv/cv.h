@@ -18,6 +18,7 @@
 
 #include "data/dataset.h"
 #include "nn/arch.h"
+#include "nn/model.h"
 #include "nn/train.h"
 #include "util/err.h"
 
@@ -57,6 +58,15 @@ typedef struct reef_cv_options {
     int calib_samples;      /* int8 calibration samples (500) */
     int jobs;               /* folds at once (>= 1) */
     const char *keep_dir;   /* NULL, or DIR/fold-NN.{ckpt,tflite,txt} per fold */
+    /* 0, or calibrate the decision bias on inner held-out groups (2 classes
+     * only): each fold also holds out inner_groups of its own training groups
+     * (reef_cv_inner_groups), trains the recipe on the rest, and chooses the
+     * offset to the last class's classifier bias that scores best on those
+     * inner groups (reef_cv_choose_offset); the fold's model, trained on all
+     * its training groups, gets that offset in its float fc bias before it is
+     * scored and quantized (so the int8 bias carries it: no cost on the MCU).
+     * The outer held-out groups are never seen by the choice. */
+    int inner_groups;
     /* progress(ctx, epochs done over all folds); called under a lock */
     void (*progress)(void *ctx, int64_t done);
     void *progress_ctx;
@@ -73,11 +83,13 @@ typedef struct reef_cv_score {
 } reef_cv_score;
 
 typedef struct reef_cv_result {
-    int nfolds, num_groups, num_classes, has_int8;
+    int nfolds, num_groups, num_classes, has_int8, has_offset;
     /* confusion counts [fold][group][true][pred] for float (0) and int8 (1) */
     int64_t *confusion[2];
     double *seconds;        /* (nfolds) wall time of each fold */
     uint32_t *ntrain;       /* (nfolds) */
+    double *offset;         /* (nfolds) the chosen bias offset (0 without inner_groups) */
+    uint8_t *inner;         /* (nfolds, num_groups): 1 = the fold's inner held-out group */
 } reef_cv_result;
 
 /* Whether train can stand in for ds's training samples: same sample shape,
@@ -96,6 +108,24 @@ void reef_cv_result_free(reef_cv_result *r);
 int reef_train_and_score(const reef_arch *arch, const reef_train_cfg *cfg, const reef_dataset *train,
                          const reef_dataset *test, int calib_samples, double *acc_float, double *acc_int8,
                          reef_error *err);
+
+/* Fold f's inner held-out groups (inner: num_groups flags): k of the
+ * groups with samples that f does not hold out, drawn from seed and f (the
+ * same for any worker count). Fails unless 1 <= k < that many groups. */
+int reef_cv_inner_groups(const reef_cv_plan *p, int f, const reef_dataset *ds, int k, uint64_t seed,
+                         uint8_t *inner, reef_error *err);
+
+/* The offset d to add to the last class's logit (2 classes: class 1 iff
+ * margin + d > 0, margin = logit1 - logit0) that maximizes the mean over the
+ * groups present of (accuracy + balanced accuracy) / 2, the two LOHO
+ * targets' figures, over the grid -8 .. 8 in steps of 1/32; ties go to the
+ * smallest |d| (0 first). margin, labels, groups: n samples. */
+double reef_cv_choose_offset(const float *margin, const uint16_t *labels, const uint16_t *groups, uint32_t n,
+                             int num_groups);
+
+/* Adds d to class cls's bias of the model's classifier (its last FC layer).
+ * Fails if the model has no biased FC layer or cls is out of range. */
+int reef_model_shift_class_bias(reef_model *m, int cls, float d, reef_error *err);
 
 /* Scores of fold f (group -1: all its held-out samples) or of group g
  * summed over every fold that held it out (fold -1); int8 0 or 1. recall

@@ -57,7 +57,8 @@ int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t wh
         double dflt, lo, hi;
     } items[] = {{"flip", 1, 0, 1},         {"shift", 2, 0, 8},     {"jitter", 0.1, 0, 1},
                  {"bright", 0.2, 0, 1},     {"contrast", 0.3, 0, 1}, {"gamma", 0.4, 0, 2},
-                 {"noise", 0.03, 0, 0.5},   {"blur", 1, 0, 1},      {"cutout", 8, 0, 64}};
+                 {"noise", 0.03, 0, 0.5},   {"blur", 1, 0, 1},      {"cutout", 8, 0, 64},
+                 {"motion", 0.5, 0, 1}};
     memset(aug, 0, sizeof *aug);
     char buf[256];
     if (strlen(text) >= sizeof buf) return why_fail(why, why_size, "augmentation list too long%s%s", "", "");
@@ -72,7 +73,7 @@ int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t wh
         if (rc == 1)
             return why_fail(why, why_size,
                             "unknown augmentation '%s' (flip, shift[=N], jitter, bright[=B], contrast[=C], "
-                            "gamma[=G], noise[=S], blur, cutout[=N], none)%s", tok, "");
+                            "gamma[=G], noise[=S], blur, cutout[=N], motion[=P], none)%s", tok, "");
         if (rc < 0) return why_fail(why, why_size, "bad value in '%s'%s", tok, "");
         switch (i) {
         case 0: aug->flip = v > 0; break;
@@ -83,7 +84,8 @@ int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t wh
         case 5: aug->gamma = (float)v; break;
         case 6: aug->noise = (float)v; break;
         case 7: aug->blur = v > 0; break;
-        default: aug->cutout = (int)v; break;
+        case 8: aug->cutout = (int)v; break;
+        default: aug->motion = (float)v; break;
         }
     }
     return 0;
@@ -231,6 +233,7 @@ static const cfg_field fields[] = {
     FIELD("qat_lr", F_FLOAT, qat_lr),
     FIELD("qat_done", F_INT, qat_done),
     FIELD("norm_shared", F_INT, norm_shared),  /* written only when set, as chunk */
+    FIELD("aug_motion", F_FLOAT, aug.motion),  /* written only when set, as chunk */
 };
 #undef FIELD
 static const int nfields = (int)(sizeof fields / sizeof fields[0]);
@@ -244,6 +247,7 @@ int reef_train_cfg_format(const reef_train_cfg *cfg, char *buf, size_t size)
         if (fields[i].offset == offsetof(reef_train_cfg, chunk) && !cfg->chunk) continue;
         if (fields[i].offset == offsetof(reef_train_cfg, mixup) && !cfg->mixup) continue;
         if (fields[i].offset == offsetof(reef_train_cfg, norm_shared) && !cfg->norm_shared) continue;
+        if (fields[i].offset == offsetof(reef_train_cfg, aug.motion) && !cfg->aug.motion) continue;
         if ((fields[i].offset == offsetof(reef_train_cfg, qat_epochs) ||
              fields[i].offset == offsetof(reef_train_cfg, qat_lr) ||
              fields[i].offset == offsetof(reef_train_cfg, qat_done)) && !cfg->qat_epochs)
@@ -351,7 +355,8 @@ static int box3(const uint8_t *px, int h, int w, int c, int y, int x, int j)
 /* Writes sample `src` of ds into m->input row `row`, augmented with rng
  * (rng NULL: plain), normalized as model.h says. The draws of flip, shift,
  * contrast and brightness come first and always in that order, so recipes
- * without the later augmentations draw what they always drew. */
+ * without the later augmentations draw what they always drew (motion's
+ * draws come last, before the per-pixel noise). */
 REEF_HOT
 static void load_sample(reef_model *m, const reef_dataset *ds, uint32_t src, int row,
                         const reef_augment *aug, reef_rng *rng)
@@ -361,6 +366,7 @@ static void load_sample(reef_model *m, const reef_dataset *ds, uint32_t src, int
     float *dst = m->input + (size_t)row * h * w * c;
     int flip = 0, dx = 0, dy = 0, blur = 0, cut = 0, cx = 0, cy = 0;
     float gain = 1.0f, bias = 0.0f, gexp = 1.0f, noise = 0.0f;
+    const uint8_t *motion = NULL;  /* aug->motion's partner frame */
     if (rng) {
         flip = aug->flip && (reef_rng_u32(rng) & 1);
         if (aug->shift > 0) {
@@ -377,6 +383,11 @@ static void load_sample(reef_model *m, const reef_dataset *ds, uint32_t src, int
             cy = (int)reef_rng_below(rng, (uint32_t)h) - cut / 2;
         }
         noise = aug->noise;
+        if (aug->motion > 0 && reef_rng_uniform(rng) < aug->motion)
+            for (int tries = 0; tries < 64 && !motion; tries++) {  // a random frame of class 0
+                const uint32_t k = reef_rng_below(rng, ds->count);
+                if (ds->labels[k] == 0) motion = reef_dataset_sample(ds, k);
+            }
     }
     // v = ((p/255)^gexp - 0.5) * gain + 0.5 + bias, then x = (v - mean) / std
     float lut[REEF_MAX_CHANNELS][256], noise_scale[REEF_MAX_CHANNELS];
@@ -397,6 +408,7 @@ static void load_sample(reef_model *m, const reef_dataset *ds, uint32_t src, int
             const int in_cut = cut && y >= cy && y < cy + cut && x >= cx && x < cx + cut;
             for (int j = 0; j < c; j++) {
                 float v = lut[j][blur ? box3(px, h, w, c, sy, sx, j) : p[j]];
+                if (motion) v += (float)(motion[((size_t)sy * w + sx) * c + j] - 128) / (255.0f * m->norm.std[j]);
                 if (noise > 0) v += noise_scale[j] * reef_rng_normal(rng);
                 *dst++ = in_cut ? 0.0f : v;
             }

@@ -21,6 +21,10 @@ typedef struct reef_augment {
     float noise;         /* add N(0, noise) to every pixel/255 */
     int blur;            /* with probability 1/2, a 3x3 box blur */
     int cutout;          /* with probability 1/2, a cutout x cutout square set to the mean */
+    float motion;        /* difference inputs (128 = no change): with this probability, the
+                            motion of a random training frame of class 0 (no fish), p - 128
+                            at the same place, is added to the sample, label kept: scene
+                            motion alone must not read as the last class (session 14) */
 } reef_augment;
 
 typedef struct reef_train_cfg {
@@ -71,7 +75,7 @@ int reef_train_cfg_set(reef_train_cfg *cfg, const char *key, const char *value, 
 /* The recipe keys reef_train_cfg_set knows, space-separated (for messages). */
 const char *reef_train_cfg_keys(void);
 /* An augmentation list: comma-separated flip, shift[=N], jitter, bright[=B],
- * contrast[=C], gamma[=G], noise[=S], blur, cutout[=N], or none. Replaces
+ * contrast[=C], gamma[=G], noise[=S], blur, cutout[=N], motion[=P], or none. Replaces
  * *aug. Returns -1 with why on an unknown item or value. */
 int reef_augment_parse(const char *text, reef_augment *aug, char *why, size_t why_size);
 /* "key=value" lines of every setting, for the checkpoint; and back. */

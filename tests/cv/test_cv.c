@@ -11,6 +11,7 @@
 #include "data/background.h"
 #include "reef/background.h"
 #include "nn/model.h"
+#include "quant/quant.h"
 #include "util/rng.h"
 
 /* |a - b| <= tol */
@@ -291,6 +292,260 @@ static void test_learnable_and_thread_independent(void **state)
     syn_free(&d);
 }
 
+/* ---- inner calibration of the decision bias (reef cv --calibrate inner) ---- */
+
+/* The offset search on margins whose right shift is known. Group 0: empty
+ * frames at margins 0.5 .. 1.5 (the net says "fish" to them), fish at
+ * 2.5 .. 3.5; group 1 is separated at 0 already (empty -3 .. -2, fish
+ * 2 .. 3). Every d in (-2.5, -1.5] scores both groups perfectly, and the
+ * search keeps the one nearest 0: -1.5 (1.5 - 1.5 = 0 is not > 0: empty).
+ * Margins that need no shift give 0; all-fish margins of an all-fish group
+ * stay at 0 too (any d > -min margin is as good: the smallest |d| is 0). */
+static void test_choose_offset_known_shift(void **state)
+{
+    (void)state;
+    float margin[40];
+    uint16_t labels[40], groups[40];
+    uint32_t n = 0;
+    for (int i = 0; i <= 4; i++) {
+        margin[n] = 0.5f + 0.25f * i, labels[n] = 0, groups[n++] = 0;
+        margin[n] = 2.5f + 0.25f * i, labels[n] = 1, groups[n++] = 0;
+        margin[n] = -3.0f + 0.25f * i, labels[n] = 0, groups[n++] = 1;
+        margin[n] = 2.0f + 0.25f * i, labels[n] = 1, groups[n++] = 1;
+    }
+    assert_near(reef_cv_choose_offset(margin, labels, groups, n, 2), -1.5, 0);
+    // the same margins lowered by 1.5: nothing to shift
+    for (uint32_t i = 0; i < n; i++) margin[i] -= 1.5f;
+    assert_near(reef_cv_choose_offset(margin, labels, groups, n, 2), 0, 0);
+    // too low by 4 in a group with only fish: shift up by the smallest step that lifts them all (> 3)
+    for (uint32_t i = 0; i < 5; i++) margin[i] = -4.0f + 0.25f * i, labels[i] = 1, groups[i] = 0;
+    assert_near(reef_cv_choose_offset(margin, labels, groups, 5, 1), 4.0 + 1.0 / 32, 0);
+}
+
+/* The offset lands in the classifier's bias: the last class's logit moves
+ * by exactly d, the other's not at all, and the quantized model (its int8
+ * fc bias) answers accordingly. */
+static void test_shift_class_bias(void **state)
+{
+    (void)state;
+    syn_ds d;
+    syn_make(&d, half_fish);
+    reef_cv_options o;
+    tiny_options(&o, 1);
+    reef_error err;
+    reef_model m;
+    assert_int_equal(reef_model_build(&m, &o.arch, H, W, 1, 2, 5, &err), 0);
+    reef_norm_from_dataset(&m.norm, &d.ds);
+    assert_int_equal(reef_model_set_batch(&m, 8, 1, &err), 0);
+    float before[16], after[16];
+    reef_model_normalize(&m, reef_dataset_sample(&d.ds, 0), 8);
+    reef_model_forward(&m, 8, REEF_MODE_INFER, 0);
+    memcpy(before, m.logits, sizeof before);
+    assert_int_equal(reef_model_shift_class_bias(&m, 1, 0.75f, &err), 0);
+    reef_model_forward(&m, 8, REEF_MODE_INFER, 0);
+    memcpy(after, m.logits, sizeof after);
+    for (int i = 0; i < 8; i++) {
+        assert_near(after[2 * i], before[2 * i], 0);
+        assert_near(after[2 * i + 1] - before[2 * i + 1], 0.75, 1e-6);
+    }
+    assert_int_equal(reef_model_shift_class_bias(&m, 2, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "no class 2"));
+    // far up: every frame "fish", float and int8; far down: none
+    uint16_t pred[PER_GROUP * NGROUPS];
+    reef_quant_options q;
+    reef_quant_options_default(&q);
+    q.samples = 32, q.threads = 1, q.agreement = 0;
+    for (int dir = 1; dir >= -1; dir -= 2) {
+        assert_int_equal(reef_model_shift_class_bias(&m, 1, dir * 40.0f, &err), 0);
+        reef_evaluate(&m, &d.ds, pred, NULL);
+        for (uint32_t i = 0; i < d.ds.count; i++) assert_int_equal(pred[i], dir > 0);
+        reef_graph g;
+        assert_int_equal(reef_quantize(&m, &d.ds, &q, &g, NULL, &err), 0);
+        assert_int_equal(reef_int8_predict(&g, &d.ds, NULL, (int)d.ds.count, pred, &err), 0);
+        for (uint32_t i = 0; i < d.ds.count; i++) assert_int_equal(pred[i], dir > 0);
+        reef_graph_free(&g);
+        if (dir > 0) assert_int_equal(reef_model_shift_class_bias(&m, 1, -40.0f, &err), 0);
+    }
+    reef_model_free(&m);
+    syn_free(&d);
+}
+
+/* A model trained by hand with cv's recipe on train. */
+static void train_by_hand(const reef_cv_options *o, const reef_dataset *train, reef_model *m)
+{
+    reef_error err;
+    reef_trainer t;
+    assert_int_equal(reef_model_build(m, &o->arch, H, W, 1, 2, o->cfg.seed, &err), 0);
+    reef_norm_from_dataset(&m->norm, train);
+    assert_int_equal(reef_model_set_batch(m, o->cfg.batch, o->cfg.threads, &err), 0);
+    assert_int_equal(reef_trainer_init(&t, m, train, &o->cfg, &err), 0);
+    for (int e = 0; e < o->cfg.epochs; e++) {
+        reef_epoch_stats st;
+        assert_int_equal(reef_trainer_epoch(&t, &st, NULL, NULL, NULL), 0);
+    }
+    reef_trainer_free(&t);
+}
+
+/* --calibrate inner on the library: each fold's inner groups are training
+ * groups (never the held-out one), --keep's "inner" IDs are training IDs of
+ * those groups and no test ID; 1 or 3 workers give the same offsets and
+ * counts; and fold 0's offset and float accuracy are what a by-hand run
+ * says: a model trained on the fold's training groups minus the inner one,
+ * its best offset on the inner group's margins, then the fold's model with
+ * that offset in its bias, scored on the held-out group. */
+static void test_inner_calibration(void **state)
+{
+    (void)state;
+    syn_ds d;
+    syn_make(&d, half_fish);
+    reef_cv_options o;
+    tiny_options(&o, testing_sanitizer_run() ? 2 : 4);
+    o.inner_groups = 1;
+    reef_error err;
+    reef_cv_plan p;
+    assert_int_equal(reef_cv_plan_groups(&p, &d.ds, &err), 0);
+    char dir[128];
+    testing_tmpdir(dir, sizeof dir, "cvinner");
+    reef_cv_result r1, r3;
+    o.jobs = 1, o.keep_dir = dir;
+    if (reef_cv_run(&d.ds, &p, &o, &r1, &err)) fail_msg("%s", err.msg);
+    o.jobs = 3, o.keep_dir = NULL;
+    if (reef_cv_run(&d.ds, &p, &o, &r3, &err)) fail_msg("%s", err.msg);
+    const size_t cells = (size_t)NGROUPS * NGROUPS * 2 * 2;
+    assert_memory_equal(r1.confusion[0], r3.confusion[0], cells * sizeof(int64_t));
+    assert_memory_equal(r1.offset, r3.offset, NGROUPS * sizeof(double));
+    assert_memory_equal(r1.inner, r3.inner, NGROUPS * NGROUPS);
+    for (int f = 0; f < NGROUPS; f++) {
+        int n = 0;
+        for (int g = 0; g < NGROUPS; g++) n += r1.inner[f * NGROUPS + g];
+        assert_int_equal(n, 1);
+        assert_int_equal(r1.inner[f * NGROUPS + f], 0);  // fold f holds out group f
+        // --keep: inner IDs are of the inner group, among the training IDs, never a test ID
+        char path[256], line[256];
+        snprintf(path, sizeof path, "%s/fold-%02d.txt", dir, f);
+        FILE *fp = fopen(path, "r");
+        assert_non_null(fp);
+        char train_ids[PER_GROUP * NGROUPS][16], test_ids[PER_GROUP * NGROUPS][16];
+        int ntrain = 0, ntest = 0, ninner = 0, offset_seen = 0;
+        while (fgets(line, sizeof line, fp)) {
+            line[strcspn(line, "\n")] = 0;
+            if (!strncmp(line, "offset ", 7)) {
+                offset_seen = 1;
+                assert_near(strtod(line + 7, NULL), r1.offset[f], 1e-5);
+            } else if (!strncmp(line, "train ", 6)) snprintf(train_ids[ntrain++], 16, "%.15s", line + 6);
+            else if (!strncmp(line, "test ", 5)) snprintf(test_ids[ntest++], 16, "%.15s", line + 5);
+            else if (!strncmp(line, "inner ", 6)) {
+                const char *id = line + 6;
+                ninner++;
+                assert_int_equal(r1.inner[f * NGROUPS + (id[1] - '0')], 1);  // "gN/..." names its group
+                int in_train = 0;
+                for (int i = 0; i < ntrain; i++) in_train |= !strcmp(train_ids[i], id);
+                assert_true(in_train);
+                for (int i = 0; i < ntest; i++) assert_string_not_equal(test_ids[i], id);
+            }
+        }
+        fclose(fp);
+        assert_true(offset_seen);
+        assert_int_equal(ninner, PER_GROUP);
+        assert_int_equal(ntest, PER_GROUP);
+    }
+    // by hand: fold 0
+    uint8_t inner[NGROUPS];
+    assert_int_equal(reef_cv_inner_groups(&p, 0, &d.ds, 1, o.cfg.seed, inner, &err), 0);
+    assert_memory_equal(inner, r1.inner, NGROUPS);
+    uint32_t fit_idx[PER_GROUP * NGROUPS], score_idx[PER_GROUP * NGROUPS], test_idx[PER_GROUP], nfit = 0, nscore = 0,
+             ntrain, ntest;
+    for (uint32_t i = 0; i < d.ds.count; i++) {
+        if (d.ds.groups[i] == 0) continue;
+        if (inner[d.ds.groups[i]]) score_idx[nscore++] = i;
+        else fit_idx[nfit++] = i;
+    }
+    reef_dataset fit, scored, train, test;
+    assert_int_equal(reef_dataset_subset(&d.ds, fit_idx, nfit, &fit, &err), 0);
+    assert_int_equal(reef_dataset_subset(&d.ds, score_idx, nscore, &scored, &err), 0);
+    reef_model m;
+    train_by_hand(&o, &fit, &m);
+    float margin[PER_GROUP * NGROUPS];
+    for (uint32_t i = 0; i < scored.count; i++) {  // one frame at a time (the batch holds 16)
+        reef_model_normalize(&m, reef_dataset_sample(&scored, i), 1);
+        reef_model_forward(&m, 1, REEF_MODE_INFER, 0);
+        margin[i] = m.logits[1] - m.logits[0];
+    }
+    const double offset = reef_cv_choose_offset(margin, scored.labels, scored.groups, scored.count, NGROUPS);
+    assert_near(r1.offset[0], offset, 0);
+    reef_model_free(&m);
+    uint32_t idx[PER_GROUP * NGROUPS];
+    reef_cv_split(&p, 0, &d.ds, idx, &ntrain, test_idx, &ntest);
+    assert_int_equal(reef_dataset_subset(&d.ds, idx, ntrain, &train, &err), 0);
+    assert_int_equal(reef_dataset_subset(&d.ds, test_idx, ntest, &test, &err), 0);
+    train_by_hand(&o, &train, &m);
+    assert_int_equal(reef_model_shift_class_bias(&m, 1, (float)offset, &err), 0);
+    uint16_t pred[PER_GROUP];
+    double acc = reef_evaluate(&m, &test, pred, NULL);
+    assert_near(reef_cv_score_of(&r1, 0, 0, -1, NULL).accuracy, acc, 1e-12);
+    reef_model_free(&m);
+    reef_dataset_free(&fit), reef_dataset_free(&scored), reef_dataset_free(&train), reef_dataset_free(&test);
+    reef_cv_result_free(&r1);
+    reef_cv_result_free(&r3);
+    // more inner groups than a fold can spare are refused
+    o.inner_groups = 3, o.jobs = 1;
+    assert_int_equal(reef_cv_run(&d.ds, &p, &o, &r3, &err), -1);
+    assert_non_null(strstr(err.msg, "from 1 to 2"));
+    reef_cv_plan_free(&p);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    syn_free(&d);
+}
+
+/* --augment motion=P (a lever for the moving-scene habitats): a training
+ * sample gets a random class-0 frame's motion, p - 128 at the same place,
+ * added, its label kept. Class-0 frames here are 168 everywhere, class-1
+ * frames 128 (still): with P = 1 every input the last batch saw is its own
+ * frame plus 40 gray levels, normalized; with P = 0 its own frame. */
+static void test_motion_augmentation(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    uint8_t pixels[N * H * W];
+    uint16_t labels[N], groups[N];
+    const char *ids[N];
+    for (int i = 0; i < N; i++) {
+        labels[i] = (uint16_t)(i % 2), groups[i] = (uint16_t)(i % NGROUPS), ids[i] = "x";
+        memset(pixels + i * H * W, labels[i] ? 128 : 168, H * W);
+    }
+    reef_dataset ds = {0};
+    ds.count = N, ds.height = H, ds.width = W, ds.channels = 1, ds.num_classes = 2, ds.num_groups = NGROUPS;
+    ds.pixels = pixels, ds.labels = labels, ds.groups = groups, ds.ids = ids;
+    ds.class_names = class_names, ds.group_names = group_names;
+    reef_cv_options o;
+    tiny_options(&o, 1);
+    o.cfg.batch = N;
+    char why[256];
+    assert_int_equal(reef_train_cfg_set(&o.cfg, "augment", "motion=2", why, sizeof why), -1);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(reef_train_cfg_set(&o.cfg, "augment", pass ? "motion" : "motion=1", why, sizeof why), 0);
+        assert_near(o.cfg.aug.motion, pass ? 0.5 : 1.0, 1e-7);
+        if (pass) o.cfg.aug.motion = 0;  // off: each input its own frame
+        reef_error err;
+        reef_model m;
+        reef_trainer t;
+        assert_int_equal(reef_model_build(&m, &o.arch, H, W, 1, 2, 1, &err), 0);
+        reef_norm_from_dataset(&m.norm, &ds);
+        assert_int_equal(reef_model_set_batch(&m, N, 1, &err), 0);
+        assert_int_equal(reef_trainer_init(&t, &m, &ds, &o.cfg, &err), 0);
+        reef_epoch_stats st;
+        assert_int_equal(reef_trainer_epoch(&t, &st, NULL, NULL, NULL), 0);
+        for (int i = 0; i < N; i++) {
+            const double own = t.labels[i] ? 128 : 168, add = pass ? 0 : 40;
+            const double want = ((own + add) / 255.0 - m.norm.mean[0]) / m.norm.std[0];
+            for (int p = 0; p < H * W; p++) assert_near(m.input[i * H * W + p], want, 1e-4);
+        }
+        reef_trainer_free(&t);
+        reef_model_free(&m);
+    }
+}
+
 /* The JSON without its timing. */
 static void drop_seconds(char *out)
 {
@@ -357,6 +612,21 @@ static void test_cli(void **state)
     assert_non_null(strstr(out1, "\"nfolds\":2"));
     assert_non_null(strstr(out1, "\"held_out\":\"g3\""));
     assert_null(strstr(out1, "\"held_out\":\"g0\""));
+    // --calibrate inner: each fold says its inner groups and offset; bad values refused
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --arch %s --epochs 1 --batch 16 --groups g1 --calibrate inner "
+             "--inner-groups 2 --json", bin, path, arch);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 0);
+    assert_non_null(strstr(out1, "\"inner_groups\":2"));
+    assert_non_null(strstr(out1, "\"offset\":"));
+    const char *inner = strstr(out1, "\"inner\":\"");
+    assert_non_null(inner);
+    char names[32];
+    snprintf(names, sizeof names, "+%.*s+", (int)strcspn(inner + 9, "\""), inner + 9);
+    assert_int_equal(strlen(names), 7);  // two groups: "+gA+gB+"
+    assert_null(strstr(names, "+g1+"));  // never the held-out group
+    snprintf(cmd, sizeof cmd, "%s cv --data %s --calibrate outer", bin, path);
+    assert_int_equal(testing_run(cmd, out1, sizeof out1), 2);
+    assert_non_null(strstr(out1, "expected inner or none"));
     snprintf(cmd, sizeof cmd, "%s cv --data %s --groups g9", bin, path);
     assert_int_equal(testing_run(cmd, out1, sizeof out1), 1);
     assert_non_null(strstr(out1, "no group 'g9'"));
@@ -649,6 +919,10 @@ int main(void)
         cmocka_unit_test(test_fold_accuracy_by_hand),
         cmocka_unit_test(test_train_data),
         cmocka_unit_test(test_learnable_and_thread_independent),
+        cmocka_unit_test(test_choose_offset_known_shift),
+        cmocka_unit_test(test_shift_class_bias),
+        cmocka_unit_test(test_inner_calibration),
+        cmocka_unit_test(test_motion_augmentation),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_report_repeat),
         cmocka_unit_test(test_background_channel),

@@ -6,7 +6,9 @@
  *    update does not answer enough held-back frames better: the newest
  *    copy in the NVM store when there is one, else the deployed weights;
  *  - the update on qemu-m4, from generated C, gives weights bit-identical
- *    to the host's (SKIPPED without the Arm tools);
+ *    to the host's (SKIPPED without the Arm tools): the float tail over
+ *    the camera's stream (the temporal session `reef gen --trainable`
+ *    writes for a temporal plan), and scheme a;
  *  - the NUCLEO-L4R5ZI firmware taking records on LPUART1 links;
  *  - bad input: a site of another shape, more labelled frames than the site
  *    has or than the plan keeps, a RAM budget no plan fits: clear errors,
@@ -17,9 +19,11 @@
 
 #include "../run/fixture_run.h"
 #include "codegen/lower.h"
+#include "personal/emit.h"
 #include "personal/personal.h"
 #include "personal/run.h"
 #include "data/background.h"
+#include "util/io.h"
 
 typedef struct fixture {
     reef_dataset train, site;
@@ -796,31 +800,40 @@ static void test_guard_old_copy_from_nvm(void **state)
  * (running-diff-slow over the clip) for the same labelled frames. Two
  * clips of 24 frames, stored second clip first (the stream is sent in clip
  * order); a stream of another frame size is refused. */
-static void test_stream_is_prep(void **state)
+/* The tiny temporal fixture: 48 gray frames in two clips of 24 (stored
+ * second clip first), their running-diff-slow inputs [d, s], and an int8
+ * net trained on them. */
+static void tiny_temporal(reef_dataset *gray, reef_dataset *slow, reef_graph *g, reef_lowered_model *m)
 {
-    (void)state;
     static char names[48][16];
-    reef_dataset gray, slow, small;
     reef_error err;
-    fixture_run_dataset(&gray, 48, 21);
+    fixture_run_dataset(gray, 48, 21);
     for (int i = 0; i < 48; i++) {
         snprintf(names[i], sizeof names[i], "c%d_f%d", 1 - i / 24, i % 24);
-        ((const char **)gray.ids)[i] = names[i];
+        ((const char **)gray->ids)[i] = names[i];
     }
-    if (reef_dataset_with_background(&gray, REEF_BG_DIFF_SLOW, &slow, &err)) fail_msg("%s", err.msg);
+    if (reef_dataset_with_background(gray, REEF_BG_DIFF_SLOW, slow, &err)) fail_msg("%s", err.msg);
     reef_arch a;
     reef_model model;
-    reef_graph g;
-    reef_lowered_model m;
     if (reef_arch_parse("name tiny2; input 8x8x2; stem k3 s2 c8 relu6; mbconv k3 e2 c8 s1 skip; head c16 relu6; gap; fc",
                         "test", &a, &err) ||
         reef_model_build(&model, &a, FIX_H, FIX_W, 2, 2, 7, &err))
         fail_msg("%s", err.msg);
-    reef_norm_from_dataset(&model.norm, &slow);
-    fixture_run_train(&model, &slow, 2);
-    fixture_run_quantize(&model, &slow, &g);
+    reef_norm_from_dataset(&model.norm, slow);
+    fixture_run_train(&model, slow, 2);
+    fixture_run_quantize(&model, slow, g);
     reef_model_free(&model);
-    if (reef_lower(&g, &m, &err)) fail_msg("%s", err.msg);
+    if (reef_lower(g, m, &err)) fail_msg("%s", err.msg);
+}
+
+static void test_stream_is_prep(void **state)
+{
+    (void)state;
+    reef_dataset gray, slow, small;
+    reef_error err;
+    reef_graph g;
+    reef_lowered_model m;
+    tiny_temporal(&gray, &slow, &g, &m);
     reef_pplan p;
     reef_pplan_default(&p);
     p.hp.epochs = 2, p.hp.batch_site = 4, p.hp.batch_replay = 0, p.hp.lr = 0.05f, p.site_cap = 16, p.replay_count = 0;
@@ -858,23 +871,82 @@ static void test_stream_is_prep(void **state)
     reef_dataset_free(&gray);
 }
 
+/* The two files (NAME_personal.{c,h}) in folders a and b are the same bytes. */
+static void assert_same_file(const char *a, const char *b, const char *name)
+{
+    char pa[512], pb[512];
+    uint8_t *da, *db;
+    size_t na, nb;
+    reef_error err;
+    snprintf(pa, sizeof pa, "%s/%s", a, name);
+    snprintf(pb, sizeof pb, "%s/%s", b, name);
+    if (reef_read_file(pa, &da, &na, &err) || reef_read_file(pb, &db, &nb, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(na, nb);
+    assert_memory_equal(da, db, na);
+    free(da), free(db);
+}
+
+/* The float update on qemu-m4 over the camera's stream (session 14): the
+ * device forms [d, s] from raw gray frames with the temporal step, and its
+ * weights equal the host's bit for bit (reef_prun fails otherwise), with
+ * class-balanced batches, a refit epoch after the guard, a decaying lr,
+ * a guard that also scores replay samples (session 11) and replay mixed
+ * into every step. The C it ran is what `reef gen --trainable` writes for
+ * the same plan (temporal 1) and replay data, byte for byte; gen refuses
+ * a temporal plan for a model whose input is not [d, s]. One firmware
+ * build covers the stream path and the float tail on the M4. */
 static void test_qemu_bit_identical(void **state)
 {
     (void)state;
     if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
+    reef_dataset gray, slow;
+    reef_graph g;
+    reef_lowered_model m;
+    reef_error err;
+    tiny_temporal(&gray, &slow, &g, &m);
+    reef_pplan p;
+    reef_pplan_default(&p);
+    p.hp.epochs = 2, p.hp.batch_site = 4, p.hp.batch_replay = 4, p.hp.lr = 0.05f, p.site_cap = 16, p.replay_count = 8;
+    reef_pplan_budget no_limits = {.clock_mhz = 120.0, .power_mw = 55.0};
+    if (reef_pplan_choose(&g, &m, &no_limits, &p, &err)) fail_msg("%s", err.msg);
+    p.hp.epochs = 2, p.hp.batch_site = 4, p.hp.batch_replay = 4, p.replay_count = 8;
+    p.hp.balance = 1, p.hp.lr_decay = 0.7f, p.hp.guard_replay = 4, p.temporal = 1;
+    char dir[256], gen[256], path[512], data[512];
+    testing_tmpdir(dir, sizeof dir, "personal-qemu");
+    testing_tmpdir(gen, sizeof gen, "personal-gen");
+    reef_prun_options o = {.model_path = "tiny2", .site_path = "site", .target = "qemu-m4", .work = dir,
+                           .labelled = 12, .hold_back = 3, .refit_epochs = 1, .draw_seed = 2, .stream = &gray,
+                           .source = &slow, .test = &slow};
     reef_prun_report r;
-    /* with class-balanced batches (the generated session carries
-     * hp.balance), a refit epoch after the guard, a decaying lr and a guard
-     * that scores the replay samples too (session 11) */
-    case_lr_decay = 0.7f, case_guard_replay = 4; /* of 8: the steps mix in the other 4 */
-    run_case_refit("qemu-m4", REEF_SCHEME_FLOAT, 1, 1, 0, &r, 1); /* reef_prun fails unless the weights are bit-identical */
-    case_lr_decay = 0.0f, case_guard_replay = 0;
-    printf("qemu-m4: guard kept %d, replay %d -> %d of %d right\n", r.guard_kept, r.replay_correct_before,
-           r.replay_correct_after, r.guard_replay);
+    if (reef_prun(&g, &m, &p, &slow, &o, &r, &err)) fail_msg("%s", err.msg);
+    printf("qemu-m4 stream: %d frames fed, guard kept %d, replay %d -> %d of %d right\n", r.stream_frames,
+           r.guard_kept, r.replay_correct_before, r.replay_correct_after, r.guard_replay);
+    assert_true(r.emulated && r.bit_identical && r.stream_same_as_prep);
     assert_int_equal(r.guard_replay, 4);
-    assert_true(r.emulated && r.bit_identical);
+    assert_true(r.stream_frames > 12);
     assert_true(r.update_insns > 0 && r.total_energy_j > 0 && r.ram_total > 0);
     reef_prun_report_free(&r);
+    /* reef gen --trainable with the same plan and replay data */
+    snprintf(path, sizeof path, "%s/p.plan", gen);
+    snprintf(data, sizeof data, "%s/slow.ds", gen);
+    if (reef_pplan_save(path, &p, "tiny2", &err) || reef_dataset_save(data, &slow, &err) ||
+        reef_pgen(gen, "fish", "tiny2", &g, &m, path, data, &err))
+        fail_msg("%s", err.msg);
+    assert_same_file(dir, gen, "fish_personal.c");
+    assert_same_file(dir, gen, "fish_personal.h");
+    /* a temporal plan for the 1-channel fixture model */
+    reef_pplan q;
+    plan_for(&q);
+    q.replay_count = 0, q.hp.batch_replay = 0, q.temporal = 1;
+    if (reef_pplan_save(path, &q, "fixture", &err)) fail_msg("%s", err.msg);
+    assert_int_not_equal(reef_pgen(gen, "fx", "fixture", &fx.g, &fx.m, path, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, "temporal"));
+    testing_rm_tree(dir);
+    testing_rm_tree(gen);
+    reef_lowered_free(&m);
+    reef_graph_free(&g);
+    reef_dataset_free(&slow);
+    reef_dataset_free(&gray);
 }
 
 /* The NUCLEO-L4R5ZI firmware that takes its records on LPUART1 builds and

@@ -13,7 +13,7 @@
 # Bases: gray = fish-s on gray frames; slow = fish-s-2ch (2-channel
 # running-diff-slow input); nas = archs/fish-nas-2ch.arch, reef's fish
 # default since session 9 (the same input).
-# The plan is whatever `reef personalize plan --ram 64K` chooses (session
+# The plan is whatever `reef personalize plan --ram 64K --tune` chooses (session
 # 11: the nas base's plan trains the mbconv2 and mbconv3 expand weights,
 # 300 habitat-balanced replay samples, refit 3; session 12: 5 site + 4 replay
 # samples per step). Session 12's figures add --labelled-balance (sweep.py).

@@ -24,7 +24,8 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: reef personalize plan --model M.tflite --ram BYTES [--flash BYTES]\n"
             "                             [--scheme float|int8] [--max-seconds S] [--max-joules J]\n"
-            "                             [--temporal]\n"
+            "                             [--temporal] [--tune S1.ds,S2.ds --source TRAIN.ds --test TEST.ds\n"
+            "                              [--tune-draws 1,2,3,4,5,6] [--labelled N] [--labelled-balance]]\n"
             "                             -o PLAN [--json]\n"
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
@@ -40,6 +41,12 @@ static void usage(FILE *fp)
             "  plan        the deepest cut whose update fits --ram (and --flash): e.g. 64K,\n"
             "              and whose whole update is estimated within --max-seconds (30) and\n"
             "              --max-joules (1) on the STM32L4R5 profile (0: no limit)\n"
+            "  --tune      measure the recipes at the chosen cut (two masks x lr x replay per\n"
+            "              step, each within the budgets) on these tuning habitats' sites, on\n"
+            "              the host, N labelled frames (50) per draw, 3 in 10 held back, guard\n"
+            "              margin 1; keep the highest site figure among those whose --test\n"
+            "              drop is <= 1.0 mean and <= 3.0 worst. Never give the habitats you\n"
+            "              report on (docs/personalization.md, session 14)\n"
             "  --temporal  the update will run as a temporal session (--stream): its RAM\n"
             "              counts the camera's two backgrounds (4 bytes a pixel), which share\n"
             "              the update's transient buffers\n"
@@ -142,6 +149,125 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
     reef_table_print(&tb, stdout, NULL);
 }
 
+/* ---- plan --tune (session 14) --------------------------------------------
+ * The budget decides the cut and the deepest mask; which recipe at that
+ * cut learns the site without forgetting differs per base model (sessions
+ * 11-13 tuned it by hand on one base and the next base forgot up to 24.6
+ * points with it). --tune measures the recipes reef_pplan_recipes lists on
+ * the tuning habitats given (never the habitats you report on): each
+ * recipe is run on the host (the device's C) over every site x draw, 50
+ * labelled frames, 15 held back for the guard (margin 1), and the chosen
+ * one is the highest mean site accuracy among the recipes whose test split
+ * drop is at most 1.0 point on average and 3.0 at worst (the rule session
+ * 13 fixed before its measured runs); when none qualifies, the smallest
+ * mean drop. */
+static double pct(int correct, int count);
+static int load_optional(const char *path, reef_dataset *ds, const reef_graph *g, const char *model_path);
+
+typedef struct tune_args {
+    const char *model, *sites, *source, *test, *draws;
+    int labelled, labelled_balance;
+} tune_args;
+
+typedef struct tune_score {
+    double site_after, site_before, drop_mean, drop_worst, min_gain;
+    int runs, kept;
+} tune_score;
+
+static int tune_one(const reef_graph *g, const reef_lowered_model *m, const reef_pplan *p, reef_dataset *sites,
+                    const char **site_paths, int nsites, const tune_args *ta, const reef_dataset *source,
+                    const reef_dataset *test, tune_score *sc)
+{
+    reef_error err;
+    memset(sc, 0, sizeof *sc);
+    sc->min_gain = 1e9;
+    for (int i = 0; i < nsites; i++) {
+        char draws[256];
+        snprintf(draws, sizeof draws, "%s", ta->draws);
+        for (char *d = strtok(draws, ","); d; d = strtok(NULL, ",")) {
+            reef_prun_options o = {.model_path = "tune", .target = "host", .labelled = ta->labelled,
+                                   .hold_back = ta->labelled * 3 / 10, .guard_margin = 1, .refit_epochs = p->refit_epochs,
+                                   .draw_seed = (uint32_t)atoi(d), .labelled_balance = ta->labelled_balance,
+                                   .site_path = site_paths[i], .source = source, .test = test};
+            reef_prun_report r;
+            memset(&r, 0, sizeof r);
+            if (reef_prun(g, m, p, &sites[i], &o, &r, &err)) {
+                reef_prun_report_free(&r);
+                return cli_error(NAME, "--tune %s draw %s: %s", site_paths[i], d, err.msg);
+            }
+            double before = pct(r.site.int8_correct, r.site.count), after = pct(r.site.after_correct, r.site.count);
+            double drop = pct(r.test.int8_correct, r.test.count) - pct(r.test.after_correct, r.test.count);
+            sc->site_after += after, sc->site_before += before, sc->drop_mean += drop, sc->kept += r.guard_kept;
+            if (drop > sc->drop_worst || !sc->runs) sc->drop_worst = drop;
+            if (after - before < sc->min_gain) sc->min_gain = after - before;
+            sc->runs++;
+            reef_prun_report_free(&r);
+        }
+    }
+    if (!sc->runs) return cli_error(NAME, "--tune-draws '%s' names no draw", ta->draws);
+    sc->site_after /= sc->runs, sc->site_before /= sc->runs, sc->drop_mean /= sc->runs;
+    return 0;
+}
+
+#define TUNE_MAX_SITES 16
+
+static int tune_plan(const reef_graph *g, const reef_lowered_model *m, const reef_pplan_budget *b, reef_pplan *p,
+                     const tune_args *ta, int json)
+{
+    reef_error err;
+    reef_pplan recipes[16];
+    tune_score scores[16];
+    int n = reef_pplan_recipes(g, m, b, p, recipes, 16, &err);
+    if (n < 0) return cli_error(NAME, "%s", err.msg);
+    char list[4096];
+    const char *paths[TUNE_MAX_SITES];
+    reef_dataset sites[TUNE_MAX_SITES], source, test;
+    int nsites = 0, rc = 0;
+    snprintf(list, sizeof list, "%s", ta->sites);
+    for (char *s = strtok(list, ","); s && nsites < TUNE_MAX_SITES; s = strtok(NULL, ",")) paths[nsites++] = s;
+    memset(&source, 0, sizeof source), memset(&test, 0, sizeof test);
+    int loaded = 0;
+    for (; loaded < nsites && !rc; loaded++) rc = load_optional(paths[loaded], &sites[loaded], g, ta->model);
+    if (!rc) rc = load_optional(ta->source, &source, g, ta->model) || load_optional(ta->test, &test, g, ta->model);
+    /* a source smaller than the plan's replay set: keep all of it */
+    for (int k = 0; k < n && !rc; k++)
+        if ((uint32_t)recipes[k].replay_count > source.count) {
+            recipes[k].replay_count = (int32_t)source.count;
+            if (recipes[k].hp.guard_replay >= recipes[k].replay_count) recipes[k].hp.guard_replay = 0;
+        }
+    int best = -1;
+    for (int k = 0; k < n && !rc; k++) {
+        rc = tune_one(g, m, &recipes[k], sites, paths, nsites, ta, &source, &test, &scores[k]);
+        if (rc) break;
+        char mask[64];
+        int at = 0;
+        for (int i = 0; i < recipes[k].ntrain && at < (int)sizeof mask - 4; i++)
+            at += snprintf(mask + at, sizeof mask - (size_t)at, "%s%d", i ? "," : "", recipes[k].train[i]);
+        if (!json)
+            fprintf(stderr, "tune: recipe %d (train %s, lr %.2f, %d+%d per step, %d epochs, refit %d): site %.2f -> %.2f, "
+                            "test drop %.2f (worst %.2f), kept %d/%d\n",
+                    k + 1, mask, (double)recipes[k].hp.lr, recipes[k].hp.batch_site, recipes[k].hp.batch_replay,
+                    recipes[k].hp.epochs, recipes[k].refit_epochs, scores[k].site_before, scores[k].site_after,
+                    scores[k].drop_mean, scores[k].drop_worst, scores[k].kept, scores[k].runs);
+    }
+    if (!rc) {
+        double site[16], drop_mean[16], drop_worst[16];
+        for (int k = 0; k < n; k++)
+            site[k] = scores[k].site_after, drop_mean[k] = scores[k].drop_mean, drop_worst[k] = scores[k].drop_worst;
+        best = reef_pplan_pick(site, drop_mean, drop_worst, n);
+    }
+    if (!rc && best >= 0) {
+        *p = recipes[best];
+        if (!json)
+            fprintf(stderr, "tune: chose recipe %d of %d (%d runs each on %s, draws %s)\n", best + 1, n,
+                    scores[best].runs, ta->sites, ta->draws);
+    }
+    for (int i = 0; i < loaded; i++) reef_dataset_free(&sites[i]);
+    reef_dataset_free(&source);
+    reef_dataset_free(&test);
+    return rc;
+}
+
 static int personalize_plan(int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"ram", required_argument, NULL, 'r'},
@@ -151,7 +277,14 @@ static int personalize_plan(int argc, char **argv)
                                          {"max-joules", required_argument, NULL, 'J'},
                                          {"scheme", required_argument, NULL, 'S'},
                                          {"temporal", no_argument, NULL, 'T'},
+                                         {"tune", required_argument, NULL, 'u'},
+                                         {"tune-draws", required_argument, NULL, 'd'},
+                                         {"source", required_argument, NULL, 'R'},
+                                         {"test", required_argument, NULL, 'E'},
+                                         {"labelled", required_argument, NULL, 'n'},
+                                         {"labelled-balance", no_argument, NULL, 'B'},
                                          {NULL, 0, NULL, 0}};
+    tune_args ta = {.draws = "1,2,3,4,5,6", .labelled = 50}; /* session 13's protocol: 4 habitats x 6 draws */
     const char *model = NULL, *out = NULL;
     int scheme = REEF_SCHEME_FLOAT;
     uint32_t ram = 0, flash = 0;
@@ -176,10 +309,24 @@ static int personalize_plan(int argc, char **argv)
         }
         else if (c == 'j') json = 1;
         else if (c == 'T') temporal = 1;
+        else if (c == 'u') ta.sites = optarg;
+        else if (c == 'd') ta.draws = optarg;
+        else if (c == 'R') ta.source = optarg;
+        else if (c == 'E') ta.test = optarg;
+        else if (c == 'B') ta.labelled_balance = 1;
+        else if (c == 'n') {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 2 || v > 65535) return cli_error(NAME, "--labelled wants a count of frames, not '%s'", optarg), 2;
+            ta.labelled = (int)v;
+        }
         else if (c == 'h') return usage(stdout), 0;
         else return usage(stderr), 2;
     }
     if (!model || !out || !ram) return cli_error(NAME, "plan needs --model, --ram and -o"), 2;
+    ta.model = model;
+    if (ta.sites && (!ta.source || !ta.test))
+        return cli_error(NAME, "--tune needs --source (the replay's training data) and --test (the source test split)"), 2;
     reef_graph g;
     reef_lowered_model m;
     if (load_model(model, &g, &m)) return 1;
@@ -199,6 +346,7 @@ static int personalize_plan(int argc, char **argv)
     reef_pplan_budget budget = {.ram_bytes = ram, .flash_bytes = flash, .max_seconds = max_seconds,
                                 .max_joules = max_joules, .clock_mhz = prof.clock_mhz, .power_mw = reef_profile_run_power_mw(&prof)};
     if (reef_pplan_choose(&g, &m, &budget, &p, &err)) rc = cli_error(NAME, "%s: %s", model, err.msg);
+    else if (ta.sites && (rc = tune_plan(&g, &m, &budget, &p, &ta, json))) rc = 1;
     else if (reef_ptail_build_scheme(&g, &m, p.scheme, p.boundary_step, p.train, p.ntrain, &t, &err)) rc = cli_error(NAME, "%s", err.msg);
     else {
         if (reef_pplan_save(out, &p, model, &err)) rc = cli_error(NAME, "%s", err.msg);

@@ -7,12 +7,13 @@
 # r64 (the default since session 13) = archs/fish-nas-2ch-r64-c8e2.arch, the
 # shipped default, at 64x64; its plan is made with --temporal and every run
 # sends the camera's gray frames (--stream: the device forms [d, s]).
-# Session 13's chosen recipe: --labelled-balance --set train=3,2,2,2,0,2,0,3
-# --set lr=0.15 (docs/personalization.md).
+# Session 13's chosen recipe was applied with --set train=3,2,2,2,0,2,0,3
+# --set lr=0.15; since session 14 `plan --tune` chooses it itself (the
+# same recipe for r64; docs/personalization.md). Run with --labelled-balance.
 # Bases: gray = fish-s on gray frames; slow = fish-s-2ch (2-channel
 # running-diff-slow input); nas = archs/fish-nas-2ch.arch, reef's fish
 # default since session 9 (the same input).
-# The plan is whatever `reef personalize plan --ram 64K` chooses (session
+# The plan is whatever `reef personalize plan --ram 64K --tune` chooses (session
 # 11: the nas base's plan trains the mbconv2 and mbconv3 expand weights,
 # 300 habitat-balanced replay samples, refit 3; session 12: 5 site + 4 replay
 # samples per step). Session 12's figures add --labelled-balance (sweep.py).
@@ -53,7 +54,12 @@ for h in $(echo "$tune,$measure" | tr ',' ' '); do
 done
 [ -f $tag-src.ckpt ] || $reef train --threads ${THREADS:-1} --arch "$arch" --train $tag-src-train.ds --val $tag-src-val.ds -o $tag-src.ckpt --json >/dev/null
 [ -f $tag-src.tflite ] || $reef quantize --model $tag-src.ckpt --calib $tag-src-train.ds -o $tag-src.tflite >/dev/null
-$reef personalize plan --model $tag-src.tflite --ram 64K $temporal -o $tag-64k.plan >/dev/null
+# session 14: the planner measures its recipes on the tuning habitats (draws
+# 1-6) for this base and writes the best by its rule (test drop <= 1.0 mean,
+# 3.0 worst, then the highest site figure): no --set needed
+tune_sites=$(echo "$tune" | tr ',' '\n' | sed "s/.*/$data-site-&.ds/" | paste -sd, -)
+$reef personalize plan --model $tag-src.tflite --ram 64K $temporal --tune "$tune_sites" \
+    --source $tag-src-train.ds --test $tag-src-test.ds --labelled-balance --tune-draws 1,2,3,4,5,6 -o $tag-64k.plan >/dev/null
 sites=$measure
 [ "$which" = tune ] && sites=$tune
 stream=

@@ -284,7 +284,17 @@ int reef_pgen(const char *dir, const char *name, const char *model_path, const r
         if (!rc) rc = reef_dataset_load(replay_path, &src, err);
         if (!rc) rc = reef_replay_build(g, m, &t, &src, plan.replay_count, plan.hp.seed, plan.replay_groups, replay, labels, err);
     }
-    if (!rc) rc = reef_pemit(dir, name, model_path, m, &t, &plan, replay, labels, NULL, err);
+    /* a plan made with --temporal (the update runs as the camera's stream,
+     * `reef personalize --stream`): the session forms the model's [d, s]
+     * input on the device from raw gray frames, as the inference firmware */
+    reef_input_map map;
+    if (!rc && plan.temporal) {
+        rc = reef_input_map_from_graph(g, &map, err);
+        if (!rc && (m->input_rank != 4 || m->input_shape[3] != 2 || map.channels != 2))
+            rc = reef_fail(err, "%s is a temporal plan (temporal 1), but the model's input is not the 2-channel "
+                                "temporal context [d, s] (reef prep --background running-diff-slow)", plan_path);
+    }
+    if (!rc) rc = reef_pemit(dir, name, model_path, m, &t, &plan, replay, labels, plan.temporal ? &map : NULL, err);
     free(replay);
     free(labels);
     reef_dataset_free(&src);

@@ -16,7 +16,9 @@ int reef_pemit(const char *dir, const char *name, const char *source, const reef
                const reef_input_map *stream_map, reef_error *err);
 
 /* `reef gen --trainable PLAN [--replay DATA]`: loads the plan, cuts the
- * tail, computes the replay samples from DATA, and writes the four files. */
+ * tail, computes the replay samples from DATA, and writes the four files;
+ * a plan with `temporal 1` gets the temporal session (stream_map above,
+ * from the model's input tables), which only a 2-channel [d, s] model has. */
 int reef_pgen(const char *dir, const char *name, const char *model_path, const reef_graph *g,
               const reef_lowered_model *m, const char *plan_path, const char *replay_path, reef_error *err);
 

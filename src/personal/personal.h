@@ -111,6 +111,17 @@ void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptai
  * the last layer fits. */
 int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, const reef_pplan_budget *b, reef_pplan *p,
                       reef_error *err);
+/* The recipes `reef personalize plan --tune` measures (session 14): at
+ * chosen's cut, chosen's mask and the first layer's weights + every bias +
+ * the classifier, at two learning rates and two batch/epoch settings,
+ * those that fit b; writes up to max into out and returns how many. */
+int reef_pplan_recipes(const reef_graph *g, const reef_lowered_model *m, const reef_pplan_budget *b,
+                       const reef_pplan *chosen, reef_pplan *out, int max, reef_error *err);
+/* The recipe `plan --tune` keeps, from each recipe's mean site accuracy
+ * and mean and worst test split drop (points) on the tuning habitats: the
+ * highest site figure among those with drop <= 1.0 mean and <= 3.0 worst,
+ * else the smallest mean drop; -1 when n is 0. */
+int reef_pplan_pick(const double *site, const double *drop_mean, const double *drop_worst, int n);
 /* The plan file (docs/formats/personalize-plan.md): text, atomic write. */
 int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, reef_error *err);
 int reef_pplan_load(const char *path, reef_pplan *p, reef_error *err);

@@ -167,6 +167,14 @@ static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef
     }
     reef_run_counts_free(&c);
     free(outs);
+    if (!o->work) { /* our own scratch folder: every qemu-m4 run left one in /tmp before session 14 */
+        const char *made[] = {header, src1, src2, elf};
+        char other[4200];
+        for (int i = 0; i < 4; i++) remove(made[i]);
+        snprintf(other, sizeof other, "%s/fish.h", dir), remove(other);
+        snprintf(other, sizeof other, "%s/build.log", dir), remove(other);
+        rmdir(dir);
+    }
     return rc;
 }
 

@@ -6,7 +6,9 @@
  *    update does not answer enough held-back frames better: the newest
  *    copy in the NVM store when there is one, else the deployed weights;
  *  - the update on qemu-m4, from generated C, gives weights bit-identical
- *    to the host's (SKIPPED without the Arm tools);
+ *    to the host's (SKIPPED without the Arm tools): the float tail over
+ *    the camera's stream (the temporal session `reef gen --trainable`
+ *    writes for a temporal plan), and scheme a;
  *  - the NUCLEO-L4R5ZI firmware taking records on LPUART1 links;
  *  - bad input: a site of another shape, more labelled frames than the site
  *    has or than the plan keeps, a RAM budget no plan fits: clear errors,
@@ -14,12 +16,17 @@
 #include "testing.h"
 
 #include <math.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "../run/fixture_run.h"
 #include "codegen/lower.h"
+#include "personal/emit.h"
 #include "personal/personal.h"
 #include "personal/run.h"
 #include "data/background.h"
+#include "util/io.h"
 
 typedef struct fixture {
     reef_dataset train, site;
@@ -28,6 +35,15 @@ typedef struct fixture {
 } fixture;
 
 static fixture fx;
+/* a firmware build run as a child process (see "the firmware jobs") */
+typedef struct m4_job {
+    pid_t pid;
+    reef_pplan plan;
+    char dir[256];
+} m4_job;
+static m4_job job_int8, job_board;
+static void stream_job_start(void);
+static void stream_job_cleanup(void);
 static int skipped; /* a test could not run: exit 77, CTest says SKIPPED */
 #define SKIP() do { skipped = 1; skip(); } while (0)
 
@@ -52,6 +68,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    /* a job whose test never ran (a failure before it) */
+    m4_job *jobs[2] = {&job_int8, &job_board};
+    for (int i = 0; i < 2; i++)
+        if (jobs[i]->pid > 0) kill(jobs[i]->pid, SIGTERM), waitpid(jobs[i]->pid, NULL, 0), jobs[i]->pid = 0;
+    stream_job_cleanup();
     reef_lowered_free(&fx.m);
     reef_graph_free(&fx.g);
     reef_dataset_free(&fx.train);
@@ -326,17 +347,88 @@ static void test_plan_refit_within_budget(void **state)
     assert_true(tight.cycles_update / 120e6 * 55.0 * 1e-3 <= joules);
 }
 
+/* ---- the firmware jobs --------------------------------------------------
+ * The three M4 checks each build a firmware (arm-none-eabi-gcc over the
+ * whole runtime: about 8 s of CPU each on a quiet machine, most of this
+ * test's time; a loaded full run once took 280 s). Scheme a on qemu-m4 and
+ * the NUCLEO-L4R5ZI build start as child processes at the group's first
+ * test (fork: each inherits the fixture and its plan, computed in the
+ * parent), so they overlap the host tests and the float qemu-m4 run; their
+ * tests wait for them and assert what the child found. A child never
+ * calls cmocka: it reports by its exit status. */
+
 /* Scheme a on qemu-m4: the weights (int8 and int32 bytes) trained on the
  * emulated M4 equal the host's bit for bit (reef_prun fails otherwise). */
+static int int8_job(m4_job *j)
+{
+    reef_prun_report r;
+    reef_error err;
+    reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = "qemu-m4", .labelled = 12,
+                           .hold_back = 3, .draw_seed = 3, .source = &fx.train, .test = &fx.train};
+    if (reef_prun(&fx.g, &fx.m, &j->plan, &fx.site, &o, &r, &err)) return fprintf(stderr, "int8 qemu-m4: %s\n", err.msg), 1;
+    int ok = r.emulated && r.bit_identical && r.update_insns > 0 && r.flash_params0 == 0;
+    printf("int8 qemu-m4: emulated %d, bit-identical %d, %llu update instructions\n", r.emulated, r.bit_identical,
+           (unsigned long long)r.update_insns);
+    reef_prun_report_free(&r);
+    return !ok;
+}
+
+/* The NUCLEO-L4R5ZI firmware that takes its records on LPUART1 builds and
+ * links for the chip (no board needed; running it needs one). */
+static int board_job(m4_job *j)
+{
+    reef_prun_report r;
+    reef_error err;
+    reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = "stm32l4r5", .work = j->dir,
+                           .labelled = 12, .draw_seed = 3, .source = &fx.train};
+    if (reef_prun(&fx.g, &fx.m, &j->plan, &fx.site, &o, &r, &err)) return fprintf(stderr, "board: %s\n", err.msg), 1;
+    int ok = r.board_built && !r.board_ran && access(r.board_elf, R_OK) == 0;
+    reef_prun_report_free(&r);
+    return !ok;
+}
+
+static void job_start(m4_job *j, int (*run)(m4_job *))
+{
+    fflush(stdout), fflush(stderr);
+    j->pid = fork();
+    assert_true(j->pid >= 0);
+    if (j->pid == 0) {
+        int rc = run(j);
+        fflush(stdout), fflush(stderr);
+        _exit(rc); /* no atexit handlers (cmocka's, the leak checker's): the parent owns them */
+    }
+}
+
+static void job_wait(m4_job *j)
+{
+    int status;
+    assert_true(j->pid > 0);
+    assert_int_equal(waitpid(j->pid, &status, 0), j->pid);
+    j->pid = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_m4_jobs_start(void **state)
+{
+    (void)state;
+    if (!testing_have_arm_tools() || !testing_source_dir()) return; /* their tests skip */
+    plan_for_scheme(&job_int8.plan, REEF_SCHEME_INT8);
+    /* sparse: every bias and the classifier's weights */
+    for (int k = 0; k < job_int8.plan.ntrain; k++) job_int8.plan.train[k] = REEF_TRAIN_BIAS;
+    job_int8.plan.train[job_int8.plan.ntrain - 1] = REEF_TRAIN_WEIGHTS | REEF_TRAIN_BIAS;
+    plan_for(&job_board.plan);
+    testing_tmpdir(job_board.dir, sizeof job_board.dir, "personal-board");
+    stream_job_start();
+    job_start(&job_int8, int8_job);
+    job_start(&job_board, board_job);
+}
+
 static void test_int8_qemu_bit_identical(void **state)
 {
     (void)state;
     if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
-    reef_prun_report r;
-    run_case_scheme("qemu-m4", REEF_SCHEME_INT8, &r, 1);
-    assert_true(r.emulated && r.bit_identical);
-    assert_true(r.update_insns > 0 && r.flash_params0 == 0);
-    reef_prun_report_free(&r);
+    job_wait(&job_int8);
 }
 
 static void test_update_on_host(void **state)
@@ -796,31 +888,40 @@ static void test_guard_old_copy_from_nvm(void **state)
  * (running-diff-slow over the clip) for the same labelled frames. Two
  * clips of 24 frames, stored second clip first (the stream is sent in clip
  * order); a stream of another frame size is refused. */
-static void test_stream_is_prep(void **state)
+/* The tiny temporal fixture: 48 gray frames in two clips of 24 (stored
+ * second clip first), their running-diff-slow inputs [d, s], and an int8
+ * net trained on them. */
+static void tiny_temporal(reef_dataset *gray, reef_dataset *slow, reef_graph *g, reef_lowered_model *m)
 {
-    (void)state;
     static char names[48][16];
-    reef_dataset gray, slow, small;
     reef_error err;
-    fixture_run_dataset(&gray, 48, 21);
+    fixture_run_dataset(gray, 48, 21);
     for (int i = 0; i < 48; i++) {
         snprintf(names[i], sizeof names[i], "c%d_f%d", 1 - i / 24, i % 24);
-        ((const char **)gray.ids)[i] = names[i];
+        ((const char **)gray->ids)[i] = names[i];
     }
-    if (reef_dataset_with_background(&gray, REEF_BG_DIFF_SLOW, &slow, &err)) fail_msg("%s", err.msg);
+    if (reef_dataset_with_background(gray, REEF_BG_DIFF_SLOW, slow, &err)) fail_msg("%s", err.msg);
     reef_arch a;
     reef_model model;
-    reef_graph g;
-    reef_lowered_model m;
     if (reef_arch_parse("name tiny2; input 8x8x2; stem k3 s2 c8 relu6; mbconv k3 e2 c8 s1 skip; head c16 relu6; gap; fc",
                         "test", &a, &err) ||
         reef_model_build(&model, &a, FIX_H, FIX_W, 2, 2, 7, &err))
         fail_msg("%s", err.msg);
-    reef_norm_from_dataset(&model.norm, &slow);
-    fixture_run_train(&model, &slow, 2);
-    fixture_run_quantize(&model, &slow, &g);
+    reef_norm_from_dataset(&model.norm, slow);
+    fixture_run_train(&model, slow, 2);
+    fixture_run_quantize(&model, slow, g);
     reef_model_free(&model);
-    if (reef_lower(&g, &m, &err)) fail_msg("%s", err.msg);
+    if (reef_lower(g, m, &err)) fail_msg("%s", err.msg);
+}
+
+static void test_stream_is_prep(void **state)
+{
+    (void)state;
+    reef_dataset gray, slow, small;
+    reef_error err;
+    reef_graph g;
+    reef_lowered_model m;
+    tiny_temporal(&gray, &slow, &g, &m);
     reef_pplan p;
     reef_pplan_default(&p);
     p.hp.epochs = 2, p.hp.batch_site = 4, p.hp.batch_replay = 0, p.hp.lr = 0.05f, p.site_cap = 16, p.replay_count = 0;
@@ -858,44 +959,157 @@ static void test_stream_is_prep(void **state)
     reef_dataset_free(&gray);
 }
 
+/* The two files (NAME_personal.{c,h}) in folders a and b are the same bytes. */
+static void assert_same_file(const char *a, const char *b, const char *name)
+{
+    char pa[1200], pb[1200];
+    uint8_t *da, *db;
+    size_t na, nb;
+    reef_error err;
+    snprintf(pa, sizeof pa, "%s/%s", a, name);
+    snprintf(pb, sizeof pb, "%s/%s", b, name);
+    if (reef_read_file(pa, &da, &na, &err) || reef_read_file(pb, &db, &nb, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(na, nb);
+    assert_memory_equal(da, db, na);
+    free(da), free(db);
+}
+
+/* The float update on qemu-m4 over the camera's stream (session 14): the
+ * device forms [d, s] from raw gray frames with the temporal step, and its
+ * weights equal the host's bit for bit (reef_prun fails otherwise), with
+ * class-balanced batches, a refit epoch after the guard, a decaying lr,
+ * a guard that also scores replay samples (session 11) and replay mixed
+ * into every step. The C it ran is what `reef gen --trainable` writes for
+ * the same plan (temporal 1) and replay data, byte for byte; gen refuses
+ * a temporal plan for a model whose input is not [d, s]. One firmware
+ * build covers the stream path and the float tail on the M4. */
+/* The stream job's findings, in memory the child shares with the parent. */
+typedef struct stream_result {
+    int done, emulated, bit_identical, same_as_prep, guard_replay, stream_frames, costed;
+    char msg[1100];
+} stream_result;
+typedef struct stream_job {
+    m4_job job;
+    reef_dataset gray, slow;
+    reef_graph g;
+    reef_lowered_model m;
+    stream_result *result; /* MAP_SHARED */
+} stream_job;
+static stream_job job_stream;
+
+static int stream_run(m4_job *j)
+{
+    (void)j;
+    stream_job *sj = &job_stream;
+    stream_result *res = sj->result;
+    reef_error err;
+    reef_prun_report r;
+    reef_prun_options o = {.model_path = "tiny2", .site_path = "site", .target = "qemu-m4", .work = sj->job.dir,
+                           .labelled = 12, .hold_back = 3, .refit_epochs = 1, .draw_seed = 2, .stream = &sj->gray,
+                           .source = &sj->slow, .test = &sj->slow};
+    if (reef_prun(&sj->g, &sj->m, &sj->job.plan, &sj->slow, &o, &r, &err)) {
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+        return 1;
+    }
+    printf("qemu-m4 stream: %d frames fed, guard kept %d, replay %d -> %d of %d right\n", r.stream_frames,
+           r.guard_kept, r.replay_correct_before, r.replay_correct_after, r.guard_replay);
+    res->emulated = r.emulated, res->bit_identical = r.bit_identical, res->same_as_prep = r.stream_same_as_prep;
+    res->guard_replay = r.guard_replay, res->stream_frames = r.stream_frames;
+    res->costed = r.update_insns > 0 && r.total_energy_j > 0 && r.ram_total > 0;
+    res->done = 1;
+    reef_prun_report_free(&r);
+    return 0;
+}
+
+static void stream_job_cleanup(void)
+{
+    stream_job *sj = &job_stream;
+    if (sj->job.pid > 0) kill(sj->job.pid, SIGTERM), waitpid(sj->job.pid, NULL, 0), sj->job.pid = 0;
+    reef_lowered_free(&sj->m); /* each a no-op once test_qemu_bit_identical freed and cleared them */
+    reef_graph_free(&sj->g);
+    reef_dataset_free(&sj->slow);
+    reef_dataset_free(&sj->gray);
+    if (sj->result && sj->result != MAP_FAILED) munmap(sj->result, sizeof *sj->result);
+    sj->result = NULL;
+}
+
+/* Starts the stream job: the tiny temporal model and its plan are made
+ * here, in the parent (cmocka may fail here, not in the child). */
+static void stream_job_start(void)
+{
+    stream_job *sj = &job_stream;
+    reef_error err;
+    tiny_temporal(&sj->gray, &sj->slow, &sj->g, &sj->m);
+    reef_pplan *p = &sj->job.plan;
+    reef_pplan_default(p);
+    p->hp.epochs = 2, p->hp.batch_site = 4, p->hp.batch_replay = 4, p->hp.lr = 0.05f, p->site_cap = 16, p->replay_count = 8;
+    reef_pplan_budget no_limits = {.clock_mhz = 120.0, .power_mw = 55.0};
+    if (reef_pplan_choose(&sj->g, &sj->m, &no_limits, p, &err)) fail_msg("%s", err.msg);
+    p->hp.epochs = 2, p->hp.batch_site = 4, p->hp.batch_replay = 4, p->replay_count = 8;
+    p->hp.balance = 1, p->hp.lr_decay = 0.7f, p->hp.guard_replay = 4, p->temporal = 1;
+    sj->result = mmap(NULL, sizeof *sj->result, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(sj->result != MAP_FAILED);
+    memset(sj->result, 0, sizeof *sj->result);
+    testing_tmpdir(sj->job.dir, sizeof sj->job.dir, "personal-qemu");
+    job_start(&sj->job, stream_run);
+}
+
 static void test_qemu_bit_identical(void **state)
 {
     (void)state;
     if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
-    reef_prun_report r;
-    /* with class-balanced batches (the generated session carries
-     * hp.balance), a refit epoch after the guard, a decaying lr and a guard
-     * that scores the replay samples too (session 11) */
-    case_lr_decay = 0.7f, case_guard_replay = 4; /* of 8: the steps mix in the other 4 */
-    run_case_refit("qemu-m4", REEF_SCHEME_FLOAT, 1, 1, 0, &r, 1); /* reef_prun fails unless the weights are bit-identical */
-    case_lr_decay = 0.0f, case_guard_replay = 0;
-    printf("qemu-m4: guard kept %d, replay %d -> %d of %d right\n", r.guard_kept, r.replay_correct_before,
-           r.replay_correct_after, r.guard_replay);
-    assert_int_equal(r.guard_replay, 4);
-    assert_true(r.emulated && r.bit_identical);
-    assert_true(r.update_insns > 0 && r.total_energy_j > 0 && r.ram_total > 0);
-    reef_prun_report_free(&r);
+    stream_job *sj = &job_stream;
+    reef_error err;
+    char gen[256], path[512], data[512];
+    int status;
+    assert_true(sj->job.pid > 0);
+    assert_int_equal(waitpid(sj->job.pid, &status, 0), sj->job.pid);
+    sj->job.pid = 0;
+    if (!sj->result->done) fail_msg("the qemu-m4 stream run failed: %s", sj->result->msg);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(sj->result->emulated && sj->result->bit_identical && sj->result->same_as_prep);
+    assert_int_equal(sj->result->guard_replay, 4);
+    assert_true(sj->result->stream_frames > 12);
+    assert_true(sj->result->costed);
+    const reef_pplan p = sj->job.plan;
+    char dir[256];
+    memcpy(dir, sj->job.dir, sizeof dir);
+    dir[sizeof dir - 1] = 0;
+    reef_graph g = sj->g;
+    reef_lowered_model m = sj->m;
+    reef_dataset slow = sj->slow, gray = sj->gray;
+    testing_tmpdir(gen, sizeof gen, "personal-gen");
+    /* reef gen --trainable with the same plan and replay data */
+    snprintf(path, sizeof path, "%s/p.plan", gen);
+    snprintf(data, sizeof data, "%s/slow.ds", gen);
+    if (reef_pplan_save(path, &p, "tiny2", &err) || reef_dataset_save(data, &slow, &err) ||
+        reef_pgen(gen, "fish", "tiny2", &g, &m, path, data, &err))
+        fail_msg("%s", err.msg);
+    assert_same_file(dir, gen, "fish_personal.c");
+    assert_same_file(dir, gen, "fish_personal.h");
+    /* a temporal plan for the 1-channel fixture model */
+    reef_pplan q;
+    plan_for(&q);
+    q.replay_count = 0, q.hp.batch_replay = 0, q.temporal = 1;
+    if (reef_pplan_save(path, &q, "fixture", &err)) fail_msg("%s", err.msg);
+    assert_int_not_equal(reef_pgen(gen, "fx", "fixture", &fx.g, &fx.m, path, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, "temporal"));
+    testing_rm_tree(dir);
+    testing_rm_tree(gen);
+    reef_lowered_free(&m);
+    reef_graph_free(&g);
+    reef_dataset_free(&slow);
+    reef_dataset_free(&gray);
+    memset(&sj->g, 0, sizeof sj->g), memset(&sj->m, 0, sizeof sj->m);
+    memset(&sj->slow, 0, sizeof sj->slow), memset(&sj->gray, 0, sizeof sj->gray);
 }
 
-/* The NUCLEO-L4R5ZI firmware that takes its records on LPUART1 builds and
- * links for the chip (no board needed; running it needs one). */
 static void test_board_firmware_builds(void **state)
 {
     (void)state;
     if (!testing_have_arm_tools() || !testing_source_dir()) SKIP();
-    char dir[256];
-    testing_tmpdir(dir, sizeof dir, "personal-board");
-    reef_pplan p;
-    reef_error err;
-    reef_prun_report r;
-    plan_for(&p);
-    reef_prun_options o = {.model_path = "fixture", .site_path = "site", .target = "stm32l4r5", .work = dir,
-                           .labelled = 12, .draw_seed = 3, .source = &fx.train};
-    if (reef_prun(&fx.g, &fx.m, &p, &fx.site, &o, &r, &err)) fail_msg("%s", err.msg);
-    assert_true(r.board_built && !r.board_ran);
-    assert_int_equal(access(r.board_elf, R_OK), 0);
-    reef_prun_report_free(&r);
-    testing_rm_tree(dir);
+    job_wait(&job_board);
+    testing_rm_tree(job_board.dir);
 }
 
 /* ---- bad input through the CLI: clear errors, nothing written ----------- */
@@ -970,6 +1184,30 @@ static void test_cli_bad_input(void **state)
     snprintf(args, sizeof args, "personalize plan --model %s --ram 1M -o %s", model, plan);
     snprintf(cmd, sizeof cmd, "%s %s >/dev/null", getenv("REEF_BIN"), args);
     assert_int_equal(system(cmd), 0);
+    /* plan --tune (session 14): without --source/--test, refused and nothing written; with them, the
+     * recipes run on the site (one draw) and the plan written is one of reef_pplan_recipes' */
+    snprintf(args, sizeof args, "personalize plan --model %s --ram 1M --tune %s -o %s", model, site, nothing);
+    run_cli_expect_error(args, "--tune needs --source", nothing);
+    snprintf(args, sizeof args, "personalize plan --model %s --ram 1M --tune %s --source %s --test %s --labelled 12 "
+             "--tune-draws 1 -o %s", model, site, train, train, nothing);
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", getenv("REEF_BIN"), args);
+    assert_int_equal(system(cmd), 0);
+    {
+        reef_pplan tuned, chosen, recipes[16];
+        reef_pplan_budget budget = {.ram_bytes = 1u << 20, .max_seconds = 30.0, .max_joules = 1.0, .clock_mhz = 120.0,
+                                    .power_mw = 55.5864};
+        assert_int_equal(reef_pplan_load(nothing, &tuned, &err), 0);
+        reef_pplan_default(&chosen);
+        assert_int_equal(reef_pplan_choose(&fx.g, &fx.m, &budget, &chosen, &err), 0);
+        int n = reef_pplan_recipes(&fx.g, &fx.m, &budget, &chosen, recipes, 16, &err), found = 0;
+        assert_true(n >= 2);
+        for (int k = 0; k < n; k++)
+            found |= recipes[k].ntrain == tuned.ntrain && !memcmp(recipes[k].train, tuned.train, sizeof tuned.train[0] * (size_t)tuned.ntrain) &&
+                     recipes[k].hp.lr == tuned.hp.lr && recipes[k].hp.batch_replay == tuned.hp.batch_replay &&
+                     recipes[k].hp.epochs == tuned.hp.epochs;
+        assert_true(found);
+        remove(nothing);
+    }
     append_to_plan(plan, "site_cap 16\nreplay 8\n"); /* a smaller site buffer and replay set */
     expect_update_refused(model, plan, other, 5, "", train, nothing, "frames are 8x4x1");
     expect_update_refused(model, plan, site, 40, "", train, nothing, "the site has only 40 frames");
@@ -982,9 +1220,25 @@ static void test_cli_bad_input(void **state)
     testing_rm_tree(dir);
 }
 
+/* plan --tune's rule: the highest site figure among the recipes that
+ * forget at most 1.0 point on average and 3.0 at worst; none: the one
+ * that forgets least. */
+static void test_tune_pick(void **state)
+{
+    (void)state;
+    double site[4] = {96.0, 93.0, 92.0, 94.0}, mean[4] = {2.0, 0.8, 0.5, 0.9}, worst[4] = {8.0, 2.6, 1.2, 3.5};
+    assert_int_equal(reef_pplan_pick(site, mean, worst, 4), 1); /* 0 forgets too much, 3 at worst */
+    worst[3] = 3.0;
+    assert_int_equal(reef_pplan_pick(site, mean, worst, 4), 3);
+    double bad_mean[3] = {1.5, 1.2, 2.0}, bad_worst[3] = {4.0, 9.0, 3.0};
+    assert_int_equal(reef_pplan_pick(site, bad_mean, bad_worst, 3), 1);
+    assert_int_equal(reef_pplan_pick(site, mean, worst, 0), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_m4_jobs_start),
         cmocka_unit_test(test_tail_matches_int8),
         cmocka_unit_test(test_balanced_site_pick),
         cmocka_unit_test(test_update_on_host),
@@ -994,6 +1248,7 @@ int main(void)
         cmocka_unit_test(test_refit_after_refusal_is_nothing),
         cmocka_unit_test(test_lr_decay_per_epoch),
         cmocka_unit_test(test_draw_balanced),
+        cmocka_unit_test(test_tune_pick),
         cmocka_unit_test(test_guard_judges_replay),
         cmocka_unit_test(test_replay_by_habitat),
         cmocka_unit_test(test_stream_is_prep),

@@ -46,7 +46,8 @@
 #include "dsp.h"
 #include "rq.h"
 
-enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4, DW3_BAND24 = 7 };
+enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4, DW3_BAND24 = 7,
+       DW3_BAND_BYTES = 4096 };
 
 /* The window slides along lines: rows, or columns when the output is
  * taller than wide (KWS's 25x5 maps: 5 lines of 25 instead of 25 of 5, so
@@ -112,6 +113,14 @@ int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_
     return dw3_plane(params, output_dims);
 }
 
+/* The map loop's wide lines, always in bands (dw3_plane_geom): 48 wide
+ * at stride 1 (VWW's 48x48x8), outputs 12 and 24 wide at stride 2 (its
+ * 48x48 -> 24x24 and 24x24 -> 12x12 layers). */
+static inline int dw3_wide(int32_t stride, int32_t w)
+{
+    return stride == 1 ? w == 48 : w == 12 || w == 24;
+}
+
 /* The planes' line length and line count: at stride 1 the output's plus
  * 2; at stride 2 the 2 L + 1 input columns and lines the outputs read,
  * lines one value longer (a pair's last word reads one past). */
@@ -122,6 +131,12 @@ static inline void dw3_plane_geom(int32_t stride, const reef_dims *out, int32_t 
     /* 24 wide at stride 1: bands of output lines whose planes fit
      * DW3_PLANE_BYTES (7 lines: 9 plane lines of 26) */
     if (stride == 1 && dw3_out_len(out) == 24 && *lines > DW3_BAND24 + 2) *lines = DW3_BAND24 + 2;
+    /* the wide maps (dw3_wide): bands of output lines whose planes fit
+     * DW3_BAND_BYTES, stride * band + 3 - stride plane lines a band */
+    if (dw3_wide(stride, dw3_out_len(out))) {
+        const int32_t band = (DW3_BAND_BYTES / (2 * DW3_GROUP * *pw) - (3 - stride)) / stride;
+        if (*lines > stride * band + 3 - stride) *lines = stride * band + 3 - stride;
+    }
 }
 
 /* The map loop's shape and activation (the constants: reef_dw3x3_map):
@@ -132,6 +147,7 @@ static int dw3_map_shape(const reef_dw_conv_params *p, const reef_dims *out)
     const int32_t w = dw3_out_len(out);
     int32_t pw, lines;
     if (dw3_by_columns(out) || p->activation.min != -128 || p->activation.max != 127) return 0;
+    if (dw3_wide(p->stride.w, w)) return 1;
     if (p->stride.w == 1) return (dw3_plane(p, out) && (w == 3 || w == 6 || w == 12)) || w == 24;
     dw3_plane_geom(2, out, &pw, &lines);
     return (w == 3 || w == 6) && 2 * DW3_GROUP * lines * pw <= DW3_PLANE_BYTES;
@@ -655,6 +671,32 @@ DW3M_FN(dw3_map24_asm, DW3M_PAIR(0, 52, 104) DW3M_PAIR(4, 52, 104) DW3M_PAIR(8, 
  * two lines per output line. */
 DW3M_FN(dw3_map6s2_asm, DW3M_PAIR_S2(0, 28, 56) DW3M_PAIR_S2(8, 28, 56) DW3M_PAIR_S2(16, 28, 56) DW3M_NEXT(56))
 
+/* The same for a 48-wide map (in bands): lines of 50 values (100 bytes),
+ * 24 pairs. */
+DW3M_FN(dw3_map48_asm,
+        DW3M_PAIR(0, 100, 200) DW3M_PAIR(4, 100, 200) DW3M_PAIR(8, 100, 200) DW3M_PAIR(12, 100, 200)
+            DW3M_PAIR(16, 100, 200) DW3M_PAIR(20, 100, 200) DW3M_PAIR(24, 100, 200) DW3M_PAIR(28, 100, 200)
+                DW3M_PAIR(32, 100, 200) DW3M_PAIR(36, 100, 200) DW3M_PAIR(40, 100, 200) DW3M_PAIR(44, 100, 200)
+                    DW3M_PAIR(48, 100, 200) DW3M_PAIR(52, 100, 200) DW3M_PAIR(56, 100, 200)
+                        DW3M_PAIR(60, 100, 200) DW3M_PAIR(64, 100, 200) DW3M_PAIR(68, 100, 200)
+                            DW3M_PAIR(72, 100, 200) DW3M_PAIR(76, 100, 200) DW3M_PAIR(80, 100, 200)
+                                DW3M_PAIR(84, 100, 200) DW3M_PAIR(88, 100, 200) DW3M_PAIR(92, 100, 200)
+                                    DW3M_NEXT(100))
+
+/* Stride 2, an output 12 wide (in bands): input planes lines of 26 values
+ * (52 bytes), six pairs. */
+DW3M_FN(dw3_map12s2_asm, DW3M_PAIR_S2(0, 52, 104) DW3M_PAIR_S2(8, 52, 104) DW3M_PAIR_S2(16, 52, 104)
+                             DW3M_PAIR_S2(24, 52, 104) DW3M_PAIR_S2(32, 52, 104) DW3M_PAIR_S2(40, 52, 104)
+                                 DW3M_NEXT(104))
+
+/* Stride 2, an output 24 wide (in bands): lines of 50 values (100 bytes),
+ * twelve pairs. */
+DW3M_FN(dw3_map24s2_asm,
+        DW3M_PAIR_S2(0, 100, 200) DW3M_PAIR_S2(8, 100, 200) DW3M_PAIR_S2(16, 100, 200) DW3M_PAIR_S2(24, 100, 200)
+            DW3M_PAIR_S2(32, 100, 200) DW3M_PAIR_S2(40, 100, 200) DW3M_PAIR_S2(48, 100, 200)
+                DW3M_PAIR_S2(56, 100, 200) DW3M_PAIR_S2(64, 100, 200) DW3M_PAIR_S2(72, 100, 200)
+                    DW3M_PAIR_S2(80, 100, 200) DW3M_PAIR_S2(88, 100, 200) DW3M_NEXT(200))
+
 /* Stride 2, an output 3 wide: lines of 8 values (16 bytes); the single
  * output at input column 4 as at stride 1 (its taps are columns 4..6). */
 DW3M_FN(dw3_map3s2_asm, DW3M_PAIR_S2(0, 16, 32) DW3M_ONE(8, 16, 32) DW3M_NEXT(32))
@@ -689,7 +731,7 @@ static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, in
     /* output lines per band: all of them, or (24 wide) as many as the
      * planes' lines allow; a band's plane line j holds input line
      * y0 + j - pad_across (stride 1), a line outside the input zeros */
-    const int32_t band = job->stride == 1 ? job->lines - 2 : ax->out_lines;
+    const int32_t stride = job->stride, band = (job->lines - 3 + stride) / stride;
     int8_t *out_b = output + (b * job->out->h * job->out->w) * job->out->c + c;
     int32_t y0, y, i, k;
     for (y0 = 0; y0 < ax->out_lines; y0 += band) {
@@ -702,8 +744,8 @@ static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, in
                     dw3_widen(job, input, b, y, c, n, y + ax->pad_across);
         } else
             /* bands: a line a group or band before wrote may be a pad now */
-            for (y = 0; y < lines_out + 2; y++) {
-                const int32_t y_in = y0 + y - ax->pad_across;
+            for (y = 0; y < stride * lines_out + 3 - stride; y++) {
+                const int32_t y_in = stride * y0 + y - ax->pad_across;
                 if (y_in >= 0 && y_in < ax->in_lines)
                     dw3_widen(job, input, b, y_in, c, n, y);
                 else
@@ -719,9 +761,15 @@ static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, in
             const int16_t *end = r + lines_out * job->stride * pw;
             void (*loop)(const int16_t *, const int16_t *, int8_t *, int32_t, const int32_t *, int32_t, int32_t,
                          int32_t, int32_t) =
-                job->stride == 2 ? (ax->out_len == 6 ? dw3_map6s2_asm : dw3_map3s2_asm)
-                : ax->out_len == 6 ? dw3_map6_asm : ax->out_len == 12 ? dw3_map12_asm
-                : ax->out_len == 24 ? dw3_map24_asm : dw3_map3_asm;
+                stride == 2 ? (ax->out_len == 6    ? dw3_map6s2_asm
+                               : ax->out_len == 12 ? dw3_map12s2_asm
+                               : ax->out_len == 24 ? dw3_map24s2_asm
+                                                   : dw3_map3s2_asm)
+                : ax->out_len == 6  ? dw3_map6_asm
+                : ax->out_len == 12 ? dw3_map12_asm
+                : ax->out_len == 24 ? dw3_map24_asm
+                : ax->out_len == 48 ? dw3_map48_asm
+                                    : dw3_map3_asm;
             loop(r, end, out_band + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
 #else
             dw3_map_c(r, pw, job->stride, ax->out_len, lines_out, out_band + i, ax->out_step, t, q, zp);

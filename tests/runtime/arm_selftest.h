@@ -143,6 +143,29 @@ static int32_t st_dw3_map(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
+/* The map loop's wide lines, in bands (dw3x3.c, dw3_wide): 48 wide at
+ * stride 1, outputs 24 or 12 wide at stride 2; one image, channels so
+ * that the input fits st_input (50x50x6, 49x49x6, 25x25x24). */
+static int32_t st_dw3_map_wide(void)
+{
+    const int kind = st_in(0, 2), s = kind == 0 ? 1 : 2, w = kind == 0 ? 48 : kind == 1 ? 24 : 12;
+    const int pad_h = st_in(0, 1), pad_w = st_in(0, 1);
+    reef_dims out = {1, st_in(1, w), w, st_in(1, kind == 2 ? 24 : 6)};
+    reef_dims in = {1, out.h + 2 - 2 * pad_h, out.w + 2 - 2 * pad_w, out.c}, f = {1, 3, 3, out.c};
+    if (s == 2) in.h = 2 * out.h + 1 - pad_h - st_in(0, 1), in.w = 2 * out.w + 1 - pad_w - st_in(0, 1);
+    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {s, s}, {pad_h, pad_w}, {1, 1}, {-128, 127}};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    st_fill(in.n * in.h * in.w * in.c, 9 * f.c, f.c, 9);
+    if (st_in(0, 2) == 0)
+        for (int i = 0; i < f.c; i++) st_shift[i] = (int8_t)(st_in(0, 1) ? -2 : -23);
+    if (reef_dw_conv_s8_path(&p, &q, &in, &f, &out, sizeof st_scratch) != REEF_DW_PATH_3X3_MAP) return 1000000;
+    if (reef_dw_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
 /* In place (dw_in_place.c): the input copied to the output buffer is
  * overwritten by the output; one batch, any kernel, stride, dilation. */
 static int32_t st_dw_in_place(void)
@@ -365,7 +388,7 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
-    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw_in_place() + st_fc() + st_fc_paired() +
+    for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw3_map_wide() + st_dw_in_place() + st_fc() + st_fc_paired() +
                                      st_conv_paired() + st_rq() + st_conv_small() + st_conv_c3();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);

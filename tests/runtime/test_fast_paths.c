@@ -503,24 +503,31 @@ static void test_dw3x3(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP): maps 24 (in bands), 12, 6
- * or 3 wide at stride 1, outputs 6 or 3 wide at stride 2 (height up to the width), every case asserted to take it, against the
+/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP): maps 48 and 24 (in bands), 12, 6
+ * or 3 wide at stride 1, outputs 24 and 12 (in bands), 6 or 3 wide at stride 2 (height up to the width), every case
+ * asserted to take it, against the
  * reference; shifts at the folded form's bounds (-2 and -23) and biases
  * near +-2^30 (int32 wrap-around of the sums) included. */
 static void test_dw3x3_map(void **state)
 {
     (void)state;
-    static int8_t in[2 * 26 * 26 * 37], f[9 * 37], got[2 * 24 * 24 * 37], want[2 * 24 * 24 * 37];
+    static int8_t in[2 * 50 * 50 * 37], f[9 * 37], got[2 * 48 * 48 * 37], want[2 * 48 * 48 * 37];
     static int8_t shift[37];
     static int32_t mult[37], bias[37], scratch[4096];
     const int cases = testing_sanitizer_run() ? 60 : 400;
     int bad = 0, banded = 0, twelve = 0, six = 0, three = 0, tails = 0, edges = 0, strided = 0;
+    int wide48 = 0, wide_s2 = 0, wide_s2_banded = 0;
     for (int t = 0; t < cases; t++) {
-        /* stride 2 one case in three: outputs 6 or 3 wide, inputs 2 L - 1 .. 2 L + 1 with a top pad of 0 or 1 */
+        /* stride 2 one case in three: outputs 24, 12, 6 or 3 wide, inputs 2 L - 1 .. 2 L + 1 with a top pad of 0
+         * or 1 */
         const int s = t % 3 == 2 ? 2 : 1;
-        const int w = s == 2 ? (rnd() % 2 ? 6 : 3) : t % 3 == 0 ? (rnd() % 2 ? 24 : 12) : 6 - 3 * (int)(rnd() % 2);
+        const int w = s == 2 ? 3 << rnd_in(0, 3)
+                      : t % 3 == 0 ? (t % 9 == 0 ? 48 : rnd() % 2 ? 24 : 12)
+                                   : 6 - 3 * (int)(rnd() % 2);
         const int pad_h = rnd_in(0, 1), pad_w = rnd_in(0, 1);
-        reef_dims od = {rnd_in(1, 2), rnd_in(1, w), w, rnd_in(1, 37)};
+        /* the wide maps: one image, few channels (the test stays fast) */
+        const int big = w == 48 || (s == 2 && w >= 12);
+        reef_dims od = {big ? 1 : rnd_in(1, 2), rnd_in(1, w), w, rnd_in(1, big ? 9 : 37)};
         reef_dims id = {od.n, od.h + 2 - 2 * pad_h, od.w + 2 - 2 * pad_w, od.c}, fd = {1, 3, 3, od.c};
         if (s == 2) id.h = 2 * od.h + 1 - pad_h - rnd_in(0, 1), id.w = 2 * od.w + 1 - pad_w - rnd_in(0, 1);
         reef_dw_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), 1, {s, s}, {pad_h, pad_w}, {1, 1},
@@ -542,7 +549,10 @@ static void test_dw3x3_map(void **state)
         assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
         assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
         bad += count_diff(got, want, reef_dims_count(&od));
-        banded += w == 24 && od.h > 7, twelve += w == 12, six += w == 6, three += w == 3, tails += od.c % 4 != 0, strided += s == 2;
+        banded += s == 1 && w == 24 && od.h > 7, twelve += w == 12, six += w == 6, three += w == 3, tails += od.c % 4 != 0, strided += s == 2;
+        /* bands: 8 output lines at 48 wide, 4 at 24 wide stride 2, 9 at 12 wide stride 2 (DW3_BAND_BYTES) */
+        wide48 += w == 48, wide_s2 += s == 2 && w >= 12;
+        wide_s2_banded += s == 2 && ((w == 24 && od.h > 4) || (w == 12 && od.h > 9));
     }
     /* what leaves it: a clamped activation, a shift of -1, a map 4 wide,
      * taller than wide, too large for a plane and not 24 (25 wide) */
@@ -562,17 +572,24 @@ static void test_dw3x3_map(void **state)
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
     id.w = od.w = 25, id.h = od.h = 25;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S1);
-    /* stride 2: 6 wide takes it, 12 wide (planes too large) and 4 wide do not */
+    id.w = od.w = 47, id.h = od.h = 47;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S1);
+    /* stride 2: 6, 12 (bands) and 24 wide take it, 10 and 4 wide do not */
     p.stride.h = p.stride.w = 2, id.h = id.w = 12, od.h = od.w = 6;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_MAP);
     id.h = id.w = 24, od.h = od.w = 12;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_MAP);
+    id.h = id.w = 20, od.h = od.w = 10;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
     id.h = id.w = 8, od.h = od.w = 4;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
     printf("dw 3x3 map loop: %d random cases (%d at stride 2; %d 24 wide in two bands or more, %d 12 wide, %d 6 "
            "wide, %d 3 wide; %d with channels not a multiple of 4, %d channels at shift -2 or -23) identical to the "
            "reference\n", cases, strided, banded, twelve, six, three, tails, edges);
+    printf("dw 3x3 map loop, wide lines: %d 48 wide at stride 1, %d 24 or 12 wide at stride 2 (%d in two bands or "
+           "more)\n", wide48, wide_s2, wide_s2_banded);
     assert_true(banded > cases / 40);
+    assert_true(wide48 > cases / 40 && wide_s2_banded > cases / 40);
     assert_int_equal(bad, 0);
 }
 

@@ -268,6 +268,40 @@ static int32_t st_conv_paired(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
+/* The resident variant of the paired loop (conv.c, conv_pairs_resident):
+ * 16-64 positions, K 16-72, 2-24 channels (a last run of fewer than
+ * four pairs), 1x1 in place or 3x3 gathered; each case asserted to take
+ * it; one in three with one channel on another requantization form. */
+static int32_t st_conv_resident(void)
+{
+    const int k3 = st_in(0, 2) == 0, pad = k3;
+    reef_dims in = {1, st_in(4, 8), st_in(4, 8), k3 ? st_in(2, 8) : 8 * st_in(2, 8)}; /* K = 8 takes the short-K loop */
+    reef_dims f = {2 * st_in(1, 12), k3 ? 3 : 1, k3 ? 3 : 1, in.c};
+    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {1, 1}, {pad, pad}, {1, 1}, {-128, 127}, 0};
+    reef_dims out = {1, in.h, in.w, f.n};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    const int32_t k = f.h * f.w * in.c;
+    int8_t *paired = st_filter + sizeof st_filter / 2;
+    st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
+    if (st_in(0, 2) == 0) {
+        const int o = st_in(0, f.n - 1), kind = st_in(0, 2);
+        if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
+        else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
+    }
+    if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
+    reef_conv_s8_pair(&f, st_filter, paired);
+    reef_conv_params pp = p;
+    pp.paired = 1;
+    if (!reef_conv_s8_resident(&pp, &in, &f, &out) ||
+        reef_conv_s8_get_buffer_size(&pp, &in, &f, &out) > (int32_t)sizeof st_scratch)
+        return 1000000;
+    if (reef_conv_s8(&ctx, &pp, &q, &in, st_input, &f, paired, st_bias, &out, st_out_fast) ||
+        reef_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
 /* The row-pair layout (reef_fc_s8_pair; its assembly loop) against the
  * reference on the unpaired filter; every sixth case at the bound
  * (weights +-127, K = 512, inputs -128 or 127). */
@@ -389,7 +423,7 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
     int32_t bad = 0;
     (void)in;
     for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw3_map_wide() + st_dw_in_place() + st_fc() + st_fc_paired() +
-                                     st_conv_paired() + st_rq() + st_conv_small() + st_conv_c3();
+                                     st_conv_paired() + st_conv_resident() + st_rq() + st_conv_small() + st_conv_c3();
     out[0] = (int8_t)(bad & 0xff);
     out[1] = (int8_t)((bad >> 8) & 0xff);
     out[2] = (int8_t)((bad >> 16) & 0xff);

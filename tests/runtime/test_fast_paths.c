@@ -269,8 +269,9 @@ static void test_conv_paired(void **state)
     (void)state;
     static int8_t in[2 * 8 * 8 * 256], f[24 * 288], paired[24 * 288], got[2 * 8 * 8 * 24], want[2 * 8 * 8 * 24];
     static int8_t shift[24];
-    static int32_t mult[24], bias[24], scratch[2048];
-    int bad = 0, three = 0, edges = 0, cases = 0, strided = 0, quads = 0, padded = 0, interior = 0;
+    static int32_t mult[24], bias[24], scratch[4096];
+    int bad = 0, three = 0, edges = 0, cases = 0, strided = 0, quads = 0, padded = 0, interior = 0, resident = 0;
+    int resident_tail = 0;
     for (int t = 0; t < 300; t++) {
         const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge, st = t % 4 == 1 ? 2 : 1;
         /* every third case any channel count (K8 > K: the rows padded with zeros) */
@@ -313,14 +314,20 @@ static void test_conv_paired(void **state)
         strided += st == 2;
         padded += (k & 7) != 0;
         quads += od.n * od.h * od.w >= 4; /* four positions at a time (conv_channels_quad_paired) */
+        /* the resident variant (conv_pairs_resident: weights copied to scratch, every block's columns widened
+         * once), some with a tail of 1-3 positions or a last run of fewer than 4 channel pairs */
+        if (reef_conv_s8_resident(&pp, &id, &fd, &od))
+            resident++, resident_tail += (od.n * od.h * od.w) % 4 != 0 || fd.n % 8 != 0;
         /* a 3x3 window wholly inside the input among the four-at-a-time
          * positions: gathered row by row (conv_walk_column) */
         interior += k3 && any_interior_quad(&id, &od, st, pad);
         cases++;
     }
     printf("conv paired: %d random cases (%d 3x3, %d stride 2, %d at the bound, %d with 4 positions at a time, "
-           "%d with K not a multiple of 8, %d with 3x3 windows gathered row by row) identical to the reference\n",
-           cases, three, strided, edges, quads, padded, interior);
+           "%d with K not a multiple of 8, %d with 3x3 windows gathered row by row; %d resident, %d of them with a "
+           "tail) identical to the reference\n",
+           cases, three, strided, edges, quads, padded, interior, resident, resident_tail);
+    assert_true(resident > 50 && resident_tail > 20);
     assert_true(cases > 250);
     assert_true(interior > 40);
     assert_true(quads > 200);

@@ -74,7 +74,7 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
  * when reef_conv_s8_resident says its shape suits it (the scratch is
  * sized by the shape alone): the widened columns of every four positions within
  * 10 KB of scratch, at least 16 positions; weights copied from flash to
- * scratch eight channels at a time and read from there by every block of
+ * scratch sixteen channels at a time and read from there by every block of
  * positions (conv.c, conv_pairs_resident). A generated header sets it when
  * a conv step takes it; reef_conv_s8_get_buffer_size counts its scratch. */
 #define REEF_CONV_PATH_RESIDENT 19

@@ -284,27 +284,6 @@ static void dw3_pack_taps(const int8_t *f, int32_t a, int32_t x, int32_t t[5])
     t[4] = dw3_pack(f[2 * x + 2 * a], 0);
 }
 
-/* dw3_pack_taps for channels c..c+3 (t: their 4 x 5 words), each tap of
- * the four read as one word: 9 loads instead of 36, and the filter in
- * flash is read in whole words (its taps lie C bytes apart: channel by
- * channel, nine cache lines a channel thrash the 8-line data cache). */
-static void dw3_pack_taps4(const int8_t *f, int32_t a, int32_t x, int32_t *t)
-{
-    uint32_t w[3][3];
-    int32_t i, j, q;
-    for (i = 0; i < 3; i++)
-        for (j = 0; j < 3; j++) w[i][j] = reef_load_u32(f + i * x + j * a);
-    for (q = 0; q < 4; q++, t += 5) {
-#define DW3_TAP(i, j) ((int32_t)(int8_t)(w[i][j] >> (8 * q)))
-        t[0] = dw3_pack(DW3_TAP(0, 0), DW3_TAP(0, 1));
-        t[1] = dw3_pack(DW3_TAP(1, 0), DW3_TAP(1, 1));
-        t[2] = dw3_pack(DW3_TAP(2, 0), DW3_TAP(2, 1));
-        t[3] = dw3_pack(DW3_TAP(0, 2), DW3_TAP(1, 2));
-        t[4] = dw3_pack(DW3_TAP(2, 2), 0);
-#undef DW3_TAP
-    }
-}
-
 static int32_t dw3_ld(const int16_t *p)
 {
     int32_t v;
@@ -816,8 +795,7 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     }
     if (!fast) return 0;
     dw3_axes_of(params, input_dims, output_dims, &job.ax);
-    for (c = 0; c + 4 <= C; c += 4) dw3_pack_taps4(filter + c, job.ax.f_along, job.ax.f_across, taps + 5 * c);
-    for (; c < C; c++) dw3_pack_taps(filter + c, job.ax.f_along, job.ax.f_across, taps + 5 * c);
+    for (c = 0; c < C; c++) dw3_pack_taps(filter + c, job.ax.f_along, job.ax.f_across, taps + 5 * c);
     job.params = params;
     job.in = input_dims;
     job.out = output_dims;

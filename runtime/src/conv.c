@@ -131,9 +131,12 @@ static int conv_may_pair(const reef_dims *f)
  * widened once up front, and CONV_RESIDENT_PAIRS (8) channel pairs at a time
  * are copied from flash to scratch (once) and run over every block from
  * there. Blocks: at least 4 (with fewer the copy costs more than it
- * saves). The shape decides the scratch (the planner sizes it before
+ * saves); K at least 64 (below, the extra calls of the four-position loop
+ * cost about what the flash reads did: IC's K = 16 and 32 1x1 convs and
+ * KWS's K = 40 first conv took it for +57 k and +12 k instructions, IC's
+ * modeled time 174.36 -> 174.43 ms). The shape decides the scratch (the planner sizes it before
  * `reef gen` pairs the filter); only a paired filter takes the path. */
-enum { CONV_RESIDENT_BYTES = 10240, CONV_RESIDENT_PAIRS = 8, CONV_RESIDENT_MIN_BLOCKS = 4 };
+enum { CONV_RESIDENT_BYTES = 10240, CONV_RESIDENT_PAIRS = 8, CONV_RESIDENT_MIN_BLOCKS = 4, CONV_RESIDENT_MIN_K = 64 };
 
 static int32_t conv_resident_blocks(const reef_dims *out) { return (out->n * out->h * out->w) >> 2; }
 
@@ -144,7 +147,7 @@ REEF_SIZE_FN int reef_conv_s8_resident(const reef_conv_params *params, const ree
     const int32_t k8 = round8(filter_dims->h * filter_dims->w * filter_dims->c);
     return CONV_HAS(CONV_PATH_RESIDENT) && conv_may_pair(filter_dims) &&
            reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_PAIRS &&
-           blocks >= CONV_RESIDENT_MIN_BLOCKS && blocks * 8 * k8 <= CONV_RESIDENT_BYTES;
+           k8 >= CONV_RESIDENT_MIN_K && blocks >= CONV_RESIDENT_MIN_BLOCKS && blocks * 8 * k8 <= CONV_RESIDENT_BYTES;
 }
 
 /* Bytes of the resident path's columns (every block) and weights (the

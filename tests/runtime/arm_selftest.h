@@ -269,13 +269,13 @@ static int32_t st_conv_paired(void)
 }
 
 /* The resident variant of the paired loop (conv.c, conv_pairs_resident):
- * 16-64 positions, K 16-72, 2-24 channels (a last run of fewer than
+ * 16-64 positions, K 63-80, 2-24 channels (a last run of fewer than
  * four pairs), 1x1 in place or 3x3 gathered; each case asserted to take
  * it; one in three with one channel on another requantization form. */
 static int32_t st_conv_resident(void)
 {
     const int k3 = st_in(0, 2) == 0, pad = k3;
-    reef_dims in = {1, st_in(4, 8), st_in(4, 8), k3 ? st_in(2, 8) : 8 * st_in(2, 8)}; /* K = 8 takes the short-K loop */
+    reef_dims in = {1, st_in(4, 8), st_in(4, 8), k3 ? st_in(7, 8) : 8 * st_in(8, 10)}; /* K8 64-80 */
     reef_dims f = {2 * st_in(1, 12), k3 ? 3 : 1, k3 ? 3 : 1, in.c};
     reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {1, 1}, {pad, pad}, {1, 1}, {-128, 127}, 0};
     reef_dims out = {1, in.h, in.w, f.n};

@@ -40,7 +40,12 @@
  * planes but requantizes each pair of outputs as soon as it is summed,
  * straight into the NHWC output: no sums buffer, no per-line calls, and no
  * position past a line's end computed. Its lines are unrolled (pairs at
- * fixed offsets), so it exists for those widths only. */
+ * fixed offsets), so it exists for those widths only. Session 14 added
+ * the wide lines (dw3_wide), always in bands whose planes fit
+ * DW3_BAND_BYTES: 48 wide at stride 1 (bands of 8 output lines, 10 plane
+ * lines of 50), outputs 24 wide (bands of 4, 9 plane lines of 50) and 12
+ * wide (bands of 9, 19 plane lines of 26) at stride 2, VWW's steps 1, 3
+ * and 7. */
 #include "dw3x3.h"
 
 #include "dsp.h"

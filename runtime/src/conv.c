@@ -134,8 +134,12 @@ static int conv_may_pair(const reef_dims *f)
  * saves); K at least 64 (below, the extra calls of the four-position loop
  * cost about what the flash reads did: IC's K = 16 and 32 1x1 convs and
  * KWS's K = 40 first conv took it for +57 k and +12 k instructions, IC's
- * modeled time 174.36 -> 174.43 ms). The shape decides the scratch (the planner sizes it before
- * `reef gen` pairs the filter); only a paired filter takes the path. */
+ * modeled time 174.36 -> 174.43 ms); the columns at most the layer's
+ * input and output bytes together (the row views of `--memory balanced`
+ * and min, a few input rows and one output row, took it on IC's 3x3
+ * convs: their arena 22,176 -> 33,696 B). The shape decides the scratch
+ * (the planner sizes it before `reef gen` pairs the filter); only a
+ * paired filter takes the path. */
 enum { CONV_RESIDENT_BYTES = 10240, CONV_RESIDENT_PAIRS = 8, CONV_RESIDENT_MIN_BLOCKS = 4, CONV_RESIDENT_MIN_K = 64 };
 
 static int32_t conv_resident_blocks(const reef_dims *out) { return (out->n * out->h * out->w) >> 2; }
@@ -147,7 +151,8 @@ REEF_SIZE_FN int reef_conv_s8_resident(const reef_conv_params *params, const ree
     const int32_t k8 = round8(filter_dims->h * filter_dims->w * filter_dims->c);
     return CONV_HAS(CONV_PATH_RESIDENT) && conv_may_pair(filter_dims) &&
            reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_PAIRS &&
-           k8 >= CONV_RESIDENT_MIN_K && blocks >= CONV_RESIDENT_MIN_BLOCKS && blocks * 8 * k8 <= CONV_RESIDENT_BYTES;
+           k8 >= CONV_RESIDENT_MIN_K && blocks >= CONV_RESIDENT_MIN_BLOCKS && blocks * 8 * k8 <= CONV_RESIDENT_BYTES &&
+           blocks * 8 * k8 <= reef_dims_count(input_dims) + reef_dims_count(output_dims);
 }
 
 /* Bytes of the resident path's columns (every block) and weights (the

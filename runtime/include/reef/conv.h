@@ -73,7 +73,8 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
  * variant of the paired 2x2 loop (path 0), which a paired layer takes
  * when reef_conv_s8_resident says its shape suits it (the scratch is
  * sized by the shape alone): the widened columns of every four positions within
- * 10 KB of scratch, at least 16 positions, K at least 64; weights copied from flash to
+ * 10 KB of scratch and at most the layer's input and output bytes, at least 16
+ * positions, K at least 64; weights copied from flash to
  * scratch sixteen channels at a time and read from there by every block of
  * positions (conv.c, conv_pairs_resident). A generated header sets it when
  * a conv step takes it; reef_conv_s8_get_buffer_size counts its scratch. */

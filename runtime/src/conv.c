@@ -166,10 +166,11 @@ static int32_t conv_resident_weights(const reef_dims *f)
     return CONV_RESIDENT_PAIRS * 2 * round8(f->h * f->w * f->c);
 }
 
-REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
-                                     const reef_dims *input_dims,
-                                     const reef_dims *filter_dims,
-                                     const reef_dims *output_dims)
+/* reef_conv_s8_get_buffer_size, with the resident path's scratch when
+ * resident (and the shape takes it), else the least reef_conv_s8 needs. */
+static REEF_SIZE_FN int32_t conv_buffer_size(const reef_conv_params *params, const reef_dims *input_dims,
+                                             const reef_dims *filter_dims, const reef_dims *output_dims,
+                                             int resident)
 {
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
     int32_t size;
@@ -181,11 +182,19 @@ REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params
      * columns at a time (conv_quad_paired) */
     size = (int32_t)sizeof(reef_rq) * filter_dims->n +
            (conv_may_pair(filter_dims) ? 8 * round8(k4) : 4 * k4);
-    if (CONV_HAS(CONV_PATH_RESIDENT) && reef_conv_s8_resident(params, input_dims, filter_dims, output_dims))
+    if (CONV_HAS(CONV_PATH_RESIDENT) && resident && reef_conv_s8_resident(params, input_dims, filter_dims, output_dims))
         size = (int32_t)sizeof(reef_rq) * filter_dims->n + conv_resident_cols(filter_dims, output_dims) +
                conv_resident_weights(filter_dims);
     if (!conv_is_direct(params, input_dims, filter_dims, output_dims)) size += k4;
     return size;
+}
+
+REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
+                                     const reef_dims *input_dims,
+                                     const reef_dims *filter_dims,
+                                     const reef_dims *output_dims)
+{
+    return conv_buffer_size(params, input_dims, filter_dims, output_dims, 1);
 }
 
 /* The int8 column of output position p (flat over N, H_OUT, W_OUT), in
@@ -1604,11 +1613,14 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
     int32_t *cols;      /* (K4 / 4, 2 or 4, 2) widened columns */
     int8_t *gather;     /* (K4) */
     int32_t positions, k4, need;
-    int path, fast;
+    int path, fast, resident = 0;
     if (!reef_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
                               output_dims, output) || !ctx)
         return REEF_ARG_ERROR;
-    need = reef_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims);
+    /* the least this call needs: a view of a layer (an intermittent
+     * tile) may suit the resident path where the scratch planned for the
+     * whole layer does not hold its columns; it then takes the plain loop */
+    need = conv_buffer_size(params, input_dims, filter_dims, output_dims, 0);
     if ((need > 0 && !ctx->buf) || ctx->size < need) return REEF_ARG_ERROR;
     job.params = params;
     job.input_dims = input_dims;
@@ -1645,7 +1657,10 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
         rq = (reef_rq *)ctx->buf;
         cols = (int32_t *)(rq + filter_dims->n);
         gather = (int8_t *)(cols + (conv_may_pair(filter_dims) ? 2 * round8(k4) : k4));
-        if (CONV_HAS(CONV_PATH_RESIDENT) && reef_conv_s8_resident(params, input_dims, filter_dims, output_dims))
+        resident = CONV_HAS(CONV_PATH_RESIDENT) && params->paired &&
+                   reef_conv_s8_resident(params, input_dims, filter_dims, output_dims) &&
+                   ctx->size >= conv_buffer_size(params, input_dims, filter_dims, output_dims, 1);
+        if (resident)
             gather = (int8_t *)cols + conv_resident_cols(filter_dims, output_dims) + conv_resident_weights(filter_dims);
         fast = conv_prepare(quant, bias, filter_dims->n, rq, &job.folded);
 #if defined(REEF_ASM_LOOPS)
@@ -1668,8 +1683,7 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
     } else if (path >= CONV_PATH_SMALL)
         conv_small(&job, path, positions, (int8_t *)ctx->buf /* (SMALL_BLOCK, K4), when gathered */, output);
     else if (path == CONV_PATH_PAIRS) {
-        if (CONV_HAS(CONV_PATH_RESIDENT) && params->paired &&
-            reef_conv_s8_resident(params, input_dims, filter_dims, output_dims)) {
+        if (resident) {
             /* the weights between the columns and the gathered column */
             conv_pairs_resident(&job, positions, cols, (int8_t *)cols + conv_resident_cols(filter_dims, output_dims),
                                 gather, output);

@@ -89,7 +89,7 @@ static int32_t round8(int32_t v) { return (v + 7) & ~7; }
  * first-conv loop (conv_c3). A firmware
  * whose model header lists its paths compiles only those loops. */
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_C3 = REEF_CONV_PATH_C3,
-       CONV_PATH_COUNT = 19 };
+       CONV_PATH_RESIDENT = REEF_CONV_PATH_RESIDENT, CONV_PATH_COUNT = 20 };
 
 #ifndef REEF_CONV_PATHS
 #define REEF_CONV_PATHS ((1u << CONV_PATH_COUNT) - 1u)
@@ -122,10 +122,55 @@ static int conv_may_pair(const reef_dims *f)
     return CONV_PAIRED_BUILT && f->h * f->w * f->c > 0 && f->n >= 2 && (f->n & 1) == 0;
 }
 
-REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
-                                     const reef_dims *input_dims,
-                                     const reef_dims *filter_dims,
-                                     const reef_dims *output_dims)
+/* ---- resident weights (REEF_CONV_PATH_RESIDENT: conv_pairs_resident) ----
+ * The four-position loop reads every filter word from flash once per four
+ * positions: VWW's 6x6 K = 128 1x1 convs read their 16 KB nine times
+ * (37,600 flash reads, 104 k of their 827 k modeled cycles: 2.15 cycles a
+ * read plus 5 a data-cache miss, docs/cycle-model.md). When every block of
+ * four positions' widened columns fits CONV_RESIDENT_BYTES, they are
+ * widened once up front, and CONV_RESIDENT_PAIRS (8) channel pairs at a time
+ * are copied from flash to scratch (once) and run over every block from
+ * there. Blocks: at least 4 (with fewer the copy costs more than it
+ * saves); K at least 64 (below, the extra calls of the four-position loop
+ * cost about what the flash reads did: IC's K = 16 and 32 1x1 convs and
+ * KWS's K = 40 first conv took it for +57 k and +12 k instructions, IC's
+ * modeled time 174.36 -> 174.43 ms); the columns at most the layer's
+ * input and output bytes together (the row views of `--memory balanced`
+ * and min, a few input rows and one output row, took it on IC's 3x3
+ * convs: their arena 22,176 -> 33,696 B). The shape decides the scratch
+ * (the planner sizes it before `reef gen` pairs the filter); only a
+ * paired filter takes the path. */
+enum { CONV_RESIDENT_BYTES = 10240, CONV_RESIDENT_PAIRS = 8, CONV_RESIDENT_MIN_BLOCKS = 4, CONV_RESIDENT_MIN_K = 64 };
+
+static int32_t conv_resident_blocks(const reef_dims *out) { return (out->n * out->h * out->w) >> 2; }
+
+REEF_SIZE_FN int reef_conv_s8_resident(const reef_conv_params *params, const reef_dims *input_dims,
+                                       const reef_dims *filter_dims, const reef_dims *output_dims)
+{
+    const int32_t blocks = conv_resident_blocks(output_dims);
+    const int32_t k8 = round8(filter_dims->h * filter_dims->w * filter_dims->c);
+    return CONV_HAS(CONV_PATH_RESIDENT) && conv_may_pair(filter_dims) &&
+           reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_PAIRS &&
+           k8 >= CONV_RESIDENT_MIN_K && blocks >= CONV_RESIDENT_MIN_BLOCKS && blocks * 8 * k8 <= CONV_RESIDENT_BYTES &&
+           blocks * 8 * k8 <= reef_dims_count(input_dims) + reef_dims_count(output_dims);
+}
+
+/* Bytes of the resident path's columns (every block) and weights (the
+ * scratch after the constants and before the gathered column). */
+static int32_t conv_resident_cols(const reef_dims *f, const reef_dims *out)
+{
+    return conv_resident_blocks(out) * 8 * round8(f->h * f->w * f->c);
+}
+static int32_t conv_resident_weights(const reef_dims *f)
+{
+    return CONV_RESIDENT_PAIRS * 2 * round8(f->h * f->w * f->c);
+}
+
+/* reef_conv_s8_get_buffer_size, with the resident path's scratch when
+ * resident (and the shape takes it), else the least reef_conv_s8 needs. */
+static REEF_SIZE_FN int32_t conv_buffer_size(const reef_conv_params *params, const reef_dims *input_dims,
+                                             const reef_dims *filter_dims, const reef_dims *output_dims,
+                                             int resident)
 {
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
     int32_t size;
@@ -137,8 +182,19 @@ REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params
      * columns at a time (conv_quad_paired) */
     size = (int32_t)sizeof(reef_rq) * filter_dims->n +
            (conv_may_pair(filter_dims) ? 8 * round8(k4) : 4 * k4);
+    if (CONV_HAS(CONV_PATH_RESIDENT) && resident && reef_conv_s8_resident(params, input_dims, filter_dims, output_dims))
+        size = (int32_t)sizeof(reef_rq) * filter_dims->n + conv_resident_cols(filter_dims, output_dims) +
+               conv_resident_weights(filter_dims);
     if (!conv_is_direct(params, input_dims, filter_dims, output_dims)) size += k4;
     return size;
+}
+
+REEF_SIZE_FN int32_t reef_conv_s8_get_buffer_size(const reef_conv_params *params,
+                                     const reef_dims *input_dims,
+                                     const reef_dims *filter_dims,
+                                     const reef_dims *output_dims)
+{
+    return conv_buffer_size(params, input_dims, filter_dims, output_dims, 1);
 }
 
 /* The int8 column of output position p (flat over N, H_OUT, W_OUT), in
@@ -960,6 +1016,97 @@ static __attribute__((noinline)) void conv_small8_asm(const int8_t *col, const i
 }
 #endif
 
+#if defined(REEF_ASM_LOOPS)
+/* CONV_SMALL8_DOT with the column's two words loaded back to back (the
+ * second load pipelines) and H as the third temporary. */
+#define CONV_SMALL8_DOT2                                                       \
+    "ldr %[X], [%[COL]], #4\n\t"                                              \
+    "ldr %[L], [%[COL]], #4\n\t"                                              \
+    "sxtb16 %[H], %[X]\n\t"                                                   \
+    "smlad %[ACC], %[W0], %[H], %[START]\n\t"                                 \
+    "sxtb16 %[X], %[X], ror #8\n\t"                                           \
+    "smlad %[ACC], %[W1], %[X], %[ACC]\n\t"                                   \
+    "sxtb16 %[H], %[L]\n\t"                                                   \
+    "smlad %[ACC], %[W2], %[H], %[ACC]\n\t"                                   \
+    "sxtb16 %[L], %[L], ror #8\n\t"                                           \
+    "smlad %[ACC], %[W3], %[L], %[ACC]\n\t"
+
+/* conv_small8_asm four positions per pass (col .. end: a multiple of 32
+ * bytes, at least 32): the loop's end and c_out read from the stack once
+ * per two positions instead of once per position pair's every pass, and
+ * each column's words loaded back to back: about 20.75 modeled cycles per
+ * output against 23.5. */
+static __attribute__((noinline)) void conv_small8x4_asm(const int8_t *col, const int8_t *end, int8_t *out,
+                                                       int32_t c_out, const int32_t w[4], int32_t start,
+                                                       int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], acc, h;
+    int32_t x = c_out;
+    const int8_t *l = end;
+    __asm__ volatile("sub sp, sp, #8\n\t"
+                     "str %[X], [sp]\n\t"
+                     "str %[L], [sp, #4]\n\t"
+                     "1:\n\t" CONV_SMALL8_DOT2 CONV_SMALL8_RQ
+                     "strb %[H], [%[OUT]]\n\t" CONV_SMALL8_DOT2 CONV_SMALL8_RQ
+                     "ldr %[X], [sp]\n\t"
+                     "strb %[H], [%[OUT], %[X]]\n\t"
+                     "add %[OUT], %[OUT], %[X], lsl #1\n\t" CONV_SMALL8_DOT2 CONV_SMALL8_RQ
+                     "strb %[H], [%[OUT]]\n\t" CONV_SMALL8_DOT2 CONV_SMALL8_RQ
+                     "ldr %[X], [sp]\n\t"
+                     "ldr %[L], [sp, #4]\n\t"
+                     "strb %[H], [%[OUT], %[X]]\n\t"
+                     "add %[OUT], %[OUT], %[X], lsl #1\n\t"
+                     "cmp %[COL], %[L]\n\t"
+                     "blo 1b\n\t"
+                     "add sp, sp, #8\n\t"
+                     : [COL] "+r"(col), [OUT] "+r"(out), [X] "+r"(x), [L] "+r"(l), [ACC] "=&r"(acc),
+                       [H] "=&r"(h), [W0] "+r"(w0), [W1] "+r"(w1), [W2] "+r"(w2), [W3] "+r"(w3),
+                       [START] "+r"(start), [CHI] "+r"(chi), [MULT] "+r"(mult), [POST] "+r"(post)
+                     :
+                     : "cc", "memory");
+}
+#endif
+
+#if defined(REEF_ASM_LOOPS)
+/* Two positions of conv_small8x8_asm: the second output's store waits for
+ * c_out from the stack, then OUT steps past both. */
+#define CONV_SMALL8_TWO                                                        \
+    CONV_SMALL8_DOT2 CONV_SMALL8_RQ "strb %[H], [%[OUT]]\n\t" CONV_SMALL8_DOT2 CONV_SMALL8_RQ \
+    "ldr %[X], [sp]\n\t"                                                      \
+    "strb %[H], [%[OUT], %[X]]\n\t"                                          \
+    "add %[OUT], %[OUT], %[X], lsl #1\n\t"
+
+/* conv_small8x4_asm eight positions per pass (col .. end: a multiple of 64
+ * bytes, at least 64): 17 modeled cycles of loop and stack per eight
+ * outputs instead of 22 (VWW's 48x48 K = 8 layer: 2,304 positions a
+ * channel). */
+static __attribute__((noinline)) void conv_small8x8_asm(const int8_t *col, const int8_t *end, int8_t *out,
+                                                       int32_t c_out, const int32_t w[4], int32_t start,
+                                                       int32_t chi, int32_t mult, int32_t post)
+{
+    int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], acc, h;
+    int32_t x = c_out;
+    const int8_t *l = end;
+    __asm__ volatile("sub sp, sp, #8\n\t"
+                     "str %[X], [sp]\n\t"
+                     "str %[L], [sp, #4]\n\t"
+                     "1:\n\t" CONV_SMALL8_TWO CONV_SMALL8_TWO CONV_SMALL8_TWO CONV_SMALL8_DOT2 CONV_SMALL8_RQ
+                     "strb %[H], [%[OUT]]\n\t" CONV_SMALL8_DOT2 CONV_SMALL8_RQ
+                     "ldr %[X], [sp]\n\t"
+                     "ldr %[L], [sp, #4]\n\t"
+                     "strb %[H], [%[OUT], %[X]]\n\t"
+                     "add %[OUT], %[OUT], %[X], lsl #1\n\t"
+                     "cmp %[COL], %[L]\n\t"
+                     "blo 1b\n\t"
+                     "add sp, sp, #8\n\t"
+                     : [COL] "+r"(col), [OUT] "+r"(out), [X] "+r"(x), [L] "+r"(l), [ACC] "=&r"(acc),
+                       [H] "=&r"(h), [W0] "+r"(w0), [W1] "+r"(w1), [W2] "+r"(w2), [W3] "+r"(w3),
+                       [START] "+r"(start), [CHI] "+r"(chi), [MULT] "+r"(mult), [POST] "+r"(post)
+                     :
+                     : "cc", "memory");
+}
+#endif
+
 /* Channel o at count positions: columns col_step bytes apart, outputs
  * C_OUT apart. k4: K rounded up to 4, a constant after inlining; exact:
  * K = k4 (then K is a constant too). */
@@ -1001,8 +1148,14 @@ conv_small_channel(const conv_job *job, int32_t o, const int8_t *col, int32_t co
     if (k4 == 8 && exact && plain && col_step == 8 && count >= 2 && q.post >= 1 && q.post <= 22) {
         const int32_t w[4] = {we0, wo0, we1, wo1};
         const int32_t chi = (int32_t)((uint32_t)q.c_hi + ((uint32_t)zp << q.post));
-        const int32_t pairs = count >> 1;
-        conv_small8_asm(col, col + 16 * pairs, out, c_out, w, start, chi, q.mult, q.post);
+        const int32_t eights = count >> 3, quads = (count >> 2) & 1, pairs = (count >> 1) & 1;
+        if (eights > 0) conv_small8x8_asm(col, col + 64 * eights, out, c_out, w, start, chi, q.mult, q.post);
+        col += 64 * eights;
+        out += 8 * eights * c_out;
+        if (quads > 0) conv_small8x4_asm(col, col + 32 * quads, out, c_out, w, start, chi, q.mult, q.post);
+        col += 32 * quads;
+        out += 4 * quads * c_out;
+        if (pairs) conv_small8_asm(col, col + 16, out, c_out, w, start, chi, q.mult, q.post);
         col += 16 * pairs;
         out += 2 * pairs * c_out;
     }
@@ -1156,6 +1309,67 @@ static __attribute__((noinline)) void conv_pairs_plain(const conv_job *job, int3
         }
     }
     for (; p < positions; p += 2)
+        conv_pair(job, p, p + 1 < positions, cols, gather, output + p * c_out, 1);
+}
+
+/* Channel pairs [o, o + n) of the four positions whose columns are in
+ * cols, the pairs' weights at row (scratch): out[j * C_OUT + o'] for
+ * position j. conv_channels_quad_paired for a run of pairs. */
+static void conv_quad_pairs(const conv_job *job, const int8_t *row, int32_t o, int32_t n, const int32_t *cols,
+                            int8_t *out)
+{
+    const int32_t c_out = job->filter_dims->n, k = job->k, zp = job->params->output_offset;
+#if defined(REEF_ASM_LOOPS)
+    conv_quad st;
+    st.row = row, st.rq = job->rq + o, st.out = out + o, st.end = out + o + 2 * n, st.n8 = round8(k) >> 3;
+    st.cols = cols, st.gap = c_out, st.zp = zp;
+    if (CONV_RQ_BUILT(CONV_RQ_FOLDED) && job->folded == CONV_RQ_FOLDED)
+        conv_channels_quad_folded_asm(&st);
+    else if (CONV_RQ_BUILT(CONV_RQ_SPLIT) && job->folded != CONV_RQ_PAIRS)
+        conv_channels_quad_split_asm(&st);
+    else if (CONV_RQ_BUILT(CONV_RQ_PAIRS))
+        conv_channels_quad_paired_asm(&st);
+#else
+    const reef_rq *rq = job->rq + o;
+    int8_t *const end = out + o + 2 * n;
+    for (out += o; out < end; out += 2, row += 2 * round8(k), rq += 2) {
+        int32_t raw[4], a[4], b[4], j;
+        conv_dot_quad_paired(row, cols, round8(k), rq[0].bias, raw, a);
+        for (j = 0; j < 4; j++) b[j] = rq[1].bias + ((int32_t)((uint32_t)raw[j] - (uint32_t)a[j]) >> 8);
+        reef_rq_store2(a[0], a[1], rq, out, c_out, zp, -128, 127, 1);
+        reef_rq_store2(a[2], a[3], rq, out + 2 * c_out, c_out, zp, -128, 127, 1);
+        reef_rq_store2(b[0], b[1], rq + 1, out + 1, c_out, zp, -128, 127, 1);
+        reef_rq_store2(b[2], b[3], rq + 1, out + 1 + 2 * c_out, c_out, zp, -128, 127, 1);
+    }
+#endif
+}
+
+/* The resident path (reef_conv_s8_resident): every block's columns
+ * widened once into cols (blocks 2 K8 words apart, conv_pairs_plain's
+ * layout), then CONV_RESIDENT_PAIRS channel pairs at a time copied to
+ * weights and run over every block; the last one to three positions two
+ * at a time (conv_pair, from flash). */
+static __attribute__((noinline)) void conv_pairs_resident(const conv_job *job, int32_t positions, int32_t *cols,
+                                                          int8_t *weights, int8_t *gather, int8_t *output)
+{
+    const int32_t c_out = job->filter_dims->n, k = job->k, k4 = round4(k), k8 = round8(k);
+    const int32_t offset = job->params->input_offset, blocks = positions >> 2, block_words = 2 * k8;
+    int32_t b, j, o, p;
+    conv_walk w;
+    conv_walk_init(&w, job);
+    for (b = 0; b < blocks; b++)
+        for (j = 0; j < 4; j++) {
+            int32_t *dst = cols + b * block_words + 2 * j;
+            reef_widen_s8_step(conv_walk_column(&w, job, 4 * b + j, gather), k, offset, dst, 8);
+            if (k4 & 4) dst[8 * (k4 >> 2)] = dst[8 * (k4 >> 2) + 1] = 0; /* the zero group up to K8 */
+        }
+    for (o = 0; o < c_out; o += 2 * CONV_RESIDENT_PAIRS) {
+        const int32_t n = (c_out - o) / 2 < CONV_RESIDENT_PAIRS ? (c_out - o) / 2 : CONV_RESIDENT_PAIRS;
+        reef_copy_s8(weights, job->filter + o * k8, 2 * n * k8);
+        for (b = 0; b < blocks; b++)
+            conv_quad_pairs(job, weights, o, n, cols + b * block_words, output + 4 * b * c_out);
+    }
+    for (p = 4 * blocks; p < positions; p += 2)
         conv_pair(job, p, p + 1 < positions, cols, gather, output + p * c_out, 1);
 }
 
@@ -1399,11 +1613,14 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
     int32_t *cols;      /* (K4 / 4, 2 or 4, 2) widened columns */
     int8_t *gather;     /* (K4) */
     int32_t positions, k4, need;
-    int path, fast;
+    int path, fast, resident = 0;
     if (!reef_conv_args_valid(params, quant, input_dims, input, filter_dims, filter,
                               output_dims, output) || !ctx)
         return REEF_ARG_ERROR;
-    need = reef_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims);
+    /* the least this call needs: a view of a layer (an intermittent
+     * tile) may suit the resident path where the scratch planned for the
+     * whole layer does not hold its columns; it then takes the plain loop */
+    need = conv_buffer_size(params, input_dims, filter_dims, output_dims, 0);
     if ((need > 0 && !ctx->buf) || ctx->size < need) return REEF_ARG_ERROR;
     job.params = params;
     job.input_dims = input_dims;
@@ -1440,6 +1657,11 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
         rq = (reef_rq *)ctx->buf;
         cols = (int32_t *)(rq + filter_dims->n);
         gather = (int8_t *)(cols + (conv_may_pair(filter_dims) ? 2 * round8(k4) : k4));
+        resident = CONV_HAS(CONV_PATH_RESIDENT) && params->paired &&
+                   reef_conv_s8_resident(params, input_dims, filter_dims, output_dims) &&
+                   ctx->size >= conv_buffer_size(params, input_dims, filter_dims, output_dims, 1);
+        if (resident)
+            gather = (int8_t *)cols + conv_resident_cols(filter_dims, output_dims) + conv_resident_weights(filter_dims);
         fast = conv_prepare(quant, bias, filter_dims->n, rq, &job.folded);
 #if defined(REEF_ASM_LOOPS)
         if (fast && !CONV_RQ_EXACT(job.folded)) return REEF_UNSUPPORTED; /* its form left out of this build */
@@ -1461,6 +1683,12 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
     } else if (path >= CONV_PATH_SMALL)
         conv_small(&job, path, positions, (int8_t *)ctx->buf /* (SMALL_BLOCK, K4), when gathered */, output);
     else if (path == CONV_PATH_PAIRS) {
+        if (resident) {
+            /* the weights between the columns and the gathered column */
+            conv_pairs_resident(&job, positions, cols, (int8_t *)cols + conv_resident_cols(filter_dims, output_dims),
+                                gather, output);
+            return REEF_OK;
+        }
         if (CONV_HAS(CONV_PATH_PAIRS)) conv_pairs_plain(&job, positions, cols, gather, output);
     } else if (CONV_HAS(CONV_PATH_PAIRS_CLAMPED))
         conv_pairs_clamped(&job, positions, cols, gather, output);

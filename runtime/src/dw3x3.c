@@ -40,13 +40,19 @@
  * planes but requantizes each pair of outputs as soon as it is summed,
  * straight into the NHWC output: no sums buffer, no per-line calls, and no
  * position past a line's end computed. Its lines are unrolled (pairs at
- * fixed offsets), so it exists for those widths only. */
+ * fixed offsets), so it exists for those widths only. Session 14 added
+ * the wide lines (dw3_wide), always in bands whose planes fit
+ * DW3_BAND_BYTES: 48 wide at stride 1 (bands of 8 output lines, 10 plane
+ * lines of 50), outputs 24 wide (bands of 4, 9 plane lines of 50) and 12
+ * wide (bands of 9, 19 plane lines of 26) at stride 2, VWW's steps 1, 3
+ * and 7. */
 #include "dw3x3.h"
 
 #include "dsp.h"
 #include "rq.h"
 
-enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4, DW3_BAND24 = 7 };
+enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4, DW3_BAND24 = 7,
+       DW3_BAND_BYTES = 4096 };
 
 /* The window slides along lines: rows, or columns when the output is
  * taller than wide (KWS's 25x5 maps: 5 lines of 25 instead of 25 of 5, so
@@ -112,6 +118,14 @@ int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_
     return dw3_plane(params, output_dims);
 }
 
+/* The map loop's wide lines, always in bands (dw3_plane_geom): 48 wide
+ * at stride 1 (VWW's 48x48x8), outputs 12 and 24 wide at stride 2 (its
+ * 48x48 -> 24x24 and 24x24 -> 12x12 layers). */
+static inline int dw3_wide(int32_t stride, int32_t w)
+{
+    return stride == 1 ? w == 48 : w == 12 || w == 24;
+}
+
 /* The planes' line length and line count: at stride 1 the output's plus
  * 2; at stride 2 the 2 L + 1 input columns and lines the outputs read,
  * lines one value longer (a pair's last word reads one past). */
@@ -122,6 +136,12 @@ static inline void dw3_plane_geom(int32_t stride, const reef_dims *out, int32_t 
     /* 24 wide at stride 1: bands of output lines whose planes fit
      * DW3_PLANE_BYTES (7 lines: 9 plane lines of 26) */
     if (stride == 1 && dw3_out_len(out) == 24 && *lines > DW3_BAND24 + 2) *lines = DW3_BAND24 + 2;
+    /* the wide maps (dw3_wide): bands of output lines whose planes fit
+     * DW3_BAND_BYTES, stride * band + 3 - stride plane lines a band */
+    if (dw3_wide(stride, dw3_out_len(out))) {
+        const int32_t band = (DW3_BAND_BYTES / (2 * DW3_GROUP * *pw) - (3 - stride)) / stride;
+        if (*lines > stride * band + 3 - stride) *lines = stride * band + 3 - stride;
+    }
 }
 
 /* The map loop's shape and activation (the constants: reef_dw3x3_map):
@@ -132,6 +152,7 @@ static int dw3_map_shape(const reef_dw_conv_params *p, const reef_dims *out)
     const int32_t w = dw3_out_len(out);
     int32_t pw, lines;
     if (dw3_by_columns(out) || p->activation.min != -128 || p->activation.max != 127) return 0;
+    if (dw3_wide(p->stride.w, w)) return 1;
     if (p->stride.w == 1) return (dw3_plane(p, out) && (w == 3 || w == 6 || w == 12)) || w == 24;
     dw3_plane_geom(2, out, &pw, &lines);
     return (w == 3 || w == 6) && 2 * DW3_GROUP * lines * pw <= DW3_PLANE_BYTES;
@@ -208,10 +229,11 @@ static inline uint32_t dw3_lows(uint32_t a, uint32_t b) { return (a & 0xffffu) |
 static inline uint32_t dw3_highs(uint32_t a, uint32_t b) { return (b & 0xffff0000u) | (a >> 16); }
 #endif
 
-/* Widens input line y of image b, channels c..c+n-1 (n <= 4), into slot s
- * of each channel. */
+/* Widens input lines y..y+count-1 of image b, channels c..c+n-1 (n <= 4),
+ * into slots s..s+count-1 of each channel: one call for a plane's lines
+ * (the setup, about 50 instructions, paid once instead of per line). */
 static void dw3_widen(const dw3_job *job, const int8_t *input, int32_t b, int32_t y, int32_t c,
-                      int32_t n, int32_t s)
+                      int32_t n, int32_t s, int32_t count)
 {
     const dw3_axes *ax = &job->ax;
     const int32_t off = job->params->input_offset, pad = ax->pad_along, step = ax->in_step;
@@ -220,34 +242,45 @@ static void dw3_widen(const dw3_job *job, const int8_t *input, int32_t b, int32_
     const int32_t gap = job->lines * job->row; /* between two channels' slots */
     const int8_t *src = input + b * job->in->h * job->in->w * job->in->c + y * ax->in_line + c;
     int16_t *dst = job->slots + s * job->row + pad;
-    int32_t x = pad < 0 ? -pad : 0, i;
-    if (n == DW3_GROUP) {
-        /* two columns per pass: each channel's two halfwords packed
-         * (PKHBT/PKHTB) and stored as one word */
-        for (; x + 1 < x_end; x += 2) {
-            const uint32_t v0 = reef_load_u32(src + x * step), v1 = reef_load_u32(src + (x + 1) * step);
-            const uint32_t e0 = (uint32_t)reef_sadd16(reef_sxtb16(v0), offsets);
-            const uint32_t o0 = (uint32_t)reef_sadd16(reef_sxtb16_ror8(v0), offsets);
-            const uint32_t e1 = (uint32_t)reef_sadd16(reef_sxtb16(v1), offsets);
-            const uint32_t o1 = (uint32_t)reef_sadd16(reef_sxtb16_ror8(v1), offsets);
-            dw3_st(dst + x, dw3_lows(e0, e1));
-            dw3_st(dst + x + gap, dw3_lows(o0, o1));
-            dw3_st(dst + x + 2 * gap, dw3_highs(e0, e1));
-            dw3_st(dst + x + 3 * gap, dw3_highs(o0, o1));
+    for (; count > 0; count--, src += ax->in_line, dst += job->row) {
+        int32_t x = pad < 0 ? -pad : 0, i;
+        if (n == DW3_GROUP) {
+            /* two columns per pass: each channel's two halfwords packed
+             * (PKHBT/PKHTB) and stored as one word */
+            for (; x + 1 < x_end; x += 2) {
+                const uint32_t v0 = reef_load_u32(src + x * step), v1 = reef_load_u32(src + (x + 1) * step);
+                const uint32_t e0 = (uint32_t)reef_sadd16(reef_sxtb16(v0), offsets);
+                const uint32_t o0 = (uint32_t)reef_sadd16(reef_sxtb16_ror8(v0), offsets);
+                const uint32_t e1 = (uint32_t)reef_sadd16(reef_sxtb16(v1), offsets);
+                const uint32_t o1 = (uint32_t)reef_sadd16(reef_sxtb16_ror8(v1), offsets);
+                dw3_st(dst + x, dw3_lows(e0, e1));
+                dw3_st(dst + x + gap, dw3_lows(o0, o1));
+                dw3_st(dst + x + 2 * gap, dw3_highs(e0, e1));
+                dw3_st(dst + x + 3 * gap, dw3_highs(o0, o1));
+            }
+            for (; x < x_end; x++) {
+                const uint32_t v = reef_load_u32(src + x * step);
+                const int32_t e = reef_sadd16(reef_sxtb16(v), offsets);     /* (c, c+2) */
+                const int32_t o = reef_sadd16(reef_sxtb16_ror8(v), offsets); /* (c+1, c+3) */
+                dst[x] = (int16_t)reef_half_lo(e);
+                dst[x + gap] = (int16_t)reef_half_lo(o);
+                dst[x + 2 * gap] = (int16_t)reef_half_hi(e);
+                dst[x + 3 * gap] = (int16_t)reef_half_hi(o);
+            }
+            continue;
         }
-        for (; x < x_end; x++) {
-            const uint32_t v = reef_load_u32(src + x * step);
-            const int32_t e = reef_sadd16(reef_sxtb16(v), offsets);     /* (c, c+2) */
-            const int32_t o = reef_sadd16(reef_sxtb16_ror8(v), offsets); /* (c+1, c+3) */
-            dst[x] = (int16_t)reef_half_lo(e);
-            dst[x + gap] = (int16_t)reef_half_lo(o);
-            dst[x + 2 * gap] = (int16_t)reef_half_hi(e);
-            dst[x + 3 * gap] = (int16_t)reef_half_hi(o);
-        }
-        return;
+        for (; x < x_end; x++)
+            for (i = 0; i < n; i++) dst[x + i * gap] = (int16_t)(src[x * step + i] + off);
     }
-    for (; x < x_end; x++)
-        for (i = 0; i < n; i++) dst[x + i * gap] = (int16_t)(src[x * step + i] + off);
+}
+
+/* Every input line of image b a plane holds (line y at plane line y +
+ * pad_across), one call. */
+static void dw3_widen_plane(const dw3_job *job, const int8_t *input, int32_t b, int32_t c, int32_t n)
+{
+    const int32_t pad = job->ax.pad_across, lo = pad < 0 ? -pad : 0;
+    const int32_t hi = job->ax.in_lines < job->lines - pad ? job->ax.in_lines : job->lines - pad;
+    if (hi > lo) dw3_widen(job, input, b, lo, c, n, lo + pad, hi - lo);
 }
 
 /* Packs (lo, hi) int8 weights into halfwords. */
@@ -470,7 +503,7 @@ static void dw3_group(const dw3_job *job, const int8_t *input, int32_t b, int32_
                 continue;
             }
             if (slot_of[s] != y_in) {
-                dw3_widen(job, input, b, y_in, c, n, s);
+                dw3_widen(job, input, b, y_in, c, n, s, 1);
                 slot_of[s] = y_in;
             }
             rows[k] = job->slots + s * job->row;
@@ -494,9 +527,7 @@ static void dw3_group_plane(const dw3_job *job, const int8_t *input, int32_t b, 
     const int plain = p->activation.min == -128 && p->activation.max == 127;
     int8_t *out_b = output + (b * job->out->h * job->out->w) * job->out->c + c;
     int32_t y, i;
-    for (y = 0; y < ax->in_lines; y++)
-        if (y + ax->pad_across >= 0 && y + ax->pad_across < job->lines)
-            dw3_widen(job, input, b, y, c, n, y + ax->pad_across);
+    dw3_widen_plane(job, input, b, c, n);
     for (i = 0; i < n; i++) {
         const int16_t *r0 = job->slots + i * plane;
         const reef_rq *q = &job->rq[c + i];
@@ -655,6 +686,32 @@ DW3M_FN(dw3_map24_asm, DW3M_PAIR(0, 52, 104) DW3M_PAIR(4, 52, 104) DW3M_PAIR(8, 
  * two lines per output line. */
 DW3M_FN(dw3_map6s2_asm, DW3M_PAIR_S2(0, 28, 56) DW3M_PAIR_S2(8, 28, 56) DW3M_PAIR_S2(16, 28, 56) DW3M_NEXT(56))
 
+/* The same for a 48-wide map (in bands): lines of 50 values (100 bytes),
+ * 24 pairs. */
+DW3M_FN(dw3_map48_asm,
+        DW3M_PAIR(0, 100, 200) DW3M_PAIR(4, 100, 200) DW3M_PAIR(8, 100, 200) DW3M_PAIR(12, 100, 200)
+            DW3M_PAIR(16, 100, 200) DW3M_PAIR(20, 100, 200) DW3M_PAIR(24, 100, 200) DW3M_PAIR(28, 100, 200)
+                DW3M_PAIR(32, 100, 200) DW3M_PAIR(36, 100, 200) DW3M_PAIR(40, 100, 200) DW3M_PAIR(44, 100, 200)
+                    DW3M_PAIR(48, 100, 200) DW3M_PAIR(52, 100, 200) DW3M_PAIR(56, 100, 200)
+                        DW3M_PAIR(60, 100, 200) DW3M_PAIR(64, 100, 200) DW3M_PAIR(68, 100, 200)
+                            DW3M_PAIR(72, 100, 200) DW3M_PAIR(76, 100, 200) DW3M_PAIR(80, 100, 200)
+                                DW3M_PAIR(84, 100, 200) DW3M_PAIR(88, 100, 200) DW3M_PAIR(92, 100, 200)
+                                    DW3M_NEXT(100))
+
+/* Stride 2, an output 12 wide (in bands): input planes lines of 26 values
+ * (52 bytes), six pairs. */
+DW3M_FN(dw3_map12s2_asm, DW3M_PAIR_S2(0, 52, 104) DW3M_PAIR_S2(8, 52, 104) DW3M_PAIR_S2(16, 52, 104)
+                             DW3M_PAIR_S2(24, 52, 104) DW3M_PAIR_S2(32, 52, 104) DW3M_PAIR_S2(40, 52, 104)
+                                 DW3M_NEXT(104))
+
+/* Stride 2, an output 24 wide (in bands): lines of 50 values (100 bytes),
+ * twelve pairs. */
+DW3M_FN(dw3_map24s2_asm,
+        DW3M_PAIR_S2(0, 100, 200) DW3M_PAIR_S2(8, 100, 200) DW3M_PAIR_S2(16, 100, 200) DW3M_PAIR_S2(24, 100, 200)
+            DW3M_PAIR_S2(32, 100, 200) DW3M_PAIR_S2(40, 100, 200) DW3M_PAIR_S2(48, 100, 200)
+                DW3M_PAIR_S2(56, 100, 200) DW3M_PAIR_S2(64, 100, 200) DW3M_PAIR_S2(72, 100, 200)
+                    DW3M_PAIR_S2(80, 100, 200) DW3M_PAIR_S2(88, 100, 200) DW3M_NEXT(200))
+
 /* Stride 2, an output 3 wide: lines of 8 values (16 bytes); the single
  * output at input column 4 as at stride 1 (its taps are columns 4..6). */
 DW3M_FN(dw3_map3s2_asm, DW3M_PAIR_S2(0, 16, 32) DW3M_ONE(8, 16, 32) DW3M_NEXT(32))
@@ -689,7 +746,7 @@ static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, in
     /* output lines per band: all of them, or (24 wide) as many as the
      * planes' lines allow; a band's plane line j holds input line
      * y0 + j - pad_across (stride 1), a line outside the input zeros */
-    const int32_t band = job->stride == 1 ? job->lines - 2 : ax->out_lines;
+    const int32_t stride = job->stride, band = (job->lines - 3 + stride) / stride;
     int8_t *out_b = output + (b * job->out->h * job->out->w) * job->out->c + c;
     int32_t y0, y, i, k;
     for (y0 = 0; y0 < ax->out_lines; y0 += band) {
@@ -697,19 +754,19 @@ static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, in
         int8_t *out_band = out_b + y0 * ax->out_line;
         if (band >= ax->out_lines) {
             /* one band: the pads stay 0 (every group writes the same lines) */
-            for (y = 0; y < ax->in_lines; y++)
-                if (y + ax->pad_across >= 0 && y + ax->pad_across < job->lines)
-                    dw3_widen(job, input, b, y, c, n, y + ax->pad_across);
-        } else
-            /* bands: a line a group or band before wrote may be a pad now */
-            for (y = 0; y < lines_out + 2; y++) {
-                const int32_t y_in = y0 + y - ax->pad_across;
-                if (y_in >= 0 && y_in < ax->in_lines)
-                    dw3_widen(job, input, b, y_in, c, n, y);
-                else
+            dw3_widen_plane(job, input, b, c, n);
+        } else {
+            /* bands: a line a group or band before wrote may be a pad now;
+             * plane lines lo..hi-1 hold input lines, the rest zeros */
+            const int32_t nl = stride * lines_out + 3 - stride, first = stride * y0 - ax->pad_across;
+            const int32_t lo = first < 0 ? -first : 0;
+            const int32_t hi = ax->in_lines - first < nl ? ax->in_lines - first : nl;
+            if (hi > lo) dw3_widen(job, input, b, first + lo, c, n, lo, hi - lo);
+            for (y = 0; y < nl; y++)
+                if (y < lo || y >= hi)
                     for (i = 0; i < n; i++)
                         for (k = 0; k < pw; k++) job->slots[i * plane + y * pw + k] = 0;
-            }
+        }
         for (i = 0; i < n; i++) {
             const int16_t *r = job->slots + i * plane;
             const reef_rq *q = &job->rq[c + i];
@@ -719,9 +776,15 @@ static void dw3_group_map(const dw3_job *job, const int8_t *input, int32_t b, in
             const int16_t *end = r + lines_out * job->stride * pw;
             void (*loop)(const int16_t *, const int16_t *, int8_t *, int32_t, const int32_t *, int32_t, int32_t,
                          int32_t, int32_t) =
-                job->stride == 2 ? (ax->out_len == 6 ? dw3_map6s2_asm : dw3_map3s2_asm)
-                : ax->out_len == 6 ? dw3_map6_asm : ax->out_len == 12 ? dw3_map12_asm
-                : ax->out_len == 24 ? dw3_map24_asm : dw3_map3_asm;
+                stride == 2 ? (ax->out_len == 6    ? dw3_map6s2_asm
+                               : ax->out_len == 12 ? dw3_map12s2_asm
+                               : ax->out_len == 24 ? dw3_map24s2_asm
+                                                   : dw3_map3s2_asm)
+                : ax->out_len == 6  ? dw3_map6_asm
+                : ax->out_len == 12 ? dw3_map12_asm
+                : ax->out_len == 24 ? dw3_map24_asm
+                : ax->out_len == 48 ? dw3_map48_asm
+                                    : dw3_map3_asm;
             loop(r, end, out_band + i, ax->out_step, t, q->bias, chi, q->mult, q->post);
 #else
             dw3_map_c(r, pw, job->stride, ax->out_len, lines_out, out_band + i, ax->out_step, t, q, zp);

@@ -17,7 +17,8 @@
 int reef_dw3x3_plane(const reef_dw_conv_params *params, const reef_dims *output_dims);
 
 /* 1 when a plane layer takes the map loop (REEF_DW_PATH_3X3_MAP): the
- * map 3, 6, 12 or 24 wide at stride 1 (24: in bands), an output 3 or 6 wide at stride 2 (rows;
+ * map 3, 6, 12, 24 or 48 wide at stride 1 (24, 48: in bands), an output 3, 6, 12 or 24 wide at stride 2
+ * (12, 24: in bands; rows;
  * not taller than wide), the activation the whole
  * int8 range, and every channel's shift r in 2..23 (the folded
  * requantization: dw3x3.c, DW3_RQ_FOLDED). */

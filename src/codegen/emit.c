@@ -733,7 +733,11 @@ static int call_conv_path(const kernel_call *c)
 /* The OR of 1 << reef_conv_s8_path over the conv calls. */
 static void add_conv_path(const kernel_call *c, void *ctx)
 {
-    if (c->s->kind == REEF_STEP_CONV) *(unsigned *)ctx |= 1u << call_conv_path(c);
+    if (c->s->kind != REEF_STEP_CONV) return;
+    *(unsigned *)ctx |= 1u << call_conv_path(c);
+    /* the resident variant of the paired loop (reef/conv.h) */
+    if (conv_paired(c->s) && reef_conv_s8_resident(&c->conv, &c->in, &c->s->args.conv.filter_dims, &c->out))
+        *(unsigned *)ctx |= 1u << REEF_CONV_PATH_RESIDENT;
 }
 static unsigned conv_paths(const reef_lowered_model *m)
 {

@@ -143,6 +143,29 @@ static int32_t st_dw3_map(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
+/* The map loop's wide lines, in bands (dw3x3.c, dw3_wide): 48 wide at
+ * stride 1, outputs 24 or 12 wide at stride 2; one image, channels so
+ * that the input fits st_input (50x50x6, 49x49x6, 25x25x24). */
+static int32_t st_dw3_map_wide(void)
+{
+    const int kind = st_in(0, 2), s = kind == 0 ? 1 : 2, w = kind == 0 ? 48 : kind == 1 ? 24 : 12;
+    const int pad_h = st_in(0, 1), pad_w = st_in(0, 1);
+    reef_dims out = {1, st_in(1, w), w, st_in(1, kind == 2 ? 24 : 6)};
+    reef_dims in = {1, out.h + 2 - 2 * pad_h, out.w + 2 - 2 * pad_w, out.c}, f = {1, 3, 3, out.c};
+    if (s == 2) in.h = 2 * out.h + 1 - pad_h - st_in(0, 1), in.w = 2 * out.w + 1 - pad_w - st_in(0, 1);
+    reef_dw_conv_params p = {st_in(-127, 128), st_in(-128, 127), 1, {s, s}, {pad_h, pad_w}, {1, 1}, {-128, 127}};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    st_fill(in.n * in.h * in.w * in.c, 9 * f.c, f.c, 9);
+    if (st_in(0, 2) == 0)
+        for (int i = 0; i < f.c; i++) st_shift[i] = (int8_t)(st_in(0, 1) ? -2 : -23);
+    if (reef_dw_conv_s8_path(&p, &q, &in, &f, &out, sizeof st_scratch) != REEF_DW_PATH_3X3_MAP) return 1000000;
+    if (reef_dw_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
+        reef_dw_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
 /* In place (dw_in_place.c): the input copied to the output buffer is
  * overwritten by the output; one batch, any kernel, stride, dilation. */
 static int32_t st_dw_in_place(void)
@@ -235,10 +258,50 @@ static int32_t st_conv_paired(void)
         for (int i = 0; i < in.n * in.h * in.w * in.c; i++) st_input[i] = (int8_t)(st_rnd() % 4 ? -128 : 127);
         p.input_offset = -127;
     }
+    /* 3x3 over 3 channels at stride 2 across takes the first-conv loop
+     * (st_conv_c3), never the paired layout */
+    if (reef_conv_s8_path(&p, &in, &f, &out) == REEF_CONV_PATH_C3) return 0;
     if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
     reef_conv_s8_pair(&f, st_filter, paired);
     reef_conv_params pp = p;
     pp.paired = 1;
+    if (reef_conv_s8(&ctx, &pp, &q, &in, st_input, &f, paired, st_bias, &out, st_out_fast) ||
+        reef_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
+/* The resident variant of the paired loop (conv.c, conv_pairs_resident):
+ * 16-64 positions (tails of 1-3), 1x1 with K = 64 over 64-72 channels (a
+ * last run of fewer than eight pairs); each case asserted to take it; one
+ * in three with one channel on another requantization form. (Gathered 3x3
+ * columns: the host test, test_conv_resident; the assembly is the
+ * four-position loop's.) */
+static int32_t st_conv_resident(void)
+{
+    const int k3 = 0, pad = 0;
+    /* K = 64 and 64-72 channels: the columns (128 bytes a position) within the input and output bytes */
+    reef_dims in = {1, st_in(4, 8), st_in(4, 8), 64};
+    reef_dims f = {2 * st_in(32, 36), 1, 1, in.c};
+    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {1, 1}, {pad, pad}, {1, 1}, {-128, 127}, 0};
+    reef_dims out = {1, in.h, in.w, f.n};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    reef_context ctx = {st_scratch, sizeof st_scratch};
+    const int32_t k = f.h * f.w * in.c;
+    int8_t *paired = st_filter + sizeof st_filter / 2;
+    st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
+    if (st_in(0, 2) == 0) {
+        const int o = st_in(0, f.n - 1), kind = st_in(0, 2);
+        if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
+        else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
+    }
+    if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
+    reef_conv_s8_pair(&f, st_filter, paired);
+    reef_conv_params pp = p;
+    pp.paired = 1;
+    if (!reef_conv_s8_resident(&pp, &in, &f, &out) ||
+        reef_conv_s8_get_buffer_size(&pp, &in, &f, &out) > (int32_t)sizeof st_scratch)
+        return 1000000;
     if (reef_conv_s8(&ctx, &pp, &q, &in, st_input, &f, paired, st_bias, &out, st_out_fast) ||
         reef_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
         return 1000000;
@@ -365,6 +428,9 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
+    /* session 14's wide depthwise lines and resident weights: 20 layers
+     * each (their layers are larger; the test stays within its time) */
+    for (int k = 0; k < 20; k++) bad += st_dw3_map_wide() + st_conv_resident();
     for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw_in_place() + st_fc() + st_fc_paired() +
                                      st_conv_paired() + st_rq() + st_conv_small() + st_conv_c3();
     out[0] = (int8_t)(bad & 0xff);

@@ -188,6 +188,69 @@ static void test_conv_small_k(void **state)
  * bottom edges (TFLite's uneven SAME padding), odd output widths (a lone
  * last position), batches, 4-16 channels, extreme biases, shifts and
  * inputs; then the shapes that must not take it. */
+/* The resident variant of the paired loop (conv.c, conv_pairs_resident:
+ * every block's columns widened once, 16 channels' weights at a time
+ * copied to scratch): 1x1 with K 64-96 and C_OUT >= 2 K8 - K, 3x3 over 8
+ * channels (K = 72) with C_OUT >= 136, batches, tails of 1-3 positions,
+ * a last run of fewer than 8 channel pairs; each case asserted to take it,
+ * against the reference. Then the shapes that must not: K < 64, fewer
+ * than 16 positions, columns over 10 KB, columns over the layer's input
+ * and output bytes. */
+static void test_conv_resident(void **state)
+{
+    (void)state;
+    static int8_t in[2 * 9 * 9 * 96], f[160 * 96], paired[160 * 96], got[2 * 9 * 9 * 160], want[2 * 9 * 9 * 160];
+    static int8_t shift[160];
+    static int32_t mult[160], bias[160], scratch[4096];
+    const int cases = testing_sanitizer_run() ? 20 : 120;
+    int bad = 0, three = 0, tails = 0, runs = 0, batched = 0, done = 0;
+    for (int t = 0; t < cases; t++) {
+        const int k3 = t % 4 == 3;
+        reef_dims id = {rnd_in(1, 2), rnd_in(2, 8), rnd_in(2, 8), k3 ? 8 : rnd_in(64, 96)};
+        const int k = k3 ? 72 : id.c, k8 = (k + 7) & ~7;
+        /* columns (2 K8 bytes a position) within the input and output bytes: C_OUT >= 2 K8 - C_IN */
+        reef_dims fd = {2 * rnd_in(k3 ? 68 : (2 * k8 - k + 1) / 2, 80), k3 ? 3 : 1, k3 ? 3 : 1, id.c};
+        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {1, 1}, {k3, k3}, {1, 1}, {-128, 127}, 0};
+        reef_dims od = {id.n, id.h, id.w, fd.n};
+        /* at least 4 blocks, within 10 KB of columns */
+        const int blocks = id.n * id.h * id.w / 4;
+        if (blocks < 4 || blocks * 8 * k8 > 10240) continue;
+        fill(in, reef_dims_count(&id));
+        for (int i = 0; i < fd.n * k; i++) f[i] = (int8_t)rnd_in(-127, 127);
+        quant(mult, shift, bias, fd.n, k, 0);
+        if (t % 3 == 1) shift[rnd_in(0, fd.n - 1)] = (int8_t)(rnd() % 2 ? -1 : -rnd_in(24, 31)); /* other forms */
+        reef_per_channel_quant q = {mult, shift};
+        reef_context ctx = {scratch, sizeof scratch};
+        assert_true(reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f));
+        reef_conv_s8_pair(&fd, f, paired);
+        reef_conv_params pp = p;
+        pp.paired = 1;
+        assert_true(reef_conv_s8_resident(&pp, &id, &fd, &od));
+        assert_true(reef_conv_s8_get_buffer_size(&pp, &id, &fd, &od) <= (int32_t)sizeof scratch);
+        const int32_t *b = t % 5 ? bias : NULL;
+        assert_int_equal(reef_conv_s8(&ctx, &pp, &q, &id, in, &fd, paired, b, &od, got), REEF_OK);
+        assert_int_equal(reef_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
+        bad += count_diff(got, want, reef_dims_count(&od));
+        three += k3, tails += (id.n * id.h * id.w) % 4 != 0, runs += fd.n % 16 != 0, batched += id.n > 1, done++;
+    }
+    printf("conv resident: %d random cases (%d 3x3, %d with a tail of positions, %d with a short last run of "
+           "channels, %d batched) identical to the reference\n", done, three, tails, runs, batched);
+    assert_true(done > cases / 2 && three > cases / 20 && tails > cases / 20 && runs > cases / 20);
+    assert_int_equal(bad, 0);
+    /* the shapes that must not take it */
+    reef_conv_params p = {0, 0, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 1};
+    reef_dims id = {1, 6, 6, 128}, fd = {128, 1, 1, 128}, od = {1, 6, 6, 128};
+    assert_true(reef_conv_s8_resident(&p, &id, &fd, &od)); /* VWW's 6x6 K = 128 layers */
+    id.c = fd.c = 32;
+    assert_false(reef_conv_s8_resident(&p, &id, &fd, &od)); /* K < 64 */
+    id.c = fd.c = 128, id.h = od.h = 2, id.w = od.w = 7;
+    assert_false(reef_conv_s8_resident(&p, &id, &fd, &od)); /* 14 positions */
+    id.h = od.h = id.w = od.w = 12, id.c = fd.c = 64, fd.n = od.c = 64;
+    assert_false(reef_conv_s8_resident(&p, &id, &fd, &od)); /* 18 KB of columns */
+    id.h = od.h = id.w = od.w = 6, fd.n = od.c = 16;
+    assert_false(reef_conv_s8_resident(&p, &id, &fd, &od)); /* columns over the input and output */
+}
+
 static void test_conv_c3(void **state)
 {
     (void)state;
@@ -269,7 +332,7 @@ static void test_conv_paired(void **state)
     (void)state;
     static int8_t in[2 * 8 * 8 * 256], f[24 * 288], paired[24 * 288], got[2 * 8 * 8 * 24], want[2 * 8 * 8 * 24];
     static int8_t shift[24];
-    static int32_t mult[24], bias[24], scratch[2048];
+    static int32_t mult[24], bias[24], scratch[4096];
     int bad = 0, three = 0, edges = 0, cases = 0, strided = 0, quads = 0, padded = 0, interior = 0;
     for (int t = 0; t < 300; t++) {
         const int edge = t % 10 == 5, k3 = t % 3 == 0 && !edge, st = t % 4 == 1 ? 2 : 1;
@@ -313,6 +376,7 @@ static void test_conv_paired(void **state)
         strided += st == 2;
         padded += (k & 7) != 0;
         quads += od.n * od.h * od.w >= 4; /* four positions at a time (conv_channels_quad_paired) */
+
         /* a 3x3 window wholly inside the input among the four-at-a-time
          * positions: gathered row by row (conv_walk_column) */
         interior += k3 && any_interior_quad(&id, &od, st, pad);
@@ -503,24 +567,31 @@ static void test_dw3x3(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP): maps 24 (in bands), 12, 6
- * or 3 wide at stride 1, outputs 6 or 3 wide at stride 2 (height up to the width), every case asserted to take it, against the
+/* The map loop (dw3x3.c, REEF_DW_PATH_3X3_MAP): maps 48 and 24 (in bands), 12, 6
+ * or 3 wide at stride 1, outputs 24 and 12 (in bands), 6 or 3 wide at stride 2 (height up to the width), every case
+ * asserted to take it, against the
  * reference; shifts at the folded form's bounds (-2 and -23) and biases
  * near +-2^30 (int32 wrap-around of the sums) included. */
 static void test_dw3x3_map(void **state)
 {
     (void)state;
-    static int8_t in[2 * 26 * 26 * 37], f[9 * 37], got[2 * 24 * 24 * 37], want[2 * 24 * 24 * 37];
+    static int8_t in[2 * 50 * 50 * 37], f[9 * 37], got[2 * 48 * 48 * 37], want[2 * 48 * 48 * 37];
     static int8_t shift[37];
     static int32_t mult[37], bias[37], scratch[4096];
     const int cases = testing_sanitizer_run() ? 60 : 400;
     int bad = 0, banded = 0, twelve = 0, six = 0, three = 0, tails = 0, edges = 0, strided = 0;
+    int wide48 = 0, wide_s2 = 0, wide_s2_banded = 0;
     for (int t = 0; t < cases; t++) {
-        /* stride 2 one case in three: outputs 6 or 3 wide, inputs 2 L - 1 .. 2 L + 1 with a top pad of 0 or 1 */
+        /* stride 2 one case in three: outputs 24, 12, 6 or 3 wide, inputs 2 L - 1 .. 2 L + 1 with a top pad of 0
+         * or 1 */
         const int s = t % 3 == 2 ? 2 : 1;
-        const int w = s == 2 ? (rnd() % 2 ? 6 : 3) : t % 3 == 0 ? (rnd() % 2 ? 24 : 12) : 6 - 3 * (int)(rnd() % 2);
+        const int w = s == 2 ? 3 << rnd_in(0, 3)
+                      : t % 3 == 0 ? (t % 9 == 0 ? 48 : rnd() % 2 ? 24 : 12)
+                                   : 6 - 3 * (int)(rnd() % 2);
         const int pad_h = rnd_in(0, 1), pad_w = rnd_in(0, 1);
-        reef_dims od = {rnd_in(1, 2), rnd_in(1, w), w, rnd_in(1, 37)};
+        /* the wide maps: one image, few channels (the test stays fast) */
+        const int big = w == 48 || (s == 2 && w >= 12);
+        reef_dims od = {big ? 1 : rnd_in(1, 2), rnd_in(1, w), w, rnd_in(1, big ? 9 : 37)};
         reef_dims id = {od.n, od.h + 2 - 2 * pad_h, od.w + 2 - 2 * pad_w, od.c}, fd = {1, 3, 3, od.c};
         if (s == 2) id.h = 2 * od.h + 1 - pad_h - rnd_in(0, 1), id.w = 2 * od.w + 1 - pad_w - rnd_in(0, 1);
         reef_dw_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), 1, {s, s}, {pad_h, pad_w}, {1, 1},
@@ -542,7 +613,10 @@ static void test_dw3x3_map(void **state)
         assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, b, &od, got), REEF_OK);
         assert_int_equal(reef_dw_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
         bad += count_diff(got, want, reef_dims_count(&od));
-        banded += w == 24 && od.h > 7, twelve += w == 12, six += w == 6, three += w == 3, tails += od.c % 4 != 0, strided += s == 2;
+        banded += s == 1 && w == 24 && od.h > 7, twelve += w == 12, six += w == 6, three += w == 3, tails += od.c % 4 != 0, strided += s == 2;
+        /* bands: 8 output lines at 48 wide, 4 at 24 wide stride 2, 9 at 12 wide stride 2 (DW3_BAND_BYTES) */
+        wide48 += w == 48, wide_s2 += s == 2 && w >= 12;
+        wide_s2_banded += s == 2 && ((w == 24 && od.h > 4) || (w == 12 && od.h > 9));
     }
     /* what leaves it: a clamped activation, a shift of -1, a map 4 wide,
      * taller than wide, too large for a plane and not 24 (25 wide) */
@@ -562,17 +636,24 @@ static void test_dw3x3_map(void **state)
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
     id.w = od.w = 25, id.h = od.h = 25;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S1);
-    /* stride 2: 6 wide takes it, 12 wide (planes too large) and 4 wide do not */
+    id.w = od.w = 47, id.h = od.h = 47;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S1);
+    /* stride 2: 6, 12 (bands) and 24 wide take it, 10 and 4 wide do not */
     p.stride.h = p.stride.w = 2, id.h = id.w = 12, od.h = od.w = 6;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_MAP);
     id.h = id.w = 24, od.h = od.w = 12;
+    assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_MAP);
+    id.h = id.w = 20, od.h = od.w = 10;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
     id.h = id.w = 8, od.h = od.w = 4;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_ROWS_S2);
     printf("dw 3x3 map loop: %d random cases (%d at stride 2; %d 24 wide in two bands or more, %d 12 wide, %d 6 "
            "wide, %d 3 wide; %d with channels not a multiple of 4, %d channels at shift -2 or -23) identical to the "
            "reference\n", cases, strided, banded, twelve, six, three, tails, edges);
+    printf("dw 3x3 map loop, wide lines: %d 48 wide at stride 1, %d 24 or 12 wide at stride 2 (%d in two bands or "
+           "more)\n", wide48, wide_s2, wide_s2_banded);
     assert_true(banded > cases / 40);
+    assert_true(wide48 > cases / 40 && wide_s2_banded > cases / 40);
     assert_int_equal(bad, 0);
 }
 
@@ -707,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_conv_extremes),
         cmocka_unit_test(test_conv_small_k),
         cmocka_unit_test(test_conv_paired),
+        cmocka_unit_test(test_conv_resident),
         cmocka_unit_test(test_conv_c3),
         cmocka_unit_test(test_fc_widened),
         cmocka_unit_test(test_fc_paired),

@@ -69,6 +69,18 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
  * its conv steps) compiles only those loops; a layer needing another one
  * then gets REEF_UNSUPPORTED. */
 #define REEF_CONV_PATH_C3 18
+/* Not a loop of its own: bit 19 of REEF_CONV_PATHS links the resident
+ * variant of the paired 2x2 loop (path 0), which a paired layer takes
+ * when reef_conv_s8_resident says its shape suits it (the scratch is
+ * sized by the shape alone): the widened columns of every four positions within
+ * 10 KB of scratch and at most the layer's input and output bytes, at least 16
+ * positions, K at least 64; weights copied from flash to
+ * scratch sixteen channels at a time and read from there by every block of
+ * positions (conv.c, conv_pairs_resident). A generated header sets it when
+ * a conv step takes it; reef_conv_s8_get_buffer_size counts its scratch. */
+#define REEF_CONV_PATH_RESIDENT 19
+int reef_conv_s8_resident(const reef_conv_params *params, const reef_dims *input_dims,
+                          const reef_dims *filter_dims, const reef_dims *output_dims);
 int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
                       const reef_dims *filter_dims, const reef_dims *output_dims);
 

@@ -43,7 +43,8 @@ int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
 
 /* The loop reef_dw_conv_s8 runs a layer with (REEF_DW_PATH_*): 3x3 with
  * stride 1 on a small map (whole planes; MAP: the planes of a map 3, 6,
- * 12 or 24 wide, or a stride-2 output 3 or 6 wide, requantized inside the sums loop), 3x3 with stride 1 or 2 (three
+ * 12, 24 or 48 wide (24 and 48 in bands), or a stride-2 output 3, 6, 12 or 24 wide (12 and 24 in bands),
+ * requantized inside the sums loop), 3x3 with stride 1 or 2 (three
  * sliding rows), or pixel by pixel (any other filter, a channel with a
  * left shift, no scratch); REEF_DW_PATH_COUNT when the reference runs it
  * (reef_dw_conv_s8_needs_reference). scratch_size: the bytes of ctx. A

@@ -781,12 +781,14 @@ static int conv_unpaired_2x2(const reef_lowered_model *m)
     return any;
 }
 
-/* 1 when a paired conv call's output positions are not a multiple of 4
- * (the paired loop's two-position tail runs), or a PATCH step holds a
- * paired conv (its patches' counts vary: kept, not asked). */
+/* 1 when a paired conv call's output rows are not a multiple of 4 wide
+ * (the paired loop's two-position tail may run: an intermittent table's
+ * tiles cut a step into row ranges, so the width decides, not the count),
+ * or a PATCH step holds a paired conv (its patches' counts vary: kept, not
+ * asked). */
 static void note_paired_tail(const kernel_call *c, void *ctx)
 {
-    if (conv_paired(c->s) && (c->out.n * c->out.h * c->out.w) % 4 != 0) *(int *)ctx = 1;
+    if (conv_paired(c->s) && (c->out.w % 4 != 0 || (c->out.n * c->out.h * c->out.w) % 4 != 0)) *(int *)ctx = 1;
 }
 static int conv_paired_tail(const reef_lowered_model *m)
 {
@@ -965,7 +967,7 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "#ifndef REEF_CONV_UNPAIRED\n#define REEF_CONV_UNPAIRED %d\n#endif\n\n",
             conv_unpaired_2x2(m));
     if (!conv_paired_tail(m))
-        fputs("/* Every paired conv call has a multiple of 4 output positions\n"
+        fputs("/* Every paired conv call has output rows a multiple of 4 wide\n"
               " * (reef/conv.h): the runtime leaves the paired two-position loop out. */\n"
               "#ifndef REEF_CONV_PAIRED_TAIL\n#define REEF_CONV_PAIRED_TAIL 0\n#endif\n\n",
               e->fp);

@@ -49,6 +49,14 @@
 #define REEF_CONV_UNPAIRED 1
 #endif
 
+/* Whether a paired layer may have a number of output positions that is not
+ * a multiple of 4 (a model header whose paired calls all have a multiple
+ * of 4 says 0): with REEF_CONV_UNPAIRED 0 too, the two-position loop is
+ * then left out (a layer needing it gets REEF_UNSUPPORTED). */
+#ifndef REEF_CONV_PAIRED_TAIL
+#define REEF_CONV_PAIRED_TAIL 1
+#endif
+
 typedef struct conv_job {
     const reef_conv_params *params;
     const reef_dims *input_dims;
@@ -1308,6 +1316,9 @@ static __attribute__((noinline)) void conv_pairs_plain(const conv_job *job, int3
             conv_channels_quad_paired(job, cols, output + p * c_out);
         }
     }
+    /* reef_conv_s8 refused unpaired layers and paired ones whose count is
+     * not a multiple of 4 when both are left out */
+    if (!REEF_CONV_UNPAIRED && !REEF_CONV_PAIRED_TAIL) return;
     for (; p < positions; p += 2)
         conv_pair(job, p, p + 1 < positions, cols, gather, output + p * c_out, 1);
 }
@@ -1677,6 +1688,7 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
 #endif
     positions = output_dims->n * output_dims->h * output_dims->w;
     if (!CONV_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build */
+    if (path == CONV_PATH_PAIRS && !REEF_CONV_UNPAIRED && !REEF_CONV_PAIRED_TAIL && (positions & 3)) return REEF_UNSUPPORTED; /* ditto */
     if (CONV_HAS(CONV_PATH_C3) && path == CONV_PATH_C3) {
         conv_c3_filter(filter, filter_dims->n, cols);
         conv_c3(&job, cols, cols + C3_KWORDS * filter_dims->n, output);

@@ -51,6 +51,14 @@
 #include "dsp.h"
 #include "rq.h"
 
+/* Whether a layer may clamp to less than [-128, 127] (a model header whose
+ * depthwise calls all take the whole range says 0): when not, only the
+ * plain requantization loop is compiled and reef_dw3x3_run refuses a
+ * clamped layer (reef_dw_conv_s8 then answers REEF_UNSUPPORTED). */
+#ifndef REEF_DW_CLAMPED
+#define REEF_DW_CLAMPED 1
+#endif
+
 enum { DW3_SLOTS = 3, DW3_GROUP = 4, DW3_PLANE_BYTES = 2048, DW3_SLACK = 4, DW3_BAND24 = 7,
        DW3_BAND_BYTES = 4096 };
 
@@ -462,7 +470,7 @@ static void dw3_output_row(const dw3_job *job, const int16_t *const rows[3], con
 {
     const reef_dw_conv_params *p = job->params;
     const int32_t w_out = job->ax.out_len, pairs = (w_out + 1) >> 1, C = job->ax.out_step;
-    const int plain = p->activation.min == -128 && p->activation.max == 127;
+    const int plain = !REEF_DW_CLAMPED || (p->activation.min == -128 && p->activation.max == 127);
     int32_t i;
     for (i = 0; i < n; i++) {
         const int16_t *r0 = rows[0] + i * steps[0], *r1 = rows[1] + i * steps[1];
@@ -524,7 +532,7 @@ static void dw3_group_plane(const dw3_job *job, const int8_t *input, int32_t b, 
     const reef_dw_conv_params *p = job->params;
     const int32_t pw = job->row, plane = job->lines * pw, w_out = ax->out_len;
     const int32_t flat = (ax->out_lines - 1) * pw + w_out, pairs = (flat + 1) >> 1;
-    const int plain = p->activation.min == -128 && p->activation.max == 127;
+    const int plain = !REEF_DW_CLAMPED || (p->activation.min == -128 && p->activation.max == 127);
     int8_t *out_b = output + (b * job->out->h * job->out->w) * job->out->c + c;
     int32_t y, i;
     dw3_widen_plane(job, input, b, c, n);
@@ -804,6 +812,8 @@ int reef_dw3x3_run(const reef_context *ctx, const reef_dw_conv_params *params,
     int32_t *taps = (int32_t *)(rq + C); /* (C, 5) */
     int16_t *slots;
     int32_t c, b, i, fast = 1, folded = 1;
+    if (!REEF_DW_CLAMPED && (params->activation.min != -128 || params->activation.max != 127))
+        return 0; /* left out of this build */
     for (c = 0; c < C; c++) {
         fast &= reef_rq_init(&rq[c], bias ? bias[c] : 0, quant->multiplier[c], quant->shift[c]);
         if (DW_HAS(REEF_DW_PATH_3X3_MAP)) folded &= dw3_map_channel_ok(&rq[c]);

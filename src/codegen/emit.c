@@ -785,6 +785,25 @@ static int conv_unpaired_2x2(const reef_lowered_model *m)
     return any;
 }
 
+/* 1 when a paired conv call's output rows are not a multiple of 4 wide
+ * (the paired loop's two-position tail may run: an intermittent table's
+ * tiles cut a step into row ranges, so the width decides, not the count),
+ * or a PATCH step holds a paired conv (its patches' counts vary: kept, not
+ * asked). */
+static void note_paired_tail(const kernel_call *c, void *ctx)
+{
+    if (conv_paired(c->s) && (c->out.w % 4 != 0 || (c->out.n * c->out.h * c->out.w) % 4 != 0)) *(int *)ctx = 1;
+}
+static int conv_paired_tail(const reef_lowered_model *m)
+{
+    int any = 0;
+    each_kernel_call(m, note_paired_tail, &any);
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; m->steps[k].kind == REEF_STEP_PATCH && i < m->steps[k].nsub; i++)
+            if (conv_paired(&m->steps[k].sub[i])) any = 1;
+    return any;
+}
+
 /* The OR of 1 << reef_dw_conv_s8_path over the depthwise calls that do
  * not run in place (those take dw_in_place.c, REEF_DW_IN_PLACE). */
 static void add_dw_path(const kernel_call *c, void *ctx)
@@ -799,6 +818,20 @@ static unsigned dw_paths(const reef_lowered_model *m)
     unsigned paths = 0;
     each_kernel_call(m, add_dw_path, &paths);
     return paths;
+}
+
+/* 1 when a depthwise call not run in place clamps to less than [-128, 127]
+ * (dw3x3.c's clamped requantization loop runs). */
+static void note_dw_clamped(const kernel_call *c, void *ctx)
+{
+    if (c->s->kind == REEF_STEP_DW_CONV && (c->dw.activation.min != -128 || c->dw.activation.max != 127))
+        *(int *)ctx = 1;
+}
+static int dw_clamped(const reef_lowered_model *m)
+{
+    int any = 0;
+    each_kernel_call(m, note_dw_clamped, &any);
+    return any;
 }
 
 static int pool2_first(const reef_lowered_model *m);
@@ -891,6 +924,11 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "/* The depthwise loops this model runs (reef/dw_conv.h). */\n"
             "#ifndef REEF_DW_PATHS\n#define REEF_DW_PATHS 0x%xu\n#endif\n\n",
             dw_paths(m));
+    if (!dw_clamped(m))
+        fputs("/* Every depthwise call takes the whole int8 range: the 3x3 loops\n"
+              " * compile only their plain requantization (reef/dw_conv.h). */\n"
+              "#ifndef REEF_DW_CLAMPED\n#define REEF_DW_CLAMPED 0\n#endif\n\n",
+              e->fp);
     /* A temporal harness never runs step 0 of a REEF_MODEL_POOL2_FIRST model
      * (targets/common/harness.c): its pool loop is left out when a later
      * average pool keeps one that can still run step 0 (r64-c8e2: the
@@ -932,6 +970,11 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             " * (reef/conv.h): when not, the runtime compiles only the paired loop. */\n"
             "#ifndef REEF_CONV_UNPAIRED\n#define REEF_CONV_UNPAIRED %d\n#endif\n\n",
             conv_unpaired_2x2(m));
+    if (!conv_paired_tail(m))
+        fputs("/* Every paired conv call has output rows a multiple of 4 wide\n"
+              " * (reef/conv.h): the runtime leaves the paired two-position loop out. */\n"
+              "#ifndef REEF_CONV_PAIRED_TAIL\n#define REEF_CONV_PAIRED_TAIL 0\n#endif\n\n",
+              e->fp);
     if (steps_args_valid(m))
         fputs("/* reef gen ran the kernels' argument checks on every conv, depthwise,\n"
               " * fully-connected and pool step of this table, and all passed: the\n"

@@ -8,7 +8,9 @@
  * REEF_FC_PATHS names only the row-by-row fully-connected loop: layers
  * needing the four-row loop, the loop without scratch or the plain loop of
  * tiny layers are refused.
- * REEF_CONV_UNPAIRED 0: the 2x2 conv loop takes only paired filters.
+ * REEF_CONV_UNPAIRED 0: the 2x2 conv loop takes only paired filters;
+ * REEF_CONV_PAIRED_TAIL 0: only four positions at a time.
+ * REEF_DW_CLAMPED 0: the 3x3 depthwise loops requantize to [-128, 127] only.
  * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops (not
  * the map loop).
  * REEF_POOL_PATHS names only the one-channel 2x2 average.
@@ -72,6 +74,10 @@ static void test_conv_unpaired(void **state)
             for (int k = 0; k < 16; k++) acc += f[o * 16 + k] * (in[pos * 16 + k] + p.input_offset);
             assert_int_equal(out[pos * 2 + o], reef_requantize_s8(acc, mult[o], shift[o], p.output_offset, -128, 127));
         }
+    /* 2 positions: the two-position loop is left out (REEF_CONV_PAIRED_TAIL 0) */
+    id.h = od.h = 1;
+    assert_int_equal(reef_conv_s8_path(&p, &id, &fd, &od), 0);
+    assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, paired, bias, &od, out), REEF_UNSUPPORTED);
 }
 
 static void test_dw(void **state)
@@ -125,6 +131,10 @@ static void test_dw_paths(void **state)
     p.stride.h = p.stride.w = 1, id.h = id.w = od.h = od.w = 4;
     assert_int_equal(reef_dw_conv_s8_path(&p, &q, &id, &fd, &od, sizeof scratch), REEF_DW_PATH_3X3_PLANE);
     assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_OK);
+    /* clamped: its requantization is left out (REEF_DW_CLAMPED 0) */
+    p.activation.min = 0;
+    assert_int_equal(reef_dw_conv_s8(&ctx, &p, &q, &id, in, &fd, f, NULL, &od, out), REEF_UNSUPPORTED);
+    p.activation.min = -128;
     /* 6 wide would take the map loop (test_fast_paths); left out of this
      * build, its test is compiled out and the plane loop runs the layer */
     id.h = id.w = od.h = od.w = 6;

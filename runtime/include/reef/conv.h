@@ -108,7 +108,12 @@ unsigned reef_conv_rq_form(const reef_per_channel_quant *quant, const int32_t *b
  * bytes, C_OUT * K8) of such a layer. A build that defines
  * REEF_CONV_UNPAIRED 0 (a generated model header does when every step on
  * the 2x2 loop is paired) compiles only the paired 2x2 loop: an unpaired
- * layer on paths 0 and 1 then gets REEF_UNSUPPORTED. */
+ * layer on paths 0 and 1 then gets REEF_UNSUPPORTED. A build that defines
+ * REEF_CONV_PAIRED_TAIL 0 (a generated model header does when every
+ * paired call's output rows are a multiple of 4 wide, so any cut into
+ * row ranges is too) with REEF_CONV_UNPAIRED
+ * 0 runs paired layers four positions at a time only: a paired layer with
+ * another count then gets REEF_UNSUPPORTED. */
 int reef_conv_s8_pairable(const reef_conv_params *params, const reef_per_channel_quant *quant,
                           const reef_dims *input_dims, const reef_dims *filter_dims,
                           const reef_dims *output_dims, const int8_t *filter);

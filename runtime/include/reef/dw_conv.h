@@ -53,7 +53,10 @@ int32_t reef_dw_conv_s8_get_buffer_size(const reef_dw_conv_params *params,
  * those loops; a layer needing another one gets REEF_UNSUPPORTED, except
  * that without the map loop its layers take the plane or three-row loop
  * (the map loop's test is compiled out; no generated build has such a
- * layer). */
+ * layer). A build that defines REEF_DW_CLAMPED 0 (a generated model header
+ * does when every depthwise call takes the range [-128, 127]) compiles the
+ * 3x3 loops' plain requantization only: a clamped 3x3 layer then gets
+ * REEF_UNSUPPORTED. */
 enum {
     REEF_DW_PATH_3X3_PLANE = 0,
     REEF_DW_PATH_3X3_ROWS_S1 = 1,

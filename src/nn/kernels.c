@@ -526,6 +526,29 @@ REEF_INLINE v8f bcast8(float x)
     return __builtin_shuffle(v, (v8i){0, 0, 0, 0, 0, 0, 0, 0});
 }
 
+/* acc + x * y rounded once: the callers (PW_FMA) contract it into one
+ * fused multiply-add per lane, in every build. The contraction is GCC's
+ * widening-mul pass, which runs only with -fexpensive-optimizations (on at
+ * -O2 and above): asking for fp-contract alone, as this code once did, gave
+ * fused sums in Release (-O3) and unfused ones in the -O1 sanitizer build,
+ * so a model trained in the test process differed in its last bits between
+ * the two and every cached firmware build missed. PW_FMA turns both on.
+ * Not __builtin_fmaf per lane: exact too, but the sanitizers stop GCC from
+ * vectorizing it (training 8x slower under ASan). test_nn_layers
+ * (test_pw_fused_in_order) checks the sums against a scalar fmaf chain. */
+REEF_INLINE v8f fma8(v8f x, v8f y, v8f acc)
+{
+#ifdef __OPTIMIZE__
+    return x * y + acc;
+#else
+    // -O0 runs no pass at all: the same bits the slow way (fmaf is exact)
+    v8f r;
+    for (int i = 0; i < 8; i++) r[i] = __builtin_fmaf(x[i], y[i], acc[i]);
+    return r;
+#endif
+}
+#define PW_FMA __attribute__((optimize("fp-contract=fast", "expensive-optimizations")))
+
 REEF_INLINE void gemm_tile(float *out, const float *a, const float *b, const float *bias, int r0,
                            int nr, int j, int nv, int k, int n, int add)
 {
@@ -546,18 +569,18 @@ REEF_INLINE void gemm_tile(float *out, const float *a, const float *b, const flo
         const v8f b0 = ld8(b + (size_t)kk * n + j);
         const v8f b1 = nv == 2 ? ld8(b + (size_t)kk * n + j + 8) : b0;
         v8f x = bcast8(a0[kk]);
-        c00 += x * b0;
-        if (nv == 2) c01 += x * b1;
+        c00 = fma8(x, b0, c00);
+        if (nv == 2) c01 = fma8(x, b1, c01);
         if (nr == 4) {
             x = bcast8(a0[k + kk]);
-            c10 += x * b0;
-            if (nv == 2) c11 += x * b1;
+            c10 = fma8(x, b0, c10);
+            if (nv == 2) c11 = fma8(x, b1, c11);
             x = bcast8(a0[2 * k + kk]);
-            c20 += x * b0;
-            if (nv == 2) c21 += x * b1;
+            c20 = fma8(x, b0, c20);
+            if (nv == 2) c21 = fma8(x, b1, c21);
             x = bcast8(a0[3 * k + kk]);
-            c30 += x * b0;
-            if (nv == 2) c31 += x * b1;
+            c30 = fma8(x, b0, c30);
+            if (nv == 2) c31 = fma8(x, b1, c31);
         }
     }
     st8(o, c00);
@@ -568,9 +591,8 @@ REEF_INLINE void gemm_tile(float *out, const float *a, const float *b, const flo
     }
 }
 
-/* Fused multiply-adds here (ISO C mode turns contraction off): these sums
- * are new, no other code must match them bit for bit. */
-#define PW_FMA __attribute__((optimize("fp-contract=fast")))
+/* Fused multiply-adds (fma8) here: these sums are new, no other code must
+ * match them bit for bit. */
 REEF_HOT PW_FMA
 static void gemm_rows(float *out, const float *a, const float *b, const float *bias, int rows, int k,
                       int n, int add)
@@ -612,9 +634,12 @@ REEF_INLINE void weight_tile(float *dw, const float *dout, const float *inp, int
         const float *g = dout + (size_t)r * oc + o;
         v8f x[2];
         for (int v = 0; v < nv; v++) x[v] = ld8(inp + (size_t)r * c + k + 8 * v);
+        // unrolled by hand, or GCC keeps acc in memory (fma8 is 8 lanes)
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
             const v8f gi = bcast8(g[i]);
-            for (int v = 0; v < nv; v++) acc[i][v] += gi * x[v];
+            acc[i][0] = fma8(gi, x[0], acc[i][0]);
+            if (nv == 2) acc[i][1] = fma8(gi, x[1], acc[i][1]);
         }
     }
     for (int i = 0; i < 4; i++)

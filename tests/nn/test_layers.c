@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include "nn/kernels.h"
 #include "nn/layers.h"
 #include "nn/model.h"
 
@@ -444,6 +445,67 @@ static void test_init_as_pytorch(void **state)
     reef_model_free(&m);
 }
 
+/* The pointwise GEMMs are fused multiply-adds in a fixed order, whatever
+ * the optimization level: each output equals a scalar fmaf chain bit for
+ * bit. (They were left to -ffp-contract, which GCC applies only at -O2 and
+ * above: the -O1 sanitizer build summed differently from Release and
+ * trained other weights, so its firmware builds missed the cache.) */
+static void test_pw_fused_in_order(void **state)
+{
+    (void)state;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(REEF_NO_CLONES)
+    if (!__builtin_cpu_supports("fma")) {
+        print_message("no FMA on this CPU: the baseline clone's sums are not fused, nothing to check\n");
+        return;
+    }
+#else
+    print_message("no AVX2+FMA clones in this build (nn/hot.h), nothing to check\n");
+    return;
+#endif
+    enum { ROWS = 15, C = 24, OC = 24 };  // 4-row tiles and single rows, 16- and 8-wide
+    reef_conv_dims d = {.n = 1, .h = 3, .w = 5, .c = C, .oh = 3, .ow = 5, .oc = OC, .kh = 1, .kw = 1, .stride = 1};
+    assert_true(reef_k_pw_fast(&d));
+    static float inp[ROWS * C], w[OC * C], b[OC], out[ROWS * OC], scratch[C * OC];
+    static float dout[ROWS * OC], dinp[ROWS * C], dw[OC * C], db[OC];
+    reef_rng rng;
+    reef_rng_seed(&rng, 5);
+    for (int i = 0; i < ROWS * C; i++) inp[i] = 2.0f * reef_rng_uniform(&rng) - 1.0f;
+    for (int i = 0; i < OC * C; i++) w[i] = 2.0f * reef_rng_uniform(&rng) - 1.0f, dw[i] = reef_rng_uniform(&rng);
+    for (int i = 0; i < OC; i++) b[i] = reef_rng_uniform(&rng), db[i] = 0.0f;
+    for (int i = 0; i < ROWS * OC; i++) dout[i] = 2.0f * reef_rng_uniform(&rng) - 1.0f;
+    for (int i = 0; i < ROWS * C; i++) dinp[i] = reef_rng_uniform(&rng);
+    float dw0[OC * C], dinp0[ROWS * C];
+    memcpy(dw0, dw, sizeof dw), memcpy(dinp0, dinp, sizeof dinp);
+
+    reef_k_pw_forward(out, inp, w, b, &d, scratch);
+    reef_k_pw_backward(dinp, dw, db, dout, inp, w, &d, REEF_GRAD_ADD);
+    int unfused = 0;  // outputs where a separately rounded a*b+c would differ
+    for (int r = 0; r < ROWS; r++)
+        for (int o = 0; o < OC; o++) {
+            float want = b[o], plain = b[o];
+            for (int k = 0; k < C; k++) {
+                want = fmaf(inp[r * C + k], w[o * C + k], want);
+                volatile float product = inp[r * C + k] * w[o * C + k];  // never contracted
+                plain = plain + product;
+            }
+            assert_true(out[r * OC + o] == want);
+            unfused += plain != want;
+        }
+    for (int r = 0; r < ROWS; r++)
+        for (int k = 0; k < C; k++) {
+            float want = dinp0[r * C + k];
+            for (int o = 0; o < OC; o++) want = fmaf(dout[r * OC + o], w[o * C + k], want);
+            assert_true(dinp[r * C + k] == want);
+        }
+    for (int o = 0; o < OC; o++)
+        for (int k = 0; k < C; k++) {
+            float sum = 0.0f;  // one chunk of rows (< 256) summed, then added
+            for (int r = 0; r < ROWS; r++) sum = fmaf(dout[r * OC + o], inp[r * C + k], sum);
+            assert_true(dw[o * C + k] == dw0[o * C + k] + sum);
+        }
+    assert_true(unfused > 0);  // the check can tell fused from unfused sums
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_model_gradients),
         cmocka_unit_test(test_threads_agree),
         cmocka_unit_test(test_init_as_pytorch),
+        cmocka_unit_test(test_pw_fused_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -738,6 +738,11 @@ static void add_conv_path(const kernel_call *c, void *ctx)
     /* the resident variant of the paired loop (reef/conv.h) */
     if (conv_paired(c->s) && reef_conv_s8_resident(&c->conv, &c->in, &c->s->args.conv.filter_dims, &c->out))
         *(unsigned *)ctx |= 1u << REEF_CONV_PATH_RESIDENT;
+    /* the filter read from scratch, where the planner gave the step its room */
+    else if (conv_paired(c->s)) {
+        const int32_t size = reef_conv_s8_weights_buffer_size(&c->conv, &c->in, &c->s->args.conv.filter_dims, &c->out);
+        if (size > 0 && c->scratch >= size) *(unsigned *)ctx |= 1u << REEF_CONV_PATH_WEIGHTS;
+    }
 }
 static unsigned conv_paths(const reef_lowered_model *m)
 {

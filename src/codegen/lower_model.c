@@ -766,6 +766,27 @@ static int choose_patch(const reef_graph *g, reef_lowered_model *m, reef_memory_
     return 0;
 }
 
+/* The conv steps that may read their filter from scratch instead of flash
+ * (reef_conv_s8_weights_buffer_size, REEF_CONV_PATH_WEIGHTS) get that
+ * scratch, one at a time, each only when the arena does not grow with it:
+ * the arena stays what it was in every mode (VWW's 24x24 and 12x12 1x1
+ * convs lie below its peak; KWS's 1x1 convs are at theirs). */
+static void grow_conv_scratch(const reef_graph *g, reef_lowered_model *m, const char *wanted)
+{
+    size_t base = SIZE_MAX;
+    for (int k = 0; k < m->nsteps; k++) {
+        reef_conv_step_args *a = &m->steps[k].args.conv;
+        if (m->steps[k].kind != REEF_STEP_CONV) continue;
+        const int32_t size = reef_conv_s8_weights_buffer_size(&a->params, &a->input_dims, &a->filter_dims,
+                                                              &a->output_dims);
+        const uint32_t old = a->io.scratch_size;
+        if (size <= 0 || (uint32_t)size <= old) continue;
+        if (base == SIZE_MAX && (base = arena_if(g, m, wanted)) == SIZE_MAX) return;
+        a->io.scratch_size = (uint32_t)size;
+        if (arena_if(g, m, wanted) > base) a->io.scratch_size = old;
+    }
+}
+
 static int plan_model(const reef_graph *g, reef_lowered_model *m, const reef_lower_options *opt, reef_error *err)
 {
     int no_reuse = opt && opt->no_reuse;
@@ -782,6 +803,7 @@ static int plan_model(const reef_graph *g, reef_lowered_model *m, const reef_low
         any = 1;
         choose_in_place(g, m, mode, wanted);
     }
+    if (!no_reuse) grow_conv_scratch(g, m, wanted);
     int rc = plan_with(g, m, no_reuse, wanted, 0, err);
     free(wanted);
     m->plain = NULL;

@@ -19,7 +19,7 @@ static uint32_t st_rnd(void) { st_rng = st_rng * 1664525u + 1013904223u; return 
 static int st_in(int lo, int hi) { return lo + (int)(st_rnd() % (uint32_t)(hi - lo + 1)); }
 
 static int8_t st_input[26 * 26 * 24]; /* st_dw3_map's 24-wide maps; others 2 * 12 * 12 * 24 */
-static int8_t st_filter[24 * 5 * 5 * 24 * 2];
+static int8_t st_filter[24 * 5 * 5 * 24 * 2] __attribute__((aligned(8)));
 static int32_t st_bias[72], st_mult[72];
 static int8_t st_shift[72];
 static int8_t st_out_fast[2 * 12 * 12 * 72], st_out_ref[2 * 12 * 12 * 72];
@@ -308,6 +308,46 @@ static int32_t st_conv_resident(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
+/* The filter read from scratch (REEF_CONV_PATH_WEIGHTS: the paired plain
+ * loop, the filter copied once after its buffers): 16-64 positions (tails
+ * of 1-3), 1x1 with K = 32 (VWW's 24x24 layer) over 16-32 channels; each
+ * case asserted to take it (the copy found in the scratch); one in three
+ * with one channel on another requantization form; one in four with the
+ * filter off a word boundary (the byte copy). (Gathered 3x3 and other
+ * K: the host test, test_conv_weights; the assembly is the four-position
+ * loop's.) */
+static int32_t st_conv_weights(void)
+{
+    reef_dims in = {1, st_in(4, 8), st_in(4, 8), 32};
+    reef_dims f = {2 * st_in(8, 16), 1, 1, in.c};
+    reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 0};
+    reef_dims out = {1, in.h, in.w, f.n};
+    reef_per_channel_quant q = {st_mult, st_shift};
+    const int32_t k = f.h * f.w * in.c;
+    /* one in four filters off a word boundary: the copy's byte loop, not LDM/STM */
+    int8_t *paired = st_filter + sizeof st_filter / 2 + (st_in(0, 3) == 0);
+    st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
+    if (st_in(0, 2) == 0) {
+        const int o = st_in(0, f.n - 1), kind = st_in(0, 2);
+        if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
+        else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
+    }
+    if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
+    reef_conv_s8_pair(&f, st_filter, paired);
+    reef_conv_params pp = p;
+    pp.paired = 1;
+    const int32_t size = reef_conv_s8_weights_buffer_size(&pp, &in, &f, &out), copy_at = size - f.n * k;
+    if (size <= 0 || size > (int32_t)sizeof st_scratch) return 1000000;
+    for (int32_t i = copy_at; i < size; i++) ((int8_t *)st_scratch)[i] = (int8_t)~paired[i - copy_at];
+    reef_context ctx = {st_scratch, size};
+    if (reef_conv_s8(&ctx, &pp, &q, &in, st_input, &f, paired, st_bias, &out, st_out_fast) ||
+        reef_conv_s8_ref(0, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_ref))
+        return 1000000;
+    for (int32_t i = copy_at; i < size; i++)
+        if (((int8_t *)st_scratch)[i] != paired[i - copy_at]) return 1000000; /* it did not take the copy */
+    return st_diff(out.n * out.h * out.w * out.c);
+}
+
 /* The row-pair layout (reef_fc_s8_pair; its assembly loop) against the
  * reference on the unpaired filter; every sixth case at the bound
  * (weights +-127, K = 512, inputs -128 or 127). */
@@ -428,9 +468,9 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
     (void)in;
-    /* session 14's wide depthwise lines and resident weights: 20 layers
-     * each (their layers are larger; the test stays within its time) */
-    for (int k = 0; k < 20; k++) bad += st_dw3_map_wide() + st_conv_resident();
+    /* session 14's wide depthwise lines, resident weights and weights
+     * read from scratch: 20 layers each (their layers are larger; the test stays within its time) */
+    for (int k = 0; k < 20; k++) bad += st_dw3_map_wide() + st_conv_resident() + st_conv_weights();
     for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw_in_place() + st_fc() + st_fc_paired() +
                                      st_conv_paired() + st_rq() + st_conv_small() + st_conv_c3();
     out[0] = (int8_t)(bad & 0xff);

@@ -251,6 +251,77 @@ static void test_conv_resident(void **state)
     assert_false(reef_conv_s8_resident(&p, &id, &fd, &od)); /* columns over the input and output */
 }
 
+/* The filter read from scratch (REEF_CONV_PATH_WEIGHTS: the paired plain
+ * loop with the filter copied once after its buffers) against the
+ * reference: 1x1 and 3x3 (padded, gathered) layers off the resident
+ * path (K 8-96, 2-48 channels, 16-162 positions, batches, tails of 1-3
+ * positions, one in three with a channel on another requantization
+ * form), each asserted to take it (the copy found in the scratch) with
+ * exactly reef_conv_s8_weights_buffer_size bytes; with a byte less, the
+ * filter stays in place (flash) and the output is the same. Then the
+ * shapes that must not: fewer than 16 positions, resident ones. */
+static void test_conv_weights(void **state)
+{
+    (void)state;
+    static int8_t in[2 * 9 * 9 * 96], f[48 * 9 * 96], paired[48 * 9 * 96], got[2 * 9 * 9 * 48],
+        want[2 * 9 * 9 * 48], less[2 * 9 * 9 * 48];
+    static int8_t shift[48];
+    static int32_t mult[48], bias[48], scratch[16384];
+    const int cases = testing_sanitizer_run() ? 30 : 200;
+    int bad = 0, three = 0, tails = 0, batched = 0, done = 0;
+    for (int t = 0; t < cases; t++) {
+        const int k3 = t % 4 == 3;
+        reef_dims id = {rnd_in(1, 2), rnd_in(2, 9), rnd_in(2, 9), k3 ? rnd_in(1, 12) : rnd_in(8, 96)};
+        reef_dims fd = {2 * rnd_in(1, 24), k3 ? 3 : 1, k3 ? 3 : 1, id.c};
+        reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {1, 1}, {k3, k3}, {1, 1}, {-128, 127}, 0};
+        reef_dims od = {id.n, id.h, id.w, fd.n};
+        const int k = fd.h * fd.w * fd.c, k8 = (k + 7) & ~7;
+        fill(in, reef_dims_count(&id));
+        for (int i = 0; i < fd.n * k; i++) f[i] = (int8_t)rnd_in(-127, 127);
+        quant(mult, shift, bias, fd.n, k, 0);
+        if (t % 3 == 1) shift[rnd_in(0, fd.n - 1)] = (int8_t)(rnd() % 2 ? -1 : -rnd_in(24, 31)); /* other forms */
+        reef_per_channel_quant q = {mult, shift};
+        if (!reef_conv_s8_pairable(&p, &q, &id, &fd, &od, f)) continue;
+        reef_conv_s8_pair(&fd, f, paired);
+        reef_conv_params pp = p;
+        pp.paired = 1;
+        const int32_t size = reef_conv_s8_weights_buffer_size(&pp, &id, &fd, &od);
+        if (id.n * id.h * id.w < 16 || reef_conv_s8_resident(&pp, &id, &fd, &od)) {
+            assert_int_equal(size, 0);
+            continue;
+        }
+        assert_true(size > 0 && size <= (int32_t)sizeof scratch);
+        const int32_t copy_at = size - fd.n * k8; /* the plain loop's buffers, then the filter */
+        assert_int_equal(copy_at, reef_conv_s8_get_buffer_size(&pp, &id, &fd, &od));
+        const int32_t *b = t % 5 ? bias : NULL;
+        memset(scratch, 0x5a, (size_t)size);
+        reef_context ctx = {scratch, size};
+        assert_int_equal(reef_conv_s8(&ctx, &pp, &q, &id, in, &fd, paired, b, &od, got), REEF_OK);
+        assert_memory_equal((int8_t *)scratch + copy_at, paired, (size_t)(fd.n * k8)); /* it took the copy */
+        assert_int_equal(reef_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, b, &od, want), REEF_OK);
+        bad += count_diff(got, want, reef_dims_count(&od));
+        /* a byte short: the filter read in place */
+        memset(scratch, 0x5a, (size_t)size);
+        ctx.size = size - 1;
+        assert_int_equal(reef_conv_s8(&ctx, &pp, &q, &id, in, &fd, paired, b, &od, less), REEF_OK);
+        assert_int_equal(((int8_t *)scratch)[size - 1], 0x5a);
+        bad += count_diff(less, want, reef_dims_count(&od));
+        three += k3, tails += (id.n * id.h * id.w) % 4 != 0, batched += id.n > 1, done++;
+    }
+    printf("conv weights from scratch: %d random cases (%d 3x3, %d with a tail of positions, %d batched) "
+           "identical to the reference\n", done, three, tails, batched);
+    assert_true(done > cases / 2 && three > cases / 20 && tails > cases / 20 && batched > cases / 20);
+    assert_int_equal(bad, 0);
+    /* the shapes that must not take it */
+    reef_conv_params p = {0, 0, {1, 1}, {0, 0}, {1, 1}, {-128, 127}, 1};
+    reef_dims id = {1, 12, 12, 64}, fd = {64, 1, 1, 64}, od = {1, 12, 12, 64};
+    assert_true(reef_conv_s8_weights_buffer_size(&p, &id, &fd, &od) > 0); /* VWW's 12x12 K = 64 layer */
+    id.h = od.h = 3, id.w = od.w = 5;
+    assert_int_equal(reef_conv_s8_weights_buffer_size(&p, &id, &fd, &od), 0); /* 15 positions */
+    id.h = od.h = id.w = od.w = 6, id.c = fd.c = 128, fd.n = od.c = 128;
+    assert_int_equal(reef_conv_s8_weights_buffer_size(&p, &id, &fd, &od), 0); /* resident */
+}
+
 static void test_conv_c3(void **state)
 {
     (void)state;
@@ -789,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_conv_small_k),
         cmocka_unit_test(test_conv_paired),
         cmocka_unit_test(test_conv_resident),
+        cmocka_unit_test(test_conv_weights),
         cmocka_unit_test(test_conv_c3),
         cmocka_unit_test(test_fc_widened),
         cmocka_unit_test(test_fc_paired),

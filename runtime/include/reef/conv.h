@@ -81,6 +81,16 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
 #define REEF_CONV_PATH_RESIDENT 19
 int reef_conv_s8_resident(const reef_conv_params *params, const reef_dims *input_dims,
                           const reef_dims *filter_dims, const reef_dims *output_dims);
+/* Not a loop of its own either: bit 20 of REEF_CONV_PATHS lets a paired
+ * layer on the plain 2x2 loop (not resident) copy its whole filter from
+ * flash to scratch once per call and read it from there, when its context
+ * holds reef_conv_s8_weights_buffer_size() bytes (0: the shape does not
+ * take it; at least 16 positions). The planner gives a step that scratch
+ * only where the arena does not grow (src/codegen/lower_model.c); a
+ * generated header sets the bit when a step got it. */
+#define REEF_CONV_PATH_WEIGHTS 20
+int32_t reef_conv_s8_weights_buffer_size(const reef_conv_params *params, const reef_dims *input_dims,
+                                         const reef_dims *filter_dims, const reef_dims *output_dims);
 int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,
                       const reef_dims *filter_dims, const reef_dims *output_dims);
 

@@ -797,7 +797,7 @@ static int conv_unpaired_2x2(const reef_lowered_model *m)
  * asked). */
 static void note_paired_tail(const kernel_call *c, void *ctx)
 {
-    if (conv_paired(c->s) && (c->out.w % 4 != 0 || (c->out.n * c->out.h * c->out.w) % 4 != 0)) *(int *)ctx = 1;
+    if (conv_paired(c->s) && c->out.w % 4 != 0) *(int *)ctx = 1; /* rows of 4k: so is every count */
 }
 static int conv_paired_tail(const reef_lowered_model *m)
 {

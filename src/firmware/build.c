@@ -134,8 +134,8 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
 }
 
 /* The runtime files the build needs (runtime_files.h): the sources added
- * so far (harness, start-up, platform, the model) and the force-included
- * headers are the roots. every_file: all of runtime/src, as before the
+ * so far (harness, start-up, platform, the model) are the roots, the model
+ * header (and input map) force-included into each. every_file: all of runtime/src, as before the
  * scan (REEF_FIRMWARE_ALL_RUNTIME=1, and the retry of a link that lacks a
  * name). The linker's --gc-sections keeps the same code either way. */
 static int add_runtime(arg_list *a, int first_root, const reef_fw_spec *spec, const char *src, int every_file,
@@ -146,20 +146,11 @@ static int add_runtime(arg_list *a, int first_root, const reef_fw_spec *spec, co
     snprintf(include, sizeof include, "%s/runtime/include", src);
     snprintf(common, sizeof common, "%s/targets/common", src);
     const char *include_dirs[] = {include, common};
-    arg_list roots = {0};
-    int rc = 0;
-    for (int i = first_root; i < a->n && !rc; i++) rc = arg_add(&roots, a->v[i]);
-    if (!rc) rc = arg_add(&roots, spec->model_header);
-    if (!rc && spec->temporal) rc = arg_add(&roots, spec->input_map_header);
-    if (rc) {
-        arg_free(&roots);
-        return reef_fail(err, "out of memory");
-    }
+    const char *forced[] = {spec->model_header, spec->input_map_header}; /* add_flags' -include */
     char **files = NULL;
     int count = 0;
-    rc = reef_runtime_files(rt, include_dirs, 2, every_file ? NULL : (const char *const *)roots.v,
-                            every_file ? -1 : roots.n, &files, &count, err);
-    arg_free(&roots);
+    int rc = reef_runtime_files(rt, include_dirs, 2, every_file ? NULL : (const char *const *)a->v + first_root,
+                                a->n - first_root, forced, spec->temporal ? 2 : 1, &files, &count, err);
     for (int i = 0; i < count && !rc; i++)
         if (arg_add(a, files[i])) rc = reef_fail(err, "out of memory");
     reef_runtime_files_free(files, count);
@@ -254,7 +245,8 @@ static int compile_and_link(arg_list *a, const reef_fw_spec *spec, const char *d
  * its name and contents: generated models live in per-run scratch
  * folders), and every file under the -I and -L folders. An entry ends in a
  * trailer with its checksum, so a damaged entry is rebuilt, never used.
- * REEF_FIRMWARE_CACHE=0 turns the cache off. */
+ * REEF_FIRMWARE_CACHE=0 turns the cache off; REEF_FIRMWARE_CACHE_DIR
+ * moves it. */
 
 #define CACHE_MAX_BYTES (256u << 20) /* one CI run (make test + test-sanitize) left 98 entries, 74 MB */
 #define CACHE_MAX_FILES 2048
@@ -350,10 +342,24 @@ static uint64_t build_key(const arg_list *a)
     return h;
 }
 
+/* $REEF_FIRMWARE_CACHE_DIR, else reef's cache folder: a test that gives
+ * reef a cache of its own (REEF_CACHE_DIR, so measured step cycles start
+ * afresh) keeps its firmware in the shared one (testing_own_cache), and
+ * the sanitizer run reuses the plain run's builds. */
+static int firmware_cache_dir(char *dir, size_t size)
+{
+    const char *env = getenv("REEF_FIRMWARE_CACHE_DIR");
+    if (env && *env) {
+        snprintf(dir, size, "%s", env);
+        return 0;
+    }
+    return reef_cache_dir(dir, size);
+}
+
 static int cache_entry_path(uint64_t key, char *path, size_t size)
 {
     char dir[3072];
-    if (reef_cache_dir(dir, sizeof dir)) return -1;
+    if (firmware_cache_dir(dir, sizeof dir)) return -1;
     snprintf(path, size, "%s/firmware-%016llx.elf", dir, (unsigned long long)key);
     return 0;
 }
@@ -430,7 +436,7 @@ static void cache_store(uint64_t key, const char *built)
     uint8_t *data = NULL;
     size_t size = 0;
     reef_error ignored;
-    if (cache_entry_path(key, path, sizeof path) || reef_cache_dir(dir, sizeof dir) ||
+    if (cache_entry_path(key, path, sizeof path) || firmware_cache_dir(dir, sizeof dir) ||
         reef_read_file(built, &data, &size, &ignored))
         return;
     uint8_t *entry = realloc(data, size + CACHE_TRAILER_BYTES);

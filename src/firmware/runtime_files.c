@@ -79,9 +79,12 @@ static void set_free(name_set *s)
 /* ---- one scanned C file ---- */
 typedef struct c_file {
     char *path;
-    name_set uses;     /* names its code, initializers and #define bodies use */
-    name_set defs;     /* names it defines at file scope without static */
-    name_set includes; /* the paths of the files it includes that were found */
+    name_set defs;      /* names it defines at file scope without static */
+    name_set includes;  /* the paths of the files it includes that were found */
+    name_set local;     /* every function, initialized object and macro it defines, static or not */
+    name_set *local_uses; /* local_uses[k]: the names local.items[k]'s body, initializer or expansion uses */
+    name_set unnamed;   /* the uses of initializers whose object's name the scan did not find */
+    size_t local_cap;
 } c_file;
 
 typedef struct scan_ctx {
@@ -91,6 +94,9 @@ typedef struct scan_ctx {
     int header_count;
     int oom;
 } scan_ctx;
+
+/* The uses of local definition `name` (made on first sight), or NULL. */
+static name_set *local_entry(c_file *f, const char *name, size_t len, struct scan_ctx *ctx);
 
 static int is_ident_start(int c) { return isalpha(c) || c == '_'; }
 static int is_ident_char(int c) { return isalnum(c) || c == '_'; }
@@ -155,7 +161,7 @@ static void add_names(const char *t, size_t i, size_t end, name_set *uses, scan_
         } else if (is_ident_start((unsigned char)t[i])) {
             size_t start = i;
             while (i < end && is_ident_char((unsigned char)t[i])) i++;
-            if (set_add(uses, t + start, i - start)) ctx->oom = 1;
+            if (uses && set_add(uses, t + start, i - start)) ctx->oom = 1;
         } else {
             i++;
         }
@@ -207,10 +213,12 @@ static size_t scan_directive(const char *t, size_t size, size_t i, c_file *f, sc
         while (i < end && t[i] != close) i++;
         if (i < end) add_include(f->path, t + name, i - name, close == '"', f, ctx);
     } else if (word_len == 6 && !memcmp(t + word, "define", 6)) {
+        size_t name = i;
         while (i < end && is_ident_char((unsigned char)t[i])) i++; /* the macro's own name */
+        name_set *expansion = i > name ? local_entry(f, t + name, i - name, ctx) : NULL;
         if (i < end && t[i] == '(')
             while (i < end && t[i] != ')') i++; /* its parameters */
-        add_names(t, i, end, &f->uses, ctx);
+        add_names(t, i, end, expansion, ctx);
     }
     return end;
 }
@@ -227,6 +235,8 @@ typedef struct decl_state {
     size_t cand_at, cand_len;
     char prev;          /* the previous token: 'i' a name, 'l' a literal or number, else the character */
     size_t prev_at, prev_len;
+    size_t obj_at, obj_len; /* the object the declaration defines (the name before its '[' or '=') */
+    name_set *current;  /* the uses of the definition being read (its body or initializer), or NULL */
 } decl_state;
 
 static void def_add(c_file *f, const char *t, size_t at, size_t len, scan_ctx *ctx)
@@ -254,25 +264,33 @@ static void scan_punct(const char *t, char c, decl_state *s, c_file *f, scan_ctx
             s->function_body = file_scope && s->prev == ')' && s->candidate;
             s->counting = s->function_body || s->after_eq;
             if (s->function_body && !s->is_static) def_add(f, t, s->cand_at, s->cand_len, ctx);
+            if (s->function_body) s->current = local_entry(f, t + s->cand_at, s->cand_len, ctx);
         }
         s->depth++;
         break;
     case '}':
         if (s->depth > 0 && --s->depth == 0) {
-            if (s->function_body) s->is_static = s->after_eq = s->candidate = 0;
+            if (s->function_body) s->is_static = s->after_eq = s->candidate = 0, s->current = NULL;
             s->counting = s->function_body = 0;
         }
         break;
     case '=':
     case '[':
         if (object) def_add(f, t, s->prev_at, s->prev_len, ctx);
-        if (c == '=' && file_scope) s->after_eq = 1;
+        /* the object's name: before its '[' also inside parentheses, (*const table[2])(int) */
+        if (s->depth == 0 && s->prev == 'i' && !s->after_eq && (file_scope || c == '['))
+            s->obj_at = s->prev_at, s->obj_len = s->prev_len;
+        if (c == '=' && file_scope) {
+            s->after_eq = 1;
+            /* no name found ((*fp)(int) = f): the uses count for every definition of the file */
+            s->current = s->obj_len ? local_entry(f, t + s->obj_at, s->obj_len, ctx) : &f->unnamed;
+        }
         break;
     case ';':
     case ',':
         if (object) def_add(f, t, s->prev_at, s->prev_len, ctx);
         if (file_scope) {
-            s->after_eq = 0;
+            s->after_eq = 0, s->obj_len = 0, s->current = NULL;
             if (c == ';') s->is_static = s->candidate = 0;
         }
         break;
@@ -280,6 +298,15 @@ static void scan_punct(const char *t, char c, decl_state *s, c_file *f, scan_ctx
         break;
     }
     s->prev = c;
+}
+
+/* A macro of the file's own that expands to static (#define INLINE static inline). */
+static int macro_says_static(const c_file *f, const char *name, size_t len)
+{
+    if (!set_has(&f->local, name, len)) return 0;
+    size_t k = 0;
+    while (!(strlen(f->local.items[k]) == len && !memcmp(f->local.items[k], name, len))) k++;
+    return k < f->local_cap && set_has(&f->local_uses[k], "static", 6);
 }
 
 static void scan_text(const char *t, size_t size, c_file *f, scan_ctx *ctx)
@@ -312,8 +339,9 @@ static void scan_text(const char *t, size_t size, c_file *f, scan_ctx *ctx)
                 while (i < size && is_ident_char((unsigned char)t[i])) i++;
                 size_t len = i - start;
                 if (s.depth == 0 && s.paren == 0 && len == 6 && !memcmp(t + start, "static", 6)) s.is_static = 1;
+                if (s.depth == 0 && s.paren == 0 && macro_says_static(f, t + start, len)) s.is_static = 1;
                 if ((s.depth > 0 && s.counting) || (s.depth == 0 && s.after_eq))
-                    if (set_add(&f->uses, t + start, len)) ctx->oom = 1;
+                    if (s.current && set_add(s.current, t + start, len)) ctx->oom = 1;
                 s.prev = 'i', s.prev_at = start, s.prev_len = len;
             } else {
                 scan_punct(t, (char)c, &s, f, ctx);
@@ -323,11 +351,30 @@ static void scan_text(const char *t, size_t size, c_file *f, scan_ctx *ctx)
     }
 }
 
+static name_set *local_entry(c_file *f, const char *name, size_t len, scan_ctx *ctx)
+{
+    if (set_add(&f->local, name, len)) return ctx->oom = 1, NULL;
+    size_t k = 0;
+    while (k < f->local.n && !(strlen(f->local.items[k]) == len && !memcmp(f->local.items[k], name, len))) k++;
+    if (k >= f->local_cap) {
+        size_t cap = f->local_cap ? f->local_cap * 2 : 64;
+        name_set *grown = realloc(f->local_uses, cap * sizeof *grown);
+        if (!grown) return ctx->oom = 1, NULL;
+        memset(grown + f->local_cap, 0, (cap - f->local_cap) * sizeof *grown);
+        f->local_uses = grown;
+        f->local_cap = cap;
+    }
+    return &f->local_uses[k];
+}
+
 static void c_file_free(c_file *f)
 {
     if (!f) return;
+    for (size_t k = 0; k < f->local_cap; k++) set_free(&f->local_uses[k]);
+    free(f->local_uses);
+    set_free(&f->local);
+    set_free(&f->unnamed);
     free(f->path);
-    set_free(&f->uses);
     set_free(&f->defs);
     set_free(&f->includes);
     free(f);
@@ -361,29 +408,6 @@ static c_file *header_get(const char *path, scan_ctx *ctx, reef_error *err)
     c_file *h = c_file_scan(path, ctx, err);
     if (h) ctx->headers[ctx->header_count++] = h;
     return h;
-}
-
-/* Adds f's uses and those of every header it includes, at any depth. */
-static int collect_uses(const c_file *f, name_set *into, name_set *seen, scan_ctx *ctx, reef_error *err)
-{
-    for (size_t k = 0; k < f->uses.n; k++)
-        if (set_add(into, f->uses.items[k], strlen(f->uses.items[k]))) return reef_fail(err, "out of memory");
-    for (size_t k = 0; k < f->includes.n; k++) {
-        const char *path = f->includes.items[k];
-        if (set_has(seen, path, strlen(path))) continue;
-        if (set_add(seen, path, strlen(path))) return reef_fail(err, "out of memory");
-        c_file *h = header_get(path, ctx, err);
-        if (!h || collect_uses(h, into, seen, ctx, err)) return -1;
-    }
-    return 0;
-}
-
-static int file_uses(const c_file *f, name_set *into, scan_ctx *ctx, reef_error *err)
-{
-    name_set seen = {0};
-    int rc = collect_uses(f, into, &seen, ctx, err);
-    set_free(&seen);
-    return rc;
 }
 
 static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -427,24 +451,110 @@ void reef_runtime_files_free(char **files, int count)
     free(files);
 }
 
-/* Marks the runtime files that define wanted names, adding their own uses
- * to wanted as it goes, until no new file is needed. */
-static int close_over(c_file **rt, int rt_count, int *needed, name_set *wanted, scan_ctx *ctx, reef_error *err)
+/* The closure, name by name: a name wanted from outside (a root, or a
+ * runtime file's definition) needs every runtime file that exports it,
+ * and there its definition's uses; a name a definition uses is looked up
+ * first among its file's own definitions (static functions and objects,
+ * macros, and those of the headers it includes), then outside. */
+typedef struct closure {
+    c_file **rt;
+    int rt_count;
+    int *needed;
+    name_set *done;    /* done[j]: the local definitions of rt[j] already followed */
+    c_file ***scope;   /* scope[j]: rt[j] and every header it includes, NULL-terminated */
+    name_set wanted;   /* the names already looked up outside */
+    scan_ctx *ctx;
+} closure;
+
+static int want(closure *c, const char *name, reef_error *err);
+
+/* Follows the definitions of name in scope (a file, the headers it
+ * includes and the force-included ones; each name once per done). */
+static int follow_in(closure *c, c_file **scope, name_set *done, const char *name, reef_error *err)
 {
-    for (size_t k = 0; k < wanted->n; k++) {
-        const char *name = wanted->items[k];
-        size_t len = strlen(name);
-        for (int j = 0; j < rt_count; j++) {
-            if (needed[j] || !set_has(&rt[j]->defs, name, len)) continue;
-            needed[j] = 1;
-            if (file_uses(rt[j], wanted, ctx, err)) return -1; /* may grow wanted->items */
-        }
+    size_t len = strlen(name);
+    if (set_has(done, name, len)) return 0;
+    int first = done->n == 0;
+    if (set_add(done, name, len)) return reef_fail(err, "out of memory");
+    const name_set *unnamed = &scope[0]->unnamed; /* followed with the file's first definition */
+    for (size_t u = 0; first && u < unnamed->n; u++)
+        if (follow_in(c, scope, done, unnamed->items[u], err) || want(c, unnamed->items[u], err)) return -1;
+    for (c_file **f = scope; *f; f++) {
+        if (!set_has(&(*f)->local, name, len)) continue;
+        size_t k = 0;
+        while (strcmp((*f)->local.items[k], name)) k++;
+        const name_set *uses = &(*f)->local_uses[k];
+        for (size_t u = 0; u < uses->n; u++)
+            if (follow_in(c, scope, done, uses->items[u], err) || want(c, uses->items[u], err)) return -1;
     }
     return 0;
 }
 
+static int follow_local(closure *c, int j, const char *name, reef_error *err)
+{
+    return follow_in(c, c->scope[j], &c->done[j], name, err);
+}
+
+static int want(closure *c, const char *name, reef_error *err)
+{
+    size_t len = strlen(name);
+    if (set_has(&c->wanted, name, len)) return 0;
+    if (set_add(&c->wanted, name, len)) return reef_fail(err, "out of memory");
+    for (int j = 0; j < c->rt_count; j++) {
+        if (!set_has(&c->rt[j]->defs, name, len)) continue;
+        c->needed[j] = 1;
+        if (follow_local(c, j, name, err)) return -1;
+    }
+    return 0;
+}
+
+/* f, the forced headers and every header they include, at any depth,
+ * NULL-terminated. */
+static c_file **scope_of(c_file *f, const name_set *forced, scan_ctx *ctx, reef_error *err)
+{
+    name_set seen = {0};
+    size_t n = 1, cap = 16;
+    c_file **v = malloc(cap * sizeof *v);
+    if (!v) return reef_fail(err, "out of memory"), NULL;
+    v[0] = f;
+    for (size_t i = 0; i < n; i++) {
+        const name_set *includes = i == 0 ? &f->includes : &v[i]->includes;
+        for (size_t k = 0; k < includes->n + (i == 0 ? forced->n : 0); k++) {
+            const char *path = k < includes->n ? includes->items[k] : forced->items[k - includes->n];
+            if (set_has(&seen, path, strlen(path))) continue;
+            c_file *h = set_add(&seen, path, strlen(path)) ? NULL : header_get(path, ctx, err);
+            c_file **grown = h && n + 2 > cap ? realloc(v, (cap *= 2) * sizeof *v) : v;
+            if (!h || !grown) {
+                free(grown ? grown : v);
+                set_free(&seen);
+                return reef_fail(err, "out of memory"), NULL;
+            }
+            v = grown;
+            v[n++] = h;
+        }
+    }
+    v[n] = NULL;
+    set_free(&seen);
+    return v;
+}
+
+/* A root is compiled whole: every definition in it is followed (its
+ * headers' only when used). */
+static int follow_root(closure *c, c_file *root, const name_set *forced, reef_error *err)
+{
+    c_file **scope = scope_of(root, forced, c->ctx, err);
+    name_set done = {0};
+    int rc = scope ? 0 : -1;
+    for (size_t k = 0; k < root->local.n && !rc; k++) rc = follow_in(c, scope, &done, root->local.items[k], err);
+    for (size_t k = 0; k < root->defs.n && !rc; k++) rc = follow_in(c, scope, &done, root->defs.items[k], err);
+    set_free(&done);
+    free(scope);
+    return rc;
+}
+
 int reef_runtime_files(const char *runtime_dir, const char *const *include_dirs, int include_count,
-                       const char *const *roots, int root_count, char ***files, int *file_count, reef_error *err)
+                       const char *const *roots, int root_count, const char *const *forced, int forced_count,
+                       char ***files, int *file_count, reef_error *err)
 {
     scan_ctx ctx = {include_dirs, include_count, NULL, 0, 0};
     char **paths = NULL;
@@ -457,27 +567,37 @@ int reef_runtime_files(const char *runtime_dir, const char *const *include_dirs,
     }
     c_file **rt = calloc((size_t)n + 1, sizeof *rt);
     int *needed = calloc((size_t)n + 1, sizeof *needed);
-    name_set wanted = {0};
-    int rc = rt && needed ? 0 : reef_fail(err, "out of memory");
+    name_set *done = calloc((size_t)n + 1, sizeof *done), forced_set = {0};
+    c_file ***scope = calloc((size_t)n + 1, sizeof *scope);
+    int rc = rt && needed && done && scope ? 0 : reef_fail(err, "out of memory");
     for (int j = 0; j < n && !rc; j++)
         if (!(rt[j] = c_file_scan(paths[j], &ctx, err))) rc = -1;
+    for (int h = 0; h < forced_count && !rc; h++)
+        if (set_add(&forced_set, forced[h], strlen(forced[h]))) rc = reef_fail(err, "out of memory");
+    for (int j = 0; j < n && !rc; j++)
+        if (!(scope[j] = scope_of(rt[j], &forced_set, &ctx, err))) rc = -1;
+    closure c = {rt, n, needed, done, scope, {0}, &ctx};
     for (int r = 0; r < root_count && !rc; r++) {
         c_file *root = c_file_scan(roots[r], &ctx, err);
-        rc = root ? file_uses(root, &wanted, &ctx, err) : -1;
+        rc = root ? follow_root(&c, root, &forced_set, err) : -1;
         c_file_free(root);
     }
-    if (!rc) rc = close_over(rt, n, needed, &wanted, &ctx, err);
     int kept = 0;
     for (int j = 0; j < n; j++) {
         if (!rc && needed[j]) paths[kept++] = paths[j];
         else free(paths[j]);
     }
     for (int j = 0; j < n && rt; j++) c_file_free(rt[j]);
+    for (int j = 0; j < n && done; j++) set_free(&done[j]);
+    for (int j = 0; j < n && scope; j++) free(scope[j]);
     for (int k = 0; k < ctx.header_count; k++) c_file_free(ctx.headers[k]);
     free(ctx.headers);
     free(rt);
     free(needed);
-    set_free(&wanted);
+    free(done);
+    free(scope);
+    set_free(&forced_set);
+    set_free(&c.wanted);
     if (rc) {
         free(paths);
         return -1;

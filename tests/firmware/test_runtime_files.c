@@ -75,10 +75,13 @@ static void test_defines_match_the_compiler(void **state)
 }
 
 /* A made-up runtime: the root needs a.c (a call), which needs b.c (through
- * a header's macro) and e.c (through a header's static inline); c.c is
- * named only in comments, strings and a declaration, d.c defines only a
- * static function of a name the root calls (its own), f.c only a name
- * nobody uses. */
+ * a header's macro) and e.c (through a header's static inline), and g.c
+ * for g_one, which needs k.c and m.c through a static table and a function
+ * pointer whose name the scan does not find; c.c is named only in
+ * comments, strings, a declaration and g.c's g_two, which nothing needed
+ * calls (names are followed per definition, not per file); d.c defines
+ * only a static function of a name the root calls (its own), f.c only a
+ * name nobody uses. */
 static void test_closure(void **state)
 {
     (void)state;
@@ -97,18 +100,22 @@ static void test_closure(void **state)
     write_text(rt, "d.c", "static int helper(void) { return 4; }\nint d_other(void) { return helper(); }\n");
     write_text(rt, "e.c", "int e_fn(int x)\n{\n    return -x;\n}\n");
     write_text(rt, "f.c", "int f_fn;\n");
+    write_text(rt, "g.c", "static int (*const table[1])(int) = {k_fn};\nstatic int (*fp)(void) = m_fn;\n"
+                          "int g_one(void) { return table[0](1) + fp(); }\nint g_two(void) { return c_fn(); }\n");
+    write_text(rt, "k.c", "int k_fn(int x) { return x; }\n");
+    write_text(rt, "m.c", "int m_fn(void) { return 1; }\n");
     write_text(dir, "model.c", "#include <api.h>\n/* c_fn */\nstatic int helper(void) { return 0; }\n"
-                               "int model_run(void) { const char *s = \"c_fn f_fn\"; (void)s; return a_fn(helper()); }\n");
+                               "int model_run(void) { const char *s = \"c_fn f_fn\"; (void)s; return a_fn(helper()) + g_one(); }\n");
     char root[300];
     snprintf(root, sizeof root, "%s/model.c", dir);
     const char *roots[] = {root}, *includes[] = {inc};
     char **files = NULL;
     int count = 0;
     reef_error err = {{0}};
-    if (reef_runtime_files(rt, includes, 1, roots, 1, &files, &count, &err)) fail_msg("%s", err.msg);
-    const char *expect[] = {"a.c", "b.c", "e.c"};
-    assert_int_equal(count, 3);
-    for (int k = 0; k < 3; k++) {
+    if (reef_runtime_files(rt, includes, 1, roots, 1, NULL, 0, &files, &count, &err)) fail_msg("%s", err.msg);
+    const char *expect[] = {"a.c", "b.c", "e.c", "g.c", "k.c", "m.c"};
+    assert_int_equal(count, 6);
+    for (int k = 0; k < 6; k++) {
         char path[400];
         snprintf(path, sizeof path, "%s/%s", rt, expect[k]);
         assert_string_equal(files[k], path);
@@ -116,13 +123,13 @@ static void test_closure(void **state)
     reef_runtime_files_free(files, count);
     /* a root that uses b_table (an object, in an initializer) needs b.c alone */
     write_text(dir, "model.c", "extern const int b_table[2];\nconst int *model_table = b_table;\n");
-    assert_int_equal(reef_runtime_files(rt, includes, 1, roots, 1, &files, &count, &err), 0);
+    assert_int_equal(reef_runtime_files(rt, includes, 1, roots, 1, NULL, 0, &files, &count, &err), 0);
     assert_int_equal(count, 1);
     assert_non_null(strstr(files[0], "/b.c"));
     reef_runtime_files_free(files, count);
     /* no roots: every file */
-    assert_int_equal(reef_runtime_files(rt, includes, 1, NULL, 0, &files, &count, &err), 0);
-    assert_int_equal(count, 6);
+    assert_int_equal(reef_runtime_files(rt, includes, 1, NULL, 0, NULL, 0, &files, &count, &err), 0);
+    assert_int_equal(count, 9);
     reef_runtime_files_free(files, count);
     assert_int_equal(testing_rm_tree(dir), 0);
 }

@@ -135,9 +135,10 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
 
 /* The runtime files the build needs (runtime_files.h): the sources added
  * so far (harness, start-up, platform, the model) are the roots, the model
- * header (and input map) force-included into each. every_file: all of runtime/src, as before the
- * scan (REEF_FIRMWARE_ALL_RUNTIME=1, and the retry of a link that lacks a
- * name). The linker's --gc-sections keeps the same code either way. */
+ * header (and input map) force-included into each. every_file: all of
+ * runtime/src, as before the scan (host builds, REEF_FIRMWARE_ALL_RUNTIME=1,
+ * and the retry of a link that lacks a name). The M4 link's --gc-sections
+ * keeps the same code either way. */
 static int add_runtime(arg_list *a, int first_root, const reef_fw_spec *spec, const char *src, int every_file,
                        reef_error *err)
 {
@@ -517,7 +518,9 @@ int reef_m4_build(const reef_fw_spec *spec, reef_error *err)
     snprintf(tmp_out, sizeof tmp_out, "%s.tmp.%ld", spec->output, (long)getpid());
     int with_inputs = !strcmp(spec->board, "stm32l4r5") &&
                       !(spec->board_inputs && !strcmp(spec->board_inputs, REEF_FW_INPUTS_UART));
-    int every = every_runtime_file_asked();
+    /* the host's link keeps every function of the files it is given (no
+     * --gc-sections), so their every reference must resolve: all files */
+    int every = every_runtime_file_asked() || !is_m4_board(spec->board);
     int rc = with_inputs ? write_board_inputs(dir, spec->board_inputs, inputs_c, sizeof inputs_c, err) : 0;
     if (!rc) rc = build_once(spec, dir, with_inputs ? inputs_c : NULL, tmp_out, every, err);
     /* a name the scan of the sources missed (runtime_files.h): the build

@@ -46,7 +46,7 @@ static void test_defines_match_the_compiler(void **state)
     snprintf(cmd, sizeof cmd, "nm -g --defined-only '%s'", archive);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
-    char line[512], object[256] = "";
+    char line[512], object[512] = "";
     char **defs = NULL;
     int def_count = 0, symbols = 0, objects = 0;
     while (fgets(line, sizeof line, p)) {

@@ -74,6 +74,22 @@ static inline void testing_tmpdir(char *buf, size_t size, const char *tag)
     assert_non_null(mkdtemp(buf));
 }
 
+/* Gives reef the cache folder dir of the test's own (measured step cycles
+ * start afresh there) but keeps firmware builds in the shared firmware
+ * cache (REEF_FIRMWARE_CACHE_DIR, src/firmware/build.c: the folder reef
+ * used before, by reef_cache_dir's rule), so the sanitizer run copies the
+ * ELFs the plain run built instead of compiling them again. */
+static inline void testing_own_cache(const char *dir)
+{
+    const char *env = getenv("REEF_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char shared[4096] = "";
+    if (env && *env) snprintf(shared, sizeof shared, "%s", env);
+    else if (xdg && *xdg) snprintf(shared, sizeof shared, "%s/reef", xdg);
+    else if (home && *home) snprintf(shared, sizeof shared, "%s/.cache/reef", home);
+    if (shared[0] && !getenv("REEF_FIRMWARE_CACHE_DIR")) setenv("REEF_FIRMWARE_CACHE_DIR", shared, 1);
+    setenv("REEF_CACHE_DIR", dir, 1);
+}
+
 /* 1 when running the sanitizer build (tests may shrink heavy work). */
 static inline int testing_sanitizer_run(void) { return getenv("REEF_SANITIZE_RUN") != NULL; }
 

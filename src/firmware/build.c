@@ -13,6 +13,7 @@
 #include "firmware/cache.h"
 #include "firmware/firmware.h"
 #include "firmware/proc.h"
+#include "firmware/runtime_files.h"
 #include "util/cleanup.h"
 #include "util/io.h"
 
@@ -26,6 +27,7 @@
 #define CHIP_RAM_BYTES (640u * 1024u)
 #define MIN_STACK_BYTES (8u * 1024u) /* _min_stack_size in sections.ld */
 #define BUILD_TIMEOUT_S 300.0
+#define BUILD_UNDEFINED (-2) /* the link lacked a name: retried with every runtime file */
 
 /* A growable argv of malloc'd strings. */
 typedef struct arg_list {
@@ -65,27 +67,6 @@ const char *reef_source_dir(void)
 {
     const char *env = getenv("REEF_SOURCE");
     return env && *env ? env : REEF_SOURCE_DIR;
-}
-
-static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Adds dir/ *.c in name order (a stable link order, so stable addresses). */
-static int add_c_files(arg_list *a, const char *dir, reef_error *err)
-{
-    DIR *d = opendir(dir);
-    if (!d) return reef_fail(err, "%s: cannot list the runtime sources: %s (set REEF_SOURCE to reef's source tree)", dir, strerror(errno));
-    arg_list names = {0};
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d)) && !rc) {
-        size_t len = strlen(e->d_name);
-        if (len > 2 && !strcmp(e->d_name + len - 2, ".c")) rc = arg_add(&names, e->d_name);
-    }
-    closedir(d);
-    if (!rc && names.n) qsort(names.v, (size_t)names.n, sizeof *names.v, compare_names);
-    for (int i = 0; i < names.n && !rc; i++) rc = arg_addf(a, "%s/%s", dir, names.v[i]);
-    arg_free(&names);
-    return rc ? reef_fail(err, "out of memory") : 0;
 }
 
 static int is_m4_board(const char *board) { return !strcmp(board, "qemu-m4") || !strcmp(board, "stm32l4r5"); }
@@ -152,8 +133,35 @@ static int add_flags(arg_list *a, const reef_fw_spec *spec, const char *src)
     return rc;
 }
 
-static int add_sources(arg_list *a, const reef_fw_spec *spec, const char *src, const char *inputs_c, reef_error *err)
+/* The runtime files the build needs (runtime_files.h): the sources added
+ * so far (harness, start-up, platform, the model) are the roots, the model
+ * header (and input map) force-included into each. every_file: all of
+ * runtime/src, as before the scan (host builds, REEF_FIRMWARE_ALL_RUNTIME=1,
+ * and the retry of a link that lacks a name). The M4 link's --gc-sections
+ * keeps the same code either way. */
+static int add_runtime(arg_list *a, int first_root, const reef_fw_spec *spec, const char *src, int every_file,
+                       reef_error *err)
 {
+    char rt[4096], include[4096], common[4096];
+    snprintf(rt, sizeof rt, "%s/runtime/src", src);
+    snprintf(include, sizeof include, "%s/runtime/include", src);
+    snprintf(common, sizeof common, "%s/targets/common", src);
+    const char *include_dirs[] = {include, common};
+    const char *forced[] = {spec->model_header, spec->input_map_header}; /* add_flags' -include */
+    char **files = NULL;
+    int count = 0;
+    int rc = reef_runtime_files(rt, include_dirs, 2, every_file ? NULL : (const char *const *)a->v + first_root,
+                                a->n - first_root, forced, spec->temporal ? 2 : 1, &files, &count, err);
+    for (int i = 0; i < count && !rc; i++)
+        if (arg_add(a, files[i])) rc = reef_fail(err, "out of memory");
+    reef_runtime_files_free(files, count);
+    return rc;
+}
+
+static int add_sources(arg_list *a, const reef_fw_spec *spec, const char *src, const char *inputs_c, int every_runtime_file,
+                       reef_error *err)
+{
+    int first = a->n;
     int rc = arg_addf(a, "%s/targets/common/%s", src, spec->intermittent ? "harness_resume.c" : "harness.c");
     if (!rc) rc = arg_addf(a, "%s/targets/common/%s", src, "harness_common.c");
     if (!rc && spec->intermittent) rc = arg_addf(a, "%s/targets/%s/nvm.c", src, spec->board);
@@ -164,9 +172,7 @@ static int add_sources(arg_list *a, const reef_fw_spec *spec, const char *src, c
     for (int i = 0; i < spec->model_source_count && !rc; i++) rc = arg_add(a, spec->model_sources[i]);
     if (rc) return reef_fail(err, "out of memory");
     if (spec->skip_runtime) return 0;
-    char rt[4096];
-    snprintf(rt, sizeof rt, "%s/runtime/src", src);
-    return add_c_files(a, rt, err);
+    return add_runtime(a, first, spec, src, every_runtime_file, err);
 }
 
 static int add_link(arg_list *a, const reef_fw_spec *spec, const char *src, const char *out)
@@ -225,8 +231,9 @@ static int compile_and_link(arg_list *a, const reef_fw_spec *spec, const char *d
     reef_proc_read_text(log_path, log, sizeof log);
     remove(tmp_out);
     if (explain_overflow(log, err)) return -1;
-    return reef_fail(err, "building %s firmware %s failed (%s):\n%s", spec->board, spec->output,
-                     res.timed_out ? "timed out" : "compiler error", log);
+    reef_fail(err, "building %s firmware %s failed (%s):\n%s", spec->board, spec->output,
+              res.timed_out ? "timed out" : "compiler error", log);
+    return strstr(log, "undefined reference to") ? BUILD_UNDEFINED : -1;
 }
 
 /* ---- the firmware cache -------------------------------------------------
@@ -239,7 +246,8 @@ static int compile_and_link(arg_list *a, const reef_fw_spec *spec, const char *d
  * its name and contents: generated models live in per-run scratch
  * folders), and every file under the -I and -L folders. An entry ends in a
  * trailer with its checksum, so a damaged entry is rebuilt, never used.
- * REEF_FIRMWARE_CACHE=0 turns the cache off. */
+ * REEF_FIRMWARE_CACHE=0 turns the cache off; REEF_FIRMWARE_CACHE_DIR
+ * moves it. */
 
 #define CACHE_MAX_BYTES (256u << 20) /* one CI run (make test + test-sanitize) left 98 entries, 74 MB */
 #define CACHE_MAX_FILES 2048
@@ -335,10 +343,24 @@ static uint64_t build_key(const arg_list *a)
     return h;
 }
 
+/* $REEF_FIRMWARE_CACHE_DIR, else reef's cache folder: a test that gives
+ * reef a cache of its own (REEF_CACHE_DIR, so measured step cycles start
+ * afresh) keeps its firmware in the shared one (testing_own_cache), and
+ * the sanitizer run reuses the plain run's builds. */
+static int firmware_cache_dir(char *dir, size_t size)
+{
+    const char *env = getenv("REEF_FIRMWARE_CACHE_DIR");
+    if (env && *env) {
+        snprintf(dir, size, "%s", env);
+        return 0;
+    }
+    return reef_cache_dir(dir, size);
+}
+
 static int cache_entry_path(uint64_t key, char *path, size_t size)
 {
     char dir[3072];
-    if (reef_cache_dir(dir, sizeof dir)) return -1;
+    if (firmware_cache_dir(dir, sizeof dir)) return -1;
     snprintf(path, size, "%s/firmware-%016llx.elf", dir, (unsigned long long)key);
     return 0;
 }
@@ -415,7 +437,7 @@ static void cache_store(uint64_t key, const char *built)
     uint8_t *data = NULL;
     size_t size = 0;
     reef_error ignored;
-    if (cache_entry_path(key, path, sizeof path) || reef_cache_dir(dir, sizeof dir) ||
+    if (cache_entry_path(key, path, sizeof path) || firmware_cache_dir(dir, sizeof dir) ||
         reef_read_file(built, &data, &size, &ignored))
         return;
     uint8_t *entry = realloc(data, size + CACHE_TRAILER_BYTES);
@@ -433,7 +455,8 @@ static int build_or_fetch(arg_list *a, const reef_fw_spec *spec, const char *dir
     if (!cache_enabled()) return compile_and_link(a, spec, dir, tmp_out, err);
     uint64_t key = build_key(a);
     if (cache_fetch(key, tmp_out)) return 0;
-    if (compile_and_link(a, spec, dir, tmp_out, err)) return -1;
+    int rc = compile_and_link(a, spec, dir, tmp_out, err);
+    if (rc) return rc;
     cache_store(key, tmp_out);
     return 0;
 }
@@ -465,6 +488,26 @@ static void remove_dir(const char *dir)
     reef_cleanup_forget_dir(dir);
 }
 
+/* One compile and link (or cache fetch) into tmp_out. */
+static int build_once(const reef_fw_spec *spec, const char *dir, const char *inputs_c, const char *tmp_out,
+                      int every_runtime_file, reef_error *err)
+{
+    const char *src = reef_source_dir();
+    arg_list a = {0};
+    int rc = add_flags(&a, spec, src) ? reef_fail(err, "out of memory") : 0;
+    if (!rc) rc = add_sources(&a, spec, src, inputs_c, every_runtime_file, err);
+    if (!rc && add_link(&a, spec, src, tmp_out)) rc = reef_fail(err, "out of memory");
+    if (!rc) rc = build_or_fetch(&a, spec, dir, tmp_out, err);
+    arg_free(&a);
+    return rc;
+}
+
+static int every_runtime_file_asked(void)
+{
+    const char *env = getenv("REEF_FIRMWARE_ALL_RUNTIME");
+    return env && !strcmp(env, "1");
+}
+
 int reef_m4_build(const reef_fw_spec *spec, reef_error *err)
 {
     if (check_spec(spec, err)) return -1;
@@ -473,20 +516,21 @@ int reef_m4_build(const reef_fw_spec *spec, reef_error *err)
         return reef_fail(err, "cannot make a scratch folder: %s", strerror(errno));
     char inputs_c[4096], tmp_out[4200];
     snprintf(tmp_out, sizeof tmp_out, "%s.tmp.%ld", spec->output, (long)getpid());
-    const char *src = reef_source_dir();
     int with_inputs = !strcmp(spec->board, "stm32l4r5") &&
                       !(spec->board_inputs && !strcmp(spec->board_inputs, REEF_FW_INPUTS_UART));
-    arg_list a = {0};
+    /* the host's link keeps every function of the files it is given (no
+     * --gc-sections), so their every reference must resolve: all files */
+    int every = every_runtime_file_asked() || !is_m4_board(spec->board);
     int rc = with_inputs ? write_board_inputs(dir, spec->board_inputs, inputs_c, sizeof inputs_c, err) : 0;
-    if (!rc && add_flags(&a, spec, src)) rc = reef_fail(err, "out of memory");
-    if (!rc) rc = add_sources(&a, spec, src, with_inputs ? inputs_c : NULL, err);
-    if (!rc && add_link(&a, spec, src, tmp_out)) rc = reef_fail(err, "out of memory");
-    if (!rc) rc = build_or_fetch(&a, spec, dir, tmp_out, err);
+    if (!rc) rc = build_once(spec, dir, with_inputs ? inputs_c : NULL, tmp_out, every, err);
+    /* a name the scan of the sources missed (runtime_files.h): the build
+     * as it was before the scan, with every runtime file */
+    if (rc == BUILD_UNDEFINED && !every) rc = build_once(spec, dir, with_inputs ? inputs_c : NULL, tmp_out, 1, err);
+    if (rc) rc = -1;
     if (!rc && rename(tmp_out, spec->output)) {
         rc = reef_fail(err, "%s: cannot write: %s", spec->output, strerror(errno));
         remove(tmp_out);
     }
-    arg_free(&a);
     remove_dir(dir);
     return rc;
 }

@@ -543,17 +543,41 @@ static void random_frames(reef_rng *r, int side, reef_dataset *ds)
     ds->class_names = classes, ds->group_names = groups, ds->ids = ids;
 }
 
+/* This process's share (argv "P/N": part P of N; CTest runs the parts as
+ * separate tests, so that none nears its timeout on a loaded machine): the
+ * random nets [first, last) of the whole run's, drawn from the same seed
+ * (under the sanitizers all 60 in part 1), and the MLPerf models in the
+ * last part. */
+static int part = 1, parts = 1;
+
 static void test_random_schedules(void **state)
 {
     (void)state;
     reef_rng r;
     reef_rng_seed(&r, 1414);
-    const int nets = testing_sanitizer_run() ? 60 : 1000;
+    const int all_nets = testing_sanitizer_run() ? 60 : 1000;
+    /* the sanitizer run's 60 nets stay whole, in part 1: split, a part
+     * would lack the one net (0) that runs the host campaign with a patch
+     * stage forced */
+    const int whole = testing_sanitizer_run();
+    const int first = whole ? 0 : all_nets * (part - 1) / parts, last = whole ? all_nets : all_nets * part / parts;
+    const int nets = last - first;
+    if (whole && part != 1) {
+        printf("  the random nets run in part 1/%d under the sanitizers\n", parts);
+        return;
+    }
+    for (int k = 0; k < first; k++) { /* the earlier parts' nets: their draws only */
+        char text[512];
+        int side;
+        reef_dataset ds;
+        random_arch(&r, text, sizeof text, &side);
+        random_frames(&r, side, &ds);
+    }
     int in_place_steps = 0, smaller = 0, models_in_place = 0, rows_steps = 0, rows_in_place = 0, models_rows = 0;
     long rows_checked = 0;
     resume_figures rf = {0}, rpf = {0};
     int patch_lowerings = 0, patch_auto = 0;
-    for (int k = 0; k < nets; k++) {
+    for (int k = first; k < last; k++) {
         char text[512], what[600];
         int side;
         random_arch(&r, text, sizeof text, &side);
@@ -648,10 +672,10 @@ static void test_random_schedules(void **state)
            "campaign: %ld failures, %ld outputs equal\n",
            rf.plans, (int)rf.over_input, rf.fallen_back, rf.units_replayed, rf.host_failures, rf.host_outputs);
     assert_true(rf.over_input > 0 && rf.fallen_back > 0 && rf.units_replayed > 0 && rf.host_failures > 0);
-    printf("  %d random nets x 3 memory modes: every read finds its tensor intact on the shadow arena, every "
+    printf("  %d random nets (%d-%d of %d) x 3 memory modes: every read finds its tensor intact on the shadow arena, every "
            "arena is the highest byte used; under min %d nets run %d depthwise steps in place, %d with a "
            "smaller arena than fast\n",
-           nets, models_in_place, in_place_steps, smaller);
+           nets, first, last - 1, all_nets, models_in_place, in_place_steps, smaller);
     printf("  under balanced and min: %d lowerings with ROWS steps, %d ROWS steps (%d output in place over their "
            "input), %ld rows read and checked on the shadow\n",
            models_rows, rows_steps, rows_in_place, rows_checked);
@@ -673,6 +697,10 @@ static void test_random_schedules(void **state)
 static void test_mlperf_schedules(void **state)
 {
     (void)state;
+    if (part != parts) {
+        printf("  the MLPerf models run in part %d/%d\n", parts, parts);
+        return;
+    }
     static mlperf_vector v[MLPERF_MAX_VECTORS];
     const int n = mlperf_vectors(v, MLPERF_MAX_VECTORS);
     if (!n) skip();
@@ -745,8 +773,12 @@ static void test_mlperf_schedules(void **state)
     assert_true(skips > 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && (sscanf(argv[1], "%d/%d", &part, &parts) != 2 || parts < 1 || part < 1 || part > parts)) {
+        fprintf(stderr, "usage: %s [P/N]   (part P of N of the random nets; the MLPerf models in part N)\n", argv[0]);
+        return 2;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_schedules),
         cmocka_unit_test(test_mlperf_schedules),

@@ -341,6 +341,7 @@ static void test_build_cache(void **state)
     if (old_cc) snprintf(saved_cc, sizeof saved_cc, "%s", old_cc);
     setenv("CC", cc, 1);
     setenv("REEF_CACHE_DIR", cache, 1);
+    unsetenv("REEF_FIRMWARE_CACHE_DIR"); /* the firmware cache in cache, whatever the caller set */
     char first[600];
     snprintf(first, sizeof first, "%s", build_ok("host", "dot.c", "cache-1", 0));
     assert_int_equal(compiles_counted(count), 1);
@@ -382,6 +383,17 @@ static void test_build_cache(void **state)
     build_ok("host", "dot.c", "cache-5", 0);
     assert_int_equal(compiles_counted(count), 4);
     unsetenv("REEF_FIRMWARE_CACHE");
+
+    /* REEF_FIRMWARE_CACHE_DIR moves the firmware cache (testing_own_cache):
+     * a new folder, so compiled once and copied after */
+    char moved[400];
+    snprintf(moved, sizeof moved, "%s/fw-cache", tmp);
+    setenv("REEF_FIRMWARE_CACHE_DIR", moved, 1);
+    build_ok("host", "dot.c", "cache-6", 0);
+    build_ok("host", "dot.c", "cache-7", 0);
+    assert_int_equal(compiles_counted(count), 5);
+    assert_int_equal(testing_count_files(moved), 1);
+    unsetenv("REEF_FIRMWARE_CACHE_DIR");
     unsetenv("REEF_CACHE_DIR");
     if (saved_cc[0]) setenv("CC", saved_cc, 1);
     else unsetenv("CC");

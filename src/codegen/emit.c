@@ -900,6 +900,16 @@ static unsigned fc_paths(const reef_lowered_model *m)
     return paths;
 }
 
+/* The OR over the FC steps of 1 (per tensor) or 2 (per channel). */
+static unsigned fc_quants(const reef_lowered_model *m)
+{
+    unsigned kinds = 0;
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; leaf(m, k, i); i++)
+            if (leaf(m, k, i)->kind == REEF_STEP_FC) kinds |= leaf(m, k, i)->args.fc.channel_quant.multiplier ? 2u : 1u;
+    return kinds;
+}
+
 /* 1 when every conv, depthwise, fully-connected and pool step passes its
  * kernel's argument check (the runtime's own functions, on the constant
  * arguments the header will hold; tensors live in the arena, never NULL,
@@ -981,6 +991,11 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "/* The fully-connected loops this model runs (reef/fc.h). */\n"
             "#ifndef REEF_FC_PATHS\n#define REEF_FC_PATHS 0x%xu\n#endif\n\n",
             fc_paths(m));
+    fprintf(e->fp,
+            "/* The fully-connected quantizations its steps use (1 per tensor, 2 per\n"
+            " * channel; reef/step.h): the runtime links only that kernel. */\n"
+            "#ifndef REEF_FC_QUANTS\n#define REEF_FC_QUANTS %uu\n#endif\n\n",
+            fc_quants(m));
     fprintf(e->fp,
             "/* Whether a depthwise step runs in place (reef gen --memory): when not,\n"
             " * the runtime links no in-place kernel. */\n"

@@ -57,6 +57,16 @@
 #define REEF_CONV_PAIRED_TAIL 1
 #endif
 
+/* Whether a K = 8 short-K call (the assembly loops, eight positions a
+ * pass) may have a position count that is not a multiple of 8 (a model
+ * header whose such calls all have output rows a multiple of 8 wide says
+ * 0): the four- and two-position loops are then left out, and a count
+ * with a remainder runs its last positions in the C loop (the same sums
+ * and requantization: slower, never different). */
+#ifndef REEF_CONV_SMALL8_TAIL
+#define REEF_CONV_SMALL8_TAIL 1
+#endif
+
 typedef struct conv_job {
     const reef_conv_params *params;
     const reef_dims *input_dims;
@@ -99,6 +109,9 @@ static int32_t round8(int32_t v) { return (v + 7) & ~7; }
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_C3 = REEF_CONV_PATH_C3,
        CONV_PATH_RESIDENT = REEF_CONV_PATH_RESIDENT, CONV_PATH_WEIGHTS = REEF_CONV_PATH_WEIGHTS,
        CONV_PATH_COUNT = 21 };
+
+/* conv.h's name for short-K loop 4 (K4 8, plain, in place) */
+typedef char conv_small8_path_is_6[REEF_CONV_PATH_SMALL8 == CONV_PATH_SMALL + ((2 - 1) * 2 + 0) * 2 ? 1 : -1];
 
 #ifndef REEF_CONV_PATHS
 #define REEF_CONV_PATHS ((1u << CONV_PATH_COUNT) - 1u)
@@ -1201,12 +1214,15 @@ conv_small_channel(const conv_job *job, int32_t o, const int8_t *col, int32_t co
         if (eights > 0) conv_small8x8_asm(col, col + 64 * eights, out, c_out, w, start, chi, q.mult, q.post);
         col += 64 * eights;
         out += 8 * eights * c_out;
-        if (quads > 0) conv_small8x4_asm(col, col + 32 * quads, out, c_out, w, start, chi, q.mult, q.post);
-        col += 32 * quads;
-        out += 4 * quads * c_out;
-        if (pairs) conv_small8_asm(col, col + 16, out, c_out, w, start, chi, q.mult, q.post);
-        col += 16 * pairs;
-        out += 2 * pairs * c_out;
+        /* (left out when no call has a count that is not a multiple of 8:
+         * such a count's last positions then take the C loop below) */
+        if (REEF_CONV_SMALL8_TAIL && quads > 0)
+            conv_small8x4_asm(col, col + 32 * quads, out, c_out, w, start, chi, q.mult, q.post);
+        col += REEF_CONV_SMALL8_TAIL ? 32 * quads : 0;
+        out += REEF_CONV_SMALL8_TAIL ? 4 * quads * c_out : 0;
+        if (REEF_CONV_SMALL8_TAIL && pairs) conv_small8_asm(col, col + 16, out, c_out, w, start, chi, q.mult, q.post);
+        col += REEF_CONV_SMALL8_TAIL ? 16 * pairs : 0;
+        out += REEF_CONV_SMALL8_TAIL ? 2 * pairs * c_out : 0;
     }
 #endif
     for (; col < end; col += col_step, out += c_out) {

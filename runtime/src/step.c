@@ -63,13 +63,23 @@ reef_status reef_dw_conv_step(const void *args, uint8_t *arena)
                            a->bias, &a->output_dims, OUTPUT(a, arena));
 }
 
+/* The FC quantizations a build runs (reef/step.h, REEF_FC_QUANTS): bit 0
+ * per tensor, bit 1 per channel. */
+#ifndef REEF_FC_QUANTS
+#define REEF_FC_QUANTS 3u
+#endif
+
 reef_status reef_fc_step(const void *args, uint8_t *arena)
 {
     const reef_fc_step_args *a = (const reef_fc_step_args *)args;
+    /* tested first: with the arena pointers after it, one instruction
+     * more per step than before the test, not two (Os's register choice) */
+    const int per_channel = a->channel_quant.multiplier != 0;
+    if (!((REEF_FC_QUANTS >> per_channel) & 1u)) return REEF_UNSUPPORTED; /* left out of this build */
     const int8_t *input = INPUT(a, arena);
     int8_t *output = OUTPUT(a, arena);
     reef_context ctx = scratch_of(&a->io, arena);
-    if (a->channel_quant.multiplier)
+    if (per_channel)
         return reef_fc_per_channel_s8(&ctx, &a->params, &a->channel_quant, &a->input_dims,
                                       input, &a->filter_dims, a->filter, a->bias,
                                       &a->output_dims, output);

@@ -809,6 +809,31 @@ static int conv_paired_tail(const reef_lowered_model *m)
     return any;
 }
 
+/* 1 when a conv call on the K = 8 short-K loop read in place (the
+ * assembly loops, eight positions a pass) has output rows that are not a
+ * multiple of 8 wide (its four- and two-position loops may run; rows, not
+ * counts, for the same reason as note_paired_tail), or a PATCH step holds
+ * a conv on that loop (its patches' counts vary). */
+static int is_small8_direct(int path) { return path == REEF_CONV_PATH_SMALL8; }
+static void note_small8_tail(const kernel_call *c, void *ctx)
+{
+    if (c->s->kind == REEF_STEP_CONV && is_small8_direct(call_conv_path(c)) && c->out.w % 8 != 0) *(int *)ctx = 1;
+}
+static int conv_small8_tail(const reef_lowered_model *m)
+{
+    int any = 0;
+    each_kernel_call(m, note_small8_tail, &any);
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; m->steps[k].kind == REEF_STEP_PATCH && i < m->steps[k].nsub; i++) {
+            const reef_lowered_step *s = &m->steps[k].sub[i];
+            if (s->kind == REEF_STEP_CONV &&
+                is_small8_direct(reef_conv_s8_path(&s->args.conv.params, &s->args.conv.input_dims,
+                                                   &s->args.conv.filter_dims, &s->args.conv.output_dims)))
+                any = 1;
+        }
+    return any;
+}
+
 /* The OR of 1 << reef_dw_conv_s8_path over the depthwise calls that do
  * not run in place (those take dw_in_place.c, REEF_DW_IN_PLACE). */
 static void add_dw_path(const kernel_call *c, void *ctx)
@@ -873,6 +898,16 @@ static unsigned fc_paths(const reef_lowered_model *m)
         }
     }
     return paths;
+}
+
+/* The OR over the FC steps of 1 (per tensor) or 2 (per channel). */
+static unsigned fc_quants(const reef_lowered_model *m)
+{
+    unsigned kinds = 0;
+    for (int k = 0; k < m->nsteps; k++)
+        for (int i = 0; leaf(m, k, i); i++)
+            if (leaf(m, k, i)->kind == REEF_STEP_FC) kinds |= leaf(m, k, i)->args.fc.channel_quant.multiplier ? 2u : 1u;
+    return kinds;
 }
 
 /* 1 when every conv, depthwise, fully-connected and pool step passes its
@@ -957,6 +992,11 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
             "#ifndef REEF_FC_PATHS\n#define REEF_FC_PATHS 0x%xu\n#endif\n\n",
             fc_paths(m));
     fprintf(e->fp,
+            "/* The fully-connected quantizations its steps use (1 per tensor, 2 per\n"
+            " * channel; reef/step.h): the runtime links only that kernel. */\n"
+            "#ifndef REEF_FC_QUANTS\n#define REEF_FC_QUANTS %uu\n#endif\n\n",
+            fc_quants(m));
+    fprintf(e->fp,
             "/* Whether a depthwise step runs in place (reef gen --memory): when not,\n"
             " * the runtime links no in-place kernel. */\n"
             "#ifndef REEF_DW_IN_PLACE\n#define REEF_DW_IN_PLACE %d\n#endif\n\n",
@@ -979,6 +1019,12 @@ static void put_kernel_paths(emitter *e, const reef_lowered_model *m)
         fputs("/* Every paired conv call has output rows a multiple of 4 wide\n"
               " * (reef/conv.h): the runtime leaves the paired two-position loop out. */\n"
               "#ifndef REEF_CONV_PAIRED_TAIL\n#define REEF_CONV_PAIRED_TAIL 0\n#endif\n\n",
+              e->fp);
+    if ((conv_paths(m) >> REEF_CONV_PATH_SMALL8 & 1u) && !conv_small8_tail(m))
+        fputs("/* Every K = 8 short-K conv call has output rows a multiple of 8 wide\n"
+              " * (reef/conv.h): the runtime leaves that loop's four- and two-position\n"
+              " * passes out. */\n"
+              "#ifndef REEF_CONV_SMALL8_TAIL\n#define REEF_CONV_SMALL8_TAIL 0\n#endif\n\n",
               e->fp);
     if (steps_args_valid(m))
         fputs("/* reef gen ran the kernels' argument checks on every conv, depthwise,\n"

@@ -14,6 +14,7 @@
  * REEF_DW_PATHS names the 3x3 plane and the per-pixel depthwise loops (not
  * the map loop).
  * REEF_POOL_PATHS names only the one-channel 2x2 average.
+ * REEF_FC_QUANTS 1: the FC step takes per-tensor layers only.
  * This executable compiles the runtime sources itself with the macros. */
 #include "testing.h"
 
@@ -206,6 +207,35 @@ static void test_fc_paths(void **state)
     assert_int_equal(reef_fc_s8_paths(&p, mult, shifts, 1, &fd, size), 0u);
 }
 
+/* REEF_FC_QUANTS 1: the FC step runs per-tensor layers and refuses
+ * per-channel ones (reef_fc_per_channel_s8 left out of the step). */
+static void test_fc_quants(void **state)
+{
+    (void)state;
+    static uint8_t arena[128 + 16 + 2048];
+    static const int8_t f[3 * 128] = {1, 2, 3, -4, 5};
+    static const int32_t mult[3] = {1 << 30, 1 << 30, 1 << 30};
+    static const int8_t shifts[3] = {-3, -3, -3};
+    reef_fc_step_args a = {.io = {.input_at = 0u, .output_at = 128u, .scratch_at = 144u, .scratch_size = 2048u},
+                           .params = {3, 0, -1, {-128, 127}, 0},
+                           .quant = {1 << 30, -3},
+                           .input_dims = {1, 1, 1, 128},
+                           .filter_dims = {3, 1, 1, 128},
+                           .output_dims = {1, 1, 1, 3},
+                           .filter = f};
+    int8_t want[3];
+    reef_context ctx = {scratch, sizeof scratch};
+    for (int i = 0; i < 128; i++) arena[i] = (uint8_t)(i * 5);
+    assert_true(reef_fc_s8_get_buffer_size(&a.filter_dims) <= 2048);
+    assert_int_equal(reef_fc_s8(&ctx, &a.params, &a.quant, &a.input_dims, (const int8_t *)arena, &a.filter_dims, f,
+                                NULL, &a.output_dims, want),
+                     REEF_OK);
+    assert_int_equal(reef_fc_step(&a, arena), REEF_OK);
+    assert_memory_equal(arena + 128, want, 3);
+    a.channel_quant.multiplier = mult, a.channel_quant.shift = shifts;
+    assert_int_equal(reef_fc_step(&a, arena), REEF_UNSUPPORTED);
+}
+
 /* Pooling: the 2x2 average built, the others left out. */
 static void test_pool_paths(void **state)
 {
@@ -270,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_dw_paths),
         cmocka_unit_test(test_fc),
         cmocka_unit_test(test_fc_paths),
+        cmocka_unit_test(test_fc_quants),
         cmocka_unit_test(test_pool_paths),
         cmocka_unit_test(test_add_paths),
     };

@@ -69,6 +69,13 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
  * its conv steps) compiles only those loops; a layer needing another one
  * then gets REEF_UNSUPPORTED. */
 #define REEF_CONV_PATH_C3 18
+/* The short-K loop with K = 8 read in place, range [-128, 127] (2 + 4):
+ * eight positions a pass in assembly, then four, then two. A build that
+ * defines REEF_CONV_SMALL8_TAIL 0 (a generated model header does when
+ * every call on it has output rows a multiple of 8 wide) leaves the four-
+ * and two-position passes out: a count that is not a multiple of 8 then
+ * runs its last positions in the C loop (same result, more cycles). */
+#define REEF_CONV_PATH_SMALL8 6
 /* Not a loop of its own: bit 19 of REEF_CONV_PATHS links the resident
  * variant of the paired 2x2 loop (path 0), which a paired layer takes
  * when reef_conv_s8_resident says its shape suits it (the scratch is

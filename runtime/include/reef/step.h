@@ -102,7 +102,11 @@ typedef struct reef_dw_conv_step_args {
 reef_status reef_dw_conv_step(const void *args, uint8_t *arena);
 
 /* FULLY_CONNECTED. Per tensor (quant) unless channel_quant.multiplier is
- * not NULL, then per output channel (channel_quant). */
+ * not NULL, then per output channel (channel_quant). A build that defines
+ * REEF_FC_QUANTS (a generated model header does: bit 0 when a step is per
+ * tensor, bit 1 when one is per channel) links only that kernel
+ * (reef_fc_s8, reef_fc_per_channel_s8); a step of the other kind gets
+ * REEF_UNSUPPORTED. */
 typedef struct reef_fc_step_args {
     reef_step_io io;
     reef_fc_params params;

@@ -258,9 +258,11 @@ static int32_t st_conv_paired(void)
         for (int i = 0; i < in.n * in.h * in.w * in.c; i++) st_input[i] = (int8_t)(st_rnd() % 4 ? -128 : 127);
         p.input_offset = -127;
     }
-    /* 3x3 over 3 channels at stride 2 across takes the first-conv loop
+    /* 3x3 over 3 or 2 channels at stride 2 across takes a first-conv loop
      * (st_conv_c3), never the paired layout */
-    if (reef_conv_s8_path(&p, &in, &f, &out) == REEF_CONV_PATH_C3) return 0;
+    if (reef_conv_s8_path(&p, &in, &f, &out) == REEF_CONV_PATH_C3 ||
+        reef_conv_s8_path(&p, &in, &f, &out) == REEF_CONV_PATH_C2)
+        return 0;
     if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
     reef_conv_s8_pair(&f, st_filter, paired);
     reef_conv_params pp = p;
@@ -421,13 +423,15 @@ static int32_t st_conv_small(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
-/* The first-conv loop (conv.c, conv_c3): 3x3 over 3 channels, stride 2
- * across, 1 or 2 down, padding 0-2 (odd left padding: the value-by-value
+/* The first-conv loops (conv.c, conv_c3 and conv_c2): 3x3 over 3 or 2
+ * channels (one call in two each), stride 2 across, 1 or 2 down, padding 0-2 (odd left padding: the value-by-value
  * widening), outputs past the right and bottom edges in one call in three,
  * 4-16 channels, every call asserted to reach it. */
+static int st_conv_c3_calls;
 static int32_t st_conv_c3(void)
 {
-    reef_dims in = {st_in(1, 2), st_in(1, 21), st_in(1, 25), 3}, f = {4 * st_in(1, 4), 3, 3, 3};
+    const int c = 2 + (st_conv_c3_calls++ & 1);
+    reef_dims in = {st_in(1, 2), st_in(1, 21), st_in(1, 25), c}, f = {4 * st_in(1, 4), 3, 3, c};
     const int sh = st_in(1, 2), ph = st_in(0, 2), pw = st_in(0, 2);
     reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {sh, 2}, {ph, pw}, {1, 1}, {-128, 127}, 0};
     reef_dims out = {in.n, (in.h + 2 * ph - 3) / sh + 1, (in.w + 2 * pw - 3) / 2 + 1, f.n};
@@ -436,8 +440,8 @@ static int32_t st_conv_c3(void)
     if (in.h + 2 * ph < 3) in.h = 3;
     if (in.w + 2 * pw < 3) in.w = 3;
     out.h = (in.h + 2 * ph - 3) / sh + 1 + (st_in(0, 2) == 0), out.w = (in.w + 2 * pw - 3) / 2 + 1 + (st_in(0, 2) == 0);
-    st_fill(in.n * in.h * in.w * in.c, f.n * 27, f.n, 27);
-    if (reef_conv_s8_path(&p, &in, &f, &out) != REEF_CONV_PATH_C3 ||
+    st_fill(in.n * in.h * in.w * in.c, f.n * 9 * c, f.n, 9 * c);
+    if (reef_conv_s8_path(&p, &in, &f, &out) != (c == 3 ? REEF_CONV_PATH_C3 : REEF_CONV_PATH_C2) ||
         reef_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch)
         return 1000000;
     if (reef_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||

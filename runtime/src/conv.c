@@ -108,7 +108,7 @@ static int32_t round8(int32_t v) { return (v + 7) & ~7; }
  * whose model header lists its paths compiles only those loops. */
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_C3 = REEF_CONV_PATH_C3,
        CONV_PATH_RESIDENT = REEF_CONV_PATH_RESIDENT, CONV_PATH_WEIGHTS = REEF_CONV_PATH_WEIGHTS,
-       CONV_PATH_COUNT = 21 };
+       CONV_PATH_C2 = REEF_CONV_PATH_C2, CONV_PATH_COUNT = 22 };
 
 /* conv.h's name for short-K loop 4 (K4 8, plain, in place) */
 typedef char conv_small8_path_is_6[REEF_CONV_PATH_SMALL8 == CONV_PATH_SMALL + ((2 - 1) * 2 + 0) * 2 ? 1 : -1];
@@ -118,24 +118,30 @@ typedef char conv_small8_path_is_6[REEF_CONV_PATH_SMALL8 == CONV_PATH_SMALL + ((
 #endif
 #define CONV_HAS(path) ((REEF_CONV_PATHS >> (path)) & 1u)
 
-/* The first-conv path (conv_c3, below): 3x3 over 3 input channels at
- * stride 2 across (any stride down), dilation 1, the range [-128, 127],
- * channels a multiple of 4. A filter row is 9 values, run as 10 (C3_ROW
- * halfwords, a zero weight last) in C3_WORDS words. */
-enum { C3_ROW = 10, C3_WORDS = 5, C3_KWORDS = 15 };
+/* The first-conv paths (conv_first, below): 3x3 over C = 3 (conv_c3) or
+ * 2 (conv_c2) input channels at stride 2 across (any stride down),
+ * dilation 1, the range [-128, 127], channels a multiple of 4. A filter
+ * row is 3 C values, run as FIRST_ROW(C) halfwords (C = 3: a zero weight
+ * last) in FIRST_WORDS(C) words. */
+#define FIRST_ROW(c) ((3 * (c) + 1) & ~1)
+#define FIRST_WORDS(c) (FIRST_ROW(c) >> 1)
+#define FIRST_KWORDS(c) (3 * FIRST_WORDS(c))
 
-static int conv_is_c3(const reef_conv_params *p, const reef_dims *in, const reef_dims *f)
+static int conv_is_first(const reef_conv_params *p, const reef_dims *in, const reef_dims *f, int32_t c)
 {
-    return f->h == 3 && f->w == 3 && f->c == 3 && in->c == 3 && p->stride.w == 2 && p->stride.h >= 1 &&
+    return f->h == 3 && f->w == 3 && f->c == c && in->c == c && p->stride.w == 2 && p->stride.h >= 1 &&
            p->dilation.h == 1 && p->dilation.w == 1 && p->activation.min == -128 &&
            p->activation.max == 127 && f->n >= 4 && (f->n & 3) == 0 && p->padding.h >= 0 && p->padding.w >= 0;
 }
 
-/* Halfwords of one widened input row (conv_c3_row): up to the window of
- * the last pair's second position (past the output when OUT_W is odd:
- * positions go two at a time), 6 (OUT_W rounded up to even) + 4; even, so
- * rows stay word aligned. */
-static int32_t conv_c3_row_halves(const reef_dims *out) { return 6 * ((out->w + 1) & ~1) + C3_ROW - 6; }
+/* Halfwords of one widened input row (conv_first_row): up to the window
+ * of the last pair's second position (past the output when OUT_W is odd:
+ * positions go two at a time), 2 C (OUT_W rounded up to even) + FIRST_ROW
+ * - 2 C; even, so rows stay word aligned. */
+static int32_t conv_first_row_halves(const reef_dims *out, int32_t c)
+{
+    return 2 * c * ((out->w + 1) & ~1) + FIRST_ROW(c) - 2 * c;
+}
 
 /* A plain 2x2-loop shape reef_conv_s8_pairable may pair: an even number
  * of channels. */
@@ -196,8 +202,11 @@ static REEF_SIZE_FN int32_t conv_buffer_size(const reef_conv_params *params, con
 {
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
     int32_t size;
-    if (CONV_HAS(CONV_PATH_C3) && reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_C3)
-        return ((int32_t)sizeof(reef_rq) + 4 * C3_KWORDS) * filter_dims->n + 3 * 2 * conv_c3_row_halves(output_dims);
+    if ((CONV_HAS(CONV_PATH_C3) || CONV_HAS(CONV_PATH_C2)) &&
+        (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_C3 ||
+         reef_conv_s8_path(params, input_dims, filter_dims, output_dims) == CONV_PATH_C2))
+        return ((int32_t)sizeof(reef_rq) + 4 * FIRST_KWORDS(filter_dims->c)) * filter_dims->n +
+               3 * 2 * conv_first_row_halves(output_dims, filter_dims->c);
     if (reef_conv_s8_path(params, input_dims, filter_dims, output_dims) >= CONV_PATH_SMALL)
         return conv_is_small_gathered(params, input_dims, filter_dims, output_dims) ? SMALL_BLOCK * k4 : 0;
     /* shapes the paired layout may take (reef_conv_s8_pairable) widen four
@@ -1269,7 +1278,8 @@ REEF_SIZE_FN int reef_conv_s8_path(const reef_conv_params *params, const reef_di
     const int clamped = !(params->activation.min == -128 && params->activation.max == 127);
     const int32_t k4 = round4(filter_dims->h * filter_dims->w * filter_dims->c);
     /* (a build without the loop has no layer that takes it) */
-    if (CONV_HAS(CONV_PATH_C3) && conv_is_c3(params, input_dims, filter_dims)) return CONV_PATH_C3;
+    if (CONV_HAS(CONV_PATH_C3) && conv_is_first(params, input_dims, filter_dims, 3)) return CONV_PATH_C3;
+    if (CONV_HAS(CONV_PATH_C2) && conv_is_first(params, input_dims, filter_dims, 2)) return CONV_PATH_C2;
     /* K = 16 with more than one channel: the 2x2 assembly loop beats the
      * short-K loop when the range is plain (VWW's 16->32 1x1 conv: 742,594
      * -> 667,151 instructions; with K = 8 it loses, 997,518 -> 1,129,789) */
@@ -1449,32 +1459,37 @@ static __attribute__((noinline)) void conv_pairs_clamped(const conv_job *job, in
         conv_pair(job, p, p + 1 < positions, cols, gather, output + p * job->filter_dims->n, 0);
 }
 
-/* ---- first convolutions: 3x3 over 3 channels at stride 2 (conv_is_c3) ----
- * The 2x2 loop gathers and widens each position's 27 values (run as K8 =
- * 32) before its channel pairs use them; with 8 output channels that costs
- * more than the MACs (VWW's first conv: 3.74 modeled cycles per MAC).
+/* ---- first convolutions: 3x3 over 2 or 3 channels at stride 2 (conv_is_first) ----
+ * The 2x2 loop gathers and widens each position's 9 C values (run as K8)
+ * before its channel pairs use them; with 8 output channels that costs
+ * more than the MACs (VWW's first conv: 3.74 modeled cycles per MAC; the
+ * fish net's 2-channel one, r64-c8e2 step 1: 3.9 instructions per MAC).
  * Here each input row is widened once to int16 (input offset added,
  * padding 0) in natural order into one of three row buffers (row y in
  * slot y mod 3, so a row two output rows share is widened once). At
- * stride 2 over 3 channels, position ox's window in a widened row starts
- * at halfword 6 ox, a word boundary: its 9 values are read in place as 5
- * words (the tenth halfword meets a zero weight), nothing gathered. The
- * filter is made int16 once per call: per 4 channels, filter row and word,
- * 4 words (one a channel). Two positions by four channels at a time:
- * 15 x (2 column words, 4 filter words, 8 SMLADs), then rq.h's
- * requantization. Scratch: (C_OUT) rq constants, (C_OUT, 15) filter words,
- * 3 rows of conv_c3_row_halves halfwords. */
+ * stride 2 over C channels, position ox's window in a widened row starts
+ * at halfword 2 C ox, a word boundary: its 3 C values are read in place as
+ * FIRST_WORDS(C) words (C = 3: the tenth halfword meets a zero weight),
+ * nothing gathered. The filter is made int16 once per call: per 4
+ * channels, filter row and word, 4 words (one a channel). Two positions
+ * by four channels at a time: FIRST_KWORDS(C) x (2 column words, 4 filter
+ * words, 8 SMLADs), then rq.h's requantization. Scratch: (C_OUT) rq
+ * constants, (C_OUT, FIRST_KWORDS(C)) filter words, 3 rows of
+ * conv_first_row_halves halfwords. C = 3 and C = 2 are two paths (bits
+ * REEF_CONV_PATH_C3 and REEF_CONV_PATH_C2), each compiled from one body
+ * with C a constant, so a firmware links only the one its model takes. */
 
 /* Input row y of batch b widened into dst (halves halfwords): halfword h
- * holds input value h - 3 px of the row plus the offset, 0 outside the
+ * holds input value h - C px of the row plus the offset, 0 outside the
  * input (padding, and rows above or below it). */
-static void conv_c3_row(const conv_job *job, int32_t b, int32_t y, int32_t *dst, int32_t halves)
+static inline __attribute__((always_inline)) void conv_first_row(const conv_job *job, int32_t b, int32_t y,
+                                                                 int32_t *dst, int32_t halves, const int32_t c)
 {
     const reef_dims *in = job->input_dims;
-    const int32_t off = job->params->input_offset, lead = 3 * job->params->padding.w;
+    const int32_t off = job->params->input_offset, lead = c * job->params->padding.w;
     const int inside = y >= 0 && y < in->h;
-    const int8_t *row = job->input + (b * in->h + (inside ? y : 0)) * in->w * 3;
-    int32_t end = inside ? lead + 3 * in->w : 0, h = 0; /* values at halfwords [lead, end) */
+    const int8_t *row = job->input + (b * in->h + (inside ? y : 0)) * in->w * c;
+    int32_t end = inside ? lead + c * in->w : 0, h = 0; /* values at halfwords [lead, end) */
     if (end > halves) end = halves;
     if ((lead & 1) == 0 && lead <= end) {
         const int32_t off2 = (int32_t)(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
@@ -1497,22 +1512,23 @@ static void conv_c3_row(const conv_job *job, int32_t b, int32_t y, int32_t *dst,
     }
 }
 
-/* The filter (C_OUT, 3, 3, 3) as conv_c3's int16 words into w16. */
-static void conv_c3_filter(const int8_t *filter, int32_t c_out, int32_t *w16)
+/* The filter (C_OUT, 3, 3, C) as conv_first's int16 words into w16. */
+static inline __attribute__((always_inline)) void conv_first_filter(const int8_t *filter, int32_t c_out,
+                                                                    int32_t *w16, const int32_t c)
 {
     int32_t q, ky, i, j;
     for (q = 0; q < c_out; q += 4)
         for (ky = 0; ky < 3; ky++)
-            for (i = 0; i < C3_WORDS; i++)
+            for (i = 0; i < FIRST_WORDS(c); i++)
                 for (j = 0; j < 4; j++) {
-                    const int8_t *f = filter + (q + j) * 27 + 9 * ky;
-                    const int32_t lo = f[2 * i], hi = 2 * i + 1 < 9 ? f[2 * i + 1] : 0;
+                    const int8_t *f = filter + (q + j) * 9 * c + 3 * c * ky;
+                    const int32_t lo = f[2 * i], hi = 2 * i + 1 < 3 * c ? f[2 * i + 1] : 0;
                     *w16++ = (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
                 }
 }
 
 #if defined(REEF_ASM_LOOPS)
-/* The sums of conv_c3_block_asm, read and written by byte offset. */
+/* The sums of conv_first_block_asm, read and written by byte offset. */
 typedef struct conv_c3_block {
     const int32_t *c[3]; /* 0, 4, 8: position 0's window in each filter row's widened input row */
     const int32_t *w;    /* 12: the four channels' filter words */
@@ -1538,46 +1554,56 @@ typedef char conv_c3_rq_is_20_bytes[sizeof(reef_rq) == 20 ? 1 : -1];
     "smlad %[B2], %[E], %[Y], %[B2]\n\t"                                      \
     "smlad %[A3], %[P], %[X], %[A3]\n\t"                                      \
     "smlad %[B3], %[P], %[Y], %[B3]\n\t"
+/* A filter row: 5 words, the second position 12 bytes on (C = 3), or 3
+ * words, 8 bytes on (C = 2). */
 #define C3_ASM_ROW                                                             \
     C3_ASM_WORD("0", "12") C3_ASM_WORD("4", "16") C3_ASM_WORD("8", "20")       \
     C3_ASM_WORD("12", "24") C3_ASM_WORD("16", "28")
+#define C2_ASM_ROW C3_ASM_WORD("0", "8") C3_ASM_WORD("4", "12") C3_ASM_WORD("8", "16")
 
 /* The three filter rows of two positions by four channels: all fourteen
  * registers serve the sums and operands (the state's address is pushed,
  * its register a column word meanwhile). */
-static inline __attribute__((always_inline)) void conv_c3_block_asm(conv_c3_block *st)
+#define CONV_FIRST_BLOCK_ASM(ROW)                                                                        \
+    int32_t a0, a1, a2, a3, b0, b1, b2, b3, w, c, y, e, pp;                                              \
+    __asm__ volatile("push {%[X]}\n\t"                                                                   \
+                     "ldr %[C], [%[X], #48]\n\t"                                                         \
+                     "ldr %[W], [%[X], #12]\n\t"                                                         \
+                     "ldr %[A0], [%[C], #0]\n\t"                                                         \
+                     "ldr %[A1], [%[C], #20]\n\t"                                                        \
+                     "ldr %[A2], [%[C], #40]\n\t"                                                        \
+                     "ldr %[A3], [%[C], #60]\n\t"                                                        \
+                     "mov %[B0], %[A0]\n\t"                                                              \
+                     "mov %[B1], %[A1]\n\t"                                                              \
+                     "mov %[B2], %[A2]\n\t"                                                              \
+                     "mov %[B3], %[A3]\n\t"                                                              \
+                     "ldr %[C], [%[X], #0]\n\t"                                                          \
+                     ROW                                                                                 \
+                     "ldr %[X], [sp]\n\t"                                                                \
+                     "ldr %[C], [%[X], #4]\n\t"                                                          \
+                     ROW                                                                                 \
+                     "ldr %[X], [sp]\n\t"                                                                \
+                     "ldr %[C], [%[X], #8]\n\t"                                                          \
+                     ROW                                                                                 \
+                     "pop {%[X]}\n\t"                                                                    \
+                     "str %[W], [%[X], #12]\n\t"                                                         \
+                     "strd %[A0], %[A1], [%[X], #16]\n\t"                                                \
+                     "strd %[A2], %[A3], [%[X], #24]\n\t"                                                \
+                     "strd %[B0], %[B1], [%[X], #32]\n\t"                                                \
+                     "strd %[B2], %[B3], [%[X], #40]\n\t"                                                \
+                     : [X] "+r"(st), [A0] "=&r"(a0), [A1] "=&r"(a1), [A2] "=&r"(a2), [A3] "=&r"(a3),   \
+                       [B0] "=&r"(b0), [B1] "=&r"(b1), [B2] "=&r"(b2), [B3] "=&r"(b3), [W] "=&r"(w),    \
+                       [C] "=&r"(c), [Y] "=&r"(y), [E] "=&r"(e), [P] "=&r"(pp)                          \
+                     :                                                                                   \
+                     : "cc", "memory")
+
+static inline __attribute__((always_inline)) void conv_first_block_asm(conv_c3_block *st, const int32_t cin)
 {
-    int32_t a0, a1, a2, a3, b0, b1, b2, b3, w, c, y, e, pp;
-    __asm__ volatile("push {%[X]}\n\t"
-                     "ldr %[C], [%[X], #48]\n\t"
-                     "ldr %[W], [%[X], #12]\n\t"
-                     "ldr %[A0], [%[C], #0]\n\t"
-                     "ldr %[A1], [%[C], #20]\n\t"
-                     "ldr %[A2], [%[C], #40]\n\t"
-                     "ldr %[A3], [%[C], #60]\n\t"
-                     "mov %[B0], %[A0]\n\t"
-                     "mov %[B1], %[A1]\n\t"
-                     "mov %[B2], %[A2]\n\t"
-                     "mov %[B3], %[A3]\n\t"
-                     "ldr %[C], [%[X], #0]\n\t"
-                     C3_ASM_ROW
-                     "ldr %[X], [sp]\n\t"
-                     "ldr %[C], [%[X], #4]\n\t"
-                     C3_ASM_ROW
-                     "ldr %[X], [sp]\n\t"
-                     "ldr %[C], [%[X], #8]\n\t"
-                     C3_ASM_ROW
-                     "pop {%[X]}\n\t"
-                     "str %[W], [%[X], #12]\n\t"
-                     "strd %[A0], %[A1], [%[X], #16]\n\t"
-                     "strd %[A2], %[A3], [%[X], #24]\n\t"
-                     "strd %[B0], %[B1], [%[X], #32]\n\t"
-                     "strd %[B2], %[B3], [%[X], #40]\n\t"
-                     : [X] "+r"(st), [A0] "=&r"(a0), [A1] "=&r"(a1), [A2] "=&r"(a2), [A3] "=&r"(a3),
-                       [B0] "=&r"(b0), [B1] "=&r"(b1), [B2] "=&r"(b2), [B3] "=&r"(b3), [W] "=&r"(w),
-                       [C] "=&r"(c), [Y] "=&r"(y), [E] "=&r"(e), [P] "=&r"(pp)
-                     :
-                     : "cc", "memory");
+    if (cin == 3) {
+        CONV_FIRST_BLOCK_ASM(C3_ASM_ROW);
+    } else {
+        CONV_FIRST_BLOCK_ASM(C2_ASM_ROW);
+    }
 }
 #endif
 
@@ -1592,14 +1618,18 @@ static inline __attribute__((always_inline)) void conv_c3_block_asm(conv_c3_bloc
         a3 = reef_smlad(w[4 * (i) + 3], x0, a3), b3 = reef_smlad(w[4 * (i) + 3], x1, b3);     \
     }
 
-static __attribute__((noinline)) void conv_c3(const conv_job *job, const int32_t *w16, int32_t *rows,
-                                              int8_t *output)
+/* The whole layer (C input channels, a constant in each caller): the
+ * filter made int16 into w16, then the rows. */
+static inline __attribute__((always_inline)) void conv_first(const conv_job *job, int32_t *w16, int8_t *output,
+                                                             const int32_t cin)
 {
     const reef_dims *out = job->output_dims;
     const int32_t c_out = job->filter_dims->n, zp = job->params->output_offset;
     const int32_t sy = job->params->stride.h, py = job->params->padding.h;
-    const int32_t halves = conv_c3_row_halves(out), words = halves >> 1;
+    const int32_t halves = conv_first_row_halves(out, cin), words = halves >> 1;
+    int32_t *const rows = w16 + FIRST_KWORDS(cin) * c_out;
     int32_t b, oy, ox, q, ky;
+    conv_first_filter(job->filter, c_out, w16, cin);
     for (b = 0; b < out->n; b++) {
         int32_t held[3] = {INT32_MIN, INT32_MIN, INT32_MIN}; /* the input row each slot holds */
         for (oy = 0; oy < out->h; oy++) {
@@ -1607,7 +1637,7 @@ static __attribute__((noinline)) void conv_c3(const conv_job *job, const int32_t
             int8_t *o = output + (b * out->h + oy) * out->w * c_out;
             for (ky = 0; ky < 3; ky++) {
                 const int32_t y = oy * sy - py + ky, slot = ((y % 3) + 3) % 3;
-                if (held[slot] != y) conv_c3_row(job, b, y, rows + slot * words, halves), held[slot] = y;
+                if (held[slot] != y) conv_first_row(job, b, y, rows + slot * words, halves, cin), held[slot] = y;
                 r[ky] = rows + slot * words;
             }
             for (ox = 0; ox < out->w; ox += 2, o += 2 * c_out) {
@@ -1617,12 +1647,20 @@ static __attribute__((noinline)) void conv_c3(const conv_job *job, const int32_t
                 const reef_rq *rq = job->rq;
 #if defined(REEF_ASM_LOOPS)
                 conv_c3_block st;
-                st.c[0] = r[0] + 3 * ox, st.c[1] = r[1] + 3 * ox, st.c[2] = r[2] + 3 * ox, st.w = w16;
+                st.c[0] = r[0] + cin * ox, st.c[1] = r[1] + cin * ox, st.c[2] = r[2] + cin * ox, st.w = w16;
                 for (q = 0; q < c_out; q += 4, rq += 4) {
                     int32_t *const a = st.s, *const b = st.s + 4;
                     st.rq = rq;
-                    conv_c3_block_asm(&st);
+                    conv_first_block_asm(&st, cin);
                     if (!gap) b[0] = a[0], b[1] = a[1], b[2] = a[2], b[3] = a[3];
+                    if (cin == 2) {
+                        /* the fish firmware's path: one requantization
+                         * looped over the four channels (-570 B of code
+                         * for ~4 instructions a channel) */
+                        for (int32_t j = 0; j < 4; j++)
+                            reef_rq_store2(a[j], b[j], rq + j, o + q + j, gap, zp, -128, 127, 1);
+                        continue;
+                    }
                     reef_rq_store2(a[0], b[0], rq, o + q, gap, zp, -128, 127, 1);
                     reef_rq_store2(a[1], b[1], rq + 1, o + q + 1, gap, zp, -128, 127, 1);
                     reef_rq_store2(a[2], b[2], rq + 2, o + q + 2, gap, zp, -128, 127, 1);
@@ -1633,9 +1671,12 @@ static __attribute__((noinline)) void conv_c3(const conv_job *job, const int32_t
                 for (q = 0; q < c_out; q += 4, rq += 4) {
                     int32_t a0 = rq[0].bias, a1 = rq[1].bias, a2 = rq[2].bias, a3 = rq[3].bias;
                     int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
-                    for (ky = 0; ky < 3; ky++, w += 4 * C3_WORDS) {
-                        const int32_t *c = r[ky] + 3 * ox, *c1 = c + 3;
-                        C3_WORD(0) C3_WORD(1) C3_WORD(2) C3_WORD(3) C3_WORD(4)
+                    for (ky = 0; ky < 3; ky++, w += 4 * FIRST_WORDS(cin)) {
+                        const int32_t *c = r[ky] + cin * ox, *c1 = c + cin;
+                        C3_WORD(0) C3_WORD(1) C3_WORD(2)
+                        if (cin == 3) {
+                            C3_WORD(3) C3_WORD(4)
+                        }
                     }
                     if (!gap) b0 = a0, b1 = a1, b2 = a2, b3 = a3;
                     reef_rq_store2(a0, b0, rq, o + q, gap, zp, -128, 127, 1);
@@ -1647,6 +1688,16 @@ static __attribute__((noinline)) void conv_c3(const conv_job *job, const int32_t
             }
         }
     }
+}
+
+static __attribute__((noinline)) void conv_c3(const conv_job *job, int32_t *w16, int8_t *output)
+{
+    conv_first(job, w16, output, 3);
+}
+
+static __attribute__((noinline)) void conv_c2(const conv_job *job, int32_t *w16, int8_t *output)
+{
+    conv_first(job, w16, output, 2);
 }
 
 /* 1 when the fast requantization is exact for every channel (rq.h). */
@@ -1710,7 +1761,7 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
         return REEF_ARG_ERROR;
     if (params->paired && !CONV_PAIRED_BUILT) return REEF_UNSUPPORTED; /* left out of this build */
     if (!params->paired && path < CONV_PATH_SMALL && !REEF_CONV_UNPAIRED) return REEF_UNSUPPORTED; /* ditto */
-    if (CONV_HAS(CONV_PATH_C3) && path == CONV_PATH_C3) {
+    if ((CONV_HAS(CONV_PATH_C3) && path == CONV_PATH_C3) || (CONV_HAS(CONV_PATH_C2) && path == CONV_PATH_C2)) {
         rq = (reef_rq *)ctx->buf;
         cols = (int32_t *)(rq + filter_dims->n); /* the int16 filter, then the rows */
         gather = 0;
@@ -1755,10 +1806,11 @@ REEF_SIZE_FN reef_status reef_conv_s8(const reef_context *ctx, const reef_conv_p
     positions = output_dims->n * output_dims->h * output_dims->w;
     if (!CONV_HAS(path)) return REEF_UNSUPPORTED; /* left out of this build */
     if (path == CONV_PATH_PAIRS && !REEF_CONV_UNPAIRED && !REEF_CONV_PAIRED_TAIL && (positions & 3)) return REEF_UNSUPPORTED; /* ditto */
-    if (CONV_HAS(CONV_PATH_C3) && path == CONV_PATH_C3) {
-        conv_c3_filter(filter, filter_dims->n, cols);
-        conv_c3(&job, cols, cols + C3_KWORDS * filter_dims->n, output);
-    } else if (path >= CONV_PATH_SMALL)
+    if (CONV_HAS(CONV_PATH_C3) && path == CONV_PATH_C3)
+        conv_c3(&job, cols, output);
+    else if (CONV_HAS(CONV_PATH_C2) && path == CONV_PATH_C2)
+        conv_c2(&job, cols, output);
+    else if (path >= CONV_PATH_SMALL)
         conv_small(&job, path, positions, (int8_t *)ctx->buf /* (SMALL_BLOCK, K4), when gathered */, output);
     else if (path == CONV_PATH_PAIRS) {
         if (resident) {

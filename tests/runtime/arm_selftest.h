@@ -5,6 +5,8 @@
  * Build and run: see the end of tests/runtime/CMakeLists.txt. */
 #include <stdint.h>
 
+#include "reef/background.h"
+#include "reef/pool.h"
 #include "reef/reef.h"
 #include "reef/requant.h"
 
@@ -258,9 +260,11 @@ static int32_t st_conv_paired(void)
         for (int i = 0; i < in.n * in.h * in.w * in.c; i++) st_input[i] = (int8_t)(st_rnd() % 4 ? -128 : 127);
         p.input_offset = -127;
     }
-    /* 3x3 over 3 channels at stride 2 across takes the first-conv loop
+    /* 3x3 over 3 or 2 channels at stride 2 across takes a first-conv loop
      * (st_conv_c3), never the paired layout */
-    if (reef_conv_s8_path(&p, &in, &f, &out) == REEF_CONV_PATH_C3) return 0;
+    if (reef_conv_s8_path(&p, &in, &f, &out) == REEF_CONV_PATH_C3 ||
+        reef_conv_s8_path(&p, &in, &f, &out) == REEF_CONV_PATH_C2)
+        return 0;
     if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
     reef_conv_s8_pair(&f, st_filter, paired);
     reef_conv_params pp = p;
@@ -421,13 +425,15 @@ static int32_t st_conv_small(void)
     return st_diff(out.n * out.h * out.w * out.c);
 }
 
-/* The first-conv loop (conv.c, conv_c3): 3x3 over 3 channels, stride 2
- * across, 1 or 2 down, padding 0-2 (odd left padding: the value-by-value
+/* The first-conv loops (conv.c, conv_c3 and conv_c2): 3x3 over 3 or 2
+ * channels (one call in two each), stride 2 across, 1 or 2 down, padding 0-2 (odd left padding: the value-by-value
  * widening), outputs past the right and bottom edges in one call in three,
  * 4-16 channels, every call asserted to reach it. */
+static int st_conv_c3_calls;
 static int32_t st_conv_c3(void)
 {
-    reef_dims in = {st_in(1, 2), st_in(1, 21), st_in(1, 25), 3}, f = {4 * st_in(1, 4), 3, 3, 3};
+    const int c = 2 + (st_conv_c3_calls++ & 1);
+    reef_dims in = {st_in(1, 2), st_in(1, 21), st_in(1, 25), c}, f = {4 * st_in(1, 4), 3, 3, c};
     const int sh = st_in(1, 2), ph = st_in(0, 2), pw = st_in(0, 2);
     reef_conv_params p = {st_in(-127, 128), st_in(-128, 127), {sh, 2}, {ph, pw}, {1, 1}, {-128, 127}, 0};
     reef_dims out = {in.n, (in.h + 2 * ph - 3) / sh + 1, (in.w + 2 * pw - 3) / 2 + 1, f.n};
@@ -436,8 +442,8 @@ static int32_t st_conv_c3(void)
     if (in.h + 2 * ph < 3) in.h = 3;
     if (in.w + 2 * pw < 3) in.w = 3;
     out.h = (in.h + 2 * ph - 3) / sh + 1 + (st_in(0, 2) == 0), out.w = (in.w + 2 * pw - 3) / 2 + 1 + (st_in(0, 2) == 0);
-    st_fill(in.n * in.h * in.w * in.c, f.n * 27, f.n, 27);
-    if (reef_conv_s8_path(&p, &in, &f, &out) != REEF_CONV_PATH_C3 ||
+    st_fill(in.n * in.h * in.w * in.c, f.n * 9 * c, f.n, 9 * c);
+    if (reef_conv_s8_path(&p, &in, &f, &out) != (c == 3 ? REEF_CONV_PATH_C3 : REEF_CONV_PATH_C2) ||
         reef_conv_s8_get_buffer_size(&p, &in, &f, &out) > (int32_t)sizeof st_scratch)
         return 1000000;
     if (reef_conv_s8(&ctx, &p, &q, &in, st_input, &f, st_filter, st_bias, &out, st_out_fast) ||
@@ -464,6 +470,42 @@ static int32_t st_rq(void)
     return bad;
 }
 
+/* The temporal step fused with the 2x2 pool (background.c, slow_pair: SLOW
+ * two pixels a lane pair, USUB16 / SEL / UQADD16 / UQSUB16 / USAT16)
+ * against the unfused scalar chain: reef_temporal_step, the two maps,
+ * reef_avgpool_s8. 24 frames of 8x12, random (every sixth all 0 or 255:
+ * jumps of up to 255), random maps and clamp; pooled bytes and both
+ * buffers compared every frame. */
+static int32_t st_temporal_pool2(void)
+{
+    enum { H = 8, W = 12, N = H * W };
+    static uint16_t mean_a[N], mean_b[N], slow_a[N], slow_b[N];
+    static uint8_t frame[N], bytes[2 * N];
+    static int8_t map[2][256];
+    const int32_t lo = st_in(-128, -60), hi = st_in(40, 127);
+    const reef_pool_params params = {.stride = {2, 2}, .padding = {0, 0}, .activation = {lo, hi}};
+    const reef_dims in = {1, H, W, 2}, pooled = {1, H / 2, W / 2, 2};
+    const reef_hw window = {2, 2};
+    const reef_context ctx = {0, 0};
+    reef_temporal a, b;
+    int32_t bad = 0;
+    for (int c = 0; c < 2; c++)
+        for (int v = 0; v < 256; v++) map[c][v] = (int8_t)(st_rnd() & 0xffu);
+    reef_temporal_init(&a, REEF_TEMPORAL_SLOW, mean_a, 0, 0, slow_a, N);
+    reef_temporal_init(&b, REEF_TEMPORAL_SLOW, mean_b, 0, 0, slow_b, N);
+    for (int f = 0; f < 24; f++) {
+        const uint8_t flat = st_rnd() % 2 ? 255 : 0;
+        for (int p = 0; p < N; p++) frame[p] = f % 6 == 5 ? flat : (uint8_t)st_rnd(), bytes[N + p] = frame[p];
+        reef_temporal_step(&a, bytes + N, bytes);
+        for (int i = 0; i < 2 * N; i++) bytes[i] = (uint8_t)map[i & 1][bytes[i]];
+        if (reef_avgpool_s8(&ctx, &params, &in, (const int8_t *)bytes, &window, &pooled, st_out_ref)) return 1000000;
+        reef_temporal_step_pool2(&b, frame, W, (const int8_t(*)[256])map, lo, hi, st_out_fast);
+        bad += st_diff(N / 2);
+        for (int p = 0; p < N; p++) bad += (mean_a[p] != mean_b[p]) + (slow_a[p] != slow_b[p]);
+    }
+    return bad;
+}
+
 static int arm_selftest_run(const int8_t *in, int8_t *out)
 {
     int32_t bad = 0;
@@ -474,6 +516,7 @@ static int arm_selftest_run(const int8_t *in, int8_t *out)
     /* session 14's wide depthwise lines, resident weights and weights
      * read from scratch: 20 layers each (their layers are larger; the test stays within its time) */
     for (int k = 0; k < 20; k++) bad += st_dw3_map_wide() + st_conv_resident() + st_conv_weights();
+    for (int k = 0; k < 4; k++) bad += st_temporal_pool2(); /* session 15: 96 frames */
     for (int k = 0; k < 60; k++) bad += st_conv() + st_dw() + st_dw3() + st_dw3_map() + st_dw_in_place() + st_fc() + st_fc_paired() +
                                      st_conv_paired() + st_rq() + st_conv_small() + st_conv_c3();
 #endif

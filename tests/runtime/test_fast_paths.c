@@ -181,9 +181,9 @@ static void test_conv_small_k(void **state)
     assert_int_equal(bad, 0);
 }
 
-/* The first-conv loop (conv.c, conv_c3: 3x3 over 3 channels, stride 2
- * across) against the reference on random shapes, each asserted to take
- * it: stride 1 or 2 down, left and top padding 0-2 (odd left padding
+/* The first-conv loops (conv.c, conv_c3 and conv_c2: 3x3 over 3 or 2
+ * channels, stride 2 across) against the reference on random shapes, each
+ * asserted to take the loop of its channel count (one case in two each): stride 1 or 2 down, left and top padding 0-2 (odd left padding
  * takes the value-by-value widening), outputs past the input's right and
  * bottom edges (TFLite's uneven SAME padding), odd output widths (a lone
  * last position), batches, 4-16 channels, extreme biases, shifts and
@@ -329,11 +329,12 @@ static void test_conv_c3(void **state)
     static int8_t shift[16];
     static int32_t mult[16], bias[16], scratch[2048];
     const int cases = testing_sanitizer_run() ? 60 : 400;
-    int bad = 0, odd_lead = 0, odd_w = 0, past_edge = 0, batched = 0, down1 = 0;
+    int bad = 0, odd_lead = 0, odd_w = 0, past_edge = 0, batched = 0, down1 = 0, two = 0;
     for (int t = 0; t < cases; t++) {
-        reef_dims id = {rnd_in(1, 2), rnd_in(1, 21), rnd_in(1, 25), 3};
+        const int c = 2 + (t & 1);
+        reef_dims id = {rnd_in(1, 2), rnd_in(1, 21), rnd_in(1, 25), c};
         const int sh = rnd_in(1, 2), ph = rnd_in(0, 2), pw = rnd_in(0, 2);
-        reef_dims fd = {4 * rnd_in(1, 4), 3, 3, 3};
+        reef_dims fd = {4 * rnd_in(1, 4), 3, 3, c};
         reef_conv_params p = {rnd_in(-127, 128), rnd_in(-128, 127), {sh, 2}, {ph, pw}, {1, 1}, {-128, 127}, 0};
         reef_dims od = {id.n, (id.h + 2 * ph - 3) / sh + 1, (id.w + 2 * pw - 3) / 2 + 1, fd.n};
         if (id.h + 2 * ph < 3 || id.w + 2 * pw < 3) od.h = od.w = 0;
@@ -344,26 +345,26 @@ static void test_conv_c3(void **state)
         }
         fill(in, reef_dims_count(&id));
         fill(f, reef_dims_count(&fd));
-        quant(mult, shift, bias, fd.n, 27, 1);
+        quant(mult, shift, bias, fd.n, 9 * c, 1);
         if (t % 4 == 1) {
             for (int k = 0; k < reef_dims_count(&fd); k++) f[k] = (int8_t)(rnd() % 2 ? 127 : -128);
             for (int k = 0; k < reef_dims_count(&id); k++) in[k] = (int8_t)(rnd() % 4 ? -128 : 127);
         }
         reef_per_channel_quant q = {mult, shift};
         reef_context ctx = {scratch, sizeof scratch};
-        assert_int_equal(reef_conv_s8_path(&p, &id, &fd, &od), REEF_CONV_PATH_C3);
+        assert_int_equal(reef_conv_s8_path(&p, &id, &fd, &od), c == 3 ? REEF_CONV_PATH_C3 : REEF_CONV_PATH_C2);
         assert_true(reef_conv_s8_get_buffer_size(&p, &id, &fd, &od) <= (int32_t)sizeof scratch);
         assert_true(reef_dims_count(&od) <= (int)sizeof got);
         assert_int_equal(reef_conv_s8(&ctx, &p, &q, &id, in, &fd, f, bias, &od, got), REEF_OK);
         assert_int_equal(reef_conv_s8_ref(NULL, &p, &q, &id, in, &fd, f, bias, &od, want), REEF_OK);
         int d = count_diff(got, want, reef_dims_count(&od));
-        if (d) printf("conv c3 case %d: %d bytes differ\n", t, d);
+        if (d) printf("conv c%d case %d: %d bytes differ\n", c, t, d);
         bad += d;
-        odd_lead += pw & 1, odd_w += od.w & 1, batched += id.n > 1, down1 += sh == 1;
+        odd_lead += pw & 1, odd_w += od.w & 1, batched += id.n > 1, down1 += sh == 1, two += c == 2;
     }
-    printf("conv first-conv loop: %d random cases, each on it (%d odd left padding, %d odd output widths, %d past "
-           "the right and bottom edges, %d batched, %d at stride 1 down)\n",
-           cases, odd_lead, odd_w, past_edge, batched, down1);
+    printf("conv first-conv loops: %d random cases, each on its loop (%d over 2 channels, %d over 3; %d odd left "
+           "padding, %d odd output widths, %d past the right and bottom edges, %d batched, %d at stride 1 down)\n",
+           cases, two, cases - two, odd_lead, odd_w, past_edge, batched, down1);
     assert_int_equal(bad, 0);
     /* not on it: clamped, 2 or 4 input channels, stride 1 across, 6 channels, 3x2 */
     reef_dims id = {1, 9, 9, 3}, fd = {8, 3, 3, 3}, od = {1, 4, 4, 8};
@@ -377,6 +378,14 @@ static void test_conv_c3(void **state)
     assert_true(reef_conv_s8_path(&p, &id, &fd, &od) != REEF_CONV_PATH_C3);
     fd.n = 8, fd.c = id.c = 4;
     assert_true(reef_conv_s8_path(&p, &id, &fd, &od) != REEF_CONV_PATH_C3);
+    assert_true(reef_conv_s8_path(&p, &id, &fd, &od) != REEF_CONV_PATH_C2);
+    fd.c = id.c = 2;
+    assert_int_equal(reef_conv_s8_path(&p, &id, &fd, &od), REEF_CONV_PATH_C2);
+    p.activation.max = 100; /* clamped: not on the 2-channel loop either */
+    assert_true(reef_conv_s8_path(&p, &id, &fd, &od) != REEF_CONV_PATH_C2);
+    p.activation.max = 127, fd.n = 6;
+    assert_true(reef_conv_s8_path(&p, &id, &fd, &od) != REEF_CONV_PATH_C2);
+    fd.n = 8;
     fd.c = id.c = 3, fd.w = 2;
     assert_true(reef_conv_s8_path(&p, &id, &fd, &od) != REEF_CONV_PATH_C3);
 }

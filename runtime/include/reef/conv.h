@@ -59,7 +59,7 @@ int reef_conv_s8_needs_reference(const reef_conv_params *params,
                                  const reef_per_channel_quant *quant,
                                  const reef_dims *filter_dims);
 
-/* The loop reef_conv_s8 runs these shapes with, in [0, 19): 0 and 1 the
+/* The loop reef_conv_s8 runs these shapes with, in [0, 22): 0 and 1 the
  * 2x2 GEMM (activation range [-128, 127] or clamped), 2 + i the short-K
  * loop i (per K rounded up to 4, clamped, gathered), REEF_CONV_PATH_C3 the
  * first-conv loop (3x3 over 3 channels, stride 2 across, range [-128,
@@ -96,6 +96,11 @@ int reef_conv_s8_resident(const reef_conv_params *params, const reef_dims *input
  * only where the arena does not grow (src/codegen/lower_model.c); a
  * generated header sets the bit when a step got it. */
 #define REEF_CONV_PATH_WEIGHTS 20
+/* The first-conv loop of REEF_CONV_PATH_C3 over 2 input channels (3x3 at
+ * stride 2 across, range [-128, 127], channels a multiple of 4; the fish
+ * nets' temporal [d, s] input): its own bit, so a firmware links only the
+ * channel count its model has (conv.c, conv_c2). */
+#define REEF_CONV_PATH_C2 21
 int32_t reef_conv_s8_weights_buffer_size(const reef_conv_params *params, const reef_dims *input_dims,
                                          const reef_dims *filter_dims, const reef_dims *output_dims);
 int reef_conv_s8_path(const reef_conv_params *params, const reef_dims *input_dims,

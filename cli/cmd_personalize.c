@@ -33,7 +33,7 @@ static void usage(FILE *fp)
             "                        [--hold-back K [--guard-margin M] [--refit-epochs E]]\n"
             "                        [--target host|qemu-m4|stm32l4r5 [--port DEV]] [--work DIR]\n"
             "                        [--params-out FILE] [--stream FRAMES.ds] [--json]\n"
-            "                        [--pseudo P [--pseudo-conf C] [--pseudo-cap K]]\n\n"
+            "                        [--pseudo P [--pseudo-conf C] [--pseudo-cap K] [--pseudo-after E]]\n\n"
             "On-device personalization: the deployed int8 model learns a new site from N\n"
             "labelled frames. The int8 body stays frozen and bit-exact with inference; the\n"
             "tail after the plan's cut is trained by SGD on the device (in float32, or in\n"
@@ -80,7 +80,9 @@ static void usage(FILE *fp)
             "              PSEUDO: it keeps those its updated model answers with top\n"
             "              probability >= C/256 (--pseudo-conf, 230) while the class has\n"
             "              fewer than K training samples (--pseudo-cap, (N + P) / 2), and the\n"
-            "              refit trains on them too. --pseudo 0: the same split, no PSEUDO\n"
+            "              refit trains on them too. --pseudo 0: the same split, no PSEUDO;\n"
+            "              --pseudo-after E: the PSEUDO frames after E epochs of the update,\n"
+            "              before the guard (which then judges them too)\n"
             "  --source    the source training data the replay samples come from\n"
             "  --test      the original test split (accuracy before and after)\n"
             "              (the class names of --site, --source and --test must be the\n"
@@ -405,7 +407,7 @@ static int personalize_split(int argc, char **argv)
 typedef struct run_args {
     const char *model, *plan, *site, *source, *test, *target, *work, *params_out, *port, *stream;
     int labelled, hold_back, guard_margin, refit_epochs, json, labelled_balance;
-    int pseudo, pseudo_conf, pseudo_cap; /* pseudo -1: off */
+    int pseudo, pseudo_conf, pseudo_cap, pseudo_after; /* pseudo -1: off; pseudo_after -1: after the guard */
     uint32_t draw_seed;
 } run_args;
 
@@ -422,7 +424,7 @@ static int parse_run(int argc, char **argv, run_args *a)
         {"guard-margin", required_argument, NULL, 'G'}, {"refit-epochs", required_argument, NULL, 'R'},
         {"labelled-balance", no_argument, NULL, 'B'}, {"stream", required_argument, NULL, 'F'},
         {"pseudo", required_argument, NULL, 'Q'}, {"pseudo-conf", required_argument, NULL, 'C'},
-        {"pseudo-cap", required_argument, NULL, 'K'},
+        {"pseudo-cap", required_argument, NULL, 'K'}, {"pseudo-after", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->target = "host";
@@ -434,7 +436,7 @@ static int parse_run(int argc, char **argv, run_args *a)
     a->guard_margin = 1;
     a->hold_back = -1; /* default: 3 in 10 of the labelled frames (15 of 50) */
     a->refit_epochs = -1; /* default: the plan's refit_epochs */
-    a->pseudo = -1, a->pseudo_conf = 230, a->pseudo_cap = -1;
+    a->pseudo = -1, a->pseudo_conf = 230, a->pseudo_cap = -1, a->pseudo_after = -1;
     long v;
     int c;
     optind = 1;
@@ -483,6 +485,10 @@ static int parse_run(int argc, char **argv, run_args *a)
         case 'K':
             if (cli_parse_int(NAME, "--pseudo-cap", optarg, 0, 255, &v)) return 2;
             a->pseudo_cap = (int)v;
+            break;
+        case 'A':
+            if (cli_parse_int(NAME, "--pseudo-after", optarg, 0, 1000, &v)) return 2;
+            a->pseudo_after = (int)v;
             break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
@@ -553,7 +559,7 @@ static int personalize_run(int argc, char **argv)
                            .hold_back = a.hold_back, .guard_margin = a.guard_margin, .refit_epochs = a.refit_epochs,
                            .draw_seed = a.draw_seed, .labelled_balance = a.labelled_balance, .site_path = a.site, .source = a.source ? &source : NULL,
                            .test = a.test ? &test : NULL, .params_out = a.params_out, .stream = a.stream ? &stream : NULL,
-                           .pseudo_split = a.pseudo >= 0, .pseudo = a.pseudo > 0 ? a.pseudo : 0, .pseudo_conf = a.pseudo_conf,
+                           .pseudo_split = a.pseudo >= 0, .pseudo = a.pseudo > 0 ? a.pseudo : 0, .pseudo_conf = a.pseudo_conf, .pseudo_after = a.pseudo_after,
                            .pseudo_cap = a.pseudo_cap >= 0 ? a.pseudo_cap : (a.labelled + (a.pseudo > 0 ? a.pseudo : 0)) / 2};
     reef_prun_report r;
     memset(&r, 0, sizeof r);

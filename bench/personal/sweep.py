@@ -44,6 +44,7 @@ def main():
     ap.add_argument('--labelled-balance', action='store_true')
     ap.add_argument('--pseudo', help='session 15: PSEUDO frames of the adaptation pool (0: the split alone)')
     ap.add_argument('--pseudo-conf', help='session 15: top probability * 256 a PSEUDO frame is kept at')
+    ap.add_argument('--pseudo-after', help='session 15: the PSEUDO frames after this many epochs, before the guard')
     ap.add_argument('--stream', help='gray frames of every frame (session 13): the device forms the temporal input')
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,6 +64,8 @@ def main():
                     cmd += ['--stream', a.stream]
                 if a.pseudo is not None:
                     cmd += ['--pseudo', a.pseudo]
+                if a.pseudo_after is not None:
+                    cmd += ['--pseudo-after', a.pseudo_after]
                 if a.pseudo_conf is not None:
                     cmd += ['--pseudo-conf', a.pseudo_conf]
                 if a.refit_epochs is not None:

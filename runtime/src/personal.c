@@ -155,6 +155,7 @@ static int do_pseudo(reef_personal *p, const int8_t *frame, uint8_t class_cap, u
     if (probs[best] * 256.0f < (float)conf || have >= class_cap) return 0;
     copy_bytes(p->site + p->site_count * n, p->boundary, (uint32_t)n);
     p->site_labels[p->site_count++] = (uint8_t)best;
+    p->step = 0; /* the next STEP begins a whole epoch over every sample (the order holds the old ones only) */
     out[1] = 1;
     return 0;
 }

@@ -304,6 +304,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         rc = reef_fail(err, "out of memory");
     if (!rc && o->pseudo_split) rc = reef_ppseudo_pool(site, is_labelled, pool, skip, err);
     pseudo.pool = pool, pseudo.frames = o->pseudo, pseudo.class_cap = o->pseudo_cap, pseudo.conf = o->pseudo_conf;
+    pseudo.after_steps = o->pseudo_after >= 0 ? o->pseudo_after * ((o->labelled - o->hold_back + plan->hp.batch_site - 1) / plan->hp.batch_site) : -1;
     if (!rc && o->stream && !(order = malloc(((size_t)o->labelled + 1) * sizeof *order))) rc = reef_fail(err, "out of memory");
     if (!rc && o->stream) rc = stream_records(m, site, is_labelled, nsteps, refit_steps, &t, o, order, &records, &count, r, err);
     else if (!rc && !(records = reef_precords(m, &map, site, is_labelled, NULL, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, o->pseudo_split && o->pseudo > 0 ? &pseudo : NULL, &count))) rc = reef_fail(err, "out of memory");

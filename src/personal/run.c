@@ -129,8 +129,12 @@ uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, c
         reef_input_map_apply(map, reef_dataset_sample(site, i), (size_t)m->input_size, (int8_t *)(r + REEF_PERSONAL_HEADER));
         if (!order) i++;
     }
-    k = put_steps(rec, rs, k, hold, margin, nsteps);
-    /* after the guard: nsend pool frames spread evenly over the pool (in site order) */
+    /* the pool frames after the guard, or after_steps STEPs (the guard then judges them too) */
+    int before = pseudo && pseudo->after_steps >= 0 ? (pseudo->after_steps < nsteps ? pseudo->after_steps : nsteps) : -1;
+    if (before < 0) k = put_steps(rec, rs, k, hold, margin, nsteps);
+    else
+        for (int s = 0; s < before; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
+    /* nsend pool frames spread evenly over the pool (in site order) */
     for (int j = 0; j < nsend; j++) {
         int target = (int)((int64_t)j * npool / nsend), seen = -1;
         uint32_t i = 0;
@@ -142,6 +146,7 @@ uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, c
         reef_input_map_apply(map, reef_dataset_sample(site, i - 1), (size_t)m->input_size,
                              (int8_t *)(r + REEF_PERSONAL_HEADER));
     }
+    if (before >= 0) k = put_steps(rec, rs, k, hold, margin, nsteps - before);
     *count = put_refit_save(rec, rs, k, refit_steps, nread);
     return rec;
 }

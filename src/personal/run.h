@@ -25,6 +25,7 @@ int reef_psteps_total(const reef_pplan *plan, int labelled);
 typedef struct reef_ppseudo {
     const uint8_t *pool; /* (site count) 1: an unlabelled frame of the adaptation pool */
     int frames, class_cap, conf;
+    int after_steps; /* -1: after the GUARD; else after this many of the update's STEPs (before the GUARD, which then judges them too) */
 } reef_ppseudo;
 
 /* The adaptation pool and the frames measured on (session 15), split by
@@ -129,6 +130,7 @@ typedef struct reef_prun_options {
      * fixed in advance: the cost does not depend on how many are kept).
      * pseudo_split 0: every unlabelled frame measured on, no PSEUDO */
     int pseudo_split, pseudo, pseudo_conf, pseudo_cap;
+    int pseudo_after;            /* -1: PSEUDO after the GUARD; E >= 0: after E epochs of the update */
 } reef_prun_options;
 
 typedef struct reef_prun_record_cost {

@@ -860,8 +860,13 @@ static void test_pseudo_keeps_confident(void **state)
         assert_int_equal(out[1], 0);
         assert_int_equal(s.p.site_count, 3);
     }
+    rec[0] = REEF_PERSONAL_STEP;
+    memset(rec + 1, 0, 3);
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    assert_int_equal(s.p.step, 1);
     send_pseudo(&s, &map, 10, 255, q, out); /* at it: kept, with its own answer as the label */
     assert_int_equal(out[1], 1);
+    assert_int_equal(s.p.step, 0); /* the next STEP begins an epoch over all 4 */
     assert_int_equal(s.p.site_count, 4);
     assert_int_equal(s.p.site_labels[3], answer);
     assert_int_equal(reef_tail_predict(&t.tail, s.p.params, t.params0, s.p.site + (size_t)3 * t.tail.in_count, acts), answer);
@@ -879,7 +884,7 @@ static void test_pseudo_keeps_confident(void **state)
     assert_true(fx.site.count <= sizeof pool);
     for (int i = 0; i < 10; i++) is_labelled[i] = 1;
     for (int i = 20; i < 30; i++) pool[i] = 1;
-    reef_ppseudo ps = {.pool = pool, .frames = 4, .class_cap = 9, .conf = 200};
+    reef_ppseudo ps = {.pool = pool, .frames = 4, .class_cap = 9, .conf = 200, .after_steps = -1};
     int count = 0, kinds[16] = {0};
     uint8_t *all = reef_precords(&fx.m, &map, &fx.site, is_labelled, NULL, 3, 1, 5, 4, t.tail.train_count, &ps, &count);
     assert_non_null(all);
@@ -901,6 +906,15 @@ static void test_pseudo_keeps_confident(void **state)
     int8_t *in = malloc((size_t)fx.m.input_size);
     reef_input_map_apply(&map, reef_dataset_sample(&fx.site, 25), (size_t)fx.m.input_size, in);
     assert_memory_equal(all + (size_t)(first + 2) * rs + REEF_PERSONAL_HEADER, in, (size_t)fx.m.input_size);
+    free(all);
+    ps.after_steps = 2; /* before the guard: 2 STEPs, the 4 PSEUDO, the other 3 STEPs, GUARD */
+    int again = 0;
+    all = reef_precords(&fx.m, &map, &fx.site, is_labelled, NULL, 3, 1, 5, 4, t.tail.train_count, &ps, &again);
+    assert_non_null(all);
+    assert_int_equal(again, count);
+    for (int k = 10; k < 19; k++)
+        assert_int_equal(all[(size_t)k * rs], k < 12 || k >= 16 ? REEF_PERSONAL_STEP : k < 16 ? REEF_PERSONAL_PSEUDO : 0);
+    assert_int_equal(all[(size_t)19 * rs], REEF_PERSONAL_GUARD);
     free(in), free(all), free(acts);
     reef_psession_free(&s);
     reef_ptail_free(&t);

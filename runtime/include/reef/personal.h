@@ -54,8 +54,9 @@
  *          probability is at least header byte 3 / 256 and fewer than
  *          header byte 1 training samples of that class are in the site
  *          buffer (class-balanced self-training), the sample joins the
- *          training samples with that class as its label (the STEPs
- *          after it train on it). Nothing is kept after a refused update
+ *          training samples with that class as its label and the step
+ *          count restarts (the STEPs after it are whole epochs over every
+ *          training sample, as after REFIT). Nothing is kept after a refused update
  *          or when the buffer is full (not an error: the host sends a
  *          fixed pool). out: byte 0 = the class, byte 1 = 1 kept, byte
  *          2 = the top probability * 255

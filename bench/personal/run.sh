@@ -2,7 +2,7 @@
 # Reproduces docs/personalization.md's tables: a source model trained
 # without the held-out habitats, its 64K plan, and `reef personalize` on
 # the host over habitats x 3 draws (bench/personal/sweep.py; guard K 15,
-# M 0 since session 15 (1 in sessions 12-14, 0 before), unless --hold-back / --guard-margin / --refit-epochs say otherwise).
+# M 1 since session 12, 0 before, unless --hold-back / --guard-margin / --refit-epochs say otherwise).
 #   bench/personal/run.sh BUILD WORK [r64|gray|slow|nas] [tune|measure] [sweep.py options]
 # r64 (the default since session 13) = archs/fish-nas-2ch-r64-c8e2.arch, the
 # shipped default, at 64x64; its plan is made with --temporal and every run

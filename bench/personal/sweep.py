@@ -36,7 +36,7 @@ def main():
     ap.add_argument('--test')
     ap.add_argument('--draws', default='1,2,3')
     ap.add_argument('--hold-back', default='15')
-    ap.add_argument('--guard-margin', default='0')  # session 15: 0 (1 in sessions 12-14)
+    ap.add_argument('--guard-margin', default='1')
     ap.add_argument('--refit-epochs', default=None)
     ap.add_argument('--target', default='host')
     ap.add_argument('--set', action='append', default=[])

@@ -7,7 +7,7 @@ per-class recall after, and how many updates the guard kept.
   bench/personal/sweep.py --reef build/reef --model src.tflite --plan p.plan \
       --sites 7398,7623,9892 --site-pattern site-{}.ds --source src-train.ds \
       --test src-test.ds [--draws 1,2,3] [--hold-back 15 --guard-margin 1]
-      [--refit-epochs E]
+      [--refit-epochs E] [--pseudo P [--pseudo-conf C]]
       [--set key=value ...]   (plan lines replaced, e.g. --set balance=1)
 """
 import argparse, json, os, subprocess, sys, tempfile
@@ -42,6 +42,9 @@ def main():
     ap.add_argument('--set', action='append', default=[])
     ap.add_argument('--json', action='store_true')
     ap.add_argument('--labelled-balance', action='store_true')
+    ap.add_argument('--pseudo', help='session 15: PSEUDO frames of the adaptation pool (0: the split alone)')
+    ap.add_argument('--pseudo-conf', help='session 15: top probability * 256 a PSEUDO frame is kept at')
+    ap.add_argument('--pseudo-after', help='session 15: the PSEUDO frames after this many epochs, before the guard')
     ap.add_argument('--stream', help='gray frames of every frame (session 13): the device forms the temporal input')
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,6 +62,12 @@ def main():
                     cmd += ['--labelled-balance']
                 if a.stream:
                     cmd += ['--stream', a.stream]
+                if a.pseudo is not None:
+                    cmd += ['--pseudo', a.pseudo]
+                if a.pseudo_after is not None:
+                    cmd += ['--pseudo-after', a.pseudo_after]
+                if a.pseudo_conf is not None:
+                    cmd += ['--pseudo-conf', a.pseudo_conf]
                 if a.refit_epochs is not None:
                     cmd += ['--refit-epochs', a.refit_epochs]
                 r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)

@@ -131,6 +131,35 @@ static int do_add(reef_personal *p, const int8_t *frame, uint8_t label, int held
     return 0;
 }
 
+/* PSEUDO (reef/personal.h): self-training on the frames the camera sees
+ * anyway. The boundary is copied out of the arena first: the tail's
+ * transient buffers lie over it. */
+static int do_pseudo(reef_personal *p, const int8_t *frame, uint8_t class_cap, uint8_t conf, int8_t *out)
+{
+    reef_tail_state s = state_of(p);
+    float probs[REEF_PERSONAL_MAX_CLASSES];
+    int32_t n = p->tail->in_count, c, best = 0, have = 0, k;
+    const float *logits;
+    int status;
+    if (p->refused || p->site_count + p->hold_count >= p->site_cap) return 0;
+    if (p->tail->nclasses > REEF_PERSONAL_MAX_CLASSES) return 1;
+    if ((status = run_body(p, frame))) return status;
+    copy_bytes(p->boundary, p->arena + p->boundary_at, (uint32_t)n);
+    logits = reef_tail_forward(p->tail, p->params, p->params0, p->boundary, s.acts);
+    for (c = 1; c < p->tail->nclasses; c++)
+        if (logits[c] > logits[best]) best = c;
+    (void)reef_train_softmax_xent(probs, logits, p->tail->nclasses, best);
+    for (k = 0; k < p->site_count; k++) have += p->site_labels[k] == best;
+    out[0] = (int8_t)best;
+    out[2] = (int8_t)(uint8_t)(probs[best] * 255.0f);
+    if (probs[best] * 256.0f < (float)conf || have >= class_cap) return 0;
+    copy_bytes(p->site + p->site_count * n, p->boundary, (uint32_t)n);
+    p->site_labels[p->site_count++] = (uint8_t)best;
+    p->step = 0; /* the next STEP begins a whole epoch over every sample (the order holds the old ones only) */
+    out[1] = 1;
+    return 0;
+}
+
 static reef_nvm_status restore_into(const reef_personal *p, const reef_nvm_record *rec, float *params)
 {
     uint32_t length = 0;
@@ -367,8 +396,8 @@ reef_nvm_status reef_personal_restore(reef_personal *p, const reef_nvm_record *r
 
 /* command and label are read before a temporal session's step writes over
  * the header (the firmware reads the record into the input tensor). */
-static int record_command(reef_personal *p, uint8_t command, uint8_t label, const int8_t *record, const int8_t *frame,
-                          int8_t *out, uint32_t out_size)
+static int record_command(reef_personal *p, uint8_t command, uint8_t label, uint8_t conf, const int8_t *record,
+                          const int8_t *frame, int8_t *out, uint32_t out_size)
 {
     float loss = 0.0f;
     int status;
@@ -378,6 +407,7 @@ static int record_command(reef_personal *p, uint8_t command, uint8_t label, cons
     case REEF_PERSONAL_HOLD: return do_add(p, frame, label, 1);
     case REEF_PERSONAL_GUARD: return do_guard(p, (uint8_t)record[2], out);
     case REEF_PERSONAL_REFIT: return do_refit(p, out);
+    case REEF_PERSONAL_PSEUDO: return do_pseudo(p, frame, label, conf, out);
     case REEF_PERSONAL_STEP:
         status = do_step(p, &loss);
         copy_bytes(out, &loss, 4);
@@ -404,19 +434,21 @@ static int record_command(reef_personal *p, uint8_t command, uint8_t label, cons
 
 int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size)
 {
-    uint8_t command = (uint8_t)record[0], label = (uint8_t)record[1];
+    uint8_t command = (uint8_t)record[0], label = (uint8_t)record[1], conf = (uint8_t)record[3];
     const int8_t *frame = record + REEF_PERSONAL_HEADER;
     int status;
     if (out_size < 8) return 4;
     out[0] = out[1] = out[2] = out[3] = 0;
     if (p->temporal && (command == REEF_PERSONAL_SEE || command == REEF_PERSONAL_ADD || command == REEF_PERSONAL_HOLD ||
-                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE))
+                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE ||
+                        command == REEF_PERSONAL_PSEUDO))
         frame = temporal_input(p, record);
-    status = record_command(p, command, label, record, frame, out, out_size);
+    status = record_command(p, command, label, conf, record, frame, out, out_size);
     /* the tail's transient buffers may lie over the backgrounds (the
      * generated firmware shares them: only the intake needs both) */
     if (p->temporal && (command == REEF_PERSONAL_STEP || command == REEF_PERSONAL_GUARD ||
-                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE))
+                        command == REEF_PERSONAL_EVAL || command == REEF_PERSONAL_BEFORE ||
+                        command == REEF_PERSONAL_PSEUDO))
         restart_backgrounds(p);
     return status;
 }

@@ -261,7 +261,7 @@ static int compare_with_prep(const reef_lowered_model *m, const reef_input_map *
     reef_psession s;
     memset(&s, 0, sizeof s);
     if (!rc && !(prec = reef_precords(m, map, site, is_labelled, order, o->hold_back, o->guard_margin, nsteps,
-                                      refit_steps, t->tail.train_count, &pcount)))
+                                      refit_steps, t->tail.train_count, NULL, &pcount)))
         rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_psession_init(&s, m, t, plan, replay, replay_labels, err);
     if (!rc) rc = reef_prun_host(&s, prec, pcount, reef_precord_size(m), got, NULL, NULL, err);
@@ -286,17 +286,28 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     memset(&s, 0, sizeof s);
     int count = 0, nsteps = reef_psteps_total(plan, o->labelled - o->hold_back);
     /* the refit: refit_epochs whole epochs over every labelled frame */
+    int refit_frames = o->labelled + (o->pseudo_split && o->pseudo > 0 ? o->pseudo : 0);
+    if (refit_frames > plan->site_cap) refit_frames = plan->site_cap;
     int refit_steps = o->hold_back > 0 && o->refit_epochs > 0
-                          ? (o->labelled + plan->hp.batch_site - 1) / plan->hp.batch_site * o->refit_epochs : 0;
+                          ? (refit_frames + plan->hp.batch_site - 1) / plan->hp.batch_site * o->refit_epochs : 0;
+    uint8_t *pool = NULL, *skip = NULL; /* pseudo_split: the adaptation pool, the frames not measured on */
+    reef_ppseudo pseudo = {0};
     int8_t guard[5] = {1, 0, 0, 0, 0};
     int rc = check_inputs(m, &t, plan, site, o, err);
     if (!rc) rc = reef_input_map_from_graph(g, &map, err);
     if (!rc) rc = build_replay(g, m, &t, plan, o, &replay, &replay_labels, err);
     if (!rc && !(is_labelled = malloc(site->count))) rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_pdraw(site, o->labelled, o->draw_seed, o->labelled_balance, is_labelled, err);
+    if (!rc && o->pseudo_split && o->stream)
+        rc = reef_fail(err, "--pseudo: not with --stream yet (the pool's clips would need their own frames sent)");
+    if (!rc && o->pseudo_split && (!(pool = calloc(site->count, 1)) || !(skip = calloc(site->count, 1))))
+        rc = reef_fail(err, "out of memory");
+    if (!rc && o->pseudo_split) rc = reef_ppseudo_pool(site, is_labelled, pool, skip, err);
+    pseudo.pool = pool, pseudo.frames = o->pseudo, pseudo.class_cap = o->pseudo_cap, pseudo.conf = o->pseudo_conf;
+    pseudo.after_steps = o->pseudo_after >= 0 ? o->pseudo_after * ((o->labelled - o->hold_back + plan->hp.batch_site - 1) / plan->hp.batch_site) : -1;
     if (!rc && o->stream && !(order = malloc(((size_t)o->labelled + 1) * sizeof *order))) rc = reef_fail(err, "out of memory");
     if (!rc && o->stream) rc = stream_records(m, site, is_labelled, nsteps, refit_steps, &t, o, order, &records, &count, r, err);
-    else if (!rc && !(records = reef_precords(m, &map, site, is_labelled, NULL, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, &count))) rc = reef_fail(err, "out of memory");
+    else if (!rc && !(records = reef_precords(m, &map, site, is_labelled, NULL, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, o->pseudo_split && o->pseudo > 0 ? &pseudo : NULL, &count))) rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + refit_steps + 1) * sizeof(float));
     if (!rc && (!params || !losses)) rc = reef_fail(err, "out of memory");
@@ -337,11 +348,12 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         rc = reef_fail(err, "the weights trained on qemu-m4 differ from the host's: the update is not bit-identical");
     /* a refused update leaves the device on its deployed int8 model (EVAL) */
     int refused = !rc && o->hold_back > 0 && !r->guard_kept;
-    if (!rc) rc = reef_peval(m, &t, &map, site, is_labelled, params, refused, &r->site, err);
+    if (!rc) rc = reef_peval(m, &t, &map, site, skip ? skip : is_labelled, params, refused, &r->site, err);
     if (!rc && o->test) rc = reef_peval(m, &t, &map, o->test, NULL, params, refused, &r->test, err);
     if (!rc && o->params_out) rc = save_params(o->params_out, params, t.tail.train_count, err);
     reef_psession_free(&s);
     free(replay), free(replay_labels), free(is_labelled), free(records), free(order), free(params), free(losses);
+    free(pool), free(skip);
     reef_ptail_free(&t);
     return rc;
 }

@@ -59,16 +59,22 @@ int reef_pread_records(uint32_t train_count)
     return (int)((train_count * 4u + REEF_PERSONAL_OUT - 1) / REEF_PERSONAL_OUT);
 }
 
-/* The records after the labelled frames: the STEPs, GUARD, REFIT and its
- * STEPs, SAVE and the READs, from record k on; returns the next k. */
-static int put_update_records(uint8_t *rec, size_t rs, int k, int hold, int margin, int nsteps, int refit_steps,
-                              int nread)
+/* The records after the labelled frames: the STEPs and GUARD from record k
+ * on (put_steps), then REFIT and its STEPs, SAVE and the READs
+ * (put_refit_save); each returns the next k. PSEUDO records go between
+ * the two. */
+static int put_steps(uint8_t *rec, size_t rs, int k, int hold, int margin, int nsteps)
 {
     for (int s = 0; s < nsteps; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
     if (hold > 0) {
         rec[(size_t)k * rs] = REEF_PERSONAL_GUARD;
         rec[(size_t)k++ * rs + 2] = (uint8_t)margin;
     }
+    return k;
+}
+
+static int put_refit_save(uint8_t *rec, size_t rs, int k, int refit_steps, int nread)
+{
     if (refit_steps > 0) {
         rec[(size_t)k++ * rs] = REEF_PERSONAL_REFIT;
         for (int s = 0; s < refit_steps; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
@@ -81,6 +87,12 @@ static int put_update_records(uint8_t *rec, size_t rs, int k, int hold, int marg
         r[3] = (uint8_t)(c >> 8);
     }
     return k;
+}
+
+static int put_update_records(uint8_t *rec, size_t rs, int k, int hold, int margin, int nsteps, int refit_steps,
+                              int nread)
+{
+    return put_refit_save(rec, rs, put_steps(rec, rs, k, hold, margin, nsteps), refit_steps, nread);
 }
 
 static int update_record_count(int hold, int nsteps, int refit_steps, int nread)
@@ -97,13 +109,14 @@ static int is_held(int ordinal, int hold, int labelled)
 
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
                        const uint8_t *is_labelled, const uint32_t *order, int hold, int margin, int nsteps,
-                       int refit_steps, uint32_t train_count, int *count)
+                       int refit_steps, uint32_t train_count, const reef_ppseudo *pseudo, int *count)
 {
     size_t rs = reef_precord_size(m);
-    int nread = reef_pread_records(train_count), labelled = 0;
-    for (uint32_t i = 0; i < site->count; i++) labelled += is_labelled[i];
+    int nread = reef_pread_records(train_count), labelled = 0, npool = 0, nsend = 0;
+    for (uint32_t i = 0; i < site->count; i++) labelled += is_labelled[i], npool += pseudo && pseudo->pool[i];
+    if (pseudo && hold > 0) nsend = pseudo->frames < npool ? pseudo->frames : npool;
     if (hold <= 0) refit_steps = 0;
-    uint8_t *rec = calloc((size_t)(labelled + update_record_count(hold, nsteps, refit_steps, nread)), rs);
+    uint8_t *rec = calloc((size_t)(labelled + nsend + update_record_count(hold, nsteps, refit_steps, nread)), rs);
     if (!rec) return NULL;
     int k = 0;
     for (uint32_t q = 0, i = 0; (int)k < labelled; q++) {
@@ -116,8 +129,44 @@ uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, c
         reef_input_map_apply(map, reef_dataset_sample(site, i), (size_t)m->input_size, (int8_t *)(r + REEF_PERSONAL_HEADER));
         if (!order) i++;
     }
-    *count = put_update_records(rec, rs, k, hold, margin, nsteps, refit_steps, nread);
+    /* the pool frames after the guard, or after_steps STEPs (the guard then judges them too) */
+    int before = pseudo && pseudo->after_steps >= 0 ? (pseudo->after_steps < nsteps ? pseudo->after_steps : nsteps) : -1;
+    if (before < 0) k = put_steps(rec, rs, k, hold, margin, nsteps);
+    else
+        for (int s = 0; s < before; s++) rec[(size_t)k++ * rs] = REEF_PERSONAL_STEP;
+    /* nsend pool frames spread evenly over the pool (in site order) */
+    for (int j = 0; j < nsend; j++) {
+        int target = (int)((int64_t)j * npool / nsend), seen = -1;
+        uint32_t i = 0;
+        while (seen < target) seen += pseudo->pool[i++];
+        uint8_t *r = rec + (size_t)k++ * rs;
+        r[0] = REEF_PERSONAL_PSEUDO;
+        r[1] = (uint8_t)pseudo->class_cap;
+        r[3] = (uint8_t)pseudo->conf;
+        reef_input_map_apply(map, reef_dataset_sample(site, i - 1), (size_t)m->input_size,
+                             (int8_t *)(r + REEF_PERSONAL_HEADER));
+    }
+    if (before >= 0) k = put_steps(rec, rs, k, hold, margin, nsteps - before);
+    *count = put_refit_save(rec, rs, k, refit_steps, nread);
     return rec;
+}
+
+int reef_ppseudo_pool(const reef_dataset *site, const uint8_t *is_labelled, uint8_t *pool, uint8_t *skip,
+                      reef_error *err)
+{
+    uint32_t *order = malloc((site->count + 1) * sizeof *order), *starts = malloc((site->count + 2) * sizeof *starts);
+    uint32_t nclips = 0;
+    int rc = order && starts ? 0 : reef_fail(err, "out of memory");
+    if (!rc) rc = reef_dataset_clip_order(site, order, starts, &nclips, err);
+    for (uint32_t c = 0; !rc && c < nclips; c++)
+        for (uint32_t q = starts[c]; q < starts[c + 1]; q++) {
+            uint32_t i = order[q];
+            /* by time: the clip's first half (the camera saw it before) */
+            pool[i] = !is_labelled[i] && 2 * (q - starts[c]) < starts[c + 1] - starts[c];
+            skip[i] = is_labelled[i] || pool[i];
+        }
+    free(order), free(starts);
+    return rc;
 }
 
 uint8_t *reef_precords_stream(const reef_lowered_model *m, const reef_dataset *site, const reef_dataset *stream,

@@ -18,15 +18,33 @@ int reef_pdraw(const reef_dataset *site, int labelled, uint32_t seed, int balanc
 /* Update steps of the plan for `labelled` frames. */
 int reef_psteps_total(const reef_pplan *plan, int labelled);
 
+/* Self-training (session 15): after the GUARD, `frames` PSEUDO records of
+ * the site's pool frames (spread evenly over them), each with the class
+ * cap (training samples of one class, header byte 1) and the confidence
+ * (top softmax probability * 256, header byte 3) the device keeps it at. */
+typedef struct reef_ppseudo {
+    const uint8_t *pool; /* (site count) 1: an unlabelled frame of the adaptation pool */
+    int frames, class_cap, conf;
+    int after_steps; /* -1: after the GUARD; else after this many of the update's STEPs (before the GUARD, which then judges them too) */
+} reef_ppseudo;
+
+/* The adaptation pool and the frames measured on (session 15), split by
+ * time: in each of the site's clips (frame order) the unlabelled frames of
+ * the first half are the pool (pool[i] = 1), those of the second half are
+ * measured on (skip[i] = 0); labelled frames are skipped. */
+int reef_ppseudo_pool(const reef_dataset *site, const uint8_t *is_labelled, uint8_t *pool, uint8_t *skip,
+                      reef_error *err);
+
 /* The records: ADD per labelled frame (HOLD for `hold` of them, spread
  * evenly over the order sent: the site's, or order's, the labelled frames'
  * site indices, when not NULL), nsteps STEP, GUARD when hold > 0, then
  * (hold > 0 and refit_steps > 0) REFIT and refit_steps STEP, one SAVE,
  * then the READs of train_count floats (malloc'd, count *
- * reef_precord_size(m) bytes; NULL when out of memory). */
+ * reef_precord_size(m) bytes; NULL when out of memory). With pseudo (may be
+ * NULL) and hold > 0, its PSEUDO records come between GUARD and REFIT. */
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
                        const uint8_t *is_labelled, const uint32_t *order, int hold, int margin, int nsteps,
-                       int refit_steps, uint32_t train_count, int *count);
+                       int refit_steps, uint32_t train_count, const reef_ppseudo *pseudo, int *count);
 /* The same update for a temporal session (session 13, reef/personal.h):
  * every frame of each of stream's clips (a gray dataset of every frame the
  * camera saw, e.g. `reef prep --split frames`, same size as the site) that
@@ -80,6 +98,15 @@ int reef_peval(const reef_lowered_model *m, const reef_ptail *t, const reef_inpu
 int reef_peval_nclasses(const reef_peval_result *r);
 
 /* ---- a whole run (reef personalize) ---------------------------------------- */
+
+/* The guard's default margin (`reef personalize --guard-margin`, and what
+ * `plan --tune` measures with): 1 since session 12. Session 15 measured 0
+ * (at least as many held-back frames right, the lower loss wins a tie):
+ * it keeps 4 of the 6 updates margin 1 refuses at a site the deployed
+ * model already answers at 97%, but its gain on the tuning habitats is
+ * inside their noise and it flips plan --tune's choice on 0.07 points
+ * (docs/personalization.md, "Session 15"): not adopted. */
+#define REEF_PGUARD_MARGIN 1
 #include <stdio.h>
 
 typedef struct reef_prun_options {
@@ -103,6 +130,16 @@ typedef struct reef_prun_options {
      * session, reef_precords_stream); NULL: records carry the site's
      * prepped inputs */
     const reef_dataset *stream;
+    /* (session 15) self-training: pseudo_split splits the site's unlabelled
+     * frames into an adaptation pool and the frames measured on
+     * (reef_ppseudo_pool) and sends `pseudo` PSEUDO records of the pool
+     * after the guard, kept at top probability >= pseudo_conf / 256 up to
+     * pseudo_cap training samples a class; the refit then runs
+     * refit_epochs epochs over labelled + pseudo frames (its step count
+     * fixed in advance: the cost does not depend on how many are kept).
+     * pseudo_split 0: every unlabelled frame measured on, no PSEUDO */
+    int pseudo_split, pseudo, pseudo_conf, pseudo_cap;
+    int pseudo_after;            /* -1: PSEUDO after the GUARD; E >= 0: after E epochs of the update */
 } reef_prun_options;
 
 typedef struct reef_prun_record_cost {

@@ -805,13 +805,119 @@ static void run_session(reef_psession *s, const reef_lowered_model *m, const ree
     int count = 0, nsteps = reef_psteps_total(p, 12 - hold);
     assert_true(fx.site.count <= sizeof is_labelled);
     if (reef_pdraw(&fx.site, 12, 3, 0, is_labelled, &err)) fail_msg("%s", err.msg);
-    uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, NULL, hold, margin, nsteps, 0, t->tail.train_count, &count);
+    uint8_t *rec = reef_precords(m, map, &fx.site, is_labelled, NULL, hold, margin, nsteps, 0, t->tail.train_count, NULL, &count);
     assert_non_null(rec);
     int8_t reset[4096] = {REEF_PERSONAL_RESET}, out[REEF_PERSONAL_OUT];
     assert_true(reef_precord_size(m) <= sizeof reset);
     assert_int_equal(reef_personal_record(&s->p, reset, out, sizeof out), 0);
     if (reef_prun_host(s, rec, count, reef_precord_size(m), params, NULL, NULL, &err)) fail_msg("%s", err.msg);
     free(rec);
+}
+
+/* PSEUDO (session 15): the device keeps an unlabelled frame as a training
+ * sample, labelled with its own answer, only when the answer's top
+ * probability reaches the record's threshold, its class is under the cap
+ * and the buffer has room; the records put the pool frames between GUARD
+ * and REFIT. */
+static void send_pseudo(reef_psession *s, const reef_input_map *map, int i, int cap, int conf, int8_t *out)
+{
+    int8_t rec[4096] = {0};
+    rec[0] = REEF_PERSONAL_PSEUDO, rec[1] = (int8_t)cap, rec[3] = (int8_t)(uint8_t)conf;
+    reef_input_map_apply(map, reef_dataset_sample(&fx.site, (uint32_t)i), (size_t)fx.m.input_size, rec + REEF_PERSONAL_HEADER);
+    assert_int_equal(reef_personal_record(&s->p, rec, out, REEF_PERSONAL_OUT), 0);
+}
+
+static void test_pseudo_keeps_confident(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    reef_error err;
+    reef_ptail t;
+    reef_input_map map;
+    reef_psession s;
+    plan_for(&p);
+    p.replay_count = 0, p.hp.batch_replay = 0;
+    p.site_cap = 8;
+    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
+    if (reef_input_map_from_graph(&fx.g, &map, &err)) fail_msg("%s", err.msg);
+    if (reef_psession_init(&s, &fx.m, &t, &p, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    int8_t rec[4096] = {0}, out[REEF_PERSONAL_OUT];
+    float *acts = malloc((size_t)t.tail.act_count * sizeof(float));
+    for (int i = 0; i < 4; i++) { /* 3 trained, 1 held back */
+        rec[0] = i == 3 ? REEF_PERSONAL_HOLD : REEF_PERSONAL_ADD;
+        rec[1] = (int8_t)fx.site.labels[i];
+        reef_input_map_apply(&map, reef_dataset_sample(&fx.site, i), (size_t)fx.m.input_size, rec + REEF_PERSONAL_HEADER);
+        assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    }
+    send_pseudo(&s, &map, 10, 0, 0, out); /* cap 0: answers, keeps nothing */
+    assert_int_equal(out[1], 0);
+    assert_int_equal(s.p.site_count, 3);
+    int answer = out[0], q = (uint8_t)out[2];
+    assert_true(answer >= 0 && answer < t.tail.nclasses);
+    assert_true(q >= 255 / t.tail.nclasses - 1); /* the top class's probability */
+    if (q <= 253) { /* above its probability: not kept */
+        send_pseudo(&s, &map, 10, 255, q + 2, out);
+        assert_int_equal(out[1], 0);
+        assert_int_equal(s.p.site_count, 3);
+    }
+    rec[0] = REEF_PERSONAL_STEP;
+    memset(rec + 1, 0, 3);
+    assert_int_equal(reef_personal_record(&s.p, rec, out, sizeof out), 0);
+    assert_int_equal(s.p.step, 1);
+    send_pseudo(&s, &map, 10, 255, q, out); /* at it: kept, with its own answer as the label */
+    assert_int_equal(out[1], 1);
+    assert_int_equal(s.p.step, 0); /* the next STEP begins an epoch over all 4 */
+    assert_int_equal(s.p.site_count, 4);
+    assert_int_equal(s.p.site_labels[3], answer);
+    assert_int_equal(reef_tail_predict(&t.tail, s.p.params, t.params0, s.p.site + (size_t)3 * t.tail.in_count, acts), answer);
+    int have = 0;
+    for (int k = 0; k < 4; k++) have += s.p.site_labels[k] == answer;
+    send_pseudo(&s, &map, 10, have, 0, out); /* the class is at its cap */
+    assert_int_equal(out[1], 0);
+    assert_int_equal(s.p.site_count, 4);
+    for (int k = 0; k < 6; k++) send_pseudo(&s, &map, 11 + k, 255, 0, out); /* room for 3 more (1 held back) */
+    assert_int_equal(s.p.site_count, 7);
+    assert_int_equal(s.p.site_count + s.p.hold_count, p.site_cap);
+    assert_int_equal(out[1], 0);
+    /* the records: PSEUDO frames of the pool after GUARD, before REFIT */
+    uint8_t is_labelled[64] = {0}, pool[64] = {0};
+    assert_true(fx.site.count <= sizeof pool);
+    for (int i = 0; i < 10; i++) is_labelled[i] = 1;
+    for (int i = 20; i < 30; i++) pool[i] = 1;
+    reef_ppseudo ps = {.pool = pool, .frames = 4, .class_cap = 9, .conf = 200, .after_steps = -1};
+    int count = 0, kinds[16] = {0};
+    uint8_t *all = reef_precords(&fx.m, &map, &fx.site, is_labelled, NULL, 3, 1, 5, 4, t.tail.train_count, &ps, &count);
+    assert_non_null(all);
+    size_t rs = reef_precord_size(&fx.m);
+    int guard_at = -1, refit_at = -1, first = -1, last = -1;
+    for (int k = 0; k < count; k++) {
+        const uint8_t *r = all + (size_t)k * rs;
+        kinds[r[0] & 15]++;
+        if (r[0] == REEF_PERSONAL_GUARD) guard_at = k;
+        if (r[0] == REEF_PERSONAL_REFIT) refit_at = k;
+        if (r[0] != REEF_PERSONAL_PSEUDO) continue;
+        if (first < 0) first = k;
+        last = k;
+        assert_int_equal(r[1], 9), assert_int_equal(r[3], 200);
+    }
+    assert_int_equal(kinds[REEF_PERSONAL_PSEUDO], 4);
+    assert_true(guard_at < first && last < refit_at && refit_at - first == 4);
+    /* the pool's frames 20, 22, 25, 27 (spread evenly), as the input map gives them */
+    int8_t *in = malloc((size_t)fx.m.input_size);
+    reef_input_map_apply(&map, reef_dataset_sample(&fx.site, 25), (size_t)fx.m.input_size, in);
+    assert_memory_equal(all + (size_t)(first + 2) * rs + REEF_PERSONAL_HEADER, in, (size_t)fx.m.input_size);
+    free(all);
+    ps.after_steps = 2; /* before the guard: 2 STEPs, the 4 PSEUDO, the other 3 STEPs, GUARD */
+    int again = 0;
+    all = reef_precords(&fx.m, &map, &fx.site, is_labelled, NULL, 3, 1, 5, 4, t.tail.train_count, &ps, &again);
+    assert_non_null(all);
+    assert_int_equal(again, count);
+    for (int k = 10; k < 19; k++)
+        assert_int_equal(all[(size_t)k * rs], k < 12 || k >= 16 ? REEF_PERSONAL_STEP : k < 16 ? REEF_PERSONAL_PSEUDO : 0);
+    assert_int_equal(all[(size_t)19 * rs], REEF_PERSONAL_GUARD);
+    free(in), free(all), free(acts);
+    reef_psession_free(&s);
+    reef_ptail_free(&t);
 }
 
 /* --labelled-balance (session 12): the draw takes the classes in equal
@@ -1246,6 +1352,7 @@ int main(void)
         cmocka_unit_test(test_guard_old_copy_from_nvm),
         cmocka_unit_test(test_refit_moves_held_back),
         cmocka_unit_test(test_refit_after_refusal_is_nothing),
+        cmocka_unit_test(test_pseudo_keeps_confident),
         cmocka_unit_test(test_lr_decay_per_epoch),
         cmocka_unit_test(test_draw_balanced),
         cmocka_unit_test(test_tune_pick),

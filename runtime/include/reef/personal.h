@@ -49,6 +49,17 @@
  *          them) go on training the accepted parameters on all the
  *          labelled frames; after a refusal it does nothing. out: byte 0 =
  *          the samples now trained on (clamped to 127)
+ *   PSEUDO (session 15) an unlabelled frame the camera saw: body and tail
+ *          with the trained parameters; when the top class's softmax
+ *          probability is at least header byte 3 / 256 and fewer than
+ *          header byte 1 training samples of that class are in the site
+ *          buffer (class-balanced self-training), the sample joins the
+ *          training samples with that class as its label and the step
+ *          count restarts (the STEPs after it are whole epochs over every
+ *          training sample, as after REFIT). Nothing is kept after a refused update
+ *          or when the buffer is full (not an error: the host sends a
+ *          fixed pool). out: byte 0 = the class, byte 1 = 1 kept, byte
+ *          2 = the top probability * 255
  *
  * Temporal sessions (temporal != NULL, session 13): the model's input is
  * the camera's temporal context [d, s] (reef/background.h), and every
@@ -90,6 +101,7 @@ enum {
     REEF_PERSONAL_GUARD = 9,
     REEF_PERSONAL_REFIT = 10,
     REEF_PERSONAL_SEE = 11,
+    REEF_PERSONAL_PSEUDO = 12,
 };
 #define REEF_PERSONAL_CLIP_START 1u /* header byte 2 of a temporal session's frame record */
 #define REEF_PERSONAL_MAX_CLASSES 16

@@ -97,6 +97,19 @@ static void plan_for_scheme(reef_pplan *p, int scheme)
 
 static void plan_for(reef_pplan *p) { plan_for_scheme(p, REEF_SCHEME_FLOAT); }
 
+/* A session on the fixture without replay: the plan (site_cap 0 keeps its
+ * own), its float tail, the input map and the session over them. */
+static void open_without_replay(reef_pplan *p, int site_cap, reef_ptail *t, reef_input_map *map, reef_psession *s)
+{
+    reef_error err;
+    plan_for(p);
+    p->replay_count = 0, p->hp.batch_replay = 0;
+    if (site_cap) p->site_cap = site_cap;
+    if (reef_ptail_build(&fx.g, &fx.m, p->boundary_step, p->train, p->ntrain, t, &err)) fail_msg("%s", err.msg);
+    if (reef_input_map_from_graph(&fx.g, map, &err)) fail_msg("%s", err.msg);
+    if (reef_psession_init(s, &fx.m, t, p, NULL, NULL, &err)) fail_msg("%s", err.msg);
+}
+
 /* The float tail with the deployed weights against the int8 steps: the
  * logits agree within 3 output quantization steps (requantization rounds
  * once per layer). */
@@ -479,16 +492,10 @@ static void test_refit_moves_held_back(void **state)
 {
     (void)state;
     reef_pplan p;
-    reef_error err;
     reef_ptail t;
     reef_input_map map;
     reef_psession s;
-    plan_for(&p);
-    p.replay_count = 0, p.hp.batch_replay = 0;
-    p.site_cap = 12; /* full: the held-back block touches the training block */
-    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
-    if (reef_input_map_from_graph(&fx.g, &map, &err)) fail_msg("%s", err.msg);
-    if (reef_psession_init(&s, &fx.m, &t, &p, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    open_without_replay(&p, 12, &t, &map, &s); /* full: the held-back block touches the training block */
     int32_t n = t.tail.in_count;
     int8_t rec[4096] = {0}, out[REEF_PERSONAL_OUT];
     assert_true(reef_precord_size(&fx.m) <= sizeof rec);
@@ -831,16 +838,10 @@ static void test_pseudo_keeps_confident(void **state)
 {
     (void)state;
     reef_pplan p;
-    reef_error err;
     reef_ptail t;
     reef_input_map map;
     reef_psession s;
-    plan_for(&p);
-    p.replay_count = 0, p.hp.batch_replay = 0;
-    p.site_cap = 8;
-    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
-    if (reef_input_map_from_graph(&fx.g, &map, &err)) fail_msg("%s", err.msg);
-    if (reef_psession_init(&s, &fx.m, &t, &p, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    open_without_replay(&p, 8, &t, &map, &s);
     int8_t rec[4096] = {0}, out[REEF_PERSONAL_OUT];
     float *acts = malloc((size_t)t.tail.act_count * sizeof(float));
     for (int i = 0; i < 4; i++) { /* 3 trained, 1 held back */
@@ -957,15 +958,10 @@ static void test_guard_old_copy_from_nvm(void **state)
 {
     (void)state;
     reef_pplan p;
-    reef_error err;
     reef_ptail t;
     reef_input_map map;
     reef_psession s;
-    plan_for(&p);
-    p.replay_count = 0, p.hp.batch_replay = 0;
-    if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
-    if (reef_input_map_from_graph(&fx.g, &map, &err)) fail_msg("%s", err.msg);
-    if (reef_psession_init(&s, &fx.m, &t, &p, NULL, NULL, &err)) fail_msg("%s", err.msg);
+    open_without_replay(&p, 0, &t, &map, &s);
     static uint8_t mem[1 << 16];
     reef_nvm nvm;
     reef_nvm_record rec;

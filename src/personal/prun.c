@@ -326,6 +326,8 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->replay_correct_after = guard[3];
         r->replay_correct_before = guard[4];
         r->refit_epochs = refit_steps ? o->refit_epochs : 0;
+        r->pseudo_split = o->pseudo_split;
+        r->pseudo_frames = o->pseudo_split && o->hold_back > 0 ? o->pseudo : 0;
         r->refit_steps = refit_steps;
         r->steps = nsteps;
         r->boundary_step = t.boundary_step;
@@ -405,6 +407,10 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
         }
         reef_json_kv_int(&j, "refit_epochs", r->refit_epochs);
         reef_json_kv_int(&j, "refit_steps", r->refit_steps);
+    }
+    if (r->pseudo_split) { /* the site figures are then on the clips' second halves only */
+        reef_json_kv_bool(&j, "site_measured_on_second_halves", 1);
+        reef_json_kv_int(&j, "pseudo_frames", r->pseudo_frames);
     }
     reef_json_kv_int(&j, "boundary_step", r->boundary_step);
     reef_json_kv_int(&j, "tail_layers", r->tail_layers);

@@ -155,6 +155,7 @@ typedef struct reef_prun_report {
     int hold_back, guard_kept, held_correct_after, held_correct_before; /* GUARD's answer */
     int guard_replay, replay_correct_after, replay_correct_before;     /* replay samples it scored */
     int refit_epochs, refit_steps;  /* refit_steps: STEP records after REFIT (no-ops when refused) */
+    int pseudo_split, pseudo_frames; /* session 15: site figures on the clips' second halves; PSEUDO records sent */
     reef_peval_result site, test;
     /* stm32l4r5 */
     int board_built, board_ran;  /* firmware built; run on the board through port */

@@ -45,6 +45,15 @@ static void st_fill(int n_in, int n_f, int n_c, int k)
     }
 }
 
+/* One channel of n_c moved off the folded requantization: a shift of -1,
+ * one of -24..-31 or a zero multiplier (with any shift). */
+static void st_other_requant(int n_c)
+{
+    const int o = st_in(0, n_c - 1), kind = st_in(0, 2);
+    if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
+    else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
+}
+
 static int32_t st_conv(void)
 {
     reef_dims in = {st_in(1, 2), st_in(1, 12), st_in(1, 12), st_in(1, 24)};
@@ -250,11 +259,7 @@ static int32_t st_conv_paired(void)
      * four-position loop (conv_channels_quad_folded_asm); one call in
      * three changes one channel: a shift of -1 (conv_channels_quad_paired_asm),
      * -24..-31 (conv_channels_quad_split_asm) or a zero multiplier (folded) */
-    if (st_conv_paired_calls++ % 3 == 2) {
-        const int o = st_in(0, f.n - 1), kind = st_in(0, 2);
-        if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
-        else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
-    }
+    if (st_conv_paired_calls++ % 3 == 2) st_other_requant(f.n);
     if (edge) {
         for (int i = 0; i < f.n * k; i++) st_filter[i] = (int8_t)(st_rnd() % 2 ? 127 : -127);
         for (int i = 0; i < in.n * in.h * in.w * in.c; i++) st_input[i] = (int8_t)(st_rnd() % 4 ? -128 : 127);
@@ -294,11 +299,7 @@ static int32_t st_conv_resident(void)
     const int32_t k = f.h * f.w * in.c;
     int8_t *paired = st_filter + sizeof st_filter / 2;
     st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
-    if (st_in(0, 2) == 0) {
-        const int o = st_in(0, f.n - 1), kind = st_in(0, 2);
-        if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
-        else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
-    }
+    if (st_in(0, 2) == 0) st_other_requant(f.n);
     if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
     reef_conv_s8_pair(&f, st_filter, paired);
     reef_conv_params pp = p;
@@ -331,11 +332,7 @@ static int32_t st_conv_weights(void)
     /* one in four filters off a word boundary: the copy's byte loop, not LDM/STM */
     int8_t *paired = st_filter + sizeof st_filter / 2 + (st_in(0, 3) == 0);
     st_fill(in.n * in.h * in.w * in.c, f.n * k, f.n, k);
-    if (st_in(0, 2) == 0) {
-        const int o = st_in(0, f.n - 1), kind = st_in(0, 2);
-        if (kind == 2) st_mult[o] = 0, st_shift[o] = (int8_t)st_in(-31, 3);
-        else st_shift[o] = (int8_t)(kind ? -1 : -st_in(24, 31));
-    }
+    if (st_in(0, 2) == 0) st_other_requant(f.n);
     if (!reef_conv_s8_pairable(&p, &q, &in, &f, &out, st_filter)) return 1000000;
     reef_conv_s8_pair(&f, st_filter, paired);
     reef_conv_params pp = p;

@@ -104,8 +104,10 @@ static int32_t round8(int32_t v) { return (v + 7) & ~7; }
 
 /* The path bits of REEF_CONV_PATHS (conv.h): the 2x2 GEMM plain or
  * clamped, then the short-K loop per (K4, clamped, gathered), then the
- * first-conv loop (conv_c3). A firmware
- * whose model header lists its paths compiles only those loops. */
+ * first-conv loop over 3 input channels (conv_c3), the resident and the
+ * weights-in-RAM paths, and the first-conv loop over 2 channels (conv_c2,
+ * bit 21). A firmware whose model header lists its paths compiles only
+ * those loops. */
 enum { CONV_PATH_PAIRS = 0, CONV_PATH_PAIRS_CLAMPED = 1, CONV_PATH_SMALL = 2, CONV_PATH_C3 = REEF_CONV_PATH_C3,
        CONV_PATH_RESIDENT = REEF_CONV_PATH_RESIDENT, CONV_PATH_WEIGHTS = REEF_CONV_PATH_WEIGHTS,
        CONV_PATH_C2 = REEF_CONV_PATH_C2, CONV_PATH_COUNT = 22 };

@@ -148,22 +148,104 @@ TRAIN_INLINE void gemm_block4x4(float *c, int32_t ldc, const float *init, int32_
 }
 
 /* The 4x4 blocks of c: as or bs of 1 (the block's rows or columns adjacent)
- * become constants, so their loads take immediate offsets from one pointer. */
+ * become constants, so their loads take immediate offsets from one pointer.
+ * When a's rows are apart (a 1x1 conv's input pixels forward, its output
+ * gradient's pixels backward), each row block of a is first gathered into
+ * rows (K, 4) on the stack, so that every column block reads it adjacent:
+ * on the M4 the 8 loads of a step then run back to back (pipelined) with
+ * no address arithmetic between them (about 70 -> 50 modeled cycles per
+ * 16 multiply-adds). The same values in the same order: the same sums. */
+#define GEMM_GATHER_FLOATS 256 /* of stack: a row block of K <= 64 (4x4) or K <= 32 (8x2) */
+
 static void gemm_blocks(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m4, int32_t n4, int32_t K,
                         gemm_operand a, gemm_operand b)
 {
-    int32_t i, j;
-    for (i = 0; i < m4; i += 4)
+    float rows[GEMM_GATHER_FLOATS];
+    int32_t i, j, k, gather = a.step_block != 1 && 4 * K <= GEMM_GATHER_FLOATS;
+    for (i = 0; i < m4; i += 4) {
+        const float *ai = a.at + i * a.step_block;
+        int32_t as = a.step_block, ak = a.step_k;
+        if (gather) {
+            for (k = 0; k < K; k++) {
+                const float *v = ai + k * ak;
+                rows[4 * k] = v[0], rows[4 * k + 1] = v[as], rows[4 * k + 2] = v[2 * as], rows[4 * k + 3] = v[3 * as];
+            }
+        }
         for (j = 0; j < n4; j += 4) {
             float *cb = c + i * ldc + j;
-            const float *ib = init + i * ldi + j, *ab = a.at + i * a.step_block, *bb = b.at + j * b.step_block;
-            if (a.step_block == 1 && b.step_block == 1)
-                gemm_block4x4(cb, ldc, ib, ldi, ab, 1, a.step_k, bb, 1, b.step_k, K);
+            const float *ib = init + i * ldi + j, *bb = b.at + j * b.step_block;
+            if (gather && b.step_block == 1)
+                gemm_block4x4(cb, ldc, ib, ldi, rows, 1, 4, bb, 1, b.step_k, K);
+            else if (gather)
+                gemm_block4x4(cb, ldc, ib, ldi, rows, 1, 4, bb, b.step_block, b.step_k, K);
+            else if (as == 1 && b.step_block == 1)
+                gemm_block4x4(cb, ldc, ib, ldi, ai, 1, ak, bb, 1, b.step_k, K);
             else if (b.step_block == 1)
-                gemm_block4x4(cb, ldc, ib, ldi, ab, a.step_block, a.step_k, bb, 1, b.step_k, K);
+                gemm_block4x4(cb, ldc, ib, ldi, ai, as, ak, bb, 1, b.step_k, K);
             else
-                gemm_block4x4(cb, ldc, ib, ldi, ab, a.step_block, a.step_k, bb, b.step_block, b.step_k, K);
+                gemm_block4x4(cb, ldc, ib, ldi, ai, as, ak, bb, b.step_block, b.step_k, K);
         }
+    }
+}
+
+/* An 8x2 block: 8 rows of a gathered (K, 8), 2 columns of b. Per k, 8
+ * adjacent loads from the stack and 2 of b: a 1x1 conv's forward reads
+ * half as many weights per multiply-add as in 4x4 blocks (2.15 modeled
+ * cycles a read when they are frozen, in flash). */
+#define MAC2_ROW(i)                                                                                                    \
+    do {                                                                                                               \
+        s##i##0 += r[i] * b0;                                                                                          \
+        s##i##1 += r[i] * b1;                                                                                          \
+    } while (0)
+#define ADD2_ROW(i)                                                                                                    \
+    do {                                                                                                               \
+        c[(i) * ldc] = init[(i) * ldi] + s##i##0;                                                                      \
+        c[(i) * ldc + 1] = init[(i) * ldi + 1] + s##i##1;                                                              \
+    } while (0)
+
+TRAIN_INLINE void gemm_block8x2(float *c, int32_t ldc, const float *init, int32_t ldi, const float *r, const float *b,
+                                int32_t bs, int32_t bk, int32_t K)
+{
+    float s00 = 0.0f, s01 = 0.0f, s10 = 0.0f, s11 = 0.0f, s20 = 0.0f, s21 = 0.0f, s30 = 0.0f, s31 = 0.0f;
+    float s40 = 0.0f, s41 = 0.0f, s50 = 0.0f, s51 = 0.0f, s60 = 0.0f, s61 = 0.0f, s70 = 0.0f, s71 = 0.0f;
+    int32_t k;
+    for (k = 0; k < K; k++) {
+        float b0 = b[0], b1 = b[bs];
+        MAC2_ROW(0);
+        MAC2_ROW(1);
+        MAC2_ROW(2);
+        MAC2_ROW(3);
+        MAC2_ROW(4);
+        MAC2_ROW(5);
+        MAC2_ROW(6);
+        MAC2_ROW(7);
+        r += 8;
+        b += bk;
+    }
+    ADD2_ROW(0);
+    ADD2_ROW(1);
+    ADD2_ROW(2);
+    ADD2_ROW(3);
+    ADD2_ROW(4);
+    ADD2_ROW(5);
+    ADD2_ROW(6);
+    ADD2_ROW(7);
+}
+
+/* c's m8 x n2 corner in 8x2 blocks (a's rows apart, 8 K <= GEMM_GATHER_FLOATS). */
+static void gemm_blocks8x2(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2, int32_t K,
+                           gemm_operand a, gemm_operand b)
+{
+    float rows[GEMM_GATHER_FLOATS];
+    int32_t i, j, k, q;
+    for (i = 0; i < m8; i += 8) {
+        const float *ai = a.at + i * a.step_block;
+        for (k = 0; k < K; k++)
+            for (q = 0; q < 8; q++) rows[8 * k + q] = ai[q * a.step_block + k * a.step_k];
+        for (j = 0; j < n2; j += 2)
+            gemm_block8x2(c + i * ldc + j, ldc, init + i * ldi + j, ldi, rows, b.at + j * b.step_block, b.step_block,
+                          b.step_k, K);
+    }
 }
 
 static float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
@@ -181,7 +263,10 @@ static void gemm_add(float *c, int32_t ldc, const float *init, int32_t ldi, int3
                      gemm_operand a, gemm_operand b)
 {
     int32_t i, j, m4 = m & ~3, n4 = n & ~3;
-    gemm_blocks(c, ldc, init, ldi, m4, n4, K, a, b);
+    if (a.step_block != 1 && b.step_block != 1 && 8 * K <= GEMM_GATHER_FLOATS && m >= 8)
+        m4 = m & ~7, n4 = n & ~1, gemm_blocks8x2(c, ldc, init, ldi, m4, n4, K, a, b);
+    else
+        gemm_blocks(c, ldc, init, ldi, m4, n4, K, a, b);
     for (i = 0; i < m; i++)
         for (j = i < m4 ? n4 : 0; j < n; j++)
             c[i * ldc + j] =
@@ -195,6 +280,22 @@ static gemm_operand operand(const float *at, int32_t step_block, int32_t step_k)
     o.step_block = step_block;
     o.step_k = step_k;
     return o;
+}
+
+/* db[o] += dout[p][o] over the P pixels, p ascending: 4 channels' sums in
+ * registers through the pixels, not a load and a store of db per term
+ * (the same additions in the same order). */
+static void bias_grad(float *db, const float *dout, int32_t P, int32_t OC)
+{
+    int32_t p, o = 0;
+    for (; o + 4 <= OC; o += 4) {
+        float s0 = db[o], s1 = db[o + 1], s2 = db[o + 2], s3 = db[o + 3];
+        const float *d = dout + o;
+        for (p = 0; p < P; p++, d += OC) s0 += d[0], s1 += d[1], s2 += d[2], s3 += d[3];
+        db[o] = s0, db[o + 1] = s1, db[o + 2] = s2, db[o + 3] = s3;
+    }
+    for (; o < OC; o++)
+        for (p = 0; p < P; p++) db[o] += dout[p * OC + o];
 }
 
 /* out (P, OC) = inp (P, K) w (OC, K)^T + b, before the clamp: a 1x1
@@ -212,11 +313,9 @@ static void matmul_forward(float *out, const float *inp, const float *w, const f
 static void matmul_backward(float *dinp, float *dw, float *db, float *dout, const float *out, const float *inp,
                             const float *w, int32_t P, int32_t K, const reef_tail_layer *L)
 {
-    int32_t p, o, OC = L->out_c;
+    int32_t OC = L->out_c;
     if (out) clamp_backward(dout, out, P * OC, L);
-    if (db)
-        for (p = 0; p < P; p++)
-            for (o = 0; o < OC; o++) db[o] += dout[p * OC + o];
+    if (db) bias_grad(db, dout, P, OC);
     if (dw) gemm_add(dw, K, dw, K, OC, K, P, operand(dout, 1, OC), operand(inp, 1, K));
     if (dinp) gemm_add(dinp, K, dinp, K, P, K, OC, operand(dout, OC, 1), operand(w, 1, K));
 }
@@ -391,8 +490,94 @@ static void grid_channels(float *dst, const tap_grid *g, const float *init, int3
     }
 }
 
+/* ---- 3x3 depthwise, stride 1, pad 1, on small maps (r64's 4x4) -------------
+ * On a 4x4 map 12 of 16 pixels are at the border, so the tap grid above
+ * spends more on its bounds and loops than on its 6.25 taps a pixel, and
+ * reads every weight from flash once per pixel. Here 2 channels at a time
+ * are copied into a zero-bordered block on the stack, their 9 x 2 weights
+ * are held in registers, and every pixel takes all 9 taps, unrolled, with
+ * constant offsets. A border tap adds x * w = +-0 to a sum that started
+ * at +0 (so is never -0): the sum is unchanged, and the valid taps come in
+ * the grid's order (ky, then kx, ascending), so the results are bit for
+ * bit the grid's. */
+#define DW3_MAX_PADDED 36 /* (h + 2) (w + 2) pixels: maps up to 4x4 */
+
+static int dw3_small(const reef_tail_layer *L)
+{
+    return L->kh == 3 && L->kw == 3 && L->stride == 1 && L->pad_top == 1 && L->pad_left == 1 &&
+           L->out_h == L->in_h && L->out_w == L->in_w && (L->in_h + 2) * (L->in_w + 2) <= DW3_MAX_PADDED &&
+           (L->out_c & 1) == 0;
+}
+
+#define DW3_TAP(t, off)                                                                                                \
+    do {                                                                                                               \
+        s0 += at[(off)] * w##t##0;                                                                                     \
+        s1 += at[(off) + 1] * w##t##1;                                                                                 \
+    } while (0)
+
+/* dst (H, W, C) = init + the 3x3 depthwise sum of src with w. mirrored 0:
+ * the forward (output (y, x) reads input (y - 1 + ky, x - 1 + kx)); 1: the
+ * input gradient (input (y, x) gets dout (y + 1 - ky, x + 1 - kx)).
+ * init may be dst (accumulate) or NULL. */
+TRAIN_INLINE void dw3_small_sum(float *dst, const float *src, const float *w, const float *init,
+                                const reef_tail_layer *L, int mirrored)
+{
+    float pad[DW3_MAX_PADDED * 2];
+    int32_t H = L->in_h, W = L->in_w, C = L->out_c, PW = W + 2, c, y, x, t;
+    /* tap (ky, kx) at pad offset ky * row + kx * col from the window's corner */
+    int32_t row = mirrored ? -2 * PW : 2 * PW, col = mirrored ? -2 : 2;
+    for (t = 0; t < (H + 2) * PW * 2; t++) pad[t] = 0.0f;
+    for (c = 0; c < C; c += 2) {
+        const float w00 = w[c], w01 = w[c + 1], w10 = w[C + c], w11 = w[C + c + 1], w20 = w[2 * C + c],
+                    w21 = w[2 * C + c + 1], w30 = w[3 * C + c], w31 = w[3 * C + c + 1], w40 = w[4 * C + c],
+                    w41 = w[4 * C + c + 1], w50 = w[5 * C + c], w51 = w[5 * C + c + 1], w60 = w[6 * C + c],
+                    w61 = w[6 * C + c + 1], w70 = w[7 * C + c], w71 = w[7 * C + c + 1], w80 = w[8 * C + c],
+                    w81 = w[8 * C + c + 1];
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                float *d = pad + ((y + 1) * PW + x + 1) * 2;
+                const float *v = src + (y * W + x) * C + c;
+                d[0] = v[0], d[1] = v[1];
+            }
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                /* forward: the window's top-left (y, x) in pad; mirrored: its
+                 * bottom-right (y + 2, x + 2), walked backwards */
+                const float *at = pad + ((mirrored ? y + 2 : y) * PW + (mirrored ? x + 2 : x)) * 2;
+                float *o = dst + (y * W + x) * C + c;
+                const float *i0 = init ? (init == dst ? o : init + c) : 0;
+                float s0 = 0.0f, s1 = 0.0f;
+                DW3_TAP(0, 0);
+                DW3_TAP(1, col);
+                DW3_TAP(2, 2 * col);
+                DW3_TAP(3, row);
+                DW3_TAP(4, row + col);
+                DW3_TAP(5, row + 2 * col);
+                DW3_TAP(6, 2 * row);
+                DW3_TAP(7, 2 * row + col);
+                DW3_TAP(8, 2 * row + 2 * col);
+                o[0] = (i0 ? i0[0] : 0.0f) + s0;
+                o[1] = (i0 ? i0[1] : 0.0f) + s1;
+            }
+    }
+}
+
+/* mirrored a constant in each (its offsets become immediates) */
+static void dw3_small_forward(float *out, const float *inp, const float *w, const float *b, const reef_tail_layer *L)
+{
+    dw3_small_sum(out, inp, w, b, L, 0);
+}
+static void dw3_small_input_grad(float *dinp, const float *dout, const float *w, const reef_tail_layer *L)
+{
+    dw3_small_sum(dinp, dout, w, dinp, L, 1);
+}
+
 static void dw_sum(float *out, const float *inp, const float *w, const float *b, const reef_tail_layer *L)
 {
+    if (dw3_small(L)) {
+        dw3_small_forward(out, inp, w, b, L);
+        return;
+    }
     int32_t oy, ox, ky, kx, C = L->out_c;
     tap_grid g;
     for (oy = 0; oy < L->out_h; oy++)
@@ -416,12 +601,10 @@ void reef_tail_dw_forward(float *out, const float *inp, const float *w, const fl
 void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
                            const float *inp, const float *w, const reef_tail_layer *L)
 {
-    int32_t y, x, c, oy, ox, C = L->out_c, s = L->stride;
+    int32_t y, x, oy, ox, C = L->out_c, s = L->stride;
     tap_grid g;
     if (out) clamp_backward(dout, out, out_count(L), L);
-    if (db)
-        for (y = 0; y < L->out_h * L->out_w; y++)
-            for (c = 0; c < C; c++) db[c] += dout[y * C + c];
+    if (db) bias_grad(db, dout, L->out_h * L->out_w, C);
     if (dw) /* per tap (y, x): every output pixel times the input it read there */
         for (y = 0; y < L->kh; y++)
             for (x = 0; x < L->kw; x++) {
@@ -433,6 +616,10 @@ void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const
                 g.b_row = s * L->in_w * C, g.b_col = s * C;
                 grid_channels(dw + (y * L->kw + x) * C, &g, dw + (y * L->kw + x) * C, C);
             }
+    if (dinp && dw3_small(L)) {
+        dw3_small_input_grad(dinp, dout, w, L);
+        return;
+    }
     if (dinp) /* per input pixel (y, x): the taps of the outputs that read it */
         for (y = 0; y < L->in_h; y++)
             for (x = 0; x < L->in_w; x++) {

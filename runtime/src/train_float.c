@@ -155,7 +155,8 @@ TRAIN_INLINE void gemm_block4x4(float *c, int32_t ldc, const float *init, int32_
  * on the M4 the 8 loads of a step then run back to back (pipelined) with
  * no address arithmetic between them (about 70 -> 50 modeled cycles per
  * 16 multiply-adds). The same values in the same order: the same sums. */
-#define GEMM_GATHER_FLOATS 256 /* of stack: a row block of K <= 64 (4x4) or K <= 32 (8x2) */
+#define GEMM_GATHER_FLOATS 288 /* of stack: a row block of K <= 72 (4x4, r64's widest) */
+#define GEMM_GATHER8_FLOATS 384 /* of stack: a row block of K <= 48 (8x2) */
 
 static void gemm_blocks(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m4, int32_t n4, int32_t K,
                         gemm_operand a, gemm_operand b)
@@ -232,11 +233,11 @@ TRAIN_INLINE void gemm_block8x2(float *c, int32_t ldc, const float *init, int32_
     ADD2_ROW(7);
 }
 
-/* c's m8 x n2 corner in 8x2 blocks (a's rows apart, 8 K <= GEMM_GATHER_FLOATS). */
+/* c's m8 x n2 corner in 8x2 blocks (a's rows apart, 8 K <= GEMM_GATHER8_FLOATS). */
 static void gemm_blocks8x2(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2, int32_t K,
                            gemm_operand a, gemm_operand b)
 {
-    float rows[GEMM_GATHER_FLOATS];
+    float rows[GEMM_GATHER8_FLOATS];
     int32_t i, j, k, q;
     for (i = 0; i < m8; i += 8) {
         const float *ai = a.at + i * a.step_block;
@@ -248,7 +249,7 @@ static void gemm_blocks8x2(float *c, int32_t ldc, const float *init, int32_t ldi
     }
 }
 
-static float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
+TRAIN_INLINE float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
 {
     float s = 0.0f;
     int32_t k;
@@ -263,7 +264,7 @@ static void gemm_add(float *c, int32_t ldc, const float *init, int32_t ldi, int3
                      gemm_operand a, gemm_operand b)
 {
     int32_t i, j, m4 = m & ~3, n4 = n & ~3;
-    if (a.step_block != 1 && b.step_block != 1 && 8 * K <= GEMM_GATHER_FLOATS && m >= 8)
+    if (a.step_block != 1 && b.step_block != 1 && 8 * K <= GEMM_GATHER8_FLOATS && m >= 8)
         m4 = m & ~7, n4 = n & ~1, gemm_blocks8x2(c, ldc, init, ldi, m4, n4, K, a, b);
     else
         gemm_blocks(c, ldc, init, ldi, m4, n4, K, a, b);
@@ -637,11 +638,17 @@ void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const
 
 void reef_tail_gap_forward(float *out, const float *inp, const reef_tail_layer *L)
 {
-    int32_t p, c, hw = L->in_h * L->in_w;
+    int32_t p, c = 0, hw = L->in_h * L->in_w, C = L->in_c;
     float inv = 1.0f / (float)hw;
-    for (c = 0; c < L->in_c; c++) {
+    for (; c + 4 <= C; c += 4) { /* 4 channels' sums in registers, pixels in order */
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        const float *x = inp + c;
+        for (p = 0; p < hw; p++, x += C) s0 += x[0], s1 += x[1], s2 += x[2], s3 += x[3];
+        out[c] = s0 * inv, out[c + 1] = s1 * inv, out[c + 2] = s2 * inv, out[c + 3] = s3 * inv;
+    }
+    for (; c < C; c++) {
         float sum = 0.0f;
-        for (p = 0; p < hw; p++) sum += inp[p * L->in_c + c];
+        for (p = 0; p < hw; p++) sum += inp[p * C + c];
         out[c] = sum * inv;
     }
 }
@@ -654,15 +661,21 @@ void reef_tail_gap_backward(float *dinp, const float *dout, const reef_tail_laye
         for (c = 0; c < L->in_c; c++) dinp[p * L->in_c + c] += dout[c] * inv;
 }
 
+static void copy_floats(float *dst, const float *src, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) dst[i] = src[i];
+}
+
 /* The same into a dinp not yet written: dinp = dout * inv, what 0 + dout
  * * inv gives but for the sign of a zero, which no later sum keeps (every
  * sum starts from +0). Saves the zero pass and a load per element. */
-static void gap_backward_set(float *dinp, const float *dout, const reef_tail_layer *L)
+static void gap_backward_set(float *dinp, float *dout, const reef_tail_layer *L)
 {
-    int32_t p, c, hw = L->in_h * L->in_w;
+    int32_t p, c, hw = L->in_h * L->in_w, C = L->in_c;
     float inv = 1.0f / (float)hw;
-    for (p = 0; p < hw; p++)
-        for (c = 0; c < L->in_c; c++) dinp[p * L->in_c + c] = dout[c] * inv;
+    for (c = 0; c < C; c++) dout[c] *= inv; /* once, in place: dout is not read again */
+    for (p = 0; p < hw; p++) copy_floats(dinp + p * C, dout, C);
 }
 
 /* ---- fully connected: a 1x1 convolution of one pixel ------------------------ */
@@ -780,10 +793,17 @@ static void layer_forward(const reef_tail *t, const reef_tail_layer *L, const fl
     activate(out, out_count(L), L, mask_of(acts, L));
 }
 
-static void copy_floats(float *dst, const float *src, int32_t n)
+
+/* The index of x's lowest set bit (x != 0): RBIT + CLZ on the M4. */
+static int32_t lowest_bit(uint32_t x)
 {
-    int32_t i;
-    for (i = 0; i < n; i++) dst[i] = src[i];
+#if defined(__GNUC__)
+    return __builtin_ctz(x);
+#else
+    int32_t n = 0;
+    while (!(x & 1u)) x >>= 1, n++;
+    return n;
+#endif
 }
 
 /* dout = 0 where the mask bit is 0; whole words of ones are skipped. */
@@ -794,6 +814,14 @@ static void apply_mask(float *dout, const uint32_t *mask, int32_t n)
         int32_t end = n - w0 < 32 ? n : w0 + 32;
         uint32_t bits = mask[w0 >> 5];
         if (bits == 0xffffffffu) continue;
+        if (end - w0 == 32) { /* only the cleared bits: one step per zero */
+            uint32_t zeros = ~bits;
+            while (zeros) {
+                dout[w0 + lowest_bit(zeros)] = 0.0f;
+                zeros &= zeros - 1u;
+            }
+            continue;
+        }
         for (i = w0; i < end; i++, bits >>= 1)
             if (!(bits & 1u)) dout[i] = 0.0f;
     }
@@ -891,7 +919,8 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
         if (need_dinp && L->kind == REEF_TAIL_GAP)
             gap_backward_set(dinp, dout, L); /* every element written once: no zero pass */
         else {
-            if (need_dinp) zero(dinp, (uint32_t)in_count(L));
+            /* an ADD copies its gradient into dinp: no zero pass either */
+            if (need_dinp && L->kind != REEF_TAIL_ADD) zero(dinp, (uint32_t)in_count(L));
             layer_backward(L, s, need_dinp ? dinp : 0, dout);
         }
         if (need_dinp) add_skip_gradients(t, s, i, dinp);
@@ -905,15 +934,20 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
 /* n trained floats at at (trainable arrays), deployed at at0 (params0). */
 static void sgd_range(const reef_tail_state *s, const reef_tail_hparams *hp, uint32_t at, uint32_t at0, uint32_t n)
 {
+    /* locals: the stores below are floats, as hp's fields are, so the
+     * compiler would reload those every element otherwise */
+    const float lr = hp->lr, anchor = hp->anchor, momentum = hp->momentum;
+    float *params = s->params + at, *grads = s->grads + at, *velocity = s->velocity ? s->velocity + at : 0;
+    const float *params0 = s->params0 + at0;
     uint32_t i;
-    for (i = at; i < at + n; i++) {
-        float g = s->grads[i] + hp->anchor * (s->params[i] - s->params0[at0 + (i - at)]);
-        if (s->velocity) {
-            s->velocity[i] = hp->momentum * s->velocity[i] + g;
-            g = s->velocity[i];
+    for (i = 0; i < n; i++) {
+        float g = grads[i] + anchor * (params[i] - params0[i]);
+        if (velocity) {
+            velocity[i] = momentum * velocity[i] + g;
+            g = velocity[i];
         }
-        s->params[i] -= hp->lr * g;
-        s->grads[i] = 0.0f;
+        params[i] -= lr * g;
+        grads[i] = 0.0f;
     }
 }
 

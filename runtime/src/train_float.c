@@ -17,10 +17,14 @@ extern void reef_mark_step(void);
 #endif
 
 
+/* The element-wise passes go 4 elements a pass: on the M4 a rolled float
+ * loop loads and stores with writeback (VLDMIA/VSTMIA, 2 cycles each, no
+ * pipelining) and branches back every element. */
 static void zero(float *x, uint32_t n)
 {
-    uint32_t i;
-    for (i = 0; i < n; i++) x[i] = 0.0f;
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) x[i] = 0.0f, x[i + 1] = 0.0f, x[i + 2] = 0.0f, x[i + 3] = 0.0f;
+    for (; i < n; i++) x[i] = 0.0f;
 }
 
 /* The clamp's backward in place: the gradient passes where the output is
@@ -108,6 +112,7 @@ typedef struct gemm_operand {
     const float *at;
     int32_t step_block; /* between the rows (a) or columns (b) of c it feeds */
     int32_t step_k;     /* between successive k */
+    int32_t slow;       /* 1: the deployed weights in flash (2.15 modeled cycles a read) */
 } gemm_operand;
 
 #define MAC_ROW(i)                                                                                                     \
@@ -233,9 +238,10 @@ TRAIN_INLINE void gemm_block8x2(float *c, int32_t ldc, const float *init, int32_
     ADD2_ROW(7);
 }
 
-/* c's m8 x n2 corner in 8x2 blocks (a's rows apart, 8 K <= GEMM_GATHER8_FLOATS). */
-static void gemm_blocks8x2(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2, int32_t K,
-                           gemm_operand a, gemm_operand b)
+/* c's m8 x n2 corner in 8x2 blocks (a's rows apart, 8 K <= GEMM_GATHER8_FLOATS);
+ * bs a constant in each caller below */
+TRAIN_INLINE void gemm_blocks8x2_body(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2,
+                                     int32_t K, gemm_operand a, gemm_operand b, int32_t bs)
 {
     float rows[GEMM_GATHER8_FLOATS];
     int32_t i, j, k, q;
@@ -244,9 +250,20 @@ static void gemm_blocks8x2(float *c, int32_t ldc, const float *init, int32_t ldi
         for (k = 0; k < K; k++)
             for (q = 0; q < 8; q++) rows[8 * k + q] = ai[q * a.step_block + k * a.step_k];
         for (j = 0; j < n2; j += 2)
-            gemm_block8x2(c + i * ldc + j, ldc, init + i * ldi + j, ldi, rows, b.at + j * b.step_block, b.step_block,
-                          b.step_k, K);
+            gemm_block8x2(c + i * ldc + j, ldc, init + i * ldi + j, ldi, rows, b.at + j * bs, bs, b.step_k, K);
     }
+}
+/* b's columns apart (the forward's weight rows) */
+static void gemm_blocks8x2(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2, int32_t K,
+                           gemm_operand a, gemm_operand b)
+{
+    gemm_blocks8x2_body(c, ldc, init, ldi, m8, n2, K, a, b, b.step_block);
+}
+/* b's columns adjacent (the input gradient's weight rows, frozen in flash) */
+static void gemm_blocks8x2_adjacent(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2,
+                                    int32_t K, gemm_operand a, gemm_operand b)
+{
+    gemm_blocks8x2_body(c, ldc, init, ldi, m8, n2, K, a, b, 1);
 }
 
 TRAIN_INLINE float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
@@ -264,9 +281,15 @@ static void gemm_add(float *c, int32_t ldc, const float *init, int32_t ldi, int3
                      gemm_operand a, gemm_operand b)
 {
     int32_t i, j, m4 = m & ~3, n4 = n & ~3;
-    if (a.step_block != 1 && b.step_block != 1 && 8 * K <= GEMM_GATHER8_FLOATS && m >= 8)
-        m4 = m & ~7, n4 = n & ~1, gemm_blocks8x2(c, ldc, init, ldi, m4, n4, K, a, b);
-    else
+    /* 8x2 when b's 4 loads a step in 4x4 would cost more than a's 4 extra:
+     * b apart (address arithmetic) or in flash */
+    if (a.step_block != 1 && (b.step_block != 1 || b.slow) && 8 * K <= GEMM_GATHER8_FLOATS && m >= 8) {
+        m4 = m & ~7, n4 = n & ~1;
+        if (b.step_block == 1)
+            gemm_blocks8x2_adjacent(c, ldc, init, ldi, m4, n4, K, a, b);
+        else
+            gemm_blocks8x2(c, ldc, init, ldi, m4, n4, K, a, b);
+    } else
         gemm_blocks(c, ldc, init, ldi, m4, n4, K, a, b);
     for (i = 0; i < m; i++)
         for (j = i < m4 ? n4 : 0; j < n; j++)
@@ -280,6 +303,7 @@ static gemm_operand operand(const float *at, int32_t step_block, int32_t step_k)
     o.at = at;
     o.step_block = step_block;
     o.step_k = step_k;
+    o.slow = 0;
     return o;
 }
 
@@ -318,7 +342,11 @@ static void matmul_backward(float *dinp, float *dw, float *db, float *dout, cons
     if (out) clamp_backward(dout, out, P * OC, L);
     if (db) bias_grad(db, dout, P, OC);
     if (dw) gemm_add(dw, K, dw, K, OC, K, P, operand(dout, 1, OC), operand(inp, 1, K));
-    if (dinp) gemm_add(dinp, K, dinp, K, P, K, OC, operand(dout, OC, 1), operand(w, 1, K));
+    if (dinp) {
+        gemm_operand wk = operand(w, 1, K);
+        wk.slow = !dw; /* frozen: the deployed copy in flash */
+        gemm_add(dinp, K, dinp, K, P, K, OC, operand(dout, OC, 1), wk);
+    }
 }
 
 /* ---- convolution ------------------------------------------------------------ */
@@ -663,8 +691,12 @@ void reef_tail_gap_backward(float *dinp, const float *dout, const reef_tail_laye
 
 static void copy_floats(float *dst, const float *src, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i < n; i++) dst[i] = src[i];
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float a = src[i], b = src[i + 1], c = src[i + 2], d = src[i + 3];
+        dst[i] = a, dst[i + 1] = b, dst[i + 2] = c, dst[i + 3] = d;
+    }
+    for (; i < n; i++) dst[i] = src[i];
 }
 
 /* The same into a dinp not yet written: dinp = dout * inv, what 0 + dout
@@ -785,7 +817,13 @@ static void layer_forward(const reef_tail *t, const reef_tail_layer *L, const fl
     case REEF_TAIL_GAP: reef_tail_gap_forward(out, inp, L); return;
     case REEF_TAIL_ADD: {
         const float *skip = acts + t->layers[L->skip_from].save_at;
-        for (i = 0; i < out_count(L); i++) out[i] = inp[i] + skip[i];
+        int32_t n = out_count(L);
+        for (i = 0; i + 4 <= n; i += 4) {
+            float a0 = inp[i] + skip[i], a1 = inp[i + 1] + skip[i + 1], a2 = inp[i + 2] + skip[i + 2],
+                  a3 = inp[i + 3] + skip[i + 3];
+            out[i] = a0, out[i + 1] = a1, out[i + 2] = a2, out[i + 3] = a3;
+        }
+        for (; i < n; i++) out[i] = inp[i] + skip[i];
         break;
     }
     default: matmul_forward(out, inp, w, b, 1, in_count(L), L); break;
@@ -833,8 +871,17 @@ const float *reef_tail_forward(const reef_tail *t, const float *params, const fl
     int32_t i;
     float *x = acts + t->ping_at, *y = x + t->delta_count, *swap;
     if (t->q) return reef_qtail_forward(t, params, boundary, acts);
-    for (i = 0; i < t->in_count; i++)
-        x[i] = t->in_scale * (float)((int32_t)boundary[i] - t->in_zero_point);
+    {
+        /* locals: x's float stores could alias t->in_scale otherwise */
+        const float scale = t->in_scale;
+        const int32_t zp = t->in_zero_point, n = t->in_count;
+        for (i = 0; i + 4 <= n; i += 4) {
+            float a0 = scale * (float)((int32_t)boundary[i] - zp), a1 = scale * (float)((int32_t)boundary[i + 1] - zp),
+                  a2 = scale * (float)((int32_t)boundary[i + 2] - zp), a3 = scale * (float)((int32_t)boundary[i + 3] - zp);
+            x[i] = a0, x[i + 1] = a1, x[i + 2] = a2, x[i + 3] = a3;
+        }
+        for (; i < n; i++) x[i] = scale * (float)((int32_t)boundary[i] - zp);
+    }
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
         TRAIN_MARK();
@@ -897,7 +944,12 @@ static void add_skip_gradients(const reef_tail *t, const reef_tail_state *s, int
     for (j = i + 1; j < t->nlayers; j++) {
         const reef_tail_layer *A = &t->layers[j];
         if (A->kind != REEF_TAIL_ADD || A->skip_from != i) continue;
-        for (k = 0; k < n; k++) dinp[k] += s->acts[A->dskip_at + k];
+        const float *d = s->acts + A->dskip_at;
+        for (k = 0; k + 4 <= n; k += 4) {
+            float a0 = dinp[k] + d[k], a1 = dinp[k + 1] + d[k + 1], a2 = dinp[k + 2] + d[k + 2], a3 = dinp[k + 3] + d[k + 3];
+            dinp[k] = a0, dinp[k + 1] = a1, dinp[k + 2] = a2, dinp[k + 3] = a3;
+        }
+        for (; k < n; k++) dinp[k] += d[k];
     }
 }
 

@@ -6,11 +6,25 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
+/* A region marker between a step's phases for the emulated-M4 profile
+ * (a firmware built with REEF_PROFILE_STEPS whose model header defines
+ * REEF_TRAIN_PROFILE: .scratch profilers, bench/personal); nothing otherwise. */
+#if defined(REEF_TRAIN_PROFILE) && defined(REEF_PROFILE_STEPS)
+extern void reef_mark_step(void);
+#define TRAIN_MARK() reef_mark_step()
+#else
+#define TRAIN_MARK() ((void)0)
+#endif
 
+
+/* The element-wise passes go 4 elements a pass: on the M4 a rolled float
+ * loop loads and stores with writeback (VLDMIA/VSTMIA, 2 cycles each, no
+ * pipelining) and branches back every element. */
 static void zero(float *x, uint32_t n)
 {
-    uint32_t i;
-    for (i = 0; i < n; i++) x[i] = 0.0f;
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) x[i] = 0.0f, x[i + 1] = 0.0f, x[i + 2] = 0.0f, x[i + 3] = 0.0f;
+    for (; i < n; i++) x[i] = 0.0f;
 }
 
 /* The clamp's backward in place: the gradient passes where the output is
@@ -98,6 +112,7 @@ typedef struct gemm_operand {
     const float *at;
     int32_t step_block; /* between the rows (a) or columns (b) of c it feeds */
     int32_t step_k;     /* between successive k */
+    int32_t slow;       /* 1: the deployed weights in flash (2.15 modeled cycles a read) */
 } gemm_operand;
 
 #define MAC_ROW(i)                                                                                                     \
@@ -138,25 +153,120 @@ TRAIN_INLINE void gemm_block4x4(float *c, int32_t ldc, const float *init, int32_
 }
 
 /* The 4x4 blocks of c: as or bs of 1 (the block's rows or columns adjacent)
- * become constants, so their loads take immediate offsets from one pointer. */
+ * become constants, so their loads take immediate offsets from one pointer.
+ * When a's rows are apart (a 1x1 conv's input pixels forward, its output
+ * gradient's pixels backward), each row block of a is first gathered into
+ * rows (K, 4) on the stack, so that every column block reads it adjacent:
+ * on the M4 the 8 loads of a step then run back to back (pipelined) with
+ * no address arithmetic between them (about 70 -> 50 modeled cycles per
+ * 16 multiply-adds). The same values in the same order: the same sums. */
+#define GEMM_GATHER_FLOATS 288 /* of stack: a row block of K <= 72 (4x4, r64's widest) */
+#define GEMM_GATHER8_FLOATS 384 /* of stack: a row block of K <= 48 (8x2) */
+
 static void gemm_blocks(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m4, int32_t n4, int32_t K,
                         gemm_operand a, gemm_operand b)
 {
-    int32_t i, j;
-    for (i = 0; i < m4; i += 4)
+    float rows[GEMM_GATHER_FLOATS];
+    int32_t i, j, k, gather = a.step_block != 1 && 4 * K <= GEMM_GATHER_FLOATS;
+    for (i = 0; i < m4; i += 4) {
+        const float *ai = a.at + i * a.step_block;
+        int32_t as = a.step_block, ak = a.step_k;
+        if (gather) {
+            for (k = 0; k < K; k++) {
+                const float *v = ai + k * ak;
+                rows[4 * k] = v[0], rows[4 * k + 1] = v[as], rows[4 * k + 2] = v[2 * as], rows[4 * k + 3] = v[3 * as];
+            }
+        }
         for (j = 0; j < n4; j += 4) {
             float *cb = c + i * ldc + j;
-            const float *ib = init + i * ldi + j, *ab = a.at + i * a.step_block, *bb = b.at + j * b.step_block;
-            if (a.step_block == 1 && b.step_block == 1)
-                gemm_block4x4(cb, ldc, ib, ldi, ab, 1, a.step_k, bb, 1, b.step_k, K);
+            const float *ib = init + i * ldi + j, *bb = b.at + j * b.step_block;
+            if (gather && b.step_block == 1)
+                gemm_block4x4(cb, ldc, ib, ldi, rows, 1, 4, bb, 1, b.step_k, K);
+            else if (gather)
+                gemm_block4x4(cb, ldc, ib, ldi, rows, 1, 4, bb, b.step_block, b.step_k, K);
+            else if (as == 1 && b.step_block == 1)
+                gemm_block4x4(cb, ldc, ib, ldi, ai, 1, ak, bb, 1, b.step_k, K);
             else if (b.step_block == 1)
-                gemm_block4x4(cb, ldc, ib, ldi, ab, a.step_block, a.step_k, bb, 1, b.step_k, K);
+                gemm_block4x4(cb, ldc, ib, ldi, ai, as, ak, bb, 1, b.step_k, K);
             else
-                gemm_block4x4(cb, ldc, ib, ldi, ab, a.step_block, a.step_k, bb, b.step_block, b.step_k, K);
+                gemm_block4x4(cb, ldc, ib, ldi, ai, as, ak, bb, b.step_block, b.step_k, K);
         }
+    }
 }
 
-static float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
+/* An 8x2 block: 8 rows of a gathered (K, 8), 2 columns of b. Per k, 8
+ * adjacent loads from the stack and 2 of b: a 1x1 conv's forward reads
+ * half as many weights per multiply-add as in 4x4 blocks (2.15 modeled
+ * cycles a read when they are frozen, in flash). */
+#define MAC2_ROW(i)                                                                                                    \
+    do {                                                                                                               \
+        s##i##0 += r[i] * b0;                                                                                          \
+        s##i##1 += r[i] * b1;                                                                                          \
+    } while (0)
+#define ADD2_ROW(i)                                                                                                    \
+    do {                                                                                                               \
+        c[(i) * ldc] = init[(i) * ldi] + s##i##0;                                                                      \
+        c[(i) * ldc + 1] = init[(i) * ldi + 1] + s##i##1;                                                              \
+    } while (0)
+
+TRAIN_INLINE void gemm_block8x2(float *c, int32_t ldc, const float *init, int32_t ldi, const float *r, const float *b,
+                                int32_t bs, int32_t bk, int32_t K)
+{
+    float s00 = 0.0f, s01 = 0.0f, s10 = 0.0f, s11 = 0.0f, s20 = 0.0f, s21 = 0.0f, s30 = 0.0f, s31 = 0.0f;
+    float s40 = 0.0f, s41 = 0.0f, s50 = 0.0f, s51 = 0.0f, s60 = 0.0f, s61 = 0.0f, s70 = 0.0f, s71 = 0.0f;
+    int32_t k;
+    for (k = 0; k < K; k++) {
+        float b0 = b[0], b1 = b[bs];
+        MAC2_ROW(0);
+        MAC2_ROW(1);
+        MAC2_ROW(2);
+        MAC2_ROW(3);
+        MAC2_ROW(4);
+        MAC2_ROW(5);
+        MAC2_ROW(6);
+        MAC2_ROW(7);
+        r += 8;
+        b += bk;
+    }
+    ADD2_ROW(0);
+    ADD2_ROW(1);
+    ADD2_ROW(2);
+    ADD2_ROW(3);
+    ADD2_ROW(4);
+    ADD2_ROW(5);
+    ADD2_ROW(6);
+    ADD2_ROW(7);
+}
+
+/* c's m8 x n2 corner in 8x2 blocks (a's rows apart, 8 K <= GEMM_GATHER8_FLOATS);
+ * bs a constant in each caller below */
+TRAIN_INLINE void gemm_blocks8x2_body(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2,
+                                     int32_t K, gemm_operand a, gemm_operand b, int32_t bs)
+{
+    float rows[GEMM_GATHER8_FLOATS];
+    int32_t i, j, k, q;
+    for (i = 0; i < m8; i += 8) {
+        const float *ai = a.at + i * a.step_block;
+        for (k = 0; k < K; k++)
+            for (q = 0; q < 8; q++) rows[8 * k + q] = ai[q * a.step_block + k * a.step_k];
+        for (j = 0; j < n2; j += 2)
+            gemm_block8x2(c + i * ldc + j, ldc, init + i * ldi + j, ldi, rows, b.at + j * bs, bs, b.step_k, K);
+    }
+}
+/* b's columns apart (the forward's weight rows) */
+static void gemm_blocks8x2(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2, int32_t K,
+                           gemm_operand a, gemm_operand b)
+{
+    gemm_blocks8x2_body(c, ldc, init, ldi, m8, n2, K, a, b, b.step_block);
+}
+/* b's columns adjacent (the input gradient's weight rows, frozen in flash) */
+static void gemm_blocks8x2_adjacent(float *c, int32_t ldc, const float *init, int32_t ldi, int32_t m8, int32_t n2,
+                                    int32_t K, gemm_operand a, gemm_operand b)
+{
+    gemm_blocks8x2_body(c, ldc, init, ldi, m8, n2, K, a, b, 1);
+}
+
+TRAIN_INLINE float gemm_dot(const float *a, int32_t ak, const float *b, int32_t bk, int32_t K)
 {
     float s = 0.0f;
     int32_t k;
@@ -171,7 +281,16 @@ static void gemm_add(float *c, int32_t ldc, const float *init, int32_t ldi, int3
                      gemm_operand a, gemm_operand b)
 {
     int32_t i, j, m4 = m & ~3, n4 = n & ~3;
-    gemm_blocks(c, ldc, init, ldi, m4, n4, K, a, b);
+    /* 8x2 when b's 4 loads a step in 4x4 would cost more than a's 4 extra:
+     * b apart (address arithmetic) or in flash */
+    if (a.step_block != 1 && (b.step_block != 1 || b.slow) && 8 * K <= GEMM_GATHER8_FLOATS && m >= 8) {
+        m4 = m & ~7, n4 = n & ~1;
+        if (b.step_block == 1)
+            gemm_blocks8x2_adjacent(c, ldc, init, ldi, m4, n4, K, a, b);
+        else
+            gemm_blocks8x2(c, ldc, init, ldi, m4, n4, K, a, b);
+    } else
+        gemm_blocks(c, ldc, init, ldi, m4, n4, K, a, b);
     for (i = 0; i < m; i++)
         for (j = i < m4 ? n4 : 0; j < n; j++)
             c[i * ldc + j] =
@@ -184,7 +303,24 @@ static gemm_operand operand(const float *at, int32_t step_block, int32_t step_k)
     o.at = at;
     o.step_block = step_block;
     o.step_k = step_k;
+    o.slow = 0;
     return o;
+}
+
+/* db[o] += dout[p][o] over the P pixels, p ascending: 4 channels' sums in
+ * registers through the pixels, not a load and a store of db per term
+ * (the same additions in the same order). */
+static void bias_grad(float *db, const float *dout, int32_t P, int32_t OC)
+{
+    int32_t p, o = 0;
+    for (; o + 4 <= OC; o += 4) {
+        float s0 = db[o], s1 = db[o + 1], s2 = db[o + 2], s3 = db[o + 3];
+        const float *d = dout + o;
+        for (p = 0; p < P; p++, d += OC) s0 += d[0], s1 += d[1], s2 += d[2], s3 += d[3];
+        db[o] = s0, db[o + 1] = s1, db[o + 2] = s2, db[o + 3] = s3;
+    }
+    for (; o < OC; o++)
+        for (p = 0; p < P; p++) db[o] += dout[p * OC + o];
 }
 
 /* out (P, OC) = inp (P, K) w (OC, K)^T + b, before the clamp: a 1x1
@@ -202,13 +338,15 @@ static void matmul_forward(float *out, const float *inp, const float *w, const f
 static void matmul_backward(float *dinp, float *dw, float *db, float *dout, const float *out, const float *inp,
                             const float *w, int32_t P, int32_t K, const reef_tail_layer *L)
 {
-    int32_t p, o, OC = L->out_c;
+    int32_t OC = L->out_c;
     if (out) clamp_backward(dout, out, P * OC, L);
-    if (db)
-        for (p = 0; p < P; p++)
-            for (o = 0; o < OC; o++) db[o] += dout[p * OC + o];
+    if (db) bias_grad(db, dout, P, OC);
     if (dw) gemm_add(dw, K, dw, K, OC, K, P, operand(dout, 1, OC), operand(inp, 1, K));
-    if (dinp) gemm_add(dinp, K, dinp, K, P, K, OC, operand(dout, OC, 1), operand(w, 1, K));
+    if (dinp) {
+        gemm_operand wk = operand(w, 1, K);
+        wk.slow = !dw; /* frozen: the deployed copy in flash */
+        gemm_add(dinp, K, dinp, K, P, K, OC, operand(dout, OC, 1), wk);
+    }
 }
 
 /* ---- convolution ------------------------------------------------------------ */
@@ -343,6 +481,27 @@ TRAIN_INLINE void mac_grid(float *s, const tap_grid *g, int32_t c, int32_t n)
     }
 }
 
+/* The same for 4 channels, the sums in 4 named locals: arm-gcc -O2 kept
+ * mac_grid's s[4] on the stack (a load and a store per multiply-add, about
+ * 29 modeled cycles per depthwise MAC). Same products, same order. */
+TRAIN_INLINE void mac_grid4(float *s, const tap_grid *g, int32_t c)
+{
+    float s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    int32_t j, i, a_col = g->a_col, b_col = g->b_col, nx = g->nx;
+    for (j = 0; j < g->ny; j++) {
+        const float *a = g->a + j * g->a_row + c, *b = g->b + j * g->b_row + c;
+        for (i = 0; i < nx; i++) {
+            s0 += a[0] * b[0];
+            s1 += a[1] * b[1];
+            s2 += a[2] * b[2];
+            s3 += a[3] * b[3];
+            a += a_col;
+            b += b_col;
+        }
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+}
+
 /* dst[c] = init[c] + the grid's sum, for every channel c (init = dst
  * accumulates; NULL starts from 0). */
 static void grid_channels(float *dst, const tap_grid *g, const float *init, int32_t C)
@@ -350,7 +509,7 @@ static void grid_channels(float *dst, const tap_grid *g, const float *init, int3
     int32_t c, q;
     for (c = 0; c + 4 <= C; c += 4) {
         float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        mac_grid(s, g, c, 4);
+        mac_grid4(s, g, c);
         for (q = 0; q < 4; q++) dst[c + q] = (init ? init[c + q] : 0.0f) + s[q];
     }
     for (; c < C; c++) {
@@ -360,8 +519,94 @@ static void grid_channels(float *dst, const tap_grid *g, const float *init, int3
     }
 }
 
+/* ---- 3x3 depthwise, stride 1, pad 1, on small maps (r64's 4x4) -------------
+ * On a 4x4 map 12 of 16 pixels are at the border, so the tap grid above
+ * spends more on its bounds and loops than on its 6.25 taps a pixel, and
+ * reads every weight from flash once per pixel. Here 2 channels at a time
+ * are copied into a zero-bordered block on the stack, their 9 x 2 weights
+ * are held in registers, and every pixel takes all 9 taps, unrolled, with
+ * constant offsets. A border tap adds x * w = +-0 to a sum that started
+ * at +0 (so is never -0): the sum is unchanged, and the valid taps come in
+ * the grid's order (ky, then kx, ascending), so the results are bit for
+ * bit the grid's. */
+#define DW3_MAX_PADDED 36 /* (h + 2) (w + 2) pixels: maps up to 4x4 */
+
+static int dw3_small(const reef_tail_layer *L)
+{
+    return L->kh == 3 && L->kw == 3 && L->stride == 1 && L->pad_top == 1 && L->pad_left == 1 &&
+           L->out_h == L->in_h && L->out_w == L->in_w && (L->in_h + 2) * (L->in_w + 2) <= DW3_MAX_PADDED &&
+           (L->out_c & 1) == 0;
+}
+
+#define DW3_TAP(t, off)                                                                                                \
+    do {                                                                                                               \
+        s0 += at[(off)] * w##t##0;                                                                                     \
+        s1 += at[(off) + 1] * w##t##1;                                                                                 \
+    } while (0)
+
+/* dst (H, W, C) = init + the 3x3 depthwise sum of src with w. mirrored 0:
+ * the forward (output (y, x) reads input (y - 1 + ky, x - 1 + kx)); 1: the
+ * input gradient (input (y, x) gets dout (y + 1 - ky, x + 1 - kx)).
+ * init may be dst (accumulate) or NULL. */
+TRAIN_INLINE void dw3_small_sum(float *dst, const float *src, const float *w, const float *init,
+                                const reef_tail_layer *L, int mirrored)
+{
+    float pad[DW3_MAX_PADDED * 2];
+    int32_t H = L->in_h, W = L->in_w, C = L->out_c, PW = W + 2, c, y, x, t;
+    /* tap (ky, kx) at pad offset ky * row + kx * col from the window's corner */
+    int32_t row = mirrored ? -2 * PW : 2 * PW, col = mirrored ? -2 : 2;
+    for (t = 0; t < (H + 2) * PW * 2; t++) pad[t] = 0.0f;
+    for (c = 0; c < C; c += 2) {
+        const float w00 = w[c], w01 = w[c + 1], w10 = w[C + c], w11 = w[C + c + 1], w20 = w[2 * C + c],
+                    w21 = w[2 * C + c + 1], w30 = w[3 * C + c], w31 = w[3 * C + c + 1], w40 = w[4 * C + c],
+                    w41 = w[4 * C + c + 1], w50 = w[5 * C + c], w51 = w[5 * C + c + 1], w60 = w[6 * C + c],
+                    w61 = w[6 * C + c + 1], w70 = w[7 * C + c], w71 = w[7 * C + c + 1], w80 = w[8 * C + c],
+                    w81 = w[8 * C + c + 1];
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                float *d = pad + ((y + 1) * PW + x + 1) * 2;
+                const float *v = src + (y * W + x) * C + c;
+                d[0] = v[0], d[1] = v[1];
+            }
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++) {
+                /* forward: the window's top-left (y, x) in pad; mirrored: its
+                 * bottom-right (y + 2, x + 2), walked backwards */
+                const float *at = pad + ((mirrored ? y + 2 : y) * PW + (mirrored ? x + 2 : x)) * 2;
+                float *o = dst + (y * W + x) * C + c;
+                const float *i0 = init ? (init == dst ? o : init + c) : 0;
+                float s0 = 0.0f, s1 = 0.0f;
+                DW3_TAP(0, 0);
+                DW3_TAP(1, col);
+                DW3_TAP(2, 2 * col);
+                DW3_TAP(3, row);
+                DW3_TAP(4, row + col);
+                DW3_TAP(5, row + 2 * col);
+                DW3_TAP(6, 2 * row);
+                DW3_TAP(7, 2 * row + col);
+                DW3_TAP(8, 2 * row + 2 * col);
+                o[0] = (i0 ? i0[0] : 0.0f) + s0;
+                o[1] = (i0 ? i0[1] : 0.0f) + s1;
+            }
+    }
+}
+
+/* mirrored a constant in each (its offsets become immediates) */
+static void dw3_small_forward(float *out, const float *inp, const float *w, const float *b, const reef_tail_layer *L)
+{
+    dw3_small_sum(out, inp, w, b, L, 0);
+}
+static void dw3_small_input_grad(float *dinp, const float *dout, const float *w, const reef_tail_layer *L)
+{
+    dw3_small_sum(dinp, dout, w, dinp, L, 1);
+}
+
 static void dw_sum(float *out, const float *inp, const float *w, const float *b, const reef_tail_layer *L)
 {
+    if (dw3_small(L)) {
+        dw3_small_forward(out, inp, w, b, L);
+        return;
+    }
     int32_t oy, ox, ky, kx, C = L->out_c;
     tap_grid g;
     for (oy = 0; oy < L->out_h; oy++)
@@ -385,12 +630,10 @@ void reef_tail_dw_forward(float *out, const float *inp, const float *w, const fl
 void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const float *out,
                            const float *inp, const float *w, const reef_tail_layer *L)
 {
-    int32_t y, x, c, oy, ox, C = L->out_c, s = L->stride;
+    int32_t y, x, oy, ox, C = L->out_c, s = L->stride;
     tap_grid g;
     if (out) clamp_backward(dout, out, out_count(L), L);
-    if (db)
-        for (y = 0; y < L->out_h * L->out_w; y++)
-            for (c = 0; c < C; c++) db[c] += dout[y * C + c];
+    if (db) bias_grad(db, dout, L->out_h * L->out_w, C);
     if (dw) /* per tap (y, x): every output pixel times the input it read there */
         for (y = 0; y < L->kh; y++)
             for (x = 0; x < L->kw; x++) {
@@ -402,6 +645,10 @@ void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const
                 g.b_row = s * L->in_w * C, g.b_col = s * C;
                 grid_channels(dw + (y * L->kw + x) * C, &g, dw + (y * L->kw + x) * C, C);
             }
+    if (dinp && dw3_small(L)) {
+        dw3_small_input_grad(dinp, dout, w, L);
+        return;
+    }
     if (dinp) /* per input pixel (y, x): the taps of the outputs that read it */
         for (y = 0; y < L->in_h; y++)
             for (x = 0; x < L->in_w; x++) {
@@ -419,11 +666,17 @@ void reef_tail_dw_backward(float *dinp, float *dw, float *db, float *dout, const
 
 void reef_tail_gap_forward(float *out, const float *inp, const reef_tail_layer *L)
 {
-    int32_t p, c, hw = L->in_h * L->in_w;
+    int32_t p, c = 0, hw = L->in_h * L->in_w, C = L->in_c;
     float inv = 1.0f / (float)hw;
-    for (c = 0; c < L->in_c; c++) {
+    for (; c + 4 <= C; c += 4) { /* 4 channels' sums in registers, pixels in order */
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        const float *x = inp + c;
+        for (p = 0; p < hw; p++, x += C) s0 += x[0], s1 += x[1], s2 += x[2], s3 += x[3];
+        out[c] = s0 * inv, out[c + 1] = s1 * inv, out[c + 2] = s2 * inv, out[c + 3] = s3 * inv;
+    }
+    for (; c < C; c++) {
         float sum = 0.0f;
-        for (p = 0; p < hw; p++) sum += inp[p * L->in_c + c];
+        for (p = 0; p < hw; p++) sum += inp[p * C + c];
         out[c] = sum * inv;
     }
 }
@@ -434,6 +687,27 @@ void reef_tail_gap_backward(float *dinp, const float *dout, const reef_tail_laye
     float inv = 1.0f / (float)hw;
     for (p = 0; p < hw; p++)
         for (c = 0; c < L->in_c; c++) dinp[p * L->in_c + c] += dout[c] * inv;
+}
+
+static void copy_floats(float *dst, const float *src, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float a = src[i], b = src[i + 1], c = src[i + 2], d = src[i + 3];
+        dst[i] = a, dst[i + 1] = b, dst[i + 2] = c, dst[i + 3] = d;
+    }
+    for (; i < n; i++) dst[i] = src[i];
+}
+
+/* The same into a dinp not yet written: dinp = dout * inv, what 0 + dout
+ * * inv gives but for the sign of a zero, which no later sum keeps (every
+ * sum starts from +0). Saves the zero pass and a load per element. */
+static void gap_backward_set(float *dinp, float *dout, const reef_tail_layer *L)
+{
+    int32_t p, c, hw = L->in_h * L->in_w, C = L->in_c;
+    float inv = 1.0f / (float)hw;
+    for (c = 0; c < C; c++) dout[c] *= inv; /* once, in place: dout is not read again */
+    for (p = 0; p < hw; p++) copy_floats(dinp + p * C, dout, C);
 }
 
 /* ---- fully connected: a 1x1 convolution of one pixel ------------------------ */
@@ -543,7 +817,13 @@ static void layer_forward(const reef_tail *t, const reef_tail_layer *L, const fl
     case REEF_TAIL_GAP: reef_tail_gap_forward(out, inp, L); return;
     case REEF_TAIL_ADD: {
         const float *skip = acts + t->layers[L->skip_from].save_at;
-        for (i = 0; i < out_count(L); i++) out[i] = inp[i] + skip[i];
+        int32_t n = out_count(L);
+        for (i = 0; i + 4 <= n; i += 4) {
+            float a0 = inp[i] + skip[i], a1 = inp[i + 1] + skip[i + 1], a2 = inp[i + 2] + skip[i + 2],
+                  a3 = inp[i + 3] + skip[i + 3];
+            out[i] = a0, out[i + 1] = a1, out[i + 2] = a2, out[i + 3] = a3;
+        }
+        for (; i < n; i++) out[i] = inp[i] + skip[i];
         break;
     }
     default: matmul_forward(out, inp, w, b, 1, in_count(L), L); break;
@@ -551,10 +831,17 @@ static void layer_forward(const reef_tail *t, const reef_tail_layer *L, const fl
     activate(out, out_count(L), L, mask_of(acts, L));
 }
 
-static void copy_floats(float *dst, const float *src, int32_t n)
+
+/* The index of x's lowest set bit (x != 0): RBIT + CLZ on the M4. */
+static int32_t lowest_bit(uint32_t x)
 {
-    int32_t i;
-    for (i = 0; i < n; i++) dst[i] = src[i];
+#if defined(__GNUC__)
+    return __builtin_ctz(x);
+#else
+    int32_t n = 0;
+    while (!(x & 1u)) x >>= 1, n++;
+    return n;
+#endif
 }
 
 /* dout = 0 where the mask bit is 0; whole words of ones are skipped. */
@@ -565,6 +852,14 @@ static void apply_mask(float *dout, const uint32_t *mask, int32_t n)
         int32_t end = n - w0 < 32 ? n : w0 + 32;
         uint32_t bits = mask[w0 >> 5];
         if (bits == 0xffffffffu) continue;
+        if (end - w0 == 32) { /* only the cleared bits: one step per zero */
+            uint32_t zeros = ~bits;
+            while (zeros) {
+                dout[w0 + lowest_bit(zeros)] = 0.0f;
+                zeros &= zeros - 1u;
+            }
+            continue;
+        }
         for (i = w0; i < end; i++, bits >>= 1)
             if (!(bits & 1u)) dout[i] = 0.0f;
     }
@@ -576,10 +871,20 @@ const float *reef_tail_forward(const reef_tail *t, const float *params, const fl
     int32_t i;
     float *x = acts + t->ping_at, *y = x + t->delta_count, *swap;
     if (t->q) return reef_qtail_forward(t, params, boundary, acts);
-    for (i = 0; i < t->in_count; i++)
-        x[i] = t->in_scale * (float)((int32_t)boundary[i] - t->in_zero_point);
+    {
+        /* locals: x's float stores could alias t->in_scale otherwise */
+        const float scale = t->in_scale;
+        const int32_t zp = t->in_zero_point, n = t->in_count;
+        for (i = 0; i + 4 <= n; i += 4) {
+            float a0 = scale * (float)((int32_t)boundary[i] - zp), a1 = scale * (float)((int32_t)boundary[i + 1] - zp),
+                  a2 = scale * (float)((int32_t)boundary[i + 2] - zp), a3 = scale * (float)((int32_t)boundary[i + 3] - zp);
+            x[i] = a0, x[i + 1] = a1, x[i + 2] = a2, x[i + 3] = a3;
+        }
+        for (; i < n; i++) x[i] = scale * (float)((int32_t)boundary[i] - zp);
+    }
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
+        TRAIN_MARK();
         if (keeps_input(L)) copy_floats(acts + L->save_at, x, in_count(L));
         layer_forward(t, L, params, params0, x, y, acts);
         swap = x;
@@ -639,7 +944,12 @@ static void add_skip_gradients(const reef_tail *t, const reef_tail_state *s, int
     for (j = i + 1; j < t->nlayers; j++) {
         const reef_tail_layer *A = &t->layers[j];
         if (A->kind != REEF_TAIL_ADD || A->skip_from != i) continue;
-        for (k = 0; k < n; k++) dinp[k] += s->acts[A->dskip_at + k];
+        const float *d = s->acts + A->dskip_at;
+        for (k = 0; k + 4 <= n; k += 4) {
+            float a0 = dinp[k] + d[k], a1 = dinp[k + 1] + d[k + 1], a2 = dinp[k + 2] + d[k + 2], a3 = dinp[k + 3] + d[k + 3];
+            dinp[k] = a0, dinp[k + 1] = a1, dinp[k + 2] = a2, dinp[k + 3] = a3;
+        }
+        for (; k < n; k++) dinp[k] += d[k];
     }
 }
 
@@ -650,14 +960,21 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
     float *dout = s->delta_a, *dinp = s->delta_b;
     float loss;
     if (t->q) return reef_qtail_backward(t, s, label, scale);
+    TRAIN_MARK();
     loss = reef_train_softmax_xent(dout, logits, t->nclasses, label);
     for (k = 0; k < t->nclasses; k++) dout[k] = scale * (dout[k] - (k == label ? 1.0f : 0.0f));
     for (i = t->nlayers - 1; i >= stop; i--) {
         const reef_tail_layer *L = &t->layers[i];
         float *swap;
         int32_t need_dinp = i > stop;
-        if (need_dinp) zero(dinp, (uint32_t)in_count(L));
-        layer_backward(L, s, need_dinp ? dinp : 0, dout);
+        TRAIN_MARK();
+        if (need_dinp && L->kind == REEF_TAIL_GAP)
+            gap_backward_set(dinp, dout, L); /* every element written once: no zero pass */
+        else {
+            /* an ADD copies its gradient into dinp: no zero pass either */
+            if (need_dinp && L->kind != REEF_TAIL_ADD) zero(dinp, (uint32_t)in_count(L));
+            layer_backward(L, s, need_dinp ? dinp : 0, dout);
+        }
         if (need_dinp) add_skip_gradients(t, s, i, dinp);
         swap = dout;
         dout = dinp;
@@ -669,15 +986,20 @@ float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t l
 /* n trained floats at at (trainable arrays), deployed at at0 (params0). */
 static void sgd_range(const reef_tail_state *s, const reef_tail_hparams *hp, uint32_t at, uint32_t at0, uint32_t n)
 {
+    /* locals: the stores below are floats, as hp's fields are, so the
+     * compiler would reload those every element otherwise */
+    const float lr = hp->lr, anchor = hp->anchor, momentum = hp->momentum;
+    float *params = s->params + at, *grads = s->grads + at, *velocity = s->velocity ? s->velocity + at : 0;
+    const float *params0 = s->params0 + at0;
     uint32_t i;
-    for (i = at; i < at + n; i++) {
-        float g = s->grads[i] + hp->anchor * (s->params[i] - s->params0[at0 + (i - at)]);
-        if (s->velocity) {
-            s->velocity[i] = hp->momentum * s->velocity[i] + g;
-            g = s->velocity[i];
+    for (i = 0; i < n; i++) {
+        float g = grads[i] + anchor * (params[i] - params0[i]);
+        if (velocity) {
+            velocity[i] = momentum * velocity[i] + g;
+            g = velocity[i];
         }
-        s->params[i] -= hp->lr * g;
-        s->grads[i] = 0.0f;
+        params[i] -= lr * g;
+        grads[i] = 0.0f;
     }
 }
 
@@ -748,6 +1070,8 @@ float reef_tail_train_batch(const reef_tail *t, const reef_tail_state *s,
         reef_tail_forward(t, s->params, s->params0, boundaries[i], s->acts);
         loss += reef_tail_backward(t, s, labels[i], scale);
     }
+    TRAIN_MARK();
     reef_tail_sgd(t, s, hp);
+    TRAIN_MARK();
     return loss * scale;
 }

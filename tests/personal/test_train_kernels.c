@@ -51,6 +51,14 @@ static const conv_case conv_cases[] = {
     {"conv 3x3 stride 2", REEF_TAIL_CONV, 6, 6, 3, 5, 3, 2, 0},
     {"dw 3x3 same", REEF_TAIL_DW_CONV, 5, 5, 6, 6, 3, 1, 1},
     {"dw 5x5 stride 2", REEF_TAIL_DW_CONV, 7, 7, 4, 4, 5, 2, 1},
+    /* session 16: 3x3 stride 1 on maps up to 4x4 take the zero-bordered
+     * block path (4 channels at a time); 6 channels stay on the tap grid */
+    {"dw 3x3 on 4x4, bordered blocks", REEF_TAIL_DW_CONV, 4, 4, 8, 8, 3, 1, 1},
+    {"dw 3x3 on 3x4, bordered blocks", REEF_TAIL_DW_CONV, 3, 4, 4, 4, 3, 1, 0},
+    {"dw 3x3 on 4x4, 6 channels", REEF_TAIL_DW_CONV, 4, 4, 6, 6, 3, 1, 1},
+    /* 8x2 blocks (16 pixels, K <= 32) and the gathered 4x4 blocks (K 40) */
+    {"conv 1x1, 8x2 blocks", REEF_TAIL_CONV, 4, 4, 24, 10, 1, 1, 1},
+    {"conv 1x1, gathered rows", REEF_TAIL_CONV, 4, 4, 40, 12, 1, 1, 0},
 };
 
 static void run_conv_case(const conv_case *cc)

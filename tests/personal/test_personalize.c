@@ -314,9 +314,11 @@ static void test_plan_file_scheme(void **state)
     fclose(fp);
     assert_int_not_equal(reef_pplan_load(path, &back, &err), 0);
     assert_non_null(strstr(err.msg, "guard_replay"));
-    /* session 16: distill and distill_t round-trip (written only when on;
-     * flash counts the teacher logits), and bad values are refused */
+    /* session 16: distill and distill_t round-trip (written only when on,
+     * so a plan without them trains on hard labels; flash counts the
+     * teacher logits), and bad values are refused */
     plan_for(&p);
+    p.hp.distill = 0.0f;
     if (reef_pplan_save(path, &p, "m.tflite", &err) || reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
     assert_true(back.hp.distill == 0.0f && back.hp.distill_t == 1.0f);
     p.hp.distill = 0.5f, p.hp.distill_t = 2.0f;
@@ -842,6 +844,8 @@ static void test_distill_on_replay(void **state)
     (void)state;
     reef_pplan p;
     plan_for(&p);
+    assert_true(p.hp.distill == 0.5f && p.hp.distill_t == 1.0f); /* the planner's default since session 16 */
+    p.hp.distill = 0.0f;
     small_session plain, zero, half;
     small_session_open(&plain, &p, 12, 0, 0);
     assert_null(plain.s.p.replay_teacher);
@@ -1277,7 +1281,7 @@ static void test_qemu_bit_identical(void **state)
     /* a temporal plan for the 1-channel fixture model */
     reef_pplan q;
     plan_for(&q);
-    q.replay_count = 0, q.hp.batch_replay = 0, q.temporal = 1;
+    q.replay_count = 0, q.hp.batch_replay = 0, q.temporal = 1, q.hp.distill = 0.0f;
     if (reef_pplan_save(path, &q, "fixture", &err)) fail_msg("%s", err.msg);
     assert_int_not_equal(reef_pgen(gen, "fx", "fixture", &fx.g, &fx.m, path, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "temporal"));

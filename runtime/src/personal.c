@@ -305,6 +305,7 @@ static float decayed_lr(const reef_tail_hparams *hp, int32_t epoch)
 static int do_step(reef_personal *p, float *loss)
 {
     const int8_t *batch[REEF_PERSONAL_MAX_BATCH];
+    const float *teachers[REEF_PERSONAL_MAX_BATCH]; /* NULL: the hard label alone */
     uint8_t labels[REEF_PERSONAL_MAX_BATCH];
     int32_t spe = reef_personal_steps_per_epoch(p), n = 0, i, pos, in_count = p->tail->in_count;
     reef_tail_state s = state_of(p);
@@ -324,18 +325,20 @@ static int do_step(reef_personal *p, float *loss)
     for (i = pos; i < pos + p->hp.batch_site && i < p->site_count; i++) {
         int32_t at = reef_personal_site_pick(p, i);
         batch[n] = p->site + at * in_count;
+        teachers[n] = 0;
         labels[n++] = p->site_labels[at];
     }
     for (i = 0; i < p->hp.batch_replay && replay_pool > 0; i++) {
         int32_t at = replay_first + p->replay_next;
         batch[n] = p->replay + at * in_count;
+        teachers[n] = p->replay_teacher ? p->replay_teacher + at * p->tail->nclasses : 0;
         labels[n++] = p->replay_labels[at];
         p->replay_next = (p->replay_next + 1) % replay_pool;
     }
     for (k = 0; k < p->tail->train_count; k++) s.grads[k] = 0.0f; /* the arena held the body */
     hp = p->hp;
     hp.lr = decayed_lr(&p->hp, p->epoch - 1);
-    *loss = reef_tail_train_batch(p->tail, &s, &hp, batch, labels, n);
+    *loss = reef_tail_train_batch_distill(p->tail, &s, &hp, batch, labels, teachers, n);
     p->step++;
     return *loss < 0.0f ? 1 : 0;
 }

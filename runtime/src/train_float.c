@@ -788,6 +788,45 @@ float reef_train_softmax_xent(float *probs, const float *logits, int32_t n, int3
     return -train_logf(probs[label]);
 }
 
+/* The softened softmax's normalizer: *max = max z, returns sum_k e^((z_k - max) / T). */
+static float soft_sum(const float *z, int32_t n, float temperature, float *max)
+{
+    int32_t k;
+    float m = z[0], sum = 0.0f;
+    for (k = 1; k < n; k++)
+        if (z[k] > m) m = z[k];
+    for (k = 0; k < n; k++) sum += reef_train_expf((z[k] - m) / temperature);
+    *max = m;
+    return sum;
+}
+
+/* Learning without Forgetting's loss (Li & Hoiem; Hinton et al.'s T^2).
+ * The soft term's loss uses ln softmax(z / T)_k = (z_k - max) / T - ln sum,
+ * so no probability is taken a logarithm of; the gradient needs no log. */
+float reef_train_distill_xent(float *dlogits, const float *logits, const float *teacher, int32_t n,
+                              int32_t label, float alpha, float temperature, float scale)
+{
+    const float T = temperature > 0.0f ? temperature : 1.0f;
+    float hard = reef_train_softmax_xent(dlogits, logits, n, label), soft = 0.0f;
+    float zmax, tmax, zsum, tsum, log_zsum;
+    int32_t k;
+    if (!teacher || alpha == 0.0f) {
+        for (k = 0; k < n; k++) dlogits[k] = scale * (dlogits[k] - (k == label ? 1.0f : 0.0f));
+        return hard;
+    }
+    zsum = soft_sum(logits, n, T, &zmax);
+    tsum = soft_sum(teacher, n, T, &tmax);
+    log_zsum = train_logf(zsum);
+    for (k = 0; k < n; k++) {
+        float zs = (logits[k] - zmax) / T;
+        float p_soft = reef_train_expf(zs) / zsum, q = reef_train_expf((teacher[k] - tmax) / T) / tsum;
+        float g_hard = dlogits[k] - (k == label ? 1.0f : 0.0f);
+        dlogits[k] = scale * ((1.0f - alpha) * g_hard + alpha * T * (p_soft - q));
+        soft -= q * (zs - log_zsum);
+    }
+    return (1.0f - alpha) * hard + alpha * T * T * soft;
+}
+
 /* ---- the tail --------------------------------------------------------------------- */
 
 /* A layer's weights and bias: the trained copy or the deployed one. */
@@ -955,14 +994,19 @@ static void add_skip_gradients(const reef_tail *t, const reef_tail_state *s, int
 
 float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t label, float scale)
 {
-    int32_t i, k, stop = first_trained(t);
+    return reef_tail_backward_distill(t, s, label, 0, 0.0f, 1.0f, scale);
+}
+
+float reef_tail_backward_distill(const reef_tail *t, const reef_tail_state *s, int32_t label,
+                                 const float *teacher, float alpha, float temperature, float scale)
+{
+    int32_t i, stop = first_trained(t);
     const float *logits = s->acts + t->logits_at;
     float *dout = s->delta_a, *dinp = s->delta_b;
     float loss;
     if (t->q) return reef_qtail_backward(t, s, label, scale);
     TRAIN_MARK();
-    loss = reef_train_softmax_xent(dout, logits, t->nclasses, label);
-    for (k = 0; k < t->nclasses; k++) dout[k] = scale * (dout[k] - (k == label ? 1.0f : 0.0f));
+    loss = reef_train_distill_xent(dout, logits, teacher, t->nclasses, label, alpha, temperature, scale);
     for (i = t->nlayers - 1; i >= stop; i--) {
         const reef_tail_layer *L = &t->layers[i];
         float *swap;
@@ -1060,15 +1104,23 @@ float reef_tail_train_batch(const reef_tail *t, const reef_tail_state *s,
                             const reef_tail_hparams *hp, const int8_t *const *boundaries,
                             const uint8_t *labels, int32_t n)
 {
+    return reef_tail_train_batch_distill(t, s, hp, boundaries, labels, 0, n);
+}
+
+float reef_tail_train_batch_distill(const reef_tail *t, const reef_tail_state *s,
+                                    const reef_tail_hparams *hp, const int8_t *const *boundaries,
+                                    const uint8_t *labels, const float *const *teachers, int32_t n)
+{
     int32_t i;
     float loss = 0.0f, scale;
     if (!t || !s || !hp || !boundaries || !labels || n <= 0) return -1.0f;
     scale = 1.0f / (float)n;
     if (t->q) reef_qtail_zero_grads(t, s->acts); /* the session's arena held the body */
     for (i = 0; i < n; i++) {
+        const float *teacher = teachers && hp->distill != 0.0f ? teachers[i] : 0;
         if (labels[i] >= t->nclasses) return -1.0f;
         reef_tail_forward(t, s->params, s->params0, boundaries[i], s->acts);
-        loss += reef_tail_backward(t, s, labels[i], scale);
+        loss += reef_tail_backward_distill(t, s, labels[i], teacher, hp->distill, hp->distill_t, scale);
     }
     TRAIN_MARK();
     reef_tail_sgd(t, s, hp);

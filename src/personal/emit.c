@@ -180,6 +180,22 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
         put_bytes(fp, (const int8_t *)replay_labels, (size_t)nreplay, 1);
         fprintf(fp, "};\n\n");
     }
+    int distill = nreplay && plan->hp.distill > 0.0f; /* session 16: the replay samples' teacher logits */
+    if (distill) {
+        size_t nt_logits = (size_t)nreplay * (size_t)t->tail.nclasses;
+        float *teacher = malloc(nt_logits * sizeof *teacher);
+        int rc = teacher ? reef_replay_teacher(t, replay, nreplay, teacher, err) : reef_fail(err, "out of memory");
+        if (rc) {
+            free(teacher);
+            reef_atomic_abort(&af);
+            return -1;
+        }
+        fprintf(fp, "/* (%d, %d) the deployed model's tail logits of each replay sample (distillation) */\n"
+                    "static const float %s_replay_teacher[%zu] REEF_FLASH = {", nreplay, t->tail.nclasses, name, nt_logits);
+        put_floats(fp, teacher, nt_logits);
+        fprintf(fp, "};\n\n");
+        free(teacher);
+    }
     fprintf(fp,
             "static float %s_params[%u];  /* the trained parameters */\n%s"
             "static int8_t %s_site[%u];  /* (%d, %u) labelled frames' activations at the cut */\n"
@@ -191,7 +207,14 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             work);
     if (plan->hp.momentum != 0.0f) fprintf(fp, "static float %s_velocity[%u];\n\n", name, nt);
     if (stream_map) put_temporal(fp, name, stream_map);
-    char velocity[96] = "0", replay_name[96] = "0", replay_labels_name[96] = "0";
+    char velocity[96] = "0", replay_name[96] = "0", replay_labels_name[96] = "0", distill_hp[160] = "";
+    char teacher_field[128] = "";
+    if (distill) {
+        char l5[48], l6[48];
+        snprintf(distill_hp, sizeof distill_hp, ", .distill = %s, .distill_t = %s",
+                 float_literal(l5, sizeof l5, plan->hp.distill), float_literal(l6, sizeof l6, plan->hp.distill_t));
+        snprintf(teacher_field, sizeof teacher_field, ",\n    .replay_teacher = %s_replay_teacher", name);
+    }
     if (plan->hp.momentum != 0.0f) snprintf(velocity, sizeof velocity, "%s_velocity", name);
     if (nreplay) {
         snprintf(replay_name, sizeof replay_name, "%s_replay", name);
@@ -202,16 +225,16 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             "    .steps = %s_steps, .body_steps = %d, .model_steps = %d, .output_at = %u, .output_size = %d,\n"
             "    .arena = %s_work, .arena_size = %u,\n"
             "    .input_at = %u, .input_size = %d, .boundary_at = %u, .tail = &%s_tail,\n"
-            "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d},\n"
+            "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d%s},\n"
             "    .params = %s_params, .params0 = %s_params0, .velocity = %s,\n"
             "    .site = %s_site, .site_labels = %s_site_labels, .order = %s_order, .boundary = %s_boundary,\n"
-            "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d%s%s%s%s%s};\n\n",
+            "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d%s%s%s%s%s%s};\n\n",
             name, name, t->boundary_step, m->nsteps, m->output_at, m->output_size, name, work, m->input_at, m->input_size, t->boundary_at, name,
             float_literal(l1, sizeof l1, plan->hp.lr), float_literal(l2, sizeof l2, plan->hp.momentum),
             float_literal(l3, sizeof l3, plan->hp.anchor), plan->hp.epochs, plan->hp.batch_site,
             plan->hp.batch_replay, plan->hp.seed, plan->hp.balance, float_literal(l4, sizeof l4, plan->hp.lr_decay),
-            plan->hp.guard_replay, plan->hp.guard_forget, name, name, velocity, name, name, name, name, plan->site_cap,
-            replay_name, replay_labels_name, nreplay, stream_map ? ",\n    .temporal = &" : "", stream_map ? name : "",
+            plan->hp.guard_replay, plan->hp.guard_forget, distill_hp, name, name, velocity, name, name, name, name,
+            plan->site_cap, replay_name, replay_labels_name, nreplay, teacher_field, stream_map ? ",\n    .temporal = &" : "", stream_map ? name : "",
             stream_map ? "_temporal, .input_map = " : "", stream_map ? name : "", stream_map ? "_input_map" : "");
     char temporal_init[512] = "";
     if (stream_map)

@@ -146,6 +146,13 @@ int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const re
                       int32_t replay_count, uint32_t seed, int by_group, int8_t *replay, uint8_t *labels,
                       reef_error *err);
 
+/* Session 16 (distillation on replay): the deployed model's tail logits
+ * (replay_count, nclasses) of each replay sample, by the runtime's own tail
+ * forward with the deployed weights, so the host session and the firmware
+ * (which keeps them in flash) hold the same bits. Float tail only. */
+int reef_replay_teacher(const reef_ptail *t, const int8_t *replay, int32_t replay_count, float *teacher,
+                        reef_error *err);
+
 int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef_ptail *t,
                        const reef_pplan *plan, const int8_t *replay, const uint8_t *replay_labels,
                        reef_error *err);

@@ -71,10 +71,11 @@ static void fill_memory(reef_prun_report *r, const char *elf, uint32_t stack, co
     r->flash_code = mr.flash_code;
     r->flash_params0 = t->tail.param_count * 4;
     r->flash_replay = r->replay_count * (uint32_t)(t->tail.in_count + 1);
+    if (plan->hp.distill > 0.0f) /* session 16: and their teacher logits */
+        r->flash_replay += r->replay_count * (uint32_t)t->tail.nclasses * 4u;
     r->flash_weights_model = mr.flash_weights - r->flash_params0 - r->flash_replay;
     r->ram_total = mr.ram_total;
     r->ram_stack = mr.ram_stack;
-    (void)plan;
     (void)m;
 }
 

@@ -94,6 +94,21 @@ int reef_replay_build(const reef_graph *g, const reef_lowered_model *m, const re
     return rc;
 }
 
+int reef_replay_teacher(const reef_ptail *t, const int8_t *replay, int32_t replay_count, float *teacher,
+                        reef_error *err)
+{
+    if (t->tail.q) return reef_fail(err, "distillation needs the float tail (scheme float)");
+    float *acts = malloc(((size_t)t->tail.act_count + 1) * sizeof *acts);
+    if (!acts) return reef_fail(err, "out of memory");
+    for (int32_t k = 0; k < replay_count; k++) {
+        const float *logits =
+            reef_tail_forward(&t->tail, NULL, t->params0, replay + (size_t)k * (size_t)t->tail.in_count, acts);
+        memcpy(teacher + (size_t)k * (size_t)t->tail.nclasses, logits, (size_t)t->tail.nclasses * sizeof *logits);
+    }
+    free(acts);
+    return 0;
+}
+
 static void *own(reef_psession *s, size_t bytes)
 {
     for (int i = 0; i < 12; i++)
@@ -142,6 +157,18 @@ int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef
         !p->order || !p->boundary) {
         reef_psession_free(s);
         return reef_fail(err, "out of memory");
+    }
+    if (plan->hp.distill > 0.0f && p->replay_count > 0) { /* session 16: what the device keeps in flash */
+        float *teacher = own(s, (size_t)p->replay_count * (size_t)t->tail.nclasses * sizeof(float));
+        if (!teacher) {
+            reef_psession_free(s);
+            return reef_fail(err, "out of memory");
+        }
+        if (reef_replay_teacher(t, replay, p->replay_count, teacher, err)) {
+            reef_psession_free(s);
+            return -1;
+        }
+        p->replay_teacher = teacher;
     }
     reef_personal_init(p);
     return 0;

@@ -314,6 +314,38 @@ static void test_plan_file_scheme(void **state)
     fclose(fp);
     assert_int_not_equal(reef_pplan_load(path, &back, &err), 0);
     assert_non_null(strstr(err.msg, "guard_replay"));
+    /* session 16: distill and distill_t round-trip (written only when on,
+     * so a plan without them trains on hard labels; flash counts the
+     * teacher logits), and bad values are refused */
+    plan_for(&p);
+    p.hp.distill = 0.0f;
+    if (reef_pplan_save(path, &p, "m.tflite", &err) || reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
+    assert_true(back.hp.distill == 0.0f && back.hp.distill_t == 1.0f);
+    p.hp.distill = 0.5f, p.hp.distill_t = 2.0f;
+    if (reef_pplan_save(path, &p, "m.tflite", &err) || reef_pplan_load(path, &back, &err)) fail_msg("%s", err.msg);
+    assert_true(back.hp.distill == 0.5f && back.hp.distill_t == 2.0f);
+    {
+        reef_ptail t;
+        reef_pplan off = p;
+        off.hp.distill = 0.0f;
+        if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
+        reef_pplan_cost(&p, &fx.m, &t), reef_pplan_cost(&off, &fx.m, &t);
+        assert_int_equal(p.flash_update - off.flash_update, (uint32_t)p.replay_count * (uint32_t)t.tail.nclasses * 4u);
+        reef_ptail_free(&t);
+    }
+    static const char *const bad[] = {"distill 1.5\n", "distill -0.25\n", "distill_t 0\n", "distill_t -2\n",
+                                      "distill x\n", "distill 0.5\nbatch_replay 0\n", "distill 0.5\nscheme int8\nmomentum 0\n",
+                                      "distill 0.5\nreplay 0\nbatch_replay 0\n"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        plan_for(&p);
+        if (reef_pplan_save(path, &p, "m.tflite", &err)) fail_msg("%s", err.msg);
+        fp = fopen(path, "a");
+        fputs(bad[k], fp);
+        fclose(fp);
+        if (reef_pplan_load(path, &back, &err) == 0) fail_msg("plan with '%s' was accepted", bad[k]);
+        assert_non_null(strstr(err.msg, path));
+        assert_non_null(strstr(err.msg, "distill"));
+    }
     testing_rm_tree(dir);
 }
 
@@ -800,6 +832,61 @@ static void test_replay_by_habitat(void **state)
     reef_ptail_free(&t);
 }
 
+/* Session 16, distillation on replay (hp.distill): the session's teacher
+ * logits are the deployed tail's own outputs on the replay samples, bit for
+ * bit; with alpha 1 a step on replay samples alone moves nothing at the
+ * deployed weights (the soft targets are what the model answers), with
+ * alpha 0.5 it does; a distill plan at alpha 0 trains the same bits as a
+ * plan without it; and alpha 0.5 changes what a session with replay mixed
+ * into every step trains. */
+static void test_distill_on_replay(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    plan_for(&p);
+    assert_true(p.hp.distill == 0.5f && p.hp.distill_t == 1.0f); /* the planner's default since session 16 */
+    p.hp.distill = 0.0f;
+    small_session plain, zero, half;
+    small_session_open(&plain, &p, 12, 0, 0);
+    assert_null(plain.s.p.replay_teacher);
+    p.hp.distill = 0.0f, p.hp.distill_t = 2.0f;
+    small_session_open(&zero, &p, 12, 0, 0);
+    p.hp.distill = 0.5f;
+    small_session_open(&half, &p, 12, 0, 0);
+    const reef_tail *t = &half.t.tail;
+    const int32_t nc = t->nclasses, in = t->in_count;
+    assert_non_null(half.s.p.replay_teacher);
+    float *acts = calloc((size_t)t->act_count + 1, sizeof *acts);
+    for (int k = 0; k < p.replay_count; k++) {
+        const float *logits = reef_tail_forward(t, NULL, half.t.params0, half.replay + (size_t)k * in, acts);
+        assert_memory_equal(half.s.p.replay_teacher + (size_t)k * nc, logits, (size_t)nc * sizeof *logits);
+    }
+    /* a replay-only batch at the deployed weights */
+    reef_tail_state st = {.params = half.s.p.params, .params0 = half.s.p.params0, .grads = calloc(t->train_count, 4),
+                          .acts = acts, .delta_a = acts + t->ping_at, .delta_b = acts + t->ping_at + t->delta_count};
+    const int8_t *batch[4];
+    const float *teachers[4];
+    for (int k = 0; k < 4; k++)
+        batch[k] = half.replay + (size_t)k * in, teachers[k] = half.s.p.replay_teacher + (size_t)k * nc;
+    size_t bytes = (size_t)t->train_count * 4;
+    float *before = malloc(bytes);
+    memcpy(before, st.params, bytes);
+    reef_tail_hparams hp = half.s.p.hp;
+    hp.distill = 1.0f;
+    assert_true(reef_tail_train_batch_distill(t, &st, &hp, batch, half.replay_labels, teachers, 4) >= 0.0f);
+    assert_memory_equal(st.params, before, bytes);
+    hp.distill = 0.5f;
+    reef_tail_train_batch_distill(t, &st, &hp, batch, half.replay_labels, teachers, 4);
+    assert_true(memcmp(st.params, before, bytes) != 0);
+    memcpy(st.params, before, bytes); /* back to the deployed weights */
+    /* whole epochs, replay mixed into every step */
+    run_epochs(&plain, 2), run_epochs(&zero, 2), run_epochs(&half, 2);
+    assert_memory_equal(zero.s.p.params, plain.s.p.params, bytes);
+    assert_true(memcmp(half.s.p.params, plain.s.p.params, bytes) != 0);
+    free(before), free((void *)st.grads), free(acts);
+    small_session_close(&plain), small_session_close(&zero), small_session_close(&half);
+}
+
 /* "Old" is the newest valid copy in the NVM store when one exists: a
  * first update is saved, a second one the guard refuses (margin above the
  * held-back count) leaves exactly that saved copy, bit for bit, not the
@@ -1081,7 +1168,8 @@ static void assert_same_file(const char *a, const char *b, const char *name)
  * weights equal the host's bit for bit (reef_prun fails otherwise), with
  * class-balanced batches, a refit epoch after the guard, a decaying lr,
  * a guard that also scores replay samples (session 11) and replay mixed
- * into every step. The C it ran is what `reef gen --trainable` writes for
+ * into every step, trained towards the deployed model's outputs too
+ * (distillation, session 16: alpha 0.5, T 2). The C it ran is what `reef gen --trainable` writes for
  * the same plan (temporal 1) and replay data, byte for byte; gen refuses
  * a temporal plan for a model whose input is not [d, s]. One firmware
  * build covers the stream path and the float tail on the M4. */
@@ -1149,6 +1237,7 @@ static void stream_job_start(void)
     if (reef_pplan_choose(&sj->g, &sj->m, &no_limits, p, &err)) fail_msg("%s", err.msg);
     p->hp.epochs = 2, p->hp.batch_site = 4, p->hp.batch_replay = 4, p->replay_count = 8;
     p->hp.balance = 1, p->hp.lr_decay = 0.7f, p->hp.guard_replay = 4, p->temporal = 1;
+    p->hp.distill = 0.5f, p->hp.distill_t = 2.0f; /* session 16: the replay samples' teacher logits in flash */
     sj->result = mmap(NULL, sizeof *sj->result, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(sj->result != MAP_FAILED);
     memset(sj->result, 0, sizeof *sj->result);
@@ -1192,7 +1281,7 @@ static void test_qemu_bit_identical(void **state)
     /* a temporal plan for the 1-channel fixture model */
     reef_pplan q;
     plan_for(&q);
-    q.replay_count = 0, q.hp.batch_replay = 0, q.temporal = 1;
+    q.replay_count = 0, q.hp.batch_replay = 0, q.temporal = 1, q.hp.distill = 0.0f;
     if (reef_pplan_save(path, &q, "fixture", &err)) fail_msg("%s", err.msg);
     assert_int_not_equal(reef_pgen(gen, "fx", "fixture", &fx.g, &fx.m, path, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "temporal"));
@@ -1354,6 +1443,7 @@ int main(void)
         cmocka_unit_test(test_tune_pick),
         cmocka_unit_test(test_guard_judges_replay),
         cmocka_unit_test(test_replay_by_habitat),
+        cmocka_unit_test(test_distill_on_replay),
         cmocka_unit_test(test_stream_is_prep),
         cmocka_unit_test(test_qemu_bit_identical),
         cmocka_unit_test(test_int8_tail_is_inference),

@@ -187,12 +187,15 @@ static void test_sgd_masks(void **state)
  * conv's input)] -> pool -> fully connected, every parameter trained, no
  * clamps (smooth). The backward's gradient of every parameter against
  * central differences of the loss: the first conv's gradient arrives both
- * through the block and through the skip. */
-static float residual_loss(const reef_tail *t, const float *p, const float *p0, const int8_t *x, float *acts)
+ * through the block and through the skip. The loss is the cross-entropy,
+ * and (session 16) the distillation mix at alpha 0.5, T 2 and alpha 1, T 1
+ * towards a teacher's logits. */
+static float residual_loss(const reef_tail *t, const float *p, const float *p0, const int8_t *x, float *acts,
+                           const float *teacher, float alpha, float temperature)
 {
-    float probs[2];
+    float dlogits[2];
     const float *logits = reef_tail_forward(t, p, p0, x, acts);
-    return reef_train_softmax_xent(probs, logits, 2, 1);
+    return reef_train_distill_xent(dlogits, logits, teacher, 2, 1, alpha, temperature, 1.0f);
 }
 
 #define PW(cin, cout) .kind = REEF_TAIL_CONV, .in_h = 2, .in_w = 2, .in_c = cin, .out_h = 2, .out_w = 2, .out_c = cout, \
@@ -224,22 +227,102 @@ static void test_residual_gradients(void **state)
     for (int i = 0; i < 12; i++) x[i] = (int8_t)((int)reef_rng_below(&rng, 200) - 100);
     reef_tail_state s = {.params = p, .params0 = p0, .grads = grads, .acts = acts, .delta_a = acts + 66,
                          .delta_b = acts + 86};
-    reef_tail_forward(&t, p, p0, x, acts);
-    reef_tail_backward(&t, &s, 1, 1.0f);
-    double worst = 0;
-    for (int i = 0; i < NP; i++) {
-        const float h = 1e-2f, keep = p[i];
-        p[i] = keep + h;
-        double up = residual_loss(&t, p, p0, x, acts);
-        p[i] = keep - h;
-        double down = residual_loss(&t, p, p0, x, acts);
-        p[i] = keep;
-        double numeric = (up - down) / (2.0 * h), d = fabs(numeric - grads[i]);
-        if (d > worst) worst = d;
-        if (d > 2e-3 + 2e-2 * fabs(numeric))
-            fail_msg("parameter %d: backward %g, central difference %g", i, (double)grads[i], numeric);
+    static const float teacher[2] = {1.5f, -0.75f}, alphas[3] = {0.0f, 0.5f, 1.0f}, temps[3] = {1.0f, 2.0f, 1.0f};
+    for (int c = 0; c < 3; c++) {
+        reef_tail_forward(&t, p, p0, x, acts);
+        if (c == 0) reef_tail_backward(&t, &s, 1, 1.0f);
+        else reef_tail_backward_distill(&t, &s, 1, teacher, alphas[c], temps[c], 1.0f);
+        double worst = 0;
+        for (int i = 0; i < NP; i++) {
+            const float h = 1e-2f, keep = p[i];
+            p[i] = keep + h;
+            double up = residual_loss(&t, p, p0, x, acts, teacher, alphas[c], temps[c]);
+            p[i] = keep - h;
+            double down = residual_loss(&t, p, p0, x, acts, teacher, alphas[c], temps[c]);
+            p[i] = keep;
+            double numeric = (up - down) / (2.0 * h), d = fabs(numeric - grads[i]);
+            if (d > worst) worst = d;
+            if (d > 2e-3 + 2e-2 * fabs(numeric))
+                fail_msg("alpha %g T %g parameter %d: backward %g, central difference %g", (double)alphas[c],
+                         (double)temps[c], i, (double)grads[i], numeric);
+            grads[i] = 0.0f;
+        }
+        printf("residual tail, alpha %g T %g: worst |backward - central difference| %.3g over %d parameters\n",
+               (double)alphas[c], (double)temps[c], worst, NP);
     }
-    printf("residual tail: worst |backward - central difference| %.3g over %d parameters\n", worst, NP);
+}
+
+/* Session 16, distillation on replay: the loss of reef_train_distill_xent
+ * in double, from its definition (1 - a) CE(onehot, softmax(z)) +
+ * a T^2 CE(softmax(t / T), softmax(z / T)). */
+static double distill_loss_ref(const double *z, const float *teacher, int n, int label, double alpha, double T)
+{
+    double zmax = z[0], tmax = teacher[0], zsum = 0, tsum = 0, zsum_t = 0, soft = 0;
+    for (int k = 1; k < n; k++) zmax = z[k] > zmax ? z[k] : zmax, tmax = teacher[k] > tmax ? teacher[k] : tmax;
+    for (int k = 0; k < n; k++) {
+        zsum += exp(z[k] - zmax);
+        zsum_t += exp((z[k] - zmax) / T);
+        tsum += exp((teacher[k] - tmax) / T);
+    }
+    for (int k = 0; k < n; k++)
+        soft -= exp((teacher[k] - tmax) / T) / tsum * ((z[k] - zmax) / T - log(zsum_t));
+    return (1 - alpha) * -(z[label] - zmax - log(zsum)) + alpha * T * T * soft;
+}
+
+/* The distillation loss's gradient at the logits against central
+ * differences of its definition (double), for alpha 0, 1 and between and
+ * T 1, 2 and 3.5, 2 and 3 classes, at 40 random points each; the loss it
+ * reports against the definition; alpha 0 (and no teacher) the plain
+ * cross-entropy's bits; alpha 1 at the teacher's own logits a zero
+ * gradient. */
+static void test_distill_gradient(void **state)
+{
+    (void)state;
+    static const float alphas[] = {0.0f, 0.25f, 0.5f, 1.0f}, temps[] = {1.0f, 2.0f, 3.5f};
+    reef_rng rng;
+    reef_rng_seed(&rng, 16);
+    double worst = 0;
+    for (int n = 2; n <= 3; n++)
+        for (size_t a = 0; a < sizeof alphas / sizeof alphas[0]; a++)
+            for (size_t ti = 0; ti < sizeof temps / sizeof temps[0]; ti++)
+                for (int trial = 0; trial < 40; trial++) {
+                    float z[3], teacher[3], dz[3], plain[3], scale = 0.125f;
+                    fill(z, (size_t)n, &rng, 4.0f), fill(teacher, (size_t)n, &rng, 4.0f);
+                    int label = (int)reef_rng_below(&rng, (uint32_t)n);
+                    float loss = reef_train_distill_xent(dz, z, teacher, n, label, alphas[a], temps[ti], scale);
+                    double zd[3], want = distill_loss_ref((zd[0] = z[0], zd[1] = z[1], zd[2] = z[2], zd), teacher, n,
+                                                          label, alphas[a], temps[ti]);
+                    if (fabs(loss - want) > 1e-5 * (1 + fabs(want)))
+                        fail_msg("alpha %g T %g: loss %g, definition %g", (double)alphas[a], (double)temps[ti],
+                                 (double)loss, want);
+                    for (int k = 0; k < n; k++) {
+                        const double h = 1e-5;
+                        double keep = zd[k], up, down;
+                        zd[k] = keep + h, up = distill_loss_ref(zd, teacher, n, label, alphas[a], temps[ti]);
+                        zd[k] = keep - h, down = distill_loss_ref(zd, teacher, n, label, alphas[a], temps[ti]);
+                        zd[k] = keep;
+                        double numeric = scale * (up - down) / (2 * h), d = fabs(numeric - dz[k]);
+                        worst = d > worst ? d : worst;
+                        if (d > 1e-5 + 1e-4 * fabs(numeric))
+                            fail_msg("alpha %g T %g logit %d: gradient %g, central difference %g", (double)alphas[a],
+                                     (double)temps[ti], k, (double)dz[k], numeric);
+                    }
+                    if (alphas[a] == 0.0f) { /* the plain cross-entropy, bit for bit */
+                        float probs[3], l0 = reef_train_softmax_xent(probs, z, n, label);
+                        for (int k = 0; k < n; k++) plain[k] = scale * (probs[k] - (k == label ? 1.0f : 0.0f));
+                        assert_memory_equal(dz, plain, (size_t)n * sizeof dz[0]);
+                        assert_true(loss == l0);
+                    }
+                    if (alphas[a] == 1.0f) { /* at the teacher's logits nothing moves */
+                        reef_train_distill_xent(dz, teacher, teacher, n, label, 1.0f, temps[ti], scale);
+                        for (int k = 0; k < n; k++) assert_true(dz[k] == 0.0f);
+                    }
+                }
+    float z[2] = {0.3f, -1.2f}, a[2], b[2];
+    reef_train_distill_xent(a, z, NULL, 2, 1, 0.5f, 2.0f, 1.0f); /* no teacher: hard label */
+    reef_train_distill_xent(b, z, z, 2, 1, 0.0f, 2.0f, 1.0f);
+    assert_memory_equal(a, b, sizeof a);
+    printf("distillation: worst |gradient - central difference| %.3g\n", worst);
 }
 
 int main(void)
@@ -250,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_expf),
         cmocka_unit_test(test_sgd_masks),
         cmocka_unit_test(test_residual_gradients),
+        cmocka_unit_test(test_distill_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

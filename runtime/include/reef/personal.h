@@ -11,7 +11,9 @@
  *   STEP   one update step: the next batch_site site samples (shuffled per
  *          epoch; hp.balance: the classes in equal shares)
  *          plus batch_replay replay samples (flash), forward,
- *          backward, SGD; out: the mean loss (float)
+ *          backward, SGD; out: the mean loss (float). With hp.distill
+ *          (session 16) a replay sample's loss mixes in the deployed
+ *          model's softened outputs (replay_teacher)
  *   EVAL   run body and tail with the trained weights; out[0] = class.
  *          After a refused update (GUARD, until RESET) the device keeps
  *          its deployed model: EVAL runs the whole int8 model (when
@@ -138,6 +140,11 @@ typedef struct reef_personal {
     const int8_t *replay;      /* (replay_count, in_count) flash */
     const uint8_t *replay_labels; /* (replay_count) */
     int32_t replay_count;
+    /* (replay_count, nclasses) flash, session 16: the deployed model's tail
+     * logits of each replay sample, computed on the host through the same
+     * tail forward; with hp.distill STEP trains the replay samples towards
+     * them too (Learning without Forgetting). NULL: hard labels only */
+    const float *replay_teacher;
     /* transient buffers, float offsets into arena (4-byte aligned) */
     uint32_t grads_at, acts_at, delta_a_at, delta_b_at;
     /* the camera's temporal step (NULL: frame records carry the int8

@@ -100,6 +100,11 @@ typedef struct reef_tail_hparams {
                                   the new and the old parameters */
     int32_t guard_forget;      /* ... and refuses an update that answers more than this
                                   many fewer of them correctly than the old parameters */
+    float distill;             /* session 16, Learning without Forgetting on the replay
+                                  samples: the weight alpha in [0, 1] of the loss against
+                                  the deployed model's softened outputs (the rest on the
+                                  hard label); 0: hard labels only */
+    float distill_t;           /* its temperature T (<= 0 means 1) */
 } reef_tail_hparams;
 
 /* The buffers of an update; all sized by the generator (no malloc). */
@@ -138,6 +143,15 @@ void reef_tail_fc_backward(float *dinp, float *dw, float *db, float *dout, const
 float reef_train_expf(float x);
 /* Softmax of logits (n) into probs (n); returns -log(probs[label]). */
 float reef_train_softmax_xent(float *probs, const float *logits, int32_t n, int32_t label);
+/* The loss of one sample and its gradient at the logits (n), scaled:
+ *   loss = (1 - a) * CE(onehot(label), softmax(z)) + a * T^2 * CE(softmax(teacher / T), softmax(z / T)),
+ *   dlogits = scale * ((1 - a) * (softmax(z) - onehot) + a * T * (softmax(z / T) - softmax(teacher / T))),
+ * a = alpha in [0, 1] and T = temperature > 0 (Hinton et al.'s T^2 keeps the
+ * soft term's gradient on the hard term's scale). teacher NULL or alpha 0:
+ * the plain cross-entropy, the same bits as without distillation. dlogits
+ * (n) is written; returns the loss. */
+float reef_train_distill_xent(float *dlogits, const float *logits, const float *teacher, int32_t n,
+                              int32_t label, float alpha, float temperature, float scale);
 
 /* ---- the tail ------------------------------------------------------------- */
 /* Forward of one boundary tensor (in_count int8 values) through the tail
@@ -154,6 +168,10 @@ int32_t reef_tail_predict(const reef_tail *t, const float *params, const float *
 /* Backward of the sample whose forward is in acts: adds scale * d(loss)/d
  * param to grads for trainable parameters. Returns the sample's loss. */
 float reef_tail_backward(const reef_tail *t, const reef_tail_state *s, int32_t label, float scale);
+/* The same for the loss of reef_train_distill_xent (teacher NULL or alpha
+ * 0: reef_tail_backward). */
+float reef_tail_backward_distill(const reef_tail *t, const reef_tail_state *s, int32_t label,
+                                 const float *teacher, float alpha, float temperature, float scale);
 /* One SGD step from grads: v = momentum * v + g + anchor * (p - p0);
  * p -= lr * v. Zeroes grads. Only trainable parameters move. */
 void reef_tail_sgd(const reef_tail *t, const reef_tail_state *s, const reef_tail_hparams *hp);
@@ -169,5 +187,13 @@ void reef_tail_reset(const reef_tail *t, const reef_tail_state *s);
 float reef_tail_train_batch(const reef_tail *t, const reef_tail_state *s,
                             const reef_tail_hparams *hp, const int8_t *const *boundaries,
                             const uint8_t *labels, int32_t n);
+/* The same with teachers[i] (nclasses logits of the deployed model, or
+ * NULL: hard label only) mixed into sample i's loss by hp->distill at
+ * temperature hp->distill_t (reef_train_distill_xent); the float tail
+ * only (an int8 tail trains on the hard labels). teachers NULL or
+ * hp->distill 0: reef_tail_train_batch, bit for bit. */
+float reef_tail_train_batch_distill(const reef_tail *t, const reef_tail_state *s,
+                                    const reef_tail_hparams *hp, const int8_t *const *boundaries,
+                                    const uint8_t *labels, const float *const *teachers, int32_t n);
 
 #endif

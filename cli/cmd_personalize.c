@@ -136,6 +136,8 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
         reef_json_kv_int(&j, "ram_update_bytes", p->ram_update);
         reef_json_kv_int(&j, "flash_update_bytes", p->flash_update);
         reef_json_kv_int(&j, "refit_epochs", p->refit_epochs);
+        reef_json_kv_number(&j, "distill", p->hp.distill); /* session 16: 0 = hard labels only */
+        reef_json_kv_number(&j, "distill_t", p->hp.distill_t);
         reef_json_kv_number(&j, "update_s_estimated", p->cycles_update / (prof->clock_mhz * 1e6));
         reef_json_kv_number(&j, "update_j_estimated", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3);
         reef_json_kv_int(&j, "inference_arena_bytes", (int64_t)m->arena_size);
@@ -151,6 +153,8 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
     reef_table_cell(&tb, "update RAM (bytes, planned)"), reef_table_cell(&tb, "%u", p->ram_update);
     reef_table_cell(&tb, "update flash: weights + replay (bytes)"), reef_table_cell(&tb, "%u", p->flash_update);
     reef_table_cell(&tb, "refit epochs after a kept guard"), reef_table_cell(&tb, "%d", p->refit_epochs);
+    reef_table_cell(&tb, "replay distillation: alpha, T (0: hard labels)"),
+        reef_table_cell(&tb, "%g, %g", (double)p->hp.distill, (double)p->hp.distill_t);
     reef_table_cell(&tb, "whole update (s, estimated from MACs)"),
         reef_table_cell(&tb, "%.1f", p->cycles_update / (prof->clock_mhz * 1e6));
     reef_table_cell(&tb, "whole update (J, estimated from MACs)"),

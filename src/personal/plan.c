@@ -272,6 +272,7 @@ int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, const re
             reef_pplan trial = *p;
             trial.boundary_step = cuts[i];
             apply_mask(mask, &t0, &trial);
+            choose_distill(&trial); /* before any costing: the teacher logits take flash */
             reef_ptail t;
             if (reef_ptail_build_scheme(g, m, p->scheme, cuts[i], trial.train, trial.ntrain, &t, err)) {
                 if (p->scheme != REEF_SCHEME_INT8) {
@@ -286,7 +287,6 @@ int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, const re
             if (trial.ram_update < smallest) smallest = trial.ram_update;
             if (fits(&trial, b)) {
                 choose_refit(&trial, m, &t, b, mask != MASK_ALL);
-                choose_distill(&trial);
                 reef_ptail_free(&t);
                 *p = trial;
                 reef_ptail_free(&t0);

@@ -117,11 +117,23 @@ int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, const re
  * those that fit b; writes up to max into out and returns how many. */
 int reef_pplan_recipes(const reef_graph *g, const reef_lowered_model *m, const reef_pplan_budget *b,
                        const reef_pplan *chosen, reef_pplan *out, int max, reef_error *err);
-/* The recipe `plan --tune` keeps, from each recipe's mean site accuracy
- * and mean and worst test split drop (points) on the tuning habitats: the
- * highest site figure among those with drop <= 1.0 mean and <= 3.0 worst,
- * else the smallest mean drop; -1 when n is 0. */
-int reef_pplan_pick(const double *site, const double *drop_mean, const double *drop_worst, int n);
+/* One recipe's tuning figures for reef_pplan_pick (session 16): site[i]
+ * is run i's site accuracy after (%), runs in the same habitat x draw order
+ * for every recipe (the noise clause pairs them); S, D, W in points; the
+ * planner's energy estimate; fits: within the RAM, flash, time and energy
+ * budgets. The pick fills the last four fields. */
+typedef struct reef_tune_result {
+    const double *site;
+    int runs;
+    double site_mean, drop_mean, drop_worst, joules;
+    int fits;
+    int eligible;        /* fits, D <= 1.0, W <= 3.0 */
+    int within_noise;    /* B itself, or an eligible recipe within B's noise */
+    double noise_mean, noise_bound; /* mean(d) and 2 sd(d) / sqrt(runs) against B */
+} reef_tune_result;
+/* The recipe `plan --tune` keeps by session 16's rule (plan.c, and
+ * docs/personalization.md "The selection rule"): -1 when n is 0. */
+int reef_pplan_pick(reef_tune_result *r, int n);
 /* The plan file (docs/formats/personalize-plan.md): text, atomic write. */
 int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, reef_error *err);
 int reef_pplan_load(const char *path, reef_pplan *p, reef_error *err);

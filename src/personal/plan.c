@@ -1,6 +1,7 @@
 /* The personalization plan: where to cut the model and how to update it,
  * chosen under RAM and flash budgets; its text file. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,21 +333,63 @@ int reef_pplan_recipes(const reef_graph *g, const reef_lowered_model *m, const r
     return n ? n : reef_fail(err, "no recipe at the chosen cut fits the budgets");
 }
 
-/* Session 13's rule, fixed before its measured runs: among the recipes
- * whose test split drop is at most 1.0 point on average and 3.0 at worst,
- * the highest site figure; when none qualifies, the smallest mean drop. */
+/* Session 16's rule (docs/personalization.md, "The selection rule (fixed
+ * before any run)"; fixed by the lead before any run of the session):
+ *   1. eligible: within the budgets, D <= 1.0 and W <= 3.0;
+ *   2. B = the eligible recipe with the highest S;
+ *   3. another eligible R is within noise of B when the paired differences
+ *      d_i = site_i(B) - site_i(R) over the same runs have
+ *      mean(d) <= 2 sd(d) / sqrt(runs) (sd: the sample standard deviation);
+ *   4. among B and those within noise, the lowest D; a tie (equal at 0.01
+ *      points, as printed) goes to the lower energy;
+ *   5. nothing eligible: the lowest D. */
 #define PICK_DROP_MEAN 1.0
 #define PICK_DROP_WORST 3.0
-int reef_pplan_pick(const double *site, const double *drop_mean, const double *drop_worst, int n)
+static int same_at_hundredths(double a, double b) { return llround(a * 100.0) == llround(b * 100.0); }
+
+static void paired_noise(const reef_tune_result *b, reef_tune_result *r)
 {
-    int best = -1, best_ok = 0;
-    for (int k = 0; k < n; k++) {
-        int ok = drop_mean[k] <= PICK_DROP_MEAN && drop_worst[k] <= PICK_DROP_WORST;
-        if (best < 0 || (ok && !best_ok) || (ok && best_ok && site[k] > site[best]) ||
-            (!ok && !best_ok && drop_mean[k] < drop_mean[best]))
-            best = k, best_ok = ok;
+    double sum = 0.0, ss = 0.0;
+    int n = r->runs;
+    r->noise_mean = r->noise_bound = 0.0;
+    if (n != b->runs || n < 2) return; /* not paired: never within noise */
+    for (int i = 0; i < n; i++) sum += b->site[i] - r->site[i];
+    r->noise_mean = sum / n;
+    for (int i = 0; i < n; i++) {
+        double e = b->site[i] - r->site[i] - r->noise_mean;
+        ss += e * e;
     }
-    return best;
+    r->noise_bound = 2.0 * sqrt(ss / (n - 1)) / sqrt((double)n);
+    r->within_noise = r->noise_mean <= r->noise_bound;
+}
+
+/* 1 when a beats b by rule 4 (lowest D, then the lower energy). */
+static int lower_drop(const reef_tune_result *a, const reef_tune_result *b)
+{
+    if (!same_at_hundredths(a->drop_mean, b->drop_mean)) return a->drop_mean < b->drop_mean;
+    return a->joules < b->joules;
+}
+
+int reef_pplan_pick(reef_tune_result *r, int n)
+{
+    int best = -1, choice = -1;
+    for (int k = 0; k < n; k++) {
+        r[k].eligible = r[k].fits && r[k].drop_mean <= PICK_DROP_MEAN && r[k].drop_worst <= PICK_DROP_WORST;
+        r[k].within_noise = 0, r[k].noise_mean = r[k].noise_bound = 0.0;
+        if (r[k].eligible && (best < 0 || r[k].site_mean > r[best].site_mean)) best = k;
+    }
+    if (best < 0) { /* rule 5 */
+        for (int k = 0; k < n; k++)
+            if (choice < 0 || r[k].drop_mean < r[choice].drop_mean) choice = k;
+        return choice;
+    }
+    r[best].within_noise = 1;
+    for (int k = 0; k < n; k++)
+        if (k != best && r[k].eligible) paired_noise(&r[best], &r[k]);
+    choice = best;
+    for (int k = 0; k < n; k++)
+        if (r[k].within_noise && k != choice && lower_drop(&r[k], &r[choice])) choice = k;
+    return choice;
 }
 
 int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, reef_error *err)

@@ -1322,19 +1322,74 @@ static void test_cli_bad_input(void **state)
     testing_rm_tree(dir);
 }
 
-/* plan --tune's rule: the highest site figure among the recipes that
- * forget at most 1.0 point on average and 3.0 at worst; none: the one
- * that forgets least. */
+/* plan --tune's rule (session 16, docs/personalization.md "The selection
+ * rule"): eligible = fits, D <= 1.0, W <= 3.0; B = the eligible best S;
+ * of B and the eligible recipes within B's paired noise (mean(d) <= 2
+ * sd(d) / sqrt(n), sample sd), the lowest D, a tie at 0.01 to the lower
+ * energy; none eligible: the lowest D. */
+#define PICK_RUNS 48
+static double pick_site[6][PICK_RUNS];
+
+/* recipe k's runs: B's site figure less mean + (+a, -a alternately) */
+static void pick_runs(int k, double mean, double a)
+{
+    for (int i = 0; i < PICK_RUNS; i++) pick_site[k][i] = pick_site[0][i] - mean - (i % 2 ? a : -a);
+}
+
+static reef_tune_result pick_recipe(int k, double drop_mean, double drop_worst, double joules)
+{
+    double s = 0.0;
+    for (int i = 0; i < PICK_RUNS; i++) s += pick_site[k][i];
+    return (reef_tune_result){.site = pick_site[k], .runs = PICK_RUNS, .site_mean = s / PICK_RUNS,
+                              .drop_mean = drop_mean, .drop_worst = drop_worst, .joules = joules, .fits = 1};
+}
+
 static void test_tune_pick(void **state)
 {
     (void)state;
-    double site[4] = {96.0, 93.0, 92.0, 94.0}, mean[4] = {2.0, 0.8, 0.5, 0.9}, worst[4] = {8.0, 2.6, 1.2, 3.5};
-    assert_int_equal(reef_pplan_pick(site, mean, worst, 4), 1); /* 0 forgets too much, 3 at worst */
-    worst[3] = 3.0;
-    assert_int_equal(reef_pplan_pick(site, mean, worst, 4), 3);
-    double bad_mean[3] = {1.5, 1.2, 2.0}, bad_worst[3] = {4.0, 9.0, 3.0};
-    assert_int_equal(reef_pplan_pick(site, bad_mean, bad_worst, 3), 1);
-    assert_int_equal(reef_pplan_pick(site, mean, worst, 0), -1);
+    reef_tune_result r[6];
+    for (int i = 0; i < PICK_RUNS; i++) pick_site[0][i] = 90.0 + (i % 4) * 2.0;
+    /* 1: 0.5 points below B on average but +-3 per run: within noise (bound 0.88), lower D wins */
+    pick_runs(1, 0.5, 3.0);
+    /* 2: 0.5 below, +-0.1 per run: outside the noise (bound 0.03), so its lower D does not count */
+    pick_runs(2, 0.5, 0.1);
+    r[0] = pick_recipe(0, 0.80, 2.5, 0.9), r[1] = pick_recipe(1, 0.60, 2.0, 0.9), r[2] = pick_recipe(2, 0.10, 1.0, 0.5);
+    assert_int_equal(reef_pplan_pick(r, 3), 1);
+    assert_true(r[0].eligible && r[0].within_noise && r[1].within_noise && !r[2].within_noise && r[2].eligible);
+    assert_true(r[2].noise_mean > 0.49 && r[2].noise_mean < 0.51 && r[2].noise_bound < 0.04);
+    /* without 1, B stays: 2 is better at D but outside the noise */
+    assert_int_equal(reef_pplan_pick(r, 1), 0);
+    r[1].drop_mean = 0.9;
+    assert_int_equal(reef_pplan_pick(r, 3), 0);
+    /* the bound's exact form: +-1 per run gives 2 * sqrt(48/47) / sqrt(48) = 2 / sqrt(47) = 0.2917
+     * (the population sd would give 0.2887, one sd 0.1459): a mean of 0.29 is within, 0.295 is not */
+    pick_runs(1, 0.29, 1.0);
+    r[1] = pick_recipe(1, 0.60, 2.0, 0.9);
+    assert_int_equal(reef_pplan_pick(r, 2), 1);
+    assert_true(r[1].noise_bound > 0.2916 && r[1].noise_bound < 0.2918);
+    pick_runs(1, 0.295, 1.0);
+    r[1] = pick_recipe(1, 0.60, 2.0, 0.9);
+    assert_int_equal(reef_pplan_pick(r, 2), 0);
+    /* a tie in D at 0.01 points (0.604 and 0.596 both print 0.60) goes to the lower energy */
+    pick_runs(1, 0.5, 3.0);
+    r[0] = pick_recipe(0, 0.604, 2.5, 0.95), r[1] = pick_recipe(1, 0.596, 2.0, 0.97);
+    assert_int_equal(reef_pplan_pick(r, 2), 0);
+    r[1].joules = 0.90;
+    assert_int_equal(reef_pplan_pick(r, 2), 1);
+    /* eligibility: a better S with W 3.01, over the budgets, or D 1.01 is not B */
+    pick_runs(3, -2.0, 0.0), pick_runs(4, -3.0, 0.0), pick_runs(5, -4.0, 0.0);
+    r[0] = pick_recipe(0, 0.80, 2.5, 0.9), r[1] = pick_recipe(2, 0.70, 1.0, 0.5);
+    r[2] = pick_recipe(3, 0.10, 3.01, 0.9), r[3] = pick_recipe(4, 0.10, 1.0, 1.2), r[4] = pick_recipe(5, 1.01, 1.0, 0.9);
+    r[3].fits = 0;
+    assert_int_equal(reef_pplan_pick(r, 5), 0);
+    assert_true(!r[2].eligible && !r[3].eligible && !r[4].eligible && !r[2].within_noise);
+    /* nothing eligible: the lowest D */
+    r[0].drop_worst = 3.5, r[1].drop_mean = 1.2, r[2].drop_mean = 1.5, r[4].drop_mean = 1.1;
+    r[3].drop_mean = 0.3;
+    assert_int_equal(reef_pplan_pick(r, 5), 3);
+    r[3].drop_mean = 1.3;
+    assert_int_equal(reef_pplan_pick(r, 5), 0); /* 0.80, W 3.5 */
+    assert_int_equal(reef_pplan_pick(r, 0), -1);
 }
 
 int main(void)

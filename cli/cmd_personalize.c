@@ -143,8 +143,11 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
         reef_json_kv_int(&j, "ram_update_bytes", p->ram_update);
         reef_json_kv_int(&j, "flash_update_bytes", p->flash_update);
         reef_json_kv_int(&j, "refit_epochs", p->refit_epochs);
-        reef_json_kv_number(&j, "update_s_estimated", p->cycles_update / (prof->clock_mhz * 1e6));
-        reef_json_kv_number(&j, "update_j_estimated", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3);
+        reef_json_kv_number(&j, "update_s_estimated", p->cycles_update / (prof->clock_mhz * 1e6) + p->avg_flash_s);
+        reef_json_kv_number(&j, "update_j_estimated", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3 + p->avg_flash_j);
+        reef_json_kv_int(&j, "average", p->average);
+        reef_json_kv_int(&j, "average_refit", p->average_refit);
+        reef_json_kv_number(&j, "average_flash_s_modeled", p->avg_flash_s);
         reef_json_kv_int(&j, "inference_arena_bytes", (int64_t)m->arena_size);
         if (tr) print_tune(tr, ta, &j);
         reef_json_end(&j);
@@ -161,9 +164,9 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
     reef_table_cell(&tb, "update flash: weights + replay (bytes)"), reef_table_cell(&tb, "%u", p->flash_update);
     reef_table_cell(&tb, "refit epochs after a kept guard"), reef_table_cell(&tb, "%d", p->refit_epochs);
     reef_table_cell(&tb, "whole update (s, estimated from MACs)"),
-        reef_table_cell(&tb, "%.1f", p->cycles_update / (prof->clock_mhz * 1e6));
+        reef_table_cell(&tb, "%.1f", p->cycles_update / (prof->clock_mhz * 1e6) + p->avg_flash_s);
     reef_table_cell(&tb, "whole update (J, estimated from MACs)"),
-        reef_table_cell(&tb, "%.2f", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3);
+        reef_table_cell(&tb, "%.2f", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3 + p->avg_flash_j);
     reef_table_cell(&tb, "inference arena (bytes)"), reef_table_cell(&tb, "%zu", m->arena_size);
     reef_table_print(&tb, stdout, NULL);
 }
@@ -195,7 +198,7 @@ typedef struct tune_score {
     int runs, kept;
 } tune_score;
 
-#define TUNE_MAX_RECIPES 16
+#define TUNE_MAX_RECIPES 32
 #define TUNE_MAX_RUNS 1024
 
 struct tune_report {
@@ -284,10 +287,11 @@ static int tune_plan(const reef_graph *g, const reef_lowered_model *m, const ree
         tr->n = k + 1;
         if (rc) break;
         reef_tune_result *r = &tr->results[k];
-        tr->seconds[k] = recipes[k].cycles_update / (b->clock_mhz * 1e6);
+        tr->seconds[k] = recipes[k].cycles_update / (b->clock_mhz * 1e6) + recipes[k].avg_flash_s;
         *r = (reef_tune_result){.site = scores[k].site_runs, .runs = scores[k].runs, .site_mean = scores[k].site_after,
                                 .drop_mean = scores[k].drop_mean, .drop_worst = scores[k].drop_worst,
-                                .joules = tr->seconds[k] * b->power_mw * 1e-3, .fits = 1}; /* recipes() lists only those that fit */
+                                .joules = (tr->seconds[k] - recipes[k].avg_flash_s) * b->power_mw * 1e-3 + recipes[k].avg_flash_j,
+                                .fits = 1}; /* recipes() lists only those that fit */
     }
     if (!rc) tr->chosen = reef_pplan_pick(tr->results, n);
     if (!rc && tr->chosen >= 0) *p = recipes[tr->chosen];
@@ -321,6 +325,8 @@ static void print_tune(const tune_report *tr, const tune_args *ta, reef_json *j)
             reef_json_object(j);
             reef_json_kv_int(j, "recipe", k + 1);
             reef_json_kv_string(j, "label", label);
+            reef_json_kv_int(j, "average", tr->recipes[k].average);
+            reef_json_kv_int(j, "average_refit", tr->recipes[k].average_refit);
             reef_json_kv_int(j, "runs", r->runs);
             reef_json_kv_number(j, "site_before", tr->scores[k].site_before);
             reef_json_kv_number(j, "S", r->site_mean);
@@ -352,6 +358,9 @@ static void print_tune(const tune_report *tr, const tune_args *ta, reef_json *j)
     for (int k = 0; k < tr->n; k++) {
         const reef_tune_result *r = &tr->results[k];
         recipe_label(&tr->recipes[k], label, sizeof label);
+        if (tr->recipes[k].average || tr->recipes[k].average_refit)
+            snprintf(label + strlen(label), sizeof label - strlen(label), ", average %d/%d", tr->recipes[k].average,
+                     tr->recipes[k].average_refit);
         reef_table_cell(&tb, "%d", k + 1), reef_table_cell(&tb, "%s", label);
         reef_table_cell(&tb, "%.2f", r->site_mean), reef_table_cell(&tb, "%.2f", r->drop_mean);
         reef_table_cell(&tb, "%.2f", r->drop_worst), reef_table_cell(&tb, "%d/%d", tr->scores[k].kept, r->runs);

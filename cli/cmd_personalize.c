@@ -167,6 +167,9 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
         reef_table_cell(&tb, "%.1f", p->cycles_update / (prof->clock_mhz * 1e6) + p->avg_flash_s);
     reef_table_cell(&tb, "whole update (J, estimated from MACs)"),
         reef_table_cell(&tb, "%.2f", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3 + p->avg_flash_j);
+    if (p->average || p->average_refit) /* session 16 */
+        reef_table_cell(&tb, "weight averaging: epochs (update / refit)"),
+            reef_table_cell(&tb, "%d / %d", p->average, p->average_refit);
     reef_table_cell(&tb, "inference arena (bytes)"), reef_table_cell(&tb, "%zu", m->arena_size);
     reef_table_print(&tb, stdout, NULL);
 }

@@ -765,6 +765,34 @@ static void test_average_is_mean_of_epochs(void **state)
     small_session_close(&plain), small_session_close(&mem), small_session_close(&fl);
 }
 
+/* Where the host puts SNAP and AVERAGE (reef_precords_average): after
+ * the STEPs that end the last E - 1 epochs and the last, per phase. */
+static void test_average_records_placed(void **state)
+{
+    (void)state;
+    const char *in = "AAASSSSSSGRSSSSV", *want = "AAASSnSSnSSaGRSSnSSaV"; /* S STEP, G GUARD, R REFIT, V SAVE */
+    int count = (int)strlen(in);
+    uint8_t *rec = calloc((size_t)count, 4);
+    for (int k = 0; k < count; k++)
+        rec[k * 4] = in[k] == 'A' ? REEF_PERSONAL_ADD : in[k] == 'S' ? REEF_PERSONAL_STEP : in[k] == 'G' ? REEF_PERSONAL_GUARD
+                   : in[k] == 'R' ? REEF_PERSONAL_REFIT : REEF_PERSONAL_SAVE;
+    /* 3 epochs of 2 steps averaged over 3, then 2 refit epochs of 2 steps averaged over 5 (all 2 of them) */
+    rec = reef_precords_average(rec, &count, 4, 3, 2, 5, 2);
+    assert_non_null(rec);
+    char got[64] = "";
+    for (int k = 0; k < count && k < 63; k++) {
+        int c = rec[k * 4];
+        got[k] = c == REEF_PERSONAL_ADD ? 'A' : c == REEF_PERSONAL_STEP ? 'S' : c == REEF_PERSONAL_GUARD ? 'G'
+               : c == REEF_PERSONAL_REFIT ? 'R' : c == REEF_PERSONAL_SNAP ? 'n' : c == REEF_PERSONAL_AVERAGE ? 'a' : 'V';
+    }
+    assert_string_equal(got, want);
+    /* E below 2: nothing added */
+    int before = count;
+    rec = reef_precords_average(rec, &count, 4, 0, 2, 1, 2);
+    assert_int_equal(count, before);
+    free(rec);
+}
+
 /* hp.guard_replay: an update trained on the site's frames with every label
  * flipped "gains" on the held-back frames (flipped too), so the guard on
  * them alone keeps it; scored on the source's replay samples as well, it
@@ -1511,6 +1539,7 @@ int main(void)
         cmocka_unit_test(test_draw_balanced),
         cmocka_unit_test(test_tune_pick),
         cmocka_unit_test(test_average_is_mean_of_epochs),
+        cmocka_unit_test(test_average_records_placed),
         cmocka_unit_test(test_guard_judges_replay),
         cmocka_unit_test(test_replay_by_habitat),
         cmocka_unit_test(test_stream_is_prep),

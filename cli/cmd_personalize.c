@@ -25,7 +25,7 @@ static void usage(FILE *fp)
             "usage: reef personalize plan --model M.tflite --ram BYTES [--flash BYTES]\n"
             "                             [--scheme float|int8] [--max-seconds S] [--max-joules J]\n"
             "                             [--temporal] [--tune S1.ds,S2.ds --source TRAIN.ds --test TEST.ds\n"
-            "                              [--tune-draws 1,2,3,4,5,6] [--labelled N] [--labelled-balance]]\n"
+            "                              [--tune-draws 1,...,12] [--labelled N] [--labelled-balance]]\n"
             "                             -o PLAN [--json]\n"
             "       reef personalize split --data FILE --groups G1,G2 [--exclude] -o OUT.ds\n"
             "       reef personalize --model M.tflite --plan PLAN --site SITE.ds --labelled N\n"
@@ -44,10 +44,13 @@ static void usage(FILE *fp)
             "              --max-joules (1) on the STM32L4R5 profile (0: no limit)\n"
             "  --tune      measure the recipes at the chosen cut (two masks x lr x replay per\n"
             "              step, each within the budgets) on these tuning habitats' sites, on\n"
-            "              the host, N labelled frames (50) per draw, 3 in 10 held back, guard\n"
-            "              margin 1; keep the highest site figure among those whose --test\n"
-            "              drop is <= 1.0 mean and <= 3.0 worst. Never give the habitats you\n"
-            "              report on (docs/personalization.md, session 14)\n"
+            "              the host, N labelled frames (50) per draw (draws 1-12), 3 in 10\n"
+            "              held back, guard margin 1. Session 16's rule: eligible = within\n"
+            "              the budgets, --test drop <= 1.0 mean and <= 3.0 worst; B = the\n"
+            "              eligible one with the best site figure; of B and the recipes\n"
+            "              within the paired noise of B (mean(d) <= 2 sd(d) / sqrt(runs)),\n"
+            "              the lowest mean drop (tie at 0.01: lower energy). Never give the\n"
+            "              habitats you report on (docs/personalization.md, session 16)\n"
             "  --temporal  the update will run as a temporal session (--stream): its RAM\n"
             "              counts the camera's two backgrounds (4 bytes a pixel), which share\n"
             "              the update's transient buffers\n"
@@ -119,9 +122,13 @@ static int load_model(const char *path, reef_graph *g, reef_lowered_model *m)
 
 /* ---- plan ---------------------------------------------------------------- */
 
+typedef struct tune_report tune_report;
+typedef struct tune_args tune_args;
+static void print_tune(const tune_report *tr, const tune_args *ta, reef_json *j);
+
 static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowered_model *m,
                        const reef_device_profile *prof, int json,
-                       const char *out)
+                       const char *out, const tune_report *tr, const tune_args *ta)
 {
     if (json) {
         reef_json j;
@@ -138,13 +145,18 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
         reef_json_kv_int(&j, "refit_epochs", p->refit_epochs);
         reef_json_kv_number(&j, "distill", p->hp.distill); /* session 16: 0 = hard labels only */
         reef_json_kv_number(&j, "distill_t", p->hp.distill_t);
-        reef_json_kv_number(&j, "update_s_estimated", p->cycles_update / (prof->clock_mhz * 1e6));
-        reef_json_kv_number(&j, "update_j_estimated", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3);
+        reef_json_kv_number(&j, "update_s_estimated", p->cycles_update / (prof->clock_mhz * 1e6) + p->avg_flash_s);
+        reef_json_kv_number(&j, "update_j_estimated", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3 + p->avg_flash_j);
+        reef_json_kv_int(&j, "average", p->average);
+        reef_json_kv_int(&j, "average_refit", p->average_refit);
+        reef_json_kv_number(&j, "average_flash_s_modeled", p->avg_flash_s);
         reef_json_kv_int(&j, "inference_arena_bytes", (int64_t)m->arena_size);
+        if (tr) print_tune(tr, ta, &j);
         reef_json_end(&j);
         reef_json_finish(&j);
         return;
     }
+    if (tr) print_tune(tr, ta, NULL);
     printf("wrote %s: train the %s tail from step %d (%d layers, %u trainable parameters)\n", out,
            p->scheme == REEF_SCHEME_INT8 ? "int8 (QAS)" : "float32", p->boundary_step, t->tail.nlayers, reef_ptail_trainable(t));
     reef_table tb;
@@ -156,37 +168,53 @@ static void print_plan(const reef_pplan *p, const reef_ptail *t, const reef_lowe
     reef_table_cell(&tb, "replay distillation: alpha, T (0: hard labels)"),
         reef_table_cell(&tb, "%g, %g", (double)p->hp.distill, (double)p->hp.distill_t);
     reef_table_cell(&tb, "whole update (s, estimated from MACs)"),
-        reef_table_cell(&tb, "%.1f", p->cycles_update / (prof->clock_mhz * 1e6));
+        reef_table_cell(&tb, "%.1f", p->cycles_update / (prof->clock_mhz * 1e6) + p->avg_flash_s);
     reef_table_cell(&tb, "whole update (J, estimated from MACs)"),
-        reef_table_cell(&tb, "%.2f", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3);
+        reef_table_cell(&tb, "%.2f", p->cycles_update / (prof->clock_mhz * 1e6) * reef_profile_run_power_mw(prof) * 1e-3 + p->avg_flash_j);
+    if (p->average || p->average_refit) /* session 16 */
+        reef_table_cell(&tb, "weight averaging: epochs (update / refit)"),
+            reef_table_cell(&tb, "%d / %d", p->average, p->average_refit);
     reef_table_cell(&tb, "inference arena (bytes)"), reef_table_cell(&tb, "%zu", m->arena_size);
     reef_table_print(&tb, stdout, NULL);
 }
 
-/* ---- plan --tune (session 14) --------------------------------------------
+/* ---- plan --tune (session 14; session 16's rule) --------------------------
  * The budget decides the cut and the deepest mask; which recipe at that
  * cut learns the site without forgetting differs per base model (sessions
  * 11-13 tuned it by hand on one base and the next base forgot up to 24.6
  * points with it). --tune measures the recipes reef_pplan_recipes lists on
  * the tuning habitats given (never the habitats you report on): each
- * recipe is run on the host (the device's C) over every site x draw, 50
- * labelled frames, 15 held back for the guard (margin 1), and the chosen
- * one is the highest mean site accuracy among the recipes whose test split
- * drop is at most 1.0 point on average and 3.0 at worst (the rule session
- * 13 fixed before its measured runs); when none qualifies, the smallest
- * mean drop. */
+ * recipe is run on the host (the device's C) over every site x draw
+ * (default draws 1-12: 48 runs on 4 habitats), 50 labelled frames, 15 held
+ * back for the guard (margin 1), keeping every run's site figure, and
+ * reef_pplan_pick chooses by session 16's rule: among the eligible recipes
+ * (budgets, test drop <= 1.0 mean, <= 3.0 worst) the best site figure B,
+ * then among B and the recipes within the paired noise of B the lowest
+ * mean test drop. */
 static double pct(int correct, int count);
 static int load_optional(const char *path, reef_dataset *ds, const reef_graph *g, const char *model_path);
 
-typedef struct tune_args {
+struct tune_args {
     const char *model, *sites, *source, *test, *draws;
     int labelled, labelled_balance;
-} tune_args;
+};
 
 typedef struct tune_score {
     double site_after, site_before, drop_mean, drop_worst, min_gain;
+    double *site_runs; /* (runs) site after per habitat x draw, in the same order for every recipe */
     int runs, kept;
 } tune_score;
+
+#define TUNE_MAX_RECIPES 32
+#define TUNE_MAX_RUNS 1024
+
+struct tune_report {
+    int n, chosen;
+    reef_pplan recipes[TUNE_MAX_RECIPES];
+    tune_score scores[TUNE_MAX_RECIPES];
+    reef_tune_result results[TUNE_MAX_RECIPES];
+    double seconds[TUNE_MAX_RECIPES];
+};
 
 static int tune_one(const reef_graph *g, const reef_lowered_model *m, const reef_pplan *p, reef_dataset *sites,
                     const char **site_paths, int nsites, const tune_args *ta, const reef_dataset *source,
@@ -195,10 +223,13 @@ static int tune_one(const reef_graph *g, const reef_lowered_model *m, const reef
     reef_error err;
     memset(sc, 0, sizeof *sc);
     sc->min_gain = 1e9;
+    sc->site_runs = calloc(TUNE_MAX_RUNS, sizeof *sc->site_runs);
+    if (!sc->site_runs) return cli_error(NAME, "out of memory");
     for (int i = 0; i < nsites; i++) {
         char draws[256];
         snprintf(draws, sizeof draws, "%s", ta->draws);
         for (char *d = strtok(draws, ","); d; d = strtok(NULL, ",")) {
+            if (sc->runs == TUNE_MAX_RUNS) return cli_error(NAME, "--tune: more than %d habitat x draw runs", TUNE_MAX_RUNS);
             reef_prun_options o = {.model_path = "tune", .target = "host", .labelled = ta->labelled,
                                    .hold_back = ta->labelled * 3 / 10, .guard_margin = REEF_PGUARD_MARGIN, .refit_epochs = p->refit_epochs,
                                    .draw_seed = (uint32_t)atoi(d), .labelled_balance = ta->labelled_balance,
@@ -214,7 +245,7 @@ static int tune_one(const reef_graph *g, const reef_lowered_model *m, const reef
             sc->site_after += after, sc->site_before += before, sc->drop_mean += drop, sc->kept += r.guard_kept;
             if (drop > sc->drop_worst || !sc->runs) sc->drop_worst = drop;
             if (after - before < sc->min_gain) sc->min_gain = after - before;
-            sc->runs++;
+            sc->site_runs[sc->runs++] = after;
             reef_prun_report_free(&r);
         }
     }
@@ -225,13 +256,22 @@ static int tune_one(const reef_graph *g, const reef_lowered_model *m, const reef
 
 #define TUNE_MAX_SITES 16
 
+static void recipe_label(const reef_pplan *p, char *buf, size_t size)
+{
+    int at = snprintf(buf, size, "train ");
+    for (int i = 0; i < p->ntrain && at < (int)size - 8; i++) at += snprintf(buf + at, size - (size_t)at, "%s%d", i ? "," : "", p->train[i]);
+    snprintf(buf + at, size - (size_t)at, ", lr %.2f, %d+%d, e %d, refit %d", (double)p->hp.lr, p->hp.batch_site,
+             p->hp.batch_replay, p->hp.epochs, p->refit_epochs);
+}
+
 static int tune_plan(const reef_graph *g, const reef_lowered_model *m, const reef_pplan_budget *b, reef_pplan *p,
-                     const tune_args *ta, int json)
+                     const tune_args *ta, tune_report *tr)
 {
     reef_error err;
-    reef_pplan recipes[16];
-    tune_score scores[16];
-    int n = reef_pplan_recipes(g, m, b, p, recipes, 16, &err);
+    reef_pplan *recipes = tr->recipes;
+    tune_score *scores = tr->scores;
+    int n = reef_pplan_recipes(g, m, b, p, recipes, TUNE_MAX_RECIPES, &err);
+    tr->n = 0, tr->chosen = -1;
     if (n < 0) return cli_error(NAME, "%s", err.msg);
     char list[4096];
     const char *paths[TUNE_MAX_SITES];
@@ -249,37 +289,102 @@ static int tune_plan(const reef_graph *g, const reef_lowered_model *m, const ree
             recipes[k].replay_count = (int32_t)source.count;
             if (recipes[k].hp.guard_replay >= recipes[k].replay_count) recipes[k].hp.guard_replay = 0;
         }
-    int best = -1;
     for (int k = 0; k < n && !rc; k++) {
         rc = tune_one(g, m, &recipes[k], sites, paths, nsites, ta, &source, &test, &scores[k]);
+        tr->n = k + 1;
         if (rc) break;
-        char mask[64];
-        int at = 0;
-        for (int i = 0; i < recipes[k].ntrain && at < (int)sizeof mask - 4; i++)
-            at += snprintf(mask + at, sizeof mask - (size_t)at, "%s%d", i ? "," : "", recipes[k].train[i]);
-        if (!json)
-            fprintf(stderr, "tune: recipe %d (train %s, lr %.2f, %d+%d per step, %d epochs, refit %d): site %.2f -> %.2f, "
-                            "test drop %.2f (worst %.2f), kept %d/%d\n",
-                    k + 1, mask, (double)recipes[k].hp.lr, recipes[k].hp.batch_site, recipes[k].hp.batch_replay,
-                    recipes[k].hp.epochs, recipes[k].refit_epochs, scores[k].site_before, scores[k].site_after,
-                    scores[k].drop_mean, scores[k].drop_worst, scores[k].kept, scores[k].runs);
+        reef_tune_result *r = &tr->results[k];
+        tr->seconds[k] = recipes[k].cycles_update / (b->clock_mhz * 1e6) + recipes[k].avg_flash_s;
+        *r = (reef_tune_result){.site = scores[k].site_runs, .runs = scores[k].runs, .site_mean = scores[k].site_after,
+                                .drop_mean = scores[k].drop_mean, .drop_worst = scores[k].drop_worst,
+                                .joules = (tr->seconds[k] - recipes[k].avg_flash_s) * b->power_mw * 1e-3 + recipes[k].avg_flash_j,
+                                .fits = 1}; /* recipes() lists only those that fit */
     }
-    if (!rc) {
-        double site[16], drop_mean[16], drop_worst[16];
-        for (int k = 0; k < n; k++)
-            site[k] = scores[k].site_after, drop_mean[k] = scores[k].drop_mean, drop_worst[k] = scores[k].drop_worst;
-        best = reef_pplan_pick(site, drop_mean, drop_worst, n);
-    }
-    if (!rc && best >= 0) {
-        *p = recipes[best];
-        if (!json)
-            fprintf(stderr, "tune: chose recipe %d of %d (%d runs each on %s, draws %s)\n", best + 1, n,
-                    scores[best].runs, ta->sites, ta->draws);
-    }
+    if (!rc) tr->chosen = reef_pplan_pick(tr->results, n);
+    if (!rc && tr->chosen >= 0) *p = recipes[tr->chosen];
     for (int i = 0; i < loaded; i++) reef_dataset_free(&sites[i]);
     reef_dataset_free(&source);
     reef_dataset_free(&test);
     return rc;
+}
+
+static void tune_report_free(tune_report *tr)
+{
+    for (int k = 0; k < tr->n; k++) free(tr->scores[k].site_runs);
+    tr->n = 0;
+}
+
+/* The tuning table (stderr, beside the plan's own table) or its JSON array. */
+static void print_tune(const tune_report *tr, const tune_args *ta, reef_json *j)
+{
+    char label[160];
+    if (j) {
+        reef_json_key(j, "tune");
+        reef_json_object(j);
+        reef_json_kv_string(j, "sites", ta->sites);
+        reef_json_kv_string(j, "draws", ta->draws);
+        reef_json_kv_int(j, "chosen", tr->chosen + 1);
+        reef_json_key(j, "recipes");
+        reef_json_array(j);
+        for (int k = 0; k < tr->n; k++) {
+            const reef_tune_result *r = &tr->results[k];
+            recipe_label(&tr->recipes[k], label, sizeof label);
+            reef_json_object(j);
+            reef_json_kv_int(j, "recipe", k + 1);
+            reef_json_kv_string(j, "label", label);
+            reef_json_kv_int(j, "average", tr->recipes[k].average);
+            reef_json_kv_int(j, "average_refit", tr->recipes[k].average_refit);
+            reef_json_kv_int(j, "runs", r->runs);
+            reef_json_kv_number(j, "site_before", tr->scores[k].site_before);
+            reef_json_kv_number(j, "S", r->site_mean);
+            reef_json_kv_number(j, "D", r->drop_mean);
+            reef_json_kv_number(j, "W", r->drop_worst);
+            reef_json_kv_int(j, "kept", tr->scores[k].kept);
+            reef_json_kv_number(j, "update_s_estimated", tr->seconds[k]);
+            reef_json_kv_number(j, "update_j_estimated", r->joules);
+            reef_json_kv_int(j, "ram_update_bytes", tr->recipes[k].ram_update);
+            reef_json_kv_int(j, "flash_update_bytes", tr->recipes[k].flash_update);
+            reef_json_kv_bool(j, "eligible", r->eligible);
+            reef_json_kv_bool(j, "within_noise", r->within_noise);
+            reef_json_kv_number(j, "paired_mean_d", r->noise_mean);
+            reef_json_kv_number(j, "paired_bound", r->noise_bound);
+            reef_json_kv_bool(j, "chosen", k == tr->chosen);
+            reef_json_key(j, "site_runs");
+            reef_json_array(j);
+            for (int i = 0; i < r->runs; i++) reef_json_number(j, r->site[i]);
+            reef_json_end(j);
+            reef_json_end(j);
+        }
+        reef_json_end(j);
+        reef_json_end(j);
+        return;
+    }
+    reef_table tb;
+    reef_table_init(&tb, ">#", "recipe", ">S %", ">D", ">W", ">kept", ">J est.", ">s est.", ">RAM", ">flash", "eligible",
+                     ">mean d", ">2sd/sqrt(n)", "within noise", "choice", NULL);
+    for (int k = 0; k < tr->n; k++) {
+        const reef_tune_result *r = &tr->results[k];
+        recipe_label(&tr->recipes[k], label, sizeof label);
+        if (tr->recipes[k].average || tr->recipes[k].average_refit)
+            snprintf(label + strlen(label), sizeof label - strlen(label), ", average %d/%d", tr->recipes[k].average,
+                     tr->recipes[k].average_refit);
+        reef_table_cell(&tb, "%d", k + 1), reef_table_cell(&tb, "%s", label);
+        reef_table_cell(&tb, "%.2f", r->site_mean), reef_table_cell(&tb, "%.2f", r->drop_mean);
+        reef_table_cell(&tb, "%.2f", r->drop_worst), reef_table_cell(&tb, "%d/%d", tr->scores[k].kept, r->runs);
+        reef_table_cell(&tb, "%.3f", r->joules), reef_table_cell(&tb, "%.1f", tr->seconds[k]);
+        reef_table_cell(&tb, "%u", tr->recipes[k].ram_update), reef_table_cell(&tb, "%u", tr->recipes[k].flash_update);
+        reef_table_cell(&tb, "%s", r->eligible ? "yes" : "no");
+        if (r->eligible && !(r->within_noise && r->noise_bound == 0.0 && r->noise_mean == 0.0 && k == tr->chosen))
+            reef_table_cell(&tb, "%.3f", r->noise_mean), reef_table_cell(&tb, "%.3f", r->noise_bound);
+        else
+            reef_table_cell(&tb, "-"), reef_table_cell(&tb, "-");
+        reef_table_cell(&tb, "%s", r->within_noise ? "yes" : "no");
+        reef_table_cell(&tb, "%s", k == tr->chosen ? "CHOSEN" : "");
+    }
+    reef_table_print(&tb, stdout, "plan --tune (session 16's rule: docs/personalization.md)");
+    if (tr->chosen >= 0)
+        fprintf(stdout, "tune: chose recipe %d of %d (%d runs each on %s, draws %s)\n", tr->chosen + 1, tr->n,
+                tr->results[tr->chosen].runs, ta->sites, ta->draws);
 }
 
 static int personalize_plan(int argc, char **argv)
@@ -298,7 +403,8 @@ static int personalize_plan(int argc, char **argv)
                                          {"labelled", required_argument, NULL, 'n'},
                                          {"labelled-balance", no_argument, NULL, 'B'},
                                          {NULL, 0, NULL, 0}};
-    tune_args ta = {.draws = "1,2,3,4,5,6", .labelled = 50}; /* session 13's protocol: 4 habitats x 6 draws */
+    tune_args ta = {.draws = "1,2,3,4,5,6,7,8,9,10,11,12", .labelled = 50}; /* session 16's rule: 4 habitats x 12 draws */
+    static tune_report tr; /* about 60 KB: not on the stack */
     const char *model = NULL, *out = NULL;
     int scheme = REEF_SCHEME_FLOAT;
     uint32_t ram = 0, flash = 0;
@@ -360,13 +466,14 @@ static int personalize_plan(int argc, char **argv)
     reef_pplan_budget budget = {.ram_bytes = ram, .flash_bytes = flash, .max_seconds = max_seconds,
                                 .max_joules = max_joules, .clock_mhz = prof.clock_mhz, .power_mw = reef_profile_run_power_mw(&prof)};
     if (reef_pplan_choose(&g, &m, &budget, &p, &err)) rc = cli_error(NAME, "%s: %s", model, err.msg);
-    else if (ta.sites && (rc = tune_plan(&g, &m, &budget, &p, &ta, json))) rc = 1;
+    else if (ta.sites && (rc = tune_plan(&g, &m, &budget, &p, &ta, &tr))) rc = 1;
     else if (reef_ptail_build_scheme(&g, &m, p.scheme, p.boundary_step, p.train, p.ntrain, &t, &err)) rc = cli_error(NAME, "%s", err.msg);
     else {
         if (reef_pplan_save(out, &p, model, &err)) rc = cli_error(NAME, "%s", err.msg);
-        else print_plan(&p, &t, &m, &prof, json, out);
+        else print_plan(&p, &t, &m, &prof, json, out, ta.sites ? &tr : NULL, &ta);
         reef_ptail_free(&t);
     }
+    tune_report_free(&tr);
     reef_lowered_free(&m);
     reef_graph_free(&g);
     return rc;

@@ -20,6 +20,10 @@ static int ends_with(const char *s, const char *suffix)
 static void add_section(const reef_elf_section *sec, reef_memory_report *r, uint32_t *bss)
 {
     if (!(sec->flags & REEF_SHF_ALLOC) || sec->size == 0) return;
+    if (!strcmp(sec->name, ".reef_flash_scratch")) { /* flash, NOLOAD: neither RAM nor the image */
+        r->flash_scratch += sec->size;
+        return;
+    }
     if (sec->type == REEF_SHT_NOBITS) *bss += sec->size;
     else if (sec->flags & REEF_SHF_WRITE) r->ram_data += sec->size;
     else if ((sec->flags & REEF_SHF_EXECINSTR) || !strcmp(sec->name, ".isr_vector")) r->flash_code += sec->size;

@@ -37,6 +37,7 @@ typedef struct reef_memory_report {
     uint32_t flash_rodata;      /* other read-only data */
     uint32_t flash_data_init;   /* initial values of .data */
     uint32_t flash_total;
+    uint32_t flash_scratch;     /* .reef_flash_scratch: written at run time, not in flash_total */
     /* RAM, bytes */
     uint32_t ram_activations;   /* *_arena symbols */
     uint32_t ram_data;          /* .data */

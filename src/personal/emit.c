@@ -206,6 +206,15 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             (uint32_t)plan->site_cap * in, plan->site_cap, in, name, plan->site_cap, name, plan->site_cap, name, in, name,
             work);
     if (plan->hp.momentum != 0.0f) fprintf(fp, "static float %s_velocity[%u];\n\n", name, nt);
+    int32_t avg_slots = reef_pplan_avg_slots(plan);
+    uint32_t avg_bytes = reef_pplan_avg_bytes(plan, nt, 4096u);
+    if (avg_slots) /* session 16: on the STM32L4R5 a flash backend (erase, program) would replace the memory one */
+        fprintf(fp,
+                "/* weight averaging: %d snapshots of the trained parameters, in flash pages of their own */\n"
+                "#if defined(__GNUC__) && defined(__ELF__)\n"
+                "static uint8_t %s_avg_area[%u] __attribute__((section(\".reef_flash_scratch\"), aligned(16)));\n"
+                "#else\nstatic uint8_t %s_avg_area[%u];\n#endif\nstatic reef_nvm %s_avg_nvm;\n\n",
+                avg_slots, name, avg_bytes, name, avg_bytes, name);
     if (stream_map) put_temporal(fp, name, stream_map);
     char velocity[96] = "0", replay_name[96] = "0", replay_labels_name[96] = "0", distill_hp[160] = "";
     char teacher_field[128] = "";
@@ -220,6 +229,11 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
         snprintf(replay_name, sizeof replay_name, "%s_replay", name);
         snprintf(replay_labels_name, sizeof replay_labels_name, "%s_replay_labels", name);
     }
+    char avg_field[160] = "", avg_init[200] = "";
+    if (avg_slots) {
+        snprintf(avg_field, sizeof avg_field, ",\n    .avg = &%s_avg_nvm, .avg_at = 0, .avg_slots = %d", name, avg_slots);
+        snprintf(avg_init, sizeof avg_init, "        reef_nvm_mem_init(&%s_avg_nvm, %s_avg_area, %uu);\n", name, name, avg_bytes);
+    }
     fprintf(fp,
             "static reef_personal %s_session = {\n"
             "    .steps = %s_steps, .body_steps = %d, .model_steps = %d, .output_at = %u, .output_size = %d,\n"
@@ -228,14 +242,14 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
             "    .hp = {%s, %s, %s, %d, %d, %d, %uu, %d, %s, %d, %d%s},\n"
             "    .params = %s_params, .params0 = %s_params0, .velocity = %s,\n"
             "    .site = %s_site, .site_labels = %s_site_labels, .order = %s_order, .boundary = %s_boundary,\n"
-            "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d%s%s%s%s%s%s};\n\n",
+            "    .site_cap = %d, .replay = %s, .replay_labels = %s, .replay_count = %d%s%s%s%s%s%s%s};\n\n",
             name, name, t->boundary_step, m->nsteps, m->output_at, m->output_size, name, work, m->input_at, m->input_size, t->boundary_at, name,
             float_literal(l1, sizeof l1, plan->hp.lr), float_literal(l2, sizeof l2, plan->hp.momentum),
             float_literal(l3, sizeof l3, plan->hp.anchor), plan->hp.epochs, plan->hp.batch_site,
             plan->hp.batch_replay, plan->hp.seed, plan->hp.balance, float_literal(l4, sizeof l4, plan->hp.lr_decay),
             plan->hp.guard_replay, plan->hp.guard_forget, distill_hp, name, name, velocity, name, name, name, name,
             plan->site_cap, replay_name, replay_labels_name, nreplay, teacher_field, stream_map ? ",\n    .temporal = &" : "", stream_map ? name : "",
-            stream_map ? "_temporal, .input_map = " : "", stream_map ? name : "", stream_map ? "_input_map" : "");
+            stream_map ? "_temporal, .input_map = " : "", stream_map ? name : "", stream_map ? "_input_map" : "", avg_field);
     char temporal_init[512] = "";
     if (stream_map)
         snprintf(temporal_init, sizeof temporal_init,
@@ -253,18 +267,18 @@ static int write_source(const char *dir, const char *name, const reef_lowered_mo
                 "static const int8_t %s_reset_record[REEF_PERSONAL_HEADER] = {REEF_PERSONAL_RESET};\n\n"
                 "int %s_personal_record(const int8_t *record, int8_t *out)\n{\n"
                 "    static int ready;\n    if (!ready) {\n        const int8_t first = record[0];\n"
-                "        reef_personal_init(&%s_session);\n%s        ready = 1;\n"
+                "        reef_personal_init(&%s_session);\n%s%s        ready = 1;\n"
                 "        if (first != REEF_PERSONAL_RESET) return 1; /* a temporal session starts with RESET */\n"
                 "        record = %s_reset_record;\n    }\n"
                 "    return reef_personal_record(&%s_session, record, out, REEF_MODEL_OUTPUT_SIZE);\n}\n",
-                name, name, name, temporal_init, name, name);
+                name, name, name, temporal_init, avg_init, name, name);
     else
         fprintf(fp,
                 "int %s_personal_record(const int8_t *record, int8_t *out)\n{\n"
-                "    static int ready;\n    if (!ready) {\n        reef_personal_init(&%s_session);\n"
+                "    static int ready;\n    if (!ready) {\n        reef_personal_init(&%s_session);\n%s"
                 "        ready = 1;\n    }\n"
                 "    return reef_personal_record(&%s_session, record, out, REEF_MODEL_OUTPUT_SIZE);\n}\n",
-                name, name, name);
+                name, name, avg_init, name);
     return reef_atomic_commit(&af, err);
 }
 

@@ -87,12 +87,19 @@ typedef struct reef_pplan {
     int32_t temporal;                      /* 1 (session 13): a temporal session (--stream): RAM counts the
                                               camera's two backgrounds (4 bytes a pixel) after the
                                               inference arena, shared with the update's transient buffers */
+    int32_t average;                       /* session 16: >= 2: the parameters after the guard's phase are the
+                                              mean of the ends of its last `average` epochs (SNAP, AVERAGE);
+                                              0: off */
+    int32_t average_refit;                 /* the same over the refit's last epochs */
     /* budget figures (bytes), computed by reef_pplan_cost */
     uint32_t ram_update;                   /* persistent + transient + arena */
     uint32_t flash_update;                 /* params0 + replay */
     /* the whole update's cycles, estimated from multiply-accumulates (see
      * reef_pplan_cost); not in the plan file */
     double cycles_update;
+    /* session 16: the averaging's flash work (SNAP: erase + program),
+     * modeled; added to the time and energy budget figures */
+    double avg_flash_s, avg_flash_j;
 } reef_pplan;
 
 /* Time and energy budgets of the whole update; 0: no limit. */
@@ -117,11 +124,35 @@ int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, const re
  * those that fit b; writes up to max into out and returns how many. */
 int reef_pplan_recipes(const reef_graph *g, const reef_lowered_model *m, const reef_pplan_budget *b,
                        const reef_pplan *chosen, reef_pplan *out, int max, reef_error *err);
-/* The recipe `plan --tune` keeps, from each recipe's mean site accuracy
- * and mean and worst test split drop (points) on the tuning habitats: the
- * highest site figure among those with drop <= 1.0 mean and <= 3.0 worst,
- * else the smallest mean drop; -1 when n is 0. */
-int reef_pplan_pick(const double *site, const double *drop_mean, const double *drop_worst, int n);
+/* One recipe's tuning figures for reef_pplan_pick (session 16): site[i]
+ * is run i's site accuracy after (%), runs in the same habitat x draw order
+ * for every recipe (the noise clause pairs them); S, D, W in points; the
+ * planner's energy estimate; fits: within the RAM, flash, time and energy
+ * budgets. The pick fills the last four fields. */
+typedef struct reef_tune_result {
+    const double *site;
+    int runs;
+    double site_mean, drop_mean, drop_worst, joules;
+    int fits;
+    int eligible;        /* fits, D <= 1.0, W <= 3.0 */
+    int within_noise;    /* B itself, or an eligible recipe within B's noise */
+    double noise_mean, noise_bound; /* mean(d) and 2 sd(d) / sqrt(runs) against B */
+} reef_tune_result;
+/* The recipe `plan --tune` keeps by session 16's rule (plan.c, and
+ * docs/personalization.md "The selection rule"): -1 when n is 0. */
+int reef_pplan_pick(reef_tune_result *r, int n);
+/* The averaging's modeled flash time and energy (plan.c: DS12023's
+ * program and erase figures) at run power run_mw. */
+#define REEF_PPLAN_RUN_MW 55.59
+void reef_pplan_avg_flash_cost(const reef_pplan *p, uint32_t train_count, double run_mw, double *seconds,
+                               double *joules);
+/* Snapshot slots the plan's averaging needs (SNAP): the larger of
+ * average and average_refit, less one (the last epoch's parameters are in
+ * RAM); 0 without averaging. */
+int32_t reef_pplan_avg_slots(const reef_pplan *p);
+/* Flash bytes of the averaging area: the slots, rounded up to whole erase
+ * pages of page bytes. */
+uint32_t reef_pplan_avg_bytes(const reef_pplan *p, uint32_t train_count, uint32_t page);
 /* The plan file (docs/formats/personalize-plan.md): text, atomic write. */
 int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, reef_error *err);
 int reef_pplan_load(const char *path, reef_pplan *p, reef_error *err);
@@ -132,6 +163,7 @@ typedef struct reef_psession {
     void *blocks[12];    /* malloc'd buffers */
     reef_temporal temporal;         /* a temporal session's step */
     int8_t input_lut[2][256];       /* and its input map */
+    reef_nvm avg_nvm;               /* session 16: the averaging area (host memory) */
     int8_t *replay;      /* (replay_count, in_count) */
     uint8_t *replay_labels;
 } reef_psession;

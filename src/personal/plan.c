@@ -1,6 +1,7 @@
 /* The personalization plan: where to cut the model and how to update it,
  * chosen under RAM and flash budgets; its text file. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,9 +120,38 @@ static double estimate_cycles(const reef_pplan *p, const reef_lowered_model *m, 
 
 static int fits(const reef_pplan *p, const reef_pplan_budget *b)
 {
-    double s = p->cycles_update / (b->clock_mhz * 1e6);
+    double s = p->cycles_update / (b->clock_mhz * 1e6), j = s * b->power_mw * 1e-3 + p->avg_flash_j;
+    s += p->avg_flash_s;
     return (!b->ram_bytes || p->ram_update <= b->ram_bytes) && (!b->flash_bytes || p->flash_update <= b->flash_bytes) &&
-           (!b->max_seconds || s <= b->max_seconds) && (!b->max_joules || s * b->power_mw * 1e-3 <= b->max_joules);
+           (!b->max_seconds || s <= b->max_seconds) && (!b->max_joules || j <= b->max_joules);
+}
+
+/* Session 16: the weight averaging's flash work on the STM32L4R5, from
+ * DS12023's flash memory characteristics (typical; the figures of
+ * profiles/stm32l4r5.profile): a 64-bit double word programs in 81.7 us, a
+ * 4 KB page (dual-bank mode) erases in 22 ms, and the flash draws about
+ * 3.4 mA more meanwhile, at the profile's 1.9 V; the core waits at its run
+ * power (the board-fitted 55.59 mW, passed in). Every snapshot programs
+ * train_count floats once; the area is erased once, page by page as the
+ * snapshots reach it (SNAP). AVERAGE only reads (memory-mapped, a few
+ * cycles a word: in the emulated count). */
+#define AVG_FLASH_PROGRAM_US 81.7
+#define AVG_FLASH_PROGRAM_BYTES 8u
+#define AVG_FLASH_ERASE_MS 22.0
+#define AVG_FLASH_PAGE 4096u
+#define AVG_FLASH_EXTRA_MW (1.9 * 3.4)
+void reef_pplan_avg_flash_cost(const reef_pplan *p, uint32_t train_count, double run_mw, double *seconds, double *joules)
+{
+    /* the slots each phase fills (one phase's area is freed by its AVERAGE and reused by the next) */
+    double units = 0.0, pages = 0.0, slot = (double)train_count * 4.0;
+    int32_t e[2] = {p->average, p->average_refit};
+    for (int k = 0; k < 2; k++) {
+        if (e[k] < 2) continue;
+        units += (e[k] - 1) * ceil(slot / AVG_FLASH_PROGRAM_BYTES);
+        pages += ceil((e[k] - 1) * slot / AVG_FLASH_PAGE);
+    }
+    *seconds = units * AVG_FLASH_PROGRAM_US * 1e-6 + pages * AVG_FLASH_ERASE_MS * 1e-3;
+    *joules = *seconds * (run_mw + AVG_FLASH_EXTRA_MW) * 1e-3;
 }
 
 void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t)
@@ -138,6 +168,8 @@ void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptai
     if (p->hp.distill > 0.0f) /* session 16: each replay sample's teacher logits */
         p->flash_update += (uint32_t)p->replay_count * (uint32_t)t->tail.nclasses * 4u;
     p->cycles_update = estimate_cycles(p, m, t);
+    /* the run power of the budgets everywhere reef plans (the stm32l4r5 profile's board-fitted figure) */
+    reef_pplan_avg_flash_cost(p, ntrain, REEF_PPLAN_RUN_MW, &p->avg_flash_s, &p->avg_flash_j);
 }
 
 /* What to train after a cut, in the order tried (best first, as measured
@@ -316,6 +348,12 @@ int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, const re
 static const struct { float lr; int32_t batch_replay, epochs; } RECIPES[] = {
     {0.3f, 4, 13}, {0.15f, 4, 13}, {0.2f, 8, 13}, {0.15f, 8, 13},
     {0.2f, 8, 20}}; /* session 16: the cheaper step brings 20 epochs within 1 J */
+/* Session 16: each recipe also with weight averaging over the ends of the
+ * last 2 and 3 epochs before the guard (`average`), when its flash work
+ * still fits the budgets. Averaging over the refit's epochs
+ * (`average_refit`) forgot more or learnt less on the tuning habitats
+ * (docs/personalization.md, "Weight averaging"), so it is not listed. */
+static const int32_t AVERAGES[] = {0, 2, 3};
 
 static int same_mask(const reef_pplan *a, const reef_pplan *b)
 {
@@ -338,21 +376,27 @@ int reef_pplan_recipes(const reef_graph *g, const reef_lowered_model *m, const r
             reef_ptail_free(&t0);
             return -1;
         }
-        for (size_t r = 0; r < sizeof RECIPES / sizeof RECIPES[0] && n < max; r++) {
-            reef_pplan trial = *chosen;
-            memcpy(trial.train, masks[k].train, sizeof trial.train);
-            trial.ntrain = masks[k].ntrain;
-            trial.hp.momentum = 0.0f;
-            trial.hp.lr = RECIPES[r].lr;
-            trial.hp.batch_site = SPARSE_REFIT_BATCH_SITE;
-            trial.hp.batch_replay = trial.replay_count > 0 ? RECIPES[r].batch_replay : 0;
-            trial.hp.epochs = RECIPES[r].epochs;
-            choose_distill(&trial);
-            for (trial.refit_epochs = trial.replay_count > 0 ? REFIT_MAX_EPOCHS : 0;; trial.refit_epochs--) {
-                reef_pplan_cost(&trial, m, &t);
-                if (fits(&trial, b) || trial.refit_epochs == 0) break;
+        for (size_t r = 0; r < sizeof RECIPES / sizeof RECIPES[0]; r++) {
+            int32_t refit = -1; /* the recipe's without averaging: an averaged variant must keep it */
+            for (size_t a = 0; a < sizeof AVERAGES / sizeof AVERAGES[0] && n < max; a++) {
+                reef_pplan trial = *chosen;
+                trial.average = AVERAGES[a], trial.average_refit = 0;
+                memcpy(trial.train, masks[k].train, sizeof trial.train);
+                trial.ntrain = masks[k].ntrain;
+                trial.hp.momentum = 0.0f;
+                trial.hp.lr = RECIPES[r].lr;
+                trial.hp.batch_site = SPARSE_REFIT_BATCH_SITE;
+                trial.hp.batch_replay = trial.replay_count > 0 ? RECIPES[r].batch_replay : 0;
+                trial.hp.epochs = RECIPES[r].epochs;
+                choose_distill(&trial);
+                for (trial.refit_epochs = trial.replay_count > 0 ? REFIT_MAX_EPOCHS : 0;; trial.refit_epochs--) {
+                    reef_pplan_cost(&trial, m, &t);
+                    if (fits(&trial, b) || trial.refit_epochs == 0) break;
+                }
+                if (!fits(&trial, b) || (a > 0 && trial.refit_epochs != refit)) continue;
+                if (a == 0) refit = trial.refit_epochs;
+                out[n++] = trial;
             }
-            if (fits(&trial, b)) out[n++] = trial;
         }
         reef_ptail_free(&t);
     }
@@ -360,21 +404,75 @@ int reef_pplan_recipes(const reef_graph *g, const reef_lowered_model *m, const r
     return n ? n : reef_fail(err, "no recipe at the chosen cut fits the budgets");
 }
 
-/* Session 13's rule, fixed before its measured runs: among the recipes
- * whose test split drop is at most 1.0 point on average and 3.0 at worst,
- * the highest site figure; when none qualifies, the smallest mean drop. */
+/* Session 16's rule (docs/personalization.md, "The selection rule (fixed
+ * before any run)"; fixed by the lead before any run of the session):
+ *   1. eligible: within the budgets, D <= 1.0 and W <= 3.0;
+ *   2. B = the eligible recipe with the highest S;
+ *   3. another eligible R is within noise of B when the paired differences
+ *      d_i = site_i(B) - site_i(R) over the same runs have
+ *      mean(d) <= 2 sd(d) / sqrt(runs) (sd: the sample standard deviation);
+ *   4. among B and those within noise, the lowest D; a tie (equal at 0.01
+ *      points, as printed) goes to the lower energy;
+ *   5. nothing eligible: the lowest D. */
 #define PICK_DROP_MEAN 1.0
 #define PICK_DROP_WORST 3.0
-int reef_pplan_pick(const double *site, const double *drop_mean, const double *drop_worst, int n)
+static int same_at_hundredths(double a, double b) { return llround(a * 100.0) == llround(b * 100.0); }
+
+static void paired_noise(const reef_tune_result *b, reef_tune_result *r)
 {
-    int best = -1, best_ok = 0;
-    for (int k = 0; k < n; k++) {
-        int ok = drop_mean[k] <= PICK_DROP_MEAN && drop_worst[k] <= PICK_DROP_WORST;
-        if (best < 0 || (ok && !best_ok) || (ok && best_ok && site[k] > site[best]) ||
-            (!ok && !best_ok && drop_mean[k] < drop_mean[best]))
-            best = k, best_ok = ok;
+    double sum = 0.0, ss = 0.0;
+    int n = r->runs;
+    r->noise_mean = r->noise_bound = 0.0;
+    if (n != b->runs || n < 2) return; /* not paired: never within noise */
+    for (int i = 0; i < n; i++) sum += b->site[i] - r->site[i];
+    r->noise_mean = sum / n;
+    for (int i = 0; i < n; i++) {
+        double e = b->site[i] - r->site[i] - r->noise_mean;
+        ss += e * e;
     }
-    return best;
+    r->noise_bound = 2.0 * sqrt(ss / (n - 1)) / sqrt((double)n);
+    r->within_noise = r->noise_mean <= r->noise_bound;
+}
+
+/* 1 when a beats b by rule 4 (lowest D, then the lower energy). */
+static int lower_drop(const reef_tune_result *a, const reef_tune_result *b)
+{
+    if (!same_at_hundredths(a->drop_mean, b->drop_mean)) return a->drop_mean < b->drop_mean;
+    return a->joules < b->joules;
+}
+
+int reef_pplan_pick(reef_tune_result *r, int n)
+{
+    int best = -1, choice = -1;
+    for (int k = 0; k < n; k++) {
+        r[k].eligible = r[k].fits && r[k].drop_mean <= PICK_DROP_MEAN && r[k].drop_worst <= PICK_DROP_WORST;
+        r[k].within_noise = 0, r[k].noise_mean = r[k].noise_bound = 0.0;
+        if (r[k].eligible && (best < 0 || r[k].site_mean > r[best].site_mean)) best = k;
+    }
+    if (best < 0) { /* rule 5 */
+        for (int k = 0; k < n; k++)
+            if (choice < 0 || r[k].drop_mean < r[choice].drop_mean) choice = k;
+        return choice;
+    }
+    r[best].within_noise = 1;
+    for (int k = 0; k < n; k++)
+        if (k != best && r[k].eligible) paired_noise(&r[best], &r[k]);
+    choice = best;
+    for (int k = 0; k < n; k++)
+        if (r[k].within_noise && k != choice && lower_drop(&r[k], &r[choice])) choice = k;
+    return choice;
+}
+
+int32_t reef_pplan_avg_slots(const reef_pplan *p)
+{
+    int32_t e = p->average > p->average_refit ? p->average : p->average_refit;
+    return e > 1 ? e - 1 : 0;
+}
+
+uint32_t reef_pplan_avg_bytes(const reef_pplan *p, uint32_t train_count, uint32_t page)
+{
+    uint32_t bytes = (uint32_t)reef_pplan_avg_slots(p) * align16(train_count * 4u);
+    return page ? (bytes + page - 1u) / page * page : bytes;
 }
 
 int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, reef_error *err)
@@ -404,6 +502,8 @@ int reef_pplan_save(const char *path, const reef_pplan *p, const char *model, re
     if (p->hp.distill > 0.0f) /* session 16 */
         n += snprintf(text + n, sizeof text - (size_t)n, "distill %.9g\ndistill_t %.9g\n", (double)p->hp.distill,
                       (double)p->hp.distill_t);
+    if (p->average) n += snprintf(text + n, sizeof text - (size_t)n, "average %d\n", p->average); /* session 16 */
+    if (p->average_refit) n += snprintf(text + n, sizeof text - (size_t)n, "average_refit %d\n", p->average_refit);
     return reef_write_file(path, text, (size_t)n, err);
 }
 
@@ -456,6 +556,8 @@ static int parse_line(const char *key, const char *value, reef_pplan *p)
     else if (!strcmp(key, "temporal") && (v == 0 || v == 1)) p->temporal = (int32_t)v;
     else if (!strcmp(key, "distill") && v >= 0 && v <= 1) p->hp.distill = (float)v;
     else if (!strcmp(key, "distill_t") && v > 0 && v <= 100) p->hp.distill_t = (float)v;
+    else if (!strcmp(key, "average") && v == (int32_t)v) p->average = (int32_t)v; /* range: check_plan */
+    else if (!strcmp(key, "average_refit") && v == (int32_t)v) p->average_refit = (int32_t)v;
     else if (!strcmp(key, "ram_update")) p->ram_update = (uint32_t)v;
     else if (!strcmp(key, "flash_update")) p->flash_update = (uint32_t)v;
     else return -1;
@@ -476,6 +578,15 @@ static int check_plan(const char *path, const reef_pplan *p, reef_error *err)
         return reef_fail(err, "%s: scheme int8 (QAS) has no momentum or anchor: both must be 0", path);
     if (p->site_cap < 1 || p->site_cap > 65535 || p->replay_count < 0 || (p->replay_count == 0 && p->hp.batch_replay))
         return reef_fail(err, "%s: site_cap 1..65535, replay >= 0 (and > 0 when batch_replay is)", path);
+    /* session 16: the mean of the ends of the last E epochs, E >= 2 (1 would be no averaging) */
+    if (p->average == 1 || p->average < 0 || p->average > p->hp.epochs)
+        return reef_fail(err, "%s: average %d: 0 (off) or 2..epochs (%d), the epochs whose ends are averaged", path,
+                         p->average, p->hp.epochs);
+    if (p->average_refit == 1 || p->average_refit < 0 || p->average_refit > p->refit_epochs)
+        return reef_fail(err, "%s: average_refit %d: 0 (off) or 2..refit_epochs (%d)", path, p->average_refit,
+                         p->refit_epochs);
+    if (p->scheme == REEF_SCHEME_INT8 && (p->average || p->average_refit))
+        return reef_fail(err, "%s: weight averaging is built for the float tail (scheme b) only", path);
     if (p->hp.guard_replay > (p->hp.batch_replay ? p->replay_count - 1 : p->replay_count))
         return reef_fail(err, "%s: guard_replay %d: the plan keeps %d replay samples, and the update steps need "
                          "at least one that GUARD does not hold", path, p->hp.guard_replay, p->replay_count);

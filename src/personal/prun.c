@@ -68,6 +68,7 @@ static void fill_memory(reef_prun_report *r, const char *elf, uint32_t stack, co
     reef_memory_report mr;
     if (reef_memory_report_elf(elf, stack, &mr, err)) return;
     r->flash_total = mr.flash_total;
+    r->flash_scratch = mr.flash_scratch;
     r->flash_code = mr.flash_code;
     r->flash_params0 = t->tail.param_count * 4;
     r->flash_replay = r->replay_count * (uint32_t)(t->tail.in_count + 1);
@@ -163,6 +164,9 @@ static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef
         if (!r->records) rc = reef_fail(err, "out of memory");
         else if (!(rc = reef_profile_load(o->profile ? o->profile : "stm32l4r5", &prof, err))) {
             add_costs(r, &c, records, rs, &prof);
+            /* the averaging's flash work is not in the emulated counts (the board's flash is RAM to qemu) */
+            reef_pplan_avg_flash_cost(plan, t->tail.train_count, r->power_mw, &r->avg_flash_s, &r->avg_flash_j);
+            r->total_time_s += r->avg_flash_s, r->total_energy_j += r->avg_flash_j;
             fill_memory(r, elf, c.stack_high_water, t, plan, m, err);
         }
     }
@@ -246,6 +250,15 @@ static int stream_records(const reef_lowered_model *m, const reef_dataset *site,
     return *records ? 0 : -1;
 }
 
+/* Session 16: the plan's SNAP and AVERAGE records among the STEPs. */
+static uint8_t *put_averaging(uint8_t *records, int *count, size_t rs, const reef_pplan *plan, const reef_prun_options *o)
+{
+    int b = plan->hp.batch_site, refit_frames = o->labelled < plan->site_cap ? o->labelled : plan->site_cap;
+    if (!plan->average && !plan->average_refit) return records;
+    return reef_precords_average(records, count, rs, plan->average, (o->labelled - o->hold_back + b - 1) / b,
+                                 plan->average_refit, (refit_frames + b - 1) / b);
+}
+
 /* --stream: the same update from the site's prepped inputs of the same
  * labelled frames in the same order (stream_records' order), on a session
  * without the temporal step; stream_same_as_prep says whether the weights
@@ -263,6 +276,8 @@ static int compare_with_prep(const reef_lowered_model *m, const reef_input_map *
     memset(&s, 0, sizeof s);
     if (!rc && !(prec = reef_precords(m, map, site, is_labelled, order, o->hold_back, o->guard_margin, nsteps,
                                       refit_steps, t->tail.train_count, NULL, &pcount)))
+        rc = reef_fail(err, "out of memory");
+    if (!rc && !(prec = put_averaging(prec, &pcount, reef_precord_size(m), plan, o)))
         rc = reef_fail(err, "out of memory");
     if (!rc) rc = reef_psession_init(&s, m, t, plan, replay, replay_labels, err);
     if (!rc) rc = reef_prun_host(&s, prec, pcount, reef_precord_size(m), got, NULL, NULL, err);
@@ -309,6 +324,10 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
     if (!rc && o->stream && !(order = malloc(((size_t)o->labelled + 1) * sizeof *order))) rc = reef_fail(err, "out of memory");
     if (!rc && o->stream) rc = stream_records(m, site, is_labelled, nsteps, refit_steps, &t, o, order, &records, &count, r, err);
     else if (!rc && !(records = reef_precords(m, &map, site, is_labelled, NULL, o->hold_back, o->guard_margin, nsteps, refit_steps, t.tail.train_count, o->pseudo_split && o->pseudo > 0 ? &pseudo : NULL, &count))) rc = reef_fail(err, "out of memory");
+    if (!rc && (plan->average || plan->average_refit) && o->pseudo_split)
+        rc = reef_fail(err, "weight averaging (average, average_refit) is not built for --pseudo");
+    if (!rc && records && !(records = put_averaging(records, &count, o->stream ? reef_precord_size_stream(m) : reef_precord_size(m), plan, o)))
+        rc = reef_fail(err, "out of memory");
     params = malloc((size_t)t.tail.train_count * sizeof(float) + 4);
     losses = malloc((size_t)(nsteps + refit_steps + 1) * sizeof(float));
     if (!rc && (!params || !losses)) rc = reef_fail(err, "out of memory");
@@ -453,6 +472,9 @@ void reef_prun_report_json(const reef_prun_report *r, FILE *fp)
         reef_json_kv_number(&j, "time_s_update_steps", r->update_cycles / (r->clock_mhz * 1e6));
         reef_json_kv_number(&j, "time_s_step_max", r->step_time_s_max);
         reef_json_kv_number(&j, "energy_j_total", r->total_energy_j);
+        reef_json_kv_number(&j, "average_flash_s", r->avg_flash_s);
+        reef_json_kv_number(&j, "average_flash_j", r->avg_flash_j);
+        reef_json_kv_int(&j, "flash_scratch", r->flash_scratch);
         reef_json_kv_number(&j, "energy_j_total_datasheet_current", r->energy_j_datasheet);
         reef_json_kv_number(&j, "run_power_mw", r->power_mw);
         reef_json_kv_number(&j, "energy_j_step_max", r->step_time_s_max * r->power_mw * 1e-3);
@@ -512,6 +534,9 @@ void reef_prun_report_print_cost(const reef_prun_report *r, FILE *fp)
                 " (%.4f J with the datasheet's run current)\n",
             r->clock_mhz, r->total_time_s, r->update_cycles / (r->clock_mhz * 1e6), r->step_time_s_max,
             r->total_energy_j, r->power_mw, r->energy_j_datasheet);
+    if (r->avg_flash_s > 0.0)
+        fprintf(fp, "weight averaging: flash erase + program %.3f s, %.4f J (modeled, in the totals); %u bytes of flash "
+                    "for the snapshots\n", r->avg_flash_s, r->avg_flash_j, r->flash_scratch);
     fprintf(fp, "memory: flash %u bytes (code %u, int8 weights %u, tail weights copy %u, replay %u); RAM peak %u bytes"
                 " (stack %u)\n",
             r->flash_total, r->flash_code, r->flash_weights_model, r->flash_params0, r->flash_replay, r->ram_total,

@@ -107,6 +107,59 @@ static int is_held(int ordinal, int hold, int labelled)
     return hold > 0 && (ordinal * hold) / labelled != ((ordinal + 1) * hold) / labelled;
 }
 
+/* Where phase (0: before the first GUARD or REFIT, 1: after REFIT) has
+ * its STEPs: how many. */
+static int phase_steps(const uint8_t *rec, int count, size_t rs, int phase)
+{
+    int n = 0, at = 0;
+    for (int k = 0; k < count; k++) {
+        uint8_t c = rec[(size_t)k * rs];
+        if (c == REEF_PERSONAL_GUARD || c == REEF_PERSONAL_REFIT) at = c == REEF_PERSONAL_REFIT ? 1 : at == 0 ? 2 : at;
+        else if (c == REEF_PERSONAL_STEP && at == phase) n++;
+    }
+    return n;
+}
+
+/* The record to put after the phase's step-th STEP (1-based): SNAP,
+ * AVERAGE or 0. */
+static uint8_t average_after(int step, int steps, int spe, int average)
+{
+    int epochs = spe > 0 ? steps / spe : 0;
+    if (average > epochs) average = epochs;
+    if (average < 2 || step % spe) return 0;
+    int epoch = step / spe;
+    return epoch == epochs ? REEF_PERSONAL_AVERAGE : epoch > epochs - average ? REEF_PERSONAL_SNAP : 0;
+}
+
+uint8_t *reef_precords_average(uint8_t *records, int *count, size_t rs, int average, int spe_main, int average_refit,
+                               int spe_refit)
+{
+    int steps[2] = {phase_steps(records, *count, rs, 0), phase_steps(records, *count, rs, 1)};
+    int spe[2] = {spe_main, spe_refit}, avg[2] = {average, average_refit}, extra = 0;
+    for (int ph = 0; ph < 2; ph++)
+        for (int j = 1; j <= steps[ph]; j++) extra += average_after(j, steps[ph], spe[ph], avg[ph]) != 0;
+    if (!extra) return records;
+    uint8_t *out = calloc((size_t)(*count + extra), rs);
+    if (!out) {
+        free(records);
+        return NULL;
+    }
+    int n = 0, at = 0, seen[2] = {0, 0};
+    for (int k = 0; k < *count; k++) {
+        const uint8_t *r = records + (size_t)k * rs;
+        memcpy(out + (size_t)n++ * rs, r, rs);
+        if (r[0] == REEF_PERSONAL_GUARD || r[0] == REEF_PERSONAL_REFIT)
+            at = r[0] == REEF_PERSONAL_REFIT ? 1 : at == 0 ? 2 : at;
+        else if (r[0] == REEF_PERSONAL_STEP && at < 2) {
+            uint8_t put = average_after(++seen[at], steps[at], spe[at], avg[at]);
+            if (put) out[(size_t)n++ * rs] = put;
+        }
+    }
+    free(records);
+    *count = n;
+    return out;
+}
+
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
                        const uint8_t *is_labelled, const uint32_t *order, int hold, int margin, int nsteps,
                        int refit_steps, uint32_t train_count, const reef_ppseudo *pseudo, int *count)

@@ -42,6 +42,15 @@ int reef_ppseudo_pool(const reef_dataset *site, const uint8_t *is_labelled, uint
  * then the READs of train_count floats (malloc'd, count *
  * reef_precord_size(m) bytes; NULL when out of memory). With pseudo (may be
  * NULL) and hold > 0, its PSEUDO records come between GUARD and REFIT. */
+/* Session 16, weight averaging: puts SNAP after the STEP that ends each of
+ * the last average - 1 epochs of the update before the guard (the STEPs
+ * before the first GUARD or REFIT, spe_main a epoch) and AVERAGE after the
+ * last one, and the same over the refit's STEPs (after REFIT, spe_refit
+ * an epoch) with average_refit; an average larger than the phase's epochs
+ * takes them all, below 2 does nothing. Reallocates records (count grows);
+ * NULL when out of memory (records is then freed). */
+uint8_t *reef_precords_average(uint8_t *records, int *count, size_t rs, int average, int spe_main, int average_refit,
+                               int spe_refit);
 uint8_t *reef_precords(const reef_lowered_model *m, const reef_input_map *map, const reef_dataset *site,
                        const uint8_t *is_labelled, const uint32_t *order, int hold, int margin, int nsteps,
                        int refit_steps, uint32_t train_count, const reef_ppseudo *pseudo, int *count);
@@ -172,6 +181,8 @@ typedef struct reef_prun_report {
     uint64_t refit_insns;        /* the REFIT record and the STEP records after it */
     double clock_mhz, power_mw;  /* the profile's */
     double total_time_s, total_energy_j, step_time_s_max; /* modeled */
+    double avg_flash_s, avg_flash_j; /* session 16: the averaging's flash erase + program (modeled), in the totals */
+    uint32_t flash_scratch;          /* the averaging's flash area (bytes; not in flash_total) */
     double energy_j_datasheet;   /* the same time at the datasheet's run current */
     uint32_t flash_total, flash_code, flash_weights_model, flash_params0, flash_replay;
     uint32_t ram_total, ram_stack, ram_update_buffers;

@@ -153,7 +153,17 @@ int reef_psession_init(reef_psession *s, const reef_lowered_model *m, const reef
     p->site_labels = own(s, (size_t)plan->site_cap);
     p->order = own(s, (size_t)plan->site_cap * sizeof(uint16_t));
     p->boundary = own(s, in);
-    if (!p->arena || !p->params || (plan->hp.momentum != 0.0f && !p->velocity) || !p->site || !p->site_labels ||
+    int32_t slots = reef_pplan_avg_slots(plan);
+    uint8_t *area = NULL;
+    if (slots > 0) { /* the device's flash area, here host memory (written once per slot, as programmed flash) */
+        uint32_t bytes = reef_pplan_avg_bytes(plan, (uint32_t)nparam, 4096u);
+        area = own(s, bytes);
+        if (area) {
+            reef_nvm_mem_init(&s->avg_nvm, area, bytes);
+            p->avg = &s->avg_nvm, p->avg_at = 0, p->avg_slots = slots;
+        }
+    }
+    if ((slots > 0 && !area) || !p->arena || !p->params || (plan->hp.momentum != 0.0f && !p->velocity) || !p->site || !p->site_labels ||
         !p->order || !p->boundary) {
         reef_psession_free(s);
         return reef_fail(err, "out of memory");

@@ -710,6 +710,121 @@ static void test_lr_decay_per_epoch(void **state)
     small_session_close(&decayed), small_session_close(&by_hand), small_session_close(&constant);
 }
 
+/* Session 16, weight averaging. A flash-like backend: a write only clears
+ * bits (programming), an erase sets whole 256-byte pages to 0xFF; it
+ * starts dirty (0x00), so a snapshot written without its erase reads back
+ * as zeros. */
+typedef struct test_flash {
+    uint8_t mem[16384];
+    int erases;
+} test_flash;
+static int flash_read(void *ctx, uint32_t at, void *dst, uint32_t bytes)
+{
+    memcpy(dst, ((test_flash *)ctx)->mem + at, bytes);
+    return 0;
+}
+static int flash_write(void *ctx, uint32_t at, const void *src, uint32_t bytes)
+{
+    for (uint32_t i = 0; i < bytes; i++) ((test_flash *)ctx)->mem[at + i] &= ((const uint8_t *)src)[i];
+    return 0;
+}
+static int flash_erase(void *ctx, uint32_t at, uint32_t bytes)
+{
+    memset(((test_flash *)ctx)->mem + at, 0xFF, bytes);
+    ((test_flash *)ctx)->erases += (int)(bytes / 256);
+    return 0;
+}
+
+/* SNAP after epochs 1 and 2, AVERAGE after epoch 3: the parameters are
+ * (p1 + p2 + p3) / 3 of the same session's parameters after each epoch,
+ * computed here in float in that order; on the memory backend (the host's)
+ * and on the flash-like one, twice (the second round must erase again). */
+static void test_average_is_mean_of_epochs(void **state)
+{
+    (void)state;
+    reef_pplan p;
+    plan_for(&p);
+    p.replay_count = 0, p.hp.batch_replay = 0, p.hp.lr = 0.2f, p.average = 3;
+    small_session plain, mem, fl;
+    small_session_open(&plain, &p, 12, 0, 0);
+    small_session_open(&mem, &p, 12, 0, 0);
+    small_session_open(&fl, &p, 12, 0, 0);
+    uint32_t n = plain.t.tail.train_count;
+    assert_int_equal(mem.s.p.avg_slots, 2);
+    assert_true(n * 4 * 2 <= 16384 - 512);
+    static test_flash flash;
+    memset(&flash, 0, sizeof flash);
+    reef_nvm fnvm = {.ctx = &flash, .size = sizeof flash.mem, .write_unit = 8, .erase_size = 256,
+                     .read = flash_read, .write = flash_write, .erase = flash_erase};
+    fl.s.p.avg = &fnvm, fl.s.p.avg_at = 256, fl.s.p.avg_slots = 2;
+    float *snap[3], *expect = malloc(n * 4);
+    int8_t out[REEF_PERSONAL_OUT];
+    for (int e = 0; e < 3; e++) snap[e] = malloc(n * 4);
+    for (int round = 0; round < 2; round++) {
+        for (int e = 0; e < 3; e++) {
+            run_epochs(&plain, 1), run_epochs(&mem, 1), run_epochs(&fl, 1);
+            memcpy(snap[e], plain.s.p.params, n * 4);
+            if (e < 2) {
+                assert_int_equal(send_command(&mem, REEF_PERSONAL_SNAP, out), 0);
+                assert_int_equal(out[0], e + 1);
+                assert_int_equal(send_command(&fl, REEF_PERSONAL_SNAP, out), 0);
+            }
+        }
+        assert_int_equal(send_command(&fl, REEF_PERSONAL_SNAP, out), 2); /* a third: every slot full */
+        assert_int_equal(send_command(&mem, REEF_PERSONAL_SNAP, out), 2);
+        assert_int_equal(send_command(&mem, REEF_PERSONAL_AVERAGE, out), 0);
+        assert_int_equal(out[0], 3);
+        assert_int_equal(send_command(&fl, REEF_PERSONAL_AVERAGE, out), 0);
+        for (uint32_t k = 0; k < n; k++) expect[k] = (snap[0][k] + snap[1][k] + snap[2][k]) / 3.0f;
+        assert_memory_equal(mem.s.p.params, expect, n * 4);
+        assert_memory_equal(fl.s.p.params, expect, n * 4);
+        assert_true(memcmp(expect, snap[2], n * 4) != 0); /* it moved the weights */
+        memcpy(plain.s.p.params, expect, n * 4); /* the next round trains on from the average */
+        assert_int_equal(mem.s.p.avg_count, 0);
+    }
+    /* round 1 erased pages 1.. up to the slots' end, round 2 the same again */
+    assert_int_equal(flash.erases, 2 * (int)((256 + 2 * ((n * 4 + 7) / 8 * 8) + 255) / 256 - 1));
+    /* nothing to average: out 1, params unchanged */
+    memcpy(expect, mem.s.p.params, n * 4);
+    assert_int_equal(send_command(&mem, REEF_PERSONAL_AVERAGE, out), 0);
+    assert_int_equal(out[0], 1);
+    assert_memory_equal(mem.s.p.params, expect, n * 4);
+    /* no area: SNAP refused */
+    plain.s.p.avg = NULL;
+    assert_int_equal(send_command(&plain, REEF_PERSONAL_SNAP, out), 2);
+    for (int e = 0; e < 3; e++) free(snap[e]);
+    free(expect);
+    small_session_close(&plain), small_session_close(&mem), small_session_close(&fl);
+}
+
+/* Where the host puts SNAP and AVERAGE (reef_precords_average): after
+ * the STEPs that end the last E - 1 epochs and the last, per phase. */
+static void test_average_records_placed(void **state)
+{
+    (void)state;
+    const char *in = "AAASSSSSSGRSSSSV", *want = "AAASSnSSnSSaGRSSnSSaV"; /* S STEP, G GUARD, R REFIT, V SAVE */
+    int count = (int)strlen(in);
+    uint8_t *rec = calloc((size_t)count, 4);
+    for (int k = 0; k < count; k++)
+        rec[k * 4] = in[k] == 'A' ? REEF_PERSONAL_ADD : in[k] == 'S' ? REEF_PERSONAL_STEP : in[k] == 'G' ? REEF_PERSONAL_GUARD
+                   : in[k] == 'R' ? REEF_PERSONAL_REFIT : REEF_PERSONAL_SAVE;
+    /* 3 epochs of 2 steps averaged over 3, then 2 refit epochs of 2 steps averaged over 5 (all 2 of them) */
+    rec = reef_precords_average(rec, &count, 4, 3, 2, 5, 2);
+    assert_non_null(rec);
+    char got[64] = "";
+    for (int k = 0; k < count && k < 63; k++) {
+        int c = rec[k * 4];
+        got[k] = c == REEF_PERSONAL_ADD ? 'A' : c == REEF_PERSONAL_STEP ? 'S' : c == REEF_PERSONAL_GUARD ? 'G'
+               : c == REEF_PERSONAL_REFIT ? 'R' : c == REEF_PERSONAL_SNAP ? 'n' : c == REEF_PERSONAL_AVERAGE ? 'a' : 'V';
+    }
+    assert_string_equal(got, want);
+    /* E below 2: nothing added */
+    int before = count;
+    rec = reef_precords_average(rec, &count, 4, 0, 2, 1, 2);
+    assert_int_equal(count, before);
+    free(rec);
+}
+
 /* hp.guard_replay: an update trained on the site's frames with every label
  * flipped "gains" on the held-back frames (flipped too), so the guard on
  * them alone keeps it; scored on the source's replay samples as well, it
@@ -1167,16 +1282,20 @@ static void assert_same_file(const char *a, const char *b, const char *name)
 /* The float update on qemu-m4 over the camera's stream (session 14): the
  * device forms [d, s] from raw gray frames with the temporal step, and its
  * weights equal the host's bit for bit (reef_prun fails otherwise), with
- * class-balanced batches, a refit epoch after the guard, a decaying lr,
+ * class-balanced batches, two refit epochs after the guard, a decaying lr,
  * a guard that also scores replay samples (session 11) and replay mixed
  * into every step, trained towards the deployed model's outputs too
- * (distillation, session 16: alpha 0.5, T 2). The C it ran is what `reef gen --trainable` writes for
+ * (distillation, session 16: alpha 0.5, T 2), and (session 16) weight
+ * averaging over both epochs of
+ * the update (SNAP, AVERAGE: the guard judges the average) and over both
+ * refit epochs, its snapshots in the flash area the firmware reserves
+ * (.reef_flash_scratch, counted apart from RAM). The C it ran is what `reef gen --trainable` writes for
  * the same plan (temporal 1) and replay data, byte for byte; gen refuses
  * a temporal plan for a model whose input is not [d, s]. One firmware
  * build covers the stream path and the float tail on the M4. */
 /* The stream job's findings, in memory the child shares with the parent. */
 typedef struct stream_result {
-    int done, emulated, bit_identical, same_as_prep, guard_replay, stream_frames, costed;
+    int done, emulated, bit_identical, same_as_prep, guard_replay, stream_frames, costed, averaged;
     char msg[1100];
 } stream_result;
 typedef struct stream_job {
@@ -1196,7 +1315,7 @@ static int stream_run(m4_job *j)
     reef_error err;
     reef_prun_report r;
     reef_prun_options o = {.model_path = "tiny2", .site_path = "site", .target = "qemu-m4", .work = sj->job.dir,
-                           .labelled = 12, .hold_back = 3, .refit_epochs = 1, .draw_seed = 2, .stream = &sj->gray,
+                           .labelled = 12, .hold_back = 3, .refit_epochs = 2, .draw_seed = 2, .stream = &sj->gray,
                            .source = &sj->slow, .test = &sj->slow};
     if (reef_prun(&sj->g, &sj->m, &sj->job.plan, &sj->slow, &o, &r, &err)) {
         snprintf(res->msg, sizeof res->msg, "%s", err.msg);
@@ -1207,6 +1326,8 @@ static int stream_run(m4_job *j)
     res->emulated = r.emulated, res->bit_identical = r.bit_identical, res->same_as_prep = r.stream_same_as_prep;
     res->guard_replay = r.guard_replay, res->stream_frames = r.stream_frames;
     res->costed = r.update_insns > 0 && r.total_energy_j > 0 && r.ram_total > 0;
+    /* session 16: SNAP and AVERAGE ran (the weights are the host's), the flash area is counted apart */
+    res->averaged = r.flash_scratch >= 4096 && r.avg_flash_s > 0.0;
     res->done = 1;
     reef_prun_report_free(&r);
     return 0;
@@ -1239,6 +1360,7 @@ static void stream_job_start(void)
     p->hp.epochs = 2, p->hp.batch_site = 4, p->hp.batch_replay = 4, p->replay_count = 8;
     p->hp.balance = 1, p->hp.lr_decay = 0.7f, p->hp.guard_replay = 4, p->temporal = 1;
     p->hp.distill = 0.5f, p->hp.distill_t = 2.0f; /* session 16: the replay samples' teacher logits in flash */
+    p->average = 2, p->refit_epochs = 2, p->average_refit = 2; /* session 16: both phases averaged */
     sj->result = mmap(NULL, sizeof *sj->result, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(sj->result != MAP_FAILED);
     memset(sj->result, 0, sizeof *sj->result);
@@ -1263,6 +1385,7 @@ static void test_qemu_bit_identical(void **state)
     assert_int_equal(sj->result->guard_replay, 4);
     assert_true(sj->result->stream_frames > 12);
     assert_true(sj->result->costed);
+    assert_true(sj->result->averaged);
     const reef_pplan p = sj->job.plan;
     char dir[256];
     memcpy(dir, sj->job.dir, sizeof dir);
@@ -1385,21 +1508,30 @@ static void test_cli_bad_input(void **state)
     snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", getenv("REEF_BIN"), args);
     assert_int_equal(system(cmd), 0);
     {
-        reef_pplan tuned, chosen, recipes[16];
+        reef_pplan tuned, chosen, recipes[32];
         reef_pplan_budget budget = {.ram_bytes = 1u << 20, .max_seconds = 30.0, .max_joules = 1.0, .clock_mhz = 120.0,
                                     .power_mw = 55.5864};
         assert_int_equal(reef_pplan_load(nothing, &tuned, &err), 0);
         reef_pplan_default(&chosen);
         assert_int_equal(reef_pplan_choose(&fx.g, &fx.m, &budget, &chosen, &err), 0);
-        int n = reef_pplan_recipes(&fx.g, &fx.m, &budget, &chosen, recipes, 16, &err), found = 0;
+        int n = reef_pplan_recipes(&fx.g, &fx.m, &budget, &chosen, recipes, 32, &err), found = 0;
         assert_true(n >= 2);
         for (int k = 0; k < n; k++)
             found |= recipes[k].ntrain == tuned.ntrain && !memcmp(recipes[k].train, tuned.train, sizeof tuned.train[0] * (size_t)tuned.ntrain) &&
                      recipes[k].hp.lr == tuned.hp.lr && recipes[k].hp.batch_replay == tuned.hp.batch_replay &&
-                     recipes[k].hp.epochs == tuned.hp.epochs;
+                     recipes[k].hp.epochs == tuned.hp.epochs && recipes[k].average == tuned.average;
         assert_true(found);
         remove(nothing);
     }
+    /* session 16: weight averaging over 1 epoch (no averaging), over more epochs than the plan has, a
+     * refit average without the refit epochs: refused naming the plan */
+    append_to_plan(plan, "average 1\n");
+    expect_update_refused(model, plan, site, 5, "", train, nothing, "average 1: 0 (off) or 2..epochs");
+    append_to_plan(plan, "average 1000\n");
+    expect_update_refused(model, plan, site, 5, "", train, nothing, "average 1000: 0 (off) or 2..epochs");
+    append_to_plan(plan, "average 0\naverage_refit 1001\n");
+    expect_update_refused(model, plan, site, 5, "", train, nothing, "average_refit 1001: 0 (off) or 2..refit_epochs");
+    append_to_plan(plan, "average_refit 0\n");
     append_to_plan(plan, "site_cap 16\nreplay 8\n"); /* a smaller site buffer and replay set */
     expect_update_refused(model, plan, other, 5, "", train, nothing, "frames are 8x4x1");
     expect_update_refused(model, plan, site, 40, "", train, nothing, "the site has only 40 frames");
@@ -1412,19 +1544,74 @@ static void test_cli_bad_input(void **state)
     testing_rm_tree(dir);
 }
 
-/* plan --tune's rule: the highest site figure among the recipes that
- * forget at most 1.0 point on average and 3.0 at worst; none: the one
- * that forgets least. */
+/* plan --tune's rule (session 16, docs/personalization.md "The selection
+ * rule"): eligible = fits, D <= 1.0, W <= 3.0; B = the eligible best S;
+ * of B and the eligible recipes within B's paired noise (mean(d) <= 2
+ * sd(d) / sqrt(n), sample sd), the lowest D, a tie at 0.01 to the lower
+ * energy; none eligible: the lowest D. */
+#define PICK_RUNS 48
+static double pick_site[6][PICK_RUNS];
+
+/* recipe k's runs: B's site figure less mean + (+a, -a alternately) */
+static void pick_runs(int k, double mean, double a)
+{
+    for (int i = 0; i < PICK_RUNS; i++) pick_site[k][i] = pick_site[0][i] - mean - (i % 2 ? a : -a);
+}
+
+static reef_tune_result pick_recipe(int k, double drop_mean, double drop_worst, double joules)
+{
+    double s = 0.0;
+    for (int i = 0; i < PICK_RUNS; i++) s += pick_site[k][i];
+    return (reef_tune_result){.site = pick_site[k], .runs = PICK_RUNS, .site_mean = s / PICK_RUNS,
+                              .drop_mean = drop_mean, .drop_worst = drop_worst, .joules = joules, .fits = 1};
+}
+
 static void test_tune_pick(void **state)
 {
     (void)state;
-    double site[4] = {96.0, 93.0, 92.0, 94.0}, mean[4] = {2.0, 0.8, 0.5, 0.9}, worst[4] = {8.0, 2.6, 1.2, 3.5};
-    assert_int_equal(reef_pplan_pick(site, mean, worst, 4), 1); /* 0 forgets too much, 3 at worst */
-    worst[3] = 3.0;
-    assert_int_equal(reef_pplan_pick(site, mean, worst, 4), 3);
-    double bad_mean[3] = {1.5, 1.2, 2.0}, bad_worst[3] = {4.0, 9.0, 3.0};
-    assert_int_equal(reef_pplan_pick(site, bad_mean, bad_worst, 3), 1);
-    assert_int_equal(reef_pplan_pick(site, mean, worst, 0), -1);
+    reef_tune_result r[6];
+    for (int i = 0; i < PICK_RUNS; i++) pick_site[0][i] = 90.0 + (i % 4) * 2.0;
+    /* 1: 0.5 points below B on average but +-3 per run: within noise (bound 0.88), lower D wins */
+    pick_runs(1, 0.5, 3.0);
+    /* 2: 0.5 below, +-0.1 per run: outside the noise (bound 0.03), so its lower D does not count */
+    pick_runs(2, 0.5, 0.1);
+    r[0] = pick_recipe(0, 0.80, 2.5, 0.9), r[1] = pick_recipe(1, 0.60, 2.0, 0.9), r[2] = pick_recipe(2, 0.10, 1.0, 0.5);
+    assert_int_equal(reef_pplan_pick(r, 3), 1);
+    assert_true(r[0].eligible && r[0].within_noise && r[1].within_noise && !r[2].within_noise && r[2].eligible);
+    assert_true(r[2].noise_mean > 0.49 && r[2].noise_mean < 0.51 && r[2].noise_bound < 0.04);
+    /* without 1, B stays: 2 is better at D but outside the noise */
+    assert_int_equal(reef_pplan_pick(r, 1), 0);
+    r[1].drop_mean = 0.9;
+    assert_int_equal(reef_pplan_pick(r, 3), 0);
+    /* the bound's exact form: +-1 per run gives 2 * sqrt(48/47) / sqrt(48) = 2 / sqrt(47) = 0.2917
+     * (the population sd would give 0.2887, one sd 0.1459): a mean of 0.29 is within, 0.295 is not */
+    pick_runs(1, 0.29, 1.0);
+    r[1] = pick_recipe(1, 0.60, 2.0, 0.9);
+    assert_int_equal(reef_pplan_pick(r, 2), 1);
+    assert_true(r[1].noise_bound > 0.2916 && r[1].noise_bound < 0.2918);
+    pick_runs(1, 0.295, 1.0);
+    r[1] = pick_recipe(1, 0.60, 2.0, 0.9);
+    assert_int_equal(reef_pplan_pick(r, 2), 0);
+    /* a tie in D at 0.01 points (0.604 and 0.596 both print 0.60) goes to the lower energy */
+    pick_runs(1, 0.5, 3.0);
+    r[0] = pick_recipe(0, 0.604, 2.5, 0.95), r[1] = pick_recipe(1, 0.596, 2.0, 0.97);
+    assert_int_equal(reef_pplan_pick(r, 2), 0);
+    r[1].joules = 0.90;
+    assert_int_equal(reef_pplan_pick(r, 2), 1);
+    /* eligibility: a better S with W 3.01, over the budgets, or D 1.01 is not B */
+    pick_runs(3, -2.0, 0.0), pick_runs(4, -3.0, 0.0), pick_runs(5, -4.0, 0.0);
+    r[0] = pick_recipe(0, 0.80, 2.5, 0.9), r[1] = pick_recipe(2, 0.70, 1.0, 0.5);
+    r[2] = pick_recipe(3, 0.10, 3.01, 0.9), r[3] = pick_recipe(4, 0.10, 1.0, 1.2), r[4] = pick_recipe(5, 1.01, 1.0, 0.9);
+    r[3].fits = 0;
+    assert_int_equal(reef_pplan_pick(r, 5), 0);
+    assert_true(!r[2].eligible && !r[3].eligible && !r[4].eligible && !r[2].within_noise);
+    /* nothing eligible: the lowest D */
+    r[0].drop_worst = 3.5, r[1].drop_mean = 1.2, r[2].drop_mean = 1.5, r[4].drop_mean = 1.1;
+    r[3].drop_mean = 0.3;
+    assert_int_equal(reef_pplan_pick(r, 5), 3);
+    r[3].drop_mean = 1.3;
+    assert_int_equal(reef_pplan_pick(r, 5), 0); /* 0.80, W 3.5 */
+    assert_int_equal(reef_pplan_pick(r, 0), -1);
 }
 
 int main(void)
@@ -1442,6 +1629,8 @@ int main(void)
         cmocka_unit_test(test_lr_decay_per_epoch),
         cmocka_unit_test(test_draw_balanced),
         cmocka_unit_test(test_tune_pick),
+        cmocka_unit_test(test_average_is_mean_of_epochs),
+        cmocka_unit_test(test_average_records_placed),
         cmocka_unit_test(test_guard_judges_replay),
         cmocka_unit_test(test_replay_by_habitat),
         cmocka_unit_test(test_distill_on_replay),

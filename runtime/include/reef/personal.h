@@ -62,6 +62,18 @@
  *          or when the buffer is full (not an error: the host sends a
  *          fixed pool). out: byte 0 = the class, byte 1 = 1 kept, byte
  *          2 = the top probability * 255
+ *   SNAP   (session 16, weight averaging) copy the trained parameters into
+ *          the next snapshot slot of the averaging area (avg, NVM: the
+ *          device's flash), erasing its pages first where the backend
+ *          erases; out: byte 0 = the snapshots now held. Nothing after a
+ *          refused update. Code 2 when every slot is full, 5 NVM failed
+ *   AVERAGE the trained parameters become the mean of the snapshots and
+ *          themselves, (s_0 + s_1 + ... + s_{c-1} + params) / (c + 1),
+ *          summed in that order in float, chunk by chunk through a RAM
+ *          window of REEF_PERSONAL_AVG_WINDOW floats (the snapshots are
+ *          read from NVM, never held in RAM); the slots are then free.
+ *          out: byte 0 = c + 1, the parameter sets averaged (1: nothing
+ *          to average). Nothing after a refused update
  *
  * Temporal sessions (temporal != NULL, session 13): the model's input is
  * the camera's temporal context [d, s] (reef/background.h), and every
@@ -104,7 +116,10 @@ enum {
     REEF_PERSONAL_REFIT = 10,
     REEF_PERSONAL_SEE = 11,
     REEF_PERSONAL_PSEUDO = 12,
+    REEF_PERSONAL_SNAP = 13,
+    REEF_PERSONAL_AVERAGE = 14,
 };
+#define REEF_PERSONAL_AVG_WINDOW 16 /* floats: AVERAGE's RAM window (two on the stack) */
 #define REEF_PERSONAL_CLIP_START 1u /* header byte 2 of a temporal session's frame record */
 #define REEF_PERSONAL_MAX_CLASSES 16
 #define REEF_PERSONAL_OUT 256    /* bytes the device answers per record */
@@ -154,6 +169,12 @@ typedef struct reef_personal {
     const int8_t (*input_map)[256]; /* (2, 256): channel c's int8 input of byte v */
     /* where SAVE persists the trained parameters (NULL: nowhere) */
     reef_nvm_record *store;
+    /* session 16: the averaging area, avg_slots snapshots of train_count
+     * floats from avg_at (each slot rounded up to the write unit), in NVM
+     * (NULL: SNAP refused) */
+    const reef_nvm *avg;
+    uint32_t avg_at;
+    int32_t avg_slots;
     /* run state */
     int32_t site_count;
     int32_t step;
@@ -161,7 +182,13 @@ typedef struct reef_personal {
     int32_t hold_count;        /* held-back samples: site[site_cap - 1 - k] */
     int32_t refused;           /* GUARD put the old parameters back: STEP does nothing */
     int32_t epoch;             /* epochs begun since RESET (REFIT does not restart the count): lr_decay */
+    int32_t avg_count;         /* snapshots held (SNAP), until AVERAGE or RESET */
+    uint32_t avg_erased;       /* bytes of the area erased since the slots were last freed */
 } reef_personal;
+
+/* Bytes one snapshot slot takes in NVM (train_count floats, rounded up to
+ * the backend's write unit). */
+uint32_t reef_personal_avg_slot_bytes(const reef_tail *t, const reef_nvm *nvm);
 
 /* Bytes the arena needs for the update's transient buffers (grads, acts,
  * two deltas), laid out from offset 0; reef_personal_layout sets the
@@ -197,8 +224,9 @@ int32_t reef_personal_site_pick(const reef_personal *p, int32_t i);
 /* Handles one record (REEF_PERSONAL_HEADER + input_size bytes); out gets
  * out_size bytes (at least 8). Returns 0, or a
  * nonzero code: 1 bad command or label, 2 site buffer full or empty
- * (GUARD, REFIT: nothing held back), 3 a
- * body step failed, 4 out too small, 5 the NVM commit failed. */
+ * (GUARD, REFIT: nothing held back; SNAP: every slot full), 3 a
+ * body step failed, 4 out too small, 5 the NVM commit (SAVE) or a
+ * snapshot's write or read (SNAP, AVERAGE) failed. */
 int reef_personal_record(reef_personal *p, const int8_t *record, int8_t *out, uint32_t out_size);
 
 #endif

@@ -154,6 +154,14 @@ void reef_pplan_avg_flash_cost(const reef_pplan *p, uint32_t train_count, double
     *joules = *seconds * (run_mw + AVG_FLASH_EXTRA_MW) * 1e-3;
 }
 
+/* What the update firmware needs beyond the session's buffers: its stack
+ * (the float tail's kernels keep their 8x2 gather blocks and the step's
+ * teacher pointers there) and the harness's own statics. Measured on r64 (7),
+ * session 16: stack 3,320 B + 504 B of statics (63,808 B peak against 59,984 B
+ * of buffers); before session 16 the planned figure left both out, so it was
+ * below the measured peak (docs/personalization.md, "Session 16"). */
+#define UPDATE_STACK_BYTES 4096u
+
 void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t)
 {
     uint32_t nparam = t->tail.param_count, ntrain = t->tail.train_count, in = (uint32_t)t->tail.in_count;
@@ -163,7 +171,7 @@ void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptai
     if (p->temporal && intake > arena) arena = intake;
     uint32_t persistent = align16(ntrain * 4) + (p->hp.momentum != 0.0f ? align16(ntrain * 4) : 0) +
                           align16((uint32_t)p->site_cap * (in + 3)) + align16(in);
-    p->ram_update = arena + persistent;
+    p->ram_update = arena + persistent + UPDATE_STACK_BYTES;
     p->flash_update = align16(nparam * 4) + (uint32_t)p->replay_count * (in + 1);
     if (p->hp.distill > 0.0f) /* session 16: each replay sample's teacher logits */
         p->flash_update += (uint32_t)p->replay_count * (uint32_t)t->tail.nclasses * 4u;

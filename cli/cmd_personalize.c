@@ -294,10 +294,11 @@ static int tune_plan(const reef_graph *g, const reef_lowered_model *m, const ree
         tr->n = k + 1;
         if (rc) break;
         reef_tune_result *r = &tr->results[k];
-        tr->seconds[k] = recipes[k].cycles_update / (b->clock_mhz * 1e6) + recipes[k].avg_flash_s;
+        double compute_s = recipes[k].cycles_update / (b->clock_mhz * 1e6);
+        tr->seconds[k] = compute_s + recipes[k].avg_flash_s;
         *r = (reef_tune_result){.site = scores[k].site_runs, .runs = scores[k].runs, .site_mean = scores[k].site_after,
                                 .drop_mean = scores[k].drop_mean, .drop_worst = scores[k].drop_worst,
-                                .joules = (tr->seconds[k] - recipes[k].avg_flash_s) * b->power_mw * 1e-3 + recipes[k].avg_flash_j,
+                                .joules = compute_s * b->power_mw * 1e-3 + recipes[k].avg_flash_j,
                                 .fits = 1}; /* recipes() lists only those that fit */
     }
     if (!rc) tr->chosen = reef_pplan_pick(tr->results, n);
@@ -464,7 +465,8 @@ static int personalize_plan(int argc, char **argv)
         return cli_error(NAME, "%s", err.msg);
     }
     reef_pplan_budget budget = {.ram_bytes = ram, .flash_bytes = flash, .max_seconds = max_seconds,
-                                .max_joules = max_joules, .clock_mhz = prof.clock_mhz, .power_mw = reef_profile_run_power_mw(&prof)};
+                                .max_joules = max_joules, .clock_mhz = prof.clock_mhz, .power_mw = reef_profile_run_power_mw(&prof),
+                                .profile = &prof};
     if (reef_pplan_choose(&g, &m, &budget, &p, &err)) rc = cli_error(NAME, "%s: %s", model, err.msg);
     else if (ta.sites && (rc = tune_plan(&g, &m, &budget, &p, &ta, &tr))) rc = 1;
     else if (reef_ptail_build_scheme(&g, &m, p.scheme, p.boundary_step, p.train, p.ntrain, &t, &err)) rc = cli_error(NAME, "%s", err.msg);

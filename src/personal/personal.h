@@ -16,6 +16,7 @@
 
 #include "codegen/lower.h"
 #include "data/dataset.h"
+#include "energy/profile.h"
 #include "quant/quant.h"
 #include "reef/personal.h"
 #include "reef/train.h"
@@ -107,12 +108,13 @@ typedef struct reef_pplan_budget {
     uint32_t ram_bytes, flash_bytes;
     double max_seconds, max_joules;
     double clock_mhz, power_mw;            /* the device profile's */
+    const reef_device_profile *profile;    /* its flash, for the averaging's snapshots; NULL: not costed */
 } reef_pplan_budget;
 
 void reef_pplan_default(reef_pplan *p);
 /* Fills ram_update, flash_update and cycles_update for plan p on model m
- * with tail t. */
-void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t);
+ * with tail t, and the averaging's flash work on prof (NULL: none). */
+void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t, const reef_device_profile *prof);
 /* Chooses the deepest cut whose update fits the budget (RAM, flash, and the
  * estimated time and energy). Fails, saying by how much RAM, when not even
  * the last layer fits. */
@@ -141,11 +143,11 @@ typedef struct reef_tune_result {
 /* The recipe `plan --tune` keeps by session 16's rule (plan.c, and
  * docs/personalization.md "The selection rule"): -1 when n is 0. */
 int reef_pplan_pick(reef_tune_result *r, int n);
-/* The averaging's modeled flash time and energy (plan.c: DS12023's
- * program and erase figures) at run power run_mw. */
-#define REEF_PPLAN_RUN_MW 55.59
-void reef_pplan_avg_flash_cost(const reef_pplan *p, uint32_t train_count, double run_mw, double *seconds,
-                               double *joules);
+/* The averaging's modeled flash time and energy: its snapshots' program
+ * and erase on prof's flash, by reef_nvm_cost (the profile's DS12023
+ * figures); 0 without a profile. */
+void reef_pplan_avg_flash_cost(const reef_pplan *p, uint32_t train_count, const reef_device_profile *prof,
+                               double *seconds, double *joules);
 /* Snapshot slots the plan's averaging needs (SNAP): the larger of
  * average and average_refit, less one (the last epoch's parameters are in
  * RAM); 0 without averaging. */

@@ -126,32 +126,23 @@ static int fits(const reef_pplan *p, const reef_pplan_budget *b)
            (!b->max_seconds || s <= b->max_seconds) && (!b->max_joules || j <= b->max_joules);
 }
 
-/* Session 16: the weight averaging's flash work on the STM32L4R5, from
- * DS12023's flash memory characteristics (typical; the figures of
- * profiles/stm32l4r5.profile): a 64-bit double word programs in 81.7 us, a
- * 4 KB page (dual-bank mode) erases in 22 ms, and the flash draws about
- * 3.4 mA more meanwhile, at the profile's 1.9 V; the core waits at its run
- * power (the board-fitted 55.59 mW, passed in). Every snapshot programs
- * train_count floats once; the area is erased once, page by page as the
- * snapshots reach it (SNAP). AVERAGE only reads (memory-mapped, a few
- * cycles a word: in the emulated count). */
-#define AVG_FLASH_PROGRAM_US 81.7
-#define AVG_FLASH_PROGRAM_BYTES 8u
-#define AVG_FLASH_ERASE_MS 22.0
-#define AVG_FLASH_PAGE 4096u
-#define AVG_FLASH_EXTRA_MW (1.9 * 3.4)
-void reef_pplan_avg_flash_cost(const reef_pplan *p, uint32_t train_count, double run_mw, double *seconds, double *joules)
+/* Session 16: the weight averaging's flash work. Every snapshot programs
+ * train_count floats once, its slot padded to the flash's program unit as
+ * the device pads it; a phase's area is erased once, page by page as its
+ * snapshots reach it (SNAP), and freed by its AVERAGE for the next phase.
+ * AVERAGE only reads (memory-mapped: in the emulated count). */
+void reef_pplan_avg_flash_cost(const reef_pplan *p, uint32_t train_count, const reef_device_profile *prof,
+                               double *seconds, double *joules)
 {
-    /* the slots each phase fills (one phase's area is freed by its AVERAGE and reused by the next) */
-    double units = 0.0, pages = 0.0, slot = (double)train_count * 4.0;
     int32_t e[2] = {p->average, p->average_refit};
+    *seconds = *joules = 0.0;
+    if (!prof || prof->flash_program_bytes <= 0) return;
+    double unit = prof->flash_program_bytes, slot = ceil(train_count * 4.0 / unit) * unit;
     for (int k = 0; k < 2; k++) {
-        if (e[k] < 2) continue;
-        units += (e[k] - 1) * ceil(slot / AVG_FLASH_PROGRAM_BYTES);
-        pages += ceil((e[k] - 1) * slot / AVG_FLASH_PAGE);
+        double s, uj;
+        if (e[k] < 2 || reef_nvm_cost(prof, REEF_NVM_FLASH, 1, (e[k] - 1) * slot, 1, &s, &uj)) continue;
+        *seconds += s, *joules += uj * 1e-6;
     }
-    *seconds = units * AVG_FLASH_PROGRAM_US * 1e-6 + pages * AVG_FLASH_ERASE_MS * 1e-3;
-    *joules = *seconds * (run_mw + AVG_FLASH_EXTRA_MW) * 1e-3;
 }
 
 /* What the update firmware needs beyond the session's buffers: its stack
@@ -162,7 +153,7 @@ void reef_pplan_avg_flash_cost(const reef_pplan *p, uint32_t train_count, double
  * below the measured peak (docs/personalization.md, "Session 16"). */
 #define UPDATE_STACK_BYTES 4096u
 
-void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t)
+void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptail *t, const reef_device_profile *prof)
 {
     uint32_t nparam = t->tail.param_count, ntrain = t->tail.train_count, in = (uint32_t)t->tail.in_count;
     uint32_t transient = reef_personal_transient_bytes(&t->tail);
@@ -176,8 +167,7 @@ void reef_pplan_cost(reef_pplan *p, const reef_lowered_model *m, const reef_ptai
     if (p->hp.distill > 0.0f) /* session 16: each replay sample's teacher logits */
         p->flash_update += (uint32_t)p->replay_count * (uint32_t)t->tail.nclasses * 4u;
     p->cycles_update = estimate_cycles(p, m, t);
-    /* the run power of the budgets everywhere reef plans (the stm32l4r5 profile's board-fitted figure) */
-    reef_pplan_avg_flash_cost(p, ntrain, REEF_PPLAN_RUN_MW, &p->avg_flash_s, &p->avg_flash_j);
+    reef_pplan_avg_flash_cost(p, ntrain, prof, &p->avg_flash_s, &p->avg_flash_j);
 }
 
 /* What to train after a cut, in the order tried (best first, as measured
@@ -274,13 +264,13 @@ static void choose_refit(reef_pplan *p, const reef_lowered_model *m, const reef_
     if (sparse) trial.hp.batch_site = SPARSE_REFIT_BATCH_SITE;
     for (int32_t e = REFIT_MAX_EPOCHS; e > 0; e--) {
         trial.refit_epochs = e;
-        reef_pplan_cost(&trial, m, t);
+        reef_pplan_cost(&trial, m, t, b->profile);
         if (fits(&trial, b)) {
             *p = trial;
             return;
         }
     }
-    reef_pplan_cost(p, m, t);
+    reef_pplan_cost(p, m, t, b->profile);
 }
 
 /* Session 16 (docs/personalization.md, "Distillation on replay"): on r64's
@@ -328,7 +318,7 @@ int reef_pplan_choose(const reef_graph *g, const reef_lowered_model *m, const re
                 continue;
             }
             trial.refit_epochs = 0;
-            reef_pplan_cost(&trial, m, &t);
+            reef_pplan_cost(&trial, m, &t, b->profile);
             if (trial.ram_update < smallest) smallest = trial.ram_update;
             if (fits(&trial, b)) {
                 choose_refit(&trial, m, &t, b, mask != MASK_ALL);
@@ -403,7 +393,7 @@ int reef_pplan_recipes(const reef_graph *g, const reef_lowered_model *m, const r
                 trial.hp.epochs = RECIPES[r].epochs;
                 choose_distill(&trial);
                 for (trial.refit_epochs = trial.replay_count > 0 ? REFIT_MAX_EPOCHS : 0;; trial.refit_epochs--) {
-                    reef_pplan_cost(&trial, m, &t);
+                    reef_pplan_cost(&trial, m, &t, b->profile);
                     if (fits(&trial, b) || trial.refit_epochs == 0) break;
                 }
                 if (!fits(&trial, b) || (a > 0 && trial.refit_epochs != refit)) continue;

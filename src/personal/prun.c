@@ -165,7 +165,7 @@ static int run_qemu(const reef_lowered_model *m, const reef_ptail *t, const reef
         else if (!(rc = reef_profile_load(o->profile ? o->profile : "stm32l4r5", &prof, err))) {
             add_costs(r, &c, records, rs, &prof);
             /* the averaging's flash work is not in the emulated counts (the board's flash is RAM to qemu) */
-            reef_pplan_avg_flash_cost(plan, t->tail.train_count, r->power_mw, &r->avg_flash_s, &r->avg_flash_j);
+            reef_pplan_avg_flash_cost(plan, t->tail.train_count, &prof, &r->avg_flash_s, &r->avg_flash_j);
             r->total_time_s += r->avg_flash_s, r->total_energy_j += r->avg_flash_j;
             fill_memory(r, elf, c.stack_high_water, t, plan, m, err);
         }
@@ -359,7 +359,7 @@ int reef_prun(const reef_graph *g, const reef_lowered_model *m, const reef_pplan
         r->last_loss = nsteps ? losses[nsteps - 1] : 0.0f;
         if (refit_steps && guard[0]) r->last_loss = losses[nsteps + refit_steps - 1];
         reef_pplan cost = *plan;
-        reef_pplan_cost(&cost, m, &t);
+        reef_pplan_cost(&cost, m, &t, NULL); /* RAM only */
         r->planned_ram = cost.ram_update;
     }
     if (!rc && !strcmp(o->target, "qemu-m4"))

@@ -329,7 +329,7 @@ static void test_plan_file_scheme(void **state)
         reef_pplan off = p;
         off.hp.distill = 0.0f;
         if (reef_ptail_build(&fx.g, &fx.m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
-        reef_pplan_cost(&p, &fx.m, &t), reef_pplan_cost(&off, &fx.m, &t);
+        reef_pplan_cost(&p, &fx.m, &t, NULL), reef_pplan_cost(&off, &fx.m, &t, NULL);
         assert_int_equal(p.flash_update - off.flash_update, (uint32_t)p.replay_count * (uint32_t)t.tail.nclasses * 4u);
         reef_ptail_free(&t);
     }
@@ -372,7 +372,7 @@ static void test_plan_refit_within_budget(void **state)
     for (int e = 0; e <= 4; e++) {
         reef_pplan q = free_plan;
         q.refit_epochs = e;
-        reef_pplan_cost(&q, &fx.m, &t);
+        reef_pplan_cost(&q, &fx.m, &t, NULL);
         seconds[e] = q.cycles_update / 120e6;
         if (e > 1) assert_true(seconds[e] > seconds[e - 1]); /* each refit epoch costs */
     }
@@ -1238,10 +1238,10 @@ static void test_stream_is_prep(void **state)
      * the larger: the tiny net's backgrounds are 256 bytes) */
     reef_ptail t;
     if (reef_ptail_build(&g, &m, p.boundary_step, p.train, p.ntrain, &t, &err)) fail_msg("%s", err.msg);
-    reef_pplan_cost(&p, &m, &t);
+    reef_pplan_cost(&p, &m, &t, NULL);
     uint32_t plain_ram = p.ram_update;
     p.temporal = 1;
-    reef_pplan_cost(&p, &m, &t);
+    reef_pplan_cost(&p, &m, &t, NULL);
     uint32_t transient = reef_personal_transient_bytes(&t.tail), intake = ((uint32_t)m.arena_size + 15u) / 16u * 16u + 2u * (uint32_t)m.input_size;
     assert_int_equal(p.ram_update - plain_ram, intake > transient ? intake - (m.arena_size > transient ? (uint32_t)m.arena_size : transient) : 0);
     reef_ptail_free(&t);
@@ -1509,8 +1509,10 @@ static void test_cli_bad_input(void **state)
     assert_int_equal(system(cmd), 0);
     {
         reef_pplan tuned, chosen, recipes[32];
-        reef_pplan_budget budget = {.ram_bytes = 1u << 20, .max_seconds = 30.0, .max_joules = 1.0, .clock_mhz = 120.0,
-                                    .power_mw = 55.5864};
+        reef_device_profile prof; /* the CLI's budget: its profile's clock, power and flash */
+        assert_int_equal(reef_profile_load("stm32l4r5", &prof, &err), 0);
+        reef_pplan_budget budget = {.ram_bytes = 1u << 20, .max_seconds = 30.0, .max_joules = 1.0, .clock_mhz = prof.clock_mhz,
+                                    .power_mw = reef_profile_run_power_mw(&prof), .profile = &prof};
         assert_int_equal(reef_pplan_load(nothing, &tuned, &err), 0);
         reef_pplan_default(&chosen);
         assert_int_equal(reef_pplan_choose(&fx.g, &fx.m, &budget, &chosen, &err), 0);

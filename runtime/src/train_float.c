@@ -6,17 +6,6 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-/* A region marker between a step's phases for the emulated-M4 profile
- * (a firmware built with REEF_PROFILE_STEPS whose model header defines
- * REEF_TRAIN_PROFILE: .scratch profilers, bench/personal); nothing otherwise. */
-#if defined(REEF_TRAIN_PROFILE) && defined(REEF_PROFILE_STEPS)
-extern void reef_mark_step(void);
-#define TRAIN_MARK() reef_mark_step()
-#else
-#define TRAIN_MARK() ((void)0)
-#endif
-
-
 /* The element-wise passes go 4 elements a pass: on the M4 a rolled float
  * loop loads and stores with writeback (VLDMIA/VSTMIA, 2 cycles each, no
  * pipelining) and branches back every element. */
@@ -923,7 +912,6 @@ const float *reef_tail_forward(const reef_tail *t, const float *params, const fl
     }
     for (i = 0; i < t->nlayers; i++) {
         const reef_tail_layer *L = &t->layers[i];
-        TRAIN_MARK();
         if (keeps_input(L)) copy_floats(acts + L->save_at, x, in_count(L));
         layer_forward(t, L, params, params0, x, y, acts);
         swap = x;
@@ -1005,13 +993,11 @@ float reef_tail_backward_distill(const reef_tail *t, const reef_tail_state *s, i
     float *dout = s->delta_a, *dinp = s->delta_b;
     float loss;
     if (t->q) return reef_qtail_backward(t, s, label, scale);
-    TRAIN_MARK();
     loss = reef_train_distill_xent(dout, logits, teacher, t->nclasses, label, alpha, temperature, scale);
     for (i = t->nlayers - 1; i >= stop; i--) {
         const reef_tail_layer *L = &t->layers[i];
         float *swap;
         int32_t need_dinp = i > stop;
-        TRAIN_MARK();
         if (need_dinp && L->kind == REEF_TAIL_GAP)
             gap_backward_set(dinp, dout, L); /* every element written once: no zero pass */
         else {
@@ -1122,8 +1108,6 @@ float reef_tail_train_batch_distill(const reef_tail *t, const reef_tail_state *s
         reef_tail_forward(t, s->params, s->params0, boundaries[i], s->acts);
         loss += reef_tail_backward_distill(t, s, labels[i], teacher, hp->distill, hp->distill_t, scale);
     }
-    TRAIN_MARK();
     reef_tail_sgd(t, s, hp);
-    TRAIN_MARK();
     return loss * scale;
 }

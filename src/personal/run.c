@@ -107,15 +107,23 @@ static int is_held(int ordinal, int hold, int labelled)
     return hold > 0 && (ordinal * hold) / labelled != ((ordinal + 1) * hold) / labelled;
 }
 
-/* Where phase (0: before the first GUARD or REFIT, 1: after REFIT) has
- * its STEPs: how many. */
+/* The phase a record stream is in after command c: 0 before the first
+ * GUARD or REFIT, 1 after REFIT, 2 after a GUARD without a REFIT (its
+ * STEPs are no phase's). */
+static int phase_after(int at, uint8_t c)
+{
+    if (c == REEF_PERSONAL_REFIT) return 1;
+    return c == REEF_PERSONAL_GUARD && at == 0 ? 2 : at;
+}
+
+/* How many STEPs phase (0 or 1) has. */
 static int phase_steps(const uint8_t *rec, int count, size_t rs, int phase)
 {
     int n = 0, at = 0;
     for (int k = 0; k < count; k++) {
         uint8_t c = rec[(size_t)k * rs];
-        if (c == REEF_PERSONAL_GUARD || c == REEF_PERSONAL_REFIT) at = c == REEF_PERSONAL_REFIT ? 1 : at == 0 ? 2 : at;
-        else if (c == REEF_PERSONAL_STEP && at == phase) n++;
+        at = phase_after(at, c);
+        n += c == REEF_PERSONAL_STEP && at == phase;
     }
     return n;
 }
@@ -148,9 +156,8 @@ uint8_t *reef_precords_average(uint8_t *records, int *count, size_t rs, int aver
     for (int k = 0; k < *count; k++) {
         const uint8_t *r = records + (size_t)k * rs;
         memcpy(out + (size_t)n++ * rs, r, rs);
-        if (r[0] == REEF_PERSONAL_GUARD || r[0] == REEF_PERSONAL_REFIT)
-            at = r[0] == REEF_PERSONAL_REFIT ? 1 : at == 0 ? 2 : at;
-        else if (r[0] == REEF_PERSONAL_STEP && at < 2) {
+        at = phase_after(at, r[0]);
+        if (r[0] == REEF_PERSONAL_STEP && at < 2) {
             uint8_t put = average_after(++seen[at], steps[at], spe[at], avg[at]);
             if (put) out[(size_t)n++ * rs] = put;
         }
